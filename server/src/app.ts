@@ -1,0 +1,50 @@
+import { randomUUID } from "node:crypto";
+import express, { type Express } from "express";
+import { pinoHttp } from "pino-http";
+import type { AppDeps } from "./deps.js";
+import { buildOpenApiDocument } from "./http/openapi.js";
+import { notFoundHandler, problemMiddleware } from "./http/problem.js";
+import { healthRoutes } from "./routes/health/health.js";
+
+export const STEWARD_VERSION = "0.1.0";
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export interface AppOptions {
+  /** Lets tests mount extra routes before the 404 handler. */
+  extend?: (app: Express) => void;
+}
+
+/** Builds the Express app without listening, so tests can drive it directly. */
+export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", "loopback");
+  app.set("query parser", "simple");
+
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      genReqId: (req, res) => {
+        const given = req.headers["x-request-id"];
+        const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+        res.setHeader("X-Request-Id", id);
+        return id;
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
+      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }) },
+    }),
+  );
+  app.use(express.json({ limit: "64kb" }));
+  app.use(express.urlencoded({ extended: false, limit: "64kb" }));
+
+  app.use(healthRoutes(deps));
+  app.get("/api/openapi.json", (_req, res) => {
+    res.json(buildOpenApiDocument({ version: STEWARD_VERSION, serverUrl: deps.config.publicUrl }));
+  });
+
+  options.extend?.(app);
+  app.use(notFoundHandler);
+  app.use(problemMiddleware);
+  return app;
+}

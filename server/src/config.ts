@@ -1,0 +1,130 @@
+import { z } from "zod";
+
+/**
+ * Every setting comes from the environment, parsed here once at start. `.env.example` documents
+ * each variable; a bad value stops start-up with one line naming it.
+ */
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"], { message: "expected true or false" })
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const port = z.coerce
+  .number({ message: "expected a port number" })
+  .int("expected a whole number")
+  .min(0, "expected 0-65535")
+  .max(65535, "expected 0-65535");
+const positiveInt = z.coerce.number({ message: "expected a number" }).int("expected a whole number").positive("expected a positive number");
+const url = z.url({ message: "expected a URL" });
+const optionalText = z.string().trim().min(1).optional();
+
+export const DEMO_SESSION_SECRET = "steward-demo-session-secret-not-for-production";
+
+const EnvSchema = z.object({
+  STEWARD_MODE: z.enum(["demo", "production"], { message: "expected demo or production" }).default("demo"),
+  PORT: port.default(3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  PUBLIC_URL: url.optional(),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected a pino level (info, debug…)" }).default("info"),
+
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
+    .optional(),
+  DATABASE_POOL_SIZE: positiveInt.default(10),
+  DATA_DIR: z.string().min(1).default("./data"),
+  DEMO_SEED: bool.default(true),
+
+  ZENDESK_SUBDOMAIN: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "expected a Zendesk subdomain such as acme").optional(),
+  ZAF_APP_PUBLIC_KEY: optionalText,
+  ZAF_APP_PUBLIC_KEY_FILE: optionalText,
+  ZAF_INSTALLATION_ID: optionalText,
+  SESSION_SECRET: z.string().min(32, "expected at least 32 characters").optional(),
+  SESSION_TTL_MINUTES: positiveInt.default(60),
+  UNKNOWN_AGENT_ACCESS: z.enum(["read_only", "none"], { message: "expected read_only or none" }).default("read_only"),
+
+  IDENTITY_PROVIDER: z.enum(["builtin", "auth0"], { message: "expected builtin or auth0" }).default("builtin"),
+  AUTH0_DOMAIN: optionalText,
+  AUTH0_CLIENT_ID: optionalText,
+  AUTH0_CLIENT_SECRET: optionalText,
+  AUTH0_CONNECTION: z.string().default("Username-Password-Authentication"),
+  AUTH0_BASE_URL: url.optional(),
+
+  BILLING_PROVIDER: z.enum(["builtin", "stripe"], { message: "expected builtin or stripe" }).default("builtin"),
+  STRIPE_SECRET_KEY: optionalText,
+  STRIPE_BASE_URL: url.optional(),
+
+  PROVIDER_TIMEOUT_MS: positiveInt.default(5000),
+  PROVIDER_MAX_RETRIES: z.coerce.number({ message: "expected a number" }).int().min(0).max(10).default(2),
+
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected an smtp:// or smtps:// URL").optional(),
+  MAIL_FROM: z.string().default("Steward <support@example.com>"),
+  SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+});
+
+export type Env = z.infer<typeof EnvSchema>;
+
+export interface Config extends Env {
+  demo: boolean;
+  database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
+  publicUrl: string;
+  zendeskIssuer: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: { variable: string; reason: string }[]) {
+    super(problems.map((p) => `${p.variable}: ${p.reason}`).join("; "));
+    this.name = "ConfigError";
+  }
+  /** One line for the operator, naming each bad variable. */
+  get line(): string {
+    return `Steward cannot start: invalid configuration: ${this.message}`;
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "not set", as in most .env tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const variable = String(issue.path[0] ?? "environment");
+        const given = cleaned[variable];
+        return { variable, reason: `${issue.message}${given !== undefined ? ` (got "${String(given).slice(0, 40)}")` : ""}` };
+      }),
+    );
+  }
+  const e = parsed.data;
+  const problems: { variable: string; reason: string }[] = [];
+  const demo = e.STEWARD_MODE === "demo";
+
+  if (!demo) {
+    // Production mode refuses demo-only settings and needs real Zendesk trust anchors.
+    if (!e.DATABASE_URL) problems.push({ variable: "DATABASE_URL", reason: "required in production mode (PostgreSQL)" });
+    if (!e.SESSION_SECRET) problems.push({ variable: "SESSION_SECRET", reason: "required in production mode" });
+    if (e.SESSION_SECRET === DEMO_SESSION_SECRET) problems.push({ variable: "SESSION_SECRET", reason: "the demo secret is refused in production mode" });
+    if (!e.ZENDESK_SUBDOMAIN) problems.push({ variable: "ZENDESK_SUBDOMAIN", reason: "required in production mode" });
+    if (!e.ZAF_APP_PUBLIC_KEY && !e.ZAF_APP_PUBLIC_KEY_FILE) problems.push({ variable: "ZAF_APP_PUBLIC_KEY", reason: "required in production mode (or ZAF_APP_PUBLIC_KEY_FILE)" });
+    if (!e.ZAF_INSTALLATION_ID) problems.push({ variable: "ZAF_INSTALLATION_ID", reason: "required in production mode" });
+    if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
+    if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
+  }
+  if (e.IDENTITY_PROVIDER === "auth0") {
+    for (const v of ["AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"] as const) {
+      if (!e[v]) problems.push({ variable: v, reason: "required when IDENTITY_PROVIDER=auth0" });
+    }
+    if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
+  }
+  if (e.BILLING_PROVIDER === "stripe" && !e.STRIPE_SECRET_KEY) problems.push({ variable: "STRIPE_SECRET_KEY", reason: "required when BILLING_PROVIDER=stripe" });
+  if (problems.length) throw new ConfigError(problems);
+
+  const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, "");
+  return {
+    ...e,
+    DEMO_SEED: demo && e.DEMO_SEED,
+    SESSION_SECRET: e.SESSION_SECRET ?? DEMO_SESSION_SECRET,
+    demo,
+    database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
+    publicUrl,
+    zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
+  };
+}

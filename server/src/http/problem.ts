@@ -1,0 +1,89 @@
+import type { ErrorRequestHandler, RequestHandler } from "express";
+import { z } from "zod";
+import type { FieldError, ProblemDetails } from "../../../shared/problem.js";
+
+/**
+ * The one error type routes and commands throw; the one middleware below turns it (and anything
+ * else) into RFC 9457 problem+json.
+ */
+export class Problem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    readonly detail?: string,
+    readonly extra: { errors?: FieldError[] } & Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+    this.name = "Problem";
+  }
+
+  static badRequest(detail: string, errors?: FieldError[]): Problem {
+    return new Problem(400, "invalid_request", "Invalid request", detail, errors ? { errors } : {});
+  }
+  static unauthorized(code: string, detail = "Authentication required"): Problem {
+    return new Problem(401, code, "Unauthorized", detail);
+  }
+  static forbidden(code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+    return new Problem(403, code, "Forbidden", detail, extra);
+  }
+  static notFound(detail: string, extra: Record<string, unknown> = {}): Problem {
+    return new Problem(404, "not_found", "Not found", detail, extra);
+  }
+  static conflict(code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+    return new Problem(409, code, "Conflict", detail, extra);
+  }
+}
+
+/** Zod issues → one `{field, reason}` per bad field, with the location prefix (body, query…). */
+export function fieldErrors(error: z.ZodError, location?: string): FieldError[] {
+  return error.issues.map((issue) => ({
+    field: [location, ...issue.path.map(String)].filter(Boolean).join(".") || location || "(root)",
+    reason: issue.message,
+  }));
+}
+
+export function problemType(code: string): string {
+  return `https://steward.dev/problems/${code.replace(/_/g, "-")}`;
+}
+
+export function sendProblem(res: Parameters<RequestHandler>[1], problem: Problem, requestId?: string): void {
+  const body: ProblemDetails = {
+    type: problemType(problem.code),
+    title: problem.title,
+    status: problem.status,
+    code: problem.code,
+    ...(problem.detail ? { detail: problem.detail } : {}),
+    ...(requestId ? { requestId } : {}),
+    ...problem.extra,
+  };
+  res.status(problem.status).type("application/problem+json").send(JSON.stringify(body));
+}
+
+/** Errors that other layers raise map here, once. */
+export function toProblem(err: unknown): Problem {
+  if (err instanceof Problem) return err;
+  if (err instanceof z.ZodError) return Problem.badRequest("The request has invalid fields", fieldErrors(err));
+  const e = err as { type?: string; status?: number; statusCode?: number; expose?: boolean; message?: string; toProblem?: () => Problem };
+  if (typeof e?.toProblem === "function") return e.toProblem();
+  // body-parser errors (malformed JSON, too large) carry a status and are safe to expose.
+  if (e?.type === "entity.parse.failed") return Problem.badRequest("The body is not valid JSON", [{ field: "body", reason: "malformed JSON" }]);
+  if (e?.type === "entity.too.large") return new Problem(413, "payload_too_large", "Payload too large", "The request body is too large");
+  if (e?.expose && (e.status ?? e.statusCode)) {
+    const status = e.status ?? e.statusCode ?? 400;
+    return new Problem(status, "invalid_request", "Invalid request", e.message);
+  }
+  return new Problem(500, "internal_error", "Internal error", "Something went wrong; the request id identifies it in the logs");
+}
+
+export const problemMiddleware: ErrorRequestHandler = (err, req, res, next) => {
+  if (res.headersSent) return next(err);
+  const problem = toProblem(err);
+  if (problem.status >= 500) req.log?.error({ err }, "request failed");
+  else req.log?.info({ code: problem.code, status: problem.status }, problem.detail ?? problem.title);
+  sendProblem(res, problem, String(req.id ?? ""));
+};
+
+export const notFoundHandler: RequestHandler = (req, res) => {
+  sendProblem(res, Problem.notFound(`No route for ${req.method} ${req.path}`), String(req.id ?? ""));
+};

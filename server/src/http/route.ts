@@ -1,0 +1,72 @@
+import type { NextFunction, Request, RequestHandler, Response, Router } from "express";
+import { z } from "zod";
+import { Problem, fieldErrors } from "./problem.js";
+
+/**
+ * A route is declared once with its zod schemas: the same declaration validates requests and
+ * feeds the OpenAPI document. Handlers return the response body (or write `res` themselves).
+ */
+export interface RouteSpec<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType> {
+  method: "get" | "post" | "put" | "patch" | "delete";
+  /** Express path, e.g. `/api/accounts/:accountId`. */
+  path: string;
+  summary: string;
+  tags?: string[];
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** Response schemas by status; 4xx/5xx are problem+json and listed by code. */
+  responses?: Record<number, z.ZodType | string>;
+  /** Extra headers the route reads (e.g. Idempotency-Key). */
+  headers?: { name: string; required?: boolean; description: string }[];
+  /** Non-JSON response types (CSV, NDJSON, HTML). */
+  produces?: string[];
+  /** Middleware to run before validation (authentication, permission). */
+  before?: RequestHandler[];
+  /** false for routes without a session (health, Zendesk page). */
+  authenticated?: boolean;
+}
+
+export interface RouteInput<B, Q, P> {
+  body: B;
+  query: Q;
+  params: P;
+  req: Request;
+  res: Response;
+}
+
+const registry: RouteSpec<z.ZodType, z.ZodType, z.ZodType>[] = [];
+
+export function registeredRoutes(): readonly RouteSpec<z.ZodType, z.ZodType, z.ZodType>[] {
+  return registry;
+}
+
+function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, location: string): z.infer<T> {
+  if (!schema) return undefined as z.infer<T>;
+  const result = schema.safeParse(value ?? {});
+  if (!result.success) throw Problem.badRequest(`The request has invalid ${location} fields`, fieldErrors(result.error, location));
+  return result.data;
+}
+
+export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, P extends z.ZodType = z.ZodUndefined>(
+  router: Router,
+  spec: RouteSpec<B, Q, P>,
+  handler: (input: RouteInput<z.infer<B>, z.infer<Q>, z.infer<P>>) => Promise<unknown> | unknown,
+): void {
+  if (!registry.some((r) => r.method === spec.method && r.path === spec.path)) {
+    registry.push(spec as unknown as RouteSpec<z.ZodType, z.ZodType, z.ZodType>);
+  }
+  const run = async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      const params = parse(spec.params, req.params, "params");
+      const query = parse(spec.query, req.query, "query");
+      const body = parse(spec.body, req.body, "body");
+      const result = await handler({ body, query, params, req, res });
+      if (!res.headersSent && result !== undefined) res.json(result);
+      else if (!res.headersSent) res.status(204).end();
+    } catch (err) {
+      next(err);
+    }
+  };
+  router[spec.method](spec.path, ...(spec.before ?? []), run);
+}

@@ -1,0 +1,40 @@
+import { ConfigError, loadConfig } from "./config.js";
+import { buildDeps, startServer } from "./server.js";
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.line}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  const deps = await buildDeps(config);
+  const running = await startServer(deps);
+  deps.logger.info(
+    { port: running.port, mode: config.STEWARD_MODE, database: deps.database.kind, location: deps.database.location },
+    `Steward is running on ${config.publicUrl}${config.demo ? ` — open http://localhost:${running.port}/zendesk to try it` : ""}`,
+  );
+  let signalled = false;
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.on(signal, () => {
+      if (signalled) process.exit(1);
+      signalled = true;
+      running.close().then(
+        () => process.exit(0),
+        (err) => {
+          deps.logger.error({ err }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`Steward failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,54 @@
+import type { Server } from "node:http";
+import { systemClock, type Clock } from "./clock.js";
+import { createApp, type AppOptions } from "./app.js";
+import type { Config } from "./config.js";
+import { openDatabase, type Database } from "./db/database.js";
+import { migrateToLatest } from "./db/migrate.js";
+import type { AppDeps } from "./deps.js";
+import { createLogger, type Logger } from "./logger.js";
+import { seedDemoData } from "./seed/demo.js";
+
+/** Opens the database, applies migrations and (in demo mode) seeds it once. */
+export async function buildDeps(config: Config, overrides: { logger?: Logger; clock?: Clock; database?: Database } = {}): Promise<AppDeps> {
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  const database = overrides.database ?? (await openDatabase(config.database));
+  await migrateToLatest(database.db);
+  if (config.demo && config.DEMO_SEED) {
+    const seeded = await seedDemoData(database.db);
+    logger.info({ seeded }, seeded.created ? "demo data seeded" : "demo data already present");
+  }
+  return { config, database, logger, clock: overrides.clock ?? systemClock };
+}
+
+export interface RunningServer {
+  server: Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to the grace period), closes the database. */
+  close(): Promise<void>;
+}
+
+export async function startServer(deps: AppDeps, options: AppOptions & { port?: number; host?: string } = {}): Promise<RunningServer> {
+  const app = createApp(deps, options);
+  const server = app.listen(options.port ?? deps.config.PORT, options.host ?? deps.config.HOST);
+  await new Promise<void>((resolve, reject) => {
+    server.once("listening", resolve);
+    server.once("error", reject);
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      deps.logger.info("shutting down: no new connections, finishing in-flight requests");
+      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const grace = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), deps.config.SHUTDOWN_GRACE_MS).unref());
+      if ((await Promise.race([drained, grace])) === "timeout") {
+        deps.logger.warn("grace period over: closing remaining connections");
+        server.closeAllConnections();
+      }
+      await deps.database.close();
+      deps.logger.info("stopped");
+    })());
+  return { server, port, close };
+}

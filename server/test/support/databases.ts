@@ -1,0 +1,59 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+import { ManualClock } from "../../src/clock.js";
+import { loadConfig, type Config } from "../../src/config.js";
+import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
+import { migrateToLatest } from "../../src/db/migrate.js";
+import type { AppDeps } from "../../src/deps.js";
+import { createLogger } from "../../src/logger.js";
+import { seedDemoData } from "../../src/seed/demo.js";
+
+/** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
+export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+
+export const databaseKinds: DatabaseKind[] = ["pglite", "postgres"];
+
+async function adminQuery(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A throw-away database of either kind: PGlite in memory, or a fresh database on the server. */
+export async function createTestDatabase(kind: DatabaseKind, options: { migrate?: boolean } = {}): Promise<Database> {
+  let database: Database;
+  if (kind === "pglite") {
+    database = await openDatabase({ kind: "pglite", dataDir: "memory" });
+  } else {
+    const name = `steward_test_${process.pid}_${randomBytes(4).toString("hex")}`;
+    await adminQuery(`create database ${name}`);
+    const url = new URL(TEST_POSTGRES_URL);
+    url.pathname = `/${name}`;
+    const opened = await openDatabase({ kind: "postgres", url: url.toString(), poolSize: 12 });
+    database = {
+      ...opened,
+      close: async () => {
+        await opened.close();
+        await adminQuery(`drop database if exists ${name} with (force)`);
+      },
+    };
+  }
+  if (options.migrate !== false) await migrateToLatest(database.db);
+  return database;
+}
+
+export function testConfig(env: Record<string, string> = {}): Config {
+  return loadConfig({ LOG_LEVEL: "silent", DEMO_SEED: "false", ...env });
+}
+
+/** App dependencies over a fresh database, with a manual clock and silent logs. */
+export async function createTestDeps(kind: DatabaseKind, options: { seed?: boolean; env?: Record<string, string> } = {}): Promise<AppDeps & { clock: ManualClock }> {
+  const database = await createTestDatabase(kind);
+  const clock = new ManualClock(new Date());
+  if (options.seed) await seedDemoData(database.db, clock.now());
+  return { config: testConfig(options.env), database, logger: createLogger("silent"), clock };
+}

@@ -1,0 +1,39 @@
+import { z } from "zod";
+import { ActionNameSchema } from "./actions.js";
+import { PanelRole } from "./roles.js";
+
+export const auditOutcomes = ["pending", "succeeded", "failed", "denied"] as const;
+export const AuditOutcome = z.enum(auditOutcomes);
+export type AuditOutcome = z.infer<typeof AuditOutcome>;
+
+export const targetTypes = ["account", "user", "staff", "audit", "search", "system"] as const;
+export const TargetType = z.enum(targetTypes);
+export type TargetType = z.infer<typeof TargetType>;
+
+/** Zendesk ticket ids are positive integers; we keep them as strings end to end. */
+export const TicketId = z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendesk ticket id (a positive whole number)");
+
+export const AuditEntry = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  occurredAt: z.string(),
+  actor: z.object({
+    staffId: z.string().nullable(),
+    zendeskUserId: z.string().nullable(),
+    email: z.string().nullable(),
+    panelRole: PanelRole.nullable(),
+  }),
+  action: ActionNameSchema,
+  target: z.object({ type: TargetType, id: z.string().nullable(), accountId: z.string().nullable() }),
+  ticketId: z.string().nullable(),
+  reason: z.string().nullable(),
+  before: z.unknown().nullable(),
+  after: z.unknown().nullable(),
+  outcome: AuditOutcome,
+  error: z.string().nullable(),
+  requestId: z.string().nullable(),
+  operationId: z.string().nullable(),
+  prevHash: z.string(),
+  hash: z.string(),
+});
+export type AuditEntry = z.infer<typeof AuditEntry>;
