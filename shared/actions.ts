@@ -13,7 +13,7 @@ export interface ActionRule {
   /** Destructive writes need a billing-aware preview and a confirmation token. */
   destructive?: boolean;
   /** Value limit per role: the input field it applies to, its unit, and the largest value each role may use. */
-  cap?: { field: string; unit: "days" | "cents" | "seats"; limits: Partial<Record<PanelRole, number>> };
+  cap?: { field: string; unit: "days" | "hours" | "cents" | "seats"; limits: Partial<Record<PanelRole, number>> };
   summary: string;
 }
 
@@ -52,7 +52,7 @@ export const actionRules = {
   "user.elevate_temporarily": {
     minRole: "support_full",
     kind: "write",
-    cap: { field: "hours", unit: "days", limits: { support_full: 3, operations: 14, admin: 30 } },
+    cap: { field: "hours", unit: "hours", limits: { support_full: 72, operations: 336, admin: 720 } },
     summary: "Raise a user's role for a limited time",
   },
   "user.elevation_expire": { minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },

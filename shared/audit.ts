@@ -22,6 +22,8 @@ export const AuditEntry = z.object({
     zendeskUserId: z.string().nullable(),
     email: z.string().nullable(),
     panelRole: PanelRole.nullable(),
+    /** Set instead of the staff fields when Steward itself acted (sweeper, mailer…). */
+    system: z.string().nullable(),
   }),
   action: ActionNameSchema,
   target: z.object({ type: TargetType, id: z.string().nullable(), accountId: z.string().nullable() }),

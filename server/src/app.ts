@@ -1,10 +1,20 @@
 import { randomUUID } from "node:crypto";
 import express, { type Express } from "express";
 import { pinoHttp } from "pino-http";
+import { zendeskPageRoutes } from "./demo/zendeskPage.js";
 import type { AppDeps } from "./deps.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
 import { notFoundHandler, problemMiddleware } from "./http/problem.js";
+import { demoOutboxRoutes } from "./mail/demoOutbox.js";
+import { actionRoutes } from "./routes/actions/actions.js";
+import { auditRoutes } from "./routes/audit/audit.js";
+import { contextRoutes } from "./routes/context/context.js";
 import { healthRoutes } from "./routes/health/health.js";
+import { searchRoutes } from "./routes/search/search.js";
+import { sessionRoutes } from "./routes/session/session.js";
+import { sidebarPageRoutes } from "./routes/session/sidebarPage.js";
+import { capsRoutes } from "./routes/staff/caps.js";
+import { staffRoutes } from "./routes/staff/staff.js";
 
 export const STEWARD_VERSION = "0.1.0";
 
@@ -39,6 +49,18 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   app.use(express.urlencoded({ extended: false, limit: "64kb" }));
 
   app.use(healthRoutes(deps));
+  app.use(actionRoutes(deps));
+  app.use(auditRoutes(deps));
+  app.use(contextRoutes(deps));
+  app.use(searchRoutes(deps));
+  app.use(sessionRoutes(deps));
+  app.use(sidebarPageRoutes(deps));
+  app.use(staffRoutes(deps));
+  app.use(capsRoutes(deps));
+  // Demo mode only: the local Zendesk page at /zendesk.
+  if (deps.config.demo) app.use(zendeskPageRoutes(deps));
+  // Demo mode only: customer mail held in the outbox, for the local Zendesk page.
+  app.use(demoOutboxRoutes(deps));
   app.get("/api/openapi.json", (_req, res) => {
     res.json(buildOpenApiDocument({ version: STEWARD_VERSION, serverUrl: deps.config.publicUrl }));
   });

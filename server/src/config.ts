@@ -40,6 +40,8 @@ const EnvSchema = z.object({
   SESSION_SECRET: z.string().min(32, "expected at least 32 characters").optional(),
   SESSION_TTL_MINUTES: positiveInt.default(60),
   UNKNOWN_AGENT_ACCESS: z.enum(["read_only", "none"], { message: "expected read_only or none" }).default("read_only"),
+  /** Where the built sidebar lives (vite output); defaults to zendesk-app/dist in the checkout. */
+  APP_DIST_DIR: optionalText,
 
   IDENTITY_PROVIDER: z.enum(["builtin", "auth0"], { message: "expected builtin or auth0" }).default("builtin"),
   AUTH0_DOMAIN: optionalText,
@@ -54,9 +56,17 @@ const EnvSchema = z.object({
 
   PROVIDER_TIMEOUT_MS: positiveInt.default(5000),
   PROVIDER_MAX_RETRIES: z.coerce.number({ message: "expected a number" }).int().min(0).max(10).default(2),
+  // The sidebar stops waiting for one provider after this; that part then shows a timeout, the rest still comes back.
+  CONTEXT_PART_TIMEOUT_MS: positiveInt.default(8000),
 
   SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected an smtp:// or smtps:// URL").optional(),
   MAIL_FROM: z.string().default("Steward <support@example.com>"),
+  /** How often the mail outbox is checked for due mail. */
+  MAIL_POLL_MS: positiveInt.default(2_000),
+  /** How often expired temporary grants (role elevations, seat expansions) are reverted. */
+  SWEEP_INTERVAL_MS: positiveInt.default(60_000),
+  /** The product's reset page; built-in identity reset links are this URL with `?token=`. */
+  PRODUCT_RESET_URL: url.default("https://app.example.com/reset-password"),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
 });
 

@@ -2,6 +2,7 @@ import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
 import type { Logger } from "./logger.js";
+import type { BillingPort, IdentityPort } from "./providers/ports.js";
 
 /** Everything the app needs from outside, built once in main.ts (or by a test) and passed down. */
 export interface AppDeps {
@@ -9,4 +10,8 @@ export interface AppDeps {
   database: Database;
   logger: Logger;
   clock: Clock;
+  /** Sign-in state and its support actions: built-in tables or Auth0 (IDENTITY_PROVIDER). */
+  identity: IdentityPort;
+  /** Subscription, invoices and billing actions: built-in tables or Stripe (BILLING_PROVIDER). */
+  billing: BillingPort;
 }

@@ -6,10 +6,16 @@ import { openDatabase, type Database } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
 import { createLogger, type Logger } from "./logger.js";
+import { startMailDelivery } from "./mail/delivery.js";
+import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
 import { seedDemoData } from "./seed/demo.js";
+import { startSweepLoop } from "./sweeps/sweepLoop.js";
 
 /** Opens the database, applies migrations and (in demo mode) seeds it once. */
-export async function buildDeps(config: Config, overrides: { logger?: Logger; clock?: Clock; database?: Database } = {}): Promise<AppDeps> {
+export async function buildDeps(
+  config: Config,
+  overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
+): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
   const database = overrides.database ?? (await openDatabase(config.database));
   await migrateToLatest(database.db);
@@ -17,7 +23,12 @@ export async function buildDeps(config: Config, overrides: { logger?: Logger; cl
     const seeded = await seedDemoData(database.db);
     logger.info({ seeded }, seeded.created ? "demo data seeded" : "demo data already present");
   }
-  return { config, database, logger, clock: overrides.clock ?? systemClock };
+  const clock = overrides.clock ?? systemClock;
+  const providerDeps = { config, db: database.db, clock, logger };
+  const identity = overrides.identity ?? createIdentityPort(providerDeps);
+  const billing = overrides.billing ?? createBillingPort(providerDeps);
+  logger.info({ identity: identity.name, billing: billing.name }, "providers ready");
+  return { config, database, logger, clock, identity, billing };
 }
 
 export interface RunningServer {
@@ -36,6 +47,10 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
+  // Customer mail leaves from the outbox, retried with backoff, until shutdown.
+  const mailDelivery = startMailDelivery(deps);
+  // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
+  const sweeps = startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -47,6 +62,8 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
         deps.logger.warn("grace period over: closing remaining connections");
         server.closeAllConnections();
       }
+      await mailDelivery.stop();
+      await sweeps.stop();
       await deps.database.close();
       deps.logger.info("stopped");
     })());

@@ -1,9 +1,19 @@
 import { Migrator, type Kysely, type Migration, type MigrationResultSet } from "kysely";
 import * as m001 from "./migrations/001_domain.js";
+import * as m002 from "./migrations/002_audit.js";
+import * as m003 from "./migrations/003_staff_caps.js";
+import * as m004 from "./migrations/004_search.js";
+import * as m005 from "./migrations/005_actions.js";
+import * as m006 from "./migrations/006_access_holds.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
   "001_domain": m001,
+  "002_audit": m002,
+  "003_staff_caps": m003,
+  "004_search": m004,
+  "005_actions": m005,
+  "006_access_holds": m006,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

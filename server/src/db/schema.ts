@@ -117,6 +117,15 @@ export interface StaffTable {
   updated_at: UpdatedAt;
 }
 
+/** Admin overrides of the per-role caps in shared/actions.ts. */
+export interface PanelCapsTable {
+  action: string;
+  panel_role: "support_read_only" | "support_full" | "operations" | "admin";
+  max_value: number;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
 export interface DemoTicketsTable {
   id: number;
   subject: string;
@@ -126,6 +135,111 @@ export interface DemoTicketsTable {
   requester_external_id: string | null;
   status: Generated<string>;
   created_at: CreatedAt;
+}
+
+/** Append-only (triggers refuse UPDATE/DELETE/TRUNCATE); rows are written only by server/src/audit/auditLog.ts. */
+type AuditColumn<T> = ColumnType<T, T, never>;
+export interface AuditLogTable {
+  id: AuditColumn<string>;
+  seq: AuditColumn<number>;
+  occurred_at: ColumnType<Date, Date | string, never>;
+  actor_staff_id: AuditColumn<string | null>;
+  actor_zendesk_user_id: AuditColumn<string | null>;
+  actor_email: AuditColumn<string | null>;
+  actor_role: AuditColumn<string | null>;
+  actor_system: AuditColumn<string | null>;
+  action: AuditColumn<string>;
+  target_type: AuditColumn<string>;
+  target_id: AuditColumn<string | null>;
+  target_account_id: AuditColumn<string | null>;
+  ticket_id: AuditColumn<string | null>;
+  reason: AuditColumn<string | null>;
+  /** jsonb: written as a JSON string, read back parsed. */
+  before: ColumnType<unknown, string | null, never>;
+  after: ColumnType<unknown, string | null, never>;
+  outcome: AuditColumn<"pending" | "succeeded" | "failed" | "denied">;
+  error: AuditColumn<string | null>;
+  request_id: AuditColumn<string | null>;
+  operation_id: AuditColumn<string | null>;
+  prev_hash: AuditColumn<string>;
+  hash: AuditColumn<string>;
+}
+
+export interface IdempotencyKeysTable {
+  staff_id: string;
+  key: string;
+  action: string;
+  request_hash: string;
+  status: "in_progress" | "completed";
+  response: unknown;
+  created_at: CreatedAt;
+  completed_at: Timestamp | null;
+}
+
+export interface MailOutboxTable {
+  id: string;
+  to_address: string;
+  subject: string;
+  body_text: string;
+  kind: string;
+  account_id: string | null;
+  user_id: string | null;
+  ticket_id: string | null;
+  operation_id: string | null;
+  status: "queued" | "sent" | "held" | "failed";
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
+export interface RoleElevationsTable {
+  id: string;
+  user_id: string;
+  account_id: string;
+  previous_role: UsersTable["role"];
+  elevated_role: UsersTable["role"];
+  expires_at: Timestamp;
+  ticket_id: string;
+  granted_by_staff_id: string;
+  created_at: CreatedAt;
+  reverted_at: Timestamp | null;
+}
+
+export interface SeatExpansionsTable {
+  id: string;
+  account_id: string;
+  seats: number;
+  expires_at: Timestamp;
+  ticket_id: string;
+  granted_by_staff_id: string;
+  created_at: CreatedAt;
+  reverted_at: Timestamp | null;
+}
+
+/** An account-level suspension/deactivation/deletion: what it replaced and exactly whom it blocked. */
+export interface AccountAccessHoldsTable {
+  id: string;
+  account_id: string;
+  kind: "suspension" | "deactivation" | "deletion";
+  previous_status: AccountsTable["status"];
+  blocked_user_ids: Generated<string[]>;
+  ticket_id: string;
+  operation_id: string | null;
+  created_at: CreatedAt;
+  released_at: Timestamp | null;
+}
+
+/** Built-in identity: one-time password reset links (only the hash is stored). */
+export interface PasswordResetTokensTable {
+  id: string;
+  user_id: string;
+  token_sha256: string;
+  expires_at: Timestamp;
+  ticket_id: string | null;
+  created_at: CreatedAt;
+  used_at: Timestamp | null;
 }
 
 export interface DB {
@@ -138,7 +252,15 @@ export interface DB {
   billing_balance_transactions: BillingBalanceTransactionsTable;
   activity_events: ActivityEventsTable;
   staff: StaffTable;
+  panel_caps: PanelCapsTable;
   demo_tickets: DemoTicketsTable;
+  audit_log: AuditLogTable;
+  idempotency_keys: IdempotencyKeysTable;
+  mail_outbox: MailOutboxTable;
+  role_elevations: RoleElevationsTable;
+  seat_expansions: SeatExpansionsTable;
+  account_access_holds: AccountAccessHoldsTable;
+  password_reset_tokens: PasswordResetTokensTable;
 }
 
 export type Account = Selectable<AccountsTable>;

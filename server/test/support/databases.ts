@@ -6,6 +6,8 @@ import { openDatabase, type Database, type DatabaseKind } from "../../src/db/dat
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { AppDeps } from "../../src/deps.js";
 import { createLogger } from "../../src/logger.js";
+import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "../../src/providers/index.js";
+import type { CallPolicy } from "../../src/providers/providerCall.js";
 import { seedDemoData } from "../../src/seed/demo.js";
 
 /** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
@@ -51,9 +53,18 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /** App dependencies over a fresh database, with a manual clock and silent logs. */
-export async function createTestDeps(kind: DatabaseKind, options: { seed?: boolean; env?: Record<string, string> } = {}): Promise<AppDeps & { clock: ManualClock }> {
+export async function createTestDeps(
+  kind: DatabaseKind,
+  options: { seed?: boolean; env?: Record<string, string>; identity?: IdentityPort; billing?: BillingPort; providerPolicy?: Partial<CallPolicy> } = {},
+): Promise<AppDeps & { clock: ManualClock }> {
   const database = await createTestDatabase(kind);
   const clock = new ManualClock(new Date());
   if (options.seed) await seedDemoData(database.db, clock.now());
-  return { config: testConfig(options.env), database, logger: createLogger("silent"), clock };
+  const config = testConfig(options.env);
+  const logger = createLogger("silent");
+  // Providers follow the env (built-in by default; a fake's env() selects Auth0/Stripe); tests may pass their own.
+  const providerDeps = { config, db: database.db, clock, logger, policy: options.providerPolicy };
+  const identity = options.identity ?? createIdentityPort(providerDeps);
+  const billing = options.billing ?? createBillingPort(providerDeps);
+  return { config, database, logger, clock, identity, billing };
 }

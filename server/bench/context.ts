@@ -1,0 +1,137 @@
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import express from "express";
+import { redactUrl } from "../src/db/database.js";
+import { DEMO_AGENTS } from "../src/seed/demo.js";
+import { Auth0Fake } from "../test/fakes/auth0Fake.js";
+import { StripeFake } from "../test/fakes/stripeFake.js";
+import { load, openDataSet, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
+
+/**
+ * `npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--duration S] [--connections N]`
+ * Load on GET /api/context with real sessions, three ways: built-in providers (all from the
+ * database), Auth0 and Stripe fakes answering after --latency ms (the parallel fan-out should keep
+ * p50 near one provider round trip), and a bare Express JSON route as the ceiling of this machine.
+ */
+const { values } = parseArgs({
+  options: {
+    database: { type: "string" },
+    "data-dir": { type: "string", default: "./data/bench-pglite" },
+    accounts: { type: "string", default: "100000" },
+    "users-per-account": { type: "string", default: "10" },
+    duration: { type: "string", default: "15" },
+    connections: { type: "string", default: "10" },
+    requesters: { type: "string", default: "200" },
+    latency: { type: "string", default: "100" },
+  },
+});
+const whole = (name: string, raw: string | undefined): number => {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
+  return n;
+};
+const options: DataSetOptions = {
+  databaseUrl: values.database,
+  dataDir: resolve(values["data-dir"] ?? "./data/bench-pglite"),
+  accounts: whole("accounts", values.accounts),
+  usersPerAccount: whole("users-per-account", values["users-per-account"]),
+};
+const DURATION = whole("duration", values.duration);
+const CONNECTIONS = whole("connections", values.connections);
+const REQUESTERS = whole("requesters", values.requesters);
+const LATENCY = whole("latency", values.latency);
+
+interface Requester {
+  id: string;
+  email: string;
+  idp_id: string | null;
+  account_id: string;
+  plan: string;
+  seats_licensed: number;
+  billing_customer_id: string | null;
+}
+
+const row = (label: string, r: LoadResult) =>
+  `${label.padEnd(44)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(6)} ${r.p95.toFixed(0).padStart(6)} ${r.p99.toFixed(0).padStart(6)} ${String(r.requests).padStart(8)} ${String(r.non2xx + r.errors).padStart(7)}`;
+
+async function main(): Promise<void> {
+  const database = await openDataSet(options);
+  process.stdout.write(`database: ${database.kind} ${options.databaseUrl ? redactUrl(options.databaseUrl) : options.dataDir}\n`);
+  // Requesters spread over the whole synthetic set, so caches see realistic variety.
+  const step = Math.max(1, Math.floor(options.accounts / REQUESTERS));
+  const ids = Array.from({ length: REQUESTERS }, (_, i) => `usr_s${String(1 + ((i * step) % options.accounts)).padStart(7, "0")}_${1 + (i % options.usersPerAccount)}`);
+  const requesters = (await database.db
+    .selectFrom("users as u")
+    .innerJoin("accounts as a", "a.id", "u.account_id")
+    .select(["u.id", "u.email", "u.idp_id", "u.account_id", "a.plan", "a.seats_licensed", "a.billing_customer_id"])
+    .where("u.id", "in", ids)
+    .execute()) as Requester[];
+  if (requesters.length === 0) throw new Error("no synthetic users found; seeding failed?");
+
+  const results: [string, LoadResult][] = [];
+  const requestsFor = (tokens: string[]): LoadRequest[] =>
+    requesters.map((r, i) => ({
+      path: `/api/context?email=${encodeURIComponent(r.email)}&externalId=${encodeURIComponent(r.id)}`,
+      headers: { authorization: `Bearer ${tokens[i % tokens.length]}`, "x-ticket-id": String(10_000 + i) },
+    }));
+
+  // 1. Built-in identity and billing: every part comes from the database.
+  const builtin = await startApp(options, database);
+  const builtinTokens = await Promise.all(DEMO_AGENTS.map((a) => builtin.session(a.zendeskUserId)));
+  const builtinRequests = requestsFor(builtinTokens);
+  await load(builtin.baseUrl, builtinRequests, { connections: CONNECTIONS, durationSec: 3 }); // warm-up
+  results.push(["context, built-in providers", await load(builtin.baseUrl, builtinRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
+  await builtin.stop();
+
+  // 2. Auth0 and Stripe fakes, each answering after LATENCY ms.
+  const auth0 = new Auth0Fake();
+  const stripe = new StripeFake();
+  await Promise.all([auth0.start(), stripe.start()]);
+  const prices = new Map<string, string>();
+  for (const [plan, unitAmount] of [["starter", 1_500], ["team", 2_900], ["business", 4_900], ["enterprise", 8_900]] as const) {
+    prices.set(plan, stripe.addPrice({ plan, interval: "month", unitAmount }).id);
+  }
+  for (const r of requesters) {
+    auth0.addUser({ user_id: r.idp_id ?? `auth0|${r.id}`, email: r.email, sessions: 1 });
+    if (r.billing_customer_id && !stripe.customers.has(r.billing_customer_id)) {
+      stripe.addCustomer({ id: r.billing_customer_id, email: r.email });
+      stripe.addSubscription({ id: `sub_${r.account_id}`, customer: r.billing_customer_id, price: prices.get(r.plan) ?? "price_team_month", quantity: r.seats_licensed, status: "active" });
+    }
+  }
+  const remote = await startApp(options, database, { ...auth0.env(), ...stripe.env() });
+  const remoteTokens = await Promise.all(DEMO_AGENTS.map((a) => remote.session(a.zendeskUserId)));
+  const remoteRequests = requestsFor(remoteTokens);
+  await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: 3 }); // warm-up, Auth0 token fetched once
+  auth0.latencyMs = LATENCY;
+  stripe.latencyMs = LATENCY;
+  const remoteResult = await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: DURATION });
+  results.push([`context, Auth0 + Stripe fakes at ${LATENCY} ms`, remoteResult]);
+  const failed = [...auth0.requests, ...stripe.requests].filter((r) => r.status >= 400).length;
+  await remote.stop();
+  await Promise.all([auth0.close(), stripe.close()]);
+
+  // 3. The ceiling: Express answering a constant JSON body on this machine.
+  const bare = express();
+  bare.get("/ping", (_req, res) => {
+    res.json({ ok: true });
+  });
+  const server = bare.listen(0, "127.0.0.1");
+  await new Promise<void>((ready) => server.once("listening", () => ready()));
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : 0;
+  results.push(["bare Express JSON route (ceiling)", await load(`http://127.0.0.1:${port}`, [{ path: "/ping", headers: {} }], { connections: CONNECTIONS, durationSec: DURATION })]);
+  server.close();
+
+  process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION} s each, ${requesters.length} requesters, ${options.accounts} accounts × ${options.usersPerAccount} users\n`);
+  process.stdout.write(`${"scenario".padEnd(44)} ${"req/s".padStart(8)} ${"p50 ms".padStart(6)} ${"p95 ms".padStart(6)} ${"p99 ms".padStart(6)} ${"requests".padStart(8)} ${"errors".padStart(7)}\n`);
+  for (const [label, r] of results) process.stdout.write(`${row(label, r)}\n`);
+  process.stdout.write(`provider calls answered with an error status: ${failed}\n`);
+  const verdict = remoteResult.p50 < LATENCY * 1.6 ? "parallel fan-out holds" : "p50 is far above one provider round trip: calls are not overlapping";
+  process.stdout.write(`fan-out check: p50 ${remoteResult.p50.toFixed(0)} ms with ${LATENCY} ms per provider call → ${verdict}\n`);
+  await database.close();
+}
+
+main().catch((err) => {
+  process.stderr.write(`bench:context failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

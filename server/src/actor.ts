@@ -1,0 +1,23 @@
+import type { PanelRole } from "../../shared/roles.js";
+
+/** Who performs an action: a staff member with their panel role at that moment, or Steward itself. */
+export interface StaffActor {
+  kind: "staff";
+  staffId: string;
+  zendeskUserId: string;
+  email: string | null;
+  name: string | null;
+  panelRole: PanelRole;
+}
+
+export interface SystemActor {
+  kind: "system";
+  /** What part of Steward acted, e.g. "sweeper" or "mailer". */
+  component: string;
+}
+
+export type Actor = StaffActor | SystemActor;
+
+export function systemActor(component: string): SystemActor {
+  return { kind: "system", component };
+}

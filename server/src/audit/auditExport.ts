@@ -1,0 +1,56 @@
+import type { AuditEntry } from "../../../shared/audit.js";
+import type { AuditExportFormat } from "../../../shared/schemas/audit.js";
+
+/** CSV columns, one per stored field; before/after are their JSON text. */
+const columns: [string, (e: AuditEntry) => string | number | null][] = [
+  ["seq", (e) => e.seq],
+  ["id", (e) => e.id],
+  ["occurred_at", (e) => e.occurredAt],
+  ["actor_staff_id", (e) => e.actor.staffId],
+  ["actor_zendesk_user_id", (e) => e.actor.zendeskUserId],
+  ["actor_email", (e) => e.actor.email],
+  ["actor_role", (e) => e.actor.panelRole],
+  ["actor_system", (e) => e.actor.system],
+  ["action", (e) => e.action],
+  ["target_type", (e) => e.target.type],
+  ["target_id", (e) => e.target.id],
+  ["target_account_id", (e) => e.target.accountId],
+  ["ticket_id", (e) => e.ticketId],
+  ["reason", (e) => e.reason],
+  ["outcome", (e) => e.outcome],
+  ["error", (e) => e.error],
+  ["request_id", (e) => e.requestId],
+  ["operation_id", (e) => e.operationId],
+  ["before", (e) => (e.before === null ? null : JSON.stringify(e.before))],
+  ["after", (e) => (e.after === null ? null : JSON.stringify(e.after))],
+  ["prev_hash", (e) => e.prevHash],
+  ["hash", (e) => e.hash],
+];
+
+/** RFC 4180 quoting; text a spreadsheet would run as a formula gets a leading ' (OWASP CSV injection advice). */
+function csvField(value: string | number | null): string {
+  if (value === null) return "";
+  if (typeof value === "number") return String(value);
+  const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+export const exportContentTypes: Record<AuditExportFormat, string> = {
+  csv: "text/csv; charset=utf-8",
+  ndjson: "application/x-ndjson; charset=utf-8",
+};
+
+/** What goes before the first entry (the CSV header line). */
+export function exportPreamble(format: AuditExportFormat): string {
+  return format === "csv" ? `${columns.map(([name]) => name).join(",")}\r\n` : "";
+}
+
+/** One entry as a CSV record or an NDJSON line (NDJSON keeps every value exactly, with the hashes). */
+export function exportLine(format: AuditExportFormat, entry: AuditEntry): string {
+  if (format === "ndjson") return `${JSON.stringify(entry)}\n`;
+  return `${columns.map(([, get]) => csvField(get(entry))).join(",")}\r\n`;
+}
+
+export function exportFilename(format: AuditExportFormat, at: Date): string {
+  return `steward-audit-${at.toISOString().replace(/[:.]/g, "-")}.${format}`;
+}

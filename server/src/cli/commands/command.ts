@@ -1,0 +1,30 @@
+import { ConfigError, loadConfig } from "../../config.js";
+import { openDatabase, type Database } from "../../db/database.js";
+
+/** One `npm run steward -- <name> …` subcommand: its module exports `command`. */
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  /** Returns the process exit code. */
+  run(args: string[]): Promise<number>;
+}
+
+/** A usage mistake: printed with the command's usage line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The configured database, or the one given by `--database postgres://…` / `--data-dir DIR`. */
+export async function openCliDatabase(overrides: { database?: string; dataDir?: string }): Promise<Database> {
+  try {
+    const config = loadConfig({
+      ...process.env,
+      ...(overrides.database ? { DATABASE_URL: overrides.database } : {}),
+      ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
+    });
+    return await openDatabase(config.database);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.line);
+    throw err;
+  }
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import { sql, type Selectable, type Transaction } from "kysely";
+import type { AccountAccessHoldsTable, Account, DB, User } from "../../db/schema.js";
+import type { ProviderCallContext } from "../../providers/ports.js";
+import type { CommandContext } from "../command.js";
+import type { ProviderStep } from "../compensation.js";
+import { identityRef } from "../identityRef.js";
+import type { Executor } from "../targets.js";
+
+/**
+ * Account-level access holds: a suspension, deactivation or deletion blocks the account's users at
+ * the identity provider and records exactly whom it blocked, so lifting it unblocks those users and
+ * leaves alone anyone who was blocked for another reason.
+ */
+export type AccessHold = Selectable<AccountAccessHoldsTable>;
+export type HoldKind = AccessHold["kind"];
+
+/** Users who can sign in now (active, not already blocked): whom a hold blocks, and who lose access. */
+export function usersToBlock(db: Executor, accountId: string): Promise<User[]> {
+  return db.selectFrom("users").selectAll().where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).orderBy("id").execute();
+}
+
+export function openHolds(db: Executor, accountId: string, kinds: readonly HoldKind[]): Promise<AccessHold[]> {
+  return db.selectFrom("account_access_holds").selectAll().where("account_id", "=", accountId).where("released_at", "is", null).where("kind", "in", [...kinds]).orderBy("created_at").orderBy("id").execute();
+}
+
+/** The users the holds blocked who still exist, in a stable order. */
+export async function usersHeldBy(db: Executor, holds: readonly AccessHold[]): Promise<User[]> {
+  const ids = [...new Set(holds.flatMap((h) => h.blocked_user_ids))];
+  if (ids.length === 0) return [];
+  return db.selectFrom("users").selectAll().where("id", "in", ids).where("status", "!=", "deleted").orderBy("id").execute();
+}
+
+/** One provider step per user, each able to undo itself. */
+export function blockSteps(users: readonly User[], blocked: boolean, ctx: CommandContext, call: ProviderCallContext): ProviderStep[] {
+  return users.map((user) => ({
+    label: `${blocked ? "block" : "unblock"} ${user.id}`,
+    run: () => ctx.deps.identity.setBlocked(identityRef(user), blocked, call),
+    undo: () => ctx.deps.identity.setBlocked(identityRef(user), !blocked, call),
+  }));
+}
+
+/** The product's copy of the block follows the provider (built-in adapters have written it already). */
+export async function mirrorBlocked(trx: Transaction<DB>, userIds: readonly string[], blocked: boolean, now: Date): Promise<void> {
+  if (userIds.length === 0) return;
+  await trx
+    .updateTable("users")
+    .set({ blocked, version: sql`version + 1`, updated_at: now })
+    .where("id", "in", [...userIds])
+    .execute();
+}
+
+export async function recordHold(trx: Transaction<DB>, account: Account, kind: HoldKind, blockedUserIds: readonly string[], ctx: CommandContext): Promise<string> {
+  const id = `hold_${randomUUID()}`;
+  await trx
+    .insertInto("account_access_holds")
+    .values({ id, account_id: account.id, kind, previous_status: account.status, blocked_user_ids: [...blockedUserIds], ticket_id: ctx.ticketId, operation_id: ctx.operationId, created_at: ctx.now, released_at: null })
+    .execute();
+  return id;
+}
+
+export async function releaseHolds(trx: Transaction<DB>, holds: readonly AccessHold[], now: Date): Promise<void> {
+  if (holds.length === 0) return;
+  await trx
+    .updateTable("account_access_holds")
+    .set({ released_at: now })
+    .where(
+      "id",
+      "in",
+      holds.map((h) => h.id),
+    )
+    .execute();
+}
+
+export async function recordAccountActivity(trx: Transaction<DB>, accountId: string, type: string, ctx: CommandContext, detail: string): Promise<void> {
+  await trx.insertInto("activity_events").values({ account_id: accountId, user_id: null, type, detail: `${detail} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+}

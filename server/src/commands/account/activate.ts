@@ -1,0 +1,48 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
+import { defineCommand } from "../command.js";
+import { runCompensated, type ProviderStep } from "../compensation.js";
+import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
+import { accountAfter, assertAccountTransition, restoredStatus } from "./accountTransitions.js";
+import { billingBefore, billingSeen, isLiveSubscription, subscriptionState } from "./billingEffects.js";
+
+/**
+ * account.activate — the reverse of account.deactivate: unblocks the users the deactivation (and
+ * any suspension before it) blocked, and resumes the subscription if it has not ended yet.
+ */
+export const activateAccount = defineCommand({
+  action: "account.activate",
+  targetType: "account",
+  input: actionInputs["account.activate"],
+  provider: ["identity", "billing"],
+  validate: async (target, _input, ctx) => {
+    assertAccountTransition("account.activate", target.account);
+    await billingBefore(target.account, ctx);
+  },
+  perform: async (target, _input, ctx, call) => {
+    const db = call.executor ?? ctx.deps.database.db;
+    const billing = billingSeen(ctx);
+    const holds = await openHolds(db, target.id, ["suspension", "deactivation"]);
+    const users = await usersHeldBy(db, holds);
+    const steps: ProviderStep[] = blockSteps(users, false, ctx, call);
+    let subscription: BillingSummary | null = billing;
+    const resumable = isLiveSubscription(billing) && billing.cancelAtPeriodEnd;
+    if (resumable) {
+      const ref = { id: target.id, billingCustomerId: target.account.billing_customer_id };
+      steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(ref, { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
+    }
+    await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
+    const billingNote = resumable ? "subscription resumed" : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
+    return { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status), subscriptionResumed: resumable, billingNote, subscription: subscriptionState(subscription) };
+  },
+  apply: async (trx, target, _input, ctx, performed) => {
+    await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);
+    await releaseHolds(trx, performed.holds, ctx.now);
+    await trx.updateTable("accounts").set({ status: performed.status, retention_until: null }).where("id", "=", target.id).execute();
+    await recordAccountActivity(trx, target.id, "account_activated", ctx, `activated (${performed.unblockedUserIds.length} user(s) unblocked; ${performed.billingNote})`);
+    return {
+      after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id), subscription: performed.subscription },
+      result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status, subscriptionResumed: performed.subscriptionResumed, billing: performed.billingNote },
+    };
+  },
+});

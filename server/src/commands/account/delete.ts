@@ -1,0 +1,67 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
+import { defineCommand } from "../command.js";
+import { runCompensated, type ProviderStep } from "../compensation.js";
+import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
+import { accountAfter, assertAccountTransition } from "./accountTransitions.js";
+import { billingBefore, billingSeen, effectsOf, isLiveSubscription, money, subscriptionState } from "./billingEffects.js";
+
+/** How long a deleted account's data is kept before it may be purged. */
+export const RETENTION_DAYS = 30;
+
+/** Midnight UTC after now + 30 days: a day-precise date, so a preview and its execution minutes later agree. */
+export function retentionDate(now: Date): Date {
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + RETENTION_DAYS + 1));
+}
+
+/**
+ * account.delete — soft delete with a retention date. A live subscription is cancelled immediately,
+ * which only happens with a confirmation token whose preview showed that billing effect.
+ */
+export const deleteAccount = defineCommand({
+  action: "account.delete",
+  targetType: "account",
+  input: actionInputs["account.delete"],
+  provider: ["identity", "billing"],
+  validate: async (target, _input, ctx) => {
+    assertAccountTransition("account.delete", target.account);
+    await billingBefore(target.account, ctx);
+  },
+  preview: async (target, _input, ctx) => {
+    const billing = await billingBefore(target.account, ctx);
+    const users = await usersToBlock(ctx.deps.database.db, target.id);
+    const live = isLiveSubscription(billing);
+    const warnings = live ? [`The ${billing.status} ${billing.plan ?? ""} subscription (${money(billing.mrrCents, billing.currency)} a month) is cancelled immediately`] : [];
+    const retentionUntil = retentionDate(ctx.now).toISOString();
+    return effectsOf(billing, {
+      summary: `Delete ${target.account.name}: ${users.length} user(s) lose access${live ? ", the subscription is cancelled now" : ""}; data kept until ${retentionUntil.slice(0, 10)}`,
+      endsSubscription: live,
+      usersLosingAccess: users,
+      retentionUntil,
+      warnings,
+    });
+  },
+  perform: async (target, _input, ctx, call) => {
+    const billing = billingSeen(ctx);
+    const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
+    let cancelled: BillingSummary | null = null;
+    const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
+    if (isLiveSubscription(billing)) {
+      const ref = { id: target.id, billingCustomerId: target.account.billing_customer_id };
+      steps.push({ label: "cancel the subscription now", run: async () => (cancelled = await ctx.deps.billing.cancelSubscription(ref, "now", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
+    }
+    await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
+    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: subscriptionState(cancelled) };
+  },
+  apply: async (trx, target, _input, ctx, performed) => {
+    const retentionUntil = retentionDate(ctx.now);
+    await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
+    const holdId = await recordHold(trx, target.account, "deletion", performed.blockedUserIds, ctx);
+    await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", target.id).execute();
+    await recordAccountActivity(trx, target.id, "account_deleted", ctx, `deleted, data kept until ${retentionUntil.toISOString().slice(0, 10)}`);
+    return {
+      after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscriptionCancelled: performed.subscriptionCancelled },
+      result: { retentionUntil: retentionUntil.toISOString(), blockedUsers: performed.blockedUserIds.length, subscriptionCancelled: performed.subscriptionCancelled !== null },
+    };
+  },
+});

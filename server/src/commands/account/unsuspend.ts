@@ -1,0 +1,34 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { defineCommand } from "../command.js";
+import { runCompensated } from "../compensation.js";
+import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
+import { accountAfter, assertAccountTransition, restoredStatus } from "./accountTransitions.js";
+
+/**
+ * account.unsuspend — unblocks exactly the users the suspension blocked and puts back the status it
+ * replaced (trialing, past_due or active). Users blocked for other reasons stay blocked.
+ */
+export const unsuspendAccount = defineCommand({
+  action: "account.unsuspend",
+  targetType: "account",
+  input: actionInputs["account.unsuspend"],
+  provider: "identity",
+  validate: (target) => assertAccountTransition("account.unsuspend", target.account),
+  perform: async (target, _input, ctx, call) => {
+    const db = call.executor ?? ctx.deps.database.db;
+    const holds = await openHolds(db, target.id, ["suspension"]);
+    const users = await usersHeldBy(db, holds);
+    await runCompensated(blockSteps(users, false, ctx, call), { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
+    return { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status) };
+  },
+  apply: async (trx, target, _input, ctx, performed) => {
+    await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);
+    await releaseHolds(trx, performed.holds, ctx.now);
+    await trx.updateTable("accounts").set({ status: performed.status }).where("id", "=", target.id).execute();
+    await recordAccountActivity(trx, target.id, "account_unsuspended", ctx, `suspension lifted (${performed.unblockedUserIds.length} user(s) unblocked)`);
+    return {
+      after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id) },
+      result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status },
+    };
+  },
+});

@@ -1,0 +1,29 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { defineCommand } from "../command.js";
+import { billingRef, currentBilling, earlierBilling } from "./billingState.js";
+import { formatMoney } from "./billingEffects.js";
+
+/** billing.credit_apply — credits the customer balance (it reduces the next invoices); support_full up to its cap. */
+export const applyCredit = defineCommand({
+  action: "billing.credit_apply",
+  targetType: "account",
+  input: actionInputs["billing.credit_apply"],
+  provider: "billing",
+  capValue: (input) => input.amountCents,
+  providerState: async (target, _input, ctx) => {
+    const billing = await currentBilling(ctx, target.account);
+    return { balanceCents: billing?.balanceCents ?? null, currency: billing?.currency ?? null };
+  },
+  validate: async (target, _input, ctx) => {
+    if (!(await currentBilling(ctx, target.account))) throw Problem.conflict("no_billing_customer", `Account ${target.id} has no billing customer to credit`, { accountId: target.id });
+  },
+  perform: (target, input, ctx, call) => ctx.deps.billing.applyCredit(billingRef(target.account), input.amountCents, input.description ?? `Support credit (ticket ${ctx.ticketId})`, call),
+  apply: async (trx, target, input, ctx, credited) => {
+    const billing = await earlierBilling(ctx);
+    const amount = formatMoney(input.amountCents, billing?.currency ?? "usd");
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "credit_applied", detail: `${amount} credit by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await accountAfter(trx, target.id)), balanceCents: credited.balanceCents, creditedCents: input.amountCents }, result: { balanceCents: credited.balanceCents } };
+  },
+});

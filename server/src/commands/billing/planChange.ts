@@ -1,0 +1,42 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { defineCommand } from "../command.js";
+import { billingEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "./billingEffects.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "./billingState.js";
+
+/**
+ * billing.plan_change — moves the subscription to another plan (same interval and seats) through
+ * the billing port; destructive: the preview shows the MRR change and the next invoice first.
+ */
+export const changePlan = defineCommand({
+  action: "billing.plan_change",
+  targetType: "account",
+  input: actionInputs["billing.plan_change"],
+  provider: "billing",
+  providerState: billingBefore,
+  validate: async (target, input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    if (billing.plan === input.plan) throw Problem.conflict("invalid_transition", `The subscription is already on the ${input.plan} plan`, { plan: input.plan });
+  },
+  preview: async (target, input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    const mrrAfter = projectedMrrCents(billing, { plan: input.plan });
+    const warnings = ["Figures are estimates: the provider prorates the change on the next invoice"];
+    if (billing.status === "trialing") warnings.unshift("The subscription is trialing: the new price applies when the trial ends");
+    if (billing.cancelAtPeriodEnd) warnings.unshift("The subscription is set to cancel at the end of the period");
+    return billingEffects(billing, {
+      summary: `Plan ${billing.plan ?? "none"} → ${input.plan} (${billing.seats ?? 0} seats, ${billing.interval ?? "month"}ly); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
+      mrrAfterCents: mrrAfter,
+      nextInvoice: projectedNextInvoice(billing, { plan: input.plan }),
+      warnings,
+    });
+  },
+  perform: (target, input, ctx, call) => ctx.deps.billing.changePlan(billingRef(target.account), input.plan, call),
+  apply: async (trx, target, input, ctx, billing) => {
+    // The product's own copy of the plan follows the provider.
+    await trx.updateTable("accounts").set({ plan: input.plan }).where("id", "=", target.id).execute();
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "plan_changed", detail: `${target.account.plan} → ${input.plan} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await accountAfter(trx, target.id)), ...billingSnapshot(billing) } };
+  },
+});

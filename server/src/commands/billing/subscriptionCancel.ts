@@ -1,0 +1,43 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { defineCommand } from "../command.js";
+import { billingEffects, formatMoney } from "./billingEffects.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "./billingState.js";
+
+/**
+ * billing.subscription_cancel — at period end (default) or now, through the billing port;
+ * destructive: the preview shows the MRR lost and the invoice that will no longer come. The account's
+ * access is not touched (that is account.deactivate).
+ */
+export const cancelSubscription = defineCommand({
+  action: "billing.subscription_cancel",
+  targetType: "account",
+  input: actionInputs["billing.subscription_cancel"],
+  provider: "billing",
+  providerState: billingBefore,
+  validate: async (target, input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    if (input.mode === "at_period_end" && billing.cancelAtPeriodEnd) {
+      throw Problem.conflict("invalid_transition", `The subscription already cancels at the end of the period (${billing.currentPeriodEnd ?? "unknown"})`);
+    }
+  },
+  preview: async (target, input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    const when = input.mode === "now" ? "now" : `at the end of the period (${billing.currentPeriodEnd ?? "unknown"})`;
+    const warnings = ["The account keeps its access: use account.deactivate to remove it"];
+    if (billing.nextInvoice) warnings.unshift(`The invoice of ${formatMoney(billing.nextInvoice.amountCents, billing.currency)} due ${billing.nextInvoice.date ?? "next"} will not be issued`);
+    if (input.mode === "now") warnings.unshift("Cancelling now ends the subscription immediately; it cannot be resumed");
+    return billingEffects(billing, {
+      summary: `Cancels the ${billing.plan ?? ""} subscription ${when}; MRR lost ${formatMoney(billing.mrrCents, billing.currency)}`,
+      mrrAfterCents: 0,
+      nextInvoice: null,
+      warnings,
+    });
+  },
+  perform: (target, input, ctx, call) => ctx.deps.billing.cancelSubscription(billingRef(target.account), input.mode, call),
+  apply: async (trx, target, input, ctx, billing) => {
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "subscription_canceled", detail: `${input.mode === "now" ? "ended now" : "ends at period end"} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await accountAfter(trx, target.id)), ...billingSnapshot(billing) } };
+  },
+});

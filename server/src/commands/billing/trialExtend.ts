@@ -1,0 +1,35 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { defineCommand } from "../command.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "./billingState.js";
+
+const DAY_MS = 86_400_000;
+
+/** The new trial end: `days` after the current one (or after now, if the provider has none). */
+function extendedTrialEnd(trialEnd: string | null, days: number, now: Date): Date {
+  const from = trialEnd ? new Date(trialEnd) : now;
+  return new Date(Math.max(from.getTime(), now.getTime()) + days * DAY_MS);
+}
+
+/** billing.trial_extend — more trial days for a trialing subscription; support_full up to its cap, more is operations. */
+export const extendTrial = defineCommand({
+  action: "billing.trial_extend",
+  targetType: "account",
+  input: actionInputs["billing.trial_extend"],
+  provider: "billing",
+  capValue: (input) => input.days,
+  providerState: billingBefore,
+  validate: async (target, _input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    if (billing.status !== "trialing") throw Problem.conflict("invalid_transition", `Only a trialing subscription can be extended; this one is ${billing.status}`, { subscriptionStatus: billing.status });
+  },
+  perform: async (target, input, ctx, call) => {
+    const billing = await earlierBilling(ctx);
+    return ctx.deps.billing.extendTrial(billingRef(target.account), extendedTrialEnd(billing?.trialEnd ?? null, input.days, ctx.now), call);
+  },
+  apply: async (trx, target, input, ctx, billing) => {
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "trial_extended", detail: `+${input.days} days, trial ends ${billing.trialEnd ?? "?"} (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await accountAfter(trx, target.id)), ...billingSnapshot(billing) }, result: { trialEnd: billing.trialEnd } };
+  },
+});

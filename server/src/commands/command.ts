@@ -1,0 +1,83 @@
+import type { Transaction } from "kysely";
+import type { z } from "zod";
+import type { ActionName } from "../../../shared/actions.js";
+import type { ActionEffects, SupportActionName } from "../../../shared/schemas/actions.js";
+import type { Actor } from "../actor.js";
+import type { DB } from "../db/schema.js";
+import type { AppDeps } from "../deps.js";
+import type { ProviderCallContext } from "../providers/ports.js";
+import type { AccountTarget, CommandTarget, UserTarget } from "./targets.js";
+
+/**
+ * One support action = one command module: it says what it acts on, which provider (if any) carries
+ * the side effect, how to check the transition, and how to change local state. `runCommand` does the
+ * rest the same way for all: permission and caps, idempotency, version check, confirmation, audit.
+ */
+export interface CommandContext {
+  deps: AppDeps;
+  actor: Actor;
+  ticketId: string;
+  reason: string;
+  requestId: string | null;
+  operationId: string;
+  now: Date;
+}
+
+export interface Applied {
+  /** What changed, as recorded in the audit entry's `after`. */
+  after: unknown;
+  /** Action-specific result returned to the agent (e.g. "reset email queued"). */
+  result?: Record<string, unknown>;
+}
+
+/** Actions Steward does itself (the sweeps): commands with no route, run by a system actor. */
+export type SystemCommandName = Extract<ActionName, "user.elevation_expire" | "seats.expansion_expire">;
+export type CommandName = SupportActionName | SystemCommandName;
+
+type TargetFor<T extends "user" | "account"> = T extends "user" ? UserTarget : AccountTarget;
+
+export interface SupportCommand<Name extends CommandName = CommandName, T extends "user" | "account" = "user" | "account", I = unknown, P = unknown> {
+  action: Name;
+  targetType: T;
+  input: z.ZodType<I>;
+  /**
+   * Which provider performs the side effect. With an external adapter (Auth0, Stripe) the runner
+   * records a `pending` intent first and calls `perform` outside the transaction; with the built-in
+   * adapter `perform` runs inside it, so everything commits or rolls back together.
+   */
+  provider: CommandProvider;
+  /** The number caps apply to (days, cents, seats…), for actions with a cap. */
+  capValue?: (input: I) => number;
+  /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */
+  providerState?: (target: TargetFor<T>, input: I, ctx: CommandContext) => Promise<Record<string, unknown>>;
+  /** Throws a Problem (409 invalid_transition, 422…) when the action makes no sense for this target now. */
+  validate?: (target: TargetFor<T>, input: I, ctx: CommandContext) => void | Promise<void>;
+  /** Destructive actions: the billing-aware effects shown before the agent confirms. */
+  preview?: (target: TargetFor<T>, input: I, ctx: CommandContext) => Promise<ActionEffects>;
+  /**
+   * For actions destructive only in some cases (seats below those in use): whether this request needs
+   * the confirmation token. Without it, a destructive action (shared/actions.ts) always does.
+   */
+  confirmationRequired?: (target: TargetFor<T>, input: I, ctx: CommandContext) => boolean | Promise<boolean>;
+  /** The provider side effect (Auth0, Stripe, or built-in tables through `call.executor`). */
+  perform?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<P>;
+  /** Local state change inside the transaction (the runner bumps the version and writes the audit entry). */
+  apply: (trx: Transaction<DB>, target: TargetFor<T>, input: I, ctx: CommandContext, performed: P) => Promise<Applied>;
+}
+
+export type AnyCommand = SupportCommand<CommandName, "user" | "account", never, never>;
+
+export function defineCommand<Name extends CommandName, T extends "user" | "account", I, P = void>(command: SupportCommand<Name, T, I, P>): SupportCommand<Name, T, I, P> {
+  return command;
+}
+
+/** One port, or several when an action changes both (e.g. deactivating an account blocks users and ends billing). */
+export type CommandProvider = "identity" | "billing" | "none" | readonly ("identity" | "billing")[];
+
+/** External when any port the command uses is (then none of its provider calls run inside our transaction). */
+export function isExternal(command: { provider: CommandProvider }, deps: AppDeps): boolean {
+  const ports = typeof command.provider === "string" ? [command.provider] : command.provider;
+  return ports.some((port) => (port === "identity" ? deps.identity.name !== "builtin" : port === "billing" ? deps.billing.name !== "builtin" : false));
+}
+
+export type { CommandTarget };

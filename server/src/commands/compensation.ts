@@ -1,0 +1,47 @@
+import type { Logger } from "../logger.js";
+import { Problem, toProblem } from "../http/problem.js";
+
+/**
+ * Several provider calls in one action (block eight users in Auth0, then end the subscription in
+ * Stripe) cannot be rolled back like a transaction. Each step says how to undo itself; when one
+ * fails, the steps already done are undone, newest first, before the failure is reported, so the
+ * action is all or nothing at the providers too.
+ *
+ * A Stripe write goes last and has no undo: its idempotency key derives from the agent's, so a retry
+ * after an undone Stripe call would be answered from Stripe's cache without taking effect again.
+ */
+export interface ProviderStep {
+  /** What the step does, for logs and the error, e.g. "block usr_123". */
+  label: string;
+  run: () => Promise<unknown>;
+  undo?: () => Promise<unknown>;
+}
+
+export async function runCompensated(steps: readonly ProviderStep[], options: { logger: Logger; transactional: boolean }): Promise<void> {
+  const done: ProviderStep[] = [];
+  for (const step of steps) {
+    try {
+      await step.run();
+      done.push(step);
+    } catch (err) {
+      // Inside our own transaction (built-in adapters) the rollback undoes everything already.
+      if (options.transactional || done.length === 0) throw err;
+      const notUndone: string[] = [];
+      for (const previous of done.reverse()) {
+        if (!previous.undo) continue;
+        try {
+          await previous.undo();
+        } catch (undoErr) {
+          options.logger.error({ err: undoErr, step: previous.label }, "could not undo a provider step after a failure");
+          notUndone.push(previous.label);
+        }
+      }
+      if (notUndone.length === 0) throw err;
+      const cause = toProblem(err);
+      throw new Problem(502, "provider_partially_applied", "Provider change partly applied", `${step.label} failed (${cause.detail ?? cause.title}) and these steps could not be undone: ${notUndone.join(", ")}`, {
+        failedStep: step.label,
+        notUndone,
+      });
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { billingEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billing/billingEffects.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billing/billingState.js";
+import { defineCommand } from "../command.js";
+import { billedSeats, seatHolders, temporarySeats, userRef } from "./seatHolders.js";
+
+const SEATED_ACCOUNT = new Set(["active", "trialing", "past_due", "suspended"]);
+
+/**
+ * seats.change — sets the permanent licence; the provider bills it plus any open temporary
+ * expansions. Going below the users holding seats needs the preview's confirmation: it lists who is over.
+ */
+export const changeSeats = defineCommand({
+  action: "seats.change",
+  targetType: "account",
+  input: actionInputs["seats.change"],
+  provider: "billing",
+  providerState: billingBefore,
+  validate: async (target, input, ctx) => {
+    const { account } = target;
+    if (!SEATED_ACCOUNT.has(account.status)) throw Problem.conflict("invalid_transition", `Seats cannot change on a ${account.status} account`, { status: account.status });
+    if (input.seats === account.seats_licensed) throw Problem.conflict("invalid_transition", `The account already has ${input.seats} licensed seats`);
+    liveSubscription(await currentBilling(ctx, account), account.id);
+  },
+  preview: async (target, input, ctx) => {
+    const { account } = target;
+    const db = ctx.deps.database.db;
+    const billing = liveSubscription(await currentBilling(ctx, account), account.id);
+    const [holders, temporary] = await Promise.all([seatHolders(db, account.id), temporarySeats(db, account.id)]);
+    const billed = input.seats + temporary;
+    // The least attached holders are the ones "over" the new limit.
+    const over = holders.length > billed ? holders.slice(0, holders.length - billed) : [];
+    const mrrAfter = projectedMrrCents(billing, { seats: billed });
+    const warnings: string[] = [];
+    if (over.length) warnings.push(`${over.length} of ${holders.length} users holding seats are over the new limit: they keep access, and the account is over its seats until some leave (seats.reclaim)`);
+    if (temporary) warnings.push(`${temporary} temporary seats stay on top of the licence until they expire`);
+    warnings.push("Figures are estimates: the provider prorates the change on the next invoice");
+    return billingEffects(billing, {
+      summary: `Licensed seats ${account.seats_licensed} → ${input.seats} (${holders.length} in use); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
+      mrrAfterCents: mrrAfter,
+      nextInvoice: projectedNextInvoice(billing, { seats: billed }),
+      usersOverSeats: over.map(userRef),
+      warnings,
+    });
+  },
+  // Only a reduction below the users holding seats is destructive.
+  confirmationRequired: async (target, input, ctx) => {
+    if (input.seats >= target.account.seats_licensed) return false;
+    const holders = await seatHolders(ctx.deps.database.db, target.id);
+    return input.seats < holders.length;
+  },
+  perform: async (target, input, ctx, call) => {
+    const quantity = input.seats + (await temporarySeats(call.executor ?? ctx.deps.database.db, target.id));
+    return ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call);
+  },
+  apply: async (trx, target, input, ctx, billing) => {
+    await trx.updateTable("accounts").set({ seats_licensed: input.seats }).where("id", "=", target.id).execute();
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_changed", detail: `${target.account.seats_licensed} → ${input.seats} seats by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    const after = await accountAfter(trx, target.id);
+    return { after: { ...after, billedSeats: await billedSeats(trx, { ...target.account, seats_licensed: input.seats }), ...billingSnapshot(billing) } };
+  },
+});

@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billing/billingState.js";
+import { defineCommand } from "../command.js";
+import { temporarySeats } from "./seatHolders.js";
+
+const DAY_MS = 86_400_000;
+const EXPANDABLE = new Set(["active", "trialing", "past_due"]);
+
+/**
+ * seats.expand_temporarily — extra seats for a few days (a busy week, an onboarding): billed on top of
+ * the licence and recorded in seat_expansions, which the sweep reverts (seats.expansion_expire).
+ */
+export const expandSeatsTemporarily = defineCommand({
+  action: "seats.expand_temporarily",
+  targetType: "account",
+  input: actionInputs["seats.expand_temporarily"],
+  provider: "billing",
+  capValue: (input) => input.seats,
+  providerState: billingBefore,
+  validate: async (target, _input, ctx) => {
+    const { account } = target;
+    if (!EXPANDABLE.has(account.status)) throw Problem.conflict("invalid_transition", `Seats cannot be added to a ${account.status} account`, { status: account.status });
+    liveSubscription(await currentBilling(ctx, account), account.id);
+  },
+  perform: async (target, input, ctx, call) => {
+    const open = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id);
+    return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + open + input.seats, call);
+  },
+  apply: async (trx, target, input, ctx, billing) => {
+    const id = `sx_${randomUUID()}`;
+    const expiresAt = new Date(ctx.now.getTime() + input.days * DAY_MS);
+    const grantedBy = ctx.actor.kind === "staff" ? ctx.actor.staffId : `system:${ctx.actor.component}`;
+    await trx.insertInto("seat_expansions").values({ id, account_id: target.id, seats: input.seats, expires_at: expiresAt, ticket_id: ctx.ticketId, granted_by_staff_id: grantedBy, created_at: ctx.now }).execute();
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expanded", detail: `+${input.seats} seats until ${expiresAt.toISOString()} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    const expansion = { id, seats: input.seats, expiresAt: expiresAt.toISOString() };
+    return {
+      after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), expansion, ...billingSnapshot(billing) },
+      result: { expansionId: id, expiresAt: expansion.expiresAt },
+    };
+  },
+});

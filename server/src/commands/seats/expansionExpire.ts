@@ -1,0 +1,47 @@
+import { z } from "zod";
+import { Problem } from "../../http/problem.js";
+import { accountAfter } from "../accountAfter.js";
+import { billingRef, billingSnapshot, currentBilling, earlierBilling } from "../billing/billingState.js";
+import { defineCommand } from "../command.js";
+import type { Executor } from "../targets.js";
+import { temporarySeats } from "./seatHolders.js";
+
+export const ExpansionExpireInput = z.object({ expansionId: z.string().min(1) }).strict();
+
+async function openExpansion(db: Executor, accountId: string, expansionId: string, now: Date) {
+  const row = await db.selectFrom("seat_expansions").selectAll().where("id", "=", expansionId).where("account_id", "=", accountId).executeTakeFirst();
+  if (!row) throw Problem.notFound(`No seat expansion ${expansionId} on account ${accountId}`);
+  if (row.reverted_at) throw Problem.conflict("already_reverted", `Seat expansion ${expansionId} was already reverted`);
+  if (new Date(row.expires_at) > now) throw Problem.conflict("not_due", `Seat expansion ${expansionId} runs until ${new Date(row.expires_at).toISOString()}`);
+  return row;
+}
+
+/**
+ * seats.expansion_expire — Steward's own action (the sweep, a system actor): the provider bills
+ * the licence plus the expansions still open, and the expansion is marked reverted (the bill is
+ * left alone when the subscription has ended).
+ */
+export const expireSeatExpansion = defineCommand({
+  action: "seats.expansion_expire",
+  targetType: "account",
+  input: ExpansionExpireInput,
+  provider: "billing",
+  providerState: async (target, input, ctx) => {
+    const row = await openExpansion(ctx.deps.database.db, target.id, input.expansionId, ctx.now);
+    const billing = await currentBilling(ctx, target.account);
+    return { expansion: { id: row.id, seats: row.seats, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id }, ...billingSnapshot(billing) };
+  },
+  perform: async (target, input, ctx, call) => {
+    // An ended subscription bills nothing: only the bookkeeping is closed.
+    const billing = await earlierBilling(ctx);
+    if (!billing?.subscriptionId || billing.status === "canceled") return billing;
+    const remaining = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id, { except: input.expansionId });
+    return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call);
+  },
+  apply: async (trx, target, input, ctx, billing) => {
+    const row = await openExpansion(trx, target.id, input.expansionId, ctx.now);
+    await trx.updateTable("seat_expansions").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
+    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expansion_ended", detail: `-${row.seats} temporary seats (ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, ...billingSnapshot(billing) } };
+  },
+});

@@ -1,0 +1,22 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { defineCommand } from "../command.js";
+import { identityRef, userAfter } from "../identityRef.js";
+import { recordUserActivity } from "./activityNote.js";
+import { invalidTransition } from "./userTransitions.js";
+
+/** user.block — an admin block: the user cannot sign in until unblocked (not a brute-force lockout). */
+export const blockUser = defineCommand({
+  action: "user.block",
+  targetType: "user",
+  input: actionInputs["user.block"],
+  provider: "identity",
+  validate: (target) => {
+    if (target.user.blocked) throw invalidTransition(`${target.id} is already blocked`, { blocked: true });
+  },
+  perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), true, call),
+  apply: async (trx, target, _input, ctx) => {
+    await trx.updateTable("users").set({ blocked: true }).where("id", "=", target.id).execute();
+    await recordUserActivity(trx, target, "blocked", ctx);
+    return { after: await userAfter(trx, target.id) };
+  },
+});

@@ -1,0 +1,26 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { assertKeepsAnAdmin } from "../accountAdmins.js";
+import { defineCommand } from "../command.js";
+import { userAfter } from "../identityRef.js";
+import { recordUserActivity } from "./activityNote.js";
+import { revokeAccess } from "./revokeAccess.js";
+import { assertUserTransition } from "./userTransitions.js";
+
+/** user.deactivate — revokes access: identity blocked, every session ended, the seat freed. */
+export const deactivateUser = defineCommand({
+  action: "user.deactivate",
+  targetType: "user",
+  input: actionInputs["user.deactivate"],
+  provider: "identity",
+  validate: async (target, _input, ctx) => {
+    assertUserTransition("user.deactivate", target.user);
+    await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
+  },
+  perform: (target, _input, ctx, call) => revokeAccess(target.user, ctx, call),
+  apply: async (trx, target, _input, ctx, performed) => {
+    await trx.updateTable("users").set({ status: "deactivated", blocked: true }).where("id", "=", target.id).execute();
+    await recordUserActivity(trx, target, "user_deactivated", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
+    const seatFreed = target.user.status === "active" || target.user.status === "invited";
+    return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.sessionsRevoked }, result: { ...performed, seatFreed } };
+  },
+});

@@ -1,0 +1,46 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { assertKeepsAnAdmin } from "../accountAdmins.js";
+import { billingBefore, effectsOf } from "../account/billingEffects.js";
+import { defineCommand } from "../command.js";
+import { seatsUsed } from "../targets.js";
+import { recordUserActivity } from "./activityNote.js";
+import { revokeAccess } from "./revokeAccess.js";
+import { assertUserTransition } from "./userTransitions.js";
+
+const HOLDS_SEAT = new Set(["active", "invited"]);
+
+/**
+ * user.delete — soft delete (status `deleted`; the row stays for the audit trail): access revoked and
+ * the seat freed. Never the last active owner/admin of an account that is still in use.
+ */
+export const deleteUser = defineCommand({
+  action: "user.delete",
+  targetType: "user",
+  input: actionInputs["user.delete"],
+  provider: "identity",
+  validate: async (target, _input, ctx) => {
+    assertUserTransition("user.delete", target.user);
+    if (target.account.status !== "deactivated" && target.account.status !== "deleted") await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
+  },
+  preview: async (target, _input, ctx) => {
+    const billing = await billingBefore(target.account, ctx);
+    const used = await seatsUsed(ctx.deps.database.db, target.accountId);
+    const licensed = target.account.seats_licensed;
+    const freesSeat = HOLDS_SEAT.has(target.user.status);
+    const seats = freesSeat ? `frees 1 seat (${used} of ${licensed} in use → ${used - 1})` : `holds no seat (${used} of ${licensed} in use)`;
+    return effectsOf(billing, {
+      summary: `Delete ${target.user.name} <${target.user.email}> from ${target.account.name}: ${seats}`,
+      endsSubscription: false,
+      usersLosingAccess: target.user.status === "active" && !target.user.blocked ? [target.user] : [],
+      warnings: freesSeat ? ["Licensed seats and billing stay as they are; reduce seats separately if the customer asks"] : [],
+    });
+  },
+  perform: (target, _input, ctx, call) => revokeAccess(target.user, ctx, call),
+  apply: async (trx, target, _input, ctx, performed) => {
+    await trx.updateTable("users").set({ status: "deleted", blocked: true }).where("id", "=", target.id).execute();
+    await recordUserActivity(trx, target, "user_deleted", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
+    const row = await trx.selectFrom("users").select(["status", "blocked", "version"]).where("id", "=", target.id).executeTakeFirstOrThrow();
+    const seatFreed = HOLDS_SEAT.has(target.user.status);
+    return { after: { status: row.status, blocked: row.blocked, version: row.version, sessionsRevoked: performed.sessionsRevoked, seatFreed }, result: { ...performed, seatFreed } };
+  },
+});

@@ -1,0 +1,40 @@
+import { randomUUID } from "node:crypto";
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { defineCommand } from "../command.js";
+import { userAfter } from "../identityRef.js";
+import { openElevation, roleRank } from "./roleElevations.js";
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * user.elevate_temporarily — raises an active user's role for `hours` (capped per panel role);
+ * role_elevations remembers the previous role, which the sweep restores (user.elevation_expire).
+ */
+export const elevateTemporarily = defineCommand({
+  action: "user.elevate_temporarily",
+  targetType: "user",
+  input: actionInputs["user.elevate_temporarily"],
+  provider: "none",
+  capValue: (input) => input.hours,
+  validate: async (target, input, ctx) => {
+    const { user } = target;
+    if (user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be elevated; ${user.email} is ${user.status}`, { status: user.status });
+    if (roleRank(input.role) <= roleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
+    const open = await openElevation(ctx.deps.database.db, user.id);
+    if (open) throw Problem.conflict("already_elevated", `${user.email} is already elevated to ${open.elevated_role} until ${new Date(open.expires_at).toISOString()}`, { elevationId: open.id });
+  },
+  apply: async (trx, target, input, ctx) => {
+    const id = `rel_${randomUUID()}`;
+    const expiresAt = new Date(ctx.now.getTime() + input.hours * HOUR_MS);
+    const grantedBy = ctx.actor.kind === "staff" ? ctx.actor.staffId : `system:${ctx.actor.component}`;
+    await trx
+      .insertInto("role_elevations")
+      .values({ id, user_id: target.id, account_id: target.accountId, previous_role: target.user.role, elevated_role: input.role, expires_at: expiresAt, ticket_id: ctx.ticketId, granted_by_staff_id: grantedBy, created_at: ctx.now })
+      .execute();
+    await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_elevated", detail: `${target.user.role} → ${input.role} until ${expiresAt.toISOString()} (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    const elevation = { id, previousRole: target.user.role, role: input.role, expiresAt: expiresAt.toISOString() };
+    return { after: { ...(await userAfter(trx, target.id)), elevation }, result: { elevationId: id, expiresAt: elevation.expiresAt } };
+  },
+});

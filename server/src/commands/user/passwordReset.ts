@@ -1,0 +1,36 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { enqueueMail } from "../../mail/outbox.js";
+import { passwordResetMail } from "../../mail/templates.js";
+import { defineCommand } from "../command.js";
+import { identityRef, userAfter } from "../identityRef.js";
+import { issueBuiltinResetLink } from "./resetLink.js";
+import { assertAccountOpen, assertCanSignIn } from "./userTransitions.js";
+
+/**
+ * user.password_reset — mails the customer a reset link through Steward's mailer: the built-in
+ * identity's own one-time link, or the password-change ticket Auth0 issued. The link itself never
+ * reaches the agent or the audit log; the result says how it was delivered.
+ */
+export const passwordReset = defineCommand({
+  action: "user.password_reset",
+  targetType: "user",
+  input: actionInputs["user.password_reset"],
+  provider: "identity",
+  validate: (target) => {
+    assertCanSignIn("user.password_reset", target.user);
+    assertAccountOpen("user.password_reset", target.account);
+  },
+  perform: (target, _input, ctx, call) => ctx.deps.identity.sendPasswordReset(identityRef(target.user), call),
+  apply: async (trx, target, _input, ctx, delivery) => {
+    const link = delivery.method === "ticket" ? { url: delivery.ticketUrl, expiresAt: delivery.expiresAt } : await issueBuiltinResetLink(trx, target.user, ctx);
+    const via = delivery.method === "ticket" ? "auth0_password_change_ticket" : "builtin_reset_link";
+    const mail = passwordResetMail({ name: target.user.name, link: link.url, expiresAt: link.expiresAt, ticketId: ctx.ticketId });
+    const { id: mailId } = await enqueueMail(
+      trx,
+      { to: target.user.email, ...mail, kind: "password_reset", accountId: target.accountId, userId: target.id, ticketId: ctx.ticketId, operationId: ctx.operationId },
+      ctx.now,
+    );
+    const passwordReset = { provider: ctx.deps.identity.name, delivery: via, mailId, mailedTo: target.user.email, linkExpiresAt: link.expiresAt };
+    return { after: { ...(await userAfter(trx, target.id)), passwordReset }, result: passwordReset };
+  },
+});

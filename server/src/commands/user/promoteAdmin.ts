@@ -1,0 +1,36 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { activeAdmins, lockAccountAdmins } from "../accountAdmins.js";
+import { defineCommand } from "../command.js";
+import { userAfter } from "../identityRef.js";
+import type { Executor } from "../targets.js";
+import { closeOpenElevation } from "./roleElevations.js";
+
+/** 409 while someone at the customer can still grant the role themselves. */
+async function assertNoActiveAdmin(db: Executor, accountId: string): Promise<void> {
+  const admins = await activeAdmins(db, accountId);
+  if (!admins.length) return;
+  throw Problem.conflict("account_has_admin", `Account ${accountId} has an active owner or admin (${admins.map((a) => `${a.email}, ${a.role}`).join("; ")}): ask them to grant the role`, {
+    admins: admins.map((a) => ({ id: a.id, email: a.email, role: a.role })),
+  });
+}
+
+/** user.promote_admin — makes an active user owner or admin, only when the account has no active owner/admin left. */
+export const promoteAdmin = defineCommand({
+  action: "user.promote_admin",
+  targetType: "user",
+  input: actionInputs["user.promote_admin"],
+  provider: "none",
+  validate: async (target, _input, ctx) => {
+    if (target.user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be promoted; ${target.user.email} is ${target.user.status}`, { status: target.user.status });
+    await assertNoActiveAdmin(ctx.deps.database.db, target.accountId);
+  },
+  apply: async (trx, target, input, ctx) => {
+    await lockAccountAdmins(trx, target.accountId);
+    await assertNoActiveAdmin(trx, target.accountId);
+    await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
+    await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role}: promoted by support, the account had no admin (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await userAfter(trx, target.id)), ...(closedElevation ? { closedElevation } : {}) } };
+  },
+});

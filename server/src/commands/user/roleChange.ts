@@ -1,0 +1,35 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { Problem } from "../../http/problem.js";
+import { ADMIN_ROLES, assertKeepsAnAdmin, lockAccountAdmins } from "../accountAdmins.js";
+import { defineCommand } from "../command.js";
+import { userAfter } from "../identityRef.js";
+import { closeOpenElevation } from "./roleElevations.js";
+
+/**
+ * user.role_change — changes a user's product role. Owner and admin rights are the customer's to
+ * grant: support grants them only when the account has none (user.promote_admin) or for a limited
+ * time (user.elevate_temporarily). The last active owner/admin cannot be demoted.
+ */
+export const changeRole = defineCommand({
+  action: "user.role_change",
+  targetType: "user",
+  input: actionInputs["user.role_change"],
+  provider: "none",
+  validate: async (target, input, ctx) => {
+    const { user } = target;
+    if (user.role === input.role) throw Problem.conflict("invalid_transition", `${user.email} is already ${input.role}`, { role: input.role });
+    if (ADMIN_ROLES.has(input.role)) {
+      throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, { role: input.role });
+    }
+    await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
+  },
+  apply: async (trx, target, input, ctx) => {
+    // Checked again under the row lock: another admin may have been demoted meanwhile.
+    await lockAccountAdmins(trx, target.accountId);
+    await assertKeepsAnAdmin(trx, target.accountId, [target.user]);
+    await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
+    await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
+    return { after: { ...(await userAfter(trx, target.id)), ...(closedElevation ? { closedElevation } : {}) } };
+  },
+});

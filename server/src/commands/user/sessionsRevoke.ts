@@ -1,0 +1,17 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { defineCommand } from "../command.js";
+import { identityRef, userAfter } from "../identityRef.js";
+import { recordUserActivity } from "./activityNote.js";
+
+/** user.sessions_revoke — signs the user out everywhere (a stolen laptop, a shared password). */
+export const sessionsRevoke = defineCommand({
+  action: "user.sessions_revoke",
+  targetType: "user",
+  input: actionInputs["user.sessions_revoke"],
+  provider: "identity",
+  perform: (target, _input, ctx, call) => ctx.deps.identity.revokeSessions(identityRef(target.user), call),
+  apply: async (trx, target, _input, ctx, performed) => {
+    await recordUserActivity(trx, target, "sessions_revoked", ctx, `${performed.revoked} session(s) ended`);
+    return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.revoked }, result: { revoked: performed.revoked } };
+  },
+});

@@ -1,0 +1,23 @@
+import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { defineCommand } from "../command.js";
+import { identityRef, userAfter } from "../identityRef.js";
+import { recordUserActivity } from "./activityNote.js";
+import { assertAccountOpen, invalidTransition } from "./userTransitions.js";
+
+/** user.unblock — lifts an admin block. Refused while the account's own suspension keeps everyone out. */
+export const unblockUser = defineCommand({
+  action: "user.unblock",
+  targetType: "user",
+  input: actionInputs["user.unblock"],
+  provider: "identity",
+  validate: (target) => {
+    if (!target.user.blocked) throw invalidTransition(`${target.id} is not blocked`, { blocked: false });
+    assertAccountOpen("user.unblock", target.account);
+  },
+  perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), false, call),
+  apply: async (trx, target, _input, ctx) => {
+    await trx.updateTable("users").set({ blocked: false }).where("id", "=", target.id).execute();
+    await recordUserActivity(trx, target, "unblocked", ctx);
+    return { after: await userAfter(trx, target.id) };
+  },
+});

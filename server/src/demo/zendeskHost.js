@@ -1,0 +1,255 @@
+// @ts-check
+/**
+ * The local Zendesk page (demo mode): plays the Zendesk agent UI and speaks the ZAF host protocol to
+ * Steward's sidebar, which runs in an iframe on the other loopback origin with the unmodified SDK.
+ * Plain browser JavaScript, served as is by server/src/demo/zendeskPage.ts.
+ */
+(() => {
+  "use strict";
+
+  /** The sidebar runs on the other loopback name, so host and app are two origins, as in Zendesk. */
+  const appOrigin = `${location.protocol}//${location.hostname === "127.0.0.1" ? "localhost" : "127.0.0.1"}:${location.port}`;
+  const frame = /** @type {HTMLIFrameElement} */ (document.getElementById("sidebar"));
+  const params = new URLSearchParams(location.search);
+
+  /** @type {{ tickets: any[], agents: any[], ticket: any, agentId: string, locale: string, appGuid: string, events: Map<string, number>, loads: number }} */
+  const state = { tickets: [], agents: [], ticket: null, agentId: params.get("agent") ?? "9002", locale: params.get("locale") ?? "en-US", appGuid: "", events: new Map(), loads: 0 };
+
+  /** @param {string} tag @param {Record<string, string>} [attrs] @param {(Node | string)[]} [children] */
+  function el(tag, attrs = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    for (const child of children) node.append(child);
+    return node;
+  }
+
+  /** @param {string} url @param {RequestInit} [init] */
+  async function json(url, init) {
+    const res = await fetch(url, init);
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw Object.assign(new Error(body.detail ?? res.statusText), { status: res.status, body });
+    return body;
+  }
+
+  // ── ZAF host protocol ────────────────────────────────────────────────────────────────────────
+  /** @param {object} message */
+  function send(message) {
+    frame.contentWindow?.postMessage(JSON.stringify(message), appOrigin);
+  }
+
+  function requester() {
+    const r = state.ticket.requester;
+    return { id: r.id, name: r.name, email: r.email, externalId: r.externalId };
+  }
+
+  function currentAgent() {
+    return state.agents.find((a) => a.zendeskUserId === state.agentId) ?? state.agents[0];
+  }
+
+  /** Answers `client.get(paths)`: each path's value, or an entry in `errors`. @param {string[]} paths */
+  function get(paths) {
+    const agent = currentAgent();
+    /** @type {Record<string, unknown>} */
+    const values = {
+      "ticket.id": state.ticket.id,
+      "ticket.subject": state.ticket.subject,
+      "ticket.status": state.ticket.status,
+      "ticket.requester": requester(),
+      "ticket.requester.id": state.ticket.requester.id,
+      "ticket.requester.email": state.ticket.requester.email,
+      "ticket.requester.name": state.ticket.requester.name,
+      "ticket.requester.externalId": state.ticket.requester.externalId,
+      currentUser: { id: Number(agent.zendeskUserId), name: agent.name, email: agent.email, locale: state.locale, role: "agent" },
+      "currentUser.locale": state.locale,
+      "currentUser.id": Number(agent.zendeskUserId),
+      currentAccount: { subdomain: "steward-demo", planName: "demo" },
+    };
+    /** @type {Record<string, unknown>} */
+    const result = { errors: {} };
+    for (const path of paths) {
+      if (path in values) result[path] = values[path];
+      else /** @type {Record<string, unknown>} */ (result.errors)[path] = { name: "InvalidPathError", message: `"${path}" is not available in the local Zendesk page` };
+    }
+    return result;
+  }
+
+  /** Answers `client.invoke(...)`: resize is the one the sidebar uses. @param {Record<string, unknown[]>} calls */
+  function invoke(calls) {
+    /** @type {Record<string, unknown>} */
+    const errors = {};
+    for (const [name, args] of Object.entries(calls)) {
+      if (name === "resize") {
+        const size = /** @type {{ height?: string | number }} */ (args[0] ?? {});
+        const height = parseInt(String(size.height ?? ""), 10);
+        if (Number.isFinite(height) && height > 0) frame.style.height = `${Math.min(height, 4000)}px`;
+      } else errors[name] = { name: "InvalidActionError", message: `"${name}" is not supported by the local Zendesk page` };
+    }
+    return { errors };
+  }
+
+  /** `client.request(...)`: the ticket update that adds an internal note, served by the demo routes. */
+  async function request(/** @type {string} */ key, /** @type {any} */ options) {
+    const match = /^\/api\/v2\/tickets\/(\d+)\.json$/.exec(String(options?.url ?? ""));
+    try {
+      if (!match || String(options.type ?? "GET").toUpperCase() !== "PUT") throw Object.assign(new Error("not supported by the local Zendesk page"), { status: 404 });
+      const body = await json(`/zendesk/api/v2/tickets/${match[1]}.json`, { method: "PUT", headers: { "Content-Type": options.contentType ?? "application/json" }, body: options.data });
+      send({ key: `zaf.${key}.done`, message: { responseArgs: [body, "success", { status: 200 }] } });
+      if (Number(match[1]) === state.ticket.id) void showNotes();
+    } catch (err) {
+      const e = /** @type {{ status?: number, message: string }} */ (err);
+      send({ key: `zaf.${key}.fail`, message: { responseArgs: [{ status: e.status ?? 500, statusText: e.message, responseText: JSON.stringify({ error: e.message }) }] } });
+    }
+  }
+
+  window.addEventListener("message", (event) => {
+    if (event.origin !== appOrigin || event.source !== frame.contentWindow || typeof event.data !== "string") return;
+    /** @type {any} */
+    let msg;
+    try {
+      msg = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (msg.appGuid !== state.appGuid) return; // left over from a sidebar load that has been replaced
+    const key = typeof msg.key === "string" ? msg.key : "";
+    if (key === "iframe.handshake") {
+      send({
+        key: "zaf.app.registered",
+        message: {
+          metadata: { appId: 0, installationId: 1, name: "Steward", version: "demo", settings: { steward_url: appOrigin } },
+          context: { instanceGuid: state.appGuid, product: "support", location: "ticket_sidebar", ticketId: state.ticket.id, account: { subdomain: "steward-demo" } },
+        },
+      });
+    } else if (key.startsWith("iframe.on:") || key.startsWith("iframe.off:")) {
+      const name = key.slice(key.indexOf(":") + 1);
+      state.events.set(name, Number(msg.message?.subscriberCount ?? 0));
+      document.body.dataset.sidebarEvents = [...state.events].filter(([, n]) => n > 0).map(([name]) => name).join(" ");
+    } else if (/^request:\d+$/.test(key)) {
+      void request(key, msg.message);
+    } else if (msg.request === "get") {
+      send({ id: msg.id, result: get(Array.isArray(msg.params) ? msg.params : []) });
+    } else if (msg.request === "invoke") {
+      send({ id: msg.id, result: invoke(msg.params ?? {}) });
+    } else if (msg.request === "set") {
+      send({ id: msg.id, error: { name: "NotSupportedError", message: "the local Zendesk page does not support set" } });
+    }
+  });
+
+  /** Fires a Zendesk event to the sidebar if it subscribed, as Zendesk does. @param {string} name @param {unknown} data */
+  function fire(name, data) {
+    if ((state.events.get(name) ?? 0) > 0) send({ key: `zaf.${name}`, message: data });
+  }
+
+  /** Loads the sidebar the way Zendesk does: a form POST of a signed token to the location URL. */
+  async function loadSidebar() {
+    state.appGuid = crypto.randomUUID();
+    state.events.clear();
+    state.loads += 1;
+    delete document.body.dataset.sidebarEvents;
+    frame.style.height = "200px";
+    const { token } = await json("/zendesk/api/zaf-token", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ zendeskUserId: state.agentId, ticketId: state.ticket.id }),
+    });
+    const query = new URLSearchParams({ origin: location.origin, app_guid: state.appGuid });
+    const form = el("form", { method: "POST", action: `${appOrigin}/app?${query}`, target: frame.name }, [el("input", { type: "hidden", name: "token", value: token })]);
+    document.body.append(form);
+    /** @type {HTMLFormElement} */ (form).submit();
+    form.remove();
+    document.body.dataset.sidebarLoads = String(state.loads);
+  }
+
+  // ── The agent UI ────────────────────────────────────────────────────────────────────────────
+  async function showNotes() {
+    const list = document.getElementById("notes");
+    if (!list) return;
+    const { notes } = await json(`/zendesk/api/tickets/${state.ticket.id}/notes`);
+    list.replaceChildren(...(notes.length ? notes.map((/** @type {any} */ n) => el("li", { class: "note", "data-note": String(n.id) }, [n.body])) : [el("li", { class: "muted" }, ["No internal notes yet."])]));
+  }
+
+  // The demo outbox: the customer mail Steward queued (GET /api/demo/outbox, demo mode only).
+  async function showOutbox() {
+    const list = document.getElementById("outbox");
+    if (!list) return;
+    try {
+      const { mail } = await json("/api/demo/outbox?limit=20");
+      list.replaceChildren(
+        ...(mail.length
+          ? mail.map((/** @type {any} */ m) => el("li", { class: "mail", "data-mail": m.id }, [el("strong", {}, [m.subject]), ` → ${m.to} (${m.status}${m.ticketId ? `, ticket #${m.ticketId}` : ""})\n`, m.bodyText]))
+          : [el("li", { class: "muted" }, ["No customer mail yet."])]),
+      );
+    } catch (err) {
+      list.replaceChildren(el("li", { class: "muted" }, [`The outbox is not available (${/** @type {Error} */ (err).message}).`]));
+    }
+  }
+
+  function showTicket() {
+    const t = state.ticket;
+    const emailInput = el("input", { id: "requester-email", type: "email", value: t.requester.email, "aria-label": "Requester email" });
+    const form = el("form", { id: "change-email" }, [emailInput, el("button", { type: "submit" }, ["Change requester email"])]);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const email = /** @type {HTMLInputElement} */ (emailInput).value.trim();
+      if (!email || email === t.requester.email) return;
+      t.requester.email = email;
+      document.getElementById("requester-line")?.replaceChildren(`${t.requester.name} <${email}>`);
+      fire("ticket.requester.email.changed", email);
+    });
+    document.getElementById("ticket")?.replaceChildren(
+      el("h2", { id: "ticket-subject" }, [t.subject]),
+      el("div", { class: "muted" }, [`Ticket #${t.id} · ${t.status}`]),
+      el("div", { class: "requester" }, [el("strong", {}, ["Requester"]), el("div", { id: "requester-line" }, [`${t.requester.name} <${t.requester.email}>`]), form]),
+      el("section", { class: "notes" }, [el("h3", {}, ["Internal notes"]), el("ol", { id: "notes", style: "list-style:none;padding:0" })]),
+      el("section", { class: "outbox" }, [el("h3", {}, ["Demo outbox (customer mail)"]), el("ol", { id: "outbox", style: "list-style:none;padding:0" })]),
+    );
+    for (const button of document.querySelectorAll("#tickets button")) button.setAttribute("aria-current", String(button.getAttribute("data-ticket") === String(t.id)));
+    void showNotes();
+    void showOutbox();
+  }
+
+  function remember() {
+    const q = new URLSearchParams({ ticket: String(state.ticket.id), agent: state.agentId, locale: state.locale });
+    history.replaceState(null, "", `${location.pathname}?${q}`);
+  }
+
+  /** Switching ticket, agent or language reloads the sidebar with a new app_guid and token, as Zendesk does. */
+  function open(/** @type {number} */ ticketId) {
+    // A fresh copy: a requester email changed on the page lasts until the ticket is opened again.
+    state.ticket = structuredClone(state.tickets.find((t) => t.id === ticketId) ?? state.tickets[0]);
+    remember();
+    showTicket();
+    void loadSidebar();
+  }
+
+  async function start() {
+    const desk = await json("/zendesk/api/desk");
+    state.tickets = desk.tickets;
+    state.agents = desk.agents;
+    const agentSelect = /** @type {HTMLSelectElement} */ (document.getElementById("agent"));
+    agentSelect.replaceChildren(...state.agents.map((a) => el("option", { value: a.zendeskUserId }, [`${a.name} (${a.role})`])));
+    agentSelect.value = state.agentId;
+    agentSelect.addEventListener("change", () => {
+      state.agentId = agentSelect.value;
+      open(state.ticket.id);
+    });
+    const localeSelect = /** @type {HTMLSelectElement} */ (document.getElementById("locale"));
+    localeSelect.value = state.locale;
+    localeSelect.addEventListener("change", () => {
+      state.locale = localeSelect.value;
+      open(state.ticket.id);
+    });
+    document.getElementById("tickets")?.replaceChildren(
+      ...state.tickets.map((t) => {
+        const button = el("button", { type: "button", "data-ticket": String(t.id) }, [`#${t.id} ${t.subject}`, el("small", {}, [t.requester.email])]);
+        button.addEventListener("click", () => open(t.id));
+        return el("li", {}, [button]);
+      }),
+    );
+    open(Number(params.get("ticket") ?? state.tickets[0]?.id));
+  }
+
+  start().catch((err) => {
+    document.getElementById("ticket")?.replaceChildren(el("p", { role: "alert" }, [`The local Zendesk page could not start: ${err.message}`]));
+  });
+})();

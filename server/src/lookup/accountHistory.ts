@@ -1,0 +1,44 @@
+import type { Kysely } from "kysely";
+import { actionNames, ruleFor } from "../../../shared/actions.js";
+import type { ActivityEvent, AuditLine } from "../../../shared/schemas/context.js";
+import type { DB } from "../db/schema.js";
+
+/** What happened to an account lately: the customer's own activity, and what support did to it. */
+
+export const HISTORY_LIMIT = 10;
+
+/** Reads (views, searches, exports) would crowd out the changes an agent needs to see. */
+const READ_ACTIONS = actionNames.filter((action) => ruleFor(action).kind === "read");
+
+export async function loadRecentActivity(db: Kysely<DB>, accountId: string, limit = HISTORY_LIMIT): Promise<ActivityEvent[]> {
+  const rows = await db
+    .selectFrom("activity_events")
+    .select(["type", "user_id", "detail", "ip", "occurred_at"])
+    .where("account_id", "=", accountId)
+    .orderBy("occurred_at", "desc")
+    .orderBy("id", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({ type: r.type, userId: r.user_id, detail: r.detail, ip: r.ip, at: r.occurred_at.toISOString() }));
+}
+
+export async function loadAccountAuditLines(db: Kysely<DB>, accountId: string, limit = HISTORY_LIMIT): Promise<AuditLine[]> {
+  const rows = await db
+    .selectFrom("audit_log")
+    .select(["id", "seq", "occurred_at", "action", "actor_email", "ticket_id", "outcome", "reason"])
+    .where("target_account_id", "=", accountId)
+    .where("action", "not in", READ_ACTIONS)
+    .orderBy("seq", "desc")
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    seq: r.seq,
+    occurredAt: r.occurred_at.toISOString(),
+    action: r.action,
+    actorEmail: r.actor_email,
+    ticketId: r.ticket_id,
+    outcome: r.outcome,
+    reason: r.reason,
+  }));
+}

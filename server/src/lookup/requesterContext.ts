@@ -1,0 +1,126 @@
+import type { Kysely } from "kysely";
+import type { ContextQuery, ProviderName, RequesterContext, SearchHit } from "../../../shared/schemas/context.js";
+import type { Clock } from "../clock.js";
+import type { DB } from "../db/schema.js";
+import type { Logger } from "../logger.js";
+import type { BillingPort, IdentityPort } from "../providers/ports.js";
+import { isProviderError } from "../providers/providerError.js";
+import { loadAccountAuditLines, loadRecentActivity } from "./accountHistory.js";
+import { loadAccountSummary, toUserSummary } from "./accountSummary.js";
+import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
+import { searchDirectory } from "./search.js";
+
+/**
+ * Everything the sidebar shows about a ticket's requester, in one response. The parts come from
+ * different places (our tables, the identity provider, the billing provider) and are fetched at the
+ * same time; a part that fails or is too slow carries its error, and the others still come back.
+ */
+export interface ContextSources {
+  db: Kysely<DB>;
+  identity: Pick<IdentityPort, "name" | "getIdentity">;
+  billing: Pick<BillingPort, "name" | "getBilling">;
+  clock: Clock;
+  /** The longest any one part is waited for. */
+  partTimeoutMs: number;
+  logger: Logger;
+}
+
+type PartName = "identity" | "account" | "billing" | "activity" | "audit";
+type Parts = Pick<RequesterContext, PartName>;
+type PartError = { code: string; message: string; provider: ProviderName };
+
+export type ContextResult =
+  | { match: "exact" | "ambiguous"; context: RequesterContext; user: RequesterUser | null; failedParts: PartName[] }
+  | { match: "unknown"; candidates: SearchHit[] };
+
+class PartTimeout extends Error {}
+
+/** Rejects with PartTimeout after `ms`; the late answer, if it ever comes, is ignored. */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PartTimeout(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
+
+function partError(reason: unknown, source: ProviderName, sources: ContextSources, part: PartName): PartError {
+  if (isProviderError(reason)) return reason.toPartError();
+  if (reason instanceof PartTimeout) return { code: "timeout", message: reason.message, provider: source };
+  sources.logger.error({ err: reason, part }, "requester context part failed");
+  return { code: "unavailable", message: "could not be read; the request id identifies it in the logs", provider: source };
+}
+
+function errorPart(source: ProviderName, error: PartError) {
+  return { status: "error" as const, source, error };
+}
+
+async function fetchParts(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[] }> {
+  const { db, identity, billing, partTimeoutMs } = sources;
+  const origin: Record<PartName, ProviderName> = { identity: identity.name, account: "steward", billing: billing.name, activity: "steward", audit: "steward" };
+  const account = async () => {
+    const summary = await loadAccountSummary(db, user.account_id, sources.clock.now());
+    if (!summary) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
+    return summary;
+  };
+  const start = <T>(work: () => Promise<T>) => withDeadline(Promise.resolve().then(work), partTimeoutMs);
+  // Started together: the slowest provider, not the sum of them, sets the response time.
+  const [identityResult, accountResult, billingResult, activityResult, auditResult] = await Promise.allSettled([
+    start(() => identity.getIdentity({ id: user.id, idpId: user.idp_id, email: user.email })),
+    start(account),
+    start(() => billing.getBilling({ id: user.account_id, billingCustomerId: user.billing_customer_id })),
+    start(() => loadRecentActivity(db, user.account_id)),
+    start(() => loadAccountAuditLines(db, user.account_id)),
+  ]);
+  const failed: PartName[] = [];
+  const toPart = <T>(name: PartName, result: PromiseSettledResult<T>) => {
+    if (result.status === "fulfilled") return { status: "ok" as const, source: origin[name], data: result.value };
+    failed.push(name);
+    return errorPart(origin[name], partError(result.reason, origin[name], sources, name));
+  };
+  const parts: Parts = {
+    identity: toPart("identity", identityResult),
+    account: toPart("account", accountResult),
+    billing: toPart("billing", billingResult),
+    activity: toPart("activity", activityResult),
+    audit: toPart("audit", auditResult),
+  };
+  return { parts, failed };
+}
+
+/** For an ambiguous requester nothing is fetched until the agent picks one of the candidates. */
+function unpickedParts(): Parts {
+  const pending = errorPart("steward", { code: "requester_ambiguous", message: "Several users have this email; pick one", provider: "steward" });
+  return { identity: pending, account: pending, billing: pending, activity: pending, audit: pending };
+}
+
+export async function buildRequesterContext(sources: ContextSources, query: ContextQuery): Promise<ContextResult> {
+  const resolution = await resolveRequester(sources.db, query);
+  const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
+  if (resolution.match === "unknown") {
+    const closest = await searchDirectory(sources.db, { q: query.email.slice(0, 200), limit: 10 });
+    return { match: "unknown", candidates: closest.hits };
+  }
+  if (resolution.match === "ambiguous") {
+    const context: RequesterContext = {
+      requester,
+      match: "ambiguous",
+      candidates: candidateHits(resolution.users),
+      user: null,
+      ...unpickedParts(),
+      sources: {},
+    };
+    return { match: "ambiguous", context, user: null, failedParts: [] };
+  }
+  const { user } = resolution;
+  const { parts, failed } = await fetchParts(sources, user);
+  const context: RequesterContext = {
+    requester,
+    match: "exact",
+    candidates: [],
+    user: toUserSummary(user),
+    ...parts,
+    sources: { user: "steward", identity: sources.identity.name, account: "steward", billing: sources.billing.name, activity: "steward", audit: "steward" },
+  };
+  return { match: "exact", context, user, failedParts: failed };
+}

@@ -1,0 +1,117 @@
+import { sql, type Kysely } from "kysely";
+import type { SearchHit, SearchQuery, SearchResults } from "../../../shared/schemas/context.js";
+import type { DB } from "../db/schema.js";
+import { EXACT_SCORE, MATCH_PREFERENCE, STRONG_SCORE, TERMS_PER_WORD, allBranches, fuzzyWords, strongBranches, type SimilarTerms } from "./searchBranches.js";
+import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from "./searchCursor.js";
+
+/**
+ * One search box over users and accounts. Each way of matching is its own small, index-backed,
+ * LIMITed query (searchBranches.ts); their union is ranked by tier (exact, prefix and whole words,
+ * then typos and trigram similarity) and paged with a keyset cursor over (score, kind, id).
+ * No branch ever scans a whole table, whatever the input.
+ */
+
+interface HitRow {
+  kind: SearchHit["kind"];
+  id: string;
+  score: number;
+  score_text: string;
+  matched_on: string;
+  account_id: string;
+  account_name: string;
+  domain: string | null;
+  plan: string;
+  account_status: string;
+  user_name: string | null;
+  user_email: string | null;
+  user_status: string | null;
+}
+
+/** How a user appears in a result list (search hits, context candidates). */
+export function userHit(user: { id: string; accountId: string; name: string; email: string; status: string; accountName: string }, matchedOn: string, score: number): SearchHit {
+  return { kind: "user", id: user.id, accountId: user.accountId, title: user.name, subtitle: `${user.email} · ${user.accountName}`, status: user.status, matchedOn, score };
+}
+
+function toHit(row: HitRow): SearchHit {
+  if (row.kind === "user") {
+    const user = { id: row.id, accountId: row.account_id, name: row.user_name ?? row.id, email: row.user_email ?? "", status: row.user_status ?? "unknown", accountName: row.account_name };
+    return userHit(user, row.matched_on, row.score);
+  }
+  return {
+    kind: "account",
+    id: row.id,
+    accountId: row.account_id,
+    title: row.account_name,
+    subtitle: `${row.domain ?? "no domain"} · ${row.plan} · ${row.id}`,
+    status: row.account_status,
+    matchedOn: row.matched_on,
+    score: row.score,
+  };
+}
+
+/** The ranked page after `after` over the union of `branches`, one row more than asked to tell if more follow. */
+export function searchStatement(branches: ReturnType<typeof allBranches>, limit: number, after?: SearchPosition) {
+  const keyset = after
+    ? sql`and (b.score < ${after.score}::numeric or (b.score = ${after.score}::numeric and (b.kind, b.id) > (${after.kind}::text, ${after.id}::text)))`
+    : sql``;
+
+  return sql<HitRow>`
+    with candidates as (${sql.join(branches, sql` union all `)}),
+    best as (
+      select distinct on (kind, id) kind, id, round(score::numeric, 4) as score, matched_on
+      from candidates
+      order by kind, id, score desc, array_position(array[${sql.join(MATCH_PREFERENCE.map((m) => sql.lit(m)))}]::text[], matched_on), matched_on
+    )
+    select b.kind, b.id, b.score::float8 as score, b.score::text as score_text, b.matched_on,
+      a.id as account_id, a.name as account_name, a.domain, a.plan, a.status as account_status,
+      u.name as user_name, u.email as user_email, u.status as user_status
+    from best b
+    left join users u on b.kind = 'user' and u.id = b.id
+    join accounts a on a.id = coalesce(u.account_id, b.id)
+    where true ${keyset}
+    order by b.score desc, b.kind, b.id
+    limit ${limit + 1}`;
+}
+
+/** The vocabulary words closest to each word (trigram similarity, or a fragment of a longer word). */
+export async function similarTerms(db: Kysely<DB>, words: string[]): Promise<SimilarTerms> {
+  if (words.length === 0) return new Map();
+  const { rows } = await sql<{ word: string; terms: string[] }>`
+    select v.word, array(
+      select term from search_terms
+      where term % v.word or v.word <% term
+      order by greatest(similarity(term, v.word), word_similarity(v.word, term)) desc, term
+      limit ${sql.lit(TERMS_PER_WORD)}) as terms
+    from unnest(${words}::text[]) as v(word)`.execute(db);
+  return new Map(rows.map((r) => [r.word, r.terms]));
+}
+
+/** Folded with the same function the indexes use, so "Zoë" and "ZOE" meet "zoe". */
+export async function foldQuery(db: Kysely<DB>, q: string): Promise<string> {
+  const row = (await sql<{ f: string | null }>`select steward_fold(${q}) as f`.execute(db)).rows[0];
+  return row?.f ?? "";
+}
+
+export async function searchDirectory(db: Kysely<DB>, query: SearchQuery): Promise<SearchResults> {
+  const after = query.cursor ? decodeSearchCursor(query.cursor) : undefined;
+  const f = await foldQuery(db, query.q);
+  if (f === "") return { hits: [], nextCursor: null };
+  // Weaker matches always rank below strong ones: while strong matches fill the page, the costlier branches need not run.
+  let rows: HitRow[] = [];
+  if (!after || Number(after.score) >= STRONG_SCORE) {
+    rows = (await searchStatement(strongBranches(f), query.limit, after).execute(db)).rows;
+  }
+  // An exact id or email is what the agent meant: near misses would only bury it.
+  const exactOnly = after ? after.exactOnly : rows[0]?.score === EXACT_SCORE;
+  if (rows.length <= query.limit && !exactOnly) {
+    const terms = await similarTerms(db, fuzzyWords(f));
+    rows = (await searchStatement(allBranches(f, terms), query.limit, after).execute(db)).rows;
+  }
+
+  const page = rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    hits: page.map(toHit),
+    nextCursor: rows.length > query.limit && last ? encodeSearchCursor({ score: last.score_text, kind: last.kind, id: last.id, exactOnly }) : null,
+  };
+}

@@ -1,0 +1,39 @@
+/**
+ * The product's plans and their per-seat prices. The built-in billing adapter prices plan changes
+ * from here; the Stripe adapter finds each plan's Stripe price by lookup key `<plan>_<interval>`.
+ */
+export const PLAN_CATALOG = {
+  starter: { monthlyCents: 1_500 },
+  team: { monthlyCents: 2_900 },
+  business: { monthlyCents: 4_900 },
+  enterprise: { monthlyCents: 8_900 },
+} as const;
+
+export type PlanName = keyof typeof PLAN_CATALOG;
+export type BillingInterval = "month" | "year";
+
+export const planNames = Object.keys(PLAN_CATALOG) as PlanName[];
+
+export function isPlanName(plan: string): plan is PlanName {
+  return Object.hasOwn(PLAN_CATALOG, plan);
+}
+
+/** Yearly plans cost ten months. */
+export function unitPriceCents(plan: PlanName, interval: BillingInterval): number {
+  const monthly = PLAN_CATALOG[plan].monthlyCents;
+  return interval === "year" ? monthly * 10 : monthly;
+}
+
+export function priceLookupKey(plan: string, interval: BillingInterval): string {
+  return `${plan}_${interval}`;
+}
+
+/** `team_month` → `team`; other lookup keys are returned unchanged. */
+export function planFromLookupKey(key: string): string {
+  return key.replace(/_(month|year)$/, "");
+}
+
+/** Monthly recurring revenue: yearly amounts spread over twelve months. */
+export function monthlyRecurringCents(amountCents: number, interval: BillingInterval): number {
+  return interval === "year" ? Math.round(amountCents / 12) : amountCents;
+}

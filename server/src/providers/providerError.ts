@@ -1,0 +1,73 @@
+import { Problem } from "../http/problem.js";
+
+export type ProviderKind = "builtin" | "auth0" | "stripe";
+
+export const providerErrorCodes = ["timeout", "rate_limited", "unavailable", "not_found", "rejected", "misconfigured"] as const;
+export type ProviderErrorCode = (typeof providerErrorCodes)[number];
+
+const PROVIDER_LABEL: Record<ProviderKind, string> = { builtin: "The built-in provider", auth0: "Auth0", stripe: "Stripe" };
+
+/** HTTP status and problem code each failure becomes when it reaches a Steward client. */
+const AS_PROBLEM: Record<ProviderErrorCode, { status: number; code: string; title: string }> = {
+  timeout: { status: 504, code: "provider_timeout", title: "Provider timed out" },
+  rate_limited: { status: 503, code: "provider_rate_limited", title: "Provider rate limit reached" },
+  unavailable: { status: 502, code: "provider_unavailable", title: "Provider unavailable" },
+  not_found: { status: 404, code: "provider_not_found", title: "Not found at the provider" },
+  rejected: { status: 422, code: "provider_rejected", title: "Provider rejected the request" },
+  misconfigured: { status: 502, code: "provider_misconfigured", title: "Provider misconfigured" },
+};
+
+/**
+ * The one error every provider adapter throws: which provider, what kind of failure, whether trying
+ * again later can help. `toProblem()` lets the problem middleware map it without knowing providers.
+ */
+export class ProviderError extends Error {
+  readonly provider: ProviderKind;
+  readonly code: ProviderErrorCode;
+  /** The provider's HTTP status, when it answered at all. */
+  readonly status: number | undefined;
+  readonly retryable: boolean;
+  /** How long the provider asked us to wait (Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
+  /** What Steward was doing, e.g. "users.get" or "subscriptions.list". */
+  readonly operation: string | undefined;
+
+  constructor(init: {
+    provider: ProviderKind;
+    code: ProviderErrorCode;
+    message: string;
+    status?: number;
+    retryable?: boolean;
+    retryAfterMs?: number;
+    operation?: string;
+    cause?: unknown;
+  }) {
+    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "ProviderError";
+    this.provider = init.provider;
+    this.code = init.code;
+    this.status = init.status;
+    this.retryable = init.retryable ?? (init.code === "timeout" || init.code === "rate_limited" || init.code === "unavailable");
+    this.retryAfterMs = init.retryAfterMs;
+    this.operation = init.operation;
+  }
+
+  toProblem(): Problem {
+    const p = AS_PROBLEM[this.code];
+    return new Problem(p.status, p.code, p.title, `${PROVIDER_LABEL[this.provider]}: ${this.message}`, {
+      provider: this.provider,
+      retryable: this.retryable,
+      ...(this.status !== undefined ? { providerStatus: this.status } : {}),
+      ...(this.retryAfterMs !== undefined ? { retryAfterSeconds: Math.ceil(this.retryAfterMs / 1000) } : {}),
+    });
+  }
+
+  /** The `error` of a requester-context part that this provider could not answer. */
+  toPartError(): { code: ProviderErrorCode; message: string; provider: ProviderKind } {
+    return { code: this.code, message: this.message, provider: this.provider };
+  }
+}
+
+export function isProviderError(err: unknown): err is ProviderError {
+  return err instanceof ProviderError;
+}

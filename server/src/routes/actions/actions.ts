@@ -1,0 +1,67 @@
+import { Router } from "express";
+import { z } from "zod";
+import { actionRules } from "../../../../shared/actions.js";
+import { ActionPreviewResponse, ActionResponse, actionInputs, actionRequest, type SupportActionName } from "../../../../shared/schemas/actions.js";
+import { guard } from "../../auth/authorize.js";
+import { requireActor } from "../../auth/requestActor.js";
+import { commands } from "../../commands/registry.js";
+import { previewCommand, runCommand } from "../../commands/runCommand.js";
+import type { AppDeps } from "../../deps.js";
+import { Problem } from "../../http/problem.js";
+import { route } from "../../http/route.js";
+
+const IdempotencyKey = z.string().trim().min(8, "at least 8 characters").max(200, "at most 200 characters");
+
+const errorResponses = {
+  403: "The panel role may not do this action, or the value is over the role's cap (the body names the action, the required role or the cap)",
+  404: "The target does not exist",
+  409: "The target changed since it was loaded (stale_version), the transition is not allowed, or the confirmation no longer matches",
+  422: "The Idempotency-Key was used for a different request",
+  428: "A destructive action was sent without a confirmation token from its preview",
+  502: "The identity or billing provider failed; nothing was changed and the attempt is audited as failed",
+  504: "The provider timed out; nothing was changed and the attempt is audited as failed",
+} as const;
+
+/** `POST /api/actions/<action>` for every support command, and `/preview` for destructive ones. */
+export function actionRoutes(deps: AppDeps): Router {
+  const router = Router();
+  for (const [name, command] of commands) {
+    const rule = actionRules[name as SupportActionName];
+    const body = actionRequest(actionInputs[name]);
+    route(
+      router,
+      {
+        method: "post",
+        path: `/api/actions/${name}`,
+        summary: rule.summary,
+        tags: ["actions"],
+        body,
+        headers: [{ name: "Idempotency-Key", description: "Makes retries safe: the same key returns the first result and performs nothing twice" }],
+        responses: { 200: ActionResponse, ...errorResponses },
+        before: guard(deps, name),
+      },
+      async ({ body: request, req }) => {
+        const header = req.get("idempotency-key");
+        const parsedKey = header === undefined ? undefined : IdempotencyKey.safeParse(header);
+        if (parsedKey && !parsedKey.success) throw Problem.badRequest("The Idempotency-Key header is invalid", [{ field: "header.Idempotency-Key", reason: parsedKey.error.issues[0]?.message ?? "invalid" }]);
+        const key = parsedKey?.data;
+        return runCommand(command, { ...request, actor: requireActor(req), idempotencyKey: key, requestId: String(req.id ?? "") || null }, deps);
+      },
+    );
+    if (!command.preview) continue;
+    route(
+      router,
+      {
+        method: "post",
+        path: `/api/actions/${name}/preview`,
+        summary: `Preview: ${rule.summary} — effects and a confirmation token valid 5 minutes`,
+        tags: ["actions"],
+        body: body.omit({ confirmationToken: true }),
+        responses: { 200: ActionPreviewResponse, 403: errorResponses[403], 404: errorResponses[404], 409: errorResponses[409], 502: errorResponses[502] },
+        before: guard(deps, name),
+      },
+      async ({ body: request, req }) => previewCommand(command, { ...request, actor: requireActor(req), requestId: String(req.id ?? "") || null }, deps),
+    );
+  }
+  return router;
+}

@@ -1,0 +1,130 @@
+import type { Request, Response } from "express";
+import { Router } from "express";
+import type { AuditFilters } from "../../../../shared/schemas/audit.js";
+import { appendAudit } from "../../audit/auditLog.js";
+import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../audit/auditExport.js";
+import { auditBatches, auditHeadSeq, searchAudit } from "../../audit/auditQuery.js";
+import { verifyAuditChain } from "../../audit/verifyChain.js";
+import { guard } from "../../auth/authorize.js";
+import { ticketIdOf } from "../../auth/recordDenial.js";
+import { requireActor } from "../../auth/requestActor.js";
+import type { AppDeps } from "../../deps.js";
+import { route } from "../../http/route.js";
+import { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification, AuditVerifyQuery, ticketHeader } from "./schema.js";
+
+/** Only the filters actually given, as recorded in the reader's own audit entry. */
+function givenFilters(query: AuditFilters): AuditFilters {
+  const { actor, action, targetAccountId, targetUserId, ticketId, outcome, from, to } = query;
+  return Object.fromEntries(Object.entries({ actor, action, targetAccountId, targetUserId, ticketId, outcome, from, to }).filter(([, v]) => v !== undefined));
+}
+
+/** Resolves when the response can take more, or has been closed by the client. */
+function writable(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+export function auditRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const { db } = deps.database;
+  const readerEntry = (req: Request, action: "audit.search" | "audit.export" | "audit.verify", filters: AuditFilters, after: Record<string, unknown>) =>
+    appendAudit(
+      db,
+      {
+        actor: requireActor(req),
+        action,
+        target: { type: "audit", id: null, accountId: filters.targetAccountId ?? null },
+        ticketId: ticketIdOf(req),
+        after: { filters: givenFilters(filters), ...after },
+        outcome: "succeeded",
+        requestId: String(req.id ?? "") || null,
+      },
+      deps.clock,
+    );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/audit",
+      summary: "Search the audit log, newest first (keyset pages)",
+      tags: ["audit"],
+      query: AuditSearchQuery,
+      headers: [ticketHeader],
+      responses: { 200: AuditPage, 403: "Panel role too low" },
+      before: guard(deps, "audit.search"),
+    },
+    async ({ query, req }) => {
+      const page = await searchAudit(db, query, { cursor: query.cursor, limit: query.limit });
+      // Recorded after the query, so a search never lists its own entry.
+      await readerEntry(req, "audit.search", query, { cursor: query.cursor ?? null, returned: page.entries.length });
+      return page;
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/audit/export",
+      summary: "Export matching audit entries (CSV or NDJSON), streamed newest first",
+      tags: ["audit"],
+      query: AuditExportQuery,
+      headers: [ticketHeader],
+      produces: ["text/csv", "application/x-ndjson"],
+      responses: { 200: "The entries as a file", 403: "Panel role too low" },
+      before: guard(deps, "audit.export"),
+    },
+    async ({ query, req, res }) => {
+      // The export is a snapshot up to the current head; its own entry (written first, so an aborted export is still on record) falls outside it.
+      const throughSeq = await auditHeadSeq(db);
+      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq });
+      res.status(200);
+      res.setHeader("Content-Type", exportContentTypes[query.format]);
+      res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
+      res.setHeader("Cache-Control", "no-store");
+      let closed = false;
+      res.once("close", () => (closed = true));
+      try {
+        if (!res.write(exportPreamble(query.format))) await writable(res);
+        for await (const batch of auditBatches(db, query, { throughSeq })) {
+          if (closed) break;
+          if (!res.write(batch.map((entry) => exportLine(query.format, entry)).join(""))) await writable(res);
+        }
+        res.end();
+      } catch (err) {
+        // Headers are gone: cut the stream so the client sees an incomplete download, not a short file.
+        req.log?.error({ err }, "audit export failed mid-stream");
+        res.destroy(err as Error);
+      }
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/audit/verify",
+      summary: "Walk the audit hash chain and report the first broken link",
+      tags: ["audit"],
+      query: AuditVerifyQuery,
+      headers: [ticketHeader],
+      responses: { 200: AuditVerification, 403: "Only admins verify the chain" },
+      before: guard(deps, "audit.verify"),
+    },
+    async ({ query, req }) => {
+      const anchor = query.anchorSeq !== undefined && query.anchorHash !== undefined ? { seq: query.anchorSeq, hash: query.anchorHash } : undefined;
+      const result = await verifyAuditChain(db, { anchor });
+      await readerEntry(req, "audit.verify", {}, { result: result.ok ? { ok: true, entries: result.entries, headSeq: result.headSeq } : { ok: false, brokenAt: result.brokenAt, reason: result.reason } });
+      return result;
+    },
+  );
+  return router;
+}

@@ -1,0 +1,13 @@
+import { z } from "zod";
+
+/** The audit routes' request and response schemas live in shared/ so the app uses the same ones. */
+export { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification } from "../../../../shared/schemas/audit.js";
+
+export const AuditVerifyQuery = z
+  .object({
+    anchorSeq: z.coerce.number({ message: "expected a number" }).int().positive().optional().describe("seq of a head recorded by an earlier verify"),
+    anchorHash: z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex hash").optional().describe("hash recorded with anchorSeq"),
+  })
+  .refine((q) => (q.anchorSeq === undefined) === (q.anchorHash === undefined), { message: "give anchorSeq and anchorHash together", path: ["anchorHash"] });
+
+export const ticketHeader = { name: "X-Ticket-Id", required: false, description: "The Zendesk ticket the agent is working on (recorded in the audit entry)" };

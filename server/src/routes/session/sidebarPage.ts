@@ -1,0 +1,115 @@
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import express, { Router, type Request, type Response } from "express";
+import { z } from "zod";
+import { grantSession, verifyAgent } from "../../auth/openSession.js";
+import type { Config } from "../../config.js";
+import type { AppDeps } from "../../deps.js";
+import { Problem, toProblem } from "../../http/problem.js";
+import { route } from "../../http/route.js";
+import { staffForAgent } from "../../staff/firstVisit.js";
+
+const DEFAULT_DIST = fileURLToPath(new URL("../../../../zendesk-app/dist", import.meta.url));
+
+export function appDistDir(config: Config): string {
+  return config.APP_DIST_DIR ? resolve(config.APP_DIST_DIR) : DEFAULT_DIST;
+}
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+}
+
+/** Puts the session into the page head, where the app reads it; the page URL (and ZAF's query string) stays as Zendesk loaded it. */
+export function embedSession(html: string, session: { token: string; expiresAt: string }): string {
+  const meta =
+    `<meta name="steward-session" content="${escapeHtml(session.token)}">\n` + `<meta name="steward-session-expires" content="${escapeHtml(session.expiresAt)}">\n`;
+  const head = /<\/head\s*>/i.exec(html);
+  return head ? `${html.slice(0, head.index)}${meta}${html.slice(head.index)}` : `${meta}${html}`;
+}
+
+function frameAncestors(config: Config): string {
+  const zendesk = config.ZENDESK_SUBDOMAIN ? `https://${config.ZENDESK_SUBDOMAIN}.zendesk.com` : "https://*.zendesk.com";
+  // The local Zendesk page (demo) frames the app from localhost/127.0.0.1 on another port.
+  return config.demo ? `frame-ancestors 'self' ${zendesk} http://localhost:* http://127.0.0.1:*` : `frame-ancestors ${zendesk}`;
+}
+
+function sendPage(res: Response, status: number, title: string, message: string): void {
+  res
+    .status(status)
+    .type("html")
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Steward: ${escapeHtml(title)}</title></head>` +
+        `<body style="font-family:system-ui,sans-serif;padding:12px"><h1 style="font-size:16px">${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>`,
+    );
+}
+
+/** Browsers (the Zendesk iframe) get a readable page; API clients get problem+json. */
+function wantsHtml(req: Request): boolean {
+  return req.accepts(["application/problem+json", "application/json", "html"]) === "html";
+}
+
+const FormToken = z.object({ token: z.string().max(8192).optional() }).loose();
+
+/**
+ * The sidebar page at the manifest's location URL. Zendesk POSTs it with the signed ZAF token (form
+ * field `token`); Steward verifies it, opens a session and serves the built app with the session in it.
+ */
+export function sidebarPageRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const dist = appDistDir(deps.config);
+  const notFromZendesk = `Steward's sidebar opens from Zendesk, which posts a signed token to this address.${deps.config.demo ? ` In demo mode, open ${deps.config.publicUrl}/zendesk.` : ""}`;
+
+  const servePage = async (req: Request, res: Response, token: string | undefined) => {
+    res.setHeader("Cache-Control", "no-store");
+    res.setHeader("Content-Security-Policy", frameAncestors(deps.config));
+    res.setHeader("Referrer-Policy", "no-referrer");
+    try {
+      if (!token) throw Problem.unauthorized("zaf_token_missing", notFromZendesk);
+      const agent = await verifyAgent(deps, token, req.log);
+      let html: string;
+      try {
+        html = await readFile(join(dist, "index.html"), "utf8");
+      } catch {
+        throw new Problem(503, "app_not_built", "Service unavailable", "The sidebar app is not built: run npm run build:app");
+      }
+      const grant = await grantSession(deps, await staffForAgent(deps, agent));
+      res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }));
+    } catch (err) {
+      if (!wantsHtml(req)) throw err;
+      const problem = toProblem(err);
+      if (problem.status >= 500 && problem.code === "internal_error") req.log.error({ err }, "sidebar page failed");
+      sendPage(res, problem.status, problem.status === 401 ? "Not signed in" : problem.title, problem.detail ?? problem.title);
+    }
+  };
+
+  route(
+    router,
+    {
+      method: "post",
+      path: "/app",
+      summary: "The sidebar page: Zendesk posts the signed ZAF token (form field `token`)",
+      tags: ["session"],
+      authenticated: false,
+      body: FormToken,
+      produces: ["text/html"],
+      responses: { 200: "The sidebar app with its session embedded", 401: "Missing or rejected ZAF token", 403: "No panel access", 503: "The app is not built" },
+    },
+    ({ body, req, res }) => servePage(req, res, body.token),
+  );
+  route(
+    router,
+    {
+      method: "get",
+      path: "/app",
+      summary: "Opened without Zendesk's signed POST: explains how to open Steward",
+      tags: ["session"],
+      authenticated: false,
+      produces: ["text/html"],
+      responses: { 401: "No ZAF token" },
+    },
+    ({ req, res }) => servePage(req, res, undefined),
+  );
+  router.use("/app/assets", express.static(join(dist, "assets"), { index: false, fallthrough: true }));
+  return router;
+}

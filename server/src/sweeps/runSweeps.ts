@@ -1,0 +1,62 @@
+import { expireSeatExpansion } from "../commands/seats/expansionExpire.js";
+import { expireElevation } from "../commands/user/elevationExpire.js";
+import type { AnyCommand } from "../commands/command.js";
+import type { AppDeps } from "../deps.js";
+import { dueElevations, dueSeatExpansions, releaseAbandonedClaims, type DueElevation, type DueSeatExpansion } from "./dueGrants.js";
+import { closeOrphanedElevation, revertGrant, SWEEPER_KEY_OWNER, type RevertOutcome } from "./revertGrant.js";
+
+/** Grants handled per kind and run; the rest wait for the next run. */
+const BATCH = 100;
+
+export interface SweepReport {
+  reverted: number;
+  skipped: number;
+  failed: number;
+}
+
+function elevationGrant(row: DueElevation) {
+  return {
+    command: expireElevation as unknown as AnyCommand,
+    grantId: row.id,
+    target: { type: "user" as const, id: row.user_id },
+    ticketId: row.ticket_id,
+    reason: `Temporary ${row.elevated_role} role expired ${new Date(row.expires_at).toISOString()}; restoring ${row.previous_role}`,
+    input: { elevationId: row.id },
+  };
+}
+
+function expansionGrant(row: DueSeatExpansion) {
+  return {
+    command: expireSeatExpansion as unknown as AnyCommand,
+    grantId: row.id,
+    target: { type: "account" as const, id: row.account_id },
+    ticketId: row.ticket_id,
+    reason: `Temporary +${row.seats} seats expired ${new Date(row.expires_at).toISOString()}`,
+    input: { expansionId: row.id },
+  };
+}
+
+async function revertElevation(deps: AppDeps, row: DueElevation): Promise<RevertOutcome> {
+  const grant = elevationGrant(row);
+  const user = await deps.database.db.selectFrom("users").select("status").where("id", "=", row.user_id).executeTakeFirst();
+  if (!user || user.status === "deleted") {
+    const elevation = { id: row.id, previousRole: row.previous_role, elevatedRole: row.elevated_role, expiresAt: new Date(row.expires_at).toISOString() };
+    return closeOrphanedElevation(deps, { ...grant, accountId: row.account_id, elevation });
+  }
+  return revertGrant(deps, grant);
+}
+
+/**
+ * Ends the temporary grants whose time is up: role elevations (user.elevation_expire) and seat
+ * expansions (seats.expansion_expire), each through the runner as the system actor, audited against
+ * the ticket it was granted for. Safe to run twice or from two processes at once.
+ */
+export async function runSweeps(deps: AppDeps): Promise<SweepReport> {
+  const report: SweepReport = { reverted: 0, skipped: 0, failed: 0 };
+  const { db } = deps.database;
+  await releaseAbandonedClaims(db, SWEEPER_KEY_OWNER);
+  const now = deps.clock.now();
+  for (const row of await dueElevations(db, now, BATCH)) report[await revertElevation(deps, row)]++;
+  for (const row of await dueSeatExpansions(db, now, BATCH)) report[await revertGrant(deps, expansionGrant(row))]++;
+  return report;
+}

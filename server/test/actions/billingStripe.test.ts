@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PanelRole } from "../../../shared/roles.js";
+import type { DatabaseKind } from "../../src/db/database.js";
+import { databaseKinds } from "../support/databases.js";
+import { act, auditOf, createHarness, preview, type ActionBody, type AimedStripeFake, type Harness } from "./billingHarness.js";
+
+/**
+ * The seats and billing actions through the Stripe adapter (real stripe SDK → local Stripe fake):
+ * success, a Stripe failure that leaves nothing changed and a `pending` + `failed` pair in the audit
+ * log, and retries (by the agent, and by the adapter after a lost response) that reach Stripe with
+ * the same Idempotency-Key and take effect once.
+ */
+interface StripeCase {
+  action: string;
+  body: ActionBody;
+  role: PanelRole;
+  destructive?: boolean;
+  /** The write this action makes at Stripe. */
+  write: { method: string; path: RegExp };
+  /** The Stripe-side state this action changes. */
+  stripeState: (fake: AimedStripeFake) => unknown;
+  /** Checks the action's own effect, given the state before it. */
+  expectEffect: (h: Harness, before: unknown) => Promise<void>;
+}
+
+const sub = (fake: AimedStripeFake, id: string) => {
+  const s = fake.subscriptions.get(id);
+  if (!s) throw new Error(`no ${id} in the fake`);
+  const item = s.items.data[0];
+  return { status: s.status, trialEnd: s.trial_end, cancelAtPeriodEnd: s.cancel_at_period_end, price: item?.price.id, quantity: item?.quantity };
+};
+const customer = (fake: AimedStripeFake, id: string) => ({ balance: fake.customers.get(id)?.balance ?? Number.NaN, credits: fake.balanceTransactions.filter((t) => t.customer === id).length });
+const accountRow = (h: Harness, id: string) => h.deps.database.db.selectFrom("accounts").select(["plan", "seats_licensed", "version", "status"]).where("id", "=", id).executeTakeFirstOrThrow();
+const expansions = async (h: Harness, id: string) => (await h.deps.database.db.selectFrom("seat_expansions").select(["seats"]).where("account_id", "=", id).execute()).map((r) => r.seats);
+
+const cases: StripeCase[] = [
+  {
+    action: "billing.trial_extend",
+    body: { target: { type: "account", id: "acc_demo_002" }, input: { days: 4 } },
+    role: "support_full",
+    write: { method: "POST", path: /^\/v1\/subscriptions\/sub_demo_002$/ },
+    stripeState: (f) => sub(f, "sub_demo_002"),
+    expectEffect: async (h, before) => {
+      expect(sub(h.stripe!, "sub_demo_002").trialEnd).toBe((before as { trialEnd: number }).trialEnd + 4 * 86_400);
+    },
+  },
+  {
+    action: "billing.credit_apply",
+    body: { target: { type: "account", id: "acc_demo_001" }, input: { amountCents: 1_500 } },
+    role: "support_full",
+    write: { method: "POST", path: /^\/v1\/customers\/cus_demo_001\/balance_transactions$/ },
+    stripeState: (f) => customer(f, "cus_demo_001"),
+    expectEffect: async (h, before) => {
+      const b = before as { balance: number; credits: number };
+      expect(customer(h.stripe!, "cus_demo_001")).toEqual({ balance: b.balance - 1_500, credits: b.credits + 1 });
+    },
+  },
+  {
+    action: "billing.plan_change",
+    body: { target: { type: "account", id: "acc_demo_012" }, input: { plan: "enterprise" } },
+    role: "operations",
+    destructive: true,
+    write: { method: "POST", path: /^\/v1\/subscriptions\/sub_demo_012$/ },
+    stripeState: (f) => sub(f, "sub_demo_012"),
+    expectEffect: async (h) => {
+      expect(sub(h.stripe!, "sub_demo_012")).toMatchObject({ price: "price_enterprise_month", quantity: 20 });
+      expect((await accountRow(h, "acc_demo_012")).plan).toBe("enterprise");
+    },
+  },
+  {
+    action: "billing.subscription_cancel",
+    body: { target: { type: "account", id: "acc_demo_018" }, input: { mode: "at_period_end" } },
+    role: "operations",
+    destructive: true,
+    write: { method: "POST", path: /^\/v1\/subscriptions\/sub_demo_018$/ },
+    stripeState: (f) => sub(f, "sub_demo_018"),
+    expectEffect: async (h) => {
+      expect(sub(h.stripe!, "sub_demo_018")).toMatchObject({ status: "active", cancelAtPeriodEnd: true });
+    },
+  },
+  {
+    action: "seats.change",
+    body: { target: { type: "account", id: "acc_demo_011" }, input: { seats: 14 } },
+    role: "operations",
+    write: { method: "POST", path: /^\/v1\/subscription_items\/si_demo_011$/ },
+    stripeState: (f) => sub(f, "sub_demo_011"),
+    expectEffect: async (h) => {
+      expect(sub(h.stripe!, "sub_demo_011").quantity).toBe(14);
+      expect((await accountRow(h, "acc_demo_011")).seats_licensed).toBe(14);
+    },
+  },
+  {
+    action: "seats.expand_temporarily",
+    body: { target: { type: "account", id: "acc_demo_013" }, input: { seats: 3, days: 7 } },
+    role: "support_full",
+    write: { method: "POST", path: /^\/v1\/subscription_items\/si_demo_013$/ },
+    stripeState: (f) => sub(f, "sub_demo_013"),
+    expectEffect: async (h, before) => {
+      expect(sub(h.stripe!, "sub_demo_013").quantity).toBe((before as { quantity: number }).quantity + 3);
+      expect(await expansions(h, "acc_demo_013")).toEqual([3]);
+      expect((await accountRow(h, "acc_demo_013")).seats_licensed).toBe(10);
+    },
+  },
+];
+
+/** PostgreSQL runs a representative subset: one billing write, one seats write, one destructive change. */
+const casesFor = (kind: DatabaseKind) => (kind === "pglite" ? cases : cases.filter((c) => ["billing.credit_apply", "seats.expand_temporarily", "billing.plan_change"].includes(c.action)));
+
+describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (kind) => {
+  let h: Harness;
+  let fake: AimedStripeFake;
+  beforeAll(async () => {
+    h = await createHarness(kind, { stripe: true });
+    fake = h.stripe!;
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  /** With a fresh confirmation for destructive actions (the preview reads Stripe too, so it is taken before faults are armed). */
+  async function withConfirmation(c: StripeCase): Promise<ActionBody> {
+    if (!c.destructive) return c.body;
+    const shown = await preview(h, c.role, c.action, c.body);
+    expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+    return { ...c.body, confirmationToken: shown.body.confirmationToken as string };
+  }
+
+  describe.each(casesFor(kind))("$action", (c) => {
+    const accountId = c.body.target.id;
+    const key = `stripe-retry-${c.action}`;
+
+    it("on a Stripe failure changes nothing, answers 502 and closes its pending entry as failed", async () => {
+      const stripeBefore = c.stripeState(fake);
+      const localBefore = { account: await accountRow(h, accountId), expansions: await expansions(h, accountId) };
+      const body = await withConfirmation(c);
+      fake.aim = c.write;
+      fake.failNext(3, 500); // the first try and both retries
+      const res = await act(h, c.role, c.action, body, { idempotencyKey: key });
+      fake.clearFaults();
+      fake.aim = undefined;
+      expect(res.status).toBe(502);
+      expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "stripe" });
+      expect(fake.writesTo(c.write.method, c.write.path)).toHaveLength(3);
+      expect(c.stripeState(fake)).toEqual(stripeBefore);
+      expect({ account: await accountRow(h, accountId), expansions: await expansions(h, accountId) }).toEqual(localBefore);
+      const entries = await auditOf(h.deps, c.action, accountId);
+      expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed"]);
+      expect(entries[1]?.operationId).toBe(entries[0]?.operationId);
+      expect(entries[1]?.error).toContain("provider_unavailable");
+      expect(entries[0]?.before).toMatchObject({ version: localBefore.account.version });
+    });
+
+    it("retried by the agent with the same Idempotency-Key, reaches Stripe with the same key and takes effect once", async () => {
+      const stripeBefore = c.stripeState(fake);
+      const res = await act(h, c.role, c.action, await withConfirmation(c), { idempotencyKey: key });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      await c.expectEffect(h, stripeBefore);
+      const writes = fake.writesTo(c.write.method, c.write.path);
+      expect(writes).toHaveLength(4);
+      const keys = new Set(writes.map((w) => w.headers["idempotency-key"]));
+      expect(keys.size).toBe(1);
+      expect([...keys][0]).toContain(key);
+      const entries = await auditOf(h.deps, c.action, accountId);
+      expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed", "pending", "succeeded"]);
+      expect(entries[3]?.operationId).toBe(entries[2]?.operationId);
+      expect(entries[3]?.after).toMatchObject({ version: (entries[2]?.before as { version: number }).version + 1 });
+
+      const stripeAfter = c.stripeState(fake);
+      const replay = await act(h, c.role, c.action, { ...c.body, expectedVersion: (res.body.before as { version: number }).version }, { idempotencyKey: key });
+      expect(replay.status).toBe(200);
+      expect(replay.body).toMatchObject({ replayed: true, auditEntryId: res.body.auditEntryId });
+      expect(fake.writesTo(c.write.method, c.write.path)).toHaveLength(4);
+      expect(c.stripeState(fake)).toEqual(stripeAfter);
+    });
+  });
+
+  it("a lost Stripe response is retried by the adapter with the same key: Stripe replays it, one credit", async () => {
+    const before = customer(fake, "cus_demo_003");
+    const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_003\/balance_transactions$/ };
+    fake.aim = write;
+    fake.dropNext(1);
+    const res = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_003" }, input: { amountCents: 700 } });
+    fake.clearFaults();
+    fake.aim = undefined;
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const writes = fake.writesTo(write.method, write.path);
+    expect(writes).toHaveLength(2);
+    expect(writes[0]?.fault).toBe("dropped");
+    expect(writes[1]).toMatchObject({ replayed: true });
+    expect(writes[1]?.headers["idempotency-key"]).toBe(writes[0]?.headers["idempotency-key"]);
+    expect(customer(fake, "cus_demo_003")).toEqual({ balance: before.balance - 700, credits: before.credits + 1 });
+    expect(res.body.result).toEqual({ balanceCents: before.balance - 700 });
+  });
+});

@@ -1,0 +1,216 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PanelRole } from "../../../shared/roles.js";
+import type { AppDeps } from "../../src/deps.js";
+import { databaseKinds } from "../support/databases.js";
+import { act, auditCount, auditOf, createHarness, type ActionBody, type Harness } from "./billingHarness.js";
+
+/**
+ * user.role_change, user.promote_admin and user.elevate_temporarily through the HTTP API, on both
+ * databases. Product roles live in Steward's own tables, so there is no provider to fail here.
+ */
+const HOUR_MS = 3_600_000;
+
+async function userState(deps: AppDeps, userId: string) {
+  const { db } = deps.database;
+  const [user, elevations] = await Promise.all([
+    db.selectFrom("users").select(["role", "status", "version"]).where("id", "=", userId).executeTakeFirstOrThrow(),
+    db.selectFrom("role_elevations").selectAll().where("user_id", "=", userId).orderBy("created_at").execute(),
+  ]);
+  return { ...user, elevations };
+}
+
+const userTarget = (id: string) => ({ type: "user" as const, id });
+
+interface MatrixCase {
+  action: string;
+  body: ActionBody;
+  allowed: PanelRole;
+  lower: PanelRole;
+  badInput: Record<string, unknown>;
+}
+
+const matrix: MatrixCase[] = [
+  { action: "user.role_change", body: { target: userTarget("usr_demo_019_4"), input: { role: "billing" } }, allowed: "support_full", lower: "support_read_only", badInput: { role: "superuser" } },
+  { action: "user.promote_admin", body: { target: userTarget("usr_demo_021_2"), input: { role: "admin" } }, allowed: "support_full", lower: "support_read_only", badInput: { role: "member" } },
+  { action: "user.elevate_temporarily", body: { target: userTarget("usr_demo_026_4"), input: { role: "admin", hours: 8 } }, allowed: "support_full", lower: "support_read_only", badInput: { role: "admin", hours: 0 } },
+];
+
+describe.each(databaseKinds)("product role actions (%s)", (kind) => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await createHarness(kind);
+    // acc_demo_021 loses its admins (as acc_demo_007 did), so promote_admin applies there.
+    await h.deps.database.db.updateTable("users").set({ role: "member" }).where("account_id", "=", "acc_demo_021").execute();
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  describe.each(matrix)("$action", (c) => {
+    const userId = c.body.target.id;
+
+    it("refuses a lower panel role with 403, audited as denied with the ticket", async () => {
+      const before = await userState(h.deps, userId);
+      const res = await act(h, c.lower, c.action, c.body);
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ code: "action_not_allowed", action: c.action, requiredRole: c.allowed, panelRole: c.lower });
+      expect((await auditOf(h.deps, c.action)).filter((e) => e.outcome === "denied").at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: "1006" });
+      expect(await userState(h.deps, userId)).toEqual(before);
+    });
+
+    it("answers bad input with 400 and changes nothing", async () => {
+      const before = await userState(h.deps, userId);
+      const audits = await auditCount(h.deps);
+      const res = await act(h, c.allowed, c.action, { ...c.body, input: c.badInput });
+      expect(res.status).toBe(400);
+      expect(res.body.errors[0].field).toMatch(/^body\.input\./);
+      const extra = await act(h, c.allowed, c.action, { ...c.body, input: { ...c.body.input, sneaky: true } });
+      expect(extra.status).toBe(400);
+      expect(await userState(h.deps, userId)).toEqual(before);
+      expect(await auditCount(h.deps)).toBe(audits);
+    });
+
+    it("answers a stale version with 409 and changes nothing", async () => {
+      const before = await userState(h.deps, userId);
+      const res = await act(h, c.allowed, c.action, { ...c.body, expectedVersion: before.version + 1 });
+      expect(res.status).toBe(409);
+      expect(res.body).toMatchObject({ code: "stale_version", expectedVersion: before.version + 1, currentVersion: before.version });
+      expect(await userState(h.deps, userId)).toEqual(before);
+      expect((await auditOf(h.deps, c.action, userId)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("stale_version") });
+    });
+
+    it("performs once when retried with the same Idempotency-Key", async () => {
+      const key = `roles-retry-${c.action}`;
+      const first = await act(h, c.allowed, c.action, c.body, { idempotencyKey: key });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const afterFirst = await userState(h.deps, userId);
+      expect(afterFirst.role).toBe(c.body.input.role);
+      const retry = await act(h, c.allowed, c.action, { ...c.body, expectedVersion: (first.body.before as { version: number }).version }, { idempotencyKey: key });
+      expect(retry.body).toMatchObject({ replayed: true, auditEntryId: first.body.auditEntryId });
+      expect(await userState(h.deps, userId)).toEqual(afterFirst);
+      expect((await auditOf(h.deps, c.action, userId)).filter((e) => e.outcome === "succeeded")).toHaveLength(1);
+      // The same key for another request is refused rather than replayed.
+      const reused = await act(h, c.allowed, c.action, { ...c.body, reason: "A different request" }, { idempotencyKey: key });
+      expect(reused.status).toBe(422);
+    });
+  });
+
+  describe("user.role_change", () => {
+    it("changes the role, recording before and after with ticket and reason", async () => {
+      const userId = "usr_demo_001_5";
+      const before = await userState(h.deps, userId);
+      const role = before.role === "viewer" ? "member" : "viewer";
+      const res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role }, ticketId: "1001", reason: "Owner asked by email to restrict access" });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(await userState(h.deps, userId)).toMatchObject({ role, version: before.version + 1 });
+      const [entry] = (await auditOf(h.deps, "user.role_change", userId)).filter((e) => e.outcome === "succeeded");
+      expect(entry).toMatchObject({ ticketId: "1001", reason: "Owner asked by email to restrict access", target: { type: "user", id: userId, accountId: "acc_demo_001" } });
+      expect(entry?.before).toMatchObject({ role: before.role, version: before.version });
+      expect(entry?.after).toMatchObject({ role, version: before.version + 1 });
+      expect(res.body.after).toEqual(entry?.after);
+    });
+
+    it("demotes an admin while another remains, but never the last one (409 last_admin)", async () => {
+      const ok = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_014_2"), input: { role: "member" } });
+      expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+      const before = await userState(h.deps, "usr_demo_014_1");
+      const last = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_014_1"), input: { role: "member" } });
+      expect(last.status).toBe(409);
+      expect(last.body).toMatchObject({ code: "last_admin", accountId: "acc_demo_014" });
+      expect(await userState(h.deps, "usr_demo_014_1")).toEqual(before);
+    });
+
+    it("does not grant owner or admin (409 pointing to promote_admin / elevate_temporarily), nor the role the user has", async () => {
+      const grant = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_4"), input: { role: "admin" } });
+      expect(grant.status).toBe(409);
+      expect(grant.body.code).toBe("admin_grant_not_allowed");
+      expect(grant.body.detail).toContain("user.promote_admin");
+      const same = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_3"), input: { role: "billing" } });
+      expect(same.status).toBe(409);
+      expect(same.body.code).toBe("invalid_transition");
+    });
+
+    it("closes an open temporary elevation, so the sweep will not undo this change", async () => {
+      const userId = "usr_demo_003_4";
+      expect((await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 4 } })).status).toBe(200);
+      const res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role: "billing" } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const state = await userState(h.deps, userId);
+      expect(state.role).toBe("billing");
+      expect(state.elevations).toHaveLength(1);
+      expect(state.elevations[0]?.reverted_at).not.toBeNull();
+      expect(res.body.after).toMatchObject({ closedElevation: state.elevations[0]?.id });
+    });
+  });
+
+  describe("user.promote_admin", () => {
+    it("refuses an inactive user, then promotes an active one when the account has no admin", async () => {
+      const invited = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_007_5"), input: {} });
+      expect(invited.status).toBe(409);
+      expect(invited.body.code).toBe("invalid_transition");
+
+      const res = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_007_3"), input: {}, ticketId: "1007", reason: "Admin left; CFO confirmed by phone" });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect((await userState(h.deps, "usr_demo_007_3")).role).toBe("admin");
+      const [entry] = (await auditOf(h.deps, "user.promote_admin", "usr_demo_007_3")).filter((e) => e.outcome === "succeeded");
+      expect(entry).toMatchObject({ ticketId: "1007", before: { role: "billing" }, after: { role: "admin" } });
+    });
+
+    it("refuses while the account has an active owner/admin (409 naming them)", async () => {
+      const before = await userState(h.deps, "usr_demo_007_4");
+      const res = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_007_4"), input: { role: "owner" } });
+      expect(res.status).toBe(409);
+      expect(res.body.code).toBe("account_has_admin");
+      expect(res.body.admins).toEqual([expect.objectContaining({ id: "usr_demo_007_3", role: "admin" })]);
+      expect(res.body.detail).toContain("ask them");
+      expect(await userState(h.deps, "usr_demo_007_4")).toEqual(before);
+    });
+  });
+
+  describe("user.elevate_temporarily", () => {
+    it("raises the role until the hours run out and remembers the previous role", async () => {
+      const userId = "usr_demo_008_5";
+      const before = await userState(h.deps, userId);
+      const res = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 24 }, ticketId: "1008" });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const after = await userState(h.deps, userId);
+      expect(after.role).toBe("admin");
+      expect(after.elevations).toHaveLength(1);
+      const row = after.elevations[0]!;
+      expect(row).toMatchObject({ previous_role: before.role, elevated_role: "admin", ticket_id: "1008", granted_by_staff_id: "stf_demo_full", account_id: "acc_demo_008", reverted_at: null });
+      expect(new Date(row.expires_at).getTime()).toBe(h.deps.clock.now().getTime() + 24 * HOUR_MS);
+      expect(res.body.result).toEqual({ elevationId: row.id, expiresAt: new Date(row.expires_at).toISOString() });
+      const [entry] = (await auditOf(h.deps, "user.elevate_temporarily", userId)).filter((e) => e.outcome === "succeeded");
+      expect(entry?.before).toMatchObject({ role: before.role });
+      expect(entry?.after).toMatchObject({ role: "admin", elevation: { id: row.id, previousRole: before.role } });
+
+      const again = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "owner", hours: 1 } });
+      expect(again.status).toBe(409);
+      expect(again.body.code).toBe("already_elevated");
+    });
+
+    it("caps support_full at 72 hours (403 naming the cap, audited); operations may grant 100", async () => {
+      const userId = "usr_demo_008_6";
+      const before = await userState(h.deps, userId);
+      const res = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 73 } });
+      expect(res.status).toBe(403);
+      expect(res.body).toMatchObject({ code: "over_cap", action: "user.elevate_temporarily", value: 73, cap: { field: "hours", limit: 72, unit: "hours" } });
+      const denied = (await auditOf(h.deps, "user.elevate_temporarily")).filter((e) => e.outcome === "denied").at(-1);
+      expect(denied).toMatchObject({ target: { type: "user", id: userId }, error: expect.stringContaining("72 hours") });
+      expect(await userState(h.deps, userId)).toEqual(before);
+      const ops = await act(h, "operations", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 100 } });
+      expect(ops.status).toBe(200);
+      expect(new Date((await userState(h.deps, userId)).elevations[0]!.expires_at).getTime()).toBe(h.deps.clock.now().getTime() + 100 * HOUR_MS);
+    });
+
+    it("only raises (409 for the same or a lower role) and only active users (409)", async () => {
+      const lower = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_008_2"), input: { role: "member", hours: 2 } });
+      expect(lower.status).toBe(409);
+      expect(lower.body.code).toBe("invalid_transition");
+      const inactive = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_005_2"), input: { role: "admin", hours: 2 } });
+      expect(inactive.status).toBe(409);
+      expect(inactive.body.code).toBe("invalid_transition");
+      expect((await userState(h.deps, "usr_demo_005_2")).elevations).toHaveLength(0);
+    });
+  });
+});

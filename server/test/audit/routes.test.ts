@@ -1,0 +1,248 @@
+import request from "supertest";
+import { sql } from "kysely";
+import type { Express } from "express";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../../shared/audit.js";
+import { AuditPage } from "../../../shared/schemas/audit.js";
+import { createApp } from "../../src/app.js";
+import { hashAuditEntry } from "../../src/audit/auditHash.js";
+import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
+import type { AppDeps } from "../../src/deps.js";
+import type { ManualClock } from "../../src/clock.js";
+import { createTestDeps, databaseKinds } from "../support/databases.js";
+import { asSuperuser } from "./fixtures.js";
+import { bearerFor, demoActor, type DemoRole } from "./http.js";
+
+const ACTORS: DemoRole[] = ["support_read_only", "support_full", "operations"];
+const ACTIONS = ["user.suspend", "billing.credit_apply", "account.suspend", "user.password_reset"] as const;
+const START = Date.parse("2026-03-01T00:00:00.000Z");
+const MINUTE = 60_000;
+
+/** Entry i of the dataset: each attribute cycles with its own period, so filters cut it differently. */
+function datasetEntry(i: number): AuditInput {
+  const odd = i === 13 ? 'He said "refund, now"\nthen hung up' : i === 14 ? '=HYPERLINK("http://evil.test")' : `case ${i}`;
+  return {
+    actor: demoActor(ACTORS[i % 3] ?? "support_full"),
+    action: ACTIONS[i % 4] ?? "user.suspend",
+    target: i % 2 === 0 ? { type: "user", id: `usr_t_${i % 6}`, accountId: `acc_t_${i % 5}` } : { type: "account", id: `acc_t_${i % 5}`, accountId: `acc_t_${i % 5}` },
+    ticketId: String(2000 + (i % 7)),
+    reason: odd,
+    before: { n: i },
+    after: { n: i + 1 },
+    outcome: i % 10 === 0 ? "failed" : "succeeded",
+    error: i % 10 === 0 ? "provider said no" : null,
+  };
+}
+
+describe.each(databaseKinds)("audit API on %s", (kind) => {
+  let deps: AppDeps & { clock: ManualClock };
+  let app: Express;
+  let admin: string;
+  let reader: string;
+  let ops: string;
+  const dataset: AuditEntry[] = [];
+
+  beforeAll(async () => {
+    deps = await createTestDeps(kind, { seed: true });
+    app = createApp(deps);
+    await deps.database.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 60; i++) {
+        deps.clock.set(new Date(START + i * MINUTE));
+        dataset.push(await appendAudit(trx, datasetEntry(i), deps.clock));
+      }
+    });
+    deps.clock.set("2026-06-01T09:00:00.000Z");
+    [admin, reader, ops] = await Promise.all([bearerFor(deps, "admin"), bearerFor(deps, "support_read_only"), bearerFor(deps, "operations")]);
+  });
+  afterAll(async () => {
+    await deps.database.close();
+  });
+
+  const newestFirst = (entries: AuditEntry[]) => [...entries].sort((a, b) => b.seq - a.seq).map((e) => e.seq);
+  const search = async (query: Record<string, string>, auth = admin) => {
+    const res = await request(app).get("/api/audit").query({ limit: "200", ...query }).set("Authorization", auth).expect(200);
+    return AuditPage.parse(res.body);
+  };
+
+  it("needs a session for every audit route", async () => {
+    for (const path of ["/api/audit", "/api/audit/export?format=csv", "/api/audit/verify"]) {
+      const res = await request(app).get(path).expect(401);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.body.code).toBe("session_missing");
+    }
+  });
+
+  it("filters by each field, newest first", async () => {
+    const email = demoActor("operations").email ?? "";
+    const cases: [Record<string, string>, (e: AuditEntry) => boolean][] = [
+      [{ actor: "stf_demo_full" }, (e) => e.actor.staffId === "stf_demo_full"],
+      [{ actor: email.toUpperCase() }, (e) => e.actor.email === email],
+      [{ action: "billing.credit_apply" }, (e) => e.action === "billing.credit_apply"],
+      [{ targetAccountId: "acc_t_3" }, (e) => e.target.accountId === "acc_t_3"],
+      [{ targetUserId: "usr_t_4" }, (e) => e.target.type === "user" && e.target.id === "usr_t_4"],
+      [{ ticketId: "2005" }, (e) => e.ticketId === "2005"],
+      [{ outcome: "failed" }, (e) => e.outcome === "failed"],
+      [{ from: new Date(START + 10 * MINUTE).toISOString(), to: new Date(START + 20 * MINUTE).toISOString() }, (e) => e.seq >= 11 && e.seq <= 20],
+      [
+        { action: "user.suspend", actor: "stf_demo_read", from: new Date(START + 30 * MINUTE).toISOString() },
+        (e) => e.action === "user.suspend" && e.actor.staffId === "stf_demo_read" && Date.parse(e.occurredAt) >= START + 30 * MINUTE,
+      ],
+    ];
+    for (const [query, keep] of cases) {
+      const page = await search(query);
+      const expected = newestFirst(dataset.filter(keep));
+      expect(expected.length, JSON.stringify(query)).toBeGreaterThan(0);
+      expect(page.entries.map((e) => e.seq), JSON.stringify(query)).toEqual(expected);
+      expect(page.nextCursor).toBeNull();
+    }
+    // Entries come back exactly as stored and hashed.
+    const one = (await search({ ticketId: "2003", action: "user.password_reset" })).entries[0];
+    expect(one).toEqual(dataset.find((e) => e.seq === one?.seq));
+  });
+
+  it("pages with an opaque cursor and never repeats or skips an entry while others are written", async () => {
+    const matching = newestFirst(dataset.filter((e) => e.action === "account.suspend"));
+    let writing = true;
+    const writer = (async () => {
+      let n = 0;
+      while (writing && n < 200) {
+        await appendAudit(deps.database.db, { ...datasetEntry(2), reason: `concurrent ${n++}` }, deps.clock);
+      }
+      return n;
+    })();
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: { entries: AuditEntry[]; nextCursor: string | null } = await search({ action: "account.suspend", limit: "4", ...(cursor ? { cursor } : {}) });
+      expect(page.entries.length).toBeLessThanOrEqual(4);
+      seen.push(...page.entries.map((e) => e.seq));
+      cursor = page.nextCursor;
+      pages++;
+      expect(cursor ?? "").not.toMatch(/^\d+$/);
+    } while (cursor);
+    writing = false;
+    const written = await writer;
+    expect(written).toBeGreaterThan(0);
+    // Strictly descending: no duplicates; every entry that existed before paging is there.
+    expect(seen).toEqual([...seen].sort((a, b) => b - a));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.filter((s) => s <= 60)).toEqual(matching);
+    expect(pages).toBeGreaterThanOrEqual(Math.ceil(matching.length / 4));
+    // The newest first page shows the entries written meanwhile.
+    const fresh = await search({ action: "account.suspend", limit: "1" });
+    expect(fresh.entries[0]?.seq).toBeGreaterThan(60);
+  });
+
+  it("rejects bad queries naming the field", async () => {
+    const bad: [Record<string, string>, string][] = [
+      [{ limit: "201" }, "query.limit"],
+      [{ limit: "0" }, "query.limit"],
+      [{ cursor: "not-a-cursor" }, "query.cursor"],
+      [{ action: "user.teleport" }, "query.action"],
+      [{ outcome: "maybe" }, "query.outcome"],
+      [{ ticketId: "abc" }, "query.ticketId"],
+      [{ from: "yesterday" }, "query.from"],
+      [{ from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }, "query.from"],
+    ];
+    for (const [query, field] of bad) {
+      const res = await request(app).get("/api/audit").query(query).set("Authorization", admin).expect(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field), JSON.stringify(query)).toContain(field);
+    }
+  });
+
+  it("records one audit.search entry per search, with the ticket and the filters", async () => {
+    const res = await request(app)
+      .get("/api/audit")
+      .query({ ticketId: "2001", limit: "2" })
+      .set("Authorization", reader)
+      .set("X-Ticket-Id", "1007")
+      .set("X-Request-Id", "req-audit-search-1")
+      .expect(200);
+    expect(res.body.entries.length).toBe(2);
+    const own = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", "req-audit-search-1").execute();
+    expect(own).toHaveLength(1);
+    expect(own[0]).toMatchObject({
+      action: "audit.search",
+      actor_staff_id: "stf_demo_read",
+      actor_role: "support_read_only",
+      ticket_id: "1007",
+      target_type: "audit",
+      outcome: "succeeded",
+      after: { filters: { ticketId: "2001" }, cursor: null, returned: 2 },
+    });
+    // Reading the log does not add entries about reading the log beyond that one.
+    const after = await deps.database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll<number>().as("n")).where("request_id", "=", "req-audit-search-1").executeTakeFirstOrThrow();
+    expect(Number(after.n)).toBe(1);
+  });
+
+  it("exports CSV, streamed, with the file name and safe cells", async () => {
+    const res = await request(app).get("/api/audit/export").query({ format: "csv", to: new Date(START + 60 * MINUTE).toISOString() }).set("Authorization", reader).expect(200);
+    expect(res.headers["content-type"]).toBe("text/csv; charset=utf-8");
+    expect(res.headers["content-disposition"]).toMatch(/^attachment; filename="steward-audit-[0-9T-]+Z\.csv"$/);
+    expect(res.headers["transfer-encoding"]).toBe("chunked");
+    const { parseCsv } = await import("./http.js");
+    const [header, ...rows] = parseCsv(res.text);
+    expect(header?.slice(0, 3)).toEqual(["seq", "id", "occurred_at"]);
+    expect(header).toHaveLength(22);
+    expect(rows.map((r) => Number(r[0]))).toEqual(newestFirst(dataset));
+    const col = (name: string) => header?.indexOf(name) ?? -1;
+    const row13 = rows.find((r) => r[0] === "14");
+    expect(row13?.[col("reason")]).toBe('He said "refund, now"\nthen hung up');
+    expect(row13?.[col("before")]).toBe('{"n":13}');
+    expect(rows.find((r) => r[0] === "15")?.[col("reason")]).toBe(`'=HYPERLINK("http://evil.test")`);
+    expect(rows.find((r) => r[0] === "1")?.[col("hash")]).toBe(dataset[0]?.hash);
+  });
+
+  it("exports NDJSON that verifies line by line, as a snapshot without its own entry", async () => {
+    const head = await deps.database.db.selectFrom("audit_log").select("seq").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
+    const res = await request(app).get("/api/audit/export").query({ format: "ndjson" }).set("Authorization", ops).set("X-Ticket-Id", "1003").expect(200);
+    expect(res.headers["content-type"]).toBe("application/x-ndjson; charset=utf-8");
+    expect(res.headers["content-disposition"]).toMatch(/filename="steward-audit-.+\.ndjson"/);
+    const lines = res.text.trimEnd().split("\n").map((l) => JSON.parse(l) as AuditEntry);
+    expect(lines.map((e) => e.seq)).toEqual(Array.from({ length: head.seq }, (_, i) => head.seq - i));
+    for (const entry of lines) expect(hashAuditEntry(entry)).toBe(entry.hash);
+    const own = await deps.database.db.selectFrom("audit_log").selectAll().where("action", "=", "audit.export").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(own).toMatchObject({ seq: head.seq + 1, actor_staff_id: "stf_demo_ops", ticket_id: "1003", after: { filters: {}, format: "ndjson", throughSeq: head.seq } });
+  });
+
+  it("streams an export larger than one batch", { timeout: 120_000 }, async () => {
+    await deps.database.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 2100; i++) await appendAudit(trx, { ...datasetEntry(i), action: "seats.reclaim", reason: `bulk ${i}` }, deps.clock);
+    });
+    const res = await request(app).get("/api/audit/export").query({ format: "ndjson", action: "seats.reclaim" }).set("Authorization", admin).expect(200);
+    const lines = res.text.trimEnd().split("\n");
+    expect(lines).toHaveLength(2100);
+    expect(new Set(lines.map((l) => (JSON.parse(l) as AuditEntry).seq)).size).toBe(2100);
+  });
+
+  it("documents the audit routes in the OpenAPI document", async () => {
+    const doc = (await request(app).get("/api/openapi.json").expect(200)).body as { paths: Record<string, Record<string, { parameters: { name: string }[]; responses: Record<string, { content?: Record<string, unknown> }> }>> };
+    const names = doc.paths["/api/audit"]?.get?.parameters.map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(["actor", "action", "targetAccountId", "targetUserId", "ticketId", "outcome", "from", "to", "cursor", "limit", "X-Ticket-Id"]));
+    expect(Object.keys(doc.paths["/api/audit/export"]?.get?.responses["200"]?.content ?? {})).toEqual(["text/csv", "application/x-ndjson"]);
+    expect(doc.paths["/api/audit/verify"]?.get?.responses["403"]).toBeDefined();
+  });
+
+  it("needs format for export", async () => {
+    const res = await request(app).get("/api/audit/export").set("Authorization", admin).expect(400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toContain("query.format");
+  });
+
+  it("lets only admins verify; a refusal names the role and is audited as denied", async () => {
+    const refused = await request(app).get("/api/audit/verify").set("Authorization", ops).set("X-Request-Id", "req-verify-denied").expect(403);
+    expect(JSON.stringify(refused.body)).toContain("audit.verify");
+    expect(JSON.stringify(refused.body)).toContain("admin");
+    const denied = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", "req-verify-denied").execute();
+    expect(denied).toMatchObject([{ action: "audit.verify", outcome: "denied", actor_staff_id: "stf_demo_ops" }]);
+
+    const ok = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
+    expect(ok.body).toMatchObject({ ok: true });
+    expect(ok.body.entries).toBeGreaterThan(2000);
+
+    await asSuperuser(deps.database.db, (db) => sql`update audit_log set ticket_id = '9999' where seq = 42`.execute(db));
+    const broken = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
+    expect(broken.body).toMatchObject({ ok: false, brokenAt: 42, reason: "changed", entries: 41 });
+    expect(broken.body.entryId).toBe(dataset[41]?.id);
+  });
+});

@@ -1,0 +1,114 @@
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { actionNames, actionRules, type ActionName } from "../../../shared/actions.js";
+import { panelRoles, type PanelRole } from "../../../shared/roles.js";
+import type { StaffActor } from "../../src/actor.js";
+import { systemActor } from "../../src/actor.js";
+import { createApp } from "../../src/app.js";
+import { guard } from "../../src/auth/authorize.js";
+import { assertAllowed } from "../../src/auth/permissions.js";
+import { databaseKinds } from "../support/databases.js";
+import { AGENT, authTestDeps, sessionFor, type TestDeps } from "./helpers.js";
+
+/** The panel hierarchy spelled out independently of shared/roles.ts. */
+const RANK: Record<PanelRole, number> = { support_read_only: 0, support_full: 1, operations: 2, admin: 3 };
+function expectedAllowed(action: ActionName, role: PanelRole): boolean {
+  const min = actionRules[action].minRole;
+  return min !== "system" && RANK[role] >= RANK[min];
+}
+
+const actorFor = (role: PanelRole): StaffActor => ({ kind: "staff", staffId: `stf_${role}`, zendeskUserId: "1", email: null, name: null, panelRole: role });
+const matrix = actionNames.flatMap((action) => panelRoles.map((role) => [action, role] as const));
+
+describe("assertAllowed: every action × every panel role", () => {
+  it("covers the whole table", () => {
+    expect(actionNames.length).toBeGreaterThan(30);
+    expect(matrix).toHaveLength(actionNames.length * 4);
+  });
+
+  it.each(matrix)("%s as %s", (action, role) => {
+    const call = () => assertAllowed(actorFor(role), action);
+    if (expectedAllowed(action, role)) {
+      expect(call).not.toThrow();
+    } else {
+      let thrown: unknown;
+      try {
+        call();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toMatchObject({ status: 403, code: "action_not_allowed", extra: { action, requiredRole: actionRules[action].minRole, panelRole: role } });
+    }
+  });
+
+  it("lets Steward itself do system actions, which no staff role may do", () => {
+    expect(() => assertAllowed(systemActor("sweeper"), "seats.expansion_expire")).not.toThrow();
+    for (const role of panelRoles) expect(() => assertAllowed(actorFor(role), "mail.deliver")).toThrow(/done by Steward itself/);
+  });
+});
+
+describe.each(databaseKinds)("authorize over HTTP with real sessions on %s", (kind) => {
+  let deps: TestDeps;
+  let app: ReturnType<typeof createApp>;
+  const sessions = {} as Record<PanelRole, string>;
+  const staffIds: Record<PanelRole, string> = { support_read_only: AGENT.readOnly.id, support_full: AGENT.support.id, operations: AGENT.operations.id, admin: AGENT.admin.id };
+
+  beforeAll(async () => {
+    deps = await authTestDeps(kind);
+    app = createApp(deps, {
+      extend: (a) => {
+        for (const action of actionNames) a.post(`/test/guarded/${action}`, ...guard(deps, action), (req, res) => void res.json({ action, role: req.actor?.panelRole }));
+      },
+    });
+    for (const agent of [AGENT.readOnly, AGENT.support, AGENT.operations, AGENT.admin]) sessions[agent.role] = await sessionFor(app, deps, agent.zendeskUserId);
+  });
+  afterAll(async () => {
+    await deps.database.close();
+  });
+
+  it("allows or refuses every action for every role as the table says; each refusal is a 403 naming action and role, audited as denied", async () => {
+    let denied = 0;
+    for (const [action, role] of matrix) {
+      const requestId = `perm-${kind}-${action}-${role}`;
+      const res = await request(app)
+        .post(`/test/guarded/${action}`)
+        .set("Authorization", `Bearer ${sessions[role]}`)
+        .set("X-Request-Id", requestId)
+        .send({ ticketId: "1002", reason: "table test" });
+      const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).executeTakeFirst();
+      if (expectedAllowed(action, role)) {
+        expect(res.status, `${action} as ${role}`).toBe(200);
+        expect(res.body).toEqual({ action, role });
+        expect(entry, `${action} as ${role} must not be audited as denied`).toBeUndefined();
+      } else {
+        denied++;
+        expect(res.status, `${action} as ${role}`).toBe(403);
+        expect(res.headers["content-type"]).toContain("application/problem+json");
+        expect(res.body).toMatchObject({ code: "action_not_allowed", action, requiredRole: actionRules[action].minRole, panelRole: role });
+        expect(res.body.detail).toContain(action);
+        expect(entry, `${action} as ${role} denial audit`).toMatchObject({
+          action,
+          outcome: "denied",
+          actor_staff_id: staffIds[role],
+          actor_role: role,
+          ticket_id: "1002",
+          reason: "table test",
+        });
+        expect(entry?.error).toContain("action_not_allowed");
+      }
+    }
+    expect(denied).toBe(matrix.filter(([a, r]) => !expectedAllowed(a, r)).length);
+  });
+
+  it("audits a refusal on a real route with its target, and the ticket from X-Ticket-Id on reads", async () => {
+    const res = await request(app).get("/api/staff").set("Authorization", `Bearer ${sessions.support_full}`).set("X-Ticket-Id", "1005").expect(403);
+    expect(res.body).toMatchObject({ action: "staff.list", requiredRole: "admin" });
+    const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
+    expect(entry).toMatchObject({ action: "staff.list", outcome: "denied", target_type: "staff", ticket_id: "1005", actor_staff_id: AGENT.support.id });
+    // Unauthenticated calls are 401 and not audited (there is no actor to name).
+    const before = await deps.database.db.selectFrom("audit_log").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+    await request(app).get("/api/staff").expect(401);
+    const after = await deps.database.db.selectFrom("audit_log").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+    expect(Number(after.n)).toBe(Number(before.n));
+  });
+});

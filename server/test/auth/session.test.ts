@@ -1,0 +1,171 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SignJWT } from "jose";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app.js";
+import { demoZafKey } from "../../src/auth/demoZafKey.js";
+import { issueSessionToken, SESSION_MAX_AGE_HOURS } from "../../src/auth/sessionToken.js";
+import { zafTrust } from "../../src/auth/zafTrust.js";
+import { ConfigError, loadConfig } from "../../src/config.js";
+import { databaseKinds } from "../support/databases.js";
+import { AGENT, authTestDeps, sessionFor, zafToken, type TestDeps } from "./helpers.js";
+
+const MINUTE = 60_000;
+
+describe.each(databaseKinds)("Steward sessions on %s", (kind) => {
+  let deps: TestDeps;
+  let app: ReturnType<typeof createApp>;
+
+  beforeAll(async () => {
+    deps = await authTestDeps(kind);
+    app = createApp(deps);
+  });
+  afterAll(async () => {
+    await deps.database.close();
+  });
+
+  const me = (token: string) => request(app).get("/api/session").set("Authorization", `Bearer ${token}`);
+
+  it("requires a bearer session on /api routes", async () => {
+    const none = await request(app).get("/api/session").expect(401);
+    expect(none.body).toMatchObject({ code: "session_missing" });
+    const garbage = await me("abc.def.ghi").expect(401);
+    expect(garbage.body.code).toBe("session_malformed");
+  });
+
+  it("expires after SESSION_TTL_MINUTES and renews while valid", async () => {
+    const token = await sessionFor(app, deps, AGENT.support.zendeskUserId);
+    deps.clock.advance(50 * MINUTE);
+    const renewed = await request(app).post("/api/session/renew").set("Authorization", `Bearer ${token}`).expect(200);
+    expect(new Date(renewed.body.expiresAt).getTime()).toBe(Math.floor(deps.clock.now().getTime() / 1000) * 1000 + 60 * MINUTE);
+    deps.clock.advance(15 * MINUTE);
+    expect((await me(token).expect(401)).body.code).toBe("session_expired");
+    await me(renewed.body.sessionToken).expect(200);
+    // An expired session cannot be renewed.
+    const late = await request(app).post("/api/session/renew").set("Authorization", `Bearer ${token}`).expect(401);
+    expect(late.body.code).toBe("session_expired");
+  });
+
+  it(`stops renewing ${SESSION_MAX_AGE_HOURS} h after Zendesk vouched for the agent`, async () => {
+    const started = Math.floor(deps.clock.now().getTime() / 1000) * 1000;
+    let token = await sessionFor(app, deps, AGENT.support.zendeskUserId);
+    let renewals = 0;
+    let latestExpiry = 0;
+    for (let i = 0; i < SESSION_MAX_AGE_HOURS * 2 + 4; i++) {
+      deps.clock.advance(30 * MINUTE);
+      const res = await request(app).post("/api/session/renew").set("Authorization", `Bearer ${token}`);
+      if (res.status !== 200) {
+        expect(res.body.code).toBe("session_expired");
+        break;
+      }
+      renewals++;
+      token = res.body.sessionToken;
+      latestExpiry = new Date(res.body.expiresAt).getTime();
+    }
+    expect(renewals).toBe(SESSION_MAX_AGE_HOURS * 2 - 1);
+    expect(latestExpiry).toBe(started + SESSION_MAX_AGE_HOURS * 60 * MINUTE);
+    expect(deps.clock.now().getTime()).toBeGreaterThanOrEqual(latestExpiry);
+    expect((await me(token).expect(401)).body.code).toBe("session_expired");
+  });
+
+  it("refuses sessions signed with another secret, tampered, for another installation, or of another token kind", async () => {
+    const token = await sessionFor(app, deps, AGENT.support.zendeskUserId);
+    const [h, p, s] = token.split(".") as [string, string, string];
+    const payload = JSON.parse(Buffer.from(p, "base64url").toString()) as Record<string, unknown>;
+    const promoted = Buffer.from(JSON.stringify({ ...payload, sub: AGENT.admin.id, zuid: AGENT.admin.zendeskUserId })).toString("base64url");
+    expect((await me(`${h}.${promoted}.${s}`).expect(401)).body.code).toBe("session_bad_signature");
+
+    const otherSecret = { ...deps, config: { ...deps.config, SESSION_SECRET: "x".repeat(40) } };
+    const forged = await issueSessionToken(otherSecret, { staffId: AGENT.admin.id, zendeskUserId: AGENT.admin.zendeskUserId });
+    expect((await me(forged.token).expect(401)).body.code).toBe("session_bad_signature");
+
+    const otherInstall = { ...deps, config: { ...deps.config, ZAF_INSTALLATION_ID: "other-install" } };
+    const elsewhere = await issueSessionToken(otherInstall, { staffId: AGENT.support.id, zendeskUserId: AGENT.support.zendeskUserId });
+    expect((await me(elsewhere.token).expect(401)).body.code).toBe("session_wrong_audience");
+
+    const otherAccount = { ...deps, config: { ...deps.config, zendeskIssuer: "https://other.zendesk.com" } };
+    const foreign = await issueSessionToken(otherAccount, { staffId: AGENT.support.id, zendeskUserId: AGENT.support.zendeskUserId });
+    expect((await me(foreign.token).expect(401)).body.code).toBe("session_wrong_issuer");
+
+    // A ZAF token is not a session, and an HS256 token without the session type is refused.
+    const zaf = await zafToken(deps, { zendeskUserId: AGENT.support.zendeskUserId });
+    expect((await me(zaf).expect(401)).body.code).toBe("session_alg_not_allowed");
+    const now = Math.floor(deps.clock.now().getTime() / 1000);
+    const untyped = await new SignJWT({ zuid: "9004", auth_time: now })
+      .setProtectedHeader({ alg: "HS256" })
+      .setIssuer(zafTrust(deps.config).issuer)
+      .setAudience(zafTrust(deps.config).audience)
+      .setSubject(AGENT.admin.id)
+      .setExpirationTime(now + 600)
+      .sign(new TextEncoder().encode(deps.config.SESSION_SECRET));
+    expect((await me(untyped).expect(401)).body.code).toBe("session_wrong_type");
+  });
+
+  it("refuses a session whose staff id and Zendesk user do not match", async () => {
+    const mixed = await issueSessionToken(deps, { staffId: AGENT.admin.id, zendeskUserId: AGENT.support.zendeskUserId });
+    expect((await me(mixed.token).expect(401)).body.code).toBe("session_missing_user");
+  });
+
+  it("applies a role change and a deactivation to the next request of the same session", async () => {
+    await deps.database.db.insertInto("staff").values({ id: "stf_t_role", zendesk_user_id: "880001", email: null, name: "Role Test", panel_role: "support_full" }).execute();
+    const token = await sessionFor(app, deps, "880001");
+    expect((await me(token).expect(200)).body.staff.panelRole).toBe("support_full");
+    await deps.database.db.updateTable("staff").set({ panel_role: "operations" }).where("id", "=", "stf_t_role").execute();
+    const after = await me(token).expect(200);
+    expect(after.body.staff.panelRole).toBe("operations");
+    expect(after.body.permissions["seats.change"]).toEqual({ allowed: true });
+    await deps.database.db.updateTable("staff").set({ active: false }).where("id", "=", "stf_t_role").execute();
+    expect((await me(token).expect(403)).body.code).toBe("staff_inactive");
+    expect((await request(app).post("/api/session/renew").set("Authorization", `Bearer ${token}`).expect(403)).body.code).toBe("staff_inactive");
+    // And a fresh visit from Zendesk does not give access back.
+    const res = await request(app).post("/api/session").send({ token: await zafToken(deps, { zendeskUserId: "880001" }) }).expect(403);
+    expect(res.body.code).toBe("staff_inactive");
+  });
+});
+
+describe("production trust anchors", () => {
+  const production = (env: Record<string, string>) =>
+    loadConfig({
+      STEWARD_MODE: "production",
+      DATABASE_URL: "postgres://steward@127.0.0.1:5432/steward",
+      SESSION_SECRET: "s".repeat(48),
+      ZENDESK_SUBDOMAIN: "acme",
+      ZAF_INSTALLATION_ID: "123456",
+      PUBLIC_URL: "https://steward.example.com",
+      ...env,
+    });
+
+  it("refuses the demo key as the app key, and demo tokens never verify in production", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-zaf-"));
+    try {
+      const demo = demoZafKey(dir);
+      expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(ConfigError);
+      expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(/demo key/);
+      // The same refusal stops the app from being built at all.
+      const other = demoZafKey("memory");
+      const trust = zafTrust(production({ ZAF_APP_PUBLIC_KEY: other.publicKeyPem.replace(/\n/g, "\\n"), DATA_DIR: dir }));
+      expect(trust.keys).toHaveLength(1);
+      expect(trust.issuers).toEqual(["https://acme.zendesk.com", "acme.zendesk.com"]);
+      expect(trust.audience).toBe("123456");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses a public key that is not PEM", () => {
+    expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: "not a key", DATA_DIR: "memory" }))).toThrow(/ZAF_APP_PUBLIC_KEY: not a PEM public key/);
+  });
+
+  it("keeps the demo key across restarts in DATA_DIR", () => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-zaf-"));
+    try {
+      const first = demoZafKey(dir).publicKeyPem;
+      expect(first).toContain("BEGIN PUBLIC KEY");
+      expect(demoZafKey(dir).publicKeyPem).toBe(first);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,260 @@
+import { randomBytes } from "node:crypto";
+import type { IncomingHttpHeaders } from "node:http";
+import type { Management } from "auth0";
+import { HttpFake, type FailOptions, type FakeReply, type FakeRequest } from "./httpFake.js";
+
+/**
+ * A stateful stand-in for the parts of Auth0 Steward uses: client-credentials tokens and the
+ * Management API v2 user, block, MFA, session, log and ticket endpoints, with Auth0's shapes.
+ */
+export interface Auth0FakeOptions {
+  domain?: string;
+  clientId?: string;
+  clientSecret?: string;
+}
+
+export interface Auth0UserSeed {
+  user_id: string;
+  email: string;
+  name?: string;
+  blocked?: boolean;
+  last_login?: string;
+  connection?: string;
+  /** Brute-force blocks (what userBlocks.list returns). */
+  blockedFor?: Management.UserBlockIdentifier[];
+  authenticationMethods?: Management.UserAuthenticationMethod[];
+  sessions?: number;
+  refreshTokens?: number;
+  logs?: Management.Log[];
+}
+
+type Params = Record<string, string>;
+type Handler = (req: FakeRequest, params: Params) => FakeReply;
+
+const auth0Error = (status: number, error: string, message: string, errorCode?: string): FakeReply => ({
+  status,
+  body: { statusCode: status, error, message, ...(errorCode ? { errorCode } : {}) },
+});
+const STATUS_TEXT: Record<number, string> = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable" };
+
+export class Auth0Fake extends HttpFake {
+  readonly domain: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly users = new Map<string, Management.GetUserResponseContent>();
+  readonly blocks = new Map<string, Management.UserBlockIdentifier[]>();
+  readonly methods = new Map<string, Management.UserAuthenticationMethod[]>();
+  readonly sessions = new Map<string, Management.SessionResponseContent[]>();
+  readonly refreshTokens = new Map<string, number>();
+  readonly logs = new Map<string, Management.Log[]>();
+  /** Users whose "remember this browser" MFA cookies were invalidated. */
+  readonly rememberBrowserInvalidated = new Set<string>();
+  readonly passwordTickets: { user_id: string; ticket: string; ttl_sec?: number }[] = [];
+  tokensIssued = 0;
+  private readonly tokens = new Set<string>();
+  private readonly routes: { method: string; pattern: RegExp; handler: Handler }[] = [];
+
+  constructor(options: Auth0FakeOptions = {}) {
+    super();
+    this.domain = options.domain ?? "steward-test.eu.auth0.com";
+    this.clientId = options.clientId ?? "steward-client-id";
+    this.clientSecret = options.clientSecret ?? "steward-client-secret";
+    this.defineRoutes();
+  }
+
+  /** The environment that points Steward's Auth0 adapter at this fake. */
+  env(): Record<string, string> {
+    return { IDENTITY_PROVIDER: "auth0", AUTH0_DOMAIN: this.domain, AUTH0_CLIENT_ID: this.clientId, AUTH0_CLIENT_SECRET: this.clientSecret, AUTH0_BASE_URL: this.url };
+  }
+
+  addUser(seed: Auth0UserSeed): Management.GetUserResponseContent {
+    const now = new Date().toISOString();
+    const [provider, bareId] = seed.user_id.includes("|") ? (seed.user_id.split("|", 2) as [string, string]) : ["auth0", seed.user_id];
+    const user: Management.GetUserResponseContent = {
+      user_id: seed.user_id,
+      email: seed.email,
+      email_verified: true,
+      name: seed.name ?? seed.email,
+      nickname: seed.email.split("@")[0] ?? seed.email,
+      picture: "https://s.gravatar.com/avatar/0?s=480&r=pg&d=mp",
+      created_at: "2025-01-15T09:00:00.000Z",
+      updated_at: now,
+      identities: [{ connection: seed.connection ?? "Username-Password-Authentication", provider: provider as Management.UserIdentityProviderEnum, user_id: bareId, isSocial: false }],
+      logins_count: 12,
+      ...(seed.last_login ? { last_login: seed.last_login, last_ip: "203.0.113.7" } : {}),
+      ...(seed.blocked !== undefined ? { blocked: seed.blocked } : {}),
+    };
+    this.users.set(seed.user_id, user);
+    this.blocks.set(seed.user_id, seed.blockedFor ?? []);
+    this.methods.set(seed.user_id, seed.authenticationMethods ?? []);
+    this.sessions.set(
+      seed.user_id,
+      Array.from({ length: seed.sessions ?? 0 }, (_, i) => ({
+        id: `ses_${randomBytes(6).toString("hex")}`,
+        user_id: seed.user_id,
+        created_at: now,
+        updated_at: now,
+        authenticated_at: now,
+        last_interacted_at: now,
+        device: { initial_user_agent: "Mozilla/5.0", initial_ip: `198.51.100.${i + 1}`, last_user_agent: "Mozilla/5.0", last_ip: `198.51.100.${i + 1}` },
+        clients: [{ client_id: "app-client" }],
+        authentication: { methods: [{ name: "pwd", timestamp: now }] },
+      })),
+    );
+    this.refreshTokens.set(seed.user_id, seed.refreshTokens ?? 0);
+    this.logs.set(seed.user_id, seed.logs ?? []);
+    return user;
+  }
+
+  protected override faultable(req: FakeRequest): boolean {
+    return req.path.startsWith("/api/v2/");
+  }
+
+  protected parseBody(raw: string, headers: IncomingHttpHeaders): unknown {
+    if (String(headers["content-type"] ?? "").includes("application/x-www-form-urlencoded")) return Object.fromEntries(new URLSearchParams(raw));
+    return JSON.parse(raw) as unknown;
+  }
+
+  protected errorReply(status: number, options: FailOptions): FakeReply {
+    const reply = auth0Error(status, STATUS_TEXT[status] ?? "Error", status === 429 ? "Global limit has been reached" : "Injected failure", status === 429 ? "too_many_requests" : undefined);
+    if (status === 429) {
+      const resetIn = options.retryAfter ?? 1;
+      reply.headers = {
+        "x-ratelimit-limit": "50",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": String(Math.ceil(Date.now() / 1000) + resetIn),
+        ...(options.retryAfter !== undefined ? { "retry-after": String(options.retryAfter) } : {}),
+      };
+    }
+    return reply;
+  }
+
+  protected route(req: FakeRequest): FakeReply {
+    if (req.method === "POST" && req.path === "/oauth/token") return this.issueToken(req);
+    if (!req.path.startsWith("/api/v2/")) return auth0Error(404, "Not Found", "Not Found");
+    const bearer = String(req.headers.authorization ?? "").replace(/^Bearer /, "");
+    if (!this.tokens.has(bearer)) return auth0Error(401, "Unauthorized", "Invalid token", "invalid_token");
+    const path = req.path.slice("/api/v2".length);
+    for (const r of this.routes) {
+      const match = r.method === req.method ? r.pattern.exec(path) : null;
+      if (match) return r.handler(req, Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)])));
+    }
+    return auth0Error(404, "Not Found", `No route ${req.method} ${path}`);
+  }
+
+  private issueToken(req: FakeRequest): FakeReply {
+    const body = (req.body ?? {}) as Record<string, string>;
+    if (body.grant_type !== "client_credentials" || body.client_id !== this.clientId || body.client_secret !== this.clientSecret) {
+      return { status: 401, body: { error: "access_denied", error_description: "Unauthorized" } };
+    }
+    const token = `fake-mgmt-${randomBytes(12).toString("hex")}`;
+    this.tokens.add(token);
+    this.tokensIssued++;
+    return { status: 200, body: { access_token: token, token_type: "Bearer", expires_in: 86_400, scope: "read:users update:users delete:guardian_enrollments read:logs" } };
+  }
+
+  private user(id: string): Management.GetUserResponseContent | undefined {
+    return this.users.get(id);
+  }
+
+  private defineRoutes(): void {
+    const on = (method: string, template: string, handler: Handler) => {
+      const pattern = new RegExp(`^${template.replace(/\{(\w+)\}/g, "(?<$1>[^/]+)")}$`);
+      this.routes.push({ method, pattern, handler });
+    };
+    const missingUser = () => auth0Error(404, "Not Found", "The user does not exist.", "inexistent_user");
+    const withUser = (fn: (id: string, req: FakeRequest) => FakeReply): Handler => (req, params) => {
+      const id = params.id ?? params.user_id ?? "";
+      return this.user(id) ? fn(id, req) : missingUser();
+    };
+    // Where the contract declares no 404, an unknown user id is simply a user with nothing to list or remove.
+    const anyUser = (fn: (id: string, req: FakeRequest) => FakeReply): Handler => (req, params) => fn(params.id ?? params.user_id ?? "", req);
+
+    on("GET", "/users/{id}", withUser((id) => ({ status: 200, body: this.user(id) })));
+    on("GET", "/users-by-email", (req) => {
+      const email = (req.query.get("email") ?? "").toLowerCase();
+      return { status: 200, body: [...this.users.values()].filter((u) => u.email?.toLowerCase() === email) };
+    });
+    on(
+      "PATCH",
+      "/users/{id}",
+      withUser((id, req) => {
+        const changes = (req.body ?? {}) as { blocked?: boolean };
+        const user = { ...this.user(id), ...(changes.blocked !== undefined ? { blocked: changes.blocked } : {}), updated_at: new Date().toISOString() };
+        this.users.set(id, user);
+        return { status: 200, body: user };
+      }),
+    );
+    on("GET", "/user-blocks/{id}", withUser((id) => ({ status: 200, body: { blocked_for: this.blocks.get(id) ?? [] } })));
+    on(
+      "DELETE",
+      "/user-blocks/{id}",
+      withUser((id) => {
+        this.blocks.set(id, []);
+        return { status: 204 };
+      }),
+    );
+    on(
+      "GET",
+      "/users/{id}/authentication-methods",
+      withUser((id, req) => {
+        const all = this.methods.get(id) ?? [];
+        const page = Number(req.query.get("page") ?? 0);
+        const perPage = Number(req.query.get("per_page") ?? 50);
+        const slice = all.slice(page * perPage, (page + 1) * perPage);
+        return { status: 200, body: req.query.get("include_totals") === "true" ? { start: page * perPage, limit: perPage, total: all.length, authenticators: slice } : slice };
+      }),
+    );
+    const removeFactors = anyUser((id) => {
+      if (this.user(id)) this.methods.set(id, []);
+      return { status: 204 };
+    });
+    on("DELETE", "/users/{id}/authentication-methods", removeFactors);
+    // Legacy Guardian enrolments; this fake keeps all factors in authentication methods.
+    on("DELETE", "/users/{id}/authenticators", removeFactors);
+    on(
+      "POST",
+      "/users/{id}/multifactor/actions/invalidate-remember-browser",
+      anyUser((id) => {
+        if (this.user(id)) this.rememberBrowserInvalidated.add(id);
+        return { status: 204 };
+      }),
+    );
+    on("GET", "/users/{user_id}/sessions", withUser((id, req) => ({ status: 200, body: { sessions: (this.sessions.get(id) ?? []).slice(0, Number(req.query.get("take") ?? 50)) } })));
+    on(
+      "DELETE",
+      "/users/{user_id}/sessions",
+      withUser((id) => {
+        this.sessions.set(id, []);
+        return { status: 202 };
+      }),
+    );
+    on(
+      "DELETE",
+      "/users/{user_id}/refresh-tokens",
+      withUser((id) => {
+        this.refreshTokens.set(id, 0);
+        return { status: 202 };
+      }),
+    );
+    on(
+      "GET",
+      "/users/{id}/logs",
+      anyUser((id, req) => {
+        const descending = (req.query.get("sort") ?? "date:-1") === "date:-1";
+        const all = [...(this.logs.get(id) ?? [])].sort((a, b) => String(a.date).localeCompare(String(b.date)) * (descending ? -1 : 1));
+        const page = Number(req.query.get("page") ?? 0);
+        const perPage = Number(req.query.get("per_page") ?? 50);
+        const logs = all.slice(page * perPage, (page + 1) * perPage);
+        return { status: 200, body: req.query.get("include_totals") === "true" ? { start: page * perPage, limit: perPage, length: logs.length, total: all.length, logs } : logs };
+      }),
+    );
+    on("POST", "/tickets/password-change", (req) => {
+      const body = (req.body ?? {}) as { user_id?: string; ttl_sec?: number };
+      if (!body.user_id || !this.user(body.user_id)) return missingUser();
+      const ticket = `https://${this.domain}/lo/reset?ticket=${randomBytes(16).toString("hex")}#`;
+      this.passwordTickets.push({ user_id: body.user_id, ticket, ttl_sec: body.ttl_sec });
+      return { status: 201, body: { ticket } };
+    });
+  }
+}

@@ -1,0 +1,163 @@
+import type { Express } from "express";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SearchHit } from "../../../shared/schemas/context.js";
+import { createApp } from "../../src/app.js";
+import { databaseKinds } from "../support/databases.js";
+import { AGENT, authTestDeps, sessionFor, type TestDeps } from "../auth/helpers.js";
+import { addAccount, addUser } from "./fixtures.js";
+
+describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
+  let deps: TestDeps;
+  let app: Express;
+  let token: string;
+
+  const search = (query: Record<string, string | number>, headers: Record<string, string> = {}) =>
+    request(app).get("/api/search").query(query).set("Authorization", `Bearer ${token}`).set(headers);
+  const hitsFor = async (q: string, limit = 50): Promise<SearchHit[]> => {
+    const res = await search({ q, limit });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.hits as SearchHit[];
+  };
+
+  beforeAll(async () => {
+    deps = await authTestDeps(kind);
+    app = createApp(deps);
+    token = await sessionFor(app, deps, AGENT.readOnly.zendeskUserId);
+    const db = deps.database.db;
+    await addAccount(db, { id: "acc_t_north", name: "Northwind Traders", domain: "northwind.example", billing_customer_id: "cus_NwTraders42" });
+    await addAccount(db, { id: "acc_t_north_2", name: "Northwind Logistics" });
+    await addAccount(db, { id: "acc_t_north_3", name: "Northwind Foods" });
+    await addUser(db, { id: "usr_t_john", account_id: "acc_t_north", email: "john@northwind.example", name: "John Carter" });
+    // Shares the name words of the email below, but not the address: the fuzzy rival of an exact email.
+    await addUser(db, { id: "usr_t_mara_name", account_id: "acc_t_north", email: "m.quill@northwind.example", name: "Mara Quillfeather" });
+    await addUser(db, { id: "usr_t_mara", account_id: "acc_t_north", email: "mara.quillfeather@northwind.example", name: "M. Q." });
+    await addUser(db, { id: "usr_t_zoe_plain", account_id: "acc_t_north", email: "zoe.plain@northwind.example", name: "Zoe Plainfield" });
+  });
+  afterAll(async () => {
+    await deps.database.close();
+  });
+
+  it("ranks an exact email above a fuzzy name match", async () => {
+    const hits = await hitsFor("Mara.Quillfeather@northwind.example");
+    expect(hits[0]).toMatchObject({ kind: "user", id: "usr_t_mara", matchedOn: "email", score: 3 });
+    // Without the exact address, the same person-by-name is found, ranked below any exact hit.
+    const byName = await hitsFor("mara quilfeather");
+    const rival = byName.find((h) => h.id === "usr_t_mara_name");
+    expect(rival?.matchedOn).toMatch(/fuzzy|name/);
+    expect(rival?.score).toBeLessThan(3);
+  });
+
+  it("finds john@ when the agent types jhon@", async () => {
+    const hits = await hitsFor("jhon@");
+    expect(hits.map((h) => h.id)).toContain("usr_t_john");
+    expect(hits.find((h) => h.id === "usr_t_john")?.matchedOn).toBe("email_typo");
+    const full = await hitsFor("jhon@northwind.example");
+    expect(full[0]?.id).toBe("usr_t_john");
+  });
+
+  it("finds an account by its billing customer id, in any case", async () => {
+    for (const q of ["cus_NwTraders42", "CUS_NWTRADERS42", " cus_nwtraders42 "]) {
+      const hits = await hitsFor(q);
+      expect(hits[0], q).toMatchObject({ kind: "account", id: "acc_t_north", matchedOn: "billing_customer_id", score: 3 });
+    }
+    const partial = await hitsFor("cus_NwTrad");
+    expect(partial[0]).toMatchObject({ kind: "account", id: "acc_t_north", matchedOn: "billing_customer_id_prefix" });
+  });
+
+  it("matches without regard to accents or case", async () => {
+    const zoe = await hitsFor("zoe");
+    const titles = zoe.map((h) => h.title);
+    expect(titles.some((t) => t.startsWith("Zoë "))).toBe(true);
+    expect(titles).toContain("Zoe Plainfield");
+    const accented = await hitsFor("ZOË PLAIN");
+    expect(accented[0]).toMatchObject({ id: "usr_t_zoe_plain" });
+    const muller = await hitsFor("muller");
+    expect(muller.some((h) => h.title.includes("Müller"))).toBe(true);
+  });
+
+  it("finds ids, identity-provider ids, domains and name fragments", async () => {
+    expect((await hitsFor("usr_demo_001_3"))[0]).toMatchObject({ kind: "user", id: "usr_demo_001_3", matchedOn: "user_id" });
+    expect((await hitsFor("auth0|demo0013"))[0]).toMatchObject({ kind: "user", id: "usr_demo_001_3", matchedOn: "idp_id" });
+    expect((await hitsFor("acc_demo_007"))[0]).toMatchObject({ kind: "account", id: "acc_demo_007", matchedOn: "account_id" });
+    expect((await hitsFor("northwind.example"))[0]).toMatchObject({ kind: "account", id: "acc_t_north", matchedOn: "domain" });
+    const fragment = await hitsFor("northwnd");
+    expect(fragment.map((h) => h.id)).toContain("acc_t_north");
+    const words = await hitsFor("carter");
+    expect(words[0]).toMatchObject({ id: "usr_t_john", matchedOn: "name_words" });
+  });
+
+  it("pages through every hit once, in rank order", async () => {
+    const all = await hitsFor("acc_demo_0", 50);
+    expect(all.length).toBe(36);
+    const seen: SearchHit[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res = await search({ q: "acc_demo_0", limit: 7, ...(cursor ? { cursor } : {}) });
+      expect(res.status).toBe(200);
+      seen.push(...(res.body.hits as SearchHit[]));
+      cursor = res.body.nextCursor as string | null;
+      pages++;
+    } while (cursor && pages < 20);
+    expect(pages).toBe(6);
+    expect(seen.map((h) => h.id)).toEqual(all.map((h) => h.id));
+    expect(new Set(seen.map((h) => h.id)).size).toBe(36);
+    const scores = seen.map((h) => h.score);
+    expect([...scores].sort((a, b) => b - a)).toEqual(scores);
+  });
+
+  it("pages across tiers: strong matches first, then weaker ones, no repeats", async () => {
+    const whole = await hitsFor("northwind", 50);
+    // Three strong (account name) hits, then the users whose address mentions it: page 2 crosses tiers.
+    expect(whole.filter((h) => h.score >= 2).map((h) => h.id).sort()).toEqual(["acc_t_north", "acc_t_north_2", "acc_t_north_3"]);
+    expect(whole.filter((h) => h.score < 2).length).toBeGreaterThanOrEqual(4);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await search({ q: "northwind", limit: 2, ...(cursor ? { cursor } : {}) });
+      seen.push(...(res.body.hits as SearchHit[]).map((h) => `${h.kind}:${h.id}`));
+      cursor = res.body.nextCursor as string | null;
+    } while (cursor);
+    expect(seen).toEqual(whole.map((h) => `${h.kind}:${h.id}`));
+  });
+
+  it("answers 400 problem+json naming q for empty, oversized or huge queries, fast", async () => {
+    for (const q of ["", "   ", "x".repeat(201)]) {
+      const res = await search({ q });
+      expect(res.status, q).toBe(400);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: "query.q" })]);
+    }
+    const started = Date.now();
+    // 10 KB: still under Node's header limit, so it is our validation that refuses it.
+    const huge = await search({ q: "jhon smith ".repeat(1_000).slice(0, 10_240) });
+    expect(huge.status).toBe(400);
+    expect(huge.body.errors[0].field).toBe("query.q");
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect((await request(app).get("/api/search").set("Authorization", `Bearer ${token}`)).body.errors[0].field).toBe("query.q");
+  });
+
+  it("rejects a bad limit or a forged cursor", async () => {
+    expect((await search({ q: "john", limit: 0 })).body.errors[0].field).toBe("query.limit");
+    expect((await search({ q: "john", limit: 51 })).status).toBe(400);
+    const forged = await search({ q: "john", cursor: Buffer.from('["9","user","x"]').toString("base64url") });
+    expect(forged.status).toBe(400);
+    expect(forged.body.errors[0].field).toBe("query.cursor");
+  });
+
+  it("treats LIKE wildcards as plain text", async () => {
+    expect(await hitsFor("%")).toEqual([]);
+    expect(await hitsFor("_____")).toEqual([]);
+  });
+
+  it("needs a session, and audits each search with the ticket it was for", async () => {
+    expect((await request(app).get("/api/search").query({ q: "john" })).status).toBe(401);
+    const res = await search({ q: "cus_NwTraders42" }, { "X-Ticket-Id": "1003", "X-Request-Id": "req-search-audit-1" });
+    expect(res.status).toBe(200);
+    const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", "req-search-audit-1").execute();
+    expect(entry).toHaveLength(1);
+    expect(entry[0]).toMatchObject({ action: "search.run", outcome: "succeeded", ticket_id: "1003", actor_zendesk_user_id: AGENT.readOnly.zendeskUserId, target_type: "search" });
+    expect(entry[0]?.after).toMatchObject({ q: "cus_NwTraders42", returned: 1 });
+  });
+});

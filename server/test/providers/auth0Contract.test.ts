@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "../../src/clock.js";
+import { createAuth0Identity } from "../../src/providers/index.js";
+import type { IdentityPort } from "../../src/providers/ports.js";
+import { Auth0Fake } from "../fakes/auth0Fake.js";
+import { testConfig } from "../support/databases.js";
+import { seedAuth0Users } from "./auth0Seed.js";
+import { AUTH0_CONTRACT_PATH, loadContract, matchTemplate, validate, type OpenApiDocument } from "./openApiContract.js";
+
+/**
+ * Holds the Auth0 fake (and so the adapter's view of Auth0) to Auth0's published Management API
+ * contract: every request the adapter sends must be an operation the spec has, with declared query
+ * parameters and a valid body, and every answer the fake gives must be a declared status whose body
+ * validates against the spec's schema for it.
+ */
+const fake = new Auth0Fake();
+let spec: OpenApiDocument;
+let identity: IdentityPort;
+
+beforeAll(async () => {
+  spec = loadContract(AUTH0_CONTRACT_PATH);
+  await fake.start();
+  seedAuth0Users(fake);
+  identity = createAuth0Identity({ config: testConfig({ ...fake.env(), PROVIDER_TIMEOUT_MS: "5000" }), clock: new ManualClock() });
+
+  // Everything the adapter can do, including the not-found paths.
+  const ctx = { idempotencyKey: "op-contract" };
+  const locked = { id: "usr_1", idpId: "auth0|locked", email: "lou.locked@acme.example" };
+  const byEmail = { id: "usr_2", idpId: null, email: "eli.email@acme.example" };
+  await identity.getIdentity(locked);
+  await identity.getIdentity(byEmail);
+  await identity.getIdentity({ id: "usr_3", idpId: "auth0|nobody", email: "x@acme.example" }).catch(() => undefined);
+  await fake.idle();
+  await identity.sendPasswordReset(locked, ctx);
+  await identity.clearLockout(locked, ctx);
+  await identity.resetMfa(locked, ctx);
+  await identity.revokeSessions(locked, ctx);
+  await identity.setBlocked(byEmail, true, ctx);
+  await identity.setBlocked(byEmail, false, ctx);
+});
+afterAll(() => fake.close());
+
+const managementCalls = () => fake.requests.filter((r) => r.path.startsWith("/api/v2/"));
+
+describe("Auth0 fake and adapter against the Management API contract", () => {
+  it("finds the contract file (../shared/contracts from the repository root)", () => {
+    expect(Object.keys(spec.paths).length).toBeGreaterThan(100);
+  });
+
+  it("every request the adapter sent is an operation in the spec, with declared query parameters", () => {
+    const problems: string[] = [];
+    for (const r of managementCalls()) {
+      const path = r.path.slice("/api/v2".length);
+      const hit = matchTemplate(spec, r.method, path);
+      if (!hit) {
+        problems.push(`${r.method} ${path}: no such operation in the spec`);
+        continue;
+      }
+      const declared = new Set((hit.operation.parameters ?? []).filter((p) => p.in === "query").map((p) => p.name));
+      for (const name of r.query.keys()) if (!declared.has(name)) problems.push(`${r.method} ${hit.template}: query parameter "${name}" is not declared`);
+      const required = (hit.operation.parameters ?? []).filter((p) => p.in === "query" && p.required).map((p) => p.name);
+      for (const name of required) if (!r.query.has(name)) problems.push(`${r.method} ${hit.template}: required query parameter "${name}" missing`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("covers every operation the adapter uses", () => {
+    const used = new Set(managementCalls().map((r) => `${r.method} ${matchTemplate(spec, r.method, r.path.slice("/api/v2".length))?.template}`));
+    expect([...used].sort()).toEqual(
+      [
+        "DELETE /user-blocks/{id}",
+        "DELETE /users/{id}/authentication-methods",
+        "DELETE /users/{id}/authenticators",
+        "DELETE /users/{user_id}/refresh-tokens",
+        "DELETE /users/{user_id}/sessions",
+        "GET /user-blocks/{id}",
+        "GET /users-by-email",
+        "GET /users/{id}",
+        "GET /users/{id}/authentication-methods",
+        "GET /users/{id}/logs",
+        "GET /users/{user_id}/sessions",
+        "PATCH /users/{id}",
+        "POST /tickets/password-change",
+        "POST /users/{id}/multifactor/actions/invalidate-remember-browser",
+      ].sort(),
+    );
+  });
+
+  it("request bodies validate against the spec's request schema", () => {
+    const problems: string[] = [];
+    const withBody = managementCalls().filter((r) => r.rawBody);
+    for (const r of withBody) {
+      const hit = matchTemplate(spec, r.method, r.path.slice("/api/v2".length));
+      const schema = hit?.operation.requestBody?.content?.["application/json"]?.schema;
+      if (!schema) problems.push(`${r.method} ${r.path}: sent a body the spec does not define`);
+      else problems.push(...validate(spec, schema, r.body).map((e) => `${r.method} ${hit.template} request ${e}`));
+    }
+    expect(withBody.length).toBeGreaterThanOrEqual(3);
+    expect(problems).toEqual([]);
+  });
+
+  it("the fake answers only with declared statuses, and its bodies validate against the spec's response schemas", () => {
+    const problems: string[] = [];
+    let validated = 0;
+    for (const r of managementCalls()) {
+      const hit = matchTemplate(spec, r.method, r.path.slice("/api/v2".length));
+      if (!hit) continue;
+      const response = hit.operation.responses?.[String(r.status)];
+      if (!response) {
+        problems.push(`${r.method} ${hit.template}: status ${r.status} is not declared`);
+        continue;
+      }
+      const schema = response.content?.["application/json"]?.schema;
+      if (r.status >= 400) continue; // the spec declares error statuses without bodies
+      if (!schema) {
+        if (r.responseBody !== undefined) problems.push(`${r.method} ${hit.template}: body sent where the spec has none`);
+        continue;
+      }
+      validated++;
+      problems.push(...validate(spec, schema, r.responseBody).map((e) => `${r.method} ${hit.template} ${r.status} ${e}`));
+    }
+    expect(validated).toBeGreaterThanOrEqual(8);
+    expect(problems).toEqual([]);
+  });
+
+  it("the checker itself rejects shapes the spec forbids", () => {
+    const blocks = matchTemplate(spec, "GET", "/user-blocks/auth0%7Cx")?.operation.responses?.["200"]?.content?.["application/json"]?.schema;
+    expect(validate(spec, blocks, { blocked_for: [] })).toEqual([]);
+    expect(validate(spec, blocks, { blocked_for: [], unexpected: 1 })).toEqual(['$: property "unexpected" is not allowed']);
+    const user = matchTemplate(spec, "GET", "/users/auth0%7Cx")?.operation.responses?.["200"]?.content?.["application/json"]?.schema;
+    expect(validate(spec, user, { user_id: "auth0|x", blocked: "yes" })).toEqual(["$.blocked: expected boolean, got string"]);
+    const methods = matchTemplate(spec, "GET", "/users/auth0%7Cx/authentication-methods")?.operation.responses?.["200"]?.content?.["application/json"]?.schema;
+    expect(validate(spec, methods, { authenticators: [{ id: "x", type: "carrier-pigeon", created_at: "2026-01-01T00:00:00Z" }] }).length).toBeGreaterThan(0);
+    expect(validate(spec, methods, [{ id: "x", type: "totp" }]).join()).toContain("created_at");
+  });
+});

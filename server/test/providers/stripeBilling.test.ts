@@ -1,0 +1,255 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { BillingSummary } from "../../../shared/schemas/context.js";
+import { createStripeBilling } from "../../src/providers/index.js";
+import type { BillingPort } from "../../src/providers/ports.js";
+import { ProviderError } from "../../src/providers/providerError.js";
+import { STRIPE_API_VERSION } from "../../src/providers/stripe/stripeClient.js";
+import { StripeFake } from "../fakes/stripeFake.js";
+import { testConfig } from "../support/databases.js";
+import { seedStripe } from "./stripeSeed.js";
+
+const DAY = 86_400_000;
+const fake = new StripeFake();
+let billing: BillingPort;
+let now = Date.now();
+/** Stripe timestamps are whole seconds. */
+const isoAt = (offsetDays: number) => new Date(Math.floor((now + offsetDays * DAY) / 1000) * 1000).toISOString();
+const account = (customerId: string | null) => ({ id: `acc_${customerId ?? "none"}`, billingCustomerId: customerId });
+
+function portFor(env: Record<string, string> = {}): BillingPort {
+  return createStripeBilling({ config: testConfig({ ...fake.env(), PROVIDER_TIMEOUT_MS: "2000", PROVIDER_MAX_RETRIES: "2", ...env }), policy: { baseDelayMs: 10 } });
+}
+
+async function failure(work: Promise<unknown>): Promise<ProviderError> {
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ProviderError);
+  return err as ProviderError;
+}
+
+beforeAll(async () => {
+  await fake.start();
+  billing = portFor();
+});
+afterAll(() => fake.close());
+beforeEach(async () => {
+  await fake.idle();
+  fake.clearFaults();
+  fake.latencyMs = 0;
+  fake.requests.length = 0;
+  now = Date.now();
+  seedStripe(fake, now);
+});
+
+describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake)", () => {
+  it("summarizes an active customer: plan from the price lookup key, seats, MRR, next invoice, invoices", async () => {
+    const summary = BillingSummary.parse(await billing.getBilling(account("cus_active")));
+    expect(summary).toEqual({
+      customerId: "cus_active",
+      subscriptionId: "sub_active",
+      plan: "team",
+      interval: "month",
+      status: "active",
+      trialEnd: null,
+      seats: 5,
+      currency: "usd",
+      mrrCents: 14_500,
+      cancelAtPeriodEnd: false,
+      currentPeriodEnd: isoAt(12),
+      nextInvoice: { amountCents: 14_500, date: isoAt(12) },
+      balanceCents: 0,
+      recentInvoices: [3, 2, 1].map((k) => ({
+        id: `in_active_${k}`,
+        number: `ACME-000${k}`,
+        status: "paid",
+        amountDueCents: 14_500,
+        amountRemainingCents: 0,
+        attemptCount: 1,
+        nextPaymentAttempt: null,
+        createdAt: isoAt(-30 * (4 - k)),
+      })),
+      dunning: null,
+    });
+    // The pinned API version goes on every request, and nothing is written.
+    expect(fake.requests.every((r) => r.headers["stripe-version"] === STRIPE_API_VERSION)).toBe(true);
+    expect(STRIPE_API_VERSION).toBe("2026-10-28.endive");
+    expect(fake.requests.map((r) => `${r.method} ${r.path}`).sort()).toEqual(["GET /v1/customers/cus_active", "GET /v1/invoices", "GET /v1/subscriptions", "POST /v1/invoices/create_preview"]);
+  });
+
+  it("past_due with failed attempts shows dunning: attempts, next retry, amount due", async () => {
+    const summary = await billing.getBilling(account("cus_past_due"));
+    expect(summary).toMatchObject({
+      status: "past_due",
+      plan: "business",
+      seats: 15,
+      mrrCents: 73_500,
+      dunning: { failedAttempts: 3, nextRetryAt: isoAt(2), amountDueCents: 73_500 },
+    });
+    expect(summary?.recentInvoices.map((i) => [i.id, i.status, i.attemptCount, i.amountRemainingCents])).toEqual([
+      ["in_past_due_open", "open", 3, 73_500],
+      ["in_past_due_paid", "paid", 1, 0],
+    ]);
+  });
+
+  it("a trial earns nothing yet and its first invoice comes when the trial ends", async () => {
+    expect(await billing.getBilling(account("cus_trial"))).toMatchObject({ status: "trialing", trialEnd: isoAt(7), mrrCents: 0, nextInvoice: { amountCents: 29_000, date: isoAt(7) } });
+  });
+
+  it("a yearly subscription set to cancel: monthly MRR, no next invoice, credit balance", async () => {
+    expect(await billing.getBilling(account("cus_yearly"))).toMatchObject({ interval: "year", mrrCents: 40_833, cancelAtPeriodEnd: true, nextInvoice: null, balanceCents: -2_500 });
+  });
+
+  it("a customer whose only subscription ended", async () => {
+    expect(await billing.getBilling(account("cus_gone"))).toMatchObject({ subscriptionId: "sub_gone", status: "canceled", mrrCents: 0, nextInvoice: null });
+  });
+
+  it("not found: an unknown customer is ProviderError not_found; no customer id is null without a call", async () => {
+    const err = await failure(billing.getBilling(account("cus_missing")));
+    expect(err).toMatchObject({ provider: "stripe", code: "not_found", status: 404 });
+    expect(err.toProblem()).toMatchObject({ status: 404, code: "provider_not_found" });
+    fake.requests.length = 0;
+    expect(await billing.getBilling(account(null))).toBeNull();
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it("sends its four reads at once, so a lookup costs one provider round trip", async () => {
+    fake.latencyMs = 300;
+    await billing.getBilling(account("cus_active"));
+    const arrivals = fake.requests.map((r) => r.at);
+    expect(arrivals).toHaveLength(4);
+    // Sequential calls would arrive at least one latency (300 ms) apart.
+    expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeLessThan(250);
+  });
+
+  it("429 then success: waits the Retry-After the fake sent, then answers", async () => {
+    fake.failNext(1, 429, { retryAfter: 1, path: "/v1/customers/cus_active" });
+    const started = Date.now();
+    expect((await billing.getBilling(account("cus_active")))?.customerId).toBe("cus_active");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    const calls = fake.requestsTo("GET", "/v1/customers/cus_active");
+    expect(calls.map((r) => r.status)).toEqual([429, 200]);
+    expect((calls[1]?.at ?? 0) - (calls[0]?.at ?? 0)).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it("500 on every attempt: tries 1 + PROVIDER_MAX_RETRIES times, then ProviderError unavailable", async () => {
+    fake.failNext(3, 500, { path: "/v1/customers/cus_active" });
+    const err = await failure(billing.getBilling(account("cus_active")));
+    expect(err).toMatchObject({ provider: "stripe", code: "unavailable", status: 500, retryable: true, operation: "customers.retrieve" });
+    expect(err.toProblem().status).toBe(502);
+    expect(fake.requestsTo("GET", "/v1/customers/cus_active").map((r) => r.status)).toEqual([500, 500, 500]);
+  });
+
+  it("a slow answer becomes ProviderError timeout after PROVIDER_TIMEOUT_MS", async () => {
+    fake.delayNext(5_000, 1, { path: "/v1/invoices/create_preview" });
+    const started = Date.now();
+    const err = await failure(billing.getBilling(account("cus_active")));
+    expect(err).toMatchObject({ provider: "stripe", code: "timeout", operation: "invoices.createPreview" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_990);
+    expect(Date.now() - started).toBeLessThan(4_000);
+  });
+
+  it("a wrong API key is misconfigured and not retried", async () => {
+    const err = await failure(portFor({ STRIPE_SECRET_KEY: "sk_test_wrong" }).getBilling(account("cus_active")));
+    expect(err).toMatchObject({ provider: "stripe", code: "misconfigured", status: 401, retryable: false });
+    expect(fake.requestsTo("GET", "/v1/customers/cus_active")).toHaveLength(1);
+  });
+});
+
+describe("Stripe billing writes", () => {
+  const ctx = (key: string) => ({ idempotencyKey: key });
+
+  it("applyCredit: the response is lost, the retry carries the same key, Stripe credits once", async () => {
+    fake.dropNext(1, { method: "POST", path: "/v1/customers/cus_active/balance_transactions" });
+    expect(await billing.applyCredit(account("cus_active"), 1_000, "Sorry for the outage", ctx("op-credit-1"))).toEqual({ balanceCents: -1_000 });
+    const writes = fake.requestsTo("POST", "/v1/customers/cus_active/balance_transactions");
+    expect(writes.map((w) => [w.fault ?? "ok", w.replayed ?? false, w.headers["idempotency-key"]])).toEqual([
+      ["dropped", false, "op-credit-1"],
+      ["ok", true, "op-credit-1"],
+    ]);
+    expect(writes[0]?.body).toEqual({ amount: "-1000", currency: "usd", description: "Sorry for the outage" });
+    expect(fake.balanceTransactions).toHaveLength(1);
+    expect(fake.customers.get("cus_active")?.balance).toBe(-1_000);
+
+    // The same support action retried later: same key, no second credit. A new action credits again.
+    expect(await billing.applyCredit(account("cus_active"), 1_000, "Sorry for the outage", ctx("op-credit-1"))).toEqual({ balanceCents: -1_000 });
+    expect(fake.balanceTransactions).toHaveLength(1);
+    expect(await billing.applyCredit(account("cus_active"), 500, "Goodwill", ctx("op-credit-2"))).toEqual({ balanceCents: -1_500 });
+    expect(fake.balanceTransactions).toHaveLength(2);
+  });
+
+  it("a write that failed with 500 is retried with the same idempotency key and changes Stripe once", async () => {
+    fake.failNext(1, 500, { method: "POST", path: "/v1/subscription_items/si_active" });
+    const summary = await billing.changeSeats(account("cus_active"), 12, ctx("op-seats-1"));
+    expect(summary.seats).toBe(12);
+    const writes = fake.requestsTo("POST", "/v1/subscription_items/si_active");
+    expect(writes.map((w) => [w.status, w.headers["idempotency-key"]])).toEqual([
+      [500, "op-seats-1"],
+      [200, "op-seats-1"],
+    ]);
+    expect(writes[1]?.body).toEqual({ quantity: "12", proration_behavior: "create_prorations" });
+    expect(fake.subscriptions.get("sub_active")?.items.data[0]?.quantity).toBe(12);
+  });
+
+  it("reusing a key for different parameters is refused, as Stripe does", async () => {
+    await billing.changeSeats(account("cus_active"), 6, ctx("op-seats-2"));
+    const err = await failure(billing.changeSeats(account("cus_active"), 7, ctx("op-seats-2")));
+    expect(err).toMatchObject({ code: "rejected", status: 400 });
+    expect(fake.subscriptions.get("sub_active")?.items.data[0]?.quantity).toBe(6);
+  });
+
+  it("extendTrial moves trial_end (and the period) of a trialing subscription", async () => {
+    const trialEnd = new Date(Math.floor((now + 21 * DAY) / 1000) * 1000);
+    const summary = await billing.extendTrial(account("cus_trial"), trialEnd, ctx("op-trial-1"));
+    expect(summary).toMatchObject({ status: "trialing", trialEnd: trialEnd.toISOString(), nextInvoice: { date: trialEnd.toISOString() } });
+    const write = fake.requestsTo("POST", "/v1/subscriptions/sub_trial")[0];
+    expect(write?.body).toEqual({ trial_end: String(trialEnd.getTime() / 1000), proration_behavior: "none" });
+    expect(write?.headers["idempotency-key"]).toBe("op-trial-1");
+    expect(fake.subscriptions.get("sub_trial")?.trial_end).toBe(trialEnd.getTime() / 1000);
+  });
+
+  it("extendTrial on a subscription that is not trialing is rejected without writing", async () => {
+    const err = await failure(billing.extendTrial(account("cus_active"), new Date(now + 10 * DAY), ctx("op-trial-2")));
+    expect(err).toMatchObject({ code: "rejected" });
+    expect(fake.requests.filter((r) => r.method !== "GET")).toHaveLength(0);
+  });
+
+  it("changePlan swaps the item's price for the plan's price with the same interval", async () => {
+    const summary = await billing.changePlan(account("cus_active"), "business", ctx("op-plan-1"));
+    expect(summary).toMatchObject({ plan: "business", interval: "month", seats: 5, mrrCents: 24_500 });
+    expect(fake.requestsTo("GET", "/v1/prices")[0]?.query.get("lookup_keys[0]")).toBe("business_month");
+    expect(fake.requestsTo("POST", "/v1/subscriptions/sub_active")[0]?.body).toEqual({
+      items: { 0: { id: "si_active", price: "price_business_month" } },
+      proration_behavior: "create_prorations",
+    });
+    const unknown = await failure(billing.changePlan(account("cus_active"), "platinum", ctx("op-plan-2")));
+    expect(unknown).toMatchObject({ code: "rejected", operation: "prices.list" });
+  });
+
+  it("cancel at period end, resume, then cancel now", async () => {
+    const cancelling = await billing.cancelSubscription(account("cus_active"), "at_period_end", ctx("op-cancel-1"));
+    expect(cancelling).toMatchObject({ status: "active", cancelAtPeriodEnd: true, nextInvoice: null });
+    expect(fake.requestsTo("POST", "/v1/subscriptions/sub_active")[0]?.body).toEqual({ cancel_at_period_end: "true" });
+
+    const resumed = await billing.resumeSubscription(account("cus_active"), ctx("op-resume-1"));
+    expect(resumed).toMatchObject({ cancelAtPeriodEnd: false, nextInvoice: { amountCents: 14_500 } });
+    expect(fake.requestsTo("POST", "/v1/subscriptions/sub_active")[1]?.body).toEqual({ cancel_at_period_end: "false" });
+
+    const ended = await billing.cancelSubscription(account("cus_active"), "now", ctx("op-cancel-2"));
+    expect(ended).toMatchObject({ status: "canceled", mrrCents: 0, nextInvoice: null });
+    const del = fake.requestsTo("DELETE", "/v1/subscriptions/sub_active");
+    expect(del).toHaveLength(1);
+    expect(del[0]?.headers["idempotency-key"]).toBe("op-cancel-2");
+    expect(fake.subscriptions.get("sub_active")?.status).toBe("canceled");
+
+    const again = await failure(billing.cancelSubscription(account("cus_active"), "now", ctx("op-cancel-3")));
+    expect(again).toMatchObject({ code: "rejected" });
+    expect(await failure(billing.resumeSubscription(account("cus_trial"), ctx("op-resume-2")))).toMatchObject({ code: "rejected" });
+  });
+
+  it("writes for an account without a Stripe customer are not_found", async () => {
+    expect(await failure(billing.changeSeats(account(null), 3, ctx("op-none")))).toMatchObject({ code: "not_found" });
+    expect(await failure(billing.applyCredit(account(null), 100, "x", ctx("op-none-2")))).toMatchObject({ code: "not_found" });
+  });
+});

@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { ActionNameSchema } from "../actions.js";
+import { AuditEntry, AuditOutcome, TicketId } from "../audit.js";
+
+/** Search filters for the audit log; the same ones apply to export. All optional, combined with AND. */
+const filterFields = z.object({
+    actor: z.string().trim().min(1).max(320).optional().describe("Staff id, or staff email (contains @)"),
+    action: ActionNameSchema.optional(),
+    targetAccountId: z.string().trim().min(1).max(200).optional(),
+    targetUserId: z.string().trim().min(1).max(200).optional(),
+    ticketId: TicketId.optional(),
+    outcome: AuditOutcome.optional(),
+    from: z.iso.datetime({ offset: true, message: "expected an ISO 8601 date-time" }).optional().describe("Inclusive lower bound on occurredAt"),
+    to: z.iso.datetime({ offset: true, message: "expected an ISO 8601 date-time" }).optional().describe("Exclusive upper bound on occurredAt"),
+});
+const rangeIsOrdered = (f: { from?: string; to?: string }) => !f.from || !f.to || Date.parse(f.from) <= Date.parse(f.to);
+const orderedRange = [rangeIsOrdered, { message: "must not be after to", path: ["from"] }] as [typeof rangeIsOrdered, { message: string; path: string[] }];
+
+export const AuditFilters = filterFields.refine(...orderedRange);
+export type AuditFilters = z.infer<typeof AuditFilters>;
+
+export const AUDIT_PAGE_MAX = 200;
+
+export const AuditSearchQuery = filterFields
+  .extend({
+    cursor: z.string().max(100).optional().describe("nextCursor of the previous page"),
+    limit: z.coerce.number({ message: "expected a number" }).int().min(1).max(AUDIT_PAGE_MAX).default(50),
+  })
+  .refine(...orderedRange);
+export type AuditSearchQuery = z.infer<typeof AuditSearchQuery>;
+
+export const AuditExportFormat = z.enum(["csv", "ndjson"]);
+export type AuditExportFormat = z.infer<typeof AuditExportFormat>;
+export const AuditExportQuery = filterFields.extend({ format: AuditExportFormat }).refine(...orderedRange);
+export type AuditExportQuery = z.infer<typeof AuditExportQuery>;
+
+/** Newest first; nextCursor is null on the last page. */
+export const AuditPage = z.object({ entries: z.array(AuditEntry), nextCursor: z.string().nullable() });
+export type AuditPage = z.infer<typeof AuditPage>;
+
+export const ChainBreakReason = z.enum(["changed", "deleted", "inserted", "reordered"]);
+export type ChainBreakReason = z.infer<typeof ChainBreakReason>;
+
+/** The result of walking the hash chain: intact up to its head, or the first broken link. */
+export const AuditVerification = z.discriminatedUnion("ok", [
+  z.object({
+    ok: z.literal(true),
+    entries: z.number().int(),
+    headSeq: z.number().int().nullable(),
+    /** Record it elsewhere: a later verify with this anchor also catches the tail being cut off. */
+    headHash: z.string(),
+  }),
+  z.object({
+    ok: z.literal(false),
+    /** Entries that verified before the break. */
+    entries: z.number().int(),
+    brokenAt: z.number().int(),
+    entryId: z.string().nullable(),
+    reason: ChainBreakReason,
+    detail: z.string(),
+  }),
+]);
+export type AuditVerification = z.infer<typeof AuditVerification>;

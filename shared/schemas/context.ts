@@ -1,0 +1,170 @@
+import { z } from "zod";
+import { AccountStatus, ProductRole, SubscriptionStatus, UserStatus } from "../roles.js";
+
+/**
+ * The ticket requester's context, as the sidebar shows it. Each part says which provider answered
+ * it; a part whose provider failed carries the error instead of data, and the rest still comes back.
+ */
+export const ProviderName = z.enum(["builtin", "auth0", "stripe", "steward"]);
+export type ProviderName = z.infer<typeof ProviderName>;
+
+export const PartError = z.object({ code: z.string(), message: z.string(), provider: ProviderName });
+export function part<T extends z.ZodType>(data: T) {
+  return z.discriminatedUnion("status", [
+    z.object({ status: z.literal("ok"), source: ProviderName, data }),
+    z.object({ status: z.literal("error"), source: ProviderName, error: PartError }),
+  ]);
+}
+
+/** The user as the product knows them (membership, product role, status). */
+export const UserSummary = z.object({
+  id: z.string(),
+  accountId: z.string(),
+  email: z.string(),
+  name: z.string(),
+  role: ProductRole,
+  status: UserStatus,
+  idpId: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.number().int(),
+});
+export type UserSummary = z.infer<typeof UserSummary>;
+
+/** Sign-in state as the identity provider knows it. */
+export const AuthEvent = z.object({ type: z.string(), at: z.string(), ip: z.string().nullable(), detail: z.string().nullable() });
+export const IdentitySummary = z.object({
+  providerUserId: z.string(),
+  email: z.string(),
+  blocked: z.boolean(),
+  locked: z.boolean(),
+  lockedUntil: z.string().nullable(),
+  failedLoginCount: z.number().int(),
+  mfaEnrolled: z.boolean(),
+  mfaMethods: z.array(z.string()),
+  lastLoginAt: z.string().nullable(),
+  activeSessions: z.number().int(),
+  recentAuthEvents: z.array(AuthEvent),
+});
+export type IdentitySummary = z.infer<typeof IdentitySummary>;
+
+export const AccountSummary = z.object({
+  id: z.string(),
+  name: z.string(),
+  domain: z.string().nullable(),
+  status: AccountStatus,
+  plan: z.string(),
+  seatsLicensed: z.number().int(),
+  /** Active and invited users: what occupies a seat. */
+  seatsUsed: z.number().int(),
+  temporarySeats: z.number().int(),
+  overSeatLimit: z.boolean(),
+  userCount: z.number().int(),
+  activeAdminCount: z.number().int(),
+  billingCustomerId: z.string().nullable(),
+  retentionUntil: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  version: z.number().int(),
+});
+export type AccountSummary = z.infer<typeof AccountSummary>;
+
+export const InvoiceSummary = z.object({
+  id: z.string(),
+  number: z.string().nullable(),
+  status: z.string(),
+  amountDueCents: z.number().int(),
+  amountRemainingCents: z.number().int(),
+  attemptCount: z.number().int(),
+  nextPaymentAttempt: z.string().nullable(),
+  createdAt: z.string(),
+});
+export const BillingSummary = z.object({
+  customerId: z.string(),
+  subscriptionId: z.string().nullable(),
+  plan: z.string().nullable(),
+  interval: z.enum(["month", "year"]).nullable(),
+  status: SubscriptionStatus.nullable(),
+  trialEnd: z.string().nullable(),
+  seats: z.number().int().nullable(),
+  currency: z.string(),
+  /** Monthly recurring revenue in cents (yearly plans divided by 12). */
+  mrrCents: z.number().int(),
+  cancelAtPeriodEnd: z.boolean(),
+  currentPeriodEnd: z.string().nullable(),
+  nextInvoice: z.object({ amountCents: z.number().int(), date: z.string().nullable() }).nullable(),
+  balanceCents: z.number().int(),
+  recentInvoices: z.array(InvoiceSummary),
+  dunning: z.object({ failedAttempts: z.number().int(), nextRetryAt: z.string().nullable(), amountDueCents: z.number().int() }).nullable(),
+});
+export type BillingSummary = z.infer<typeof BillingSummary>;
+
+export const ActivityEvent = z.object({ type: z.string(), userId: z.string().nullable(), detail: z.string().nullable(), ip: z.string().nullable(), at: z.string() });
+export type ActivityEvent = z.infer<typeof ActivityEvent>;
+
+export const AuditLine = z.object({
+  id: z.string(),
+  seq: z.number().int(),
+  occurredAt: z.string(),
+  action: z.string(),
+  actorEmail: z.string().nullable(),
+  ticketId: z.string().nullable(),
+  outcome: z.string(),
+  reason: z.string().nullable(),
+});
+export type AuditLine = z.infer<typeof AuditLine>;
+
+export const SearchHit = z.object({
+  kind: z.enum(["user", "account"]),
+  id: z.string(),
+  accountId: z.string(),
+  title: z.string(),
+  subtitle: z.string(),
+  status: z.string(),
+  /** Why it matched: exact id/email, prefix, fuzzy… and a score for ranking. */
+  matchedOn: z.string(),
+  score: z.number(),
+});
+export type SearchHit = z.infer<typeof SearchHit>;
+
+export const RequesterContext = z.object({
+  requester: z.object({ email: z.string(), zendeskUserId: z.string().nullable(), externalId: z.string().nullable() }),
+  /** exact: one user; ambiguous: several users share the email (pick from candidates). */
+  match: z.enum(["exact", "ambiguous"]),
+  candidates: z.array(SearchHit),
+  user: UserSummary.nullable(),
+  identity: part(IdentitySummary),
+  account: part(AccountSummary),
+  /** data is null when the account has no billing customer. */
+  billing: part(BillingSummary.nullable()),
+  activity: part(z.array(ActivityEvent)),
+  audit: part(z.array(AuditLine)),
+  sources: z.record(z.string(), ProviderName),
+});
+export type RequesterContext = z.infer<typeof RequesterContext>;
+
+/** `GET /api/search`: one query string over emails, names, ids, domains and billing customer ids. */
+export const SEARCH_QUERY_MAX = 200;
+export const SearchQuery = z.object({
+  q: z
+    .string()
+    .trim()
+    .min(1, "enter something to search for")
+    .max(SEARCH_QUERY_MAX, `must be at most ${SEARCH_QUERY_MAX} characters`)
+    .describe("Email, name, account, domain, user id, identity-provider id or billing customer id; partial and misspelt input is fine"),
+  limit: z.coerce.number().int().min(1).max(50).default(20).describe("Hits per page (1-50)"),
+  cursor: z.string().max(512).optional().describe("nextCursor from the previous page"),
+});
+export type SearchQuery = z.infer<typeof SearchQuery>;
+
+export const SearchResults = z.object({ hits: z.array(SearchHit), nextCursor: z.string().nullable() });
+export type SearchResults = z.infer<typeof SearchResults>;
+
+/** `GET /api/context`: who the ticket requester is, as Zendesk knows them. */
+export const ContextQuery = z.object({
+  email: z.email({ message: "must be an email address" }).max(320).describe("The ticket requester's email"),
+  zendeskUserId: z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendesk user id").optional(),
+  externalId: z.string().trim().min(1).max(255).optional().describe("The requester's external id in Zendesk (the product user id when synced)"),
+  userId: z.string().trim().min(1).max(255).optional().describe("The user the agent picked among candidates"),
+});
+export type ContextQuery = z.infer<typeof ContextQuery>;

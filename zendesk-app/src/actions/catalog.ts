@@ -1,0 +1,97 @@
+import type { ProductRole } from "../../../shared/roles";
+import type { SupportActionName } from "../../../shared/schemas/actions";
+import type { RequesterContext } from "../../../shared/schemas/context";
+
+/**
+ * Which support actions the sidebar offers for a requester, and the form fields each needs (the
+ * input shapes are shared/schemas/actions.ts; field names match them so 400 field errors land on
+ * the right input). The panel role filter is applied separately (see ActionsPanel).
+ */
+export type FieldKind = "number" | "money" | "select" | "text" | "textarea" | "idList";
+
+export interface FieldSpec {
+  name: string;
+  kind: FieldKind;
+  options?: readonly string[];
+  min?: number;
+  max?: number;
+  optional?: boolean;
+  initial?: (context: RequesterContext) => string;
+}
+
+export interface ActionSpec {
+  action: SupportActionName;
+  target: "user" | "account";
+  fields: FieldSpec[];
+  applies(context: RequesterContext): boolean;
+}
+
+const productRoles: readonly ProductRole[] = ["owner", "admin", "billing", "member", "viewer"];
+
+const identity = (c: RequesterContext) => (c.identity.status === "ok" ? c.identity.data : null);
+const account = (c: RequesterContext) => (c.account.status === "ok" ? c.account.data : null);
+const billing = (c: RequesterContext) => (c.billing.status === "ok" ? c.billing.data : null);
+const userStatus = (c: RequesterContext) => c.user?.status;
+const accountStatus = (c: RequesterContext) => account(c)?.status;
+
+export const actionCatalog: ActionSpec[] = [
+  // Sign-in help first: the most common tickets.
+  { action: "user.lockout_clear", target: "user", fields: [], applies: (c) => identity(c)?.locked === true },
+  { action: "user.unblock", target: "user", fields: [], applies: (c) => identity(c)?.blocked === true },
+  { action: "user.password_reset", target: "user", fields: [], applies: (c) => userStatus(c) !== "deleted" },
+  {
+    action: "user.mfa_reset",
+    target: "user",
+    fields: [
+      { name: "identityVerification", kind: "select", options: ["verified_email_reply", "callback_known_phone", "admin_confirmed", "id_document", "other"] },
+      { name: "verificationNote", kind: "textarea" },
+    ],
+    applies: (c) => identity(c)?.mfaEnrolled === true,
+  },
+  { action: "user.sessions_revoke", target: "user", fields: [], applies: (c) => (identity(c)?.activeSessions ?? 0) > 0 },
+  { action: "user.block", target: "user", fields: [], applies: (c) => identity(c)?.blocked === false },
+  { action: "user.activate", target: "user", fields: [], applies: (c) => ["suspended", "deactivated", "invited"].includes(userStatus(c) ?? "") },
+  { action: "user.suspend", target: "user", fields: [], applies: (c) => userStatus(c) === "active" },
+  { action: "user.deactivate", target: "user", fields: [], applies: (c) => ["active", "suspended", "invited"].includes(userStatus(c) ?? "") },
+  { action: "user.role_change", target: "user", fields: [{ name: "role", kind: "select", options: productRoles, initial: (c) => c.user?.role ?? "member" }], applies: (c) => userStatus(c) !== "deleted" },
+  { action: "user.promote_admin", target: "user", fields: [{ name: "role", kind: "select", options: ["admin", "owner"] }], applies: (c) => account(c)?.activeAdminCount === 0 },
+  {
+    action: "user.elevate_temporarily",
+    target: "user",
+    fields: [
+      { name: "role", kind: "select", options: productRoles, initial: () => "admin" },
+      { name: "hours", kind: "number", min: 1, max: 720, initial: () => "24" },
+    ],
+    applies: (c) => userStatus(c) === "active",
+  },
+  { action: "user.delete", target: "user", fields: [], applies: (c) => userStatus(c) !== "deleted" },
+
+  { action: "account.unsuspend", target: "account", fields: [], applies: (c) => accountStatus(c) === "suspended" },
+  { action: "account.activate", target: "account", fields: [], applies: (c) => accountStatus(c) === "deactivated" },
+  { action: "account.suspend", target: "account", fields: [], applies: (c) => ["active", "trialing", "past_due"].includes(accountStatus(c) ?? "") },
+  { action: "billing.trial_extend", target: "account", fields: [{ name: "days", kind: "number", min: 1, max: 365, initial: () => "7" }], applies: (c) => billing(c)?.status === "trialing" },
+  { action: "billing.credit_apply", target: "account", fields: [{ name: "amountCents", kind: "money", min: 1 }, { name: "description", kind: "text", optional: true }], applies: (c) => billing(c) !== null },
+  {
+    action: "seats.expand_temporarily",
+    target: "account",
+    fields: [
+      { name: "seats", kind: "number", min: 1, max: 10_000, initial: () => "2" },
+      { name: "days", kind: "number", min: 1, max: 90, initial: () => "14" },
+    ],
+    applies: (c) => ["active", "trialing", "past_due"].includes(accountStatus(c) ?? ""),
+  },
+  { action: "seats.reclaim", target: "account", fields: [{ name: "userIds", kind: "idList" }], applies: (c) => account(c)?.overSeatLimit === true },
+  { action: "seats.change", target: "account", fields: [{ name: "seats", kind: "number", min: 0, max: 100_000, initial: (c) => String(account(c)?.seatsLicensed ?? 1) }], applies: (c) => account(c) !== null },
+  { action: "billing.plan_change", target: "account", fields: [{ name: "plan", kind: "select", options: ["starter", "team", "business", "enterprise"], initial: (c) => billing(c)?.plan ?? account(c)?.plan ?? "team" }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" },
+  { action: "billing.subscription_cancel", target: "account", fields: [{ name: "mode", kind: "select", options: ["at_period_end", "now"] }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" && !billing(c)?.cancelAtPeriodEnd },
+  { action: "account.deactivate", target: "account", fields: [], applies: (c) => ["active", "trialing", "past_due", "suspended"].includes(accountStatus(c) ?? "") },
+  { action: "account.delete", target: "account", fields: [], applies: (c) => accountStatus(c) !== "deleted" && accountStatus(c) !== undefined },
+];
+
+/** The target and its version as the agent saw it (the server answers 409 if it changed since). */
+export function targetOf(spec: ActionSpec, context: RequesterContext): { type: "user" | "account"; id: string; version: number } | null {
+  if (spec.target === "user") return context.user ? { type: "user", id: context.user.id, version: context.user.version } : null;
+  const acc = account(context);
+  return acc ? { type: "account", id: acc.id, version: acc.version } : null;
+}
+

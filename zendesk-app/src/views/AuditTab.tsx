@@ -1,0 +1,90 @@
+import { useEffect, useState } from "preact/hooks";
+import { actionRules, type ActionName } from "../../../shared/actions";
+import type { AuditEntry } from "../../../shared/audit";
+import type { ProblemDetails } from "../../../shared/problem";
+import type { AuditPage } from "../../../shared/schemas/audit";
+import { StewardApiError } from "../api/steward";
+import { dateTime } from "../format";
+import { t, tOr } from "../i18n";
+import { useServices } from "../state/services";
+import { Badge, Card, ProblemNotice, type Tone } from "./parts";
+
+const outcomeTone: Record<AuditEntry["outcome"], Tone> = { succeeded: "green", failed: "red", denied: "red", pending: "yellow" };
+
+type Loaded = { entries: AuditEntry[] } | { problem: ProblemDetails } | null;
+
+function useAuditPage(query: Record<string, string> | null, version: number): Loaded {
+  const { api } = useServices();
+  const [loaded, setLoaded] = useState<Loaded>(null);
+  const key = JSON.stringify(query);
+  useEffect(() => {
+    if (!query) return;
+    let cancelled = false;
+    setLoaded(null);
+    api.get<AuditPage>("/api/audit", { ...query, limit: 100 }).then(
+      (page) => !cancelled && setLoaded({ entries: page.entries }),
+      (err: unknown) => !cancelled && setLoaded({ problem: err instanceof StewardApiError ? err.problem : { type: "about:blank", title: String(err), status: 0 } }),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, key, version]); // the query object is compared by value (key)
+  return loaded;
+}
+
+const isLookup = (entry: AuditEntry) => actionRules[entry.action as ActionName]?.kind === "read";
+
+function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; testId: string; showTicket: boolean; lookups: boolean }) {
+  if (!loaded) return <p class="muted">{t("common.loading")}</p>;
+  if ("problem" in loaded) return <ProblemNotice problem={loaded.problem} />;
+  const entries = lookups ? loaded.entries : loaded.entries.filter((e) => !isLookup(e));
+  if (entries.length === 0) return <p class="muted">{t("audit.none")}</p>;
+  return (
+    <ol class="entries" data-testid={testId}>
+      {entries.map((entry) => (
+        <li key={entry.id} class="entry" data-action={entry.action} data-ticket={entry.ticketId ?? ""}>
+          <div class="entry-line">
+            <span class="entry-action">{tOr(`action.${entry.action}`, entry.action)}</span>
+            <Badge tone={outcomeTone[entry.outcome]} name={`outcome-${entry.outcome}`}>
+              {tOr(`outcome.${entry.outcome}`, entry.outcome)}
+            </Badge>
+          </div>
+          <div class="muted">
+            {t("audit.by", { who: entry.actor.email ?? entry.actor.staffId ?? t("audit.system"), when: dateTime(entry.occurredAt) })}
+            {showTicket && entry.ticketId && ` · ${t("audit.ticket", { id: entry.ticketId })}`}
+            {entry.target.id && ` · ${entry.target.id}`}
+          </div>
+          {entry.reason && <div class="entry-reason">“{entry.reason}”</div>}
+          {entry.error && <div class="entry-error">{entry.error}</div>}
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+/** The ticket's Steward history: every entry recorded for this ticket, then the account's recent ones. */
+export function AuditTab({ accountId, version }: { accountId: string | null; version: number }) {
+  const { ticket } = useServices();
+  const forTicket = useAuditPage({ ticketId: ticket.ticketId }, version);
+  const forAccount = useAuditPage(accountId ? { targetAccountId: accountId } : null, version);
+  // Every sidebar load is itself a lookup entry; hiding them by default keeps the changes readable.
+  const [lookups, setLookups] = useState(false);
+  return (
+    <>
+      <div class="c-field lookups-toggle">
+        <input id="audit-lookups" class="c-field__checkbox" type="checkbox" checked={lookups} onChange={(e) => setLookups(e.currentTarget.checked)} />
+        <label class="c-field__label" for="audit-lookups">
+          {t("audit.show_lookups")}
+        </label>
+      </div>
+      <Card id="audit-ticket" title={t("audit.ticket_title", { id: ticket.ticketId })}>
+        <EntryList loaded={forTicket} testId="ticket-entries" showTicket={false} lookups={lookups} />
+      </Card>
+      {accountId && (
+        <Card id="audit-account" title={t("audit.account_title")}>
+          <EntryList loaded={forAccount} testId="account-entries" showTicket lookups={lookups} />
+        </Card>
+      )}
+    </>
+  );
+}

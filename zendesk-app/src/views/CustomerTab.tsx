@@ -1,0 +1,79 @@
+import { useEffect, useState } from "preact/hooks";
+import type { SessionInfo } from "../../../shared/schemas/session";
+import { t } from "../i18n";
+import type { RequesterContextControl } from "../state/useRequesterContext";
+import { AccountCard } from "./AccountCard";
+import { ActionsPanel } from "./ActionsPanel";
+import { ActivityList } from "./ActivityList";
+import { BillingCard } from "./BillingCard";
+import { PartialNotice } from "./PartialNotice";
+import { ProblemNotice } from "./parts";
+import { RequesterPicker } from "./RequesterPicker";
+import { UserCard } from "./UserCard";
+
+/** Marks the first paint of a loaded context (read by the sidebar timing script). */
+function markPainted(): void {
+  if (performance.getEntriesByName("steward:context-painted").length === 0) {
+    requestAnimationFrame(() => performance.mark("steward:context-painted"));
+  }
+}
+
+/** The requester's user, account, billing and activity, and the actions the agent may take. */
+export function CustomerTab({ control, session }: { control: RequesterContextControl; session: SessionInfo | null }) {
+  const { state, refreshing } = control;
+  const [picking, setPicking] = useState(false);
+  useEffect(() => {
+    if (state.kind === "loaded") markPainted();
+  }, [state]);
+
+  const pick = (userId: string) => {
+    setPicking(false);
+    control.pickUser(userId);
+  };
+
+  switch (state.kind) {
+    case "loading":
+      return (
+        <p class="muted" aria-busy="true" data-testid="loading">
+          {t("common.loading")}
+        </p>
+      );
+    case "failed":
+      return (
+        <>
+          <ProblemNotice problem={state.problem} />
+          <button type="button" class="c-btn c-btn--sm" onClick={control.refresh}>
+            {t("common.retry")}
+          </button>
+        </>
+      );
+    case "unmatched":
+      return <RequesterPicker reason="unmatched" candidates={state.candidates} onPick={pick} />;
+    case "no_email":
+      return <RequesterPicker reason="no_email" candidates={[]} onPick={pick} />;
+    case "loaded": {
+      const { context } = state;
+      if (picking || (context.match === "ambiguous" && !context.user)) {
+        return <RequesterPicker reason={picking ? "change" : "ambiguous"} candidates={context.candidates} onPick={pick} onCancel={picking ? () => setPicking(false) : undefined} />;
+      }
+      return (
+        <div aria-busy={refreshing} data-testid="customer" data-refreshing={refreshing}>
+          {context.match === "ambiguous" && (
+            <RequesterPicker reason="ambiguous" candidates={context.candidates} onPick={pick} />
+          )}
+          <PartialNotice context={context} />
+          <UserCard context={context} onChangeUser={() => setPicking(true)} />
+          <AccountCard context={context} />
+          <BillingCard context={context} />
+          {session && <ActionsPanel context={context} session={session} onChanged={control.refresh} />}
+          <ActivityList context={context} />
+          {state.chosen && (
+            <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={() => control.pickUser(null)}>
+              {t("picker.forget")}
+            </button>
+          )}
+        </div>
+      );
+    }
+  }
+}

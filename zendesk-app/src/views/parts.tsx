@@ -1,0 +1,71 @@
+import type { ComponentChildren } from "preact";
+import type { ProblemDetails } from "../../../shared/problem";
+import { t } from "../i18n";
+
+/** Small building blocks shared by the cards: badges, a titled card with its source, notices. */
+export type Tone = "red" | "yellow" | "green" | "blue" | "grey";
+
+export function Badge({ tone, name, children }: { tone: Tone; name: string; children: ComponentChildren }) {
+  return (
+    <span class={`c-tag c-tag--pill c-tag--${tone}`} data-badge={name}>
+      <span>{children}</span>
+    </span>
+  );
+}
+
+export function Card(props: { id: string; title: ComponentChildren; source?: string; children: ComponentChildren; testId?: string }) {
+  return (
+    <section class="card" aria-labelledby={`${props.id}-title`} data-testid={props.testId ?? props.id}>
+      <header class="card-head">
+        <h2 id={`${props.id}-title`}>{props.title}</h2>
+        {props.source && (
+          <span class="source" data-source={props.source}>
+            {t("card.source", { source: props.source })}
+          </span>
+        )}
+      </header>
+      {props.children}
+    </section>
+  );
+}
+
+export function Facts({ rows }: { rows: [label: string, value: ComponentChildren, key?: string][] }) {
+  return (
+    <dl class="facts">
+      {rows.map(([label, value, key]) => (
+        <div key={key ?? label} data-fact={key}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+export function Notice({ tone, children, testId }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string }) {
+  return (
+    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId}>
+      {children}
+    </div>
+  );
+}
+
+/** A problem+json error in place: its detail and every field error it names. */
+export function ProblemNotice({ problem, skipFields = [] }: { problem: ProblemDetails; skipFields?: string[] }) {
+  const errors = (problem.errors ?? []).filter((e) => !skipFields.includes(e.field));
+  return (
+    <Notice tone="error" testId="problem">
+      <strong>{problem.title}</strong>
+      {problem.detail && <p>{problem.detail}</p>}
+      {errors.length > 0 && (
+        <ul>
+          {errors.map((e) => (
+            <li key={e.field}>
+              <code>{e.field}</code>: {e.reason}
+            </li>
+          ))}
+        </ul>
+      )}
+    </Notice>
+  );
+}

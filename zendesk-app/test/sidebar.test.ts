@@ -1,0 +1,260 @@
+import type { Browser, Frame, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { launchChromium, screenshot, sidebarFrame } from "./support/browser.js";
+import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+
+/**
+ * The sidebar in Chromium, inside the local Zendesk page, against the real server (in-memory PGlite
+ * with the demo data): the unmodified ZAF SDK, the signed-URL POST, the session, the real API.
+ */
+let app: Awaited<ReturnType<typeof buildSidebar>>;
+let browser: Browser;
+
+// Shared 2-core machines can be very busy: generous limits, the assertions stay exact.
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
+const WAIT_MS = 45_000;
+
+beforeAll(async () => {
+  [app, browser] = await Promise.all([buildSidebar(), launchChromium()]);
+});
+afterAll(async () => {
+  await browser?.close();
+  app?.remove();
+});
+
+async function newPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  page.setDefaultTimeout(WAIT_MS);
+  return page;
+}
+
+async function openTicket(steward: StewardUnderTest, ticketId: number, agent: string, locale = "en-US"): Promise<{ page: Page; frame: Frame }> {
+  const page = await newPage();
+  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
+  const frame = await sidebarFrame(page, WAIT_MS);
+  await frame.waitForSelector('[data-testid="user"]');
+  return { page, frame };
+}
+
+async function requesterOf(steward: StewardUnderTest, ticketId: number) {
+  const db = steward.deps.database.db;
+  const ticket = await db.selectFrom("demo_tickets").selectAll().where("id", "=", ticketId).executeTakeFirstOrThrow();
+  const user = await db.selectFrom("users").selectAll().where("id", "=", ticket.requester_external_id as string).executeTakeFirstOrThrow();
+  const account = await db.selectFrom("accounts").selectAll().where("id", "=", user.account_id).executeTakeFirstOrThrow();
+  return { ticket, user, account };
+}
+
+const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
+
+describe("the sidebar in the local Zendesk page", () => {
+  let steward: StewardUnderTest;
+  beforeAll(async () => {
+    steward = await startSteward({ appDir: app.dir });
+  });
+  afterAll(async () => {
+    await steward?.close();
+  });
+
+  it("loads through the real SDK and shows the ticket requester's user, account and billing", async () => {
+    const { user, account } = await requesterOf(steward, 1001);
+    expect(user.locked_until && user.locked_until > new Date()).toBe(true); // the demo's locked-out requester
+    const { page, frame } = await openTicket(steward, 1001, "9002");
+
+    const userCard = await text(frame, '[data-testid="user"]');
+    expect(userCard).toContain(user.name);
+    expect(userCard).toContain(user.email);
+    expect(await frame.$('[data-testid="user"] [data-badge="locked"]')).not.toBeNull();
+    expect(await frame.getAttribute('[data-testid="user"] [data-source]', "data-source")).toBe("builtin");
+    const accountCard = await text(frame, '[data-testid="account"]');
+    expect(accountCard).toContain(account.name);
+    expect(accountCard).toContain(account.id);
+    expect(await frame.$(`[data-testid="account"] [data-badge="account-${account.status}"]`)).not.toBeNull();
+    expect(await text(frame, '[data-testid="billing"] [data-fact="mrr"]')).toMatch(/\$[\d,]+\.\d\d/);
+    expect(await frame.$('[data-testid="partial-notice"]')).toBeNull();
+
+    // resize: the host applied the sidebar's own height to the iframe
+    await page.waitForFunction(() => parseInt((document.getElementById("sidebar") as HTMLIFrameElement).style.height, 10) > 600);
+    const contentHeight = await frame.evaluate(() => Math.ceil((document.getElementById("steward") as HTMLElement).getBoundingClientRect().height));
+    const frameHeight = await page.evaluate(() => parseInt((document.getElementById("sidebar") as HTMLIFrameElement).style.height, 10));
+    expect(Math.abs(frameHeight - contentHeight)).toBeLessThanOrEqual(2);
+    await screenshot(page, "01-ticket-1001-support-full");
+    await page.close();
+  });
+
+  it("re-fetches the context when the requester's email changes on the ticket", async () => {
+    const other = await requesterOf(steward, 1002);
+    const { page, frame } = await openTicket(steward, 1001, "9002");
+    await page.waitForSelector('body[data-sidebar-events~="ticket.requester.email.changed"]');
+
+    await page.fill("#requester-email", other.user.email);
+    await page.click('#change-email button[type="submit"]');
+    await frame.waitForFunction((email) => document.querySelector('[data-testid="user"]')?.textContent?.includes(email), other.user.email);
+    expect(await text(frame, '[data-testid="account"]')).toContain(other.account.name);
+    expect(await frame.$('[data-testid="user"] [data-badge="locked"]')).toBeNull();
+    await screenshot(page, "02-requester-email-changed");
+    await page.close();
+  });
+
+  it("offers a support_read_only agent no actions, and the server refuses a forged action with 403", async () => {
+    const { user } = await requesterOf(steward, 1001);
+    const { page, frame } = await openTicket(steward, 1001, "9001");
+    await frame.waitForSelector('[data-testid="agent"][data-role="support_read_only"]');
+    expect(await frame.$('[data-testid="actions"]')).toBeNull();
+    expect(await frame.$$("button[data-action]")).toHaveLength(0);
+
+    const forged = await frame.evaluate(
+      async ({ userId, version }) => {
+        const token = document.querySelector<HTMLMetaElement>('meta[name="steward-session"]')?.content;
+        const res = await fetch("/api/actions/user.lockout_clear", {
+          method: "POST",
+          headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": "forged-from-the-page-0001" },
+          body: JSON.stringify({ ticketId: "1001", reason: "forged from the page", target: { type: "user", id: userId }, expectedVersion: version, input: {} }),
+        });
+        return { status: res.status, type: res.headers.get("content-type"), body: (await res.json()) as { code?: string; detail?: string } };
+      },
+      { userId: user.id, version: user.version },
+    );
+    expect(forged.status).toBe(403);
+    expect(forged.type).toContain("application/problem+json");
+    expect(forged.body.detail).toContain("user.lockout_clear");
+    expect(forged.body.detail).toContain("support_full");
+    const after = await steward.deps.database.db.selectFrom("users").select(["locked_until", "version"]).where("id", "=", user.id).executeTakeFirstOrThrow();
+    expect(after.locked_until?.getTime()).toBe(user.locked_until?.getTime());
+    expect(after.version).toBe(user.version);
+    const denied = await steward.deps.database.db.selectFrom("audit_log").select(["outcome", "ticket_id", "actor_role"]).where("action", "=", "user.lockout_clear").execute();
+    expect(denied).toEqual([{ outcome: "denied", ticket_id: "1001", actor_role: "support_read_only" }]);
+    await screenshot(page, "03-read-only-agent");
+    await page.close();
+  });
+
+  it("unlocks a locked user as support_full: the badge goes, a note lands on the ticket, the history tab shows it", async () => {
+    const { user } = await requesterOf(steward, 1001);
+    const { page, frame } = await openTicket(steward, 1001, "9002");
+    await frame.click('button[data-action="user.lockout_clear"]');
+    await frame.fill('[data-action="user.lockout_clear"] textarea[name="reason"]', "Customer verified by reply from their address");
+    expect(await frame.isChecked('[data-action="user.lockout_clear"] input[type="checkbox"]')).toBe(true);
+    await frame.click('[data-testid="submit-action"]');
+    await frame.waitForSelector('[data-testid="action-result"]');
+    await frame.waitForFunction(() => !document.querySelector('[data-testid="user"] [data-badge="locked"]') && document.querySelector('[data-testid="customer"]')?.getAttribute("data-refreshing") === "false");
+
+    const row = await steward.deps.database.db.selectFrom("users").select(["locked_until", "failed_login_count"]).where("id", "=", user.id).executeTakeFirstOrThrow();
+    expect(row.locked_until).toBeNull();
+    const note = await page.waitForSelector("#notes .note");
+    expect(await note.textContent()).toMatch(/Unlock sign-in for .*Customer verified by reply/s);
+    await screenshot(page, "04-unlocked");
+
+    await frame.click("#tab-history");
+    const entry = await frame.waitForSelector('[data-testid="ticket-entries"] [data-action="user.lockout_clear"]');
+    expect(await entry.textContent()).toContain("sam.support@steward-demo.test");
+    expect(await entry.$('[data-badge="outcome-succeeded"]')).not.toBeNull();
+    const audited = await steward.deps.database.db
+      .selectFrom("audit_log")
+      .select(["ticket_id", "reason", "actor_email"])
+      .where("action", "=", "user.lockout_clear")
+      .where("outcome", "=", "succeeded")
+      .executeTakeFirstOrThrow();
+    expect(audited).toEqual({ ticket_id: "1001", reason: "Customer verified by reply from their address", actor_email: "sam.support@steward-demo.test" });
+    await screenshot(page, "05-ticket-history");
+    await page.close();
+  });
+
+  it("deletes an account only after the billing-aware preview and an explicit confirmation", async () => {
+    const { account } = await requesterOf(steward, 1011);
+    const { page, frame } = await openTicket(steward, 1011, "9003");
+    await frame.click('button[data-action="account.delete"]');
+    await frame.fill('[data-action="account.delete"] textarea[name="reason"]', "Owner asked to close the account on this ticket");
+    await frame.click('[data-testid="submit-action"]');
+    const preview = await frame.waitForSelector('[data-testid="preview"]');
+    expect(await preview.textContent()).toMatch(/\S/);
+    await screenshot(page, "06-delete-preview");
+    // Previewing changed nothing.
+    const before = await steward.deps.database.db.selectFrom("accounts").select("status").where("id", "=", account.id).executeTakeFirstOrThrow();
+    expect(before.status).toBe(account.status);
+
+    // Without the confirmation token the server refuses (the page cannot skip the preview).
+    const skipped = await frame.evaluate(
+      async ({ id, version }) => {
+        const token = document.querySelector<HTMLMetaElement>('meta[name="steward-session"]')?.content;
+        const res = await fetch("/api/actions/account.delete", {
+          method: "POST",
+          headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "Idempotency-Key": "skip-the-preview-0001" },
+          body: JSON.stringify({ ticketId: "1011", reason: "skip the preview", target: { type: "account", id }, expectedVersion: version, input: {} }),
+        });
+        return res.status;
+      },
+      { id: account.id, version: account.version },
+    );
+    expect(skipped).toBe(428);
+
+    await frame.click('[data-testid="confirm-action"]');
+    await frame.waitForSelector('[data-testid="action-result"]');
+    await frame.waitForSelector('[data-testid="account"] [data-badge="account-deleted"]');
+    const after = await steward.deps.database.db.selectFrom("accounts").select(["status", "retention_until"]).where("id", "=", account.id).executeTakeFirstOrThrow();
+    expect(after.status).toBe("deleted");
+    expect(after.retention_until).not.toBeNull();
+    await screenshot(page, "07-account-deleted");
+    await page.close();
+  });
+
+  it("asks a German-speaking agent to pick when several users share the requester's email", async () => {
+    const shared = await steward.deps.database.db.selectFrom("users").select(["id", "email"]).where("id", "in", ["usr_demo_shared_1", "usr_demo_shared_2"]).execute();
+    const email = shared[0]?.email as string;
+    const { page, frame } = await openTicket(steward, 1001, "9002", "de");
+    expect(await text(frame, "#tab-customer")).toBe("Kunde");
+    await page.waitForSelector('body[data-sidebar-events~="ticket.requester.email.changed"]');
+    await page.fill("#requester-email", email);
+    await page.click('#change-email button[type="submit"]');
+
+    const picker = await frame.waitForSelector('[data-testid="requester-picker"]');
+    expect(await picker.textContent()).toContain("Mehrere Benutzer");
+    const offered = await frame.$$eval('[data-testid="candidates"] [data-testid="pick-user"]', (buttons) => buttons.map((b) => b.getAttribute("data-user-id")));
+    expect(offered.sort()).toEqual(shared.map((u) => u.id).sort());
+    await screenshot(page, "08-ambiguous-requester-de");
+    await frame.click('[data-testid="candidates"] [data-user-id="usr_demo_shared_2"]');
+    await frame.waitForSelector('[data-testid="user"]');
+    expect(await text(frame, '[data-testid="user"]')).toContain("usr_demo_shared_2");
+    await page.close();
+  });
+
+  it("finds another user by search and remembers the pick for the ticket", async () => {
+    const { page, frame } = await openTicket(steward, 1010, "9002");
+    expect(await text(frame, '[data-testid="user"]')).toContain("usr_demo_shared_1"); // the ticket's external id
+    await frame.click('[data-testid="user"] .link-btn');
+    await frame.fill("#picker-q", "casey.consultant");
+    await frame.click('[data-testid="search-hits"] [data-user-id="usr_demo_shared_2"]');
+    await frame.waitForFunction(() => document.querySelector('[data-testid="user"]')?.textContent?.includes("usr_demo_shared_2"));
+
+    await page.reload();
+    const again = await sidebarFrame(page, WAIT_MS);
+    await again.waitForSelector('[data-testid="user"]');
+    expect(await text(again, '[data-testid="user"]')).toContain("usr_demo_shared_2");
+    await screenshot(page, "09-picked-user-remembered");
+    await page.close();
+  });
+});
+
+describe("the sidebar when a provider fails", () => {
+  let steward: StewardUnderTest;
+  beforeAll(async () => {
+    // Stripe pointed at a port nobody listens on: the real SDK fails to connect.
+    steward = await startSteward({
+      appDir: app.dir,
+      env: { BILLING_PROVIDER: "stripe", STRIPE_SECRET_KEY: "sk_test_steward_browser", STRIPE_BASE_URL: "http://127.0.0.1:9", PROVIDER_MAX_RETRIES: "0", PROVIDER_TIMEOUT_MS: "2000" },
+    });
+  });
+  afterAll(async () => {
+    await steward?.close();
+  });
+
+  it("shows the partial notice and the failed part in place, and everything else", async () => {
+    const { user, account } = await requesterOf(steward, 1003);
+    const { page, frame } = await openTicket(steward, 1003, "9002");
+    const notice = await frame.waitForSelector('[data-testid="partial-notice"]');
+    expect(await notice.textContent()).toContain("Billing (stripe)");
+    expect(await text(frame, '[data-testid="billing-error"]')).toContain("stripe");
+    expect(await text(frame, '[data-testid="user"]')).toContain(user.email);
+    expect(await text(frame, '[data-testid="account"]')).toContain(account.name);
+    await screenshot(page, "10-billing-provider-down");
+    await page.close();
+  });
+});

@@ -1,0 +1,35 @@
+import { fileURLToPath } from "node:url";
+import preact from "@preact/preset-vite";
+import { defineConfig, type Plugin } from "vite";
+
+const sharedDir = fileURLToPath(new URL("../shared/", import.meta.url));
+
+/**
+ * shared/ builds its zod schemas at module level next to the plain tables the sidebar uses
+ * (actionRules, roleAtLeast). Marking those top-level schema calls pure lets zod drop out of the bundle.
+ */
+function pureSharedSchemas(): Plugin {
+  return {
+    name: "steward:pure-shared-schemas",
+    enforce: "pre",
+    transform(code, id) {
+      if (!id.startsWith(sharedDir) || !id.endsWith(".ts")) return null;
+      return { code: code.replace(/=\s*z\.(\w+)\(/g, "= /* @__PURE__ */ z.$1("), map: null };
+    },
+  };
+}
+
+/**
+ * The sidebar is served by Steward itself at POST /app (the signed-URL location), so assets live
+ * under /app/assets. Built with `npm run build:app` from the repository root.
+ */
+export default defineConfig({
+  root: fileURLToPath(new URL(".", import.meta.url)),
+  base: "/app/",
+  plugins: [pureSharedSchemas(), preact({ devToolsEnabled: false, prefreshEnabled: false })],
+  build: {
+    outDir: "dist",
+    emptyOutDir: true,
+    target: "es2022",
+  },
+});
