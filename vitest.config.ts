@@ -1,13 +1,30 @@
 import { defineConfig } from "vitest/config";
 
+const shared = {
+  environment: "node" as const,
+  testTimeout: 30_000,
+  hookTimeout: 60_000,
+  // PGlite instances are heavy (WASM); two workers match the 2-core machines we run on.
+  pool: "forks" as const,
+};
+
 export default defineConfig({
   test: {
-    include: ["server/test/**/*.test.ts", "shared/**/*.test.ts", "zendesk-app/test/**/*.test.ts"],
-    environment: "node",
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    // PGlite instances are heavy (WASM); two workers match the 2-core machines we run on.
-    pool: "forks",
     maxWorkers: 2,
+    projects: [
+      {
+        // Start-up time is part of what this test asserts (/healthz within 20 s), so it runs first, alone.
+        test: { ...shared, name: "start-up", include: ["server/test/foundation/start.test.ts"], sequence: { groupOrder: 0 } },
+      },
+      {
+        test: {
+          ...shared,
+          name: "suite",
+          include: ["server/test/**/*.test.ts", "shared/**/*.test.ts", "zendesk-app/test/**/*.test.ts"],
+          exclude: ["server/test/foundation/start.test.ts", "**/node_modules/**"],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -1,5 +1,6 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import express from "express";
 import { redactUrl } from "../src/db/database.js";
 import { DEMO_AGENTS } from "../src/seed/demo.js";
@@ -52,7 +53,7 @@ interface Requester {
 }
 
 const row = (label: string, r: LoadResult) =>
-  `${label.padEnd(44)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(6)} ${r.p95.toFixed(0).padStart(6)} ${r.p99.toFixed(0).padStart(6)} ${String(r.requests).padStart(8)} ${String(r.non2xx + r.errors).padStart(7)}`;
+  `${label.padEnd(46)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(6)} ${r.p95.toFixed(0).padStart(6)} ${r.p99.toFixed(0).padStart(6)} ${String(r.requests).padStart(8)} ${String(r.non2xx + r.errors).padStart(7)}`;
 
 async function main(): Promise<void> {
   const database = await openDataSet(options);
@@ -83,32 +84,21 @@ async function main(): Promise<void> {
   results.push(["context, built-in providers", await load(builtin.baseUrl, builtinRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
   await builtin.stop();
 
-  // 2. Auth0 and Stripe fakes, each answering after LATENCY ms.
-  const auth0 = new Auth0Fake();
-  const stripe = new StripeFake();
-  await Promise.all([auth0.start(), stripe.start()]);
-  const prices = new Map<string, string>();
-  for (const [plan, unitAmount] of [["starter", 1_500], ["team", 2_900], ["business", 4_900], ["enterprise", 8_900]] as const) {
-    prices.set(plan, stripe.addPrice({ plan, interval: "month", unitAmount }).id);
-  }
-  for (const r of requesters) {
-    auth0.addUser({ user_id: r.idp_id ?? `auth0|${r.id}`, email: r.email, sessions: 1 });
-    if (r.billing_customer_id && !stripe.customers.has(r.billing_customer_id)) {
-      stripe.addCustomer({ id: r.billing_customer_id, email: r.email });
-      stripe.addSubscription({ id: `sub_${r.account_id}`, customer: r.billing_customer_id, price: prices.get(r.plan) ?? "price_team_month", quantity: r.seats_licensed, status: "active" });
-    }
-  }
-  const remote = await startApp(options, database, { ...auth0.env(), ...stripe.env() });
+  // 2. Auth0 and Stripe fakes, each answering after LATENCY ms, on a thread of their own (as remote services would be).
+  const fakes = await startFakes(requesters);
+  const remote = await startApp(options, database, fakes.env);
   const remoteTokens = await Promise.all(DEMO_AGENTS.map((a) => remote.session(a.zendeskUserId)));
   const remoteRequests = requestsFor(remoteTokens);
   await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: 3 }); // warm-up, Auth0 token fetched once
-  auth0.latencyMs = LATENCY;
-  stripe.latencyMs = LATENCY;
-  const remoteResult = await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: DURATION });
-  results.push([`context, Auth0 + Stripe fakes at ${LATENCY} ms`, remoteResult]);
-  const failed = [...auth0.requests, ...stripe.requests].filter((r) => r.status >= 400).length;
+  await fakes.ask({ cmd: "latency", ms: LATENCY });
+  // One request at a time shows the fan-out itself: identity and billing in parallel cost one round trip, in series two.
+  const unloaded = await load(remote.baseUrl, remoteRequests, { connections: 1, durationSec: Math.min(DURATION, 8) });
+  results.push([`context, fakes at ${LATENCY} ms, 1 connection`, unloaded]);
+  results.push([`context, fakes at ${LATENCY} ms, ${CONNECTIONS} connections`, await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
+  const { failed } = await fakes.ask({ cmd: "stats" });
   await remote.stop();
-  await Promise.all([auth0.close(), stripe.close()]);
+  await fakes.ask({ cmd: "close" });
+  await fakes.worker.terminate();
 
   // 3. The ceiling: Express answering a constant JSON body on this machine.
   const bare = express();
@@ -123,15 +113,76 @@ async function main(): Promise<void> {
   server.close();
 
   process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION} s each, ${requesters.length} requesters, ${options.accounts} accounts × ${options.usersPerAccount} users\n`);
-  process.stdout.write(`${"scenario".padEnd(44)} ${"req/s".padStart(8)} ${"p50 ms".padStart(6)} ${"p95 ms".padStart(6)} ${"p99 ms".padStart(6)} ${"requests".padStart(8)} ${"errors".padStart(7)}\n`);
+  process.stdout.write(`${"scenario".padEnd(46)} ${"req/s".padStart(8)} ${"p50 ms".padStart(6)} ${"p95 ms".padStart(6)} ${"p99 ms".padStart(6)} ${"requests".padStart(8)} ${"errors".padStart(7)}\n`);
   for (const [label, r] of results) process.stdout.write(`${row(label, r)}\n`);
   process.stdout.write(`provider calls answered with an error status: ${failed}\n`);
-  const verdict = remoteResult.p50 < LATENCY * 1.6 ? "parallel fan-out holds" : "p50 is far above one provider round trip: calls are not overlapping";
-  process.stdout.write(`fan-out check: p50 ${remoteResult.p50.toFixed(0)} ms with ${LATENCY} ms per provider call → ${verdict}\n`);
+  const verdict = unloaded.p50 < LATENCY * 1.6 ? "parallel fan-out holds (in series it would be 2 round trips or more)" : "p50 is far above one provider round trip: calls are not overlapping";
+  process.stdout.write(`fan-out check: one request at a time, p50 ${unloaded.p50.toFixed(0)} ms with ${LATENCY} ms per provider call → ${verdict}\n`);
   await database.close();
 }
 
-main().catch((err) => {
-  process.stderr.write(`bench:context failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+type FakesCommand = { cmd: "latency"; ms: number } | { cmd: "stats" } | { cmd: "close" };
+type FakesReply = { env: Record<string, string>; failed: number };
+
+/** Starts the fakes on a worker thread, seeded with the requesters; `ask` sends one command and waits for its answer. */
+async function startFakes(requesters: Requester[]) {
+  // Workers do not inherit tsx's loader: the worker registers it, then loads this same file.
+  const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+  const self = JSON.stringify(import.meta.url);
+  const entry = new URL(`data:text/javascript,${encodeURIComponent(`const { tsImport } = await import(${tsx}); await tsImport(${self}, ${self});`)}`);
+  const worker = new Worker(entry, { workerData: { role: "provider-fakes", requesters } });
+  const next = () =>
+    new Promise<FakesReply>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+  const { env } = await next();
+  return {
+    worker,
+    env,
+    ask(command: FakesCommand): Promise<FakesReply> {
+      const reply = next();
+      worker.postMessage(command);
+      return reply;
+    },
+  };
+}
+
+async function runFakes(requesters: Requester[]): Promise<void> {
+  const auth0 = new Auth0Fake();
+  const stripe = new StripeFake();
+  await Promise.all([auth0.start(), stripe.start()]);
+  const prices = new Map<string, string>();
+  for (const [plan, unitAmount] of [["starter", 1_500], ["team", 2_900], ["business", 4_900], ["enterprise", 8_900]] as const) {
+    prices.set(plan, stripe.addPrice({ plan, interval: "month", unitAmount }).id);
+  }
+  for (const r of requesters) {
+    auth0.addUser({ user_id: r.idp_id ?? `auth0|${r.id}`, email: r.email, sessions: 1 });
+    if (r.billing_customer_id && !stripe.customers.has(r.billing_customer_id)) {
+      stripe.addCustomer({ id: r.billing_customer_id, email: r.email });
+      stripe.addSubscription({ id: `sub_${r.account_id}`, customer: r.billing_customer_id, price: prices.get(r.plan) ?? "price_team_month", quantity: r.seats_licensed, status: "active" });
+    }
+  }
+  const env = { ...auth0.env(), ...stripe.env() };
+  const failed = () => [...auth0.requests, ...stripe.requests].filter((r) => r.status >= 400).length;
+  parentPort?.on("message", (command: FakesCommand) => {
+    void (async () => {
+      if (command.cmd === "latency") {
+        auth0.latencyMs = command.ms;
+        stripe.latencyMs = command.ms;
+      }
+      if (command.cmd === "close") await Promise.all([auth0.close(), stripe.close()]);
+      parentPort?.postMessage({ env, failed: failed() } satisfies FakesReply);
+    })();
+  });
+  parentPort?.postMessage({ env, failed: 0 } satisfies FakesReply);
+}
+
+if (!isMainThread && (workerData as { role?: string } | null)?.role === "provider-fakes") {
+  void runFakes((workerData as { requesters: Requester[] }).requesters);
+} else {
+  main().catch((err) => {
+    process.stderr.write(`bench:context failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

@@ -106,7 +106,7 @@ const autocannon = require("autocannon");
 const latencies = [];
 const instance = autocannon({ url: workerData.url, connections: workerData.connections, duration: workerData.duration, requests: workerData.requests }, (err, result) => {
   if (err) parentPort.postMessage({ error: String(err) });
-  else parentPort.postMessage({ latencies, requests: result.requests.total, seconds: result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts });
+  else parentPort.postMessage({ latencies, requests: latencies.length, seconds: result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts });
 });
 instance.on("response", (_client, _status, _bytes, ms) => latencies.push(ms));
 `;

@@ -138,3 +138,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
   };
 }
+
+/** For entry points (server, CLI): a bad configuration prints its one line and exits 1. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.line}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

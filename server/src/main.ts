@@ -1,17 +1,8 @@
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfigOrExit } from "./config.js";
 import { buildDeps, startServer } from "./server.js";
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.line}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const deps = await buildDeps(config);
   const running = await startServer(deps);
   deps.logger.info(
@@ -35,6 +26,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
+  // Some settings (e.g. the app key) can only be checked once they are used: same one line.
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.line}\n`);
+    process.exit(1);
+  }
   process.stderr.write(`Steward failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

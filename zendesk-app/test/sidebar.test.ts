@@ -1,6 +1,9 @@
-import type { Browser, Frame, Page } from "playwright-core";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { launchChromium, screenshot, sidebarFrame } from "./support/browser.js";
+import { BUDGET_GZIP_BYTES, measureAssets } from "../../scripts/bundle-budget.js";
+import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
 import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
 
 /**
@@ -8,14 +11,15 @@ import { buildSidebar, startSteward, type StewardUnderTest } from "./support/ste
  * with the demo data): the unmodified ZAF SDK, the signed-URL POST, the session, the real API.
  */
 let app: Awaited<ReturnType<typeof buildSidebar>>;
-let browser: Browser;
+let browser: TestBrowser;
 
 // Shared 2-core machines can be very busy: generous limits, the assertions stay exact.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
 const WAIT_MS = 45_000;
 
 beforeAll(async () => {
-  [app, browser] = await Promise.all([buildSidebar(), launchChromium()]);
+  browser = await launchChromium(); // first: without Chromium the run stops here, saying how to install it
+  app = await buildSidebar();
 });
 afterAll(async () => {
   await browser?.close();
@@ -23,7 +27,7 @@ afterAll(async () => {
 });
 
 async function newPage(): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 1400 } });
+  const page = await browser.newPage();
   page.setDefaultTimeout(WAIT_MS);
   return page;
 }
@@ -45,6 +49,16 @@ async function requesterOf(steward: StewardUnderTest, ticketId: number) {
 }
 
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
+
+it("keeps the sidebar's JS + CSS within the 40 KiB gzip budget, with the SDK bundled and zod left out", () => {
+  const sizes = measureAssets(app.dir);
+  expect(sizes.map((s) => s.file.split(".").pop()).sort()).toEqual(["css", "js"]);
+  expect(sizes.reduce((sum, s) => sum + s.gzip, 0)).toBeLessThanOrEqual(BUDGET_GZIP_BYTES);
+  const js = readFileSync(join(app.dir, sizes.find((s) => s.file.endsWith(".js"))?.file as string), "utf8");
+  expect(js).toContain("iframe.handshake"); // the ZAF SDK is in the bundle, not loaded from a CDN
+  expect(js).not.toMatch(/ZodError|_zod/); // shared/'s schemas are dropped; only its plain tables remain
+  expect(readFileSync(join(app.dir, "index.html"), "utf8")).not.toMatch(/<script[^>]+src="https?:/);
+});
 
 describe("the sidebar in the local Zendesk page", () => {
   let steward: StewardUnderTest;
@@ -196,6 +210,35 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("can be worked by keyboard alone: labelled fields in order, focus moves into the form and on", async () => {
+    const { account } = await requesterOf(steward, 1002);
+    const db = steward.deps.database.db;
+    const trialEnd = async () =>
+      (await db.selectFrom("billing_subscriptions").innerJoin("billing_customers", "billing_customers.id", "billing_subscriptions.customer_id").select("trial_end").where("billing_customers.account_id", "=", account.id).executeTakeFirstOrThrow()).trial_end;
+    const before = await trialEnd();
+    const { page, frame } = await openTicket(steward, 1002, "9002");
+    const focused = () => frame.evaluate(() => {
+      const el = document.activeElement as HTMLInputElement | null;
+      return { tag: el?.tagName.toLowerCase(), name: el?.getAttribute("name") ?? el?.getAttribute("data-action") ?? el?.textContent, label: el?.labels?.[0]?.textContent ?? null };
+    });
+
+    await frame.focus('button[data-action="billing.trial_extend"]');
+    await page.keyboard.press("Enter");
+    expect(await focused()).toEqual({ tag: "input", name: "days", label: "Days" });
+    await page.keyboard.press("Tab");
+    expect(await focused()).toMatchObject({ tag: "textarea", name: "reason", label: "Reason (recorded in the audit log)" });
+    await page.keyboard.type("Customer needs a week more to evaluate");
+    await page.keyboard.press("Tab");
+    expect(await focused()).toMatchObject({ tag: "input", label: "Add an internal note to the ticket" });
+    await page.keyboard.press("Tab");
+    expect(await focused()).toMatchObject({ tag: "button", name: "Run" });
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="action-result"]');
+    const after = await trialEnd();
+    expect(after && before && after.getTime() - before.getTime()).toBe(7 * 86_400_000);
+    await page.close();
+  });
+
   it("asks a German-speaking agent to pick when several users share the requester's email", async () => {
     const shared = await steward.deps.database.db.selectFrom("users").select(["id", "email"]).where("id", "in", ["usr_demo_shared_1", "usr_demo_shared_2"]).execute();
     const email = shared[0]?.email as string;
@@ -233,13 +276,16 @@ describe("the sidebar in the local Zendesk page", () => {
   });
 });
 
-describe("the sidebar when a provider fails", () => {
+describe("a server with Stripe unreachable and sessions close to expiry", () => {
   let steward: StewardUnderTest;
   beforeAll(async () => {
     // Stripe pointed at a port nobody listens on: the real SDK fails to connect.
+    // The server's clock runs 59m40s behind, so its 60-minute sessions have 20 s left in real time.
+    const skewMs = 59 * 60_000 + 40_000;
     steward = await startSteward({
       appDir: app.dir,
-      env: { BILLING_PROVIDER: "stripe", STRIPE_SECRET_KEY: "sk_test_steward_browser", STRIPE_BASE_URL: "http://127.0.0.1:9", PROVIDER_MAX_RETRIES: "0", PROVIDER_TIMEOUT_MS: "2000" },
+      clock: { now: () => new Date(Date.now() - skewMs) },
+      env: { BILLING_PROVIDER: "stripe", STRIPE_SECRET_KEY: "sk_test_steward_browser", STRIPE_BASE_URL: "http://127.0.0.1:9", PROVIDER_MAX_RETRIES: "0", PROVIDER_TIMEOUT_MS: "2000", SESSION_TTL_MINUTES: "60" },
     });
   });
   afterAll(async () => {
@@ -255,6 +301,33 @@ describe("the sidebar when a provider fails", () => {
     expect(await text(frame, '[data-testid="user"]')).toContain(user.email);
     expect(await text(frame, '[data-testid="account"]')).toContain(account.name);
     await screenshot(page, "10-billing-provider-down");
+    await page.close();
+  });
+
+  it("renews the session before it expires and uses the new token from then on", async () => {
+    const page = await newPage();
+    const authorizations: { path: string; authorization: string | undefined }[] = [];
+    page.on("request", (r) => {
+      const url = new URL(r.url());
+      if (url.pathname.startsWith("/api/")) authorizations.push({ path: url.pathname, authorization: r.headers().authorization });
+    });
+    const renewed = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/session/renew");
+    await page.goto(`${steward.zendeskUrl}?ticket=1001&agent=9002`);
+    const frame = await sidebarFrame(page, WAIT_MS);
+    await frame.waitForSelector('[data-testid="user"]');
+    const first = await frame.getAttribute('meta[name="steward-session"]', "content");
+
+    const response = await renewed;
+    expect(response.status()).toBe(200);
+    const grant = (await response.json()) as { sessionToken: string; expiresAt: string };
+    expect(grant.sessionToken).not.toBe(first);
+    expect(authorizations.find((a) => a.path === "/api/session/renew")?.authorization).toBe(`Bearer ${first}`);
+
+    await frame.click("#tab-history");
+    await frame.waitForSelector('[data-testid="ticket-entries"], #panel-history .muted');
+    const later = authorizations.filter((a) => a.path === "/api/audit");
+    expect(later.length).toBeGreaterThan(0);
+    for (const call of later) expect(call.authorization).toBe(`Bearer ${grant.sessionToken}`);
     await page.close();
   });
 });

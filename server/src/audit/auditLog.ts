@@ -39,12 +39,13 @@ export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input:
     return executor.transaction().execute((trx) => appendAudit(trx, input, clock));
   }
   await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_CHAIN_LOCK)})`.execute(executor);
-  const head = await executor.selectFrom("audit_log").select(["seq", "hash"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
+  const head = await executor.selectFrom("audit_log").select(["seq", "hash", "occurred_at"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
+  const now = clock.now();
   const entry = buildEntry(input, {
     id: randomUUID(),
     seq: (head?.seq ?? 0) + 1,
-    // Taken after the lock so occurred_at follows seq order whenever the clock does.
-    occurredAt: clock.now().toISOString(),
+    // Never before the previous entry (a clock stepping back, another instance's skew): time order = seq order, which search relies on.
+    occurredAt: (head && head.occurred_at > now ? head.occurred_at : now).toISOString(),
     prevHash: head?.hash ?? GENESIS_HASH,
   });
   await executor.insertInto("audit_log").values(toAuditRow(entry)).execute();

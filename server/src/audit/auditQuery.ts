@@ -10,7 +10,13 @@ import { toAuditEntry } from "./auditRow.js";
  * pages continue below the last seq seen (keyset). New entries only ever get higher seqs, so paging
  * down never repeats or skips an entry while others are being written.
  */
-function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilters, bounds: { belowSeq?: number }): Expression<SqlBool>[] {
+interface SeqBounds {
+  belowSeq?: number;
+  minSeq?: number;
+  maxSeq?: number;
+}
+
+function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilters, bounds: SeqBounds): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
   if (filters.actor) {
     if (filters.actor.includes("@")) {
@@ -27,7 +33,28 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilter
   if (filters.from) where.push(eb("occurred_at", ">=", new Date(filters.from)));
   if (filters.to) where.push(eb("occurred_at", "<", new Date(filters.to)));
   if (bounds.belowSeq !== undefined) where.push(eb("seq", "<", bounds.belowSeq));
+  if (bounds.minSeq !== undefined) where.push(eb("seq", ">=", bounds.minSeq));
+  if (bounds.maxSeq !== undefined) where.push(eb("seq", "<=", bounds.maxSeq));
   return where;
+}
+
+/**
+ * occurred_at never decreases along seq (appendAudit guarantees it), so a time window is a seq range:
+ * two index probes turn it into bounds every filter's (column, seq) index can use. null: nothing in the window.
+ */
+async function timeWindowSeqs(db: Kysely<DB>, filters: AuditFilters): Promise<Pick<SeqBounds, "minSeq" | "maxSeq"> | null> {
+  const bounds: Pick<SeqBounds, "minSeq" | "maxSeq"> = {};
+  if (filters.from) {
+    const first = await db.selectFrom("audit_log").select("seq").where("occurred_at", ">=", new Date(filters.from)).orderBy("occurred_at", "asc").orderBy("seq", "asc").limit(1).executeTakeFirst();
+    if (!first) return null;
+    bounds.minSeq = first.seq;
+  }
+  if (filters.to) {
+    const last = await db.selectFrom("audit_log").select("seq").where("occurred_at", "<", new Date(filters.to)).orderBy("occurred_at", "desc").orderBy("seq", "desc").limit(1).executeTakeFirst();
+    if (!last) return null;
+    bounds.maxSeq = last.seq;
+  }
+  return bounds;
 }
 
 const CURSOR_PREFIX = "seq:";
@@ -48,10 +75,12 @@ export function decodeCursor(cursor: string): number {
 /** One page, newest first. `nextCursor` is null when nothing older matches. */
 export async function searchAudit(db: Kysely<DB>, filters: AuditFilters, page: { cursor?: string; limit: number }): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
   const belowSeq = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+  const window = await timeWindowSeqs(db, filters);
+  if (!window) return { entries: [], nextCursor: null };
   const rows = await db
     .selectFrom("audit_log")
     .selectAll()
-    .where((eb) => eb.and(conditions(eb, filters, { belowSeq })))
+    .where((eb) => eb.and(conditions(eb, filters, { belowSeq, ...window })))
     .orderBy("seq", "desc")
     .limit(page.limit + 1)
     .execute();
@@ -63,12 +92,14 @@ export async function searchAudit(db: Kysely<DB>, filters: AuditFilters, page: {
 /** The matching entries at or below `throughSeq`, newest first, one keyset batch at a time (for streaming export). */
 export async function* auditBatches(db: Kysely<DB>, filters: AuditFilters, options: { throughSeq: number; batchSize?: number }): AsyncGenerator<AuditEntry[]> {
   const batchSize = options.batchSize ?? 1000;
+  const window = await timeWindowSeqs(db, filters);
+  if (!window) return;
   let belowSeq = options.throughSeq + 1;
   for (;;) {
     const rows = await db
       .selectFrom("audit_log")
       .selectAll()
-      .where((eb) => eb.and(conditions(eb, filters, { belowSeq })))
+      .where((eb) => eb.and(conditions(eb, filters, { belowSeq, ...window })))
       .orderBy("seq", "desc")
       .limit(batchSize)
       .execute();

@@ -37,11 +37,14 @@ async function classify(db: Kysely<DB>, current: Checked, previous: Checked | nu
 
   if (row.seq < expectedSeq) return at(row.seq, row.id, "inserted", `entry ${row.seq} comes before the first entry of the chain`);
   if (row.prev_hash !== expectedPrev) {
+    const target = await seqWithHash(db, row.prev_hash);
     if (row.seq > expectedSeq) {
+      if (target && target.seq > row.seq) {
+        return at(expectedSeq, target.id, "reordered", `entry ${row.seq} links to entry ${target.seq}, which was moved there from seq ${expectedSeq}`);
+      }
       const missing = row.seq - 1 === expectedSeq ? `entry ${expectedSeq} is missing` : `entries ${expectedSeq}–${row.seq - 1} are missing`;
       return at(expectedSeq, null, "deleted", `${missing}: entry ${row.seq} links to an entry no longer in the log`);
     }
-    const target = await seqWithHash(db, row.prev_hash);
     if (target && target.seq > row.seq) {
       return at(row.seq, row.id, "reordered", `entry ${row.seq} links to entry ${target.seq}, which now comes after it`);
     }

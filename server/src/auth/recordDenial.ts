@@ -33,6 +33,11 @@ function param(req: Request, name: string): string | null {
 
 /** What a refused request was aimed at, from the action's family and the route's path parameters. */
 export function deniedTargetOf(req: Request, action: ActionName): DeniedTarget {
+  // Support actions name their target in the body (`target: {type, id}`), other routes in the path.
+  const bodyTarget = ((req.body ?? {}) as { target?: { type?: unknown; id?: unknown } }).target;
+  if (bodyTarget && (bodyTarget.type === "user" || bodyTarget.type === "account") && typeof bodyTarget.id === "string" && bodyTarget.id) {
+    return { type: bodyTarget.type, id: bodyTarget.id.slice(0, 100), accountId: bodyTarget.type === "account" ? bodyTarget.id.slice(0, 100) : null };
+  }
   const type = TARGET_BY_PREFIX[action.split(".")[0] ?? ""] ?? "system";
   const accountId = param(req, "accountId");
   const id = type === "user" ? param(req, "userId") : type === "staff" ? param(req, "staffId") : type === "account" ? accountId : null;

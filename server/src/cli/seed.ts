@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import { ConfigError, loadConfig } from "../config.js";
+import { loadConfigOrExit } from "../config.js";
 import { openDatabase } from "../db/database.js";
 import { migrateToLatest } from "../db/migrate.js";
 import { seedDemoData } from "../seed/demo.js";
@@ -40,16 +40,7 @@ async function main(): Promise<void> {
   const accounts = positive("accounts", values.accounts);
   const usersPerAccount = positive("users-per-account", values["users-per-account"]) ?? 10;
   const batchSize = positive("batch-size", values["batch-size"]) ?? 2000;
-  let config;
-  try {
-    config = loadConfig({ ...process.env, ...(values.database ? { DATABASE_URL: values.database } : {}), ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.line}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit({ ...process.env, ...(values.database ? { DATABASE_URL: values.database } : {}), ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
   const database = await openDatabase(config.database);
   const started = Date.now();
   try {

@@ -1,5 +1,4 @@
-import type { CliCommand } from "./commands/command.js";
-import { UsageError } from "./commands/command.js";
+import { UsageError, type CliCommand } from "./commands/command.js";
 
 /**
  * `npm run steward -- <subcommand> …`: one module per subcommand under ./commands, loaded on demand

@@ -205,6 +205,9 @@ export interface RoleElevationsTable {
   granted_by_staff_id: string;
   created_at: CreatedAt;
   reverted_at: Timestamp | null;
+  /** Failed sweep reverts so far and the last one's time: the sweep backs off (migration 007). */
+  revert_failures: Generated<number>;
+  revert_failed_at: Timestamp | null;
 }
 
 export interface SeatExpansionsTable {
@@ -216,6 +219,8 @@ export interface SeatExpansionsTable {
   granted_by_staff_id: string;
   created_at: CreatedAt;
   reverted_at: Timestamp | null;
+  revert_failures: Generated<number>;
+  revert_failed_at: Timestamp | null;
 }
 
 /** An account-level suspension/deactivation/deletion: what it replaced and exactly whom it blocked. */

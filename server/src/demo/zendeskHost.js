@@ -158,6 +158,7 @@
     /** @type {HTMLFormElement} */ (form).submit();
     form.remove();
     document.body.dataset.sidebarLoads = String(state.loads);
+    document.body.dataset.sidebarGuid = state.appGuid;
   }
 
   // ── The agent UI ────────────────────────────────────────────────────────────────────────────

@@ -25,7 +25,8 @@ export interface ContextSources {
   logger: Logger;
 }
 
-type PartName = "identity" | "account" | "billing" | "activity" | "audit";
+export const PART_NAMES = ["identity", "account", "billing", "activity", "audit"] as const;
+export type PartName = (typeof PART_NAMES)[number];
 type Parts = Pick<RequesterContext, PartName>;
 type PartError = { code: string; message: string; provider: ProviderName };
 

@@ -7,8 +7,8 @@ import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from "./s
 /**
  * One search box over users and accounts. Each way of matching is its own small, index-backed,
  * LIMITed query (searchBranches.ts); their union is ranked by tier (exact, prefix and whole words,
- * then typos and trigram similarity) and paged with a keyset cursor over (score, kind, id).
- * No branch ever scans a whole table, whatever the input.
+ * then typos and similar words) and paged with a keyset cursor over (score, kind, id). No branch
+ * scans a whole table, whatever the input, and the weaker branches run only when needed.
  */
 
 interface HitRow {
@@ -73,15 +73,16 @@ export function searchStatement(branches: ReturnType<typeof allBranches>, limit:
     limit ${limit + 1}`;
 }
 
-/** The vocabulary words closest to each word (trigram similarity, or a fragment of a longer word). */
+/**
+ * The vocabulary words most similar to each query word (trigram similarity ≥ pg_trgm's 0.3 default:
+ * "schnedier" → schneider, "vertx" → vertex, "schnei" → schneider).
+ */
 export async function similarTerms(db: Kysely<DB>, words: string[]): Promise<SimilarTerms> {
   if (words.length === 0) return new Map();
   const { rows } = await sql<{ word: string; terms: string[] }>`
     select v.word, array(
-      select term from search_terms
-      where term % v.word or v.word <% term
-      order by greatest(similarity(term, v.word), word_similarity(v.word, term)) desc, term
-      limit ${sql.lit(TERMS_PER_WORD)}) as terms
+      select term from search_terms where term % v.word
+      order by similarity(term, v.word) desc, term limit ${sql.lit(TERMS_PER_WORD)}) as terms
     from unnest(${words}::text[]) as v(word)`.execute(db);
   return new Map(rows.map((r) => [r.word, r.terms]));
 }

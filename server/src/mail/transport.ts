@@ -13,11 +13,7 @@ const SMTP_TIMEOUT_MS = 15_000;
 
 export function createMailTransport(config: Pick<Config, "SMTP_URL">): MailTransport | null {
   if (!config.SMTP_URL) return null;
-  const transporter = nodemailer.createTransport(config.SMTP_URL, {});
-  const options = transporter.options as { connectionTimeout?: number; greetingTimeout?: number; socketTimeout?: number };
-  options.connectionTimeout = SMTP_TIMEOUT_MS;
-  options.greetingTimeout = SMTP_TIMEOUT_MS;
-  options.socketTimeout = SMTP_TIMEOUT_MS;
+  const transporter = nodemailer.createTransport({ url: config.SMTP_URL, connectionTimeout: SMTP_TIMEOUT_MS, greetingTimeout: SMTP_TIMEOUT_MS, socketTimeout: SMTP_TIMEOUT_MS });
   return {
     name: "smtp",
     async send(mail) {

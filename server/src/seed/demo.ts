@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { Insertable } from "kysely";
 import type { BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB, NewAccount, NewUser } from "../db/schema.js";
+import { unitPriceCents, type PlanName } from "../providers/planCatalog.js";
 
 /**
  * The deterministic demo data set: every account state and the awkward cases support meets
@@ -34,18 +35,10 @@ const LAST = ["Almeida", "Brandt", "Costa", "Dubois", "Eriksen", "Fischer", "Gar
 const COMPANY = ["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Vandelay", "Stark", "Wayne", "Tyrell", "Soylent", "Cyberdyne", "Wonka", "Gringotts", "Monarch", "Pied Piper", "Aperture", "Black Mesa", "Oscorp", "Massive Dynamic", "Nakatomi", "Duff", "Kwik-E", "Prestige", "Dunder", "Sterling", "Bluth", "Krusty", "Ollivander", "Zorg", "Weyland"];
 const SUFFIX = ["Corp", "Labs", "GmbH", "Inc", "Ltd", "Group", "Studio", "Systems"];
 
-const PLANS = {
-  starter: { monthly: 1_500 },
-  team: { monthly: 2_900 },
-  business: { monthly: 4_900 },
-  enterprise: { monthly: 8_900 },
-} as const;
-type Plan = keyof typeof PLANS;
-
 interface AccountScenario {
   status: NewAccount["status"];
   subscription: "trialing" | "active" | "past_due" | "unpaid" | "canceled";
-  plan: Plan;
+  plan: PlanName;
   seats: number;
   users: number;
   note?: "over_seats" | "admin_left" | "locked_user" | "no_mfa" | "blocked_user";
@@ -181,9 +174,8 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
     }
     events.push({ account_id: accountId, user_id: null, type: sc.subscription === "past_due" ? "payment_failed" : "invoice_paid", detail: null, ip: null, occurred_at: at(-(index % 5) * DAY) });
 
-    const price = PLANS[sc.plan].monthly;
     const interval = index % 4 === 1 ? "year" : "month";
-    const unit = interval === "year" ? price * 10 : price;
+    const unit = unitPriceCents(sc.plan, interval);
     const subId = `sub_demo_${n}`;
     customers.push({ id: customerId, account_id: accountId, email: `billing@${domain}`, currency: "usd", balance_cents: index % 6 === 2 ? -2_500 : 0, created_at: createdAt });
     subscriptions.push({

@@ -1,16 +1,37 @@
 import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.js";
 
+/** The longest a grant whose revert keeps failing waits between attempts. */
+export const REVERT_BACKOFF_CAP_MINUTES = 60;
+
 /**
- * Temporary grants whose time is up: expires_at at or before now and not reverted yet, oldest
- * first. The partial indexes of migration 005 cover these queries.
+ * A grant whose revert failed n times waits min(2^n minutes, 1 hour) after the last failure; in
+ * SQL so that grants still waiting do not take places in the batch.
+ */
+function backoffOver(now: Date) {
+  return sql<boolean>`(revert_failed_at is null or revert_failed_at + make_interval(mins => least(power(2, revert_failures), ${sql.lit(REVERT_BACKOFF_CAP_MINUTES)})::int) <= ${now})`;
+}
+
+/**
+ * Temporary grants whose time is up: expires_at at or before now, not reverted yet and not waiting
+ * out a backoff, oldest first. The partial indexes of migration 005 cover these queries.
  */
 export function dueElevations(db: Kysely<DB>, now: Date, limit: number) {
-  return db.selectFrom("role_elevations").selectAll().where("reverted_at", "is", null).where("expires_at", "<=", now).orderBy("expires_at").orderBy("id").limit(limit).execute();
+  return db.selectFrom("role_elevations").selectAll().where("reverted_at", "is", null).where("expires_at", "<=", now).where(backoffOver(now)).orderBy("expires_at").orderBy("id").limit(limit).execute();
 }
 
 export function dueSeatExpansions(db: Kysely<DB>, now: Date, limit: number) {
-  return db.selectFrom("seat_expansions").selectAll().where("reverted_at", "is", null).where("expires_at", "<=", now).orderBy("expires_at").orderBy("id").limit(limit).execute();
+  return db.selectFrom("seat_expansions").selectAll().where("reverted_at", "is", null).where("expires_at", "<=", now).where(backoffOver(now)).orderBy("expires_at").orderBy("id").limit(limit).execute();
+}
+
+/** Counts a failed revert of a grant still open, starting (or lengthening) its backoff. */
+export async function recordRevertFailure(db: Kysely<DB>, table: "role_elevations" | "seat_expansions", grantId: string, now: Date): Promise<void> {
+  await db
+    .updateTable(table)
+    .set((eb) => ({ revert_failures: eb(eb.ref("revert_failures"), "+", 1), revert_failed_at: now }))
+    .where("id", "=", grantId)
+    .where("reverted_at", "is", null)
+    .execute();
 }
 
 export type DueElevation = Awaited<ReturnType<typeof dueElevations>>[number];

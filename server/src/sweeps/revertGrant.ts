@@ -50,7 +50,7 @@ export async function revertGrant(deps: AppDeps, grant: GrantRevert): Promise<Re
       const problem = toProblem(err);
       if (TAKEN_ELSEWHERE.has(problem.code)) return "skipped";
       if (problem.code === "stale_version" && attempt === 0) continue;
-      deps.logger.warn({ err, action: grant.command.action, grantId: grant.grantId, code: problem.code }, "sweep could not revert a grant; it is retried on the next run");
+      deps.logger.warn({ err, action: grant.command.action, grantId: grant.grantId, code: problem.code }, "sweep could not revert a grant; it is retried after a backoff");
       return "failed";
     }
   }

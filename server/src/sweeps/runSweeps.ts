@@ -2,7 +2,7 @@ import { expireSeatExpansion } from "../commands/seats/expansionExpire.js";
 import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AnyCommand } from "../commands/command.js";
 import type { AppDeps } from "../deps.js";
-import { dueElevations, dueSeatExpansions, releaseAbandonedClaims, type DueElevation, type DueSeatExpansion } from "./dueGrants.js";
+import { dueElevations, dueSeatExpansions, recordRevertFailure, releaseAbandonedClaims, type DueElevation, type DueSeatExpansion } from "./dueGrants.js";
 import { closeOrphanedElevation, revertGrant, SWEEPER_KEY_OWNER, type RevertOutcome } from "./revertGrant.js";
 
 /** Grants handled per kind and run; the rest wait for the next run. */
@@ -46,17 +46,24 @@ async function revertElevation(deps: AppDeps, row: DueElevation): Promise<Revert
   return revertGrant(deps, grant);
 }
 
+/** A failed revert starts the grant's backoff, so a provider that stays down is not called on every run. */
+async function backOffOnFailure(deps: AppDeps, table: "role_elevations" | "seat_expansions", grantId: string, outcome: RevertOutcome): Promise<RevertOutcome> {
+  if (outcome === "failed") await recordRevertFailure(deps.database.db, table, grantId, deps.clock.now());
+  return outcome;
+}
+
 /**
  * Ends the temporary grants whose time is up: role elevations (user.elevation_expire) and seat
  * expansions (seats.expansion_expire), each through the runner as the system actor, audited against
- * the ticket it was granted for. Safe to run twice or from two processes at once.
+ * the ticket it was granted for. Grants whose revert failed recently wait (dueGrants backoff).
+ * Safe to run twice or from two processes at once.
  */
 export async function runSweeps(deps: AppDeps): Promise<SweepReport> {
   const report: SweepReport = { reverted: 0, skipped: 0, failed: 0 };
   const { db } = deps.database;
   await releaseAbandonedClaims(db, SWEEPER_KEY_OWNER);
   const now = deps.clock.now();
-  for (const row of await dueElevations(db, now, BATCH)) report[await revertElevation(deps, row)]++;
-  for (const row of await dueSeatExpansions(db, now, BATCH)) report[await revertGrant(deps, expansionGrant(row))]++;
+  for (const row of await dueElevations(db, now, BATCH)) report[await backOffOnFailure(deps, "role_elevations", row.id, await revertElevation(deps, row))]++;
+  for (const row of await dueSeatExpansions(db, now, BATCH)) report[await backOffOnFailure(deps, "seat_expansions", row.id, await revertGrant(deps, expansionGrant(row)))]++;
   return report;
 }

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
-import { accountOfUser, act, auditOf, createStatusHarness, localState, userRow, versionOf, type StatusHarness } from "./authStatusHarness.js";
+import { accountOfUser, act, auditOf, localState, sessionOf, useHarness, userRow, versionOf, type Harness } from "./harness.js";
 
 /**
  * Auth help through the HTTP API: user.password_reset, lockout_clear, mfa_reset, sessions_revoke,
@@ -16,15 +16,15 @@ interface AuthCase {
   /** Distinct users so the cases do not disturb one another: the success run, the retry run, the no-change runs. */
   users: { success: string; retry: string; other: string };
   invalid?: { userId: string; because: string };
-  arrange?: (h: StatusHarness) => Promise<void>;
+  arrange?: (h: Harness) => Promise<void>;
   /** The action's own effect, built-in adapter. */
-  effect: (h: StatusHarness, userId: string, body: Record<string, unknown>) => Promise<void>;
+  effect: (h: Harness, userId: string, body: Record<string, unknown>) => Promise<void>;
   /** The same effect seen at Auth0. */
-  auth0Effect: (h: StatusHarness, idpId: string, body: Record<string, unknown>) => Promise<void>;
+  auth0Effect: (h: Harness, idpId: string, body: Record<string, unknown>) => Promise<void>;
 }
 
 const MFA_INPUT = { identityVerification: "callback_known_phone", verificationNote: "Called the number on file" };
-const idpOf = (h: StatusHarness, userId: string) => userRow(h.deps, userId).then((u) => u.idp_id as string);
+const idpOf = (h: Harness, userId: string) => userRow(h.deps, userId).then((u) => u.idp_id as string);
 
 const cases: AuthCase[] = [
   {
@@ -140,14 +140,13 @@ const cases: AuthCase[] = [
 
 const user = (id: string) => ({ type: "user" as const, id });
 
+const arrangeAll = async (h: Harness) => {
+  for (const c of cases) await c.arrange?.(h);
+};
+
 function matrix(kind: DatabaseKind, scope: "full" | "representative") {
   describe(`auth help on ${kind} (built-in identity)`, () => {
-    let h: StatusHarness;
-    beforeAll(async () => {
-      h = await createStatusHarness(kind);
-      for (const c of cases) await c.arrange?.(h);
-    });
-    afterAll(() => h.close());
+    const h = useHarness(kind, { arrange: arrangeAll });
 
     describe.each(cases)("$action", (c) => {
       it("succeeds for support_full, with before/after, ticket and reason in the audit entry", async () => {
@@ -234,12 +233,7 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
   });
 
   describe(`auth help on ${kind} through the Auth0 adapter (fake)`, () => {
-    let h: StatusHarness;
-    beforeAll(async () => {
-      h = await createStatusHarness(kind, { fakes: true });
-      for (const c of cases) await c.arrange?.(h);
-    });
-    afterAll(() => h.close());
+    const h = useHarness(kind, { auth0: true, stripe: true, arrange: arrangeAll });
 
     const auth0Cases = scope === "full" ? cases : cases.filter((c) => c.action === "user.password_reset" || c.action === "user.block");
     describe.each(auth0Cases)("$action", (c) => {
@@ -290,16 +284,22 @@ describe.each(databaseKinds)("%s", (kind) => {
 });
 
 describe("envelope", () => {
-  let h: StatusHarness;
-  beforeAll(async () => {
-    h = await createStatusHarness("pglite");
+  const h = useHarness("pglite");
+
+  it("lists every auth-help and status action in the OpenAPI document, with a preview for the destructive ones", async () => {
+    const doc = (await request(h.app).get("/api/openapi.json")).body as { paths: Record<string, unknown> };
+    const actions = ["password_reset", "lockout_clear", "mfa_reset", "sessions_revoke", "block", "unblock", "activate", "suspend", "deactivate", "delete"].map((a) => `user.${a}`);
+    actions.push(...["suspend", "unsuspend", "deactivate", "activate", "delete"].map((a) => `account.${a}`));
+    for (const action of actions) expect(doc.paths, action).toHaveProperty([`/api/actions/${action}`]);
+    const previews = Object.keys(doc.paths).filter((p) => /^\/api\/actions\/(user|account)\.[a-z_]+\/preview$/.test(p));
+    expect(previews.sort()).toEqual(["/api/actions/account.deactivate/preview", "/api/actions/account.delete/preview", "/api/actions/user.delete/preview"]);
+    expect(doc.paths).toHaveProperty(["/api/demo/outbox"]);
   });
-  afterAll(() => h.close());
 
   it("requires a ticket id and a reason on every write", async () => {
     const res = await request(h.app)
       .post("/api/actions/user.block")
-      .set("Authorization", `Bearer ${h.tokens.support_full}`)
+      .set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`)
       .send({ target: user("usr_demo_011_4"), expectedVersion: 1, input: {} });
     expect(res.status).toBe(400);
     expect((res.body.errors as { field: string }[]).map((e) => e.field).sort()).toEqual(["body.reason", "body.ticketId"]);

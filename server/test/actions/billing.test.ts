@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditCount, auditOf, confirmAndAct, createHarness, preview, versionOf, type ActionBody, type Harness } from "./billingHarness.js";
+import { act, auditCount, auditOf, confirmAndAct, preview, runAction, useHarness, versionOf, type ActionCall } from "./harness.js";
 
 /**
  * billing.trial_extend, billing.credit_apply, billing.plan_change, billing.subscription_cancel over
@@ -32,7 +32,7 @@ async function billingState(deps: AppDeps, accountId: string) {
 
 interface MatrixCase {
   action: string;
-  body: ActionBody;
+  body: ActionCall;
   allowed: PanelRole;
   lower: PanelRole;
   badInput: Record<string, unknown>;
@@ -48,15 +48,7 @@ const matrix: MatrixCase[] = [
 ];
 
 describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (kind) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(kind);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
-
-  const run = (c: MatrixCase, role: PanelRole, body: ActionBody, key?: string) => (c.destructive ? confirmAndAct(h, role, c.action, body, { idempotencyKey: key }) : act(h, role, c.action, body, { idempotencyKey: key }));
+  const h = useHarness(kind);
 
   describe.each(matrix)("$action", (c) => {
     const accountId = c.body.target.id;
@@ -95,7 +87,7 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
 
     it("performs once when retried with the same Idempotency-Key", async () => {
       const key = `retry-${c.action}-${kind}`;
-      const first = await run(c, c.allowed, c.body, key);
+      const first = await runAction(h, c.allowed, c.action, c.destructive, c.body, { idempotencyKey: key });
       expect(first.status, JSON.stringify(first.body)).toBe(200);
       const afterFirst = await billingState(h.deps, accountId);
       // The retry carries the version the agent originally saw, as a client resending its request does.

@@ -1,8 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditOf, createHarness, preview, type ActionBody, type AimedStripeFake, type Harness } from "./billingHarness.js";
+import { StripeFake } from "../fakes/stripeFake.js";
+import { act, auditOf, preview, useHarness, type ActionCall, type Harness } from "./harness.js";
 
 /**
  * The seats and billing actions through the Stripe adapter (real stripe SDK → local Stripe fake):
@@ -12,24 +13,24 @@ import { act, auditOf, createHarness, preview, type ActionBody, type AimedStripe
  */
 interface StripeCase {
   action: string;
-  body: ActionBody;
+  body: ActionCall;
   role: PanelRole;
   destructive?: boolean;
   /** The write this action makes at Stripe. */
   write: { method: string; path: RegExp };
   /** The Stripe-side state this action changes. */
-  stripeState: (fake: AimedStripeFake) => unknown;
+  stripeState: (fake: StripeFake) => unknown;
   /** Checks the action's own effect, given the state before it. */
   expectEffect: (h: Harness, before: unknown) => Promise<void>;
 }
 
-const sub = (fake: AimedStripeFake, id: string) => {
+const sub = (fake: StripeFake, id: string) => {
   const s = fake.subscriptions.get(id);
   if (!s) throw new Error(`no ${id} in the fake`);
   const item = s.items.data[0];
   return { status: s.status, trialEnd: s.trial_end, cancelAtPeriodEnd: s.cancel_at_period_end, price: item?.price.id, quantity: item?.quantity };
 };
-const customer = (fake: AimedStripeFake, id: string) => ({ balance: fake.customers.get(id)?.balance ?? Number.NaN, credits: fake.balanceTransactions.filter((t) => t.customer === id).length });
+const customer = (fake: StripeFake, id: string) => ({ balance: fake.customers.get(id)?.balance ?? Number.NaN, credits: fake.balanceTransactions.filter((t) => t.customer === id).length });
 const accountRow = (h: Harness, id: string) => h.deps.database.db.selectFrom("accounts").select(["plan", "seats_licensed", "version", "status"]).where("id", "=", id).executeTakeFirstOrThrow();
 const expansions = async (h: Harness, id: string) => (await h.deps.database.db.selectFrom("seat_expansions").select(["seats"]).where("account_id", "=", id).execute()).map((r) => r.seats);
 
@@ -107,18 +108,11 @@ const cases: StripeCase[] = [
 const casesFor = (kind: DatabaseKind) => (kind === "pglite" ? cases : cases.filter((c) => ["billing.credit_apply", "seats.expand_temporarily", "billing.plan_change"].includes(c.action)));
 
 describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (kind) => {
-  let h: Harness;
-  let fake: AimedStripeFake;
-  beforeAll(async () => {
-    h = await createHarness(kind, { stripe: true });
-    fake = h.stripe!;
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const fake = new StripeFake();
+  const h = useHarness(kind, { stripe: fake });
 
   /** With a fresh confirmation for destructive actions (the preview reads Stripe too, so it is taken before faults are armed). */
-  async function withConfirmation(c: StripeCase): Promise<ActionBody> {
+  async function withConfirmation(c: StripeCase): Promise<ActionCall> {
     if (!c.destructive) return c.body;
     const shown = await preview(h, c.role, c.action, c.body);
     expect(shown.status, JSON.stringify(shown.body)).toBe(200);
@@ -133,14 +127,12 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
       const stripeBefore = c.stripeState(fake);
       const localBefore = { account: await accountRow(h, accountId), expansions: await expansions(h, accountId) };
       const body = await withConfirmation(c);
-      fake.aim = c.write;
-      fake.failNext(3, 500); // the first try and both retries
+      fake.failNext(3, 500, c.write); // the first try and both retries
       const res = await act(h, c.role, c.action, body, { idempotencyKey: key });
       fake.clearFaults();
-      fake.aim = undefined;
       expect(res.status).toBe(502);
       expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "stripe" });
-      expect(fake.writesTo(c.write.method, c.write.path)).toHaveLength(3);
+      expect(fake.requestsTo(c.write.method, c.write.path)).toHaveLength(3);
       expect(c.stripeState(fake)).toEqual(stripeBefore);
       expect({ account: await accountRow(h, accountId), expansions: await expansions(h, accountId) }).toEqual(localBefore);
       const entries = await auditOf(h.deps, c.action, accountId);
@@ -155,7 +147,7 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
       const res = await act(h, c.role, c.action, await withConfirmation(c), { idempotencyKey: key });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       await c.expectEffect(h, stripeBefore);
-      const writes = fake.writesTo(c.write.method, c.write.path);
+      const writes = fake.requestsTo(c.write.method, c.write.path);
       expect(writes).toHaveLength(4);
       const keys = new Set(writes.map((w) => w.headers["idempotency-key"]));
       expect(keys.size).toBe(1);
@@ -169,7 +161,7 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
       const replay = await act(h, c.role, c.action, { ...c.body, expectedVersion: (res.body.before as { version: number }).version }, { idempotencyKey: key });
       expect(replay.status).toBe(200);
       expect(replay.body).toMatchObject({ replayed: true, auditEntryId: res.body.auditEntryId });
-      expect(fake.writesTo(c.write.method, c.write.path)).toHaveLength(4);
+      expect(fake.requestsTo(c.write.method, c.write.path)).toHaveLength(4);
       expect(c.stripeState(fake)).toEqual(stripeAfter);
     });
   });
@@ -177,13 +169,11 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
   it("a lost Stripe response is retried by the adapter with the same key: Stripe replays it, one credit", async () => {
     const before = customer(fake, "cus_demo_003");
     const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_003\/balance_transactions$/ };
-    fake.aim = write;
-    fake.dropNext(1);
+    fake.dropNext(1, write);
     const res = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_003" }, input: { amountCents: 700 } });
     fake.clearFaults();
-    fake.aim = undefined;
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const writes = fake.writesTo(write.method, write.path);
+    const writes = fake.requestsTo(write.method, write.path);
     expect(writes).toHaveLength(2);
     expect(writes[0]?.fault).toBe("dropped");
     expect(writes[1]).toMatchObject({ replayed: true });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditCount, auditOf, createHarness, preview, versionOf, type ActionBody, type Harness } from "./billingHarness.js";
+import { act, auditCount, auditOf, preview, useHarness, versionOf, type ActionCall } from "./harness.js";
 
 /** seats.change, seats.expand_temporarily and seats.reclaim over the built-in billing adapter, on both databases. */
 const DAY_MS = 86_400_000;
@@ -20,7 +20,7 @@ async function seatState(deps: AppDeps, accountId: string) {
 
 interface MatrixCase {
   action: string;
-  body: ActionBody;
+  body: ActionCall;
   allowed: PanelRole;
   lower: PanelRole;
   badInput: Record<string, unknown>;
@@ -33,13 +33,7 @@ const matrix: MatrixCase[] = [
 ];
 
 describe.each(databaseKinds)("seat actions (%s)", (kind) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(kind);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(kind);
 
   describe.each(matrix)("$action", (c) => {
     const accountId = c.body.target.id;

@@ -1,23 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { retentionDate } from "../../src/commands/account/delete.js";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
-import {
-  FlakyAuth0,
-  ScriptedStripe,
-  accountRow,
-  act,
-  auditOf,
-  confirmAndAct,
-  createStatusHarness,
-  localState,
-  preview,
-  settingBlocked,
-  versionOf,
-  type ActionCall,
-  type StatusHarness,
-} from "./authStatusHarness.js";
+import { FlakyAuth0, ScriptedStripe, settingBlocked } from "./demoProviders.js";
+import { accountRow, act, auditOf, confirmAndAct, localState, preview, runAction, useHarness, versionOf, type ActionCall, type Harness } from "./harness.js";
 
 /**
  * Account status through the HTTP API: account.suspend, unsuspend, deactivate, activate, delete.
@@ -33,32 +20,27 @@ interface AccountCase {
   /** `fail`: where the providers fail (an account on which the action does call them). */
   accounts: { success: string; retry: string; other: string; fail: string };
   invalid: { accountId: string; status: string }[];
-  arrange?: (h: StatusHarness) => Promise<void>;
-  effect: (h: StatusHarness, accountId: string, body: Record<string, unknown>) => Promise<void>;
+  arrange?: (h: Harness) => Promise<void>;
+  effect: (h: Harness, accountId: string, body: Record<string, unknown>) => Promise<void>;
 }
 
 const account = (id: string) => ({ type: "account" as const, id });
 
-const usersOf = (h: StatusHarness, accountId: string) =>
+const usersOf = (h: Harness, accountId: string) =>
   h.deps.database.db.selectFrom("users").select(["id", "status", "blocked", "idp_id"]).where("account_id", "=", accountId).orderBy("id").execute();
 
 /** Blocked for its own reasons, locally and at Auth0 (when the fake is in use). */
-async function blockBeforehand(h: StatusHarness, userId: string): Promise<void> {
+async function blockBeforehand(h: Harness, userId: string): Promise<void> {
   const row = await h.deps.database.db.updateTable("users").set({ blocked: true }).where("id", "=", userId).returning("idp_id").executeTakeFirstOrThrow();
   const at0 = h.auth0?.users.get(row.idp_id as string);
   if (at0) h.auth0?.users.set(row.idp_id as string, { ...at0, blocked: true });
 }
 
-const subscriptionOf = (h: StatusHarness, accountId: string) =>
+const subscriptionOf = (h: Harness, accountId: string) =>
   h.deps.database.db.selectFrom("billing_subscriptions").selectAll().where("customer_id", "=", accountId.replace("acc_", "cus_")).executeTakeFirstOrThrow();
 
-/** How the agent's app runs an action: destructive ones preview first and send the token. */
-function run(h: StatusHarness, role: PanelRole, action: string, destructive: boolean | undefined, call: ActionCall, options: { idempotencyKey?: string } = {}) {
-  return destructive ? confirmAndAct(h, role, action, call, options) : act(h, role, action, call, options);
-}
-
-async function arrangeThroughApi(h: StatusHarness, role: PanelRole, action: string, destructive: boolean, accountId: string): Promise<void> {
-  const res = await run(h, role, action, destructive, { target: account(accountId), ticketId: "1004" });
+async function arrangeThroughApi(h: Harness, role: PanelRole, action: string, destructive: boolean, accountId: string): Promise<void> {
+  const res = await runAction(h, role, action, destructive, { target: account(accountId), ticketId: "1004" });
   if (res.status !== 200) throw new Error(`arranging ${action} on ${accountId}: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
@@ -123,7 +105,8 @@ const cases: AccountCase[] = [
       expect((await usersOf(h, accountId)).filter((u) => u.status === "active").every((u) => u.blocked)).toBe(true);
       expect(await subscriptionOf(h, accountId)).toMatchObject({ status: "active", cancel_at_period_end: true });
       const effects = (body.before as { effects: Record<string, unknown> }).effects;
-      expect(effects).toMatchObject({ activeSubscription: true, mrrLostCents: 98_000, currency: "usd", nextInvoice: { amountCents: 98_000 } });
+      // The subscription ends at the period end: no invoice comes after the action, and its whole MRR is lost.
+      expect(effects).toMatchObject({ activeSubscription: true, mrrLostCents: 98_000, currency: "usd", nextInvoice: null });
       expect((effects.usersLosingAccess as { id: string }[]).map((u) => u.id)).toEqual(["usr_demo_012_1", "usr_demo_012_2", "usr_demo_012_3", "usr_demo_012_4", "usr_demo_012_5"]);
       expect(body.after).toMatchObject({ status: "deactivated", subscription: { status: "active", cancelAtPeriodEnd: true } });
     },
@@ -159,7 +142,7 @@ const cases: AccountCase[] = [
       expect(await subscriptionOf(h, accountId)).toMatchObject({ status: "canceled" });
       expect((await usersOf(h, accountId)).filter((u) => u.status === "active").every((u) => u.blocked)).toBe(true);
       const effects = (body.before as { effects: Record<string, unknown> }).effects;
-      expect(effects).toMatchObject({ activeSubscription: true, mrrLostCents: 98_000, retentionUntil: retentionDate(h.deps.clock.now()).toISOString() });
+      expect(effects).toMatchObject({ activeSubscription: true, mrrLostCents: 98_000, nextInvoice: null, retentionUntil: retentionDate(h.deps.clock.now()).toISOString() });
       expect(effects.warnings).toContainEqual(expect.stringContaining("cancelled immediately"));
       // The audit entry shows the billing effect that was accepted and carried out.
       expect(body.after).toMatchObject({ status: "deleted", subscriptionCancelled: { status: "canceled" } });
@@ -167,19 +150,18 @@ const cases: AccountCase[] = [
   },
 ];
 
+const arrangeAll = async (h: Harness) => {
+  for (const c of cases) await c.arrange?.(h);
+};
+
 function matrix(kind: DatabaseKind, scope: "full" | "representative") {
   describe(`account status on ${kind} (built-in identity and billing)`, () => {
-    let h: StatusHarness;
-    beforeAll(async () => {
-      h = await createStatusHarness(kind);
-      for (const c of cases) await c.arrange?.(h);
-    });
-    afterAll(() => h.close());
+    const h = useHarness(kind, { arrange: arrangeAll });
 
     describe.each(cases)("$action", (c) => {
       it("succeeds for the allowed role with before/after, ticket and reason audited", async () => {
         const accountId = c.accounts.success;
-        const res = await run(h, c.allowed, c.action, c.destructive, { target: account(accountId), ticketId: "1011", reason: "Owner asked in writing" });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: account(accountId), ticketId: "1011", reason: "Owner asked in writing" });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         const entries = (await auditOf(h.deps, c.action, accountId)).filter((e) => e.outcome === "succeeded");
         expect(entries).toHaveLength(1);
@@ -270,21 +252,16 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
   });
 
   describe(`account status on ${kind} through Auth0 and Stripe (fakes)`, () => {
-    let h: StatusHarness;
     const auth0 = new FlakyAuth0();
     const stripe = new ScriptedStripe();
+    const h = useHarness(kind, { auth0, stripe, arrange: arrangeAll });
     const blockedAtAuth0 = async (accountId: string) => (await usersOf(h, accountId)).filter((u) => auth0.users.get(u.idp_id as string)?.blocked).map((u) => u.id);
-    beforeAll(async () => {
-      h = await createStatusHarness(kind, { fakes: true, auth0, stripe });
-      for (const c of cases) await c.arrange?.(h);
-    });
-    afterAll(() => h.close());
 
     const fakeCases = scope === "full" ? cases : cases.filter((c) => c.action === "account.deactivate");
     describe.each(fakeCases)("$action", (c) => {
       it("succeeds at the providers", async () => {
         const accountId = c.accounts.success;
-        const res = await run(h, c.allowed, c.action, c.destructive, { target: account(accountId) }, { idempotencyKey: `fake-${c.action}` });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: account(accountId) }, { idempotencyKey: `fake-${c.action}` });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         const sub = stripe.subscriptions.get(accountId.replace("acc_", "sub_"));
         const blocked = await blockedAtAuth0(accountId);
@@ -315,7 +292,7 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
         const token = c.destructive ? ((await preview(h, c.allowed, c.action, call)).body.confirmationToken as string) : undefined;
         // The billing actions fail at their Stripe write, after their Auth0 calls went through; the others at Auth0.
         const atStripe = c.action === "account.deactivate" || c.action === "account.delete" || c.action === "account.activate";
-        if (atStripe) stripe.refuse(3, 503, (req) => req.method !== "GET" && req.path === `/v1/subscriptions/${subId}`);
+        if (atStripe) stripe.failNext(3, 503, { path: `/v1/subscriptions/${subId}` });
         else auth0.failNext(3, 503);
         const auth0Calls = auth0.requests.length;
         const res = await act(h, c.allowed, c.action, { ...call, ...(token ? { confirmationToken: token } : {}) });
@@ -352,6 +329,22 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
       const entries = await auditOf(h.deps, "account.suspend", accountId);
       expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed"]);
       expect(entries[1]?.error).toMatch(/^provider_unavailable: Auth0/);
+    });
+
+    it("when an undo fails too, the error says exactly which provider changes are left in place", async () => {
+      const accountId = "acc_demo_002";
+      const before = await localState(h.deps, accountId);
+      // Every call after the first two fails, the undo calls included.
+      auth0.failAfter(2, 503);
+      const res = await act(h, "support_full", "account.suspend", { target: account(accountId) });
+      auth0.heal();
+      expect(res.status).toBe(502);
+      expect(res.body).toMatchObject({ code: "provider_partially_applied", failedStep: "block usr_demo_002_3", notUndone: ["block usr_demo_002_2", "block usr_demo_002_1"] });
+      expect(await blockedAtAuth0(accountId)).toEqual(["usr_demo_002_1", "usr_demo_002_2"]);
+      expect(await localState(h.deps, accountId)).toEqual(before);
+      const entries = await auditOf(h.deps, "account.suspend", accountId);
+      expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed"]);
+      expect(entries[1]?.error).toContain("could not be undone: block usr_demo_002_2, block usr_demo_002_1");
     });
 
     it("a Stripe write whose response was lost is retried with the same Idempotency-Key and takes effect once", async () => {

@@ -1,23 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { seatsUsed } from "../../src/commands/targets.js";
 import { databaseKinds } from "../support/databases.js";
-import {
-  FlakyAuth0,
-  accountOfUser,
-  act,
-  auditOf,
-  confirmAndAct,
-  createStatusHarness,
-  localState,
-  preview,
-  settingBlocked,
-  userRow,
-  versionOf,
-  type ActionCall,
-  type StatusHarness,
-} from "./authStatusHarness.js";
+import { FlakyAuth0, settingBlocked } from "./demoProviders.js";
+import { accountOfUser, act, auditOf, localState, preview, runAction, useHarness, userRow, versionOf, type ActionCall, type Harness } from "./harness.js";
 
 /**
  * User status through the HTTP API: user.activate, suspend, deactivate (revoke access) and delete
@@ -31,17 +18,17 @@ interface StatusCase {
   destructive?: boolean;
   users: { success: string; retry: string; other: string; fail: string };
   invalid: { userId: string; code: string; because: string }[];
-  arrange?: (h: StatusHarness) => Promise<void>;
-  effect: (h: StatusHarness, userId: string, body: Record<string, unknown>) => Promise<void>;
+  arrange?: (h: Harness) => Promise<void>;
+  effect: (h: Harness, userId: string, body: Record<string, unknown>) => Promise<void>;
 }
 
-async function setUser(h: StatusHarness, userId: string, change: { status?: "active" | "suspended" | "deactivated"; blocked?: boolean }): Promise<void> {
+async function setUser(h: Harness, userId: string, change: { status?: "active" | "suspended" | "deactivated"; blocked?: boolean }): Promise<void> {
   const row = await h.deps.database.db.updateTable("users").set(change).where("id", "=", userId).returning("idp_id").executeTakeFirstOrThrow();
   const at0 = h.auth0?.users.get(row.idp_id as string);
   if (at0 && change.blocked !== undefined) h.auth0?.users.set(row.idp_id as string, { ...at0, blocked: change.blocked });
 }
 
-const openSessions = (h: StatusHarness, userId: string) => h.deps.database.db.selectFrom("user_sessions").select("id").where("user_id", "=", userId).where("revoked_at", "is", null).execute();
+const openSessions = (h: Harness, userId: string) => h.deps.database.db.selectFrom("user_sessions").select("id").where("user_id", "=", userId).where("revoked_at", "is", null).execute();
 
 const cases: StatusCase[] = [
   {
@@ -120,24 +107,18 @@ const cases: StatusCase[] = [
 
 const user = (id: string) => ({ type: "user" as const, id });
 
-/** Runs an action the way the agent's app does: destructive ones preview first and send the token. */
-function run(h: StatusHarness, c: StatusCase, role: PanelRole, call: ActionCall, options: { idempotencyKey?: string } = {}) {
-  return c.destructive ? confirmAndAct(h, role, c.action, call, options) : act(h, role, c.action, call, options);
-}
+const arrangeAll = async (h: Harness) => {
+  for (const c of cases) await c.arrange?.(h);
+};
 
 function matrix(kind: DatabaseKind, scope: "full" | "representative") {
   describe(`user status on ${kind} (built-in identity and billing)`, () => {
-    let h: StatusHarness;
-    beforeAll(async () => {
-      h = await createStatusHarness(kind);
-      for (const c of cases) await c.arrange?.(h);
-    });
-    afterAll(() => h.close());
+    const h = useHarness(kind, { arrange: arrangeAll });
 
     describe.each(cases)("$action", (c) => {
       it("succeeds for the allowed role with before/after, ticket and reason audited", async () => {
         const userId = c.users.success;
-        const res = await run(h, c, c.allowed, { target: user(userId), ticketId: "1007", reason: "Requested by the account owner" });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: user(userId), ticketId: "1007", reason: "Requested by the account owner" });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         const entries = (await auditOf(h.deps, c.action, userId)).filter((e) => e.outcome === "succeeded");
         expect(entries).toHaveLength(1);
@@ -207,25 +188,22 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
       const previewed = await preview(h, "operations", "user.delete", { target: user(userId) });
       expect(previewed.status).toBe(200);
       expect(previewed.body.effects).toMatchObject({ activeSubscription: true, mrrLostCents: 0, usersLosingAccess: [{ id: userId }] });
+      // Billing does not change: the next invoice after the deletion is the one already due (20 business seats).
+      expect(previewed.body.effects.nextInvoice).toMatchObject({ amountCents: 20 * 4_900 });
       expect(previewed.body.effects.summary).toContain(`frees 1 seat (${used} of 20 in use → ${used - 1})`);
     });
   });
 
   describe(`user status on ${kind} through the Auth0 adapter (fake)`, () => {
-    let h: StatusHarness;
     const auth0 = new FlakyAuth0();
-    beforeAll(async () => {
-      h = await createStatusHarness(kind, { fakes: true, auth0 });
-      for (const c of cases) await c.arrange?.(h);
-    });
-    afterAll(() => h.close());
+    const h = useHarness(kind, { auth0, stripe: true, arrange: arrangeAll });
 
     const auth0Cases = scope === "full" ? cases : cases.filter((c) => c.action === "user.deactivate");
     describe.each(auth0Cases)("$action", (c) => {
       it("succeeds at Auth0", async () => {
         const userId = c.users.success;
         const idpId = (await userRow(h.deps, userId)).idp_id as string;
-        const res = await run(h, c, c.allowed, { target: user(userId) });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: user(userId) });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         const expectBlocked = c.action === "user.deactivate" || c.action === "user.delete";
         expect(auth0.users.get(idpId)?.blocked ?? false).toBe(expectBlocked);
@@ -236,7 +214,7 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
         const userId = c.users.fail;
         const before = await localState(h.deps, accountOfUser(userId));
         auth0.failNext(3, 503);
-        const res = await run(h, c, c.allowed, { target: user(userId) });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: user(userId) });
         auth0.clearFaults();
         expect(res.status, JSON.stringify(res.body)).toBe(502);
         expect(await localState(h.deps, accountOfUser(userId))).toEqual(before);

@@ -8,17 +8,17 @@ import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { seqs, writeEntry } from "./fixtures.js";
+import { HOOK_TIMEOUT, seqs, writeEntry } from "./fixtures.js";
 
 describe.each(databaseKinds)("appendAudit on %s", (kind) => {
   let database: Database;
   const clock = new ManualClock(new Date("2026-11-24T12:00:00.123Z"));
   beforeAll(async () => {
     database = await createTestDatabase(kind);
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await database.close();
-  });
+  }, HOOK_TIMEOUT);
 
   it("chains each entry to the one before, from the genesis hash", async () => {
     const first = await appendAudit(database.db, writeEntry(), clock);
@@ -72,6 +72,18 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     expect(next.seq).toBe(before.length + 1);
     const reasons = await database.db.selectFrom("audit_log").select("reason").execute();
     expect(reasons.map((r) => r.reason)).not.toContain("this change is rolled back");
+    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+  });
+
+  it("keeps occurred_at in seq order when the clock steps back", async () => {
+    const ahead = await appendAudit(database.db, writeEntry(), clock);
+    clock.advance(-3_600_000);
+    const behind = await appendAudit(database.db, writeEntry(), clock);
+    expect(behind.seq).toBe(ahead.seq + 1);
+    expect(behind.occurredAt).toBe(ahead.occurredAt);
+    clock.advance(3_600_000 + 5);
+    const later = await appendAudit(database.db, writeEntry(), clock);
+    expect(Date.parse(later.occurredAt)).toBe(Date.parse(ahead.occurredAt) + 5);
     expect((await verifyAuditChain(database.db)).ok).toBe(true);
   });
 

@@ -9,7 +9,7 @@ import { ManualClock } from "../../src/clock.js";
 import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { asSuperuser, writeEntry } from "./fixtures.js";
+import { asSuperuser, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
 
 interface Run {
   code: number;
@@ -48,11 +48,11 @@ describe.each(databaseKinds)("npm run steward -- audit verify on %s", (kind) => 
     const clock = new ManualClock();
     for (let i = 0; i < 5; i++) ids.push((await appendAudit(database.db, writeEntry({ reason: `entry ${i + 1}` }), clock)).id);
     await database.close();
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await t.dispose();
     ids = [];
-  });
+  }, HOOK_TIMEOUT);
 
   it("exits 0 on an intact chain and prints the head to anchor", { timeout: 120_000 }, async () => {
     const run = await steward(["audit", "verify", "--quiet", ...t.args]);

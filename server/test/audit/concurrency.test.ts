@@ -4,7 +4,7 @@ import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { systemClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { agent, seqs, writeEntry } from "./fixtures.js";
+import { agent, HOOK_TIMEOUT, seqs, writeEntry } from "./fixtures.js";
 
 const WRITERS = 8;
 const PER_WRITER = 500;
@@ -14,10 +14,10 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
   beforeAll(async () => {
     // PostgreSQL: a real pool of 12 connections, so the 8 writers really run at once.
     database = await createTestDatabase(kind);
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await database.close();
-  });
+  }, HOOK_TIMEOUT);
 
   it(`${WRITERS} writers × ${PER_WRITER} entries form one valid, gap-free chain`, { timeout: 600_000 }, async () => {
     const writer = async (w: number) => {

@@ -3,6 +3,9 @@ import type { StaffActor } from "../../src/actor.js";
 import type { AuditInput } from "../../src/audit/auditLog.js";
 import type { DB } from "../../src/db/schema.js";
 
+/** Databases (PGlite is WASM) start slowly on the shared 2-core machines; hooks get longer than the default. */
+export const HOOK_TIMEOUT = 240_000;
+
 export function agent(n: number, panelRole: StaffActor["panelRole"] = "support_full"): StaffActor {
   return { kind: "staff", staffId: `stf_test_${n}`, zendeskUserId: String(7000 + n), email: `Agent${n}@Example.test`, name: `Agent ${n}`, panelRole };
 }

@@ -10,7 +10,7 @@ import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
 import type { AppDeps } from "../../src/deps.js";
 import type { ManualClock } from "../../src/clock.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
-import { asSuperuser } from "./fixtures.js";
+import { asSuperuser, HOOK_TIMEOUT } from "./fixtures.js";
 import { bearerFor, demoActor, type DemoRole } from "./http.js";
 
 const ACTORS: DemoRole[] = ["support_read_only", "support_full", "operations"];
@@ -53,10 +53,10 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     });
     deps.clock.set("2026-06-01T09:00:00.000Z");
     [admin, reader, ops] = await Promise.all([bearerFor(deps, "admin"), bearerFor(deps, "support_read_only"), bearerFor(deps, "operations")]);
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await deps.database.close();
-  });
+  }, HOOK_TIMEOUT);
 
   const newestFirst = (entries: AuditEntry[]) => [...entries].sort((a, b) => b.seq - a.seq).map((e) => e.seq);
   const search = async (query: Record<string, string>, auth = admin) => {
@@ -95,6 +95,11 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
       expect(page.entries.map((e) => e.seq), JSON.stringify(query)).toEqual(expected);
       expect(page.nextCursor).toBeNull();
     }
+    // Windows with nothing in them, before and after the log.
+    expect((await search({ to: new Date(START).toISOString() })).entries).toEqual([]);
+    expect((await search({ from: "2030-01-01T00:00:00Z" })).entries).toEqual([]);
+    const edge = await search({ from: new Date(START + 59 * MINUTE).toISOString(), to: new Date(START + 59 * MINUTE + 1).toISOString() });
+    expect(edge.entries.map((e) => e.seq)).toEqual([60]);
     // Entries come back exactly as stored and hashed.
     const one = (await search({ ticketId: "2003", action: "user.password_reset" })).entries[0];
     expect(one).toEqual(dataset.find((e) => e.seq === one?.seq));

@@ -7,7 +7,7 @@ import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { asSuperuser, writeEntry } from "./fixtures.js";
+import { asSuperuser, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
 
 describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
   let database: Database;
@@ -15,10 +15,10 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);
-  });
+  }, HOOK_TIMEOUT);
   afterAll(async () => {
     await database.close();
-  });
+  }, HOOK_TIMEOUT);
   // Each test starts from the same intact 10-entry chain (one database per kind keeps the suite fast).
   beforeEach(async () => {
     await asSuperuser(database.db, (db) => sql`delete from audit_log`.execute(db));
@@ -89,6 +89,12 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
         await sql`update audit_log set seq = 6 where seq = 1000`.execute(db);
       });
       expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 5, reason: "reordered", entries: 4 });
+    });
+
+    it("a row moved to the end of the log, at the seq it left", async () => {
+      const moved = await database.db.selectFrom("audit_log").select("id").where("seq", "=", 3).executeTakeFirstOrThrow();
+      await asSuperuser(database.db, (db) => sql`update audit_log set seq = 11 where seq = 3`.execute(db));
+      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 3, reason: "reordered", entryId: moved.id, entries: 2 });
     });
 
     it("a row inserted into the middle (later seqs shifted up), at the inserted row", async () => {

@@ -6,8 +6,7 @@ import { RequesterContext } from "../../../shared/schemas/context.js";
 import { createApp } from "../../src/app.js";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { databaseKinds } from "../support/databases.js";
-import { AGENT, authTestDeps, sessionFor, type TestDeps } from "../auth/helpers.js";
-import { addUser } from "./fixtures.js";
+import { AGENT, addUser, lookupTestDeps, sessionFor, SETUP_TIMEOUT_MS, type TestDeps } from "./fixtures.js";
 
 /** What the seeded tables say about an account, counted independently of the code under test. */
 async function accountFacts(deps: TestDeps, accountId: string) {
@@ -30,10 +29,10 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
   const auditByRequest = (requestId: string) => deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", requestId).execute();
 
   beforeAll(async () => {
-    deps = await authTestDeps(kind);
+    deps = await lookupTestDeps(kind);
     app = createApp(deps);
     token = await sessionFor(app, deps, AGENT.readOnly.zendeskUserId);
-  });
+  }, SETUP_TIMEOUT_MS);
   afterAll(async () => {
     await deps.database.close();
   });
@@ -173,7 +172,11 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
     }
   });
 
-  it("needs a session", async () => {
+  it("needs a session, and is described in the OpenAPI document", async () => {
     expect((await request(app).get("/api/context").query({ email: "a@b.example" })).status).toBe(401);
+    const doc = (await request(app).get("/api/openapi.json")).body as { paths: Record<string, { get?: { parameters: { name: string }[]; responses: Record<string, unknown> } }> };
+    expect(doc.paths["/api/context"]?.get?.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(["email", "zendeskUserId", "externalId", "userId", "X-Ticket-Id"]));
+    expect(Object.keys(doc.paths["/api/context"]?.get?.responses ?? {})).toEqual(expect.arrayContaining(["200", "400", "401", "403", "404"]));
+    expect(doc.paths["/api/search"]?.get?.parameters.map((p) => p.name)).toEqual(expect.arrayContaining(["q", "limit", "cursor"]));
   });
 });

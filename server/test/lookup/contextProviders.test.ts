@@ -5,11 +5,11 @@ import type { RequesterContext } from "../../../shared/schemas/context.js";
 import { createApp } from "../../src/app.js";
 import { Auth0Fake } from "../fakes/auth0Fake.js";
 import { StripeFake } from "../fakes/stripeFake.js";
-import { createTestDeps, databaseKinds } from "../support/databases.js";
-import { AGENT, sessionFor, type TestDeps } from "../auth/helpers.js";
+import { databaseKinds } from "../support/databases.js";
+import { AGENT, lookupTestDeps, sessionFor, SETUP_TIMEOUT_MS, type TestDeps } from "./fixtures.js";
 
 /** Longest the context waits for one part in these tests; the fakes are told to be slower than this. */
-const PART_TIMEOUT_MS = 600;
+const PART_TIMEOUT_MS = 2_000;
 
 describe.each(databaseKinds)("requester context through the Auth0 and Stripe fakes on %s", (kind) => {
   const auth0 = new Auth0Fake();
@@ -24,11 +24,11 @@ describe.each(databaseKinds)("requester context through the Auth0 and Stripe fak
 
   beforeAll(async () => {
     await Promise.all([auth0.start(), stripe.start()]);
-    deps = await createTestDeps(kind, {
-      seed: true,
-      env: { DATA_DIR: "memory", ...auth0.env(), ...stripe.env(), CONTEXT_PART_TIMEOUT_MS: String(PART_TIMEOUT_MS), PROVIDER_TIMEOUT_MS: "5000", PROVIDER_MAX_RETRIES: "1" },
-      providerPolicy: { baseDelayMs: 5, maxDelayMs: 20 },
-    });
+    deps = await lookupTestDeps(
+      kind,
+      { ...auth0.env(), ...stripe.env(), CONTEXT_PART_TIMEOUT_MS: String(PART_TIMEOUT_MS), PROVIDER_TIMEOUT_MS: "5000", PROVIDER_MAX_RETRIES: "1" },
+      { providerPolicy: { baseDelayMs: 5, maxDelayMs: 20 } },
+    );
     app = createApp(deps);
     token = await sessionFor(app, deps, AGENT.support.zendeskUserId);
     const user = await deps.database.db.selectFrom("users").selectAll().where("id", "=", "usr_demo_001_3").executeTakeFirstOrThrow();
@@ -37,7 +37,7 @@ describe.each(databaseKinds)("requester context through the Auth0 and Stripe fak
     const price = stripe.addPrice({ plan: "business", interval: "month", unitAmount: 4_900 });
     stripe.addCustomer({ id: "cus_demo_001", email: "billing@acme.example" });
     stripe.addSubscription({ id: "sub_demo_001", customer: "cus_demo_001", price: price.id, quantity: 25, status: "active" });
-  });
+  }, SETUP_TIMEOUT_MS);
   afterEach(() => {
     auth0.clearFaults();
     stripe.clearFaults();
@@ -53,6 +53,7 @@ describe.each(databaseKinds)("requester context through the Auth0 and Stripe fak
     const res = await context();
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const body = res.body as RequesterContext;
+    expect(body.identity.status, JSON.stringify(body.identity)).toBe("ok");
     expect(body.sources).toMatchObject({ identity: "auth0", billing: "stripe", account: "steward" });
     expect(body.identity).toMatchObject({ status: "ok", source: "auth0", data: { locked: true, activeSessions: 2 } });
     expect(body.billing).toMatchObject({ status: "ok", source: "stripe", data: { customerId: "cus_demo_001", plan: "business", seats: 25, status: "active" } });
@@ -72,7 +73,7 @@ describe.each(databaseKinds)("requester context through the Auth0 and Stripe fak
   });
 
   it("gives up on a slow Stripe after the part timeout and returns the rest", async () => {
-    stripe.delayNext(PART_TIMEOUT_MS * 4, 10);
+    stripe.delayNext(PART_TIMEOUT_MS * 3, 10);
     const started = Date.now();
     const res = await context();
     const elapsed = Date.now() - started;
@@ -82,7 +83,7 @@ describe.each(databaseKinds)("requester context through the Auth0 and Stripe fak
     expect(body.identity.status).toBe("ok");
     expect(body.account.status).toBe("ok");
     expect(elapsed).toBeGreaterThanOrEqual(PART_TIMEOUT_MS);
-    expect(elapsed).toBeLessThan(PART_TIMEOUT_MS * 4);
+    expect(elapsed).toBeLessThan(PART_TIMEOUT_MS * 3);
   });
 
   it("asks Auth0 and Stripe at the same time, not one after the other", async () => {

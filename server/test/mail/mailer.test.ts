@@ -8,7 +8,7 @@ import { MAIL_MAX_ATTEMPTS, deliverDueMail, retryDelayMs } from "../../src/mail/
 import { demoOutboxRoutes } from "../../src/mail/demoOutbox.js";
 import { enqueueMail } from "../../src/mail/outbox.js";
 import { startServer } from "../../src/server.js";
-import { act, createStatusHarness, type StatusHarness } from "../actions/authStatusHarness.js";
+import { act, createHarness, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
 import { SmtpSink } from "./smtpSink.js";
 
@@ -17,14 +17,14 @@ import { SmtpSink } from "./smtpSink.js";
  * on loopback), retried with backoff when the server refuses, every outcome audited as `mail.deliver`
  * with the mailer as actor and the ticket of the action that queued it. Demo mode holds mail instead.
  */
-const outbox = (h: StatusHarness, userId: string) => h.deps.database.db.selectFrom("mail_outbox").selectAll().where("user_id", "=", userId).orderBy("created_at").execute();
+const outbox = (h: Harness, userId: string) => h.deps.database.db.selectFrom("mail_outbox").selectAll().where("user_id", "=", userId).orderBy("created_at").execute();
 
-async function deliveries(h: StatusHarness, userId: string) {
+async function deliveries(h: Harness, userId: string) {
   const rows = await h.deps.database.db.selectFrom("audit_log").selectAll().where("action", "=", "mail.deliver").where("target_id", "=", userId).orderBy("seq").execute();
   return rows.map(toAuditEntry);
 }
 
-async function resetPassword(h: StatusHarness, userId: string, ticketId: string) {
+async function resetPassword(h: Harness, userId: string, ticketId: string) {
   const res = await act(h, "support_full", "user.password_reset", { target: { type: "user", id: userId }, ticketId });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { result: { mailId: string } };
@@ -32,13 +32,13 @@ async function resetPassword(h: StatusHarness, userId: string, ticketId: string)
 
 describe.each(databaseKinds)("mailer on %s", (kind) => {
   const smtp = new SmtpSink();
-  let h: StatusHarness;
+  let h: Harness;
   beforeAll(async () => {
     await smtp.start();
-    h = await createStatusHarness(kind, { env: { SMTP_URL: smtp.url, MAIL_FROM: "Acme Support <support@acme.example>" } });
-  });
+    h = await createHarness(kind, { env: { SMTP_URL: smtp.url, MAIL_FROM: "Acme Support <support@acme.example>" } });
+  }, HARNESS_TIMEOUT_MS);
   afterAll(async () => {
-    await h.close();
+    await h?.close();
     await smtp.close();
   });
 
@@ -142,11 +142,11 @@ describe.each(databaseKinds)("mailer on %s", (kind) => {
 });
 
 describe("mailer in demo mode without SMTP", () => {
-  let h: StatusHarness;
+  let h: Harness;
   beforeAll(async () => {
-    h = await createStatusHarness("pglite");
-  });
-  afterAll(() => h.close());
+    h = await createHarness("pglite");
+  }, HARNESS_TIMEOUT_MS);
+  afterAll(() => h?.close());
 
   it("holds the mail and lists it at GET /api/demo/outbox for the local Zendesk page", async () => {
     const userId = "usr_demo_012_1";
@@ -162,6 +162,15 @@ describe("mailer in demo mode without SMTP", () => {
     expect(entry).toMatchObject({ outcome: "succeeded", ticketId: "1201", after: { status: "held" } });
   });
 
+  it("outside demo mode, a missing SMTP_URL holds the mail and audits the delivery as failed", async () => {
+    const userId = "usr_demo_012_2";
+    await resetPassword(h, userId, "1202");
+    const production = { ...h.deps, config: { ...h.deps.config, demo: false } };
+    expect(await deliverDueMail(production, { transport: null })).toEqual({ sent: 0, held: 1, retrying: 0, failed: 0 });
+    const [entry] = await deliveries(h, userId);
+    expect(entry).toMatchObject({ outcome: "failed", error: "no SMTP_URL configured", ticketId: "1202" });
+  });
+
   it("has no outbox endpoint outside demo mode", async () => {
     const production = express().use(demoOutboxRoutes({ ...h.deps, config: { ...h.deps.config, demo: false } }));
     expect((await request(production).get("/api/demo/outbox")).status).toBe(404);
@@ -171,11 +180,11 @@ describe("mailer in demo mode without SMTP", () => {
 
 describe("mail delivery loop started by startServer", () => {
   const smtp = new SmtpSink();
-  let h: StatusHarness;
+  let h: Harness;
   beforeAll(async () => {
     await smtp.start();
-    h = await createStatusHarness("pglite", { env: { SMTP_URL: smtp.url, MAIL_POLL_MS: "50" } });
-  });
+    h = await createHarness("pglite", { env: { SMTP_URL: smtp.url, MAIL_POLL_MS: "50" } });
+  }, HARNESS_TIMEOUT_MS);
   afterAll(() => smtp.close());
 
   it("delivers queued mail in the background and stops on shutdown", async () => {

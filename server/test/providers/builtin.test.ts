@@ -39,9 +39,10 @@ describe.each(databaseKinds)("built-in providers on %s", (kind: DatabaseKind) =>
   const user = (id: string) => ({ id, idpId: null, email: "" });
   const account = (n: string) => ({ id: `acc_demo_${n}`, billingCustomerId: `cus_demo_${n}` });
 
+  // Seeding PGlite (WASM) on a shared 2-core machine can take longer than the default hook timeout.
   beforeAll(async () => {
     deps = await createTestDeps(kind, { seed: true });
-  });
+  }, 180_000);
   afterAll(() => deps.database.close());
 
   it("createTestDeps builds the built-in adapters from the default config", () => {

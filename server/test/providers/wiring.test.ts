@@ -23,7 +23,7 @@ describe.each(databaseKinds)("provider wiring in buildDeps (%s)", (kind: Databas
     seedAuth0Users(auth0);
     seedStripe(stripe);
     deps = await buildDeps(testConfig({ ...auth0.env(), ...stripe.env() }), { database: await createTestDatabase(kind), logger: createLogger("silent"), clock: new ManualClock() });
-  });
+  }, 180_000);
   afterAll(async () => {
     await deps.database.close();
     await Promise.all([auth0.close(), stripe.close()]);

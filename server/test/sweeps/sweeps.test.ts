@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { startServer } from "../../src/server.js";
 import { runSweeps } from "../../src/sweeps/runSweeps.js";
-import { act, auditOf, createHarness, type Harness } from "../actions/billingHarness.js";
+import { act, auditOf, createHarness, HARNESS_TIMEOUT_MS, useHarness, type Harness } from "../actions/harness.js";
+import { StripeFake } from "../fakes/stripeFake.js";
 import { databaseKinds } from "../support/databases.js";
 
 /**
@@ -9,7 +10,8 @@ import { databaseKinds } from "../support/databases.js";
  * (user.elevation_expire), a seat expansion comes off the bill (seats.expansion_expire), each once,
  * as Steward's system actor, against the ticket the grant was made for. Time is a ManualClock.
  */
-const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
 const DAY_MS = 24 * HOUR_MS;
 
 const user = (id: string) => ({ type: "user" as const, id });
@@ -40,13 +42,7 @@ async function billedSeats(h: Harness, accountId: string): Promise<number> {
 }
 
 describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness(kind);
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness(kind);
 
   it("restores the previous role once the elevation expires, not before, audited against the original ticket", async () => {
     const userId = "usr_demo_008_5";
@@ -158,32 +154,26 @@ describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => 
   });
 });
 
-describe("sweeps through Stripe (pglite)", () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await createHarness("pglite", { stripe: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+describe.each(databaseKinds)("sweeps through Stripe (%s)", (kind) => {
+  const fake = new StripeFake();
+  const h = useHarness(kind, { stripe: fake });
 
   it("a Stripe failure leaves the expansion open (pending + failed entries); the next sweep reverts it with the same key", async () => {
-    const fake = h.stripe!;
     const write = { method: "POST", path: /^\/v1\/subscription_items\/si_demo_021$/ };
     const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account("acc_demo_021"), input: { seats: 2, days: 1 }, ticketId: "1006" });
     expect(granted.status, JSON.stringify(granted.body)).toBe(200);
     expect(fake.subscriptions.get("sub_demo_021")?.items.data[0]?.quantity).toBe(5);
 
     h.deps.clock.advance(DAY_MS + 1);
-    fake.aim = write;
-    fake.failNext(3, 503);
+    fake.failNext(3, 503, write);
     expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
     fake.clearFaults();
-    fake.aim = undefined;
     expect(fake.subscriptions.get("sub_demo_021")?.items.data[0]?.quantity).toBe(5);
     expect(await openGrants(h)).toEqual([granted.body.result.expansionId]);
     expect((await auditOf(h.deps, "seats.expansion_expire", "acc_demo_021")).map((e) => e.outcome)).toEqual(["pending", "failed"]);
 
+    // The next sweep after the first failure's backoff (2 minutes).
+    h.deps.clock.advance(2 * MINUTE_MS);
     expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
     expect(fake.subscriptions.get("sub_demo_021")?.items.data[0]?.quantity).toBe(3);
     expect(await openGrants(h)).toEqual([]);
@@ -191,10 +181,54 @@ describe("sweeps through Stripe (pglite)", () => {
     expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed", "pending", "succeeded"]);
     expect(entries.every((e) => e.ticketId === "1006" && e.actor.system === "sweeper")).toBe(true);
     // The expand and the revert are different writes; the failed and the successful revert share one key.
-    const keys = fake.writesTo(write.method, write.path).map((r) => r.headers["idempotency-key"]);
+    const keys = fake.requestsTo(write.method, write.path).map((r) => r.headers["idempotency-key"]);
     expect(keys).toHaveLength(5);
     expect(new Set(keys.slice(1)).size).toBe(1);
     expect(keys[0]).not.toBe(keys[1]);
+  });
+
+  it("a revert that keeps failing waits min(2^n minutes, 1 hour) before its next attempt, instead of retrying on every run", async () => {
+    const accountId = "acc_demo_019";
+    const write = { method: "POST", path: /^\/v1\/subscription_items\/si_demo_019$/ };
+    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account(accountId), input: { seats: 1, days: 1 }, ticketId: "1003" });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    const failedAttempts = async () => (await auditOf(h.deps, "seats.expansion_expire", accountId)).filter((e) => e.outcome === "failed").length;
+    const stripeWrites = () => fake.requestsTo(write.method, write.path).length;
+
+    h.deps.clock.advance(DAY_MS + 1);
+    // Stripe stays down: every write fails, the adapter's own retries included.
+    fake.failNext(1_000, 503, write);
+    try {
+      expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+      // After n failures the wait is min(2^n minutes, 1 hour).
+      for (const [failures, waitMinutes] of [[1, 2], [2, 4], [3, 8], [4, 16], [5, 32], [6, 60], [7, 60]] as const) {
+        const writes = stripeWrites();
+        // Within the wait a sweep leaves the grant alone: no call to Stripe, no audit entry.
+        h.deps.clock.advance(waitMinutes * MINUTE_MS - 1);
+        expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 0 });
+        expect(stripeWrites()).toBe(writes);
+        expect(await failedAttempts()).toBe(failures);
+        // Once the wait is over the next sweep tries again, and fails again.
+        h.deps.clock.advance(1);
+        expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+        expect(stripeWrites()).toBeGreaterThan(writes);
+        expect(await failedAttempts()).toBe(failures + 1);
+      }
+    } finally {
+      fake.clearFaults();
+    }
+    const expansionId = granted.body.result.expansionId as string;
+    const row = await h.deps.database.db.selectFrom("seat_expansions").select(["revert_failures", "revert_failed_at", "reverted_at"]).where("id", "=", expansionId).executeTakeFirstOrThrow();
+    expect(row).toEqual({ revert_failures: 8, revert_failed_at: h.deps.clock.now(), reverted_at: null });
+
+    // Stripe is back: once the capped hour has passed, the grant is reverted, once.
+    h.deps.clock.advance(HOUR_MS - 1);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 0 });
+    h.deps.clock.advance(1);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    const outcomes = (await auditOf(h.deps, "seats.expansion_expire", accountId)).map((e) => e.outcome);
+    expect(outcomes).toEqual([...Array.from({ length: 8 }, () => ["pending", "failed"]).flat(), "pending", "succeeded"]);
+    expect(fake.subscriptions.get("sub_demo_019")?.items.data[0]?.quantity).toBe(20);
   });
 });
 
@@ -213,5 +247,5 @@ describe("the sweep loop in a running server (pglite)", () => {
     } finally {
       await running.close();
     }
-  });
+  }, HARNESS_TIMEOUT_MS);
 });

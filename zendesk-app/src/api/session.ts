@@ -46,7 +46,8 @@ export class Session {
     clearTimeout(this.timer);
     const left = Date.parse(this.grant.expiresAt) - Date.now();
     if (left <= 0) return this.emit("expired");
-    this.timer = setTimeout(() => void this.renewNow(), Math.max(left - RENEW_BEFORE_MS, 1_000));
+    // Two minutes ahead, or halfway through a short session, so a renewal never races the expiry.
+    this.timer = setTimeout(() => void this.renewNow(), Math.max(left - Math.min(RENEW_BEFORE_MS, left / 2), 1_000));
   }
 
   async renewNow(): Promise<void> {

@@ -28,11 +28,29 @@ function Sidebar({ services }: { services: Services }) {
     if (next === "history") setHistoryVersion((v) => v + 1); // always show the newest entries
     setTab(next);
   };
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern); Tab goes on into the panel.
+  const onTabKey = (event: KeyboardEvent) => {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    const index = tabs.findIndex(([id]) => id === tab);
+    const [next] = tabs[(index + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length] as [Tab, string];
+    choose(next);
+    document.getElementById(`tab-${next}`)?.focus();
+  };
   return (
     <ServicesContext.Provider value={services}>
-      <div class="tabs" role="tablist" aria-label={t("tab.label")}>
+      <div class="tabs" role="tablist" aria-label={t("tab.label")} onKeyDown={onTabKey}>
         {tabs.map(([id, label]) => (
-          <button key={id} type="button" role="tab" id={`tab-${id}`} aria-controls={`panel-${id}`} aria-selected={tab === id} class={tab === id ? "tab tab--on" : "tab"} onClick={() => choose(id)}>
+          <button
+            key={id}
+            type="button"
+            role="tab"
+            id={`tab-${id}`}
+            aria-controls={`panel-${id}`}
+            aria-selected={tab === id}
+            tabIndex={tab === id ? 0 : -1}
+            class={tab === id ? "tab tab--on" : "tab"}
+            onClick={() => choose(id)}
+          >
             {label}
           </button>
         ))}

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "vite";
+import type { Clock } from "../../../server/src/clock.js";
 import { loadConfig } from "../../../server/src/config.js";
 import type { AppDeps } from "../../../server/src/deps.js";
 import { buildDeps, startServer, type RunningServer } from "../../../server/src/server.js";
@@ -19,11 +20,11 @@ export interface StewardUnderTest {
 /** Builds the sidebar into a private folder, so test files running in parallel never share a dist. */
 export async function buildSidebar(): Promise<{ dir: string; remove(): void }> {
   const dir = mkdtempSync(join(tmpdir(), "steward-app-"));
-  await build({ configFile: join(process.cwd(), "zendesk-app", "vite.config.ts"), logLevel: "warn", build: { outDir: dir, emptyOutDir: true } });
+  await build({ configFile: join(process.cwd(), "zendesk-app", "vite.config.ts"), logLevel: "error", build: { outDir: dir, emptyOutDir: true } });
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startSteward(options: { env?: Record<string, string>; appDir: string; customise?: (deps: AppDeps) => void | Promise<void> }): Promise<StewardUnderTest> {
+export async function startSteward(options: { env?: Record<string, string>; appDir: string; clock?: Clock }): Promise<StewardUnderTest> {
   const config = loadConfig({
     STEWARD_MODE: "demo",
     DATA_DIR: "memory",
@@ -33,8 +34,7 @@ export async function startSteward(options: { env?: Record<string, string>; appD
     SHUTDOWN_GRACE_MS: "500",
     ...options.env,
   });
-  const deps = await buildDeps(config);
-  await options.customise?.(deps);
+  const deps = await buildDeps(config, options.clock ? { clock: options.clock } : {});
   const server = await startServer(deps, { port: 0, host: "127.0.0.1" });
   return {
     deps,

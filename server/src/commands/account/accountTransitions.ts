@@ -1,7 +1,6 @@
 import type { AccountStatus } from "../../../../shared/roles.js";
 import type { Account } from "../../db/schema.js";
 import { Problem } from "../../http/problem.js";
-import { accountSnapshot, loadAccountTarget, type Executor } from "../targets.js";
 
 /**
  * The account status machine, as one table: which statuses each action accepts and where it leads.
@@ -32,10 +31,4 @@ export function assertAccountTransition(action: AccountStatusAction, account: Ac
 
 export function restoredStatus(previous: AccountStatus | undefined): AccountStatus {
   return previous && RESTORABLE.includes(previous) ? previous : "active";
-}
-
-/** The account as it is after the command's writes, for the audit entry's `after`. */
-export async function accountAfter(trx: Executor, accountId: string): Promise<Record<string, unknown>> {
-  const { account } = await loadAccountTarget(trx, accountId);
-  return accountSnapshot(account);
 }

@@ -1,10 +1,11 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
+import { accountAfter } from "../accountAfter.js";
+import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
-import { accountAfter, assertAccountTransition, restoredStatus } from "./accountTransitions.js";
-import { billingBefore, billingSeen, isLiveSubscription, subscriptionState } from "./billingEffects.js";
+import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 
 /**
  * account.activate — the reverse of account.deactivate: unblocks the users the deactivation (and
@@ -17,23 +18,22 @@ export const activateAccount = defineCommand({
   provider: ["identity", "billing"],
   validate: async (target, _input, ctx) => {
     assertAccountTransition("account.activate", target.account);
-    await billingBefore(target.account, ctx);
+    await currentBilling(ctx, target.account);
   },
   perform: async (target, _input, ctx, call) => {
     const db = call.executor ?? ctx.deps.database.db;
-    const billing = billingSeen(ctx);
+    const billing = await earlierBilling(ctx);
     const holds = await openHolds(db, target.id, ["suspension", "deactivation"]);
     const users = await usersHeldBy(db, holds);
     const steps: ProviderStep[] = blockSteps(users, false, ctx, call);
     let subscription: BillingSummary | null = billing;
     const resumable = isLiveSubscription(billing) && billing.cancelAtPeriodEnd;
     if (resumable) {
-      const ref = { id: target.id, billingCustomerId: target.account.billing_customer_id };
-      steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(ref, { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
+      steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(billingRef(target.account), { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
     }
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     const billingNote = resumable ? "subscription resumed" : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
-    return { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status), subscriptionResumed: resumable, billingNote, subscription: subscriptionState(subscription) };
+    return { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status), subscriptionResumed: resumable, billingNote, subscription: billingSnapshot(subscription) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);

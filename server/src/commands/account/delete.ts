@@ -1,10 +1,12 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
+import { accountAfter } from "../accountAfter.js";
+import { actionEffects, formatMoney } from "../billingEffects.js";
+import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
-import { accountAfter, assertAccountTransition } from "./accountTransitions.js";
-import { billingBefore, billingSeen, effectsOf, isLiveSubscription, money, subscriptionState } from "./billingEffects.js";
+import { assertAccountTransition } from "./accountTransitions.js";
 
 /** How long a deleted account's data is kept before it may be purged. */
 export const RETENTION_DAYS = 30;
@@ -25,33 +27,32 @@ export const deleteAccount = defineCommand({
   provider: ["identity", "billing"],
   validate: async (target, _input, ctx) => {
     assertAccountTransition("account.delete", target.account);
-    await billingBefore(target.account, ctx);
+    await currentBilling(ctx, target.account);
   },
   preview: async (target, _input, ctx) => {
-    const billing = await billingBefore(target.account, ctx);
+    const billing = await currentBilling(ctx, target.account);
     const users = await usersToBlock(ctx.deps.database.db, target.id);
     const live = isLiveSubscription(billing);
-    const warnings = live ? [`The ${billing.status} ${billing.plan ?? ""} subscription (${money(billing.mrrCents, billing.currency)} a month) is cancelled immediately`] : [];
+    const warnings = live ? [`The ${billing.status} ${billing.plan ?? ""} subscription (${formatMoney(billing.mrrCents, billing.currency)} a month) is cancelled immediately`] : [];
     const retentionUntil = retentionDate(ctx.now).toISOString();
-    return effectsOf(billing, {
+    return actionEffects(billing, {
       summary: `Delete ${target.account.name}: ${users.length} user(s) lose access${live ? ", the subscription is cancelled now" : ""}; data kept until ${retentionUntil.slice(0, 10)}`,
-      endsSubscription: live,
+      billingAfter: live ? "ended" : "unchanged",
       usersLosingAccess: users,
       retentionUntil,
       warnings,
     });
   },
   perform: async (target, _input, ctx, call) => {
-    const billing = billingSeen(ctx);
+    const billing = await earlierBilling(ctx);
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     let cancelled: BillingSummary | null = null;
     const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
     if (isLiveSubscription(billing)) {
-      const ref = { id: target.id, billingCustomerId: target.account.billing_customer_id };
-      steps.push({ label: "cancel the subscription now", run: async () => (cancelled = await ctx.deps.billing.cancelSubscription(ref, "now", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
+      steps.push({ label: "cancel the subscription now", run: async () => (cancelled = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "now", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: subscriptionState(cancelled) };
+    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     const retentionUntil = retentionDate(ctx.now);

@@ -1,8 +1,9 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
 import { runCompensated } from "../compensation.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
-import { accountAfter, assertAccountTransition } from "./accountTransitions.js";
+import { assertAccountTransition } from "./accountTransitions.js";
 
 /**
  * account.suspend — nobody at the customer can sign in (each active user is blocked at the identity

@@ -1,8 +1,9 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
 import { runCompensated } from "../compensation.js";
 import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
-import { accountAfter, assertAccountTransition, restoredStatus } from "./accountTransitions.js";
+import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 
 /**
  * account.unsuspend — unblocks exactly the users the suspension blocked and puts back the status it

@@ -2,8 +2,8 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { billingRef, currentBilling, earlierBilling } from "./billingState.js";
-import { formatMoney } from "./billingEffects.js";
+import { billingRef, currentBilling, earlierBilling } from "../billingState.js";
+import { formatMoney } from "../billingEffects.js";
 
 /** billing.credit_apply — credits the customer balance (it reduces the next invoices); support_full up to its cap. */
 export const applyCredit = defineCommand({

@@ -2,8 +2,8 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { billingEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "./billingEffects.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "./billingState.js";
+import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 
 /**
  * billing.plan_change — moves the subscription to another plan (same interval and seats) through
@@ -25,10 +25,9 @@ export const changePlan = defineCommand({
     const warnings = ["Figures are estimates: the provider prorates the change on the next invoice"];
     if (billing.status === "trialing") warnings.unshift("The subscription is trialing: the new price applies when the trial ends");
     if (billing.cancelAtPeriodEnd) warnings.unshift("The subscription is set to cancel at the end of the period");
-    return billingEffects(billing, {
+    return actionEffects(billing, {
       summary: `Plan ${billing.plan ?? "none"} → ${input.plan} (${billing.seats ?? 0} seats, ${billing.interval ?? "month"}ly); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
-      mrrAfterCents: mrrAfter,
-      nextInvoice: projectedNextInvoice(billing, { plan: input.plan }),
+      billingAfter: { mrrCents: mrrAfter, nextInvoice: projectedNextInvoice(billing, { plan: input.plan }) },
       warnings,
     });
   },
@@ -37,6 +36,6 @@ export const changePlan = defineCommand({
     // The product's own copy of the plan follows the provider.
     await trx.updateTable("accounts").set({ plan: input.plan }).where("id", "=", target.id).execute();
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "plan_changed", detail: `${target.account.plan} → ${input.plan} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await accountAfter(trx, target.id)), ...billingSnapshot(billing) } };
+    return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) } };
   },
 });

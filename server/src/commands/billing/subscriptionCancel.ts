@@ -2,8 +2,8 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { billingEffects, formatMoney } from "./billingEffects.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "./billingState.js";
+import { actionEffects, formatMoney } from "../billingEffects.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 
 /**
  * billing.subscription_cancel — at period end (default) or now, through the billing port;
@@ -28,16 +28,15 @@ export const cancelSubscription = defineCommand({
     const warnings = ["The account keeps its access: use account.deactivate to remove it"];
     if (billing.nextInvoice) warnings.unshift(`The invoice of ${formatMoney(billing.nextInvoice.amountCents, billing.currency)} due ${billing.nextInvoice.date ?? "next"} will not be issued`);
     if (input.mode === "now") warnings.unshift("Cancelling now ends the subscription immediately; it cannot be resumed");
-    return billingEffects(billing, {
+    return actionEffects(billing, {
       summary: `Cancels the ${billing.plan ?? ""} subscription ${when}; MRR lost ${formatMoney(billing.mrrCents, billing.currency)}`,
-      mrrAfterCents: 0,
-      nextInvoice: null,
+      billingAfter: "ended",
       warnings,
     });
   },
   perform: (target, input, ctx, call) => ctx.deps.billing.cancelSubscription(billingRef(target.account), input.mode, call),
   apply: async (trx, target, input, ctx, billing) => {
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "subscription_canceled", detail: `${input.mode === "now" ? "ended now" : "ends at period end"} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await accountAfter(trx, target.id)), ...billingSnapshot(billing) } };
+    return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) } };
   },
 });

@@ -2,7 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "./billingState.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "../billingState.js";
 
 const DAY_MS = 86_400_000;
 
@@ -30,6 +30,6 @@ export const extendTrial = defineCommand({
   },
   apply: async (trx, target, input, ctx, billing) => {
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "trial_extended", detail: `+${input.days} days, trial ends ${billing.trialEnd ?? "?"} (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await accountAfter(trx, target.id)), ...billingSnapshot(billing) }, result: { trialEnd: billing.trialEnd } };
+    return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) }, result: { trialEnd: billing.trialEnd } };
   },
 });

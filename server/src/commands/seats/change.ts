@@ -1,8 +1,8 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
-import { billingEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billing/billingEffects.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billing/billingState.js";
+import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { billedSeats, seatHolders, temporarySeats, userRef } from "./seatHolders.js";
 
@@ -37,10 +37,9 @@ export const changeSeats = defineCommand({
     if (over.length) warnings.push(`${over.length} of ${holders.length} users holding seats are over the new limit: they keep access, and the account is over its seats until some leave (seats.reclaim)`);
     if (temporary) warnings.push(`${temporary} temporary seats stay on top of the licence until they expire`);
     warnings.push("Figures are estimates: the provider prorates the change on the next invoice");
-    return billingEffects(billing, {
+    return actionEffects(billing, {
       summary: `Licensed seats ${account.seats_licensed} → ${input.seats} (${holders.length} in use); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
-      mrrAfterCents: mrrAfter,
-      nextInvoice: projectedNextInvoice(billing, { seats: billed }),
+      billingAfter: { mrrCents: mrrAfter, nextInvoice: projectedNextInvoice(billing, { seats: billed }) },
       usersOverSeats: over.map(userRef),
       warnings,
     });
@@ -59,6 +58,6 @@ export const changeSeats = defineCommand({
     await trx.updateTable("accounts").set({ seats_licensed: input.seats }).where("id", "=", target.id).execute();
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_changed", detail: `${target.account.seats_licensed} → ${input.seats} seats by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     const after = await accountAfter(trx, target.id);
-    return { after: { ...after, billedSeats: await billedSeats(trx, { ...target.account, seats_licensed: input.seats }), ...billingSnapshot(billing) } };
+    return { after: { ...after, billedSeats: await billedSeats(trx, { ...target.account, seats_licensed: input.seats }), billing: billingSnapshot(billing) } };
   },
 });

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billing/billingState.js";
+import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { temporarySeats } from "./seatHolders.js";
 
@@ -37,7 +37,7 @@ export const expandSeatsTemporarily = defineCommand({
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expanded", detail: `+${input.seats} seats until ${expiresAt.toISOString()} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     const expansion = { id, seats: input.seats, expiresAt: expiresAt.toISOString() };
     return {
-      after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), expansion, ...billingSnapshot(billing) },
+      after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), expansion, billing: billingSnapshot(billing) },
       result: { expansionId: id, expiresAt: expansion.expiresAt },
     };
   },

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
-import { billingRef, billingSnapshot, currentBilling, earlierBilling } from "../billing/billingState.js";
+import { billingRef, billingSnapshot, currentBilling, earlierBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import type { Executor } from "../targets.js";
 import { temporarySeats } from "./seatHolders.js";
@@ -29,7 +29,7 @@ export const expireSeatExpansion = defineCommand({
   providerState: async (target, input, ctx) => {
     const row = await openExpansion(ctx.deps.database.db, target.id, input.expansionId, ctx.now);
     const billing = await currentBilling(ctx, target.account);
-    return { expansion: { id: row.id, seats: row.seats, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id }, ...billingSnapshot(billing) };
+    return { expansion: { id: row.id, seats: row.seats, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id }, billing: billingSnapshot(billing) };
   },
   perform: async (target, input, ctx, call) => {
     // An ended subscription bills nothing: only the bookkeeping is closed.
@@ -42,6 +42,6 @@ export const expireSeatExpansion = defineCommand({
     const row = await openExpansion(trx, target.id, input.expansionId, ctx.now);
     await trx.updateTable("seat_expansions").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expansion_ended", detail: `-${row.seats} temporary seats (ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, ...billingSnapshot(billing) } };
+    return { after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, billing: billingSnapshot(billing) } };
   },
 });

@@ -3,8 +3,8 @@ import type { Account } from "../../db/schema.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { assertKeepsAnAdmin, isActiveAdmin, lockAccountAdmins } from "../accountAdmins.js";
-import { billingEffects } from "../billing/billingEffects.js";
-import { currentBilling } from "../billing/billingState.js";
+import { actionEffects } from "../billingEffects.js";
+import { currentBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import type { Executor } from "../targets.js";
 import { seatHolders, userRef, type SeatHolder } from "./seatHolders.js";
@@ -47,12 +47,11 @@ export const reclaimSeats = defineCommand({
     const used = holders.length - (chosen ? users.length : 0);
     // Shown for context only: the bill does not change, so a billing outage must not block the preview.
     const billing = await currentBilling(ctx, target.account).catch(() => null);
-    return billingEffects(billing, {
+    return actionEffects(billing, {
       summary: chosen
         ? `Deactivates ${users.length} users; seats in use ${holders.length} → ${used} of ${target.account.seats_licensed} licensed`
         : `${users.length} of ${holders.length} users holding seats have not signed in for ${input.inactiveDays} days`,
-      mrrAfterCents: billing?.mrrCents ?? 0,
-      nextInvoice: billing?.nextInvoice ?? null,
+      billingAfter: "unchanged",
       usersLosingAccess: users.map(userRef),
       warnings,
     });

@@ -1,6 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { assertKeepsAnAdmin } from "../accountAdmins.js";
-import { billingBefore, effectsOf } from "../account/billingEffects.js";
+import { actionEffects } from "../billingEffects.js";
+import { currentBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { seatsUsed } from "../targets.js";
 import { recordUserActivity } from "./activityNote.js";
@@ -23,14 +24,14 @@ export const deleteUser = defineCommand({
     if (target.account.status !== "deactivated" && target.account.status !== "deleted") await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },
   preview: async (target, _input, ctx) => {
-    const billing = await billingBefore(target.account, ctx);
+    const billing = await currentBilling(ctx, target.account);
     const used = await seatsUsed(ctx.deps.database.db, target.accountId);
     const licensed = target.account.seats_licensed;
     const freesSeat = HOLDS_SEAT.has(target.user.status);
     const seats = freesSeat ? `frees 1 seat (${used} of ${licensed} in use → ${used - 1})` : `holds no seat (${used} of ${licensed} in use)`;
-    return effectsOf(billing, {
+    return actionEffects(billing, {
       summary: `Delete ${target.user.name} <${target.user.email}> from ${target.account.name}: ${seats}`,
-      endsSubscription: false,
+      billingAfter: "unchanged",
       usersLosingAccess: target.user.status === "active" && !target.user.blocked ? [target.user] : [],
       warnings: freesSeat ? ["Licensed seats and billing stay as they are; reduce seats separately if the customer asks"] : [],
     });

@@ -27,9 +27,10 @@ function functions(extensionSchema: string, ownSchema: string): string[] {
       language sql immutable parallel safe strict
       as $$ select pg_catalog.lower(${own}.steward_unaccent($1)) $$`,
     // "Zoë Müller-Smith" → {zoe,muller,smith}; "ana.lima2@acme.example" → {ana,lima2,acme,example}.
+    // plpgsql is never inlined, so its high COST stands: the planner must not pick a scan that splits every row.
     `create or replace function ${own}.steward_words(text) returns text[]
-      language sql immutable parallel safe strict
-      as $$ select pg_catalog.array_remove(pg_catalog.regexp_split_to_array(${own}.steward_fold($1), '[^[:alnum:]]+'), '') $$`,
+      language plpgsql immutable parallel safe strict cost 1000
+      as $$ begin return pg_catalog.array_remove(pg_catalog.regexp_split_to_array(${own}.steward_fold($1), '[^[:alnum:]]+'), ''); end $$`,
     // Statement-level, from the transition table: one insert per batch however many rows it has.
     `create or replace function ${own}.steward_collect_search_terms() returns trigger
       language plpgsql

@@ -7,7 +7,7 @@ import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
-import { buildRequesterContext, type ContextResult } from "../../lookup/requesterContext.js";
+import { PART_NAMES, buildRequesterContext, type ContextResult, type PartName } from "../../lookup/requesterContext.js";
 import { ticketHeader } from "../audit/schema.js";
 
 /** The one audit entry a lookup leaves: who looked at whom, for which ticket, and what could be read. */
@@ -30,7 +30,7 @@ function lookupEntry(result: ContextResult, query: ContextQuery): Pick<AuditInpu
   }
   const { user, failedParts } = result;
   // "Failed" only when none of the parts could be read; a partial answer is still a lookup that happened.
-  const nothingRead = failedParts.length === 5;
+  const nothingRead = failedParts.length === PART_NAMES.length;
   return {
     target: { type: "user", id: user?.id ?? null, accountId: user?.account_id ?? null },
     after: { requester, match: "exact", failedParts },
@@ -39,7 +39,7 @@ function lookupEntry(result: ContextResult, query: ContextQuery): Pick<AuditInpu
   };
 }
 
-function errorCode(part: RequesterContext["identity" | "account" | "billing" | "activity" | "audit"]): string {
+function errorCode(part: RequesterContext[PartName]): string {
   return part.status === "error" ? part.error.code : "ok";
 }
 

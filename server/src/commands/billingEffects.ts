@@ -1,0 +1,92 @@
+import type { ActionEffects } from "../../../shared/schemas/actions.js";
+import type { BillingSummary } from "../../../shared/schemas/context.js";
+import type { User } from "../db/schema.js";
+import { isPlanName, monthlyRecurringCents, unitPriceCents, type BillingInterval } from "../providers/planCatalog.js";
+import { isLiveSubscription } from "./billingState.js";
+
+/**
+ * The billing-aware preview of every destructive action (account, user, seats, billing), with one
+ * meaning: `nextInvoice` is the next invoice AFTER the action (null when the action ends the
+ * subscription), `mrrLostCents` is MRR now minus MRR after, `activeSubscription` says whether a live
+ * subscription exists NOW. Projected figures are estimates from the plan catalogue; the provider
+ * prorates the actual invoice. The confirmation fingerprints the result, so it must be stable.
+ */
+const EARNING = new Set(["active", "past_due"]);
+
+export function formatMoney(cents: number, currency: string): string {
+  try {
+    return new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
+  } catch {
+    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+  }
+}
+
+/** Price of one seat for one billing interval, from the catalogue, else from what is charged now. */
+export function seatPriceCents(billing: BillingSummary, plan: string | null = billing.plan): number {
+  const interval: BillingInterval = billing.interval ?? "month";
+  if (plan && isPlanName(plan)) return unitPriceCents(plan, interval);
+  if (!billing.seats || !billing.mrrCents) return 0;
+  return Math.round((billing.mrrCents * (interval === "year" ? 12 : 1)) / billing.seats);
+}
+
+/** Monthly recurring revenue with another plan or seat count; trials and lapsed subscriptions earn nothing. */
+export function projectedMrrCents(billing: BillingSummary, change: { plan?: string; seats?: number }): number {
+  if (!billing.status || !EARNING.has(billing.status)) return 0;
+  const seats = change.seats ?? billing.seats ?? 0;
+  return monthlyRecurringCents(seatPriceCents(billing, change.plan ?? billing.plan) * seats, billing.interval ?? "month");
+}
+
+/** The next invoice with another plan or seat count (a credit balance reduces it, as the providers do). */
+export function projectedNextInvoice(billing: BillingSummary, change: { plan?: string; seats?: number }): ActionEffects["nextInvoice"] {
+  if (!billing.nextInvoice) return null;
+  const seats = change.seats ?? billing.seats ?? 0;
+  return { amountCents: Math.max(0, seatPriceCents(billing, change.plan ?? billing.plan) * seats + billing.balanceCents), date: billing.nextInvoice.date };
+}
+
+/**
+ * The subscription after the action: as it is now, ended (no MRR, no further invoice, whether it
+ * ends now or at the period end), or changed to the given MRR and next invoice.
+ */
+export type BillingAfter = "unchanged" | "ended" | { mrrCents: number; nextInvoice: ActionEffects["nextInvoice"] };
+
+type Person = Pick<User, "id" | "email" | "name">;
+
+export interface EffectParts {
+  summary: string;
+  billingAfter: BillingAfter;
+  usersLosingAccess?: readonly Person[];
+  usersOverSeats?: readonly Person[];
+  retentionUntil?: string | null;
+  warnings?: readonly string[];
+}
+
+const person = (u: Person) => ({ id: u.id, email: u.email, name: u.name });
+
+/** Assembles ActionEffects from the billing reading taken before the action and what the action changes. */
+export function actionEffects(billing: BillingSummary | null, parts: EffectParts): ActionEffects {
+  const currency = billing?.currency ?? "usd";
+  const mrrNowCents = billing?.mrrCents ?? 0;
+  const after =
+    parts.billingAfter === "unchanged"
+      ? { mrrCents: mrrNowCents, nextInvoice: billing?.nextInvoice ?? null }
+      : parts.billingAfter === "ended"
+        ? { mrrCents: 0, nextInvoice: null }
+        : parts.billingAfter;
+  const open = (billing?.recentInvoices ?? []).filter((i) => i.status === "open");
+  const amountDueCents = open.reduce((sum, i) => sum + i.amountRemainingCents, 0);
+  const warnings = [...(parts.warnings ?? [])];
+  if (open.length) warnings.push(`${open.length} open invoice(s) totalling ${formatMoney(amountDueCents, currency)} stay due`);
+  return {
+    summary: parts.summary,
+    activeSubscription: isLiveSubscription(billing),
+    mrrLostCents: mrrNowCents - after.mrrCents,
+    currency,
+    nextInvoice: after.nextInvoice,
+    openInvoices: open.length,
+    amountDueCents,
+    usersLosingAccess: (parts.usersLosingAccess ?? []).map(person),
+    ...(parts.usersOverSeats ? { usersOverSeats: parts.usersOverSeats.map(person) } : {}),
+    retentionUntil: parts.retentionUntil ?? null,
+    warnings,
+  };
+}

@@ -1,0 +1,79 @@
+import type { ActionPreviewResponse } from "../../../shared/schemas/actions";
+import type { FieldSpec } from "../actions/catalog";
+import { date, money } from "../format";
+import { t, tOr } from "../i18n";
+
+/** The pieces of an action form: one input per action field, and the preview's billing effects. */
+export interface FieldCap {
+  field: string;
+  unit: string;
+  limit: number;
+}
+
+export function ActionField({ field, id, value, error, cap, currency, onInput }: { field: FieldSpec; id: string; value: string; error?: string; cap?: FieldCap; currency: string; onInput: (v: string) => void }) {
+  const label = tOr(`field.${field.name}`, field.name);
+  const hint = cap && cap.field === field.name ? t("field.cap_hint", { limit: field.kind === "money" ? money(cap.limit, currency) : cap.limit, unit: tOr(`unit.${cap.unit}`, cap.unit) }) : null;
+  const common = { id, name: field.name, "aria-invalid": error ? true : undefined, "aria-describedby": error ? `${id}-error` : undefined };
+  return (
+    <div class={error ? "c-field c-field--error" : "c-field"}>
+      <label class="c-field__label" for={id}>
+        {label}
+      </label>
+      {hint && <div class="c-field__hint">{hint}</div>}
+      {field.kind === "select" ? (
+        <select {...common} class="c-field__input c-field__input--select" value={value} onChange={(e) => onInput(e.currentTarget.value)}>
+          {(field.options ?? []).map((option) => (
+            <option key={option} value={option}>
+              {tOr(`option.${option}`, option)}
+            </option>
+          ))}
+        </select>
+      ) : field.kind === "textarea" || field.kind === "idList" ? (
+        <textarea {...common} class="c-field__input c-field__input--area" rows={2} value={value} required={!field.optional} onInput={(e) => onInput(e.currentTarget.value)} />
+      ) : field.kind === "text" ? (
+        <input {...common} class="c-field__input" type="text" required={!field.optional} value={value} onInput={(e) => onInput(e.currentTarget.value)} />
+      ) : (
+        <input
+          {...common}
+          class="c-field__input"
+          type="number"
+          inputMode={field.kind === "money" ? "decimal" : "numeric"}
+          step={field.kind === "money" ? "0.01" : "1"}
+          min={field.kind === "money" ? "0.01" : field.min}
+          max={field.max}
+          required={!field.optional}
+          value={value}
+          onInput={(e) => onInput(e.currentTarget.value)}
+        />
+      )}
+      {error && (
+        <div class="c-field__message" id={`${id}-error`} role="alert">
+          {error}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) {
+  const e = preview.effects;
+  return (
+    <div class="effects" data-testid="preview">
+      <p>
+        <strong>{e.summary}</strong>
+      </p>
+      <ul>
+        {e.activeSubscription && <li>{t("preview.mrr_lost", { amount: money(e.mrrLostCents, e.currency) })}</li>}
+        {e.nextInvoice && <li>{t("preview.next_invoice", { amount: money(e.nextInvoice.amountCents, e.currency), date: date(e.nextInvoice.date) })}</li>}
+        {e.openInvoices > 0 && <li>{t("preview.open_invoices", { count: e.openInvoices, amount: money(e.amountDueCents, e.currency) })}</li>}
+        {e.usersLosingAccess.length > 0 && <li>{t("preview.users_losing_access", { count: e.usersLosingAccess.length, names: e.usersLosingAccess.slice(0, 5).map((u) => u.email).join(", ") })}</li>}
+        {e.retentionUntil && <li>{t("preview.retention", { date: date(e.retentionUntil) })}</li>}
+        {e.warnings.map((w) => (
+          <li key={w} class="warning">
+            {w}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
