@@ -17,6 +17,7 @@ import { verifyAuditChain } from "../src/audit/verifyChain.js";
 import { systemClock } from "../src/clock.js";
 import { openDatabase, redactUrl, type Database } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
+import { prng } from "../src/seed/prng.js";
 
 /**
  * `npm run bench:audit -- [--entries N] [--database postgres://…]`: fills the audit log (a sample
@@ -51,16 +52,6 @@ const TICKETS = 400_000;
 const YEAR_MS = 365 * 86_400_000;
 const START = Date.parse("2025-01-01T00:00:00.000Z");
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(42);
 const pick = (n: number) => Math.floor(random() * n);
 // Skewed: low indexes are much more frequent (a few busy agents, popular actions).

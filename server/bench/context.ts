@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import express from "express";
@@ -6,7 +5,7 @@ import { redactUrl } from "../src/db/database.js";
 import { DEMO_AGENTS } from "../src/seed/demo.js";
 import { Auth0Fake } from "../test/fakes/auth0Fake.js";
 import { StripeFake } from "../test/fakes/stripeFake.js";
-import { load, openDataSet, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
+import { dataSetArgs, dataSetOptionsOf, load, openDataSet, wholeNumberArg, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
 
 /**
  * `npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--duration S] [--connections N]`
@@ -16,27 +15,15 @@ import { load, openDataSet, startApp, type DataSetOptions, type LoadRequest, typ
  */
 const { values } = parseArgs({
   options: {
-    database: { type: "string" },
-    "data-dir": { type: "string", default: "./data/bench-pglite" },
-    accounts: { type: "string", default: "100000" },
-    "users-per-account": { type: "string", default: "10" },
+    ...dataSetArgs,
     duration: { type: "string", default: "15" },
     connections: { type: "string", default: "10" },
     requesters: { type: "string", default: "200" },
     latency: { type: "string", default: "100" },
   },
 });
-const whole = (name: string, raw: string | undefined): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return n;
-};
-const options: DataSetOptions = {
-  databaseUrl: values.database,
-  dataDir: resolve(values["data-dir"] ?? "./data/bench-pglite"),
-  accounts: whole("accounts", values.accounts),
-  usersPerAccount: whole("users-per-account", values["users-per-account"]),
-};
+const whole = wholeNumberArg;
+const options: DataSetOptions = dataSetOptionsOf(values);
 const DURATION = whole("duration", values.duration);
 const CONNECTIONS = whole("connections", values.connections);
 const REQUESTERS = whole("requesters", values.requesters);

@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
 import { sql } from "kysely";
@@ -140,3 +141,27 @@ export async function load(url: string, requests: LoadRequest[], options: { conn
 }
 
 export { percentile };
+
+/** The options every lookup benchmark takes; `extra` adds the benchmark's own (all whole numbers). */
+export const dataSetArgs = {
+  database: { type: "string" },
+  "data-dir": { type: "string", default: "./data/bench-pglite" },
+  accounts: { type: "string", default: "100000" },
+  "users-per-account": { type: "string", default: "10" },
+} as const;
+
+export function wholeNumberArg(name: string, raw: string | undefined): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
+  return n;
+}
+
+export function dataSetOptionsOf(values: { database?: string; "data-dir"?: string; accounts?: string; "users-per-account"?: string }): DataSetOptions {
+  return {
+    databaseUrl: values.database,
+    dataDir: resolve(values["data-dir"] ?? "./data/bench-pglite"),
+    accounts: wholeNumberArg("accounts", values.accounts),
+    usersPerAccount: wholeNumberArg("users-per-account", values["users-per-account"]),
+  };
+}
+

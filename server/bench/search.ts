@@ -1,9 +1,9 @@
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { redactUrl } from "../src/db/database.js";
 import { searchDirectory } from "../src/lookup/search.js";
 import { DEMO_AGENTS } from "../src/seed/demo.js";
-import { openDataSet, percentile, startApp, type DataSetOptions } from "./lookupSetup.js";
+import { dataSetArgs, dataSetOptionsOf, wholeNumberArg, openDataSet, percentile, startApp, type DataSetOptions } from "./lookupSetup.js";
+import { prng } from "../src/seed/prng.js";
 
 /**
  * `npm run bench:search -- [--database postgres://…] [--data-dir DIR] [--queries N]`
@@ -13,36 +13,14 @@ import { openDataSet, percentile, startApp, type DataSetOptions } from "./lookup
  */
 const { values } = parseArgs({
   options: {
-    database: { type: "string" },
-    "data-dir": { type: "string", default: "./data/bench-pglite" },
-    accounts: { type: "string", default: "100000" },
-    "users-per-account": { type: "string", default: "10" },
+    ...dataSetArgs,
     queries: { type: "string", default: "40" },
   },
 });
-const whole = (name: string, raw: string | undefined): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return n;
-};
-const options: DataSetOptions = {
-  databaseUrl: values.database,
-  dataDir: resolve(values["data-dir"] ?? "./data/bench-pglite"),
-  accounts: whole("accounts", values.accounts),
-  usersPerAccount: whole("users-per-account", values["users-per-account"]),
-};
+const whole = wholeNumberArg;
+const options: DataSetOptions = dataSetOptionsOf(values);
 const QUERIES = whole("queries", values.queries);
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const random = prng(7);
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)] as T;
 

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import type { Insertable } from "kysely";
 import type { BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB, NewAccount, NewUser } from "../db/schema.js";
 import { unitPriceCents, type PlanName } from "../providers/planCatalog.js";
+import { prng } from "./prng.js";
 
 /**
  * The deterministic demo data set: every account state and the awkward cases support meets
@@ -18,17 +19,6 @@ export const DEMO_AGENTS = [
 
 const DAY = 86_400_000;
 
-/** mulberry32: a tiny seeded PRNG so the "random" parts are the same every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIRST = ["Ana", "Ben", "Chloé", "Dmitri", "Eva", "Farah", "Giulia", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Søren", "Tariq", "Uma", "Victor", "Wen", "Yara", "Zoë"];
 const LAST = ["Almeida", "Brandt", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Haddad", "Ito", "Jansen", "Kowalski", "Larsen", "Müller", "Nakamura", "Okafor", "Petrov", "Rossi", "Schmidt", "Tanaka", "Vargas"];
