@@ -64,7 +64,11 @@ export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) 
       </p>
       <ul>
         {e.activeSubscription && <li>{t("preview.mrr_lost", { amount: money(e.mrrLostCents, e.currency) })}</li>}
-        {e.nextInvoice && <li>{t("preview.next_invoice", { amount: money(e.nextInvoice.amountCents, e.currency), date: date(e.nextInvoice.date) })}</li>}
+        {e.nextInvoice ? (
+          <li>{t("preview.next_invoice", { amount: money(e.nextInvoice.amountCents, e.currency), date: date(e.nextInvoice.date) })}</li>
+        ) : (
+          e.activeSubscription && <li>{t("preview.no_next_invoice")}</li>
+        )}
         {e.openInvoices > 0 && <li>{t("preview.open_invoices", { count: e.openInvoices, amount: money(e.amountDueCents, e.currency) })}</li>}
         {e.usersLosingAccess.length > 0 && <li>{t("preview.users_losing_access", { count: e.usersLosingAccess.length, names: e.usersLosingAccess.slice(0, 5).map((u) => u.email).join(", ") })}</li>}
         {e.retentionUntil && <li>{t("preview.retention", { date: date(e.retentionUntil) })}</li>}
