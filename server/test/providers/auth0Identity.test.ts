@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { IdentitySummary } from "../../../shared/schemas/context.js";
 import { ManualClock } from "../../src/clock.js";
 import { createAuth0Identity } from "../../src/providers/index.js";
-import { ProviderError } from "../../src/providers/providerError.js";
+import { providerFailure } from "./providerFailure.js";
 import type { IdentityPort, IdentityUserRef } from "../../src/providers/ports.js";
 import { Auth0Fake } from "../fakes/auth0Fake.js";
 import { testConfig } from "../support/databases.js";
@@ -21,14 +21,7 @@ function portFor(env: Record<string, string>, policy = { baseDelayMs: 10 }): Ide
   return createAuth0Identity({ config: testConfig({ ...fake.env(), PROVIDER_TIMEOUT_MS: "2000", PROVIDER_MAX_RETRIES: "2", ...env }), clock, policy });
 }
 
-async function failure(work: Promise<unknown>): Promise<ProviderError> {
-  const err = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderError);
-  return err as ProviderError;
-}
+const failure = providerFailure;
 
 beforeAll(async () => {
   await fake.start();

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { BillingSummary } from "../../../shared/schemas/context.js";
 import { createStripeBilling } from "../../src/providers/index.js";
 import type { BillingPort } from "../../src/providers/ports.js";
-import { ProviderError } from "../../src/providers/providerError.js";
+import { providerFailure } from "./providerFailure.js";
 import { STRIPE_API_VERSION } from "../../src/providers/stripe/stripeClient.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { testConfig } from "../support/databases.js";
@@ -20,14 +20,7 @@ function portFor(env: Record<string, string> = {}): BillingPort {
   return createStripeBilling({ config: testConfig({ ...fake.env(), PROVIDER_TIMEOUT_MS: "2000", PROVIDER_MAX_RETRIES: "2", ...env }), policy: { baseDelayMs: 10 } });
 }
 
-async function failure(work: Promise<unknown>): Promise<ProviderError> {
-  const err = await work.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ProviderError);
-  return err as ProviderError;
-}
+const failure = providerFailure;
 
 beforeAll(async () => {
   await fake.start();

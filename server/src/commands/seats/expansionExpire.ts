@@ -1,19 +1,16 @@
 import { z } from "zod";
-import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import type { Executor } from "../targets.js";
+import { assertGrantDue } from "../temporaryGrant.js";
 import { temporarySeats } from "./seatHolders.js";
 
 export const ExpansionExpireInput = z.object({ expansionId: z.string().min(1) }).strict();
 
 async function openExpansion(db: Executor, accountId: string, expansionId: string, now: Date) {
   const row = await db.selectFrom("seat_expansions").selectAll().where("id", "=", expansionId).where("account_id", "=", accountId).executeTakeFirst();
-  if (!row) throw Problem.notFound(`No seat expansion ${expansionId} on account ${accountId}`);
-  if (row.reverted_at) throw Problem.conflict("already_reverted", `Seat expansion ${expansionId} was already reverted`);
-  if (new Date(row.expires_at) > now) throw Problem.conflict("not_due", `Seat expansion ${expansionId} runs until ${new Date(row.expires_at).toISOString()}`);
-  return row;
+  return assertGrantDue(row, `seat expansion ${expansionId} on account ${accountId}`, now);
 }
 
 /**

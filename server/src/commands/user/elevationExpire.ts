@@ -1,20 +1,17 @@
 import { z } from "zod";
 import type { ProductRole } from "../../../../shared/roles.js";
 import type { User } from "../../db/schema.js";
-import { Problem } from "../../http/problem.js";
 import { ADMIN_ROLES, activeAdmins, isActiveAdmin, lockAccountAdmins } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import type { Executor } from "../targets.js";
+import { assertGrantDue } from "../temporaryGrant.js";
 
 export const ElevationExpireInput = z.object({ elevationId: z.string().min(1) }).strict();
 
 async function dueElevation(db: Executor, userId: string, elevationId: string, now: Date) {
   const row = await db.selectFrom("role_elevations").selectAll().where("id", "=", elevationId).where("user_id", "=", userId).executeTakeFirst();
-  if (!row) throw Problem.notFound(`No role elevation ${elevationId} for user ${userId}`);
-  if (row.reverted_at) throw Problem.conflict("already_reverted", `Role elevation ${elevationId} was already ended`);
-  if (new Date(row.expires_at) > now) throw Problem.conflict("not_due", `Role elevation ${elevationId} runs until ${new Date(row.expires_at).toISOString()}`);
-  return row;
+  return assertGrantDue(row, `role elevation ${elevationId} for user ${userId}`, now);
 }
 
 /** Why the previous role is not put back, or null when it is. */
