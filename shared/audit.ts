@@ -2,7 +2,8 @@ import { z } from "zod";
 import { ActionNameSchema } from "./actions.js";
 import { PanelRole } from "./roles.js";
 
-export const auditOutcomes = ["pending", "succeeded", "failed", "denied"] as const;
+/** `unknown`: a provider call whose effect is not known yet; the reconciler closes it as succeeded or failed. */
+export const auditOutcomes = ["pending", "succeeded", "failed", "denied", "unknown"] as const;
 export const AuditOutcome = z.enum(auditOutcomes);
 export type AuditOutcome = z.infer<typeof AuditOutcome>;
 

@@ -6,6 +6,7 @@ import * as m004 from "./migrations/004_search.js";
 import * as m005 from "./migrations/005_actions.js";
 import * as m006 from "./migrations/006_access_holds.js";
 import * as m007 from "./migrations/007_sweep_backoff.js";
+import * as m008 from "./migrations/008_audit_unknown_outcome.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ export const migrations: Record<string, Migration> = {
   "005_actions": m005,
   "006_access_holds": m006,
   "007_sweep_backoff": m007,
+  "008_audit_unknown_outcome": m008,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -157,7 +157,7 @@ export interface AuditLogTable {
   /** jsonb: written as a JSON string, read back parsed. */
   before: ColumnType<unknown, string | null, never>;
   after: ColumnType<unknown, string | null, never>;
-  outcome: AuditColumn<"pending" | "succeeded" | "failed" | "denied">;
+  outcome: AuditColumn<"pending" | "succeeded" | "failed" | "denied" | "unknown">;
   error: AuditColumn<string | null>;
   request_id: AuditColumn<string | null>;
   operation_id: AuditColumn<string | null>;

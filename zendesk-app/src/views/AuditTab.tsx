@@ -9,7 +9,7 @@ import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { Badge, Card, ProblemNotice, type Tone } from "./parts";
 
-const outcomeTone: Record<AuditEntry["outcome"], Tone> = { succeeded: "green", failed: "red", denied: "red", pending: "yellow" };
+const outcomeTone: Record<AuditEntry["outcome"], Tone> = { succeeded: "green", failed: "red", denied: "red", pending: "yellow", unknown: "yellow" };
 
 type Loaded = { entries: AuditEntry[] } | { problem: ProblemDetails } | null;
 
