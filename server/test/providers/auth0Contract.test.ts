@@ -43,8 +43,8 @@ afterAll(() => fake.close());
 const managementCalls = () => fake.requests.filter((r) => r.path.startsWith("/api/v2/"));
 
 describe("Auth0 fake and adapter against the Management API contract", () => {
-  it("finds the contract file (../shared/contracts from the repository root), and fails loudly without it", () => {
-    expect(AUTH0_CONTRACT_PATH).toMatch(/\/shared\/contracts\/auth0-management-api\.openapi\.json$/);
+  it("finds the contract file inside the repository (server/test/contracts), and fails loudly without it", () => {
+    expect(AUTH0_CONTRACT_PATH).toMatch(/\/server\/test\/contracts\/auth0-management-api\.openapi\.json$/);
     expect(Object.keys(spec.paths).length).toBeGreaterThan(100);
     expect(() => loadContract("/nonexistent/auth0-management-api.openapi.json")).toThrow(/Contract file missing: \/nonexistent\/auth0-management-api\.openapi\.json/);
   });

@@ -18,13 +18,13 @@ export interface OpenApiDocument {
   components?: { schemas?: Record<string, Schema> };
 }
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
-/** The contract lives beside the repository: `../shared/contracts/…` from its root. */
-export const AUTH0_CONTRACT_PATH = resolve(REPO_ROOT, "../shared/contracts/auth0-management-api.openapi.json");
+/** Contracts are kept in the repository (server/test/contracts/) so a fresh clone can run the suite. */
+export const CONTRACTS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../contracts");
+export const AUTH0_CONTRACT_PATH = resolve(CONTRACTS_DIR, "auth0-management-api.openapi.json");
 
 export function loadContract(path: string): OpenApiDocument {
   if (!existsSync(path)) {
-    throw new Error(`Contract file missing: ${path}. The Auth0 contract check needs the Management API OpenAPI document there (../shared/contracts/ from the repository root).`);
+    throw new Error(`Contract file missing: ${path}. The provider contract checks read their documents from server/test/contracts/.`);
   }
   return JSON.parse(readFileSync(path, "utf8")) as OpenApiDocument;
 }
