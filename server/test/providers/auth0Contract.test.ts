@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createAuth0Identity } from "../../src/providers/index.js";
 import type { IdentityPort } from "../../src/providers/ports.js";
-import { Auth0Fake } from "../fakes/auth0Fake.js";
+import { Auth0Fake, ROUTE_SCOPES, STEWARD_AUTH0_SCOPES } from "../fakes/auth0Fake.js";
 import { testConfig } from "../support/databases.js";
 import { seedAuth0Users } from "./auth0Seed.js";
 import { AUTH0_CONTRACT_PATH, loadContract, matchTemplate, validate, type OpenApiDocument } from "./openApiContract.js";
@@ -134,5 +134,66 @@ describe("Auth0 fake and adapter against the Management API contract", () => {
     const methods = matchTemplate(spec, "GET", "/users/auth0%7Cx/authentication-methods")?.operation.responses?.["200"]?.content?.["application/json"]?.schema;
     expect(validate(spec, methods, { authenticators: [{ id: "x", type: "carrier-pigeon", created_at: "2026-01-01T00:00:00Z" }] }).length).toBeGreaterThan(0);
     expect(validate(spec, methods, [{ id: "x", type: "totp" }]).join()).toContain("created_at");
+  });
+
+  it("the fake asks each endpoint for the scopes the contract lists for it", () => {
+    const problems: string[] = [];
+    for (const [route, scopes] of Object.entries(ROUTE_SCOPES)) {
+      const [method, template] = route.split(" ") as [string, string];
+      const operation = spec.paths[template]?.[method.toLowerCase()] as { security?: Record<string, string[]>[] } | undefined;
+      const listed = operation?.security?.find((s) => "oAuth2ClientCredentials" in s)?.oAuth2ClientCredentials;
+      if (!listed) problems.push(`${route}: the contract lists no client-credentials scopes`);
+      else if ([...listed].sort().join() !== [...scopes].sort().join()) problems.push(`${route}: fake wants ${scopes.join(",")}, contract lists ${listed.join(",")}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it.each(Object.keys(ROUTE_SCOPES))("%s: the token Steward's application gets carries a scope it accepts, and the adapter's request passed", (route) => {
+    const [method, template] = route.split(" ") as [string, string];
+    const hits = managementCalls().filter((r) => r.method === method && matchTemplate(spec, r.method, r.path.slice("/api/v2".length))?.template === template);
+    expect(hits.length).toBeGreaterThan(0);
+    expect(hits.filter((r) => r.status === 401 || r.status === 403)).toEqual([]);
+    expect(ROUTE_SCOPES[route]?.some((scope) => (STEWARD_AUTH0_SCOPES as readonly string[]).includes(scope))).toBe(true);
+  });
+});
+
+describe("Auth0 fake checks the Management API token's scopes, as Auth0 does", () => {
+  const locked = { id: "usr_1", idpId: "auth0|locked", email: "lou.locked@acme.example" };
+
+  it("a client grant without a needed scope: 403 insufficient_scope naming the scopes wanted, nothing changed", async () => {
+    const narrow = new Auth0Fake({ grantedScopes: STEWARD_AUTH0_SCOPES.filter((s) => s !== "update:users") });
+    await narrow.start();
+    try {
+      seedAuth0Users(narrow);
+      const port = createAuth0Identity({ config: testConfig({ ...narrow.env(), PROVIDER_TIMEOUT_MS: "5000", PROVIDER_MAX_RETRIES: "0" }), clock: new ManualClock() });
+      const err = await port.setBlocked(locked, true, { idempotencyKey: "op-scope" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ provider: "auth0", code: "misconfigured", status: 403 });
+      const refused = narrow.requests.find((r) => r.method === "PATCH");
+      expect(refused?.status).toBe(403);
+      expect(refused?.responseBody).toEqual({ statusCode: 403, error: "Forbidden", message: "Insufficient scope, expected any of: update:users,update:users_app_metadata,update:current_user_metadata", errorCode: "insufficient_scope" });
+      expect(narrow.users.get("auth0|locked")?.blocked).not.toBe(true);
+      // Reads that need only read:users still work with that grant.
+      expect((await port.getIdentity(locked)).providerUserId).toBe("auth0|locked");
+    } finally {
+      await narrow.close();
+    }
+  });
+
+  it("a token asked for with a narrower scope carries only that, and the grant still bounds it", async () => {
+    const res = await fetch(`${fake.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ grant_type: "client_credentials", client_id: fake.clientId, client_secret: fake.clientSecret, audience: `https://${fake.domain}/api/v2/`, scope: "read:users delete:users" }),
+    });
+    const { access_token, scope } = (await res.json()) as { access_token: string; scope: string };
+    expect(scope).toBe("read:users");
+    const get = await fetch(`${fake.url}/api/v2/users/${encodeURIComponent("auth0|locked")}`, { headers: { authorization: `Bearer ${access_token}` } });
+    expect(get.status).toBe(200);
+    const del = await fetch(`${fake.url}/api/v2/users/${encodeURIComponent("auth0|locked")}/sessions`, { method: "DELETE", headers: { authorization: `Bearer ${access_token}` } });
+    expect(del.status).toBe(403);
+    expect(await del.json()).toMatchObject({ errorCode: "insufficient_scope", message: "Insufficient scope, expected any of: delete:sessions" });
   });
 });
