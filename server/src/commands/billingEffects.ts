@@ -56,7 +56,8 @@ export function cancelNowTerms(billing: BillingSummary, now: Date): string {
   const periodEnd = billing.currentPeriodEnd ? new Date(billing.currentPeriodEnd) : null;
   const paid = billing.status !== null && EARNING.has(billing.status);
   if (!paid || !periodEnd || !billing.interval) return "Nothing has been paid for the current period (trial or unpaid), so no unused time is credited; a final invoice is issued now for any pending charges";
-  const amount = recurringCents(billing, {});
+  // What is charged per period now (MRR is that amount per month), not a catalogue price.
+  const amount = billing.interval === "year" ? billing.mrrCents * 12 : billing.mrrCents;
   const credit = unusedTimeCents(amount, periodEnd, billing.interval, now);
   return `The unused time until ${periodEnd.toISOString().slice(0, 10)} (about ${formatMoney(credit, billing.currency)}) is credited to the customer's balance, not refunded to the card, on a final invoice issued now`;
 }

@@ -47,12 +47,12 @@ export function periodStart(periodEnd: Date, interval: BillingInterval): Date {
 }
 
 /**
- * What ending a paid period early leaves unused, pro rata by whole days (so a preview and its
- * execution the same day agree): the credit a cancel-now gives the customer, in cents.
+ * What ending a paid period early leaves unused, pro rata by days rounded to the nearest (so a
+ * preview and its execution minutes later agree): the credit a cancel-now gives the customer, in cents.
  */
 export function unusedTimeCents(amountCents: number, periodEnd: Date, interval: BillingInterval, now: Date): number {
   const DAY = 86_400_000;
   const total = Math.round((periodEnd.getTime() - periodStart(periodEnd, interval).getTime()) / DAY);
-  const left = Math.max(0, Math.min(total, Math.floor((periodEnd.getTime() - now.getTime()) / DAY)));
+  const left = Math.max(0, Math.min(total, Math.round((periodEnd.getTime() - now.getTime()) / DAY)));
   return total > 0 ? Math.round((amountCents * left) / total) : 0;
 }

@@ -166,7 +166,7 @@ describe("Auth0 fake checks the Management API token's scopes, as Auth0 does", (
     try {
       seedAuth0Users(narrow);
       const port = createAuth0Identity({ config: testConfig({ ...narrow.env(), PROVIDER_TIMEOUT_MS: "5000", PROVIDER_MAX_RETRIES: "0" }), clock: new ManualClock() });
-      const err = await port.setBlocked(locked, true, { idempotencyKey: "op-scope" }).then(
+      const err = await port.setBlocked(locked, true).then(
         () => undefined,
         (e: unknown) => e,
       );

@@ -309,3 +309,28 @@ describe("Stripe billing writes", () => {
     expect(fake.balanceTransactions).toHaveLength(2);
   });
 });
+
+describe("STRIPE_BASE_URL with a path (a proxy in front of Stripe)", () => {
+  it("keeps the path in front of every request", async () => {
+    const proxied = new StripeFake({ mountPath: "/egress/stripe" });
+    await proxied.start();
+    try {
+      seedStripe(proxied);
+      expect(proxied.env().STRIPE_BASE_URL).toBe(`${proxied.url}/egress/stripe`);
+      const port = createStripeBilling({ config: testConfig({ ...proxied.env(), PROVIDER_TIMEOUT_MS: "2000" }) });
+      expect(await port.getBilling(account("cus_active"))).toMatchObject({ subscriptionId: "sub_active", nextInvoice: { amountCents: 14_500 } });
+      await port.applyCredit(account("cus_active"), 250, "Proxy check", { idempotencyKey: "op-proxy" });
+      expect(proxied.requests.map((r) => r.path).sort()).toEqual([
+        "/egress/stripe/v1/customers/cus_active",
+        "/egress/stripe/v1/customers/cus_active",
+        "/egress/stripe/v1/customers/cus_active/balance_transactions",
+        "/egress/stripe/v1/invoices",
+        "/egress/stripe/v1/invoices/create_preview",
+        "/egress/stripe/v1/subscriptions",
+      ]);
+      expect(proxied.requests.every((r) => r.status < 400)).toBe(true);
+    } finally {
+      await proxied.close();
+    }
+  });
+});
