@@ -55,6 +55,33 @@ type Handler = (req: FakeRequest, params: Params) => FakeReply;
  * Which scopes each Management API endpoint accepts (any one of them), as the Management API's
  * OpenAPI document lists them (auth0Contract.test.ts checks this table against it).
  */
+/** Query parameters each endpoint accepts, with the contract's bounds; anything else Auth0 refuses (400 invalid_query_string). */
+type QueryRule = { type: "integer"; minimum?: number; maximum?: number } | { type: "boolean" } | { type: "string"; pattern?: RegExp };
+const FIELDS = /^[a-z_]+(,[a-z_]+)*$/;
+export const ROUTE_QUERY: Record<string, Record<string, QueryRule>> = {
+  "GET /users/{id}": { fields: { type: "string", pattern: FIELDS }, include_fields: { type: "boolean" } },
+  "GET /users-by-email": { email: { type: "string" }, fields: { type: "string", pattern: FIELDS }, include_fields: { type: "boolean" } },
+  "GET /users/{id}/authentication-methods": { page: { type: "integer", minimum: 0 }, per_page: { type: "integer", minimum: 0, maximum: 100 }, include_totals: { type: "boolean" } },
+  "GET /users/{user_id}/sessions": { include_totals: { type: "boolean" }, from: { type: "string" }, take: { type: "integer", minimum: 1, maximum: 100 } },
+  "GET /users/{id}/logs": { page: { type: "integer" }, per_page: { type: "integer", minimum: 1, maximum: 100 }, sort: { type: "string", pattern: /^[a-z_]+:(1|-1)$/ }, include_totals: { type: "boolean" } },
+};
+
+/** Why Auth0 would refuse this query string; undefined when it is fine. */
+function queryProblem(rules: Record<string, QueryRule>, query: URLSearchParams): string | undefined {
+  for (const [name, value] of query) {
+    const rule = rules[name];
+    if (!rule) return `Additional properties not allowed: ${name}`;
+    if (rule.type === "boolean" && value !== "true" && value !== "false") return `Expected type boolean but found type string on property ${name}`;
+    if (rule.type === "integer") {
+      if (!/^-?\d+$/.test(value)) return `Expected type integer but found type string on property ${name}`;
+      if (rule.maximum !== undefined && Number(value) > rule.maximum) return `Too large: must be at most ${rule.maximum} on property ${name}`;
+      if (rule.minimum !== undefined && Number(value) < rule.minimum) return `Too small: must be at least ${rule.minimum} on property ${name}`;
+    }
+    if (rule.type === "string" && rule.pattern && !rule.pattern.test(value)) return `String does not match pattern on property ${name}`;
+  }
+  return undefined;
+}
+
 export const ROUTE_SCOPES: Record<string, readonly string[]> = {
   "GET /users/{id}": ["read:users", "read:current_user", "read:user_idp_tokens"],
   "GET /users-by-email": ["read:users"],
@@ -96,7 +123,7 @@ export class Auth0Fake extends HttpFake {
   grantedScopes: string[];
   /** Each token issued and the scopes it carries. */
   private readonly tokens = new Map<string, Set<string>>();
-  private readonly routes: { method: string; pattern: RegExp; scopes: readonly string[]; handler: Handler }[] = [];
+  private readonly routes: { method: string; pattern: RegExp; scopes: readonly string[]; query: Record<string, QueryRule>; handler: Handler }[] = [];
 
   constructor(options: Auth0FakeOptions = {}) {
     super();
@@ -186,6 +213,8 @@ export class Auth0Fake extends HttpFake {
       if (!match) continue;
       // Auth0 checks the token's scopes before anything else, and names what it wanted.
       if (!r.scopes.some((scope) => scopes.has(scope))) return auth0Error(403, "Forbidden", `Insufficient scope, expected any of: ${r.scopes.join(",")}`, "insufficient_scope");
+      const bad = queryProblem(r.query, req.query);
+      if (bad) return auth0Error(400, "Bad Request", `Query validation error: '${bad}'.`, "invalid_query_string");
       return r.handler(req, Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)])));
     }
     return auth0Error(404, "Not Found", `No route ${req.method} ${path}`);
@@ -214,7 +243,7 @@ export class Auth0Fake extends HttpFake {
       const pattern = new RegExp(`^${template.replace(/\{(\w+)\}/g, "(?<$1>[^/]+)")}$`);
       const scopes = ROUTE_SCOPES[`${method} ${template}`];
       if (!scopes) throw new Error(`no scopes listed for ${method} ${template}`);
-      this.routes.push({ method, pattern, scopes, handler });
+      this.routes.push({ method, pattern, scopes, query: ROUTE_QUERY[`${method} ${template}`] ?? {}, handler });
     };
     const missingUser = () => auth0Error(404, "Not Found", "The user does not exist.", "inexistent_user");
     const withUser = (fn: (id: string, req: FakeRequest) => FakeReply): Handler => (req, params) => {

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManualClock } from "../../src/clock.js";
 import { createAuth0Identity } from "../../src/providers/index.js";
 import type { IdentityPort } from "../../src/providers/ports.js";
-import { Auth0Fake, ROUTE_SCOPES, STEWARD_AUTH0_SCOPES } from "../fakes/auth0Fake.js";
+import { Auth0Fake, ROUTE_QUERY, ROUTE_SCOPES, STEWARD_AUTH0_SCOPES } from "../fakes/auth0Fake.js";
 import { testConfig } from "../support/databases.js";
 import { seedAuth0Users } from "./auth0Seed.js";
-import { AUTH0_CONTRACT_PATH, loadContract, matchTemplate, validate, type OpenApiDocument } from "./openApiContract.js";
+import { AUTH0_CONTRACT_PATH, loadContract, matchTemplate, validate, type OpenApiDocument, type Schema } from "./openApiContract.js";
 
 /**
  * Holds the Auth0 fake (and so the adapter's view of Auth0) to Auth0's published Management API
@@ -62,6 +62,13 @@ describe("Auth0 fake and adapter against the Management API contract", () => {
       for (const name of r.query.keys()) if (!declared.has(name)) problems.push(`${r.method} ${hit.template}: query parameter "${name}" is not declared`);
       const required = (hit.operation.parameters ?? []).filter((p) => p.in === "query" && p.required).map((p) => p.name);
       for (const name of required) if (!r.query.has(name)) problems.push(`${r.method} ${hit.template}: required query parameter "${name}" missing`);
+      // Values too: query strings are text, so numbers and booleans are read as the spec's type first.
+      for (const [name, raw] of r.query) {
+        const schema = (hit.operation.parameters ?? []).find((p) => p.in === "query" && p.name === name) as { schema?: Schema } | undefined;
+        const type = (schema?.schema as { type?: string } | undefined)?.type;
+        const value = type === "integer" && /^-?\d+$/.test(raw) ? Number(raw) : type === "boolean" && (raw === "true" || raw === "false") ? raw === "true" : raw;
+        problems.push(...validate(spec, schema?.schema, value, `query.${name}`).map((e) => `${r.method} ${hit.template} ${e}`));
+      }
     }
     expect(problems).toEqual([]);
   });
@@ -195,5 +202,36 @@ describe("Auth0 fake checks the Management API token's scopes, as Auth0 does", (
     const del = await fetch(`${fake.url}/api/v2/users/${encodeURIComponent("auth0|locked")}/sessions`, { method: "DELETE", headers: { authorization: `Bearer ${access_token}` } });
     expect(del.status).toBe(403);
     expect(await del.json()).toMatchObject({ errorCode: "insufficient_scope", message: "Insufficient scope, expected any of: delete:sessions" });
+  });
+});
+
+describe("Auth0 fake checks query strings as the Management API does", () => {
+  it("its query rules name only parameters the contract declares, with the contract's bounds", () => {
+    const problems: string[] = [];
+    for (const [route, rules] of Object.entries(ROUTE_QUERY)) {
+      const [method, template] = route.split(" ") as [string, string];
+      const declared = new Map((spec.paths[template]?.[method.toLowerCase()]?.parameters ?? []).filter((p) => p.in === "query").map((p) => [p.name, (p as { schema?: { minimum?: number; maximum?: number } }).schema]));
+      for (const [name, rule] of Object.entries(rules)) {
+        if (!declared.has(name)) problems.push(`${route}: ${name} is not in the contract`);
+        const bounds = declared.get(name);
+        if (rule.type === "integer" && (bounds?.maximum !== rule.maximum || bounds?.minimum !== rule.minimum)) problems.push(`${route}: ${name} bounds differ from the contract`);
+      }
+      for (const name of declared.keys()) if (!(name in rules)) problems.push(`${route}: the fake would refuse the declared ${name}`);
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("refuses an unknown parameter and a value out of bounds with 400 invalid_query_string", async () => {
+    const token = await fetch(`${fake.url}/oauth/token`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ grant_type: "client_credentials", client_id: fake.clientId, client_secret: fake.clientSecret }),
+    }).then(async (r) => ((await r.json()) as { access_token: string }).access_token);
+    const get = (q: string) => fetch(`${fake.url}/api/v2/users/${encodeURIComponent("auth0|locked")}/logs?${q}`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await get("page=0&per_page=10&sort=date:-1")).status).toBe(200);
+    const tooMany = await get("per_page=101");
+    expect(tooMany.status).toBe(400);
+    expect(await tooMany.json()).toMatchObject({ errorCode: "invalid_query_string", message: "Query validation error: 'Too large: must be at most 100 on property per_page'." });
+    expect(await (await get("q=type:f")).json()).toMatchObject({ statusCode: 400, errorCode: "invalid_query_string" });
   });
 });

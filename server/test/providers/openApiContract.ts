@@ -51,6 +51,15 @@ const FORMATS: Record<string, (v: string) => boolean> = {
   email: (v) => /^[^@\s]+@[^@\s]+$/.test(v),
 };
 
+/** JSON Schema patterns are ECMA-262; some published ones use identity escapes (`\:`) that only non-unicode mode allows. */
+function patternOf(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern, "u");
+  } catch {
+    return new RegExp(pattern);
+  }
+}
+
 function typeOf(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "array";
@@ -84,7 +93,7 @@ export function validate(doc: OpenApiDocument, schema: Schema | undefined, value
   if (Array.isArray(s.enum) && !s.enum.some((e) => e === value)) errors.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(s.enum)}`);
   if ("const" in s && s.const !== value) errors.push(`${at}: expected ${JSON.stringify(s.const)}`);
   if (typeof value === "string") {
-    if (typeof s.pattern === "string" && !new RegExp(s.pattern, "u").test(value)) errors.push(`${at}: "${value}" does not match ${s.pattern}`);
+    if (typeof s.pattern === "string" && !patternOf(s.pattern).test(value)) errors.push(`${at}: "${value}" does not match ${s.pattern}`);
     if (typeof s.minLength === "number" && [...value].length < s.minLength) errors.push(`${at}: shorter than ${s.minLength}`);
     if (typeof s.maxLength === "number" && [...value].length > s.maxLength) errors.push(`${at}: longer than ${s.maxLength}`);
     const format = typeof s.format === "string" ? FORMATS[s.format] : undefined;
