@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { z } from "zod";
 
 /**
@@ -139,9 +140,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
-/** For entry points (server, CLI): a bad configuration prints its one line and exits 1. */
+/**
+ * Entry points read `./.env` (or the file ENV_FILE names) when it exists; variables already set in the
+ * environment win, as with Node's --env-file. Returns the file read, if any.
+ */
+export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = env.ENV_FILE || ".env";
+  if (!existsSync(file)) {
+    if (env.ENV_FILE) throw new ConfigError([{ variable: "ENV_FILE", reason: `no such file: ${file}` }]);
+    return null;
+  }
+  process.loadEnvFile(file);
+  return file;
+}
+
+/** For entry points (server, CLI): loads .env, then a bad configuration prints its one line and exits 1. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   try {
+    if (env === process.env) loadEnvFile(env);
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
