@@ -24,6 +24,15 @@ const EnvSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: url.optional(),
+  /**
+   * Which hops' X-Forwarded-For Steward believes (Express "trust proxy"): `loopback` (a proxy on the same
+   * host), a number of hops, or comma-separated addresses/CIDRs of your proxies. Client IPs (logs, rate
+   * limits) come from it, so never trust more than your own proxies.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(loopback|linklocal|uniquelocal|false|[0-9]{1,2}|[0-9a-fA-F:.]+(\/[0-9]{1,3})?(\s*,\s*[0-9a-fA-F:.]+(\/[0-9]{1,3})?)*)$/, "expected loopback, a hop count, false, or addresses/CIDRs separated by commas")
+    .default("loopback"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected a pino level (info, debug…)" }).default("info"),
 
   DATABASE_URL: z
@@ -78,6 +87,8 @@ export interface Config extends Env {
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
   publicUrl: string;
   zendeskIssuer: string | undefined;
+  /** TRUST_PROXY as Express takes it. */
+  trustProxy: boolean | number | string | string[];
 }
 
 export class ConfigError extends Error {
@@ -136,8 +147,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo,
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
     publicUrl,
+    trustProxy: trustProxyOf(e.TRUST_PROXY),
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
   };
+}
+
+function trustProxyOf(value: string): boolean | number | string | string[] {
+  if (value === "false") return false;
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value);
+  return value.includes(",") ? value.split(",").map((v) => v.trim()) : value;
 }
 
 /**
