@@ -9,6 +9,12 @@
 --                 cannot change the schema or switch the audit log's append-only triggers off.
 -- After every upgrade that adds tables, run deploy/postgres-grants.sql again (as the owner or a superuser).
 
+-- The database name: -v db=… (default steward).
+\if :{?db}
+\else
+  \set db steward
+\endif
+
 select 'create role steward_owner login' where not exists (select 1 from pg_roles where rolname = 'steward_owner') \gexec
 select 'create role steward_service login' where not exists (select 1 from pg_roles where rolname = 'steward_service') \gexec
 select format('create database %I owner steward_owner', :'db') where not exists (select 1 from pg_database where datname = :'db') \gexec
