@@ -82,6 +82,9 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Every variable Steward reads (the schema's, plus ENV_FILE, read before it): documented in .env.example and the README. */
+export const configVariables: string[] = [...Object.keys(EnvSchema.shape), "ENV_FILE"];
+
 export interface Config extends Env {
   demo: boolean;
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
