@@ -6,7 +6,7 @@ import { newOperationId, recordIntent, recordOutcome } from "../audit/operations
 import { assertAllowed, checkCap } from "../auth/permissions.js";
 import { recordDenial } from "../auth/recordDenial.js";
 import type { AppDeps } from "../deps.js";
-import { Problem, toProblem } from "../http/problem.js";
+import { fieldErrors, Problem, toProblem } from "../http/problem.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
 import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "./confirmation.js";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, requestHash } from "./idempotency.js";
@@ -23,6 +23,13 @@ export interface CommandRequest {
   confirmationToken?: string | undefined;
   idempotencyKey?: string | undefined;
   requestId?: string | null;
+}
+
+/** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
+function parseInput(command: AnyCommand, raw: unknown): unknown {
+  const parsed = command.input.safeParse(raw);
+  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input"));
+  return parsed.data;
 }
 
 function auditTarget(target: CommandTarget | ActionTarget, accountId: string | null) {
@@ -68,7 +75,7 @@ function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): Co
 
 /** The billing-aware preview of a destructive action, with its confirmation token. */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
-  const input = command.input.parse(req.input);
+  const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
@@ -84,9 +91,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
 export async function runCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionResponse> {
   const { db } = deps.database;
   const action = command.action as ActionName;
-  const parsed = command.input.safeParse(req.input);
-  if (!parsed.success) throw toProblem(parsed.error);
-  const input = parsed.data;
+  const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
 
   const staffId = req.actor.kind === "staff" ? req.actor.staffId : `system:${req.actor.component}`;
