@@ -4,6 +4,7 @@ import type { StaffActor } from "../../src/actor.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
 import { canonicalJsonValue, canonicalText, textFault } from "../../src/audit/canonicalText.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import { zafAgentOf } from "../../src/auth/zafToken.js";
 import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
@@ -37,6 +38,12 @@ describe("canonicalText", () => {
         expect(Buffer.from(once, "utf8").toString("utf8")).toBe(once);
       }),
     );
+  });
+
+  it("makes the agent's name and email from a ZAF token canonical, also where the length cut splits a pair", () => {
+    const agent = zafAgentOf({ sub: "42", name: `${"n".repeat(319)}\ud83d\ude00`, email: "a\u0000@example.com" });
+    expect(agent.name).toBe(`${"n".repeat(319)}\ufffd`);
+    expect(agent.email).toBe("a@example.com");
   });
 
   it("canonicalises keys and values at every depth, keeping a __proto__ key as a key", () => {
