@@ -12,7 +12,7 @@ export class AuditWriteFailed extends Error {
   }
 
   toProblem(): Problem {
-    return Problem.unavailable("audit_unavailable", "The audit log could not record this request, so it was not done; try again shortly");
+    return Problem.unavailable("audit_unavailable", "The audit log could not record this request, so Steward did not complete it; try again shortly");
   }
 }
 
