@@ -2,6 +2,7 @@ import { actionRules, type ActionName, type ActionRule } from "../../../shared/a
 import type { ActionPreviewResponse, ActionResponse, ActionTarget } from "../../../shared/schemas/actions.js";
 import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
+import { auditWriteFailed } from "../audit/failClosed.js";
 import { newOperationId, recordIntent, recordOutcome } from "../audit/operations.js";
 import { assertAllowed, checkCap } from "../auth/permissions.js";
 import { recordDenial } from "../auth/recordDenial.js";
@@ -167,6 +168,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       }
     } catch (auditErr) {
       deps.logger.error({ err: auditErr, action }, "could not audit a failed action");
+      // Fail closed: a failure that cannot be audited is answered 503, not with its own status.
+      throw auditWriteFailed(auditErr);
     }
     throw err;
   }
