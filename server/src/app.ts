@@ -10,6 +10,7 @@ import { actionRoutes } from "./routes/actions/actions.js";
 import { auditRoutes } from "./routes/audit/audit.js";
 import { contextRoutes } from "./routes/context/context.js";
 import { healthRoutes } from "./routes/health/health.js";
+import { metricsRoutes, requestMetrics } from "./routes/metrics/metrics.js";
 import { searchRoutes } from "./routes/search/search.js";
 import { sessionRoutes } from "./routes/session/session.js";
 import { sidebarPageRoutes } from "./routes/session/sidebarPage.js";
@@ -48,7 +49,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   app.use(express.json({ limit: "64kb" }));
   app.use(express.urlencoded({ extended: false, limit: "64kb" }));
 
+  app.use(requestMetrics());
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps));
   app.use(actionRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(contextRoutes(deps));
