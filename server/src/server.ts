@@ -106,11 +106,14 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
   const close = () =>
     (closing ??= (async () => {
       const deadline = Date.now() + deps.config.SHUTDOWN_GRACE_MS - CLOSE_RESERVE_MS;
+      // A loop's item in hand (one mail, one grant) normally takes well under a second; one stuck on a
+      // silent server is abandoned after half the grace period (its lease hands it to the next process).
+      const loopDeadline = Date.now() + deps.config.SHUTDOWN_GRACE_MS / 2;
       deps.logger.info({ inFlight: drain.active }, "shutting down: no new requests, finishing in-flight ones");
       const drained = drain.start();
       // Background loops stop taking work at once, alongside the HTTP drain.
       const loopsStopped = background.map((task) =>
-        within(task.stop(), deadline - Date.now()).then(
+        within(task.stop(), loopDeadline - Date.now()).then(
           (r) => r === "timeout" && deps.logger.warn({ task: task.name }, "did not stop within the grace period; its work resumes elsewhere after its lease"),
           (err: unknown) => deps.logger.error({ err, task: task.name }, "stopping failed"),
         ),
