@@ -62,12 +62,13 @@ describe("kill -9 during mail delivery", () => {
 
     // 2. Killed as the next mail's recipient is offered: nothing of it was received.
     const recipientsBefore = sink.received.length;
-    let second: StewardProcess | undefined;
+    const restarted: { process?: StewardProcess } = {};
     sink.onRecipient = () => {
       // The restarted process first re-sends the lost-ack mail; kill on the recipient after that one.
-      if (sink.received.length > recipientsBefore) second?.child.kill("SIGKILL");
+      if (sink.received.length > recipientsBefore) restarted.process?.child.kill("SIGKILL");
     };
-    second = await start();
+    const second = await start();
+    restarted.process = second;
     expect((await second.exited).signal).toBe("SIGKILL");
     sink.onRecipient = undefined;
 
