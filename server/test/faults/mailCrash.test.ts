@@ -1,10 +1,11 @@
+import type { ChildProcess } from "node:child_process";
 import { afterAll, describe, expect, it } from "vitest";
 import { toAuditEntry } from "../../src/audit/auditRow.js";
 import { messageIdFor } from "../../src/mail/delivery.js";
 import { enqueueMail } from "../../src/mail/outbox.js";
 import { createTestDatabase } from "../support/databases.js";
 import { sleep } from "../support/load.js";
-import { spawnSteward, type StewardProcess } from "../support/stewardProcess.js";
+import { spawnSteward } from "../support/stewardProcess.js";
 import { SmtpSink } from "../mail/smtpSink.js";
 
 /**
@@ -38,37 +39,34 @@ describe("kill -9 during mail delivery", () => {
       mailIds.push(id);
     }
     const env = { DATABASE_URL: target.location, DEMO_SEED: "false", SMTP_URL: sink.url, MAIL_FROM: FROM, MAIL_POLL_MS: "100", MAIL_LEASE_MS: String(LEASE_MS) };
-    const start = async () => {
-      const p = await spawnSteward(env);
+    const start = async (onSpawn?: (child: ChildProcess) => void) => {
+      const p = await spawnSteward(env, { onSpawn, mayExitBeforeReady: onSpawn !== undefined });
       cleanups.push(async () => p.child.kill("SIGKILL"));
       return p;
     };
-    const killOn = (p: StewardProcess) => () => p.child.kill("SIGKILL");
 
     // 1. Killed after the third message was received, before its ack: the lost-ack case.
-    let kill: () => void = () => undefined;
+    const firstChild: { child?: ChildProcess } = {};
     let lostAck: string | undefined;
     sink.beforeAck = async (mail) => {
       if (sink.received.length === 3 && !lostAck) {
         lostAck = mail.messageId;
-        kill();
+        firstChild.child?.kill("SIGKILL");
         await sleep(200);
       }
     };
-    const first = await start();
-    kill = killOn(first);
+    const first = await start((child) => (firstChild.child = child));
     expect((await first.exited).signal).toBe("SIGKILL");
     sink.beforeAck = undefined;
 
     // 2. Killed as the next mail's recipient is offered: nothing of it was received.
     const recipientsBefore = sink.received.length;
-    const restarted: { process?: StewardProcess } = {};
+    const restarted: { child?: ChildProcess } = {};
     sink.onRecipient = () => {
       // The restarted process first re-sends the lost-ack mail; kill on the recipient after that one.
-      if (sink.received.length > recipientsBefore) restarted.process?.child.kill("SIGKILL");
+      if (sink.received.length > recipientsBefore) restarted.child?.kill("SIGKILL");
     };
-    const second = await start();
-    restarted.process = second;
+    const second = await start((child) => (restarted.child = child));
     expect((await second.exited).signal).toBe("SIGKILL");
     sink.onRecipient = undefined;
 

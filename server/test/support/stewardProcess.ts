@@ -32,12 +32,16 @@ export interface StewardProcess {
 }
 
 /** Starts `server/src/main.ts` as `npm start` does (without the app build) and waits until /readyz answers 200. */
-export async function spawnSteward(env: Record<string, string>, options: { port?: number; readyTimeoutMs?: number } = {}): Promise<StewardProcess> {
+export async function spawnSteward(
+  env: Record<string, string>,
+  options: { port?: number; readyTimeoutMs?: number; onSpawn?: (child: ChildProcess) => void; mayExitBeforeReady?: boolean } = {},
+): Promise<StewardProcess> {
   const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
     env: { ...process.env, LOG_LEVEL: "info", ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  options.onSpawn?.(child);
   let out = "";
   let err = "";
   child.stdout?.on("data", (d: Buffer) => (out += d.toString()));
@@ -75,6 +79,7 @@ export async function spawnSteward(env: Record<string, string>, options: { port?
     if (ok) return proc;
     await new Promise((r) => setTimeout(r, 150));
   }
+  if (gone && options.mayExitBeforeReady) return proc;
   child.kill("SIGKILL");
   throw new Error(`Steward did not become ready:\n${proc.log().slice(-3000)}`);
 }
