@@ -8,6 +8,7 @@ import type { AppDeps } from "./deps.js";
 import { HttpDrain } from "./http/drain.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMailDelivery } from "./mail/delivery.js";
+import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
@@ -18,6 +19,7 @@ export async function buildDeps(
   overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  activatePlanCatalog(config.planCatalog);
   const database = overrides.database ?? (await openServerDatabase(config, logger));
   if (!overrides.database) await migrateWithoutLimits(config, database);
   else await migrateToLatest(database.db);
