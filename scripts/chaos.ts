@@ -19,7 +19,7 @@ import { freePort, spawnSteward, type StewardProcess } from "../server/test/supp
  * injected, survived (the guarantee held) and lost (it did not: a crash, a request served when it
  * must not be, a mail never delivered…).
  */
-const HELP = `npm run chaos -- [options]
+const HELP = `usage: npm run chaos -- [options]
 
 Injects faults into real Steward processes (loopback only) and prints faults injected / survived / lost.
 
@@ -34,26 +34,34 @@ Injects faults into real Steward processes (loopback only) and prints faults inj
 
 Each fault runs on a fresh database that is dropped afterwards.`;
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: "string", default: "2" },
-    "max-seconds": { type: "string", default: "420" },
-    database: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
-    "db-prefix": { type: "string", default: "steward_chaos" },
-    ports: { type: "string", default: "41300-41399" },
-    "lock-seconds": { type: "string", default: "12" },
-    only: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
-});
+const chaosOptions = {
+  rounds: { type: "string", default: "2" },
+  "max-seconds": { type: "string", default: "420" },
+  database: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
+  "db-prefix": { type: "string", default: "steward_chaos" },
+  ports: { type: "string", default: "41300-41399" },
+  "lock-seconds": { type: "string", default: "12" },
+  only: { type: "string" },
+  help: { type: "boolean", default: false },
+} as const;
+
+/** Bad options: one line naming the problem, exit 2. */
+const fail = (msg: string): never => {
+  process.stderr.write(`chaos: ${msg} (npm run chaos -- --help)\n`);
+  process.exit(2);
+};
+const parsed = (() => {
+  try {
+    return parseArgs({ options: chaosOptions });
+  } catch (err) {
+    return fail(err instanceof Error ? err.message : String(err));
+  }
+})();
+const { values } = parsed;
 if (values.help) {
   process.stdout.write(`${HELP}\n`);
   process.exit(0);
 }
-const fail = (msg: string): never => {
-  process.stderr.write(`chaos: ${msg}\n${HELP}\n`);
-  process.exit(2);
-};
 const rounds = Number(values.rounds);
 if (!Number.isInteger(rounds) || rounds < 1 || rounds > 5) fail("--rounds: expected 1-5");
 const maxSeconds = Number(values["max-seconds"]);
