@@ -11,6 +11,7 @@ import { actionRoutes } from "./routes/actions/actions.js";
 import { auditRoutes } from "./routes/audit/audit.js";
 import { contextRoutes } from "./routes/context/context.js";
 import { healthRoutes } from "./routes/health/health.js";
+import { metricsRoutes, requestMetrics } from "./routes/metrics/metrics.js";
 import { searchRoutes } from "./routes/search/search.js";
 import { sessionRoutes } from "./routes/session/session.js";
 import { sidebarPageRoutes } from "./routes/session/sidebarPage.js";
@@ -53,7 +54,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   // Before any route: text that cannot be stored as sent is refused, never stored altered or left to fail as a 500.
   app.use(refuseUnstorableText);
 
+  app.use(requestMetrics());
   app.use(healthRoutes(deps));
+  app.use(metricsRoutes(deps));
   app.use(actionRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(contextRoutes(deps));

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
+import type { DatabaseLimits } from "./db/database.js";
 import { DEFAULT_PLAN_CATALOG, readPlanCatalog, type PlanCatalog } from "./providers/planCatalog.js";
 
 /**
@@ -41,6 +42,12 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
     .optional(),
   DATABASE_POOL_SIZE: positiveInt.default(10),
+  /** One statement may run this long before PostgreSQL cancels it (503 to the caller). */
+  DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15_000),
+  /** Waiting for a row or table lock held by someone else gives up after this (503). */
+  DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(5_000),
+  /** Opening a connection, or waiting for a free one, gives up after this (503). */
+  DATABASE_CONNECT_TIMEOUT_MS: positiveInt.default(5_000),
   DATA_DIR: z.string().min(1).default("./data"),
   DEMO_SEED: bool.default(true),
 
@@ -79,6 +86,10 @@ const EnvSchema = z.object({
   /** The product's reset page; built-in identity reset links are this URL with `?token=`. */
   PRODUCT_RESET_URL: url.default("https://app.example.com/reset-password"),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+  /** A mail being delivered is leased to one process this long (renewed while it sends); a crash frees it after. */
+  MAIL_LEASE_MS: positiveInt.default(30_000),
+  /** Bearer token for GET /metrics. Production without it: /metrics is closed. Demo without it: open. */
+  METRICS_TOKEN: z.string().min(16, "expected at least 16 characters").optional(),
   /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */
   PLAN_CATALOG_FILE: optionalText,
 });
@@ -91,6 +102,8 @@ export const configVariables: string[] = [...Object.keys(EnvSchema.shape), "ENV_
 export interface Config extends Env {
   demo: boolean;
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
+  /** The server's bounds on database waits (the CLI runs without them). */
+  databaseLimits: DatabaseLimits;
   publicUrl: string;
   zendeskIssuer: string | undefined;
   /** The plans Steward may move a subscription to, with their prices (PLAN_CATALOG_FILE or the demo plans). */
@@ -162,6 +175,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     SESSION_SECRET: e.SESSION_SECRET ?? DEMO_SESSION_SECRET,
     demo,
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
+    databaseLimits: { statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS, lockTimeoutMs: e.DATABASE_LOCK_TIMEOUT_MS, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS },
     publicUrl,
     trustProxy: trustProxyOf(e.TRUST_PROXY),
     planCatalog,

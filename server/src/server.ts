@@ -1,10 +1,11 @@
-import type { Server } from "node:http";
+import { createServer, type Server } from "node:http";
 import { systemClock, type Clock } from "./clock.js";
 import { createApp, type AppOptions } from "./app.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
+import { HttpDrain } from "./http/drain.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMailDelivery } from "./mail/delivery.js";
 import { activatePlanCatalog } from "./providers/planCatalog.js";
@@ -19,8 +20,9 @@ export async function buildDeps(
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
   activatePlanCatalog(config.planCatalog);
-  const database = overrides.database ?? (await openDatabase(config.database));
-  await migrateToLatest(database.db);
+  const database = overrides.database ?? (await openServerDatabase(config, logger));
+  if (!overrides.database) await migrateWithoutLimits(config, database);
+  else await migrateToLatest(database.db);
   if (config.demo && config.DEMO_SEED) {
     const seeded = await seedDemoData(database.db);
     logger.info({ seeded }, seeded.created ? "demo data seeded" : "demo data already present");
@@ -33,6 +35,49 @@ export async function buildDeps(
   return { config, database, logger, clock, identity, billing };
 }
 
+/** The server's database: bounded waits, and a broken connection logged instead of crashing the process. */
+function openServerDatabase(config: Config, logger: Logger): Promise<Database> {
+  return openDatabase({
+    ...config.database,
+    limits: config.databaseLimits,
+    onConnectionError: (err) => logger.warn({ err: err.message }, "a database connection broke; the pool replaces it"),
+  });
+}
+
+/** A migration on a large table may take longer than a request may: on PostgreSQL it gets its own unbounded pool. */
+async function migrateWithoutLimits(config: Config, database: Database): Promise<void> {
+  if (config.database.kind !== "postgres") {
+    await migrateToLatest(database.db);
+    return;
+  }
+  const unbounded = await openDatabase({ ...config.database, poolSize: 1 });
+  try {
+    await migrateToLatest(unbounded.db);
+  } finally {
+    await unbounded.close();
+  }
+}
+
+/** Work started beside the HTTP server (mail, sweeps…): stopped before the database closes. */
+export interface BackgroundTask {
+  name: string;
+  /** Stop taking new work and finish (or safely abandon) the item in hand. */
+  stop(): Promise<void>;
+}
+
+/** Time kept back from the grace period for closing the database and logging. */
+const CLOSE_RESERVE_MS = 1_000;
+
+const within = <T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve("timeout"), Math.max(0, ms));
+    timer.unref();
+    promise.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e: unknown) => (clearTimeout(timer), reject(e)),
+    );
+  });
+
 export interface RunningServer {
   server: Server;
   port: number;
@@ -42,32 +87,50 @@ export interface RunningServer {
 
 export async function startServer(deps: AppDeps, options: AppOptions & { port?: number; host?: string } = {}): Promise<RunningServer> {
   const app = createApp(deps, options);
-  const server = app.listen(options.port ?? deps.config.PORT, options.host ?? deps.config.HOST);
+  const drain = new HttpDrain();
+  const server = createServer(drain.listener(app));
+  drain.attach(server);
+  server.listen(options.port ?? deps.config.PORT, options.host ?? deps.config.HOST);
   await new Promise<void>((resolve, reject) => {
     server.once("listening", resolve);
     server.once("error", reject);
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  // Customer mail leaves from the outbox, retried with backoff, until shutdown.
-  const mailDelivery = startMailDelivery(deps);
-  // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
-  const sweeps = startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS);
+  const background: BackgroundTask[] = [
+    // Customer mail leaves from the outbox, retried with backoff, until shutdown.
+    { name: "mail delivery", ...startMailDelivery(deps) },
+    // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
+    { name: "sweeps", ...startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS) },
+    // Later loops (the provider reconciler, the audit sealer) are added here so shutdown stops them too.
+  ];
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      deps.logger.info("shutting down: no new connections, finishing in-flight requests");
-      const drained = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      const grace = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), deps.config.SHUTDOWN_GRACE_MS).unref());
-      if ((await Promise.race([drained, grace])) === "timeout") {
-        deps.logger.warn("grace period over: closing remaining connections");
-        server.closeAllConnections();
+      const deadline = Date.now() + deps.config.SHUTDOWN_GRACE_MS - CLOSE_RESERVE_MS;
+      // A loop's item in hand (one mail, one grant) normally takes well under a second; one stuck on a
+      // silent server is abandoned after half the grace period (its lease hands it to the next process).
+      const loopDeadline = Date.now() + deps.config.SHUTDOWN_GRACE_MS / 2;
+      deps.logger.info({ inFlight: drain.active }, "shutting down: no new requests, finishing in-flight ones");
+      const drained = drain.start();
+      // Background loops stop taking work at once, alongside the HTTP drain.
+      const loopsStopped = background.map((task) =>
+        within(task.stop(), loopDeadline - Date.now()).then(
+          (r) => r === "timeout" && deps.logger.warn({ task: task.name }, "did not stop within the grace period; its work resumes elsewhere after its lease"),
+          (err: unknown) => deps.logger.error({ err, task: task.name }, "stopping failed"),
+        ),
+      );
+      if ((await within(drained, deadline - Date.now())) === "timeout") {
+        deps.logger.warn({ inFlight: drain.active }, "grace period over: closing remaining connections");
+        drain.abort();
       }
-      await mailDelivery.stop();
-      await sweeps.stop();
-      await deps.database.close();
-      deps.logger.info("stopped");
+      await Promise.all(loopsStopped);
+      // The database last: nothing above uses it any more (or has given up).
+      const closed = await within(deps.database.close(), Math.max(deadline + CLOSE_RESERVE_MS - Date.now() - 200, 200)).catch((err: unknown) => {
+        deps.logger.error({ err }, "closing the database failed");
+      });
+      if (closed === "timeout") deps.logger.warn("the database did not close in time");
+      deps.logger.info({ refused: drain.refused }, "stopped");
     })());
   return { server, port, close };
 }

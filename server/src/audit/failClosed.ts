@@ -1,4 +1,4 @@
-import { Problem } from "../http/problem.js";
+import { Problem, toProblem } from "../http/problem.js";
 
 /**
  * A request whose audit entry cannot be written does not succeed: not a change, not a lookup, not a
@@ -12,7 +12,10 @@ export class AuditWriteFailed extends Error {
   }
 
   toProblem(): Problem {
-    return Problem.unavailable("audit_unavailable", "The audit log could not record this request, so Steward did not complete it; try again shortly");
+    // A database outage says so (with its Retry-After); anything else is the audit log's own failure.
+    const cause = toProblem(this.cause);
+    if (cause.status === 503) return cause;
+    return Problem.unavailable("audit_unavailable", "The audit log could not record this request, so Steward did not complete it; try again shortly", 2);
   }
 }
 

@@ -16,25 +16,57 @@ export interface Database {
   /** Where it lives: a PGlite data directory, "memory", or the PostgreSQL URL without its password. */
   location: string;
   close(): Promise<void>;
+  /** Connections in use / open / requests waiting for one, for the metrics endpoint. */
+  poolUsage(): { inUse: number; open: number; waiting: number; max: number };
 }
 
-export type DatabaseOptions =
+/** Bounds on how long one request may wait on the database; without them a stuck lock stalls everyone. */
+export interface DatabaseLimits {
+  /** PostgreSQL statement_timeout. */
+  statementTimeoutMs: number;
+  /** PostgreSQL lock_timeout: waiting for a row or table lock. */
+  lockTimeoutMs: number;
+  /** Opening a connection or waiting for a free one in the pool (PGlite: for its one connection). */
+  connectTimeoutMs: number;
+}
+
+export type DatabaseOptions = (
   | { kind: "postgres"; url: string; poolSize?: number }
-  | { kind: "pglite"; dataDir: string | "memory" };
+  | { kind: "pglite"; dataDir: string | "memory" }
+) & {
+  /** None: wait as long as it takes (CLI, migrations, benchmarks). The server passes the configured ones. */
+  limits?: DatabaseLimits;
+  /** A pooled connection broke (restart, failover, pg_terminate_backend); the pool has already dropped it. */
+  onConnectionError?: (err: Error) => void;
+};
 
 const INT8 = 20;
 
 /** Opens the database; PGlite (embedded) unless a PostgreSQL URL is given. Same SQL dialect on both. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.kind === "postgres") {
+    const limits = options.limits;
+    const max = options.poolSize ?? 10;
     const pool = new pg.Pool({
       connectionString: options.url,
-      max: options.poolSize ?? 10,
+      max,
+      ...(limits ? { statement_timeout: limits.statementTimeoutMs, lock_timeout: limits.lockTimeoutMs, connectionTimeoutMillis: limits.connectTimeoutMs } : {}),
       // Counts and sequence numbers are int8; they fit in a JS number for this domain.
       types: { getTypeParser: (oid: number, format?: string) => (oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) },
     });
+    // Without these listeners a terminated backend is an unhandled 'error' event and kills the process.
+    // The broken client is not queryable any more, so the pool discards it on release and opens a new one.
+    const onConnectionError = options.onConnectionError ?? (() => undefined);
+    pool.on("error", (err) => onConnectionError(err));
+    pool.on("connect", (client) => client.on("error", (err) => onConnectionError(err)));
     const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
-    return { db, kind: "postgres", location: redactUrl(options.url), close: () => db.destroy() };
+    return {
+      db,
+      kind: "postgres",
+      location: redactUrl(options.url),
+      close: () => db.destroy(),
+      poolUsage: () => ({ inUse: pool.totalCount - pool.idleCount, open: pool.totalCount, waiting: pool.waitingCount, max }),
+    };
   }
   const memory = options.dataDir === "memory";
   if (!memory) mkdirSync(options.dataDir, { recursive: true });
@@ -50,7 +82,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     unlock();
     throw err;
   }
-  const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
+  const dialect = new PGliteDialect(pglite, { acquireTimeoutMs: options.limits?.connectTimeoutMs });
+  const db = new Kysely<DB>({ dialect });
   return {
     db,
     kind: "pglite",
@@ -62,6 +95,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
         unlock();
       }
     },
+    poolUsage: () => dialect.usage(),
   };
 }
 

@@ -14,16 +14,47 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from "kysely";
+import { DatabaseBusyError } from "./databaseFaults.js";
 
-/** PGlite has one connection: queries and transactions take turns through this lock. */
+/**
+ * PGlite has one connection: queries and transactions take turns through this lock. A waiter gives
+ * up after `timeoutMs` (if set) so a long transaction cannot stall every request behind it.
+ */
 class Mutex {
-  private tail: Promise<void> = Promise.resolve();
+  private held = false;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(private readonly timeoutMs?: number) {}
+
+  get usage(): { inUse: number; open: number; waiting: number; max: number } {
+    return { inUse: this.held ? 1 : 0, open: 1, waiting: this.waiters.length, max: 1 };
+  }
+
   lock(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((resolve) => (release = resolve));
-    const ready = this.tail.then(() => release);
-    this.tail = this.tail.then(() => next);
-    return ready;
+    const release = () => {
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.held = false;
+    };
+    if (!this.held) {
+      this.held = true;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const granted = () => {
+        clearTimeout(timer);
+        resolve(release);
+      };
+      this.waiters.push(granted);
+      if (this.timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const at = this.waiters.indexOf(granted);
+          if (at >= 0) this.waiters.splice(at, 1);
+          reject(new DatabaseBusyError(this.timeoutMs ?? 0));
+        }, this.timeoutMs);
+      }
+    });
   }
 }
 
@@ -45,11 +76,13 @@ class PGliteConnection implements DatabaseConnection {
 }
 
 class PGliteDriver implements Driver {
-  private readonly mutex = new Mutex();
   private readonly releases = new WeakMap<DatabaseConnection, () => void>();
   private readonly connection: PGliteConnection;
 
-  constructor(private readonly pg: PGlite) {
+  constructor(
+    private readonly pg: PGlite,
+    private readonly mutex: Mutex,
+  ) {
     this.connection = new PGliteConnection(pg);
   }
 
@@ -88,12 +121,21 @@ class PGliteDriver implements Driver {
 }
 
 export class PGliteDialect implements Dialect {
-  constructor(private readonly pg: PGlite) {}
+  private readonly mutex: Mutex;
+  constructor(
+    private readonly pg: PGlite,
+    options: { acquireTimeoutMs?: number } = {},
+  ) {
+    this.mutex = new Mutex(options.acquireTimeoutMs);
+  }
+  usage(): { inUse: number; open: number; waiting: number; max: number } {
+    return this.mutex.usage;
+  }
   createAdapter(): DialectAdapter {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pg);
+    return new PGliteDriver(this.pg, this.mutex);
   }
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new PostgresIntrospector(db);

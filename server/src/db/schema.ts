@@ -192,6 +192,8 @@ export interface MailOutboxTable {
   last_error: string | null;
   created_at: CreatedAt;
   sent_at: Timestamp | null;
+  /** The unfinished delivery attempt holding this mail (migration 012); null when none is. */
+  lease_token: Generated<string | null>;
 }
 
 export interface RoleElevationsTable {

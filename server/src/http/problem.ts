@@ -1,6 +1,10 @@
 import type { ErrorRequestHandler, RequestHandler } from "express";
 import { z } from "zod";
 import type { FieldError, ProblemDetails } from "../../../shared/problem.js";
+import { databaseFault } from "../db/databaseFaults.js";
+
+/** Seconds a client should wait before retrying after a database fault (outages are usually short). */
+const DATABASE_RETRY_AFTER_S = 2;
 
 /**
  * The one error type routes and commands throw; the one middleware below turns it (and anything
@@ -13,9 +17,15 @@ export class Problem extends Error {
     readonly title: string,
     readonly detail?: string,
     readonly extra: { errors?: FieldError[] } & Record<string, unknown> = {},
+    /** Sent as Retry-After: when a temporary fault (503) is worth retrying. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(detail ?? title);
     this.name = "Problem";
+  }
+
+  static unavailable(code: string, detail: string, retryAfterSeconds?: number): Problem {
+    return new Problem(503, code, "Service unavailable", detail, {}, retryAfterSeconds);
   }
 
   static badRequest(detail: string, errors?: FieldError[]): Problem {
@@ -32,9 +42,6 @@ export class Problem extends Error {
   }
   static conflict(code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
     return new Problem(409, code, "Conflict", detail, extra);
-  }
-  static unavailable(code: string, detail: string): Problem {
-    return new Problem(503, code, "Service unavailable", detail);
   }
 }
 
@@ -60,6 +67,7 @@ export function sendProblem(res: Parameters<RequestHandler>[1], problem: Problem
     ...(requestId ? { requestId } : {}),
     ...problem.extra,
   };
+  if (problem.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(problem.retryAfterSeconds));
   res.status(problem.status).type("application/problem+json").send(JSON.stringify(body));
 }
 
@@ -69,6 +77,9 @@ export function toProblem(err: unknown): Problem {
   if (err instanceof z.ZodError) return Problem.badRequest("The request has invalid fields", fieldErrors(err));
   const e = err as { type?: string; status?: number; statusCode?: number; expose?: boolean; message?: string; toProblem?: () => Problem };
   if (typeof e?.toProblem === "function") return e.toProblem();
+  const fault = databaseFault(err);
+  if (fault === "unavailable") return Problem.unavailable("database_unavailable", "The database cannot be reached right now; retry shortly", DATABASE_RETRY_AFTER_S);
+  if (fault === "timeout") return Problem.unavailable("database_timeout", "The database did not answer in time (a statement, lock or connection limit was reached)", DATABASE_RETRY_AFTER_S);
   // body-parser errors (malformed JSON, too large) carry a status and are safe to expose.
   if (e?.type === "entity.parse.failed") return Problem.badRequest("The body is not valid JSON", [{ field: "body", reason: "malformed JSON" }]);
   if (e?.type === "entity.too.large") return new Problem(413, "payload_too_large", "Payload too large", "The request body is too large");

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { systemActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
@@ -6,14 +7,16 @@ import type { OutboxRow } from "./outbox.js";
 import { createMailTransport, type MailTransport } from "./transport.js";
 
 /**
- * Sends due mail from the outbox. A row is claimed (attempts + 1, a lease on next_attempt_at) in a
- * short transaction, sent outside it, then settled with its `mail.deliver` audit entry in another:
- * sent, held (no SMTP), queued again with backoff, or failed for good after MAIL_MAX_ATTEMPTS.
+ * Sends due mail from the outbox, one mail per claim. A mail is claimed (attempts + 1, a lease token,
+ * next_attempt_at = lease end, renewed while sending) in a short transaction, sent outside it with a
+ * Message-ID fixed for the mail, then settled with its `mail.deliver` audit entry in another: sent,
+ * held (no SMTP), queued again with backoff, or failed for good after MAIL_MAX_ATTEMPTS.
+ *
+ * A crash loses at most the one mail in hand, for one lease. Claiming a mail whose previous attempt
+ * never settled audits that attempt as `unknown` (the SMTP server may have accepted it with the ack
+ * lost), so the one possible duplicate — same Message-ID — is on the record.
  */
 export const MAIL_MAX_ATTEMPTS = 6;
-/** A claimed row is invisible to other loops this long; a crash mid-send makes it due again after it. */
-const CLAIM_LEASE_MS = 5 * 60_000;
-const BATCH = 20;
 export const MAILER = systemActor("mailer");
 
 type DeliveryDeps = Pick<AppDeps, "config" | "database" | "clock" | "logger">;
@@ -33,33 +36,83 @@ export interface DeliveryReport {
 type Settlement =
   | { status: "sent" }
   | { status: "held"; note: string; audited: "succeeded" | "failed" }
-  | { status: "queued" | "failed"; error: string };
+  /** `unknown`: the connection broke without the server's answer, so it may have accepted the mail. */
+  | { status: "queued" | "failed"; error: string; outcome: "failed" | "unknown" };
 
-async function claimDue(deps: DeliveryDeps, limit: number): Promise<OutboxRow[]> {
+/** The same for every attempt of one mail, so a receiving server or client can drop a duplicate. */
+export function messageIdFor(mailId: string, from: string): string {
+  const domain = /@([A-Za-z0-9.-]+)>?\s*$/.exec(from)?.[1] ?? "steward.invalid";
+  return `<${mailId}@${domain}>`;
+}
+
+const auditTarget = (row: OutboxRow) =>
+  row.user_id ? { type: "user" as const, id: row.user_id, accountId: row.account_id } : { type: "system" as const, id: row.id, accountId: row.account_id };
+
+/** Claims the oldest due mail with a fresh lease; its previous attempt, if never settled, is audited as unknown. */
+async function claimNext(deps: DeliveryDeps): Promise<OutboxRow | undefined> {
   const now = deps.clock.now();
+  const token = randomUUID();
   return deps.database.db.transaction().execute(async (trx) => {
     const due = await trx
       .selectFrom("mail_outbox")
-      .select("id")
+      .select(["id", "lease_token", "attempts"])
       .where("status", "=", "queued")
       .where("next_attempt_at", "<=", now)
       .orderBy("next_attempt_at")
-      .limit(limit)
+      .limit(1)
       .forUpdate()
       .skipLocked()
-      .execute();
-    if (due.length === 0) return [];
-    return trx
+      .executeTakeFirst();
+    if (!due) return undefined;
+    const row = await trx
       .updateTable("mail_outbox")
-      .set({ attempts: sql`attempts + 1`, next_attempt_at: new Date(now.getTime() + CLAIM_LEASE_MS) })
-      .where(
-        "id",
-        "in",
-        due.map((d) => d.id),
-      )
+      .set({ attempts: sql`attempts + 1`, next_attempt_at: new Date(now.getTime() + deps.config.MAIL_LEASE_MS), lease_token: token })
+      .where("id", "=", due.id)
       .returningAll()
-      .execute();
+      .executeTakeFirstOrThrow();
+    if (due.lease_token) {
+      await appendAudit(
+        trx,
+        {
+          actor: MAILER,
+          action: "mail.deliver",
+          target: auditTarget(row),
+          ticketId: row.ticket_id,
+          reason: `${row.kind} mail`,
+          after: {
+            mailId: row.id,
+            kind: row.kind,
+            to: row.to_address,
+            attempt: due.attempts,
+            status: "interrupted",
+            note: "the attempt ended without a recorded result (process stopped or crashed); the SMTP server may have accepted it. Sending again with the same Message-ID",
+            messageId: messageIdFor(row.id, deps.config.MAIL_FROM),
+            queuedByOperation: row.operation_id,
+          },
+          outcome: "unknown",
+          error: "delivery attempt interrupted before its result was recorded",
+        },
+        deps.clock,
+      );
+    }
+    return row;
   });
+}
+
+/** Keeps the lease while a slow SMTP exchange runs, so no other loop sends the same mail meanwhile. */
+function holdLease(row: OutboxRow, deps: DeliveryDeps): () => void {
+  const every = Math.max(Math.floor(deps.config.MAIL_LEASE_MS / 3), 50);
+  const timer = setInterval(() => {
+    deps.database.db
+      .updateTable("mail_outbox")
+      .set({ next_attempt_at: new Date(deps.clock.now().getTime() + deps.config.MAIL_LEASE_MS) })
+      .where("id", "=", row.id)
+      .where("lease_token", "=", row.lease_token)
+      .execute()
+      .catch((err: unknown) => deps.logger.warn({ err, mailId: row.id }, "could not renew the mail lease"));
+  }, every);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 async function attempt(row: OutboxRow, transport: MailTransport | null, deps: DeliveryDeps): Promise<Settlement> {
@@ -69,12 +122,17 @@ async function attempt(row: OutboxRow, transport: MailTransport | null, deps: De
       ? { status: "held", note: "kept in the demo outbox (no SMTP_URL)", audited: "succeeded" }
       : { status: "held", note: "no SMTP_URL configured", audited: "failed" };
   }
+  const release = holdLease(row, deps);
   try {
-    await transport.send({ from: deps.config.MAIL_FROM, to: row.to_address, subject: row.subject, text: row.body_text, messageId: `<${row.id}@steward>` });
+    await transport.send({ from: deps.config.MAIL_FROM, to: row.to_address, subject: row.subject, text: row.body_text, messageId: messageIdFor(row.id, deps.config.MAIL_FROM) });
     return { status: "sent" };
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);
-    return { status: row.attempts >= MAIL_MAX_ATTEMPTS ? "failed" : "queued", error: error.slice(0, 500) };
+    // A reply code is the server's answer (refused); without one the connection broke and the mail may be in.
+    const answered = typeof (err as { responseCode?: unknown }).responseCode === "number";
+    return { status: row.attempts >= MAIL_MAX_ATTEMPTS ? "failed" : "queued", error: error.slice(0, 500), outcome: answered ? "failed" : "unknown" };
+  } finally {
+    release();
   }
 }
 
@@ -82,6 +140,8 @@ async function settle(row: OutboxRow, result: Settlement, deps: DeliveryDeps): P
   const now = deps.clock.now();
   const error = result.status === "sent" ? null : result.status === "held" ? (result.audited === "failed" ? result.note : null) : result.error;
   await deps.database.db.transaction().execute(async (trx) => {
+    // Only the attempt that still holds the lease settles the row; one that lost it (stalled past the
+    // lease) records its result in the audit log only, and the new holder's claim audits the overlap.
     await trx
       .updateTable("mail_outbox")
       .set({
@@ -89,15 +149,17 @@ async function settle(row: OutboxRow, result: Settlement, deps: DeliveryDeps): P
         last_error: error,
         sent_at: result.status === "sent" ? now : null,
         next_attempt_at: result.status === "queued" ? new Date(now.getTime() + retryDelayMs(row.attempts)) : now,
+        lease_token: null,
       })
       .where("id", "=", row.id)
+      .where("lease_token", "=", row.lease_token)
       .execute();
     await appendAudit(
       trx,
       {
         actor: MAILER,
         action: "mail.deliver",
-        target: row.user_id ? { type: "user", id: row.user_id, accountId: row.account_id } : { type: "system", id: row.id, accountId: row.account_id },
+        target: auditTarget(row),
         ticketId: row.ticket_id,
         reason: `${row.kind} mail`,
         after: {
@@ -106,11 +168,12 @@ async function settle(row: OutboxRow, result: Settlement, deps: DeliveryDeps): P
           to: row.to_address,
           attempt: row.attempts,
           status: result.status,
+          ...(transportUsed(result) ? { messageId: messageIdFor(row.id, deps.config.MAIL_FROM) } : {}),
           ...(result.status === "queued" ? { nextAttemptAt: new Date(now.getTime() + retryDelayMs(row.attempts)).toISOString() } : {}),
           ...(result.status === "held" ? { note: result.note } : {}),
           queuedByOperation: row.operation_id,
         },
-        outcome: result.status === "sent" || (result.status === "held" && result.audited === "succeeded") ? "succeeded" : "failed",
+        outcome: result.status === "sent" ? "succeeded" : result.status === "held" ? result.audited : result.outcome,
         error,
       },
       deps.clock,
@@ -118,26 +181,33 @@ async function settle(row: OutboxRow, result: Settlement, deps: DeliveryDeps): P
   });
 }
 
-/** One pass over due mail; tests call it directly. Without `transport`, one is built from SMTP_URL. */
-export async function deliverDueMail(deps: DeliveryDeps, options: { transport?: MailTransport | null; limit?: number } = {}): Promise<DeliveryReport> {
+const transportUsed = (result: Settlement) => result.status !== "held";
+
+/**
+ * One pass: delivers mail until none is due (tests call it directly). Without `transport`, one is
+ * built from SMTP_URL. `stopping` ends the pass between mails (shutdown).
+ */
+export async function deliverDueMail(
+  deps: DeliveryDeps,
+  options: { transport?: MailTransport | null; stopping?: () => boolean } = {},
+): Promise<DeliveryReport> {
   const transport = options.transport !== undefined ? options.transport : createMailTransport(deps.config);
   const report: DeliveryReport = { sent: 0, held: 0, retrying: 0, failed: 0 };
   try {
-    for (;;) {
-      const rows = await claimDue(deps, options.limit ?? BATCH);
-      for (const row of rows) {
-        const result = await attempt(row, transport, deps);
-        await settle(row, result, deps);
-        if (result.status === "queued") {
-          report.retrying++;
-          deps.logger.warn({ mailId: row.id, attempt: row.attempts, error: result.error }, "mail delivery failed; will retry");
-        } else if (result.status === "failed") {
-          report.failed++;
-          deps.logger.error({ mailId: row.id, attempts: row.attempts, error: result.error }, "mail delivery failed for good");
-        } else report[result.status]++;
-      }
-      if (rows.length < (options.limit ?? BATCH)) return report;
+    while (!options.stopping?.()) {
+      const row = await claimNext(deps);
+      if (!row) return report;
+      const result = await attempt(row, transport, deps);
+      await settle(row, result, deps);
+      if (result.status === "queued") {
+        report.retrying++;
+        deps.logger.warn({ mailId: row.id, attempt: row.attempts, error: result.error }, "mail delivery failed; will retry");
+      } else if (result.status === "failed") {
+        report.failed++;
+        deps.logger.error({ mailId: row.id, attempts: row.attempts, error: result.error }, "mail delivery failed for good");
+      } else report[result.status]++;
     }
+    return report;
   } finally {
     if (options.transport === undefined) transport?.close();
   }
@@ -155,7 +225,7 @@ export function startMailDelivery(deps: DeliveryDeps, options: { intervalMs?: nu
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> = Promise.resolve();
   const tick = () => {
-    running = deliverDueMail(deps, { transport })
+    running = deliverDueMail(deps, { transport, stopping: () => stopped })
       .then(() => undefined)
       .catch((err: unknown) => deps.logger.error({ err }, "mail delivery pass failed"))
       .finally(() => {
@@ -164,6 +234,7 @@ export function startMailDelivery(deps: DeliveryDeps, options: { intervalMs?: nu
   };
   timer = setTimeout(tick, 0).unref();
   return {
+    /** Stops between mails; the one in hand finishes (its lease covers it if the process dies first). */
     async stop() {
       stopped = true;
       clearTimeout(timer);

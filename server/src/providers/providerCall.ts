@@ -1,4 +1,5 @@
 import type { Logger } from "../logger.js";
+import { recordProviderCall } from "../metrics/metrics.js";
 import { ProviderError, type ProviderKind } from "./providerError.js";
 
 export interface CallPolicy {
@@ -50,6 +51,20 @@ export class ProviderCaller {
   }
 
   async call<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    try {
+      const result = await this.callWithRetries(operation, fn);
+      recordProviderCall(this.provider, operation, "succeeded", seconds());
+      return result;
+    } catch (err) {
+      // A timed-out call may have been applied: its outcome is unknown, not failed.
+      recordProviderCall(this.provider, operation, err instanceof ProviderError && err.code === "timeout" ? "unknown" : "failed", seconds());
+      throw err;
+    }
+  }
+
+  private async callWithRetries<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       let failure: ProviderError;
       try {

@@ -58,12 +58,20 @@ async function backOffOnFailure(deps: AppDeps, table: "role_elevations" | "seat_
  * the ticket it was granted for. Grants whose revert failed recently wait (dueGrants backoff).
  * Safe to run twice or from two processes at once.
  */
-export async function runSweeps(deps: AppDeps): Promise<SweepReport> {
+export async function runSweeps(deps: AppDeps, options: { stopping?: () => boolean } = {}): Promise<SweepReport> {
   const report: SweepReport = { reverted: 0, skipped: 0, failed: 0 };
   const { db } = deps.database;
+  // Shutdown stops a run between grants; what is left is due again for the next process.
+  const stopping = options.stopping ?? (() => false);
   await releaseAbandonedClaims(db, SWEEPER_KEY_OWNER);
   const now = deps.clock.now();
-  for (const row of await dueElevations(db, now, BATCH)) report[await backOffOnFailure(deps, "role_elevations", row.id, await revertElevation(deps, row))]++;
-  for (const row of await dueSeatExpansions(db, now, BATCH)) report[await backOffOnFailure(deps, "seat_expansions", row.id, await revertGrant(deps, expansionGrant(row)))]++;
+  for (const row of await dueElevations(db, now, BATCH)) {
+    if (stopping()) return report;
+    report[await backOffOnFailure(deps, "role_elevations", row.id, await revertElevation(deps, row))]++;
+  }
+  for (const row of await dueSeatExpansions(db, now, BATCH)) {
+    if (stopping()) return report;
+    report[await backOffOnFailure(deps, "seat_expansions", row.id, await revertGrant(deps, expansionGrant(row)))]++;
+  }
   return report;
 }

@@ -1,8 +1,9 @@
 import type { AppDeps } from "../deps.js";
+import { recordSweepRun } from "../metrics/metrics.js";
 import { runSweeps } from "./runSweeps.js";
 
 export interface SweepLoop {
-  /** Stops scheduling and waits for a run in progress to finish. */
+  /** Stops scheduling and waits for the grant in hand (a run in progress stops between grants). */
   stop(): Promise<void>;
 }
 
@@ -16,8 +17,9 @@ export function startSweepLoop(deps: AppDeps, intervalMs: number): SweepLoop {
   let running: Promise<void> | undefined;
 
   const tick = () => {
-    running = runSweeps(deps)
+    running = runSweeps(deps, { stopping: () => stopped })
       .then((report) => {
+        recordSweepRun(deps.clock.now());
         if (report.reverted || report.failed) deps.logger.info({ sweep: report }, "temporary grants swept");
       })
       .catch((err: unknown) => deps.logger.error({ err }, "sweep run failed"))

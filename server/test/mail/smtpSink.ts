@@ -6,6 +6,8 @@ export interface ReceivedMail {
   to: string[];
   from: string;
   subject: string;
+  /** The Message-ID header as sent. */
+  messageId: string;
   text: string;
   raw: string;
 }
@@ -21,16 +23,23 @@ function parse(raw: string, to: string[], from: string): ReceivedMail {
   const body = raw.slice(split + 4);
   const header = (name: string) => new RegExp(`^${name}: (.*)$`, "im").exec(head)?.[1]?.trim() ?? "";
   const text = /quoted-printable/i.test(header("Content-Transfer-Encoding")) ? decodeQuotedPrintable(body) : body;
-  return { to, from, subject: header("Subject"), text: Buffer.from(text, "latin1").toString("utf8").replace(/\r\n/g, "\n").trimEnd(), raw };
+  return { to, from, subject: header("Subject"), messageId: header("Message-ID"), text: Buffer.from(text, "latin1").toString("utf8").replace(/\r\n/g, "\n").trimEnd(), raw };
 }
 
 /**
  * A real SMTP server on loopback (the smtp-server package) that keeps what it receives, or refuses
- * every recipient with 550 while `rejecting` is set.
+ * every recipient with 550 while `rejecting` is set. Fault tests hook in before a recipient is
+ * accepted (nothing received yet) and between receiving a message and acknowledging it (the window
+ * where a crash loses the ack).
  */
 export class SmtpSink {
   readonly received: ReceivedMail[] = [];
   rejecting = false;
+  /** Called as each RCPT TO arrives, with how many recipients came before. */
+  onRecipient: ((seen: number) => void) | undefined;
+  /** Called once a message is fully received and kept, before the 250 goes back. */
+  beforeAck: ((mail: ReceivedMail) => Promise<void> | void) | undefined;
+  private recipients = 0;
   private readonly server: SMTPServer;
   private port = 0;
 
@@ -39,6 +48,7 @@ export class SmtpSink {
       disabledCommands: ["STARTTLS", "AUTH"],
       logger: false,
       onRcptTo: (_address, _session, callback) => {
+        this.onRecipient?.(this.recipients++);
         if (!this.rejecting) return callback();
         callback(Object.assign(new Error("Mailbox unavailable"), { responseCode: 550 }));
       },
@@ -47,14 +57,17 @@ export class SmtpSink {
         stream.on("data", (chunk: Buffer) => chunks.push(chunk));
         stream.on("end", () => {
           const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
-          this.received.push(parse(Buffer.concat(chunks).toString("latin1"), session.envelope.rcptTo.map((r) => r.address), from));
-          callback();
+          const mail = parse(Buffer.concat(chunks).toString("latin1"), session.envelope.rcptTo.map((r) => r.address), from);
+          this.received.push(mail);
+          void Promise.resolve(this.beforeAck?.(mail)).then(() => callback());
         });
       },
     });
   }
 
   async start(): Promise<string> {
+    // A client killed mid-session (fault tests) resets its connection: expected, not an error.
+    this.server.on("error", () => undefined);
     await new Promise<void>((resolve, reject) => {
       this.server.server.once("error", reject);
       this.server.listen(0, "127.0.0.1", () => resolve());

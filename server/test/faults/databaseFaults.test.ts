@@ -1,0 +1,188 @@
+import pg from "pg";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createApp } from "../../src/app.js";
+import { issueSessionToken } from "../../src/auth/sessionToken.js";
+import { systemClock } from "../../src/clock.js";
+import { loadConfig } from "../../src/config.js";
+import { openDatabase } from "../../src/db/database.js";
+import { migrateToLatest } from "../../src/db/migrate.js";
+import { createLogger } from "../../src/logger.js";
+import { createBillingPort, createIdentityPort } from "../../src/providers/index.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { buildDeps, startServer, type RunningServer } from "../../src/server.js";
+import { createTestDatabase } from "../support/databases.js";
+import { runLoad, sleep, type Answer } from "../support/load.js";
+import { TcpProxy } from "../support/tcpProxy.js";
+
+/**
+ * The database going away under a running Steward, on a real PostgreSQL: backends terminated
+ * mid-load (restart, failover, pg_terminate_backend), a table lock held for 12 s, and a network
+ * partition (a proxy that stops answering). The process must live on, answer 503 problem+json with
+ * Retry-After, keep /readyz honest within a second, and recover without a restart.
+ */
+const LOCK_TIMEOUT_MS = 1_000;
+const CONNECT_TIMEOUT_MS = 1_500;
+
+async function session(url: string, token: string): Promise<{ status: number; code?: string; retryAfter?: string; type?: string; ms: number }> {
+  const started = Date.now();
+  const res = await fetch(`${url}/api/session`, { headers: { authorization: `Bearer ${token}` } });
+  const body = (await res.json()) as { code?: string };
+  return { status: res.status, code: body.code, retryAfter: res.headers.get("retry-after") ?? undefined, type: res.headers.get("content-type") ?? undefined, ms: Date.now() - started };
+}
+
+describe("database faults on PostgreSQL", () => {
+  const proxy = new TcpProxy("127.0.0.1", 5432);
+  let target: Awaited<ReturnType<typeof createTestDatabase>>;
+  let dbName: string;
+  let running: RunningServer;
+  let url: string;
+  let token: string;
+  let admin: pg.Client;
+  let closeDeps: () => Promise<void>;
+
+  beforeAll(async () => {
+    target = await createTestDatabase("postgres", { migrate: false });
+    dbName = new URL(target.location).pathname.slice(1);
+    await proxy.start();
+    const viaProxy = new URL(target.location);
+    viaProxy.port = String(proxy.port);
+    const config = loadConfig({
+      DATABASE_URL: viaProxy.toString(),
+      LOG_LEVEL: "silent",
+      DATABASE_LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS),
+      DATABASE_STATEMENT_TIMEOUT_MS: "4000",
+      DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
+      DATABASE_POOL_SIZE: "6",
+    });
+    const deps = await buildDeps(config, { logger: createLogger("silent") });
+    closeDeps = () => deps.database.close();
+    running = await startServer(deps, { port: 0, host: "127.0.0.1" });
+    url = `http://127.0.0.1:${running.port}`;
+    token = (await issueSessionToken({ config, clock: systemClock }, { staffId: "stf_demo_read", zendeskUserId: "9001" })).token;
+    admin = new pg.Client({ connectionString: target.location });
+    await admin.connect();
+  }, 120_000);
+
+  afterAll(async () => {
+    await running?.close();
+    await closeDeps?.().catch(() => undefined);
+    await admin?.end().catch(() => undefined);
+    await proxy.close();
+    await target?.close();
+  });
+
+  const terminateBackends = () => admin.query("select count(pg_terminate_backend(pid))::int as n from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()", [dbName]);
+
+  it("survives its backends being terminated mid-load: 503 with Retry-After while it happens, then 200 again", async () => {
+    let stop = false;
+    const started = Date.now();
+    const load = runLoad({ url, path: "/api/session", token, concurrency: 8, until: () => stop });
+    await sleep(700);
+    // Requests are mid-query (waiting on this lock) when their connections are killed.
+    await admin.query("begin");
+    await admin.query("lock table staff in access exclusive mode");
+    await sleep(300);
+    const first = await terminateBackends();
+    await admin.query("commit");
+    await sleep(400);
+    const second = await terminateBackends();
+    const lastFault = Date.now();
+    await sleep(1_500);
+    stop = true;
+    const answers: Answer[] = await load;
+
+    expect(first.rows[0].n + second.rows[0].n).toBeGreaterThan(0);
+    const statuses = new Set(answers.map((a) => a.status));
+    expect([...statuses].filter((s) => s !== 200 && s !== 503), JSON.stringify(answers.filter((a) => a.status !== 200 && a.status !== 503).slice(0, 3))).toEqual([]);
+    const unavailable = answers.filter((a) => a.status === 503);
+    expect(unavailable.length).toBeGreaterThan(0);
+    for (const a of unavailable) {
+      expect(["database_unavailable", "database_timeout"]).toContain(a.code);
+      expect(a.retryAfter).toBe("2");
+    }
+    expect(answers.some((a) => a.code === "database_unavailable")).toBe(true);
+    // Recovered without a restart: requests sent after the last fault succeed.
+    const after = answers.filter((a) => a.sentAt > lastFault + 500);
+    expect(after.length).toBeGreaterThan(0);
+    expect(after.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.sentAt < started + 600).some((a) => a.status === 200)).toBe(true);
+    expect((await fetch(`${url}/readyz`)).status).toBe(200);
+  }, 60_000);
+
+  it("a lock held 12 s by another connection fails requests at the lock timeout with 503, not after 12 s", async () => {
+    await admin.query("begin");
+    await admin.query("lock table staff in access exclusive mode");
+    const heldFrom = Date.now();
+    try {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => session(url, token)));
+      for (const a of answers) {
+        expect(a).toMatchObject({ status: 503, code: "database_timeout", retryAfter: "2" });
+        expect(a.type).toContain("application/problem+json");
+        expect(a.ms).toBeGreaterThanOrEqual(LOCK_TIMEOUT_MS - 50);
+        expect(a.ms).toBeLessThan(LOCK_TIMEOUT_MS + 3_000);
+      }
+      // The database itself still answers: ready stays green while one table is locked.
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      await sleep(Math.max(0, 12_000 - (Date.now() - heldFrom)));
+    } finally {
+      await admin.query("commit");
+    }
+    expect(await session(url, token)).toMatchObject({ status: 200 });
+  }, 60_000);
+
+  it("while the database is unreachable /readyz is red within a second and requests get 503; it recovers without a restart", async () => {
+    proxy.blackhole();
+    try {
+      const started = Date.now();
+      const ready = await fetch(`${url}/readyz`);
+      const readyMs = Date.now() - started;
+      expect(ready.status).toBe(503);
+      expect(readyMs).toBeLessThan(1_000);
+      expect(ready.headers.get("retry-after")).toBe("1");
+      expect(await ready.json()).toMatchObject({ code: "database_unavailable" });
+      const during = await session(url, token);
+      expect(during).toMatchObject({ status: 503, code: "database_unavailable", retryAfter: "2" });
+      expect(during.ms).toBeLessThan(CONNECT_TIMEOUT_MS + 3_000);
+    } finally {
+      proxy.restore();
+    }
+    const deadline = Date.now() + 15_000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      status = (await fetch(`${url}/readyz`)).status;
+      if (status !== 200) await sleep(200);
+    }
+    expect(status).toBe(200);
+    expect(await session(url, token)).toMatchObject({ status: 200 });
+  }, 60_000);
+});
+
+describe("database faults on PGlite", () => {
+  it("a request that cannot get the one connection within the connect timeout gets 503, and the next one works", async () => {
+    const database = await openDatabase({ kind: "pglite", dataDir: "memory", limits: { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, connectTimeoutMs: 400 } });
+    try {
+      await migrateToLatest(database.db);
+      const agent = DEMO_AGENTS[0];
+      await database.db.insertInto("staff").values({ id: agent.id, zendesk_user_id: agent.zendeskUserId, email: agent.email, name: agent.name, panel_role: agent.role }).execute();
+      const config = loadConfig({ LOG_LEVEL: "silent", DEMO_SEED: "false" });
+      const providerDeps = { config, db: database.db, clock: systemClock, logger: createLogger("silent") };
+      const deps = { config, database, clock: systemClock, logger: providerDeps.logger, identity: createIdentityPort(providerDeps), billing: createBillingPort(providerDeps) };
+      const app = createApp(deps);
+      const { token } = await issueSessionToken({ config, clock: systemClock }, { staffId: agent.id, zendeskUserId: agent.zendeskUserId });
+      // A long transaction holds PGlite's only connection.
+      const held = database.db.transaction().execute(async () => sleep(1_500));
+      await sleep(50);
+      const started = Date.now();
+      const res = await request(app).get("/api/session").set("authorization", `Bearer ${token}`);
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ code: "database_timeout" });
+      expect(res.headers["retry-after"]).toBe("2");
+      expect(Date.now() - started).toBeLessThan(1_400);
+      await held;
+      expect((await request(app).get("/api/session").set("authorization", `Bearer ${token}`)).status).toBe(200);
+    } finally {
+      await database.close();
+    }
+  }, 180_000);
+});

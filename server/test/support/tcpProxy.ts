@@ -1,0 +1,58 @@
+import { connect, createServer, type Server, type Socket } from "node:net";
+
+/**
+ * A loopback TCP proxy in front of PostgreSQL, to cut the database away from a running Steward the
+ * way a network partition does: `blackhole()` drops every open connection and accepts new ones
+ * without ever answering; `restore()` forwards again.
+ */
+export class TcpProxy {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  private mode: "forward" | "blackhole" = "forward";
+  port = 0;
+
+  constructor(
+    private readonly targetHost: string,
+    private readonly targetPort: number,
+  ) {}
+
+  async start(port = 0): Promise<number> {
+    this.server = createServer((client) => {
+      this.track(client);
+      if (this.mode === "blackhole") return;
+      const upstream = connect(this.targetPort, this.targetHost);
+      this.track(upstream);
+      client.pipe(upstream).pipe(client);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", end).on("close", end);
+      upstream.on("error", end).on("close", end);
+    });
+    await new Promise<void>((resolve) => this.server?.listen(port, "127.0.0.1", resolve));
+    this.port = (this.server.address() as { port: number }).port;
+    return this.port;
+  }
+
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on("close", () => this.sockets.delete(socket));
+  }
+
+  blackhole(): void {
+    this.mode = "blackhole";
+    for (const s of this.sockets) s.destroy();
+  }
+
+  restore(): void {
+    this.mode = "forward";
+    // Connections accepted while black-holed never reach the database: drop them so clients reconnect.
+    for (const s of this.sockets) s.destroy();
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
