@@ -68,6 +68,12 @@ const EnvSchema = z.object({
   /** The product's reset page; built-in identity reset links are this URL with `?token=`. */
   PRODUCT_RESET_URL: url.default("https://app.example.com/reset-password"),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+  /** How long a lease (an account being written, an Idempotency-Key in progress, a provider operation) outlives a holder that stopped renewing it. */
+  OPERATION_LEASE_MS: positiveInt.default(30_000),
+  /** How long a write waits for another write on the same account to finish before answering 409 target_busy. */
+  TARGET_LEASE_WAIT_MS: z.coerce.number({ message: "expected a number" }).int().min(0).default(5_000),
+  /** How often the reconciler looks for provider operations whose outcome is not known. */
+  RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
 });
 
 export type Env = z.infer<typeof EnvSchema>;

@@ -8,6 +8,7 @@ import type { AppDeps } from "./deps.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMailDelivery } from "./mail/delivery.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
+import { startReconciler } from "./reconcile/reconciler.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
 
@@ -51,6 +52,8 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
   const mailDelivery = startMailDelivery(deps);
   // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
   const sweeps = startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS);
+  // Provider operations whose outcome is not known (or left pending by a crash) are finished or closed, until shutdown.
+  const reconciler = startReconciler(deps, deps.config.RECONCILE_INTERVAL_MS);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -62,6 +65,7 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
         deps.logger.warn("grace period over: closing remaining connections");
         server.closeAllConnections();
       }
+      await reconciler.stop();
       await mailDelivery.stop();
       await sweeps.stop();
       await deps.database.close();
