@@ -31,9 +31,6 @@ export interface CommandRequest {
   requestId?: string | null;
 }
 
-/** When the reconciler first looks at an operation whose outcome is not known. */
-const FIRST_RECONCILE_MS = 2_000;
-
 function auditTarget(target: CommandTarget | ActionTarget, accountId: string | null) {
   return { type: target.type, id: target.id, accountId };
 }
@@ -239,7 +236,8 @@ async function providerReading(ctx: CommandContext): Promise<{ billing: unknown 
 /** Records the unknown outcome (entry + operation handed to the reconciler) and returns the 202 answer. */
 async function settleLater(deps: AppDeps, operation: OpenedOperation, reason: string): Promise<Problem> {
   try {
-    await recordUnknown(deps, operation, reason, FIRST_RECONCILE_MS);
+    // The reconciler's next pass looks at it.
+    await recordUnknown(deps, operation, reason, deps.config.RECONCILE_INTERVAL_MS);
   } catch (err) {
     // The operation stays `pending`; once its lease lapses the reconciler takes it all the same.
     deps.logger.error({ err, operationId: operation.operationId }, "could not record an unknown outcome");

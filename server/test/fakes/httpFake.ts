@@ -15,7 +15,7 @@ export interface RecordedRequest {
   status: number;
   responseBody: unknown;
   /** How the fault injection changed this request, if it did. */
-  fault?: "failed" | "delayed" | "dropped";
+  fault?: "failed" | "delayed" | "dropped" | "applied-then-delayed" | "applied-then-failed";
   /** Stripe: answered from the idempotency store without doing anything. */
   replayed?: boolean;
 }
@@ -73,6 +73,9 @@ export abstract class HttpFake {
   private failures: Fault<{ status: number; options: FailOptions }>[] = [];
   private delays: Fault<{ ms: number }>[] = [];
   private drops: Fault<object>[] = [];
+  private lateDelays: Fault<{ ms: number }>[] = [];
+  private lateFailures: Fault<{ status: number; options: FailOptions }>[] = [];
+  private armed: { after: FaultTarget; n: number; status: number; options: FailOptions }[] = [];
   private server: Server | undefined;
   private baseUrl = "";
   private inFlight = 0;
@@ -96,10 +99,31 @@ export abstract class HttpFake {
     return this;
   }
 
+  /** The next n faultable requests (matching `target`) take effect, then their answer waits `ms` (a timeout after the change). */
+  delayAfterApply(ms: number, n = 1, target: FaultTarget = {}): this {
+    for (let i = 0; i < n; i++) this.lateDelays.push({ ms, target });
+    return this;
+  }
+
+  /** The next n faultable requests (matching `options`) take effect, then answer `status` as if they had not. */
+  failAfterApply(n: number, status: number, options: FailOptions = {}): this {
+    for (let i = 0; i < n; i++) this.lateFailures.push({ status, options, target: options });
+    return this;
+  }
+
+  /** Once a request matching `after` has taken effect, the next n requests matching `options` fail (a read-back failing after a write). */
+  failNextAfter(after: FaultTarget, n: number, status: number, options: FailOptions = {}): this {
+    this.armed.push({ after, n, status, options });
+    return this;
+  }
+
   clearFaults(): void {
+    this.armed = [];
     this.failures = [];
     this.delays = [];
     this.drops = [];
+    this.lateDelays = [];
+    this.lateFailures = [];
   }
 
   /** Resolves once nothing is being handled and nothing new arrived for `quietMs` (stragglers of a failed fan-out). */
@@ -183,6 +207,21 @@ export abstract class HttpFake {
           fault = "dropped";
         }
         reply = await this.route(request);
+        const trigger = this.armed.findIndex((a) => hits(a.after, request));
+        if (trigger !== -1) {
+          const [arm] = this.armed.splice(trigger, 1);
+          if (arm) this.failNext(arm.n, arm.status, arm.options);
+        }
+        const lateDelay = take(this.lateDelays, request);
+        if (lateDelay) {
+          fault = "applied-then-delayed";
+          await Promise.race([sleep(lateDelay.ms), new Promise((resolve) => res.once("close", resolve))]);
+        }
+        const lateFailure = take(this.lateFailures, request);
+        if (lateFailure) {
+          fault = "applied-then-failed";
+          reply = this.errorReply(lateFailure.status, lateFailure.options);
+        }
       }
     } else {
       reply = await this.route(request);
