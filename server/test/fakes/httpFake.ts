@@ -70,6 +70,8 @@ export abstract class HttpFake {
   /** Added to every response, e.g. 100 ms to model a provider across the internet. */
   latencyMs = 0;
   readonly requests: RecordedRequest[] = [];
+  /** Every request as it arrived, before any fault or answer (to see what is in flight). */
+  readonly arrivals: { at: number; method: string; path: string }[] = [];
   private failures: Fault<{ status: number; options: FailOptions }>[] = [];
   private delays: Fault<{ ms: number }>[] = [];
   private drops: Fault<object>[] = [];
@@ -185,6 +187,7 @@ export abstract class HttpFake {
     const rawBody = Buffer.concat(chunks).toString("utf8");
     const url = new URL(req.url ?? "/", "http://fake.local");
     const request: FakeRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, body: rawBody ? this.parseBody(rawBody, req.headers) : undefined };
+    this.arrivals.push({ at, method: request.method, path: request.path });
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
     let fault: RecordedRequest["fault"];
