@@ -2,11 +2,12 @@ import { actionRules, type ActionName, type ActionRule } from "../../../shared/a
 import type { ActionPreviewResponse, ActionResponse, ActionTarget } from "../../../shared/schemas/actions.js";
 import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
+import { auditWriteFailed } from "../audit/failClosed.js";
 import { newOperationId } from "../audit/operations.js";
 import { assertAllowed, checkCap } from "../auth/permissions.js";
 import { recordDenial } from "../auth/recordDenial.js";
 import type { AppDeps } from "../deps.js";
-import { Problem, toProblem } from "../http/problem.js";
+import { fieldErrors, Problem, toProblem } from "../http/problem.js";
 import { openOperationsOf, renewOperationLease } from "../reconcile/providerOperations.js";
 import { billingReadingOf } from "./billingState.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
@@ -29,6 +30,13 @@ export interface CommandRequest {
   confirmationToken?: string | undefined;
   idempotencyKey?: string | undefined;
   requestId?: string | null;
+}
+
+/** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
+function parseInput(command: AnyCommand, raw: unknown): unknown {
+  const parsed = command.input.safeParse(raw);
+  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input"));
+  return parsed.data;
 }
 
 function auditTarget(target: CommandTarget | ActionTarget, accountId: string | null) {
@@ -98,7 +106,7 @@ async function refuseWhileUnresolved(db: Executor, accountId: string): Promise<v
 
 /** The billing-aware preview of a destructive action, with its confirmation token. */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
-  const input = command.input.parse(req.input);
+  const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
@@ -120,9 +128,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const { db } = deps.database;
   const { OPERATION_LEASE_MS: leaseMs, TARGET_LEASE_WAIT_MS: waitMs } = deps.config;
   const action = command.action as ActionName;
-  const parsed = command.input.safeParse(req.input);
-  if (!parsed.success) throw toProblem(parsed.error);
-  const input = parsed.data;
+  const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
 
   const keyOwner = keyOwnerOf(req.actor);
@@ -219,6 +225,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       }
     } catch (auditErr) {
       deps.logger.error({ err: auditErr, action }, "could not audit a failed action");
+      // Fail closed: a failure that cannot be audited is answered 503, not with its own status.
+      throw auditWriteFailed(auditErr);
     }
     throw err;
   } finally {
