@@ -90,6 +90,12 @@ const EnvSchema = z.object({
   MAIL_LEASE_MS: positiveInt.default(30_000),
   /** Bearer token for GET /metrics. Production without it: /metrics is closed. Demo without it: open. */
   METRICS_TOKEN: z.string().min(16, "expected at least 16 characters").optional(),
+  /** How long a lease (an account being written, an Idempotency-Key in progress, a provider operation) outlives a holder that stopped renewing it. */
+  OPERATION_LEASE_MS: positiveInt.default(30_000),
+  /** How long a write waits for another write on the same account to finish before answering 409 target_busy. */
+  TARGET_LEASE_WAIT_MS: z.coerce.number({ message: "expected a number" }).int().min(0).default(5_000),
+  /** How often the reconciler looks for provider operations whose outcome is not known. */
+  RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
   /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */
   PLAN_CATALOG_FILE: optionalText,
 });

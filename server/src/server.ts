@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { startMailDelivery } from "./mail/delivery.js";
 import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
+import { startReconciler } from "./reconcile/reconciler.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
 
@@ -102,7 +103,8 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
     { name: "mail delivery", ...startMailDelivery(deps) },
     // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
     { name: "sweeps", ...startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS) },
-    // Later loops (the provider reconciler, the audit sealer) are added here so shutdown stops them too.
+    // Provider operations whose outcome is not known (or left pending by a crash) are finished or closed, until shutdown.
+    { name: "reconciler", ...startReconciler(deps, deps.config.RECONCILE_INTERVAL_MS) },
   ];
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -133,6 +133,18 @@ export const SearchHit = z.object({
 });
 export type SearchHit = z.infer<typeof SearchHit>;
 
+/** A provider call on the account whose outcome is not known yet: the reconciler is finishing or closing it. */
+export const UnresolvedOperation = z.object({
+  operationId: z.string(),
+  action: z.string(),
+  target: z.object({ type: z.enum(["user", "account"]), id: z.string() }),
+  /** pending: the request stopped during its provider call; unknown: the provider's answer was lost. */
+  status: z.enum(["pending", "unknown"]),
+  since: z.string(),
+  lastError: z.string().nullable(),
+});
+export type UnresolvedOperation = z.infer<typeof UnresolvedOperation>;
+
 export const RequesterContext = z.object({
   requester: z.object({ email: z.string(), zendeskUserId: z.string().nullable(), externalId: z.string().nullable() }),
   /** exact: one user; ambiguous: several users share the email (pick from candidates). */
@@ -146,6 +158,8 @@ export const RequesterContext = z.object({
   activity: part(z.array(ActivityEvent)),
   audit: part(z.array(AuditLine)),
   sources: z.record(z.string(), ProviderName),
+  /** Actions on the requester's account whose outcome is not known yet (writes to the account wait for them). */
+  unresolvedOperations: z.array(UnresolvedOperation).optional(),
 });
 export type RequesterContext = z.infer<typeof RequesterContext>;
 

@@ -34,6 +34,20 @@ export async function earlierBilling(ctx: CommandContext): Promise<BillingSummar
   return reading;
 }
 
+/** The reading this request took, if it took one and it succeeded: stored with a provider operation. */
+export async function billingReadingOf(ctx: CommandContext): Promise<BillingSummary | null | undefined> {
+  const reading = readings.get(ctx);
+  return reading ? reading.catch(() => undefined) : undefined;
+}
+
+/**
+ * The reconciler finishing an operation works from the reading the original request took, so the
+ * provider gets the same request again (same idempotency key, same parameters).
+ */
+export function useEarlierReading(ctx: CommandContext, billing: BillingSummary | null): void {
+  readings.set(ctx, Promise.resolve(billing));
+}
+
 export type LiveSubscription = BillingSummary & { subscriptionId: string; status: NonNullable<BillingSummary["status"]> };
 
 /** A subscription that still renews or collects money: what ending an account must deal with. */

@@ -1,5 +1,6 @@
 import type { Logger } from "../logger.js";
 import { Problem, toProblem } from "../http/problem.js";
+import { EffectUnknown, unknownEffectOf } from "./effectUnknown.js";
 
 /**
  * Several provider calls in one action (block eight users in Auth0, then end the subscription in
@@ -9,6 +10,10 @@ import { Problem, toProblem } from "../http/problem.js";
  *
  * A Stripe write goes last and has no undo: its idempotency key derives from the agent's, so a retry
  * after an undone Stripe call would be answered from Stripe's cache without taking effect again.
+ *
+ * When the failing step may have taken effect (timeout, lost connection), or a step that cannot be
+ * undone already happened, undoing would not bring back a known state: the action goes forward
+ * instead, as an unknown outcome the reconciler completes by running the steps again.
  */
 export interface ProviderStep {
   /** What the step does, for logs and the error, e.g. "block usr_123". */
@@ -25,7 +30,14 @@ export async function runCompensated(steps: readonly ProviderStep[], options: { 
       done.push(step);
     } catch (err) {
       // Inside our own transaction (built-in adapters) the rollback undoes everything already.
-      if (options.transactional || done.length === 0) throw err;
+      if (options.transactional) throw err;
+      const irreversible = done.filter((s) => !s.undo).map((s) => s.label);
+      const unknown = unknownEffectOf(err);
+      if (unknown || irreversible.length) {
+        const doneLabels = done.map((s) => s.label);
+        throw new EffectUnknown(`${step.label} failed (${unknown ?? toProblem(err).detail ?? "error"})${doneLabels.length ? ` after ${doneLabels.join(", ")}` : ""}`, { cause: err });
+      }
+      if (done.length === 0) throw err;
       const notUndone: string[] = [];
       for (const previous of done.reverse()) {
         if (!previous.undo) continue;

@@ -3,15 +3,21 @@ import type { ActionPreviewResponse, ActionResponse, ActionTarget } from "../../
 import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { auditWriteFailed } from "../audit/failClosed.js";
-import { newOperationId, recordIntent, recordOutcome } from "../audit/operations.js";
+import { newOperationId } from "../audit/operations.js";
 import { assertAllowed, checkCap } from "../auth/permissions.js";
 import { recordDenial } from "../auth/recordDenial.js";
 import type { AppDeps } from "../deps.js";
 import { fieldErrors, Problem, toProblem } from "../http/problem.js";
+import { openOperationsOf, renewOperationLease } from "../reconcile/providerOperations.js";
+import { billingReadingOf } from "./billingState.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
 import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "./confirmation.js";
-import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, requestHash } from "./idempotency.js";
-import { bumpVersion, loadTarget, snapshotOf, type CommandTarget } from "./targets.js";
+import { unknownEffectOf } from "./effectUnknown.js";
+import { claimIdempotencyKey, releaseIdempotencyKey, renewIdempotencyKey, requestHash } from "./idempotency.js";
+import { commitSucceeded, openOperation, recordFailed, recordUnknown, type OpenedOperation } from "./operationRecord.js";
+import { outcomeUnknown } from "./outcomeUnknown.js";
+import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease } from "./targetLease.js";
+import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./targets.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
 export interface CommandRequest {
@@ -35,6 +41,11 @@ function parseInput(command: AnyCommand, raw: unknown): unknown {
 
 function auditTarget(target: CommandTarget | ActionTarget, accountId: string | null) {
   return { type: target.type, id: target.id, accountId };
+}
+
+/** Who owns Idempotency-Keys and leases: the staff member, or the part of Steward acting. */
+export function keyOwnerOf(actor: Actor): string {
+  return actor.kind === "staff" ? actor.staffId : `system:${actor.component}`;
 }
 
 async function checkPermission(command: AnyCommand, req: CommandRequest, deps: AppDeps, input: unknown): Promise<void> {
@@ -74,6 +85,25 @@ function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): Co
   return { deps, actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, operationId, now: deps.clock.now() };
 }
 
+/** The account a target belongs to: its lease covers the account and all its users. */
+async function accountOf(db: Executor, target: ActionTarget): Promise<string> {
+  if (target.type === "account") return target.id;
+  const row = await db.selectFrom("users").select(["account_id", "status"]).where("id", "=", target.id).executeTakeFirst();
+  if (!row || row.status === "deleted") throw Problem.notFound(`No user ${target.id}`);
+  return row.account_id;
+}
+
+/** A write on top of a change whose outcome is not known yet would check against a state nobody knows. */
+async function refuseWhileUnresolved(db: Executor, accountId: string): Promise<void> {
+  const open = await openOperationsOf(db as never, accountId);
+  if (open.length === 0) return;
+  throw Problem.conflict(
+    "outcome_pending",
+    `An earlier action on this account (${open.map((o) => o.action).join(", ")}) has an outcome not known yet; Steward is checking with the provider. Try again once it is settled`,
+    { operationIds: open.map((o) => o.operation_id), retryable: true },
+  );
+}
+
 /** The billing-aware preview of a destructive action, with its confirmation token. */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
   const input = parseInput(command, req.input);
@@ -84,33 +114,57 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   const ctx = contextFor(req, deps, newOperationId());
   await command.validate?.(target as never, input as never, ctx);
   const preview = (await previewOf(command, target, input, ctx))!;
-  const staffId = req.actor.kind === "staff" ? req.actor.staffId : `system:${req.actor.component}`;
-  const { token, expiresAt } = await issueConfirmationToken({ staffId, action: command.action, target: req.target, fingerprint: preview.fingerprint }, deps);
+  const { token, expiresAt } = await issueConfirmationToken({ staffId: keyOwnerOf(req.actor), action: command.action, target: req.target, fingerprint: preview.fingerprint }, deps);
   return { action: command.action, target: req.target, effects: preview.effects, confirmationToken: token, expiresAt };
 }
 
+/**
+ * Steps, in order: input and permission; the Idempotency-Key; the account's lease (nothing else
+ * writes to this account or its users until we are done); the version check, validation, preview and
+ * confirmation; then the provider call and the local change with its audit entry. A provider call
+ * whose effect is not known answers 202 `outcome_unknown` and stays open for the reconciler.
+ */
 export async function runCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionResponse> {
   const { db } = deps.database;
+  const { OPERATION_LEASE_MS: leaseMs, TARGET_LEASE_WAIT_MS: waitMs } = deps.config;
   const action = command.action as ActionName;
   const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
 
-  const staffId = req.actor.kind === "staff" ? req.actor.staffId : `system:${req.actor.component}`;
-  const idempotencyKey = req.idempotencyKey;
+  const keyOwner = keyOwnerOf(req.actor);
+  const idempotencyKey = req.idempotencyKey ?? null;
   if (idempotencyKey) {
-    const claim = await claimIdempotencyKey(db, staffId, idempotencyKey, action, requestHash({ ...req, actor: staffId, confirmationToken: undefined, requestId: undefined }));
+    const claim = await claimIdempotencyKey(db, keyOwner, idempotencyKey, action, requestHash({ ...req, actor: keyOwner, confirmationToken: undefined, requestId: undefined }), leaseMs);
     if (claim.kind === "replay") return claim.response;
   }
 
   const ctx = contextFor(req, deps, newOperationId());
   // Derived from the agent's key when there is one, so a retried request reaches Stripe with the same key.
-  const providerKey = idempotencyKey ? `steward:${staffId}:${action}:${idempotencyKey}` : `steward:${ctx.operationId}`;
+  const providerKey = idempotencyKey ? `steward:${keyOwner}:${action}:${idempotencyKey}` : `steward:${ctx.operationId}`;
   let accountId: string | null = null;
   let before: unknown = null;
-  let intent: Awaited<ReturnType<typeof recordIntent>> | null = null;
+  let operation: OpenedOperation | null = null;
+  let leaseKey: string | null = null;
+  let renewal: { stop(): void } | null = null;
   try {
+    accountId = await accountOf(db, req.target);
+    await acquireLease(db, accountLeaseKey(accountId), ctx.operationId, { ttlMs: leaseMs, waitMs });
+    leaseKey = accountLeaseKey(accountId);
+    const heldKey = leaseKey;
+    // The holder renews everything it holds while it works; a crashed holder's leases lapse on their own.
+    renewal = keepRenewing(
+      () =>
+        Promise.all([
+          renewLease(db, heldKey, ctx.operationId, leaseMs),
+          idempotencyKey ? renewIdempotencyKey(db, keyOwner, idempotencyKey, leaseMs) : null,
+          operation ? renewOperationLease(db, operation.operationId, leaseMs) : null,
+        ]),
+      leaseMs,
+      (err) => deps.logger.warn({ err, action }, "could not renew a lease"),
+    );
+    await refuseWhileUnresolved(db, accountId);
+
     const target = await loadTarget(db, command.targetType, req.target.id);
-    accountId = target.accountId;
     before = snapshotOf(target);
     if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
     if (command.providerState) before = { ...(before as object), ...(await command.providerState(target as never, input as never, ctx)) };
@@ -118,50 +172,53 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     const preview = await previewOf(command, target, input, ctx);
     if (preview) {
       if (await confirmationNeeded(command, target, input, ctx)) {
-        await verifyConfirmationToken(req.confirmationToken, { staffId, action, target: req.target, fingerprint: preview.fingerprint }, deps);
+        await verifyConfirmationToken(req.confirmationToken, { staffId: keyOwner, action, target: req.target, fingerprint: preview.fingerprint }, deps);
       }
       before = { ...(before as object), effects: preview.effects };
     }
     const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null };
+    const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey };
 
-    const external = Boolean(command.perform) && isExternal(command, deps);
-    let performed: unknown;
-    if (external) {
-      // Auth0/Stripe cannot join our transaction: commit the intent first so a crash leaves a visible `pending` entry.
-      intent = await recordIntent(db, { ...auditBase, before }, deps.clock);
-      ctx.operationId = intent.operationId;
-      performed = await command.perform!(target as never, input as never, ctx, { idempotencyKey: providerKey });
-    }
-    return await db.transaction().execute(async (trx) => {
-      const locked = await loadTarget(trx, command.targetType, req.target.id, { lock: true });
-      if (locked.version !== target.version) throw staleVersion(locked, req.expectedVersion);
-      if (!external && command.perform) performed = await command.perform(locked as never, input as never, ctx, { idempotencyKey: providerKey, executor: trx });
-      // Bumped before apply so the `after` snapshot carries the version the agent must send next.
-      await bumpVersion(trx, locked, ctx.now);
-      const applied = await command.apply(trx, locked as never, input as never, ctx, performed as never);
-      const entry = await appendAudit(trx, { ...auditBase, before, after: applied.after, outcome: "succeeded", operationId: ctx.operationId }, deps.clock);
-      const response: ActionResponse = {
-        action,
-        outcome: "succeeded",
-        auditEntryId: entry.id,
-        operationId: ctx.operationId,
-        target: req.target,
-        before,
-        after: applied.after,
-        ...(applied.result ? { result: applied.result } : {}),
-        replayed: false,
-      };
-      if (idempotencyKey) await completeIdempotencyKey(trx, staffId, idempotencyKey, response, ctx.now);
-      return response;
+    // Before the provider call: everything that may refuse the action has run; nothing has left Steward yet.
+    if (!(command.perform && isExternal(command, deps))) return await commitSucceeded(deps, { ...commit, operationId: null });
+
+    // Auth0/Stripe cannot join our transaction: commit the intent and the operation record first, so a crash leaves both.
+    operation = await openOperation(deps, auditBase, before, {
+      operationId: ctx.operationId,
+      action,
+      targetType: command.targetType,
+      targetId: req.target.id,
+      accountId,
+      keyOwner,
+      idempotencyKey,
+      providerKey,
+      request: { actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, input, now: ctx.now.toISOString() },
+      providerBefore: await providerReading(ctx),
+      createdAt: ctx.now,
     });
+    let performed: unknown;
+    try {
+      performed = await command.perform(target as never, input as never, ctx, { idempotencyKey: providerKey });
+    } catch (err) {
+      const unknown = unknownEffectOf(err);
+      if (unknown) throw await settleLater(deps, operation, unknown);
+      throw err;
+    }
+    try {
+      return await commitSucceeded(deps, { ...commit, performed: { value: performed }, operationId: operation.operationId });
+    } catch (err) {
+      // The provider did it; our record of it failed. Not "nothing changed": the reconciler mirrors it.
+      throw await settleLater(deps, operation, `the provider call succeeded, recording it failed (${toProblem(err).detail ?? String(err)})`);
+    }
   } catch (err) {
-    if (idempotencyKey) await releaseIdempotencyKey(db, staffId, idempotencyKey).catch(() => undefined);
     const problem = toProblem(err);
+    if (problem.code === "outcome_unknown") throw problem;
+    if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
     const error = `${problem.code}: ${problem.detail ?? problem.title}`;
     try {
-      if (intent) {
-        // Closes the bracket: the provider call failed, or it succeeded and our local write did not.
-        await recordOutcome(db, intent, { outcome: "failed", error }, deps.clock);
+      if (operation) {
+        // Closes the bracket: the provider refused, so nothing changed there.
+        await recordFailed(deps, operation, error, ctx.now);
       } else if (problem.status !== 403) {
         // Denials were audited where they happened.
         await appendAudit(db, { actor: req.actor, action, target: auditTarget(req.target, accountId), ticketId: req.ticketId, reason: req.reason, before, outcome: "failed", error, requestId: req.requestId ?? null, operationId: ctx.operationId }, deps.clock);
@@ -172,5 +229,26 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       throw auditWriteFailed(auditErr);
     }
     throw err;
+  } finally {
+    renewal?.stop();
+    if (leaseKey) await releaseLease(db, leaseKey, ctx.operationId).catch((err: unknown) => deps.logger.warn({ err, action }, "could not release a lease; it lapses on its own"));
   }
+}
+
+/** The billing reading this request worked from, wrapped so "read, no customer" (null) differs from "not read". */
+async function providerReading(ctx: CommandContext): Promise<{ billing: unknown } | undefined> {
+  const billing = await billingReadingOf(ctx);
+  return billing === undefined ? undefined : { billing };
+}
+
+/** Records the unknown outcome (entry + operation handed to the reconciler) and returns the 202 answer. */
+async function settleLater(deps: AppDeps, operation: OpenedOperation, reason: string): Promise<Problem> {
+  try {
+    // The reconciler's next pass looks at it.
+    await recordUnknown(deps, operation, reason, deps.config.RECONCILE_INTERVAL_MS);
+  } catch (err) {
+    // The operation stays `pending`; once its lease lapses the reconciler takes it all the same.
+    deps.logger.error({ err, operationId: operation.operationId }, "could not record an unknown outcome");
+  }
+  return outcomeUnknown(operation.operationId, `The provider's answer is not known (${reason})`);
 }

@@ -174,6 +174,40 @@ export interface IdempotencyKeysTable {
   response: unknown;
   created_at: CreatedAt;
   completed_at: Timestamp | null;
+  /** While in progress: the holder renews this; once past, the holder is gone and the key may be taken over. */
+  lease_expires_at: Timestamp | null;
+  /** The external operation this key started, when there was one (its outcome answers a replay). */
+  operation_id: string | null;
+}
+
+export interface TargetLeasesTable {
+  lease_key: string;
+  holder: string;
+  expires_at: Timestamp;
+}
+
+export type ProviderOperationStatus = "pending" | "unknown" | "succeeded" | "failed";
+
+export interface ProviderOperationsTable {
+  operation_id: string;
+  action: string;
+  target_type: "user" | "account";
+  target_id: string;
+  account_id: string;
+  key_owner: string;
+  idempotency_key: string | null;
+  provider_key: string;
+  /** What is needed to finish the command: actor, ticket, reason, input, request id, now. */
+  request: unknown;
+  /** The provider reading the command worked from (billing summary), so a retry sends the same request. */
+  provider_before: unknown;
+  status: ProviderOperationStatus;
+  lease_expires_at: Timestamp;
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: Timestamp;
+  closed_at: Timestamp | null;
 }
 
 export interface MailOutboxTable {
@@ -263,6 +297,8 @@ export interface DB {
   demo_tickets: DemoTicketsTable;
   audit_log: AuditLogTable;
   idempotency_keys: IdempotencyKeysTable;
+  target_leases: TargetLeasesTable;
+  provider_operations: ProviderOperationsTable;
   mail_outbox: MailOutboxTable;
   role_elevations: RoleElevationsTable;
   seat_expansions: SeatExpansionsTable;

@@ -31,6 +31,8 @@ export class ProviderError extends Error {
   readonly retryAfterMs: number | undefined;
   /** What Steward was doing, e.g. "users.get" or "subscriptions.list". */
   readonly operation: string | undefined;
+  /** Set when part of the change is known to have happened (a multi-call write failing midway). */
+  readonly partlyApplied: boolean;
 
   constructor(init: {
     provider: ProviderKind;
@@ -40,6 +42,7 @@ export class ProviderError extends Error {
     retryable?: boolean;
     retryAfterMs?: number;
     operation?: string;
+    partlyApplied?: boolean;
     cause?: unknown;
   }) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -50,6 +53,16 @@ export class ProviderError extends Error {
     this.retryable = init.retryable ?? (init.code === "timeout" || init.code === "rate_limited" || init.code === "unavailable");
     this.retryAfterMs = init.retryAfterMs;
     this.operation = init.operation;
+    this.partlyApplied = init.partlyApplied ?? false;
+  }
+
+  /**
+   * Whether the write may have taken effect: it timed out, the connection dropped after the request
+   * was sent, or part of it happened. A refused connection or an answer from the provider is definite.
+   */
+  get effectUnknown(): boolean {
+    if (this.partlyApplied || this.code === "timeout") return true;
+    return this.code === "unavailable" && this.status === undefined && !refusedConnection(this.cause);
   }
 
   toProblem(): Problem {
@@ -66,6 +79,16 @@ export class ProviderError extends Error {
   toPartError(): { code: ProviderErrorCode; message: string; provider: ProviderKind } {
     return { code: this.code, message: this.message, provider: this.provider };
   }
+}
+
+/** ECONNREFUSED anywhere in the cause chain: the request never left, so nothing happened. */
+function refusedConnection(cause: unknown): boolean {
+  for (let c = cause, depth = 0; c && depth < 6; c = (c as { cause?: unknown }).cause, depth++) {
+    const e = c as { code?: unknown; message?: unknown; errors?: unknown[] };
+    if (e.code === "ECONNREFUSED" || (typeof e.message === "string" && e.message.includes("ECONNREFUSED"))) return true;
+    if (Array.isArray(e.errors) && e.errors.some((inner) => refusedConnection(inner))) return true;
+  }
+  return false;
 }
 
 export function isProviderError(err: unknown): err is ProviderError {

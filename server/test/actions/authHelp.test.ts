@@ -24,6 +24,15 @@ interface AuthCase {
 }
 
 const MFA_INPUT = { identityVerification: "callback_known_phone", verificationNote: "Called the number on file" };
+/** The HTTP method of each action's (first) write to the Auth0 Management API. */
+const AUTH0_WRITE: Record<string, string> = {
+  "user.password_reset": "POST",
+  "user.lockout_clear": "DELETE",
+  "user.mfa_reset": "DELETE",
+  "user.sessions_revoke": "DELETE",
+  "user.block": "PATCH",
+  "user.unblock": "PATCH",
+};
 const idpOf = (h: Harness, userId: string) => userRow(h.deps, userId).then((u) => u.idp_id as string);
 
 const cases: AuthCase[] = [
@@ -253,7 +262,8 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
         const idpId = await idpOf(h, userId);
         const before = await localState(h.deps, accountOfUser(userId));
         const atAuth0 = JSON.stringify([h.auth0!.users.get(idpId), h.auth0!.blocks.get(idpId), h.auth0!.methods.get(idpId), h.auth0!.sessions.get(idpId)]);
-        h.auth0!.failNext(3, 503);
+        // The write fails (the reads the action decides from go through: Auth0's state is the truth).
+        h.auth0!.failNext(3, 503, { method: AUTH0_WRITE[c.action] });
         const res = await act(h, "support_full", c.action, { target: user(userId), input: c.input });
         h.auth0!.clearFaults();
         expect(res.status).toBe(502);

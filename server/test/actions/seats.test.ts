@@ -195,7 +195,9 @@ describe.each(databaseKinds)("seat actions (%s)", (kind) => {
       const sessions = await h.deps.database.db.selectFrom("user_sessions").select(["revoked_at"]).where("user_id", "=", "usr_demo_012_4").execute();
       expect(sessions.length).toBeGreaterThan(0);
       expect(sessions.every((s) => s.revoked_at !== null)).toBe(true);
-      expect(res.body.result).toEqual({ deactivated: chosen, seatsUsed: 4 });
+      expect(res.body.result).toEqual({ deactivated: chosen, seatsUsed: 4, sessionsRevoked: sessions.length });
+      // Access ends at the identity provider too, as with user.deactivate.
+      expect((await h.deps.database.db.selectFrom("users").select("blocked").where("id", "in", chosen).execute()).map((u) => u.blocked)).toEqual([true, true]);
       const [entry] = (await auditOf(h.deps, "seats.reclaim", target.id)).filter((e) => e.outcome === "succeeded");
       expect((entry?.before as { effects: { usersLosingAccess: { id: string }[] } }).effects.usersLosingAccess.map((u) => u.id)).toEqual(chosen);
       expect(entry?.after).toMatchObject({ seatsUsed: 4, deactivated: [{ id: "usr_demo_012_4", previousStatus: "active" }, { id: "usr_demo_012_6", previousStatus: "invited" }] });

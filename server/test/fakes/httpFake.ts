@@ -15,7 +15,7 @@ export interface RecordedRequest {
   status: number;
   responseBody: unknown;
   /** How the fault injection changed this request, if it did. */
-  fault?: "failed" | "delayed" | "dropped";
+  fault?: "failed" | "delayed" | "dropped" | "applied-then-delayed" | "applied-then-failed";
   /** Stripe: answered from the idempotency store without doing anything. */
   replayed?: boolean;
 }
@@ -70,9 +70,14 @@ export abstract class HttpFake {
   /** Added to every response, e.g. 100 ms to model a provider across the internet. */
   latencyMs = 0;
   readonly requests: RecordedRequest[] = [];
+  /** Every request as it arrived, before any fault or answer (to see what is in flight). */
+  readonly arrivals: { at: number; method: string; path: string }[] = [];
   private failures: Fault<{ status: number; options: FailOptions }>[] = [];
   private delays: Fault<{ ms: number }>[] = [];
   private drops: Fault<object>[] = [];
+  private lateDelays: Fault<{ ms: number }>[] = [];
+  private lateFailures: Fault<{ status: number; options: FailOptions }>[] = [];
+  private armed: { after: FaultTarget; n: number; status: number; options: FailOptions }[] = [];
   private server: Server | undefined;
   private baseUrl = "";
   private inFlight = 0;
@@ -96,10 +101,31 @@ export abstract class HttpFake {
     return this;
   }
 
+  /** The next n faultable requests (matching `target`) take effect, then their answer waits `ms` (a timeout after the change). */
+  delayAfterApply(ms: number, n = 1, target: FaultTarget = {}): this {
+    for (let i = 0; i < n; i++) this.lateDelays.push({ ms, target });
+    return this;
+  }
+
+  /** The next n faultable requests (matching `options`) take effect, then answer `status` as if they had not. */
+  failAfterApply(n: number, status: number, options: FailOptions = {}): this {
+    for (let i = 0; i < n; i++) this.lateFailures.push({ status, options, target: options });
+    return this;
+  }
+
+  /** Once a request matching `after` has taken effect, the next n requests matching `options` fail (a read-back failing after a write). */
+  failNextAfter(after: FaultTarget, n: number, status: number, options: FailOptions = {}): this {
+    this.armed.push({ after, n, status, options });
+    return this;
+  }
+
   clearFaults(): void {
+    this.armed = [];
     this.failures = [];
     this.delays = [];
     this.drops = [];
+    this.lateDelays = [];
+    this.lateFailures = [];
   }
 
   /** Resolves once nothing is being handled and nothing new arrived for `quietMs` (stragglers of a failed fan-out). */
@@ -161,6 +187,7 @@ export abstract class HttpFake {
     const rawBody = Buffer.concat(chunks).toString("utf8");
     const url = new URL(req.url ?? "/", "http://fake.local");
     const request: FakeRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, body: rawBody ? this.parseBody(rawBody, req.headers) : undefined };
+    this.arrivals.push({ at, method: request.method, path: request.path });
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
     let fault: RecordedRequest["fault"];
@@ -183,6 +210,21 @@ export abstract class HttpFake {
           fault = "dropped";
         }
         reply = await this.route(request);
+        const trigger = this.armed.findIndex((a) => hits(a.after, request));
+        if (trigger !== -1) {
+          const [arm] = this.armed.splice(trigger, 1);
+          if (arm) this.failNext(arm.n, arm.status, arm.options);
+        }
+        const lateDelay = take(this.lateDelays, request);
+        if (lateDelay) {
+          fault = "applied-then-delayed";
+          await Promise.race([sleep(lateDelay.ms), new Promise((resolve) => res.once("close", resolve))]);
+        }
+        const lateFailure = take(this.lateFailures, request);
+        if (lateFailure) {
+          fault = "applied-then-failed";
+          reply = this.errorReply(lateFailure.status, lateFailure.options);
+        }
       }
     } else {
       reply = await this.route(request);

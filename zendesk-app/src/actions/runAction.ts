@@ -21,6 +21,38 @@ export function inputFrom(fields: FieldSpec[], values: Record<string, string>): 
   return input as ActionInput;
 }
 
+/** Answers after which the agent must be able to retry the SAME intent: the key is kept for it. */
+const UNSETTLED_CODES = new Set(["outcome_unknown", "request_in_progress", "target_busy", "outcome_pending", "network_error"]);
+
+/**
+ * Whether an error settles the submitted form (a definite "no": bad input, refused, stale version).
+ * A network error, a timeout (5xx), 429, or an answer that says the action is still in flight or its
+ * outcome is not known does not: retrying it with the same key is how it gets its real answer.
+ */
+export function settlesIntent(status: number, code: string | undefined): boolean {
+  if (status === 0 || status === 202 || status === 429 || status >= 500) return false;
+  return !(code && UNSETTLED_CODES.has(code));
+}
+
+/**
+ * One Idempotency-Key per submitted form: the same request (minus its confirmation token, which
+ * each preview renews) keeps its key until a definite answer; a different request gets a new one.
+ */
+export class IntentKeys {
+  private current: { key: string; request: string } | null = null;
+
+  keyFor(body: ActionRequestBody): string {
+    const request = JSON.stringify({ ...body, confirmationToken: undefined });
+    if (!this.current || this.current.request !== request) this.current = { key: newIdempotencyKey(), request };
+    return this.current.key;
+  }
+
+  /** After a success or a definite refusal: the next submission is a new intent. */
+  settle(): void {
+    this.current = null;
+  }
+}
+
 export function newIdempotencyKey(): string {
   if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");

@@ -37,6 +37,8 @@ async function send<T>(url: string, init: RequestInit): Promise<T> {
     throw new StewardApiError(0, { type: "about:blank", title: "Network error", status: 0, code: "network_error", detail: (err as Error).message });
   }
   if (!response.ok) throw new StewardApiError(response.status, await readProblem(response));
+  // 202 problem+json: accepted, but its outcome is not known yet (outcome_unknown); not a result.
+  if (response.status === 202 && (response.headers.get("content-type") ?? "").includes("problem+json")) throw new StewardApiError(202, await readProblem(response));
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 

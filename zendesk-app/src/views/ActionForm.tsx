@@ -4,7 +4,7 @@ import type { ActionPreviewResponse, ActionResponse } from "../../../shared/sche
 import type { RequesterContext } from "../../../shared/schemas/context";
 import type { ActionSpec } from "../actions/catalog";
 import { targetOf } from "../actions/catalog";
-import { inputFrom, newIdempotencyKey, previewAction, runAction, type ActionRequestBody } from "../actions/runAction";
+import { IntentKeys, inputFrom, previewAction, runAction, settlesIntent, type ActionRequestBody } from "../actions/runAction";
 import { StewardApiError } from "../api/steward";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
@@ -46,7 +46,7 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<ProblemDetails | null>(null);
   const [preview, setPreview] = useState<ActionPreviewResponse | null>(null);
-  const [idempotencyKey, setIdempotencyKey] = useState(newIdempotencyKey);
+  const intentKeys = useRef(new IntentKeys());
   const form = useRef<HTMLFormElement>(null);
   // Focus follows the flow: the first field when the form opens, the confirm button once the preview is shown.
   useEffect(() => {
@@ -73,7 +73,8 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
   async function execute(confirmationToken?: string) {
     const request = body(confirmationToken);
     if (!request) return;
-    const response = await runAction(api, spec.action, request, idempotencyKey);
+    const response = await runAction(api, spec.action, request, intentKeys.current.keyFor(request));
+    intentKeys.current.settle();
     let note: ActionOutcome["note"] = "skipped";
     if (addNote) {
       const who = spec.target === "user" ? (context.user?.email ?? target?.id ?? "") : target?.id ?? "";
@@ -98,8 +99,10 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
       }
     } catch (err) {
       setProblem(asProblem(err));
-      // A network failure may have reached the server: keep the key so a retry cannot act twice.
-      if (!(err instanceof StewardApiError && err.status === 0)) setIdempotencyKey(newIdempotencyKey());
+      // Until a definite answer the same submission keeps its key, so a retry cannot act twice.
+      const status = err instanceof StewardApiError ? err.status : 0;
+      const code = err instanceof StewardApiError ? err.problem.code : undefined;
+      if (settlesIntent(status, code)) intentKeys.current.settle();
       if (preview) setPreview(null);
     } finally {
       setBusy(false);

@@ -6,7 +6,7 @@ import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
 import { ActivityList } from "./ActivityList";
 import { BillingCard } from "./BillingCard";
-import { PartialNotice } from "./PartialNotice";
+import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
 import { ProblemNotice } from "./parts";
 import { RequesterPicker } from "./RequesterPicker";
 import { UserCard } from "./UserCard";
@@ -62,6 +62,7 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
             <RequesterPicker reason="ambiguous" candidates={context.candidates} onPick={pick} />
           )}
           <PartialNotice context={context} />
+          <UnresolvedNotice context={context} />
           <UserCard context={context} onChangeUser={() => setPicking(true)} />
           <AccountCard context={context} />
           <BillingCard context={context} />

@@ -1,5 +1,5 @@
 import type { RequesterContext } from "../../../shared/schemas/context";
-import { t } from "../i18n";
+import { t, tOr } from "../i18n";
 import { Notice } from "./parts";
 
 const partNames = ["identity", "account", "billing", "activity", "audit"] as const;
@@ -14,6 +14,17 @@ export function PartialNotice({ context }: { context: RequesterContext }) {
   return (
     <Notice tone="warning" testId="partial-notice">
       {t("partial.notice", { parts: failed.join(", ") })}
+    </Notice>
+  );
+}
+
+/** Actions on this account whose outcome is not known yet: Steward is settling them with the provider; new writes wait. */
+export function UnresolvedNotice({ context }: { context: RequesterContext }) {
+  const open = context.unresolvedOperations ?? [];
+  if (open.length === 0) return null;
+  return (
+    <Notice tone="warning" testId="unresolved-notice">
+      {t("unresolved.notice", { actions: open.map((o) => tOr(`action.${o.action}`, o.action)).join(", ") })}
     </Notice>
   );
 }

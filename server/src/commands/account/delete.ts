@@ -5,6 +5,7 @@ import { actionEffects, cancelNowTerms, formatMoney } from "../billingEffects.js
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
+import { identityRef } from "../identityRef.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 
@@ -51,18 +52,23 @@ export const deleteAccount = defineCommand({
     if (isLiveSubscription(billing)) {
       steps.push({ label: "cancel the subscription now", run: async () => (cancelled = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "now", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
+    // Last, as they cannot be restored: every session of every remaining user ends at the identity provider.
+    let sessionsRevoked = 0;
+    const signedIn = await (call.executor ?? ctx.deps.database.db).selectFrom("users").selectAll().where("account_id", "=", target.id).where("status", "!=", "deleted").orderBy("id").execute();
+    for (const user of signedIn) steps.push({ label: `end the sessions of ${user.id}`, run: async () => (sessionsRevoked += (await ctx.deps.identity.revokeSessions(identityRef(user), call)).revoked) });
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled) };
+    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled), sessionsRevoked };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     const retentionUntil = retentionDate(ctx.now);
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
     const holdId = await recordHold(trx, target.account, "deletion", performed.blockedUserIds, ctx);
     await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", target.id).execute();
+    await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("revoked_at", "is", null).where("user_id", "in", trx.selectFrom("users").select("id").where("account_id", "=", target.id)).execute();
     await recordAccountActivity(trx, target.id, "account_deleted", ctx, `deleted, data kept until ${retentionUntil.toISOString().slice(0, 10)}`);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscriptionCancelled: performed.subscriptionCancelled },
-      result: { retentionUntil: retentionUntil.toISOString(), blockedUsers: performed.blockedUserIds.length, subscriptionCancelled: performed.subscriptionCancelled !== null },
+      result: { retentionUntil: retentionUntil.toISOString(), blockedUsers: performed.blockedUserIds.length, subscriptionCancelled: performed.subscriptionCancelled !== null, sessionsRevoked: performed.sessionsRevoked },
     };
   },
 });

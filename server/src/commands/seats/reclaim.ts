@@ -6,6 +6,8 @@ import { assertKeepsAnAdmin, isActiveAdmin, lockAccountAdmins } from "../account
 import { actionEffects } from "../billingEffects.js";
 import { currentBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
+import { runCompensated, type ProviderStep } from "../compensation.js";
+import { identityRef } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { seatHolders, userRef, type SeatHolder } from "./seatHolders.js";
 
@@ -30,13 +32,14 @@ async function chosenHolders(db: Executor, account: Account, userIds: string[]):
 /**
  * seats.reclaim — frees seats held by people who left: the preview lists candidates (no sign-in for
  * `inactiveDays`) or the chosen users; the action deactivates exactly the `userIds` the agent confirmed
- * and signs them out of the product. The licence and the bill stay as they are.
+ * and takes their access away as user.deactivate does: blocked at the identity provider and every
+ * session ended there. The licence and the bill stay as they are.
  */
 export const reclaimSeats = defineCommand({
   action: "seats.reclaim",
   targetType: "account",
   input: actionInputs["seats.reclaim"],
-  provider: "none",
+  provider: "identity",
   preview: async (target, input, ctx) => {
     const db = ctx.deps.database.db;
     const holders = await seatHolders(db, target.id);
@@ -62,14 +65,30 @@ export const reclaimSeats = defineCommand({
     const users = await chosenHolders(ctx.deps.database.db, target.account, input.userIds);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.id, users);
   },
-  apply: async (trx, target, input, ctx) => {
+  // Blocks first (each undone if a later one fails), then sessions, which cannot be restored.
+  perform: async (target, input, ctx, call) => {
     if (!input.userIds.length) throw Problem.badRequest("Choose the users to deactivate (the preview lists candidates)", [{ field: "input.userIds", reason: "at least one user is required" }]);
+    const db = call.executor ?? ctx.deps.database.db;
+    const ids = [...new Set(input.userIds)];
+    const users = await db.selectFrom("users").selectAll().where("id", "in", ids).where("account_id", "=", target.id).orderBy("id").execute();
+    const steps: ProviderStep[] = [];
+    for (const user of users.filter((u) => !u.blocked)) {
+      steps.push({ label: `block ${user.id}`, run: () => ctx.deps.identity.setBlocked(identityRef(user), true, call), undo: () => ctx.deps.identity.setBlocked(identityRef(user), false, call) });
+    }
+    let sessionsRevoked = 0;
+    for (const user of users) {
+      steps.push({ label: `end the sessions of ${user.id}`, run: async () => (sessionsRevoked += (await ctx.deps.identity.revokeSessions(identityRef(user), call)).revoked) });
+    }
+    await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
+    return { sessionsRevoked };
+  },
+  apply: async (trx, target, input, ctx, performed) => {
     // Checked again under the account lock: the users must still hold their seats.
     await lockAccountAdmins(trx, target.id);
     const users = await chosenHolders(trx, target.account, input.userIds);
     await assertKeepsAnAdmin(trx, target.id, users);
     const ids = users.map((u) => u.id);
-    await trx.updateTable("users").set((eb) => ({ status: "deactivated", version: eb("version", "+", 1), updated_at: ctx.now })).where("id", "in", ids).execute();
+    await trx.updateTable("users").set((eb) => ({ status: "deactivated", blocked: true, version: eb("version", "+", 1), updated_at: ctx.now })).where("id", "in", ids).execute();
     await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("user_id", "in", ids).where("revoked_at", "is", null).execute();
     await trx
       .insertInto("activity_events")
@@ -78,7 +97,7 @@ export const reclaimSeats = defineCommand({
     const remaining = await seatHolders(trx, target.id);
     return {
       after: { ...(await accountAfter(trx, target.id)), seatsUsed: remaining.length, deactivated: users.map((u) => ({ ...userRef(u), previousStatus: u.status })) },
-      result: { deactivated: ids, seatsUsed: remaining.length },
+      result: { deactivated: ids, seatsUsed: remaining.length, sessionsRevoked: performed.sessionsRevoked },
     };
   },
 });

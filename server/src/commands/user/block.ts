@@ -2,16 +2,19 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
+import { identityBefore, signInState } from "./signInState.js";
 import { invalidTransition } from "./userTransitions.js";
 
-/** user.block — an admin block: the user cannot sign in until unblocked (not a brute-force lockout). */
+/** user.block — an admin block: the user cannot sign in until unblocked (not a brute-force lockout). Decided from the identity provider's state. */
 export const blockUser = defineCommand({
   action: "user.block",
   targetType: "user",
   input: actionInputs["user.block"],
   provider: "identity",
-  validate: (target) => {
-    if (target.user.blocked) throw invalidTransition(`${target.id} is already blocked`, { blocked: true });
+  providerState: identityBefore,
+  validate: async (target, _input, ctx) => {
+    const state = await signInState(target, ctx);
+    if (state.blocked) throw invalidTransition(`${target.id} is already blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: true });
   },
   perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), true, call),
   apply: async (trx, target, _input, ctx) => {

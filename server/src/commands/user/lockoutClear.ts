@@ -1,6 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
+import { identityBefore } from "./signInState.js";
 
 /** user.lockout_clear — lifts a brute-force lockout after failed sign-ins (Auth0: user-blocks). */
 export const lockoutClear = defineCommand({
@@ -8,6 +9,7 @@ export const lockoutClear = defineCommand({
   targetType: "user",
   input: actionInputs["user.lockout_clear"],
   provider: "identity",
+  providerState: identityBefore,
   perform: (target, _input, ctx, call) => ctx.deps.identity.clearLockout(identityRef(target.user), call),
   apply: async (trx, target, _input, ctx) => {
     // The product's own copy of the lock follows the provider, whichever adapter is in use.

@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
+import { earlierSignInState, identityBefore, signInState } from "./signInState.js";
 import { assertCanSignIn, invalidTransition } from "./userTransitions.js";
 
 /**
@@ -13,9 +14,11 @@ export const mfaReset = defineCommand({
   targetType: "user",
   input: actionInputs["user.mfa_reset"],
   provider: "identity",
-  validate: (target) => {
+  providerState: identityBefore,
+  validate: async (target, _input, ctx) => {
     assertCanSignIn("user.mfa_reset", target.user);
-    if (!target.user.mfa_enrolled && target.user.mfa_methods.length === 0) throw invalidTransition(`${target.id} has no second factor to reset`, { mfaEnrolled: false });
+    const state = await signInState(target, ctx);
+    if (!state.mfaEnrolled) throw invalidTransition(`${target.id} has no second factor to reset${state.source === "builtin" ? "" : ` at ${state.source}`}`, { mfaEnrolled: false });
   },
   perform: (target, _input, ctx, call) => ctx.deps.identity.resetMfa(identityRef(target.user), call),
   apply: async (trx, target, input, ctx) => {
@@ -23,6 +26,7 @@ export const mfaReset = defineCommand({
     await trx.updateTable("users").set({ mfa_enrolled: false, mfa_methods: [] }).where("id", "=", target.id).execute();
     await recordUserActivity(trx, target, "mfa_reset", ctx, `identity verified (${input.identityVerification})`);
     const verification = { method: input.identityVerification, note: input.verificationNote };
-    return { after: { ...(await userAfter(trx, target.id)), identityVerification: verification }, result: { removedMethods: target.user.mfa_methods, identityVerification: verification } };
+    const removedMethods = (await earlierSignInState(ctx))?.mfaMethods ?? target.user.mfa_methods;
+    return { after: { ...(await userAfter(trx, target.id)), identityVerification: verification }, result: { removedMethods, identityVerification: verification } };
   },
 });

@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
+import { identityBefore, signInState } from "./signInState.js";
 import { assertAccountOpen, invalidTransition } from "./userTransitions.js";
 
 /** user.unblock — lifts an admin block. Refused while the account's own suspension keeps everyone out. */
@@ -10,9 +11,11 @@ export const unblockUser = defineCommand({
   targetType: "user",
   input: actionInputs["user.unblock"],
   provider: "identity",
-  validate: (target) => {
-    if (!target.user.blocked) throw invalidTransition(`${target.id} is not blocked`, { blocked: false });
+  providerState: identityBefore,
+  validate: async (target, _input, ctx) => {
     assertAccountOpen("user.unblock", target.account);
+    const state = await signInState(target, ctx);
+    if (!state.blocked) throw invalidTransition(`${target.id} is not blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: false });
   },
   perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), false, call),
   apply: async (trx, target, _input, ctx) => {

@@ -111,18 +111,48 @@ export class Auth0Identity implements IdentityPort {
 
   async resetMfa(ref: IdentityUserRef): Promise<void> {
     const id = await this.userId(ref);
-    await this.caller.call("users.authenticationMethods.deleteAll", ({ signal }) => this.client.users.authenticationMethods.deleteAll(id, { abortSignal: signal }));
-    await this.caller.call("users.authenticators.deleteAll", ({ signal }) => this.client.users.authenticators.deleteAll(id, { abortSignal: signal }));
-    await this.caller.call("users.multifactor.invalidateRememberBrowser", ({ signal }) => this.client.users.multifactor.invalidateRememberBrowser(id, { abortSignal: signal }));
+    await this.inOrder("reset MFA", [
+      ["authentication methods removed", () => this.caller.call("users.authenticationMethods.deleteAll", ({ signal }) => this.client.users.authenticationMethods.deleteAll(id, { abortSignal: signal }))],
+      ["Guardian enrolments removed", () => this.caller.call("users.authenticators.deleteAll", ({ signal }) => this.client.users.authenticators.deleteAll(id, { abortSignal: signal }))],
+      ["remembered browsers forgotten", () => this.caller.call("users.multifactor.invalidateRememberBrowser", ({ signal }) => this.client.users.multifactor.invalidateRememberBrowser(id, { abortSignal: signal }))],
+    ]);
   }
 
   /** Counts the sessions first (Auth0's delete returns nothing), then ends them and their refresh tokens. */
   async revokeSessions(ref: IdentityUserRef): Promise<{ revoked: number }> {
     const id = await this.userId(ref);
     const sessions = await this.caller.call("users.sessions.list", async ({ signal }) => (await this.client.users.sessions.list(id, { take: 100 }, { abortSignal: signal })).data);
-    await this.caller.call("users.sessions.delete", ({ signal }) => this.client.users.sessions.delete(id, { abortSignal: signal }));
-    await this.caller.call("users.refreshToken.delete", ({ signal }) => this.client.users.refreshToken.delete(id, { abortSignal: signal }));
+    await this.inOrder("revoke sessions", [
+      ["sessions ended", () => this.caller.call("users.sessions.delete", ({ signal }) => this.client.users.sessions.delete(id, { abortSignal: signal }))],
+      ["refresh tokens revoked", () => this.caller.call("users.refreshToken.delete", ({ signal }) => this.client.users.refreshToken.delete(id, { abortSignal: signal }))],
+    ]);
     return { revoked: sessions.length };
+  }
+
+  /**
+   * Several writes that make one change and cannot be undone: when one fails after others took
+   * effect, the error says what was done and is marked partly applied (the caller must not report
+   * "nothing changed"). Each write is idempotent, so running them all again completes the change.
+   */
+  private async inOrder(what: string, writes: [done: string, write: () => Promise<unknown>][]): Promise<void> {
+    const done: string[] = [];
+    for (const [label, write] of writes) {
+      try {
+        await write();
+      } catch (err) {
+        if (done.length === 0 || !(err instanceof ProviderError)) throw err;
+        throw new ProviderError({
+          provider: "auth0",
+          code: err.code,
+          status: err.status,
+          operation: err.operation,
+          partlyApplied: true,
+          message: `${what}: ${done.join(", ")}; then ${err.message}`,
+          cause: err,
+        });
+      }
+      done.push(label);
+    }
   }
 
   async setBlocked(ref: IdentityUserRef, blocked: boolean): Promise<void> {

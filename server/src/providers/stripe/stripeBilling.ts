@@ -155,8 +155,12 @@ export class StripeBilling implements BillingPort {
     return { sub, item };
   }
 
+  /** The write went through; a failed read-back must not look like a failed write (it is partly applied). */
   private async summaryAfterWrite(account: BillingAccountRef, sub: Stripe.Subscription): Promise<BillingSummary> {
-    const summary = await this.getBilling(account);
+    const summary = await this.getBilling(account).catch((err: unknown) => {
+      if (!(err instanceof ProviderError)) throw err;
+      throw new ProviderError({ provider: "stripe", code: err.code, status: err.status, operation: err.operation, partlyApplied: true, message: `the change to ${sub.id} was made; reading it back failed: ${err.message}`, cause: err });
+    });
     if (!summary) throw new ProviderError({ provider: "stripe", code: "not_found", operation: "customers.retrieve", message: `customer of ${sub.id} disappeared` });
     return summary;
   }

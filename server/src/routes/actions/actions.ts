@@ -13,13 +13,14 @@ import { route } from "../../http/route.js";
 const IdempotencyKey = z.string().trim().min(8, "at least 8 characters").max(200, "at most 200 characters");
 
 const errorResponses = {
+  202: "outcome_unknown (problem+json with operationId): the provider's answer was lost (timeout, dropped connection, failed read-back, crash); the action may have happened. Steward's reconciler finishes or closes it; a retry with the same Idempotency-Key answers with the real outcome once settled",
   403: "The panel role may not do this action, or the value is over the role's cap (the body names the action, the required role or the cap)",
   404: "The target does not exist",
-  409: "The target changed since it was loaded (stale_version), the transition is not allowed, or the confirmation no longer matches",
+  409: "The target changed since it was loaded (stale_version), the transition is not allowed, the confirmation no longer matches, another write to the account is in progress (target_busy), or an earlier action on it is still unsettled (outcome_pending)",
   422: "The Idempotency-Key was used for a different request",
   428: "A destructive action was sent without a confirmation token from its preview",
-  502: "The identity or billing provider failed; nothing was changed and the attempt is audited as failed",
-  504: "The provider timed out; nothing was changed and the attempt is audited as failed",
+  502: "The identity or billing provider refused or failed before changing anything; the attempt is audited as failed",
+  504: "The provider timed out while Steward was reading from it, before any change; the attempt is audited as failed",
 } as const;
 
 /** `POST /api/actions/<action>` for every support command, and `/preview` for destructive ones. */

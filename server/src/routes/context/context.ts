@@ -9,6 +9,7 @@ import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
 import { PART_NAMES, buildRequesterContext, type ContextResult, type PartName } from "../../lookup/requesterContext.js";
 import { ticketHeader } from "../audit/schema.js";
+import { openOperationsOf } from "../../reconcile/providerOperations.js";
 
 /** The one audit entry a lookup leaves: who looked at whom, for which ticket, and what could be read. */
 function lookupEntry(result: ContextResult, query: ContextQuery): Pick<AuditInput, "target" | "after" | "outcome" | "error"> {
@@ -74,7 +75,20 @@ export function contextRoutes(deps: AppDeps): Router {
       if (result.match === "unknown") {
         throw new Problem(404, "requester_not_found", "Not found", `No user has the email ${query.email}; the closest matches are in candidates`, { candidates: result.candidates });
       }
-      return result.context;
+      const accountId = result.user?.account_id;
+      if (!accountId) return result.context;
+      const open = await openOperationsOf(deps.database.db, accountId);
+      return {
+        ...result.context,
+        unresolvedOperations: open.map((o) => ({
+          operationId: o.operation_id,
+          action: o.action,
+          target: { type: o.target_type, id: o.target_id },
+          status: o.status as "pending" | "unknown",
+          since: new Date(o.created_at).toISOString(),
+          lastError: o.last_error,
+        })),
+      };
     },
   );
   return router;

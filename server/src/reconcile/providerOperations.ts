@@ -1,0 +1,141 @@
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { Actor } from "../actor.js";
+import type { DB, ProviderOperationStatus } from "../db/schema.js";
+
+/**
+ * The record of every command whose side effect happens at Auth0/Stripe: written with the `pending`
+ * audit intent, kept open while its outcome is not known, closed with the outcome entry. It holds
+ * what the reconciler needs to finish the command exactly as the request would have.
+ */
+export interface OperationRequest {
+  actor: Actor;
+  ticketId: string;
+  reason: string;
+  requestId: string | null;
+  input: unknown;
+  /** The command's `now`, so dates it derives (retention, trial end) are the same on a retry. */
+  now: string;
+}
+
+export interface NewOperation {
+  operationId: string;
+  action: string;
+  targetType: "user" | "account";
+  targetId: string;
+  accountId: string;
+  keyOwner: string;
+  idempotencyKey: string | null;
+  providerKey: string;
+  request: OperationRequest;
+  providerBefore: unknown;
+  leaseMs: number;
+  createdAt: Date;
+}
+
+const leaseUntil = (ttlMs: number) => sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})`;
+const OPEN: ProviderOperationStatus[] = ["pending", "unknown"];
+
+export async function insertOperation(trx: Transaction<DB>, op: NewOperation): Promise<void> {
+  await trx
+    .insertInto("provider_operations")
+    .values({
+      operation_id: op.operationId,
+      action: op.action,
+      target_type: op.targetType,
+      target_id: op.targetId,
+      account_id: op.accountId,
+      key_owner: op.keyOwner,
+      idempotency_key: op.idempotencyKey,
+      provider_key: op.providerKey,
+      request: JSON.stringify(op.request),
+      provider_before: op.providerBefore === undefined ? null : JSON.stringify(op.providerBefore),
+      status: "pending",
+      lease_expires_at: leaseUntil(op.leaseMs),
+      next_attempt_at: op.createdAt,
+      last_error: null,
+      created_at: op.createdAt,
+      closed_at: null,
+    })
+    .execute();
+}
+
+export async function renewOperationLease(db: Kysely<DB>, operationId: string, leaseMs: number): Promise<void> {
+  await db.updateTable("provider_operations").set({ lease_expires_at: leaseUntil(leaseMs) }).where("operation_id", "=", operationId).where("status", "in", OPEN).execute();
+}
+
+/** The outcome is not known: the reconciler takes it from `nextAttemptAt`, once nobody holds it. */
+export async function markUnknown(db: Kysely<DB>, operationId: string, error: string, nextAttemptAt: Date): Promise<void> {
+  await db
+    .updateTable("provider_operations")
+    .set((eb) => ({ status: "unknown", last_error: error.slice(0, 2000), next_attempt_at: nextAttemptAt, attempts: eb("attempts", "+", 1), lease_expires_at: sql<Date>`now()` }))
+    .where("operation_id", "=", operationId)
+    .where("status", "in", OPEN)
+    .execute();
+}
+
+/** Closes the operation in the transaction that writes its outcome entry. */
+export async function closeOperation(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", now: Date, error: string | null = null): Promise<void> {
+  await trx.updateTable("provider_operations").set({ status: outcome, closed_at: now, last_error: error?.slice(0, 2000) ?? null }).where("operation_id", "=", operationId).execute();
+}
+
+export type OperationRow = Awaited<ReturnType<typeof loadOperation>>;
+
+export function loadOperation(db: Kysely<DB> | Transaction<DB>, operationId: string) {
+  return db.selectFrom("provider_operations").selectAll().where("operation_id", "=", operationId).executeTakeFirstOrThrow();
+}
+
+/** Open operations nobody is working on (unknown, or pending with a lapsed lease: its request died), due now. */
+export function dueOperations(db: Kysely<DB>, limit: number) {
+  return db
+    .selectFrom("provider_operations")
+    .selectAll()
+    .where("status", "in", OPEN)
+    .where("lease_expires_at", "<", sql<Date>`now()`)
+    .where("next_attempt_at", "<=", sql<Date>`now()`)
+    .orderBy("next_attempt_at")
+    .orderBy("created_at")
+    .limit(limit)
+    .execute();
+}
+
+/** Takes an open operation for this worker (the reconciler) until the lease runs out; false when someone else has it. */
+export async function claimOperation(db: Kysely<DB>, operationId: string, leaseMs: number): Promise<boolean> {
+  const row = await db
+    .updateTable("provider_operations")
+    .set({ lease_expires_at: leaseUntil(leaseMs) })
+    .where("operation_id", "=", operationId)
+    .where("status", "in", OPEN)
+    .where("lease_expires_at", "<", sql<Date>`now()`)
+    .returning("operation_id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Operations on an account whose outcome is still open, newest first: what the sidebar shows, and what blocks new writes. */
+export function openOperationsOf(db: Kysely<DB>, accountId: string) {
+  return db
+    .selectFrom("provider_operations")
+    .select(["operation_id", "action", "target_type", "target_id", "status", "last_error", "attempts", "created_at"])
+    .where("account_id", "=", accountId)
+    .where("status", "in", OPEN)
+    .orderBy("created_at", "desc")
+    .limit(20)
+    .execute();
+}
+
+/** For monitoring: operations waiting for the reconciler (unknown, or pending left by a crash). */
+export async function countUnresolvedOperations(db: Kysely<DB>): Promise<{ unknown: number; orphanedPending: number }> {
+  const row = await db
+    .selectFrom("provider_operations")
+    .select([
+      sql<number>`count(*) filter (where status = 'unknown')`.as("unknown"),
+      sql<number>`count(*) filter (where status = 'pending' and lease_expires_at < now())`.as("orphaned"),
+    ])
+    .where("status", "in", OPEN)
+    .executeTakeFirstOrThrow();
+  return { unknown: Number(row.unknown), orphanedPending: Number(row.orphaned) };
+}
+
+export function parseRequest(value: unknown): OperationRequest {
+  return (typeof value === "string" ? JSON.parse(value) : value) as OperationRequest;
+}

@@ -1,0 +1,233 @@
+import request from "supertest";
+import { describe, expect, it } from "vitest";
+import type { PanelRole } from "../../../shared/roles.js";
+import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import { reconcileOnce, type ReconcileReport } from "../../src/reconcile/reconciler.js";
+import { databaseKinds } from "../support/databases.js";
+import { act, auditOf, sessionOf, userRow, useHarness, versionOf, type ActionCall, type Harness } from "../actions/harness.js";
+
+/**
+ * Provider truth through the HTTP API with the Auth0 and Stripe fakes: parallel writes to one
+ * account reach the provider exactly as often as they are acknowledged; a provider call whose answer
+ * is lost (timeout after the change, a failed read-back, a multi-call change failing midway) is
+ * answered `outcome_unknown`, audited `unknown`, and finished by the reconciler with the provider's
+ * state mirrored; a retry with the same key never applies twice.
+ */
+const account = (id: string) => ({ type: "account" as const, id });
+const user = (id: string) => ({ type: "user" as const, id });
+const creditWrite = (customer: string) => ({ method: "POST", path: `/v1/customers/${customer}/balance_transactions` });
+
+/** Runs reconciler passes until one has nothing left to do (or the attempts run out). */
+async function reconcile(h: Harness): Promise<ReconcileReport[]> {
+  const reports: ReconcileReport[] = [];
+  for (let i = 0; i < 20; i++) {
+    const report = await reconcileOnce(h.deps, "test-reconciler");
+    reports.push(report);
+    const open = await h.deps.database.db.selectFrom("provider_operations").select("operation_id").where("status", "in", ["pending", "unknown"]).execute();
+    if (open.length === 0) return reports;
+    // A pass that met a slow provider backs the operation off; the test does not wait the backoff out.
+    await h.deps.database.db.updateTable("provider_operations").set({ next_attempt_at: new Date(0) }).where("status", "=", "unknown").execute();
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  return reports;
+}
+
+async function operation(h: Harness, operationId: string) {
+  return h.deps.database.db.selectFrom("provider_operations").selectAll().where("operation_id", "=", operationId).executeTakeFirstOrThrow();
+}
+
+/** An agent who, told the account changed or is busy, reloads and tries again (a fresh key for each new attempt). */
+async function persistently(h: Harness, role: PanelRole, action: string, call: Omit<ActionCall, "expectedVersion">, key: string) {
+  for (let attempt = 0; attempt < 60; attempt++) {
+    const res = await act(h, role, action, { ...call, expectedVersion: await versionOf(h.deps, call.target) }, { idempotencyKey: `${key}-${attempt}` });
+    if (res.status !== 409 || !["stale_version", "target_busy"].includes(res.body.code as string)) return res;
+  }
+  throw new Error(`${action} never got through`);
+}
+
+describe.each(databaseKinds)("provider truth (%s)", (kind) => {
+  const h = useHarness(kind, {
+    auth0: true,
+    stripe: true,
+    env: { PROVIDER_TIMEOUT_MS: "4000", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },
+  });
+
+  it("20 parallel credits with one version: one reaches Stripe and is acknowledged, the rest are refused before Stripe", async () => {
+    const stripe = h.stripe!;
+    const before = stripe.customers.get("cus_demo_003")!.balance;
+    const version = await versionOf(h.deps, account("acc_demo_003"));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_003"), input: { amountCents: 1_000 }, expectedVersion: version }, { idempotencyKey: `par-same-${i}` })),
+    );
+    const ok = answers.filter((a) => a.status === 200);
+    expect(ok).toHaveLength(1);
+    // Refused before Stripe's write: stale, or (on a loaded machine) a read timing out before anything was sent.
+    for (const a of answers.filter((x) => x.status !== 200)) expect([[409, "stale_version"], [504, "provider_timeout"]]).toContainEqual([a.status, a.body.code]);
+    expect(stripe.requestsTo("POST", creditWrite("cus_demo_003").path)).toHaveLength(1);
+    expect(stripe.customers.get("cus_demo_003")!.balance).toBe(before - 1_000);
+    expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_003")).filter((e) => e.outcome === "succeeded")).toHaveLength(1);
+  });
+
+  it("8 agents crediting one account, each retrying until it gets through: Stripe holds exactly the 8 acknowledged credits", async () => {
+    const stripe = h.stripe!;
+    const before = stripe.customers.get("cus_demo_004")!.balance;
+    const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => persistently(h, "support_full", "billing.credit_apply", { target: account("acc_demo_004"), input: { amountCents: 100 + i } }, `par-retry-${i}`)));
+    expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
+    const credits = stripe.balanceTransactions.filter((t) => t.customer === "cus_demo_004");
+    expect(credits.map((t) => -t.amount).sort((a, b) => a - b)).toEqual(Array.from({ length: 8 }, (_, i) => 100 + i));
+    expect(stripe.customers.get("cus_demo_004")!.balance).toBe(before - credits.reduce((sum, t) => sum - t.amount, 0));
+    const entries = await auditOf(h.deps, "billing.credit_apply", "acc_demo_004");
+    expect(entries.filter((e) => e.outcome === "succeeded")).toHaveLength(8);
+    expect(entries.filter((e) => e.outcome === "pending")).toHaveLength(8);
+    expect((await verifyAuditChain(h.deps.database.db)).ok).toBe(true);
+  }, 90_000);
+
+  it("blocks and suspensions racing on one account through Auth0: who is blocked at Auth0 is exactly what Steward acknowledged and shows", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_008";
+    const users = await h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).orderBy("id").execute();
+    expect(users.length).toBeGreaterThanOrEqual(5);
+    const accountVersion = await versionOf(h.deps, account(accountId));
+    const calls: Promise<{ action: string; userId?: string; res: Awaited<ReturnType<typeof act>> }>[] = [];
+    for (const [i, u] of users.entries()) {
+      for (const copy of [0, 1]) calls.push(act(h, "support_full", "user.block", { target: user(u.id), input: {}, expectedVersion: u.version }, { idempotencyKey: `race-block-${u.id}-${copy}` }).then((res) => ({ action: "user.block", userId: u.id, res })));
+      if (i % 2 === 0) calls.push(act(h, "support_full", "account.suspend", { target: account(accountId), input: {}, expectedVersion: accountVersion }, { idempotencyKey: `race-suspend-${i}` }).then((res) => ({ action: "account.suspend", res })));
+    }
+    while (calls.length < 20) calls.push(act(h, "support_full", "user.sessions_revoke", { target: user(users[0]!.id), input: {}, expectedVersion: users[0]!.version }, { idempotencyKey: `race-revoke-${calls.length}` }).then((res) => ({ action: "user.sessions_revoke", res })));
+    const done = await Promise.all(calls);
+    // 504 only for a read timing out before any write (a write whose answer is lost is 202, and none is expected here).
+    for (const d of done) expect([200, 409, 504], JSON.stringify(d.res.body)).toContain(d.res.status);
+    const acknowledged = new Set<string>();
+    for (const d of done.filter((x) => x.res.status === 200)) {
+      if (d.action === "user.block") acknowledged.add(d.userId!);
+      if (d.action === "account.suspend") for (const id of (d.res.body.after as { blockedUserIds: string[] }).blockedUserIds) acknowledged.add(id);
+    }
+    expect(done.filter((d) => d.action === "account.suspend" && d.res.status === 200).length).toBeLessThanOrEqual(1);
+    const blockedAtAuth0 = users.filter((u) => auth0.users.get(u.idp_id as string)?.blocked === true).map((u) => u.id);
+    expect(blockedAtAuth0.sort()).toEqual([...acknowledged].sort());
+    const blockedHere = (await h.deps.database.db.selectFrom("users").select("id").where("id", "in", users.map((u) => u.id)).where("blocked", "=", true).execute()).map((r) => r.id);
+    expect(blockedHere.sort()).toEqual(blockedAtAuth0);
+    const suspended = done.some((d) => d.action === "account.suspend" && d.res.status === 200);
+    expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe(suspended ? "suspended" : "active");
+    expect((await verifyAuditChain(h.deps.database.db)).ok).toBe(true);
+  });
+
+  it("a credit that times out after Stripe applied it: 202 outcome_unknown, audited unknown, reconciled to succeeded; the same key never credits twice", async () => {
+    const stripe = h.stripe!;
+    const before = stripe.customers.get("cus_demo_009")!.balance;
+    stripe.delayAfterApply(6_000, 1, creditWrite("cus_demo_009"));
+    // The retry sends the same request (same version) with the same key, as the sidebar does.
+    const call = { target: account("acc_demo_009"), input: { amountCents: 2_500 }, expectedVersion: await versionOf(h.deps, account("acc_demo_009")) };
+    const first = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "timeout-credit" });
+    expect(first.status, JSON.stringify(first.body)).toBe(202);
+    expect(first.body).toMatchObject({ code: "outcome_unknown", operationId: expect.any(String) });
+    const operationId = first.body.operationId as string;
+    expect(stripe.customers.get("cus_demo_009")!.balance).toBe(before - 2_500);
+    expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_009")).map((e) => [e.outcome, e.operationId])).toEqual([
+      ["pending", operationId],
+      ["unknown", operationId],
+    ]);
+    // Until it is settled, the same key answers with the same unknown outcome, and other writes wait for it.
+    const again = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "timeout-credit" });
+    expect([again.status, again.body.code, again.body.operationId]).toEqual([202, "outcome_unknown", operationId]);
+    const other = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "timeout-credit-other" });
+    expect([other.status, other.body.code]).toEqual([409, "outcome_pending"]);
+    const shown = await request(h.app).get("/api/context").query({ email: (await userRow(h.deps, "usr_demo_009_1")).email }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`).set("X-Ticket-Id", "1006");
+    expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+    expect(shown.body.unresolvedOperations).toEqual([expect.objectContaining({ operationId, action: "billing.credit_apply", status: "unknown" })]);
+    stripe.clearFaults();
+
+    await reconcile(h);
+    const settled = await operation(h, operationId);
+    expect(settled.status, settled.last_error ?? "").toBe("succeeded");
+    const entries = (await auditOf(h.deps, "billing.credit_apply", "acc_demo_009")).filter((e) => e.operationId === operationId);
+    expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(entries.at(-1)).toMatchObject({ operationId, after: { balanceCents: before - 2_500, creditedCents: 2_500 } });
+    // The reconciler's retry reached Stripe with the same key and was replayed: one credit.
+    const writes = stripe.requestsTo("POST", creditWrite("cus_demo_009").path);
+    expect(new Set(writes.map((w) => w.headers["idempotency-key"])).size).toBe(1);
+    expect(stripe.balanceTransactions.filter((t) => t.customer === "cus_demo_009")).toHaveLength(1);
+    const replay = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "timeout-credit" });
+    expect(replay.status).toBe(200);
+    expect(replay.body).toMatchObject({ replayed: true, operationId, outcome: "succeeded" });
+    expect(stripe.balanceTransactions.filter((t) => t.customer === "cus_demo_009")).toHaveLength(1);
+    const activity = await h.deps.database.db.selectFrom("activity_events").select("type").where("account_id", "=", "acc_demo_009").where("type", "=", "credit_applied").execute();
+    expect(activity).toHaveLength(1);
+  });
+
+  it("seats changed at Stripe, then the read-back fails: not 'nothing changed' but unknown, and the reconciler mirrors Stripe's 8 seats", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_002";
+    const sub = stripe.subscriptions.get("sub_demo_002")!;
+    const seatsBefore = (await h.deps.database.db.selectFrom("accounts").select("seats_licensed").where("id", "=", accountId).executeTakeFirstOrThrow()).seats_licensed;
+    const target = seatsBefore + 2;
+    stripe.failNextAfter({ method: "POST", path: /^\/v1\/subscription_items\// }, 3, 503, { method: "GET", path: "/v1/customers/cus_demo_002" });
+    // The preview reads the customer too, so faults are armed after it: this change needs no confirmation (it adds seats).
+    const res = await act(h, "operations", "seats.change", { target: account(accountId), input: { seats: target } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.code).toBe("outcome_unknown");
+    expect(res.body.detail).toContain("was made; reading it back failed");
+    expect(stripe.subscriptions.get(sub.id)!.items.data[0]!.quantity).toBe(target);
+    expect((await h.deps.database.db.selectFrom("accounts").select("seats_licensed").where("id", "=", accountId).executeTakeFirstOrThrow()).seats_licensed).toBe(seatsBefore);
+    stripe.clearFaults();
+
+    await reconcile(h);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("succeeded");
+    expect((await h.deps.database.db.selectFrom("accounts").select("seats_licensed").where("id", "=", accountId).executeTakeFirstOrThrow()).seats_licensed).toBe(target);
+    const entries = await auditOf(h.deps, "seats.change", accountId);
+    expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(entries.at(-1)?.after).toMatchObject({ seatsLicensed: target, billing: { seats: target } });
+    expect(stripe.requestsTo("POST", /^\/v1\/subscription_items\//).filter((r) => r.status === 200 && !r.replayed)).toHaveLength(1);
+  });
+
+  it("MFA reset with Auth0 failing after the factors were deleted: the answer says so, and the reconciler completes the reset", async () => {
+    const auth0 = h.auth0!;
+    const userId = "usr_demo_012_1";
+    const idpId = (await userRow(h.deps, userId)).idp_id as string;
+    expect(auth0.methods.get(idpId)?.length).toBeGreaterThan(0);
+    auth0.failNext(3, 503, { method: "DELETE", path: `/api/v2/users/${encodeURIComponent(idpId)}/authenticators` });
+    const call = { target: user(userId), input: { identityVerification: "callback_known_phone", verificationNote: "Called back" }, expectedVersion: await versionOf(h.deps, user(userId)) };
+    const res = await act(h, "support_full", "user.mfa_reset", call, { idempotencyKey: "mfa-partial" });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.detail).toContain("authentication methods removed");
+    expect(res.body.detail).not.toMatch(/nothing (was )?changed/i);
+    expect(auth0.methods.get(idpId)).toEqual([]);
+    auth0.clearFaults();
+
+    await reconcile(h);
+    expect(await userRow(h.deps, userId)).toMatchObject({ mfa_enrolled: false, mfa_methods: [] });
+    expect(auth0.rememberBrowserInvalidated.has(idpId)).toBe(true);
+    expect((await auditOf(h.deps, "user.mfa_reset", userId)).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    const replay = await act(h, "support_full", "user.mfa_reset", call, { idempotencyKey: "mfa-partial" });
+    expect([replay.status, replay.body.replayed]).toEqual([200, true]);
+  });
+
+  it("identity actions decide from Auth0's state: unblock works on a user Auth0 shows blocked though Steward's copy does not", async () => {
+    const auth0 = h.auth0!;
+    const userId = "usr_demo_011_4";
+    const row = await userRow(h.deps, userId);
+    expect(row.blocked).toBe(false);
+    auth0.users.set(row.idp_id as string, { ...auth0.users.get(row.idp_id as string), blocked: true });
+    const block = await act(h, "support_full", "user.block", { target: user(userId), input: {} });
+    expect([block.status, block.body.code]).toEqual([409, "invalid_transition"]);
+    const unblock = await act(h, "support_full", "user.unblock", { target: user(userId), input: {} });
+    expect(unblock.status, JSON.stringify(unblock.body)).toBe(200);
+    expect(auth0.users.get(row.idp_id as string)?.blocked).toBe(false);
+    expect(unblock.body.before).toMatchObject({ blocked: false, identity: { provider: "auth0", blocked: true } });
+  });
+
+  it("seats.reclaim ends access at the identity provider: blocked at Auth0 and every session ended", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_006";
+    const holders = await h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", accountId).where("status", "=", "active").where("role", "not in", ["owner", "admin"]).where("idp_id", "is not", null).orderBy("id").execute();
+    const chosen = holders.slice(0, 2);
+    expect(chosen).toHaveLength(2);
+    const res = await act(h, "support_full", "seats.reclaim", { target: account(accountId), input: { userIds: chosen.map((u) => u.id) } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    for (const u of chosen) {
+      expect(auth0.users.get(u.idp_id as string)?.blocked).toBe(true);
+      expect(auth0.sessions.get(u.idp_id as string)).toEqual([]);
+      expect(await userRow(h.deps, u.id)).toMatchObject({ status: "deactivated", blocked: true });
+    }
+  });
+});
