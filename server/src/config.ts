@@ -19,7 +19,7 @@ const optionalText = z.string().trim().min(1).optional();
 export const DEMO_SESSION_SECRET = "steward-demo-session-secret-not-for-production";
 
 const EnvSchema = z.object({
-  STEWARD_MODE: z.enum(["demo", "production"], { message: "expected demo or production" }).default("demo"),
+  STEWARD_MODE: z.enum(["demo", "production"], { message: "expected demo or production" }).optional(),
   PORT: port.default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: url.optional(),
@@ -72,7 +72,12 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
-export interface Config extends Env {
+/** Settings only a real installation has; any of them without an explicit STEWARD_MODE stops start-up. */
+const PRODUCTION_SIGNS = ["DATABASE_URL", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_APP_PUBLIC_KEY_FILE", "ZAF_INSTALLATION_ID", "SESSION_SECRET"] as const;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
+
+export interface Config extends Omit<Env, "STEWARD_MODE"> {
+  STEWARD_MODE: "demo" | "production";
   demo: boolean;
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
   publicUrl: string;
@@ -105,7 +110,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const problems: { variable: string; reason: string }[] = [];
-  const demo = e.STEWARD_MODE === "demo";
+  // Never guess towards demo when anything production-like is configured: demo seeds data and mints admin sessions.
+  const productionLike = PRODUCTION_SIGNS.filter((v) => cleaned[v] !== undefined);
+  if (!e.STEWARD_MODE && productionLike.length) {
+    throw new ConfigError([
+      { variable: "STEWARD_MODE", reason: `not set, but ${productionLike.join(", ")} ${productionLike.length > 1 ? "are" : "is"}: set STEWARD_MODE=production (or STEWARD_MODE=demo to try the demo on them)` },
+    ]);
+  }
+  const mode = e.STEWARD_MODE ?? "demo";
+  const demo = mode === "demo";
+  // The demo mints admin sessions for anyone who reaches /zendesk: it must not be reachable from other machines.
+  if (demo && !LOOPBACK_HOSTS.has(e.HOST)) problems.push({ variable: "HOST", reason: `demo mode listens on loopback only (127.0.0.1, ::1 or localhost; got "${e.HOST.slice(0, 40)}")` });
 
   if (!demo) {
     // Production mode refuses demo-only settings and needs real Zendesk trust anchors.
@@ -130,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, "");
   return {
     ...e,
+    STEWARD_MODE: mode,
     DEMO_SEED: demo && e.DEMO_SEED,
     SESSION_SECRET: e.SESSION_SECRET ?? DEMO_SESSION_SECRET,
     demo,
