@@ -10,6 +10,7 @@ import { Problem, toProblem } from "../http/problem.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
 import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "./confirmation.js";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, requestHash } from "./idempotency.js";
+import { assertTargetType } from "./targetType.js";
 import { bumpVersion, loadTarget, snapshotOf, type CommandTarget } from "./targets.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
@@ -69,6 +70,7 @@ function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): Co
 /** The billing-aware preview of a destructive action, with its confirmation token. */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
   const input = command.input.parse(req.input);
+  assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
@@ -87,6 +89,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const parsed = command.input.safeParse(req.input);
   if (!parsed.success) throw toProblem(parsed.error);
   const input = parsed.data;
+  assertTargetType(action, req.target);
   await checkPermission(command, req, deps, input);
 
   const staffId = req.actor.kind === "staff" ? req.actor.staffId : `system:${req.actor.component}`;

@@ -81,7 +81,7 @@ describe("configuration", () => {
   });
 
   it("stops start-up with one line naming STEWARD_MODE when production settings come without it", () => {
-    const env = { ...process.env, DATABASE_URL: "postgres://postgres@127.0.0.1:5432/never_created", ZENDESK_SUBDOMAIN: "acme", DATA_DIR: "/nonexistent/never-created" };
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: "postgres://postgres@127.0.0.1:5432/never_created", ZENDESK_SUBDOMAIN: "acme", DATA_DIR: "/nonexistent/never-created" };
     delete env.STEWARD_MODE;
     const run = spawnSync(process.execPath, ["--import", "tsx", "server/src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
     expect(run.status).toBe(1);
