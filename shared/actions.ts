@@ -101,6 +101,10 @@ export const actionRules = {
   "impersonation.start": { target: "user", minRole: "support_full", kind: "write", summary: "Start impersonating a user for a ticket" },
   "impersonation.stop": { target: "user", minRole: "support_full", kind: "write", summary: "Stop an impersonation session" },
 
+  // Refusals Steward records on its own (no staff member chose to do these)
+  "session.token_replayed": { target: "staff", minRole: "system", kind: "read", summary: "Refuse a Zendesk app token used a second time" },
+  "request.rate_limited": { target: "system", minRole: "system", kind: "read", summary: "Refuse requests over the rate limit (audited once per window)" },
+
   // Customer mail (audited when sent or when delivery fails)
   "mail.deliver": { target: "system", minRole: "system", kind: "write", summary: "Deliver a customer-facing email" },
 } as const satisfies Record<string, ActionRule>;

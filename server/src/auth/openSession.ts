@@ -6,13 +6,19 @@ import { Problem } from "../http/problem.js";
 import { staffForAgent } from "../staff/firstVisit.js";
 import { permissionsFor } from "./permissions.js";
 import { issueSessionToken } from "./sessionToken.js";
-import { verifyZafToken, ZafTokenError, type ZafAgent } from "./zafToken.js";
+import { claimZafToken } from "./zafReplay.js";
+import { verifyZafTokenFully, ZafTokenError, type ZafAgent } from "./zafToken.js";
 import { zafTrust } from "./zafTrust.js";
 
-/** Verifies a ZAF token, logging a refusal by its code only (never the token). Writes nothing. */
-export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock">, token: string, log: Logger): Promise<ZafAgent> {
+/**
+ * Verifies a ZAF token and claims it (each token is accepted once), logging a refusal by its code
+ * only (never the token). A replay is audited; nothing else is written for a refused token.
+ */
+export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock" | "database" | "logger">, token: string, log: Logger, requestId: string | null = null): Promise<ZafAgent> {
   try {
-    return await verifyZafToken(token, zafTrust(deps.config), deps.clock);
+    const verified = await verifyZafTokenFully(token, zafTrust(deps.config), deps.clock);
+    await claimZafToken(deps, verified, requestId);
+    return verified.agent;
   } catch (err) {
     if (err instanceof ZafTokenError) log.warn({ code: err.code }, "ZAF token rejected");
     throw err;
@@ -40,8 +46,8 @@ export async function grantSession(deps: Pick<AppDeps, "config" | "clock" | "dat
 }
 
 /** ZAF token → the agent's staff record (created on first visit) → a Steward session. */
-export async function openSession(deps: Pick<AppDeps, "config" | "clock" | "database">, token: string, log: Logger): Promise<SessionGrant> {
-  const agent = await verifyAgent(deps, token, log);
+export async function openSession(deps: Pick<AppDeps, "config" | "clock" | "database" | "logger">, token: string, log: Logger, requestId: string | null = null): Promise<SessionGrant> {
+  const agent = await verifyAgent(deps, token, log, requestId);
   const staff = await staffForAgent(deps, agent);
   return grantSession(deps, staff);
 }

@@ -66,7 +66,7 @@ export function sidebarPageRoutes(deps: AppDeps): Router {
     res.setHeader("Referrer-Policy", "no-referrer");
     try {
       if (!token) throw Problem.unauthorized("zaf_token_missing", notFromZendesk);
-      const agent = await verifyAgent(deps, token, req.log);
+      const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
       let html: string;
       try {
         html = await readFile(join(dist, "index.html"), "utf8");
