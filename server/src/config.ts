@@ -61,6 +61,8 @@ const EnvSchema = z.object({
 
   SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected an smtp:// or smtps:// URL").optional(),
   MAIL_FROM: z.string().default("Steward <support@example.com>"),
+  /** Seals bearer secrets (reset links) in the mail outbox: 32 bytes, base64 (required in production). */
+  MAIL_SECRET_KEY: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, "expected 32 bytes, base64-encoded (openssl rand -base64 32)").optional(),
   /** How often the mail outbox is checked for due mail. */
   MAIL_POLL_MS: positiveInt.default(2_000),
   /** How often expired temporary grants (role elevations, seat expansions) are reverted. */
@@ -130,6 +132,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!e.ZENDESK_SUBDOMAIN) problems.push({ variable: "ZENDESK_SUBDOMAIN", reason: "required in production mode" });
     if (!e.ZAF_APP_PUBLIC_KEY && !e.ZAF_APP_PUBLIC_KEY_FILE) problems.push({ variable: "ZAF_APP_PUBLIC_KEY", reason: "required in production mode (or ZAF_APP_PUBLIC_KEY_FILE)" });
     if (!e.ZAF_INSTALLATION_ID) problems.push({ variable: "ZAF_INSTALLATION_ID", reason: "required in production mode" });
+    if (!e.MAIL_SECRET_KEY) problems.push({ variable: "MAIL_SECRET_KEY", reason: "required in production mode (openssl rand -base64 32): seals reset links in the mail outbox" });
     if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
     if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
   }
