@@ -16,8 +16,18 @@ export interface ActionRule {
   kind: "read" | "write";
   /** Destructive writes need a billing-aware preview and a confirmation token. */
   destructive?: boolean;
-  /** Value limit per role: the input field it applies to, its unit, and the largest value each role may use. */
-  cap?: { field: string; unit: "days" | "hours" | "cents" | "seats"; limits: Partial<Record<PanelRole, number>> };
+  /**
+   * Value limit per role: the input field it applies to, its unit, and the largest value each role may
+   * use in one request (`limits`), per agent on one target over a rolling 24 h (`perTarget`), and per
+   * agent over a rolling 24 h in all (`perDay`), so a cap cannot be split into several requests.
+   */
+  cap?: {
+    field: string;
+    unit: "days" | "hours" | "cents" | "seats";
+    limits: Partial<Record<PanelRole, number>>;
+    perTarget: Partial<Record<PanelRole, number>>;
+    perDay: Partial<Record<PanelRole, number>>;
+  };
   summary: string;
 }
 
@@ -57,7 +67,13 @@ export const actionRules = {
     target: "user",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "hours", unit: "hours", limits: { support_full: 72, operations: 336, admin: 720 } },
+    cap: {
+      field: "hours",
+      unit: "hours",
+      limits: { support_full: 72, operations: 336, admin: 720 },
+      perTarget: { support_full: 72, operations: 336, admin: 720 },
+      perDay: { support_full: 240, operations: 1_000, admin: 2_000 },
+    },
     summary: "Raise a user's role for a limited time",
   },
   "user.elevation_expire": { target: "user", minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },
@@ -75,7 +91,13 @@ export const actionRules = {
     target: "account",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "seats", unit: "seats", limits: { support_full: 5, operations: 50, admin: 50 } },
+    cap: {
+      field: "seats",
+      unit: "seats",
+      limits: { support_full: 5, operations: 50, admin: 50 },
+      perTarget: { support_full: 5, operations: 50, admin: 50 },
+      perDay: { support_full: 20, operations: 200, admin: 200 },
+    },
     summary: "Add seats for a limited time",
   },
   "seats.expansion_expire": { target: "account", minRole: "system", kind: "write", summary: "Revert a temporary seat expansion" },
@@ -84,14 +106,26 @@ export const actionRules = {
     target: "account",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "days", unit: "days", limits: { support_full: 14, operations: 90, admin: 90 } },
+    cap: {
+      field: "days",
+      unit: "days",
+      limits: { support_full: 14, operations: 90, admin: 90 },
+      perTarget: { support_full: 14, operations: 90, admin: 90 },
+      perDay: { support_full: 60, operations: 365, admin: 365 },
+    },
     summary: "Extend a trial",
   },
   "billing.credit_apply": {
     target: "account",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "amountCents", unit: "cents", limits: { support_full: 5_000, operations: 100_000, admin: 100_000 } },
+    cap: {
+      field: "amountCents",
+      unit: "cents",
+      limits: { support_full: 5_000, operations: 100_000, admin: 100_000 },
+      perTarget: { support_full: 5_000, operations: 100_000, admin: 100_000 },
+      perDay: { support_full: 20_000, operations: 500_000, admin: 500_000 },
+    },
     summary: "Apply a credit to the customer's balance",
   },
   "billing.plan_change": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Change the subscription plan" },

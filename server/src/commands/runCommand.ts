@@ -10,6 +10,7 @@ import { Problem, toProblem } from "../http/problem.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
 import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "./confirmation.js";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, requestHash } from "./idempotency.js";
+import { releaseCapUsage, reserveCommandCaps, type CapReservation } from "../staff/capUsage.js";
 import { assertTargetType } from "./targetType.js";
 import { bumpVersion, loadTarget, snapshotOf, type CommandTarget } from "./targets.js";
 
@@ -105,7 +106,10 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   let accountId: string | null = null;
   let before: unknown = null;
   let intent: Awaited<ReturnType<typeof recordIntent>> | null = null;
+  let capReservation: CapReservation | null = null;
   try {
+    // Caps over time: reserved before any provider call, so parallel requests cannot split a cap.
+    capReservation = await reserveCommandCaps(deps, { ...req, action }, command.capValue ? command.capValue(input as never) : null);
     const target = await loadTarget(db, command.targetType, req.target.id);
     accountId = target.accountId;
     before = snapshotOf(target);
@@ -154,6 +158,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   } catch (err) {
     if (idempotencyKey) await releaseIdempotencyKey(db, staffId, idempotencyKey).catch(() => undefined);
     const problem = toProblem(err);
+    // After a provider call with no clear answer the reservation stays: the cap errs on the strict side.
+    if (!(intent && problem.status >= 500)) await releaseCapUsage(deps, capReservation);
     const error = `${problem.code}: ${problem.detail ?? problem.title}`;
     try {
       if (intent) {
