@@ -9,7 +9,7 @@ describe("security headers", () => {
   beforeAll(async () => {
     deps = await authTestDeps("pglite", { ZENDESK_SUBDOMAIN: "acme", PUBLIC_URL: "https://steward.acme.test" });
     app = createApp(deps);
-  });
+  }, 180_000);
   afterAll(() => deps.database.close());
 
   it("the sidebar page: scripts from self only, framed only by the configured Zendesk (and the local page in demo)", async () => {

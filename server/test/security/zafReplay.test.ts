@@ -18,7 +18,7 @@ describe.each(databaseKinds)("ZAF tokens on %s", (kind) => {
     deps = await authTestDeps(kind);
     app = createApp(deps);
     now = Math.floor(deps.clock.now().getTime() / 1000);
-  });
+  }, 180_000);
   afterAll(() => deps.database.close());
 
   function craft(claims: Record<string, unknown>, omit: string[] = []): Promise<string> {
