@@ -1,8 +1,10 @@
+import { decodeJwt } from "jose";
 import type { Logger } from "pino";
 import type { SessionGrant, SessionInfo } from "../../../shared/schemas/session.js";
 import type { AppDeps } from "../deps.js";
 import type { Staff } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
+import { planNames } from "../providers/planCatalog.js";
 import { staffForAgent } from "../staff/firstVisit.js";
 import { permissionsFor } from "./permissions.js";
 import { issueSessionToken } from "./sessionToken.js";
@@ -10,17 +12,32 @@ import { claimZafToken } from "./zafReplay.js";
 import { verifyZafTokenFully, ZafTokenError, type ZafAgent } from "./zafToken.js";
 import { zafTrust } from "./zafTrust.js";
 
+/** The claims an operator needs to fix a set-up mistake (wrong subdomain, installation id), never the token itself. */
+function claimsSeen(token: string): { iss: unknown; aud: unknown; exp: unknown } | null {
+  try {
+    const { iss, aud, exp } = decodeJwt(token);
+    return { iss: iss ?? null, aud: aud ?? null, exp: exp ?? null };
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Verifies a ZAF token and claims it (each token is accepted once), logging a refusal by its code
- * only (never the token). A replay is audited; nothing else is written for a refused token.
+ * Verifies a ZAF token and claims it (each token is accepted once), logging a refusal with what was
+ * expected and what arrived (never the token). A replay is audited; nothing else is written for a refused token.
  */
 export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock" | "database" | "logger">, token: string, log: Logger, requestId: string | null = null): Promise<ZafAgent> {
+  const trust = zafTrust(deps.config);
   try {
-    const verified = await verifyZafTokenFully(token, zafTrust(deps.config), deps.clock);
+    const verified = await verifyZafTokenFully(token, trust, deps.clock);
     await claimZafToken(deps, verified, requestId);
     return verified.agent;
   } catch (err) {
-    if (err instanceof ZafTokenError) log.warn({ code: err.code }, "ZAF token rejected");
+    if (err instanceof ZafTokenError) {
+      const received = claimsSeen(token);
+      const hint = `expected iss ${trust.issuer} and aud ${trust.audience}, got iss ${JSON.stringify(received?.iss ?? null)} and aud ${JSON.stringify(received?.aud ?? null)}`;
+      log.warn({ code: err.code, expected: { iss: trust.issuers, aud: trust.audience }, received, hint }, "ZAF token rejected");
+    }
     throw err;
   }
 }
@@ -31,6 +48,7 @@ export async function sessionInfo(deps: Pick<AppDeps, "database">, staff: Staff,
     expiresAt: expiresAt.toISOString(),
     staff: { id: staff.id, zendeskUserId: staff.zendesk_user_id, email: staff.email, name: staff.name, panelRole: staff.panel_role },
     permissions: await permissionsFor(deps.database.db, staff.panel_role),
+    plans: planNames(),
   };
 }
 
