@@ -93,5 +93,5 @@ describe.each(databaseKinds)("ZAF tokens on %s", (kind) => {
       expect([sub, res.status, res.body.code]).toEqual([sub, 401, "zaf_token_missing_user"]);
     }
     expect(await rowCounts(deps)).toEqual(before);
-  });
+  }, 180_000);
 });
