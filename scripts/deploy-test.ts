@@ -164,6 +164,8 @@ async function main(): Promise<void> {
   const publicPem = publicKey.export({ type: "spki", format: "pem" }).toString();
   writeFileSync(join(work, "zaf.pem"), publicPem);
   const signingKey = await importPKCS8(privateKey.export({ type: "pkcs8", format: "pem" }).toString(), "RS256");
+  // One key for every replica: any of them may deliver mail another queued.
+  const mailSecretKey = randomBytes(32).toString("base64");
   const production = (user: string): NodeJS.ProcessEnv => ({
     PATH: process.env.PATH,
     STEWARD_MODE: "production",
@@ -172,6 +174,7 @@ async function main(): Promise<void> {
     ZAF_APP_PUBLIC_KEY_FILE: join(work, "zaf.pem"),
     ZAF_INSTALLATION_ID: INSTALLATION,
     SESSION_SECRET: randomBytes(32).toString("hex"),
+    MAIL_SECRET_KEY: mailSecretKey,
     PUBLIC_URL: `https://steward.deploy-test.invalid`,
     TRUST_PROXY: "127.0.0.1",
     LOG_LEVEL: "debug",

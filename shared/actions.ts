@@ -6,95 +6,141 @@ import type { PanelRole } from "./roles.js";
  * it, and its per-role caps. The server enforces it on every request; the app reads it only to decide
  * what to show; the README renders it. Audit entries use these names as their `action`.
  */
+/** What an action acts on; a support action's `target.type` must be this one (400 otherwise). */
+export type ActionTargetType = "user" | "account" | "staff" | "audit" | "search" | "system";
+
 export interface ActionRule {
+  target: ActionTargetType;
   /** Lowest panel role allowed. `system` actions are done by Steward itself (sweeps, mail). */
   minRole: PanelRole | "system";
   kind: "read" | "write";
   /** Destructive writes need a billing-aware preview and a confirmation token. */
   destructive?: boolean;
-  /** Value limit per role: the input field it applies to, its unit, and the largest value each role may use. */
-  cap?: { field: string; unit: "days" | "hours" | "cents" | "seats"; limits: Partial<Record<PanelRole, number>> };
+  /**
+   * Value limit per role: the input field it applies to, its unit, and the largest value each role may
+   * use in one request (`limits`), per agent on one target over a rolling 24 h (`perTarget`), and per
+   * agent over a rolling 24 h in all (`perDay`), so a cap cannot be split into several requests.
+   */
+  cap?: {
+    field: string;
+    unit: "days" | "hours" | "cents" | "seats";
+    limits: Partial<Record<PanelRole, number>>;
+    perTarget: Partial<Record<PanelRole, number>>;
+    perDay: Partial<Record<PanelRole, number>>;
+  };
   summary: string;
 }
 
 export const actionRules = {
   // Lookup and audit reading
-  "context.view": { minRole: "support_read_only", kind: "read", summary: "See a ticket requester's user and account context" },
-  "search.run": { minRole: "support_read_only", kind: "read", summary: "Search accounts and users" },
-  "account.view": { minRole: "support_read_only", kind: "read", summary: "Open an account" },
-  "user.view": { minRole: "support_read_only", kind: "read", summary: "Open a user" },
-  "audit.search": { minRole: "support_read_only", kind: "read", summary: "Search the audit log" },
-  "audit.export": { minRole: "support_read_only", kind: "read", summary: "Export the audit log (CSV, NDJSON)" },
-  "audit.verify": { minRole: "admin", kind: "read", summary: "Verify the audit hash chain" },
-  "action.preview": { minRole: "support_full", kind: "read", summary: "Preview the billing effects of a destructive action" },
+  "context.view": { target: "user", minRole: "support_read_only", kind: "read", summary: "See a ticket requester's user and account context" },
+  "search.run": { target: "search", minRole: "support_read_only", kind: "read", summary: "Search accounts and users" },
+  "account.view": { target: "account", minRole: "support_read_only", kind: "read", summary: "Open an account" },
+  "user.view": { target: "user", minRole: "support_read_only", kind: "read", summary: "Open a user" },
+  "audit.search": { target: "audit", minRole: "support_read_only", kind: "read", summary: "Search the audit log" },
+  "audit.export": { target: "audit", minRole: "support_read_only", kind: "read", summary: "Export the audit log (CSV, NDJSON)" },
+  "audit.verify": { target: "audit", minRole: "admin", kind: "read", summary: "Verify the audit hash chain" },
+  "action.preview": { target: "account", minRole: "support_full", kind: "read", summary: "Preview the billing effects of a destructive action" },
 
   // Panel administration
-  "staff.list": { minRole: "admin", kind: "read", summary: "List panel staff" },
-  "staff.grant": { minRole: "admin", kind: "write", summary: "Add a staff member or change their panel role" },
-  "staff.deactivate": { minRole: "admin", kind: "write", summary: "Remove a staff member's panel access" },
-  "staff.caps_change": { minRole: "admin", kind: "write", summary: "Change the per-role caps" },
+  "staff.list": { target: "staff", minRole: "admin", kind: "read", summary: "List panel staff" },
+  "staff.grant": { target: "staff", minRole: "admin", kind: "write", summary: "Add a staff member or change their panel role" },
+  "staff.deactivate": { target: "staff", minRole: "admin", kind: "write", summary: "Remove a staff member's panel access" },
+  "staff.caps_change": { target: "staff", minRole: "admin", kind: "write", summary: "Change the per-role caps" },
 
   // Auth help
-  "user.password_reset": { minRole: "support_full", kind: "write", summary: "Send a password reset" },
-  "user.lockout_clear": { minRole: "support_full", kind: "write", summary: "Clear a lockout after failed logins" },
-  "user.mfa_reset": { minRole: "support_full", kind: "write", summary: "Reset two-factor authentication" },
-  "user.sessions_revoke": { minRole: "support_full", kind: "write", summary: "Revoke all sessions" },
-  "user.block": { minRole: "support_full", kind: "write", summary: "Block a user from signing in" },
-  "user.unblock": { minRole: "support_full", kind: "write", summary: "Unblock a user" },
+  "user.password_reset": { target: "user", minRole: "support_full", kind: "write", summary: "Send a password reset" },
+  "user.lockout_clear": { target: "user", minRole: "support_full", kind: "write", summary: "Clear a lockout after failed logins" },
+  "user.mfa_reset": { target: "user", minRole: "support_full", kind: "write", summary: "Reset two-factor authentication" },
+  "user.sessions_revoke": { target: "user", minRole: "support_full", kind: "write", summary: "Revoke all sessions" },
+  "user.block": { target: "user", minRole: "support_full", kind: "write", summary: "Block a user from signing in" },
+  "user.unblock": { target: "user", minRole: "support_full", kind: "write", summary: "Unblock a user" },
 
   // User status and roles
-  "user.activate": { minRole: "support_full", kind: "write", summary: "Activate a user" },
-  "user.suspend": { minRole: "support_full", kind: "write", summary: "Suspend a user" },
-  "user.deactivate": { minRole: "support_full", kind: "write", summary: "Deactivate a user (revoke access)" },
-  "user.delete": { minRole: "operations", kind: "write", destructive: true, summary: "Delete a user" },
-  "user.role_change": { minRole: "support_full", kind: "write", summary: "Change a user's product role" },
-  "user.promote_admin": { minRole: "support_full", kind: "write", summary: "Promote a new admin when the account has none" },
+  "user.activate": { target: "user", minRole: "support_full", kind: "write", summary: "Activate a user" },
+  "user.suspend": { target: "user", minRole: "support_full", kind: "write", summary: "Suspend a user" },
+  "user.deactivate": { target: "user", minRole: "support_full", kind: "write", summary: "Deactivate a user (revoke access)" },
+  "user.delete": { target: "user", minRole: "operations", kind: "write", destructive: true, summary: "Delete a user" },
+  "user.role_change": { target: "user", minRole: "support_full", kind: "write", summary: "Change a user's product role" },
+  "user.promote_admin": { target: "user", minRole: "support_full", kind: "write", summary: "Promote a new admin when the account has none" },
   "user.elevate_temporarily": {
+    target: "user",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "hours", unit: "hours", limits: { support_full: 72, operations: 336, admin: 720 } },
+    cap: {
+      field: "hours",
+      unit: "hours",
+      limits: { support_full: 72, operations: 336, admin: 720 },
+      perTarget: { support_full: 72, operations: 336, admin: 720 },
+      perDay: { support_full: 240, operations: 1_000, admin: 2_000 },
+    },
     summary: "Raise a user's role for a limited time",
   },
-  "user.elevation_expire": { minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },
+  "user.elevation_expire": { target: "user", minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },
 
   // Account status
-  "account.activate": { minRole: "operations", kind: "write", summary: "Activate a deactivated account" },
-  "account.suspend": { minRole: "support_full", kind: "write", summary: "Suspend an account (sign-in blocked, billing unchanged)" },
-  "account.unsuspend": { minRole: "support_full", kind: "write", summary: "Lift an account suspension" },
-  "account.deactivate": { minRole: "operations", kind: "write", destructive: true, summary: "Deactivate an account (access removed, subscription ends at period end)" },
-  "account.delete": { minRole: "operations", kind: "write", destructive: true, summary: "Delete an account (soft delete with a retention date)" },
+  "account.activate": { target: "account", minRole: "operations", kind: "write", summary: "Activate a deactivated account" },
+  "account.suspend": { target: "account", minRole: "support_full", kind: "write", summary: "Suspend an account (sign-in blocked, billing unchanged)" },
+  "account.unsuspend": { target: "account", minRole: "support_full", kind: "write", summary: "Lift an account suspension" },
+  "account.deactivate": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Deactivate an account (access removed, subscription ends at period end)" },
+  "account.delete": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Delete an account (soft delete with a retention date)" },
 
   // Seats and billing
-  "seats.change": { minRole: "operations", kind: "write", destructive: true, summary: "Change licensed seats" },
+  "seats.change": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Change licensed seats" },
   "seats.expand_temporarily": {
+    target: "account",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "seats", unit: "seats", limits: { support_full: 5, operations: 50, admin: 50 } },
+    cap: {
+      field: "seats",
+      unit: "seats",
+      limits: { support_full: 5, operations: 50, admin: 50 },
+      perTarget: { support_full: 5, operations: 50, admin: 50 },
+      perDay: { support_full: 20, operations: 200, admin: 200 },
+    },
     summary: "Add seats for a limited time",
   },
-  "seats.expansion_expire": { minRole: "system", kind: "write", summary: "Revert a temporary seat expansion" },
-  "seats.reclaim": { minRole: "support_full", kind: "write", summary: "Reclaim seats by deactivating users who left" },
+  "seats.expansion_expire": { target: "account", minRole: "system", kind: "write", summary: "Revert a temporary seat expansion" },
+  "seats.reclaim": { target: "account", minRole: "support_full", kind: "write", summary: "Reclaim seats by deactivating users who left" },
   "billing.trial_extend": {
+    target: "account",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "days", unit: "days", limits: { support_full: 14, operations: 90, admin: 90 } },
+    cap: {
+      field: "days",
+      unit: "days",
+      limits: { support_full: 14, operations: 90, admin: 90 },
+      perTarget: { support_full: 14, operations: 90, admin: 90 },
+      perDay: { support_full: 60, operations: 365, admin: 365 },
+    },
     summary: "Extend a trial",
   },
   "billing.credit_apply": {
+    target: "account",
     minRole: "support_full",
     kind: "write",
-    cap: { field: "amountCents", unit: "cents", limits: { support_full: 5_000, operations: 100_000, admin: 100_000 } },
+    cap: {
+      field: "amountCents",
+      unit: "cents",
+      limits: { support_full: 5_000, operations: 100_000, admin: 100_000 },
+      perTarget: { support_full: 5_000, operations: 100_000, admin: 100_000 },
+      perDay: { support_full: 20_000, operations: 500_000, admin: 500_000 },
+    },
     summary: "Apply a credit to the customer's balance",
   },
-  "billing.plan_change": { minRole: "operations", kind: "write", destructive: true, summary: "Change the subscription plan" },
-  "billing.subscription_cancel": { minRole: "operations", kind: "write", destructive: true, summary: "Cancel the subscription" },
+  "billing.plan_change": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Change the subscription plan" },
+  "billing.subscription_cancel": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Cancel the subscription" },
 
   // Impersonation
-  "impersonation.start": { minRole: "support_full", kind: "write", summary: "Start impersonating a user for a ticket" },
-  "impersonation.stop": { minRole: "support_full", kind: "write", summary: "Stop an impersonation session" },
+  "impersonation.start": { target: "user", minRole: "support_full", kind: "write", summary: "Start impersonating a user for a ticket" },
+  "impersonation.stop": { target: "user", minRole: "support_full", kind: "write", summary: "Stop an impersonation session" },
+
+  // Refusals Steward records on its own (no staff member chose to do these)
+  "session.token_replayed": { target: "staff", minRole: "system", kind: "read", summary: "Refuse a Zendesk app token used a second time" },
+  "request.rate_limited": { target: "system", minRole: "system", kind: "read", summary: "Refuse requests over the rate limit (audited once per window)" },
 
   // Customer mail (audited when sent or when delivery fails)
-  "mail.deliver": { minRole: "system", kind: "write", summary: "Deliver a customer-facing email" },
+  "mail.deliver": { target: "system", minRole: "system", kind: "write", summary: "Deliver a customer-facing email" },
 } as const satisfies Record<string, ActionRule>;
 
 export type ActionName = keyof typeof actionRules;

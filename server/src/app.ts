@@ -6,6 +6,7 @@ import type { AppDeps } from "./deps.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
 import { notFoundHandler, problemMiddleware } from "./http/problem.js";
 import { refuseUnstorableText } from "./http/textGuard.js";
+import { noStore, securityHeaders } from "./http/securityHeaders.js";
 import { demoOutboxRoutes } from "./mail/demoOutbox.js";
 import { actionRoutes } from "./routes/actions/actions.js";
 import { auditRoutes } from "./routes/audit/audit.js";
@@ -49,6 +50,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
       serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }) },
     }),
   );
+  app.use(securityHeaders(deps.config));
+  app.use(noStore);
   app.use(express.json({ limit: "64kb" }));
   app.use(express.urlencoded({ extended: false, limit: "64kb" }));
   // Before any route: text that cannot be stored as sent is refused, never stored altered or left to fail as a 500.

@@ -22,7 +22,7 @@ const optionalText = z.string().trim().min(1).optional();
 export const DEMO_SESSION_SECRET = "steward-demo-session-secret-not-for-production";
 
 const EnvSchema = z.object({
-  STEWARD_MODE: z.enum(["demo", "production"], { message: "expected demo or production" }).default("demo"),
+  STEWARD_MODE: z.enum(["demo", "production"], { message: "expected demo or production" }).optional(),
   PORT: port.default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: url.optional(),
@@ -79,6 +79,8 @@ const EnvSchema = z.object({
 
   SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected an smtp:// or smtps:// URL").optional(),
   MAIL_FROM: z.string().default("Steward <support@example.com>"),
+  /** Seals bearer secrets (reset links) in the mail outbox: 32 bytes, base64 (required in production). */
+  MAIL_SECRET_KEY: z.string().regex(/^[A-Za-z0-9+/]{43}=$/, "expected 32 bytes, base64-encoded (openssl rand -base64 32)").optional(),
   /** How often the mail outbox is checked for due mail. */
   MAIL_POLL_MS: positiveInt.default(2_000),
   /** How often expired temporary grants (role elevations, seat expansions) are reverted. */
@@ -102,10 +104,15 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Settings only a real installation has; any of them without an explicit STEWARD_MODE stops start-up. */
+const PRODUCTION_SIGNS = ["DATABASE_URL", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_APP_PUBLIC_KEY_FILE", "ZAF_INSTALLATION_ID", "SESSION_SECRET"] as const;
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
+
 /** Every variable Steward reads (the schema's, plus ENV_FILE, read before it): documented in .env.example and the README. */
 export const configVariables: string[] = [...Object.keys(EnvSchema.shape), "ENV_FILE"];
 
-export interface Config extends Env {
+export interface Config extends Omit<Env, "STEWARD_MODE"> {
+  STEWARD_MODE: "demo" | "production";
   demo: boolean;
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
   /** The server's bounds on database waits (the CLI runs without them). */
@@ -129,7 +136,8 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** `modeGuessMatters: false` for tools that neither serve nor seed (db:migrate): the mode changes nothing they do. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { modeGuessMatters?: boolean } = {}): Config {
   // Empty strings mean "not set", as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = EnvSchema.safeParse(cleaned);
@@ -144,7 +152,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const e = parsed.data;
   const problems: { variable: string; reason: string }[] = [];
-  const demo = e.STEWARD_MODE === "demo";
+  // Never guess towards demo when anything production-like is configured: demo seeds data and mints admin sessions.
+  const productionLike = PRODUCTION_SIGNS.filter((v) => cleaned[v] !== undefined);
+  if (!e.STEWARD_MODE && productionLike.length && options.modeGuessMatters !== false) {
+    throw new ConfigError([
+      { variable: "STEWARD_MODE", reason: `not set, but ${productionLike.join(", ")} ${productionLike.length > 1 ? "are" : "is"}: set STEWARD_MODE=production (or STEWARD_MODE=demo to try the demo on them)` },
+    ]);
+  }
+  const mode = e.STEWARD_MODE ?? "demo";
+  const demo = mode === "demo";
+  // The demo mints admin sessions for anyone who reaches /zendesk: it must not be reachable from other machines.
+  if (demo && !LOOPBACK_HOSTS.has(e.HOST)) problems.push({ variable: "HOST", reason: `demo mode listens on loopback only (127.0.0.1, ::1 or localhost; got "${e.HOST.slice(0, 40)}")` });
 
   if (!demo) {
     // Production mode refuses demo-only settings and needs real Zendesk trust anchors.
@@ -154,6 +172,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (!e.ZENDESK_SUBDOMAIN) problems.push({ variable: "ZENDESK_SUBDOMAIN", reason: "required in production mode" });
     if (!e.ZAF_APP_PUBLIC_KEY && !e.ZAF_APP_PUBLIC_KEY_FILE) problems.push({ variable: "ZAF_APP_PUBLIC_KEY", reason: "required in production mode (or ZAF_APP_PUBLIC_KEY_FILE)" });
     if (!e.ZAF_INSTALLATION_ID) problems.push({ variable: "ZAF_INSTALLATION_ID", reason: "required in production mode" });
+    if (!e.MAIL_SECRET_KEY) problems.push({ variable: "MAIL_SECRET_KEY", reason: "required in production mode (openssl rand -base64 32): seals reset links in the mail outbox" });
     if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
     if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
   }
@@ -177,6 +196,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, "");
   return {
     ...e,
+    STEWARD_MODE: mode,
     DEMO_SEED: demo && e.DEMO_SEED,
     SESSION_SECRET: e.SESSION_SECRET ?? DEMO_SESSION_SECRET,
     demo,
@@ -210,10 +230,10 @@ export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | null
 }
 
 /** For entry points (server, CLI): loads .env, then a bad configuration prints its one line and exits 1. */
-export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env, options: { modeGuessMatters?: boolean } = {}): Config {
   try {
     if (env === process.env) loadEnvFile(env);
-    return loadConfig(env);
+    return loadConfig(env, options);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.line}\n`);

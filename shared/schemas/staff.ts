@@ -51,6 +51,9 @@ export const ActionCap = z.object({
   /** Limit in force per role (override or default); null when the role may not do the action. */
   limits: z.record(PanelRole, z.number().int().nullable()),
   defaults: z.record(PanelRole, z.number().int().nullable()),
+  /** What one agent may use over a rolling 24 h, on one target and in all (in force, and the defaults). */
+  perTarget: z.object({ limits: z.record(PanelRole, z.number().int().nullable()), defaults: z.record(PanelRole, z.number().int().nullable()) }),
+  perDay: z.object({ limits: z.record(PanelRole, z.number().int().nullable()), defaults: z.record(PanelRole, z.number().int().nullable()) }),
 });
 export type ActionCap = z.infer<typeof ActionCap>;
 
@@ -65,6 +68,8 @@ export const CapChange = z.object({
         role: PanelRole,
         /** null puts the role back on the default from the permission table. */
         limit: z.number().int().min(0).max(1_000_000_000).nullable(),
+        /** request: one action's value (default); target / day: what one agent may use over a rolling 24 h on one target / in all. */
+        scope: z.enum(["request", "target", "day"]).default("request"),
       }),
     )
     .min(1)

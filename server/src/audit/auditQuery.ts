@@ -1,6 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { AuditEntry } from "../../../shared/audit.js";
 import type { AuditFilters } from "../../../shared/schemas/audit.js";
+import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 import { toAuditEntry } from "./auditRow.js";
@@ -10,6 +11,22 @@ import { toAuditEntry } from "./auditRow.js";
  * pages continue below the last seq seen (keyset). New entries only ever get higher seqs, so paging
  * down never repeats or skips an entry while others are being written.
  */
+/**
+ * Which entries a reader may see: operations and admin see all; support agents (read-only and full)
+ * see entries of their own actions and of tickets they acted on.
+ */
+export type AuditVisibility = { kind: "all" } | { kind: "own"; staffId: string };
+
+export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRole }): AuditVisibility {
+  return roleAtLeast(actor.panelRole, "operations") ? { kind: "all" } : { kind: "own", staffId: actor.staffId };
+}
+
+function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
+  if (visibility.kind === "all") return [];
+  const myTickets = eb.selectFrom("audit_log as mine").select("mine.ticket_id").where("mine.actor_staff_id", "=", visibility.staffId).where("mine.ticket_id", "is not", null);
+  return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
+}
+
 interface SeqBounds {
   belowSeq?: number;
   minSeq?: number;
@@ -73,14 +90,19 @@ export function decodeCursor(cursor: string): number {
 }
 
 /** One page, newest first. `nextCursor` is null when nothing older matches. */
-export async function searchAudit(db: Kysely<DB>, filters: AuditFilters, page: { cursor?: string; limit: number }): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
+export async function searchAudit(
+  db: Kysely<DB>,
+  filters: AuditFilters,
+  page: { cursor?: string; limit: number },
+  visibility: AuditVisibility = { kind: "all" },
+): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
   const belowSeq = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
   const window = await timeWindowSeqs(db, filters);
   if (!window) return { entries: [], nextCursor: null };
   const rows = await db
     .selectFrom("audit_log")
     .selectAll()
-    .where((eb) => eb.and(conditions(eb, filters, { belowSeq, ...window })))
+    .where((eb) => eb.and([...conditions(eb, filters, { belowSeq, ...window }), ...visible(eb, visibility)]))
     .orderBy("seq", "desc")
     .limit(page.limit + 1)
     .execute();
@@ -90,7 +112,11 @@ export async function searchAudit(db: Kysely<DB>, filters: AuditFilters, page: {
 }
 
 /** The matching entries at or below `throughSeq`, newest first, one keyset batch at a time (for streaming export). */
-export async function* auditBatches(db: Kysely<DB>, filters: AuditFilters, options: { throughSeq: number; batchSize?: number }): AsyncGenerator<AuditEntry[]> {
+export async function* auditBatches(
+  db: Kysely<DB>,
+  filters: AuditFilters,
+  options: { throughSeq: number; batchSize?: number; visibility?: AuditVisibility },
+): AsyncGenerator<AuditEntry[]> {
   const batchSize = options.batchSize ?? 1000;
   const window = await timeWindowSeqs(db, filters);
   if (!window) return;
@@ -99,7 +125,7 @@ export async function* auditBatches(db: Kysely<DB>, filters: AuditFilters, optio
     const rows = await db
       .selectFrom("audit_log")
       .selectAll()
-      .where((eb) => eb.and(conditions(eb, filters, { belowSeq, ...window })))
+      .where((eb) => eb.and([...conditions(eb, filters, { belowSeq, ...window }), ...visible(eb, options.visibility ?? { kind: "all" })]))
       .orderBy("seq", "desc")
       .limit(batchSize)
       .execute();

@@ -8,7 +8,8 @@ import { planNames } from "../providers/planCatalog.js";
 import { staffForAgent } from "../staff/firstVisit.js";
 import { permissionsFor } from "./permissions.js";
 import { issueSessionToken } from "./sessionToken.js";
-import { verifyZafToken, ZafTokenError, type ZafAgent } from "./zafToken.js";
+import { claimZafToken } from "./zafReplay.js";
+import { verifyZafTokenFully, ZafTokenError, type ZafAgent } from "./zafToken.js";
 import { zafTrust } from "./zafTrust.js";
 
 /** The claims an operator needs to fix a set-up mistake (wrong subdomain, installation id), never the token itself. */
@@ -21,11 +22,16 @@ function claimsSeen(token: string): { iss: unknown; aud: unknown; exp: unknown }
   }
 }
 
-/** Verifies a ZAF token, logging a refusal with what was expected and what arrived (never the token). Writes nothing. */
-export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock">, token: string, log: Logger): Promise<ZafAgent> {
+/**
+ * Verifies a ZAF token and claims it (each token is accepted once), logging a refusal with what was
+ * expected and what arrived (never the token). A replay is audited; nothing else is written for a refused token.
+ */
+export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock" | "database" | "logger">, token: string, log: Logger, requestId: string | null = null): Promise<ZafAgent> {
   const trust = zafTrust(deps.config);
   try {
-    return await verifyZafToken(token, trust, deps.clock);
+    const verified = await verifyZafTokenFully(token, trust, deps.clock);
+    await claimZafToken(deps, verified, requestId);
+    return verified.agent;
   } catch (err) {
     if (err instanceof ZafTokenError) {
       const received = claimsSeen(token);
@@ -58,8 +64,8 @@ export async function grantSession(deps: Pick<AppDeps, "config" | "clock" | "dat
 }
 
 /** ZAF token → the agent's staff record (created on first visit) → a Steward session. */
-export async function openSession(deps: Pick<AppDeps, "config" | "clock" | "database">, token: string, log: Logger): Promise<SessionGrant> {
-  const agent = await verifyAgent(deps, token, log);
+export async function openSession(deps: Pick<AppDeps, "config" | "clock" | "database" | "logger">, token: string, log: Logger, requestId: string | null = null): Promise<SessionGrant> {
+  const agent = await verifyAgent(deps, token, log, requestId);
   const staff = await staffForAgent(deps, agent);
   return grantSession(deps, staff);
 }

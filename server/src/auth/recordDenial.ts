@@ -1,5 +1,6 @@
 import type { Request } from "express";
-import type { ActionName } from "../../../shared/actions.js";
+import { actionRules, type ActionName } from "../../../shared/actions.js";
+import { ActionTarget } from "../../../shared/schemas/actions.js";
 import { TicketId, type TargetType } from "../../../shared/audit.js";
 import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
@@ -13,33 +14,26 @@ export interface DeniedTarget {
   accountId: string | null;
 }
 
-const TARGET_BY_PREFIX: Record<string, TargetType> = {
-  context: "user",
-  user: "user",
-  impersonation: "user",
-  search: "search",
-  account: "account",
-  seats: "account",
-  billing: "account",
-  action: "account",
-  audit: "audit",
-  staff: "staff",
-  mail: "system",
-};
-
 function param(req: Request, name: string): string | null {
   const value = (req.params as Record<string, unknown>)[name];
-  return typeof value === "string" && value ? value : null;
+  return typeof value === "string" && value ? value.slice(0, 100) : null;
 }
 
-/** What a refused request was aimed at, from the action's family and the route's path parameters. */
+/**
+ * What a refused request was aimed at: the action's declared target type (shared/actions.ts), with
+ * the id from the body or the path only once it is a valid id of that type, so a caller cannot write
+ * arbitrary targets into the audit log by being refused.
+ */
 export function deniedTargetOf(req: Request, action: ActionName): DeniedTarget {
+  const type = actionRules[action].target;
   // Support actions name their target in the body (`target: {type, id}`), other routes in the path.
-  const bodyTarget = ((req.body ?? {}) as { target?: { type?: unknown; id?: unknown } }).target;
-  if (bodyTarget && (bodyTarget.type === "user" || bodyTarget.type === "account") && typeof bodyTarget.id === "string" && bodyTarget.id) {
-    return { type: bodyTarget.type, id: bodyTarget.id.slice(0, 100), accountId: bodyTarget.type === "account" ? bodyTarget.id.slice(0, 100) : null };
+  const bodyTarget = ActionTarget.safeParse(((req.body ?? {}) as { target?: unknown }).target);
+  if (bodyTarget.success && bodyTarget.data.type === type) {
+    return { type, id: bodyTarget.data.id, accountId: type === "account" ? bodyTarget.data.id : null };
   }
-  const type = TARGET_BY_PREFIX[action.split(".")[0] ?? ""] ?? "system";
+  if (type === "user" || type === "account") {
+    if (((req.body ?? {}) as { target?: unknown }).target !== undefined) return { type, id: null, accountId: null };
+  }
   const accountId = param(req, "accountId");
   const id = type === "user" ? param(req, "userId") : type === "staff" ? param(req, "staffId") : type === "account" ? accountId : null;
   return { type, id, accountId };

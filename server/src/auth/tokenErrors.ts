@@ -1,7 +1,7 @@
 import { errors } from "jose";
 
 /** Why a token was refused; the same words for every token kind (ZAF, session). */
-export const tokenFailures = ["expired", "not_yet_valid", "bad_signature", "wrong_issuer", "wrong_audience", "alg_not_allowed", "missing_user", "malformed", "wrong_type"] as const;
+export const tokenFailures = ["expired", "not_yet_valid", "bad_signature", "wrong_issuer", "wrong_audience", "alg_not_allowed", "missing_user", "malformed", "wrong_type", "replayed"] as const;
 export type TokenFailure = (typeof tokenFailures)[number];
 
 /** Maps jose's errors onto our failure codes; anything unknown is treated as malformed. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { decodeProtectedHeader, jwtVerify, type JWTPayload } from "jose";
 import type { Clock } from "../clock.js";
 import { Problem } from "../http/problem.js";
@@ -32,6 +33,14 @@ export interface ZafAgent {
   ticketId: string | null;
 }
 
+/** A verified token: the agent, and what replay protection needs (its id and expiry). */
+export interface VerifiedZafToken {
+  agent: ZafAgent;
+  /** The token's `jti`, or the SHA-256 of the whole token when it carries none. */
+  tokenKey: string;
+  expiresAt: Date;
+}
+
 const USER_ID = /^(?:.*[:/])?([1-9][0-9]{0,18})$/;
 
 function userIdOf(value: unknown): string | null {
@@ -50,14 +59,43 @@ function text(...values: unknown[]): string | null {
   return null;
 }
 
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
+
+const ID = /^[1-9][0-9]{0,18}$/;
+
 /**
- * Zendesk's claim layout is not fully documented: the user id is read from `sub`, or
- * `context.user_id` / `context.user.id` / `user_id`, as a number or a string ending in digits.
+ * A claim naming a Zendesk resource, as a bare id or in Zendesk's URL form
+ * (`https://{subdomain}.zendesk.com/api/v2/<path>/{id}.json`). The URL form must name the configured
+ * Zendesk host; anything else is null.
  */
-export function zafAgentOf(payload: JWTPayload): ZafAgent {
+export function resourceIdOf(value: unknown, resourcePath: string, zendeskHost: string): string | null {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value > 0 ? String(value) : null;
+  if (typeof value !== "string") return null;
+  if (ID.test(value)) return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== "https:" || url.host !== zendeskHost || url.search || url.hash || url.username || url.password) return null;
+  const prefix = `/api/v2/${resourcePath}/`;
+  if (!url.pathname.startsWith(prefix) || !url.pathname.endsWith(".json")) return null;
+  const id = url.pathname.slice(prefix.length, -".json".length);
+  return ID.test(id) ? id : null;
+}
+
+/**
+ * Zendesk's claim layout is not fully documented: the user id is read from `sub` (a bare id or the
+ * user's API URL on the configured host), or `context.user_id` / `context.user.id` / `user_id`.
+ */
+export function zafAgentOf(payload: JWTPayload, zendeskHost: string): ZafAgent {
   const context = record(payload.context);
   const contextUser = record(context.user);
-  const zendeskUserId = [payload.sub, context.user_id, context.userId, contextUser.id, payload.user_id].map(userIdOf).find((id) => id !== null);
+  // A `sub` in URL form on another host is not this account's user: refused rather than read from elsewhere.
+  if (payload.sub !== undefined && /^https?:/i.test(payload.sub) && resourceIdOf(payload.sub, "users", zendeskHost) === null) throw new ZafTokenError("missing_user");
+  const fromSub = payload.sub !== undefined ? resourceIdOf(payload.sub, "users", zendeskHost) : null;
+  const zendeskUserId = fromSub ?? [context.user_id, context.userId, contextUser.id, payload.user_id].map(userIdOf).find((id) => id !== null);
   if (!zendeskUserId) throw new ZafTokenError("missing_user");
   const ticketId = userIdOf(context.ticket_id ?? context.ticketId);
   return {
@@ -73,6 +111,16 @@ export function zafAgentOf(payload: JWTPayload): ZafAgent {
  * (RS256 only), issuer = the Zendesk account, audience = the installation, exp/nbf with small skew.
  */
 export async function verifyZafToken(token: string, trust: ZafTrust, clock: Clock): Promise<ZafAgent> {
+  return (await verifyZafTokenFully(token, trust, clock)).agent;
+}
+
+/** The installation id as Zendesk may write `aud`: bare, or as the installation's API URL on the configured host. */
+function audiences(trust: ZafTrust): string[] {
+  const host = new URL(trust.issuer).host;
+  return ID.test(trust.audience) ? [trust.audience, `https://${host}/api/v2/apps/installations/${trust.audience}.json`] : [trust.audience];
+}
+
+export async function verifyZafTokenFully(token: string, trust: ZafTrust, clock: Clock): Promise<VerifiedZafToken> {
   try {
     decodeProtectedHeader(token);
   } catch (err) {
@@ -85,7 +133,7 @@ export async function verifyZafToken(token: string, trust: ZafTrust, clock: Cloc
       ({ payload } = await jwtVerify(token, key, {
         algorithms: ["RS256"],
         issuer: trust.issuers,
-        audience: trust.audience,
+        audience: audiences(trust),
         requiredClaims: ["exp"],
         clockTolerance: ZAF_CLOCK_TOLERANCE_SECONDS,
         currentDate: clock.now(),
@@ -103,5 +151,8 @@ export async function verifyZafToken(token: string, trust: ZafTrust, clock: Cloc
   }
   const nowSeconds = Math.floor(clock.now().getTime() / 1000);
   if (typeof payload.iat === "number" && payload.iat > nowSeconds + ZAF_CLOCK_TOLERANCE_SECONDS) throw new ZafTokenError("not_yet_valid");
-  return zafAgentOf(payload);
+  const agent = zafAgentOf(payload, new URL(trust.issuer).host);
+  // Hashed either way: the key is fixed-length text whatever the token carries.
+  const tokenKey = typeof payload.jti === "string" && payload.jti.length > 0 ? `jti:${sha256(payload.jti)}` : `token:${sha256(token)}`;
+  return { agent, tokenKey, expiresAt: new Date(((payload.exp as number) + ZAF_CLOCK_TOLERANCE_SECONDS) * 1000) };
 }

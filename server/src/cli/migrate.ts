@@ -10,7 +10,8 @@ async function main(): Promise<void> {
     );
     return;
   }
-  const config = loadConfigOrExit();
+  // Migrating neither serves nor seeds: DATABASE_URL alone is enough, without STEWARD_MODE.
+  const config = loadConfigOrExit(process.env, { modeGuessMatters: false });
   const database = await openDatabase(config.database);
   try {
     const result = await migrateToLatest(database.db);

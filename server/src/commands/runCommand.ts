@@ -12,11 +12,13 @@ import { openOperationsOf, renewOperationLease } from "../reconcile/providerOper
 import { billingReadingOf } from "./billingState.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
 import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "./confirmation.js";
+import { releaseCapUsage, reserveCommandCaps, type CapReservation } from "../staff/capUsage.js";
 import { unknownEffectOf } from "./effectUnknown.js";
 import { claimIdempotencyKey, releaseIdempotencyKey, renewIdempotencyKey, requestHash } from "./idempotency.js";
 import { commitSucceeded, openOperation, recordFailed, recordUnknown, type OpenedOperation } from "./operationRecord.js";
 import { outcomeUnknown } from "./outcomeUnknown.js";
 import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease } from "./targetLease.js";
+import { assertTargetType } from "./targetType.js";
 import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./targets.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
@@ -107,6 +109,7 @@ async function refuseWhileUnresolved(db: Executor, accountId: string): Promise<v
 /** The billing-aware preview of a destructive action, with its confirmation token. */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
   const input = parseInput(command, req.input);
+  assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
@@ -129,6 +132,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const { OPERATION_LEASE_MS: leaseMs, TARGET_LEASE_WAIT_MS: waitMs } = deps.config;
   const action = command.action as ActionName;
   const input = parseInput(command, req.input);
+  assertTargetType(action, req.target);
   await checkPermission(command, req, deps, input);
 
   const keyOwner = keyOwnerOf(req.actor);
@@ -144,6 +148,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   let accountId: string | null = null;
   let before: unknown = null;
   let operation: OpenedOperation | null = null;
+  let capReservation: CapReservation | null = null;
   let leaseKey: string | null = null;
   let renewal: { stop(): void } | null = null;
   try {
@@ -163,6 +168,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       (err) => deps.logger.warn({ err, action }, "could not renew a lease"),
     );
     await refuseWhileUnresolved(db, accountId);
+    // Caps over time: reserved before any provider call, so parallel requests cannot split a cap.
+    capReservation = await reserveCommandCaps(deps, { ...req, action }, command.capValue ? command.capValue(input as never) : null);
 
     const target = await loadTarget(db, command.targetType, req.target.id);
     before = snapshotOf(target);
@@ -212,7 +219,9 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     }
   } catch (err) {
     const problem = toProblem(err);
+    // An outcome not known yet keeps its cap reservation (the cap errs on the strict side) and its key.
     if (problem.code === "outcome_unknown") throw problem;
+    await releaseCapUsage(deps, capReservation);
     if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
     const error = `${problem.code}: ${problem.detail ?? problem.title}`;
     try {

@@ -9,6 +9,7 @@ import * as m007 from "./migrations/007_sweep_backoff.js";
 import * as m008 from "./migrations/008_audit_unknown_outcome.js";
 import * as m011 from "./migrations/011_provider_operations.js";
 import * as m012 from "./migrations/012_mail_lease.js";
+import * as m014 from "./migrations/014_security.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   "008_audit_unknown_outcome": m008,
   "011_provider_operations": m011,
   "012_mail_lease": m012,
+  "014_security": m014,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -118,10 +118,14 @@ export interface StaffTable {
 }
 
 /** Admin overrides of the per-role caps in shared/actions.ts. */
+export type CapScope = "request" | "target" | "day";
+
 export interface PanelCapsTable {
   action: string;
   panel_role: "support_read_only" | "support_full" | "operations" | "admin";
   max_value: number;
+  /** request: one action's value; target: per agent per target over 24 h; day: per agent over 24 h. */
+  scope: ColumnType<CapScope, CapScope | undefined, CapScope>;
   updated_at: UpdatedAt;
   updated_by: string | null;
 }
@@ -228,6 +232,24 @@ export interface MailOutboxTable {
   sent_at: Timestamp | null;
   /** The unfinished delivery attempt holding this mail (migration 012); null when none is. */
   lease_token: Generated<string | null>;
+  /** Bearer secrets of this mail (reset link), AES-GCM sealed; erased once delivered. */
+  secret_sealed: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface ZafTokenUsesTable {
+  token_key: string;
+  zendesk_user_id: string;
+  expires_at: Timestamp;
+  used_at: Timestamp;
+}
+
+export interface CapUsageTable {
+  id: string;
+  staff_id: string;
+  action: string;
+  target_id: string;
+  amount: number;
+  created_at: Timestamp;
 }
 
 export interface RoleElevationsTable {
@@ -304,6 +326,8 @@ export interface DB {
   seat_expansions: SeatExpansionsTable;
   account_access_holds: AccountAccessHoldsTable;
   password_reset_tokens: PasswordResetTokensTable;
+  zaf_token_uses: ZafTokenUsesTable;
+  cap_usage: CapUsageTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -174,7 +174,14 @@
     const list = document.getElementById("outbox");
     if (!list) return;
     try {
-      const { mail } = await json("/api/demo/outbox?limit=20");
+      // The outbox needs a Steward session: the page signs in as the chosen agent, as the sidebar does.
+      const { token } = await json("/zendesk/api/zaf-token", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ zendeskUserId: state.agentId, ticketId: state.ticket.id }),
+      });
+      const { sessionToken } = await json("/api/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
+      const { mail } = await json("/api/demo/outbox?limit=20", { headers: { Authorization: `Bearer ${sessionToken}` } });
       list.replaceChildren(
         ...(mail.length
           ? mail.map((/** @type {any} */ m) => el("li", { class: "mail", "data-mail": m.id }, [el("strong", {}, [m.subject]), ` → ${m.to} (${m.status}${m.ticketId ? `, ticket #${m.ticketId}` : ""})\n`, m.bodyText]))

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import { systemActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import type { AppDeps } from "../deps.js";
+import { openMailSecrets, redactSecrets, renderMailBody } from "./mailSecrets.js";
 import type { OutboxRow } from "./outbox.js";
 import { createMailTransport, type MailTransport } from "./transport.js";
 
@@ -123,11 +124,14 @@ async function attempt(row: OutboxRow, transport: MailTransport | null, deps: De
       : { status: "held", note: "no SMTP_URL configured", audited: "failed" };
   }
   const release = holdLease(row, deps);
+  let secrets: Record<string, string> | null = null;
   try {
-    await transport.send({ from: deps.config.MAIL_FROM, to: row.to_address, subject: row.subject, text: row.body_text, messageId: messageIdFor(row.id, deps.config.MAIL_FROM) });
+    // Opened only here, to send; a key that cannot open it is a configuration fault, retried like any other.
+    secrets = row.secret_sealed ? openMailSecrets(deps.config, row.secret_sealed) : null;
+    await transport.send({ from: deps.config.MAIL_FROM, to: row.to_address, subject: row.subject, text: renderMailBody(row.body_text, secrets), messageId: messageIdFor(row.id, deps.config.MAIL_FROM) });
     return { status: "sent" };
   } catch (err) {
-    const error = err instanceof Error ? err.message : String(err);
+    const error = redactSecrets(err instanceof Error ? err.message : String(err), secrets);
     // A reply code is the server's answer (refused); without one the connection broke and the mail may be in.
     const answered = typeof (err as { responseCode?: unknown }).responseCode === "number";
     return { status: row.attempts >= MAIL_MAX_ATTEMPTS ? "failed" : "queued", error: error.slice(0, 500), outcome: answered ? "failed" : "unknown" };
@@ -148,6 +152,8 @@ async function settle(row: OutboxRow, result: Settlement, deps: DeliveryDeps): P
         status: result.status,
         last_error: error,
         sent_at: result.status === "sent" ? now : null,
+        // Delivered (or never going to be): the sealed secret has no further use and is erased.
+        ...(result.status === "queued" ? {} : { secret_sealed: null }),
         next_attempt_at: result.status === "queued" ? new Date(now.getTime() + retryDelayMs(row.attempts)) : now,
         lease_token: null,
       })

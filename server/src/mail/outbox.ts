@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { OutboxMail } from "../../../shared/schemas/mail.js";
 import type { DB, MailOutboxTable } from "../db/schema.js";
+import { renderMailBody } from "./mailSecrets.js";
 
 /**
  * The one way customer-facing mail leaves Steward: written to `mail_outbox` inside the action's
@@ -20,6 +21,8 @@ export interface MailToSend {
   /** The ticket of the action that queued it; the delivery audit entries carry it. */
   ticketId: string | null;
   operationId: string | null;
+  /** Bearer secrets the body names by placeholder, sealed with sealMailSecrets (never stored in the clear). */
+  secretSealed?: string | null;
 }
 
 export async function enqueueMail(trx: Kysely<DB> | Transaction<DB>, mail: MailToSend, now: Date): Promise<{ id: string }> {
@@ -41,6 +44,7 @@ export async function enqueueMail(trx: Kysely<DB> | Transaction<DB>, mail: MailT
       last_error: null,
       created_at: now,
       sent_at: null,
+      secret_sealed: mail.secretSealed ?? null,
     })
     .execute();
   return { id };
@@ -52,7 +56,8 @@ export function toOutboxMail(row: OutboxRow): OutboxMail {
     kind: row.kind,
     to: row.to_address,
     subject: row.subject,
-    bodyText: row.body_text,
+    // Shown, never sent from here: bearer secrets stay withheld.
+    bodyText: renderMailBody(row.body_text, null),
     status: row.status,
     attempts: row.attempts,
     lastError: row.last_error,

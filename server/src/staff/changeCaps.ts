@@ -5,7 +5,7 @@ import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { assertAllowed } from "../auth/permissions.js";
 import type { Clock } from "../clock.js";
-import type { DB } from "../db/schema.js";
+import type { CapScope, DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 import { capOverrides, capRuleOf, roleCanHoldCap } from "./caps.js";
 
@@ -15,7 +15,8 @@ const CAPS_LOCK = 0x43415053;
 export interface CapsChange {
   actor: Actor;
   /** `limit: null` puts the role back on the default from shared/actions.ts. */
-  changes: { action: ActionName; role: PanelRole; limit: number | null }[];
+  /** `scope`: the per-request cap (default), or the rolling-24 h cap per target or per day. */
+  changes: { action: ActionName; role: PanelRole; limit: number | null; scope?: CapScope }[];
   reason: string;
   ticketId: string | null;
   requestId?: string | null;
@@ -31,7 +32,7 @@ export async function changeCaps(trx: Transaction<DB>, clock: Clock, change: Cap
   assertAllowed(change.actor, "staff.caps_change");
   const seen = new Set<string>();
   const invalid = change.changes.flatMap((c, i) => {
-    const key = `${c.action}/${c.role}`;
+    const key = `${c.action}/${c.role}/${c.scope ?? "request"}`;
     const duplicate = seen.has(key);
     seen.add(key);
     if (duplicate) return [{ field: `body.changes.${i}`, reason: `${key} appears twice` }];
@@ -40,29 +41,35 @@ export async function changeCaps(trx: Transaction<DB>, clock: Clock, change: Cap
   if (invalid.length) throw Problem.badRequest("Some cap changes are not possible", invalid);
 
   await sql`select pg_advisory_xact_lock(${sql.lit(CAPS_LOCK)})`.execute(trx);
-  const overrides = await capOverrides(trx);
+  const byScope = { request: await capOverrides(trx), target: await capOverrides(trx, { scope: "target" }), day: await capOverrides(trx, { scope: "day" }) };
   const before: Limits = {};
   const after: Limits = {};
   for (const c of change.changes) {
+    const scope = c.scope ?? "request";
+    const overrides = byScope[scope];
     const key = `${c.action}/${c.role}`;
-    const current = overrides.get(key) ?? capRuleOf(c.action)?.limits[c.role];
-    const next = c.limit ?? capRuleOf(c.action)?.limits[c.role];
+    const rule = capRuleOf(c.action);
+    const defaults = scope === "request" ? rule?.limits : scope === "target" ? rule?.perTarget : rule?.perDay;
+    const current = overrides.get(key) ?? defaults?.[c.role];
+    const next = c.limit ?? defaults?.[c.role];
+    // Audit keys stay `action` for the per-request cap, as before; windows are `action@target` / `action@day`.
+    const auditKey = scope === "request" ? c.action : `${c.action}@${scope}`;
     if (c.limit === null) {
       if (!overrides.has(key)) continue;
-      await trx.deleteFrom("panel_caps").where("action", "=", c.action).where("panel_role", "=", c.role).execute();
+      await trx.deleteFrom("panel_caps").where("action", "=", c.action).where("panel_role", "=", c.role).where("scope", "=", scope).execute();
       overrides.delete(key);
     } else {
       if (overrides.get(key) === c.limit) continue;
       const by = change.actor.kind === "staff" ? change.actor.staffId : `system:${change.actor.component}`;
       await trx
         .insertInto("panel_caps")
-        .values({ action: c.action, panel_role: c.role, max_value: c.limit, updated_at: clock.now(), updated_by: by })
-        .onConflict((oc) => oc.columns(["action", "panel_role"]).doUpdateSet({ max_value: c.limit as number, updated_at: clock.now(), updated_by: by }))
+        .values({ action: c.action, panel_role: c.role, scope, max_value: c.limit, updated_at: clock.now(), updated_by: by })
+        .onConflict((oc) => oc.columns(["action", "panel_role", "scope"]).doUpdateSet({ max_value: c.limit as number, updated_at: clock.now(), updated_by: by }))
         .execute();
       overrides.set(key, c.limit);
     }
-    (before[c.action] ??= {})[c.role] = current;
-    (after[c.action] ??= {})[c.role] = next;
+    (before[auditKey] ??= {})[c.role] = current;
+    (after[auditKey] ??= {})[c.role] = next;
   }
   if (!Object.keys(after).length) return { changed: false };
   await appendAudit(

@@ -41,7 +41,7 @@ describe("canonicalText", () => {
   });
 
   it("makes the agent's name and email from a ZAF token canonical, also where the length cut splits a pair", () => {
-    const agent = zafAgentOf({ sub: "42", name: `${"n".repeat(319)}\ud83d\ude00`, email: "a\u0000@example.com" });
+    const agent = zafAgentOf({ sub: "42", name: `${"n".repeat(319)}\ud83d\ude00`, email: "a\u0000@example.com" }, "steward-demo.zendesk.com");
     expect(agent.name).toBe(`${"n".repeat(319)}\ufffd`);
     expect(agent.email).toBe("a@example.com");
   });

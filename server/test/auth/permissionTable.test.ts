@@ -27,7 +27,7 @@ describe("renderPermissionTable (README)", () => {
   });
 
   it("escapes pipes in summaries", () => {
-    const custom = renderPermissionTable({ "x.y": { minRole: "admin", kind: "read", summary: "a | b" } });
+    const custom = renderPermissionTable({ "x.y": { target: "system", minRole: "admin", kind: "read", summary: "a | b" } });
     expect(custom).toContain("a \\| b");
   });
 });

@@ -134,6 +134,7 @@ describe("production trust anchors", () => {
       ZENDESK_SUBDOMAIN: "acme",
       ZAF_INSTALLATION_ID: "123456",
       PUBLIC_URL: "https://steward.example.com",
+      MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
       ...env,
     });
 

@@ -23,8 +23,25 @@ describe("configuration", () => {
   });
 
   it("uses PostgreSQL when DATABASE_URL is set", () => {
-    const config = loadConfig({ DATABASE_URL: "postgres://steward@db:5432/steward" });
+    const config = loadConfig({ STEWARD_MODE: "demo", DATABASE_URL: "postgres://steward@db:5432/steward" });
     expect(config.database).toEqual({ kind: "postgres", url: "postgres://steward@db:5432/steward", poolSize: 10 });
+  });
+
+  it("never guesses demo mode when production settings are present", () => {
+    for (const variable of ["DATABASE_URL", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_APP_PUBLIC_KEY_FILE", "ZAF_INSTALLATION_ID", "SESSION_SECRET"]) {
+      const value = variable === "DATABASE_URL" ? "postgres://steward@db/steward" : variable === "SESSION_SECRET" ? "x".repeat(40) : variable === "ZENDESK_SUBDOMAIN" ? "acme" : "1";
+      const problems = problemsOf({ [variable]: value });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toMatchObject({ variable: "STEWARD_MODE", reason: expect.stringContaining(variable) });
+    }
+    // Said explicitly, either mode is taken as asked.
+    expect(loadConfig({ STEWARD_MODE: "demo", ZENDESK_SUBDOMAIN: "acme" }).demo).toBe(true);
+  });
+
+  it("keeps demo mode on loopback", () => {
+    expect(problemsOf({ HOST: "0.0.0.0" })).toEqual([{ variable: "HOST", reason: expect.stringContaining("loopback only") }]);
+    expect(problemsOf({ STEWARD_MODE: "demo", HOST: "10.1.2.3" })[0]?.variable).toBe("HOST");
+    for (const host of ["127.0.0.1", "::1", "localhost"]) expect(loadConfig({ HOST: host }).HOST).toBe(host);
   });
 
   it("names the variable and what it expects", () => {
@@ -37,7 +54,7 @@ describe("configuration", () => {
 
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
-    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "DEMO_SEED"]));
+    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED"]));
     const ok = loadConfig({
       STEWARD_MODE: "production",
       DATABASE_URL: "postgres://steward@db/steward",
@@ -46,6 +63,7 @@ describe("configuration", () => {
       ZAF_APP_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----",
       ZAF_INSTALLATION_ID: "123",
       PUBLIC_URL: "https://steward.acme.test",
+      MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
     });
     expect(ok.demo).toBe(false);
     expect(ok.DEMO_SEED).toBe(false);
@@ -61,5 +79,15 @@ describe("configuration", () => {
     expect(run.status).toBe(1);
     const lines = run.stderr.trim().split("\n").filter((l) => !l.includes("nodedir"));
     expect(lines).toEqual(['Steward cannot start: invalid configuration: PORT: expected a port number (got "abc")']);
+  });
+
+  it("stops start-up with one line naming STEWARD_MODE when production settings come without it", () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: "postgres://postgres@127.0.0.1:5432/never_created", ZENDESK_SUBDOMAIN: "acme", DATA_DIR: "/nonexistent/never-created" };
+    delete env.STEWARD_MODE;
+    const run = spawnSync(process.execPath, ["--import", "tsx", "server/src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
+    expect(run.status).toBe(1);
+    const lines = run.stderr.trim().split("\n").filter((l) => !l.includes("nodedir"));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^Steward cannot start: invalid configuration: STEWARD_MODE: not set, but DATABASE_URL, ZENDESK_SUBDOMAIN are/);
   });
 });

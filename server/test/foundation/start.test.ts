@@ -85,11 +85,11 @@ describe("npm start", () => {
     const url = target.location;
     await target.db.destroy();
     try {
-      const first = await startAndStop({ DATABASE_URL: url });
+      const first = await startAndStop({ STEWARD_MODE: "demo", DATABASE_URL: url });
       expect(first.exitCode).toBe(0);
       const counts = await rowCounts({ kind: "postgres", url });
       expect(counts.accounts).toBeGreaterThan(20);
-      const second = await startAndStop({ DATABASE_URL: url });
+      const second = await startAndStop({ STEWARD_MODE: "demo", DATABASE_URL: url });
       expect(second.log).toContain("demo data already present");
       expect(await rowCounts({ kind: "postgres", url })).toEqual(counts);
     } finally {

@@ -8,7 +8,8 @@ import { MAIL_MAX_ATTEMPTS, deliverDueMail, retryDelayMs } from "../../src/mail/
 import { demoOutboxRoutes } from "../../src/mail/demoOutbox.js";
 import { enqueueMail } from "../../src/mail/outbox.js";
 import { startServer } from "../../src/server.js";
-import { act, createHarness, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
+import { WITHHELD } from "../../src/mail/mailSecrets.js";
+import { act, createHarness, sessionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
 import { SmtpSink } from "./smtpSink.js";
 
@@ -152,12 +153,15 @@ describe("mailer in demo mode without SMTP", () => {
     const userId = "usr_demo_012_1";
     const { result } = await resetPassword(h, userId, "1201");
     expect(await deliverDueMail(h.deps)).toEqual({ sent: 0, held: 1, retrying: 0, failed: 0 });
-    const res = await request(h.app).get("/api/demo/outbox");
+    // The outbox needs a session, and never shows the link (a bearer secret).
+    expect((await request(h.app).get("/api/demo/outbox")).status).toBe(401);
+    const res = await request(h.app).get("/api/demo/outbox").set("Authorization", `Bearer ${await sessionOf(h, "support_read_only")}`);
     expect(res.status).toBe(200);
     const body = OutboxResponse.parse(res.body);
     const mail = body.mail.find((m) => m.id === result.mailId);
     expect(mail).toMatchObject({ kind: "password_reset", status: "held", subject: "Reset your password", ticketId: "1201", userId });
-    expect(mail?.bodyText).toMatch(/reset-password\?token=/);
+    expect(mail?.bodyText).not.toMatch(/token=/);
+    expect(mail?.bodyText).toContain(WITHHELD);
     const [entry] = await deliveries(h, userId);
     expect(entry).toMatchObject({ outcome: "succeeded", ticketId: "1201", after: { status: "held" } });
   });
@@ -174,7 +178,8 @@ describe("mailer in demo mode without SMTP", () => {
   it("has no outbox endpoint outside demo mode", async () => {
     const production = express().use(demoOutboxRoutes({ ...h.deps, config: { ...h.deps.config, demo: false } }));
     expect((await request(production).get("/api/demo/outbox")).status).toBe(404);
-    expect((await request(express().use(demoOutboxRoutes(h.deps))).get("/api/demo/outbox")).status).toBe(200);
+    const session = `Bearer ${await sessionOf(h, "support_read_only")}`;
+    expect((await request(express().use(demoOutboxRoutes(h.deps))).get("/api/demo/outbox").set("Authorization", session)).status).toBe(200);
   });
 });
 

@@ -73,6 +73,14 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
       unit: "cents",
       limits: { support_read_only: null, support_full: 5000, operations: 100000, admin: 100000 },
       defaults: { support_read_only: null, support_full: 5000, operations: 100000, admin: 100000 },
+      perTarget: {
+        limits: { support_read_only: null, support_full: 5000, operations: 100000, admin: 100000 },
+        defaults: { support_read_only: null, support_full: 5000, operations: 100000, admin: 100000 },
+      },
+      perDay: {
+        limits: { support_read_only: null, support_full: 20000, operations: 500000, admin: 500000 },
+        defaults: { support_read_only: null, support_full: 20000, operations: 500000, admin: 500000 },
+      },
     });
     expect(res.body.caps.map((c: { action: string }) => c.action).sort()).toEqual([...capped].sort());
   });

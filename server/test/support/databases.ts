@@ -49,7 +49,8 @@ export async function createTestDatabase(kind: DatabaseKind, options: { migrate?
 }
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ LOG_LEVEL: "silent", DEMO_SEED: "false", ...env });
+  // Tests are demo-mode unless they say otherwise (production-like settings need an explicit mode).
+  return loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false", ...env });
 }
 
 /** App dependencies over a fresh database, with a manual clock and silent logs. */

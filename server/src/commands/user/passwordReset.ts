@@ -1,4 +1,5 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { sealMailSecrets, secretPlaceholder } from "../../mail/mailSecrets.js";
 import { enqueueMail } from "../../mail/outbox.js";
 import { passwordResetMail } from "../../mail/templates.js";
 import { defineCommand } from "../command.js";
@@ -24,10 +25,12 @@ export const passwordReset = defineCommand({
   apply: async (trx, target, _input, ctx, delivery) => {
     const link = delivery.method === "ticket" ? { url: delivery.ticketUrl, expiresAt: delivery.expiresAt } : await issueBuiltinResetLink(trx, target.user, ctx);
     const via = delivery.method === "ticket" ? "auth0_password_change_ticket" : "builtin_reset_link";
-    const mail = passwordResetMail({ name: target.user.name, link: link.url, expiresAt: link.expiresAt, ticketId: ctx.ticketId });
+    // The link is a bearer secret: the stored body holds a placeholder, the link itself is sealed.
+    const mail = passwordResetMail({ name: target.user.name, link: secretPlaceholder("link"), expiresAt: link.expiresAt, ticketId: ctx.ticketId });
+    const secretSealed = sealMailSecrets(ctx.deps.config, { link: link.url });
     const { id: mailId } = await enqueueMail(
       trx,
-      { to: target.user.email, ...mail, kind: "password_reset", accountId: target.accountId, userId: target.id, ticketId: ctx.ticketId, operationId: ctx.operationId },
+      { to: target.user.email, ...mail, secretSealed, kind: "password_reset", accountId: target.accountId, userId: target.id, ticketId: ctx.ticketId, operationId: ctx.operationId },
       ctx.now,
     );
     const passwordReset = { provider: ctx.deps.identity.name, delivery: via, mailId, mailedTo: target.user.email, linkExpiresAt: link.expiresAt };

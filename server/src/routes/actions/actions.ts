@@ -2,9 +2,11 @@ import { Router } from "express";
 import { z } from "zod";
 import { actionRules } from "../../../../shared/actions.js";
 import { ActionPreviewResponse, ActionResponse, actionInputs, actionRequest, type SupportActionName } from "../../../../shared/schemas/actions.js";
-import { guard } from "../../auth/authorize.js";
 import { requireActor } from "../../auth/requestActor.js";
 import { commands } from "../../commands/registry.js";
+import { requireTargetType } from "../../commands/targetType.js";
+import { authenticate } from "../../auth/authenticate.js";
+import { authorize } from "../../auth/authorize.js";
 import { previewCommand, runCommand } from "../../commands/runCommand.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
@@ -28,6 +30,8 @@ export function actionRoutes(deps: AppDeps): Router {
   const router = Router();
   for (const [name, command] of commands) {
     const rule = actionRules[name as SupportActionName];
+    // The target's type is checked before the permission check, so no denial is audited against a wrong target.
+    const before = [authenticate(deps), requireTargetType(name), authorize(deps, name)];
     const body = actionRequest(actionInputs[name]);
     route(
       router,
@@ -39,7 +43,7 @@ export function actionRoutes(deps: AppDeps): Router {
         body,
         headers: [{ name: "Idempotency-Key", description: "Makes retries safe: the same key returns the first result and performs nothing twice" }],
         responses: { 200: ActionResponse, ...errorResponses },
-        before: guard(deps, name),
+        before,
       },
       async ({ body: request, req }) => {
         const header = req.get("idempotency-key");
@@ -59,7 +63,7 @@ export function actionRoutes(deps: AppDeps): Router {
         tags: ["actions"],
         body: body.omit({ confirmationToken: true }),
         responses: { 200: ActionPreviewResponse, 403: errorResponses[403], 404: errorResponses[404], 409: errorResponses[409], 502: errorResponses[502] },
-        before: guard(deps, name),
+        before,
       },
       async ({ body: request, req }) => previewCommand(command, { ...request, actor: requireActor(req), requestId: String(req.id ?? "") || null }, deps),
     );

@@ -3,7 +3,7 @@ import { Router } from "express";
 import type { AuditFilters } from "../../../../shared/schemas/audit.js";
 import { appendAudit } from "../../audit/auditLog.js";
 import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../audit/auditExport.js";
-import { auditBatches, auditHeadSeq, searchAudit } from "../../audit/auditQuery.js";
+import { auditBatches, auditHeadSeq, auditVisibilityFor, searchAudit } from "../../audit/auditQuery.js";
 import { verifyAuditChain } from "../../audit/verifyChain.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
@@ -54,7 +54,7 @@ export function auditRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/api/audit",
-      summary: "Search the audit log, newest first (keyset pages)",
+      summary: "Search the audit log, newest first (keyset pages); support roles see their own actions and tickets they acted on",
       tags: ["audit"],
       query: AuditSearchQuery,
       headers: [ticketHeader],
@@ -62,7 +62,7 @@ export function auditRoutes(deps: AppDeps): Router {
       before: guard(deps, "audit.search"),
     },
     async ({ query, req }) => {
-      const page = await searchAudit(db, query, { cursor: query.cursor, limit: query.limit });
+      const page = await searchAudit(db, query, { cursor: query.cursor, limit: query.limit }, auditVisibilityFor(requireActor(req)));
       // Recorded after the query, so a search never lists its own entry.
       await readerEntry(req, "audit.search", query, { cursor: query.cursor ?? null, returned: page.entries.length });
       return page;
@@ -74,7 +74,7 @@ export function auditRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/api/audit/export",
-      summary: "Export matching audit entries (CSV or NDJSON), streamed newest first",
+      summary: "Export matching audit entries (CSV or NDJSON), streamed newest first; the same visibility as search",
       tags: ["audit"],
       query: AuditExportQuery,
       headers: [ticketHeader],
@@ -94,7 +94,7 @@ export function auditRoutes(deps: AppDeps): Router {
       res.once("close", () => (closed = true));
       try {
         if (!res.write(exportPreamble(query.format))) await writable(res);
-        for await (const batch of auditBatches(db, query, { throughSeq })) {
+        for await (const batch of auditBatches(db, query, { throughSeq, visibility: auditVisibilityFor(requireActor(req)) })) {
           if (closed) break;
           if (!res.write(batch.map((entry) => exportLine(query.format, entry)).join(""))) await writable(res);
         }

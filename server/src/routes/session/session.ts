@@ -23,9 +23,9 @@ export function sessionRoutes(deps: AppDeps): Router {
       tags: ["session"],
       authenticated: false,
       body: SessionRequest,
-      responses: { 200: SessionGrant, 401: "The ZAF token was rejected (code zaf_token_<reason>)", 403: "No panel access (no_panel_access, staff_inactive)" },
+      responses: { 200: SessionGrant, 401: "The ZAF token was rejected (code zaf_token_<reason>; zaf_token_replayed when it was used before)", 403: "No panel access (no_panel_access, staff_inactive)" },
     },
-    ({ body, req }) => openSession(deps, body.token, req.log),
+    ({ body, req }) => openSession(deps, body.token, req.log, String(req.id ?? "") || null),
   );
   route(
     router,

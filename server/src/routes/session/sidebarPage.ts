@@ -28,12 +28,6 @@ export function embedSession(html: string, session: { token: string; expiresAt: 
   return head ? `${html.slice(0, head.index)}${meta}${html.slice(head.index)}` : `${meta}${html}`;
 }
 
-function frameAncestors(config: Config): string {
-  const zendesk = config.ZENDESK_SUBDOMAIN ? `https://${config.ZENDESK_SUBDOMAIN}.zendesk.com` : "https://*.zendesk.com";
-  // The local Zendesk page (demo) frames the app from localhost/127.0.0.1 on another port.
-  return config.demo ? `frame-ancestors 'self' ${zendesk} http://localhost:* http://127.0.0.1:*` : `frame-ancestors ${zendesk}`;
-}
-
 function sendPage(res: Response, status: number, title: string, message: string): void {
   res
     .status(status)
@@ -61,12 +55,10 @@ export function sidebarPageRoutes(deps: AppDeps): Router {
   const notFromZendesk = `Steward's sidebar opens from Zendesk, which posts a signed token to this address.${deps.config.demo ? ` In demo mode, open ${deps.config.publicUrl}/zendesk.` : ""}`;
 
   const servePage = async (req: Request, res: Response, token: string | undefined) => {
-    res.setHeader("Cache-Control", "no-store");
-    res.setHeader("Content-Security-Policy", frameAncestors(deps.config));
-    res.setHeader("Referrer-Policy", "no-referrer");
+    // Headers (CSP with frame-ancestors, no-store, no-referrer) come from securityHeaders for every response.
     try {
       if (!token) throw Problem.unauthorized("zaf_token_missing", notFromZendesk);
-      const agent = await verifyAgent(deps, token, req.log);
+      const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
       let html: string;
       try {
         html = await readFile(join(dist, "index.html"), "utf8");

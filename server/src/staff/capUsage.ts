@@ -1,0 +1,112 @@
+import { createHash, randomUUID } from "node:crypto";
+import { sql } from "kysely";
+import type { ActionName } from "../../../shared/actions.js";
+import { panelRoles, roleAtLeast, type PanelRole } from "../../../shared/roles.js";
+import type { Actor } from "../actor.js";
+import { recordDenial } from "../auth/recordDenial.js";
+import type { AppDeps } from "../deps.js";
+import { Problem } from "../http/problem.js";
+import { capRuleOf, windowCapFor } from "./caps.js";
+
+/**
+ * Caps over time: what one agent uses of a capped action (credit cents, trial days, seats, hours) is
+ * reserved in `cap_usage` before any provider call, under a lock per agent and action, so parallel
+ * requests cannot split a cap. A failed action releases its reservation; a successful one keeps it.
+ */
+const WINDOW_MS = 24 * 60 * 60 * 1000;
+
+export interface CapReservation {
+  id: string;
+}
+
+/** A stable 64-bit advisory lock key per agent and action. */
+function lockKey(staffId: string, action: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${createHash("sha256").update(`cap:${staffId}:${action}`).digest("hex").slice(0, 16)}`)).toString();
+}
+
+async function higherRolesWithRoom(deps: Pick<AppDeps, "database">, action: ActionName, role: PanelRole, scope: "target" | "day", needed: number): Promise<PanelRole[]> {
+  const out: PanelRole[] = [];
+  for (const other of panelRoles) {
+    if (other === role || !roleAtLeast(other, role)) continue;
+    const limit = await windowCapFor(deps.database.db, action, other, scope);
+    if (limit !== null && limit >= needed) out.push(other);
+  }
+  return out;
+}
+
+/**
+ * Reserves `value` of the actor's rolling-24 h caps on `targetId` and in all, or throws 403 `over_cap`
+ * saying how much is left and which roles can go further. System actors and uncapped actions pass.
+ */
+export async function reserveCapUsage(
+  deps: Pick<AppDeps, "database" | "clock">,
+  input: { actor: Actor; action: ActionName; targetId: string; value: number },
+): Promise<CapReservation | null> {
+  const { actor, action, targetId, value } = input;
+  const rule = capRuleOf(action);
+  if (actor.kind === "system" || !rule) return null;
+  const role = actor.panelRole;
+  const perTarget = (await windowCapFor(deps.database.db, action, role, "target")) ?? 0;
+  const perDay = (await windowCapFor(deps.database.db, action, role, "day")) ?? 0;
+  const now = deps.clock.now();
+  const since = new Date(now.getTime() - WINDOW_MS);
+  type Outcome = { id: string } | { scope: "target" | "day"; limit: number; used: number };
+  const refusal = await deps.database.db.transaction().execute(async (trx): Promise<Outcome> => {
+    await sql`select pg_advisory_xact_lock(${sql.lit(lockKey(actor.staffId, action))}::bigint)`.execute(trx);
+    const used = await trx
+      .selectFrom("cap_usage")
+      .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>("amount"), sql<number>`0`).as("day"), eb.fn.coalesce(eb.fn.sum<number>(sql`case when target_id = ${targetId} then amount else 0 end`), sql<number>`0`).as("target")])
+      .where("staff_id", "=", actor.staffId)
+      .where("action", "=", action)
+      .where("created_at", ">", since)
+      .executeTakeFirstOrThrow();
+    const usedTarget = Number(used.target);
+    const usedDay = Number(used.day);
+    if (usedTarget + value > perTarget) return { scope: "target", limit: perTarget, used: usedTarget };
+    if (usedDay + value > perDay) return { scope: "day", limit: perDay, used: usedDay };
+    const id = `cap_${randomUUID()}`;
+    await trx.insertInto("cap_usage").values({ id, staff_id: actor.staffId, action, target_id: targetId, amount: value, created_at: now }).execute();
+    return { id };
+  });
+  if ("id" in refusal) return { id: refusal.id };
+  const left = Math.max(0, refusal.limit - refusal.used);
+  const further = await higherRolesWithRoom(deps, action, role, refusal.scope, value);
+  const where = refusal.scope === "target" ? "on this target" : "in all";
+  throw Problem.forbidden(
+    "over_cap",
+    `${action} allows ${role} ${refusal.limit} ${rule.unit} ${where} per 24 h; ${left} ${rule.unit} left, asked for ${value}.` +
+      (further.length ? ` ${further.join(" or ")} can go further.` : " No panel role can go further; an admin can change the cap."),
+    { action, panelRole: role, value, window: refusal.scope, cap: { field: rule.field, unit: rule.unit, limit: refusal.limit, used: refusal.used, left }, canGoFurther: further },
+  );
+}
+
+/** Gives back a reservation of an action that did not happen. */
+export async function releaseCapUsage(deps: Pick<AppDeps, "database" | "logger">, reservation: CapReservation | null): Promise<void> {
+  if (!reservation) return;
+  try {
+    await deps.database.db.deleteFrom("cap_usage").where("id", "=", reservation.id).execute();
+  } catch (err) {
+    // Kept, the reservation only makes the cap stricter until it leaves the window.
+    deps.logger.error({ err, reservation: reservation.id }, "could not release a cap reservation");
+  }
+}
+
+/**
+ * The runner's step: reserves the command's capped value on its target, auditing a refusal as
+ * `denied` (the 403 is thrown on). Null when nothing was reserved.
+ */
+export async function reserveCommandCaps(
+  deps: AppDeps,
+  request: { actor: Actor; action: ActionName; target: { type: "user" | "account"; id: string }; ticketId: string; reason: string },
+  value: number | null,
+): Promise<CapReservation | null> {
+  if (value === null) return null;
+  try {
+    return await reserveCapUsage(deps, { actor: request.actor, action: request.action, targetId: request.target.id, value });
+  } catch (err) {
+    if (err instanceof Problem && err.status === 403) {
+      await recordDenial(deps, { actor: request.actor, action: request.action, problem: err, target: { type: request.target.type, id: request.target.id, accountId: null }, ticketId: request.ticketId, reason: request.reason });
+    }
+    throw err;
+  }
+}
