@@ -1,7 +1,9 @@
 import type { Server } from "node:http";
 import { systemClock, type Clock } from "./clock.js";
 import { createApp, type AppOptions } from "./app.js";
-import type { Config } from "./config.js";
+import { startAuditSealer, type AuditSealer } from "./audit/sealerLoop.js";
+import { AuditKeyError, installAuditKeys, loadAuditKeys, type AuditKeys } from "./audit/sealKey.js";
+import { ConfigError, type Config } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
@@ -17,6 +19,7 @@ export async function buildDeps(
   overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  const auditKeys = auditKeysOf(config);
   const database = overrides.database ?? (await openDatabase(config.database));
   await migrateToLatest(database.db);
   if (config.demo && config.DEMO_SEED) {
@@ -28,11 +31,24 @@ export async function buildDeps(
   const identity = overrides.identity ?? createIdentityPort(providerDeps);
   const billing = overrides.billing ?? createBillingPort(providerDeps);
   logger.info({ identity: identity.name, billing: billing.name }, "providers ready");
-  return { config, database, logger, clock, identity, billing };
+  return { config, database, logger, clock, identity, billing, auditKeys };
+}
+
+/** The audit key from the configuration, installed for appendAudit; a bad key stops start-up with one line. */
+export function auditKeysOf(config: Config): AuditKeys {
+  try {
+    const keys = loadAuditKeys(config);
+    installAuditKeys(keys);
+    return keys;
+  } catch (err) {
+    if (err instanceof AuditKeyError) throw new ConfigError([{ variable: config.AUDIT_SEAL_KEY ? "AUDIT_SEAL_KEY" : "AUDIT_SEAL_KEY_FILE", reason: err.message }]);
+    throw err;
+  }
 }
 
 export interface RunningServer {
   server: Server;
+  sealer: AuditSealer;
   port: number;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes the database. */
   close(): Promise<void>;
@@ -51,6 +67,16 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
   const mailDelivery = startMailDelivery(deps);
   // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
   const sweeps = startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS);
+  // Committed audit entries are chained and checkpointed within about a second, until shutdown.
+  const sealer = startAuditSealer({
+    db: deps.database.db,
+    keys: deps.auditKeys,
+    logger: deps.logger,
+    clock: deps.clock,
+    intervalMs: deps.config.AUDIT_SEAL_INTERVAL_MS,
+    sinks: { dir: deps.config.AUDIT_CHECKPOINT_DIR, url: deps.config.AUDIT_CHECKPOINT_URL },
+    seal: { checkpointEvery: deps.config.AUDIT_CHECKPOINT_EVERY, checkpointIntervalMs: deps.config.AUDIT_CHECKPOINT_INTERVAL_MS },
+  });
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -64,8 +90,9 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
       }
       await mailDelivery.stop();
       await sweeps.stop();
+      await sealer.stop();
       await deps.database.close();
       deps.logger.info("stopped");
     })());
-  return { server, port, close };
+  return { server, port, sealer, close };
 }
