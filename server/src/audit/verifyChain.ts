@@ -86,6 +86,7 @@ export async function verifyAuditChain(db: Kysely<DB>, keys: AuditKeys, options:
   let prevHash = start?.hash ?? GENESIS_HASH;
   let checked = 0;
   let present = 0;
+  let previousBroken = false;
   for (;;) {
     const seals = await db.selectFrom("audit_seal").selectAll().where("chain_seq", ">", prevSeq).orderBy("chain_seq").limit(batchSize).execute();
     if (seals.length === 0) break;
@@ -97,15 +98,22 @@ export async function verifyAuditChain(db: Kysely<DB>, keys: AuditKeys, options:
         const span = seal.chain_seq - 1 === expected ? `chain position ${expected} is` : `chain positions ${expected}–${seal.chain_seq - 1} are`;
         report({ brokenAt: null, chainSeq: expected, entryId: null }, "deleted", `${span} missing: sealed entries were removed with their seals`);
       }
-      const linkValid = chainLink(keys, { chainSeq: seal.chain_seq, prevHash: seal.prev_hash, entrySeq: seal.entry_seq, entryId: seal.entry_id, entryHash: seal.entry_hash }) === seal.hash;
-      if (!linkValid) {
-        report(at, "changed", `the seal of entry ${seal.entry_seq} at chain position ${seal.chain_seq} was rewritten: its MAC does not verify`);
-      } else if (seal.prev_hash !== prevHash && seal.chain_seq === expected) {
-        report(at, "reordered", `entry ${seal.entry_seq} was sealed after a different entry than the one now before it at chain position ${seal.chain_seq}`);
-      }
+      const breaksBefore = breaks.length;
+      // One break per position, the most telling first: the seal itself, its link, an anchor, then its entry.
       const anchor = anchors.get(seal.chain_seq);
-      if (anchor && anchor.hash !== seal.hash) report(at, "changed", `chain position ${seal.chain_seq} no longer has the head recorded by ${anchor.source}`);
-      if (await checkEntry(db, keys, seal, rows.get(seal.entry_seq), legacyHead, at, report)) present++;
+      if (!linkValid(keys, seal)) {
+        const from = originalPosition(keys, seal);
+        if (from !== null) report(at, "reordered", `the seal of entry ${seal.entry_seq} was moved from chain position ${from} to ${seal.chain_seq}`);
+        else report(at, "changed", `the seal of entry ${seal.entry_seq} at chain position ${seal.chain_seq} was rewritten: its MAC does not verify`);
+      } else if (seal.prev_hash !== prevHash && seal.chain_seq === expected && !previousBroken) {
+        report(at, "reordered", `entry ${seal.entry_seq} was sealed after a different entry than the one now before it at chain position ${seal.chain_seq}`);
+      } else if (anchor && anchor.hash !== seal.hash) {
+        report(at, "changed", `chain position ${seal.chain_seq} no longer has the head recorded by ${anchor.source}`);
+      } else if (await checkEntry(db, keys, seal, rows.get(seal.entry_seq), legacyHead, at, report)) {
+        present++;
+      }
+      // A link to a broken position says nothing new about this one.
+      previousBroken = breaks.length > breaksBefore || seal.chain_seq > expected;
       prevSeq = seal.chain_seq;
       prevHash = seal.hash;
       checked++;
@@ -124,6 +132,20 @@ export async function verifyAuditChain(db: Kysely<DB>, keys: AuditKeys, options:
     await db.insertInto("audit_verified").values({ chain_seq: prevSeq, head_hash: prevHash, verified_at: verifiedAt, mac: verifiedMac(keys, { chainSeq: prevSeq, headHash: prevHash, verifiedAt }) }).execute();
   }
   return result;
+}
+
+function linkValid(keys: AuditKeys, seal: AuditSealRow, chainSeq = seal.chain_seq): boolean {
+  return chainLink(keys, { chainSeq, prevHash: seal.prev_hash, entrySeq: seal.entry_seq, entryId: seal.entry_id, entryHash: seal.entry_hash }) === seal.hash;
+}
+
+const MOVED_SEARCH = 256;
+
+/** Where a seal whose MAC fails at its position was made, if it was made nearby (failure path only). */
+function originalPosition(keys: AuditKeys, seal: AuditSealRow): number | null {
+  for (let d = 1; d <= MOVED_SEARCH; d++) {
+    for (const at of [seal.chain_seq - d, seal.chain_seq + d]) if (at > 0 && linkValid(keys, seal, at)) return at;
+  }
+  return null;
 }
 
 type Report = (at: { brokenAt: number | null; chainSeq: number | null; entryId: string | null }, reason: ChainBreakReason, detail: string) => void;
