@@ -37,6 +37,20 @@ export class AuditEntryNotStorable extends Error {
   }
 }
 
+const LONE_SURROGATE_OR_NUL = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/;
+
+/** The first field holding a string PostgreSQL cannot store as given (a lone surrogate, NUL), if any. */
+function notWellFormed(content: EntryContent): string | null {
+  const bad = (value: unknown): boolean => {
+    if (typeof value === "string") return LONE_SURROGATE_OR_NUL.test(value);
+    if (Array.isArray(value)) return value.some(bad);
+    if (value !== null && typeof value === "object") return Object.entries(value).some(([k, v]) => bad(k) || bad(v));
+    return false;
+  };
+  for (const [key, value] of Object.entries(content)) if (bad(value)) return key;
+  return null;
+}
+
 function firstDifference(sent: EntryContent, stored: EntryContent): string {
   for (const key of Object.keys(sent) as (keyof EntryContent)[]) {
     if (canonicalJson(sent[key]) !== canonicalJson(stored[key])) return key;
@@ -49,10 +63,16 @@ function firstDifference(sent: EntryContent, stored: EntryContent): string {
  * with the change. No lock is taken: the entry carries a MAC made with the audit key, and the sealer
  * chains committed entries shortly after (sealer.ts). The row is read back by the INSERT itself and must
  * equal what was MACed, so what is stored is what is authenticated; if not, this throws and the caller's
- * transaction fails. Given a plain Kysely the INSERT is its own transaction.
+ * transaction fails. Given a plain Kysely it opens a transaction of its own for the same reason.
  */
 export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
+  if (!executor.isTransaction) {
+    // The read-back check must be able to undo the row: never let the INSERT commit on its own.
+    return executor.transaction().execute((trx) => appendAudit(trx, input, clock));
+  }
   const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
+  const unstorable = notWellFormed(content);
+  if (unstorable) throw new AuditEntryNotStorable(unstorable);
   const mac = entryMac(auditKeys(), content);
   const row = await executor.insertInto("audit_log").values(toAuditRow(content, mac)).returningAll().executeTakeFirstOrThrow();
   const stored = toAuditEntry(row);
