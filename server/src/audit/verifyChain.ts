@@ -82,6 +82,14 @@ export async function verifyAuditChain(db: Kysely<DB>, keys: AuditKeys, options:
     }
   }
 
+  // Anchors at or before the starting head are not walked past: each is checked against its seal directly.
+  for (const [chainSeq, anchor] of anchors) {
+    if (chainSeq > fromSeq) continue;
+    const seal = await db.selectFrom("audit_seal").select(["hash", "entry_seq", "entry_id"]).where("chain_seq", "=", chainSeq).executeTakeFirst();
+    if (!seal) report({ brokenAt: null, chainSeq, entryId: null }, "deleted", `chain position ${chainSeq}, recorded by ${anchor.source}, is missing`);
+    else if (seal.hash !== anchor.hash) report({ brokenAt: seal.entry_seq, chainSeq, entryId: seal.entry_id }, "changed", `chain position ${chainSeq} no longer has the head recorded by ${anchor.source}`);
+  }
+
   let prevSeq = fromSeq;
   let prevHash = start?.hash ?? GENESIS_HASH;
   let checked = 0;
