@@ -37,12 +37,12 @@ export class AuditEntryNotStorable extends Error {
   }
 }
 
-const LONE_SURROGATE_OR_NUL = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]|\u0000/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** The first field holding a string PostgreSQL cannot store as given (a lone surrogate, NUL), if any. */
 function notWellFormed(content: EntryContent): string | null {
   const bad = (value: unknown): boolean => {
-    if (typeof value === "string") return LONE_SURROGATE_OR_NUL.test(value);
+    if (typeof value === "string") return LONE_SURROGATE.test(value) || value.includes("\u0000");
     if (Array.isArray(value)) return value.some(bad);
     if (value !== null && typeof value === "object") return Object.entries(value).some(([k, v]) => bad(k) || bad(v));
     return false;
