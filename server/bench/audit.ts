@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { sql } from "kysely";
 import pg from "pg";
@@ -22,6 +21,7 @@ import { systemClock } from "../src/clock.js";
 import { openDatabase, redactUrl, type Database } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import { prng } from "../src/seed/prng.js";
+import { benchArgs, wholeNumberArg } from "./benchArgs.js";
 
 const HELP = `npm run bench:audit -- [options]
 
@@ -42,31 +42,20 @@ appendAudit writes (same MAC, sealed by the same sealer), a full verify, and eve
  * \`npm run bench:audit\` (see HELP). The bare-Express ceiling the HTTP benchmarks print does not apply here:
  * these figures are the audit module against the database, with no HTTP in between.
  */
-const { values } = parseArgs({
-  options: {
-    entries: { type: "string", default: "1000000" },
-    appends: { type: "string", default: "20000" },
-    writers: { type: "string", default: "8" },
-    queries: { type: "string", default: "40" },
-    database: { type: "string" },
-    keep: { type: "boolean", default: false },
-    "skip-verify": { type: "boolean", default: false },
-    help: { type: "boolean", default: false },
-  },
+const values = benchArgs(HELP, {
+  entries: { type: "string", default: "1000000" },
+  appends: { type: "string", default: "20000" },
+  writers: { type: "string", default: "8" },
+  queries: { type: "string", default: "40" },
+  database: { type: "string" },
+  keep: { type: "boolean", default: false },
+  "skip-verify": { type: "boolean", default: false },
+  help: { type: "boolean", default: false },
 });
-if (values.help) {
-  process.stdout.write(`${HELP}\n`);
-  process.exit(0);
-}
-const whole = (name: string, raw: string | undefined): number => {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return n;
-};
-const ENTRIES = whole("entries", values.entries);
-const APPENDS = whole("appends", values.appends);
-const WRITERS = whole("writers", values.writers);
-const QUERIES = whole("queries", values.queries);
+const ENTRIES = wholeNumberArg("entries", values.entries);
+const APPENDS = wholeNumberArg("appends", values.appends);
+const WRITERS = wholeNumberArg("writers", values.writers);
+const QUERIES = wholeNumberArg("queries", values.queries);
 const keys = auditKeysFromSecret(randomBytes(32).toString("hex"));
 installAuditKeys(keys);
 

@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { z } from "zod";
 
 /**
@@ -23,6 +24,15 @@ const EnvSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: url.optional(),
+  /**
+   * Which hops' X-Forwarded-For Steward believes (Express "trust proxy"): `loopback` (a proxy on the same
+   * host), a number of hops, or comma-separated addresses/CIDRs of your proxies. Client IPs (logs, rate
+   * limits) come from it, so never trust more than your own proxies.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(loopback|linklocal|uniquelocal|false|[0-9]{1,2}|[0-9a-fA-F:.]+(\/[0-9]{1,3})?(\s*,\s*[0-9a-fA-F:.]+(\/[0-9]{1,3})?)*)$/, "expected loopback, a hop count, false, or addresses/CIDRs separated by commas")
+    .default("loopback"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected a pino level (info, debug…)" }).default("info"),
 
   DATABASE_URL: z
@@ -84,11 +94,16 @@ const EnvSchema = z.object({
 
 export type Env = z.infer<typeof EnvSchema>;
 
+/** Every variable Steward reads (the schema's, plus ENV_FILE, read before it): documented in .env.example and the README. */
+export const configVariables: string[] = [...Object.keys(EnvSchema.shape), "ENV_FILE"];
+
 export interface Config extends Env {
   demo: boolean;
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
   publicUrl: string;
   zendeskIssuer: string | undefined;
+  /** TRUST_PROXY as Express takes it. */
+  trustProxy: boolean | number | string | string[];
 }
 
 export class ConfigError extends Error {
@@ -148,13 +163,35 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo,
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
     publicUrl,
+    trustProxy: trustProxyOf(e.TRUST_PROXY),
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
   };
 }
 
-/** For entry points (server, CLI): a bad configuration prints its one line and exits 1. */
+function trustProxyOf(value: string): boolean | number | string | string[] {
+  if (value === "false") return false;
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value);
+  return value.includes(",") ? value.split(",").map((v) => v.trim()) : value;
+}
+
+/**
+ * Entry points read `./.env` (or the file ENV_FILE names) when it exists; variables already set in the
+ * environment win, as with Node's --env-file. Returns the file read, if any.
+ */
+export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = env.ENV_FILE || ".env";
+  if (!existsSync(file)) {
+    if (env.ENV_FILE) throw new ConfigError([{ variable: "ENV_FILE", reason: `no such file: ${file}` }]);
+    return null;
+  }
+  process.loadEnvFile(file);
+  return file;
+}
+
+/** For entry points (server, CLI): loads .env, then a bad configuration prints its one line and exits 1. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   try {
+    if (env === process.env) loadEnvFile(env);
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
