@@ -2,8 +2,8 @@ import type { Server } from "node:http";
 import { systemClock, type Clock } from "./clock.js";
 import { createApp, type AppOptions } from "./app.js";
 import { startAuditSealer, type AuditSealer } from "./audit/sealerLoop.js";
-import { AuditKeyError, installAuditKeys, loadAuditKeys, type AuditKeys } from "./audit/sealKey.js";
-import { ConfigError, type Config } from "./config.js";
+import { auditKeysOf } from "./audit/sealKey.js";
+import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
@@ -32,18 +32,6 @@ export async function buildDeps(
   const billing = overrides.billing ?? createBillingPort(providerDeps);
   logger.info({ identity: identity.name, billing: billing.name }, "providers ready");
   return { config, database, logger, clock, identity, billing, auditKeys };
-}
-
-/** The audit key from the configuration, installed for appendAudit; a bad key stops start-up with one line. */
-export function auditKeysOf(config: Config): AuditKeys {
-  try {
-    const keys = loadAuditKeys(config);
-    installAuditKeys(keys);
-    return keys;
-  } catch (err) {
-    if (err instanceof AuditKeyError) throw new ConfigError([{ variable: config.AUDIT_SEAL_KEY ? "AUDIT_SEAL_KEY" : "AUDIT_SEAL_KEY_FILE", reason: err.message }]);
-    throw err;
-  }
 }
 
 export interface RunningServer {

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, hkdfSync, randomBytes, type KeyObject } from "node:crypto";
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { ConfigError, type Config } from "../config.js";
 
 /**
  * The audit key: one secret the database never holds (AUDIT_SEAL_KEY / AUDIT_SEAL_KEY_FILE, or in demo
@@ -102,4 +103,16 @@ export function installAuditKeys(keys: AuditKeys): void {
 export function auditKeys(): AuditKeys {
   if (!installed) throw new AuditKeyError("no audit key installed: start-up must call installAuditKeys first");
   return installed;
+}
+
+/** The audit key from the configuration, installed for appendAudit; a bad key stops start-up with one line. */
+export function auditKeysOf(config: Config): AuditKeys {
+  try {
+    const keys = loadAuditKeys(config);
+    installAuditKeys(keys);
+    return keys;
+  } catch (err) {
+    if (err instanceof AuditKeyError) throw new ConfigError([{ variable: config.AUDIT_SEAL_KEY ? "AUDIT_SEAL_KEY" : "AUDIT_SEAL_KEY_FILE", reason: err.message }]);
+    throw err;
+  }
 }
