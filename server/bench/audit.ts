@@ -23,7 +23,7 @@ import { migrateToLatest } from "../src/db/migrate.js";
 import { prng } from "../src/seed/prng.js";
 import { benchArgs, wholeNumberArg } from "./benchArgs.js";
 
-const HELP = `npm run bench:audit -- [options]
+const HELP = `usage: npm run bench:audit -- [options]
 
 Fills the audit log and times what matters: appends from concurrent writers (the real appendAudit, with the
 sealer running as the server runs it), the sealing lag (commit → sealed), a bulk load written exactly as
