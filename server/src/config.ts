@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_PLAN_CATALOG, readPlanCatalog, type PlanCatalog } from "./providers/planCatalog.js";
 
 /**
  * Every setting comes from the environment, parsed here once at start. `.env.example` documents
@@ -90,6 +91,8 @@ const EnvSchema = z.object({
   /** Where checkpoints are exported for auditors: a directory (one JSON file each) and/or an HTTP endpoint (POST). */
   AUDIT_CHECKPOINT_DIR: optionalText,
   AUDIT_CHECKPOINT_URL: url.optional(),
+  /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */
+  PLAN_CATALOG_FILE: optionalText,
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -102,6 +105,8 @@ export interface Config extends Env {
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
   publicUrl: string;
   zendeskIssuer: string | undefined;
+  /** The plans Steward may move a subscription to, with their prices (PLAN_CATALOG_FILE or the demo plans). */
+  planCatalog: PlanCatalog;
   /** TRUST_PROXY as Express takes it. */
   trustProxy: boolean | number | string | string[];
 }
@@ -153,6 +158,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
   if (e.BILLING_PROVIDER === "stripe" && !e.STRIPE_SECRET_KEY) problems.push({ variable: "STRIPE_SECRET_KEY", reason: "required when BILLING_PROVIDER=stripe" });
+  let planCatalog = DEFAULT_PLAN_CATALOG;
+  if (e.PLAN_CATALOG_FILE) {
+    try {
+      planCatalog = readPlanCatalog(e.PLAN_CATALOG_FILE);
+    } catch (err) {
+      problems.push({ variable: "PLAN_CATALOG_FILE", reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, "");
@@ -164,6 +177,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
     publicUrl,
     trustProxy: trustProxyOf(e.TRUST_PROXY),
+    planCatalog,
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
   };
 }

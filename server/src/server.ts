@@ -9,6 +9,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMailDelivery } from "./mail/delivery.js";
+import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
@@ -20,6 +21,7 @@ export async function buildDeps(
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
   const auditKeys = auditKeysOf(config);
+  activatePlanCatalog(config.planCatalog);
   const database = overrides.database ?? (await openDatabase(config.database));
   await migrateToLatest(database.db);
   if (config.demo && config.DEMO_SEED) {

@@ -7,6 +7,8 @@ import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
 import { canonicalJson, contentOf, entryMac, jsonValue, type EntryContent } from "./auditHash.js";
 import { toAuditEntry, toAuditRow } from "./auditRow.js";
+import { canonicalJsonValue } from "./canonicalText.js";
+import { failClosed } from "./failClosed.js";
 import { auditKeys } from "./sealKey.js";
 
 export interface AuditInput {
@@ -37,20 +39,6 @@ export class AuditEntryNotStorable extends Error {
   }
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** The first field holding a string PostgreSQL cannot store as given (a lone surrogate, NUL), if any. */
-function notWellFormed(content: EntryContent): string | null {
-  const bad = (value: unknown): boolean => {
-    if (typeof value === "string") return LONE_SURROGATE.test(value) || value.includes("\u0000");
-    if (Array.isArray(value)) return value.some(bad);
-    if (value !== null && typeof value === "object") return Object.entries(value).some(([k, v]) => bad(k) || bad(v));
-    return false;
-  };
-  for (const [key, value] of Object.entries(content)) if (bad(value)) return key;
-  return null;
-}
-
 function firstDifference(sent: EntryContent, stored: EntryContent): string {
   for (const key of Object.keys(sent) as (keyof EntryContent)[]) {
     if (canonicalJson(sent[key]) !== canonicalJson(stored[key])) return key;
@@ -66,13 +54,16 @@ function firstDifference(sent: EntryContent, stored: EntryContent): string {
  * transaction fails. Given a plain Kysely it opens a transaction of its own for the same reason.
  */
 export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
+  // Fail closed: an entry that cannot be written fails the request (503) and, in a transaction, its change.
+  return failClosed(() => appendMaced(executor, input, clock));
+}
+
+async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
   if (!executor.isTransaction) {
     // The read-back check must be able to undo the row: never let the INSERT commit on its own.
-    return executor.transaction().execute((trx) => appendAudit(trx, input, clock));
+    return executor.transaction().execute((trx) => appendMaced(trx, input, clock));
   }
   const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
-  const unstorable = notWellFormed(content);
-  if (unstorable) throw new AuditEntryNotStorable(unstorable);
   const mac = entryMac(auditKeys(), content);
   const row = await executor.insertInto("audit_log").values(toAuditRow(content, mac)).returningAll().executeTakeFirstOrThrow();
   const stored = toAuditEntry(row);
@@ -86,7 +77,8 @@ export function entryContent(input: AuditInput, place: { id: string; occurredAt:
     input.actor.kind === "staff"
       ? { staffId: input.actor.staffId, zendeskUserId: input.actor.zendeskUserId, email: input.actor.email, panelRole: input.actor.panelRole, system: null }
       : { staffId: null, zendeskUserId: null, email: null, panelRole: null, system: input.actor.component };
-  return {
+  // Every text in canonical form before it is both stored and MACed (canonicalText.ts).
+  return canonicalJsonValue({
     id: place.id,
     occurredAt: place.occurredAt,
     actor,
@@ -100,5 +92,5 @@ export function entryContent(input: AuditInput, place: { id: string; occurredAt:
     error: input.error ?? null,
     requestId: input.requestId ?? null,
     operationId: input.operationId ?? null,
-  };
+  });
 }

@@ -4,6 +4,7 @@ import type { SessionGrant, SessionInfo } from "../../../shared/schemas/session.
 import type { AppDeps } from "../deps.js";
 import type { Staff } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
+import { planNames } from "../providers/planCatalog.js";
 import { staffForAgent } from "../staff/firstVisit.js";
 import { permissionsFor } from "./permissions.js";
 import { issueSessionToken } from "./sessionToken.js";
@@ -41,6 +42,7 @@ export async function sessionInfo(deps: Pick<AppDeps, "database">, staff: Staff,
     expiresAt: expiresAt.toISOString(),
     staff: { id: staff.id, zendeskUserId: staff.zendesk_user_id, email: staff.email, name: staff.name, panelRole: staff.panel_role },
     permissions: await permissionsFor(deps.database.db, staff.panel_role),
+    plans: planNames(),
   };
 }
 
