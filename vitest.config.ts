@@ -6,6 +6,8 @@ const shared = {
   hookTimeout: 60_000,
   // PGlite instances are heavy (WASM); two workers match the 2-core machines we run on.
   pool: "forks" as const,
+  // Installs the test audit key appendAudit MACs with (the server installs its configured one at start-up).
+  setupFiles: ["server/test/support/auditKeys.ts"],
 };
 
 export default defineConfig({

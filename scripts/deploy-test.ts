@@ -166,6 +166,8 @@ async function main(): Promise<void> {
   const signingKey = await importPKCS8(privateKey.export({ type: "pkcs8", format: "pem" }).toString(), "RS256");
   // One key for every replica: any of them may deliver mail another queued.
   const mailSecretKey = randomBytes(32).toString("base64");
+  // One audit key for every replica and the CLI: the key the database never holds.
+  const auditKey = randomBytes(32).toString("hex");
   const production = (user: string): NodeJS.ProcessEnv => ({
     PATH: process.env.PATH,
     STEWARD_MODE: "production",
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
     ZAF_INSTALLATION_ID: INSTALLATION,
     SESSION_SECRET: randomBytes(32).toString("hex"),
     MAIL_SECRET_KEY: mailSecretKey,
+    AUDIT_SEAL_KEY: auditKey,
     PUBLIC_URL: `https://steward.deploy-test.invalid`,
     TRUST_PROXY: "127.0.0.1",
     LOG_LEVEL: "debug",

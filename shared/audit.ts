@@ -14,6 +14,10 @@ export type TargetType = z.infer<typeof TargetType>;
 /** Zendesk ticket ids are positive integers; we keep them as strings end to end. */
 export const TicketId = z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendesk ticket id (a positive whole number)");
 
+/** Where the sealer put an entry in the chain: hash is a MAC (audit key) over chainSeq, prevHash and entryHash. */
+export const AuditSeal = z.object({ chainSeq: z.number().int(), entryHash: z.string(), prevHash: z.string(), hash: z.string() });
+export type AuditSeal = z.infer<typeof AuditSeal>;
+
 export const AuditEntry = z.object({
   id: z.string(),
   seq: z.number().int(),
@@ -36,7 +40,9 @@ export const AuditEntry = z.object({
   error: z.string().nullable(),
   requestId: z.string().nullable(),
   operationId: z.string().nullable(),
-  prevHash: z.string(),
-  hash: z.string(),
+  /** HMAC made with the audit key when the entry was written (null only for entries from before sealing existed). */
+  mac: z.string().nullable(),
+  /** Null until the sealer has chained the entry (within about a second of its commit). */
+  seal: AuditSeal.nullable(),
 });
 export type AuditEntry = z.infer<typeof AuditEntry>;

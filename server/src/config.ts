@@ -98,6 +98,18 @@ const EnvSchema = z.object({
   TARGET_LEASE_WAIT_MS: z.coerce.number({ message: "expected a number" }).int().min(0).default(5_000),
   /** How often the reconciler looks for provider operations whose outcome is not known. */
   RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
+
+  /** The audit key (≥ 64 hex characters) the database never holds; or a file holding it. Demo: generated under DATA_DIR. */
+  AUDIT_SEAL_KEY: z.string().trim().regex(/^(?:[0-9a-fA-F]{2}){32,}$/, "expected at least 64 hex characters (32 random bytes)").optional(),
+  AUDIT_SEAL_KEY_FILE: optionalText,
+  /** How often the sealer looks for newly committed audit entries. */
+  AUDIT_SEAL_INTERVAL_MS: positiveInt.default(200),
+  /** A signed checkpoint after this many sealed entries, or this long after the last one. */
+  AUDIT_CHECKPOINT_EVERY: positiveInt.default(10_000),
+  AUDIT_CHECKPOINT_INTERVAL_MS: positiveInt.default(60_000),
+  /** Where checkpoints are exported for auditors: a directory (one JSON file each) and/or an HTTP endpoint (POST). */
+  AUDIT_CHECKPOINT_DIR: optionalText,
+  AUDIT_CHECKPOINT_URL: url.optional(),
   /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */
   PLAN_CATALOG_FILE: optionalText,
 });
@@ -174,6 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     if (!e.ZAF_INSTALLATION_ID) problems.push({ variable: "ZAF_INSTALLATION_ID", reason: "required in production mode" });
     if (!e.MAIL_SECRET_KEY) problems.push({ variable: "MAIL_SECRET_KEY", reason: "required in production mode (openssl rand -base64 32): seals reset links in the mail outbox" });
     if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
+    if (!e.AUDIT_SEAL_KEY && !e.AUDIT_SEAL_KEY_FILE) problems.push({ variable: "AUDIT_SEAL_KEY", reason: "required in production mode (or AUDIT_SEAL_KEY_FILE): the audit log's MAC key, kept out of the database" });
     if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
   }
   if (e.IDENTITY_PROVIDER === "auth0") {

@@ -1,3 +1,4 @@
+import type { AuditKeys } from "./audit/sealKey.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
@@ -14,4 +15,6 @@ export interface AppDeps {
   identity: IdentityPort;
   /** Subscription, invoices and billing actions: built-in tables or Stripe (BILLING_PROVIDER). */
   billing: BillingPort;
+  /** The audit key (MACs, seals, checkpoint signatures); also installed for appendAudit at start-up. */
+  auditKeys: AuditKeys;
 }

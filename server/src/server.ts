@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import { systemClock, type Clock } from "./clock.js";
 import { createApp, type AppOptions } from "./app.js";
+import { startAuditSealer, type AuditSealer } from "./audit/sealerLoop.js";
+import { auditKeysOf } from "./audit/sealKey.js";
 import type { Config } from "./config.js";
 import { openDatabase, type Database } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
@@ -20,6 +22,7 @@ export async function buildDeps(
   overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  const auditKeys = auditKeysOf(config);
   activatePlanCatalog(config.planCatalog);
   const database = overrides.database ?? (await openServerDatabase(config, logger));
   if (!overrides.database) await migrateWithoutLimits(config, database);
@@ -33,7 +36,7 @@ export async function buildDeps(
   const identity = overrides.identity ?? createIdentityPort(providerDeps);
   const billing = overrides.billing ?? createBillingPort(providerDeps);
   logger.info({ identity: identity.name, billing: billing.name }, "providers ready");
-  return { config, database, logger, clock, identity, billing };
+  return { config, database, logger, clock, identity, billing, auditKeys };
 }
 
 /** The server's database: bounded waits, and a broken connection logged instead of crashing the process. */
@@ -81,6 +84,7 @@ const within = <T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> =>
 
 export interface RunningServer {
   server: Server;
+  sealer: AuditSealer;
   port: number;
   /** Stops accepting, lets in-flight requests finish (up to the grace period), closes the database. */
   close(): Promise<void>;
@@ -106,6 +110,16 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
     // Provider operations whose outcome is not known (or left pending by a crash) are finished or closed, until shutdown.
     { name: "reconciler", ...startReconciler(deps, deps.config.RECONCILE_INTERVAL_MS) },
   ];
+  // Committed audit entries are chained and checkpointed within about a second, until shutdown.
+  const sealer = startAuditSealer({
+    db: deps.database.db,
+    keys: deps.auditKeys,
+    logger: deps.logger,
+    clock: deps.clock,
+    intervalMs: deps.config.AUDIT_SEAL_INTERVAL_MS,
+    sinks: { dir: deps.config.AUDIT_CHECKPOINT_DIR, url: deps.config.AUDIT_CHECKPOINT_URL },
+    seal: { checkpointEvery: deps.config.AUDIT_CHECKPOINT_EVERY, checkpointIntervalMs: deps.config.AUDIT_CHECKPOINT_INTERVAL_MS },
+  });
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -127,6 +141,8 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
         drain.abort();
       }
       await Promise.all(loopsStopped);
+      // The sealer last of the loops: it chains what they wrote, in one final round.
+      await sealer.stop();
       // The database last: nothing above uses it any more (or has given up).
       const closed = await within(deps.database.close(), Math.max(deadline + CLOSE_RESERVE_MS - Date.now() - 200, 200)).catch((err: unknown) => {
         deps.logger.error({ err }, "closing the database failed");
@@ -134,5 +150,5 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
       if (closed === "timeout") deps.logger.warn("the database did not close in time");
       deps.logger.info({ refused: drain.refused }, "stopped");
     })());
-  return { server, port, close };
+  return { server, port, sealer, close };
 }

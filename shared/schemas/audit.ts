@@ -41,23 +41,32 @@ export type AuditPage = z.infer<typeof AuditPage>;
 export const ChainBreakReason = z.enum(["changed", "deleted", "inserted", "reordered"]);
 export type ChainBreakReason = z.infer<typeof ChainBreakReason>;
 
-/** The result of walking the hash chain: intact up to its head, or the first broken link. */
-export const AuditVerification = z.discriminatedUnion("ok", [
-  z.object({
-    ok: z.literal(true),
-    entries: z.number().int(),
-    headSeq: z.number().int().nullable(),
-    /** Record it elsewhere: a later verify with this anchor also catches the tail being cut off. */
-    headHash: z.string(),
-  }),
-  z.object({
-    ok: z.literal(false),
-    /** Entries that verified before the break. */
-    entries: z.number().int(),
-    brokenAt: z.number().int(),
-    entryId: z.string().nullable(),
-    reason: ChainBreakReason,
-    detail: z.string(),
-  }),
-]);
+/** One place where the log does not hold: the entry (seq, id) and the chain position it concerns. */
+export const ChainBreak = z.object({
+  /** seq of the entry concerned (null when only a chain position is known, e.g. removed seals). */
+  brokenAt: z.number().int().nullable(),
+  chainSeq: z.number().int().nullable(),
+  entryId: z.string().nullable(),
+  reason: ChainBreakReason,
+  detail: z.string(),
+});
+export type ChainBreak = z.infer<typeof ChainBreak>;
+
+/** The result of checking the sealed chain: every break found (not only the first), and what is not sealed yet. */
+export const AuditVerification = z.object({
+  ok: z.boolean(),
+  /** full: from the first entry; incremental: from the head the last intact verify recorded (fromSeq). */
+  mode: z.enum(["full", "incremental"]),
+  fromSeq: z.number().int(),
+  /** Sealed entries checked. */
+  entries: z.number().int(),
+  /** Chain position and hash of the head: record them (or the exported checkpoints) to anchor a later verify. */
+  headSeq: z.number().int().nullable(),
+  headHash: z.string(),
+  /** Entries committed but not sealed yet (the sealer adds them within about a second). */
+  unsealed: z.number().int(),
+  breaks: z.array(ChainBreak),
+  /** More breaks were found than are listed. */
+  truncated: z.boolean(),
+});
 export type AuditVerification = z.infer<typeof AuditVerification>;

@@ -23,8 +23,10 @@ const columns: [string, (e: AuditEntry) => string | number | null][] = [
   ["operation_id", (e) => e.operationId],
   ["before", (e) => (e.before === null ? null : JSON.stringify(e.before))],
   ["after", (e) => (e.after === null ? null : JSON.stringify(e.after))],
-  ["prev_hash", (e) => e.prevHash],
-  ["hash", (e) => e.hash],
+  ["mac", (e) => e.mac],
+  ["chain_seq", (e) => e.seal?.chainSeq ?? null],
+  ["chain_prev_hash", (e) => e.seal?.prevHash ?? null],
+  ["chain_hash", (e) => e.seal?.hash ?? null],
 ];
 
 /** RFC 4180 quoting; text a spreadsheet would run as a formula gets a leading ' (OWASP CSV injection advice). */
@@ -45,7 +47,7 @@ export function exportPreamble(format: AuditExportFormat): string {
   return format === "csv" ? `${columns.map(([name]) => name).join(",")}\r\n` : "";
 }
 
-/** One entry as a CSV record or an NDJSON line (NDJSON keeps every value exactly, with the hashes). */
+/** One entry as a CSV record or an NDJSON line (NDJSON keeps every value exactly, with the MAC and seal). */
 export function exportLine(format: AuditExportFormat, entry: AuditEntry): string {
   if (format === "ndjson") return `${JSON.stringify(entry)}\n`;
   return `${columns.map(([, get]) => csvField(get(entry))).join(",")}\r\n`;

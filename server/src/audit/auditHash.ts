@@ -1,13 +1,18 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import type { AuditEntry } from "../../../shared/audit.js";
+import type { AuditKeys } from "./sealKey.js";
 
-/** The prev_hash of the first entry. */
+/** The prev_hash of the first sealed entry. */
 export const GENESIS_HASH = "0".repeat(64);
 
-/** Bumped if the serialisation ever changes, so old and new entries can never hash alike. */
-const HASH_DOMAIN = "steward-audit-v1\n";
+// Domains are bumped if a serialisation ever changes, so old and new values can never collide.
+const ENTRY_MAC_DOMAIN = "steward-audit-entry-v2\n";
+const SEALED_ENTRY_DOMAIN = "steward-audit-sealed-entry-v2\n";
+const LINK_DOMAIN = "steward-audit-link-v2\n";
+const VERIFIED_DOMAIN = "steward-audit-verified-v2\n";
 
-export type HashedFields = Omit<AuditEntry, "hash">;
+/** What the appender MACs: everything the entry says, without the seq the database assigns. */
+export type EntryContent = Omit<AuditEntry, "seq" | "mac" | "seal">;
 
 /** Plain JSON values only (what jsonb stores and gives back): keys sorted at every level. */
 export function canonicalJson(value: unknown): string {
@@ -30,7 +35,35 @@ export function jsonValue(value: unknown): unknown {
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
-export function hashAuditEntry(fields: HashedFields): string {
-  const { hash: _excluded, ...hashed } = fields as HashedFields & { hash?: string };
-  return createHash("sha256").update(HASH_DOMAIN).update(canonicalJson(hashed)).digest("hex");
+export function contentOf(entry: AuditEntry | EntryContent): EntryContent {
+  const { id, occurredAt, actor, action, target, ticketId, reason, before, after, outcome, error, requestId, operationId } = entry;
+  return { id, occurredAt, actor, action, target, ticketId, reason, before, after, outcome, error, requestId, operationId };
+}
+
+/** The append-time MAC: only a holder of the audit key can write an entry that carries a valid one. */
+export function entryMac(keys: Pick<AuditKeys, "entryKey">, content: EntryContent): string {
+  return createHmac("sha256", keys.entryKey).update(ENTRY_MAC_DOMAIN).update(canonicalJson(contentOf(content))).digest("hex");
+}
+
+/** The sealer's hash of an entry exactly as read back from the database (content, seq and MAC). */
+export function sealedEntryHash(entry: AuditEntry): string {
+  return createHash("sha256").update(SEALED_ENTRY_DOMAIN).update(canonicalJson({ ...contentOf(entry), seq: entry.seq, mac: entry.mac })).digest("hex");
+}
+
+export interface LinkFields {
+  chainSeq: number;
+  prevHash: string;
+  entrySeq: number;
+  entryId: string;
+  entryHash: string;
+}
+
+/** One link of the chain: a MAC, so rewriting and re-linking history needs the key the database never holds. */
+export function chainLink(keys: Pick<AuditKeys, "chainKey">, link: LinkFields): string {
+  return createHmac("sha256", keys.chainKey).update(`${LINK_DOMAIN}${link.chainSeq}\n${link.prevHash}\n${link.entrySeq}\n${link.entryId}\n${link.entryHash}`).digest("hex");
+}
+
+/** A verify's record that the chain was intact up to chainSeq; MACed so the database cannot claim one. */
+export function verifiedMac(keys: Pick<AuditKeys, "chainKey">, mark: { chainSeq: number; headHash: string; verifiedAt: string }): string {
+  return createHmac("sha256", keys.chainKey).update(`${VERIFIED_DOMAIN}${mark.chainSeq}\n${mark.headHash}\n${mark.verifiedAt}`).digest("hex");
 }

@@ -1,14 +1,15 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Kysely, type Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AuditEntry, AuditOutcome, TargetType } from "../../../shared/audit.js";
 import type { Actor } from "../actor.js";
 import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
-import { GENESIS_HASH, hashAuditEntry, jsonValue, type HashedFields } from "./auditHash.js";
-import { toAuditRow } from "./auditRow.js";
+import { canonicalJson, contentOf, entryMac, jsonValue, type EntryContent } from "./auditHash.js";
+import { toAuditEntry, toAuditRow } from "./auditRow.js";
 import { canonicalJsonValue } from "./canonicalText.js";
 import { failClosed } from "./failClosed.js";
+import { auditKeys } from "./sealKey.js";
 
 export interface AuditInput {
   actor: Actor;
@@ -27,48 +28,58 @@ export interface AuditInput {
   operationId?: string | null;
 }
 
-/** Advisory lock key ("STEW") that serialises appends so concurrent writers extend one chain. */
-export const AUDIT_CHAIN_LOCK = 0x53544557;
+/** An entry just written: its seq and MAC are known, its place in the chain is not yet (the sealer adds it). */
+export type AppendedAuditEntry = AuditEntry & { seal: null };
+
+/** The database would store something other than what was MACed (text it cannot hold as given). */
+export class AuditEntryNotStorable extends Error {
+  override name = "AuditEntryNotStorable";
+  constructor(readonly field: string) {
+    super(`the audit entry's ${field} would not be stored as given`);
+  }
+}
+
+function firstDifference(sent: EntryContent, stored: EntryContent): string {
+  for (const key of Object.keys(sent) as (keyof EntryContent)[]) {
+    if (canonicalJson(sent[key]) !== canonicalJson(stored[key])) return key;
+  }
+  return "entry";
+}
 
 /**
- * Appends one entry to the hash chain. Call it INSIDE the transaction that changes state, as its last
- * statement (the chain lock is held until that transaction ends): the entry commits or rolls back with
- * the change, and a rollback leaves no gap. Given a plain Kysely it opens a transaction of its own.
- * The transaction must be READ COMMITTED (the default) so it sees the chain head after taking the lock.
+ * Writes one entry. Call it INSIDE the transaction that changes state: the entry commits or rolls back
+ * with the change. No lock is taken: the entry carries a MAC made with the audit key, and the sealer
+ * chains committed entries shortly after (sealer.ts). The row is read back by the INSERT itself and must
+ * equal what was MACed, so what is stored is what is authenticated; if not, this throws and the caller's
+ * transaction fails. Given a plain Kysely it opens a transaction of its own for the same reason.
  */
-export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AuditEntry> {
+export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
   // Fail closed: an entry that cannot be written fails the request (503) and, in a transaction, its change.
-  return failClosed(() => appendChained(executor, input, clock));
+  return failClosed(() => appendMaced(executor, input, clock));
 }
 
-async function appendChained(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AuditEntry> {
+async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
   if (!executor.isTransaction) {
-    return executor.transaction().execute((trx) => appendChained(trx, input, clock));
+    // The read-back check must be able to undo the row: never let the INSERT commit on its own.
+    return executor.transaction().execute((trx) => appendMaced(trx, input, clock));
   }
-  await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_CHAIN_LOCK)})`.execute(executor);
-  const head = await executor.selectFrom("audit_log").select(["seq", "hash", "occurred_at"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
-  const now = clock.now();
-  const entry = buildEntry(input, {
-    id: randomUUID(),
-    seq: (head?.seq ?? 0) + 1,
-    // Never before the previous entry (a clock stepping back, another instance's skew): time order = seq order, which search relies on.
-    occurredAt: (head && head.occurred_at > now ? head.occurred_at : now).toISOString(),
-    prevHash: head?.hash ?? GENESIS_HASH,
-  });
-  await executor.insertInto("audit_log").values(toAuditRow(entry)).execute();
-  return entry;
+  const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
+  const mac = entryMac(auditKeys(), content);
+  const row = await executor.insertInto("audit_log").values(toAuditRow(content, mac)).returningAll().executeTakeFirstOrThrow();
+  const stored = toAuditEntry(row);
+  if (canonicalJson(contentOf(stored)) !== canonicalJson(content) || stored.mac !== mac) throw new AuditEntryNotStorable(firstDifference(content, contentOf(stored)));
+  return { ...stored, seal: null };
 }
 
-/** The entry as stored and hashed; exported for the benchmark's bulk loader, which must chain identically. */
-export function buildEntry(input: AuditInput, place: { id: string; seq: number; occurredAt: string; prevHash: string }): AuditEntry {
+/** The entry's content as it is MACed and stored; exported for the benchmark's bulk loader, which must write identically. */
+export function entryContent(input: AuditInput, place: { id: string; occurredAt: string }): EntryContent {
   const actor =
     input.actor.kind === "staff"
       ? { staffId: input.actor.staffId, zendeskUserId: input.actor.zendeskUserId, email: input.actor.email, panelRole: input.actor.panelRole, system: null }
       : { staffId: null, zendeskUserId: null, email: null, panelRole: null, system: input.actor.component };
-  // Every text in canonical form before it is both stored and hashed (canonicalText.ts).
-  const fields: HashedFields = canonicalJsonValue({
+  // Every text in canonical form before it is both stored and MACed (canonicalText.ts).
+  return canonicalJsonValue({
     id: place.id,
-    seq: place.seq,
     occurredAt: place.occurredAt,
     actor,
     action: input.action,
@@ -81,7 +92,5 @@ export function buildEntry(input: AuditInput, place: { id: string; seq: number; 
     error: input.error ?? null,
     requestId: input.requestId ?? null,
     operationId: input.operationId ?? null,
-    prevHash: place.prevHash,
   });
-  return { ...fields, hash: hashAuditEntry(fields) };
 }

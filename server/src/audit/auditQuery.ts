@@ -1,15 +1,18 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { AuditEntry } from "../../../shared/audit.js";
-import type { AuditFilters } from "../../../shared/schemas/audit.js";
 import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
+import type { AuditFilters } from "../../../shared/schemas/audit.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
-import { toAuditEntry } from "./auditRow.js";
+import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
 
 /**
- * Audit log search: every filter is an equality on an indexed column, always ordered by seq desc, and
- * pages continue below the last seq seen (keyset). New entries only ever get higher seqs, so paging
- * down never repeats or skips an entry while others are being written.
+ * Audit log search: every filter is an equality on an indexed column, ordered newest first by
+ * (occurred_at, seq), and pages continue below the last (occurred_at, seq) seen (keyset). Each filter's
+ * index is (column, occurred_at desc, seq desc) in every monthly partition, and partitions are read
+ * newest first, so a page costs the same at any depth. An entry committing while someone pages either
+ * sorts above the cursor (they see it on a fresh first page) or below it (they reach it): no page ever
+ * repeats or skips an entry that was there when paging started.
  */
 /**
  * Which entries a reader may see: operations and admin see all; support agents (read-only and full)
@@ -27,13 +30,12 @@ function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibi
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
 }
 
-interface SeqBounds {
-  belowSeq?: number;
-  minSeq?: number;
-  maxSeq?: number;
+interface Keyset {
+  below?: { occurredAt: Date; seq: number };
+  throughSeq?: number;
 }
 
-function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilters, bounds: SeqBounds): Expression<SqlBool>[] {
+function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilters, keyset: Keyset): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
   if (filters.actor) {
     if (filters.actor.includes("@")) {
@@ -49,66 +51,66 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilter
   if (filters.outcome) where.push(eb("outcome", "=", filters.outcome));
   if (filters.from) where.push(eb("occurred_at", ">=", new Date(filters.from)));
   if (filters.to) where.push(eb("occurred_at", "<", new Date(filters.to)));
-  if (bounds.belowSeq !== undefined) where.push(eb("seq", "<", bounds.belowSeq));
-  if (bounds.minSeq !== undefined) where.push(eb("seq", ">=", bounds.minSeq));
-  if (bounds.maxSeq !== undefined) where.push(eb("seq", "<=", bounds.maxSeq));
+  if (keyset.below) {
+    const { occurredAt, seq } = keyset.below;
+    // The row comparison matches the index order; the plain bound lets the planner skip newer partitions.
+    where.push(eb("occurred_at", "<=", occurredAt), sql<SqlBool>`(occurred_at, seq) < (${occurredAt}, ${seq})`);
+  }
+  if (keyset.throughSeq !== undefined) where.push(eb("seq", "<=", keyset.throughSeq));
   return where;
 }
 
-/**
- * occurred_at never decreases along seq (appendAudit guarantees it), so a time window is a seq range:
- * two index probes turn it into bounds every filter's (column, seq) index can use. null: nothing in the window.
- */
-async function timeWindowSeqs(db: Kysely<DB>, filters: AuditFilters): Promise<Pick<SeqBounds, "minSeq" | "maxSeq"> | null> {
-  const bounds: Pick<SeqBounds, "minSeq" | "maxSeq"> = {};
-  if (filters.from) {
-    const first = await db.selectFrom("audit_log").select("seq").where("occurred_at", ">=", new Date(filters.from)).orderBy("occurred_at", "asc").orderBy("seq", "asc").limit(1).executeTakeFirst();
-    if (!first) return null;
-    bounds.minSeq = first.seq;
-  }
-  if (filters.to) {
-    const last = await db.selectFrom("audit_log").select("seq").where("occurred_at", "<", new Date(filters.to)).orderBy("occurred_at", "desc").orderBy("seq", "desc").limit(1).executeTakeFirst();
-    if (!last) return null;
-    bounds.maxSeq = last.seq;
-  }
-  return bounds;
+const CURSOR_PREFIX = "at:";
+
+export function encodeCursor(entry: { occurredAt: string; seq: number }): string {
+  return Buffer.from(`${CURSOR_PREFIX}${entry.occurredAt}|${entry.seq}`).toString("base64url");
 }
 
-const CURSOR_PREFIX = "seq:";
-
-export function encodeCursor(seq: number): string {
-  return Buffer.from(`${CURSOR_PREFIX}${seq}`).toString("base64url");
-}
-
-export function decodeCursor(cursor: string): number {
+export function decodeCursor(cursor: string): { occurredAt: Date; seq: number } {
   const text = Buffer.from(cursor, "base64url").toString();
-  const seq = Number(text.slice(CURSOR_PREFIX.length));
-  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1) {
+  const [at, seqText] = text.slice(CURSOR_PREFIX.length).split("|");
+  const seq = Number(seqText);
+  const occurredAt = new Date(at ?? "");
+  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1 || Number.isNaN(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
     throw Problem.badRequest("The cursor is not one this API returned", [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }]);
   }
-  return seq;
+  return { occurredAt, seq };
+}
+
+/** The seals of these entries (null where not sealed yet), in one indexed lookup. */
+async function withSeals(db: Kysely<DB>, rows: AuditRow[]): Promise<AuditEntry[]> {
+  if (rows.length === 0) return [];
+  const seals = await db.selectFrom("audit_seal").selectAll().where("entry_seq", "in", rows.map((r) => r.seq)).execute();
+  const bySeq = new Map(seals.map((s) => [s.entry_seq, s]));
+  return rows.map((row) => {
+    const seal = bySeq.get(row.seq);
+    return toSealedAuditEntry(row, seal && seal.entry_id === row.id ? toAuditSeal(seal) : null);
+  });
+}
+
+function page(db: Kysely<DB>, filters: AuditFilters, keyset: Keyset, limit: number, visibility: AuditVisibility) {
+  return db
+    .selectFrom("audit_log")
+    .selectAll()
+    .where((eb) => eb.and([...conditions(eb, filters, keyset), ...visible(eb, visibility)]))
+    .orderBy("occurred_at", "desc")
+    .orderBy("seq", "desc")
+    .limit(limit)
+    .execute();
 }
 
 /** One page, newest first. `nextCursor` is null when nothing older matches. */
 export async function searchAudit(
   db: Kysely<DB>,
   filters: AuditFilters,
-  page: { cursor?: string; limit: number },
+  options: { cursor?: string; limit: number },
   visibility: AuditVisibility = { kind: "all" },
 ): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
-  const belowSeq = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
-  const window = await timeWindowSeqs(db, filters);
-  if (!window) return { entries: [], nextCursor: null };
-  const rows = await db
-    .selectFrom("audit_log")
-    .selectAll()
-    .where((eb) => eb.and([...conditions(eb, filters, { belowSeq, ...window }), ...visible(eb, visibility)]))
-    .orderBy("seq", "desc")
-    .limit(page.limit + 1)
-    .execute();
-  const entries = rows.slice(0, page.limit).map(toAuditEntry);
+  const below = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const rows = await page(db, filters, { below }, options.limit + 1, visibility);
+  const entries = await withSeals(db, rows.slice(0, options.limit));
   const last = entries.at(-1);
-  return { entries, nextCursor: rows.length > page.limit && last ? encodeCursor(last.seq) : null };
+  return { entries, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
 }
 
 /** The matching entries at or below `throughSeq`, newest first, one keyset batch at a time (for streaming export). */
@@ -118,21 +120,13 @@ export async function* auditBatches(
   options: { throughSeq: number; batchSize?: number; visibility?: AuditVisibility },
 ): AsyncGenerator<AuditEntry[]> {
   const batchSize = options.batchSize ?? 1000;
-  const window = await timeWindowSeqs(db, filters);
-  if (!window) return;
-  let belowSeq = options.throughSeq + 1;
+  let below: Keyset["below"];
   for (;;) {
-    const rows = await db
-      .selectFrom("audit_log")
-      .selectAll()
-      .where((eb) => eb.and([...conditions(eb, filters, { belowSeq, ...window }), ...visible(eb, options.visibility ?? { kind: "all" })]))
-      .orderBy("seq", "desc")
-      .limit(batchSize)
-      .execute();
+    const rows = await page(db, filters, { below, throughSeq: options.throughSeq }, batchSize, options.visibility ?? { kind: "all" });
     const last = rows.at(-1);
     if (last) {
-      yield rows.map(toAuditEntry);
-      belowSeq = last.seq;
+      yield await withSeals(db, rows);
+      below = { occurredAt: last.occurred_at, seq: last.seq };
     }
     if (rows.length < batchSize) return;
   }

@@ -1,12 +1,22 @@
 import type { Insertable, Selectable } from "kysely";
-import type { AuditEntry, TargetType } from "../../../shared/audit.js";
+import type { AuditEntry, AuditSeal, TargetType } from "../../../shared/audit.js";
 import type { PanelRole } from "../../../shared/roles.js";
-import type { AuditLogTable } from "../db/schema.js";
+import type { AuditLogTable, AuditSealTable } from "../db/schema.js";
+import type { EntryContent } from "./auditHash.js";
 
 export type AuditRow = Selectable<AuditLogTable>;
+export type AuditSealRow = Selectable<AuditSealTable>;
 
-/** Column values → the entry as it was hashed; values are taken as stored (a tampered one then fails the hash check). */
+export function toAuditSeal(row: AuditSealRow): AuditSeal {
+  return { chainSeq: row.chain_seq, entryHash: row.entry_hash, prevHash: row.prev_hash, hash: row.hash };
+}
+
+/** Column values → the entry, not sealed; values are taken as stored (a tampered one then fails its MAC or seal). */
 export function toAuditEntry(row: AuditRow): AuditEntry {
+  return toSealedAuditEntry(row, null);
+}
+
+export function toSealedAuditEntry(row: AuditRow, seal: AuditSeal | null): AuditEntry {
   return {
     id: row.id,
     seq: row.seq,
@@ -28,35 +38,33 @@ export function toAuditEntry(row: AuditRow): AuditEntry {
     error: row.error,
     requestId: row.request_id,
     operationId: row.operation_id,
-    prevHash: row.prev_hash,
-    hash: row.hash,
+    mac: row.mac,
+    seal,
   };
 }
 
-export function toAuditRow(entry: AuditEntry): Insertable<AuditLogTable> {
+/** seq and tx are not here: the database stamps them. */
+export function toAuditRow(content: EntryContent, mac: string): Insertable<AuditLogTable> {
   return {
-    id: entry.id,
-    seq: entry.seq,
-    occurred_at: entry.occurredAt,
-    actor_staff_id: entry.actor.staffId,
-    actor_zendesk_user_id: entry.actor.zendeskUserId,
-    actor_email: entry.actor.email,
-    actor_role: entry.actor.panelRole,
-    actor_system: entry.actor.system,
-    action: entry.action,
-    target_type: entry.target.type,
-    target_id: entry.target.id,
-    target_account_id: entry.target.accountId,
-    ticket_id: entry.ticketId,
-    reason: entry.reason,
-    before: entry.before === null ? null : JSON.stringify(entry.before),
-    after: entry.after === null ? null : JSON.stringify(entry.after),
-    outcome: entry.outcome,
-    error: entry.error,
-    request_id: entry.requestId,
-    operation_id: entry.operationId,
-    prev_hash: entry.prevHash,
-    hash: entry.hash,
+    id: content.id,
+    occurred_at: content.occurredAt,
+    actor_staff_id: content.actor.staffId,
+    actor_zendesk_user_id: content.actor.zendeskUserId,
+    actor_email: content.actor.email,
+    actor_role: content.actor.panelRole,
+    actor_system: content.actor.system,
+    action: content.action,
+    target_type: content.target.type,
+    target_id: content.target.id,
+    target_account_id: content.target.accountId,
+    ticket_id: content.ticketId,
+    reason: content.reason,
+    before: content.before === null ? null : JSON.stringify(content.before),
+    after: content.after === null ? null : JSON.stringify(content.after),
+    outcome: content.outcome,
+    error: content.error,
+    request_id: content.requestId,
+    operation_id: content.operationId,
+    mac,
   };
 }
-

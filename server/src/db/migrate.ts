@@ -7,6 +7,7 @@ import * as m005 from "./migrations/005_actions.js";
 import * as m006 from "./migrations/006_access_holds.js";
 import * as m007 from "./migrations/007_sweep_backoff.js";
 import * as m008 from "./migrations/008_audit_unknown_outcome.js";
+import * as m010 from "./migrations/010_audit_seal.js";
 import * as m011 from "./migrations/011_provider_operations.js";
 import * as m012 from "./migrations/012_mail_lease.js";
 import * as m014 from "./migrations/014_security.js";
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   "006_access_holds": m006,
   "007_sweep_backoff": m007,
   "008_audit_unknown_outcome": m008,
+  "010_audit_seal": m010,
   "011_provider_operations": m011,
   "012_mail_lease": m012,
   "014_security": m014,

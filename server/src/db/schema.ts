@@ -145,7 +145,10 @@ export interface DemoTicketsTable {
 type AuditColumn<T> = ColumnType<T, T, never>;
 export interface AuditLogTable {
   id: AuditColumn<string>;
-  seq: AuditColumn<number>;
+  /** Stamped by trigger from a sequence (insert order; gaps where a transaction rolled back). */
+  seq: ColumnType<number, never, never>;
+  /** The inserting transaction (xid8, read as text), stamped by trigger: how the sealer finds new rows. */
+  tx: ColumnType<string, never, never>;
   occurred_at: ColumnType<Date, Date | string, never>;
   actor_staff_id: AuditColumn<string | null>;
   actor_zendesk_user_id: AuditColumn<string | null>;
@@ -165,8 +168,45 @@ export interface AuditLogTable {
   error: AuditColumn<string | null>;
   request_id: AuditColumn<string | null>;
   operation_id: AuditColumn<string | null>;
-  prev_hash: AuditColumn<string>;
-  hash: AuditColumn<string>;
+  /** HMAC of the entry made at append time with the audit key (null only for entries from before migration 010). */
+  mac: AuditColumn<string | null>;
+}
+
+/** One sealed entry: chain position chain_seq seals audit_log.seq = entry_seq (migration 010). */
+export interface AuditSealTable {
+  chain_seq: ColumnType<number, number, never>;
+  entry_seq: ColumnType<number, number, never>;
+  entry_id: ColumnType<string, string, never>;
+  occurred_at: ColumnType<Date, Date | string, never>;
+  entry_hash: ColumnType<string, string, never>;
+  prev_hash: ColumnType<string, string, never>;
+  hash: ColumnType<string, string, never>;
+}
+
+export interface AuditSealStateTable {
+  id: number;
+  /** xid8 as text: every transaction below it had finished when the sealer last looked. */
+  horizon: string;
+}
+
+export interface AuditCheckpointTable {
+  chain_seq: ColumnType<number, number, never>;
+  head_hash: ColumnType<string, string, never>;
+  entry_count: ColumnType<number, number, never>;
+  created_at: ColumnType<Date, Date | string, never>;
+  key_id: ColumnType<string, string, never>;
+  signature: ColumnType<string, string, never>;
+}
+
+export interface AuditVerifiedTable {
+  chain_seq: ColumnType<number, number, never>;
+  head_hash: ColumnType<string, string, never>;
+  verified_at: ColumnType<Date, Date | string, never>;
+  mac: ColumnType<string, string, never>;
+}
+
+export interface AuditLegacyTable {
+  head_seq: ColumnType<number, never, never>;
 }
 
 export interface IdempotencyKeysTable {
@@ -318,6 +358,11 @@ export interface DB {
   panel_caps: PanelCapsTable;
   demo_tickets: DemoTicketsTable;
   audit_log: AuditLogTable;
+  audit_seal: AuditSealTable;
+  audit_seal_state: AuditSealStateTable;
+  audit_checkpoint: AuditCheckpointTable;
+  audit_verified: AuditVerifiedTable;
+  audit_legacy: AuditLegacyTable;
   idempotency_keys: IdempotencyKeysTable;
   target_leases: TargetLeasesTable;
   provider_operations: ProviderOperationsTable;

@@ -1,14 +1,50 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/actor.js";
-import { GENESIS_HASH, hashAuditEntry } from "../../src/audit/auditHash.js";
+import { chainLink, entryMac, GENESIS_HASH, sealedEntryHash, type EntryContent } from "../../src/audit/auditHash.js";
 import { appendAudit } from "../../src/audit/auditLog.js";
+import { searchAudit } from "../../src/audit/auditQuery.js";
 import { toAuditEntry } from "../../src/audit/auditRow.js";
+import { checkpointSignatureValid } from "../../src/audit/checkpoints.js";
 import { listUnresolvedIntents, recordIntent, recordOutcome } from "../../src/audit/operations.js";
+import { sealPending } from "../../src/audit/sealer.js";
+import { auditKeysFromSecret } from "../../src/audit/sealKey.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
+import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { HOOK_TIMEOUT, seqs, writeEntry } from "./fixtures.js";
+import { HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
+
+describe("the audit MACs (known answers, checked against an independent HMAC/HKDF implementation)", () => {
+  const fixed = auditKeysFromSecret("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+  const content: EntryContent = {
+    id: "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
+    occurredAt: "2026-01-02T03:04:05.678Z",
+    actor: { staffId: "stf_1", zendeskUserId: "42", email: "agent@example.test", panelRole: "support_full", system: null },
+    action: "user.suspend",
+    target: { type: "user", id: "usr_1", accountId: "acc_1" },
+    ticketId: "1001",
+    reason: "asked by phone — ünïcødé ✓",
+    before: { status: "active" },
+    after: { status: "suspended" },
+    outcome: "succeeded",
+    error: null,
+    requestId: null,
+    operationId: null,
+  };
+
+  it("entry MAC, sealed-entry hash and chain link of one fixed entry", () => {
+    const mac = entryMac(fixed, content);
+    expect(mac).toBe("c37ee77887b882a1e44ddafe247c28899d1409d859b4f332e2e8fcfa8d987c39");
+    const entryHash = sealedEntryHash({ ...content, seq: 7, mac, seal: null });
+    expect(entryHash).toBe("fac19e2c6392a2f9d9355fd5a61d91f2a1b4da39de870559d02c1d587e5609f7");
+    expect(chainLink(fixed, { chainSeq: 1, prevHash: GENESIS_HASH, entrySeq: 7, entryId: content.id, entryHash })).toBe("1ea748cfc9a939c12635d2595d35962259f0ba2902854990263e9e024d0ee67f");
+    expect(fixed.keyId).toBe("018299866a146631");
+    // Key order and another key change nothing / everything.
+    expect(entryMac(fixed, { ...content, target: { accountId: "acc_1", id: "usr_1", type: "user" } })).toBe(mac);
+    expect(entryMac(keys, content)).not.toBe(mac);
+  });
+});
 
 describe.each(databaseKinds)("appendAudit on %s", (kind) => {
   let database: Database;
@@ -20,7 +56,7 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     await database.close();
   }, HOOK_TIMEOUT);
 
-  it("chains each entry to the one before, from the genesis hash", async () => {
+  it("writes each entry with its MAC; the sealer chains them from the genesis hash, as read back", async () => {
     const first = await appendAudit(database.db, writeEntry(), clock);
     clock.advance(1);
     const second = await appendAudit(database.db, writeEntry({ action: "user.unblock", ticketId: "1002" }), clock);
@@ -28,21 +64,45 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     const third = await appendAudit(database.db, writeEntry({ actor: systemActor("sweeper"), action: "seats.expansion_expire", ticketId: null, reason: null }), clock);
 
     expect([first.seq, second.seq, third.seq]).toEqual([1, 2, 3]);
-    expect(first.prevHash).toBe(GENESIS_HASH);
-    expect(second.prevHash).toBe(first.hash);
-    expect(third.prevHash).toBe(second.hash);
+    expect([first.seal, second.seal, third.seal]).toEqual([null, null, null]);
     expect(third.actor).toEqual({ staffId: null, zendeskUserId: null, email: null, panelRole: null, system: "sweeper" });
     expect(first.occurredAt).toBe("2026-11-24T12:00:00.123Z");
+    for (const entry of [first, second, third]) expect(entry.mac).toBe(entryMac(keys, entry));
 
-    // What is stored reads back as exactly what was hashed.
+    // What is stored reads back as exactly what was returned and MACed.
     const rows = await database.db.selectFrom("audit_log").selectAll().orderBy("seq").execute();
-    const stored = rows.map(toAuditEntry);
-    expect(stored).toEqual([first, second, third]);
-    for (const entry of stored) expect(hashAuditEntry(entry)).toBe(entry.hash);
-    expect(await verifyAuditChain(database.db)).toEqual({ ok: true, entries: 3, headSeq: 3, headHash: third.hash });
+    expect(rows.map((row) => toAuditEntry(row))).toEqual([first, second, third]);
+
+    const sealed = await sealPending(database.db, keys);
+    expect(sealed.sealed).toBe(3);
+    const seals = await database.db.selectFrom("audit_seal").selectAll().orderBy("chain_seq").execute();
+    expect(seals.map((s) => [s.chain_seq, s.entry_seq, s.entry_id])).toEqual([
+      [1, 1, first.id],
+      [2, 2, second.id],
+      [3, 3, third.id],
+    ]);
+    expect(seals[0]?.prev_hash).toBe(GENESIS_HASH);
+    expect(seals[1]?.prev_hash).toBe(seals[0]?.hash);
+    expect(seals[2]?.prev_hash).toBe(seals[1]?.hash);
+    expect(seals.map((s) => s.entry_hash)).toEqual(rows.map((row) => sealedEntryHash(toAuditEntry(row))));
+    // The first round writes a signed checkpoint an auditor can check with the public key alone.
+    expect(sealed.checkpoints).toHaveLength(1);
+    expect(sealed.checkpoints[0]).toMatchObject({ chainSeq: 3, headHash: seals[2]?.hash, entryCount: 3, keyId: keys.keyId });
+    expect(checkpointSignatureValid(keys.publicKey, sealed.checkpoints[0] ?? (undefined as never))).toBe(true);
+    expect(checkpointSignatureValid(keys.publicKey, { ...(sealed.checkpoints[0] ?? (undefined as never)), entryCount: 4 })).toBe(false);
+    // Sealing again seals nothing twice.
+    expect((await sealPending(database.db, keys)).sealed).toBe(0);
+    expect(await verifyAuditChain(database.db, keys, { mode: "full" })).toMatchObject({ ok: true, entries: 3, headSeq: 3, headHash: seals[2]?.hash, unsealed: 0 });
+    // Search shows each entry with its seal.
+    const page = await searchAudit(database.db, {}, { limit: 10 });
+    expect(page.entries.map((e) => [e.seq, e.seal?.chainSeq])).toEqual([
+      [3, 3],
+      [2, 2],
+      [1, 1],
+    ]);
   });
 
-  it("stores before/after as jsonb that hashes the same after the round trip", async () => {
+  it("stores before/after as jsonb whose MAC holds after the round trip", async () => {
     const awkward = {
       z: 1,
       a: { nested: [3, 1, { y: null, b: "ünïcødé ✓ \"quoted\"" }], when: new Date("2026-01-02T03:04:05.678Z") },
@@ -54,12 +114,23 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     const entry = await appendAudit(database.db, writeEntry({ before: awkward, after: [] }), clock);
     expect(entry.before).toEqual({ z: 1, a: { nested: [3, 1, { y: null, b: "ünïcødé ✓ \"quoted\"" }], when: "2026-01-02T03:04:05.678Z" }, n: 0.30000000000000004, big: 1e21, tiny: 1e-7 });
     const row = await database.db.selectFrom("audit_log").selectAll().where("seq", "=", entry.seq).executeTakeFirstOrThrow();
-    expect(hashAuditEntry(toAuditEntry(row))).toBe(entry.hash);
-    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+    expect(entryMac(keys, toAuditEntry(row))).toBe(entry.mac);
+    await sealPending(database.db, keys);
+    expect((await verifyAuditChain(database.db, keys, { mode: "full" })).ok).toBe(true);
   });
 
-  it("rolls back with the surrounding transaction, leaving no entry and no gap", async () => {
-    const before = await seqs(database.db);
+  it("MACs text in the canonical form it is stored in, so what is stored is what is authenticated", async () => {
+    // A lone surrogate reaches the database as U+FFFD and NUL not at all: both are canonical before the MAC.
+    const entry = await appendAudit(database.db, writeEntry({ reason: "half a pair \ud800", error: "nul \u0000 byte", after: { note: "\udfff" } }), clock);
+    expect([entry.reason, entry.error, entry.after]).toEqual(["half a pair \ufffd", "nul  byte", { note: "\ufffd" }]);
+    const row = await database.db.selectFrom("audit_log").selectAll().where("seq", "=", entry.seq).executeTakeFirstOrThrow();
+    expect(entryMac(keys, toAuditEntry(row))).toBe(entry.mac);
+    await sealPending(database.db, keys);
+    expect((await verifyAuditChain(database.db, keys, { mode: "full" })).ok).toBe(true);
+  });
+
+  it("rolls back with the surrounding transaction, leaving no entry and no gap in the chain", async () => {
+    const before = await database.db.selectFrom("audit_log").select("id").execute();
     await expect(
       database.db.transaction().execute(async (trx) => {
         await trx.updateTable("staff").set({ name: "x" }).where("id", "=", "nobody").execute();
@@ -67,30 +138,37 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
         throw new Error("the state change failed after the audit entry was written");
       }),
     ).rejects.toThrow(/state change failed/);
-    expect(await seqs(database.db)).toEqual(before);
+    expect(await database.db.selectFrom("audit_log").select("id").execute()).toEqual(before);
     const next = await appendAudit(database.db, writeEntry(), clock);
-    expect(next.seq).toBe(before.length + 1);
+    await sealPending(database.db, keys);
     const reasons = await database.db.selectFrom("audit_log").select("reason").execute();
     expect(reasons.map((r) => r.reason)).not.toContain("this change is rolled back");
-    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+    // seq may skip the rolled-back number; chain positions never do.
+    const positions = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).orderBy("chain_seq").execute();
+    expect(positions.map((p) => p.chain_seq)).toEqual(Array.from({ length: before.length + 1 }, (_, i) => i + 1));
+    expect(positions.at(-1)?.entry_seq).toBe(next.seq);
+    expect((await verifyAuditChain(database.db, keys, { mode: "full" })).ok).toBe(true);
   });
 
-  it("keeps occurred_at in seq order when the clock steps back", async () => {
-    const ahead = await appendAudit(database.db, writeEntry(), clock);
+  it("keeps each entry's own time when the clock steps back; search orders by time, then seq", async () => {
+    const ahead = await appendAudit(database.db, writeEntry({ ticketId: "5001" }), clock);
     clock.advance(-3_600_000);
-    const behind = await appendAudit(database.db, writeEntry(), clock);
-    expect(behind.seq).toBe(ahead.seq + 1);
-    expect(behind.occurredAt).toBe(ahead.occurredAt);
+    const behind = await appendAudit(database.db, writeEntry({ ticketId: "5001" }), clock);
+    const sameTime = await appendAudit(database.db, writeEntry({ ticketId: "5001" }), clock);
     clock.advance(3_600_000 + 5);
-    const later = await appendAudit(database.db, writeEntry(), clock);
-    expect(Date.parse(later.occurredAt)).toBe(Date.parse(ahead.occurredAt) + 5);
-    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+    expect(behind.seq).toBe(ahead.seq + 1);
+    expect(Date.parse(behind.occurredAt)).toBe(Date.parse(ahead.occurredAt) - 3_600_000);
+    const page = await searchAudit(database.db, { ticketId: "5001" }, { limit: 2 });
+    expect(page.entries.map((e) => e.id)).toEqual([ahead.id, sameTime.id]);
+    const rest = await searchAudit(database.db, { ticketId: "5001" }, { limit: 2, cursor: page.nextCursor ?? "" });
+    expect(rest.entries.map((e) => e.id)).toEqual([behind.id]);
+    expect(rest.nextCursor).toBeNull();
   });
 
   it("commits with the surrounding transaction", async () => {
     const entry = await database.db.transaction().execute(async (trx) => appendAudit(trx, writeEntry({ reason: "inside a caller's transaction" }), clock));
-    const row = await database.db.selectFrom("audit_log").select(["reason", "hash"]).where("id", "=", entry.id).executeTakeFirstOrThrow();
-    expect(row).toEqual({ reason: "inside a caller's transaction", hash: entry.hash });
+    const row = await database.db.selectFrom("audit_log").select(["reason", "mac"]).where("id", "=", entry.id).executeTakeFirstOrThrow();
+    expect(row).toEqual({ reason: "inside a caller's transaction", mac: entry.mac });
   });
 
   it("brackets external side effects with a pending intent and an outcome, and lists intents left without one", async () => {

@@ -9,6 +9,7 @@ import { ManualClock } from "../../src/clock.js";
 import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
+import { TEST_AUDIT_SECRET } from "../support/auditKeys.js";
 import { asSuperuser, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
 
 interface Run {
@@ -19,7 +20,7 @@ interface Run {
 
 function steward(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "server/src/cli/steward.ts", ...args], { env: { ...process.env, LOG_LEVEL: "silent" }, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "server/src/cli/steward.ts", ...args], { env: { ...process.env, LOG_LEVEL: "silent", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET }, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });
@@ -54,25 +55,47 @@ describe.each(databaseKinds)("npm run steward -- audit verify on %s", (kind) => 
     ids = [];
   }, HOOK_TIMEOUT);
 
-  it("exits 0 on an intact chain and prints the head to anchor", { timeout: 120_000 }, async () => {
-    const run = await steward(["audit", "verify", "--quiet", ...t.args]);
-    expect(run.stderr).toBe("");
+  it("without a server: reports unsealed entries as such, or seals them first, then exits 0 and prints the head", { timeout: 120_000 }, async () => {
+    const readOnly = await steward(["audit", "verify", "--quiet", "--no-seal", ...t.args]);
+    expect(readOnly.stderr).toBe("");
+    expect(readOnly.code).toBe(0);
+    expect(readOnly.stdout).toContain("audit chain intact: 0 entries checked from the first entry");
+    expect(readOnly.stdout).toContain("5 entries committed but not sealed yet");
+
+    const run = await steward(["audit", "verify", "--full", ...t.args]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("audit chain intact: 5 entries");
-    expect(run.stdout).toMatch(/head: 5:[0-9a-f]{64}/);
+    expect(run.stderr).toContain("sealed 5 entries");
+    expect(run.stdout).toContain("audit chain intact: 5 entries checked from the first entry");
     const anchor = /head: (5:[0-9a-f]{64})/.exec(run.stdout)?.[1] ?? "";
-    const anchored = await steward(["audit", "verify", "--quiet", "--anchor", anchor, ...t.args]);
-    expect(anchored.code).toBe(0);
+    expect(anchor).not.toBe("");
+    // The next verify starts from that head.
+    const incremental = await steward(["audit", "verify", "--quiet", "--anchor", anchor, ...t.args]);
+    expect(incremental.code).toBe(0);
+    expect(incremental.stdout).toContain("0 entries checked from chain position 5");
   });
 
-  it("exits 1 naming the broken entry", { timeout: 120_000 }, async () => {
+  it("exits 1 listing every broken entry", { timeout: 120_000 }, async () => {
     const database = await t.open();
-    await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'edited' where seq = 3`.execute(db));
+    await asSuperuser(database.db, async (db) => {
+      await sql`update audit_log set reason = 'edited' where seq = 3`.execute(db);
+      await sql`update audit_log set ticket_id = '77' where seq = 5`.execute(db);
+    });
     await database.close();
-    const run = await steward(["audit", "verify", "--quiet", ...t.args]);
+    const run = await steward(["audit", "verify", "--quiet", "--full", ...t.args]);
     expect(run.code).toBe(1);
-    expect(run.stdout).toContain(`audit chain BROKEN at entry 3 (id ${ids[2]}): changed`);
-    expect(run.stdout).toContain("2 entries verified before the break");
+    expect(run.stdout).toContain("audit chain BROKEN: 2 breaks in 5 entries checked");
+    expect(run.stdout).toContain(`entry 3 (id ${ids[2]}): changed`);
+    expect(run.stdout).toContain(`entry 5 (id ${ids[4]}): changed`);
+  });
+
+  it("refuses to run without the audit key in production mode, before touching a database", { timeout: 120_000 }, async () => {
+    const run = await new Promise<Run>((resolve) => {
+      execFile(process.execPath, ["--import", "tsx", "server/src/cli/steward.ts", "audit", "verify", ...t.args], { env: { ...process.env, LOG_LEVEL: "silent", STEWARD_MODE: "production", AUDIT_SEAL_KEY: "" } }, (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("AUDIT_SEAL_KEY");
   });
 });
 

@@ -1,13 +1,31 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
+import { startAuditSealer, type AuditSealer } from "../../src/audit/sealerLoop.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { systemClock } from "../../src/clock.js";
-import type { Database } from "../../src/db/database.js";
+import { openDatabase, type Database } from "../../src/db/database.js";
+import { createLogger } from "../../src/logger.js";
+import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { agent, HOOK_TIMEOUT, seqs, writeEntry } from "./fixtures.js";
+import { agent, HOOK_TIMEOUT, resetAuditLog, sealCount, writeEntry } from "./fixtures.js";
 
 const WRITERS = 8;
-const PER_WRITER = 500;
+const PER_WRITER = 250;
+
+function sealer(database: Database, intervalMs = 50): AuditSealer {
+  return startAuditSealer({ db: database.db, keys, logger: createLogger("silent"), clock: systemClock, intervalMs, sinks: {} });
+}
+
+/** Every committed entry sealed exactly once, at gap-free chain positions, and the chain verifies. */
+async function expectSealedOnce(database: Database, expected: number): Promise<void> {
+  const seals = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).orderBy("chain_seq").execute();
+  const rows = await database.db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
+  expect(rows).toHaveLength(expected);
+  expect(seals.map((s) => s.chain_seq)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+  expect(new Set(seals.map((s) => s.entry_seq)).size).toBe(expected);
+  expect([...seals.map((s) => s.entry_seq)].sort((a, b) => a - b)).toEqual(rows.map((r) => r.seq));
+  expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false })).toMatchObject({ ok: true, entries: expected, unsealed: 0, breaks: [] });
+}
 
 describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
   let database: Database;
@@ -19,7 +37,9 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
     await database.close();
   }, HOOK_TIMEOUT);
 
-  it(`${WRITERS} writers × ${PER_WRITER} entries form one valid, gap-free chain`, { timeout: 600_000 }, async () => {
+  it(`${WRITERS} writers × ${PER_WRITER} entries, sealed as they commit, form one chain with every entry sealed once`, { timeout: 600_000 }, async () => {
+    await resetAuditLog(database.db);
+    const running = sealer(database);
     const writer = async (w: number) => {
       for (let i = 0; i < PER_WRITER; i++) {
         // Half the appends ride in a caller's transaction with other work, as commands do.
@@ -34,17 +54,15 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
       }
     };
     await Promise.all(Array.from({ length: WRITERS }, (_, w) => writer(w + 1)));
-
-    const all = await seqs(database.db);
-    expect(all.length).toBe(WRITERS * PER_WRITER);
-    expect(all).toEqual(Array.from({ length: WRITERS * PER_WRITER }, (_, i) => i + 1));
-    expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true, entries: WRITERS * PER_WRITER, headSeq: WRITERS * PER_WRITER });
+    await running.stop();
+    await expectSealedOnce(database, WRITERS * PER_WRITER);
     const perWriter = await database.db.selectFrom("audit_log").select(["actor_staff_id", (eb) => eb.fn.countAll<number>().as("n")]).groupBy("actor_staff_id").execute();
     expect(perWriter.map((r) => Number(r.n))).toEqual(Array(WRITERS).fill(PER_WRITER));
   });
 
-  it("rolled-back appends racing committed ones leave no gaps", { timeout: 120_000 }, async () => {
-    const start = (await seqs(database.db)).length;
+  it("rolled-back appends racing committed ones leave no entry and no gap in the chain", { timeout: 120_000 }, async () => {
+    await resetAuditLog(database.db);
+    const running = sealer(database, 10);
     const attempts = Array.from({ length: 40 }, (_, i) =>
       database.db
         .transaction()
@@ -58,9 +76,77 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
         ),
     );
     const results = await Promise.all(attempts);
+    await running.stop();
     const committed = results.filter((r) => r === "committed").length;
     expect(committed).toBe(26);
-    expect(await seqs(database.db)).toEqual(Array.from({ length: start + committed }, (_, i) => i + 1));
-    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+    await expectSealedOnce(database, committed);
+    const reasons = await database.db.selectFrom("audit_log").select("reason").execute();
+    expect(reasons.map((r) => r.reason).sort()).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((i) => i % 3 !== 0).map((i) => `attempt ${i}`).sort());
+  });
+
+  it("seals each entry within a second of its commit while writers keep going", { timeout: 120_000 }, async () => {
+    await resetAuditLog(database.db);
+    // The default interval, as the server runs it.
+    const running = sealer(database, 200);
+    const committedAt = new Map<number, number>();
+    const sealedAt = new Map<number, number>();
+    let writing = true;
+    const watcher = (async () => {
+      while (writing || sealedAt.size < committedAt.size) {
+        const waiting = [...committedAt.keys()].filter((seq) => !sealedAt.has(seq));
+        if (waiting.length) {
+          const seen = await database.db.selectFrom("audit_seal").select("entry_seq").where("entry_seq", "in", waiting).execute();
+          for (const s of seen) sealedAt.set(s.entry_seq, performance.now());
+        }
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    })();
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, w) => {
+        for (let i = 0; i < 60; i++) {
+          const entry = await appendAudit(database.db, writeEntry({ actor: agent(w + 1) }), systemClock);
+          committedAt.set(entry.seq, performance.now());
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }),
+    );
+    writing = false;
+    await watcher;
+    await running.stop();
+    const lags = [...committedAt].map(([seq, t]) => (sealedAt.get(seq) ?? Infinity) - t).sort((a, b) => a - b);
+    expect(lags).toHaveLength(240);
+    // p99 within a second (what the benchmark reports too); the slowest within two on this shared machine.
+    expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThanOrEqual(1000);
+    expect(lags.at(-1)).toBeLessThanOrEqual(2000);
+  });
+});
+
+describe("two Steward processes on one PostgreSQL", () => {
+  let first: Database;
+  let second: Database;
+  beforeAll(async () => {
+    first = await createTestDatabase("postgres");
+    // A second pool of its own on the same database: what a second process has.
+    second = await openDatabase({ kind: "postgres", url: first.location, poolSize: 6 });
+  }, HOOK_TIMEOUT);
+  afterAll(async () => {
+    await second.close();
+    await first.close();
+  }, HOOK_TIMEOUT);
+
+  it("write concurrently, each runs a sealer, and every entry is sealed exactly once in one chain", { timeout: 300_000 }, async () => {
+    const sealers = [sealer(first, 20), sealer(second, 20)];
+    const leaders = await Promise.all([first, second].map((d) => d.db.selectFrom("audit_seal").select("chain_seq").execute()));
+    expect(leaders.flat()).toEqual([]);
+    await Promise.all(
+      [first, second].flatMap((database, p) =>
+        Array.from({ length: 4 }, async (_, w) => {
+          for (let i = 0; i < 150; i++) await appendAudit(database.db, writeEntry({ actor: agent(p * 10 + w), reason: `process ${p} writer ${w} entry ${i}` }), systemClock);
+        }),
+      ),
+    );
+    await Promise.all(sealers.map((s) => s.stop()));
+    await expectSealedOnce(first, 1200);
+    expect(await sealCount(second.db)).toBe(1200);
   });
 });

@@ -25,14 +25,33 @@ export function writeEntry(overrides: Partial<AuditInput> = {}): AuditInput {
   };
 }
 
-/** Tampering "by other means": a superuser switches the append-only triggers off around `change`. */
+const AUDIT_TABLES = ["audit_log", "audit_seal", "audit_checkpoint", "audit_verified"];
+
+/**
+ * Tampering "by other means": a superuser switches the append-only triggers off around `change` (on
+ * audit_log this also switches off the trigger that stamps seq and tx, so inserts give their own).
+ */
 export async function asSuperuser(db: Kysely<DB>, change: (db: Kysely<DB>) => Promise<unknown>): Promise<void> {
-  await sql`alter table audit_log disable trigger all`.execute(db);
+  for (const table of AUDIT_TABLES) await sql.raw(`alter table ${table} disable trigger all`).execute(db);
   try {
     await change(db);
   } finally {
-    await sql`alter table audit_log enable trigger all`.execute(db);
+    for (const table of AUDIT_TABLES) await sql.raw(`alter table ${table} enable trigger all`).execute(db);
   }
+}
+
+/** Empties every audit table and restarts seq and the sealer's horizon: a fresh log for the next test. */
+export async function resetAuditLog(db: Kysely<DB>): Promise<void> {
+  await asSuperuser(db, async (su) => {
+    for (const table of AUDIT_TABLES) await sql.raw(`delete from ${table}`).execute(su);
+  });
+  await sql`select setval('audit_log_seq', 1, false)`.execute(db);
+  await sql`update audit_seal_state set horizon = '0'`.execute(db);
+}
+
+export async function sealCount(db: Kysely<DB>): Promise<number> {
+  const row = await db.selectFrom("audit_seal").select(({ fn }) => fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
+  return Number(row.n);
 }
 
 export async function seqs(db: Kysely<DB>): Promise<number[]> {

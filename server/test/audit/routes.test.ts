@@ -5,10 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { AuditPage } from "../../../shared/schemas/audit.js";
 import { createApp } from "../../src/app.js";
-import { hashAuditEntry } from "../../src/audit/auditHash.js";
+import { entryMac } from "../../src/audit/auditHash.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
 import type { AppDeps } from "../../src/deps.js";
 import type { ManualClock } from "../../src/clock.js";
+import { TEST_AUDIT_KEYS } from "../support/auditKeys.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 import { asSuperuser, HOOK_TIMEOUT } from "./fixtures.js";
 import { bearerFor, demoActor, type DemoRole } from "./http.js";
@@ -189,14 +190,14 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     const { parseCsv } = await import("./http.js");
     const [header, ...rows] = parseCsv(res.text);
     expect(header?.slice(0, 3)).toEqual(["seq", "id", "occurred_at"]);
-    expect(header).toHaveLength(22);
+    expect(header).toHaveLength(24);
     expect(rows.map((r) => Number(r[0]))).toEqual(newestFirst(dataset));
     const col = (name: string) => header?.indexOf(name) ?? -1;
     const row13 = rows.find((r) => r[0] === "14");
     expect(row13?.[col("reason")]).toBe('He said "refund, now"\nthen hung up');
     expect(row13?.[col("before")]).toBe('{"n":13}');
     expect(rows.find((r) => r[0] === "15")?.[col("reason")]).toBe(`'=HYPERLINK("http://evil.test")`);
-    expect(rows.find((r) => r[0] === "1")?.[col("hash")]).toBe(dataset[0]?.hash);
+    expect(rows.find((r) => r[0] === "1")?.[col("mac")]).toBe(dataset[0]?.mac);
   });
 
   it("exports NDJSON that verifies line by line, as a snapshot without its own entry", async () => {
@@ -206,7 +207,7 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(res.headers["content-disposition"]).toMatch(/filename="steward-audit-.+\.ndjson"/);
     const lines = res.text.trimEnd().split("\n").map((l) => JSON.parse(l) as AuditEntry);
     expect(lines.map((e) => e.seq)).toEqual(Array.from({ length: head.seq }, (_, i) => head.seq - i));
-    for (const entry of lines) expect(hashAuditEntry(entry)).toBe(entry.hash);
+    for (const entry of lines) expect(entryMac(TEST_AUDIT_KEYS, entry)).toBe(entry.mac);
     const own = await deps.database.db.selectFrom("audit_log").selectAll().where("action", "=", "audit.export").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
     expect(own).toMatchObject({ seq: head.seq + 1, actor_staff_id: "stf_demo_ops", ticket_id: "1003", after: { filters: {}, format: "ndjson", throughSeq: head.seq } });
   });
@@ -241,13 +242,19 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     const denied = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", "req-verify-denied").execute();
     expect(denied).toMatchObject([{ action: "audit.verify", outcome: "denied", actor_staff_id: "stf_demo_ops" }]);
 
-    const ok = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
-    expect(ok.body).toMatchObject({ ok: true });
+    const ok = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
+    expect(ok.body).toMatchObject({ ok: true, mode: "full", unsealed: 0, breaks: [] });
     expect(ok.body.entries).toBeGreaterThan(2000);
+    // The next one starts from the head that one recorded.
+    const incremental = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
+    expect(incremental.body).toMatchObject({ ok: true, mode: "incremental", fromSeq: ok.body.headSeq });
 
     await asSuperuser(deps.database.db, (db) => sql`update audit_log set ticket_id = '9999' where seq = 42`.execute(db));
-    const broken = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
-    expect(broken.body).toMatchObject({ ok: false, brokenAt: 42, reason: "changed", entries: 41 });
-    expect(broken.body.entryId).toBe(dataset[41]?.id);
+    await asSuperuser(deps.database.db, (db) => sql`update audit_log set reason = 'quietly' where seq = 7`.execute(db));
+    const broken = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
+    expect(broken.body).toMatchObject({ ok: false, breaks: [{ brokenAt: 7, reason: "changed" }, { brokenAt: 42, reason: "changed" }] });
+    expect(broken.body.breaks[1].entryId).toBe(dataset[41]?.id);
+    const own = await deps.database.db.selectFrom("audit_log").select("after").where("action", "=", "audit.verify").where("outcome", "=", "succeeded").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(own.after).toMatchObject({ result: { ok: false, breaks: 2, brokenAt: 7, reason: "changed" } });
   });
 });

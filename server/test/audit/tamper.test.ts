@@ -1,17 +1,30 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { GENESIS_HASH } from "../../src/audit/auditHash.js";
-import { appendAudit, buildEntry } from "../../src/audit/auditLog.js";
-import { toAuditRow } from "../../src/audit/auditRow.js";
+import { entryMac, GENESIS_HASH, sealedEntryHash, chainLink } from "../../src/audit/auditHash.js";
+import { appendAudit, entryContent } from "../../src/audit/auditLog.js";
+import { toAuditEntry, toAuditRow } from "../../src/audit/auditRow.js";
+import { AuditCheckpoint, exportCheckpoint } from "../../src/audit/checkpoints.js";
+import { sealPending } from "../../src/audit/sealer.js";
+import { auditKeysFromSecret } from "../../src/audit/sealKey.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
+import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { asSuperuser, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
+import { asSuperuser, HOOK_TIMEOUT, resetAuditLog, writeEntry } from "./fixtures.js";
+
+/** Someone with INSERT but not the audit key: a well-formed row whose MAC is made with another key. */
+const outsiderKeys = auditKeysFromSecret("0bad".repeat(16));
 
 describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
   let database: Database;
   const clock = new ManualClock(new Date("2026-11-24T12:00:00.000Z"));
+  const full = () => verifyAuditChain(database.db, keys, { mode: "full", record: false });
+  const breaksOf = async () => (await full()).breaks.map((b) => [b.brokenAt, b.reason]);
 
   beforeAll(async () => {
     database = await createTestDatabase(kind);
@@ -19,119 +32,209 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
   afterAll(async () => {
     await database.close();
   }, HOOK_TIMEOUT);
-  // Each test starts from the same intact 10-entry chain (one database per kind keeps the suite fast).
+  // Each test starts from the same sealed 10-entry log, seq 1–10 at chain positions 1–10.
   beforeEach(async () => {
-    await asSuperuser(database.db, (db) => sql`delete from audit_log`.execute(db));
+    await resetAuditLog(database.db);
     clock.set("2026-11-24T12:00:00.000Z");
     for (let i = 1; i <= 10; i++) {
       await appendAudit(database.db, writeEntry({ ticketId: String(1000 + i), reason: `reason ${i}` }), clock);
       clock.advance(1000);
     }
-    expect((await verifyAuditChain(database.db)).ok).toBe(true);
+    expect((await sealPending(database.db, keys)).sealed).toBe(10);
+    expect(await full()).toMatchObject({ ok: true, entries: 10, headSeq: 10, unsealed: 0, breaks: [] });
   });
 
   describe("through the service's own connection", () => {
-    it("refuses UPDATE", async () => {
+    it("refuses UPDATE, DELETE and TRUNCATE on the log, its partitions and its seals", async () => {
       await expect(sql`update audit_log set reason = 'softened' where seq = 3`.execute(database.db)).rejects.toThrow(/audit_log is append-only: UPDATE is not allowed/);
-    });
-    it("refuses DELETE", async () => {
       await expect(sql`delete from audit_log where seq = 3`.execute(database.db)).rejects.toThrow(/audit_log is append-only: DELETE is not allowed/);
-    });
-    it("refuses TRUNCATE", async () => {
       await expect(sql`truncate audit_log`.execute(database.db)).rejects.toThrow(/audit_log is append-only: TRUNCATE is not allowed/);
+      await expect(sql`truncate audit_log_y2026m11`.execute(database.db)).rejects.toThrow(/audit_log is append-only: TRUNCATE is not allowed/);
+      await expect(sql`update audit_seal set entry_hash = ${"0".repeat(64)} where chain_seq = 3`.execute(database.db)).rejects.toThrow(/audit_seal is append-only: UPDATE is not allowed/);
+      await expect(sql`delete from audit_seal where chain_seq = 3`.execute(database.db)).rejects.toThrow(/audit_seal is append-only: DELETE is not allowed/);
+      await expect(sql`delete from audit_checkpoint`.execute(database.db)).rejects.toThrow(/audit_checkpoint is append-only: DELETE is not allowed/);
+      expect(await full()).toMatchObject({ ok: true, entries: 10 });
     });
-    it("leaves the log as it was", async () => {
-      await sql`update audit_log set reason = 'x'`.execute(database.db).catch(() => undefined);
-      await sql`delete from audit_log`.execute(database.db).catch(() => undefined);
-      const count = await database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
-      expect(Number(count.n)).toBe(10);
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true, entries: 10 });
+
+    it("stamps seq itself, whatever an insert sends", async () => {
+      const content = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+      await sql`insert into audit_log (id, seq, tx, occurred_at, actor_staff_id, action, target_type, outcome, mac) values (${content.id}, 3, '1', ${content.occurredAt}, 'stf_x', 'user.suspend', 'user', 'succeeded', ${entryMac(keys, content)})`.execute(database.db);
+      const row = await database.db.selectFrom("audit_log").select("seq").where("id", "=", content.id).executeTakeFirstOrThrow();
+      expect(row.seq).toBe(11);
+    });
+
+    it("an INSERT-only forgery, sealed or not, at the forged entry", async () => {
+      const forged = entryContent(writeEntry({ reason: "approved by the manager" }), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+      await database.db.insertInto("audit_log").values(toAuditRow(forged, entryMac(outsiderKeys, forged))).execute();
+      // Not sealed yet: a full verify finds it outside the chain.
+      expect((await full()).breaks).toMatchObject([{ brokenAt: 11, chainSeq: null, entryId: forged.id, reason: "inserted" }]);
+      // The sealer chains whatever committed; verify still names it at its place.
+      await sealPending(database.db, keys);
+      const result = await full();
+      expect(result.breaks).toMatchObject([{ brokenAt: 11, chainSeq: 11, entryId: forged.id, reason: "inserted" }]);
+      expect(result.breaks[0]?.detail).toContain("MAC that does not verify");
+    });
+
+    it("an INSERT-only forgery without a MAC", async () => {
+      const forged = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+      await database.db.insertInto("audit_log").values({ ...toAuditRow(forged, "0".repeat(64)), mac: null }).execute();
+      await sealPending(database.db, keys);
+      expect(await breaksOf()).toEqual([[11, "inserted"]]);
     });
   });
 
   describe("by a superuser with the triggers disabled, verify reports", () => {
     it("a changed field at that entry", async () => {
       await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'nothing to see' where seq = 4`.execute(db));
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 4, reason: "changed", entries: 3 });
+      expect((await full()).breaks).toMatchObject([{ brokenAt: 4, chainSeq: 4, reason: "changed" }]);
     });
 
     it("a changed jsonb value", async () => {
       await asSuperuser(database.db, (db) => sql`update audit_log set after = '{"status":"active","version":4}' where seq = 6`.execute(db));
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 6, reason: "changed" });
+      expect(await breaksOf()).toEqual([[6, "changed"]]);
     });
 
-    it("an entry rewritten with a freshly computed hash, at that entry", async () => {
+    it("a rewrite with the entry and seal hashes recomputed (rehash), at that entry", async () => {
       const row = await database.db.selectFrom("audit_log").selectAll().where("seq", "=", 5).executeTakeFirstOrThrow();
-      const forged = buildEntry(writeEntry({ ticketId: row.ticket_id, reason: "a different story" }), { id: row.id, seq: 5, occurredAt: row.occurred_at.toISOString(), prevHash: row.prev_hash });
-      await asSuperuser(database.db, (db) => sql`update audit_log set reason = ${forged.reason}, hash = ${forged.hash} where seq = 5`.execute(db));
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 5, reason: "changed", entries: 4 });
+      const rewritten = { ...toAuditEntry(row), reason: "a different story" };
+      // Everything that needs no key is recomputed; the MACs can only be made with a key of one's own.
+      const mac = entryMac(outsiderKeys, rewritten);
+      const entryHash = sealedEntryHash({ ...rewritten, mac });
+      const seal = await database.db.selectFrom("audit_seal").selectAll().where("chain_seq", "=", 5).executeTakeFirstOrThrow();
+      const hash = chainLink(outsiderKeys, { chainSeq: 5, prevHash: seal.prev_hash, entrySeq: 5, entryId: row.id, entryHash });
+      await asSuperuser(database.db, async (db) => {
+        await sql`update audit_log set reason = ${rewritten.reason}, mac = ${mac} where seq = 5`.execute(db);
+        await sql`update audit_seal set entry_hash = ${entryHash}, hash = ${hash} where chain_seq = 5`.execute(db);
+        await sql`update audit_seal set prev_hash = ${hash} where chain_seq = 6`.execute(db);
+      });
+      // Position 5's seal does not verify, and neither does 6's, whose link was re-pointed.
+      expect(await breaksOf()).toEqual([
+        [5, "changed"],
+        [6, "changed"],
+      ]);
     });
 
-    it("a deleted row, at the missing seq", async () => {
+    it("a deleted sealed entry, at that entry", async () => {
       const deleted = await database.db.selectFrom("audit_log").select("id").where("seq", "=", 7).executeTakeFirstOrThrow();
       await asSuperuser(database.db, (db) => sql`delete from audit_log where seq = 7`.execute(db));
-      const result = await verifyAuditChain(database.db);
-      expect(result).toMatchObject({ ok: false, brokenAt: 7, reason: "deleted", entries: 6 });
-      expect(JSON.stringify(result)).not.toContain(deleted.id);
+      expect((await full()).breaks).toMatchObject([{ brokenAt: 7, chainSeq: 7, entryId: deleted.id, reason: "deleted" }]);
     });
 
-    it("several deleted rows, naming the range", async () => {
-      await asSuperuser(database.db, (db) => sql`delete from audit_log where seq between 2 and 4`.execute(db));
-      const result = await verifyAuditChain(database.db);
-      expect(result).toMatchObject({ ok: false, brokenAt: 2, reason: "deleted", entries: 1 });
-      expect(result.ok === false && result.detail).toContain("entries 2–4 are missing");
+    it("entries deleted with their seals, at the missing chain positions", async () => {
+      await asSuperuser(database.db, async (db) => {
+        await sql`delete from audit_log where seq between 2 and 4`.execute(db);
+        await sql`delete from audit_seal where chain_seq between 2 and 4`.execute(db);
+      });
+      const result = await full();
+      expect(result.breaks).toMatchObject([{ brokenAt: null, chainSeq: 2, reason: "deleted" }]);
+      expect(result.breaks[0]?.detail).toContain("chain positions 2–4 are missing");
     });
 
-    it("two rows whose seq were swapped, at the first of them", async () => {
+    it("two entries whose seq were swapped, at each of them", async () => {
       await asSuperuser(database.db, async (db) => {
         await sql`update audit_log set seq = 1000 where seq = 5`.execute(db);
         await sql`update audit_log set seq = 5 where seq = 6`.execute(db);
         await sql`update audit_log set seq = 6 where seq = 1000`.execute(db);
       });
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 5, reason: "reordered", entries: 4 });
+      expect(await breaksOf()).toEqual([
+        [5, "reordered"],
+        [6, "reordered"],
+      ]);
     });
 
-    it("a row moved to the end of the log, at the seq it left", async () => {
+    it("an entry moved to the end of the log, at the seq it left", async () => {
       const moved = await database.db.selectFrom("audit_log").select("id").where("seq", "=", 3).executeTakeFirstOrThrow();
       await asSuperuser(database.db, (db) => sql`update audit_log set seq = 11 where seq = 3`.execute(db));
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 3, reason: "reordered", entryId: moved.id, entries: 2 });
+      const result = await full();
+      expect(result.breaks).toMatchObject([{ brokenAt: 3, entryId: moved.id, reason: "reordered" }]);
+      expect(result.breaks[0]?.detail).toContain("moved to seq 11");
     });
 
-    it("a row inserted into the middle (later seqs shifted up), at the inserted row", async () => {
-      const prev = await database.db.selectFrom("audit_log").select("hash").where("seq", "=", 3).executeTakeFirstOrThrow();
-      const forged = buildEntry(writeEntry({ reason: "backdated approval" }), { id: "00000000-0000-4000-8000-000000000001", seq: 4, occurredAt: "2026-11-24T12:00:03.500Z", prevHash: prev.hash });
+    it("two seals whose chain positions were swapped, at each of them", async () => {
       await asSuperuser(database.db, async (db) => {
-        await sql`update audit_log set seq = seq + 1000 where seq >= 4`.execute(db);
-        await sql`update audit_log set seq = seq - 999 where seq >= 1000`.execute(db);
-        await db.insertInto("audit_log").values(toAuditRow(forged)).execute();
+        await sql`update audit_seal set chain_seq = 1000 where chain_seq = 5`.execute(db);
+        await sql`update audit_seal set chain_seq = 5 where chain_seq = 6`.execute(db);
+        await sql`update audit_seal set chain_seq = 6 where chain_seq = 1000`.execute(db);
       });
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 4, reason: "inserted", entryId: forged.id, entries: 3 });
+      const result = await full();
+      expect(result.breaks.map((b) => [b.chainSeq, b.brokenAt, b.reason])).toEqual([
+        [5, 6, "reordered"],
+        [6, 5, "reordered"],
+      ]);
     });
 
-    it("a row with a made-up hash inserted in place of a shifted one, at the inserted row", async () => {
-      const prev = await database.db.selectFrom("audit_log").select("hash").where("seq", "=", 8).executeTakeFirstOrThrow();
-      const forged = { ...buildEntry(writeEntry(), { id: "00000000-0000-4000-8000-000000000002", seq: 9, occurredAt: "2026-11-24T12:00:08.500Z", prevHash: prev.hash }), hash: "f".repeat(64) };
+    it("every break, not only the first", async () => {
+      const forged = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+      await database.db.insertInto("audit_log").values(toAuditRow(forged, entryMac(outsiderKeys, forged))).execute();
+      await sealPending(database.db, keys);
       await asSuperuser(database.db, async (db) => {
-        await sql`update audit_log set seq = seq + 1000 where seq >= 9`.execute(db);
-        await sql`update audit_log set seq = seq - 999 where seq >= 1000`.execute(db);
-        await db.insertInto("audit_log").values(toAuditRow(forged)).execute();
+        await sql`update audit_log set reason = 'edited' where seq = 2`.execute(db);
+        await sql`delete from audit_log where seq = 6`.execute(db);
+        await sql`update audit_log set ticket_id = '9' where seq = 9`.execute(db);
       });
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: false, brokenAt: 9, reason: "inserted" });
+      const result = await full();
+      expect(result.ok).toBe(false);
+      expect(result.breaks.map((b) => [b.brokenAt, b.reason])).toEqual([
+        [2, "changed"],
+        [6, "deleted"],
+        [9, "changed"],
+        [11, "inserted"],
+      ]);
+      expect(result.entries).toBe(11);
     });
 
-    it("a cut-off tail only against an anchor recorded earlier", async () => {
-      const intact = await verifyAuditChain(database.db);
-      if (!intact.ok) throw new Error("expected an intact chain");
-      await asSuperuser(database.db, (db) => sql`delete from audit_log where seq >= 9`.execute(db));
-      // A hash chain alone cannot tell a cut tail from a shorter log…
-      expect(await verifyAuditChain(database.db)).toMatchObject({ ok: true, entries: 8 });
-      // …the head kept from the earlier run can.
-      expect(await verifyAuditChain(database.db, { anchor: { seq: intact.headSeq ?? 0, hash: intact.headHash } })).toMatchObject({ ok: false, reason: "deleted", brokenAt: 9 });
+    it("a cut-off tail only against a checkpoint kept outside the database", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "steward-checkpoints-"));
+      try {
+        const head = await database.db.selectFrom("audit_checkpoint").selectAll().orderBy("chain_seq", "desc").executeTakeFirstOrThrow();
+        const cp = AuditCheckpoint.parse({ chainSeq: head.chain_seq, headHash: head.head_hash, entryCount: head.entry_count, createdAt: head.created_at.toISOString(), keyId: head.key_id, signature: head.signature });
+        await exportCheckpoint({ dir }, cp, keys.publicKeyPem);
+        expect(readdirSync(dir)).toEqual(["checkpoint-000000000010.json"]);
+        const kept = AuditCheckpoint.parse(JSON.parse(readFileSync(join(dir, "checkpoint-000000000010.json"), "utf8")));
+        await asSuperuser(database.db, async (db) => {
+          await sql`delete from audit_log where seq >= 9`.execute(db);
+          await sql`delete from audit_seal where chain_seq >= 9`.execute(db);
+          await sql`delete from audit_checkpoint`.execute(db);
+        });
+        // A chain alone cannot tell a cut tail from a shorter log…
+        expect(await full()).toMatchObject({ ok: true, entries: 8 });
+        // …the checkpoint kept elsewhere can.
+        const anchored = await verifyAuditChain(database.db, keys, { mode: "full", record: false, anchors: [{ chainSeq: kept.chainSeq, hash: kept.headHash }] });
+        expect(anchored.breaks).toMatchObject([{ chainSeq: 10, reason: "deleted" }]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
-    it("an intact chain when verified in small batches, with progress", async () => {
+    it("a forged checkpoint in the database", async () => {
+      await database.db.insertInto("audit_checkpoint").values({ chain_seq: 12, head_hash: "a".repeat(64), entry_count: 12, created_at: clock.now(), key_id: keys.keyId, signature: "00" }).execute();
+      expect((await full()).breaks).toMatchObject([{ chainSeq: 12, reason: "inserted" }]);
+    });
+  });
+
+  describe("incremental verify", () => {
+    it("starts from the head the last intact verify recorded, and full still checks everything", async () => {
+      expect(await verifyAuditChain(database.db, keys)).toMatchObject({ ok: true, mode: "full", entries: 10 });
+      for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry(), clock);
+      await sealPending(database.db, keys);
+      expect(await verifyAuditChain(database.db, keys)).toMatchObject({ ok: true, mode: "incremental", fromSeq: 10, entries: 3, headSeq: 13 });
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'old news' where seq = 2`.execute(db));
+      // An incremental verify checks what came since; the full one finds the old rewrite.
+      expect(await verifyAuditChain(database.db, keys)).toMatchObject({ ok: true, mode: "incremental", fromSeq: 13, entries: 0 });
+      expect(await breaksOf()).toEqual([[2, "changed"]]);
+    });
+
+    it("falls back to a full walk when the recorded head was rewritten", async () => {
+      expect((await verifyAuditChain(database.db, keys)).ok).toBe(true);
+      await asSuperuser(database.db, (db) => sql`update audit_seal set hash = ${"e".repeat(64)} where chain_seq = 10`.execute(db));
+      const result = await verifyAuditChain(database.db, keys);
+      expect(result).toMatchObject({ mode: "full", ok: false });
+      expect(result.breaks.map((b) => [b.brokenAt, b.reason])).toEqual([[10, "changed"]]);
+    });
+
+    it("reports progress batch by batch, and an empty log as intact", async () => {
       const progress: [number, number][] = [];
-      const result = await verifyAuditChain(database.db, { batchSize: 3, onProgress: (checked, total) => progress.push([checked, total]) });
+      const result = await verifyAuditChain(database.db, keys, { mode: "full", record: false, batchSize: 3, onProgress: (checked, total) => progress.push([checked, total]) });
       expect(result).toMatchObject({ ok: true, entries: 10, headSeq: 10 });
       expect(progress).toEqual([
         [3, 10],
@@ -139,11 +242,8 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
         [9, 10],
         [10, 10],
       ]);
-    });
-
-    it("an empty log as intact", async () => {
-      await asSuperuser(database.db, (db) => sql`delete from audit_log`.execute(db));
-      expect(await verifyAuditChain(database.db)).toEqual({ ok: true, entries: 0, headSeq: null, headHash: GENESIS_HASH });
+      await resetAuditLog(database.db);
+      expect(await full()).toEqual({ ok: true, mode: "full", fromSeq: 0, entries: 0, headSeq: null, headHash: GENESIS_HASH, unsealed: 0, breaks: [], truncated: false });
     });
   });
 });

@@ -61,6 +61,7 @@ describe("npm run steward -- dev-token", () => {
       ZAF_INSTALLATION_ID: "1",
       PUBLIC_URL: "https://steward.example.com",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+      AUDIT_SEAL_KEY: "ab".repeat(32),
     });
     expect(production.code).toBe(1);
     expect(production.stderr).toContain("only in demo mode");

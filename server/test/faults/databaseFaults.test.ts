@@ -14,6 +14,7 @@ import { buildDeps, startServer, type RunningServer } from "../../src/server.js"
 import { createTestDatabase } from "../support/databases.js";
 import { runLoad, sleep, type Answer } from "../support/load.js";
 import { TcpProxy } from "../support/tcpProxy.js";
+import { TEST_AUDIT_KEYS } from "../support/auditKeys.js";
 
 /**
  * The database going away under a running Steward, on a real PostgreSQL: backends terminated
@@ -165,9 +166,9 @@ describe("database faults on PGlite", () => {
       await migrateToLatest(database.db);
       const agent = DEMO_AGENTS[0];
       await database.db.insertInto("staff").values({ id: agent.id, zendesk_user_id: agent.zendeskUserId, email: agent.email, name: agent.name, panel_role: agent.role }).execute();
-      const config = loadConfig({ LOG_LEVEL: "silent", DEMO_SEED: "false" });
+      const config = loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false" });
       const providerDeps = { config, db: database.db, clock: systemClock, logger: createLogger("silent") };
-      const deps = { config, database, clock: systemClock, logger: providerDeps.logger, identity: createIdentityPort(providerDeps), billing: createBillingPort(providerDeps) };
+      const deps = { config, database, clock: systemClock, logger: providerDeps.logger, identity: createIdentityPort(providerDeps), billing: createBillingPort(providerDeps), auditKeys: TEST_AUDIT_KEYS };
       const app = createApp(deps);
       const { token } = await issueSessionToken({ config, clock: systemClock }, { staffId: agent.id, zendeskUserId: agent.zendeskUserId });
       // A long transaction holds PGlite's only connection.

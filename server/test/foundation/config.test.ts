@@ -54,7 +54,7 @@ describe("configuration", () => {
 
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
-    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED"]));
+    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY"]));
     const ok = loadConfig({
       STEWARD_MODE: "production",
       DATABASE_URL: "postgres://steward@db/steward",
@@ -64,6 +64,7 @@ describe("configuration", () => {
       ZAF_INSTALLATION_ID: "123",
       PUBLIC_URL: "https://steward.acme.test",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+      AUDIT_SEAL_KEY: "ab".repeat(32),
     });
     expect(ok.demo).toBe(false);
     expect(ok.DEMO_SEED).toBe(false);

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import { sealAndVerify } from "../support/auditKeys.js";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
 import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
@@ -181,7 +181,7 @@ describe.each(kinds)("kill -9 during provider calls (%s)", (kind) => {
         expect(outcomes).toEqual(["pending", "succeeded"]);
       }
       expect((await db.selectFrom("users").select("blocked").where("id", "=", "usr_demo_011_1").executeTakeFirstOrThrow()).blocked).toBe(true);
-      expect((await verifyAuditChain(db)).ok).toBe(true);
+      expect((await sealAndVerify(db)).ok).toBe(true);
     } finally {
       await database.close();
     }

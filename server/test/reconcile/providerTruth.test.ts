@@ -1,7 +1,7 @@
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
-import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import { sealAndVerify } from "../support/auditKeys.js";
 import { reconcileOnce, type ReconcileReport } from "../../src/reconcile/reconciler.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditOf, sessionOf, userRow, useHarness, versionOf, type ActionCall, type Harness } from "../actions/harness.js";
@@ -79,7 +79,7 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     const entries = await auditOf(h.deps, "billing.credit_apply", "acc_demo_004");
     expect(entries.filter((e) => e.outcome === "succeeded")).toHaveLength(8);
     expect(entries.filter((e) => e.outcome === "pending")).toHaveLength(8);
-    expect((await verifyAuditChain(h.deps.database.db)).ok).toBe(true);
+    expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
   }, 90_000);
 
   it("blocks and suspensions racing on one account through Auth0: who is blocked at Auth0 is exactly what Steward acknowledged and shows", async () => {
@@ -109,7 +109,7 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(blockedHere.sort()).toEqual(blockedAtAuth0);
     const suspended = done.some((d) => d.action === "account.suspend" && d.res.status === 200);
     expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe(suspended ? "suspended" : "active");
-    expect((await verifyAuditChain(h.deps.database.db)).ok).toBe(true);
+    expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
   });
 
   it("a credit that times out after Stripe applied it: 202 outcome_unknown, audited unknown, reconciled to succeeded; the same key never credits twice", async () => {

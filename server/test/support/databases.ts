@@ -9,6 +9,7 @@ import { createLogger } from "../../src/logger.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "../../src/providers/index.js";
 import type { CallPolicy } from "../../src/providers/providerCall.js";
 import { seedDemoData } from "../../src/seed/demo.js";
+import { TEST_AUDIT_KEYS, TEST_AUDIT_SECRET } from "./auditKeys.js";
 
 /** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -50,7 +51,7 @@ export async function createTestDatabase(kind: DatabaseKind, options: { migrate?
 
 export function testConfig(env: Record<string, string> = {}): Config {
   // Tests are demo-mode unless they say otherwise (production-like settings need an explicit mode).
-  return loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false", ...env });
+  return loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, ...env });
 }
 
 /** App dependencies over a fresh database, with a manual clock and silent logs. */
@@ -67,5 +68,5 @@ export async function createTestDeps(
   const providerDeps = { config, db: database.db, clock, logger, policy: options.providerPolicy };
   const identity = options.identity ?? createIdentityPort(providerDeps);
   const billing = options.billing ?? createBillingPort(providerDeps);
-  return { config, database, logger, clock, identity, billing };
+  return { config, database, logger, clock, identity, billing, auditKeys: TEST_AUDIT_KEYS };
 }

@@ -1,3 +1,4 @@
+import { auditKeysOf } from "../../audit/sealKey.js";
 import { ConfigError, loadConfig } from "../../config.js";
 import { openDatabase, type Database } from "../../db/database.js";
 
@@ -14,7 +15,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
-/** The configured database, or the one given by `--database postgres://…` / `--data-dir DIR`. */
+/** The configured database, or the one given by `--database postgres://…` / `--data-dir DIR`; the audit key installed for writes. */
 export async function openCliDatabase(overrides: { database?: string; dataDir?: string }): Promise<Database> {
   try {
     const config = loadConfig({
@@ -22,6 +23,8 @@ export async function openCliDatabase(overrides: { database?: string; dataDir?: 
       ...(overrides.database ? { DATABASE_URL: overrides.database } : {}),
       ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
     });
+    // Commands that write (staff grant) append audit entries, MACed with the same key the server uses.
+    auditKeysOf(config);
     return await openDatabase(config.database);
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.line);

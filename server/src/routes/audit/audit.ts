@@ -4,6 +4,7 @@ import type { AuditFilters } from "../../../../shared/schemas/audit.js";
 import { appendAudit } from "../../audit/auditLog.js";
 import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../audit/auditExport.js";
 import { auditBatches, auditHeadSeq, auditVisibilityFor, searchAudit } from "../../audit/auditQuery.js";
+import { sealPending } from "../../audit/sealer.js";
 import { verifyAuditChain } from "../../audit/verifyChain.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
@@ -112,7 +113,7 @@ export function auditRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/api/audit/verify",
-      summary: "Walk the audit hash chain and report the first broken link",
+      summary: "Check the sealed audit chain and list every break (incremental from the last intact verify unless full=true)",
       tags: ["audit"],
       query: AuditVerifyQuery,
       headers: [ticketHeader],
@@ -120,9 +121,14 @@ export function auditRoutes(deps: AppDeps): Router {
       before: guard(deps, "audit.verify"),
     },
     async ({ query, req }) => {
-      const anchor = query.anchorSeq !== undefined && query.anchorHash !== undefined ? { seq: query.anchorSeq, hash: query.anchorHash } : undefined;
-      const result = await verifyAuditChain(db, { anchor });
-      await readerEntry(req, "audit.verify", {}, { result: result.ok ? { ok: true, entries: result.entries, headSeq: result.headSeq } : { ok: false, brokenAt: result.brokenAt, reason: result.reason } });
+      const anchors = query.anchorSeq !== undefined && query.anchorHash !== undefined ? [{ chainSeq: query.anchorSeq, hash: query.anchorHash }] : [];
+      // Whatever is committed is sealed first, so the answer covers every entry up to now.
+      await sealPending(db, deps.auditKeys, { now: () => deps.clock.now() });
+      const result = await verifyAuditChain(db, deps.auditKeys, { mode: query.full === "true" ? "full" : "incremental", anchors, now: () => deps.clock.now() });
+      const first = result.breaks[0];
+      await readerEntry(req, "audit.verify", {}, {
+        result: { ok: result.ok, mode: result.mode, entries: result.entries, headSeq: result.headSeq, breaks: result.breaks.length, ...(first ? { brokenAt: first.brokenAt, reason: first.reason } : {}) },
+      });
       return result;
     },
   );

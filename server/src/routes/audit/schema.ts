@@ -5,7 +5,8 @@ export { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification } from
 
 export const AuditVerifyQuery = z
   .object({
-    anchorSeq: z.coerce.number({ message: "expected a number" }).int().positive().optional().describe("seq of a head recorded by an earlier verify"),
+    full: z.enum(["true", "false"], { message: "expected true or false" }).optional().describe("true: check every entry from the first, not only those since the last intact verify"),
+    anchorSeq: z.coerce.number({ message: "expected a number" }).int().positive().optional().describe("chain position of a head recorded earlier (a verify's headSeq or a checkpoint's chainSeq)"),
     anchorHash: z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex hash").optional().describe("hash recorded with anchorSeq"),
   })
   .refine((q) => (q.anchorSeq === undefined) === (q.anchorHash === undefined), { message: "give anchorSeq and anchorHash together", path: ["anchorHash"] });

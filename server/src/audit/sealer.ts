@@ -1,0 +1,112 @@
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { DB } from "../db/schema.js";
+import { chainLink, GENESIS_HASH, sealedEntryHash } from "./auditHash.js";
+import { toAuditEntry } from "./auditRow.js";
+import { signCheckpoint, type AuditCheckpoint } from "./checkpoints.js";
+import type { AuditKeys } from "./sealKey.js";
+
+/** Advisory lock key ("STES"): the one sealer at a time, across every Steward process on the database. */
+export const AUDIT_SEALER_LOCK = 0x53544553;
+
+export interface SealOptions {
+  /** Entries sealed per round at most (the rest follow in the next round, at once). */
+  batchSize?: number;
+  /** A checkpoint after this many entries… */
+  checkpointEvery?: number;
+  /** …or this long after the last one, if the chain grew. */
+  checkpointIntervalMs?: number;
+  now?: () => Date;
+}
+
+export interface SealRound {
+  /** False when another sealer held the lock: this round did nothing. */
+  leader: boolean;
+  sealed: number;
+  headSeq: number;
+  /** More entries are waiting (the batch was full). */
+  more: boolean;
+  checkpoint: AuditCheckpoint | null;
+}
+
+const INSERT_CHUNK = 1000;
+
+/**
+ * One sealing round, in one transaction, only by the holder of the advisory lock (the others return at
+ * once): chains every entry committed since the last round, as read back from the database.
+ *
+ * Finding them without a scan: each row carries its inserting transaction id (tx). A row not visible to
+ * the previous round belonged to a transaction that had not finished then, so its tx is at or above that
+ * round's snapshot xmin (the horizon kept in audit_seal_state). Rows at or above the horizon that are not
+ * sealed yet are exactly the new ones; they are chained in the order they became visible (round by round,
+ * i.e. commit order), and within a round by seq.
+ */
+export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOptions = {}): Promise<SealRound> {
+  const batchSize = options.batchSize ?? 5000;
+  const now = options.now ?? (() => new Date());
+  return db.transaction().execute(async (trx) => {
+    const lock = await sql<{ leader: boolean }>`select pg_try_advisory_xact_lock(${sql.lit(AUDIT_SEALER_LOCK)}) as leader`.execute(trx);
+    if (!lock.rows[0]?.leader) return { leader: false, sealed: 0, headSeq: 0, more: false, checkpoint: null };
+    // Taken before the rows are read: anything not visible to that read is from a transaction at or above it.
+    const snapshot = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(trx);
+    const horizonNow = snapshot.rows[0]?.xmin ?? "0";
+    const state = await trx.selectFrom("audit_seal_state").select("horizon").where("id", "=", 1).executeTakeFirstOrThrow();
+    const head = await trx.selectFrom("audit_seal").select(["chain_seq", "hash"]).orderBy("chain_seq", "desc").limit(1).executeTakeFirst();
+    const rows = await trx
+      .selectFrom("audit_log as a")
+      .selectAll("a")
+      .where(sql<boolean>`a.tx >= ${state.horizon}::xid8`)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom("audit_seal as s").select("s.chain_seq").whereRef("s.entry_seq", "=", "a.seq"))))
+      .orderBy("a.seq")
+      .limit(batchSize)
+      .execute();
+
+    let chainSeq = head?.chain_seq ?? 0;
+    let prevHash = head?.hash ?? GENESIS_HASH;
+    const seals = rows.map((row) => {
+      const entry = toAuditEntry(row);
+      chainSeq += 1;
+      const entryHash = sealedEntryHash(entry);
+      const hash = chainLink(keys, { chainSeq, prevHash, entrySeq: entry.seq, entryId: entry.id, entryHash });
+      const seal = { chain_seq: chainSeq, entry_seq: entry.seq, entry_id: entry.id, occurred_at: row.occurred_at, entry_hash: entryHash, prev_hash: prevHash, hash };
+      prevHash = hash;
+      return seal;
+    });
+    for (let i = 0; i < seals.length; i += INSERT_CHUNK) await trx.insertInto("audit_seal").values(seals.slice(i, i + INSERT_CHUNK)).execute();
+    const more = rows.length === batchSize;
+    // A full batch may have left visible rows behind: keep the old horizon until a round takes them all.
+    if (!more && horizonNow !== state.horizon) await trx.updateTable("audit_seal_state").set({ horizon: horizonNow }).where("id", "=", 1).execute();
+    const checkpoint = chainSeq > 0 ? await maybeCheckpoint(trx, keys, { chainSeq, headHash: prevHash }, now(), options) : null;
+    return { leader: true, sealed: seals.length, headSeq: chainSeq, more, checkpoint };
+  });
+}
+
+async function maybeCheckpoint(trx: Transaction<DB>, keys: AuditKeys, head: { chainSeq: number; headHash: string }, at: Date, options: SealOptions): Promise<AuditCheckpoint | null> {
+  const last = await trx.selectFrom("audit_checkpoint").select(["chain_seq", "created_at"]).orderBy("chain_seq", "desc").limit(1).executeTakeFirst();
+  if (last && last.chain_seq >= head.chainSeq) return null;
+  const due = !last || head.chainSeq - last.chain_seq >= (options.checkpointEvery ?? 10_000) || at.getTime() - last.created_at.getTime() >= (options.checkpointIntervalMs ?? 60_000);
+  if (!due) return null;
+  const cp = signCheckpoint(keys, { chainSeq: head.chainSeq, headHash: head.headHash, entryCount: head.chainSeq, createdAt: at.toISOString() });
+  await trx
+    .insertInto("audit_checkpoint")
+    .values({ chain_seq: cp.chainSeq, head_hash: cp.headHash, entry_count: cp.entryCount, created_at: cp.createdAt, key_id: cp.keyId, signature: cp.signature })
+    .execute();
+  return cp;
+}
+
+/** Seals until nothing committed is left unsealed (or another sealer holds the lock). */
+export async function sealPending(db: Kysely<DB>, keys: AuditKeys, options: SealOptions = {}): Promise<{ sealed: number; checkpoints: AuditCheckpoint[]; leader: boolean }> {
+  let sealed = 0;
+  const checkpoints: AuditCheckpoint[] = [];
+  for (;;) {
+    const round = await sealRound(db, keys, options);
+    sealed += round.sealed;
+    if (round.checkpoint) checkpoints.push(round.checkpoint);
+    if (!round.leader || !round.more) return { sealed, checkpoints, leader: round.leader };
+  }
+}
+
+/** Keeps this month's and next month's partitions ready, so new entries never land in the default partition. */
+export async function ensureAuditPartitions(db: Kysely<DB>, at: Date): Promise<void> {
+  const next = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
+  for (const month of [at, next]) await sql`select audit_log_add_month(${month.toISOString().slice(0, 10)}::date)`.execute(db);
+}
