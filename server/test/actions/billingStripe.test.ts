@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
-import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { act, auditOf, preview, useHarness, type ActionCall, type Harness } from "./harness.js";
@@ -104,9 +103,6 @@ const cases: StripeCase[] = [
   },
 ];
 
-/** PostgreSQL runs a representative subset: one billing write, one seats write, one destructive change. */
-const casesFor = (kind: DatabaseKind) => (kind === "pglite" ? cases : cases.filter((c) => ["billing.credit_apply", "seats.expand_temporarily", "billing.plan_change"].includes(c.action)));
-
 describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (kind) => {
   const fake = new StripeFake();
   const h = useHarness(kind, { stripe: fake });
@@ -119,7 +115,7 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
     return { ...c.body, confirmationToken: shown.body.confirmationToken as string };
   }
 
-  describe.each(casesFor(kind))("$action", (c) => {
+  describe.each(cases)("$action", (c) => {
     const accountId = c.body.target.id;
     const key = `stripe-retry-${c.action}`;
 

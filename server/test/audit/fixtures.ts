@@ -1,4 +1,6 @@
+import { createHash } from "node:crypto";
 import { sql, type Kysely } from "kysely";
+import type { AuditEntry } from "../../../shared/audit.js";
 import type { StaffActor } from "../../src/actor.js";
 import type { AuditInput } from "../../src/audit/auditLog.js";
 import type { DB } from "../../src/db/schema.js";
@@ -38,4 +40,23 @@ export async function asSuperuser(db: Kysely<DB>, change: (db: Kysely<DB>) => Pr
 export async function seqs(db: Kysely<DB>): Promise<number[]> {
   const rows = await db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
   return rows.map((r) => r.seq);
+}
+
+/** Keys sorted at every level, written out here rather than taken from the code under test. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    return `{${Object.keys(record)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+/** What an entry's hash must be, computed independently of auditHash.ts (see knownAnswers.test.ts for fixed values). */
+export function expectedAuditHash(entry: AuditEntry): string {
+  const { hash: _stored, ...hashed } = entry;
+  return createHash("sha256").update(`steward-audit-v1\n${sortedJson(hashed)}`).digest("hex");
 }

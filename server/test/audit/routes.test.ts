@@ -5,12 +5,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { AuditPage } from "../../../shared/schemas/audit.js";
 import { createApp } from "../../src/app.js";
-import { hashAuditEntry } from "../../src/audit/auditHash.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
 import type { AppDeps } from "../../src/deps.js";
 import type { ManualClock } from "../../src/clock.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
-import { asSuperuser, HOOK_TIMEOUT } from "./fixtures.js";
+import { asSuperuser, expectedAuditHash, HOOK_TIMEOUT } from "./fixtures.js";
 import { bearerFor, demoActor, type DemoRole } from "./http.js";
 
 const ACTORS: DemoRole[] = ["support_read_only", "support_full", "operations"];
@@ -206,7 +205,7 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(res.headers["content-disposition"]).toMatch(/filename="steward-audit-.+\.ndjson"/);
     const lines = res.text.trimEnd().split("\n").map((l) => JSON.parse(l) as AuditEntry);
     expect(lines.map((e) => e.seq)).toEqual(Array.from({ length: head.seq }, (_, i) => head.seq - i));
-    for (const entry of lines) expect(hashAuditEntry(entry)).toBe(entry.hash);
+    for (const entry of lines) expect(entry.hash).toBe(expectedAuditHash(entry));
     const own = await deps.database.db.selectFrom("audit_log").selectAll().where("action", "=", "audit.export").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
     expect(own).toMatchObject({ seq: head.seq + 1, actor_staff_id: "stf_demo_ops", ticket_id: "1003", after: { filters: {}, format: "ndjson", throughSeq: head.seq } });
   });
