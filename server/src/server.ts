@@ -7,6 +7,7 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
 import { createLogger, type Logger } from "./logger.js";
 import { startMailDelivery } from "./mail/delivery.js";
+import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
@@ -17,6 +18,7 @@ export async function buildDeps(
   overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  activatePlanCatalog(config.planCatalog);
   const database = overrides.database ?? (await openDatabase(config.database));
   await migrateToLatest(database.db);
   if (config.demo && config.DEMO_SEED) {
