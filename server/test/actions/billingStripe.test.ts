@@ -119,7 +119,8 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
     const accountId = c.body.target.id;
     const key = `stripe-retry-${c.action}`;
 
-    it("on a Stripe failure changes nothing, answers 502 and closes its pending entry as failed", async () => {
+    // One test, not two: the retry is only meaningful after the failure it retries, and tests may run in any order.
+    it("on a Stripe failure changes nothing, answers 502 and closes its pending entry as failed; retried with the same key, takes effect once", async () => {
       const stripeBefore = c.stripeState(fake);
       const localBefore = { account: await accountRow(h, accountId), expansions: await expansions(h, accountId) };
       const body = await withConfirmation(c);
@@ -136,27 +137,25 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
       expect(entries[1]?.operationId).toBe(entries[0]?.operationId);
       expect(entries[1]?.error).toContain("provider_unavailable");
       expect(entries[0]?.before).toMatchObject({ version: localBefore.account.version });
-    });
 
-    it("retried by the agent with the same Idempotency-Key, reaches Stripe with the same key and takes effect once", async () => {
-      const stripeBefore = c.stripeState(fake);
-      const res = await act(h, c.role, c.action, await withConfirmation(c), { idempotencyKey: key });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      // The agent retries with the same Idempotency-Key: it reaches Stripe with the same key and takes effect once.
+      const retry = await act(h, c.role, c.action, await withConfirmation(c), { idempotencyKey: key });
+      expect(retry.status, JSON.stringify(retry.body)).toBe(200);
       await c.expectEffect(h, stripeBefore);
       const writes = fake.requestsTo(c.write.method, c.write.path);
       expect(writes).toHaveLength(4);
       const keys = new Set(writes.map((w) => w.headers["idempotency-key"]));
       expect(keys.size).toBe(1);
       expect([...keys][0]).toContain(key);
-      const entries = await auditOf(h.deps, c.action, accountId);
-      expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed", "pending", "succeeded"]);
-      expect(entries[3]?.operationId).toBe(entries[2]?.operationId);
-      expect(entries[3]?.after).toMatchObject({ version: (entries[2]?.before as { version: number }).version + 1 });
+      const retried = await auditOf(h.deps, c.action, accountId);
+      expect(retried.map((e) => e.outcome)).toEqual(["pending", "failed", "pending", "succeeded"]);
+      expect(retried[3]?.operationId).toBe(retried[2]?.operationId);
+      expect(retried[3]?.after).toMatchObject({ version: (retried[2]?.before as { version: number }).version + 1 });
 
       const stripeAfter = c.stripeState(fake);
-      const replay = await act(h, c.role, c.action, { ...c.body, expectedVersion: (res.body.before as { version: number }).version }, { idempotencyKey: key });
+      const replay = await act(h, c.role, c.action, { ...c.body, expectedVersion: (retry.body.before as { version: number }).version }, { idempotencyKey: key });
       expect(replay.status).toBe(200);
-      expect(replay.body).toMatchObject({ replayed: true, auditEntryId: res.body.auditEntryId });
+      expect(replay.body).toMatchObject({ replayed: true, auditEntryId: retry.body.auditEntryId });
       expect(fake.requestsTo(c.write.method, c.write.path)).toHaveLength(4);
       expect(c.stripeState(fake)).toEqual(stripeAfter);
     });
