@@ -5,6 +5,7 @@ import { zendeskPageRoutes } from "./demo/zendeskPage.js";
 import type { AppDeps } from "./deps.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
 import { notFoundHandler, problemMiddleware } from "./http/problem.js";
+import { refuseUnstorableText } from "./http/textGuard.js";
 import { demoOutboxRoutes } from "./mail/demoOutbox.js";
 import { actionRoutes } from "./routes/actions/actions.js";
 import { auditRoutes } from "./routes/audit/audit.js";
@@ -49,6 +50,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   );
   app.use(express.json({ limit: "64kb" }));
   app.use(express.urlencoded({ extended: false, limit: "64kb" }));
+  // Before any route: text that cannot be stored as sent is refused, never stored altered or left to fail as a 500.
+  app.use(refuseUnstorableText);
 
   app.use(healthRoutes(deps));
   app.use(actionRoutes(deps));

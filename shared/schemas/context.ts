@@ -90,8 +90,14 @@ export const BillingSummary = z.object({
   currency: z.string(),
   /** Monthly recurring revenue in cents (yearly plans divided by 12). */
   mrrCents: z.number().int(),
+  /** The subscription is set to end on its own: at the period end, or at `cancelAt`. */
   cancelAtPeriodEnd: z.boolean(),
+  /** When a subscription set to end will end (Stripe's cancel_at); null when it renews. */
+  cancelAt: z.string().nullable(),
+  /** The earliest period end among the subscription's items: the next renewal. */
   currentPeriodEnd: z.string().nullable(),
+  /** What the subscription's other items (add-ons beside the plan's seats) cost per interval; 0 when there are none. */
+  addOnCents: z.number().int(),
   nextInvoice: z.object({ amountCents: z.number().int(), date: z.string().nullable() }).nullable(),
   balanceCents: z.number().int(),
   recentInvoices: z.array(InvoiceSummary),

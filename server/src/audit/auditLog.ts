@@ -7,6 +7,8 @@ import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
 import { GENESIS_HASH, hashAuditEntry, jsonValue, type HashedFields } from "./auditHash.js";
 import { toAuditRow } from "./auditRow.js";
+import { canonicalJsonValue } from "./canonicalText.js";
+import { failClosed } from "./failClosed.js";
 
 export interface AuditInput {
   actor: Actor;
@@ -35,8 +37,13 @@ export const AUDIT_CHAIN_LOCK = 0x53544557;
  * The transaction must be READ COMMITTED (the default) so it sees the chain head after taking the lock.
  */
 export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AuditEntry> {
+  // Fail closed: an entry that cannot be written fails the request (503) and, in a transaction, its change.
+  return failClosed(() => appendChained(executor, input, clock));
+}
+
+async function appendChained(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AuditEntry> {
   if (!executor.isTransaction) {
-    return executor.transaction().execute((trx) => appendAudit(trx, input, clock));
+    return executor.transaction().execute((trx) => appendChained(trx, input, clock));
   }
   await sql`select pg_advisory_xact_lock(${sql.lit(AUDIT_CHAIN_LOCK)})`.execute(executor);
   const head = await executor.selectFrom("audit_log").select(["seq", "hash", "occurred_at"]).orderBy("seq", "desc").limit(1).executeTakeFirst();
@@ -58,7 +65,8 @@ export function buildEntry(input: AuditInput, place: { id: string; seq: number; 
     input.actor.kind === "staff"
       ? { staffId: input.actor.staffId, zendeskUserId: input.actor.zendeskUserId, email: input.actor.email, panelRole: input.actor.panelRole, system: null }
       : { staffId: null, zendeskUserId: null, email: null, panelRole: null, system: input.actor.component };
-  const fields: HashedFields = {
+  // Every text in canonical form before it is both stored and hashed (canonicalText.ts).
+  const fields: HashedFields = canonicalJsonValue({
     id: place.id,
     seq: place.seq,
     occurredAt: place.occurredAt,
@@ -74,6 +82,6 @@ export function buildEntry(input: AuditInput, place: { id: string; seq: number; 
     requestId: input.requestId ?? null,
     operationId: input.operationId ?? null,
     prevHash: place.prevHash,
-  };
+  });
   return { ...fields, hash: hashAuditEntry(fields) };
 }

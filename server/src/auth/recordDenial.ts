@@ -3,6 +3,7 @@ import type { ActionName } from "../../../shared/actions.js";
 import { TicketId, type TargetType } from "../../../shared/audit.js";
 import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
+import { auditWriteFailed } from "../audit/failClosed.js";
 import type { AppDeps } from "../deps.js";
 import type { Problem } from "../http/problem.js";
 
@@ -60,8 +61,8 @@ function reasonOf(req: Request): string | null {
 }
 
 /**
- * Writes the `denied` audit entry for a refused request. The refusal stands even if the write fails
- * (it is logged as an error), so a broken audit log never turns a 403 into access.
+ * Writes the `denied` audit entry for a refused request. If it cannot be written the request fails
+ * closed with 503 (AuditWriteFailed), the cause logged: never access, and never an unaudited refusal.
  */
 export async function recordDenial(
   deps: Pick<AppDeps, "database" | "clock" | "logger">,
@@ -85,5 +86,6 @@ export async function recordDenial(
     );
   } catch (err) {
     (req?.log ?? deps.logger).error({ err, action: input.action }, "could not audit a denied request");
+    throw auditWriteFailed(err);
   }
 }

@@ -3,6 +3,7 @@ import type { Clock } from "../clock.js";
 import { Problem } from "../http/problem.js";
 import { tokenFailureOf, type TokenFailure } from "./tokenErrors.js";
 import type { ZafTrust } from "./zafTrust.js";
+import { canonicalText } from "../audit/canonicalText.js";
 
 /** Clock skew allowed between Zendesk and Steward when checking exp/nbf/iat. */
 export const ZAF_CLOCK_TOLERANCE_SECONDS = 30;
@@ -44,7 +45,8 @@ function record(value: unknown): Record<string, unknown> {
 }
 
 function text(...values: unknown[]): string | null {
-  for (const v of values) if (typeof v === "string" && v.trim()) return v.trim().slice(0, 320);
+  // Canonical (no NUL, no unpaired surrogate, also none made by the cut): it becomes the staff row and audit entries.
+  for (const v of values) if (typeof v === "string" && v.trim()) return canonicalText(v.trim().slice(0, 320));
   return null;
 }
 

@@ -1,7 +1,7 @@
 import type { ActionEffects } from "../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../shared/schemas/context.js";
 import type { User } from "../db/schema.js";
-import { isPlanName, monthlyRecurringCents, unitPriceCents, type BillingInterval } from "../providers/planCatalog.js";
+import { isPlanName, monthlyRecurringCents, unitPriceCents, unusedTimeCents, type BillingInterval } from "../providers/planCatalog.js";
 import { isLiveSubscription } from "./billingState.js";
 
 /**
@@ -26,21 +26,40 @@ export function seatPriceCents(billing: BillingSummary, plan: string | null = bi
   const interval: BillingInterval = billing.interval ?? "month";
   if (plan && isPlanName(plan)) return unitPriceCents(plan, interval);
   if (!billing.seats || !billing.mrrCents) return 0;
-  return Math.round((billing.mrrCents * (interval === "year" ? 12 : 1)) / billing.seats);
+  const seatsMonthly = billing.mrrCents - monthlyRecurringCents(billing.addOnCents, interval);
+  return Math.max(0, Math.round((seatsMonthly * (interval === "year" ? 12 : 1)) / billing.seats));
+}
+
+/** What the subscription costs per interval with another plan or seat count: the seats plus the add-ons, which stay. */
+function recurringCents(billing: BillingSummary, change: { plan?: string; seats?: number }): number {
+  const seats = change.seats ?? billing.seats ?? 0;
+  return seatPriceCents(billing, change.plan ?? billing.plan) * seats + billing.addOnCents;
 }
 
 /** Monthly recurring revenue with another plan or seat count; trials and lapsed subscriptions earn nothing. */
 export function projectedMrrCents(billing: BillingSummary, change: { plan?: string; seats?: number }): number {
   if (!billing.status || !EARNING.has(billing.status)) return 0;
-  const seats = change.seats ?? billing.seats ?? 0;
-  return monthlyRecurringCents(seatPriceCents(billing, change.plan ?? billing.plan) * seats, billing.interval ?? "month");
+  return monthlyRecurringCents(recurringCents(billing, change), billing.interval ?? "month");
 }
 
 /** The next invoice with another plan or seat count (a credit balance reduces it, as the providers do). */
 export function projectedNextInvoice(billing: BillingSummary, change: { plan?: string; seats?: number }): ActionEffects["nextInvoice"] {
   if (!billing.nextInvoice) return null;
-  const seats = change.seats ?? billing.seats ?? 0;
-  return { amountCents: Math.max(0, seatPriceCents(billing, change.plan ?? billing.plan) * seats + billing.balanceCents), date: billing.nextInvoice.date };
+  return { amountCents: Math.max(0, recurringCents(billing, change) + billing.balanceCents), date: billing.nextInvoice.date };
+}
+
+/**
+ * What cancelling now does with the paid period (CancelMode "now"): the unused time is credited pro
+ * rata to the customer's balance, not refunded to the card, on a final invoice issued at once.
+ */
+export function cancelNowTerms(billing: BillingSummary, now: Date): string {
+  const periodEnd = billing.currentPeriodEnd ? new Date(billing.currentPeriodEnd) : null;
+  const paid = billing.status !== null && EARNING.has(billing.status);
+  if (!paid || !periodEnd || !billing.interval) return "Nothing has been paid for the current period (trial or unpaid), so no unused time is credited; a final invoice is issued now for any pending charges";
+  // What is charged per period now (MRR is that amount per month), not a catalogue price.
+  const amount = billing.interval === "year" ? billing.mrrCents * 12 : billing.mrrCents;
+  const credit = unusedTimeCents(amount, periodEnd, billing.interval, now);
+  return `The unused time until ${periodEnd.toISOString().slice(0, 10)} (about ${formatMoney(credit, billing.currency)}) is credited to the customer's balance, not refunded to the card, on a final invoice issued now`;
 }
 
 /**

@@ -2,11 +2,12 @@ import { actionRules, type ActionName, type ActionRule } from "../../../shared/a
 import type { ActionPreviewResponse, ActionResponse, ActionTarget } from "../../../shared/schemas/actions.js";
 import type { Actor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
+import { auditWriteFailed } from "../audit/failClosed.js";
 import { newOperationId, recordIntent, recordOutcome } from "../audit/operations.js";
 import { assertAllowed, checkCap } from "../auth/permissions.js";
 import { recordDenial } from "../auth/recordDenial.js";
 import type { AppDeps } from "../deps.js";
-import { Problem, toProblem } from "../http/problem.js";
+import { fieldErrors, Problem, toProblem } from "../http/problem.js";
 import { isExternal, type AnyCommand, type CommandContext } from "./command.js";
 import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "./confirmation.js";
 import { claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, requestHash } from "./idempotency.js";
@@ -23,6 +24,13 @@ export interface CommandRequest {
   confirmationToken?: string | undefined;
   idempotencyKey?: string | undefined;
   requestId?: string | null;
+}
+
+/** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
+function parseInput(command: AnyCommand, raw: unknown): unknown {
+  const parsed = command.input.safeParse(raw);
+  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input"));
+  return parsed.data;
 }
 
 function auditTarget(target: CommandTarget | ActionTarget, accountId: string | null) {
@@ -68,7 +76,7 @@ function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): Co
 
 /** The billing-aware preview of a destructive action, with its confirmation token. */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
-  const input = command.input.parse(req.input);
+  const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
@@ -84,9 +92,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
 export async function runCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionResponse> {
   const { db } = deps.database;
   const action = command.action as ActionName;
-  const parsed = command.input.safeParse(req.input);
-  if (!parsed.success) throw toProblem(parsed.error);
-  const input = parsed.data;
+  const input = parseInput(command, req.input);
   await checkPermission(command, req, deps, input);
 
   const staffId = req.actor.kind === "staff" ? req.actor.staffId : `system:${req.actor.component}`;
@@ -162,6 +168,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       }
     } catch (auditErr) {
       deps.logger.error({ err: auditErr, action }, "could not audit a failed action");
+      // Fail closed: a failure that cannot be audited is answered 503, not with its own status.
+      throw auditWriteFailed(auditErr);
     }
     throw err;
   }

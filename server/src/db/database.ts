@@ -4,6 +4,7 @@ import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { unaccent } from "@electric-sql/pglite/contrib/unaccent";
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import { lockDataDir } from "./dataDirLock.js";
 import { PGliteDialect } from "./pgliteDialect.js";
 import type { DB } from "./schema.js";
 
@@ -37,12 +38,31 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   }
   const memory = options.dataDir === "memory";
   if (!memory) mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create(memory ? undefined : options.dataDir, {
-    extensions: { pg_trgm, unaccent },
-    parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) },
-  });
+  // One process per directory: a second server or CLI command is refused while this one holds it.
+  const unlock = memory ? () => undefined : lockDataDir(options.dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create(memory ? undefined : options.dataDir, {
+      extensions: { pg_trgm, unaccent },
+      parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) },
+    });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const db = new Kysely<DB>({ dialect: new PGliteDialect(pglite) });
-  return { db, kind: "pglite", location: options.dataDir, close: () => db.destroy() };
+  return {
+    db,
+    kind: "pglite",
+    location: options.dataDir,
+    close: async () => {
+      try {
+        await db.destroy();
+      } finally {
+        unlock();
+      }
+    },
+  };
 }
 
 export function redactUrl(url: string): string {

@@ -37,11 +37,12 @@ export function buildOpenApiDocument(info: { version: string; serverUrl?: string
         responses[status] = { description: isError ? "Error" : "OK", content: { [isError ? "application/problem+json" : "application/json"]: { schema: toSchema(response, "output") } } };
       }
     }
-    if (r.body || r.query || r.params) {
-      responses["400"] ??= { description: "Invalid input: each bad field and why", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } };
-    }
+    // Any route: text with NUL or an unpaired surrogate, in the query or body, is refused before the route runs.
+    responses["400"] ??= { description: "Invalid input: each bad field and why", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } };
     if (r.authenticated !== false) {
       responses["401"] ??= { description: "No valid session", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } };
+      // Signed-in requests are audited (lookups, changes, refusals); one whose entry cannot be written fails closed.
+      responses["503"] ??= { description: "`audit_unavailable`: the audit log could not record the request, so it was not completed", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } };
     }
     paths[path] ??= {};
     paths[path][r.method] = {

@@ -33,6 +33,9 @@ export class Problem extends Error {
   static conflict(code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
     return new Problem(409, code, "Conflict", detail, extra);
   }
+  static unavailable(code: string, detail: string): Problem {
+    return new Problem(503, code, "Service unavailable", detail);
+  }
 }
 
 /** Zod issues → one `{field, reason}` per bad field, with the location prefix (body, query…). */

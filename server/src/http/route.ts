@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from "express";
 import type { z } from "zod";
 import { Problem, fieldErrors } from "./problem.js";
+import { refuseUnstorableParams } from "./textGuard.js";
 
 /**
  * A route is declared once with its zod schemas: the same declaration validates requests and
@@ -68,5 +69,6 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
       next(err);
     }
   };
-  router[spec.method](spec.path, ...(spec.before ?? []), run);
+  // Path parameters are checked first, so a refused request is never authorised, denied or audited.
+  router[spec.method](spec.path, refuseUnstorableParams, ...(spec.before ?? []), run);
 }

@@ -92,3 +92,22 @@ export function planFromLookupKey(key: string): string {
 export function monthlyRecurringCents(amountCents: number, interval: BillingInterval): number {
   return interval === "year" ? Math.round(amountCents / 12) : amountCents;
 }
+
+/** The start of the period that ends at `periodEnd`: one calendar month or year before it (UTC). */
+export function periodStart(periodEnd: Date, interval: BillingInterval): Date {
+  const start = new Date(periodEnd);
+  if (interval === "year") start.setUTCFullYear(start.getUTCFullYear() - 1);
+  else start.setUTCMonth(start.getUTCMonth() - 1);
+  return start;
+}
+
+/**
+ * What ending a paid period early leaves unused, pro rata by days rounded to the nearest (so a
+ * preview and its execution minutes later agree): the credit a cancel-now gives the customer, in cents.
+ */
+export function unusedTimeCents(amountCents: number, periodEnd: Date, interval: BillingInterval, now: Date): number {
+  const DAY = 86_400_000;
+  const total = Math.round((periodEnd.getTime() - periodStart(periodEnd, interval).getTime()) / DAY);
+  const left = Math.max(0, Math.min(total, Math.round((periodEnd.getTime() - now.getTime()) / DAY)));
+  return total > 0 ? Math.round((amountCents * left) / total) : 0;
+}

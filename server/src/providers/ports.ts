@@ -50,6 +50,12 @@ export interface BillingAccountRef {
   billingCustomerId: string | null;
 }
 
+/**
+ * `at_period_end`: the subscription renews no more and ends when the paid period does.
+ * `now`: it ends at once; the unused part of the paid period is credited pro rata to the customer's
+ * balance (not refunded to the card) and a final invoice settling that credit and any pending
+ * charges is issued at once (Stripe: `prorate` and `invoice_now`, both true). Previews say so.
+ */
 export type CancelMode = "at_period_end" | "now";
 
 export interface BillingPort {
@@ -65,6 +71,6 @@ export interface BillingPort {
   /** Switches the current subscription to another plan, keeping its interval and seats. */
   changePlan(account: BillingAccountRef, plan: string, ctx: ProviderCallContext): Promise<BillingSummary>;
   cancelSubscription(account: BillingAccountRef, mode: CancelMode, ctx: ProviderCallContext): Promise<BillingSummary>;
-  /** Undoes a cancel-at-period-end that has not taken effect yet. */
+  /** Undoes a scheduled end (at period end, or at a set date) that has not taken effect yet. */
   resumeSubscription(account: BillingAccountRef, ctx: ProviderCallContext): Promise<BillingSummary>;
 }

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import type { AppDeps } from "../../src/deps.js";
+import { formatMoney } from "../../src/commands/billingEffects.js";
+import { unusedTimeCents } from "../../src/providers/planCatalog.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditCount, auditOf, confirmAndAct, preview, runAction, useHarness, versionOf, type ActionCall } from "./harness.js";
+import { act, auditCount, auditOf, preview, runAction, useHarness, versionOf, type ActionCall } from "./harness.js";
 
 /**
  * billing.trial_extend, billing.credit_apply, billing.plan_change, billing.subscription_cancel over
@@ -10,12 +12,14 @@ import { act, auditCount, auditOf, confirmAndAct, preview, runAction, useHarness
  * them through the Stripe adapter and its fake.)
  */
 const DAY_MS = 86_400_000;
+/** Statuses whose current period has been paid for. */
+const EARNING_STATUSES: readonly string[] = ["active", "past_due"];
 
 async function subscriptionOf(deps: AppDeps, accountId: string) {
   return deps.database.db
     .selectFrom("billing_subscriptions as s")
     .innerJoin("billing_customers as c", "c.id", "s.customer_id")
-    .select(["s.id", "s.plan", "s.status", "s.quantity", "s.trial_end", "s.unit_amount_cents", "s.cancel_at_period_end", "s.canceled_at", "c.balance_cents"])
+    .select(["s.id", "s.plan", "s.status", "s.quantity", "s.trial_end", "s.unit_amount_cents", "s.cancel_at_period_end", "s.canceled_at", "s.current_period_end", "s.interval", "c.balance_cents"])
     .where("c.account_id", "=", accountId)
     .executeTakeFirstOrThrow();
 }
@@ -226,14 +230,24 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
       expect(again.body.code).toBe("invalid_transition");
     });
 
-    it("now: ends the subscription at once", async () => {
+    it("now: ends the subscription at once, crediting the unused paid time as the preview says", async () => {
       const target = { type: "account" as const, id: "acc_demo_009" };
-      const res = await confirmAndAct(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" } });
+      const live = await subscriptionOf(h.deps, target.id);
+      const customerBefore = await h.deps.database.db.selectFrom("billing_customers").select(["id", "balance_cents"]).where("account_id", "=", target.id).executeTakeFirstOrThrow();
+      const credit = EARNING_STATUSES.includes(live.status) ? unusedTimeCents(live.unit_amount_cents * live.quantity, live.current_period_end, live.interval, h.deps.clock.now()) : 0;
+      const shown = await preview(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" } });
+      expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+      const terms = shown.body.effects.warnings.join(" ");
+      if (credit > 0) expect(terms).toContain(`The unused time until ${live.current_period_end.toISOString().slice(0, 10)} (about ${formatMoney(credit, "usd")}) is credited to the customer's balance, not refunded to the card`);
+      else expect(terms).toContain("no unused time is credited");
+      const res = await act(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" }, confirmationToken: shown.body.confirmationToken });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const sub = await subscriptionOf(h.deps, target.id);
       expect(sub.status).toBe("canceled");
       expect(sub.canceled_at).not.toBeNull();
-      expect(res.body.after).toMatchObject({ billing: { status: "canceled", mrrCents: 0 } });
+      expect(res.body.after).toMatchObject({ billing: { status: "canceled", mrrCents: 0, balanceCents: customerBefore.balance_cents - credit } });
+      const customerAfter = await h.deps.database.db.selectFrom("billing_customers").select(["balance_cents"]).where("id", "=", customerBefore.id).executeTakeFirstOrThrow();
+      expect(customerAfter.balance_cents).toBe(customerBefore.balance_cents - credit);
       const ended = await preview(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" } });
       expect(ended.status).toBe(409);
       expect(ended.body.code).toBe("subscription_ended");

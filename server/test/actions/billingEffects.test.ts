@@ -21,7 +21,9 @@ const pastDue = BillingSummary.parse({
   currency: "usd",
   mrrCents: 49_000,
   cancelAtPeriodEnd: false,
+  cancelAt: null,
   currentPeriodEnd: PERIOD_END,
+  addOnCents: 0,
   nextInvoice: { amountCents: 48_000, date: PERIOD_END },
   balanceCents: -1_000,
   recentInvoices: [

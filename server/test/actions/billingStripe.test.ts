@@ -161,6 +161,26 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
     });
   });
 
+  it("cancel now: the preview states the unused-time credit, Stripe gets prorate and invoice_now (no key on DELETE) and credits it", async () => {
+    const target = { type: "account" as const, id: "acc_demo_009" };
+    const subId = [...fake.subscriptions.values()].find((s) => s.customer === "cus_demo_009" && s.status !== "canceled")?.id ?? "";
+    const balanceBefore = fake.customers.get("cus_demo_009")?.balance ?? Number.NaN;
+    const shown = await preview(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" } });
+    expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+    const stated = /about \$([\d,.]+)\) is credited to the customer's balance, not refunded to the card, on a final invoice issued now/.exec(shown.body.effects.warnings.join(" "));
+    expect(stated).not.toBeNull();
+    const res = await act(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" }, confirmationToken: shown.body.confirmationToken as string }, { idempotencyKey: "stripe-cancel-now" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const del = fake.requestsTo("DELETE", `/v1/subscriptions/${subId}`);
+    expect(del.map((r) => [Object.fromEntries(r.query), r.headers["idempotency-key"]])).toEqual([[{ prorate: "true", invoice_now: "true" }, undefined]]);
+    expect(fake.subscriptions.get(subId)?.status).toBe("canceled");
+    // Stripe prorates by the second, the preview by the day: they agree to within a day's worth.
+    const credited = balanceBefore - (fake.customers.get("cus_demo_009")?.balance ?? Number.NaN);
+    const statedCents = Math.round(Number(stated?.[1]?.replace(/,/g, "")) * 100);
+    expect(credited).toBeGreaterThan(0);
+    expect(Math.abs(credited - statedCents)).toBeLessThanOrEqual(Math.ceil(statedCents / 20));
+  });
+
   it("a lost Stripe response is retried by the adapter with the same key: Stripe replays it, one credit", async () => {
     const before = customer(fake, "cus_demo_003");
     const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_003\/balance_transactions$/ };

@@ -76,7 +76,7 @@ describe.each(databaseKinds)("plan changes follow the configured catalog on %s",
     for (const call of [() => preview(h, "operations", "billing.plan_change", { target, input: { plan: "starter" } }), () => act(h, "operations", "billing.plan_change", { target, input: { plan: "starter" } })]) {
       const res = await call();
       expect(res.status).toBe(400);
-      expect(res.body.errors).toEqual([expect.objectContaining({ field: "plan", reason: expect.stringContaining("business, scale") })]);
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: "body.input.plan", reason: expect.stringContaining("business, scale") })]);
     }
     expect(await auditCount(h.deps)).toBe(before);
   });

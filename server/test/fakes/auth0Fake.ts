@@ -4,14 +4,34 @@ import type { Management } from "auth0";
 import { HttpFake, type FailOptions, type FakeReply, type FakeRequest } from "./httpFake.js";
 
 /**
- * A stateful stand-in for the parts of Auth0 Steward uses: client-credentials tokens and the
- * Management API v2 user, block, MFA, session, log and ticket endpoints, with Auth0's shapes.
+ * A stateful stand-in for the parts of Auth0 Steward uses: client-credentials tokens carrying the
+ * scopes the client grant allows, and the Management API v2 user, block, MFA, session, log and
+ * ticket endpoints, with Auth0's shapes; a token without a scope an endpoint needs gets Auth0's 403.
  */
 export interface Auth0FakeOptions {
   domain?: string;
   clientId?: string;
   clientSecret?: string;
+  /** The Management API scopes the client grant gives Steward's application (default: the ones Steward needs). */
+  grantedScopes?: readonly string[];
 }
+
+/**
+ * The scopes Steward's Auth0 application needs on the Management API, one per endpoint it calls
+ * (each endpoint accepts any one of the scopes the contract lists for it; see ROUTE_SCOPES below).
+ */
+export const STEWARD_AUTH0_SCOPES = [
+  "read:users",
+  "update:users",
+  "read:authentication_methods",
+  "delete:authentication_methods",
+  "delete:guardian_enrollments",
+  "read:sessions",
+  "delete:sessions",
+  "delete:refresh_tokens",
+  "read:logs",
+  "create:user_tickets",
+] as const;
 
 export interface Auth0UserSeed {
   user_id: string;
@@ -30,6 +50,54 @@ export interface Auth0UserSeed {
 
 type Params = Record<string, string>;
 type Handler = (req: FakeRequest, params: Params) => FakeReply;
+
+/**
+ * Which scopes each Management API endpoint accepts (any one of them), as the Management API's
+ * OpenAPI document lists them (auth0Contract.test.ts checks this table against it).
+ */
+/** Query parameters each endpoint accepts, with the contract's bounds; anything else Auth0 refuses (400 invalid_query_string). */
+type QueryRule = { type: "integer"; minimum?: number; maximum?: number } | { type: "boolean" } | { type: "string"; pattern?: RegExp };
+const FIELDS = /^[a-z_]+(,[a-z_]+)*$/;
+export const ROUTE_QUERY: Record<string, Record<string, QueryRule>> = {
+  "GET /users/{id}": { fields: { type: "string", pattern: FIELDS }, include_fields: { type: "boolean" } },
+  "GET /users-by-email": { email: { type: "string" }, fields: { type: "string", pattern: FIELDS }, include_fields: { type: "boolean" } },
+  "GET /users/{id}/authentication-methods": { page: { type: "integer", minimum: 0 }, per_page: { type: "integer", minimum: 0, maximum: 100 }, include_totals: { type: "boolean" } },
+  "GET /users/{user_id}/sessions": { include_totals: { type: "boolean" }, from: { type: "string" }, take: { type: "integer", minimum: 1, maximum: 100 } },
+  "GET /users/{id}/logs": { page: { type: "integer" }, per_page: { type: "integer", minimum: 1, maximum: 100 }, sort: { type: "string", pattern: /^[a-z_]+:(1|-1)$/ }, include_totals: { type: "boolean" } },
+};
+
+/** Why Auth0 would refuse this query string; undefined when it is fine. */
+function queryProblem(rules: Record<string, QueryRule>, query: URLSearchParams): string | undefined {
+  for (const [name, value] of query) {
+    const rule = rules[name];
+    if (!rule) return `Additional properties not allowed: ${name}`;
+    if (rule.type === "boolean" && value !== "true" && value !== "false") return `Expected type boolean but found type string on property ${name}`;
+    if (rule.type === "integer") {
+      if (!/^-?\d+$/.test(value)) return `Expected type integer but found type string on property ${name}`;
+      if (rule.maximum !== undefined && Number(value) > rule.maximum) return `Too large: must be at most ${rule.maximum} on property ${name}`;
+      if (rule.minimum !== undefined && Number(value) < rule.minimum) return `Too small: must be at least ${rule.minimum} on property ${name}`;
+    }
+    if (rule.type === "string" && rule.pattern && !rule.pattern.test(value)) return `String does not match pattern on property ${name}`;
+  }
+  return undefined;
+}
+
+export const ROUTE_SCOPES: Record<string, readonly string[]> = {
+  "GET /users/{id}": ["read:users", "read:current_user", "read:user_idp_tokens"],
+  "GET /users-by-email": ["read:users"],
+  "PATCH /users/{id}": ["update:users", "update:users_app_metadata", "update:current_user_metadata"],
+  "GET /user-blocks/{id}": ["read:users"],
+  "DELETE /user-blocks/{id}": ["update:users"],
+  "GET /users/{id}/authentication-methods": ["read:authentication_methods"],
+  "DELETE /users/{id}/authentication-methods": ["delete:authentication_methods"],
+  "DELETE /users/{id}/authenticators": ["delete:guardian_enrollments"],
+  "POST /users/{id}/multifactor/actions/invalidate-remember-browser": ["update:users"],
+  "GET /users/{user_id}/sessions": ["read:sessions"],
+  "DELETE /users/{user_id}/sessions": ["delete:sessions"],
+  "DELETE /users/{user_id}/refresh-tokens": ["delete:refresh_tokens"],
+  "GET /users/{id}/logs": ["read:logs", "read:logs_users"],
+  "POST /tickets/password-change": ["create:user_tickets"],
+};
 
 const auth0Error = (status: number, error: string, message: string, errorCode?: string): FakeReply => ({
   status,
@@ -51,14 +119,18 @@ export class Auth0Fake extends HttpFake {
   readonly rememberBrowserInvalidated = new Set<string>();
   readonly passwordTickets: { user_id: string; ticket: string; ttl_sec?: number }[] = [];
   tokensIssued = 0;
-  private readonly tokens = new Set<string>();
-  private readonly routes: { method: string; pattern: RegExp; handler: Handler }[] = [];
+  /** What the client grant allows; change it to model an application set up without some scope. */
+  grantedScopes: string[];
+  /** Each token issued and the scopes it carries. */
+  private readonly tokens = new Map<string, Set<string>>();
+  private readonly routes: { method: string; pattern: RegExp; scopes: readonly string[]; query: Record<string, QueryRule>; handler: Handler }[] = [];
 
   constructor(options: Auth0FakeOptions = {}) {
     super();
     this.domain = options.domain ?? "steward-test.eu.auth0.com";
     this.clientId = options.clientId ?? "steward-client-id";
     this.clientSecret = options.clientSecret ?? "steward-client-secret";
+    this.grantedScopes = [...(options.grantedScopes ?? STEWARD_AUTH0_SCOPES)];
     this.defineRoutes();
   }
 
@@ -133,11 +205,17 @@ export class Auth0Fake extends HttpFake {
     if (req.method === "POST" && req.path === "/oauth/token") return this.issueToken(req);
     if (!req.path.startsWith("/api/v2/")) return auth0Error(404, "Not Found", "Not Found");
     const bearer = String(req.headers.authorization ?? "").replace(/^Bearer /, "");
-    if (!this.tokens.has(bearer)) return auth0Error(401, "Unauthorized", "Invalid token", "invalid_token");
+    const scopes = this.tokens.get(bearer);
+    if (!scopes) return auth0Error(401, "Unauthorized", "Invalid token", "invalid_token");
     const path = req.path.slice("/api/v2".length);
     for (const r of this.routes) {
       const match = r.method === req.method ? r.pattern.exec(path) : null;
-      if (match) return r.handler(req, Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)])));
+      if (!match) continue;
+      // Auth0 checks the token's scopes before anything else, and names what it wanted.
+      if (!r.scopes.some((scope) => scopes.has(scope))) return auth0Error(403, "Forbidden", `Insufficient scope, expected any of: ${r.scopes.join(",")}`, "insufficient_scope");
+      const bad = queryProblem(r.query, req.query);
+      if (bad) return auth0Error(400, "Bad Request", `Query validation error: '${bad}'.`, "invalid_query_string");
+      return r.handler(req, Object.fromEntries(Object.entries(match.groups ?? {}).map(([k, v]) => [k, decodeURIComponent(v)])));
     }
     return auth0Error(404, "Not Found", `No route ${req.method} ${path}`);
   }
@@ -147,10 +225,13 @@ export class Auth0Fake extends HttpFake {
     if (body.grant_type !== "client_credentials" || body.client_id !== this.clientId || body.client_secret !== this.clientSecret) {
       return { status: 401, body: { error: "access_denied", error_description: "Unauthorized" } };
     }
+    // The token carries what the grant allows, narrowed to the scopes asked for when the request names some.
+    const asked = typeof body.scope === "string" && body.scope.trim() ? new Set(body.scope.trim().split(/\s+/)) : undefined;
+    const scopes = this.grantedScopes.filter((scope) => !asked || asked.has(scope));
     const token = `fake-mgmt-${randomBytes(12).toString("hex")}`;
-    this.tokens.add(token);
+    this.tokens.set(token, new Set(scopes));
     this.tokensIssued++;
-    return { status: 200, body: { access_token: token, token_type: "Bearer", expires_in: 86_400, scope: "read:users update:users delete:guardian_enrollments read:logs" } };
+    return { status: 200, body: { access_token: token, token_type: "Bearer", expires_in: 86_400, scope: scopes.join(" ") } };
   }
 
   private user(id: string): Management.GetUserResponseContent | undefined {
@@ -160,7 +241,9 @@ export class Auth0Fake extends HttpFake {
   private defineRoutes(): void {
     const on = (method: string, template: string, handler: Handler) => {
       const pattern = new RegExp(`^${template.replace(/\{(\w+)\}/g, "(?<$1>[^/]+)")}$`);
-      this.routes.push({ method, pattern, handler });
+      const scopes = ROUTE_SCOPES[`${method} ${template}`];
+      if (!scopes) throw new Error(`no scopes listed for ${method} ${template}`);
+      this.routes.push({ method, pattern, scopes, query: ROUTE_QUERY[`${method} ${template}`] ?? {}, handler });
     };
     const missingUser = () => auth0Error(404, "Not Found", "The user does not exist.", "inexistent_user");
     const withUser = (fn: (id: string, req: FakeRequest) => FakeReply): Handler => (req, params) => {

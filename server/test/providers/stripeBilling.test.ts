@@ -50,7 +50,9 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
       currency: "usd",
       mrrCents: 14_500,
       cancelAtPeriodEnd: false,
+      cancelAt: null,
       currentPeriodEnd: isoAt(12),
+      addOnCents: 0,
       nextInvoice: { amountCents: 14_500, date: isoAt(12) },
       balanceCents: 0,
       recentInvoices: [3, 2, 1].map((k) => ({
@@ -69,6 +71,19 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
     expect(fake.requests.every((r) => r.headers["stripe-version"] === STRIPE_API_VERSION)).toBe(true);
     expect(STRIPE_API_VERSION).toBe("2026-10-28.endive");
     expect(fake.requests.map((r) => `${r.method} ${r.path}`).sort()).toEqual(["GET /v1/customers/cus_active", "GET /v1/invoices", "GET /v1/subscriptions", "POST /v1/invoices/create_preview"]);
+    // Since 2025-03-31.basil Stripe previews a named subscription only; the customer's "next invoice" is gone.
+    expect(fake.requestsTo("POST", "/v1/invoices/create_preview")[0]?.body).toEqual({ customer: "cus_active", subscription: "sub_active" });
+  });
+
+  it("a multi-item subscription: seats and plan from the plan's item wherever it is listed, MRR and next invoice from every item", async () => {
+    const summary = await billing.getBilling(account("cus_addons"));
+    // 8 team seats at 29.00, SSO at 50.00, 3 storage packs at 10.00.
+    expect(summary).toMatchObject({ plan: "team", seats: 8, interval: "month", mrrCents: 8 * 2_900 + 5_000 + 3 * 1_000, addOnCents: 8_000, nextInvoice: { amountCents: 31_200, date: isoAt(15) } });
+    expect(fake.subscriptions.get("sub_addons")?.items.data[0]?.price.id).toBe("price_sso_month");
+  });
+
+  it("a subscription set to end on a date (cancel_at) is shown as ending then, with no next invoice", async () => {
+    expect(await billing.getBilling(account("cus_cancel_at"))).toMatchObject({ status: "active", cancelAtPeriodEnd: true, cancelAt: isoAt(5), currentPeriodEnd: isoAt(20), nextInvoice: null });
   });
 
   it("past_due with failed attempts shows dunning: attempts, next retry, amount due", async () => {
@@ -107,13 +122,16 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
     expect(fake.requests).toHaveLength(0);
   });
 
-  it("sends its four reads at once, so a lookup costs one provider round trip", async () => {
+  it("sends three reads at once and the preview as soon as the subscription is known: two provider round trips", async () => {
     fake.latencyMs = 300;
     await billing.getBilling(account("cus_active"));
-    const arrivals = fake.requests.map((r) => r.at);
-    expect(arrivals).toHaveLength(4);
+    const first = fake.requests.filter((r) => r.method === "GET").map((r) => r.at);
+    expect(first).toHaveLength(3);
     // Sequential calls would arrive at least one latency (300 ms) apart.
-    expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeLessThan(250);
+    expect(Math.max(...first) - Math.min(...first)).toBeLessThan(250);
+    const preview = fake.requestsTo("POST", "/v1/invoices/create_preview")[0]?.at ?? 0;
+    expect(preview - Math.min(...first)).toBeGreaterThanOrEqual(290);
+    expect(preview - Math.min(...first)).toBeLessThan(600);
   });
 
   it("429 then success: waits the Retry-After the fake sent, then answers", async () => {
@@ -230,11 +248,18 @@ describe("Stripe billing writes", () => {
     expect(fake.requestsTo("POST", "/v1/subscriptions/sub_active")[1]?.body).toEqual({ cancel_at_period_end: "false" });
 
     const ended = await billing.cancelSubscription(account("cus_active"), "now", ctx("op-cancel-2"));
+    // 5 seats at 29.00 with 12 of about 30 days left: the unused time is credited on a final invoice.
     expect(ended).toMatchObject({ status: "canceled", mrrCents: 0, nextInvoice: null });
     const del = fake.requestsTo("DELETE", "/v1/subscriptions/sub_active");
     expect(del).toHaveLength(1);
-    expect(del[0]?.headers["idempotency-key"]).toBe("op-cancel-2");
+    // An explicit choice, sent as Stripe reads DELETE parameters (query string), and no key: DELETE ignores it.
+    expect(Object.fromEntries(del[0]?.query ?? [])).toEqual({ prorate: "true", invoice_now: "true" });
+    expect(del[0]?.headers["idempotency-key"]).toBeUndefined();
     expect(fake.subscriptions.get("sub_active")?.status).toBe("canceled");
+    const credit = Math.round((14_500 * 12) / 30);
+    expect(ended.balanceCents).toBeGreaterThanOrEqual(-credit - 10);
+    expect(ended.balanceCents).toBeLessThanOrEqual(-credit + 10);
+    expect(fake.pendingItems).toEqual([]);
 
     const again = await failure(billing.cancelSubscription(account("cus_active"), "now", ctx("op-cancel-3")));
     expect(again).toMatchObject({ code: "rejected" });
@@ -244,5 +269,68 @@ describe("Stripe billing writes", () => {
   it("writes for an account without a Stripe customer are not_found", async () => {
     expect(await failure(billing.changeSeats(account(null), 3, ctx("op-none")))).toMatchObject({ code: "not_found" });
     expect(await failure(billing.applyCredit(account(null), 100, "x", ctx("op-none-2")))).toMatchObject({ code: "not_found" });
+  });
+
+  it("resume clears a cancel_at date with cancel_at=\"\" (cancel_at_period_end=false would leave it set)", async () => {
+    const resumed = await billing.resumeSubscription(account("cus_cancel_at"), ctx("op-resume-at"));
+    expect(fake.requestsTo("POST", "/v1/subscriptions/sub_cancel_at")[0]?.body).toEqual({ cancel_at: "" });
+    expect(resumed).toMatchObject({ cancelAtPeriodEnd: false, cancelAt: null, nextInvoice: { amountCents: 4 * 4_900 } });
+  });
+
+  it("seat and plan changes go to the plan's item, not to an add-on listed first", async () => {
+    await billing.changeSeats(account("cus_addons"), 9, ctx("op-seats-addons"));
+    expect(fake.requestsTo("POST", "/v1/subscription_items/si_addons")).toHaveLength(1);
+    const summary = await billing.changePlan(account("cus_addons"), "business", ctx("op-plan-addons"));
+    expect(fake.requestsTo("POST", "/v1/subscriptions/sub_addons")[0]?.body).toMatchObject({ items: { 0: { id: "si_addons", price: "price_business_month" } } });
+    expect(summary).toMatchObject({ plan: "business", seats: 9, addOnCents: 8_000, mrrCents: 9 * 4_900 + 8_000 });
+  });
+
+  it("cancel now whose answer was lost: the retry (no key on DELETE) is refused as already canceled, the adapter reads back and reports success", async () => {
+    fake.dropNext(1, { method: "DELETE", path: "/v1/subscriptions/sub_active" });
+    const ended = await billing.cancelSubscription(account("cus_active"), "now", ctx("op-cancel-lost"));
+    expect(ended).toMatchObject({ status: "canceled" });
+    expect(fake.requestsTo("DELETE", "/v1/subscriptions/sub_active").map((r) => [r.fault ?? "ok", r.status])).toEqual([
+      ["dropped", 0],
+      ["ok", 400],
+    ]);
+    // One final invoice: the credit was given once.
+    expect([...fake.invoices.values()].filter((i) => i.customer === "cus_active" && i.created >= Math.floor(now / 1000) - 1)).toHaveLength(1);
+  });
+
+  it("keys longer than Stripe's 255 characters are shortened the same way every time, and stay distinct", async () => {
+    const long = (tail: string) => `steward:${"s".repeat(36)}:billing.credit_apply:${"k".repeat(200)}${tail}`;
+    await billing.applyCredit(account("cus_active"), 100, "x", ctx(long(":cancel")));
+    await billing.applyCredit(account("cus_active"), 100, "x", ctx(long(":cancel")));
+    await billing.applyCredit(account("cus_active"), 100, "x", ctx(long(":resume")));
+    const keys = fake.requestsTo("POST", "/v1/customers/cus_active/balance_transactions").map((r) => String(r.headers["idempotency-key"]));
+    expect(keys.every((k) => k.length <= 255)).toBe(true);
+    expect(keys[0]).toBe(keys[1]);
+    expect(keys[2]).not.toBe(keys[0]);
+    expect(fake.balanceTransactions).toHaveLength(2);
+  });
+});
+
+describe("STRIPE_BASE_URL with a path (a proxy in front of Stripe)", () => {
+  it("keeps the path in front of every request", async () => {
+    const proxied = new StripeFake({ mountPath: "/egress/stripe" });
+    await proxied.start();
+    try {
+      seedStripe(proxied);
+      expect(proxied.env().STRIPE_BASE_URL).toBe(`${proxied.url}/egress/stripe`);
+      const port = createStripeBilling({ config: testConfig({ ...proxied.env(), PROVIDER_TIMEOUT_MS: "2000" }) });
+      expect(await port.getBilling(account("cus_active"))).toMatchObject({ subscriptionId: "sub_active", nextInvoice: { amountCents: 14_500 } });
+      await port.applyCredit(account("cus_active"), 250, "Proxy check", { idempotencyKey: "op-proxy" });
+      expect(proxied.requests.map((r) => r.path).sort()).toEqual([
+        "/egress/stripe/v1/customers/cus_active",
+        "/egress/stripe/v1/customers/cus_active",
+        "/egress/stripe/v1/customers/cus_active/balance_transactions",
+        "/egress/stripe/v1/invoices",
+        "/egress/stripe/v1/invoices/create_preview",
+        "/egress/stripe/v1/subscriptions",
+      ]);
+      expect(proxied.requests.every((r) => r.status < 400)).toBe(true);
+    } finally {
+      await proxied.close();
+    }
   });
 });

@@ -5,8 +5,7 @@ const DAY = 86_400_000;
 
 /** The Stripe account the adapter tests read, relative to `now`: one customer per billing situation. */
 export function seedStripe(fake: StripeFake, now: number = Date.now()): void {
-  for (const map of [fake.customers, fake.prices, fake.subscriptions, fake.invoices]) map.clear();
-  fake.balanceTransactions.length = 0;
+  fake.reset();
   const at = (offsetDays: number) => new Date(now + offsetDays * DAY);
 
   fake.addPrice({ plan: "team", interval: "month", unitAmount: 2_900 });
@@ -39,6 +38,14 @@ export function seedStripe(fake: StripeFake, now: number = Date.now()): void {
 
   fake.addCustomer({ id: "cus_yearly", email: "billing@umbrella.example", balance: -2_500 });
   fake.addSubscription({ id: "sub_yearly", customer: "cus_yearly", price: "price_business_year", quantity: 10, status: "active", periodEnd: at(100), cancelAtPeriodEnd: true });
+
+  // Two add-ons beside the plan's seats (listed first, as Stripe may), and a subscription set to end on a date.
+  fake.addPrice({ plan: "sso", interval: "month", unitAmount: 5_000 });
+  fake.addPrice({ plan: "storage", interval: "month", unitAmount: 1_000 });
+  fake.addCustomer({ id: "cus_addons", email: "billing@stark.example" });
+  fake.addSubscription({ id: "sub_addons", customer: "cus_addons", price: "price_team_month", quantity: 8, status: "active", periodEnd: at(15), addOns: [{ price: "price_sso_month", quantity: 1 }, { price: "price_storage_month", quantity: 3 }] });
+  fake.addCustomer({ id: "cus_cancel_at", email: "billing@wayne.example" });
+  fake.addSubscription({ id: "sub_cancel_at", customer: "cus_cancel_at", price: "price_business_month", quantity: 4, status: "active", periodEnd: at(20), cancelAt: at(5) });
 
   fake.addCustomer({ id: "cus_gone", email: "billing@hooli.example" });
   fake.addSubscription({ id: "sub_gone", customer: "cus_gone", price: "price_team_month", quantity: 3, status: "canceled", periodEnd: at(-20) });

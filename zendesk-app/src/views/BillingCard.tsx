@@ -36,7 +36,7 @@ export function BillingCard({ context }: { context: RequesterContext }) {
         )}
         {billing.cancelAtPeriodEnd && (
           <Badge tone="yellow" name="cancels">
-            {t("badge.cancels", { date: date(billing.currentPeriodEnd) })}
+            {t("badge.cancels", { date: date(billing.cancelAt ?? billing.currentPeriodEnd) })}
           </Badge>
         )}
       </div>

@@ -1,7 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
-import { actionEffects, formatMoney } from "../billingEffects.js";
+import { actionEffects, cancelNowTerms, formatMoney } from "../billingEffects.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
@@ -33,7 +33,7 @@ export const deleteAccount = defineCommand({
     const billing = await currentBilling(ctx, target.account);
     const users = await usersToBlock(ctx.deps.database.db, target.id);
     const live = isLiveSubscription(billing);
-    const warnings = live ? [`The ${billing.status} ${billing.plan ?? ""} subscription (${formatMoney(billing.mrrCents, billing.currency)} a month) is cancelled immediately`] : [];
+    const warnings = live ? [`The ${billing.status} ${billing.plan ?? ""} subscription (${formatMoney(billing.mrrCents, billing.currency)} a month) is cancelled immediately`, cancelNowTerms(billing, ctx.now)] : [];
     const retentionUntil = retentionDate(ctx.now).toISOString();
     return actionEffects(billing, {
       summary: `Delete ${target.account.name}: ${users.length} user(s) lose access${live ? ", the subscription is cancelled now" : ""}; data kept until ${retentionUntil.slice(0, 10)}`,

@@ -2,12 +2,13 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { actionEffects, formatMoney } from "../billingEffects.js";
+import { actionEffects, cancelNowTerms, formatMoney } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 
 /**
  * billing.subscription_cancel — at period end (default) or now, through the billing port;
- * destructive: the preview shows the MRR lost and the invoice that will no longer come. The account's
+ * destructive: the preview shows the MRR lost, the invoice that will no longer come and, for
+ * "now", what happens to the unused paid time (credited to the balance; see CancelMode). The account's
  * access is not touched (that is account.deactivate).
  */
 export const cancelSubscription = defineCommand({
@@ -19,7 +20,7 @@ export const cancelSubscription = defineCommand({
   validate: async (target, input, ctx) => {
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     if (input.mode === "at_period_end" && billing.cancelAtPeriodEnd) {
-      throw Problem.conflict("invalid_transition", `The subscription already cancels at the end of the period (${billing.currentPeriodEnd ?? "unknown"})`);
+      throw Problem.conflict("invalid_transition", `The subscription is already set to end (${billing.cancelAt ?? billing.currentPeriodEnd ?? "unknown"})`);
     }
   },
   preview: async (target, input, ctx) => {
@@ -27,7 +28,7 @@ export const cancelSubscription = defineCommand({
     const when = input.mode === "now" ? "now" : `at the end of the period (${billing.currentPeriodEnd ?? "unknown"})`;
     const warnings = ["The account keeps its access: use account.deactivate to remove it"];
     if (billing.nextInvoice) warnings.unshift(`The invoice of ${formatMoney(billing.nextInvoice.amountCents, billing.currency)} due ${billing.nextInvoice.date ?? "next"} will not be issued`);
-    if (input.mode === "now") warnings.unshift("Cancelling now ends the subscription immediately; it cannot be resumed");
+    if (input.mode === "now") warnings.unshift("Cancelling now ends the subscription immediately; it cannot be resumed", cancelNowTerms(billing, ctx.now));
     return actionEffects(billing, {
       summary: `Cancels the ${billing.plan ?? ""} subscription ${when}; MRR lost ${formatMoney(billing.mrrCents, billing.currency)}`,
       billingAfter: "ended",

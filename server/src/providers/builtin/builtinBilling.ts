@@ -3,7 +3,7 @@ import type { Kysely, Selectable, Transaction } from "kysely";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import type { Clock } from "../../clock.js";
 import type { BillingCustomersTable, BillingSubscriptionsTable, DB } from "../../db/schema.js";
-import { isPlanName, monthlyRecurringCents, unitPriceCents } from "../planCatalog.js";
+import { isPlanName, monthlyRecurringCents, unitPriceCents, unusedTimeCents } from "../planCatalog.js";
 import type { BillingAccountRef, BillingPort, CancelMode, ProviderCallContext } from "../ports.js";
 import { builtinCall, builtinNotFound, builtinRejected } from "./builtinCall.js";
 
@@ -61,10 +61,24 @@ export class BuiltinBilling implements BillingPort {
     });
   }
 
-  cancelSubscription(account: BillingAccountRef, mode: CancelMode, ctx: ProviderCallContext): Promise<BillingSummary> {
-    return this.changeSubscription("billing.cancel", account, ctx, (sub) => {
+  /** Cancel-now credits the unused paid time to the balance, as CancelMode says (and Stripe does with prorate). */
+  async cancelSubscription(account: BillingAccountRef, mode: CancelMode, ctx: ProviderCallContext): Promise<BillingSummary> {
+    let unused: { customerId: string; cents: number; currency: string } | null = null;
+    const summary = await this.changeSubscription("billing.cancel", account, ctx, (sub, customer) => {
       if (sub.status === "canceled") throw builtinRejected("billing.cancel", "the subscription is already canceled");
-      return mode === "now" ? { status: "canceled", canceled_at: this.clock.now(), cancel_at_period_end: false } : { cancel_at_period_end: true };
+      if (mode !== "now") return { cancel_at_period_end: true };
+      const paid = EARNING.has(sub.status) ? unusedTimeCents(sub.unit_amount_cents * sub.quantity, sub.current_period_end, sub.interval, this.clock.now()) : 0;
+      if (paid > 0) unused = { customerId: customer.id, cents: paid, currency: customer.currency };
+      return { status: "canceled", canceled_at: this.clock.now(), cancel_at_period_end: false };
+    });
+    const credit = unused as { customerId: string; cents: number; currency: string } | null;
+    if (!credit) return summary;
+    return builtinCall("billing.cancel", async () => {
+      const db = ctx.executor ?? this.db;
+      await this.credit(db, credit.customerId, credit.cents, credit.currency, "Unused time of the canceled subscription", `${ctx.idempotencyKey}:unused`);
+      const customer = await this.findCustomer(db, account);
+      if (!customer) throw builtinNotFound("billing.cancel", `no billing customer for account ${account.id}`);
+      return this.summarize(db, customer);
     });
   }
 
@@ -83,29 +97,34 @@ export class BuiltinBilling implements BillingPort {
       const db = ctx.executor ?? this.db;
       const customer = await this.findCustomer(db, account);
       if (!customer) throw builtinNotFound("billing.apply_credit", `no billing customer for account ${account.id}`);
-      const id = `cbtxn_${createHash("sha256").update(ctx.idempotencyKey).digest("hex").slice(0, 24)}`;
-      const inserted = await db
-        .insertInto("billing_balance_transactions")
-        .values({ id, customer_id: customer.id, amount_cents: -amountCents, currency: customer.currency, description, created_at: this.clock.now() })
-        .onConflict((oc) => oc.column("id").doNothing())
-        .returning("id")
-        .executeTakeFirst();
-      if (!inserted) return { balanceCents: customer.balance_cents };
-      const updated = await db
-        .updateTable("billing_customers")
-        .set((eb) => ({ balance_cents: eb("balance_cents", "-", amountCents) }))
-        .where("id", "=", customer.id)
-        .returning("balance_cents")
-        .executeTakeFirstOrThrow();
-      return { balanceCents: updated.balance_cents };
+      return { balanceCents: (await this.credit(db, customer.id, amountCents, customer.currency, description, ctx.idempotencyKey)) ?? customer.balance_cents };
     });
+  }
+
+  /** One credit per key: the new balance, or undefined when this key already credited. */
+  private async credit(db: Executor, customerId: string, amountCents: number, currency: string, description: string, key: string): Promise<number | undefined> {
+    const id = `cbtxn_${createHash("sha256").update(key).digest("hex").slice(0, 24)}`;
+    const inserted = await db
+      .insertInto("billing_balance_transactions")
+      .values({ id, customer_id: customerId, amount_cents: -amountCents, currency, description, created_at: this.clock.now() })
+      .onConflict((oc) => oc.column("id").doNothing())
+      .returning("id")
+      .executeTakeFirst();
+    if (!inserted) return undefined;
+    const updated = await db
+      .updateTable("billing_customers")
+      .set((eb) => ({ balance_cents: eb("balance_cents", "-", amountCents) }))
+      .where("id", "=", customerId)
+      .returning("balance_cents")
+      .executeTakeFirstOrThrow();
+    return updated.balance_cents;
   }
 
   private changeSubscription(
     operation: string,
     account: BillingAccountRef,
     ctx: ProviderCallContext,
-    change: (sub: Subscription) => Partial<Pick<Subscription, "quantity" | "trial_end" | "current_period_end" | "plan" | "unit_amount_cents" | "status" | "canceled_at" | "cancel_at_period_end">>,
+    change: (sub: Subscription, customer: Customer) => Partial<Pick<Subscription, "quantity" | "trial_end" | "current_period_end" | "plan" | "unit_amount_cents" | "status" | "canceled_at" | "cancel_at_period_end">>,
   ): Promise<BillingSummary> {
     return builtinCall(operation, async () => {
       const db = ctx.executor ?? this.db;
@@ -115,7 +134,7 @@ export class BuiltinBilling implements BillingPort {
       if (!sub) throw builtinNotFound(operation, `customer ${customer.id} has no subscription`);
       await db
         .updateTable("billing_subscriptions")
-        .set({ ...change(sub), updated_at: this.clock.now() })
+        .set({ ...change(sub, customer), updated_at: this.clock.now() })
         .where("id", "=", sub.id)
         .execute();
       return this.summarize(db, customer);
@@ -175,7 +194,10 @@ export class BuiltinBilling implements BillingPort {
       currency: customer.currency,
       mrrCents: sub && EARNING.has(sub.status) ? monthlyRecurringCents(amount, sub.interval) : 0,
       cancelAtPeriodEnd: sub?.cancel_at_period_end ?? false,
+      cancelAt: sub && sub.status !== "canceled" && sub.cancel_at_period_end ? sub.current_period_end.toISOString() : null,
       currentPeriodEnd: sub?.current_period_end.toISOString() ?? null,
+      // The built-in tables hold one item per subscription: the plan's seats.
+      addOnCents: 0,
       // As Stripe does, a credit balance reduces what the next invoice asks for.
       nextInvoice: sub && renews ? { amountCents: Math.max(0, amount + customer.balance_cents), date: (sub.status === "trialing" && sub.trial_end ? sub.trial_end : sub.current_period_end).toISOString() } : null,
       balanceCents: customer.balance_cents,

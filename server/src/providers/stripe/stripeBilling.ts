@@ -4,7 +4,8 @@ import { priceLookupKey } from "../planCatalog.js";
 import type { ProviderCaller } from "../providerCall.js";
 import { ProviderError } from "../providerError.js";
 import type { BillingAccountRef, BillingPort, CancelMode, ProviderCallContext } from "../ports.js";
-import { currentSubscription, summarizeStripeBilling } from "./stripeSummary.js";
+import { stripeIdempotencyKey } from "./stripeClient.js";
+import { currentSubscription, planItem, summarizeStripeBilling } from "./stripeSummary.js";
 
 const RECENT_INVOICES = 10;
 
@@ -12,10 +13,15 @@ function rejected(operation: string, message: string): ProviderError {
   return new ProviderError({ provider: "stripe", code: "rejected", operation, message });
 }
 
+const ended = (sub: Stripe.Subscription) => sub.status === "canceled" || sub.status === "incomplete_expired";
+
 /**
- * Billing from Stripe. Reads go out at once (customer, subscriptions, invoices, next-invoice preview),
- * so a lookup costs one round trip. Every write carries `ctx.idempotencyKey`, the same on each retry,
- * so a retried support action changes Stripe once.
+ * Billing from Stripe at the pinned API version. A lookup reads the customer, subscriptions and
+ * invoices at once and previews the current subscription's next invoice as soon as its id is known
+ * (since 2025-03-31 Stripe previews only a named subscription, no longer "the customer's next invoice"). Every POST carries
+ * `ctx.idempotencyKey` (shortened to Stripe's 255 characters when longer), the same on each retry,
+ * so a retried support action changes Stripe once; DELETE takes no key at Stripe, so cancel-now is
+ * made safe to retry by reading the subscription back instead.
  */
 export class StripeBilling implements BillingPort {
   readonly name = "stripe" as const;
@@ -28,11 +34,15 @@ export class StripeBilling implements BillingPort {
   async getBilling(account: BillingAccountRef): Promise<BillingSummary | null> {
     if (!account.billingCustomerId) return null;
     const customerId = account.billingCustomerId;
-    const [customer, subscriptions, invoices, upcoming] = await Promise.all([
+    // The preview needs the subscription's id, so it follows the subscription list; the rest runs beside both.
+    const subscriptionsAndPreview = this.subscriptions(customerId).then(async (subscriptions) => {
+      const sub = currentSubscription(subscriptions);
+      return { subscriptions, upcoming: sub && !ended(sub) ? await this.upcomingInvoice(customerId, sub.id) : null };
+    });
+    const [customer, { subscriptions, upcoming }, invoices] = await Promise.all([
       this.customer(customerId),
-      this.subscriptions(customerId),
+      subscriptionsAndPreview,
       this.caller.call("invoices.list", async ({ timeoutMs }) => (await this.stripe.invoices.list({ customer: customerId, limit: RECENT_INVOICES }, { timeout: timeoutMs })).data),
-      this.upcomingInvoice(customerId),
     ]);
     return summarizeStripeBilling({ customer, subscriptions, invoices, upcoming });
   }
@@ -40,7 +50,7 @@ export class StripeBilling implements BillingPort {
   async changeSeats(account: BillingAccountRef, quantity: number, ctx: ProviderCallContext): Promise<BillingSummary> {
     const { sub, item } = await this.liveSubscription(account, "subscriptionItems.update");
     await this.caller.call("subscriptionItems.update", ({ timeoutMs }) =>
-      this.stripe.subscriptionItems.update(item.id, { quantity, proration_behavior: "create_prorations" }, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }),
+      this.stripe.subscriptionItems.update(item.id, { quantity, proration_behavior: "create_prorations" }, this.writeOptions(ctx, timeoutMs)),
     );
     return this.summaryAfterWrite(account, sub);
   }
@@ -49,12 +59,12 @@ export class StripeBilling implements BillingPort {
     const { sub } = await this.liveSubscription(account, "subscriptions.update");
     if (sub.status !== "trialing") throw rejected("subscriptions.update", `the subscription is ${sub.status}, not trialing`);
     await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
-      this.stripe.subscriptions.update(sub.id, { trial_end: Math.floor(trialEnd.getTime() / 1000), proration_behavior: "none" }, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }),
+      this.stripe.subscriptions.update(sub.id, { trial_end: Math.floor(trialEnd.getTime() / 1000), proration_behavior: "none" }, this.writeOptions(ctx, timeoutMs)),
     );
     return this.summaryAfterWrite(account, sub);
   }
 
-  /** Plans are Stripe prices found by lookup key `<plan>_<interval>`; the interval and seats stay. */
+  /** Plans are Stripe prices found by lookup key `<plan>_<interval>`; the interval, seats and add-ons stay. */
   async changePlan(account: BillingAccountRef, plan: string, ctx: ProviderCallContext): Promise<BillingSummary> {
     const { sub, item } = await this.liveSubscription(account, "subscriptions.update");
     const interval = item.price.recurring?.interval === "year" ? "year" : "month";
@@ -63,7 +73,7 @@ export class StripeBilling implements BillingPort {
     const price = prices[0];
     if (!price) throw rejected("prices.list", `no active Stripe price with lookup key ${lookupKey}`);
     await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
-      this.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: price.id }], proration_behavior: "create_prorations" }, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }),
+      this.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: price.id }], proration_behavior: "create_prorations" }, this.writeOptions(ctx, timeoutMs)),
     );
     return this.summaryAfterWrite(account, sub);
   }
@@ -71,21 +81,27 @@ export class StripeBilling implements BillingPort {
   async cancelSubscription(account: BillingAccountRef, mode: CancelMode, ctx: ProviderCallContext): Promise<BillingSummary> {
     const { sub } = await this.liveSubscription(account, mode === "now" ? "subscriptions.cancel" : "subscriptions.update");
     if (mode === "now") {
-      await this.caller.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, {}, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }));
+      // Unused time is credited (prorate) and the final invoice is issued now (invoice_now): CancelMode says why.
+      const cancel = () => this.caller.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, { prorate: true, invoice_now: true }, { timeout: timeoutMs }));
+      await cancel().catch(async (err: unknown) => {
+        // A lost answer retried without a key is refused as "already canceled": the first attempt did it.
+        const current = (await this.subscriptions(this.customerIdOf(account, "subscriptions.cancel"))).find((s) => s.id === sub.id);
+        if (!current || current.status !== "canceled") throw err;
+      });
     } else {
       await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
-        this.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true }, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }),
+        this.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true }, this.writeOptions(ctx, timeoutMs)),
       );
     }
     return this.summaryAfterWrite(account, sub);
   }
 
+  /** Clears whichever way the subscription was set to end: `cancel_at_period_end`, or a `cancel_at` date. */
   async resumeSubscription(account: BillingAccountRef, ctx: ProviderCallContext): Promise<BillingSummary> {
     const { sub } = await this.liveSubscription(account, "subscriptions.update");
-    if (!sub.cancel_at_period_end) throw rejected("subscriptions.update", "the subscription is not set to cancel");
-    await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
-      this.stripe.subscriptions.update(sub.id, { cancel_at_period_end: false }, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }),
-    );
+    if (!sub.cancel_at_period_end && sub.cancel_at === null) throw rejected("subscriptions.update", "the subscription is not set to cancel");
+    const params: Stripe.SubscriptionUpdateParams = sub.cancel_at_period_end ? { cancel_at_period_end: false } : { cancel_at: "" };
+    await this.caller.call("subscriptions.update", ({ timeoutMs }) => this.stripe.subscriptions.update(sub.id, params, this.writeOptions(ctx, timeoutMs)));
     return this.summaryAfterWrite(account, sub);
   }
 
@@ -94,9 +110,14 @@ export class StripeBilling implements BillingPort {
     if (!Number.isInteger(amountCents) || amountCents <= 0) throw rejected("customers.createBalanceTransaction", "the credit must be a positive whole number of cents");
     const customer = await this.customer(this.customerIdOf(account, "customers.createBalanceTransaction"));
     const txn = await this.caller.call("customers.createBalanceTransaction", ({ timeoutMs }) =>
-      this.stripe.customers.createBalanceTransaction(customer.id, { amount: -amountCents, currency: customer.currency ?? "usd", description }, { idempotencyKey: ctx.idempotencyKey, timeout: timeoutMs }),
+      this.stripe.customers.createBalanceTransaction(customer.id, { amount: -amountCents, currency: customer.currency ?? "usd", description }, this.writeOptions(ctx, timeoutMs)),
     );
     return { balanceCents: txn.ending_balance };
+  }
+
+  /** Options for a POST: the support action's idempotency key, in a form Stripe accepts. */
+  private writeOptions(ctx: ProviderCallContext, timeoutMs: number): Stripe.RequestOptions {
+    return { idempotencyKey: stripeIdempotencyKey(ctx.idempotencyKey), timeout: timeoutMs };
   }
 
   private customerIdOf(account: BillingAccountRef, operation: string): string {
@@ -114,12 +135,11 @@ export class StripeBilling implements BillingPort {
     return this.caller.call("subscriptions.list", async ({ timeoutMs }) => (await this.stripe.subscriptions.list({ customer: customerId, status: "all", limit: 10 }, { timeout: timeoutMs })).data);
   }
 
-  /** Without a subscription id Stripe previews the next invoice among the customer's subscriptions. */
-  private async upcomingInvoice(customerId: string): Promise<Stripe.Invoice | null> {
+  /** The subscription's next invoice; null when Stripe says none will come (the subscription is ending). */
+  private async upcomingInvoice(customerId: string, subscriptionId: string): Promise<Stripe.Invoice | null> {
     try {
-      return await this.caller.call("invoices.createPreview", ({ timeoutMs }) => this.stripe.invoices.createPreview({ customer: customerId }, { timeout: timeoutMs }));
+      return await this.caller.call("invoices.createPreview", ({ timeoutMs }) => this.stripe.invoices.createPreview({ customer: customerId, subscription: subscriptionId }, { timeout: timeoutMs }));
     } catch (err) {
-      // Nothing due (canceled or cancelling): Stripe answers invoice_upcoming_none.
       if (err instanceof ProviderError && (err.cause as { code?: string } | undefined)?.code === "invoice_upcoming_none") return null;
       throw err;
     }
@@ -129,8 +149,8 @@ export class StripeBilling implements BillingPort {
     const subs = await this.subscriptions(this.customerIdOf(account, operation));
     const sub = currentSubscription(subs);
     if (!sub) throw new ProviderError({ provider: "stripe", code: "not_found", operation, message: `customer ${account.billingCustomerId} has no subscription` });
-    if (sub.status === "canceled" || sub.status === "incomplete_expired") throw rejected(operation, "the subscription has already ended");
-    const item = sub.items.data[0];
+    if (ended(sub)) throw rejected(operation, "the subscription has already ended");
+    const item = planItem(sub);
     if (!item) throw rejected(operation, `subscription ${sub.id} has no items`);
     return { sub, item };
   }

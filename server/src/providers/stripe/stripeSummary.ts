@@ -1,6 +1,6 @@
 import type Stripe from "stripe";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
-import { monthlyRecurringCents, planFromLookupKey } from "../planCatalog.js";
+import { isPlanName, monthlyRecurringCents, planFromLookupKey } from "../planCatalog.js";
 
 const RECENT_INVOICES = 5;
 type Status = NonNullable<BillingSummary["status"]>;
@@ -32,23 +32,44 @@ export function planOf(price: Stripe.Price): string {
   return price.lookup_key ? planFromLookupKey(price.lookup_key) : (price.nickname ?? price.id);
 }
 
+/**
+ * The item that carries the plan and its seats: the first whose price is one of the catalogue's
+ * plans, else the first item. Other items (add-ons) are billed beside it.
+ */
+export function planItem(sub: Stripe.Subscription): Stripe.SubscriptionItem | undefined {
+  return sub.items.data.find((i) => isPlanName(planOf(i.price))) ?? sub.items.data[0];
+}
+
+const intervalOf = (price: Stripe.Price) => (price.recurring?.interval === "year" ? "year" : price.recurring?.interval === "month" ? "month" : null);
+const itemAmount = (i: Stripe.SubscriptionItem) => (i.price.unit_amount ?? 0) * (i.quantity ?? 1);
+
+/** Monthly recurring revenue of every item, each by its own interval (mixed-interval subscriptions exist). */
+function monthlyCents(items: Stripe.SubscriptionItem[]): number {
+  return items.reduce((sum, i) => {
+    const interval = intervalOf(i.price);
+    return interval ? sum + monthlyRecurringCents(itemAmount(i), interval) : sum;
+  }, 0);
+}
+
 export function summarizeStripeBilling(parts: {
   customer: Stripe.Customer;
   subscriptions: Stripe.Subscription[];
   invoices: Stripe.Invoice[];
-  /** The next invoice as Stripe previews it; null when nothing is due (canceled, cancelling). */
+  /** The next invoice of the current subscription as Stripe previews it; null when nothing is due (canceled, ending). */
   upcoming: Stripe.Invoice | null;
 }): BillingSummary {
   const { customer, invoices, upcoming } = parts;
   const sub = currentSubscription(parts.subscriptions);
-  const item = sub?.items.data[0];
-  const recurring = item?.price.recurring?.interval;
-  const interval = recurring === "month" ? "month" : recurring === "year" ? "year" : null;
+  const items = sub?.items.data ?? [];
+  const item = sub ? planItem(sub) : undefined;
+  const interval = item ? intervalOf(item.price) : null;
   // A status newer than this code is shown as incomplete rather than guessed at.
   const status = sub ? (STATUS[sub.status] ?? "incomplete") : null;
-  const amount = (sub?.items.data ?? []).reduce((sum, i) => sum + (i.price.unit_amount ?? 0) * (i.quantity ?? 1), 0);
   const failing = invoices.filter((i) => i.status === "open" && i.attempt_count > 0).sort((a, b) => b.created - a.created);
   const newestFailing = failing[0];
+  // Since API 2025-03-31 the period lives on each item; the next renewal is the earliest of them.
+  const periodEnd = items.length ? Math.min(...items.map((i) => i.current_period_end)) : null;
+  const ending = sub !== undefined && sub.status !== "canceled" && (sub.cancel_at_period_end || sub.cancel_at !== null);
   return {
     customerId: customer.id,
     subscriptionId: sub?.id ?? null,
@@ -58,10 +79,11 @@ export function summarizeStripeBilling(parts: {
     trialEnd: iso(sub?.trial_end),
     seats: item?.quantity ?? null,
     currency: customer.currency ?? sub?.currency ?? "usd",
-    mrrCents: status && EARNING.has(status) && interval ? monthlyRecurringCents(amount, interval) : 0,
-    cancelAtPeriodEnd: sub?.cancel_at_period_end ?? false,
-    // Since API 2025-03-31 the period lives on the subscription item.
-    currentPeriodEnd: iso(item?.current_period_end),
+    mrrCents: status && EARNING.has(status) ? monthlyCents(items) : 0,
+    cancelAtPeriodEnd: ending,
+    cancelAt: ending ? iso(sub.cancel_at ?? periodEnd) : null,
+    currentPeriodEnd: iso(periodEnd),
+    addOnCents: items.filter((i) => i !== item && intervalOf(i.price) === interval).reduce((sum, i) => sum + itemAmount(i), 0),
     nextInvoice: upcoming ? { amountCents: upcoming.amount_due, date: iso(upcoming.next_payment_attempt ?? upcoming.due_date) } : null,
     balanceCents: customer.balance,
     recentInvoices: invoices.slice(0, RECENT_INVOICES).map((i) => ({
