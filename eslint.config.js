@@ -3,7 +3,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", "data/", "dist/", "zendesk-app/dist/", "zendesk-app/package/", "test-output/"] },
+  { ignores: ["node_modules/", "data/", "dist/", "zendesk-app/dist/", "zendesk-app/package/", "test-output/", ".stryker-tmp/", "reports/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

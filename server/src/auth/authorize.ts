@@ -2,9 +2,8 @@ import type { RequestHandler } from "express";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "../http/problem.js";
-import { capRuleOf } from "../staff/caps.js";
 import { authenticate } from "./authenticate.js";
-import { assertAllowed, checkCap } from "./permissions.js";
+import { assertAllowed } from "./permissions.js";
 import { recordDenial } from "./recordDenial.js";
 import { requireActor } from "./requestActor.js";
 
@@ -18,32 +17,6 @@ export function authorize(deps: AppDeps, action: ActionName): RequestHandler {
       } catch (err) {
         if (err instanceof Problem) await recordDenial(deps, { actor, action, problem: err, req });
         throw err;
-      }
-      next();
-    } catch (err) {
-      next(err);
-    }
-  };
-}
-
-/**
- * For capped actions whose body carries the capped number as-is (e.g. `days`, `amountCents`): 403
- * `over_cap`, audited, when it exceeds the role's cap. A missing or non-numeric field is left to validation.
- */
-export function enforceCap(deps: AppDeps, action: ActionName): RequestHandler {
-  const rule = capRuleOf(action);
-  if (!rule) throw new Error(`${action} has no cap in shared/actions.ts`);
-  return async (req, _res, next) => {
-    try {
-      const actor = requireActor(req);
-      const value = ((req.body ?? {}) as Record<string, unknown>)[rule.field];
-      if (typeof value === "number" && Number.isFinite(value)) {
-        try {
-          await checkCap(deps.database.db, actor, action, value);
-        } catch (err) {
-          if (err instanceof Problem) await recordDenial(deps, { actor, action, problem: err, req });
-          throw err;
-        }
       }
       next();
     } catch (err) {

@@ -153,7 +153,7 @@ const arrangeAll = async (h: Harness) => {
   for (const c of cases) await c.arrange?.(h);
 };
 
-function matrix(kind: DatabaseKind, scope: "full" | "representative") {
+function matrix(kind: DatabaseKind) {
   describe(`auth help on ${kind} (built-in identity)`, () => {
     const h = useHarness(kind, { arrange: arrangeAll });
 
@@ -187,8 +187,6 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
           expect((await auditOf(h.deps, c.action, userId)).map((e) => e.outcome)).toEqual(["failed"]);
         });
       }
-
-      if (scope === "representative") return;
 
       it("refuses support_read_only with 403 naming the action and role, audited as denied", async () => {
         const userId = c.users.other;
@@ -244,8 +242,7 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
   describe(`auth help on ${kind} through the Auth0 adapter (fake)`, () => {
     const h = useHarness(kind, { auth0: true, stripe: true, arrange: arrangeAll });
 
-    const auth0Cases = scope === "full" ? cases : cases.filter((c) => c.action === "user.password_reset" || c.action === "user.block");
-    describe.each(auth0Cases)("$action", (c) => {
+    describe.each(cases)("$action", (c) => {
       it("succeeds and changes the user at Auth0", async () => {
         const userId = c.users.success;
         const res = await act(h, "support_full", c.action, { target: user(userId), input: c.input });
@@ -290,7 +287,7 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
 }
 
 describe.each(databaseKinds)("%s", (kind) => {
-  matrix(kind, kind === "pglite" ? "full" : "representative");
+  matrix(kind);
 });
 
 describe("envelope", () => {

@@ -111,7 +111,7 @@ const arrangeAll = async (h: Harness) => {
   for (const c of cases) await c.arrange?.(h);
 };
 
-function matrix(kind: DatabaseKind, scope: "full" | "representative") {
+function matrix(kind: DatabaseKind) {
   describe(`user status on ${kind} (built-in identity and billing)`, () => {
     const h = useHarness(kind, { arrange: arrangeAll });
 
@@ -134,8 +134,6 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
         expect(res.body.code).toBe(code);
         expect(await localState(h.deps, accountOfUser(userId))).toEqual(before);
       });
-
-      if (scope === "representative") return;
 
       it("refuses the role below with 403 naming the role it needs, audited as denied", async () => {
         const userId = c.users.other;
@@ -198,8 +196,7 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
     const auth0 = new FlakyAuth0();
     const h = useHarness(kind, { auth0, stripe: true, arrange: arrangeAll });
 
-    const auth0Cases = scope === "full" ? cases : cases.filter((c) => c.action === "user.deactivate");
-    describe.each(auth0Cases)("$action", (c) => {
+    describe.each(cases)("$action", (c) => {
       it("succeeds at Auth0", async () => {
         const userId = c.users.success;
         const idpId = (await userRow(h.deps, userId)).idp_id as string;
@@ -241,5 +238,5 @@ function matrix(kind: DatabaseKind, scope: "full" | "representative") {
 }
 
 describe.each(databaseKinds)("%s", (kind) => {
-  matrix(kind, kind === "pglite" ? "full" : "representative");
+  matrix(kind);
 });

@@ -58,3 +58,4 @@ export async function seqs(db: Kysely<DB>): Promise<number[]> {
   const rows = await db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
   return rows.map((r) => r.seq);
 }
+

@@ -1,13 +1,17 @@
+import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT } from "jose";
+import { decodeJwt, SignJWT } from "jose";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import { demoZafKey } from "../../src/auth/demoZafKey.js";
+import { mintDemoZafToken } from "../../src/auth/mintDemoZafToken.js";
 import { issueSessionToken, SESSION_MAX_AGE_HOURS } from "../../src/auth/sessionToken.js";
+import { verifyZafToken } from "../../src/auth/zafToken.js";
 import { zafTrust } from "../../src/auth/zafTrust.js";
+import { ManualClock } from "../../src/clock.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, authTestDeps, sessionFor, zafToken, type TestDeps } from "./helpers.js";
@@ -144,12 +148,26 @@ describe("production trust anchors", () => {
       const demo = demoZafKey(dir);
       expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(ConfigError);
       expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(/demo key/);
-      // The same refusal stops the app from being built at all.
-      const other = demoZafKey("memory");
-      const trust = zafTrust(production({ ZAF_APP_PUBLIC_KEY: other.publicKeyPem.replace(/\n/g, "\\n"), DATA_DIR: dir }));
+
+      // Production with the Zendesk app's own key, on the DATA_DIR that holds a demo key.
+      const appKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
+      const appPem = appKey.publicKey.export({ type: "spki", format: "pem" }).toString();
+      const config = production({ ZAF_APP_PUBLIC_KEY: appPem.replace(/\n/g, "\\n"), DATA_DIR: dir });
+      const trust = zafTrust(config);
       expect(trust.keys).toHaveLength(1);
       expect(trust.issuers).toEqual(["https://acme.zendesk.com", "acme.zendesk.com"]);
       expect(trust.audience).toBe("123456");
+
+      // A demo token minted for this very account and installation (demo mode, same DATA_DIR) is refused…
+      const clock = new ManualClock(new Date());
+      const demoConfig = loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", ZENDESK_SUBDOMAIN: "acme", ZAF_INSTALLATION_ID: "123456", DATA_DIR: dir });
+      const demoToken = await mintDemoZafToken({ config: demoConfig, clock }, { zendeskUserId: AGENT.admin.zendeskUserId });
+      await expect(verifyZafToken(demoToken, trust, clock)).rejects.toMatchObject({ code: "bad_signature" });
+      // …and production will not mint one at all.
+      await expect(mintDemoZafToken({ config, clock }, { zendeskUserId: AGENT.admin.zendeskUserId })).rejects.toThrow(/only in demo mode/);
+      // The same claims signed by the app's key verify: what is refused is the demo key, not the claims.
+      const sameClaims = await new SignJWT(decodeJwt(demoToken)).setProtectedHeader({ alg: "RS256", typ: "JWT" }).sign(appKey.privateKey);
+      await expect(verifyZafToken(sameClaims, trust, clock)).resolves.toMatchObject({ zendeskUserId: AGENT.admin.zendeskUserId });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -66,10 +66,24 @@ describe.each(databaseKinds)("ZAF token → session on %s", (kind) => {
     expect(res.body.reason).toBe("expired");
   });
 
+  it(`refuses a token issued or valid only in the future, beyond the same ${ZAF_CLOCK_TOLERANCE_SECONDS} s`, async () => {
+    const post = async (claims: Record<string, unknown>, omit: string[] = []) =>
+      (await request(app).post("/api/session").send({ token: await craft({ claims, omit }) })).body as { code?: string; reason?: string };
+    // At the edge of the skew both are still accepted…
+    expect(await post({ iat: now + ZAF_CLOCK_TOLERANCE_SECONDS, nbf: now })).toHaveProperty("sessionToken");
+    expect(await post({ iat: now, nbf: now + ZAF_CLOCK_TOLERANCE_SECONDS })).toHaveProperty("sessionToken");
+    // …one second past it they are not: an `iat` from the future (nbf fine, or absent) and an `nbf` from the future.
+    expect(await post({ iat: now + ZAF_CLOCK_TOLERANCE_SECONDS + 1, nbf: now })).toMatchObject({ code: "zaf_token_not_yet_valid", reason: "not_yet_valid" });
+    expect(await post({ iat: now + 3600, exp: now + 3900 }, ["nbf"])).toMatchObject({ code: "zaf_token_not_yet_valid" });
+    expect(await post({ iat: now, nbf: now + ZAF_CLOCK_TOLERANCE_SECONDS + 1 })).toMatchObject({ code: "zaf_token_not_yet_valid" });
+    await expect(verifyZafToken(await craft({ claims: { iat: now + 120, nbf: now - 10 } }), zafTrust(deps.config), deps.clock)).rejects.toMatchObject({ code: "not_yet_valid" });
+  });
+
   const otherKey = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
   const badTokens: [string, () => Promise<string>][] = [
     ["expired", () => craft({ claims: { iat: now - 900, nbf: now - 900, exp: now - 600 } })],
     ["not_yet_valid", () => craft({ claims: { nbf: now + 120, exp: now + 600 } })],
+    ["not_yet_valid", () => craft({ claims: { iat: now + 120, nbf: now, exp: now + 600 } })],
     ["wrong_issuer", () => craft({ claims: { iss: "evil.zendesk.com" } })],
     ["wrong_audience", () => craft({ claims: { aud: "another-installation" } })],
     [

@@ -183,8 +183,14 @@ describe("Auth0 identity writes", () => {
     expect((await identity.getIdentity(blocked)).blocked).toBe(false);
   });
 
-  it("fetches the Management API token once and reuses it", () => {
-    // Every call in this file shared one adapter; the wrong-credentials client was refused a token.
-    expect(fake.tokensIssued).toBe(1);
+  it("fetches the Management API token once and reuses it", async () => {
+    // A fresh adapter of its own, so the count does not depend on which tests ran before.
+    const own = portFor({});
+    const before = fake.tokensIssued;
+    await own.getIdentity(blocked);
+    await own.setBlocked(blocked, false, ctx);
+    await own.getIdentity(locked);
+    expect(fake.tokensIssued - before).toBe(1);
+    expect(fake.requestsTo("POST", "/oauth/token")).toHaveLength(1);
   });
 });

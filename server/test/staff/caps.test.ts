@@ -1,39 +1,51 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { actionNames, actionRules, type ActionName, type ActionRule } from "../../../shared/actions.js";
 import { panelRoles, type PanelRole } from "../../../shared/roles.js";
 import type { StaffActor } from "../../src/actor.js";
-import { createApp } from "../../src/app.js";
-import { authenticate } from "../../src/auth/authenticate.js";
-import { authorize, enforceCap } from "../../src/auth/authorize.js";
 import { checkCap } from "../../src/auth/permissions.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { databaseKinds } from "../support/databases.js";
-import { AGENT, authTestDeps, sessionFor, type TestDeps } from "../auth/helpers.js";
+import { act, auditCount, sessionOf, useHarness, versionOf, type ActionCall } from "../actions/harness.js";
 
 const capped = actionNames.filter((a) => (actionRules[a] as ActionRule).cap);
 const actorFor = (role: PanelRole): StaffActor => ({ kind: "staff", staffId: `stf_${role}`, zendeskUserId: "1", email: null, name: null, panelRole: role });
 
+const AGENT = {
+  support: DEMO_AGENTS[1],
+  admin: DEMO_AGENTS[3],
+} as const;
+
+/** Each capped action through its real route, with the capped field at `value` (targets from the demo seed). */
+const overCapCalls: Record<string, (value: number) => ActionCall> = {
+  "user.elevate_temporarily": (hours) => ({ target: { type: "user", id: "usr_demo_026_4" }, input: { role: "admin", hours } }),
+  "seats.expand_temporarily": (seats) => ({ target: { type: "account", id: "acc_demo_021" }, input: { seats, days: 5 } }),
+  "billing.trial_extend": (days) => ({ target: { type: "account", id: "acc_demo_013" }, input: { days } }),
+  "billing.credit_apply": (amountCents) => ({ target: { type: "account", id: "acc_demo_011" }, input: { amountCents } }),
+};
+
 describe.each(databaseKinds)("caps on %s", (kind) => {
-  let deps: TestDeps;
-  let app: ReturnType<typeof createApp>;
+  const h = useHarness(kind);
   let admin: string;
   let support: string;
   let operations: string;
 
   beforeAll(async () => {
-    deps = await authTestDeps(kind);
-    app = createApp(deps, {
-      extend: (a) => {
-        a.post("/test/credit", authenticate(deps), authorize(deps, "billing.credit_apply"), enforceCap(deps, "billing.credit_apply"), (req, res) => void res.json({ ok: true }));
-      },
-    });
-    admin = await sessionFor(app, deps, AGENT.admin.zendeskUserId);
-    support = await sessionFor(app, deps, AGENT.support.zendeskUserId);
-    operations = await sessionFor(app, deps, AGENT.operations.zendeskUserId);
+    admin = await sessionOf(h, "admin");
+    support = await sessionOf(h, "support_full");
+    operations = await sessionOf(h, "operations");
   });
-  afterAll(async () => {
-    await deps.database.close();
-  });
+  const db = () => h.deps.database.db;
+  const credit = (token: string, amountCents: number) =>
+    request(h.app)
+      .post("/api/actions/billing.credit_apply")
+      .set("Authorization", `Bearer ${token}`)
+      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: 1, input: { amountCents }, ticketId: "1007", reason: "goodwill" });
+  const creditAt = async (token: string, amountCents: number) =>
+    request(h.app)
+      .post("/api/actions/billing.credit_apply")
+      .set("Authorization", `Bearer ${token}`)
+      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: await versionOf(h.deps, { type: "account", id: "acc_demo_011" }), input: { amountCents }, ticketId: "1007", reason: "goodwill" });
 
   const cases = capped.flatMap((action) => panelRoles.map((role) => [action, role] as const));
   it.each(cases)("%s as %s: under and at the cap pass, over it is refused naming the cap", async (action: ActionName, role: PanelRole) => {
@@ -42,30 +54,47 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     const actor = actorFor(role);
     if (limit === undefined) {
       // A role without a limit (it may not do the action) fails closed.
-      await expect(checkCap(deps.database.db, actor, action, 1)).rejects.toMatchObject({ code: "over_cap", extra: { cap: { limit: 0 } } });
+      await expect(checkCap(db(), actor, action, 1)).rejects.toMatchObject({ code: "over_cap", extra: { cap: { limit: 0 } } });
       return;
     }
-    await expect(checkCap(deps.database.db, actor, action, limit - 1)).resolves.toBeUndefined();
-    await expect(checkCap(deps.database.db, actor, action, limit)).resolves.toBeUndefined();
-    await expect(checkCap(deps.database.db, actor, action, limit + 1)).rejects.toMatchObject({
+    await expect(checkCap(db(), actor, action, limit - 1)).resolves.toBeUndefined();
+    await expect(checkCap(db(), actor, action, limit)).resolves.toBeUndefined();
+    await expect(checkCap(db(), actor, action, limit + 1)).rejects.toMatchObject({
       status: 403,
       code: "over_cap",
       extra: { action, panelRole: role, value: limit + 1, cap: { field: rule.cap?.field, limit, unit: rule.cap?.unit } },
     });
   });
 
-  it("refuses an over-cap request over HTTP with 403 over_cap, audited as denied", async () => {
-    const res = await request(app).post("/test/credit").set("Authorization", `Bearer ${support}`).send({ amountCents: 6000, ticketId: "1007", reason: "goodwill" }).expect(403);
-    expect(res.body).toMatchObject({ code: "over_cap", cap: { field: "amountCents", limit: 5000, unit: "cents" }, action: "billing.credit_apply" });
-    const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
-    expect(entry).toMatchObject({ action: "billing.credit_apply", outcome: "denied", ticket_id: "1007", actor_staff_id: AGENT.support.id });
+  it.each(Object.keys(overCapCalls))("%s over its real route: one over the cap is 403 over_cap, audited as denied, changing nothing", async (action) => {
+    const rule = actionRules[action as ActionName] as ActionRule;
+    const limit = rule.cap?.limits.support_full as number;
+    const call = overCapCalls[action]?.(limit + 1) as ActionCall;
+    const version = await versionOf(h.deps, call.target);
+    const audited = await auditCount(h.deps);
+    const res = await act(h, "support_full", action, { ...call, ticketId: "1007", reason: "over the cap" });
+    expect(res.status, JSON.stringify(res.body)).toBe(403);
+    expect(res.body).toMatchObject({ code: "over_cap", action, panelRole: "support_full", value: limit + 1, cap: { field: rule.cap?.field, limit, unit: rule.cap?.unit } });
+    expect(await versionOf(h.deps, call.target)).toBe(version);
+    expect(await auditCount(h.deps)).toBe(audited + 1);
+    const entry = await db().selectFrom("audit_log").selectAll().orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
+    expect(entry).toMatchObject({ action, outcome: "denied", ticket_id: "1007", reason: "over the cap", actor_staff_id: AGENT.support.id, target_id: call.target.id });
     expect(entry.error).toContain("over_cap");
-    await request(app).post("/test/credit").set("Authorization", `Bearer ${support}`).send({ amountCents: 5000, ticketId: "1007", reason: "goodwill" }).expect(200);
-    await request(app).post("/test/credit").set("Authorization", `Bearer ${operations}`).send({ amountCents: 6000, ticketId: "1007", reason: "goodwill" }).expect(200);
+  });
+
+  it("lets a credit at the cap through the real route, and a higher role past it", async () => {
+    expect((await creditAt(support, 5000)).status).toBe(200);
+    const over = await creditAt(support, 6000);
+    expect(over.status).toBe(403);
+    expect(over.body).toMatchObject({ code: "over_cap", cap: { field: "amountCents", limit: 5000, unit: "cents" }, action: "billing.credit_apply" });
+    expect((await creditAt(operations, 6000)).status).toBe(200);
+    // The cap is checked before the target: a stale version does not hide it, and a stale one under the cap is 409.
+    expect((await credit(support, 6000)).body.code).toBe("over_cap");
+    expect((await credit(support, 100)).body.code).toBe("stale_version");
   });
 
   it("shows the caps in force to every signed-in role", async () => {
-    const res = await request(app).get("/api/caps").set("Authorization", `Bearer ${support}`).expect(200);
+    const res = await request(h.app).get("/api/caps").set("Authorization", `Bearer ${support}`).expect(200);
     const credit = res.body.caps.find((c: { action: string }) => c.action === "billing.credit_apply");
     expect(credit).toEqual({
       action: "billing.credit_apply",
@@ -86,10 +115,10 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
   });
 
   it("lets an admin change a cap: audited before/after, applied at once, and reset to the default", async () => {
-    const put = (token: string, body: object) => request(app).put("/api/caps").set("Authorization", `Bearer ${token}`).send(body);
+    const put = (token: string, body: object) => request(h.app).put("/api/caps").set("Authorization", `Bearer ${token}`).send(body);
     const res = await put(admin, { changes: [{ action: "billing.credit_apply", role: "support_full", limit: 10_000 }], reason: "holiday goodwill", ticketId: "1008" }).expect(200);
     expect(res.body.caps.find((c: { action: string }) => c.action === "billing.credit_apply").limits.support_full).toBe(10_000);
-    const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
+    const entry = await db().selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
     expect(entry).toMatchObject({
       action: "staff.caps_change",
       outcome: "succeeded",
@@ -100,22 +129,22 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
       after: { "billing.credit_apply": { support_full: 10000 } },
     });
     // The new cap applies to the next check, the HTTP guard, and the session's permissions.
-    await expect(checkCap(deps.database.db, actorFor("support_full"), "billing.credit_apply", 7_500)).resolves.toBeUndefined();
-    await request(app).post("/test/credit").set("Authorization", `Bearer ${support}`).send({ amountCents: 9_000, ticketId: "1007", reason: "goodwill" }).expect(200);
-    const me = await request(app).get("/api/session").set("Authorization", `Bearer ${support}`).expect(200);
+    await expect(checkCap(db(), actorFor("support_full"), "billing.credit_apply", 7_500)).resolves.toBeUndefined();
+    expect((await creditAt(support, 9_000)).status).toBe(200);
+    const me = await request(h.app).get("/api/session").set("Authorization", `Bearer ${support}`).expect(200);
     expect(me.body.permissions["billing.credit_apply"].cap.limit).toBe(10_000);
 
     const reset = await put(admin, { changes: [{ action: "billing.credit_apply", role: "support_full", limit: null }], reason: "holidays over" }).expect(200);
-    const resetEntry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(reset.headers["x-request-id"])).executeTakeFirstOrThrow();
+    const resetEntry = await db().selectFrom("audit_log").selectAll().where("request_id", "=", String(reset.headers["x-request-id"])).executeTakeFirstOrThrow();
     expect(resetEntry).toMatchObject({ before: { "billing.credit_apply": { support_full: 10000 } }, after: { "billing.credit_apply": { support_full: 5000 } }, ticket_id: null });
-    await expect(checkCap(deps.database.db, actorFor("support_full"), "billing.credit_apply", 7_500)).rejects.toMatchObject({ code: "over_cap" });
+    await expect(checkCap(db(), actorFor("support_full"), "billing.credit_apply", 7_500)).rejects.toMatchObject({ code: "over_cap" });
   });
 
   it("refuses cap changes by non-admins (audited) and impossible ones (400)", async () => {
-    const put = (token: string, body: object) => request(app).put("/api/caps").set("Authorization", `Bearer ${token}`).send(body);
+    const put = (token: string, body: object) => request(h.app).put("/api/caps").set("Authorization", `Bearer ${token}`).send(body);
     const denied = await put(operations, { changes: [{ action: "billing.trial_extend", role: "operations", limit: 365 }], reason: "more" }).expect(403);
     expect(denied.body).toMatchObject({ action: "staff.caps_change", requiredRole: "admin" });
-    const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(denied.headers["x-request-id"])).executeTakeFirstOrThrow();
+    const entry = await db().selectFrom("audit_log").selectAll().where("request_id", "=", String(denied.headers["x-request-id"])).executeTakeFirstOrThrow();
     expect(entry).toMatchObject({ action: "staff.caps_change", outcome: "denied" });
 
     const readOnly = await put(admin, { changes: [{ action: "billing.credit_apply", role: "support_read_only", limit: 100 }], reason: "nope" }).expect(400);

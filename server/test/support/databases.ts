@@ -14,7 +14,11 @@ import { TEST_AUDIT_KEYS, TEST_AUDIT_SECRET } from "./auditKeys.js";
 /** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
-export const databaseKinds: DatabaseKind[] = ["pglite", "postgres"];
+/**
+ * Both kinds, always, in `npm test`. Only the mutation run (vitest.mutation.config.ts) narrows this to
+ * PGlite through STEWARD_TEST_DATABASES, to keep its many re-runs within the time budget.
+ */
+export const databaseKinds: DatabaseKind[] = process.env.STEWARD_TEST_DATABASES === "pglite" ? ["pglite"] : ["pglite", "postgres"];
 
 async function adminQuery(text: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });

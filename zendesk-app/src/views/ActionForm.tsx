@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ProblemDetails } from "../../../shared/problem";
 import type { ActionPreviewResponse, ActionResponse } from "../../../shared/schemas/actions";
 import type { RequesterContext } from "../../../shared/schemas/context";
@@ -49,7 +49,9 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
   const intentKeys = useRef(new IntentKeys());
   const form = useRef<HTMLFormElement>(null);
   // Focus follows the flow: the first field when the form opens, the confirm button once the preview is shown.
-  useEffect(() => {
+  // A layout effect, so focus has moved before the form is painted: keys typed right after Enter (or the
+  // preview) land in the form, not on the button that opened it, however fast the agent is.
+  useLayoutEffect(() => {
     const target = preview ? form.current?.querySelector<HTMLElement>('[data-testid="confirm-action"]') : form.current?.querySelector<HTMLElement>("select, input, textarea");
     target?.focus();
   }, [preview]);

@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../../shared/audit.js";
+import { entryMac, sealedEntryHash, type EntryContent } from "../../src/audit/auditHash.js";
+import { auditKeysFromSecret } from "../../src/audit/sealKey.js";
+
+/**
+ * What the entry MAC and the sealed-entry hash cover: every field. Dropping, renaming or ignoring any
+ * one of them breaks these (the fixed known answers are in auditLog.test.ts, checked independently).
+ */
+const keys = auditKeysFromSecret("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
+
+const FIXED: EntryContent = {
+  id: "2f0c5a6e-8d7b-4c1e-9f3a-1b2c3d4e5f60",
+  occurredAt: "2026-11-24T12:00:00.123Z",
+  actor: { staffId: "stf_test_1", zendeskUserId: "7001", email: "Agent1@Example.test", panelRole: "support_full", system: null },
+  action: "user.suspend",
+  target: { type: "user", id: "usr_demo_001_1", accountId: "acc_demo_001" },
+  ticketId: "1001",
+  reason: "customer asked on the phone",
+  before: { status: "active", version: 3 },
+  after: { status: "suspended", version: 4 },
+  outcome: "succeeded",
+  error: null,
+  requestId: "req-42",
+  operationId: "op-7",
+};
+
+/** Every covered field, nested ones by path, with a different value of the same type. */
+const VARIANTS: [string, (e: EntryContent) => EntryContent][] = [
+  ["id", (e) => ({ ...e, id: "2f0c5a6e-8d7b-4c1e-9f3a-1b2c3d4e5f61" })],
+  ["occurredAt", (e) => ({ ...e, occurredAt: "2026-11-24T12:00:00.124Z" })],
+  ["actor.staffId", (e) => ({ ...e, actor: { ...e.actor, staffId: "stf_test_2" } })],
+  ["actor.zendeskUserId", (e) => ({ ...e, actor: { ...e.actor, zendeskUserId: "7002" } })],
+  ["actor.email", (e) => ({ ...e, actor: { ...e.actor, email: "agent1@example.test" } })],
+  ["actor.panelRole", (e) => ({ ...e, actor: { ...e.actor, panelRole: "admin" } })],
+  ["actor.system", (e) => ({ ...e, actor: { ...e.actor, system: "sweeper" } })],
+  ["action", (e) => ({ ...e, action: "user.unblock" })],
+  ["target.type", (e) => ({ ...e, target: { ...e.target, type: "account" } })],
+  ["target.id", (e) => ({ ...e, target: { ...e.target, id: "usr_demo_001_2" } })],
+  ["target.accountId", (e) => ({ ...e, target: { ...e.target, accountId: "acc_demo_002" } })],
+  ["ticketId", (e) => ({ ...e, ticketId: "1002" })],
+  ["reason", (e) => ({ ...e, reason: "customer asked on the phone." })],
+  ["before", (e) => ({ ...e, before: { status: "active", version: 2 } })],
+  ["after", (e) => ({ ...e, after: { status: "suspended", version: 5 } })],
+  ["outcome", (e) => ({ ...e, outcome: "failed" })],
+  ["error", (e) => ({ ...e, error: "boom" })],
+  ["requestId", (e) => ({ ...e, requestId: "req-43" })],
+  ["operationId", (e) => ({ ...e, operationId: "op-8" })],
+];
+
+describe("what the audit MACs cover", () => {
+  const mac = entryMac(keys, FIXED);
+
+  it("the entry MAC covers every field: changing any one of them changes it", () => {
+    expect(VARIANTS.map(([path]) => path.split(".")[0]).filter((k, i, all) => all.indexOf(k) === i).sort()).toEqual(Object.keys(FIXED).sort());
+    expect(VARIANTS.filter(([, vary]) => entryMac(keys, vary(FIXED)) === mac).map(([path]) => path)).toEqual([]);
+  });
+
+  it("the sealed-entry hash covers every field, the seq and the MAC", () => {
+    const sealed = (content: EntryContent, seq = 7, entryMacValue = mac): AuditEntry => ({ ...content, seq, mac: entryMacValue, seal: null });
+    const hash = sealedEntryHash(sealed(FIXED));
+    expect(VARIANTS.filter(([, vary]) => sealedEntryHash(sealed(vary(FIXED))) === hash).map(([path]) => path)).toEqual([]);
+    expect(sealedEntryHash(sealed(FIXED, 8))).not.toBe(hash);
+    expect(sealedEntryHash(sealed(FIXED, 7, "0".repeat(64)))).not.toBe(hash);
+  });
+});

@@ -1,0 +1,147 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { StaffActor } from "../../src/actor.js";
+import type { AnyCommand } from "../../src/commands/command.js";
+import { commands } from "../../src/commands/registry.js";
+import { runCommand, type CommandRequest } from "../../src/commands/runCommand.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { createTestDeps, databaseKinds } from "../support/databases.js";
+import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
+
+const support = DEMO_AGENTS[1];
+const actor: StaffActor = { kind: "staff", staffId: support.id, zendeskUserId: support.zendeskUserId, email: support.email, name: support.name, panelRole: support.role };
+const credit = commands.get("billing.credit_apply") as AnyCommand;
+
+/**
+ * The real credit command, held after it has loaded and checked its target until `n` requests have
+ * got that far: they all saw the same version before any of them took the row lock.
+ */
+function heldUntil(n: number): AnyCommand {
+  let arrived = 0;
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  return {
+    ...credit,
+    validate: async (target, input, ctx) => {
+      arrived++;
+      if (arrived === n) release();
+      await gate;
+      await credit.validate?.(target, input, ctx);
+    },
+  };
+}
+
+async function creditsOn(deps: TestDeps, accountId: string): Promise<number> {
+  const rows = await deps.database.db.selectFrom("activity_events").select("id").where("account_id", "=", accountId).where("type", "=", "credit_applied").execute();
+  return rows.length;
+}
+
+describe.each(databaseKinds)("runCommand on %s", (kind) => {
+  let deps: TestDeps;
+  beforeAll(async () => {
+    deps = await createTestDeps(kind, { seed: true });
+  }, HARNESS_TIMEOUT_MS);
+  afterAll(async () => {
+    await deps.database.close();
+  });
+
+  const request = async (accountId: string, amountCents: number, extra: Partial<CommandRequest> = {}): Promise<CommandRequest> => ({
+    actor,
+    ticketId: "1009",
+    reason: "two agents on one ticket",
+    target: { type: "account", id: accountId },
+    expectedVersion: await versionOf(deps, { type: "account", id: accountId }),
+    input: { amountCents },
+    ...extra,
+  });
+
+  it("lets only one of two concurrent writes that saw the same version through; the other is 409 stale_version and changes nothing", async () => {
+    const accountId = "acc_demo_011";
+    const version = await versionOf(deps, { type: "account", id: accountId });
+    const command = heldUntil(2);
+    const results = await Promise.allSettled([runCommand(command, await request(accountId, 1_000), deps), runCommand(command, await request(accountId, 2_000), deps)]);
+    const succeeded = results.filter((r) => r.status === "fulfilled");
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+    expect(succeeded).toHaveLength(1);
+    expect(refused).toHaveLength(1);
+    expect(refused[0]?.reason).toMatchObject({ status: 409, code: "stale_version", extra: { expectedVersion: version, currentVersion: version + 1 } });
+    expect(await versionOf(deps, { type: "account", id: accountId })).toBe(version + 1);
+    expect(await creditsOn(deps, accountId)).toBe(1);
+    expect((await auditOf(deps, "billing.credit_apply", accountId)).map((e) => e.outcome).sort()).toEqual(["failed", "succeeded"]);
+  });
+
+  it("refuses a write whose expected version is not the current one, before doing anything, and audits the failure", async () => {
+    const accountId = "acc_demo_012";
+    const version = await versionOf(deps, { type: "account", id: accountId });
+    await expect(runCommand(credit, await request(accountId, 500, { expectedVersion: version - 1 }), deps)).rejects.toMatchObject({
+      status: 409,
+      code: "stale_version",
+      extra: { expectedVersion: version - 1, currentVersion: version },
+    });
+    expect(await versionOf(deps, { type: "account", id: accountId })).toBe(version);
+    expect(await creditsOn(deps, accountId)).toBe(0);
+    const [entry] = await auditOf(deps, "billing.credit_apply", accountId);
+    expect(entry).toMatchObject({ outcome: "failed", ticketId: "1009", target: { type: "account", id: accountId, accountId }, before: { version } });
+    expect(entry?.error).toContain("stale_version");
+  });
+
+  it("runs a retried request once: same key and body replay the stored response; the same key with another body is 422", async () => {
+    const accountId = "acc_demo_014";
+    const first = await runCommand(credit, await request(accountId, 700, { idempotencyKey: "retry-key-0001" }), deps);
+    expect(first).toMatchObject({ outcome: "succeeded", replayed: false });
+    // The retry carries the version the agent first sent; it must not be refused as stale.
+    const again = await runCommand(credit, { ...(await request(accountId, 700, { idempotencyKey: "retry-key-0001" })), expectedVersion: (first.before as { version: number }).version }, deps);
+    expect(again).toEqual({ ...first, replayed: true });
+    expect(await creditsOn(deps, accountId)).toBe(1);
+    await expect(runCommand(credit, await request(accountId, 701, { idempotencyKey: "retry-key-0001" }), deps)).rejects.toMatchObject({ status: 422, code: "idempotency_key_reused" });
+    // Keys belong to the agent: another agent's identical key is a new request.
+    const ops = DEMO_AGENTS[2];
+    const other = await runCommand(credit, await request(accountId, 700, { idempotencyKey: "retry-key-0001", actor: { ...actor, staffId: ops.id, zendeskUserId: ops.zendeskUserId, panelRole: ops.role } }), deps);
+    expect(other).toMatchObject({ replayed: false });
+    expect(await creditsOn(deps, accountId)).toBe(2);
+  });
+
+  it("answers 409 request_in_progress to a retry that arrives while the first is still running, and performs once", async () => {
+    const accountId = "acc_demo_018";
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const inside = new Promise<void>((resolve) => (started = resolve));
+    const slow: AnyCommand = {
+      ...credit,
+      validate: async (target, input, ctx) => {
+        started();
+        await gate;
+        await credit.validate?.(target, input, ctx);
+      },
+    };
+    const body = await request(accountId, 300, { idempotencyKey: "in-flight-0001" });
+    const first = runCommand(slow, body, deps);
+    await inside;
+    await expect(runCommand(credit, body, deps)).rejects.toMatchObject({ status: 409, code: "request_in_progress" });
+    release();
+    await expect(first).resolves.toMatchObject({ outcome: "succeeded" });
+    await expect(runCommand(credit, body, deps)).resolves.toMatchObject({ replayed: true });
+    expect(await creditsOn(deps, accountId)).toBe(1);
+  });
+
+  it("releases the key of a request that failed, so the agent can retry it", async () => {
+    const accountId = "acc_demo_019";
+    const version = await versionOf(deps, { type: "account", id: accountId });
+    const stale = await request(accountId, 400, { idempotencyKey: "fails-once-0001", expectedVersion: version + 5 });
+    await expect(runCommand(credit, stale, deps)).rejects.toMatchObject({ code: "stale_version" });
+    const rows = await deps.database.db.selectFrom("idempotency_keys").selectAll().where("key", "=", "fails-once-0001").execute();
+    expect(rows).toEqual([]);
+    await expect(runCommand(credit, { ...stale, expectedVersion: version }, deps)).resolves.toMatchObject({ outcome: "succeeded", replayed: false });
+    const stored = await deps.database.db.selectFrom("idempotency_keys").selectAll().where("key", "=", "fails-once-0001").executeTakeFirstOrThrow();
+    expect(stored).toMatchObject({ staff_id: support.id, action: "billing.credit_apply", status: "completed" });
+  });
+
+  it("refuses a missing target with 404 and bad input with 400, changing nothing", async () => {
+    const credited = await creditsOn(deps, "acc_demo_011");
+    await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), target: { type: "account", id: "acc_nope" } }, deps)).rejects.toMatchObject({ status: 404 });
+    await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), input: { amountCents: -1 } }, deps)).rejects.toMatchObject({ status: 400 });
+    const block = commands.get("user.block") as AnyCommand;
+    await expect(runCommand(block, { ...(await request("acc_demo_011", 100)), target: { type: "user", id: "usr_nope" }, input: {} }, deps)).rejects.toMatchObject({ status: 404 });
+    expect(await creditsOn(deps, "acc_demo_011")).toBe(credited);
+  });
+});
