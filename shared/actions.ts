@@ -13,7 +13,9 @@ export interface ActionRule {
   /** Destructive writes need a billing-aware preview and a confirmation token. */
   destructive?: boolean;
   /** Value limit per role: the input field it applies to, its unit, and the largest value each role may use. */
-  cap?: { field: string; unit: "days" | "hours" | "cents" | "seats"; limits: Partial<Record<PanelRole, number>> };
+  cap?: { field: string; unit: "days" | "hours" | "minutes" | "cents" | "seats"; limits: Partial<Record<PanelRole, number>> };
+  /** For actions with modes (impersonation): the input field and the lowest role allowed each mode. */
+  modes?: { field: string; minRoles: Record<string, PanelRole> };
   summary: string;
 }
 
@@ -90,8 +92,21 @@ export const actionRules = {
   "billing.subscription_cancel": { minRole: "operations", kind: "write", destructive: true, summary: "Cancel the subscription" },
 
   // Impersonation
-  "impersonation.start": { minRole: "support_full", kind: "write", summary: "Start impersonating a user for a ticket" },
-  "impersonation.stop": { minRole: "support_full", kind: "write", summary: "Stop an impersonation session" },
+  "impersonation.start": {
+    minRole: "support_full",
+    kind: "write",
+    cap: { field: "minutes", unit: "minutes", limits: { support_full: 30, operations: 60, admin: 120 } },
+    modes: { field: "mode", minRoles: { read_only: "support_full", full: "operations" } },
+    summary: "Start impersonating a user for a ticket (read-only; full mode from operations)",
+  },
+  "impersonation.stop": { minRole: "support_full", kind: "write", summary: "Stop an impersonation session (your own; operations and admin: anyone's)" },
+  "impersonation.expire": { minRole: "system", kind: "write", summary: "End an impersonation session past a deadline, or whose agent or customer lost access" },
+  "impersonation.redeem": { minRole: "system", kind: "write", summary: "Exchange a one-time handoff grant for a product session (called by the product)" },
+  "impersonation.event": { minRole: "system", kind: "write", summary: "Record what an agent did inside the product while impersonating (reported by the product)" },
+  "impersonation.notices_change": { minRole: "admin", kind: "write", summary: "Turn the customer notices of impersonation on or off" },
+  "impersonation.product_register": { minRole: "system", kind: "write", summary: "Register a product that accepts impersonation grants (command line)" },
+  "impersonation.keys_rotate": { minRole: "system", kind: "write", summary: "Rotate the key that signs impersonation grants (command line)" },
+  "zendesk.note_add": { minRole: "system", kind: "write", summary: "Add an internal note to a Zendesk ticket" },
 
   // Customer mail (audited when sent or when delivery fails)
   "mail.deliver": { minRole: "system", kind: "write", summary: "Deliver a customer-facing email" },

@@ -68,6 +68,25 @@ const EnvSchema = z.object({
   /** The product's reset page; built-in identity reset links are this URL with `?token=`. */
   PRODUCT_RESET_URL: url.default("https://app.example.com/reset-password"),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
+
+  /** Impersonation: a session ends after this long without activity in the product. */
+  IMPERSONATION_IDLE_MINUTES: positiveInt.default(15),
+  /** The grant signing keys (a JSON key set this process and `keys rotate` share); demo: under DATA_DIR. */
+  IMPERSONATION_KEYS_FILE: optionalText,
+  /** Or one EC P-256 private key (PKCS#8 PEM) from the environment; rotate by replacing it. */
+  IMPERSONATION_SIGNING_KEY: optionalText,
+  /** How the customer notice names the agent: their first name, or "a support agent". */
+  IMPERSONATION_NOTICE_AGENT: z.enum(["first_name", "generic"], { message: "expected first_name or generic" }).default("first_name"),
+  /** How often live sessions are checked against their deadlines (the product's status checks end them sooner). */
+  IMPERSONATION_SWEEP_MS: positiveInt.default(5_000),
+
+  /** Server-side Zendesk API (internal notes): an agent's email and API token; ZENDESK_API_URL overrides the base. */
+  ZENDESK_API_EMAIL: optionalText,
+  ZENDESK_API_TOKEN: optionalText,
+  ZENDESK_API_URL: url.optional(),
+
+  /** Demo mode: the port of the demo product `npm start` runs beside Steward. */
+  DEMO_PRODUCT_PORT: port.default(3100),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -77,6 +96,8 @@ export interface Config extends Env {
   database: { kind: "postgres"; url: string; poolSize: number } | { kind: "pglite"; dataDir: string };
   publicUrl: string;
   zendeskIssuer: string | undefined;
+  /** Base of the Zendesk REST API (…/api/v2), or undefined when notes cannot be written. */
+  zendeskApiUrl: string | undefined;
 }
 
 export class ConfigError extends Error {
@@ -124,6 +145,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     }
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
+  if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
   if (e.BILLING_PROVIDER === "stripe" && !e.STRIPE_SECRET_KEY) problems.push({ variable: "STRIPE_SECRET_KEY", reason: "required when BILLING_PROVIDER=stripe" });
   if (problems.length) throw new ConfigError(problems);
 
@@ -136,6 +158,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
     publicUrl,
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
+    // Demo mode writes notes to the local Zendesk page, which serves the same paths.
+    zendeskApiUrl: (e.ZENDESK_API_URL ?? (demo ? `${publicUrl}/zendesk/api/v2` : e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com/api/v2` : undefined))?.replace(/\/$/, ""),
   };
 }
 

@@ -6,6 +6,8 @@ import { openDatabase, type Database } from "./db/database.js";
 import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
 import { createLogger, type Logger } from "./logger.js";
+import { startImpersonationLoop } from "./impersonation/impersonationLoop.js";
+import { grantKeysFor } from "./impersonation/signingKeys.js";
 import { startMailDelivery } from "./mail/delivery.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
 import { seedDemoData } from "./seed/demo.js";
@@ -24,6 +26,8 @@ export async function buildDeps(
     logger.info({ seeded }, seeded.created ? "demo data seeded" : "demo data already present");
   }
   const clock = overrides.clock ?? systemClock;
+  // The impersonation signing key: created in demo mode, refused at start when production has none.
+  await grantKeysFor(config).current(clock.now());
   const providerDeps = { config, db: database.db, clock, logger };
   const identity = overrides.identity ?? createIdentityPort(providerDeps);
   const billing = overrides.billing ?? createBillingPort(providerDeps);
@@ -51,6 +55,8 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
   const mailDelivery = startMailDelivery(deps);
   // Expired temporary grants (role elevations, seat expansions) are reverted on an interval, until shutdown.
   const sweeps = startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS);
+  // Impersonation sessions past a deadline end, and Zendesk internal notes are sent, until shutdown.
+  const impersonation = startImpersonationLoop(deps);
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
@@ -64,6 +70,7 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
       }
       await mailDelivery.stop();
       await sweeps.stop();
+      await impersonation.stop();
       await deps.database.close();
       deps.logger.info("stopped");
     })());

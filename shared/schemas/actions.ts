@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TicketId } from "../audit.js";
 import { ProductRole } from "../roles.js";
+import { StartImpersonationInput, StopImpersonationInput } from "./impersonation.js";
 
 /**
  * Every support action is `POST /api/actions/<action name>` (names from shared/actions.ts) with this
@@ -69,6 +70,8 @@ export const actionInputs = {
   "billing.credit_apply": z.object({ amountCents: z.number().int().min(1).max(10_000_000), description: z.string().trim().max(200).optional() }).strict(),
   "billing.plan_change": z.object({ plan: z.enum(["starter", "team", "business", "enterprise"]) }).strict(),
   "billing.subscription_cancel": z.object({ mode: z.enum(["at_period_end", "now"]).default("at_period_end") }).strict(),
+  "impersonation.start": StartImpersonationInput,
+  "impersonation.stop": StopImpersonationInput,
 } as const;
 export type SupportActionName = keyof typeof actionInputs;
 export const supportActionNames = Object.keys(actionInputs) as SupportActionName[];

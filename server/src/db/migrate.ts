@@ -7,6 +7,7 @@ import * as m005 from "./migrations/005_actions.js";
 import * as m006 from "./migrations/006_access_holds.js";
 import * as m007 from "./migrations/007_sweep_backoff.js";
 import * as m008 from "./migrations/008_audit_unknown_outcome.js";
+import * as m015 from "./migrations/015_impersonation.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -18,6 +19,7 @@ export const migrations: Record<string, Migration> = {
   "006_access_holds": m006,
   "007_sweep_backoff": m007,
   "008_audit_unknown_outcome": m008,
+  "015_impersonation": m015,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
