@@ -5,9 +5,12 @@ import type { AppDeps } from "../../deps.js";
 import { recordEvents } from "../../impersonation/events.js";
 import { authenticateProduct } from "../../impersonation/products.js";
 import { redeemGrant } from "../../impersonation/redeem.js";
-import { idleDeadlineAfter, loadSession, statusesOf } from "../../impersonation/sessions.js";
+import { agentOf, idleDeadlineAfter, loadSession, statusesOf } from "../../impersonation/sessions.js";
+import type { AnyCommand } from "../../commands/command.js";
+import { stopImpersonation } from "../../commands/impersonation/stop.js";
+import { runCommand } from "../../commands/runCommand.js";
 import { endIfDue } from "../../impersonation/sweep.js";
-import { Problem } from "../../http/problem.js";
+import { Problem, toProblem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
 
 const StatusQuery = z.object({
@@ -73,6 +76,42 @@ export function impersonationProductRoutes(deps: AppDeps): Router {
             .executeTakeFirst()) ?? (await loadSession(deps.database.db, params.sid));
       }
       const [status] = await statusesOf(deps.database.db, [row], deps.clock.now(), deps.config);
+      return status;
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "post",
+      path: "/api/impersonation/sessions/:sid/end",
+      summary: "Product: the agent pressed End in the banner; ends the session as `impersonation.stop` by that agent",
+      tags: ["impersonation"],
+      params: SessionParams,
+      before,
+      authenticated: false,
+      responses: { 200: SessionStatus, 404: "No such session for this product" },
+    },
+    async ({ params, req }) => {
+      const product = productOf(req);
+      const row = await loadSession(deps.database.db, params.sid);
+      if (row.product_id !== product.id) throw Problem.notFound(`No impersonation session ${params.sid}`);
+      if (!row.ended_at) {
+        const user = await deps.database.db.selectFrom("users").select("version").where("id", "=", row.user_id).executeTakeFirst();
+        try {
+          // The agent pressed End: the entry credits them, as if they had ended it from the sidebar.
+          await runCommand(
+            stopImpersonation as unknown as AnyCommand,
+            { actor: agentOf(row), ticketId: row.ticket_id, reason: "Ended from the product's banner", target: { type: "user", id: row.user_id }, expectedVersion: user?.version ?? 0, input: { sessionId: row.id }, idempotencyKey: `impersonation-stop:${row.id}`, requestId: String(req.id ?? "") || null },
+            deps,
+          );
+        } catch (err) {
+          // Already ended by someone else, or the customer was deleted meanwhile: the status below says what happened.
+          if (!["session_already_ended", "request_in_progress", "not_found"].includes(toProblem(err).code)) throw err;
+          await endIfDue(deps, await loadSession(deps.database.db, row.id));
+        }
+      }
+      const [status] = await statusesOf(deps.database.db, [await loadSession(deps.database.db, params.sid)], deps.clock.now(), deps.config);
       return status;
     },
   );
