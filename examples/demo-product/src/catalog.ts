@@ -19,7 +19,7 @@ const PEOPLE = ["Ana Almeida", "Ben Brandt", "Chloé Costa", "Dmitri Dubois", "E
 
 export function projectsOf(accountId: string): Project[] {
   const seed = seedOf(accountId);
-  return Array.from({ length: 3 + (seed % 4) }, (_, i) => ({ id: `p${i + 1}`, name: WORDS[(seed + i * 3) % WORDS.length] as string, updated: `${1 + ((seed >> i) % 27)} days ago` }));
+  return Array.from({ length: 3 + (seed % 4) }, (_, i) => ({ id: `p${i + 1}`, name: WORDS[(seed + i * 3) % WORDS.length] as string, updated: `${1 + ((seed >>> i) % 27)} days ago` }));
 }
 
 export function membersOf(accountId: string, customer: { name: string; email: string }): { name: string; role: string }[] {
