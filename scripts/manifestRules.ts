@@ -1,8 +1,7 @@
 /**
  * Zendesk's documented rules for an app's manifest.json and its default-locale translations, checked
  * offline (zcli apps:validate needs Zendesk's API). Used by `npm run package:app` and its test.
- * Sources: developer.zendesk.com "Manifest reference" and "Setting up app parameters" (see
- * /work/shared/reference/zendesk-apps.md for the summary these rules follow).
+ * Sources: Zendesk's developer documentation, "Manifest reference" and "Setting up app parameters".
  */
 
 export const parameterTypes = ["text", "checkbox", "url", "number", "multiline", "hidden", "oauth"] as const;

@@ -46,6 +46,12 @@ export function writeAppPackage(out: string, stewardUrl: string): string[] {
 }
 
 function main(): void {
+  if (process.argv.includes("--help")) {
+    process.stdout.write(
+      "usage: npm run package:app -- [--steward-url=URL]\n\nWrites zendesk-app/package/ (manifest, translations, icons, .zcliignore) for zcli. --steward-url (or STEWARD_URL)\nis the steward_url setting `zcli apps:server` uses locally (default http://localhost:3000).\n",
+    );
+    return;
+  }
   const stewardUrl = process.argv.find((a) => a.startsWith("--steward-url="))?.split("=")[1] ?? process.env.STEWARD_URL ?? "http://localhost:3000";
   try {
     const files = writeAppPackage(packageDir, stewardUrl);

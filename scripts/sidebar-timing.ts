@@ -1,3 +1,4 @@
+import { benchArgs, wholeNumberArg } from "../server/bench/benchArgs.js";
 import { launchChromium, sidebarFrame } from "../zendesk-app/test/support/browser.js";
 import { buildSidebar, startSteward } from "../zendesk-app/test/support/steward.js";
 
@@ -7,7 +8,12 @@ import { buildSidebar, startSteward } from "../zendesk-app/test/support/steward.
  * marks `steward:context-painted` on the first frame after the context renders; its startTime is
  * measured from the iframe document's navigation start.
  */
-const LOADS = Number(process.env.LOADS ?? 20);
+const USAGE = `usage: npm run bench:sidebar -- [--loads N]
+
+Time from the sidebar iframe's load to the requester context painted, in the local Zendesk page with the
+real server and headless Chromium (/usr/bin/chromium); p50/p95 over --loads loads (default 20) after 2 warm-ups.`;
+const values = benchArgs(USAGE, { loads: { type: "string", default: process.env.LOADS ?? "20" } });
+const LOADS = wholeNumberArg("loads", values.loads);
 const WARMUP = 2;
 const TICKETS = [1001, 1002, 1003, 1004, 1006, 1007, 1008, 1009, 1011];
 

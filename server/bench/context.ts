@@ -1,4 +1,4 @@
-import { parseArgs } from "node:util";
+import { benchArgs } from "./benchArgs.js";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import express from "express";
 import { redactUrl } from "../src/db/database.js";
@@ -7,20 +7,20 @@ import { Auth0Fake } from "../test/fakes/auth0Fake.js";
 import { StripeFake } from "../test/fakes/stripeFake.js";
 import { dataSetArgs, dataSetOptionsOf, load, openDataSet, wholeNumberArg, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
 
-/**
- * `npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--duration S] [--connections N]`
- * Load on GET /api/context with real sessions, three ways: built-in providers (all from the
- * database), Auth0 and Stripe fakes answering after --latency ms (the parallel fan-out should keep
- * p50 near one provider round trip), and a bare Express JSON route as the ceiling of this machine.
- */
-const { values } = parseArgs({
-  options: {
-    ...dataSetArgs,
-    duration: { type: "string", default: "15" },
-    connections: { type: "string", default: "10" },
-    requesters: { type: "string", default: "200" },
-    latency: { type: "string", default: "100" },
-  },
+const USAGE = `usage: npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N]
+                                  [--duration S] [--connections N] [--requesters N] [--latency MS]
+
+Load on GET /api/context with real sessions, three ways: built-in providers (all from the database), Auth0
+and Stripe fakes answering after --latency ms (the parallel fan-out should keep p50 near one provider round
+trip), and a bare Express JSON route as the ceiling of this machine, all in the same run. Without --database
+it runs on PGlite under --data-dir; the synthetic data set is seeded once when missing.`;
+
+const values = benchArgs(USAGE, {
+  ...dataSetArgs,
+  duration: { type: "string", default: "15" },
+  connections: { type: "string", default: "10" },
+  requesters: { type: "string", default: "200" },
+  latency: { type: "string", default: "100" },
 });
 const whole = wholeNumberArg;
 const options: DataSetOptions = dataSetOptionsOf(values);

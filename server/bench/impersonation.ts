@@ -1,10 +1,10 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
-import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import express, { type Express } from "express";
 import { bannerHtml, ImpersonationKit, impersonationRouter } from "@steward/impersonation-kit";
 import { createApp } from "../src/app.js";
+import { benchArgs, wholeNumberArg } from "./benchArgs.js";
 import type { AnyCommand } from "../src/commands/command.js";
 import { startImpersonation } from "../src/commands/impersonation/start.js";
 import { runCommand } from "../src/commands/runCommand.js";
@@ -23,9 +23,15 @@ import { buildDeps } from "../src/server.js";
  *    (an impersonated session: cookie check, guard, event recorded), sequential requests, same run;
  *    plus a bare Express JSON route as this machine's ceiling.
  */
-const { values } = parseArgs({ options: { database: { type: "string" }, batches: { type: "string", default: "40" }, requests: { type: "string", default: "2000" } } });
-const BATCHES = Number(values.batches);
-const REQUESTS = isMainThread ? Number(values.requests) : (workerData as { requests: number }).requests;
+const USAGE = `usage: npm run bench:impersonation -- [--database postgres://…] [--batches N] [--requests N]
+
+Events ingested per second through the product API (batches of 50, each event a chained audit entry),
+and the kit's added latency per product request (p50/p99, the same route with and without the kit,
+sequential requests), with a bare Express JSON route as this machine's ceiling, in the same run.`;
+
+const values = isMainThread ? benchArgs(USAGE, { database: { type: "string" }, batches: { type: "string", default: "40" }, requests: { type: "string", default: "2000" } }) : { database: undefined, batches: "1", requests: "1" };
+const BATCHES = wholeNumberArg("batches", values.batches);
+const REQUESTS = isMainThread ? wholeNumberArg("requests", values.requests) : (workerData as { requests: number }).requests;
 
 function listen(app: Express): Promise<{ server: Server; url: string }> {
   return new Promise((resolve) => {

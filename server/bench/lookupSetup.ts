@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
+import { wholeNumberArg } from "./benchArgs.js";
 import { sql } from "kysely";
 import { mintDemoZafToken } from "../src/auth/mintDemoZafToken.js";
 import { loadConfig } from "../src/config.js";
@@ -150,12 +151,6 @@ export const dataSetArgs = {
   "users-per-account": { type: "string", default: "10" },
 } as const;
 
-export function wholeNumberArg(name: string, raw: string | undefined): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name}: expected a positive whole number`);
-  return n;
-}
-
 export function dataSetOptionsOf(values: { database?: string; "data-dir"?: string; accounts?: string; "users-per-account"?: string }): DataSetOptions {
   return {
     databaseUrl: values.database,
@@ -165,3 +160,4 @@ export function dataSetOptionsOf(values: { database?: string; "data-dir"?: strin
   };
 }
 
+export { wholeNumberArg };

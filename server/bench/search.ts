@@ -1,21 +1,19 @@
-import { parseArgs } from "node:util";
+import { benchArgs } from "./benchArgs.js";
 import { redactUrl } from "../src/db/database.js";
 import { searchDirectory } from "../src/lookup/search.js";
 import { DEMO_AGENTS } from "../src/seed/demo.js";
 import { dataSetArgs, dataSetOptionsOf, wholeNumberArg, openDataSet, percentile, startApp, type DataSetOptions } from "./lookupSetup.js";
 import { prng } from "../src/seed/prng.js";
 
-/**
- * `npm run bench:search -- [--database postgres://…] [--data-dir DIR] [--queries N]`
- * p50/p95 of GET /api/search (end to end: session, query, audit entry) and of the search query
- * alone, per kind of input: exact emails, ids, email prefixes, name fragments, typos, no match.
- * Queries are drawn from random synthetic users and accounts; each kind is warmed up first.
- */
-const { values } = parseArgs({
-  options: {
-    ...dataSetArgs,
-    queries: { type: "string", default: "40" },
-  },
+const USAGE = `usage: npm run bench:search -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N] [--queries N]
+
+p50/p95 of GET /api/search (end to end: session, query, audit entry) and of the search query alone, per kind
+of input: exact emails, ids, email prefixes, name fragments, typos, no match. Queries are drawn from random
+synthetic users and accounts; each kind is warmed up first.`;
+
+const values = benchArgs(USAGE, {
+  ...dataSetArgs,
+  queries: { type: "string", default: "40" },
 });
 const whole = wholeNumberArg;
 const options: DataSetOptions = dataSetOptionsOf(values);

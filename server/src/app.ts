@@ -32,7 +32,8 @@ export interface AppOptions {
 export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   const app = express();
   app.disable("x-powered-by");
-  app.set("trust proxy", "loopback");
+  // Client IPs (logs, rate limits) come from X-Forwarded-For only as far as TRUST_PROXY says.
+  app.set("trust proxy", deps.config.trustProxy);
   app.set("query parser", "simple");
 
   app.use(
@@ -44,6 +45,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
         res.setHeader("X-Request-Id", id);
         return id;
       },
+      customProps: (req) => ({ ip: (req as express.Request).ip }),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
       serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }) },
     }),

@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { z } from "zod";
+import { DEFAULT_PLAN_CATALOG, readPlanCatalog, type PlanCatalog } from "./providers/planCatalog.js";
 
 /**
  * Every setting comes from the environment, parsed here once at start. `.env.example` documents
@@ -23,6 +25,15 @@ const EnvSchema = z.object({
   PORT: port.default(3000),
   HOST: z.string().min(1).default("127.0.0.1"),
   PUBLIC_URL: url.optional(),
+  /**
+   * Which hops' X-Forwarded-For Steward believes (Express "trust proxy"): `loopback` (a proxy on the same
+   * host), a number of hops, or comma-separated addresses/CIDRs of your proxies. Client IPs (logs, rate
+   * limits) come from it, so never trust more than your own proxies.
+   */
+  TRUST_PROXY: z
+    .string()
+    .regex(/^(loopback|linklocal|uniquelocal|false|[0-9]{1,2}|[0-9a-fA-F:.]+(\/[0-9]{1,3})?(\s*,\s*[0-9a-fA-F:.]+(\/[0-9]{1,3})?)*)$/, "expected loopback, a hop count, false, or addresses/CIDRs separated by commas")
+    .default("loopback"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected a pino level (info, debug…)" }).default("info"),
 
   DATABASE_URL: z
@@ -87,9 +98,14 @@ const EnvSchema = z.object({
 
   /** Demo mode: the port of the demo product `npm start` runs beside Steward. */
   DEMO_PRODUCT_PORT: port.default(3100),
+  /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */
+  PLAN_CATALOG_FILE: optionalText,
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** Every variable Steward reads (the schema's, plus ENV_FILE, read before it): documented in .env.example and the README. */
+export const configVariables: string[] = [...Object.keys(EnvSchema.shape), "ENV_FILE"];
 
 export interface Config extends Env {
   demo: boolean;
@@ -98,6 +114,10 @@ export interface Config extends Env {
   zendeskIssuer: string | undefined;
   /** Base of the Zendesk REST API (…/api/v2), or undefined when notes cannot be written. */
   zendeskApiUrl: string | undefined;
+  /** The plans Steward may move a subscription to, with their prices (PLAN_CATALOG_FILE or the demo plans). */
+  planCatalog: PlanCatalog;
+  /** TRUST_PROXY as Express takes it. */
+  trustProxy: boolean | number | string | string[];
 }
 
 export class ConfigError extends Error {
@@ -147,6 +167,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
   if (e.BILLING_PROVIDER === "stripe" && !e.STRIPE_SECRET_KEY) problems.push({ variable: "STRIPE_SECRET_KEY", reason: "required when BILLING_PROVIDER=stripe" });
+  let planCatalog = DEFAULT_PLAN_CATALOG;
+  if (e.PLAN_CATALOG_FILE) {
+    try {
+      planCatalog = readPlanCatalog(e.PLAN_CATALOG_FILE);
+    } catch (err) {
+      problems.push({ variable: "PLAN_CATALOG_FILE", reason: err instanceof Error ? err.message : String(err) });
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const publicUrl = (e.PUBLIC_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, "");
@@ -157,15 +185,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demo,
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
     publicUrl,
+    trustProxy: trustProxyOf(e.TRUST_PROXY),
+    planCatalog,
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
     // Demo mode writes notes to the local Zendesk page, which serves the same paths.
     zendeskApiUrl: (e.ZENDESK_API_URL ?? (demo ? `${publicUrl}/zendesk/api/v2` : e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com/api/v2` : undefined))?.replace(/\/$/, ""),
   };
 }
 
-/** For entry points (server, CLI): a bad configuration prints its one line and exits 1. */
+function trustProxyOf(value: string): boolean | number | string | string[] {
+  if (value === "false") return false;
+  if (/^[0-9]{1,2}$/.test(value)) return Number(value);
+  return value.includes(",") ? value.split(",").map((v) => v.trim()) : value;
+}
+
+/**
+ * Entry points read `./.env` (or the file ENV_FILE names) when it exists; variables already set in the
+ * environment win, as with Node's --env-file. Returns the file read, if any.
+ */
+export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | null {
+  const file = env.ENV_FILE || ".env";
+  if (!existsSync(file)) {
+    if (env.ENV_FILE) throw new ConfigError([{ variable: "ENV_FILE", reason: `no such file: ${file}` }]);
+    return null;
+  }
+  process.loadEnvFile(file);
+  return file;
+}
+
+/** For entry points (server, CLI): loads .env, then a bad configuration prints its one line and exits 1. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   try {
+    if (env === process.env) loadEnvFile(env);
     return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -9,6 +9,7 @@ import { createLogger, type Logger } from "./logger.js";
 import { startImpersonationLoop } from "./impersonation/impersonationLoop.js";
 import { grantKeysFor } from "./impersonation/signingKeys.js";
 import { startMailDelivery } from "./mail/delivery.js";
+import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
@@ -19,6 +20,7 @@ export async function buildDeps(
   overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  activatePlanCatalog(config.planCatalog);
   const database = overrides.database ?? (await openDatabase(config.database));
   await migrateToLatest(database.db);
   if (config.demo && config.DEMO_SEED) {

@@ -24,6 +24,8 @@ export const SessionGrant = z.object({
   expiresAt: z.string(),
   staff: SessionStaff,
   permissions: Permissions,
+  /** The plans a subscription may move to (the server's plan catalog). */
+  plans: z.array(z.string()),
 });
 export type SessionGrant = z.infer<typeof SessionGrant>;
 

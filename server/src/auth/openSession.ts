@@ -1,20 +1,37 @@
+import { decodeJwt } from "jose";
 import type { Logger } from "pino";
 import type { SessionGrant, SessionInfo } from "../../../shared/schemas/session.js";
 import type { AppDeps } from "../deps.js";
 import type { Staff } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
+import { planNames } from "../providers/planCatalog.js";
 import { staffForAgent } from "../staff/firstVisit.js";
 import { permissionsFor } from "./permissions.js";
 import { issueSessionToken } from "./sessionToken.js";
 import { verifyZafToken, ZafTokenError, type ZafAgent } from "./zafToken.js";
 import { zafTrust } from "./zafTrust.js";
 
-/** Verifies a ZAF token, logging a refusal by its code only (never the token). Writes nothing. */
-export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock">, token: string, log: Logger): Promise<ZafAgent> {
+/** The claims an operator needs to fix a set-up mistake (wrong subdomain, installation id), never the token itself. */
+function claimsSeen(token: string): { iss: unknown; aud: unknown; exp: unknown } | null {
   try {
-    return await verifyZafToken(token, zafTrust(deps.config), deps.clock);
+    const { iss, aud, exp } = decodeJwt(token);
+    return { iss: iss ?? null, aud: aud ?? null, exp: exp ?? null };
+  } catch {
+    return null;
+  }
+}
+
+/** Verifies a ZAF token, logging a refusal with what was expected and what arrived (never the token). Writes nothing. */
+export async function verifyAgent(deps: Pick<AppDeps, "config" | "clock">, token: string, log: Logger): Promise<ZafAgent> {
+  const trust = zafTrust(deps.config);
+  try {
+    return await verifyZafToken(token, trust, deps.clock);
   } catch (err) {
-    if (err instanceof ZafTokenError) log.warn({ code: err.code }, "ZAF token rejected");
+    if (err instanceof ZafTokenError) {
+      const received = claimsSeen(token);
+      const hint = `expected iss ${trust.issuer} and aud ${trust.audience}, got iss ${JSON.stringify(received?.iss ?? null)} and aud ${JSON.stringify(received?.aud ?? null)}`;
+      log.warn({ code: err.code, expected: { iss: trust.issuers, aud: trust.audience }, received, hint }, "ZAF token rejected");
+    }
     throw err;
   }
 }
@@ -25,6 +42,7 @@ export async function sessionInfo(deps: Pick<AppDeps, "database">, staff: Staff,
     expiresAt: expiresAt.toISOString(),
     staff: { id: staff.id, zendeskUserId: staff.zendesk_user_id, email: staff.email, name: staff.name, panelRole: staff.panel_role },
     permissions: await permissionsFor(deps.database.db, staff.panel_role),
+    plans: planNames(),
   };
 }
 

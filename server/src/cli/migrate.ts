@@ -4,6 +4,12 @@ import { migrateToLatest } from "../db/migrate.js";
 
 /** `npm run db:migrate` — applies the same migrations `npm start` applies, and lists what ran. */
 async function main(): Promise<void> {
+  if (process.argv.includes("--help")) {
+    process.stdout.write(
+      "usage: npm run db:migrate\n\nApplies Steward's migrations to the configured database: PostgreSQL when DATABASE_URL is set\n(e.g. DATABASE_URL=postgres://steward_owner@127.0.0.1:5432/steward npm run db:migrate), otherwise PGlite under DATA_DIR.\nReads ./.env (or ENV_FILE) like the server. The server applies the same migrations on start.\n",
+    );
+    return;
+  }
   const config = loadConfigOrExit();
   const database = await openDatabase(config.database);
   try {

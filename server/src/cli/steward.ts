@@ -1,19 +1,9 @@
-import { UsageError, type CliCommand } from "./commands/command.js";
-
-/**
- * `npm run steward -- <subcommand> …`: one module per subcommand under ./commands, loaded on demand
- * so one command's dependencies never slow another. Add a subcommand by adding a line here.
- */
-const subcommands: Record<string, () => Promise<{ command: CliCommand }>> = {
-  "audit verify": () => import("./commands/auditVerify.js"),
-  "dev-token": () => import("./commands/devToken.js"),
-  "staff grant": () => import("./commands/staffGrant.js"),
-  "keys rotate": () => import("./commands/keysRotate.js"),
-  "products add": () => import("./commands/productsAdd.js"),
-};
+import { loadEnvFile } from "../config.js";
+import { UsageError } from "./commands/command.js";
+import { subcommands } from "./subcommands.js";
 
 function help(): string {
-  return `usage: npm run steward -- <subcommand> [options]\n\nsubcommands:\n${Object.keys(subcommands)
+  return `usage: npm run steward -- <subcommand> [options]   (npm run steward -- <subcommand> --help for its options)\n\nsubcommands:\n${Object.keys(subcommands)
     .map((name) => `  ${name}`)
     .join("\n")}\n`;
 }
@@ -30,8 +20,13 @@ async function main(argv: string[]): Promise<number> {
     return asked && argv[0] !== "help" ? 2 : 0;
   }
   const { command } = await load();
+  const rest = argv.slice(name.split(" ").length);
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(`${command.summary}\n\nusage: npm run steward -- ${command.usage}\n`);
+    return 0;
+  }
   try {
-    return await command.run(argv.slice(name.split(" ").length));
+    return await command.run(rest);
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     if (!usage) throw err;
@@ -40,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Same settings as the server: ./.env (or ENV_FILE) when present; the environment wins.
+loadEnvFile();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {

@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { Insertable } from "kysely";
 import type { BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB, NewAccount, NewUser } from "../db/schema.js";
-import { unitPriceCents, type PlanName } from "../providers/planCatalog.js";
+import { unitPriceCents } from "../providers/planCatalog.js";
 import { prng } from "./prng.js";
 
 /**
@@ -28,7 +28,7 @@ const SUFFIX = ["Corp", "Labs", "GmbH", "Inc", "Ltd", "Group", "Studio", "System
 interface AccountScenario {
   status: NewAccount["status"];
   subscription: "trialing" | "active" | "past_due" | "unpaid" | "canceled";
-  plan: PlanName;
+  plan: string;
   seats: number;
   users: number;
   note?: "over_seats" | "admin_left" | "locked_user" | "no_mfa" | "blocked_user";

@@ -95,7 +95,7 @@ export async function mirrorDemoBillingInto(stripe: StripeFake, deps: AppDeps): 
   for (const s of subscriptions) {
     if (!stripe.prices.has(`price_${s.plan}_${s.interval}`)) stripe.addPrice({ plan: s.plan, interval: s.interval, unitAmount: s.unit_amount_cents });
   }
-  for (const plan of planNames) {
+  for (const plan of planNames()) {
     for (const interval of ["month", "year"] as const) {
       if (!stripe.prices.has(`price_${plan}_${interval}`)) stripe.addPrice({ plan, interval, unitAmount: unitPriceCents(plan, interval) });
     }

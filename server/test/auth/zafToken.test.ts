@@ -103,6 +103,15 @@ describe.each(databaseKinds)("ZAF token → session on %s", (kind) => {
     expect(JSON.stringify(log.lines())).not.toContain(token);
   });
 
+  it("logs what was expected and what arrived for a wrong issuer or audience, so a set-up mistake can be fixed", async () => {
+    const token = await craft({ claims: { aud: "installation-from-another-account" } });
+    await request(app).post("/api/session").send({ token }).expect(401);
+    const line = log.lines().filter((l) => l.msg === "ZAF token rejected" && l.code === "wrong_audience").at(-1);
+    expect(line).toMatchObject({ expected: { aud: DEMO_INSTALLATION_ID }, received: { aud: "installation-from-another-account" } });
+    expect(String(line?.hint)).toContain(`aud ${DEMO_INSTALLATION_ID}`);
+    expect(String(line?.hint)).toContain('"installation-from-another-account"');
+  });
+
   it("signature by another key is refused even with every claim right (verifier alone)", async () => {
     await expect(verifyZafToken(await craft({ key: otherKey }), zafTrust(deps.config), deps.clock)).rejects.toMatchObject({ code: "bad_signature" });
   });

@@ -13,6 +13,8 @@ export interface FieldSpec {
   name: string;
   kind: FieldKind;
   options?: readonly string[];
+  /** Options that come from the server's configuration (the session) instead of the catalog. */
+  optionsFrom?: "plans";
   min?: number;
   max?: number;
   optional?: boolean;
@@ -82,7 +84,7 @@ export const actionCatalog: ActionSpec[] = [
   },
   { action: "seats.reclaim", target: "account", fields: [{ name: "userIds", kind: "idList" }], applies: (c) => account(c)?.overSeatLimit === true },
   { action: "seats.change", target: "account", fields: [{ name: "seats", kind: "number", min: 0, max: 100_000, initial: (c) => String(account(c)?.seatsLicensed ?? 1) }], applies: (c) => account(c) !== null },
-  { action: "billing.plan_change", target: "account", fields: [{ name: "plan", kind: "select", options: ["starter", "team", "business", "enterprise"], initial: (c) => billing(c)?.plan ?? account(c)?.plan ?? "team" }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" },
+  { action: "billing.plan_change", target: "account", fields: [{ name: "plan", kind: "select", optionsFrom: "plans", initial: (c) => billing(c)?.plan ?? account(c)?.plan ?? "team" }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" },
   { action: "billing.subscription_cancel", target: "account", fields: [{ name: "mode", kind: "select", options: ["at_period_end", "now"] }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" && !billing(c)?.cancelAtPeriodEnd },
   { action: "account.deactivate", target: "account", fields: [], applies: (c) => ["active", "trialing", "past_due", "suspended"].includes(accountStatus(c) ?? "") },
   { action: "account.delete", target: "account", fields: [], applies: (c) => accountStatus(c) !== "deleted" && accountStatus(c) !== undefined },

@@ -19,7 +19,9 @@ function allowed(spec: ActionSpec, session: SessionInfo): boolean {
 export function ActionsPanel({ context, session, onChanged }: { context: RequesterContext; session: SessionInfo; onChanged: () => void }) {
   const [open, setOpen] = useState<string | null>(null);
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
-  const specs = actionCatalog.filter((spec) => allowed(spec, session) && spec.applies(context) && targetOf(spec, context));
+  const specs = actionCatalog
+    .filter((spec) => allowed(spec, session) && spec.applies(context) && targetOf(spec, context))
+    .map((spec) => ({ ...spec, fields: spec.fields.map((f) => (f.optionsFrom === "plans" ? { ...f, options: session.plans } : f)) }));
   if (specs.length === 0) return null;
 
   const done = (result: ActionOutcome) => {

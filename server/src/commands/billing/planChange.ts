@@ -1,5 +1,6 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
+import { isPlanName, planNames } from "../../providers/planCatalog.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
@@ -12,7 +13,11 @@ import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscri
 export const changePlan = defineCommand({
   action: "billing.plan_change",
   targetType: "account",
-  input: actionInputs["billing.plan_change"],
+  // Bad input changes nothing: a plan outside the configured catalog is refused with the input's 400, before any audit.
+  input: actionInputs["billing.plan_change"].refine((input) => isPlanName(input.plan), {
+    path: ["plan"],
+    error: () => `expected a plan from the plan catalog: ${planNames().join(", ")}`,
+  }),
   provider: "billing",
   providerState: billingBefore,
   validate: async (target, input, ctx) => {

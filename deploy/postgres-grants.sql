@@ -1,0 +1,15 @@
+-- Run after migrations (as steward_owner or a superuser): psql -v ON_ERROR_STOP=1 -d steward -f deploy/postgres-grants.sql
+-- The service role reads and writes domain tables, but the audit tables are append-only for it:
+-- SELECT and INSERT only. (The audit log's triggers refuse UPDATE/DELETE/TRUNCATE for every role anyway;
+-- this keeps the service role from even asking.)
+grant usage on schema public to steward_service;
+grant select, insert, update, delete on all tables in schema public to steward_service;
+grant usage, select on all sequences in schema public to steward_service;
+do $$
+declare t record;
+begin
+  for t in select tablename from pg_tables where schemaname = 'public' and tablename like 'audit\_%' loop
+    execute format('revoke update, delete, truncate on %I from steward_service', t.tablename);
+  end loop;
+end
+$$;
