@@ -48,7 +48,7 @@ export async function endIfDue(deps: AppDeps, row: SessionRow): Promise<EndOutco
     const version = await deps.database.db.selectFrom("users").select("version").where("id", "=", row.user_id).executeTakeFirst();
     if (!version) return endForDeletedTarget(deps, row);
     try {
-      await runCommand(
+      const response = await runCommand(
         expireImpersonation as unknown as AnyCommand,
         {
           actor: IMPERSONATION_SWEEPER,
@@ -61,7 +61,8 @@ export async function endIfDue(deps: AppDeps, row: SessionRow): Promise<EndOutco
         },
         deps,
       );
-      return "ended";
+      // A replay means another runner ended it (and wrote the one entry).
+      return response.replayed ? "skipped" : "ended";
     } catch (err) {
       const problem = toProblem(err);
       if (TAKEN_ELSEWHERE.has(problem.code)) return "skipped";
