@@ -22,7 +22,7 @@ export default defineConfig({
         test: {
           ...shared,
           name: "suite",
-          include: ["server/test/**/*.test.ts", "shared/**/*.test.ts", "zendesk-app/test/**/*.test.ts"],
+          include: ["server/test/**/*.test.ts", "shared/**/*.test.ts", "zendesk-app/test/**/*.test.ts", "kit/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
           exclude: ["server/test/foundation/start.test.ts", "**/node_modules/**"],
           sequence: { groupOrder: 1 },
         },

@@ -23,11 +23,13 @@ export interface ActionRule {
    */
   cap?: {
     field: string;
-    unit: "days" | "hours" | "cents" | "seats";
+    unit: "days" | "hours" | "minutes" | "cents" | "seats";
     limits: Partial<Record<PanelRole, number>>;
     perTarget: Partial<Record<PanelRole, number>>;
     perDay: Partial<Record<PanelRole, number>>;
   };
+  /** For actions with modes (impersonation): the input field and the lowest role allowed each mode. */
+  modes?: { field: string; minRoles: Record<string, PanelRole> };
   summary: string;
 }
 
@@ -132,8 +134,29 @@ export const actionRules = {
   "billing.subscription_cancel": { target: "account", minRole: "operations", kind: "write", destructive: true, summary: "Cancel the subscription" },
 
   // Impersonation
-  "impersonation.start": { target: "user", minRole: "support_full", kind: "write", summary: "Start impersonating a user for a ticket" },
-  "impersonation.stop": { target: "user", minRole: "support_full", kind: "write", summary: "Stop an impersonation session" },
+  "impersonation.start": {
+    target: "user",
+    minRole: "support_full",
+    kind: "write",
+    cap: {
+      field: "minutes",
+      unit: "minutes",
+      limits: { support_full: 30, operations: 60, admin: 120 },
+      // One customer is not watched for hours through a string of short sessions.
+      perTarget: { support_full: 60, operations: 180, admin: 480 },
+      perDay: { support_full: 240, operations: 480, admin: 960 },
+    },
+    modes: { field: "mode", minRoles: { read_only: "support_full", full: "operations" } },
+    summary: "Start impersonating a user for a ticket (read-only; full mode from operations)",
+  },
+  "impersonation.stop": { target: "user", minRole: "support_full", kind: "write", summary: "Stop an impersonation session (your own; operations and admin: anyone's)" },
+  "impersonation.expire": { target: "user", minRole: "system", kind: "write", summary: "End an impersonation session past a deadline, or whose agent or customer lost access" },
+  "impersonation.redeem": { target: "user", minRole: "system", kind: "write", summary: "Exchange a one-time handoff grant for a product session (called by the product)" },
+  "impersonation.event": { target: "user", minRole: "system", kind: "write", summary: "Record what an agent did inside the product while impersonating (reported by the product)" },
+  "impersonation.notices_change": { target: "system", minRole: "admin", kind: "write", summary: "Turn the customer notices of impersonation on or off" },
+  "impersonation.product_register": { target: "system", minRole: "system", kind: "write", summary: "Register a product that accepts impersonation grants (command line)" },
+  "impersonation.keys_rotate": { target: "system", minRole: "system", kind: "write", summary: "Rotate the key that signs impersonation grants (command line)" },
+  "zendesk.note_add": { target: "system", minRole: "system", kind: "write", summary: "Add an internal note to a Zendesk ticket" },
 
   // Refusals Steward records on its own (no staff member chose to do these)
   "session.token_replayed": { target: "staff", minRole: "system", kind: "read", summary: "Refuse a Zendesk app token used a second time" },

@@ -11,6 +11,7 @@ const ROLE_HEADINGS: Record<PanelRole, string> = {
 const UNIT: Record<NonNullable<ActionRule["cap"]>["unit"], (n: number) => string> = {
   days: (n) => `${n} d`,
   hours: (n) => `${n} h`,
+  minutes: (n) => `${n} min`,
   cents: (n) => `$${(n / 100).toLocaleString("en-US", { maximumFractionDigits: 2 })}`,
   seats: (n) => `${n} seats`,
 };
@@ -18,7 +19,9 @@ const UNIT: Record<NonNullable<ActionRule["cap"]>["unit"], (n: number) => string
 function cell(rule: ActionRule, role: PanelRole): string {
   if (rule.minRole === "system" || !roleAtLeast(role, rule.minRole)) return "";
   const limit = rule.cap?.limits[role];
-  return limit === undefined ? "✓" : `✓ ≤ ${UNIT[rule.cap?.unit ?? "days"](limit)}`;
+  const modes = rule.modes ? Object.entries(rule.modes.minRoles).filter(([, min]) => roleAtLeast(role, min)).map(([mode]) => mode.replace(/_/g, "-")) : [];
+  const modeNote = modes.length ? ` (${modes.join(", ")})` : "";
+  return limit === undefined ? `✓${modeNote}` : `✓ ≤ ${UNIT[rule.cap?.unit ?? "days"](limit)}${modeNote}`;
 }
 
 /**

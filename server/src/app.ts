@@ -13,6 +13,9 @@ import { auditRoutes } from "./routes/audit/audit.js";
 import { contextRoutes } from "./routes/context/context.js";
 import { healthRoutes } from "./routes/health/health.js";
 import { metricsRoutes, requestMetrics } from "./routes/metrics/metrics.js";
+import { impersonationAgentRoutes } from "./routes/impersonation/agentRoutes.js";
+import { jwksRoutes } from "./routes/impersonation/jwks.js";
+import { impersonationProductRoutes } from "./routes/impersonation/productApi.js";
 import { searchRoutes } from "./routes/search/search.js";
 import { sessionRoutes } from "./routes/session/session.js";
 import { sidebarPageRoutes } from "./routes/session/sidebarPage.js";
@@ -68,6 +71,9 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   app.use(sidebarPageRoutes(deps));
   app.use(staffRoutes(deps));
   app.use(capsRoutes(deps));
+  app.use(jwksRoutes(deps));
+  app.use(impersonationProductRoutes(deps));
+  app.use(impersonationAgentRoutes(deps));
   // Demo mode only: the local Zendesk page at /zendesk.
   if (deps.config.demo) app.use(zendeskPageRoutes(deps));
   // Demo mode only: customer mail held in the outbox, for the local Zendesk page.

@@ -110,6 +110,25 @@ const EnvSchema = z.object({
   /** Where checkpoints are exported for auditors: a directory (one JSON file each) and/or an HTTP endpoint (POST). */
   AUDIT_CHECKPOINT_DIR: optionalText,
   AUDIT_CHECKPOINT_URL: url.optional(),
+
+  /** Impersonation: a session ends after this long without activity in the product. */
+  IMPERSONATION_IDLE_MINUTES: positiveInt.default(15),
+  /** The grant signing keys (a JSON key set this process and `keys rotate` share); demo: under DATA_DIR. */
+  IMPERSONATION_KEYS_FILE: optionalText,
+  /** Or one EC P-256 private key (PKCS#8 PEM) from the environment; rotate by replacing it. */
+  IMPERSONATION_SIGNING_KEY: optionalText,
+  /** How the customer notice names the agent: their first name, or "a support agent". */
+  IMPERSONATION_NOTICE_AGENT: z.enum(["first_name", "generic"], { message: "expected first_name or generic" }).default("first_name"),
+  /** How often live sessions are checked against their deadlines (the product's status checks end them sooner). */
+  IMPERSONATION_SWEEP_MS: positiveInt.default(5_000),
+
+  /** Server-side Zendesk API (internal notes): an agent's email and API token; ZENDESK_API_URL overrides the base. */
+  ZENDESK_API_EMAIL: optionalText,
+  ZENDESK_API_TOKEN: optionalText,
+  ZENDESK_API_URL: url.optional(),
+
+  /** Demo mode: the port of the demo product `npm start` runs beside Steward. */
+  DEMO_PRODUCT_PORT: port.default(3100),
   /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */
   PLAN_CATALOG_FILE: optionalText,
 });
@@ -131,6 +150,8 @@ export interface Config extends Omit<Env, "STEWARD_MODE"> {
   databaseLimits: DatabaseLimits;
   publicUrl: string;
   zendeskIssuer: string | undefined;
+  /** Base of the Zendesk REST API (…/api/v2), or undefined when notes cannot be written. */
+  zendeskApiUrl: string | undefined;
   /** The plans Steward may move a subscription to, with their prices (PLAN_CATALOG_FILE or the demo plans). */
   planCatalog: PlanCatalog;
   /** TRUST_PROXY as Express takes it. */
@@ -195,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     }
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
+  if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
   if (e.BILLING_PROVIDER === "stripe" && !e.STRIPE_SECRET_KEY) problems.push({ variable: "STRIPE_SECRET_KEY", reason: "required when BILLING_PROVIDER=stripe" });
   let planCatalog = DEFAULT_PLAN_CATALOG;
   if (e.PLAN_CATALOG_FILE) {
@@ -219,6 +241,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     trustProxy: trustProxyOf(e.TRUST_PROXY),
     planCatalog,
     zendeskIssuer: e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com` : demo ? "https://steward-demo.zendesk.com" : undefined,
+    // Demo mode writes notes to the local Zendesk page, which serves the same paths.
+    zendeskApiUrl: (e.ZENDESK_API_URL ?? (demo ? `${publicUrl}/zendesk/api/v2` : e.ZENDESK_SUBDOMAIN ? `https://${e.ZENDESK_SUBDOMAIN}.zendesk.com/api/v2` : undefined))?.replace(/\/$/, ""),
   };
 }
 

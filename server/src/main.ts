@@ -1,4 +1,5 @@
 import { ConfigError, loadConfigOrExit } from "./config.js";
+import { startDemoProduct } from "./demo/demoProduct.js";
 import { buildDeps, startServer } from "./server.js";
 
 async function main(): Promise<void> {
@@ -9,12 +10,14 @@ async function main(): Promise<void> {
     { port: running.port, mode: config.STEWARD_MODE, database: deps.database.kind, location: deps.database.location },
     `Steward is running on ${config.publicUrl}${config.demo ? ` — open http://localhost:${running.port}/zendesk to try it` : ""}`,
   );
+  const product = await startDemoProduct(deps, running.port);
+  if (product) deps.logger.info({ url: product.url }, `The demo product runs on ${product.url} (open it from the sidebar: View as customer)`);
   let signalled = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
       if (signalled) process.exit(1);
       signalled = true;
-      running.close().then(
+      Promise.all([product?.stop(), running.close()]).then(
         () => process.exit(0),
         (err) => {
           deps.logger.error({ err }, "shutdown failed");

@@ -9,6 +9,8 @@ import { migrateToLatest } from "./db/migrate.js";
 import type { AppDeps } from "./deps.js";
 import { HttpDrain } from "./http/drain.js";
 import { createLogger, type Logger } from "./logger.js";
+import { startImpersonationLoop } from "./impersonation/impersonationLoop.js";
+import { grantKeysFor } from "./impersonation/signingKeys.js";
 import { startMailDelivery } from "./mail/delivery.js";
 import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
@@ -32,6 +34,8 @@ export async function buildDeps(
     logger.info({ seeded }, seeded.created ? "demo data seeded" : "demo data already present");
   }
   const clock = overrides.clock ?? systemClock;
+  // The impersonation signing key: created in demo mode, refused at start when production has none.
+  await grantKeysFor(config).current(clock.now());
   const providerDeps = { config, db: database.db, clock, logger };
   const identity = overrides.identity ?? createIdentityPort(providerDeps);
   const billing = overrides.billing ?? createBillingPort(providerDeps);
@@ -109,6 +113,8 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
     { name: "sweeps", ...startSweepLoop(deps, deps.config.SWEEP_INTERVAL_MS) },
     // Provider operations whose outcome is not known (or left pending by a crash) are finished or closed, until shutdown.
     { name: "reconciler", ...startReconciler(deps, deps.config.RECONCILE_INTERVAL_MS) },
+    // Impersonation sessions past a deadline end, and Zendesk internal notes are sent, until shutdown.
+    { name: "impersonation", ...startImpersonationLoop(deps) },
   ];
   // Committed audit entries are chained and checkpointed within about a second, until shutdown.
   const sealer = startAuditSealer({

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { TicketId } from "../audit.js";
 import { ProductRole } from "../roles.js";
+import { StartImpersonationInput, StopImpersonationInput } from "./impersonation.js";
 
 /**
  * Every support action is `POST /api/actions/<action name>` (names from shared/actions.ts) with this
@@ -70,6 +71,8 @@ export const actionInputs = {
   // Which plans exist is configuration (the plan catalog): the server checks the name against it.
   "billing.plan_change": z.object({ plan: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, "expected a plan name from the plan catalog") }).strict(),
   "billing.subscription_cancel": z.object({ mode: z.enum(["at_period_end", "now"]).default("at_period_end") }).strict(),
+  "impersonation.start": StartImpersonationInput,
+  "impersonation.stop": StopImpersonationInput,
 } as const;
 export type SupportActionName = keyof typeof actionInputs;
 export const supportActionNames = Object.keys(actionInputs) as SupportActionName[];

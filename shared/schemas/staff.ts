@@ -41,7 +41,7 @@ export const StaffGrant = z.object({
 export type StaffGrant = z.infer<typeof StaffGrant>;
 
 /** Units of the caps in shared/actions.ts (server/src/staff/caps.ts fails to compile if one is missing). */
-export const CapUnit = z.enum(["days", "hours", "cents", "seats"] as const satisfies readonly NonNullable<ActionRule["cap"]>["unit"][]);
+export const CapUnit = z.enum(["days", "hours", "minutes", "cents", "seats"] as const satisfies readonly NonNullable<ActionRule["cap"]>["unit"][]);
 
 /** One capped action: the input field it limits, and the limit in force for each panel role. */
 export const ActionCap = z.object({

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { actionNames } from "../../shared/actions.js";
 import { supportActionNames } from "../../shared/schemas/actions.js";
-import { actionCatalog } from "../src/actions/catalog.js";
+import { actionCatalog, dedicatedViews } from "../src/actions/catalog.js";
 import de from "../translations/de.json";
 import en from "../translations/en.json";
 
@@ -14,9 +14,9 @@ describe("sidebar translations", () => {
     for (const [key, text] of Object.entries(en)) expect(placeholders((de as Record<string, string>)[key] ?? ""), key).toEqual(placeholders(text));
   });
 
-  it("labels every action (the history tab shows them all), and the catalog offers each support action exactly once", () => {
+  it("labels every action (the history tab shows them all), and the catalog or a dedicated view offers each support action exactly once", () => {
     for (const name of actionNames) expect(en, name).toHaveProperty([`action.${name}`]);
-    expect(actionCatalog.map((s) => s.action).sort()).toEqual([...supportActionNames].sort());
+    expect([...actionCatalog.map((s) => s.action), ...dedicatedViews].sort()).toEqual([...supportActionNames].sort());
   });
 
   it("labels every form field and select option", () => {

@@ -8,4 +8,6 @@ export const subcommands: Record<string, () => Promise<{ command: CliCommand }>>
   "audit verify": () => import("./commands/auditVerify.js"),
   "dev-token": () => import("./commands/devToken.js"),
   "staff grant": () => import("./commands/staffGrant.js"),
+  "keys rotate": () => import("./commands/keysRotate.js"),
+  "products add": () => import("./commands/productsAdd.js"),
 };

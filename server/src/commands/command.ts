@@ -31,7 +31,7 @@ export interface Applied {
 }
 
 /** Actions Steward does itself (the sweeps): commands with no route, run by a system actor. */
-export type SystemCommandName = Extract<ActionName, "user.elevation_expire" | "seats.expansion_expire">;
+export type SystemCommandName = Extract<ActionName, "user.elevation_expire" | "seats.expansion_expire" | "impersonation.expire">;
 export type CommandName = SupportActionName | SystemCommandName;
 
 type TargetFor<T extends "user" | "account"> = T extends "user" ? UserTarget : AccountTarget;
@@ -46,6 +46,11 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
    * adapter `perform` runs inside it, so everything commits or rolls back together.
    */
   provider: CommandProvider;
+  /**
+   * Permission beyond the role table that depends on the input (a mode only some roles may use, a
+   * session that is someone else's): throws a 403 Problem, which the runner audits as `denied`.
+   */
+  permit?: (actor: Actor, input: I, deps: AppDeps) => void | Promise<void>;
   /** The number caps apply to (days, cents, seats…), for actions with a cap. */
   capValue?: (input: I) => number;
   /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */

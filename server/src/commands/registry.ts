@@ -25,6 +25,8 @@ import { suspendUser } from "./user/suspend.js";
 import { unblockUser } from "./user/unblock.js";
 import { promoteAdmin } from "./user/promoteAdmin.js";
 import { changeRole } from "./user/roleChange.js";
+import { startImpersonation } from "./impersonation/start.js";
+import { stopImpersonation } from "./impersonation/stop.js";
 
 /** Every support command, by action name. A command is reachable only by being listed here. */
 const all = [
@@ -55,6 +57,9 @@ const all = [
   applyCredit,
   changePlan,
   cancelSubscription,
+  // Impersonation
+  startImpersonation,
+  stopImpersonation,
 ] as unknown as AnyCommand[];
 
 export const commands: ReadonlyMap<SupportActionName, AnyCommand> = new Map(all.map((c) => [c.action as SupportActionName, c]));

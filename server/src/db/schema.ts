@@ -33,6 +33,8 @@ export interface UsersTable {
   blocked: Generated<boolean>;
   mfa_enrolled: Generated<boolean>;
   mfa_methods: Generated<string[]>;
+  /** The product says this user must never be impersonated (migration 015). */
+  impersonation_protected: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   version: Generated<number>;
@@ -345,6 +347,80 @@ export interface PasswordResetTokensTable {
   used_at: Timestamp | null;
 }
 
+export interface ImpersonationProductsTable {
+  id: string;
+  name: string;
+  url: string;
+  secret_sha256: string;
+  created_at: CreatedAt;
+  revoked_at: Timestamp | null;
+}
+
+export interface ImpersonationSessionsTable {
+  id: string;
+  staff_id: string;
+  agent_zendesk_user_id: string;
+  agent_email: string | null;
+  agent_name: string | null;
+  agent_panel_role: StaffTable["panel_role"];
+  user_id: string;
+  account_id: string;
+  product_id: string;
+  ticket_id: string;
+  reason: string;
+  mode: "read_only" | "full";
+  started_at: Timestamp;
+  last_activity_at: Timestamp;
+  idle_deadline: Timestamp;
+  absolute_deadline: Timestamp;
+  grant_jti: string;
+  grant_expires_at: Timestamp;
+  redeemed_at: Timestamp | null;
+  ended_at: Timestamp | null;
+  end_reason: "agent" | "admin_revoked" | "idle_timeout" | "absolute_timeout" | "target_changed" | "staff_deactivated" | null;
+  ended_by: string | null;
+  action_count: Generated<number>;
+  refused_count: Generated<number>;
+}
+
+export interface ImpersonationEventsTable {
+  session_id: string;
+  event_id: string;
+  method: string;
+  route: string;
+  object: string | null;
+  outcome: "succeeded" | "refused" | "failed";
+  status: number | null;
+  detail: string | null;
+  occurred_at: Timestamp;
+  received_at: Timestamp;
+  after_end: Generated<boolean>;
+  audit_entry_id: string;
+}
+
+export interface StewardSettingsTable {
+  key: string;
+  value: ColumnType<unknown, string, string>;
+  updated_at: UpdatedAt;
+  updated_by: string | null;
+}
+
+/** Internal notes to write on Zendesk tickets, sent by the note delivery pass (server/src/zendesk/). */
+export interface TicketNotesTable {
+  id: string;
+  ticket_id: string;
+  body: string;
+  kind: string;
+  session_id: string | null;
+  operation_id: string | null;
+  status: "queued" | "sent" | "failed" | "unknown";
+  attempts: Generated<number>;
+  next_attempt_at: Timestamp;
+  last_error: string | null;
+  created_at: CreatedAt;
+  sent_at: Timestamp | null;
+}
+
 export interface DB {
   accounts: AccountsTable;
   users: UsersTable;
@@ -373,6 +449,11 @@ export interface DB {
   password_reset_tokens: PasswordResetTokensTable;
   zaf_token_uses: ZafTokenUsesTable;
   cap_usage: CapUsageTable;
+  impersonation_products: ImpersonationProductsTable;
+  impersonation_sessions: ImpersonationSessionsTable;
+  impersonation_events: ImpersonationEventsTable;
+  steward_settings: StewardSettingsTable;
+  ticket_notes: TicketNotesTable;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -90,6 +90,9 @@ export const actionCatalog: ActionSpec[] = [
   { action: "account.delete", target: "account", fields: [], applies: (c) => accountStatus(c) !== "deleted" && accountStatus(c) !== undefined },
 ];
 
+/** Support actions with a view of their own instead of a form in the actions panel. */
+export const dedicatedViews: readonly SupportActionName[] = ["impersonation.start", "impersonation.stop"];
+
 /** The target and its version as the agent saw it (the server answers 409 if it changed since). */
 export function targetOf(spec: ActionSpec, context: RequesterContext): { type: "user" | "account"; id: string; version: number } | null {
   if (spec.target === "user") return context.user ? { type: "user", id: context.user.id, version: context.user.version } : null;

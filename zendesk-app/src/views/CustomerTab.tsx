@@ -6,6 +6,7 @@ import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
 import { ActivityList } from "./ActivityList";
 import { BillingCard } from "./BillingCard";
+import { ImpersonationCard } from "./ImpersonationCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
 import { ProblemNotice } from "./parts";
 import { RequesterPicker } from "./RequesterPicker";
@@ -67,6 +68,7 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           <AccountCard context={context} />
           <BillingCard context={context} />
           {session && <ActionsPanel context={context} session={session} onChanged={control.refresh} />}
+          {session && <ImpersonationCard context={context} session={session} />}
           <ActivityList context={context} />
           {state.chosen && (
             <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={() => control.pickUser(null)}>

@@ -24,7 +24,7 @@ export async function buildSidebar(): Promise<{ dir: string; remove(): void }> {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startSteward(options: { env?: Record<string, string>; appDir: string; clock?: Clock }): Promise<StewardUnderTest> {
+export async function startSteward(options: { env?: Record<string, string>; appDir: string; clock?: Clock; port?: number }): Promise<StewardUnderTest> {
   const config = loadConfig({
     STEWARD_MODE: "demo",
     DATA_DIR: "memory",
@@ -35,7 +35,7 @@ export async function startSteward(options: { env?: Record<string, string>; appD
     ...options.env,
   });
   const deps = await buildDeps(config, options.clock ? { clock: options.clock } : {});
-  const server = await startServer(deps, { port: 0, host: "127.0.0.1" });
+  const server = await startServer(deps, { port: options.port ?? 0, host: "127.0.0.1" });
   return {
     deps,
     server,

@@ -1,0 +1,70 @@
+// <steward-banner>: who is viewing whose account, for which ticket, in which mode, and for how long.
+// No framework; cannot be dismissed (it puts itself back if removed); announced to screen readers.
+(() => {
+  if (customElements.get("steward-banner")) return;
+  const css =
+    ":host{all:initial;position:fixed;top:0;left:0;right:0;z-index:2147483647;font:14px/1.4 system-ui,sans-serif}" +
+    "div{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.5rem 1rem;background:#7a1f00;color:#fff}" +
+    "b{font-weight:600}button{margin-left:auto;font:inherit;padding:.2rem .8rem;border:1px solid #fff;border-radius:4px;background:#fff;color:#7a1f00;cursor:pointer}" +
+    "button:focus-visible{outline:3px solid #ffd166}";
+  const pad = (n) => String(n).padStart(2, "0");
+  const left = (ms) => {
+    const s = Math.max(0, Math.floor(ms / 1000));
+    return `${Math.floor(s / 60)}:${pad(s % 60)}`;
+  };
+  class StewardBanner extends HTMLElement {
+    connectedCallback() {
+      if (this.shadowRoot) return;
+      const root = this.attachShadow({ mode: "open" });
+      root.innerHTML = `<style>${css}</style><div role="region" aria-label="Support session"><span id="who"></span><span id="mode"></span><span id="time" aria-live="off"></span><button type="button" id="end">End session</button><span id="say" role="status" aria-live="polite" style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)"></span></div>`;
+      this.$ = (id) => root.getElementById(id);
+      this.$("end").addEventListener("click", () => this.end());
+      document.documentElement.style.setProperty("padding-top", "3rem");
+      this.refresh();
+      this.poll = setInterval(() => this.refresh(), 1000);
+      this.tick = setInterval(() => this.render(), 1000);
+    }
+    disconnectedCallback() {
+      // Not dismissable: a script or extension removing it gets it back.
+      if (!this.ending) setTimeout(() => document.body.prepend(this), 0);
+    }
+    async refresh() {
+      try {
+        const r = await fetch("/steward/impersonation/status", { credentials: "same-origin", headers: { accept: "application/json" } });
+        const s = await r.json();
+        if (!s.live) return this.gone();
+        const first = !this.s;
+        this.s = s;
+        this.render();
+        if (first) this.$("say").textContent = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
+      } catch {
+        /* the next poll tries again */
+      }
+    }
+    render() {
+      const s = this.s;
+      if (!s) return;
+      const ms = Date.parse(s.endsAt) - Date.now();
+      this.$("who").innerHTML = "";
+      this.$("who").append("Viewing as ", Object.assign(document.createElement("b"), { textContent: s.customer }), ` · agent ${s.agent} · ticket #${s.ticket}`);
+      this.$("mode").textContent = s.mode === "read_only" ? "Read-only" : "Full access";
+      this.$("time").textContent = `Ends in ${left(ms)}`;
+      if (ms <= 60000 && !this.warned) {
+        this.warned = true;
+        this.$("say").textContent = "The support session ends in one minute.";
+      }
+    }
+    async end() {
+      this.$("end").disabled = true;
+      await fetch("/steward/impersonation/end", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
+      this.gone();
+    }
+    gone() {
+      this.ending = true;
+      clearInterval(this.poll);
+      clearInterval(this.tick);
+      location.assign("/steward/ended");
+    }
+  }
+  customElements.define("steward-banner", StewardBanner);
+})();

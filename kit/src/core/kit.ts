@@ -1,0 +1,178 @@
+import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
+import type { JWTVerifyGetKey } from "jose";
+import { EventBuffer, type EventBufferOptions } from "./eventBuffer.js";
+import { decide, type GuardDecision, type RouteRule } from "./guard.js";
+import { StewardClient } from "./stewardClient.js";
+import type { Impersonation, KitEvent, SessionStatus } from "./types.js";
+import { remoteKeys, verifyGrant } from "./verifyGrant.js";
+
+/**
+ * The framework-neutral core: starts sessions from grants, keeps each session's status fresh (a poll
+ * every `pollMs`, so an end or revocation on Steward is seen within 5 s), reports what the agent does,
+ * and says what the guard allows. Adapters (Express) map requests and responses onto it.
+ */
+export interface KitOptions {
+  /** Steward's public URL: the grant's issuer, its JWKS and its API. */
+  stewardUrl: string;
+  /** `<product id>.<secret>` from `npm run steward -- products add`. */
+  credential: string;
+  /** How often live sessions are checked (≤ 2500 ms keeps the 5 s promise). */
+  pollMs?: number;
+  /** Routes refused in read-only mode on top of every unsafe method. */
+  readOnlyDeny?: RouteRule[];
+  /** Replaces the built-in always-deny list (password, email, 2FA, payment methods, API keys, admins). */
+  alwaysDeny?: RouteRule[];
+  events?: EventBufferOptions;
+  /** For tests: a key resolver instead of the remote JWKS. */
+  keys?: JWTVerifyGetKey;
+  onError?: (err: unknown) => void;
+}
+
+interface Tracked {
+  status: SessionStatus;
+  active: boolean;
+}
+
+export class ImpersonationKit {
+  readonly productId: string;
+  private readonly client: StewardClient;
+  private readonly keys: JWTVerifyGetKey;
+  private readonly buffer: EventBuffer;
+  private readonly sessions = new Map<string, Tracked>();
+  private readonly endListeners: ((status: SessionStatus) => void)[] = [];
+  private readonly secret: string;
+  private poller: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  constructor(readonly options: KitOptions) {
+    const [productId, secret] = options.credential.split(".");
+    if (!productId || !secret) throw new Error("credential: expected <product id>.<secret>");
+    this.productId = productId;
+    this.secret = secret;
+    this.client = new StewardClient({ stewardUrl: options.stewardUrl, credential: options.credential });
+    this.keys = options.keys ?? remoteKeys(options.stewardUrl);
+    this.buffer = new EventBuffer(this.client, { ...options.events, onError: options.onError });
+    this.poller = setInterval(() => void this.poll(), options.pollMs ?? 2000);
+    this.poller.unref?.();
+  }
+
+  /** Verifies the grant, redeems it (once) and starts tracking the session. */
+  async begin(grant: string): Promise<Impersonation> {
+    const claims = await verifyGrant(grant, this.keys, { issuer: this.options.stewardUrl, productId: this.productId });
+    const status = await this.client.redeem(grant);
+    this.sessions.set(status.sid, { status, active: false });
+    return this.toImpersonation(status, claims.sub);
+  }
+
+  private toImpersonation(status: SessionStatus, userId = status.user.id): Impersonation {
+    return { sid: status.sid, mode: status.mode, ticket: status.ticket, userId, agent: status.agent, status };
+  }
+
+  /** The session behind a cookie value, or null; ended sessions are returned (with status "ended"). */
+  async lookup(sid: string): Promise<Impersonation | null> {
+    let tracked = this.sessions.get(sid);
+    if (!tracked) {
+      // Another process of the product redeemed it, or this one restarted: ask Steward.
+      const status = await this.client.status(sid, false).catch(() => null);
+      if (!status) return null;
+      tracked = { status, active: false };
+      this.sessions.set(sid, tracked);
+    }
+    return this.toImpersonation(tracked.status);
+  }
+
+  isLive(sid: string): boolean {
+    return this.sessions.get(sid)?.status.status === "live";
+  }
+
+  /** The agent did something: the next status check moves the idle deadline. */
+  touch(sid: string): void {
+    const tracked = this.sessions.get(sid);
+    if (tracked) tracked.active = true;
+  }
+
+  guard(impersonation: Impersonation, method: string, path: string): GuardDecision {
+    return decide(impersonation.mode, method, path, { readOnlyDeny: this.options.readOnlyDeny, alwaysDeny: this.options.alwaysDeny });
+  }
+
+  record(sid: string, event: Omit<KitEvent, "id" | "occurredAt"> & { occurredAt?: string }): void {
+    this.buffer.add(sid, { id: randomUUID(), occurredAt: new Date().toISOString(), ...event });
+  }
+
+  onEnded(listener: (status: SessionStatus) => void): void {
+    this.endListeners.push(listener);
+  }
+
+  /** The End button: ends the session on Steward, then locally. */
+  async end(sid: string): Promise<SessionStatus> {
+    await this.buffer.flush(sid);
+    const status = await this.client.end(sid).catch(async () => this.client.status(sid, false));
+    this.markEnded(status);
+    return status;
+  }
+
+  /** Checks every live session now (the poller calls this). */
+  async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      await Promise.all(
+        [...this.sessions.entries()]
+          .filter(([, t]) => t.status.status === "live")
+          .map(async ([sid, tracked]) => {
+            const heartbeat = tracked.active;
+            tracked.active = false;
+            try {
+              const status = await this.client.status(sid, heartbeat);
+              if (status.status === "ended") this.markEnded(status);
+              else tracked.status = status;
+            } catch (err) {
+              if (heartbeat) tracked.active = true;
+              this.options.onError?.(err);
+            }
+          }),
+      );
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private markEnded(status: SessionStatus): void {
+    const tracked = this.sessions.get(status.sid);
+    const wasLive = tracked?.status.status !== "ended";
+    this.sessions.set(status.sid, { status, active: false });
+    if (wasLive) {
+      void this.buffer.flush(status.sid);
+      for (const listener of this.endListeners) listener(status);
+    }
+  }
+
+  pendingEvents(sid?: string): number {
+    return this.buffer.pending(sid);
+  }
+
+  flush(): Promise<void> {
+    return this.buffer.flush();
+  }
+
+  /** A cookie value that names the session and cannot be forged without the product secret. */
+  seal(sid: string): string {
+    return `${sid}.${createHmac("sha256", this.secret).update(sid).digest("base64url")}`;
+  }
+
+  unseal(value: string | undefined): string | null {
+    if (!value) return null;
+    const at = value.lastIndexOf(".");
+    if (at < 0) return null;
+    const sid = value.slice(0, at);
+    const expected = Buffer.from(this.seal(sid));
+    const given = Buffer.from(value);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? sid : null;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.poller);
+    await this.buffer.flush().catch(() => undefined);
+    this.buffer.close();
+  }
+}

@@ -1,0 +1,18 @@
+/** The kit's two pages: plain HTML, no scripts, readable by a screen reader. */
+function page(title: string, body: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2933}h1{font-size:1.4rem}</style></head>
+<body><main><h1>${title}</h1>${body}</main></body></html>`;
+}
+
+function escape(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+export function endedPage(): string {
+  return page("Support session ended", "<p id=\"steward-ended\">You are no longer viewing this customer's account. You can close this tab and go back to the ticket.</p>");
+}
+
+export function refusedPage(message: string): string {
+  return page("Not allowed in this support session", `<p role="alert" id="steward-refused">${escape(message)}</p><p><a href="/">Back to the start page</a></p>`);
+}

@@ -1,0 +1,111 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { generateKeyPairSync } from "node:crypto";
+import { createLocalJWKSet, exportJWK, SignJWT, UnsecuredJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
+
+/** The kit's framework-neutral core: guard decisions, event batching against a real HTTP endpoint, grant checks, banner budget. */
+const event = (i: number): KitEvent => ({ id: `e${i}`, method: "GET", route: "GET /x", object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
+
+describe("guard", () => {
+  it("read-only refuses every unsafe method and the product's deny list; full mode still refuses the always-deny list", () => {
+    for (const method of ["POST", "PUT", "PATCH", "DELETE"]) expect(decide("read_only", method, "/projects").allowed).toBe(false);
+    expect(decide("read_only", "GET", "/projects")).toEqual({ allowed: true });
+    expect(decide("read_only", "GET", "/exports/all", { readOnlyDeny: [{ methods: "*", path: /^\/exports/, what: "data exports" }] }).reason).toContain("data exports");
+    expect(decide("full", "POST", "/projects")).toEqual({ allowed: true });
+    for (const path of ["/settings/password", "/account/email", "/security/2fa", "/billing/payment-methods", "/api-keys", "/admins/invite"]) {
+      const d = decide("full", "POST", path);
+      expect(d.allowed, path).toBe(false);
+      expect(d.reason).toMatch(/never change/);
+    }
+    expect(decide("full", "GET", "/api-keys").allowed).toBe(false);
+  });
+});
+
+describe("event buffer against a real HTTP endpoint", () => {
+  let server: Server;
+  let failuresLeft = 0;
+  const received: KitEvent[][] = [];
+  let url = "";
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        if (failuresLeft > 0) {
+          failuresLeft--;
+          res.writeHead(503).end(JSON.stringify({ code: "unavailable" }));
+          return;
+        }
+        received.push((JSON.parse(body) as { events: KitEvent[] }).events);
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accepted: 1 }));
+      });
+    }).listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => server.close());
+
+  it("sends batches of at most 50, retries with backoff after failures, loses nothing", async () => {
+    received.length = 0;
+    failuresLeft = 2;
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { baseBackoffMs: 20, flushIntervalMs: 10 });
+    for (let i = 0; i < 120; i++) buffer.add("imp_s1", event(i));
+    const until = Date.now() + 5000;
+    while (buffer.pending() > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(buffer.pending()).toBe(0);
+    expect(received.every((b) => b.length <= 50)).toBe(true);
+    expect(received.flat().map((e) => e.id)).toEqual(Array.from({ length: 120 }, (_, i) => `e${i}`));
+    buffer.close();
+  });
+
+  it("is bounded: past the limit the oldest go and the loss is reported with the next batch", async () => {
+    received.length = 0;
+    failuresLeft = 1_000_000;
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { maxBuffered: 10, baseBackoffMs: 10_000, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 25; i++) buffer.add("imp_s2", event(i));
+    expect(buffer.pending("imp_s2")).toBe(10);
+    failuresLeft = 0;
+    await buffer.flush("imp_s2");
+    const sent = received.flat();
+    expect(sent.slice(0, 10).map((e) => e.id)).toEqual(Array.from({ length: 10 }, (_, i) => `e${i + 15}`));
+    expect(sent.at(-1)!.detail).toBe("15 events were dropped while Steward was unreachable");
+    buffer.close();
+  });
+});
+
+describe("grant verification", () => {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const issuer = "http://127.0.0.1:41712";
+  const claims = { sid: "imp_1", ticket: "1001", mode: "read_only", act: { sub: "9002", email: "a@b.c", name: "Sam" } };
+  const sign = (overrides: { aud?: string; exp?: number; typ?: string } = {}) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: "ES256", kid: "k1", typ: overrides.typ ?? "steward-impersonation+jwt" })
+      .setIssuer(issuer)
+      .setSubject("usr_1")
+      .setAudience(overrides.aud ?? "prd_demo")
+      .setJti("abcdefghijklmnopqrstuvwxyz")
+      .setIssuedAt()
+      .setExpirationTime(overrides.exp ?? Math.floor(Date.now() / 1000) + 60)
+      .sign(privateKey);
+  let keys: ReturnType<typeof createLocalJWKSet>;
+  beforeAll(async () => {
+    keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] });
+  });
+  const expected = { issuer, productId: "prd_demo" };
+
+  it("accepts a genuine grant and refuses wrong audience, expiry, type and alg none", async () => {
+    expect((await verifyGrant(await sign(), keys, expected)).sub).toBe("usr_1");
+    await expect(verifyGrant(await sign({ aud: "prd_other" }), keys, expected)).rejects.toBeInstanceOf(GrantRejected);
+    await expect(verifyGrant(await sign({ exp: Math.floor(Date.now() / 1000) - 10 }), keys, expected)).rejects.toThrow(/expired/);
+    await expect(verifyGrant(await sign({ typ: "JWT" }), keys, expected)).rejects.toBeInstanceOf(GrantRejected);
+    await expect(verifyGrant(new UnsecuredJWT({ ...claims, sub: "usr_1", aud: "prd_demo", iss: issuer }).encode(), keys, expected)).rejects.toBeInstanceOf(GrantRejected);
+  });
+});
+
+describe("banner", () => {
+  it(`stays within ${BANNER_BUDGET_BYTES} bytes gzipped`, () => {
+    expect(bannerSize().gzip).toBeLessThanOrEqual(BANNER_BUDGET_BYTES);
+  });
+});

@@ -1,0 +1,103 @@
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
+import { systemActor } from "../actor.js";
+import { appendAudit } from "../audit/auditLog.js";
+import type { AppDeps } from "../deps.js";
+import type { DB, TicketNotesTable } from "../db/schema.js";
+import { createZendeskClient, type ZendeskCallResult, type ZendeskClient } from "./zendeskClient.js";
+
+/**
+ * Internal notes on Zendesk tickets, written in the same transaction as the action they describe and
+ * sent afterwards (like customer mail), so a note exists exactly when the action committed, even when
+ * no sidebar is open. Each attempt's result is audited as `zendesk.note_add`: succeeded, failed
+ * (retried with backoff; 4xx other than 429 is final) or unknown (a timeout: not retried, since
+ * Zendesk may have written it — the entry says so).
+ */
+export const NOTE_MAX_ATTEMPTS = 6;
+const CLAIM_LEASE_MS = 5 * 60_000;
+export const NOTE_WRITER = systemActor("zendesk-notes");
+type NoteRow = Selectable<TicketNotesTable>;
+
+export async function enqueueTicketNote(trx: Kysely<DB> | Transaction<DB>, note: { ticketId: string; body: string; kind: string; sessionId: string | null; operationId: string | null }, now: Date): Promise<{ id: string }> {
+  const id = `note_${randomUUID()}`;
+  await trx
+    .insertInto("ticket_notes")
+    .values({ id, ticket_id: note.ticketId, body: note.body, kind: note.kind, session_id: note.sessionId, operation_id: note.operationId, status: "queued", next_attempt_at: now, last_error: null, created_at: now, sent_at: null })
+    .execute();
+  return { id };
+}
+
+type NoteDeps = Pick<AppDeps, "config" | "database" | "clock" | "logger">;
+
+async function claimDue(deps: NoteDeps, limit: number): Promise<NoteRow[]> {
+  const now = deps.clock.now();
+  return deps.database.db.transaction().execute(async (trx) => {
+    const due = await trx.selectFrom("ticket_notes").select("id").where("status", "=", "queued").where("next_attempt_at", "<=", now).orderBy("next_attempt_at").limit(limit).forUpdate().skipLocked().execute();
+    if (due.length === 0) return [];
+    return trx
+      .updateTable("ticket_notes")
+      .set({ attempts: sql`attempts + 1`, next_attempt_at: new Date(now.getTime() + CLAIM_LEASE_MS) })
+      .where(
+        "id",
+        "in",
+        due.map((d) => d.id),
+      )
+      .returningAll()
+      .execute();
+  });
+}
+
+function retryDelayMs(attempt: number): number {
+  return Math.min(30_000 * 2 ** Math.max(0, attempt - 1), 3_600_000);
+}
+
+async function settle(deps: NoteDeps, row: NoteRow, result: ZendeskCallResult): Promise<NoteRow["status"]> {
+  const now = deps.clock.now();
+  const final = result.outcome === "failed" && /answered 4\d\d/.test(result.error) && !/answered 429/.test(result.error);
+  const retry = result.outcome === "failed" && row.attempts < NOTE_MAX_ATTEMPTS && !final;
+  const status: NoteRow["status"] = result.outcome === "succeeded" ? "sent" : result.outcome === "unknown" ? "unknown" : retry ? "queued" : "failed";
+  const error = result.outcome === "succeeded" ? null : result.error.slice(0, 500);
+  const next = result.outcome === "failed" && retry ? new Date(now.getTime() + (result.retryAfterMs ?? retryDelayMs(row.attempts))) : now;
+  await deps.database.db.transaction().execute(async (trx) => {
+    await trx.updateTable("ticket_notes").set({ status, last_error: error, sent_at: status === "sent" ? now : null, next_attempt_at: next }).where("id", "=", row.id).execute();
+    await appendAudit(
+      trx,
+      {
+        actor: NOTE_WRITER,
+        action: "zendesk.note_add",
+        target: { type: "system", id: row.id, accountId: null },
+        ticketId: row.ticket_id,
+        reason: `${row.kind} note`,
+        after: { noteId: row.id, kind: row.kind, sessionId: row.session_id, attempt: row.attempts, status, ...(result.outcome === "succeeded" ? { commentId: result.commentId } : {}), queuedByOperation: row.operation_id },
+        outcome: result.outcome === "succeeded" ? "succeeded" : result.outcome === "unknown" ? "unknown" : "failed",
+        error,
+      },
+      deps.clock,
+    );
+  });
+  return status;
+}
+
+export interface NoteReport {
+  sent: number;
+  retrying: number;
+  failed: number;
+  unknown: number;
+}
+
+/** One pass over due notes; without a configured Zendesk API (production without a token) notes wait. */
+export async function deliverDueNotes(deps: NoteDeps, options: { client?: ZendeskClient | null } = {}): Promise<NoteReport> {
+  const client = options.client !== undefined ? options.client : createZendeskClient(deps.config);
+  const report: NoteReport = { sent: 0, retrying: 0, failed: 0, unknown: 0 };
+  if (!client) return report;
+  for (;;) {
+    const rows = await claimDue(deps, 20);
+    for (const row of rows) {
+      const status = await settle(deps, row, await client.addInternalNote(row.ticket_id, row.body));
+      if (status === "sent") report.sent++;
+      else if (status === "queued") report.retrying++;
+      else report[status]++;
+    }
+    if (rows.length < 20) return report;
+  }
+}

@@ -1,0 +1,53 @@
+import type { Config } from "../config.js";
+
+/**
+ * Steward's server-side Zendesk API client (internal notes when no sidebar is open). Auth is an API
+ * token (`{email}/token:{token}`, HTTP basic). Every call has three outcomes: done, refused (nothing
+ * was written), or unknown (timeout, connection lost after sending).
+ */
+export type ZendeskCallResult = { outcome: "succeeded"; commentId: number | null } | { outcome: "failed"; error: string; retryAfterMs?: number } | { outcome: "unknown"; error: string };
+
+export interface ZendeskClient {
+  addInternalNote(ticketId: string, body: string): Promise<ZendeskCallResult>;
+}
+
+export function createZendeskClient(config: Config, options: { timeoutMs?: number } = {}): ZendeskClient | null {
+  const base = config.zendeskApiUrl;
+  // The local Zendesk page takes no credentials; a real Zendesk needs the token.
+  const auth = config.ZENDESK_API_TOKEN && config.ZENDESK_API_EMAIL ? `Basic ${Buffer.from(`${config.ZENDESK_API_EMAIL}/token:${config.ZENDESK_API_TOKEN}`).toString("base64")}` : null;
+  if (!base || (!auth && !config.demo)) return null;
+  const timeoutMs = options.timeoutMs ?? config.PROVIDER_TIMEOUT_MS;
+  return {
+    async addInternalNote(ticketId, body) {
+      let response: Response;
+      try {
+        response = await fetch(`${base}/tickets/${encodeURIComponent(ticketId)}.json`, {
+          method: "PUT",
+          headers: { "content-type": "application/json", ...(auth ? { authorization: auth } : {}) },
+          body: JSON.stringify({ ticket: { comment: { body, public: false } } }),
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+        // A refused connection never reached Zendesk; a timeout may have.
+        const code = (err as { cause?: { code?: string } }).cause?.code;
+        return code === "ECONNREFUSED" || code === "ENOTFOUND" ? { outcome: "failed", error } : { outcome: "unknown", error };
+      }
+      const text = await response.text().catch(() => "");
+      if (response.ok) {
+        let commentId: number | null = null;
+        try {
+          const events = (JSON.parse(text) as { audit?: { events?: { id?: unknown }[] } }).audit?.events;
+          commentId = typeof events?.[0]?.id === "number" ? events[0].id : null;
+        } catch {
+          commentId = null;
+        }
+        return { outcome: "succeeded", commentId };
+      }
+      const retryAfter = Number(response.headers.get("retry-after"));
+      const error = `Zendesk answered ${response.status}: ${text.slice(0, 200)}`;
+      if (response.status >= 500) return { outcome: "unknown", error };
+      return { outcome: "failed", error, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+    },
+  };
+}

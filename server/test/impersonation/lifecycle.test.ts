@@ -1,0 +1,184 @@
+import type { AddressInfo } from "node:net";
+import request from "supertest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { sealAndVerify } from "../support/auditKeys.js";
+import { createApp } from "../../src/app.js";
+import { sweepImpersonation } from "../../src/impersonation/sweep.js";
+import { deliverDueMail } from "../../src/mail/delivery.js";
+import { createMailTransport } from "../../src/mail/transport.js";
+import { deliverDueNotes } from "../../src/zendesk/ticketNotes.js";
+import { createZendeskClient } from "../../src/zendesk/zendeskClient.js";
+import { auditOf, sessionOf, useHarness } from "../actions/harness.js";
+import { SmtpSink } from "../mail/smtpSink.js";
+import { databaseKinds } from "../support/databases.js";
+import { addProduct, endAllSessions, event, postEvents, redeem, start, status, stop, viewableUsers, type TestProduct } from "./support.js";
+
+/**
+ * A session's life after the start: status and heartbeat, idle and absolute timeouts on a manual
+ * clock, events as audit entries credited to the agent, stop/revoke, the sweep (once across two
+ * runners), agent deactivation and customer blocking, customer mail over real SMTP and internal notes
+ * on the local Zendesk page's API.
+ */
+const MIN = 60_000;
+
+describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
+  let product: TestProduct;
+  const smtp = new SmtpSink();
+  beforeAll(() => smtp.start());
+  afterAll(() => smtp.close());
+  const h = useHarness(kind, {
+    env: { IMPERSONATION_IDLE_MINUTES: "15" },
+    arrange: async (harness) => {
+      product = await addProduct(harness);
+    },
+  });
+  beforeEach(() => endAllSessions(h));
+
+  async function opened(role: "support_full" | "operations" | "admin", minutes = 30, offset = 0) {
+    const [user] = await viewableUsers(h, 1, offset);
+    const res = await start(h, role, user!.id, { minutes, productId: product.id, ticketId: "1003" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const { sessionId, grant } = res.body.result as { sessionId: string; grant: string };
+    expect((await redeem(h, product, grant)).status).toBe(200);
+    return { sid: sessionId, user: user! };
+  }
+
+  it("idle timeout: a heartbeat moves the idle deadline; without one the session ends at it", async () => {
+    const { sid } = await opened("support_full");
+    h.deps.clock.advance(10 * MIN);
+    const beat = await status(h, product, sid, true);
+    expect(beat.body).toMatchObject({ status: "live", remainingSeconds: 15 * 60 });
+    h.deps.clock.advance(14 * MIN);
+    expect((await status(h, product, sid)).body.status).toBe("live");
+    h.deps.clock.advance(1 * MIN);
+    const ended = await status(h, product, sid);
+    expect(ended.body).toMatchObject({ status: "ended", endReason: "idle_timeout", remainingSeconds: 0 });
+    const [entry] = (await auditOf(h.deps, "impersonation.expire")).filter((e) => JSON.stringify(e.after).includes(sid));
+    expect(entry).toMatchObject({ outcome: "succeeded", actor: { system: "impersonation-sweep" }, ticketId: "1003" });
+  });
+
+  it("absolute timeout wins over heartbeats; the nearer deadline is the one the banner shows", async () => {
+    const { sid } = await opened("support_full", 20);
+    h.deps.clock.advance(10 * MIN);
+    const beat = await status(h, product, sid, true);
+    // Idle would be at 25 min, the absolute deadline at 20: the nearer one shows.
+    expect(beat.body.endsAt).toBe(beat.body.absoluteDeadline);
+    expect(beat.body.remainingSeconds).toBe(10 * 60);
+    h.deps.clock.advance(9 * MIN);
+    expect((await status(h, product, sid, true)).body.status).toBe("live");
+    h.deps.clock.advance(1 * MIN);
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "absolute_timeout" });
+  });
+
+  it("events become audit entries credited to the agent with ticket and session ids; retries are not counted twice; after-end events are kept and flagged; the chain verifies", async () => {
+    const { sid, user } = await opened("support_full");
+    const batch = Array.from({ length: 50 }, (_, i) => event({ id: `b1-${i}`, route: "GET /projects/:id", object: `project:${i}` }));
+    const first = await postEvents(h, product, sid, batch);
+    expect(first.body).toEqual({ accepted: 50, duplicates: 0, afterEnd: 0, status: "live" });
+    const again = await postEvents(h, product, sid, [...batch.slice(0, 2), event({ id: "b1-refused", method: "POST", route: "POST /projects", outcome: "refused", status: 403, detail: "read-only session" })]);
+    expect(again.body).toMatchObject({ accepted: 1, duplicates: 2 });
+    const entries = await auditOf(h.deps, "impersonation.event", user.id);
+    expect(entries.filter((e) => (e.after as { sessionId: string }).sessionId === sid)).toHaveLength(51);
+    for (const entry of entries) expect(entry).toMatchObject({ actor: { staffId: "stf_demo_full", email: "sam.support@steward-demo.test" }, ticketId: "1003" });
+    expect(entries.at(-1)).toMatchObject({ outcome: "denied", error: "read-only session" });
+    const current = await status(h, product, sid);
+    expect(current.body).toMatchObject({ actionCount: 50, refusedCount: 1 });
+
+    expect((await stop(h, "support_full", user.id, sid)).status).toBe(200);
+    const late = await postEvents(h, product, sid, [event({ id: "late-1" })]);
+    expect(late.body).toEqual({ accepted: 1, duplicates: 0, afterEnd: 1, status: "ended" });
+    const stored = await h.deps.database.db.selectFrom("impersonation_events").select(["event_id", "after_end"]).where("session_id", "=", sid).where("event_id", "=", "late-1").executeTakeFirstOrThrow();
+    expect(stored.after_end).toBe(true);
+    expect((await auditOf(h.deps, "impersonation.event", user.id)).at(-1)!.after).toMatchObject({ afterEnd: true });
+    expect(await sealAndVerify(h.deps.database.db)).toMatchObject({ ok: true });
+    const bad = await postEvents(h, product, sid, [{ id: "x", method: "BREW", route: "", outcome: "maybe", occurredAt: "yesterday" }]);
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(["body.events.0.method", "body.events.0.outcome"]));
+  });
+
+  it("stop: the agent ends their own; another support agent is refused (audited); operations revoke anyone's", async () => {
+    const { sid, user } = await opened("support_full");
+    await h.deps.database.db.updateTable("impersonation_sessions").set({ staff_id: "stf_demo_read" }).where("id", "=", sid).execute();
+    const refused = await stop(h, "support_full", user.id, sid);
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe("not_your_session");
+    expect((await auditOf(h.deps, "impersonation.stop", user.id)).at(-1)).toMatchObject({ outcome: "denied" });
+    const revoked = await stop(h, "operations", user.id, sid);
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "admin_revoked" });
+    expect((await stop(h, "operations", user.id, sid)).body.code).toBe("session_already_ended");
+  });
+
+  it("the sweep ends a due session once even with two runners; agent deactivation and customer blocking end sessions", async () => {
+    const a = await opened("support_full", 30, 1);
+    h.deps.clock.advance(16 * MIN);
+    const reports = await Promise.all([sweepImpersonation(h.deps), sweepImpersonation(h.deps)]);
+    expect(reports.reduce((n, r) => n + r.ended, 0)).toBe(1);
+    const ends = (await auditOf(h.deps, "impersonation.expire")).filter((e) => JSON.stringify(e.after).includes(a.sid) && e.outcome === "succeeded");
+    expect(ends).toHaveLength(1);
+    const endMails = await h.deps.database.db.selectFrom("mail_outbox").select("id").where("user_id", "=", a.user.id).where("kind", "=", "impersonation_ended").execute();
+    expect(endMails).toHaveLength(1);
+
+    const b = await opened("operations", 30, 2);
+    await h.deps.database.db.updateTable("staff").set({ active: false }).where("id", "=", "stf_demo_ops").execute();
+    try {
+      expect((await sweepImpersonation(h.deps)).ended).toBe(1);
+    } finally {
+      await h.deps.database.db.updateTable("staff").set({ active: true }).where("id", "=", "stf_demo_ops").execute();
+    }
+    expect((await status(h, product, b.sid)).body.endReason).toBe("staff_deactivated");
+
+    const c = await opened("admin", 30, 3);
+    await h.deps.database.db.updateTable("users").set({ blocked: true }).where("id", "=", c.user.id).execute();
+    try {
+      // The product's status check ends it at once, without waiting for the sweep.
+      expect((await status(h, product, c.sid)).body).toMatchObject({ status: "ended", endReason: "target_changed" });
+    } finally {
+      await h.deps.database.db.updateTable("users").set({ blocked: false }).where("id", "=", c.user.id).execute();
+    }
+  });
+
+  it("customer mail: start and end notices over real SMTP exactly once each; admins turn notices off (audited)", async () => {
+    const transport = createMailTransport({ SMTP_URL: smtp.url });
+    const { sid, user } = await opened("support_full", 30, 4);
+    expect((await stop(h, "support_full", user.id, sid)).status).toBe(200);
+    await deliverDueMail(h.deps, { transport });
+    await deliverDueMail(h.deps, { transport });
+    const mine = smtp.received.filter((m) => m.to.includes(user.email));
+    expect(mine.map((m) => m.subject).sort()).toEqual(["Our support team has finished viewing your account (ticket #1003)", "Our support team is viewing your account (ticket #1003)"]);
+    expect(mine.find((m) => m.subject.includes("finished"))!.text).toMatch(/0 actions recorded/);
+
+    const denied = await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "operations")}`).send({ customerNotices: false, reason: "trying" });
+    expect(denied.status).toBe(403);
+    const off = await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "admin")}`).send({ customerNotices: false, reason: "Legal asked us to pause notices" });
+    expect(off.body).toEqual({ customerNotices: false, changed: true });
+    expect((await auditOf(h.deps, "impersonation.notices_change")).at(-1)).toMatchObject({ outcome: "succeeded", before: { customerNotices: true }, after: { customerNotices: false } });
+    const quiet = await opened("support_full", 30, 5);
+    expect(await h.deps.database.db.selectFrom("mail_outbox").select("id").where("user_id", "=", quiet.user.id).where("kind", "like", "impersonation_%").execute()).toHaveLength(0);
+    await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "admin")}`).send({ customerNotices: true, reason: "Notices back on" });
+    transport?.close();
+  });
+
+  it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {
+    const server = createApp(h.deps).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const client = createZendeskClient({ ...h.deps.config, zendeskApiUrl: `${base}/zendesk/api/v2` });
+      await deliverDueNotes(h.deps, { client });
+      const { sid } = await opened("support_full", 30, 6);
+      h.deps.clock.advance(31 * MIN);
+      await sweepImpersonation(h.deps);
+      const report = await deliverDueNotes(h.deps, { client });
+      expect(report.sent).toBeGreaterThanOrEqual(2);
+      const notes = (await request(base).get("/zendesk/api/tickets/1003/notes")).body.notes as { body: string }[];
+      const ours = notes.filter((n) => n.body.includes(sid));
+      expect(ours).toHaveLength(2);
+      expect(ours[0]!.body).toContain("started viewing the product");
+      expect(ours[1]!.body).toMatch(/ended (at its time limit|after the idle timeout)/);
+      expect((await auditOf(h.deps, "zendesk.note_add")).filter((e) => JSON.stringify(e.after).includes(sid)).map((e) => e.outcome)).toEqual(["succeeded", "succeeded"]);
+    } finally {
+      server.close();
+    }
+  });
+});

@@ -1,0 +1,180 @@
+import { useEffect, useState } from "preact/hooks";
+import { actionRules } from "../../../shared/actions";
+import type { ProblemDetails } from "../../../shared/problem";
+import { roleAtLeast } from "../../../shared/roles";
+import type { RequesterContext } from "../../../shared/schemas/context";
+import type { SessionStatus } from "../../../shared/schemas/impersonation";
+import type { SessionInfo } from "../../../shared/schemas/session";
+import { StewardApiError } from "../api/steward";
+import { dateTime } from "../format";
+import { t, tOr } from "../i18n";
+import { useServices } from "../state/services";
+import { Card, Notice, ProblemNotice } from "./parts";
+
+/**
+ * "View as customer": start a ticket-linked session in the product (mode, duration, reason), then a
+ * live card with the countdown, the action count and End; the ticket's past sessions below. The
+ * product opens in a new tab; the server enforces modes, caps and every refusal.
+ */
+type AgentSession = SessionStatus & { targetVersion: number; mine: boolean };
+interface TicketSessions {
+  live: AgentSession | null;
+  sessions: AgentSession[];
+}
+
+const rule = actionRules["impersonation.start"];
+
+function left(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function problemOf(err: unknown): ProblemDetails {
+  return err instanceof StewardApiError ? err.problem : { type: "about:blank", title: String(err), status: 0 };
+}
+
+export function ImpersonationCard({ context, session }: { context: RequesterContext; session: SessionInfo }) {
+  const { api, ticket } = useServices();
+  const [data, setData] = useState<TicketSessions | null>(null);
+  const [problem, setProblem] = useState<ProblemDetails | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [now, setNow] = useState(Date.now());
+  const [reload, setReload] = useState(0);
+  const modes = Object.entries(rule.modes.minRoles)
+    .filter(([, min]) => roleAtLeast(session.staff.panelRole, min))
+    .map(([mode]) => mode);
+  const cap = session.permissions["impersonation.start"]?.cap?.limit ?? 30;
+  const [mode, setMode] = useState(modes[0] ?? "read_only");
+  const [minutes, setMinutes] = useState(String(Math.min(30, cap)));
+  const [reason, setReason] = useState("");
+
+  useEffect(() => {
+    let cancelled = false;
+    api.get<TicketSessions>(`/api/impersonation/tickets/${ticket.ticketId}/sessions`).then(
+      (body) => !cancelled && setData(body),
+      (err: unknown) => !cancelled && setProblem(problemOf(err)),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api, ticket.ticketId, reload]);
+
+  const live = data?.live ?? null;
+  useEffect(() => {
+    if (!live) return;
+    const tick = setInterval(() => setNow(Date.now()), 1000);
+    const poll = setInterval(() => setReload((n) => n + 1), 5000);
+    return () => {
+      clearInterval(tick);
+      clearInterval(poll);
+    };
+  }, [live?.sid]);
+
+  const user = context.user;
+  if (!user || !session.permissions["impersonation.start"]?.allowed) return null;
+
+  const start = async (event: Event) => {
+    event.preventDefault();
+    // Opened now, in the click, so pop-up blockers let it through; pointed at the product once the grant is here.
+    const tab = window.open("", "_blank");
+    setBusy(true);
+    setProblem(null);
+    try {
+      const response = await api.post<{ result: { openUrl: string } }>("/api/actions/impersonation.start", {
+        ticketId: ticket.ticketId,
+        reason,
+        target: { type: "user", id: user.id },
+        expectedVersion: user.version,
+        input: { mode, minutes: Number(minutes) },
+      });
+      if (tab) {
+        tab.opener = null;
+        tab.location.href = response.result.openUrl;
+      } else setProblem({ type: "about:blank", title: t("imp.popup_blocked"), status: 0 });
+      setReason("");
+    } catch (err) {
+      tab?.close();
+      setProblem(problemOf(err));
+    } finally {
+      setBusy(false);
+      setReload((n) => n + 1);
+    }
+  };
+
+  const end = async () => {
+    if (!live) return;
+    setBusy(true);
+    try {
+      await api.post("/api/actions/impersonation.stop", { ticketId: ticket.ticketId, reason: "Ended from the sidebar", target: { type: "user", id: live.user.id }, expectedVersion: live.targetVersion, input: { sessionId: live.sid } });
+    } catch (err) {
+      setProblem(problemOf(err));
+    } finally {
+      setBusy(false);
+      setReload((n) => n + 1);
+    }
+  };
+
+  const past = (data?.sessions ?? []).filter((s) => s.status === "ended");
+  return (
+    <Card id="impersonation" title={t("imp.title")}>
+      {problem && <ProblemNotice problem={problem} />}
+      {live && live.ticket !== ticket.ticketId && <Notice tone="warning">{t("imp.live_elsewhere", { ticket: live.ticket })}</Notice>}
+      {live ? (
+        <div class="imp-live" data-testid="imp-live" data-sid={live.sid}>
+          <p>
+            <strong>{t("imp.live", { name: live.user.name })}</strong> · {t(`imp.mode.${live.mode}`)}
+          </p>
+          <p>
+            <span data-testid="imp-countdown">{t("imp.ends_in", { time: left(Date.parse(live.endsAt) - now) })}</span> · <span data-testid="imp-actions">{t("imp.actions", { count: live.actionCount })}</span>
+          </p>
+          <button type="button" class="c-btn c-btn--sm c-btn--danger" disabled={busy} onClick={end} data-testid="imp-end">
+            {t("imp.end")}
+          </button>
+        </div>
+      ) : (
+        <form onSubmit={start} data-testid="imp-form">
+          <div class="c-field">
+            <label class="c-field__label" for="imp-mode">
+              {t("imp.mode")}
+            </label>
+            <select id="imp-mode" class="c-txt__input c-txt__input--select" value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
+              {modes.map((m) => (
+                <option key={m} value={m}>
+                  {tOr(`imp.mode.${m}`, m)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <div class="c-field">
+            <label class="c-field__label" for="imp-minutes">
+              {t("imp.minutes", { max: cap })}
+            </label>
+            <input id="imp-minutes" class="c-txt__input" type="number" min={1} max={cap} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
+          </div>
+          <div class="c-field">
+            <label class="c-field__label" for="imp-reason">
+              {t("imp.reason")}
+            </label>
+            <textarea id="imp-reason" class="c-txt__input c-txt__input--area" minLength={10} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+          </div>
+          <p class="muted">{t("imp.notice")}</p>
+          <button type="submit" class="c-btn c-btn--sm c-btn--primary" disabled={busy} data-testid="imp-start">
+            {busy ? t("imp.starting") : t("imp.start")}
+          </button>
+        </form>
+      )}
+      {past.length > 0 && (
+        <>
+          <h3>{t("imp.past")}</h3>
+          <ul class="imp-past" data-testid="imp-past">
+            {past.map((s) => (
+              <li key={s.sid} data-sid={s.sid} data-end-reason={s.endReason ?? ""}>
+                {t("imp.past_row", { agent: s.agent.name ?? s.agent.email ?? s.agent.zendeskUserId, mode: t(`imp.mode.${s.mode}`), when: dateTime(s.startedAt), count: s.actionCount, reason: tOr(`imp.end_reason.${s.endReason ?? ""}`, s.endReason ?? "") })}
+              </li>
+            ))}
+          </ul>
+        </>
+      )}
+    </Card>
+  );
+}
