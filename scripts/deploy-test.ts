@@ -294,6 +294,19 @@ async function main(): Promise<void> {
 
     for (const child of children) child.kill("SIGTERM");
     await Promise.all(children.map(waitForExit));
+    // Two replicas ran a sealer each: every committed entry is chained exactly once (the last round runs on SIGTERM).
+    const reader = new pg.Client({ connectionString: databaseUrl("steward_service", dbName) });
+    await reader.connect();
+    const sealed = (
+      await reader.query<{ entries: string; seals: string; sealed_entries: string }>(
+        "select (select count(*) from audit_log) as entries, (select count(*) from audit_seal) as seals, (select count(distinct entry_seq) from audit_seal) as sealed_entries",
+      )
+    ).rows[0];
+    await reader.end();
+    check(
+      !!sealed && sealed.entries === sealed.seals && sealed.seals === sealed.sealed_entries,
+      `every audit entry sealed exactly once by the two replicas (${sealed?.entries} entries, ${sealed?.seals} seals, ${sealed?.sealed_entries} distinct)`,
+    );
     const verify = spawnSync(process.execPath, ["dist/server/src/cli/steward.js", "audit", "verify", "--quiet"], { cwd: appRoot, env: env("steward_service"), encoding: "utf8" });
     check(verify.status === 0, `audit verify after the kill: ${(verify.stdout + verify.stderr).trim().split("\n").at(-1) ?? ""}`);
   } finally {

@@ -6,15 +6,17 @@ import { createTestDatabase, databaseKinds } from "../support/databases.js";
 
 describe.each(databaseKinds)("migrations on %s", (kind) => {
   let database: Database;
+  let first: Awaited<ReturnType<typeof migrateToLatest>>;
+  // Migrated once here, so each test below stands on its own whatever order they run in.
   beforeAll(async () => {
     database = await createTestDatabase(kind, { migrate: false });
+    first = await migrateToLatest(database.db);
   });
   afterAll(async () => {
     await database.close();
   });
 
   it("applies every migration in order, then has nothing left to do", async () => {
-    const first = await migrateToLatest(database.db);
     expect(first.results?.map((r) => [r.migrationName, r.status])).toEqual(Object.keys(migrations).map((name) => [name, "Success"]));
     const second = await migrateToLatest(database.db);
     expect(second.results).toEqual([]);
