@@ -142,9 +142,9 @@ export const actionRules = {
       field: "minutes",
       unit: "minutes",
       limits: { support_full: 30, operations: 60, admin: 120 },
-      // One customer is not watched for hours through a string of short sessions.
-      perTarget: { support_full: 60, operations: 180, admin: 480 },
-      perDay: { support_full: 240, operations: 480, admin: 960 },
+      // Sessions are one at a time per agent; over a day, a working day's worth per customer at most.
+      perTarget: { support_full: 480, operations: 720, admin: 1_440 },
+      perDay: { support_full: 1_440, operations: 1_440, admin: 1_440 },
     },
     modes: { field: "mode", minRoles: { read_only: "support_full", full: "operations" } },
     summary: "Start impersonating a user for a ticket (read-only; full mode from operations)",

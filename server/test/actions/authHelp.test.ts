@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
 import { accountOfUser, act, auditOf, localState, sessionOf, useHarness, userRow, versionOf, type Harness } from "./harness.js";
+import { openMailSecrets, renderMailBody } from "../../src/mail/mailSecrets.js";
 
 /**
  * Auth help through the HTTP API: user.password_reset, lockout_clear, mfa_reset, sessions_revoke,
@@ -47,8 +48,11 @@ const cases: AuthCase[] = [
       const mail = await h.deps.database.db.selectFrom("mail_outbox").selectAll().where("user_id", "=", userId).execute();
       expect(mail).toHaveLength(1);
       expect(mail[0]).toMatchObject({ id: result.mailId, kind: "password_reset", subject: "Reset your password", status: "queued", ticket_id: "1001" });
-      const token = /https:\/\/app\.example\.com\/reset-password\?token=([A-Za-z0-9_-]{43})/.exec(mail[0]?.body_text ?? "")?.[1];
-      expect(token, mail[0]?.body_text).toBeDefined();
+      // The link is sealed at rest: the stored body holds a placeholder, the sealed secret opens to the link.
+      expect(mail[0]?.body_text).not.toMatch(/reset-password\?token=/);
+      const sent = renderMailBody(mail[0]?.body_text ?? "", openMailSecrets(h.deps.config, mail[0]?.secret_sealed ?? ""));
+      const token = /https:\/\/app\.example\.com\/reset-password\?token=([A-Za-z0-9_-]{43})/.exec(sent)?.[1];
+      expect(token, sent).toBeDefined();
       const link = await h.deps.database.db.selectFrom("password_reset_tokens").selectAll().where("user_id", "=", userId).executeTakeFirstOrThrow();
       expect(link.token_sha256).toBe(createHash("sha256").update(token as string).digest("hex"));
       // The link is the customer's secret: never in the response or the audit log.
@@ -60,7 +64,8 @@ const cases: AuthCase[] = [
       expect(tickets).toHaveLength(1);
       expect(body.result).toMatchObject({ provider: "auth0", delivery: "auth0_password_change_ticket" });
       const mail = await h.deps.database.db.selectFrom("mail_outbox").selectAll().where("id", "=", (body.result as { mailId: string }).mailId).executeTakeFirstOrThrow();
-      expect(mail.body_text).toContain(tickets[0]?.ticket);
+      expect(mail.body_text).not.toContain(tickets[0]?.ticket);
+      expect(renderMailBody(mail.body_text, openMailSecrets(h.deps.config, mail.secret_sealed ?? ""))).toContain(tickets[0]?.ticket);
       expect(JSON.stringify(body)).not.toContain(tickets[0]?.ticket);
     },
   },

@@ -139,6 +139,7 @@ describe("production trust anchors", () => {
       ZAF_INSTALLATION_ID: "123456",
       PUBLIC_URL: "https://steward.example.com",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+      AUDIT_SEAL_KEY: "ab".repeat(32),
       ...env,
     });
 

@@ -12,21 +12,29 @@ const actor: StaffActor = { kind: "staff", staffId: support.id, zendeskUserId: s
 const credit = commands.get("billing.credit_apply") as AnyCommand;
 
 /**
- * The real credit command, held after it has loaded and checked its target until `n` requests have
- * got that far: they all saw the same version before any of them took the row lock.
+ * The real credit command, held inside its work (after the account's lease, before the provider) until
+ * released: a second write to the same account must wait for it, then see the new version.
  */
-function heldUntil(n: number): AnyCommand {
-  let arrived = 0;
+function heldUntilReleased(): { command: AnyCommand; arrived: Promise<void>; release: () => void } {
   let release!: () => void;
+  let arrived!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
+  const reached = new Promise<void>((resolve) => (arrived = resolve));
+  let first = true;
   return {
-    ...credit,
-    validate: async (target, input, ctx) => {
-      arrived++;
-      if (arrived === n) release();
-      await gate;
-      await credit.validate?.(target, input, ctx);
+    command: {
+      ...credit,
+      validate: async (target, input, ctx) => {
+        if (first) {
+          first = false;
+          arrived();
+          await gate;
+        }
+        await credit.validate?.(target, input, ctx);
+      },
     },
+    arrived: reached,
+    release,
   };
 }
 
@@ -54,16 +62,20 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     ...extra,
   });
 
-  it("lets only one of two concurrent writes that saw the same version through; the other is 409 stale_version and changes nothing", async () => {
+  it("lets only one of two concurrent writes that saw the same version through; the other waits for it, then is 409 stale_version and changes nothing", async () => {
     const accountId = "acc_demo_011";
     const version = await versionOf(deps, { type: "account", id: accountId });
-    const command = heldUntil(2);
-    const results = await Promise.allSettled([runCommand(command, await request(accountId, 1_000), deps), runCommand(command, await request(accountId, 2_000), deps)]);
-    const succeeded = results.filter((r) => r.status === "fulfilled");
-    const refused = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
-    expect(succeeded).toHaveLength(1);
-    expect(refused).toHaveLength(1);
-    expect(refused[0]?.reason).toMatchObject({ status: 409, code: "stale_version", extra: { expectedVersion: version, currentVersion: version + 1 } });
+    const held = heldUntilReleased();
+    const firstWrite = runCommand(held.command, await request(accountId, 1_000), deps);
+    await held.arrived;
+    // The first holds the account; the second, sent with the same version, cannot overtake it.
+    const secondWrite = runCommand(held.command, await request(accountId, 2_000), deps);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await versionOf(deps, { type: "account", id: accountId })).toBe(version);
+    held.release();
+    const results = await Promise.allSettled([firstWrite, secondWrite]);
+    expect(results[0]?.status).toBe("fulfilled");
+    expect(results[1]).toMatchObject({ status: "rejected", reason: { status: 409, code: "stale_version", extra: { expectedVersion: version, currentVersion: version + 1 } } });
     expect(await versionOf(deps, { type: "account", id: accountId })).toBe(version + 1);
     expect(await creditsOn(deps, accountId)).toBe(1);
     expect((await auditOf(deps, "billing.credit_apply", accountId)).map((e) => e.outcome).sort()).toEqual(["failed", "succeeded"]);
