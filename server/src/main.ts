@@ -10,14 +10,23 @@ async function main(): Promise<void> {
     { port: running.port, mode: config.STEWARD_MODE, database: deps.database.kind, location: deps.database.location },
     `Steward is running on ${config.publicUrl}${config.demo ? ` — open http://localhost:${running.port}/zendesk to try it` : ""}`,
   );
-  const product = await startDemoProduct(deps, running.port);
-  if (product) deps.logger.info({ url: product.url }, `The demo product runs on ${product.url} (open it from the sidebar: View as customer)`);
+  // Signals are handled from the moment Steward listens: a SIGTERM during the demo product's start still drains.
+  const product = startDemoProduct(deps, running.port).then(
+    (started) => {
+      if (started) deps.logger.info({ url: started.url }, `The demo product runs on ${started.url} (open it from the sidebar: View as customer)`);
+      return started;
+    },
+    (err: unknown) => {
+      deps.logger.warn({ err }, "the demo product did not start");
+      return null;
+    },
+  );
   let signalled = false;
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.on(signal, () => {
       if (signalled) process.exit(1);
       signalled = true;
-      Promise.all([product?.stop(), running.close()]).then(
+      Promise.all([product.then((started) => started?.stop()), running.close()]).then(
         () => process.exit(0),
         (err) => {
           deps.logger.error({ err }, "shutdown failed");
