@@ -41,11 +41,11 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
       .post("/api/actions/billing.credit_apply")
       .set("Authorization", `Bearer ${token}`)
       .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: 1, input: { amountCents }, ticketId: "1007", reason: "goodwill" });
-  const creditAt = async (token: string, amountCents: number) =>
+  const creditAt = async (token: string, amountCents: number, accountId = "acc_demo_011") =>
     request(h.app)
       .post("/api/actions/billing.credit_apply")
       .set("Authorization", `Bearer ${token}`)
-      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: await versionOf(h.deps, { type: "account", id: "acc_demo_011" }), input: { amountCents }, ticketId: "1007", reason: "goodwill" });
+      .send({ target: { type: "account", id: accountId }, expectedVersion: await versionOf(h.deps, { type: "account", id: accountId }), input: { amountCents }, ticketId: "1007", reason: "goodwill" });
 
   const cases = capped.flatMap((action) => panelRoles.map((role) => [action, role] as const));
   it.each(cases)("%s as %s: under and at the cap pass, over it is refused naming the cap", async (action: ActionName, role: PanelRole) => {
@@ -88,9 +88,10 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     expect(over.status).toBe(403);
     expect(over.body).toMatchObject({ code: "over_cap", cap: { field: "amountCents", limit: 5000, unit: "cents" }, action: "billing.credit_apply" });
     expect((await creditAt(operations, 6000)).status).toBe(200);
-    // The cap is checked before the target: a stale version does not hide it, and a stale one under the cap is 409.
+    // The cap is checked before the target: a stale version does not hide it, and a stale one under the cap is 409
+    // (operations: support has used its cap on this account over the last 24 h).
     expect((await credit(support, 6000)).body.code).toBe("over_cap");
-    expect((await credit(support, 100)).body.code).toBe("stale_version");
+    expect((await credit(operations, 100)).body.code).toBe("stale_version");
   });
 
   it("shows the caps in force to every signed-in role", async () => {
@@ -116,7 +117,15 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
 
   it("lets an admin change a cap: audited before/after, applied at once, and reset to the default", async () => {
     const put = (token: string, body: object) => request(h.app).put("/api/caps").set("Authorization", `Bearer ${token}`).send(body);
-    const res = await put(admin, { changes: [{ action: "billing.credit_apply", role: "support_full", limit: 10_000 }], reason: "holiday goodwill", ticketId: "1008" }).expect(200);
+    // The per-request cap and the per-target window together: a 9,000 credit needs both.
+    const res = await put(admin, {
+      changes: [
+        { action: "billing.credit_apply", role: "support_full", limit: 10_000 },
+        { action: "billing.credit_apply", role: "support_full", limit: 10_000, scope: "target" },
+      ],
+      reason: "holiday goodwill",
+      ticketId: "1008",
+    }).expect(200);
     expect(res.body.caps.find((c: { action: string }) => c.action === "billing.credit_apply").limits.support_full).toBe(10_000);
     const entry = await db().selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
     expect(entry).toMatchObject({
@@ -130,11 +139,17 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     });
     // The new cap applies to the next check, the HTTP guard, and the session's permissions.
     await expect(checkCap(db(), actorFor("support_full"), "billing.credit_apply", 7_500)).resolves.toBeUndefined();
-    expect((await creditAt(support, 9_000)).status).toBe(200);
+    expect((await creditAt(support, 9_000, "acc_demo_014")).status).toBe(200);
     const me = await request(h.app).get("/api/session").set("Authorization", `Bearer ${support}`).expect(200);
     expect(me.body.permissions["billing.credit_apply"].cap.limit).toBe(10_000);
 
-    const reset = await put(admin, { changes: [{ action: "billing.credit_apply", role: "support_full", limit: null }], reason: "holidays over" }).expect(200);
+    const reset = await put(admin, {
+      changes: [
+        { action: "billing.credit_apply", role: "support_full", limit: null },
+        { action: "billing.credit_apply", role: "support_full", limit: null, scope: "target" },
+      ],
+      reason: "holidays over",
+    }).expect(200);
     const resetEntry = await db().selectFrom("audit_log").selectAll().where("request_id", "=", String(reset.headers["x-request-id"])).executeTakeFirstOrThrow();
     expect(resetEntry).toMatchObject({ before: { "billing.credit_apply": { support_full: 10000 } }, after: { "billing.credit_apply": { support_full: 5000 } }, ticket_id: null });
     await expect(checkCap(db(), actorFor("support_full"), "billing.credit_apply", 7_500)).rejects.toMatchObject({ code: "over_cap" });

@@ -38,7 +38,8 @@ export async function spawnSteward(
 ): Promise<StewardProcess> {
   const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
-    env: { ...process.env, LOG_LEVEL: "info", ...env, PORT: String(port), HOST: "127.0.0.1" },
+    // Demo mode unless the test says otherwise: production-like settings without a mode refuse to start.
+    env: { ...process.env, STEWARD_MODE: "demo", DEMO_PRODUCT_PORT: "0", LOG_LEVEL: "info", ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   options.onSpawn?.(child);
