@@ -20,7 +20,7 @@ interface Run {
 
 function steward(args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "server/src/cli/steward.ts", ...args], { env: { ...process.env, LOG_LEVEL: "silent", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET }, timeout: 120_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, ["--import", "tsx", "server/src/cli/steward.ts", ...args], { env: { ...process.env, STEWARD_MODE: "demo", LOG_LEVEL: "silent", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET }, timeout: 120_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -49,6 +49,7 @@ describe("database faults on PostgreSQL", () => {
     const viaProxy = new URL(target.location);
     viaProxy.port = String(proxy.port);
     const config = loadConfig({
+      STEWARD_MODE: "demo",
       DATABASE_URL: viaProxy.toString(),
       LOG_LEVEL: "silent",
       DATABASE_LOCK_TIMEOUT_MS: String(LOCK_TIMEOUT_MS),

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { sealAndVerify } from "../support/auditKeys.js";
+import { sealAndVerify, TEST_AUDIT_SECRET } from "../support/auditKeys.js";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
 import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
@@ -31,7 +31,7 @@ interface Running {
 }
 
 async function startSteward(env: Record<string, string>, port: number): Promise<Running> {
-  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], { env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], { env: { ...process.env, STEWARD_MODE: "demo", DEMO_PRODUCT_PORT: "0", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, ...env, PORT: String(port), LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout?.on("data", (d) => (log += d));
   child.stderr?.on("data", (d) => (log += d));
