@@ -160,6 +160,8 @@ async function main(): Promise<void> {
   const adminUrl = new URL(values.postgres);
   run("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", `db=${dbName}`, "-h", adminUrl.hostname, "-p", adminUrl.port || "5432", "-U", adminUrl.username || "postgres", "-d", adminUrl.pathname.slice(1) || "postgres", "-f", "deploy/postgres-roles.sql"]);
 
+  // The key that signs impersonation grants (EC P-256, PKCS#8), one for every replica.
+  const grantKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
   const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
   const publicPem = publicKey.export({ type: "spki", format: "pem" }).toString();
   writeFileSync(join(work, "zaf.pem"), publicPem);
@@ -178,6 +180,7 @@ async function main(): Promise<void> {
     SESSION_SECRET: randomBytes(32).toString("hex"),
     MAIL_SECRET_KEY: mailSecretKey,
     AUDIT_SEAL_KEY: auditKey,
+    IMPERSONATION_SIGNING_KEY: grantKey.replace(/\n/g, "\\n"),
     PUBLIC_URL: `https://steward.deploy-test.invalid`,
     TRUST_PROXY: "127.0.0.1",
     LOG_LEVEL: "debug",
@@ -201,7 +204,9 @@ async function main(): Promise<void> {
       return child;
     });
     const coldStart = Date.now();
-    await Promise.all(REPLICA_PORTS.map((p) => waitReady(`http://127.0.0.1:${p}/readyz`, 60_000)));
+    await Promise.all(REPLICA_PORTS.map((p) => waitReady(`http://127.0.0.1:${p}/readyz`, 60_000))).catch((err: unknown) => {
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; replica output:\n${logs.map((l) => l.join("").split("\n").slice(-6).join("\n")).join("\n---\n")}`);
+    });
     check(true, `two replicas ready as steward_service in ${Date.now() - coldStart} ms (cold start, production mode, dist/)`);
 
     writeFileSync(join(work, "nginx.conf"), nginxConf());
