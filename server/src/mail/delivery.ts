@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { systemActor } from "../actor.js";
-import { appendAudit } from "../audit/auditLog.js";
+import { appendAudit, type AuditInput } from "../audit/auditLog.js";
 import type { AppDeps } from "../deps.js";
 import { openMailSecrets, redactSecrets, renderMailBody } from "./mailSecrets.js";
 import type { OutboxRow } from "./outbox.js";
@@ -74,25 +74,15 @@ async function claimNext(deps: DeliveryDeps): Promise<OutboxRow | undefined> {
     if (due.lease_token) {
       await appendAudit(
         trx,
-        {
-          actor: MAILER,
-          action: "mail.deliver",
-          target: auditTarget(row),
-          ticketId: row.ticket_id,
-          reason: `${row.kind} mail`,
+        deliveryEntry(row, due.attempts, {
           after: {
-            mailId: row.id,
-            kind: row.kind,
-            to: row.to_address,
-            attempt: due.attempts,
             status: "interrupted",
             note: "the attempt ended without a recorded result (process stopped or crashed); the SMTP server may have accepted it. Sending again with the same Message-ID",
             messageId: messageIdFor(row.id, deps.config.MAIL_FROM),
-            queuedByOperation: row.operation_id,
           },
           outcome: "unknown",
           error: "delivery attempt interrupted before its result was recorded",
-        },
+        }),
         deps.clock,
       );
     }
@@ -162,32 +152,36 @@ async function settle(row: OutboxRow, result: Settlement, deps: DeliveryDeps): P
       .execute();
     await appendAudit(
       trx,
-      {
-        actor: MAILER,
-        action: "mail.deliver",
-        target: auditTarget(row),
-        ticketId: row.ticket_id,
-        reason: `${row.kind} mail`,
+      deliveryEntry(row, row.attempts, {
         after: {
-          mailId: row.id,
-          kind: row.kind,
-          to: row.to_address,
-          attempt: row.attempts,
           status: result.status,
           ...(transportUsed(result) ? { messageId: messageIdFor(row.id, deps.config.MAIL_FROM) } : {}),
           ...(result.status === "queued" ? { nextAttemptAt: new Date(now.getTime() + retryDelayMs(row.attempts)).toISOString() } : {}),
           ...(result.status === "held" ? { note: result.note } : {}),
-          queuedByOperation: row.operation_id,
         },
         outcome: result.status === "sent" ? "succeeded" : result.status === "held" ? result.audited : result.outcome,
         error,
-      },
+      }),
       deps.clock,
     );
   });
 }
 
 const transportUsed = (result: Settlement) => result.status !== "held";
+
+/** One `mail.deliver` entry: which mail and attempt, then what this attempt came to. */
+function deliveryEntry(row: OutboxRow, attempt: number, result: { after: Record<string, unknown>; outcome: AuditInput["outcome"]; error: string | null }): AuditInput {
+  return {
+    actor: MAILER,
+    action: "mail.deliver",
+    target: auditTarget(row),
+    ticketId: row.ticket_id,
+    reason: `${row.kind} mail`,
+    after: { mailId: row.id, kind: row.kind, to: row.to_address, attempt, ...result.after, queuedByOperation: row.operation_id },
+    outcome: result.outcome,
+    error: result.error,
+  };
+}
 
 /**
  * One pass: delivers mail until none is due (tests call it directly). Without `transport`, one is
