@@ -18,6 +18,8 @@ export interface Database {
   close(): Promise<void>;
   /** Connections in use / open / requests waiting for one, for the metrics endpoint. */
   poolUsage(): { inUse: number; open: number; waiting: number; max: number };
+  /** PGlite only: the whole data directory as a tarball, to open copies of it with `initialData`. */
+  dumpDataDir?(): Promise<Blob>;
 }
 
 /** Bounds on how long one request may wait on the database; without them a stuck lock stalls everyone. */
@@ -32,7 +34,12 @@ export interface DatabaseLimits {
 
 export type DatabaseOptions = (
   | { kind: "postgres"; url: string; poolSize?: number }
-  | { kind: "pglite"; dataDir: string | "memory" }
+  | {
+      kind: "pglite";
+      dataDir: string | "memory";
+      /** Start from this `dumpDataDir()` tarball instead of an empty cluster (tests reuse one migrated copy). */
+      initialData?: Blob;
+    }
 ) & {
   /** None: wait as long as it takes (CLI, migrations, benchmarks). The server passes the configured ones. */
   limits?: DatabaseLimits;
@@ -76,6 +83,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   try {
     pglite = await PGlite.create(memory ? undefined : options.dataDir, {
       extensions: { pg_trgm, unaccent },
+      ...(options.initialData ? { loadDataDir: options.initialData } : {}),
       parsers: { [pgliteTypes.INT8]: (v: string) => Number(v) },
     });
   } catch (err) {
@@ -96,6 +104,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       }
     },
     poolUsage: () => dialect.usage(),
+    dumpDataDir: () => pglite.dumpDataDir("none"),
   };
 }
 
