@@ -62,7 +62,12 @@ export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input:
 async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
   if (!executor.isTransaction) {
     // The read-back check must be able to undo the row: never let the INSERT commit on its own.
-    return executor.transaction().execute((trx) => appendMaced(trx, input, clock));
+    const attempt = () => executor.transaction().execute((trx) => appendMaced(trx, input, clock));
+    // A month this process wrongly thought was there has been forgotten by the failed attempt: once more creates it.
+    return attempt().catch((err: unknown) => {
+      if (isMissingPartition(err)) return attempt();
+      throw err;
+    });
   }
   const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
   const mac = entryMac(auditKeys(), content);
