@@ -70,7 +70,7 @@ select
        (select count(*) from users u where u.account_id = a.id and u.status = 'active' and u.role in ('owner', 'admin')) as active_admin_count,
        (select coalesce(sum(e.seats), 0) from seat_expansions e where e.account_id = a.id and e.reverted_at is null and e.expires_at > ${now}::timestamptz) as temporary_seats
      from accounts a where a.id = ${user.account_id}::text) x) as account,
-  (select json_agg(x order by x.n) from (
+  (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
      select type, user_id, detail, ip, occurred_at, row_number() over (order by occurred_at desc, id desc) as n
      from activity_events where account_id = ${user.account_id}::text
      order by occurred_at desc, id desc limit ${HISTORY_LIMIT}) x) as activity,
@@ -81,19 +81,19 @@ select
   (select row_to_json(x) from (
      select id, email, blocked, failed_login_count, locked_until, mfa_enrolled, mfa_methods, last_login_at from users where id = ${user.id}::text) x) as identity,
   (select count(*) from user_sessions where user_id = ${user.id}::text and revoked_at is null) as active_sessions,
-  (select json_agg(x order by x.n) from (
+  (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
      select type, occurred_at, ip, detail, row_number() over (order by occurred_at desc, id desc) as n
      from activity_events where user_id = ${user.id}::text and type = any(${[...AUTH_EVENT_TYPES]}::text[])
      order by occurred_at desc, id desc limit ${RECENT_AUTH_EVENTS}) x) as auth_events,
   (select row_to_json(c) from cust c) as customer,
   (select row_to_json(s) from billing_subscriptions s where s.customer_id = (select id from cust)
      order by s.status = 'canceled' asc, s.created_at desc, s.id desc limit 1) as subscription,
-  (select json_agg(x order by x.n) from (
+  (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
      select id, number, status, amount_due_cents, amount_remaining_cents, attempt_count, next_payment_attempt, created_at,
        row_number() over (order by created_at desc, id desc) as n
      from billing_invoices where customer_id = (select id from cust)
      order by created_at desc, id desc limit ${RECENT_INVOICES}) x) as invoices,
-  (select json_agg(x order by x.n) from (
+  (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
      select operation_id, action, target_type, target_id, status, last_error, attempts, created_at, row_number() over (order by created_at desc) as n
      from provider_operations where account_id = ${user.account_id}::text and status in ('pending', 'unknown')
      order by created_at desc limit ${OPEN_OPERATIONS_LIMIT}) x) as open_operations
