@@ -42,7 +42,8 @@ export type DatabaseOptions = (
 
 const INT8 = 20;
 
-const PREPARED_MARK = /^\/\* prepared:([a-z0-9_]+) \*\//;
+// At the start of a raw statement, or right after "select" (a query builder's modifyFront).
+const PREPARED_MARK = /^(?:select )?\/\* prepared:([a-z0-9_]+) \*\//;
 
 /**
  * Starts a statement that PostgreSQL parses and plans once per connection (a pg named statement), for
@@ -50,6 +51,7 @@ const PREPARED_MARK = /^\/\* prepared:([a-z0-9_]+) \*\//;
  * vary, or the name would stand for two statements. PGlite ignores the mark (it is a comment).
  */
 export function preparedStatement(name: string): RawBuilder<unknown> {
+  // Used in front of a raw statement, or as a select builder's modifyFront(preparedStatement(…)).
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`prepared statement name ${name}: use a-z, 0-9 and _`);
   return sql.raw(`/* prepared:${name} */`);
 }
