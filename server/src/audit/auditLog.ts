@@ -8,6 +8,7 @@ import type { DB } from "../db/schema.js";
 import { canonicalJson, contentOf, entryMac, jsonValue, type EntryContent } from "./auditHash.js";
 import { toAuditEntry, toAuditRow } from "./auditRow.js";
 import { canonicalJsonValue } from "./canonicalText.js";
+import { ensureMonthPartition, forgetMonthPartition, isMissingPartition } from "./partitions.js";
 import { failClosed } from "./failClosed.js";
 import { auditKeys } from "./sealKey.js";
 
@@ -61,11 +62,25 @@ export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input:
 async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
   if (!executor.isTransaction) {
     // The read-back check must be able to undo the row: never let the INSERT commit on its own.
-    return executor.transaction().execute((trx) => appendMaced(trx, input, clock));
+    const attempt = () => executor.transaction().execute((trx) => appendMaced(trx, input, clock));
+    // A month this process wrongly thought was there has been forgotten by the failed attempt: once more creates it.
+    return attempt().catch((err: unknown) => {
+      if (isMissingPartition(err)) return attempt();
+      throw err;
+    });
   }
   const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
   const mac = entryMac(auditKeys(), content);
-  const row = await executor.insertInto("audit_log").values(toAuditRow(content, mac)).returningAll().executeTakeFirstOrThrow();
+  await ensureMonthPartition(executor, content.occurredAt);
+  const row = await executor
+    .insertInto("audit_log")
+    .values(toAuditRow(content, mac))
+    .returningAll()
+    .executeTakeFirstOrThrow()
+    .catch((err: unknown) => {
+      if (isMissingPartition(err)) forgetMonthPartition(executor, content.occurredAt);
+      throw err;
+    });
   const stored = toAuditEntry(row);
   if (canonicalJson(contentOf(stored)) !== canonicalJson(content) || stored.mac !== mac) throw new AuditEntryNotStorable(firstDifference(content, contentOf(stored)));
   return { ...stored, seal: null };

@@ -105,7 +105,7 @@ export async function sealPending(db: Kysely<DB>, keys: AuditKeys, options: Seal
   }
 }
 
-/** Keeps this month's and next month's partitions ready, so new entries never land in the default partition. */
+/** Keeps this month's and next month's partitions ready, so no append has to create one (there is no default partition). */
 export async function ensureAuditPartitions(db: Kysely<DB>, at: Date): Promise<void> {
   const next = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1));
   for (const month of [at, next]) await sql`select audit_log_add_month(${month.toISOString().slice(0, 10)}::date)`.execute(db);

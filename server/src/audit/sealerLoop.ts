@@ -33,7 +33,7 @@ export function startAuditSealer(deps: { db: Kysely<DB>; keys: AuditKeys; logger
   const round = async () => {
     if (clock.now().getTime() - partitionsCheckedAt >= PARTITION_CHECK_MS) {
       partitionsCheckedAt = clock.now().getTime();
-      await ensureAuditPartitions(db, clock.now()).catch((err: unknown) => logger.warn({ err }, "audit partitions for this and next month could not be created; entries go to the default partition"));
+      await ensureAuditPartitions(db, clock.now()).catch((err: unknown) => logger.warn({ err }, "audit partitions for this and next month could not be created ahead; the first append of a month creates it"));
     }
     const result = await sealPending(db, keys, { now: () => clock.now(), ...deps.seal });
     if (result.sealed) logger.debug({ sealed: result.sealed }, "audit entries sealed");

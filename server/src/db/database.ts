@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { PGlite, types as pgliteTypes } from "@electric-sql/pglite";
 import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { unaccent } from "@electric-sql/pglite/contrib/unaccent";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type RawBuilder } from "kysely";
 import pg from "pg";
 import { lockDataDir } from "./dataDirLock.js";
 import { PGliteDialect } from "./pgliteDialect.js";
@@ -49,6 +49,44 @@ export type DatabaseOptions = (
 
 const INT8 = 20;
 
+// At the start of a raw statement, or right after "select" (a query builder's modifyFront).
+const PREPARED_MARK = /^(?:select )?\/\* prepared:([a-z0-9_]+) \*\//;
+
+/**
+ * Starts a statement that PostgreSQL parses and plans once per connection (a pg named statement), for
+ * the hot request path. Only statements marked so are named: their text and parameter count must never
+ * vary, or the name would stand for two statements. PGlite ignores the mark (it is a comment).
+ */
+export function preparedStatement(name: string): RawBuilder<unknown> {
+  // Used in front of a raw statement, or as a select builder's modifyFront(preparedStatement(…)).
+  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`prepared statement name ${name}: use a-z, 0-9 and _`);
+  return sql.raw(`/* prepared:${name} */`);
+}
+
+/** The pool Kysely sees: marked statements go out as named statements, everything else as before. */
+function namedStatementPool(pool: pg.Pool): PostgresPool {
+  // One wrapper per pg client: Kysely keys its connection objects by client.
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
+  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
+    const known = wrappers.get(client);
+    if (known) return known;
+    const wrapper: PostgresPoolClient = {
+      query: ((text: unknown, values?: unknown[]) => {
+        const name = typeof text === "string" ? PREPARED_MARK.exec(text)?.[1] : undefined;
+        if (name) return client.query({ name, text: text as string, values });
+        return (client.query as (t: unknown, v?: unknown[]) => unknown)(text, values);
+      }) as PostgresPoolClient["query"],
+      release: (...args: unknown[]) => (client.release as (...a: unknown[]) => void)(...args),
+    };
+    wrappers.set(client, wrapper);
+    return wrapper;
+  };
+  return {
+    connect: async () => wrap(await pool.connect()),
+    end: () => pool.end(),
+  };
+}
+
 /** Opens the database; PGlite (embedded) unless a PostgreSQL URL is given. Same SQL dialect on both. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   if (options.kind === "postgres") {
@@ -66,7 +104,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const onConnectionError = options.onConnectionError ?? (() => undefined);
     pool.on("error", (err) => onConnectionError(err));
     pool.on("connect", (client) => client.on("error", (err) => onConnectionError(err)));
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool) }) });
     return {
       db,
       kind: "postgres",

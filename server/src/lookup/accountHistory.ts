@@ -8,7 +8,7 @@ import type { DB } from "../db/schema.js";
 export const HISTORY_LIMIT = 10;
 
 /** Reads (views, searches, exports) would crowd out the changes an agent needs to see. */
-const READ_ACTIONS = actionNames.filter((action) => ruleFor(action).kind === "read");
+export const READ_ACTIONS = actionNames.filter((action) => ruleFor(action).kind === "read");
 
 export async function loadRecentActivity(db: Kysely<DB>, accountId: string, limit = HISTORY_LIMIT): Promise<ActivityEvent[]> {
   const rows = await db
@@ -19,7 +19,7 @@ export async function loadRecentActivity(db: Kysely<DB>, accountId: string, limi
     .orderBy("id", "desc")
     .limit(limit)
     .execute();
-  return rows.map((r) => ({ type: r.type, userId: r.user_id, detail: r.detail, ip: r.ip, at: r.occurred_at.toISOString() }));
+  return rows.map(toActivityEvent);
 }
 
 export async function loadAccountAuditLines(db: Kysely<DB>, accountId: string, limit = HISTORY_LIMIT): Promise<AuditLine[]> {
@@ -31,7 +31,15 @@ export async function loadAccountAuditLines(db: Kysely<DB>, accountId: string, l
     .orderBy("seq", "desc")
     .limit(limit)
     .execute();
-  return rows.map((r) => ({
+  return rows.map(toAuditLine);
+}
+
+export function toActivityEvent(r: { type: string; user_id: string | null; detail: string | null; ip: string | null; occurred_at: Date }): ActivityEvent {
+  return { type: r.type, userId: r.user_id, detail: r.detail, ip: r.ip, at: r.occurred_at.toISOString() };
+}
+
+export function toAuditLine(r: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; ticket_id: string | null; outcome: string; reason: string | null }): AuditLine {
+  return {
     id: r.id,
     seq: r.seq,
     occurredAt: r.occurred_at.toISOString(),
@@ -40,5 +48,5 @@ export async function loadAccountAuditLines(db: Kysely<DB>, accountId: string, l
     ticketId: r.ticket_id,
     outcome: r.outcome,
     reason: r.reason,
-  }));
+  };
 }

@@ -1,6 +1,6 @@
-import { sql, type Kysely } from "kysely";
+import { sql, type Kysely, type Selectable } from "kysely";
 import type { AccountSummary, UserSummary } from "../../../shared/schemas/context.js";
-import type { DB, User } from "../db/schema.js";
+import type { AccountsTable, DB, User } from "../db/schema.js";
 
 /** The product's view of a user and an account, as the sidebar shows them; read straight from our tables. */
 
@@ -38,6 +38,13 @@ export async function loadAccountSummary(db: Kysely<DB>, accountId: string, now:
     .where("a.id", "=", accountId)
     .executeTakeFirst();
   if (!row) return null;
+  return accountSummaryOf(row);
+}
+
+/** The accounts row plus its counts, as loadAccountSummary and the one-statement context (builtinContext.ts) read it. */
+export type AccountSummaryRow = Selectable<AccountsTable> & { seats_used: number | string; user_count: number | string; active_admin_count: number | string; temporary_seats: number | string };
+
+export function accountSummaryOf(row: AccountSummaryRow): AccountSummary {
   const seatsUsed = Number(row.seats_used);
   const temporarySeats = Number(row.temporary_seats);
   return {

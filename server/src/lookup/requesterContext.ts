@@ -4,9 +4,13 @@ import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
 import type { Logger } from "../logger.js";
 import type { BillingPort, IdentityPort } from "../providers/ports.js";
+import { billingSummaryOf, BuiltinBilling } from "../providers/builtin/builtinBilling.js";
+import { builtinNotFound } from "../providers/builtin/builtinCall.js";
+import { BuiltinIdentity, identitySummaryOf } from "../providers/builtin/builtinIdentity.js";
 import { isProviderError } from "../providers/providerError.js";
-import { loadAccountAuditLines, loadRecentActivity } from "./accountHistory.js";
-import { loadAccountSummary, toUserSummary } from "./accountSummary.js";
+import { loadAccountAuditLines, loadRecentActivity, toActivityEvent, toAuditLine } from "./accountHistory.js";
+import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSummary.js";
+import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContext.js";
 import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
 
@@ -30,8 +34,17 @@ export type PartName = (typeof PART_NAMES)[number];
 type Parts = Pick<RequesterContext, PartName>;
 type PartError = { code: string; message: string; provider: ProviderName };
 
+export type OpenOperationRow = BuiltinContextRows["openOperations"][number];
+
 export type ContextResult =
-  | { match: "exact" | "ambiguous"; context: RequesterContext; user: RequesterUser | null; failedParts: PartName[] }
+  | {
+      match: "exact" | "ambiguous";
+      context: RequesterContext;
+      user: RequesterUser | null;
+      failedParts: PartName[];
+      /** Read with the parts when they came in one statement; otherwise the route reads them. */
+      openOperations?: OpenOperationRow[];
+    }
   | { match: "unknown"; candidates: SearchHit[] };
 
 class PartTimeout extends Error {}
@@ -56,9 +69,66 @@ function errorPart(source: ProviderName, error: PartError) {
   return { status: "error" as const, source, error };
 }
 
-async function fetchParts(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[] }> {
+function originOf(sources: ContextSources): Record<PartName, ProviderName> {
+  return { identity: sources.identity.name, account: "steward", billing: sources.billing.name, activity: "steward", audit: "steward" };
+}
+
+/** Built-in providers on the same database: every part comes from one statement (builtinContext.ts). */
+function isAllBuiltin(sources: ContextSources): boolean {
+  return sources.identity instanceof BuiltinIdentity && sources.billing instanceof BuiltinBilling;
+}
+
+async function fetchPartsAtOnce(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[]; openOperations: OpenOperationRow[] } | null> {
+  const origin = originOf(sources);
+  const now = sources.clock.now();
+  let rows: BuiltinContextRows;
+  try {
+    rows = await withDeadline(loadBuiltinContextRows(sources.db, user, now), sources.partTimeoutMs);
+  } catch (err) {
+    // Too slow: every part waited on the same database, so every part timed out.
+    if (err instanceof PartTimeout) {
+      const timedOut = (name: PartName) => errorPart(origin[name], partError(err, origin[name], sources, name));
+      return { parts: { identity: timedOut("identity"), account: timedOut("account"), billing: timedOut("billing"), activity: timedOut("activity"), audit: timedOut("audit") }, failed: [...PART_NAMES], openOperations: [] };
+    }
+    // Anything else: the per-part readers say which parts fail and why.
+    sources.logger.warn({ err }, "requester context statement failed; reading the parts one by one");
+    return null;
+  }
+  const failed: PartName[] = [];
+  const part = <T>(name: PartName, read: () => T) => {
+    try {
+      return { status: "ok" as const, source: origin[name], data: read() };
+    } catch (err) {
+      failed.push(name);
+      return errorPart(origin[name], partError(err, origin[name], sources, name));
+    }
+  };
+  const parts: Parts = {
+    identity: part("identity", () => {
+      if (!rows.identity) throw builtinNotFound("identity.get", `no product user ${user.id}`);
+      return identitySummaryOf(rows.identity, rows.activeSessions, rows.authEvents, now);
+    }),
+    account: part("account", () => {
+      if (!rows.account) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
+      return accountSummaryOf(rows.account);
+    }),
+    billing: part("billing", () => {
+      if (!rows.customer && user.billing_customer_id) throw builtinNotFound("billing.get", `no billing customer ${user.billing_customer_id}`);
+      return rows.customer ? billingSummaryOf(rows.customer, rows.subscription ?? undefined, rows.invoices) : null;
+    }),
+    activity: part("activity", () => rows.activity.map(toActivityEvent)),
+    audit: part("audit", () => rows.audit.map(toAuditLine)),
+  };
+  return { parts, failed, openOperations: rows.openOperations };
+}
+
+async function fetchParts(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[]; openOperations?: OpenOperationRow[] }> {
+  if (isAllBuiltin(sources)) {
+    const atOnce = await fetchPartsAtOnce(sources, user);
+    if (atOnce) return atOnce;
+  }
   const { db, identity, billing, partTimeoutMs } = sources;
-  const origin: Record<PartName, ProviderName> = { identity: identity.name, account: "steward", billing: billing.name, activity: "steward", audit: "steward" };
+  const origin = originOf(sources);
   const account = async () => {
     const summary = await loadAccountSummary(db, user.account_id, sources.clock.now());
     if (!summary) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
@@ -114,7 +184,7 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
     return { match: "ambiguous", context, user: null, failedParts: [] };
   }
   const { user } = resolution;
-  const { parts, failed } = await fetchParts(sources, user);
+  const { parts, failed, openOperations } = await fetchParts(sources, user);
   const context: RequesterContext = {
     requester,
     match: "exact",
@@ -123,5 +193,5 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
     ...parts,
     sources: { user: "steward", identity: sources.identity.name, account: "steward", billing: sources.billing.name, activity: "steward", audit: "steward" },
   };
-  return { match: "exact", context, user, failedParts: failed };
+  return { match: "exact", context, user, failedParts: failed, ...(openOperations ? { openOperations } : {}) };
 }

@@ -1,12 +1,22 @@
 import type { Kysely, Transaction } from "kysely";
 import type { StaffMember } from "../../../shared/schemas/staff.js";
 import type { StaffActor } from "../actor.js";
+import { preparedStatement } from "../db/database.js";
 import type { DB, Staff } from "../db/schema.js";
 
 type Executor = Kysely<DB> | Transaction<DB>;
 
+/**
+ * Every authenticated request reads this: a named statement, planned once per connection. Its columns are
+ * listed, not `*`, so a column a later migration adds cannot change the prepared statement's result type.
+ */
 export async function findStaffById(db: Executor, staffId: string): Promise<Staff | undefined> {
-  return db.selectFrom("staff").selectAll().where("id", "=", staffId).executeTakeFirst();
+  return db
+    .selectFrom("staff")
+    .modifyFront(preparedStatement("staff_by_id"))
+    .select(["id", "zendesk_user_id", "email", "name", "panel_role", "active", "created_at", "updated_at"])
+    .where("id", "=", staffId)
+    .executeTakeFirst();
 }
 
 export async function findStaffByZendeskUserId(db: Executor, zendeskUserId: string): Promise<Staff | undefined> {

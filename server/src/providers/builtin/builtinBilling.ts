@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { Kysely, Selectable, Transaction } from "kysely";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import type { Clock } from "../../clock.js";
-import type { BillingCustomersTable, BillingSubscriptionsTable, DB } from "../../db/schema.js";
+import type { BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB } from "../../db/schema.js";
 import { isPlanName, monthlyRecurringCents, unitPriceCents, unusedTimeCents } from "../planCatalog.js";
 import type { BillingAccountRef, BillingPort, CancelMode, ProviderCallContext } from "../ports.js";
 import { builtinCall, builtinNotFound, builtinRejected } from "./builtinCall.js";
@@ -10,8 +10,9 @@ import { builtinCall, builtinNotFound, builtinRejected } from "./builtinCall.js"
 type Executor = Kysely<DB> | Transaction<DB>;
 type Customer = Selectable<BillingCustomersTable>;
 type Subscription = Selectable<BillingSubscriptionsTable>;
+export type InvoiceRow = Pick<Selectable<BillingInvoicesTable>, "id" | "number" | "status" | "amount_due_cents" | "amount_remaining_cents" | "attempt_count" | "next_payment_attempt" | "created_at">;
 
-const RECENT_INVOICES = 5;
+export const RECENT_INVOICES = 5;
 /** Subscriptions that bring in money now; trials and lapsed ones count for nothing. */
 const EARNING = new Set<Subscription["status"]>(["active", "past_due"]);
 
@@ -168,43 +169,48 @@ export class BuiltinBilling implements BillingPort {
       .orderBy("id", "desc")
       .limit(RECENT_INVOICES)
       .execute();
-    const recentInvoices = invoices.map((i) => ({
-      id: i.id,
-      number: i.number,
-      status: i.status,
-      amountDueCents: i.amount_due_cents,
-      amountRemainingCents: i.amount_remaining_cents,
-      attemptCount: i.attempt_count,
-      nextPaymentAttempt: i.next_payment_attempt?.toISOString() ?? null,
-      createdAt: i.created_at.toISOString(),
-    }));
-    // Dunning: open invoices the card was already tried for; the newest says when the next retry is.
-    const failing = invoices.filter((i) => i.status === "open" && i.attempt_count > 0);
-    const newestFailing = failing[0];
-    const amount = sub ? sub.unit_amount_cents * sub.quantity : 0;
-    const renews = sub !== undefined && sub.status !== "canceled" && !sub.cancel_at_period_end;
-    return {
-      customerId: customer.id,
-      subscriptionId: sub?.id ?? null,
-      plan: sub?.plan ?? null,
-      interval: sub?.interval ?? null,
-      status: sub?.status ?? null,
-      trialEnd: sub?.trial_end?.toISOString() ?? null,
-      seats: sub?.quantity ?? null,
-      currency: customer.currency,
-      mrrCents: sub && EARNING.has(sub.status) ? monthlyRecurringCents(amount, sub.interval) : 0,
-      cancelAtPeriodEnd: sub?.cancel_at_period_end ?? false,
-      cancelAt: sub && sub.status !== "canceled" && sub.cancel_at_period_end ? sub.current_period_end.toISOString() : null,
-      currentPeriodEnd: sub?.current_period_end.toISOString() ?? null,
-      // The built-in tables hold one item per subscription: the plan's seats.
-      addOnCents: 0,
-      // As Stripe does, a credit balance reduces what the next invoice asks for.
-      nextInvoice: sub && renews ? { amountCents: Math.max(0, amount + customer.balance_cents), date: (sub.status === "trialing" && sub.trial_end ? sub.trial_end : sub.current_period_end).toISOString() } : null,
-      balanceCents: customer.balance_cents,
-      recentInvoices,
-      dunning: newestFailing
-        ? { failedAttempts: newestFailing.attempt_count, nextRetryAt: newestFailing.next_payment_attempt?.toISOString() ?? null, amountDueCents: failing.reduce((sum, i) => sum + i.amount_remaining_cents, 0) }
-        : null,
-    };
+    return billingSummaryOf(customer, sub, invoices);
   }
+}
+
+/** Shared by getBilling and the one-statement requester context (lookup/builtinContext.ts), so both answer alike. */
+export function billingSummaryOf(customer: Customer, sub: Subscription | undefined, invoices: InvoiceRow[]): BillingSummary {
+  const recentInvoices = invoices.map((i) => ({
+    id: i.id,
+    number: i.number,
+    status: i.status,
+    amountDueCents: i.amount_due_cents,
+    amountRemainingCents: i.amount_remaining_cents,
+    attemptCount: i.attempt_count,
+    nextPaymentAttempt: i.next_payment_attempt?.toISOString() ?? null,
+    createdAt: i.created_at.toISOString(),
+  }));
+  // Dunning: open invoices the card was already tried for; the newest says when the next retry is.
+  const failing = invoices.filter((i) => i.status === "open" && i.attempt_count > 0);
+  const newestFailing = failing[0];
+  const amount = sub ? sub.unit_amount_cents * sub.quantity : 0;
+  const renews = sub !== undefined && sub.status !== "canceled" && !sub.cancel_at_period_end;
+  return {
+    customerId: customer.id,
+    subscriptionId: sub?.id ?? null,
+    plan: sub?.plan ?? null,
+    interval: sub?.interval ?? null,
+    status: sub?.status ?? null,
+    trialEnd: sub?.trial_end?.toISOString() ?? null,
+    seats: sub?.quantity ?? null,
+    currency: customer.currency,
+    mrrCents: sub && EARNING.has(sub.status) ? monthlyRecurringCents(amount, sub.interval) : 0,
+    cancelAtPeriodEnd: sub?.cancel_at_period_end ?? false,
+    cancelAt: sub && sub.status !== "canceled" && sub.cancel_at_period_end ? sub.current_period_end.toISOString() : null,
+    currentPeriodEnd: sub?.current_period_end.toISOString() ?? null,
+    // The built-in tables hold one item per subscription: the plan's seats.
+    addOnCents: 0,
+    // As Stripe does, a credit balance reduces what the next invoice asks for.
+    nextInvoice: sub && renews ? { amountCents: Math.max(0, amount + customer.balance_cents), date: (sub.status === "trialing" && sub.trial_end ? sub.trial_end : sub.current_period_end).toISOString() } : null,
+    balanceCents: customer.balance_cents,
+    recentInvoices,
+    dunning: newestFailing
+      ? { failedAttempts: newestFailing.attempt_count, nextRetryAt: newestFailing.next_payment_attempt?.toISOString() ?? null, amountDueCents: failing.reduce((sum, i) => sum + i.amount_remaining_cents, 0) }
+      : null,
+  };
 }

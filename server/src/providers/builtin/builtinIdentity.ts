@@ -1,16 +1,43 @@
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, Selectable, Transaction } from "kysely";
 import type { IdentitySummary } from "../../../../shared/schemas/context.js";
 import type { Clock } from "../../clock.js";
-import type { DB } from "../../db/schema.js";
+import type { DB, UsersTable } from "../../db/schema.js";
 import type { IdentityPort, IdentityUserRef, PasswordResetDelivery, ProviderCallContext } from "../ports.js";
 import { builtinCall, builtinNotFound } from "./builtinCall.js";
 
 /** Activity event types that describe signing in, as the product records them. */
 export const AUTH_EVENT_TYPES = ["login", "login_failed", "logout", "locked", "password_reset_requested", "password_changed", "mfa_enrolled"] as const;
 
-const RECENT_AUTH_EVENTS = 10;
+export const RECENT_AUTH_EVENTS = 10;
 
 type Executor = Kysely<DB> | Transaction<DB>;
+
+/** The users columns an identity summary is made from. */
+export type IdentityRow = Pick<Selectable<UsersTable>, "id" | "email" | "blocked" | "failed_login_count" | "locked_until" | "mfa_enrolled" | "mfa_methods" | "last_login_at">;
+export interface AuthEventRow {
+  type: string;
+  occurred_at: Date;
+  ip: string | null;
+  detail: string | null;
+}
+
+/** Shared by getIdentity and the one-statement requester context (lookup/builtinContext.ts), so both answer alike. */
+export function identitySummaryOf(row: IdentityRow, activeSessions: number, events: AuthEventRow[], now: Date): IdentitySummary {
+  const locked = row.locked_until !== null && row.locked_until.getTime() > now.getTime();
+  return {
+    providerUserId: row.id,
+    email: row.email,
+    blocked: row.blocked,
+    locked,
+    lockedUntil: locked && row.locked_until ? row.locked_until.toISOString() : null,
+    failedLoginCount: row.failed_login_count,
+    mfaEnrolled: row.mfa_enrolled,
+    mfaMethods: row.mfa_methods,
+    lastLoginAt: row.last_login_at ? row.last_login_at.toISOString() : null,
+    activeSessions,
+    recentAuthEvents: events.map((e) => ({ type: e.type, at: e.occurred_at.toISOString(), ip: e.ip, detail: e.detail })),
+  };
+}
 
 /**
  * Identity from the product's own tables: users (blocked, lockout, MFA, last login), user_sessions
@@ -47,20 +74,7 @@ export class BuiltinIdentity implements IdentityPort {
         .orderBy("id", "desc")
         .limit(RECENT_AUTH_EVENTS)
         .execute();
-      const locked = row.locked_until !== null && row.locked_until.getTime() > this.clock.now().getTime();
-      return {
-        providerUserId: row.id,
-        email: row.email,
-        blocked: row.blocked,
-        locked,
-        lockedUntil: locked && row.locked_until ? row.locked_until.toISOString() : null,
-        failedLoginCount: row.failed_login_count,
-        mfaEnrolled: row.mfa_enrolled,
-        mfaMethods: row.mfa_methods,
-        lastLoginAt: row.last_login_at ? row.last_login_at.toISOString() : null,
-        activeSessions: Number(sessions.n),
-        recentAuthEvents: events.map((e) => ({ type: e.type, at: e.occurred_at.toISOString(), ip: e.ip, detail: e.detail })),
-      };
+      return identitySummaryOf(row, Number(sessions.n), events, this.clock.now());
     });
   }
 

@@ -77,7 +77,7 @@ export function contextRoutes(deps: AppDeps): Router {
       }
       const accountId = result.user?.account_id;
       if (!accountId) return result.context;
-      const open = await openOperationsOf(deps.database.db, accountId);
+      const open = result.openOperations ?? (await openOperationsOf(deps.database.db, accountId));
       return {
         ...result.context,
         unresolvedOperations: open.map((o) => ({
