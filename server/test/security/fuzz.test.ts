@@ -24,6 +24,13 @@ describe.each(databaseKinds)("fuzzing the API on %s", (kind) => {
     expect(target.operations.length).toBeGreaterThan(50);
   });
 
+  it("a request line over 16 KiB gets 431 problem+json, not Node's bare status line", async () => {
+    const res = await fetch(`${target.baseUrl}/api/search?q=${"a".repeat(20_000)}`);
+    expect(res.status).toBe(431);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect(await res.json()).toMatchObject({ status: 431, code: "headers_too_large" });
+  });
+
   it("answers no request with a 5xx; every 4xx is problem+json and changes nothing", async () => {
     const result = await fuzz(target, { runsPerOperation: RUNS_PER_OPERATION, seed: 20261126 });
     expect(result.requests).toBe(target.operations.length * RUNS_PER_OPERATION);
