@@ -49,6 +49,13 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     expect((await request(h.app).get("/api/session").set("Authorization", `Bearer ${token}`)).status).toBe(200);
   });
 
+  it("writes are counted per agent before validation: a burst of bad writes is limited like good ones", async () => {
+    const token = await sessionOf(h, "support_full");
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await request(h.app).post("/api/actions/user.lockout_clear").set("Authorization", `Bearer ${token}`).send({ target: "nonsense" })).status);
+    expect(statuses).toEqual([400, 400, 400, 429, 429]);
+  });
+
   it("audit reads and exports are limited too: an admin reading the log, a read-only agent exporting it", async () => {
     const token = await sessionOf(h, "admin");
     const statuses: number[] = [];
