@@ -3,6 +3,7 @@
 -- SELECT and INSERT only. (The audit log's triggers refuse UPDATE/DELETE/TRUNCATE for every role anyway;
 -- this keeps the service role from even asking.)
 grant usage on schema public to steward_service;
+-- (This includes rate_limits, migration 017: every process updates the shared rate-limit counters there.)
 grant select, insert, update, delete on all tables in schema public to steward_service;
 grant usage, select on all sequences in schema public to steward_service;
 do $$

@@ -9,6 +9,7 @@ import type { AnyCommand } from "../src/commands/command.js";
 import { startImpersonation } from "../src/commands/impersonation/start.js";
 import { runCommand } from "../src/commands/runCommand.js";
 import { loadConfig } from "../src/config.js";
+import { TEST_RATE_LIMITS } from "../test/support/rateLimits.js";
 import { redactUrl } from "../src/db/database.js";
 import { registerProduct } from "../src/impersonation/products.js";
 import { systemActor } from "../src/actor.js";
@@ -60,7 +61,7 @@ async function timeRequests(url: string, headers: Record<string, string>): Promi
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, LOG_LEVEL: "silent", DEMO_SEED: "true", DATA_DIR: "memory", DEMO_PRODUCT_PORT: "0", PUBLIC_URL: "http://127.0.0.1:41740", PORT: "41740", ...(values.database ? { DATABASE_URL: values.database } : {}) });
+  const config = loadConfig({ ...process.env, ...TEST_RATE_LIMITS, LOG_LEVEL: "silent", DEMO_SEED: "true", DATA_DIR: "memory", DEMO_PRODUCT_PORT: "0", PUBLIC_URL: "http://127.0.0.1:41740", PORT: "41740", ...(values.database ? { DATABASE_URL: values.database } : {}) });
   const deps = await buildDeps(config);
   process.stdout.write(`database: ${deps.database.kind} ${values.database ? redactUrl(values.database) : "memory"}\n`);
   const steward = createApp(deps).listen(41740, "127.0.0.1");

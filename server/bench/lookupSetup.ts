@@ -5,6 +5,7 @@ import { wholeNumberArg } from "./benchArgs.js";
 import { sql } from "kysely";
 import { mintDemoZafToken } from "../src/auth/mintDemoZafToken.js";
 import { loadConfig } from "../src/config.js";
+import { TEST_RATE_LIMITS } from "../test/support/rateLimits.js";
 import { openDatabase, type Database } from "../src/db/database.js";
 import { migrateToLatest } from "../src/db/migrate.js";
 import type { AppDeps } from "../src/deps.js";
@@ -29,6 +30,8 @@ export function benchEnv(options: DataSetOptions, extra: Record<string, string> 
     STEWARD_MODE: "demo",
     LOG_LEVEL: "silent",
     DEMO_SEED: "false",
+    // The limiters still run (their cost is part of the figure) but a load never reaches them.
+    ...TEST_RATE_LIMITS,
     // The demo ZAF key stays in memory on PostgreSQL; PGlite keeps it beside its data.
     DATA_DIR: options.databaseUrl ? "memory" : options.dataDir,
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl, DATABASE_POOL_SIZE: "12" } : {}),

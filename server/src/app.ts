@@ -6,6 +6,7 @@ import type { AppDeps } from "./deps.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
 import { notFoundHandler, problemMiddleware } from "./http/problem.js";
 import { refuseUnstorableText } from "./http/textGuard.js";
+import { createRateLimits } from "./http/rateLimit.js";
 import { noStore, securityHeaders } from "./http/securityHeaders.js";
 import { demoOutboxRoutes } from "./mail/demoOutbox.js";
 import { actionRoutes } from "./routes/actions/actions.js";
@@ -32,7 +33,9 @@ export interface AppOptions {
 }
 
 /** Builds the Express app without listening, so tests can drive it directly. */
-export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
+export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
+  // Every route's authenticate() reads the limits from deps, so they are built once here.
+  const deps: AppDeps = appDeps.rateLimits ? appDeps : { ...appDeps, rateLimits: createRateLimits(appDeps) };
   const app = express();
   app.disable("x-powered-by");
   // Client IPs (logs, rate limits) come from X-Forwarded-For only as far as TRUST_PROXY says.
@@ -55,6 +58,8 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   );
   app.use(securityHeaders(deps.config));
   app.use(noStore);
+  // Before the body is read: a flood costs one counter update per request, nothing more.
+  if (deps.rateLimits) app.use(deps.rateLimits.byIp);
   app.use(express.json({ limit: "64kb" }));
   app.use(express.urlencoded({ extended: false, limit: "64kb" }));
   // Before any route: text that cannot be stored as sent is refused, never stored altered or left to fail as a 500.

@@ -35,6 +35,17 @@ const EnvSchema = z.object({
     .string()
     .regex(/^(loopback|linklocal|uniquelocal|false|[0-9]{1,2}|[0-9a-fA-F:.]+(\/[0-9]{1,3})?(\s*,\s*[0-9a-fA-F:.]+(\/[0-9]{1,3})?)*)$/, "expected loopback, a hop count, false, or addresses/CIDRs separated by commas")
     .default("loopback"),
+  /**
+   * Rate limits per window (RATE_LIMIT_WINDOW_SECONDS), shared by every process on one PostgreSQL (PGlite:
+   * this process). Per agent: reads, writes (actions), searches. Per client IP: sign-ins (session exchange,
+   * sidebar page) and, across everything, RATE_LIMIT_PER_IP. Health and metrics are not limited.
+   */
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
+  RATE_LIMIT_READS: positiveInt.default(600),
+  RATE_LIMIT_WRITES: positiveInt.default(60),
+  RATE_LIMIT_SEARCHES: positiveInt.default(120),
+  RATE_LIMIT_LOGINS: positiveInt.default(120),
+  RATE_LIMIT_PER_IP: positiveInt.default(3000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"], { message: "expected a pino level (info, debug…)" }).default("info"),
 
   DATABASE_URL: z

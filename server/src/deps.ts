@@ -2,6 +2,7 @@ import type { AuditKeys } from "./audit/sealKey.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
+import type { RateLimits } from "./http/rateLimit.js";
 import type { Logger } from "./logger.js";
 import type { BillingPort, IdentityPort } from "./providers/ports.js";
 
@@ -17,4 +18,6 @@ export interface AppDeps {
   billing: BillingPort;
   /** The audit key (MACs, seals, checkpoint signatures); also installed for appendAudit at start-up. */
   auditKeys: AuditKeys;
+  /** Per-agent and per-IP request limits; createApp builds them from the config when absent. */
+  rateLimits?: RateLimits;
 }

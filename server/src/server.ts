@@ -1,4 +1,5 @@
 import { createServer, type Server } from "node:http";
+import { answerClientErrors } from "./http/clientError.js";
 import { systemClock, type Clock } from "./clock.js";
 import { createApp, type AppOptions } from "./app.js";
 import { startAuditSealer, type AuditSealer } from "./audit/sealerLoop.js";
@@ -98,6 +99,7 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
   const app = createApp(deps, options);
   const drain = new HttpDrain();
   const server = createServer(drain.listener(app));
+  answerClientErrors(server);
   drain.attach(server);
   server.listen(options.port ?? deps.config.PORT, options.host ?? deps.config.HOST);
   await new Promise<void>((resolve, reject) => {

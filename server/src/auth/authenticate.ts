@@ -18,6 +18,8 @@ export function authenticate(deps: AppDeps): RequestHandler {
       if (!staff.active) throw Problem.forbidden("staff_inactive", "Your panel access has been removed; ask a Steward admin");
       req.actor = toStaffActor(staff);
       req.session = session;
+      // Per agent, whatever their role (read-only and audit readers too): 429 once over the limit.
+      await deps.rateLimits?.checkAgent(req, req.actor);
       next();
     } catch (err) {
       if (err instanceof SessionTokenError) req.log?.warn({ code: err.code }, "session rejected");

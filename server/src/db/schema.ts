@@ -285,6 +285,13 @@ export interface ZafTokenUsesTable {
   used_at: Timestamp;
 }
 
+/** rate-limiter-flexible's PostgreSQL store (migration 017): `expire` is epoch milliseconds. */
+export interface RateLimitsTable {
+  key: string;
+  points: number;
+  expire: number | null;
+}
+
 export interface CapUsageTable {
   id: string;
   staff_id: string;
@@ -449,6 +456,7 @@ export interface DB {
   password_reset_tokens: PasswordResetTokensTable;
   zaf_token_uses: ZafTokenUsesTable;
   cap_usage: CapUsageTable;
+  rate_limits: RateLimitsTable;
   impersonation_products: ImpersonationProductsTable;
   impersonation_sessions: ImpersonationSessionsTable;
   impersonation_events: ImpersonationEventsTable;

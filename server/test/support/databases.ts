@@ -16,6 +16,7 @@ import { createBillingPort, createIdentityPort, type BillingPort, type IdentityP
 import type { CallPolicy } from "../../src/providers/providerCall.js";
 import { seedDemoData } from "../../src/seed/demo.js";
 import { TEST_AUDIT_KEYS, TEST_AUDIT_SECRET } from "./auditKeys.js";
+import { TEST_RATE_LIMITS } from "./rateLimits.js";
 
 /** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -154,7 +155,7 @@ export async function createTestDatabase(kind: DatabaseKind, options: { migrate?
 
 export function testConfig(env: Record<string, string> = {}): Config {
   // Tests are demo-mode unless they say otherwise (production-like settings need an explicit mode).
-  return loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, ...env });
+  return loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, ...TEST_RATE_LIMITS, ...env });
 }
 
 /** App dependencies over a fresh database, with a manual clock and silent logs. */

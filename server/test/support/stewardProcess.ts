@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { TEST_AUDIT_SECRET } from "./auditKeys.js";
+import { TEST_RATE_LIMITS } from "./rateLimits.js";
 
 /** A free loopback port (the OS picks it), or one from `range` when given (the chaos script's own range). */
 export async function freePort(range?: { from: number; to: number }): Promise<number> {
@@ -40,7 +41,7 @@ export async function spawnSteward(
   const port = options.port ?? (await freePort());
   const child = spawn(process.execPath, ["--import", "tsx", "server/src/main.ts"], {
     // Demo mode unless the test says otherwise: production-like settings without a mode refuse to start.
-    env: { ...process.env, STEWARD_MODE: "demo", DEMO_PRODUCT_PORT: "0", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, LOG_LEVEL: "info", ...env, PORT: String(port), HOST: "127.0.0.1" },
+    env: { ...process.env, STEWARD_MODE: "demo", DEMO_PRODUCT_PORT: "0", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, LOG_LEVEL: "info", ...TEST_RATE_LIMITS, ...env, PORT: String(port), HOST: "127.0.0.1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
   options.onSpawn?.(child);

@@ -1,0 +1,170 @@
+import type { Request, RequestHandler } from "express";
+import { CompiledQuery } from "kysely";
+import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import type { StaffActor } from "../actor.js";
+import { systemActor } from "../actor.js";
+import { appendAudit } from "../audit/auditLog.js";
+import { auditWriteFailed } from "../audit/failClosed.js";
+import { recordDenial } from "../auth/recordDenial.js";
+import type { AppDeps } from "../deps.js";
+import { Problem } from "./problem.js";
+
+/** What an agent's request counts against, after authentication. */
+export type AgentLimit = "reads" | "writes" | "searches";
+/** What a client IP's request counts against, before anything else runs. */
+export type IpLimit = "logins" | "all";
+
+export interface RateLimits {
+  /** Per client IP, for every request but health and metrics: all of them, and sign-ins apart. */
+  byIp: RequestHandler;
+  /** Per agent: throws a 429 Problem when the agent is over the limit of this request's class. */
+  checkAgent(req: Request, actor: StaffActor): Promise<void>;
+}
+
+const UNLIMITED = new Set(["/healthz", "/readyz", "/metrics"]);
+const READ_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/** Sign-ins: the ZAF-token exchange and the sidebar page (no agent is known yet, so they are counted per IP). */
+function isLogin(req: Request): boolean {
+  if (req.path === "/app" || req.path === "/zendesk/api/zaf-token") return true;
+  // POST /api/session (exchange) and /api/session/renew mint sessions; GET /api/session is an ordinary read.
+  return req.method === "POST" && (req.path === "/api/session" || req.path === "/api/session/renew");
+}
+
+export function agentLimitOf(req: Request): AgentLimit {
+  if (req.path === "/api/search") return "searches";
+  return READ_METHODS.has(req.method) ? "reads" : "writes";
+}
+
+/**
+ * rate-limiter-flexible's PostgreSQL store speaks node-postgres' `query({text, values})`; this runs it
+ * through Kysely, so it gets the same pool, timeouts and fault handling as every other query.
+ */
+function kyselyStoreClient(db: AppDeps["database"]["db"]) {
+  return {
+    query: async (q: { text: string; values?: unknown[] }) => {
+      const result = await db.executeQuery(CompiledQuery.raw(q.text, q.values ?? []));
+      return { rows: result.rows, rowCount: result.rows.length || Number(result.numAffectedRows ?? 0) };
+    },
+  };
+}
+
+function limiter(deps: AppDeps, name: string, points: number): RateLimiterAbstract {
+  const duration = deps.config.RATE_LIMIT_WINDOW_SECONDS;
+  const keyPrefix = `steward:${name}`;
+  // PGlite is one process (its data directory is locked), so memory is exact there.
+  if (deps.database.kind !== "postgres") return new RateLimiterMemory({ keyPrefix, points, duration });
+  return new RateLimiterPostgres({
+    storeClient: kyselyStoreClient(deps.database.db),
+    storeType: "client",
+    tableName: "rate_limits",
+    // Created by migration 017: production's service role cannot CREATE.
+    tableCreated: true,
+    keyPrefix,
+    points,
+    duration,
+    // A database fault must not turn every request into a 500: this process counts alone until it is back.
+    insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+  });
+}
+
+function retryAfterSeconds(res: RateLimiterRes): number {
+  return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
+}
+
+function tooMany(kind: string, scope: "agent" | "ip", points: number, windowSeconds: number, res: RateLimiterRes): Problem {
+  const wait = retryAfterSeconds(res);
+  return new Problem(
+    429,
+    "rate_limited",
+    "Too many requests",
+    `More than ${points} ${kind === "all" ? "requests" : kind} per ${windowSeconds} s from this ${scope === "agent" ? "agent" : "client address"}; retry in ${wait} s`,
+    { limit: points, windowSeconds, scope, class: kind, retryAfterSeconds: wait },
+    wait,
+  );
+}
+
+/**
+ * Consumes one point. Resolves to the refusal (or null), and whether this is the first refusal of the
+ * window: the counter is shared and incremented atomically, so exactly one request in all processes
+ * sees `points + 1`, and only that one is audited.
+ */
+async function take(rl: RateLimiterAbstract, key: string): Promise<{ res: RateLimiterRes; first: boolean } | null> {
+  try {
+    await rl.consume(key);
+    return null;
+  } catch (err) {
+    if (err instanceof RateLimiterRes) return { res: err, first: err.consumedPoints === rl.points + 1 };
+    throw err;
+  }
+}
+
+export function createRateLimits(deps: AppDeps): RateLimits {
+  const c = deps.config;
+  const agent: Record<AgentLimit, RateLimiterAbstract> = {
+    reads: limiter(deps, "agent:reads", c.RATE_LIMIT_READS),
+    writes: limiter(deps, "agent:writes", c.RATE_LIMIT_WRITES),
+    searches: limiter(deps, "agent:searches", c.RATE_LIMIT_SEARCHES),
+  };
+  const ip: Record<IpLimit, RateLimiterAbstract> = {
+    all: limiter(deps, "ip:all", c.RATE_LIMIT_PER_IP),
+    logins: limiter(deps, "ip:logins", c.RATE_LIMIT_LOGINS),
+  };
+  const window = c.RATE_LIMIT_WINDOW_SECONDS;
+  const counted = new WeakSet<Request>();
+
+  const byIp: RequestHandler = async (req, res, next) => {
+    try {
+      if (UNLIMITED.has(req.path)) return next();
+      const client = req.ip ?? req.socket.remoteAddress ?? "unknown";
+      const classes: IpLimit[] = isLogin(req) ? ["all", "logins"] : ["all"];
+      for (const kind of classes) {
+        const hit = await take(ip[kind], client);
+        if (!hit) continue;
+        const problem = tooMany(kind, "ip", ip[kind].points, window, hit.res);
+        req.log?.warn({ limit: kind, client }, "rate limit reached");
+        if (hit.first) {
+          // No agent is known here (this runs before authentication and body parsing): Steward itself records it.
+          try {
+            await appendAudit(
+              deps.database.db,
+              {
+                actor: systemActor("rate_limiter"),
+                action: "request.rate_limited",
+                target: { type: "system", id: null, accountId: null },
+                ticketId: null,
+                outcome: "denied",
+                error: `rate_limited: client ${client.slice(0, 64)} over ${problem.extra.limit} ${kind === "all" ? "requests" : kind} per ${window} s`,
+                requestId: String(req.id ?? "") || null,
+              },
+              deps.clock,
+            );
+          } catch (err) {
+            req.log?.error({ err }, "could not audit a rate-limit refusal");
+            throw auditWriteFailed(err);
+          }
+        }
+        throw problem;
+      }
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+
+  return {
+    byIp,
+    async checkAgent(req, actor) {
+      // Some routes authenticate twice on one request (staff changes pick their permission after reading the body).
+      if (counted.has(req)) return;
+      counted.add(req);
+      const kind = agentLimitOf(req);
+      const hit = await take(agent[kind], actor.staffId);
+      if (!hit) return;
+      const problem = tooMany(kind, "agent", agent[kind].points, window, hit.res);
+      req.log?.warn({ limit: kind, staffId: actor.staffId }, "rate limit reached");
+      if (hit.first) await recordDenial(deps, { actor, action: "request.rate_limited", problem, req, target: { type: "system", id: null, accountId: null } });
+      throw problem;
+    },
+  };
+}

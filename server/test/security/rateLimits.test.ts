@@ -1,0 +1,108 @@
+import request from "supertest";
+import { afterAll, describe, expect, it } from "vitest";
+import type { PanelRole } from "../../../shared/roles.js";
+import { issueSessionToken } from "../../src/auth/sessionToken.js";
+import { systemClock } from "../../src/clock.js";
+import { DEMO_AGENTS, seedDemoData } from "../../src/seed/demo.js";
+import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import { createTestDatabase, databaseKinds, testConfig } from "../support/databases.js";
+import { spawnSteward, type StewardProcess } from "../support/stewardProcess.js";
+
+const LIMITS = { RATE_LIMIT_READS: "4", RATE_LIMIT_WRITES: "3", RATE_LIMIT_SEARCHES: "2", RATE_LIMIT_LOGINS: "3", RATE_LIMIT_PER_IP: "1000", RATE_LIMIT_WINDOW_SECONDS: "60" };
+const staffIdOf = (role: PanelRole) => DEMO_AGENTS.find((a) => a.role === role)?.id as string;
+
+async function limitAudits(h: Harness): Promise<{ staff_id: string | null; actor_system: string | null; outcome: string; error: string | null }[]> {
+  return h.deps.database.db.selectFrom("audit_log").select(["actor_staff_id as staff_id", "actor_system", "outcome", "error"]).where("action", "=", "request.rate_limited").execute();
+}
+
+describe.each(databaseKinds)("rate limits on %s", (kind) => {
+  const h = useHarness(kind, { env: LIMITS });
+
+  it("a flood of parallel reads gets exactly the limit through, then 429 problem+json with Retry-After, audited once; other agents are unaffected", async () => {
+    const token = await sessionOf(h, "support_read_only");
+    const responses = await Promise.all(Array.from({ length: 12 }, () => request(h.app).get("/api/session").set("Authorization", `Bearer ${token}`)));
+    const statuses = responses.map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(8);
+    const refused = responses.find((r) => r.status === 429)!;
+    expect(refused.headers["content-type"]).toMatch(/application\/problem\+json/);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(60);
+    expect(refused.body).toMatchObject({ status: 429, code: "rate_limited", scope: "agent", class: "reads", limit: 4, windowSeconds: 60 });
+
+    // One entry for the window, not one per refused request.
+    const audits = (await limitAudits(h)).filter((a) => a.staff_id === staffIdOf("support_read_only"));
+    expect(audits).toHaveLength(1);
+    expect(audits[0]).toMatchObject({ outcome: "denied" });
+    expect(audits[0]!.error).toMatch(/^rate_limited/);
+
+    // Another agent (same client address) still gets through.
+    const other = await request(h.app).get("/api/session").set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`);
+    expect(other.status).toBe(200);
+  });
+
+  it("reads, writes and searches are counted apart: an agent over its search limit can still read", async () => {
+    const token = await sessionOf(h, "operations");
+    const searches = [];
+    for (let i = 0; i < 4; i++) searches.push((await request(h.app).get("/api/search?q=acme").set("Authorization", `Bearer ${token}`)).status);
+    expect(searches).toEqual([200, 200, 429, 429]);
+    expect((await request(h.app).get("/api/session").set("Authorization", `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it("writes are counted per agent before validation: a burst of bad writes is limited like good ones", async () => {
+    const token = await sessionOf(h, "support_full");
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await request(h.app).post("/api/actions/user.lockout_clear").set("Authorization", `Bearer ${token}`).send({ target: "nonsense" })).status);
+    expect(statuses).toEqual([400, 400, 400, 429, 429]);
+  });
+
+  it("audit reads and exports are limited too: an admin reading the log, a read-only agent exporting it", async () => {
+    const token = await sessionOf(h, "admin");
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await request(h.app).get("/api/audit?limit=1").set("Authorization", `Bearer ${token}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    const readOnly = await sessionOf(h, "support_read_only");
+    // Already over its read limit in the first test: the audit export is refused too.
+    expect((await request(h.app).get("/api/audit/export?format=ndjson").set("Authorization", `Bearer ${readOnly}`)).status).toBe(429);
+  });
+
+  it("bad sign-ins are limited per client address, audited once per window by Steward itself", async () => {
+    const before = (await limitAudits(h)).filter((a) => a.actor_system === "rate_limiter").length;
+    const statuses: number[] = [];
+    for (let i = 0; i < 6; i++) statuses.push((await request(h.app).post("/api/session").send({ token: "not-a-token" })).status);
+    expect(statuses.slice(0, 3).every((s) => s === 400 || s === 401)).toBe(true);
+    expect(statuses.slice(3)).toEqual([429, 429, 429]);
+    const after = (await limitAudits(h)).filter((a) => a.actor_system === "rate_limiter");
+    expect(after.length - before).toBe(1);
+    expect(after.at(-1)!.error).toMatch(/logins/);
+    // Health checks are never limited.
+    expect((await request(h.app).get("/healthz")).status).toBe(200);
+  });
+});
+
+describe("rate limits shared by two Steward processes on one PostgreSQL", () => {
+  const started: StewardProcess[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const p of started) p.child.kill("SIGTERM");
+    await Promise.all(started.map((p) => p.exited));
+    for (const close of closers) await close();
+  });
+
+  it("requests spread over both processes count against one limit, with one audit entry", async () => {
+    const database = await createTestDatabase("postgres");
+    closers.push(() => database.close());
+    await seedDemoData(database.db, new Date());
+    const env = { DATABASE_URL: database.location, DEMO_SEED: "false", ...LIMITS };
+    started.push(await spawnSteward(env), await spawnSteward(env));
+    const [a, b] = started as [StewardProcess, StewardProcess];
+    const agent = DEMO_AGENTS.find((x) => x.role === "support_full")!;
+    const { token } = await issueSessionToken({ config: testConfig(), clock: systemClock }, { staffId: agent.id, zendeskUserId: agent.zendeskUserId });
+    const get = (p: StewardProcess) => fetch(`${p.url}/api/session`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const statuses = await Promise.all([a, b, a, b, a, b, a, b].map(get));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(4);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(4);
+    const audits = await database.db.selectFrom("audit_log").select("actor_staff_id as staff_id").where("action", "=", "request.rate_limited").execute();
+    expect(audits).toEqual([{ staff_id: agent.id }]);
+  }, 240_000);
+});
