@@ -158,7 +158,7 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     expect(after.chain).toMatchObject({ mac: "valid", status: "verified" });
     expect(after.chain.chainSeq).toBeGreaterThan(0);
     // A changed row no longer matches its MAC.
-    await asSuperuser(deps.database.db, (su) => su.updateTable("audit_log").set({ reason: "edited later" }).where("seq", "=", target.seq).execute());
+    await asSuperuser(deps.database.db, (su) => sql`update audit_log set reason = 'edited later' where seq = ${target.seq}`.execute(su));
     expect((await view()).chain.mac).toBe("invalid");
   });
 
