@@ -59,13 +59,19 @@ function rows(db: Kysely<DB>, f: ConsoleFilters, scope: ExplorerScope, order: "a
     .execute();
 }
 
-/** Which flags each of these entries raises: one query per rule, on the given seqs only. */
+/** Which flags each of these entries raises: every rule as a column of one query on the given seqs. */
 export async function flagsOf(db: Kysely<DB>, seqs: number[], hours: WorkingHours): Promise<Map<number, FlagId[]>> {
   const out = new Map<number, FlagId[]>(seqs.map((s) => [s, []]));
   if (seqs.length === 0) return out;
-  for (const flag of flagIds) {
-    const hits = await db.selectFrom("audit_log").select("seq").where("seq", "in", seqs).where(flagCondition(flag, hours)).execute();
-    for (const { seq } of hits) out.get(seq)?.push(flag);
+  const rows = await db
+    .selectFrom("audit_log")
+    .select("seq")
+    .select(flagIds.map((flag, i) => sql<boolean | null>`${flagCondition(flag, hours)}`.as(`f${i}`)))
+    .where("seq", "in", seqs)
+    .execute();
+  for (const row of rows) {
+    const hits = row as unknown as Record<string, boolean | null>;
+    out.set(row.seq, flagIds.filter((_, i) => hits[`f${i}`] === true));
   }
   return out;
 }
