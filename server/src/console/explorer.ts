@@ -3,7 +3,7 @@ import { actionNames } from "../../../shared/actions.js";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { actionGroupOf, flagIds, type FlagId } from "../../../shared/flags.js";
 import type { ActivitySeries, ConsoleEntryView, ConsoleFilters, ConsoleOverview, ConsolePage, FlaggedEntry } from "../../../shared/schemas/console.js";
-import { contentOf, entryMac } from "../audit/auditHash.js";
+import { contentOf, entryMac, verifiedMac } from "../audit/auditHash.js";
 import { decodeCursor, encodeCursor, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
 import type { AuditKeys } from "../audit/sealKey.js";
 import type { DB } from "../db/schema.js";
@@ -120,7 +120,22 @@ function text(value: unknown): string | null {
 }
 
 /** One entry with what changed, its ticket and where it stands in the chain; null when missing or not visible. */
-export async function entryView(db: Kysely<DB>, keys: Pick<AuditKeys, "entryKey">, seq: number, scope: ExplorerScope): Promise<ConsoleEntryView | null> {
+/**
+ * The first intact-verify mark at or after this chain position whose MAC holds and whose head is
+ * still in the chain: the entry was inside a verify that passed. A forged mark does not count.
+ */
+async function verifiedMark(db: Kysely<DB>, keys: Pick<AuditKeys, "chainKey">, chainSeq: number): Promise<{ verified_at: Date } | null> {
+  const marks = await db.selectFrom("audit_verified").selectAll().where("chain_seq", ">=", chainSeq).orderBy("chain_seq").limit(5).execute();
+  for (const mark of marks) {
+    const at = new Date(mark.verified_at);
+    if (verifiedMac(keys, { chainSeq: mark.chain_seq, headHash: mark.head_hash, verifiedAt: at.toISOString() }) !== mark.mac) continue;
+    const seal = await db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", mark.chain_seq).executeTakeFirst();
+    if (seal?.hash === mark.head_hash) return { verified_at: at };
+  }
+  return null;
+}
+
+export async function entryView(db: Kysely<DB>, keys: Pick<AuditKeys, "entryKey" | "chainKey">, seq: number, scope: ExplorerScope): Promise<ConsoleEntryView | null> {
   const row = await db
     .selectFrom("audit_log")
     .selectAll()
@@ -135,7 +150,7 @@ export async function entryView(db: Kysely<DB>, keys: Pick<AuditKeys, "entryKey"
   const [entry] = await flagged(db, [sealed], scope.hours);
   if (!entry) return null;
   const mac = entry.mac === null ? "none" : entryMac(keys, contentOf(entry)) === entry.mac ? "valid" : "invalid";
-  const verified = entry.seal ? await db.selectFrom("audit_verified").select(["chain_seq", "verified_at"]).where("chain_seq", ">=", entry.seal.chainSeq).orderBy("chain_seq").limit(1).executeTakeFirst() : undefined;
+  const verified = entry.seal ? await verifiedMark(db, keys, entry.seal.chainSeq) : null;
   const snap = snapshot && typeof snapshot === "object" ? (snapshot as Record<string, unknown>) : null;
   const requester = snap?.requester && typeof snap.requester === "object" ? (snap.requester as Record<string, unknown>) : null;
   return {

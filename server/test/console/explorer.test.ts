@@ -152,6 +152,9 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     expect(first.chain).toMatchObject({ mac: "valid", status: "unsealed", chainSeq: null });
     await sealPending(deps.database.db, deps.auditKeys, { now: () => deps.clock.now() });
     expect((await view()).chain.status).toBe("sealed");
+    // A verify mark written without the audit key does not make anything "verified".
+    await asSuperuser(deps.database.db, (su) => sql`insert into audit_verified (chain_seq, head_hash, verified_at, mac) values (1000000, ${"0".repeat(64)}, now(), ${"f".repeat(64)})`.execute(su));
+    expect((await view()).chain.status).toBe("sealed");
     const verified = await verifyAuditChain(deps.database.db, deps.auditKeys, { mode: "full", now: () => deps.clock.now() });
     expect(verified.ok).toBe(true);
     const after = await view();
