@@ -24,5 +24,6 @@ execFileSync(bin("tsc"), ["-p", "tsconfig.build.json"], { cwd: root, stdio: "inh
 // Files the compiled server reads next to its own modules (import.meta.url-relative).
 cpSync(join(root, "server/src/demo/zendeskHost.js"), join(dist, "server/src/demo/zendeskHost.js"));
 cpSync(join(root, "zendesk-app/dist"), join(dist, "zendesk-app/dist"), { recursive: true });
+cpSync(join(root, "zendesk-app/icons"), join(dist, "zendesk-app/icons"), { recursive: true });
 if (!existsSync(join(dist, "server/src/main.js"))) throw new Error("build produced no dist/server/src/main.js");
 process.stdout.write(`built dist/ in ${((Date.now() - started) / 1000).toFixed(1)} s — run it with: npm run start:prod\n`);

@@ -135,8 +135,14 @@ function checkLocations(manifest: Json, parameters: Map<string, Json>, problems:
   }
 }
 
-/** Every problem found (empty when the app would pass): one line each, naming the field. */
-export function validateManifest(manifest: unknown, translations: Record<string, unknown>): string[] {
+/** Locations shown as an icon: the package must hold assets/icon_<location>.svg. */
+export const iconLocations = ["nav_bar", "top_bar", "ticket_editor"] as const;
+
+/**
+ * Every problem found (empty when the app would pass): one line each, naming the field. With
+ * `assets` (the package's asset paths), icon locations must have their SVG icon there.
+ */
+export function validateManifest(manifest: unknown, translations: Record<string, unknown>, assets?: readonly string[]): string[] {
   const problems: string[] = [];
   if (!isObject(manifest)) return ["manifest.json: must be a JSON object"];
   if (!isText(manifest.name)) problems.push("name: required");
@@ -156,6 +162,12 @@ export function validateManifest(manifest: unknown, translations: Record<string,
 
   const parameters = checkParameters(manifest, problems);
   checkLocations(manifest, parameters, problems);
+  if (assets && isObject(manifest.location)) {
+    for (const [product, places] of Object.entries(manifest.location)) {
+      if (!isObject(places)) continue;
+      for (const place of iconLocations) if (place in places && !assets.includes(`assets/icon_${place}.svg`)) problems.push(`location.${product}.${place}: needs its icon at assets/icon_${place}.svg`);
+    }
+  }
 
   const locale = isText(manifest.defaultLocale) ? manifest.defaultLocale : "en";
   const strings = translations[locale];

@@ -11,6 +11,8 @@ import { validateManifest } from "./manifestRules.js";
  */
 const root = fileURLToPath(new URL("..", import.meta.url));
 export const packageDir = join(root, "zendesk-app", "package");
+/** The location icons (SVG) copied into the package's assets/. */
+export const iconsDir = join(root, "zendesk-app", "icons");
 
 export function readAppSources(): { manifest: unknown; translations: Record<string, unknown> } {
   const manifest: unknown = JSON.parse(readFileSync(join(root, "manifest.json"), "utf8"));
@@ -29,7 +31,7 @@ function listFiles(dir: string): string[] {
 /** Validates the manifest, then writes the package folder; returns its files (relative paths, sorted). */
 export function writeAppPackage(out: string, stewardUrl: string): string[] {
   const { manifest, translations } = readAppSources();
-  const problems = validateManifest(manifest, translations);
+  const problems = validateManifest(manifest, translations, readdirSync(iconsDir).map((f) => `assets/${f}`));
   if (problems.length > 0) throw new Error(`manifest.json does not meet Zendesk's rules:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   rmSync(out, { recursive: true, force: true });
   mkdirSync(join(out, "translations"), { recursive: true });
@@ -39,6 +41,8 @@ export function writeAppPackage(out: string, stewardUrl: string): string[] {
   // Zendesk's listing sizes: logo.png 320×320, logo-small.png 128×128.
   writeFileSync(join(out, "assets", "logo.png"), logoPng(320));
   writeFileSync(join(out, "assets", "logo-small.png"), logoPng(128));
+  // Icon-only locations (nav_bar, top_bar) show assets/icon_<location>.svg.
+  for (const icon of readdirSync(iconsDir).filter((f) => /^icon_[a-z_]+\.svg$/.test(f))) writeFileSync(join(out, "assets", icon), readFileSync(join(iconsDir, icon)));
   // For `zcli apps:server zendesk-app/package`: the settings a local install uses (never zipped).
   writeFileSync(join(out, "zcli.apps.config.json"), `${JSON.stringify({ parameters: { steward_url: stewardUrl.replace(/\/$/, "") } }, null, 2)}\n`);
   writeFileSync(join(out, ".zcliignore"), ["zcli.apps.config.json", "node_modules/**", "tmp/**", "*.log", ""].join("\n"));

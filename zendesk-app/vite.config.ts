@@ -20,8 +20,9 @@ function pureSharedSchemas(): Plugin {
 }
 
 /**
- * The sidebar is served by Steward itself at POST /app (the signed-URL location), so assets live
- * under /app/assets. Built with `npm run build:app` from the repository root.
+ * Two pages, both served by Steward at their signed-URL locations: the sidebar (index.html, POST
+ * /app) and the team-lead console (console.html, POST /console, nav_bar). Assets of both live under
+ * /app/assets. Built with `npm run build:app` from the repository root.
  */
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
@@ -31,5 +32,11 @@ export default defineConfig({
     outDir: "dist",
     emptyOutDir: true,
     target: "es2022",
+    rollupOptions: {
+      input: {
+        index: fileURLToPath(new URL("index.html", import.meta.url)),
+        console: fileURLToPath(new URL("console.html", import.meta.url)),
+      },
+    },
   },
 });

@@ -11,6 +11,7 @@ import { noStore, securityHeaders } from "./http/securityHeaders.js";
 import { demoOutboxRoutes } from "./mail/demoOutbox.js";
 import { actionRoutes } from "./routes/actions/actions.js";
 import { auditRoutes } from "./routes/audit/audit.js";
+import { consoleRoutes } from "./routes/console/console.js";
 import { contextRoutes } from "./routes/context/context.js";
 import { healthRoutes } from "./routes/health/health.js";
 import { metricsRoutes, requestMetrics } from "./routes/metrics/metrics.js";
@@ -70,6 +71,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   app.use(metricsRoutes(deps));
   app.use(actionRoutes(deps));
   app.use(auditRoutes(deps));
+  app.use(consoleRoutes(deps));
   app.use(contextRoutes(deps));
   app.use(searchRoutes(deps));
   app.use(sessionRoutes(deps));

@@ -138,6 +138,24 @@ const EnvSchema = z.object({
   ZENDESK_API_TOKEN: optionalText,
   ZENDESK_API_URL: url.optional(),
 
+  /**
+   * Working hours for the console's "outside working hours" flag: ISO weekdays, a time range and an
+   * IANA time zone, e.g. `mon-fri 08:00-18:00 Europe/Berlin` (checked by parseWorkingHours at start).
+   */
+  CONSOLE_WORKING_HOURS: z
+    .string()
+    .trim()
+    .regex(/^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))? ([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9] [A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, "expected days, hours and a time zone, e.g. mon-fri 08:00-18:00 Europe/Berlin")
+    .refine((v) => {
+      try {
+        new Intl.DateTimeFormat("en", { timeZone: v.split(" ")[2] });
+        return true;
+      } catch {
+        return false;
+      }
+    }, "expected an IANA time zone such as Europe/Berlin or UTC")
+    .default("mon-fri 08:00-18:00 UTC"),
+
   /** Demo mode: the port of the demo product `npm start` runs beside Steward. */
   DEMO_PRODUCT_PORT: port.default(3100),
   /** A JSON file mapping plans to per-seat prices and Stripe lookup keys (docs/deploy.md); default: the demo plans. */

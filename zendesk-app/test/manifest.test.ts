@@ -1,15 +1,16 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { validateManifest } from "../../scripts/manifestRules.js";
-import { readAppSources, writeAppPackage } from "../../scripts/package-app.js";
+import { iconsDir, readAppSources, writeAppPackage } from "../../scripts/package-app.js";
 
 /** The Zendesk app package: manifest.json and translations/ at the repository root, checked against Zendesk's rules. */
 const { manifest, translations } = readAppSources();
-type Manifest = Record<string, unknown> & { parameters: Record<string, unknown>[]; location: { support: { ticket_sidebar: Record<string, unknown> } } };
+type Manifest = Record<string, unknown> & { parameters: Record<string, unknown>[]; location: { support: { ticket_sidebar: Record<string, unknown>; nav_bar?: Record<string, unknown> } } };
+const icons = readdirSync(iconsDir).map((f) => `assets/${f}`);
 const copy = (): Manifest => structuredClone(manifest) as Manifest;
 
 describe("manifest.json", () => {
@@ -19,6 +20,18 @@ describe("manifest.json", () => {
     expect(m.location.support.ticket_sidebar).toMatchObject({ url: "{{setting.steward_url}}/app", signed: true });
     expect(m.parameters.find((p) => p.name === "steward_url")).toMatchObject({ type: "url", required: true });
     expect(m.frameworkVersion).toBe("2.0");
+  });
+
+  it("has a signed nav_bar console at {{setting.steward_url}}/console, with its SVG icon in the package", () => {
+    expect(validateManifest(manifest, translations, icons)).toEqual([]);
+    expect(copy().location.support.nav_bar).toEqual({ url: "{{setting.steward_url}}/console", signed: true });
+    const svg = readFileSync(join(iconsDir, "icon_nav_bar.svg"), "utf8");
+    expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*viewBox="0 0 18 18"/);
+    expect(svg).not.toMatch(/<script|on\w+=|href=/i); // an icon, nothing that runs or loads
+    expect(validateManifest(manifest, translations, icons.filter((f) => !f.endsWith("icon_nav_bar.svg"))).join("\n")).toContain("location.support.nav_bar: needs its icon at assets/icon_nav_bar.svg");
+    const unsigned = copy();
+    (unsigned.location.support.nav_bar as Record<string, unknown>).url = "assets/console.html";
+    expect(validateManifest(unsigned, translations).join("\n")).toContain("location.support.nav_bar: a signed location must be served by your own server");
   });
 
   it("has every locale's translations for the app name and each parameter label", () => {
@@ -78,7 +91,7 @@ describe("npm run package:app", () => {
 
   it("writes only the manifest, translations, icons and zcli files", () => {
     const files = writeAppPackage(out, "http://localhost:3000/");
-    expect(files).toEqual([".zcliignore", "assets/logo-small.png", "assets/logo.png", "manifest.json", "translations/de.json", "translations/en.json", "zcli.apps.config.json"]);
+    expect(files).toEqual([".zcliignore", "assets/icon_nav_bar.svg", "assets/logo-small.png", "assets/logo.png", "manifest.json", "translations/de.json", "translations/en.json", "zcli.apps.config.json"]);
     expect(readFileSync(join(out, ".zcliignore"), "utf8")).toContain("zcli.apps.config.json");
     for (const [file, size] of [["logo.png", 320], ["logo-small.png", 128]] as const) {
       const png = readFileSync(join(out, "assets", file));
@@ -98,10 +111,13 @@ describe("npm run package:app", () => {
         body = await fetch(`http://127.0.0.1:${port}/app.json`).then((r) => (r.ok ? r.json() : undefined), () => undefined);
         if (!body) await new Promise((r) => setTimeout(r, 300));
       }
-      expect(body?.apps[0]).toMatchObject({ name: "Steward", locations: { support: { ticket_sidebar: { url: "{{setting.steward_url}}/app", signed: true } } } });
+      expect(body?.apps[0]).toMatchObject({ name: "Steward", locations: { support: { ticket_sidebar: { url: "{{setting.steward_url}}/app", signed: true }, nav_bar: { url: "{{setting.steward_url}}/console", signed: true } } } });
       expect(body?.installations[0]?.settings).toContainEqual({ steward_url: "http://localhost:3999" });
       const logo = await fetch(`http://127.0.0.1:${port}/0/assets/logo.png`);
       expect(logo.headers.get("content-type")).toBe("image/png");
+      const icon = await fetch(`http://127.0.0.1:${port}/0/assets/icon_nav_bar.svg`);
+      expect(icon.status).toBe(200);
+      expect(await icon.text()).toContain("<svg");
     } finally {
       zcli.kill("SIGTERM");
     }

@@ -24,7 +24,7 @@ export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRol
   return roleAtLeast(actor.panelRole, "operations") ? { kind: "all" } : { kind: "own", staffId: actor.staffId };
 }
 
-function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
+export function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
   if (visibility.kind === "all") return [];
   const myTickets = eb.selectFrom("audit_log as mine").select("mine.ticket_id").where("mine.actor_staff_id", "=", visibility.staffId).where("mine.ticket_id", "is not", null);
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
@@ -78,7 +78,7 @@ export function decodeCursor(cursor: string): { occurredAt: Date; seq: number } 
 }
 
 /** The seals of these entries (null where not sealed yet), in one indexed lookup. */
-async function withSeals(db: Kysely<DB>, rows: AuditRow[]): Promise<AuditEntry[]> {
+export async function withSeals(db: Kysely<DB>, rows: AuditRow[]): Promise<AuditEntry[]> {
   if (rows.length === 0) return [];
   const seals = await db.selectFrom("audit_seal").selectAll().where("entry_seq", "in", rows.map((r) => r.seq)).execute();
   const bySeq = new Map(seals.map((s) => [s.entry_seq, s]));

@@ -10,6 +10,8 @@ export interface DemoZafTokenInput {
   name?: string;
   email?: string;
   ticketId?: string;
+  /** The app location the token is for (Zendesk puts it in the context claim). */
+  location?: "ticket_sidebar" | "nav_bar";
   /** Zendesk's tokens live about five minutes. */
   ttlSeconds?: number;
 }
@@ -25,7 +27,7 @@ export async function mintDemoZafToken(deps: { config: Config; clock: Clock }, i
   return new SignJWT({
     ...(input.name ? { name: input.name } : {}),
     ...(input.email ? { email: input.email } : {}),
-    context: { product: "support", location: "ticket_sidebar", ...(input.ticketId ? { ticket_id: Number(input.ticketId) } : {}) },
+    context: { product: "support", location: input.location ?? "ticket_sidebar", ...(input.ticketId ? { ticket_id: Number(input.ticketId) } : {}) },
   })
     .setProtectedHeader({ alg: "RS256", typ: "JWT" })
     .setIssuer(new URL(trust.issuer).host)

@@ -9,11 +9,18 @@
 
   /** The sidebar runs on the other loopback name, so host and app are two origins, as in Zendesk. */
   const appOrigin = `${location.protocol}//${location.hostname === "127.0.0.1" ? "localhost" : "127.0.0.1"}:${location.port}`;
-  const frame = /** @type {HTMLIFrameElement} */ (document.getElementById("sidebar"));
+  const sidebar = /** @type {HTMLIFrameElement} */ (document.getElementById("sidebar"));
+  const consoleFrame = /** @type {HTMLIFrameElement} */ (document.getElementById("console"));
   const params = new URLSearchParams(location.search);
 
-  /** @type {{ tickets: any[], agents: any[], ticket: any, agentId: string, locale: string, appGuid: string, events: Map<string, number>, loads: number }} */
-  const state = { tickets: [], agents: [], ticket: null, agentId: params.get("agent") ?? "9002", locale: params.get("locale") ?? "en-US", appGuid: "", events: new Map(), loads: 0 };
+  /**
+   * view: "tickets" (a ticket with the sidebar) or "console" (Steward's nav_bar console, full width).
+   * timeZone: the agent's Zendesk time zone, given to the apps as currentUser.timeZone.
+   * @type {{ tickets: any[], agents: any[], ticket: any, agentId: string, locale: string, timeZone: string, view: string, appGuid: string, events: Map<string, number>, loads: number }}
+   */
+  const state = { tickets: [], agents: [], ticket: null, agentId: params.get("agent") ?? "9002", locale: params.get("locale") ?? "en-US", timeZone: params.get("tz") ?? "Europe/Berlin", view: params.get("view") === "console" ? "console" : "tickets", appGuid: "", events: new Map(), loads: 0 };
+  /** The app frame the host is talking to: the sidebar, or the console in the console view. */
+  let frame = state.view === "console" ? consoleFrame : sidebar;
 
   /** @param {string} tag @param {Record<string, string>} [attrs] @param {(Node | string)[]} [children] */
   function el(tag, attrs = {}, children = []) {
@@ -49,17 +56,23 @@
   /** Answers `client.get(paths)`: each path's value, or an entry in `errors`. @param {string[]} paths */
   function get(paths) {
     const agent = currentAgent();
+    // The nav_bar location has no ticket: ticket paths are errors there, as in Zendesk.
+    const t = state.view === "tickets" ? state.ticket : null;
     /** @type {Record<string, unknown>} */
     const values = {
-      "ticket.id": state.ticket.id,
-      "ticket.subject": state.ticket.subject,
-      "ticket.status": state.ticket.status,
-      "ticket.requester": requester(),
-      "ticket.requester.id": state.ticket.requester.id,
-      "ticket.requester.email": state.ticket.requester.email,
-      "ticket.requester.name": state.ticket.requester.name,
-      "ticket.requester.externalId": state.ticket.requester.externalId,
-      currentUser: { id: Number(agent.zendeskUserId), name: agent.name, email: agent.email, locale: state.locale, role: "agent" },
+      ...(t
+        ? {
+            "ticket.id": t.id,
+            "ticket.subject": t.subject,
+            "ticket.status": t.status,
+            "ticket.requester": requester(),
+            "ticket.requester.id": t.requester.id,
+            "ticket.requester.email": t.requester.email,
+            "ticket.requester.name": t.requester.name,
+            "ticket.requester.externalId": t.requester.externalId,
+          }
+        : {}),
+      currentUser: { id: Number(agent.zendeskUserId), name: agent.name, email: agent.email, locale: state.locale, role: "agent", timeZone: { ianaName: state.timeZone, name: state.timeZone } },
       "currentUser.locale": state.locale,
       "currentUser.id": Number(agent.zendeskUserId),
       currentAccount: { subdomain: "steward-demo", planName: "demo" },
@@ -78,7 +91,14 @@
     /** @type {Record<string, unknown>} */
     const errors = {};
     for (const [name, args] of Object.entries(calls)) {
-      if (name === "resize") {
+      if (name === "routeTo" && state.view === "console") {
+        // routeTo('ticket', id) from the nav_bar: the agent UI opens that ticket (with its sidebar).
+        const [kind, id] = args;
+        const ticket = state.tickets.find((t) => String(t.id) === String(id));
+        if (kind !== "ticket" || !ticket) errors[name] = { name: "InvalidRouteError", message: `no ${String(kind)} ${String(id)} in the local Zendesk page` };
+        else setTimeout(() => showView("tickets", ticket.id), 0);
+        document.body.dataset.routedTo = `${String(kind)}:${String(id)}`;
+      } else if (name === "resize") {
         const size = /** @type {{ height?: string | number }} */ (args[0] ?? {});
         const height = parseInt(String(size.height ?? ""), 10);
         if (Number.isFinite(height) && height > 0) frame.style.height = `${Math.min(height, 4000)}px`;
@@ -117,7 +137,10 @@
         key: "zaf.app.registered",
         message: {
           metadata: { appId: 0, installationId: 1, name: "Steward", version: "demo", settings: { steward_url: appOrigin } },
-          context: { instanceGuid: state.appGuid, product: "support", location: "ticket_sidebar", ticketId: state.ticket.id, account: { subdomain: "steward-demo" } },
+          context:
+            state.view === "console"
+              ? { instanceGuid: state.appGuid, product: "support", location: "nav_bar", account: { subdomain: "steward-demo" } }
+              : { instanceGuid: state.appGuid, product: "support", location: "ticket_sidebar", ticketId: state.ticket.id, account: { subdomain: "steward-demo" } },
         },
       });
     } else if (key.startsWith("iframe.on:") || key.startsWith("iframe.off:")) {
@@ -140,20 +163,22 @@
     if ((state.events.get(name) ?? 0) > 0) send({ key: `zaf.${name}`, message: data });
   }
 
-  /** Loads the sidebar the way Zendesk does: a form POST of a signed token to the location URL. */
+  /** Loads the sidebar (or, in the console view, the nav_bar console) the way Zendesk does: a form POST of a signed token to the location URL. */
   async function loadSidebar() {
     state.appGuid = crypto.randomUUID();
     state.events.clear();
     state.loads += 1;
     delete document.body.dataset.sidebarEvents;
-    frame.style.height = "200px";
+    const navBar = state.view === "console";
+    frame = navBar ? consoleFrame : sidebar;
+    if (!navBar) frame.style.height = "200px";
     const { token } = await json("/zendesk/api/zaf-token", {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ zendeskUserId: state.agentId, ticketId: state.ticket.id }),
+      body: JSON.stringify(navBar ? { zendeskUserId: state.agentId, location: "nav_bar" } : { zendeskUserId: state.agentId, ticketId: state.ticket.id }),
     });
     const query = new URLSearchParams({ origin: location.origin, app_guid: state.appGuid });
-    const form = el("form", { method: "POST", action: `${appOrigin}/app?${query}`, target: frame.name }, [el("input", { type: "hidden", name: "token", value: token })]);
+    const form = el("form", { method: "POST", action: `${appOrigin}/${navBar ? "console" : "app"}?${query}`, target: frame.name }, [el("input", { type: "hidden", name: "token", value: token })]);
     document.body.append(form);
     /** @type {HTMLFormElement} */ (form).submit();
     form.remove();
@@ -217,7 +242,7 @@
   }
 
   function remember() {
-    const q = new URLSearchParams({ ticket: String(state.ticket.id), agent: state.agentId, locale: state.locale });
+    const q = new URLSearchParams({ ticket: String(state.ticket.id), agent: state.agentId, locale: state.locale, tz: state.timeZone, ...(state.view === "console" ? { view: "console" } : {}) });
     history.replaceState(null, "", `${location.pathname}?${q}`);
   }
 
@@ -226,8 +251,20 @@
     // A fresh copy: a requester email changed on the page lasts until the ticket is opened again.
     state.ticket = structuredClone(state.tickets.find((t) => t.id === ticketId) ?? state.tickets[0]);
     remember();
-    showTicket();
+    if (state.view === "tickets") showTicket();
     void loadSidebar();
+  }
+
+  /** The nav bar: the ticket desk, or Steward's console (nav_bar location) full width. */
+  function showView(/** @type {string} */ view, /** @type {number} */ ticketId) {
+    state.view = view;
+    document.body.dataset.view = view;
+    document.getElementById("desk")?.toggleAttribute("hidden", view !== "tickets");
+    document.getElementById("console-view")?.toggleAttribute("hidden", view !== "console");
+    for (const button of document.querySelectorAll("[data-view]")) button.setAttribute("aria-current", String(button.getAttribute("data-view") === view));
+    // The app that is not shown is unloaded, as Zendesk does when it replaces an app's iframe.
+    (view === "console" ? sidebar : consoleFrame).removeAttribute("src");
+    open(ticketId);
   }
 
   async function start() {
@@ -254,7 +291,14 @@
         return el("li", {}, [button]);
       }),
     );
-    open(Number(params.get("ticket") ?? state.tickets[0]?.id));
+    for (const button of document.querySelectorAll("[data-view]")) button.addEventListener("click", () => showView(button.getAttribute("data-view") ?? "tickets", state.ticket?.id ?? state.tickets[0]?.id));
+    const tzInput = /** @type {HTMLInputElement} */ (document.getElementById("tz"));
+    tzInput.value = state.timeZone;
+    tzInput.addEventListener("change", () => {
+      state.timeZone = tzInput.value.trim() || "UTC";
+      open(state.ticket.id);
+    });
+    showView(state.view, Number(params.get("ticket") ?? state.tickets[0]?.id));
   }
 
   start().catch((err) => {

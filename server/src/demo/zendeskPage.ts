@@ -13,6 +13,8 @@ import { renderZendeskPage } from "./zendeskPageHtml.js";
  * Steward's sidebar runs locally. Tickets come from `demo_tickets`; internal notes live in memory.
  */
 const hostScript = readFileSync(new URL("./zendeskHost.js", import.meta.url), "utf8");
+/** The console's nav_bar icon, as the Zendesk package ships it (zendesk-app/icons). */
+const navBarIcon = new URL("../../../zendesk-app/icons/icon_nav_bar.svg", import.meta.url);
 
 export const DemoTicket = z.object({
   id: z.number().int(),
@@ -44,6 +46,10 @@ export function zendeskPageRoutes(deps: AppDeps): Router {
     res.type("text/javascript").send(hostScript);
   });
 
+  route(router, { method: "get", path: "/zendesk/icon_nav_bar.svg", summary: "Demo: the console's nav_bar icon", tags: ["demo"], authenticated: false, produces: ["image/svg+xml"] }, ({ res }) => {
+    res.type("image/svg+xml").send(readFileSync(navBarIcon, "utf8"));
+  });
+
   route(
     router,
     { method: "get", path: "/zendesk/api/desk", summary: "Demo: the tickets and agents of the local Zendesk page", tags: ["demo"], authenticated: false, responses: { 200: DemoDesk } },
@@ -61,17 +67,22 @@ export function zendeskPageRoutes(deps: AppDeps): Router {
     {
       method: "post",
       path: "/zendesk/api/zaf-token",
-      summary: "Demo: a signed ZAF token for one of the demo agents, as Zendesk would post it to the sidebar URL",
+      summary: "Demo: a signed ZAF token for one of the demo agents, as Zendesk would post it to the sidebar URL (or, for nav_bar, the console URL)",
       tags: ["demo"],
       authenticated: false,
-      body: z.object({ zendeskUserId: z.string(), ticketId: z.coerce.number().int().positive() }),
+      // The sidebar's token names its ticket; the nav_bar console's has none.
+      body: z.union([
+        z.object({ zendeskUserId: z.string(), ticketId: z.coerce.number().int().positive(), location: z.literal("ticket_sidebar").default("ticket_sidebar") }),
+        z.object({ zendeskUserId: z.string(), location: z.literal("nav_bar") }),
+      ]),
       responses: { 200: z.object({ token: z.string() }), 404: "Not a demo agent" },
     },
     async ({ body }) => {
       // Only the seeded demo agents: this page must not mint tokens for arbitrary Zendesk users.
       const agent = DEMO_AGENTS.find((a) => a.zendeskUserId === body.zendeskUserId);
       if (!agent) throw Problem.notFound(`${body.zendeskUserId} is not a demo agent`);
-      return { token: await mintDemoZafToken(deps, { zendeskUserId: agent.zendeskUserId, name: agent.name, email: agent.email, ticketId: String(body.ticketId) }) };
+      const where = "ticketId" in body ? { ticketId: String(body.ticketId), location: "ticket_sidebar" as const } : { location: "nav_bar" as const };
+      return { token: await mintDemoZafToken(deps, { zendeskUserId: agent.zendeskUserId, name: agent.name, email: agent.email, ...where }) };
     },
   );
 

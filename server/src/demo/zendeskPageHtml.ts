@@ -13,7 +13,7 @@ export function renderZendeskPage(): string {
   header h1 { font-size: 15px; margin: 0; font-weight: 600; }
   header label { margin-left: auto; }
   header select { margin-left: 6px; }
-  .desk { display: grid; grid-template-columns: 260px minmax(300px, 1fr) 360px; height: calc(100vh - 40px); }
+  .desk { display: grid; grid-template-columns: 260px minmax(300px, 1fr) 360px; height: calc(100vh - 76px); }
   nav, main, aside { overflow-y: auto; }
   nav { border-right: 1px solid #d8dcde; background: #fff; }
   nav h2, aside h2 { font-size: 12px; text-transform: uppercase; color: #68737d; margin: 12px 12px 4px; }
@@ -33,6 +33,12 @@ export function renderZendeskPage(): string {
   .muted { color: #68737d; }
   aside { border-left: 1px solid #d8dcde; background: #fff; padding-bottom: 16px; }
   aside iframe { display: block; width: 340px; height: 200px; margin: 0 10px; border: 0; }
+  .navbar { display: flex; gap: 4px; padding: 4px 16px; background: #17494d; }
+  .navbar button { display: flex; gap: 6px; align-items: center; border: 0; background: none; color: #fff; padding: 4px 10px; cursor: pointer; font: inherit; }
+  .navbar button[aria-current="true"] { background: #03363d; border-radius: 4px; }
+  .navbar img { filter: invert(1); }
+  #console-view iframe { display: block; width: 100%; height: calc(100vh - 76px); border: 0; background: #fff; }
+  [hidden] { display: none !important; }
 </style>
 </head>
 <body>
@@ -41,8 +47,14 @@ export function renderZendeskPage(): string {
   <span class="muted" style="color:#c2c8cc">Plays Zendesk for Steward's sidebar (demo mode only)</span>
   <label>Agent <select id="agent"></select></label>
   <label>Language <select id="locale"><option value="en-US">English</option><option value="de">Deutsch</option></select></label>
+  <label>Time zone <input id="tz" size="16" aria-label="Agent time zone (IANA)"></label>
 </header>
-<div class="desk">
+<div class="navbar" role="navigation" aria-label="Zendesk navigation bar">
+  <button type="button" data-view="tickets" title="Tickets">Tickets</button>
+  <button type="button" data-view="console" title="Steward console (nav_bar app)"><img src="/zendesk/icon_nav_bar.svg" alt="" width="18" height="18"> Steward console</button>
+</div>
+<section id="console-view" hidden aria-label="Steward console"><iframe id="console" name="steward-console" title="Steward console"></iframe></section>
+<div class="desk" id="desk">
   <nav aria-label="Tickets"><h2>Tickets</h2><ul id="tickets"></ul></nav>
   <main id="ticket" aria-live="polite">
     <p class="muted">Loading tickets…</p>

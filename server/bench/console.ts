@@ -1,0 +1,131 @@
+import { randomBytes } from "node:crypto";
+import express from "express";
+import pg from "pg";
+import { sql } from "kysely";
+import { redactUrl, openDatabase, type Database } from "../src/db/database.js";
+import { migrateToLatest } from "../src/db/migrate.js";
+import { seedDemoData } from "../src/seed/demo.js";
+import { fillAuditLog } from "../test/support/auditFill.js";
+import { benchArgs, wholeNumberArg } from "./benchArgs.js";
+import { load, startApp, type LoadRequest } from "./lookupSetup.js";
+
+const USAGE = `usage: npm run bench:console -- [--database postgres://…] [--entries N] [--duration S] [--connections N] [--keep]
+
+The team-lead console on PostgreSQL: fills a scratch database (created on --database's server and dropped
+afterwards unless --keep) with N audit entries, then measures, in one run:
+  - the explorer's first page (GET /api/console/entries, 50 rows, newest first) under load: p50/p95/p99,
+    unfiltered and with common filters (agent, action group, ticket, outcome, flag);
+  - the export (GET /api/console/export, NDJSON, all N entries): entries/s and MB/s for one client;
+  - a bare Express JSON route: this machine's ceiling in the same run.
+
+  --database URL     PostgreSQL server (default postgres://postgres@127.0.0.1:5432/postgres)
+  --entries N        audit entries to fill (default 1000000)
+  --duration S       seconds of load per scenario (default 10)
+  --connections N    concurrent connections (default 8)
+  --keep             keep the scratch database
+  --help             this text`;
+
+const values = benchArgs(USAGE, {
+  database: { type: "string", default: "postgres://postgres@127.0.0.1:5432/postgres" },
+  entries: { type: "string", default: "1000000" },
+  duration: { type: "string", default: "10" },
+  connections: { type: "string", default: "8" },
+  keep: { type: "boolean", default: false },
+});
+const ENTRIES = wholeNumberArg("entries", values.entries);
+const DURATION = wholeNumberArg("duration", values.duration);
+const CONNECTIONS = wholeNumberArg("connections", values.connections);
+
+async function admin(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+async function main(): Promise<void> {
+  const serverUrl = values.database;
+  const name = `steward_bench_console_${randomBytes(4).toString("hex")}`;
+  await admin(serverUrl, `create database ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  let database: Database | undefined;
+  try {
+    database = await openDatabase({ kind: "postgres", url: url.toString(), poolSize: 12 });
+    await migrateToLatest(database.db);
+    await seedDemoData(database.db);
+    process.stdout.write(`database: ${redactUrl(url.toString())}\nfilling ${ENTRIES.toLocaleString("en")} audit entries…\n`);
+    const started = performance.now();
+    const BATCH = 200_000;
+    const start = new Date(Date.now() - 29 * 86_400_000);
+    const stepMs = Math.max(1, Math.floor((29 * 86_400_000) / ENTRIES));
+    for (let done = 0; done < ENTRIES; done += BATCH) await fillAuditLog(database.db, Math.min(BATCH, ENTRIES - done), { start, stepMs, offset: done });
+    await sql`analyze audit_log`.execute(database.db);
+    process.stdout.write(`filled in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+
+    const options = { databaseUrl: url.toString(), dataDir: "", accounts: 0, usersPerAccount: 0 };
+    const app = await startApp(options, database);
+    const token = await app.session("9004"); // the demo admin sees every entry
+    const headers = { authorization: `Bearer ${token}` };
+    const scenarios: [string, string][] = [
+      ["first page, no filter", "/api/console/entries?limit=50"],
+      ["first page, agent", "/api/console/entries?limit=50&actor=stf_fill_7"],
+      ["first page, action group", "/api/console/entries?limit=50&group=billing"],
+      ["first page, ticket", "/api/console/entries?limit=50&ticketId=100123"],
+      ["first page, outcome=failed", "/api/console/entries?limit=50&outcome=failed"],
+      ["first page, flag lookup_without_ticket", "/api/console/entries?limit=50&flag=lookup_without_ticket"],
+    ];
+    const rows: string[] = [];
+    for (const [label, path] of scenarios) {
+      const requests: LoadRequest[] = [{ path, headers }];
+      await load(app.baseUrl, requests, { connections: CONNECTIONS, durationSec: 2 }); // warm-up
+      const r = await load(app.baseUrl, requests, { connections: CONNECTIONS, durationSec: DURATION });
+      rows.push(`${label.padEnd(42)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(7)} ${r.p95.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${String(r.non2xx + r.errors).padStart(7)}`);
+    }
+
+    // Export: one client reading the whole log as NDJSON.
+    const exportStarted = performance.now();
+    const res = await fetch(`${app.baseUrl}/api/console/export?format=ndjson`, { headers });
+    let bytes = 0;
+    let lines = 0;
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.length;
+      for (const b of value) if (b === 10) lines++;
+    }
+    const exportSeconds = (performance.now() - exportStarted) / 1000;
+    await app.stop();
+
+    // The ceiling: a bare Express JSON route on this machine, same load.
+    const bare = express();
+    bare.get("/ping", (_req, r) => void r.json({ ok: true }));
+    const server = bare.listen(0, "127.0.0.1");
+    await new Promise<void>((ready) => server.once("listening", () => ready()));
+    const address = server.address();
+    const port = typeof address === "object" && address ? address.port : 0;
+    const ceiling = await load(`http://127.0.0.1:${port}`, [{ path: "/ping", headers: {} }], { connections: CONNECTIONS, durationSec: DURATION });
+    server.close();
+
+    process.stdout.write(`\n${ENTRIES.toLocaleString("en")} entries, ${CONNECTIONS} connections, ${DURATION} s per scenario (latencies in ms)\n`);
+    process.stdout.write(`${"scenario".padEnd(42)} ${"req/s".padStart(8)} ${"p50".padStart(7)} ${"p95".padStart(7)} ${"p99".padStart(7)} ${"errors".padStart(7)}\n`);
+    for (const row of rows) process.stdout.write(`${row}\n`);
+    process.stdout.write(`${"bare Express JSON route (ceiling)".padEnd(42)} ${ceiling.perSecond.toFixed(0).padStart(8)} ${ceiling.p50.toFixed(0).padStart(7)} ${ceiling.p95.toFixed(0).padStart(7)} ${ceiling.p99.toFixed(0).padStart(7)} ${String(ceiling.non2xx + ceiling.errors).padStart(7)}\n`);
+    process.stdout.write(
+      `\nexport (NDJSON, one client): ${lines.toLocaleString("en")} entries, ${(bytes / 1048576).toFixed(1)} MiB in ${exportSeconds.toFixed(1)} s → ${(lines / exportSeconds).toFixed(0)} entries/s, ${(bytes / 1048576 / exportSeconds).toFixed(1)} MiB/s (status ${res.status})\n`,
+    );
+  } finally {
+    await database?.close();
+    if (!values.keep) await admin(serverUrl, `drop database if exists ${name} with (force)`);
+    else process.stdout.write(`kept database ${name}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,77 @@
+import { sql, type RawBuilder, type SqlBool } from "kysely";
+import { actionRules, actionNames, type ActionName } from "../../../shared/actions.js";
+import { flagParams, LOOKUP_ACTIONS, type FlagId } from "../../../shared/flags.js";
+import type { WorkingHours } from "./workingHours.js";
+
+/**
+ * Each flag rule of shared/flags.ts as a SQL condition on a row of `audit_log` (referenced by its
+ * table name), so flags filter, count and page in the database like any other filter.
+ */
+const list = (values: readonly string[]) =>
+  sql.join(
+    values.map((v) => sql.lit(v)),
+    sql`, `,
+  );
+
+const STAFF_WRITES = actionNames.filter((a) => actionRules[a].kind === "write" && actionRules[a].minRole !== "system");
+const staffWrite = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(STAFF_WRITES)}))`;
+const lookup = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(LOOKUP_ACTIONS)}))`;
+
+/** A JSON number at a constant path of `after`, else null (never a cast error on odd data). */
+function afterNumber(path: readonly string[]): RawBuilder<number | null> {
+  const at = sql.raw(`audit_log.after #> '{${path.join(",")}}'`);
+  return sql<number | null>`(case when jsonb_typeof(${at}) = 'number' then (${at} #>> '{}')::numeric end)`;
+}
+
+/** At least `count` entries of the same agent matching `what` in the `minutes` up to this one (this one included). */
+function burst(what: RawBuilder<SqlBool>, count: number, minutes: number): RawBuilder<SqlBool> {
+  return sql<SqlBool>`((select count(*) from (select 1 from audit_log w
+      where w.actor_staff_id = audit_log.actor_staff_id and ${what}
+        and w.occurred_at > audit_log.occurred_at - make_interval(mins => ${sql.lit(minutes)}) and w.occurred_at <= audit_log.occurred_at
+      limit ${sql.lit(count)}) n) >= ${sql.lit(count)})`;
+}
+
+/** Capped values an entry records (the others' values are not in the entry; their refusals still count). */
+const recordedCapValues: Partial<Record<ActionName, readonly string[]>> = {
+  "billing.credit_apply": ["creditedCents"],
+  "seats.expand_temporarily": ["expansion", "seats"],
+};
+
+function capEdge(): RawBuilder<SqlBool> {
+  const near: RawBuilder<SqlBool>[] = [];
+  for (const [action, path] of Object.entries(recordedCapValues) as [ActionName, readonly string[]][]) {
+    const limits = (actionRules[action] as { cap?: { limits: Record<string, number> } }).cap?.limits ?? {};
+    for (const [role, limit] of Object.entries(limits)) {
+      near.push(sql<SqlBool>`(audit_log.action = ${sql.lit(action)} and audit_log.actor_role = ${sql.lit(role)} and ${afterNumber(path)} >= ${sql.lit(limit * flagParams.capEdgeShare)})`);
+    }
+  }
+  const refused = sql<SqlBool>`(audit_log.outcome = 'denied' and (audit_log.error like 'over_cap:%' or audit_log.error like 'cap_exceeded:%'))`;
+  return sql<SqlBool>`(${refused} or ${sql.join(near, sql` or `)})`;
+}
+
+function outsideHours(hours: WorkingHours): RawBuilder<SqlBool> {
+  const local = sql`(audit_log.occurred_at at time zone ${hours.timeZone})`;
+  const minute = sql`(extract(hour from ${local}) * 60 + extract(minute from ${local}))`;
+  return sql<SqlBool>`(${staffWrite} and (extract(isodow from ${local})::int not in (${sql.join(hours.days.map((d) => sql.lit(d)))}) or ${minute} < ${sql.lit(hours.startMinute)} or ${minute} >= ${sql.lit(hours.endMinute)}))`;
+}
+
+export function flagCondition(flag: FlagId, hours: WorkingHours): RawBuilder<SqlBool> {
+  switch (flag) {
+    case "ticket_mismatch":
+      // Read through the row's JSON so this works before and after the ticket snapshot column exists.
+      return sql<SqlBool>`(${staffWrite} and (to_jsonb(audit_log.*) -> 'ticket_snapshot' ->> 'match') in ('override', 'unverified'))`;
+    case "lookup_without_ticket":
+      return sql<SqlBool>`(${lookup} and audit_log.ticket_id is null)`;
+    case "lookup_burst":
+      return sql<SqlBool>`(${lookup} and ${burst(sql<SqlBool>`w.action in (${list(LOOKUP_ACTIONS)})`, flagParams.lookupBurst.count, flagParams.lookupBurst.minutes)})`;
+    case "repeated_denials":
+      return sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.outcome = 'denied' and ${burst(sql<SqlBool>`w.outcome = 'denied'`, flagParams.repeatedDenials.count, flagParams.repeatedDenials.minutes)})`;
+    case "cap_edge":
+      return capEdge();
+    case "long_impersonation":
+      return sql<SqlBool>`((audit_log.action in ('impersonation.stop', 'impersonation.expire') and ${afterNumber(["impersonation", "durationSeconds"])} > ${sql.lit(flagParams.longImpersonationMinutes * 60)})
+        or (audit_log.action = 'impersonation.event' and audit_log.after ->> 'afterEnd' = 'true'))`;
+    case "outside_hours":
+      return outsideHours(hours);
+  }
+}

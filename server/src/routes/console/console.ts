@@ -1,0 +1,220 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Request, Response } from "express";
+import { Router } from "express";
+import { z } from "zod";
+import { ConsoleEntriesQuery, ConsoleEntryView, ConsoleExportQuery, ConsoleOverview, ConsoleOverviewQuery, ConsolePage, type ConsoleFilters } from "../../../../shared/schemas/console.js";
+import { appendAudit } from "../../audit/auditLog.js";
+import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../audit/auditExport.js";
+import { auditHeadSeq, auditVisibilityFor } from "../../audit/auditQuery.js";
+import { guard } from "../../auth/authorize.js";
+import { grantSession, verifyAgent } from "../../auth/openSession.js";
+import { ticketIdOf } from "../../auth/recordDenial.js";
+import { requireActor } from "../../auth/requestActor.js";
+import { countMatching, entryView, explorerBatches, explorerPage, overview, type ExplorerScope } from "../../console/explorer.js";
+import { parseWorkingHours } from "../../console/workingHours.js";
+import type { AppDeps } from "../../deps.js";
+import { Problem, toProblem } from "../../http/problem.js";
+import { route } from "../../http/route.js";
+import { staffForAgent } from "../../staff/firstVisit.js";
+import { appDistDir, embedSession, escapeHtml } from "../session/sidebarPage.js";
+import { ticketHeader } from "../audit/schema.js";
+
+/** Counting an export's size for its progress bar stops here; the bar then shows entries so far. */
+const EXPORT_COUNT_CAP = 1_000_000;
+
+function givenFilters(f: ConsoleFilters): Record<string, unknown> {
+  const { actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag } = f;
+  return Object.fromEntries(Object.entries({ actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag }).filter(([, v]) => v !== undefined));
+}
+
+function writable(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+function wantsHtml(req: Request): boolean {
+  return req.accepts(["application/problem+json", "application/json", "html"]) === "html";
+}
+
+const EntryParams = z.object({ seq: z.coerce.number({ message: "expected an entry number" }).int().positive() });
+
+/**
+ * The team-lead console (Zendesk nav_bar): its signed page at /console, and the explorer API under
+ * /api/console. Every read is audited like an audit search; support roles see only what the audit
+ * visibility rule gives them (their own actions and tickets they acted on).
+ */
+export function consoleRoutes(deps: AppDeps): Router {
+  const router = Router();
+  const { db } = deps.database;
+  const hours = parseWorkingHours(deps.config.CONSOLE_WORKING_HOURS);
+  const scopeOf = (req: Request): ExplorerScope => ({ visibility: auditVisibilityFor(requireActor(req)), hours });
+  const readerEntry = (req: Request, action: "audit.search" | "audit.export", filters: ConsoleFilters, after: Record<string, unknown>) =>
+    appendAudit(
+      db,
+      {
+        actor: requireActor(req),
+        action,
+        target: { type: "audit", id: null, accountId: filters.targetAccountId ?? null },
+        ticketId: ticketIdOf(req),
+        after: { console: true, filters: givenFilters(filters), ...after },
+        outcome: "succeeded",
+        requestId: String(req.id ?? "") || null,
+      },
+      deps.clock,
+    );
+
+  // ── The console page (nav_bar location, signed like the sidebar) ─────────────────────────────
+  const dist = appDistDir(deps.config);
+  const servePage = async (req: Request, res: Response, token: string | undefined) => {
+    try {
+      if (!token) throw Problem.unauthorized("zaf_token_missing", `Steward's console opens from Zendesk's navigation bar, which posts a signed token to this address.${deps.config.demo ? ` In demo mode, open ${deps.config.publicUrl}/zendesk?view=console.` : ""}`);
+      const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
+      let html: string;
+      try {
+        html = await readFile(join(dist, "console.html"), "utf8");
+      } catch {
+        throw new Problem(503, "app_not_built", "Service unavailable", "The console app is not built: run npm run build:app");
+      }
+      const grant = await grantSession(deps, await staffForAgent(deps, agent));
+      res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }));
+    } catch (err) {
+      if (!wantsHtml(req)) throw err;
+      const problem = toProblem(err);
+      if (problem.status >= 500 && problem.code === "internal_error") req.log.error({ err }, "console page failed");
+      const title = problem.status === 401 ? "Not signed in" : problem.title;
+      res
+        .status(problem.status)
+        .type("html")
+        .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Steward: ${escapeHtml(title)}</title></head><body style="font-family:system-ui,sans-serif;padding:12px"><h1 style="font-size:16px">${escapeHtml(title)}</h1><p>${escapeHtml(problem.detail ?? problem.title)}</p></body></html>`);
+    }
+  };
+  route(
+    router,
+    {
+      method: "post",
+      path: "/console",
+      summary: "The team-lead console page (Zendesk nav_bar): Zendesk posts the signed ZAF token (form field `token`)",
+      tags: ["console"],
+      authenticated: false,
+      body: z.object({ token: z.string().max(8192).optional() }).loose(),
+      produces: ["text/html"],
+      responses: { 200: "The console with its session embedded", 401: "Missing or rejected ZAF token", 403: "No panel access", 503: "The app is not built" },
+    },
+    ({ body, req, res }) => servePage(req, res, body.token),
+  );
+  route(
+    router,
+    { method: "get", path: "/console", summary: "Opened without Zendesk's signed POST: explains how to open the console", tags: ["console"], authenticated: false, produces: ["text/html"], responses: { 401: "No ZAF token" } },
+    ({ req, res }) => servePage(req, res, undefined),
+  );
+
+  // ── Explorer API ─────────────────────────────────────────────────────────────────────────────
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/console/entries",
+      summary: "Audit explorer: entries matching the filters (incl. action group and flag), keyset-paged; order=asc for timelines",
+      tags: ["console"],
+      query: ConsoleEntriesQuery,
+      headers: [ticketHeader],
+      responses: { 200: ConsolePage, 403: "Panel role too low" },
+      before: guard(deps, "audit.search"),
+    },
+    async ({ query, req }) => {
+      const page = await explorerPage(db, query, { order: query.order, cursor: query.cursor, limit: query.limit }, scopeOf(req));
+      await readerEntry(req, "audit.search", query, { order: query.order, cursor: query.cursor ?? null, returned: page.entries.length });
+      return page;
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/console/entries/:seq",
+      summary: "One audit entry: before → after diff, its ticket, its flags and its chain status",
+      tags: ["console"],
+      params: EntryParams,
+      headers: [ticketHeader],
+      responses: { 200: ConsoleEntryView, 404: "No such entry, or not one the reader may see" },
+      before: guard(deps, "audit.search"),
+    },
+    async ({ params, req }) => {
+      const view = await entryView(db, deps.auditKeys, params.seq, scopeOf(req));
+      // Not visible and not there answer alike, so the answer does not tell which entries exist.
+      if (!view) throw Problem.notFound(`Audit entry ${params.seq} does not exist or is not one you may see`);
+      await readerEntry(req, "audit.search", {}, { entrySeq: params.seq });
+      return view;
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/console/overview",
+      summary: "The console's start screen: flag counts and daily activity per agent and per action group",
+      tags: ["console"],
+      query: ConsoleOverviewQuery,
+      headers: [ticketHeader],
+      responses: { 200: ConsoleOverview, 403: "Panel role too low" },
+      before: guard(deps, "audit.search"),
+    },
+    async ({ query, req }) => {
+      const result = await overview(db, scopeOf(req), deps.clock.now(), query.days);
+      await readerEntry(req, "audit.search", {}, { overviewDays: query.days });
+      return result;
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/console/export",
+      summary: "Export the explorer's current filter (CSV or NDJSON), streamed newest first; X-Export-Total says how many entries",
+      tags: ["console"],
+      query: ConsoleExportQuery,
+      headers: [ticketHeader],
+      produces: ["text/csv", "application/x-ndjson"],
+      responses: { 200: "The entries as a file", 403: "Panel role too low" },
+      before: guard(deps, "audit.export"),
+    },
+    async ({ query, req, res }) => {
+      const scope = scopeOf(req);
+      // A snapshot up to the current head; the export's own entry (written first) falls outside it.
+      const throughSeq = await auditHeadSeq(db);
+      const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
+      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, total });
+      res.status(200);
+      res.setHeader("Content-Type", exportContentTypes[query.format]);
+      res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
+      res.setHeader("X-Export-Total", String(total));
+      res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
+      let closed = false;
+      res.once("close", () => (closed = true));
+      try {
+        if (!res.write(exportPreamble(query.format))) await writable(res);
+        for await (const batch of explorerBatches(db, query, scope, { throughSeq })) {
+          if (closed) break;
+          if (!res.write(batch.map((entry) => exportLine(query.format, entry)).join(""))) await writable(res);
+        }
+        res.end();
+      } catch (err) {
+        // Headers are gone: cut the stream so the client sees an incomplete download, not a short file.
+        req.log?.error({ err }, "console export failed mid-stream");
+        res.destroy(err as Error);
+      }
+    },
+  );
+  return router;
+}

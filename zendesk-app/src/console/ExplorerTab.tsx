@@ -1,0 +1,185 @@
+import { useEffect, useState } from "preact/hooks";
+import { actionNames } from "../../../shared/actions";
+import type { AuditOutcome } from "../../../shared/audit";
+import { actionGroupOf, flagRules } from "../../../shared/flags";
+import type { ConsolePage, FlaggedEntry } from "../../../shared/schemas/console";
+import type { ConsoleContext, ExplorerQuery } from "./context";
+import { EntryPanel } from "./EntryPanel";
+import { ExportButtons } from "./ExportButtons";
+import { actionLabel, consoleLanguage, consoleLocale, ct, type ConsoleKey } from "./i18n";
+import { formatInZone, utcToZoned, zonedToUtc } from "./time";
+
+const groups = [...new Set(actionNames.map(actionGroupOf))];
+// Listed here, not imported: shared/audit.ts builds zod schemas at load, which would pull zod into the bundle.
+const auditOutcomes = ["succeeded", "failed", "denied", "unknown", "pending"] as const satisfies readonly AuditOutcome[];
+const TEXT_FIELDS = [
+  ["actor", "filter.agent"],
+  ["ticketId", "filter.ticket"],
+  ["targetAccountId", "filter.account"],
+  ["targetUserId", "filter.user"],
+] as const;
+const PAGE = 50;
+
+/** Filter form values: dates as wall time in the agent's zone. */
+type Form = Record<string, string>;
+
+function toForm(query: ExplorerQuery, zone: string): Form {
+  const form: Form = { ...query };
+  for (const k of ["from", "to"]) if (query[k]) form[k] = utcToZoned(query[k] as string, zone);
+  return form;
+}
+
+function toQuery(form: Form, zone: string, keep: ExplorerQuery): ExplorerQuery {
+  const query: ExplorerQuery = {};
+  for (const [k, v] of Object.entries(form)) if (v.trim()) query[k] = v.trim();
+  for (const k of ["from", "to"]) {
+    const utc = form[k] ? zonedToUtc(form[k] as string, zone) : null;
+    if (utc) query[k] = utc;
+    else delete query[k];
+  }
+  if (keep.order) query.order = keep.order;
+  return query;
+}
+
+function Select(props: { name: string; label: string; value: string; options: [string, string][]; onChange: (v: string) => void }) {
+  return (
+    <label class="c-txt field">
+      <span class="c-txt__label">{props.label}</span>
+      <select class="c-txt__input" name={props.name} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+        <option value="">{ct("filter.any")}</option>
+        {props.options.map(([v, l]) => (
+          <option key={v} value={v}>
+            {l}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
+/** The audit explorer: filters, a keyset-paged table, an entry view, the ticket and agent timelines, export. */
+export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
+  const zone = ctx.agent.timeZone;
+  const [query, setQuery] = useState<ExplorerQuery>(ctx.explorerQuery);
+  const [form, setForm] = useState<Form>(() => toForm(ctx.explorerQuery, zone));
+  const [entries, setEntries] = useState<FlaggedEntry[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
+
+  useEffect(() => {
+    setQuery(ctx.explorerQuery);
+    setForm(toForm(ctx.explorerQuery, zone));
+  }, [ctx.explorerQuery]);
+
+  const load = async (more: boolean) => {
+    setLoading(true);
+    setError(null);
+    try {
+      const page = await ctx.api.get<ConsolePage>("/api/console/entries", { ...query, limit: PAGE, ...(more && cursor ? { cursor } : {}) });
+      setEntries(more ? [...entries, ...page.entries] : page.entries);
+      setCursor(page.nextCursor);
+    } catch (err) {
+      setError((err as Error).message);
+    } finally {
+      setLoading(false);
+    }
+  };
+  useEffect(() => {
+    setSelected(null);
+    void load(false);
+  }, [query]);
+
+  const set = (name: string) => (value: string) => setForm({ ...form, [name]: value });
+  const apply = (e: Event) => {
+    e.preventDefault();
+    setQuery(toQuery(form, zone, query));
+  };
+  const lang = consoleLanguage();
+  const timeline = query.order === "asc" ? (query.ticketId ? ct("timeline.ticket", { ticket: query.ticketId }) : query.actor ? ct("timeline.agent", { agent: query.actor }) : null) : null;
+
+  return (
+    <div class="explorer">
+      {timeline ? (
+        <div class="timeline-head" data-testid="timeline">
+          <h2>{timeline}</h2>
+          <button class="c-btn c-btn--sm" onClick={() => ctx.goTo("explorer", {})}>
+            {ct("timeline.back")}
+          </button>
+        </div>
+      ) : (
+        <form class="filters" data-testid="filters" onSubmit={apply} aria-label={ct("filter.title")}>
+          {TEXT_FIELDS.filter(([name]) => ctx.seesAll || name !== "actor").map(([name, label]) => (
+            <label class="c-txt field" key={name}>
+              <span class="c-txt__label">{ct(label)}</span>
+              <input class="c-txt__input" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
+            </label>
+          ))}
+          <Select name="group" label={ct("filter.group")} value={form.group ?? ""} options={groups.map((g) => [g, g])} onChange={set("group")} />
+          <Select name="action" label={ct("filter.action")} value={form.action ?? ""} options={actionNames.map((a) => [a, actionLabel(a)])} onChange={set("action")} />
+          <Select name="outcome" label={ct("filter.outcome")} value={form.outcome ?? ""} options={auditOutcomes.map((o) => [o, ct(`outcome.${o}` as ConsoleKey)])} onChange={set("outcome")} />
+          <Select name="flag" label={ct("filter.flag")} value={form.flag ?? ""} options={flagRules.map((r) => [r.id, r.explain[lang]])} onChange={set("flag")} />
+          {(["from", "to"] as const).map((name) => (
+            <label class="c-txt field" key={name}>
+              <span class="c-txt__label">
+                {ct(name === "from" ? "filter.from" : "filter.to")} ({zone})
+              </span>
+              <input class="c-txt__input" type="datetime-local" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
+            </label>
+          ))}
+          <div class="filter-buttons">
+            <button class="c-btn c-btn--primary c-btn--sm" type="submit">
+              {ct("filter.apply")}
+            </button>
+            <button class="c-btn c-btn--sm" type="button" onClick={() => ctx.goTo("explorer", {})}>
+              {ct("filter.clear")}
+            </button>
+          </div>
+        </form>
+      )}
+      <ExportButtons ctx={ctx} query={query} />
+      {error && <p role="alert">{ct("error", { detail: error })}</p>}
+      <table class="entries" data-testid="entries">
+        <thead>
+          <tr>
+            {(["col.time", "col.agent", "col.action", "col.target", "col.ticket", "col.outcome", "col.flags"] as const).map((k) => (
+              <th key={k}>{ct(k)}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {entries.map((e) => (
+            <tr key={e.seq} data-seq={e.seq} aria-selected={selected === e.seq} onClick={() => setSelected(e.seq)} tabIndex={0} onKeyDown={(k) => k.key === "Enter" && setSelected(e.seq)}>
+              <td data-col="time">
+                <time dateTime={e.occurredAt}>{formatInZone(e.occurredAt, consoleLocale(), zone)}</time>
+              </td>
+              <td data-col="agent">{e.actor.email ?? e.actor.system ?? e.actor.staffId ?? "—"}</td>
+              <td data-col="action">{actionLabel(e.action)}</td>
+              <td data-col="target">{[e.target.type, e.target.id].filter(Boolean).join(" ")}</td>
+              <td data-col="ticket">{e.ticketId ? `#${e.ticketId}` : "—"}</td>
+              <td data-col="outcome">
+                <span class={`outcome outcome--${e.outcome}`}>{ct(`outcome.${e.outcome}` as ConsoleKey)}</span>
+              </td>
+              <td data-col="flags">
+                {e.flags.map((f) => (
+                  <span key={f} class="c-tag c-tag--pill c-tag--yellow" data-flag={f} title={flagRules.find((r) => r.id === f)?.explain[lang]}>
+                    <span>{f}</span>
+                  </span>
+                ))}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {!loading && entries.length === 0 && !error && <p class="muted">{ct("table.empty")}</p>}
+      {loading && <p class="muted">{ct("loading")}</p>}
+      {cursor && !loading && (
+        <button class="c-btn c-btn--sm" data-testid="more" onClick={() => void load(true)}>
+          {ct("table.more")}
+        </button>
+      )}
+      {selected !== null && <EntryPanel ctx={ctx} seq={selected} onClose={() => setSelected(null)} />}
+    </div>
+  );
+}

@@ -1,0 +1,159 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Frame, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { BUDGET_GZIP_BYTES, measureAssets } from "../../scripts/bundle-budget.js";
+import { appendAudit } from "../../server/src/audit/auditLog.js";
+import type { StaffActor } from "../../server/src/actor.js";
+import { DEMO_AGENTS } from "../../server/src/seed/demo.js";
+import { launchChromium, screenshot, type TestBrowser } from "./support/browser.js";
+import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+
+/**
+ * The team-lead console (nav_bar) in Chromium, inside the local Zendesk page's console view, against
+ * the real server: the unmodified SDK, the signed POST to /console, the explorer API.
+ */
+let app: Awaited<ReturnType<typeof buildSidebar>>;
+let browser: TestBrowser;
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
+const WAIT_MS = 45_000;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  app = await buildSidebar();
+});
+afterAll(async () => {
+  await browser?.close();
+  app?.remove();
+});
+
+it("keeps the console's JS + CSS (with the chunk it shares with the sidebar) within 40 KiB gzipped, zod left out", () => {
+  const sizes = measureAssets(app.dir, "console.html");
+  expect(sizes.some((s) => s.file.includes("console"))).toBe(true);
+  expect(sizes.reduce((sum, s) => sum + s.gzip, 0)).toBeLessThanOrEqual(BUDGET_GZIP_BYTES);
+  const js = sizes.filter((s) => s.file.endsWith(".js")).map((s) => readFileSync(join(app.dir, s.file), "utf8")).join("\n");
+  expect(js).toContain("iframe.handshake");
+  expect(js).not.toMatch(/ZodError|_zod/);
+});
+
+function actor(role: (typeof DEMO_AGENTS)[number]["role"]): StaffActor {
+  const a = DEMO_AGENTS.find((x) => x.role === role) as (typeof DEMO_AGENTS)[number];
+  return { kind: "staff", staffId: a.id, zendeskUserId: a.zendeskUserId, email: a.email, name: a.name, panelRole: a.role };
+}
+
+async function consoleFrame(page: Page): Promise<Frame> {
+  const started = Date.now();
+  for (;;) {
+    const frame = page.frames().find((f) => !f.isDetached() && f.name() === "steward-console" && f.url().includes("/console?"));
+    if (frame) return frame;
+    if (Date.now() - started > WAIT_MS) throw new Error("the Steward console frame did not load");
+    await page.waitForTimeout(50);
+  }
+}
+
+describe("the console in the local Zendesk page", () => {
+  let steward: StewardUnderTest;
+  const T0 = Date.parse("2026-01-14T15:30:00.000Z"); // 10:30 in New York (winter time)
+
+  beforeAll(async () => {
+    steward = await startSteward({ appDir: app.dir });
+    const db = steward.deps.database.db;
+    const clock = { now: () => new Date(T0) };
+    // Entries an hour apart on ticket 1001 by Sam (support_full), one on ticket 1002 by Olive (operations).
+    for (let i = 0; i < 3; i++) {
+      const at = { now: () => new Date(T0 + i * 3_600_000) };
+      await appendAudit(db, { actor: actor("support_full"), action: "user.suspend", target: { type: "user", id: `usr_ui_${i}`, accountId: "acc_ui" }, ticketId: "1001", reason: `ui ${i}`, before: { status: "active", seats: 3 }, after: { status: "suspended", seats: 3 }, outcome: "succeeded" }, at);
+    }
+    // Three on ticket 3333, which no sidebar opens during these tests.
+    for (let i = 0; i < 3; i++) {
+      const at = { now: () => new Date(T0 + (3 - i) * 60_000) };
+      await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_tl", accountId: "acc_tl" }, ticketId: "3333", reason: `timeline ${i}`, outcome: "succeeded" }, at);
+    }
+    await appendAudit(db, { actor: actor("operations"), action: "billing.credit_apply", target: { type: "account", id: "acc_ops", accountId: "acc_ops" }, ticketId: "1002", reason: "ops only", after: { creditedCents: 100 }, outcome: "succeeded" }, clock);
+  });
+  afterAll(async () => {
+    await steward?.close();
+  });
+
+  async function openConsole(agent: string, tz: string): Promise<{ page: Page; frame: Frame }> {
+    const page = await browser.newPage();
+    page.setDefaultTimeout(WAIT_MS);
+    await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=en-US`);
+    const frame = await consoleFrame(page);
+    await frame.waitForSelector('[data-testid="flag-counts"]');
+    return { page, frame };
+  }
+
+  it("opens from the nav bar with the agent's time zone, filters in that zone, shows the diff and opens the ticket through routeTo", async () => {
+    const { page, frame } = await openConsole("9003", "America/New_York");
+    expect(await frame.getAttribute('[data-testid="time-zone"]', "data-zone")).toBe("America/New_York");
+    expect(await frame.$('[data-testid="chart-agents"]')).not.toBeNull(); // operations sees everyone's activity
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="filters"]');
+
+    // From 11:00 New York time (16:00 UTC) on ticket 1001: the second and third entries, newest first.
+    await frame.fill('input[name="ticketId"]', "1001");
+    await frame.fill('input[name="from"]', "2026-01-14T11:00");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length === 2);
+    const reasons = await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.map((r) => r.getAttribute("data-seq")));
+    expect(reasons).toHaveLength(2);
+    const times = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => [t.getAttribute("datetime"), t.textContent]));
+    expect(times.map(([iso]) => iso)).toEqual([new Date(T0 + 2 * 3_600_000).toISOString(), new Date(T0 + 3_600_000).toISOString()]);
+    const shown = new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", dateStyle: "medium", timeStyle: "medium" }).format(new Date(T0 + 2 * 3_600_000));
+    expect(times[0]?.[1]).toBe(shown);
+    expect(shown).toContain("12:30:00"); // 17:30 UTC shown as New York time
+
+    // The entry view: exactly what changed, and the chain status.
+    await frame.click('[data-testid="entries"] tbody tr:first-child');
+    await frame.waitForSelector('[data-testid="diff"]');
+    expect(await frame.$$eval('[data-testid="diff"] tbody tr', (rows) => rows.map((r) => [r.getAttribute("data-path"), r.querySelector(".before")?.textContent, r.querySelector(".after")?.textContent]))).toEqual([["status", "active", "suspended"]]);
+    expect(["unsealed", "sealed", "verified"]).toContain(await frame.getAttribute('[data-testid="chain"]', "data-status"));
+    expect(await frame.getAttribute('[data-testid="chain"]', "data-mac")).toBe("valid");
+    await screenshot(page, "console-entry");
+
+    // Open ticket: routeTo reaches the host, which opens the ticket with its sidebar.
+    await frame.click('[data-testid="open-ticket"]');
+    await page.waitForFunction(() => document.body.dataset.routedTo === "ticket:1001" && document.body.dataset.view === "tickets");
+    await page.waitForSelector("#ticket-subject");
+    expect(new URL(page.url()).searchParams.get("ticket")).toBe("1001");
+    await page.close();
+  });
+
+  it("shows a ticket timeline oldest first, and exports the current filter with progress", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"] tbody tr');
+    await frame.fill('input[name="ticketId"]', "3333");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length === 3);
+    const newestFirst = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => t.getAttribute("datetime") ?? ""));
+    expect(newestFirst).toEqual([...newestFirst].sort().reverse());
+    await frame.click('[data-testid="entries"] tbody tr:first-child');
+    await frame.click('[data-testid="ticket-timeline"]');
+    await frame.waitForSelector('[data-testid="timeline"]');
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length === 3);
+    const isoTimes = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => t.getAttribute("datetime") ?? ""));
+    expect(isoTimes).toEqual([...isoTimes].sort());
+
+    const download = page.waitForEvent("download");
+    await frame.click('[data-testid="export"] button:first-child');
+    await frame.waitForSelector('[data-testid="export-progress"][data-finished="true"]');
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-total")).toBe("3");
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/^steward-audit-.*\.csv$/);
+    await page.close();
+  });
+
+  it("shows a support agent only what they may open: no agent filter, no per-agent chart, no one else's entries", async () => {
+    const { page, frame } = await openConsole("9002", "Europe/Berlin");
+    expect(await frame.$('[data-testid="chart-agents"]')).toBeNull();
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"] tbody tr');
+    expect(await frame.$('input[name="actor"]')).toBeNull();
+    const tickets = await frame.$$eval('[data-testid="entries"] td[data-col="ticket"]', (tds) => tds.map((t) => t.textContent));
+    expect(tickets).not.toContain("#1002");
+    expect(tickets).toContain("#1001");
+    await page.close();
+  });
+});

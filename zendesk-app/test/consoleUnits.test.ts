@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { flagRules } from "../../shared/flags.js";
+import { formatInZone, utcToZoned, zonedToUtc } from "../src/console/time.js";
+import de from "../src/console/translations/de.json";
+import en from "../src/console/translations/en.json";
+
+const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+describe("console translations", () => {
+  it("has the same keys and placeholders in de as in en, and every flag explained in both", () => {
+    expect(Object.keys(de).sort()).toEqual(Object.keys(en).sort());
+    for (const [key, text] of Object.entries(en)) expect(placeholders((de as Record<string, string>)[key] ?? ""), key).toEqual(placeholders(text));
+    for (const rule of flagRules) {
+      expect(rule.explain.en.length, rule.id).toBeGreaterThan(10);
+      expect(rule.explain.de.length, rule.id).toBeGreaterThan(10);
+      expect(rule.explain.de).not.toBe(rule.explain.en);
+    }
+  });
+});
+
+describe("times in the agent's zone, stored in UTC", () => {
+  it("reads a wall time in the agent's zone as the right UTC instant, across daylight saving", () => {
+    expect(zonedToUtc("2026-01-14T11:00", "America/New_York")).toBe("2026-01-14T16:00:00.000Z");
+    expect(zonedToUtc("2026-07-14T11:00", "America/New_York")).toBe("2026-07-14T15:00:00.000Z");
+    expect(zonedToUtc("2026-03-29T03:30", "Europe/Berlin")).toBe("2026-03-29T01:30:00.000Z"); // the first hour of summer time
+    expect(zonedToUtc("2026-03-28T23:30", "Asia/Kolkata")).toBe("2026-03-28T18:00:00.000Z");
+    expect(zonedToUtc("2026-01-14T11:00", "UTC")).toBe("2026-01-14T11:00:00.000Z");
+    expect(zonedToUtc("", "UTC")).toBeNull();
+    expect(zonedToUtc("14.01.2026 11:00", "UTC")).toBeNull();
+  });
+
+  it("shows a UTC instant as the agent's wall time, and back again", () => {
+    for (const zone of ["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Pacific/Chatham"]) {
+      for (const iso of ["2026-01-14T16:00:00.000Z", "2026-07-01T23:45:00.000Z"]) expect(zonedToUtc(utcToZoned(iso, zone), zone), `${zone} ${iso}`).toBe(iso);
+    }
+    expect(utcToZoned("2026-01-14T16:00:00.000Z", "America/New_York")).toBe("2026-01-14T11:00");
+    expect(formatInZone("2026-01-14T16:00:00.000Z", "en-US", "Europe/Berlin")).toContain("5:00:00 PM");
+  });
+});
