@@ -14,7 +14,7 @@ export const suspendAccount = defineCommand({
   targetType: "account",
   input: actionInputs["account.suspend"],
   provider: "identity",
-  validate: (target) => assertAccountTransition("account.suspend", target.account),
+  precondition: (target) => assertAccountTransition("account.suspend", target.account),
   perform: async (target, _input, ctx, call) => {
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     await runCompensated(blockSteps(users, true, ctx, call), { logger: ctx.deps.logger, transactional: Boolean(call.executor) });

@@ -20,7 +20,7 @@ export const expandSeatsTemporarily = defineCommand({
   provider: "billing",
   capValue: (input) => input.seats,
   providerState: billingBefore,
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     const { account } = target;
     if (!EXPANDABLE.has(account.status)) throw Problem.conflict("invalid_transition", `Seats cannot be added to a ${account.status} account`, { status: account.status });
     liveSubscription(await currentBilling(ctx, account), account.id);
