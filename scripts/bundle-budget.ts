@@ -53,6 +53,11 @@ function main(): void {
     process.exit(1);
   }
   process.stdout.write(`Within budget: ${(BUDGET_GZIP_BYTES - total.gzip).toLocaleString()} bytes to spare.\n`);
+  // Not in the budget, but said: an agent in another language also fetches that language's strings once.
+  for (const file of readdirSync(join(dist, "assets")).filter((f) => f.endsWith(".json"))) {
+    const bytes = readFileSync(join(dist, "assets", file));
+    process.stdout.write(`plus, for agents in that language only: assets/${file} ${kib(bytes.length).trim()} raw, ${kib(gzipSync(bytes, { level: 9 }).length).trim()} gzipped\n`);
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -1,23 +1,48 @@
-import de from "../translations/de.json";
 import en from "../translations/en.json";
+import deUrl from "../translations/de.json?url";
 
-/** Sidebar strings, chosen by the agent's Zendesk locale (currentUser.locale); English fills gaps. */
+/**
+ * Sidebar strings, chosen by the agent's Zendesk locale (currentUser.locale); English fills gaps.
+ * English ships in the bundle; other languages are fetched once as a JSON asset, so no agent loads
+ * every language on every ticket.
+ */
 export type MessageKey = keyof typeof en;
 type Catalog = Partial<Record<MessageKey, string>>;
 
-const catalogs: Record<string, Catalog> = { en, de };
+const catalogUrls: Record<string, string> = { de: deUrl };
+const catalogs: Record<string, Catalog> = { en };
 let language = "en";
 let locale = "en";
 
-export function chooseLocale(zendeskLocale: string): void {
+async function loadCatalog(lang: string): Promise<boolean> {
+  if (catalogs[lang]) return true;
+  const url = catalogUrls[lang];
+  if (!url) return false;
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return false;
+    catalogs[lang] = (await response.json()) as Catalog;
+    return true;
+  } catch {
+    // Without its catalog the agent reads English, never raw keys.
+    return false;
+  }
+}
+
+/** Sets the agent's language (and locale for dates and money), loading its strings first. */
+export async function chooseLocale(zendeskLocale: string): Promise<void> {
   const base = zendeskLocale.toLowerCase().split(/[-_]/)[0] ?? "en";
-  language = base in catalogs ? base : "en";
+  language = (await loadCatalog(base)) ? base : "en";
   locale = zendeskLocale.replace("_", "-") || "en";
   document.documentElement.lang = language;
 }
 
 export function currentLocale(): string {
   return locale;
+}
+
+export function currentLanguage(): string {
+  return language;
 }
 
 export function t(key: MessageKey, vars: Record<string, string | number> = {}): string {

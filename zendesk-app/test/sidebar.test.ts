@@ -154,7 +154,7 @@ describe("the sidebar in the local Zendesk page", () => {
     const row = await steward.deps.database.db.selectFrom("users").select(["locked_until", "failed_login_count"]).where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(row.locked_until).toBeNull();
     const note = await page.waitForSelector("#notes .note");
-    expect(await note.textContent()).toMatch(/Unlock sign-in for .*Customer verified by reply/s);
+    expect(await note.textContent()).toMatch(/Clear sign-in lockout for .*Customer verified by reply/s);
     await screenshot(page, "04-unlocked");
 
     await frame.click("#tab-history");

@@ -6,6 +6,7 @@ import type { ActionSpec } from "../actions/catalog";
 import { targetOf } from "../actions/catalog";
 import { IntentKeys, inputFrom, previewAction, runAction, settlesIntent, type ActionRequestBody } from "../actions/runAction";
 import { StewardApiError } from "../api/steward";
+import { money } from "../format";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { ActionField, PreviewEffects, type FieldCap } from "./ActionFields";
@@ -88,8 +89,22 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
     onDone({ response, note });
   }
 
+  /** Checked before sending: more than the agent has left is refused here, saying what is left. */
+  function overCap(): ProblemDetails | null {
+    if (!cap) return null;
+    const asked = (inputFrom(spec.fields, values) as Record<string, unknown>)[cap.field];
+    if (typeof asked !== "number" || asked <= cap.limit) return null;
+    const left = spec.fields.find((f) => f.name === cap.field)?.kind === "money" ? money(cap.limit, currency) : `${cap.limit} ${tOr(`unit.${cap.unit}`, cap.unit)}`;
+    return { type: "about:blank", title: t("problem.over_cap"), status: 0, code: "over_cap", errors: [{ field: `input.${cap.field}`, reason: t("field.over_cap", { left }) }] };
+  }
+
   async function submit(event: Event) {
     event.preventDefault();
+    const refused = overCap();
+    if (refused) {
+      setProblem(refused);
+      return;
+    }
     setBusy(true);
     setProblem(null);
     try {
