@@ -39,6 +39,8 @@ export const ActionAvailability = z.object({
   requiredRole: PanelRole.nullable(),
   /** For capped actions: what is left to this agent on this target now. */
   cap: CapLeft.nullable(),
+  /** Whether the action shows its effects first (POST …/preview): every action that changes money or access. */
+  preview: z.boolean(),
 });
 export type ActionAvailability = z.infer<typeof ActionAvailability>;
 

@@ -109,11 +109,13 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.close();
   });
 
-  it("offers a support_read_only agent no actions, and the server refuses a forged action with 403", async () => {
+  it("tells a support_read_only agent why there are no actions, and the server refuses a forged action with 403", async () => {
     const { user } = await requesterOf(steward, 1001);
     const { page, frame } = await openTicket(steward, 1001, "9001");
     await frame.waitForSelector('[data-testid="agent"][data-role="support_read_only"]');
-    expect(await frame.$('[data-testid="actions"]')).toBeNull();
+    const why = await text(frame, '[data-testid="actions"][data-read-only="true"] [data-testid="read-only"]');
+    expect(why).toContain("Read-only");
+    expect(why).toContain("need Support or above");
     expect(await frame.$$("button[data-action]")).toHaveLength(0);
 
     const forged = await frame.evaluate(
@@ -222,6 +224,8 @@ describe("the sidebar in the local Zendesk page", () => {
       return { tag: el?.tagName.toLowerCase(), name: el?.getAttribute("name") ?? el?.getAttribute("data-action") ?? el?.textContent, label: el?.labels?.[0]?.textContent ?? null };
     });
 
+    // The panel settles on the server's availability first; keys go to the button it offers then.
+    await frame.waitForSelector('[data-testid="actions"][data-availability="server"] button[data-action="billing.trial_extend"][data-available="true"]');
     await frame.focus('button[data-action="billing.trial_extend"]');
     await page.keyboard.press("Enter");
     expect(await focused()).toEqual({ tag: "input", name: "days", label: "Days" });
@@ -236,6 +240,25 @@ describe("the sidebar in the local Zendesk page", () => {
     await frame.waitForSelector('[data-testid="action-result"]');
     const after = await trialEnd();
     expect(after && before && after.getTime() - before.getTime()).toBe(7 * 86_400_000);
+    await page.close();
+  });
+
+  it.each([
+    ["en-US", "the account is not active: change the account's status first", "needs Operations"],
+    ["de", "das Konto ist nicht aktiv: ändern Sie zuerst den Kontostatus", "braucht Operations"],
+  ])("shows actions the server refuses disabled, with the reason (%s)", async (locale, stateReason, roleReason) => {
+    // Ticket 1004: the account is suspended, so sign-in help for its user cannot work; seat changes need Operations.
+    const { page, frame } = await openTicket(steward, 1004, "9002", locale);
+    await page.setViewportSize({ width: 320, height: 1400 });
+    await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
+    const reset = await frame.waitForSelector('button[data-action="user.password_reset"]');
+    expect(await reset.isDisabled()).toBe(true);
+    expect(await text(frame, '[data-testid="unavailable"] li[data-action="user.password_reset"]')).toContain(stateReason);
+    expect(await frame.getAttribute('[data-testid="unavailable"] li[data-action="seats.change"]', "data-reason")).toBe("role");
+    expect(await text(frame, '[data-testid="unavailable"] li[data-action="seats.change"]')).toContain(roleReason);
+    // What is offered is offered enabled: lifting the suspension.
+    expect(await (await frame.waitForSelector('button[data-action="account.unsuspend"]')).isDisabled()).toBe(false);
+    await screenshot(page, `10-unavailable-actions-${locale}-320`);
     await page.close();
   });
 

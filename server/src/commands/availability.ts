@@ -18,7 +18,7 @@ const BILLING_CODES = new Set(["no_billing_customer", "no_subscription", "subscr
 const INPUT_BOUND = new Set<string>(["impersonation.stop"]);
 
 function entry(action: string, fields: Partial<ActionAvailability> = {}): ActionAvailability {
-  return { action, status: "available", reason: null, code: null, detail: null, requiredRole: null, cap: null, ...fields };
+  return { action, status: "available", reason: null, code: null, detail: null, requiredRole: null, cap: null, preview: commands.get(action as never)?.preview !== undefined, ...fields };
 }
 
 function refused(action: string, reason: UnavailableReason, problem: Problem): ActionAvailability {

@@ -149,6 +149,41 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
     expect(checked).toBeGreaterThan(15);
   });
 
+  it("suspending an account previews who loses access and that billing continues, then runs without a token", async () => {
+    const accountId = "acc_demo_001";
+    expect(find(await available(h, "support_full", "account", accountId), "account.suspend")).toMatchObject({ status: "available", preview: true });
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: "cus_demo_001" });
+    const active = await h.deps.database.db.selectFrom("users").select("id").where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).execute();
+    const previewed = await preview(h, "support_full", "account.suspend", { target: { type: "account", id: accountId } });
+    expect(previewed.status, JSON.stringify(previewed.body)).toBe(200);
+    const effects = previewed.body.effects;
+    expect(effects.usersLosingAccess.map((u: { id: string }) => u.id).sort()).toEqual(active.map((u) => u.id).sort());
+    expect(effects.mrrLostCents).toBe(0);
+    expect(effects.nextInvoice).toEqual(billing?.nextInvoice);
+    expect(effects.warnings.join(" ")).toContain("Billing continues");
+    const done = await act(h, "support_full", "account.suspend", { target: { type: "account", id: accountId } });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.before.effects.summary).toContain("billing continues");
+  });
+
+  it("temporary seats preview the raise of the next invoice and until when", async () => {
+    const accountId = "acc_demo_006";
+    expect(find(await available(h, "support_full", "account", accountId), "seats.expand_temporarily")).toMatchObject({ status: "available", preview: true });
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: "cus_demo_006" });
+    const previewed = await preview(h, "support_full", "seats.expand_temporarily", { target: { type: "account", id: accountId }, input: { seats: 2, days: 7 } });
+    expect(previewed.status, JSON.stringify(previewed.body)).toBe(200);
+    const effects = previewed.body.effects;
+    const raise = effects.nextInvoice.amountCents - (billing?.nextInvoice?.amountCents ?? 0);
+    expect(raise).toBeGreaterThan(0);
+    expect(raise % 2).toBe(0); // two seats at one price
+    expect(effects.mrrLostCents).toBeLessThan(0); // revenue goes up
+    const until = new Date(h.deps.clock.now().getTime() + 7 * 86_400_000).toISOString().slice(0, 10);
+    expect(effects.summary).toContain(`until ${until}`);
+    expect(effects.summary).toContain("next invoice +");
+    // The preview changed nothing.
+    expect(await h.deps.database.db.selectFrom("seat_expansions").select("id").where("account_id", "=", accountId).execute()).toEqual([]);
+  });
+
   it("a bad query is a 400 naming the field, and reads nothing into the audit log", async () => {
     const before = await auditCount(h.deps);
     const token = await sessionOf(h, "support_full");

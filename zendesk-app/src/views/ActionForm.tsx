@@ -21,6 +21,8 @@ interface Props {
   spec: ActionSpec;
   context: RequesterContext;
   destructive: boolean;
+  /** Shows its effects before it runs (destructive ones, and every one that changes money or access). */
+  previewFirst?: boolean;
   /** The agent's cap for this action, if it has one (e.g. 14 days for a trial extension). */
   cap?: FieldCap;
   onDone(outcome: ActionOutcome): void;
@@ -38,7 +40,7 @@ function asProblem(err: unknown): ProblemDetails {
 }
 
 /** One action's short form: its fields, a reason, the internal-note choice; destructive ones preview first. */
-export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }: Props) {
+export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, onDone, onCancel }: Props) {
   const { api, zendesk, ticket } = useServices();
   const prefix = `act-${spec.action.replace(/\W/g, "-")}`;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial?.(context) ?? f.options?.[0] ?? ""])));
@@ -108,7 +110,7 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
     setBusy(true);
     setProblem(null);
     try {
-      if (destructive && !preview) {
+      if (previewFirst && !preview) {
         const request = body();
         if (request) setPreview(await previewAction(api, spec.action, request));
       } else {
@@ -172,12 +174,12 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
       )}
       <div class="form-buttons">
         {preview ? (
-          <button type="submit" class="c-btn c-btn--primary c-btn--danger c-btn--sm" disabled={busy} data-testid="confirm-action">
+          <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy} data-testid="confirm-action">
             {t("action.confirm", { action: label })}
           </button>
         ) : (
           <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy || !target} data-testid="submit-action">
-            {destructive ? t("action.preview") : t("action.run")}
+            {previewFirst ? t("action.preview") : t("action.run")}
           </button>
         )}
         <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={preview ? () => setPreview(null) : onCancel}>

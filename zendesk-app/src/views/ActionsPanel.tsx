@@ -92,7 +92,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   ].filter((g) => g.specs.length > 0);
 
   return (
-    <section class="card" aria-labelledby="actions-title" data-testid="actions">
+    <section class="card" aria-labelledby="actions-title" data-testid="actions" data-availability={availability ? "server" : "role"}>
       <h2 id="actions-title">{t("actions.title")}</h2>
       {outcome && (
         <Notice tone="success" testId="action-result">
@@ -106,7 +106,8 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         <div key={group.key} class="action-group">
           <h3>{group.title}</h3>
           <div class="action-buttons">
-            {[...group.specs.filter(usable), ...group.specs.filter((s) => !usable(s))].map((spec) => {
+            {/* Catalog order, disabled in place: moving a focused button in the DOM would drop its focus. */}
+            {group.specs.map((spec) => {
               const rule = actionRules[spec.action];
               const destructive = "destructive" in rule && rule.destructive === true;
               const off = !usable(spec);
@@ -151,6 +152,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
                   spec={spec}
                   context={context}
                   destructive={"destructive" in rule && rule.destructive === true}
+                  previewFirst={("destructive" in rule && rule.destructive === true) || stateOf(spec)?.preview === true}
                   cap={capOf(spec, session, stateOf(spec))}
                   onDone={done}
                   onCancel={() => setOpen(null)}
