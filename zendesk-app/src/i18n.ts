@@ -50,6 +50,12 @@ export function t(key: MessageKey, vars: Record<string, string | number> = {}): 
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
 }
 
+/** A count in words, with the plural form the agent's language uses for it (`<base>.one`, `<base>.other`). */
+export function plural(base: "account.user_count" | "account.admin_count", count: number): string {
+  const form = new Intl.PluralRules(locale).select(count) === "one" ? "one" : "other";
+  return t(`${base}.${form}`, { count: new Intl.NumberFormat(locale).format(count) });
+}
+
 /** For keys built from data (action names, statuses): falls back to the raw value when unknown. */
 export function tOr(key: string, fallback: string, vars?: Record<string, string | number>): string {
   return key in en ? t(key as MessageKey, vars) : fallback;

@@ -39,11 +39,11 @@ export function unavailableText(entry: ActionAvailability, context: RequesterCon
     case "pending":
       return t("unavailable.pending");
     default: {
-      if (entry.code && `problem.${entry.code}` !== tOr(`problem.${entry.code}`, `problem.${entry.code}`)) return t(`problem.${entry.code}` as never);
       // invalid_transition: say which state stands in the way (the user's for user actions, else the account's).
       const isUser = entry.action.startsWith("user.") || entry.action.startsWith("impersonation.");
       const status = isUser ? context.user?.status : context.account.status === "ok" ? context.account.data.status : undefined;
-      return status ? t(isUser ? "unavailable.user_is" : "unavailable.account_is", { status: tOr(`status.${status}`, status) }) : (entry.detail ?? "");
+      if (entry.code === "invalid_transition" && status) return t(isUser ? "unavailable.user_is" : "unavailable.account_is", { status: tOr(`status.${status}`, status).toLocaleLowerCase() });
+      return tOr(`problem.${entry.code ?? ""}`, entry.detail ?? "");
     }
   }
 }
