@@ -152,6 +152,8 @@ describe("the sidebar in the local Zendesk page", () => {
     await frame.click('[data-testid="submit-action"]');
     await frame.waitForSelector('[data-testid="action-result"]');
     await frame.waitForFunction(() => !document.querySelector('[data-testid="user"] [data-badge="locked"]') && document.querySelector('[data-testid="customer"]')?.getAttribute("data-refreshing") === "false");
+    // Focus lands on the result (not the page body), and stays there through the refresh.
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("action-result");
 
     const row = await steward.deps.database.db.selectFrom("users").select(["locked_until", "failed_login_count"]).where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(row.locked_until).toBeNull();

@@ -95,7 +95,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
     <section class="card" aria-labelledby="actions-title" data-testid="actions" data-availability={availability ? "server" : "role"}>
       <h2 id="actions-title">{t("actions.title")}</h2>
       {outcome && (
-        <Notice tone="success" testId="action-result">
+        <Notice tone="success" testId="action-result" focus>
           {t("actions.done", { action: tOr(`action.${outcome.response.action}`, outcome.response.action), entry: outcome.response.auditEntryId })}
           {outcome.response.replayed && ` ${t("actions.replayed")}`}
           {outcome.note === "added" && ` ${t("actions.note_added")}`}
