@@ -110,11 +110,13 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.close();
   });
 
-  it("offers a support_read_only agent no actions, and the server refuses a forged action with 403", async () => {
+  it("tells a support_read_only agent why there are no actions, and the server refuses a forged action with 403", async () => {
     const { user } = await requesterOf(steward, 1001);
     const { page, frame } = await openTicket(steward, 1001, "9001");
     await frame.waitForSelector('[data-testid="agent"][data-role="support_read_only"]');
-    expect(await frame.$('[data-testid="actions"]')).toBeNull();
+    const why = await text(frame, '[data-testid="actions"][data-read-only="true"] [data-testid="read-only"]');
+    expect(why).toContain("Read-only");
+    expect(why).toContain("need Support or above");
     expect(await frame.$$("button[data-action]")).toHaveLength(0);
 
     const forged = await frame.evaluate(
@@ -151,11 +153,13 @@ describe("the sidebar in the local Zendesk page", () => {
     await frame.click('[data-testid="submit-action"]');
     await frame.waitForSelector('[data-testid="action-result"]');
     await frame.waitForFunction(() => !document.querySelector('[data-testid="user"] [data-badge="locked"]') && document.querySelector('[data-testid="customer"]')?.getAttribute("data-refreshing") === "false");
+    // Focus lands on the result (not the page body), and stays there through the refresh.
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("action-result");
 
     const row = await steward.deps.database.db.selectFrom("users").select(["locked_until", "failed_login_count"]).where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(row.locked_until).toBeNull();
     const note = await page.waitForSelector("#notes .note");
-    expect(await note.textContent()).toMatch(/Unlock sign-in for .*Customer verified by reply/s);
+    expect(await note.textContent()).toMatch(/Clear sign-in lockout for .*Customer verified by reply/s);
     await screenshot(page, "04-unlocked");
 
     await frame.click("#tab-history");
@@ -223,6 +227,8 @@ describe("the sidebar in the local Zendesk page", () => {
       return { tag: el?.tagName.toLowerCase(), name: el?.getAttribute("name") ?? el?.getAttribute("data-action") ?? el?.textContent, label: el?.labels?.[0]?.textContent ?? null };
     });
 
+    // The panel settles on the server's availability first; keys go to the button it offers then.
+    await frame.waitForSelector('[data-testid="actions"][data-availability="server"] button[data-action="billing.trial_extend"][data-available="true"]');
     await frame.focus('button[data-action="billing.trial_extend"]');
     await page.keyboard.press("Enter");
     expect(await focused()).toEqual({ tag: "input", name: "days", label: "Days" });
@@ -237,6 +243,25 @@ describe("the sidebar in the local Zendesk page", () => {
     await frame.waitForSelector('[data-testid="action-result"]');
     const after = await trialEnd();
     expect(after && before && after.getTime() - before.getTime()).toBe(7 * 86_400_000);
+    await page.close();
+  });
+
+  it.each([
+    ["en-US", "the user is suspended", "needs Operations"],
+    ["de", "der Benutzer ist suspendiert", "braucht Operations"],
+  ])("shows actions the server refuses disabled, with the reason (%s)", async (locale, stateReason, roleReason) => {
+    // Ticket 1004: the account and its users are suspended, so sign-in help cannot work; seat changes need Operations.
+    const { page, frame } = await openTicket(steward, 1004, "9002", locale);
+    await page.setViewportSize({ width: 320, height: 1400 });
+    await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
+    const reset = await frame.waitForSelector('button[data-action="user.password_reset"]');
+    expect(await reset.isDisabled()).toBe(true);
+    expect(await text(frame, '[data-testid="unavailable"] li[data-action="user.password_reset"]')).toContain(stateReason);
+    expect(await frame.getAttribute('[data-testid="unavailable"] li[data-action="seats.change"]', "data-reason")).toBe("role");
+    expect(await text(frame, '[data-testid="unavailable"] li[data-action="seats.change"]')).toContain(roleReason);
+    // What is offered is offered enabled: lifting the suspension.
+    expect(await (await frame.waitForSelector('button[data-action="account.unsuspend"]')).isDisabled()).toBe(false);
+    await screenshot(page, `10-unavailable-actions-${locale}-320`);
     await page.close();
   });
 

@@ -86,3 +86,13 @@ export function billingSnapshot(billing: BillingSummary | null): Record<string, 
 export async function billingBefore(target: { account: Account }, _input: unknown, ctx: CommandContext): Promise<Record<string, unknown>> {
   return { billing: billingSnapshot(await currentBilling(ctx, target.account)) };
 }
+
+/**
+ * Billing changes (credits, trials, plans) are for accounts that still have a customer relationship: a
+ * deactivated account's subscription is ending and a deleted one's is gone, so a credit there would
+ * land on a balance no invoice will ever use.
+ */
+export function assertBillingOpen(action: string, account: Account): void {
+  if (account.status !== "deleted" && account.status !== "deactivated") return;
+  throw Problem.conflict("account_closed", `${action} is not possible on a ${account.status} account (${account.id})`, { accountStatus: account.status });
+}

@@ -55,7 +55,13 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   capValue?: (input: I) => number;
   /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */
   providerState?: (target: TargetFor<T>, input: I, ctx: CommandContext) => Promise<Record<string, unknown>>;
-  /** Throws a Problem (409 invalid_transition, 422…) when the action makes no sense for this target now. */
+  /**
+   * The checks that depend on the target's state alone, not on the input (a deleted account, a user who
+   * cannot sign in, no billing customer): throws the same 409s. The runner calls it before `validate`,
+   * and `GET /api/actions/available` calls it to show the action as unavailable, so both read one rule.
+   */
+  precondition?: (target: TargetFor<T>, ctx: CommandContext) => void | Promise<void>;
+  /** Throws a Problem (409 invalid_transition, 422…) when this input makes no sense for this target now. */
   validate?: (target: TargetFor<T>, input: I, ctx: CommandContext) => void | Promise<void>;
   /** Destructive actions: the billing-aware effects shown before the agent confirms. */
   preview?: (target: TargetFor<T>, input: I, ctx: CommandContext) => Promise<ActionEffects>;

@@ -84,7 +84,7 @@ async function confirmationNeeded(command: AnyCommand, target: CommandTarget, in
   return command.confirmationRequired ? await command.confirmationRequired(target as never, input as never, ctx) : true;
 }
 
-function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): CommandContext {
+export function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): CommandContext {
   return { deps, actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, operationId, now: deps.clock.now() };
 }
 
@@ -97,7 +97,7 @@ async function accountOf(db: Executor, target: ActionTarget): Promise<string> {
 }
 
 /** A write on top of a change whose outcome is not known yet would check against a state nobody knows. */
-async function refuseWhileUnresolved(db: Executor, accountId: string): Promise<void> {
+export async function refuseWhileUnresolved(db: Executor, accountId: string): Promise<void> {
   const open = await openOperationsOf(db as never, accountId);
   if (open.length === 0) return;
   throw Problem.conflict(
@@ -116,6 +116,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
   if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
   const ctx = contextFor(req, deps, newOperationId());
+  await command.precondition?.(target as never, ctx);
   await command.validate?.(target as never, input as never, ctx);
   const preview = (await previewOf(command, target, input, ctx))!;
   const { token, expiresAt } = await issueConfirmationToken({ staffId: keyOwnerOf(req.actor), action: command.action, target: req.target, fingerprint: preview.fingerprint }, deps);
@@ -176,6 +177,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     before = snapshotOf(target);
     if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
     if (command.providerState) before = { ...(before as object), ...(await command.providerState(target as never, input as never, ctx)) };
+    await command.precondition?.(target as never, ctx);
     await command.validate?.(target as never, input as never, ctx);
     const preview = await previewOf(command, target, input, ctx);
     if (preview) {

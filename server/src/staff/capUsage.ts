@@ -1,12 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
-import { sql } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
+import type { DB } from "../db/schema.js";
 import type { ActionName } from "../../../shared/actions.js";
 import { panelRoles, roleAtLeast, type PanelRole } from "../../../shared/roles.js";
 import type { Actor } from "../actor.js";
 import { recordDenial } from "../auth/recordDenial.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "../http/problem.js";
-import { capRuleOf, windowCapFor } from "./caps.js";
+import { capFor, capRuleOf, windowCapFor } from "./caps.js";
 
 /**
  * Caps over time: what one agent uses of a capped action (credit cents, trial days, seats, hours) is
@@ -34,6 +35,51 @@ async function higherRolesWithRoom(deps: Pick<AppDeps, "database">, action: Acti
   return out;
 }
 
+/** What one agent used of an action in the window: on one target and in all. */
+async function usageOf(db: Kysely<DB> | Transaction<DB>, staffId: string, action: ActionName, targetId: string, since: Date): Promise<{ target: number; day: number }> {
+  const used = await db
+    .selectFrom("cap_usage")
+    .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>("amount"), sql<number>`0`).as("day"), eb.fn.coalesce(eb.fn.sum<number>(sql`case when target_id = ${targetId} then amount else 0 end`), sql<number>`0`).as("target")])
+    .where("staff_id", "=", staffId)
+    .where("action", "=", action)
+    .where("created_at", ">", since)
+    .executeTakeFirstOrThrow();
+  return { target: Number(used.target), day: Number(used.day) };
+}
+
+export interface CapLeft {
+  field: string;
+  unit: string;
+  /** The most one request may use now: the per-request cap, or less when the 24 h windows have less left. */
+  left: number;
+  perRequest: number;
+  /** Roles whose caps go further than what is left here (who to ask). */
+  canGoFurther: PanelRole[];
+}
+
+/**
+ * What the agent may still use of a capped action on this target (read only, nothing reserved): the
+ * same limits and usage `reserveCapUsage` and `checkCap` enforce, so the app can say "up to 20 left".
+ */
+export async function capLeft(deps: Pick<AppDeps, "database" | "clock">, actor: Actor, action: ActionName, targetId: string): Promise<CapLeft | null> {
+  const rule = capRuleOf(action);
+  if (actor.kind === "system" || !rule) return null;
+  const role = actor.panelRole;
+  const db = deps.database.db;
+  const perRequest = (await capFor(db, action, role))?.limit ?? 0;
+  const perTarget = (await windowCapFor(db, action, role, "target")) ?? 0;
+  const perDay = (await windowCapFor(db, action, role, "day")) ?? 0;
+  const used = await usageOf(db, actor.staffId, action, targetId, new Date(deps.clock.now().getTime() - WINDOW_MS));
+  const left = Math.max(0, Math.min(perRequest, perTarget - used.target, perDay - used.day));
+  const canGoFurther: PanelRole[] = [];
+  for (const other of panelRoles) {
+    if (other === role || !roleAtLeast(other, role)) continue;
+    const limit = (await capFor(db, action, other))?.limit ?? 0;
+    if (limit > left) canGoFurther.push(other);
+  }
+  return { field: rule.field, unit: rule.unit, left, perRequest, canGoFurther };
+}
+
 /**
  * Reserves `value` of the actor's rolling-24 h caps on `targetId` and in all, or throws 403 `over_cap`
  * saying how much is left and which roles can go further. System actors and uncapped actions pass.
@@ -53,15 +99,7 @@ export async function reserveCapUsage(
   type Outcome = { id: string } | { scope: "target" | "day"; limit: number; used: number };
   const refusal = await deps.database.db.transaction().execute(async (trx): Promise<Outcome> => {
     await sql`select pg_advisory_xact_lock(${sql.lit(lockKey(actor.staffId, action))}::bigint)`.execute(trx);
-    const used = await trx
-      .selectFrom("cap_usage")
-      .select((eb) => [eb.fn.coalesce(eb.fn.sum<number>("amount"), sql<number>`0`).as("day"), eb.fn.coalesce(eb.fn.sum<number>(sql`case when target_id = ${targetId} then amount else 0 end`), sql<number>`0`).as("target")])
-      .where("staff_id", "=", actor.staffId)
-      .where("action", "=", action)
-      .where("created_at", ">", since)
-      .executeTakeFirstOrThrow();
-    const usedTarget = Number(used.target);
-    const usedDay = Number(used.day);
+    const { target: usedTarget, day: usedDay } = await usageOf(trx, actor.staffId, action, targetId, since);
     if (usedTarget + value > perTarget) return { scope: "target", limit: perTarget, used: usedTarget };
     if (usedDay + value > perDay) return { scope: "day", limit: perDay, used: usedDay };
     const id = `cap_${randomUUID()}`;

@@ -12,9 +12,10 @@ export function useTicket(zendesk: ZendeskHost): { ticket: TicketInfo | null; er
     let pending: ReturnType<typeof setTimeout> | undefined;
     const read = () =>
       zendesk.readTicket().then(
-        (info) => {
+        async (info) => {
+          // The strings first: the sidebar's first paint is already in the agent's language.
+          await chooseLocale(info.locale);
           if (cancelled) return;
-          chooseLocale(info.locale);
           setTicket(info);
           setError(null);
         },

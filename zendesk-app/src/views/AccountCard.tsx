@@ -1,6 +1,6 @@
 import type { RequesterContext } from "../../../shared/schemas/context";
 import { date } from "../format";
-import { t, tOr } from "../i18n";
+import { plural, t, tOr } from "../i18n";
 import { Badge, Card, Facts, Notice } from "./parts";
 
 const statusTone = { active: "green", trialing: "blue", past_due: "red", suspended: "red", deactivated: "grey", deleted: "grey" } as const;
@@ -45,7 +45,7 @@ export function AccountCard({ context }: { context: RequesterContext }) {
           [t("account.id"), <code>{account.id}</code>, "id"],
           [t("account.plan"), tOr(`plan.${account.plan}`, account.plan), "plan"],
           [t("account.seats"), seats, "seats"],
-          [t("account.users"), t("account.users_value", { users: account.userCount, admins: account.activeAdminCount }), "users"],
+          [t("account.users"), `${plural("account.user_count", account.userCount)}, ${plural("account.admin_count", account.activeAdminCount)}`, "users"],
           ...(account.retentionUntil ? ([[t("account.retention"), date(account.retentionUntil), "retention"]] as [string, string, string][]) : []),
         ]}
       />

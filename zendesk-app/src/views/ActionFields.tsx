@@ -63,7 +63,8 @@ export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) 
         <strong>{e.summary}</strong>
       </p>
       <ul>
-        {e.activeSubscription && <li>{t("preview.mrr_lost", { amount: money(e.mrrLostCents, e.currency) })}</li>}
+        {e.activeSubscription && e.mrrLostCents > 0 && <li>{t("preview.mrr_lost", { amount: money(e.mrrLostCents, e.currency) })}</li>}
+        {e.mrrLostCents < 0 && <li>{t("preview.mrr_gain", { amount: money(-e.mrrLostCents, e.currency) })}</li>}
         {e.nextInvoice ? (
           <li>{t("preview.next_invoice", { amount: money(e.nextInvoice.amountCents, e.currency), date: date(e.nextInvoice.date) })}</li>
         ) : (

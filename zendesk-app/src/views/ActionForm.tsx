@@ -6,6 +6,7 @@ import type { ActionSpec } from "../actions/catalog";
 import { targetOf } from "../actions/catalog";
 import { IntentKeys, inputFrom, previewAction, runAction, settlesIntent, type ActionRequestBody } from "../actions/runAction";
 import { StewardApiError } from "../api/steward";
+import { money } from "../format";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { ActionField, PreviewEffects, type FieldCap } from "./ActionFields";
@@ -20,6 +21,8 @@ interface Props {
   spec: ActionSpec;
   context: RequesterContext;
   destructive: boolean;
+  /** Shows its effects before it runs (destructive ones, and every one that changes money or access). */
+  previewFirst?: boolean;
   /** The agent's cap for this action, if it has one (e.g. 14 days for a trial extension). */
   cap?: FieldCap;
   onDone(outcome: ActionOutcome): void;
@@ -37,7 +40,7 @@ function asProblem(err: unknown): ProblemDetails {
 }
 
 /** One action's short form: its fields, a reason, the internal-note choice; destructive ones preview first. */
-export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }: Props) {
+export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, onDone, onCancel }: Props) {
   const { api, zendesk, ticket } = useServices();
   const prefix = `act-${spec.action.replace(/\W/g, "-")}`;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial?.(context) ?? f.options?.[0] ?? ""])));
@@ -88,12 +91,26 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
     onDone({ response, note });
   }
 
+  /** Checked before sending: more than the agent has left is refused here, saying what is left. */
+  function overCap(): ProblemDetails | null {
+    if (!cap) return null;
+    const asked = (inputFrom(spec.fields, values) as Record<string, unknown>)[cap.field];
+    if (typeof asked !== "number" || asked <= cap.limit) return null;
+    const left = spec.fields.find((f) => f.name === cap.field)?.kind === "money" ? money(cap.limit, currency) : `${cap.limit} ${tOr(`unit.${cap.unit}`, cap.unit)}`;
+    return { type: "about:blank", title: t("problem.over_cap"), status: 0, code: "over_cap", errors: [{ field: `input.${cap.field}`, reason: t("field.over_cap", { left }) }] };
+  }
+
   async function submit(event: Event) {
     event.preventDefault();
+    const refused = overCap();
+    if (refused) {
+      setProblem(refused);
+      return;
+    }
     setBusy(true);
     setProblem(null);
     try {
-      if (destructive && !preview) {
+      if (previewFirst && !preview) {
         const request = body();
         if (request) setPreview(await previewAction(api, spec.action, request));
       } else {
@@ -157,12 +174,12 @@ export function ActionForm({ spec, context, destructive, cap, onDone, onCancel }
       )}
       <div class="form-buttons">
         {preview ? (
-          <button type="submit" class="c-btn c-btn--primary c-btn--danger c-btn--sm" disabled={busy} data-testid="confirm-action">
+          <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy} data-testid="confirm-action">
             {t("action.confirm", { action: label })}
           </button>
         ) : (
           <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy || !target} data-testid="submit-action">
-            {destructive ? t("action.preview") : t("action.run")}
+            {previewFirst ? t("action.preview") : t("action.run")}
           </button>
         )}
         <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={preview ? () => setPreview(null) : onCancel}>

@@ -46,7 +46,9 @@ export function BillingCard({ context }: { context: RequesterContext }) {
           [t("billing.mrr"), money(billing.mrrCents, c), "mrr"],
           [t("billing.next_invoice"), billing.nextInvoice ? t("billing.next_invoice_value", { amount: money(billing.nextInvoice.amountCents, c), date: date(billing.nextInvoice.date) }) : "—", "next-invoice"],
           ...(billing.trialEnd ? ([[t("billing.trial_end"), date(billing.trialEnd), "trial-end"]] as [string, string, string][]) : []),
-          ...(billing.balanceCents !== 0 ? ([[t("billing.balance"), money(billing.balanceCents, c), "balance"]] as [string, string, string][]) : []),
+          // A negative balance is money the customer has to spend (a credit), not a debt: said as such.
+          ...(billing.balanceCents < 0 ? ([[t("billing.credit"), money(-billing.balanceCents, c), "credit"]] as [string, string, string][]) : []),
+          ...(billing.balanceCents > 0 ? ([[t("billing.balance"), money(billing.balanceCents, c), "balance"]] as [string, string, string][]) : []),
           ...(billing.seats !== null ? ([[t("billing.seats"), String(billing.seats), "billed-seats"]] as [string, string, string][]) : []),
         ]}
       />

@@ -42,9 +42,13 @@ export function Facts({ rows }: { rows: [label: string, value: ComponentChildren
   );
 }
 
-export function Notice({ tone, children, testId }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string }) {
+/** One function for every render, so Preact calls it when the element appears, not on each re-render. */
+const focusOnMount = (el: HTMLDivElement | null) => el?.focus();
+
+/** `focus`: the notice takes focus when it appears (an action's result), so keyboard and screen-reader users land on it. */
+export function Notice({ tone, children, testId, focus }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string; focus?: boolean }) {
   return (
-    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId}>
+    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId} tabIndex={focus ? -1 : undefined} ref={focus ? focusOnMount : undefined}>
       {children}
     </div>
   );

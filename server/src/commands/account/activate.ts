@@ -16,7 +16,7 @@ export const activateAccount = defineCommand({
   targetType: "account",
   input: actionInputs["account.activate"],
   provider: ["identity", "billing"],
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertAccountTransition("account.activate", target.account);
     await currentBilling(ctx, target.account);
   },

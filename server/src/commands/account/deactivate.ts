@@ -17,7 +17,7 @@ export const deactivateAccount = defineCommand({
   targetType: "account",
   input: actionInputs["account.deactivate"],
   provider: ["identity", "billing"],
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertAccountTransition("account.deactivate", target.account);
     await currentBilling(ctx, target.account);
   },

@@ -26,7 +26,7 @@ export const deleteAccount = defineCommand({
   targetType: "account",
   input: actionInputs["account.delete"],
   provider: ["identity", "billing"],
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertAccountTransition("account.delete", target.account);
     await currentBilling(ctx, target.account);
   },

@@ -4,6 +4,8 @@ import { defineCommand } from "../command.js";
 import { runCompensated } from "../compensation.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
 import { assertAccountTransition } from "./accountTransitions.js";
+import { actionEffects, formatMoney } from "../billingEffects.js";
+import { currentBilling, isLiveSubscription } from "../billingState.js";
 
 /**
  * account.suspend — nobody at the customer can sign in (each active user is blocked at the identity
@@ -14,7 +16,23 @@ export const suspendAccount = defineCommand({
   targetType: "account",
   input: actionInputs["account.suspend"],
   provider: "identity",
-  validate: (target) => assertAccountTransition("account.suspend", target.account),
+  precondition: (target) => assertAccountTransition("account.suspend", target.account),
+  // Not destructive, but it changes access while the customer keeps paying: the agent sees both first.
+  preview: async (target, _input, ctx) => {
+    const users = await usersToBlock(ctx.deps.database.db, target.id);
+    // Billing is only read here, for the agent; a billing outage must not stop a suspension.
+    const billing = await currentBilling(ctx, target.account).catch(() => undefined);
+    const warnings: string[] = [];
+    if (billing === undefined) warnings.push("Billing could not be read; it continues unchanged");
+    else if (billing?.nextInvoice) warnings.push(`Billing continues: the next invoice of ${formatMoney(billing.nextInvoice.amountCents, billing.currency)} is still due on ${billing.nextInvoice.date ?? "the next billing date"}`);
+    else if (isLiveSubscription(billing ?? null)) warnings.push("Billing continues unchanged");
+    return actionEffects(billing ?? null, {
+      summary: `Suspend ${target.account.name}: ${users.length} user(s) cannot sign in until the suspension is lifted; billing continues`,
+      billingAfter: "unchanged",
+      usersLosingAccess: users,
+      warnings,
+    });
+  },
   perform: async (target, _input, ctx, call) => {
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     await runCompensated(blockSteps(users, true, ctx, call), { logger: ctx.deps.logger, transactional: Boolean(call.executor) });

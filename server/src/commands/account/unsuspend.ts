@@ -14,7 +14,7 @@ export const unsuspendAccount = defineCommand({
   targetType: "account",
   input: actionInputs["account.unsuspend"],
   provider: "identity",
-  validate: (target) => assertAccountTransition("account.unsuspend", target.account),
+  precondition: (target) => assertAccountTransition("account.unsuspend", target.account),
   perform: async (target, _input, ctx, call) => {
     const db = call.executor ?? ctx.deps.database.db;
     const holds = await openHolds(db, target.id, ["suspension"]);

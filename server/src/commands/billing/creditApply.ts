@@ -2,7 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { billingRef, currentBilling, earlierBilling } from "../billingState.js";
+import { assertBillingOpen, billingRef, currentBilling, earlierBilling } from "../billingState.js";
 import { formatMoney } from "../billingEffects.js";
 
 /** billing.credit_apply — credits the customer balance (it reduces the next invoices); support_full up to its cap. */
@@ -16,7 +16,8 @@ export const applyCredit = defineCommand({
     const billing = await currentBilling(ctx, target.account);
     return { balanceCents: billing?.balanceCents ?? null, currency: billing?.currency ?? null };
   },
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
+    assertBillingOpen("billing.credit_apply", target.account);
     if (!(await currentBilling(ctx, target.account))) throw Problem.conflict("no_billing_customer", `Account ${target.id} has no billing customer to credit`, { accountId: target.id });
   },
   perform: (target, input, ctx, call) => ctx.deps.billing.applyCredit(billingRef(target.account), input.amountCents, input.description ?? `Support credit (ticket ${ctx.ticketId})`, call),

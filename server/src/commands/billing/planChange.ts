@@ -4,7 +4,7 @@ import { isPlanName, planNames } from "../../providers/planCatalog.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
+import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 
 /**
  * billing.plan_change — moves the subscription to another plan (same interval and seats) through
@@ -20,6 +20,10 @@ export const changePlan = defineCommand({
   }),
   provider: "billing",
   providerState: billingBefore,
+  precondition: async (target, ctx) => {
+    assertBillingOpen("billing.plan_change", target.account);
+    liveSubscription(await currentBilling(ctx, target.account), target.id);
+  },
   validate: async (target, input, ctx) => {
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     if (billing.plan === input.plan) throw Problem.conflict("invalid_transition", `The subscription is already on the ${input.plan} plan`, { plan: input.plan });

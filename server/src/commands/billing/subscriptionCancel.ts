@@ -17,6 +17,9 @@ export const cancelSubscription = defineCommand({
   input: actionInputs["billing.subscription_cancel"],
   provider: "billing",
   providerState: billingBefore,
+  precondition: async (target, ctx) => {
+    liveSubscription(await currentBilling(ctx, target.account), target.id);
+  },
   validate: async (target, input, ctx) => {
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     if (input.mode === "at_period_end" && billing.cancelAtPeriodEnd) {

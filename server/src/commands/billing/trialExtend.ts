@@ -2,7 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
-import { billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "../billingState.js";
+import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "../billingState.js";
 
 const DAY_MS = 86_400_000;
 
@@ -20,7 +20,8 @@ export const extendTrial = defineCommand({
   provider: "billing",
   capValue: (input) => input.days,
   providerState: billingBefore,
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
+    assertBillingOpen("billing.trial_extend", target.account);
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     if (billing.status !== "trialing") throw Problem.conflict("invalid_transition", `Only a trialing subscription can be extended; this one is ${billing.status}`, { subscriptionStatus: billing.status });
   },

@@ -40,8 +40,7 @@ export const startImpersonation = defineCommand({
       throw Problem.forbidden("mode_not_allowed", `impersonation in ${input.mode} mode needs the ${minRole} panel role; you have ${actor.panelRole}`, { mode: input.mode, requiredRole: minRole, panelRole: actor.panelRole });
     }
   },
-  validate: async (target, input, ctx) => {
-    if (ctx.reason.length < IMPERSONATION_REASON_MIN) throw Problem.badRequest(`Say why you need to see the customer's account, in at least ${IMPERSONATION_REASON_MIN} characters`, [{ field: "body.reason", reason: `at least ${IMPERSONATION_REASON_MIN} characters` }]);
+  precondition: async (target, ctx) => {
     const { user, account } = target;
     if (account.status === "deleted") throw refused("account_deleted", `Account ${account.id} is deleted`);
     if (user.status !== "active" || user.blocked) throw refused("target_not_active", `${user.id} is ${user.blocked ? "blocked" : user.status}: only active users can be viewed`, { status: user.status, blocked: user.blocked });
@@ -50,12 +49,16 @@ export const startImpersonation = defineCommand({
     const db = ctx.deps.database.db;
     const staff = await db.selectFrom("staff").select("id").where("active", "=", true).where((eb) => eb(eb.fn("lower", ["email"]), "=", user.email.toLowerCase())).executeTakeFirst();
     if (staff) throw refused("target_is_staff", `${user.id} is panel staff; staff accounts are not impersonated`);
+    if (ctx.actor.kind === "staff" && (await liveSessionOfStaff(db, ctx.actor.staffId))) throw refused("session_already_live", "You already have a live impersonation session; end it first");
+  },
+  validate: async (target, input, ctx) => {
+    if (ctx.reason.length < IMPERSONATION_REASON_MIN) throw Problem.badRequest(`Say why you need to see the customer's account, in at least ${IMPERSONATION_REASON_MIN} characters`, [{ field: "body.reason", reason: `at least ${IMPERSONATION_REASON_MIN} characters` }]);
+    const { user } = target;
     // Full access to an owner/admin is an operations decision, whatever the mode table says.
     if (input.mode === "full" && (user.role === "owner" || user.role === "admin") && ctx.actor.kind === "staff" && !roleAtLeast(ctx.actor.panelRole, "operations")) {
       throw refused("full_mode_on_admin", `Full access to an account ${user.role} needs the operations panel role`);
     }
-    if (ctx.actor.kind === "staff" && (await liveSessionOfStaff(db, ctx.actor.staffId))) throw refused("session_already_live", "You already have a live impersonation session; end it first");
-    await productForStart(db, input.productId);
+    await productForStart(ctx.deps.database.db, input.productId);
   },
   apply: async (trx, target, input, ctx) => {
     if (ctx.actor.kind !== "staff") throw Problem.forbidden("staff_only", "Only staff start impersonation sessions");

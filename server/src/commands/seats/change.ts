@@ -18,11 +18,13 @@ export const changeSeats = defineCommand({
   input: actionInputs["seats.change"],
   provider: "billing",
   providerState: billingBefore,
-  validate: async (target, input, ctx) => {
+  precondition: async (target, ctx) => {
     const { account } = target;
     if (!SEATED_ACCOUNT.has(account.status)) throw Problem.conflict("invalid_transition", `Seats cannot change on a ${account.status} account`, { status: account.status });
-    if (input.seats === account.seats_licensed) throw Problem.conflict("invalid_transition", `The account already has ${input.seats} licensed seats`);
     liveSubscription(await currentBilling(ctx, account), account.id);
+  },
+  validate: (target, input) => {
+    if (input.seats === target.account.seats_licensed) throw Problem.conflict("invalid_transition", `The account already has ${input.seats} licensed seats`);
   },
   preview: async (target, input, ctx) => {
     const { account } = target;

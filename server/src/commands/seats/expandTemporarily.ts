@@ -5,6 +5,7 @@ import { accountAfter } from "../accountAfter.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { temporarySeats } from "./seatHolders.js";
+import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 
 const DAY_MS = 86_400_000;
 const EXPANDABLE = new Set(["active", "trialing", "past_due"]);
@@ -20,10 +21,25 @@ export const expandSeatsTemporarily = defineCommand({
   provider: "billing",
   capValue: (input) => input.seats,
   providerState: billingBefore,
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     const { account } = target;
     if (!EXPANDABLE.has(account.status)) throw Problem.conflict("invalid_transition", `Seats cannot be added to a ${account.status} account`, { status: account.status });
     liveSubscription(await currentBilling(ctx, account), account.id);
+  },
+  // Not destructive, but it raises the next invoices until the seats expire: shown before it happens.
+  preview: async (target, input, ctx) => {
+    const { account } = target;
+    const billing = liveSubscription(await currentBilling(ctx, account), account.id);
+    const open = await temporarySeats(ctx.deps.database.db, account.id);
+    const billed = account.seats_licensed + open + input.seats;
+    const until = new Date(ctx.now.getTime() + input.days * DAY_MS).toISOString().slice(0, 10);
+    const nextInvoice = projectedNextInvoice(billing, { seats: billed });
+    const raise = nextInvoice && billing.nextInvoice ? nextInvoice.amountCents - billing.nextInvoice.amountCents : null;
+    return actionEffects(billing, {
+      summary: `+${input.seats} seats for ${input.days} day(s), until ${until}` + (raise !== null ? `: next invoice +${formatMoney(raise, billing.currency)} until ${until}` : ""),
+      billingAfter: { mrrCents: projectedMrrCents(billing, { seats: billed }), nextInvoice },
+      warnings: ["Figures are estimates: the provider prorates the change on the next invoice"],
+    });
   },
   perform: async (target, input, ctx, call) => {
     const open = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id);

@@ -14,7 +14,7 @@ export const activateUser = defineCommand({
   targetType: "user",
   input: actionInputs["user.activate"],
   provider: "identity",
-  validate: (target) => {
+  precondition: (target) => {
     assertUserTransition("user.activate", target.user);
     assertAccountOpen("user.activate", target.account);
   },

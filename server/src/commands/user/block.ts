@@ -12,7 +12,7 @@ export const blockUser = defineCommand({
   input: actionInputs["user.block"],
   provider: "identity",
   providerState: identityBefore,
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     const state = await signInState(target, ctx);
     if (state.blocked) throw invalidTransition(`${target.id} is already blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: true });
   },

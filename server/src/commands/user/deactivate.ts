@@ -12,7 +12,7 @@ export const deactivateUser = defineCommand({
   targetType: "user",
   input: actionInputs["user.deactivate"],
   provider: "identity",
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertUserTransition("user.deactivate", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },

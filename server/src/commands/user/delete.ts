@@ -19,7 +19,7 @@ export const deleteUser = defineCommand({
   targetType: "user",
   input: actionInputs["user.delete"],
   provider: "identity",
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertUserTransition("user.delete", target.user);
     if (target.account.status !== "deactivated" && target.account.status !== "deleted") await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },

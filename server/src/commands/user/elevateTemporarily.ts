@@ -17,12 +17,15 @@ export const elevateTemporarily = defineCommand({
   input: actionInputs["user.elevate_temporarily"],
   provider: "none",
   capValue: (input) => input.hours,
-  validate: async (target, input, ctx) => {
+  precondition: async (target, ctx) => {
     const { user } = target;
     if (user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be elevated; ${user.email} is ${user.status}`, { status: user.status });
-    if (roleRank(input.role) <= roleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
     const open = await openElevation(ctx.deps.database.db, user.id);
     if (open) throw Problem.conflict("already_elevated", `${user.email} is already elevated to ${open.elevated_role} until ${new Date(open.expires_at).toISOString()}`, { elevationId: open.id });
+  },
+  validate: (target, input) => {
+    const { user } = target;
+    if (roleRank(input.role) <= roleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
   },
   apply: async (trx, target, input, ctx) => {
     const id = `rel_${randomUUID()}`;

@@ -15,7 +15,7 @@ export const mfaReset = defineCommand({
   input: actionInputs["user.mfa_reset"],
   provider: "identity",
   providerState: identityBefore,
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertCanSignIn("user.mfa_reset", target.user);
     const state = await signInState(target, ctx);
     if (!state.mfaEnrolled) throw invalidTransition(`${target.id} has no second factor to reset${state.source === "builtin" ? "" : ` at ${state.source}`}`, { mfaEnrolled: false });

@@ -17,7 +17,7 @@ export const passwordReset = defineCommand({
   targetType: "user",
   input: actionInputs["user.password_reset"],
   provider: "identity",
-  validate: (target) => {
+  precondition: (target) => {
     assertCanSignIn("user.password_reset", target.user);
     assertAccountOpen("user.password_reset", target.account);
   },

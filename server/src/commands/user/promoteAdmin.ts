@@ -21,7 +21,7 @@ export const promoteAdmin = defineCommand({
   targetType: "user",
   input: actionInputs["user.promote_admin"],
   provider: "none",
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     if (target.user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be promoted; ${target.user.email} is ${target.user.status}`, { status: target.user.status });
     await assertNoActiveAdmin(ctx.deps.database.db, target.accountId);
   },

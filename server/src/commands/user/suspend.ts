@@ -11,7 +11,7 @@ export const suspendUser = defineCommand({
   targetType: "user",
   input: actionInputs["user.suspend"],
   provider: "identity",
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertUserTransition("user.suspend", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },

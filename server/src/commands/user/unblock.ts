@@ -12,7 +12,7 @@ export const unblockUser = defineCommand({
   input: actionInputs["user.unblock"],
   provider: "identity",
   providerState: identityBefore,
-  validate: async (target, _input, ctx) => {
+  precondition: async (target, ctx) => {
     assertAccountOpen("user.unblock", target.account);
     const state = await signInState(target, ctx);
     if (!state.blocked) throw invalidTransition(`${target.id} is not blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: false });

@@ -6,7 +6,9 @@ import { requireActor } from "../../auth/requestActor.js";
 import { commands } from "../../commands/registry.js";
 import { requireTargetType } from "../../commands/targetType.js";
 import { authenticate } from "../../auth/authenticate.js";
-import { authorize } from "../../auth/authorize.js";
+import { authorize, guard } from "../../auth/authorize.js";
+import { availableActions } from "../../commands/availability.js";
+import { AvailableActions, AvailableActionsQuery } from "../../../../shared/schemas/availability.js";
 import { previewCommand, runCommand } from "../../commands/runCommand.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
@@ -25,9 +27,22 @@ const errorResponses = {
   504: "The provider timed out while Steward was reading from it, before any change; the attempt is audited as failed",
 } as const;
 
-/** `POST /api/actions/<action>` for every support command, and `/preview` for destructive ones. */
+/** `GET /api/actions/available`; `POST /api/actions/<action>` for every support command, and `/preview` for destructive ones. */
 export function actionRoutes(deps: AppDeps): Router {
   const router = Router();
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/actions/available",
+      summary: "Every support action on a user or account as available, or unavailable with the reason (state, role, cap left, no billing) — the checks the actions themselves run",
+      tags: ["actions"],
+      query: AvailableActionsQuery,
+      responses: { 200: AvailableActions, 403: "Panel role too low", 404: errorResponses[404] },
+      before: guard(deps, "context.view"),
+    },
+    async ({ query, req }) => availableActions(deps, requireActor(req), query),
+  );
   for (const [name, command] of commands) {
     const rule = actionRules[name as SupportActionName];
     // The target's type is checked before the permission check, so no denial is audited against a wrong target.

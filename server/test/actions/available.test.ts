@@ -1,0 +1,200 @@
+import request from "supertest";
+import { describe, expect, it } from "vitest";
+import type { PanelRole } from "../../../shared/roles.js";
+import type { ActionAvailability, AvailableActions } from "../../../shared/schemas/availability.js";
+import { actionRules, type ActionName } from "../../../shared/actions.js";
+import { databaseKinds } from "../support/databases.js";
+import { act, auditCount, localState, preview, sessionOf, useHarness, type Harness } from "./harness.js";
+
+/**
+ * GET /api/actions/available through the HTTP API on both databases: what it marks unavailable is
+ * what the action itself refuses (one rule, SupportCommand.precondition), and the bugs the sidebar
+ * exposed — a credit on a deleted account, a password reset on a deactivated user, seat changes
+ * without billing — are refused by the actions too, changing nothing.
+ */
+async function available(h: Harness, role: PanelRole, targetType: string, targetId: string): Promise<AvailableActions> {
+  const res = await request(h.app).get("/api/actions/available").query({ targetType, targetId }).set("Authorization", `Bearer ${await sessionOf(h, role)}`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body as AvailableActions;
+}
+
+function find(result: AvailableActions, action: string): ActionAvailability {
+  const found = result.actions.find((a) => a.action === action);
+  if (!found) throw new Error(`${action} not listed`);
+  return found;
+}
+
+/** A valid input per action, so a run reaches the state checks (not the input's 400). */
+const SAMPLE_INPUT: Record<string, Record<string, unknown>> = {
+  "user.mfa_reset": { identityVerification: "verified_email_reply", verificationNote: "Replied from the address on file" },
+  "user.role_change": { role: "viewer" },
+  "user.promote_admin": { role: "admin" },
+  "user.elevate_temporarily": { role: "owner", hours: 1 },
+  "seats.change": { seats: 40 },
+  "seats.expand_temporarily": { seats: 1, days: 1 },
+  "billing.trial_extend": { days: 1 },
+  "billing.credit_apply": { amountCents: 100 },
+  "billing.plan_change": { plan: "enterprise" },
+  "billing.subscription_cancel": { mode: "at_period_end" },
+  "impersonation.start": { mode: "read_only", minutes: 10 },
+};
+
+/** What the action answers when run (destructive ones: their preview, which makes the same checks first). */
+async function attempt(h: Harness, role: PanelRole, action: string, target: { type: "user" | "account"; id: string }) {
+  const call = { target, input: SAMPLE_INPUT[action] ?? {}, reason: "Checking what the sidebar offers" };
+  const destructive = (actionRules[action as ActionName] as { destructive?: boolean }).destructive;
+  return destructive ? preview(h, role, action, call) : act(h, role, action, call);
+}
+
+describe.each(databaseKinds)("available actions (%s)", (kind) => {
+  const h = useHarness(kind, {
+    arrange: async ({ deps }) => {
+      const { db } = deps.database;
+      // A deleted account (soft delete keeps its billing customer), a deactivated user, a deleted user,
+      // and an account with no billing customer at all.
+      await db.updateTable("accounts").set({ status: "deleted" }).where("id", "=", "acc_demo_017").execute();
+      await db.updateTable("users").set({ status: "deactivated" }).where("id", "=", "usr_demo_008_4").execute();
+      await db.updateTable("users").set({ status: "deleted" }).where("id", "=", "usr_demo_008_5").execute();
+      await db.insertInto("accounts").values({ id: "acc_nobill", name: "No Billing Ltd", domain: "nobill.example", status: "active", plan: "team", seats_licensed: 5, billing_customer_id: null }).execute();
+    },
+  });
+
+  it("a credit on a deleted account is offered as unavailable and refused, changing nothing", async () => {
+    const result = await available(h, "operations", "account", "acc_demo_017");
+    expect(find(result, "billing.credit_apply")).toMatchObject({ status: "unavailable", reason: "state", code: "account_closed" });
+    const before = await localState(h.deps, "acc_demo_017");
+    const res = await act(h, "operations", "billing.credit_apply", { target: { type: "account", id: "acc_demo_017" }, input: { amountCents: 500 } });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe("account_closed");
+    expect(await localState(h.deps, "acc_demo_017")).toEqual(before);
+  });
+
+  it("password reset on a deactivated user is unavailable and refused", async () => {
+    const result = await available(h, "support_full", "user", "usr_demo_008_4");
+    expect(find(result, "user.password_reset")).toMatchObject({ status: "unavailable", reason: "state", code: "invalid_transition" });
+    expect(find(result, "user.activate")).toMatchObject({ status: "available" });
+    const res = await act(h, "support_full", "user.password_reset", { target: { type: "user", id: "usr_demo_008_4" } });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe("invalid_transition");
+  });
+
+  it("every action on a deleted user is unavailable, and the actions answer 404", async () => {
+    const result = await available(h, "admin", "user", "usr_demo_008_5");
+    expect(result.actions.length).toBeGreaterThan(10);
+    for (const a of result.actions) expect(a).toMatchObject({ status: "unavailable", reason: "state", code: "user_deleted" });
+    for (const action of ["user.password_reset", "user.unblock", "user.lockout_clear"]) {
+      const res = await act(h, "admin", action, { target: { type: "user", id: "usr_demo_008_5" }, expectedVersion: result.version });
+      expect(res.status, action).toBe(404);
+    }
+  });
+
+  it("seat and billing changes without a billing customer are unavailable for missing billing and refused", async () => {
+    const result = await available(h, "admin", "account", "acc_nobill");
+    for (const action of ["seats.change", "seats.expand_temporarily", "billing.credit_apply", "billing.trial_extend", "billing.plan_change"]) {
+      expect(find(result, action), action).toMatchObject({ status: "unavailable", reason: "billing", code: "no_billing_customer" });
+    }
+    expect(find(result, "account.suspend")).toMatchObject({ status: "available" });
+    const before = await localState(h.deps, "acc_nobill");
+    const res = await act(h, "admin", "seats.change", { target: { type: "account", id: "acc_nobill" }, input: { seats: 6 } });
+    expect(res.status).toBe(409);
+    expect(res.body.code).toBe("no_billing_customer");
+    expect(await localState(h.deps, "acc_nobill")).toEqual(before);
+  });
+
+  it("a read-only agent sees every action as needing a higher role, with the role named", async () => {
+    const result = await available(h, "support_read_only", "account", "acc_demo_001");
+    for (const a of result.actions) {
+      expect(a.status).toBe("unavailable");
+      expect(a.reason).toBe("role");
+      expect(a.requiredRole).toBe(actionRules[a.action as ActionName].minRole);
+    }
+    const support = await available(h, "support_full", "account", "acc_demo_001");
+    expect(find(support, "seats.change")).toMatchObject({ status: "unavailable", reason: "role", requiredRole: "operations" });
+  });
+
+  it("a capped action shows what is left, and none left after the cap is used, naming who can go further", async () => {
+    const first = find(await available(h, "support_full", "account", "acc_demo_003"), "billing.credit_apply");
+    expect(first).toMatchObject({ status: "available", cap: { unit: "cents", left: 5_000, perRequest: 5_000 } });
+    const credited = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_003" }, input: { amountCents: 3_000 } });
+    expect(credited.status, JSON.stringify(credited.body)).toBe(200);
+    expect(find(await available(h, "support_full", "account", "acc_demo_003"), "billing.credit_apply").cap?.left).toBe(2_000);
+    const more = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_003" }, input: { amountCents: 2_000 } });
+    expect(more.status).toBe(200);
+    const used = find(await available(h, "support_full", "account", "acc_demo_003"), "billing.credit_apply");
+    expect(used).toMatchObject({ status: "unavailable", reason: "cap", code: "over_cap", cap: { left: 0, canGoFurther: ["operations", "admin"] } });
+    const refused = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_003" }, input: { amountCents: 1 } });
+    expect(refused.status).toBe(403);
+    expect(refused.body.code).toBe("over_cap");
+  });
+
+  it("whatever it marks unavailable for state or billing, the action refuses with the same code", async () => {
+    const targets = [
+      { type: "account", id: "acc_demo_004" }, // suspended
+      { type: "account", id: "acc_demo_005" }, // deactivated, canceled subscription
+      { type: "account", id: "acc_demo_017" }, // deleted
+      { type: "account", id: "acc_demo_002" }, // trialing
+      { type: "user", id: "usr_demo_008_4" }, // deactivated
+      { type: "user", id: "usr_demo_004_1" }, // on a suspended account
+    ] as const;
+    let checked = 0;
+    for (const target of targets) {
+      const result = await available(h, "admin", target.type, target.id);
+      for (const a of result.actions.filter((x) => x.reason === "state" || x.reason === "billing")) {
+        const res = await attempt(h, "admin", a.action, target);
+        expect(res.status, `${a.action} on ${target.id}: ${JSON.stringify(res.body)}`).toBe(409);
+        expect(res.body.code, `${a.action} on ${target.id}`).toBe(a.code);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(15);
+  });
+
+  it("suspending an account previews who loses access and that billing continues, then runs without a token", async () => {
+    const accountId = "acc_demo_001";
+    expect(find(await available(h, "support_full", "account", accountId), "account.suspend")).toMatchObject({ status: "available", preview: true });
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: "cus_demo_001" });
+    const active = await h.deps.database.db.selectFrom("users").select("id").where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).execute();
+    const previewed = await preview(h, "support_full", "account.suspend", { target: { type: "account", id: accountId } });
+    expect(previewed.status, JSON.stringify(previewed.body)).toBe(200);
+    const effects = previewed.body.effects;
+    expect(effects.usersLosingAccess.map((u: { id: string }) => u.id).sort()).toEqual(active.map((u) => u.id).sort());
+    expect(effects.mrrLostCents).toBe(0);
+    expect(effects.nextInvoice).toEqual(billing?.nextInvoice);
+    expect(effects.warnings.join(" ")).toContain("Billing continues");
+    const done = await act(h, "support_full", "account.suspend", { target: { type: "account", id: accountId } });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.before.effects.summary).toContain("billing continues");
+  });
+
+  it("temporary seats preview the raise of the next invoice and until when", async () => {
+    const accountId = "acc_demo_006";
+    expect(find(await available(h, "support_full", "account", accountId), "seats.expand_temporarily")).toMatchObject({ status: "available", preview: true });
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: "cus_demo_006" });
+    const previewed = await preview(h, "support_full", "seats.expand_temporarily", { target: { type: "account", id: accountId }, input: { seats: 2, days: 7 } });
+    expect(previewed.status, JSON.stringify(previewed.body)).toBe(200);
+    const effects = previewed.body.effects;
+    const raise = effects.nextInvoice.amountCents - (billing?.nextInvoice?.amountCents ?? 0);
+    expect(raise).toBeGreaterThan(0);
+    expect(raise % 2).toBe(0); // two seats at one price
+    expect(effects.mrrLostCents).toBeLessThan(0); // revenue goes up
+    const until = new Date(h.deps.clock.now().getTime() + 7 * 86_400_000).toISOString().slice(0, 10);
+    expect(effects.summary).toContain(`until ${until}`);
+    expect(effects.summary).toContain("next invoice +");
+    // The preview changed nothing.
+    expect(await h.deps.database.db.selectFrom("seat_expansions").select("id").where("account_id", "=", accountId).execute()).toEqual([]);
+  });
+
+  it("a bad query is a 400 naming the field, and reads nothing into the audit log", async () => {
+    const before = await auditCount(h.deps);
+    const token = await sessionOf(h, "support_full");
+    const bad = await request(h.app).get("/api/actions/available").query({ targetType: "staff", targetId: "acc_demo_001" }).set("Authorization", `Bearer ${token}`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toContain("query.targetType");
+    const missing = await request(h.app).get("/api/actions/available").query({ targetType: "account" }).set("Authorization", `Bearer ${token}`);
+    expect(missing.status).toBe(400);
+    expect(missing.body.errors.map((e: { field: string }) => e.field)).toContain("query.targetId");
+    const unknown = await request(h.app).get("/api/actions/available").query({ targetType: "account", targetId: "acc_nope" }).set("Authorization", `Bearer ${token}`);
+    expect(unknown.status).toBe(404);
+    expect(await auditCount(h.deps)).toBe(before);
+  });
+});

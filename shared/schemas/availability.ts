@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { PanelRole } from "../roles.js";
+import { ActionTarget } from "./actions.js";
+
+/**
+ * `GET /api/actions/available`: for one loaded target, every support action on it as available,
+ * unavailable with the reason, or unknown (a provider could not be read). The server computes it with
+ * the same checks the actions run, so the app never offers what the server would refuse.
+ */
+export const AvailableActionsQuery = z
+  .object({
+    targetType: z.enum(["user", "account"]),
+    targetId: z.string().trim().min(1).max(100),
+  })
+  .strict();
+export type AvailableActionsQuery = z.infer<typeof AvailableActionsQuery>;
+
+/** Why an action cannot be done now: the target's state, the agent's role, the cap used up, no billing, an unsettled earlier action, or a provider that did not answer. */
+export const UnavailableReason = z.enum(["state", "role", "cap", "billing", "pending", "provider"]);
+export type UnavailableReason = z.infer<typeof UnavailableReason>;
+
+export const CapLeft = z.object({
+  field: z.string(),
+  unit: z.string(),
+  left: z.number().int().nonnegative(),
+  perRequest: z.number().int().nonnegative(),
+  canGoFurther: z.array(PanelRole),
+});
+export type CapLeft = z.infer<typeof CapLeft>;
+
+export const ActionAvailability = z.object({
+  action: z.string(),
+  status: z.enum(["available", "unavailable", "unknown"]),
+  reason: UnavailableReason.nullable(),
+  /** The problem code the action itself would answer (invalid_transition, account_closed, over_cap…). */
+  code: z.string().nullable(),
+  detail: z.string().nullable(),
+  /** For `role`: the lowest panel role that may do it. */
+  requiredRole: PanelRole.nullable(),
+  /** For capped actions: what is left to this agent on this target now. */
+  cap: CapLeft.nullable(),
+  /** Whether the action shows its effects first (POST …/preview): every action that changes money or access. */
+  preview: z.boolean(),
+});
+export type ActionAvailability = z.infer<typeof ActionAvailability>;
+
+export const AvailableActions = z.object({
+  target: ActionTarget,
+  version: z.number().int(),
+  checkedAt: z.string(),
+  actions: z.array(ActionAvailability),
+});
+export type AvailableActions = z.infer<typeof AvailableActions>;
