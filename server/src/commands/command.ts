@@ -1,7 +1,7 @@
 import type { Transaction } from "kysely";
 import type { z } from "zod";
 import type { ActionName } from "../../../shared/actions.js";
-import type { ActionEffects, SupportActionName } from "../../../shared/schemas/actions.js";
+import type { ActionEffects, ActionTarget, SupportActionName } from "../../../shared/schemas/actions.js";
 import type { Actor } from "../actor.js";
 import type { DB } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
@@ -48,9 +48,10 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   provider: CommandProvider;
   /**
    * Permission beyond the role table that depends on the input (a mode only some roles may use, a
-   * session that is someone else's): throws a 403 Problem, which the runner audits as `denied`.
+   * session that is someone else's, a mode refused for this kind of target): throws a 403 Problem,
+   * which the runner audits as `denied`. `target` is as the request names it (not loaded or locked).
    */
-  permit?: (actor: Actor, input: I, deps: AppDeps) => void | Promise<void>;
+  permit?: (actor: Actor, input: I, deps: AppDeps, target: ActionTarget) => void | Promise<void>;
   /** The number caps apply to (days, cents, seats…), for actions with a cap. */
   capValue?: (input: I) => number;
   /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */

@@ -54,7 +54,7 @@ async function checkPermission(command: AnyCommand, req: CommandRequest, deps: A
   const action = command.action as ActionName;
   try {
     assertAllowed(req.actor, action);
-    await command.permit?.(req.actor, input as never, deps);
+    await command.permit?.(req.actor, input as never, deps, req.target);
     if (command.capValue) await checkCap(deps.database.db, req.actor, action, command.capValue(input as never));
   } catch (err) {
     const problem = toProblem(err);

@@ -33,8 +33,16 @@ export const startImpersonation = defineCommand({
   input: actionInputs["impersonation.start"],
   provider: "none",
   capValue: (input) => input.minutes,
-  permit: (actor, input) => {
+  permit: async (actor, input, deps, target) => {
     if (actor.kind !== "staff") return;
+    // Checked before the mode table so the agent hears the specific reason: full access to an
+    // owner/admin is an operations decision, even if the table ever lets a lower role use full mode.
+    if (input.mode === "full" && !roleAtLeast(actor.panelRole, "operations")) {
+      const row = await deps.database.db.selectFrom("users").select("role").where("id", "=", target.id).executeTakeFirst();
+      if (row && (row.role === "owner" || row.role === "admin")) {
+        throw Problem.forbidden("full_mode_on_admin", `Full access to an account ${row.role} needs the operations panel role; you have ${actor.panelRole}`, { mode: input.mode, requiredRole: "operations", panelRole: actor.panelRole, targetRole: row.role });
+      }
+    }
     const minRole = rule.modes.minRoles[input.mode] as PanelRole;
     if (!roleAtLeast(actor.panelRole, minRole)) {
       throw Problem.forbidden("mode_not_allowed", `impersonation in ${input.mode} mode needs the ${minRole} panel role; you have ${actor.panelRole}`, { mode: input.mode, requiredRole: minRole, panelRole: actor.panelRole });
@@ -50,10 +58,6 @@ export const startImpersonation = defineCommand({
     const db = ctx.deps.database.db;
     const staff = await db.selectFrom("staff").select("id").where("active", "=", true).where((eb) => eb(eb.fn("lower", ["email"]), "=", user.email.toLowerCase())).executeTakeFirst();
     if (staff) throw refused("target_is_staff", `${user.id} is panel staff; staff accounts are not impersonated`);
-    // Full access to an owner/admin is an operations decision, whatever the mode table says.
-    if (input.mode === "full" && (user.role === "owner" || user.role === "admin") && ctx.actor.kind === "staff" && !roleAtLeast(ctx.actor.panelRole, "operations")) {
-      throw refused("full_mode_on_admin", `Full access to an account ${user.role} needs the operations panel role`);
-    }
     if (ctx.actor.kind === "staff" && (await liveSessionOfStaff(db, ctx.actor.staffId))) throw refused("session_already_live", "You already have a live impersonation session; end it first");
     await productForStart(db, input.productId);
   },
