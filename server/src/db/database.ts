@@ -22,7 +22,7 @@ export interface Database {
 
 /** Bounds on how long one request may wait on the database; without them a stuck lock stalls everyone. */
 export interface DatabaseLimits {
-  /** PostgreSQL statement_timeout. */
+  /** PostgreSQL statement_timeout; PGlite: how long one holder may keep its one connection busy or idle (pgliteDialect.ts). */
   statementTimeoutMs: number;
   /** PostgreSQL lock_timeout: waiting for a row or table lock. */
   lockTimeoutMs: number;
@@ -82,7 +82,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     unlock();
     throw err;
   }
-  const dialect = new PGliteDialect(pglite, { acquireTimeoutMs: options.limits?.connectTimeoutMs });
+  const dialect = new PGliteDialect(pglite, { acquireTimeoutMs: options.limits?.connectTimeoutMs, statementTimeoutMs: options.limits?.statementTimeoutMs });
   const db = new Kysely<DB>({ dialect });
   return {
     db,
