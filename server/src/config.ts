@@ -42,7 +42,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
     .optional(),
   DATABASE_POOL_SIZE: positiveInt.default(10),
-  /** One statement may run this long before PostgreSQL cancels it (503 to the caller). */
+  /** One statement may run this long before PostgreSQL cancels it (503 to the caller); PGlite: how long one request may keep its single connection busy or idle. */
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15_000),
   /** Waiting for a row or table lock held by someone else gives up after this (503). */
   DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(5_000),
