@@ -98,6 +98,12 @@ const EnvSchema = z.object({
   TARGET_LEASE_WAIT_MS: z.coerce.number({ message: "expected a number" }).int().min(0).default(5_000),
   /** How often the reconciler looks for provider operations whose outcome is not known. */
   RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
+  /**
+   * Past this age an open operation is never retried with its provider idempotency key (Stripe may
+   * prune keys once 24 h old, and a pruned key applies again): the reconciler only re-reads, and
+   * what a re-read cannot settle waits in `needs_review` for operations.
+   */
+  RECONCILE_KEY_HORIZON_MS: positiveInt.default(82_800_000),
 
   /** The audit key (≥ 64 hex characters) the database never holds; or a file holding it. Demo: generated under DATA_DIR. */
   AUDIT_SEAL_KEY: z.string().trim().regex(/^(?:[0-9a-fA-F]{2}){32,}$/, "expected at least 64 hex characters (32 random bytes)").optional(),

@@ -67,6 +67,14 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   confirmationRequired?: (target: TargetFor<T>, input: I, ctx: CommandContext) => boolean | Promise<boolean>;
   /** The provider side effect (Auth0, Stripe, or built-in tables through `call.executor`). */
   perform?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<P>;
+  /**
+   * For the reconciler: re-reads the provider to tell whether an operation whose answer was lost took
+   * effect, without writing anything. `performed` is what `apply` needs; null when it cannot tell.
+   * Used when a retry with the provider key cannot settle it, and past the key-retention horizon.
+   */
+  verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<{ applied: true; performed: P } | { applied: false } | null>;
+  /** Runs while the account has an operation whose outcome is open (resolving that operation is the point). */
+  runsWhileUnresolved?: boolean;
   /** Local state change inside the transaction (the runner bumps the version and writes the audit entry). */
   apply: (trx: Transaction<DB>, target: TargetFor<T>, input: I, ctx: CommandContext, performed: P) => Promise<Applied>;
 }

@@ -168,7 +168,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       leaseMs,
       (err) => deps.logger.warn({ err, action }, "could not renew a lease"),
     );
-    await refuseWhileUnresolved(db, accountId);
+    if (!command.runsWhileUnresolved) await refuseWhileUnresolved(db, accountId);
     // Caps over time: reserved before any provider call, so parallel requests cannot split a cap.
     capReservation = await reserveCommandCaps(deps, { ...req, action }, command.capValue ? command.capValue(input as never) : null);
 
