@@ -119,8 +119,9 @@ async function freshDatabase(): Promise<{ url: string; name: string; database: D
 }
 
 const token = async () => (await issueSessionToken({ config: loadConfig({}), clock: systemClock }, { staffId: "stf_demo_read", zendeskUserId: "9001" })).token;
+// A loaded machine can take long to start a process (tsx compiles on the fly): allow 3 minutes.
 const start = async (env: Record<string, string>, onSpawn?: (child: ChildProcess) => void) =>
-  spawnSteward({ LOG_LEVEL: "warn", ...env }, { port: await freePort(ports), onSpawn, mayExitBeforeReady: onSpawn !== undefined });
+  spawnSteward({ LOG_LEVEL: "warn", ...env }, { port: await freePort(ports), onSpawn, mayExitBeforeReady: onSpawn !== undefined, readyTimeoutMs: 180_000 });
 const alive = (p: StewardProcess) => p.child.exitCode === null && p.child.signalCode === null;
 const countBy = (answers: Answer[]) => answers.reduce<Record<string, number>>((acc, a) => ((acc[String(a.status)] = (acc[String(a.status)] ?? 0) + 1), acc), {});
 

@@ -18,6 +18,11 @@ export interface Database {
   close(): Promise<void>;
   /** Connections in use / open / requests waiting for one, for the metrics endpoint. */
   poolUsage(): { inUse: number; open: number; waiting: number; max: number };
+  /**
+   * Runs `fn` without the per-request statement limit (migrations and the demo seed at start, before
+   * any request is served). PostgreSQL migrations use a pool of their own instead; there this just runs `fn`.
+   */
+  unbounded<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Bounds on how long one request may wait on the database; without them a stuck lock stalls everyone. */
@@ -66,6 +71,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       location: redactUrl(options.url),
       close: () => db.destroy(),
       poolUsage: () => ({ inUse: pool.totalCount - pool.idleCount, open: pool.totalCount, waiting: pool.waitingCount, max }),
+      unbounded: (fn) => fn(),
     };
   }
   const memory = options.dataDir === "memory";
@@ -96,6 +102,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       }
     },
     poolUsage: () => dialect.usage(),
+    unbounded: (fn) => dialect.withoutStatementTimeout(fn),
   };
 }
 

@@ -163,7 +163,7 @@ class PGliteDriver implements Driver {
   constructor(
     private readonly pg: PGlite,
     private readonly mutex: Mutex,
-    private readonly statementTimeoutMs: number | undefined,
+    private readonly statementTimeoutMs: () => number | undefined,
   ) {}
 
   async init(): Promise<void> {
@@ -172,7 +172,7 @@ class PGliteDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const release = await this.mutex.lock();
-    return new PGliteLease(this.pg, release, this.statementTimeoutMs);
+    return new PGliteLease(this.pg, release, this.statementTimeoutMs());
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -200,6 +200,7 @@ class PGliteDriver implements Driver {
 export class PGliteDialect implements Dialect {
   private readonly mutex: Mutex;
   private readonly statementTimeoutMs: number | undefined;
+  private unboundedRuns = 0;
   constructor(
     private readonly pg: PGlite,
     options: { acquireTimeoutMs?: number; statementTimeoutMs?: number } = {},
@@ -210,11 +211,20 @@ export class PGliteDialect implements Dialect {
   usage(): { inUse: number; open: number; waiting: number; max: number } {
     return this.mutex.usage;
   }
+  /** Connections taken while `fn` runs have no statement limit (migrations, seeding at start). */
+  async withoutStatementTimeout<T>(fn: () => Promise<T>): Promise<T> {
+    this.unboundedRuns++;
+    try {
+      return await fn();
+    } finally {
+      this.unboundedRuns--;
+    }
+  }
   createAdapter(): DialectAdapter {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pg, this.mutex, this.statementTimeoutMs);
+    return new PGliteDriver(this.pg, this.mutex, () => (this.unboundedRuns > 0 ? undefined : this.statementTimeoutMs));
   }
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new PostgresIntrospector(db);
