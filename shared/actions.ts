@@ -158,6 +158,9 @@ export const actionRules = {
   "impersonation.keys_rotate": { target: "system", minRole: "system", kind: "write", summary: "Rotate the key that signs impersonation grants (command line)" },
   "zendesk.note_add": { target: "system", minRole: "system", kind: "write", summary: "Add an internal note to a Zendesk ticket" },
 
+  // Provider operations the reconciler could not settle
+  "operation.resolve": { target: "account", minRole: "operations", kind: "write", summary: "Close a provider operation awaiting review, after checking the provider (applied or not)" },
+
   // Refusals Steward records on its own (no staff member chose to do these)
   "session.token_replayed": { target: "staff", minRole: "system", kind: "read", summary: "Refuse a Zendesk app token used a second time" },
   "request.rate_limited": { target: "system", minRole: "system", kind: "read", summary: "Refuse requests over the rate limit (audited once per window)" },

@@ -53,7 +53,7 @@ const EnvSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL")
     .optional(),
   DATABASE_POOL_SIZE: positiveInt.default(10),
-  /** One statement may run this long before PostgreSQL cancels it (503 to the caller). */
+  /** One statement may run this long before PostgreSQL cancels it (503 to the caller); PGlite: how long one request may keep its single connection busy or idle. */
   DATABASE_STATEMENT_TIMEOUT_MS: positiveInt.default(15_000),
   /** Waiting for a row or table lock held by someone else gives up after this (503). */
   DATABASE_LOCK_TIMEOUT_MS: positiveInt.default(5_000),
@@ -109,6 +109,12 @@ const EnvSchema = z.object({
   TARGET_LEASE_WAIT_MS: z.coerce.number({ message: "expected a number" }).int().min(0).default(5_000),
   /** How often the reconciler looks for provider operations whose outcome is not known. */
   RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
+  /**
+   * Past this age an open operation is never retried with its provider idempotency key (Stripe may
+   * prune keys once 24 h old, and a pruned key applies again): the reconciler only re-reads, and
+   * what a re-read cannot settle waits in `needs_review` for operations.
+   */
+  RECONCILE_KEY_HORIZON_MS: positiveInt.default(82_800_000),
 
   /** The audit key (≥ 64 hex characters) the database never holds; or a file holding it. Demo: generated under DATA_DIR. */
   AUDIT_SEAL_KEY: z.string().trim().regex(/^(?:[0-9a-fA-F]{2}){32,}$/, "expected at least 64 hex characters (32 random bytes)").optional(),

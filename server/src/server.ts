@@ -31,7 +31,7 @@ export async function buildDeps(
   if (!overrides.database) await migrateWithoutLimits(config, database);
   else await migrateToLatest(database.db);
   if (config.demo && config.DEMO_SEED) {
-    const seeded = await seedDemoData(database.db);
+    const seeded = await database.unbounded(() => seedDemoData(database.db));
     logger.info({ seeded }, seeded.created ? "demo data seeded" : "demo data already present");
   }
   const clock = overrides.clock ?? systemClock;
@@ -56,7 +56,7 @@ function openServerDatabase(config: Config, logger: Logger): Promise<Database> {
 /** A migration on a large table may take longer than a request may: on PostgreSQL it gets its own unbounded pool. */
 async function migrateWithoutLimits(config: Config, database: Database): Promise<void> {
   if (config.database.kind !== "postgres") {
-    await migrateToLatest(database.db);
+    await database.unbounded(() => migrateToLatest(database.db));
     return;
   }
   const unbounded = await openDatabase({ ...config.database, poolSize: 1 });

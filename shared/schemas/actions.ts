@@ -73,6 +73,7 @@ export const actionInputs = {
   "billing.subscription_cancel": z.object({ mode: z.enum(["at_period_end", "now"]).default("at_period_end") }).strict(),
   "impersonation.start": StartImpersonationInput,
   "impersonation.stop": StopImpersonationInput,
+  "operation.resolve": z.object({ operationId: z.string().min(1).max(100), resolution: z.enum(["applied", "not_applied"]) }).strict(),
 } as const;
 export type SupportActionName = keyof typeof actionInputs;
 export const supportActionNames = Object.keys(actionInputs) as SupportActionName[];

@@ -1,7 +1,7 @@
 import type { Transaction } from "kysely";
 import type { z } from "zod";
 import type { ActionName } from "../../../shared/actions.js";
-import type { ActionEffects, SupportActionName } from "../../../shared/schemas/actions.js";
+import type { ActionEffects, ActionTarget, SupportActionName } from "../../../shared/schemas/actions.js";
 import type { Actor } from "../actor.js";
 import type { DB } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
@@ -48,9 +48,10 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   provider: CommandProvider;
   /**
    * Permission beyond the role table that depends on the input (a mode only some roles may use, a
-   * session that is someone else's): throws a 403 Problem, which the runner audits as `denied`.
+   * session that is someone else's, a mode refused for this kind of target): throws a 403 Problem,
+   * which the runner audits as `denied`. `target` is as the request names it (not loaded or locked).
    */
-  permit?: (actor: Actor, input: I, deps: AppDeps) => void | Promise<void>;
+  permit?: (actor: Actor, input: I, deps: AppDeps, target: ActionTarget) => void | Promise<void>;
   /** The number caps apply to (days, cents, seats…), for actions with a cap. */
   capValue?: (input: I) => number;
   /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */
@@ -72,6 +73,14 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   confirmationRequired?: (target: TargetFor<T>, input: I, ctx: CommandContext) => boolean | Promise<boolean>;
   /** The provider side effect (Auth0, Stripe, or built-in tables through `call.executor`). */
   perform?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<P>;
+  /**
+   * For the reconciler: re-reads the provider to tell whether an operation whose answer was lost took
+   * effect, without writing anything. `performed` is what `apply` needs; null when it cannot tell.
+   * Used when a retry with the provider key cannot settle it, and past the key-retention horizon.
+   */
+  verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<{ applied: true; performed: P } | { applied: false } | null>;
+  /** Runs while the account has an operation whose outcome is open (resolving that operation is the point). */
+  runsWhileUnresolved?: boolean;
   /** Local state change inside the transaction (the runner bumps the version and writes the audit entry). */
   apply: (trx: Transaction<DB>, target: TargetFor<T>, input: I, ctx: CommandContext, performed: P) => Promise<Applied>;
 }

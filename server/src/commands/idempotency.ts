@@ -50,6 +50,8 @@ export async function claimIdempotencyKey(db: Kysely<DB>, staffId: string, key: 
     if (op && (op.status === "pending" || op.status === "unknown")) {
       throw outcomeUnknown(existing.operation_id, op.status === "unknown" ? `The provider call's outcome is not known yet (${op.last_error ?? "no answer"})` : "The request handling this key stopped during its provider call");
     }
+    // Retrying would risk applying it twice; a person decides (operation.resolve), and until then the key says so.
+    if (op && op.status === "needs_review") throw outcomeUnknown(existing.operation_id, `Steward could not settle it with the provider and operations must review it (${op.last_error ?? "no answer"})`, { status: "needs_review" });
   }
   if (!existing.lease_over) throw inProgress();
   // The holder is gone (crash, cut-off request) and no provider operation is open: the key is ours now.

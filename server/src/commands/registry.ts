@@ -7,6 +7,7 @@ import { extendTrial } from "./billing/trialExtend.js";
 import { changeSeats } from "./seats/change.js";
 import { expandSeatsTemporarily } from "./seats/expandTemporarily.js";
 import { reclaimSeats } from "./seats/reclaim.js";
+import { resolveOperation } from "./operation/resolve.js";
 import { elevateTemporarily } from "./user/elevateTemporarily.js";
 import { activateAccount } from "./account/activate.js";
 import { deactivateAccount } from "./account/deactivate.js";
@@ -60,6 +61,8 @@ const all = [
   // Impersonation
   startImpersonation,
   stopImpersonation,
+  // Operations the reconciler could not settle
+  resolveOperation,
 ] as unknown as AnyCommand[];
 
 export const commands: ReadonlyMap<SupportActionName, AnyCommand> = new Map(all.map((c) => [c.action as SupportActionName, c]));

@@ -54,7 +54,7 @@ async function checkPermission(command: AnyCommand, req: CommandRequest, deps: A
   const action = command.action as ActionName;
   try {
     assertAllowed(req.actor, action);
-    await command.permit?.(req.actor, input as never, deps);
+    await command.permit?.(req.actor, input as never, deps, req.target);
     if (command.capValue) await checkCap(deps.database.db, req.actor, action, command.capValue(input as never));
   } catch (err) {
     const problem = toProblem(err);
@@ -169,7 +169,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       leaseMs,
       (err) => deps.logger.warn({ err, action }, "could not renew a lease"),
     );
-    await refuseWhileUnresolved(db, accountId);
+    if (!command.runsWhileUnresolved) await refuseWhileUnresolved(db, accountId);
     // Caps over time: reserved before any provider call, so parallel requests cannot split a cap.
     capReservation = await reserveCommandCaps(deps, { ...req, action }, command.capValue ? command.capValue(input as never) : null);
 

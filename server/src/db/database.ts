@@ -20,11 +20,16 @@ export interface Database {
   poolUsage(): { inUse: number; open: number; waiting: number; max: number };
   /** PGlite only: the whole data directory as a tarball, to open copies of it with `initialData`. */
   dumpDataDir?(): Promise<Blob>;
+  /**
+   * Runs `fn` without the per-request statement limit (migrations and the demo seed at start, before
+   * any request is served). PostgreSQL migrations use a pool of their own instead; there this just runs `fn`.
+   */
+  unbounded<T>(fn: () => Promise<T>): Promise<T>;
 }
 
 /** Bounds on how long one request may wait on the database; without them a stuck lock stalls everyone. */
 export interface DatabaseLimits {
-  /** PostgreSQL statement_timeout. */
+  /** PostgreSQL statement_timeout; PGlite: how long one holder may keep its one connection busy or idle (pgliteDialect.ts). */
   statementTimeoutMs: number;
   /** PostgreSQL lock_timeout: waiting for a row or table lock. */
   lockTimeoutMs: number;
@@ -111,6 +116,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
       location: redactUrl(options.url),
       close: () => db.destroy(),
       poolUsage: () => ({ inUse: pool.totalCount - pool.idleCount, open: pool.totalCount, waiting: pool.waitingCount, max }),
+      unbounded: (fn) => fn(),
     };
   }
   const memory = options.dataDir === "memory";
@@ -128,7 +134,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     unlock();
     throw err;
   }
-  const dialect = new PGliteDialect(pglite, { acquireTimeoutMs: options.limits?.connectTimeoutMs });
+  const dialect = new PGliteDialect(pglite, { acquireTimeoutMs: options.limits?.connectTimeoutMs, statementTimeoutMs: options.limits?.statementTimeoutMs });
   const db = new Kysely<DB>({ dialect });
   return {
     db,
@@ -143,6 +149,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     },
     poolUsage: () => dialect.usage(),
     dumpDataDir: () => pglite.dumpDataDir("none"),
+    unbounded: (fn) => dialect.withoutStatementTimeout(fn),
   };
 }
 

@@ -12,6 +12,7 @@ import * as m011 from "./migrations/011_provider_operations.js";
 import * as m012 from "./migrations/012_mail_lease.js";
 import * as m014 from "./migrations/014_security.js";
 import * as m015 from "./migrations/015_impersonation.js";
+import * as m016 from "./migrations/016_operation_review.js";
 import * as m017 from "./migrations/017_rate_limits.js";
 import * as m018 from "./migrations/018_audit_partitions.js";
 
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   "012_mail_lease": m012,
   "014_security": m014,
   "015_impersonation": m015,
+  "016_operation_review": m016,
   "017_rate_limits": m017,
   "018_audit_partitions": m018,
 };

@@ -58,13 +58,69 @@ class Mutex {
   }
 }
 
-class PGliteConnection implements DatabaseConnection {
-  constructor(private readonly pg: PGlite) {}
+/**
+ * PGlite runs in this thread: its `statement_timeout` never fires (no timer signals in WASM) and a
+ * running statement blocks the event loop, so nothing can interrupt it. What can be bounded is how
+ * long one holder keeps the single connection: a statement inside a transaction that ran past the
+ * limit fails (57014, like PostgreSQL's statement_timeout) and its transaction is rolled back; a
+ * holder that sits on the connection without running anything for longer than the limit loses it
+ * (rolled back, handed to the next waiter), and its later statements fail the same way. Either way
+ * the request answers 503 and the connection stays usable.
+ */
+export class PGliteStatementTimeout extends Error {
+  readonly code = "57014";
+  constructor(detail: string) {
+    super(`canceling statement due to statement timeout (${detail})`);
+    this.name = "PGliteStatementTimeout";
+  }
+}
+
+const isRollback = (sqlText: string) => /^\s*rollback\b/i.test(sqlText);
+const isBegin = (sqlText: string) => /^\s*(begin|start transaction)\b/i.test(sqlText);
+const endsTransaction = (sqlText: string) => /^\s*(commit|rollback|end)\b/i.test(sqlText);
+
+/** One holder's turn on the connection: from acquire to release (or until it is taken away). */
+class PGliteLease implements DatabaseConnection {
+  private revokedFor: string | null = null;
+  private inTransaction = false;
+  private running = 0;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private released = false;
+
+  constructor(
+    private readonly pg: PGlite,
+    private readonly release: () => void,
+    private readonly limitMs: number | undefined,
+  ) {
+    this.armIdle();
+  }
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const result = await this.pg.query<R>(query.sql, [...query.parameters]);
+    if (this.revokedFor !== null) {
+      // Kysely rolls back after a failure; the transaction is already gone.
+      if (isRollback(query.sql)) return { rows: [] };
+      throw new PGliteStatementTimeout(this.revokedFor);
+    }
+    clearTimeout(this.idleTimer);
+    this.running++;
+    const started = performance.now();
+    let result: Awaited<ReturnType<PGlite["query"]>>;
+    try {
+      result = await this.pg.query<R>(query.sql, [...query.parameters]);
+    } finally {
+      this.running--;
+    }
+    const took = performance.now() - started;
+    if (isBegin(query.sql)) this.inTransaction = true;
+    else if (endsTransaction(query.sql)) this.inTransaction = false;
+    // Outside a transaction the statement has taken effect; failing it would misreport a done write.
+    if (this.limitMs !== undefined && took > this.limitMs && this.inTransaction) {
+      await this.revoke(`a statement ran ${Math.round(took)} ms, limit ${this.limitMs} ms`);
+      throw new PGliteStatementTimeout(`ran ${Math.round(took)} ms, limit ${this.limitMs} ms`);
+    }
+    this.armIdle();
     return {
-      rows: result.rows,
+      rows: result.rows as R[],
       ...(result.affectedRows !== undefined ? { numAffectedRows: BigInt(result.affectedRows) } : {}),
     };
   }
@@ -73,18 +129,42 @@ class PGliteConnection implements DatabaseConnection {
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("PGlite does not stream; page with keyset queries instead");
   }
+
+  /** The holder is done: the next waiter gets the connection (once, even after a revoke). */
+  giveBack(): void {
+    clearTimeout(this.idleTimer);
+    if (this.released) return;
+    this.released = true;
+    this.release();
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer);
+    if (this.limitMs === undefined || this.released) return;
+    this.idleTimer = setTimeout(() => {
+      if (this.running === 0) void this.revoke(`the connection was held idle for more than ${this.limitMs} ms`).then(() => this.giveBack());
+    }, this.limitMs);
+    this.idleTimer.unref();
+  }
+
+  /** Rolls back what the holder started and refuses its further statements. */
+  private async revoke(reason: string): Promise<void> {
+    if (this.revokedFor !== null) return;
+    this.revokedFor = reason;
+    clearTimeout(this.idleTimer);
+    if (this.inTransaction) {
+      this.inTransaction = false;
+      await this.pg.query("rollback").catch(() => undefined);
+    }
+  }
 }
 
 class PGliteDriver implements Driver {
-  private readonly releases = new WeakMap<DatabaseConnection, () => void>();
-  private readonly connection: PGliteConnection;
-
   constructor(
     private readonly pg: PGlite,
     private readonly mutex: Mutex,
-  ) {
-    this.connection = new PGliteConnection(pg);
-  }
+    private readonly statementTimeoutMs: () => number | undefined,
+  ) {}
 
   async init(): Promise<void> {
     await this.pg.waitReady;
@@ -92,8 +172,7 @@ class PGliteDriver implements Driver {
 
   async acquireConnection(): Promise<DatabaseConnection> {
     const release = await this.mutex.lock();
-    this.releases.set(this.connection, release);
-    return this.connection;
+    return new PGliteLease(this.pg, release, this.statementTimeoutMs());
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -110,9 +189,7 @@ class PGliteDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const release = this.releases.get(connection);
-    this.releases.delete(connection);
-    release?.();
+    (connection as PGliteLease).giveBack();
   }
 
   async destroy(): Promise<void> {
@@ -122,20 +199,32 @@ class PGliteDriver implements Driver {
 
 export class PGliteDialect implements Dialect {
   private readonly mutex: Mutex;
+  private readonly statementTimeoutMs: number | undefined;
+  private unboundedRuns = 0;
   constructor(
     private readonly pg: PGlite,
-    options: { acquireTimeoutMs?: number } = {},
+    options: { acquireTimeoutMs?: number; statementTimeoutMs?: number } = {},
   ) {
     this.mutex = new Mutex(options.acquireTimeoutMs);
+    this.statementTimeoutMs = options.statementTimeoutMs;
   }
   usage(): { inUse: number; open: number; waiting: number; max: number } {
     return this.mutex.usage;
+  }
+  /** Connections taken while `fn` runs have no statement limit (migrations, seeding at start). */
+  async withoutStatementTimeout<T>(fn: () => Promise<T>): Promise<T> {
+    this.unboundedRuns++;
+    try {
+      return await fn();
+    } finally {
+      this.unboundedRuns--;
+    }
   }
   createAdapter(): DialectAdapter {
     return new PostgresAdapter();
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.pg, this.mutex);
+    return new PGliteDriver(this.pg, this.mutex, () => (this.unboundedRuns > 0 ? undefined : this.statementTimeoutMs));
   }
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
     return new PostgresIntrospector(db);

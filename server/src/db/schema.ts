@@ -232,7 +232,8 @@ export interface TargetLeasesTable {
   expires_at: Timestamp;
 }
 
-export type ProviderOperationStatus = "pending" | "unknown" | "succeeded" | "failed";
+/** `needs_review`: the reconciler could not settle it (see migration 016); it blocks the account until resolved. */
+export type ProviderOperationStatus = "pending" | "unknown" | "needs_review" | "succeeded" | "failed";
 
 export interface ProviderOperationsTable {
   operation_id: string;

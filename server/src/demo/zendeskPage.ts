@@ -109,6 +109,24 @@ export function zendeskPageRoutes(deps: AppDeps): Router {
 
   route(
     router,
+    {
+      method: "get",
+      path: "/zendesk/api/v2/tickets/:ticketId/comments.json",
+      summary: "Demo: Zendesk's List Comments (internal notes only, newest first with sort_order=desc), as Steward re-reads a ticket",
+      tags: ["demo"],
+      authenticated: false,
+      params: TicketParams,
+      query: z.object({ sort_order: z.enum(["asc", "desc"]).default("asc") }),
+      responses: { 200: z.object({ comments: z.array(z.object({ id: z.number().int(), body: z.string(), plain_body: z.string(), public: z.literal(false), created_at: z.string() })), next_page: z.null() }) },
+    },
+    ({ params, query }) => {
+      const list = (notes.get(params.ticketId) ?? []).map((n) => ({ id: n.id, body: n.body, plain_body: n.body, public: false as const, created_at: n.createdAt }));
+      return { comments: query.sort_order === "desc" ? list.reverse() : list, next_page: null };
+    },
+  );
+
+  route(
+    router,
     { method: "get", path: "/zendesk/api/tickets/:ticketId/notes", summary: "Demo: the internal notes added to a ticket", tags: ["demo"], authenticated: false, params: TicketParams, responses: { 200: z.object({ notes: z.array(InternalNote) }) } },
     ({ params }) => ({ notes: notes.get(params.ticketId) ?? [] }),
   );

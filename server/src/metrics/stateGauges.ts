@@ -7,6 +7,7 @@ const STATE_BUDGET_MS = 800;
 
 interface State {
   unknownOperations: number;
+  needsReview: number;
   oldestUnknownAt: Date | null;
   outboxDepth: number;
   oldestQueuedAt: Date | null;
@@ -25,6 +26,7 @@ async function readState(deps: Pick<AppDeps, "database">): Promise<State> {
     from audit_log u
     where u.outcome = 'unknown' and u.operation_id is not null
       and not exists (select 1 from audit_log c where c.operation_id = u.operation_id and c.seq > u.seq and c.outcome in ('succeeded', 'failed'))`.execute(db);
+  const review = await db.selectFrom("provider_operations").select((eb) => eb.fn.countAll<number>().as("n")).where("status", "=", "needs_review").executeTakeFirstOrThrow();
   const outbox = await db
     .selectFrom("mail_outbox")
     .select((eb) => [eb.fn.countAll<number>().as("n"), eb.fn.min("created_at").as("oldest")])
@@ -38,6 +40,7 @@ async function readState(deps: Pick<AppDeps, "database">): Promise<State> {
     ) due`.execute(db);
   return {
     unknownOperations: Number(unknown.rows[0]?.n ?? 0),
+    needsReview: Number(review.n),
     oldestUnknownAt: unknown.rows[0]?.oldest ?? null,
     outboxDepth: Number(outbox.n),
     oldestQueuedAt: (outbox.oldest as Date | null) ?? null,
@@ -67,6 +70,7 @@ export async function stateRegistry(deps: Pick<AppDeps, "database" | "clock">): 
 
   const now = deps.clock.now();
   gauge("steward_unknown_operations", "Provider operations whose outcome is unknown, waiting for the reconciler").set(state.unknownOperations);
+  gauge("steward_operations_needs_review", "Provider operations the reconciler could not settle, blocking their account until operations resolves them").set(state.needsReview);
   gauge("steward_unknown_operation_oldest_age_seconds", "Age of the oldest operation still unknown (0 when none)").set(ageSeconds(state.oldestUnknownAt, now));
   gauge("steward_mail_outbox_depth", "Customer mails queued for delivery (including retries)").set(state.outboxDepth);
   gauge("steward_mail_outbox_oldest_age_seconds", "Age of the oldest queued mail (0 when none)").set(ageSeconds(state.oldestQueuedAt, now));

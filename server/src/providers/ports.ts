@@ -68,6 +68,11 @@ export interface BillingPort {
   extendTrial(account: BillingAccountRef, trialEnd: Date, ctx: ProviderCallContext): Promise<BillingSummary>;
   /** Credits the customer balance (a positive amount reduces what they owe); returns the new balance (negative = credit). */
   applyCredit(account: BillingAccountRef, amountCents: number, description: string, ctx: ProviderCallContext): Promise<{ balanceCents: number }>;
+  /**
+   * Re-reads whether the credit made with this idempotency key exists (the reconciler's check when a
+   * retry with the key cannot settle it). Absent on adapters whose writes commit with Steward's own.
+   */
+  findCredit?(account: BillingAccountRef, ctx: ProviderCallContext): Promise<{ found: true; balanceCents: number } | { found: false }>;
   /** Switches the current subscription to another plan, keeping its interval and seats. */
   changePlan(account: BillingAccountRef, plan: string, ctx: ProviderCallContext): Promise<BillingSummary>;
   cancelSubscription(account: BillingAccountRef, mode: CancelMode, ctx: ProviderCallContext): Promise<BillingSummary>;

@@ -50,7 +50,8 @@ export class ProviderCaller {
     this.maxDelayMs = policy.maxDelayMs ?? 5_000;
   }
 
-  async call<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>): Promise<T> {
+  /** `options.write`: the call changes something at the provider, so a 5xx answer leaves its effect unknown. */
+  async call<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>, options: { write?: boolean } = {}): Promise<T> {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
@@ -58,9 +59,10 @@ export class ProviderCaller {
       recordProviderCall(this.provider, operation, "succeeded", seconds());
       return result;
     } catch (err) {
-      // A timed-out call may have been applied: its outcome is unknown, not failed.
-      recordProviderCall(this.provider, operation, err instanceof ProviderError && err.code === "timeout" ? "unknown" : "failed", seconds());
-      throw err;
+      const failure = options.write && err instanceof ProviderError ? err.asWrite() : err;
+      // A timed-out call, or a write answered 5xx, may have been applied: its outcome is unknown, not failed.
+      recordProviderCall(this.provider, operation, failure instanceof ProviderError && failure.effectUnknown ? "unknown" : "failed", seconds());
+      throw failure;
     }
   }
 

@@ -33,6 +33,8 @@ export class ProviderError extends Error {
   readonly operation: string | undefined;
   /** Set when part of the change is known to have happened (a multi-call write failing midway). */
   readonly partlyApplied: boolean;
+  /** The failed call was a write the provider had received: a 5xx answer does not say it was not applied. */
+  readonly wasWrite: boolean;
 
   constructor(init: {
     provider: ProviderKind;
@@ -43,6 +45,7 @@ export class ProviderError extends Error {
     retryAfterMs?: number;
     operation?: string;
     partlyApplied?: boolean;
+    wasWrite?: boolean;
     cause?: unknown;
   }) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -54,14 +57,24 @@ export class ProviderError extends Error {
     this.retryAfterMs = init.retryAfterMs;
     this.operation = init.operation;
     this.partlyApplied = init.partlyApplied ?? false;
+    this.wasWrite = init.wasWrite ?? false;
+  }
+
+  /** The same failure, known to have come from a write (see `effectUnknown`). */
+  asWrite(): ProviderError {
+    if (this.wasWrite) return this;
+    return new ProviderError({ ...this, message: this.message, wasWrite: true, cause: this.cause });
   }
 
   /**
    * Whether the write may have taken effect: it timed out, the connection dropped after the request
-   * was sent, or part of it happened. A refused connection or an answer from the provider is definite.
+   * was sent, part of it happened, or a write was answered 5xx (Stripe documents a 500 as
+   * indeterminate: the endpoint may have run, and the 500 is what the key replays). A refused
+   * connection or a 4xx answer is definite.
    */
   get effectUnknown(): boolean {
     if (this.partlyApplied || this.code === "timeout") return true;
+    if (this.wasWrite && this.status !== undefined && this.status >= 500) return true;
     return this.code === "unavailable" && this.status === undefined && !refusedConnection(this.cause);
   }
 

@@ -13,7 +13,9 @@ import { loadTarget } from "../commands/targets.js";
 import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AppDeps } from "../deps.js";
 import { toProblem } from "../http/problem.js";
-import { claimOperation, markUnknown, parseRequest, type OperationRow } from "./providerOperations.js";
+import { appendAudit } from "../audit/auditLog.js";
+import { isProviderError } from "../providers/providerError.js";
+import { claimOperation, markNeedsReview, markUnknown, parseRequest, type OperationRow } from "./providerOperations.js";
 
 /** Every command an operation can belong to: the support actions and Steward's own (sweeps). */
 const allCommands = new Map<string, AnyCommand>([...commands.entries(), [expireSeatExpansion.action, expireSeatExpansion as unknown as AnyCommand], [expireElevation.action, expireElevation as unknown as AnyCommand]]);
@@ -21,7 +23,7 @@ const allCommands = new Map<string, AnyCommand>([...commands.entries(), [expireS
 /** Longest wait between two attempts at one operation. */
 const MAX_BACKOFF_MS = 5 * 60_000;
 
-export type FinishOutcome = "succeeded" | "failed" | "unknown" | "skipped";
+export type FinishOutcome = "succeeded" | "failed" | "unknown" | "needs_review" | "skipped";
 
 export function backoffMs(attempts: number): number {
   return Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 12));
@@ -32,12 +34,23 @@ async function intentEntry(deps: AppDeps, operationId: string): Promise<AuditEnt
   return row ? toAuditEntry(row) : undefined;
 }
 
+/** Gives up on the operation, with an audit entry saying so: it now waits for a person (operation.resolve). */
+async function needsReview(deps: AppDeps, operation: OpenedOperation, row: OperationRow, reason: string): Promise<void> {
+  await deps.database.db.transaction().execute(async (trx) => {
+    await markNeedsReview(trx, row.operation_id, reason);
+    await appendAudit(trx, { ...operation.auditBase, before: operation.before, after: { status: "needs_review", attempts: row.attempts + 1 }, outcome: "unknown", error: `needs_review: ${reason}`, operationId: row.operation_id }, deps.clock);
+  });
+}
+
 /**
  * Finishes one open operation the way its request would have: under the account's lease, the
  * command's provider call again with the SAME provider idempotency key (Stripe replays a call that
  * already happened; Auth0 writes are idempotent) and from the provider reading the request took,
  * then the local change, the closing audit entry and the Idempotency-Key's response in one
- * transaction. A definite refusal closes it as failed; another unknown answer waits for a later run.
+ * transaction. A definite refusal closes it as failed; another unknown answer waits for a later run
+ * (bounded backoff, attempts counted). When the key cannot settle it (Stripe replays a saved 500) the
+ * command's re-read (`verify`) decides. Past RECONCILE_KEY_HORIZON_MS the key is never used again
+ * (a pruned key would apply twice): only the re-read, and if it cannot tell, `needs_review`.
  */
 export async function finishOperation(deps: AppDeps, row: OperationRow): Promise<FinishOutcome> {
   const { db } = deps.database;
@@ -71,41 +84,84 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     const reading = (typeof row.provider_before === "string" ? JSON.parse(row.provider_before) : row.provider_before) as { billing?: BillingSummary | null } | null;
     if (reading && reading.billing !== undefined) useEarlierReading(ctx, reading.billing);
 
-    let performed: unknown;
+    let target: Awaited<ReturnType<typeof loadTarget>>;
     try {
-      const target = await loadTarget(db, command.targetType, row.target_id);
-      performed = await command.perform(target as never, request.input as never, ctx, { idempotencyKey: row.provider_key });
+      target = await loadTarget(db, command.targetType, row.target_id);
     } catch (err) {
-      const unknown = unknownEffectOf(err);
-      if (unknown) {
-        await markUnknown(db, row.operation_id, unknown, new Date(Date.now() + backoffMs(row.attempts + 1)));
-        return "unknown";
-      }
       const problem = toProblem(err);
       await recordFailed(deps, operation, `${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`, now, key);
       return "failed";
     }
-    try {
-      await commitSucceeded(deps, {
-        command,
-        target: { type: row.target_type, id: row.target_id },
-        input: request.input,
-        ctx,
-        auditBase,
-        before: operation.before,
-        expectedVersion: null,
-        performed: { value: performed },
-        providerKey: row.provider_key,
-        keyOwner: row.key_owner,
-        idempotencyKey: row.idempotency_key,
-        operationId: row.operation_id,
-      });
-      return "succeeded";
-    } catch (err) {
-      const problem = toProblem(err);
-      await markUnknown(db, row.operation_id, `the provider call succeeded, recording it failed (${problem.detail ?? problem.title})`, new Date(Date.now() + backoffMs(row.attempts + 1)));
+    const call = { idempotencyKey: row.provider_key };
+    const commit = async (performed: unknown): Promise<FinishOutcome> => {
+      try {
+        await commitSucceeded(deps, {
+          command,
+          target: { type: row.target_type, id: row.target_id },
+          input: request.input,
+          ctx,
+          auditBase,
+          before: operation.before,
+          expectedVersion: null,
+          performed: { value: performed },
+          providerKey: row.provider_key,
+          keyOwner: row.key_owner,
+          idempotencyKey: row.idempotency_key,
+          operationId: row.operation_id,
+        });
+        return "succeeded";
+      } catch (err) {
+        const problem = toProblem(err);
+        await markUnknown(db, row.operation_id, `the provider call succeeded, recording it failed (${problem.detail ?? problem.title})`, new Date(Date.now() + backoffMs(row.attempts + 1)));
+        return "unknown";
+      }
+    };
+
+    // Within the key's retention a retry with the same key is safe: the provider replays or finishes it.
+    const pastHorizon = now.getTime() - new Date(row.created_at).getTime() >= deps.config.RECONCILE_KEY_HORIZON_MS;
+    let retryFailure: { reason: string; answered: boolean } | null = null;
+    if (!pastHorizon) {
+      try {
+        return await commit(await command.perform(target as never, request.input as never, ctx, call));
+      } catch (err) {
+        const unknown = unknownEffectOf(err);
+        if (!unknown) {
+          const problem = toProblem(err);
+          await recordFailed(deps, operation, `${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`, now, key);
+          return "failed";
+        }
+        // A provider that answered (a 5xx it keeps under the key) will answer the same next time.
+        retryFailure = { reason: unknown, answered: isProviderError(err) && err.status !== undefined };
+      }
+    }
+
+    // The key cannot settle it (a replayed 500, or too old to use): re-read the provider instead.
+    let verdict: Awaited<ReturnType<NonNullable<AnyCommand["verify"]>>> = null;
+    let readError: string | null = null;
+    if (command.verify) {
+      try {
+        verdict = await command.verify(target as never, request.input as never, ctx, call);
+      } catch (err) {
+        readError = toProblem(err).detail ?? String(err);
+      }
+    }
+    if (verdict?.applied) return await commit(verdict.performed);
+    if (verdict && (pastHorizon || retryFailure?.answered)) {
+      await recordFailed(deps, operation, `the provider shows it was not applied (re-read by the reconciler${retryFailure ? `; the retry was answered: ${retryFailure.reason}` : ""})`, now, key);
+      return "failed";
+    }
+    const why = retryFailure?.reason ?? readError ?? "no re-read can tell whether it was applied";
+    if (!pastHorizon) {
+      await markUnknown(db, row.operation_id, why, new Date(Date.now() + backoffMs(row.attempts + 1)));
       return "unknown";
     }
+    if (readError) {
+      // The re-read itself failed: try it again later, it may settle it.
+      await markUnknown(db, row.operation_id, `re-read failed: ${readError}`, new Date(Date.now() + backoffMs(row.attempts + 1)));
+      return "unknown";
+    }
+    await needsReview(deps, operation, row, `past the provider key's retention after ${row.attempts + 1} attempts, and ${command.verify ? "the re-read could not tell" : `${row.action} has no re-read`}: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? why}`);
+    return "needs_review";
   } finally {
     await releaseLease(db, leaseKey, row.operation_id).catch(() => undefined);
   }

@@ -34,6 +34,8 @@ export interface NewOperation {
 
 const leaseUntil = (ttlMs: number) => sql<Date>`now() + make_interval(secs => ${ttlMs / 1000})`;
 const OPEN: ProviderOperationStatus[] = ["pending", "unknown"];
+/** Open, or waiting for a person: either way the account's state is not known, so new writes wait. */
+const UNSETTLED: ProviderOperationStatus[] = ["pending", "unknown", "needs_review"];
 
 export async function insertOperation(trx: Transaction<DB>, op: NewOperation): Promise<void> {
   await trx
@@ -68,6 +70,16 @@ export async function markUnknown(db: Kysely<DB>, operationId: string, error: st
   await db
     .updateTable("provider_operations")
     .set((eb) => ({ status: "unknown", last_error: error.slice(0, 2000), next_attempt_at: nextAttemptAt, attempts: eb("attempts", "+", 1), lease_expires_at: sql<Date>`now()` }))
+    .where("operation_id", "=", operationId)
+    .where("status", "in", OPEN)
+    .execute();
+}
+
+/** The reconciler gave up: it stays visible and blocks its account until someone from operations resolves it. */
+export async function markNeedsReview(trx: Transaction<DB> | Kysely<DB>, operationId: string, error: string): Promise<void> {
+  await trx
+    .updateTable("provider_operations")
+    .set((eb) => ({ status: "needs_review", last_error: error.slice(0, 2000), attempts: eb("attempts", "+", 1), lease_expires_at: sql<Date>`now()` }))
     .where("operation_id", "=", operationId)
     .where("status", "in", OPEN)
     .execute();
@@ -111,29 +123,30 @@ export async function claimOperation(db: Kysely<DB>, operationId: string, leaseM
   return row !== undefined;
 }
 
-/** Operations on an account whose outcome is still open, newest first: what the sidebar shows, and what blocks new writes. */
+/** Operations on an account whose outcome is still open or awaiting review, newest first: what the sidebar shows, and what blocks new writes. */
 export function openOperationsOf(db: Kysely<DB>, accountId: string) {
   return db
     .selectFrom("provider_operations")
     .select(["operation_id", "action", "target_type", "target_id", "status", "last_error", "attempts", "created_at"])
     .where("account_id", "=", accountId)
-    .where("status", "in", OPEN)
+    .where("status", "in", UNSETTLED)
     .orderBy("created_at", "desc")
     .limit(20)
     .execute();
 }
 
 /** For monitoring: operations waiting for the reconciler (unknown, or pending left by a crash). */
-export async function countUnresolvedOperations(db: Kysely<DB>): Promise<{ unknown: number; orphanedPending: number }> {
+export async function countUnresolvedOperations(db: Kysely<DB>): Promise<{ unknown: number; orphanedPending: number; needsReview: number }> {
   const row = await db
     .selectFrom("provider_operations")
     .select([
       sql<number>`count(*) filter (where status = 'unknown')`.as("unknown"),
       sql<number>`count(*) filter (where status = 'pending' and lease_expires_at < now())`.as("orphaned"),
+      sql<number>`count(*) filter (where status = 'needs_review')`.as("review"),
     ])
-    .where("status", "in", OPEN)
+    .where("status", "in", UNSETTLED)
     .executeTakeFirstOrThrow();
-  return { unknown: Number(row.unknown), orphanedPending: Number(row.orphaned) };
+  return { unknown: Number(row.unknown), orphanedPending: Number(row.orphaned), needsReview: Number(row.review) };
 }
 
 export function parseRequest(value: unknown): OperationRequest {

@@ -45,7 +45,7 @@ async function closeOrphanedIntents(deps: AppDeps, olderThan: Date): Promise<num
 
 /** One pass, if this process is the leader: every due open operation is tried once. */
 export async function reconcileOnce(deps: AppDeps, instanceId: string): Promise<ReconcileReport> {
-  const report: ReconcileReport = { succeeded: 0, failed: 0, unknown: 0, skipped: 0, orphanedIntents: 0, leader: false };
+  const report: ReconcileReport = { succeeded: 0, failed: 0, unknown: 0, needs_review: 0, skipped: 0, orphanedIntents: 0, leader: false };
   const { db } = deps.database;
   const leaseMs = deps.config.OPERATION_LEASE_MS;
   if (!(await tryLease(db, RECONCILER_LEASE, instanceId, leaseMs))) return report;
@@ -73,7 +73,7 @@ export function startReconciler(deps: AppDeps, intervalMs: number): Reconciler {
   const pass = (): Promise<ReconcileReport> =>
     (running ??= reconcileOnce(deps, instanceId)
       .then((report) => {
-        if (report.succeeded || report.failed || report.unknown || report.orphanedIntents) deps.logger.info({ reconcile: report }, "provider operations reconciled");
+        if (report.succeeded || report.failed || report.unknown || report.needs_review || report.orphanedIntents) deps.logger.info({ reconcile: report }, "provider operations reconciled");
         return report;
       })
       .finally(() => {

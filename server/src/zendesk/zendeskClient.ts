@@ -7,9 +7,16 @@ import type { Config } from "../config.js";
  */
 export type ZendeskCallResult = { outcome: "succeeded"; commentId: number | null } | { outcome: "failed"; error: string; retryAfterMs?: number } | { outcome: "unknown"; error: string };
 
+/** Whether a comment containing a marker is on the ticket: the re-read that settles a note whose answer was lost. */
+export type ZendeskFindResult = { outcome: "found"; commentId: number | null } | { outcome: "absent" } | { outcome: "unknown"; error: string };
+
 export interface ZendeskClient {
   addInternalNote(ticketId: string, body: string): Promise<ZendeskCallResult>;
+  findComment(ticketId: string, marker: string): Promise<ZendeskFindResult>;
 }
+
+/** Newest first, a few pages: a note being checked was sent minutes ago. */
+const FIND_PAGES = 3;
 
 export function createZendeskClient(config: Config, options: { timeoutMs?: number } = {}): ZendeskClient | null {
   const base = config.zendeskApiUrl;
@@ -18,6 +25,24 @@ export function createZendeskClient(config: Config, options: { timeoutMs?: numbe
   if (!base || (!auth && !config.demo)) return null;
   const timeoutMs = options.timeoutMs ?? config.PROVIDER_TIMEOUT_MS;
   return {
+    async findComment(ticketId, marker) {
+      // Zendesk's List Comments, newest first; `next_page` is the full URL of the next page.
+      let url: string | null = `${base}/tickets/${encodeURIComponent(ticketId)}/comments.json?sort_order=desc`;
+      try {
+        for (let page = 0; url && page < FIND_PAGES; page++) {
+          const response: Response = await fetch(url, { headers: auth ? { authorization: auth } : {}, signal: AbortSignal.timeout(timeoutMs) });
+          if (!response.ok) return { outcome: "unknown", error: `Zendesk answered ${response.status} listing the ticket's comments` };
+          const list = (await response.json()) as { comments?: { id?: unknown; body?: unknown; plain_body?: unknown }[]; next_page?: unknown };
+          const hit = (list.comments ?? []).find((c) => [c.body, c.plain_body].some((b) => typeof b === "string" && b.includes(marker)));
+          if (hit) return { outcome: "found", commentId: typeof hit.id === "number" ? hit.id : null };
+          url = typeof list.next_page === "string" ? list.next_page : null;
+        }
+      } catch (err) {
+        return { outcome: "unknown", error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+      }
+      // Not among the newest pages: with more pages left it may still be older, so say so.
+      return url ? { outcome: "unknown", error: "not among the newest comments; older pages were not read" } : { outcome: "absent" };
+    },
     async addInternalNote(ticketId, body) {
       let response: Response;
       try {

@@ -120,22 +120,24 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
     const key = `stripe-retry-${c.action}`;
 
     // One test, not two: the retry is only meaningful after the failure it retries, and tests may run in any order.
-    it("on a Stripe failure changes nothing, answers 502 and closes its pending entry as failed; retried with the same key, takes effect once", async () => {
+    // A refusal known to have changed nothing: Stripe's rate limiter answers before its idempotency layer
+    // runs. (A 5xx on a write is indeterminate and answered 202 outcome_unknown: server/test/reconcile/providerTruth.test.ts.)
+    it("on a Stripe refusal changes nothing, answers 503 and closes its pending entry as failed; retried with the same key, takes effect once", async () => {
       const stripeBefore = c.stripeState(fake);
       const localBefore = { account: await accountRow(h, accountId), expansions: await expansions(h, accountId) };
       const body = await withConfirmation(c);
-      fake.failNext(3, 500, c.write); // the first try and both retries
+      fake.failNext(3, 429, c.write); // the first try and both retries
       const res = await act(h, c.role, c.action, body, { idempotencyKey: key });
       fake.clearFaults();
-      expect(res.status).toBe(502);
-      expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "stripe" });
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ code: "provider_rate_limited", provider: "stripe" });
       expect(fake.requestsTo(c.write.method, c.write.path)).toHaveLength(3);
       expect(c.stripeState(fake)).toEqual(stripeBefore);
       expect({ account: await accountRow(h, accountId), expansions: await expansions(h, accountId) }).toEqual(localBefore);
       const entries = await auditOf(h.deps, c.action, accountId);
       expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed"]);
       expect(entries[1]?.operationId).toBe(entries[0]?.operationId);
-      expect(entries[1]?.error).toContain("provider_unavailable");
+      expect(entries[1]?.error).toContain("provider_rate_limited");
       expect(entries[0]?.before).toMatchObject({ version: localBefore.account.version });
 
       // The agent retries with the same Idempotency-Key: it reaches Stripe with the same key and takes effect once.

@@ -293,13 +293,14 @@ function matrix(kind: DatabaseKind) {
         const token = c.destructive ? ((await preview(h, c.allowed, c.action, call)).body.confirmationToken as string) : undefined;
         // The billing actions fail at their Stripe write, after their Auth0 calls went through; the others at Auth0.
         const atStripe = c.action === "account.deactivate" || c.action === "account.delete" || c.action === "account.activate";
-        if (atStripe) stripe.failNext(3, 503, { path: `/v1/subscriptions/${subId}` });
+        // At Stripe a refusal known to have changed nothing (429: before the idempotency layer); a 5xx would leave it unknown.
+        if (atStripe) stripe.failNext(3, 429, { path: `/v1/subscriptions/${subId}` });
         else auth0.failNext(3, 503);
         const auth0Calls = auth0.requests.length;
         const res = await act(h, c.allowed, c.action, { ...call, ...(token ? { confirmationToken: token } : {}) });
         auth0.clearFaults();
-        expect(res.status, JSON.stringify(res.body)).toBe(502);
-        expect(res.body).toMatchObject({ code: "provider_unavailable", provider: atStripe ? "stripe" : "auth0" });
+        expect(res.status, JSON.stringify(res.body)).toBe(atStripe ? 503 : 502);
+        expect(res.body).toMatchObject({ code: atStripe ? "provider_rate_limited" : "provider_unavailable", provider: atStripe ? "stripe" : "auth0" });
         if (atStripe) expect(auth0.requests.length - auth0Calls).toBeGreaterThan(0);
         expect(await localState(h.deps, accountId)).toEqual(before);
         expect(await blockedAtAuth0(accountId)).toEqual(blockedBefore);

@@ -175,6 +175,8 @@ export abstract class HttpFake {
   protected abstract parseBody(raw: string, headers: IncomingHttpHeaders): unknown;
   /** The provider's own error body for an injected failure. */
   protected abstract errorReply(status: number, options: FailOptions): FakeReply;
+  /** An injected failure replaced the answer of a request that took effect (a provider that stores answers under a key stores this one). */
+  protected afterApplyFailed(_req: FakeRequest, _reply: FakeReply): void {}
   /** Requests fault injection applies to (Auth0 leaves /oauth/token alone). */
   protected faultable(_req: FakeRequest): boolean {
     return true;
@@ -224,6 +226,7 @@ export abstract class HttpFake {
         if (lateFailure) {
           fault = "applied-then-failed";
           reply = this.errorReply(lateFailure.status, lateFailure.options);
+          this.afterApplyFailed(request, reply);
         }
       }
     } else {

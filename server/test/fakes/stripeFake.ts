@@ -63,7 +63,9 @@ export class StripeFake extends HttpFake {
   readonly invoices = new Map<string, Stripe.Invoice>();
   readonly balanceTransactions: Stripe.CustomerBalanceTransaction[] = [];
   readonly pendingItems: PendingItem[] = [];
-  private readonly idempotency = new Map<string, { fingerprint: string; reply: FakeReply }>();
+  private readonly idempotency = new Map<string, { fingerprint: string; reply: FakeReply; storedAt: number }>();
+  /** How far the fake's idempotency store is ahead of real time (to model keys reaching Stripe's retention). */
+  private keyClockOffsetMs = 0;
   private readonly routes: { method: string; pattern: RegExp; handler: (req: FakeRequest, params: Params, form: Form) => FakeReply }[] = [];
 
   constructor(options: { secretKey?: string; mountPath?: string } = {}) {
@@ -71,6 +73,27 @@ export class StripeFake extends HttpFake {
     this.secretKey = options.secretKey ?? "sk_test_steward_fake";
     this.mountPath = (options.mountPath ?? "").replace(/\/+$/, "");
     this.defineRoutes();
+  }
+
+  /** Moves the idempotency store's clock on: keys older than Stripe's retention (24 h) are pruned, and a reused one runs again. */
+  ageIdempotencyKeys(ms: number): void {
+    this.keyClockOffsetMs += ms;
+  }
+
+  private storedUnder(key: string): { fingerprint: string; reply: FakeReply } | undefined {
+    const stored = this.idempotency.get(key);
+    if (stored && Date.now() + this.keyClockOffsetMs - stored.storedAt >= stripeRules().idempotency.retentionHours * 3_600_000) {
+      this.idempotency.delete(key);
+      return undefined;
+    }
+    return stored;
+  }
+
+  /** Stripe saves the answer once the endpoint ran, a 500 included: a retry with the key replays the 500. */
+  protected override afterApplyFailed(req: FakeRequest, reply: FakeReply): void {
+    const key = req.headers["idempotency-key"];
+    const stored = typeof key === "string" ? this.idempotency.get(key) : undefined;
+    if (stored && typeof key === "string") this.idempotency.set(key, { ...stored, reply: { ...reply, headers: { ...reply.headers, "idempotency-key": key } } });
   }
 
   /** The environment that points Steward's Stripe adapter at this fake. */
@@ -178,7 +201,7 @@ export class StripeFake extends HttpFake {
     const idempotent = key !== undefined && stripeRules().idempotency.honouredOn.includes(req.method);
     const fingerprint = `${req.method} ${path} ${req.rawBody}`;
     if (idempotent) {
-      const stored = this.idempotency.get(key);
+      const stored = this.storedUnder(key);
       if (stored && stored.fingerprint !== fingerprint) {
         const t = stripeRules().idempotency.reusedWithOtherParameters;
         return stripeError(t.status, t.type ?? "idempotency_error", t.message.replace("{key}", key));
@@ -195,7 +218,7 @@ export class StripeFake extends HttpFake {
     }
     if (idempotent) {
       reply.headers = { ...reply.headers, "idempotency-key": key };
-      this.idempotency.set(key, { fingerprint, reply });
+      this.idempotency.set(key, { fingerprint, reply, storedAt: Date.now() + this.keyClockOffsetMs });
     }
     return reply;
   }
@@ -222,8 +245,19 @@ export class StripeFake extends HttpFake {
       const endingBalance = customer.balance + amount;
       this.customers.set(cid, { ...customer, balance: endingBalance });
       const txn = balanceTransactionObject({ id: id("cbtxn"), customer: cid, amount, currency: String(form.currency), description: typeof form.description === "string" ? form.description : null, endingBalance });
-      this.balanceTransactions.push(txn);
-      return ok(txn);
+      const metadata = form.metadata && typeof form.metadata === "object" ? (form.metadata as Record<string, string>) : {};
+      const stored = { ...txn, metadata };
+      this.balanceTransactions.push(stored);
+      return ok(stored);
+    });
+    on("GET", "/v1/customers/{id}/balance_transactions", (_req, { id: cid = "" }, form) => {
+      if (!this.customers.has(cid)) return missing("customer", cid);
+      // Newest first, as Stripe lists them.
+      const data = this.balanceTransactions.filter((t) => t.customer === cid).reverse();
+      const after = typeof form.starting_after === "string" ? data.findIndex((t) => t.id === form.starting_after) + 1 : 0;
+      const limit = Number(form.limit ?? 10);
+      const page = data.slice(after, after + limit);
+      return ok({ ...list(`/v1/customers/${cid}/balance_transactions`, page), has_more: after + limit < data.length });
     });
     on("GET", "/v1/prices", (_req, _params, form) => {
       const keys = values(form.lookup_keys);

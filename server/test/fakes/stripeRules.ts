@@ -38,7 +38,7 @@ interface ErrorTemplate {
 export interface StripeRules {
   apiVersion: string;
   errors: Record<"unknownParameter" | "missingParameter" | "invalidInteger" | "invalidBoolean" | "invalidEnum" | "invalidTimestamp" | "tooLong" | "outOfRange" | "removedEndpoint", ErrorTemplate>;
-  idempotency: { maxKeyLength: number; keyTooLong: ErrorTemplate; reusedWithOtherParameters: ErrorTemplate; honouredOn: string[] };
+  idempotency: { maxKeyLength: number; keyTooLong: ErrorTemplate; reusedWithOtherParameters: ErrorTemplate; honouredOn: string[]; retentionHours: number };
   removed: Record<string, { since: string; source: string }>;
   endpoints: Record<string, EndpointRule>;
 }

@@ -67,6 +67,42 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
     expect(await start(h, "support_read_only", user!.id, { productId: product.id }).then((r) => r.status)).toBe(403);
   });
 
+  it("full mode on an account owner or admin below operations: refused with that reason (not just the mode table's), audited as denied", async () => {
+    const db = h.deps.database.db;
+    const owners = await db
+      .selectFrom("users as u")
+      .innerJoin("accounts as a", "a.id", "u.account_id")
+      .select(["u.id", "u.role"])
+      .where("u.status", "=", "active")
+      .where("u.blocked", "=", false)
+      .where("u.role", "in", ["owner", "admin"])
+      .where("a.status", "in", ["active", "trialing"])
+      .orderBy("u.id")
+      .limit(2)
+      .execute();
+    expect(owners.length).toBeGreaterThan(0);
+    for (const owner of owners) {
+      const res = await start(h, "support_full", owner.id, { mode: "full", productId: product.id });
+      expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([403, "full_mode_on_admin"]);
+      expect(res.body).toMatchObject({ targetRole: owner.role, requiredRole: "operations", panelRole: "support_full" });
+      expect(res.body.detail).toContain(owner.role);
+      const entries = await auditOf(h.deps, "impersonation.start", owner.id);
+      expect(entries.map((e) => e.outcome)).toEqual(["denied"]);
+      expect(entries[0]!.error).toContain("full_mode_on_admin");
+      expect(await db.selectFrom("impersonation_sessions").select("id").where("user_id", "=", owner.id).execute()).toEqual([]);
+    }
+    // A member in full mode below operations: the mode table's reason.
+    const [member] = await viewableUsers(h, 1, 7);
+    const memberFull = await start(h, "support_full", member!.id, { mode: "full", productId: product.id });
+    expect([memberFull.status, memberFull.body.code]).toEqual([403, "mode_not_allowed"]);
+    // Read-only on the owner is fine for support_full; full on the owner is fine for operations.
+    const readOnly = await start(h, "support_full", owners[0]!.id, { productId: product.id });
+    expect(readOnly.status, JSON.stringify(readOnly.body)).toBe(200);
+    await endAllSessions(h);
+    const opsFull = await start(h, "operations", owners[0]!.id, { mode: "full", minutes: 30, productId: product.id });
+    expect(opsFull.status, JSON.stringify(opsFull.body)).toBe(200);
+  });
+
   it("refuses inactive, blocked, staff and protected targets, deleted accounts, short reasons and a second live session — each audited", async () => {
     const [a, b, c, d, e] = await viewableUsers(h, 5, 20);
     const db = h.deps.database.db;

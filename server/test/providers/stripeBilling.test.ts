@@ -179,7 +179,10 @@ describe("Stripe billing writes", () => {
       ["dropped", false, "op-credit-1"],
       ["ok", true, "op-credit-1"],
     ]);
-    expect(writes[0]?.body).toEqual({ amount: "-1000", currency: "usd", description: "Sorry for the outage" });
+    // The key also goes into metadata: the reconciler finds the credit by it when the key cannot settle it.
+    expect(writes[0]?.body).toEqual({ amount: "-1000", currency: "usd", description: "Sorry for the outage", metadata: { steward_key: "op-credit-1" } });
+    expect(await billing.findCredit!(account("cus_active"), ctx("op-credit-1"))).toEqual({ found: true, balanceCents: -1_000 });
+    expect(await billing.findCredit!(account("cus_active"), ctx("op-credit-never"))).toEqual({ found: false });
     expect(fake.balanceTransactions).toHaveLength(1);
     expect(fake.customers.get("cus_active")?.balance).toBe(-1_000);
 

@@ -46,6 +46,8 @@ beforeAll(async () => {
   await billing.changePlan(account("cus_active"), "business", ctx("op-plan"));
   await billing.extendTrial(account("cus_trial"), new Date(Date.now() + 20 * DAY), ctx("op-trial"));
   await billing.applyCredit(account("cus_past_due"), 1_000, "Sorry for the outage", ctx(`steward:${"x".repeat(300)}`));
+  // The reconciler's re-read of a credit (by the key in its metadata).
+  await billing.findCredit!(account("cus_past_due"), ctx(`steward:${"x".repeat(300)}`));
   await billing.cancelSubscription(account("cus_active"), "at_period_end", ctx("op-cancel-end"));
   await billing.resumeSubscription(account("cus_active"), ctx("op-resume"));
   await billing.resumeSubscription(account("cus_cancel_at"), ctx("op-resume-at"));

@@ -231,3 +231,150 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     }
   });
 });
+
+/**
+ * Stripe's documented semantics, modelled by the fake: a 500 is indeterminate (the endpoint may have
+ * run) and is saved under the idempotency key, so a retry with the key replays the 500; keys may be
+ * pruned once 24 h old, after which the same key applies again. The reconciler settles a replayed 500
+ * by re-reading, never retries with a key past RECONCILE_KEY_HORIZON_MS, and what a re-read cannot
+ * settle waits in `needs_review` until operations resolves it.
+ */
+describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (kind) => {
+  const h = useHarness(kind, {
+    auth0: true,
+    stripe: true,
+    env: { PROVIDER_TIMEOUT_MS: "4000", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000", METRICS_TOKEN: "metrics-token-for-truth-0123456789" },
+  });
+  const DAY = 24 * 3_600_000;
+
+  it("the fake keeps keys 24 h: within them a retry replays, after them the same key credits again", async () => {
+    const stripe = h.stripe!;
+    const post = (key: string) =>
+      fetch(`${stripe.url}/v1/customers/cus_demo_013/balance_transactions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${stripe.secretKey}`, "content-type": "application/x-www-form-urlencoded", "idempotency-key": key },
+        body: "amount=-100&currency=usd",
+      });
+    const count = () => stripe.balanceTransactions.filter((t) => t.customer === "cus_demo_013").length;
+    const before = count();
+    expect((await post("retention-key")).status).toBe(200);
+    expect((await post("retention-key")).headers.get("idempotent-replayed")).toBe("true");
+    expect(count()).toBe(before + 1);
+    stripe.ageIdempotencyKeys(DAY);
+    expect((await post("retention-key")).headers.get("idempotent-replayed")).toBeNull();
+    expect(count()).toBe(before + 2);
+  });
+
+  it("a credit answered 500 after Stripe applied it: 202 unknown (not 'nothing changed'); the key replays the 500; the reconciler finds the credit by re-reading and closes it succeeded, once", async () => {
+    const stripe = h.stripe!;
+    const customer = "cus_demo_010";
+    const before = stripe.customers.get(customer)!.balance;
+    stripe.failAfterApply(1, 500, creditWrite(customer));
+    const call = { target: account("acc_demo_010"), input: { amountCents: 1_700 }, expectedVersion: await versionOf(h.deps, account("acc_demo_010")) };
+    const res = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "credit-500" });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.code).toBe("outcome_unknown");
+    const operationId = res.body.operationId as string;
+    expect(stripe.customers.get(customer)!.balance).toBe(before - 1_700);
+    // Steward's own retries sent the same key and got the saved 500 back: still one credit.
+    const writes = stripe.requestsTo("POST", creditWrite(customer).path);
+    expect(writes.length).toBeGreaterThan(1);
+    expect(writes.slice(1).every((w) => w.status === 500 && w.replayed)).toBe(true);
+    expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_010")).map((e) => e.outcome)).toEqual(["pending", "unknown"]);
+
+    await reconcile(h);
+    const op = await operation(h, operationId);
+    expect(op.status, op.last_error ?? "").toBe("succeeded");
+    expect(stripe.balanceTransactions.filter((t) => t.customer === customer)).toHaveLength(1);
+    expect(stripe.requestsTo("GET", `/v1/customers/${customer}/balance_transactions`).length).toBeGreaterThan(0);
+    const entries = await auditOf(h.deps, "billing.credit_apply", "acc_demo_010");
+    expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(entries.at(-1)).toMatchObject({ after: { balanceCents: before - 1_700, creditedCents: 1_700 } });
+    const replay = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "credit-500" });
+    expect([replay.status, replay.body.replayed, replay.body.operationId]).toEqual([200, true, operationId]);
+  });
+
+  it("a credit refused 500 before anything ran, still open after Stripe's key retention: the reconciler never sends the key again, re-reads, finds nothing and closes it failed; the key is free again", async () => {
+    const stripe = h.stripe!;
+    const customer = "cus_demo_005";
+    const before = stripe.customers.get(customer)!.balance;
+    stripe.failNext(3, 500, creditWrite(customer));
+    const call = { target: account("acc_demo_005"), input: { amountCents: 900 }, expectedVersion: await versionOf(h.deps, account("acc_demo_005")) };
+    const res = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "credit-old" });
+    expect([res.status, res.body.code]).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    stripe.clearFaults();
+    const sent = stripe.requestsTo("POST", creditWrite(customer).path).length;
+    // A day later (the injected clock; Stripe's store ages with it): a retry with the key would credit now.
+    h.deps.clock.advance(DAY);
+    stripe.ageIdempotencyKeys(DAY);
+    await reconcile(h);
+    expect(stripe.requestsTo("POST", creditWrite(customer).path)).toHaveLength(sent);
+    expect(stripe.customers.get(customer)!.balance).toBe(before);
+    const op = await operation(h, operationId);
+    expect(op.status).toBe("failed");
+    expect(op.last_error).toContain("not applied");
+    expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_005")).map((e) => e.outcome)).toEqual(["pending", "unknown", "failed"]);
+    // The agent's key was released: asking again is a fresh attempt that credits once.
+    const again = await act(h, "support_full", "billing.credit_apply", { ...call, expectedVersion: await versionOf(h.deps, account("acc_demo_005")) }, { idempotencyKey: "credit-old" });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(stripe.customers.get(customer)!.balance).toBe(before - 900);
+  });
+
+  it("an operation no re-read can settle, past the horizon: needs_review (audited, in the context and metrics, blocking the account) until operations resolves it", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_007";
+    const seats = (await h.deps.database.db.selectFrom("accounts").select("seats_licensed").where("id", "=", accountId).executeTakeFirstOrThrow()).seats_licensed;
+    stripe.failNext(3, 502, { method: "POST", path: /^\/v1\/subscription_items\// });
+    const call = { target: account(accountId), input: { seats: seats + 1 } };
+    const res = await act(h, "operations", "seats.change", call, { idempotencyKey: "seats-review" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    stripe.clearFaults();
+    h.deps.clock.advance(DAY);
+    const sent = stripe.requestsTo("POST", /^\/v1\/subscription_items\//).length;
+    const reports = await reconcile(h);
+    expect(reports.reduce((n, r) => n + r.needs_review, 0)).toBe(1);
+    expect(stripe.requestsTo("POST", /^\/v1\/subscription_items\//)).toHaveLength(sent);
+    const op = await operation(h, operationId);
+    expect(op.status).toBe("needs_review");
+    expect(op.attempts).toBeGreaterThan(0);
+    const entries = await auditOf(h.deps, "seats.change", accountId);
+    expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "unknown"]);
+    expect(entries.at(-1)!.error).toMatch(/^needs_review: /);
+    expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
+
+    // Visible: the sidebar's context, the metrics, the agent's key; blocking: a new write waits.
+    const owner = await h.deps.database.db.selectFrom("users").select("email").where("account_id", "=", accountId).orderBy("id").executeTakeFirstOrThrow();
+    const shown = await request(h.app).get("/api/context").query({ email: owner.email }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`).set("X-Ticket-Id", "1006");
+    expect(shown.body.unresolvedOperations).toEqual([expect.objectContaining({ operationId, status: "needs_review" })]);
+    const metrics = await request(h.app).get("/metrics").set("Authorization", "Bearer metrics-token-for-truth-0123456789");
+    expect(metrics.text).toMatch(/^steward_operations_needs_review 1$/m);
+    const replay = await act(h, "operations", "seats.change", call, { idempotencyKey: "seats-review" });
+    expect([replay.status, replay.body.code, replay.body.status]).toEqual([202, "outcome_unknown", "needs_review"]);
+    const blocked = await act(h, "operations", "seats.change", { target: account(accountId), input: { seats: seats + 2 } }, { idempotencyKey: "seats-after" });
+    expect([blocked.status, blocked.body.code]).toEqual([409, "outcome_pending"]);
+    // The reconciler leaves it alone now.
+    await reconcileOnce(h.deps, "test-reconciler");
+    expect((await operation(h, operationId)).status).toBe("needs_review");
+
+    // Only operations+ resolve, only operations in review, naming the field when the id is wrong.
+    const resolve = (role: PanelRole, input: Record<string, unknown>, key: string) => act(h, role, "operation.resolve", { target: account(accountId), input }, { idempotencyKey: key });
+    expect((await resolve("support_full", { operationId, resolution: "not_applied" }, "resolve-1")).status).toBe(403);
+    const wrong = await resolve("operations", { operationId: "op_nope", resolution: "not_applied" }, "resolve-2");
+    expect([wrong.status, wrong.body.errors?.[0]?.field]).toEqual([400, "body.input.operationId"]);
+    const done = await resolve("operations", { operationId, resolution: "not_applied" }, "resolve-3");
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(await operation(h, operationId)).toMatchObject({ status: "failed" });
+    // The operation's own entries (the refused write above has its own `failed` entry).
+    expect((await auditOf(h.deps, "seats.change", accountId)).filter((e) => e.operationId === operationId).map((e) => e.outcome)).toEqual(["pending", "unknown", "unknown", "failed"]);
+    // The refusals are audited too: the denial, the wrong id, then the resolution.
+    expect((await auditOf(h.deps, "operation.resolve", accountId)).map((e) => e.outcome)).toEqual(["denied", "failed", "succeeded"]);
+    const twice = await resolve("operations", { operationId, resolution: "applied" }, "resolve-4");
+    expect([twice.status, twice.body.code]).toEqual([409, "operation_not_in_review"]);
+    // The account takes writes again, and the freed key starts afresh.
+    const after = await act(h, "operations", "seats.change", call, { idempotencyKey: "seats-review" });
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
+  });
+});

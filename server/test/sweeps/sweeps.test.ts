@@ -165,7 +165,8 @@ describe.each(databaseKinds)("sweeps through Stripe (%s)", (kind) => {
     expect(fake.subscriptions.get("sub_demo_021")?.items.data[0]?.quantity).toBe(5);
 
     h.deps.clock.advance(DAY_MS + 1);
-    fake.failNext(3, 503, write);
+    // Refused before anything ran (429); a 5xx would leave the revert unknown, for the reconciler.
+    fake.failNext(3, 429, write);
     expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
     fake.clearFaults();
     expect(fake.subscriptions.get("sub_demo_021")?.items.data[0]?.quantity).toBe(5);

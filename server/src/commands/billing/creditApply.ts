@@ -21,6 +21,12 @@ export const applyCredit = defineCommand({
     if (!(await currentBilling(ctx, target.account))) throw Problem.conflict("no_billing_customer", `Account ${target.id} has no billing customer to credit`, { accountId: target.id });
   },
   perform: (target, input, ctx, call) => ctx.deps.billing.applyCredit(billingRef(target.account), input.amountCents, input.description ?? `Support credit (ticket ${ctx.ticketId})`, call),
+  // Stripe keeps the credit's key in its metadata: the credit is found (or known absent) after a 500 or past the key's retention.
+  verify: async (target, _input, ctx, call): Promise<{ applied: true; performed: { balanceCents: number } } | { applied: false } | null> => {
+    const found = await ctx.deps.billing.findCredit?.(billingRef(target.account), call);
+    if (!found) return null;
+    return found.found ? { applied: true, performed: { balanceCents: found.balanceCents } } : { applied: false };
+  },
   apply: async (trx, target, input, ctx, credited) => {
     const billing = await earlierBilling(ctx);
     const amount = formatMoney(input.amountCents, billing?.currency ?? "usd");

@@ -33,8 +33,16 @@ export const startImpersonation = defineCommand({
   input: actionInputs["impersonation.start"],
   provider: "none",
   capValue: (input) => input.minutes,
-  permit: (actor, input) => {
+  permit: async (actor, input, deps, target) => {
     if (actor.kind !== "staff") return;
+    // Checked before the mode table so the agent hears the specific reason: full access to an
+    // owner/admin is an operations decision, even if the table ever lets a lower role use full mode.
+    if (input.mode === "full" && !roleAtLeast(actor.panelRole, "operations")) {
+      const row = await deps.database.db.selectFrom("users").select("role").where("id", "=", target.id).executeTakeFirst();
+      if (row && (row.role === "owner" || row.role === "admin")) {
+        throw Problem.forbidden("full_mode_on_admin", `Full access to an account ${row.role} needs the operations panel role; you have ${actor.panelRole}`, { mode: input.mode, requiredRole: "operations", panelRole: actor.panelRole, targetRole: row.role });
+      }
+    }
     const minRole = rule.modes.minRoles[input.mode] as PanelRole;
     if (!roleAtLeast(actor.panelRole, minRole)) {
       throw Problem.forbidden("mode_not_allowed", `impersonation in ${input.mode} mode needs the ${minRole} panel role; you have ${actor.panelRole}`, { mode: input.mode, requiredRole: minRole, panelRole: actor.panelRole });
@@ -53,11 +61,6 @@ export const startImpersonation = defineCommand({
   },
   validate: async (target, input, ctx) => {
     if (ctx.reason.length < IMPERSONATION_REASON_MIN) throw Problem.badRequest(`Say why you need to see the customer's account, in at least ${IMPERSONATION_REASON_MIN} characters`, [{ field: "body.reason", reason: `at least ${IMPERSONATION_REASON_MIN} characters` }]);
-    const { user } = target;
-    // Full access to an owner/admin is an operations decision, whatever the mode table says.
-    if (input.mode === "full" && (user.role === "owner" || user.role === "admin") && ctx.actor.kind === "staff" && !roleAtLeast(ctx.actor.panelRole, "operations")) {
-      throw refused("full_mode_on_admin", `Full access to an account ${user.role} needs the operations panel role`);
-    }
     await productForStart(ctx.deps.database.db, input.productId);
   },
   apply: async (trx, target, input, ctx) => {

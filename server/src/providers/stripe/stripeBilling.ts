@@ -51,6 +51,7 @@ export class StripeBilling implements BillingPort {
     const { sub, item } = await this.liveSubscription(account, "subscriptionItems.update");
     await this.caller.call("subscriptionItems.update", ({ timeoutMs }) =>
       this.stripe.subscriptionItems.update(item.id, { quantity, proration_behavior: "create_prorations" }, this.writeOptions(ctx, timeoutMs)),
+      { write: true },
     );
     return this.summaryAfterWrite(account, sub);
   }
@@ -60,6 +61,7 @@ export class StripeBilling implements BillingPort {
     if (sub.status !== "trialing") throw rejected("subscriptions.update", `the subscription is ${sub.status}, not trialing`);
     await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
       this.stripe.subscriptions.update(sub.id, { trial_end: Math.floor(trialEnd.getTime() / 1000), proration_behavior: "none" }, this.writeOptions(ctx, timeoutMs)),
+      { write: true },
     );
     return this.summaryAfterWrite(account, sub);
   }
@@ -74,6 +76,7 @@ export class StripeBilling implements BillingPort {
     if (!price) throw rejected("prices.list", `no active Stripe price with lookup key ${lookupKey}`);
     await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
       this.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: price.id }], proration_behavior: "create_prorations" }, this.writeOptions(ctx, timeoutMs)),
+      { write: true },
     );
     return this.summaryAfterWrite(account, sub);
   }
@@ -82,7 +85,7 @@ export class StripeBilling implements BillingPort {
     const { sub } = await this.liveSubscription(account, mode === "now" ? "subscriptions.cancel" : "subscriptions.update");
     if (mode === "now") {
       // Unused time is credited (prorate) and the final invoice is issued now (invoice_now): CancelMode says why.
-      const cancel = () => this.caller.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, { prorate: true, invoice_now: true }, { timeout: timeoutMs }));
+      const cancel = () => this.caller.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, { prorate: true, invoice_now: true }, { timeout: timeoutMs }), { write: true });
       await cancel().catch(async (err: unknown) => {
         // A lost answer retried without a key is refused as "already canceled": the first attempt did it.
         const current = (await this.subscriptions(this.customerIdOf(account, "subscriptions.cancel"))).find((s) => s.id === sub.id);
@@ -91,6 +94,7 @@ export class StripeBilling implements BillingPort {
     } else {
       await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
         this.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true }, this.writeOptions(ctx, timeoutMs)),
+        { write: true },
       );
     }
     return this.summaryAfterWrite(account, sub);
@@ -101,7 +105,7 @@ export class StripeBilling implements BillingPort {
     const { sub } = await this.liveSubscription(account, "subscriptions.update");
     if (!sub.cancel_at_period_end && sub.cancel_at === null) throw rejected("subscriptions.update", "the subscription is not set to cancel");
     const params: Stripe.SubscriptionUpdateParams = sub.cancel_at_period_end ? { cancel_at_period_end: false } : { cancel_at: "" };
-    await this.caller.call("subscriptions.update", ({ timeoutMs }) => this.stripe.subscriptions.update(sub.id, params, this.writeOptions(ctx, timeoutMs)));
+    await this.caller.call("subscriptions.update", ({ timeoutMs }) => this.stripe.subscriptions.update(sub.id, params, this.writeOptions(ctx, timeoutMs)), { write: true });
     return this.summaryAfterWrite(account, sub);
   }
 
@@ -110,9 +114,35 @@ export class StripeBilling implements BillingPort {
     if (!Number.isInteger(amountCents) || amountCents <= 0) throw rejected("customers.createBalanceTransaction", "the credit must be a positive whole number of cents");
     const customer = await this.customer(this.customerIdOf(account, "customers.createBalanceTransaction"));
     const txn = await this.caller.call("customers.createBalanceTransaction", ({ timeoutMs }) =>
-      this.stripe.customers.createBalanceTransaction(customer.id, { amount: -amountCents, currency: customer.currency ?? "usd", description }, this.writeOptions(ctx, timeoutMs)),
+      this.stripe.customers.createBalanceTransaction(
+        customer.id,
+        // The key in metadata lets the reconciler find this credit once the key itself is no help (a replayed 500, or pruned after 24 h).
+        { amount: -amountCents, currency: customer.currency ?? "usd", description, metadata: { steward_key: stripeIdempotencyKey(ctx.idempotencyKey) } },
+        this.writeOptions(ctx, timeoutMs),
+      ),
+      { write: true },
     );
     return { balanceCents: txn.ending_balance };
+  }
+
+  /** The credit carrying this key in its metadata, among the customer's latest balance transactions. */
+  async findCredit(account: BillingAccountRef, ctx: ProviderCallContext): Promise<{ found: true; balanceCents: number } | { found: false }> {
+    const customerId = this.customerIdOf(account, "customers.listBalanceTransactions");
+    const marker = stripeIdempotencyKey(ctx.idempotencyKey);
+    let startingAfter: string | undefined;
+    // Bounded: a credit older than the last 500 transactions is beyond what an open operation can be.
+    for (let page = 0; page < 5; page++) {
+      const list = await this.caller.call("customers.listBalanceTransactions", ({ timeoutMs }) =>
+        this.stripe.customers.listBalanceTransactions(customerId, { limit: 100, ...(startingAfter ? { starting_after: startingAfter } : {}) }, { timeout: timeoutMs }),
+      );
+      if (list.data.some((t) => t.metadata?.steward_key === marker)) {
+        const customer = await this.customer(customerId);
+        return { found: true, balanceCents: customer.balance };
+      }
+      if (!list.has_more || list.data.length === 0) break;
+      startingAfter = list.data.at(-1)?.id;
+    }
+    return { found: false };
   }
 
   /** Options for a POST: the support action's idempotency key, in a form Stripe accepts. */
