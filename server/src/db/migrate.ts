@@ -12,6 +12,7 @@ import * as m011 from "./migrations/011_provider_operations.js";
 import * as m012 from "./migrations/012_mail_lease.js";
 import * as m014 from "./migrations/014_security.js";
 import * as m015 from "./migrations/015_impersonation.js";
+import * as m020 from "./migrations/020_verify.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -28,6 +29,7 @@ export const migrations: Record<string, Migration> = {
   "012_mail_lease": m012,
   "014_security": m014,
   "015_impersonation": m015,
+  "020_verify": m020,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
