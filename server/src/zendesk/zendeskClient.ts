@@ -7,8 +7,16 @@ import type { Config } from "../config.js";
  */
 export type ZendeskCallResult = { outcome: "succeeded"; commentId: number | null } | { outcome: "failed"; error: string; retryAfterMs?: number } | { outcome: "unknown"; error: string };
 
+/**
+ * A read of one ticket: found (the raw JSON, parsed by ticketVerification.ts), not found (Zendesk
+ * answered 404), or unavailable (no answer, a 5xx, a 429, or credentials Zendesk refused).
+ */
+export type ZendeskTicketRead = { kind: "found"; body: unknown } | { kind: "not_found" } | { kind: "unavailable"; error: string; retryAfterMs?: number };
+
 export interface ZendeskClient {
   addInternalNote(ticketId: string, body: string): Promise<ZendeskCallResult>;
+  /** `GET /tickets/{id}.json?include=users,organizations`: the ticket with its requester and organization sideloaded. */
+  getTicket(ticketId: string): Promise<ZendeskTicketRead>;
 }
 
 export function createZendeskClient(config: Config, options: { timeoutMs?: number } = {}): ZendeskClient | null {
@@ -18,6 +26,28 @@ export function createZendeskClient(config: Config, options: { timeoutMs?: numbe
   if (!base || (!auth && !config.demo)) return null;
   const timeoutMs = options.timeoutMs ?? config.PROVIDER_TIMEOUT_MS;
   return {
+    async getTicket(ticketId) {
+      let response: Response;
+      try {
+        response = await fetch(`${base}/tickets/${encodeURIComponent(ticketId)}.json?include=users,organizations`, {
+          headers: { accept: "application/json", ...(auth ? { authorization: auth } : {}) },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        return { kind: "unavailable", error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+      }
+      const text = await response.text().catch(() => "");
+      if (response.status === 404) return { kind: "not_found" };
+      if (!response.ok) {
+        const retryAfter = Number(response.headers.get("retry-after"));
+        return { kind: "unavailable", error: `Zendesk answered ${response.status}: ${text.slice(0, 200)}`, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+      }
+      try {
+        return { kind: "found", body: JSON.parse(text) as unknown };
+      } catch {
+        return { kind: "unavailable", error: "Zendesk answered with a body that is not JSON" };
+      }
+    },
     async addInternalNote(ticketId, body) {
       let response: Response;
       try {
