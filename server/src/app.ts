@@ -9,6 +9,7 @@ import { refuseUnstorableText } from "./http/textGuard.js";
 import { noStore, securityHeaders } from "./http/securityHeaders.js";
 import { demoOutboxRoutes } from "./mail/demoOutbox.js";
 import { actionRoutes } from "./routes/actions/actions.js";
+import { approvalRoutes } from "./routes/approvals/approvals.js";
 import { auditRoutes } from "./routes/audit/audit.js";
 import { contextRoutes } from "./routes/context/context.js";
 import { healthRoutes } from "./routes/health/health.js";
@@ -64,6 +65,7 @@ export function createApp(deps: AppDeps, options: AppOptions = {}): Express {
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
   app.use(actionRoutes(deps));
+  app.use(approvalRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(contextRoutes(deps));
   app.use(searchRoutes(deps));

@@ -22,6 +22,7 @@ import { assertTargetType } from "./targetType.js";
 import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./targets.js";
 import type { AuditApproval } from "../../../shared/audit.js";
 import { verifyTicket } from "../zendesk/ticketVerification.js";
+import { approvalRequired, rolesThatCan } from "./approval/policy.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
 export interface CommandRequest {
@@ -62,6 +63,14 @@ async function checkPermission(command: AnyCommand, req: CommandRequest, deps: A
     assertAllowed(req.actor, action);
     await command.permit?.(req.actor, input as never, deps);
     if (command.capValue) await checkCap(deps.database.db, req.actor, action, command.capValue(input as never));
+    // An action an admin marked runs only through an approval (which sets req.approval).
+    if (req.actor.kind === "staff" && !req.approval && (await approvalRequired(deps.database.db, action))) {
+      throw Problem.forbidden("approval_required", `${action} needs a second person: ask for approval (POST /api/approvals)`, {
+        action,
+        canApprove: await rolesThatCan(deps.database.db, action, command.capValue ? command.capValue(input as never) : null),
+        approvalPossible: true,
+      });
+    }
   } catch (err) {
     const problem = toProblem(err);
     if (problem.status === 403) {

@@ -494,6 +494,9 @@ export interface ApprovalRequestsTable {
   decided_by_name: string | null;
   decision_reason: string | null;
   result: ColumnType<unknown, string | null, string | null>;
+  /** Who is running the approved action right now (a lease: a crashed approver's claim lapses). */
+  claimed_by: string | null;
+  claimed_until: ColumnType<Date | null, Date | null, Date | null>;
   created_at: ColumnType<Date, Date, Date>;
   expires_at: ColumnType<Date, Date, Date>;
   decided_at: ColumnType<Date | null, Date | null, Date | null>;

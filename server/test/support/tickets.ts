@@ -68,3 +68,13 @@ export async function ticketFor(deps: Deps, target: { type: "user" | "account"; 
   known.set(key, id);
   return id;
 }
+
+/** Ticket `id` (a seeded one, or any) as raised by the target, for tests that name their ticket. */
+export async function raisedBy(deps: Deps, target: { type: "user" | "account"; id: string }, id: string): Promise<string> {
+  const { db } = deps.database;
+  const user =
+    target.type === "user"
+      ? await db.selectFrom("users").select(["id", "email", "name"]).where("id", "=", target.id).executeTakeFirst()
+      : await db.selectFrom("users").select(["id", "email", "name"]).where("account_id", "=", target.id).orderBy("id").limit(1).executeTakeFirst();
+  return putTicket(deps, { id: Number(id), subject: `About ${target.type} ${target.id}`, requester: user ? { email: user.email, name: user.name, externalId: user.id } : { email: `nobody-${target.id}@tickets.test` } });
+}

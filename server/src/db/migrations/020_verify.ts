@@ -39,6 +39,8 @@ const statements = [
     decided_by_name text,
     decision_reason text,
     result jsonb,
+    claimed_by text,
+    claimed_until timestamptz,
     created_at timestamptz not null,
     expires_at timestamptz not null,
     decided_at timestamptz,
