@@ -37,16 +37,16 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     operations = await sessionOf(h, "operations");
   });
   const db = () => h.deps.database.db;
-  const credit = (token: string, amountCents: number) =>
+  const credit = async (token: string, amountCents: number) =>
     request(h.app)
       .post("/api/actions/billing.credit_apply")
       .set("Authorization", `Bearer ${token}`)
-      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: 1, input: { amountCents }, ticketId: "1007", reason: "goodwill" });
+      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: 1, input: { amountCents }, ticketId: await ticketFor(h.deps, { type: "account", id: "acc_demo_011" }), reason: "goodwill" });
   const creditAt = async (token: string, amountCents: number, accountId = "acc_demo_011") =>
     request(h.app)
       .post("/api/actions/billing.credit_apply")
       .set("Authorization", `Bearer ${token}`)
-      .send({ target: { type: "account", id: accountId }, expectedVersion: await versionOf(h.deps, { type: "account", id: accountId }), input: { amountCents }, ticketId: "1007", reason: "goodwill" });
+      .send({ target: { type: "account", id: accountId }, expectedVersion: await versionOf(h.deps, { type: "account", id: accountId }), input: { amountCents }, ticketId: await ticketFor(h.deps, { type: "account", id: accountId }), reason: "goodwill" });
 
   const cases = capped.flatMap((action) => panelRoles.map((role) => [action, role] as const));
   it.each(cases)("%s as %s: under and at the cap pass, over it is refused naming the cap", async (action: ActionName, role: PanelRole) => {
