@@ -2,6 +2,8 @@ import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { verifyTicket } from "../../src/zendesk/ticketVerification.js";
 import { act, auditCount, auditOf, localState, useHarness, userRow, type Harness } from "../actions/harness.js";
 import { ZendeskFake } from "../fakes/zendeskFake.js";
 import { TEST_AUDIT_KEYS } from "../support/auditKeys.js";
@@ -108,6 +110,18 @@ describe.each(databaseKinds)("ticket verification (%s)", (kind) => {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(await lastSnapshot(h, "user.block", USER)).toMatchObject({ match: "override", overrideReason: "Reseller raised it for their customer, confirmed by phone", requester: { email: "reseller@partner.test" } });
       await act(h, "support_full", "user.unblock", { target: { type: "user", id: USER } });
+    });
+
+    it("impersonation: no override below admin (issue 9); admin's override is recorded", async () => {
+      const ticketId = await putTicket(h.deps, { requester: { email: "someone.else@nowhere.test" } });
+      const staff = async (role: "operations" | "admin") => {
+        const agent = DEMO_AGENTS.find((a) => a.role === role)!;
+        return { kind: "staff" as const, staffId: agent.id, zendeskUserId: agent.zendeskUserId, email: agent.email, name: agent.name, panelRole: role };
+      };
+      const check = async (role: "operations" | "admin") =>
+        verifyTicket(h.deps, { actor: await staff(role), action: "impersonation.start", ticketId, reason: "Customer says the projects page is empty", target: { type: "user", id: USER }, ticketOverrideReason: "Reseller raised it on the customer's behalf" });
+      await expect(check("operations")).rejects.toMatchObject({ status: 403, code: "ticket_mismatch", extra: expect.objectContaining({ overrideAllowed: false, overrideRole: "admin" }) });
+      await expect(check("admin")).resolves.toMatchObject({ match: "override", overrideReason: "Reseller raised it on the customer's behalf" });
     });
 
     it("refuses a closed ticket (409) and a ticket Zendesk does not have (422)", async () => {
