@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
 import { accountOfUser, act, auditOf, localState, sessionOf, useHarness, userRow, versionOf, type Harness } from "./harness.js";
-import { raisedBy, ticketFor } from "../support/tickets.js";
+import { raisedBy } from "../support/tickets.js";
 import { openMailSecrets, renderMailBody } from "../../src/mail/mailSecrets.js";
 
 /**

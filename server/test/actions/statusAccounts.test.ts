@@ -5,7 +5,7 @@ import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
 import { FlakyAuth0, ScriptedStripe, settingBlocked } from "./demoProviders.js";
 import { accountRow, act, auditOf, confirmAndAct, localState, preview, runAction, useHarness, versionOf, type ActionCall, type Harness } from "./harness.js";
-import { raisedBy, ticketFor } from "../support/tickets.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * Account status through the HTTP API: account.suspend, unsuspend, deactivate, activate, delete.

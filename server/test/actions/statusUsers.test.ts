@@ -5,7 +5,7 @@ import { seatsUsed } from "../../src/commands/targets.js";
 import { databaseKinds } from "../support/databases.js";
 import { FlakyAuth0, settingBlocked } from "./demoProviders.js";
 import { accountOfUser, act, auditOf, localState, preview, runAction, useHarness, userRow, versionOf, type ActionCall, type Harness } from "./harness.js";
-import { raisedBy, ticketFor } from "../support/tickets.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * User status through the HTTP API: user.activate, suspend, deactivate (revoke access) and delete

@@ -4,7 +4,7 @@ import type { AuditEntry } from "../../../shared/audit.js";
 import type { PanelRole } from "../../../shared/roles.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { act, sessionOf, useHarness } from "../actions/harness.js";
-import { raisedBy, ticketFor } from "../support/tickets.js";
+import { raisedBy } from "../support/tickets.js";
 import { databaseKinds } from "../support/databases.js";
 
 const staffIdOf = (role: PanelRole) => DEMO_AGENTS.find((a) => a.role === role)?.id as string;
