@@ -160,6 +160,12 @@ export const actionRules = {
 
   // Provider operations the reconciler could not settle
   "operation.resolve": { target: "account", minRole: "operations", kind: "write", summary: "Close a provider operation awaiting review, after checking the provider (applied or not)" },
+  // Two-person approval: over-cap requests and actions an admin marks go to a second person
+  "approval.request": { target: "system", minRole: "support_full", kind: "write", summary: "Ask a second person to run an action over your cap or marked as needing approval" },
+  "approval.approve": { target: "system", minRole: "support_full", kind: "write", summary: "Approve someone else's request: the action runs with your role and caps, both of you recorded" },
+  "approval.reject": { target: "system", minRole: "support_full", kind: "write", summary: "Reject someone else's request, with a reason" },
+  "approval.expire": { target: "system", minRole: "system", kind: "write", summary: "Expire a request nobody decided within 24 hours" },
+  "approval.policy_set": { target: "system", minRole: "admin", kind: "write", summary: "Mark an action as always needing a second person (or not)" },
 
   // Refusals Steward records on its own (no staff member chose to do these)
   "session.token_replayed": { target: "staff", minRole: "system", kind: "read", summary: "Refuse a Zendesk app token used a second time" },

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ActionNameSchema } from "./actions.js";
 import { PanelRole } from "./roles.js";
+import { TicketSnapshot } from "./schemas/ticket.js";
 
 /** `unknown`: a provider call whose effect is not known yet; the reconciler closes it as succeeded or failed. */
 export const auditOutcomes = ["pending", "succeeded", "failed", "denied", "unknown"] as const;
@@ -17,6 +18,14 @@ export const TicketId = z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendes
 /** Where the sealer put an entry in the chain: hash is a MAC (audit key) over chainSeq, prevHash and entryHash. */
 export const AuditSeal = z.object({ chainSeq: z.number().int(), entryHash: z.string(), prevHash: z.string(), hash: z.string() });
 export type AuditSeal = z.infer<typeof AuditSeal>;
+
+/** Recorded in the audit entry of an action run through two-person approval. */
+export const AuditApproval = z.object({
+  requestId: z.string(),
+  requestedBy: z.object({ staffId: z.string(), email: z.string() }),
+  approvedBy: z.object({ staffId: z.string(), email: z.string() }),
+});
+export type AuditApproval = z.infer<typeof AuditApproval>;
 
 export const AuditEntry = z.object({
   id: z.string(),
@@ -40,6 +49,10 @@ export const AuditEntry = z.object({
   error: z.string().nullable(),
   requestId: z.string().nullable(),
   operationId: z.string().nullable(),
+  /** The ticket as Zendesk showed it when a write was checked (null for reads, system actions, older entries). */
+  ticketSnapshot: TicketSnapshot.nullable(),
+  /** Who asked and who approved, for an action run through two-person approval. */
+  approval: AuditApproval.nullable(),
   /** HMAC made with the audit key when the entry was written (null only for entries from before sealing existed). */
   mac: z.string().nullable(),
   /** Null until the sealer has chained the entry (within about a second of its commit). */

@@ -10,6 +10,7 @@ import { createRateLimits } from "./http/rateLimit.js";
 import { noStore, securityHeaders } from "./http/securityHeaders.js";
 import { demoOutboxRoutes } from "./mail/demoOutbox.js";
 import { actionRoutes } from "./routes/actions/actions.js";
+import { approvalRoutes } from "./routes/approvals/approvals.js";
 import { auditRoutes } from "./routes/audit/audit.js";
 import { consoleRoutes } from "./routes/console/console.js";
 import { contextRoutes } from "./routes/context/context.js";
@@ -70,6 +71,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   app.use(healthRoutes(deps));
   app.use(metricsRoutes(deps));
   app.use(actionRoutes(deps));
+  app.use(approvalRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(consoleRoutes(deps));
   app.use(contextRoutes(deps));

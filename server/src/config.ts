@@ -143,6 +143,8 @@ const EnvSchema = z.object({
   ZENDESK_API_EMAIL: optionalText,
   ZENDESK_API_TOKEN: optionalText,
   ZENDESK_API_URL: url.optional(),
+  /** How long a ticket read for verification is reused (0: read Zendesk on every write). */
+  TICKET_CACHE_SECONDS: z.coerce.number({ message: "expected a number" }).int().min(0).max(600).default(30),
 
   /**
    * Working hours for the console's "outside working hours" flag: ISO weekdays, a time range and an

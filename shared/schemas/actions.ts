@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { TicketId } from "../audit.js";
+import { TicketOverrideReason } from "./ticket.js";
 import { ProductRole } from "../roles.js";
 import { StartImpersonationInput, StopImpersonationInput } from "./impersonation.js";
 
@@ -25,6 +26,8 @@ export function actionRequest<T extends z.ZodType>(input: T) {
     expectedVersion: z.number().int().positive(),
     input,
     confirmationToken: z.string().min(10).max(4000).optional(),
+    /** Operations+ only: go ahead although the ticket's requester is not the target or in its account (recorded, flagged). */
+    ticketOverrideReason: TicketOverrideReason.optional(),
   });
 }
 

@@ -138,8 +138,11 @@ export const UnresolvedOperation = z.object({
   operationId: z.string(),
   action: z.string(),
   target: z.object({ type: z.enum(["user", "account"]), id: z.string() }),
-  /** pending: the request stopped during its provider call; unknown: the provider's answer was lost. */
-  status: z.enum(["pending", "unknown"]),
+  /**
+   * pending: the request stopped during its provider call; unknown: the provider's answer was lost;
+   * needs_review: the reconciler could not settle it (past the key horizon) and operations must resolve it.
+   */
+  status: z.enum(["pending", "unknown", "needs_review"]),
   since: z.string(),
   lastError: z.string().nullable(),
 });

@@ -23,6 +23,8 @@ const columns: [string, (e: AuditEntry) => string | number | null][] = [
   ["operation_id", (e) => e.operationId],
   ["before", (e) => (e.before === null ? null : JSON.stringify(e.before))],
   ["after", (e) => (e.after === null ? null : JSON.stringify(e.after))],
+  ["ticket_snapshot", (e) => (e.ticketSnapshot ? JSON.stringify(e.ticketSnapshot) : null)],
+  ["approval", (e) => (e.approval ? JSON.stringify(e.approval) : null)],
   ["mac", (e) => e.mac],
   ["chain_seq", (e) => e.seal?.chainSeq ?? null],
   ["chain_prev_hash", (e) => e.seal?.prevHash ?? null],

@@ -11,8 +11,11 @@ const SEALED_ENTRY_DOMAIN = "steward-audit-sealed-entry-v2\n";
 const LINK_DOMAIN = "steward-audit-link-v2\n";
 const VERIFIED_DOMAIN = "steward-audit-verified-v2\n";
 
-/** What the appender MACs: everything the entry says, without the seq the database assigns. */
-export type EntryContent = Omit<AuditEntry, "seq" | "mac" | "seal">;
+/**
+ * What the appender MACs: everything the entry says, without the seq the database assigns. The ticket
+ * snapshot and approval (migration 020) are optional here so code and fixtures from before them still type.
+ */
+export type EntryContent = Omit<AuditEntry, "seq" | "mac" | "seal" | "ticketSnapshot" | "approval"> & Partial<Pick<AuditEntry, "ticketSnapshot" | "approval">>;
 
 /** Plain JSON values only (what jsonb stores and gives back): keys sorted at every level. */
 export function canonicalJson(value: unknown): string {
@@ -35,9 +38,17 @@ export function jsonValue(value: unknown): unknown {
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
+/**
+ * The MACed content. A null ticket snapshot or approval is left out rather than written as null, so
+ * entries from before migration 020 keep their MACs and seals; a value, once there, is covered.
+ */
 export function contentOf(entry: AuditEntry | EntryContent): EntryContent {
-  const { id, occurredAt, actor, action, target, ticketId, reason, before, after, outcome, error, requestId, operationId } = entry;
-  return { id, occurredAt, actor, action, target, ticketId, reason, before, after, outcome, error, requestId, operationId };
+  const { id, occurredAt, actor, action, target, ticketId, reason, before, after, outcome, error, requestId, operationId, ticketSnapshot, approval } = entry;
+  return {
+    id, occurredAt, actor, action, target, ticketId, reason, before, after, outcome, error, requestId, operationId,
+    ...(ticketSnapshot ? { ticketSnapshot } : {}),
+    ...(approval ? { approval } : {}),
+  };
 }
 
 /** The append-time MAC: only a holder of the audit key can write an entry that carries a valid one. */
@@ -46,7 +57,7 @@ export function entryMac(keys: Pick<AuditKeys, "entryKey">, content: EntryConten
 }
 
 /** The sealer's hash of an entry exactly as read back from the database (content, seq and MAC). */
-export function sealedEntryHash(entry: AuditEntry): string {
+export function sealedEntryHash(entry: EntryContent & Pick<AuditEntry, "seq" | "mac">): string {
   return createHash("sha256").update(SEALED_ENTRY_DOMAIN).update(canonicalJson({ ...contentOf(entry), seq: entry.seq, mac: entry.mac })).digest("hex");
 }
 

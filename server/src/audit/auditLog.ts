@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Kysely, Transaction } from "kysely";
 import type { ActionName } from "../../../shared/actions.js";
-import type { AuditEntry, AuditOutcome, TargetType } from "../../../shared/audit.js";
+import type { AuditApproval, AuditEntry, AuditOutcome, TargetType } from "../../../shared/audit.js";
+import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
 import type { Actor } from "../actor.js";
 import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
@@ -27,6 +28,10 @@ export interface AuditInput {
   requestId?: string | null;
   /** Links a `pending` intent to its later outcome entry (see operations.ts). */
   operationId?: string | null;
+  /** The ticket as Zendesk showed it when the write was checked (ticketVerification.ts). */
+  ticketSnapshot?: TicketSnapshot | null;
+  /** Requester and approver of an action run through two-person approval. */
+  approval?: AuditApproval | null;
 }
 
 /** An entry just written: its seq and MAC are known, its place in the chain is not yet (the sealer adds it). */
@@ -107,5 +112,7 @@ export function entryContent(input: AuditInput, place: { id: string; occurredAt:
     error: input.error ?? null,
     requestId: input.requestId ?? null,
     operationId: input.operationId ?? null,
+    ...(input.ticketSnapshot ? { ticketSnapshot: jsonValue(input.ticketSnapshot) as TicketSnapshot } : {}),
+    ...(input.approval ? { approval: jsonValue(input.approval) as AuditApproval } : {}),
   });
 }

@@ -38,6 +38,8 @@ export function toSealedAuditEntry(row: AuditRow, seal: AuditSeal | null): Audit
     error: row.error,
     requestId: row.request_id,
     operationId: row.operation_id,
+    ticketSnapshot: (row.ticket_snapshot ?? null) as AuditEntry["ticketSnapshot"],
+    approval: (row.approval ?? null) as AuditEntry["approval"],
     mac: row.mac,
     seal,
   };
@@ -65,6 +67,8 @@ export function toAuditRow(content: EntryContent, mac: string): Insertable<Audit
     error: content.error,
     request_id: content.requestId,
     operation_id: content.operationId,
+    ticket_snapshot: content.ticketSnapshot ? JSON.stringify(content.ticketSnapshot) : null,
+    approval: content.approval ? JSON.stringify(content.approval) : null,
     mac,
   };
 }

@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import { actionNames, actionRules, type ActionName, type ActionRule } from "../../../shared/actions.js";
-import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
+import { panelRoles, roleAtLeast, type PanelRole } from "../../../shared/roles.js";
 import type { Permissions } from "../../../shared/schemas/session.js";
 import type { Actor } from "../actor.js";
 import type { DB } from "../db/schema.js";
@@ -37,11 +37,20 @@ export async function checkCap(db: Kysely<DB> | Transaction<DB>, actor: Actor, a
   if (actor.kind === "system") return;
   const cap = await capFor(db, action, actor.panelRole);
   if (!cap || value <= cap.limit) return;
+  // Who could approve it instead (two-person approval): roles the table allows whose cap covers the value.
+  const canApprove: PanelRole[] = [];
+  for (const role of panelRoles) {
+    if (!roleAllows(role, action)) continue;
+    const theirs = await capFor(db, action, role);
+    if (!theirs || value <= theirs.limit) canApprove.push(role);
+  }
   throw Problem.forbidden("over_cap", `${action} allows at most ${cap.limit} ${cap.unit} for ${actor.panelRole}; asked for ${value}`, {
     action,
     panelRole: actor.panelRole,
     value,
     cap: { field: cap.field, limit: cap.limit, unit: cap.unit },
+    canApprove,
+    approvalPossible: canApprove.length > 0,
   });
 }
 

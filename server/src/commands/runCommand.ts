@@ -20,6 +20,9 @@ import { outcomeUnknown } from "./outcomeUnknown.js";
 import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease } from "./targetLease.js";
 import { assertTargetType } from "./targetType.js";
 import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./targets.js";
+import type { AuditApproval } from "../../../shared/audit.js";
+import { verifyTicket } from "../zendesk/ticketVerification.js";
+import { approvalRequired, rolesThatCan } from "./approval/policy.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
 export interface CommandRequest {
@@ -32,6 +35,10 @@ export interface CommandRequest {
   confirmationToken?: string | undefined;
   idempotencyKey?: string | undefined;
   requestId?: string | null;
+  /** Operations+ going ahead although the ticket's requester is not the target (ticketVerification.ts). */
+  ticketOverrideReason?: string | undefined;
+  /** Set when a second person approved this request (approvals): both are recorded. */
+  approval?: AuditApproval | null;
 }
 
 /** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
@@ -56,6 +63,14 @@ async function checkPermission(command: AnyCommand, req: CommandRequest, deps: A
     assertAllowed(req.actor, action);
     await command.permit?.(req.actor, input as never, deps, req.target);
     if (command.capValue) await checkCap(deps.database.db, req.actor, action, command.capValue(input as never));
+    // An action an admin marked runs only through an approval (which sets req.approval).
+    if (req.actor.kind === "staff" && !req.approval && (await approvalRequired(deps.database.db, action))) {
+      throw Problem.forbidden("approval_required", `${action} needs a second person: ask for approval (POST /api/approvals)`, {
+        action,
+        canApprove: await rolesThatCan(deps.database.db, action, command.capValue ? command.capValue(input as never) : null),
+        approvalPossible: true,
+      });
+    }
   } catch (err) {
     const problem = toProblem(err);
     if (problem.status === 403) {
@@ -113,6 +128,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
+  await verifyTicket(deps, { ...req, action: command.action as ActionName });
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
   if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
   const ctx = contextFor(req, deps, newOperationId());
@@ -143,6 +159,15 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     const claim = await claimIdempotencyKey(db, keyOwner, idempotencyKey, action, requestHash({ ...req, actor: keyOwner, confirmationToken: undefined, requestId: undefined }), leaseMs);
     if (claim.kind === "replay") return claim.response;
   }
+  // A read of Zendesk, before anything is written: refused or unreadable, the request ends here.
+  let ticketSnapshot;
+  try {
+    ticketSnapshot = await verifyTicket(deps, { ...req, action });
+  } catch (err) {
+    if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
+    throw err;
+  }
+  const recorded = { ticketSnapshot, approval: req.approval ?? null };
 
   const ctx = contextFor(req, deps, newOperationId());
   // Derived from the agent's key when there is one, so a retried request reaches Stripe with the same key.
@@ -186,7 +211,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       }
       before = { ...(before as object), effects: preview.effects };
     }
-    const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null };
+    const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, ...recorded };
     const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey };
 
     // Before the provider call: everything that may refuse the action has run; nothing has left Steward yet.
@@ -233,7 +258,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
         await recordFailed(deps, operation, error, ctx.now);
       } else if (problem.status !== 403) {
         // Denials were audited where they happened.
-        await appendAudit(db, { actor: req.actor, action, target: auditTarget(req.target, accountId), ticketId: req.ticketId, reason: req.reason, before, outcome: "failed", error, requestId: req.requestId ?? null, operationId: ctx.operationId }, deps.clock);
+        await appendAudit(db, { actor: req.actor, action, target: auditTarget(req.target, accountId), ticketId: req.ticketId, reason: req.reason, before, outcome: "failed", error, requestId: req.requestId ?? null, operationId: ctx.operationId, ...recorded }, deps.clock);
       }
     } catch (auditErr) {
       deps.logger.error({ err: auditErr, action }, "could not audit a failed action");

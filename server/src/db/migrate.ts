@@ -15,6 +15,7 @@ import * as m015 from "./migrations/015_impersonation.js";
 import * as m016 from "./migrations/016_operation_review.js";
 import * as m017 from "./migrations/017_rate_limits.js";
 import * as m018 from "./migrations/018_audit_partitions.js";
+import * as m020 from "./migrations/020_verify.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -34,6 +35,7 @@ export const migrations: Record<string, Migration> = {
   "016_operation_review": m016,
   "017_rate_limits": m017,
   "018_audit_partitions": m018,
+  "020_verify": m020,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -141,6 +141,17 @@ export interface DemoTicketsTable {
   requester_external_id: string | null;
   status: Generated<string>;
   created_at: CreatedAt;
+  /** Migration 020: what ticket verification reads. */
+  assignee_zendesk_id: number | null;
+  requester_organization_id: number | null;
+}
+
+/** The local Zendesk page's organizations (migration 020): matched to accounts by external id or domain. */
+export interface DemoOrganizationsTable {
+  id: number;
+  name: string;
+  external_id: string | null;
+  domain_names: Generated<string[]>;
 }
 
 /** Append-only (triggers refuse UPDATE/DELETE/TRUNCATE); rows are written only by server/src/audit/auditLog.ts. */
@@ -172,6 +183,9 @@ export interface AuditLogTable {
   operation_id: AuditColumn<string | null>;
   /** HMAC of the entry made at append time with the audit key (null only for entries from before migration 010). */
   mac: AuditColumn<string | null>;
+  /** Migration 020 (jsonb, MACed): the ticket as Zendesk showed it at the write; who asked and who approved. */
+  ticket_snapshot: ColumnType<unknown, string | null | undefined, never>;
+  approval: ColumnType<unknown, string | null | undefined, never>;
 }
 
 /** One sealed entry: chain position chain_seq seals audit_log.seq = entry_seq (migration 010). */
@@ -463,6 +477,45 @@ export interface DB {
   impersonation_events: ImpersonationEventsTable;
   steward_settings: StewardSettingsTable;
   ticket_notes: TicketNotesTable;
+  demo_organizations: DemoOrganizationsTable;
+  approval_requests: ApprovalRequestsTable;
+  approval_policy: ApprovalPolicyTable;
+}
+
+/** Two-person approval (migration 020). */
+export interface ApprovalRequestsTable {
+  id: string;
+  action: string;
+  target_type: "user" | "account";
+  target_id: string;
+  account_id: string | null;
+  ticket_id: string;
+  reason: string;
+  input: ColumnType<unknown, string, string>;
+  preview: ColumnType<unknown, string | null, string | null>;
+  status: "pending" | "approved" | "rejected" | "expired" | "failed";
+  requested_by_staff_id: string;
+  requested_by_email: string;
+  requested_by_name: string | null;
+  requested_by_role: string;
+  decided_by_staff_id: string | null;
+  decided_by_email: string | null;
+  decided_by_name: string | null;
+  decision_reason: string | null;
+  result: ColumnType<unknown, string | null, string | null>;
+  /** Who is running the approved action right now (a lease: a crashed approver's claim lapses). */
+  claimed_by: string | null;
+  claimed_until: ColumnType<Date | null, Date | null, Date | null>;
+  created_at: ColumnType<Date, Date, Date>;
+  expires_at: ColumnType<Date, Date, Date>;
+  decided_at: ColumnType<Date | null, Date | null, Date | null>;
+}
+
+export interface ApprovalPolicyTable {
+  action: string;
+  requires_approval: boolean;
+  updated_by: string;
+  updated_at: ColumnType<Date, Date, Date>;
 }
 
 export type Account = Selectable<AccountsTable>;

@@ -6,6 +6,7 @@ import type { AppDeps } from "../deps.js";
 import { Problem } from "../http/problem.js";
 import { route } from "../http/route.js";
 import { DEMO_AGENTS } from "../seed/demo.js";
+import { demoTicketPayload } from "./demoTickets.js";
 import { renderZendeskPage } from "./zendeskPageHtml.js";
 
 /**
@@ -122,6 +123,24 @@ export function zendeskPageRoutes(deps: AppDeps): Router {
     ({ params, query }) => {
       const list = (notes.get(params.ticketId) ?? []).map((n) => ({ id: n.id, body: n.body, plain_body: n.body, public: false as const, created_at: n.createdAt }));
       return { comments: query.sort_order === "desc" ? list.reverse() : list, next_page: null };
+    },
+  );
+
+  route(
+    router,
+    {
+      method: "get",
+      path: "/zendesk/api/v2/tickets/:ticketId.json",
+      summary: "Demo: Zendesk's ticket read with requester and organization sideloaded, as Steward's ticket verification makes it",
+      tags: ["demo"],
+      authenticated: false,
+      params: TicketParams,
+      responses: { 200: z.object({ ticket: z.object({ id: z.number().int() }).passthrough() }).passthrough(), 404: "No such ticket" },
+    },
+    async ({ params }) => {
+      const payload = await demoTicketPayload(deps.database.db, String(params.ticketId));
+      if (!payload) throw Problem.notFound(`No ticket ${params.ticketId}`);
+      return payload;
     },
   );
 

@@ -95,7 +95,7 @@ select
      order by created_at desc, id desc limit ${RECENT_INVOICES}) x) as invoices,
   (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
      select operation_id, action, target_type, target_id, status, last_error, attempts, created_at, row_number() over (order by created_at desc) as n
-     from provider_operations where account_id = ${user.account_id}::text and status in ('pending', 'unknown')
+     from provider_operations where account_id = ${user.account_id}::text and status in ('pending', 'unknown', 'needs_review')
      order by created_at desc limit ${OPEN_OPERATIONS_LIMIT}) x) as open_operations
 `.execute(db);
   const r = rows[0];

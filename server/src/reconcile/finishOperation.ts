@@ -71,6 +71,9 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       ticketId: request.ticketId,
       reason: request.reason,
       requestId: request.requestId,
+      // The closing entry repeats what the intent recorded of the ticket and the approval.
+      ticketSnapshot: intent?.ticketSnapshot ?? null,
+      approval: intent?.approval ?? null,
     };
     const operation: OpenedOperation = { operationId: row.operation_id, auditBase, before: intent?.before ?? null };
     const key = row.idempotency_key ? { owner: row.key_owner, key: row.idempotency_key } : undefined;

@@ -114,7 +114,7 @@ export async function reserveCapUsage(
     "over_cap",
     `${action} allows ${role} ${refusal.limit} ${rule.unit} ${where} per 24 h; ${left} ${rule.unit} left, asked for ${value}.` +
       (further.length ? ` ${further.join(" or ")} can go further.` : " No panel role can go further; an admin can change the cap."),
-    { action, panelRole: role, value, window: refusal.scope, cap: { field: rule.field, unit: rule.unit, limit: refusal.limit, used: refusal.used, left }, canGoFurther: further },
+    { action, panelRole: role, value, window: refusal.scope, cap: { field: rule.field, unit: rule.unit, limit: refusal.limit, used: refusal.used, left }, canGoFurther: further, canApprove: further, approvalPossible: further.length > 0 },
   );
 }
 

@@ -2,6 +2,7 @@ import { expireSeatExpansion } from "../commands/seats/expansionExpire.js";
 import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AnyCommand } from "../commands/command.js";
 import type { AppDeps } from "../deps.js";
+import { expireApprovals } from "../commands/approval/approvals.js";
 import { dueElevations, dueSeatExpansions, recordRevertFailure, releaseAbandonedClaims, type DueElevation, type DueSeatExpansion } from "./dueGrants.js";
 import { closeOrphanedElevation, revertGrant, SWEEPER_KEY_OWNER, type RevertOutcome } from "./revertGrant.js";
 
@@ -73,5 +74,7 @@ export async function runSweeps(deps: AppDeps, options: { stopping?: () => boole
     if (stopping()) return report;
     report[await backOffOnFailure(deps, "seat_expansions", row.id, await revertGrant(deps, expansionGrant(row)))]++;
   }
+  // Approval requests nobody decided within 24 h (each expired and audited once, whichever process gets it).
+  if (!stopping()) await expireApprovals(deps);
   return report;
 }

@@ -10,9 +10,17 @@ export type ZendeskCallResult = { outcome: "succeeded"; commentId: number | null
 /** Whether a comment containing a marker is on the ticket: the re-read that settles a note whose answer was lost. */
 export type ZendeskFindResult = { outcome: "found"; commentId: number | null } | { outcome: "absent" } | { outcome: "unknown"; error: string };
 
+/**
+ * A read of one ticket: found (the raw JSON, parsed by ticketVerification.ts), not found (Zendesk
+ * answered 404), or unavailable (no answer, a 5xx, a 429, or credentials Zendesk refused).
+ */
+export type ZendeskTicketRead = { kind: "found"; body: unknown } | { kind: "not_found" } | { kind: "unavailable"; error: string; retryAfterMs?: number };
+
 export interface ZendeskClient {
   addInternalNote(ticketId: string, body: string): Promise<ZendeskCallResult>;
   findComment(ticketId: string, marker: string): Promise<ZendeskFindResult>;
+  /** `GET /tickets/{id}.json?include=users,organizations`: the ticket with its requester and organization sideloaded. */
+  getTicket(ticketId: string): Promise<ZendeskTicketRead>;
 }
 
 /** Newest first, a few pages: a note being checked was sent minutes ago. */
@@ -42,6 +50,28 @@ export function createZendeskClient(config: Config, options: { timeoutMs?: numbe
       }
       // Not among the newest pages: with more pages left it may still be older, so say so.
       return url ? { outcome: "unknown", error: "not among the newest comments; older pages were not read" } : { outcome: "absent" };
+    },
+    async getTicket(ticketId) {
+      let response: Response;
+      try {
+        response = await fetch(`${base}/tickets/${encodeURIComponent(ticketId)}.json?include=users,organizations`, {
+          headers: { accept: "application/json", ...(auth ? { authorization: auth } : {}) },
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+      } catch (err) {
+        return { kind: "unavailable", error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
+      }
+      const text = await response.text().catch(() => "");
+      if (response.status === 404) return { kind: "not_found" };
+      if (!response.ok) {
+        const retryAfter = Number(response.headers.get("retry-after"));
+        return { kind: "unavailable", error: `Zendesk answered ${response.status}: ${text.slice(0, 200)}`, ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {}) };
+      }
+      try {
+        return { kind: "found", body: JSON.parse(text) as unknown };
+      } catch {
+        return { kind: "unavailable", error: "Zendesk answered with a body that is not JSON" };
+      }
     },
     async addInternalNote(ticketId, body) {
       let response: Response;

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
 import { accountOfUser, act, auditOf, localState, sessionOf, useHarness, userRow, versionOf, type Harness } from "./harness.js";
+import { raisedBy } from "../support/tickets.js";
 import { openMailSecrets, renderMailBody } from "../../src/mail/mailSecrets.js";
 
 /**
@@ -166,7 +167,7 @@ function matrix(kind: DatabaseKind) {
       it("succeeds for support_full, with before/after, ticket and reason in the audit entry", async () => {
         const userId = c.users.success;
         const version = await versionOf(h.deps, user(userId));
-        const res = await act(h, "support_full", c.action, { target: user(userId), input: c.input, ticketId: "1001", reason: "Customer asked on the ticket" });
+        const res = await act(h, "support_full", c.action, { target: user(userId), input: c.input, ticketId: await raisedBy(h.deps, user(userId), "1001"), reason: "Customer asked on the ticket" });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         expect(res.body).toMatchObject({ action: c.action, outcome: "succeeded", replayed: false, target: user(userId) });
         const [entry, ...more] = (await auditOf(h.deps, c.action, userId)).filter((e) => e.outcome === "succeeded");

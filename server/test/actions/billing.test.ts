@@ -5,6 +5,7 @@ import { formatMoney } from "../../src/commands/billingEffects.js";
 import { unusedTimeCents } from "../../src/providers/planCatalog.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditCount, auditOf, preview, runAction, useHarness, versionOf, type ActionCall } from "./harness.js";
+import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /**
  * billing.trial_extend, billing.credit_apply, billing.plan_change, billing.subscription_cancel over
@@ -63,7 +64,7 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ code: "action_not_allowed", action: c.action, requiredRole: c.allowed, panelRole: c.lower });
       const denied = (await auditOf(h.deps, c.action)).filter((e) => e.outcome === "denied");
-      expect(denied.at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: "1006", reason: "Customer asked on the ticket" });
+      expect(denied.at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: await ticketFor(h.deps, c.body.target), reason: "Customer asked on the ticket" });
       expect(await billingState(h.deps, accountId)).toEqual(before);
     });
 
@@ -108,7 +109,7 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
 
     it("moves the trial end by the days asked, recording before and after", async () => {
       const before = await subscriptionOf(h.deps, target.id);
-      const res = await act(h, "support_full", "billing.trial_extend", { target, input: { days: 7 }, ticketId: "1002", reason: "Needs another week to evaluate" });
+      const res = await act(h, "support_full", "billing.trial_extend", { target, input: { days: 7 }, ticketId: await raisedBy(h.deps, target, "1002"), reason: "Needs another week to evaluate" });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const after = await subscriptionOf(h.deps, target.id);
       expect(new Date(after.trial_end as Date).getTime() - new Date(before.trial_end as Date).getTime()).toBe(7 * DAY_MS);
@@ -147,7 +148,7 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
     const target = { type: "account" as const, id: "acc_demo_001" };
 
     it("credits the balance once, with the balance before and after in the audit entry", async () => {
-      const res = await act(h, "support_full", "billing.credit_apply", { target, input: { amountCents: 2_500, description: "Outage on 3 Nov" }, ticketId: "1001" });
+      const res = await act(h, "support_full", "billing.credit_apply", { target, input: { amountCents: 2_500, description: "Outage on 3 Nov" }, ticketId: await raisedBy(h.deps, target, "1001") });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body.result).toEqual({ balanceCents: -2_500 });
       expect((await subscriptionOf(h.deps, target.id)).balance_cents).toBe(-2_500);

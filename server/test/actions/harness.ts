@@ -13,6 +13,7 @@ import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { Auth0Fake } from "../fakes/auth0Fake.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { createTestDeps } from "../support/databases.js";
+import { ticketFor } from "../support/tickets.js";
 import { mirrorDemoBillingInto, mirrorDemoUsersInto } from "./demoProviders.js";
 
 /**
@@ -96,6 +97,7 @@ export interface ActionCall {
   ticketId?: string;
   reason?: string;
   confirmationToken?: string;
+  ticketOverrideReason?: string;
 }
 
 export interface ActOptions {
@@ -107,15 +109,16 @@ export async function versionOf(deps: AppDeps, target: ActionCall["target"]): Pr
   return (await deps.database.db.selectFrom(table).select("version").where("id", "=", target.id).executeTakeFirstOrThrow()).version;
 }
 
-/** The request body the app sends: ticket 1006 and a stock reason unless the call names its own. */
+/** The request body the app sends: a ticket the target raised and a stock reason unless the call names its own. */
 async function envelope(h: Harness, call: ActionCall): Promise<Record<string, unknown>> {
   return {
-    ticketId: call.ticketId ?? "1006",
+    ticketId: call.ticketId ?? (await ticketFor(h.deps, call.target)),
     reason: call.reason ?? "Customer asked on the ticket",
     target: call.target,
     expectedVersion: call.expectedVersion ?? (await versionOf(h.deps, call.target)),
     input: call.input ?? {},
     ...(call.confirmationToken ? { confirmationToken: call.confirmationToken } : {}),
+    ...(call.ticketOverrideReason ? { ticketOverrideReason: call.ticketOverrideReason } : {}),
   };
 }
 

@@ -3,6 +3,7 @@ import type { PanelRole } from "../../../shared/roles.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditCount, auditOf, useHarness, type ActionCall } from "./harness.js";
+import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /**
  * user.role_change, user.promote_admin and user.elevate_temporarily through the HTTP API, on both
@@ -49,7 +50,7 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       const res = await act(h, c.lower, c.action, c.body);
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ code: "action_not_allowed", action: c.action, requiredRole: c.allowed, panelRole: c.lower });
-      expect((await auditOf(h.deps, c.action)).filter((e) => e.outcome === "denied").at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: "1006" });
+      expect((await auditOf(h.deps, c.action)).filter((e) => e.outcome === "denied").at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: await ticketFor(h.deps, c.body.target) });
       expect(await userState(h.deps, userId)).toEqual(before);
     });
 
@@ -95,7 +96,7 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       const userId = "usr_demo_001_5";
       const before = await userState(h.deps, userId);
       const role = before.role === "viewer" ? "member" : "viewer";
-      const res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role }, ticketId: "1001", reason: "Owner asked by email to restrict access" });
+      const res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role }, ticketId: await raisedBy(h.deps, userTarget(userId), "1001"), reason: "Owner asked by email to restrict access" });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(await userState(h.deps, userId)).toMatchObject({ role, version: before.version + 1 });
       const [entry] = (await auditOf(h.deps, "user.role_change", userId)).filter((e) => e.outcome === "succeeded");
@@ -144,7 +145,7 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(invited.status).toBe(409);
       expect(invited.body.code).toBe("invalid_transition");
 
-      const res = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_007_3"), input: {}, ticketId: "1007", reason: "Admin left; CFO confirmed by phone" });
+      const res = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_007_3"), input: {}, ticketId: await raisedBy(h.deps, userTarget("usr_demo_007_3"), "1007"), reason: "Admin left; CFO confirmed by phone" });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect((await userState(h.deps, "usr_demo_007_3")).role).toBe("admin");
       const [entry] = (await auditOf(h.deps, "user.promote_admin", "usr_demo_007_3")).filter((e) => e.outcome === "succeeded");
@@ -166,7 +167,7 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
     it("raises the role until the hours run out and remembers the previous role", async () => {
       const userId = "usr_demo_008_5";
       const before = await userState(h.deps, userId);
-      const res = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 24 }, ticketId: "1008" });
+      const res = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 24 }, ticketId: await raisedBy(h.deps, userTarget(userId), "1008") });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const after = await userState(h.deps, userId);
       expect(after.role).toBe("admin");

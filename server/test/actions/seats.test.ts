@@ -3,6 +3,7 @@ import type { PanelRole } from "../../../shared/roles.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditCount, auditOf, preview, useHarness, versionOf, type ActionCall } from "./harness.js";
+import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /** seats.change, seats.expand_temporarily and seats.reclaim over the built-in billing adapter, on both databases. */
 const DAY_MS = 86_400_000;
@@ -43,7 +44,7 @@ describe.each(databaseKinds)("seat actions (%s)", (kind) => {
       const res = await act(h, c.lower, c.action, c.body);
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ code: "action_not_allowed", action: c.action, requiredRole: c.allowed });
-      expect((await auditOf(h.deps, c.action)).filter((e) => e.outcome === "denied").at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: "1006" });
+      expect((await auditOf(h.deps, c.action)).filter((e) => e.outcome === "denied").at(-1)).toMatchObject({ actor: { panelRole: c.lower }, ticketId: await ticketFor(h.deps, c.body.target) });
       expect(await seatState(h.deps, accountId)).toEqual(before);
     });
 
@@ -142,7 +143,7 @@ describe.each(databaseKinds)("seat actions (%s)", (kind) => {
 
     it("adds seats for the days asked: billed on top, recorded for the sweep, licence unchanged", async () => {
       const before = await seatState(h.deps, target.id);
-      const res = await act(h, "support_full", "seats.expand_temporarily", { target, input: { seats: 3, days: 14 }, ticketId: "1006" });
+      const res = await act(h, "support_full", "seats.expand_temporarily", { target, input: { seats: 3, days: 14 }, ticketId: await raisedBy(h.deps, target, "1006") });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const after = await seatState(h.deps, target.id);
       expect(after).toMatchObject({ licensed: before.licensed, billed: before.billed + 3 });

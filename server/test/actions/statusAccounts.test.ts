@@ -5,6 +5,7 @@ import type { DatabaseKind } from "../../src/db/database.js";
 import { databaseKinds } from "../support/databases.js";
 import { FlakyAuth0, ScriptedStripe, settingBlocked } from "./demoProviders.js";
 import { accountRow, act, auditOf, confirmAndAct, localState, preview, runAction, useHarness, versionOf, type ActionCall, type Harness } from "./harness.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * Account status through the HTTP API: account.suspend, unsuspend, deactivate, activate, delete.
@@ -40,7 +41,7 @@ const subscriptionOf = (h: Harness, accountId: string) =>
   h.deps.database.db.selectFrom("billing_subscriptions").selectAll().where("customer_id", "=", accountId.replace("acc_", "cus_")).executeTakeFirstOrThrow();
 
 async function arrangeThroughApi(h: Harness, role: PanelRole, action: string, destructive: boolean, accountId: string): Promise<void> {
-  const res = await runAction(h, role, action, destructive, { target: account(accountId), ticketId: "1004" });
+  const res = await runAction(h, role, action, destructive, { target: account(accountId), ticketId: await raisedBy(h.deps, account(accountId), "1004") });
   if (res.status !== 200) throw new Error(`arranging ${action} on ${accountId}: ${res.status} ${JSON.stringify(res.body)}`);
 }
 
@@ -161,7 +162,7 @@ function matrix(kind: DatabaseKind) {
     describe.each(cases)("$action", (c) => {
       it("succeeds for the allowed role with before/after, ticket and reason audited", async () => {
         const accountId = c.accounts.success;
-        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: account(accountId), ticketId: "1011", reason: "Owner asked in writing" });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: account(accountId), ticketId: await raisedBy(h.deps, account(accountId), "1011"), reason: "Owner asked in writing" });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         const entries = (await auditOf(h.deps, c.action, accountId)).filter((e) => e.outcome === "succeeded");
         expect(entries).toHaveLength(1);

@@ -5,6 +5,7 @@ import { seatsUsed } from "../../src/commands/targets.js";
 import { databaseKinds } from "../support/databases.js";
 import { FlakyAuth0, settingBlocked } from "./demoProviders.js";
 import { accountOfUser, act, auditOf, localState, preview, runAction, useHarness, userRow, versionOf, type ActionCall, type Harness } from "./harness.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * User status through the HTTP API: user.activate, suspend, deactivate (revoke access) and delete
@@ -118,7 +119,7 @@ function matrix(kind: DatabaseKind) {
     describe.each(cases)("$action", (c) => {
       it("succeeds for the allowed role with before/after, ticket and reason audited", async () => {
         const userId = c.users.success;
-        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: user(userId), ticketId: "1007", reason: "Requested by the account owner" });
+        const res = await runAction(h, c.allowed, c.action, c.destructive, { target: user(userId), ticketId: await raisedBy(h.deps, user(userId), "1007"), reason: "Requested by the account owner" });
         expect(res.status, JSON.stringify(res.body)).toBe(200);
         const entries = (await auditOf(h.deps, c.action, userId)).filter((e) => e.outcome === "succeeded");
         expect(entries).toHaveLength(1);

@@ -36,13 +36,34 @@ describe("the audit MACs (known answers, checked against an independent HMAC/HKD
   it("entry MAC, sealed-entry hash and chain link of one fixed entry", () => {
     const mac = entryMac(fixed, content);
     expect(mac).toBe("c37ee77887b882a1e44ddafe247c28899d1409d859b4f332e2e8fcfa8d987c39");
-    const entryHash = sealedEntryHash({ ...content, seq: 7, mac, seal: null });
+    const entryHash = sealedEntryHash({ ...content, seq: 7, mac });
     expect(entryHash).toBe("fac19e2c6392a2f9d9355fd5a61d91f2a1b4da39de870559d02c1d587e5609f7");
     expect(chainLink(fixed, { chainSeq: 1, prevHash: GENESIS_HASH, entrySeq: 7, entryId: content.id, entryHash })).toBe("1ea748cfc9a939c12635d2595d35962259f0ba2902854990263e9e024d0ee67f");
     expect(fixed.keyId).toBe("018299866a146631");
     // Key order and another key change nothing / everything.
     expect(entryMac(fixed, { ...content, target: { accountId: "acc_1", id: "usr_1", type: "user" } })).toBe(mac);
     expect(entryMac(keys, content)).not.toBe(mac);
+  });
+
+  it("an entry with a ticket snapshot and an approval (migration 020): both covered, and a null one is left out", () => {
+    const withTicket: EntryContent = {
+      ...content,
+      ticketSnapshot: {
+        id: "1001",
+        subject: "Gesperrt — bitte helfen",
+        status: "open",
+        requester: { id: "50001", email: "ann@example.test", externalId: "usr_1", organizationId: "9001", name: "Ann Ä" },
+        assigneeId: "42",
+        match: "override",
+        overrideReason: "customer wrote from a private address",
+        fetchedAt: "2026-01-02T03:04:05.000Z",
+      },
+      approval: { requestId: "apr_1", requestedBy: { staffId: "stf_1", email: "agent@example.test" }, approvedBy: { staffId: "stf_3", email: "ops@example.test" } },
+    };
+    // Cross-checked with a separate HMAC-SHA256 over the canonical JSON (Python's hmac module).
+    expect(entryMac(fixed, withTicket)).toBe("15a04f014a13ebdcc234cfc8bd6f29a191821e35f778e28335c62dbdd409c9bb");
+    // Entries written before migration 020 keep their MAC: null snapshot/approval are not serialised.
+    expect(entryMac(fixed, { ...content, ticketSnapshot: null, approval: null })).toBe("c37ee77887b882a1e44ddafe247c28899d1409d859b4f332e2e8fcfa8d987c39");
   });
 });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { auditCount, sessionOf, useHarness, versionOf, type Harness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * Text that cannot be stored as sent (NUL, unpaired surrogates) is refused at the edge on every
@@ -63,7 +64,8 @@ const cases: { name: string; field: string; send: Send }[] = [
 ];
 
 describe.each(databaseKinds)("text that cannot be stored as sent, on %s", (kind) => {
-  const h = useHarness(kind);
+  // Ticket 1006 as raised by ACCOUNT, so the allowed cases reach the step they test.
+  const h = useHarness(kind, { arrange: async (harness) => void (await raisedBy(harness.deps, { type: "account", id: ACCOUNT }, "1006")) });
 
   it.each(cases)("$name: 400 naming $field, nothing written, chain intact", async ({ field, send }) => {
     const entries = await auditCount(h.deps);

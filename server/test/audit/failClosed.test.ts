@@ -7,6 +7,7 @@ import { createApp } from "../../src/app.js";
 import { createLogger } from "../../src/logger.js";
 import { auditCount, localState, sessionOf, useHarness, versionOf, type Harness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * Fail closed: when a request's audit entry cannot be written, the request does not succeed — not a
@@ -29,7 +30,8 @@ async function repairAudit(h: Harness): Promise<void> {
 }
 
 describe.each(databaseKinds)("a request whose audit entry cannot be written, on %s", (kind) => {
-  const h = useHarness(kind);
+  // Ticket 1006 as raised by ACCOUNT, so the writes reach the audit step they test.
+  const h = useHarness(kind, { arrange: async (harness) => void (await raisedBy(harness.deps, { type: "account", id: ACCOUNT }, "1006")) });
   const logLines: string[] = [];
   const app = () => createApp({ ...h.deps, logger: createLogger("info", { write: (line: string) => void logLines.push(line) }) });
   const bearer = async (role: PanelRole) => `Bearer ${await sessionOf(h, role)}`;

@@ -23,6 +23,17 @@ const FIXED: EntryContent = {
   error: null,
   requestId: "req-42",
   operationId: "op-7",
+  ticketSnapshot: {
+    id: "1001",
+    subject: "Locked out",
+    status: "open",
+    requester: { id: "50001", email: "ann@example.test", externalId: "usr_demo_001_1", organizationId: null, name: "Ann" },
+    assigneeId: null,
+    match: "email",
+    overrideReason: null,
+    fetchedAt: "2026-11-24T11:59:59.000Z",
+  },
+  approval: { requestId: "apr_1", requestedBy: { staffId: "stf_test_1", email: "agent1@example.test" }, approvedBy: { staffId: "stf_test_3", email: "ops@example.test" } },
 };
 
 /** Every covered field, nested ones by path, with a different value of the same type. */
@@ -46,18 +57,24 @@ const VARIANTS: [string, (e: EntryContent) => EntryContent][] = [
   ["error", (e) => ({ ...e, error: "boom" })],
   ["requestId", (e) => ({ ...e, requestId: "req-43" })],
   ["operationId", (e) => ({ ...e, operationId: "op-8" })],
+  ["ticketSnapshot.subject", (e) => ({ ...e, ticketSnapshot: { ...e.ticketSnapshot!, subject: "Locked out!" } })],
+  ["ticketSnapshot.match", (e) => ({ ...e, ticketSnapshot: { ...e.ticketSnapshot!, match: "override", overrideReason: "customer called from the admin's phone" } })],
+  ["ticketSnapshot.requester.email", (e) => ({ ...e, ticketSnapshot: { ...e.ticketSnapshot!, requester: { ...e.ticketSnapshot!.requester, email: "bob@example.test" } } })],
+  ["ticketSnapshot (dropped)", (e) => ({ ...e, ticketSnapshot: null })],
+  ["approval.approvedBy", (e) => ({ ...e, approval: { ...e.approval!, approvedBy: { staffId: "stf_test_4", email: "admin@example.test" } } })],
+  ["approval (dropped)", (e) => ({ ...e, approval: null })],
 ];
 
 describe("what the audit MACs cover", () => {
   const mac = entryMac(keys, FIXED);
 
   it("the entry MAC covers every field: changing any one of them changes it", () => {
-    expect(VARIANTS.map(([path]) => path.split(".")[0]).filter((k, i, all) => all.indexOf(k) === i).sort()).toEqual(Object.keys(FIXED).sort());
+    expect(VARIANTS.map(([path]) => path.split(/[. ]/)[0]).filter((k, i, all) => all.indexOf(k) === i).sort()).toEqual(Object.keys(FIXED).sort());
     expect(VARIANTS.filter(([, vary]) => entryMac(keys, vary(FIXED)) === mac).map(([path]) => path)).toEqual([]);
   });
 
   it("the sealed-entry hash covers every field, the seq and the MAC", () => {
-    const sealed = (content: EntryContent, seq = 7, entryMacValue = mac): AuditEntry => ({ ...content, seq, mac: entryMacValue, seal: null });
+    const sealed = (content: EntryContent, seq = 7, entryMacValue = mac): EntryContent & Pick<AuditEntry, "seq" | "mac"> => ({ ...content, seq, mac: entryMacValue });
     const hash = sealedEntryHash(sealed(FIXED));
     expect(VARIANTS.filter(([, vary]) => sealedEntryHash(sealed(vary(FIXED))) === hash).map(([path]) => path)).toEqual([]);
     expect(sealedEntryHash(sealed(FIXED, 8))).not.toBe(hash);

@@ -6,6 +6,7 @@ import { runCommand, type CommandRequest } from "../../src/commands/runCommand.j
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
+import { ticketFor } from "../support/tickets.js";
 
 const support = DEMO_AGENTS[1];
 const actor: StaffActor = { kind: "staff", staffId: support.id, zendeskUserId: support.zendeskUserId, email: support.email, name: support.name, panelRole: support.role };
@@ -54,7 +55,7 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
 
   const request = async (accountId: string, amountCents: number, extra: Partial<CommandRequest> = {}): Promise<CommandRequest> => ({
     actor,
-    ticketId: "1009",
+    ticketId: await ticketFor(deps, { type: "account", id: accountId }),
     reason: "two agents on one ticket",
     target: { type: "account", id: accountId },
     expectedVersion: await versionOf(deps, { type: "account", id: accountId }),
@@ -92,7 +93,7 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await versionOf(deps, { type: "account", id: accountId })).toBe(version);
     expect(await creditsOn(deps, accountId)).toBe(0);
     const [entry] = await auditOf(deps, "billing.credit_apply", accountId);
-    expect(entry).toMatchObject({ outcome: "failed", ticketId: "1009", target: { type: "account", id: accountId, accountId }, before: { version } });
+    expect(entry).toMatchObject({ outcome: "failed", ticketId: await ticketFor(deps, { type: "account", id: accountId }), target: { type: "account", id: accountId, accountId }, before: { version } });
     expect(entry?.error).toContain("stale_version");
   });
 

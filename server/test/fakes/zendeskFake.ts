@@ -1,76 +1,65 @@
 import { HttpFake, type FailOptions, type FakeReply, type FakeRequest } from "./httpFake.js";
 
-interface Comment {
+/**
+ * Zendesk's Support API as far as Steward's server-side client uses it: `GET /api/v2/tickets/{id}.json`
+ * with `include=users,organizations` sideloading, behind HTTP basic auth with an API token
+ * (`{email}/token:{token}`). Unknown tickets are 404 RecordNotFound, bad credentials 401, as Zendesk does.
+ */
+export interface FakeZendeskTicket {
   id: number;
-  body: string;
-  plain_body: string;
-  public: boolean;
-  created_at: string;
+  subject: string;
+  status: "new" | "open" | "pending" | "hold" | "solved" | "closed";
+  requester: { id: number; name: string; email: string | null; external_id: string | null; organization_id: number | null };
+  assignee_id: number | null;
 }
 
-/**
- * The two Zendesk Support API calls Steward's server-side client makes: a ticket update adding a
- * comment (`PUT /api/v2/tickets/{id}.json`) and List Comments (`GET /api/v2/tickets/{id}/comments.json`,
- * `sort_order`, offset pages with a `next_page` URL). Refuses what Zendesk refuses for these: a missing
- * comment body, a non-numeric ticket id, an unknown ticket, an unknown `sort_order`. Fault injection
- * (a timeout after the comment was added…) comes from HttpFake.
- */
-export class ZendeskFake extends HttpFake {
-  readonly comments = new Map<number, Comment[]>();
-  /** Tickets that exist; others answer 404 RecordNotFound. */
-  readonly tickets = new Set<number>();
-  pageSize = 100;
-  private nextId = 9_000_000;
+export interface FakeZendeskOrganization {
+  id: number;
+  name: string;
+  external_id: string | null;
+  domain_names: string[];
+}
 
-  constructor(tickets: number[] = []) {
+export class ZendeskFake extends HttpFake {
+  readonly tickets = new Map<number, FakeZendeskTicket>();
+  readonly organizations = new Map<number, FakeZendeskOrganization>();
+
+  constructor(
+    readonly email = "steward@zendesk.test",
+    readonly token = "zendesk-fake-token",
+  ) {
     super();
-    for (const t of tickets) this.tickets.add(t);
+  }
+
+  /** The environment that points Steward's Zendesk client at this fake. */
+  env(): Record<string, string> {
+    return { ZENDESK_API_URL: `${this.url}/api/v2`, ZENDESK_API_EMAIL: this.email, ZENDESK_API_TOKEN: this.token };
   }
 
   protected parseBody(raw: string): unknown {
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return undefined;
-    }
+    return JSON.parse(raw) as unknown;
   }
 
   protected errorReply(status: number, options: FailOptions): FakeReply {
-    return { status, body: { error: status >= 500 ? "InternalError" : "Error", description: "injected" }, ...(options.retryAfter !== undefined ? { headers: { "retry-after": String(options.retryAfter) } } : {}) };
+    return { status, body: { error: status >= 500 ? "ServiceUnavailable" : "Injected", description: "Injected failure" }, ...(options.retryAfter ? { headers: { "retry-after": String(options.retryAfter) } } : {}) };
   }
 
   protected route(req: FakeRequest): FakeReply {
-    const update = /^\/api\/v2\/tickets\/([^/]+)\.json$/.exec(req.path);
-    const list = /^\/api\/v2\/tickets\/([^/]+)\/comments\.json$/.exec(req.path);
-    const raw = update?.[1] ?? list?.[1];
-    if (raw === undefined) return { status: 404, body: { error: "InvalidEndpoint", description: "Not found" } };
-    if (!/^\d+$/.test(raw)) return { status: 400, body: { error: "InvalidValue", description: "ticket id must be an integer" } };
-    const ticketId = Number(raw);
-    if (!this.tickets.has(ticketId)) return { status: 404, body: { error: "RecordNotFound", description: "Not found" } };
-    if (update && req.method === "PUT") {
-      const comment = (req.body as { ticket?: { comment?: { body?: unknown; public?: unknown } } } | undefined)?.ticket?.comment;
-      if (!comment || typeof comment.body !== "string" || comment.body.trim() === "") {
-        return { status: 422, body: { error: "RecordInvalid", description: "Record validation errors", details: { base: [{ description: "Comment: cannot be blank" }] } } };
-      }
-      const added: Comment = { id: this.nextId++, body: comment.body, plain_body: comment.body, public: comment.public !== false, created_at: new Date().toISOString() };
-      this.comments.set(ticketId, [...(this.comments.get(ticketId) ?? []), added]);
-      return { status: 200, body: { ticket: { id: ticketId }, audit: { events: [{ id: added.id, type: "Comment", body: added.body, public: added.public }] } } };
-    }
-    if (list && req.method === "GET") {
-      const order = req.query.get("sort_order") ?? "asc";
-      if (order !== "asc" && order !== "desc") return { status: 400, body: { error: "InvalidValue", description: "sort_order must be asc or desc" } };
-      const all = [...(this.comments.get(ticketId) ?? [])];
-      if (order === "desc") all.reverse();
-      const page = Number(req.query.get("page") ?? "1");
-      const slice = all.slice((page - 1) * this.pageSize, page * this.pageSize);
-      const more = page * this.pageSize < all.length;
-      return { status: 200, body: { comments: slice, next_page: more ? `${this.url}${req.path}?sort_order=${order}&page=${page + 1}` : null, previous_page: null, count: all.length } };
-    }
-    return { status: 405, body: { error: "MethodNotAllowed" } };
-  }
-
-  /** Comments whose body contains `text`. */
-  commentsContaining(ticketId: number, text: string): Comment[] {
-    return (this.comments.get(ticketId) ?? []).filter((c) => c.body.includes(text));
+    const expected = `Basic ${Buffer.from(`${this.email}/token:${this.token}`).toString("base64")}`;
+    if (req.headers.authorization !== expected) return { status: 401, body: { error: "Couldn't authenticate you" } };
+    const match = /^\/api\/v2\/tickets\/(\d+)\.json$/.exec(req.path);
+    if (!match || req.method !== "GET") return { status: 404, body: { error: "InvalidEndpoint", description: "Not found" } };
+    const ticket = this.tickets.get(Number(match[1]));
+    if (!ticket) return { status: 404, body: { error: "RecordNotFound", description: "Not found" } };
+    const include = (req.query.get("include") ?? "").split(",");
+    const org = ticket.requester.organization_id === null ? undefined : this.organizations.get(ticket.requester.organization_id);
+    return {
+      status: 200,
+      body: {
+        ticket: { id: ticket.id, subject: ticket.subject, status: ticket.status, requester_id: ticket.requester.id, submitter_id: ticket.requester.id, assignee_id: ticket.assignee_id, organization_id: ticket.requester.organization_id, group_id: null },
+        ...(include.includes("users") ? { users: [{ ...ticket.requester, role: "end-user" }] } : {}),
+        ...(include.includes("organizations") ? { organizations: org ? [org] : [] } : {}),
+      },
+    };
   }
 }

@@ -59,7 +59,8 @@ async function suspend(port: number, accountId: string): Promise<number> {
     fetch(`http://127.0.0.1:${port}/api/actions/account.suspend`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ ticketId: "1006", reason: "Customer asked on the ticket", target: { type: "account", id: accountId }, expectedVersion, input: {} }),
+      // The seeded ticket raised in that account (1001 for acc_demo_001…): writes are checked against it.
+      body: JSON.stringify({ ticketId: `1${accountId.slice(-3)}`, reason: "Customer asked on the ticket", target: { type: "account", id: accountId }, expectedVersion, input: {} }),
     });
   const first = await send(1);
   if (first.status !== 409) return first.status;

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import { auditOf, createHarness, HARNESS_TIMEOUT_MS, sessionOf, type Harness } from "../actions/harness.js";
 import { addProduct, endAllSessions, viewableUsers, type TestProduct } from "./support.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * The kit in a real product: Steward listening on a port, the demo product (examples/demo-product, the
@@ -67,7 +68,7 @@ describe("the kit in the demo product (real processes)", () => {
     const started = await request(h.app)
       .post("/api/actions/impersonation.start")
       .set("Authorization", `Bearer ${await sessionOf(h, role)}`)
-      .send({ ticketId: "1002", reason: "Customer cannot find their projects", target: { type: "user", id: user!.id }, expectedVersion: (await h.deps.database.db.selectFrom("users").select("version").where("id", "=", user!.id).executeTakeFirstOrThrow()).version, input: { mode: "read_only", minutes: 30, productId: product.id } });
+      .send({ ticketId: await raisedBy(h.deps, { type: "user", id: user!.id }, "1002"), reason: "Customer cannot find their projects", target: { type: "user", id: user!.id }, expectedVersion: (await h.deps.database.db.selectFrom("users").select("version").where("id", "=", user!.id).executeTakeFirstOrThrow()).version, input: { mode: "read_only", minutes: 30, productId: product.id } });
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     const result = started.body.result as { sessionId: string; openUrl: string };
     const browser = new Browser();
@@ -114,7 +115,7 @@ describe("the kit in the demo product (real processes)", () => {
     const revoked = await request(h.app)
       .post("/api/actions/impersonation.stop")
       .set("Authorization", `Bearer ${await sessionOf(h, "operations")}`)
-      .send({ ticketId: "1002", reason: "Revoking this session", target: { type: "user", id: user.id }, expectedVersion: version, input: { sessionId: sid } });
+      .send({ ticketId: await raisedBy(h.deps, { type: "user", id: user.id }, "1002"), reason: "Revoking this session", target: { type: "user", id: user.id }, expectedVersion: version, input: { sessionId: sid } });
     expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
     let endedResponse: Response | null = null;
     await waitFor(async () => {

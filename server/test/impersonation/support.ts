@@ -3,6 +3,7 @@ import type { PanelRole } from "../../../shared/roles.js";
 import { systemActor } from "../../src/actor.js";
 import { registerProduct } from "../../src/impersonation/products.js";
 import { act, type Harness } from "../actions/harness.js";
+import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /** Helpers of the impersonation tests: a registered product, targets that may be viewed, start/redeem calls. */
 export interface TestProduct {
@@ -41,17 +42,19 @@ export interface StartOptions {
   productId?: string;
 }
 
-export function start(h: Harness, role: PanelRole, userId: string, options: StartOptions = {}) {
+/** Starts a session on a ticket the customer raised (the named one, written into the ticket store as theirs). */
+export async function start(h: Harness, role: PanelRole, userId: string, options: StartOptions = {}) {
+  const target = { type: "user" as const, id: userId };
   return act(h, role, "impersonation.start", {
-    target: { type: "user", id: userId },
-    ticketId: options.ticketId ?? "1001",
+    target,
+    ticketId: options.ticketId ? await raisedBy(h.deps, target, options.ticketId) : await ticketFor(h.deps, target),
     reason: options.reason ?? "Customer says the projects page is empty",
     input: { mode: options.mode ?? "read_only", minutes: options.minutes ?? 30, ...(options.productId ? { productId: options.productId } : {}) },
   });
 }
 
-export function stop(h: Harness, role: PanelRole, userId: string, sessionId: string) {
-  return act(h, role, "impersonation.stop", { target: { type: "user", id: userId }, ticketId: "1001", reason: "Done looking at the account", input: { sessionId } });
+export async function stop(h: Harness, role: PanelRole, userId: string, sessionId: string) {
+  return act(h, role, "impersonation.stop", { target: { type: "user", id: userId }, ticketId: await ticketFor(h.deps, { type: "user", id: userId }), reason: "Done looking at the account", input: { sessionId } });
 }
 
 export function redeem(h: Harness, product: TestProduct, grant: string) {

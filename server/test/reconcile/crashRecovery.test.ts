@@ -14,6 +14,7 @@ import { mirrorDemoBillingInto, mirrorDemoUsersInto } from "../actions/demoProvi
 import { Auth0Fake } from "../fakes/auth0Fake.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { createTestDatabase, databaseKinds, testConfig } from "../support/databases.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * kill -9 of a real Steward process while its provider calls are in flight (one Stripe credit applied
@@ -102,6 +103,10 @@ describe.each(kinds)("kill -9 during provider calls (%s)", (kind) => {
     const versions = await (async () => {
       const database = await prepared.open();
       try {
+        // The tickets these writes name, raised by their targets (every write is checked against its ticket).
+        await raisedBy({ database }, { type: "account", id: "acc_demo_001" }, "2101");
+        await raisedBy({ database }, { type: "account", id: "acc_demo_003" }, "2103");
+        await raisedBy({ database }, { type: "user", id: "usr_demo_011_1" }, "2111");
         const v = async (table: "accounts" | "users", id: string) => (await database.db.selectFrom(table).select("version").where("id", "=", id).executeTakeFirstOrThrow()).version;
         const idp = (await database.db.selectFrom("users").select("idp_id").where("id", "=", "usr_demo_011_1").executeTakeFirstOrThrow()).idp_id;
         return { acc001: await v("accounts", "acc_demo_001"), acc003: await v("accounts", "acc_demo_003"), usr011: await v("users", "usr_demo_011_1"), idp011: idp };
@@ -112,9 +117,9 @@ describe.each(kinds)("kill -9 during provider calls (%s)", (kind) => {
     const idp011 = versions.idp011;
     expect(auth0.users.get(idp011 as string)?.blocked ?? false).toBe(false);
     const requests = [
-      { key: "crash-credit-applied", action: "billing.credit_apply", body: { ticketId: "1006", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_001" }, expectedVersion: versions.acc001, input: { amountCents: 1_100 } } },
-      { key: "crash-credit-not-yet", action: "billing.credit_apply", body: { ticketId: "1006", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_003" }, expectedVersion: versions.acc003, input: { amountCents: 1_300 } } },
-      { key: "crash-block-applied", action: "user.block", body: { ticketId: "1006", reason: "Reported compromised", target: { type: "user", id: "usr_demo_011_1" }, expectedVersion: versions.usr011, input: {} } },
+      { key: "crash-credit-applied", action: "billing.credit_apply", body: { ticketId: "2101", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_001" }, expectedVersion: versions.acc001, input: { amountCents: 1_100 } } },
+      { key: "crash-credit-not-yet", action: "billing.credit_apply", body: { ticketId: "2103", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_003" }, expectedVersion: versions.acc003, input: { amountCents: 1_300 } } },
+      { key: "crash-block-applied", action: "user.block", body: { ticketId: "2111", reason: "Reported compromised", target: { type: "user", id: "usr_demo_011_1" }, expectedVersion: versions.usr011, input: {} } },
     ];
     const send = (r: (typeof requests)[number]) =>
       fetch(`http://127.0.0.1:${port}/api/actions/${r.action}`, {

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { enqueueTicketNote, deliverDueNotes, noteMarker, NOTE_RECHECK_MS } from "../../src/zendesk/ticketNotes.js";
 import { createZendeskClient } from "../../src/zendesk/zendeskClient.js";
 import { auditOf, useHarness } from "../actions/harness.js";
-import { ZendeskFake } from "../fakes/zendeskFake.js";
+import { ZendeskCommentsFake as ZendeskFake } from "../fakes/zendeskCommentsFake.js";
 import { sealAndVerify } from "../support/auditKeys.js";
 import { databaseKinds } from "../support/databases.js";
 

@@ -4,6 +4,7 @@ import type { AuditEntry } from "../../../shared/audit.js";
 import type { PanelRole } from "../../../shared/roles.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { act, sessionOf, useHarness } from "../actions/harness.js";
+import { raisedBy } from "../support/tickets.js";
 import { databaseKinds } from "../support/databases.js";
 
 const staffIdOf = (role: PanelRole) => DEMO_AGENTS.find((a) => a.role === role)?.id as string;
@@ -27,9 +28,9 @@ describe.each(databaseKinds)("audit visibility by role on %s", (kind) => {
 
   beforeAll(async () => {
     // support_full acts on ticket 2001; operations acts on 2001 too, and alone on 2002.
-    expect((await act(h, "support_full", "user.lockout_clear", { target: { type: "user", id: "usr_demo_003_1" }, ticketId: "2001" })).status).toBe(200);
+    expect((await act(h, "support_full", "user.lockout_clear", { target: { type: "user", id: "usr_demo_003_1" }, ticketId: await raisedBy(h.deps, { type: "account", id: "acc_demo_003" }, "2001") })).status).toBe(200);
     expect((await act(h, "operations", "user.sessions_revoke", { target: { type: "user", id: "usr_demo_003_2" }, ticketId: "2001" })).status).toBe(200);
-    expect((await act(h, "operations", "user.sessions_revoke", { target: { type: "user", id: "usr_demo_004_2" }, ticketId: "2002" })).status).toBe(200);
+    expect((await act(h, "operations", "user.sessions_revoke", { target: { type: "user", id: "usr_demo_004_2" }, ticketId: await raisedBy(h.deps, { type: "user", id: "usr_demo_004_2" }, "2002") })).status).toBe(200);
   });
 
   it("support_read_only sees only its own entries (it acted on no ticket)", async () => {

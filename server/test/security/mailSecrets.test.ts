@@ -8,6 +8,7 @@ import { createHarness, HARNESS_TIMEOUT_MS, sessionOf, type Harness } from "../a
 import { capturingLogger } from "../auth/helpers.js";
 import { SmtpSink } from "../mail/smtpSink.js";
 import { databaseKinds } from "../support/databases.js";
+import { raisedBy } from "../support/tickets.js";
 
 /** Every table a reset could leave text in, as one string to search. */
 async function databaseText(h: Harness): Promise<string> {
@@ -41,7 +42,7 @@ describe.each(databaseKinds)("reset links at rest on %s", (kind) => {
     const res = await request(app)
       .post("/api/actions/user.password_reset")
       .set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`)
-      .send({ ticketId: "1501", reason: "Customer asked on the ticket", target: { type: "user", id: userId }, expectedVersion: version, input: {} });
+      .send({ ticketId: await raisedBy(h.deps, { type: "user", id: userId }, "1501"), reason: "Customer asked on the ticket", target: { type: "user", id: userId }, expectedVersion: version, input: {} });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
 
     const row = await h.deps.database.db.selectFrom("mail_outbox").selectAll().where("user_id", "=", userId).executeTakeFirstOrThrow();

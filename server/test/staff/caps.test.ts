@@ -7,6 +7,7 @@ import { checkCap } from "../../src/auth/permissions.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditCount, sessionOf, useHarness, versionOf, type ActionCall } from "../actions/harness.js";
+import { raisedBy, ticketFor } from "../support/tickets.js";
 
 const capped = actionNames.filter((a) => (actionRules[a] as ActionRule).cap);
 const actorFor = (role: PanelRole): StaffActor => ({ kind: "staff", staffId: `stf_${role}`, zendeskUserId: "1", email: null, name: null, panelRole: role });
@@ -36,16 +37,16 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     operations = await sessionOf(h, "operations");
   });
   const db = () => h.deps.database.db;
-  const credit = (token: string, amountCents: number) =>
+  const credit = async (token: string, amountCents: number) =>
     request(h.app)
       .post("/api/actions/billing.credit_apply")
       .set("Authorization", `Bearer ${token}`)
-      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: 1, input: { amountCents }, ticketId: "1007", reason: "goodwill" });
+      .send({ target: { type: "account", id: "acc_demo_011" }, expectedVersion: 1, input: { amountCents }, ticketId: await ticketFor(h.deps, { type: "account", id: "acc_demo_011" }), reason: "goodwill" });
   const creditAt = async (token: string, amountCents: number, accountId = "acc_demo_011") =>
     request(h.app)
       .post("/api/actions/billing.credit_apply")
       .set("Authorization", `Bearer ${token}`)
-      .send({ target: { type: "account", id: accountId }, expectedVersion: await versionOf(h.deps, { type: "account", id: accountId }), input: { amountCents }, ticketId: "1007", reason: "goodwill" });
+      .send({ target: { type: "account", id: accountId }, expectedVersion: await versionOf(h.deps, { type: "account", id: accountId }), input: { amountCents }, ticketId: await ticketFor(h.deps, { type: "account", id: accountId }), reason: "goodwill" });
 
   const cases = capped.flatMap((action) => panelRoles.map((role) => [action, role] as const));
   it.each(cases)("%s as %s: under and at the cap pass, over it is refused naming the cap", async (action: ActionName, role: PanelRole) => {
@@ -72,7 +73,7 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     const call = overCapCalls[action]?.(limit + 1) as ActionCall;
     const version = await versionOf(h.deps, call.target);
     const audited = await auditCount(h.deps);
-    const res = await act(h, "support_full", action, { ...call, ticketId: "1007", reason: "over the cap" });
+    const res = await act(h, "support_full", action, { ...call, ticketId: await raisedBy(h.deps, call.target, "1007"), reason: "over the cap" });
     expect(res.status, JSON.stringify(res.body)).toBe(403);
     expect(res.body).toMatchObject({ code: "over_cap", action, panelRole: "support_full", value: limit + 1, cap: { field: rule.cap?.field, limit, unit: rule.cap?.unit } });
     expect(await versionOf(h.deps, call.target)).toBe(version);

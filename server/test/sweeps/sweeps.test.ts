@@ -4,6 +4,7 @@ import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { act, auditOf, createHarness, HARNESS_TIMEOUT_MS, useHarness, type Harness } from "../actions/harness.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { databaseKinds } from "../support/databases.js";
+import { raisedBy } from "../support/tickets.js";
 
 /**
  * The sweeps that end temporary grants: a role elevation puts the previous role back
@@ -47,7 +48,7 @@ describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => 
   it("restores the previous role once the elevation expires, not before, audited against the original ticket", async () => {
     const userId = "usr_demo_008_5";
     const previous = (await roleOf(h, userId)).role;
-    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: user(userId), input: { role: "admin", hours: 2 }, ticketId: "1008" });
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: user(userId), input: { role: "admin", hours: 2 }, ticketId: await raisedBy(h.deps, user(userId), "1008") });
     expect(granted.status, JSON.stringify(granted.body)).toBe(200);
 
     h.deps.clock.advance(HOUR_MS);
@@ -80,7 +81,7 @@ describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => 
   it("takes expired temporary seats off the bill, leaving the licence", async () => {
     const accountId = "acc_demo_006";
     const billedBefore = await billedSeats(h, accountId);
-    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account(accountId), input: { seats: 3, days: 2 }, ticketId: "1006" });
+    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account(accountId), input: { seats: 3, days: 2 }, ticketId: await raisedBy(h.deps, account(accountId), "1006") });
     expect(granted.status, JSON.stringify(granted.body)).toBe(200);
     expect(await billedSeats(h, accountId)).toBe(billedBefore + 3);
 
@@ -106,9 +107,9 @@ describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => 
 
   it("two sweeps at once revert each grant once, with one entry each and no failures", async () => {
     const grants = [
-      act(h, "support_full", "user.elevate_temporarily", { target: user("usr_demo_011_3"), input: { role: "admin", hours: 1 }, ticketId: "1001" }),
-      act(h, "support_full", "user.elevate_temporarily", { target: user("usr_demo_012_4"), input: { role: "admin", hours: 1 }, ticketId: "1002" }),
-      act(h, "support_full", "seats.expand_temporarily", { target: account("acc_demo_019"), input: { seats: 2, days: 1 }, ticketId: "1003" }),
+      act(h, "support_full", "user.elevate_temporarily", { target: user("usr_demo_011_3"), input: { role: "admin", hours: 1 }, ticketId: await raisedBy(h.deps, user("usr_demo_011_3"), "1001") }),
+      act(h, "support_full", "user.elevate_temporarily", { target: user("usr_demo_012_4"), input: { role: "admin", hours: 1 }, ticketId: await raisedBy(h.deps, user("usr_demo_012_4"), "1002") }),
+      act(h, "support_full", "seats.expand_temporarily", { target: account("acc_demo_019"), input: { seats: 2, days: 1 }, ticketId: await raisedBy(h.deps, account("acc_demo_019"), "1003") }),
     ];
     for (const res of await Promise.all(grants)) expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(await openGrants(h)).toHaveLength(3);
@@ -133,7 +134,7 @@ describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => 
   it("keeps an elevated role that is the account's only active admin, and says why", async () => {
     // acc_demo_007 has no active owner/admin; an elevation gives it one for an hour.
     const userId = "usr_demo_007_3";
-    expect((await act(h, "support_full", "user.elevate_temporarily", { target: user(userId), input: { role: "admin", hours: 1 }, ticketId: "1007" })).status).toBe(200);
+    expect((await act(h, "support_full", "user.elevate_temporarily", { target: user(userId), input: { role: "admin", hours: 1 }, ticketId: await raisedBy(h.deps, user(userId), "1007") })).status).toBe(200);
     h.deps.clock.advance(HOUR_MS + 1);
     expect((await runSweeps(h.deps)).reverted).toBe(1);
     expect((await roleOf(h, userId)).role).toBe("admin");
@@ -144,7 +145,7 @@ describe.each(databaseKinds)("sweeps on the built-in providers (%s)", (kind) => 
 
   it("closes the elevation of a user deleted meanwhile, with an entry saying so", async () => {
     const userId = "usr_demo_013_3";
-    expect((await act(h, "support_full", "user.elevate_temporarily", { target: user(userId), input: { role: "admin", hours: 1 }, ticketId: "1005" })).status).toBe(200);
+    expect((await act(h, "support_full", "user.elevate_temporarily", { target: user(userId), input: { role: "admin", hours: 1 }, ticketId: await raisedBy(h.deps, user(userId), "1005") })).status).toBe(200);
     await h.deps.database.db.updateTable("users").set({ status: "deleted" }).where("id", "=", userId).execute();
     h.deps.clock.advance(HOUR_MS + 1);
     expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
@@ -160,7 +161,7 @@ describe.each(databaseKinds)("sweeps through Stripe (%s)", (kind) => {
 
   it("a Stripe failure leaves the expansion open (pending + failed entries); the next sweep reverts it with the same key", async () => {
     const write = { method: "POST", path: /^\/v1\/subscription_items\/si_demo_021$/ };
-    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account("acc_demo_021"), input: { seats: 2, days: 1 }, ticketId: "1006" });
+    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account("acc_demo_021"), input: { seats: 2, days: 1 }, ticketId: await raisedBy(h.deps, account("acc_demo_021"), "1006") });
     expect(granted.status, JSON.stringify(granted.body)).toBe(200);
     expect(fake.subscriptions.get("sub_demo_021")?.items.data[0]?.quantity).toBe(5);
 
@@ -191,7 +192,7 @@ describe.each(databaseKinds)("sweeps through Stripe (%s)", (kind) => {
   it("a revert that keeps failing waits min(2^n minutes, 1 hour) before its next attempt, instead of retrying on every run", async () => {
     const accountId = "acc_demo_019";
     const write = { method: "POST", path: /^\/v1\/subscription_items\/si_demo_019$/ };
-    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account(accountId), input: { seats: 1, days: 1 }, ticketId: "1003" });
+    const granted = await act(h, "support_full", "seats.expand_temporarily", { target: account(accountId), input: { seats: 1, days: 1 }, ticketId: await raisedBy(h.deps, account(accountId), "1003") });
     expect(granted.status, JSON.stringify(granted.body)).toBe(200);
     const failedAttempts = async () => (await auditOf(h.deps, "seats.expansion_expire", accountId)).filter((e) => e.outcome === "failed").length;
     const stripeWrites = () => fake.requestsTo(write.method, write.path).length;

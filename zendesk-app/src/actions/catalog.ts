@@ -32,6 +32,7 @@ const productRoles: readonly ProductRole[] = ["owner", "admin", "billing", "memb
 
 const identity = (c: RequesterContext) => (c.identity.status === "ok" ? c.identity.data : null);
 const account = (c: RequesterContext) => (c.account.status === "ok" ? c.account.data : null);
+const inReview = (c: RequesterContext) => (c.unresolvedOperations ?? []).filter((o) => o.status === "needs_review");
 const billing = (c: RequesterContext) => (c.billing.status === "ok" ? c.billing.data : null);
 const userStatus = (c: RequesterContext) => c.user?.status;
 const accountStatus = (c: RequesterContext) => account(c)?.status;
@@ -83,6 +84,16 @@ export const actionCatalog: ActionSpec[] = [
     applies: (c) => ["active", "trialing", "past_due"].includes(accountStatus(c) ?? ""),
   },
   { action: "seats.reclaim", target: "account", fields: [{ name: "userIds", kind: "idList" }], applies: (c) => account(c)?.overSeatLimit === true },
+  {
+    // Only for an operation the reconciler could not settle: operations checks the provider, then says what it shows.
+    action: "operation.resolve",
+    target: "account",
+    fields: [
+      { name: "operationId", kind: "text", initial: (c) => inReview(c)[0]?.operationId ?? "" },
+      { name: "resolution", kind: "select", options: ["applied", "not_applied"] },
+    ],
+    applies: (c) => inReview(c).length > 0,
+  },
   { action: "seats.change", target: "account", fields: [{ name: "seats", kind: "number", min: 0, max: 100_000, initial: (c) => String(account(c)?.seatsLicensed ?? 1) }], applies: (c) => account(c) !== null },
   { action: "billing.plan_change", target: "account", fields: [{ name: "plan", kind: "select", optionsFrom: "plans", initial: (c) => billing(c)?.plan ?? account(c)?.plan ?? "team" }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" },
   { action: "billing.subscription_cancel", target: "account", fields: [{ name: "mode", kind: "select", options: ["at_period_end", "now"] }], applies: (c) => !!billing(c)?.subscriptionId && billing(c)?.status !== "canceled" && !billing(c)?.cancelAtPeriodEnd },

@@ -20,11 +20,24 @@ export function PartialNotice({ context }: { context: RequesterContext }) {
 
 /** Actions on this account whose outcome is not known yet: Steward is settling them with the provider; new writes wait. */
 export function UnresolvedNotice({ context }: { context: RequesterContext }) {
-  const open = context.unresolvedOperations ?? [];
-  if (open.length === 0) return null;
+  const all = context.unresolvedOperations ?? [];
+  const names = (ops: typeof all) => ops.map((o) => tOr(`action.${o.action}`, o.action)).join(", ");
+  // Still being checked by the reconciler, or given up on and waiting for operations: different next steps.
+  const open = all.filter((o) => o.status !== "needs_review");
+  const review = all.filter((o) => o.status === "needs_review");
+  if (all.length === 0) return null;
   return (
-    <Notice tone="warning" testId="unresolved-notice">
-      {t("unresolved.notice", { actions: open.map((o) => tOr(`action.${o.action}`, o.action)).join(", ") })}
-    </Notice>
+    <>
+      {open.length > 0 && (
+        <Notice tone="warning" testId="unresolved-notice">
+          {t("unresolved.notice", { actions: names(open) })}
+        </Notice>
+      )}
+      {review.length > 0 && (
+        <Notice tone="warning" testId="review-notice">
+          {t("review.notice", { actions: names(review) })}
+        </Notice>
+      )}
+    </>
   );
 }

@@ -84,7 +84,7 @@ export function contextRoutes(deps: AppDeps): Router {
           operationId: o.operation_id,
           action: o.action,
           target: { type: o.target_type, id: o.target_id },
-          status: o.status as "pending" | "unknown",
+          status: o.status as "pending" | "unknown" | "needs_review",
           since: new Date(o.created_at).toISOString(),
           lastError: o.last_error,
         })),
