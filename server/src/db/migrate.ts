@@ -13,6 +13,7 @@ import * as m012 from "./migrations/012_mail_lease.js";
 import * as m014 from "./migrations/014_security.js";
 import * as m015 from "./migrations/015_impersonation.js";
 import * as m018 from "./migrations/018_audit_partitions.js";
+import * as m022 from "./migrations/022_search_words.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   "014_security": m014,
   "015_impersonation": m015,
   "018_audit_partitions": m018,
+  "022_search_words": m022,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
