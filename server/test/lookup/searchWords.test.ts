@@ -34,6 +34,15 @@ describe.each(databaseKinds)("migration 022_search_words on %s", (kind) => {
     expect(await wordsOf("acc_w_1")).toEqual([]);
   });
 
+  it("leaves search's GIN indexes without a pending list to scan", async () => {
+    const { rows } = await sql<{ name: string; options: string[] | null }>`
+      select c.relname as name, c.reloptions as options from pg_class c join pg_am am on am.oid = c.relam
+      where am.amname = 'gin' and c.relname in ('search_terms_trgm_idx', 'users_search_name_words_idx', 'users_search_email_words_idx', 'accounts_search_name_words_idx', 'accounts_search_domain_words_idx')
+      order by 1`.execute(deps.database.db);
+    expect(rows).toHaveLength(5);
+    for (const row of rows) expect(row.options).toContain("fastupdate=off");
+  });
+
   it("rebuilds from the existing rows exactly what the triggers built", async () => {
     const fromTriggers = await everything();
     expect(fromTriggers.length).toBeGreaterThan(100);
