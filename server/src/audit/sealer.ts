@@ -46,11 +46,22 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
   return db.transaction().execute(async (trx) => {
     const lock = await sql<{ leader: boolean }>`select pg_try_advisory_xact_lock(${sql.lit(AUDIT_SEALER_LOCK)}) as leader`.execute(trx);
     if (!lock.rows[0]?.leader) return { leader: false, sealed: 0, headSeq: 0, more: false, checkpoint: null };
-    // Taken before the rows are read: anything not visible to that read is from a transaction at or above it.
-    const snapshot = await sql<{ xmin: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as xmin`.execute(trx);
-    const horizonNow = snapshot.rows[0]?.xmin ?? "0";
-    const state = await trx.selectFrom("audit_seal_state").select("horizon").where("id", "=", 1).executeTakeFirstOrThrow();
-    const head = await trx.selectFrom("audit_seal").select(["chain_seq", "hash"]).orderBy("chain_seq", "desc").limit(1).executeTakeFirst();
+    // One round trip for where the round starts. Only after the lock: a statement's snapshot predates what
+    // it locks, so a head read in the locking statement could miss the previous leader's last seals.
+    // The xmin is taken before the rows are read: anything not visible to that read is from a transaction at or above it.
+    const start = await sql<{ xmin: string; horizon: string | null; head_seq: number | null; head_hash: string | null; checkpoint_seq: number | null; checkpoint_at: Date | null }>`
+      select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
+        (select horizon::text from audit_seal_state where id = 1) as horizon,
+        h.chain_seq as head_seq, h.hash as head_hash, c.chain_seq as checkpoint_seq, c.created_at as checkpoint_at
+      from (select 1) as one
+      left join lateral (select chain_seq, hash from audit_seal order by chain_seq desc limit 1) h on true
+      left join lateral (select chain_seq, created_at from audit_checkpoint order by chain_seq desc limit 1) c on true`.execute(trx);
+    const first = start.rows[0];
+    if (!first?.horizon) throw new Error("audit_seal_state has no row (migration 010 creates it)");
+    const horizonNow = first.xmin;
+    const state = { horizon: first.horizon };
+    const head = first.head_seq !== null && first.head_hash !== null ? { chain_seq: Number(first.head_seq), hash: first.head_hash } : undefined;
+    const lastCheckpoint = first.checkpoint_seq !== null && first.checkpoint_at !== null ? { chain_seq: Number(first.checkpoint_seq), created_at: new Date(first.checkpoint_at) } : undefined;
     const rows = await trx
       .selectFrom("audit_log as a")
       .selectAll("a")
@@ -75,13 +86,20 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
     const more = rows.length === batchSize;
     // A full batch may have left visible rows behind: keep the old horizon until a round takes them all.
     if (!more && horizonNow !== state.horizon) await trx.updateTable("audit_seal_state").set({ horizon: horizonNow }).where("id", "=", 1).execute();
-    const checkpoint = chainSeq > 0 ? await maybeCheckpoint(trx, keys, { chainSeq, headHash: prevHash }, now(), options) : null;
+    const checkpoint = chainSeq > 0 ? await maybeCheckpoint(trx, keys, lastCheckpoint, { chainSeq, headHash: prevHash }, now(), options) : null;
     return { leader: true, sealed: seals.length, headSeq: chainSeq, more, checkpoint };
   });
 }
 
-async function maybeCheckpoint(trx: Transaction<DB>, keys: AuditKeys, head: { chainSeq: number; headHash: string }, at: Date, options: SealOptions): Promise<AuditCheckpoint | null> {
-  const last = await trx.selectFrom("audit_checkpoint").select(["chain_seq", "created_at"]).orderBy("chain_seq", "desc").limit(1).executeTakeFirst();
+/** `last` is the newest checkpoint, read with the round's start (only the lock holder writes checkpoints). */
+async function maybeCheckpoint(
+  trx: Transaction<DB>,
+  keys: AuditKeys,
+  last: { chain_seq: number; created_at: Date } | undefined,
+  head: { chainSeq: number; headHash: string },
+  at: Date,
+  options: SealOptions,
+): Promise<AuditCheckpoint | null> {
   if (last && last.chain_seq >= head.chainSeq) return null;
   const due = !last || head.chainSeq - last.chain_seq >= (options.checkpointEvery ?? 10_000) || at.getTime() - last.created_at.getTime() >= (options.checkpointIntervalMs ?? 60_000);
   if (!due) return null;

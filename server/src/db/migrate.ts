@@ -16,6 +16,7 @@ import * as m016 from "./migrations/016_operation_review.js";
 import * as m017 from "./migrations/017_rate_limits.js";
 import * as m018 from "./migrations/018_audit_partitions.js";
 import * as m020 from "./migrations/020_verify.js";
+import * as m022 from "./migrations/022_search_words.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -36,6 +37,7 @@ export const migrations: Record<string, Migration> = {
   "017_rate_limits": m017,
   "018_audit_partitions": m018,
   "020_verify": m020,
+  "022_search_words": m022,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

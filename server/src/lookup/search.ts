@@ -49,7 +49,12 @@ function toHit(row: HitRow): SearchHit {
   };
 }
 
-/** The ranked page after `after` over the union of `branches`, one row more than asked to tell if more follow. */
+/**
+ * The ranked page after `after` over the union of `branches`, one row more than asked to tell if more follow.
+ * The page is cut before users and accounts are joined: the planner then expects a page's worth of rows
+ * and probes the primary keys, where joining the whole union (estimated at every branch's LIMIT) made it
+ * hash all of accounts on every search.
+ */
 export function searchStatement(branches: ReturnType<typeof allBranches>, limit: number, after?: SearchPosition) {
   const keyset = after
     ? sql`and (b.score < ${after.score}::numeric or (b.score = ${after.score}::numeric and (b.kind, b.id) > (${after.kind}::text, ${after.id}::text)))`
@@ -61,16 +66,20 @@ export function searchStatement(branches: ReturnType<typeof allBranches>, limit:
       select distinct on (kind, id) kind, id, round(score::numeric, 4) as score, matched_on
       from candidates
       order by kind, id, score desc, array_position(array[${sql.join(MATCH_PREFERENCE.map((m) => sql.lit(m)))}]::text[], matched_on), matched_on
+    ),
+    page as (
+      select kind, id, score, matched_on from best b
+      where true ${keyset}
+      order by score desc, kind, id
+      limit ${limit + 1}
     )
     select b.kind, b.id, b.score::float8 as score, b.score::text as score_text, b.matched_on,
       a.id as account_id, a.name as account_name, a.domain, a.plan, a.status as account_status,
       u.name as user_name, u.email as user_email, u.status as user_status
-    from best b
+    from page b
     left join users u on b.kind = 'user' and u.id = b.id
     join accounts a on a.id = coalesce(u.account_id, b.id)
-    where true ${keyset}
-    order by b.score desc, b.kind, b.id
-    limit ${limit + 1}`;
+    order by b.score desc, b.kind, b.id`;
 }
 
 /**

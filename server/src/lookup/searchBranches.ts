@@ -49,6 +49,19 @@ export function queryWords(f: string): string[] {
   return f.split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, MAX_WORDS);
 }
 
+/** search_words sources (migration 022): which column a word came from. */
+const WORD_SOURCE: Record<string, string> = { "u.name": "un", "u.email": "ue", "a.name": "an", "a.domain": "ad" };
+
+/**
+ * Rows of `column` holding one of `terms` as a word. One word: a btree range of search_words that stops at
+ * `limit`, where the words GIN index would first build a bitmap of every match (50k rows for a common surname).
+ */
+function holdingWord(kind: Kind, column: string, terms: string[], limit: number): Branch {
+  const source = WORD_SOURCE[column];
+  if (!source) throw new Error(`no search_words source for ${column}`);
+  return sql`${idOf(kind)} in (select w.id from search_words w where w.source = ${sql.lit(source)} and w.term = any(${terms}::text[]) limit ${sql.lit(limit)})`;
+}
+
 function branch(kind: Kind, matchedOn: string, score: Branch, where: Branch, order?: Branch): Branch {
   return sql`(select ${sql.lit(kind)}::text as kind, ${idOf(kind)} as id, (${score})::float8 as score, ${sql.lit(matchedOn)}::text as matched_on
     from ${from(kind)} where ${where} ${order ? sql`order by ${order}` : sql``} limit ${sql.lit(BRANCH_LIMIT)})`;
@@ -77,7 +90,8 @@ function prefixBranches(f: string): Branch[] {
     branch(kind, matchedOn, sql`2 + 0.99 * similarity(${expr}, ${f})`, sql`${expr} like ${pattern}`, sql`${expr} using ~<~`);
   const words = f.includes("@") ? [] : queryWords(f);
   const wholeWords = (kind: Kind, column: string) =>
-    branch(kind, "name_words", sql`2 + 0.99 * similarity(${folded(column)}, ${f})`, sql`steward_words(${sql.ref(column)}) @> ${words}::text[]`);
+    branch(kind, "name_words", sql`2 + 0.99 * similarity(${folded(column)}, ${f})`,
+      words.length === 1 ? holdingWord(kind, column, words, BRANCH_LIMIT) : sql`steward_words(${sql.ref(column)}) @> ${words}::text[]`);
   return [
     prefix("user", "email_prefix", folded("u.email")),
     prefix("user", "name_prefix", folded("u.name")),
@@ -103,7 +117,8 @@ function similarWordsBranch(kind: Kind, matchedOn: string, column: string, words
   const sets = words.map((w) => terms.get(w) ?? []);
   if (sets.length === 0 || sets.some((set) => set.length === 0)) return null;
   const value = folded(column);
-  const all = sql.join(sets.map((set) => sql`steward_words(${sql.ref(column)}) && ${set}::text[]`), sql` and `);
+  const [only] = sets;
+  const all = sets.length === 1 && only ? holdingWord(kind, column, only, FUZZY_SCAN_LIMIT) : sql.join(sets.map((set) => sql`steward_words(${sql.ref(column)}) && ${set}::text[]`), sql` and `);
   return sql`(select ${sql.lit(kind)}::text as kind, m.id, (${score(sql`m.value`)})::float8 as score, ${sql.lit(matchedOn)}::text as matched_on
     from (select ${idOf(kind)} as id, ${value} as value from ${from(kind)} where ${all} limit ${sql.lit(FUZZY_SCAN_LIMIT)}) m
     order by 3 desc, m.id limit ${sql.lit(BRANCH_LIMIT)})`;
@@ -134,7 +149,7 @@ function typoBranches(f: string): Branch[] {
       order by ${email} using ~<~ limit 20) t
     limit ${sql.lit(BRANCH_LIMIT)})`;
   if (at >= 0) return [addresses];
-  const names = (kind: Kind, column: string) => branch(kind, "name_typo", typoScore(folded(column)), sql`steward_words(${sql.ref(column)}) && ${variants}::text[]`);
+  const names = (kind: Kind, column: string) => branch(kind, "name_typo", typoScore(folded(column)), holdingWord(kind, column, variants, BRANCH_LIMIT));
   return [addresses, names("user", "u.name"), names("account", "a.name")];
 }
 
