@@ -1,8 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 /**
- * The tests that guard the trust core (auth, audit, the write path, caps), for `npm run mutation`
- * only. PGlite alone keeps Stryker's many re-runs within budget; `npm test` runs both databases.
+ * The tests that guard the trust core (auth, audit, the write path, caps, the reconciler, grants), for
+ * `npm run mutation` only. PostgreSQL alone keeps Stryker's many re-runs within budget: a test database
+ * is a template copy there (a fraction of a PGlite start); `npm test` runs both databases.
  * MUTATION_TESTS narrows the files further (a glob) for a run on one part of the scope.
  */
 const files = process.env.MUTATION_TESTS
@@ -13,6 +14,9 @@ const files = process.env.MUTATION_TESTS
       "server/test/commands/*.test.ts",
       "server/test/staff/caps.test.ts",
       "server/test/staff/staffAdmin.test.ts",
+      "server/test/reconcile/providerTruth.test.ts",
+      "server/test/reconcile/ticketNoteUnknown.test.ts",
+      "server/test/impersonation/startAndGrant.test.ts",
     ];
 
 export default defineConfig({
@@ -21,7 +25,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
-    env: { STEWARD_TEST_DATABASES: "pglite" },
+    env: { STEWARD_TEST_DATABASES: "postgres" },
     include: files,
   },
 });
