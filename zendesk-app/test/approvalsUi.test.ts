@@ -1,5 +1,7 @@
 import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
+import sidebarDe from "../translations/de.json";
+import consoleDe from "../src/console/translations/de.json";
 import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
 import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
 
@@ -137,14 +139,17 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   expect(again).toBe(200);
   expect(await creditsOf(accountId)).toBe(1);
 
-  // Sam's console lists his request as approved.
+  // Sam's console, in German (its catalogs are fetched, not bundled), lists his request as approved.
   await consolePage.close();
   const samConsole = await browser.newPage();
   samConsole.setDefaultTimeout(WAIT_MS);
-  await samConsole.goto(`${steward.zendeskUrl}?view=console&agent=9002&tz=UTC&locale=en-US`);
+  await samConsole.goto(`${steward.zendeskUrl}?view=console&agent=9002&tz=UTC&locale=de-DE`);
   const samFrame = await consoleFrame(samConsole);
+  expect(await samFrame.textContent('[data-tab="approvals"]')).toBe(consoleDe["tab.approvals"]);
   await samFrame.click('[data-tab="approvals"]');
-  await samFrame.waitForSelector(`[data-testid="approvals-mine"] li[data-approval="${approvalId}"][data-status="approved"]`);
+  const mine = await samFrame.waitForSelector(`[data-testid="approvals-mine"] li[data-approval="${approvalId}"][data-status="approved"]`);
+  expect(await mine.textContent()).toContain(sidebarDe["action.billing.credit_apply"]);
+  expect(await mine.textContent()).toContain(consoleDe["approvals.status.approved"]);
   await samConsole.close();
   await sidebarPage.close();
 });
