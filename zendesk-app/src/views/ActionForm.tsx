@@ -96,7 +96,6 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
 
   /** Over the agent's cap (refused here or by the server), or marked by an admin: a second person can run it. */
   const approvable = problem !== null && asked === null && (problem.approvalPossible === true || problem.code === "over_cap");
-  const approverRoles = Array.isArray(problem?.canApprove) ? (problem.canApprove as string[]).map((r) => tOr(`panel_role.${r}`, r)).join(" / ") : "";
 
   /** The same action, target, ticket, reason and input, stored for someone whose role and caps allow it. */
   async function askApproval() {
@@ -202,7 +201,6 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
           <button type="button" class="c-btn c-btn--sm" data-testid="ask-approval" disabled={busy} onClick={() => void askApproval()}>
             {t("approvals.ask")}
           </button>
-          {approverRoles && <span class="muted">{t("approvals.ask_roles", { roles: approverRoles })}</span>}
         </div>
       )}
       {asked && (

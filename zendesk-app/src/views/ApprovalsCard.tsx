@@ -1,9 +1,7 @@
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { useTicketApprovals } from "../state/useTicketApprovals";
-import { Badge, type Tone } from "./parts";
-
-const tones: Record<string, Tone> = { pending: "yellow", approved: "green", rejected: "red", expired: "grey", failed: "red" };
+import { Badge } from "./parts";
 
 /** Approval requests on this ticket and where each stands; shown only when there are any. */
 export function ApprovalsCard() {
@@ -17,11 +15,12 @@ export function ApprovalsCard() {
         {approvals.map((a) => (
           <li key={a.id} data-approval={a.id} data-status={a.status}>
             <strong>{tOr(`action.${a.action}`, a.action)}</strong>{" "}
-            <Badge tone={tones[a.status] ?? "grey"} name={`approval-${a.status}`}>
+            <Badge tone={a.status === "approved" ? "green" : a.status === "pending" ? "yellow" : "red"} name={`approval-${a.status}`}>
               {tOr(`approvals.status.${a.status}`, a.status)}
             </Badge>
             <div class="muted">
-              {a.decidedBy ? t("approvals.decided", { requester: a.requestedBy.email, decider: a.decidedBy.email }) : t("approvals.asked", { requester: a.requestedBy.email })}
+              {a.requestedBy.email}
+              {a.decidedBy && ` → ${a.decidedBy.email}`}
               {a.decisionReason && ` · ${a.decisionReason}`}
             </div>
           </li>

@@ -2,13 +2,21 @@ import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { ProblemDetails } from "../../../../shared/problem";
 import type { ApprovalRequest } from "../../../../shared/schemas/approval";
-import { newIdempotencyKey, settlesIntent } from "../../actions/runAction";
 import { StewardApiError } from "../../api/steward";
 import type { ConsoleContext } from "../context";
 import { actionLabel, consoleLocale, ct, type ConsoleKey } from "../i18n";
 import { formatInZone } from "../time";
 
 type Lists = { pending: ApprovalRequest[]; mine: ApprovalRequest[] };
+
+/**
+ * Whether an answer settles the click's intent. Not a network error, 202, 429, 5xx or "in progress": the
+ * retry must carry the same key. (Kept here rather than shared with the sidebar: it would grow the chunk both load.)
+ */
+function settles(err: unknown): boolean {
+  const status = err instanceof StewardApiError ? err.status : 0;
+  return !(status === 0 || status === 202 || status === 429 || status >= 500 || (err instanceof StewardApiError && err.problem.code === "approval_in_progress"));
+}
 
 function asProblem(err: unknown): ProblemDetails {
   if (err instanceof StewardApiError) return err.problem;
@@ -84,7 +92,7 @@ function PendingRequest({ ctx, approval, onDecided }: { ctx: ConsoleContext; app
     setProblem(null);
     try {
       if (kind === "approve") {
-        approveKey.current ??= newIdempotencyKey();
+        approveKey.current ??= crypto.randomUUID();
         await ctx.api.post(`/api/approvals/${approval.id}/approve`, {}, { "Idempotency-Key": approveKey.current });
       } else {
         await ctx.api.post(`/api/approvals/${approval.id}/reject`, { reason });
@@ -92,11 +100,10 @@ function PendingRequest({ ctx, approval, onDecided }: { ctx: ConsoleContext; app
       approveKey.current = null;
       onDecided();
     } catch (err) {
-      const status = err instanceof StewardApiError ? err.status : 0;
-      if (settlesIntent(status, err instanceof StewardApiError ? err.problem.code : undefined)) approveKey.current = null;
+      if (settles(err)) approveKey.current = null;
       setProblem(asProblem(err));
       // Decided elsewhere (or by this approval's own failure): the list is stale, reload it.
-      if (status === 409 && err instanceof StewardApiError && err.problem.code !== "approval_in_progress") onDecided();
+      if (err instanceof StewardApiError && err.status === 409 && err.problem.code !== "approval_in_progress") onDecided();
     } finally {
       setBusy(false);
     }
