@@ -153,3 +153,82 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   await samConsole.close();
   await sidebarPage.close();
 });
+
+it("rejects with a required reason, and an approve retried after a network failure carries the same Idempotency-Key and credits once", async () => {
+  const accountId = await accountOfTicket();
+  const sidebarPage = await browser.newPage();
+  sidebarPage.setDefaultTimeout(WAIT_MS);
+  await sidebarPage.goto(`${steward.zendeskUrl}?ticket=${TICKET}&agent=9002&locale=en-US`);
+  const sidebar = await sidebarFrame(sidebarPage, WAIT_MS);
+  await sidebar.waitForSelector('[data-testid="user"]');
+  // Two more requests as Sam, straight through the API the sidebar uses.
+  const ask = (amountCents: number) =>
+    sidebar.evaluate(
+      async ({ ticketId, targetId, amountCents }) => {
+        const token = document.querySelector<HTMLMetaElement>('meta[name="steward-session"]')?.content;
+        const res = await fetch("/api/approvals", {
+          method: "POST",
+          headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ action: "billing.credit_apply", targetType: "account", targetId, ticketId, reason: `Goodwill ${amountCents}`, input: { amountCents } }),
+        });
+        return ((await res.json()) as { approval: { id: string } }).approval.id;
+      },
+      { ticketId: String(TICKET), targetId: accountId, amountCents },
+    );
+  const toReject = await ask(6_000);
+  const toApprove = await ask(6_500);
+
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  await page.goto(`${steward.zendeskUrl}?view=console&agent=9003&tz=UTC&locale=en-US`);
+  const frame = await consoleFrame(page);
+  await frame.click('[data-tab="approvals"]');
+  const rejectItem = `[data-testid="approvals-pending"] article[data-approval="${toReject}"]`;
+  await frame.click(`${rejectItem} [data-testid="reject"]`);
+  await frame.click(`${rejectItem} [data-testid="confirm-reject"]`);
+  // Without a reason the form does not send: still pending.
+  expect(await frame.evaluate((sel) => document.querySelector<HTMLTextAreaElement>(`${sel} textarea[name="reason"]`)?.validity.valueMissing, rejectItem)).toBe(true);
+  expect((await steward.deps.database.db.selectFrom("approval_requests").select("status").where("id", "=", toReject).executeTakeFirstOrThrow()).status).toBe("pending");
+  await frame.fill(`${rejectItem} textarea[name="reason"]`, "Credit already given last week");
+  await frame.click(`${rejectItem} [data-testid="confirm-reject"]`);
+  await frame.waitForSelector(rejectItem, { state: "detached" });
+  expect(await steward.deps.database.db.selectFrom("approval_requests").select(["status", "decision_reason"]).where("id", "=", toReject).executeTakeFirstOrThrow()).toEqual({ status: "rejected", decision_reason: "Credit already given last week" });
+
+  // The first approve never reaches the server; the retry sends the same key.
+  const keys: string[] = [];
+  let drop = true;
+  await page.route(`**/api/approvals/${toApprove}/approve`, async (route) => {
+    keys.push((await route.request().headerValue("idempotency-key")) ?? "");
+    if (drop) {
+      drop = false;
+      await route.abort("connectionreset");
+    } else await route.continue();
+  });
+  const approveItem = `[data-testid="approvals-pending"] article[data-approval="${toApprove}"]`;
+  await frame.click(`${approveItem} [data-testid="approve"]`);
+  await frame.waitForSelector(`${approveItem} [data-testid="approval-problem"]`);
+  expect(await steward.deps.database.db.selectFrom("approval_requests").select("status").where("id", "=", toApprove).executeTakeFirstOrThrow()).toEqual({ status: "pending" });
+  await frame.click(`${approveItem} [data-testid="approve"]`);
+  await frame.waitForSelector(approveItem, { state: "detached" });
+  expect(keys).toHaveLength(2);
+  expect(keys[0]).toMatch(/\S{8,}/);
+  expect(keys[1]).toBe(keys[0]);
+
+  const amounts = await steward.deps.database.db
+    .selectFrom("billing_balance_transactions as t")
+    .innerJoin("billing_customers as c", "c.id", "t.customer_id")
+    .select("t.amount_cents")
+    .where("c.account_id", "=", accountId)
+    .where("t.amount_cents", "in", [-6_000, -6_500])
+    .execute();
+  expect(amounts).toEqual([{ amount_cents: -6_500 }]);
+
+  // The sidebar's card shows both decisions once it reads them again (these requests bypassed its form).
+  await sidebarPage.reload();
+  const reloaded = await sidebarFrame(sidebarPage, WAIT_MS);
+  await reloaded.waitForSelector(`[data-testid="ticket-approvals"] li[data-approval="${toReject}"][data-status="rejected"]`);
+  await reloaded.waitForSelector(`[data-testid="ticket-approvals"] li[data-approval="${toApprove}"][data-status="approved"]`);
+  expect(await reloaded.textContent(`[data-testid="ticket-approvals"] li[data-approval="${toReject}"]`)).toContain("Credit already given last week");
+  await page.close();
+  await sidebarPage.close();
+});
