@@ -19,7 +19,7 @@ async function start(): Promise<void> {
   if (!host) return render(<p role="alert">{ct("boot.not_in_zendesk")}</p>, root);
   if (!grant) return render(<p role="alert">{ct("boot.no_session")}</p>, root);
   const agent = await host.readAgent().catch(() => ({ locale: "en", timeZone: "UTC" }));
-  chooseConsoleLocale(agent.locale);
+  await chooseConsoleLocale(agent.locale);
   render(<ConsoleApp host={host} session={new Session(grant, renewSession)} agent={agent} />, root);
 }
 

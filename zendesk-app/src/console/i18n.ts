@@ -1,18 +1,35 @@
-import sidebarDe from "../../translations/de.json";
+import sidebarDeUrl from "../../translations/de.json?url";
 import sidebarEn from "../../translations/en.json";
 import de from "./translations/de.json";
 import en from "./translations/en.json";
 
-/** Console strings by the agent's Zendesk locale (English fills gaps); action names come from the sidebar's catalog. */
+/**
+ * Console strings by the agent's Zendesk locale (English fills gaps); action names come from the sidebar's catalog.
+ * The console's own strings are bundled; the sidebar's catalog (action names) ships English only and other
+ * languages are fetched once as the same JSON asset the sidebar uses, which keeps the console within its budget.
+ */
 export type ConsoleKey = keyof typeof en;
 const catalogs: Record<string, Partial<Record<ConsoleKey, string>>> = { en, de };
-const actionCatalogs: Record<string, Record<string, string>> = { en: sidebarEn, de: sidebarDe };
+const actionCatalogUrls: Record<string, string> = { de: sidebarDeUrl };
+const actionCatalogs: Record<string, Record<string, string>> = { en: sidebarEn };
 let language = "en";
 let locale = "en";
 
-export function chooseConsoleLocale(zendeskLocale: string): void {
+async function loadActionCatalog(lang: string): Promise<void> {
+  const url = actionCatalogUrls[lang];
+  if (actionCatalogs[lang] || !url) return;
+  try {
+    const response = await fetch(url);
+    if (response.ok) actionCatalogs[lang] = (await response.json()) as Record<string, string>;
+  } catch {
+    // Without it action names read in English, never as raw keys.
+  }
+}
+
+export async function chooseConsoleLocale(zendeskLocale: string): Promise<void> {
   const base = zendeskLocale.toLowerCase().split(/[-_]/)[0] ?? "en";
   language = base in catalogs ? base : "en";
+  await loadActionCatalog(language);
   locale = zendeskLocale.replace("_", "-") || "en";
   document.documentElement.lang = language;
 }

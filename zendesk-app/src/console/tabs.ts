@@ -1,3 +1,4 @@
+import { ApprovalsTab } from "./approvals/ApprovalsTab";
 import type { ConsoleTab } from "./context";
 import { ExplorerTab } from "./ExplorerTab";
 import { ct } from "./i18n";
@@ -7,4 +8,5 @@ import { OverviewTab } from "./OverviewTab";
 export const consoleTabs: ConsoleTab[] = [
   { id: "overview", label: () => ct("tab.overview"), component: OverviewTab },
   { id: "explorer", label: () => ct("tab.explorer"), component: ExplorerTab },
+  { id: "approvals", label: () => ct("tab.approvals"), component: ApprovalsTab },
 ];

@@ -1,5 +1,6 @@
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ProblemDetails } from "../../../shared/problem";
+import type { ApprovalRequest } from "../../../shared/schemas/approval";
 import type { ActionPreviewResponse, ActionResponse } from "../../../shared/schemas/actions";
 import type { RequesterContext } from "../../../shared/schemas/context";
 import type { ActionSpec } from "../actions/catalog";
@@ -9,6 +10,7 @@ import { StewardApiError } from "../api/steward";
 import { money } from "../format";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
+import { approvalsChanged } from "../state/useTicketApprovals";
 import { ActionField, PreviewEffects, type FieldCap } from "./ActionFields";
 import { Notice, ProblemNotice } from "./parts";
 
@@ -49,6 +51,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<ProblemDetails | null>(null);
   const [preview, setPreview] = useState<ActionPreviewResponse | null>(null);
+  const [asked, setAsked] = useState<ApprovalRequest | null>(null);
   const intentKeys = useRef(new IntentKeys());
   const form = useRef<HTMLFormElement>(null);
   // Focus follows the flow: the first field when the form opens, the confirm button once the preview is shown.
@@ -89,6 +92,33 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
       );
     }
     onDone({ response, note });
+  }
+
+  /** Over the agent's cap (refused here or by the server), or marked by an admin: a second person can run it. */
+  const approvable = problem !== null && asked === null && (problem.approvalPossible === true || problem.code === "over_cap");
+
+  /** The same action, target, ticket, reason and input, stored for someone whose role and caps allow it. */
+  async function askApproval() {
+    const request = body();
+    if (!request) return;
+    setBusy(true);
+    try {
+      const created = await api.post<{ approval: ApprovalRequest }>("/api/approvals", {
+        action: spec.action,
+        targetType: request.target.type,
+        targetId: request.target.id,
+        ticketId: request.ticketId,
+        reason: request.reason,
+        input: request.input,
+      });
+      setProblem(null);
+      setAsked(created.approval);
+      approvalsChanged();
+    } catch (err) {
+      setProblem(asProblem(err));
+    } finally {
+      setBusy(false);
+    }
   }
 
   /** Checked before sending: more than the agent has left is refused here, saying what is left. */
@@ -132,7 +162,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
     <form ref={form} class="action-form" onSubmit={submit} aria-labelledby={`${prefix}-title`} data-testid="action-form" data-action={spec.action}>
       <h3 id={`${prefix}-title`}>{label}</h3>
       <p class="muted">{t("action.target", { target: spec.target === "user" ? (context.user?.email ?? "") : (target?.id ?? "") })}</p>
-      <fieldset disabled={busy || preview !== null}>
+      <fieldset disabled={busy || preview !== null || asked !== null}>
         {spec.fields.map((field) => (
           <ActionField key={field.name} field={field} id={`${prefix}-${field.name}`} value={values[field.name] ?? ""} error={fieldErrors.get(field.name)} cap={cap} currency={currency} onInput={(v) => setValues({ ...values, [field.name]: v })} />
         ))}
@@ -166,6 +196,18 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
         </div>
       </fieldset>
       {problem && <ProblemNotice problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
+      {approvable && (
+        <div class="form-buttons">
+          <button type="button" class="c-btn c-btn--sm" data-testid="ask-approval" disabled={busy} onClick={() => void askApproval()}>
+            {t("approvals.ask")}
+          </button>
+        </div>
+      )}
+      {asked && (
+        <Notice tone="info" testId="approval-asked" focus>
+          {t("approvals.asked_done")}
+        </Notice>
+      )}
       {preview && (
         <Notice tone="warning">
           <PreviewEffects preview={preview} />
@@ -178,7 +220,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
             {t("action.confirm", { action: label })}
           </button>
         ) : (
-          <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy || !target} data-testid="submit-action">
+          <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy || !target || asked !== null} data-testid="submit-action">
             {previewFirst ? t("action.preview") : t("action.run")}
           </button>
         )}

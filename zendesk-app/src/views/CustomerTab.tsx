@@ -5,6 +5,7 @@ import type { RequesterContextControl } from "../state/useRequesterContext";
 import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
 import { ActivityList } from "./ActivityList";
+import { ApprovalsCard } from "./ApprovalsCard";
 import { BillingCard } from "./BillingCard";
 import { ImpersonationCard } from "./ImpersonationCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
@@ -68,6 +69,7 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           <AccountCard context={context} />
           <BillingCard context={context} />
           {session && <ActionsPanel context={context} session={session} onChanged={control.refresh} />}
+          {session && <ApprovalsCard />}
           {session && <ImpersonationCard context={context} session={session} />}
           <ActivityList context={context} />
           {state.chosen && (
