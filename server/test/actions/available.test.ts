@@ -4,6 +4,7 @@ import type { PanelRole } from "../../../shared/roles.js";
 import type { ActionAvailability, AvailableActions } from "../../../shared/schemas/availability.js";
 import { actionRules, type ActionName } from "../../../shared/actions.js";
 import { databaseKinds } from "../support/databases.js";
+import { putTicket } from "../support/tickets.js";
 import { act, auditCount, localState, preview, sessionOf, useHarness, type Harness } from "./harness.js";
 
 /**
@@ -95,7 +96,9 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
     }
     expect(find(result, "account.suspend")).toMatchObject({ status: "available" });
     const before = await localState(h.deps, "acc_nobill");
-    const res = await act(h, "admin", "seats.change", { target: { type: "account", id: "acc_nobill" }, input: { seats: 6 } });
+    // The account has no users, so the ticket comes from its Zendesk organization (external id = account id).
+    const ticketId = await putTicket(h.deps, { requester: { email: "finance@nobill.example" }, organization: { id: 880_001, name: "No Billing Ltd", externalId: "acc_nobill" } });
+    const res = await act(h, "admin", "seats.change", { target: { type: "account", id: "acc_nobill" }, input: { seats: 6 }, ticketId });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("no_billing_customer");
     expect(await localState(h.deps, "acc_nobill")).toEqual(before);

@@ -11,6 +11,7 @@ import { startServer } from "../../src/server.js";
 import { WITHHELD } from "../../src/mail/mailSecrets.js";
 import { act, createHarness, sessionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
+import { raisedBy } from "../support/tickets.js";
 import { SmtpSink } from "./smtpSink.js";
 
 /**
@@ -26,6 +27,8 @@ async function deliveries(h: Harness, userId: string) {
 }
 
 async function resetPassword(h: Harness, userId: string, ticketId: string) {
+  // The seeded ticket, as raised by the user whose password is reset (every write is checked against its ticket).
+  await raisedBy(h.deps, { type: "user", id: userId }, ticketId);
   const res = await act(h, "support_full", "user.password_reset", { target: { type: "user", id: userId }, ticketId });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as { result: { mailId: string } };

@@ -9,14 +9,15 @@ describe.each(databaseKinds)("caps over time on %s", (kind) => {
   const account = (id: string) => ({ type: "account" as const, id });
 
   it("5 parallel $50 credits against a $50 cap: exactly one succeeds", async () => {
-    const calls = await Promise.all(Array.from({ length: 5 }, () => act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_005"), input: { amountCents: 5_000 } })));
+    // An active account: billing writes on a deactivated one (acc_demo_005) are refused as account_closed.
+    const calls = await Promise.all(Array.from({ length: 5 }, () => act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_006"), input: { amountCents: 5_000 } })));
     const statuses = calls.map((c) => c.status);
     // Parallel winners-to-be also race on the target's version (409); what matters is one success and no cap breach.
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
     const refused = calls.find((c) => c.status === 403);
     expect(refused?.body).toMatchObject({ code: "over_cap", window: "target", cap: { limit: 5_000, used: 5_000, left: 0 }, canGoFurther: ["operations", "admin"] });
     expect(refused?.body.detail).toMatch(/0 cents left.*operations or admin can go further/);
-    const credits = (await auditOf(h.deps, "billing.credit_apply", "acc_demo_005")).filter((e) => e.outcome === "succeeded");
+    const credits = (await auditOf(h.deps, "billing.credit_apply", "acc_demo_006")).filter((e) => e.outcome === "succeeded");
     expect(credits).toHaveLength(1);
   });
 
@@ -44,7 +45,7 @@ describe.each(databaseKinds)("caps over time on %s", (kind) => {
     const credit = put.body.caps.find((c: { action: string }) => c.action === "billing.credit_apply");
     expect(credit.perDay).toEqual({ limits: { support_read_only: null, support_full: 6_000, operations: 500_000, admin: 500_000 }, defaults: { support_read_only: null, support_full: 20_000, operations: 500_000, admin: 500_000 } });
 
-    // 5,000 were used on acc_demo_005 above: 1,000 left today in all.
+    // 5,000 were used on acc_demo_006 above: 1,000 left today in all.
     expect((await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_008"), input: { amountCents: 1_000 } })).status).toBe(200);
     const over = await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_009"), input: { amountCents: 100 } });
     expect(over.body).toMatchObject({ code: "over_cap", window: "day", cap: { limit: 6_000, used: 6_000, left: 0 } });

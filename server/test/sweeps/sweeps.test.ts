@@ -198,8 +198,9 @@ describe.each(databaseKinds)("sweeps through Stripe (%s)", (kind) => {
     const stripeWrites = () => fake.requestsTo(write.method, write.path).length;
 
     h.deps.clock.advance(DAY_MS + 1);
-    // Stripe stays down: every write fails, the adapter's own retries included.
-    fake.failNext(1_000, 503, write);
+    // Stripe keeps refusing: every write fails, the adapter's own retries included. A refusal (429) fails
+    // before anything ran; a 5xx would leave the revert's outcome unknown, for the reconciler.
+    fake.failNext(1_000, 429, write);
     try {
       expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
       // After n failures the wait is min(2^n minutes, 1 hour).
