@@ -305,7 +305,7 @@ describe("envelope", () => {
     actions.push(...["suspend", "unsuspend", "deactivate", "activate", "delete"].map((a) => `account.${a}`));
     for (const action of actions) expect(doc.paths, action).toHaveProperty([`/api/actions/${action}`]);
     const previews = Object.keys(doc.paths).filter((p) => /^\/api\/actions\/(user|account)\.[a-z_]+\/preview$/.test(p));
-    expect(previews.sort()).toEqual(["/api/actions/account.deactivate/preview", "/api/actions/account.delete/preview", "/api/actions/user.delete/preview"]);
+    expect(previews.sort()).toEqual(["/api/actions/account.deactivate/preview", "/api/actions/account.delete/preview", "/api/actions/account.suspend/preview", "/api/actions/user.delete/preview"]);
     expect(doc.paths).toHaveProperty(["/api/demo/outbox"]);
   });
 

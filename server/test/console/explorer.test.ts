@@ -4,6 +4,7 @@ import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FlagId } from "../../../shared/flags.js";
 import { ConsoleEntryView, ConsoleOverview, ConsolePage, type FlaggedEntry } from "../../../shared/schemas/console.js";
+import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
 import { createApp } from "../../src/app.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
 import { sealPending } from "../../src/audit/sealer.js";
@@ -286,18 +287,24 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     it("ticket_mismatch (from the entry's ticket snapshot)", async () => {
       n++;
       at("2026-03-04T10:00:00Z");
-      const raised = await write({ reason: "override" });
-      const matched = await write({ reason: "email match" });
-      // The snapshot column arrives with ticket verification (migration 020); written here as it would be.
-      await sql`alter table audit_log add column if not exists ticket_snapshot jsonb`.execute(deps.database.db);
-      await asSuperuser(deps.database.db, async (su) => {
-        await sql`update audit_log set ticket_snapshot = ${JSON.stringify({ match: "override" })}::jsonb where seq = ${raised.seq}`.execute(su);
-        await sql`update audit_log set ticket_snapshot = ${JSON.stringify({ match: "email", subject: "Locked out", status: "open", requester: { name: "Ann", email: "ann@example.test" } })}::jsonb where seq = ${matched.seq}`.execute(su);
+      const snapshot = (match: TicketSnapshot["match"]): TicketSnapshot => ({
+        id: "4000",
+        subject: "Locked out",
+        status: "open",
+        requester: { id: "900", email: "ann@example.test", externalId: null, organizationId: null, name: "Ann" },
+        assigneeId: null,
+        match,
+        overrideReason: match === "override" ? "the requester wrote from a second address" : null,
+        fetchedAt: "2026-03-04T10:00:00.000Z",
       });
+      // Written with the entry (and MACed with it), as ticket verification records it.
+      await write({ reason: "override", ticketSnapshot: snapshot("override") });
+      const matched = await write({ reason: "email match", ticketSnapshot: snapshot("email") });
       expect(await flagged("ticket_mismatch", `stf_test_${n}`)).toEqual(["override"]);
       const view = ConsoleEntryView.parse((await request(app).get(`/api/console/entries/${matched.seq}`).set("Authorization", admin).expect(200)).body);
       expect(view.ticket).toEqual({ id: "4000", subject: "Locked out", status: "open", requester: { name: "Ann", email: "ann@example.test" }, match: "email", fromSnapshot: true });
       expect(view.entry.flags).toEqual([]);
+      expect(view.chain.mac).toBe("valid");
     });
   });
 });

@@ -296,10 +296,10 @@ describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (k
 
   it("a credit refused 500 before anything ran, still open after Stripe's key retention: the reconciler never sends the key again, re-reads, finds nothing and closes it failed; the key is free again", async () => {
     const stripe = h.stripe!;
-    const customer = "cus_demo_005";
+    const customer = "cus_demo_001";
     const before = stripe.customers.get(customer)!.balance;
     stripe.failNext(3, 500, creditWrite(customer));
-    const call = { target: account("acc_demo_005"), input: { amountCents: 900 }, expectedVersion: await versionOf(h.deps, account("acc_demo_005")) };
+    const call = { target: account("acc_demo_001"), input: { amountCents: 900 }, expectedVersion: await versionOf(h.deps, account("acc_demo_001")) };
     const res = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "credit-old" });
     expect([res.status, res.body.code]).toEqual([202, "outcome_unknown"]);
     const operationId = res.body.operationId as string;
@@ -314,9 +314,9 @@ describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (k
     const op = await operation(h, operationId);
     expect(op.status).toBe("failed");
     expect(op.last_error).toContain("not applied");
-    expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_005")).map((e) => e.outcome)).toEqual(["pending", "unknown", "failed"]);
+    expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_001")).map((e) => e.outcome)).toEqual(["pending", "unknown", "failed"]);
     // The agent's key was released: asking again is a fresh attempt that credits once.
-    const again = await act(h, "support_full", "billing.credit_apply", { ...call, expectedVersion: await versionOf(h.deps, account("acc_demo_005")) }, { idempotencyKey: "credit-old" });
+    const again = await act(h, "support_full", "billing.credit_apply", { ...call, expectedVersion: await versionOf(h.deps, account("acc_demo_001")) }, { idempotencyKey: "credit-old" });
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect(stripe.customers.get(customer)!.balance).toBe(before - 900);
   });
