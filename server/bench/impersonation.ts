@@ -61,7 +61,8 @@ async function timeRequests(url: string, headers: Record<string, string>): Promi
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, ...TEST_RATE_LIMITS, LOG_LEVEL: "silent", DEMO_SEED: "true", DATA_DIR: "memory", DEMO_PRODUCT_PORT: "0", PUBLIC_URL: "http://127.0.0.1:41740", PORT: "41740", ...(values.database ? { DATABASE_URL: values.database } : {}) });
+  // A bench on demo data: demo mode unless the caller says otherwise (the mode is never guessed from DATABASE_URL).
+  const config = loadConfig({ STEWARD_MODE: "demo", ...process.env, ...TEST_RATE_LIMITS, LOG_LEVEL: "silent", DEMO_SEED: "true", DATA_DIR: "memory", DEMO_PRODUCT_PORT: "0", PUBLIC_URL: "http://127.0.0.1:41740", PORT: "41740", ...(values.database ? { DATABASE_URL: values.database } : {}) });
   const deps = await buildDeps(config);
   process.stdout.write(`database: ${deps.database.kind} ${values.database ? redactUrl(values.database) : "memory"}\n`);
   const steward = createApp(deps).listen(41740, "127.0.0.1");
