@@ -1,4 +1,4 @@
-import type { Request, Response } from "express";
+import type { Request } from "express";
 import { Router } from "express";
 import type { AuditFilters } from "../../../../shared/schemas/audit.js";
 import { appendAudit } from "../../audit/auditLog.js";
@@ -11,25 +11,13 @@ import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
 import { route } from "../../http/route.js";
+import { writable } from "../../http/writable.js";
 import { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification, AuditVerifyQuery, ticketHeader } from "./schema.js";
 
 /** Only the filters actually given, as recorded in the reader's own audit entry. */
 function givenFilters(query: AuditFilters): AuditFilters {
   const { actor, action, targetAccountId, targetUserId, ticketId, outcome, from, to } = query;
   return Object.fromEntries(Object.entries({ actor, action, targetAccountId, targetUserId, ticketId, outcome, from, to }).filter(([, v]) => v !== undefined));
-}
-
-/** Resolves when the response can take more, or has been closed by the client. */
-function writable(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 export function auditRoutes(deps: AppDeps): Router {

@@ -16,6 +16,7 @@ import { parseWorkingHours } from "../../console/workingHours.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem, toProblem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
+import { writable } from "../../http/writable.js";
 import { staffForAgent } from "../../staff/firstVisit.js";
 import { appDistDir, embedSession, escapeHtml } from "../session/sidebarPage.js";
 import { ticketHeader } from "../audit/schema.js";
@@ -26,18 +27,6 @@ const EXPORT_COUNT_CAP = 1_000_000;
 function givenFilters(f: ConsoleFilters): Record<string, unknown> {
   const { actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag } = f;
   return Object.fromEntries(Object.entries({ actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag }).filter(([, v]) => v !== undefined));
-}
-
-function writable(res: Response): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
 }
 
 function wantsHtml(req: Request): boolean {
