@@ -58,6 +58,29 @@ function retryDelayMs(attempt: number): number {
   return Math.min(30_000 * 2 ** Math.max(0, attempt - 1), 3_600_000);
 }
 
+/** The `zendesk.note_add` entry for one settled attempt (sent, retried, failed, unknown, or settled by a re-read). */
+async function noteEntry(
+  trx: Transaction<DB>,
+  deps: NoteDeps,
+  row: NoteRow,
+  step: { status: string; extra: Record<string, unknown>; outcome: "succeeded" | "failed" | "unknown"; error: string | null },
+): Promise<void> {
+  await appendAudit(
+    trx,
+    {
+      actor: NOTE_WRITER,
+      action: "zendesk.note_add",
+      target: { type: "system", id: row.id, accountId: null },
+      ticketId: row.ticket_id,
+      reason: `${row.kind} note`,
+      after: { noteId: row.id, kind: row.kind, sessionId: row.session_id, attempt: row.attempts, status: step.status, ...step.extra, queuedByOperation: row.operation_id },
+      outcome: step.outcome,
+      error: step.error,
+    },
+    deps.clock,
+  );
+}
+
 async function settle(deps: NoteDeps, row: NoteRow, result: ZendeskCallResult): Promise<NoteRow["status"]> {
   const now = deps.clock.now();
   const final = result.outcome === "failed" && /answered 4\d\d/.test(result.error) && !/answered 429/.test(result.error);
@@ -67,20 +90,12 @@ async function settle(deps: NoteDeps, row: NoteRow, result: ZendeskCallResult): 
   const next = result.outcome === "failed" && retry ? new Date(now.getTime() + (result.retryAfterMs ?? retryDelayMs(row.attempts))) : result.outcome === "unknown" ? new Date(now.getTime() + NOTE_RECHECK_MS) : now;
   await deps.database.db.transaction().execute(async (trx) => {
     await trx.updateTable("ticket_notes").set({ status, last_error: error, sent_at: status === "sent" ? now : null, next_attempt_at: next }).where("id", "=", row.id).execute();
-    await appendAudit(
-      trx,
-      {
-        actor: NOTE_WRITER,
-        action: "zendesk.note_add",
-        target: { type: "system", id: row.id, accountId: null },
-        ticketId: row.ticket_id,
-        reason: `${row.kind} note`,
-        after: { noteId: row.id, kind: row.kind, sessionId: row.session_id, attempt: row.attempts, status, ...(result.outcome === "succeeded" ? { commentId: result.commentId } : {}), queuedByOperation: row.operation_id },
-        outcome: result.outcome === "succeeded" ? "succeeded" : result.outcome === "unknown" ? "unknown" : "failed",
-        error,
-      },
-      deps.clock,
-    );
+    await noteEntry(trx, deps, row, {
+      status,
+      extra: result.outcome === "succeeded" ? { commentId: result.commentId } : {},
+      outcome: result.outcome === "succeeded" ? "succeeded" : result.outcome === "unknown" ? "unknown" : "failed",
+      error,
+    });
   });
   return status;
 }
@@ -105,26 +120,20 @@ async function recheck(deps: NoteDeps, row: NoteRow, client: ZendeskClient): Pro
   }
   const onTicket = found.outcome === "found";
   await deps.database.db.transaction().execute(async (trx) => {
-    await trx
+    const moved = await trx
       .updateTable("ticket_notes")
       .set(onTicket ? { status: "sent", sent_at: now, last_error: null, next_attempt_at: now } : { status: "queued", next_attempt_at: now, last_error: "not on the ticket after a lost answer; sending again" })
       .where("id", "=", row.id)
       .where("status", "=", "unknown")
-      .execute();
-    await appendAudit(
-      trx,
-      {
-        actor: NOTE_WRITER,
-        action: "zendesk.note_add",
-        target: { type: "system", id: row.id, accountId: null },
-        ticketId: row.ticket_id,
-        reason: `${row.kind} note`,
-        after: { noteId: row.id, kind: row.kind, sessionId: row.session_id, attempt: row.attempts, status: onTicket ? "sent" : "queued", settledBy: "re-read of the ticket's comments", ...(onTicket ? { commentId: found.commentId } : {}), queuedByOperation: row.operation_id },
-        outcome: onTicket ? "succeeded" : "failed",
-        error: onTicket ? null : "the note whose answer was lost is not on the ticket: nothing was written; sending it again",
-      },
-      deps.clock,
-    );
+      .executeTakeFirst();
+    // Two processes re-reading the same note: only the one that moved it writes the entry.
+    if (Number(moved.numUpdatedRows) === 0) return;
+    await noteEntry(trx, deps, row, {
+      status: onTicket ? "sent" : "queued",
+      extra: { settledBy: "re-read of the ticket's comments", ...(onTicket ? { commentId: found.commentId } : {}) },
+      outcome: onTicket ? "succeeded" : "failed",
+      error: onTicket ? null : "the note whose answer was lost is not on the ticket: nothing was written; sending it again",
+    });
   });
   return onTicket ? "found" : "absent";
 }
