@@ -122,6 +122,8 @@ interface Tally {
   failed: number;
   failedOnKilled: number;
   byUpstream: Map<string, number>;
+  /** Failed requests by HTTP status (0: no answer), so a refusal is told apart from a dropped connection. */
+  byStatus: Map<number, number>;
 }
 
 function get(agent: Agent, path: string, headers: Record<string, string>): Promise<{ status: number; upstream: string }> {
@@ -185,6 +187,12 @@ async function main(): Promise<void> {
     TRUST_PROXY: "127.0.0.1",
     LOG_LEVEL: "debug",
     DATA_DIR: join(work, "data"),
+    // The load below measures failover, not the limiter: four agents at full speed would spend their
+    // 120 searches a minute in the first second. The shared limit across processes is tested in
+    // server/test/security/rateLimits.test.ts.
+    RATE_LIMIT_SEARCHES: "1000000",
+    RATE_LIMIT_READS: "1000000",
+    RATE_LIMIT_PER_IP: "1000000",
     ...(process.env.DEPLOY_TEST_ENV ? (JSON.parse(process.env.DEPLOY_TEST_ENV) as Record<string, string>) : {}),
   });
 
@@ -237,7 +245,7 @@ async function main(): Promise<void> {
     process.stdout.write(`      (headers through the proxy: strict-transport-security=${hsts.headers.get("strict-transport-security") ?? "none"})\n`);
 
     // Load through the proxy; replica 0 is killed halfway.
-    const tally: Tally = { sent: 0, ok: 0, failed: 0, failedOnKilled: 0, byUpstream: new Map() };
+    const tally: Tally = { sent: 0, ok: 0, failed: 0, failedOnKilled: 0, byUpstream: new Map(), byStatus: new Map() };
     const killed = `127.0.0.1:${REPLICA_PORTS[0]}`;
     const stopAt = Date.now() + DURATION_S * 1000;
     let killedAt = 0;
@@ -258,6 +266,7 @@ async function main(): Promise<void> {
           if (status === 200) tally.ok++;
           else {
             tally.failed++;
+            tally.byStatus.set(status, (tally.byStatus.get(status) ?? 0) + 1);
             if (upstream.includes(killed) || upstream === "") tally.failedOnKilled++;
           }
         }
@@ -266,7 +275,7 @@ async function main(): Promise<void> {
     );
     clearTimeout(killer);
     process.stdout.write(
-      `      requests sent ${tally.sent}, succeeded ${tally.ok}, failed ${tally.failed} (of which on the killed replica ${tally.failedOnKilled}); by upstream ${JSON.stringify(Object.fromEntries(tally.byUpstream))}\n`,
+      `      requests sent ${tally.sent}, succeeded ${tally.ok}, failed ${tally.failed} (of which on the killed replica ${tally.failedOnKilled}; by status ${JSON.stringify(Object.fromEntries(tally.byStatus))}); by upstream ${JSON.stringify(Object.fromEntries(tally.byUpstream))}\n`,
     );
     check(killedAt > 0, `replica on port ${REPLICA_PORTS[0]} killed with SIGKILL mid-load`);
     check(tally.failed - tally.failedOnKilled === 0, "no failed requests beyond those in flight on the killed replica");
