@@ -8,6 +8,12 @@ export interface StaffActor {
   email: string | null;
   name: string | null;
   panelRole: PanelRole;
+  /**
+   * Set when the request was authorised from a cached staff row: the row's updated_at. Every audit entry
+   * written for this actor then checks in the same statement that the row is still that one
+   * (auth/staffCache.ts), so a stale cache can never let a request through.
+   */
+  cachedAsOf?: Date;
 }
 
 export interface SystemActor {

@@ -24,6 +24,7 @@ import { sessionRoutes } from "./routes/session/session.js";
 import { sidebarPageRoutes } from "./routes/session/sidebarPage.js";
 import { capsRoutes } from "./routes/staff/caps.js";
 import { staffRoutes } from "./routes/staff/staff.js";
+import { StaffCache } from "./auth/staffCache.js";
 
 export const STEWARD_VERSION = "0.1.0";
 
@@ -37,7 +38,7 @@ export interface AppOptions {
 /** Builds the Express app without listening, so tests can drive it directly. */
 export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   // Every route's authenticate() reads the limits from deps, so they are built once here.
-  const deps: AppDeps = appDeps.rateLimits ? appDeps : { ...appDeps, rateLimits: createRateLimits(appDeps) };
+  const deps: AppDeps = { ...appDeps, rateLimits: appDeps.rateLimits ?? createRateLimits(appDeps), staffCache: appDeps.staffCache ?? new StaffCache() };
   const app = express();
   app.disable("x-powered-by");
   // Client IPs (logs, rate limits) come from X-Forwarded-For only as far as TRUST_PROXY says.

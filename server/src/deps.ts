@@ -2,6 +2,7 @@ import type { AuditKeys } from "./audit/sealKey.js";
 import type { Clock } from "./clock.js";
 import type { Config } from "./config.js";
 import type { Database } from "./db/database.js";
+import type { StaffCache } from "./auth/staffCache.js";
 import type { RateLimits } from "./http/rateLimit.js";
 import type { Logger } from "./logger.js";
 import type { BillingPort, IdentityPort } from "./providers/ports.js";
@@ -20,4 +21,6 @@ export interface AppDeps {
   auditKeys: AuditKeys;
   /** Per-agent and per-IP request limits; createApp builds them from the config when absent. */
   rateLimits?: RateLimits;
+  /** Staff rows for the lookup routes, checked by their audit entries (auth/staffCache.ts); createApp builds it when absent. */
+  staffCache?: StaffCache;
 }

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely, Transaction } from "kysely";
+import { sql, type Kysely, type Transaction } from "kysely";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AuditApproval, AuditEntry, AuditOutcome, TargetType } from "../../../shared/audit.js";
 import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
-import type { Actor } from "../actor.js";
+import type { Actor, StaffActor } from "../actor.js";
 import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
 import { canonicalJson, contentOf, entryMac, jsonValue, type EntryContent } from "./auditHash.js";
@@ -65,30 +65,37 @@ export async function appendAudit(executor: Kysely<DB> | Transaction<DB>, input:
 }
 
 async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditInput, clock: Clock): Promise<AppendedAuditEntry> {
-  if (!executor.isTransaction) {
-    // The read-back check must be able to undo the row: never let the INSERT commit on its own.
-    const attempt = () => executor.transaction().execute((trx) => appendMaced(trx, input, clock));
-    // A month this process wrongly thought was there has been forgotten by the failed attempt: once more creates it.
-    return attempt().catch((err: unknown) => {
-      if (isMissingPartition(err)) return attempt();
-      throw err;
-    });
-  }
   const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
   const mac = entryMac(auditKeys(), content);
   await ensureMonthPartition(executor, content.occurredAt);
-  const row = await executor
-    .insertInto("audit_log")
-    .values(toAuditRow(content, mac))
-    .returningAll()
-    .executeTakeFirstOrThrow()
-    .catch((err: unknown) => {
-      if (isMissingPartition(err)) forgetMonthPartition(executor, content.occurredAt);
-      throw err;
-    });
+  const values = toAuditRow(content, mac);
+  const insert = () =>
+    executor
+      .insertInto("audit_log")
+      .values(input.actor.kind === "staff" && input.actor.cachedAsOf ? { ...values, actor_role: staffGuarded(input.actor, input.actor.cachedAsOf) } : values)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  const row = await insert().catch(async (err: unknown) => {
+    if (!isMissingPartition(err)) throw err;
+    // A month this process wrongly thought was there: forget it, create it, insert once more (outside a
+    // transaction; inside one the failed statement has aborted it, and the caller's retry starts over).
+    forgetMonthPartition(executor, content.occurredAt);
+    if (executor.isTransaction) throw err;
+    await ensureMonthPartition(executor, content.occurredAt);
+    return insert();
+  });
+  // Every text is canonical before it is MACed (entryContent), so the row stores exactly what was MACed
+  // by construction; this read-back is the tripwire that would catch a column or driver that changes a
+  // value. A lookup's entry is one autocommit statement (no BEGIN/COMMIT round trips on the hot path),
+  // so were the tripwire ever to fire there, the row stays and verify reports it: never a silent pass.
   const stored = toAuditEntry(row);
   if (canonicalJson(contentOf(stored)) !== canonicalJson(content) || stored.mac !== mac) throw new AuditEntryNotStorable(firstDifference(content, contentOf(stored)));
   return { ...stored, seal: null };
+}
+
+/** The actor's role, written only if their staff row is still the one the request was authorised from. */
+function staffGuarded(actor: StaffActor, asOf: Date) {
+  return sql<string>`steward_staff_as_of(${actor.panelRole}, ${actor.staffId}, ${asOf})`;
 }
 
 /** The entry's content as it is MACed and stored; exported for the benchmark's bulk loader, which must write identically. */

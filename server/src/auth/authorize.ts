@@ -1,23 +1,38 @@
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "../http/problem.js";
-import { authenticate } from "./authenticate.js";
+import { authenticate, type AuthenticateOptions } from "./authenticate.js";
+import { isStaffChanged } from "../db/databaseFaults.js";
 import { assertAllowed } from "./permissions.js";
 import { recordDenial } from "./recordDenial.js";
 import { requireActor } from "./requestActor.js";
 
 /** Lets the request through if `req.actor`'s role may do the action; otherwise 403, audited as `denied`. */
 export function authorize(deps: AppDeps, action: ActionName): RequestHandler {
+  const check = async (req: Request) => {
+    const actor = requireActor(req);
+    try {
+      assertAllowed(actor, action);
+    } catch (err) {
+      if (err instanceof Problem) await recordDenial(deps, { actor, action, problem: err, req });
+      throw err;
+    }
+  };
   return async (req, _res, next) => {
     try {
-      const actor = requireActor(req);
-      try {
-        assertAllowed(actor, action);
-      } catch (err) {
-        if (err instanceof Problem) await recordDenial(deps, { actor, action, problem: err, req });
-        throw err;
+      const reauthenticate = req.reauthenticate;
+      if (reauthenticate) {
+        req.reauthorize = async () => {
+          await reauthenticate();
+          await check(req);
+        };
       }
+      // A denial recorded for a cached actor whose row changed: decide again on the fresh row.
+      await check(req).catch(async (err: unknown) => {
+        if (!isStaffChanged(err) || !req.reauthorize) throw err;
+        await req.reauthorize();
+      });
       next();
     } catch (err) {
       next(err);
@@ -26,6 +41,6 @@ export function authorize(deps: AppDeps, action: ActionName): RequestHandler {
 }
 
 /** `before:` middleware for a route: a valid session, then permission for the action. */
-export function guard(deps: AppDeps, action: ActionName): RequestHandler[] {
-  return [authenticate(deps), authorize(deps, action)];
+export function guard(deps: AppDeps, action: ActionName, options: AuthenticateOptions = {}): RequestHandler[] {
+  return [authenticate(deps, options), authorize(deps, action)];
 }

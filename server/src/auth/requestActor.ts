@@ -8,6 +8,10 @@ declare module "express-serve-static-core" {
     actor?: StaffActor;
     /** The verified session behind `actor`, for renewal. */
     session?: SessionClaims;
+    /** Present when `actor` may have come from the staff cache: reloads it afresh (authenticate.ts). */
+    reauthenticate?: () => Promise<void>;
+    /** reauthenticate, then the route's permission check again (authorize.ts); the route retries once. */
+    reauthorize?: () => Promise<void>;
   }
 }
 

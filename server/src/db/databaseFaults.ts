@@ -38,3 +38,11 @@ export function databaseFault(err: unknown): DatabaseFault | undefined {
   }
   return undefined;
 }
+
+/** An audit entry's staff guard found a cached staff row out of date (SQLSTATE SWSTF, migration 029; auth/staffCache.ts). */
+export function isStaffChanged(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if ("code" in e && e.code === "SWSTF") return true;
+  }
+  return false;
+}

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response, Router } from "express";
 import type { z } from "zod";
+import { isStaffChanged } from "../db/databaseFaults.js";
 import { Problem, fieldErrors } from "./problem.js";
 import { refuseUnstorableParams } from "./textGuard.js";
 
@@ -62,7 +63,16 @@ export function route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType 
       const params = parse(spec.params, req.params, "params");
       const query = parse(spec.query, req.query, "query");
       const body = parse(spec.body, req.body, "body");
-      const result = await handler({ body, query, params, req, res });
+      const input = { body, query, params, req, res };
+      const result = await Promise.resolve(handler(input)).catch(async (err: unknown) => {
+        // Authorised from a cached staff row that has since changed (auth/staffCache.ts): nothing was
+        // answered or committed; authorise again from a fresh read and run once more.
+        if (!isStaffChanged(err) || !req.reauthorize) throw err;
+        const reauthorize = req.reauthorize;
+        req.reauthorize = undefined;
+        await reauthorize();
+        return handler(input);
+      });
       if (!res.headersSent && result !== undefined) res.json(result);
       else if (!res.headersSent) res.status(204).end();
     } catch (err) {

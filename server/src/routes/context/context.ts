@@ -60,7 +60,8 @@ export function contextRoutes(deps: AppDeps): Router {
         403: "Panel role too low",
         404: "No user has this email: problem+json `requester_not_found` with the closest search matches in `candidates`",
       },
-      before: guard(deps, "context.view"),
+      // Answered only after its audit entry, which checks the cached staff row (auth/staffCache.ts).
+      before: guard(deps, "context.view", { cachedStaff: true }),
     },
     async ({ query, req }) => {
       const result = await buildRequesterContext(

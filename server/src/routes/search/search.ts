@@ -22,7 +22,8 @@ export function searchRoutes(deps: AppDeps): Router {
       query: SearchQuery,
       headers: [ticketHeader],
       responses: { 200: SearchResults, 403: "Panel role too low" },
-      before: guard(deps, "search.run"),
+      // Answered only after its audit entry, which checks the cached staff row (auth/staffCache.ts).
+      before: guard(deps, "search.run", { cachedStaff: true }),
     },
     async ({ query, req }) => {
       const results = await searchDirectory(db, query);
