@@ -75,6 +75,29 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
     expect(fake.requestsTo("POST", "/v1/invoices/create_preview")[0]?.body).toEqual({ customer: "cus_active", subscription: "sub_active" });
   });
 
+  it("a customer read before gets its preview in the same round of calls as the subscription list, and only when that subscription is still the current one", async () => {
+    const port = portFor();
+    await port.getBilling(account("cus_active"));
+    fake.latencyMs = 300;
+    fake.requests.length = 0;
+    expect(await port.getBilling(account("cus_active"))).toMatchObject({ subscriptionId: "sub_active", nextInvoice: { amountCents: 14_500 } });
+    const [list] = fake.requestsTo("GET", "/v1/subscriptions");
+    const [preview] = fake.requestsTo("POST", "/v1/invoices/create_preview");
+    // Asked beside the list, not 300 ms after its answer.
+    expect((preview?.at ?? Infinity) - (list?.at ?? 0)).toBeLessThan(150);
+
+    // The subscription was replaced since: the preview asked for the old one is dropped, the new one's is used.
+    fake.latencyMs = 0;
+    fake.addSubscription({ id: "sub_replacement", customer: "cus_active", price: "price_team_month", quantity: 7, status: "active", periodEnd: new Date(now + 20 * DAY) });
+    await fake.idle();
+    fake.subscriptions.set("sub_active", { ...(fake.subscriptions.get("sub_active") as NonNullable<ReturnType<typeof fake.subscriptions.get>>), status: "canceled", ended_at: Math.floor(now / 1000) });
+    fake.requests.length = 0;
+    const replaced = await port.getBilling(account("cus_active"));
+    expect(replaced).toMatchObject({ subscriptionId: "sub_replacement", seats: 7 });
+    expect(fake.requestsTo("POST", "/v1/invoices/create_preview").map((r) => (r.body as { subscription: string }).subscription).sort()).toEqual(["sub_active", "sub_replacement"]);
+    expect(replaced?.nextInvoice?.amountCents).toBe(7 * 2_900);
+  });
+
   it("a multi-item subscription: seats and plan from the plan's item wherever it is listed, MRR and next invoice from every item", async () => {
     const summary = await billing.getBilling(account("cus_addons"));
     // 8 team seats at 29.00, SSO at 50.00, 3 storage packs at 10.00.
@@ -122,9 +145,9 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
     expect(fake.requests).toHaveLength(0);
   });
 
-  it("sends three reads at once and the preview as soon as the subscription is known: two provider round trips", async () => {
+  it("a customer not read before: three reads at once and the preview as soon as the subscription is known, two provider round trips", async () => {
     fake.latencyMs = 300;
-    await billing.getBilling(account("cus_active"));
+    await portFor().getBilling(account("cus_active"));
     const first = fake.requests.filter((r) => r.method === "GET").map((r) => r.at);
     expect(first).toHaveLength(3);
     // Sequential calls would arrive at least one latency (300 ms) apart.

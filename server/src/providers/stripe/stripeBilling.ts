@@ -34,10 +34,17 @@ export class StripeBilling implements BillingPort {
   async getBilling(account: BillingAccountRef): Promise<BillingSummary | null> {
     if (!account.billingCustomerId) return null;
     const customerId = account.billingCustomerId;
-    // The preview needs the subscription's id, so it follows the subscription list; the rest runs beside both.
+    // The preview needs the subscription's id. The one this customer had last time is asked for beside
+    // the list (one round of calls instead of two); it is used only if the list shows it is still the
+    // current subscription, otherwise the preview is asked again for the right one.
+    const hinted = this.subscriptionHints.get(customerId);
+    const speculative = hinted ? settle(this.upcomingInvoice(customerId, hinted)) : undefined;
     const subscriptionsAndPreview = this.subscriptions(customerId).then(async (subscriptions) => {
       const sub = currentSubscription(subscriptions);
-      return { subscriptions, upcoming: sub && !ended(sub) ? await this.upcomingInvoice(customerId, sub.id) : null };
+      this.rememberSubscription(customerId, sub && !ended(sub) ? sub.id : undefined);
+      if (!sub || ended(sub)) return { subscriptions, upcoming: null };
+      const upcoming = speculative && sub.id === hinted ? unsettle(await speculative) : this.upcomingInvoice(customerId, sub.id);
+      return { subscriptions, upcoming: await upcoming };
     });
     const [customer, { subscriptions, upcoming }, invoices] = await Promise.all([
       this.customer(customerId),
@@ -45,6 +52,19 @@ export class StripeBilling implements BillingPort {
       this.caller.call("invoices.list", async ({ timeoutMs }) => (await this.stripe.invoices.list({ customer: customerId, limit: RECENT_INVOICES }, { timeout: timeoutMs })).data),
     ]);
     return summarizeStripeBilling({ customer, subscriptions, invoices, upcoming });
+  }
+
+  /** Customer → the id of its current subscription when last read; a hint only (see getBilling), bounded. */
+  private readonly subscriptionHints = new Map<string, string>();
+
+  private rememberSubscription(customerId: string, subscriptionId: string | undefined): void {
+    this.subscriptionHints.delete(customerId);
+    if (subscriptionId === undefined) return;
+    if (this.subscriptionHints.size >= 10_000) {
+      const oldest = this.subscriptionHints.keys().next().value;
+      if (oldest !== undefined) this.subscriptionHints.delete(oldest);
+    }
+    this.subscriptionHints.set(customerId, subscriptionId);
   }
 
   async changeSeats(account: BillingAccountRef, quantity: number, ctx: ProviderCallContext): Promise<BillingSummary> {
@@ -194,4 +214,16 @@ export class StripeBilling implements BillingPort {
     if (!summary) throw new ProviderError({ provider: "stripe", code: "not_found", operation: "customers.retrieve", message: `customer of ${sub.id} disappeared` });
     return summary;
   }
+}
+
+/** A promise's outcome held as a value, so a speculative call that is discarded never rejects unhandled. */
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+function unsettle<T>(settled: Settled<T>): Promise<T> {
+  return settled.ok ? Promise.resolve(settled.value) : Promise.reject(settled.error);
 }
