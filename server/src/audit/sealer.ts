@@ -49,8 +49,12 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
     // One round trip for where the round starts. Only after the lock: a statement's snapshot predates what
     // it locks, so a head read in the locking statement could miss the previous leader's last seals.
     // The xmin is taken before the rows are read: anything not visible to that read is from a transaction at or above it.
-    const start = await sql<{ xmin: string; horizon: string | null; head_seq: number | null; head_hash: string | null; checkpoint_seq: number | null; checkpoint_at: Date | null }>`
+    const start = await sql<{ xmin: string; plan: string; horizon: string | null; head_seq: number | null; head_hash: string | null; checkpoint_seq: number | null; checkpoint_at: Date | null }>`
       select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
+        -- The new entries are few and found through the tx index; without fresh statistics on the month's
+        -- partition (autovacuum off, or behind) the planner would scan the whole month and hash every
+        -- seal instead. Off for this transaction only.
+        set_config('enable_seqscan', 'off', true) as plan,
         (select horizon::text from audit_seal_state where id = 1) as horizon,
         h.chain_seq as head_seq, h.hash as head_hash, c.chain_seq as checkpoint_seq, c.created_at as checkpoint_at
       from (select 1) as one

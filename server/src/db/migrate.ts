@@ -18,6 +18,7 @@ import * as m018 from "./migrations/018_audit_partitions.js";
 import * as m020 from "./migrations/020_verify.js";
 import * as m022 from "./migrations/022_search_words.js";
 import * as m029 from "./migrations/029_staff_guard.js";
+import * as m030 from "./migrations/030_rate_limits_unlogged.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -40,6 +41,7 @@ export const migrations: Record<string, Migration> = {
   "020_verify": m020,
   "022_search_words": m022,
   "029_staff_guard": m029,
+  "030_rate_limits_unlogged": m030,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
