@@ -53,8 +53,9 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
       select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
         -- The new entries are few and found through the tx index; without fresh statistics on the month's
         -- partition (autovacuum off, or behind) the planner would scan the whole month and hash every
-        -- seal instead. Off for this transaction only.
-        set_config('enable_seqscan', 'off', true) as plan,
+        -- seal instead; and starting parallel workers would cost more than the few rows. Both for this
+        -- transaction only.
+        set_config('enable_seqscan', 'off', true) || set_config('max_parallel_workers_per_gather', '0', true) as plan,
         (select horizon::text from audit_seal_state where id = 1) as horizon,
         h.chain_seq as head_seq, h.hash as head_hash, c.chain_seq as checkpoint_seq, c.created_at as checkpoint_at
       from (select 1) as one
