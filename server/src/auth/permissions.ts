@@ -5,7 +5,7 @@ import type { Permissions } from "../../../shared/schemas/session.js";
 import type { Actor } from "../actor.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
-import { capFor, capsForRole } from "../staff/caps.js";
+import { capFor, capsForRole, type RoleCap } from "../staff/caps.js";
 
 /** Whether a panel role may do an action, by the permission table alone. System actions are Steward's own. */
 export function roleAllows(role: PanelRole, action: ActionName): boolean {
@@ -33,10 +33,11 @@ export function assertAllowed(actor: Actor, action: ActionName): void {
  * Throws 403 `over_cap` when `value` exceeds the cap the actor's role has on the action (admin
  * overrides first, then shared/actions.ts). Actions without a cap, and system actors, pass.
  */
-export async function checkCap(db: Kysely<DB> | Transaction<DB>, actor: Actor, action: ActionName, value: number): Promise<void> {
-  if (actor.kind === "system") return;
+/** Refuses a value over the actor's cap; otherwise answers the cap in force (null: none applies). */
+export async function checkCap(db: Kysely<DB> | Transaction<DB>, actor: Actor, action: ActionName, value: number): Promise<RoleCap | null> {
+  if (actor.kind === "system") return null;
   const cap = await capFor(db, action, actor.panelRole);
-  if (!cap || value <= cap.limit) return;
+  if (!cap || value <= cap.limit) return cap;
   // Who could approve it instead (two-person approval): roles the table allows whose cap covers the value.
   const canApprove: PanelRole[] = [];
   for (const role of panelRoles) {

@@ -57,12 +57,14 @@ export function keyOwnerOf(actor: Actor): string {
   return actor.kind === "staff" ? actor.staffId : `system:${actor.component}`;
 }
 
-async function checkPermission(command: AnyCommand, req: CommandRequest, deps: AppDeps, input: unknown): Promise<void> {
+/** Resolves to what the audit entry records of a capped action: the value asked for and the cap in force. */
+async function checkPermission(command: AnyCommand, req: CommandRequest, deps: AppDeps, input: unknown): Promise<CapRecord | null> {
   const action = command.action as ActionName;
   try {
     assertAllowed(req.actor, action);
     await command.permit?.(req.actor, input as never, deps, req.target);
-    if (command.capValue) await checkCap(deps.database.db, req.actor, action, command.capValue(input as never));
+    const value = command.capValue ? command.capValue(input as never) : null;
+    const cap = value === null ? null : await checkCap(deps.database.db, req.actor, action, value);
     // An action an admin marked runs only through an approval (which sets req.approval).
     if (req.actor.kind === "staff" && !req.approval && (await approvalRequired(deps.database.db, action))) {
       throw Problem.forbidden("approval_required", `${action} needs a second person: ask for approval (POST /api/approvals)`, {
@@ -71,6 +73,8 @@ async function checkPermission(command: AnyCommand, req: CommandRequest, deps: A
         approvalPossible: true,
       });
     }
+    // The cap console flags read this (cap_edge): the share of the cap an entry used, whatever the cap was then.
+    return value !== null && cap ? { value, limit: cap.limit, unit: cap.unit } : null;
   } catch (err) {
     const problem = toProblem(err);
     if (problem.status === 403) {
@@ -78,6 +82,13 @@ async function checkPermission(command: AnyCommand, req: CommandRequest, deps: A
     }
     throw problem;
   }
+}
+
+/** A capped action's value and the cap in force for the agent's role when it ran. */
+interface CapRecord {
+  value: number;
+  limit: number;
+  unit: string;
 }
 
 function staleVersion(target: CommandTarget, expected: number): Problem {
@@ -151,7 +162,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const action = command.action as ActionName;
   const input = parseInput(command, req.input);
   assertTargetType(action, req.target);
-  await checkPermission(command, req, deps, input);
+  const capRecord = await checkPermission(command, req, deps, input);
 
   const keyOwner = keyOwnerOf(req.actor);
   const idempotencyKey = req.idempotencyKey ?? null;
@@ -211,6 +222,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       }
       before = { ...(before as object), effects: preview.effects };
     }
+    if (capRecord) before = { ...(before as object), cap: capRecord };
     const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, ...recorded };
     const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey };
 

@@ -18,8 +18,8 @@ const staffWrite = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_
 const lookup = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(LOOKUP_ACTIONS)}))`;
 
 /** A JSON number at a constant path of `after`, else null (never a cast error on odd data). */
-function afterNumber(path: readonly string[]): RawBuilder<number | null> {
-  const at = sql.raw(`audit_log.after #> '{${path.join(",")}}'`);
+function afterNumber(path: readonly string[], column: "after" | "before" = "after"): RawBuilder<number | null> {
+  const at = sql.raw(`audit_log.${column} #> '{${path.join(",")}}'`);
   return sql<number | null>`(case when jsonb_typeof(${at}) = 'number' then (${at} #>> '{}')::numeric end)`;
 }
 
@@ -31,7 +31,10 @@ function burst(what: RawBuilder<SqlBool>, count: number, minutes: number): RawBu
       limit ${sql.lit(count)}) n) >= ${sql.lit(count)})`;
 }
 
-/** Capped values an entry records (the others' values are not in the entry; their refusals still count). */
+/**
+ * Entries written before runCommand recorded `before.cap` (value asked, cap in force): these two actions'
+ * values can still be read from what they recorded, against the default caps.
+ */
 const recordedCapValues: Partial<Record<ActionName, readonly string[]>> = {
   "billing.credit_apply": ["creditedCents"],
   "seats.expand_temporarily": ["expansion", "seats"],
@@ -45,6 +48,10 @@ function capEdge(): RawBuilder<SqlBool> {
       near.push(sql<SqlBool>`(audit_log.action = ${sql.lit(action)} and audit_log.actor_role = ${sql.lit(role)} and ${afterNumber(path)} >= ${sql.lit(limit * flagParams.capEdgeShare)})`);
     }
   }
+  // Every capped action since: the value against the cap in force for the agent's role when it ran.
+  const value = afterNumber(["cap", "value"], "before");
+  const limit = afterNumber(["cap", "limit"], "before");
+  near.push(sql<SqlBool>`(${limit} > 0 and ${value} >= ${limit} * ${sql.lit(flagParams.capEdgeShare)})`);
   const refused = sql<SqlBool>`(audit_log.outcome = 'denied' and (audit_log.error like 'over_cap:%' or audit_log.error like 'cap_exceeded:%'))`;
   return sql<SqlBool>`(${refused} or ${sql.join(near, sql` or `)})`;
 }

@@ -252,7 +252,12 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
       await write({ action: "seats.expand_temporarily", target: { type: "account", id: "acc_f", accountId: "acc_f" }, after: { expansion: { seats: 5 } }, reason: "seats" });
       await write({ action: "billing.trial_extend", outcome: "denied", error: "over_cap: billing.trial_extend allows at most 14 days", reason: "over" });
       await write({ action: "billing.trial_extend", outcome: "denied", error: "forbidden: role too low", reason: "other denial" });
-      expect((await flagged("cap_edge", `stf_test_${n}`)).sort()).toEqual(["near", "over", "seats"]);
+      // Entries since runCommand records the cap in force: any capped action, against the cap of its day.
+      await write({ action: "billing.trial_extend", before: { cap: { value: 13, limit: 14, unit: "days" } }, reason: "trial near" });
+      await write({ action: "user.elevate_temporarily", before: { cap: { value: 60, limit: 72, unit: "hours" } }, reason: "elevation below" });
+      await write({ action: "impersonation.start", before: { cap: { value: 45, limit: 50, unit: "minutes" } }, reason: "raised cap near" });
+      await write({ action: "impersonation.start", before: { cap: { value: "45", limit: 0, unit: "minutes" } }, reason: "malformed" });
+      expect((await flagged("cap_edge", `stf_test_${n}`)).sort()).toEqual(["near", "over", "raised cap near", "seats", "trial near"]);
     });
 
     it("long_impersonation", async () => {

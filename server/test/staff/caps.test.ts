@@ -14,6 +14,7 @@ const actorFor = (role: PanelRole): StaffActor => ({ kind: "staff", staffId: `st
 
 const AGENT = {
   support: DEMO_AGENTS[1],
+  operations: DEMO_AGENTS[2],
   admin: DEMO_AGENTS[3],
 } as const;
 
@@ -58,8 +59,8 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
       await expect(checkCap(db(), actor, action, 1)).rejects.toMatchObject({ code: "over_cap", extra: { cap: { limit: 0 } } });
       return;
     }
-    await expect(checkCap(db(), actor, action, limit - 1)).resolves.toBeUndefined();
-    await expect(checkCap(db(), actor, action, limit)).resolves.toBeUndefined();
+    await expect(checkCap(db(), actor, action, limit - 1)).resolves.toEqual({ field: rule.cap?.field, limit, unit: rule.cap?.unit });
+    await expect(checkCap(db(), actor, action, limit)).resolves.toEqual({ field: rule.cap?.field, limit, unit: rule.cap?.unit });
     await expect(checkCap(db(), actor, action, limit + 1)).rejects.toMatchObject({
       status: 403,
       code: "over_cap",
@@ -89,6 +90,12 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     expect(over.status).toBe(403);
     expect(over.body).toMatchObject({ code: "over_cap", cap: { field: "amountCents", limit: 5000, unit: "cents" }, action: "billing.credit_apply" });
     expect((await creditAt(operations, 6000)).status).toBe(200);
+    // Each entry records the value against the cap in force for its agent's role (the console's cap_edge flag reads it).
+    const credits = await db().selectFrom("audit_log").select(["actor_staff_id", "before"]).where("action", "=", "billing.credit_apply").where("outcome", "=", "succeeded").orderBy("seq", "desc").limit(2).execute();
+    expect(credits.map((c) => [c.actor_staff_id, (c.before as { cap?: unknown }).cap])).toEqual([
+      [AGENT.operations.id, { value: 6000, limit: 100_000, unit: "cents" }],
+      [AGENT.support.id, { value: 5000, limit: 5000, unit: "cents" }],
+    ]);
     // The cap is checked before the target: a stale version does not hide it, and a stale one under the cap is 409
     // (operations: support has used its cap on this account over the last 24 h).
     expect((await credit(support, 6000)).body.code).toBe("over_cap");
@@ -139,7 +146,7 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
       after: { "billing.credit_apply": { support_full: 10000 } },
     });
     // The new cap applies to the next check, the HTTP guard, and the session's permissions.
-    await expect(checkCap(db(), actorFor("support_full"), "billing.credit_apply", 7_500)).resolves.toBeUndefined();
+    await expect(checkCap(db(), actorFor("support_full"), "billing.credit_apply", 7_500)).resolves.toMatchObject({ limit: 10_000 });
     expect((await creditAt(support, 9_000, "acc_demo_014")).status).toBe(200);
     const me = await request(h.app).get("/api/session").set("Authorization", `Bearer ${support}`).expect(200);
     expect(me.body.permissions["billing.credit_apply"].cap.limit).toBe(10_000);
