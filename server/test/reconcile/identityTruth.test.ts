@@ -1,0 +1,138 @@
+import { describe, expect, it } from "vitest";
+import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { sealAndVerify } from "../support/auditKeys.js";
+import { databaseKinds } from "../support/databases.js";
+import { act, auditOf, userRow, useHarness, versionOf, type Harness } from "../actions/harness.js";
+
+/**
+ * Auth0 takes no idempotency key, so an identity write answered 5xx (or not at all) may or may not
+ * have happened: 202 `outcome_unknown`, audited `unknown`, and the reconciler settles it from the
+ * user's state at Auth0 — the intended state shows (succeeded, mirrored, no second write), the earlier
+ * state shows once the lost request can no longer land (failed), or a multi-user change shows in part
+ * (run again: every block is safe to repeat).
+ */
+const user = (id: string) => ({ type: "user" as const, id });
+const account = (id: string) => ({ type: "account" as const, id });
+const userPath = (idpId: string) => `/api/v2/users/${encodeURIComponent(idpId)}`;
+const IN_FLIGHT_PAST = 120_000;
+
+async function operation(h: Harness, operationId: string) {
+  return h.deps.database.db.selectFrom("provider_operations").selectAll().where("operation_id", "=", operationId).executeTakeFirstOrThrow();
+}
+
+/** One reconciler pass with every open operation due now (the test does not wait out backoffs). */
+async function reconcilePass(h: Harness) {
+  await h.deps.database.db.updateTable("provider_operations").set({ next_attempt_at: new Date(0) }).where("status", "=", "unknown").execute();
+  return reconcileOnce(h.deps, "test-reconciler");
+}
+
+/** Active, unblocked users of an account that Auth0 knows, in id order. */
+async function signInUsers(h: Harness, accountId: string) {
+  return h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).where("idp_id", "is not", null).orderBy("id").execute();
+}
+
+describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind) => {
+  const h = useHarness(kind, {
+    auth0: true,
+    env: { PROVIDER_TIMEOUT_MS: "2500", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },
+  });
+
+  it("a block Auth0 applied, answered 500: 202 unknown; the reconciler reads the block at Auth0 and closes it succeeded, mirrored, with one closing entry and no second write", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_001"))[0]!;
+    const idpId = target.idp_id as string;
+    auth0.failAfterApply(3, 500, { method: "PATCH", path: userPath(idpId) });
+    const call = { target: user(target.id), input: {}, expectedVersion: target.version };
+    const res = await act(h, "support_full", "user.block", call, { idempotencyKey: "block-500-after" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(res.body.detail).not.toMatch(/nothing (was )?changed/i);
+    const operationId = res.body.operationId as string;
+    expect(auth0.users.get(idpId)?.blocked).toBe(true);
+    expect((await userRow(h.deps, target.id)).blocked).toBe(false);
+    expect((await auditOf(h.deps, "user.block", target.id)).map((e) => e.outcome)).toEqual(["pending", "unknown"]);
+    auth0.clearFaults();
+    const writes = auth0.requestsTo("PATCH", userPath(idpId)).length;
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, operationId)).status).toBe("succeeded");
+    expect((await userRow(h.deps, target.id)).blocked).toBe(true);
+    expect(auth0.requestsTo("PATCH", userPath(idpId))).toHaveLength(writes);
+    const entries = (await auditOf(h.deps, "user.block", target.id)).filter((e) => e.operationId === operationId);
+    expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(entries.at(-1)?.after).toMatchObject({ blocked: true });
+    const replay = await act(h, "support_full", "user.block", call, { idempotencyKey: "block-500-after" });
+    expect([replay.status, replay.body.replayed, replay.body.operationId]).toEqual([200, true, operationId]);
+    expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
+  });
+
+  it("a block refused 500 before Auth0 applied it: unknown while the lost request could still land, then closed failed from Auth0's state; the key is free again", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_001"))[0]!;
+    const idpId = target.idp_id as string;
+    auth0.failNext(3, 500, { method: "PATCH", path: userPath(idpId) });
+    const call = { target: user(target.id), input: {}, expectedVersion: target.version };
+    const res = await act(h, "support_full", "user.block", call, { idempotencyKey: "block-500-before" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    expect(auth0.users.get(idpId)?.blocked).not.toBe(true);
+    auth0.clearFaults();
+    const writes = auth0.requestsTo("PATCH", userPath(idpId)).length;
+
+    // Right away Auth0 shows no block, but a gateway's 500 does not prove the request stopped: not final yet.
+    expect((await reconcilePass(h)).unknown).toBe(1);
+    expect(await operation(h, operationId)).toMatchObject({ status: "unknown", last_error: expect.stringContaining("in flight") });
+    h.deps.clock.advance(IN_FLIGHT_PAST);
+    expect((await reconcilePass(h)).failed).toBe(1);
+    const op = await operation(h, operationId);
+    expect([op.status, op.last_error]).toEqual(["failed", expect.stringContaining("not applied")]);
+    // Settled by reading alone: no write reached Auth0 from the reconciler.
+    expect(auth0.requestsTo("PATCH", userPath(idpId))).toHaveLength(writes);
+    expect((await userRow(h.deps, target.id)).blocked).toBe(false);
+    expect((await auditOf(h.deps, "user.block", target.id)).filter((e) => e.operationId === operationId).map((e) => e.outcome)).toEqual(["pending", "unknown", "failed"]);
+    const again = await act(h, "support_full", "user.block", { ...call, expectedVersion: await versionOf(h.deps, user(target.id)) }, { idempotencyKey: "block-500-before" });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(auth0.users.get(idpId)?.blocked).toBe(true);
+  });
+
+  it("a block whose answer times out after Auth0 applied it: 202 unknown, then succeeded from the re-read", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_001"))[0]!;
+    const idpId = target.idp_id as string;
+    auth0.delayAfterApply(4_000, 1, { method: "PATCH", path: userPath(idpId) });
+    const res = await act(h, "support_full", "user.block", { target: user(target.id), input: {}, expectedVersion: target.version }, { idempotencyKey: "block-timeout" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(auth0.users.get(idpId)?.blocked).toBe(true);
+    auth0.clearFaults();
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("succeeded");
+    expect((await userRow(h.deps, target.id)).blocked).toBe(true);
+  });
+
+  it("an account suspension whose third block is answered 500 after two users were blocked: 202 naming what was done, and the reconciler completes it (every user blocked at Auth0 and in Steward, one hold with all of them)", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_006";
+    const users = await signInUsers(h, accountId);
+    expect(users.length).toBeGreaterThanOrEqual(3);
+    auth0.failNext(3, 500, { method: "PATCH", path: userPath(users[2]!.idp_id as string) });
+    const res = await act(h, "support_full", "account.suspend", { target: account(accountId), input: {} }, { idempotencyKey: "suspend-midway" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(res.body.detail).toContain(`after block ${users[0]!.id}, block ${users[1]!.id}`);
+    expect(users.map((u) => auth0.users.get(u.idp_id as string)?.blocked === true)).toEqual(users.map((_, i) => i < 2));
+    const operationId = res.body.operationId as string;
+    auth0.clearFaults();
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, operationId)).status).toBe("succeeded");
+    for (const u of users) {
+      expect(auth0.users.get(u.idp_id as string)?.blocked).toBe(true);
+      expect((await userRow(h.deps, u.id)).blocked).toBe(true);
+    }
+    const holds = await h.deps.database.db.selectFrom("account_access_holds").selectAll().where("account_id", "=", accountId).where("released_at", "is", null).execute();
+    expect(holds.map((x) => [x.kind, [...x.blocked_user_ids].sort()])).toEqual([["suspension", users.map((u) => u.id).sort()]]);
+    expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe("suspended");
+    const entries = (await auditOf(h.deps, "account.suspend", accountId)).filter((e) => e.operationId === operationId);
+    expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(entries.at(-1)?.after).toMatchObject({ blockedUserIds: users.map((u) => u.id) });
+    expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
+  });
+});
