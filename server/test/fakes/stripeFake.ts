@@ -33,6 +33,15 @@ export function parseStripeForm(raw: string): Form {
   return out;
 }
 
+/** A form with its keys sorted at every level, as one string. */
+function canonical(value: unknown): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  return `{${Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical((value as Form)[k])}`)
+    .join(",")}}`;
+}
+
 const stripeError = (status: number, type: string, message: string, extra: Record<string, string> = {}): FakeReply => ({
   status,
   body: { error: { type, message, ...extra } },
@@ -219,7 +228,8 @@ export class StripeFake extends HttpFake {
     if (refused) return { status: refused.status, body: { error: refused.error }, headers: { "request-id": id("req") } };
 
     const idempotent = key !== undefined && stripeRules().idempotency.honouredOn.includes(req.method);
-    const fingerprint = `${req.method} ${path} ${req.rawBody}`;
+    // Stripe compares the parameters, not the bytes: the same form however it was encoded or ordered.
+    const fingerprint = `${req.method} ${path} ${canonical(form)}`;
     if (idempotent) {
       const stored = this.storedUnder(key);
       if (stored && stored.fingerprint !== fingerprint) {
