@@ -66,12 +66,14 @@ async function needsReview(deps: AppDeps, operation: OpenedOperation, row: Opera
 /**
  * Finishes one open operation the way its request would have: under the account's lease, the
  * command's provider call again with the SAME provider idempotency key (Stripe replays a call that
- * already happened; Auth0 writes are idempotent) and from the provider reading the request took,
+ * already happened) and from the provider reading the request took,
  * then the local change, the closing audit entry and the Idempotency-Key's response in one
  * transaction. A definite refusal closes it as failed; another unknown answer waits for a later run
  * (bounded backoff, attempts counted). When the key cannot settle it (Stripe replays a saved 500) the
- * command's re-read (`verify`) decides. Past RECONCILE_KEY_HORIZON_MS the key is never used again
- * (a pruned key would apply twice): only the re-read, and if it cannot tell, `needs_review`.
+ * command's re-read (`verify`) decides; a definite refusal is re-read too (the first attempt may be why
+ * it is refused). Past RECONCILE_KEY_HORIZON_MS the key is never used again (a pruned key would apply
+ * twice): only the re-read, and if it cannot tell, `needs_review`. Auth0 has no keys: its writes are
+ * re-read first, and repeated (each is idempotent by nature) only when the re-read shows them in part.
  */
 export async function finishOperation(deps: AppDeps, row: OperationRow): Promise<FinishOutcome> {
   const { db } = deps.database;
