@@ -108,6 +108,25 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind
     expect((await userRow(h.deps, target.id)).blocked).toBe(true);
   });
 
+  it("a password-change ticket Auth0 issued, answered 500: the link never reached anyone, so the reconciler issues another and the customer gets exactly one mail", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_007"))[0]!;
+    const idpId = target.idp_id as string;
+    auth0.failAfterApply(3, 500, { method: "POST", path: "/api/v2/tickets/password-change" });
+    const res = await act(h, "support_full", "user.password_reset", { target: user(target.id), input: {}, expectedVersion: target.version }, { idempotencyKey: "reset-500-after" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    const mails = () => h.deps.database.db.selectFrom("mail_outbox").select(["id", "kind"]).where("operation_id", "=", operationId).execute();
+    expect(await mails()).toEqual([]);
+    const issued = auth0.passwordTickets.filter((t) => t.user_id === idpId).length;
+    auth0.clearFaults();
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect(auth0.passwordTickets.filter((t) => t.user_id === idpId)).toHaveLength(issued + 1);
+    expect((await mails()).map((m) => m.kind)).toEqual(["password_reset"]);
+    expect((await auditOf(h.deps, "user.password_reset", target.id)).filter((e) => e.operationId === operationId).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+  });
+
   it("an account suspension whose third block is answered 500 after two users were blocked: 202 naming what was done, and the reconciler completes it (every user blocked at Auth0 and in Steward, one hold with all of them)", async () => {
     const auth0 = h.auth0!;
     const accountId = "acc_demo_006";
