@@ -117,6 +117,49 @@ describe.each(databaseKinds)("Stripe re-reads past the key horizon (%s)", (kind)
     expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
   });
 
+  it("a plan change Stripe applied, answered 500: past the horizon the re-read shows the new plan and closes it succeeded, the plan mirrored", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_014";
+    const sub = [...stripe.subscriptions.values()].find((s) => s.customer === "cus_demo_014")!;
+    expect((await accountRow(h.deps, accountId)).plan).toBe("starter");
+    stripe.failAfterApply(1, 500, { method: "POST", path: `/v1/subscriptions/${sub.id}` });
+    const res = await confirmAndAct(h, "operations", "billing.plan_change", { target: account(accountId), input: { plan: "team" } }, { idempotencyKey: "plan-applied-500" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    stripe.clearFaults();
+    pastKeyRetention(h);
+    const sent = stripe.requestsTo("POST", `/v1/subscriptions/${sub.id}`).length;
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, operationId)).status).toBe("succeeded");
+    expect(stripe.requestsTo("POST", `/v1/subscriptions/${sub.id}`)).toHaveLength(sent);
+    expect((await accountRow(h.deps, accountId)).plan).toBe("team");
+  });
+
+  it("cancel now: Stripe canceled it, answered 500, and the check read failed too: 202 unknown (not 'nothing changed'); the reconciler's retry is refused (already canceled), so it re-reads and closes it succeeded", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_012";
+    const sub = [...stripe.subscriptions.values()].find((s) => s.customer === "cus_demo_012")!;
+    expect(sub.status).toBe("active");
+    stripe.failAfterApply(1, 500, { method: "DELETE", path: `/v1/subscriptions/${sub.id}` });
+    stripe.failNextAfter({ method: "DELETE", path: `/v1/subscriptions/${sub.id}` }, 3, 503, { method: "GET", path: "/v1/subscriptions" });
+    const res = await confirmAndAct(h, "operations", "billing.subscription_cancel", { target: account(accountId), input: { mode: "now" } }, { idempotencyKey: "cancel-now-500" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(res.body.detail).not.toMatch(/nothing (was )?changed/i);
+    const operationId = res.body.operationId as string;
+    expect(stripe.subscriptions.get(sub.id)!.status).toBe("canceled");
+    stripe.clearFaults();
+    const deletes = stripe.requestsTo("DELETE", `/v1/subscriptions/${sub.id}`).length;
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, operationId)).status).toBe("succeeded");
+    // Nothing was sent to cancel it again: the retry stopped at reading the subscription already ended.
+    expect(stripe.requestsTo("DELETE", `/v1/subscriptions/${sub.id}`)).toHaveLength(deletes);
+    const closing = (await auditOf(h.deps, "billing.subscription_cancel", accountId)).filter((e) => e.operationId === operationId);
+    expect(closing.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(closing.at(-1)?.after).toMatchObject({ billing: { status: "canceled" } });
+  });
+
   it("the reconciler's retry meets the key still in use (Stripe is still running the first attempt): not failed but unknown, and once that request finishes the same key settles it, one credit", async () => {
     const stripe = h.stripe!;
     const accountId = "acc_demo_008";
