@@ -154,4 +154,80 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind
     expect(entries.at(-1)?.after).toMatchObject({ blockedUserIds: users.map((u) => u.id) });
     expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
   });
+  it("lifting that suspension, answered 500 on its second unblock after the first went through: the reconciler finds it in part, runs it again and closes it succeeded, every user unblocked", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_006";
+    const hold = await h.deps.database.db.selectFrom("account_access_holds").selectAll().where("account_id", "=", accountId).where("released_at", "is", null).executeTakeFirstOrThrow();
+    const held = await h.deps.database.db.selectFrom("users").selectAll().where("id", "in", hold.blocked_user_ids).orderBy("id").execute();
+    auth0.failNext(3, 500, { method: "PATCH", path: userPath(held[1]!.idp_id as string) });
+    const res = await act(h, "support_full", "account.unsuspend", { target: account(accountId), input: {} }, { idempotencyKey: "unsuspend-midway" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(held.map((u) => auth0.users.get(u.idp_id as string)?.blocked === true)).toEqual(held.map((_, i) => i !== 0));
+    auth0.clearFaults();
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("succeeded");
+    for (const u of held) {
+      expect(auth0.users.get(u.idp_id as string)?.blocked).toBe(false);
+      expect((await userRow(h.deps, u.id)).blocked).toBe(false);
+    }
+    expect((await h.deps.database.db.selectFrom("account_access_holds").select("released_at").where("id", "=", hold.id).executeTakeFirstOrThrow()).released_at).not.toBeNull();
+    expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe("active");
+  });
+
+  it("an MFA reset refused 500 before any factor was removed: once the lost request cannot land, Auth0 still shows the factors, so it is closed failed without a second delete", async () => {
+    const auth0 = h.auth0!;
+    const target = await h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", "acc_demo_011").where("status", "=", "active").where("mfa_enrolled", "=", true).where("idp_id", "is not", null).orderBy("id").executeTakeFirstOrThrow();
+    const idpId = target.idp_id as string;
+    const methods = auth0.methods.get(idpId)!;
+    expect(methods.length).toBeGreaterThan(0);
+    const deletePath = `${userPath(idpId)}/authentication-methods`;
+    auth0.failNext(3, 500, { method: "DELETE", path: deletePath });
+    const res = await act(h, "support_full", "user.mfa_reset", { target: user(target.id), input: { identityVerification: "callback_known_phone", verificationNote: "Called back" }, expectedVersion: target.version });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    auth0.clearFaults();
+    const deletes = auth0.requestsTo("DELETE", deletePath).length;
+    h.deps.clock.advance(IN_FLIGHT_PAST);
+
+    expect((await reconcilePass(h)).failed).toBe(1);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("failed");
+    expect(auth0.methods.get(idpId)).toEqual(methods);
+    expect(auth0.requestsTo("DELETE", deletePath)).toHaveLength(deletes);
+    expect(await userRow(h.deps, target.id)).toMatchObject({ mfa_enrolled: true });
+  });
+
+  it("sessions ended at Auth0, answered 500: the re-read shows none left but cannot see refresh tokens, so the reconciler runs it again (safe) and closes it succeeded, tokens revoked", async () => {
+    const auth0 = h.auth0!;
+    const candidates = await h.deps.database.db.selectFrom("users").selectAll().where("status", "=", "active").where("idp_id", "is not", null).where("account_id", "not in", ["acc_demo_001", "acc_demo_006", "acc_demo_007", "acc_demo_011"]).orderBy("id").execute();
+    const target = candidates.find((u) => (auth0.sessions.get(u.idp_id as string)?.length ?? 0) > 0)!;
+    const idpId = target.idp_id as string;
+    auth0.failAfterApply(3, 500, { method: "DELETE", path: `${userPath(idpId)}/sessions` });
+    const res = await act(h, "support_full", "user.sessions_revoke", { target: user(target.id), input: {}, expectedVersion: target.version });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(auth0.sessions.get(idpId)).toEqual([]);
+    expect(auth0.refreshTokens.get(idpId)).toBe(1);
+    auth0.clearFaults();
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("succeeded");
+    expect(auth0.refreshTokens.get(idpId)).toBe(0);
+    expect((await auditOf(h.deps, "user.sessions_revoke", target.id)).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+  });
+
+  it("a lockout cleared at Auth0, answered 500: the re-read shows no brute-force block, closed succeeded with the product's copy cleared", async () => {
+    const auth0 = h.auth0!;
+    const target = await h.deps.database.db.selectFrom("users").selectAll().where("locked_until", "is not", null).where("idp_id", "is not", null).orderBy("id").executeTakeFirstOrThrow();
+    const idpId = target.idp_id as string;
+    expect(auth0.blocks.get(idpId)?.length).toBeGreaterThan(0);
+    const path = `/api/v2/user-blocks/${encodeURIComponent(idpId)}`;
+    auth0.failAfterApply(3, 500, { method: "DELETE", path });
+    const res = await act(h, "support_full", "user.lockout_clear", { target: user(target.id), input: {}, expectedVersion: target.version });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    auth0.clearFaults();
+    const deletes = auth0.requestsTo("DELETE", path).length;
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect(auth0.requestsTo("DELETE", path)).toHaveLength(deletes);
+    expect(await userRow(h.deps, target.id)).toMatchObject({ locked_until: null, failed_login_count: 0 });
+  });
 });
