@@ -169,7 +169,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       if (verdict) {
         // The lost request may still land while it can be in flight (a timeout, a gateway's 5xx): only then is "not applied" final.
         const since = now.getTime() - new Date(row.created_at).getTime();
-        if (since < inFlightWindowMs(deps.config)) return await later(`the provider shows it not applied yet; the request may still be in flight (${row.last_error ?? "no answer"})`);
+        if (since < inFlightWindowMs(deps.config)) return await later("the provider shows it not applied yet; the lost request may still be in flight");
         return await failed("the provider shows it was not applied (re-read by the reconciler)");
       }
       // Part of it shows (some users blocked, factors gone but remembered browsers unknown): every write
