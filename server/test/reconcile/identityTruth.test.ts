@@ -230,4 +230,23 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind
     expect(auth0.requestsTo("DELETE", path)).toHaveLength(deletes);
     expect(await userRow(h.deps, target.id)).toMatchObject({ locked_until: null, failed_login_count: 0 });
   });
+  it("a deactivation whose session revoke is answered 500 after the block went through: 202 (the block is not undone: the answer is not known), and the reconciler runs it again to the end", async () => {
+    const auth0 = h.auth0!;
+    const candidates = await h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", "acc_demo_018").where("status", "=", "active").where("blocked", "=", false).where("role", "not in", ["owner", "admin"]).where("idp_id", "is not", null).orderBy("id").execute();
+    const target = candidates.at(-1)!;
+    const idpId = target.idp_id as string;
+    auth0.failNext(3, 500, { method: "DELETE", path: `${userPath(idpId)}/sessions` });
+    const res = await act(h, "support_full", "user.deactivate", { target: user(target.id), input: {}, expectedVersion: target.version });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(res.body.detail).toContain(`after block ${target.id}`);
+    expect(auth0.users.get(idpId)?.blocked).toBe(true);
+    auth0.clearFaults();
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("succeeded");
+    expect(auth0.users.get(idpId)?.blocked).toBe(true);
+    expect(auth0.sessions.get(idpId)).toEqual([]);
+    expect(auth0.refreshTokens.get(idpId)).toBe(0);
+    expect(await userRow(h.deps, target.id)).toMatchObject({ status: "deactivated", blocked: true });
+  });
 });
