@@ -77,6 +77,27 @@ describe.each(databaseKinds)("Stripe re-reads past the key horizon (%s)", (kind)
     expect((await auditOf(h.deps, "seats.change", accountId)).filter((e) => e.operationId === operationId).map((e) => e.outcome)).toEqual(["pending", "unknown", "failed"]);
   });
 
+  it("temporary seats Stripe applied, answered 500: past the horizon the re-read finds licence + expansion billed and records the expansion", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_018";
+    const seats = (await accountRow(h.deps, accountId)).seats_licensed;
+    stripe.failAfterApply(1, 500, { method: "POST", path: subscriptionItems });
+    const res = await act(h, "operations", "seats.expand_temporarily", { target: account(accountId), input: { seats: 4, days: 7 } }, { idempotencyKey: "expand-applied-500" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    stripe.clearFaults();
+    pastKeyRetention(h);
+    const sent = stripe.requestsTo("POST", subscriptionItems).length;
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, operationId)).status).toBe("succeeded");
+    expect(stripe.requestsTo("POST", subscriptionItems)).toHaveLength(sent);
+    const expansions = await h.deps.database.db.selectFrom("seat_expansions").select(["seats", "reverted_at"]).where("account_id", "=", accountId).execute();
+    expect(expansions).toEqual([{ seats: 4, reverted_at: null }]);
+    const closing = (await auditOf(h.deps, "seats.expand_temporarily", accountId)).filter((e) => e.operationId === operationId).at(-1);
+    expect(closing).toMatchObject({ outcome: "succeeded", after: { temporarySeats: 4, billing: { seats: seats + 4 } } });
+  });
+
   it("a trial extension Stripe applied, answered 500: past the horizon the re-read finds the intended trial end and closes it succeeded", async () => {
     const stripe = h.stripe!;
     const accountId = "acc_demo_002";
