@@ -29,6 +29,9 @@ export interface CallerHooks {
   random?: () => number;
 }
 
+/** The default cap on one backoff wait between attempts. */
+export const DEFAULT_MAX_DELAY_MS = 5_000;
+
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -47,7 +50,7 @@ export class ProviderCaller {
     private readonly hooks: CallerHooks = {},
   ) {
     this.baseDelayMs = policy.baseDelayMs ?? 200;
-    this.maxDelayMs = policy.maxDelayMs ?? 5_000;
+    this.maxDelayMs = policy.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
   }
 
   /** `options.write`: the call changes something at the provider, so a 5xx answer leaves its effect unknown. */

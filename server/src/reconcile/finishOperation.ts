@@ -14,6 +14,7 @@ import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AppDeps } from "../deps.js";
 import { toProblem } from "../http/problem.js";
 import { appendAudit } from "../audit/auditLog.js";
+import { DEFAULT_MAX_DELAY_MS } from "../providers/providerCall.js";
 import { isProviderError } from "../providers/providerError.js";
 import { claimOperation, markNeedsReview, markUnknown, parseRequest, type OperationRow } from "./providerOperations.js";
 
@@ -29,10 +30,10 @@ type Verdict = Awaited<ReturnType<NonNullable<AnyCommand["verify"]>>>;
 
 /**
  * How long a lost request may still reach the provider: every attempt's timeout plus the backoff
- * between them (ProviderCaller caps one wait at 5 s). Until then "not applied" is not final.
+ * between them. Until then "not applied" is not final.
  */
 export function inFlightWindowMs(config: AppDeps["config"]): number {
-  return config.PROVIDER_TIMEOUT_MS * (config.PROVIDER_MAX_RETRIES + 1) + config.PROVIDER_MAX_RETRIES * 5_000;
+  return config.PROVIDER_TIMEOUT_MS * (config.PROVIDER_MAX_RETRIES + 1) + config.PROVIDER_MAX_RETRIES * DEFAULT_MAX_DELAY_MS;
 }
 
 /** The command writes to Auth0, which keeps no idempotency key: a retry is a new request. */
