@@ -34,7 +34,7 @@ async function signInUsers(h: Harness, accountId: string) {
 describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind) => {
   const h = useHarness(kind, {
     auth0: true,
-    env: { PROVIDER_TIMEOUT_MS: "2500", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },
+    env: { PROVIDER_TIMEOUT_MS: "4000", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },
   });
 
   it("a block Auth0 applied, answered 500: 202 unknown; the reconciler reads the block at Auth0 and closes it succeeded, mirrored, with one closing entry and no second write", async () => {
@@ -98,7 +98,7 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind
     const auth0 = h.auth0!;
     const target = (await signInUsers(h, "acc_demo_001"))[0]!;
     const idpId = target.idp_id as string;
-    auth0.delayAfterApply(4_000, 1, { method: "PATCH", path: userPath(idpId) });
+    auth0.delayAfterApply(6_000, 1, { method: "PATCH", path: userPath(idpId) });
     const res = await act(h, "support_full", "user.block", { target: user(target.id), input: {}, expectedVersion: target.version }, { idempotencyKey: "block-timeout" });
     expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
     expect(auth0.users.get(idpId)?.blocked).toBe(true);
