@@ -31,7 +31,8 @@ async function signInUsers(h: Harness, accountId: string) {
   return h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).where("idp_id", "is not", null).orderBy("id").execute();
 }
 
-describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", (kind) => {
+// Each test waits on provider timeouts and reconciler passes; a loaded shared machine can take a while.
+describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", { timeout: 90_000 }, (kind) => {
   const h = useHarness(kind, {
     auth0: true,
     env: { PROVIDER_TIMEOUT_MS: "4000", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },

@@ -30,7 +30,8 @@ function pastKeyRetention(h: Harness): void {
   h.stripe!.ageIdempotencyKeys(DAY);
 }
 
-describe.each(databaseKinds)("Stripe re-reads past the key horizon (%s)", (kind) => {
+// Each test waits on provider timeouts and reconciler passes; a loaded shared machine can take a while.
+describe.each(databaseKinds)("Stripe re-reads past the key horizon (%s)", { timeout: 90_000 }, (kind) => {
   const h = useHarness(kind, {
     stripe: true,
     env: { PROVIDER_TIMEOUT_MS: "4000", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },
