@@ -197,7 +197,7 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", { tim
     expect(await userRow(h.deps, target.id)).toMatchObject({ mfa_enrolled: true });
   });
 
-  it("sessions ended at Auth0, answered 500: the re-read shows none left but cannot see refresh tokens, so the reconciler runs it again (safe) and closes it succeeded, tokens revoked", async () => {
+  it("sessions ended at Auth0, answered 500: no re-read can settle it (the delete is asynchronous, refresh tokens unreadable), so the reconciler runs it again (safe) and closes it succeeded, tokens revoked", async () => {
     const auth0 = h.auth0!;
     const candidates = await h.deps.database.db.selectFrom("users").selectAll().where("status", "=", "active").where("idp_id", "is not", null).where("account_id", "not in", ["acc_demo_001", "acc_demo_006", "acc_demo_007", "acc_demo_011"]).orderBy("id").execute();
     const target = candidates.find((u) => (auth0.sessions.get(u.idp_id as string)?.length ?? 0) > 0)!;

@@ -1,6 +1,5 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
-import type { Reread } from "../identityReread.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 
@@ -10,9 +9,10 @@ export const sessionsRevoke = defineCommand({
   targetType: "user",
   input: actionInputs["user.sessions_revoke"],
   provider: "identity",
+  // No re-read: Auth0 accepts the session delete (202) and ends them asynchronously, and refresh tokens
+  // cannot be listed, so neither "sessions left" nor "none left" settles it. Both deletes are safe to
+  // repeat: the reconciler runs it again to the end.
   perform: (target, _input, ctx, call) => ctx.deps.identity.revokeSessions(identityRef(target.user), call),
-  // Sessions still there: not ended. None: refresh tokens cannot be read, so it runs again (safe to repeat).
-  verify: async (target, _input, ctx): Promise<Reread<{ revoked: number }>> => ((await ctx.deps.identity.getIdentity(identityRef(target.user))).activeSessions > 0 ? { applied: false } : null),
   apply: async (trx, target, _input, ctx, performed) => {
     await recordUserActivity(trx, target, "sessions_revoked", ctx, `${performed.revoked} session(s) ended`);
     return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.revoked }, result: { revoked: performed.revoked } };
