@@ -1,8 +1,7 @@
 import type { BillingSummary } from "../../../shared/schemas/context.js";
 import type { Account } from "../db/schema.js";
 import { billingReadingOf, billingRef } from "./billingState.js";
-import type { CommandContext } from "./command.js";
-import type { Reread } from "./identityReread.js";
+import type { CommandContext, Reread } from "./command.js";
 
 /**
  * The reconciler's re-read of a subscription change whose answer was lost and whose key cannot settle

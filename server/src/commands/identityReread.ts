@@ -1,5 +1,5 @@
 import type { User } from "../db/schema.js";
-import type { CommandContext } from "./command.js";
+import type { CommandContext, Reread } from "./command.js";
 import { identityRef } from "./identityRef.js";
 
 /**
@@ -7,7 +7,6 @@ import { identityRef } from "./identityRef.js";
  * write whose answer was lost is settled from the user's state now: the intended state shows (applied),
  * the earlier state shows (not applied), or a mix that only running the write again can complete.
  */
-export type Reread<P> = { applied: true; performed: P } | { applied: false } | null;
 
 /** Each user's admin block at the provider, in order; null when the adapter cannot say (built-in). */
 export async function blockedAtProvider(users: readonly User[], ctx: CommandContext): Promise<boolean[] | null> {

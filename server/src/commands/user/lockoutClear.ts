@@ -1,6 +1,5 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
-import { defineCommand } from "../command.js";
-import type { Reread } from "../identityReread.js";
+import { defineCommand, type Reread } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { identityBefore } from "./signInState.js";
 
