@@ -155,6 +155,29 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", { tim
     expect(entries.at(-1)?.after).toMatchObject({ blockedUserIds: users.map((u) => u.id) });
     expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
   });
+  it("a suspension refused for its third user whose undo of the second is answered 500: not 'these changes are left in place' but unknown, and the reconciler finishes the suspension", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_019";
+    const users = await signInUsers(h, accountId);
+    expect(users.length).toBeGreaterThanOrEqual(3);
+    const [first, second, third] = users as [(typeof users)[0], (typeof users)[0], (typeof users)[0]];
+    // Auth0 no longer knows the third user (404: a definite refusal), and the undo of the second block gets 500s.
+    const thirdAtAuth0 = auth0.users.get(third.idp_id as string)!;
+    auth0.users.delete(third.idp_id as string);
+    auth0.failNextAfter({ method: "PATCH", path: userPath(third.idp_id as string) }, 3, 500, { method: "PATCH", path: userPath(second.idp_id as string) });
+    const res = await act(h, "support_full", "account.suspend", { target: account(accountId), input: {} }, { idempotencyKey: "suspend-undo-unknown" });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(res.body.detail).toContain(`undoing block ${second.id} has an outcome not known`);
+    expect([auth0.users.get(first.idp_id as string)?.blocked, auth0.users.get(second.idp_id as string)?.blocked]).toEqual([false, true]);
+    auth0.clearFaults();
+    auth0.users.set(third.idp_id as string, thirdAtAuth0);
+
+    expect((await reconcilePass(h)).succeeded).toBe(1);
+    expect((await operation(h, res.body.operationId as string)).status).toBe("succeeded");
+    for (const u of users) expect([u.id, auth0.users.get(u.idp_id as string)?.blocked, (await userRow(h.deps, u.id)).blocked]).toEqual([u.id, true, true]);
+    expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe("suspended");
+  });
+
   it("lifting that suspension, answered 500 on its second unblock after the first went through: the reconciler finds it in part, runs it again and closes it succeeded, every user unblocked", async () => {
     const auth0 = h.auth0!;
     const accountId = "acc_demo_006";
