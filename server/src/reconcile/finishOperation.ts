@@ -145,13 +145,21 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     };
 
     const pastHorizon = now.getTime() - new Date(row.created_at).getTime() >= deps.config.RECONCILE_KEY_HORIZON_MS;
+    // A re-read the provider refuses for good (the user or customer is gone) will not settle it later either.
+    let readRefused = false;
     const reread = async (): Promise<{ verdict: Verdict; readError: string | null }> => {
       if (!command.verify) return { verdict: null, readError: null };
       try {
         return { verdict: await command.verify(target as never, request.input as never, ctx, call), readError: null };
       } catch (err) {
+        readRefused = isProviderError(err) && !err.retryable;
         return { verdict: null, readError: toProblem(err).detail ?? String(err) };
       }
+    };
+    const rereadFailed = async (readError: string): Promise<FinishOutcome> => {
+      if (!(pastHorizon && readRefused)) return await later(`re-read failed: ${readError}`);
+      await needsReview(deps, operation, row, `past the horizon, and the provider refuses the re-read (${readError}): check the provider, then resolve it (operation.resolve)`);
+      return "needs_review";
     };
     const later = async (why: string): Promise<FinishOutcome> => {
       await markUnknown(db, row.operation_id, why, new Date(Date.now() + backoffMs(row.attempts + 1)));
@@ -166,7 +174,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     if (command.verify && keylessProvider(command, deps)) {
       const { verdict, readError } = await reread();
       if (verdict?.applied) return await commit(verdict.performed);
-      if (readError) return await later(`re-read failed: ${readError}`);
+      if (readError) return await rereadFailed(readError);
       if (verdict) {
         // The lost request may still land while it can be in flight (a timeout, a gateway's 5xx): only then is "not applied" final.
         const since = now.getTime() - new Date(row.created_at).getTime();
@@ -210,8 +218,8 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     }
     const why = retryFailure?.reason ?? readError ?? "no re-read can tell whether it was applied";
     if (!pastHorizon) return await later(why);
-    // The re-read itself failed: try it again later, it may settle it.
-    if (readError) return await later(`re-read failed: ${readError}`);
+    // The re-read itself failed: try it again later, it may settle it (unless the provider refuses it for good).
+    if (readError) return await rereadFailed(readError);
     await needsReview(deps, operation, row, `past the provider key's retention after ${row.attempts + 1} attempts, and ${command.verify ? "the re-read could not tell" : `${row.action} has no re-read`}: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? why}`);
     return "needs_review";
   } finally {

@@ -273,4 +273,22 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", { tim
     expect(auth0.refreshTokens.get(idpId)).toBe(0);
     expect(await userRow(h.deps, target.id)).toMatchObject({ status: "deactivated", blocked: true });
   });
+  it("a block whose user Auth0 no longer knows: the re-read is refused, so it waits, and past the horizon it goes to review instead of waiting for ever", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_021"))[0]!;
+    const idpId = target.idp_id as string;
+    auth0.failNext(3, 500, { method: "PATCH", path: userPath(idpId) });
+    const res = await act(h, "support_full", "user.block", { target: user(target.id), input: {}, expectedVersion: target.version });
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    const operationId = res.body.operationId as string;
+    auth0.clearFaults();
+    auth0.users.delete(idpId);
+
+    expect((await reconcilePass(h)).unknown).toBe(1);
+    expect((await operation(h, operationId)).last_error).toContain("re-read failed");
+    h.deps.clock.advance(24 * 3_600_000);
+    expect((await reconcilePass(h)).needs_review).toBe(1);
+    expect((await operation(h, operationId)).status).toBe("needs_review");
+    expect((await auditOf(h.deps, "user.block", target.id)).filter((e) => e.operationId === operationId).at(-1)?.error).toMatch(/^needs_review: past the horizon, and the provider refuses the re-read/);
+  });
 });
