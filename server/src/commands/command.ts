@@ -78,12 +78,15 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
    * effect, without writing anything. `performed` is what `apply` needs; null when it cannot tell.
    * Used when a retry with the provider key cannot settle it, and past the key-retention horizon.
    */
-  verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<{ applied: true; performed: P } | { applied: false } | null>;
+  verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<Reread<P>>;
   /** Runs while the account has an operation whose outcome is open (resolving that operation is the point). */
   runsWhileUnresolved?: boolean;
   /** Local state change inside the transaction (the runner bumps the version and writes the audit entry). */
   apply: (trx: Transaction<DB>, target: TargetFor<T>, input: I, ctx: CommandContext, performed: P) => Promise<Applied>;
 }
+
+/** What a re-read of the provider shows: the change took effect (with what `apply` needs), it did not, or it cannot tell. */
+export type Reread<P> = { applied: true; performed: P } | { applied: false } | null;
 
 export type AnyCommand = SupportCommand<CommandName, "user" | "account", never, never>;
 

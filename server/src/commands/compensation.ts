@@ -13,7 +13,8 @@ import { EffectUnknown, unknownEffectOf } from "./effectUnknown.js";
  *
  * When the failing step may have taken effect (timeout, lost connection), or a step that cannot be
  * undone already happened, undoing would not bring back a known state: the action goes forward
- * instead, as an unknown outcome the reconciler completes by running the steps again.
+ * instead, as an unknown outcome the reconciler completes by running the steps again. An undo whose
+ * outcome is not known leaves the same: unknown, for the reconciler.
  */
 export interface ProviderStep {
   /** What the step does, for logs and the error, e.g. "block usr_123". */
@@ -39,6 +40,7 @@ export async function runCompensated(steps: readonly ProviderStep[], options: { 
       }
       if (done.length === 0) throw err;
       const notUndone: string[] = [];
+      const undoUnknown: string[] = [];
       for (const previous of done.reverse()) {
         if (!previous.undo) continue;
         try {
@@ -46,9 +48,15 @@ export async function runCompensated(steps: readonly ProviderStep[], options: { 
         } catch (undoErr) {
           options.logger.error({ err: undoErr, step: previous.label }, "could not undo a provider step after a failure");
           notUndone.push(previous.label);
+          if (unknownEffectOf(undoErr)) undoUnknown.push(previous.label);
         }
       }
       if (notUndone.length === 0) throw err;
+      // An undo whose own answer was lost may or may not have happened: no one can say what is left in place.
+      if (undoUnknown.length) {
+        const cause = toProblem(err);
+        throw new EffectUnknown(`${step.label} failed (${cause.detail ?? cause.title}); undoing ${undoUnknown.join(", ")} has an outcome not known`, { cause: err });
+      }
       const cause = toProblem(err);
       throw new Problem(502, "provider_partially_applied", "Provider change partly applied", `${step.label} failed (${cause.detail ?? cause.title}) and these steps could not be undone: ${notUndone.join(", ")}`, {
         failedStep: step.label,

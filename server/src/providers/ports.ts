@@ -42,6 +42,11 @@ export interface IdentityPort {
   revokeSessions(user: IdentityUserRef, ctx: ProviderCallContext): Promise<{ revoked: number }>;
   /** Admin block: the user cannot sign in until unblocked. */
   setBlocked(user: IdentityUserRef, blocked: boolean, ctx: ProviderCallContext): Promise<void>;
+  /**
+   * Whether the user is admin-blocked now, in one read (the reconciler's check of a block whose answer
+   * was lost). Absent on adapters whose writes commit with Steward's own.
+   */
+  isBlocked?(user: IdentityUserRef): Promise<boolean>;
 }
 
 /** The product account whose billing is read or changed. `billingCustomerId` is the provider's customer id. */

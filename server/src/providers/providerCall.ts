@@ -29,6 +29,9 @@ export interface CallerHooks {
   random?: () => number;
 }
 
+/** The default cap on one backoff wait between attempts. */
+export const DEFAULT_MAX_DELAY_MS = 5_000;
+
 const sleepFor = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -47,7 +50,7 @@ export class ProviderCaller {
     private readonly hooks: CallerHooks = {},
   ) {
     this.baseDelayMs = policy.baseDelayMs ?? 200;
-    this.maxDelayMs = policy.maxDelayMs ?? 5_000;
+    this.maxDelayMs = policy.maxDelayMs ?? DEFAULT_MAX_DELAY_MS;
   }
 
   /** `options.write`: the call changes something at the provider, so a 5xx answer leaves its effect unknown. */
@@ -55,7 +58,7 @@ export class ProviderCaller {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     try {
-      const result = await this.callWithRetries(operation, fn);
+      const result = await this.callWithRetries(operation, fn, options.write === true);
       recordProviderCall(this.provider, operation, "succeeded", seconds());
       return result;
     } catch (err) {
@@ -66,7 +69,14 @@ export class ProviderCaller {
     }
   }
 
-  private async callWithRetries<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>): Promise<T> {
+  private async callWithRetries<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>, write: boolean): Promise<T> {
+    // A write attempt whose effect is not known: a later attempt's definite refusal (the user is gone, the
+    // subscription already canceled) does not make it known, so the final error must still say unknown.
+    let uncertain: ProviderError | undefined;
+    const final = (failure: ProviderError): ProviderError => {
+      if (!uncertain || failure.asWrite().effectUnknown) return failure;
+      return new ProviderError({ ...failure, message: `${failure.message} (after an earlier attempt whose outcome is not known: ${uncertain.message})`, partlyApplied: true, cause: failure });
+    };
     for (let attempt = 0; ; attempt++) {
       let failure: ProviderError;
       try {
@@ -74,9 +84,10 @@ export class ProviderCaller {
       } catch (err) {
         failure = err instanceof ProviderError ? err : this.classify(err, operation);
       }
-      if (!failure.retryable || failure.code === "timeout" || attempt >= this.policy.maxRetries) throw failure;
+      if (write && !uncertain && failure.asWrite().effectUnknown) uncertain = failure;
+      if (!failure.retryable || failure.code === "timeout" || attempt >= this.policy.maxRetries) throw final(failure);
       const wait = this.delayFor(failure, attempt);
-      if (wait === undefined) throw failure;
+      if (wait === undefined) throw final(failure);
       this.hooks.logger?.warn({ provider: this.provider, operation, attempt: attempt + 1, code: failure.code, status: failure.status, waitMs: wait }, "provider call failed; retrying");
       await (this.hooks.sleep ?? sleepFor)(wait);
     }

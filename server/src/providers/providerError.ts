@@ -35,6 +35,11 @@ export class ProviderError extends Error {
   readonly partlyApplied: boolean;
   /** The failed call was a write the provider had received: a 5xx answer does not say it was not applied. */
   readonly wasWrite: boolean;
+  /**
+   * The provider refused this attempt because another request with the same idempotency key is still
+   * running (Stripe's 409 idempotency_key_in_use): that one may yet apply, so nothing is known.
+   */
+  readonly keyInUse: boolean;
 
   constructor(init: {
     provider: ProviderKind;
@@ -46,6 +51,7 @@ export class ProviderError extends Error {
     operation?: string;
     partlyApplied?: boolean;
     wasWrite?: boolean;
+    keyInUse?: boolean;
     cause?: unknown;
   }) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -58,6 +64,7 @@ export class ProviderError extends Error {
     this.operation = init.operation;
     this.partlyApplied = init.partlyApplied ?? false;
     this.wasWrite = init.wasWrite ?? false;
+    this.keyInUse = init.keyInUse ?? false;
   }
 
   /** The same failure, known to have come from a write (see `effectUnknown`). */
@@ -73,7 +80,7 @@ export class ProviderError extends Error {
    * connection or a 4xx answer is definite.
    */
   get effectUnknown(): boolean {
-    if (this.partlyApplied || this.code === "timeout") return true;
+    if (this.partlyApplied || this.keyInUse || this.code === "timeout") return true;
     if (this.wasWrite && this.status !== undefined && this.status >= 500) return true;
     return this.code === "unavailable" && this.status === undefined && !refusedConnection(this.cause);
   }

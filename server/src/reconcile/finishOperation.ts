@@ -14,6 +14,7 @@ import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AppDeps } from "../deps.js";
 import { toProblem } from "../http/problem.js";
 import { appendAudit } from "../audit/auditLog.js";
+import { DEFAULT_MAX_DELAY_MS } from "../providers/providerCall.js";
 import { isProviderError } from "../providers/providerError.js";
 import { claimOperation, markNeedsReview, markUnknown, parseRequest, type OperationRow } from "./providerOperations.js";
 
@@ -24,6 +25,27 @@ const allCommands = new Map<string, AnyCommand>([...commands.entries(), [expireS
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 export type FinishOutcome = "succeeded" | "failed" | "unknown" | "needs_review" | "skipped";
+
+type Verdict = Awaited<ReturnType<NonNullable<AnyCommand["verify"]>>>;
+
+/**
+ * How long a lost request may still reach the provider: every attempt's timeout plus the backoff
+ * between them. Until then "not applied" is not final.
+ */
+export function inFlightWindowMs(config: AppDeps["config"]): number {
+  return config.PROVIDER_TIMEOUT_MS * (config.PROVIDER_MAX_RETRIES + 1) + config.PROVIDER_MAX_RETRIES * DEFAULT_MAX_DELAY_MS;
+}
+
+/** The command writes to Auth0, which keeps no idempotency key: a retry is a new request. */
+function keylessProvider(command: AnyCommand, deps: AppDeps): boolean {
+  const ports = typeof command.provider === "string" ? [command.provider] : command.provider;
+  return ports.includes("identity") && deps.identity.name !== "builtin";
+}
+
+/** The provider answered and (Stripe) saved that answer under the key; a key still in use by a request in flight saved nothing. */
+function answeredUnderKey(err: unknown): boolean {
+  return isProviderError(err) && err.status !== undefined && !err.keyInUse;
+}
 
 export function backoffMs(attempts: number): number {
   return Math.min(MAX_BACKOFF_MS, 2_000 * 2 ** Math.min(attempts, 12));
@@ -45,12 +67,14 @@ async function needsReview(deps: AppDeps, operation: OpenedOperation, row: Opera
 /**
  * Finishes one open operation the way its request would have: under the account's lease, the
  * command's provider call again with the SAME provider idempotency key (Stripe replays a call that
- * already happened; Auth0 writes are idempotent) and from the provider reading the request took,
+ * already happened) and from the provider reading the request took,
  * then the local change, the closing audit entry and the Idempotency-Key's response in one
  * transaction. A definite refusal closes it as failed; another unknown answer waits for a later run
  * (bounded backoff, attempts counted). When the key cannot settle it (Stripe replays a saved 500) the
- * command's re-read (`verify`) decides. Past RECONCILE_KEY_HORIZON_MS the key is never used again
- * (a pruned key would apply twice): only the re-read, and if it cannot tell, `needs_review`.
+ * command's re-read (`verify`) decides; a definite refusal is re-read too (the first attempt may be why
+ * it is refused). Past RECONCILE_KEY_HORIZON_MS the key is never used again (a pruned key would apply
+ * twice): only the re-read, and if it cannot tell, `needs_review`. Auth0 has no keys: its writes are
+ * re-read first, and repeated (each is idempotent by nature) only when the re-read shows them in part.
  */
 export async function finishOperation(deps: AppDeps, row: OperationRow): Promise<FinishOutcome> {
   const { db } = deps.database;
@@ -120,8 +144,48 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       }
     };
 
-    // Within the key's retention a retry with the same key is safe: the provider replays or finishes it.
     const pastHorizon = now.getTime() - new Date(row.created_at).getTime() >= deps.config.RECONCILE_KEY_HORIZON_MS;
+    // A re-read the provider refuses for good (the user or customer is gone) will not settle it later either.
+    let readRefused = false;
+    const reread = async (): Promise<{ verdict: Verdict; readError: string | null }> => {
+      if (!command.verify) return { verdict: null, readError: null };
+      try {
+        return { verdict: await command.verify(target as never, request.input as never, ctx, call), readError: null };
+      } catch (err) {
+        readRefused = isProviderError(err) && !err.retryable;
+        return { verdict: null, readError: toProblem(err).detail ?? String(err) };
+      }
+    };
+    const rereadFailed = async (readError: string): Promise<FinishOutcome> => {
+      if (!(pastHorizon && readRefused)) return await later(`re-read failed: ${readError}`);
+      await needsReview(deps, operation, row, `past the horizon, and the provider refuses the re-read (${readError}): check the provider, then resolve it (operation.resolve)`);
+      return "needs_review";
+    };
+    const later = async (why: string): Promise<FinishOutcome> => {
+      await markUnknown(db, row.operation_id, why, new Date(Date.now() + backoffMs(row.attempts + 1)));
+      return "unknown";
+    };
+    const failed = async (why: string): Promise<FinishOutcome> => {
+      await recordFailed(deps, operation, why, now, key);
+      return "failed";
+    };
+
+    // Auth0 takes no key, so a retry could apply what the lost call did not: the user's state decides first.
+    if (command.verify && keylessProvider(command, deps)) {
+      const { verdict, readError } = await reread();
+      if (verdict?.applied) return await commit(verdict.performed);
+      if (readError) return await rereadFailed(readError);
+      if (verdict) {
+        // The lost request may still land while it can be in flight (a timeout, a gateway's 5xx): only then is "not applied" final.
+        const since = now.getTime() - new Date(row.created_at).getTime();
+        if (since < inFlightWindowMs(deps.config)) return await later("the provider shows it not applied yet; the lost request may still be in flight");
+        return await failed("the provider shows it was not applied (re-read by the reconciler)");
+      }
+      // Part of it shows (some users blocked, factors gone but remembered browsers unknown): every write
+      // here is safe to repeat, so running it again completes it, within the horizon.
+    }
+
+    // Within the key's retention a retry with the same key is safe: the provider replays or finishes it.
     let retryFailure: { reason: string; answered: boolean } | null = null;
     if (!pastHorizon) {
       try {
@@ -129,40 +193,33 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       } catch (err) {
         const unknown = unknownEffectOf(err);
         if (!unknown) {
+          // Refused now perhaps because the first attempt did it (a canceled subscription cannot be canceled again; DELETE takes no key).
+          const { verdict } = await reread();
+          if (verdict?.applied) return await commit(verdict.performed);
           const problem = toProblem(err);
-          await recordFailed(deps, operation, `${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`, now, key);
-          return "failed";
+          return await failed(`${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`);
         }
-        // A provider that answered (a 5xx it keeps under the key) will answer the same next time.
-        retryFailure = { reason: unknown, answered: isProviderError(err) && err.status !== undefined };
+        // A provider that saved its answer under the key (Stripe's 500) will answer the same next time.
+        retryFailure = { reason: unknown, answered: answeredUnderKey(err) };
       }
+    }
+    if (keylessProvider(command, deps) && command.verify) {
+      // Already re-read above; what the retry left is for the next pass (or a person, past the horizon).
+      if (!pastHorizon) return await later(retryFailure?.reason ?? "retry not settled");
+      await needsReview(deps, operation, row, `past the horizon after ${row.attempts + 1} attempts, and the re-read shows it only partly applied: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? "none"}`);
+      return "needs_review";
     }
 
     // The key cannot settle it (a replayed 500, or too old to use): re-read the provider instead.
-    let verdict: Awaited<ReturnType<NonNullable<AnyCommand["verify"]>>> = null;
-    let readError: string | null = null;
-    if (command.verify) {
-      try {
-        verdict = await command.verify(target as never, request.input as never, ctx, call);
-      } catch (err) {
-        readError = toProblem(err).detail ?? String(err);
-      }
-    }
+    const { verdict, readError } = await reread();
     if (verdict?.applied) return await commit(verdict.performed);
     if (verdict && (pastHorizon || retryFailure?.answered)) {
-      await recordFailed(deps, operation, `the provider shows it was not applied (re-read by the reconciler${retryFailure ? `; the retry was answered: ${retryFailure.reason}` : ""})`, now, key);
-      return "failed";
+      return await failed(`the provider shows it was not applied (re-read by the reconciler${retryFailure ? `; the retry was answered: ${retryFailure.reason}` : ""})`);
     }
     const why = retryFailure?.reason ?? readError ?? "no re-read can tell whether it was applied";
-    if (!pastHorizon) {
-      await markUnknown(db, row.operation_id, why, new Date(Date.now() + backoffMs(row.attempts + 1)));
-      return "unknown";
-    }
-    if (readError) {
-      // The re-read itself failed: try it again later, it may settle it.
-      await markUnknown(db, row.operation_id, `re-read failed: ${readError}`, new Date(Date.now() + backoffMs(row.attempts + 1)));
-      return "unknown";
-    }
+    if (!pastHorizon) return await later(why);
+    // The re-read itself failed: try it again later, it may settle it (unless the provider refuses it for good).
+    if (readError) return await rereadFailed(readError);
     await needsReview(deps, operation, row, `past the provider key's retention after ${row.attempts + 1} attempts, and ${command.verify ? "the re-read could not tell" : `${row.action} has no re-read`}: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? why}`);
     return "needs_review";
   } finally {

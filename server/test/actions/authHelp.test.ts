@@ -260,22 +260,23 @@ function matrix(kind: DatabaseKind) {
         expect(entries[1]?.operationId).toBe(entries[0]?.operationId);
       });
 
-      it("changes nothing and audits `failed` when Auth0 keeps failing", async () => {
+      it("changes nothing and audits `failed` when Auth0 refuses the write (429: nothing ran)", async () => {
         const userId = c.users.other;
         const idpId = await idpOf(h, userId);
         const before = await localState(h.deps, accountOfUser(userId));
         const atAuth0 = JSON.stringify([h.auth0!.users.get(idpId), h.auth0!.blocks.get(idpId), h.auth0!.methods.get(idpId), h.auth0!.sessions.get(idpId)]);
         // The write fails (the reads the action decides from go through: Auth0's state is the truth).
-        h.auth0!.failNext(3, 503, { method: AUTH0_WRITE[c.action] });
+        // A 5xx to a write would leave it unknown (reconcile/identityTruth.test.ts); a 429 is refused before anything runs.
+        h.auth0!.failNext(3, 429, { method: AUTH0_WRITE[c.action] });
         const res = await act(h, "support_full", c.action, { target: user(userId), input: c.input });
         h.auth0!.clearFaults();
-        expect(res.status).toBe(502);
-        expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "auth0" });
+        expect(res.status).toBe(503);
+        expect(res.body).toMatchObject({ code: "provider_rate_limited", provider: "auth0" });
         expect(await localState(h.deps, accountOfUser(userId))).toEqual(before);
         expect(JSON.stringify([h.auth0!.users.get(idpId), h.auth0!.blocks.get(idpId), h.auth0!.methods.get(idpId), h.auth0!.sessions.get(idpId)])).toBe(atAuth0);
         const entries = await auditOf(h.deps, c.action, userId);
         expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed"]);
-        expect(entries[1]?.error).toMatch(/^provider_unavailable: Auth0/);
+        expect(entries[1]?.error).toMatch(/^provider_rate_limited: Auth0/);
       });
 
       it("calls Auth0 once when the agent retries with the same Idempotency-Key", async () => {

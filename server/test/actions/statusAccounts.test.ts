@@ -284,7 +284,7 @@ function matrix(kind: DatabaseKind) {
         if (c.action === "account.delete") expect(sub?.status).toBe("canceled");
       });
 
-      it("changes nothing, undoes what was done at the providers, and audits `failed` when a provider keeps failing", async () => {
+      it("changes nothing, undoes what was done at the providers, and audits `failed` when a provider refuses (429)", async () => {
         const accountId = c.accounts.fail;
         const subId = accountId.replace("acc_", "sub_");
         const before = await localState(h.deps, accountId);
@@ -294,14 +294,14 @@ function matrix(kind: DatabaseKind) {
         const token = c.destructive ? ((await preview(h, c.allowed, c.action, call)).body.confirmationToken as string) : undefined;
         // The billing actions fail at their Stripe write, after their Auth0 calls went through; the others at Auth0.
         const atStripe = c.action === "account.deactivate" || c.action === "account.delete" || c.action === "account.activate";
-        // At Stripe a refusal known to have changed nothing (429: before the idempotency layer); a 5xx would leave it unknown.
+        // A refusal known to have changed nothing (429: before anything ran); a 5xx to a write would leave it unknown (reconcile/identityTruth.test.ts).
         if (atStripe) stripe.failNext(3, 429, { path: `/v1/subscriptions/${subId}` });
-        else auth0.failNext(3, 503);
+        else auth0.failNext(3, 429);
         const auth0Calls = auth0.requests.length;
         const res = await act(h, c.allowed, c.action, { ...call, ...(token ? { confirmationToken: token } : {}) });
         auth0.clearFaults();
-        expect(res.status, JSON.stringify(res.body)).toBe(atStripe ? 503 : 502);
-        expect(res.body).toMatchObject({ code: atStripe ? "provider_rate_limited" : "provider_unavailable", provider: atStripe ? "stripe" : "auth0" });
+        expect(res.status, JSON.stringify(res.body)).toBe(503);
+        expect(res.body).toMatchObject({ code: "provider_rate_limited", provider: atStripe ? "stripe" : "auth0" });
         if (atStripe) expect(auth0.requests.length - auth0Calls).toBeGreaterThan(0);
         expect(await localState(h.deps, accountId)).toEqual(before);
         expect(await blockedAtAuth0(accountId)).toEqual(blockedBefore);
@@ -311,14 +311,14 @@ function matrix(kind: DatabaseKind) {
       });
     });
 
-    it("account.suspend: when Auth0 fails on the 3rd of 8 users, the two already blocked are unblocked and nothing changes", async () => {
+    it("account.suspend: when Auth0 refuses (429) the 3rd of 8 users, the two already blocked are unblocked and nothing changes", async () => {
       const accountId = "acc_demo_001";
       const before = await localState(h.deps, accountId);
       expect((await usersOf(h, accountId)).filter((u) => u.status === "active")).toHaveLength(8);
-      auth0.failAfter(2, 503, settingBlocked(true));
+      auth0.failAfter(2, 429, settingBlocked(true));
       const res = await act(h, "support_full", "account.suspend", { target: account(accountId) });
       auth0.heal();
-      expect(res.status, JSON.stringify(res.body)).toBe(502);
+      expect(res.status, JSON.stringify(res.body)).toBe(503);
       const patches = auth0.requests.filter((r) => r.method === "PATCH" && r.path.includes("demo001"));
       // Two blocks took effect, the third failed (with its retries), then the two were undone, newest first.
       expect(patches.filter((p) => p.status === 200).map((p) => [p.path.replace(/.*demo/, ""), (p.body as { blocked: boolean }).blocked])).toEqual([
@@ -331,14 +331,14 @@ function matrix(kind: DatabaseKind) {
       expect(await localState(h.deps, accountId)).toEqual(before);
       const entries = await auditOf(h.deps, "account.suspend", accountId);
       expect(entries.map((e) => e.outcome)).toEqual(["pending", "failed"]);
-      expect(entries[1]?.error).toMatch(/^provider_unavailable: Auth0/);
+      expect(entries[1]?.error).toMatch(/^provider_rate_limited: Auth0/);
     });
 
     it("when an undo fails too, the error says exactly which provider changes are left in place", async () => {
       const accountId = "acc_demo_002";
       const before = await localState(h.deps, accountId);
       // Every call after the first two fails, the undo calls included.
-      auth0.failAfter(2, 503);
+      auth0.failAfter(2, 429);
       const res = await act(h, "support_full", "account.suspend", { target: account(accountId) });
       auth0.heal();
       expect(res.status).toBe(502);

@@ -208,13 +208,13 @@ function matrix(kind: DatabaseKind) {
         if (c.action !== "user.activate") expect(auth0.sessions.get(idpId)).toEqual([]);
       });
 
-      it("changes nothing and audits `failed` when Auth0 keeps failing", async () => {
+      it("changes nothing and audits `failed` when Auth0 refuses (429: nothing ran)", async () => {
         const userId = c.users.fail;
         const before = await localState(h.deps, accountOfUser(userId));
-        auth0.failNext(3, 503);
+        auth0.failNext(3, 429);
         const res = await runAction(h, c.allowed, c.action, c.destructive, { target: user(userId) });
         auth0.clearFaults();
-        expect(res.status, JSON.stringify(res.body)).toBe(502);
+        expect(res.status, JSON.stringify(res.body)).toBe(503);
         expect(await localState(h.deps, accountOfUser(userId))).toEqual(before);
         expect((await auditOf(h.deps, c.action, userId)).map((e) => e.outcome)).toEqual(["pending", "failed"]);
       });
@@ -225,10 +225,10 @@ function matrix(kind: DatabaseKind) {
       const idpId = (await userRow(h.deps, userId)).idp_id as string;
       const before = await localState(h.deps, accountOfUser(userId));
       // The block goes through; every later forward call fails (the unblock that undoes it does not).
-      auth0.failAfter(1, 503, (req) => !settingBlocked(false)(req));
+      auth0.failAfter(1, 429, (req) => !settingBlocked(false)(req));
       const res = await act(h, "support_full", "user.deactivate", { target: user(userId) });
       auth0.heal();
-      expect(res.status, JSON.stringify(res.body)).toBe(502);
+      expect(res.status, JSON.stringify(res.body)).toBe(503);
       expect(auth0.requestsTo("PATCH", `/api/v2/users/${encodeURIComponent(idpId)}`).map((r) => (r.body as { blocked: boolean }).blocked)).toEqual([true, false]);
       expect(auth0.users.get(idpId)?.blocked).toBe(false);
       expect(auth0.sessions.get(idpId)).toHaveLength(1);

@@ -177,6 +177,12 @@ export abstract class HttpFake {
   protected abstract errorReply(status: number, options: FailOptions): FakeReply;
   /** An injected failure replaced the answer of a request that took effect (a provider that stores answers under a key stores this one). */
   protected afterApplyFailed(_req: FakeRequest, _reply: FakeReply): void {}
+  /** Answers a request as it arrives, before faults and routing (Stripe: a key already in use); undefined to go on. */
+  protected onArrival(_req: FakeRequest): FakeReply | undefined {
+    return undefined;
+  }
+  /** The request was answered (or dropped): whatever onArrival held for it is released. */
+  protected onDeparture(_req: FakeRequest): void {}
   /** Requests fault injection applies to (Auth0 leaves /oauth/token alone). */
   protected faultable(_req: FakeRequest): boolean {
     return true;
@@ -190,6 +196,21 @@ export abstract class HttpFake {
     const url = new URL(req.url ?? "/", "http://fake.local");
     const request: FakeRequest = { method: req.method ?? "GET", path: url.pathname, query: url.searchParams, headers: req.headers, rawBody, body: rawBody ? this.parseBody(rawBody, req.headers) : undefined };
     this.arrivals.push({ at, method: request.method, path: request.path });
+    const early = this.onArrival(request);
+    if (early) {
+      this.requests.push({ at, ...request, status: early.status, responseBody: early.body });
+      res.writeHead(early.status, { "content-type": "application/json", ...early.headers });
+      res.end(JSON.stringify(early.body));
+      return;
+    }
+    try {
+      await this.answer(request, req, res, at);
+    } finally {
+      this.onDeparture(request);
+    }
+  }
+
+  private async answer(request: FakeRequest, req: IncomingMessage, res: ServerResponse, at: number): Promise<void> {
     if (this.latencyMs > 0) await sleep(this.latencyMs);
 
     let fault: RecordedRequest["fault"];

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type Stripe from "stripe";
 import { HttpFake, type FailOptions, type FakeReply, type FakeRequest } from "./httpFake.js";
-import { checkStripeRequest, stripeRules, type Form } from "./stripeRules.js";
+import { checkStripeRequest, fill, stripeRules, type Form } from "./stripeRules.js";
 import { balanceTransactionObject, customerObject, invoiceObject, list, priceObject, subscriptionItemObject, subscriptionObject, unix } from "./stripeObjects.js";
 
 /**
@@ -11,7 +11,8 @@ import { balanceTransactionObject, customerObject, invoiceObject, list, priceObj
  * holds each request to Stripe's rules (stripeRules.ts: unknown or missing parameters, types, the
  * basil-era preview shapes, removed endpoints, key lengths) and refuses what Stripe refuses. On POST
  * the same key replays the first answer and changes nothing, and the same key with different
- * parameters is refused; GET and DELETE ignore keys, as Stripe does.
+ * parameters is refused, and a key still in use by a running request is refused 409; GET and DELETE
+ * ignore keys, as Stripe does.
  */
 type Params = Record<string, string>;
 
@@ -30,6 +31,15 @@ export function parseStripeForm(raw: string): Form {
     });
   }
   return out;
+}
+
+/** A form with its keys sorted at every level, as one string. */
+function canonical(value: unknown): string {
+  if (typeof value !== "object" || value === null) return JSON.stringify(value);
+  return `{${Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical((value as Form)[k])}`)
+    .join(",")}}`;
 }
 
 const stripeError = (status: number, type: string, message: string, extra: Record<string, string> = {}): FakeReply => ({
@@ -64,6 +74,8 @@ export class StripeFake extends HttpFake {
   readonly balanceTransactions: Stripe.CustomerBalanceTransaction[] = [];
   readonly pendingItems: PendingItem[] = [];
   private readonly idempotency = new Map<string, { fingerprint: string; reply: FakeReply; storedAt: number }>();
+  /** Keys of POSTs still being handled: a second request with one is refused 409 idempotency_key_in_use. */
+  private readonly keysInFlight = new Map<string, FakeRequest>();
   /** How far the fake's idempotency store is ahead of real time (to model keys reaching Stripe's retention). */
   private keyClockOffsetMs = 0;
   private readonly routes: { method: string; pattern: RegExp; handler: (req: FakeRequest, params: Params, form: Form) => FakeReply }[] = [];
@@ -87,6 +99,23 @@ export class StripeFake extends HttpFake {
       return undefined;
     }
     return stored;
+  }
+
+  /** A POST whose key another request is still using is refused before it runs, and saves nothing. */
+  protected override onArrival(req: FakeRequest): FakeReply | undefined {
+    const key = req.headers["idempotency-key"];
+    if (typeof key !== "string" || !stripeRules().idempotency.honouredOn.includes(req.method)) return undefined;
+    if (!this.keysInFlight.has(key)) {
+      this.keysInFlight.set(key, req);
+      return undefined;
+    }
+    const t = stripeRules().idempotency.keyInUse;
+    return stripeError(t.status, t.type ?? "invalid_request_error", fill(t.message, { key }), t.code ? { code: t.code } : {});
+  }
+
+  protected override onDeparture(req: FakeRequest): void {
+    const key = req.headers["idempotency-key"];
+    if (typeof key === "string" && this.keysInFlight.get(key) === req) this.keysInFlight.delete(key);
   }
 
   /** Stripe saves the answer once the endpoint ran, a 500 included: a retry with the key replays the 500. */
@@ -199,7 +228,8 @@ export class StripeFake extends HttpFake {
     if (refused) return { status: refused.status, body: { error: refused.error }, headers: { "request-id": id("req") } };
 
     const idempotent = key !== undefined && stripeRules().idempotency.honouredOn.includes(req.method);
-    const fingerprint = `${req.method} ${path} ${req.rawBody}`;
+    // Stripe compares the parameters, not the bytes: the same form however it was encoded or ordered.
+    const fingerprint = `${req.method} ${path} ${canonical(form)}`;
     if (idempotent) {
       const stored = this.storedUnder(key);
       if (stored && stored.fingerprint !== fingerprint) {

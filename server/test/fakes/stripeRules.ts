@@ -38,7 +38,7 @@ interface ErrorTemplate {
 export interface StripeRules {
   apiVersion: string;
   errors: Record<"unknownParameter" | "missingParameter" | "invalidInteger" | "invalidBoolean" | "invalidEnum" | "invalidTimestamp" | "tooLong" | "outOfRange" | "removedEndpoint", ErrorTemplate>;
-  idempotency: { maxKeyLength: number; keyTooLong: ErrorTemplate; reusedWithOtherParameters: ErrorTemplate; honouredOn: string[]; retentionHours: number };
+  idempotency: { maxKeyLength: number; keyTooLong: ErrorTemplate; reusedWithOtherParameters: ErrorTemplate; keyInUse: ErrorTemplate; honouredOn: string[]; retentionHours: number };
   removed: Record<string, { since: string; source: string }>;
   endpoints: Record<string, EndpointRule>;
 }
@@ -59,7 +59,7 @@ export function stripeRules(): StripeRules {
   return cached;
 }
 
-const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k] ?? `{${k}}`));
+export const fill = (template: string, values: Record<string, string | number>) => template.replace(/\{(\w+)\}/g, (_, k: string) => String(values[k] ?? `{${k}}`));
 
 function refusal(t: ErrorTemplate, values: Record<string, string | number>, param?: string): StripeRefusal {
   return { status: t.status, error: { type: t.type ?? "invalid_request_error", message: fill(t.message, values), ...(t.code ? { code: t.code } : {}), ...(param ? { param } : {}) } };

@@ -35,6 +35,28 @@ describe("ProviderCaller", () => {
     expect(waits).toEqual([50, 100]);
   });
 
+  it("a write whose first attempt may have applied (5xx) stays unknown when a retry is then refused definitely; a read does not", async () => {
+    const refused = new ProviderError({ provider: "stripe", code: "rejected", status: 400, message: "already canceled", retryable: false });
+    const run = (write: boolean) => {
+      let attempts = 0;
+      return caller()
+        .call(
+          "subscriptions.cancel",
+          async () => {
+            if (attempts++ === 0) throw transient();
+            throw refused;
+          },
+          { write },
+        )
+        .catch((e: unknown) => e as ProviderError);
+    };
+    const asWrite = await run(true);
+    expect([asWrite.effectUnknown, asWrite.partlyApplied, asWrite.status]).toEqual([true, true, 400]);
+    expect(asWrite.message).toContain("after an earlier attempt whose outcome is not known");
+    const asRead = await run(false);
+    expect([asRead.effectUnknown, asRead.code]).toEqual([false, "rejected"]);
+  });
+
   it("returns the first success after failures", async () => {
     let attempts = 0;
     const value = await caller().call("customers.retrieve", async () => {

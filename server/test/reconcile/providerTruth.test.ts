@@ -321,7 +321,7 @@ describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (k
     expect(stripe.customers.get(customer)!.balance).toBe(before - 900);
   });
 
-  it("an operation no re-read can settle, past the horizon: needs_review (audited, in the context and metrics, blocking the account) until operations resolves it", async () => {
+  it("an operation no re-read can settle (Stripe shows neither the intended nor the earlier seats), past the horizon: needs_review (audited, in the context and metrics, blocking the account) until operations resolves it", async () => {
     const stripe = h.stripe!;
     const accountId = "acc_demo_007";
     const seats = (await h.deps.database.db.selectFrom("accounts").select("seats_licensed").where("id", "=", accountId).executeTakeFirstOrThrow()).seats_licensed;
@@ -332,6 +332,9 @@ describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (k
     const operationId = res.body.operationId as string;
     stripe.clearFaults();
     h.deps.clock.advance(DAY);
+    // Meanwhile someone changed the seats at Stripe directly: neither the intended nor the earlier quantity shows.
+    const sub = [...stripe.subscriptions.values()].find((x) => x.customer === "cus_demo_007")!;
+    stripe.subscriptions.set(sub.id, { ...sub, items: { ...sub.items, data: sub.items.data.map((i) => (i.id.includes("_addon") ? i : { ...i, quantity: seats + 5 })) } });
     const sent = stripe.requestsTo("POST", /^\/v1\/subscription_items\//).length;
     const reports = await reconcile(h);
     expect(reports.reduce((n, r) => n + r.needs_review, 0)).toBe(1);

@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
 import { runCompensated } from "../compensation.js";
+import { blockReread } from "../identityReread.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 import { actionEffects, formatMoney } from "../billingEffects.js";
@@ -37,6 +38,11 @@ export const suspendAccount = defineCommand({
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     await runCompensated(blockSteps(users, true, ctx, call), { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     return { blockedUserIds: users.map((u) => u.id) };
+  },
+  // Steward's copy has not moved yet, so the same users are read back: all blocked, none, or some (run it again).
+  verify: async (target, _input, ctx) => {
+    const users = await usersToBlock(ctx.deps.database.db, target.id);
+    return blockReread(users, true, ctx, { blockedUserIds: users.map((u) => u.id) });
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);

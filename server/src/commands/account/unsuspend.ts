@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
 import { runCompensated } from "../compensation.js";
+import { blockReread } from "../identityReread.js";
 import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 
@@ -21,6 +22,12 @@ export const unsuspendAccount = defineCommand({
     const users = await usersHeldBy(db, holds);
     await runCompensated(blockSteps(users, false, ctx, call), { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     return { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status) };
+  },
+  verify: async (target, _input, ctx) => {
+    const db = ctx.deps.database.db;
+    const holds = await openHolds(db, target.id, ["suspension"]);
+    const users = await usersHeldBy(db, holds);
+    return blockReread(users, false, ctx, { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status) });
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);

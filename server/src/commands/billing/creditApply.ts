@@ -1,7 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type Reread } from "../command.js";
 import { assertBillingOpen, billingRef, currentBilling, earlierBilling } from "../billingState.js";
 import { formatMoney } from "../billingEffects.js";
 
@@ -22,7 +22,7 @@ export const applyCredit = defineCommand({
   },
   perform: (target, input, ctx, call) => ctx.deps.billing.applyCredit(billingRef(target.account), input.amountCents, input.description ?? `Support credit (ticket ${ctx.ticketId})`, call),
   // Stripe keeps the credit's key in its metadata: the credit is found (or known absent) after a 500 or past the key's retention.
-  verify: async (target, _input, ctx, call): Promise<{ applied: true; performed: { balanceCents: number } } | { applied: false } | null> => {
+  verify: async (target, _input, ctx, call): Promise<Reread<{ balanceCents: number }>> => {
     const found = await ctx.deps.billing.findCredit?.(billingRef(target.account), call);
     if (!found) return null;
     return found.found ? { applied: true, performed: { balanceCents: found.balanceCents } } : { applied: false };

@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { isPlanName, planNames } from "../../providers/planCatalog.js";
 import { accountAfter } from "../accountAfter.js";
+import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
@@ -41,6 +42,7 @@ export const changePlan = defineCommand({
     });
   },
   perform: (target, input, ctx, call) => ctx.deps.billing.changePlan(billingRef(target.account), input.plan, call),
+  verify: (target, input, ctx) => subscriptionReread(target.account, ctx, { intended: (now) => now.plan === input.plan, unchanged: (now, before) => now.plan === before.plan }),
   apply: async (trx, target, input, ctx, billing) => {
     // The product's own copy of the plan follows the provider.
     await trx.updateTable("accounts").set({ plan: input.plan }).where("id", "=", target.id).execute();

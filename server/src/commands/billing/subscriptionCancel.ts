@@ -1,6 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
+import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, cancelNowTerms, formatMoney } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
@@ -39,6 +40,12 @@ export const cancelSubscription = defineCommand({
     });
   },
   perform: (target, input, ctx, call) => ctx.deps.billing.cancelSubscription(billingRef(target.account), input.mode, call),
+  // Ended now, or set to end (at the period end or a cancel_at date); unchanged: still renewing as before.
+  verify: (target, input, ctx) =>
+    subscriptionReread(target.account, ctx, {
+      intended: (now) => (input.mode === "now" ? now.status === "canceled" : now.cancelAtPeriodEnd),
+      unchanged: (now, before) => now.status === before.status && now.cancelAtPeriodEnd === before.cancelAtPeriodEnd,
+    }),
   apply: async (trx, target, input, ctx, billing) => {
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "subscription_canceled", detail: `${input.mode === "now" ? "ended now" : "ends at period end"} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) } };

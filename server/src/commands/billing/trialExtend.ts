@@ -1,6 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
+import { sameSecond, subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "../billingState.js";
 
@@ -29,6 +30,12 @@ export const extendTrial = defineCommand({
     const billing = await earlierBilling(ctx);
     return ctx.deps.billing.extendTrial(billingRef(target.account), extendedTrialEnd(billing?.trialEnd ?? null, input.days, ctx.now), call);
   },
+  // The reconciler's ctx.now is the request's, so the same trial end is expected.
+  verify: (target, input, ctx) =>
+    subscriptionReread(target.account, ctx, {
+      intended: (now, before) => sameSecond(now.trialEnd, extendedTrialEnd(before.trialEnd, input.days, ctx.now)),
+      unchanged: (now, before) => now.trialEnd === before.trialEnd || sameSecond(now.trialEnd, before.trialEnd),
+    }),
   apply: async (trx, target, input, ctx, billing) => {
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "trial_extended", detail: `+${input.days} days, trial ends ${billing.trialEnd ?? "?"} (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) }, result: { trialEnd: billing.trialEnd } };

@@ -3,6 +3,7 @@ import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
+import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { billedSeats, seatHolders, temporarySeats, userRef } from "./seatHolders.js";
 
@@ -55,6 +56,11 @@ export const changeSeats = defineCommand({
   perform: async (target, input, ctx, call) => {
     const quantity = input.seats + (await temporarySeats(call.executor ?? ctx.deps.database.db, target.id));
     return ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call);
+  },
+  // The plan item's quantity: the licence asked for (plus open temporary seats, unchanged while this is open), or still the one before.
+  verify: async (target, input, ctx) => {
+    const quantity = input.seats + (await temporarySeats(ctx.deps.database.db, target.id));
+    return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats });
   },
   apply: async (trx, target, input, ctx, billing) => {
     await trx.updateTable("accounts").set({ seats_licensed: input.seats }).where("id", "=", target.id).execute();

@@ -3,6 +3,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
+import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { temporarySeats } from "./seatHolders.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
@@ -44,6 +45,11 @@ export const expandSeatsTemporarily = defineCommand({
   perform: async (target, input, ctx, call) => {
     const open = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id);
     return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + open + input.seats, call);
+  },
+  // The expansion is recorded only by apply, so the open ones are still those the request counted.
+  verify: async (target, input, ctx) => {
+    const quantity = target.account.seats_licensed + (await temporarySeats(ctx.deps.database.db, target.id)) + input.seats;
+    return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats });
   },
   apply: async (trx, target, input, ctx, billing) => {
     const id = `sx_${randomUUID()}`;

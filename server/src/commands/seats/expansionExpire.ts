@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { accountAfter } from "../accountAfter.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling } from "../billingState.js";
+import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import type { Executor } from "../targets.js";
 import { assertGrantDue } from "../temporaryGrant.js";
@@ -34,6 +35,10 @@ export const expireSeatExpansion = defineCommand({
     if (!billing?.subscriptionId || billing.status === "canceled") return billing;
     const remaining = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id, { except: input.expansionId });
     return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call);
+  },
+  verify: async (target, input, ctx) => {
+    const remaining = await temporarySeats(ctx.deps.database.db, target.id, { except: input.expansionId });
+    return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === target.account.seats_licensed + remaining, unchanged: (now, before) => now.seats === before.seats });
   },
   apply: async (trx, target, input, ctx, billing) => {
     const row = await openExpansion(trx, target.id, input.expansionId, ctx.now);

@@ -1,5 +1,6 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
+import { blockReread } from "../identityReread.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { identityBefore, signInState } from "./signInState.js";
@@ -17,6 +18,8 @@ export const blockUser = defineCommand({
     if (state.blocked) throw invalidTransition(`${target.id} is already blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: true });
   },
   perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), true, call),
+  // Blocked at the provider now: the lost write took effect (setting it again would change nothing).
+  verify: (target, _input, ctx) => blockReread([target.user], true, ctx, undefined),
   apply: async (trx, target, _input, ctx) => {
     await trx.updateTable("users").set({ blocked: true }).where("id", "=", target.id).execute();
     await recordUserActivity(trx, target, "blocked", ctx);

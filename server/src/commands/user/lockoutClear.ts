@@ -1,5 +1,5 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type Reread } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { identityBefore } from "./signInState.js";
 
@@ -11,6 +11,8 @@ export const lockoutClear = defineCommand({
   provider: "identity",
   providerState: identityBefore,
   perform: (target, _input, ctx, call) => ctx.deps.identity.clearLockout(identityRef(target.user), call),
+  // No brute-force block left: cleared (whether by this write or on its own, the product's copy should say so).
+  verify: async (target, _input, ctx): Promise<Reread<void>> => ((await ctx.deps.identity.getIdentity(identityRef(target.user))).locked ? { applied: false } : { applied: true, performed: undefined }),
   apply: async (trx, target, _input, ctx) => {
     // The product's own copy of the lock follows the provider, whichever adapter is in use.
     await trx.updateTable("users").set({ failed_login_count: 0, locked_until: null }).where("id", "=", target.id).execute();

@@ -1,5 +1,5 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type Reread } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { earlierSignInState, identityBefore, signInState } from "./signInState.js";
@@ -21,6 +21,9 @@ export const mfaReset = defineCommand({
     if (!state.mfaEnrolled) throw invalidTransition(`${target.id} has no second factor to reset${state.source === "builtin" ? "" : ` at ${state.source}`}`, { mfaEnrolled: false });
   },
   perform: (target, _input, ctx, call) => ctx.deps.identity.resetMfa(identityRef(target.user), call),
+  // Factors still enrolled: nothing was removed. None left: whether remembered browsers were forgotten
+  // cannot be read, so the reset runs again (each of its deletes is safe to repeat).
+  verify: async (target, _input, ctx): Promise<Reread<void>> => ((await ctx.deps.identity.getIdentity(identityRef(target.user))).mfaEnrolled ? { applied: false } : null),
   apply: async (trx, target, input, ctx) => {
     // The product's copy follows the provider, whichever adapter is in use.
     await trx.updateTable("users").set({ mfa_enrolled: false, mfa_methods: [] }).where("id", "=", target.id).execute();

@@ -21,6 +21,8 @@ export const passwordReset = defineCommand({
     assertCanSignIn("user.password_reset", target.user);
     assertAccountOpen("user.password_reset", target.account);
   },
+  // No re-read: Auth0 cannot list tickets. A ticket whose answer was lost was never mailed (the mail is
+  // queued by apply), so the reconciler issues another and the customer gets exactly one link.
   perform: (target, _input, ctx, call) => ctx.deps.identity.sendPasswordReset(identityRef(target.user), call),
   apply: async (trx, target, _input, ctx, delivery) => {
     const link = delivery.method === "ticket" ? { url: delivery.ticketUrl, expiresAt: delivery.expiresAt } : await issueBuiltinResetLink(trx, target.user, ctx);

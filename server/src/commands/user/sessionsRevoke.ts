@@ -9,6 +9,9 @@ export const sessionsRevoke = defineCommand({
   targetType: "user",
   input: actionInputs["user.sessions_revoke"],
   provider: "identity",
+  // No re-read: Auth0 accepts the session delete (202) and ends them asynchronously, and refresh tokens
+  // cannot be listed, so neither "sessions left" nor "none left" settles it. Both deletes are safe to
+  // repeat: the reconciler runs it again to the end.
   perform: (target, _input, ctx, call) => ctx.deps.identity.revokeSessions(identityRef(target.user), call),
   apply: async (trx, target, _input, ctx, performed) => {
     await recordUserActivity(trx, target, "sessions_revoked", ctx, `${performed.revoked} session(s) ended`);

@@ -1,5 +1,6 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
+import { blockReread } from "../identityReread.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { identityBefore, signInState } from "./signInState.js";
@@ -18,6 +19,7 @@ export const unblockUser = defineCommand({
     if (!state.blocked) throw invalidTransition(`${target.id} is not blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: false });
   },
   perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), false, call),
+  verify: (target, _input, ctx) => blockReread([target.user], false, ctx, undefined),
   apply: async (trx, target, _input, ctx) => {
     await trx.updateTable("users").set({ blocked: false }).where("id", "=", target.id).execute();
     await recordUserActivity(trx, target, "unblocked", ctx);

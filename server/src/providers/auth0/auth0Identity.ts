@@ -25,6 +25,11 @@ const NOT_MFA = new Set<string>(["password", "passkey", "email-verification"]);
 const RECENT_LOGS = 20;
 const RECENT_AUTH_EVENTS = 10;
 const RESET_TICKET_TTL_SEC = 24 * 3600;
+/**
+ * Auth0 takes no idempotency key: a write answered 5xx (or not at all) may have been applied, so its
+ * outcome is unknown and the reconciler re-reads the user to settle it (every write here is safe to repeat).
+ */
+const WRITE = { write: true } as const;
 
 type Auth0User = Management.GetUserResponseContent;
 
@@ -99,6 +104,7 @@ export class Auth0Identity implements IdentityPort {
     const issued = this.options.clock.now().getTime();
     const { ticket } = await this.caller.call("tickets.changePassword", ({ signal }) =>
       this.client.tickets.changePassword({ user_id: id, ttl_sec: RESET_TICKET_TTL_SEC }, { abortSignal: signal }),
+      WRITE,
     );
     return { method: "ticket", ticketUrl: ticket, expiresAt: new Date(issued + RESET_TICKET_TTL_SEC * 1000).toISOString() };
   }
@@ -106,15 +112,15 @@ export class Auth0Identity implements IdentityPort {
   /** Lifts a brute-force block; an admin block is `setBlocked(false)`. */
   async clearLockout(ref: IdentityUserRef): Promise<void> {
     const id = await this.userId(ref);
-    await this.caller.call("userBlocks.delete", ({ signal }) => this.client.userBlocks.delete(id, { abortSignal: signal }));
+    await this.caller.call("userBlocks.delete", ({ signal }) => this.client.userBlocks.delete(id, { abortSignal: signal }), WRITE);
   }
 
   async resetMfa(ref: IdentityUserRef): Promise<void> {
     const id = await this.userId(ref);
     await this.inOrder("reset MFA", [
-      ["authentication methods removed", () => this.caller.call("users.authenticationMethods.deleteAll", ({ signal }) => this.client.users.authenticationMethods.deleteAll(id, { abortSignal: signal }))],
-      ["Guardian enrolments removed", () => this.caller.call("users.authenticators.deleteAll", ({ signal }) => this.client.users.authenticators.deleteAll(id, { abortSignal: signal }))],
-      ["remembered browsers forgotten", () => this.caller.call("users.multifactor.invalidateRememberBrowser", ({ signal }) => this.client.users.multifactor.invalidateRememberBrowser(id, { abortSignal: signal }))],
+      ["authentication methods removed", () => this.caller.call("users.authenticationMethods.deleteAll", ({ signal }) => this.client.users.authenticationMethods.deleteAll(id, { abortSignal: signal }), WRITE)],
+      ["Guardian enrolments removed", () => this.caller.call("users.authenticators.deleteAll", ({ signal }) => this.client.users.authenticators.deleteAll(id, { abortSignal: signal }), WRITE)],
+      ["remembered browsers forgotten", () => this.caller.call("users.multifactor.invalidateRememberBrowser", ({ signal }) => this.client.users.multifactor.invalidateRememberBrowser(id, { abortSignal: signal }), WRITE)],
     ]);
   }
 
@@ -123,8 +129,8 @@ export class Auth0Identity implements IdentityPort {
     const id = await this.userId(ref);
     const sessions = await this.caller.call("users.sessions.list", async ({ signal }) => (await this.client.users.sessions.list(id, { take: 100 }, { abortSignal: signal })).data);
     await this.inOrder("revoke sessions", [
-      ["sessions ended", () => this.caller.call("users.sessions.delete", ({ signal }) => this.client.users.sessions.delete(id, { abortSignal: signal }))],
-      ["refresh tokens revoked", () => this.caller.call("users.refreshToken.delete", ({ signal }) => this.client.users.refreshToken.delete(id, { abortSignal: signal }))],
+      ["sessions ended", () => this.caller.call("users.sessions.delete", ({ signal }) => this.client.users.sessions.delete(id, { abortSignal: signal }), WRITE)],
+      ["refresh tokens revoked", () => this.caller.call("users.refreshToken.delete", ({ signal }) => this.client.users.refreshToken.delete(id, { abortSignal: signal }), WRITE)],
     ]);
     return { revoked: sessions.length };
   }
@@ -157,7 +163,11 @@ export class Auth0Identity implements IdentityPort {
 
   async setBlocked(ref: IdentityUserRef, blocked: boolean): Promise<void> {
     const id = await this.userId(ref);
-    await this.caller.call("users.update", ({ signal }) => this.client.users.update(id, { blocked }, { abortSignal: signal }));
+    await this.caller.call("users.update", ({ signal }) => this.client.users.update(id, { blocked }, { abortSignal: signal }), WRITE);
+  }
+
+  async isBlocked(ref: IdentityUserRef): Promise<boolean> {
+    return (await this.getUser(await this.userId(ref))).blocked === true;
   }
 
   private getUser(id: string): Promise<Auth0User> {

@@ -108,7 +108,13 @@ export class StripeBilling implements BillingPort {
       const cancel = () => this.caller.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, { prorate: true, invoice_now: true }, { timeout: timeoutMs }), { write: true });
       await cancel().catch(async (err: unknown) => {
         // A lost answer retried without a key is refused as "already canceled": the first attempt did it.
-        const current = (await this.subscriptions(this.customerIdOf(account, "subscriptions.cancel"))).find((s) => s.id === sub.id);
+        // A failed check says nothing either way, so the cancel's own error stands (unknown after a 5xx or timeout).
+        const current = await this.subscriptions(this.customerIdOf(account, "subscriptions.cancel")).then(
+          (subs) => subs.find((s) => s.id === sub.id),
+          () => {
+            throw err;
+          },
+        );
         if (!current || current.status !== "canceled") throw err;
       });
     } else {

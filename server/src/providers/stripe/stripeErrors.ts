@@ -26,6 +26,10 @@ export function classifyStripeError(err: unknown, operation: string): ProviderEr
   }
   if (err instanceof Stripe.errors.StripeError && err.statusCode !== undefined) {
     const status = err.statusCode;
+    if (status === 409 && err.code === "idempotency_key_in_use") {
+      // Not a refusal: the first request with this key is still running and may yet apply. Try again later with the same key.
+      return new ProviderError({ provider: "stripe", code: "unavailable", status, operation, keyInUse: true, retryable: true, message: `${operation}: a request with the same idempotency key is still in progress at Stripe`, cause: err });
+    }
     const code = err instanceof Stripe.errors.StripeRateLimitError ? "rate_limited" : codeForStatus(status);
     // Stripe says explicitly when a retry is (un)safe, e.g. a 409 lock timeout is worth retrying.
     const shouldRetry = header(err.headers, "stripe-should-retry");
