@@ -77,6 +77,11 @@ async function main(): Promise<void> {
       ["first page, ticket", "/api/console/entries?limit=50&ticketId=100123"],
       ["first page, outcome=failed", "/api/console/entries?limit=50&outcome=failed"],
       ["first page, flag lookup_without_ticket", "/api/console/entries?limit=50&flag=lookup_without_ticket"],
+      ["first page, flag cap_edge", "/api/console/entries?limit=50&flag=cap_edge"],
+      // Window flags: each entry is judged against the same agent's entries around it.
+      ["first page, flag lookup_burst", "/api/console/entries?limit=50&flag=lookup_burst"],
+      ["first page, flag repeated_denials", "/api/console/entries?limit=50&flag=repeated_denials"],
+      ["overview (30-day charts, flag counts)", "/api/console/overview?days=30"],
     ];
     const rows: string[] = [];
     for (const [label, path] of scenarios) {

@@ -1,6 +1,7 @@
 import { sql, type RawBuilder, type SqlBool } from "kysely";
 import { actionRules, actionNames, type ActionName } from "../../../shared/actions.js";
 import { flagParams, LOOKUP_ACTIONS, type FlagId } from "../../../shared/flags.js";
+import { cappedActions } from "../staff/caps.js";
 import type { WorkingHours } from "./workingHours.js";
 
 /**
@@ -51,7 +52,8 @@ function capEdge(): RawBuilder<SqlBool> {
   // Every capped action since: the value against the cap in force for the agent's role when it ran.
   const value = afterNumber(["cap", "value"], "before");
   const limit = afterNumber(["cap", "limit"], "before");
-  near.push(sql<SqlBool>`(${limit} > 0 and ${value} >= ${limit} * ${sql.lit(flagParams.capEdgeShare)})`);
+  // (The action list lets the planner use migration 032's index: every arm here implies its predicate.)
+  near.push(sql<SqlBool>`(audit_log.action in (${list(cappedActions)}) and ${limit} > 0 and ${value} >= ${limit} * ${sql.lit(flagParams.capEdgeShare)})`);
   const refused = sql<SqlBool>`(audit_log.outcome = 'denied' and (audit_log.error like 'over_cap:%' or audit_log.error like 'cap_exceeded:%'))`;
   return sql<SqlBool>`(${refused} or ${sql.join(near, sql` or `)})`;
 }

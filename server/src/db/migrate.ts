@@ -20,6 +20,7 @@ import * as m022 from "./migrations/022_search_words.js";
 import * as m029 from "./migrations/029_staff_guard.js";
 import * as m030 from "./migrations/030_rate_limits_unlogged.js";
 import * as m031 from "./migrations/031_console_flag_index.js";
+import * as m032 from "./migrations/032_console_cap_index.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -44,6 +45,7 @@ export const migrations: Record<string, Migration> = {
   "029_staff_guard": m029,
   "030_rate_limits_unlogged": m030,
   "031_console_flag_index": m031,
+  "032_console_cap_index": m032,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

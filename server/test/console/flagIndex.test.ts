@@ -2,12 +2,21 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOOKUP_ACTIONS } from "../../../shared/flags.js";
 import { flagCondition } from "../../src/console/flagSql.js";
+import { cappedActions } from "../../src/staff/caps.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 
 type Deps = Awaited<ReturnType<typeof createTestDeps>>;
 
-/** Migration 031 spells out LOOKUP_ACTIONS in an index predicate; this keeps the two in step. */
-describe.each(databaseKinds)("the lookup-without-ticket flag's index on %s", (kind) => {
+/**
+ * Migrations 031 and 032 spell out action lists in index predicates (the lookup actions, the capped
+ * actions); these tests keep them in step with the code and show each flag's newest-first page uses its index.
+ */
+const cases = [
+  { flag: "lookup_without_ticket", index: "audit_log_lookup_no_ticket_idx", actions: [...LOOKUP_ACTIONS] },
+  { flag: "cap_edge", index: "audit_log_cap_edge_idx", actions: [...cappedActions] },
+] as const;
+
+describe.each(databaseKinds)("the console flags' indexes on %s", (kind) => {
   let deps: Deps;
   beforeAll(async () => {
     deps = await createTestDeps(kind, { seed: false });
@@ -16,16 +25,16 @@ describe.each(databaseKinds)("the lookup-without-ticket flag's index on %s", (ki
     await deps.database.close();
   });
 
-  it("covers exactly the lookup actions the flag reads", async () => {
-    const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where indexname = 'audit_log_lookup_no_ticket_idx'`.execute(deps.database.db);
+  it.each(cases)("$index covers exactly the actions $flag reads", async ({ index, actions }) => {
+    const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where indexname = ${index}`.execute(deps.database.db);
     expect(rows).toHaveLength(1);
-    const named = [...(rows[0]?.indexdef ?? "").matchAll(/'([a-z_.]+)'/g)].map((m) => m[1]).sort();
-    expect(named).toEqual([...LOOKUP_ACTIONS].sort());
+    const named = [...(rows[0]?.indexdef ?? "").matchAll(/'([a-z_]+\.[a-z_]+)'/g)].map((m) => m[1]).sort();
+    expect(named).toEqual([...actions].sort());
   });
 
-  it("is the path the flag's newest-first page takes once the log is large enough to care", async () => {
+  it.each(cases)("$flag's newest-first page goes through $index", async ({ flag, index }) => {
     const hours = { timeZone: "UTC", days: [1, 2, 3, 4, 5], startMinute: 480, endMinute: 1080 };
-    const where = flagCondition("lookup_without_ticket", hours);
+    const where = flagCondition(flag, hours);
     // An empty log is planned as a scan of nothing; without seq scans the planner shows which index it would use.
     const plan = await deps.database.db.transaction().execute(async (trx) => {
       await sql`set local enable_seqscan = off`.execute(trx);
@@ -34,8 +43,8 @@ describe.each(databaseKinds)("the lookup-without-ticket flag's index on %s", (ki
     const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
     // Each month's partition has its own copy of the index, attached to the parent index.
     const copies = await sql<{ relname: string }>`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
-      where i.inhparent = 'audit_log_lookup_no_ticket_idx'::regclass`.execute(deps.database.db);
-    const used = [...text.matchAll(/Index (?:Only )?Scan(?: Backward)? using (\S+)/g)].map((m) => m[1]);
+      where i.inhparent = ${index}::regclass`.execute(deps.database.db);
+    const used = [...text.matchAll(/(?:Index (?:Only )?Scan(?: Backward)? using|Bitmap Index Scan on) (\S+)/g)].map((m) => m[1]);
     expect(used.length, text).toBeGreaterThan(0);
     expect(used.every((name) => copies.rows.some((c) => c.relname === name)), text).toBe(true);
   });
