@@ -15,7 +15,7 @@ function componentSchemas(): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
   for (const [id, schema] of Object.entries(directorySchemas)) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { io: "output", unrepresentable: "any", uri: REF }) as { schemas: Record<string, Json> };
-  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _ignored, ...rest }]) => [id, rest]));
+  return Object.fromEntries(Object.entries(schemas).map(([id, { $schema: _s, $id: _id, ...rest }]) => [id, rest]));
 }
 
 /** A $ref when the schema is a named one, else the schema inline. */
