@@ -17,6 +17,7 @@ import * as m017 from "./migrations/017_rate_limits.js";
 import * as m018 from "./migrations/018_audit_partitions.js";
 import * as m020 from "./migrations/020_verify.js";
 import * as m022 from "./migrations/022_search_words.js";
+import * as m024 from "./migrations/024_directory.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -38,6 +39,7 @@ export const migrations: Record<string, Migration> = {
   "018_audit_partitions": m018,
   "020_verify": m020,
   "022_search_words": m022,
+  "024_directory": m024,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

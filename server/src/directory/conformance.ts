@@ -3,7 +3,6 @@ import type { z } from "zod";
 import {
   AccountWithUsers,
   DIRECTORY_BASE_PATH,
-  DirectoryAccount,
   DirectoryProblem,
   DirectorySearchResponse,
   DirectoryUser,

@@ -5,7 +5,7 @@ import { systemActor } from "../../src/actor.js";
 import { formatCheckTable, runDirectoryChecks, type CheckRow } from "../../src/directory/conformance.js";
 import { signDirectoryToken } from "../../src/directory/directoryToken.js";
 import { GrantKeys } from "../../src/impersonation/signingKeys.js";
-import type { DirectoryStore } from "../../../examples/demo-product/src/directory/store.js";
+import type { AccountRow, DirectoryStore, UserRow } from "../../../examples/demo-product/src/directory/store.js";
 import { startProductDirectory, type ProductDirectory } from "./productDirectory.js";
 
 /**
@@ -18,7 +18,7 @@ const AUDIENCE = "prd_check";
 const keys = new GrantKeys({ kind: "memory" });
 const now = () => new Date();
 
-const rows = {
+const rows: { accounts: AccountRow[]; users: UserRow[] } = {
   accounts: [{ id: "acc_1", name: "Acme", domain: "acme.test", status: "active", plan: "team", seatsLicensed: 5, billingCustomerId: null, version: 1 }],
   users: [
     { id: "usr_1", accountId: "acc_1", email: "ana@acme.test", name: "Ana Almeida", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 },

@@ -5,6 +5,10 @@ import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } f
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { billedSeats, seatHolders, temporarySeats, userRef } from "./seatHolders.js";
+import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
 
 const SEATED_ACCOUNT = new Set(["active", "trialing", "past_due", "suspended"]);
 
@@ -16,7 +20,7 @@ export const changeSeats = defineCommand({
   action: "seats.change",
   targetType: "account",
   input: actionInputs["seats.change"],
-  provider: "billing",
+  provider: ["billing", "directory"],
   providerState: billingBefore,
   precondition: async (target, ctx) => {
     const { account } = target;
@@ -52,12 +56,25 @@ export const changeSeats = defineCommand({
     const holders = await seatHolders(ctx.deps.database.db, target.id);
     return input.seats < holders.length;
   },
+  // The product's licence first (refused there if the account changed), then billing; both keyed, neither
+  // undoable: a billing failure after the licence changed is an unknown outcome the reconciler completes.
   perform: async (target, input, ctx, call) => {
     const quantity = input.seats + (await temporarySeats(call.executor ?? ctx.deps.database.db, target.id));
-    return ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call);
+    let account: DirectoryAccount | undefined;
+    let billing: BillingSummary | undefined;
+    await runSteps(
+      [
+        ...directoryStep(ctx, `set ${target.id} to ${input.seats} seats in the directory`, async () => void (account = await writeAccount(target, { seatsLicensed: input.seats }, ctx, call))),
+        { label: `bill ${quantity} seats`, run: async () => void (billing = await ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call)) },
+      ],
+      ctx,
+      call,
+    );
+    return { account, billing: billing! };
   },
-  apply: async (trx, target, input, ctx, billing) => {
+  apply: async (trx, target, input, ctx, { account, billing }) => {
     await trx.updateTable("accounts").set({ seats_licensed: input.seats }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_changed", detail: `${target.account.seats_licensed} → ${input.seats} seats by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     const after = await accountAfter(trx, target.id);
     return { after: { ...after, billedSeats: await billedSeats(trx, { ...target.account, seats_licensed: input.seats }), billing: billingSnapshot(billing) } };
