@@ -1,5 +1,6 @@
 import type { ActionTarget } from "../../../shared/schemas/actions.js";
-import type { Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
+import type { Clock } from "../clock.js";
 import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/contract.js";
 import type { DB } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
@@ -11,12 +12,15 @@ import type { DirectoryPort, UserLookup } from "./port.js";
  * Reads that fill the cache (DIRECTORY_PROVIDER=http) before Steward reads its own tables as it
  * always has; with the built-in directory the tables are the directory and these do nothing.
  */
-interface ReadDeps {
+export interface ReadDeps {
   directory: DirectoryPort;
-  database: AppDeps["database"];
-  clock: AppDeps["clock"];
+  db: Kysely<DB>;
+  clock: Clock;
   logger?: Logger;
 }
+
+/** The app's dependencies as the read-through needs them. */
+export const readDepsOf = (deps: AppDeps): ReadDeps => ({ directory: deps.directory, db: deps.database.db, clock: deps.clock, logger: deps.logger });
 
 export const isCached = (deps: { directory: DirectoryPort }) => deps.directory.name !== "builtin";
 
@@ -25,7 +29,7 @@ export async function refreshAccount(deps: ReadDeps, accountId: string): Promise
   if (!isCached(deps)) return;
   const { account, users } = await deps.directory.getAccount(accountId);
   const now = deps.clock.now();
-  await deps.database.db.transaction().execute(async (trx) => {
+  await deps.db.transaction().execute(async (trx) => {
     await mirrorDirectory(trx, { accounts: [account], users }, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
     await markMissingUsersDeleted(trx, account.id, users.map((u) => u.id), now);
   });
@@ -35,7 +39,7 @@ export async function refreshAccount(deps: ReadDeps, accountId: string): Promise
 export async function refreshTarget(deps: ReadDeps, target: ActionTarget): Promise<void> {
   if (!isCached(deps)) return;
   if (target.type === "account") return refreshAccount(deps, target.id);
-  const cached = await deps.database.db.selectFrom("users").select("account_id").where("id", "=", target.id).executeTakeFirst();
+  const cached = await deps.db.selectFrom("users").select("account_id").where("id", "=", target.id).executeTakeFirst();
   const accountId = cached?.account_id ?? (await deps.directory.getUser(target.id)).accountId;
   await refreshAccount(deps, accountId);
 }
@@ -43,13 +47,13 @@ export async function refreshTarget(deps: ReadDeps, target: ActionTarget): Promi
 export async function refreshLookup(deps: ReadDeps, query: UserLookup): Promise<void> {
   if (!isCached(deps)) return;
   const answer = await deps.directory.lookupUsers(query);
-  await mirrorDirectory(deps.database.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
+  await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
 }
 
 export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<void> {
   if (!isCached(deps)) return;
   const answer = await deps.directory.search(q, limit);
-  await mirrorDirectory(deps.database.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
+  await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
 }
 
 /** In a command's apply: the product's answer to the write, into the cache (the runner has bumped the version). */
