@@ -17,16 +17,18 @@ import type { GrantKeys } from "../../src/impersonation/signingKeys.js";
 export interface ProductDirectory {
   url: string;
   store: DirectoryStore;
-  faults: { delayMs: number; status: number | null };
+  /** Applied to every request, or to writes only (`writesOnly`). */
+  faults: { delayMs: number; status: number | null; writesOnly: boolean };
   close(): Promise<void>;
 }
 
 export async function startProductDirectory(options: { keys: GrantKeys; issuer: string; audience: string; now: () => Date; rows?: { accounts: AccountRow[]; users: UserRow[] }; before?: (store: DirectoryStore) => RequestHandler[] }): Promise<ProductDirectory> {
   const store = await DirectoryStore.open();
   if (options.rows) await store.load(options.rows.accounts, options.rows.users);
-  const faults: ProductDirectory["faults"] = { delayMs: 0, status: null };
+  const faults: ProductDirectory["faults"] = { delayMs: 0, status: null, writesOnly: false };
   const app = express();
-  app.use(async (_req, res, next) => {
+  app.use(async (req, res, next) => {
+    if (faults.writesOnly && req.method === "GET") return next();
     if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));
     if (faults.status) return void res.status(faults.status).type("application/problem+json").send(JSON.stringify({ type: "about:blank", title: "Down", status: faults.status, code: "unavailable" }));
     next();
