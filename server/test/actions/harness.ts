@@ -14,7 +14,7 @@ import { Auth0Fake } from "../fakes/auth0Fake.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { createTestDeps, testConfig } from "../support/databases.js";
 import { grantKeysFor } from "../../src/impersonation/signingKeys.js";
-import { directoryRowsOf, startProductDirectory, type ProductDirectory } from "../directory/productDirectory.js";
+import { startProductDirectory, syncProductDirectory, type ProductDirectory } from "../directory/productDirectory.js";
 import { ticketFor } from "../support/tickets.js";
 import { mirrorDemoBillingInto, mirrorDemoUsersInto } from "./demoProviders.js";
 
@@ -101,11 +101,9 @@ async function startHarnessProduct(extraEnv: Record<string, string> = {}) {
   };
 }
 
-/** The product starts with the customers Steward's seeded (and arranged) tables hold. */
+/** The product holds the customers Steward's seeded (and arranged) tables hold. */
 export async function fillProductDirectory(h: Harness): Promise<void> {
-  if (!h.product) return;
-  const rows = await directoryRowsOf(h.deps.database.db);
-  await h.product.store.load(rows.accounts, rows.users);
+  if (h.product) await syncProductDirectory(h.deps.database.db, h.product.store);
 }
 
 /**
@@ -116,6 +114,8 @@ export function useHarness(kind: DatabaseKind, options: HarnessOptions & { arran
   const h = {} as Harness;
   beforeAll(async () => {
     Object.assign(h, await createHarness(kind, options));
+    // Before (arrangements made through the API reach the product) and after (those made in the tables).
+    await fillProductDirectory(h);
     await options.arrange?.(h);
     await fillProductDirectory(h);
   }, HARNESS_TIMEOUT_MS);

@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import express, { type RequestHandler } from "express";
 import { createLocalJWKSet } from "jose";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { directoryRouter } from "../../../examples/demo-product/src/directory/routes.js";
 import { DirectoryStore, type AccountRow, type UserRow } from "../../../examples/demo-product/src/directory/store.js";
 import type { DB } from "../../src/db/schema.js";
@@ -57,4 +57,39 @@ export async function startProductDirectory(options: { keys: GrantKeys; issuer: 
 export async function directoryRowsOf(db: Kysely<DB>): Promise<{ accounts: AccountRow[]; users: UserRow[] }> {
   const [accounts, users] = await Promise.all([db.selectFrom("accounts").selectAll().orderBy("id").execute(), db.selectFrom("users").selectAll().orderBy("id").execute()]);
   return { accounts: accounts.map(accountFromRow), users: users.map(userFromRow) };
+}
+
+/**
+ * After a test arranged Steward's tables directly (as if the product had those customers): the
+ * product's store takes the same values (a changed row gets a new version there, as any product
+ * change would), and Steward's cache records the product's versions, so nothing looks stale.
+ */
+export async function syncProductDirectory(db: Kysely<DB>, store: DirectoryStore): Promise<void> {
+  const rows = await directoryRowsOf(db);
+  const pg = store.db;
+  await pg.query(
+    `insert into accounts (id, name, domain, status, plan, seats_licensed, billing_customer_id, version)
+     select id, name, domain, status, plan, "seatsLicensed", "billingCustomerId", 1 from jsonb_to_recordset($1::jsonb)
+       as x(id text, name text, domain text, status text, plan text, "seatsLicensed" int, "billingCustomerId" text)
+     on conflict (id) do update set name = excluded.name, domain = excluded.domain, status = excluded.status, plan = excluded.plan,
+       seats_licensed = excluded.seats_licensed, billing_customer_id = excluded.billing_customer_id, version = accounts.version + 1
+     where (accounts.name, accounts.domain, accounts.status, accounts.plan, accounts.seats_licensed, accounts.billing_customer_id)
+       is distinct from (excluded.name, excluded.domain, excluded.status, excluded.plan, excluded.seats_licensed, excluded.billing_customer_id)`,
+    [JSON.stringify(rows.accounts)],
+  );
+  await pg.query(
+    `insert into users (id, account_id, email, name, role, status, idp_id, protected, version)
+     select id, "accountId", email, name, role, status, "idpId", protected, 1 from jsonb_to_recordset($1::jsonb)
+       as x(id text, "accountId" text, email text, name text, role text, status text, "idpId" text, protected boolean)
+     on conflict (id) do update set account_id = excluded.account_id, email = excluded.email, name = excluded.name, role = excluded.role,
+       status = excluded.status, idp_id = excluded.idp_id, protected = excluded.protected, version = users.version + 1
+     where (users.account_id, users.email, users.name, users.role, users.status, users.idp_id, users.protected)
+       is distinct from (excluded.account_id, excluded.email, excluded.name, excluded.role, excluded.status, excluded.idp_id, excluded.protected)`,
+    [JSON.stringify(rows.users)],
+  );
+  const versions = async (table: "accounts" | "users") => (await pg.query<{ id: string; version: number }>(`select id, version from ${table}`)).rows;
+  for (const table of ["accounts", "users"] as const) {
+    const list = await versions(table);
+    await sql`update ${sql.table(table)} t set directory_version = v.version from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as v(id text, version int) where t.id = v.id`.execute(db);
+  }
 }

@@ -130,7 +130,7 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
         `update users set role = coalesce($2, role), status = coalesce($3, status), staff = coalesce($4, staff), protected = coalesce($5, protected), settings = coalesce($6::jsonb, settings), version = version + 1 where id = $1`,
         [id, c.role ?? null, c.status ?? null, c.staff ?? null, c.protected ?? null, settings],
       );
-      return { status: 200, body: await store.user(id, tx) };
+      return { status: 200, body: await store.user(id, tx, { deleted: true }) };
     });
     send(res, answer);
   });

@@ -73,8 +73,9 @@ export class DirectoryStore {
     return (await db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where id = $1`, [id])).rows[0] ?? null;
   }
 
-  async user(id: string, db: Queryable = this.db): Promise<UserRow | null> {
-    return (await db.query<UserRow>(`select ${USER_COLUMNS} from users where id = $1 and status <> 'deleted'`, [id])).rows[0] ?? null;
+  /** `deleted: true`: also a deleted user (the answer to the write that deleted it). */
+  async user(id: string, db: Queryable = this.db, options: { deleted?: boolean } = {}): Promise<UserRow | null> {
+    return (await db.query<UserRow>(`select ${USER_COLUMNS} from users where id = $1 and ($2 or status <> 'deleted')`, [id, options.deleted ?? false])).rows[0] ?? null;
   }
 
   async usersOf(accountId: string): Promise<UserRow[]> {

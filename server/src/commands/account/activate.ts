@@ -30,16 +30,14 @@ export const activateAccount = defineCommand({
     const users = await usersHeldBy(db, holds);
     const status = restoredStatus(holds[0]?.previous_status);
     let account: DirectoryAccount | undefined;
-    // Unblocks (undoable), then the product's status, then billing (both keyed, neither undone).
-    const steps: ProviderStep[] = [
-      ...blockSteps(users, false, ctx, call),
-      ...directoryStep(ctx, `activate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status }, ctx, call))),
-    ];
+    const steps: ProviderStep[] = blockSteps(users, false, ctx, call);
     let subscription: BillingSummary | null = billing;
     const resumable = isLiveSubscription(billing) && billing.cancelAtPeriodEnd;
     if (resumable) {
       steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(billingRef(target.account), { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
     }
+    // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
+    steps.push(...directoryStep(ctx, `activate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     const billingNote = resumable ? "subscription resumed" : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
     return { holds, unblockedUserIds: users.map((u) => u.id), status, account, subscriptionResumed: resumable, billingNote, subscription: billingSnapshot(subscription) };

@@ -45,14 +45,12 @@ export const deactivateAccount = defineCommand({
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     let subscription: BillingSummary | null = billing;
     let account: DirectoryAccount | undefined;
-    // Blocks (undoable), then the product's status, then billing (both keyed, neither undone).
-    const steps: ProviderStep[] = [
-      ...blockSteps(users, true, ctx, call),
-      ...directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deactivated" }, ctx, call))),
-    ];
+    const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
     if (isLiveSubscription(billing) && !billing.cancelAtPeriodEnd) {
       steps.push({ label: "end the subscription at period end", run: async () => (subscription = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "at_period_end", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
+    // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
+    steps.push(...directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deactivated" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account };
   },

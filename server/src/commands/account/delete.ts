@@ -52,11 +52,7 @@ export const deleteAccount = defineCommand({
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     let cancelled: BillingSummary | null = null;
     let account: DirectoryAccount | undefined;
-    // Blocks (undoable), then the product's status, billing and sessions (none of which is undone).
-    const steps: ProviderStep[] = [
-      ...blockSteps(users, true, ctx, call),
-      ...directoryStep(ctx, `delete ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deleted" }, ctx, call))),
-    ];
+    const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
     if (isLiveSubscription(billing)) {
       steps.push({ label: "cancel the subscription now", run: async () => (cancelled = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "now", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
@@ -64,6 +60,8 @@ export const deleteAccount = defineCommand({
     let sessionsRevoked = 0;
     const signedIn = await (call.executor ?? ctx.deps.database.db).selectFrom("users").selectAll().where("account_id", "=", target.id).where("status", "!=", "deleted").orderBy("id").execute();
     for (const user of signedIn) steps.push({ label: `end the sessions of ${user.id}`, run: async () => (sessionsRevoked += (await ctx.deps.identity.revokeSessions(identityRef(user), call)).revoked) });
+    // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
+    steps.push(...directoryStep(ctx, `delete ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deleted" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled), sessionsRevoked, account };
   },

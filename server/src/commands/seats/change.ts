@@ -56,16 +56,16 @@ export const changeSeats = defineCommand({
     const holders = await seatHolders(ctx.deps.database.db, target.id);
     return input.seats < holders.length;
   },
-  // The product's licence first (refused there if the account changed), then billing; both keyed, neither
-  // undoable: a billing failure after the licence changed is an unknown outcome the reconciler completes.
+  // Billing, then the product's licence (keyed, last as in every action); both keyed, neither undoable:
+  // a product refusal after billing changed is an unknown outcome the reconciler completes.
   perform: async (target, input, ctx, call) => {
     const quantity = input.seats + (await temporarySeats(call.executor ?? ctx.deps.database.db, target.id));
     let account: DirectoryAccount | undefined;
     let billing: BillingSummary | undefined;
     await runSteps(
       [
-        ...directoryStep(ctx, `set ${target.id} to ${input.seats} seats in the directory`, async () => void (account = await writeAccount(target, { seatsLicensed: input.seats }, ctx, call))),
         { label: `bill ${quantity} seats`, run: async () => void (billing = await ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call)) },
+        ...directoryStep(ctx, `set ${target.id} to ${input.seats} seats in the directory`, async () => void (account = await writeAccount(target, { seatsLicensed: input.seats }, ctx, call))),
       ],
       ctx,
       call,

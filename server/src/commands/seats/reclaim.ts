@@ -78,14 +78,14 @@ export const reclaimSeats = defineCommand({
     for (const user of users.filter((u) => !u.blocked)) {
       steps.push({ label: `block ${user.id}`, run: () => ctx.deps.identity.setBlocked(identityRef(user), true, call), undo: () => ctx.deps.identity.setBlocked(identityRef(user), false, call) });
     }
-    // The product's status for each, keyed per user: refused there, every block is undone.
-    const written: DirectoryUser[] = [];
-    for (const user of users) {
-      steps.push(...directoryStep(ctx, `deactivate ${user.id} in the directory`, async () => void written.push(await writeUser({ id: user.id, user }, { status: "deactivated" }, ctx, call))));
-    }
     let sessionsRevoked = 0;
     for (const user of users) {
       steps.push({ label: `end the sessions of ${user.id}`, run: async () => (sessionsRevoked += (await ctx.deps.identity.revokeSessions(identityRef(user), call)).revoked) });
+    }
+    // Last, as in every action: the product's status for each, keyed per user.
+    const written: DirectoryUser[] = [];
+    for (const user of users) {
+      steps.push(...directoryStep(ctx, `deactivate ${user.id} in the directory`, async () => void written.push(await writeUser({ id: user.id, user }, { status: "deactivated" }, ctx, call))));
     }
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     return { sessionsRevoked, written };

@@ -18,15 +18,14 @@ export const suspendUser = defineCommand({
     assertUserTransition("user.suspend", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },
-  // The product's status first: refused there (stale, its own rules), no session has ended yet. Once it
-  // is written, a failing revocation leaves the outcome to the reconciler, which runs both again (keyed).
+  // The product's keyed write goes last, as in every action: what fails before it leaves nothing done.
   perform: async (target, _input, ctx, call) => {
     let user: DirectoryUser | undefined;
     let revoked = 0;
     await runSteps(
       [
-        ...directoryStep(ctx, `suspend ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "suspended" }, ctx, call))),
         { label: `revoke the sessions of ${target.id}`, run: async () => void ({ revoked } = await ctx.deps.identity.revokeSessions(identityRef(target.user), call)) },
+        ...directoryStep(ctx, `suspend ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "suspended" }, ctx, call))),
       ],
       ctx,
       call,
