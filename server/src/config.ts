@@ -261,7 +261,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
   if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
-  if (e.DIRECTORY_PROVIDER === "http") {
+  // Demo mode defaults to the demo product beside Steward (examples/demo-product implements the contract).
+  if (e.DIRECTORY_PROVIDER === "http" && !demo) {
     if (!e.DIRECTORY_URL) problems.push({ variable: "DIRECTORY_URL", reason: "required when DIRECTORY_PROVIDER=http" });
     if (!e.DIRECTORY_AUDIENCE) problems.push({ variable: "DIRECTORY_AUDIENCE", reason: "required when DIRECTORY_PROVIDER=http" });
   }
@@ -281,6 +282,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     ...e,
     STEWARD_MODE: mode,
     DEMO_SEED: demo && e.DEMO_SEED,
+    DIRECTORY_URL: e.DIRECTORY_URL ?? (demo && e.DIRECTORY_PROVIDER === "http" ? `http://localhost:${e.DEMO_PRODUCT_PORT}` : undefined),
+    DIRECTORY_AUDIENCE: e.DIRECTORY_AUDIENCE ?? (demo && e.DIRECTORY_PROVIDER === "http" ? "prd_demo" : undefined),
     SESSION_SECRET: e.SESSION_SECRET ?? DEMO_SESSION_SECRET,
     demo,
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },
