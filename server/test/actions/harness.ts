@@ -74,6 +74,7 @@ export async function createHarness(kind: DatabaseKind, options: HarnessOptions 
   if (product) product.setClock(() => deps.clock.now());
   if (auth0) await mirrorDemoUsersInto(auth0, deps);
   if (stripe) await mirrorDemoBillingInto(stripe, deps);
+  if (product) await syncProductDirectory(deps.database.db, product.directory.store);
   return {
     deps,
     app: createApp(deps),
@@ -114,9 +115,8 @@ export function useHarness(kind: DatabaseKind, options: HarnessOptions & { arran
   const h = {} as Harness;
   beforeAll(async () => {
     Object.assign(h, await createHarness(kind, options));
-    // Before (arrangements made through the API reach the product) and after (those made in the tables).
-    await fillProductDirectory(h);
     await options.arrange?.(h);
+    // Arrangements made in Steward's tables reach the product too (those made through the API already have).
     await fillProductDirectory(h);
   }, HARNESS_TIMEOUT_MS);
   afterAll(() => h.close?.());
