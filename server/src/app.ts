@@ -5,6 +5,7 @@ import { zendeskPageRoutes } from "./demo/zendeskPage.js";
 import type { AppDeps } from "./deps.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
 import { buildDirectoryContract } from "./directory/contractDocument.js";
+import { directoryRoutes } from "./routes/directory/settings.js";
 import { notFoundHandler, problemMiddleware } from "./http/problem.js";
 import { refuseUnstorableText } from "./http/textGuard.js";
 import { createRateLimits } from "./http/rateLimit.js";
@@ -77,6 +78,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   app.use(consoleRoutes(deps));
   app.use(contextRoutes(deps));
   app.use(searchRoutes(deps));
+  app.use(directoryRoutes(deps));
   app.use(sessionRoutes(deps));
   app.use(sidebarPageRoutes(deps));
   app.use(staffRoutes(deps));

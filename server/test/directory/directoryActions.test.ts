@@ -126,6 +126,13 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("stale_version") });
     });
 
+    it("GET /api/directory/settings gives the settings support may change, as the directory declares them", async () => {
+      const res = await request(h.app).get("/api/directory/settings").set("Authorization", `Bearer ${await sessionOf(h, "support_read_only")}`);
+      expect(res.status).toBe(200);
+      if (product) expect(res.body.settings).toEqual(expect.arrayContaining([{ key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] }]));
+      else expect(res.body).toEqual({ settings: [] });
+    });
+
     it("search finds the directory's users; context names where the account came from", async () => {
       if (product) {
         // A user only the product knows yet: search reads through to it.
