@@ -75,6 +75,8 @@ export const AccountChanges = z
   .object({
     status: AccountStatus.optional(),
     seatsLicensed: z.number().int().min(0).max(100_000).optional(),
+    /** The product's copy of the plan, after Steward changed the subscription's plan at the billing provider. */
+    plan: z.string().min(1).max(100).optional(),
   })
   .strict()
   .refine((c) => Object.keys(c).length > 0, { message: "name at least one change" });

@@ -61,8 +61,8 @@ export class BuiltinDirectory implements DirectoryPort {
       const row = await (call.executor ?? this.db).selectFrom("accounts").selectAll().where("id", "=", id).executeTakeFirst();
       if (!row) throw builtinNotFound("directory.account_update", `no account ${id}`);
       checkVersion("directory.account_update", row.version, write.expectedVersion);
-      const { status, seatsLicensed } = write.changes;
-      return { ...accountFromRow(row), ...(status ? { status } : {}), ...(seatsLicensed !== undefined ? { seatsLicensed } : {}), version: row.version + 1 };
+      const { status, seatsLicensed, plan } = write.changes;
+      return { ...accountFromRow(row), ...(status ? { status } : {}), ...(seatsLicensed !== undefined ? { seatsLicensed } : {}), ...(plan ? { plan } : {}), version: row.version + 1 };
     });
   }
 
