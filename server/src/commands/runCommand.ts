@@ -130,7 +130,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
-  await refreshTarget(readDepsOf(deps), req.target);
+  await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
   if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
   const ctx = contextFor(req, deps, newOperationId());
@@ -182,7 +182,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   let renewal: { stop(): void } | null = null;
   try {
     // DIRECTORY_PROVIDER=http: the target and its account as the product has them now (the cache is refreshed, never trusted).
-    await refreshTarget(readDepsOf(deps), req.target);
+    await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
     accountId = await accountOf(db, req.target);
     await acquireLease(db, accountLeaseKey(accountId), ctx.operationId, { ttlMs: leaseMs, waitMs });
     leaseKey = accountLeaseKey(accountId);

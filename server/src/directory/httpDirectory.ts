@@ -16,7 +16,7 @@ import type { GrantKeys } from "../impersonation/signingKeys.js";
 import { parseRetryAfter, type ProviderCaller } from "../providers/providerCall.js";
 import { ProviderError, type ProviderErrorCode } from "../providers/providerError.js";
 import { signDirectoryToken, type DirectoryTokenBody } from "./directoryToken.js";
-import type { DirectoryCall, DirectoryPort, UserLookup } from "./port.js";
+import type { DirectoryCall, DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
 /**
  * DIRECTORY_PROVIDER=http: the product's own API, per the contract. Calls go through the same
@@ -54,39 +54,48 @@ export class HttpDirectory implements DirectoryPort {
 
   constructor(private readonly options: HttpDirectoryOptions) {}
 
-  lookupUsers(query: UserLookup) {
+  lookupUsers(query: UserLookup, reader?: DirectoryReader) {
     const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === "string"));
-    return this.request("directory.lookup", "GET", `/users?${params}`, UserLookupResponse);
+    return this.request("directory.lookup", "GET", `/users?${params}`, UserLookupResponse, { reader });
   }
 
-  search(q: string, limit: number) {
-    return this.request("directory.search", "GET", `/search?${new URLSearchParams({ q, limit: String(limit) })}`, DirectorySearchResponse);
+  search(q: string, limit: number, reader?: DirectoryReader) {
+    return this.request("directory.search", "GET", `/search?${new URLSearchParams({ q, limit: String(limit) })}`, DirectorySearchResponse, { reader });
   }
 
-  getUser(id: string) {
-    return this.request("directory.user", "GET", `/users/${encodeURIComponent(id)}`, DirectoryUser);
+  getUser(id: string, reader?: DirectoryReader) {
+    return this.request("directory.user", "GET", `/users/${encodeURIComponent(id)}`, DirectoryUser, { reader });
   }
 
-  getAccount(id: string) {
-    return this.request("directory.account", "GET", `/accounts/${encodeURIComponent(id)}`, AccountWithUsers);
+  getAccount(id: string, reader?: DirectoryReader) {
+    return this.request("directory.account", "GET", `/accounts/${encodeURIComponent(id)}`, AccountWithUsers, { reader });
   }
 
   updateAccount(id: string, write: AccountWrite, call: DirectoryCall) {
-    return this.request("directory.account_update", "PATCH", `/accounts/${encodeURIComponent(id)}`, DirectoryAccount, { body: write, call });
+    return this.request("directory.account_update", "PATCH", `/accounts/${encodeURIComponent(id)}`, DirectoryAccount, { write: { body: write, call } });
   }
 
   updateUser(id: string, write: UserWrite, call: DirectoryCall) {
-    return this.request("directory.user_update", "PATCH", `/users/${encodeURIComponent(id)}`, DirectoryUser, { body: write, call });
+    return this.request("directory.user_update", "PATCH", `/users/${encodeURIComponent(id)}`, DirectoryUser, { write: { body: write, call } });
   }
 
   settings() {
     return this.request("directory.settings", "GET", "/settings", SettingsDeclaration);
   }
 
-  private async request<T extends z.ZodType>(operation: string, method: "GET" | "PATCH", path: string, schema: T, write?: { body: unknown; call: DirectoryCall }): Promise<z.infer<T>> {
+  private async request<T extends z.ZodType>(
+    operation: string,
+    method: "GET" | "PATCH",
+    path: string,
+    schema: T,
+    by: { write?: { body: unknown; call: DirectoryCall }; reader?: DirectoryReader | undefined } = {},
+  ): Promise<z.infer<T>> {
     const { baseUrl, audience, issuer, keys, clock, caller } = this.options;
     const url = `${baseUrl.replace(/\/$/, "")}${DIRECTORY_BASE_PATH}${path}`;
-    const tokenBody: DirectoryTokenBody = write ? { actor: write.call.actor, ticketId: write.call.ticketId, idempotencyKey: write.call.idempotencyKey } : { actor: null, ticketId: null };
+    const { write, reader } = by;
+    const tokenBody: DirectoryTokenBody = write
+      ? { actor: write.call.actor, ticketId: write.call.ticketId, idempotencyKey: write.call.idempotencyKey }
+      : { actor: reader?.actor ?? null, ticketId: reader?.ticketId ?? null };
     return caller.call(
       operation,
       async ({ signal }) => {

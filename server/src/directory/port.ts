@@ -9,6 +9,12 @@ import type { ProviderCallContext } from "../providers/ports.js";
  * then a read cache the adapter fills on every read (mirror.ts) and never decide a write.
  * Every method throws `ProviderError` (provider "product") and nothing else.
  */
+/** Who reads, and from which ticket: carried in the request token, so the product can audit support's reads too. */
+export interface DirectoryReader {
+  actor: Actor | null;
+  ticketId: string | null;
+}
+
 export interface DirectoryCall extends ProviderCallContext {
   /** Who acts and from which ticket: carried in the request token, so the product can audit it too. */
   actor: Actor;
@@ -24,11 +30,11 @@ export interface UserLookup {
 export interface DirectoryPort {
   readonly name: "builtin" | "http";
   /** Exact lookups (the ticket requester): by email, id or external id. */
-  lookupUsers(query: UserLookup): Promise<UserLookupResponse>;
+  lookupUsers(query: UserLookup, reader?: DirectoryReader): Promise<UserLookupResponse>;
   /** Candidates for the search box; Steward ranks them (lookup/search.ts). */
-  search(q: string, limit: number): Promise<DirectorySearchResponse>;
-  getUser(id: string): Promise<DirectoryUser>;
-  getAccount(id: string): Promise<AccountWithUsers>;
+  search(q: string, limit: number, reader?: DirectoryReader): Promise<DirectorySearchResponse>;
+  getUser(id: string, reader?: DirectoryReader): Promise<DirectoryUser>;
+  getAccount(id: string, reader?: DirectoryReader): Promise<AccountWithUsers>;
   /** The product applies the change unless the account moved past `expectedVersion` (ProviderError `stale`). */
   updateAccount(id: string, write: AccountWrite, call: DirectoryCall): Promise<DirectoryAccount>;
   updateUser(id: string, write: UserWrite, call: DirectoryCall): Promise<DirectoryUser>;

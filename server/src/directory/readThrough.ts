@@ -6,7 +6,7 @@ import type { DB } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
 import { markMissingUsersDeleted, mirrorAccounts, mirrorDirectory, mirrorUsers } from "./mirror.js";
-import type { DirectoryPort, UserLookup } from "./port.js";
+import type { DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
 /**
  * Reads that fill the cache (DIRECTORY_PROVIDER=http) before Steward reads its own tables as it
@@ -17,17 +17,19 @@ export interface ReadDeps {
   db: Kysely<DB>;
   clock: Clock;
   logger?: Logger;
+  /** Who reads, from which ticket (named in the product's request token). */
+  reader?: DirectoryReader;
 }
 
 /** The app's dependencies as the read-through needs them. */
-export const readDepsOf = (deps: AppDeps): ReadDeps => ({ directory: deps.directory, db: deps.database.db, clock: deps.clock, logger: deps.logger });
+export const readDepsOf = (deps: AppDeps, reader?: DirectoryReader): ReadDeps => ({ directory: deps.directory, db: deps.database.db, clock: deps.clock, logger: deps.logger, ...(reader ? { reader } : {}) });
 
 export const isCached = (deps: { directory: DirectoryPort }) => deps.directory.name !== "builtin";
 
 /** An account with all its users, as the product has them now (what a write is decided on). */
 export async function refreshAccount(deps: ReadDeps, accountId: string): Promise<void> {
   if (!isCached(deps)) return;
-  const { account, users } = await deps.directory.getAccount(accountId);
+  const { account, users } = await deps.directory.getAccount(accountId, deps.reader);
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
     await mirrorDirectory(trx, { accounts: [account], users }, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
@@ -40,19 +42,19 @@ export async function refreshTarget(deps: ReadDeps, target: ActionTarget): Promi
   if (!isCached(deps)) return;
   if (target.type === "account") return refreshAccount(deps, target.id);
   const cached = await deps.db.selectFrom("users").select("account_id").where("id", "=", target.id).executeTakeFirst();
-  const accountId = cached?.account_id ?? (await deps.directory.getUser(target.id)).accountId;
+  const accountId = cached?.account_id ?? (await deps.directory.getUser(target.id, deps.reader)).accountId;
   await refreshAccount(deps, accountId);
 }
 
 export async function refreshLookup(deps: ReadDeps, query: UserLookup): Promise<void> {
   if (!isCached(deps)) return;
-  const answer = await deps.directory.lookupUsers(query);
+  const answer = await deps.directory.lookupUsers(query, deps.reader);
   await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
 }
 
 export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<void> {
   if (!isCached(deps)) return;
-  const answer = await deps.directory.search(q, limit);
+  const answer = await deps.directory.search(q, limit, deps.reader);
   await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
 }
 

@@ -13,7 +13,7 @@ import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSu
 import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContext.js";
 import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
-import type { DirectoryPort } from "../directory/port.js";
+import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
 import { isCached, refreshAccount, refreshLookup } from "../directory/readThrough.js";
 
 /**
@@ -28,6 +28,8 @@ export interface ContextSources {
   /** Accounts and users: with the product's (http), the requester and their account are read from it first. */
   directory: DirectoryPort;
   clock: Clock;
+  /** Who reads, from which ticket: named in the product's request token (DIRECTORY_PROVIDER=http). */
+  reader?: DirectoryReader;
   /** The longest any one part is waited for. */
   partTimeoutMs: number;
   logger: Logger;
@@ -178,7 +180,8 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
   if (isCached(sources)) {
     // The requester as the product knows them now; the product down or slow leaves what the cache held
     // (the account part then says the product did not answer, the other parts come back as usual).
-    await withDeadline(refreshLookup(sources, { email: query.email }), sources.partTimeoutMs).catch((err: unknown) => sources.logger.warn({ err }, "the product's directory did not answer the requester lookup"));
+    const lookups = [{ email: query.email }, ...(query.externalId ? [{ externalId: query.externalId }] : [])];
+    await withDeadline(Promise.all(lookups.map((lookup) => refreshLookup(sources, lookup))), sources.partTimeoutMs).catch((err: unknown) => sources.logger.warn({ err }, "the product's directory did not answer the requester lookup"));
   }
   const resolution = await resolveRequester(sources.db, query);
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };

@@ -53,6 +53,11 @@ describe("HttpDirectory", () => {
     const claims = await verifyDirectoryToken(request.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_test", now: clock.now() });
     expect(claims).toMatchObject({ sub: "stf_1", agent: { id: "stf_1", email: "agent@support.test" }, ticketId: "4242", idem: "key-1" });
     await expect(verifyDirectoryToken(request.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_other", now: clock.now() })).rejects.toThrow(/rejected/);
+    // A read names who reads and from which ticket too, without an idempotency key.
+    await directory.getUser("usr_1", { actor: staff, ticketId: "77" });
+    const read = await verifyDirectoryToken(seen.at(-1)!.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_test", now: clock.now() });
+    expect(read).toMatchObject({ sub: "stf_1", ticketId: "77" });
+    expect(read.idem).toBeUndefined();
   });
 
   it("a stale refusal is 409 stale_version from the product; another 409 is a refusal (422)", async () => {

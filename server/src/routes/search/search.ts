@@ -27,7 +27,7 @@ export function searchRoutes(deps: AppDeps): Router {
     },
     async ({ query, req }) => {
       // DIRECTORY_PROVIDER=http: the product's candidates into the cache first (first page), ranked here as always.
-      if (!query.cursor) await refreshSearch(readDepsOf(deps), query.q, query.limit).catch((err: unknown) => (req.log ?? deps.logger).warn({ err }, "the product's directory did not answer the search; searching the cache"));
+      if (!query.cursor) await refreshSearch(readDepsOf(deps, { actor: requireActor(req), ticketId: ticketIdOf(req) }), query.q, query.limit).catch((err: unknown) => (req.log ?? deps.logger).warn({ err }, "the product's directory did not answer the search; searching the cache"));
       const results = await searchDirectory(db, query);
       await appendAudit(
         db,
