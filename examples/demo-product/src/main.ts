@@ -12,18 +12,20 @@ if (!credential) {
   process.stderr.write("demo product: STEWARD_PRODUCT_CREDENTIAL is required (npm run steward -- products add …)\n");
   process.exit(1);
 }
-// The product's own directory: its own PGlite (DIRECTORY_DATA_DIR, or in memory), filled once from a seed file.
-const store = await DirectoryStore.open(process.env.DIRECTORY_DATA_DIR || undefined);
-if (process.env.DIRECTORY_SEED_FILE) {
+// Steward's directory contract over the product's own PGlite (DIRECTORY_DATA_DIR, or in memory), filled once
+// from a seed file: only when Steward runs with DIRECTORY_PROVIDER=http (it passes these), else not opened at all.
+const wantsDirectory = Boolean(process.env.DIRECTORY_SEED_FILE || process.env.DIRECTORY_DATA_DIR);
+const store = wantsDirectory ? await DirectoryStore.open(process.env.DIRECTORY_DATA_DIR || undefined) : null;
+if (store && process.env.DIRECTORY_SEED_FILE) {
   const seed = JSON.parse(readFileSync(process.env.DIRECTORY_SEED_FILE, "utf8")) as { accounts: AccountRow[]; users: UserRow[] };
   await store.load(seed.accounts, seed.users);
 }
 const productId = credential.split(".")[0] ?? "prd_demo";
-const { app, kit } = createDemoProduct({ stewardUrl, credential, directory: { store, keys: remoteKeys(stewardUrl), issuer: stewardUrl, audience: productId } });
+const { app, kit } = createDemoProduct({ stewardUrl, credential, ...(store ? { directory: { store, keys: remoteKeys(stewardUrl), issuer: stewardUrl, audience: productId } } : {}) });
 const server = app.listen(port, host, () => process.stdout.write(`demo product listening on http://localhost:${port}\n`));
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
     server.close();
-    void Promise.all([kit.close(), store.close()]).finally(() => process.exit(0));
+    void Promise.all([kit.close(), store?.close()]).finally(() => process.exit(0));
   });
 }
