@@ -6,7 +6,9 @@ import { AccountStatus, ProductRole, UserStatus } from "../roles.js";
  * and users (DIRECTORY_PROVIDER=http). Every request carries a short-lived JWT from Steward (see
  * DirectoryClaims); every object carries `version`, and a write names the version it was decided on,
  * so the product — never Steward's cache — refuses a stale write (409 `stale_version`). Writes are
- * idempotent by the token's `idem` claim: the same key twice is applied once and answered the same.
+ * idempotent by the token's `idem` claim: the same key twice on the same object is applied once and the
+ * repeat answered with the first answer, whatever its body (a retry after a lost answer may carry a newer
+ * expectedVersion that Steward read meanwhile, when the first attempt had in fact been applied).
  * The OpenAPI document (docs/directory-contract.json) is generated from these schemas.
  */
 export const DIRECTORY_CONTRACT_VERSION = "1.0.0";

@@ -65,7 +65,7 @@ export function buildDirectoryContract(version: string = DIRECTORY_CONTRACT_VERS
         "What a product implements so Steward finds and changes its accounts and users through the product's own API. " +
         `Every request carries Authorization: Bearer <JWT> (typ ${DIRECTORY_TOKEN_TYP}, ES256, a key from Steward's /.well-known/jwks.json; aud = your product id; ` +
         "claims: sub and agent = the acting agent, ticketId, idem = idempotency key on writes, life ≤ 60 s). Every object carries `version`; " +
-        "a write names expectedVersion and is refused 409 stale_version when the object changed. The same idem twice is applied once and answered the same. " +
+        "a write names expectedVersion and is refused 409 stale_version when the object changed. The same idem twice on the same object is applied once and the repeat answered with the first answer, whatever its body. " +
         "Check an implementation with: npx steward directory-check --url … --key …",
     },
     paths,

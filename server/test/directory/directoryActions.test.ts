@@ -160,7 +160,7 @@ describe("the product's directory down or slow", () => {
     await h?.close();
     await product?.close();
   });
-  const heal = () => Object.assign(product.faults, { delayMs: 0, status: null, writesOnly: false });
+  const heal = () => Object.assign(product.faults, { delayMs: 0, status: null, writesOnly: false, answerDelayMs: 0 });
   const email = async () => (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
 
   it("context: the account part fails naming the product; identity, billing, activity and audit still come back", async () => {
@@ -210,5 +210,22 @@ describe("the product's directory down or slow", () => {
     expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
     expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "succeeded", after: { role } });
     expect(await h.deps.database.db.selectFrom("users").select("role").where("id", "=", USER).executeTakeFirstOrThrow()).toEqual({ role });
+  });
+
+  it("a write applied at the product whose answer was lost: a read meanwhile shows it, and the reconciler's retry (newer version, same key) is answered from the product's record, applied once", async () => {
+    const before = await product.store.user(USER);
+    const role = before!.role === "viewer" ? "member" : "viewer";
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    heal();
+    expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
+    // The agent looks again: the cache now holds the product's new version (the one the retry will send).
+    const token = await sessionOf(h, "support_full");
+    expect((await request(h.app).get("/api/context").query({ email: await email() }).set("Authorization", `Bearer ${token}`)).body.user).toMatchObject({ role });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
+    expect((await auditOf(h.deps, "user.role_change", USER)).slice(-3).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
   });
 });

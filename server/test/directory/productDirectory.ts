@@ -17,16 +17,29 @@ import type { GrantKeys } from "../../src/impersonation/signingKeys.js";
 export interface ProductDirectory {
   url: string;
   store: DirectoryStore;
-  /** Applied to every request, or to writes only (`writesOnly`). */
-  faults: { delayMs: number; status: number | null; writesOnly: boolean };
+  /**
+   * Applied to every request, or to writes only (`writesOnly`). `answerDelayMs`: a write is applied at
+   * once but answered that much later (the answer lost on the way back, as Steward sees it).
+   */
+  faults: { delayMs: number; status: number | null; writesOnly: boolean; answerDelayMs: number };
   close(): Promise<void>;
 }
 
 export async function startProductDirectory(options: { keys: GrantKeys; issuer: string; audience: string; now: () => Date; rows?: { accounts: AccountRow[]; users: UserRow[] }; before?: (store: DirectoryStore) => RequestHandler[] }): Promise<ProductDirectory> {
   const store = await DirectoryStore.open();
   if (options.rows) await store.load(options.rows.accounts, options.rows.users);
-  const faults: ProductDirectory["faults"] = { delayMs: 0, status: null, writesOnly: false };
+  const faults: ProductDirectory["faults"] = { delayMs: 0, status: null, writesOnly: false, answerDelayMs: 0 };
   const app = express();
+  app.use((req, res, next) => {
+    if (!faults.answerDelayMs || req.method === "GET") return next();
+    const send = res.send.bind(res);
+    const delay = faults.answerDelayMs;
+    res.send = (body: unknown) => {
+      setTimeout(() => send(body as never), delay);
+      return res;
+    };
+    next();
+  });
   app.use(async (req, res, next) => {
     if (faults.writesOnly && req.method === "GET") return next();
     if (faults.delayMs) await new Promise((r) => setTimeout(r, faults.delayMs));

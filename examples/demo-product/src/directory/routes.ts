@@ -102,7 +102,7 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
     const body = AccountWrite.safeParse(req.body);
     if (!body.success) return invalid(res, body.error, "body");
     const id = String(req.params.id);
-    const answer = await store.writeOnce(claims.idem, JSON.stringify(["account", id, body.data]), async (tx) => {
+    const answer = await store.writeOnce(claims.idem, `account:${id}`, async (tx) => {
       const account = await store.account(id, tx);
       if (!account) return { status: 404, body: { code: "not_found", title: "No such account" } };
       if (account.version !== body.data.expectedVersion) return stale(account.version, body.data.expectedVersion);
@@ -120,7 +120,7 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
     const body = UserWrite.safeParse(req.body);
     if (!body.success) return invalid(res, body.error, "body");
     const id = String(req.params.id);
-    const answer = await store.writeOnce(claims.idem, JSON.stringify(["user", id, body.data]), async (tx) => {
+    const answer = await store.writeOnce(claims.idem, `user:${id}`, async (tx) => {
       const user: UserRow | null = await store.user(id, tx);
       if (!user) return { status: 404, body: { code: "not_found", title: "No such user" } };
       if (user.version !== body.data.expectedVersion) return stale(user.version, body.data.expectedVersion);

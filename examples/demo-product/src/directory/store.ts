@@ -109,13 +109,14 @@ export class DirectoryStore {
 
   /**
    * One write, once per key: `change` runs in a transaction with the row locked; its answer is kept
-   * under the key, and a repeat of the same request gets the same answer without running again.
+   * under the key, and a repeat on the same object gets the same answer without running again —
+   * whatever its body says (Steward's retry may carry a newer expectedVersion it read meanwhile).
    */
   async writeOnce(key: string, request: string, change: (tx: Queryable) => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
     return this.db.transaction(async (tx) => {
       const seen = (await tx.query<{ request: string; status: number; body: unknown }>(`select request, status, body from write_keys where key = $1`, [key])).rows[0];
       if (seen) {
-        if (seen.request !== request) return { status: 422, body: { code: "idempotency_key_reused", title: "Idempotency key reused", detail: "this key was used for another request" } };
+        if (seen.request !== request) return { status: 422, body: { code: "idempotency_key_reused", title: "Idempotency key reused", detail: "this key was used for another object" } };
         return { status: seen.status, body: seen.body };
       }
       const answer = await change(tx);
