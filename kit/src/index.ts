@@ -7,3 +7,4 @@ export { GrantRejected, verifyGrant, remoteKeys } from "./core/verifyGrant.js";
 export type { Impersonation, KitEvent, Mode, SessionStatus } from "./core/types.js";
 export { impersonationRouter, bannerHtml, COOKIE, type ExpressHooks } from "./express/adapter.js";
 export { BANNER_BUDGET_BYTES, bannerSize } from "./banner/size.js";
+export { DirectoryTokenRejected, verifyDirectoryToken, DIRECTORY_TOKEN_TYP, type DirectoryTokenClaims } from "./core/verifyDirectoryToken.js";

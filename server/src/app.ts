@@ -4,6 +4,8 @@ import { pinoHttp } from "pino-http";
 import { zendeskPageRoutes } from "./demo/zendeskPage.js";
 import type { AppDeps } from "./deps.js";
 import { buildOpenApiDocument } from "./http/openapi.js";
+import { buildDirectoryContract } from "./directory/contractDocument.js";
+import { directoryRoutes } from "./routes/directory/settings.js";
 import { notFoundHandler, problemMiddleware } from "./http/problem.js";
 import { refuseUnstorableText } from "./http/textGuard.js";
 import { createRateLimits } from "./http/rateLimit.js";
@@ -77,6 +79,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   app.use(consoleRoutes(deps));
   app.use(contextRoutes(deps));
   app.use(searchRoutes(deps));
+  app.use(directoryRoutes(deps));
   app.use(sessionRoutes(deps));
   app.use(sidebarPageRoutes(deps));
   app.use(staffRoutes(deps));
@@ -88,6 +91,10 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   if (deps.config.demo) app.use(zendeskPageRoutes(deps));
   // Demo mode only: customer mail held in the outbox, for the local Zendesk page.
   app.use(demoOutboxRoutes(deps));
+  // The contract a product implements for DIRECTORY_PROVIDER=http (also docs/directory-contract.json).
+  app.get("/api/directory-contract.json", (_req, res) => {
+    res.json(buildDirectoryContract());
+  });
   app.get("/api/openapi.json", (_req, res) => {
     res.json(buildOpenApiDocument({ version: STEWARD_VERSION, serverUrl: deps.config.publicUrl }));
   });

@@ -83,6 +83,13 @@ const EnvSchema = z.object({
   STRIPE_SECRET_KEY: optionalText,
   STRIPE_BASE_URL: url.optional(),
 
+  /** Who owns accounts and users: Steward's own tables (builtin), or the product's API per the directory contract (http). */
+  DIRECTORY_PROVIDER: z.enum(["builtin", "http"], { message: "expected builtin or http" }).default("builtin"),
+  /** DIRECTORY_PROVIDER=http: the product's base URL (the contract's paths start with /steward/directory/v1). */
+  DIRECTORY_URL: url.optional(),
+  /** DIRECTORY_PROVIDER=http: the `aud` of Steward's directory tokens, the id the product checks for (e.g. its product id). */
+  DIRECTORY_AUDIENCE: optionalText,
+
   PROVIDER_TIMEOUT_MS: positiveInt.default(5000),
   PROVIDER_MAX_RETRIES: z.coerce.number({ message: "expected a number" }).int().min(0).max(10).default(2),
   // The sidebar stops waiting for one provider after this; that part then shows a timeout, the rest still comes back.
@@ -254,6 +261,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
   if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
+  // Demo mode defaults to the demo product beside Steward (examples/demo-product implements the contract).
+  if (e.DIRECTORY_PROVIDER === "http" && !demo) {
+    if (!e.DIRECTORY_URL) problems.push({ variable: "DIRECTORY_URL", reason: "required when DIRECTORY_PROVIDER=http" });
+    if (!e.DIRECTORY_AUDIENCE) problems.push({ variable: "DIRECTORY_AUDIENCE", reason: "required when DIRECTORY_PROVIDER=http" });
+  }
   if (e.BILLING_PROVIDER === "stripe" && !e.STRIPE_SECRET_KEY) problems.push({ variable: "STRIPE_SECRET_KEY", reason: "required when BILLING_PROVIDER=stripe" });
   let planCatalog = DEFAULT_PLAN_CATALOG;
   if (e.PLAN_CATALOG_FILE) {
@@ -270,6 +282,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     ...e,
     STEWARD_MODE: mode,
     DEMO_SEED: demo && e.DEMO_SEED,
+    DIRECTORY_URL: e.DIRECTORY_URL ?? (demo && e.DIRECTORY_PROVIDER === "http" ? `http://localhost:${e.DEMO_PRODUCT_PORT}` : undefined),
+    DIRECTORY_AUDIENCE: e.DIRECTORY_AUDIENCE ?? (demo && e.DIRECTORY_PROVIDER === "http" ? "prd_demo" : undefined),
     SESSION_SECRET: e.SESSION_SECRET ?? DEMO_SESSION_SECRET,
     demo,
     database: e.DATABASE_URL ? { kind: "postgres", url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE } : { kind: "pglite", dataDir: e.DATA_DIR },

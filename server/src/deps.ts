@@ -5,6 +5,7 @@ import type { Database } from "./db/database.js";
 import type { StaffCache } from "./auth/staffCache.js";
 import type { RateLimits } from "./http/rateLimit.js";
 import type { Logger } from "./logger.js";
+import type { DirectoryPort } from "./directory/port.js";
 import type { BillingPort, IdentityPort } from "./providers/ports.js";
 
 /** Everything the app needs from outside, built once in main.ts (or by a test) and passed down. */
@@ -17,6 +18,8 @@ export interface AppDeps {
   identity: IdentityPort;
   /** Subscription, invoices and billing actions: built-in tables or Stripe (BILLING_PROVIDER). */
   billing: BillingPort;
+  /** Accounts and users (status, roles, seats, flags): Steward's tables or the product's API (DIRECTORY_PROVIDER). */
+  directory: DirectoryPort;
   /** The audit key (MACs, seals, checkpoint signatures); also installed for appendAudit at start-up. */
   auditKeys: AuditKeys;
   /** Per-agent and per-IP request limits; createApp builds them from the config when absent. */

@@ -15,6 +15,7 @@ import { grantKeysFor } from "./impersonation/signingKeys.js";
 import { startMailDelivery } from "./mail/delivery.js";
 import { activatePlanCatalog } from "./providers/planCatalog.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "./providers/index.js";
+import { createDirectoryPort, type DirectoryPort } from "./directory/index.js";
 import { startReconciler } from "./reconcile/reconciler.js";
 import { seedDemoData } from "./seed/demo.js";
 import { startSweepLoop } from "./sweeps/sweepLoop.js";
@@ -22,7 +23,7 @@ import { startSweepLoop } from "./sweeps/sweepLoop.js";
 /** Opens the database, applies migrations and (in demo mode) seeds it once. */
 export async function buildDeps(
   config: Config,
-  overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort } = {},
+  overrides: { logger?: Logger; clock?: Clock; database?: Database; identity?: IdentityPort; billing?: BillingPort; directory?: DirectoryPort } = {},
 ): Promise<AppDeps> {
   const logger = overrides.logger ?? createLogger(config.LOG_LEVEL);
   const auditKeys = auditKeysOf(config);
@@ -40,8 +41,9 @@ export async function buildDeps(
   const providerDeps = { config, db: database.db, clock, logger };
   const identity = overrides.identity ?? createIdentityPort(providerDeps);
   const billing = overrides.billing ?? createBillingPort(providerDeps);
-  logger.info({ identity: identity.name, billing: billing.name }, "providers ready");
-  return { config, database, logger, clock, identity, billing, auditKeys };
+  const directory = overrides.directory ?? createDirectoryPort(providerDeps);
+  logger.info({ identity: identity.name, billing: billing.name, directory: directory.name }, "providers ready");
+  return { config, database, logger, clock, identity, billing, directory, auditKeys };
 }
 
 /** The server's database: bounded waits, and a broken connection logged instead of crashing the process. */

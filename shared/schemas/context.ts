@@ -5,7 +5,7 @@ import { AccountStatus, ProductRole, SubscriptionStatus, UserStatus } from "../r
  * The ticket requester's context, as the sidebar shows it. Each part says which provider answered
  * it; a part whose provider failed carries the error instead of data, and the rest still comes back.
  */
-export const ProviderName = z.enum(["builtin", "auth0", "stripe", "steward"]);
+export const ProviderName = z.enum(["builtin", "auth0", "stripe", "steward", "product"]);
 export type ProviderName = z.infer<typeof ProviderName>;
 
 export const PartError = z.object({ code: z.string(), message: z.string(), provider: ProviderName });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import express, { type Express, type Request, type Response } from "express";
 import { bannerHtml, ImpersonationKit, impersonationRouter, type Impersonation } from "@steward/impersonation-kit";
 import { membersOf, planOf, projectsOf } from "./catalog.js";
+import { directoryRouter, type DirectoryRouterOptions } from "./directory/routes.js";
 
 /**
  * The demo product: a customer's projects, members, settings and billing. Nobody signs in here by
@@ -23,12 +24,14 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function createDemoProduct(options: { stewardUrl: string; credential: string; pollMs?: number }): { app: Express; kit: ImpersonationKit } {
+export function createDemoProduct(options: { stewardUrl: string; credential: string; pollMs?: number; directory?: DirectoryRouterOptions }): { app: Express; kit: ImpersonationKit } {
   const kit = new ImpersonationKit({ stewardUrl: options.stewardUrl, credential: options.credential, pollMs: options.pollMs ?? 1000, onError: () => undefined });
   const sessions = new Map<string, ProductSession>();
   const app = express();
   app.disable("x-powered-by");
   app.use(express.urlencoded({ extended: false }));
+  // Steward's directory contract over the product's own store (DIRECTORY_PROVIDER=http in Steward).
+  if (options.directory) app.use(directoryRouter(options.directory));
 
   const sessionOf = (req: Request) => {
     const id = /(?:^|;\s*)demo_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];

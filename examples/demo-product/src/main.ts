@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { remoteKeys } from "@steward/impersonation-kit";
 import { createDemoProduct } from "./app.js";
+import { DirectoryStore, type AccountRow, type UserRow } from "./directory/store.js";
 
 /** `npm start` (demo mode) runs this beside Steward with the product credential it registered. */
 const stewardUrl = process.env.STEWARD_URL ?? "http://127.0.0.1:3000";
@@ -9,11 +12,20 @@ if (!credential) {
   process.stderr.write("demo product: STEWARD_PRODUCT_CREDENTIAL is required (npm run steward -- products add …)\n");
   process.exit(1);
 }
-const { app, kit } = createDemoProduct({ stewardUrl, credential });
+// Steward's directory contract over the product's own PGlite (DIRECTORY_DATA_DIR, or in memory), filled once
+// from a seed file: only when Steward runs with DIRECTORY_PROVIDER=http (it passes these), else not opened at all.
+const wantsDirectory = Boolean(process.env.DIRECTORY_SEED_FILE || process.env.DIRECTORY_DATA_DIR);
+const store = wantsDirectory ? await DirectoryStore.open(process.env.DIRECTORY_DATA_DIR || undefined) : null;
+if (store && process.env.DIRECTORY_SEED_FILE) {
+  const seed = JSON.parse(readFileSync(process.env.DIRECTORY_SEED_FILE, "utf8")) as { accounts: AccountRow[]; users: UserRow[] };
+  await store.load(seed.accounts, seed.users);
+}
+const productId = credential.split(".")[0] ?? "prd_demo";
+const { app, kit } = createDemoProduct({ stewardUrl, credential, ...(store ? { directory: { store, keys: remoteKeys(stewardUrl), issuer: stewardUrl, audience: productId } } : {}) });
 const server = app.listen(port, host, () => process.stdout.write(`demo product listening on http://localhost:${port}\n`));
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
     server.close();
-    void kit.close().finally(() => process.exit(0));
+    void Promise.all([kit.close(), store?.close()]).finally(() => process.exit(0));
   });
 }

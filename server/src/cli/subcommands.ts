@@ -10,4 +10,5 @@ export const subcommands: Record<string, () => Promise<{ command: CliCommand }>>
   "staff grant": () => import("./commands/staffGrant.js"),
   "keys rotate": () => import("./commands/keysRotate.js"),
   "products add": () => import("./commands/productsAdd.js"),
+  "directory-check": () => import("./commands/directoryCheck.js"),
 };

@@ -26,3 +26,9 @@ export async function subscriptionReread(
 
 /** Stripe keeps times in whole seconds. */
 export const sameSecond = (a: string | null, b: Date | string | null): boolean => a !== null && b !== null && Math.floor(new Date(a).getTime() / 1000) === Math.floor(new Date(b).getTime() / 1000);
+
+/** A billing re-read in the shape of commands whose perform also wrote the product's copy (builtin: nothing to write). */
+export function withBilling(reread: Reread<BillingSummary>): Reread<{ billing: BillingSummary; account: undefined }> {
+  if (!reread || !reread.applied) return reread;
+  return { applied: true, performed: { billing: reread.performed, account: undefined } };
+}

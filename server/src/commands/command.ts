@@ -94,13 +94,17 @@ export function defineCommand<Name extends CommandName, T extends "user" | "acco
   return command;
 }
 
-/** One port, or several when an action changes both (e.g. deactivating an account blocks users and ends billing). */
-export type CommandProvider = "identity" | "billing" | "none" | readonly ("identity" | "billing")[];
+/**
+ * One port, or several when an action changes more than one (e.g. deactivating an account blocks users
+ * and ends billing). `directory`: the accounts and users the product owns (status, role, seats, flags).
+ */
+export type Port = "identity" | "billing" | "directory";
+export type CommandProvider = Port | "none" | readonly Port[];
 
 /** External when any port the command uses is (then none of its provider calls run inside our transaction). */
 export function isExternal(command: { provider: CommandProvider }, deps: AppDeps): boolean {
   const ports = typeof command.provider === "string" ? [command.provider] : command.provider;
-  return ports.some((port) => (port === "identity" ? deps.identity.name !== "builtin" : port === "billing" ? deps.billing.name !== "builtin" : false));
+  return ports.some((port) => port !== "none" && deps[port].name !== "builtin");
 }
 
 export type { CommandTarget };

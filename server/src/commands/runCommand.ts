@@ -23,6 +23,7 @@ import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./tar
 import type { AuditApproval } from "../../../shared/audit.js";
 import { verifyTicket } from "../zendesk/ticketVerification.js";
 import { approvalRequired, rolesThatCan } from "./approval/policy.js";
+import { readDepsOf, refreshTarget } from "../directory/readThrough.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
 export interface CommandRequest {
@@ -140,6 +141,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   await checkPermission(command, req, deps, input);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
+  await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
   if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
   const ctx = contextFor(req, deps, newOperationId());
@@ -190,6 +192,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   let leaseKey: string | null = null;
   let renewal: { stop(): void } | null = null;
   try {
+    // DIRECTORY_PROVIDER=http: the target and its account as the product has them now (the cache is refreshed, never trusted).
+    await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
     accountId = await accountOf(db, req.target);
     await acquireLease(db, accountLeaseKey(accountId), ctx.operationId, { ttlMs: leaseMs, waitMs });
     leaseKey = accountLeaseKey(accountId);

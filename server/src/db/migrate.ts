@@ -17,6 +17,7 @@ import * as m017 from "./migrations/017_rate_limits.js";
 import * as m018 from "./migrations/018_audit_partitions.js";
 import * as m020 from "./migrations/020_verify.js";
 import * as m022 from "./migrations/022_search_words.js";
+import * as m024 from "./migrations/024_directory.js";
 import * as m029 from "./migrations/029_staff_guard.js";
 import * as m030 from "./migrations/030_rate_limits_unlogged.js";
 import * as m031 from "./migrations/031_console_flag_index.js";
@@ -42,6 +43,7 @@ export const migrations: Record<string, Migration> = {
   "018_audit_partitions": m018,
   "020_verify": m020,
   "022_search_words": m022,
+  "024_directory": m024,
   "029_staff_guard": m029,
   "030_rate_limits_unlogged": m030,
   "031_console_flag_index": m031,

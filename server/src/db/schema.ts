@@ -17,6 +17,8 @@ export interface AccountsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   version: Generated<number>;
+  /** DIRECTORY_PROVIDER=http: the product's version of the account (migration 024). */
+  directory_version: Generated<number | null>;
 }
 
 export interface UsersTable {
@@ -38,6 +40,10 @@ export interface UsersTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   version: Generated<number>;
+  /** DIRECTORY_PROVIDER=http: the product's version of the user, its staff flag and support-editable settings (migration 024). */
+  directory_version: Generated<number | null>;
+  directory_staff: Generated<boolean>;
+  directory_settings: Generated<Record<string, string | number | boolean>>;
 }
 
 export interface UserSessionsTable {

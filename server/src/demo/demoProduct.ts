@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { accountFromRow, userFromRow } from "../directory/rows.js";
 import { fileURLToPath } from "node:url";
 import { systemActor } from "../actor.js";
 import type { AppDeps } from "../deps.js";
@@ -18,6 +20,23 @@ export interface DemoProduct {
   stop(): Promise<void>;
 }
 
+/**
+ * DIRECTORY_PROVIDER=http: the demo product owns the demo's accounts and users in its own PGlite
+ * (beside DATA_DIR), filled on its first start from a copy of the seeded demo.
+ */
+async function directoryEnv(deps: AppDeps): Promise<Record<string, string>> {
+  if (deps.config.DIRECTORY_PROVIDER !== "http") return {};
+  const { db } = deps.database;
+  const [accounts, users] = await Promise.all([db.selectFrom("accounts").selectAll().orderBy("id").execute(), db.selectFrom("users").selectAll().orderBy("id").execute()]);
+  const memory = deps.config.DATA_DIR === "memory";
+  // Beside DATA_DIR (Steward's own PGlite lives in it): the product's data is the product's.
+  const dir = memory ? mkdtempSync(join(tmpdir(), "steward-demo-directory-")) : `${resolve(deps.config.DATA_DIR)}-demo-product`;
+  mkdirSync(dir, { recursive: true });
+  const seedFile = join(dir, "demo-directory-seed.json");
+  writeFileSync(seedFile, JSON.stringify({ accounts: accounts.map(accountFromRow), users: users.map(userFromRow) }));
+  return { DIRECTORY_SEED_FILE: seedFile, ...(memory ? {} : { DIRECTORY_DATA_DIR: join(dir, "demo-product-directory") }) };
+}
+
 export async function startDemoProduct(deps: AppDeps, stewardPort: number): Promise<DemoProduct | null> {
   const port = deps.config.DEMO_PRODUCT_PORT;
   if (!deps.config.demo || port === 0) return null;
@@ -30,7 +49,7 @@ export async function startDemoProduct(deps: AppDeps, stewardPort: number): Prom
     return null;
   }
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", entry], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", STEWARD_URL: deps.config.publicUrl.replace(/:\d+$/, `:${stewardPort}`), STEWARD_PRODUCT_CREDENTIAL: `${id}.${secret}` },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", STEWARD_URL: deps.config.publicUrl.replace(/:\d+$/, `:${stewardPort}`), STEWARD_PRODUCT_CREDENTIAL: `${id}.${secret}`, ...(await directoryEnv(deps)) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   child.on("exit", (code) => {

@@ -13,6 +13,8 @@ import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSu
 import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContext.js";
 import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
+import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
+import { isCached, refreshAccount, refreshLookup } from "../directory/readThrough.js";
 
 /**
  * Everything the sidebar shows about a ticket's requester, in one response. The parts come from
@@ -23,7 +25,11 @@ export interface ContextSources {
   db: Kysely<DB>;
   identity: Pick<IdentityPort, "name" | "getIdentity">;
   billing: Pick<BillingPort, "name" | "getBilling">;
+  /** Accounts and users: with the product's (http), the requester and their account are read from it first. */
+  directory: DirectoryPort;
   clock: Clock;
+  /** Who reads, from which ticket: named in the product's request token (DIRECTORY_PROVIDER=http). */
+  reader?: DirectoryReader;
   /** The longest any one part is waited for. */
   partTimeoutMs: number;
   logger: Logger;
@@ -69,13 +75,16 @@ function errorPart(source: ProviderName, error: PartError) {
   return { status: "error" as const, source, error };
 }
 
+/** Where the user and account come from: Steward's tables, or the product's directory. */
+const directorySource = (sources: ContextSources): ProviderName => (isCached(sources) ? "product" : "steward");
+
 function originOf(sources: ContextSources): Record<PartName, ProviderName> {
-  return { identity: sources.identity.name, account: "steward", billing: sources.billing.name, activity: "steward", audit: "steward" };
+  return { identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" };
 }
 
 /** Built-in providers on the same database: every part comes from one statement (builtinContext.ts). */
 function isAllBuiltin(sources: ContextSources): boolean {
-  return sources.identity instanceof BuiltinIdentity && sources.billing instanceof BuiltinBilling;
+  return sources.identity instanceof BuiltinIdentity && sources.billing instanceof BuiltinBilling && !isCached(sources);
 }
 
 async function fetchPartsAtOnce(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[]; openOperations: OpenOperationRow[] } | null> {
@@ -130,6 +139,8 @@ async function fetchParts(sources: ContextSources, user: RequesterUser): Promise
   const { db, identity, billing, partTimeoutMs } = sources;
   const origin = originOf(sources);
   const account = async () => {
+    // The product's account with all its users (seats, admins), into the cache the summary reads.
+    await refreshAccount(sources, user.account_id);
     const summary = await loadAccountSummary(db, user.account_id, sources.clock.now());
     if (!summary) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
     return summary;
@@ -166,6 +177,12 @@ function unpickedParts(): Parts {
 }
 
 export async function buildRequesterContext(sources: ContextSources, query: ContextQuery): Promise<ContextResult> {
+  if (isCached(sources)) {
+    // The requester as the product knows them now; the product down or slow leaves what the cache held
+    // (the account part then says the product did not answer, the other parts come back as usual).
+    const lookups = [{ email: query.email }, ...(query.externalId ? [{ externalId: query.externalId }] : [])];
+    await withDeadline(Promise.all(lookups.map((lookup) => refreshLookup(sources, lookup))), sources.partTimeoutMs).catch((err: unknown) => sources.logger.warn({ err }, "the product's directory did not answer the requester lookup"));
+  }
   const resolution = await resolveRequester(sources.db, query);
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
   if (resolution.match === "unknown") {
@@ -191,7 +208,7 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
     candidates: [],
     user: toUserSummary(user),
     ...parts,
-    sources: { user: "steward", identity: sources.identity.name, account: "steward", billing: sources.billing.name, activity: "steward", audit: "steward" },
+    sources: { user: directorySource(sources), identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" },
   };
   return { match: "exact", context, user, failedParts: failed, ...(openOperations ? { openOperations } : {}) };
 }

@@ -1,11 +1,11 @@
 import { Problem } from "../http/problem.js";
 
-export type ProviderKind = "builtin" | "auth0" | "stripe";
+export type ProviderKind = "builtin" | "auth0" | "stripe" | "product";
 
-export const providerErrorCodes = ["timeout", "rate_limited", "unavailable", "not_found", "rejected", "misconfigured"] as const;
+export const providerErrorCodes = ["timeout", "rate_limited", "unavailable", "not_found", "rejected", "stale", "misconfigured"] as const;
 export type ProviderErrorCode = (typeof providerErrorCodes)[number];
 
-const PROVIDER_LABEL: Record<ProviderKind, string> = { builtin: "The built-in provider", auth0: "Auth0", stripe: "Stripe" };
+const PROVIDER_LABEL: Record<ProviderKind, string> = { builtin: "The built-in provider", auth0: "Auth0", stripe: "Stripe", product: "The product" };
 
 /** HTTP status and problem code each failure becomes when it reaches a Steward client. */
 const AS_PROBLEM: Record<ProviderErrorCode, { status: number; code: string; title: string }> = {
@@ -14,6 +14,8 @@ const AS_PROBLEM: Record<ProviderErrorCode, { status: number; code: string; titl
   unavailable: { status: 502, code: "provider_unavailable", title: "Provider unavailable" },
   not_found: { status: 404, code: "provider_not_found", title: "Not found at the provider" },
   rejected: { status: 422, code: "provider_rejected", title: "Provider rejected the request" },
+  // The product (directory) refused a write decided on an older version of the object.
+  stale: { status: 409, code: "stale_version", title: "Changed at the product" },
   misconfigured: { status: 502, code: "provider_misconfigured", title: "Provider misconfigured" },
 };
 

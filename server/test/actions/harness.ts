@@ -12,7 +12,9 @@ import type { AppDeps } from "../../src/deps.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { Auth0Fake } from "../fakes/auth0Fake.js";
 import { StripeFake } from "../fakes/stripeFake.js";
-import { createTestDeps } from "../support/databases.js";
+import { createTestDeps, testConfig } from "../support/databases.js";
+import { grantKeysFor } from "../../src/impersonation/signingKeys.js";
+import { startProductDirectory, syncProductDirectory, type ProductDirectory } from "../directory/productDirectory.js";
 import { ticketFor } from "../support/tickets.js";
 import { mirrorDemoBillingInto, mirrorDemoUsersInto } from "./demoProviders.js";
 
@@ -28,6 +30,8 @@ export interface Harness {
   app: Express;
   auth0?: Auth0Fake;
   stripe?: StripeFake;
+  /** With the http directory: the demo product's directory holding the accounts and users. */
+  product?: ProductDirectory;
   close(): Promise<void>;
 }
 
@@ -36,7 +40,18 @@ export interface HarnessOptions {
   auth0?: boolean | Auth0Fake;
   stripe?: boolean | StripeFake;
   env?: Record<string, string>;
+  /**
+   * Who owns accounts and users: Steward's tables, or the demo product's own store through the
+   * directory contract (its rows copied from the seeded demo once `arrange` has run). Default:
+   * STEWARD_TEST_DIRECTORY, else builtin — so the whole action suite can run on either.
+   */
+  directory?: DirectoryKind;
 }
+
+export type DirectoryKind = "builtin" | "http";
+export const defaultDirectory = (): DirectoryKind => (process.env.STEWARD_TEST_DIRECTORY === "http" ? "http" : "builtin");
+/** The audience Steward's directory tokens carry in tests (the demo product's id). */
+const PRODUCT_AUDIENCE = "prd_demo";
 
 /** Building a seeded database (PGlite compiles WASM) can take a minute on a busy shared machine. */
 export const HARNESS_TIMEOUT_MS = 180_000;
@@ -53,20 +68,43 @@ export async function createHarness(kind: DatabaseKind, options: HarnessOptions 
   const stripe = fakeOf(options.stripe, () => new StripeFake());
   await auth0?.start();
   await stripe?.start();
-  const deps = await createTestDeps(kind, { seed: true, env: { ...auth0?.env(), ...stripe?.env(), ...options.env }, providerPolicy: FAST_RETRIES });
+  const product = (options.directory ?? defaultDirectory()) === "http" ? await startHarnessProduct(options.env) : undefined;
+  const env = { ...auth0?.env(), ...stripe?.env(), ...product?.env, ...options.env };
+  const deps = await createTestDeps(kind, { seed: true, env, providerPolicy: FAST_RETRIES });
+  if (product) product.setClock(() => deps.clock.now());
   if (auth0) await mirrorDemoUsersInto(auth0, deps);
   if (stripe) await mirrorDemoBillingInto(stripe, deps);
+  if (product) await syncProductDirectory(deps.database.db, product.directory.store);
   return {
     deps,
     app: createApp(deps),
     ...(auth0 ? { auth0 } : {}),
     ...(stripe ? { stripe } : {}),
+    ...(product ? { product: product.directory } : {}),
     close: async () => {
       await deps.database.close().catch(() => undefined);
       await auth0?.close();
       await stripe?.close();
+      await product?.directory.close();
     },
   };
+}
+
+/** The demo product's directory, trusting the key Steward signs with in tests (DATA_DIR=memory). */
+async function startHarnessProduct(extraEnv: Record<string, string> = {}) {
+  const config = testConfig({ DATA_DIR: "memory", ...extraEnv });
+  let now = () => new Date();
+  const directory = await startProductDirectory({ keys: grantKeysFor(config), issuer: config.publicUrl, audience: PRODUCT_AUDIENCE, now: () => now() });
+  return {
+    directory,
+    env: { DATA_DIR: "memory", DIRECTORY_PROVIDER: "http", DIRECTORY_URL: directory.url, DIRECTORY_AUDIENCE: PRODUCT_AUDIENCE },
+    setClock: (clock: () => Date) => void (now = clock),
+  };
+}
+
+/** The product holds the customers Steward's seeded (and arranged) tables hold. */
+export async function fillProductDirectory(h: Harness): Promise<void> {
+  if (h.product) await syncProductDirectory(h.deps.database.db, h.product.store);
 }
 
 /**
@@ -78,6 +116,8 @@ export function useHarness(kind: DatabaseKind, options: HarnessOptions & { arran
   beforeAll(async () => {
     Object.assign(h, await createHarness(kind, options));
     await options.arrange?.(h);
+    // Arrangements made in Steward's tables reach the product too (those made through the API already have).
+    await fillProductDirectory(h);
   }, HARNESS_TIMEOUT_MS);
   afterAll(() => h.close?.());
   return h;

@@ -9,6 +9,7 @@ import { openDatabase } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import { createLogger } from "../../src/logger.js";
 import { createBillingPort, createIdentityPort } from "../../src/providers/index.js";
+import { createDirectoryPort } from "../../src/directory/index.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { buildDeps, startServer, type RunningServer } from "../../src/server.js";
 import { createTestDatabase } from "../support/databases.js";
@@ -169,7 +170,7 @@ describe("database faults on PGlite", () => {
       await database.db.insertInto("staff").values({ id: agent.id, zendesk_user_id: agent.zendeskUserId, email: agent.email, name: agent.name, panel_role: agent.role }).execute();
       const config = loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false" });
       const providerDeps = { config, db: database.db, clock: systemClock, logger: createLogger("silent") };
-      const deps = { config, database, clock: systemClock, logger: providerDeps.logger, identity: createIdentityPort(providerDeps), billing: createBillingPort(providerDeps), auditKeys: TEST_AUDIT_KEYS };
+      const deps = { config, database, clock: systemClock, logger: providerDeps.logger, identity: createIdentityPort(providerDeps), billing: createBillingPort(providerDeps), directory: createDirectoryPort(providerDeps), auditKeys: TEST_AUDIT_KEYS };
       const app = createApp(deps);
       const { token } = await issueSessionToken({ config, clock: systemClock }, { staffId: agent.id, zendeskUserId: agent.zendeskUserId });
       // A long transaction holds PGlite's only connection.

@@ -66,6 +66,7 @@ describe.each(databaseKinds)("requester context in one statement on %s", (kind) 
       db: deps.database.db,
       identity: atOnce ? identity : { name: identity.name, getIdentity: (u) => identity.getIdentity(u) },
       billing: atOnce ? billing : { name: billing.name, getBilling: (a) => billing.getBilling(a) },
+      directory: deps.directory,
       clock: deps.clock,
       partTimeoutMs: 60_000,
       logger: createLogger("silent"),

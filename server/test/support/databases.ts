@@ -13,6 +13,7 @@ import { migrateToLatest } from "../../src/db/migrate.js";
 import type { AppDeps } from "../../src/deps.js";
 import { createLogger } from "../../src/logger.js";
 import { createBillingPort, createIdentityPort, type BillingPort, type IdentityPort } from "../../src/providers/index.js";
+import { createDirectoryPort, type DirectoryPort } from "../../src/directory/index.js";
 import type { CallPolicy } from "../../src/providers/providerCall.js";
 import { seedDemoData } from "../../src/seed/demo.js";
 import { TEST_AUDIT_KEYS, TEST_AUDIT_SECRET } from "./auditKeys.js";
@@ -165,7 +166,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 /** App dependencies over a fresh database, with a manual clock and silent logs. */
 export async function createTestDeps(
   kind: DatabaseKind,
-  options: { seed?: boolean; env?: Record<string, string>; identity?: IdentityPort; billing?: BillingPort; providerPolicy?: Partial<CallPolicy> } = {},
+  options: { seed?: boolean; env?: Record<string, string>; identity?: IdentityPort; billing?: BillingPort; directory?: DirectoryPort; providerPolicy?: Partial<CallPolicy> } = {},
 ): Promise<AppDeps & { clock: ManualClock }> {
   const database = await createTestDatabase(kind);
   const clock = new ManualClock(new Date());
@@ -176,5 +177,6 @@ export async function createTestDeps(
   const providerDeps = { config, db: database.db, clock, logger, policy: options.providerPolicy };
   const identity = options.identity ?? createIdentityPort(providerDeps);
   const billing = options.billing ?? createBillingPort(providerDeps);
-  return { config, database, logger, clock, identity, billing, auditKeys: TEST_AUDIT_KEYS };
+  const directory = options.directory ?? createDirectoryPort(providerDeps);
+  return { config, database, logger, clock, identity, billing, directory, auditKeys: TEST_AUDIT_KEYS };
 }

@@ -6,6 +6,9 @@ import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
+import { directoryStep, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
  * account.activate — the reverse of account.deactivate: unblocks the users the deactivation (and
@@ -15,7 +18,7 @@ export const activateAccount = defineCommand({
   action: "account.activate",
   targetType: "account",
   input: actionInputs["account.activate"],
-  provider: ["identity", "billing"],
+  provider: ["identity", "directory", "billing"],
   precondition: async (target, ctx) => {
     assertAccountTransition("account.activate", target.account);
     await currentBilling(ctx, target.account);
@@ -25,20 +28,25 @@ export const activateAccount = defineCommand({
     const billing = await earlierBilling(ctx);
     const holds = await openHolds(db, target.id, ["suspension", "deactivation"]);
     const users = await usersHeldBy(db, holds);
+    const status = restoredStatus(holds[0]?.previous_status);
+    let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, false, ctx, call);
     let subscription: BillingSummary | null = billing;
     const resumable = isLiveSubscription(billing) && billing.cancelAtPeriodEnd;
     if (resumable) {
       steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(billingRef(target.account), { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
     }
+    // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
+    steps.push(...directoryStep(ctx, `activate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
     const billingNote = resumable ? "subscription resumed" : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
-    return { holds, unblockedUserIds: users.map((u) => u.id), status: restoredStatus(holds[0]?.previous_status), subscriptionResumed: resumable, billingNote, subscription: billingSnapshot(subscription) };
+    return { holds, unblockedUserIds: users.map((u) => u.id), status, account, subscriptionResumed: resumable, billingNote, subscription: billingSnapshot(subscription) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);
     await releaseHolds(trx, performed.holds, ctx.now);
     await trx.updateTable("accounts").set({ status: performed.status, retention_until: null }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_activated", ctx, `activated (${performed.unblockedUserIds.length} user(s) unblocked; ${performed.billingNote})`);
     return {
       after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id), subscription: performed.subscription },

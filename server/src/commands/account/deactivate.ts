@@ -7,6 +7,9 @@ import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
 import { assertAccountTransition } from "./accountTransitions.js";
+import { directoryStep, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
  * account.deactivate — access removed (every active user blocked, remembered by the hold) and the
@@ -16,7 +19,7 @@ export const deactivateAccount = defineCommand({
   action: "account.deactivate",
   targetType: "account",
   input: actionInputs["account.deactivate"],
-  provider: ["identity", "billing"],
+  provider: ["identity", "directory", "billing"],
   precondition: async (target, ctx) => {
     assertAccountTransition("account.deactivate", target.account);
     await currentBilling(ctx, target.account);
@@ -41,17 +44,21 @@ export const deactivateAccount = defineCommand({
     const billing = await earlierBilling(ctx);
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     let subscription: BillingSummary | null = billing;
+    let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
     if (isLiveSubscription(billing) && !billing.cancelAtPeriodEnd) {
       steps.push({ label: "end the subscription at period end", run: async () => (subscription = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "at_period_end", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
+    // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
+    steps.push(...directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deactivated" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription) };
+    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
     const holdId = await recordHold(trx, target.account, "deactivation", performed.blockedUserIds, ctx);
     await trx.updateTable("accounts").set({ status: "deactivated" }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_deactivated", ctx, `deactivated (${performed.blockedUserIds.length} user(s) blocked, subscription ends at period end)`);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscription: performed.subscription },

@@ -8,6 +8,9 @@ import { runCompensated, type ProviderStep } from "../compensation.js";
 import { identityRef } from "../identityRef.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
 import { assertAccountTransition } from "./accountTransitions.js";
+import { directoryStep, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /** How long a deleted account's data is kept before it may be purged. */
 export const RETENTION_DAYS = 30;
@@ -25,7 +28,7 @@ export const deleteAccount = defineCommand({
   action: "account.delete",
   targetType: "account",
   input: actionInputs["account.delete"],
-  provider: ["identity", "billing"],
+  provider: ["identity", "directory", "billing"],
   precondition: async (target, ctx) => {
     assertAccountTransition("account.delete", target.account);
     await currentBilling(ctx, target.account);
@@ -48,6 +51,7 @@ export const deleteAccount = defineCommand({
     const billing = await earlierBilling(ctx);
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
     let cancelled: BillingSummary | null = null;
+    let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
     if (isLiveSubscription(billing)) {
       steps.push({ label: "cancel the subscription now", run: async () => (cancelled = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "now", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
@@ -56,14 +60,17 @@ export const deleteAccount = defineCommand({
     let sessionsRevoked = 0;
     const signedIn = await (call.executor ?? ctx.deps.database.db).selectFrom("users").selectAll().where("account_id", "=", target.id).where("status", "!=", "deleted").orderBy("id").execute();
     for (const user of signedIn) steps.push({ label: `end the sessions of ${user.id}`, run: async () => (sessionsRevoked += (await ctx.deps.identity.revokeSessions(identityRef(user), call)).revoked) });
+    // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
+    steps.push(...directoryStep(ctx, `delete ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deleted" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled), sessionsRevoked };
+    return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled), sessionsRevoked, account };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     const retentionUntil = retentionDate(ctx.now);
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
     const holdId = await recordHold(trx, target.account, "deletion", performed.blockedUserIds, ctx);
     await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("revoked_at", "is", null).where("user_id", "in", trx.selectFrom("users").select("id").where("account_id", "=", target.id)).execute();
     await recordAccountActivity(trx, target.id, "account_deleted", ctx, `deleted, data kept until ${retentionUntil.toISOString().slice(0, 10)}`);
     return {

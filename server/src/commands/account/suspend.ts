@@ -7,6 +7,9 @@ import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBl
 import { assertAccountTransition } from "./accountTransitions.js";
 import { actionEffects, formatMoney } from "../billingEffects.js";
 import { currentBilling, isLiveSubscription } from "../billingState.js";
+import { directoryStep, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
  * account.suspend — nobody at the customer can sign in (each active user is blocked at the identity
@@ -16,7 +19,7 @@ export const suspendAccount = defineCommand({
   action: "account.suspend",
   targetType: "account",
   input: actionInputs["account.suspend"],
-  provider: "identity",
+  provider: ["identity", "directory"],
   precondition: (target) => assertAccountTransition("account.suspend", target.account),
   // Not destructive, but it changes access while the customer keeps paying: the agent sees both first.
   preview: async (target, _input, ctx) => {
@@ -36,18 +39,24 @@ export const suspendAccount = defineCommand({
   },
   perform: async (target, _input, ctx, call) => {
     const users = await usersToBlock(call.executor ?? ctx.deps.database.db, target.id);
-    await runCompensated(blockSteps(users, true, ctx, call), { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id) };
+    let account: DirectoryAccount | undefined;
+    // The blocks can be undone, the product's keyed status write cannot: it goes last.
+    const statusStep = directoryStep(ctx, `suspend ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "suspended" }, ctx, call)));
+    await runCompensated([...blockSteps(users, true, ctx, call), ...statusStep], { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
+    return { blockedUserIds: users.map((u) => u.id), account };
   },
   // Steward's copy has not moved yet, so the same users are read back: all blocked, none, or some (run it again).
+  // The identity re-read cannot see the product's own status write: with the http directory the keyed retry decides.
   verify: async (target, _input, ctx) => {
+    if (ctx.deps.directory.name !== "builtin") return null;
     const users = await usersToBlock(ctx.deps.database.db, target.id);
-    return blockReread(users, true, ctx, { blockedUserIds: users.map((u) => u.id) });
+    return blockReread(users, true, ctx, { blockedUserIds: users.map((u) => u.id), account: undefined });
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
     const holdId = await recordHold(trx, target.account, "suspension", performed.blockedUserIds, ctx);
     await trx.updateTable("accounts").set({ status: "suspended" }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_suspended", ctx, `suspended (${performed.blockedUserIds.length} user(s) blocked)`);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId },

@@ -2,10 +2,14 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { isPlanName, planNames } from "../../providers/planCatalog.js";
 import { accountAfter } from "../accountAfter.js";
-import { subscriptionReread } from "../billingReread.js";
+import { subscriptionReread, withBilling } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
+import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
 
 /**
  * billing.plan_change — moves the subscription to another plan (same interval and seats) through
@@ -19,7 +23,7 @@ export const changePlan = defineCommand({
     path: ["plan"],
     error: () => `expected a plan from the plan catalog: ${planNames().join(", ")}`,
   }),
-  provider: "billing",
+  provider: ["billing", "directory"],
   providerState: billingBefore,
   precondition: async (target, ctx) => {
     assertBillingOpen("billing.plan_change", target.account);
@@ -41,11 +45,30 @@ export const changePlan = defineCommand({
       warnings,
     });
   },
-  perform: (target, input, ctx, call) => ctx.deps.billing.changePlan(billingRef(target.account), input.plan, call),
-  verify: (target, input, ctx) => subscriptionReread(target.account, ctx, { intended: (now) => now.plan === input.plan, unchanged: (now, before) => now.plan === before.plan }),
-  apply: async (trx, target, input, ctx, billing) => {
+  // Billing, then the product's own copy of the plan (keyed, last as in every action).
+  perform: async (target, input, ctx, call) => {
+    let billing: BillingSummary | undefined;
+    let account: DirectoryAccount | undefined;
+    await runSteps(
+      [
+        { label: `move the subscription to ${input.plan}`, run: async () => void (billing = await ctx.deps.billing.changePlan(billingRef(target.account), input.plan, call)) },
+        ...directoryStep(ctx, `set ${target.id} to the ${input.plan} plan in the directory`, async () => void (account = await writeAccount(target, { plan: input.plan }, ctx, call))),
+      ],
+      ctx,
+      call,
+    );
+    return { billing: billing!, account };
+  },
+  // Billing's re-read settles the plan when the product's copy is ours (builtin); with the product's own
+  // directory the re-read cannot see the product's write, so the keyed retry or a person decides.
+  verify: async (target, input, ctx) =>
+    ctx.deps.directory.name !== "builtin"
+      ? null
+      : withBilling(await subscriptionReread(target.account, ctx, { intended: (now) => now.plan === input.plan, unchanged: (now, before) => now.plan === before.plan })),
+  apply: async (trx, target, input, ctx, { billing, account }) => {
     // The product's own copy of the plan follows the provider.
     await trx.updateTable("accounts").set({ plan: input.plan }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "plan_changed", detail: `${target.account.plan} → ${input.plan} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) } };
   },

@@ -57,6 +57,8 @@ export const startImpersonation = defineCommand({
     const db = ctx.deps.database.db;
     const staff = await db.selectFrom("staff").select("id").where("active", "=", true).where((eb) => eb(eb.fn("lower", ["email"]), "=", user.email.toLowerCase())).executeTakeFirst();
     if (staff) throw refused("target_is_staff", `${user.id} is panel staff; staff accounts are not impersonated`);
+    // The product's own staff flag (DIRECTORY_PROVIDER=http) counts the same as Steward's staff list.
+    if (user.directory_staff) throw refused("target_is_staff", `The product marks ${user.id} as its own staff; staff accounts are not impersonated`);
     if (ctx.actor.kind === "staff" && (await liveSessionOfStaff(db, ctx.actor.staffId))) throw refused("session_already_live", "You already have a live impersonation session; end it first");
   },
   validate: async (target, input, ctx) => {

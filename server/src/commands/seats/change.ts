@@ -3,9 +3,13 @@ import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
-import { subscriptionReread } from "../billingReread.js";
+import { subscriptionReread, withBilling } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { billedSeats, seatHolders, temporarySeats, userRef } from "./seatHolders.js";
+import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
 
 const SEATED_ACCOUNT = new Set(["active", "trialing", "past_due", "suspended"]);
 
@@ -17,7 +21,7 @@ export const changeSeats = defineCommand({
   action: "seats.change",
   targetType: "account",
   input: actionInputs["seats.change"],
-  provider: "billing",
+  provider: ["billing", "directory"],
   providerState: billingBefore,
   precondition: async (target, ctx) => {
     const { account } = target;
@@ -53,17 +57,32 @@ export const changeSeats = defineCommand({
     const holders = await seatHolders(ctx.deps.database.db, target.id);
     return input.seats < holders.length;
   },
+  // Billing, then the product's licence (keyed, last as in every action); both keyed, neither undoable:
+  // a product refusal after billing changed is an unknown outcome the reconciler completes.
   perform: async (target, input, ctx, call) => {
     const quantity = input.seats + (await temporarySeats(call.executor ?? ctx.deps.database.db, target.id));
-    return ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call);
+    let account: DirectoryAccount | undefined;
+    let billing: BillingSummary | undefined;
+    await runSteps(
+      [
+        { label: `bill ${quantity} seats`, run: async () => void (billing = await ctx.deps.billing.changeSeats(billingRef(target.account), quantity, call)) },
+        ...directoryStep(ctx, `set ${target.id} to ${input.seats} seats in the directory`, async () => void (account = await writeAccount(target, { seatsLicensed: input.seats }, ctx, call))),
+      ],
+      ctx,
+      call,
+    );
+    return { account, billing: billing! };
   },
-  // The plan item's quantity: the licence asked for (plus open temporary seats, unchanged while this is open), or still the one before.
+  // The plan item's quantity: the licence asked for (plus open temporary seats, unchanged while this is open),
+  // or still the one before. Only with the builtin directory: billing's re-read cannot see the product's write.
   verify: async (target, input, ctx) => {
+    if (ctx.deps.directory.name !== "builtin") return null;
     const quantity = input.seats + (await temporarySeats(ctx.deps.database.db, target.id));
-    return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats });
+    return withBilling(await subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats }));
   },
-  apply: async (trx, target, input, ctx, billing) => {
+  apply: async (trx, target, input, ctx, { account, billing }) => {
     await trx.updateTable("accounts").set({ seats_licensed: input.seats }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_changed", detail: `${target.account.seats_licensed} → ${input.seats} seats by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     const after = await accountAfter(trx, target.id);
     return { after: { ...after, billedSeats: await billedSeats(trx, { ...target.account, seats_licensed: input.seats }), billing: billingSnapshot(billing) } };

@@ -10,6 +10,9 @@ import { runCompensated, type ProviderStep } from "../compensation.js";
 import { identityRef } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { seatHolders, userRef, type SeatHolder } from "./seatHolders.js";
+import { directoryStep, writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 
 const DAY_MS = 86_400_000;
 
@@ -39,7 +42,7 @@ export const reclaimSeats = defineCommand({
   action: "seats.reclaim",
   targetType: "account",
   input: actionInputs["seats.reclaim"],
-  provider: "identity",
+  provider: ["identity", "directory"],
   preview: async (target, input, ctx) => {
     const db = ctx.deps.database.db;
     const holders = await seatHolders(db, target.id);
@@ -79,8 +82,13 @@ export const reclaimSeats = defineCommand({
     for (const user of users) {
       steps.push({ label: `end the sessions of ${user.id}`, run: async () => (sessionsRevoked += (await ctx.deps.identity.revokeSessions(identityRef(user), call)).revoked) });
     }
+    // Last, as in every action: the product's status for each, keyed per user.
+    const written: DirectoryUser[] = [];
+    for (const user of users) {
+      steps.push(...directoryStep(ctx, `deactivate ${user.id} in the directory`, async () => void written.push(await writeUser({ id: user.id, user }, { status: "deactivated" }, ctx, call))));
+    }
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { sessionsRevoked };
+    return { sessionsRevoked, written };
   },
   apply: async (trx, target, input, ctx, performed) => {
     // Checked again under the account lock: the users must still hold their seats.
@@ -90,6 +98,7 @@ export const reclaimSeats = defineCommand({
     const ids = users.map((u) => u.id);
     await trx.updateTable("users").set((eb) => ({ status: "deactivated", blocked: true, version: eb("version", "+", 1), updated_at: ctx.now })).where("id", "in", ids).execute();
     await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("user_id", "in", ids).where("revoked_at", "is", null).execute();
+    for (const user of performed.written) await mirrorWritten(trx, ctx.deps, { user }, ctx.now);
     await trx
       .insertInto("activity_events")
       .values(users.map((u) => ({ account_id: target.id, user_id: u.id, type: "user_deactivated", detail: `seat reclaimed by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now })))

@@ -3,6 +3,9 @@ import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { seatsUsed } from "../targets.js";
 import { recordUserActivity } from "./activityNote.js";
+import { directoryStep, runSteps, writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 import { assertAccountOpen, assertUserTransition } from "./userTransitions.js";
 
 /**
@@ -13,15 +16,25 @@ export const activateUser = defineCommand({
   action: "user.activate",
   targetType: "user",
   input: actionInputs["user.activate"],
-  provider: "identity",
+  provider: ["identity", "directory"],
   precondition: (target) => {
     assertUserTransition("user.activate", target.user);
     assertAccountOpen("user.activate", target.account);
   },
+  // The unblock can be undone, the product's keyed write cannot: it goes last.
   perform: async (target, _input, ctx, call) => {
     const unblock = target.user.status === "deactivated" && target.user.blocked;
-    if (unblock) await ctx.deps.identity.setBlocked(identityRef(target.user), false, call);
-    return { unblocked: unblock };
+    const ref = identityRef(target.user);
+    let user: DirectoryUser | undefined;
+    await runSteps(
+      [
+        ...(unblock ? [{ label: `unblock ${target.id}`, run: () => ctx.deps.identity.setBlocked(ref, false, call), undo: () => ctx.deps.identity.setBlocked(ref, true, call) }] : []),
+        ...directoryStep(ctx, `activate ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "active" }, ctx, call))),
+      ],
+      ctx,
+      call,
+    );
+    return { unblocked: unblock, user };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await trx
@@ -29,6 +42,7 @@ export const activateUser = defineCommand({
       .set({ status: "active", ...(performed.unblocked ? { blocked: false } : {}) })
       .where("id", "=", target.id)
       .execute();
+    await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_activated", ctx, `from ${target.user.status}`);
     const used = await seatsUsed(trx, target.accountId);
     const seats = { used, licensed: target.account.seats_licensed, over: used > target.account.seats_licensed };

@@ -4,6 +4,9 @@ import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { revokeAccess } from "./revokeAccess.js";
+import { directoryStep, writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 import { assertUserTransition } from "./userTransitions.js";
 
 /** user.deactivate — revokes access: identity blocked, every session ended, the seat freed. */
@@ -11,16 +14,21 @@ export const deactivateUser = defineCommand({
   action: "user.deactivate",
   targetType: "user",
   input: actionInputs["user.deactivate"],
-  provider: "identity",
+  provider: ["identity", "directory"],
   precondition: async (target, ctx) => {
     assertUserTransition("user.deactivate", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },
-  perform: (target, _input, ctx, call) => revokeAccess(target.user, ctx, call),
+  perform: async (target, _input, ctx, call) => {
+    let user: DirectoryUser | undefined;
+    const statusStep = directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "deactivated" }, ctx, call)));
+    return { ...(await revokeAccess(target.user, ctx, call, statusStep)), user };
+  },
   apply: async (trx, target, _input, ctx, performed) => {
     await trx.updateTable("users").set({ status: "deactivated", blocked: true }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_deactivated", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
     const seatFreed = target.user.status === "active" || target.user.status === "invited";
-    return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.sessionsRevoked }, result: { ...performed, seatFreed } };
+    return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.sessionsRevoked }, result: { blocked: performed.blocked, sessionsRevoked: performed.sessionsRevoked, seatFreed } };
   },
 });

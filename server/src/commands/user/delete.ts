@@ -6,6 +6,9 @@ import { defineCommand } from "../command.js";
 import { seatsUsed } from "../targets.js";
 import { recordUserActivity } from "./activityNote.js";
 import { revokeAccess } from "./revokeAccess.js";
+import { directoryStep, writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 import { assertUserTransition } from "./userTransitions.js";
 
 const HOLDS_SEAT = new Set(["active", "invited"]);
@@ -18,7 +21,7 @@ export const deleteUser = defineCommand({
   action: "user.delete",
   targetType: "user",
   input: actionInputs["user.delete"],
-  provider: "identity",
+  provider: ["identity", "directory"],
   precondition: async (target, ctx) => {
     assertUserTransition("user.delete", target.user);
     if (target.account.status !== "deactivated" && target.account.status !== "deleted") await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
@@ -36,12 +39,17 @@ export const deleteUser = defineCommand({
       warnings: freesSeat ? ["Licensed seats and billing stay as they are; reduce seats separately if the customer asks"] : [],
     });
   },
-  perform: (target, _input, ctx, call) => revokeAccess(target.user, ctx, call),
+  perform: async (target, _input, ctx, call) => {
+    let user: DirectoryUser | undefined;
+    const statusStep = directoryStep(ctx, `delete ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "deleted" }, ctx, call)));
+    return { ...(await revokeAccess(target.user, ctx, call, statusStep)), user };
+  },
   apply: async (trx, target, _input, ctx, performed) => {
     await trx.updateTable("users").set({ status: "deleted", blocked: true }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_deleted", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
     const row = await trx.selectFrom("users").select(["status", "blocked", "version"]).where("id", "=", target.id).executeTakeFirstOrThrow();
     const seatFreed = HOLDS_SEAT.has(target.user.status);
-    return { after: { status: row.status, blocked: row.blocked, version: row.version, sessionsRevoked: performed.sessionsRevoked, seatFreed }, result: { ...performed, seatFreed } };
+    return { after: { status: row.status, blocked: row.blocked, version: row.version, sessionsRevoked: performed.sessionsRevoked, seatFreed }, result: { blocked: performed.blocked, sessionsRevoked: performed.sessionsRevoked, seatFreed } };
   },
 });

@@ -4,6 +4,8 @@ import { Problem } from "../../http/problem.js";
 import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import { openElevation, roleRank } from "./roleElevations.js";
+import { writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -15,7 +17,7 @@ export const elevateTemporarily = defineCommand({
   action: "user.elevate_temporarily",
   targetType: "user",
   input: actionInputs["user.elevate_temporarily"],
-  provider: "none",
+  provider: "directory",
   capValue: (input) => input.hours,
   precondition: async (target, ctx) => {
     const { user } = target;
@@ -27,7 +29,8 @@ export const elevateTemporarily = defineCommand({
     const { user } = target;
     if (roleRank(input.role) <= roleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
   },
-  apply: async (trx, target, input, ctx) => {
+  perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
+  apply: async (trx, target, input, ctx, written) => {
     const id = `rel_${randomUUID()}`;
     const expiresAt = new Date(ctx.now.getTime() + input.hours * HOUR_MS);
     const grantedBy = ctx.actor.kind === "staff" ? ctx.actor.staffId : `system:${ctx.actor.component}`;
@@ -36,6 +39,7 @@ export const elevateTemporarily = defineCommand({
       .values({ id, user_id: target.id, account_id: target.accountId, previous_role: target.user.role, elevated_role: input.role, expires_at: expiresAt, ticket_id: ctx.ticketId, granted_by_staff_id: grantedBy, created_at: ctx.now })
       .execute();
     await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_elevated", detail: `${target.user.role} → ${input.role} until ${expiresAt.toISOString()} (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     const elevation = { id, previousRole: target.user.role, role: input.role, expiresAt: expiresAt.toISOString() };
     return { after: { ...(await userAfter(trx, target.id)), elevation }, result: { elevationId: id, expiresAt: elevation.expiresAt } };

@@ -6,6 +6,10 @@ import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { assertGrantDue } from "../temporaryGrant.js";
+import { writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { Transaction } from "kysely";
+import type { DB } from "../../db/schema.js";
 
 export const ElevationExpireInput = z.object({ elevationId: z.string().min(1) }).strict();
 
@@ -31,16 +35,25 @@ export const expireElevation = defineCommand({
   action: "user.elevation_expire",
   targetType: "user",
   input: ElevationExpireInput,
-  provider: "none",
+  provider: "directory",
   providerState: async (target, input, ctx) => {
     const row = await dueElevation(ctx.deps.database.db, target.id, input.elevationId, ctx.now);
     return { elevation: { id: row.id, previousRole: row.previous_role, elevatedRole: row.elevated_role, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id } };
   },
-  apply: async (trx, target, input, ctx) => {
-    await lockAccountAdmins(trx, target.accountId);
+  // Decided here, with the account's admins locked when inside our transaction (built-in directory): the
+  // product is told the role only when it is put back.
+  perform: async (target, input, ctx, call) => {
+    const db = call.executor ?? ctx.deps.database.db;
+    if (call.executor) await lockAccountAdmins(call.executor as Transaction<DB>, target.accountId);
+    const row = await dueElevation(db, target.id, input.elevationId, ctx.now);
+    const kept = await keepReason(db, target.user, row);
+    const user = kept ? undefined : await writeUser(target, { role: row.previous_role }, ctx, call);
+    return { kept, user };
+  },
+  apply: async (trx, target, input, ctx, { kept, user }) => {
     const row = await dueElevation(trx, target.id, input.elevationId, ctx.now);
-    const kept = await keepReason(trx, target.user, row);
     if (!kept) await trx.updateTable("users").set({ role: row.previous_role }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user }, ctx.now);
     await trx.updateTable("role_elevations").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
     const detail = kept ? `temporary ${row.elevated_role} role ended; role kept: ${kept}` : `temporary ${row.elevated_role} role ended; back to ${row.previous_role}`;
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_elevation_ended", detail: `${detail} (ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();

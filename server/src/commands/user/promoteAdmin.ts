@@ -5,6 +5,8 @@ import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { closeOpenElevation } from "./roleElevations.js";
+import { writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
 
 /** 409 while someone at the customer can still grant the role themselves. */
 async function assertNoActiveAdmin(db: Executor, accountId: string): Promise<void> {
@@ -20,15 +22,17 @@ export const promoteAdmin = defineCommand({
   action: "user.promote_admin",
   targetType: "user",
   input: actionInputs["user.promote_admin"],
-  provider: "none",
+  provider: "directory",
   precondition: async (target, ctx) => {
     if (target.user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be promoted; ${target.user.email} is ${target.user.status}`, { status: target.user.status });
     await assertNoActiveAdmin(ctx.deps.database.db, target.accountId);
   },
-  apply: async (trx, target, input, ctx) => {
+  perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
+  apply: async (trx, target, input, ctx, written) => {
     await lockAccountAdmins(trx, target.accountId);
     await assertNoActiveAdmin(trx, target.accountId);
     await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role}: promoted by support, the account had no admin (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     return { after: { ...(await userAfter(trx, target.id)), ...(closedElevation ? { closedElevation } : {}) } };

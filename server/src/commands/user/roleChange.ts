@@ -4,6 +4,8 @@ import { ADMIN_ROLES, assertKeepsAnAdmin, lockAccountAdmins } from "../accountAd
 import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import { closeOpenElevation } from "./roleElevations.js";
+import { writeUser } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
 
 /**
  * user.role_change — changes a user's product role. Owner and admin rights are the customer's to
@@ -14,7 +16,7 @@ export const changeRole = defineCommand({
   action: "user.role_change",
   targetType: "user",
   input: actionInputs["user.role_change"],
-  provider: "none",
+  provider: "directory",
   validate: async (target, input, ctx) => {
     const { user } = target;
     if (user.role === input.role) throw Problem.conflict("invalid_transition", `${user.email} is already ${input.role}`, { role: input.role });
@@ -23,11 +25,13 @@ export const changeRole = defineCommand({
     }
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
   },
-  apply: async (trx, target, input, ctx) => {
+  perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
+  apply: async (trx, target, input, ctx, written) => {
     // Checked again under the row lock: another admin may have been demoted meanwhile.
     await lockAccountAdmins(trx, target.accountId);
     await assertKeepsAnAdmin(trx, target.accountId, [target.user]);
     await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     return { after: { ...(await userAfter(trx, target.id)), ...(closedElevation ? { closedElevation } : {}) } };

@@ -3,6 +3,9 @@ import { assertKeepsAnAdmin } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
+import { directoryStep, runSteps, writeUser } from "../directoryWrite.js";
+import type { DirectoryUser } from "../../../../shared/directory/contract.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
 import { assertUserTransition } from "./userTransitions.js";
 
 /** user.suspend — a pause: the product refuses sign-in for a suspended user, and current sessions end now. */
@@ -10,14 +13,28 @@ export const suspendUser = defineCommand({
   action: "user.suspend",
   targetType: "user",
   input: actionInputs["user.suspend"],
-  provider: "identity",
+  provider: ["identity", "directory"],
   precondition: async (target, ctx) => {
     assertUserTransition("user.suspend", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },
-  perform: (target, _input, ctx, call) => ctx.deps.identity.revokeSessions(identityRef(target.user), call),
+  // The product's keyed write goes last, as in every action: what fails before it leaves nothing done.
+  perform: async (target, _input, ctx, call) => {
+    let user: DirectoryUser | undefined;
+    let revoked = 0;
+    await runSteps(
+      [
+        { label: `revoke the sessions of ${target.id}`, run: async () => void ({ revoked } = await ctx.deps.identity.revokeSessions(identityRef(target.user), call)) },
+        ...directoryStep(ctx, `suspend ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "suspended" }, ctx, call))),
+      ],
+      ctx,
+      call,
+    );
+    return { user, revoked };
+  },
   apply: async (trx, target, _input, ctx, performed) => {
     await trx.updateTable("users").set({ status: "suspended" }).where("id", "=", target.id).execute();
+    await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_suspended", ctx);
     return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.revoked }, result: { sessionsRevoked: performed.revoked } };
   },

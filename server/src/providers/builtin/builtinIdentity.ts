@@ -127,9 +127,12 @@ export class BuiltinIdentity implements IdentityPort {
     change: { failed_login_count?: number; locked_until?: null; mfa_enrolled?: boolean; mfa_methods?: string[]; blocked?: boolean },
   ): Promise<void> {
     return builtinCall(operation, async () => {
+      // Outside a transaction this is one step of an action with an external port (the product's
+      // directory, Stripe): that action's commit bumps what it changed, and a bump here would look like
+      // someone else's change to its stale check.
       const updated = await this.executor(ctx)
         .updateTable("users")
-        .set((eb) => ({ ...change, updated_at: this.clock.now(), version: eb("version", "+", 1) }))
+        .set((eb) => ({ ...change, updated_at: this.clock.now(), ...(ctx.executor ? { version: eb("version", "+", 1) } : {}) }))
         .where("id", "=", user.id)
         .returning("id")
         .executeTakeFirst();

@@ -65,7 +65,7 @@ export function contextRoutes(deps: AppDeps): Router {
     },
     async ({ query, req }) => {
       const result = await buildRequesterContext(
-        { db: deps.database.db, identity: deps.identity, billing: deps.billing, clock: deps.clock, partTimeoutMs: deps.config.CONTEXT_PART_TIMEOUT_MS, logger: req.log ?? deps.logger },
+        { db: deps.database.db, identity: deps.identity, billing: deps.billing, directory: deps.directory, reader: { actor: requireActor(req), ticketId: ticketIdOf(req) }, clock: deps.clock, partTimeoutMs: deps.config.CONTEXT_PART_TIMEOUT_MS, logger: req.log ?? deps.logger },
         query,
       );
       await appendAudit(

@@ -7,6 +7,7 @@ import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
 import { route } from "../../http/route.js";
 import { searchDirectory } from "../../lookup/search.js";
+import { readDepsOf, refreshSearch } from "../../directory/readThrough.js";
 import { ticketHeader } from "../audit/schema.js";
 
 export function searchRoutes(deps: AppDeps): Router {
@@ -26,6 +27,8 @@ export function searchRoutes(deps: AppDeps): Router {
       before: guard(deps, "search.run", { cachedStaff: true }),
     },
     async ({ query, req }) => {
+      // DIRECTORY_PROVIDER=http: the product's candidates into the cache first (first page), ranked here as always.
+      if (!query.cursor) await refreshSearch(readDepsOf(deps, { actor: requireActor(req), ticketId: ticketIdOf(req) }), query.q, query.limit).catch((err: unknown) => (req.log ?? deps.logger).warn({ err }, "the product's directory did not answer the search; searching the cache"));
       const results = await searchDirectory(db, query);
       await appendAudit(
         db,

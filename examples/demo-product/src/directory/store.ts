@@ -1,0 +1,132 @@
+import { PGlite } from "@electric-sql/pglite";
+
+/**
+ * The demo product's own directory: its accounts and users in its own PGlite database (never
+ * Steward's tables). Each row has a version the product bumps on every change; writes are applied
+ * once per idempotency key (the answer is kept and replayed).
+ */
+export interface AccountRow {
+  id: string;
+  name: string;
+  domain: string | null;
+  status: string;
+  plan: string;
+  seatsLicensed: number;
+  billingCustomerId: string | null;
+  version: number;
+}
+
+export interface UserRow {
+  id: string;
+  accountId: string;
+  email: string;
+  name: string;
+  role: string;
+  status: string;
+  idpId: string | null;
+  staff: boolean;
+  protected: boolean;
+  settings: Record<string, string | number | boolean>;
+  version: number;
+}
+
+const SCHEMA = `
+create table if not exists accounts (
+  id text primary key, name text not null, domain text, status text not null, plan text not null,
+  seats_licensed int not null, billing_customer_id text, version int not null default 1);
+create table if not exists users (
+  id text primary key, account_id text not null references accounts(id), email text not null, name text not null,
+  role text not null, status text not null, idp_id text, staff boolean not null default false,
+  protected boolean not null default false, settings jsonb not null default '{}', version int not null default 1);
+create index if not exists users_email on users (lower(email));
+create index if not exists users_account on users (account_id);
+create table if not exists write_keys (key text primary key, request text not null, status int not null, body jsonb not null);
+`;
+
+const ACCOUNT_COLUMNS = `id, name, domain, status, plan, seats_licensed as "seatsLicensed", billing_customer_id as "billingCustomerId", version`;
+const USER_COLUMNS = `id, account_id as "accountId", email, name, role, status, idp_id as "idpId", staff, protected, settings, version`;
+
+type Queryable = Pick<PGlite, "query">;
+
+export class DirectoryStore {
+  private constructor(readonly db: PGlite) {}
+
+  /** `dataDir` undefined: in memory (tests, the demo's first start). */
+  static async open(dataDir?: string): Promise<DirectoryStore> {
+    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+    await db.exec(SCHEMA);
+    return new DirectoryStore(db);
+  }
+
+  async load(accounts: AccountRow[], users: UserRow[]): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      for (const a of accounts) {
+        await tx.query(`insert into accounts values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict (id) do nothing`, [a.id, a.name, a.domain, a.status, a.plan, a.seatsLicensed, a.billingCustomerId, a.version]);
+      }
+      for (const u of users) {
+        await tx.query(`insert into users values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) on conflict (id) do nothing`, [u.id, u.accountId, u.email, u.name, u.role, u.status, u.idpId, u.staff, u.protected, JSON.stringify(u.settings), u.version]);
+      }
+    });
+  }
+
+  async account(id: string, db: Queryable = this.db): Promise<AccountRow | null> {
+    return (await db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where id = $1`, [id])).rows[0] ?? null;
+  }
+
+  /** `deleted: true`: also a deleted user (the answer to the write that deleted it). */
+  async user(id: string, db: Queryable = this.db, options: { deleted?: boolean } = {}): Promise<UserRow | null> {
+    return (await db.query<UserRow>(`select ${USER_COLUMNS} from users where id = $1 and ($2 or status <> 'deleted')`, [id, options.deleted ?? false])).rows[0] ?? null;
+  }
+
+  async usersOf(accountId: string): Promise<UserRow[]> {
+    return (await this.db.query<UserRow>(`select ${USER_COLUMNS} from users where account_id = $1 and status <> 'deleted' order by id`, [accountId])).rows;
+  }
+
+  async accountsOf(users: UserRow[], extra: AccountRow[] = []): Promise<AccountRow[]> {
+    const ids = [...new Set(users.map((u) => u.accountId))].filter((id) => !extra.some((a) => a.id === id));
+    const rows = ids.length ? (await this.db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where id = any($1::text[])`, [ids])).rows : [];
+    return [...extra, ...rows];
+  }
+
+  async lookup(q: { email?: string; id?: string; externalId?: string }): Promise<UserRow[]> {
+    const id = q.id ?? q.externalId ?? null;
+    const { rows } = await this.db.query<UserRow>(
+      `select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or lower(email) = lower($1)) and ($2::text is null or id = $2) order by id limit 50`,
+      [q.email ?? null, id],
+    );
+    return rows;
+  }
+
+  /** Candidates only; Steward ranks them. */
+  async search(q: string, limit: number): Promise<{ accounts: AccountRow[]; users: UserRow[] }> {
+    const like = `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const [accounts, users] = await Promise.all([
+      this.db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where lower(id) like $1 or lower(name) like $1 or lower(coalesce(domain, '')) like $1 order by id limit $2`, [like, limit]),
+      this.db.query<UserRow>(`select ${USER_COLUMNS} from users where status <> 'deleted' and (lower(id) like $1 or lower(email) like $1 or lower(name) like $1) order by id limit $2`, [like, limit]),
+    ]);
+    return { accounts: await this.accountsOf(users.rows, accounts.rows), users: users.rows };
+  }
+
+  /**
+   * One write, once per key: `change` runs in a transaction with the row locked; its answer is kept
+   * under the key, and a repeat on the same object gets the same answer without running again —
+   * whatever its body says (Steward's retry may carry a newer expectedVersion it read meanwhile).
+   */
+  async writeOnce(key: string, request: string, change: (tx: Queryable) => Promise<{ status: number; body: unknown }>): Promise<{ status: number; body: unknown }> {
+    return this.db.transaction(async (tx) => {
+      const seen = (await tx.query<{ request: string; status: number; body: unknown }>(`select request, status, body from write_keys where key = $1`, [key])).rows[0];
+      if (seen) {
+        if (seen.request !== request) return { status: 422, body: { code: "idempotency_key_reused", title: "Idempotency key reused", detail: "this key was used for another object" } };
+        return { status: seen.status, body: seen.body };
+      }
+      const answer = await change(tx);
+      // Refusals are not kept: the same key may be retried once the object is right.
+      if (answer.status < 300) await tx.query(`insert into write_keys values ($1, $2, $3, $4)`, [key, request, answer.status, JSON.stringify(answer.body)]);
+      return answer;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}

@@ -1,0 +1,140 @@
+import type { z } from "zod";
+import {
+  AccountWithUsers,
+  DIRECTORY_BASE_PATH,
+  DirectoryAccount,
+  DirectoryProblem,
+  DirectorySearchResponse,
+  DirectoryUser,
+  SettingsDeclaration,
+  UserLookupResponse,
+  type AccountWrite,
+  type UserWrite,
+} from "../../../shared/directory/contract.js";
+import type { Clock } from "../clock.js";
+import type { GrantKeys } from "../impersonation/signingKeys.js";
+import { parseRetryAfter, type ProviderCaller } from "../providers/providerCall.js";
+import { ProviderError, type ProviderErrorCode } from "../providers/providerError.js";
+import { signDirectoryToken, type DirectoryTokenBody } from "./directoryToken.js";
+import type { DirectoryCall, DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
+
+/**
+ * DIRECTORY_PROVIDER=http: the product's own API, per the contract. Calls go through the same
+ * ProviderCaller as Auth0 and Stripe (timeout per attempt, bounded retries, one error type). Writes
+ * are retried too: they carry one idempotency key on every attempt, which the contract makes the
+ * product apply once. An answer that does not match the contract is `misconfigured`, never trusted.
+ */
+export interface HttpDirectoryOptions {
+  baseUrl: string;
+  audience: string;
+  issuer: string;
+  keys: GrantKeys;
+  clock: Clock;
+  caller: ProviderCaller;
+}
+
+function codeForStatus(status: number, body: DirectoryProblem | null): ProviderErrorCode {
+  if (status === 404) return "not_found";
+  if (status === 409 && body?.code === "stale_version") return "stale";
+  if (status === 429) return "rate_limited";
+  if (status === 401 || status === 403) return "misconfigured";
+  if (status >= 500) return "unavailable";
+  return "rejected";
+}
+
+/** What fetch throws (network, abort) as the one provider error. */
+export function classifyDirectoryError(err: unknown, operation: string): ProviderError {
+  if (err instanceof ProviderError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new ProviderError({ provider: "product", code: "unavailable", operation, message: `${operation}: the product could not be reached (${message})`, cause: err });
+}
+
+export class HttpDirectory implements DirectoryPort {
+  readonly name = "http" as const;
+
+  constructor(private readonly options: HttpDirectoryOptions) {}
+
+  lookupUsers(query: UserLookup, reader?: DirectoryReader) {
+    const params = new URLSearchParams(Object.entries(query).filter((e): e is [string, string] => typeof e[1] === "string"));
+    return this.request("directory.lookup", "GET", `/users?${params}`, UserLookupResponse, { reader });
+  }
+
+  search(q: string, limit: number, reader?: DirectoryReader) {
+    return this.request("directory.search", "GET", `/search?${new URLSearchParams({ q, limit: String(limit) })}`, DirectorySearchResponse, { reader });
+  }
+
+  getUser(id: string, reader?: DirectoryReader) {
+    return this.request("directory.user", "GET", `/users/${encodeURIComponent(id)}`, DirectoryUser, { reader });
+  }
+
+  getAccount(id: string, reader?: DirectoryReader) {
+    return this.request("directory.account", "GET", `/accounts/${encodeURIComponent(id)}`, AccountWithUsers, { reader });
+  }
+
+  updateAccount(id: string, write: AccountWrite, call: DirectoryCall) {
+    return this.request("directory.account_update", "PATCH", `/accounts/${encodeURIComponent(id)}`, DirectoryAccount, { write: { body: write, call } });
+  }
+
+  updateUser(id: string, write: UserWrite, call: DirectoryCall) {
+    return this.request("directory.user_update", "PATCH", `/users/${encodeURIComponent(id)}`, DirectoryUser, { write: { body: write, call } });
+  }
+
+  settings() {
+    return this.request("directory.settings", "GET", "/settings", SettingsDeclaration);
+  }
+
+  private async request<T extends z.ZodType>(
+    operation: string,
+    method: "GET" | "PATCH",
+    path: string,
+    schema: T,
+    by: { write?: { body: unknown; call: DirectoryCall }; reader?: DirectoryReader | undefined } = {},
+  ): Promise<z.infer<T>> {
+    const { baseUrl, audience, issuer, keys, clock, caller } = this.options;
+    const url = `${baseUrl.replace(/\/$/, "")}${DIRECTORY_BASE_PATH}${path}`;
+    const { write, reader } = by;
+    const tokenBody: DirectoryTokenBody = write
+      ? { actor: write.call.actor, ticketId: write.call.ticketId, idempotencyKey: write.call.idempotencyKey }
+      : { actor: reader?.actor ?? null, ticketId: reader?.ticketId ?? null };
+    return caller.call(
+      operation,
+      async ({ signal }) => {
+        const token = await signDirectoryToken(keys, tokenBody, { issuer, audience }, clock.now());
+        const res = await fetch(url, {
+          method,
+          signal,
+          headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(write ? { "content-type": "application/json" } : {}) },
+          ...(write ? { body: JSON.stringify(write.body) } : {}),
+        });
+        const text = await res.text();
+        let json: unknown = null;
+        try {
+          json = text ? JSON.parse(text) : null;
+        } catch {
+          json = null;
+        }
+        if (!res.ok) {
+          const problem = DirectoryProblem.safeParse(json);
+          const body = problem.success ? problem.data : null;
+          const code = codeForStatus(res.status, body);
+          throw new ProviderError({
+            provider: "product",
+            code,
+            status: res.status,
+            operation,
+            message: `${operation}: ${body ? `${body.code}: ${body.detail ?? body.title}` : `HTTP ${res.status} without a problem+json body`}`,
+            retryAfterMs: code === "rate_limited" ? parseRetryAfter(res.headers.get("retry-after")) : undefined,
+          });
+        }
+        const parsed = schema.safeParse(json);
+        if (!parsed.success) {
+          const where = parsed.error.issues[0];
+          // A write answered 2xx did happen, whatever the body says: its outcome is for the reconciler.
+          throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${where ? `${where.path.join(".") || "body"}: ${where.message}` : "invalid"})` });
+        }
+        return parsed.data as z.infer<T>;
+      },
+      { write: Boolean(write) },
+    );
+  }
+}

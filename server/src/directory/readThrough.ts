@@ -1,0 +1,66 @@
+import type { ActionTarget } from "../../../shared/schemas/actions.js";
+import type { Kysely, Transaction } from "kysely";
+import type { Clock } from "../clock.js";
+import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/contract.js";
+import type { DB } from "../db/schema.js";
+import type { AppDeps } from "../deps.js";
+import type { Logger } from "../logger.js";
+import { markMissingUsersDeleted, mirrorAccounts, mirrorDirectory, mirrorUsers } from "./mirror.js";
+import type { DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
+
+/**
+ * Reads that fill the cache (DIRECTORY_PROVIDER=http) before Steward reads its own tables as it
+ * always has; with the built-in directory the tables are the directory and these do nothing.
+ */
+export interface ReadDeps {
+  directory: DirectoryPort;
+  db: Kysely<DB>;
+  clock: Clock;
+  logger?: Logger;
+  /** Who reads, from which ticket (named in the product's request token). */
+  reader?: DirectoryReader;
+}
+
+/** The app's dependencies as the read-through needs them. */
+export const readDepsOf = (deps: AppDeps, reader?: DirectoryReader): ReadDeps => ({ directory: deps.directory, db: deps.database.db, clock: deps.clock, logger: deps.logger, ...(reader ? { reader } : {}) });
+
+export const isCached = (deps: { directory: DirectoryPort }) => deps.directory.name !== "builtin";
+
+/** An account with all its users, as the product has them now (what a write is decided on). */
+export async function refreshAccount(deps: ReadDeps, accountId: string): Promise<void> {
+  if (!isCached(deps)) return;
+  const { account, users } = await deps.directory.getAccount(accountId, deps.reader);
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await mirrorDirectory(trx, { accounts: [account], users }, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
+    await markMissingUsersDeleted(trx, account.id, users.map((u) => u.id), now);
+  });
+}
+
+/** The target of a write and everything on its account, fresh from the product. */
+export async function refreshTarget(deps: ReadDeps, target: ActionTarget): Promise<void> {
+  if (!isCached(deps)) return;
+  if (target.type === "account") return refreshAccount(deps, target.id);
+  const cached = await deps.db.selectFrom("users").select("account_id").where("id", "=", target.id).executeTakeFirst();
+  const accountId = cached?.account_id ?? (await deps.directory.getUser(target.id, deps.reader)).accountId;
+  await refreshAccount(deps, accountId);
+}
+
+export async function refreshLookup(deps: ReadDeps, query: UserLookup): Promise<void> {
+  if (!isCached(deps)) return;
+  const answer = await deps.directory.lookupUsers(query, deps.reader);
+  await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
+}
+
+export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<void> {
+  if (!isCached(deps)) return;
+  const answer = await deps.directory.search(q, limit, deps.reader);
+  await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
+}
+
+/** In a command's apply: the product's answer to the write, into the cache (the runner has bumped the version). */
+export async function mirrorWritten(trx: Transaction<DB>, deps: { directory: DirectoryPort }, answer: { user?: DirectoryUser; account?: DirectoryAccount }, now: Date): Promise<void> {
+  if (!isCached(deps)) return;
+  if (answer.account) await mirrorAccounts(trx, [answer.account], { now, bump: false });
+  if (answer.user) await mirrorUsers(trx, [answer.user], { now, bump: false });
+}

@@ -1,0 +1,231 @@
+import request from "supertest";
+import type { RequestHandler } from "express";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { grantKeysFor } from "../../src/impersonation/signingKeys.js";
+import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { databaseKinds, testConfig } from "../support/databases.js";
+import { act, auditOf, createHarness, sessionOf, versionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
+import { directoryRowsOf, startProductDirectory, type ProductDirectory } from "./productDirectory.js";
+
+/**
+ * A representative slice of the action suite on both directories — builtin (Steward's tables) and
+ * http (the demo product's own store, through the contract) — with the same assertions, reading the
+ * result from whichever is the directory. Then, http only: the product refusing a stale write, down
+ * and slow (context shows the account part failed beside the rest; writes are audited failed or
+ * unknown and never half-done).
+ */
+const AUDIENCE = "prd_demo";
+const DIRECTORY_ENV = { DATA_DIR: "memory" };
+const USER = "usr_demo_006_3";
+const ACCOUNT = "acc_demo_001";
+const SEATED = "acc_demo_006";
+
+type Mode = "builtin" | "http";
+
+/** Bumps the user's version at the product just before a write reaches it: someone changed it meanwhile. */
+function racer(product: { current?: ProductDirectory }, userId: string, armed: { on: boolean }): RequestHandler {
+  return async (req, _res, next) => {
+    if (armed.on && req.method === "PATCH" && req.path.endsWith(`/users/${userId}`)) {
+      armed.on = false;
+      await product.current!.store.db.query(`update users set name = name || ' (renamed)', version = version + 1 where id = $1`, [userId]);
+    }
+    next();
+  };
+}
+
+async function setUp(kind: (typeof databaseKinds)[number], mode: Mode, extraEnv: Record<string, string> = {}) {
+  if (mode === "builtin") return { h: await createHarness(kind, { env: { ...DIRECTORY_ENV, ...extraEnv } }), product: null, armed: { on: false } };
+  const config = testConfig(DIRECTORY_ENV);
+  const holder: { current?: ProductDirectory } = {};
+  const armed = { on: false };
+  let clockNow = () => new Date();
+  const product = await startProductDirectory({ keys: grantKeysFor(config), issuer: config.publicUrl, audience: AUDIENCE, now: () => clockNow(), before: () => [racer(holder, USER, armed)] });
+  holder.current = product;
+  const h = await createHarness(kind, { env: { ...DIRECTORY_ENV, DIRECTORY_PROVIDER: "http", DIRECTORY_URL: product.url, DIRECTORY_AUDIENCE: AUDIENCE, ...extraEnv } });
+  clockNow = () => h.deps.clock.now();
+  // The product starts with the same customers Steward's demo has (in its own store).
+  const rows = await directoryRowsOf(h.deps.database.db);
+  await product.store.load(rows.accounts, rows.users);
+  return { h, product, armed };
+}
+
+describe.each(databaseKinds)("directory actions on %s", (kind) => {
+  describe.each(["builtin", "http"] as const)("DIRECTORY_PROVIDER=%s", (mode) => {
+    let h: Harness;
+    let product: ProductDirectory | null;
+    let armed: { on: boolean };
+    beforeAll(async () => {
+      ({ h, product, armed } = await setUp(kind, mode));
+    }, HARNESS_TIMEOUT_MS);
+    afterAll(async () => {
+      await h?.close();
+      await product?.close();
+    });
+
+    /** The directory's copy: the product's store with http, Steward's tables with builtin. */
+    const directoryUser = async (id: string) =>
+      product ? await product.store.user(id) : await h.deps.database.db.selectFrom("users").select(["role", "status", "version"]).where("id", "=", id).executeTakeFirstOrThrow();
+    const directoryAccount = async (id: string) => {
+      if (product) return await product.store.account(id);
+      const row = await h.deps.database.db.selectFrom("accounts").select(["status", "seats_licensed", "version"]).where("id", "=", id).executeTakeFirstOrThrow();
+      return { status: row.status, seatsLicensed: row.seats_licensed, version: row.version };
+    };
+
+    it("user.role_change changes the role in the directory, once for a retried key, audited", async () => {
+      const before = await directoryUser(USER);
+      const role = before!.role === "billing" ? "viewer" : "billing";
+      const first = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role } }, { idempotencyKey: `dir-role-${mode}` });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const again = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role }, expectedVersion: first.body.before.version }, { idempotencyKey: `dir-role-${mode}` });
+      expect(again.body).toMatchObject({ replayed: true, auditEntryId: first.body.auditEntryId });
+      const after = await directoryUser(USER);
+      expect(after).toMatchObject({ role, version: before!.version + 1 });
+      expect(first.body.after).toMatchObject({ role, version: await versionOf(h.deps, { type: "user", id: USER }) });
+      expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "succeeded", after: { role } });
+    });
+
+    it("account.suspend then account.unsuspend move the account's status in the directory", async () => {
+      const before = await directoryAccount(ACCOUNT);
+      const suspended = await act(h, "support_full", "account.suspend", { target: { type: "account", id: ACCOUNT } });
+      expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
+      expect(await directoryAccount(ACCOUNT)).toMatchObject({ status: "suspended" });
+      const lifted = await act(h, "support_full", "account.unsuspend", { target: { type: "account", id: ACCOUNT } });
+      expect(lifted.status, JSON.stringify(lifted.body)).toBe(200);
+      expect(await directoryAccount(ACCOUNT)).toMatchObject({ status: before!.status });
+    });
+
+    it("user.suspend and user.activate move the user's status in the directory", async () => {
+      const suspended = await act(h, "support_full", "user.suspend", { target: { type: "user", id: USER } });
+      expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
+      expect(await directoryUser(USER)).toMatchObject({ status: "suspended" });
+      const active = await act(h, "support_full", "user.activate", { target: { type: "user", id: USER } });
+      expect(active.status, JSON.stringify(active.body)).toBe(200);
+      expect(await directoryUser(USER)).toMatchObject({ status: "active" });
+    });
+
+    it("seats.change sets the licence in the directory", async () => {
+      const before = await directoryAccount(SEATED);
+      const seats = before!.seatsLicensed + 2;
+      const res = await act(h, "operations", "seats.change", { target: { type: "account", id: SEATED }, input: { seats } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(await directoryAccount(SEATED)).toMatchObject({ seatsLicensed: seats });
+    });
+
+    it("a write on a version the directory has moved past is refused 409 stale_version, audited failed, nothing changed", async () => {
+      const target = { type: "user" as const, id: USER };
+      const before = await directoryUser(USER);
+      const role = before!.role === "member" ? "viewer" : "member";
+      // builtin: someone else's write lands first; http: the product changes between Steward's read and write.
+      if (product) armed.on = true;
+      else await h.deps.database.db.updateTable("users").set((eb) => ({ version: eb("version", "+", 1) })).where("id", "=", USER).execute();
+      const expectedVersion = product ? await versionOf(h.deps, target) : (before!.version as number);
+      const res = await act(h, "support_full", "user.role_change", { target, input: { role }, expectedVersion });
+      expect(res.status, JSON.stringify(res.body)).toBe(409);
+      expect(res.body.code).toBe("stale_version");
+      expect((await directoryUser(USER))?.role).toBe(before!.role);
+      expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("stale_version") });
+    });
+
+    it("GET /api/directory/settings gives the settings support may change, as the directory declares them", async () => {
+      const res = await request(h.app).get("/api/directory/settings").set("Authorization", `Bearer ${await sessionOf(h, "support_read_only")}`);
+      expect(res.status).toBe(200);
+      if (product) expect(res.body.settings).toEqual(expect.arrayContaining([{ key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] }]));
+      else expect(res.body).toEqual({ settings: [] });
+    });
+
+    it("search finds the directory's users; context names where the account came from", async () => {
+      if (product) {
+        // A user only the product knows yet: search reads through to it.
+        await product.store.load([], [{ id: "usr_product_only", accountId: SEATED, email: "zora.quist@product-only.test", name: "Zora Quist", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: { language: "de" }, version: 4 }]);
+      }
+      const token = await sessionOf(h, "support_full");
+      const q = product ? "zora.quist@product-only.test" : (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
+      const found = await request(h.app).get("/api/search").query({ q }).set("Authorization", `Bearer ${token}`);
+      expect(found.status).toBe(200);
+      expect(found.body.hits[0]).toMatchObject({ kind: "user", id: product ? "usr_product_only" : USER });
+      const ctx = await request(h.app).get("/api/context").query({ email: q }).set("Authorization", `Bearer ${token}`);
+      expect(ctx.status).toBe(200);
+      expect(ctx.body).toMatchObject({ match: "exact", account: { status: "ok", source: product ? "product" : "steward" }, sources: { user: product ? "product" : "steward" } });
+    });
+  });
+});
+
+describe("the product's directory down or slow", () => {
+  let h: Harness;
+  let product: ProductDirectory;
+  beforeAll(async () => {
+    ({ h, product } = (await setUp("pglite", "http", { CONTEXT_PART_TIMEOUT_MS: "1500", PROVIDER_TIMEOUT_MS: "700", PROVIDER_MAX_RETRIES: "1", RECONCILE_INTERVAL_MS: "100" })) as { h: Harness; product: ProductDirectory });
+  }, HARNESS_TIMEOUT_MS);
+  afterAll(async () => {
+    await h?.close();
+    await product?.close();
+  });
+  const heal = () => Object.assign(product.faults, { delayMs: 0, status: null, writesOnly: false, answerDelayMs: 0 });
+  const email = async () => (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
+
+  it("context: the account part fails naming the product; identity, billing, activity and audit still come back", async () => {
+    const token = await sessionOf(h, "support_full");
+    const address = await email();
+    // Seen once while the product is up, so the requester is in the cache.
+    expect((await request(h.app).get("/api/context").query({ email: address }).set("Authorization", `Bearer ${token}`)).status).toBe(200);
+    for (const fault of [{ status: 503 }, { delayMs: 2_500 }]) {
+      Object.assign(product.faults, fault);
+      const res = await request(h.app).get("/api/context").query({ email: address }).set("Authorization", `Bearer ${token}`);
+      heal();
+      expect(res.status).toBe(200);
+      expect(res.body.account).toMatchObject({ status: "error", source: "product", error: { provider: expect.stringMatching(/^product$/) } });
+      for (const part of ["identity", "billing", "activity", "audit"]) expect(res.body[part].status, part).toBe("ok");
+    }
+  });
+
+  it("a write while the product is down: a clear 502, audited failed, nothing changed anywhere", async () => {
+    const before = await product.store.user(USER);
+    const cached = await h.deps.database.db.selectFrom("users").select(["role", "version"]).where("id", "=", USER).executeTakeFirstOrThrow();
+    product.faults.status = 503;
+    const res = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role: before!.role === "viewer" ? "member" : "viewer" } });
+    heal();
+    expect(res.status).toBe(502);
+    expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "product" });
+    expect(await product.store.user(USER)).toEqual(before);
+    expect(await h.deps.database.db.selectFrom("users").select(["role", "version"]).where("id", "=", USER).executeTakeFirstOrThrow()).toEqual(cached);
+    expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("provider_unavailable") });
+  });
+
+  it("a write the product answers too late: 202 outcome unknown, audited unknown, then the reconciler settles it once", async () => {
+    const before = await product.store.user(USER);
+    const role = before!.role === "viewer" ? "member" : "viewer";
+    Object.assign(product.faults, { delayMs: 1_000, writesOnly: true });
+    const res = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.code).toBe("outcome_unknown");
+    const entries = await auditOf(h.deps, "user.role_change", USER);
+    expect(entries.slice(-2).map((e) => e.outcome)).toEqual(["pending", "unknown"]);
+    // Whether the late write landed or not, Steward's copy has not moved: nothing is half-recorded.
+    const cached = await h.deps.database.db.selectFrom("users").select("role").where("id", "=", USER).executeTakeFirstOrThrow();
+    expect(cached.role).toBe(before!.role);
+    await new Promise((r) => setTimeout(r, 1_500));
+    heal();
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    // Settled with the same key: applied once at the product however many times it was sent.
+    expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
+    expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "succeeded", after: { role } });
+    expect(await h.deps.database.db.selectFrom("users").select("role").where("id", "=", USER).executeTakeFirstOrThrow()).toEqual({ role });
+  });
+
+  it("a write applied at the product whose answer was lost: a read meanwhile shows it, and the reconciler's retry (newer version, same key) is answered from the product's record, applied once", async () => {
+    const before = await product.store.user(USER);
+    const role = before!.role === "viewer" ? "member" : "viewer";
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    heal();
+    expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
+    // The agent looks again: the cache now holds the product's new version (the one the retry will send).
+    const token = await sessionOf(h, "support_full");
+    expect((await request(h.app).get("/api/context").query({ email: await email() }).set("Authorization", `Bearer ${token}`)).body.user).toMatchObject({ role });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
+    expect((await auditOf(h.deps, "user.role_change", USER)).slice(-3).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+  });
+});

@@ -1,0 +1,128 @@
+import { randomUUID } from "node:crypto";
+import type { RequestHandler } from "express";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { systemActor } from "../../src/actor.js";
+import { formatCheckTable, runDirectoryChecks, type CheckRow } from "../../src/directory/conformance.js";
+import { signDirectoryToken } from "../../src/directory/directoryToken.js";
+import { GrantKeys } from "../../src/impersonation/signingKeys.js";
+import type { AccountRow, DirectoryStore, UserRow } from "../../../examples/demo-product/src/directory/store.js";
+import { startProductDirectory, type ProductDirectory } from "./productDirectory.js";
+
+/**
+ * The conformance checker (steward directory-check) against the demo product's directory: it passes
+ * there, and fails — naming the check — on products broken in the three ways the contract forbids:
+ * errors not in problem+json, writes without the version check, and a retried key applied twice.
+ */
+const ISSUER = "http://steward.test";
+const AUDIENCE = "prd_check";
+const keys = new GrantKeys({ kind: "memory" });
+const now = () => new Date();
+
+const rows: { accounts: AccountRow[]; users: UserRow[] } = {
+  accounts: [{ id: "acc_1", name: "Acme", domain: "acme.test", status: "active", plan: "team", seatsLicensed: 5, billingCustomerId: null, version: 1 }],
+  users: [
+    { id: "usr_1", accountId: "acc_1", email: "ana@acme.test", name: "Ana Almeida", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 },
+    { id: "usr_2", accountId: "acc_1", email: "ben@acme.test", name: "Ben Brandt", role: "owner", status: "active", idpId: null, staff: false, protected: false, settings: { language: "de" }, version: 3 },
+  ],
+};
+
+function check(product: ProductDirectory, options: { audience?: string } = {}): Promise<CheckRow[]> {
+  return runDirectoryChecks({
+    url: product.url,
+    userId: "usr_1",
+    sign: (o) => signDirectoryToken(keys, { actor: systemActor("directory-check"), ticketId: null, ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}) }, { issuer: ISSUER, audience: o.audience ?? options.audience ?? AUDIENCE }, now()),
+  });
+}
+
+const failed = (result: CheckRow[]) => result.filter((r) => !r.pass).map((r) => r.check);
+
+/** Errors as plain JSON `{ error }`: not the contract's problem+json. */
+const plainErrors = (): RequestHandler[] => [
+  (_req, res, next) => {
+    const send = res.send.bind(res);
+    res.send = (body: unknown) => {
+      if (res.statusCode >= 400) {
+        res.type("application/json");
+        return send(JSON.stringify({ error: "something went wrong" }));
+      }
+      return send(body as never);
+    };
+    next();
+  },
+];
+
+/** Writes whose expectedVersion is replaced by the current one: the product never refuses a stale write. */
+const noVersionCheck = (store: DirectoryStore): RequestHandler[] => [
+  async (req, _res, next) => {
+    const match = /\/(users|accounts)\/([^/]+)$/.exec(req.path);
+    if (req.method === "PATCH" && match) {
+      // express.json has not run yet: read and parse the body here.
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      const parsed = JSON.parse(Buffer.concat(chunks).toString("utf8") || "{}") as Record<string, unknown>;
+      const id = decodeURIComponent(match[2]!);
+      const current = match[1] === "users" ? await store.user(id) : await store.account(id);
+      if (current) parsed.expectedVersion = current.version;
+      req.body = parsed;
+      (req as unknown as { _body: boolean })._body = true;
+    }
+    next();
+  },
+];
+
+/** Every write under a fresh key: a retried request is applied again. */
+const notIdempotent = (store: DirectoryStore): RequestHandler[] => {
+  const writeOnce = store.writeOnce.bind(store);
+  store.writeOnce = (_key, request, change) => writeOnce(randomUUID(), request, change);
+  return [];
+};
+
+describe("directory-check", () => {
+  const products: ProductDirectory[] = [];
+  const start = async (before?: (store: DirectoryStore) => RequestHandler[]) => {
+    const p = await startProductDirectory({ keys, issuer: ISSUER, audience: AUDIENCE, now, rows, ...(before ? { before } : {}) });
+    products.push(p);
+    return p;
+  };
+  let demo: ProductDirectory;
+  beforeAll(async () => {
+    demo = await start();
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(products.map((p) => p.close()));
+  });
+
+  it("passes every check on the demo product, and leaves the user's role as it was", async () => {
+    const result = await check(demo);
+    expect(failed(result), formatCheckTable(result)).toEqual([]);
+    expect(result.length).toBeGreaterThanOrEqual(14);
+    expect(await demo.store.user("usr_1")).toMatchObject({ role: "member" });
+    expect(formatCheckTable(result)).toMatch(/all \d+ checks passed/);
+  });
+
+  it("fails every error-shape check on a product answering errors as plain JSON", async () => {
+    const result = await check(await start(plainErrors));
+    expect(failed(result)).toEqual(
+      expect.arrayContaining(["no token → 401 problem", "wrong audience → 401 problem", "unknown user → 404 problem", "invalid write → 400 problem naming the field", "stale write → 409 stale_version, nothing changed"]),
+    );
+    expect(result.find((r) => r.check === "unknown user → 404 problem")?.detail).toContain("application/problem+json");
+    expect(formatCheckTable(result)).toMatch(/FAIL {2}no token/);
+  });
+
+  it("fails the version checks on a product that applies stale writes", async () => {
+    const result = await check(await start(noVersionCheck));
+    expect(failed(result)).toEqual(["stale write → 409 stale_version, nothing changed", "account stale write → 409 stale_version"]);
+  });
+
+  it("fails the retry check on a product that applies a repeated key twice", async () => {
+    const result = await check(await start(notIdempotent));
+    expect(failed(result)).toEqual(["same idempotency key twice → applied once"]);
+    expect(result.find((r) => !r.pass)?.detail).toMatch(/version/);
+  });
+
+  it("fails from the first check on when the product trusts another audience", async () => {
+    const result = await check(demo, { audience: "prd_someone_else" });
+    expect(failed(result)).toContain("settings declaration");
+    expect(failed(result)).toContain("get user");
+  });
+});

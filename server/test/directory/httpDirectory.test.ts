@@ -1,0 +1,94 @@
+import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
+import express from "express";
+import { createLocalJWKSet } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyDirectoryToken } from "@steward/impersonation-kit";
+import { ManualClock } from "../../src/clock.js";
+import { classifyDirectoryError, HttpDirectory } from "../../src/directory/httpDirectory.js";
+import { GrantKeys } from "../../src/impersonation/signingKeys.js";
+import { ProviderCaller } from "../../src/providers/providerCall.js";
+import { ProviderError } from "../../src/providers/providerError.js";
+
+/**
+ * The http adapter against a scripted product: what it sends (a verifiable token naming the agent,
+ * ticket and idempotency key) and how each answer becomes the one provider error.
+ */
+const keys = new GrantKeys({ kind: "memory" });
+const clock = new ManualClock(new Date());
+const user = { id: "usr_1", accountId: "acc_1", email: "a@b.test", name: "A", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 3 };
+const problem = (status: number, code: string, extra: object = {}) => ({ status, type: "application/problem+json", body: { type: "about:blank", title: code, status, code, ...extra } });
+
+let script: { status: number; type?: string; body: unknown }[] = [];
+const seen: { method: string; path: string; authorization: string | undefined; body: unknown }[] = [];
+let server: Server;
+let directory: HttpDirectory;
+
+beforeAll(async () => {
+  const app = express();
+  app.use(express.json());
+  app.use((req, res) => {
+    seen.push({ method: req.method, path: req.path, authorization: req.headers.authorization, body: req.body });
+    const next = script.shift() ?? { status: 200, body: user };
+    res.status(next.status).type(next.type ?? "application/json").send(JSON.stringify(next.body));
+  });
+  server = await new Promise((resolve) => {
+    const s = app.listen(0, "127.0.0.1", () => resolve(s));
+  });
+  const caller = new ProviderCaller("product", { timeoutMs: 2_000, maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 }, classifyDirectoryError);
+  directory = new HttpDirectory({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, audience: "prd_test", issuer: "http://steward.test", keys, clock, caller });
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+const staff = { kind: "staff" as const, staffId: "stf_1", zendeskUserId: "9001", email: "agent@support.test", name: "Agent", panelRole: "support_full" as const };
+const write = () => directory.updateUser("usr_1", { expectedVersion: 3, changes: { role: "viewer" } }, { idempotencyKey: "key-1", actor: staff, ticketId: "4242" });
+
+describe("HttpDirectory", () => {
+  it("sends a token the product verifies with Steward's JWKS, naming the agent, the ticket and the idempotency key", async () => {
+    seen.length = 0;
+    script = [{ status: 200, body: { ...user, role: "viewer", version: 4 } }];
+    expect(await write()).toMatchObject({ role: "viewer", version: 4 });
+    const request = seen[0]!;
+    expect(request).toMatchObject({ method: "PATCH", path: "/steward/directory/v1/users/usr_1", body: { expectedVersion: 3, changes: { role: "viewer" } } });
+    const claims = await verifyDirectoryToken(request.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_test", now: clock.now() });
+    expect(claims).toMatchObject({ sub: "stf_1", agent: { id: "stf_1", email: "agent@support.test" }, ticketId: "4242", idem: "key-1" });
+    await expect(verifyDirectoryToken(request.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_other", now: clock.now() })).rejects.toThrow(/rejected/);
+    // A read names who reads and from which ticket too, without an idempotency key.
+    await directory.getUser("usr_1", { actor: staff, ticketId: "77" });
+    const read = await verifyDirectoryToken(seen.at(-1)!.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_test", now: clock.now() });
+    expect(read).toMatchObject({ sub: "stf_1", ticketId: "77" });
+    expect(read.idem).toBeUndefined();
+  });
+
+  it("a stale refusal is 409 stale_version from the product; another 409 is a refusal (422)", async () => {
+    script = [problem(409, "stale_version", { currentVersion: 5 })];
+    const stale = await write().catch((e: unknown) => e);
+    expect(stale).toBeInstanceOf(ProviderError);
+    expect((stale as ProviderError).toProblem()).toMatchObject({ status: 409, code: "stale_version", extra: { provider: "product" } });
+    expect((stale as ProviderError).effectUnknown).toBe(false);
+    script = [problem(409, "invalid_transition")];
+    expect(((await write().catch((e: unknown) => e)) as ProviderError).toProblem()).toMatchObject({ status: 422, code: "provider_rejected" });
+  });
+
+  it("retries a read answered 5xx, then fails as unavailable; a write answered 5xx has an unknown effect", async () => {
+    seen.length = 0;
+    script = [problem(503, "down"), problem(503, "down"), problem(503, "down")];
+    await expect(directory.getUser("usr_1")).rejects.toMatchObject({ code: "unavailable", provider: "product" });
+    expect(seen).toHaveLength(3);
+    script = [problem(500, "boom"), problem(500, "boom"), problem(500, "boom")];
+    const failed = (await write().catch((e: unknown) => e)) as ProviderError;
+    expect(failed.effectUnknown).toBe(true);
+  });
+
+  it("an answer that does not match the contract is misconfigured; for a write its effect is unknown", async () => {
+    script = [{ status: 200, body: { id: "usr_1" } }];
+    const read = (await directory.getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
+    expect(read).toMatchObject({ code: "misconfigured", provider: "product" });
+    expect(read.message).toMatch(/does not match the directory contract/);
+    expect(read.effectUnknown).toBe(false);
+    script = [{ status: 200, body: { nope: true } }];
+    expect(((await write().catch((e: unknown) => e)) as ProviderError).effectUnknown).toBe(true);
+    script = [{ status: 404, body: "<html>not here</html>", type: "text/html" }];
+    expect(await directory.getUser("usr_2").catch((e: unknown) => e)).toMatchObject({ code: "not_found" });
+  });
+});
