@@ -114,6 +114,8 @@ export const AuditLine = z.object({
   occurredAt: z.string(),
   action: z.string(),
   actorEmail: z.string().nullable(),
+  /** The staff member's name when Steward knows it (the sidebar shows names, not addresses). */
+  actorName: z.string().nullable(),
   ticketId: z.string().nullable(),
   outcome: z.string(),
   reason: z.string().nullable(),

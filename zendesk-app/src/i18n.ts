@@ -51,9 +51,10 @@ export function t(key: MessageKey, vars: Record<string, string | number> = {}): 
 }
 
 /** A count in words, with the plural form the agent's language uses for it (`<base>.one`, `<base>.other`). */
-export function plural(base: "account.user_count" | "account.admin_count", count: number): string {
+type PluralBase = MessageKey extends infer K ? (K extends `${infer B}.one` ? B : never) : never;
+export function plural(base: PluralBase, count: number, vars: Record<string, string | number> = {}): string {
   const form = new Intl.PluralRules(locale).select(count) === "one" ? "one" : "other";
-  return t(`${base}.${form}`, { count: new Intl.NumberFormat(locale).format(count) });
+  return t(`${base}.${form}` as MessageKey, { ...vars, count: new Intl.NumberFormat(locale).format(count) });
 }
 
 /** For keys built from data (action names, statuses): falls back to the raw value when unknown. */

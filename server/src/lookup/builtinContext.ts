@@ -18,7 +18,7 @@ import type { AccountSummaryRow } from "./accountSummary.js";
 export interface BuiltinContextRows {
   account: AccountSummaryRow | null;
   activity: { type: string; user_id: string | null; detail: string | null; ip: string | null; occurred_at: Date }[];
-  audit: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; ticket_id: string | null; outcome: string; reason: string | null }[];
+  audit: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; actor_name: string | null; ticket_id: string | null; outcome: string; reason: string | null }[];
   identity: IdentityRow | null;
   activeSessions: number;
   authEvents: AuthEventRow[];
@@ -75,7 +75,7 @@ select
      from activity_events where account_id = ${user.account_id}::text
      order by occurred_at desc, id desc limit ${HISTORY_LIMIT}) x) as activity,
   (select json_agg(x order by x.seq desc) from (
-     select id, seq, occurred_at, action, actor_email, ticket_id, outcome, reason
+     select id, seq, occurred_at, action, actor_email, (select name from staff where staff.id = audit_log.actor_staff_id) as actor_name, ticket_id, outcome, reason
      from audit_log where target_account_id = ${user.account_id}::text and action <> all(${[...READ_ACTIONS]}::text[])
      order by seq desc limit ${HISTORY_LIMIT}) x) as audit,
   (select row_to_json(x) from (

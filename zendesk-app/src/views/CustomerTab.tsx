@@ -7,11 +7,14 @@ import { ActionsPanel } from "./ActionsPanel";
 import { ActivityList } from "./ActivityList";
 import { ApprovalsCard } from "./ApprovalsCard";
 import { BillingCard } from "./BillingCard";
-import { ImpersonationCard } from "./ImpersonationCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
+import { lazyView } from "./lazyView";
 import { ProblemNotice } from "./parts";
 import { RequesterPicker } from "./RequesterPicker";
 import { UserCard } from "./UserCard";
+
+/** Impersonation is rare and the largest card: loaded after the first paint. */
+const ImpersonationCard = lazyView(() => import("./ImpersonationCard").then((m) => m.ImpersonationCard));
 
 /** Marks the first paint of a loaded context (read by the sidebar timing script). */
 function markPainted(): void {
@@ -65,10 +68,10 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           )}
           <PartialNotice context={context} />
           <UnresolvedNotice context={context} />
+          <ActionsPanel context={context} session={session} onChanged={control.refresh} />
           <UserCard context={context} onChangeUser={() => setPicking(true)} />
           <AccountCard context={context} />
           <BillingCard context={context} />
-          {session && <ActionsPanel context={context} session={session} onChanged={control.refresh} />}
           {session && <ApprovalsCard />}
           {session && <ImpersonationCard context={context} session={session} />}
           <ActivityList context={context} />
