@@ -180,6 +180,7 @@ describe("the sidebar in the local Zendesk page", () => {
   it("deletes an account only after the billing-aware preview and an explicit confirmation", async () => {
     const { account } = await requesterOf(steward, 1011);
     const { page, frame } = await openTicket(steward, 1011, "9003");
+    await frame.click('[data-testid="all-actions"]'); // not the headline's: one click away
     await frame.click('button[data-action="account.delete"]');
     await frame.fill('[data-action="account.delete"] textarea[name="reason"]', "Owner asked to close the account on this ticket");
     await frame.click('[data-testid="submit-action"]');
@@ -254,6 +255,7 @@ describe("the sidebar in the local Zendesk page", () => {
     const { page, frame } = await openTicket(steward, 1004, "9002", locale);
     await page.setViewportSize({ width: 320, height: 1400 });
     await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
+    await frame.click('[data-testid="all-actions"]');
     const reset = await frame.waitForSelector('button[data-action="user.password_reset"]');
     expect(await reset.isDisabled()).toBe(true);
     expect(await text(frame, '[data-testid="unavailable"] li[data-action="user.password_reset"]')).toContain(stateReason);

@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { actionRules } from "../../../shared/actions";
 import { roleAtLeast } from "../../../shared/roles";
 import type { ActionAvailability } from "../../../shared/schemas/availability";
@@ -10,10 +10,29 @@ import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { useAvailability } from "../state/useAvailability";
 import { ActionButtons, isDestructive } from "./ActionButtons";
-import { ActionForm, type ActionOutcome } from "./ActionForm";
+import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
 import { Notice } from "./parts";
 
 export { unavailableText } from "./ActionButtons";
+
+/**
+ * The forms are their own chunk (outside the first page's budget), asked for as the app starts; the
+ * buttons appear once it is here, so a form always opens in the same render as its click and keys
+ * typed right after Enter land in it.
+ */
+let ActionForm: typeof ActionFormView | null = null;
+const formChunk = import("./ActionForm").then((m) => (ActionForm = m.ActionForm));
+function useFormsReady(): boolean {
+  const [ready, setReady] = useState(ActionForm !== null);
+  useEffect(() => {
+    let live = true;
+    if (!ready) void formChunk.then(() => live && setReady(true));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return ready;
+}
 
 /** The cap to check before sending: what is left to this agent on this target, else the role's per-request cap. */
 function capOf(spec: ActionSpec, session: SessionInfo, state: ActionAvailability | undefined) {
@@ -45,6 +64,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
   const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
   const availability = useAvailability(api, session ? userTarget : null, session ? accountTarget : null);
+  const formsReady = useFormsReady();
   const headline = headlineOf(context);
   const head = (
     <h2 id="actions-title" class="headline-text" data-testid="headline">
@@ -52,7 +72,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
     </h2>
   );
   const card = `card headline headline--${headline.tone}`;
-  if (!session) return <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind}>{head}</section>;
+  if (!session || !formsReady || !ActionForm) return <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind}>{head}</section>;
 
   const relevant = actionCatalog
     .filter((spec) => spec.applies(context) && targetOf(spec, context))
@@ -82,11 +102,12 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
     setOutcome(null);
     setOpen(open?.action === action && open.place === place ? null : { action, place });
   };
+  const Form = ActionForm;
   const formFor = (place: "headline" | "list", among: ActionSpec[]) => {
     const spec = open?.place === place ? among.find((s) => s.action === open.action && stateOf(s)?.status !== "unavailable") : undefined;
     if (!spec) return null;
     return (
-      <ActionForm
+      <Form
         key={spec.action}
         spec={spec}
         context={context}

@@ -5,16 +5,16 @@ import type { RequesterContextControl } from "../state/useRequesterContext";
 import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
 import { ActivityList } from "./ActivityList";
-import { ApprovalsCard } from "./ApprovalsCard";
 import { BillingCard } from "./BillingCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
 import { lazyView } from "./lazyView";
 import { ProblemNotice } from "./parts";
-import { RequesterPicker } from "./RequesterPicker";
 import { UserCard } from "./UserCard";
 
-/** Impersonation is rare and the largest card: loaded after the first paint. */
+/** Views most tickets never need (within the first page's budget): loaded when first shown. */
 const ImpersonationCard = lazyView(() => import("./ImpersonationCard").then((m) => m.ImpersonationCard));
+const RequesterPicker = lazyView(() => import("./RequesterPicker").then((m) => m.RequesterPicker));
+const ApprovalsCard = lazyView(() => import("./ApprovalsCard").then((m) => m.ApprovalsCard));
 
 /** Marks the first paint of a loaded context (read by the sidebar timing script). */
 function markPainted(): void {
