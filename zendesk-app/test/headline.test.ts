@@ -16,7 +16,7 @@ vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
 const WAIT_MS = 45_000;
 
 beforeAll(async () => {
-  browser = await launchChromium({ width: 320, height: 1400 });
+  browser = await launchChromium();
   app = await buildSidebar();
   steward = await startSteward({ appDir: app.dir });
 });
@@ -30,7 +30,11 @@ async function openTicket(ticketId: number, agent: string, locale: string): Prom
   const page = await browser.newPage();
   page.setDefaultTimeout(WAIT_MS);
   await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
+  // Zendesk's sidebar width. (A 320 px page viewport would not narrow the app's frame, only scroll the
+  // host page, and clicks right after a full-page screenshot of a scrolled page can miss.)
+  await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
   const frame = await sidebarFrame(page, WAIT_MS);
+  expect(await frame.evaluate(() => window.innerWidth)).toBe(320);
   await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
   return { page, frame };
 }

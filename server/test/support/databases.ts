@@ -92,7 +92,10 @@ let postgresTemplate: Promise<string> | undefined;
  */
 function migratedPostgresTemplate(): Promise<string> {
   postgresTemplate ??= (async () => {
-    const name = `steward_tmpl_${templateKey()}`;
+    // The day leads the name: other checkouts on this server (worktrees, Stryker's sandbox) keep their own
+    // template for the same day, and only earlier days' are dropped.
+    const day = new Date().toISOString().slice(0, 10).replaceAll("-", "");
+    const name = `steward_tmpl_${day}_${templateKey()}`;
     const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
     await admin.connect();
     try {
@@ -111,10 +114,11 @@ function migratedPostgresTemplate(): Promise<string> {
           await database.close();
         }
         await admin.query(`alter database ${building} rename to ${name}`);
-        // Yesterday's copies: nobody copies from them any more (best effort; one in use stays until next time).
+        // Earlier days' copies: nobody copies from them any more (best effort; one in use stays until next time).
+        // Never today's: a checkout with other migrations may be copying its own right now.
         const stale = await admin.query<{ datname: string }>(
-          "select datname from pg_database where datname like 'steward\\_tmpl\\_%' and datname <> $1",
-          [name],
+          "select datname from pg_database where datname like 'steward\\_tmpl\\_%' and datname not like $1",
+          [`steward\\_tmpl\\_${day}\\_%`],
         );
         for (const row of stale.rows) await admin.query(`drop database if exists ${row.datname}`).catch(() => undefined);
       }

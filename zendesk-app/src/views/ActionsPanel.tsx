@@ -116,6 +116,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         cap={capOf(spec, session, stateOf(spec))}
         onDone={done}
         onCancel={() => setOpen(null)}
+        onRefresh={onChanged}
       />
     );
   };

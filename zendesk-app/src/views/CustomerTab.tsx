@@ -9,6 +9,7 @@ import { BillingCard } from "./BillingCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
 import { lazyView } from "./lazyView";
 import { ProblemNotice } from "./parts";
+import { StaleMarker } from "./StaleMarker";
 import { UserCard } from "./UserCard";
 
 /** Views most tickets never need (within the first page's budget): loaded when first shown. */
@@ -66,6 +67,7 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           {context.match === "ambiguous" && (
             <RequesterPicker reason="ambiguous" candidates={context.candidates} onPick={pick} />
           )}
+          {!refreshing && <StaleMarker loadedAt={state.loadedAt} onRefresh={control.refresh} />}
           <PartialNotice context={context} />
           <UnresolvedNotice context={context} />
           <ActionsPanel context={context} session={session} onChanged={control.refresh} />
