@@ -1,5 +1,6 @@
 import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { axeViolations } from "./support/axe.js";
 import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
 import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
 
@@ -65,6 +66,7 @@ describe.each([
     expect(await frame.getAttribute('[data-testid="all-actions"]', "aria-expanded")).toBe("false");
     expect(await text(frame, '[data-testid="all-actions"]')).toContain(all);
     expect(await frame.$('[data-testid="all-actions-list"]')).toBeNull();
+    expect(await axeViolations(frame), `headline-locked-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-locked-${locale}-320`);
 
     await frame.click('[data-testid="headline-actions"] button[data-action="user.lockout_clear"]');
@@ -76,6 +78,7 @@ describe.each([
     expect(await frame.$('[data-testid="user"] [data-badge="locked"]')).toBeNull();
     const after = await steward.deps.database.db.selectFrom("users").select("locked_until").where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(after.locked_until).toBeNull();
+    expect(await axeViolations(frame), `headline-lockout-cleared-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-lockout-cleared-${locale}-320`);
     await page.close();
   });
@@ -90,6 +93,7 @@ describe.each([
     // Each action sits in its group.
     expect(await frame.$('[data-group="auth"] button[data-action="user.password_reset"]')).not.toBeNull();
     expect(await frame.$('[data-group="status"] button[data-action="account.suspend"]')).not.toBeNull();
+    expect(await axeViolations(frame), `headline-all-actions-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-all-actions-${locale}-320`);
 
     await frame.click('[data-group="status"] button[data-action="account.suspend"]');
@@ -104,6 +108,7 @@ describe.each([
     expect(line).toMatch(/[“„]chargeback[”“]$/);
     // The one action that fits now is lifting it.
     expect(await frame.$$eval('[data-testid="headline-actions"] button[data-action]', (bs) => bs.map((b) => b.getAttribute("data-action")))).toEqual(["account.unsuspend"]);
+    expect(await axeViolations(frame), `headline-suspended-by-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-suspended-by-${locale}-320`);
     await page.close();
   });
@@ -113,6 +118,7 @@ describe.each([
     expect(await frame.getAttribute('[data-testid="actions"]', "data-headline")).toBe("trial");
     expect((await text(frame, '[data-testid="headline"]')).trim()).toMatch(trial);
     expect(await frame.$$eval('[data-testid="headline-actions"] button[data-action]', (bs) => bs.map((b) => b.getAttribute("data-action")))).toEqual(["billing.trial_extend"]);
+    expect(await axeViolations(frame), `headline-trial-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-trial-${locale}-320`);
     await page.close();
   });

@@ -1,5 +1,6 @@
 import type { Frame, Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { axeViolations } from "./support/axe.js";
 import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
 import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
 
@@ -76,6 +77,7 @@ describe.each([
     const retry = await frame.waitForSelector('[data-testid="retry-action"]');
     expect(await text(frame, '[data-testid="action-form"] [data-testid="problem"]')).toContain(timedOut);
     expect(await retry.isEnabled()).toBe(true);
+    expect(await axeViolations(frame), `resilience-timed-out-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-timed-out-${locale}-320`);
 
     await retry.click();
@@ -96,6 +98,7 @@ describe.each([
     expect(await frame.$('[data-testid="stale"]')).toBeNull();
     const marker = await frame.waitForSelector('[data-testid="stale"]', { timeout: STALE_MS + WAIT_MS });
     expect((await marker.textContent())?.trim()).toMatch(stale);
+    expect(await axeViolations(frame), `resilience-stale-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-stale-${locale}-320`);
     const reread = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/context");
     await frame.click('[data-testid="stale-refresh"]');
@@ -116,6 +119,7 @@ describe.each([
     await db.updateTable("accounts").set((eb) => ({ version: eb("version", "+", 1) })).where("id", "=", user.account_id).execute();
     await frame.click('[data-testid="submit-action"]');
     await frame.waitForSelector('[data-testid="refresh-context"]');
+    expect(await axeViolations(frame), `resilience-conflict-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-conflict-${locale}-320`);
     const reread = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/context");
     await frame.click('[data-testid="refresh-context"]'); // by selector: where it is now, not where it was
