@@ -105,7 +105,8 @@ export const BillingSummary = z.object({
 });
 export type BillingSummary = z.infer<typeof BillingSummary>;
 
-export const ActivityEvent = z.object({ type: z.string(), userId: z.string().nullable(), detail: z.string().nullable(), ip: z.string().nullable(), at: z.string() });
+/** userName: the product user's name, so the sidebar shows who rather than an id. */
+export const ActivityEvent = z.object({ type: z.string(), userId: z.string().nullable(), userName: z.string().nullable(), detail: z.string().nullable(), ip: z.string().nullable(), at: z.string() });
 export type ActivityEvent = z.infer<typeof ActivityEvent>;
 
 export const AuditLine = z.object({

@@ -66,6 +66,11 @@ describe.each([
     expect(await frame.getAttribute('[data-testid="all-actions"]', "aria-expanded")).toBe("false");
     expect(await text(frame, '[data-testid="all-actions"]')).toContain(all);
     expect(await frame.$('[data-testid="all-actions-list"]')).toBeNull();
+    // Activity by the account's other users names them (not their ids).
+    const others = await frame.$$eval('[data-testid="activity"] [data-user-id]', (spans) => spans.map((s) => ({ id: s.getAttribute("data-user-id") as string, shown: (s.textContent ?? "").replace(/^ · /, "") })));
+    expect(others.length).toBeGreaterThan(0);
+    const names = await steward.deps.database.db.selectFrom("users").select(["id", "name"]).where("id", "in", others.map((o) => o.id)).execute();
+    for (const other of others) expect(other.shown).toBe(names.find((n) => n.id === other.id)?.name);
     expect(await axeViolations(frame), `headline-locked-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-locked-${locale}-320`);
 
