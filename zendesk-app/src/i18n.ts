@@ -61,3 +61,15 @@ export function plural(base: PluralBase, count: number, vars: Record<string, str
 export function tOr(key: string, fallback: string, vars?: Record<string, string | number>): string {
   return key in en ? t(key as MessageKey, vars) : fallback;
 }
+
+export function hasMessage(key: string): key is MessageKey {
+  return key in en;
+}
+
+/** A message in another language than the agent's (a reply in the ticket's language); English when there is no catalog for it. */
+export async function tIn(zendeskLocale: string, key: MessageKey, vars: Record<string, string | number> = {}): Promise<{ language: string; text: string }> {
+  const base = zendeskLocale.toLowerCase().split(/[-_]/)[0] ?? "en";
+  const lang = (await loadCatalog(base)) ? base : "en";
+  const template = catalogs[lang]?.[key] ?? en[key] ?? key;
+  return { language: lang, text: template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole)) };
+}

@@ -27,10 +27,10 @@ afterAll(async () => {
   app?.remove();
 });
 
-async function openTicket(ticketId: number, agent: string, locale: string): Promise<{ page: Page; frame: Frame }> {
+async function openTicket(ticketId: number, agent: string, locale: string, requesterLocale = "en-US"): Promise<{ page: Page; frame: Frame }> {
   const page = await browser.newPage();
   page.setDefaultTimeout(WAIT_MS);
-  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
+  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}&requesterLocale=${requesterLocale}`);
   // Zendesk's sidebar width. (A 320 px page viewport would not narrow the app's frame, only scroll the
   // host page, and clicks right after a full-page screenshot of a scrolled page can miss.)
   await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
@@ -49,16 +49,16 @@ async function requesterOf(ticketId: number) {
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
 describe.each([
-  { locale: "en-US", lockedText: /^Locked after 7 failed sign-ins · unlocks by itself at (\w{3} \d+, \d{4}, )?\d{1,2}:\d\d\s?[AP]M$/, all: "All actions", ticket: 1001, suspendTicket: 1006, suspended: "Suspended by Olive Ops on", trial: /^Trial ends in \d+ days \(/ },
-  { locale: "de", lockedText: /^Ausgesperrt nach 7 fehlgeschlagenen Anmeldungen · entsperrt sich selbst um (\d\d\.\d\d\.\d{4}, )?\d\d:\d\d$/, all: "Alle Aktionen", ticket: 1008, suspendTicket: 1003, suspended: "Suspendiert von Olive Ops am", trial: /^Testphase endet in \d+ Tagen \(/ },
-])("the headline ($locale, 320 px)", ({ locale, lockedText, all, ticket, suspendTicket, suspended, trial }) => {
-  it("says a locked-out user unlocks by itself and when, and clears the lockout from the headline in two clicks", async () => {
+  { locale: "en-US", lockedText: /^Locked after 7 failed sign-ins · unlocks by itself at (\w{3} \d+, \d{4}, )?\d{1,2}:\d\d\s?[AP]M$/, all: "All actions", ticket: 1001, requesterLocale: "de", reply: /^Hallo \S+, Ihr Konto war nach zu vielen Anmeldeversuchen ausgesperrt/, replyTitle: "Suggested reply (German)", suspendTicket: 1006, suspended: "Suspended by Olive Ops on", trial: /^Trial ends in \d+ days \(/ },
+  { locale: "de", lockedText: /^Ausgesperrt nach 7 fehlgeschlagenen Anmeldungen · entsperrt sich selbst um (\d\d\.\d\d\.\d{4}, )?\d\d:\d\d$/, all: "Alle Aktionen", ticket: 1008, requesterLocale: "en-GB", reply: /^Hi \S+, your account was locked after too many sign-in attempts/, replyTitle: "Vorgeschlagene Antwort (Englisch)", suspendTicket: 1003, suspended: "Suspendiert von Olive Ops am", trial: /^Testphase endet in \d+ Tagen \(/ },
+])("the headline ($locale, 320 px)", ({ locale, lockedText, all, ticket, requesterLocale, reply, replyTitle, suspendTicket, suspended, trial }) => {
+  it("says a locked-out user unlocks by itself and when, clears the lockout from the headline in two clicks, and suggests a reply in the ticket's language", async () => {
     // The lockout as Auth0-style brute-force protection leaves it: 7 failures, released in 44 minutes.
     const user = await requesterOf(ticket);
     const until = new Date(Date.now() + 44 * 60_000); // said as a time today, with its date past midnight
     await steward.deps.database.db.updateTable("users").set({ locked_until: until, failed_login_count: 7 }).where("id", "=", user.id).execute();
 
-    const { page, frame } = await openTicket(ticket, "9002", locale);
+    const { page, frame } = await openTicket(ticket, "9002", locale, requesterLocale);
     expect(await frame.getAttribute('[data-testid="actions"]', "data-headline")).toBe("locked");
     expect((await text(frame, '[data-testid="headline"]')).trim()).toMatch(lockedText);
     // The fitting action is at the top; the other actions are one click away and not shown yet.
@@ -83,6 +83,16 @@ describe.each([
     expect(await frame.$('[data-testid="user"] [data-badge="locked"]')).toBeNull();
     const after = await steward.deps.database.db.selectFrom("users").select("locked_until").where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(after.locked_until).toBeNull();
+    // The reply is in the requester's language, whatever the agent's; inserting it lands in Zendesk's composer.
+    const suggested = await frame.waitForSelector('[data-testid="suggested-reply"]');
+    expect(await frame.textContent('[data-testid="suggested-reply"] h3')).toBe(replyTitle);
+    const replyText = ((await frame.textContent('[data-testid="suggested-reply"] .reply-text')) ?? "").trim();
+    expect(replyText).toMatch(reply);
+    expect(await page.inputValue("#composer")).toBe("");
+    await (await suggested.$('[data-testid="insert-reply"]'))?.click();
+    await page.waitForFunction(() => (document.getElementById("composer") as HTMLTextAreaElement).value !== "");
+    expect(await page.inputValue("#composer")).toBe(replyText);
+    await frame.waitForSelector('[data-testid="insert-reply"][disabled]');
     expect(await axeViolations(frame), `headline-lockout-cleared-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-lockout-cleared-${locale}-320`);
     await page.close();

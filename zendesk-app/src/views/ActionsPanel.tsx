@@ -11,7 +11,11 @@ import { useServices } from "../state/services";
 import { useAvailability } from "../state/useAvailability";
 import { ActionButtons, isDestructive } from "./ActionButtons";
 import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
+import { lazyView } from "./lazyView";
 import { Notice } from "./parts";
+
+/** Shown after an action only: its own chunk. */
+const SuggestedReply = lazyView(() => import("./SuggestedReply").then((m) => m.SuggestedReply));
 
 export { unavailableText } from "./ActionButtons";
 
@@ -132,6 +136,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
           {outcome.note === "failed" && ` ${t("actions.note_failed")}`}
         </Notice>
       )}
+      {outcome && <SuggestedReply key={outcome.response.auditEntryId} action={outcome.response.action} />}
       {fitting.length > 0 && (
         <div data-testid="headline-actions">
           <ActionButtons specs={fitting} context={context} open={open?.place === "headline" ? open.action : null} stateOf={stateOf} onToggle={toggle("headline")} place="headline" primary />
