@@ -153,7 +153,7 @@ export type UnresolvedOperation = z.infer<typeof UnresolvedOperation>;
 
 export const RequesterContext = z.object({
   requester: z.object({ email: z.string(), zendeskUserId: z.string().nullable(), externalId: z.string().nullable() }),
-  /** exact: one user; ambiguous: several users share the email (pick from candidates). */
+  /** exact: one user (candidates: others with the same email, warned about); ambiguous: several users share the email (pick from candidates). */
   match: z.enum(["exact", "ambiguous"]),
   candidates: z.array(SearchHit),
   user: UserSummary.nullable(),

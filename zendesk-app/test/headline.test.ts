@@ -49,9 +49,9 @@ async function requesterOf(ticketId: number) {
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
 describe.each([
-  { locale: "en-US", lockedText: /^Locked after 7 failed sign-ins · unlocks by itself at (\w{3} \d+, \d{4}, )?\d{1,2}:\d\d\s?[AP]M$/, all: "All actions", ticket: 1001, requesterLocale: "de", reply: /^Hallo \S+, Ihr Konto war nach zu vielen Anmeldeversuchen ausgesperrt/, replyTitle: "Suggested reply (German)", suspendTicket: 1006, suspended: "Suspended by Olive Ops on", trial: /^Trial ends in \d+ days \(/ },
-  { locale: "de", lockedText: /^Ausgesperrt nach 7 fehlgeschlagenen Anmeldungen · entsperrt sich selbst um (\d\d\.\d\d\.\d{4}, )?\d\d:\d\d$/, all: "Alle Aktionen", ticket: 1008, requesterLocale: "en-GB", reply: /^Hi \S+, your account was locked after too many sign-in attempts/, replyTitle: "Vorgeschlagene Antwort (Englisch)", suspendTicket: 1003, suspended: "Suspendiert von Olive Ops am", trial: /^Testphase endet in \d+ Tagen \(/ },
-])("the headline ($locale, 320 px)", ({ locale, lockedText, all, ticket, requesterLocale, reply, replyTitle, suspendTicket, suspended, trial }) => {
+  { locale: "en-US", lockedText: /^Locked after 7 failed sign-ins · unlocks by itself at (\w{3} \d+, \d{4}, )?\d{1,2}:\d\d\s?[AP]M$/, all: "All actions", ticket: 1001, requesterLocale: "de", reply: /^Hallo \S+, Ihr Konto war nach zu vielen Anmeldeversuchen ausgesperrt/, replyTitle: "Suggested reply (German)", sameEmail: "This email also belongs to 1 user in another workspace", suspendTicket: 1006, suspended: "Suspended by Olive Ops on", trial: /^Trial ends in \d+ days \(/ },
+  { locale: "de", lockedText: /^Ausgesperrt nach 7 fehlgeschlagenen Anmeldungen · entsperrt sich selbst um (\d\d\.\d\d\.\d{4}, )?\d\d:\d\d$/, all: "Alle Aktionen", ticket: 1008, requesterLocale: "en-GB", reply: /^Hi \S+, your account was locked after too many sign-in attempts/, replyTitle: "Vorgeschlagene Antwort (Englisch)", sameEmail: "Diese E-Mail gehört auch 1 Benutzer in einem anderen Workspace", suspendTicket: 1003, suspended: "Suspendiert von Olive Ops am", trial: /^Testphase endet in \d+ Tagen \(/ },
+])("the headline ($locale, 320 px)", ({ locale, lockedText, all, ticket, requesterLocale, reply, replyTitle, sameEmail, suspendTicket, suspended, trial }) => {
   it("says a locked-out user unlocks by itself and when, clears the lockout from the headline in two clicks, and suggests a reply in the ticket's language", async () => {
     // The lockout as Auth0-style brute-force protection leaves it: 7 failures, released in 44 minutes.
     const user = await requesterOf(ticket);
@@ -135,6 +135,20 @@ describe.each([
     expect(await frame.$$eval('[data-testid="headline-actions"] button[data-action]', (bs) => bs.map((b) => b.getAttribute("data-action")))).toEqual(["billing.trial_extend"]);
     expect(await axeViolations(frame), `headline-trial-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-trial-${locale}-320`);
+    await page.close();
+  });
+
+  it("warns when the requester's email also belongs to a user in another workspace, and offers that user", async () => {
+    const db = steward.deps.database.db;
+    const other = await db.selectFrom("users").innerJoin("accounts", "accounts.id", "users.account_id").select(["users.id", "accounts.name"]).where("users.id", "=", "usr_demo_shared_2").executeTakeFirstOrThrow();
+    const { page, frame } = await openTicket(1010, "9002", locale); // the ticket names usr_demo_shared_1 by external id
+    const warning = await frame.waitForSelector('[data-testid="same-email"]');
+    expect(await warning.textContent()).toContain(other.name);
+    expect(await warning.textContent()).toContain(sameEmail);
+    expect(await axeViolations(frame), `same-email-${locale}-320`).toEqual([]);
+    await screenshot(page, `same-email-${locale}-320`);
+    await frame.click('[data-testid="same-email"] button');
+    await frame.waitForSelector(`[data-testid="candidates"] [data-user-id="${other.id}"]`);
     await page.close();
   });
 });

@@ -188,7 +188,8 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
   const context: RequesterContext = {
     requester,
     match: "exact",
-    candidates: [],
+    // Others with the requester's email (other workspaces): the sidebar warns that this may not be the one.
+    candidates: candidateHits(resolution.others),
     user: toUserSummary(user),
     ...parts,
     sources: { user: "steward", identity: sources.identity.name, account: "steward", billing: sources.billing.name, activity: "steward", audit: "steward" },

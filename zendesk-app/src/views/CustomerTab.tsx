@@ -1,6 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SessionInfo } from "../../../shared/schemas/session";
-import { t } from "../i18n";
+import { plural, t } from "../i18n";
 import type { RequesterContextControl } from "../state/useRequesterContext";
 import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
@@ -8,7 +8,7 @@ import { ActivityList } from "./ActivityList";
 import { BillingCard } from "./BillingCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
 import { lazyView } from "./lazyView";
-import { ProblemNotice } from "./parts";
+import { Notice, ProblemNotice } from "./parts";
 import { StaleMarker } from "./StaleMarker";
 import { UserCard } from "./UserCard";
 
@@ -70,6 +70,14 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           {!refreshing && <StaleMarker loadedAt={state.loadedAt} onRefresh={control.refresh} />}
           <PartialNotice context={context} />
           <UnresolvedNotice context={context} />
+          {context.match === "exact" && context.candidates.length > 0 && (
+            <Notice tone="warning" testId="same-email">
+              {plural("picker.same_email", context.candidates.length, { accounts: context.candidates.map((hit) => hit.subtitle.split(" · ").slice(1).join(" · ") || hit.accountId).join(", ") })}{" "}
+              <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={() => setPicking(true)}>
+                {t("picker.change")}
+              </button>
+            </Notice>
+          )}
           <ActionsPanel context={context} session={session} onChanged={control.refresh} />
           <UserCard context={context} onChangeUser={() => setPicking(true)} />
           <AccountCard context={context} />
