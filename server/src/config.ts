@@ -94,6 +94,10 @@ const EnvSchema = z.object({
   PROVIDER_MAX_RETRIES: z.coerce.number({ message: "expected a number" }).int().min(0).max(10).default(2),
   // The sidebar stops waiting for one provider after this; that part then shows a timeout, the rest still comes back.
   CONTEXT_PART_TIMEOUT_MS: positiveInt.default(8000),
+  // The sidebar gives up on a request after this and offers Retry (a write keeps its Idempotency-Key).
+  SIDEBAR_REQUEST_TIMEOUT_MS: positiveInt.default(15000),
+  // Data the sidebar loaded longer ago than this is marked stale, with Refresh.
+  SIDEBAR_STALE_AFTER_MS: positiveInt.default(60000),
 
   SMTP_URL: z.string().regex(/^smtps?:\/\//, "expected an smtp:// or smtps:// URL").optional(),
   MAIL_FROM: z.string().default("Steward <support@example.com>"),

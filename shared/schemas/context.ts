@@ -105,7 +105,8 @@ export const BillingSummary = z.object({
 });
 export type BillingSummary = z.infer<typeof BillingSummary>;
 
-export const ActivityEvent = z.object({ type: z.string(), userId: z.string().nullable(), detail: z.string().nullable(), ip: z.string().nullable(), at: z.string() });
+/** userName: the product user's name, so the sidebar shows who rather than an id. */
+export const ActivityEvent = z.object({ type: z.string(), userId: z.string().nullable(), userName: z.string().nullable(), detail: z.string().nullable(), ip: z.string().nullable(), at: z.string() });
 export type ActivityEvent = z.infer<typeof ActivityEvent>;
 
 export const AuditLine = z.object({
@@ -114,6 +115,8 @@ export const AuditLine = z.object({
   occurredAt: z.string(),
   action: z.string(),
   actorEmail: z.string().nullable(),
+  /** The staff member's name when Steward knows it (the sidebar shows names, not addresses). */
+  actorName: z.string().nullable(),
   ticketId: z.string().nullable(),
   outcome: z.string(),
   reason: z.string().nullable(),
@@ -150,7 +153,7 @@ export type UnresolvedOperation = z.infer<typeof UnresolvedOperation>;
 
 export const RequesterContext = z.object({
   requester: z.object({ email: z.string(), zendeskUserId: z.string().nullable(), externalId: z.string().nullable() }),
-  /** exact: one user; ambiguous: several users share the email (pick from candidates). */
+  /** exact: one user (candidates: others with the same email, warned about); ambiguous: several users share the email (pick from candidates). */
   match: z.enum(["exact", "ambiguous"]),
   candidates: z.array(SearchHit),
   user: UserSummary.nullable(),

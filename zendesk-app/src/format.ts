@@ -20,3 +20,11 @@ export function dateTime(iso: string | null | undefined): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(currentLocale(), { dateStyle: "medium", timeStyle: "short" }).format(d);
 }
+
+/** Today's moments as a time ("11:34 PM"), others with their date: "unlocks by itself at 11:34 PM". */
+export function dateOrTime(iso: string, now = Date.now()): string {
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  const sameDay = new Date(now).toDateString() === d.toDateString();
+  return sameDay ? new Intl.DateTimeFormat(currentLocale(), { timeStyle: "short" }).format(d) : dateTime(iso);
+}

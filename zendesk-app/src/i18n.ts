@@ -51,12 +51,25 @@ export function t(key: MessageKey, vars: Record<string, string | number> = {}): 
 }
 
 /** A count in words, with the plural form the agent's language uses for it (`<base>.one`, `<base>.other`). */
-export function plural(base: "account.user_count" | "account.admin_count", count: number): string {
+type PluralBase = MessageKey extends infer K ? (K extends `${infer B}.one` ? B : never) : never;
+export function plural(base: PluralBase, count: number, vars: Record<string, string | number> = {}): string {
   const form = new Intl.PluralRules(locale).select(count) === "one" ? "one" : "other";
-  return t(`${base}.${form}`, { count: new Intl.NumberFormat(locale).format(count) });
+  return t(`${base}.${form}` as MessageKey, { ...vars, count: new Intl.NumberFormat(locale).format(count) });
 }
 
 /** For keys built from data (action names, statuses): falls back to the raw value when unknown. */
 export function tOr(key: string, fallback: string, vars?: Record<string, string | number>): string {
   return key in en ? t(key as MessageKey, vars) : fallback;
+}
+
+export function hasMessage(key: string): key is MessageKey {
+  return key in en;
+}
+
+/** A message in another language than the agent's (a reply in the ticket's language); English when there is no catalog for it. */
+export async function tIn(zendeskLocale: string, key: MessageKey, vars: Record<string, string | number> = {}): Promise<{ language: string; text: string }> {
+  const base = zendeskLocale.toLowerCase().split(/[-_]/)[0] ?? "en";
+  const lang = (await loadCatalog(base)) ? base : "en";
+  const template = catalogs[lang]?.[key] ?? en[key] ?? key;
+  return { language: lang, text: template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole)) };
 }

@@ -67,6 +67,7 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   await sidebarPage.goto(`${steward.zendeskUrl}?ticket=${TICKET}&agent=9002&locale=en-US`);
   const sidebar = await sidebarFrame(sidebarPage, WAIT_MS);
   await sidebar.waitForSelector('[data-testid="user"]');
+  await sidebar.click('[data-testid="all-actions"]');
   await sidebar.click('button[data-action="billing.credit_apply"]');
   const form = '[data-testid="action-form"][data-action="billing.credit_apply"]';
   await sidebar.fill(`${form} input[name="amountCents"]`, "75.00");

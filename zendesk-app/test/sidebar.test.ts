@@ -180,6 +180,7 @@ describe("the sidebar in the local Zendesk page", () => {
   it("deletes an account only after the billing-aware preview and an explicit confirmation", async () => {
     const { account } = await requesterOf(steward, 1011);
     const { page, frame } = await openTicket(steward, 1011, "9003");
+    await frame.click('[data-testid="all-actions"]'); // not the headline's: one click away
     await frame.click('button[data-action="account.delete"]');
     await frame.fill('[data-action="account.delete"] textarea[name="reason"]', "Owner asked to close the account on this ticket");
     await frame.click('[data-testid="submit-action"]');
@@ -230,15 +231,19 @@ describe("the sidebar in the local Zendesk page", () => {
     // The panel settles on the server's availability first; keys go to the button it offers then.
     await frame.waitForSelector('[data-testid="actions"][data-availability="server"] button[data-action="billing.trial_extend"][data-available="true"]');
     await frame.focus('button[data-action="billing.trial_extend"]');
+    // The sidebar is another site than the Zendesk page, so Chromium runs it in its own renderer: a key
+    // pressed on the page is delivered to that process after keyboard.press returns, and a read of the
+    // focus right away can come before it (this test's flakiness under load). The keys stay in order;
+    // each check waits for its key to have arrived, and fails if focus never gets there.
     await page.keyboard.press("Enter");
-    expect(await focused()).toEqual({ tag: "input", name: "days", label: "Days" });
+    await expect.poll(focused).toEqual({ tag: "input", name: "days", label: "Days" });
     await page.keyboard.press("Tab");
-    expect(await focused()).toMatchObject({ tag: "textarea", name: "reason", label: "Reason (recorded in the audit log)" });
+    await expect.poll(focused).toMatchObject({ tag: "textarea", name: "reason", label: "Reason (recorded in the audit log)" });
     await page.keyboard.type("Customer needs a week more to evaluate");
     await page.keyboard.press("Tab");
-    expect(await focused()).toMatchObject({ tag: "input", label: "Add an internal note to the ticket" });
+    await expect.poll(focused).toMatchObject({ tag: "input", label: "Add an internal note to the ticket" });
     await page.keyboard.press("Tab");
-    expect(await focused()).toMatchObject({ tag: "button", name: "Run" });
+    await expect.poll(focused).toMatchObject({ tag: "button", name: "Run" });
     await page.keyboard.press("Enter");
     await frame.waitForSelector('[data-testid="action-result"]');
     const after = await trialEnd();
@@ -254,6 +259,7 @@ describe("the sidebar in the local Zendesk page", () => {
     const { page, frame } = await openTicket(steward, 1004, "9002", locale);
     await page.setViewportSize({ width: 320, height: 1400 });
     await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
+    await frame.click('[data-testid="all-actions"]');
     const reset = await frame.waitForSelector('button[data-action="user.password_reset"]');
     expect(await reset.isDisabled()).toBe(true);
     expect(await text(frame, '[data-testid="unavailable"] li[data-action="user.password_reset"]')).toContain(stateReason);

@@ -44,9 +44,12 @@
     frame.contentWindow?.postMessage(JSON.stringify(message), appOrigin);
   }
 
+  /** The requester's language (Zendesk user locale): `requesterLocale` in the page URL, else English. */
+  const requesterLocale = params.get("requesterLocale") ?? "en-US";
+
   function requester() {
     const r = state.ticket.requester;
-    return { id: r.id, name: r.name, email: r.email, externalId: r.externalId };
+    return { id: r.id, name: r.name, email: r.email, externalId: r.externalId, locale: requesterLocale };
   }
 
   function currentAgent() {
@@ -98,6 +101,11 @@
         if (kind !== "ticket" || !ticket) errors[name] = { name: "InvalidRouteError", message: `no ${String(kind)} ${String(id)} in the local Zendesk page` };
         else setTimeout(() => showView("tickets", ticket.id), 0);
         document.body.dataset.routedTo = `${String(kind)}:${String(id)}`;
+      } else if (name === "ticket.comment.appendText" && state.view === "tickets") {
+        // Zendesk appends to the ticket's reply composer (the agent still reviews and sends it).
+        const composer = /** @type {HTMLTextAreaElement | null} */ (document.getElementById("composer"));
+        const text = String(args[0] ?? "");
+        if (composer) composer.value = composer.value ? `${composer.value}\n${text}` : text;
       } else if (name === "resize") {
         const size = /** @type {{ height?: string | number }} */ (args[0] ?? {});
         const height = parseInt(String(size.height ?? ""), 10);
@@ -233,6 +241,7 @@
       el("h2", { id: "ticket-subject" }, [t.subject]),
       el("div", { class: "muted" }, [`Ticket #${t.id} · ${t.status}`]),
       el("div", { class: "requester" }, [el("strong", {}, ["Requester"]), el("div", { id: "requester-line" }, [`${t.requester.name} <${t.requester.email}>`]), form]),
+      el("section", { class: "notes" }, [el("label", { for: "composer" }, [el("h3", {}, ["Public reply"])]), el("textarea", { id: "composer", rows: "4", style: "width:100%" })]),
       el("section", { class: "notes" }, [el("h3", {}, ["Internal notes"]), el("ol", { id: "notes", style: "list-style:none;padding:0" })]),
       el("section", { class: "outbox" }, [el("h3", {}, ["Demo outbox (customer mail)"]), el("ol", { id: "outbox", style: "list-style:none;padding:0" })]),
     );

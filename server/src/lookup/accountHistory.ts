@@ -14,6 +14,7 @@ export async function loadRecentActivity(db: Kysely<DB>, accountId: string, limi
   const rows = await db
     .selectFrom("activity_events")
     .select(["type", "user_id", "detail", "ip", "occurred_at"])
+    .select((eb) => eb.selectFrom("users").select("users.name").whereRef("users.id", "=", "activity_events.user_id").as("user_name"))
     .where("account_id", "=", accountId)
     .orderBy("occurred_at", "desc")
     .orderBy("id", "desc")
@@ -26,6 +27,7 @@ export async function loadAccountAuditLines(db: Kysely<DB>, accountId: string, l
   const rows = await db
     .selectFrom("audit_log")
     .select(["id", "seq", "occurred_at", "action", "actor_email", "ticket_id", "outcome", "reason"])
+    .select((eb) => eb.selectFrom("staff").select("staff.name").whereRef("staff.id", "=", "audit_log.actor_staff_id").as("actor_name"))
     .where("target_account_id", "=", accountId)
     .where("action", "not in", READ_ACTIONS)
     .orderBy("seq", "desc")
@@ -34,17 +36,18 @@ export async function loadAccountAuditLines(db: Kysely<DB>, accountId: string, l
   return rows.map(toAuditLine);
 }
 
-export function toActivityEvent(r: { type: string; user_id: string | null; detail: string | null; ip: string | null; occurred_at: Date }): ActivityEvent {
-  return { type: r.type, userId: r.user_id, detail: r.detail, ip: r.ip, at: r.occurred_at.toISOString() };
+export function toActivityEvent(r: { type: string; user_id: string | null; user_name: string | null; detail: string | null; ip: string | null; occurred_at: Date }): ActivityEvent {
+  return { type: r.type, userId: r.user_id, userName: r.user_name, detail: r.detail, ip: r.ip, at: r.occurred_at.toISOString() };
 }
 
-export function toAuditLine(r: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; ticket_id: string | null; outcome: string; reason: string | null }): AuditLine {
+export function toAuditLine(r: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; actor_name: string | null; ticket_id: string | null; outcome: string; reason: string | null }): AuditLine {
   return {
     id: r.id,
     seq: r.seq,
     occurredAt: r.occurred_at.toISOString(),
     action: r.action,
     actorEmail: r.actor_email,
+    actorName: r.actor_name,
     ticketId: r.ticket_id,
     outcome: r.outcome,
     reason: r.reason,

@@ -17,8 +17,8 @@ import type { AccountSummaryRow } from "./accountSummary.js";
  */
 export interface BuiltinContextRows {
   account: AccountSummaryRow | null;
-  activity: { type: string; user_id: string | null; detail: string | null; ip: string | null; occurred_at: Date }[];
-  audit: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; ticket_id: string | null; outcome: string; reason: string | null }[];
+  activity: { type: string; user_id: string | null; user_name: string | null; detail: string | null; ip: string | null; occurred_at: Date }[];
+  audit: { id: string; seq: number; occurred_at: Date; action: string; actor_email: string | null; actor_name: string | null; ticket_id: string | null; outcome: string; reason: string | null }[];
   identity: IdentityRow | null;
   activeSessions: number;
   authEvents: AuthEventRow[];
@@ -71,11 +71,12 @@ select
        (select coalesce(sum(e.seats), 0) from seat_expansions e where e.account_id = a.id and e.reverted_at is null and e.expires_at > ${now}::timestamptz) as temporary_seats
      from accounts a where a.id = ${user.account_id}::text) x) as account,
   (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
-     select type, user_id, detail, ip, occurred_at, row_number() over (order by occurred_at desc, id desc) as n
+     select type, user_id, (select name from users u where u.id = activity_events.user_id) as user_name, detail, ip, occurred_at,
+       row_number() over (order by occurred_at desc, id desc) as n
      from activity_events where account_id = ${user.account_id}::text
      order by occurred_at desc, id desc limit ${HISTORY_LIMIT}) x) as activity,
   (select json_agg(x order by x.seq desc) from (
-     select id, seq, occurred_at, action, actor_email, ticket_id, outcome, reason
+     select id, seq, occurred_at, action, actor_email, (select name from staff where staff.id = audit_log.actor_staff_id) as actor_name, ticket_id, outcome, reason
      from audit_log where target_account_id = ${user.account_id}::text and action <> all(${[...READ_ACTIONS]}::text[])
      order by seq desc limit ${HISTORY_LIMIT}) x) as audit,
   (select row_to_json(x) from (

@@ -205,7 +205,8 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
   const context: RequesterContext = {
     requester,
     match: "exact",
-    candidates: [],
+    // Others with the requester's email (other workspaces): the sidebar warns that this may not be the one.
+    candidates: candidateHits(resolution.others),
     user: toUserSummary(user),
     ...parts,
     sources: { user: directorySource(sources), identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" },

@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { ContextQuery, SearchHit } from "../../../shared/schemas/context.js";
 import type { DB, User } from "../db/schema.js";
 import { userHit } from "./search.js";
@@ -14,7 +14,8 @@ export interface RequesterUser extends User {
 }
 
 export type Resolution =
-  | { match: "exact"; user: RequesterUser; via: "user_id" | "external_id" | "email" }
+  /** others: users with the requester's email besides the one matched (other workspaces), to warn about. */
+  | { match: "exact"; user: RequesterUser; via: "user_id" | "external_id" | "email"; others: RequesterUser[] }
   | { match: "ambiguous"; users: RequesterUser[] }
   | { match: "unknown" };
 
@@ -30,20 +31,25 @@ function usersQuery(db: Kysely<DB>) {
 }
 
 export async function resolveRequester(db: Kysely<DB>, requester: ContextQuery): Promise<Resolution> {
-  if (requester.userId) {
-    const picked = await usersQuery(db).where("u.id", "=", requester.userId).executeTakeFirst();
-    return picked ? { match: "exact", user: picked, via: "user_id" } : { match: "unknown" };
-  }
-  const byEmail = await usersQuery(db)
-    .where((eb) => eb(eb.fn("lower", ["u.email"]), "=", requester.email.toLowerCase()))
+  const email = requester.email.toLowerCase();
+  // One statement: the users with the requester's email, and the picked user (first) when there is one.
+  const rows = await usersQuery(db)
+    .where((eb) => eb.or([eb(eb.fn("lower", ["u.email"]), "=", email), ...(requester.userId ? [eb("u.id", "=", requester.userId)] : [])]))
+    .$if(requester.userId !== undefined, (q) => q.orderBy(sql`u.id = ${requester.userId ?? ""}`, "desc"))
     .orderBy("u.account_id", "asc")
     .orderBy("u.id", "asc")
-    .limit(MAX_CANDIDATES)
+    .limit(MAX_CANDIDATES + 1)
     .execute();
+  const byEmail = rows.filter((u) => u.email.toLowerCase() === email).slice(0, MAX_CANDIDATES);
+  const othersThan = (user: RequesterUser) => byEmail.filter((u) => u.id !== user.id);
+  if (requester.userId) {
+    const picked = rows.find((u) => u.id === requester.userId);
+    return picked ? { match: "exact", user: picked, via: "user_id", others: othersThan(picked) } : { match: "unknown" };
+  }
   const external = requester.externalId ? byEmail.find((u) => u.id === requester.externalId) : undefined;
-  if (external) return { match: "exact", user: external, via: "external_id" };
+  if (external) return { match: "exact", user: external, via: "external_id", others: othersThan(external) };
   const [only] = byEmail;
-  if (byEmail.length === 1 && only) return { match: "exact", user: only, via: "email" };
+  if (byEmail.length === 1 && only) return { match: "exact", user: only, via: "email", others: [] };
   return byEmail.length > 1 ? { match: "ambiguous", users: byEmail } : { match: "unknown" };
 }
 

@@ -42,7 +42,10 @@ describe.each(databaseKinds)("the sidebar page on %s", (kind) => {
     expect(new Date(expires ?? "").getTime()).toBeGreaterThan(deps.clock.now().getTime());
     // Inserted before </head>, the rest of the page untouched.
     expect(res.text.indexOf("steward-session")).toBeLessThan(res.text.indexOf("</HEAD>"));
-    expect(res.text.replace(/<meta name="steward-session[^>]*>\n/g, "")).toBe(INDEX);
+    expect(res.text.replace(/<meta name="steward-[^>]*>\n/g, "")).toBe(INDEX);
+    // The sidebar's patience with Steward, from the configuration (defaults here).
+    expect(res.text).toContain('<meta name="steward-request-timeout-ms" content="15000">');
+    expect(res.text).toContain('<meta name="steward-stale-after-ms" content="60000">');
     // The embedded session is a real one for that agent.
     const claims = await verifySessionToken(session ?? "", deps);
     expect(claims).toMatchObject({ staffId: AGENT.operations.id, zendeskUserId: AGENT.operations.zendeskUserId });

@@ -143,6 +143,9 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
     expect(picked).toMatchObject({ match: "exact", user: { id: "usr_demo_shared_2", accountId: "acc_demo_008" }, account: { status: "ok", data: { id: "acc_demo_008" } } });
     const viaExternal = (await context({ email, externalId: "usr_demo_shared_1" })).body as RequesterContext;
     expect(viaExternal).toMatchObject({ match: "exact", user: { id: "usr_demo_shared_1" } });
+    // The others with that email come along, so the sidebar can warn that the ticket may be about one of them.
+    expect(viaExternal.candidates.map((c) => [c.id, c.accountId])).toEqual([["usr_demo_shared_2", "acc_demo_008"]]);
+    expect(picked.candidates.map((c) => c.id)).toEqual(["usr_demo_shared_1"]);
     // An external id naming someone with another email does not decide.
     const mismatch = (await context({ email, externalId: "usr_demo_002_1" })).body as RequesterContext;
     expect(mismatch.match).toBe("ambiguous");

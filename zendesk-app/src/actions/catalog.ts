@@ -111,3 +111,18 @@ export function targetOf(spec: ActionSpec, context: RequesterContext): { type: "
   return acc ? { type: "account", id: acc.id, version: acc.version } : null;
 }
 
+
+/** How the full action list is grouped, in this order: sign-in help first, money last. */
+export const actionGroups = ["auth", "status", "roles", "seats", "billing"] as const;
+export type ActionGroup = (typeof actionGroups)[number];
+
+const authActions = new Set<string>(["user.lockout_clear", "user.unblock", "user.password_reset", "user.mfa_reset", "user.sessions_revoke", "user.block"]);
+const roleActions = new Set<string>(["user.role_change", "user.promote_admin", "user.elevate_temporarily"]);
+
+export function groupOf(action: SupportActionName): ActionGroup {
+  if (authActions.has(action)) return "auth";
+  if (roleActions.has(action)) return "roles";
+  if (action.startsWith("seats.")) return "seats";
+  if (action.startsWith("billing.") || action.startsWith("operation.")) return "billing";
+  return "status";
+}

@@ -22,7 +22,7 @@ export function inputFrom(fields: FieldSpec[], values: Record<string, string>): 
 }
 
 /** Answers after which the agent must be able to retry the SAME intent: the key is kept for it. */
-const UNSETTLED_CODES = new Set(["outcome_unknown", "request_in_progress", "target_busy", "outcome_pending", "network_error"]);
+const UNSETTLED_CODES = new Set(["outcome_unknown", "request_in_progress", "target_busy", "outcome_pending", "network_error", "timeout"]);
 
 /**
  * Whether an error settles the submitted form (a definite "no": bad input, refused, stale version).

@@ -1,4 +1,5 @@
 import type { ProblemDetails } from "../../../shared/problem";
+import { requestTimeoutMs } from "./pageTimings";
 import type { Session, SessionGrant } from "./session";
 
 /** A Steward API error: the problem+json body, shown in place by the view that made the call. */
@@ -29,17 +30,31 @@ async function readProblem(response: Response): Promise<ProblemDetails> {
   }
 }
 
+/** A request Steward did not answer in time: like a dropped connection, its outcome is not known. */
+export const TIMEOUT_CODE = "timeout";
+
 async function send<T>(url: string, init: RequestInit): Promise<T> {
-  let response: Response;
+  // A hung server must not leave a silent greyed form: past the timeout the caller gets an error it can retry.
+  const timeout = new AbortController();
+  const timer = setTimeout(() => timeout.abort(), requestTimeoutMs());
   try {
-    response = await fetch(url, init);
+    let response: Response;
+    try {
+      response = await fetch(url, { ...init, signal: timeout.signal });
+    } catch (err) {
+      if (timeout.signal.aborted) throw new StewardApiError(0, { type: "about:blank", title: "Timed out", status: 0, code: TIMEOUT_CODE, detail: `no answer within ${requestTimeoutMs() / 1000} s` });
+      throw new StewardApiError(0, { type: "about:blank", title: "Network error", status: 0, code: "network_error", detail: (err as Error).message });
+    }
+    if (!response.ok) throw new StewardApiError(response.status, await readProblem(response));
+    // 202 problem+json: accepted, but its outcome is not known yet (outcome_unknown); not a result.
+    if (response.status === 202 && (response.headers.get("content-type") ?? "").includes("problem+json")) throw new StewardApiError(202, await readProblem(response));
+    return (response.status === 204 ? undefined : await response.json()) as T;
   } catch (err) {
-    throw new StewardApiError(0, { type: "about:blank", title: "Network error", status: 0, code: "network_error", detail: (err as Error).message });
+    if (err instanceof StewardApiError) throw err;
+    throw new StewardApiError(0, { type: "about:blank", title: timeout.signal.aborted ? "Timed out" : "Network error", status: 0, code: timeout.signal.aborted ? TIMEOUT_CODE : "network_error", detail: (err as Error).message });
+  } finally {
+    clearTimeout(timer);
   }
-  if (!response.ok) throw new StewardApiError(response.status, await readProblem(response));
-  // 202 problem+json: accepted, but its outcome is not known yet (outcome_unknown); not a result.
-  if (response.status === 202 && (response.headers.get("content-type") ?? "").includes("problem+json")) throw new StewardApiError(202, await readProblem(response));
-  return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
 function withQuery(path: string, query: Query = {}): string {

@@ -7,7 +7,8 @@ import { chosenUserFor, rememberChosenUser } from "./chosenUser";
 
 export type ContextState =
   | { kind: "loading" }
-  | { kind: "loaded"; context: RequesterContext; chosen: boolean }
+  /** loadedAt: when this answer arrived (the stale marker counts from it). */
+  | { kind: "loaded"; context: RequesterContext; chosen: boolean; loadedAt: number }
   /** No user matches the requester (404 with the closest candidates). */
   | { kind: "unmatched"; candidates: SearchHit[] }
   /** The ticket has no requester email: the agent must search. */
@@ -55,7 +56,7 @@ export function useRequesterContext(api: StewardApi, ticket: TicketInfo): Reques
           externalId: requester.externalId,
           userId: chosen,
         });
-        settle({ kind: "loaded", context, chosen: chosen !== null });
+        settle({ kind: "loaded", context, chosen: chosen !== null, loadedAt: Date.now() });
       } catch (err) {
         if (err instanceof StewardApiError && err.status === 404) settle({ kind: "unmatched", candidates: candidatesOf(err.problem) });
         else if (err instanceof StewardApiError) settle({ kind: "failed", problem: err.problem });

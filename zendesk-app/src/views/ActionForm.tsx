@@ -1,4 +1,4 @@
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ProblemDetails } from "../../../shared/problem";
 import type { ApprovalRequest } from "../../../shared/schemas/approval";
 import type { ActionPreviewResponse, ActionResponse } from "../../../shared/schemas/actions";
@@ -29,6 +29,8 @@ interface Props {
   cap?: FieldCap;
   onDone(outcome: ActionOutcome): void;
   onCancel(): void;
+  /** Reads the requester again (after a 409: someone changed the target since it was loaded). */
+  onRefresh(): void;
 }
 
 /** `body.input.days` and `input.days` both belong to the `days` field. */
@@ -37,12 +39,13 @@ function fieldOf(path: string): string {
 }
 
 function asProblem(err: unknown): ProblemDetails {
+  if (err instanceof StewardApiError && err.status === 0) return { ...err.problem, title: t(err.problem.code === "timeout" ? "retry.timed_out" : "retry.network"), detail: undefined };
   if (err instanceof StewardApiError) return err.problem;
   return { type: "about:blank", title: t("common.error"), status: 0, detail: (err as Error).message };
 }
 
 /** One action's short form: its fields, a reason, the internal-note choice; destructive ones preview first. */
-export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, onDone, onCancel }: Props) {
+export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, onDone, onCancel, onRefresh }: Props) {
   const { api, zendesk, ticket } = useServices();
   const prefix = `act-${spec.action.replace(/\W/g, "-")}`;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial?.(context) ?? f.options?.[0] ?? ""])));
@@ -52,6 +55,8 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   const [problem, setProblem] = useState<ProblemDetails | null>(null);
   const [preview, setPreview] = useState<ActionPreviewResponse | null>(null);
   const [asked, setAsked] = useState<ApprovalRequest | null>(null);
+  /** The last answer was not definite (timeout, dropped, 5xx): Retry sends the same request with the same key. */
+  const [retryable, setRetryable] = useState(false);
   const intentKeys = useRef(new IntentKeys());
   const form = useRef<HTMLFormElement>(null);
   // Focus follows the flow: the first field when the form opens, the confirm button once the preview is shown.
@@ -63,6 +68,8 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   }, [preview]);
   const label = tOr(`action.${spec.action}`, spec.action);
   const target = targetOf(spec, context);
+  // After Refresh on a 409 the target comes back with its new version: the conflict is answered.
+  useEffect(() => setProblem((p) => (p?.code === "stale_version" ? null : p)), [target?.version]);
   const currency = context.billing.status === "ok" && context.billing.data ? context.billing.data.currency : "usd";
 
   const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), e.reason]));
@@ -139,6 +146,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
     }
     setBusy(true);
     setProblem(null);
+    setRetryable(false);
     try {
       if (previewFirst && !preview) {
         const request = body();
@@ -151,8 +159,12 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
       // Until a definite answer the same submission keeps its key, so a retry cannot act twice.
       const status = err instanceof StewardApiError ? err.status : 0;
       const code = err instanceof StewardApiError ? err.problem.code : undefined;
-      if (settlesIntent(status, code)) intentKeys.current.settle();
-      if (preview) setPreview(null);
+      if (settlesIntent(status, code)) {
+        intentKeys.current.settle();
+        if (preview) setPreview(null);
+      } else {
+        setRetryable(true); // the preview (and its token) stays: Retry confirms the same request again
+      }
     } finally {
       setBusy(false);
     }
@@ -196,6 +208,19 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
         </div>
       </fieldset>
       {problem && <ProblemNotice problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
+      {(retryable || problem?.code === "stale_version") && (
+        <div class="form-buttons">
+          {retryable ? (
+            <button type="button" class="c-btn c-btn--sm" data-testid="retry-action" disabled={busy} onClick={() => form.current?.requestSubmit()}>
+              {t("common.retry")}
+            </button>
+          ) : (
+            <button type="button" class="c-btn c-btn--sm" data-testid="refresh-context" onClick={onRefresh}>
+              {t("common.refresh")}
+            </button>
+          )}
+        </div>
+      )}
       {approvable && (
         <div class="form-buttons">
           <button type="button" class="c-btn c-btn--sm" data-testid="ask-approval" disabled={busy} onClick={() => void askApproval()}>

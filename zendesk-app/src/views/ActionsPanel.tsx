@@ -1,15 +1,42 @@
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { actionRules } from "../../../shared/actions";
 import { roleAtLeast } from "../../../shared/roles";
 import type { ActionAvailability } from "../../../shared/schemas/availability";
 import type { RequesterContext } from "../../../shared/schemas/context";
 import type { SessionInfo } from "../../../shared/schemas/session";
-import { actionCatalog, targetOf, type ActionSpec } from "../actions/catalog";
+import { actionCatalog, actionGroups, groupOf, targetOf, type ActionSpec } from "../actions/catalog";
+import { headlineOf } from "../actions/headline";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { useAvailability } from "../state/useAvailability";
-import { ActionForm, type ActionOutcome } from "./ActionForm";
+import { ActionButtons, isDestructive } from "./ActionButtons";
+import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
+import { lazyView } from "./lazyView";
 import { Notice } from "./parts";
+
+/** Shown after an action only: its own chunk. */
+const SuggestedReply = lazyView(() => import("./SuggestedReply").then((m) => m.SuggestedReply));
+
+export { unavailableText } from "./ActionButtons";
+
+/**
+ * The forms are their own chunk (outside the first page's budget), asked for as the app starts; the
+ * buttons appear once it is here, so a form always opens in the same render as its click and keys
+ * typed right after Enter land in it.
+ */
+let ActionForm: typeof ActionFormView | null = null;
+const formChunk = import("./ActionForm").then((m) => (ActionForm = m.ActionForm));
+function useFormsReady(): boolean {
+  const [ready, setReady] = useState(ActionForm !== null);
+  useEffect(() => {
+    let live = true;
+    if (!ready) void formChunk.then(() => live && setReady(true));
+    return () => {
+      live = false;
+    };
+  }, []);
+  return ready;
+}
 
 /** The cap to check before sending: what is left to this agent on this target, else the role's per-request cap. */
 function capOf(spec: ActionSpec, session: SessionInfo, state: ActionAvailability | undefined) {
@@ -27,48 +54,38 @@ function allowed(spec: ActionSpec, session: SessionInfo): boolean {
 
 const roleName = (role: string | null) => tOr(`panel_role.${role ?? ""}`, role ?? "");
 
-/** Why the server says an action cannot be done now, in the agent's words. */
-export function unavailableText(entry: ActionAvailability, context: RequesterContext): string {
-  switch (entry.reason) {
-    case "role":
-      return t("unavailable.role", { role: roleName(entry.requiredRole) });
-    case "cap":
-      return entry.cap?.canGoFurther.length ? t("unavailable.cap_further", { roles: entry.cap.canGoFurther.map(roleName).join(" / ") }) : t("unavailable.cap");
-    case "billing":
-      return t("unavailable.billing");
-    case "pending":
-      return t("unavailable.pending");
-    default: {
-      // invalid_transition: say which state stands in the way (the user's for user actions, else the account's).
-      const isUser = entry.action.startsWith("user.") || entry.action.startsWith("impersonation.");
-      const status = isUser ? context.user?.status : context.account.status === "ok" ? context.account.data.status : undefined;
-      if (entry.code === "invalid_transition" && status) return t(isUser ? "unavailable.user_is" : "unavailable.account_is", { status: tOr(`status.${status}`, status).toLocaleLowerCase() });
-      return tOr(`problem.${entry.code ?? ""}`, entry.detail ?? "");
-    }
-  }
-}
-
 /**
- * The actions that fit this requester, as the server says the agent can do them now: available ones
- * open their short form; unavailable ones stay visible, disabled, with the reason; a read-only agent
- * is told why there is nothing to do instead of seeing the card vanish.
+ * The top of the customer tab: one line that answers the ticket's likely question, with the one or two
+ * actions that fit it; every other action the server says fits this requester is one click away,
+ * grouped. Unavailable ones stay visible, disabled, with the reason; a read-only agent is told why
+ * there is nothing to do instead of seeing the actions vanish.
  */
-export function ActionsPanel({ context, session, onChanged }: { context: RequesterContext; session: SessionInfo; onChanged: () => void }) {
+export function ActionsPanel({ context, session, onChanged }: { context: RequesterContext; session: SessionInfo | null; onChanged: () => void }) {
   const { api } = useServices();
-  const [open, setOpen] = useState<string | null>(null);
+  const [open, setOpen] = useState<{ action: string; place: "headline" | "list" } | null>(null);
+  const [showAll, setShowAll] = useState(false);
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
   const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
   const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
-  const availability = useAvailability(api, userTarget, accountTarget);
+  const availability = useAvailability(api, session ? userTarget : null, session ? accountTarget : null);
+  const formsReady = useFormsReady();
+  const headline = headlineOf(context);
+  const head = (
+    <h2 id="actions-title" class="headline-text" data-testid="headline">
+      {headline.text}
+    </h2>
+  );
+  const card = `card headline headline--${headline.tone}`;
+  if (!session || !formsReady || !ActionForm) return <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind}>{head}</section>;
+
   const relevant = actionCatalog
     .filter((spec) => spec.applies(context) && targetOf(spec, context))
     .map((spec) => ({ ...spec, fields: spec.fields.map((f) => (f.optionsFrom === "plans" ? { ...f, options: session.plans } : f)) }));
-  const readOnly = relevant.length > 0 && relevant.every((spec) => !allowed(spec, session));
-  if (readOnly) {
+  if (relevant.length > 0 && relevant.every((spec) => !allowed(spec, session))) {
     const needed = relevant.map((spec) => actionRules[spec.action].minRole).sort((a, b) => (roleAtLeast(a as never, b as never) ? 1 : -1))[0] ?? "support_full";
     return (
-      <section class="card" aria-labelledby="actions-title" data-testid="actions" data-read-only="true">
-        <h2 id="actions-title">{t("actions.title")}</h2>
+      <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-read-only="true">
+        {head}
         <Notice tone="info" testId="read-only">
           {t("actions.read_only", { role: roleName(session.staff.panelRole), needed: roleName(needed) })}
         </Notice>
@@ -78,22 +95,39 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   // Without the server's answer (still loading, or it failed) the role table decides, as before.
   const stateOf = (spec: ActionSpec): ActionAvailability | undefined => availability?.get(spec.action);
   const specs = relevant.filter((spec) => (availability ? stateOf(spec) !== undefined : allowed(spec, session)));
-  if (specs.length === 0) return null;
-  const usable = (spec: ActionSpec) => stateOf(spec)?.status !== "unavailable";
+  const fitting = headline.actions.map((action) => specs.find((s) => s.action === action)).filter((s): s is (typeof specs)[number] => s !== undefined);
 
   const done = (result: ActionOutcome) => {
     setOpen(null);
     setOutcome(result);
     onChanged();
   };
-  const groups = [
-    { key: "user", title: t("actions.user"), specs: specs.filter((s) => s.target === "user") },
-    { key: "account", title: t("actions.account"), specs: specs.filter((s) => s.target === "account") },
-  ].filter((g) => g.specs.length > 0);
+  const toggle = (place: "headline" | "list") => (action: string) => {
+    setOutcome(null);
+    setOpen(open?.action === action && open.place === place ? null : { action, place });
+  };
+  const Form = ActionForm;
+  const formFor = (place: "headline" | "list", among: ActionSpec[]) => {
+    const spec = open?.place === place ? among.find((s) => s.action === open.action && stateOf(s)?.status !== "unavailable") : undefined;
+    if (!spec) return null;
+    return (
+      <Form
+        key={spec.action}
+        spec={spec}
+        context={context}
+        destructive={isDestructive(spec)}
+        previewFirst={isDestructive(spec) || stateOf(spec)?.preview === true}
+        cap={capOf(spec, session, stateOf(spec))}
+        onDone={done}
+        onCancel={() => setOpen(null)}
+        onRefresh={onChanged}
+      />
+    );
+  };
 
   return (
-    <section class="card" aria-labelledby="actions-title" data-testid="actions" data-availability={availability ? "server" : "role"}>
-      <h2 id="actions-title">{t("actions.title")}</h2>
+    <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-availability={availability ? "server" : "role"}>
+      {head}
       {outcome && (
         <Notice tone="success" testId="action-result" focus>
           {t("actions.done", { action: tOr(`action.${outcome.response.action}`, outcome.response.action), entry: outcome.response.auditEntryId })}
@@ -102,65 +136,32 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
           {outcome.note === "failed" && ` ${t("actions.note_failed")}`}
         </Notice>
       )}
-      {groups.map((group) => (
-        <div key={group.key} class="action-group">
-          <h3>{group.title}</h3>
-          <div class="action-buttons">
-            {/* Catalog order, disabled in place: moving a focused button in the DOM would drop its focus. */}
-            {group.specs.map((spec) => {
-              const rule = actionRules[spec.action];
-              const destructive = "destructive" in rule && rule.destructive === true;
-              const off = !usable(spec);
-              return (
-                <button
-                  key={spec.action}
-                  type="button"
-                  class={`c-btn c-btn--sm${destructive ? " c-btn--danger" : ""}`}
-                  aria-expanded={off ? undefined : open === spec.action}
-                  aria-describedby={off ? `why-${spec.action.replace(/\W/g, "-")}` : undefined}
-                  disabled={off}
-                  data-action={spec.action}
-                  data-available={off ? "false" : "true"}
-                  onClick={() => {
-                    setOutcome(null);
-                    setOpen(open === spec.action ? null : spec.action);
-                  }}
-                >
-                  {tOr(`action.${spec.action}`, spec.action)}
-                </button>
-              );
-            })}
-          </div>
-          {group.specs.some((s) => !usable(s)) && (
-            <ul class="why" data-testid="unavailable">
-              {group.specs
-                .filter((s) => !usable(s))
-                .map((spec) => (
-                  <li key={spec.action} id={`why-${spec.action.replace(/\W/g, "-")}`} data-action={spec.action} data-reason={stateOf(spec)?.reason}>
-                    <strong>{tOr(`action.${spec.action}`, spec.action)}</strong>: {unavailableText(stateOf(spec) as ActionAvailability, context)}
-                  </li>
-                ))}
-            </ul>
-          )}
-          {group.specs.some((s) => s.action === open && usable(s)) &&
-            (() => {
-              const spec = group.specs.find((s) => s.action === open) as ActionSpec;
-              const rule = actionRules[spec.action];
-              return (
-                <ActionForm
-                  key={spec.action}
-                  spec={spec}
-                  context={context}
-                  destructive={"destructive" in rule && rule.destructive === true}
-                  previewFirst={("destructive" in rule && rule.destructive === true) || stateOf(spec)?.preview === true}
-                  cap={capOf(spec, session, stateOf(spec))}
-                  onDone={done}
-                  onCancel={() => setOpen(null)}
-                />
-              );
-            })()}
+      {outcome && <SuggestedReply key={outcome.response.auditEntryId} action={outcome.response.action} />}
+      {fitting.length > 0 && (
+        <div data-testid="headline-actions">
+          <ActionButtons specs={fitting} context={context} open={open?.place === "headline" ? open.action : null} stateOf={stateOf} onToggle={toggle("headline")} place="headline" primary />
+          {formFor("headline", fitting)}
         </div>
-      ))}
+      )}
+      {specs.length > 0 && (
+        <button type="button" class="c-btn c-btn--basic c-btn--sm all-toggle" aria-expanded={showAll} aria-controls="all-actions" data-testid="all-actions" onClick={() => setShowAll(!showAll)}>
+          {t("actions.all", { count: specs.length })}
+        </button>
+      )}
+      {showAll && (
+        <div id="all-actions" data-testid="all-actions-list">
+          {actionGroups
+            .map((group) => ({ group, members: specs.filter((s) => groupOf(s.action) === group) }))
+            .filter(({ members }) => members.length > 0)
+            .map(({ group, members }) => (
+              <div key={group} class="action-group" data-group={group}>
+                <h3>{t(`actions.group.${group}`)}</h3>
+                <ActionButtons specs={members} context={context} open={open?.place === "list" ? open.action : null} stateOf={stateOf} onToggle={toggle("list")} place="list" />
+                {formFor("list", members)}
+              </div>
+            ))}
+        </div>
+      )}
     </section>
   );
 }

@@ -17,7 +17,7 @@ export function ActivityList({ context }: { context: RequesterContext }) {
           {part.data.slice(0, 8).map((event, i) => (
             <li key={`${event.at}-${i}`} class={event.type.includes("fail") ? "event event--bad" : "event"}>
               <span class="event-type">{tOr(`event.${event.type}`, event.type)}</span>
-              {event.userId && event.userId !== context.user?.id && <span class="muted"> · {event.userId}</span>}
+              {event.userId && event.userId !== context.user?.id && <span class="muted" data-user-id={event.userId}> · {event.userName ?? event.userId}</span>}
               {event.detail && <span class="muted"> · {event.detail}</span>}
               <time class="event-at" dateTime={event.at}>
                 {dateTime(event.at)}

@@ -7,9 +7,12 @@ import { useRequesterContext } from "../state/useRequesterContext";
 import { useStaff } from "../state/useStaff";
 import { useTicket } from "../state/useTicket";
 import type { ZendeskHost } from "../zaf/client";
-import { AuditTab } from "./AuditTab";
 import { CustomerTab } from "./CustomerTab";
+import { lazyView } from "./lazyView";
 import { Notice } from "./parts";
+
+/** The history tab is opened on few tickets: loaded when it is. */
+const AuditTab = lazyView(() => import("./AuditTab").then((m) => m.AuditTab));
 
 type Tab = "customer" | "history";
 

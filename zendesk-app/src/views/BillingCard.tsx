@@ -43,7 +43,8 @@ export function BillingCard({ context }: { context: RequesterContext }) {
       <Facts
         rows={[
           [t("billing.plan"), billing.plan ? `${tOr(`plan.${billing.plan}`, billing.plan)}${billing.interval ? ` · ${tOr(`interval.${billing.interval}`, billing.interval)}` : ""}` : "—", "plan"],
-          [t("billing.mrr"), money(billing.mrrCents, c), "mrr"],
+          // Nothing billed yet is said in words, not as "$0.00".
+          [t("billing.mrr"), billing.mrrCents !== 0 ? money(billing.mrrCents, c) : billing.status === "trialing" ? t("billing.mrr_trial") : "—", "mrr"],
           [t("billing.next_invoice"), billing.nextInvoice ? t("billing.next_invoice_value", { amount: money(billing.nextInvoice.amountCents, c), date: date(billing.nextInvoice.date) }) : "—", "next-invoice"],
           ...(billing.trialEnd ? ([[t("billing.trial_end"), date(billing.trialEnd), "trial-end"]] as [string, string, string][]) : []),
           // A negative balance is money the customer has to spend (a credit), not a debt: said as such.

@@ -1,17 +1,21 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SessionInfo } from "../../../shared/schemas/session";
-import { t } from "../i18n";
+import { plural, t } from "../i18n";
 import type { RequesterContextControl } from "../state/useRequesterContext";
 import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
 import { ActivityList } from "./ActivityList";
-import { ApprovalsCard } from "./ApprovalsCard";
 import { BillingCard } from "./BillingCard";
-import { ImpersonationCard } from "./ImpersonationCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
-import { ProblemNotice } from "./parts";
-import { RequesterPicker } from "./RequesterPicker";
+import { lazyView } from "./lazyView";
+import { Notice, ProblemNotice } from "./parts";
+import { StaleMarker } from "./StaleMarker";
 import { UserCard } from "./UserCard";
+
+/** Views most tickets never need (within the first page's budget): loaded when first shown. */
+const ImpersonationCard = lazyView(() => import("./ImpersonationCard").then((m) => m.ImpersonationCard));
+const RequesterPicker = lazyView(() => import("./RequesterPicker").then((m) => m.RequesterPicker));
+const ApprovalsCard = lazyView(() => import("./ApprovalsCard").then((m) => m.ApprovalsCard));
 
 /** Marks the first paint of a loaded context (read by the sidebar timing script). */
 function markPainted(): void {
@@ -63,12 +67,21 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           {context.match === "ambiguous" && (
             <RequesterPicker reason="ambiguous" candidates={context.candidates} onPick={pick} />
           )}
+          {!refreshing && <StaleMarker loadedAt={state.loadedAt} onRefresh={control.refresh} />}
           <PartialNotice context={context} />
           <UnresolvedNotice context={context} />
+          {context.match === "exact" && context.candidates.length > 0 && (
+            <Notice tone="warning" testId="same-email">
+              {plural("picker.same_email", context.candidates.length, { accounts: context.candidates.map((hit) => hit.subtitle.split(" · ").slice(1).join(" · ") || hit.accountId).join(", ") })}{" "}
+              <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={() => setPicking(true)}>
+                {t("picker.change")}
+              </button>
+            </Notice>
+          )}
+          <ActionsPanel context={context} session={session} onChanged={control.refresh} />
           <UserCard context={context} onChangeUser={() => setPicking(true)} />
           <AccountCard context={context} />
           <BillingCard context={context} />
-          {session && <ActionsPanel context={context} session={session} onChanged={control.refresh} />}
           {session && <ApprovalsCard />}
           {session && <ImpersonationCard context={context} session={session} />}
           <ActivityList context={context} />

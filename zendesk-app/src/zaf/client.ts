@@ -6,6 +6,8 @@ export interface TicketRequester {
   email: string | null;
   name: string | null;
   externalId: string | null;
+  /** The requester's Zendesk locale: the language replies to them are suggested in. */
+  locale: string | null;
 }
 
 export interface TicketInfo {
@@ -25,6 +27,8 @@ export interface ZendeskHost {
   onRequesterChanged(listener: () => void): void;
   resize(heightPx: number): Promise<void>;
   addInternalNote(ticketId: string, body: string): Promise<void>;
+  /** Adds text to the ticket's reply composer; the agent reviews and sends it. */
+  appendToReply(body: string): Promise<void>;
 }
 
 function text(value: unknown): string | null {
@@ -44,7 +48,7 @@ function wrap(client: ZafSdkClient): ZendeskHost {
       const requester = (result["ticket.requester"] ?? {}) as Record<string, unknown>;
       return {
         ticketId,
-        requester: { zendeskUserId: text(requester.id), email: text(requester.email), name: text(requester.name), externalId: text(requester.externalId) },
+        requester: { zendeskUserId: text(requester.id), email: text(requester.email), name: text(requester.name), externalId: text(requester.externalId), locale: text(requester.locale) },
         locale: text(result["currentUser.locale"]) ?? "en",
       };
     },
@@ -54,6 +58,9 @@ function wrap(client: ZafSdkClient): ZendeskHost {
     },
     async resize(heightPx) {
       await client.invoke("resize", { height: `${Math.ceil(heightPx)}px` });
+    },
+    async appendToReply(body) {
+      await client.invoke("ticket.comment.appendText", body);
     },
     async addInternalNote(ticketId, body) {
       await client.request({

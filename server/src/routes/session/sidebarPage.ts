@@ -20,10 +20,18 @@ export function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
 }
 
+/** The sidebar's patience with Steward (config), read by the app from the page head. */
+export interface PageTimings {
+  requestTimeoutMs: number;
+  staleAfterMs: number;
+}
+
 /** Puts the session into the page head, where the app reads it; the page URL (and ZAF's query string) stays as Zendesk loaded it. */
-export function embedSession(html: string, session: { token: string; expiresAt: string }): string {
+export function embedSession(html: string, session: { token: string; expiresAt: string }, timings?: PageTimings): string {
   const meta =
-    `<meta name="steward-session" content="${escapeHtml(session.token)}">\n` + `<meta name="steward-session-expires" content="${escapeHtml(session.expiresAt)}">\n`;
+    `<meta name="steward-session" content="${escapeHtml(session.token)}">\n` +
+    `<meta name="steward-session-expires" content="${escapeHtml(session.expiresAt)}">\n` +
+    (timings ? `<meta name="steward-request-timeout-ms" content="${timings.requestTimeoutMs}">\n<meta name="steward-stale-after-ms" content="${timings.staleAfterMs}">\n` : "");
   const head = /<\/head\s*>/i.exec(html);
   return head ? `${html.slice(0, head.index)}${meta}${html.slice(head.index)}` : `${meta}${html}`;
 }
@@ -66,7 +74,8 @@ export function sidebarPageRoutes(deps: AppDeps): Router {
         throw new Problem(503, "app_not_built", "Service unavailable", "The sidebar app is not built: run npm run build:app");
       }
       const grant = await grantSession(deps, await staffForAgent(deps, agent));
-      res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }));
+      const timings = { requestTimeoutMs: deps.config.SIDEBAR_REQUEST_TIMEOUT_MS, staleAfterMs: deps.config.SIDEBAR_STALE_AFTER_MS };
+      res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }, timings));
     } catch (err) {
       if (!wantsHtml(req)) throw err;
       const problem = toProblem(err);

@@ -1,0 +1,84 @@
+import type { Frame, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { axeViolations } from "./support/axe.js";
+import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
+import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+
+/**
+ * axe-core (WCAG 2.1 A/AA) on every view of the sidebar, in English and German, in Zendesk's 320 px:
+ * 0 violations. The headline, timeout, stale and conflict views are checked in headline.test.ts and
+ * resilience.test.ts; here the rest: the full action list with unavailable reasons, an open form and
+ * its preview, the history tab, the requester picker and search, and a read-only agent.
+ */
+let app: Awaited<ReturnType<typeof buildSidebar>>;
+let browser: TestBrowser;
+let steward: StewardUnderTest;
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
+const WAIT_MS = 45_000;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  app = await buildSidebar();
+  steward = await startSteward({ appDir: app.dir });
+});
+afterAll(async () => {
+  await browser?.close();
+  await steward?.close();
+  app?.remove();
+});
+
+async function openTicket(ticketId: number, agent: string, locale: string): Promise<{ page: Page; frame: Frame }> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
+  await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
+  const frame = await sidebarFrame(page, WAIT_MS);
+  await frame.waitForSelector('[data-testid="actions"]:is([data-availability="server"], [data-read-only="true"])');
+  return { page, frame };
+}
+
+async function expectAccessible(page: Page, frame: Frame, view: string): Promise<void> {
+  expect(await axeViolations(frame), view).toEqual([]);
+  await screenshot(page, `a11y-${view}`);
+}
+
+describe.each(["en-US", "de"])("every view passes axe (%s, 320 px)", (locale) => {
+  it("the full action list with unavailable reasons, an open form and its preview", async () => {
+    const { page, frame } = await openTicket(1004, "9002", locale);
+    await frame.click('[data-testid="all-actions"]');
+    await frame.waitForSelector('[data-testid="unavailable"]');
+    await expectAccessible(page, frame, `all-actions-unavailable-${locale}`);
+    await frame.click('[data-testid="headline-actions"] button[data-action="account.unsuspend"]');
+    await frame.waitForSelector('[data-testid="action-form"]');
+    await expectAccessible(page, frame, `form-${locale}`);
+    await page.close();
+
+    const ops = await openTicket(1011, "9003", locale);
+    await ops.frame.click('[data-testid="all-actions"]');
+    await ops.frame.click('button[data-action="account.delete"]');
+    await ops.frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Owner asked to close the account");
+    await ops.frame.click('[data-testid="submit-action"]');
+    await ops.frame.waitForSelector('[data-testid="preview"]');
+    await expectAccessible(ops.page, ops.frame, `preview-${locale}`);
+    await ops.page.close();
+  });
+
+  it("the history tab, the requester picker with search hits, and a read-only agent", async () => {
+    const { page, frame } = await openTicket(1010, "9002", locale);
+    await frame.click("#tab-history");
+    await frame.waitForSelector('[data-testid="ticket-entries"], #panel-history .muted');
+    await expectAccessible(page, frame, `history-${locale}`);
+    await frame.click("#tab-customer");
+    await frame.click('[data-testid="user"] .link-btn');
+    await frame.fill("#picker-q", "casey.consultant");
+    await frame.waitForSelector('[data-testid="search-hits"] [data-user-id]');
+    await expectAccessible(page, frame, `picker-${locale}`);
+    await page.close();
+
+    const readOnly = await openTicket(1001, "9001", locale);
+    await readOnly.frame.waitForSelector('[data-testid="read-only"]');
+    await expectAccessible(readOnly.page, readOnly.frame, `read-only-${locale}`);
+    await readOnly.page.close();
+  });
+});

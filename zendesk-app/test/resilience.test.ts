@@ -1,0 +1,134 @@
+import type { Frame, Page, Route } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { axeViolations } from "./support/axe.js";
+import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
+import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+
+/**
+ * A slow or changing world, at 320 px in English and German: a request Steward does not answer in
+ * time shows Try again, which sends the same Idempotency-Key (the action runs once); data older than
+ * the stale limit is marked with Refresh; a 409 (someone changed the target) offers Refresh.
+ * Timeouts are shortened through the server's own settings (SIDEBAR_REQUEST_TIMEOUT_MS, SIDEBAR_STALE_AFTER_MS).
+ */
+const TIMEOUT_MS = 4_000;
+// Long enough that the marker never appears (shifting the layout) during the other tests' clicks.
+const STALE_MS = 15_000;
+let app: Awaited<ReturnType<typeof buildSidebar>>;
+let browser: TestBrowser;
+let steward: StewardUnderTest;
+
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
+const WAIT_MS = 45_000;
+
+beforeAll(async () => {
+  browser = await launchChromium();
+  app = await buildSidebar();
+  steward = await startSteward({ appDir: app.dir, env: { SIDEBAR_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), SIDEBAR_STALE_AFTER_MS: String(STALE_MS) } });
+});
+afterAll(async () => {
+  await browser?.close();
+  await steward?.close();
+  app?.remove();
+});
+
+async function openTicket(ticketId: number, agent: string, locale: string): Promise<{ page: Page; frame: Frame }> {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(WAIT_MS);
+  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
+  // Zendesk's sidebar width. (A 320 px page viewport would not narrow the app's frame, only scroll the
+  // host page, and clicks right after a full-page screenshot of a scrolled page can miss.)
+  await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
+  const frame = await sidebarFrame(page, WAIT_MS);
+  expect(await frame.evaluate(() => window.innerWidth)).toBe(320);
+  await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
+  return { page, frame };
+}
+
+async function requesterOf(ticketId: number) {
+  const db = steward.deps.database.db;
+  const ticket = await db.selectFrom("demo_tickets").selectAll().where("id", "=", ticketId).executeTakeFirstOrThrow();
+  return db.selectFrom("users").selectAll().where("id", "=", ticket.requester_external_id as string).executeTakeFirstOrThrow();
+}
+
+const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
+
+describe.each([
+  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/ },
+  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/ },
+])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale }) => {
+  it("shows Try again when Steward does not answer in time; the retry carries the same Idempotency-Key and the action runs once", async () => {
+    const user = await requesterOf(lockTicket);
+    const db = steward.deps.database.db;
+    await db.updateTable("users").set({ locked_until: new Date(Date.now() + 44 * 60_000), failed_login_count: 7 }).where("id", "=", user.id).execute();
+    const { page, frame } = await openTicket(lockTicket, "9002", locale);
+
+    // The first attempt reaches Steward and is done there, but its answer is held past the sidebar's timeout.
+    const keys: string[] = [];
+    let held: Promise<void> | null = null;
+    await page.route("**/api/actions/user.lockout_clear", async (route: Route) => {
+      keys.push(route.request().headers()["idempotency-key"] ?? "");
+      if (keys.length > 1) return route.continue();
+      const answer = await route.fetch();
+      held = new Promise<void>((resolve) => setTimeout(resolve, TIMEOUT_MS + 2_000)).then(() => route.fulfill({ response: answer }).catch(() => undefined));
+    });
+    await frame.click('[data-testid="headline-actions"] button[data-action="user.lockout_clear"]');
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Verified by reply from the requester's address");
+    await frame.click('[data-testid="submit-action"]');
+    const retry = await frame.waitForSelector('[data-testid="retry-action"]');
+    expect(await text(frame, '[data-testid="action-form"] [data-testid="problem"]')).toContain(timedOut);
+    expect(await retry.isEnabled()).toBe(true);
+    expect(await axeViolations(frame), `resilience-timed-out-${locale}-320`).toEqual([]);
+    await screenshot(page, `resilience-timed-out-${locale}-320`);
+
+    await retry.click();
+    await frame.waitForSelector('[data-testid="action-result"]');
+    expect(keys).toHaveLength(2);
+    expect(keys[1]).toBe(keys[0]);
+    expect(keys[0]).toMatch(/\S{16,}/);
+    // Done once: one succeeded audit entry for this user, and the retry was answered with the first result.
+    const done = await db.selectFrom("audit_log").select("id").where("action", "=", "user.lockout_clear").where("outcome", "=", "succeeded").where("target_id", "=", user.id).execute();
+    expect(done).toHaveLength(1);
+    expect(await frame.$('[data-testid="user"] [data-badge="locked"]')).toBeNull();
+    await held;
+    await page.close();
+  });
+
+  it("marks data older than the stale limit, and Refresh reads it again", async () => {
+    const { page, frame } = await openTicket(trialTicket, "9002", locale);
+    expect(await frame.$('[data-testid="stale"]')).toBeNull();
+    const marker = await frame.waitForSelector('[data-testid="stale"]', { timeout: STALE_MS + WAIT_MS });
+    expect((await marker.textContent())?.trim()).toMatch(stale);
+    expect(await axeViolations(frame), `resilience-stale-${locale}-320`).toEqual([]);
+    await screenshot(page, `resilience-stale-${locale}-320`);
+    const reread = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/context");
+    await frame.click('[data-testid="stale-refresh"]');
+    await reread;
+    await frame.waitForSelector('[data-testid="customer"][data-refreshing="false"]');
+    expect(await frame.$('[data-testid="stale"]')).toBeNull();
+    await page.close();
+  });
+
+  it("offers Refresh on a 409 (changed since loaded); after it the same form goes through", async () => {
+    const db = steward.deps.database.db;
+    const { page, frame } = await openTicket(trialTicket, "9002", locale);
+    await frame.click('[data-testid="headline-actions"] button[data-action="billing.trial_extend"]');
+    await frame.fill('[data-testid="action-form"] input[name="days"]', "2");
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Customer needs two more days");
+    // Someone else changes the account meanwhile.
+    const user = await requesterOf(trialTicket);
+    await db.updateTable("accounts").set((eb) => ({ version: eb("version", "+", 1) })).where("id", "=", user.account_id).execute();
+    await frame.click('[data-testid="submit-action"]');
+    await frame.waitForSelector('[data-testid="refresh-context"]');
+    expect(await axeViolations(frame), `resilience-conflict-${locale}-320`).toEqual([]);
+    await screenshot(page, `resilience-conflict-${locale}-320`);
+    const reread = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/context");
+    await frame.click('[data-testid="refresh-context"]'); // by selector: where it is now, not where it was
+    await reread;
+    await frame.waitForSelector('[data-testid="action-form"]:not(:has([data-testid="refresh-context"]))');
+    await frame.click('[data-testid="submit-action"]');
+    const confirm = await frame.waitForSelector('[data-testid="confirm-action"], [data-testid="action-result"]');
+    if ((await confirm.getAttribute("data-testid")) === "confirm-action") await confirm.click();
+    await frame.waitForSelector('[data-testid="action-result"]');
+    await page.close();
+  });
+});
