@@ -57,6 +57,9 @@ describe("database faults on PostgreSQL", () => {
       DATABASE_STATEMENT_TIMEOUT_MS: "4000",
       DATABASE_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS),
       DATABASE_POOL_SIZE: "6",
+      // The load below is one agent at full speed: it measures faults, not the limiter (security/rateLimits.test.ts).
+      RATE_LIMIT_READS: "1000000",
+      RATE_LIMIT_PER_IP: "1000000",
     });
     const deps = await buildDeps(config, { logger: createLogger("silent") });
     closeDeps = () => deps.database.close();
