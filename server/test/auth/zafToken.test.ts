@@ -206,7 +206,8 @@ describe("ZAF token verifier (unit, fixed clock)", () => {
     expect(err).toBeInstanceOf(ZafTokenError);
     expect(err).toMatchObject({ code: "expired", cause: expect.any(joseErrors.JWTExpired) });
     await expect(verifyZafTokenFully(signedByDemo, trustWith([other.publicKey]), clock)).rejects.toMatchObject({ code: "bad_signature", cause: expect.any(joseErrors.JWSSignatureVerificationFailed) });
-    await expect(verifyZafTokenFully("not-a-jwt", trustWith(), clock)).rejects.toMatchObject({ code: "malformed", cause: expect.any(Error) });
+    // A garbled token is refused (with its cause) before any key is tried, even when none is.
+    for (const keys of [[demo.publicKey], []]) await expect(verifyZafTokenFully("not-a-jwt", trustWith(keys), clock)).rejects.toMatchObject({ code: "malformed", cause: expect.any(Error) });
   });
 
   it("the error names its code, and its problem says only that (401 zaf_token_<code>)", () => {
