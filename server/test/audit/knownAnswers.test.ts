@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
-import { entryMac, sealedEntryHash, type EntryContent } from "../../src/audit/auditHash.js";
+import { canonicalJson, entryMac, jsonValue, sealedEntryHash, verifiedMac, type EntryContent } from "../../src/audit/auditHash.js";
 import { auditKeysFromSecret } from "../../src/audit/sealKey.js";
 
 /**
@@ -79,5 +79,30 @@ describe("what the audit MACs cover", () => {
     expect(VARIANTS.filter(([, vary]) => sealedEntryHash(sealed(vary(FIXED))) === hash).map(([path]) => path)).toEqual([]);
     expect(sealedEntryHash(sealed(FIXED, 8))).not.toBe(hash);
     expect(sealedEntryHash(sealed(FIXED, 7, "0".repeat(64)))).not.toBe(hash);
+  });
+});
+
+describe("the serialisation and marks the MACs rest on (known answers)", () => {
+  it("canonical JSON: keys sorted at every level, undefined members dropped, arrays kept in order and comma-separated", () => {
+    expect(canonicalJson({ b: [1, "x", null, [true, {}], { z: 1, y: [2, 3] }], a: { d: undefined, c: 2 } })).toBe('{"a":{"c":2},"b":[1,"x",null,[true,{}],{"y":[2,3],"z":1}]}');
+    expect(canonicalJson([])).toBe("[]");
+    expect(canonicalJson({})).toBe("{}");
+    expect(canonicalJson("ü\u2028\"")).toBe('"ü\u2028\\""');
+    // What cannot occur after jsonValue() still serialises as null rather than vanishing.
+    expect(canonicalJson(undefined)).toBe("null");
+    expect(canonicalJson([undefined, () => 1])).toBe("[null,null]");
+  });
+
+  it("jsonValue gives what jsonb gives back: dates as ISO text, undefined dropped (null in arrays), nothing → null", () => {
+    expect(jsonValue({ at: new Date("2026-11-24T12:00:00.000Z"), gone: undefined, list: [1, undefined], nested: { n: null } })).toEqual({ at: "2026-11-24T12:00:00.000Z", list: [1, null], nested: { n: null } });
+    for (const nothing of [undefined, null, () => 1, Symbol("s")]) expect(jsonValue(nothing), String(nothing)).toBeNull();
+    expect(jsonValue("text")).toBe("text");
+    expect(jsonValue(0)).toBe(0);
+  });
+
+  it("the verified mark's MAC (checked with openssl: HKDF-SHA256 chain key, HMAC-SHA256 over the domain and fields)", () => {
+    const mark = { chainSeq: 12, headHash: "ab".repeat(32), verifiedAt: "2026-11-24T12:00:00.000Z" };
+    expect(verifiedMac(keys, mark)).toBe("466cebf061c8f346bef480a5bf31a079b2b3e4850746c481c321442d26149cc6");
+    expect(verifiedMac(keys, { ...mark, chainSeq: 13 })).not.toBe(verifiedMac(keys, mark));
   });
 });

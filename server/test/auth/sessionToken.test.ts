@@ -1,6 +1,6 @@
-import { decodeJwt, decodeProtectedHeader, SignJWT } from "jose";
+import { decodeJwt, decodeProtectedHeader, errors as joseErrors, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, verifySessionToken } from "../../src/auth/sessionToken.js";
+import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, SessionTokenError, verifySessionToken } from "../../src/auth/sessionToken.js";
 import { ManualClock } from "../../src/clock.js";
 import { testConfig } from "../support/databases.js";
 
@@ -60,7 +60,7 @@ describe("session tokens: known answers", () => {
 describe("session token checks", () => {
   it("expires at its exp, not a second later", async () => {
     await expect(verifySessionToken(FIXED_SESSION, { config, clock: clockAt(T0 + 3599) })).resolves.toMatchObject({ staffId: "stf_demo_full" });
-    await expect(verifySessionToken(FIXED_SESSION, { config, clock: clockAt(T0 + 3600) })).rejects.toMatchObject({ code: "expired" });
+    await expect(verifySessionToken(FIXED_SESSION, { config, clock: clockAt(T0 + 3600) })).rejects.toMatchObject({ code: "expired", cause: expect.any(joseErrors.JWTExpired) });
   });
 
   it(`refuses a session whose auth time is more than ${SESSION_MAX_AGE_HOURS} h old even if its exp is later`, async () => {
@@ -76,12 +76,24 @@ describe("session token checks", () => {
     for (const missing of ["zuid", "auth_time", "sub", "exp"]) {
       const claims: Record<string, unknown> = { ...base };
       delete claims[missing];
-      await expect(verifySessionToken(await signed(claims), { config, clock }), missing).rejects.toMatchObject({ code: "malformed" });
+      // jose names the missing claim (kept as the cause for the log).
+      await expect(verifySessionToken(await signed(claims), { config, clock }), missing).rejects.toMatchObject({ code: "malformed", cause: { claim: missing, reason: "missing" } });
     }
+    await expect(verifySessionToken(await signed({ ...base, sub: 42 }), { config, clock })).rejects.toMatchObject({ code: "malformed" });
     await expect(verifySessionToken(await signed({ ...base, zuid: 9002 }), { config, clock })).rejects.toMatchObject({ code: "malformed" });
     await expect(verifySessionToken(await signed({ ...base, auth_time: String(T0) }), { config, clock })).rejects.toMatchObject({ code: "malformed" });
     await expect(verifySessionToken(await signed(base, { alg: "HS256", typ: "JWT" }), { config, clock })).rejects.toMatchObject({ code: "wrong_type" });
     await expect(verifySessionToken(await signed(base), { config, clock })).resolves.toMatchObject({ zendeskUserId: "9002" });
+  });
+
+  it("the error names its code; its problem is 401 session_<code>, telling a missing header from a bad session", () => {
+    expect(new SessionTokenError("too_old")).toMatchObject({ name: "SessionTokenError", message: "Steward session rejected: too old", code: "too_old" });
+    const problem = (code: "missing" | "too_old") => {
+      const p = new SessionTokenError(code).toProblem();
+      return { status: p.status, code: p.code, title: p.title, detail: p.detail, extra: p.extra };
+    };
+    expect(problem("missing")).toEqual({ status: 401, code: "session_missing", title: "Unauthorized", detail: "Send the Steward session as Authorization: Bearer <token>", extra: { reason: "missing" } });
+    expect(problem("too_old")).toEqual({ status: 401, code: "session_too_old", title: "Unauthorized", detail: "The Steward session is not valid; reload the app in Zendesk", extra: { reason: "too_old" } });
   });
 
   it("reads only a well-formed bearer header", () => {

@@ -59,6 +59,16 @@ describe("confirmation tokens: known answers", () => {
     expect(new Set([FIXED_FINGERPRINT, ...others]).size).toBe(others.length + 1);
   });
 
+  it("fingerprints arrays element by element, in order (a second known answer, checked outside this code)", () => {
+    const more: ActionEffects = {
+      ...effects,
+      warnings: ["Open invoice", "Active subscription"],
+      usersLosingAccess: [...effects.usersLosingAccess, { id: "usr_demo_019_2", email: "b@example.test", name: "B" }],
+    };
+    expect(previewFingerprint(4, { seats: [3, 1, 2] }, more)).toBe("03e11675d6a0b9569eabbccadfea42bc5b7da1e91683b6f07244393a21e52cb7");
+    expect(previewFingerprint(4, { seats: [1, 2, 3] }, more)).not.toBe("03e11675d6a0b9569eabbccadfea42bc5b7da1e91683b6f07244393a21e52cb7");
+  });
+
   it("accepts the fixed token for its binding within its five minutes", async () => {
     await expect(verify(FIXED_TOKEN)).resolves.toBeUndefined();
     await expect(verify(FIXED_TOKEN, {}, CONFIRMATION_TTL_SECONDS - 1)).resolves.toBeUndefined();
@@ -67,24 +77,29 @@ describe("confirmation tokens: known answers", () => {
 
 describe("confirmation tokens are bound to the agent, action, target, previewed state and five minutes", () => {
   it("expires at five minutes, not later (409 confirmation_expired)", async () => {
-    await expect(verify(FIXED_TOKEN, {}, CONFIRMATION_TTL_SECONDS)).rejects.toMatchObject({ status: 409, code: "confirmation_expired" });
+    await expect(verify(FIXED_TOKEN, {}, CONFIRMATION_TTL_SECONDS)).rejects.toMatchObject({ status: 409, code: "confirmation_expired", detail: "The confirmation expired (5 minutes); preview the action again" });
     await expect(verify(FIXED_TOKEN, {}, 3600)).rejects.toMatchObject({ status: 409, code: "confirmation_expired" });
   });
 
   it("refuses it for another agent, action, target type or target id (400 confirmation_invalid)", async () => {
-    const invalid = { status: 400, code: "confirmation_invalid" };
-    await expect(verify(FIXED_TOKEN, { staffId: "stf_demo_admin" })).rejects.toMatchObject({ ...invalid, extra: { errors: [{ field: "confirmationToken", reason: "invalid or issued to someone else" }] } });
-    await expect(verify(FIXED_TOKEN, { action: "account.deactivate" })).rejects.toMatchObject({ ...invalid, extra: { errors: [{ field: "confirmationToken", reason: "issued for another action or target" }] } });
+    const invalid = { status: 400, code: "confirmation_invalid", title: "Invalid confirmation" };
+    await expect(verify(FIXED_TOKEN, { staffId: "stf_demo_admin" })).rejects.toMatchObject({ ...invalid, detail: "The confirmation token is not valid for this agent", extra: { errors: [{ field: "confirmationToken", reason: "invalid or issued to someone else" }] } });
+    await expect(verify(FIXED_TOKEN, { action: "account.deactivate" })).rejects.toMatchObject({ ...invalid, detail: "The confirmation token was issued for another action or target", extra: { errors: [{ field: "confirmationToken", reason: "issued for another action or target" }] } });
     await expect(verify(FIXED_TOKEN, { target: { type: "account", id: "acc_demo_020" } })).rejects.toMatchObject(invalid);
     await expect(verify(FIXED_TOKEN, { target: { type: "user", id: "acc_demo_019" } })).rejects.toMatchObject(invalid);
   });
 
   it("answers 409 confirmation_stale when the previewed state changed", async () => {
-    await expect(verify(FIXED_TOKEN, { fingerprint: "e".repeat(64) })).rejects.toMatchObject({ status: 409, code: "confirmation_stale" });
+    await expect(verify(FIXED_TOKEN, { fingerprint: "e".repeat(64) })).rejects.toMatchObject({ status: 409, code: "confirmation_stale", detail: "The account changed since the preview (billing or target state); preview the action again" });
   });
 
   it("answers 428 without a token, and refuses tokens signed otherwise, of another kind, or garbled", async () => {
-    await expect(verify(undefined)).rejects.toMatchObject({ status: 428, code: "confirmation_required" });
+    await expect(verify(undefined)).rejects.toMatchObject({
+      status: 428,
+      code: "confirmation_required",
+      title: "Confirmation required",
+      detail: "account.delete is destructive: preview it first and send the confirmationToken it returns",
+    });
     await expect(verify("")).rejects.toMatchObject({ status: 428, code: "confirmation_required" });
     const otherSecret = testConfig({ SESSION_SECRET: "another-secret-entirely-0123456789abcdef" });
     const forged = await issueConfirmationToken(binding, { config: otherSecret, clock: clockAt() });
