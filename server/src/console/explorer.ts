@@ -1,7 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import { actionNames } from "../../../shared/actions.js";
 import type { AuditEntry } from "../../../shared/audit.js";
-import { actionGroupOf, flagIds, type FlagId } from "../../../shared/flags.js";
+import { actionGroupOf, flagIds, flagParams, LOOKUP_ACTIONS, type FlagId } from "../../../shared/flags.js";
 import type { ActivitySeries, ConsoleEntryView, ConsoleFilters, ConsoleOverview, ConsolePage, FlaggedEntry } from "../../../shared/schemas/console.js";
 import { contentOf, entryMac, verifiedMac } from "../audit/auditHash.js";
 import { decodeCursor, encodeCursor, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
@@ -177,6 +177,37 @@ export async function entryView(db: Kysely<DB>, keys: Pick<AuditKeys, "entryKey"
 
 const DAY_MS = 86_400_000;
 
+/**
+ * A window flag's count in one pass: each agent's matching entries in time order, counted by a window
+ * function, instead of flagSql's subquery per entry (which timed out the start screen at 1M entries,
+ * bench:console). Same rule as flagSql's burst(): at least `count` entries of the same agent in the
+ * `minutes` up to this one, this one included (the window's lower bound is exclusive, to the microsecond).
+ */
+async function windowFlagCount(db: Kysely<DB>, flag: "lookup_burst" | "repeated_denials", scope: ExplorerScope, from: Date, to: Date): Promise<number> {
+  const rule = flag === "lookup_burst" ? flagParams.lookupBurst : flagParams.repeatedDenials;
+  const span = sql.lit(`${rule.minutes * 60 * 1_000_000 - 1} microseconds`);
+  const inner = db
+    .selectFrom("audit_log")
+    .select((eb) => [
+      "occurred_at",
+      eb.and(visible(eb, scope.visibility)).as("shown"),
+      sql<string>`count(*) over (partition by actor_staff_id order by occurred_at range between ${span}::interval preceding and current row)`.as("n"),
+    ])
+    .where("actor_staff_id", "is not", null)
+    .where((eb) => (flag === "lookup_burst" ? eb("action", "in", [...LOOKUP_ACTIONS]) : eb("outcome", "=", "denied")))
+    // Entries up to `minutes` before the range still count towards the first ones in it.
+    .where("occurred_at", ">=", new Date(from.getTime() - rule.minutes * 60_000))
+    .where("occurred_at", "<", to);
+  const row = await db
+    .selectFrom(inner.as("w"))
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("w.shown", "=", true)
+    .where(sql<SqlBool>`w.n >= ${rule.count}`)
+    .where("w.occurred_at", ">=", from)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 /** The start screen: flag counts and daily activity per agent and per action group over the last `days` UTC days. */
 export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, days: number): Promise<ConsoleOverview> {
   const todayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
@@ -187,6 +218,10 @@ export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, 
 
   const flags: ConsoleOverview["flags"] = [];
   for (const id of flagIds) {
+    if (id === "lookup_burst" || id === "repeated_denials") {
+      flags.push({ id, count: await windowFlagCount(db, id, scope, from, to) });
+      continue;
+    }
     const row = await db
       .selectFrom("audit_log")
       .select((eb) => eb.fn.countAll<string>().as("n"))
