@@ -89,6 +89,14 @@ async function main(): Promise<void> {
       await load(app.baseUrl, requests, { connections: CONNECTIONS, durationSec: 2 }); // warm-up
       const r = await load(app.baseUrl, requests, { connections: CONNECTIONS, durationSec: DURATION });
       rows.push(`${label.padEnd(42)} ${r.perSecond.toFixed(0).padStart(8)} ${r.p50.toFixed(0).padStart(7)} ${r.p95.toFixed(0).padStart(7)} ${r.p99.toFixed(0).padStart(7)} ${String(r.non2xx + r.errors).padStart(7)}`);
+      if (r.non2xx + r.errors > 0) {
+        // One request alone, to say what the failures were (and how long one takes unloaded).
+        const started = performance.now();
+        const probe = await fetch(`${app.baseUrl}${path}`, { headers }).catch((err: unknown) => err);
+        const took = (performance.now() - started).toFixed(0);
+        const why = probe instanceof Response ? `${probe.status} ${probe.ok ? "" : ((await probe.json().catch(() => ({}))) as { code?: string }).code ?? ""}` : String(probe);
+        rows.push(`  ↳ alone: ${why} in ${took} ms`);
+      }
     }
 
     // Export: one client reading the whole log as NDJSON.
