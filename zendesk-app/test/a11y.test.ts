@@ -1,8 +1,8 @@
 import type { Frame, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { axeViolations } from "./support/axe.js";
-import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
-import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+import { screenshot } from "./support/browser.js";
+import { sidebar320 } from "./support/sidebar320.js";
 
 /**
  * axe-core (WCAG 2.1 A/AA) on every view of the sidebar, in English and German, in Zendesk's 320 px:
@@ -10,33 +10,10 @@ import { buildSidebar, startSteward, type StewardUnderTest } from "./support/ste
  * resilience.test.ts; here the rest: the full action list with unavailable reasons, an open form and
  * its preview, the history tab, the requester picker and search, and a read-only agent.
  */
-let app: Awaited<ReturnType<typeof buildSidebar>>;
-let browser: TestBrowser;
-let steward: StewardUnderTest;
-
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
-const WAIT_MS = 45_000;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  app = await buildSidebar();
-  steward = await startSteward({ appDir: app.dir });
-});
-afterAll(async () => {
-  await browser?.close();
-  await steward?.close();
-  app?.remove();
-});
-
-async function openTicket(ticketId: number, agent: string, locale: string): Promise<{ page: Page; frame: Frame }> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
-  await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
-  const frame = await sidebarFrame(page, WAIT_MS);
-  await frame.waitForSelector('[data-testid="actions"]:is([data-availability="server"], [data-read-only="true"])');
-  return { page, frame };
-}
+const ui = sidebar320();
+// A read-only agent gets no availability answer: the actions card says so instead.
+const openTicket = (ticketId: number, agent: string, locale: string) =>
+  ui.openTicket(ticketId, agent, locale, { ready: '[data-testid="actions"]:is([data-availability="server"], [data-read-only="true"])' });
 
 async function expectAccessible(page: Page, frame: Frame, view: string): Promise<void> {
   expect(await axeViolations(frame), view).toEqual([]);

@@ -1,50 +1,17 @@
-import type { Frame, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Frame } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { axeViolations } from "./support/axe.js";
-import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
-import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+import { screenshot } from "./support/browser.js";
+import { sidebar320 } from "./support/sidebar320.js";
 
 /**
  * The headline at the top of the sidebar, at Zendesk's 320 px, in English and German: one line that
  * answers the ticket's question with the actions that fit it, the full list one click away, grouped.
  * Real server (PGlite, demo data), real ZAF SDK, the local Zendesk page.
  */
-let app: Awaited<ReturnType<typeof buildSidebar>>;
-let browser: TestBrowser;
-let steward: StewardUnderTest;
-
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
-const WAIT_MS = 45_000;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  app = await buildSidebar();
-  steward = await startSteward({ appDir: app.dir });
-});
-afterAll(async () => {
-  await browser?.close();
-  await steward?.close();
-  app?.remove();
-});
-
-async function openTicket(ticketId: number, agent: string, locale: string, requesterLocale = "en-US"): Promise<{ page: Page; frame: Frame }> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}&requesterLocale=${requesterLocale}`);
-  // Zendesk's sidebar width. (A 320 px page viewport would not narrow the app's frame, only scroll the
-  // host page, and clicks right after a full-page screenshot of a scrolled page can miss.)
-  await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
-  const frame = await sidebarFrame(page, WAIT_MS);
-  expect(await frame.evaluate(() => window.innerWidth)).toBe(320);
-  await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
-  return { page, frame };
-}
-
-async function requesterOf(ticketId: number) {
-  const db = steward.deps.database.db;
-  const ticket = await db.selectFrom("demo_tickets").selectAll().where("id", "=", ticketId).executeTakeFirstOrThrow();
-  return db.selectFrom("users").selectAll().where("id", "=", ticket.requester_external_id as string).executeTakeFirstOrThrow();
-}
+const ui = sidebar320();
+const openTicket = (ticketId: number, agent: string, locale: string, requesterLocale = "en-US") => ui.openTicket(ticketId, agent, locale, { requesterLocale });
+const requesterOf = (ticketId: number) => ui.requesterOf(ticketId);
 
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
@@ -56,7 +23,7 @@ describe.each([
     // The lockout as Auth0-style brute-force protection leaves it: 7 failures, released in 44 minutes.
     const user = await requesterOf(ticket);
     const until = new Date(Date.now() + 44 * 60_000); // said as a time today, with its date past midnight
-    await steward.deps.database.db.updateTable("users").set({ locked_until: until, failed_login_count: 7 }).where("id", "=", user.id).execute();
+    await ui.steward.deps.database.db.updateTable("users").set({ locked_until: until, failed_login_count: 7 }).where("id", "=", user.id).execute();
 
     const { page, frame } = await openTicket(ticket, "9002", locale, requesterLocale);
     expect(await frame.getAttribute('[data-testid="actions"]', "data-headline")).toBe("locked");
@@ -69,7 +36,7 @@ describe.each([
     // Activity by the account's other users names them (not their ids).
     const others = await frame.$$eval('[data-testid="activity"] [data-user-id]', (spans) => spans.map((s) => ({ id: s.getAttribute("data-user-id") as string, shown: (s.textContent ?? "").replace(/^ · /, "") })));
     expect(others.length).toBeGreaterThan(0);
-    const names = await steward.deps.database.db.selectFrom("users").select(["id", "name"]).where("id", "in", others.map((o) => o.id)).execute();
+    const names = await ui.steward.deps.database.db.selectFrom("users").select(["id", "name"]).where("id", "in", others.map((o) => o.id)).execute();
     for (const other of others) expect(other.shown).toBe(names.find((n) => n.id === other.id)?.name);
     expect(await axeViolations(frame), `headline-locked-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-locked-${locale}-320`);
@@ -81,7 +48,7 @@ describe.each([
     // The headline moves on to what is true now (whatever else there is to say about this requester).
     await frame.waitForSelector('[data-testid="actions"]:not([data-headline="locked"])');
     expect(await frame.$('[data-testid="user"] [data-badge="locked"]')).toBeNull();
-    const after = await steward.deps.database.db.selectFrom("users").select("locked_until").where("id", "=", user.id).executeTakeFirstOrThrow();
+    const after = await ui.steward.deps.database.db.selectFrom("users").select("locked_until").where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(after.locked_until).toBeNull();
     // The reply is in the requester's language, whatever the agent's; inserting it lands in Zendesk's composer.
     const suggested = await frame.waitForSelector('[data-testid="suggested-reply"]');
@@ -139,7 +106,7 @@ describe.each([
   });
 
   it("warns when the requester's email also belongs to a user in another workspace, and offers that user", async () => {
-    const db = steward.deps.database.db;
+    const db = ui.steward.deps.database.db;
     const other = await db.selectFrom("users").innerJoin("accounts", "accounts.id", "users.account_id").select(["users.id", "accounts.name"]).where("users.id", "=", "usr_demo_shared_2").executeTakeFirstOrThrow();
     const { page, frame } = await openTicket(1010, "9002", locale); // the ticket names usr_demo_shared_1 by external id
     const warning = await frame.waitForSelector('[data-testid="same-email"]');

@@ -1,8 +1,8 @@
-import type { Frame, Page, Route } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Frame, Route } from "playwright-core";
+import { describe, expect, it } from "vitest";
 import { axeViolations } from "./support/axe.js";
-import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
-import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
+import { screenshot } from "./support/browser.js";
+import { sidebar320 } from "./support/sidebar320.js";
 
 /**
  * A slow or changing world, at 320 px in English and German: a request Steward does not answer in
@@ -13,42 +13,10 @@ import { buildSidebar, startSteward, type StewardUnderTest } from "./support/ste
 const TIMEOUT_MS = 4_000;
 // Long enough that the marker never appears (shifting the layout) during the other tests' clicks.
 const STALE_MS = 15_000;
-let app: Awaited<ReturnType<typeof buildSidebar>>;
-let browser: TestBrowser;
-let steward: StewardUnderTest;
-
-vi.setConfig({ testTimeout: 120_000, hookTimeout: 240_000 });
 const WAIT_MS = 45_000;
-
-beforeAll(async () => {
-  browser = await launchChromium();
-  app = await buildSidebar();
-  steward = await startSteward({ appDir: app.dir, env: { SIDEBAR_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), SIDEBAR_STALE_AFTER_MS: String(STALE_MS) } });
-});
-afterAll(async () => {
-  await browser?.close();
-  await steward?.close();
-  app?.remove();
-});
-
-async function openTicket(ticketId: number, agent: string, locale: string): Promise<{ page: Page; frame: Frame }> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}`);
-  // Zendesk's sidebar width. (A 320 px page viewport would not narrow the app's frame, only scroll the
-  // host page, and clicks right after a full-page screenshot of a scrolled page can miss.)
-  await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
-  const frame = await sidebarFrame(page, WAIT_MS);
-  expect(await frame.evaluate(() => window.innerWidth)).toBe(320);
-  await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');
-  return { page, frame };
-}
-
-async function requesterOf(ticketId: number) {
-  const db = steward.deps.database.db;
-  const ticket = await db.selectFrom("demo_tickets").selectAll().where("id", "=", ticketId).executeTakeFirstOrThrow();
-  return db.selectFrom("users").selectAll().where("id", "=", ticket.requester_external_id as string).executeTakeFirstOrThrow();
-}
+const ui = sidebar320({ SIDEBAR_REQUEST_TIMEOUT_MS: String(TIMEOUT_MS), SIDEBAR_STALE_AFTER_MS: String(STALE_MS) });
+const openTicket = (ticketId: number, agent: string, locale: string) => ui.openTicket(ticketId, agent, locale);
+const requesterOf = (ticketId: number) => ui.requesterOf(ticketId);
 
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
@@ -58,7 +26,7 @@ describe.each([
 ])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale }) => {
   it("shows Try again when Steward does not answer in time; the retry carries the same Idempotency-Key and the action runs once", async () => {
     const user = await requesterOf(lockTicket);
-    const db = steward.deps.database.db;
+    const db = ui.steward.deps.database.db;
     await db.updateTable("users").set({ locked_until: new Date(Date.now() + 44 * 60_000), failed_login_count: 7 }).where("id", "=", user.id).execute();
     const { page, frame } = await openTicket(lockTicket, "9002", locale);
 
@@ -109,7 +77,7 @@ describe.each([
   });
 
   it("offers Refresh on a 409 (changed since loaded); after it the same form goes through", async () => {
-    const db = steward.deps.database.db;
+    const db = ui.steward.deps.database.db;
     const { page, frame } = await openTicket(trialTicket, "9002", locale);
     await frame.click('[data-testid="headline-actions"] button[data-action="billing.trial_extend"]');
     await frame.fill('[data-testid="action-form"] input[name="days"]', "2");
