@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
 import type { Logger } from "../logger.js";
+import { flagPending } from "../console/flagger.js";
 import { exportCheckpoint, latestCheckpoint, type AuditCheckpoint, type CheckpointSinks } from "./checkpoints.js";
 import { ensureAuditPartitions, sealPending, type SealOptions } from "./sealer.js";
 import type { AuditKeys } from "./sealKey.js";
@@ -37,6 +38,8 @@ export function startAuditSealer(deps: { db: Kysely<DB>; keys: AuditKeys; logger
     }
     const result = await sealPending(db, keys, { now: () => clock.now(), ...deps.seal });
     if (result.sealed) logger.debug({ sealed: result.sealed }, "audit entries sealed");
+    // The console's stored flags follow the chain; a failure there never holds up sealing.
+    await flagPending(db).catch((err: unknown) => logger.error({ err }, "console flags could not be computed for newly sealed entries; retrying with the next round"));
     if (!hasSink) return;
     unexported.push(...result.checkpoints);
     while (unexported[0]) {

@@ -1,7 +1,7 @@
-import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
+import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQueryBuilder, type SqlBool } from "kysely";
 import { actionNames } from "../../../shared/actions.js";
 import type { AuditEntry } from "../../../shared/audit.js";
-import { actionGroupOf, flagIds, flagParams, LOOKUP_ACTIONS, type FlagId } from "../../../shared/flags.js";
+import { actionGroupOf, flagIds, type FlagId } from "../../../shared/flags.js";
 import type { ActivitySeries, ConsoleEntryView, ConsoleFilters, ConsoleOverview, ConsolePage, FlaggedEntry } from "../../../shared/schemas/console.js";
 import { contentOf, entryMac, verifiedMac } from "../audit/auditHash.js";
 import { decodeCursor, encodeCursor, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
@@ -9,6 +9,7 @@ import type { AuditKeys } from "../audit/sealKey.js";
 import type { DB } from "../db/schema.js";
 import { diffEntry } from "./diff.js";
 import { flagCondition } from "./flagSql.js";
+import { isStoredFlag } from "./flagger.js";
 import type { WorkingHours } from "./workingHours.js";
 
 /**
@@ -21,7 +22,7 @@ export interface ExplorerScope {
   hours: WorkingHours;
 }
 
-type Keyset = { after: { occurredAt: Date; seq: number }; order: "asc" | "desc" } | null;
+export type Keyset = { after: { occurredAt: Date; seq: number }; order: "asc" | "desc" } | null;
 
 function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, scope: ExplorerScope, keyset: Keyset, throughSeq?: number): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [...visible(eb, scope.visibility)];
@@ -37,7 +38,8 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, s
   if (f.targetUserId) where.push(eb("target_id", "=", f.targetUserId), eb("target_type", "=", "user"));
   if (f.from) where.push(eb("occurred_at", ">=", new Date(f.from)));
   if (f.to) where.push(eb("occurred_at", "<", new Date(f.to)));
-  if (f.flag) where.push(flagCondition(f.flag, scope.hours));
+  // A stored flag is the join in matching() instead.
+  if (f.flag && !isStoredFlag(f.flag)) where.push(flagCondition(f.flag, scope.hours));
   if (keyset) {
     const { occurredAt, seq } = keyset.after;
     // The plain bound lets the planner skip partitions; the row comparison is the exact keyset.
@@ -48,15 +50,37 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, s
   return where;
 }
 
+/**
+ * The entries matching the filters. With a stored flag the walk starts from that flag's rows, newest (or
+ * oldest) first by their own index, and joins each to its entry: a flag a small share of the log has no
+ * scan of the log to wait for. The keyset is repeated on the flag's columns so that index scan starts there.
+ */
+function matching(db: Kysely<DB>, f: ConsoleFilters, scope: ExplorerScope, keyset: Keyset, throughSeq?: number): { query: SelectQueryBuilder<DB, "audit_log", object>; by: [string, string] } {
+  const flag = f.flag && isStoredFlag(f.flag) ? f.flag : null;
+  if (!flag) return { query: db.selectFrom("audit_log").where((eb) => eb.and(conditions(eb, f, scope, keyset, throughSeq))), by: ["occurred_at", "seq"] };
+  let query = db
+    .selectFrom("audit_flag")
+    .innerJoin("audit_log", (j) => j.onRef("audit_log.seq", "=", "audit_flag.entry_seq").onRef("audit_log.occurred_at", "=", "audit_flag.flagged_at"))
+    .where("audit_flag.flag", "=", flag)
+    .where((eb) => eb.and(conditions(eb as unknown as ExpressionBuilder<DB, "audit_log">, f, scope, keyset, throughSeq)));
+  if (keyset) {
+    const { occurredAt, seq } = keyset.after;
+    query =
+      keyset.order === "desc"
+        ? query.where("flagged_at", "<=", occurredAt).where(sql<SqlBool>`(flagged_at, entry_seq) < (${occurredAt}, ${seq})`)
+        : query.where("flagged_at", ">=", occurredAt).where(sql<SqlBool>`(flagged_at, entry_seq) > (${occurredAt}, ${seq})`);
+  }
+  // (Typed as the log alone: every column read from it is audit_log's, and the flag's names differ.)
+  return { query: query as unknown as SelectQueryBuilder<DB, "audit_log", object>, by: ["flagged_at", "entry_seq"] };
+}
+
+export function explorerQuery(db: Kysely<DB>, f: ConsoleFilters, scope: ExplorerScope, order: "asc" | "desc", keyset: Keyset, limit: number, throughSeq?: number) {
+  const { query, by } = matching(db, f, scope, keyset, throughSeq);
+  return query.selectAll("audit_log").orderBy(sql.ref(by[0]), order).orderBy(sql.ref(by[1]), order).limit(limit);
+}
+
 function rows(db: Kysely<DB>, f: ConsoleFilters, scope: ExplorerScope, order: "asc" | "desc", keyset: Keyset, limit: number, throughSeq?: number) {
-  return db
-    .selectFrom("audit_log")
-    .selectAll()
-    .where((eb) => eb.and(conditions(eb, f, scope, keyset, throughSeq)))
-    .orderBy("occurred_at", order)
-    .orderBy("seq", order)
-    .limit(limit)
-    .execute();
+  return explorerQuery(db, f, scope, order, keyset, limit, throughSeq).execute();
 }
 
 /** Which flags each of these entries raises: every rule as a column of one query on the given seqs. */
@@ -106,11 +130,7 @@ export async function* explorerBatches(db: Kysely<DB>, f: ConsoleFilters, scope:
 
 /** How many entries an export will hold (for its progress bar), counted up to `cap`. */
 export async function countMatching(db: Kysely<DB>, f: ConsoleFilters, scope: ExplorerScope, throughSeq: number, cap: number): Promise<number> {
-  const inner = db
-    .selectFrom("audit_log")
-    .select(sql<number>`1`.as("one"))
-    .where((eb) => eb.and(conditions(eb, f, scope, null, throughSeq)))
-    .limit(cap);
+  const inner = matching(db, f, scope, null, throughSeq).query.select(sql<number>`1`.as("one")).limit(cap);
   const row = await db.selectFrom(inner.as("m")).select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
   return Number(row.n);
 }
@@ -177,37 +197,6 @@ export async function entryView(db: Kysely<DB>, keys: Pick<AuditKeys, "entryKey"
 
 const DAY_MS = 86_400_000;
 
-/**
- * A window flag's count in one pass: each agent's matching entries in time order, counted by a window
- * function, instead of flagSql's subquery per entry (which timed out the start screen at 1M entries,
- * bench:console). Same rule as flagSql's burst(): at least `count` entries of the same agent in the
- * `minutes` up to this one, this one included (the window's lower bound is exclusive, to the microsecond).
- */
-async function windowFlagCount(db: Kysely<DB>, flag: "lookup_burst" | "repeated_denials", scope: ExplorerScope, from: Date, to: Date): Promise<number> {
-  const rule = flag === "lookup_burst" ? flagParams.lookupBurst : flagParams.repeatedDenials;
-  const span = sql.lit(`${rule.minutes * 60 * 1_000_000 - 1} microseconds`);
-  const inner = db
-    .selectFrom("audit_log")
-    .select((eb) => [
-      "occurred_at",
-      eb.and(visible(eb, scope.visibility)).as("shown"),
-      sql<string>`count(*) over (partition by actor_staff_id order by occurred_at range between ${span}::interval preceding and current row)`.as("n"),
-    ])
-    .where("actor_staff_id", "is not", null)
-    .where((eb) => (flag === "lookup_burst" ? eb("action", "in", [...LOOKUP_ACTIONS]) : eb("outcome", "=", "denied")))
-    // Entries up to `minutes` before the range still count towards the first ones in it.
-    .where("occurred_at", ">=", new Date(from.getTime() - rule.minutes * 60_000))
-    .where("occurred_at", "<", to);
-  const row = await db
-    .selectFrom(inner.as("w"))
-    .select((eb) => eb.fn.countAll<string>().as("n"))
-    .where("w.shown", "=", true)
-    .where(sql<SqlBool>`w.n >= ${rule.count}`)
-    .where("w.occurred_at", ">=", from)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
-}
-
 /** The start screen: flag counts and daily activity per agent and per action group over the last `days` UTC days. */
 export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, days: number): Promise<ConsoleOverview> {
   const todayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
@@ -218,8 +207,17 @@ export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, 
 
   const flags: ConsoleOverview["flags"] = [];
   for (const id of flagIds) {
-    if (id === "lookup_burst" || id === "repeated_denials") {
-      flags.push({ id, count: await windowFlagCount(db, id, scope, from, to) });
+    if (isStoredFlag(id)) {
+      const row = await db
+        .selectFrom("audit_flag")
+        .innerJoin("audit_log", (j) => j.onRef("audit_log.seq", "=", "audit_flag.entry_seq").onRef("audit_log.occurred_at", "=", "audit_flag.flagged_at"))
+        .select((eb) => eb.fn.countAll<string>().as("n"))
+        .where("audit_flag.flag", "=", id)
+        .where("flagged_at", ">=", from)
+        .where("flagged_at", "<", to)
+        .where((eb) => eb.and(visible(eb as unknown as ExpressionBuilder<DB, "audit_log">, scope.visibility)))
+        .executeTakeFirstOrThrow();
+      flags.push({ id, count: Number(row.n) });
       continue;
     }
     const row = await db

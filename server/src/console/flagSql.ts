@@ -5,8 +5,8 @@ import { cappedActions } from "../staff/caps.js";
 import type { WorkingHours } from "./workingHours.js";
 
 /**
- * Each flag rule of shared/flags.ts as a SQL condition on a row of `audit_log` (referenced by its
- * table name), so flags filter, count and page in the database like any other filter.
+ * Each flag rule of shared/flags.ts as SQL on a row of `audit_log` (referenced by its table name), so
+ * flags filter, count and page in the database like any other filter.
  */
 const list = (values: readonly string[]) =>
   sql.join(
@@ -22,14 +22,6 @@ const lookup = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.
 function afterNumber(path: readonly string[], column: "after" | "before" = "after"): RawBuilder<number | null> {
   const at = sql.raw(`audit_log.${column} #> '{${path.join(",")}}'`);
   return sql<number | null>`(case when jsonb_typeof(${at}) = 'number' then (${at} #>> '{}')::numeric end)`;
-}
-
-/** At least `count` entries of the same agent matching `what` in the `minutes` up to this one (this one included). */
-function burst(what: RawBuilder<SqlBool>, count: number, minutes: number): RawBuilder<SqlBool> {
-  return sql<SqlBool>`((select count(*) from (select 1 from audit_log w
-      where w.actor_staff_id = audit_log.actor_staff_id and ${what}
-        and w.occurred_at > audit_log.occurred_at - make_interval(mins => ${sql.lit(minutes)}) and w.occurred_at <= audit_log.occurred_at
-      limit ${sql.lit(count)}) n) >= ${sql.lit(count)})`;
 }
 
 /**
@@ -64,23 +56,31 @@ function outsideHours(hours: WorkingHours): RawBuilder<SqlBool> {
   return sql<SqlBool>`(${staffWrite} and (extract(isodow from ${local})::int not in (${sql.join(hours.days.map((d) => sql.lit(d)))}) or ${minute} < ${sql.lit(hours.startMinute)} or ${minute} >= ${sql.lit(hours.endMinute)}))`;
 }
 
-export function flagCondition(flag: FlagId, hours: WorkingHours): RawBuilder<SqlBool> {
+/** The entry flags the flagger stores (server/src/console/flagger.ts), decided by the entry alone. */
+export function entryFlagCondition(flag: "ticket_mismatch" | "cap_edge" | "long_impersonation"): RawBuilder<SqlBool> {
   switch (flag) {
     case "ticket_mismatch":
       // The column itself (migration 020): turning every row into JSON to read it cost 1.7 s per 500k entries.
       return sql<SqlBool>`(${staffWrite} and (audit_log.ticket_snapshot ->> 'match') in ('override', 'unverified'))`;
-    case "lookup_without_ticket":
-      return sql<SqlBool>`(${lookup} and audit_log.ticket_id is null)`;
-    case "lookup_burst":
-      return sql<SqlBool>`(${lookup} and ${burst(sql<SqlBool>`w.action in (${list(LOOKUP_ACTIONS)})`, flagParams.lookupBurst.count, flagParams.lookupBurst.minutes)})`;
-    case "repeated_denials":
-      return sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.outcome = 'denied' and ${burst(sql<SqlBool>`w.outcome = 'denied'`, flagParams.repeatedDenials.count, flagParams.repeatedDenials.minutes)})`;
     case "cap_edge":
       return capEdge();
     case "long_impersonation":
       return sql<SqlBool>`((audit_log.action in ('impersonation.stop', 'impersonation.expire') and ${afterNumber(["impersonation", "durationSeconds"])} > ${sql.lit(flagParams.longImpersonationMinutes * 60)})
         or (audit_log.action = 'impersonation.event' and audit_log.after ->> 'afterEnd' = 'true'))`;
+  }
+}
+
+/**
+ * A flag as a condition on an `audit_log` row. Stored flags are looked up (an entry shows them once it is
+ * sealed and flagged, within about a second); the two that index or config decide are computed here.
+ */
+export function flagCondition(flag: FlagId, hours: WorkingHours): RawBuilder<SqlBool> {
+  switch (flag) {
+    case "lookup_without_ticket":
+      return sql<SqlBool>`(${lookup} and audit_log.ticket_id is null)`;
     case "outside_hours":
       return outsideHours(hours);
+    default:
+      return sql<SqlBool>`exists (select 1 from audit_flag where audit_flag.flag = ${sql.lit(flag)} and audit_flag.entry_seq = audit_log.seq)`;
   }
 }

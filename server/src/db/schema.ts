@@ -209,6 +209,15 @@ export interface AuditSealStateTable {
   id: number;
   /** xid8 as text: every transaction below it had finished when the sealer last looked. */
   horizon: string;
+  /** The seal chain position up to which the console's flags are computed (migration 035). */
+  flagged_through: ColumnType<number, number | undefined, number>;
+}
+
+/** A console flag raised by an entry (server/src/console/flagger.ts). */
+export interface AuditFlagTable {
+  flag: string;
+  flagged_at: Timestamp;
+  entry_seq: ColumnType<number, number, never>;
 }
 
 export interface AuditCheckpointTable {
@@ -464,6 +473,7 @@ export interface DB {
   audit_log: AuditLogTable;
   audit_seal: AuditSealTable;
   audit_seal_state: AuditSealStateTable;
+  audit_flag: AuditFlagTable;
   audit_checkpoint: AuditCheckpointTable;
   audit_verified: AuditVerifiedTable;
   audit_legacy: AuditLegacyTable;

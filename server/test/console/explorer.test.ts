@@ -11,6 +11,7 @@ import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import type { ManualClock } from "../../src/clock.js";
 import { explorerPage } from "../../src/console/explorer.js";
+import { flagPending } from "../../src/console/flagger.js";
 import { parseWorkingHours } from "../../src/console/workingHours.js";
 import type { AppDeps } from "../../src/deps.js";
 import { agent, asSuperuser, HOOK_TIMEOUT } from "../audit/fixtures.js";
@@ -200,6 +201,9 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
   describe("flags: each rule raises on the case it describes and not on its near miss", () => {
     let n = 100;
     const flagged = async (flag: FlagId, actor: string) => {
+      // Stored flags are written as entries are sealed (the sealer loop does this in a running server).
+      await sealPending(deps.database.db, deps.auditKeys, { now: () => deps.clock.now() });
+      await flagPending(deps.database.db);
       deps.clock.set(new Date(START + 100 * MINUTE)); // back to when the sessions were issued
       return (await list({ flag, actor })).entries.map((e) => e.reason);
     };

@@ -4,8 +4,9 @@ import { flagParams, LOOKUP_ACTIONS } from "../../../shared/flags.js";
 import type { ActionName } from "../../../shared/actions.js";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import type { ManualClock } from "../../src/clock.js";
-import { overview, type ExplorerScope } from "../../src/console/explorer.js";
-import { flagCondition } from "../../src/console/flagSql.js";
+import { sealPending } from "../../src/audit/sealer.js";
+import { explorerPage, overview, type ExplorerScope } from "../../src/console/explorer.js";
+import { flagPending } from "../../src/console/flagger.js";
 import type { AppDeps } from "../../src/deps.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 
@@ -14,12 +15,28 @@ const NOW = new Date("2026-03-20T12:00:00.000Z");
 const hours = { timeZone: "UTC", days: [1, 2, 3, 4, 5], startMinute: 480, endMinute: 1080 };
 
 /**
- * The start screen counts the window flags with a window function (explorer.ts) instead of flagSql's
- * subquery per entry. Both must agree entry for entry: random lookups and denials by a few agents, plus
- * the edges (an entry exactly `minutes` before another, several at the same instant, entries just before
- * the 30-day range that count towards the first ones inside it).
+ * The rule itself, one entry at a time, as the oracle: at least `count` entries of the same agent matching
+ * `what` in the `minutes` up to this one, this one included (the window's lower end exclusive).
  */
-describe.each(databaseKinds)("window flag counts on the console's start screen on %s", (kind) => {
+function ruleHolds(flag: "lookup_burst" | "repeated_denials") {
+  const rule = flag === "lookup_burst" ? flagParams.lookupBurst : flagParams.repeatedDenials;
+  const lookups = sql.join(LOOKUP_ACTIONS.map((a) => sql.lit(a)));
+  const self = flag === "lookup_burst" ? sql`audit_log.action in (${lookups})` : sql`audit_log.outcome = 'denied'`;
+  const what = flag === "lookup_burst" ? sql`w.action in (${lookups})` : sql`w.outcome = 'denied'`;
+  return sql`(audit_log.actor_staff_id is not null and ${self} and (select count(*) from audit_log w
+      where w.actor_staff_id = audit_log.actor_staff_id and ${what}
+        and w.occurred_at > audit_log.occurred_at - make_interval(mins => ${sql.lit(rule.minutes)}) and w.occurred_at <= audit_log.occurred_at) >= ${sql.lit(rule.count)})`;
+}
+
+/**
+ * The window flags are stored as entries are sealed (console/flagger.ts), and entries commit out of time
+ * order: a late one changes its agent's later entries. Random lookups and denials by a few agents arrive
+ * in shuffled batches, each sealed and flagged before the next, plus the edges (an entry exactly `minutes`
+ * before another, several at the same instant, entries just before the 30-day range that count towards
+ * the first ones inside it). The stored flags, the start screen's counts and the flag's explorer page must
+ * agree entry for entry with the rule evaluated on the whole log at the end.
+ */
+describe.each(databaseKinds)("stored window flags on %s", (kind) => {
   let deps: AppDeps & { clock: ManualClock };
   const from = new Date(Date.UTC(2026, 2, 20) - 29 * 86_400_000);
 
@@ -47,8 +64,11 @@ describe.each(databaseKinds)("window flag counts on the console's start screen o
     // Just before the range: they count towards the first entries inside it.
     for (let i = 0; i < flagParams.repeatedDenials.count; i++) times.push({ at: from.getTime() - (flagParams.repeatedDenials.count - i) * MINUTE, agent: 0, kind: "denial" });
 
-    await deps.database.db.transaction().execute(async (trx) => {
-      for (const [i, t] of times.entries()) {
+    const order = times.map((t, i) => ({ t, i, key: random() }));
+    order.sort((a, b) => a.key - b.key);
+    for (let batch = 0; batch < order.length; batch += 25) {
+      await deps.database.db.transaction().execute(async (trx) => {
+        for (const { t, i } of order.slice(batch, batch + 25)) {
         deps.clock.set(new Date(t.at));
         const lookup = LOOKUP_ACTIONS[i % LOOKUP_ACTIONS.length] as ActionName;
         await appendAudit(
@@ -64,31 +84,56 @@ describe.each(databaseKinds)("window flag counts on the console's start screen o
           },
           deps.clock,
         );
-      }
-    });
+        }
+      });
+      await sealPending(deps.database.db, deps.auditKeys, { now: () => deps.clock.now() });
+      // Small rounds: one batch of entries is flagged over several rounds.
+      await flagPending(deps.database.db, { batchSize: 7 });
+    }
     deps.clock.set(NOW);
   }, 180_000);
   afterAll(async () => {
     await deps.database.close();
   });
 
-  const perEntry = async (flag: "lookup_burst" | "repeated_denials", scope: ExplorerScope) => {
-    const shown = scope.visibility.kind === "all" ? sql`true` : sql`(actor_staff_id = ${scope.visibility.staffId} or ticket_id in (select ticket_id from audit_log mine where mine.actor_staff_id = ${scope.visibility.staffId} and mine.ticket_id is not null))`;
-    const { rows } = await sql<{ n: string }>`select count(*) as n from audit_log
-      where occurred_at >= ${from} and occurred_at < ${new Date(Date.UTC(2026, 2, 21))} and ${shown} and ${flagCondition(flag, hours)}`.execute(deps.database.db);
-    return Number(rows[0]?.n);
+  const shownSql = (scope: ExplorerScope) =>
+    scope.visibility.kind === "all" ? sql`true` : sql`(actor_staff_id = ${scope.visibility.staffId} or ticket_id in (select ticket_id from audit_log mine where mine.actor_staff_id = ${scope.visibility.staffId} and mine.ticket_id is not null))`;
+  const oracle = async (flag: "lookup_burst" | "repeated_denials", scope: ExplorerScope, range?: { from: Date; to: Date }) => {
+    const inRange = range ? sql`occurred_at >= ${range.from} and occurred_at < ${range.to}` : sql`true`;
+    const { rows } = await sql<{ seq: number }>`select seq from audit_log where ${inRange} and ${shownSql(scope)} and ${ruleHolds(flag)} order by occurred_at desc, seq desc`.execute(deps.database.db);
+    return rows.map((r) => Number(r.seq));
   };
+
+  it("stores exactly the entries the rule flags, whatever order they arrived in", async () => {
+    for (const flag of ["lookup_burst", "repeated_denials"] as const) {
+      const expected = await oracle(flag, { visibility: { kind: "all" }, hours });
+      expect(expected.length, flag).toBeGreaterThan(10);
+      const stored = await deps.database.db.selectFrom("audit_flag").select("entry_seq").where("flag", "=", flag).execute();
+      expect(stored.map((r) => Number(r.entry_seq)).sort((a, b) => a - b), flag).toEqual([...expected].sort((a, b) => a - b));
+    }
+  });
 
   it.each([
     ["everything (operations and admin)", { kind: "all" } as const],
     ["an agent's own view (support)", { kind: "own", staffId: "stf_w_0" } as const],
-  ])("counts exactly the entries the per-entry rule flags: %s", async (_label, visibility) => {
+  ])("counts and pages exactly the entries the rule flags: %s", async (_label, visibility) => {
     const scope: ExplorerScope = { visibility, hours };
     const o = await overview(deps.database.db, scope, NOW, 30);
     for (const flag of ["lookup_burst", "repeated_denials"] as const) {
-      const expected = await perEntry(flag, scope);
-      if (visibility.kind === "all") expect(expected, flag).toBeGreaterThan(0);
-      expect(o.flags.find((f) => f.id === flag)?.count, flag).toBe(expected);
+      const expected = await oracle(flag, scope, { from, to: new Date(Date.UTC(2026, 2, 21)) });
+      if (visibility.kind === "all") expect(expected.length, flag).toBeGreaterThan(0);
+      expect(o.flags.find((f) => f.id === flag)?.count, flag).toBe(expected.length);
+      // The flag's explorer pages, newest first, keyset-paged through the stored flags.
+      const all = await oracle(flag, scope);
+      const seen: number[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await explorerPage(deps.database.db, { flag }, { order: "desc", limit: 10, ...(cursor ? { cursor } : {}) }, scope);
+        seen.push(...page.entries.map((e) => e.seq));
+        expect(page.entries.every((e) => e.flags.includes(flag))).toBe(true);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor);
+      expect(seen, flag).toEqual(all);
     }
   });
 });

@@ -23,3 +23,30 @@ export async function fillAuditLog(db: Kysely<DB>, count: number, options: { sta
       case when i % 20 = 0 then 'provider_unavailable' end
     from generate_series(${from}::int, ${from + count - 1}::int) as i`.execute(db);
 }
+
+/**
+ * What a lead should find, scattered through a filled log (for the console benchmark): `clusters` bursts
+ * of 25 lookups by one agent within 5 minutes, as many clusters of 4 denials within 30 minutes, and as
+ * many capped credits at 95% of their cap. Sparse on purpose: a flag that is a small share of the log is
+ * the case a page scanning the log for it handles worst.
+ */
+export async function fillFlagPatterns(db: Kysely<DB>, clusters: number, options: { start: Date; spanMs: number }): Promise<void> {
+  const common = sql`'stf_fill_' || (c % 50), 'agent' || (c % 50) || '@fill.test', 'support_full'`;
+  const at = sql`${options.start.toISOString()}::timestamptz + ((c::bigint * ${options.spanMs}::bigint) / ${clusters}::bigint) * interval '1 millisecond'`;
+  await sql`
+    insert into audit_log (id, occurred_at, actor_staff_id, actor_email, actor_role, action, target_type, target_id, target_account_id, ticket_id, reason, outcome)
+    select gen_random_uuid(), ${at} + (k * 12) * interval '1 second', ${common},
+      'context.view', 'user', 'usr_fill_' || c, 'acc_fill_' || (c % 5000), (100000 + c % 40000)::text, 'burst ' || c, 'succeeded'
+    from generate_series(1, ${clusters}::int) as c, generate_series(1, 25) as k`.execute(db);
+  await sql`
+    insert into audit_log (id, occurred_at, actor_staff_id, actor_email, actor_role, action, target_type, target_id, target_account_id, ticket_id, reason, outcome, error)
+    select gen_random_uuid(), ${at} + interval '1 hour' + (k * 7) * interval '1 minute', ${common},
+      'user.delete', 'user', 'usr_fill_' || c, 'acc_fill_' || (c % 5000), (100000 + c % 40000)::text, 'denied ' || c, 'denied', 'forbidden: role too low'
+    from generate_series(1, ${clusters}::int) as c, generate_series(1, 4) as k`.execute(db);
+  await sql`
+    insert into audit_log (id, occurred_at, actor_staff_id, actor_email, actor_role, action, target_type, target_id, target_account_id, ticket_id, reason, before, after, outcome)
+    select gen_random_uuid(), ${at} + interval '2 hours', ${common},
+      'billing.credit_apply', 'account', 'acc_fill_' || (c % 5000), 'acc_fill_' || (c % 5000), (100000 + c % 40000)::text, 'near cap ' || c,
+      '{"cap": {"value": 4750, "limit": 5000, "unit": "cents"}}'::jsonb, '{"creditedCents": 4750}'::jsonb, 'succeeded'
+    from generate_series(1, ${clusters}::int) as c`.execute(db);
+}

@@ -1,0 +1,124 @@
+import { sql, type Kysely, type RawBuilder, type SqlBool } from "kysely";
+import { flagParams, LOOKUP_ACTIONS, type FlagId } from "../../../shared/flags.js";
+import type { DB } from "../db/schema.js";
+import { entryFlagCondition } from "./flagSql.js";
+
+/**
+ * Writes the console's stored flags (migration 035) for entries as they are sealed, in chain order from
+ * `audit_seal_state.flagged_through`. The seal chain is a list of every committed entry, each once, so
+ * every entry is flagged exactly once whatever process wrote it and in whatever order entries committed.
+ *
+ * Entry flags are decided by the entry alone. Window flags ("N of these by one agent within M minutes, up
+ * to and including this one") also change for the agent's later entries when an earlier one arrives late
+ * (commit order is not time order): for each new matching entry at t, the agent's entries in [t, t + M)
+ * are recounted. Counts only grow as entries arrive, so a raised flag is never taken back.
+ */
+export const STORED_FLAGS = ["ticket_mismatch", "lookup_burst", "repeated_denials", "cap_edge", "long_impersonation"] as const satisfies readonly FlagId[];
+export type StoredFlag = (typeof STORED_FLAGS)[number];
+const ENTRY_FLAGS = ["ticket_mismatch", "cap_edge", "long_impersonation"] as const satisfies readonly StoredFlag[];
+
+export function isStoredFlag(flag: FlagId): flag is StoredFlag {
+  return (STORED_FLAGS as readonly FlagId[]).includes(flag);
+}
+
+/** Advisory lock key ("STFL"): one flagger at a time across processes (each round is one transaction). */
+const FLAGGER_LOCK = 0x5354464c;
+
+const lookupActions = sql.join(LOOKUP_ACTIONS.map((a) => sql.lit(a)));
+
+const WINDOWS = {
+  lookup_burst: { ...flagParams.lookupBurst, matches: (e: Row) => LOOKUP_ACTIONS.includes(e.action as (typeof LOOKUP_ACTIONS)[number]), where: sql<SqlBool>`a.action in (${lookupActions})` },
+  repeated_denials: { ...flagParams.repeatedDenials, matches: (e: Row) => e.outcome === "denied", where: sql<SqlBool>`a.outcome = 'denied'` },
+} as const;
+
+interface Row {
+  chain_seq: number;
+  seq: number;
+  occurred_at: Date;
+  actor_staff_id: string | null;
+  action: string;
+  outcome: string;
+}
+
+export interface FlagRound {
+  leader: boolean;
+  flagged: number;
+  more: boolean;
+}
+
+async function windowFlag(trx: Kysely<DB>, flag: keyof typeof WINDOWS, rows: Row[]): Promise<void> {
+  const rule = WINDOWS[flag];
+  const ranges = new Map<string, { agent: string; tmin: Date; tmax: Date }>();
+  for (const row of rows) {
+    if (!row.actor_staff_id || !rule.matches(row)) continue;
+    const r = ranges.get(row.actor_staff_id);
+    if (!r) ranges.set(row.actor_staff_id, { agent: row.actor_staff_id, tmin: row.occurred_at, tmax: row.occurred_at });
+    else {
+      if (row.occurred_at < r.tmin) r.tmin = row.occurred_at;
+      if (row.occurred_at > r.tmax) r.tmax = row.occurred_at;
+    }
+  }
+  if (ranges.size === 0) return;
+  const window = sql.lit(`${rule.minutes} minutes`);
+  // The frame reaches back M minutes less a microsecond: the window's lower end is exclusive.
+  const frame = sql.lit(`${rule.minutes * 60 * 1_000_000 - 1} microseconds`);
+  const json = JSON.stringify([...ranges.values()].map((r) => ({ agent: r.agent, tmin: r.tmin.toISOString(), tmax: r.tmax.toISOString() })));
+  await sql`
+    insert into audit_flag (flag, flagged_at, entry_seq)
+    select ${flag}, w.occurred_at, w.seq from (
+      select a.seq, a.occurred_at, r.tmin,
+        count(*) over (partition by a.actor_staff_id order by a.occurred_at range between ${frame}::interval preceding and current row) as n
+      from jsonb_to_recordset(${json}::jsonb) as r(agent text, tmin timestamptz, tmax timestamptz)
+      join audit_log a on a.actor_staff_id = r.agent
+      where ${rule.where} and a.occurred_at > r.tmin - ${window}::interval and a.occurred_at < r.tmax + ${window}::interval
+    ) w
+    where w.n >= ${sql.lit(rule.count)} and w.occurred_at >= w.tmin
+    on conflict do nothing`.execute(trx);
+}
+
+async function entryFlags(trx: Kysely<DB>, rows: Row[]): Promise<void> {
+  const seqs = sql.join(rows.map((r) => sql.lit(r.seq)));
+  const times = rows.map((r) => r.occurred_at.getTime());
+  const from = new Date(Math.min(...times)).toISOString();
+  const to = new Date(Math.max(...times)).toISOString();
+  const arms: RawBuilder<unknown>[] = ENTRY_FLAGS.map(
+    (flag) => sql`select ${sql.lit(flag)} as flag, audit_log.occurred_at, audit_log.seq from audit_log
+      where audit_log.seq in (${seqs}) and audit_log.occurred_at between ${from}::timestamptz and ${to}::timestamptz and ${entryFlagCondition(flag)}`,
+  );
+  await sql`insert into audit_flag (flag, flagged_at, entry_seq) ${sql.join(arms, sql` union all `)} on conflict do nothing`.execute(trx);
+}
+
+/** One round: the next `batchSize` sealed entries not yet flagged. Only the lock holder works. */
+export async function flagRound(db: Kysely<DB>, options: { batchSize?: number } = {}): Promise<FlagRound> {
+  const batchSize = options.batchSize ?? 5000;
+  return db.transaction().execute(async (trx) => {
+    const lock = await sql<{ leader: boolean }>`select pg_try_advisory_xact_lock(${sql.lit(FLAGGER_LOCK)}) as leader`.execute(trx);
+    if (!lock.rows[0]?.leader) return { leader: false, flagged: 0, more: false };
+    const state = await trx.selectFrom("audit_seal_state").select("flagged_through").where("id", "=", 1).executeTakeFirstOrThrow();
+    const rows: Row[] = await trx
+      .selectFrom("audit_seal as s")
+      .innerJoin("audit_log as a", (j) => j.onRef("a.seq", "=", "s.entry_seq").onRef("a.occurred_at", "=", "s.occurred_at"))
+      .select(["s.chain_seq", "a.seq", "a.occurred_at", "a.actor_staff_id", "a.action", "a.outcome"])
+      .where("s.chain_seq", ">", Number(state.flagged_through))
+      .orderBy("s.chain_seq")
+      .limit(batchSize)
+      .execute();
+    const last = rows.at(-1);
+    if (!last) return { leader: true, flagged: 0, more: false };
+    await entryFlags(trx, rows);
+    await windowFlag(trx, "lookup_burst", rows);
+    await windowFlag(trx, "repeated_denials", rows);
+    await trx.updateTable("audit_seal_state").set({ flagged_through: Number(last.chain_seq) }).where("id", "=", 1).execute();
+    return { leader: true, flagged: rows.length, more: rows.length === batchSize };
+  });
+}
+
+/** Flags every sealed entry not flagged yet (or returns when another process holds the flagger's lock). */
+export async function flagPending(db: Kysely<DB>, options: { batchSize?: number } = {}): Promise<number> {
+  let flagged = 0;
+  for (;;) {
+    const round = await flagRound(db, options);
+    flagged += round.flagged;
+    if (!round.leader || !round.more) return flagged;
+  }
+}
