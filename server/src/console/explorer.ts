@@ -197,6 +197,17 @@ export async function entryView(db: Kysely<DB>, keys: Pick<AuditKeys, "entryKey"
 
 const DAY_MS = 86_400_000;
 
+/** Entries per UTC day, agent and action, counted from the log (for a restricted view). */
+function liveActivity(db: Kysely<DB>, inRange: (eb: ExpressionBuilder<DB, "audit_log">) => Expression<SqlBool>) {
+  const day = sql<string>`to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD')`;
+  return db
+    .selectFrom("audit_log")
+    .select([day.as("day"), "actor_staff_id", "action", sql<string | null>`max(actor_email)`.as("email"), sql<string>`count(*)`.as("n")])
+    .where(inRange)
+    .groupBy([day, "actor_staff_id", "action"])
+    .execute();
+}
+
 /** The start screen: flag counts and daily activity per agent and per action group over the last `days` UTC days. */
 export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, days: number): Promise<ConsoleOverview> {
   const todayStart = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
@@ -229,13 +240,18 @@ export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, 
     flags.push({ id, count: Number(row.n) });
   }
 
-  const day = sql<string>`to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD')`;
-  const counts = await db
-    .selectFrom("audit_log")
-    .select([day.as("day"), "actor_staff_id", "action", sql<string | null>`max(actor_email)`.as("email"), sql<string>`count(*)`.as("n")])
-    .where(inRange)
-    .groupBy([day, "actor_staff_id", "action"])
-    .execute();
+  // Everything visible: the daily counts the flagger keeps. A support role's own view: counted here.
+  const counts =
+    scope.visibility.kind === "all"
+      ? (
+          await db
+            .selectFrom("audit_activity_day")
+            .select([sql<string>`to_char(day, 'YYYY-MM-DD')`.as("day"), "actor_key", "action", "actor_email as email", "n"])
+            .where("day", ">=", dayList[0] ?? "")
+            .where("day", "<=", dayList.at(-1) ?? "")
+            .execute()
+        ).map((r) => ({ ...r, actor_staff_id: r.actor_key === "" ? null : r.actor_key }))
+      : await liveActivity(db, inRange);
   const series = (map: Map<string, ActivitySeries>, key: string, label: string, dayText: string, n: number) => {
     const s = map.get(key) ?? { key, label, counts: dayList.map(() => 0) };
     const i = dayList.indexOf(dayText);

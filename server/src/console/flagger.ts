@@ -4,7 +4,7 @@ import type { DB } from "../db/schema.js";
 import { entryFlagCondition } from "./flagSql.js";
 
 /**
- * Writes the console's stored flags (migration 035) for entries as they are sealed, in chain order from
+ * Writes the console's stored flags and daily counts (migration 035) for entries as they are sealed, in chain order from
  * `audit_seal_state.flagged_through`. The seal chain is a list of every committed entry, each once, so
  * every entry is flagged exactly once whatever process wrote it and in whatever order entries committed.
  *
@@ -88,6 +88,20 @@ async function entryFlags(trx: Kysely<DB>, rows: Row[]): Promise<void> {
   await sql`insert into audit_flag (flag, flagged_at, entry_seq) ${sql.join(arms, sql` union all `)} on conflict do nothing`.execute(trx);
 }
 
+/** The start screen's daily counts (migration 035): added once per entry, as the entry's flags are. */
+async function activityCounts(trx: Kysely<DB>, rows: Row[]): Promise<void> {
+  const seqs = sql.join(rows.map((r) => sql.lit(r.seq)));
+  const times = rows.map((r) => r.occurred_at.getTime());
+  await sql`
+    insert into audit_activity_day (day, actor_key, action, actor_email, n)
+    select (occurred_at at time zone 'UTC')::date, coalesce(actor_staff_id, ''), action, max(actor_email), count(*)
+    from audit_log
+    where seq in (${seqs}) and occurred_at between ${new Date(Math.min(...times)).toISOString()}::timestamptz and ${new Date(Math.max(...times)).toISOString()}::timestamptz
+    group by 1, 2, 3
+    on conflict (day, actor_key, action) do update
+      set n = audit_activity_day.n + excluded.n, actor_email = coalesce(excluded.actor_email, audit_activity_day.actor_email)`.execute(trx);
+}
+
 /** One round: the next `batchSize` sealed entries not yet flagged. Only the lock holder works. */
 export async function flagRound(db: Kysely<DB>, options: { batchSize?: number } = {}): Promise<FlagRound> {
   const batchSize = options.batchSize ?? 5000;
@@ -106,6 +120,7 @@ export async function flagRound(db: Kysely<DB>, options: { batchSize?: number } 
     const last = rows.at(-1);
     if (!last) return { leader: true, flagged: 0, more: false };
     await entryFlags(trx, rows);
+    await activityCounts(trx, rows);
     await windowFlag(trx, "lookup_burst", rows);
     await windowFlag(trx, "repeated_denials", rows);
     await trx.updateTable("audit_seal_state").set({ flagged_through: Number(last.chain_seq) }).where("id", "=", 1).execute();

@@ -213,6 +213,15 @@ export interface AuditSealStateTable {
   flagged_through: ColumnType<number, number | undefined, number>;
 }
 
+/** Entries per UTC day, agent ('' for none) and action, for the console's start screen (flagger.ts). */
+export interface AuditActivityDayTable {
+  day: ColumnType<string, string, string>;
+  actor_key: string;
+  action: string;
+  actor_email: string | null;
+  n: ColumnType<string, number | string, number | string>;
+}
+
 /** A console flag raised by an entry (server/src/console/flagger.ts). */
 export interface AuditFlagTable {
   flag: string;
@@ -474,6 +483,7 @@ export interface DB {
   audit_seal: AuditSealTable;
   audit_seal_state: AuditSealStateTable;
   audit_flag: AuditFlagTable;
+  audit_activity_day: AuditActivityDayTable;
   audit_checkpoint: AuditCheckpointTable;
   audit_verified: AuditVerifiedTable;
   audit_legacy: AuditLegacyTable;

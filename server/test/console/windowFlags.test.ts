@@ -113,6 +113,28 @@ describe.each(databaseKinds)("stored window flags on %s", (kind) => {
     }
   });
 
+  it("keeps the start screen's daily counts per agent and action group equal to counting the log", async () => {
+    const o = await overview(deps.database.db, { visibility: { kind: "all" }, hours }, NOW, 30);
+    const { rows } = await sql<{ day: string; actor: string | null; grp: string; n: string }>`
+      select to_char(occurred_at at time zone 'UTC', 'YYYY-MM-DD') as day, actor_staff_id as actor, split_part(action, '.', 1) as grp, count(*) as n
+      from audit_log where occurred_at >= ${from} and occurred_at < ${new Date(Date.UTC(2026, 2, 21))} group by 1, 2, 3`.execute(deps.database.db);
+    const expectSeries = (key: (r: (typeof rows)[number]) => string | null) => {
+      const m = new Map<string, number[]>();
+      for (const r of rows) {
+        const k = key(r);
+        if (k === null) continue;
+        const counts = m.get(k) ?? o.days.map(() => 0);
+        counts[o.days.indexOf(r.day)] = (counts[o.days.indexOf(r.day)] ?? 0) + Number(r.n);
+        m.set(k, counts);
+      }
+      return Object.fromEntries([...m].sort(([a], [b]) => a.localeCompare(b)));
+    };
+    const got = (series: { key: string; counts: number[] }[]) => Object.fromEntries(series.map((x) => [x.key, x.counts] as const).sort(([a], [b]) => a.localeCompare(b)));
+    expect(rows.length).toBeGreaterThan(10);
+    expect(got(o.byAgent)).toEqual(expectSeries((r) => r.actor));
+    expect(got(o.byGroup)).toEqual(expectSeries((r) => r.grp));
+  });
+
   it.each([
     ["everything (operations and admin)", { kind: "all" } as const],
     ["an agent's own view (support)", { kind: "own", staffId: "stf_w_0" } as const],
