@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     };
     let sealedIn = 0;
     for (;;) {
-      await sealPending(database.db, app.deps.auditKeys);
+      await sealPending(database.db, app.deps.auditKeys, { batchSize: 50_000 });
       const p = await progress();
       if (p.sealed >= total) break;
       await new Promise((r) => setTimeout(r, 100));
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
     sealedIn = (performance.now() - sealing) / 1000;
     const flagging = performance.now();
     for (;;) {
-      await flagPending(database.db);
+      await flagPending(database.db, { batchSize: 20_000 });
       if ((await progress()).flagged >= total) break;
       await new Promise((r) => setTimeout(r, 100));
     }

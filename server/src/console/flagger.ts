@@ -76,27 +76,27 @@ async function windowFlag(trx: Kysely<DB>, flag: keyof typeof WINDOWS, rows: Row
     on conflict do nothing`.execute(trx);
 }
 
-async function entryFlags(trx: Kysely<DB>, rows: Row[]): Promise<void> {
-  const seqs = sql.join(rows.map((r) => sql.lit(r.seq)));
-  const times = rows.map((r) => r.occurred_at.getTime());
-  const from = new Date(Math.min(...times)).toISOString();
-  const to = new Date(Math.max(...times)).toISOString();
-  const arms: RawBuilder<unknown>[] = ENTRY_FLAGS.map(
-    (flag) => sql`select ${sql.lit(flag)} as flag, audit_log.occurred_at, audit_log.seq from audit_log
-      where audit_log.seq in (${seqs}) and audit_log.occurred_at between ${from}::timestamptz and ${to}::timestamptz and ${entryFlagCondition(flag)}`,
-  );
+/**
+ * This round's entries: the chain positions (through, last], each looked up by its (seq, occurred_at).
+ * The LATERAL with its LIMIT keeps that join order: without fresh statistics (autovacuum off, or behind)
+ * the planner would otherwise walk the whole log and probe the seals for each entry.
+ */
+function roundEntries(through: number, last: number) {
+  return sql`audit_seal s cross join lateral (select * from audit_log a where a.seq = s.entry_seq and a.occurred_at = s.occurred_at limit 1) audit_log
+    where s.chain_seq > ${sql.lit(through)} and s.chain_seq <= ${sql.lit(last)}`;
+}
+
+async function entryFlags(trx: Kysely<DB>, through: number, last: number): Promise<void> {
+  const arms: RawBuilder<unknown>[] = ENTRY_FLAGS.map((flag) => sql`select ${sql.lit(flag)}, audit_log.occurred_at, audit_log.seq from ${roundEntries(through, last)} and ${entryFlagCondition(flag)}`);
   await sql`insert into audit_flag (flag, flagged_at, entry_seq) ${sql.join(arms, sql` union all `)} on conflict do nothing`.execute(trx);
 }
 
 /** The start screen's daily counts (migration 035): added once per entry, as the entry's flags are. */
-async function activityCounts(trx: Kysely<DB>, rows: Row[]): Promise<void> {
-  const seqs = sql.join(rows.map((r) => sql.lit(r.seq)));
-  const times = rows.map((r) => r.occurred_at.getTime());
+async function activityCounts(trx: Kysely<DB>, through: number, last: number): Promise<void> {
   await sql`
     insert into audit_activity_day (day, actor_key, action, actor_email, n)
-    select (occurred_at at time zone 'UTC')::date, coalesce(actor_staff_id, ''), action, max(actor_email), count(*)
-    from audit_log
-    where seq in (${seqs}) and occurred_at between ${new Date(Math.min(...times)).toISOString()}::timestamptz and ${new Date(Math.max(...times)).toISOString()}::timestamptz
+    select (audit_log.occurred_at at time zone 'UTC')::date, coalesce(audit_log.actor_staff_id, ''), audit_log.action, max(audit_log.actor_email), count(*)
+    from ${roundEntries(through, last)}
     group by 1, 2, 3
     on conflict (day, actor_key, action) do update
       set n = audit_activity_day.n + excluded.n, actor_email = coalesce(excluded.actor_email, audit_activity_day.actor_email)`.execute(trx);
@@ -109,22 +109,26 @@ export async function flagRound(db: Kysely<DB>, options: { batchSize?: number } 
     const lock = await sql<{ leader: boolean }>`select pg_try_advisory_xact_lock(${sql.lit(FLAGGER_LOCK)}) as leader`.execute(trx);
     if (!lock.rows[0]?.leader) return { leader: false, flagged: 0, more: false };
     const state = await trx.selectFrom("audit_seal_state").select("flagged_through").where("id", "=", 1).executeTakeFirstOrThrow();
-    const rows: Row[] = await trx
-      .selectFrom("audit_seal as s")
-      .innerJoin("audit_log as a", (j) => j.onRef("a.seq", "=", "s.entry_seq").onRef("a.occurred_at", "=", "s.occurred_at"))
-      .select(["s.chain_seq", "a.seq", "a.occurred_at", "a.actor_staff_id", "a.action", "a.outcome"])
-      .where("s.chain_seq", ">", Number(state.flagged_through))
-      .orderBy("s.chain_seq")
-      .limit(batchSize)
-      .execute();
-    const last = rows.at(-1);
-    if (!last) return { leader: true, flagged: 0, more: false };
-    await entryFlags(trx, rows);
-    await activityCounts(trx, rows);
-    await windowFlag(trx, "lookup_burst", rows);
-    await windowFlag(trx, "repeated_denials", rows);
-    await trx.updateTable("audit_seal_state").set({ flagged_through: Number(last.chain_seq) }).where("id", "=", 1).execute();
-    return { leader: true, flagged: rows.length, more: rows.length === batchSize };
+    // Few rows, each found through an index: no parallel workers, and no scans on stale statistics.
+    await sql`select set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)`.execute(trx);
+    const through = Number(state.flagged_through);
+    const end = await sql<{ last: number | null }>`select max(chain_seq) as last from (select chain_seq from audit_seal where chain_seq > ${sql.lit(through)} order by chain_seq limit ${sql.lit(batchSize)}) c`.execute(trx);
+    if (end.rows[0]?.last === null || end.rows[0]?.last === undefined) return { leader: true, flagged: 0, more: false };
+    const upTo = Number(end.rows[0].last);
+    const rows = (
+      await sql<Row>`select s.chain_seq, audit_log.seq, audit_log.occurred_at, audit_log.actor_staff_id, audit_log.action, audit_log.outcome
+        from ${roundEntries(through, upTo)} order by s.chain_seq`.execute(trx)
+    ).rows;
+    if (rows.length > 0) {
+      await entryFlags(trx, through, upTo);
+      await activityCounts(trx, through, upTo);
+      await windowFlag(trx, "lookup_burst", rows);
+      await windowFlag(trx, "repeated_denials", rows);
+    }
+    // Past the whole range even where a sealed entry is gone from the log (audit verify reports that): a
+    // missing entry has nothing to flag, and must not hold up the flags of every entry after it.
+    await trx.updateTable("audit_seal_state").set({ flagged_through: upTo }).where("id", "=", 1).execute();
+    return { leader: true, flagged: rows.length, more: upTo - through >= batchSize };
   });
 }
 

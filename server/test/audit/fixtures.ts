@@ -46,7 +46,10 @@ export async function resetAuditLog(db: Kysely<DB>): Promise<void> {
     for (const table of AUDIT_TABLES) await sql.raw(`delete from ${table}`).execute(su);
   });
   await sql`select setval('audit_log_seq', 1, false)`.execute(db);
-  await sql`update audit_seal_state set horizon = '0'`.execute(db);
+  await sql`update audit_seal_state set horizon = '0', flagged_through = 0`.execute(db);
+  // The console's stored flags and counts follow the chain (migration 035): they restart with it.
+  await sql`delete from audit_flag`.execute(db);
+  await sql`delete from audit_activity_day`.execute(db);
 }
 
 export async function sealCount(db: Kysely<DB>): Promise<number> {

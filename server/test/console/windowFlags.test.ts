@@ -8,6 +8,7 @@ import { sealPending } from "../../src/audit/sealer.js";
 import { explorerPage, overview, type ExplorerScope } from "../../src/console/explorer.js";
 import { flagPending } from "../../src/console/flagger.js";
 import type { AppDeps } from "../../src/deps.js";
+import { asSuperuser } from "../audit/fixtures.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 
 const MINUTE = 60_000;
@@ -157,5 +158,47 @@ describe.each(databaseKinds)("stored window flags on %s", (kind) => {
       } while (cursor);
       expect(seen, flag).toEqual(all);
     }
+  });
+});
+
+describe.each(databaseKinds)("the flagger on %s", (kind) => {
+  let deps: AppDeps & { clock: ManualClock };
+  beforeAll(async () => {
+    deps = await createTestDeps(kind, { seed: false });
+  }, 180_000);
+  afterAll(async () => {
+    await deps.database.close();
+  });
+
+  it("goes past a sealed entry that is gone from the log, and flags the entries after it", async () => {
+    const db = deps.database.db;
+    const denial = async (minute: number) => {
+      deps.clock.set(new Date(NOW.getTime() + minute * MINUTE));
+      return appendAudit(
+        db,
+        {
+          actor: { kind: "staff", staffId: "stf_gone", zendeskUserId: "71000", email: null, name: null, panelRole: "support_full" },
+          action: "user.suspend",
+          target: { type: "user", id: "usr_g", accountId: "acc_g" },
+          ticketId: "5100",
+          outcome: "denied",
+          error: "forbidden: role too low",
+        },
+        deps.clock,
+      );
+    };
+    const first = await denial(0);
+    await sealPending(db, deps.auditKeys, { now: () => deps.clock.now() });
+    // Deleted behind the triggers' back (what audit verify reports as a deletion).
+    await asSuperuser(db, (su) => sql`delete from audit_log where seq = ${first.seq}`.execute(su));
+    const later = [await denial(1), await denial(2), await denial(3)];
+    await sealPending(db, deps.auditKeys, { now: () => deps.clock.now() });
+    await flagPending(db, { batchSize: 1 });
+    const head = await db.selectFrom("audit_seal").select((eb) => eb.fn.max("chain_seq").as("head")).executeTakeFirstOrThrow();
+    const state = await db.selectFrom("audit_seal_state").select("flagged_through").executeTakeFirstOrThrow();
+    expect(Number(state.flagged_through)).toBe(Number(head.head));
+    const flagged = await db.selectFrom("audit_flag").select("entry_seq").where("flag", "=", "repeated_denials").orderBy("entry_seq").execute();
+    // Three denials within the hour remain: the third raises the flag.
+    expect(flagged.map((r) => Number(r.entry_seq))).toEqual([later[2]?.seq]);
   });
 });
