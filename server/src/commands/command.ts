@@ -81,6 +81,13 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<Reread<P>>;
   /** Runs while the account has an operation whose outcome is open (resolving that operation is the point). */
   runsWhileUnresolved?: boolean;
+  /**
+   * A sweep's revert whose open grant row is itself the lasting intent: a refusal, a lost answer or a
+   * crash leaves the grant due, and the next sweep repeats the write under the same key (the product
+   * answers a repeat with its first answer). So an external write needs no pending bracket: the revert
+   * is one entry, as with the built-in providers (an answer that never came is one `unknown` entry).
+   */
+  intentIsTheGrant?: boolean;
   /** Local state change inside the transaction (the runner bumps the version and writes the audit entry). */
   apply: (trx: Transaction<DB>, target: TargetFor<T>, input: I, ctx: CommandContext, performed: P) => Promise<Applied>;
 }

@@ -3,6 +3,7 @@ import type { RequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grantKeysFor } from "../../src/impersonation/signingKeys.js";
 import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { databaseKinds, testConfig } from "../support/databases.js";
 import { act, auditOf, createHarness, sessionOf, versionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
 import { directoryRowsOf, startProductDirectory, type ProductDirectory } from "./productDirectory.js";
@@ -227,5 +228,43 @@ describe("the product's directory down or slow", () => {
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
     expect((await auditOf(h.deps, "user.role_change", USER)).slice(-3).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+  });
+
+  it("an elevation's revert while the product is down, then answered too late: one failed, one unknown entry, the grant stays due; the next sweep finds the role back and closes it with one succeeded entry", async () => {
+    const userId = "usr_demo_008_5";
+    const minute = 60_000;
+    const previous = (await product.store.user(userId))!.role;
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: userId }, input: { role: "admin", hours: 1 } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    const elevated = await product.store.user(userId);
+    const open = () => h.deps.database.db.selectFrom("role_elevations").select("id").where("user_id", "=", userId).where("reverted_at", "is", null).execute();
+    const outcomes = async () => (await auditOf(h.deps, "user.elevation_expire", userId)).map((e) => e.outcome);
+    h.deps.clock.advance(60 * minute + 1);
+
+    product.faults.status = 503;
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    heal();
+    expect(await product.store.user(userId)).toEqual(elevated);
+    expect((await auditOf(h.deps, "user.elevation_expire", userId)).map((e) => [e.outcome, e.error])).toEqual([["failed", expect.stringContaining("provider_unavailable")]]);
+    expect(await open()).toHaveLength(1);
+
+    // After the first failure's backoff (2 minutes): the product applies the write, its answer comes too late.
+    h.deps.clock.advance(2 * minute);
+    product.faults.answerDelayMs = 1_500;
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    heal();
+    expect(await outcomes()).toEqual(["failed", "unknown"]);
+    expect(await product.store.user(userId)).toMatchObject({ role: previous, version: elevated!.version + 1 });
+    expect(await open()).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    // After the second backoff (4 minutes): the role is back at the product; the grant is closed, once, nothing sent twice.
+    h.deps.clock.advance(4 * minute);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    expect(await outcomes()).toEqual(["failed", "unknown", "succeeded"]);
+    expect((await auditOf(h.deps, "user.elevation_expire", userId)).at(-1)).toMatchObject({ actor: { system: "sweeper" }, after: { role: previous, roleRestored: true } });
+    expect(await product.store.user(userId)).toMatchObject({ role: previous, version: elevated!.version + 1 });
+    expect(await open()).toEqual([]);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 0 });
   });
 });
