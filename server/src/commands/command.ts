@@ -52,6 +52,11 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
    * which the runner audits as `denied`. `target` is as the request names it (not loaded or locked).
    */
   permit?: (actor: Actor, input: I, deps: AppDeps, target: ActionTarget) => void | Promise<void>;
+  /**
+   * Input checks that need a read (the product's settings declaration): a 400 naming the body field,
+   * before any audit and before anything is written, as for the schema's own checks.
+   */
+  checkInput?: (input: I, deps: AppDeps) => Promise<void>;
   /** The number caps apply to (days, cents, seats…), for actions with a cap. */
   capValue?: (input: I) => number;
   /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */

@@ -139,6 +139,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   const input = parseInput(command, req.input);
   assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
+  await command.checkInput?.(input as never, deps);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
   await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
@@ -165,6 +166,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const input = parseInput(command, req.input);
   assertTargetType(action, req.target);
   const capRecord = await checkPermission(command, req, deps, input);
+  await command.checkInput?.(input as never, deps);
 
   const keyOwner = keyOwnerOf(req.actor);
   const idempotencyKey = req.idempotencyKey ?? null;

@@ -130,8 +130,60 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
     it("GET /api/directory/settings gives the settings support may change, as the directory declares them", async () => {
       const res = await request(h.app).get("/api/directory/settings").set("Authorization", `Bearer ${await sessionOf(h, "support_read_only")}`);
       expect(res.status).toBe(200);
-      if (product) expect(res.body.settings).toEqual(expect.arrayContaining([{ key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] }]));
-      else expect(res.body).toEqual({ settings: [] });
+      // The built-in directory declares the demo product's settings, so the demo runs alike either way.
+      expect(res.body).toEqual({
+        settings: [
+          { key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] },
+          { key: "weekly_digest", label: "Weekly digest email", type: "boolean" },
+          { key: "display_name", label: "Display name", type: "string", maxLength: 80 },
+        ],
+      });
+    });
+
+    /** The directory's copy of the user's settings. */
+    const directorySettings = async (id: string) =>
+      product ? (await product.store.user(id))!.settings : (await h.deps.database.db.selectFrom("users").select("directory_settings").where("id", "=", id).executeTakeFirstOrThrow()).directory_settings;
+
+    it("user.settings_change changes declared settings in the directory, once for a retried key; context shows them; audited before and after", async () => {
+      const target = { type: "user" as const, id: USER };
+      const email = (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
+      const token = await sessionOf(h, "support_full");
+      const context = () => request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`);
+      // The agent loads the user first (with http, the cache takes the product's current version).
+      expect((await context()).status).toBe(200);
+      const before = await directorySettings(USER);
+      const settings = { language: before.language === "de" ? "fr" : "de", weekly_digest: true };
+      const first = await act(h, "support_full", "user.settings_change", { target, input: { settings } }, { idempotencyKey: `dir-settings-${mode}` });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const again = await act(h, "support_full", "user.settings_change", { target, input: { settings }, expectedVersion: first.body.before.version }, { idempotencyKey: `dir-settings-${mode}` });
+      expect(again.body).toMatchObject({ replayed: true, auditEntryId: first.body.auditEntryId });
+      expect(await directorySettings(USER)).toEqual({ ...before, ...settings });
+      const [entry, ...more] = (await auditOf(h.deps, "user.settings_change", USER)).filter((e) => e.outcome === "succeeded");
+      expect(more).toEqual([]);
+      expect(entry).toMatchObject({ before: { settings: before }, after: { settings: { ...before, ...settings } } });
+      expect((await context()).body.user.settings).toEqual({ ...before, ...settings });
+      // The same values again change nothing: refused as no change.
+      const same = await act(h, "support_full", "user.settings_change", { target, input: { settings } });
+      expect(same.status).toBe(409);
+      expect(same.body.code).toBe("invalid_transition");
+    });
+
+    it("user.settings_change refuses a setting the directory does not declare, or a value of the wrong type: 400 naming the field, nothing changed, nothing audited", async () => {
+      const target = { type: "user" as const, id: USER };
+      const cases = [
+        [{ colour: "blue" }, "body.input.settings.colour"],
+        [{ weekly_digest: "yes" }, "body.input.settings.weekly_digest"],
+        [{ language: "nl" }, "body.input.settings.language"],
+        [{ display_name: "x".repeat(81) }, "body.input.settings.display_name"],
+        [{ language: "de", weekly_digest: 1 }, "body.input.settings.weekly_digest"],
+      ] as const;
+      for (const [settings, field] of cases) {
+        const before = { settings: await directorySettings(USER), version: await versionOf(h.deps, target), audit: (await auditOf(h.deps, "user.settings_change", USER)).length };
+        const res = await act(h, "support_full", "user.settings_change", { target, input: { settings } });
+        expect(res.status, JSON.stringify(settings)).toBe(400);
+        expect(res.body).toMatchObject({ code: "invalid_request", errors: [{ field }] });
+        expect({ settings: await directorySettings(USER), version: await versionOf(h.deps, target), audit: (await auditOf(h.deps, "user.settings_change", USER)).length }).toEqual(before);
+      }
     });
 
     it("search finds the directory's users; context names where the account came from", async () => {
