@@ -21,6 +21,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY bin ./bin
 USER node
 EXPOSE 3000
 # /readyz answers within 1 s and is red while the database is unreachable.

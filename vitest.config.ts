@@ -27,6 +27,17 @@ export default defineConfig({
           sequence: { groupOrder: 1 },
         },
       },
+      {
+        // The action suite again with the demo product as the directory (DIRECTORY_PROVIDER=http), same
+        // assertions; on PGlite unless STEWARD_TEST_DATABASES says otherwise (PostgreSQL is covered above).
+        test: {
+          ...shared,
+          name: "actions (http directory)",
+          include: ["server/test/actions/**/*.test.ts", "server/test/sweeps/**/*.test.ts"],
+          env: { STEWARD_TEST_DIRECTORY: "http", STEWARD_TEST_DATABASES: process.env.STEWARD_TEST_DATABASES ?? "pglite" },
+          sequence: { groupOrder: 1 },
+        },
+      },
     ],
   },
 });

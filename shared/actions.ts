@@ -78,6 +78,7 @@ export const actionRules = {
     },
     summary: "Raise a user's role for a limited time",
   },
+  "user.settings_change": { target: "user", minRole: "support_full", kind: "write", summary: "Change a user's settings that the product lets support change" },
   "user.elevation_expire": { target: "user", minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },
 
   // Account status

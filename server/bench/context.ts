@@ -5,15 +5,18 @@ import { redactUrl } from "../src/db/database.js";
 import { DEMO_AGENTS } from "../src/seed/demo.js";
 import { Auth0Fake } from "../test/fakes/auth0Fake.js";
 import { StripeFake } from "../test/fakes/stripeFake.js";
+import { directoryArg, directoryKindOf, startAppWithDirectory } from "./productDirectory.js";
 import { dataSetArgs, dataSetOptionsOf, load, openDataSet, wholeNumberArg, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
 
 const USAGE = `usage: npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N]
-                                  [--duration S] [--connections N] [--requesters N] [--latency MS]
+                                  [--duration S] [--connections N] [--requesters N] [--latency MS] [--directory builtin|http]
 
 Load on GET /api/context with real sessions, three ways: built-in providers (all from the database), Auth0
 and Stripe fakes answering after --latency ms (the parallel fan-out should keep p50 near one provider round
 trip), and a bare Express JSON route as the ceiling of this machine, all in the same run. Without --database
-it runs on PGlite under --data-dir; the synthetic data set is seeded once when missing.`;
+it runs on PGlite under --data-dir; the synthetic data set is seeded once when missing. --directory http adds the
+built-in run again with the demo product as the directory (its own process on loopback, its own PGlite beside
+--data-dir, filled once), next to the built-in directory in the same run.`;
 
 const values = benchArgs(USAGE, {
   ...dataSetArgs,
@@ -21,6 +24,7 @@ const values = benchArgs(USAGE, {
   connections: { type: "string", default: "10" },
   requesters: { type: "string", default: "200" },
   latency: { type: "string", default: "100" },
+  ...directoryArg,
 });
 const whole = wholeNumberArg;
 const options: DataSetOptions = dataSetOptionsOf(values);
@@ -28,6 +32,7 @@ const DURATION = whole("duration", values.duration);
 const CONNECTIONS = whole("connections", values.connections);
 const REQUESTERS = whole("requesters", values.requesters);
 const LATENCY = whole("latency", values.latency);
+const DIRECTORY = directoryKindOf(values.directory);
 
 interface Requester {
   id: string;
@@ -70,6 +75,15 @@ async function main(): Promise<void> {
   await load(builtin.baseUrl, builtinRequests, { connections: CONNECTIONS, durationSec: 3 }); // warm-up
   results.push(["context, built-in providers", await load(builtin.baseUrl, builtinRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
   await builtin.stop();
+
+  // 1b. The same, with the demo product answering the directory part over HTTP (--directory http).
+  if (DIRECTORY === "http") {
+    const product = await startAppWithDirectory("http", options, database);
+    const productRequests = requestsFor(await Promise.all(DEMO_AGENTS.map((a) => product.session(a.zendeskUserId))));
+    await load(product.baseUrl, productRequests, { connections: CONNECTIONS, durationSec: 3 }); // warm-up
+    results.push(["context, built-in providers, http directory", await load(product.baseUrl, productRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
+    await product.stop();
+  }
 
   // 2. Auth0 and Stripe fakes, each answering after LATENCY ms, on a thread of their own (as remote services would be).
   const fakes = await startFakes(requesters);

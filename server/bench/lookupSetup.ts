@@ -68,12 +68,13 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(options: DataSetOptions, database: Database, extraEnv: Record<string, string> = {}): Promise<RunningApp> {
+/** `port` 0: any free one. */
+export async function startApp(options: DataSetOptions, database: Database, extraEnv: Record<string, string> = {}, port = 0): Promise<RunningApp> {
   const config = loadConfig(benchEnv(options, extraEnv));
   // Several apps share one database here; only the caller closes it.
   const shared: Database = { ...database, close: async () => {} };
   const deps = await buildDeps(config, { database: shared });
-  const running = await startServer(deps, { port: 0, host: "127.0.0.1" });
+  const running = await startServer(deps, { port, host: "127.0.0.1" });
   const baseUrl = `http://127.0.0.1:${running.port}`;
   return {
     deps,

@@ -2,22 +2,28 @@ import { benchArgs } from "./benchArgs.js";
 import { redactUrl } from "../src/db/database.js";
 import { searchDirectory } from "../src/lookup/search.js";
 import { DEMO_AGENTS } from "../src/seed/demo.js";
-import { dataSetArgs, dataSetOptionsOf, wholeNumberArg, openDataSet, percentile, startApp, type DataSetOptions } from "./lookupSetup.js";
+import { dataSetArgs, dataSetOptionsOf, wholeNumberArg, openDataSet, percentile, type DataSetOptions } from "./lookupSetup.js";
+import { directoryArg, directoryKindOf, startAppWithDirectory, type DirectoryKind } from "./productDirectory.js";
 import { prng } from "../src/seed/prng.js";
 
 const USAGE = `usage: npm run bench:search -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N] [--queries N]
+                                 [--directory builtin|http]
 
 p50/p95 of GET /api/search (end to end: session, query, audit entry) and of the search query alone, per kind
 of input: exact emails, ids, email prefixes, name fragments, typos, no match. Queries are drawn from random
-synthetic users and accounts; each kind is warmed up first.`;
+synthetic users and accounts; each kind is warmed up first. --directory http runs the same queries again with
+the demo product as the directory (its own process on loopback, its own PGlite beside --data-dir, filled once),
+after the built-in directory, in the same run.`;
 
 const values = benchArgs(USAGE, {
   ...dataSetArgs,
   queries: { type: "string", default: "40" },
+  ...directoryArg,
 });
 const whole = wholeNumberArg;
 const options: DataSetOptions = dataSetOptionsOf(values);
 const QUERIES = whole("queries", values.queries);
+const DIRECTORIES: DirectoryKind[] = directoryKindOf(values.directory) === "http" ? ["builtin", "http"] : ["builtin"];
 
 const random = prng(7);
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)] as T;
@@ -67,43 +73,45 @@ async function main(): Promise<void> {
     .where("u.id", "in", wanted)
     .execute()) as Sample[];
 
-  const app = await startApp(options, database);
-  const token = await app.session(DEMO_AGENTS[0].zendeskUserId);
-  const viaHttp = async (q: string) => {
-    const started = performance.now();
-    const res = await fetch(`${app.baseUrl}/api/search?q=${encodeURIComponent(q)}&limit=20`, { headers: { authorization: `Bearer ${token}`, "x-ticket-id": "4242" } });
-    const body = (await res.json()) as { hits?: unknown[] };
-    if (!res.ok) throw new Error(`search ${JSON.stringify(q)} answered ${res.status}: ${JSON.stringify(body)}`);
-    return { ms: performance.now() - started, hits: body.hits?.length ?? 0 };
-  };
-  const direct = async (q: string) => {
-    const started = performance.now();
-    await searchDirectory(database.db, { q, limit: 20 });
-    return performance.now() - started;
-  };
+  for (const directory of DIRECTORIES) {
+    const app = await startAppWithDirectory(directory, options, database);
+    const token = await app.session(DEMO_AGENTS[0].zendeskUserId);
+    const viaHttp = async (q: string) => {
+      const started = performance.now();
+      const res = await fetch(`${app.baseUrl}/api/search?q=${encodeURIComponent(q)}&limit=20`, { headers: { authorization: `Bearer ${token}`, "x-ticket-id": "4242" } });
+      const body = (await res.json()) as { hits?: unknown[] };
+      if (!res.ok) throw new Error(`search ${JSON.stringify(q)} answered ${res.status}: ${JSON.stringify(body)}`);
+      return { ms: performance.now() - started, hits: body.hits?.length ?? 0 };
+    };
+    const direct = async (q: string) => {
+      const started = performance.now();
+      await searchDirectory(database.db, { q, limit: 20 });
+      return performance.now() - started;
+    };
 
-  process.stdout.write(`\n${QUERIES} queries per kind, one at a time, after a warm-up; ${options.accounts} accounts × ${options.usersPerAccount} users\n`);
-  process.stdout.write(`${"kind of query".padEnd(32)} ${"HTTP p50".padStart(9)} ${"HTTP p95".padStart(9)} ${"SQL p50".padStart(8)} ${"SQL p95".padStart(8)} ${"max".padStart(7)} ${"w/ hits".padStart(8)}  example\n`);
-  for (const [kind, make] of Object.entries(KINDS)) {
-    for (let i = 0; i < 5; i++) await viaHttp(make(pick(samples)));
-    const http: number[] = [];
-    const sqlOnly: number[] = [];
-    let withHits = 0;
-    let example = "";
-    for (let i = 0; i < QUERIES; i++) {
-      const q = make(samples[i % samples.length] as Sample);
-      example ||= q;
-      const r = await viaHttp(q);
-      http.push(r.ms);
-      if (r.hits > 0) withHits++;
-      sqlOnly.push(await direct(q));
+    process.stdout.write(`\n${directory} directory: ${QUERIES} queries per kind, one at a time, after a warm-up; ${options.accounts} accounts × ${options.usersPerAccount} users\n`);
+    process.stdout.write(`${"kind of query".padEnd(32)} ${"HTTP p50".padStart(9)} ${"HTTP p95".padStart(9)} ${"SQL p50".padStart(8)} ${"SQL p95".padStart(8)} ${"max".padStart(7)} ${"w/ hits".padStart(8)}  example\n`);
+    for (const [kind, make] of Object.entries(KINDS)) {
+      for (let i = 0; i < 5; i++) await viaHttp(make(pick(samples)));
+      const http: number[] = [];
+      const sqlOnly: number[] = [];
+      let withHits = 0;
+      let example = "";
+      for (let i = 0; i < QUERIES; i++) {
+        const q = make(samples[i % samples.length] as Sample);
+        example ||= q;
+        const r = await viaHttp(q);
+        http.push(r.ms);
+        if (r.hits > 0) withHits++;
+        sqlOnly.push(await direct(q));
+      }
+      http.sort((a, b) => a - b);
+      sqlOnly.sort((a, b) => a - b);
+      const f = (n: number) => n.toFixed(1).padStart(8);
+      process.stdout.write(`${kind.padEnd(32)} ${f(percentile(http, 50))} ${f(percentile(http, 95))} ${f(percentile(sqlOnly, 50))} ${f(percentile(sqlOnly, 95))} ${f(http.at(-1) ?? 0)} ${`${withHits}/${QUERIES}`.padStart(8)}  ${JSON.stringify(example)}\n`);
     }
-    http.sort((a, b) => a - b);
-    sqlOnly.sort((a, b) => a - b);
-    const f = (n: number) => n.toFixed(1).padStart(8);
-    process.stdout.write(`${kind.padEnd(32)} ${f(percentile(http, 50))} ${f(percentile(http, 95))} ${f(percentile(sqlOnly, 50))} ${f(percentile(sqlOnly, 95))} ${f(http.at(-1) ?? 0)} ${`${withHits}/${QUERIES}`.padStart(8)}  ${JSON.stringify(example)}\n`);
+    await app.stop();
   }
-  await app.stop();
   await database.close();
 }
 

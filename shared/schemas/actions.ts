@@ -2,6 +2,7 @@ import { z } from "zod";
 import { TicketId } from "../audit.js";
 import { TicketOverrideReason } from "./ticket.js";
 import { ProductRole } from "../roles.js";
+import { SettingDeclaration, SettingValue } from "../directory/contract.js";
 import { StartImpersonationInput, StopImpersonationInput } from "./impersonation.js";
 
 /**
@@ -54,6 +55,10 @@ export const actionInputs = {
   "user.role_change": z.object({ role: ProductRole }).strict(),
   "user.promote_admin": z.object({ role: z.enum(["owner", "admin"]).default("admin") }).strict(),
   "user.elevate_temporarily": z.object({ role: ProductRole, hours: z.number().int().min(1).max(24 * 30) }).strict(),
+  // Which settings exist and their types is the product's declaration (GET /api/directory/settings): the server checks against it.
+  "user.settings_change": z
+    .object({ settings: z.record(SettingDeclaration.shape.key, SettingValue).refine((s) => Object.keys(s).length > 0, "name at least one setting") })
+    .strict(),
   "account.activate": NoInput,
   "account.suspend": NoInput,
   "account.unsuspend": NoInput,

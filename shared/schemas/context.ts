@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AccountStatus, ProductRole, SubscriptionStatus, UserStatus } from "../roles.js";
+import { SettingValue } from "../directory/contract.js";
 
 /**
  * The ticket requester's context, as the sidebar shows it. Each part says which provider answered
@@ -25,6 +26,8 @@ export const UserSummary = z.object({
   role: ProductRole,
   status: UserStatus,
   idpId: z.string().nullable(),
+  /** The settings support may change (the directory's declaration says which), as the directory has them. */
+  settings: z.record(z.string(), SettingValue),
   createdAt: z.string(),
   updatedAt: z.string(),
   version: z.number().int(),

@@ -52,6 +52,11 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
    * which the runner audits as `denied`. `target` is as the request names it (not loaded or locked).
    */
   permit?: (actor: Actor, input: I, deps: AppDeps, target: ActionTarget) => void | Promise<void>;
+  /**
+   * Input checks that need a read (the product's settings declaration): a 400 naming the body field,
+   * before any audit and before anything is written, as for the schema's own checks.
+   */
+  checkInput?: (input: I, deps: AppDeps) => Promise<void>;
   /** The number caps apply to (days, cents, seats…), for actions with a cap. */
   capValue?: (input: I) => number;
   /** State held at the provider (subscription, balance…) that the audit's `before` should show next to the local snapshot. */
@@ -81,6 +86,13 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<Reread<P>>;
   /** Runs while the account has an operation whose outcome is open (resolving that operation is the point). */
   runsWhileUnresolved?: boolean;
+  /**
+   * A sweep's revert whose open grant row is itself the lasting intent: a refusal, a lost answer or a
+   * crash leaves the grant due, and the next sweep repeats the write under the same key (the product
+   * answers a repeat with its first answer). So an external write needs no pending bracket: the revert
+   * is one entry, as with the built-in providers (an answer that never came is one `unknown` entry).
+   */
+  intentIsTheGrant?: boolean;
   /** Local state change inside the transaction (the runner bumps the version and writes the audit entry). */
   apply: (trx: Transaction<DB>, target: TargetFor<T>, input: I, ctx: CommandContext, performed: P) => Promise<Applied>;
 }

@@ -26,6 +26,7 @@ import { suspendUser } from "./user/suspend.js";
 import { unblockUser } from "./user/unblock.js";
 import { promoteAdmin } from "./user/promoteAdmin.js";
 import { changeRole } from "./user/roleChange.js";
+import { changeSettings } from "./user/settingsChange.js";
 import { startImpersonation } from "./impersonation/start.js";
 import { stopImpersonation } from "./impersonation/stop.js";
 
@@ -51,6 +52,7 @@ const all = [
   changeRole,
   promoteAdmin,
   elevateTemporarily,
+  changeSettings,
   changeSeats,
   expandSeatsTemporarily,
   reclaimSeats,

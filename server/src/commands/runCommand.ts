@@ -139,6 +139,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   const input = parseInput(command, req.input);
   assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
+  await command.checkInput?.(input as never, deps);
   if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
   await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
@@ -165,6 +166,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const input = parseInput(command, req.input);
   assertTargetType(action, req.target);
   const capRecord = await checkPermission(command, req, deps, input);
+  await command.checkInput?.(input as never, deps);
 
   const keyOwner = keyOwnerOf(req.actor);
   const idempotencyKey = req.idempotencyKey ?? null;
@@ -232,6 +234,10 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
 
     // Before the provider call: everything that may refuse the action has run; nothing has left Steward yet.
     if (!(command.perform && isExternal(command, deps))) return await commitSucceeded(deps, { ...commit, operationId: null });
+    if (command.intentIsTheGrant) {
+      const performed = await command.perform(target as never, input as never, ctx, { idempotencyKey: providerKey });
+      return await commitSucceeded(deps, { ...commit, performed: { value: performed }, operationId: null });
+    }
 
     // Auth0/Stripe cannot join our transaction: commit the intent and the operation record first, so a crash leaves both.
     operation = await openOperation(deps, auditBase, before, {
@@ -273,8 +279,9 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
         // Closes the bracket: the provider refused, so nothing changed there.
         await recordFailed(deps, operation, error, ctx.now);
       } else if (problem.status !== 403) {
-        // Denials were audited where they happened.
-        await appendAudit(db, { actor: req.actor, action, target: auditTarget(req.target, accountId), ticketId: req.ticketId, reason: req.reason, before, outcome: "failed", error, requestId: req.requestId ?? null, operationId: ctx.operationId, ...recorded }, deps.clock);
+        // Denials were audited where they happened. A grant's revert has no bracket: a lost answer is its one `unknown` entry.
+        const outcome = command.intentIsTheGrant && unknownEffectOf(err) ? "unknown" : "failed";
+        await appendAudit(db, { actor: req.actor, action, target: auditTarget(req.target, accountId), ticketId: req.ticketId, reason: req.reason, before, outcome, error, requestId: req.requestId ?? null, operationId: ctx.operationId, ...recorded }, deps.clock);
       }
     } catch (auditErr) {
       deps.logger.error({ err: auditErr, action }, "could not audit a failed action");

@@ -1,11 +1,22 @@
 import type { Kysely } from "kysely";
-import type { AccountWithUsers, AccountWrite, DirectoryAccount, DirectorySearchResponse, DirectoryUser, SettingsDeclaration, UserLookupResponse, UserWrite } from "../../../shared/directory/contract.js";
+import type { AccountWithUsers, AccountWrite, DirectoryAccount, DirectorySearchResponse, DirectoryUser, SettingDeclaration, SettingsDeclaration, UserLookupResponse, UserWrite } from "../../../shared/directory/contract.js";
+import { settingsErrors } from "../../../shared/directory/settings.js";
 import type { DB } from "../db/schema.js";
 import { builtinCall, builtinNotFound, builtinRejected } from "../providers/builtin/builtinCall.js";
 import { ProviderError } from "../providers/providerError.js";
 import { searchDirectory } from "../lookup/search.js";
 import type { DirectoryCall, DirectoryPort, UserLookup } from "./port.js";
 import { accountFromRow, userFromRow } from "./rows.js";
+
+/**
+ * The user settings support may change when Steward's tables are the directory (kept in
+ * users.directory_settings): the same ones the demo product declares, so the demo runs alike either way.
+ */
+export const BUILTIN_SETTINGS: readonly SettingDeclaration[] = [
+  { key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] },
+  { key: "weekly_digest", label: "Weekly digest email", type: "boolean" },
+  { key: "display_name", label: "Display name", type: "string", maxLength: 80 },
+];
 
 /**
  * DIRECTORY_PROVIDER=builtin (the zero-setup default): Steward's own tables are the directory. A write
@@ -71,14 +82,24 @@ export class BuiltinDirectory implements DirectoryPort {
       const row = await this.userRow(call.executor ?? this.db, id);
       checkVersion("directory.user_update", row.version, write.expectedVersion);
       const { role, status, staff, settings } = write.changes;
-      if (staff !== undefined || settings !== undefined) throw builtinRejected("directory.user_update", "the built-in directory keeps no staff flag or user settings");
+      if (staff !== undefined) throw builtinRejected("directory.user_update", "the built-in directory keeps no staff flag");
+      const undeclared = settings ? settingsErrors(BUILTIN_SETTINGS, settings, "changes.settings") : [];
+      if (undeclared.length > 0) throw builtinRejected("directory.user_update", undeclared.map((e) => `${e.field}: ${e.reason}`).join("; "));
       const flag = write.changes.protected;
-      return { ...userFromRow(row), ...(role ? { role } : {}), ...(status ? { status } : {}), ...(flag !== undefined ? { protected: flag } : {}), version: row.version + 1 };
+      const user = userFromRow(row);
+      return {
+        ...user,
+        ...(role ? { role } : {}),
+        ...(status ? { status } : {}),
+        ...(flag !== undefined ? { protected: flag } : {}),
+        ...(settings ? { settings: { ...user.settings, ...settings } } : {}),
+        version: row.version + 1,
+      };
     });
   }
 
   settings(): Promise<SettingsDeclaration> {
-    return Promise.resolve({ settings: [] });
+    return Promise.resolve({ settings: [...BUILTIN_SETTINGS] });
   }
 
   private async userRow(db: Kysely<DB>, id: string) {

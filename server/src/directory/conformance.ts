@@ -89,7 +89,11 @@ export async function runDirectoryChecks(target: CheckTarget): Promise<CheckRow[
   };
   const readUser = async () => expectSchema(DirectoryUser, await call("GET", userPath), "GET user");
 
-  await check("settings declaration", async () => `${expectSchema(SettingsDeclaration, await call("GET", "/settings"), "GET /settings").settings.length} setting(s)`);
+  let declared: SettingsDeclaration["settings"] | null = null;
+  await check("settings declaration", async () => {
+    declared = expectSchema(SettingsDeclaration, await call("GET", "/settings"), "GET /settings").settings;
+    return `${declared.length} setting(s)`;
+  });
   await check("no token → 401 problem", async () => {
     expectProblem(await call("GET", "/settings", { token: null }), 401, "unauthorized", "without a token");
     return "refused";
@@ -138,6 +142,22 @@ export async function runDirectoryChecks(target: CheckTarget): Promise<CheckRow[
     if (!p.errors?.some((e) => e.field.includes("role"))) throw new CheckFailed("errors[] does not name the role field");
     return p.errors.map((e) => e.field).join(", ");
   });
+  await check("undeclared setting or wrong type → 400 problem naming it, nothing changed", async () => {
+    const u = known();
+    const settingsWrite = async (settings: Record<string, unknown>, what: string, names: string) => {
+      const p = expectProblem(await call("PATCH", userPath, { body: { expectedVersion: u.version, changes: { settings } }, idempotencyKey: randomUUID() }), 400, null, what);
+      if (!p.errors?.some((e) => e.field.includes(names))) throw new CheckFailed(`errors[] does not name ${names} for ${what}`);
+    };
+    await settingsWrite({ steward_check_undeclared: true }, "a setting the product does not declare", "settings");
+    const first = declared?.[0];
+    // A value no declared type accepts as this one: text for a flag or a number, a number for text or a choice.
+    if (first) await settingsWrite({ [first.key]: first.type === "boolean" || first.type === "number" ? "not-a-value" : 12_345 }, `a wrong type for ${first.key}`, first.key);
+    const after = await readUser();
+    if (after.version !== u.version || "steward_check_undeclared" in after.settings) throw new CheckFailed("a refused settings write changed the user");
+    return first ? `refused (undeclared, and ${first.key} of the wrong type)` : "refused (no setting declared to try a wrong type on)";
+  });
+  // A product that took those writes moved the user on: the checks below start from what it holds now.
+  if (user) user = await readUser().catch(() => user);
   const newRole = (u: DirectoryUser) => (u.role === "member" ? "viewer" : "member");
   await check("stale write → 409 stale_version, nothing changed", async () => {
     const u = known();

@@ -17,7 +17,7 @@ export function accountFromRow(row: Selectable<AccountsTable>): DirectoryAccount
 }
 
 export function userFromRow(row: Selectable<UsersTable>): DirectoryUser {
-  // The built-in directory keeps no product staff flag and no user settings.
+  // The built-in directory keeps no product staff flag; its user settings are directory_settings (BUILTIN_SETTINGS).
   return {
     id: row.id,
     accountId: row.account_id,
@@ -28,7 +28,7 @@ export function userFromRow(row: Selectable<UsersTable>): DirectoryUser {
     idpId: row.idp_id,
     staff: false,
     protected: row.impersonation_protected,
-    settings: {},
+    settings: row.directory_settings,
     version: row.version,
   };
 }

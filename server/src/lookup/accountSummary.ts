@@ -15,6 +15,7 @@ export function toUserSummary(user: User): UserSummary {
     role: user.role,
     status: user.status,
     idpId: user.idp_id,
+    settings: user.directory_settings,
     createdAt: user.created_at.toISOString(),
     updatedAt: user.updated_at.toISOString(),
     version: user.version,

@@ -4,6 +4,7 @@ import type { AnyCommand } from "../commands/command.js";
 import { runCommand } from "../commands/runCommand.js";
 import type { AppDeps } from "../deps.js";
 import { toProblem } from "../http/problem.js";
+import { readDepsOf, refreshTarget } from "../directory/readThrough.js";
 
 /** Steward itself, as the audit log names it for sweep entries. */
 export const SWEEPER = systemActor("sweeper");
@@ -24,7 +25,14 @@ export interface GrantRevert {
 /** Signs that another sweeper has this grant (or already did it): not a failure of this one. */
 const TAKEN_ELSEWHERE = new Set(["request_in_progress", "idempotency_key_reused", "already_reverted"]);
 
-async function currentVersion(deps: AppDeps, target: GrantRevert["target"]): Promise<number | null> {
+/**
+ * The version to send, as the product has it now (DIRECTORY_PROVIDER=http): after a write whose answer
+ * was lost the product is ahead of the cache. A product that cannot be read is left to runCommand,
+ * whose own refresh then fails and audits it.
+ */
+async function currentVersion(deps: AppDeps, grant: GrantRevert): Promise<number | null> {
+  await refreshTarget(readDepsOf(deps, { actor: SWEEPER, ticketId: grant.ticketId }), grant.target).catch(() => undefined);
+  const { target } = grant;
   const table = target.type === "user" ? "users" : "accounts";
   const row = await deps.database.db.selectFrom(table).select("version").where("id", "=", target.id).executeTakeFirst();
   return row?.version ?? null;
@@ -37,7 +45,7 @@ async function currentVersion(deps: AppDeps, target: GrantRevert["target"]): Pro
  */
 export async function revertGrant(deps: AppDeps, grant: GrantRevert): Promise<RevertOutcome> {
   for (let attempt = 0; attempt < 2; attempt++) {
-    const version = await currentVersion(deps, grant.target);
+    const version = await currentVersion(deps, grant);
     if (version === null) return "failed";
     try {
       const response = await runCommand(

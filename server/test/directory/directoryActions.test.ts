@@ -3,6 +3,7 @@ import type { RequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { grantKeysFor } from "../../src/impersonation/signingKeys.js";
 import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { databaseKinds, testConfig } from "../support/databases.js";
 import { act, auditOf, createHarness, sessionOf, versionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
 import { directoryRowsOf, startProductDirectory, type ProductDirectory } from "./productDirectory.js";
@@ -129,8 +130,60 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
     it("GET /api/directory/settings gives the settings support may change, as the directory declares them", async () => {
       const res = await request(h.app).get("/api/directory/settings").set("Authorization", `Bearer ${await sessionOf(h, "support_read_only")}`);
       expect(res.status).toBe(200);
-      if (product) expect(res.body.settings).toEqual(expect.arrayContaining([{ key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] }]));
-      else expect(res.body).toEqual({ settings: [] });
+      // The built-in directory declares the demo product's settings, so the demo runs alike either way.
+      expect(res.body).toEqual({
+        settings: [
+          { key: "language", label: "Language", type: "enum", values: ["en", "de", "fr", "es"] },
+          { key: "weekly_digest", label: "Weekly digest email", type: "boolean" },
+          { key: "display_name", label: "Display name", type: "string", maxLength: 80 },
+        ],
+      });
+    });
+
+    /** The directory's copy of the user's settings. */
+    const directorySettings = async (id: string) =>
+      product ? (await product.store.user(id))!.settings : (await h.deps.database.db.selectFrom("users").select("directory_settings").where("id", "=", id).executeTakeFirstOrThrow()).directory_settings;
+
+    it("user.settings_change changes declared settings in the directory, once for a retried key; context shows them; audited before and after", async () => {
+      const target = { type: "user" as const, id: USER };
+      const email = (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
+      const token = await sessionOf(h, "support_full");
+      const context = () => request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`);
+      // The agent loads the user first (with http, the cache takes the product's current version).
+      expect((await context()).status).toBe(200);
+      const before = await directorySettings(USER);
+      const settings = { language: before.language === "de" ? "fr" : "de", weekly_digest: true };
+      const first = await act(h, "support_full", "user.settings_change", { target, input: { settings } }, { idempotencyKey: `dir-settings-${mode}` });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const again = await act(h, "support_full", "user.settings_change", { target, input: { settings }, expectedVersion: first.body.before.version }, { idempotencyKey: `dir-settings-${mode}` });
+      expect(again.body).toMatchObject({ replayed: true, auditEntryId: first.body.auditEntryId });
+      expect(await directorySettings(USER)).toEqual({ ...before, ...settings });
+      const [entry, ...more] = (await auditOf(h.deps, "user.settings_change", USER)).filter((e) => e.outcome === "succeeded");
+      expect(more).toEqual([]);
+      expect(entry).toMatchObject({ before: { settings: before }, after: { settings: { ...before, ...settings } } });
+      expect((await context()).body.user.settings).toEqual({ ...before, ...settings });
+      // The same values again change nothing: refused as no change.
+      const same = await act(h, "support_full", "user.settings_change", { target, input: { settings } });
+      expect(same.status).toBe(409);
+      expect(same.body.code).toBe("invalid_transition");
+    });
+
+    it("user.settings_change refuses a setting the directory does not declare, or a value of the wrong type: 400 naming the field, nothing changed, nothing audited", async () => {
+      const target = { type: "user" as const, id: USER };
+      const cases = [
+        [{ colour: "blue" }, "body.input.settings.colour"],
+        [{ weekly_digest: "yes" }, "body.input.settings.weekly_digest"],
+        [{ language: "nl" }, "body.input.settings.language"],
+        [{ display_name: "x".repeat(81) }, "body.input.settings.display_name"],
+        [{ language: "de", weekly_digest: 1 }, "body.input.settings.weekly_digest"],
+      ] as const;
+      for (const [settings, field] of cases) {
+        const before = { settings: await directorySettings(USER), version: await versionOf(h.deps, target), audit: (await auditOf(h.deps, "user.settings_change", USER)).length };
+        const res = await act(h, "support_full", "user.settings_change", { target, input: { settings } });
+        expect(res.status, JSON.stringify(settings)).toBe(400);
+        expect(res.body).toMatchObject({ code: "invalid_request", errors: [{ field }] });
+        expect({ settings: await directorySettings(USER), version: await versionOf(h.deps, target), audit: (await auditOf(h.deps, "user.settings_change", USER)).length }).toEqual(before);
+      }
     });
 
     it("search finds the directory's users; context names where the account came from", async () => {
@@ -227,5 +280,43 @@ describe("the product's directory down or slow", () => {
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await product.store.user(USER)).toMatchObject({ role, version: before!.version + 1 });
     expect((await auditOf(h.deps, "user.role_change", USER)).slice(-3).map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
+  });
+
+  it("an elevation's revert while the product is down, then answered too late: one failed, one unknown entry, the grant stays due; the next sweep finds the role back and closes it with one succeeded entry", async () => {
+    const userId = "usr_demo_008_5";
+    const minute = 60_000;
+    const previous = (await product.store.user(userId))!.role;
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: userId }, input: { role: "admin", hours: 1 } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    const elevated = await product.store.user(userId);
+    const open = () => h.deps.database.db.selectFrom("role_elevations").select("id").where("user_id", "=", userId).where("reverted_at", "is", null).execute();
+    const outcomes = async () => (await auditOf(h.deps, "user.elevation_expire", userId)).map((e) => e.outcome);
+    h.deps.clock.advance(60 * minute + 1);
+
+    product.faults.status = 503;
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    heal();
+    expect(await product.store.user(userId)).toEqual(elevated);
+    expect((await auditOf(h.deps, "user.elevation_expire", userId)).map((e) => [e.outcome, e.error])).toEqual([["failed", expect.stringContaining("provider_unavailable")]]);
+    expect(await open()).toHaveLength(1);
+
+    // After the first failure's backoff (2 minutes): the product applies the write, its answer comes too late.
+    h.deps.clock.advance(2 * minute);
+    product.faults.answerDelayMs = 1_500;
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    heal();
+    expect(await outcomes()).toEqual(["failed", "unknown"]);
+    expect(await product.store.user(userId)).toMatchObject({ role: previous, version: elevated!.version + 1 });
+    expect(await open()).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 1_500));
+
+    // After the second backoff (4 minutes): the role is back at the product; the grant is closed, once, nothing sent twice.
+    h.deps.clock.advance(4 * minute);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    expect(await outcomes()).toEqual(["failed", "unknown", "succeeded"]);
+    expect((await auditOf(h.deps, "user.elevation_expire", userId)).at(-1)).toMatchObject({ actor: { system: "sweeper" }, after: { role: previous, roleRestored: true } });
+    expect(await product.store.user(userId)).toMatchObject({ role: previous, version: elevated!.version + 1 });
+    expect(await open()).toEqual([]);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 0 });
   });
 });

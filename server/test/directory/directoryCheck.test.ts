@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { RequestHandler } from "express";
+import express, { type RequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/actor.js";
 import { formatCheckTable, runDirectoryChecks, type CheckRow } from "../../src/directory/conformance.js";
@@ -77,6 +77,19 @@ const notIdempotent = (store: DirectoryStore): RequestHandler[] => {
   return [];
 };
 
+/** Settings written as sent, declared or not, of any type (and no token checked on such a write). */
+const undeclaredSettings = (store: DirectoryStore): RequestHandler[] => [
+  express.json(),
+  async (req, res, next) => {
+    const match = /\/users\/([^/]+)$/.exec(req.path);
+    const settings = (req.body as { changes?: { settings?: object } } | undefined)?.changes?.settings;
+    if (req.method !== "PATCH" || !match || !settings) return next();
+    const id = decodeURIComponent(match[1]!);
+    await store.db.query(`update users set settings = settings || $2::jsonb, version = version + 1 where id = $1`, [id, JSON.stringify(settings)]);
+    res.json(await store.user(id));
+  },
+];
+
 describe("directory-check", () => {
   const products: ProductDirectory[] = [];
   const start = async (before?: (store: DirectoryStore) => RequestHandler[]) => {
@@ -118,6 +131,11 @@ describe("directory-check", () => {
     const result = await check(await start(notIdempotent));
     expect(failed(result)).toEqual(["same idempotency key twice → applied once"]);
     expect(result.find((r) => !r.pass)?.detail).toMatch(/version/);
+  });
+
+  it("fails the settings check on a product that takes settings it does not declare", async () => {
+    const result = await check(await start(undeclaredSettings));
+    expect(failed(result)).toEqual(["undeclared setting or wrong type → 400 problem naming it, nothing changed"]);
   });
 
   it("fails from the first check on when the product trusts another audience", async () => {

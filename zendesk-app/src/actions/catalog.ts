@@ -102,7 +102,7 @@ export const actionCatalog: ActionSpec[] = [
 ];
 
 /** Support actions with a view of their own instead of a form in the actions panel. */
-export const dedicatedViews: readonly SupportActionName[] = ["impersonation.start", "impersonation.stop"];
+export const dedicatedViews: readonly SupportActionName[] = ["impersonation.start", "impersonation.stop", "user.settings_change"];
 
 /** The target and its version as the agent saw it (the server answers 409 if it changed since). */
 export function targetOf(spec: ActionSpec, context: RequesterContext): { type: "user" | "account"; id: string; version: number } | null {

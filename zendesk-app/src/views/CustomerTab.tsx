@@ -16,6 +16,7 @@ import { UserCard } from "./UserCard";
 const ImpersonationCard = lazyView(() => import("./ImpersonationCard").then((m) => m.ImpersonationCard));
 const RequesterPicker = lazyView(() => import("./RequesterPicker").then((m) => m.RequesterPicker));
 const ApprovalsCard = lazyView(() => import("./ApprovalsCard").then((m) => m.ApprovalsCard));
+const SettingsCard = lazyView(() => import("./SettingsCard").then((m) => m.SettingsCard));
 
 /** Marks the first paint of a loaded context (read by the sidebar timing script). */
 function markPainted(): void {
@@ -80,6 +81,7 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
           )}
           <ActionsPanel context={context} session={session} onChanged={control.refresh} />
           <UserCard context={context} onChangeUser={() => setPicking(true)} />
+          {session && <SettingsCard context={context} session={session} onChanged={control.refresh} />}
           <AccountCard context={context} />
           <BillingCard context={context} />
           {session && <ApprovalsCard />}

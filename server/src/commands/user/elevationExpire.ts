@@ -36,6 +36,7 @@ export const expireElevation = defineCommand({
   targetType: "user",
   input: ElevationExpireInput,
   provider: "directory",
+  intentIsTheGrant: true,
   providerState: async (target, input, ctx) => {
     const row = await dueElevation(ctx.deps.database.db, target.id, input.elevationId, ctx.now);
     return { elevation: { id: row.id, previousRole: row.previous_role, elevatedRole: row.elevated_role, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id } };
@@ -46,6 +47,8 @@ export const expireElevation = defineCommand({
     const db = call.executor ?? ctx.deps.database.db;
     if (call.executor) await lockAccountAdmins(call.executor as Transaction<DB>, target.accountId);
     const row = await dueElevation(db, target.id, input.elevationId, ctx.now);
+    // Already back: the product applied an earlier try whose answer was lost (the next sweep repeats it).
+    if (target.user.role === row.previous_role) return { kept: null, user: undefined };
     const kept = await keepReason(db, target.user, row);
     const user = kept ? undefined : await writeUser(target, { role: row.previous_role }, ctx, call);
     return { kept, user };
