@@ -54,6 +54,7 @@ export const actionInputs = {
   "user.role_change": z.object({ role: ProductRole }).strict(),
   "user.promote_admin": z.object({ role: z.enum(["owner", "admin"]).default("admin") }).strict(),
   "user.elevate_temporarily": z.object({ role: ProductRole, hours: z.number().int().min(1).max(24 * 30) }).strict(),
+  "user.elevation_end": z.object({ elevationId: z.string().min(1).max(100) }).strict(),
   "account.activate": NoInput,
   "account.suspend": NoInput,
   "account.unsuspend": NoInput,
@@ -61,6 +62,7 @@ export const actionInputs = {
   "account.delete": NoInput,
   "seats.change": z.object({ seats: z.number().int().min(0).max(100_000) }).strict(),
   "seats.expand_temporarily": z.object({ seats: z.number().int().min(1).max(10_000), days: z.number().int().min(1).max(90) }).strict(),
+  "seats.expansion_end": z.object({ expansionId: z.string().min(1).max(100) }).strict(),
   "seats.reclaim": z
     .object({
       /** The users to deactivate, as confirmed from the preview; previewed without any, the preview lists candidates. */

@@ -44,10 +44,32 @@ export const ActionAvailability = z.object({
 });
 export type ActionAvailability = z.infer<typeof ActionAvailability>;
 
+/**
+ * A temporary grant still open on the target (a raised role on a user, extra seats on an account), with
+ * what ends it now (user.elevation_end / seats.expansion_end, whose availability is in `actions`).
+ * `endsAt` past `checkedAt` means the sweep has not reached it yet.
+ */
+export const TemporaryGrant = z.object({
+  kind: z.enum(["elevation", "seats"]),
+  id: z.string(),
+  endAction: z.enum(["user.elevation_end", "seats.expansion_end"]),
+  /** elevation: the role given and the one that comes back. */
+  role: z.string().nullable(),
+  previousRole: z.string().nullable(),
+  /** seats: how many were added. */
+  seats: z.number().int().nullable(),
+  endsAt: z.string(),
+  ticketId: z.string(),
+  /** Who granted it: a staff member's name (or email), or null for Steward itself. */
+  grantedBy: z.string().nullable(),
+});
+export type TemporaryGrant = z.infer<typeof TemporaryGrant>;
+
 export const AvailableActions = z.object({
   target: ActionTarget,
   version: z.number().int(),
   checkedAt: z.string(),
   actions: z.array(ActionAvailability),
+  grants: z.array(TemporaryGrant),
 });
 export type AvailableActions = z.infer<typeof AvailableActions>;

@@ -1,5 +1,5 @@
 import { actionRules, type ActionName } from "../../../shared/actions.js";
-import type { ActionAvailability, AvailableActions, AvailableActionsQuery, UnavailableReason } from "../../../shared/schemas/availability.js";
+import type { ActionAvailability, AvailableActions, AvailableActionsQuery, TemporaryGrant, UnavailableReason } from "../../../shared/schemas/availability.js";
 import type { Actor } from "../actor.js";
 import { newOperationId } from "../audit/operations.js";
 import { roleAllows } from "../auth/permissions.js";
@@ -66,7 +66,27 @@ async function deletedUser(deps: AppDeps, query: AvailableActionsQuery): Promise
   if (row?.status !== "deleted") return null;
   const problem = Problem.conflict("user_deleted", `${query.targetId} is deleted`);
   const actions = [...commands.values()].filter((c) => c.targetType === "user" && !INPUT_BOUND.has(c.action)).map((c) => refused(c.action, "state", problem));
-  return { target: { type: "user", id: query.targetId }, version: row.version, checkedAt: deps.clock.now().toISOString(), actions };
+  return { target: { type: "user", id: query.targetId }, version: row.version, checkedAt: deps.clock.now().toISOString(), actions, grants: [] };
+}
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+/**
+ * The temporary grants still open on the target, soonest end first: the user's raised role, the
+ * account's extra seats. Each is what its end action (user.elevation_end, seats.expansion_end) takes.
+ */
+async function openGrants(deps: AppDeps, target: CommandTarget): Promise<TemporaryGrant[]> {
+  const db = deps.database.db;
+  const granter = (id: string) => deps.database.db.selectFrom("staff").select(["name", "email"]).where("id", "=", id).executeTakeFirst();
+  const nameOf = async (id: string) => (id.startsWith("system:") ? null : await granter(id).then((s) => s?.name ?? s?.email ?? id));
+  if (target.type === "user") {
+    const rows = await db.selectFrom("role_elevations").selectAll().where("user_id", "=", target.id).where("reverted_at", "is", null).orderBy("expires_at").execute();
+    return Promise.all(
+      rows.map(async (r) => ({ kind: "elevation" as const, id: r.id, endAction: "user.elevation_end" as const, role: r.elevated_role, previousRole: r.previous_role, seats: null, endsAt: iso(r.expires_at), ticketId: r.ticket_id, grantedBy: await nameOf(r.granted_by_staff_id) })),
+    );
+  }
+  const rows = await db.selectFrom("seat_expansions").selectAll().where("account_id", "=", target.id).where("reverted_at", "is", null).orderBy("expires_at").execute();
+  return Promise.all(rows.map(async (r) => ({ kind: "seats" as const, id: r.id, endAction: "seats.expansion_end" as const, role: null, previousRole: null, seats: r.seats, endsAt: iso(r.expires_at), ticketId: r.ticket_id, grantedBy: await nameOf(r.granted_by_staff_id) })));
 }
 
 /**
@@ -89,5 +109,5 @@ export async function availableActions(deps: AppDeps, actor: Actor, query: Avail
   // One after the other: the checks share the request's billing and sign-in readings (the first one reads).
   const actions: ActionAvailability[] = [];
   for (const command of relevant) actions.push(await availabilityOf(command, target, actor, ctx, pending));
-  return { target: { type: target.type, id: target.id }, version: target.version, checkedAt: ctx.now.toISOString(), actions };
+  return { target: { type: target.type, id: target.id }, version: target.version, checkedAt: ctx.now.toISOString(), actions, grants: await openGrants(deps, target) };
 }
