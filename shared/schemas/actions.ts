@@ -26,6 +26,8 @@ export function actionRequest<T extends z.ZodType>(input: T) {
     expectedVersion: z.number().int().positive(),
     input,
     confirmationToken: z.string().min(10).max(4000).optional(),
+    /** Tell the customer by email (the text is in the available actions' `notice`); mandatory notices cannot be turned off. */
+    notifyCustomer: z.boolean().optional(),
     /** Operations+ only: go ahead although the ticket's requester is not the target or in its account (recorded, flagged). */
     ticketOverrideReason: TicketOverrideReason.optional(),
   });

@@ -22,14 +22,15 @@ interface Target {
  * and while an answer for an older version is all there is (it would disable what a change just made
  * possible); then the panel offers the catalog by role and the server still refuses what it must.
  */
-export function useAvailability(api: StewardApi, user: Target | null, account: Target | null): AvailabilityAnswer | null {
+export function useAvailability(api: StewardApi, user: Target | null, account: Target | null, ticketId: string): AvailabilityAnswer | null {
   const [answer, setAnswer] = useState<{ key: string; value: AvailabilityAnswer } | null>(null);
-  const key = `${user ? `${user.id}@${user.version}` : ""}|${account ? `${account.id}@${account.version}` : ""}`;
+  // The ticket is named in the customer notices' text.
+  const key = `${user ? `${user.id}@${user.version}` : ""}|${account ? `${account.id}@${account.version}` : ""}|${ticketId}`;
   useEffect(() => {
     if (!user && !account) return;
     let cancelled = false;
     const read = (target: Target | null) =>
-      target ? api.get<AvailableActions>("/api/actions/available", { targetType: target.type, targetId: target.id }) : Promise.resolve({ actions: [], grants: [] });
+      target ? api.get<AvailableActions>("/api/actions/available", { targetType: target.type, targetId: target.id, ticketId }) : Promise.resolve({ actions: [], grants: [] });
     Promise.all([read(user), read(account)]).then(
       ([forUser, forAccount]) =>
         !cancelled && setAnswer({ key, value: { actions: new Map([...forUser.actions, ...forAccount.actions].map((a) => [a.action, a])), grants: [...forUser.grants, ...forAccount.grants] } }),

@@ -62,13 +62,13 @@ const roleName = (role: string | null) => tOr(`panel_role.${role ?? ""}`, role ?
  * there is nothing to do instead of seeing the actions vanish.
  */
 export function ActionsPanel({ context, session, onChanged }: { context: RequesterContext; session: SessionInfo | null; onChanged: () => void }) {
-  const { api } = useServices();
+  const { api, ticket } = useServices();
   const [open, setOpen] = useState<{ action: string; place: "headline" | "list" | "grants" } | null>(null);
   const [showAll, setShowAll] = useState(false);
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
   const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
   const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
-  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null);
+  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId);
   const availability = answer?.actions ?? null;
   const formsReady = useFormsReady();
   const headline = headlineOf(context);
@@ -134,6 +134,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         destructive={isDestructive(spec)}
         previewFirst={isDestructive(spec) || stateOf(spec)?.preview === true}
         cap={capOf(spec, session, stateOf(spec))}
+        notice={stateOf(spec)?.notice ?? null}
         onDone={done}
         onCancel={() => setOpen(null)}
         onRefresh={onChanged}
