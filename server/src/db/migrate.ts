@@ -22,6 +22,7 @@ import * as m029 from "./migrations/029_staff_guard.js";
 import * as m030 from "./migrations/030_rate_limits_unlogged.js";
 import * as m031 from "./migrations/031_console_flag_index.js";
 import * as m032 from "./migrations/032_console_cap_index.js";
+import * as m033 from "./migrations/033_requester_picks.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -48,6 +49,7 @@ export const migrations: Record<string, Migration> = {
   "030_rate_limits_unlogged": m030,
   "031_console_flag_index": m031,
   "032_console_cap_index": m032,
+  "033_requester_picks": m033,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
