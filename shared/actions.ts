@@ -80,6 +80,7 @@ export const actionRules = {
   },
   "user.settings_change": { target: "user", minRole: "support_full", kind: "write", summary: "Change a user's settings that the product lets support change" },
   "user.elevation_expire": { target: "user", minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },
+  "user.elevation_end": { target: "user", minRole: "support_full", kind: "write", summary: "End a temporary elevation now (the previous role comes back)" },
 
   // Account status
   "account.activate": { target: "account", minRole: "operations", kind: "write", summary: "Activate a deactivated account" },
@@ -104,6 +105,7 @@ export const actionRules = {
     summary: "Add seats for a limited time",
   },
   "seats.expansion_expire": { target: "account", minRole: "system", kind: "write", summary: "Revert a temporary seat expansion" },
+  "seats.expansion_end": { target: "account", minRole: "support_full", kind: "write", summary: "End a temporary seat expansion now (billing drops back)" },
   "seats.reclaim": { target: "account", minRole: "support_full", kind: "write", summary: "Reclaim seats by deactivating users who left" },
   "billing.trial_extend": {
     target: "account",

@@ -27,6 +27,8 @@ export function actionRequest<T extends z.ZodType>(input: T) {
     expectedVersion: z.number().int().positive(),
     input,
     confirmationToken: z.string().min(10).max(4000).optional(),
+    /** Tell the customer by email (the text is in the available actions' `notice`); mandatory notices cannot be turned off. */
+    notifyCustomer: z.boolean().optional(),
     /** Operations+ only: go ahead although the ticket's requester is not the target or in its account (recorded, flagged). */
     ticketOverrideReason: TicketOverrideReason.optional(),
   });
@@ -59,6 +61,7 @@ export const actionInputs = {
   "user.settings_change": z
     .object({ settings: z.record(SettingDeclaration.shape.key, SettingValue).refine((s) => Object.keys(s).length > 0, "name at least one setting") })
     .strict(),
+  "user.elevation_end": z.object({ elevationId: z.string().min(1).max(100) }).strict(),
   "account.activate": NoInput,
   "account.suspend": NoInput,
   "account.unsuspend": NoInput,
@@ -66,6 +69,7 @@ export const actionInputs = {
   "account.delete": NoInput,
   "seats.change": z.object({ seats: z.number().int().min(0).max(100_000) }).strict(),
   "seats.expand_temporarily": z.object({ seats: z.number().int().min(1).max(10_000), days: z.number().int().min(1).max(90) }).strict(),
+  "seats.expansion_end": z.object({ expansionId: z.string().min(1).max(100) }).strict(),
   "seats.reclaim": z
     .object({
       /** The users to deactivate, as confirmed from the preview; previewed without any, the preview lists candidates. */

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PanelRole } from "../roles.js";
 import { ActionTarget } from "./actions.js";
+import { TicketId } from "../audit.js";
 
 /**
  * `GET /api/actions/available`: for one loaded target, every support action on it as available,
@@ -11,6 +12,8 @@ export const AvailableActionsQuery = z
   .object({
     targetType: z.enum(["user", "account"]),
     targetId: z.string().trim().min(1).max(100),
+    /** The ticket the agent works: named in the customer notices' text. */
+    ticketId: TicketId.optional(),
   })
   .strict();
 export type AvailableActionsQuery = z.infer<typeof AvailableActionsQuery>;
@@ -28,6 +31,16 @@ export const CapLeft = z.object({
 });
 export type CapLeft = z.infer<typeof CapLeft>;
 
+/** The email the customer gets when the agent ticks "notify the customer" (or always, when mandatory). */
+export const CustomerNotice = z.object({
+  mandatory: z.boolean(),
+  to: z.array(z.string()),
+  subject: z.string(),
+  /** The text as the first recipient gets it (the others differ only in the greeting). */
+  bodyText: z.string(),
+});
+export type CustomerNotice = z.infer<typeof CustomerNotice>;
+
 export const ActionAvailability = z.object({
   action: z.string(),
   status: z.enum(["available", "unavailable", "unknown"]),
@@ -41,13 +54,37 @@ export const ActionAvailability = z.object({
   cap: CapLeft.nullable(),
   /** Whether the action shows its effects first (POST …/preview): every action that changes money or access. */
   preview: z.boolean(),
+  /** The customer notice this action can send, or null when it sends none. */
+  notice: CustomerNotice.nullable(),
 });
 export type ActionAvailability = z.infer<typeof ActionAvailability>;
+
+/**
+ * A temporary grant still open on the target (a raised role on a user, extra seats on an account), with
+ * what ends it now (user.elevation_end / seats.expansion_end, whose availability is in `actions`).
+ * `endsAt` past `checkedAt` means the sweep has not reached it yet.
+ */
+export const TemporaryGrant = z.object({
+  kind: z.enum(["elevation", "seats"]),
+  id: z.string(),
+  endAction: z.enum(["user.elevation_end", "seats.expansion_end"]),
+  /** elevation: the role given and the one that comes back. */
+  role: z.string().nullable(),
+  previousRole: z.string().nullable(),
+  /** seats: how many were added. */
+  seats: z.number().int().nullable(),
+  endsAt: z.string(),
+  ticketId: z.string(),
+  /** Who granted it: a staff member's name (or email), or null for Steward itself. */
+  grantedBy: z.string().nullable(),
+});
+export type TemporaryGrant = z.infer<typeof TemporaryGrant>;
 
 export const AvailableActions = z.object({
   target: ActionTarget,
   version: z.number().int(),
   checkedAt: z.string(),
   actions: z.array(ActionAvailability),
+  grants: z.array(TemporaryGrant),
 });
 export type AvailableActions = z.infer<typeof AvailableActions>;

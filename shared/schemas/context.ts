@@ -167,6 +167,8 @@ export const RequesterContext = z.object({
   activity: part(z.array(ActivityEvent)),
   audit: part(z.array(AuditLine)),
   sources: z.record(z.string(), ProviderName),
+  /** The user an agent picked for this ticket (kept on the server per ticket), shown as "picked by <name>". */
+  pick: z.object({ userId: z.string(), pickedBy: z.string(), pickedAt: z.string() }).nullable().optional(),
   /** Actions on the requester's account whose outcome is not known yet (writes to the account wait for them). */
   unresolvedOperations: z.array(UnresolvedOperation).optional(),
 });
@@ -188,6 +190,16 @@ export type SearchQuery = z.infer<typeof SearchQuery>;
 
 export const SearchResults = z.object({ hits: z.array(SearchHit), nextCursor: z.string().nullable() });
 export type SearchResults = z.infer<typeof SearchResults>;
+
+/** `POST /api/context/pick`: the user this ticket is about, picked by the agent (null forgets the pick). */
+export const RequesterPickBody = z
+  .object({
+    ticketId: z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendesk ticket id"),
+    email: z.email({ message: "must be an email address" }).max(320).describe("The requester email the pick is for"),
+    userId: z.string().trim().min(1).max(255).nullable(),
+  })
+  .strict();
+export type RequesterPickBody = z.infer<typeof RequesterPickBody>;
 
 /** `GET /api/context`: who the ticket requester is, as Zendesk knows them. */
 export const ContextQuery = z.object({

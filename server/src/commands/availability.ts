@@ -1,5 +1,6 @@
 import { actionRules, type ActionName } from "../../../shared/actions.js";
-import type { ActionAvailability, AvailableActions, AvailableActionsQuery, UnavailableReason } from "../../../shared/schemas/availability.js";
+import type { ActionAvailability, AvailableActions, AvailableActionsQuery, CustomerNotice, TemporaryGrant, UnavailableReason } from "../../../shared/schemas/availability.js";
+import { isNoticeMandatory, noticeRecipients, renderNotice } from "../mail/notices.js";
 import type { Actor } from "../actor.js";
 import { newOperationId } from "../audit/operations.js";
 import { roleAllows } from "../auth/permissions.js";
@@ -18,7 +19,17 @@ const BILLING_CODES = new Set(["no_billing_customer", "no_subscription", "subscr
 const INPUT_BOUND = new Set<string>(["impersonation.stop"]);
 
 function entry(action: string, fields: Partial<ActionAvailability> = {}): ActionAvailability {
-  return { action, status: "available", reason: null, code: null, detail: null, requiredRole: null, cap: null, preview: commands.get(action as never)?.preview !== undefined, ...fields };
+  return { action, status: "available", reason: null, code: null, detail: null, requiredRole: null, cap: null, preview: commands.get(action as never)?.preview !== undefined, notice: null, ...fields };
+}
+
+/** The notice each action would send about this target, as the customer will read it. */
+async function noticesFor(deps: AppDeps, target: CommandTarget, ticketId: string | null): Promise<(action: string) => CustomerNotice | null> {
+  const to = await noticeRecipients(deps.database.db, target);
+  return (action) => {
+    const first = to[0];
+    const mail = first ? renderNotice(action, { name: first.name, accountName: target.account.name, ticketId }) : null;
+    return mail ? { mandatory: isNoticeMandatory(action), to: to.map((p) => p.email), ...mail } : null;
+  };
 }
 
 function refused(action: string, reason: UnavailableReason, problem: Problem): ActionAvailability {
@@ -66,7 +77,27 @@ async function deletedUser(deps: AppDeps, query: AvailableActionsQuery): Promise
   if (row?.status !== "deleted") return null;
   const problem = Problem.conflict("user_deleted", `${query.targetId} is deleted`);
   const actions = [...commands.values()].filter((c) => c.targetType === "user" && !INPUT_BOUND.has(c.action)).map((c) => refused(c.action, "state", problem));
-  return { target: { type: "user", id: query.targetId }, version: row.version, checkedAt: deps.clock.now().toISOString(), actions };
+  return { target: { type: "user", id: query.targetId }, version: row.version, checkedAt: deps.clock.now().toISOString(), actions, grants: [] };
+}
+
+const iso = (value: Date | string) => new Date(value).toISOString();
+
+/**
+ * The temporary grants still open on the target, soonest end first: the user's raised role, the
+ * account's extra seats. Each is what its end action (user.elevation_end, seats.expansion_end) takes.
+ */
+async function openGrants(deps: AppDeps, target: CommandTarget): Promise<TemporaryGrant[]> {
+  const db = deps.database.db;
+  const granter = (id: string) => deps.database.db.selectFrom("staff").select(["name", "email"]).where("id", "=", id).executeTakeFirst();
+  const nameOf = async (id: string) => (id.startsWith("system:") ? null : await granter(id).then((s) => s?.name ?? s?.email ?? id));
+  if (target.type === "user") {
+    const rows = await db.selectFrom("role_elevations").selectAll().where("user_id", "=", target.id).where("reverted_at", "is", null).orderBy("expires_at").execute();
+    return Promise.all(
+      rows.map(async (r) => ({ kind: "elevation" as const, id: r.id, endAction: "user.elevation_end" as const, role: r.elevated_role, previousRole: r.previous_role, seats: null, endsAt: iso(r.expires_at), ticketId: r.ticket_id, grantedBy: await nameOf(r.granted_by_staff_id) })),
+    );
+  }
+  const rows = await db.selectFrom("seat_expansions").selectAll().where("account_id", "=", target.id).where("reverted_at", "is", null).orderBy("expires_at").execute();
+  return Promise.all(rows.map(async (r) => ({ kind: "seats" as const, id: r.id, endAction: "seats.expansion_end" as const, role: null, previousRole: null, seats: r.seats, endsAt: iso(r.expires_at), ticketId: r.ticket_id, grantedBy: await nameOf(r.granted_by_staff_id) })));
 }
 
 /**
@@ -87,7 +118,8 @@ export async function availableActions(deps: AppDeps, actor: Actor, query: Avail
   const ctx: CommandContext = { deps, actor, ticketId: "", reason: "", requestId: null, operationId: newOperationId(), now: deps.clock.now() };
   const relevant = [...commands.values()].filter((c) => c.targetType === query.targetType && !INPUT_BOUND.has(c.action));
   // One after the other: the checks share the request's billing and sign-in readings (the first one reads).
+  const noticeOf = await noticesFor(deps, target, query.ticketId ?? null);
   const actions: ActionAvailability[] = [];
-  for (const command of relevant) actions.push(await availabilityOf(command, target, actor, ctx, pending));
-  return { target: { type: target.type, id: target.id }, version: target.version, checkedAt: ctx.now.toISOString(), actions };
+  for (const command of relevant) actions.push({ ...(await availabilityOf(command, target, actor, ctx, pending)), notice: noticeOf(command.action) });
+  return { target: { type: target.type, id: target.id }, version: target.version, checkedAt: ctx.now.toISOString(), actions, grants: await openGrants(deps, target) };
 }

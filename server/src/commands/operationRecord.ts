@@ -6,6 +6,10 @@ import type { AnyCommand, CommandContext } from "./command.js";
 import { attachOperation, completeIdempotencyKey, releaseIdempotencyKey } from "./idempotency.js";
 import { bumpVersion, loadTarget, type CommandTarget } from "./targets.js";
 import { Problem } from "../http/problem.js";
+import type { Transaction } from "kysely";
+import type { DB } from "../db/schema.js";
+import { enqueueMail } from "../mail/outbox.js";
+import { isNoticeMandatory, noticeRecipients, queuesNotice, renderNotice, type NoticeRecipient } from "../mail/notices.js";
 
 /**
  * The audit side of a provider operation: the `pending` intent and the operation record committed
@@ -61,6 +65,21 @@ export interface CommitRequest {
   idempotencyKey: string | null;
   /** Set for operations bracketed by an intent: closed in this transaction. */
   operationId: string | null;
+  /** The agent chose to notify the customer (mandatory notices are sent whatever this says). */
+  notify?: boolean | undefined;
+}
+
+/** The customer notice, in the action's transaction: mail exists exactly when the action committed. */
+async function queueNotices(trx: Transaction<DB>, action: string, target: CommandTarget, to: NoticeRecipient[], ctx: CommandContext) {
+  const accountName = target.account.name;
+  const mailIds: string[] = [];
+  for (const person of to) {
+    const mail = renderNotice(action, { name: person.name, accountName, ticketId: ctx.ticketId || null });
+    if (!mail) continue;
+    const userId = target.type === "user" ? target.id : null;
+    mailIds.push((await enqueueMail(trx, { to: person.email, ...mail, kind: `notice:${action}`, accountId: target.accountId, userId, ticketId: ctx.ticketId || null, operationId: ctx.operationId }, ctx.now)).id);
+  }
+  return mailIds.length ? { to: to.map((p) => p.email), mailIds, mandatory: isNoticeMandatory(action) } : null;
 }
 
 /** The local change, the closing audit entry, the operation's close and the stored response: one transaction. */
@@ -77,7 +96,11 @@ export async function commitSucceeded(deps: AppDeps, req: CommitRequest): Promis
     const performed = req.performed ? req.performed.value : command.perform ? await command.perform(locked as never, req.input as never, ctx, { idempotencyKey: req.providerKey, executor: trx }) : undefined;
     // Bumped before apply so the `after` snapshot carries the version the agent must send next.
     await bumpVersion(trx, locked, ctx.now);
+    // Who is told is read before the change (deactivating an account removes its admins' access).
+    const noticeTo = queuesNotice(command.action) && (req.notify === true || isNoticeMandatory(command.action)) ? await noticeRecipients(trx, locked) : [];
     const applied = await command.apply(trx, locked as never, req.input as never, ctx, performed as never);
+    const notice = await queueNotices(trx, command.action, locked, noticeTo, ctx);
+    if (notice) applied.after = { ...(applied.after as object), customerNotice: notice };
     if (req.operationId) await closeOperation(trx, req.operationId, "succeeded", ctx.now);
     const entry = await appendAudit(trx, { ...req.auditBase, before: req.before, after: applied.after, outcome: "succeeded", operationId: ctx.operationId }, deps.clock);
     const response: ActionResponse = {

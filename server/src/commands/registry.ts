@@ -7,8 +7,10 @@ import { extendTrial } from "./billing/trialExtend.js";
 import { changeSeats } from "./seats/change.js";
 import { expandSeatsTemporarily } from "./seats/expandTemporarily.js";
 import { reclaimSeats } from "./seats/reclaim.js";
+import { endSeatExpansion } from "./seats/expansionEnd.js";
 import { resolveOperation } from "./operation/resolve.js";
 import { elevateTemporarily } from "./user/elevateTemporarily.js";
+import { endElevation } from "./user/elevationEnd.js";
 import { activateAccount } from "./account/activate.js";
 import { deactivateAccount } from "./account/deactivate.js";
 import { deleteAccount } from "./account/delete.js";
@@ -53,8 +55,10 @@ const all = [
   promoteAdmin,
   elevateTemporarily,
   changeSettings,
+  endElevation,
   changeSeats,
   expandSeatsTemporarily,
+  endSeatExpansion,
   reclaimSeats,
   extendTrial,
   applyCredit,

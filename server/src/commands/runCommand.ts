@@ -24,6 +24,7 @@ import type { AuditApproval } from "../../../shared/audit.js";
 import { verifyTicket } from "../zendesk/ticketVerification.js";
 import { approvalRequired, rolesThatCan } from "./approval/policy.js";
 import { readDepsOf, refreshTarget } from "../directory/readThrough.js";
+import { isNoticeMandatory, noticeOf } from "../mail/notices.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
 export interface CommandRequest {
@@ -40,6 +41,14 @@ export interface CommandRequest {
   ticketOverrideReason?: string | undefined;
   /** Set when a second person approved this request (approvals): both are recorded. */
   approval?: AuditApproval | null;
+  /** The agent's "notify the customer" choice; a mandatory notice cannot be turned off (400). */
+  notifyCustomer?: boolean | undefined;
+}
+
+/** The notice choice must fit the action: no notice to turn on where there is none, none to turn off where it is mandatory. */
+function assertNoticeChoice(action: string, notify: boolean | undefined): void {
+  if (notify === false && isNoticeMandatory(action)) throw Problem.badRequest("The request has invalid fields", [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }]);
+  if (notify === true && !noticeOf(action)) throw Problem.badRequest("The request has invalid fields", [{ field: "body.notifyCustomer", reason: `${action} has no customer notice` }]);
 }
 
 /** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
@@ -164,6 +173,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const { OPERATION_LEASE_MS: leaseMs, TARGET_LEASE_WAIT_MS: waitMs } = deps.config;
   const action = command.action as ActionName;
   const input = parseInput(command, req.input);
+  assertNoticeChoice(action, req.notifyCustomer);
   assertTargetType(action, req.target);
   const capRecord = await checkPermission(command, req, deps, input);
   await command.checkInput?.(input as never, deps);
@@ -230,7 +240,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     }
     if (capRecord) before = { ...(before as object), cap: capRecord };
     const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, ...recorded };
-    const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey };
+    const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey, notify: req.notifyCustomer };
 
     // Before the provider call: everything that may refuse the action has run; nothing has left Steward yet.
     if (!(command.perform && isExternal(command, deps))) return await commitSucceeded(deps, { ...commit, operationId: null });
@@ -249,7 +259,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       keyOwner,
       idempotencyKey,
       providerKey,
-      request: { actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, input, now: ctx.now.toISOString() },
+      request: { actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, input, now: ctx.now.toISOString(), ...(req.notifyCustomer !== undefined ? { notifyCustomer: req.notifyCustomer } : {}) },
       providerBefore: await providerReading(ctx),
       createdAt: ctx.now,
     });

@@ -22,6 +22,7 @@ import * as m029 from "./migrations/029_staff_guard.js";
 import * as m030 from "./migrations/030_rate_limits_unlogged.js";
 import * as m031 from "./migrations/031_console_flag_index.js";
 import * as m032 from "./migrations/032_console_cap_index.js";
+import * as m033 from "./migrations/033_requester_picks.js";
 import * as m035 from "./migrations/035_audit_flags.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
@@ -49,6 +50,7 @@ export const migrations: Record<string, Migration> = {
   "030_rate_limits_unlogged": m030,
   "031_console_flag_index": m031,
   "032_console_cap_index": m032,
+  "033_requester_picks": m033,
   "035_audit_flags": m035,
 };
 

@@ -467,7 +467,17 @@ export interface TicketNotesTable {
   sent_at: Timestamp | null;
 }
 
+/** An agent's pick of the user a ticket is about (migration 033). */
+export interface TicketRequesterPicksTable {
+  ticket_id: string;
+  requester_email: string;
+  user_id: string;
+  picked_by_staff_id: string;
+  picked_at: Timestamp;
+}
+
 export interface DB {
+  ticket_requester_picks: TicketRequesterPicksTable;
   accounts: AccountsTable;
   users: UsersTable;
   user_sessions: UserSessionsTable;

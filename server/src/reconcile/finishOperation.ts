@@ -135,6 +135,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
           keyOwner: row.key_owner,
           idempotencyKey: row.idempotency_key,
           operationId: row.operation_id,
+          notify: request.notifyCustomer,
         });
         return "succeeded";
       } catch (err) {

@@ -15,6 +15,8 @@ export interface OperationRequest {
   input: unknown;
   /** The command's `now`, so dates it derives (retention, trial end) are the same on a retry. */
   now: string;
+  /** The agent's "notify the customer" choice, sent when the reconciler finishes the action. */
+  notifyCustomer?: boolean;
 }
 
 export interface NewOperation {

@@ -38,6 +38,8 @@ const SAMPLE_INPUT: Record<string, Record<string, unknown>> = {
   "billing.plan_change": { plan: "enterprise" },
   "billing.subscription_cancel": { mode: "at_period_end" },
   "impersonation.start": { mode: "read_only", minutes: 10 },
+  "user.elevation_end": { elevationId: "rel_none" },
+  "seats.expansion_end": { expansionId: "sx_none" },
 };
 
 /** What the action answers when run (destructive ones: their preview, which makes the same checks first). */

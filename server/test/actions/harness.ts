@@ -138,6 +138,7 @@ export interface ActionCall {
   reason?: string;
   confirmationToken?: string;
   ticketOverrideReason?: string;
+  notifyCustomer?: boolean;
 }
 
 export interface ActOptions {
@@ -159,6 +160,7 @@ async function envelope(h: Harness, call: ActionCall): Promise<Record<string, un
     input: call.input ?? {},
     ...(call.confirmationToken ? { confirmationToken: call.confirmationToken } : {}),
     ...(call.ticketOverrideReason ? { ticketOverrideReason: call.ticketOverrideReason } : {}),
+    ...(call.notifyCustomer !== undefined ? { notifyCustomer: call.notifyCustomer } : {}),
   };
 }
 

@@ -7,7 +7,7 @@ import type { RequesterContext } from "../../../shared/schemas/context";
  * input shapes are shared/schemas/actions.ts; field names match them so 400 field errors land on
  * the right input). The panel role filter is applied separately (see ActionsPanel).
  */
-export type FieldKind = "number" | "money" | "select" | "text" | "textarea" | "idList";
+export type FieldKind = "number" | "money" | "select" | "text" | "textarea" | "idList" | "hidden";
 
 export interface FieldSpec {
   name: string;
@@ -102,7 +102,7 @@ export const actionCatalog: ActionSpec[] = [
 ];
 
 /** Support actions with a view of their own instead of a form in the actions panel. */
-export const dedicatedViews: readonly SupportActionName[] = ["impersonation.start", "impersonation.stop", "user.settings_change"];
+export const dedicatedViews: readonly SupportActionName[] = ["impersonation.start", "impersonation.stop", "user.settings_change", "user.elevation_end", "seats.expansion_end"];
 
 /** The target and its version as the agent saw it (the server answers 409 if it changed since). */
 export function targetOf(spec: ActionSpec, context: RequesterContext): { type: "user" | "account"; id: string; version: number } | null {

@@ -1,8 +1,14 @@
 import { useEffect, useState } from "preact/hooks";
-import type { ActionAvailability, AvailableActions } from "../../../shared/schemas/availability";
+import type { ActionAvailability, AvailableActions, TemporaryGrant } from "../../../shared/schemas/availability";
 import type { StewardApi } from "../api/steward";
 
 export type Availability = ReadonlyMap<string, ActionAvailability>;
+
+/** The server's answer: every action's state, and the temporary grants open on the user and the account. */
+export interface AvailabilityAnswer {
+  actions: Availability;
+  grants: readonly TemporaryGrant[];
+}
 
 interface Target {
   type: "user" | "account";
@@ -16,16 +22,18 @@ interface Target {
  * and while an answer for an older version is all there is (it would disable what a change just made
  * possible); then the panel offers the catalog by role and the server still refuses what it must.
  */
-export function useAvailability(api: StewardApi, user: Target | null, account: Target | null): Availability | null {
-  const [answer, setAnswer] = useState<{ key: string; map: Availability } | null>(null);
-  const key = `${user ? `${user.id}@${user.version}` : ""}|${account ? `${account.id}@${account.version}` : ""}`;
+export function useAvailability(api: StewardApi, user: Target | null, account: Target | null, ticketId: string): AvailabilityAnswer | null {
+  const [answer, setAnswer] = useState<{ key: string; value: AvailabilityAnswer } | null>(null);
+  // The ticket is named in the customer notices' text.
+  const key = `${user ? `${user.id}@${user.version}` : ""}|${account ? `${account.id}@${account.version}` : ""}|${ticketId}`;
   useEffect(() => {
     if (!user && !account) return;
     let cancelled = false;
     const read = (target: Target | null) =>
-      target ? api.get<AvailableActions>("/api/actions/available", { targetType: target.type, targetId: target.id }).then((r) => r.actions) : Promise.resolve([]);
+      target ? api.get<AvailableActions>("/api/actions/available", { targetType: target.type, targetId: target.id, ticketId }) : Promise.resolve({ actions: [], grants: [] });
     Promise.all([read(user), read(account)]).then(
-      ([forUser, forAccount]) => !cancelled && setAnswer({ key, map: new Map([...forUser, ...forAccount].map((a) => [a.action, a])) }),
+      ([forUser, forAccount]) =>
+        !cancelled && setAnswer({ key, value: { actions: new Map([...forUser.actions, ...forAccount.actions].map((a) => [a.action, a])), grants: [...forUser.grants, ...forAccount.grants] } }),
       () => !cancelled && setAnswer(null),
     );
     return () => {
@@ -33,5 +41,5 @@ export function useAvailability(api: StewardApi, user: Target | null, account: T
     };
     // Keyed by id and version: a changed target is read again, a re-render is not.
   }, [api, key]);
-  return answer?.key === key ? answer.map : null;
+  return answer?.key === key ? answer.value : null;
 }

@@ -3,7 +3,6 @@ import type { ProblemDetails } from "../../../shared/problem";
 import type { RequesterContext, SearchHit } from "../../../shared/schemas/context";
 import { StewardApiError, type StewardApi } from "../api/steward";
 import type { TicketInfo } from "../zaf/client";
-import { chosenUserFor, rememberChosenUser } from "./chosenUser";
 
 export type ContextState =
   | { kind: "loading" }
@@ -31,12 +30,15 @@ function candidatesOf(problem: ProblemDetails): SearchHit[] {
 /** The requester's context from GET /api/context, re-fetched when the requester or the choice changes. */
 export function useRequesterContext(api: StewardApi, ticket: TicketInfo): RequesterContextControl {
   const { ticketId, requester } = ticket;
-  const [chosen, setChosen] = useState(() => chosenUserFor(ticketId, requester.email));
+  // A pick not stored on the server yet (or that could not be): it lasts this load only. Stored picks
+  // come back with the context (`pick`), for every agent on the ticket, after a reload or ticket switch.
+  const [chosen, setChosen] = useState<string | null>(null);
   const [state, setState] = useState<ContextState>({ kind: "loading" });
   const [refreshing, setRefreshing] = useState(false);
   const generation = useRef(0);
 
-  useEffect(() => setChosen(chosenUserFor(ticketId, requester.email)), [ticketId, requester.email]);
+  const [stored, setStored] = useState(0);
+  useEffect(() => setChosen(null), [ticketId, requester.email]);
 
   const load = useCallback(
     async (soft: boolean) => {
@@ -56,14 +58,14 @@ export function useRequesterContext(api: StewardApi, ticket: TicketInfo): Reques
           externalId: requester.externalId,
           userId: chosen,
         });
-        settle({ kind: "loaded", context, chosen: chosen !== null, loadedAt: Date.now() });
+        settle({ kind: "loaded", context, chosen: chosen !== null || (context.pick ?? null) !== null, loadedAt: Date.now() });
       } catch (err) {
         if (err instanceof StewardApiError && err.status === 404) settle({ kind: "unmatched", candidates: candidatesOf(err.problem) });
         else if (err instanceof StewardApiError) settle({ kind: "failed", problem: err.problem });
         else settle({ kind: "failed", problem: { type: "about:blank", title: "Error", status: 0, detail: (err as Error).message } });
       }
     },
-    [api, requester.email, requester.zendeskUserId, requester.externalId, chosen],
+    [api, requester.email, requester.zendeskUserId, requester.externalId, chosen, stored],
   );
 
   useEffect(() => void load(false), [load]);
@@ -73,8 +75,15 @@ export function useRequesterContext(api: StewardApi, ticket: TicketInfo): Reques
     refreshing,
     refresh: () => void load(true),
     pickUser: (userId) => {
-      rememberChosenUser(ticketId, requester.email, userId);
-      setChosen(userId);
+      if (!requester.email) return setChosen(userId);
+      // Stored for the ticket, then read back with who picked; if it cannot be stored, it holds for this load.
+      api.post("/api/context/pick", { ticketId, email: requester.email, userId }).then(
+        () => {
+          setChosen(null);
+          setStored((n) => n + 1);
+        },
+        () => setChosen(userId),
+      );
     },
   };
 }

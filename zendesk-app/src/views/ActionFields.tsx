@@ -11,6 +11,8 @@ export interface FieldCap {
 }
 
 export function ActionField({ field, id, value, error, cap, currency, onInput }: { field: FieldSpec; id: string; value: string; error?: string; cap?: FieldCap; currency: string; onInput: (v: string) => void }) {
+  // Fixed by what opened the form (which grant "End now" ends): sent, not shown.
+  if (field.kind === "hidden") return null;
   const label = tOr(`field.${field.name}`, field.name);
   const hint = cap && cap.field === field.name ? t("field.cap_hint", { limit: field.kind === "money" ? money(cap.limit, currency) : cap.limit, unit: tOr(`unit.${cap.unit}`, cap.unit) }) : null;
   const common = { id, name: field.name, "aria-invalid": error ? true : undefined, "aria-describedby": error ? `${id}-error` : undefined };

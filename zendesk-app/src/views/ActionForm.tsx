@@ -3,6 +3,7 @@ import type { ProblemDetails } from "../../../shared/problem";
 import type { ApprovalRequest } from "../../../shared/schemas/approval";
 import type { ActionPreviewResponse, ActionResponse } from "../../../shared/schemas/actions";
 import type { RequesterContext } from "../../../shared/schemas/context";
+import type { CustomerNotice } from "../../../shared/schemas/availability";
 import type { ActionSpec } from "../actions/catalog";
 import { targetOf } from "../actions/catalog";
 import { IntentKeys, inputFrom, previewAction, runAction, settlesIntent, type ActionRequestBody } from "../actions/runAction";
@@ -27,6 +28,8 @@ interface Props {
   previewFirst?: boolean;
   /** The agent's cap for this action, if it has one (e.g. 14 days for a trial extension). */
   cap?: FieldCap;
+  /** The email the customer can be sent (from the server, with its text); mandatory ones cannot be unticked. */
+  notice?: CustomerNotice | null;
   onDone(outcome: ActionOutcome): void;
   onCancel(): void;
   /** Reads the requester again (after a 409: someone changed the target since it was loaded). */
@@ -45,12 +48,13 @@ function asProblem(err: unknown): ProblemDetails {
 }
 
 /** One action's short form: its fields, a reason, the internal-note choice; destructive ones preview first. */
-export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, onDone, onCancel, onRefresh }: Props) {
+export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, notice = null, onDone, onCancel, onRefresh }: Props) {
   const { api, zendesk, ticket } = useServices();
   const prefix = `act-${spec.action.replace(/\W/g, "-")}`;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial?.(context) ?? f.options?.[0] ?? ""])));
   const [reason, setReason] = useState("");
   const [addNote, setAddNote] = useState(true);
+  const [notify, setNotify] = useState(true);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<ProblemDetails | null>(null);
   const [preview, setPreview] = useState<ActionPreviewResponse | null>(null);
@@ -82,6 +86,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
       target: { type: target.type, id: target.id },
       expectedVersion: target.version,
       input: inputFrom(spec.fields, values),
+      ...(notice ? { notifyCustomer: notice.mandatory || notify } : {}),
       ...(confirmationToken ? { confirmationToken } : {}),
     };
 
@@ -206,6 +211,30 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
             {t("field.add_note")}
           </label>
         </div>
+        {notice && (
+          <div class="c-field notice-choice" data-testid="customer-notice" data-mandatory={notice.mandatory ? "true" : "false"}>
+            <input
+              id={`${prefix}-notify`}
+              class="c-field__checkbox"
+              type="checkbox"
+              checked={notice.mandatory || notify}
+              disabled={notice.mandatory}
+              aria-describedby={notice.mandatory || notify ? `${prefix}-notice-text` : undefined}
+              onChange={(e) => setNotify(e.currentTarget.checked)}
+            />
+            <label class="c-field__label" for={`${prefix}-notify`}>
+              {t("notice.notify")}
+            </label>
+            {notice.mandatory && <p class="muted">{t("notice.mandatory")}</p>}
+            {(notice.mandatory || notify) && (
+              <div id={`${prefix}-notice-text`} class="notice-mail" data-testid="notice-text">
+                <p>{t("notice.to", { to: notice.to.join(", ") })}</p>
+                <p>{t("notice.subject", { subject: notice.subject })}</p>
+                <p class="notice-body">{notice.bodyText}</p>
+              </div>
+            )}
+          </div>
+        )}
       </fieldset>
       {problem && <ProblemNotice problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
       {(retryable || problem?.code === "stale_version") && (

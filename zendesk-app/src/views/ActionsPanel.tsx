@@ -13,6 +13,7 @@ import { ActionButtons, isDestructive } from "./ActionButtons";
 import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
 import { lazyView } from "./lazyView";
 import { Notice } from "./parts";
+import { GrantList, endSpecOf } from "./GrantList";
 
 /** Shown after an action only: its own chunk. */
 const SuggestedReply = lazyView(() => import("./SuggestedReply").then((m) => m.SuggestedReply));
@@ -61,13 +62,14 @@ const roleName = (role: string | null) => tOr(`panel_role.${role ?? ""}`, role ?
  * there is nothing to do instead of seeing the actions vanish.
  */
 export function ActionsPanel({ context, session, onChanged }: { context: RequesterContext; session: SessionInfo | null; onChanged: () => void }) {
-  const { api } = useServices();
-  const [open, setOpen] = useState<{ action: string; place: "headline" | "list" } | null>(null);
+  const { api, ticket } = useServices();
+  const [open, setOpen] = useState<{ action: string; place: "headline" | "list" | "grants" } | null>(null);
   const [showAll, setShowAll] = useState(false);
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
   const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
   const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
-  const availability = useAvailability(api, session ? userTarget : null, session ? accountTarget : null);
+  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId);
+  const availability = answer?.actions ?? null;
   const formsReady = useFormsReady();
   const headline = headlineOf(context);
   const head = (
@@ -81,6 +83,29 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   const relevant = actionCatalog
     .filter((spec) => spec.applies(context) && targetOf(spec, context))
     .map((spec) => ({ ...spec, fields: spec.fields.map((f) => (f.optionsFrom === "plans" ? { ...f, options: session.plans } : f)) }));
+  const done = (result: ActionOutcome) => {
+    setOpen(null);
+    setOutcome(result);
+    onChanged();
+  };
+  const toggle = (place: "headline" | "list" | "grants") => (action: string) => {
+    setOutcome(null);
+    setOpen(open?.action === action && open.place === place ? null : { action, place });
+  };
+  const Form = ActionForm;
+  const grants = (
+    <GrantList
+      grants={answer?.grants ?? []}
+      context={context}
+      stateOf={(action) => availability?.get(action)}
+      open={open?.place === "grants" ? open.action : null}
+      onToggle={toggle("grants")}
+      form={(grant) => {
+        const spec = endSpecOf(grant);
+        return <Form key={grant.id} spec={spec} context={context} destructive={false} previewFirst={availability?.get(grant.endAction)?.preview === true} onDone={done} onCancel={() => setOpen(null)} onRefresh={onChanged} />;
+      }}
+    />
+  );
   if (relevant.length > 0 && relevant.every((spec) => !allowed(spec, session))) {
     const needed = relevant.map((spec) => actionRules[spec.action].minRole).sort((a, b) => (roleAtLeast(a as never, b as never) ? 1 : -1))[0] ?? "support_full";
     return (
@@ -89,6 +114,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         <Notice tone="info" testId="read-only">
           {t("actions.read_only", { role: roleName(session.staff.panelRole), needed: roleName(needed) })}
         </Notice>
+        {grants}
       </section>
     );
   }
@@ -97,16 +123,6 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   const specs = relevant.filter((spec) => (availability ? stateOf(spec) !== undefined : allowed(spec, session)));
   const fitting = headline.actions.map((action) => specs.find((s) => s.action === action)).filter((s): s is (typeof specs)[number] => s !== undefined);
 
-  const done = (result: ActionOutcome) => {
-    setOpen(null);
-    setOutcome(result);
-    onChanged();
-  };
-  const toggle = (place: "headline" | "list") => (action: string) => {
-    setOutcome(null);
-    setOpen(open?.action === action && open.place === place ? null : { action, place });
-  };
-  const Form = ActionForm;
   const formFor = (place: "headline" | "list", among: ActionSpec[]) => {
     const spec = open?.place === place ? among.find((s) => s.action === open.action && stateOf(s)?.status !== "unavailable") : undefined;
     if (!spec) return null;
@@ -118,6 +134,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         destructive={isDestructive(spec)}
         previewFirst={isDestructive(spec) || stateOf(spec)?.preview === true}
         cap={capOf(spec, session, stateOf(spec))}
+        notice={stateOf(spec)?.notice ?? null}
         onDone={done}
         onCancel={() => setOpen(null)}
         onRefresh={onChanged}
@@ -143,6 +160,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
           {formFor("headline", fitting)}
         </div>
       )}
+      {grants}
       {specs.length > 0 && (
         <button type="button" class="c-btn c-btn--basic c-btn--sm all-toggle" aria-expanded={showAll} aria-controls="all-actions" data-testid="all-actions" onClick={() => setShowAll(!showAll)}>
           {t("actions.all", { count: specs.length })}

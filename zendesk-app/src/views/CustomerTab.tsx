@@ -8,6 +8,7 @@ import { ActivityList } from "./ActivityList";
 import { BillingCard } from "./BillingCard";
 import { PartialNotice, UnresolvedNotice } from "./PartialNotice";
 import { lazyView } from "./lazyView";
+import { dateTime } from "../format";
 import { Notice, ProblemNotice } from "./parts";
 import { StaleMarker } from "./StaleMarker";
 import { UserCard } from "./UserCard";
@@ -69,6 +70,11 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
             <RequesterPicker reason="ambiguous" candidates={context.candidates} onPick={pick} />
           )}
           {!refreshing && <StaleMarker loadedAt={state.loadedAt} onRefresh={control.refresh} />}
+          {context.pick && (
+            <Notice tone="info" testId="picked-by">
+              {t("picker.picked_by", { name: context.pick.pickedBy, when: dateTime(context.pick.pickedAt) })}
+            </Notice>
+          )}
           <PartialNotice context={context} />
           <UnresolvedNotice context={context} />
           {context.match === "exact" && context.candidates.length > 0 && (

@@ -3,47 +3,56 @@ import { accountAfter } from "../accountAfter.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling } from "../billingState.js";
 import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
-import type { Executor } from "../targets.js";
-import { assertGrantDue } from "../temporaryGrant.js";
+import type { AccountTarget, Executor } from "../targets.js";
+import type { CommandContext } from "../command.js";
+import { assertGrant, type GrantEnding } from "../temporaryGrant.js";
 import { temporarySeats } from "./seatHolders.js";
 
 export const ExpansionExpireInput = z.object({ expansionId: z.string().min(1) }).strict();
 
-async function openExpansion(db: Executor, accountId: string, expansionId: string, now: Date) {
+export async function expansionToEnd(ending: GrantEnding, db: Executor, accountId: string, expansionId: string, now: Date) {
   const row = await db.selectFrom("seat_expansions").selectAll().where("id", "=", expansionId).where("account_id", "=", accountId).executeTakeFirst();
-  return assertGrantDue(row, `seat expansion ${expansionId} on account ${accountId}`, now);
+  return assertGrant(ending, row, `seat expansion ${expansionId} on account ${accountId}`, now);
 }
 
 /**
- * seats.expansion_expire — Steward's own action (the sweep, a system actor): the provider bills
- * the licence plus the expansions still open, and the expansion is marked reverted (the bill is
- * left alone when the subscription has ended).
+ * Ends a temporary seat expansion: the provider bills the licence plus the expansions still open, and
+ * the expansion is marked reverted (the bill is left alone when the subscription has ended). The sweep
+ * does it once the expansion is due (expire); an agent may do it before (end).
  */
-export const expireSeatExpansion = defineCommand({
-  action: "seats.expansion_expire",
-  targetType: "account",
-  input: ExpansionExpireInput,
-  provider: "billing",
-  providerState: async (target, input, ctx) => {
-    const row = await openExpansion(ctx.deps.database.db, target.id, input.expansionId, ctx.now);
-    const billing = await currentBilling(ctx, target.account);
-    return { expansion: { id: row.id, seats: row.seats, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id }, billing: billingSnapshot(billing) };
-  },
-  perform: async (target, input, ctx, call) => {
-    // An ended subscription bills nothing: only the bookkeeping is closed.
-    const billing = await earlierBilling(ctx);
-    if (!billing?.subscriptionId || billing.status === "canceled") return billing;
-    const remaining = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id, { except: input.expansionId });
-    return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call);
-  },
-  verify: async (target, input, ctx) => {
-    const remaining = await temporarySeats(ctx.deps.database.db, target.id, { except: input.expansionId });
-    return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === target.account.seats_licensed + remaining, unchanged: (now, before) => now.seats === before.seats });
-  },
-  apply: async (trx, target, input, ctx, billing) => {
-    const row = await openExpansion(trx, target.id, input.expansionId, ctx.now);
-    await trx.updateTable("seat_expansions").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
-    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expansion_ended", detail: `-${row.seats} temporary seats (ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, billing: billingSnapshot(billing) } };
-  },
-});
+export function expansionEnder<Name extends "seats.expansion_expire" | "seats.expansion_end">(action: Name, ending: GrantEnding, guard?: (target: AccountTarget, ctx: CommandContext) => Promise<void>) {
+  return defineCommand({
+    action,
+    targetType: "account",
+    input: ExpansionExpireInput,
+    provider: "billing",
+    providerState: async (target, input, ctx) => {
+      // Read first by the runner: "nothing to end" (guard) is said before "no such grant".
+      await guard?.(target, ctx);
+      const row = await expansionToEnd(ending, ctx.deps.database.db, target.id, input.expansionId, ctx.now);
+      const billing = await currentBilling(ctx, target.account);
+      return { expansion: { id: row.id, seats: row.seats, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id }, billing: billingSnapshot(billing) };
+    },
+    perform: async (target, input, ctx, call) => {
+      // An ended subscription bills nothing: only the bookkeeping is closed.
+      const billing = await earlierBilling(ctx);
+      if (!billing?.subscriptionId || billing.status === "canceled") return billing;
+      const remaining = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id, { except: input.expansionId });
+      return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call);
+    },
+    verify: async (target, input, ctx) => {
+      const remaining = await temporarySeats(ctx.deps.database.db, target.id, { except: input.expansionId });
+      return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === target.account.seats_licensed + remaining, unchanged: (now, before) => now.seats === before.seats });
+    },
+    apply: async (trx, target, input, ctx, billing) => {
+      const row = await expansionToEnd(ending, trx, target.id, input.expansionId, ctx.now);
+      await trx.updateTable("seat_expansions").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
+      const by = ending === "end" ? ` ended${ctx.now < new Date(row.expires_at) ? " early" : ""} by support (ticket ${ctx.ticketId})` : "";
+      await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expansion_ended", detail: `-${row.seats} temporary seats${by} (granted for ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();
+      return { after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, billing: billingSnapshot(billing) } };
+    },
+  });
+}
+
+/** seats.expansion_expire — Steward's own action (the sweep, a system actor), once the expansion is due. */
+export const expireSeatExpansion = expansionEnder("seats.expansion_expire", "expire");

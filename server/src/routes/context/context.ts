@@ -1,5 +1,7 @@
 import { Router } from "express";
-import { ContextQuery, RequesterContext } from "../../../../shared/schemas/context.js";
+import { ContextQuery, RequesterContext, RequesterPickBody } from "../../../../shared/schemas/context.js";
+import type { Kysely } from "kysely";
+import type { DB } from "../../db/schema.js";
 import { appendAudit, type AuditInput } from "../../audit/auditLog.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
@@ -44,6 +46,19 @@ function errorCode(part: RequesterContext[PartName]): string {
   return part.status === "error" ? part.error.code : "ok";
 }
 
+/** The agent's pick for this ticket, when it was made for this requester email (a changed requester drops it). */
+async function pickFor(db: Kysely<DB>, ticketId: string | null, email: string) {
+  if (!ticketId) return null;
+  const row = await db
+    .selectFrom("ticket_requester_picks as p")
+    .leftJoin("staff as s", "s.id", "p.picked_by_staff_id")
+    .select(["p.user_id", "p.picked_at", "p.requester_email", "s.name", "s.email"])
+    .where("p.ticket_id", "=", ticketId)
+    .executeTakeFirst();
+  if (!row || row.requester_email !== email.toLowerCase()) return null;
+  return { userId: row.user_id, pickedBy: row.name ?? row.email ?? "", pickedAt: new Date(row.picked_at).toISOString() };
+}
+
 export function contextRoutes(deps: AppDeps): Router {
   const router = Router();
   route(
@@ -63,7 +78,10 @@ export function contextRoutes(deps: AppDeps): Router {
       // Answered only after its audit entry, which checks the cached staff row (auth/staffCache.ts).
       before: guard(deps, "context.view", { cachedStaff: true }),
     },
-    async ({ query, req }) => {
+    async ({ query: asked, req }) => {
+      // A pick made on this ticket (by anyone) applies unless the request names a user itself.
+      const pick = asked.userId ? null : await pickFor(deps.database.db, ticketIdOf(req), asked.email);
+      const query = pick ? { ...asked, userId: pick.userId } : asked;
       const result = await buildRequesterContext(
         { db: deps.database.db, identity: deps.identity, billing: deps.billing, directory: deps.directory, reader: { actor: requireActor(req), ticketId: ticketIdOf(req) }, clock: deps.clock, partTimeoutMs: deps.config.CONTEXT_PART_TIMEOUT_MS, logger: req.log ?? deps.logger },
         query,
@@ -77,10 +95,11 @@ export function contextRoutes(deps: AppDeps): Router {
         throw new Problem(404, "requester_not_found", "Not found", `No user has the email ${query.email}; the closest matches are in candidates`, { candidates: result.candidates });
       }
       const accountId = result.user?.account_id;
-      if (!accountId) return result.context;
+      if (!accountId) return { ...result.context, pick };
       const open = result.openOperations ?? (await openOperationsOf(deps.database.db, accountId));
       return {
         ...result.context,
+        pick,
         unresolvedOperations: open.map((o) => ({
           operationId: o.operation_id,
           action: o.action,
@@ -90,6 +109,36 @@ export function contextRoutes(deps: AppDeps): Router {
           lastError: o.last_error,
         })),
       };
+    },
+  );
+  route(
+    router,
+    {
+      method: "post",
+      path: "/api/context/pick",
+      summary: "Remember which user a ticket is about (or forget it with userId null), for every agent who opens the ticket",
+      tags: ["lookup"],
+      body: RequesterPickBody,
+      responses: { 200: "The pick as stored", 403: "Panel role too low", 404: "No such user" },
+      before: guard(deps, "context.view"),
+    },
+    async ({ body, req }) => {
+      const db = deps.database.db;
+      const actor = requireActor(req);
+      if (actor.kind !== "staff") throw Problem.forbidden("action_not_allowed", "Only staff pick a requester");
+      if (body.userId === null) {
+        await db.deleteFrom("ticket_requester_picks").where("ticket_id", "=", body.ticketId).execute();
+        return { pick: null };
+      }
+      const user = await db.selectFrom("users").select("id").where("id", "=", body.userId).where("status", "!=", "deleted").executeTakeFirst();
+      if (!user) throw Problem.notFound(`No user ${body.userId}`);
+      const row = { ticket_id: body.ticketId, requester_email: body.email.toLowerCase(), user_id: user.id, picked_by_staff_id: actor.staffId, picked_at: deps.clock.now() };
+      await db
+        .insertInto("ticket_requester_picks")
+        .values(row)
+        .onConflict((oc) => oc.column("ticket_id").doUpdateSet({ requester_email: row.requester_email, user_id: row.user_id, picked_by_staff_id: row.picked_by_staff_id, picked_at: row.picked_at }))
+        .execute();
+      return { pick: await pickFor(db, body.ticketId, body.email) };
     },
   );
   return router;
