@@ -2,7 +2,7 @@ import { decodeJwt, decodeProtectedHeader, errors as joseErrors, SignJWT } from 
 import { describe, expect, it } from "vitest";
 import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, SessionTokenError, verifySessionToken } from "../../src/auth/sessionToken.js";
 import { ManualClock } from "../../src/clock.js";
-import { testConfig } from "../support/databases.js";
+import { testConfig } from "../support/testConfig.js";
 
 const config = testConfig({ SESSION_SECRET: "session-known-answer-secret-0123456789abcdef", ZENDESK_SUBDOMAIN: "acme", ZAF_INSTALLATION_ID: "123456" });
 const T0 = Date.parse("2026-11-24T12:00:00.000Z") / 1000;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ActionEffects, ActionTarget } from "../../../shared/schemas/actions.js";
 import { ManualClock } from "../../src/clock.js";
 import { CONFIRMATION_TTL_SECONDS, issueConfirmationToken, previewFingerprint, verifyConfirmationToken } from "../../src/commands/confirmation.js";
-import { testConfig } from "../support/databases.js";
+import { testConfig } from "../support/testConfig.js";
 
 const config = testConfig({ SESSION_SECRET: "confirmation-known-answer-secret-0123456789" });
 const ISSUED_AT = new Date("2026-11-24T12:00:00.000Z");

@@ -4,9 +4,10 @@ import { sealPending } from "../../src/audit/sealer.js";
 import { auditKeysFromSecret, installAuditKeys, type AuditKeys } from "../../src/audit/sealKey.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import type { DB } from "../../src/db/schema.js";
+import { TEST_AUDIT_SECRET } from "./testConfig.js";
 
 /** A fixed audit key for every test (setup file): appendAudit MACs with it, sealers and verify use it. */
-export const TEST_AUDIT_SECRET = "5eed".repeat(16);
+export { TEST_AUDIT_SECRET };
 export const TEST_AUDIT_KEYS = auditKeysFromSecret(TEST_AUDIT_SECRET);
 installAuditKeys(TEST_AUDIT_KEYS);
 

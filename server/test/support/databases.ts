@@ -7,7 +7,6 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { ManualClock } from "../../src/clock.js";
-import { loadConfig, type Config } from "../../src/config.js";
 import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { AppDeps } from "../../src/deps.js";
@@ -16,8 +15,8 @@ import { createBillingPort, createIdentityPort, type BillingPort, type IdentityP
 import { createDirectoryPort, type DirectoryPort } from "../../src/directory/index.js";
 import type { CallPolicy } from "../../src/providers/providerCall.js";
 import { seedDemoData } from "../../src/seed/demo.js";
-import { TEST_AUDIT_KEYS, TEST_AUDIT_SECRET } from "./auditKeys.js";
-import { TEST_RATE_LIMITS } from "./rateLimits.js";
+import { TEST_AUDIT_KEYS } from "./auditKeys.js";
+import { testConfig } from "./testConfig.js";
 
 /** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -158,10 +157,7 @@ export async function createTestDatabase(kind: DatabaseKind, options: { migrate?
   return database;
 }
 
-export function testConfig(env: Record<string, string> = {}): Config {
-  // Tests are demo-mode unless they say otherwise (production-like settings need an explicit mode).
-  return loadConfig({ STEWARD_MODE: "demo", LOG_LEVEL: "silent", DEMO_SEED: "false", AUDIT_SEAL_KEY: TEST_AUDIT_SECRET, ...TEST_RATE_LIMITS, ...env });
-}
+export { testConfig };
 
 /** App dependencies over a fresh database, with a manual clock and silent logs. */
 export async function createTestDeps(
