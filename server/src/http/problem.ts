@@ -83,6 +83,9 @@ export function toProblem(err: unknown): Problem {
   // body-parser errors (malformed JSON, too large) carry a status and are safe to expose.
   if (e?.type === "entity.parse.failed") return Problem.badRequest("The body is not valid JSON", [{ field: "body", reason: "malformed JSON" }]);
   if (e?.type === "entity.too.large") return new Problem(413, "payload_too_large", "Payload too large", "The request body is too large");
+  // The router decodes path segments before any handler sees them: a malformed %-escape (or UTF-8 that is
+  // no text, e.g. an encoded lone surrogate) is the caller's fault, not ours.
+  if (err instanceof URIError) return Problem.badRequest("A path segment is not valid percent-encoded UTF-8", [{ field: "params", reason: "not valid percent-encoded UTF-8" }]);
   if (e?.expose && (e.status ?? e.statusCode)) {
     const status = e.status ?? e.statusCode ?? 400;
     return new Problem(status, "invalid_request", "Invalid request", e.message);

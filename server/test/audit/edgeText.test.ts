@@ -56,6 +56,8 @@ const cases: { name: string; field: string; send: Send }[] = [
   { name: "NUL in an audit export filter", field: "query.targetAccountId", send: (h) => get(h, "support_read_only", "/api/audit/export?format=csv&targetAccountId=%00") },
   { name: "NUL in a query parameter name", field: "query.q", send: (h) => get(h, "admin", "/api/staff?q%00=1") },
   { name: "NUL in a route parameter of a request that would be denied", field: "params.staffId", send: async (h) => request(h.app).patch("/api/staff/stf%00x").set("Authorization", await bearer(h, "support_read_only")).send({ active: false, reason: "left" }) },
+  { name: "an encoded lone surrogate in a route parameter (the router cannot decode it)", field: "params", send: (h) => get(h, "support_read_only", "/api/impersonation/tickets/a%ED%A0%80b/sessions") },
+  { name: "a cut-off escape in a route parameter", field: "params", send: (h) => get(h, "admin", "/api/console/entries/1%E0%A4%A") },
   { name: "NUL in a staff grant", field: "body.name", send: async (h) => request(h.app).post("/api/staff").set("Authorization", await bearer(h, "admin")).send({ zendeskUserId: "990001", panelRole: "support_full", name: `Ann${NUL}`, reason: "joined" }) },
   { name: "NUL in a caps change key", field: "body.changes.0.role", send: async (h) => request(h.app).put("/api/caps").set("Authorization", await bearer(h, "admin")).send({ changes: [{ action: "billing.credit_apply", [`role${NUL}`]: "admin", limit: 1 }], reason: "r" }) },
   { name: "NUL in a caps change, sent by a non-admin", field: "body.reason", send: async (h) => request(h.app).put("/api/caps").set("Authorization", await bearer(h, "support_full")).send({ changes: [], reason: `r${NUL}` }) },
