@@ -243,6 +243,9 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.keyboard.press("Tab");
     await expect.poll(focused).toMatchObject({ tag: "input", label: "Add an internal note to the ticket" });
     await page.keyboard.press("Tab");
+    // Extending a trial can tell the customer (issue 14: the email's text is shown with the choice).
+    await expect.poll(focused).toMatchObject({ tag: "input", label: "Notify the customer by email" });
+    await page.keyboard.press("Tab");
     await expect.poll(focused).toMatchObject({ tag: "button", name: "Run" });
     await page.keyboard.press("Enter");
     await frame.waitForSelector('[data-testid="action-result"]');
