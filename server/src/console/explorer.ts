@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, visible, withSeals, type AuditVisibility } 
 import type { AuditKeys } from "../audit/sealKey.js";
 import type { DB } from "../db/schema.js";
 import { diffEntry } from "./diff.js";
-import { flagCondition } from "./flagSql.js";
+import { flagCondition, outsideHoursAt } from "./flagSql.js";
 import { isStoredFlag } from "./flagger.js";
 import type { WorkingHours } from "./workingHours.js";
 
@@ -218,6 +218,18 @@ export async function overview(db: Kysely<DB>, scope: ExplorerScope, now: Date, 
 
   const flags: ConsoleOverview["flags"] = [];
   for (const id of flagIds) {
+    if (id === "outside_hours" && scope.visibility.kind === "all" && scope.hours.startMinute % 15 === 0 && scope.hours.endMinute % 15 === 0) {
+      // Quarter-hour buckets (the flagger keeps them): exact while the hours start and end on a quarter hour.
+      const row = await db
+        .selectFrom("audit_staff_writes_quarter")
+        .select(sql<string | null>`sum(n)`.as("n"))
+        .where("bucket", ">=", from)
+        .where("bucket", "<", to)
+        .where(outsideHoursAt(sql`bucket`, scope.hours))
+        .executeTakeFirstOrThrow();
+      flags.push({ id, count: Number(row.n ?? 0) });
+      continue;
+    }
     if (isStoredFlag(id)) {
       const row = await db
         .selectFrom("audit_flag")

@@ -15,7 +15,7 @@ const list = (values: readonly string[]) =>
   );
 
 const STAFF_WRITES = actionNames.filter((a) => actionRules[a].kind === "write" && actionRules[a].minRole !== "system");
-const staffWrite = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(STAFF_WRITES)}))`;
+export const staffWrite = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(STAFF_WRITES)}))`;
 const lookup = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(LOOKUP_ACTIONS)}))`;
 
 /** A JSON number at a constant path of `after`, else null (never a cast error on odd data). */
@@ -50,10 +50,15 @@ function capEdge(): RawBuilder<SqlBool> {
   return sql<SqlBool>`(${refused} or ${sql.join(near, sql` or `)})`;
 }
 
-function outsideHours(hours: WorkingHours): RawBuilder<SqlBool> {
-  const local = sql`(audit_log.occurred_at at time zone ${hours.timeZone})`;
+/** Whether the instant `at` falls outside the working hours, in their time zone. */
+export function outsideHoursAt(at: RawBuilder<unknown>, hours: WorkingHours): RawBuilder<SqlBool> {
+  const local = sql`(${at} at time zone ${hours.timeZone})`;
   const minute = sql`(extract(hour from ${local}) * 60 + extract(minute from ${local}))`;
-  return sql<SqlBool>`(${staffWrite} and (extract(isodow from ${local})::int not in (${sql.join(hours.days.map((d) => sql.lit(d)))}) or ${minute} < ${sql.lit(hours.startMinute)} or ${minute} >= ${sql.lit(hours.endMinute)}))`;
+  return sql<SqlBool>`(extract(isodow from ${local})::int not in (${sql.join(hours.days.map((d) => sql.lit(d)))}) or ${minute} < ${sql.lit(hours.startMinute)} or ${minute} >= ${sql.lit(hours.endMinute)})`;
+}
+
+function outsideHours(hours: WorkingHours): RawBuilder<SqlBool> {
+  return sql<SqlBool>`(${staffWrite} and ${outsideHoursAt(sql`audit_log.occurred_at`, hours)})`;
 }
 
 /** The entry flags the flagger stores (server/src/console/flagger.ts), decided by the entry alone. */

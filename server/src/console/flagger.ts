@@ -1,7 +1,7 @@
 import { sql, type Kysely, type RawBuilder, type SqlBool } from "kysely";
 import { flagParams, LOOKUP_ACTIONS, type FlagId } from "../../../shared/flags.js";
 import type { DB } from "../db/schema.js";
-import { entryFlagCondition } from "./flagSql.js";
+import { entryFlagCondition, staffWrite } from "./flagSql.js";
 
 /**
  * Writes the console's stored flags and daily counts (migration 035) for entries as they are sealed, in chain order from
@@ -100,6 +100,12 @@ async function activityCounts(trx: Kysely<DB>, through: number, last: number): P
     group by 1, 2, 3
     on conflict (day, actor_key, action) do update
       set n = audit_activity_day.n + excluded.n, actor_email = coalesce(excluded.actor_email, audit_activity_day.actor_email)`.execute(trx);
+  await sql`
+    insert into audit_staff_writes_quarter (bucket, n)
+    select date_bin('15 minutes', audit_log.occurred_at, timestamptz '2000-01-01 00:00:00+00'), count(*)
+    from ${roundEntries(through, last)} and ${staffWrite}
+    group by 1
+    on conflict (bucket) do update set n = audit_staff_writes_quarter.n + excluded.n`.execute(trx);
 }
 
 /** One round: the next `batchSize` sealed entries not yet flagged. Only the lock holder works. */

@@ -222,6 +222,12 @@ export interface AuditActivityDayTable {
   n: ColumnType<string, number | string, number | string>;
 }
 
+/** Agents' writes per UTC quarter hour, for the start screen's outside-hours count (flagger.ts). */
+export interface AuditStaffWritesQuarterTable {
+  bucket: Timestamp;
+  n: ColumnType<string, number | string, number | string>;
+}
+
 /** A console flag raised by an entry (server/src/console/flagger.ts). */
 export interface AuditFlagTable {
   flag: string;
@@ -494,6 +500,7 @@ export interface DB {
   audit_seal_state: AuditSealStateTable;
   audit_flag: AuditFlagTable;
   audit_activity_day: AuditActivityDayTable;
+  audit_staff_writes_quarter: AuditStaffWritesQuarterTable;
   audit_checkpoint: AuditCheckpointTable;
   audit_verified: AuditVerifiedTable;
   audit_legacy: AuditLegacyTable;

@@ -50,6 +50,7 @@ export async function resetAuditLog(db: Kysely<DB>): Promise<void> {
   // The console's stored flags and counts follow the chain (migration 035): they restart with it.
   await sql`delete from audit_flag`.execute(db);
   await sql`delete from audit_activity_day`.execute(db);
+  await sql`delete from audit_staff_writes_quarter`.execute(db);
 }
 
 export async function sealCount(db: Kysely<DB>): Promise<number> {

@@ -136,6 +136,16 @@ describe.each(databaseKinds)("stored window flags on %s", (kind) => {
     expect(got(o.byGroup)).toEqual(expectSeries((r) => r.grp));
   });
 
+  it("counts writes outside working hours from quarter-hour buckets exactly as the rule on each write, in any time zone", async () => {
+    const { flagCondition } = await import("../../src/console/flagSql.js");
+    for (const h of [hours, { timeZone: "Asia/Kathmandu", days: [1, 2, 3, 4, 5], startMinute: 8 * 60 + 15, endMinute: 17 * 60 + 45 }, { timeZone: "America/New_York", days: [7, 1], startMinute: 0, endMinute: 600 }]) {
+      const o = await overview(deps.database.db, { visibility: { kind: "all" }, hours: h }, NOW, 30);
+      const { rows } = await sql<{ n: string }>`select count(*) as n from audit_log where occurred_at >= ${from} and occurred_at < ${new Date(Date.UTC(2026, 2, 21))} and ${flagCondition("outside_hours", h)}`.execute(deps.database.db);
+      expect(Number(rows[0]?.n), h.timeZone).toBeGreaterThan(0);
+      expect(o.flags.find((f) => f.id === "outside_hours")?.count, h.timeZone).toBe(Number(rows[0]?.n));
+    }
+  });
+
   it.each([
     ["everything (operations and admin)", { kind: "all" } as const],
     ["an agent's own view (support)", { kind: "own", staffId: "stf_w_0" } as const],
