@@ -1,0 +1,120 @@
+import { sql } from "kysely";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { appendAudit, type AppendedAuditEntry } from "../../src/audit/auditLog.js";
+import { AuditWriteFailed } from "../../src/audit/failClosed.js";
+import { sealPending } from "../../src/audit/sealer.js";
+import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import { systemClock } from "../../src/clock.js";
+import type { Database } from "../../src/db/database.js";
+import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
+import { createTestDatabase, databaseKinds } from "../support/databases.js";
+import { agent, HOOK_TIMEOUT, resetAuditLog, writeEntry } from "./fixtures.js";
+
+/**
+ * Entries written on their own (lookups, refusals, failures) share INSERTs and commits when they arrive
+ * together (auditLog.ts, AppendBatcher). Each caller must still get exactly its own stored entry, one
+ * entry's refusal must fail that caller only, and a lost connection must fail every entry of its INSERT
+ * without trying them again (their commit is unknown; a retry could store one twice).
+ */
+const AT_ONCE = 30;
+
+async function rowsByReason(database: Database) {
+  return database.db.selectFrom("audit_log").select(["seq", "id", "reason", sql<string>`tx::text`.as("tx")]).orderBy("seq").execute();
+}
+
+describe.each(databaseKinds)("appends that arrive together, on %s", (kind) => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  }, HOOK_TIMEOUT);
+  afterAll(async () => {
+    await database.close();
+  }, HOOK_TIMEOUT);
+  beforeEach(async () => {
+    await sql.raw("drop trigger if exists test_refuse_some on audit_log").execute(database.db);
+    await resetAuditLog(database.db);
+  });
+
+  it(`${AT_ONCE} at once: fewer commits than entries, each caller gets its own entry, the chain verifies`, async () => {
+    const entries = await Promise.all(Array.from({ length: AT_ONCE }, (_, i) => appendAudit(database.db, writeEntry({ actor: agent(i), reason: `entry ${i}` }), systemClock)));
+    // Each caller's entry is the one it asked for, as stored.
+    const rows = await rowsByReason(database);
+    expect(rows).toHaveLength(AT_ONCE);
+    entries.forEach((entry, i) => {
+      expect(entry.reason).toBe(`entry ${i}`);
+      expect(entry.actor.staffId).toBe(`stf_test_${i}`);
+      expect(rows.find((r) => r.id === entry.id)).toMatchObject({ seq: entry.seq, reason: `entry ${i}` });
+    });
+    expect(new Set(entries.map((e) => e.seq)).size).toBe(AT_ONCE);
+    // Shared commits happened: more entries than transactions.
+    expect(new Set(rows.map((r) => r.tx)).size).toBeLessThan(AT_ONCE);
+    await sealPending(database.db, keys);
+    expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false })).toMatchObject({ ok: true, entries: AT_ONCE, breaks: [] });
+  });
+
+  it("one entry the database refuses fails that caller only; the others in its INSERT are stored", async () => {
+    // A statement error (P0001) for one reason only: the shared INSERT fails whole, and its entries go again one by one.
+    await sql
+      .raw(
+        `create or replace function test_refuse_some() returns trigger language plpgsql as $$ begin if new.reason = 'refuse me' then raise exception 'refused for the test'; end if; return new; end $$`,
+      )
+      .execute(database.db);
+    await sql.raw("create trigger test_refuse_some before insert on audit_log for each row execute function test_refuse_some()").execute(database.db);
+    const REFUSED = [5, 17, 18];
+    const results = await Promise.allSettled(
+      Array.from({ length: AT_ONCE }, (_, i) => appendAudit(database.db, writeEntry({ reason: REFUSED.includes(i) ? "refuse me" : `entry ${i}` }), systemClock)),
+    );
+    results.forEach((result, i) => {
+      if (REFUSED.includes(i)) {
+        expect(result.status).toBe("rejected");
+        expect((result as PromiseRejectedResult).reason).toBeInstanceOf(AuditWriteFailed);
+      } else {
+        expect(result.status).toBe("fulfilled");
+        expect((result as PromiseFulfilledResult<AppendedAuditEntry>).value.reason).toBe(`entry ${i}`);
+      }
+    });
+    const rows = await rowsByReason(database);
+    expect(rows.map((r) => r.reason).sort()).toEqual(
+      Array.from({ length: AT_ONCE }, (_, i) => i)
+        .filter((i) => !REFUSED.includes(i))
+        .map((i) => `entry ${i}`)
+        .sort(),
+    );
+  });
+});
+
+// A backend that ends itself exists only on a PostgreSQL server (PGlite has no second process to lose).
+describe("a connection lost during a shared INSERT, on postgres", () => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+  }, HOOK_TIMEOUT);
+  afterAll(async () => {
+    await database.close();
+  }, HOOK_TIMEOUT);
+
+  it("a connection lost during a shared INSERT fails all its entries and tries none again", async () => {
+    // The backend ends itself while inserting one marked row: the statement's outcome is, for the client, unknown.
+    await sql
+      .raw(
+        `create or replace function test_refuse_some() returns trigger language plpgsql as $$ begin if new.reason = 'cut me' then perform pg_terminate_backend(pg_backend_pid()); end if; return new; end $$`,
+      )
+      .execute(database.db);
+    await sql.raw("create trigger test_refuse_some before insert on audit_log for each row execute function test_refuse_some()").execute(database.db);
+    const results = await Promise.allSettled(
+      Array.from({ length: AT_ONCE }, (_, i) => appendAudit(database.db, writeEntry({ reason: i === AT_ONCE - 1 ? "cut me" : `entry ${i}` }), systemClock)),
+    );
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+    // The marked entry went in a shared INSERT (it arrived last, behind the ones in flight), so others failed with it.
+    expect(failed).toContain(AT_ONCE - 1);
+    expect(failed.length).toBeGreaterThan(1);
+    for (const i of failed) expect((results[i] as PromiseRejectedResult).reason).toBeInstanceOf(AuditWriteFailed);
+    await sql.raw("drop trigger test_refuse_some on audit_log").execute(database.db);
+    const rows = await rowsByReason(database);
+    // Nothing of the cut INSERT is stored, nothing twice, and every entry that was acknowledged is there.
+    expect(rows.map((r) => r.reason)).not.toContain("cut me");
+    expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
+    const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.id] : []));
+    expect(rows.map((r) => r.id).sort()).toEqual(acknowledged.sort());
+  });
+});
