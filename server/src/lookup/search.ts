@@ -1,7 +1,9 @@
-import { sql, type Kysely } from "kysely";
+import { createHash } from "node:crypto";
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { preparedStatement } from "../db/database.js";
 import type { SearchHit, SearchQuery, SearchResults } from "../../../shared/schemas/context.js";
 import type { DB } from "../db/schema.js";
-import { EXACT_SCORE, MATCH_PREFERENCE, STRONG_SCORE, TERMS_PER_WORD, allBranches, fuzzyWords, strongBranches, type SimilarTerms } from "./searchBranches.js";
+import { EXACT_SCORE, MATCH_PREFERENCE, STRONG_SCORE, TERMS_PER_WORD, allBranches, fuzzyWords, strongBranches, weakBranches, type SimilarTerms } from "./searchBranches.js";
 import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from "./searchCursor.js";
 
 /**
@@ -88,7 +90,7 @@ export function searchStatement(branches: ReturnType<typeof allBranches>, limit:
  */
 export async function similarTerms(db: Kysely<DB>, words: string[]): Promise<SimilarTerms> {
   if (words.length === 0) return new Map();
-  const { rows } = await sql<{ word: string; terms: string[] }>`
+  const { rows } = await sql<{ word: string; terms: string[] }>`${preparedStatement("search_similar_terms")}
     select v.word, array(
       select term from search_terms where term % v.word
       order by similarity(term, v.word) desc, term limit ${sql.lit(TERMS_PER_WORD)}) as terms
@@ -98,7 +100,7 @@ export async function similarTerms(db: Kysely<DB>, words: string[]): Promise<Sim
 
 /** Folded with the same function the indexes use, so "Zoë" and "ZOE" meet "zoe". */
 export async function foldQuery(db: Kysely<DB>, q: string): Promise<string> {
-  const row = (await sql<{ f: string | null }>`select steward_fold(${q}) as f`.execute(db)).rows[0];
+  const row = (await sql<{ f: string | null }>`${preparedStatement("search_fold")} select steward_fold(${q}) as f`.execute(db)).rows[0];
   return row?.f ?? "";
 }
 
@@ -109,13 +111,23 @@ export async function searchDirectory(db: Kysely<DB>, query: SearchQuery): Promi
   // Weaker matches always rank below strong ones: while strong matches fill the page, the costlier branches need not run.
   let rows: HitRow[] = [];
   if (!after || Number(after.score) >= STRONG_SCORE) {
-    rows = (await searchStatement(strongBranches(f), query.limit, after).execute(db)).rows;
+    rows = (await runPrepared(db, searchStatement(strongBranches(f), query.limit, after))).rows;
   }
   // An exact id or email is what the agent meant: near misses would only bury it.
   const exactOnly = after ? after.exactOnly : rows[0]?.score === EXACT_SCORE;
   if (rows.length <= query.limit && !exactOnly) {
     const terms = await similarTerms(db, fuzzyWords(f));
-    rows = (await searchStatement(allBranches(f, terms), query.limit, after).execute(db)).rows;
+    if (after) {
+      // A later page: its cursor may sit among strong or weak matches, so rank them together.
+      rows = (await runPrepared(db, searchStatement(allBranches(f, terms), query.limit, after))).rows;
+    } else {
+      // The first page, not filled by strong matches: those are every strong match there is, and each
+      // ranks above every weak one. Only the weak branches run; a row that matched both keeps its strong place.
+      const weak = weakBranches(f, terms);
+      const more = weak.length ? (await runPrepared(db, searchStatement(weak, query.limit + rows.length))).rows : [];
+      const strong = new Set(rows.map((r) => `${r.kind}:${r.id}`));
+      rows = [...rows, ...more.filter((r) => !strong.has(`${r.kind}:${r.id}`))].slice(0, query.limit + 1);
+    }
   }
 
   const page = rows.slice(0, query.limit);
@@ -124,4 +136,14 @@ export async function searchDirectory(db: Kysely<DB>, query: SearchQuery): Promi
     hits: page.map(toHit),
     nextCursor: rows.length > query.limit && last ? encodeSearchCursor({ score: last.score_text, kind: last.kind, id: last.id, exactOnly }) : null,
   };
+}
+
+/**
+ * A search statement's text depends only on the shape of the query (how many words, an "@", which weak
+ * branches apply), never on its values, which are parameters: each shape is parsed and planned once per
+ * connection instead of on every search (planning these unions cost more than running them).
+ */
+function runPrepared<T>(db: Kysely<DB>, statement: RawBuilder<T>) {
+  const name = `search_${createHash("sha256").update(statement.compile(db).sql).digest("hex").slice(0, 20)}`;
+  return sql<T>`${preparedStatement(name)}${statement}`.execute(db);
 }

@@ -40,10 +40,6 @@ const lowered = (column: string) => sql`lower(${sql.ref(column)})`;
 const from = (kind: Kind) => (kind === "user" ? sql`users u` : sql`accounts a`);
 const idOf = (kind: Kind) => (kind === "user" ? sql`u.id` : sql`a.id`);
 
-export function escapeLike(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
-}
-
 /** The words of the folded query, split as steward_words() splits names. */
 export function queryWords(f: string): string[] {
   return f.split(/[^\p{L}\p{N}]+/u).filter(Boolean).slice(0, MAX_WORDS);
@@ -85,9 +81,10 @@ function exactBranches(f: string): Branch[] {
  * early; and names containing every word of the query (a surname), through the words GIN index.
  */
 function prefixBranches(f: string): Branch[] {
-  const pattern = `${escapeLike(f)}%`;
+  // A byte-order range, not LIKE: a range on parameters is an index condition in a prepared statement's
+  // generic plan too, where `like $1` is not (search.ts prepares these statements).
   const prefix = (kind: Kind, matchedOn: string, expr: Branch) =>
-    branch(kind, matchedOn, sql`2 + 0.99 * similarity(${expr}, ${f})`, sql`${expr} like ${pattern}`, sql`${expr} using ~<~`);
+    branch(kind, matchedOn, sql`2 + 0.99 * similarity(${expr}, ${f})`, sql`${expr} ~>=~ ${f} and ${expr} ~<~ ${f + MAX_CHAR}`, sql`${expr} using ~<~`);
   const words = f.includes("@") ? [] : queryWords(f);
   const wholeWords = (kind: Kind, column: string) =>
     branch(kind, "name_words", sql`2 + 0.99 * similarity(${folded(column)}, ${f})`,
@@ -186,8 +183,12 @@ export function strongBranches(f: string): Branch[] {
   return [...exactBranches(f), ...prefixBranches(f)];
 }
 
-/** Every branch; the weaker ones (typos, similar words) run only when strong matches do not fill a page. */
+/** Typos and similar words: below every strong match, run only when strong matches do not fill a page. */
+export function weakBranches(f: string, terms: SimilarTerms): Branch[] {
+  return [...f].length < TYPO_MIN_LENGTH ? [] : f.includes("@") ? emailWeakBranches(f, terms) : textWeakBranches(f, terms);
+}
+
+/** Every branch: a later page whose cursor may fall among strong or weak matches ranks them together. */
 export function allBranches(f: string, terms: SimilarTerms): Branch[] {
-  const weak = [...f].length < TYPO_MIN_LENGTH ? [] : f.includes("@") ? emailWeakBranches(f, terms) : textWeakBranches(f, terms);
-  return [...strongBranches(f), ...weak];
+  return [...strongBranches(f), ...weakBranches(f, terms)];
 }

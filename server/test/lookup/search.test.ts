@@ -3,6 +3,8 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SearchHit } from "../../../shared/schemas/context.js";
 import { createApp } from "../../src/app.js";
+import { foldQuery, searchDirectory, searchStatement, similarTerms } from "../../src/lookup/search.js";
+import { allBranches, fuzzyWords } from "../../src/lookup/searchBranches.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, addAccount, addUser, lookupTestDeps, sessionFor, SETUP_TIMEOUT_MS, type TestDeps } from "./fixtures.js";
 
@@ -128,6 +130,21 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
       cursor = res.body.nextCursor as string | null;
     } while (cursor);
     expect(seen).toEqual(whole.map((h) => `${h.kind}:${h.id}`));
+  });
+
+  it("a first page not filled by strong matches is the full ranking's first page (weak branches run alone, matches of both kept strong)", async () => {
+    const db = deps.database.db;
+    // "northwind": account names match strongly and their domains weakly as well (the same rows, both ways).
+    for (const q of ["northwind", "nrothwind", "jhon@northwind.example", "mara quilfeather", "Northwind Traders", "zoe", "john"]) {
+      for (const limit of [2, 5, 50]) {
+        const f = await foldQuery(db, q);
+        const whole = (await searchStatement(allBranches(f, await similarTerms(db, fuzzyWords(f))), limit).execute(db)).rows;
+        const expected = whole.slice(0, limit).map((r) => `${r.kind}:${r.id}:${r.score}:${r.matched_on}`);
+        const page = await searchDirectory(db, { q, limit });
+        expect(page.hits.map((h) => `${h.kind}:${h.id}:${h.score}:${h.matchedOn}`), `${q} (limit ${limit})`).toEqual(expected);
+        expect(page.nextCursor !== null, `${q} (limit ${limit}) has a next page`).toBe(whole.length > limit);
+      }
+    }
   });
 
   it("answers 400 problem+json naming q for empty, oversized or huge queries, fast", async () => {
