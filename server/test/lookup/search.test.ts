@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import type { Express } from "express";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -144,6 +145,25 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
         expect(page.hits.map((h) => `${h.kind}:${h.id}:${h.score}:${h.matchedOn}`), `${q} (limit ${limit})`).toEqual(expected);
         expect(page.nextCursor !== null, `${q} (limit ${limit}) has a next page`).toBe(whole.length > limit);
       }
+    }
+  });
+
+  it("takes a word the vocabulary holds nearly as typed, a word it lacks broadly, and leaves the session's threshold alone", async () => {
+    const db = deps.database.db;
+    // "northwood" is 0.43 similar to the known "northwind": a neighbour at pg_trgm's 0.3, not at 0.6.
+    await sql`insert into search_terms (term) values ('northwood'), ('northwinds')`.execute(db);
+    try {
+      await db.connection().execute(async (conn) => {
+        const terms = await similarTerms(conn, ["northwind", "nortwind"]);
+        expect(terms.get("northwind")).toEqual(["northwind", "northwinds"]);
+        // The misspelling (not in the vocabulary) reaches the known word at 0.58.
+        expect(terms.get("nortwind")).toContain("northwind");
+        // set_config(…, true) lasted for that statement only: the connection is back at the default.
+        const after = await sql<{ t: string }>`select current_setting('pg_trgm.similarity_threshold') as t`.execute(conn);
+        expect(Number(after.rows[0]?.t)).toBe(0.3);
+      });
+    } finally {
+      await sql`delete from search_terms where term in ('northwood', 'northwinds')`.execute(db);
     }
   });
 
