@@ -36,6 +36,9 @@ appendAudit writes (same MAC, sealed by the same sealer), a full verify, and eve
   --queries N      queries per search filter (default 40)
   --skip-verify    skip the full verify
   --keep           keep the database afterwards
+  --reuse NAME     measure an existing database NAME on the --database server (one a --keep run left, or one
+                   whose run was stopped): no append timing; entries up to --entries are loaded, whatever is
+                   unsealed is sealed, search indexes the load dropped are rebuilt; the database is kept
   --help           this text`;
 
 /**
@@ -49,6 +52,7 @@ const values = benchArgs(HELP, {
   queries: { type: "string", default: "40" },
   database: { type: "string" },
   keep: { type: "boolean", default: false },
+  reuse: { type: "string" },
   "skip-verify": { type: "boolean", default: false },
   help: { type: "boolean", default: false },
 });
@@ -151,7 +155,8 @@ async function timeAppends(database: Database, count: number, writers: number): 
 /**
  * Bulk path: rows written exactly as appendAudit writes them (same content, same MAC; the database stamps seq),
  * the search indexes dropped during the load and rebuilt after (as pg_restore does), then sealed by the real
- * sealer. Returns rows/s for the load and for sealing.
+ * sealer. The dropped indexes are listed in a table of the database first, so a stopped run can be finished
+ * (--reuse). Returns rows/s for the load and for sealing.
  */
 async function bulkLoad(database: Database, count: number): Promise<{ loadRate: number; sealRate: number }> {
   const { db } = database;
@@ -159,8 +164,11 @@ async function bulkLoad(database: Database, count: number): Promise<{ loadRate: 
   // The sealer's own indexes (tx, seq) and the primary key stay; the search indexes are rebuilt after.
   const keep = ["audit_log_pkey", "audit_log_seq_idx", "audit_log_tx_idx"];
   const indexes = await sql<{ indexname: string; indexdef: string }>`select indexname, indexdef from pg_indexes where tablename = 'audit_log'`.execute(db);
-  const dropped = indexes.rows.filter((ix) => !keep.includes(ix.indexname));
-  for (const ix of dropped) await sql.raw(`drop index ${ix.indexname}`).execute(db);
+  await sql`create table if not exists bench_deferred_audit_indexes (indexname text primary key, indexdef text not null)`.execute(db);
+  for (const ix of indexes.rows.filter((ix) => !keep.includes(ix.indexname))) {
+    await sql`insert into bench_deferred_audit_indexes values (${ix.indexname}, ${ix.indexdef}) on conflict do nothing`.execute(db);
+    await sql.raw(`drop index ${ix.indexname}`).execute(db);
+  }
   const bar = new cliProgress.SingleBar({ format: "bulk load |{bar}| {value}/{total} entries eta {eta_formatted}", stream: process.stderr, noTTYOutput: true, notTTYSchedule: 10_000 }, cliProgress.Presets.shades_classic);
   bar.start(count, 0);
   const started = performance.now();
@@ -176,17 +184,28 @@ async function bulkLoad(database: Database, count: number): Promise<{ loadRate: 
   }
   bar.stop();
   const loadSeconds = (performance.now() - started) / 1000;
+  return { loadRate: count / loadSeconds, sealRate: await finishLoad(database) };
+}
+
+/** Seals what is unsealed (returns entries/s), then rebuilds the search indexes a load dropped and analyzes. */
+async function finishLoad(database: Database): Promise<number> {
+  const { db } = database;
   const sealStarted = performance.now();
   const sealed = await sealPending(db, keys, { batchSize: 20_000 });
-  const sealSeconds = (performance.now() - sealStarted) / 1000;
+  const sealRate = sealed.sealed / ((performance.now() - sealStarted) / 1000);
   const indexStarted = performance.now();
+  await sql`create table if not exists bench_deferred_audit_indexes (indexname text primary key, indexdef text not null)`.execute(db);
+  const dropped = await sql<{ indexname: string; indexdef: string }>`select indexname, indexdef from bench_deferred_audit_indexes order by indexname`.execute(db);
   // pg_indexes shows a partitioned table's index as `ON ONLY audit_log`, which would build it on the
   // parent alone (no partition gets it, and it stays invalid): rebuild it on every partition.
-  for (const ix of dropped) await sql.raw(ix.indexdef.replace(" ON ONLY ", " ON ")).execute(db);
+  for (const ix of dropped.rows) {
+    await sql.raw(ix.indexdef.replace(" ON ONLY ", " ON ")).execute(db);
+    await sql`delete from bench_deferred_audit_indexes where indexname = ${ix.indexname}`.execute(db);
+  }
   await sql`analyze audit_log`.execute(db);
   await sql`analyze audit_seal`.execute(db);
-  process.stderr.write(`sealed ${sealed.sealed} entries; rebuilt ${dropped.length} indexes + analyze in ${((performance.now() - indexStarted) / 1000).toFixed(1)} s\n`);
-  return { loadRate: count / loadSeconds, sealRate: sealed.sealed / sealSeconds };
+  process.stderr.write(`sealed ${sealed.sealed} entries; rebuilt ${dropped.rows.length} indexes + analyze in ${((performance.now() - indexStarted) / 1000).toFixed(1)} s\n`);
+  return sealRate;
 }
 
 /** Each search filter with values drawn from the same distribution as the data; the real searchAudit with limit 50. */
@@ -254,13 +273,13 @@ async function openBenchDatabase(): Promise<{ database: Database; dispose: () =>
     };
     return { database, dispose };
   }
-  const name = `steward_bench_audit_${process.pid}`;
+  const name = values.reuse ?? `steward_bench_audit_${process.pid}`;
   const admin = async (text: string) => {
     const client = new pg.Client({ connectionString: values.database });
     await client.connect();
     await client.query(text).finally(() => client.end());
   };
-  await admin(`create database ${name}`);
+  if (!values.reuse) await admin(`create database ${name}`);
   const url = new URL(values.database);
   url.pathname = `/${name}`;
   const database = await openDatabase({ kind: "postgres", url: url.toString(), poolSize: 10 });
@@ -268,7 +287,7 @@ async function openBenchDatabase(): Promise<{ database: Database; dispose: () =>
     database,
     dispose: async () => {
       await database.close();
-      if (values.keep) process.stderr.write(`kept database ${redactUrl(url.toString())}\n`);
+      if (values.keep || values.reuse) process.stderr.write(`kept database ${redactUrl(url.toString())}\n`);
       else await admin(`drop database ${name} with (force)`);
     },
   };
@@ -279,11 +298,12 @@ async function main(): Promise<void> {
   try {
     await migrateToLatest(database.db);
     process.stdout.write(`audit benchmark: ${ENTRIES.toLocaleString("en")} entries on ${database.kind} (${database.location}); ${APPENDS} appends by ${WRITERS} writers\n\n`);
-    const single = await timeAppends(database, Math.min(2000, APPENDS), 1);
-    const concurrent = await timeAppends(database, APPENDS, WRITERS);
+    // A reused database has entries already: its append figures would not be comparable, so none are taken.
+    const single = values.reuse ? undefined : await timeAppends(database, Math.min(2000, APPENDS), 1);
+    const concurrent = values.reuse ? undefined : await timeAppends(database, APPENDS, WRITERS);
     const appended = Number((await database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll().as("n")).executeTakeFirst())?.n ?? 0);
-    const bulk = appended < ENTRIES ? await bulkLoad(database, ENTRIES - appended) : { loadRate: 0, sealRate: 0 };
-    const row = (name: string, f: AppendFigures) => [name, f.rate.toFixed(0), ms(f.p50), ms(f.p95), ms(f.lagP50), ms(f.lagP99), ms(f.lagMax)];
+    const bulk = appended < ENTRIES ? await bulkLoad(database, ENTRIES - appended) : { loadRate: 0, sealRate: await finishLoad(database) };
+    const row = (name: string, f: AppendFigures | undefined) => (f ? [name, f.rate.toFixed(0), ms(f.p50), ms(f.p95), ms(f.lagP50), ms(f.lagP99), ms(f.lagMax)] : [name, "-", "-", "-", "-", "-", "-"]);
     printTable(
       ["write path", "entries/s", "p50 ms", "p95 ms", "seal lag p50 ms", "p99 ms", "max ms"],
       [

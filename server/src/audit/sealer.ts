@@ -16,6 +16,18 @@ export interface SealOptions {
   /** …or this long after the last one, if the chain grew. */
   checkpointIntervalMs?: number;
   now?: () => Date;
+  /** Where the previous round of a catch-up stopped (its SealRound.resume): see sealRound. */
+  resume?: SealResume;
+}
+
+/**
+ * A full round's last sealed seq and its snapshot xmin. Every entry still unsealed after that round was
+ * either visible to it and after its last seq (it took the visible ones in seq order), or invisible to it
+ * and so written by a transaction at or above its xmin. The next round reads only those two ranges.
+ */
+export interface SealResume {
+  afterSeq: number;
+  xmin: string;
 }
 
 export interface SealRound {
@@ -26,6 +38,8 @@ export interface SealRound {
   /** More entries are waiting (the batch was full). */
   more: boolean;
   checkpoint: AuditCheckpoint | null;
+  /** With `more`: where the next round may start (pass it as SealOptions.resume). */
+  resume?: SealResume;
 }
 
 const INSERT_CHUNK = 1000;
@@ -67,14 +81,38 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
     const state = { horizon: first.horizon };
     const head = first.head_seq !== null && first.head_hash !== null ? { chain_seq: Number(first.head_seq), hash: first.head_hash } : undefined;
     const lastCheckpoint = first.checkpoint_seq !== null && first.checkpoint_at !== null ? { chain_seq: Number(first.checkpoint_seq), created_at: new Date(first.checkpoint_at) } : undefined;
-    const rows = await trx
-      .selectFrom("audit_log as a")
-      .selectAll("a")
-      .where(sql<boolean>`a.tx >= ${state.horizon}::xid8`)
-      .where(({ not, exists, selectFrom }) => not(exists(selectFrom("audit_seal as s").select("s.chain_seq").whereRef("s.entry_seq", "=", "a.seq"))))
-      .orderBy("a.seq")
-      .limit(batchSize)
-      .execute();
+    const base = trx.selectFrom("audit_log as a").selectAll("a").where(sql<boolean>`a.tx >= ${state.horizon}::xid8`);
+    const unsealed = (from: typeof base) =>
+      from.where(({ not, exists, selectFrom }) => not(exists(selectFrom("audit_seal as s").select("s.chain_seq").whereRef("s.entry_seq", "=", "a.seq")))).orderBy("a.seq").limit(batchSize);
+    const resume = options.resume;
+    // In a catch-up the horizon stays put until the backlog is gone, so the plain query would step over every
+    // entry already sealed since, on every round (quadratic: hours for a 10M backlog). Resumed, it reads on
+    // from the last round's seq, plus whatever committed since that round's snapshot.
+    const rows = resume
+      ? await trx
+          .selectFrom(
+            // Each range ordered and limited on its own (a subquery each: a UNION's ORDER BY/LIMIT would apply to the whole).
+            trx
+              .selectFrom(
+                // Read on in seq order, each row checked on its own (a LATERAL with LIMIT is not turned into a
+                // join): as an anti-join the planner walked every seal, or the whole backlog, on each round.
+                base
+                  .leftJoinLateral((eb) => eb.selectFrom("audit_seal as s").select(sql<number>`1`.as("one")).whereRef("s.entry_seq", "=", "a.seq").limit(1).as("sealed"), (join) => join.onTrue())
+                  .where("sealed.one", "is", null)
+                  .where("a.seq", ">", resume.afterSeq)
+                  .orderBy("a.seq")
+                  .limit(batchSize)
+                  .as("later"),
+              )
+              .selectAll("later")
+              .unionAll(trx.selectFrom(unsealed(base.where("a.seq", "<=", resume.afterSeq).where(sql<boolean>`a.tx >= ${resume.xmin}::xid8`)).as("since")).selectAll("since"))
+              .as("a"),
+          )
+          .selectAll("a")
+          .orderBy("a.seq")
+          .limit(batchSize)
+          .execute()
+      : await unsealed(base).execute();
 
     let chainSeq = head?.chain_seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
@@ -92,7 +130,8 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
     // A full batch may have left visible rows behind: keep the old horizon until a round takes them all.
     if (!more && horizonNow !== state.horizon) await trx.updateTable("audit_seal_state").set({ horizon: horizonNow }).where("id", "=", 1).execute();
     const checkpoint = chainSeq > 0 ? await maybeCheckpoint(trx, keys, lastCheckpoint, { chainSeq, headHash: prevHash }, now(), options) : null;
-    return { leader: true, sealed: seals.length, headSeq: chainSeq, more, checkpoint };
+    const last = rows.at(-1);
+    return { leader: true, sealed: seals.length, headSeq: chainSeq, more, checkpoint, ...(more && last ? { resume: { afterSeq: last.seq, xmin: horizonNow } } : {}) };
   });
 }
 
@@ -120,8 +159,10 @@ async function maybeCheckpoint(
 export async function sealPending(db: Kysely<DB>, keys: AuditKeys, options: SealOptions = {}): Promise<{ sealed: number; checkpoints: AuditCheckpoint[]; leader: boolean }> {
   let sealed = 0;
   const checkpoints: AuditCheckpoint[] = [];
+  let resume = options.resume;
   for (;;) {
-    const round = await sealRound(db, keys, options);
+    const round = await sealRound(db, keys, { ...options, resume });
+    resume = round.resume;
     sealed += round.sealed;
     if (round.checkpoint) checkpoints.push(round.checkpoint);
     if (!round.leader || !round.more) return { sealed, checkpoints, leader: round.leader };
