@@ -90,9 +90,18 @@ export const actionInputs = {
 export type SupportActionName = keyof typeof actionInputs;
 export const supportActionNames = Object.keys(actionInputs) as SupportActionName[];
 
+/**
+ * A sentence as a code and its values, for clients that word it themselves (the sidebar, in the agent's
+ * language): params ending in `Cents` are amounts in the effects' currency, in `Date` ISO timestamps;
+ * `count` picks the plural. The English text beside it stays for API clients.
+ */
+export const EffectPhrase = z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) });
+export type EffectPhrase = z.infer<typeof EffectPhrase>;
+
 /** The billing-aware preview of a destructive action. */
 export const ActionEffects = z.object({
   summary: z.string(),
+  summaryPhrase: EffectPhrase,
   activeSubscription: z.boolean(),
   mrrLostCents: z.number().int(),
   currency: z.string(),
@@ -104,6 +113,8 @@ export const ActionEffects = z.object({
   usersOverSeats: z.array(z.object({ id: z.string(), email: z.string(), name: z.string() })).optional(),
   retentionUntil: z.string().nullable(),
   warnings: z.array(z.string()),
+  /** The warnings as phrases, in the same order. */
+  warningPhrases: z.array(EffectPhrase),
 });
 export type ActionEffects = z.infer<typeof ActionEffects>;
 
