@@ -18,6 +18,30 @@ describe.each([
   { locale: "en-US", ticket: 1006, summary: /^Suspend .+: \d+ users? cannot sign in until the suspension is lifted; billing continues$/, continues: "Billing continues: the next invoice of" },
   { locale: "de", ticket: 1003, summary: /^.+ suspendieren: \d+ Benutzer (kann|können) sich bis zur Aufhebung nicht anmelden; die Abrechnung läuft weiter$/, continues: "Die Abrechnung läuft weiter: die nächste Rechnung über" },
 ])("impact previews ($locale, 320 px)", ({ locale, ticket, summary, continues }) => {
+  const loaded = async (frame: Frame) => (await frame.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name))).filter((url) => url.includes("/assets/")).map((url) => url.replace(/.*\/assets\//, ""));
+  /** The strings chunks among them, as part-language ("core-de"). */
+  const strings = (files: string[]) => files.filter((f) => f.startsWith("strings-")).map((f) => f.replace(/^strings-(core|more)-([a-z]+)-.*$/, "$1-$2")).sort();
+
+  it("loads the agent's language only, and the forms with their strings only once an action is opened", async () => {
+    const lang = locale.slice(0, 2);
+    const { page, frame } = await ui.openTicket(ticket, "9003", locale);
+    const first = await loaded(frame);
+    // The first view: one language's first-view strings, the agent's; no form code, no form strings.
+    expect(strings(first), first.join(" ")).toEqual([`core-${lang}`]);
+    expect(first.some((f) => f.startsWith("ActionForm-")), first.join(" ")).toBe(false);
+    expect(await frame.getAttribute('[data-testid="actions"]', "data-forms")).toBe("on-demand");
+
+    await frame.click('[data-testid="all-actions"]');
+    await frame.click('[data-group="status"] button[data-action="account.suspend"]');
+    await frame.waitForSelector('[data-testid="action-form"] textarea[name="reason"]');
+    const after = await loaded(frame);
+    expect(after.some((f) => f.startsWith("ActionForm-"))).toBe(true);
+    expect(strings(after), after.join(" ")).toEqual([`core-${lang}`, `more-${lang}`]);
+    // Its labels come from the on-demand strings, in the agent's language.
+    expect(await frame.$$eval('[data-testid="action-form"] label', (ls) => ls.map((l) => l.textContent ?? "").join("|"))).toContain(locale === "de" ? "Grund" : "Reason");
+    await page.close();
+  });
+
   it("shows a suspension's summary and its next invoice in the agent's language, money and date by Intl", async () => {
     const { page, frame } = await ui.openTicket(ticket, "9003", locale);
     await frame.click('[data-testid="all-actions"]');
