@@ -46,7 +46,7 @@ export interface CommandRequest {
 }
 
 /** The notice choice must fit the action: no notice to turn on where there is none, none to turn off where it is mandatory. */
-function assertNoticeChoice(action: string, notify: boolean | undefined): void {
+export function assertNoticeChoice(action: string, notify: boolean | undefined): void {
   if (notify === false && isNoticeMandatory(action)) throw Problem.badRequest("The request has invalid fields", [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }]);
   if (notify === true && !noticeOf(action)) throw Problem.badRequest("The request has invalid fields", [{ field: "body.notifyCustomer", reason: `${action} has no customer notice` }]);
 }

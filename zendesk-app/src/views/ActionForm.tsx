@@ -109,7 +109,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   /** Over the agent's cap (refused here or by the server), or marked by an admin: a second person can run it. */
   const approvable = problem !== null && asked === null && (problem.approvalPossible === true || problem.code === "over_cap");
 
-  /** The same action, target, ticket, reason and input, stored for someone whose role and caps allow it. */
+  /** The same action, target, ticket, reason, input and notice choice, stored for someone whose role and caps allow it. */
   async function askApproval() {
     const request = body();
     if (!request) return;
@@ -122,6 +122,8 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
         ticketId: request.ticketId,
         reason: request.reason,
         input: request.input,
+        // The notice choice waits with the request and applies when the approver runs it.
+        ...(request.notifyCustomer !== undefined ? { notifyCustomer: request.notifyCustomer } : {}),
       });
       setProblem(null);
       setAsked(created.approval);
