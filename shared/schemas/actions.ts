@@ -18,6 +18,17 @@ export const ActionTarget = z.object({
 });
 export type ActionTarget = z.infer<typeof ActionTarget>;
 
+/**
+ * The customer's language as Zendesk has it for the ticket's requester (e.g. "de", "de-DE", "en-US"):
+ * customer notices are written in it where there is a translation (English and German), else English.
+ */
+export const CustomerLocale = z
+  .string()
+  .trim()
+  .max(35)
+  .regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/, "must be a locale such as de or en-US")
+  .describe("The ticket requester's locale: customer notices are written in it where a translation exists (en, de), else in English");
+
 export function actionRequest<T extends z.ZodType>(input: T) {
   return z.object({
     ticketId: TicketId,
@@ -29,6 +40,7 @@ export function actionRequest<T extends z.ZodType>(input: T) {
     confirmationToken: z.string().min(10).max(4000).optional(),
     /** Tell the customer by email (the text is in the available actions' `notice`); mandatory notices cannot be turned off. */
     notifyCustomer: z.boolean().optional(),
+    customerLocale: CustomerLocale.optional(),
     /** Operations+ only: go ahead although the ticket's requester is not the target or in its account (recorded, flagged). */
     ticketOverrideReason: TicketOverrideReason.optional(),
   });

@@ -17,7 +17,7 @@ async function bearer(h: Harness, who: PanelRole | "second_full"): Promise<strin
   return `Bearer ${await sessionOf(h, who)}`;
 }
 
-async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean }) {
+async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean; customerLocale?: string }) {
   const ticketId = body.ticketId ?? (await ticketFor(h.deps, { type: body.targetType, id: body.targetId }));
   return request(h.app).post("/api/approvals").set("Authorization", await bearer(h, who)).send({ reason: "Customer was double charged last month", ...body, ticketId });
 }
@@ -148,14 +148,15 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     await request(h.app).put("/api/approvals/policy").set("Authorization", await bearer(h, "admin")).send({ action: "user.lockout_clear", requiresApproval: false, reason: "Back to normal" }).expect(200);
   });
 
-  it("keeps the requester's 'notify the customer' choice until the approver runs the action: ticked, the notice goes out with the run; unticked, none", async () => {
+  it("keeps the requester's 'notify the customer' choice (and the customer's language) until the approver runs the action: ticked, the notice goes out with the run; unticked, none", async () => {
     const db = h.deps.database.db;
-    const noticesOn = async (ticketId: string) => (await db.selectFrom("mail_outbox").select(["to_address", "subject", "body_text"]).where("ticket_id", "=", ticketId).where("subject", "=", "A credit was added to your balance").execute()).length;
+    const noticeMails = (ticketId: string) => db.selectFrom("mail_outbox").select(["to_address", "subject", "body_text"]).where("ticket_id", "=", ticketId).where("kind", "=", "notice:billing.credit_apply").execute();
+    const noticesOn = async (ticketId: string) => (await noticeMails(ticketId)).length;
     const admins = (await db.selectFrom("users").select("email").where("account_id", "=", ACCOUNT).where("role", "in", ["owner", "admin"]).where("status", "in", ["active", "suspended"]).execute()).length;
     expect(admins).toBeGreaterThan(0);
     const ops = await bearer(h, "operations");
 
-    const ticked = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_101 }, notifyCustomer: true });
+    const ticked = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_101 }, notifyCustomer: true, customerLocale: "de-CH" });
     expect(ticked.status, JSON.stringify(ticked.body)).toBe(201);
     expect(ticked.body.approval).toMatchObject({ notifyCustomer: true, input: { amountCents: 7_101 } });
     expect((await auditOf(h.deps, "approval.request", ACCOUNT)).at(-1)?.after).toMatchObject({ notifyCustomer: true, input: { amountCents: 7_101 } });
@@ -166,6 +167,8 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     const approved = await decide(h, ops, ticked.body.approval.id as string, "approve");
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect(await noticesOn(ticketId)).toBe(admins);
+    // In the requester's language, as asked: the request kept the locale too.
+    expect(new Set((await noticeMails(ticketId)).map((m) => m.subject))).toEqual(new Set(["Ihrem Guthaben wurde eine Gutschrift hinzugefügt"]));
     const run = (await auditOf(h.deps, "billing.credit_apply", ACCOUNT)).find((e) => e.approval?.requestId === ticked.body.approval.id);
     expect(run?.after).toMatchObject({ customerNotice: expect.anything() });
 

@@ -8,7 +8,7 @@ import { actionCatalog, actionGroups, groupOf, targetOf, type ActionSpec } from 
 import { headlineOf } from "../actions/headline";
 import { loadMoreStrings, t, tOr } from "../i18n";
 import { useServices } from "../state/services";
-import { useAvailability } from "../state/useAvailability";
+import { customerLocaleOf, useAvailability } from "../state/useAvailability";
 import { ActionButtons, isDestructive } from "./ActionButtons";
 import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
 import { lazyView } from "./lazyView";
@@ -82,7 +82,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
   const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
   const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
-  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId);
+  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId, customerLocaleOf(ticket.requester.locale));
   const availability = answer?.actions ?? null;
   const forms = useForms();
   const headline = headlineOf(context);

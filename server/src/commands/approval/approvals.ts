@@ -42,16 +42,16 @@ export function approvableCommand(action: string): AnyCommand | null {
 
 /**
  * The stored input carries, beside the action's own input, what the request asked for the run:
- * ticketOverrideReason and notifyCustomer (kept there so a request is one row, read back as asked).
+ * ticketOverrideReason, notifyCustomer and customerLocale (kept there so a request is one row, read back as asked).
  */
-function splitStored(raw: unknown): { input: Record<string, unknown>; ticketOverrideReason: string | undefined; notifyCustomer: boolean | undefined } {
-  const { ticketOverrideReason, notifyCustomer, ...input } = (raw ?? {}) as { ticketOverrideReason?: string; notifyCustomer?: boolean } & Record<string, unknown>;
-  return { input, ticketOverrideReason, notifyCustomer };
+function splitStored(raw: unknown): { input: Record<string, unknown>; ticketOverrideReason: string | undefined; notifyCustomer: boolean | undefined; customerLocale: string | undefined } {
+  const { ticketOverrideReason, notifyCustomer, customerLocale, ...input } = (raw ?? {}) as { ticketOverrideReason?: string; notifyCustomer?: boolean; customerLocale?: string } & Record<string, unknown>;
+  return { input, ticketOverrideReason, notifyCustomer, customerLocale };
 }
 
 export function toApproval(row: Row): ApprovalRequest {
   const { notifyCustomer } = splitStored(row.input);
-  const { notifyCustomer: _dropped, ...input } = (row.input ?? {}) as Record<string, unknown>;
+  const { notifyCustomer: _notify, customerLocale: _locale, ...input } = (row.input ?? {}) as Record<string, unknown>;
   return {
     id: row.id,
     action: row.action,
@@ -148,7 +148,7 @@ export async function requestApproval(deps: AppDeps, actor: StaffActor, body: Ap
         account_id: accountId,
         ticket_id: body.ticketId,
         reason: body.reason,
-        input: JSON.stringify({ ...(input as object), ...(body.ticketOverrideReason ? { ticketOverrideReason: body.ticketOverrideReason } : {}), ...(body.notifyCustomer !== undefined ? { notifyCustomer: body.notifyCustomer } : {}) }),
+        input: JSON.stringify({ ...(input as object), ...(body.ticketOverrideReason ? { ticketOverrideReason: body.ticketOverrideReason } : {}), ...(body.notifyCustomer !== undefined ? { notifyCustomer: body.notifyCustomer } : {}), ...(body.customerLocale ? { customerLocale: body.customerLocale } : {}) }),
         preview: preview === null ? null : JSON.stringify(preview),
         status: "pending",
         requested_by_staff_id: actor.staffId,
@@ -260,12 +260,12 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
   row = claimed;
 
   const command = approvableCommand(row.action) as AnyCommand;
-  const { input, ticketOverrideReason, notifyCustomer } = splitStored(row.input);
+  const { input, ticketOverrideReason, notifyCustomer, customerLocale } = splitStored(row.input);
   const target = { type: row.target_type, id: row.target_id };
   const approval = { requestId: row.id, requestedBy: { staffId: row.requested_by_staff_id, email: row.requested_by_email }, approvedBy: { staffId: actor.staffId, email: actor.email ?? "" } };
   const reason = `${row.reason} (approved by ${actor.email ?? actor.staffId})`;
   // The requester's notice choice goes with the run: the customer hears of it as the requester chose.
-  const base = { actor, ticketId: row.ticket_id, reason, target, input, ticketOverrideReason, notifyCustomer, approval, requestId: null };
+  const base = { actor, ticketId: row.ticket_id, reason, target, input, ticketOverrideReason, notifyCustomer, customerLocale, approval, requestId: null };
   let result: ActionResponse | null = null;
   let problem: Problem | null = null;
   try {
