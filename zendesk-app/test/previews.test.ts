@@ -1,5 +1,6 @@
 import type { Frame } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { AFTER_FIRST_PAINT, chunkName } from "../../scripts/bundle-budget.js";
 import type { ActionPreviewResponse } from "../../shared/schemas/actions.js";
 import { axeViolations } from "./support/axe.js";
 import { screenshot } from "./support/browser.js";
@@ -30,6 +31,12 @@ describe.each([
     expect(strings(first), first.join(" ")).toEqual([`core-${lang}`]);
     expect(first.some((f) => f.startsWith("ActionForm-")), first.join(" ")).toBe(false);
     expect(await frame.getAttribute('[data-testid="actions"]', "data-forms")).toBe("on-demand");
+    // What every ticket view fetches after its first paint is what npm run budget reports as such: all
+    // of it arrives, and nothing else beyond the first view's own files.
+    const firstView = (await frame.evaluate(() => [...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>("script[src], link[href]")].map((e) => ("src" in e && e.src) || (e as HTMLLinkElement).href))).map((u) => chunkName(u.replace(/.*\/assets\//, "")));
+    await expect.poll(async () => (await loaded(frame)).map(chunkName).filter((n) => (AFTER_FIRST_PAINT as readonly string[]).includes(n)).sort()).toEqual([...AFTER_FIRST_PAINT].sort());
+    const settled = (await loaded(frame)).map(chunkName);
+    expect(settled.filter((n) => !firstView.includes(n) && !(AFTER_FIRST_PAINT as readonly string[]).includes(n) && n !== `strings-core-${lang}`), settled.join(" ")).toEqual([]);
 
     await frame.click('[data-testid="all-actions"]');
     await frame.click('[data-group="status"] button[data-action="account.suspend"]');
