@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -63,6 +63,13 @@ it("keeps the sidebar's JS + CSS within the 40 KiB gzip budget, with the SDK bun
   expect(js).toContain("iframe.handshake"); // the ZAF SDK is in the bundle, not loaded from a CDN
   expect(js).not.toMatch(/ZodError|_zod/); // shared/'s schemas are dropped; only its plain tables remain
   expect(readFileSync(join(app.dir, "index.html"), "utf8")).not.toMatch(/<script[^>]+src="https?:/);
+  // Garden's unused custom properties are dropped at build time: every var(--zd-…) the built CSS uses is still defined.
+  const css = readdirSync(join(app.dir, "assets")).filter((f) => f.endsWith(".css")).map((f) => readFileSync(join(app.dir, "assets", f), "utf8")).join("\n");
+  const used = new Set([...css.matchAll(/var\(\s*(--zd-[\w-]+)/g)].map((m) => m[1]));
+  const defined = new Set([...css.matchAll(/(--zd-[\w-]+)\s*:/g)].map((m) => m[1]));
+  expect(used.size).toBeGreaterThan(10);
+  expect([...used].filter((name) => !defined.has(name))).toEqual([]);
+  expect(defined.size).toBeLessThan(100); // not Garden's 255
 });
 
 describe("the sidebar in the local Zendesk page", () => {
