@@ -1,8 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import preact from "@preact/preset-vite";
 import { defineConfig, type Plugin } from "vite";
+import { usedGardenOnly } from "./gardenTrim.js";
 import { stringsChunkName, stringsPlugin } from "./stringParts.js";
 
 const sharedDir = fileURLToPath(new URL("../shared/", import.meta.url));
@@ -41,29 +40,6 @@ function builtInPromiseForZaf(): Plugin {
 }
 
 /**
- * Garden's css-variables declares 255 custom properties (--zd-*), of which the app's and Garden's own CSS
- * use a few dozen. The others are dead: dropped at build time. Used means named in a `var(--zd-…)` in
- * any CSS the pages import or in the app's source; a test checks every var() in the build is defined.
- */
-function usedGardenVariablesOnly(): Plugin {
-  const srcDir = fileURLToPath(new URL("src/", import.meta.url));
-  const garden = fileURLToPath(new URL("../node_modules/@zendeskgarden/", import.meta.url));
-  const sources = () => [
-    ...(readdirSync(srcDir, { recursive: true }) as string[]).filter((f) => /\.(css|tsx?)$/.test(f)).map((f) => join(srcDir, f)),
-    ...readdirSync(garden).filter((d) => d.startsWith("css-") && d !== "css-variables").map((d) => join(garden, d, "dist", "index.css")),
-  ];
-  return {
-    name: "steward:used-garden-variables",
-    transform(code, id) {
-      if (!id.replace(/\\/g, "/").endsWith("@zendeskgarden/css-variables/dist/index.css")) return null;
-      const used = new Set<string>();
-      for (const file of sources()) for (const m of readFileSync(file, "utf8").matchAll(/var\(\s*(--zd-[\w-]+)/g)) used.add(m[1] as string);
-      return { code: code.replace(/^\s*(--zd-[\w-]+)\s*:[^;]*;\n?/gm, (whole, name: string) => (used.has(name) ? whole : "")), map: null };
-    },
-  };
-}
-
-/**
  * Two pages, both served by Steward at their signed-URL locations: the sidebar (index.html, POST
  * /app) and the team-lead console (console.html, POST /console, nav_bar). Assets of both live under
  * /app/assets. Built with `npm run build:app` from the repository root.
@@ -71,7 +47,7 @@ function usedGardenVariablesOnly(): Plugin {
 export default defineConfig({
   root: fileURLToPath(new URL(".", import.meta.url)),
   base: "/app/",
-  plugins: [pureSharedSchemas(), builtInPromiseForZaf(), usedGardenVariablesOnly(), stringsPlugin(), preact({ devToolsEnabled: false, prefreshEnabled: false })],
+  plugins: [pureSharedSchemas(), builtInPromiseForZaf(), usedGardenOnly(), stringsPlugin(), preact({ devToolsEnabled: false, prefreshEnabled: false })],
   build: {
     outDir: "dist",
     emptyOutDir: true,
