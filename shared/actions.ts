@@ -36,6 +36,7 @@ export interface ActionRule {
 export const actionRules = {
   // Lookup and audit reading
   "context.view": { target: "user", minRole: "support_read_only", kind: "read", summary: "See a ticket requester's user and account context" },
+  "context.pick": { target: "user", minRole: "support_read_only", kind: "write", summary: "Pick which user a ticket is about (or forget the pick), for every agent who opens the ticket" },
   "search.run": { target: "search", minRole: "support_read_only", kind: "read", summary: "Search accounts and users" },
   "account.view": { target: "account", minRole: "support_read_only", kind: "read", summary: "Open an account" },
   "user.view": { target: "user", minRole: "support_read_only", kind: "read", summary: "Open a user" },

@@ -18,6 +18,17 @@ export const ActionTarget = z.object({
 });
 export type ActionTarget = z.infer<typeof ActionTarget>;
 
+/**
+ * The customer's language as Zendesk has it for the ticket's requester (e.g. "de", "de-DE", "en-US"):
+ * customer notices are written in it where there is a translation (English and German), else English.
+ */
+export const CustomerLocale = z
+  .string()
+  .trim()
+  .max(35)
+  .regex(/^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/, "must be a locale such as de or en-US")
+  .describe("The ticket requester's locale: customer notices are written in it where a translation exists (en, de), else in English");
+
 export function actionRequest<T extends z.ZodType>(input: T) {
   return z.object({
     ticketId: TicketId,
@@ -29,6 +40,7 @@ export function actionRequest<T extends z.ZodType>(input: T) {
     confirmationToken: z.string().min(10).max(4000).optional(),
     /** Tell the customer by email (the text is in the available actions' `notice`); mandatory notices cannot be turned off. */
     notifyCustomer: z.boolean().optional(),
+    customerLocale: CustomerLocale.optional(),
     /** Operations+ only: go ahead although the ticket's requester is not the target or in its account (recorded, flagged). */
     ticketOverrideReason: TicketOverrideReason.optional(),
   });
@@ -90,9 +102,18 @@ export const actionInputs = {
 export type SupportActionName = keyof typeof actionInputs;
 export const supportActionNames = Object.keys(actionInputs) as SupportActionName[];
 
+/**
+ * A sentence as a code and its values, for clients that word it themselves (the sidebar, in the agent's
+ * language): params ending in `Cents` are amounts in the effects' currency, in `Date` ISO timestamps;
+ * `count` picks the plural. The English text beside it stays for API clients.
+ */
+export const EffectPhrase = z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) });
+export type EffectPhrase = z.infer<typeof EffectPhrase>;
+
 /** The billing-aware preview of a destructive action. */
 export const ActionEffects = z.object({
   summary: z.string(),
+  summaryPhrase: EffectPhrase,
   activeSubscription: z.boolean(),
   mrrLostCents: z.number().int(),
   currency: z.string(),
@@ -104,6 +125,8 @@ export const ActionEffects = z.object({
   usersOverSeats: z.array(z.object({ id: z.string(), email: z.string(), name: z.string() })).optional(),
   retentionUntil: z.string().nullable(),
   warnings: z.array(z.string()),
+  /** The warnings as phrases, in the same order. */
+  warningPhrases: z.array(EffectPhrase),
 });
 export type ActionEffects = z.infer<typeof ActionEffects>;
 

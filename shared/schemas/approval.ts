@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { TicketId } from "../audit.js";
 import { PanelRole } from "../roles.js";
-import { ActionTarget, Reason } from "./actions.js";
+import { ActionTarget, CustomerLocale, Reason } from "./actions.js";
 
 export const approvalStatuses = ["pending", "approved", "rejected", "expired", "failed"] as const;
 export const ApprovalStatus = z.enum(approvalStatuses);
@@ -19,6 +19,8 @@ export const ApprovalRequest = z.object({
   ticketId: z.string(),
   reason: z.string(),
   input: z.unknown(),
+  /** The requester's "notify the customer" choice, applied when the action runs; null: not given (the action's default). */
+  notifyCustomer: z.boolean().nullable(),
   /** The requester's preview (effects) for destructive actions, else null. */
   preview: z.unknown().nullable(),
   status: ApprovalStatus,
@@ -42,6 +44,10 @@ export const ApprovalCreate = z.object({
   reason: Reason,
   input: z.record(z.string(), z.unknown()).default({}),
   ticketOverrideReason: z.string().max(500).optional(),
+  /** As on the action: whether the customer gets the action's notice when it runs (kept until an approver runs it). */
+  notifyCustomer: z.boolean().optional(),
+  /** As on the action: the language of the customer's notice (the ticket requester's locale). */
+  customerLocale: CustomerLocale.optional(),
 });
 export type ApprovalCreate = z.infer<typeof ApprovalCreate>;
 

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PanelRole } from "../roles.js";
-import { ActionTarget } from "./actions.js";
+import { ActionTarget, CustomerLocale } from "./actions.js";
 import { TicketId } from "../audit.js";
 
 /**
@@ -14,6 +14,8 @@ export const AvailableActionsQuery = z
     targetId: z.string().trim().min(1).max(100),
     /** The ticket the agent works: named in the customer notices' text. */
     ticketId: TicketId.optional(),
+    /** The ticket requester's locale: the notices' text in their language where there is a translation. */
+    customerLocale: CustomerLocale.optional(),
   })
   .strict();
 export type AvailableActionsQuery = z.infer<typeof AvailableActionsQuery>;

@@ -191,6 +191,17 @@ export type SearchQuery = z.infer<typeof SearchQuery>;
 export const SearchResults = z.object({ hits: z.array(SearchHit), nextCursor: z.string().nullable() });
 export type SearchResults = z.infer<typeof SearchResults>;
 
+/** `GET /api/accounts/:accountId/users`: an account's users to pick from (a search that found the account, not a user). */
+export const AccountUsersParams = z.object({ accountId: z.string().trim().min(1).max(255) });
+export const AccountUsersQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(50).describe("Users per answer (1-100), by name") });
+export const AccountUsers = z.object({
+  account: SearchHit,
+  users: z.array(SearchHit),
+  /** The account has more users than `limit` (search for one by name or email). */
+  more: z.boolean(),
+});
+export type AccountUsers = z.infer<typeof AccountUsers>;
+
 /** `POST /api/context/pick`: the user this ticket is about, picked by the agent (null forgets the pick). */
 export const RequesterPickBody = z
   .object({

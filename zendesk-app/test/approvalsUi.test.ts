@@ -75,6 +75,8 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   await sidebar.click(`${form} [data-testid="submit-action"]`);
   await sidebar.waitForSelector(`${form} [data-testid="problem"]`);
   expect(await creditsOf(accountId)).toBe(0);
+  // "Notify the customer" stays ticked (the default): the choice must survive until the approver runs it.
+  expect(await sidebar.isChecked(`${form} input[type="checkbox"][id$="-notify"]`)).toBe(true);
   await sidebar.click(`${form} [data-testid="ask-approval"]`);
   await sidebar.waitForSelector(`${form} [data-testid="approval-asked"]`);
   const pending = await sidebar.waitForSelector('[data-testid="ticket-approvals"] li[data-status="pending"]');
@@ -86,7 +88,9 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   const stored = await steward.deps.database.db.selectFrom("approval_requests").selectAll().execute();
   expect(stored).toHaveLength(1);
   const approvalId = stored[0]?.id as string;
-  expect(stored[0]).toMatchObject({ action: "billing.credit_apply", ticket_id: String(TICKET), target_id: accountId, status: "pending", requested_by_staff_id: "stf_demo_full" });
+  expect(stored[0]).toMatchObject({ action: "billing.credit_apply", ticket_id: String(TICKET), target_id: accountId, status: "pending", requested_by_staff_id: "stf_demo_full", input: { amountCents: 7_500, notifyCustomer: true } });
+  const notices = () => steward.deps.database.db.selectFrom("mail_outbox").select("to_address").where("ticket_id", "=", String(TICKET)).where("subject", "=", "A credit was added to your balance").execute();
+  expect(await notices()).toEqual([]);
 
   // Ada (admin) may decide it too; her Open ticket goes through routeTo to the ticket with its sidebar.
   const adaPage = await browser.newPage();
@@ -120,8 +124,10 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   expect(await approved.textContent()).toContain("olive.ops@steward-demo.test");
   await screenshot(sidebarPage, "approval-approved");
 
-  // Exactly one credit, audited once with both people.
+  // Exactly one credit, audited once with both people; the customer notice Sam left ticked went out with it.
   expect(await creditsOf(accountId)).toBe(1);
+  const admins = await steward.deps.database.db.selectFrom("users").select("email").where("account_id", "=", accountId).where("role", "in", ["owner", "admin"]).where("status", "in", ["active", "suspended"]).execute();
+  expect((await notices()).map((n) => n.to_address).sort()).toEqual(admins.map((a) => a.email).sort());
   const audited = await steward.deps.database.db
     .selectFrom("audit_log")
     .select(["actor_email", "outcome"])

@@ -13,9 +13,48 @@ const ui = sidebar320();
 const userText = async (frame: Frame) => (await frame.textContent('[data-testid="user"]')) ?? "";
 
 describe.each([
-  { locale: "en-US", banner: /^Picked for this ticket by Sam Support on .+\.$/ },
-  { locale: "de", banner: /^Für dieses Ticket ausgewählt von Sam Support am .+\.$/ },
-])("requester pick ($locale, 320 px)", ({ locale, banner }) => {
+  { locale: "en-US", banner: /^Picked for this ticket by Sam Support on .+\.$/, usersOf: "Users of", kindWord: "Account" },
+  { locale: "de", banner: /^Für dieses Ticket ausgewählt von Sam Support am .+\.$/, usersOf: "Benutzer von", kindWord: "Konto" },
+])("requester pick ($locale, 320 px)", ({ locale, banner, usersOf, kindWord }) => {
+  it("finds the account by its id, domain or billing customer id, and picks one of its users", async () => {
+    const db = ui.steward.deps.database.db;
+    await db.deleteFrom("ticket_requester_picks").execute();
+    const account = await db.selectFrom("accounts").select(["id", "name", "domain", "billing_customer_id"]).where("id", "=", "acc_demo_008").executeTakeFirstOrThrow();
+    const members = (await db.selectFrom("users").select("id").where("account_id", "=", account.id).where("status", "!=", "deleted").execute()).map((u) => u.id);
+    expect(members).toContain("usr_demo_shared_2");
+    const { page, frame } = await ui.openTicket(1010, "9002", locale);
+    await frame.click('[data-testid="user"] .link-btn');
+    const accountButton = `[data-testid="search-hits"] [data-testid="open-account"][data-account-id="${account.id}"]`;
+    for (const q of [account.id, account.domain as string, account.billing_customer_id as string]) {
+      // This query's own answer, not the button the previous one left.
+      const answered = page.waitForResponse((r) => new URL(r.url()).pathname === "/api/search" && new URL(r.url()).searchParams.get("q") === q);
+      await frame.fill("#picker-q", q);
+      const { hits } = (await (await answered).json()) as { hits: { kind: string; id: string }[] };
+      expect(hits.filter((h) => h.kind === "account").map((h) => h.id), q).toContain(account.id);
+      await frame.waitForSelector(accountButton);
+      expect(await frame.textContent(accountButton), q).toContain(kindWord);
+    }
+    await frame.click(accountButton);
+    await frame.waitForSelector(`[data-testid="account-users"][data-account-id="${account.id}"]`);
+    expect(((await frame.textContent('[data-testid="account-users"] h3')) ?? "").trim()).toBe(`${usersOf} ${account.name}`);
+    // Focus follows: the list's heading, so a keyboard or screen-reader user lands on the users.
+    expect(await frame.evaluate(() => document.activeElement?.tagName)).toBe("H3");
+    const listed = await frame.$$eval('[data-testid="account-users"] [data-testid="pick-user"]', (bs) => bs.map((b) => b.getAttribute("data-user-id") ?? ""));
+    expect(listed.length).toBe(Math.min(members.length, 50));
+    expect(listed.every((id) => members.includes(id)), listed.join(" ")).toBe(true);
+    expect(await axeViolations(frame), `account-users-${locale}`).toEqual([]);
+    await screenshot(page, `picker-account-users-${locale}-320`);
+
+    await frame.click('[data-testid="account-users"] [data-user-id="usr_demo_shared_2"]');
+    await frame.waitForSelector('[data-testid="picked-by"]');
+    expect(await userText(frame)).toContain("usr_demo_shared_2");
+    expect(await db.selectFrom("ticket_requester_picks").select(["ticket_id", "user_id"]).execute()).toEqual([{ ticket_id: "1010", user_id: "usr_demo_shared_2" }]);
+    // Opening the account was a lookup on this ticket: audited as account.view.
+    const views = await db.selectFrom("audit_log").select(["target_id", "ticket_id"]).where("action", "=", "account.view").where("target_id", "=", account.id).where("ticket_id", "=", "1010").execute();
+    expect(views.length).toBeGreaterThan(0);
+    await page.close();
+  });
+
   it("is kept per ticket on the server, shown with who picked it, for every agent, until forgotten", async () => {
     await ui.steward.deps.database.db.deleteFrom("ticket_requester_picks").execute();
     const { page, frame } = await ui.openTicket(1010, "9002", locale);

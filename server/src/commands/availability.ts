@@ -1,6 +1,7 @@
 import { actionRules, type ActionName } from "../../../shared/actions.js";
 import type { ActionAvailability, AvailableActions, AvailableActionsQuery, CustomerNotice, TemporaryGrant, UnavailableReason } from "../../../shared/schemas/availability.js";
 import { isNoticeMandatory, noticeRecipients, renderNotice } from "../mail/notices.js";
+import { mailLanguageOf, type MailLanguage } from "../mail/templates.js";
 import type { Actor } from "../actor.js";
 import { newOperationId } from "../audit/operations.js";
 import { roleAllows } from "../auth/permissions.js";
@@ -23,11 +24,11 @@ function entry(action: string, fields: Partial<ActionAvailability> = {}): Action
 }
 
 /** The notice each action would send about this target, as the customer will read it. */
-async function noticesFor(deps: AppDeps, target: CommandTarget, ticketId: string | null): Promise<(action: string) => CustomerNotice | null> {
+async function noticesFor(deps: AppDeps, target: CommandTarget, ticketId: string | null, language: MailLanguage): Promise<(action: string) => CustomerNotice | null> {
   const to = await noticeRecipients(deps.database.db, target);
   return (action) => {
     const first = to[0];
-    const mail = first ? renderNotice(action, { name: first.name, accountName: target.account.name, ticketId }) : null;
+    const mail = first ? renderNotice(action, { name: first.name, accountName: target.account.name, ticketId, language }) : null;
     return mail ? { mandatory: isNoticeMandatory(action), to: to.map((p) => p.email), ...mail } : null;
   };
 }
@@ -118,7 +119,7 @@ export async function availableActions(deps: AppDeps, actor: Actor, query: Avail
   const ctx: CommandContext = { deps, actor, ticketId: "", reason: "", requestId: null, operationId: newOperationId(), now: deps.clock.now() };
   const relevant = [...commands.values()].filter((c) => c.targetType === query.targetType && !INPUT_BOUND.has(c.action));
   // One after the other: the checks share the request's billing and sign-in readings (the first one reads).
-  const noticeOf = await noticesFor(deps, target, query.ticketId ?? null);
+  const noticeOf = await noticesFor(deps, target, query.ticketId ?? null, mailLanguageOf(query.customerLocale));
   const actions: ActionAvailability[] = [];
   for (const command of relevant) actions.push({ ...(await availabilityOf(command, target, actor, ctx, pending)), notice: noticeOf(command.action) });
   return { target: { type: target.type, id: target.id }, version: target.version, checkedAt: ctx.now.toISOString(), actions, grants: await openGrants(deps, target) };

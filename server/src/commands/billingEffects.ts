@@ -1,4 +1,4 @@
-import type { ActionEffects } from "../../../shared/schemas/actions.js";
+import type { ActionEffects, EffectPhrase } from "../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../shared/schemas/context.js";
 import type { User } from "../db/schema.js";
 import { isPlanName, monthlyRecurringCents, unitPriceCents, unusedTimeCents, type BillingInterval } from "../providers/planCatalog.js";
@@ -52,14 +52,14 @@ export function projectedNextInvoice(billing: BillingSummary, change: { plan?: s
  * What cancelling now does with the paid period (CancelMode "now"): the unused time is credited pro
  * rata to the customer's balance, not refunded to the card, on a final invoice issued at once.
  */
-export function cancelNowTerms(billing: BillingSummary, now: Date): string {
+export function cancelNowTerms(billing: BillingSummary, now: Date): Said {
   const periodEnd = billing.currentPeriodEnd ? new Date(billing.currentPeriodEnd) : null;
   const paid = billing.status !== null && EARNING.has(billing.status);
-  if (!paid || !periodEnd || !billing.interval) return "Nothing has been paid for the current period (trial or unpaid), so no unused time is credited; a final invoice is issued now for any pending charges";
+  if (!paid || !periodEnd || !billing.interval) return said("cancel_now_unpaid", {}, "Nothing has been paid for the current period (trial or unpaid), so no unused time is credited; a final invoice is issued now for any pending charges");
   // What is charged per period now (MRR is that amount per month), not a catalogue price.
   const amount = billing.interval === "year" ? billing.mrrCents * 12 : billing.mrrCents;
   const credit = unusedTimeCents(amount, periodEnd, billing.interval, now);
-  return `The unused time until ${periodEnd.toISOString().slice(0, 10)} (about ${formatMoney(credit, billing.currency)}) is credited to the customer's balance, not refunded to the card, on a final invoice issued now`;
+  return said("cancel_now_credit", { untilDate: periodEnd.toISOString(), creditCents: credit }, `The unused time until ${periodEnd.toISOString().slice(0, 10)} (about ${formatMoney(credit, billing.currency)}) is credited to the customer's balance, not refunded to the card, on a final invoice issued now`);
 }
 
 /**
@@ -68,15 +68,27 @@ export function cancelNowTerms(billing: BillingSummary, now: Date): string {
  */
 export type BillingAfter = "unchanged" | "ended" | { mrrCents: number; nextInvoice: ActionEffects["nextInvoice"] };
 
+/** A sentence of a preview: its code and values for clients that word it in the agent's language, and its English. */
+export interface Said extends EffectPhrase {
+  text: string;
+}
+
+/** Params named `...Cents` are amounts, `...Date` ISO timestamps, `count` picks the plural (see EffectPhrase). */
+export function said(code: string, params: EffectPhrase["params"], text: string): Said {
+  return { code, params, text };
+}
+
+const phrase = ({ code, params }: Said): EffectPhrase => ({ code, params });
+
 type Person = Pick<User, "id" | "email" | "name">;
 
 export interface EffectParts {
-  summary: string;
+  summary: Said;
   billingAfter: BillingAfter;
   usersLosingAccess?: readonly Person[];
   usersOverSeats?: readonly Person[];
   retentionUntil?: string | null;
-  warnings?: readonly string[];
+  warnings?: readonly Said[];
 }
 
 const person = (u: Person) => ({ id: u.id, email: u.email, name: u.name });
@@ -94,9 +106,10 @@ export function actionEffects(billing: BillingSummary | null, parts: EffectParts
   const open = (billing?.recentInvoices ?? []).filter((i) => i.status === "open");
   const amountDueCents = open.reduce((sum, i) => sum + i.amountRemainingCents, 0);
   const warnings = [...(parts.warnings ?? [])];
-  if (open.length) warnings.push(`${open.length} open invoice(s) totalling ${formatMoney(amountDueCents, currency)} stay due`);
+  if (open.length) warnings.push(said("open_invoices_due", { count: open.length, amountCents: amountDueCents }, `${open.length} open invoice(s) totalling ${formatMoney(amountDueCents, currency)} stay due`));
   return {
-    summary: parts.summary,
+    summary: parts.summary.text,
+    summaryPhrase: phrase(parts.summary),
     activeSubscription: isLiveSubscription(billing),
     mrrLostCents: mrrNowCents - after.mrrCents,
     currency,
@@ -106,6 +119,7 @@ export function actionEffects(billing: BillingSummary | null, parts: EffectParts
     usersLosingAccess: (parts.usersLosingAccess ?? []).map(person),
     ...(parts.usersOverSeats ? { usersOverSeats: parts.usersOverSeats.map(person) } : {}),
     retentionUntil: parts.retentionUntil ?? null,
-    warnings,
+    warnings: warnings.map((w) => w.text),
+    warningPhrases: warnings.map(phrase),
   };
 }

@@ -4,6 +4,7 @@ import type { ActionName } from "../../../shared/actions.js";
 import type { ActionEffects, ActionTarget, SupportActionName } from "../../../shared/schemas/actions.js";
 import type { Actor } from "../actor.js";
 import type { DB } from "../db/schema.js";
+import type { MailLanguage } from "../mail/templates.js";
 import type { AppDeps } from "../deps.js";
 import type { ProviderCallContext } from "../providers/ports.js";
 import type { AccountTarget, CommandTarget, UserTarget } from "./targets.js";
@@ -21,6 +22,8 @@ export interface CommandContext {
   requestId: string | null;
   operationId: string;
   now: Date;
+  /** The customer's language for the mail the action sends (notices, reset link): the ticket requester's, where translated. */
+  customerLanguage?: MailLanguage;
 }
 
 export interface Applied {

@@ -74,7 +74,7 @@ async function queueNotices(trx: Transaction<DB>, action: string, target: Comman
   const accountName = target.account.name;
   const mailIds: string[] = [];
   for (const person of to) {
-    const mail = renderNotice(action, { name: person.name, accountName, ticketId: ctx.ticketId || null });
+    const mail = renderNotice(action, { name: person.name, accountName, ticketId: ctx.ticketId || null, language: ctx.customerLanguage ?? "en" });
     if (!mail) continue;
     const userId = target.type === "user" ? target.id : null;
     mailIds.push((await enqueueMail(trx, { to: person.email, ...mail, kind: `notice:${action}`, accountId: target.accountId, userId, ticketId: ctx.ticketId || null, operationId: ctx.operationId }, ctx.now)).id);

@@ -24,6 +24,7 @@ import type { AuditApproval } from "../../../shared/audit.js";
 import { verifyTicket } from "../zendesk/ticketVerification.js";
 import { approvalRequired, rolesThatCan } from "./approval/policy.js";
 import { readDepsOf, refreshTarget } from "../directory/readThrough.js";
+import { mailLanguageOf } from "../mail/templates.js";
 import { isNoticeMandatory, noticeOf } from "../mail/notices.js";
 
 /** The one write path: every support action, from the API or a sweep, runs through here. */
@@ -43,10 +44,12 @@ export interface CommandRequest {
   approval?: AuditApproval | null;
   /** The agent's "notify the customer" choice; a mandatory notice cannot be turned off (400). */
   notifyCustomer?: boolean | undefined;
+  /** The ticket requester's locale (as Zendesk has it): the customer's mail in that language where translated. */
+  customerLocale?: string | undefined;
 }
 
 /** The notice choice must fit the action: no notice to turn on where there is none, none to turn off where it is mandatory. */
-function assertNoticeChoice(action: string, notify: boolean | undefined): void {
+export function assertNoticeChoice(action: string, notify: boolean | undefined): void {
   if (notify === false && isNoticeMandatory(action)) throw Problem.badRequest("The request has invalid fields", [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }]);
   if (notify === true && !noticeOf(action)) throw Problem.badRequest("The request has invalid fields", [{ field: "body.notifyCustomer", reason: `${action} has no customer notice` }]);
 }
@@ -121,7 +124,7 @@ async function confirmationNeeded(command: AnyCommand, target: CommandTarget, in
 }
 
 export function contextFor(req: CommandRequest, deps: AppDeps, operationId: string): CommandContext {
-  return { deps, actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, operationId, now: deps.clock.now() };
+  return { deps, actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, operationId, now: deps.clock.now(), customerLanguage: mailLanguageOf(req.customerLocale) };
 }
 
 /** The account a target belongs to: its lease covers the account and all its users. */
@@ -259,7 +262,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       keyOwner,
       idempotencyKey,
       providerKey,
-      request: { actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, input, now: ctx.now.toISOString(), ...(req.notifyCustomer !== undefined ? { notifyCustomer: req.notifyCustomer } : {}) },
+      request: { actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, input, now: ctx.now.toISOString(), ...(req.notifyCustomer !== undefined ? { notifyCustomer: req.notifyCustomer } : {}), customerLanguage: ctx.customerLanguage ?? "en" },
       providerBefore: await providerReading(ctx),
       createdAt: ctx.now,
     });

@@ -34,21 +34,17 @@ export function userHit(user: { id: string; accountId: string; name: string; ema
   return { kind: "user", id: user.id, accountId: user.accountId, title: user.name, subtitle: `${user.email} · ${user.accountName}`, status: user.status, matchedOn, score };
 }
 
+/** How an account appears in a result list. */
+export function accountHit(account: { id: string; name: string; domain: string | null; plan: string; status: string }, matchedOn: string, score: number): SearchHit {
+  return { kind: "account", id: account.id, accountId: account.id, title: account.name, subtitle: `${account.domain ?? "no domain"} · ${account.plan} · ${account.id}`, status: account.status, matchedOn, score };
+}
+
 function toHit(row: HitRow): SearchHit {
   if (row.kind === "user") {
     const user = { id: row.id, accountId: row.account_id, name: row.user_name ?? row.id, email: row.user_email ?? "", status: row.user_status ?? "unknown", accountName: row.account_name };
     return userHit(user, row.matched_on, row.score);
   }
-  return {
-    kind: "account",
-    id: row.id,
-    accountId: row.account_id,
-    title: row.account_name,
-    subtitle: `${row.domain ?? "no domain"} · ${row.plan} · ${row.id}`,
-    status: row.account_status,
-    matchedOn: row.matched_on,
-    score: row.score,
-  };
+  return accountHit({ id: row.id, name: row.account_name, domain: row.domain, plan: row.plan, status: row.account_status }, row.matched_on, row.score);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { ActionName } from "../../../shared/actions.js";
 import type { Executor, CommandTarget } from "../commands/targets.js";
 import { ADMIN_ROLES } from "../commands/accountAdmins.js";
-import { passwordResetMail, type MailContent } from "./templates.js";
+import { passwordResetMail, type MailContent, type MailLanguage } from "./templates.js";
 
 /**
  * The customer notices an action may send ("notify the customer"): plain text, the same text the
@@ -23,6 +23,8 @@ interface NoticeArgs {
   name: string;
   accountName: string;
   ticketId: string | null;
+  /** The customer's language (the ticket requester's locale); English when not given. */
+  language?: MailLanguage;
 }
 
 const notices: Partial<Record<ActionName, NoticeSpec>> = {
@@ -31,7 +33,7 @@ const notices: Partial<Record<ActionName, NoticeSpec>> = {
     security: true,
     subject: "Reset your password",
     line: "",
-    ownMail: (args) => passwordResetMail({ name: args.name, link: "[a one-time link]", expiresAt: null, ticketId: args.ticketId ?? "" }),
+    ownMail: (args) => passwordResetMail({ name: args.name, link: args.language === "de" ? "[ein einmaliger Link]" : "[a one-time link]", expiresAt: null, ticketId: args.ticketId ?? "", language: args.language ?? "en" }),
   },
   "user.mfa_reset": { mandatory: true, security: true, subject: "Security notice: two-factor authentication was reset", line: "our support team reset two-factor authentication on your account in {account}; at your next sign-in you will be asked to set it up again" },
   "user.lockout_clear": { mandatory: false, subject: "You can sign in again", line: "we cleared the lock on your account in {account} after too many sign-in attempts; you can sign in again now" },
@@ -52,6 +54,33 @@ const notices: Partial<Record<ActionName, NoticeSpec>> = {
   "billing.plan_change": { mandatory: false, subject: "Your plan was changed", line: "we changed the plan of {account}" },
   "billing.subscription_cancel": { mandatory: false, subject: "Your subscription was cancelled", line: "we cancelled the subscription of {account}" },
 };
+
+/** The German notices: the same facts as the English ones, for customers whose ticket is in German. */
+const german: Partial<Record<ActionName, Pick<NoticeSpec, "subject" | "line">>> = {
+  "user.mfa_reset": { subject: "Sicherheitshinweis: Die Zwei-Faktor-Authentifizierung wurde zurückgesetzt", line: "hat unser Support-Team die Zwei-Faktor-Authentifizierung Ihres Kontos in {account} zurückgesetzt; bei der nächsten Anmeldung werden Sie gebeten, sie neu einzurichten" },
+  "user.lockout_clear": { subject: "Sie können sich wieder anmelden", line: "haben wir die Sperre Ihres Kontos in {account} nach zu vielen Anmeldeversuchen aufgehoben; Sie können sich jetzt wieder anmelden" },
+  "user.unblock": { subject: "Ihre Anmeldung ist wieder freigegeben", line: "haben wir die Anmeldung für Ihr Konto in {account} wieder freigegeben" },
+  "user.block": { subject: "Die Anmeldung für Ihr Konto ist blockiert", line: "haben wir die Anmeldung für Ihr Konto in {account} blockiert" },
+  "user.sessions_revoke": { subject: "Sie wurden überall abgemeldet", line: "haben wir Ihr Konto in {account} auf allen Geräten abgemeldet; melden Sie sich erneut an, um fortzufahren" },
+  "user.suspend": { subject: "Ihr Konto ist suspendiert", line: "haben wir Ihr Konto in {account} suspendiert; Sie können sich nicht anmelden, bis es wieder aktiviert ist" },
+  "user.activate": { subject: "Ihr Konto ist aktiv", line: "haben wir Ihr Konto in {account} aktiviert; Sie können sich anmelden" },
+  "user.deactivate": { subject: "Ihr Konto wurde deaktiviert", line: "haben wir Ihr Konto in {account} deaktiviert; Sie können sich nicht mehr anmelden" },
+  "user.delete": { subject: "Ihr Konto wurde gelöscht", line: "haben wir Ihr Konto in {account} gelöscht" },
+  "account.suspend": { subject: "Ihr Workspace ist suspendiert", line: "haben wir den Workspace {account} suspendiert: Niemand kann sich anmelden, bis die Suspendierung aufgehoben ist; die Abrechnung läuft wie bisher weiter" },
+  "account.unsuspend": { subject: "Ihr Workspace ist nicht mehr suspendiert", line: "haben wir die Suspendierung des Workspace {account} aufgehoben: Alle können sich wieder anmelden" },
+  "account.activate": { subject: "Ihr Workspace ist wieder aktiv", line: "haben wir den Workspace {account} wieder aktiviert" },
+  "account.deactivate": { subject: "Ihr Workspace wurde deaktiviert", line: "haben wir den Workspace {account} deaktiviert: Der Zugang ist entfernt und das Abonnement endet zum Ende des Zeitraums" },
+  "account.delete": { subject: "Ihr Workspace wurde gelöscht", line: "haben wir den Workspace {account} gelöscht; seine Daten werden noch eine Weile aufbewahrt und dann endgültig entfernt" },
+  "billing.trial_extend": { subject: "Ihr Testzeitraum wurde verlängert", line: "haben wir den Testzeitraum von {account} verlängert" },
+  "billing.credit_apply": { subject: "Ihrem Guthaben wurde eine Gutschrift hinzugefügt", line: "haben wir dem Guthaben von {account} eine Gutschrift hinzugefügt; sie wird mit Ihren nächsten Rechnungen verrechnet" },
+  "billing.plan_change": { subject: "Ihr Tarif wurde geändert", line: "haben wir den Tarif von {account} geändert" },
+  "billing.subscription_cancel": { subject: "Ihr Abonnement wurde gekündigt", line: "haben wir das Abonnement von {account} gekündigt" },
+};
+
+/** The languages a notice has a translation in (every notice has English). */
+export function noticeLanguages(action: string): MailLanguage[] {
+  return german[action as ActionName] || noticeOf(action)?.ownMail ? ["en", "de"] : ["en"];
+}
 
 export function noticeOf(action: string): NoticeSpec | null {
   return notices[action as ActionName] ?? null;
@@ -88,10 +117,25 @@ export function queuesNotice(action: string): boolean {
   return spec !== null && !spec.ownMail;
 }
 
+/** The notice as the customer reads it: in their language where the notice has a translation, else in English. */
 export function renderNotice(action: string, args: NoticeArgs): MailContent | null {
   const spec = noticeOf(action);
   if (!spec) return null;
   if (spec.ownMail) return spec.ownMail(args);
+  const de = args.language === "de" ? german[action as ActionName] : undefined;
+  if (de) {
+    const ticket = args.ticketId ? `Ihres Support-Tickets #${args.ticketId}` : "Ihres Support-Tickets";
+    return {
+      subject: de.subject,
+      bodyText: [
+        `Hallo ${args.name},`,
+        "",
+        `im Rahmen ${ticket} ${de.line.replace("{account}", args.accountName)}.`,
+        "",
+        spec.security ? "Wenn Sie das nicht angefordert haben, antworten Sie bitte auf diese E-Mail oder wenden Sie sich sofort an den Support." : "Wenn Sie Fragen haben, antworten Sie auf Ihr Support-Ticket.",
+      ].join("\n"),
+    };
+  }
   const line = spec.line.replace("{account}", args.accountName);
   const ticket = args.ticketId ? `support ticket #${args.ticketId}` : "your support ticket";
   return {

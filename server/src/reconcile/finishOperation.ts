@@ -107,7 +107,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       await recordFailed(deps, operation, `reconcile: no command ${row.action} with a provider call`, now, key);
       return "failed";
     }
-    const ctx: CommandContext = { deps, actor: request.actor, ticketId: request.ticketId, reason: request.reason, requestId: request.requestId, operationId: row.operation_id, now: new Date(request.now) };
+    const ctx: CommandContext = { deps, actor: request.actor, ticketId: request.ticketId, reason: request.reason, requestId: request.requestId, operationId: row.operation_id, now: new Date(request.now), customerLanguage: request.customerLanguage ?? "en" };
     const reading = (typeof row.provider_before === "string" ? JSON.parse(row.provider_before) : row.provider_before) as { billing?: BillingSummary | null } | null;
     if (reading && reading.billing !== undefined) useEarlierReading(ctx, reading.billing);
 

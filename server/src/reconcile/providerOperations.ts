@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { Actor } from "../actor.js";
 import type { DB, ProviderOperationStatus } from "../db/schema.js";
+import type { MailLanguage } from "../mail/templates.js";
 
 /**
  * The record of every command whose side effect happens at Auth0/Stripe: written with the `pending`
@@ -17,6 +18,8 @@ export interface OperationRequest {
   now: string;
   /** The agent's "notify the customer" choice, sent when the reconciler finishes the action. */
   notifyCustomer?: boolean;
+  /** The customer's mail language, kept so the reconciler's mail reads as the agent's would have. */
+  customerLanguage?: MailLanguage;
 }
 
 export interface NewOperation {

@@ -166,6 +166,11 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
     expect(effects.mrrLostCents).toBe(0);
     expect(effects.nextInvoice).toEqual(billing?.nextInvoice);
     expect(effects.warnings.join(" ")).toContain("Billing continues");
+    // The same sentences as codes and values, for the sidebar to word in the agent's language.
+    const account = await h.deps.database.db.selectFrom("accounts").select("name").where("id", "=", accountId).executeTakeFirstOrThrow();
+    expect(effects.summaryPhrase).toEqual({ code: "account_suspend", params: { name: account.name, count: active.length } });
+    expect(effects.warningPhrases).toHaveLength(effects.warnings.length);
+    expect(effects.warningPhrases[0]).toEqual({ code: "billing_continues_invoice", params: { amountCents: billing?.nextInvoice?.amountCents, dueDate: billing?.nextInvoice?.date } });
     const done = await act(h, "support_full", "account.suspend", { target: { type: "account", id: accountId } });
     expect(done.status, JSON.stringify(done.body)).toBe(200);
     expect(done.body.before.effects.summary).toContain("billing continues");
@@ -185,6 +190,9 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
     const until = new Date(h.deps.clock.now().getTime() + 7 * 86_400_000).toISOString().slice(0, 10);
     expect(effects.summary).toContain(`until ${until}`);
     expect(effects.summary).toContain("next invoice +");
+    const untilDate = new Date(h.deps.clock.now().getTime() + 7 * 86_400_000).toISOString();
+    expect(effects.summaryPhrase).toEqual({ code: "seats_expand_billed", params: { seats: 2, count: 7, untilDate, raiseCents: raise } });
+    expect(effects.warningPhrases).toEqual([{ code: "estimates", params: {} }]);
     // The preview changed nothing.
     expect(await h.deps.database.db.selectFrom("seat_expansions").select("id").where("account_id", "=", accountId).execute()).toEqual([]);
   });

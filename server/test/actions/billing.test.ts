@@ -241,6 +241,11 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
       const terms = shown.body.effects.warnings.join(" ");
       if (credit > 0) expect(terms).toContain(`The unused time until ${live.current_period_end.toISOString().slice(0, 10)} (about ${formatMoney(credit, "usd")}) is credited to the customer's balance, not refunded to the card`);
       else expect(terms).toContain("no unused time is credited");
+      const phrases = shown.body.effects.warningPhrases as { code: string; params: Record<string, unknown> }[];
+      expect(phrases.find((p) => p.code.startsWith("cancel_now_") && p.code !== "cancel_now_final")).toEqual(
+        credit > 0 ? { code: "cancel_now_credit", params: { untilDate: live.current_period_end.toISOString(), creditCents: credit } } : { code: "cancel_now_unpaid", params: {} },
+      );
+      expect(shown.body.effects.summaryPhrase).toEqual({ code: "cancel_now", params: { plan: live.plan, mrrCents: shown.body.effects.mrrLostCents } });
       const res = await act(h, "operations", "billing.subscription_cancel", { target, input: { mode: "now" }, confirmationToken: shown.body.confirmationToken });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const sub = await subscriptionOf(h.deps, target.id);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { BillingSummary } from "../../../shared/schemas/context.js";
-import { actionEffects, projectedMrrCents, projectedNextInvoice } from "../../src/commands/billingEffects.js";
+import { actionEffects, projectedMrrCents, projectedNextInvoice, said } from "../../src/commands/billingEffects.js";
 
 /**
  * The one billing-effects builder behind every destructive action's preview: `nextInvoice` is the
@@ -37,9 +37,10 @@ const ada = { id: "usr_1", email: "ada@example.test", name: "Ada", role: "admin"
 
 describe("actionEffects", () => {
   it("billing unchanged: the next invoice after the action is the one due now, no MRR lost", () => {
-    const effects = actionEffects(pastDue, { summary: "Delete Ada", billingAfter: "unchanged", usersLosingAccess: [ada] });
+    const effects = actionEffects(pastDue, { summary: said("x", {}, "Delete Ada"), billingAfter: "unchanged", usersLosingAccess: [ada] });
     expect(effects).toEqual({
       summary: "Delete Ada",
+      summaryPhrase: { code: "x", params: {} },
       activeSubscription: true,
       mrrLostCents: 0,
       currency: "usd",
@@ -49,31 +50,36 @@ describe("actionEffects", () => {
       usersLosingAccess: [{ id: "usr_1", email: "ada@example.test", name: "Ada" }],
       retentionUntil: null,
       warnings: ["1 open invoice(s) totalling $490.00 stay due"],
+      warningPhrases: [{ code: "open_invoices_due", params: { count: 1, amountCents: 49_000 } }],
     });
   });
 
   it("subscription ended (now or at the period end): no next invoice, the whole MRR lost, open invoices still due", () => {
-    const effects = actionEffects(pastDue, { summary: "Deactivate", billingAfter: "ended", retentionUntil: "2027-01-01T00:00:00.000Z", warnings: ["stops renewing"] });
+    const effects = actionEffects(pastDue, { summary: said("x", {}, "Deactivate"), billingAfter: "ended", retentionUntil: "2027-01-01T00:00:00.000Z", warnings: [said("stops_renewing_period_end", { plan: "pro", mrrCents: 49_000 }, "stops renewing")] });
     expect(effects).toMatchObject({ activeSubscription: true, mrrLostCents: 49_000, nextInvoice: null, openInvoices: 1, amountDueCents: 49_000, retentionUntil: "2027-01-01T00:00:00.000Z" });
     expect(effects.warnings).toEqual(["stops renewing", "1 open invoice(s) totalling $490.00 stay due"]);
+    expect(effects.warningPhrases).toEqual([
+      { code: "stops_renewing_period_end", params: { plan: "pro", mrrCents: 49_000 } },
+      { code: "open_invoices_due", params: { count: 1, amountCents: 49_000 } },
+    ]);
   });
 
   it("subscription changed: the projected invoice (credit applied) and MRR now minus MRR after", () => {
     const change = { seats: 4 };
-    const effects = actionEffects(pastDue, { summary: "Seats 10 → 4", billingAfter: { mrrCents: projectedMrrCents(pastDue, change), nextInvoice: projectedNextInvoice(pastDue, change) }, usersOverSeats: [ada] });
+    const effects = actionEffects(pastDue, { summary: said("x", {}, "Seats 10 → 4"), billingAfter: { mrrCents: projectedMrrCents(pastDue, change), nextInvoice: projectedNextInvoice(pastDue, change) }, usersOverSeats: [ada] });
     expect(effects).toMatchObject({ mrrLostCents: 49_000 - 4 * 4_900, nextInvoice: { amountCents: 4 * 4_900 - 1_000, date: PERIOD_END }, usersOverSeats: [{ id: "usr_1", email: "ada@example.test", name: "Ada" }] });
-    const upgrade = actionEffects(pastDue, { summary: "Plan → enterprise", billingAfter: { mrrCents: projectedMrrCents(pastDue, { plan: "enterprise" }), nextInvoice: null } });
+    const upgrade = actionEffects(pastDue, { summary: said("x", {}, "Plan → enterprise"), billingAfter: { mrrCents: projectedMrrCents(pastDue, { plan: "enterprise" }), nextInvoice: null } });
     expect(upgrade.mrrLostCents).toBe(49_000 - 10 * 8_900);
   });
 
   it("a live subscription is one that still renews or collects: not canceled, not incomplete, not missing", () => {
-    expect(actionEffects({ ...pastDue, status: "canceled", mrrCents: 0 }, { summary: "", billingAfter: "unchanged" }).activeSubscription).toBe(false);
-    expect(actionEffects({ ...pastDue, status: "incomplete" }, { summary: "", billingAfter: "unchanged" }).activeSubscription).toBe(false);
-    expect(actionEffects({ ...pastDue, subscriptionId: null }, { summary: "", billingAfter: "unchanged" }).activeSubscription).toBe(false);
-    expect(actionEffects({ ...pastDue, status: "trialing" }, { summary: "", billingAfter: "unchanged" }).activeSubscription).toBe(true);
+    expect(actionEffects({ ...pastDue, status: "canceled", mrrCents: 0 }, { summary: said("x", {}, ""), billingAfter: "unchanged" }).activeSubscription).toBe(false);
+    expect(actionEffects({ ...pastDue, status: "incomplete" }, { summary: said("x", {}, ""), billingAfter: "unchanged" }).activeSubscription).toBe(false);
+    expect(actionEffects({ ...pastDue, subscriptionId: null }, { summary: said("x", {}, ""), billingAfter: "unchanged" }).activeSubscription).toBe(false);
+    expect(actionEffects({ ...pastDue, status: "trialing" }, { summary: said("x", {}, ""), billingAfter: "unchanged" }).activeSubscription).toBe(true);
   });
 
   it("without a billing customer: nothing to lose or invoice", () => {
-    expect(actionEffects(null, { summary: "No billing", billingAfter: "ended" })).toMatchObject({ activeSubscription: false, mrrLostCents: 0, currency: "usd", nextInvoice: null, openInvoices: 0, amountDueCents: 0, warnings: [] });
+    expect(actionEffects(null, { summary: said("x", {}, "No billing"), billingAfter: "ended" })).toMatchObject({ activeSubscription: false, mrrLostCents: 0, currency: "usd", nextInvoice: null, openInvoices: 0, amountDueCents: 0, warnings: [] });
   });
 });

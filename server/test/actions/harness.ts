@@ -139,6 +139,7 @@ export interface ActionCall {
   confirmationToken?: string;
   ticketOverrideReason?: string;
   notifyCustomer?: boolean;
+  customerLocale?: string;
 }
 
 export interface ActOptions {
@@ -161,6 +162,7 @@ async function envelope(h: Harness, call: ActionCall): Promise<Record<string, un
     ...(call.confirmationToken ? { confirmationToken: call.confirmationToken } : {}),
     ...(call.ticketOverrideReason ? { ticketOverrideReason: call.ticketOverrideReason } : {}),
     ...(call.notifyCustomer !== undefined ? { notifyCustomer: call.notifyCustomer } : {}),
+    ...(call.customerLocale !== undefined ? { customerLocale: call.customerLocale } : {}),
   };
 }
 

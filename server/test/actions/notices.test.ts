@@ -11,10 +11,10 @@ import { act, auditCount, auditOf, sessionOf, useHarness, versionOf, type Harnes
  * queues it in the action's transaction; the security notice after a password or 2FA reset is sent
  * whatever the request says, and asking to turn it off is a 400 that changes nothing.
  */
-async function available(h: Harness, target: { type: string; id: string }, ticketId?: string): Promise<AvailableActions> {
+async function available(h: Harness, target: { type: string; id: string }, ticketId?: string, customerLocale?: string): Promise<AvailableActions> {
   const res = await request(h.app)
     .get("/api/actions/available")
-    .query({ targetType: target.type, targetId: target.id, ...(ticketId ? { ticketId } : {}) })
+    .query({ targetType: target.type, targetId: target.id, ...(ticketId ? { ticketId } : {}), ...(customerLocale ? { customerLocale } : {}) })
     .set("Authorization", `Bearer ${await sessionOf(h, "operations")}`);
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body as AvailableActions;
@@ -100,6 +100,53 @@ describe.each(databaseKinds)("customer notices (%s)", (kind) => {
     expect((await mailsFor(h, ticketId)).map((m) => m.kind).sort()).toEqual(["notice:user.mfa_reset", "password_reset"]);
     const turnedOff = await act(h, "support_full", "user.password_reset", { target, ticketId, notifyCustomer: false });
     expect(turnedOff.status).toBe(400);
+  });
+
+  it("writes the notice in the ticket requester's language where there is a translation (German), else English; the mail sent is the text shown", async () => {
+    const target = { type: "account" as const, id: "acc_demo_006" };
+    const ticketId = await raisedBy(h.deps, target, "3006");
+    const account = await h.deps.database.db.selectFrom("accounts").select("name").where("id", "=", target.id).executeTakeFirstOrThrow();
+    const english = noticeFor(await available(h, target, ticketId), "account.suspend");
+    for (const locale of ["fr-FR", "en-GB"]) expect(noticeFor(await available(h, target, ticketId, locale), "account.suspend"), locale).toEqual(english);
+    const shown = noticeFor(await available(h, target, ticketId, "de-DE"), "account.suspend");
+    expect(shown).toMatchObject({ mandatory: false, to: english?.to, subject: "Ihr Workspace ist suspendiert" });
+    expect(shown?.bodyText).toMatch(/^Hallo .+,\n\n/);
+    expect(shown?.bodyText?.endsWith(`im Rahmen Ihres Support-Tickets #${ticketId} haben wir den Workspace ${account.name} suspendiert: Niemand kann sich anmelden, bis die Suspendierung aufgehoben ist; die Abrechnung läuft wie bisher weiter.\n\nWenn Sie Fragen haben, antworten Sie auf Ihr Support-Ticket.`)).toBe(true);
+    // The German customer is written to in German.
+    const done = await act(h, "support_full", "account.suspend", { target, ticketId, input: {}, notifyCustomer: true, customerLocale: "de-DE" });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    const mails = await mailsFor(h, ticketId);
+    expect(mails.map((m) => m.to_address)).toEqual([...(shown?.to ?? [])].sort());
+    expect(mails.every((m) => m.subject === "Ihr Workspace ist suspendiert")).toBe(true);
+    expect(mails.find((m) => m.to_address === shown?.to[0])?.body_text).toBe(shown?.bodyText);
+
+    // Security notices and the reset link's own mail too; a locale without a translation reads English.
+    const enrolled = await h.deps.database.db.selectFrom("users").select(["id", "name"]).where("mfa_enrolled", "=", true).where("status", "=", "active").where("blocked", "=", false).where("locked_until", "is", null).orderBy("id", "desc").executeTakeFirstOrThrow();
+    const user = { type: "user" as const, id: enrolled.id };
+    const userTicket = await raisedBy(h.deps, user, "3018");
+    const forUser = await available(h, user, userTicket, "de");
+    expect(noticeFor(forUser, "user.mfa_reset")?.subject).toBe("Sicherheitshinweis: Die Zwei-Faktor-Authentifizierung wurde zurückgesetzt");
+    expect(noticeFor(forUser, "user.mfa_reset")?.bodyText).toContain("Wenn Sie das nicht angefordert haben, antworten Sie bitte auf diese E-Mail");
+    expect(noticeFor(forUser, "user.password_reset")).toMatchObject({ mandatory: true, subject: "Setzen Sie Ihr Passwort zurück" });
+    expect((await act(h, "support_full", "user.mfa_reset", { target: user, ticketId: userTicket, input: { identityVerification: "verified_email_reply", verificationNote: "Replied from the address on file" }, customerLocale: "de" })).status).toBe(200);
+    expect((await act(h, "support_full", "user.password_reset", { target: user, ticketId: userTicket, customerLocale: "de_AT" })).status).toBe(200);
+    const userMails = await h.deps.database.db.selectFrom("mail_outbox").select(["kind", "subject", "body_text"]).where("ticket_id", "=", userTicket).orderBy("kind").execute();
+    expect(userMails.map((m) => [m.kind, m.subject])).toEqual([
+      ["notice:user.mfa_reset", "Sicherheitshinweis: Die Zwei-Faktor-Authentifizierung wurde zurückgesetzt"],
+      ["password_reset", "Setzen Sie Ihr Passwort zurück"],
+    ]);
+    expect(userMails[1]?.body_text?.startsWith(`Hallo ${enrolled.name},\n\nwie in Ihrem Support-Ticket #${userTicket} gewünscht, erhalten Sie hier einen Link`)).toBe(true);
+    expect(userMails[1]?.body_text).toMatch(/Der Link funktioniert einmal und läuft am .+ \(UTC\) ab\./);
+  });
+
+  it("refuses a customer locale that is not one (400 naming the field), changing nothing", async () => {
+    const target = { type: "user" as const, id: "usr_demo_019_4" };
+    const res = await act(h, "support_full", "user.sessions_revoke", { target, customerLocale: "deutsch!" });
+    expect(res.status).toBe(400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.customerLocale"]);
+    const bad = await request(h.app).get("/api/actions/available").query({ targetType: "user", targetId: target.id, customerLocale: "x" }).set("Authorization", `Bearer ${await sessionOf(h, "operations")}`);
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(["query.customerLocale"]);
   });
 
   it("refuses a notice for an action that has none (400 naming the field)", async () => {

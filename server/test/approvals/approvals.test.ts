@@ -17,7 +17,7 @@ async function bearer(h: Harness, who: PanelRole | "second_full"): Promise<strin
   return `Bearer ${await sessionOf(h, who)}`;
 }
 
-async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string }) {
+async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean; customerLocale?: string }) {
   const ticketId = body.ticketId ?? (await ticketFor(h.deps, { type: body.targetType, id: body.targetId }));
   return request(h.app).post("/api/approvals").set("Authorization", await bearer(h, who)).send({ reason: "Customer was double charged last month", ...body, ticketId });
 }
@@ -148,6 +148,42 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     await request(h.app).put("/api/approvals/policy").set("Authorization", await bearer(h, "admin")).send({ action: "user.lockout_clear", requiresApproval: false, reason: "Back to normal" }).expect(200);
   });
 
+  it("keeps the requester's 'notify the customer' choice (and the customer's language) until the approver runs the action: ticked, the notice goes out with the run; unticked, none", async () => {
+    const db = h.deps.database.db;
+    const noticeMails = (ticketId: string) => db.selectFrom("mail_outbox").select(["to_address", "subject", "body_text"]).where("ticket_id", "=", ticketId).where("kind", "=", "notice:billing.credit_apply").execute();
+    const noticesOn = async (ticketId: string) => (await noticeMails(ticketId)).length;
+    const admins = (await db.selectFrom("users").select("email").where("account_id", "=", ACCOUNT).where("role", "in", ["owner", "admin"]).where("status", "in", ["active", "suspended"]).execute()).length;
+    expect(admins).toBeGreaterThan(0);
+    const ops = await bearer(h, "operations");
+
+    const ticked = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_101 }, notifyCustomer: true, customerLocale: "de-CH" });
+    expect(ticked.status, JSON.stringify(ticked.body)).toBe(201);
+    expect(ticked.body.approval).toMatchObject({ notifyCustomer: true, input: { amountCents: 7_101 } });
+    expect((await auditOf(h.deps, "approval.request", ACCOUNT)).at(-1)?.after).toMatchObject({ notifyCustomer: true, input: { amountCents: 7_101 } });
+    const ticketId = ticked.body.approval.ticketId as string;
+    const before = await noticesOn(ticketId);
+    // Nothing is sent while the request waits.
+    expect(before).toBe(0);
+    const approved = await decide(h, ops, ticked.body.approval.id as string, "approve");
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(await noticesOn(ticketId)).toBe(admins);
+    // In the requester's language, as asked: the request kept the locale too.
+    expect(new Set((await noticeMails(ticketId)).map((m) => m.subject))).toEqual(new Set(["Ihrem Guthaben wurde eine Gutschrift hinzugefügt"]));
+    const run = (await auditOf(h.deps, "billing.credit_apply", ACCOUNT)).find((e) => e.approval?.requestId === ticked.body.approval.id);
+    expect(run?.after).toMatchObject({ customerNotice: expect.anything() });
+
+    const unticked = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_102 }, notifyCustomer: false });
+    expect(unticked.status, JSON.stringify(unticked.body)).toBe(201);
+    expect(unticked.body.approval.notifyCustomer).toBe(false);
+    expect((await decide(h, ops, unticked.body.approval.id as string, "approve")).status).toBe(200);
+    expect(await creditsOf(h, 7_102)).toBe(1);
+    expect(await noticesOn(ticketId)).toBe(admins); // no second notice
+
+    // Not given: null on the request, and the action's default (no notice) when it runs.
+    const silent = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_103 } });
+    expect(silent.body.approval.notifyCustomer).toBeNull();
+  });
+
   it("refuses requests that need no approval, that no role could approve, and bad input (400 naming the field)", async () => {
     const notNeeded = await ask(h, "support_full", { action: "user.sessions_revoke", targetType: "user", targetId: USER, input: {} });
     expect(notNeeded.status).toBe(422);
@@ -160,5 +196,14 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     expect(bad.body.errors[0].field).toBe("body.input.amountCents");
     const readOnly = await ask(h, "support_read_only", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_000 } });
     expect(readOnly.status).toBe(403);
+    // A notice choice the action could not take is refused when asked, not first when an approver runs it.
+    const before = await h.deps.database.db.selectFrom("approval_requests").select("id").execute();
+    const mandatoryOff = await ask(h, "support_full", { action: "user.mfa_reset", targetType: "user", targetId: USER, input: { identityVerification: "callback_known_phone", verificationNote: "called the number on file" }, notifyCustomer: false });
+    expect(mandatoryOff.status).toBe(400);
+    expect(mandatoryOff.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.notifyCustomer"]);
+    const noNotice = await ask(h, "operations", { action: "seats.expand_temporarily", targetType: "account", targetId: ACCOUNT, input: { seats: 500, days: 5 }, notifyCustomer: true });
+    expect(noNotice.status).toBe(400);
+    expect(noNotice.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.notifyCustomer"]);
+    expect(await h.deps.database.db.selectFrom("approval_requests").select("id").execute()).toEqual(before);
   });
 });

@@ -11,6 +11,7 @@ const binding: { staffId: string; action: string; target: ActionTarget; fingerpr
 
 const effects: ActionEffects = {
   summary: "Deletes the account",
+  summaryPhrase: { code: "account_delete", params: { name: "Acme", count: 1, untilDate: "2026-12-24T12:00:00.000Z" } },
   activeSubscription: true,
   mrrLostCents: 98_000,
   currency: "usd",
@@ -20,13 +21,14 @@ const effects: ActionEffects = {
   usersLosingAccess: [{ id: "usr_demo_019_1", email: "a@example.test", name: "A" }],
   retentionUntil: "2026-12-24T12:00:00.000Z",
   warnings: [],
+  warningPhrases: [],
 };
 
 /** Issued once with the fixed secret, binding and clock above; HS256 is deterministic, so issuing again must give these bytes. */
 const FIXED_TOKEN =
   "eyJhbGciOiJIUzI1NiIsInR5cCI6InN0ZXdhcmQtY29uZmlybWF0aW9uK2p3dCJ9.eyJhY3QiOiJhY2NvdW50LmRlbGV0ZSIsInRndCI6ImFjY291bnQ6YWNjX2RlbW9fMDE5IiwiZnAiOiJmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmIiwic3ViIjoic3RmX2RlbW9fb3BzIiwiYXVkIjoic3Rld2FyZDpjb25maXJtYXRpb24iLCJpYXQiOjE3OTU1MjE2MDAsImV4cCI6MTc5NTUyMTkwMH0.2YFf8BLdB0n9Mgip1YTP1B6kl6l6Wt1EPj2RQRZ0tR4";
 /** sha256 of {"effects":…,"input":…,"version":4} with keys sorted at every level (checked outside this code). */
-const FIXED_FINGERPRINT = "307e612d51f529cfd8baaa385de25f88a379e25f7dab532c3dc69638cfd91299";
+const FIXED_FINGERPRINT = "4b92f4ff4009137fc765f6e3da10e4a31c8a2f4bb385a29e2a83b1fcd65452b5";
 
 const clockAt = (offsetSeconds = 0) => new ManualClock(new Date(ISSUED_AT.getTime() + offsetSeconds * 1000));
 const verify = (token: string | undefined, over: Partial<typeof binding> = {}, offsetSeconds = 0) => verifyConfirmationToken(token, { ...binding, ...over }, { config, clock: clockAt(offsetSeconds) });
@@ -51,6 +53,7 @@ describe("confirmation tokens: known answers", () => {
       previewFingerprint(4, { mode: "later", note: "x" }, effects),
       previewFingerprint(4, { mode: "now", note: "x" }, { ...effects, mrrLostCents: 97_999 }),
       previewFingerprint(4, { mode: "now", note: "x" }, { ...effects, usersLosingAccess: [] }),
+      previewFingerprint(4, { mode: "now", note: "x" }, { ...effects, summaryPhrase: { ...effects.summaryPhrase, params: { ...effects.summaryPhrase.params, count: 2 } } }),
       previewFingerprint(4, [{ mode: "now" }], effects),
       previewFingerprint(4, null, effects),
     ];
@@ -65,8 +68,8 @@ describe("confirmation tokens: known answers", () => {
       warnings: ["Open invoice", "Active subscription"],
       usersLosingAccess: [...effects.usersLosingAccess, { id: "usr_demo_019_2", email: "b@example.test", name: "B" }],
     };
-    expect(previewFingerprint(4, { seats: [3, 1, 2] }, more)).toBe("03e11675d6a0b9569eabbccadfea42bc5b7da1e91683b6f07244393a21e52cb7");
-    expect(previewFingerprint(4, { seats: [1, 2, 3] }, more)).not.toBe("03e11675d6a0b9569eabbccadfea42bc5b7da1e91683b6f07244393a21e52cb7");
+    expect(previewFingerprint(4, { seats: [3, 1, 2] }, more)).toBe("6ecb1e89dba9047c28cd626962bdd0ed97d6ee999c6156b706eed3e6d56aa43b");
+    expect(previewFingerprint(4, { seats: [1, 2, 3] }, more)).not.toBe("6ecb1e89dba9047c28cd626962bdd0ed97d6ee999c6156b706eed3e6d56aa43b");
   });
 
   it("accepts the fixed token for its binding within its five minutes", async () => {

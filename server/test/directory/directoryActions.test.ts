@@ -186,6 +186,18 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       }
     });
 
+    it("the picker's list of an account's users reads through to the directory (a user only the product knows yet is listed)", async () => {
+      if (product) {
+        await product.store.load([], [{ id: "usr_product_listed", accountId: SEATED, email: "aaron.aardvark@product-only.test", name: "Aaron Aardvark", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: { language: "en" }, version: 2 }]);
+      }
+      const res = await request(h.app).get(`/api/accounts/${SEATED}/users`).query({ limit: 100 }).set("Authorization", `Bearer ${await sessionOf(h, "support_read_only")}`);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const ids = (res.body.users as { id: string; accountId: string }[]).map((u) => u.id);
+      const cached = (await h.deps.database.db.selectFrom("users").select("id").where("account_id", "=", SEATED).where("status", "!=", "deleted").execute()).map((u) => u.id);
+      expect([...ids].sort()).toEqual([...cached].sort());
+      if (product) expect(ids).toContain("usr_product_listed");
+    });
+
     it("search finds the directory's users; context names where the account came from", async () => {
       if (product) {
         // A user only the product knows yet: search reads through to it.

@@ -7,7 +7,8 @@ import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
 /**
  * The requester pick kept on the server per ticket (migration 033), on both databases: made by one
  * agent, it applies for every agent who opens the ticket, names who picked, holds only for the email
- * it was made for, and is forgotten on request; bad input is a 400 naming the field, storing nothing.
+ * it was made for, and is forgotten on request; each pick and forget is audited (context.pick) with the
+ * ticket; bad input is a 400 naming the field, storing nothing.
  */
 const EMAIL = "casey.consultant@freelance.example";
 
@@ -24,6 +25,16 @@ async function context(h: Harness, role: PanelRole, email: string, ticketId?: st
 }
 
 const picks = (h: Harness) => h.deps.database.db.selectFrom("ticket_requester_picks").selectAll().execute();
+/** The log is kept across a file's tests: each test reads the entries after the last one before it. */
+const lastSeq = async (h: Harness) => Number((await h.deps.database.db.selectFrom("audit_log").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst())?.seq ?? 0);
+const pickEntries = (h: Harness, after: number) =>
+  h.deps.database.db
+    .selectFrom("audit_log")
+    .select(["action", "actor_email", "actor_role", "target_type", "target_id", "target_account_id", "ticket_id", "before", "after", "outcome"])
+    .where("action", "=", "context.pick")
+    .where("seq", ">", after)
+    .orderBy("seq")
+    .execute();
 
 describe.each(databaseKinds)("requester pick per ticket (%s)", (kind) => {
   const h = useHarness(kind);
@@ -49,12 +60,36 @@ describe.each(databaseKinds)("requester pick per ticket (%s)", (kind) => {
     expect((await context(h, "support_full", EMAIL, "1010")).match).toBe("ambiguous");
   });
 
+  it("audits every pick, change and forget with the agent, the ticket and the user before and after", async () => {
+    const db = h.deps.database.db;
+    const accountOf = async (id: string) => (await db.selectFrom("users").select("account_id").where("id", "=", id).executeTakeFirstOrThrow()).account_id;
+    const since = await lastSeq(h);
+    expect((await pick(h, "support_full", { ticketId: "1010", email: EMAIL, userId: "usr_demo_shared_1" })).status).toBe(200);
+    expect((await pick(h, "operations", { ticketId: "1010", email: EMAIL, userId: "usr_demo_shared_2" })).status).toBe(200);
+    expect((await pick(h, "support_read_only", { ticketId: "1010", email: EMAIL, userId: null })).status).toBe(200);
+    // Forgetting a ticket that has no pick is still the agent's act on that ticket: recorded, about no one.
+    expect((await pick(h, "support_read_only", { ticketId: "1011", email: EMAIL, userId: null })).status).toBe(200);
+
+    const entries = await pickEntries(h, since);
+    const lower = EMAIL.toLowerCase();
+    expect(entries).toEqual([
+      { action: "context.pick", actor_email: expect.any(String), actor_role: "support_full", target_type: "user", target_id: "usr_demo_shared_1", target_account_id: await accountOf("usr_demo_shared_1"), ticket_id: "1010", before: null, after: { userId: "usr_demo_shared_1", requesterEmail: lower }, outcome: "succeeded" },
+      { action: "context.pick", actor_email: expect.any(String), actor_role: "operations", target_type: "user", target_id: "usr_demo_shared_2", target_account_id: await accountOf("usr_demo_shared_2"), ticket_id: "1010", before: { userId: "usr_demo_shared_1", requesterEmail: lower }, after: { userId: "usr_demo_shared_2", requesterEmail: lower }, outcome: "succeeded" },
+      { action: "context.pick", actor_email: expect.any(String), actor_role: "support_read_only", target_type: "user", target_id: "usr_demo_shared_2", target_account_id: await accountOf("usr_demo_shared_2"), ticket_id: "1010", before: { userId: "usr_demo_shared_2", requesterEmail: lower }, after: null, outcome: "succeeded" },
+      { action: "context.pick", actor_email: expect.any(String), actor_role: "support_read_only", target_type: "user", target_id: null, target_account_id: null, ticket_id: "1011", before: null, after: null, outcome: "succeeded" },
+    ]);
+    // Three different agents: each entry names the one who acted.
+    expect(new Set(entries.slice(0, 3).map((e) => e.actor_email)).size).toBe(3);
+  });
+
   it("answers bad input with 400 naming the field and an unknown user with 404, storing nothing", async () => {
+    const since = await lastSeq(h);
     const bad = await pick(h, "support_full", { ticketId: "abc", email: "nope", userId: "usr_demo_shared_1" });
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["body.email", "body.ticketId"]);
     const unknown = await pick(h, "support_full", { ticketId: "1010", email: EMAIL, userId: "usr_nope" });
     expect(unknown.status).toBe(404);
     expect(await picks(h)).toEqual([]);
+    expect(await pickEntries(h, since)).toEqual([]);
   });
 });

@@ -117,7 +117,8 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     const before = stripe.customers.get("cus_demo_009")!.balance;
     stripe.delayAfterApply(6_000, 1, creditWrite("cus_demo_009"));
     // The retry sends the same request (same version) with the same key, as the sidebar does.
-    const call = { target: account("acc_demo_009"), input: { amountCents: 2_500 }, expectedVersion: await versionOf(h.deps, account("acc_demo_009")) };
+    // The agent ticked "notify the customer" for a German-speaking requester: the reconciler's mail must say so, in German.
+    const call = { target: account("acc_demo_009"), input: { amountCents: 2_500 }, expectedVersion: await versionOf(h.deps, account("acc_demo_009")), notifyCustomer: true, customerLocale: "de" };
     const first = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "timeout-credit" });
     expect(first.status, JSON.stringify(first.body)).toBe(202);
     expect(first.body).toMatchObject({ code: "outcome_unknown", operationId: expect.any(String) });
@@ -142,7 +143,10 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(settled.status, settled.last_error ?? "").toBe("succeeded");
     const entries = (await auditOf(h.deps, "billing.credit_apply", "acc_demo_009")).filter((e) => e.operationId === operationId);
     expect(entries.map((e) => e.outcome)).toEqual(["pending", "unknown", "succeeded"]);
-    expect(entries.at(-1)).toMatchObject({ operationId, after: { balanceCents: before - 2_500, creditedCents: 2_500 } });
+    expect(entries.at(-1)).toMatchObject({ operationId, after: { balanceCents: before - 2_500, creditedCents: 2_500, customerNotice: expect.anything() } });
+    const notices = await h.deps.database.db.selectFrom("mail_outbox").select(["kind", "subject"]).where("operation_id", "=", operationId).execute();
+    expect(notices.length).toBeGreaterThan(0);
+    expect(notices.every((m) => m.kind === "notice:billing.credit_apply" && m.subject === "Ihrem Guthaben wurde eine Gutschrift hinzugefügt"), JSON.stringify(notices)).toBe(true);
     // The reconciler's retry reached Stripe with the same key and was replayed: one credit.
     const writes = stripe.requestsTo("POST", creditWrite("cus_demo_009").path);
     expect(new Set(writes.map((w) => w.headers["idempotency-key"])).size).toBe(1);

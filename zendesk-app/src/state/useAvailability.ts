@@ -10,6 +10,11 @@ export interface AvailabilityAnswer {
   grants: readonly TemporaryGrant[];
 }
 
+/** The requester's locale as the server takes it (customer notices in their language), or null when Zendesk gives none it would accept. */
+export function customerLocaleOf(locale: string | null): string | null {
+  return locale && locale.length <= 35 && /^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$/.test(locale) ? locale : null;
+}
+
 interface Target {
   type: "user" | "account";
   id: string;
@@ -22,15 +27,15 @@ interface Target {
  * and while an answer for an older version is all there is (it would disable what a change just made
  * possible); then the panel offers the catalog by role and the server still refuses what it must.
  */
-export function useAvailability(api: StewardApi, user: Target | null, account: Target | null, ticketId: string): AvailabilityAnswer | null {
+export function useAvailability(api: StewardApi, user: Target | null, account: Target | null, ticketId: string, customerLocale: string | null = null): AvailabilityAnswer | null {
   const [answer, setAnswer] = useState<{ key: string; value: AvailabilityAnswer } | null>(null);
-  // The ticket is named in the customer notices' text.
-  const key = `${user ? `${user.id}@${user.version}` : ""}|${account ? `${account.id}@${account.version}` : ""}|${ticketId}`;
+  // The ticket is named in the customer notices' text, which is in the requester's language where translated.
+  const key = `${user ? `${user.id}@${user.version}` : ""}|${account ? `${account.id}@${account.version}` : ""}|${ticketId}|${customerLocale ?? ""}`;
   useEffect(() => {
     if (!user && !account) return;
     let cancelled = false;
     const read = (target: Target | null) =>
-      target ? api.get<AvailableActions>("/api/actions/available", { targetType: target.type, targetId: target.id, ticketId }) : Promise.resolve({ actions: [], grants: [] });
+      target ? api.get<AvailableActions>("/api/actions/available", { targetType: target.type, targetId: target.id, ticketId, ...(customerLocale ? { customerLocale } : {}) }) : Promise.resolve({ actions: [], grants: [] });
     Promise.all([read(user), read(account)]).then(
       ([forUser, forAccount]) =>
         !cancelled && setAnswer({ key, value: { actions: new Map([...forUser.actions, ...forAccount.actions].map((a) => [a.action, a])), grants: [...forUser.grants, ...forAccount.grants] } }),

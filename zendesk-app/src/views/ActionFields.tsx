@@ -1,7 +1,7 @@
-import type { ActionPreviewResponse } from "../../../shared/schemas/actions";
+import type { ActionPreviewResponse, EffectPhrase } from "../../../shared/schemas/actions";
 import type { FieldSpec } from "../actions/catalog";
 import { date, money } from "../format";
-import { t, tOr } from "../i18n";
+import { currentLocale, hasMessage, plural, t, tOr } from "../i18n";
 
 /** The pieces of an action form: one input per action field, and the preview's billing effects. */
 export interface FieldCap {
@@ -57,12 +57,24 @@ export function ActionField({ field, id, value, error, cap, currency, onInput }:
   );
 }
 
+/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `count` plural); its English when the code is new to this build. */
+function say(p: EffectPhrase | undefined, english: string, currency: string): string {
+  if (!p) return english;
+  const key = `effect.${p.code}`;
+  const vars: Record<string, string | number> = {};
+  for (const [name, v] of Object.entries(p.params)) {
+    vars[name] = name.endsWith("Cents") ? money(Number(v), currency) : name.endsWith("Date") ? date(String(v)) : typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
+  }
+  if (hasMessage(`${key}.one`) && typeof p.params.count === "number") return plural(key as Parameters<typeof plural>[0], p.params.count, vars);
+  return tOr(key, english, vars);
+}
+
 export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) {
   const e = preview.effects;
   return (
     <div class="effects" data-testid="preview">
       <p>
-        <strong>{e.summary}</strong>
+        <strong>{say(e.summaryPhrase, e.summary, e.currency)}</strong>
       </p>
       <ul>
         {e.activeSubscription && e.mrrLostCents > 0 && <li>{t("preview.mrr_lost", { amount: money(e.mrrLostCents, e.currency) })}</li>}
@@ -75,9 +87,9 @@ export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) 
         {e.openInvoices > 0 && <li>{t("preview.open_invoices", { count: e.openInvoices, amount: money(e.amountDueCents, e.currency) })}</li>}
         {e.usersLosingAccess.length > 0 && <li>{t("preview.users_losing_access", { count: e.usersLosingAccess.length, names: e.usersLosingAccess.slice(0, 5).map((u) => u.email).join(", ") })}</li>}
         {e.retentionUntil && <li>{t("preview.retention", { date: date(e.retentionUntil) })}</li>}
-        {e.warnings.map((w) => (
+        {e.warnings.map((w, i) => (
           <li key={w} class="warning">
-            {w}
+            {say(e.warningPhrases[i], w, e.currency)}
           </li>
         ))}
       </ul>

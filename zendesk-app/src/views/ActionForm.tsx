@@ -11,6 +11,7 @@ import { StewardApiError } from "../api/steward";
 import { money } from "../format";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
+import { customerLocaleOf } from "../state/useAvailability";
 import { approvalsChanged } from "../state/useTicketApprovals";
 import { ActionField, PreviewEffects, type FieldCap } from "./ActionFields";
 import { Notice, ProblemNotice } from "./parts";
@@ -77,6 +78,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   const currency = context.billing.status === "ok" && context.billing.data ? context.billing.data.currency : "usd";
 
   const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), e.reason]));
+  const customerLocale = customerLocaleOf(ticket.requester.locale);
   const shownFields = [...spec.fields.map((f) => f.name), "reason"];
 
   const body = (confirmationToken?: string): ActionRequestBody | null =>
@@ -87,6 +89,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
       expectedVersion: target.version,
       input: inputFrom(spec.fields, values),
       ...(notice ? { notifyCustomer: notice.mandatory || notify } : {}),
+      ...(customerLocale ? { customerLocale } : {}),
       ...(confirmationToken ? { confirmationToken } : {}),
     };
 
@@ -109,7 +112,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   /** Over the agent's cap (refused here or by the server), or marked by an admin: a second person can run it. */
   const approvable = problem !== null && asked === null && (problem.approvalPossible === true || problem.code === "over_cap");
 
-  /** The same action, target, ticket, reason and input, stored for someone whose role and caps allow it. */
+  /** The same action, target, ticket, reason, input and notice choice, stored for someone whose role and caps allow it. */
   async function askApproval() {
     const request = body();
     if (!request) return;
@@ -122,6 +125,9 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
         ticketId: request.ticketId,
         reason: request.reason,
         input: request.input,
+        // The notice choice waits with the request and applies when the approver runs it.
+        ...(request.notifyCustomer !== undefined ? { notifyCustomer: request.notifyCustomer } : {}),
+        ...(request.customerLocale ? { customerLocale: request.customerLocale } : {}),
       });
       setProblem(null);
       setAsked(created.approval);

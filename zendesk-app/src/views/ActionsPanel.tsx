@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { actionRules } from "../../../shared/actions";
 import { roleAtLeast } from "../../../shared/roles";
 import type { ActionAvailability } from "../../../shared/schemas/availability";
@@ -6,37 +6,51 @@ import type { RequesterContext } from "../../../shared/schemas/context";
 import type { SessionInfo } from "../../../shared/schemas/session";
 import { actionCatalog, actionGroups, groupOf, targetOf, type ActionSpec } from "../actions/catalog";
 import { headlineOf } from "../actions/headline";
-import { t, tOr } from "../i18n";
+import { loadMoreStrings, t, tOr } from "../i18n";
 import { useServices } from "../state/services";
-import { useAvailability } from "../state/useAvailability";
+import { customerLocaleOf, useAvailability } from "../state/useAvailability";
 import { ActionButtons, isDestructive } from "./ActionButtons";
 import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
 import { lazyView } from "./lazyView";
 import { Notice } from "./parts";
 import { GrantList, endSpecOf } from "./GrantList";
 
-/** Shown after an action only: its own chunk. */
-const SuggestedReply = lazyView(() => import("./SuggestedReply").then((m) => m.SuggestedReply));
+/** Shown after an action only: its own chunk, with the on-demand strings. */
+const SuggestedReply = lazyView(() => Promise.all([import("./SuggestedReply"), loadMoreStrings()]).then(([m]) => m.SuggestedReply));
 
 export { unavailableText } from "./ActionButtons";
 
 /**
- * The forms are their own chunk (outside the first page's budget), asked for as the app starts; the
- * buttons appear once it is here, so a form always opens in the same render as its click and keys
- * typed right after Enter land in it.
+ * The forms and the strings only they show (field labels, previews, notices) are loaded on demand:
+ * when the agent points at or moves focus into the actions, or opens one. An action opened before they
+ * are here says "Loading…" in its place until they are; the form then takes focus (its first field).
  */
 let ActionForm: typeof ActionFormView | null = null;
-const formChunk = import("./ActionForm").then((m) => (ActionForm = m.ActionForm));
-function useFormsReady(): boolean {
+let formChunk: Promise<unknown> | null = null;
+const loadForms = () => (formChunk ??= Promise.all([import("./ActionForm"), loadMoreStrings()]).then(([m]) => (ActionForm = m.ActionForm), () => (formChunk = null)));
+function useForms(): { ready: boolean; load: () => void } {
   const [ready, setReady] = useState(ActionForm !== null);
-  useEffect(() => {
-    let live = true;
-    if (!ready) void formChunk.then(() => live && setReady(true));
-    return () => {
-      live = false;
-    };
-  }, []);
-  return ready;
+  const live = useRef(true);
+  useEffect(
+    () => () => {
+      live.current = false;
+    },
+    [],
+  );
+  const load = () => {
+    if (!ready) void loadForms().then(() => live.current && ActionForm !== null && setReady(true));
+  };
+  return { ready, load };
+}
+
+/** The form once its chunk is here, "Loading…" in its place until then (ActionsPanel renders again when it arrives). */
+function FormOrLoading(props: Parameters<typeof ActionFormView>[0]) {
+  if (ActionForm) return <ActionForm {...props} />;
+  return (
+    <p class="muted" data-testid="form-loading">
+      {t("common.loading")}
+    </p>
+  );
 }
 
 /** The cap to check before sending: what is left to this agent on this target, else the role's per-request cap. */
@@ -68,9 +82,9 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
   const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
   const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
-  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId);
+  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId, customerLocaleOf(ticket.requester.locale));
   const availability = answer?.actions ?? null;
-  const formsReady = useFormsReady();
+  const forms = useForms();
   const headline = headlineOf(context);
   const head = (
     <h2 id="actions-title" class="headline-text" data-testid="headline">
@@ -78,7 +92,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
     </h2>
   );
   const card = `card headline headline--${headline.tone}`;
-  if (!session || !formsReady || !ActionForm) return <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind}>{head}</section>;
+  if (!session) return <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind}>{head}</section>;
 
   const relevant = actionCatalog
     .filter((spec) => spec.applies(context) && targetOf(spec, context))
@@ -89,10 +103,11 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
     onChanged();
   };
   const toggle = (place: "headline" | "list" | "grants") => (action: string) => {
+    forms.load();
     setOutcome(null);
     setOpen(open?.action === action && open.place === place ? null : { action, place });
   };
-  const Form = ActionForm;
+  const Form = FormOrLoading;
   const grants = (
     <GrantList
       grants={answer?.grants ?? []}
@@ -109,7 +124,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   if (relevant.length > 0 && relevant.every((spec) => !allowed(spec, session))) {
     const needed = relevant.map((spec) => actionRules[spec.action].minRole).sort((a, b) => (roleAtLeast(a as never, b as never) ? 1 : -1))[0] ?? "support_full";
     return (
-      <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-read-only="true">
+      <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-read-only="true" onPointerEnter={forms.load} onFocusIn={forms.load}>
         {head}
         <Notice tone="info" testId="read-only">
           {t("actions.read_only", { role: roleName(session.staff.panelRole), needed: roleName(needed) })}
@@ -143,7 +158,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   };
 
   return (
-    <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-availability={availability ? "server" : "role"}>
+    <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-availability={availability ? "server" : "role"} data-forms={forms.ready ? "ready" : "on-demand"} onPointerEnter={forms.load} onFocusIn={forms.load}>
       {head}
       {outcome && (
         <Notice tone="success" testId="action-result" focus>

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "preact/hooks";
 import type { Session } from "../api/session";
 import { createStewardApi } from "../api/steward";
-import { t } from "../i18n";
+import { loadMoreStrings, t } from "../i18n";
 import { ServicesContext, type Services } from "../state/services";
 import { useRequesterContext } from "../state/useRequesterContext";
 import { useStaff } from "../state/useStaff";
@@ -12,7 +12,7 @@ import { lazyView } from "./lazyView";
 import { Notice } from "./parts";
 
 /** The history tab is opened on few tickets: loaded when it is. */
-const AuditTab = lazyView(() => import("./AuditTab").then((m) => m.AuditTab));
+const AuditTab = lazyView(() => Promise.all([import("./AuditTab"), loadMoreStrings()]).then(([m]) => m.AuditTab));
 
 type Tab = "customer" | "history";
 

@@ -6,7 +6,7 @@ export interface TicketRequester {
   email: string | null;
   name: string | null;
   externalId: string | null;
-  /** The requester's Zendesk locale: the language replies to them are suggested in. */
+  /** The requester's Zendesk locale: the language replies to them are suggested in, and their notices written in. */
   locale: string | null;
 }
 

@@ -1,7 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
-import { actionEffects, formatMoney } from "../billingEffects.js";
+import { actionEffects, formatMoney, said, type Said } from "../billingEffects.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
@@ -28,13 +28,15 @@ export const deactivateAccount = defineCommand({
     const billing = await currentBilling(ctx, target.account);
     const users = await usersToBlock(ctx.deps.database.db, target.id);
     const live = isLiveSubscription(billing) && !billing.cancelAtPeriodEnd;
-    const warnings: string[] = [];
+    const warnings: Said[] = [];
     if (live) {
-      warnings.push(`The ${billing.plan ?? ""} subscription stops renewing: ${formatMoney(billing.mrrCents, billing.currency)} a month ends on ${billing.currentPeriodEnd ?? "the period end"}`);
-      if (billing.nextInvoice) warnings.push(`The next invoice (${formatMoney(billing.nextInvoice.amountCents, billing.currency)}) will not be issued`);
+      const text = `The ${billing.plan ?? ""} subscription stops renewing: ${formatMoney(billing.mrrCents, billing.currency)} a month ends on ${billing.currentPeriodEnd ?? "the period end"}`;
+      const plan = billing.plan ?? "";
+      warnings.push(billing.currentPeriodEnd ? said("stops_renewing", { plan, mrrCents: billing.mrrCents, endDate: billing.currentPeriodEnd }, text) : said("stops_renewing_period_end", { plan, mrrCents: billing.mrrCents }, text));
+      if (billing.nextInvoice) warnings.push(said("next_invoice_dropped", { amountCents: billing.nextInvoice.amountCents }, `The next invoice (${formatMoney(billing.nextInvoice.amountCents, billing.currency)}) will not be issued`));
     }
     return actionEffects(billing, {
-      summary: `Deactivate ${target.account.name}: ${users.length} user(s) lose access${live ? "; the subscription ends at the end of the current period" : ""}`,
+      summary: said(live ? "account_deactivate_billed" : "account_deactivate", { name: target.account.name, count: users.length }, `Deactivate ${target.account.name}: ${users.length} user(s) lose access${live ? "; the subscription ends at the end of the current period" : ""}`),
       billingAfter: live ? "ended" : "unchanged",
       usersLosingAccess: users,
       warnings,

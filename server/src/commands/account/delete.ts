@@ -1,7 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
-import { actionEffects, cancelNowTerms, formatMoney } from "../billingEffects.js";
+import { actionEffects, cancelNowTerms, formatMoney, said } from "../billingEffects.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
@@ -37,10 +37,12 @@ export const deleteAccount = defineCommand({
     const billing = await currentBilling(ctx, target.account);
     const users = await usersToBlock(ctx.deps.database.db, target.id);
     const live = isLiveSubscription(billing);
-    const warnings = live ? [`The ${billing.status} ${billing.plan ?? ""} subscription (${formatMoney(billing.mrrCents, billing.currency)} a month) is cancelled immediately`, cancelNowTerms(billing, ctx.now)] : [];
+    const warnings = live
+      ? [said("cancelled_now", { plan: billing.plan ?? "", mrrCents: billing.mrrCents }, `The ${billing.status} ${billing.plan ?? ""} subscription (${formatMoney(billing.mrrCents, billing.currency)} a month) is cancelled immediately`), cancelNowTerms(billing, ctx.now)]
+      : [];
     const retentionUntil = retentionDate(ctx.now).toISOString();
     return actionEffects(billing, {
-      summary: `Delete ${target.account.name}: ${users.length} user(s) lose access${live ? ", the subscription is cancelled now" : ""}; data kept until ${retentionUntil.slice(0, 10)}`,
+      summary: said(live ? "account_delete_billed" : "account_delete", { name: target.account.name, count: users.length, untilDate: retentionUntil }, `Delete ${target.account.name}: ${users.length} user(s) lose access${live ? ", the subscription is cancelled now" : ""}; data kept until ${retentionUntil.slice(0, 10)}`),
       billingAfter: live ? "ended" : "unchanged",
       usersLosingAccess: users,
       retentionUntil,

@@ -5,7 +5,7 @@ import { runCompensated } from "../compensation.js";
 import { blockReread } from "../identityReread.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
 import { assertAccountTransition } from "./accountTransitions.js";
-import { actionEffects, formatMoney } from "../billingEffects.js";
+import { actionEffects, formatMoney, said, type Said } from "../billingEffects.js";
 import { currentBilling, isLiveSubscription } from "../billingState.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -26,12 +26,16 @@ export const suspendAccount = defineCommand({
     const users = await usersToBlock(ctx.deps.database.db, target.id);
     // Billing is only read here, for the agent; a billing outage must not stop a suspension.
     const billing = await currentBilling(ctx, target.account).catch(() => undefined);
-    const warnings: string[] = [];
-    if (billing === undefined) warnings.push("Billing could not be read; it continues unchanged");
-    else if (billing?.nextInvoice) warnings.push(`Billing continues: the next invoice of ${formatMoney(billing.nextInvoice.amountCents, billing.currency)} is still due on ${billing.nextInvoice.date ?? "the next billing date"}`);
-    else if (isLiveSubscription(billing ?? null)) warnings.push("Billing continues unchanged");
+    const warnings: Said[] = [];
+    if (billing === undefined) warnings.push(said("billing_unread", {}, "Billing could not be read; it continues unchanged"));
+    else if (billing?.nextInvoice) {
+      const { amountCents, date } = billing.nextInvoice;
+      const text = `Billing continues: the next invoice of ${formatMoney(amountCents, billing.currency)} is still due on ${date ?? "the next billing date"}`;
+      warnings.push(date ? said("billing_continues_invoice", { amountCents, dueDate: date }, text) : said("billing_continues_invoice_undated", { amountCents }, text));
+    }
+    else if (isLiveSubscription(billing ?? null)) warnings.push(said("billing_continues", {}, "Billing continues unchanged"));
     return actionEffects(billing ?? null, {
-      summary: `Suspend ${target.account.name}: ${users.length} user(s) cannot sign in until the suspension is lifted; billing continues`,
+      summary: said("account_suspend", { name: target.account.name, count: users.length }, `Suspend ${target.account.name}: ${users.length} user(s) cannot sign in until the suspension is lifted; billing continues`),
       billingAfter: "unchanged",
       usersLosingAccess: users,
       warnings,

@@ -14,7 +14,7 @@ import { fieldErrors, Problem, toProblem } from "../../http/problem.js";
 import { verifyTicket } from "../../zendesk/ticketVerification.js";
 import type { AnyCommand } from "../command.js";
 import { commands } from "../registry.js";
-import { previewCommand, runCommand } from "../runCommand.js";
+import { assertNoticeChoice, previewCommand, runCommand } from "../runCommand.js";
 import { loadTarget, type Executor } from "../targets.js";
 import { assertTargetType } from "../targetType.js";
 import { approvalRequired, policyActions, rolesThatCan } from "./policy.js";
@@ -40,7 +40,18 @@ export function approvableCommand(action: string): AnyCommand | null {
   return commands.get(action as SupportActionName) ?? null;
 }
 
+/**
+ * The stored input carries, beside the action's own input, what the request asked for the run:
+ * ticketOverrideReason, notifyCustomer and customerLocale (kept there so a request is one row, read back as asked).
+ */
+function splitStored(raw: unknown): { input: Record<string, unknown>; ticketOverrideReason: string | undefined; notifyCustomer: boolean | undefined; customerLocale: string | undefined } {
+  const { ticketOverrideReason, notifyCustomer, customerLocale, ...input } = (raw ?? {}) as { ticketOverrideReason?: string; notifyCustomer?: boolean; customerLocale?: string } & Record<string, unknown>;
+  return { input, ticketOverrideReason, notifyCustomer, customerLocale };
+}
+
 export function toApproval(row: Row): ApprovalRequest {
+  const { notifyCustomer } = splitStored(row.input);
+  const { notifyCustomer: _notify, customerLocale: _locale, ...input } = (row.input ?? {}) as Record<string, unknown>;
   return {
     id: row.id,
     action: row.action,
@@ -48,7 +59,8 @@ export function toApproval(row: Row): ApprovalRequest {
     targetId: row.target_id,
     ticketId: row.ticket_id,
     reason: row.reason,
-    input: row.input,
+    input,
+    notifyCustomer: notifyCustomer ?? null,
     preview: row.preview ?? null,
     status: row.status,
     requestedBy: { staffId: row.requested_by_staff_id, email: row.requested_by_email, name: row.requested_by_name, panelRole: row.requested_by_role as PanelRole },
@@ -98,6 +110,8 @@ export async function requestApproval(deps: AppDeps, actor: StaffActor, body: Ap
   const target = { type: body.targetType, id: body.targetId };
   assertTargetType(action, target);
   const input = parseInput(command, body.input);
+  // The notice choice is checked now, as the action would check it, not first when an approver runs it.
+  assertNoticeChoice(action, body.notifyCustomer);
   if (!roleAllows(actor.panelRole, action)) {
     const problem = Problem.forbidden("action_not_allowed", `${action} needs the ${actionRules[action].minRole} panel role; approval raises caps, not roles`, { action, panelRole: actor.panelRole });
     await recordDenial(deps, { actor, action: "approval.request", problem, target: { ...target, accountId: null }, ticketId: body.ticketId, reason: body.reason });
@@ -134,7 +148,7 @@ export async function requestApproval(deps: AppDeps, actor: StaffActor, body: Ap
         account_id: accountId,
         ticket_id: body.ticketId,
         reason: body.reason,
-        input: JSON.stringify({ ...(input as object), ...(body.ticketOverrideReason ? { ticketOverrideReason: body.ticketOverrideReason } : {}) }),
+        input: JSON.stringify({ ...(input as object), ...(body.ticketOverrideReason ? { ticketOverrideReason: body.ticketOverrideReason } : {}), ...(body.notifyCustomer !== undefined ? { notifyCustomer: body.notifyCustomer } : {}), ...(body.customerLocale ? { customerLocale: body.customerLocale } : {}) }),
         preview: preview === null ? null : JSON.stringify(preview),
         status: "pending",
         requested_by_staff_id: actor.staffId,
@@ -155,7 +169,7 @@ export async function requestApproval(deps: AppDeps, actor: StaffActor, body: Ap
         target: { type: target.type, id: target.id, accountId },
         ticketId: body.ticketId,
         reason: body.reason,
-        after: { approvalId: inserted.id, action, input, why: marked ? "marked" : "over_cap", expiresAt: inserted.expires_at.toISOString() },
+        after: { approvalId: inserted.id, action, input, notifyCustomer: body.notifyCustomer ?? null, why: marked ? "marked" : "over_cap", expiresAt: inserted.expires_at.toISOString() },
         outcome: "succeeded",
         ticketSnapshot: snapshot,
       },
@@ -246,12 +260,12 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
   row = claimed;
 
   const command = approvableCommand(row.action) as AnyCommand;
-  const stored = (row.input ?? {}) as Record<string, unknown>;
-  const { ticketOverrideReason, ...input } = stored as { ticketOverrideReason?: string } & Record<string, unknown>;
+  const { input, ticketOverrideReason, notifyCustomer, customerLocale } = splitStored(row.input);
   const target = { type: row.target_type, id: row.target_id };
   const approval = { requestId: row.id, requestedBy: { staffId: row.requested_by_staff_id, email: row.requested_by_email }, approvedBy: { staffId: actor.staffId, email: actor.email ?? "" } };
   const reason = `${row.reason} (approved by ${actor.email ?? actor.staffId})`;
-  const base = { actor, ticketId: row.ticket_id, reason, target, input, ticketOverrideReason, approval, requestId: null };
+  // The requester's notice choice goes with the run: the customer hears of it as the requester chose.
+  const base = { actor, ticketId: row.ticket_id, reason, target, input, ticketOverrideReason, notifyCustomer, customerLocale, approval, requestId: null };
   let result: ActionResponse | null = null;
   let problem: Problem | null = null;
   try {

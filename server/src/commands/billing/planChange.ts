@@ -4,7 +4,7 @@ import { isPlanName, planNames } from "../../providers/planCatalog.js";
 import { accountAfter } from "../accountAfter.js";
 import { subscriptionReread, withBilling } from "../billingReread.js";
 import { defineCommand } from "../command.js";
-import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
+import { actionEffects, formatMoney, said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -36,11 +36,15 @@ export const changePlan = defineCommand({
   preview: async (target, input, ctx) => {
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     const mrrAfter = projectedMrrCents(billing, { plan: input.plan });
-    const warnings = ["Figures are estimates: the provider prorates the change on the next invoice"];
-    if (billing.status === "trialing") warnings.unshift("The subscription is trialing: the new price applies when the trial ends");
-    if (billing.cancelAtPeriodEnd) warnings.unshift("The subscription is set to cancel at the end of the period");
+    const warnings = [said("estimates", {}, "Figures are estimates: the provider prorates the change on the next invoice")];
+    if (billing.status === "trialing") warnings.unshift(said("trialing_price_later", {}, "The subscription is trialing: the new price applies when the trial ends"));
+    if (billing.cancelAtPeriodEnd) warnings.unshift(said("cancels_at_period_end", {}, "The subscription is set to cancel at the end of the period"));
     return actionEffects(billing, {
-      summary: `Plan ${billing.plan ?? "none"} → ${input.plan} (${billing.seats ?? 0} seats, ${billing.interval ?? "month"}ly); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
+      summary: said(
+        `plan_change_${billing.interval ?? "month"}`,
+        { from: billing.plan ?? "—", to: input.plan, count: billing.seats ?? 0, mrrBeforeCents: billing.mrrCents, mrrAfterCents: mrrAfter },
+        `Plan ${billing.plan ?? "none"} → ${input.plan} (${billing.seats ?? 0} seats, ${billing.interval ?? "month"}ly); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
+      ),
       billingAfter: { mrrCents: mrrAfter, nextInvoice: projectedNextInvoice(billing, { plan: input.plan }) },
       warnings,
     });

@@ -3,7 +3,7 @@ import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
-import { actionEffects, cancelNowTerms, formatMoney } from "../billingEffects.js";
+import { actionEffects, cancelNowTerms, formatMoney, said, type Said } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 
 /**
@@ -30,11 +30,19 @@ export const cancelSubscription = defineCommand({
   preview: async (target, input, ctx) => {
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     const when = input.mode === "now" ? "now" : `at the end of the period (${billing.currentPeriodEnd ?? "unknown"})`;
-    const warnings = ["The account keeps its access: use account.deactivate to remove it"];
-    if (billing.nextInvoice) warnings.unshift(`The invoice of ${formatMoney(billing.nextInvoice.amountCents, billing.currency)} due ${billing.nextInvoice.date ?? "next"} will not be issued`);
-    if (input.mode === "now") warnings.unshift("Cancelling now ends the subscription immediately; it cannot be resumed", cancelNowTerms(billing, ctx.now));
+    const warnings: Said[] = [said("keeps_access", {}, "The account keeps its access: use account.deactivate to remove it")];
+    if (billing.nextInvoice) {
+      const { amountCents, date } = billing.nextInvoice;
+      const text = `The invoice of ${formatMoney(amountCents, billing.currency)} due ${date ?? "next"} will not be issued`;
+      warnings.unshift(date ? said("invoice_dropped", { amountCents, dueDate: date }, text) : said("next_invoice_dropped", { amountCents }, text));
+    }
+    if (input.mode === "now") warnings.unshift(said("cancel_now_final", {}, "Cancelling now ends the subscription immediately; it cannot be resumed"), cancelNowTerms(billing, ctx.now));
     return actionEffects(billing, {
-      summary: `Cancels the ${billing.plan ?? ""} subscription ${when}; MRR lost ${formatMoney(billing.mrrCents, billing.currency)}`,
+      summary: said(
+        input.mode === "now" ? "cancel_now" : billing.currentPeriodEnd ? "cancel_period_end" : "cancel_period_end_undated",
+        { plan: billing.plan ?? "", mrrCents: billing.mrrCents, ...(input.mode !== "now" && billing.currentPeriodEnd ? { endDate: billing.currentPeriodEnd } : {}) },
+        `Cancels the ${billing.plan ?? ""} subscription ${when}; MRR lost ${formatMoney(billing.mrrCents, billing.currency)}`,
+      ),
       billingAfter: "ended",
       warnings,
     });

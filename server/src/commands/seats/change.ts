@@ -1,7 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
-import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
+import { actionEffects, formatMoney, said, type Said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { subscriptionReread, withBilling } from "../billingReread.js";
 import { defineCommand } from "../command.js";
@@ -40,12 +40,16 @@ export const changeSeats = defineCommand({
     // The least attached holders are the ones "over" the new limit.
     const over = holders.length > billed ? holders.slice(0, holders.length - billed) : [];
     const mrrAfter = projectedMrrCents(billing, { seats: billed });
-    const warnings: string[] = [];
-    if (over.length) warnings.push(`${over.length} of ${holders.length} users holding seats are over the new limit: they keep access, and the account is over its seats until some leave (seats.reclaim)`);
-    if (temporary) warnings.push(`${temporary} temporary seats stay on top of the licence until they expire`);
-    warnings.push("Figures are estimates: the provider prorates the change on the next invoice");
+    const warnings: Said[] = [];
+    if (over.length) warnings.push(said("seats_over_limit", { count: over.length, holders: holders.length }, `${over.length} of ${holders.length} users holding seats are over the new limit: they keep access, and the account is over its seats until some leave (seats.reclaim)`));
+    if (temporary) warnings.push(said("seats_temporary_stay", { count: temporary }, `${temporary} temporary seats stay on top of the licence until they expire`));
+    warnings.push(said("estimates", {}, "Figures are estimates: the provider prorates the change on the next invoice"));
     return actionEffects(billing, {
-      summary: `Licensed seats ${account.seats_licensed} → ${input.seats} (${holders.length} in use); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
+      summary: said(
+        "seats_change",
+        { from: account.seats_licensed, to: input.seats, inUse: holders.length, mrrBeforeCents: billing.mrrCents, mrrAfterCents: mrrAfter },
+        `Licensed seats ${account.seats_licensed} → ${input.seats} (${holders.length} in use); MRR ${formatMoney(billing.mrrCents, billing.currency)} → ${formatMoney(mrrAfter, billing.currency)}`,
+      ),
       billingAfter: { mrrCents: mrrAfter, nextInvoice: projectedNextInvoice(billing, { seats: billed }) },
       usersOverSeats: over.map(userRef),
       warnings,

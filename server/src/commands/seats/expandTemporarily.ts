@@ -6,7 +6,7 @@ import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscri
 import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { temporarySeats } from "./seatHolders.js";
-import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
+import { actionEffects, formatMoney, said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 
 const DAY_MS = 86_400_000;
 const EXPANDABLE = new Set(["active", "trialing", "past_due"]);
@@ -33,13 +33,17 @@ export const expandSeatsTemporarily = defineCommand({
     const billing = liveSubscription(await currentBilling(ctx, account), account.id);
     const open = await temporarySeats(ctx.deps.database.db, account.id);
     const billed = account.seats_licensed + open + input.seats;
-    const until = new Date(ctx.now.getTime() + input.days * DAY_MS).toISOString().slice(0, 10);
+    const untilDate = new Date(ctx.now.getTime() + input.days * DAY_MS).toISOString();
+    const until = untilDate.slice(0, 10);
     const nextInvoice = projectedNextInvoice(billing, { seats: billed });
     const raise = nextInvoice && billing.nextInvoice ? nextInvoice.amountCents - billing.nextInvoice.amountCents : null;
     return actionEffects(billing, {
-      summary: `+${input.seats} seats for ${input.days} day(s), until ${until}` + (raise !== null ? `: next invoice +${formatMoney(raise, billing.currency)} until ${until}` : ""),
+      summary:
+        raise !== null
+          ? said("seats_expand_billed", { seats: input.seats, count: input.days, untilDate, raiseCents: raise }, `+${input.seats} seats for ${input.days} day(s), until ${until}: next invoice +${formatMoney(raise, billing.currency)} until ${until}`)
+          : said("seats_expand", { seats: input.seats, count: input.days, untilDate }, `+${input.seats} seats for ${input.days} day(s), until ${until}`),
       billingAfter: { mrrCents: projectedMrrCents(billing, { seats: billed }), nextInvoice },
-      warnings: ["Figures are estimates: the provider prorates the change on the next invoice"],
+      warnings: [said("estimates", {}, "Figures are estimates: the provider prorates the change on the next invoice")],
     });
   },
   perform: async (target, input, ctx, call) => {

@@ -1,5 +1,5 @@
 import { Problem } from "../../http/problem.js";
-import { actionEffects, formatMoney, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
+import { actionEffects, formatMoney, said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { currentBilling, isLiveSubscription } from "../billingState.js";
 import type { CommandContext } from "../command.js";
 import type { AccountTarget } from "../targets.js";
@@ -26,13 +26,16 @@ export const endSeatExpansion = {
     const row = await expansionToEnd("end", ctx.deps.database.db, target.id, input.expansionId, ctx.now);
     const billing = await currentBilling(ctx, target.account);
     const billed = target.account.seats_licensed + (await temporarySeats(ctx.deps.database.db, target.id, { except: row.id }));
-    if (!isLiveSubscription(billing)) return actionEffects(billing, { summary: `-${row.seats} temporary seats now; the subscription has ended, so the bill stays as it is`, billingAfter: "unchanged" });
+    if (!isLiveSubscription(billing)) return actionEffects(billing, { summary: said("seats_expansion_end_unbilled", { count: row.seats }, `-${row.seats} temporary seats now; the subscription has ended, so the bill stays as it is`), billingAfter: "unchanged" });
     const nextInvoice = projectedNextInvoice(billing, { seats: billed });
     const drop = nextInvoice && billing.nextInvoice ? billing.nextInvoice.amountCents - nextInvoice.amountCents : null;
     return actionEffects(billing, {
-      summary: `-${row.seats} temporary seats now` + (drop !== null ? `: next invoice -${formatMoney(drop, billing.currency)}` : ""),
+      summary:
+        drop !== null
+          ? said("seats_expansion_end_billed", { count: row.seats, dropCents: drop }, `-${row.seats} temporary seats now: next invoice -${formatMoney(drop, billing.currency)}`)
+          : said("seats_expansion_end", { count: row.seats }, `-${row.seats} temporary seats now`),
       billingAfter: { mrrCents: projectedMrrCents(billing, { seats: billed }), nextInvoice },
-      warnings: ["Figures are estimates: the provider prorates the change on the next invoice"],
+      warnings: [said("estimates", {}, "Figures are estimates: the provider prorates the change on the next invoice")],
     });
   },
 };

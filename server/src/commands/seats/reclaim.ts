@@ -3,7 +3,7 @@ import type { Account } from "../../db/schema.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { assertKeepsAnAdmin, isActiveAdmin, lockAccountAdmins } from "../accountAdmins.js";
-import { actionEffects } from "../billingEffects.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { currentBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
@@ -48,15 +48,15 @@ export const reclaimSeats = defineCommand({
     const holders = await seatHolders(db, target.id);
     const chosen = input.userIds.length > 0;
     const users = chosen ? await chosenHolders(db, target.account, input.userIds) : inactiveSince(holders, new Date(ctx.now.getTime() - input.inactiveDays * DAY_MS));
-    const warnings = users.filter(isActiveAdmin).map((u) => `${u.email} is an active ${u.role} of the account`);
-    if (!chosen) warnings.push(`Candidates: no sign-in for ${input.inactiveDays} days. Confirm by sending the users to deactivate as userIds`);
+    const warnings = users.filter(isActiveAdmin).map((u) => said(`active_${u.role}`, { email: u.email }, `${u.email} is an active ${u.role} of the account`));
+    if (!chosen) warnings.push(said("reclaim_candidates", { count: input.inactiveDays }, `Candidates: no sign-in for ${input.inactiveDays} days. Confirm by sending the users to deactivate as userIds`));
     const used = holders.length - (chosen ? users.length : 0);
     // Shown for context only: the bill does not change, so a billing outage must not block the preview.
     const billing = await currentBilling(ctx, target.account).catch(() => null);
     return actionEffects(billing, {
       summary: chosen
-        ? `Deactivates ${users.length} users; seats in use ${holders.length} → ${used} of ${target.account.seats_licensed} licensed`
-        : `${users.length} of ${holders.length} users holding seats have not signed in for ${input.inactiveDays} days`,
+        ? said("seats_reclaim", { count: users.length, inUse: holders.length, after: used, licensed: target.account.seats_licensed }, `Deactivates ${users.length} users; seats in use ${holders.length} → ${used} of ${target.account.seats_licensed} licensed`)
+        : said("seats_reclaim_candidates", { count: users.length, holders: holders.length, days: input.inactiveDays }, `${users.length} of ${holders.length} users holding seats have not signed in for ${input.inactiveDays} days`),
       billingAfter: "unchanged",
       usersLosingAccess: users.map(userRef),
       warnings,

@@ -1,6 +1,6 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { assertKeepsAnAdmin } from "../accountAdmins.js";
-import { actionEffects } from "../billingEffects.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { currentBilling } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { seatsUsed } from "../targets.js";
@@ -33,10 +33,14 @@ export const deleteUser = defineCommand({
     const freesSeat = HOLDS_SEAT.has(target.user.status);
     const seats = freesSeat ? `frees 1 seat (${used} of ${licensed} in use → ${used - 1})` : `holds no seat (${used} of ${licensed} in use)`;
     return actionEffects(billing, {
-      summary: `Delete ${target.user.name} <${target.user.email}> from ${target.account.name}: ${seats}`,
+      summary: said(
+        freesSeat ? "user_delete_frees_seat" : "user_delete",
+        { name: target.user.name, email: target.user.email, account: target.account.name, used, licensed, ...(freesSeat ? { after: used - 1 } : {}) },
+        `Delete ${target.user.name} <${target.user.email}> from ${target.account.name}: ${seats}`,
+      ),
       billingAfter: "unchanged",
       usersLosingAccess: target.user.status === "active" && !target.user.blocked ? [target.user] : [],
-      warnings: freesSeat ? ["Licensed seats and billing stay as they are; reduce seats separately if the customer asks"] : [],
+      warnings: freesSeat ? [said("seats_stay", {}, "Licensed seats and billing stay as they are; reduce seats separately if the customer asks")] : [],
     });
   },
   perform: async (target, _input, ctx, call) => {

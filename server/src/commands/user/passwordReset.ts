@@ -28,7 +28,7 @@ export const passwordReset = defineCommand({
     const link = delivery.method === "ticket" ? { url: delivery.ticketUrl, expiresAt: delivery.expiresAt } : await issueBuiltinResetLink(trx, target.user, ctx);
     const via = delivery.method === "ticket" ? "auth0_password_change_ticket" : "builtin_reset_link";
     // The link is a bearer secret: the stored body holds a placeholder, the link itself is sealed.
-    const mail = passwordResetMail({ name: target.user.name, link: secretPlaceholder("link"), expiresAt: link.expiresAt, ticketId: ctx.ticketId });
+    const mail = passwordResetMail({ name: target.user.name, link: secretPlaceholder("link"), expiresAt: link.expiresAt, ticketId: ctx.ticketId, language: ctx.customerLanguage ?? "en" });
     const secretSealed = sealMailSecrets(ctx.deps.config, { link: link.url });
     const { id: mailId } = await enqueueMail(
       trx,

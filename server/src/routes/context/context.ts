@@ -120,25 +120,47 @@ export function contextRoutes(deps: AppDeps): Router {
       tags: ["lookup"],
       body: RequesterPickBody,
       responses: { 200: "The pick as stored", 403: "Panel role too low", 404: "No such user" },
-      before: guard(deps, "context.view"),
+      before: guard(deps, "context.pick"),
     },
     async ({ body, req }) => {
       const db = deps.database.db;
       const actor = requireActor(req);
       if (actor.kind !== "staff") throw Problem.forbidden("action_not_allowed", "Only staff pick a requester");
-      if (body.userId === null) {
-        await db.deleteFrom("ticket_requester_picks").where("ticket_id", "=", body.ticketId).execute();
-        return { pick: null };
-      }
-      const user = await db.selectFrom("users").select("id").where("id", "=", body.userId).where("status", "!=", "deleted").executeTakeFirst();
-      if (!user) throw Problem.notFound(`No user ${body.userId}`);
-      const row = { ticket_id: body.ticketId, requester_email: body.email.toLowerCase(), user_id: user.id, picked_by_staff_id: actor.staffId, picked_at: deps.clock.now() };
-      await db
-        .insertInto("ticket_requester_picks")
-        .values(row)
-        .onConflict((oc) => oc.column("ticket_id").doUpdateSet({ requester_email: row.requester_email, user_id: row.user_id, picked_by_staff_id: row.picked_by_staff_id, picked_at: row.picked_at }))
-        .execute();
-      return { pick: await pickFor(db, body.ticketId, body.email) };
+      const user = body.userId === null ? null : await db.selectFrom("users").select(["id", "account_id"]).where("id", "=", body.userId).where("status", "!=", "deleted").executeTakeFirst();
+      if (body.userId !== null && !user) throw Problem.notFound(`No user ${body.userId}`);
+      const email = body.email.toLowerCase();
+      // The pick and its audit entry in one transaction: no pick that every agent then sees without a record of who made it.
+      await db.transaction().execute(async (tx) => {
+        const previous = await tx.selectFrom("ticket_requester_picks").select(["user_id", "requester_email"]).where("ticket_id", "=", body.ticketId).forUpdate().executeTakeFirst();
+        if (user) {
+          const row = { ticket_id: body.ticketId, requester_email: email, user_id: user.id, picked_by_staff_id: actor.staffId, picked_at: deps.clock.now() };
+          await tx
+            .insertInto("ticket_requester_picks")
+            .values(row)
+            .onConflict((oc) => oc.column("ticket_id").doUpdateSet({ requester_email: row.requester_email, user_id: row.user_id, picked_by_staff_id: row.picked_by_staff_id, picked_at: row.picked_at }))
+            .execute();
+        } else {
+          await tx.deleteFrom("ticket_requester_picks").where("ticket_id", "=", body.ticketId).execute();
+        }
+        // The entry is about the user picked, or when forgetting, the user the pick was (account looked up for the ticket history).
+        const targetUserId = user?.id ?? previous?.user_id ?? null;
+        const accountId = user ? user.account_id : targetUserId ? ((await tx.selectFrom("users").select("account_id").where("id", "=", targetUserId).executeTakeFirst())?.account_id ?? null) : null;
+        await appendAudit(
+          tx,
+          {
+            actor,
+            action: "context.pick",
+            target: { type: "user", id: targetUserId, accountId },
+            ticketId: body.ticketId,
+            requestId: String(req.id ?? "") || null,
+            before: previous ? { userId: previous.user_id, requesterEmail: previous.requester_email } : null,
+            after: user ? { userId: user.id, requesterEmail: email } : null,
+            outcome: "succeeded",
+          },
+          deps.clock,
+        );
+      });
+      return { pick: user ? await pickFor(db, body.ticketId, body.email) : null };
     },
   );
   return router;

@@ -1,13 +1,14 @@
 import { Router } from "express";
-import { SearchQuery, SearchResults } from "../../../../shared/schemas/context.js";
+import { AccountUsers, AccountUsersParams, AccountUsersQuery, SearchQuery, SearchResults } from "../../../../shared/schemas/context.js";
 import { appendAudit } from "../../audit/auditLog.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
+import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
-import { searchDirectory } from "../../lookup/search.js";
-import { readDepsOf, refreshSearch } from "../../directory/readThrough.js";
+import { accountHit, searchDirectory, userHit } from "../../lookup/search.js";
+import { readDepsOf, refreshAccount, refreshSearch } from "../../directory/readThrough.js";
 import { ticketHeader } from "../audit/schema.js";
 
 export function searchRoutes(deps: AppDeps): Router {
@@ -44,6 +45,46 @@ export function searchRoutes(deps: AppDeps): Router {
         deps.clock,
       );
       return results;
+    },
+  );
+  route(
+    router,
+    {
+      method: "get",
+      path: "/api/accounts/:accountId/users",
+      summary: "An account's users (not deleted), by name: for picking the ticket's user when a search by account id, domain or customer id found the account",
+      tags: ["lookup"],
+      params: AccountUsersParams,
+      query: AccountUsersQuery,
+      headers: [ticketHeader],
+      responses: { 200: AccountUsers, 403: "Panel role too low", 404: "No such account" },
+      before: guard(deps, "account.view", { cachedStaff: true }),
+    },
+    async ({ params, query, req }) => {
+      const actor = requireActor(req);
+      // DIRECTORY_PROVIDER=http: the account and its users as the product has them now, into the cache first.
+      await refreshAccount(readDepsOf(deps, { actor, ticketId: ticketIdOf(req) }), params.accountId).catch((err: unknown) => (req.log ?? deps.logger).warn({ err }, "the product's directory did not answer for the account; listing the cache"));
+      const account = await db.selectFrom("accounts").select(["id", "name", "domain", "plan", "status"]).where("id", "=", params.accountId).executeTakeFirst();
+      const rows = account
+        ? await db.selectFrom("users").select(["id", "name", "email", "status"]).where("account_id", "=", account.id).where("status", "!=", "deleted").orderBy("name").orderBy("id").limit(query.limit + 1).execute()
+        : [];
+      await appendAudit(
+        db,
+        {
+          actor,
+          action: "account.view",
+          target: { type: "account", id: account?.id ?? null, accountId: account?.id ?? null },
+          ticketId: ticketIdOf(req),
+          after: { accountId: params.accountId, usersListed: Math.min(rows.length, query.limit) },
+          outcome: account ? "succeeded" : "failed",
+          error: account ? null : "not_found",
+          requestId: String(req.id ?? "") || null,
+        },
+        deps.clock,
+      );
+      if (!account) throw Problem.notFound(`No account ${params.accountId}`);
+      const users = rows.slice(0, query.limit).map((u) => userHit({ id: u.id, accountId: account.id, name: u.name, email: u.email, status: u.status, accountName: account.name }, "account", 1));
+      return { account: accountHit(account, "account", 1), users, more: rows.length > query.limit };
     },
   );
   return router;

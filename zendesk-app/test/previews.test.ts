@@ -1,0 +1,83 @@
+import type { Frame } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { AFTER_FIRST_PAINT, chunkName } from "../../scripts/bundle-budget.js";
+import type { ActionPreviewResponse } from "../../shared/schemas/actions.js";
+import { axeViolations } from "./support/axe.js";
+import { screenshot } from "./support/browser.js";
+import { sidebar320 } from "./support/sidebar320.js";
+
+/**
+ * Impact previews word their summary and warnings in the agent's language from the server's codes and
+ * values (EffectPhrase): money and dates with Intl in the agent's locale, no ISO dates, no English
+ * left in German. Real server (PGlite, demo data), the local Zendesk page, Zendesk's 320 px.
+ */
+const ui = sidebar320();
+const ISO_DATE = /\d{4}-\d\d-\d\d/;
+const text = async (frame: Frame, selector: string) => ((await frame.textContent(selector)) ?? "").replace(/\s+/g, " ").trim();
+
+describe.each([
+  { locale: "en-US", ticket: 1006, summary: /^Suspend .+: \d+ users? cannot sign in until the suspension is lifted; billing continues$/, continues: "Billing continues: the next invoice of" },
+  { locale: "de", ticket: 1003, summary: /^.+ suspendieren: \d+ Benutzer (kann|können) sich bis zur Aufhebung nicht anmelden; die Abrechnung läuft weiter$/, continues: "Die Abrechnung läuft weiter: die nächste Rechnung über" },
+])("impact previews ($locale, 320 px)", ({ locale, ticket, summary, continues }) => {
+  const loaded = async (frame: Frame) => (await frame.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name))).filter((url) => url.includes("/assets/")).map((url) => url.replace(/.*\/assets\//, ""));
+  /** The strings chunks among them, as part-language ("core-de"). */
+  const strings = (files: string[]) => files.filter((f) => f.startsWith("strings-")).map((f) => f.replace(/^strings-(core|more)-([a-z]+)-.*$/, "$1-$2")).sort();
+
+  it("loads the agent's language only, and the forms with their strings only once an action is opened", async () => {
+    const lang = locale.slice(0, 2);
+    const { page, frame } = await ui.openTicket(ticket, "9003", locale);
+    const first = await loaded(frame);
+    // The first view: one language's first-view strings, the agent's; no form code, no form strings.
+    expect(strings(first), first.join(" ")).toEqual([`core-${lang}`]);
+    expect(first.some((f) => f.startsWith("ActionForm-")), first.join(" ")).toBe(false);
+    expect(await frame.getAttribute('[data-testid="actions"]', "data-forms")).toBe("on-demand");
+    // What every ticket view fetches after its first paint is what npm run budget reports as such: all
+    // of it arrives, and nothing else beyond the first view's own files.
+    const firstView = (await frame.evaluate(() => [...document.querySelectorAll<HTMLScriptElement | HTMLLinkElement>("script[src], link[href]")].map((e) => ("src" in e && e.src) || (e as HTMLLinkElement).href))).map((u) => chunkName(u.replace(/.*\/assets\//, "")));
+    await expect.poll(async () => (await loaded(frame)).map(chunkName).filter((n) => (AFTER_FIRST_PAINT as readonly string[]).includes(n)).sort()).toEqual([...AFTER_FIRST_PAINT].sort());
+    const settled = (await loaded(frame)).map(chunkName);
+    expect(settled.filter((n) => !firstView.includes(n) && !(AFTER_FIRST_PAINT as readonly string[]).includes(n) && n !== `strings-core-${lang}`), settled.join(" ")).toEqual([]);
+
+    await frame.click('[data-testid="all-actions"]');
+    await frame.click('[data-group="status"] button[data-action="account.suspend"]');
+    await frame.waitForSelector('[data-testid="action-form"] textarea[name="reason"]');
+    const after = await loaded(frame);
+    expect(after.some((f) => f.startsWith("ActionForm-"))).toBe(true);
+    expect(strings(after), after.join(" ")).toEqual([`core-${lang}`, `more-${lang}`]);
+    // Its labels come from the on-demand strings, in the agent's language.
+    expect(await frame.$$eval('[data-testid="action-form"] label', (ls) => ls.map((l) => l.textContent ?? "").join("|"))).toContain(locale === "de" ? "Grund" : "Reason");
+    await page.close();
+  });
+
+  it("shows a suspension's summary and its next invoice in the agent's language, money and date by Intl", async () => {
+    const { page, frame } = await ui.openTicket(ticket, "9003", locale);
+    await frame.click('[data-testid="all-actions"]');
+    await frame.click('[data-group="status"] button[data-action="account.suspend"]');
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "chargeback");
+    const response = page.waitForResponse((r) => r.url().includes("/api/actions/account.suspend/preview"));
+    await frame.click('[data-testid="submit-action"]');
+    const { effects } = (await (await response).json()) as ActionPreviewResponse;
+    await frame.waitForSelector('[data-testid="preview"]');
+
+    expect(effects.summaryPhrase.code).toBe("account_suspend");
+    const shown = await text(frame, '[data-testid="preview"] p strong');
+    expect(shown).toMatch(summary);
+    expect(shown).toContain(String(effects.summaryPhrase.params.name));
+    // The next invoice the server states, worded here: the agent's money and date formats, not the server's English.
+    const invoice = effects.warningPhrases.find((p) => p.code === "billing_continues_invoice");
+    expect(invoice, JSON.stringify(effects.warningPhrases)).toBeDefined();
+    const amount = new Intl.NumberFormat(locale, { style: "currency", currency: effects.currency.toUpperCase() }).format(Number(invoice!.params.amountCents) / 100);
+    const due = new Intl.DateTimeFormat(locale, { dateStyle: "medium" }).format(new Date(String(invoice!.params.dueDate)));
+    const warnings = await frame.$$eval('[data-testid="preview"] li.warning', (lis) => lis.map((li) => (li.textContent ?? "").replace(/\s+/g, " ").trim()));
+    const said = `${continues} ${amount} ${locale === "de" ? `ist weiterhin am ${due} fällig` : `is still due on ${due}`}`;
+    expect(warnings).toContain(said.replace(/\s+/g, " "));
+    if (locale === "de") {
+      expect(amount).toMatch(/^[\d.]+,\d\d\s\$$/u); // German money: "1.450,00 $"
+      expect(warnings.join(" ")).not.toMatch(/Billing|invoice/);
+    }
+    expect(await text(frame, '[data-testid="preview"]')).not.toMatch(ISO_DATE);
+    expect(await axeViolations(frame), `preview-${locale}`).toEqual([]);
+    await screenshot(page, `preview-suspend-${locale}-320`);
+    await page.close();
+  });
+});
