@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 
 /**
  * The demo product's own directory: its accounts and users in its own PGlite database (never
@@ -40,6 +41,13 @@ create table if not exists users (
   protected boolean not null default false, settings jsonb not null default '{}', version int not null default 1);
 create index if not exists users_email on users (lower(email));
 create index if not exists users_account on users (account_id);
+create extension if not exists pg_trgm;
+create index if not exists users_id_trgm on users using gin (lower(id) gin_trgm_ops);
+create index if not exists users_email_trgm on users using gin (lower(email) gin_trgm_ops);
+create index if not exists users_name_trgm on users using gin (lower(name) gin_trgm_ops);
+create index if not exists accounts_id_trgm on accounts using gin (lower(id) gin_trgm_ops);
+create index if not exists accounts_name_trgm on accounts using gin (lower(name) gin_trgm_ops);
+create index if not exists accounts_domain_trgm on accounts using gin (lower(coalesce(domain, '')) gin_trgm_ops);
 create table if not exists write_keys (key text primary key, request text not null, status int not null, body jsonb not null);
 `;
 
@@ -53,8 +61,12 @@ export class DirectoryStore {
 
   /** `dataDir` undefined: in memory (tests, the demo's first start). */
   static async open(dataDir?: string): Promise<DirectoryStore> {
-    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+    // Trigram indexes: search matches inside ids, emails and names (like '%q%'), which no b-tree serves.
+    const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
     await db.exec(SCHEMA);
+    // PGlite runs no autovacuum: without statistics the planner guesses, and guessed a full walk of the
+    // primary key for a search that matches nothing.
+    await db.exec("analyze accounts; analyze users");
     return new DirectoryStore(db);
   }
 
@@ -67,6 +79,7 @@ export class DirectoryStore {
         await tx.query(`insert into users values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) on conflict (id) do nothing`, [u.id, u.accountId, u.email, u.name, u.role, u.status, u.idpId, u.staff, u.protected, JSON.stringify(u.settings), u.version]);
       }
     });
+    await this.db.exec("analyze accounts; analyze users");
   }
 
   async account(id: string, db: Queryable = this.db): Promise<AccountRow | null> {
