@@ -80,8 +80,7 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
   router.get(`${BASE}/users`, read(async (req, res) => {
     const q = LookupQuery.safeParse(req.query);
     if (!q.success) return invalid(res, q.error, "query");
-    const users = await store.lookup(q.data);
-    res.json({ accounts: await store.accountsOf(users), users });
+    res.json(await store.lookupWithAccounts(q.data));
   }));
   router.get(`${BASE}/search`, read(async (req, res) => {
     const q = SearchQuery.safeParse(req.query);
@@ -94,9 +93,9 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
     res.json(user);
   }));
   router.get(`${BASE}/accounts/:id`, read(async (req, res) => {
-    const account = await store.account(String(req.params.id));
-    if (!account) return problem(res, 404, "not_found", "No such account");
-    res.json({ account, users: await store.usersOf(account.id) });
+    const answer = await store.accountWithUsers(String(req.params.id));
+    if (!answer) return problem(res, 404, "not_found", "No such account");
+    res.json(answer);
   }));
 
   router.patch(`${BASE}/accounts/:id`, async (req, res) => {

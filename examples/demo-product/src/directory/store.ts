@@ -70,14 +70,23 @@ export class DirectoryStore {
     return new DirectoryStore(db);
   }
 
+  /** Adds accounts and users (kept as they are when the id exists): one statement per table, whatever the count. */
   async load(accounts: AccountRow[], users: UserRow[]): Promise<void> {
     await this.db.transaction(async (tx) => {
-      for (const a of accounts) {
-        await tx.query(`insert into accounts values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict (id) do nothing`, [a.id, a.name, a.domain, a.status, a.plan, a.seatsLicensed, a.billingCustomerId, a.version]);
-      }
-      for (const u of users) {
-        await tx.query(`insert into users values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) on conflict (id) do nothing`, [u.id, u.accountId, u.email, u.name, u.role, u.status, u.idpId, u.staff, u.protected, JSON.stringify(u.settings), u.version]);
-      }
+      await tx.query(
+        `insert into accounts (id, name, domain, status, plan, seats_licensed, billing_customer_id, version)
+         select id, name, domain, status, plan, "seatsLicensed", "billingCustomerId", version from jsonb_to_recordset($1::jsonb)
+           as x(id text, name text, domain text, status text, plan text, "seatsLicensed" int, "billingCustomerId" text, version int)
+         on conflict (id) do nothing`,
+        [JSON.stringify(accounts)],
+      );
+      await tx.query(
+        `insert into users (id, account_id, email, name, role, status, idp_id, staff, protected, settings, version)
+         select id, "accountId", email, name, role, status, "idpId", staff, protected, settings, version from jsonb_to_recordset($1::jsonb)
+           as x(id text, "accountId" text, email text, name text, role text, status text, "idpId" text, staff boolean, protected boolean, settings jsonb, version int)
+         on conflict (id) do nothing`,
+        [JSON.stringify(users)],
+      );
     });
     await this.db.exec("analyze accounts; analyze users");
   }
@@ -91,23 +100,34 @@ export class DirectoryStore {
     return (await db.query<UserRow>(`select ${USER_COLUMNS} from users where id = $1 and ($2 or status <> 'deleted')`, [id, options.deleted ?? false])).rows[0] ?? null;
   }
 
-  async usersOf(accountId: string): Promise<UserRow[]> {
-    return (await this.db.query<UserRow>(`select ${USER_COLUMNS} from users where account_id = $1 and status <> 'deleted' order by id`, [accountId])).rows;
-  }
-
   async accountsOf(users: UserRow[], extra: AccountRow[] = []): Promise<AccountRow[]> {
     const ids = [...new Set(users.map((u) => u.accountId))].filter((id) => !extra.some((a) => a.id === id));
     const rows = ids.length ? (await this.db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where id = any($1::text[])`, [ids])).rows : [];
     return [...extra, ...rows];
   }
 
-  async lookup(q: { email?: string; id?: string; externalId?: string }): Promise<UserRow[]> {
+  /** GET /users: the users found and their accounts, in one statement (a lookup is on every context Steward shows). */
+  async lookupWithAccounts(q: { email?: string; id?: string; externalId?: string }): Promise<{ accounts: AccountRow[]; users: UserRow[] }> {
     const id = q.id ?? q.externalId ?? null;
-    const { rows } = await this.db.query<UserRow>(
-      `select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or lower(email) = lower($1)) and ($2::text is null or id = $2) order by id limit 50`,
+    const { rows } = await this.db.query<{ accounts: AccountRow[]; users: UserRow[] }>(
+      `with u as (
+         select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or lower(email) = lower($1)) and ($2::text is null or id = $2) order by id limit 50)
+       select coalesce((select json_agg(u order by u.id) from u), '[]') as users,
+              coalesce((select json_agg(a order by a.id) from (select ${ACCOUNT_COLUMNS} from accounts where id in (select "accountId" from u)) a), '[]') as accounts`,
       [q.email ?? null, id],
     );
-    return rows;
+    return rows[0] ?? { accounts: [], users: [] };
+  }
+
+  /** GET /accounts/:id: the account with its users, in one statement; null when there is no such account. */
+  async accountWithUsers(id: string): Promise<{ account: AccountRow; users: UserRow[] } | null> {
+    const { rows } = await this.db.query<{ account: AccountRow; users: UserRow[] }>(
+      `select row_to_json(a) as account,
+              coalesce((select json_agg(u order by u.id) from (select ${USER_COLUMNS} from users where account_id = a.id and status <> 'deleted') u), '[]') as users
+       from (select ${ACCOUNT_COLUMNS} from accounts where id = $1) a`,
+      [id],
+    );
+    return rows[0] ?? null;
   }
 
   /** Candidates only; Steward ranks them. */
