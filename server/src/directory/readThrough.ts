@@ -30,15 +30,17 @@ export const isCached = (deps: { directory: DirectoryPort }) => deps.directory.n
  * The product's answers of one read into the cache, together: nothing is written when the cache holds
  * them already (one read), else one transaction. `complete`: the answer lists every user of that
  * account, so a user the cache holds there and the product no longer lists is marked deleted.
+ * Resolves to whether the cache was written (false: it held the answers already).
  */
-export async function mirrorAnswers(deps: ReadDeps, answers: readonly DirectoryAnswer[], complete?: { accountId: string; userIds: readonly string[] }): Promise<void> {
+export async function mirrorAnswers(deps: ReadDeps, answers: readonly DirectoryAnswer[], complete?: { accountId: string; userIds: readonly string[] }): Promise<boolean> {
   const merged = mergeAnswers(answers);
-  if (await isMirrored(deps.db, merged, complete)) return;
+  if (await isMirrored(deps.db, merged, complete)) return false;
   const now = deps.clock.now();
   await deps.db.transaction().execute(async (trx) => {
     await mirrorDirectory(trx, merged, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
     if (complete) await markMissingUsersDeleted(trx, complete.accountId, complete.userIds, now);
   });
+  return true;
 }
 
 /** An account with all its users, as the product has them now (what a write is decided on). */
@@ -62,9 +64,10 @@ export async function refreshLookup(deps: ReadDeps, query: UserLookup): Promise<
   await mirrorAnswers(deps, [await deps.directory.lookupUsers(query, deps.reader)]);
 }
 
-export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<void> {
-  if (!isCached(deps)) return;
-  await mirrorAnswers(deps, [await deps.directory.search(q, limit, deps.reader)]);
+/** Resolves to whether the cache changed (always false with the built-in directory). */
+export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<boolean> {
+  if (!isCached(deps)) return false;
+  return mirrorAnswers(deps, [await deps.directory.search(q, limit, deps.reader)]);
 }
 
 /** In a command's apply: the product's answer to the write, into the cache (the runner has bumped the version). */

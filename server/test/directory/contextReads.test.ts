@@ -64,6 +64,18 @@ describe.each(databaseKinds)("context over the product's directory on %s", (kind
     expect(new Set(seen.map((r) => r.clientPort)).size).toBeLessThanOrEqual(6);
   });
 
+  it("search: what the product renamed is found under its new name at once, and a repeated search (nothing changed) finds the same", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const search = (q: string) => request(h.app).get("/api/search").query({ q }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242");
+    await product.store.db.query(`update users set name = 'Quirinus Vandermolen', version = version + 1 where id = $1`, [USER]);
+    const renamed = await search("Vandermolen");
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.hits.map((hit: { id: string }) => hit.id)).toContain(USER);
+    const again = await search("Vandermolen");
+    expect(again.body.hits).toEqual(renamed.body.hits);
+  });
+
   it("a requester the product moved to another account: the account part is the new one, read after the lookups showed the move", async () => {
     const product = h.product!;
     const token = await sessionOf(h, "support_full");
