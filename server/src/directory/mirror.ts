@@ -87,8 +87,8 @@ export async function mirrorUsers(db: Executor, users: readonly DirectoryUser[],
           updated_at: now,
         }))
         .where(
-          sql<boolean>`(users.account_id, users.email, users.name, users.role, users.status, users.idp_id, users.impersonation_protected, users.directory_version)
-            is distinct from (excluded.account_id, excluded.email, excluded.name, excluded.role, excluded.status, excluded.idp_id, excluded.impersonation_protected, excluded.directory_version)`,
+          sql<boolean>`(users.account_id, users.email, users.name, users.role, users.status, users.idp_id, users.impersonation_protected, users.directory_version, users.directory_staff, users.directory_settings)
+            is distinct from (excluded.account_id, excluded.email, excluded.name, excluded.role, excluded.status, excluded.idp_id, excluded.impersonation_protected, excluded.directory_version, excluded.directory_staff, excluded.directory_settings)`,
         ),
     )
     .execute();
@@ -110,4 +110,63 @@ export async function markMissingUsersDeleted(db: Executor, accountId: string, l
   let q = db.updateTable("users").set({ status: "deleted", version: sql<number>`version + 1`, updated_at: now }).where("account_id", "=", accountId).where("status", "<>", "deleted");
   if (listed.length) q = q.where("id", "not in", [...listed]);
   await q.execute();
+}
+
+export interface DirectoryAnswer {
+  accounts: readonly DirectoryAccount[];
+  users: readonly DirectoryUser[];
+}
+
+/**
+ * Several answers of one read (the requester lookups, the account's users) as one: each account and
+ * user once, the highest version when two answers carry the same one (one upsert may not touch a row twice).
+ */
+export function mergeAnswers(answers: readonly DirectoryAnswer[]): DirectoryAnswer {
+  const newest = <T extends { id: string; version: number }>(rows: T[]) => [
+    ...rows.reduce((byId, row) => {
+      const held = byId.get(row.id);
+      if (!held || row.version > held.version) byId.set(row.id, row);
+      return byId;
+    }, new Map<string, T>()).values(),
+  ];
+  return { accounts: newest(answers.flatMap((a) => a.accounts)), users: newest(answers.flatMap((a) => a.users)) };
+}
+
+/**
+ * Whether the cache holds the answer as it is: every account and user with the same values (the ones
+ * the upserts compare) and, for `complete`, no other live user on that account. One read, no row
+ * locks: the common case of a lookup (nothing changed at the product since the last one) writes
+ * nothing and waits on nobody. The answer must not repeat an id (mergeAnswers).
+ */
+export async function isMirrored(db: Executor, answer: DirectoryAnswer, complete?: { accountId: string; userIds: readonly string[] }): Promise<boolean> {
+  const accounts = answer.accounts.map((a) => ({ id: a.id, name: a.name, domain: a.domain, status: a.status, plan: a.plan, seats_licensed: a.seatsLicensed, billing_customer_id: a.billingCustomerId, directory_version: a.version }));
+  const users = answer.users.map((u) => ({
+    id: u.id,
+    account_id: u.accountId,
+    email: u.email,
+    name: u.name,
+    role: u.role,
+    status: u.status,
+    idp_id: u.idpId,
+    impersonation_protected: u.protected,
+    directory_version: u.version,
+    directory_staff: u.staff,
+    directory_settings: u.settings,
+  }));
+  const row = await sql<{ accounts: number | string; users: number | string; others: number | string }>`
+    select
+      (select count(*) from jsonb_to_recordset(${JSON.stringify(accounts)}::jsonb)
+         as v(id text, name text, domain text, status text, plan text, seats_licensed int, billing_customer_id text, directory_version int)
+         join accounts a on a.id = v.id
+         where (a.name, a.domain, a.status, a.plan, a.seats_licensed, a.billing_customer_id, a.directory_version)
+           is not distinct from (v.name, v.domain, v.status, v.plan, v.seats_licensed, v.billing_customer_id, v.directory_version)) as accounts,
+      (select count(*) from jsonb_to_recordset(${JSON.stringify(users)}::jsonb)
+         as v(id text, account_id text, email text, name text, role text, status text, idp_id text, impersonation_protected boolean, directory_version int, directory_staff boolean, directory_settings jsonb)
+         join users u on u.id = v.id
+         where (u.account_id, u.email, u.name, u.role, u.status, u.idp_id, u.impersonation_protected, u.directory_version, u.directory_staff, u.directory_settings)
+           is not distinct from (v.account_id, v.email, v.name, v.role, v.status, v.idp_id, v.impersonation_protected, v.directory_version, v.directory_staff, v.directory_settings)) as users,
+      (select count(*) from users u where u.account_id = ${complete?.accountId ?? null}::text and u.status <> 'deleted' and u.id <> all(${[...(complete?.userIds ?? [])]}::text[])) as others`.execute(db);
+  const counts = row.rows[0];
+  if (!counts) return false;
+  return Number(counts.accounts) === accounts.length && Number(counts.users) === users.length && Number(counts.others) === 0;
 }

@@ -5,7 +5,7 @@ import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/
 import type { DB } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
-import { markMissingUsersDeleted, mirrorAccounts, mirrorDirectory, mirrorUsers } from "./mirror.js";
+import { isMirrored, markMissingUsersDeleted, mergeAnswers, mirrorAccounts, mirrorDirectory, mirrorUsers, type DirectoryAnswer } from "./mirror.js";
 import type { DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
 /**
@@ -26,15 +26,28 @@ export const readDepsOf = (deps: AppDeps, reader?: DirectoryReader): ReadDeps =>
 
 export const isCached = (deps: { directory: DirectoryPort }) => deps.directory.name !== "builtin";
 
+/**
+ * The product's answers of one read into the cache, together: nothing is written when the cache holds
+ * them already (one read), else one transaction. `complete`: the answer lists every user of that
+ * account, so a user the cache holds there and the product no longer lists is marked deleted.
+ * Resolves to whether the cache was written (false: it held the answers already).
+ */
+export async function mirrorAnswers(deps: ReadDeps, answers: readonly DirectoryAnswer[], complete?: { accountId: string; userIds: readonly string[] }): Promise<boolean> {
+  const merged = mergeAnswers(answers);
+  if (await isMirrored(deps.db, merged, complete)) return false;
+  const now = deps.clock.now();
+  await deps.db.transaction().execute(async (trx) => {
+    await mirrorDirectory(trx, merged, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
+    if (complete) await markMissingUsersDeleted(trx, complete.accountId, complete.userIds, now);
+  });
+  return true;
+}
+
 /** An account with all its users, as the product has them now (what a write is decided on). */
 export async function refreshAccount(deps: ReadDeps, accountId: string): Promise<void> {
   if (!isCached(deps)) return;
   const { account, users } = await deps.directory.getAccount(accountId, deps.reader);
-  const now = deps.clock.now();
-  await deps.db.transaction().execute(async (trx) => {
-    await mirrorDirectory(trx, { accounts: [account], users }, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
-    await markMissingUsersDeleted(trx, account.id, users.map((u) => u.id), now);
-  });
+  await mirrorAnswers(deps, [{ accounts: [account], users }], { accountId: account.id, userIds: users.map((u) => u.id) });
 }
 
 /** The target of a write and everything on its account, fresh from the product. */
@@ -48,14 +61,13 @@ export async function refreshTarget(deps: ReadDeps, target: ActionTarget): Promi
 
 export async function refreshLookup(deps: ReadDeps, query: UserLookup): Promise<void> {
   if (!isCached(deps)) return;
-  const answer = await deps.directory.lookupUsers(query, deps.reader);
-  await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
+  await mirrorAnswers(deps, [await deps.directory.lookupUsers(query, deps.reader)]);
 }
 
-export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<void> {
-  if (!isCached(deps)) return;
-  const answer = await deps.directory.search(q, limit, deps.reader);
-  await mirrorDirectory(deps.db, answer, { now: deps.clock.now(), ...(deps.logger ? { logger: deps.logger } : {}) });
+/** Resolves to whether the cache changed (always false with the built-in directory). */
+export async function refreshSearch(deps: ReadDeps, q: string, limit: number): Promise<boolean> {
+  if (!isCached(deps)) return false;
+  return mirrorAnswers(deps, [await deps.directory.search(q, limit, deps.reader)]);
 }
 
 /** In a command's apply: the product's answer to the write, into the cache (the runner has bumped the version). */

@@ -65,15 +65,21 @@ function createOnce(path: string, text: string): void {
 export class GrantKeys {
   private memory: StoredKey[] | null = null;
   private cached: { mtimeMs: number; keys: StoredKey[] } | null = null;
+  /** The key from the environment, parsed once (it cannot change while the process runs). */
+  private fromEnv: Promise<StoredKey[]> | null = null;
+  /** The signing key object of the current kid: every directory request signs, and parsing a JWK each time cost more than signing. */
+  private signing: SigningKey | null = null;
 
   constructor(readonly source: KeySource) {}
 
   private async load(now: Date): Promise<StoredKey[]> {
     const source = this.source;
     if (source.kind === "env") {
-      const privateKey = createPrivateKey(source.pem);
-      const privateJwk = privateKey.export({ format: "jwk" }) as Record<string, unknown>;
-      return [{ kid: await calculateJwkThumbprint(publicJwkOf(privateJwk) as JWK), privateJwk, createdAt: new Date(0).toISOString(), retiredAt: null }];
+      return (this.fromEnv ??= (async () => {
+        const privateKey = createPrivateKey(source.pem);
+        const privateJwk = privateKey.export({ format: "jwk" }) as Record<string, unknown>;
+        return [{ kid: await calculateJwkThumbprint(publicJwkOf(privateJwk) as JWK), privateJwk, createdAt: new Date(0).toISOString(), retiredAt: null }];
+      })());
     }
     if (source.kind === "memory") return (this.memory ??= [await newKey(now)]);
     let mtimeMs: number;
@@ -97,7 +103,8 @@ export class GrantKeys {
     const keys = await this.load(now);
     const active = keys.filter((k) => k.retiredAt === null).at(-1) ?? keys.at(-1);
     if (!active) throw new Error("the impersonation key set is empty");
-    return { kid: active.kid, privateKey: createPrivateKey({ key: active.privateJwk as JsonWebKey, format: "jwk" }) };
+    if (this.signing?.kid !== active.kid) this.signing = { kid: active.kid, privateKey: createPrivateKey({ key: active.privateJwk as JsonWebKey, format: "jwk" }) };
+    return this.signing;
   }
 
   /** The public keys products should trust now: the current one and those retired less than a grant's life ago. */

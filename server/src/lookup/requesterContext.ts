@@ -14,7 +14,8 @@ import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContex
 import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
 import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
-import { isCached, refreshAccount, refreshLookup } from "../directory/readThrough.js";
+import { isCached, mirrorAnswers, refreshAccount } from "../directory/readThrough.js";
+import type { DirectoryAnswer } from "../directory/mirror.js";
 
 /**
  * Everything the sidebar shows about a ticket's requester, in one response. The parts come from
@@ -82,9 +83,21 @@ function originOf(sources: ContextSources): Record<PartName, ProviderName> {
   return { identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" };
 }
 
-/** Built-in providers on the same database: every part comes from one statement (builtinContext.ts). */
-function isAllBuiltin(sources: ContextSources): boolean {
-  return sources.identity instanceof BuiltinIdentity && sources.billing instanceof BuiltinBilling && !isCached(sources);
+/**
+ * Built-in identity and billing on the same database: every part comes from one statement
+ * (builtinContext.ts) — with the product's directory too, once its account is in the cache.
+ */
+function isBuiltinProviders(sources: ContextSources): boolean {
+  return sources.identity instanceof BuiltinIdentity && sources.billing instanceof BuiltinBilling;
+}
+
+/**
+ * DIRECTORY_PROVIDER=http: the requester's account read from the product with the requester lookups
+ * (same round trip), already in the cache; `error` when the product did not give it (the account part's error).
+ */
+interface AccountRead {
+  accountId: string;
+  failure: { error: unknown } | null;
 }
 
 async function fetchPartsAtOnce(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[]; openOperations: OpenOperationRow[] } | null> {
@@ -131,16 +144,28 @@ async function fetchPartsAtOnce(sources: ContextSources, user: RequesterUser): P
   return { parts, failed, openOperations: rows.openOperations };
 }
 
-async function fetchParts(sources: ContextSources, user: RequesterUser): Promise<{ parts: Parts; failed: PartName[]; openOperations?: OpenOperationRow[] }> {
-  if (isAllBuiltin(sources)) {
+/** The account part as the product failed to give it, in place of what the cache holds. */
+function withAccountError(sources: ContextSources, result: { parts: Parts; failed: PartName[] }, error: unknown): void {
+  const origin = originOf(sources);
+  result.parts.account = errorPart(origin.account, partError(error, origin.account, sources, "account"));
+  if (!result.failed.includes("account")) result.failed.push("account");
+}
+
+async function fetchParts(sources: ContextSources, user: RequesterUser, accountRead?: AccountRead): Promise<{ parts: Parts; failed: PartName[]; openOperations?: OpenOperationRow[] }> {
+  // With the product's directory, only when its account has been read (or failed) already: the statement reads the cache.
+  if (isBuiltinProviders(sources) && (!isCached(sources) || accountRead)) {
     const atOnce = await fetchPartsAtOnce(sources, user);
-    if (atOnce) return atOnce;
+    if (atOnce) {
+      if (accountRead?.failure) withAccountError(sources, atOnce, accountRead.failure.error);
+      return atOnce;
+    }
   }
   const { db, identity, billing, partTimeoutMs } = sources;
   const origin = originOf(sources);
   const account = async () => {
-    // The product's account with all its users (seats, admins), into the cache the summary reads.
-    await refreshAccount(sources, user.account_id);
+    if (accountRead?.failure) throw accountRead.failure.error;
+    // The product's account with all its users (seats, admins), into the cache the summary reads (unless read with the lookups).
+    if (!accountRead) await refreshAccount(sources, user.account_id);
     const summary = await loadAccountSummary(db, user.account_id, sources.clock.now());
     if (!summary) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
     return summary;
@@ -176,13 +201,43 @@ function unpickedParts(): Parts {
   return { identity: pending, account: pending, billing: pending, activity: pending, audit: pending };
 }
 
-export async function buildRequesterContext(sources: ContextSources, query: ContextQuery): Promise<ContextResult> {
-  if (isCached(sources)) {
-    // The requester as the product knows them now; the product down or slow leaves what the cache held
-    // (the account part then says the product did not answer, the other parts come back as usual).
-    const lookups = [{ email: query.email }, ...(query.externalId ? [{ externalId: query.externalId }] : [])];
-    await withDeadline(Promise.all(lookups.map((lookup) => refreshLookup(sources, lookup))), sources.partTimeoutMs).catch((err: unknown) => sources.logger.warn({ err }, "the product's directory did not answer the requester lookup"));
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+const settle = <T>(work: Promise<T>): Promise<Settled<T>> =>
+  work.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+
+/**
+ * DIRECTORY_PROVIDER=http: the requester as the product knows them now, in one round trip. The lookups
+ * (email, external id) and — when the cache already knows which account the requester is on — that
+ * account with all its users are asked at the same time, under one deadline, and their answers go into
+ * the cache together (nothing written when it holds them already). The product down or slow leaves what
+ * the cache held: the account part then says the product did not answer, the other parts come back as usual.
+ */
+async function readRequesterFromProduct(sources: ContextSources, query: ContextQuery): Promise<AccountRead | undefined> {
+  const { directory, reader } = sources;
+  const lookups = [{ email: query.email }, ...(query.externalId ? [{ externalId: query.externalId }] : [])];
+  const asked = settle(withDeadline(Promise.all(lookups.map((lookup) => directory.lookupUsers(lookup, reader))), sources.partTimeoutMs));
+  const guess = await resolveRequester(sources.db, query).catch(() => null);
+  const accountId = guess?.match === "exact" ? guess.user.account_id : null;
+  const account = accountId ? settle(withDeadline(directory.getAccount(accountId, reader), sources.partTimeoutMs)) : null;
+  const [found, read] = await Promise.all([asked, account]);
+  if (!found.ok) sources.logger.warn({ err: found.error }, "the product's directory did not answer the requester lookup");
+  const answers: DirectoryAnswer[] = [...(found.ok ? found.value : []), ...(read?.ok ? [{ accounts: [read.value.account], users: read.value.users }] : [])];
+  let failure = read && !read.ok ? { error: read.error } : null;
+  try {
+    if (answers.length) await mirrorAnswers(sources, answers, read?.ok ? { accountId: read.value.account.id, userIds: read.value.users.map((u) => u.id) } : undefined);
+  } catch (err) {
+    // The cache could not take the answers: what it held stands, and the account part says it is not fresh.
+    sources.logger.warn({ err }, "the product's answers could not be cached");
+    failure ??= { error: err };
   }
+  return accountId ? { accountId, failure } : undefined;
+}
+
+export async function buildRequesterContext(sources: ContextSources, query: ContextQuery): Promise<ContextResult> {
+  const accountRead = isCached(sources) ? await readRequesterFromProduct(sources, query) : undefined;
   const resolution = await resolveRequester(sources.db, query);
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
   if (resolution.match === "unknown") {
@@ -201,7 +256,8 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
     return { match: "ambiguous", context, user: null, failedParts: [] };
   }
   const { user } = resolution;
-  const { parts, failed, openOperations } = await fetchParts(sources, user);
+  // The account read with the lookups is the requester's unless the product moved them meanwhile (then it is read now).
+  const { parts, failed, openOperations } = await fetchParts(sources, user, accountRead?.accountId === user.account_id ? accountRead : undefined);
   const context: RequesterContext = {
     requester,
     match: "exact",

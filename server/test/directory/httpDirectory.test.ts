@@ -19,7 +19,7 @@ const clock = new ManualClock(new Date());
 const user = { id: "usr_1", accountId: "acc_1", email: "a@b.test", name: "A", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 3 };
 const problem = (status: number, code: string, extra: object = {}) => ({ status, type: "application/problem+json", body: { type: "about:blank", title: code, status, code, ...extra } });
 
-let script: { status: number; type?: string; body: unknown }[] = [];
+let script: { status: number; type?: string; body: unknown; headers?: Record<string, string> }[] = [];
 const seen: { method: string; path: string; authorization: string | undefined; body: unknown }[] = [];
 let server: Server;
 let directory: HttpDirectory;
@@ -30,7 +30,7 @@ beforeAll(async () => {
   app.use((req, res) => {
     seen.push({ method: req.method, path: req.path, authorization: req.headers.authorization, body: req.body });
     const next = script.shift() ?? { status: 200, body: user };
-    res.status(next.status).type(next.type ?? "application/json").send(JSON.stringify(next.body));
+    res.status(next.status).set(next.headers ?? {}).type(next.type ?? "application/json").send(JSON.stringify(next.body));
   });
   server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
@@ -78,6 +78,48 @@ describe("HttpDirectory", () => {
     script = [problem(500, "boom"), problem(500, "boom"), problem(500, "boom")];
     const failed = (await write().catch((e: unknown) => e)) as ProviderError;
     expect(failed.effectUnknown).toBe(true);
+  });
+
+  it("429 with Retry-After: waited out and retried when short, failed as rate_limited (with the wait) when longer than a retry may wait", async () => {
+    seen.length = 0;
+    script = [{ ...problem(429, "slow_down"), headers: { "retry-after": "0" } }, { status: 200, body: user }];
+    expect(await directory.getUser("usr_1")).toMatchObject({ id: "usr_1" });
+    expect(seen).toHaveLength(2);
+    seen.length = 0;
+    script = [{ ...problem(429, "slow_down"), headers: { "retry-after": "120" } }];
+    expect(await directory.getUser("usr_1").catch((e: unknown) => e)).toMatchObject({ code: "rate_limited", retryAfterMs: 120_000 });
+    expect(seen).toHaveLength(1);
+  });
+
+  it("a refused connection: a read fails as unavailable, a write failed (it never reached the product); a connection dropped after the write was sent: its effect is unknown", async () => {
+    const caller = () => new ProviderCaller("product", { timeoutMs: 2_000, maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 }, classifyDirectoryError);
+    const at = (port: number) => new HttpDirectory({ baseUrl: `http://127.0.0.1:${port}`, audience: "prd_test", issuer: "http://steward.test", keys, clock, caller: caller() });
+    const writeTo = (dir: HttpDirectory) => dir.updateUser("usr_1", { expectedVersion: 3, changes: { role: "viewer" } }, { idempotencyKey: "key-9", actor: staff, ticketId: "4242" }).catch((e: unknown) => e as ProviderError);
+    // A port nobody listens on: taken, then given back.
+    const closed = await new Promise<Server>((resolve) => {
+      const s = express().listen(0, "127.0.0.1", () => resolve(s));
+    });
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const read = (await at(port).getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
+    expect(read).toMatchObject({ code: "unavailable", provider: "product" });
+    expect(read.message).toMatch(/could not be reached/);
+    expect(await writeTo(at(port))).toMatchObject({ code: "unavailable", effectUnknown: false });
+    // A product that takes the request and drops the connection without answering.
+    let received = 0;
+    const dropping = express().use((req) => {
+      received++;
+      req.socket.destroy();
+    });
+    const dropper = await new Promise<Server>((resolve) => {
+      const s = dropping.listen(0, "127.0.0.1", () => resolve(s));
+    });
+    try {
+      expect(await writeTo(at((dropper.address() as AddressInfo).port))).toMatchObject({ code: "unavailable", effectUnknown: true });
+      expect(received).toBe(2);
+    } finally {
+      await new Promise<void>((resolve) => dropper.close(() => resolve()));
+    }
   });
 
   it("an answer that does not match the contract is misconfigured; for a write its effect is unknown", async () => {

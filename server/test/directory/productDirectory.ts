@@ -22,14 +22,34 @@ export interface ProductDirectory {
    * once but answered that much later (the answer lost on the way back, as Steward sees it).
    */
   faults: { delayMs: number; status: number | null; writesOnly: boolean; answerDelayMs: number };
+  /** Every request as it reached the product (before any fault): what Steward asked, when, over which connection. */
+  requests: ProductRequest[];
   close(): Promise<void>;
+}
+
+export interface ProductRequest {
+  method: string;
+  /** Path and query as sent. */
+  url: string;
+  /** Steward's end of the TCP connection: the same port again means a reused connection. */
+  clientPort: number | undefined;
+  arrivedAt: number;
+  /** When the answer was sent (undefined while pending). */
+  answeredAt?: number;
 }
 
 export async function startProductDirectory(options: { keys: GrantKeys; issuer: string; audience: string; now: () => Date; rows?: { accounts: AccountRow[]; users: UserRow[] }; before?: (store: DirectoryStore) => RequestHandler[] }): Promise<ProductDirectory> {
   const store = await DirectoryStore.open();
   if (options.rows) await store.load(options.rows.accounts, options.rows.users);
   const faults: ProductDirectory["faults"] = { delayMs: 0, status: null, writesOnly: false, answerDelayMs: 0 };
+  const requests: ProductRequest[] = [];
   const app = express();
+  app.use((req, res, next) => {
+    const seen: ProductRequest = { method: req.method, url: req.originalUrl, clientPort: req.socket.remotePort, arrivedAt: performance.now() };
+    requests.push(seen);
+    res.on("finish", () => void (seen.answeredAt = performance.now()));
+    next();
+  });
   app.use((req, res, next) => {
     if (!faults.answerDelayMs || req.method === "GET") return next();
     const send = res.send.bind(res);
@@ -58,6 +78,7 @@ export async function startProductDirectory(options: { keys: GrantKeys; issuer: 
     url: `http://127.0.0.1:${port}`,
     store,
     faults,
+    requests,
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

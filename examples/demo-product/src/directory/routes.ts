@@ -35,6 +35,10 @@ const UserWrite = z.object({
   changes: z.object({ role: z.enum(ROLES).optional(), status: z.enum(USER_STATUSES).optional(), staff: z.boolean().optional(), protected: z.boolean().optional(), settings: Settings.optional() }).strict().refine(nonEmpty, "name at least one change"),
 }).strict();
 
+// Built once: a zod schema compiles its parser on first use, so one made per request paid that every time.
+const LookupQuery = z.object({ email: z.string().max(320).optional(), id: z.string().max(200).optional(), externalId: z.string().max(200).optional() }).refine((v) => Boolean(v.email ?? v.id ?? v.externalId), "name email, id or externalId");
+const SearchQuery = z.object({ q: z.string().min(1).max(200), limit: z.coerce.number().int().min(1).max(100).default(20) });
+
 export interface DirectoryRouterOptions {
   store: DirectoryStore;
   /** Steward's JWKS (kit's remoteKeys(stewardUrl) in production). */
@@ -74,13 +78,12 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
 
   router.get(`${BASE}/settings`, read(async (_req, res) => void res.json({ settings: SETTINGS })));
   router.get(`${BASE}/users`, read(async (req, res) => {
-    const q = z.object({ email: z.string().max(320).optional(), id: z.string().max(200).optional(), externalId: z.string().max(200).optional() }).refine((v) => Boolean(v.email ?? v.id ?? v.externalId), "name email, id or externalId").safeParse(req.query);
+    const q = LookupQuery.safeParse(req.query);
     if (!q.success) return invalid(res, q.error, "query");
-    const users = await store.lookup(q.data);
-    res.json({ accounts: await store.accountsOf(users), users });
+    res.json(await store.lookupWithAccounts(q.data));
   }));
   router.get(`${BASE}/search`, read(async (req, res) => {
-    const q = z.object({ q: z.string().min(1).max(200), limit: z.coerce.number().int().min(1).max(100).default(20) }).safeParse(req.query);
+    const q = SearchQuery.safeParse(req.query);
     if (!q.success) return invalid(res, q.error, "query");
     res.json(await store.search(q.data.q, q.data.limit));
   }));
@@ -90,9 +93,9 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
     res.json(user);
   }));
   router.get(`${BASE}/accounts/:id`, read(async (req, res) => {
-    const account = await store.account(String(req.params.id));
-    if (!account) return problem(res, 404, "not_found", "No such account");
-    res.json({ account, users: await store.usersOf(account.id) });
+    const answer = await store.accountWithUsers(String(req.params.id));
+    if (!answer) return problem(res, 404, "not_found", "No such account");
+    res.json(answer);
   }));
 
   router.patch(`${BASE}/accounts/:id`, async (req, res) => {

@@ -1,4 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 
 /**
  * The demo product's own directory: its accounts and users in its own PGlite database (never
@@ -40,6 +41,13 @@ create table if not exists users (
   protected boolean not null default false, settings jsonb not null default '{}', version int not null default 1);
 create index if not exists users_email on users (lower(email));
 create index if not exists users_account on users (account_id);
+create extension if not exists pg_trgm;
+create index if not exists users_id_trgm on users using gin (lower(id) gin_trgm_ops);
+create index if not exists users_email_trgm on users using gin (lower(email) gin_trgm_ops);
+create index if not exists users_name_trgm on users using gin (lower(name) gin_trgm_ops);
+create index if not exists accounts_id_trgm on accounts using gin (lower(id) gin_trgm_ops);
+create index if not exists accounts_name_trgm on accounts using gin (lower(name) gin_trgm_ops);
+create index if not exists accounts_domain_trgm on accounts using gin (lower(coalesce(domain, '')) gin_trgm_ops);
 create table if not exists write_keys (key text primary key, request text not null, status int not null, body jsonb not null);
 `;
 
@@ -53,20 +61,34 @@ export class DirectoryStore {
 
   /** `dataDir` undefined: in memory (tests, the demo's first start). */
   static async open(dataDir?: string): Promise<DirectoryStore> {
-    const db = dataDir ? new PGlite(dataDir) : new PGlite();
+    // Trigram indexes: search matches inside ids, emails and names (like '%q%'), which no b-tree serves.
+    const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
     await db.exec(SCHEMA);
+    // PGlite runs no autovacuum: without statistics the planner guesses, and guessed a full walk of the
+    // primary key for a search that matches nothing.
+    await db.exec("analyze accounts; analyze users");
     return new DirectoryStore(db);
   }
 
+  /** Adds accounts and users (kept as they are when the id exists): one statement per table, whatever the count. */
   async load(accounts: AccountRow[], users: UserRow[]): Promise<void> {
     await this.db.transaction(async (tx) => {
-      for (const a of accounts) {
-        await tx.query(`insert into accounts values ($1,$2,$3,$4,$5,$6,$7,$8) on conflict (id) do nothing`, [a.id, a.name, a.domain, a.status, a.plan, a.seatsLicensed, a.billingCustomerId, a.version]);
-      }
-      for (const u of users) {
-        await tx.query(`insert into users values ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) on conflict (id) do nothing`, [u.id, u.accountId, u.email, u.name, u.role, u.status, u.idpId, u.staff, u.protected, JSON.stringify(u.settings), u.version]);
-      }
+      await tx.query(
+        `insert into accounts (id, name, domain, status, plan, seats_licensed, billing_customer_id, version)
+         select id, name, domain, status, plan, "seatsLicensed", "billingCustomerId", version from jsonb_to_recordset($1::jsonb)
+           as x(id text, name text, domain text, status text, plan text, "seatsLicensed" int, "billingCustomerId" text, version int)
+         on conflict (id) do nothing`,
+        [JSON.stringify(accounts)],
+      );
+      await tx.query(
+        `insert into users (id, account_id, email, name, role, status, idp_id, staff, protected, settings, version)
+         select id, "accountId", email, name, role, status, "idpId", staff, protected, settings, version from jsonb_to_recordset($1::jsonb)
+           as x(id text, "accountId" text, email text, name text, role text, status text, "idpId" text, staff boolean, protected boolean, settings jsonb, version int)
+         on conflict (id) do nothing`,
+        [JSON.stringify(users)],
+      );
     });
+    await this.db.exec("analyze accounts; analyze users");
   }
 
   async account(id: string, db: Queryable = this.db): Promise<AccountRow | null> {
@@ -78,23 +100,34 @@ export class DirectoryStore {
     return (await db.query<UserRow>(`select ${USER_COLUMNS} from users where id = $1 and ($2 or status <> 'deleted')`, [id, options.deleted ?? false])).rows[0] ?? null;
   }
 
-  async usersOf(accountId: string): Promise<UserRow[]> {
-    return (await this.db.query<UserRow>(`select ${USER_COLUMNS} from users where account_id = $1 and status <> 'deleted' order by id`, [accountId])).rows;
-  }
-
   async accountsOf(users: UserRow[], extra: AccountRow[] = []): Promise<AccountRow[]> {
     const ids = [...new Set(users.map((u) => u.accountId))].filter((id) => !extra.some((a) => a.id === id));
     const rows = ids.length ? (await this.db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where id = any($1::text[])`, [ids])).rows : [];
     return [...extra, ...rows];
   }
 
-  async lookup(q: { email?: string; id?: string; externalId?: string }): Promise<UserRow[]> {
+  /** GET /users: the users found and their accounts, in one statement (a lookup is on every context Steward shows). */
+  async lookupWithAccounts(q: { email?: string; id?: string; externalId?: string }): Promise<{ accounts: AccountRow[]; users: UserRow[] }> {
     const id = q.id ?? q.externalId ?? null;
-    const { rows } = await this.db.query<UserRow>(
-      `select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or lower(email) = lower($1)) and ($2::text is null or id = $2) order by id limit 50`,
+    const { rows } = await this.db.query<{ accounts: AccountRow[]; users: UserRow[] }>(
+      `with u as (
+         select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or lower(email) = lower($1)) and ($2::text is null or id = $2) order by id limit 50)
+       select coalesce((select json_agg(u order by u.id) from u), '[]') as users,
+              coalesce((select json_agg(a order by a.id) from (select ${ACCOUNT_COLUMNS} from accounts where id in (select "accountId" from u)) a), '[]') as accounts`,
       [q.email ?? null, id],
     );
-    return rows;
+    return rows[0] ?? { accounts: [], users: [] };
+  }
+
+  /** GET /accounts/:id: the account with its users, in one statement; null when there is no such account. */
+  async accountWithUsers(id: string): Promise<{ account: AccountRow; users: UserRow[] } | null> {
+    const { rows } = await this.db.query<{ account: AccountRow; users: UserRow[] }>(
+      `select row_to_json(a) as account,
+              coalesce((select json_agg(u order by u.id) from (select ${USER_COLUMNS} from users where account_id = a.id and status <> 'deleted') u), '[]') as users
+       from (select ${ACCOUNT_COLUMNS} from accounts where id = $1) a`,
+      [id],
+    );
+    return rows[0] ?? null;
   }
 
   /** Candidates only; Steward ranks them. */

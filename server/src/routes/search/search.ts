@@ -28,9 +28,21 @@ export function searchRoutes(deps: AppDeps): Router {
       before: guard(deps, "search.run", { cachedStaff: true }),
     },
     async ({ query, req }) => {
-      // DIRECTORY_PROVIDER=http: the product's candidates into the cache first (first page), ranked here as always.
-      if (!query.cursor) await refreshSearch(readDepsOf(deps, { actor: requireActor(req), ticketId: ticketIdOf(req) }), query.q, query.limit).catch((err: unknown) => (req.log ?? deps.logger).warn({ err }, "the product's directory did not answer the search; searching the cache"));
-      const results = await searchDirectory(db, query);
+      // DIRECTORY_PROVIDER=http: the product's candidates into the cache (first page), ranked here as always.
+      // The cache is searched meanwhile; that answer stands unless the product's candidates changed the cache.
+      const early = searchDirectory(db, query).then(
+        (results) => ({ results }),
+        (err: unknown) => ({ err }),
+      );
+      const changed = query.cursor
+        ? false
+        : await refreshSearch(readDepsOf(deps, { actor: requireActor(req), ticketId: ticketIdOf(req) }), query.q, query.limit).catch((err: unknown) => {
+            (req.log ?? deps.logger).warn({ err }, "the product's directory did not answer the search; searching the cache");
+            return false;
+          });
+      const first = await early;
+      if (!changed && "err" in first) throw first.err;
+      const results = changed || !("results" in first) ? await searchDirectory(db, query) : first.results;
       await appendAudit(
         db,
         {

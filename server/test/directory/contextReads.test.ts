@@ -1,0 +1,122 @@
+import request from "supertest";
+import { describe, expect, it } from "vitest";
+import { DIRECTORY_BASE_PATH } from "../../../shared/directory/contract.js";
+import { databaseKinds } from "../support/databases.js";
+import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import type { ProductDirectory, ProductRequest } from "./productDirectory.js";
+
+/**
+ * What one context read costs the product (DIRECTORY_PROVIDER=http): the requester lookups and the
+ * account's read go out together (one round trip, not one after the other), over kept-alive
+ * connections, and a read that finds nothing changed at the product writes nothing in Steward's cache.
+ */
+const USER = "usr_demo_006_3";
+const ACCOUNT = "acc_demo_006";
+const OTHER_ACCOUNT = "acc_demo_001";
+
+const emailOf = async (h: Harness, id: string) => (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", id).executeTakeFirstOrThrow()).email;
+
+async function readContext(h: Harness, token: string, userId = USER) {
+  return request(h.app)
+    .get("/api/context")
+    .query({ email: await emailOf(h, userId), externalId: userId })
+    .set("Authorization", `Bearer ${token}`)
+    .set("X-Ticket-Id", "4242");
+}
+
+/** The product's requests made while `work` ran. */
+async function requestsDuring(product: ProductDirectory, work: () => Promise<unknown>): Promise<ProductRequest[]> {
+  const from = product.requests.length;
+  await work();
+  return product.requests.slice(from);
+}
+
+const pathOf = (r: ProductRequest) => decodeURIComponent(r.url.slice(DIRECTORY_BASE_PATH.length));
+
+describe.each(databaseKinds)("context over the product's directory on %s", (kind) => {
+  const h = useHarness(kind, { directory: "http" });
+
+  it("asks the product for the lookups and the requester's account at the same time: three requests, each sent before any was answered", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    expect((await readContext(h, token)).status).toBe(200);
+    const email = await emailOf(h, USER);
+    // Each answer held back long enough that requests sent one after another could not overlap.
+    product.faults.delayMs = 400;
+    let res: request.Response | undefined;
+    const seen = await requestsDuring(product, async () => (res = await readContext(h, token))).finally(() => (product.faults.delayMs = 0));
+    expect(res?.status).toBe(200);
+    expect(res?.body.account).toMatchObject({ status: "ok", source: "product", data: { id: ACCOUNT } });
+    expect(seen.map(pathOf).sort()).toEqual([`/accounts/${ACCOUNT}`, `/users?email=${email}`, `/users?externalId=${USER}`].sort());
+    const lastSent = Math.max(...seen.map((r) => r.arrivedAt));
+    const firstAnswered = Math.min(...seen.map((r) => r.answeredAt ?? Infinity));
+    expect(lastSent).toBeLessThan(firstAnswered);
+  });
+
+  it("keeps its connections to the product alive: five reads (fifteen requests) share a few connections", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const seen = await requestsDuring(product, async () => {
+      for (let i = 0; i < 5; i++) expect((await readContext(h, token)).status).toBe(200);
+    });
+    expect(seen).toHaveLength(15);
+    // A connection per request would be fifteen; at most three are ever in use at once.
+    expect(new Set(seen.map((r) => r.clientPort)).size).toBeLessThanOrEqual(6);
+  });
+
+  it("search: what the product renamed is found under its new name at once, and a repeated search (nothing changed) finds the same", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const search = (q: string) => request(h.app).get("/api/search").query({ q }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242");
+    await product.store.db.query(`update users set name = 'Quirinus Vandermolen', version = version + 1 where id = $1`, [USER]);
+    const renamed = await search("Vandermolen");
+    expect(renamed.status).toBe(200);
+    expect(renamed.body.hits.map((hit: { id: string }) => hit.id)).toContain(USER);
+    const again = await search("Vandermolen");
+    expect(again.body.hits).toEqual(renamed.body.hits);
+  });
+
+  it("a requester the product moved to another account: the account part is the new one, read after the lookups showed the move", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    expect((await readContext(h, token)).status).toBe(200);
+    await product.store.db.query(`update users set account_id = $2, version = version + 1 where id = $1`, [USER, OTHER_ACCOUNT]);
+    try {
+      let res: request.Response | undefined;
+      const seen = await requestsDuring(product, async () => (res = await readContext(h, token)));
+      expect(res?.status).toBe(200);
+      expect(res?.body.account).toMatchObject({ status: "ok", source: "product", data: { id: OTHER_ACCOUNT } });
+      expect(res?.body.user).toMatchObject({ id: USER, accountId: OTHER_ACCOUNT });
+      // The cached account was asked for with the lookups, the new one once they named it.
+      expect(seen.map(pathOf).filter((p) => p.startsWith("/accounts/"))).toEqual([`/accounts/${ACCOUNT}`, `/accounts/${OTHER_ACCOUNT}`]);
+      const cached = await h.deps.database.db.selectFrom("users").select(["account_id", "status"]).where("id", "=", USER).executeTakeFirstOrThrow();
+      expect(cached).toEqual({ account_id: OTHER_ACCOUNT, status: "active" });
+    } finally {
+      await product.store.db.query(`update users set account_id = $2, version = version + 1 where id = $1`, [USER, ACCOUNT]);
+      expect((await readContext(h, token)).body.account.data.id).toBe(ACCOUNT);
+    }
+  });
+});
+
+describe("context over the product's directory on postgres, nothing changed at the product", () => {
+  if (!databaseKinds.includes("postgres")) return;
+  const h = useHarness("postgres", { directory: "http" });
+
+  it("writes nothing in the cache: it is answered while another transaction holds the requester's user and account rows", async () => {
+    const token = await sessionOf(h, "support_full");
+    // The first read brings the cache level with the product.
+    expect((await readContext(h, token)).status).toBe(200);
+    const db = h.deps.database.db;
+    const before = await db.selectFrom("users").select(["version", "updated_at"]).where("account_id", "=", ACCOUNT).orderBy("id").execute();
+    await db.transaction().execute(async (trx) => {
+      await trx.selectFrom("users").select("id").where("account_id", "=", ACCOUNT).forUpdate().execute();
+      await trx.selectFrom("accounts").select("id").where("id", "=", ACCOUNT).forUpdate().execute();
+      // An upsert of those rows would wait for this transaction, which waits for the read: it would never answer.
+      const answered = await Promise.race([readContext(h, token), new Promise<"waiting">((resolve) => setTimeout(() => resolve("waiting"), 10_000))]);
+      expect(answered).not.toBe("waiting");
+      expect((answered as request.Response).status).toBe(200);
+      expect((answered as request.Response).body.account).toMatchObject({ status: "ok", source: "product" });
+    });
+    expect(await db.selectFrom("users").select(["version", "updated_at"]).where("account_id", "=", ACCOUNT).orderBy("id").execute()).toEqual(before);
+  });
+});
