@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import cliProgress from "cli-progress";
@@ -14,7 +14,7 @@ import { searchAudit } from "../src/audit/auditQuery.js";
 import { toAuditRow } from "../src/audit/auditRow.js";
 import { sealPending } from "../src/audit/sealer.js";
 import { startAuditSealer } from "../src/audit/sealerLoop.js";
-import { auditKeysFromSecret, installAuditKeys } from "../src/audit/sealKey.js";
+import { auditKeysFromSecret, installAuditKeys, type AuditKeys } from "../src/audit/sealKey.js";
 import { verifyAuditChain } from "../src/audit/verifyChain.js";
 import { createLogger } from "../src/logger.js";
 import { systemClock } from "../src/clock.js";
@@ -60,8 +60,16 @@ const ENTRIES = wholeNumberArg("entries", values.entries);
 const APPENDS = wholeNumberArg("appends", values.appends);
 const WRITERS = wholeNumberArg("writers", values.writers);
 const QUERIES = wholeNumberArg("queries", values.queries);
-const keys = auditKeysFromSecret(randomBytes(32).toString("hex"));
-installAuditKeys(keys);
+// Set once the database is known: a run's entries are MACed with a key kept beside it (keyFor), so a
+// --reuse run verifies them with the same key.
+let keys: AuditKeys;
+const keyFile = (database: string) => join(tmpdir(), `steward-bench-audit-${database.replace(/[^A-Za-z0-9_-]/g, "_")}.key`);
+function keyFor(database: string): AuditKeys {
+  const file = keyFile(database);
+  if (values.reuse && !existsSync(file)) throw new Error(`--reuse ${database}: no audit key at ${file} (the run that loaded it kept it there); its MACs cannot be verified`);
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString("hex"), { mode: 0o600 });
+  return auditKeysFromSecret(readFileSync(file, "utf8").trim());
+}
 
 // Shape of a busy tenant: a few hundred agents, many accounts, mostly successful writes.
 const STAFF = 300;
@@ -265,11 +273,16 @@ function printTable(header: string[], rows: string[][]): void {
 async function openBenchDatabase(): Promise<{ database: Database; dispose: () => Promise<void> }> {
   if (!values.database) {
     const dir = mkdtempSync(join(tmpdir(), "steward-bench-audit-"));
+    keys = keyFor(dir);
+    installAuditKeys(keys);
     const database = await openDatabase({ kind: "pglite", dataDir: dir });
     const dispose = async () => {
       await database.close();
       if (values.keep) process.stderr.write(`kept PGlite data in ${dir}\n`);
-      else rmSync(dir, { recursive: true, force: true });
+      else {
+        rmSync(dir, { recursive: true, force: true });
+        rmSync(keyFile(dir), { force: true });
+      }
     };
     return { database, dispose };
   }
@@ -280,6 +293,8 @@ async function openBenchDatabase(): Promise<{ database: Database; dispose: () =>
     await client.query(text).finally(() => client.end());
   };
   if (!values.reuse) await admin(`create database ${name}`);
+  keys = keyFor(name);
+  installAuditKeys(keys);
   const url = new URL(values.database);
   url.pathname = `/${name}`;
   const database = await openDatabase({ kind: "postgres", url: url.toString(), poolSize: 10 });
@@ -288,7 +303,10 @@ async function openBenchDatabase(): Promise<{ database: Database; dispose: () =>
     dispose: async () => {
       await database.close();
       if (values.keep || values.reuse) process.stderr.write(`kept database ${redactUrl(url.toString())}\n`);
-      else await admin(`drop database ${name} with (force)`);
+      else {
+        await admin(`drop database ${name} with (force)`);
+        rmSync(keyFile(name), { force: true });
+      }
     },
   };
 }
