@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js";
 
 /**
  * The tests that guard the trust core (auth, audit, the write path, caps, the reconciler, grants), for
@@ -41,12 +42,25 @@ class CheapFirst extends BaseSequencer {
 }
 
 export default defineConfig({
+  plugins: [
+    {
+      // Stryker's runner forces `pool: "threads"` (a new worker, and a fresh import of the app, per mutant);
+      // set after its options are applied, this keeps one thread and its modules across runs (see keptWorkerPool).
+      name: "steward-kept-thread",
+      configureVitest({ project, vitest }) {
+        project.config.pool = keptThreads.name;
+        project.config.poolRunner = keptThreads;
+        project.config.isolate = false;
+        vitest.onClose(endKeptThread);
+      },
+    },
+  ],
   test: {
     environment: "node",
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: "forks",
-    env: { STEWARD_TEST_DATABASES: "postgres" },
+    env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1" },
     include: files,
     exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "**/node_modules/**"],
     sequence: { sequencer: CheapFirst },
