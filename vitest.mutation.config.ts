@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative } from "node:path";
 import { defineConfig } from "vitest/config";
-import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { BaseSequencer, type Reporter, type TestModule, type TestSpecification, type Vitest } from "vitest/node";
 import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js";
 
 /**
@@ -30,14 +31,43 @@ const files = process.env.MUTATION_TESTS
 const heavy = /createApp|createTestDeps|createTestDatabase|useHarness|TestDeps\b/;
 
 /**
- * Light files first. Stryker re-runs every file with a test that covers the mutant and stops at the first
- * failure (bail), so a mutant a known-answer test kills should cost that test alone. Vitest's own order runs
- * the longest files first, which makes every such mutant pay for the database files too.
+ * Where the first run of a mutation run (Stryker's dry run: every test, in one of its processes) leaves each
+ * file's duration, for the sequencer of every process. Later runs are filtered to a mutant's tests and would
+ * understate a file's cost.
+ */
+const costsFile = "reports/mutation/file-costs.json";
+
+/** Writes `costsFile` after Stryker's dry run (Stryker tells the run's mode through vitest's provide). */
+class DryRunCosts implements Reporter {
+  private vitest: Vitest | undefined;
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest;
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    if (!this.vitest || (this.vitest.getProvidedContext() as { mode?: string }).mode !== "dry-run") return;
+    const costs = Object.fromEntries(modules.map((module) => [relative(this.vitest!.config.root, module.moduleId), module.diagnostic().duration]));
+    mkdirSync(dirname(costsFile), { recursive: true });
+    writeFileSync(costsFile, JSON.stringify(costs));
+  }
+}
+
+/**
+ * Cheapest files first. Stryker re-runs every file with a test that covers the mutant and stops at the first
+ * failure (bail), so a mutant a cheap test kills should cost that test alone. Vitest's own order runs the
+ * longest files first, which makes every such mutant pay for the database files too. A file's cost is its
+ * duration in the dry run; until that is known, a file that builds a database or the app counts as heavy.
  */
 class CheapFirst extends BaseSequencer {
+  private costs: Record<string, number> | undefined;
+
   override async sort(specs: TestSpecification[]): Promise<TestSpecification[]> {
-    const weight = new Map(specs.map((spec) => [spec.moduleId, heavy.test(readFileSync(spec.moduleId, "utf8")) ? 1 : 0]));
-    return [...specs].sort((a, b) => weight.get(a.moduleId)! - weight.get(b.moduleId)! || a.moduleId.localeCompare(b.moduleId));
+    if (!this.costs && existsSync(costsFile)) this.costs = JSON.parse(readFileSync(costsFile, "utf8")) as Record<string, number>;
+    const costOf = (spec: TestSpecification): number =>
+      this.costs?.[relative(this.ctx.config.root, spec.moduleId)] ?? (heavy.test(readFileSync(spec.moduleId, "utf8")) ? Number.MAX_SAFE_INTEGER : 0);
+    const costs = new Map(specs.map((spec) => [spec.moduleId, costOf(spec)]));
+    return [...specs].sort((a, b) => costs.get(a.moduleId)! - costs.get(b.moduleId)! || a.moduleId.localeCompare(b.moduleId));
   }
 }
 
@@ -57,12 +87,16 @@ export default defineConfig({
   ],
   test: {
     environment: "node",
-    testTimeout: 30_000,
-    hookTimeout: 120_000,
+    // A mutant that makes a request or a set-up hang fails at these limits, instead of holding the run until
+    // Stryker's own timeout ends the process (a restart costs seconds more). The longest test of the set takes
+    // about 5 s and a set-up about 2 s on the loaded machine.
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
     pool: "forks",
-    env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1" },
+    env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1", STEWARD_HARNESS_TIMEOUT_MS: "20000" },
     include: files,
     exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "**/node_modules/**"],
     sequence: { sequencer: CheapFirst },
+    reporters: ["default", new DryRunCosts()],
   },
 });
