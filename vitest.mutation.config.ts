@@ -7,10 +7,12 @@ import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js
 /**
  * The tests that guard the trust core (auth, audit, the write path, caps, the reconciler, grants), for
  * `npm run mutation` only. PostgreSQL alone keeps Stryker's many re-runs within budget: a test database
- * is a template copy there (a fraction of a PGlite start); `npm test` runs both databases.
+ * is a template copy there (a fraction of a PGlite start), reset and reused from file to file
+ * (support/reusedDatabases.ts); `npm test` runs both databases, a fresh copy per file.
  * MUTATION_TESTS narrows the files further (a glob) for a run on one part of the scope.
  *
- * Left out: the CLI tests (audit/cli, auth/devTokenCli). They check a spawned process, which never sees the
+ * Left out: the CLI tests (audit/cli, auth/devTokenCli) and the crash-recovery test (a spawned server). They check
+ * a spawned process, which never sees the
  * mutant under test (Stryker switches mutants inside the test worker), so they cannot kill one, and at 5-17 s a
  * test they were the costliest re-runs.
  */
@@ -22,9 +24,12 @@ const files = process.env.MUTATION_TESTS
       "server/test/commands/*.test.ts",
       "server/test/staff/caps.test.ts",
       "server/test/staff/staffAdmin.test.ts",
-      "server/test/reconcile/providerTruth.test.ts",
-      "server/test/reconcile/ticketNoteUnknown.test.ts",
+      "server/test/reconcile/*.test.ts",
       "server/test/impersonation/startAndGrant.test.ts",
+      "server/test/impersonation/lifecycle.test.ts",
+      // Approvals reach runCommand's approval_required branch and preview; zafReplay the ZAF replay guard.
+      "server/test/approvals/approvals.test.ts",
+      "server/test/security/zafReplay.test.ts",
     ];
 
 /** A test file that builds a database or the whole app pays seconds per run; one that does not, a fraction. */
@@ -95,7 +100,7 @@ export default defineConfig({
     pool: "forks",
     env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1", STEWARD_HARNESS_TIMEOUT_MS: "20000" },
     include: files,
-    exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "**/node_modules/**"],
+    exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "server/test/reconcile/crashRecovery.test.ts", "**/node_modules/**"],
     sequence: { sequencer: CheapFirst },
     reporters: ["default", new DryRunCosts()],
   },
