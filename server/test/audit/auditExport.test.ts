@@ -37,6 +37,11 @@ describe("audit export (CSV)", () => {
     );
   });
 
+  it("writes a sealed entry's place in the chain, and an absent after as an empty field", () => {
+    const sealed: AuditEntry = { ...ENTRY, before: { balanceCents: 0 }, after: null, mac: "m4c", seal: { chainSeq: 12, entryHash: "e1", prevHash: "p0", hash: "h2" } };
+    expect(exportLine("csv", sealed).split(",").slice(-8)).toEqual(['"{""balanceCents"":0}"', "", "", "", "m4c", "12", "p0", "h2\r\n"]);
+  });
+
   it("keeps every value exactly in NDJSON", () => {
     expect(JSON.parse(exportLine("ndjson", ENTRY))).toEqual(ENTRY);
   });
