@@ -1,14 +1,18 @@
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, relative } from "node:path";
 import { defineConfig } from "vitest/config";
-import { BaseSequencer, type TestSpecification } from "vitest/node";
+import { BaseSequencer, type Reporter, type TestModule, type TestSpecification, type Vitest } from "vitest/node";
+import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js";
 
 /**
  * The tests that guard the trust core (auth, audit, the write path, caps, the reconciler, grants), for
  * `npm run mutation` only. PostgreSQL alone keeps Stryker's many re-runs within budget: a test database
- * is a template copy there (a fraction of a PGlite start); `npm test` runs both databases.
+ * is a template copy there (a fraction of a PGlite start), reset and reused from file to file
+ * (support/reusedDatabases.ts); `npm test` runs both databases, a fresh copy per file.
  * MUTATION_TESTS narrows the files further (a glob) for a run on one part of the scope.
  *
- * Left out: the CLI tests (audit/cli, auth/devTokenCli). They check a spawned process, which never sees the
+ * Left out: the CLI tests (audit/cli, auth/devTokenCli) and the crash-recovery test (a spawned server). They check
+ * a spawned process, which never sees the
  * mutant under test (Stryker switches mutants inside the test worker), so they cannot kill one, and at 5-17 s a
  * test they were the costliest re-runs.
  */
@@ -20,35 +24,84 @@ const files = process.env.MUTATION_TESTS
       "server/test/commands/*.test.ts",
       "server/test/staff/caps.test.ts",
       "server/test/staff/staffAdmin.test.ts",
-      "server/test/reconcile/providerTruth.test.ts",
-      "server/test/reconcile/ticketNoteUnknown.test.ts",
+      "server/test/reconcile/*.test.ts",
       "server/test/impersonation/startAndGrant.test.ts",
+      "server/test/impersonation/lifecycle.test.ts",
+      // Approvals reach runCommand's approval_required branch and preview; zafReplay the ZAF replay guard.
+      "server/test/approvals/approvals.test.ts",
+      "server/test/security/zafReplay.test.ts",
     ];
 
 /** A test file that builds a database or the whole app pays seconds per run; one that does not, a fraction. */
 const heavy = /createApp|createTestDeps|createTestDatabase|useHarness|TestDeps\b/;
 
 /**
- * Light files first. Stryker re-runs every file with a test that covers the mutant and stops at the first
- * failure (bail), so a mutant a known-answer test kills should cost that test alone. Vitest's own order runs
- * the longest files first, which makes every such mutant pay for the database files too.
+ * Where the first run of a mutation run (Stryker's dry run: every test, in one of its processes) leaves each
+ * file's duration, for the sequencer of every process. Later runs are filtered to a mutant's tests and would
+ * understate a file's cost.
+ */
+const costsFile = "reports/mutation/file-costs.json";
+
+/** Writes `costsFile` after Stryker's dry run (Stryker tells the run's mode through vitest's provide). */
+class DryRunCosts implements Reporter {
+  private vitest: Vitest | undefined;
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest;
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    if (!this.vitest || (this.vitest.getProvidedContext() as { mode?: string }).mode !== "dry-run") return;
+    const costs = Object.fromEntries(modules.map((module) => [relative(this.vitest!.config.root, module.moduleId), module.diagnostic().duration]));
+    mkdirSync(dirname(costsFile), { recursive: true });
+    writeFileSync(costsFile, JSON.stringify(costs));
+  }
+}
+
+/**
+ * Cheapest files first. Stryker re-runs every file with a test that covers the mutant and stops at the first
+ * failure (bail), so a mutant a cheap test kills should cost that test alone. Vitest's own order runs the
+ * longest files first, which makes every such mutant pay for the database files too. A file's cost is its
+ * duration in the dry run; until that is known, a file that builds a database or the app counts as heavy.
  */
 class CheapFirst extends BaseSequencer {
+  private costs: Record<string, number> | undefined;
+
   override async sort(specs: TestSpecification[]): Promise<TestSpecification[]> {
-    const weight = new Map(specs.map((spec) => [spec.moduleId, heavy.test(readFileSync(spec.moduleId, "utf8")) ? 1 : 0]));
-    return [...specs].sort((a, b) => weight.get(a.moduleId)! - weight.get(b.moduleId)! || a.moduleId.localeCompare(b.moduleId));
+    if (!this.costs && existsSync(costsFile)) this.costs = JSON.parse(readFileSync(costsFile, "utf8")) as Record<string, number>;
+    const costOf = (spec: TestSpecification): number =>
+      this.costs?.[relative(this.ctx.config.root, spec.moduleId)] ?? (heavy.test(readFileSync(spec.moduleId, "utf8")) ? Number.MAX_SAFE_INTEGER : 0);
+    const costs = new Map(specs.map((spec) => [spec.moduleId, costOf(spec)]));
+    return [...specs].sort((a, b) => costs.get(a.moduleId)! - costs.get(b.moduleId)! || a.moduleId.localeCompare(b.moduleId));
   }
 }
 
 export default defineConfig({
+  plugins: [
+    {
+      // Stryker's runner forces `pool: "threads"` (a new worker, and a fresh import of the app, per mutant);
+      // set after its options are applied, this keeps one thread and its modules across runs (see keptWorkerPool).
+      name: "steward-kept-thread",
+      configureVitest({ project, vitest }) {
+        project.config.pool = keptThreads.name;
+        project.config.poolRunner = keptThreads;
+        project.config.isolate = false;
+        vitest.onClose(endKeptThread);
+      },
+    },
+  ],
   test: {
     environment: "node",
-    testTimeout: 30_000,
-    hookTimeout: 120_000,
+    // A mutant that makes a request or a set-up hang fails at these limits, instead of holding the run until
+    // Stryker's own timeout ends the process (a restart costs seconds more). The longest test of the set takes
+    // about 5 s and a set-up about 2 s on the loaded machine.
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
     pool: "forks",
-    env: { STEWARD_TEST_DATABASES: "postgres" },
+    env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1", STEWARD_HARNESS_TIMEOUT_MS: "20000" },
     include: files,
-    exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "**/node_modules/**"],
+    exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "server/test/reconcile/crashRecovery.test.ts", "**/node_modules/**"],
     sequence: { sequencer: CheapFirst },
+    reporters: ["default", new DryRunCosts()],
   },
 });

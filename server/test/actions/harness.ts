@@ -53,8 +53,12 @@ export const defaultDirectory = (): DirectoryKind => (process.env.STEWARD_TEST_D
 /** The audience Steward's directory tokens carry in tests (the demo product's id). */
 const PRODUCT_AUDIENCE = "prd_demo";
 
-/** Building a seeded database (PGlite compiles WASM) can take a minute on a busy shared machine. */
-export const HARNESS_TIMEOUT_MS = 180_000;
+/**
+ * Building a seeded database (PGlite compiles WASM) can take a minute on a busy shared machine. The mutation
+ * run (PostgreSQL only, databases reused: about a second) sets STEWARD_HARNESS_TIMEOUT_MS lower, so a mutant
+ * that makes the set-up hang fails its tests in seconds instead of waiting out three minutes.
+ */
+export const HARNESS_TIMEOUT_MS = Number(process.env.STEWARD_HARNESS_TIMEOUT_MS ?? 180_000);
 
 /** Provider retries without waiting, so failure tests stay fast. */
 const FAST_RETRIES = { baseDelayMs: 1, maxDelayMs: 5 };

@@ -17,6 +17,7 @@ import type { CallPolicy } from "../../src/providers/providerCall.js";
 import { seedDemoData } from "../../src/seed/demo.js";
 import { TEST_AUDIT_KEYS } from "./auditKeys.js";
 import { testConfig } from "./testConfig.js";
+import { giveBackDatabase, takeDatabase } from "./reusedDatabases.js";
 
 /** The PostgreSQL server the tests use; each test file gets a database of its own on it. */
 export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -27,6 +28,9 @@ export const TEST_POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://po
  */
 export const databaseKinds: DatabaseKind[] =
   process.env.STEWARD_TEST_DATABASES === "pglite" ? ["pglite"] : process.env.STEWARD_TEST_DATABASES === "postgres" ? ["postgres"] : ["pglite", "postgres"];
+
+/** Set by vitest.mutation.config.ts alone; `npm test` gives every file a fresh copy. */
+const reuseDatabases = process.env.STEWARD_TEST_REUSE_DATABASES === "1";
 
 async function adminQuery(text: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
@@ -137,6 +141,20 @@ export async function createTestDatabase(kind: DatabaseKind, options: { migrate?
   if (kind === "pglite") {
     const initialData = options.migrate === false ? undefined : await migratedPgliteTemplate();
     database = await openDatabase({ kind: "pglite", dataDir: "memory", initialData });
+  } else if (reuseDatabases && options.migrate !== false) {
+    // Mutation run only (see reusedDatabases.ts): a reset database from an earlier file, else a new copy.
+    const template = await migratedPostgresTemplate();
+    const name = await takeDatabase(template, TEST_POSTGRES_URL);
+    const url = new URL(TEST_POSTGRES_URL);
+    url.pathname = `/${name}`;
+    const opened = await openDatabase({ kind: "postgres", url: url.toString(), poolSize: 12 });
+    database = {
+      ...opened,
+      close: async () => {
+        await opened.close();
+        await giveBackDatabase(template, TEST_POSTGRES_URL, name);
+      },
+    };
   } else {
     const name = `steward_test_${process.pid}_${randomBytes(4).toString("hex")}`;
     const template = options.migrate === false ? undefined : await migratedPostgresTemplate();

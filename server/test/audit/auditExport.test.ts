@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import type { AuditEntry } from "../../../shared/audit.js";
+import { exportLine, exportPreamble } from "../../src/audit/auditExport.js";
+
+/**
+ * The CSV export of one entry, as a known answer: an absent value is an empty field (never "null" or a
+ * placeholder), text a spreadsheet would run as a formula gets a leading ', and a field with a comma, quote
+ * or line break is quoted with its quotes doubled (RFC 4180).
+ */
+const ENTRY: AuditEntry = {
+  seq: 7,
+  id: "2f0c5a6e-8d7b-4c1e-9f3a-1b2c3d4e5f60",
+  occurredAt: "2026-11-24T12:00:00.123Z",
+  actor: { staffId: null, zendeskUserId: null, email: null, panelRole: null, system: "reconciler" },
+  action: "billing.credit_apply",
+  target: { type: "account", id: "acc_demo_001", accountId: "acc_demo_001" },
+  ticketId: null,
+  reason: '=HYPERLINK("x"), said the customer',
+  before: null,
+  after: { balanceCents: -2500 },
+  outcome: "succeeded",
+  error: null,
+  requestId: null,
+  operationId: "op-7",
+  ticketSnapshot: null,
+  approval: null,
+  mac: null,
+  seal: null,
+};
+
+describe("audit export (CSV)", () => {
+  it("writes empty fields for absent values, defuses formulas and quotes per RFC 4180", () => {
+    expect(exportPreamble("csv").split(",")).toHaveLength(26);
+    expect(exportLine("csv", ENTRY)).toBe(
+      '7,2f0c5a6e-8d7b-4c1e-9f3a-1b2c3d4e5f60,2026-11-24T12:00:00.123Z,,,,,reconciler,billing.credit_apply,account,acc_demo_001,acc_demo_001,,' +
+        '"\'=HYPERLINK(""x""), said the customer",succeeded,,,op-7,,"{""balanceCents"":-2500}",,,,,,\r\n',
+    );
+  });
+
+  it("writes a sealed entry's place in the chain, and an absent after as an empty field", () => {
+    const sealed: AuditEntry = { ...ENTRY, before: { balanceCents: 0 }, after: null, mac: "m4c", seal: { chainSeq: 12, entryHash: "e1", prevHash: "p0", hash: "h2" } };
+    expect(exportLine("csv", sealed).split(",").slice(-8)).toEqual(['"{""balanceCents"":0}"', "", "", "", "m4c", "12", "p0", "h2\r\n"]);
+  });
+
+  it("keeps every value exactly in NDJSON", () => {
+    expect(JSON.parse(exportLine("ndjson", ENTRY))).toEqual(ENTRY);
+  });
+});
