@@ -1,30 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { startAuditSealer, type AuditSealer } from "../../src/audit/sealerLoop.js";
-import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { systemClock } from "../../src/clock.js";
 import { openDatabase, type Database } from "../../src/db/database.js";
 import { createLogger } from "../../src/logger.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { agent, HOOK_TIMEOUT, resetAuditLog, sealCount, writeEntry } from "./fixtures.js";
+import { agent, expectSealedOnce, HOOK_TIMEOUT, resetAuditLog, sealCount, writeEntry } from "./fixtures.js";
 
 const WRITERS = 8;
 const PER_WRITER = 250;
 
 function sealer(database: Database, intervalMs = 50): AuditSealer {
   return startAuditSealer({ db: database.db, keys, logger: createLogger("silent"), clock: systemClock, intervalMs, sinks: {} });
-}
-
-/** Every committed entry sealed exactly once, at gap-free chain positions, and the chain verifies. */
-async function expectSealedOnce(database: Database, expected: number): Promise<void> {
-  const seals = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).orderBy("chain_seq").execute();
-  const rows = await database.db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
-  expect(rows).toHaveLength(expected);
-  expect(seals.map((s) => s.chain_seq)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
-  expect(new Set(seals.map((s) => s.entry_seq)).size).toBe(expected);
-  expect([...seals.map((s) => s.entry_seq)].sort((a, b) => a - b)).toEqual(rows.map((r) => r.seq));
-  expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false })).toMatchObject({ ok: true, entries: expected, unsealed: 0, breaks: [] });
 }
 
 describe.each(databaseKinds)("concurrent appends on %s", (kind) => {

@@ -1,4 +1,8 @@
 import { sql, type Kysely } from "kysely";
+import { expect } from "vitest";
+import { verifyAuditChain } from "../../src/audit/verifyChain.js";
+import type { Database } from "../../src/db/database.js";
+import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import type { StaffActor } from "../../src/actor.js";
 import type { AuditInput } from "../../src/audit/auditLog.js";
 import type { DB } from "../../src/db/schema.js";
@@ -63,3 +67,13 @@ export async function seqs(db: Kysely<DB>): Promise<number[]> {
   return rows.map((r) => r.seq);
 }
 
+/** Every committed entry sealed exactly once, at gap-free chain positions, and the chain verifies. */
+export async function expectSealedOnce(database: Database, expected: number): Promise<void> {
+  const seals = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).orderBy("chain_seq").execute();
+  const rows = await database.db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
+  expect(rows).toHaveLength(expected);
+  expect(seals.map((s) => s.chain_seq)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
+  expect(new Set(seals.map((s) => s.entry_seq)).size).toBe(expected);
+  expect([...seals.map((s) => s.entry_seq)].sort((a, b) => a - b)).toEqual(rows.map((r) => r.seq));
+  expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false })).toMatchObject({ ok: true, entries: expected, unsealed: 0, breaks: [] });
+}

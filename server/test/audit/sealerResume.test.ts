@@ -1,27 +1,17 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { sealPending, sealRound } from "../../src/audit/sealer.js";
-import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { systemClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { HOOK_TIMEOUT, resetAuditLog, writeEntry } from "./fixtures.js";
+import { expectSealedOnce, HOOK_TIMEOUT, resetAuditLog, writeEntry } from "./fixtures.js";
 
 /**
  * A backlog is sealed in rounds, each resuming after the last one's seq (sealer.ts, SealResume) instead
  * of stepping over everything already sealed. What a resumed round must still find: entries visible to
  * the last round but past its batch, and entries committed since its snapshot, whatever their seq.
  */
-async function sealedOnce(database: Database, expected: number): Promise<void> {
-  const seals = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).orderBy("chain_seq").execute();
-  const rows = await database.db.selectFrom("audit_log").select("seq").orderBy("seq").execute();
-  expect(rows).toHaveLength(expected);
-  expect(seals.map((s) => s.chain_seq)).toEqual(Array.from({ length: expected }, (_, i) => i + 1));
-  expect([...seals.map((s) => s.entry_seq)].sort((a, b) => a - b)).toEqual(rows.map((r) => r.seq));
-  expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false })).toMatchObject({ ok: true, entries: expected, unsealed: 0, breaks: [] });
-}
-
 describe.each(databaseKinds)("sealing a backlog in resumed rounds, on %s", (kind) => {
   let database: Database;
   beforeAll(async () => {
@@ -41,7 +31,7 @@ describe.each(databaseKinds)("sealing a backlog in resumed rounds, on %s", (kind
     const seqs = (await database.db.selectFrom("audit_log").select("seq").orderBy("seq").execute()).map((r) => r.seq);
     expect(first.resume?.afterSeq).toBe(seqs[6]);
     expect((await sealPending(database.db, keys, { batchSize: 7, resume: first.resume })).sealed).toBe(46);
-    await sealedOnce(database, 53);
+    await expectSealedOnce(database, 53);
     // Chained in seq order: all were visible from the first round on.
     const chain = await database.db.selectFrom("audit_seal").select("entry_seq").orderBy("chain_seq").execute();
     expect(chain.map((c) => c.entry_seq)).toEqual(seqs);
@@ -90,7 +80,7 @@ describe("an entry committed between two rounds of a catch-up, on postgres", () 
     releaseOpen();
     await open;
     await sealPending(database.db, keys, { batchSize: 10, resume: first.resume });
-    await sealedOnce(database, 31);
+    await expectSealedOnce(database, 31);
     // It became visible after the first round: chained after the ten that round took.
     const chain = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).where("entry_seq", "=", openSeq).executeTakeFirstOrThrow();
     expect(chain.chain_seq).toBeGreaterThan(10);
