@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import { z } from "zod";
 import type { FieldError, ProblemDetails } from "../../../shared/problem.js";
 import { databaseFault } from "../db/databaseFaults.js";
@@ -93,12 +93,43 @@ export function toProblem(err: unknown): Problem {
   return new Problem(500, "internal_error", "Internal error", "Something went wrong; the request id identifies it in the logs");
 }
 
+/** The pages Zendesk opens in its frames (a signed form POST, or a plain visit). */
+const PAGE_PATHS = new Set(["/app", "/console"]);
+
+/**
+ * A browser opening one of Steward's pages gets a readable page for any refusal (a rejected token, no
+ * panel access, too many sign-ins from its address, a database fault): problem+json there leaves the
+ * Zendesk frame blank. API clients asking those paths for JSON still get problem+json.
+ */
+function wantsPage(req: Request): boolean {
+  return PAGE_PATHS.has(req.path) && req.accepts(["application/problem+json", "application/json", "html"]) === "html";
+}
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
+}
+
+function sendProblemPage(res: Parameters<RequestHandler>[1], problem: Problem, requestId?: string): void {
+  const title = problem.status === 401 ? "Not signed in" : problem.title;
+  const retry = problem.retryAfterSeconds !== undefined ? ` Try again in ${problem.retryAfterSeconds} s.` : "";
+  if (problem.retryAfterSeconds !== undefined) res.setHeader("Retry-After", String(problem.retryAfterSeconds));
+  res
+    .status(problem.status)
+    .type("html")
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Steward: ${escapeHtml(title)}</title></head>` +
+        `<body style="font-family:system-ui,sans-serif;padding:12px" data-problem="${escapeHtml(problem.code)}"><h1 style="font-size:16px">${escapeHtml(title)}</h1>` +
+        `<p>${escapeHtml(problem.detail ?? problem.title)}${escapeHtml(retry)}</p>${requestId ? `<p style="color:#68737d;font-size:12px">Request ${escapeHtml(requestId)}</p>` : ""}</body></html>`,
+    );
+}
+
 export const problemMiddleware: ErrorRequestHandler = (err, req, res, next) => {
   if (res.headersSent) return next(err);
   const problem = toProblem(err);
   if (problem.status >= 500) req.log?.error({ err }, "request failed");
   else req.log?.info({ code: problem.code, status: problem.status }, problem.detail ?? problem.title);
-  sendProblem(res, problem, String(req.id ?? ""));
+  if (wantsPage(req)) sendProblemPage(res, problem, String(req.id ?? ""));
+  else sendProblem(res, problem, String(req.id ?? ""));
 };
 
 export const notFoundHandler: RequestHandler = (req, res) => {

@@ -75,6 +75,17 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     const after = (await limitAudits(h)).filter((a) => a.actor_system === "rate_limiter");
     expect(after.length - before).toBe(1);
     expect(after.at(-1)!.error).toMatch(/logins/);
+    // The sidebar's own sign-in (Zendesk's form POST into its frame) is refused with a page the agent can
+    // read, not problem+json (which leaves the frame blank); an API client still gets problem+json.
+    const page = await request(h.app).post("/app").type("form").set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8").send({ token: "x" });
+    expect(page.status).toBe(429);
+    expect(page.headers["content-type"]).toMatch(/^text\/html/);
+    expect(Number(page.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(page.text).toContain('data-problem="rate_limited"');
+    expect(page.text).toMatch(/More than 3 logins per 60 s from this client address; retry in \d+ s/);
+    const api = await request(h.app).post("/app").type("form").set("Accept", "application/json").send({ token: "x" });
+    expect(api.status).toBe(429);
+    expect(api.headers["content-type"]).toMatch(/application\/problem\+json/);
     // Health checks are never limited.
     expect((await request(h.app).get("/healthz")).status).toBe(200);
   });

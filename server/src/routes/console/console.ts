@@ -14,11 +14,11 @@ import { requireActor } from "../../auth/requestActor.js";
 import { countMatching, entryView, explorerBatches, explorerPage, overview, type ExplorerScope } from "../../console/explorer.js";
 import { parseWorkingHours } from "../../console/workingHours.js";
 import type { AppDeps } from "../../deps.js";
-import { Problem, toProblem } from "../../http/problem.js";
+import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
 import { writable } from "../../http/writable.js";
 import { staffForAgent } from "../../staff/firstVisit.js";
-import { appDistDir, embedSession, escapeHtml } from "../session/sidebarPage.js";
+import { appDistDir, embedSession } from "../session/sidebarPage.js";
 import { ticketHeader } from "../audit/schema.js";
 
 /** Counting an export's size for its progress bar stops here; the bar then shows entries so far. */
@@ -27,10 +27,6 @@ const EXPORT_COUNT_CAP = 1_000_000;
 function givenFilters(f: ConsoleFilters): Record<string, unknown> {
   const { actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag } = f;
   return Object.fromEntries(Object.entries({ actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag }).filter(([, v]) => v !== undefined));
-}
-
-function wantsHtml(req: Request): boolean {
-  return req.accepts(["application/problem+json", "application/json", "html"]) === "html";
 }
 
 const EntryParams = z.object({ seq: z.coerce.number({ message: "expected an entry number" }).int().positive() });
@@ -62,28 +58,18 @@ export function consoleRoutes(deps: AppDeps): Router {
 
   // ── The console page (nav_bar location, signed like the sidebar) ─────────────────────────────
   const dist = appDistDir(deps.config);
+  // Refusals reach the problem middleware, which answers a browser with a readable page (http/problem.ts).
   const servePage = async (req: Request, res: Response, token: string | undefined) => {
+    if (!token) throw Problem.unauthorized("zaf_token_missing", `Steward's console opens from Zendesk's navigation bar, which posts a signed token to this address.${deps.config.demo ? ` In demo mode, open ${deps.config.publicUrl}/zendesk?view=console.` : ""}`);
+    const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
+    let html: string;
     try {
-      if (!token) throw Problem.unauthorized("zaf_token_missing", `Steward's console opens from Zendesk's navigation bar, which posts a signed token to this address.${deps.config.demo ? ` In demo mode, open ${deps.config.publicUrl}/zendesk?view=console.` : ""}`);
-      const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
-      let html: string;
-      try {
-        html = await readFile(join(dist, "console.html"), "utf8");
-      } catch {
-        throw new Problem(503, "app_not_built", "Service unavailable", "The console app is not built: run npm run build:app");
-      }
-      const grant = await grantSession(deps, await staffForAgent(deps, agent));
-      res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }));
-    } catch (err) {
-      if (!wantsHtml(req)) throw err;
-      const problem = toProblem(err);
-      if (problem.status >= 500 && problem.code === "internal_error") req.log.error({ err }, "console page failed");
-      const title = problem.status === 401 ? "Not signed in" : problem.title;
-      res
-        .status(problem.status)
-        .type("html")
-        .send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Steward: ${escapeHtml(title)}</title></head><body style="font-family:system-ui,sans-serif;padding:12px"><h1 style="font-size:16px">${escapeHtml(title)}</h1><p>${escapeHtml(problem.detail ?? problem.title)}</p></body></html>`);
+      html = await readFile(join(dist, "console.html"), "utf8");
+    } catch {
+      throw new Problem(503, "app_not_built", "Service unavailable", "The console app is not built: run npm run build:app");
     }
+    const grant = await grantSession(deps, await staffForAgent(deps, agent));
+    res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }));
   };
   route(
     router,

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { grantSession, verifyAgent } from "../../auth/openSession.js";
 import type { Config } from "../../config.js";
 import type { AppDeps } from "../../deps.js";
-import { Problem, toProblem } from "../../http/problem.js";
+import { escapeHtml, Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
 import { staffForAgent } from "../../staff/firstVisit.js";
 
@@ -14,10 +14,6 @@ const DEFAULT_DIST = fileURLToPath(new URL("../../../../zendesk-app/dist", impor
 
 export function appDistDir(config: Config): string {
   return config.APP_DIST_DIR ? resolve(config.APP_DIST_DIR) : DEFAULT_DIST;
-}
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c] as string);
 }
 
 /** The sidebar's patience with Steward (config), read by the app from the page head. */
@@ -36,21 +32,6 @@ export function embedSession(html: string, session: { token: string; expiresAt: 
   return head ? `${html.slice(0, head.index)}${meta}${html.slice(head.index)}` : `${meta}${html}`;
 }
 
-function sendPage(res: Response, status: number, title: string, message: string): void {
-  res
-    .status(status)
-    .type("html")
-    .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Steward: ${escapeHtml(title)}</title></head>` +
-        `<body style="font-family:system-ui,sans-serif;padding:12px"><h1 style="font-size:16px">${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p></body></html>`,
-    );
-}
-
-/** Browsers (the Zendesk iframe) get a readable page; API clients get problem+json. */
-function wantsHtml(req: Request): boolean {
-  return req.accepts(["application/problem+json", "application/json", "html"]) === "html";
-}
-
 const FormToken = z.object({ token: z.string().max(8192).optional() }).loose();
 
 /**
@@ -62,26 +43,20 @@ export function sidebarPageRoutes(deps: AppDeps): Router {
   const dist = appDistDir(deps.config);
   const notFromZendesk = `Steward's sidebar opens from Zendesk, which posts a signed token to this address.${deps.config.demo ? ` In demo mode, open ${deps.config.publicUrl}/zendesk.` : ""}`;
 
+  // Refusals reach the problem middleware, which answers a browser with a readable page (http/problem.ts).
   const servePage = async (req: Request, res: Response, token: string | undefined) => {
     // Headers (CSP with frame-ancestors, no-store, no-referrer) come from securityHeaders for every response.
+    if (!token) throw Problem.unauthorized("zaf_token_missing", notFromZendesk);
+    const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
+    let html: string;
     try {
-      if (!token) throw Problem.unauthorized("zaf_token_missing", notFromZendesk);
-      const agent = await verifyAgent(deps, token, req.log, String(req.id ?? "") || null);
-      let html: string;
-      try {
-        html = await readFile(join(dist, "index.html"), "utf8");
-      } catch {
-        throw new Problem(503, "app_not_built", "Service unavailable", "The sidebar app is not built: run npm run build:app");
-      }
-      const grant = await grantSession(deps, await staffForAgent(deps, agent));
-      const timings = { requestTimeoutMs: deps.config.SIDEBAR_REQUEST_TIMEOUT_MS, staleAfterMs: deps.config.SIDEBAR_STALE_AFTER_MS };
-      res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }, timings));
-    } catch (err) {
-      if (!wantsHtml(req)) throw err;
-      const problem = toProblem(err);
-      if (problem.status >= 500 && problem.code === "internal_error") req.log.error({ err }, "sidebar page failed");
-      sendPage(res, problem.status, problem.status === 401 ? "Not signed in" : problem.title, problem.detail ?? problem.title);
+      html = await readFile(join(dist, "index.html"), "utf8");
+    } catch {
+      throw new Problem(503, "app_not_built", "Service unavailable", "The sidebar app is not built: run npm run build:app");
     }
+    const grant = await grantSession(deps, await staffForAgent(deps, agent));
+    const timings = { requestTimeoutMs: deps.config.SIDEBAR_REQUEST_TIMEOUT_MS, staleAfterMs: deps.config.SIDEBAR_STALE_AFTER_MS };
+    res.status(200).type("html").send(embedSession(html, { token: grant.sessionToken, expiresAt: grant.expiresAt }, timings));
   };
 
   route(
