@@ -68,26 +68,64 @@ export function preparedStatement(name: string): RawBuilder<unknown> {
   return sql.raw(`/* prepared:${name} */`);
 }
 
-/** The pool Kysely sees: marked statements go out as named statements, everything else as before. */
-function namedStatementPool(pool: pg.Pool): PostgresPool {
+/** The connection was gone when the statement was sent: the backend had ended, or the socket was reset. */
+function isLostConnection(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === "string" && (code === "57P01" || code === "57P02" || code === "ECONNRESET" || code === "EPIPE" || code.startsWith("08"))) return true;
+  return typeof message === "string" && /^Connection terminated|is not queryable/.test(message);
+}
+
+/** Statements that change nothing: run again on another connection, they cannot apply twice. */
+const REPEATABLE = /^(?:\/\* prepared:[a-z0-9_]+ \*\/\s*)?(?:begin|select)\b/i;
+
+/**
+ * The pool Kysely sees: marked statements go out as named statements, everything else as before.
+ *
+ * A pooled connection the database ended while it sat idle (restart, failover, pg_terminate_backend,
+ * a reset by the network) is only found out when a statement is sent on it. If that is the first
+ * statement of a checkout and it is `begin` or a read, it runs again on another connection (the dead one
+ * is discarded), so the request does not fail for a connection it never really used. A write, or
+ * anything later in a checkout, still fails: whether it was applied is not known.
+ */
+function namedStatementPool(pool: pg.Pool, attempts: number): PostgresPool {
   // One wrapper per pg client: Kysely keys its connection objects by client.
-  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient>();
-  const wrap = (client: pg.PoolClient): PostgresPoolClient => {
-    const known = wrappers.get(client);
+  const wrappers = new WeakMap<pg.PoolClient, PostgresPoolClient & { fresh: boolean }>();
+  const send = (client: pg.PoolClient, text: unknown, values?: unknown[]) => {
+    const name = typeof text === "string" ? PREPARED_MARK.exec(text)?.[1] : undefined;
+    if (name) return client.query({ name, text: text as string, values });
+    return (client.query as (t: unknown, v?: unknown[]) => Promise<unknown>)(text, values);
+  };
+  const wrap = (first: pg.PoolClient) => {
+    const known = wrappers.get(first);
     if (known) return known;
-    const wrapper: PostgresPoolClient = {
-      query: ((text: unknown, values?: unknown[]) => {
-        const name = typeof text === "string" ? PREPARED_MARK.exec(text)?.[1] : undefined;
-        if (name) return client.query({ name, text: text as string, values });
-        return (client.query as (t: unknown, v?: unknown[]) => unknown)(text, values);
+    let client = first;
+    const wrapper = {
+      fresh: true,
+      query: (async (text: unknown, values?: unknown[]) => {
+        const retryable = wrapper.fresh && typeof text === "string" && REPEATABLE.test(text);
+        wrapper.fresh = false;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await send(client, text, values);
+          } catch (err) {
+            if (!retryable || attempt >= attempts || !isLostConnection(err)) throw err;
+            // Passing the error makes the pool destroy the client instead of keeping it.
+            client.release(err as Error);
+            client = await pool.connect();
+          }
+        }
       }) as PostgresPoolClient["query"],
       release: (...args: unknown[]) => (client.release as (...a: unknown[]) => void)(...args),
     };
-    wrappers.set(client, wrapper);
+    wrappers.set(first, wrapper);
     return wrapper;
   };
   return {
-    connect: async () => wrap(await pool.connect()),
+    connect: async () => {
+      const wrapper = wrap(await pool.connect());
+      wrapper.fresh = true;
+      return wrapper;
+    },
     end: () => pool.end(),
   };
 }
@@ -109,7 +147,8 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     const onConnectionError = options.onConnectionError ?? (() => undefined);
     pool.on("error", (err) => onConnectionError(err));
     pool.on("connect", (client) => client.on("error", (err) => onConnectionError(err)));
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool) }) });
+    // Every idle connection may be dead after a restart: one more attempt than the pool holds reaches a new one.
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool, max + 1) }) });
     return {
       db,
       kind: "postgres",

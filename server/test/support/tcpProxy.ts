@@ -8,6 +8,8 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  private readonly pairs = new Map<Socket, Socket>();
+  private readonly severed = new WeakSet<Socket>();
   private mode: "forward" | "blackhole" = "forward";
   port = 0;
 
@@ -22,8 +24,11 @@ export class TcpProxy {
       if (this.mode === "blackhole") return;
       const upstream = connect(this.targetPort, this.targetHost);
       this.track(upstream);
+      this.pairs.set(client, upstream);
       client.pipe(upstream).pipe(client);
       const end = () => {
+        this.pairs.delete(client);
+        if (this.severed.has(client)) return;
         client.destroy();
         upstream.destroy();
       };
@@ -38,6 +43,22 @@ export class TcpProxy {
   private track(socket: Socket): void {
     this.sockets.add(socket);
     socket.on("close", () => this.sockets.delete(socket));
+  }
+
+  /**
+   * Ends every open connection on the database's side only: the backends go, while the clients' sockets
+   * stay open and quiet until they next send, which is answered with a reset (how a failover, or a
+   * connection a NAT dropped while it was idle, looks to a pool).
+   */
+  severQuietly(): void {
+    for (const [client, upstream] of this.pairs) {
+      this.severed.add(client);
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      upstream.destroy();
+      client.on("data", () => client.resetAndDestroy());
+      client.resume();
+    }
   }
 
   blackhole(): void {
