@@ -14,7 +14,8 @@ const list = (values: readonly string[]) =>
     sql`, `,
   );
 
-const STAFF_WRITES = actionNames.filter((a) => actionRules[a].kind === "write" && actionRules[a].minRole !== "system");
+/** Writes by staff that change a customer or the panel; a requester pick only says which user a ticket shows. */
+const STAFF_WRITES = actionNames.filter((a) => actionRules[a].kind === "write" && actionRules[a].minRole !== "system" && a !== "context.pick");
 export const staffWrite = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(STAFF_WRITES)}))`;
 const lookup = sql<SqlBool>`(audit_log.actor_staff_id is not null and audit_log.action in (${list(LOOKUP_ACTIONS)}))`;
 

@@ -281,6 +281,8 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
       n++;
       at("2026-03-07T10:00:00Z"); // Saturday
       await write({ reason: "saturday" });
+      // Picking the ticket's user changes nothing of the customer's: not a change out of hours.
+      await write({ action: "context.pick", reason: "a pick" });
       at("2026-03-04T18:00:00Z"); // Wednesday, at the end of the day
       await write({ reason: "evening" });
       at("2026-03-04T17:59:00Z");
