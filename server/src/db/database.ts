@@ -25,6 +25,13 @@ export interface Database {
    * any request is served). PostgreSQL migrations use a pool of their own instead; there this just runs `fn`.
    */
   unbounded<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * PostgreSQL: for counters a crash may lose the last moments of (rate limits), on connections whose
+   * commits do not wait for the disk. A counter every request updates (one client address, one agent) is
+   * a hot row: with durable commits each update holds its row lock through a flush, and the service goes
+   * no faster than the disk flushes. Never for audit entries or customer data. PGlite: `db` itself.
+   */
+  counters?: Kysely<DB>;
 }
 
 /** Bounds on how long one request may wait on the database; without them a stuck lock stalls everyone. */
@@ -135,25 +142,34 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (options.kind === "postgres") {
     const limits = options.limits;
     const max = options.poolSize ?? 10;
-    const pool = new pg.Pool({
-      connectionString: options.url,
-      max,
-      ...(limits ? { statement_timeout: limits.statementTimeoutMs, lock_timeout: limits.lockTimeoutMs, connectionTimeoutMillis: limits.connectTimeoutMs } : {}),
-      // Counts and sequence numbers are int8; they fit in a JS number for this domain.
-      types: { getTypeParser: (oid: number, format?: string) => (oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) },
-    });
-    // Without these listeners a terminated backend is an unhandled 'error' event and kills the process.
-    // The broken client is not queryable any more, so the pool discards it on release and opens a new one.
     const onConnectionError = options.onConnectionError ?? (() => undefined);
-    pool.on("error", (err) => onConnectionError(err));
-    pool.on("connect", (client) => client.on("error", (err) => onConnectionError(err)));
-    // Every idle connection may be dead after a restart: one more attempt than the pool holds reaches a new one.
-    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool, max + 1) }) });
+    const open = (size: number, settings?: string) => {
+      const pool = new pg.Pool({
+        connectionString: options.url,
+        max: size,
+        ...(settings ? { options: settings } : {}),
+        ...(limits ? { statement_timeout: limits.statementTimeoutMs, lock_timeout: limits.lockTimeoutMs, connectionTimeoutMillis: limits.connectTimeoutMs } : {}),
+        // Counts and sequence numbers are int8; they fit in a JS number for this domain.
+        types: { getTypeParser: (oid: number, format?: string) => (oid === INT8 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as "text")) },
+      });
+      // Without these listeners a terminated backend is an unhandled 'error' event and kills the process.
+      // The broken client is not queryable any more, so the pool discards it on release and opens a new one.
+      pool.on("error", (err) => onConnectionError(err));
+      pool.on("connect", (client) => client.on("error", (err) => onConnectionError(err)));
+      // Every idle connection may be dead after a restart: one more attempt than the pool holds reaches a new one.
+      return { pool, db: new Kysely<DB>({ dialect: new PostgresDialect({ pool: namedStatementPool(pool, size + 1) }) }) };
+    };
+    const { pool, db } = open(max);
+    // One statement each, and short: a few connections serve every request's counters.
+    const counters = open(Math.max(2, Math.ceil(max / 4)), "-c synchronous_commit=off").db;
     return {
       db,
+      counters,
       kind: "postgres",
       location: redactUrl(options.url),
-      close: () => db.destroy(),
+      close: async () => {
+        await Promise.all([db.destroy(), counters.destroy()]);
+      },
       poolUsage: () => ({ inUse: pool.totalCount - pool.idleCount, open: pool.totalCount, waiting: pool.waitingCount, max }),
       unbounded: (fn) => fn(),
     };

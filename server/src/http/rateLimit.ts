@@ -55,7 +55,8 @@ function limiter(deps: AppDeps, name: string, points: number): RateLimiterAbstra
   // PGlite is one process (its data directory is locked), so memory is exact there.
   if (deps.database.kind !== "postgres") return new RateLimiterMemory({ keyPrefix, points, duration });
   return new RateLimiterPostgres({
-    storeClient: kyselyStoreClient(deps.database.db),
+    // Counted on connections whose commits do not wait for the disk (db/database.ts `counters`).
+    storeClient: kyselyStoreClient(deps.database.counters ?? deps.database.db),
     storeType: "client",
     tableName: "rate_limits",
     // Created by migration 017: production's service role cannot CREATE.

@@ -1,8 +1,10 @@
+import { sql, type Kysely } from "kysely";
 import request from "supertest";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
+import type { DB } from "../../src/db/schema.js";
 import { DEMO_AGENTS, seedDemoData } from "../../src/seed/demo.js";
 import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
 import { createTestDatabase, databaseKinds, testConfig } from "../support/databases.js";
@@ -15,8 +17,21 @@ async function limitAudits(h: Harness): Promise<{ staff_id: string | null; actor
   return h.deps.database.db.selectFrom("audit_log").select(["actor_staff_id as staff_id", "actor_system", "outcome", "error"]).where("action", "=", "request.rate_limited").execute();
 }
 
+const syncCommit = async (db: Kysely<DB>) => (await sql<{ s: string }>`select current_setting('synchronous_commit') as s`.execute(db)).rows[0]!.s;
+
 describe.each(databaseKinds)("rate limits on %s", (kind) => {
   const h = useHarness(kind, { env: LIMITS });
+
+  it("are counted on connections whose commits do not wait for the disk; everything else waits (PGlite counts in memory)", async () => {
+    const { database } = h.deps;
+    expect(await syncCommit(database.db)).toBe("on");
+    expect(database.counters ? await syncCommit(database.counters) : "in memory").toBe(kind === "postgres" ? "off" : "in memory");
+    // PostgreSQL: the limiter's rows are written there. A request counts against this address.
+    await request(h.app).get("/healthz");
+    await request(h.app).get("/api/search?q=x");
+    const counted = database.counters ? (await sql<{ n: number }>`select count(*)::int as n from rate_limits where key like 'steward:ip:all:%'`.execute(database.counters)).rows[0]!.n : null;
+    expect(counted === null ? "in memory" : counted >= 1 ? "counted" : "missing").toBe(kind === "postgres" ? "counted" : "in memory");
+  });
 
   it("a flood of parallel reads gets exactly the limit through, then 429 problem+json with Retry-After, audited once; other agents are unaffected", async () => {
     const token = await sessionOf(h, "support_read_only");
