@@ -69,6 +69,7 @@ describe("npm start", () => {
     const first = await startAndStop({ DATA_DIR: dataDir });
     expect(first.exitCode).toBe(0);
     expect(first.log).toContain("demo data seeded");
+    expect(first.readyMs).toBeLessThan(20_000);
     const counts = await rowCounts({ kind: "pglite", dataDir });
     expect(counts.accounts).toBeGreaterThan(20);
 
