@@ -106,6 +106,8 @@ function namedStatementPool(pool: pg.Pool, attempts: number): PostgresPool {
     const known = wrappers.get(first);
     if (known) return known;
     let client = first;
+    // Between discarding a dead client and drawing its replacement there is none to hand back.
+    let held = true;
     const wrapper = {
       fresh: true,
       query: (async (text: unknown, values?: unknown[]) => {
@@ -118,11 +120,15 @@ function namedStatementPool(pool: pg.Pool, attempts: number): PostgresPool {
             if (!retryable || attempt >= attempts || !isLostConnection(err)) throw err;
             // Passing the error makes the pool destroy the client instead of keeping it.
             client.release(err as Error);
+            held = false;
             client = await pool.connect();
+            held = true;
           }
         }
       }) as PostgresPoolClient["query"],
-      release: (...args: unknown[]) => (client.release as (...a: unknown[]) => void)(...args),
+      release: (...args: unknown[]) => {
+        if (held) (client.release as (...a: unknown[]) => void)(...args);
+      },
     };
     wrappers.set(first, wrapper);
     return wrapper;

@@ -180,7 +180,7 @@ describe("connections lost while idle in the pool, on PostgreSQL", () => {
     await proxy.start();
     const viaProxy = new URL(target.location);
     viaProxy.port = String(proxy.port);
-    const database = await openDatabase({ kind: "postgres", url: viaProxy.toString(), poolSize: 3 });
+    const database = await openDatabase({ kind: "postgres", url: viaProxy.toString(), poolSize: 3, limits: { statementTimeoutMs: 5_000, lockTimeoutMs: 1_000, connectTimeoutMs: 1_000 } });
     const { db } = database;
     const admin = new pg.Client({ connectionString: target.location });
     await admin.connect();
@@ -202,6 +202,14 @@ describe("connections lost while idle in the pool, on PostgreSQL", () => {
         if (o.status === "rejected") expect(String((o.reason as Error).message)).toMatch(/Connection terminated|ECONNRESET|not queryable/);
       }
       expect((await admin.query("select count(*)::int as n from staff where id = 'stf_b'")).rows[0].n).toBe(0);
+
+      // No connection to be had for the replacement: the read fails as unavailable, and the pool recovers.
+      await open3();
+      proxy.severQuietly();
+      proxy.blackhole({ keepOpen: true });
+      await expect(db.selectFrom("staff").select("id").execute()).rejects.toThrow(/timeout exceeded when trying to connect|Connection terminated/);
+      proxy.restore();
+      expect(await db.selectFrom("staff").select("id").execute()).toEqual([{ id: "stf_a" }]);
 
       // Later statements of a checkout are never sent again: the transaction they belonged to is gone.
       await open3();

@@ -61,9 +61,10 @@ export class TcpProxy {
     }
   }
 
-  blackhole(): void {
+  /** `keepOpen`: connections already open stay as they are (severed ones stay quiet); only new ones go unanswered. */
+  blackhole(options: { keepOpen?: boolean } = {}): void {
     this.mode = "blackhole";
-    for (const s of this.sockets) s.destroy();
+    if (!options.keepOpen) for (const s of this.sockets) s.destroy();
   }
 
   restore(): void {
