@@ -8,6 +8,8 @@ import { billingSummaryOf, BuiltinBilling } from "../providers/builtin/builtinBi
 import { builtinNotFound } from "../providers/builtin/builtinCall.js";
 import { BuiltinIdentity, identitySummaryOf } from "../providers/builtin/builtinIdentity.js";
 import { isProviderError } from "../providers/providerError.js";
+import { openOperationsOf } from "../reconcile/providerOperations.js";
+import { settle, unsettle } from "../settled.js";
 import { loadAccountAuditLines, loadRecentActivity, toActivityEvent, toAuditLine } from "./accountHistory.js";
 import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSummary.js";
 import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContext.js";
@@ -49,8 +51,8 @@ export type ContextResult =
       context: RequesterContext;
       user: RequesterUser | null;
       failedParts: PartName[];
-      /** Read with the parts when they came in one statement; otherwise the route reads them. */
-      openOperations?: OpenOperationRow[];
+      /** The account's unsettled provider operations, read with the parts (none for an ambiguous requester). */
+      openOperations: OpenOperationRow[];
     }
   | { match: "unknown"; candidates: SearchHit[] };
 
@@ -151,7 +153,7 @@ function withAccountError(sources: ContextSources, result: { parts: Parts; faile
   if (!result.failed.includes("account")) result.failed.push("account");
 }
 
-async function fetchParts(sources: ContextSources, user: RequesterUser, accountRead?: AccountRead): Promise<{ parts: Parts; failed: PartName[]; openOperations?: OpenOperationRow[] }> {
+async function fetchParts(sources: ContextSources, user: RequesterUser, accountRead?: AccountRead): Promise<{ parts: Parts; failed: PartName[]; openOperations: OpenOperationRow[] }> {
   // With the product's directory, only when its account has been read (or failed) already: the statement reads the cache.
   if (isBuiltinProviders(sources) && (!isCached(sources) || accountRead)) {
     const atOnce = await fetchPartsAtOnce(sources, user);
@@ -171,6 +173,8 @@ async function fetchParts(sources: ContextSources, user: RequesterUser, accountR
     return summary;
   };
   const start = <T>(work: () => Promise<T>) => withDeadline(Promise.resolve().then(work), partTimeoutMs);
+  // The account's unsettled provider operations, read while the providers answer (not after them).
+  const openOperations = settle(openOperationsOf(db, user.account_id));
   // Started together: the slowest provider, not the sum of them, sets the response time.
   const [identityResult, accountResult, billingResult, activityResult, auditResult] = await Promise.allSettled([
     start(() => identity.getIdentity({ id: user.id, idpId: user.idp_id, email: user.email })),
@@ -192,7 +196,7 @@ async function fetchParts(sources: ContextSources, user: RequesterUser, accountR
     activity: toPart("activity", activityResult),
     audit: toPart("audit", auditResult),
   };
-  return { parts, failed };
+  return { parts, failed, openOperations: unsettle(await openOperations) };
 }
 
 /** For an ambiguous requester nothing is fetched until the agent picks one of the candidates. */
@@ -200,13 +204,6 @@ function unpickedParts(): Parts {
   const pending = errorPart("steward", { code: "requester_ambiguous", message: "Several users have this email; pick one", provider: "steward" });
   return { identity: pending, account: pending, billing: pending, activity: pending, audit: pending };
 }
-
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-const settle = <T>(work: Promise<T>): Promise<Settled<T>> =>
-  work.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
 
 /**
  * DIRECTORY_PROVIDER=http: the requester as the product knows them now, in one round trip. The lookups
@@ -253,7 +250,7 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
       ...unpickedParts(),
       sources: {},
     };
-    return { match: "ambiguous", context, user: null, failedParts: [] };
+    return { match: "ambiguous", context, user: null, failedParts: [], openOperations: [] };
   }
   const { user } = resolution;
   // The account read with the lookups is the requester's unless the product moved them meanwhile (then it is read now).
@@ -267,5 +264,5 @@ export async function buildRequesterContext(sources: ContextSources, query: Cont
     ...parts,
     sources: { user: directorySource(sources), identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" },
   };
-  return { match: "exact", context, user, failedParts: failed, ...(openOperations ? { openOperations } : {}) };
+  return { match: "exact", context, user, failedParts: failed, openOperations };
 }

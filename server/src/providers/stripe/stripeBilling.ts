@@ -6,6 +6,7 @@ import { ProviderError } from "../providerError.js";
 import type { BillingAccountRef, BillingPort, CancelMode, ProviderCallContext } from "../ports.js";
 import { stripeIdempotencyKey } from "./stripeClient.js";
 import { currentSubscription, planItem, summarizeStripeBilling } from "./stripeSummary.js";
+import { settle, unsettle } from "../../settled.js";
 
 const RECENT_INVOICES = 10;
 
@@ -220,16 +221,4 @@ export class StripeBilling implements BillingPort {
     if (!summary) throw new ProviderError({ provider: "stripe", code: "not_found", operation: "customers.retrieve", message: `customer of ${sub.id} disappeared` });
     return summary;
   }
-}
-
-/** A promise's outcome held as a value, so a speculative call that is discarded never rejects unhandled. */
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-function unsettle<T>(settled: Settled<T>): Promise<T> {
-  return settled.ok ? Promise.resolve(settled.value) : Promise.reject(settled.error);
 }

@@ -11,7 +11,6 @@ import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
 import { PART_NAMES, buildRequesterContext, type ContextResult, type PartName } from "../../lookup/requesterContext.js";
 import { ticketHeader } from "../audit/schema.js";
-import { openOperationsOf } from "../../reconcile/providerOperations.js";
 
 /** The one audit entry a lookup leaves: who looked at whom, for which ticket, and what could be read. */
 function lookupEntry(result: ContextResult, query: ContextQuery): Pick<AuditInput, "target" | "after" | "outcome" | "error"> {
@@ -96,7 +95,7 @@ export function contextRoutes(deps: AppDeps): Router {
       }
       const accountId = result.user?.account_id;
       if (!accountId) return { ...result.context, pick };
-      const open = result.openOperations ?? (await openOperationsOf(deps.database.db, accountId));
+      const open = result.openOperations;
       return {
         ...result.context,
         pick,
