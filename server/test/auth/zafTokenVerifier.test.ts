@@ -2,9 +2,10 @@ import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SignJWT, errors as joseErrors } from "jose";
+import { decodeJwt, decodeProtectedHeader, SignJWT, errors as joseErrors } from "jose";
 import { describe, expect, it } from "vitest";
 import { demoZafKey, demoZafKeyPath, readDemoZafKey } from "../../src/auth/demoZafKey.js";
+import { mintDemoZafToken } from "../../src/auth/mintDemoZafToken.js";
 import { resourceIdOf, verifyZafTokenFully, ZAF_CLOCK_TOLERANCE_SECONDS, zafAgentOf, ZafTokenError } from "../../src/auth/zafToken.js";
 import { DEMO_INSTALLATION_ID, zafBinding, zafTrust, type ZafTrust } from "../../src/auth/zafTrust.js";
 import { ManualClock } from "../../src/clock.js";
@@ -245,4 +246,31 @@ describe("the demo ZAF key on disk (unit)", () => {
       expect(() => readDemoZafKey(unreadable)).toThrow(expect.objectContaining({ code: "EISDIR" }));
       expect(demoZafKeyPath("memory")).toBeNull();
     }));
+});
+
+describe("demo ZAF tokens (unit)", () => {
+  const T0 = Date.parse("2026-11-24T12:00:00.000Z") / 1000;
+  const deps = { config: testConfig({ DATA_DIR: "memory" }), clock: new ManualClock(new Date(T0 * 1000 + 999)) };
+  const jti = expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+  it("carry what Zendesk's do: account host, demo installation, user, context, five minutes", async () => {
+    const token = await mintDemoZafToken(deps, { zendeskUserId: "9002", name: "Sam Support", email: "sam@example.test", ticketId: "1001" });
+    expect(decodeProtectedHeader(token)).toEqual({ alg: "RS256", typ: "JWT" });
+    expect(decodeJwt(token)).toEqual({
+      name: "Sam Support",
+      email: "sam@example.test",
+      context: { product: "support", location: "ticket_sidebar", ticket_id: 1001 },
+      iss: ISSUER_HOST,
+      aud: DEMO_INSTALLATION_ID,
+      sub: "9002",
+      jti,
+      iat: T0,
+      nbf: T0,
+      exp: T0 + 300,
+    });
+    const trust = zafTrust(deps.config);
+    await expect(verifyZafTokenFully(token, trust, deps.clock)).resolves.toMatchObject({ agent: { zendeskUserId: "9002", email: "sam@example.test", name: "Sam Support", ticketId: "1001" } });
+    const bare = await mintDemoZafToken(deps, { zendeskUserId: "9003", location: "nav_bar", ttlSeconds: 60 });
+    expect(decodeJwt(bare)).toEqual({ context: { product: "support", location: "nav_bar" }, iss: ISSUER_HOST, aud: DEMO_INSTALLATION_ID, sub: "9003", jti, iat: T0, nbf: T0, exp: T0 + 60 });
+  });
 });
