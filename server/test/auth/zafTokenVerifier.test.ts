@@ -145,6 +145,9 @@ describe("ZAF token verifier (unit, fixed clock)", () => {
     expect(of({ email: "   ", name: 42, context: { user: { email: "b@example.test", name: " Bob" }, ticketId: "1002" } })).toEqual({ zendeskUserId: "9002", email: "b@example.test", name: "Bob", ticketId: "1002" });
     expect(of({ name: ` ${"n".repeat(400)} ` }).name).toBe("n".repeat(320));
     expect(of({ email: "", context: { user: { email: " " } } }).email).toBeNull();
+    // Canonical text (it becomes the staff row and audit entries): no NUL, and no half of a pair left by the cut.
+    expect(of({ name: "A\u0000nn" }).name).toBe("Ann");
+    expect(of({ name: `${"n".repeat(319)}\u{1F600}` }).name).toBe(`${"n".repeat(319)}\ufffd`);
   });
 });
 
