@@ -89,6 +89,18 @@ describe.each(databaseKinds)("authorize over HTTP with real sessions on %s", (ki
     expect(res.body).toMatchObject({ action: "staff.list", requiredRole: "admin" });
     const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
     expect(entry).toMatchObject({ action: "staff.list", outcome: "denied", target_type: "staff", ticket_id: "1005", actor_staff_id: AGENT.support.id });
+    // The reason as given, trimmed and cut at 500 characters (a blank one is none); the error names code and detail.
+    const refuse = async (reason: unknown) => {
+      const res = await request(app).post("/test/guarded/seats.change").set("Authorization", `Bearer ${sessions.support_full}`).send({ ticketId: 1006, reason }).expect(403);
+      return deps.database.db.selectFrom("audit_log").selectAll().where("request_id", "=", String(res.headers["x-request-id"])).executeTakeFirstOrThrow();
+    };
+    expect(await refuse(`  ${"r".repeat(600)} `)).toMatchObject({
+      reason: "r".repeat(500),
+      ticket_id: "1006",
+      error: "action_not_allowed: seats.change needs the operations panel role; you have support_full",
+    });
+    expect((await refuse("   ")).reason).toBeNull();
+    expect((await refuse(42)).reason).toBeNull();
     // Unauthenticated calls are 401 and not audited (there is no actor to name).
     const before = await deps.database.db.selectFrom("audit_log").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
     await request(app).get("/api/staff").expect(401);
