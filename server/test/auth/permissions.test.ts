@@ -5,6 +5,7 @@ import { panelRoles, type PanelRole } from "../../../shared/roles.js";
 import { supportActionNames } from "../../../shared/schemas/actions.js";
 import { createApp } from "../../src/app.js";
 import { guard } from "../../src/auth/authorize.js";
+import { StaffCache } from "../../src/auth/staffCache.js";
 import { commands } from "../../src/commands/registry.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, authTestDeps, sessionFor, type TestDeps } from "./helpers.js";
@@ -42,6 +43,9 @@ describe.each(databaseKinds)("authorize over HTTP with real sessions on %s", (ki
     app = createApp(deps, {
       extend: (a) => {
         for (const action of actionNames) a.post(`/test/guarded/${action}`, ...guard(deps, action), (req, res) => void res.json({ action, role: req.actor?.panelRole }));
+        // The guard as the lookup routes use it (cached staff rows), on an action no lookup route has yet: one a role may be refused.
+        const cached = { ...deps, staffCache: new StaffCache() };
+        a.get("/test/cached/staff.list", ...guard(cached, "staff.list", { cachedStaff: true }), (req, res) => void res.json({ role: req.actor?.panelRole }));
       },
     });
     for (const agent of [AGENT.readOnly, AGENT.support, AGENT.operations, AGENT.admin]) sessions[agent.role] = await sessionFor(app, deps, agent.zendeskUserId);
@@ -82,6 +86,25 @@ describe.each(databaseKinds)("authorize over HTTP with real sessions on %s", (ki
       }
     }
     expect(denied).toBe(matrix.filter(([a, r]) => !expectedAllowed(a, r)).length);
+  });
+
+  it("with cached staff rows: a refusal is audited once, and a promotion elsewhere is decided again on the fresh row", async () => {
+    await deps.database.db.insertInto("staff").values({ id: "stf_t_promote", zendesk_user_id: "880101", email: null, name: "Promote Test", panel_role: "support_full" }).execute();
+    const token = await sessionFor(app, deps, "880101");
+    const deniedEntries = async (res: request.Response) =>
+      (await deps.database.db.selectFrom("audit_log").select(["outcome", "actor_role"]).where("request_id", "=", String(res.headers["x-request-id"])).execute());
+    // Refused from a fresh read, then from the cached row: each refusal one entry, the role not read again.
+    for (let i = 0; i < 2; i++) {
+      const res = await request(app).get("/test/cached/staff.list").set("Authorization", `Bearer ${token}`).expect(403);
+      expect(await deniedEntries(res)).toEqual([{ outcome: "denied", actor_role: "support_full" }]);
+    }
+    // Promoted in another process: the cached row's refusal cannot be recorded (the row changed), so the request is
+    // authorised again from a fresh read, and goes through without a denial on record.
+    await deps.database.db.updateTable("staff").set({ panel_role: "admin" }).where("id", "=", "stf_t_promote").execute();
+    const promoted = await request(app).get("/test/cached/staff.list").set("Authorization", `Bearer ${token}`);
+    expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
+    expect(promoted.body).toEqual({ role: "admin" });
+    expect(await deniedEntries(promoted)).toEqual([]);
   });
 
   it("audits a refusal on a real route with its target, and the ticket from X-Ticket-Id on reads", async () => {
