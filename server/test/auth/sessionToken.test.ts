@@ -1,6 +1,8 @@
+import type { Request } from "express";
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, SessionTokenError, verifySessionToken } from "../../src/auth/sessionToken.js";
+import { requireActor } from "../../src/auth/requestActor.js";
 import { tokenFailureOf } from "../../src/auth/tokenErrors.js";
 import { ManualClock } from "../../src/clock.js";
 import { testConfig } from "../support/testConfig.js";
@@ -127,5 +129,13 @@ describe("token failure codes (every token kind)", () => {
       ["not an error", "malformed"],
     ];
     expect(cases.map(([err]) => tokenFailureOf(err))).toEqual(cases.map(([, code]) => code));
+  });
+});
+
+describe("the request's actor", () => {
+  it("is the authenticated staff member; a route reached without authenticate answers 401 session_missing", () => {
+    const actor = { kind: "staff", staffId: "stf_demo_full", zendeskUserId: "9002", email: null, name: null, panelRole: "support_full" } as const;
+    expect(requireActor({ actor } as unknown as Request)).toBe(actor);
+    expect(() => requireActor({} as Request)).toThrow(expect.objectContaining({ name: "SessionTokenError", code: "missing" }));
   });
 });
