@@ -4,7 +4,9 @@ import { actionNames, actionRules, type ActionName } from "../../../shared/actio
 import { panelRoles, type PanelRole } from "../../../shared/roles.js";
 import { supportActionNames } from "../../../shared/schemas/actions.js";
 import { createApp } from "../../src/app.js";
+import { systemActor } from "../../src/actor.js";
 import { guard } from "../../src/auth/authorize.js";
+import { checkCap } from "../../src/auth/permissions.js";
 import { StaffCache } from "../../src/auth/staffCache.js";
 import { commands } from "../../src/commands/registry.js";
 import { databaseKinds } from "../support/databases.js";
@@ -105,6 +107,21 @@ describe.each(databaseKinds)("authorize over HTTP with real sessions on %s", (ki
     expect(promoted.status, JSON.stringify(promoted.body)).toBe(200);
     expect(promoted.body).toEqual({ role: "admin" });
     expect(await deniedEntries(promoted)).toEqual([]);
+  });
+
+  it("checkCap: a value up to the cap passes; over it, the roles whose cap covers it exactly can approve", async () => {
+    const db = deps.database.db;
+    const support = { kind: "staff", staffId: AGENT.support.id, zendeskUserId: AGENT.support.zendeskUserId, email: null, name: null, panelRole: "support_full" } as const;
+    await expect(checkCap(db, support, "billing.credit_apply", 5_000)).resolves.toMatchObject({ limit: 5_000 });
+    const refusal = async (value: number) => checkCap(db, support, "billing.credit_apply", value).then(() => null, (err: unknown) => err);
+    expect(await refusal(100_000)).toMatchObject({
+      code: "over_cap",
+      detail: "billing.credit_apply allows at most 5000 cents for support_full; asked for 100000",
+      extra: { action: "billing.credit_apply", panelRole: "support_full", value: 100_000, cap: { field: "amountCents", limit: 5_000, unit: "cents" }, canApprove: ["operations", "admin"], approvalPossible: true },
+    });
+    expect(await refusal(100_001)).toMatchObject({ extra: { canApprove: [], approvalPossible: false } });
+    // Steward itself has no cap.
+    await expect(checkCap(db, systemActor("sweeper"), "billing.credit_apply", 10_000_000)).resolves.toBeNull();
   });
 
   it("audits a refusal on a real route with its target, and the ticket from X-Ticket-Id on reads", async () => {

@@ -1,5 +1,5 @@
 import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeJwt, decodeProtectedHeader, SignJWT, errors as joseErrors } from "jose";
@@ -275,5 +275,19 @@ describe("demo ZAF tokens (unit)", () => {
     await expect(verifyZafTokenFully(token, trust, deps.clock)).resolves.toMatchObject({ agent: { zendeskUserId: "9002", email: "sam@example.test", name: "Sam Support", ticketId: "1001" } });
     const bare = await mintDemoZafToken(deps, { zendeskUserId: "9003", location: "nav_bar", ttlSeconds: 60 });
     expect(decodeJwt(bare)).toEqual({ context: { product: "support", location: "nav_bar" }, iss: ISSUER_HOST, aud: DEMO_INSTALLATION_ID, sub: "9003", jti, iat: T0, nbf: T0, exp: T0 + 60 });
+  });
+});
+
+describe("the demo ZAF key when another process is creating it (unit)", () => {
+  it("never overwrites a key file that appeared meanwhile; one that vanished again is an error, with no temp file left", () => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-demo-key-race-"));
+    try {
+      // A dangling link: nothing to read (as before another process has written), but the name is taken for linkSync.
+      symlinkSync(join(dir, "nowhere.json"), join(dir, "demo-zaf-key.json"));
+      expect(() => demoZafKey(dir)).toThrow(expect.objectContaining({ message: `the demo ZAF key at ${join(dir, "demo-zaf-key.json")} disappeared`, cause: expect.objectContaining({ code: "EEXIST" }) }));
+      expect(readdirSync(dir)).toEqual(["demo-zaf-key.json"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
