@@ -39,6 +39,8 @@ describe("the target of a refused request", () => {
     expect(ticketIdOf(req({ body: { ticketId: "not-a-ticket" }, headers: { "X-Ticket-Id": "1005" } }))).toBe("1005");
     expect(ticketIdOf(req({ headers: { "X-Ticket-Id": "1005" } }))).toBe("1005");
     expect(ticketIdOf(req({ body: { ticketId: 0 }, headers: { "X-Ticket-Id": "abc" } }))).toBeNull();
+    // Only a number is taken as text: a list holding an id is not a ticket id.
+    expect(ticketIdOf(req({ body: { ticketId: [1002] } }))).toBeNull();
     expect(ticketIdOf(req({}))).toBeNull();
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { SignJWT } from "jose";
+import { sql } from "kysely";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
@@ -7,7 +8,7 @@ import { demoZafKey } from "../../src/auth/demoZafKey.js";
 import { ZAF_CLOCK_TOLERANCE_SECONDS } from "../../src/auth/zafToken.js";
 import { DEMO_INSTALLATION_ID } from "../../src/auth/zafTrust.js";
 import { databaseKinds } from "../support/databases.js";
-import { AGENT, authTestDeps, rowCounts, zafToken, type TestDeps } from "../auth/helpers.js";
+import { AGENT, authTestDeps, capturingLogger, rowCounts, zafToken, type TestDeps } from "../auth/helpers.js";
 
 const HOST = "steward-demo.zendesk.com";
 
@@ -72,6 +73,24 @@ describe.each(databaseKinds)("ZAF tokens on %s", (kind) => {
       "jti:live-use": { zendeskUserId: "9002", expiresAt: (now + 1) * 1000, usedAt: (now - 299) * 1000 },
       [stored]: { zendeskUserId: AGENT.admin.zendeskUserId, expiresAt: (now + 200 + ZAF_CLOCK_TOLERANCE_SECONDS) * 1000, usedAt: deps.clock.now().getTime() },
     });
+  });
+
+  it("refuses a replay even when its audit entry cannot be written, logging why", async () => {
+    const log = capturingLogger();
+    const logged = createApp({ ...deps, logger: log.logger });
+    const token = await zafToken(deps, { zendeskUserId: AGENT.support.zendeskUserId });
+    expect((await request(logged).post("/api/session").send({ token })).status).toBe(200);
+    const { db } = deps.database;
+    await sql.raw("create or replace function test_fail_replay_audit() returns trigger language plpgsql as $$ begin raise exception 'injected audit failure'; end $$").execute(db);
+    await sql.raw("create trigger test_fail_replay_audit before insert on audit_log for each row execute function test_fail_replay_audit()").execute(db);
+    try {
+      const again = await request(logged).post("/api/session").send({ token });
+      expect([again.status, again.body.code]).toEqual([401, "zaf_token_replayed"]);
+    } finally {
+      await sql.raw("drop trigger if exists test_fail_replay_audit on audit_log").execute(db);
+    }
+    const line = log.lines().find((l) => l.msg === "could not audit a replayed ZAF token");
+    expect(line).toMatchObject({ level: 50, err: { message: expect.stringContaining("injected audit failure") } });
   });
 
   it("keys a token without jti by its hash", async () => {
