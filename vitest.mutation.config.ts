@@ -26,6 +26,8 @@ const files = process.env.MUTATION_TESTS
       "server/test/staff/staffAdmin.test.ts",
       "server/test/reconcile/*.test.ts",
       "server/test/impersonation/startAndGrant.test.ts",
+      // The grant token alone (no database): its boundaries, codes and known answer, tried before the harness files.
+      "server/test/impersonation/grant.test.ts",
       "server/test/impersonation/lifecycle.test.ts",
       // Approvals reach runCommand's approval_required branch and preview; zafReplay the ZAF replay guard.
       "server/test/approvals/approvals.test.ts",

@@ -1,4 +1,5 @@
 import type { Request, RequestHandler } from "express";
+import type { StaffActor } from "../actor.js";
 import type { AppDeps } from "../deps.js";
 import type { Staff } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
@@ -25,7 +26,7 @@ export function authenticate(deps: AppDeps, options: AuthenticateOptions = {}): 
     try {
       const session = await verifySessionToken(bearerToken(req.headers.authorization), deps);
       const cached = options.cachedStaff ? deps.staffCache?.get(session.staffId) : undefined;
-      setActor(req, session, cached ?? (await freshStaff(deps, session)), cached !== undefined);
+      const actor = setActor(req, session, cached ?? (await freshStaff(deps, session)), cached !== undefined);
       if (options.cachedStaff && deps.staffCache) {
         req.reauthenticate = async () => {
           deps.staffCache?.delete(session.staffId);
@@ -33,7 +34,7 @@ export function authenticate(deps: AppDeps, options: AuthenticateOptions = {}): 
         };
       }
       // Per agent, whatever their role (read-only and audit readers too): 429 once over the limit.
-      await deps.rateLimits?.checkAgent(req, requireSet(req));
+      await deps.rateLimits?.checkAgent(req, actor);
       next();
     } catch (err) {
       if (err instanceof SessionTokenError) req.log?.warn({ code: err.code }, "session rejected");
@@ -49,14 +50,10 @@ async function freshStaff(deps: AppDeps, session: SessionClaims): Promise<Staff 
   return staff;
 }
 
-function setActor(req: Request, session: SessionClaims, staff: Staff | undefined, fromCache: boolean): void {
+function setActor(req: Request, session: SessionClaims, staff: Staff | undefined, fromCache: boolean): StaffActor {
   if (!staff || staff.zendesk_user_id !== session.zendeskUserId) throw new SessionTokenError("missing_user");
   if (!staff.active) throw Problem.forbidden("staff_inactive", "Your panel access has been removed; ask a Steward admin");
   req.actor = fromCache ? { ...toStaffActor(staff), cachedAsOf: staff.updated_at } : toStaffActor(staff);
   req.session = session;
-}
-
-function requireSet(req: Request) {
-  if (!req.actor) throw new SessionTokenError("missing");
   return req.actor;
 }

@@ -1,10 +1,9 @@
 import type { Request, RequestHandler } from "express";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AppDeps } from "../deps.js";
-import { Problem } from "../http/problem.js";
 import { authenticate, type AuthenticateOptions } from "./authenticate.js";
 import { isStaffChanged } from "../db/databaseFaults.js";
-import { assertAllowed } from "./permissions.js";
+import { actionDenied, roleAllows } from "./permissions.js";
 import { recordDenial } from "./recordDenial.js";
 import { requireActor } from "./requestActor.js";
 
@@ -12,12 +11,10 @@ import { requireActor } from "./requestActor.js";
 export function authorize(deps: AppDeps, action: ActionName): RequestHandler {
   const check = async (req: Request) => {
     const actor = requireActor(req);
-    try {
-      assertAllowed(actor, action);
-    } catch (err) {
-      if (err instanceof Problem) await recordDenial(deps, { actor, action, problem: err, req });
-      throw err;
-    }
+    if (roleAllows(actor.panelRole, action)) return;
+    const problem = actionDenied(action, actor.panelRole);
+    await recordDenial(deps, { actor, action, problem, req });
+    throw problem;
   };
   return async (req, _res, next) => {
     try {

@@ -14,16 +14,19 @@ import { zafTrust } from "../../src/auth/zafTrust.js";
 import { ManualClock } from "../../src/clock.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { databaseKinds } from "../support/databases.js";
-import { AGENT, authTestDeps, sessionFor, zafToken, type TestDeps } from "./helpers.js";
+import { AGENT, authTestDeps, capturingLogger, sessionFor, zafToken, type TestDeps } from "./helpers.js";
 
 const MINUTE = 60_000;
 
 describe.each(databaseKinds)("Steward sessions on %s", (kind) => {
   let deps: TestDeps;
   let app: ReturnType<typeof createApp>;
+  let log: ReturnType<typeof capturingLogger>;
 
   beforeAll(async () => {
     deps = await authTestDeps(kind);
+    log = capturingLogger();
+    deps = { ...deps, logger: log.logger };
     app = createApp(deps);
   });
   afterAll(async () => {
@@ -33,10 +36,15 @@ describe.each(databaseKinds)("Steward sessions on %s", (kind) => {
   const me = (token: string) => request(app).get("/api/session").set("Authorization", `Bearer ${token}`);
 
   it("requires a bearer session on /api routes", async () => {
+    const logged = log.lines().length;
     const none = await request(app).get("/api/session").expect(401);
     expect(none.body).toMatchObject({ code: "session_missing" });
     const garbage = await me("abc.def.ghi").expect(401);
     expect(garbage.body.code).toBe("session_malformed");
+    // Each refusal is logged with its code (and only that), for the operator.
+    const rejected = log.lines().slice(logged).filter((l) => l.msg === "session rejected");
+    expect(rejected.map((l) => l.code)).toEqual(["missing", "malformed"]);
+    expect(JSON.stringify(rejected)).not.toContain("abc.def.ghi");
   });
 
   it("expires after SESSION_TTL_MINUTES and renews while valid", async () => {
@@ -121,11 +129,14 @@ describe.each(databaseKinds)("Steward sessions on %s", (kind) => {
     expect(after.body.staff.panelRole).toBe("operations");
     expect(after.body.permissions["seats.change"]).toEqual({ allowed: true });
     await deps.database.db.updateTable("staff").set({ active: false }).where("id", "=", "stf_t_role").execute();
-    expect((await me(token).expect(403)).body.code).toBe("staff_inactive");
+    const before = log.lines().length;
+    expect((await me(token).expect(403)).body).toMatchObject({ code: "staff_inactive", detail: "Your panel access has been removed; ask a Steward admin" });
+    // Not a session problem: nothing logged as a rejected session.
+    expect(log.lines().slice(before).filter((l) => l.msg === "session rejected")).toEqual([]);
     expect((await request(app).post("/api/session/renew").set("Authorization", `Bearer ${token}`).expect(403)).body.code).toBe("staff_inactive");
     // And a fresh visit from Zendesk does not give access back.
     const res = await request(app).post("/api/session").send({ token: await zafToken(deps, { zendeskUserId: "880001" }) }).expect(403);
-    expect(res.body.code).toBe("staff_inactive");
+    expect(res.body).toMatchObject({ code: "staff_inactive", detail: "Your panel access has been removed; ask a Steward admin" });
   });
 });
 
@@ -148,7 +159,9 @@ describe("production trust anchors", () => {
     try {
       const demo = demoZafKey(dir);
       expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(ConfigError);
-      expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(/demo key/);
+      expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: demo.publicKeyPem, DATA_DIR: dir }))).toThrow(
+        expect.objectContaining({ problems: [{ variable: "ZAF_APP_PUBLIC_KEY", reason: "this is Steward's demo key; production mode trusts only the Zendesk app's key" }] }),
+      );
 
       // Production with the Zendesk app's own key, on the DATA_DIR that holds a demo key.
       const appKey = generateKeyPairSync("rsa", { modulusLength: 2048 });

@@ -1,6 +1,9 @@
+import type { Request } from "express";
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, SessionTokenError, verifySessionToken } from "../../src/auth/sessionToken.js";
+import { requireActor } from "../../src/auth/requestActor.js";
+import { tokenFailureOf } from "../../src/auth/tokenErrors.js";
 import { ManualClock } from "../../src/clock.js";
 import { testConfig } from "../support/testConfig.js";
 
@@ -102,5 +105,37 @@ describe("session token checks", () => {
     for (const header of [undefined, "", "Bearer", "Bearer ", "Basic abc", "Bearerabc", "Bearer abc def", "Bearer a\u00e9b", "xBearer abc"]) {
       expect(() => bearerToken(header), String(header)).toThrow(expect.objectContaining({ code: "missing" }));
     }
+  });
+});
+
+describe("token failure codes (every token kind)", () => {
+  it("maps each jose error onto its code, and anything else onto malformed", () => {
+    const claim = (name: string, reason = "check_failed") => new joseErrors.JWTClaimValidationFailed(`"${name}" claim check failed`, {}, name, reason);
+    const cases: [unknown, string][] = [
+      [new joseErrors.JWTExpired('"exp" claim timestamp check failed', {}, "exp", "check_failed"), "expired"],
+      [new joseErrors.JOSEAlgNotAllowed("alg"), "alg_not_allowed"],
+      [new joseErrors.JOSENotSupported("crit"), "alg_not_allowed"],
+      [new joseErrors.JWSSignatureVerificationFailed(), "bad_signature"],
+      [claim("nbf"), "not_yet_valid"],
+      [claim("iat"), "not_yet_valid"],
+      // An iat that is not a number is a malformed token, not one from the future.
+      [claim("iat", "invalid"), "malformed"],
+      [claim("iss"), "wrong_issuer"],
+      [claim("aud"), "wrong_audience"],
+      [claim("typ"), "wrong_type"],
+      [claim("sub", "missing"), "malformed"],
+      [new joseErrors.JWSInvalid("Invalid Compact JWS"), "malformed"],
+      [new Error("anything"), "malformed"],
+      ["not an error", "malformed"],
+    ];
+    expect(cases.map(([err]) => tokenFailureOf(err))).toEqual(cases.map(([, code]) => code));
+  });
+});
+
+describe("the request's actor", () => {
+  it("is the authenticated staff member; a route reached without authenticate answers 401 session_missing", () => {
+    const actor = { kind: "staff", staffId: "stf_demo_full", zendeskUserId: "9002", email: null, name: null, panelRole: "support_full" } as const;
+    expect(requireActor({ actor } as unknown as Request)).toBe(actor);
+    expect(() => requireActor({} as Request)).toThrow(expect.objectContaining({ name: "SessionTokenError", code: "missing" }));
   });
 });

@@ -69,6 +69,11 @@ describe.each(databaseKinds)("staff cache on the lookup routes on %s", (kind) =>
     expect(await lastEntry(id, "search.run")).toMatchObject({ outcome: "succeeded" });
     const searches = await deps.database.db.selectFrom("audit_log").select("seq").where("actor_staff_id", "=", id).where("action", "=", "search.run").execute();
     expect(searches).toHaveLength(1);
+
+    // Access given back in another process applies to the very next lookup: a refused row is never kept to refuse from.
+    expect((await patchStaff(id, { active: true, reason: "came back" })).status).toBe(200);
+    expect((await context(token)).status).toBe(200);
+    expect((await search(token)).status).toBe(200);
   });
 
   it("a role changed by direct SQL that leaves updated_at alone is caught too: the guard compares the role", async () => {

@@ -123,7 +123,15 @@ describe.each(databaseKinds)("ZAF token → session on %s", (kind) => {
     const line = log.lines().filter((l) => l.msg === "ZAF token rejected" && l.code === "wrong_audience").at(-1);
     expect(line).toMatchObject({ expected: { aud: DEMO_INSTALLATION_ID }, received: { aud: "installation-from-another-account" } });
     expect(String(line?.hint)).toContain(`aud ${DEMO_INSTALLATION_ID}`);
-    expect(String(line?.hint)).toContain('"installation-from-another-account"');
+    expect(line).toMatchObject({ expected: { iss: [`https://${ISSUER_HOST}`, ISSUER_HOST] }, received: { iss: ISSUER_HOST, exp: now + 300 } });
+    expect(line?.hint).toBe(`expected iss https://${ISSUER_HOST} and aud ${DEMO_INSTALLATION_ID}, got iss "${ISSUER_HOST}" and aud "installation-from-another-account"`);
+    // A token that is not a JWT: nothing arrived to show.
+    await request(app).post("/api/session").send({ token: "not-a-jwt-either" }).expect(401);
+    const garbled = log.lines().filter((l) => l.msg === "ZAF token rejected" && l.code === "malformed").at(-1);
+    expect(garbled).toMatchObject({ received: null, hint: `expected iss https://${ISSUER_HOST} and aud ${DEMO_INSTALLATION_ID}, got iss null and aud null` });
+    // Claims missing from a token show as null.
+    await request(app).post("/api/session").send({ token: await craft({ omit: ["iss", "aud", "exp"] }) }).expect(401);
+    expect(log.lines().filter((l) => l.msg === "ZAF token rejected").at(-1)).toMatchObject({ received: { iss: null, aud: null, exp: null } });
   });
 
   it("signature by another key is refused even with every claim right (verifier alone)", async () => {

@@ -1,11 +1,14 @@
+import { createHash } from "node:crypto";
 import { SignJWT } from "jose";
+import { sql } from "kysely";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import { demoZafKey } from "../../src/auth/demoZafKey.js";
+import { ZAF_CLOCK_TOLERANCE_SECONDS } from "../../src/auth/zafToken.js";
 import { DEMO_INSTALLATION_ID } from "../../src/auth/zafTrust.js";
 import { databaseKinds } from "../support/databases.js";
-import { AGENT, authTestDeps, rowCounts, zafToken, type TestDeps } from "../auth/helpers.js";
+import { AGENT, authTestDeps, capturingLogger, rowCounts, zafToken, type TestDeps } from "../auth/helpers.js";
 
 const HOST = "steward-demo.zendesk.com";
 
@@ -43,7 +46,51 @@ describe.each(databaseKinds)("ZAF tokens on %s", (kind) => {
     expect(page.status).toBe(401);
     expect(await replayAudits()).toBe(audits + 2);
     const entry = await deps.database.db.selectFrom("audit_log").selectAll().where("action", "=", "session.token_replayed").orderBy("seq", "desc").executeTakeFirstOrThrow();
-    expect(entry).toMatchObject({ outcome: "denied", actor_system: "sign-in", ticket_id: "1001", error: "zaf_token_replayed" });
+    expect(entry).toMatchObject({
+      action: "session.token_replayed",
+      outcome: "denied",
+      actor_system: "sign-in",
+      target_type: "staff",
+      target_id: null,
+      ticket_id: "1001",
+      reason: "a Zendesk app token was presented a second time",
+      after: { zendeskUserId: AGENT.support.zendeskUserId },
+      error: "zaf_token_replayed",
+      request_id: page.headers["x-request-id"],
+    });
+  });
+
+  it("stores a use until the token's expiry plus the skew, and drops the uses of expired tokens", async () => {
+    const { db } = deps.database;
+    await db.insertInto("zaf_token_uses").values({ token_key: "jti:stale-use", zendesk_user_id: "9002", expires_at: new Date((now - 1) * 1000), used_at: new Date((now - 400) * 1000) }).execute();
+    await db.insertInto("zaf_token_uses").values({ token_key: "jti:live-use", zendesk_user_id: "9002", expires_at: new Date((now + 1) * 1000), used_at: new Date((now - 299) * 1000) }).execute();
+    const token = await craft({ jti: "stored-use", sub: AGENT.admin.zendeskUserId, exp: now + 200 });
+    expect((await request(app).post("/api/session").send({ token })).status).toBe(200);
+    const stored = `jti:${createHash("sha256").update("stored-use").digest("hex")}`;
+    const uses = await db.selectFrom("zaf_token_uses").selectAll().where("token_key", "in", ["jti:stale-use", "jti:live-use", stored]).execute();
+    const byKey = Object.fromEntries(uses.map((u) => [u.token_key, { zendeskUserId: u.zendesk_user_id, expiresAt: u.expires_at.getTime(), usedAt: u.used_at.getTime() }]));
+    expect(byKey).toEqual({
+      "jti:live-use": { zendeskUserId: "9002", expiresAt: (now + 1) * 1000, usedAt: (now - 299) * 1000 },
+      [stored]: { zendeskUserId: AGENT.admin.zendeskUserId, expiresAt: (now + 200 + ZAF_CLOCK_TOLERANCE_SECONDS) * 1000, usedAt: deps.clock.now().getTime() },
+    });
+  });
+
+  it("refuses a replay even when its audit entry cannot be written, logging why", async () => {
+    const log = capturingLogger();
+    const logged = createApp({ ...deps, logger: log.logger });
+    const token = await zafToken(deps, { zendeskUserId: AGENT.support.zendeskUserId });
+    expect((await request(logged).post("/api/session").send({ token })).status).toBe(200);
+    const { db } = deps.database;
+    await sql.raw("create or replace function test_fail_replay_audit() returns trigger language plpgsql as $$ begin raise exception 'injected audit failure'; end $$").execute(db);
+    await sql.raw("create trigger test_fail_replay_audit before insert on audit_log for each row execute function test_fail_replay_audit()").execute(db);
+    try {
+      const again = await request(logged).post("/api/session").send({ token });
+      expect([again.status, again.body.code]).toEqual([401, "zaf_token_replayed"]);
+    } finally {
+      await sql.raw("drop trigger if exists test_fail_replay_audit on audit_log").execute(db);
+    }
+    const line = log.lines().find((l) => l.msg === "could not audit a replayed ZAF token");
+    expect(line).toMatchObject({ level: 50, err: { message: expect.stringContaining("injected audit failure") } });
   });
 
   it("keys a token without jti by its hash", async () => {
