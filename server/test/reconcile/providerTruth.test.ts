@@ -2,7 +2,15 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { sealAndVerify } from "../support/auditKeys.js";
-import { reconcileOnce, type ReconcileReport } from "../../src/reconcile/reconciler.js";
+import type { Actor } from "../../src/actor.js";
+import { appendAudit } from "../../src/audit/auditLog.js";
+import { newOperationId, recordIntent } from "../../src/audit/operations.js";
+import { ManualClock } from "../../src/clock.js";
+import { releaseLease } from "../../src/commands/targetLease.js";
+import { insertOperation } from "../../src/reconcile/providerOperations.js";
+import { reconcileOnce, RECONCILER_LEASE, startReconciler, type ReconcileReport } from "../../src/reconcile/reconciler.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { capturingLogger } from "../auth/helpers.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditOf, sessionOf, userRow, useHarness, versionOf, type ActionCall, type Harness } from "../actions/harness.js";
 
@@ -30,6 +38,25 @@ async function reconcile(h: Harness): Promise<ReconcileReport[]> {
     await new Promise((r) => setTimeout(r, 60));
   }
   return reports;
+}
+
+/** Polls until `check` holds (a background reconciler's pass), failing after `ms`. */
+async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ORPHAN_ERROR = "the process stopped during the provider call and left no operation record; check the provider";
+const orphanStaff = DEMO_AGENTS[1];
+const orphanActor: Actor = { kind: "staff", staffId: orphanStaff.id, zendeskUserId: orphanStaff.zendeskUserId, email: orphanStaff.email, name: orphanStaff.name, panelRole: orphanStaff.role };
+
+/** An intent whose process died before recording an operation (written at `at`), on a target no other test touches. */
+async function orphanIntent(h: Harness, targetId: string, at: Date, actor: Actor = orphanActor) {
+  const target = { type: "user" as const, id: targetId, accountId: "acc_orphans" };
+  return recordIntent(h.deps.database.db, { actor, action: "user.password_reset", target, ticketId: "1006", reason: "left behind", before: { blocked: false } }, new ManualClock(at));
 }
 
 async function operation(h: Harness, operationId: string) {
@@ -218,6 +245,93 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(unblock.status, JSON.stringify(unblock.body)).toBe(200);
     expect(auth0.users.get(row.idp_id as string)?.blocked).toBe(false);
     expect(unblock.body.before).toMatchObject({ blocked: false, identity: { provider: "auth0", blocked: true } });
+  });
+
+  it("an intent left with no operation record is closed unknown once older than the operation lease on the injected clock, not before, and only once", async () => {
+    const lease = h.deps.config.OPERATION_LEASE_MS;
+    // Written an hour before the wall clock: a reconciler that read the wall clock would take it for long abandoned.
+    const writtenAt = new Date(Date.now() - 3_600_000);
+    const staff = await orphanIntent(h, "usr_orphan_staff", writtenAt);
+    const system = await orphanIntent(h, "usr_orphan_system", writtenAt, { kind: "system", component: "sweeper" });
+    // An intent whose operation record exists is the reconciler's through that record, never closed as an orphan.
+    const recorded = "usr_orphan_recorded";
+    const recordedId = newOperationId();
+    await h.deps.database.db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: orphanActor, action: "user.password_reset", target: { type: "user", id: recorded, accountId: "acc_orphans" }, ticketId: "1006", reason: "in flight", outcome: "pending", operationId: recordedId }, new ManualClock(writtenAt));
+      await insertOperation(trx, { operationId: recordedId, action: "user.password_reset", targetType: "user", targetId: recorded, accountId: "acc_orphans", keyOwner: orphanStaff.id, idempotencyKey: null, providerKey: `steward:${recordedId}`, request: { actor: orphanActor, ticketId: "1006", reason: "in flight", requestId: null, input: {}, now: writtenAt.toISOString() }, providerBefore: undefined, leaseMs: 600_000, createdAt: writtenAt });
+    });
+    const at = (ms: number) => ({ ...h.deps, clock: new ManualClock(new Date(writtenAt.getTime() + ms)) });
+    const outcomes = async (id: string) => (await auditOf(h.deps, "user.password_reset", id)).map((e) => e.outcome);
+    try {
+      expect((await reconcileOnce(at(lease - 1_000), "test-reconciler")).orphanedIntents).toBe(0);
+      expect(await outcomes("usr_orphan_staff")).toEqual(["pending"]);
+
+      expect(await reconcileOnce(at(lease + 1_000), "test-reconciler")).toMatchObject({ leader: true, orphanedIntents: 2 });
+      const [, closed] = await auditOf(h.deps, "user.password_reset", "usr_orphan_staff");
+      // The closing entry repeats the intent and is dated by the injected clock.
+      expect(closed).toMatchObject({
+        outcome: "unknown",
+        operationId: staff.operationId,
+        occurredAt: new Date(writtenAt.getTime() + lease + 1_000).toISOString(),
+        actor: { staffId: orphanStaff.id, zendeskUserId: orphanStaff.zendeskUserId, email: orphanStaff.email, panelRole: orphanStaff.role, system: null },
+        target: { type: "user", id: "usr_orphan_staff", accountId: "acc_orphans" },
+        ticketId: "1006",
+        reason: "left behind",
+        before: { blocked: false },
+        error: ORPHAN_ERROR,
+      });
+      expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_system")).map((e) => [e.outcome, e.operationId, e.actor.system, e.actor.staffId])).toEqual([
+        ["pending", system.operationId, "sweeper", null],
+        ["unknown", system.operationId, "sweeper", null],
+      ]);
+      expect(await outcomes(recorded)).toEqual(["pending"]);
+      expect((await reconcileOnce(at(lease + 2_000), "test-reconciler")).orphanedIntents).toBe(0);
+      expect(await outcomes("usr_orphan_staff")).toEqual(["pending", "unknown"]);
+    } finally {
+      await h.deps.database.db.updateTable("provider_operations").set({ status: "failed", closed_at: writtenAt }).where("operation_id", "=", recordedId).execute();
+    }
+  });
+
+  it("the reconciler started with the server runs passes on its own as the one leader, logs only the passes that settled something, and hands leadership over when stopped", async () => {
+    const { logger, lines } = capturingLogger();
+    const lease = h.deps.config.OPERATION_LEASE_MS;
+    const orphan = await orphanIntent(h, "usr_orphan_started", new Date(h.deps.clock.now().getTime() - lease - 1_000));
+    const reconciler = startReconciler({ ...h.deps, logger }, 20);
+    expect(reconciler.instanceId).toMatch(/^reconciler:[0-9a-f-]{36}$/);
+    const passes = () => lines().filter((l) => l.msg === "provider operations reconciled");
+    try {
+      // No runNow: a scheduled pass closes it (once the lease an earlier test's reconciler holds has lapsed).
+      await until(async () => (await auditOf(h.deps, "user.password_reset", "usr_orphan_started")).length === 2);
+      await until(async () => passes().length > 0);
+      expect(passes()[0]).toMatchObject({ level: 30, reconcile: { orphanedIntents: 1, leader: true, succeeded: 0, failed: 0, unknown: 0, needs_review: 0, skipped: 0 } });
+      // While it leads, another process's reconciler does nothing.
+      expect(await reconcileOnce(h.deps, "another-process")).toMatchObject({ leader: false, orphanedIntents: 0 });
+      // A pass asked for while one runs is that pass.
+      const first = reconciler.runNow();
+      expect(reconciler.runNow()).toBe(first);
+      expect(await first).toMatchObject({ leader: true, orphanedIntents: 0 });
+      // Passes that found nothing to do (several ran by now) write no line.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(passes()).toHaveLength(1);
+      expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_started")).map((e) => [e.outcome, e.operationId])).toEqual([
+        ["pending", orphan.operationId],
+        ["unknown", orphan.operationId],
+      ]);
+    } finally {
+      await reconciler.stop();
+    }
+    // Stopped, it gave the leadership up: another process leads at once (then lets it go for the other tests).
+    expect((await reconcileOnce(h.deps, "another-process")).leader).toBe(true);
+    await releaseLease(h.deps.database.db, RECONCILER_LEASE, "another-process");
+    // And it schedules no more passes.
+    const later = await orphanIntent(h, "usr_orphan_after_stop", new Date(h.deps.clock.now().getTime() - lease - 1_000));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_after_stop")).map((e) => e.outcome)).toEqual(["pending"]);
+    await reconcileOnce(h.deps, "test-reconciler");
+    expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_after_stop")).map((e) => [e.outcome, e.operationId])).toEqual([
+      ["pending", later.operationId],
+      ["unknown", later.operationId],
+    ]);
   });
 
   it("seats.reclaim ends access at the identity provider: blocked at Auth0 and every session ended", async () => {
