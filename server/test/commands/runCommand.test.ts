@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StaffActor } from "../../src/actor.js";
 import type { AnyCommand } from "../../src/commands/command.js";
 import { commands } from "../../src/commands/registry.js";
-import { runCommand, type CommandRequest } from "../../src/commands/runCommand.js";
+import { previewCommand, runCommand, type CommandRequest } from "../../src/commands/runCommand.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
@@ -147,6 +147,64 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     await expect(runCommand(credit, { ...stale, expectedVersion: version }, deps)).resolves.toMatchObject({ outcome: "succeeded", replayed: false });
     const stored = await deps.database.db.selectFrom("idempotency_keys").selectAll().where("key", "=", "fails-once-0001").executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ staff_id: support.id, action: "billing.credit_apply", status: "completed" });
+  });
+
+  it("holds an action an admin marked for a second person: staff get 403 approval_required naming who may approve this value (audited, nothing changes); Steward's own runs are not held", async () => {
+    const accountId = "acc_demo_015";
+    const ops = DEMO_AGENTS[2];
+    const opsActor: StaffActor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    await deps.database.db.insertInto("approval_policy").values({ action: "billing.credit_apply", requires_approval: true, updated_by: DEMO_AGENTS[3].id, updated_at: deps.clock.now() }).execute();
+    try {
+      const held = await request(accountId, 6_000, { actor: opsActor });
+      await expect(runCommand(credit, held, deps)).rejects.toMatchObject({
+        status: 403,
+        code: "approval_required",
+        detail: "billing.credit_apply needs a second person: ask for approval (POST /api/approvals)",
+        // 6,000 cents is over support_full's cap: only these roles may approve it.
+        extra: { action: "billing.credit_apply", canApprove: ["operations", "admin"], approvalPossible: true },
+      });
+      expect(await creditsOn(deps, accountId)).toBe(0);
+      const [denied] = await auditOf(deps, "billing.credit_apply", accountId);
+      expect(denied).toMatchObject({ outcome: "denied", actor: { staffId: ops.id }, target: { type: "account", id: accountId, accountId: null }, ticketId: held.ticketId, reason: held.reason });
+      expect(denied?.error).toContain("approval_required");
+
+      // A sweep or other part of Steward runs it (no cap, no approval): no cap is recorded either.
+      const byStewart = await runCommand(credit, await request(accountId, 6_000, { actor: { kind: "system", component: "sweeper" } }), deps);
+      expect(byStewart).toMatchObject({ outcome: "succeeded" });
+      const entries = await auditOf(deps, "billing.credit_apply", accountId);
+      expect(entries.map((e) => [e.outcome, e.actor.system])).toEqual([
+        ["denied", null],
+        ["succeeded", "sweeper"],
+      ]);
+      expect(entries[1]?.before).not.toHaveProperty("cap");
+    } finally {
+      await deps.database.db.deleteFrom("approval_policy").where("action", "=", "billing.credit_apply").execute();
+    }
+  });
+
+  it("refuses a notice choice that does not fit the action (400 naming notifyCustomer) before anything is audited", async () => {
+    const userId = "usr_demo_015_2";
+    const ticketId = await ticketFor(deps, { type: "user", id: userId });
+    const base = { actor, ticketId, reason: "checking the notice", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
+    await expect(runCommand(commands.get("user.password_reset") as AnyCommand, { ...base, notifyCustomer: false }, deps)).rejects.toMatchObject({
+      status: 400,
+      extra: { errors: [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }] },
+    });
+    const accountBase = { ...base, target: { type: "account" as const, id: "acc_demo_015" }, expectedVersion: await versionOf(deps, { type: "account", id: "acc_demo_015" }), input: { seats: 40 } };
+    await expect(runCommand(commands.get("seats.change") as AnyCommand, { ...accountBase, notifyCustomer: true }, deps)).rejects.toMatchObject({
+      status: 400,
+      extra: { errors: [{ field: "body.notifyCustomer", reason: "seats.change has no customer notice" }] },
+    });
+    expect(await auditOf(deps, "user.password_reset", userId)).toEqual([]);
+    expect(await auditOf(deps, "seats.change", "acc_demo_015")).toEqual([]);
+  });
+
+  it("previews only actions that have a preview: another is 400 naming it, and no token is issued", async () => {
+    const block = commands.get("user.block") as AnyCommand;
+    expect(block.preview).toBeUndefined();
+    const userId = "usr_demo_015_2";
+    const req = { actor, ticketId: await ticketFor(deps, { type: "user", id: userId }), reason: "what would it do", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
+    await expect(previewCommand(block, req, deps)).rejects.toMatchObject({ status: 400, detail: "user.block has no preview: it is not destructive" });
   });
 
   it("refuses a missing target with 404 and bad input with 400, changing nothing", async () => {
