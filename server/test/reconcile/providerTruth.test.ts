@@ -6,7 +6,8 @@ import type { Actor } from "../../src/actor.js";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { newOperationId, recordIntent } from "../../src/audit/operations.js";
 import { ManualClock } from "../../src/clock.js";
-import { releaseLease } from "../../src/commands/targetLease.js";
+import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
+import { backoffMs, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
 import { insertOperation } from "../../src/reconcile/providerOperations.js";
 import { reconcileOnce, RECONCILER_LEASE, startReconciler, type ReconcileReport } from "../../src/reconcile/reconciler.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
@@ -332,6 +333,70 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       ["pending", later.operationId],
       ["unknown", later.operationId],
     ]);
+  });
+
+  it("waits 2 s, doubling per attempt up to 5 minutes, and counts a lost request in flight for every attempt's timeout and backoff", () => {
+    expect([0, 1, 2, 7, 8, 12, 40].map(backoffMs)).toEqual([2_000, 4_000, 8_000, 256_000, 300_000, 300_000, 300_000]);
+    // 4 s per attempt, 3 attempts, and up to 5 s of backoff before each of the 2 retries.
+    expect([h.deps.config.PROVIDER_TIMEOUT_MS, h.deps.config.PROVIDER_MAX_RETRIES]).toEqual([4_000, 2]);
+    expect(inFlightWindowMs(h.deps.config)).toBe(22_000);
+  });
+
+  it("finishes an open operation as its request would have: waits while the account is busy, then closes it repeating the intent's actor, ticket, approval and before", async () => {
+    const accountId = "acc_demo_012";
+    const { db } = h.deps.database;
+    const stripe = h.stripe!;
+    const operationId = newOperationId();
+    const ticketSnapshot = { id: "1006", subject: "Refund please", status: "open", requester: { id: "77", email: "owner@acme.test", externalId: null, organizationId: null, name: "Owner" }, assigneeId: null, match: "email" as const, overrideReason: null, fetchedAt: h.deps.clock.now().toISOString() };
+    const approval = { requestId: "apr_reconciled", requestedBy: { staffId: DEMO_AGENTS[1].id, email: DEMO_AGENTS[1].email }, approvedBy: { staffId: DEMO_AGENTS[2].id, email: DEMO_AGENTS[2].email } };
+    const ops = DEMO_AGENTS[2];
+    const opsActor: Actor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    const before = { version: 3, recordedBy: "the request" };
+    // The billing reading the request took (runCommand stores it with the operation; the reconciler works from it).
+    const billingCustomerId = (await db.selectFrom("accounts").select("billing_customer_id").where("id", "=", accountId).executeTakeFirstOrThrow()).billing_customer_id;
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId });
+    const customer = stripe.customers.get(billingCustomerId as string)!;
+    const balance = customer.balance;
+    // What runCommand leaves when its process dies during the provider call: the intent and an operation nobody holds.
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: opsActor, action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, ticketId: "1006", reason: "approved goodwill", before, outcome: "pending", operationId, requestId: "req-approved-1", ticketSnapshot, approval }, h.deps.clock);
+      await insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: accountId, accountId, keyOwner: ops.id, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: opsActor, ticketId: "1006", reason: "approved goodwill", requestId: "req-approved-1", input: { amountCents: 300 }, now: h.deps.clock.now().toISOString() }, providerBefore: { billing }, leaseMs: 0, createdAt: h.deps.clock.now() });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+
+    // Another request holds the account: the reconciler leaves it, due again in 2 s (the first backoff).
+    expect(await tryLease(db, accountLeaseKey(accountId), "a-request", 60_000)).toBe(true);
+    try {
+      const passStarted = Date.now();
+      expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ skipped: 1, succeeded: 0 });
+      const waiting = await operation(h, operationId);
+      expect(waiting).toMatchObject({ status: "unknown", attempts: 1, last_error: "waiting for the account to be free" });
+      const due = new Date(waiting.next_attempt_at).getTime();
+      expect(due).toBeGreaterThanOrEqual(passStarted + 2_000);
+      expect(due).toBeLessThanOrEqual(Date.now() + 2_000);
+      expect(stripe.balanceTransactions.filter((t) => t.customer === customer.id && t.amount === -300)).toHaveLength(0);
+    } finally {
+      await releaseLease(db, accountLeaseKey(accountId), "a-request");
+    }
+
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await operation(h, operationId)).toMatchObject({ status: "succeeded" });
+    const [intent, closing] = (await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId);
+    expect(intent?.outcome).toBe("pending");
+    expect(closing).toMatchObject({
+      outcome: "succeeded",
+      actor: { staffId: ops.id, panelRole: ops.role },
+      target: { type: "account", id: accountId, accountId },
+      ticketId: "1006",
+      reason: "approved goodwill",
+      requestId: "req-approved-1",
+      ticketSnapshot,
+      approval,
+      before,
+      after: { creditedCents: 300, balanceCents: balance - 300 },
+    });
+    expect(stripe.customers.get(customer.id)!.balance).toBe(balance - 300);
   });
 
   it("seats.reclaim ends access at the identity provider: blocked at Auth0 and every session ended", async () => {
