@@ -8,7 +8,7 @@ import { newOperationId, recordIntent } from "../../src/audit/operations.js";
 import { ManualClock } from "../../src/clock.js";
 import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
 import { backoffMs, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
-import { insertOperation } from "../../src/reconcile/providerOperations.js";
+import { claimOperation, closeOperation, countUnresolvedOperations, dueOperations, insertOperation, loadOperation, markNeedsReview, markUnknown, openOperationsOf, renewOperationLease } from "../../src/reconcile/providerOperations.js";
 import { reconcileOnce, RECONCILER_LEASE, startReconciler, type ReconcileReport } from "../../src/reconcile/reconciler.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { capturingLogger } from "../auth/helpers.js";
@@ -397,6 +397,58 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       after: { creditedCents: 300, balanceCents: balance - 300 },
     });
     expect(stripe.customers.get(customer.id)!.balance).toBe(balance - 300);
+  });
+
+  it("keeps an operation record's states: nobody claims it while its request holds it, one worker at a time after, errors cut to 2,000 characters, a closed one never reopened", async () => {
+    const { db } = h.deps.database;
+    const accountId = "acc_records";
+    const createdAt = h.deps.clock.now();
+    const open = async (operationId: string) =>
+      db.transaction().execute((trx) =>
+        insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: accountId, accountId, keyOwner: "stf_demo_full", idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: orphanActor, ticketId: "1", reason: "r", requestId: null, input: {}, now: createdAt.toISOString() }, providerBefore: undefined, leaseMs: 60_000, createdAt: h.deps.clock.now() }),
+      );
+    const id = newOperationId();
+    await open(id);
+    const due = async () => (await dueOperations(db, 50)).map((r) => r.operation_id);
+    expect(await loadOperation(db, id)).toMatchObject({ status: "pending", provider_before: null, attempts: 0, last_error: null, closed_at: null, next_attempt_at: createdAt });
+    // Its request holds it (and renews the hold): not due, nobody claims it.
+    await renewOperationLease(db, id, 60_000);
+    expect(await claimOperation(db, id, 60_000)).toBe(false);
+    expect(await due()).not.toContain(id);
+    const unresolvedBefore = await countUnresolvedOperations(db);
+
+    // Unknown, due later: still not due; due now: one worker takes it, the next is refused until the lease lapses.
+    await markUnknown(db, id, "e".repeat(2_500), new Date(Date.now() + 60_000));
+    expect(await loadOperation(db, id)).toMatchObject({ status: "unknown", attempts: 1, last_error: "e".repeat(2_000) });
+    expect(await countUnresolvedOperations(db)).toEqual({ ...unresolvedBefore, unknown: unresolvedBefore.unknown + 1 });
+    expect(await due()).not.toContain(id);
+    await markUnknown(db, id, "timeout", new Date(0));
+    expect(await due()).toContain(id);
+    expect(await claimOperation(db, id, 60_000)).toBe(true);
+    expect(await claimOperation(db, id, 60_000)).toBe(false);
+    expect(await due()).not.toContain(id);
+
+    await markNeedsReview(db, id, "r".repeat(2_500));
+    expect(await loadOperation(db, id)).toMatchObject({ status: "needs_review", attempts: 3, last_error: "r".repeat(2_000) });
+    expect(await countUnresolvedOperations(db)).toEqual({ ...unresolvedBefore, needsReview: unresolvedBefore.needsReview + 1 });
+    // In review it is nobody's to retry, and it still blocks its account (shown newest first).
+    expect(await claimOperation(db, id, 60_000)).toBe(false);
+    await markUnknown(db, id, "late answer", new Date(0));
+    expect((await loadOperation(db, id)).status).toBe("needs_review");
+    const newer = newOperationId();
+    h.deps.clock.advance(1);
+    await open(newer);
+    expect((await openOperationsOf(db, accountId)).map((o) => [o.operation_id, o.status])).toEqual([
+      [newer, "pending"],
+      [id, "needs_review"],
+    ]);
+
+    await closeOperation(db, id, "failed", h.deps.clock.now(), "f".repeat(2_500));
+    await closeOperation(db, newer, "succeeded", h.deps.clock.now());
+    expect(await loadOperation(db, id)).toMatchObject({ status: "failed", last_error: "f".repeat(2_000), closed_at: h.deps.clock.now() });
+    expect(await loadOperation(db, newer)).toMatchObject({ status: "succeeded", last_error: null });
+    expect(await openOperationsOf(db, accountId)).toEqual([]);
+    expect(await countUnresolvedOperations(db)).toEqual(unresolvedBefore);
   });
 
   it("seats.reclaim ends access at the identity provider: blocked at Auth0 and every session ended", async () => {
