@@ -215,13 +215,30 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     const owner = "stf_key_owner";
     const hash = requestHash({ amountCents: 1 });
     const claim = (key: string, leaseMs = 60_000, action = "billing.credit_apply", body = hash) => claimIdempotencyKey(db, owner, key, action, body, leaseMs);
-    const row = (key: string) => db.selectFrom("idempotency_keys").selectAll().select(sql<boolean>`lease_expires_at > now()`.as("leased")).where("staff_id", "=", owner).where("key", "=", key).executeTakeFirst();
+    const row = (key: string) =>
+      db
+        .selectFrom("idempotency_keys")
+        .selectAll()
+        .select(sql<boolean>`lease_expires_at > now()`.as("leased"))
+        .select(sql<number>`extract(epoch from lease_expires_at - now())::float8`.as("leaseSeconds"))
+        .where("staff_id", "=", owner)
+        .where("key", "=", key)
+        .executeTakeFirst();
     const lapse = (key: string) => db.updateTable("idempotency_keys").set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where("staff_id", "=", owner).where("key", "=", key).execute();
-    const inProgress = { status: 409, code: "request_in_progress", extra: { retryable: true } };
+    const inProgress = { status: 409, code: "request_in_progress", detail: "A request with this Idempotency-Key is still being processed; retry shortly", extra: { retryable: true } };
 
     expect(await claim("k-live")).toEqual({ kind: "claimed" });
+    // Leased for the time asked (60 s), not more.
+    const leased = (await row("k-live"))!.leaseSeconds;
+    expect(leased).toBeGreaterThan(50);
+    expect(leased).toBeLessThanOrEqual(60);
     await expect(claim("k-live")).rejects.toMatchObject(inProgress);
-    await expect(claim("k-live", 60_000, "billing.credit_apply", requestHash({ amountCents: 2 }))).rejects.toMatchObject({ status: 422, code: "idempotency_key_reused" });
+    await expect(claim("k-live", 60_000, "billing.credit_apply", requestHash({ amountCents: 2 }))).rejects.toMatchObject({
+      status: 422,
+      code: "idempotency_key_reused",
+      title: "Idempotency key reused",
+      detail: "This Idempotency-Key was already used for a different request; use a new key for a new request",
+    });
     await expect(claim("k-live", 60_000, "billing.trial_extend")).rejects.toMatchObject({ status: 422, code: "idempotency_key_reused" });
     // Renewing keeps it; once the holder stops renewing and the lease lapses, the next request takes it over.
     await lapse("k-live");
@@ -232,14 +249,14 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await row("k-live")).toMatchObject({ status: "in_progress", operation_id: null, leased: true });
 
     // A key whose request started a provider call answers with that operation, never runs it again.
-    const withOperation = async (key: string, status: "pending" | "unknown" | "needs_review" | "failed", leaseMs: number) => {
+    const withOperation = async (key: string, status: "pending" | "unknown" | "needs_review" | "failed", leaseMs: number, lastError: string | null = "gateway timeout") => {
       expect(await claim(key)).toEqual({ kind: "claimed" });
       const operationId = `op_key_${key}`;
       await db.transaction().execute(async (trx) => {
         await insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: "acc_keys", accountId: "acc_keys", keyOwner: owner, idempotencyKey: key, providerKey: `steward:${owner}:${key}`, request: { actor, ticketId: "1", reason: "r", requestId: null, input: {}, now: deps.clock.now().toISOString() }, providerBefore: undefined, leaseMs, createdAt: deps.clock.now() });
         await attachOperation(trx, owner, key, operationId);
       });
-      if (status !== "pending") await db.updateTable("provider_operations").set({ status, last_error: status === "failed" ? null : "gateway timeout" }).where("operation_id", "=", operationId).execute();
+      if (status !== "pending") await db.updateTable("provider_operations").set({ status, last_error: status === "failed" ? null : lastError }).where("operation_id", "=", operationId).execute();
       await lapse(key);
       return operationId;
     };
@@ -257,6 +274,11 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
       });
       const unknown = await withOperation("k-op-unknown", "unknown", 60_000);
       await expect(claim("k-op-unknown")).rejects.toMatchObject({ status: 202, code: "outcome_unknown", detail: expect.stringMatching(/^The provider call's outcome is not known yet \(gateway timeout\)\. /), extra: { operationId: unknown } });
+      // No error recorded: the answer says so.
+      const silent = await withOperation("k-op-silent", "unknown", 60_000, null);
+      await expect(claim("k-op-silent")).rejects.toMatchObject({ detail: expect.stringMatching(/^The provider call's outcome is not known yet \(no answer\)\. /), extra: { operationId: silent } });
+      const silentReview = await withOperation("k-op-silent-review", "needs_review", 60_000, null);
+      await expect(claim("k-op-silent-review")).rejects.toMatchObject({ detail: expect.stringMatching(/^Steward could not settle it with the provider and operations must review it \(no answer\)\. /), extra: { operationId: silentReview } });
       const review = await withOperation("k-op-review", "needs_review", 60_000);
       await expect(claim("k-op-review")).rejects.toMatchObject({ status: 202, code: "outcome_unknown", detail: expect.stringMatching(/^Steward could not settle it with the provider and operations must review it \(gateway timeout\)\. /), extra: { operationId: review, status: "needs_review" } });
       // Closed as failed (the key was not released: the process died first): free to take over.

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
@@ -411,8 +412,14 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     await open(id);
     const due = async () => (await dueOperations(db, 50)).map((r) => r.operation_id);
     expect(await loadOperation(db, id)).toMatchObject({ status: "pending", provider_before: null, attempts: 0, last_error: null, closed_at: null, next_attempt_at: createdAt });
-    // Its request holds it (and renews the hold): not due, nobody claims it.
+    const leaseSeconds = async () => Number((await sql<{ s: number }>`select extract(epoch from lease_expires_at - now())::float8 as s from provider_operations where operation_id = ${id}`.execute(db)).rows[0]!.s);
+    // Held for the time asked (60 s), not more.
+    expect(await leaseSeconds()).toBeGreaterThan(50);
+    expect(await leaseSeconds()).toBeLessThanOrEqual(60);
+    // Its request holds it, renewing the hold (even once it had lapsed): not due, nobody claims it.
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0) }).where("operation_id", "=", id).execute();
     await renewOperationLease(db, id, 60_000);
+    expect(await leaseSeconds()).toBeGreaterThan(50);
     expect(await claimOperation(db, id, 60_000)).toBe(false);
     expect(await due()).not.toContain(id);
     const unresolvedBefore = await countUnresolvedOperations(db);

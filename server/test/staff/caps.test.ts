@@ -6,7 +6,8 @@ import type { StaffActor } from "../../src/actor.js";
 import { checkCap } from "../../src/auth/permissions.js";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { ManualClock } from "../../src/clock.js";
-import { capLeft } from "../../src/staff/capUsage.js";
+import { capLeft, reserveCapUsage } from "../../src/staff/capUsage.js";
+import { capFor, capsForRole, windowCapFor } from "../../src/staff/caps.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { databaseKinds } from "../support/databases.js";
 import type { ActionAvailability, AvailableActions } from "../../../shared/schemas/availability.js";
@@ -185,12 +186,22 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     const agent = await newAgent("stf_caps_day", "support_full");
     const topAdmin = await newAgent("stf_caps_day_admin", "admin");
     const ops = await newAgent("stf_caps_day_ops", "operations");
-    expect((await putCaps([
+    const changed = await putCaps([
       { action: "billing.credit_apply", role: "support_full", limit: 6_000, scope: "day" },
       { action: "billing.credit_apply", role: "admin", limit: 1_000, scope: "target" },
-    ])).status).toBe(200);
+    ]);
+    expect(changed.status).toBe(200);
     try {
+      // Each window shows its own overrides; the per-request caps are untouched.
+      expect(changed.body.caps.find((c: { action: string }) => c.action === "billing.credit_apply")).toMatchObject({
+        limits: { support_full: 5_000, admin: 100_000 },
+        perTarget: { limits: { support_full: 5_000, operations: 100_000, admin: 1_000 }, defaults: { admin: 100_000 } },
+        perDay: { limits: { support_full: 6_000, operations: 500_000, admin: 500_000 }, defaults: { support_full: 20_000 } },
+      });
       expect((await agent.credit("acc_demo_008", 5_000)).status).toBe(200);
+      // Past the target's window: only roles whose own window on a target holds the value asked can go further.
+      const overTarget = await agent.credit("acc_demo_008", 1_001);
+      expect(overTarget.body).toMatchObject({ code: "over_cap", window: "target", cap: { limit: 5_000, used: 5_000, left: 0 }, canGoFurther: ["operations"] });
       const overDay = await agent.credit("acc_demo_009", 1_001);
       expect([overDay.status, overDay.body.detail]).toEqual([403, "billing.credit_apply allows support_full 6000 cents in all per 24 h; 1000 cents left, asked for 1001. operations or admin can go further."]);
       expect(overDay.body).toMatchObject({ window: "day", cap: { limit: 6_000, used: 5_000, left: 1_000 }, canGoFurther: ["operations", "admin"] });
@@ -211,6 +222,30 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
         { action: "billing.credit_apply", role: "support_full", limit: null, scope: "day" },
         { action: "billing.credit_apply", role: "admin", limit: null, scope: "target" },
       ]);
+    }
+  });
+
+  it("lets parallel reservations never split a cap: of five at the whole per-target cap, one is reserved", async () => {
+    const actor: StaffActor = { ...actorFor("support_full"), staffId: "stf_caps_parallel" };
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => reserveCapUsage(h.deps, { actor, action: "billing.credit_apply", targetId: "acc_parallel", value: 5_000 })));
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    for (const r of results.filter((x) => x.status === "rejected")) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "over_cap", extra: { window: "target", cap: { used: 5_000, left: 0 } } });
+    const rows = await db().selectFrom("cap_usage").select("amount").where("staff_id", "=", "stf_caps_parallel").execute();
+    expect(rows.map((r) => Number(r.amount))).toEqual([5_000]);
+  });
+
+  it("gives no cap where none applies: uncapped actions, and a role that may not do the action whatever an old override row says", async () => {
+    expect(await capFor(db(), "user.block", "admin")).toBeNull();
+    expect(await windowCapFor(db(), "user.block", "admin", "day")).toBeNull();
+    expect([...(await capsForRole(db(), "support_read_only")).keys()]).toEqual([]);
+    expect([...(await capsForRole(db(), "support_full")).keys()].sort()).toEqual([...capped].sort());
+    // A row left from before the action's minimum role was raised (the API refuses to write one now).
+    await db().insertInto("panel_caps").values({ action: "billing.credit_apply", panel_role: "support_read_only", max_value: 100, scope: "request", updated_by: AGENT.admin.id, updated_at: h.deps.clock.now() }).execute();
+    try {
+      expect(await capFor(db(), "billing.credit_apply", "support_read_only")).toEqual({ field: "amountCents", unit: "cents", limit: 0 });
+      expect((await capsForRole(db(), "support_read_only")).has("billing.credit_apply")).toBe(false);
+    } finally {
+      await db().deleteFrom("panel_caps").where("panel_role", "=", "support_read_only").execute();
     }
   });
 
