@@ -297,15 +297,26 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
   it("the reconciler started with the server runs passes on its own as the one leader, logs only the passes that settled something, and hands leadership over when stopped", async () => {
     const { logger, lines } = capturingLogger();
     const lease = h.deps.config.OPERATION_LEASE_MS;
-    const orphan = await orphanIntent(h, "usr_orphan_started", new Date(h.deps.clock.now().getTime() - lease - 1_000));
+    const { db } = h.deps.database;
+    // An operation on a user that no longer exists: the reconciler can only close it failed.
+    const stray = newOperationId();
+    await db.transaction().execute((trx) =>
+      insertOperation(trx, { operationId: stray, action: "user.elevation_end", targetType: "user", targetId: "usr_orphan_stray", accountId: "acc_orphans_stray", keyOwner: orphanStaff.id, idempotencyKey: null, providerKey: `steward:${stray}`, request: { actor: orphanActor, ticketId: "1006", reason: "stray", requestId: null, input: {}, now: h.deps.clock.now().toISOString() }, providerBefore: undefined, leaseMs: 0, createdAt: h.deps.clock.now() }),
+    );
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", stray).execute();
     const reconciler = startReconciler({ ...h.deps, logger }, 20);
     expect(reconciler.instanceId).toMatch(/^reconciler:[0-9a-f-]{36}$/);
     const passes = () => lines().filter((l) => l.msg === "provider operations reconciled");
+    let orphan: Awaited<ReturnType<typeof orphanIntent>>;
     try {
-      // No runNow: a scheduled pass closes it (once the lease an earlier test's reconciler holds has lapsed).
+      // No runNow: scheduled passes (once the lease an earlier test's reconciler holds has lapsed) close the operation, then the orphan.
+      await until(async () => passes().length === 1);
+      expect(passes()[0]).toMatchObject({ level: 30, reconcile: { failed: 1, orphanedIntents: 0, leader: true, succeeded: 0, unknown: 0, needs_review: 0, skipped: 0 } });
+      expect(await operation(h, stray)).toMatchObject({ status: "failed", last_error: "not_found: No user usr_orphan_stray (settled by the reconciler)" });
+      orphan = await orphanIntent(h, "usr_orphan_started", new Date(h.deps.clock.now().getTime() - lease - 1_000));
       await until(async () => (await auditOf(h.deps, "user.password_reset", "usr_orphan_started")).length === 2);
-      await until(async () => passes().length > 0);
-      expect(passes()[0]).toMatchObject({ level: 30, reconcile: { orphanedIntents: 1, leader: true, succeeded: 0, failed: 0, unknown: 0, needs_review: 0, skipped: 0 } });
+      await until(async () => passes().length === 2);
+      expect(passes()[1]).toMatchObject({ level: 30, reconcile: { orphanedIntents: 1, leader: true, succeeded: 0, failed: 0, unknown: 0, needs_review: 0, skipped: 0 } });
       // While it leads, another process's reconciler does nothing.
       expect(await reconcileOnce(h.deps, "another-process")).toMatchObject({ leader: false, orphanedIntents: 0 });
       // A pass asked for while one runs is that pass.
@@ -314,7 +325,7 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       expect(await first).toMatchObject({ leader: true, orphanedIntents: 0 });
       // Passes that found nothing to do (several ran by now) write no line.
       await new Promise((r) => setTimeout(r, 200));
-      expect(passes()).toHaveLength(1);
+      expect(passes()).toHaveLength(2);
       expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_started")).map((e) => [e.outcome, e.operationId])).toEqual([
         ["pending", orphan.operationId],
         ["unknown", orphan.operationId],
