@@ -441,6 +441,8 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(await countUnresolvedOperations(db)).toEqual({ ...unresolvedBefore, unknown: unresolvedBefore.unknown + 1 });
     expect(await due()).not.toContain(id);
     await markUnknown(db, id, "timeout", new Date(0));
+    // markUnknown ends the hold at the database's now(); the next statement must see a later now() (PGlite's clock is coarse).
+    await new Promise((r) => setTimeout(r, 20));
     expect(await due()).toContain(id);
     expect(await claimOperation(db, id, 60_000)).toBe(true);
     expect(await claimOperation(db, id, 60_000)).toBe(false);
