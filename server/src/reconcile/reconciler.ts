@@ -51,7 +51,8 @@ export async function reconcileOnce(deps: AppDeps, instanceId: string): Promise<
   if (!(await tryLease(db, RECONCILER_LEASE, instanceId, leaseMs))) return report;
   report.leader = true;
   for (const row of await dueOperations(db, BATCH)) report[await finishOperation(deps, row)]++;
-  report.orphanedIntents = await closeOrphanedIntents(deps, new Date(Date.now() - leaseMs));
+  // The injected clock, as the intents' own times are: "older than a lease" is measured on one clock.
+  report.orphanedIntents = await closeOrphanedIntents(deps, new Date(deps.clock.now().getTime() - leaseMs));
   return report;
 }
 

@@ -1,8 +1,11 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StaffActor } from "../../src/actor.js";
 import type { AnyCommand } from "../../src/commands/command.js";
 import { commands } from "../../src/commands/registry.js";
-import { runCommand, type CommandRequest } from "../../src/commands/runCommand.js";
+import { previewCommand, runCommand, type CommandRequest } from "../../src/commands/runCommand.js";
+import { attachOperation, claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, renewIdempotencyKey, requestHash } from "../../src/commands/idempotency.js";
+import { insertOperation } from "../../src/reconcile/providerOperations.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
@@ -147,6 +150,157 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     await expect(runCommand(credit, { ...stale, expectedVersion: version }, deps)).resolves.toMatchObject({ outcome: "succeeded", replayed: false });
     const stored = await deps.database.db.selectFrom("idempotency_keys").selectAll().where("key", "=", "fails-once-0001").executeTakeFirstOrThrow();
     expect(stored).toMatchObject({ staff_id: support.id, action: "billing.credit_apply", status: "completed" });
+  });
+
+  it("holds an action an admin marked for a second person: staff get 403 approval_required naming who may approve this value (audited, nothing changes); Steward's own runs are not held", async () => {
+    const accountId = "acc_demo_015";
+    const ops = DEMO_AGENTS[2];
+    const opsActor: StaffActor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    await deps.database.db.insertInto("approval_policy").values({ action: "billing.credit_apply", requires_approval: true, updated_by: DEMO_AGENTS[3].id, updated_at: deps.clock.now() }).execute();
+    try {
+      const held = await request(accountId, 6_000, { actor: opsActor });
+      await expect(runCommand(credit, held, deps)).rejects.toMatchObject({
+        status: 403,
+        code: "approval_required",
+        detail: "billing.credit_apply needs a second person: ask for approval (POST /api/approvals)",
+        // 6,000 cents is over support_full's cap: only these roles may approve it.
+        extra: { action: "billing.credit_apply", canApprove: ["operations", "admin"], approvalPossible: true },
+      });
+      expect(await creditsOn(deps, accountId)).toBe(0);
+      const [denied] = await auditOf(deps, "billing.credit_apply", accountId);
+      expect(denied).toMatchObject({ outcome: "denied", actor: { staffId: ops.id }, target: { type: "account", id: accountId, accountId: null }, ticketId: held.ticketId, reason: held.reason });
+      expect(denied?.error).toContain("approval_required");
+
+      // A sweep or other part of Steward runs it (no cap, no approval): no cap is recorded either.
+      const byStewart = await runCommand(credit, await request(accountId, 6_000, { actor: { kind: "system", component: "sweeper" } }), deps);
+      expect(byStewart).toMatchObject({ outcome: "succeeded" });
+      const entries = await auditOf(deps, "billing.credit_apply", accountId);
+      expect(entries.map((e) => [e.outcome, e.actor.system])).toEqual([
+        ["denied", null],
+        ["succeeded", "sweeper"],
+      ]);
+      expect(entries[1]?.before).not.toHaveProperty("cap");
+    } finally {
+      await deps.database.db.deleteFrom("approval_policy").where("action", "=", "billing.credit_apply").execute();
+    }
+  });
+
+  it("refuses a notice choice that does not fit the action (400 naming notifyCustomer) before anything is audited", async () => {
+    const userId = "usr_demo_015_2";
+    const ticketId = await ticketFor(deps, { type: "user", id: userId });
+    const base = { actor, ticketId, reason: "checking the notice", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
+    await expect(runCommand(commands.get("user.password_reset") as AnyCommand, { ...base, notifyCustomer: false }, deps)).rejects.toMatchObject({
+      status: 400,
+      extra: { errors: [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }] },
+    });
+    const accountBase = { ...base, target: { type: "account" as const, id: "acc_demo_015" }, expectedVersion: await versionOf(deps, { type: "account", id: "acc_demo_015" }), input: { seats: 40 } };
+    await expect(runCommand(commands.get("seats.change") as AnyCommand, { ...accountBase, notifyCustomer: true }, deps)).rejects.toMatchObject({
+      status: 400,
+      extra: { errors: [{ field: "body.notifyCustomer", reason: "seats.change has no customer notice" }] },
+    });
+    expect(await auditOf(deps, "user.password_reset", userId)).toEqual([]);
+    expect(await auditOf(deps, "seats.change", "acc_demo_015")).toEqual([]);
+  });
+
+  it("previews only actions that have a preview: another is 400 naming it, and no token is issued", async () => {
+    const block = commands.get("user.block") as AnyCommand;
+    expect(block.preview).toBeUndefined();
+    const userId = "usr_demo_015_2";
+    const req = { actor, ticketId: await ticketFor(deps, { type: "user", id: userId }), reason: "what would it do", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
+    await expect(previewCommand(block, req, deps)).rejects.toMatchObject({ status: 400, detail: "user.block has no preview: it is not destructive" });
+  });
+
+  it("keeps an Idempotency-Key's state: in progress while its lease runs, taken over once it lapses, answered with its provider operation's outcome, replayed once completed", async () => {
+    const { db } = deps.database;
+    const owner = "stf_key_owner";
+    const hash = requestHash({ amountCents: 1 });
+    const claim = (key: string, leaseMs = 60_000, action = "billing.credit_apply", body = hash) => claimIdempotencyKey(db, owner, key, action, body, leaseMs);
+    const row = (key: string) =>
+      db
+        .selectFrom("idempotency_keys")
+        .selectAll()
+        .select(sql<boolean>`lease_expires_at > now()`.as("leased"))
+        .select(sql<number>`extract(epoch from lease_expires_at - now())::float8`.as("leaseSeconds"))
+        .where("staff_id", "=", owner)
+        .where("key", "=", key)
+        .executeTakeFirst();
+    const lapse = (key: string) => db.updateTable("idempotency_keys").set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where("staff_id", "=", owner).where("key", "=", key).execute();
+    const inProgress = { status: 409, code: "request_in_progress", detail: "A request with this Idempotency-Key is still being processed; retry shortly", extra: { retryable: true } };
+
+    expect(await claim("k-live")).toEqual({ kind: "claimed" });
+    // Leased for the time asked (60 s), not more.
+    const leased = (await row("k-live"))!.leaseSeconds;
+    expect(leased).toBeGreaterThan(50);
+    expect(leased).toBeLessThanOrEqual(60);
+    await expect(claim("k-live")).rejects.toMatchObject(inProgress);
+    await expect(claim("k-live", 60_000, "billing.credit_apply", requestHash({ amountCents: 2 }))).rejects.toMatchObject({
+      status: 422,
+      code: "idempotency_key_reused",
+      title: "Idempotency key reused",
+      detail: "This Idempotency-Key was already used for a different request; use a new key for a new request",
+    });
+    await expect(claim("k-live", 60_000, "billing.trial_extend")).rejects.toMatchObject({ status: 422, code: "idempotency_key_reused" });
+    // Renewing keeps it; once the holder stops renewing and the lease lapses, the next request takes it over.
+    await lapse("k-live");
+    await renewIdempotencyKey(db, owner, "k-live", 60_000);
+    await expect(claim("k-live")).rejects.toMatchObject(inProgress);
+    await lapse("k-live");
+    expect(await claim("k-live", 60_000)).toEqual({ kind: "claimed" });
+    expect(await row("k-live")).toMatchObject({ status: "in_progress", operation_id: null, leased: true });
+
+    // A key whose request started a provider call answers with that operation, never runs it again.
+    const withOperation = async (key: string, status: "pending" | "unknown" | "needs_review" | "failed", leaseMs: number, lastError: string | null = "gateway timeout") => {
+      expect(await claim(key)).toEqual({ kind: "claimed" });
+      const operationId = `op_key_${key}`;
+      await db.transaction().execute(async (trx) => {
+        await insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: "acc_keys", accountId: "acc_keys", keyOwner: owner, idempotencyKey: key, providerKey: `steward:${owner}:${key}`, request: { actor, ticketId: "1", reason: "r", requestId: null, input: {}, now: deps.clock.now().toISOString() }, providerBefore: undefined, leaseMs, createdAt: deps.clock.now() });
+        await attachOperation(trx, owner, key, operationId);
+      });
+      if (status !== "pending") await db.updateTable("provider_operations").set({ status, last_error: status === "failed" ? null : lastError }).where("operation_id", "=", operationId).execute();
+      await lapse(key);
+      return operationId;
+    };
+    try {
+      const running = await withOperation("k-op-running", "pending", 60_000);
+      await expect(claim("k-op-running")).rejects.toMatchObject(inProgress);
+      expect(running).toBe("op_key_k-op-running");
+      const stopped = await withOperation("k-op-stopped", "pending", 0);
+      await db.updateTable("provider_operations").set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where("operation_id", "=", stopped).execute();
+      await expect(claim("k-op-stopped")).rejects.toMatchObject({
+        status: 202,
+        code: "outcome_unknown",
+        detail: `The request handling this key stopped during its provider call. Steward is checking with the provider and will finish or close the action; do not repeat it with a new key (operation ${stopped})`,
+        extra: { operationId: stopped, retryable: false },
+      });
+      const unknown = await withOperation("k-op-unknown", "unknown", 60_000);
+      await expect(claim("k-op-unknown")).rejects.toMatchObject({ status: 202, code: "outcome_unknown", detail: expect.stringMatching(/^The provider call's outcome is not known yet \(gateway timeout\)\. /), extra: { operationId: unknown } });
+      // No error recorded: the answer says so.
+      const silent = await withOperation("k-op-silent", "unknown", 60_000, null);
+      await expect(claim("k-op-silent")).rejects.toMatchObject({ detail: expect.stringMatching(/^The provider call's outcome is not known yet \(no answer\)\. /), extra: { operationId: silent } });
+      const silentReview = await withOperation("k-op-silent-review", "needs_review", 60_000, null);
+      await expect(claim("k-op-silent-review")).rejects.toMatchObject({ detail: expect.stringMatching(/^Steward could not settle it with the provider and operations must review it \(no answer\)\. /), extra: { operationId: silentReview } });
+      const review = await withOperation("k-op-review", "needs_review", 60_000);
+      await expect(claim("k-op-review")).rejects.toMatchObject({ status: 202, code: "outcome_unknown", detail: expect.stringMatching(/^Steward could not settle it with the provider and operations must review it \(gateway timeout\)\. /), extra: { operationId: review, status: "needs_review" } });
+      // Closed as failed (the key was not released: the process died first): free to take over.
+      await withOperation("k-op-failed", "failed", 60_000);
+      expect(await claim("k-op-failed")).toEqual({ kind: "claimed" });
+      expect(await row("k-op-failed")).toMatchObject({ operation_id: null, leased: true });
+    } finally {
+      await db.updateTable("provider_operations").set({ status: "failed" }).where("account_id", "=", "acc_keys").execute();
+    }
+
+    // Completed: the stored response, marked replayed; a release no longer deletes it, a renewal no longer leases it.
+    expect(await claim("k-done")).toEqual({ kind: "claimed" });
+    const response = { outcome: "succeeded", replayed: false, before: { version: 1 }, after: { version: 2 } } as never;
+    await db.transaction().execute((trx) => completeIdempotencyKey(trx, owner, "k-done", response, deps.clock.now()));
+    await releaseIdempotencyKey(db, owner, "k-done");
+    await renewIdempotencyKey(db, owner, "k-done", 60_000);
+    expect(await row("k-done")).toMatchObject({ status: "completed", lease_expires_at: null });
+    expect(await claim("k-done")).toEqual({ kind: "replay", response: { outcome: "succeeded", replayed: true, before: { version: 1 }, after: { version: 2 } } });
+    // Released while in progress: gone, and the next claim is a fresh one.
+    await releaseIdempotencyKey(db, owner, "k-live");
+    expect(await row("k-live")).toBeUndefined();
+    expect(await claim("k-live")).toEqual({ kind: "claimed" });
   });
 
   it("refuses a missing target with 404 and bad input with 400, changing nothing", async () => {

@@ -1,8 +1,18 @@
+import { sql } from "kysely";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { sealAndVerify } from "../support/auditKeys.js";
-import { reconcileOnce, type ReconcileReport } from "../../src/reconcile/reconciler.js";
+import type { Actor } from "../../src/actor.js";
+import { appendAudit } from "../../src/audit/auditLog.js";
+import { newOperationId, recordIntent } from "../../src/audit/operations.js";
+import { ManualClock } from "../../src/clock.js";
+import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
+import { backoffMs, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
+import { claimOperation, closeOperation, countUnresolvedOperations, dueOperations, insertOperation, loadOperation, markNeedsReview, markUnknown, openOperationsOf, renewOperationLease } from "../../src/reconcile/providerOperations.js";
+import { reconcileOnce, RECONCILER_LEASE, startReconciler, type ReconcileReport } from "../../src/reconcile/reconciler.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { capturingLogger } from "../auth/helpers.js";
 import { databaseKinds } from "../support/databases.js";
 import { act, auditOf, sessionOf, userRow, useHarness, versionOf, type ActionCall, type Harness } from "../actions/harness.js";
 
@@ -30,6 +40,25 @@ async function reconcile(h: Harness): Promise<ReconcileReport[]> {
     await new Promise((r) => setTimeout(r, 60));
   }
   return reports;
+}
+
+/** Polls until `check` holds (a background reconciler's pass), failing after `ms`. */
+async function until(check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const ORPHAN_ERROR = "the process stopped during the provider call and left no operation record; check the provider";
+const orphanStaff = DEMO_AGENTS[1];
+const orphanActor: Actor = { kind: "staff", staffId: orphanStaff.id, zendeskUserId: orphanStaff.zendeskUserId, email: orphanStaff.email, name: orphanStaff.name, panelRole: orphanStaff.role };
+
+/** An intent whose process died before recording an operation (written at `at`), on a target no other test touches. */
+async function orphanIntent(h: Harness, targetId: string, at: Date, actor: Actor = orphanActor) {
+  const target = { type: "user" as const, id: targetId, accountId: "acc_orphans" };
+  return recordIntent(h.deps.database.db, { actor, action: "user.password_reset", target, ticketId: "1006", reason: "left behind", before: { blocked: false } }, new ManualClock(at));
 }
 
 async function operation(h: Harness, operationId: string) {
@@ -218,6 +247,228 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(unblock.status, JSON.stringify(unblock.body)).toBe(200);
     expect(auth0.users.get(row.idp_id as string)?.blocked).toBe(false);
     expect(unblock.body.before).toMatchObject({ blocked: false, identity: { provider: "auth0", blocked: true } });
+  });
+
+  it("an intent left with no operation record is closed unknown once older than the operation lease on the injected clock, not before, and only once", async () => {
+    const lease = h.deps.config.OPERATION_LEASE_MS;
+    // Written an hour before the wall clock: a reconciler that read the wall clock would take it for long abandoned.
+    const writtenAt = new Date(Date.now() - 3_600_000);
+    const staff = await orphanIntent(h, "usr_orphan_staff", writtenAt);
+    const system = await orphanIntent(h, "usr_orphan_system", writtenAt, { kind: "system", component: "sweeper" });
+    // An intent whose operation record exists is the reconciler's through that record, never closed as an orphan.
+    const recorded = "usr_orphan_recorded";
+    const recordedId = newOperationId();
+    await h.deps.database.db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: orphanActor, action: "user.password_reset", target: { type: "user", id: recorded, accountId: "acc_orphans" }, ticketId: "1006", reason: "in flight", outcome: "pending", operationId: recordedId }, new ManualClock(writtenAt));
+      await insertOperation(trx, { operationId: recordedId, action: "user.password_reset", targetType: "user", targetId: recorded, accountId: "acc_orphans", keyOwner: orphanStaff.id, idempotencyKey: null, providerKey: `steward:${recordedId}`, request: { actor: orphanActor, ticketId: "1006", reason: "in flight", requestId: null, input: {}, now: writtenAt.toISOString() }, providerBefore: undefined, leaseMs: 600_000, createdAt: writtenAt });
+    });
+    const at = (ms: number) => ({ ...h.deps, clock: new ManualClock(new Date(writtenAt.getTime() + ms)) });
+    const outcomes = async (id: string) => (await auditOf(h.deps, "user.password_reset", id)).map((e) => e.outcome);
+    try {
+      expect((await reconcileOnce(at(lease - 1_000), "test-reconciler")).orphanedIntents).toBe(0);
+      expect(await outcomes("usr_orphan_staff")).toEqual(["pending"]);
+
+      expect(await reconcileOnce(at(lease + 1_000), "test-reconciler")).toMatchObject({ leader: true, orphanedIntents: 2 });
+      const [, closed] = await auditOf(h.deps, "user.password_reset", "usr_orphan_staff");
+      // The closing entry repeats the intent and is dated by the injected clock.
+      expect(closed).toMatchObject({
+        outcome: "unknown",
+        operationId: staff.operationId,
+        occurredAt: new Date(writtenAt.getTime() + lease + 1_000).toISOString(),
+        actor: { staffId: orphanStaff.id, zendeskUserId: orphanStaff.zendeskUserId, email: orphanStaff.email, panelRole: orphanStaff.role, system: null },
+        target: { type: "user", id: "usr_orphan_staff", accountId: "acc_orphans" },
+        ticketId: "1006",
+        reason: "left behind",
+        before: { blocked: false },
+        error: ORPHAN_ERROR,
+      });
+      expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_system")).map((e) => [e.outcome, e.operationId, e.actor.system, e.actor.staffId])).toEqual([
+        ["pending", system.operationId, "sweeper", null],
+        ["unknown", system.operationId, "sweeper", null],
+      ]);
+      expect(await outcomes(recorded)).toEqual(["pending"]);
+      expect((await reconcileOnce(at(lease + 2_000), "test-reconciler")).orphanedIntents).toBe(0);
+      expect(await outcomes("usr_orphan_staff")).toEqual(["pending", "unknown"]);
+    } finally {
+      await h.deps.database.db.updateTable("provider_operations").set({ status: "failed", closed_at: writtenAt }).where("operation_id", "=", recordedId).execute();
+    }
+  });
+
+  it("the reconciler started with the server runs passes on its own as the one leader, logs only the passes that settled something, and hands leadership over when stopped", async () => {
+    const { logger, lines } = capturingLogger();
+    const lease = h.deps.config.OPERATION_LEASE_MS;
+    const { db } = h.deps.database;
+    // An operation on a user that no longer exists: the reconciler can only close it failed.
+    const stray = newOperationId();
+    await db.transaction().execute((trx) =>
+      insertOperation(trx, { operationId: stray, action: "user.elevation_end", targetType: "user", targetId: "usr_orphan_stray", accountId: "acc_orphans_stray", keyOwner: orphanStaff.id, idempotencyKey: null, providerKey: `steward:${stray}`, request: { actor: orphanActor, ticketId: "1006", reason: "stray", requestId: null, input: {}, now: h.deps.clock.now().toISOString() }, providerBefore: undefined, leaseMs: 0, createdAt: h.deps.clock.now() }),
+    );
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", stray).execute();
+    const reconciler = startReconciler({ ...h.deps, logger }, 20);
+    expect(reconciler.instanceId).toMatch(/^reconciler:[0-9a-f-]{36}$/);
+    const passes = () => lines().filter((l) => l.msg === "provider operations reconciled");
+    let orphan: Awaited<ReturnType<typeof orphanIntent>>;
+    try {
+      // No runNow: scheduled passes (once the lease an earlier test's reconciler holds has lapsed) close the operation, then the orphan.
+      await until(async () => passes().length === 1);
+      expect(passes()[0]).toMatchObject({ level: 30, reconcile: { failed: 1, orphanedIntents: 0, leader: true, succeeded: 0, unknown: 0, needs_review: 0, skipped: 0 } });
+      expect(await operation(h, stray)).toMatchObject({ status: "failed", last_error: "not_found: No user usr_orphan_stray (settled by the reconciler)" });
+      orphan = await orphanIntent(h, "usr_orphan_started", new Date(h.deps.clock.now().getTime() - lease - 1_000));
+      await until(async () => (await auditOf(h.deps, "user.password_reset", "usr_orphan_started")).length === 2);
+      await until(async () => passes().length === 2);
+      expect(passes()[1]).toMatchObject({ level: 30, reconcile: { orphanedIntents: 1, leader: true, succeeded: 0, failed: 0, unknown: 0, needs_review: 0, skipped: 0 } });
+      // While it leads, another process's reconciler does nothing.
+      expect(await reconcileOnce(h.deps, "another-process")).toMatchObject({ leader: false, orphanedIntents: 0 });
+      // A pass asked for while one runs is that pass.
+      const first = reconciler.runNow();
+      expect(reconciler.runNow()).toBe(first);
+      expect(await first).toMatchObject({ leader: true, orphanedIntents: 0 });
+      // Passes that found nothing to do (several ran by now) write no line.
+      await new Promise((r) => setTimeout(r, 200));
+      expect(passes()).toHaveLength(2);
+      expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_started")).map((e) => [e.outcome, e.operationId])).toEqual([
+        ["pending", orphan.operationId],
+        ["unknown", orphan.operationId],
+      ]);
+    } finally {
+      await reconciler.stop();
+    }
+    // Stopped, it gave the leadership up: another process leads at once (then lets it go for the other tests).
+    expect((await reconcileOnce(h.deps, "another-process")).leader).toBe(true);
+    await releaseLease(h.deps.database.db, RECONCILER_LEASE, "another-process");
+    // And it schedules no more passes.
+    const later = await orphanIntent(h, "usr_orphan_after_stop", new Date(h.deps.clock.now().getTime() - lease - 1_000));
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_after_stop")).map((e) => e.outcome)).toEqual(["pending"]);
+    await reconcileOnce(h.deps, "test-reconciler");
+    expect((await auditOf(h.deps, "user.password_reset", "usr_orphan_after_stop")).map((e) => [e.outcome, e.operationId])).toEqual([
+      ["pending", later.operationId],
+      ["unknown", later.operationId],
+    ]);
+  });
+
+  it("waits 2 s, doubling per attempt up to 5 minutes, and counts a lost request in flight for every attempt's timeout and backoff", () => {
+    expect([0, 1, 2, 7, 8, 12, 40].map(backoffMs)).toEqual([2_000, 4_000, 8_000, 256_000, 300_000, 300_000, 300_000]);
+    // 4 s per attempt, 3 attempts, and up to 5 s of backoff before each of the 2 retries.
+    expect([h.deps.config.PROVIDER_TIMEOUT_MS, h.deps.config.PROVIDER_MAX_RETRIES]).toEqual([4_000, 2]);
+    expect(inFlightWindowMs(h.deps.config)).toBe(22_000);
+  });
+
+  it("finishes an open operation as its request would have: waits while the account is busy, then closes it repeating the intent's actor, ticket, approval and before", async () => {
+    const accountId = "acc_demo_012";
+    const { db } = h.deps.database;
+    const stripe = h.stripe!;
+    const operationId = newOperationId();
+    const ticketSnapshot = { id: "1006", subject: "Refund please", status: "open", requester: { id: "77", email: "owner@acme.test", externalId: null, organizationId: null, name: "Owner" }, assigneeId: null, match: "email" as const, overrideReason: null, fetchedAt: h.deps.clock.now().toISOString() };
+    const approval = { requestId: "apr_reconciled", requestedBy: { staffId: DEMO_AGENTS[1].id, email: DEMO_AGENTS[1].email }, approvedBy: { staffId: DEMO_AGENTS[2].id, email: DEMO_AGENTS[2].email } };
+    const ops = DEMO_AGENTS[2];
+    const opsActor: Actor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    const before = { version: 3, recordedBy: "the request" };
+    // The billing reading the request took (runCommand stores it with the operation; the reconciler works from it).
+    const billingCustomerId = (await db.selectFrom("accounts").select("billing_customer_id").where("id", "=", accountId).executeTakeFirstOrThrow()).billing_customer_id;
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId });
+    const customer = stripe.customers.get(billingCustomerId as string)!;
+    const balance = customer.balance;
+    // What runCommand leaves when its process dies during the provider call: the intent and an operation nobody holds.
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: opsActor, action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, ticketId: "1006", reason: "approved goodwill", before, outcome: "pending", operationId, requestId: "req-approved-1", ticketSnapshot, approval }, h.deps.clock);
+      await insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: accountId, accountId, keyOwner: ops.id, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: opsActor, ticketId: "1006", reason: "approved goodwill", requestId: "req-approved-1", input: { amountCents: 300 }, now: h.deps.clock.now().toISOString() }, providerBefore: { billing }, leaseMs: 0, createdAt: h.deps.clock.now() });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+
+    // Another request holds the account: the reconciler leaves it, due again in 2 s (the first backoff).
+    expect(await tryLease(db, accountLeaseKey(accountId), "a-request", 60_000)).toBe(true);
+    try {
+      const passStarted = Date.now();
+      expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ skipped: 1, succeeded: 0 });
+      const waiting = await operation(h, operationId);
+      expect(waiting).toMatchObject({ status: "unknown", attempts: 1, last_error: "waiting for the account to be free" });
+      const due = new Date(waiting.next_attempt_at).getTime();
+      expect(due).toBeGreaterThanOrEqual(passStarted + 2_000);
+      expect(due).toBeLessThanOrEqual(Date.now() + 2_000);
+      expect(stripe.balanceTransactions.filter((t) => t.customer === customer.id && t.amount === -300)).toHaveLength(0);
+    } finally {
+      await releaseLease(db, accountLeaseKey(accountId), "a-request");
+    }
+
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await operation(h, operationId)).toMatchObject({ status: "succeeded" });
+    const [intent, closing] = (await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId);
+    expect(intent?.outcome).toBe("pending");
+    expect(closing).toMatchObject({
+      outcome: "succeeded",
+      actor: { staffId: ops.id, panelRole: ops.role },
+      target: { type: "account", id: accountId, accountId },
+      ticketId: "1006",
+      reason: "approved goodwill",
+      requestId: "req-approved-1",
+      ticketSnapshot,
+      approval,
+      before,
+      after: { creditedCents: 300, balanceCents: balance - 300 },
+    });
+    expect(stripe.customers.get(customer.id)!.balance).toBe(balance - 300);
+  });
+
+  it("keeps an operation record's states: nobody claims it while its request holds it, one worker at a time after, errors cut to 2,000 characters, a closed one never reopened", async () => {
+    const { db } = h.deps.database;
+    const accountId = "acc_records";
+    const createdAt = h.deps.clock.now();
+    const open = async (operationId: string) =>
+      db.transaction().execute((trx) =>
+        insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: accountId, accountId, keyOwner: "stf_demo_full", idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: orphanActor, ticketId: "1", reason: "r", requestId: null, input: {}, now: createdAt.toISOString() }, providerBefore: undefined, leaseMs: 60_000, createdAt: h.deps.clock.now() }),
+      );
+    const id = newOperationId();
+    await open(id);
+    const due = async () => (await dueOperations(db, 50)).map((r) => r.operation_id);
+    expect(await loadOperation(db, id)).toMatchObject({ status: "pending", provider_before: null, attempts: 0, last_error: null, closed_at: null, next_attempt_at: createdAt });
+    const leaseSeconds = async () => Number((await sql<{ s: number }>`select extract(epoch from lease_expires_at - now())::float8 as s from provider_operations where operation_id = ${id}`.execute(db)).rows[0]!.s);
+    // Held for the time asked (60 s), not more.
+    expect(await leaseSeconds()).toBeGreaterThan(50);
+    expect(await leaseSeconds()).toBeLessThanOrEqual(60);
+    // Its request holds it, renewing the hold (even once it had lapsed): not due, nobody claims it.
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0) }).where("operation_id", "=", id).execute();
+    await renewOperationLease(db, id, 60_000);
+    expect(await leaseSeconds()).toBeGreaterThan(50);
+    expect(await claimOperation(db, id, 60_000)).toBe(false);
+    expect(await due()).not.toContain(id);
+    const unresolvedBefore = await countUnresolvedOperations(db);
+
+    // Unknown, due later: still not due; due now: one worker takes it, the next is refused until the lease lapses.
+    await markUnknown(db, id, "e".repeat(2_500), new Date(Date.now() + 60_000));
+    expect(await loadOperation(db, id)).toMatchObject({ status: "unknown", attempts: 1, last_error: "e".repeat(2_000) });
+    expect(await countUnresolvedOperations(db)).toEqual({ ...unresolvedBefore, unknown: unresolvedBefore.unknown + 1 });
+    expect(await due()).not.toContain(id);
+    await markUnknown(db, id, "timeout", new Date(0));
+    // markUnknown ends the hold at the database's now(); the next statement must see a later now() (PGlite's clock is coarse).
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await due()).toContain(id);
+    expect(await claimOperation(db, id, 60_000)).toBe(true);
+    expect(await claimOperation(db, id, 60_000)).toBe(false);
+    expect(await due()).not.toContain(id);
+
+    await markNeedsReview(db, id, "r".repeat(2_500));
+    expect(await loadOperation(db, id)).toMatchObject({ status: "needs_review", attempts: 3, last_error: "r".repeat(2_000) });
+    expect(await countUnresolvedOperations(db)).toEqual({ ...unresolvedBefore, needsReview: unresolvedBefore.needsReview + 1 });
+    // In review it is nobody's to retry, and it still blocks its account (shown newest first).
+    expect(await claimOperation(db, id, 60_000)).toBe(false);
+    await markUnknown(db, id, "late answer", new Date(0));
+    expect((await loadOperation(db, id)).status).toBe("needs_review");
+    const newer = newOperationId();
+    h.deps.clock.advance(1);
+    await open(newer);
+    expect((await openOperationsOf(db, accountId)).map((o) => [o.operation_id, o.status])).toEqual([
+      [newer, "pending"],
+      [id, "needs_review"],
+    ]);
+
+    await closeOperation(db, id, "failed", h.deps.clock.now(), "f".repeat(2_500));
+    await closeOperation(db, newer, "succeeded", h.deps.clock.now());
+    expect(await loadOperation(db, id)).toMatchObject({ status: "failed", last_error: "f".repeat(2_000), closed_at: h.deps.clock.now() });
+    expect(await loadOperation(db, newer)).toMatchObject({ status: "succeeded", last_error: null });
+    expect(await openOperationsOf(db, accountId)).toEqual([]);
+    expect(await countUnresolvedOperations(db)).toEqual(unresolvedBefore);
   });
 
   it("seats.reclaim ends access at the identity provider: blocked at Auth0 and every session ended", async () => {
