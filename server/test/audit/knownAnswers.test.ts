@@ -1,7 +1,12 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { canonicalJson, entryMac, jsonValue, sealedEntryHash, verifiedMac, type EntryContent } from "../../src/audit/auditHash.js";
-import { auditKeysFromSecret } from "../../src/audit/sealKey.js";
+import { AuditKeyError, auditKeys, auditKeysFromSecret, auditKeysOf, demoAuditKeyPath, demoAuditSecret, loadAuditKeys } from "../../src/audit/sealKey.js";
+import { ConfigError, type Config } from "../../src/config.js";
+import { TEST_AUDIT_SECRET } from "../support/testConfig.js";
 
 /**
  * What the entry MAC and the sealed-entry hash cover: every field. Dropping, renaming or ignoring any
@@ -104,5 +109,77 @@ describe("the serialisation and marks the MACs rest on (known answers)", () => {
     const mark = { chainSeq: 12, headHash: "ab".repeat(32), verifiedAt: "2026-11-24T12:00:00.000Z" };
     expect(verifiedMac(keys, mark)).toBe("466cebf061c8f346bef480a5bf31a079b2b3e4850746c481c321442d26149cc6");
     expect(verifiedMac(keys, { ...mark, chainSeq: 13 })).not.toBe(verifiedMac(keys, mark));
+  });
+});
+
+describe("the audit key from the configuration", () => {
+  const SECRET = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  const KEY_ID = "018299866a146631";
+  const withDir = <T>(use: (dir: string) => T): T => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-audit-key-"));
+    try {
+      return use(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("takes 32 or more random bytes as hex, in either case and with surrounding blanks; anything else is refused", () => {
+    expect(auditKeysFromSecret(` ${SECRET.toUpperCase()}\n`).keyId).toBe(KEY_ID);
+    expect(auditKeysFromSecret(`${SECRET}abcd`).keyId).not.toBe(KEY_ID);
+    // Each derived key is its own: none can stand in for another.
+    const derived = auditKeysFromSecret(SECRET);
+    expect(derived.entryKey.equals(derived.chainKey)).toBe(false);
+    expect(derived.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    for (const bad of [SECRET.slice(2), `${SECRET}a`, `${SECRET.slice(1)}g`, `x${SECRET}`, `${SECRET}x`, ""]) {
+      expect(() => auditKeysFromSecret(bad), bad).toThrow(new AuditKeyError("the audit key must be at least 64 hex characters (32 random bytes)"));
+    }
+  });
+
+  it("AUDIT_SEAL_KEY first, else AUDIT_SEAL_KEY_FILE, else the demo key under DATA_DIR; production needs one of the first two", () => {
+    withDir((dir) => {
+      const file = join(dir, "seal-key");
+      writeFileSync(file, `${SECRET}\n`);
+      expect(loadAuditKeys({ demo: false, AUDIT_SEAL_KEY: SECRET, AUDIT_SEAL_KEY_FILE: join(dir, "absent"), DATA_DIR: dir }).keyId).toBe(KEY_ID);
+      expect(loadAuditKeys({ demo: false, AUDIT_SEAL_KEY_FILE: file, DATA_DIR: dir }).keyId).toBe(KEY_ID);
+      expect(() => loadAuditKeys({ demo: true, AUDIT_SEAL_KEY_FILE: join(dir, "absent"), DATA_DIR: dir })).toThrow(/^cannot read AUDIT_SEAL_KEY_FILE: ENOENT/);
+      expect(() => loadAuditKeys({ demo: false, DATA_DIR: dir })).toThrow(new AuditKeyError("AUDIT_SEAL_KEY or AUDIT_SEAL_KEY_FILE is required in production mode"));
+      const demo = loadAuditKeys({ demo: true, DATA_DIR: dir });
+      expect(demo.keyId).toBe(auditKeysFromSecret(readFileSync(join(dir, "audit-seal-key"), "utf8")).keyId);
+    });
+  });
+
+  it("the demo key is made once per DATA_DIR, readable by its owner only, and kept; without a directory it lives in memory", () => {
+    withDir((dir) => {
+      const data = join(dir, "data");
+      expect(demoAuditKeyPath(data)).toBe(join(data, "audit-seal-key"));
+      const secret = demoAuditSecret(data);
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      expect(statSync(join(data, "audit-seal-key")).mode & 0o777).toBe(0o600);
+      expect(demoAuditSecret(data)).toBe(secret);
+      // The file holds the secret and a newline; the temporary file it was linked from is gone.
+      expect(readFileSync(join(data, "audit-seal-key"), "utf8")).toBe(`${secret}\n`);
+      expect(readdirSync(data)).toEqual(["audit-seal-key"]);
+    });
+    expect(demoAuditKeyPath("memory")).toBeNull();
+    const inMemory = demoAuditSecret("memory");
+    expect(inMemory).toMatch(/^[0-9a-f]{64}$/);
+    expect(demoAuditSecret("memory")).toBe(inMemory);
+  });
+
+  it("a bad key stops start-up naming the variable it came from; a good one is installed for appendAudit", () => {
+    const config = (env: Partial<Config>) => ({ demo: false, DATA_DIR: "memory", ...env }) as Config;
+    expect(() => auditKeysOf(config({ AUDIT_SEAL_KEY: "abc" }))).toThrow(ConfigError);
+    expect(() => auditKeysOf(config({ AUDIT_SEAL_KEY: "abc" }))).toThrow(/^AUDIT_SEAL_KEY: the audit key must be/);
+    expect(() => auditKeysOf(config({ AUDIT_SEAL_KEY_FILE: "/nonexistent/seal-key" }))).toThrow(/^AUDIT_SEAL_KEY_FILE: cannot read AUDIT_SEAL_KEY_FILE/);
+    expect(() => auditKeysOf(config({}))).toThrow(/^AUDIT_SEAL_KEY_FILE: AUDIT_SEAL_KEY or AUDIT_SEAL_KEY_FILE is required/);
+    // Only an AuditKeyError becomes a configuration error; anything else (a DATA_DIR under a file) passes through as it is.
+    withDir((dir) => {
+      writeFileSync(join(dir, "file"), "");
+      expect(() => auditKeysOf({ ...config({}), demo: true, DATA_DIR: join(dir, "file", "data") })).toThrow(expect.objectContaining({ code: "ENOTDIR" }));
+    });
+    // The tests' own key again (the setup file installed it), as a new object: installed, not merely equal.
+    const installed = auditKeysOf(config({ AUDIT_SEAL_KEY: TEST_AUDIT_SECRET }));
+    expect(auditKeys()).toBe(installed);
   });
 });
