@@ -163,6 +163,24 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       ]);
     });
 
+    it("a seal moved as far as the search for its old position reaches (256 positions), and one moved further", async () => {
+      await asSuperuser(database.db, (db) => sql`update audit_seal set chain_seq = 257 where chain_seq = 1`.execute(db));
+      const moved = await full();
+      expect(moved.breaks.map((b) => [b.chainSeq, b.brokenAt, b.reason])).toEqual([
+        [1, null, "deleted"],
+        [11, null, "deleted"],
+        [257, 1, "reordered"],
+      ]);
+      expect(moved.breaks.map((b) => b.detail)).toEqual([
+        "chain position 1 is missing: sealed entries were removed with their seals",
+        "chain positions 11–256 are missing: sealed entries were removed with their seals",
+        "the seal of entry 1 was moved from chain position 1 to 257",
+      ]);
+      // One position further, its old place is out of reach: the seal only fails its MAC.
+      await asSuperuser(database.db, (db) => sql`update audit_seal set chain_seq = 258 where chain_seq = 257`.execute(db));
+      expect((await full()).breaks.at(-1)).toEqual({ brokenAt: 1, chainSeq: 258, entryId: moved.breaks[2]!.entryId, reason: "changed", detail: "the seal of entry 1 at chain position 258 was rewritten: its MAC does not verify" });
+    });
+
     it("every break, not only the first", async () => {
       const forged = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
       await database.db.insertInto("audit_log").values(toAuditRow(forged, entryMac(outsiderKeys, forged))).execute();
