@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { entryMac, GENESIS_HASH, sealedEntryHash, chainLink } from "../../src/audit/auditHash.js";
+import { entryMac, GENESIS_HASH, sealedEntryHash, chainLink, verifiedMac } from "../../src/audit/auditHash.js";
 import { appendAudit, entryContent } from "../../src/audit/auditLog.js";
 import { toAuditEntry, toAuditRow } from "../../src/audit/auditRow.js";
 import { AuditCheckpoint, exportCheckpoint } from "../../src/audit/checkpoints.js";
@@ -227,6 +227,63 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
     it("a forged checkpoint in the database", async () => {
       await database.db.insertInto("audit_checkpoint").values({ chain_seq: 12, head_hash: "a".repeat(64), entry_count: 12, created_at: clock.now(), key_id: keys.keyId, signature: "00" }).execute();
       expect((await full()).breaks).toMatchObject([{ chainSeq: 12, reason: "inserted" }]);
+    });
+  });
+
+  describe("what verify accepts, lists and records", () => {
+    it("lists at most maxBreaks breaks and says the list is truncated", async () => {
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'edited' where seq in (2, 4, 6)`.execute(db));
+      expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false, maxBreaks: 3 })).toMatchObject({ ok: false, truncated: false, breaks: [{ brokenAt: 2 }, { brokenAt: 4 }, { brokenAt: 6 }] });
+      const cut = await verifyAuditChain(database.db, keys, { mode: "full", record: false, maxBreaks: 2 });
+      expect(cut).toMatchObject({ ok: false, truncated: true, entries: 10 });
+      expect(cut.breaks.map((b) => b.brokenAt)).toEqual([2, 4]);
+    });
+
+    it("accepts entries without a MAC up to the legacy head (written before entry MACs existed), and none after it", async () => {
+      const unmaced = async (reason: string) => {
+        const content = entryContent(writeEntry({ reason }), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+        await database.db.insertInto("audit_log").values({ ...toAuditRow(content, "0".repeat(64)), mac: null }).execute();
+      };
+      await unmaced("legacy 11");
+      await unmaced("forged 12");
+      const setLegacyHead = async (seq: number) => {
+        await sql`alter table audit_legacy disable trigger all`.execute(database.db);
+        await sql`update audit_legacy set head_seq = ${seq}`.execute(database.db);
+        await sql`alter table audit_legacy enable trigger all`.execute(database.db);
+      };
+      await setLegacyHead(11);
+      try {
+        // Outside the chain, then sealed: 11 is legacy, 12 is not Steward's.
+        expect(await breaksOf()).toEqual([[12, "inserted"]]);
+        expect((await full()).unsealed).toBe(1);
+        await sealPending(database.db, keys);
+        expect(await breaksOf()).toEqual([[12, "inserted"]]);
+        expect((await full()).breaks[0]?.detail).toBe("entry 12 carries no MAC: it was not written by Steward");
+      } finally {
+        await setLegacyHead(0);
+      }
+    });
+
+    it("records an intact verify with its time and a MAC, ignores a mark the database forged, and checks anchors before its start directly", async () => {
+      const at = new Date("2026-11-25T08:00:00.000Z");
+      expect(await verifyAuditChain(database.db, keys, { now: () => at })).toMatchObject({ ok: true, mode: "full" });
+      const head = await database.db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", 10).executeTakeFirstOrThrow();
+      const marks = await database.db.selectFrom("audit_verified").selectAll().execute();
+      expect(marks).toEqual([{ chain_seq: 10, head_hash: head.hash, verified_at: at, mac: verifiedMac(keys, { chainSeq: 10, headHash: head.hash, verifiedAt: at.toISOString() }) }]);
+      // Three more sealed entries, and a newer mark for them without a valid MAC: not a starting point.
+      for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry(), clock);
+      await sealPending(database.db, keys, { checkpointEvery: 1_000_000, checkpointIntervalMs: 3_600_000 });
+      const forgedHead = await database.db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", 13).executeTakeFirstOrThrow();
+      await database.db.insertInto("audit_verified").values({ chain_seq: 13, head_hash: forgedHead.hash, verified_at: at, mac: "0".repeat(64) }).execute();
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'after the good mark' where seq = 12`.execute(db));
+      const resumed = await verifyAuditChain(database.db, keys, { record: false, anchors: [{ chainSeq: 4, hash: "e".repeat(64) }] });
+      expect(resumed).toMatchObject({ ok: false, mode: "incremental", fromSeq: 10, entries: 3 });
+      expect(resumed.breaks.map((b) => [b.chainSeq, b.reason, b.detail])).toEqual([
+        [4, "changed", "chain position 4 no longer has the head recorded by the anchor given"],
+        [12, "changed", "entry 12 was changed after it was sealed: its content no longer matches its seal"],
+      ]);
+      // A broken result is never recorded as a starting point.
+      expect(await database.db.selectFrom("audit_verified").select("chain_seq").orderBy("chain_seq").execute()).toEqual([{ chain_seq: 10 }, { chain_seq: 13 }]);
     });
   });
 
