@@ -157,6 +157,26 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     }
   });
 
+  it("shows support agents their own entries and those of tickets they acted on; operations and admins see all", async () => {
+    // An admin's entry on a ticket no support agent touched (no dataset filter above matches it).
+    const elsewhere = await appendAudit(
+      deps.database.db,
+      { actor: demoActor("admin"), action: "user.unblock", target: { type: "user", id: "usr_x_1", accountId: "acc_x_1" }, ticketId: "2999", reason: "elsewhere", outcome: "succeeded" },
+      deps.clock,
+    );
+    const full = await bearerFor(deps, "support_full");
+    for (const auth of [reader, full]) {
+      expect((await search({ ticketId: "2999" }, auth)).entries).toEqual([]);
+      const csv = await request(app).get("/api/audit/export").query({ format: "ndjson", ticketId: "2999" }).set("Authorization", auth).expect(200);
+      expect(csv.text).toBe("");
+      // A ticket they acted on shows every entry on it, whoever wrote it (here by each of the three roles).
+      const onTicket = newestFirst(dataset.filter((e) => e.ticketId === "2000" && e.action === "user.suspend"));
+      expect(new Set(dataset.filter((e) => onTicket.includes(e.seq)).map((e) => e.actor.staffId)).size).toBe(3);
+      expect((await search({ ticketId: "2000", action: "user.suspend" }, auth)).entries.map((e) => e.seq)).toEqual(onTicket);
+    }
+    for (const auth of [ops, admin]) expect((await search({ ticketId: "2999" }, auth)).entries.map((e) => e.seq)).toEqual([elsewhere.seq]);
+  });
+
   it("records one audit.search entry per search, with the ticket and the filters", async () => {
     const res = await request(app)
       .get("/api/audit")
