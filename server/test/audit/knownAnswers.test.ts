@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { canonicalJson, entryMac, jsonValue, sealedEntryHash, verifiedMac, type EntryContent } from "../../src/audit/auditHash.js";
+import { decodeCursor, encodeCursor } from "../../src/audit/auditQuery.js";
 import { AuditKeyError, auditKeys, auditKeysFromSecret, auditKeysOf, demoAuditKeyPath, demoAuditSecret, loadAuditKeys } from "../../src/audit/sealKey.js";
 import { ConfigError, type Config } from "../../src/config.js";
 import { TEST_AUDIT_SECRET } from "../support/testConfig.js";
@@ -181,5 +182,21 @@ describe("the audit key from the configuration", () => {
     // The tests' own key again (the setup file installed it), as a new object: installed, not merely equal.
     const installed = auditKeysOf(config({ AUDIT_SEAL_KEY: TEST_AUDIT_SECRET }));
     expect(auditKeys()).toBe(installed);
+  });
+});
+
+describe("the audit search cursor", () => {
+  const cursorOf = (text: string) => Buffer.from(text).toString("base64url");
+
+  it("is the entry's time and seq behind a prefix, base64url, and reads back exactly", () => {
+    expect(encodeCursor({ occurredAt: "2026-11-24T12:00:00.123Z", seq: 7 })).toBe(cursorOf("at:2026-11-24T12:00:00.123Z|7"));
+    expect(decodeCursor(cursorOf("at:2026-11-24T12:00:00.123Z|7"))).toEqual({ occurredAt: new Date("2026-11-24T12:00:00.123Z"), seq: 7 });
+    expect(decodeCursor(cursorOf("at:2026-11-24T12:00:00.000Z|1")).seq).toBe(1);
+  });
+
+  it("refuses anything else as a bad request naming query.cursor", () => {
+    for (const text of ["xx:2026-11-24T12:00:00.123Z|7", "2026-11-24T12:00:00.123Z|7", "at:2026-11-24T12:00:00.123Z|0", "at:2026-11-24T12:00:00.123Z|-1", "at:2026-11-24T12:00:00.123Z|1.5", "at:2026-11-24T12:00:00.123Z|9007199254740993", "at:2026-11-24T12:00:00.123Z|", "at:yesterday|7", "at:2026-11-24T12:00:00Z|7", "at:|7"]) {
+      expect(() => decodeCursor(cursorOf(text)), text).toThrow(expect.objectContaining({ status: 400, code: "invalid_request", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } }));
+    }
   });
 });
