@@ -1,10 +1,14 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createSecretKey } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { canonicalJson, entryMac, jsonValue, sealedEntryHash, verifiedMac, type EntryContent } from "../../src/audit/auditHash.js";
 import { decodeCursor, encodeCursor } from "../../src/audit/auditQuery.js";
+import { AuditCheckpoint, checkpointFileName, checkpointSignatureValid, exportCheckpoint, signCheckpoint } from "../../src/audit/checkpoints.js";
 import { AuditKeyError, auditKeys, auditKeysFromSecret, auditKeysOf, demoAuditKeyPath, demoAuditSecret, loadAuditKeys } from "../../src/audit/sealKey.js";
 import { ConfigError, type Config } from "../../src/config.js";
 import { TEST_AUDIT_SECRET } from "../support/testConfig.js";
@@ -197,6 +201,60 @@ describe("the audit search cursor", () => {
   it("refuses anything else as a bad request naming query.cursor", () => {
     for (const text of ["xx:2026-11-24T12:00:00.123Z|7", "2026-11-24T12:00:00.123Z|7", "at:2026-11-24T12:00:00.123Z|0", "at:2026-11-24T12:00:00.123Z|-1", "at:2026-11-24T12:00:00.123Z|1.5", "at:2026-11-24T12:00:00.123Z|9007199254740993", "at:2026-11-24T12:00:00.123Z|", "at:yesterday|7", "at:2026-11-24T12:00:00Z|7", "at:|7"]) {
       expect(() => decodeCursor(cursorOf(text)), text).toThrow(expect.objectContaining({ status: 400, code: "invalid_request", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } }));
+    }
+  });
+});
+
+describe("the signed checkpoint", () => {
+  const cp = signCheckpoint(keys, { chainSeq: 10, headHash: "ab".repeat(32), entryCount: 10, createdAt: "2026-11-24T12:00:00.000Z" });
+
+  it("signs the domain and every field, in order, with the key's Ed25519 key (checked with Python's cryptography over the same text)", () => {
+    expect(cp).toEqual({
+      chainSeq: 10,
+      headHash: "ab".repeat(32),
+      entryCount: 10,
+      createdAt: "2026-11-24T12:00:00.000Z",
+      keyId: "018299866a146631",
+      signature: "17d86e0e37348caff348a484ad11d88e5dadd69e12933141a5242b1ad69a594a2b3d2bf7c3d4620b083aebbe4a404de235229a696aa332f7bddd3a1a20b2eb0f",
+    });
+    expect(checkpointSignatureValid(keys.publicKey, cp)).toBe(true);
+    const changed: Partial<AuditCheckpoint>[] = [{ chainSeq: 11 }, { headHash: "ac".repeat(32) }, { entryCount: 9 }, { createdAt: "2026-11-24T12:00:00.001Z" }, { keyId: "018299866a146632" }, { signature: "00" }, { signature: "not hex" }];
+    expect(changed.filter((change) => checkpointSignatureValid(keys.publicKey, { ...cp, ...change }))).toEqual([]);
+    // A key verify cannot use at all fails the check instead of throwing.
+    expect(checkpointSignatureValid(createSecretKey(keys.chainKey), cp)).toBe(false);
+  });
+
+  it("as an auditor's copy: the schema takes only well-formed checkpoints, the file name sorts by position", () => {
+    expect(AuditCheckpoint.parse(cp)).toEqual(cp);
+    for (const bad of [{ chainSeq: 0 }, { chainSeq: 1.5 }, { headHash: "AB".repeat(32) }, { headHash: "ab".repeat(31) }, { headHash: `${"ab".repeat(32)}0` }, { entryCount: -1 }, { createdAt: "yesterday" }, { signature: "xyz" }, { signature: "" }]) {
+      expect(AuditCheckpoint.safeParse({ ...cp, ...bad }).success, JSON.stringify(bad)).toBe(false);
+    }
+    expect(AuditCheckpoint.parse({ ...cp, entryCount: 0 }).entryCount).toBe(0);
+    expect(checkpointFileName({ chainSeq: 10 })).toBe("checkpoint-000000000010.json");
+    expect(checkpointFileName({ chainSeq: 123456789012 })).toBe("checkpoint-123456789012.json");
+  });
+
+  it("an HTTP sink gets it as JSON with the public key; a refusal throws naming the sink's origin and status", async () => {
+    const bodies: { contentType: string | undefined; method: string | undefined; body: unknown }[] = [];
+    let status = 200;
+    const sink = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        bodies.push({ contentType: req.headers["content-type"], method: req.method, body: JSON.parse(body) });
+        res.statusCode = status;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const origin = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    try {
+      await exportCheckpoint({ url: `${origin}/cp?token=secret` }, cp, keys.publicKeyPem);
+      expect(bodies).toEqual([{ contentType: "application/json", method: "POST", body: { ...cp, publicKeyPem: keys.publicKeyPem } }]);
+      status = 502;
+      await expect(exportCheckpoint({ url: `${origin}/cp?token=secret` }, cp, keys.publicKeyPem)).rejects.toThrow(new Error(`checkpoint sink ${origin} answered 502`));
+    } finally {
+      await new Promise((resolve) => sink.close(resolve));
     }
   });
 });
