@@ -1,7 +1,9 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/actor.js";
 import { chainLink, entryMac, GENESIS_HASH, sealedEntryHash, type EntryContent } from "../../src/audit/auditHash.js";
-import { appendAudit } from "../../src/audit/auditLog.js";
+import { appendAudit, AuditEntryNotStorable } from "../../src/audit/auditLog.js";
+import { AuditWriteFailed } from "../../src/audit/failClosed.js";
 import { searchAudit } from "../../src/audit/auditQuery.js";
 import { toAuditEntry } from "../../src/audit/auditRow.js";
 import { checkpointSignatureValid } from "../../src/audit/checkpoints.js";
@@ -184,6 +186,33 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     const rest = await searchAudit(database.db, { ticketId: "5001" }, { limit: 2, cursor: page.nextCursor ?? "" });
     expect(rest.entries.map((e) => e.id)).toEqual([behind.id]);
     expect(rest.nextCursor).toBeNull();
+  });
+
+  it("refuses an entry the database would store other than as MACed, naming the field (the read-back tripwire)", async () => {
+    // A column that changes what it is given, as a trigger (or a driver) might: the read-back differs from what was MACed.
+    const tripwire = async (assignment: string, expected: string) => {
+      await sql.raw(`create or replace function test_alter_audit() returns trigger language plpgsql as $$ begin ${assignment}; return new; end $$`).execute(database.db);
+      await sql.raw("create trigger test_alter_audit before insert on audit_log for each row execute function test_alter_audit()").execute(database.db);
+      try {
+        const failed = await database.db
+          .transaction()
+          .execute(async (trx) => appendAudit(trx, writeEntry({ reason: "as sent" }), clock))
+          .then(
+            () => null,
+            (err: unknown) => err,
+          );
+        expect(failed).toBeInstanceOf(AuditWriteFailed);
+        expect((failed as AuditWriteFailed).cause).toEqual(new AuditEntryNotStorable(expected));
+        expect((failed as AuditWriteFailed).message).toBe(`the audit entry could not be written: the audit entry's ${expected} would not be stored as given`);
+      } finally {
+        await sql.raw("drop trigger test_alter_audit on audit_log").execute(database.db);
+        await sql.raw("drop function test_alter_audit()").execute(database.db);
+      }
+    };
+    await tripwire("new.reason := new.reason || '!'", "reason");
+    await tripwire("new.after := '{\"status\": \"active\"}'::jsonb", "after");
+    // The content as sent, but another MAC: no field differs, the entry does.
+    await tripwire("new.mac := repeat('0', 64)", "entry");
   });
 
   it("commits with the surrounding transaction", async () => {
