@@ -224,9 +224,11 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
   it("brackets external side effects with a pending intent and an outcome, and lists intents left without one", async () => {
     const succeeded = await recordIntent(database.db, writeEntry({ action: "user.password_reset", before: null, after: null }), clock);
     await recordOutcome(database.db, succeeded, { outcome: "succeeded", after: { ticket: "sent" } }, clock);
-    const failed = await recordIntent(database.db, writeEntry({ action: "user.mfa_reset", before: null, after: null }), clock);
+    const failed = await recordIntent(database.db, writeEntry({ action: "user.mfa_reset", before: null, after: { factors: 2 } }), clock);
     await recordOutcome(database.db, failed, { outcome: "failed", error: "auth0: 503" }, clock);
     const orphan = await recordIntent(database.db, writeEntry({ action: "user.block", before: null, after: null }), clock);
+    clock.advance(1);
+    const later = await recordIntent(database.db, writeEntry({ action: "user.unblock", before: null, after: null }), clock);
     clock.advance(60_000);
 
     expect(succeeded.entry.outcome).toBe("pending");
@@ -235,8 +237,15 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
       { outcome: "pending", error: null, ticket_id: "1001" },
       { outcome: "failed", error: "auth0: 503", ticket_id: "1001" },
     ]);
+    // The outcome keeps the intent's after unless the result brings its own; only a failure has an error.
+    const afterOf = async (operationId: string) => (await database.db.selectFrom("audit_log").select(["outcome", "after", "error", "action"]).where("operation_id", "=", operationId).orderBy("seq").execute()).at(-1);
+    expect(await afterOf(failed.operationId)).toEqual({ outcome: "failed", after: { factors: 2 }, error: "auth0: 503", action: "user.mfa_reset" });
+    expect(await afterOf(succeeded.operationId)).toEqual({ outcome: "succeeded", after: { ticket: "sent" }, error: null, action: "user.password_reset" });
     const unresolved = await listUnresolvedIntents(database.db, { olderThan: clock.now() });
-    expect(unresolved.map((e) => e.operationId)).toEqual([orphan.operationId]);
+    expect(unresolved.map((e) => e.operationId)).toEqual([orphan.operationId, later.operationId]);
+    expect((await listUnresolvedIntents(database.db, { olderThan: clock.now(), limit: 1 })).map((e) => e.operationId)).toEqual([orphan.operationId]);
+    expect((await listUnresolvedIntents(database.db)).map((e) => e.operationId)).toEqual([orphan.operationId, later.operationId]);
+    expect((await listUnresolvedIntents(database.db, { olderThan: new Date(later.entry.occurredAt) })).map((e) => e.operationId)).toEqual([orphan.operationId]);
     expect(await listUnresolvedIntents(database.db, { olderThan: new Date(orphan.entry.occurredAt) })).toEqual([]);
   });
 });
