@@ -232,6 +232,9 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     clock.advance(60_000);
 
     expect(succeeded.entry.outcome).toBe("pending");
+    // An absent before/after is SQL NULL, not a JSON null (a query for "no before" finds it).
+    const nulls = await sql<{ before_null: boolean; after_null: boolean }>`select before is null as before_null, after is null as after_null from audit_log where seq = ${orphan.entry.seq}`.execute(database.db);
+    expect(nulls.rows).toEqual([{ before_null: true, after_null: true }]);
     const outcomes = await database.db.selectFrom("audit_log").select(["outcome", "error", "ticket_id"]).where("operation_id", "=", failed.operationId).orderBy("seq").execute();
     expect(outcomes).toEqual([
       { outcome: "pending", error: null, ticket_id: "1001" },

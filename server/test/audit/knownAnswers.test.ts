@@ -136,6 +136,7 @@ describe("the audit key from the configuration", () => {
     const derived = auditKeysFromSecret(SECRET);
     expect(derived.entryKey.equals(derived.chainKey)).toBe(false);
     expect(derived.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    expect(() => auditKeysFromSecret("")).toThrow(expect.objectContaining({ name: "AuditKeyError" }));
     for (const bad of [SECRET.slice(2), `${SECRET}a`, `${SECRET.slice(1)}g`, `x${SECRET}`, `${SECRET}x`, ""]) {
       expect(() => auditKeysFromSecret(bad), bad).toThrow(new AuditKeyError("the audit key must be at least 64 hex characters (32 random bytes)"));
     }
