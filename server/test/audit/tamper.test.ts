@@ -294,6 +294,16 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       expect(cut.breaks.map((b) => b.brokenAt)).toEqual([2, 4]);
     });
 
+    it("reads sealed entries whose seqs are far apart (the sequence jumped) as well as close ones", async () => {
+      await sql`select setval('audit_log_seq', 1000)`.execute(database.db);
+      const far = await appendAudit(database.db, writeEntry({ reason: "after the jump" }), clock);
+      expect(far.seq).toBe(1001);
+      await sealPending(database.db, keys);
+      expect(await full()).toMatchObject({ ok: true, entries: 11, headSeq: 11, unsealed: 0 });
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'edited' where seq = 1001`.execute(db));
+      expect(await breaksOf()).toEqual([[1001, "changed"]]);
+    });
+
     it("accepts entries without a MAC up to the legacy head (written before entry MACs existed), and none after it", async () => {
       const unmaced = async (reason: string) => {
         const content = entryContent(writeEntry({ reason }), { id: randomUUID(), occurredAt: clock.now().toISOString() });
@@ -335,6 +345,7 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       const progress: [number, number][] = [];
       const resumed = await verifyAuditChain(database.db, keys, {
         anchors: [
+          { chainSeq: 2, hash: (await database.db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", 2).executeTakeFirstOrThrow()).hash },
           { chainSeq: 3, hash: "d".repeat(64) },
           { chainSeq: 4, hash: "e".repeat(64) },
           { chainSeq: 10, hash: "f".repeat(64) },
@@ -343,13 +354,14 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       });
       expect(resumed).toMatchObject({ ok: false, mode: "incremental", fromSeq: 10, entries: 3 });
       expect(progress).toEqual([[3, 3]]);
-      // Anchors at or before the start (10 included) are checked against their seals; the walk checks the rest.
-      expect(resumed.breaks.map((b) => [b.chainSeq, b.reason, b.detail])).toEqual([
-        [3, "deleted", "chain position 3, recorded by the anchor given, is missing"],
-        [4, "changed", "chain position 4 no longer has the head recorded by the anchor given"],
-        [10, "changed", "chain position 10 no longer has the head recorded by the anchor given"],
-        [12, "changed", "entry 12 was changed after it was sealed: its content no longer matches its seal"],
+      // Anchors at or before the start (10 included) are checked against their seals (2 holds); the walk checks the rest.
+      expect(resumed.breaks.map((b) => [b.chainSeq, b.brokenAt, b.reason, b.detail])).toEqual([
+        [3, null, "deleted", "chain position 3, recorded by the anchor given, is missing"],
+        [4, 4, "changed", "chain position 4 no longer has the head recorded by the anchor given"],
+        [10, 10, "changed", "chain position 10 no longer has the head recorded by the anchor given"],
+        [12, 12, "changed", "entry 12 was changed after it was sealed: its content no longer matches its seal"],
       ]);
+      expect(resumed.breaks[1]?.entryId).toBe((await database.db.selectFrom("audit_log").select("id").where("seq", "=", 4).executeTakeFirstOrThrow()).id);
       // A broken result is never recorded as a starting point.
       expect(await database.db.selectFrom("audit_verified").select("chain_seq").orderBy("chain_seq").execute()).toEqual([{ chain_seq: 10 }, { chain_seq: 13 }]);
     });
