@@ -90,7 +90,8 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
       ],
     ];
     for (const [query, keep] of cases) {
-      const page = await search(query);
+      // Bounded to the dataset's hour unless the case sets its own window: other tests write later entries.
+      const page = await search({ to: new Date(START + 60 * MINUTE).toISOString(), ...query });
       const expected = newestFirst(dataset.filter(keep));
       expect(expected.length, JSON.stringify(query)).toBeGreaterThan(0);
       expect(page.entries.map((e) => e.seq), JSON.stringify(query)).toEqual(expected);
@@ -103,7 +104,8 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(edge.entries.map((e) => e.seq)).toEqual([60]);
     // Entries come back exactly as stored and hashed.
     const one = (await search({ ticketId: "2003", action: "user.password_reset" })).entries[0];
-    expect(one).toEqual(dataset.find((e) => e.seq === one?.seq));
+    // (Sealed or not yet, as the tests that ran before left it: the verify route seals first.)
+    expect({ ...one, seal: null }).toEqual(dataset.find((e) => e.seq === one?.seq));
   });
 
   it("pages with an opaque cursor and never repeats or skips an entry while others are written", async () => {
@@ -268,16 +270,22 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
 
     const ok = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
     expect(ok.body).toMatchObject({ ok: true, mode: "full", unsealed: 0, breaks: [] });
-    expect(ok.body.entries).toBeGreaterThan(2000);
+    expect(ok.body.entries).toBeGreaterThanOrEqual(dataset.length);
     // The next one starts from the head that one recorded.
     const incremental = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
     expect(incremental.body).toMatchObject({ ok: true, mode: "incremental", fromSeq: ok.body.headSeq });
 
     await asSuperuser(deps.database.db, (db) => sql`update audit_log set ticket_id = '9999' where seq = 42`.execute(db));
     await asSuperuser(deps.database.db, (db) => sql`update audit_log set reason = 'quietly' where seq = 7`.execute(db));
-    const broken = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
-    expect(broken.body).toMatchObject({ ok: false, breaks: [{ brokenAt: 7, reason: "changed" }, { brokenAt: 42, reason: "changed" }] });
-    expect(broken.body.breaks[1].entryId).toBe(dataset[41]?.id);
+    try {
+      const broken = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
+      expect(broken.body).toMatchObject({ ok: false, breaks: [{ brokenAt: 7, reason: "changed" }, { brokenAt: 42, reason: "changed" }] });
+      expect(broken.body.breaks[1].entryId).toBe(dataset[41]?.id);
+    } finally {
+      // The dataset as it was, for the tests that run after this one.
+      await asSuperuser(deps.database.db, (db) => sql`update audit_log set ticket_id = ${dataset[41]!.ticketId} where seq = 42`.execute(db));
+      await asSuperuser(deps.database.db, (db) => sql`update audit_log set reason = ${dataset[6]!.reason} where seq = 7`.execute(db));
+    }
     const own = await deps.database.db.selectFrom("audit_log").select("after").where("action", "=", "audit.verify").where("outcome", "=", "succeeded").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
     expect(own.after).toMatchObject({ result: { ok: false, breaks: 2, brokenAt: 7, reason: "changed" } });
   });
