@@ -215,6 +215,31 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     await tripwire("new.mac := repeat('0', 64)", "entry");
   });
 
+  it("tries an entry once more only when its month's partition was missing; any other refusal fails it at once", async () => {
+    // A refusal of the first insert only: tried again, the entry would be stored. Each looks like a missing
+    // partition in one way only: its SQLSTATE (a check violation) or its message.
+    const refusedOnce = async (message: string, errcode: string) => {
+      await sql.raw("create sequence test_refusals").execute(database.db);
+      await sql.raw(`create or replace function test_refuse_once() returns trigger language plpgsql as $$ begin if nextval('test_refusals') = 1 then raise exception '${message}' using errcode = '${errcode}'; end if; return new; end $$`).execute(database.db);
+      await sql.raw("create trigger test_refuse_once before insert on audit_log for each row execute function test_refuse_once()").execute(database.db);
+      try {
+        const refused = await appendAudit(database.db, writeEntry({ reason: message }), clock).then(
+          () => null,
+          (err: unknown) => err,
+        );
+        expect(refused).toBeInstanceOf(AuditWriteFailed);
+        expect(((refused as AuditWriteFailed).cause as Error).message).toBe(message);
+        expect(await database.db.selectFrom("audit_log").select("id").where("reason", "=", message).execute()).toEqual([]);
+      } finally {
+        await sql.raw("drop trigger test_refuse_once on audit_log").execute(database.db);
+        await sql.raw("drop function test_refuse_once()").execute(database.db);
+        await sql.raw("drop sequence test_refusals").execute(database.db);
+      }
+    };
+    await refusedOnce("refused once", "23514");
+    await refusedOnce("no partition of relation audit_log found for row (a raised look-alike)", "P0001");
+  });
+
   it("commits with the surrounding transaction", async () => {
     const entry = await database.db.transaction().execute(async (trx) => appendAudit(trx, writeEntry({ reason: "inside a caller's transaction" }), clock));
     const row = await database.db.selectFrom("audit_log").select(["reason", "mac"]).where("id", "=", entry.id).executeTakeFirstOrThrow();

@@ -201,7 +201,7 @@ describe("the audit search cursor", () => {
 
   it("refuses anything else as a bad request naming query.cursor", () => {
     for (const text of ["xx:2026-11-24T12:00:00.123Z|7", "2026-11-24T12:00:00.123Z|7", "at:2026-11-24T12:00:00.123Z|0", "at:2026-11-24T12:00:00.123Z|-1", "at:2026-11-24T12:00:00.123Z|1.5", "at:2026-11-24T12:00:00.123Z|9007199254740993", "at:2026-11-24T12:00:00.123Z|", "at:yesterday|7", "at:2026-11-24T12:00:00Z|7", "at:|7"]) {
-      expect(() => decodeCursor(cursorOf(text)), text).toThrow(expect.objectContaining({ status: 400, code: "invalid_request", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } }));
+      expect(() => decodeCursor(cursorOf(text)), text).toThrow(expect.objectContaining({ status: 400, code: "invalid_request", detail: "The cursor is not one this API returned", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } }));
     }
   });
 });

@@ -6,6 +6,7 @@ import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { entryMac, GENESIS_HASH, sealedEntryHash, chainLink, verifiedMac } from "../../src/audit/auditHash.js";
 import { appendAudit, entryContent } from "../../src/audit/auditLog.js";
+import { auditHeadSeq } from "../../src/audit/auditQuery.js";
 import { toAuditEntry, toAuditRow } from "../../src/audit/auditRow.js";
 import { AuditCheckpoint, exportCheckpoint } from "../../src/audit/checkpoints.js";
 import { sealPending } from "../../src/audit/sealer.js";
@@ -412,6 +413,8 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       ]);
       await resetAuditLog(database.db);
       expect(await full()).toEqual({ ok: true, mode: "full", fromSeq: 0, entries: 0, headSeq: null, headHash: GENESIS_HASH, unsealed: 0, breaks: [], truncated: false });
+      // An export of an empty log goes up to seq 0.
+      expect(await auditHeadSeq(database.db)).toBe(0);
     });
   });
 });
