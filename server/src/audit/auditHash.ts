@@ -33,7 +33,7 @@ export function canonicalJson(value: unknown): string {
 
 /** The value as jsonb will return it (dates → ISO strings, undefined dropped), or null. */
 export function jsonValue(value: unknown): unknown {
-  if (value === undefined || value === null) return null;
+  // JSON.stringify gives undefined for undefined (and functions, symbols), "null" for null: both end as null.
   const text = JSON.stringify(value);
   return text === undefined ? null : (JSON.parse(text) as unknown);
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
-import { exportLine, exportPreamble } from "../../src/audit/auditExport.js";
+import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../src/audit/auditExport.js";
 
 /**
  * The CSV export of one entry, as a known answer: an absent value is an empty field (never "null" or a
@@ -44,5 +44,26 @@ describe("audit export (CSV)", () => {
 
   it("keeps every value exactly in NDJSON", () => {
     expect(JSON.parse(exportLine("ndjson", ENTRY))).toEqual(ENTRY);
+  });
+
+  it("defuses every character a spreadsheet starts a formula with, and quotes every character that would split a field", () => {
+    const reasonOf = (reason: string) => exportLine("csv", { ...ENTRY, reason }).split(",")[13];
+    expect(["=1", "+1", "-1", "@1", "\t1", "x=1"].map(reasonOf)).toEqual(["'=1", "'+1", "'-1", "'@1", "'\t1", "x=1"]);
+    // A leading carriage return is both defused and quoted; so is any field with a quote or a line break.
+    expect(exportLine("csv", { ...ENTRY, reason: "\r1" })).toContain(',"\'\r1",');
+    expect(exportLine("csv", { ...ENTRY, reason: 'say "hi"' })).toContain(',"say ""hi""",');
+    expect(exportLine("csv", { ...ENTRY, reason: "line\nbreak" })).toContain(',"line\nbreak",');
+    expect(exportLine("csv", { ...ENTRY, reason: "a\rb" })).toContain(',"a\rb",');
+  });
+
+  it("names the header's columns in order, and the file by format and time with no character a file system refuses", () => {
+    expect(exportPreamble("csv")).toBe(
+      "seq,id,occurred_at,actor_staff_id,actor_zendesk_user_id,actor_email,actor_role,actor_system,action,target_type,target_id,target_account_id,ticket_id," +
+        "reason,outcome,error,request_id,operation_id,before,after,ticket_snapshot,approval,mac,chain_seq,chain_prev_hash,chain_hash\r\n",
+    );
+    expect(exportPreamble("ndjson")).toBe("");
+    expect(exportFilename("csv", new Date("2026-11-24T12:00:00.123Z"))).toBe("steward-audit-2026-11-24T12-00-00-123Z.csv");
+    expect(exportFilename("ndjson", new Date("2026-01-02T03:04:05.006Z"))).toBe("steward-audit-2026-01-02T03-04-05-006Z.ndjson");
+    expect(exportContentTypes).toEqual({ csv: "text/csv; charset=utf-8", ndjson: "application/x-ndjson; charset=utf-8" });
   });
 });

@@ -1,7 +1,9 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/actor.js";
 import { chainLink, entryMac, GENESIS_HASH, sealedEntryHash, type EntryContent } from "../../src/audit/auditHash.js";
-import { appendAudit } from "../../src/audit/auditLog.js";
+import { appendAudit, AuditEntryNotStorable } from "../../src/audit/auditLog.js";
+import { AuditWriteFailed } from "../../src/audit/failClosed.js";
 import { searchAudit } from "../../src/audit/auditQuery.js";
 import { toAuditEntry } from "../../src/audit/auditRow.js";
 import { checkpointSignatureValid } from "../../src/audit/checkpoints.js";
@@ -186,6 +188,58 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     expect(rest.nextCursor).toBeNull();
   });
 
+  it("refuses an entry the database would store other than as MACed, naming the field (the read-back tripwire)", async () => {
+    // A column that changes what it is given, as a trigger (or a driver) might: the read-back differs from what was MACed.
+    const tripwire = async (assignment: string, expected: string) => {
+      await sql.raw(`create or replace function test_alter_audit() returns trigger language plpgsql as $$ begin ${assignment}; return new; end $$`).execute(database.db);
+      await sql.raw("create trigger test_alter_audit before insert on audit_log for each row execute function test_alter_audit()").execute(database.db);
+      try {
+        const failed = await database.db
+          .transaction()
+          .execute(async (trx) => appendAudit(trx, writeEntry({ reason: "as sent" }), clock))
+          .then(
+            () => null,
+            (err: unknown) => err,
+          );
+        expect(failed).toBeInstanceOf(AuditWriteFailed);
+        expect((failed as AuditWriteFailed).cause).toEqual(new AuditEntryNotStorable(expected));
+        expect((failed as AuditWriteFailed).message).toBe(`the audit entry could not be written: the audit entry's ${expected} would not be stored as given`);
+      } finally {
+        await sql.raw("drop trigger test_alter_audit on audit_log").execute(database.db);
+        await sql.raw("drop function test_alter_audit()").execute(database.db);
+      }
+    };
+    await tripwire("new.reason := new.reason || '!'", "reason");
+    await tripwire("new.after := '{\"status\": \"active\"}'::jsonb", "after");
+    // The content as sent, but another MAC: no field differs, the entry does.
+    await tripwire("new.mac := repeat('0', 64)", "entry");
+  });
+
+  it("tries an entry once more only when its month's partition was missing; any other refusal fails it at once", async () => {
+    // A refusal of the first insert only: tried again, the entry would be stored. Each looks like a missing
+    // partition in one way only: its SQLSTATE (a check violation) or its message.
+    const refusedOnce = async (message: string, errcode: string) => {
+      await sql.raw("create sequence test_refusals").execute(database.db);
+      await sql.raw(`create or replace function test_refuse_once() returns trigger language plpgsql as $$ begin if nextval('test_refusals') = 1 then raise exception '${message}' using errcode = '${errcode}'; end if; return new; end $$`).execute(database.db);
+      await sql.raw("create trigger test_refuse_once before insert on audit_log for each row execute function test_refuse_once()").execute(database.db);
+      try {
+        const refused = await appendAudit(database.db, writeEntry({ reason: message }), clock).then(
+          () => null,
+          (err: unknown) => err,
+        );
+        expect(refused).toBeInstanceOf(AuditWriteFailed);
+        expect(((refused as AuditWriteFailed).cause as Error).message).toBe(message);
+        expect(await database.db.selectFrom("audit_log").select("id").where("reason", "=", message).execute()).toEqual([]);
+      } finally {
+        await sql.raw("drop trigger test_refuse_once on audit_log").execute(database.db);
+        await sql.raw("drop function test_refuse_once()").execute(database.db);
+        await sql.raw("drop sequence test_refusals").execute(database.db);
+      }
+    };
+    await refusedOnce("refused once", "23514");
+    await refusedOnce("no partition of relation audit_log found for row (a raised look-alike)", "P0001");
+  });
+
   it("commits with the surrounding transaction", async () => {
     const entry = await database.db.transaction().execute(async (trx) => appendAudit(trx, writeEntry({ reason: "inside a caller's transaction" }), clock));
     const row = await database.db.selectFrom("audit_log").select(["reason", "mac"]).where("id", "=", entry.id).executeTakeFirstOrThrow();
@@ -195,19 +249,31 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
   it("brackets external side effects with a pending intent and an outcome, and lists intents left without one", async () => {
     const succeeded = await recordIntent(database.db, writeEntry({ action: "user.password_reset", before: null, after: null }), clock);
     await recordOutcome(database.db, succeeded, { outcome: "succeeded", after: { ticket: "sent" } }, clock);
-    const failed = await recordIntent(database.db, writeEntry({ action: "user.mfa_reset", before: null, after: null }), clock);
+    const failed = await recordIntent(database.db, writeEntry({ action: "user.mfa_reset", before: null, after: { factors: 2 } }), clock);
     await recordOutcome(database.db, failed, { outcome: "failed", error: "auth0: 503" }, clock);
     const orphan = await recordIntent(database.db, writeEntry({ action: "user.block", before: null, after: null }), clock);
+    clock.advance(1);
+    const later = await recordIntent(database.db, writeEntry({ action: "user.unblock", before: null, after: null }), clock);
     clock.advance(60_000);
 
     expect(succeeded.entry.outcome).toBe("pending");
+    // An absent before/after is SQL NULL, not a JSON null (a query for "no before" finds it).
+    const nulls = await sql<{ before_null: boolean; after_null: boolean }>`select before is null as before_null, after is null as after_null from audit_log where seq = ${orphan.entry.seq}`.execute(database.db);
+    expect(nulls.rows).toEqual([{ before_null: true, after_null: true }]);
     const outcomes = await database.db.selectFrom("audit_log").select(["outcome", "error", "ticket_id"]).where("operation_id", "=", failed.operationId).orderBy("seq").execute();
     expect(outcomes).toEqual([
       { outcome: "pending", error: null, ticket_id: "1001" },
       { outcome: "failed", error: "auth0: 503", ticket_id: "1001" },
     ]);
+    // The outcome keeps the intent's after unless the result brings its own; only a failure has an error.
+    const afterOf = async (operationId: string) => (await database.db.selectFrom("audit_log").select(["outcome", "after", "error", "action"]).where("operation_id", "=", operationId).orderBy("seq").execute()).at(-1);
+    expect(await afterOf(failed.operationId)).toEqual({ outcome: "failed", after: { factors: 2 }, error: "auth0: 503", action: "user.mfa_reset" });
+    expect(await afterOf(succeeded.operationId)).toEqual({ outcome: "succeeded", after: { ticket: "sent" }, error: null, action: "user.password_reset" });
     const unresolved = await listUnresolvedIntents(database.db, { olderThan: clock.now() });
-    expect(unresolved.map((e) => e.operationId)).toEqual([orphan.operationId]);
+    expect(unresolved.map((e) => e.operationId)).toEqual([orphan.operationId, later.operationId]);
+    expect((await listUnresolvedIntents(database.db, { olderThan: clock.now(), limit: 1 })).map((e) => e.operationId)).toEqual([orphan.operationId]);
+    expect((await listUnresolvedIntents(database.db)).map((e) => e.operationId)).toEqual([orphan.operationId, later.operationId]);
+    expect((await listUnresolvedIntents(database.db, { olderThan: new Date(later.entry.occurredAt) })).map((e) => e.operationId)).toEqual([orphan.operationId]);
     expect(await listUnresolvedIntents(database.db, { olderThan: new Date(orphan.entry.occurredAt) })).toEqual([]);
   });
 });

@@ -36,4 +36,15 @@ describe("canonicalText", () => {
     const value = JSON.parse('{"__proto__":{"k\\u0000":"\\ud800"},"list":["\\udc00",1,null]}') as unknown;
     expect(JSON.stringify(canonicalJsonValue(value))).toBe('{"__proto__":{"k":"\ufffd"},"list":["\ufffd",1,null]}');
   });
+
+  it("gives plain objects, as JSON.parse does: every key enumerable, writable and configurable", () => {
+    const text = '{"a":{"b":"c"},"__proto__":1}';
+    const out = canonicalJsonValue(JSON.parse(text) as Record<string, unknown>);
+    expect(Object.getOwnPropertyDescriptors(out)).toEqual(Object.getOwnPropertyDescriptors(JSON.parse(text)));
+    expect(Object.getOwnPropertyDescriptors(out.a)).toEqual({ b: { value: "c", enumerable: true, writable: true, configurable: true } });
+  });
+
+  it("names what keeps a text from being stored as given", () => {
+    expect([textFault("a\u0000b"), textFault("\ud800 and \u0000"), textFault("a\udc00"), textFault("plain ü 😀")]).toEqual(["nul", "nul", "lone_surrogate", null]);
+  });
 });

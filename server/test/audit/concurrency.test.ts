@@ -1,7 +1,13 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { startAuditSealer, type AuditSealer } from "../../src/audit/sealerLoop.js";
-import { systemClock } from "../../src/clock.js";
+import { ManualClock, systemClock } from "../../src/clock.js";
 import { openDatabase, type Database } from "../../src/db/database.js";
 import { createLogger } from "../../src/logger.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
@@ -106,6 +112,90 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
     // p99 within a second (what the benchmark reports too); the slowest within two on this shared machine.
     expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThanOrEqual(1000);
     expect(lags.at(-1)).toBeLessThanOrEqual(2000);
+  });
+  it("hands each round's checkpoint to the sinks, retries a failing sink with a backed-off round, and re-exports the newest at start", { timeout: 60_000 }, async () => {
+    await resetAuditLog(database.db);
+    const received: { chainSeq: number; at: number }[] = [];
+    let refuse = 2;
+    const sink = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        received.push({ chainSeq: (JSON.parse(body) as { chainSeq: number }).chainSeq, at: performance.now() });
+        res.statusCode = refuse-- > 0 ? 503 : 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/checkpoints`;
+    const dir = mkdtempSync(join(tmpdir(), "steward-sealer-sinks-"));
+    const logs: { level: number; msg: string; sealed?: number; failures?: number }[] = [];
+    const logger = createLogger("debug", { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
+    const withSinks = (sinks: { url?: string; dir?: string }, intervalMs: number) =>
+      startAuditSealer({ db: database.db, keys, logger, clock: systemClock, intervalMs, sinks, seal: { checkpointEvery: 1 } });
+    try {
+      for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry({ reason: `sink ${i}` }), systemClock);
+      // An HTTP sink alone: refused twice, each retry waits the interval doubled per failure, then it takes the checkpoint.
+      const first = withSinks({ url }, 100);
+      await expect.poll(() => received.length, { timeout: 20_000 }).toBe(3);
+      expect(received.map((r) => r.chainSeq)).toEqual([3, 3, 3]);
+      expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(195);
+      expect(received[2]!.at - received[1]!.at).toBeGreaterThanOrEqual(395);
+      // Each refusal is logged as an error with the count of failures in a row; the sealing itself at debug.
+      expect(logs.filter((l) => l.level === 50).map((l) => [l.msg, l.failures])).toEqual([
+        ["audit sealing round failed; retrying", 1],
+        ["audit sealing round failed; retrying", 2],
+      ]);
+      expect(logs.filter((l) => l.level === 20).map((l) => [l.msg, l.sealed])).toEqual([["audit entries sealed", 3]]);
+      for (let i = 0; i < 2; i++) await appendAudit(database.db, writeEntry({ reason: `sink ${3 + i}` }), systemClock);
+      // Stopping seals what is left (a round in progress first) and exports its checkpoint.
+      await first.stop();
+      expect(received.map((r) => r.chainSeq)).toEqual([3, 3, 3, 5]);
+      // A directory sink alone, in a new process: nothing new to seal, and the newest checkpoint is written again at start.
+      const second = withSinks({ dir }, 60_000);
+      await second.sealNow();
+      expect(readdirSync(dir)).toEqual(["checkpoint-000000000005.json"]);
+      expect(JSON.parse(readFileSync(join(dir, "checkpoint-000000000005.json"), "utf8"))).toMatchObject({ chainSeq: 5, entryCount: 5, keyId: keys.keyId, publicKeyPem: keys.publicKeyPem });
+      // With its timer a minute away, only sealNow seals the next entry.
+      await appendAudit(database.db, writeEntry({ reason: "sink 5" }), systemClock);
+      await second.sealNow();
+      expect(readdirSync(dir)).toEqual(["checkpoint-000000000005.json", "checkpoint-000000000006.json"]);
+      await second.stop();
+      expect(received).toHaveLength(4);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await new Promise((resolve) => sink.close(resolve));
+    }
+  });
+});
+
+describe.each(databaseKinds)("the sealer loop's partitions on %s", (kind) => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  }, HOOK_TIMEOUT);
+  afterAll(async () => {
+    await database.close();
+  }, HOOK_TIMEOUT);
+
+  it("creates this and next month's partitions when it starts, and checks again an hour later", async () => {
+    const partitions = async () => (await sql<{ name: string }>`select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'audit_log'::regclass`.execute(database.db)).rows.map((r) => r.name);
+    const clock = new ManualClock(new Date("2037-05-31T23:30:00.000Z"));
+    const running = startAuditSealer({ db: database.db, keys, logger: createLogger("silent"), clock, intervalMs: 60_000, sinks: {} });
+    try {
+      await running.sealNow();
+      expect(await partitions()).toEqual(expect.arrayContaining(["audit_log_y2037m05", "audit_log_y2037m06"]));
+      expect(await partitions()).not.toContain("audit_log_y2037m07");
+      // Within the hour no check is made (one in June would make July); an hour on, it is made.
+      clock.set("2037-06-01T00:29:59.999Z");
+      await running.sealNow();
+      expect(await partitions()).not.toContain("audit_log_y2037m07");
+      clock.set("2037-06-01T00:30:00.000Z");
+      await running.sealNow();
+      expect(await partitions()).toContain("audit_log_y2037m07");
+    } finally {
+      await running.stop();
+    }
   });
 });
 

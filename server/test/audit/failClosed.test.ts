@@ -4,6 +4,8 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { createApp } from "../../src/app.js";
+import { AuditWriteFailed, auditWriteFailed, failClosed } from "../../src/audit/failClosed.js";
+import { Problem } from "../../src/http/problem.js";
 import { createLogger } from "../../src/logger.js";
 import { auditCount, localState, sessionOf, useHarness, versionOf, type Harness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
@@ -98,5 +100,30 @@ describe.each(databaseKinds)("a request whose audit entry cannot be written, on 
         .send({ ticketId: "1006", reason: "undo", target: { type: "account", id: ACCOUNT }, expectedVersion: await versionOf(h.deps, { type: "account", id: ACCOUNT }), input: {} })
         .expect(200);
     }
+  });
+});
+
+describe("the error a failed audit write becomes", () => {
+  it("answers a database outage with the outage's own 503 (and its Retry-After); anything else as the audit log's", () => {
+    const outage = Problem.unavailable("database_unavailable", "The database cannot be reached right now; retry shortly", 5);
+    expect(new AuditWriteFailed(outage).toProblem()).toBe(outage);
+    expect(new AuditWriteFailed(new Error("disk full")).toProblem()).toMatchObject({
+      status: 503,
+      code: "audit_unavailable",
+      detail: "The audit log could not record this request, so Steward did not complete it; try again shortly",
+      retryAfterSeconds: 2,
+    });
+  });
+
+  it("names its cause, and wraps a failure only once", async () => {
+    const failed = new AuditWriteFailed(new Error("disk full"));
+    expect([failed.name, failed.message]).toEqual(["AuditWriteFailed", "the audit entry could not be written: disk full"]);
+    expect(new AuditWriteFailed("no reason").message).toBe("the audit entry could not be written: no reason");
+    expect(auditWriteFailed(failed)).toBe(failed);
+    await expect(failClosed(() => Promise.reject(failed))).rejects.toBe(failed);
+    await expect(failClosed(() => Promise.resolve(7))).resolves.toBe(7);
+    const wrapped = await failClosed(() => Promise.reject(new Error("gone"))).catch((err: unknown) => err);
+    expect(wrapped).toBeInstanceOf(AuditWriteFailed);
+    expect((wrapped as AuditWriteFailed).cause).toEqual(new Error("gone"));
   });
 });

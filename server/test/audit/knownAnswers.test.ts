@@ -1,7 +1,17 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createSecretKey } from "node:crypto";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { canonicalJson, entryMac, jsonValue, sealedEntryHash, verifiedMac, type EntryContent } from "../../src/audit/auditHash.js";
-import { auditKeysFromSecret } from "../../src/audit/sealKey.js";
+import { decodeCursor, encodeCursor } from "../../src/audit/auditQuery.js";
+import { AuditCheckpoint, checkpointFileName, checkpointSignatureValid, exportCheckpoint, signCheckpoint } from "../../src/audit/checkpoints.js";
+import { AuditKeyError, auditKeys, auditKeysFromSecret, auditKeysOf, demoAuditKeyPath, demoAuditSecret, loadAuditKeys } from "../../src/audit/sealKey.js";
+import { ConfigError, type Config } from "../../src/config.js";
+import { TEST_AUDIT_SECRET } from "../support/testConfig.js";
 
 /**
  * What the entry MAC and the sealed-entry hash cover: every field. Dropping, renaming or ignoring any
@@ -104,5 +114,148 @@ describe("the serialisation and marks the MACs rest on (known answers)", () => {
     const mark = { chainSeq: 12, headHash: "ab".repeat(32), verifiedAt: "2026-11-24T12:00:00.000Z" };
     expect(verifiedMac(keys, mark)).toBe("466cebf061c8f346bef480a5bf31a079b2b3e4850746c481c321442d26149cc6");
     expect(verifiedMac(keys, { ...mark, chainSeq: 13 })).not.toBe(verifiedMac(keys, mark));
+  });
+});
+
+describe("the audit key from the configuration", () => {
+  const SECRET = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+  const KEY_ID = "018299866a146631";
+  const withDir = <T>(use: (dir: string) => T): T => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-audit-key-"));
+    try {
+      return use(dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it("takes 32 or more random bytes as hex, in either case and with surrounding blanks; anything else is refused", () => {
+    expect(auditKeysFromSecret(` ${SECRET.toUpperCase()}\n`).keyId).toBe(KEY_ID);
+    expect(auditKeysFromSecret(`${SECRET}abcd`).keyId).not.toBe(KEY_ID);
+    // Each derived key is its own: none can stand in for another.
+    const derived = auditKeysFromSecret(SECRET);
+    expect(derived.entryKey.equals(derived.chainKey)).toBe(false);
+    expect(derived.publicKeyPem).toMatch(/^-----BEGIN PUBLIC KEY-----\n/);
+    expect(() => auditKeysFromSecret("")).toThrow(expect.objectContaining({ name: "AuditKeyError" }));
+    for (const bad of [SECRET.slice(2), `${SECRET}a`, `${SECRET.slice(1)}g`, `x${SECRET}`, `${SECRET}x`, ""]) {
+      expect(() => auditKeysFromSecret(bad), bad).toThrow(new AuditKeyError("the audit key must be at least 64 hex characters (32 random bytes)"));
+    }
+  });
+
+  it("AUDIT_SEAL_KEY first, else AUDIT_SEAL_KEY_FILE, else the demo key under DATA_DIR; production needs one of the first two", () => {
+    withDir((dir) => {
+      const file = join(dir, "seal-key");
+      writeFileSync(file, `${SECRET}\n`);
+      expect(loadAuditKeys({ demo: false, AUDIT_SEAL_KEY: SECRET, AUDIT_SEAL_KEY_FILE: join(dir, "absent"), DATA_DIR: dir }).keyId).toBe(KEY_ID);
+      expect(loadAuditKeys({ demo: false, AUDIT_SEAL_KEY_FILE: file, DATA_DIR: dir }).keyId).toBe(KEY_ID);
+      expect(() => loadAuditKeys({ demo: true, AUDIT_SEAL_KEY_FILE: join(dir, "absent"), DATA_DIR: dir })).toThrow(/^cannot read AUDIT_SEAL_KEY_FILE: ENOENT/);
+      expect(() => loadAuditKeys({ demo: false, DATA_DIR: dir })).toThrow(new AuditKeyError("AUDIT_SEAL_KEY or AUDIT_SEAL_KEY_FILE is required in production mode"));
+      const demo = loadAuditKeys({ demo: true, DATA_DIR: dir });
+      expect(demo.keyId).toBe(auditKeysFromSecret(readFileSync(join(dir, "audit-seal-key"), "utf8")).keyId);
+    });
+  });
+
+  it("the demo key is made once per DATA_DIR, readable by its owner only, and kept; without a directory it lives in memory", () => {
+    withDir((dir) => {
+      const data = join(dir, "data");
+      expect(demoAuditKeyPath(data)).toBe(join(data, "audit-seal-key"));
+      const secret = demoAuditSecret(data);
+      expect(secret).toMatch(/^[0-9a-f]{64}$/);
+      expect(statSync(join(data, "audit-seal-key")).mode & 0o777).toBe(0o600);
+      expect(demoAuditSecret(data)).toBe(secret);
+      // The file holds the secret and a newline; the temporary file it was linked from is gone.
+      expect(readFileSync(join(data, "audit-seal-key"), "utf8")).toBe(`${secret}\n`);
+      expect(readdirSync(data)).toEqual(["audit-seal-key"]);
+    });
+    expect(demoAuditKeyPath("memory")).toBeNull();
+    const inMemory = demoAuditSecret("memory");
+    expect(inMemory).toMatch(/^[0-9a-f]{64}$/);
+    expect(demoAuditSecret("memory")).toBe(inMemory);
+  });
+
+  it("a bad key stops start-up naming the variable it came from; a good one is installed for appendAudit", () => {
+    const config = (env: Partial<Config>) => ({ demo: false, DATA_DIR: "memory", ...env }) as Config;
+    expect(() => auditKeysOf(config({ AUDIT_SEAL_KEY: "abc" }))).toThrow(ConfigError);
+    expect(() => auditKeysOf(config({ AUDIT_SEAL_KEY: "abc" }))).toThrow(/^AUDIT_SEAL_KEY: the audit key must be/);
+    expect(() => auditKeysOf(config({ AUDIT_SEAL_KEY_FILE: "/nonexistent/seal-key" }))).toThrow(/^AUDIT_SEAL_KEY_FILE: cannot read AUDIT_SEAL_KEY_FILE/);
+    expect(() => auditKeysOf(config({}))).toThrow(/^AUDIT_SEAL_KEY_FILE: AUDIT_SEAL_KEY or AUDIT_SEAL_KEY_FILE is required/);
+    // Only an AuditKeyError becomes a configuration error; anything else (a DATA_DIR under a file) passes through as it is.
+    withDir((dir) => {
+      writeFileSync(join(dir, "file"), "");
+      expect(() => auditKeysOf({ ...config({}), demo: true, DATA_DIR: join(dir, "file", "data") })).toThrow(expect.objectContaining({ code: "ENOTDIR" }));
+    });
+    // The tests' own key again (the setup file installed it), as a new object: installed, not merely equal.
+    const installed = auditKeysOf(config({ AUDIT_SEAL_KEY: TEST_AUDIT_SECRET }));
+    expect(auditKeys()).toBe(installed);
+  });
+});
+
+describe("the audit search cursor", () => {
+  const cursorOf = (text: string) => Buffer.from(text).toString("base64url");
+
+  it("is the entry's time and seq behind a prefix, base64url, and reads back exactly", () => {
+    expect(encodeCursor({ occurredAt: "2026-11-24T12:00:00.123Z", seq: 7 })).toBe(cursorOf("at:2026-11-24T12:00:00.123Z|7"));
+    expect(decodeCursor(cursorOf("at:2026-11-24T12:00:00.123Z|7"))).toEqual({ occurredAt: new Date("2026-11-24T12:00:00.123Z"), seq: 7 });
+    expect(decodeCursor(cursorOf("at:2026-11-24T12:00:00.000Z|1")).seq).toBe(1);
+  });
+
+  it("refuses anything else as a bad request naming query.cursor", () => {
+    for (const text of ["xx:2026-11-24T12:00:00.123Z|7", "2026-11-24T12:00:00.123Z|7", "at:2026-11-24T12:00:00.123Z|0", "at:2026-11-24T12:00:00.123Z|-1", "at:2026-11-24T12:00:00.123Z|1.5", "at:2026-11-24T12:00:00.123Z|9007199254740993", "at:2026-11-24T12:00:00.123Z|", "at:yesterday|7", "at:2026-11-24T12:00:00Z|7", "at:|7"]) {
+      expect(() => decodeCursor(cursorOf(text)), text).toThrow(expect.objectContaining({ status: 400, code: "invalid_request", detail: "The cursor is not one this API returned", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } }));
+    }
+  });
+});
+
+describe("the signed checkpoint", () => {
+  const cp = signCheckpoint(keys, { chainSeq: 10, headHash: "ab".repeat(32), entryCount: 10, createdAt: "2026-11-24T12:00:00.000Z" });
+
+  it("signs the domain and every field, in order, with the key's Ed25519 key (checked with Python's cryptography over the same text)", () => {
+    expect(cp).toEqual({
+      chainSeq: 10,
+      headHash: "ab".repeat(32),
+      entryCount: 10,
+      createdAt: "2026-11-24T12:00:00.000Z",
+      keyId: "018299866a146631",
+      signature: "17d86e0e37348caff348a484ad11d88e5dadd69e12933141a5242b1ad69a594a2b3d2bf7c3d4620b083aebbe4a404de235229a696aa332f7bddd3a1a20b2eb0f",
+    });
+    expect(checkpointSignatureValid(keys.publicKey, cp)).toBe(true);
+    const changed: Partial<AuditCheckpoint>[] = [{ chainSeq: 11 }, { headHash: "ac".repeat(32) }, { entryCount: 9 }, { createdAt: "2026-11-24T12:00:00.001Z" }, { keyId: "018299866a146632" }, { signature: "00" }, { signature: "not hex" }];
+    expect(changed.filter((change) => checkpointSignatureValid(keys.publicKey, { ...cp, ...change }))).toEqual([]);
+    // A key verify cannot use at all fails the check instead of throwing.
+    expect(checkpointSignatureValid(createSecretKey(keys.chainKey), cp)).toBe(false);
+  });
+
+  it("as an auditor's copy: the schema takes only well-formed checkpoints, the file name sorts by position", () => {
+    expect(AuditCheckpoint.parse(cp)).toEqual(cp);
+    for (const bad of [{ chainSeq: 0 }, { chainSeq: 1.5 }, { headHash: "AB".repeat(32) }, { headHash: "ab".repeat(31) }, { headHash: `${"ab".repeat(32)}0` }, { entryCount: -1 }, { createdAt: "yesterday" }, { signature: "xyz" }, { signature: "" }]) {
+      expect(AuditCheckpoint.safeParse({ ...cp, ...bad }).success, JSON.stringify(bad)).toBe(false);
+    }
+    expect(AuditCheckpoint.parse({ ...cp, entryCount: 0 }).entryCount).toBe(0);
+    expect(checkpointFileName({ chainSeq: 10 })).toBe("checkpoint-000000000010.json");
+    expect(checkpointFileName({ chainSeq: 123456789012 })).toBe("checkpoint-123456789012.json");
+  });
+
+  it("an HTTP sink gets it as JSON with the public key; a refusal throws naming the sink's origin and status", async () => {
+    const bodies: { contentType: string | undefined; method: string | undefined; body: unknown }[] = [];
+    let status = 200;
+    const sink = createServer((req, res) => {
+      let body = "";
+      req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      req.on("end", () => {
+        bodies.push({ contentType: req.headers["content-type"], method: req.method, body: JSON.parse(body) });
+        res.statusCode = status;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const origin = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    try {
+      await exportCheckpoint({ url: `${origin}/cp?token=secret` }, cp, keys.publicKeyPem);
+      expect(bodies).toEqual([{ contentType: "application/json", method: "POST", body: { ...cp, publicKeyPem: keys.publicKeyPem } }]);
+      status = 502;
+      await expect(exportCheckpoint({ url: `${origin}/cp?token=secret` }, cp, keys.publicKeyPem)).rejects.toThrow(new Error(`checkpoint sink ${origin} answered 502`));
+    } finally {
+      await new Promise((resolve) => sink.close(resolve));
+    }
   });
 });

@@ -5,7 +5,7 @@ import { entryMac } from "../../src/audit/auditHash.js";
 import { appendAudit, entryContent } from "../../src/audit/auditLog.js";
 import { toAuditRow } from "../../src/audit/auditRow.js";
 import { searchAudit } from "../../src/audit/auditQuery.js";
-import { sealPending } from "../../src/audit/sealer.js";
+import { ensureAuditPartitions, sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
@@ -91,6 +91,12 @@ describe.each(databaseKinds)("audit_log partitions on %s", (kind) => {
     expect(rows.map((r) => r.part)).toEqual(["audit_log_y2031m07"]);
     await sealPending(database.db, keys);
     expect((await verifyAuditChain(database.db, keys, { mode: "full" })).ok).toBe(true);
+  });
+
+  it("the sealer keeps the month of the time given and the next one ready, across a year's end", async () => {
+    const before = new Set(await partitionsOf(database.db));
+    await ensureAuditPartitions(database.db, new Date("2034-12-31T23:59:59.999Z"));
+    expect((await partitionsOf(database.db)).filter((name) => !before.has(name))).toEqual(["audit_log_y2034m12", "audit_log_y2035m01"]);
   });
 
   it("recreates a month whose creation rolled back with the transaction that made it", async () => {

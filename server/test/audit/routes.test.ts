@@ -90,7 +90,8 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
       ],
     ];
     for (const [query, keep] of cases) {
-      const page = await search(query);
+      // Bounded to the dataset's hour unless the case sets its own window: other tests write later entries.
+      const page = await search({ to: new Date(START + 60 * MINUTE).toISOString(), ...query });
       const expected = newestFirst(dataset.filter(keep));
       expect(expected.length, JSON.stringify(query)).toBeGreaterThan(0);
       expect(page.entries.map((e) => e.seq), JSON.stringify(query)).toEqual(expected);
@@ -103,7 +104,8 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(edge.entries.map((e) => e.seq)).toEqual([60]);
     // Entries come back exactly as stored and hashed.
     const one = (await search({ ticketId: "2003", action: "user.password_reset" })).entries[0];
-    expect(one).toEqual(dataset.find((e) => e.seq === one?.seq));
+    // (Sealed or not yet, as the tests that ran before left it: the verify route seals first.)
+    expect({ ...one, seal: null }).toEqual(dataset.find((e) => e.seq === one?.seq));
   });
 
   it("pages with an opaque cursor and never repeats or skips an entry while others are written", async () => {
@@ -155,6 +157,26 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
       const res = await request(app).get("/api/audit").query(query).set("Authorization", admin).expect(400);
       expect(res.body.errors.map((e: { field: string }) => e.field), JSON.stringify(query)).toContain(field);
     }
+  });
+
+  it("shows support agents their own entries and those of tickets they acted on; operations and admins see all", async () => {
+    // An admin's entry on a ticket no support agent touched (no dataset filter above matches it).
+    const elsewhere = await appendAudit(
+      deps.database.db,
+      { actor: demoActor("admin"), action: "user.unblock", target: { type: "user", id: "usr_x_1", accountId: "acc_x_1" }, ticketId: "2999", reason: "elsewhere", outcome: "succeeded" },
+      deps.clock,
+    );
+    const full = await bearerFor(deps, "support_full");
+    for (const auth of [reader, full]) {
+      expect((await search({ ticketId: "2999" }, auth)).entries).toEqual([]);
+      const csv = await request(app).get("/api/audit/export").query({ format: "ndjson", ticketId: "2999" }).set("Authorization", auth).expect(200);
+      expect(csv.text).toBe("");
+      // A ticket they acted on shows every entry on it, whoever wrote it (here by each of the three roles).
+      const onTicket = newestFirst(dataset.filter((e) => e.ticketId === "2000" && e.action === "user.suspend"));
+      expect(new Set(dataset.filter((e) => onTicket.includes(e.seq)).map((e) => e.actor.staffId)).size).toBe(3);
+      expect((await search({ ticketId: "2000", action: "user.suspend" }, auth)).entries.map((e) => e.seq)).toEqual(onTicket);
+    }
+    for (const auth of [ops, admin]) expect((await search({ ticketId: "2999" }, auth)).entries.map((e) => e.seq)).toEqual([elsewhere.seq]);
   });
 
   it("records one audit.search entry per search, with the ticket and the filters", async () => {
@@ -248,16 +270,22 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
 
     const ok = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
     expect(ok.body).toMatchObject({ ok: true, mode: "full", unsealed: 0, breaks: [] });
-    expect(ok.body.entries).toBeGreaterThan(2000);
+    expect(ok.body.entries).toBeGreaterThanOrEqual(dataset.length);
     // The next one starts from the head that one recorded.
     const incremental = await request(app).get("/api/audit/verify").set("Authorization", admin).expect(200);
     expect(incremental.body).toMatchObject({ ok: true, mode: "incremental", fromSeq: ok.body.headSeq });
 
     await asSuperuser(deps.database.db, (db) => sql`update audit_log set ticket_id = '9999' where seq = 42`.execute(db));
     await asSuperuser(deps.database.db, (db) => sql`update audit_log set reason = 'quietly' where seq = 7`.execute(db));
-    const broken = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
-    expect(broken.body).toMatchObject({ ok: false, breaks: [{ brokenAt: 7, reason: "changed" }, { brokenAt: 42, reason: "changed" }] });
-    expect(broken.body.breaks[1].entryId).toBe(dataset[41]?.id);
+    try {
+      const broken = await request(app).get("/api/audit/verify").query({ full: "true" }).set("Authorization", admin).expect(200);
+      expect(broken.body).toMatchObject({ ok: false, breaks: [{ brokenAt: 7, reason: "changed" }, { brokenAt: 42, reason: "changed" }] });
+      expect(broken.body.breaks[1].entryId).toBe(dataset[41]?.id);
+    } finally {
+      // The dataset as it was, for the tests that run after this one.
+      await asSuperuser(deps.database.db, (db) => sql`update audit_log set ticket_id = ${dataset[41]!.ticketId} where seq = 42`.execute(db));
+      await asSuperuser(deps.database.db, (db) => sql`update audit_log set reason = ${dataset[6]!.reason} where seq = 7`.execute(db));
+    }
     const own = await deps.database.db.selectFrom("audit_log").select("after").where("action", "=", "audit.verify").where("outcome", "=", "succeeded").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow();
     expect(own.after).toMatchObject({ result: { ok: false, breaks: 2, brokenAt: 7, reason: "changed" } });
   });

@@ -1,6 +1,7 @@
+import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
-import { sealPending, sealRound } from "../../src/audit/sealer.js";
+import { AUDIT_SEALER_LOCK, sealPending, sealRound } from "../../src/audit/sealer.js";
 import { systemClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
@@ -37,6 +38,32 @@ describe.each(databaseKinds)("sealing a backlog in resumed rounds, on %s", (kind
     expect(chain.map((c) => c.entry_seq)).toEqual(seqs);
   });
 
+  it("writes a checkpoint on the first round, then after checkpointEvery entries or checkpointIntervalMs if the chain grew since the last", async () => {
+    const t0 = Date.parse("2026-11-24T12:00:00.000Z");
+    const append = async (n: number) => {
+      for (let i = 0; i < n; i++) await appendAudit(database.db, writeEntry({ reason: `cadence ${i}` }), systemClock);
+    };
+    const round = async (atMs: number, options: { checkpointEvery?: number; checkpointIntervalMs?: number } = {}) => (await sealRound(database.db, keys, { now: () => new Date(t0 + atMs), ...options })).checkpoint;
+    expect(await round(0)).toBeNull();
+    await append(3);
+    expect(await round(0, { checkpointEvery: 5, checkpointIntervalMs: 1000 })).toMatchObject({ chainSeq: 3, entryCount: 3, createdAt: "2026-11-24T12:00:00.000Z" });
+    await append(4);
+    expect(await round(999, { checkpointEvery: 5, checkpointIntervalMs: 1000 })).toBeNull();
+    await append(1);
+    expect(await round(999, { checkpointEvery: 5, checkpointIntervalMs: 1000 })).toMatchObject({ chainSeq: 8, entryCount: 8 });
+    await append(1);
+    expect(await round(1998, { checkpointEvery: 5, checkpointIntervalMs: 1000 })).toBeNull();
+    // Time is up with nothing sealed in this round: the chain grew since the last checkpoint, so it gets one.
+    expect(await round(1999, { checkpointEvery: 5, checkpointIntervalMs: 1000 })).toMatchObject({ chainSeq: 9, createdAt: "2026-11-24T12:00:01.999Z" });
+    expect(await round(5000, { checkpointEvery: 5, checkpointIntervalMs: 1000 })).toBeNull();
+    // The defaults: every 10,000 entries or a minute after the last checkpoint.
+    await append(1);
+    expect(await round(1999 + 59_999)).toBeNull();
+    expect(await round(1999 + 60_000)).toMatchObject({ chainSeq: 10 });
+    const stored = await database.db.selectFrom("audit_checkpoint").select(["chain_seq", "entry_count"]).orderBy("chain_seq").execute();
+    expect(stored).toEqual([3, 8, 9, 10].map((n) => ({ chain_seq: n, entry_count: n })));
+  });
+
   it("a resumed round still finds an entry written after the last round's snapshot with a lower seq than where it stopped", async () => {
     for (let i = 0; i < 20; i++) await appendAudit(database.db, writeEntry({ reason: `backlog ${i}` }), systemClock);
     const first = await sealRound(database.db, keys, { batchSize: 5 });
@@ -61,6 +88,28 @@ describe("an entry committed between two rounds of a catch-up, on postgres", () 
   afterAll(async () => {
     await database.close();
   }, HOOK_TIMEOUT);
+
+  it("a round while another sealer holds the lock does nothing, and says it was not the leader", async () => {
+    await resetAuditLog(database.db);
+    await appendAudit(database.db, writeEntry({ reason: "waits for the leader" }), systemClock);
+    let release!: () => void;
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const leader = database.db.transaction().execute(async (trx) => {
+      await sql`select pg_advisory_xact_lock(${AUDIT_SEALER_LOCK})`.execute(trx);
+      locked();
+      await new Promise<void>((resolve) => (release = resolve));
+    });
+    await isLocked;
+    try {
+      expect(await sealRound(database.db, keys)).toEqual({ leader: false, sealed: 0, headSeq: 0, more: false, checkpoint: null });
+      expect(await sealPending(database.db, keys)).toEqual({ leader: false, sealed: 0, checkpoints: [] });
+    } finally {
+      release();
+      await leader;
+    }
+    expect(await sealPending(database.db, keys)).toMatchObject({ leader: true, sealed: 1 });
+  });
 
   it("has a lower seq than where the round stopped and is sealed by the resumed rounds, after the entries that were visible before it", async () => {
     await resetAuditLog(database.db);

@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { entryMac, GENESIS_HASH, sealedEntryHash, chainLink } from "../../src/audit/auditHash.js";
+import { entryMac, GENESIS_HASH, sealedEntryHash, chainLink, verifiedMac } from "../../src/audit/auditHash.js";
 import { appendAudit, entryContent } from "../../src/audit/auditLog.js";
+import { auditHeadSeq } from "../../src/audit/auditQuery.js";
 import { toAuditEntry, toAuditRow } from "../../src/audit/auditRow.js";
 import { AuditCheckpoint, exportCheckpoint } from "../../src/audit/checkpoints.js";
 import { sealPending } from "../../src/audit/sealer.js";
@@ -163,6 +164,79 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       ]);
     });
 
+    it("a seal moved as far as the search for its old position reaches (256 positions), and one moved further", async () => {
+      await asSuperuser(database.db, (db) => sql`update audit_seal set chain_seq = 257 where chain_seq = 1`.execute(db));
+      const moved = await full();
+      expect(moved.breaks.map((b) => [b.chainSeq, b.brokenAt, b.reason])).toEqual([
+        [1, null, "deleted"],
+        [11, null, "deleted"],
+        [257, 1, "reordered"],
+      ]);
+      expect(moved.breaks.map((b) => b.detail)).toEqual([
+        "chain position 1 is missing: sealed entries were removed with their seals",
+        "chain positions 11–256 are missing: sealed entries were removed with their seals",
+        "the seal of entry 1 was moved from chain position 1 to 257",
+      ]);
+      // One position further, its old place is out of reach: the seal only fails its MAC.
+      await asSuperuser(database.db, (db) => sql`update audit_seal set chain_seq = 258 where chain_seq = 257`.execute(db));
+      expect((await full()).breaks.at(-1)).toEqual({ brokenAt: 1, chainSeq: 258, entryId: moved.breaks[2]!.entryId, reason: "changed", detail: "the seal of entry 1 at chain position 258 was rewritten: its MAC does not verify" });
+    });
+
+    it("seals re-linked with the chain key (spliced from another chain sealed with the same key): at each, not at the position after", async () => {
+      // Valid links whose prev_hash is not the position before: only the link to the position before catches them.
+      for (const chainSeq of [1, 5]) {
+        const seal = await database.db.selectFrom("audit_seal").selectAll().where("chain_seq", "=", chainSeq).executeTakeFirstOrThrow();
+        const prevHash = "f".repeat(64);
+        const hash = chainLink(keys, { chainSeq, prevHash, entrySeq: seal.entry_seq, entryId: seal.entry_id, entryHash: seal.entry_hash });
+        await asSuperuser(database.db, (db) => sql`update audit_seal set prev_hash = ${prevHash}, hash = ${hash} where chain_seq = ${chainSeq}`.execute(db));
+      }
+      const result = await full();
+      expect(result.breaks.map((b) => [b.chainSeq, b.reason])).toEqual([
+        [1, "reordered"],
+        [5, "reordered"],
+      ]);
+      expect(result.breaks[1]?.detail).toBe("entry 5 was sealed after a different entry than the one now before it at chain position 5");
+    });
+
+    it("a head re-sealed with the chain key over a changed entry, against the database's own signed checkpoint", async () => {
+      const seal = await database.db.selectFrom("audit_seal").selectAll().where("chain_seq", "=", 10).executeTakeFirstOrThrow();
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'rewritten, and re-sealed' where seq = 10`.execute(db));
+      const row = await database.db.selectFrom("audit_log").selectAll().where("seq", "=", 10).executeTakeFirstOrThrow();
+      const entryHash = sealedEntryHash(toAuditEntry(row));
+      const hash = chainLink(keys, { chainSeq: 10, prevHash: seal.prev_hash, entrySeq: 10, entryId: seal.entry_id, entryHash });
+      await asSuperuser(database.db, (db) => sql`update audit_seal set entry_hash = ${entryHash}, hash = ${hash} where chain_seq = 10`.execute(db));
+      expect((await full()).breaks).toMatchObject([{ chainSeq: 10, brokenAt: 10, reason: "changed", detail: "chain position 10 no longer has the head recorded by checkpoint 10" }]);
+    });
+
+    it("a cut-off tail against the checkpoint still in the database, an anchor given taking its place", async () => {
+      await asSuperuser(database.db, async (db) => {
+        await sql`delete from audit_log where seq >= 9`.execute(db);
+        await sql`delete from audit_seal where chain_seq >= 9`.execute(db);
+      });
+      expect((await full()).breaks).toEqual([{ brokenAt: null, chainSeq: 10, entryId: null, reason: "deleted", detail: "the chain ends at position 8, before position 10 recorded by checkpoint 10" }]);
+      const cp = await database.db.selectFrom("audit_checkpoint").select("head_hash").where("chain_seq", "=", 10).executeTakeFirstOrThrow();
+      const anchored = await verifyAuditChain(database.db, keys, { mode: "full", record: false, anchors: [{ chainSeq: 10, hash: cp.head_hash }] });
+      expect(anchored.breaks.map((b) => b.detail)).toEqual(["the chain ends at position 8, before position 10 recorded by the anchor given"]);
+    });
+
+    it("a deleted sealed entry and a forged row that makes the count add up again: both", async () => {
+      const deleted = await database.db.selectFrom("audit_log").select("id").where("seq", "=", 7).executeTakeFirstOrThrow();
+      await asSuperuser(database.db, (db) => sql`delete from audit_log where seq = 7`.execute(db));
+      const forged = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+      await database.db.insertInto("audit_log").values(toAuditRow(forged, entryMac(outsiderKeys, forged))).execute();
+      expect((await full()).breaks).toEqual([
+        { brokenAt: 7, chainSeq: 7, entryId: deleted.id, reason: "deleted", detail: "entry 7 was sealed at chain position 7 and is no longer in the log" },
+        { brokenAt: 11, chainSeq: null, entryId: forged.id, reason: "inserted", detail: "entry 11 carries a MAC that does not verify: it was not written by Steward" },
+      ]);
+    });
+
+    it("an unsealed row planted below the sealer's horizon (triggers off, an old tx): the full verify still finds it", async () => {
+      const forged = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+      // seq and tx are the database's own columns (no insert type has them): with its triggers off, the row gives them.
+      await asSuperuser(database.db, (db) => db.insertInto("audit_log").values({ ...toAuditRow(forged, entryMac(outsiderKeys, forged)), seq: 50, tx: "1" } as never).execute());
+      expect((await full()).breaks).toMatchObject([{ brokenAt: 50, chainSeq: null, entryId: forged.id, reason: "inserted" }]);
+    });
+
     it("every break, not only the first", async () => {
       const forged = entryContent(writeEntry(), { id: randomUUID(), occurredAt: clock.now().toISOString() });
       await database.db.insertInto("audit_log").values(toAuditRow(forged, entryMac(outsiderKeys, forged))).execute();
@@ -208,7 +282,102 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
 
     it("a forged checkpoint in the database", async () => {
       await database.db.insertInto("audit_checkpoint").values({ chain_seq: 12, head_hash: "a".repeat(64), entry_count: 12, created_at: clock.now(), key_id: keys.keyId, signature: "00" }).execute();
-      expect((await full()).breaks).toMatchObject([{ chainSeq: 12, reason: "inserted" }]);
+      expect((await full()).breaks).toEqual([{ brokenAt: null, chainSeq: 12, entryId: null, reason: "inserted", detail: "checkpoint at chain position 12 does not carry a valid signature" }]);
+    });
+  });
+
+  describe("what verify accepts, lists and records", () => {
+    it("lists at most maxBreaks breaks and says the list is truncated", async () => {
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'edited' where seq in (2, 4, 6)`.execute(db));
+      expect(await verifyAuditChain(database.db, keys, { mode: "full", record: false, maxBreaks: 3 })).toMatchObject({ ok: false, truncated: false, breaks: [{ brokenAt: 2 }, { brokenAt: 4 }, { brokenAt: 6 }] });
+      const cut = await verifyAuditChain(database.db, keys, { mode: "full", record: false, maxBreaks: 2 });
+      expect(cut).toMatchObject({ ok: false, truncated: true, entries: 10 });
+      expect(cut.breaks.map((b) => b.brokenAt)).toEqual([2, 4]);
+    });
+
+    it("reads sealed entries whose seqs are far apart (the sequence jumped) as well as close ones", async () => {
+      await sql`select setval('audit_log_seq', 1000)`.execute(database.db);
+      const far = await appendAudit(database.db, writeEntry({ reason: "after the jump" }), clock);
+      expect(far.seq).toBe(1001);
+      await sealPending(database.db, keys);
+      expect(await full()).toMatchObject({ ok: true, entries: 11, headSeq: 11, unsealed: 0 });
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'edited' where seq = 1001`.execute(db));
+      expect(await breaksOf()).toEqual([[1001, "changed"]]);
+    });
+
+    it("accepts entries without a MAC up to the legacy head (written before entry MACs existed), and none after it", async () => {
+      const unmaced = async (reason: string) => {
+        const content = entryContent(writeEntry({ reason }), { id: randomUUID(), occurredAt: clock.now().toISOString() });
+        await database.db.insertInto("audit_log").values({ ...toAuditRow(content, "0".repeat(64)), mac: null }).execute();
+      };
+      await unmaced("legacy 11");
+      await unmaced("forged 12");
+      const setLegacyHead = async (seq: number) => {
+        await sql`alter table audit_legacy disable trigger all`.execute(database.db);
+        await sql`update audit_legacy set head_seq = ${seq}`.execute(database.db);
+        await sql`alter table audit_legacy enable trigger all`.execute(database.db);
+      };
+      await setLegacyHead(11);
+      try {
+        // Outside the chain, then sealed: 11 is legacy, 12 is not Steward's.
+        expect(await breaksOf()).toEqual([[12, "inserted"]]);
+        expect((await full()).unsealed).toBe(1);
+        await sealPending(database.db, keys);
+        expect(await breaksOf()).toEqual([[12, "inserted"]]);
+        expect((await full()).breaks[0]?.detail).toBe("entry 12 carries no MAC: it was not written by Steward");
+      } finally {
+        await setLegacyHead(0);
+      }
+    });
+
+    it("records an intact verify with its time and a MAC, ignores a mark the database forged, and checks anchors before its start directly", async () => {
+      const at = new Date("2026-11-25T08:00:00.000Z");
+      expect(await verifyAuditChain(database.db, keys, { now: () => at })).toMatchObject({ ok: true, mode: "full" });
+      const head = await database.db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", 10).executeTakeFirstOrThrow();
+      const marks = await database.db.selectFrom("audit_verified").selectAll().execute();
+      expect(marks).toEqual([{ chain_seq: 10, head_hash: head.hash, verified_at: at, mac: verifiedMac(keys, { chainSeq: 10, headHash: head.hash, verifiedAt: at.toISOString() }) }]);
+      // Three more sealed entries, and a newer mark for them without a valid MAC: not a starting point.
+      for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry(), clock);
+      await sealPending(database.db, keys, { checkpointEvery: 1_000_000, checkpointIntervalMs: 3_600_000 });
+      const forgedHead = await database.db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", 13).executeTakeFirstOrThrow();
+      await database.db.insertInto("audit_verified").values({ chain_seq: 13, head_hash: forgedHead.hash, verified_at: at, mac: "0".repeat(64) }).execute();
+      await asSuperuser(database.db, (db) => sql`update audit_log set reason = 'after the good mark' where seq = 12`.execute(db));
+      await asSuperuser(database.db, (db) => sql`delete from audit_seal where chain_seq = 3`.execute(db));
+      const progress: [number, number][] = [];
+      const resumed = await verifyAuditChain(database.db, keys, {
+        anchors: [
+          { chainSeq: 2, hash: (await database.db.selectFrom("audit_seal").select("hash").where("chain_seq", "=", 2).executeTakeFirstOrThrow()).hash },
+          { chainSeq: 3, hash: "d".repeat(64) },
+          { chainSeq: 4, hash: "e".repeat(64) },
+          { chainSeq: 10, hash: "f".repeat(64) },
+        ],
+        onProgress: (checked, total) => progress.push([checked, total]),
+      });
+      expect(resumed).toMatchObject({ ok: false, mode: "incremental", fromSeq: 10, entries: 3 });
+      expect(progress).toEqual([[3, 3]]);
+      // Anchors at or before the start (10 included) are checked against their seals (2 holds); the walk checks the rest.
+      expect(resumed.breaks.map((b) => [b.chainSeq, b.brokenAt, b.reason, b.detail])).toEqual([
+        [3, null, "deleted", "chain position 3, recorded by the anchor given, is missing"],
+        [4, 4, "changed", "chain position 4 no longer has the head recorded by the anchor given"],
+        [10, 10, "changed", "chain position 10 no longer has the head recorded by the anchor given"],
+        [12, 12, "changed", "entry 12 was changed after it was sealed: its content no longer matches its seal"],
+      ]);
+      expect(resumed.breaks[1]?.entryId).toBe((await database.db.selectFrom("audit_log").select("id").where("seq", "=", 4).executeTakeFirstOrThrow()).id);
+      // A broken result is never recorded as a starting point.
+      expect(await database.db.selectFrom("audit_verified").select("chain_seq").orderBy("chain_seq").execute()).toEqual([{ chain_seq: 10 }, { chain_seq: 13 }]);
+    });
+
+    it("starts over from the first entry when the recorded head's seal is gone, and records nothing for an empty log", async () => {
+      expect((await verifyAuditChain(database.db, keys)).ok).toBe(true);
+      await asSuperuser(database.db, async (db) => {
+        await sql`delete from audit_seal where chain_seq = 10`.execute(db);
+        await sql`delete from audit_log where seq = 10`.execute(db);
+        await sql`delete from audit_checkpoint where chain_seq = 10`.execute(db);
+      });
+      expect(await verifyAuditChain(database.db, keys)).toMatchObject({ mode: "full", ok: true, entries: 9, headSeq: 9 });
+      await resetAuditLog(database.db);
+      expect(await verifyAuditChain(database.db, keys)).toMatchObject({ ok: true, entries: 0, headSeq: null });
+      expect(await database.db.selectFrom("audit_verified").selectAll().execute()).toEqual([]);
     });
   });
 
@@ -244,6 +413,8 @@ describe.each(databaseKinds)("audit log tamper resistance on %s", (kind) => {
       ]);
       await resetAuditLog(database.db);
       expect(await full()).toEqual({ ok: true, mode: "full", fromSeq: 0, entries: 0, headSeq: null, headHash: GENESIS_HASH, unsealed: 0, breaks: [], truncated: false });
+      // An export of an empty log goes up to seq 0.
+      expect(await auditHeadSeq(database.db)).toBe(0);
     });
   });
 });
