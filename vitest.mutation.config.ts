@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
+import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type Reporter, type TestModule, type TestSpecification, type Vitest } from "vitest/node";
 import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js";
@@ -78,20 +79,27 @@ class CheapFirst extends BaseSequencer {
   }
 }
 
+/**
+ * STEWARD_MUTATION_FRESH_THREADS=1: Stryker's own pool (a new thread and fresh imports per run). The kept thread
+ * reports some mutants as surviving that a fresh import kills (see scripts/mutation/confirmSurvivors.ts), so the
+ * survivors of a run are tried once more this way before they count.
+ */
+const freshThreads = process.env.STEWARD_MUTATION_FRESH_THREADS === "1";
+
+/** Stryker's runner forces `pool: "threads"` (a new worker, and a fresh import of the app, per mutant); set after
+ * its options are applied, this keeps one thread and its modules across runs (see keptWorkerPool). */
+const keptThread: Plugin = {
+  name: "steward-kept-thread",
+  configureVitest({ project, vitest }) {
+    project.config.pool = keptThreads.name;
+    project.config.poolRunner = keptThreads;
+    project.config.isolate = false;
+    vitest.onClose(endKeptThread);
+  },
+};
+
 export default defineConfig({
-  plugins: [
-    {
-      // Stryker's runner forces `pool: "threads"` (a new worker, and a fresh import of the app, per mutant);
-      // set after its options are applied, this keeps one thread and its modules across runs (see keptWorkerPool).
-      name: "steward-kept-thread",
-      configureVitest({ project, vitest }) {
-        project.config.pool = keptThreads.name;
-        project.config.poolRunner = keptThreads;
-        project.config.isolate = false;
-        vitest.onClose(endKeptThread);
-      },
-    },
-  ],
+  plugins: freshThreads ? [] : [keptThread],
   test: {
     environment: "node",
     // A mutant that makes a request or a set-up hang fails at these limits, instead of holding the run until
