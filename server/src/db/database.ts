@@ -5,6 +5,7 @@ import { unaccent } from "@electric-sql/pglite/contrib/unaccent";
 import { Kysely, PostgresDialect, sql, type PostgresPool, type PostgresPoolClient, type RawBuilder } from "kysely";
 import pg from "pg";
 import { lockDataDir } from "./dataDirLock.js";
+import { databaseFault } from "./databaseFaults.js";
 import { PGliteDialect } from "./pgliteDialect.js";
 import type { DB } from "./schema.js";
 
@@ -75,13 +76,6 @@ export function preparedStatement(name: string): RawBuilder<unknown> {
   return sql.raw(`/* prepared:${name} */`);
 }
 
-/** The connection was gone when the statement was sent: the backend had ended, or the socket was reset. */
-function isLostConnection(err: unknown): boolean {
-  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === "string" && (code === "57P01" || code === "57P02" || code === "ECONNRESET" || code === "EPIPE" || code.startsWith("08"))) return true;
-  return typeof message === "string" && /^Connection terminated|is not queryable/.test(message);
-}
-
 /** Statements that change nothing: run again on another connection, they cannot apply twice. */
 const REPEATABLE = /^(?:\/\* prepared:[a-z0-9_]+ \*\/\s*)?(?:begin|select)\b/i;
 
@@ -117,7 +111,8 @@ function namedStatementPool(pool: pg.Pool, attempts: number): PostgresPool {
           try {
             return await send(client, text, values);
           } catch (err) {
-            if (!retryable || attempt >= attempts || !isLostConnection(err)) throw err;
+            // A statement on a checked-out connection can only meet the "unavailable" faults of a lost connection.
+            if (!retryable || attempt >= attempts || databaseFault(err) !== "unavailable") throw err;
             // Passing the error makes the pool destroy the client instead of keeping it.
             client.release(err as Error);
             held = false;
