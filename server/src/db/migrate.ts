@@ -24,6 +24,7 @@ import * as m031 from "./migrations/031_console_flag_index.js";
 import * as m032 from "./migrations/032_console_cap_index.js";
 import * as m033 from "./migrations/033_requester_picks.js";
 import * as m035 from "./migrations/035_audit_flags.js";
+import * as m036 from "./migrations/036_subscription_hints.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -52,6 +53,7 @@ export const migrations: Record<string, Migration> = {
   "032_console_cap_index": m032,
   "033_requester_picks": m033,
   "035_audit_flags": m035,
+  "036_subscription_hints": m036,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

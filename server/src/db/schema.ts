@@ -65,6 +65,13 @@ export interface BillingCustomersTable {
   created_at: CreatedAt;
 }
 
+/** The customer's current subscription id when last read from the billing provider (migration 036): a hint, see stripeBilling.ts. */
+export interface BillingSubscriptionHintsTable {
+  customer_id: string;
+  subscription_id: string;
+  updated_at: Timestamp;
+}
+
 export interface BillingSubscriptionsTable {
   id: string;
   customer_id: string;
@@ -489,6 +496,7 @@ export interface DB {
   user_sessions: UserSessionsTable;
   billing_customers: BillingCustomersTable;
   billing_subscriptions: BillingSubscriptionsTable;
+  billing_subscription_hints: BillingSubscriptionHintsTable;
   billing_invoices: BillingInvoicesTable;
   billing_balance_transactions: BillingBalanceTransactionsTable;
   activity_events: ActivityEventsTable;

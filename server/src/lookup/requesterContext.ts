@@ -179,7 +179,7 @@ async function fetchParts(sources: ContextSources, user: RequesterUser, accountR
   const [identityResult, accountResult, billingResult, activityResult, auditResult] = await Promise.allSettled([
     start(() => identity.getIdentity({ id: user.id, idpId: user.idp_id, email: user.email })),
     start(account),
-    start(() => billing.getBilling({ id: user.account_id, billingCustomerId: user.billing_customer_id })),
+    start(() => billing.getBilling({ id: user.account_id, billingCustomerId: user.billing_customer_id, subscriptionHint: user.billing_subscription_hint })),
     start(() => loadRecentActivity(db, user.account_id)),
     start(() => loadAccountAuditLines(db, user.account_id)),
   ]);

@@ -11,6 +11,8 @@ import { userHit } from "./search.js";
 export interface RequesterUser extends User {
   account_name: string;
   billing_customer_id: string | null;
+  /** The billing customer's current subscription id as last kept (providers/subscriptionHints.ts), read in the same statement. */
+  billing_subscription_hint: string | null;
 }
 
 export type Resolution =
@@ -26,8 +28,10 @@ function usersQuery(db: Kysely<DB>) {
   return db
     .selectFrom("users as u")
     .innerJoin("accounts as a", "a.id", "u.account_id")
+    // No round trip of its own: the billing part can ask Stripe's invoice preview beside the subscription list.
+    .leftJoin("billing_subscription_hints as h", "h.customer_id", "a.billing_customer_id")
     .selectAll("u")
-    .select(["a.name as account_name", "a.billing_customer_id"]);
+    .select(["a.name as account_name", "a.billing_customer_id", "h.subscription_id as billing_subscription_hint"]);
 }
 
 export async function resolveRequester(db: Kysely<DB>, requester: ContextQuery): Promise<Resolution> {

@@ -13,6 +13,7 @@ import type { BillingPort, IdentityPort } from "./ports.js";
 import { createStripeClient } from "./stripe/stripeClient.js";
 import { classifyStripeError } from "./stripe/stripeErrors.js";
 import { StripeBilling } from "./stripe/stripeBilling.js";
+import { databaseSubscriptionHints } from "./subscriptionHints.js";
 
 export type { BillingPort, IdentityPort } from "./ports.js";
 
@@ -56,10 +57,12 @@ export function createAuth0Identity({ config, clock, logger, policy }: Omit<Prov
   return new Auth0Identity(client, new ProviderCaller("auth0", callPolicy, classifyAuth0Error, { logger }), { connection: config.AUTH0_CONNECTION, clock });
 }
 
-export function createStripeBilling({ config, logger, policy }: Omit<ProviderDeps, "db" | "clock">): StripeBilling {
+/** With `db`, subscription hints are kept in the database for every process; without, in this one's memory. */
+export function createStripeBilling({ config, logger, policy, db, clock }: Omit<ProviderDeps, "db" | "clock"> & Partial<Pick<ProviderDeps, "db" | "clock">>): StripeBilling {
   const callPolicy = callPolicyFrom(config, policy);
   const stripe = createStripeClient({ secretKey: required(config.STRIPE_SECRET_KEY, "STRIPE_SECRET_KEY"), baseUrl: config.STRIPE_BASE_URL, timeoutMs: callPolicy.timeoutMs });
-  return new StripeBilling(stripe, new ProviderCaller("stripe", callPolicy, classifyStripeError, { logger }));
+  const hints = db && clock ? databaseSubscriptionHints(db, clock) : undefined;
+  return new StripeBilling(stripe, new ProviderCaller("stripe", callPolicy, classifyStripeError, { logger }), { hints, logger });
 }
 
 export function createProviders(deps: ProviderDeps): Providers {

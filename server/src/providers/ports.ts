@@ -53,6 +53,12 @@ export interface IdentityPort {
 export interface BillingAccountRef {
   id: string;
   billingCustomerId: string | null;
+  /**
+   * The customer's current subscription id as kept when last read (providers/subscriptionHints.ts), when the
+   * caller has read it already: the requester lookup reads it in its own statement. Undefined: not read,
+   * the adapter reads it itself. Stripe uses it to ask the invoice preview beside the subscription list.
+   */
+  subscriptionHint?: string | null;
 }
 
 /**

@@ -7,6 +7,8 @@ import type { BillingAccountRef, BillingPort, CancelMode, ProviderCallContext } 
 import { stripeIdempotencyKey } from "./stripeClient.js";
 import { currentSubscription, planItem, summarizeStripeBilling } from "./stripeSummary.js";
 import { settle, unsettle } from "../../settled.js";
+import type { Logger } from "../../logger.js";
+import type { SubscriptionHintStore } from "../subscriptionHints.js";
 
 const RECENT_INVOICES = 10;
 
@@ -30,22 +32,28 @@ export class StripeBilling implements BillingPort {
   constructor(
     private readonly stripe: Stripe,
     private readonly caller: ProviderCaller,
+    /** `hints`: where subscription hints are shared with other processes (without it, this process's memory only). */
+    private readonly options: { hints?: SubscriptionHintStore; logger?: Logger } = {},
   ) {}
 
   async getBilling(account: BillingAccountRef): Promise<BillingSummary | null> {
     if (!account.billingCustomerId) return null;
     const customerId = account.billingCustomerId;
-    // The preview needs the subscription's id. The one this customer had last time is asked for beside
-    // the list (one round of calls instead of two); it is used only if the list shows it is still the
-    // current subscription, otherwise the preview is asked again for the right one.
-    const hinted = this.subscriptionHints.get(customerId);
-    const speculative = hinted ? settle(this.upcomingInvoice(customerId, hinted)) : undefined;
+    // The preview needs the subscription's id. The one this customer had last time (kept in the database,
+    // so also when another process or a previous run read it) is asked for beside the list: one round of
+    // calls instead of two. It is used only if the list shows it is still the current subscription,
+    // otherwise the preview is asked again for the right one.
+    const hinted = this.subscriptionHint(customerId, account.subscriptionHint);
+    const speculative = hinted.then((id) => (id === null ? undefined : settle(this.upcomingInvoice(customerId, id))));
     const subscriptionsAndPreview = this.subscriptions(customerId).then(async (subscriptions) => {
       const sub = currentSubscription(subscriptions);
-      this.rememberSubscription(customerId, sub && !ended(sub) ? sub.id : undefined);
-      if (!sub || ended(sub)) return { subscriptions, upcoming: null };
-      const upcoming = speculative && sub.id === hinted ? unsettle(await speculative) : this.upcomingInvoice(customerId, sub.id);
-      return { subscriptions, upcoming: await upcoming };
+      const live = sub && !ended(sub) ? sub : undefined;
+      const hint = await hinted;
+      this.keepSubscriptionHint(customerId, hint, live?.id ?? null);
+      if (!live) return { subscriptions, upcoming: null };
+      const guess = await speculative;
+      const upcoming = guess && live.id === hint ? unsettle(guess) : await this.upcomingInvoice(customerId, live.id);
+      return { subscriptions, upcoming };
     });
     const [customer, { subscriptions, upcoming }, invoices] = await Promise.all([
       this.customer(customerId),
@@ -55,12 +63,39 @@ export class StripeBilling implements BillingPort {
     return summarizeStripeBilling({ customer, subscriptions, invoices, upcoming });
   }
 
-  /** Customer → the id of its current subscription when last read; a hint only (see getBilling), bounded. */
-  private readonly subscriptionHints = new Map<string, string>();
+  /**
+   * Customer → the id of its current subscription when last read, as this process knows it is kept; a
+   * first-level cache in front of the store, and the whole of it without one. Bounded.
+   */
+  private readonly subscriptionHints = new Map<string, string | null>();
 
-  private rememberSubscription(customerId: string, subscriptionId: string | undefined): void {
+  /** Never rejects: without a hint the preview waits for the list, which is slower, not wrong. */
+  private subscriptionHint(customerId: string, readByCaller: string | null | undefined): Promise<string | null> {
+    // Read with the requester in this request: fresher than this process's memory.
+    if (readByCaller !== undefined) return Promise.resolve(readByCaller);
+    const remembered = this.subscriptionHints.get(customerId);
+    const store = this.options.hints;
+    if (remembered !== undefined || !store) return Promise.resolve(remembered ?? null);
+    return store.read(customerId).catch((err: unknown) => {
+      this.options.logger?.warn({ err, customerId }, "the subscription hint could not be read; the invoice preview waits for the subscription list");
+      return null;
+    });
+  }
+
+  /** The list said which subscription is current: kept when it differs from the hint, off the response's path. */
+  private keepSubscriptionHint(customerId: string, hint: string | null, current: string | null): void {
+    this.rememberSubscription(customerId, current);
+    const store = this.options.hints;
+    if (!store || hint === current) return;
+    store.write(customerId, current).catch((err: unknown) => {
+      // Not remembered as kept, so the next read of this customer tries again.
+      this.subscriptionHints.delete(customerId);
+      this.options.logger?.warn({ err, customerId }, "the subscription hint could not be kept; the next process to read this customer takes two rounds of calls");
+    });
+  }
+
+  private rememberSubscription(customerId: string, subscriptionId: string | null): void {
     this.subscriptionHints.delete(customerId);
-    if (subscriptionId === undefined) return;
     if (this.subscriptionHints.size >= 10_000) {
       const oldest = this.subscriptionHints.keys().next().value;
       if (oldest !== undefined) this.subscriptionHints.delete(oldest);
