@@ -96,7 +96,7 @@ async function main(): Promise<void> {
   const unloaded = await load(remote.baseUrl, remoteRequests, { connections: 1, durationSec: Math.min(DURATION, 8) });
   results.push([`context, fakes at ${LATENCY} ms, 1 connection`, unloaded]);
   results.push([`context, fakes at ${LATENCY} ms, ${CONNECTIONS} connections`, await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
-  const { failed } = await fakes.ask({ cmd: "stats" });
+  const { failed, previews } = await fakes.ask({ cmd: "stats" });
   await remote.stop();
   await fakes.ask({ cmd: "close" });
   await fakes.worker.terminate();
@@ -117,13 +117,18 @@ async function main(): Promise<void> {
   process.stdout.write(`${"scenario".padEnd(46)} ${"req/s".padStart(8)} ${"p50 ms".padStart(6)} ${"p95 ms".padStart(6)} ${"p99 ms".padStart(6)} ${"requests".padStart(8)} ${"errors".padStart(7)}\n`);
   for (const [label, r] of results) process.stdout.write(`${row(label, r)}\n`);
   process.stdout.write(`provider calls answered with an error status: ${failed}\n`);
+  if (previews) {
+    process.stdout.write(`Stripe invoice previews with fakes at ${LATENCY} ms: ${previews.beside} asked beside the subscription list (one round), ${previews.after} after its answer (two rounds: no subscription hint, or a stale one)\n`);
+  }
   const verdict = unloaded.p50 < LATENCY * 1.6 ? "parallel fan-out holds (in series it would be 2 round trips or more)" : "p50 is far above one provider round trip: calls are not overlapping";
   process.stdout.write(`fan-out check: one request at a time, p50 ${unloaded.p50.toFixed(0)} ms with ${LATENCY} ms per provider call → ${verdict}\n`);
   await database.close();
 }
 
 type FakesCommand = { cmd: "latency"; ms: number } | { cmd: "stats" } | { cmd: "close" };
-type FakesReply = { env: Record<string, string>; failed: number };
+type FakesReply = { env: Record<string, string>; failed: number; previews?: PreviewRounds };
+/** Stripe's invoice previews since the latency was set: asked beside the subscription list (one round) or after its answer (two). */
+type PreviewRounds = { beside: number; after: number };
 
 /** Starts the fakes on a worker thread, seeded with the requesters; `ask` sends one command and waits for its answer. */
 async function startFakes(requesters: Requester[]) {
@@ -166,14 +171,29 @@ async function runFakes(requesters: Requester[]): Promise<void> {
   }
   const env = { ...auth0.env(), ...stripe.env() };
   const failed = () => [...auth0.requests, ...stripe.requests].filter((r) => r.status >= 400).length;
+  let measuredFrom = Infinity;
+  const previewRounds = (): PreviewRounds => {
+    const since = stripe.requests.filter((r) => r.at >= measuredFrom);
+    const lists = since.filter((r) => r.method === "GET" && r.path === "/v1/subscriptions");
+    const rounds = { beside: 0, after: 0 };
+    for (const preview of since.filter((r) => r.method === "POST" && r.path === "/v1/invoices/create_preview")) {
+      const customer = (preview.body as { customer?: string } | null)?.customer;
+      // The customer's last list asked before this preview: in series the preview comes one latency after it.
+      const list = lists.filter((l) => l.query.get("customer") === customer && l.at <= preview.at).reduce<number | undefined>((latest, l) => Math.max(latest ?? 0, l.at), undefined);
+      if (list !== undefined && preview.at - list < stripe.latencyMs / 2) rounds.beside += 1;
+      else rounds.after += 1;
+    }
+    return rounds;
+  };
   parentPort?.on("message", (command: FakesCommand) => {
     void (async () => {
       if (command.cmd === "latency") {
         auth0.latencyMs = command.ms;
         stripe.latencyMs = command.ms;
+        measuredFrom = Date.now();
       }
       if (command.cmd === "close") await Promise.all([auth0.close(), stripe.close()]);
-      parentPort?.postMessage({ env, failed: failed() } satisfies FakesReply);
+      parentPort?.postMessage({ env, failed: failed(), ...(command.cmd === "stats" ? { previews: previewRounds() } : {}) } satisfies FakesReply);
     })();
   });
   parentPort?.postMessage({ env, failed: 0 } satisfies FakesReply);
