@@ -90,6 +90,16 @@ const undeclaredSettings = (store: DirectoryStore): RequestHandler[] => [
   },
 ];
 
+/** Lookups and search by email only: an id, external id, name or domain finds nothing. */
+const emailOnly = (): RequestHandler[] => [
+  (req, res, next) => {
+    const q = req.query as Record<string, string | undefined>;
+    if (req.method === "GET" && req.path.endsWith("/users") && !q.email) return void res.json({ accounts: [], users: [] });
+    if (req.method === "GET" && req.path.endsWith("/search") && !q.q?.includes("@")) return void res.json({ accounts: [], users: [] });
+    next();
+  },
+];
+
 describe("directory-check", () => {
   const products: ProductDirectory[] = [];
   const start = async (before?: (store: DirectoryStore) => RequestHandler[]) => {
@@ -131,6 +141,12 @@ describe("directory-check", () => {
     const result = await check(await start(notIdempotent));
     expect(failed(result)).toEqual(["same idempotency key twice → applied once"]);
     expect(result.find((r) => !r.pass)?.detail).toMatch(/version/);
+  });
+
+  it("fails the lookup and search checks on a product that finds users by email only", async () => {
+    const result = await check(await start(emailOnly));
+    expect(failed(result)).toEqual(["lookup by id and external id", "search by name, id and domain"]);
+    expect(result.find((r) => r.check === "lookup by id and external id")?.detail).toContain("by id");
   });
 
   it("fails the settings check on a product that takes settings it does not declare", async () => {
