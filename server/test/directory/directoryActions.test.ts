@@ -6,6 +6,8 @@ import { reconcileOnce } from "../../src/reconcile/reconciler.js";
 import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { databaseKinds, testConfig } from "../support/databases.js";
 import { act, auditOf, createHarness, sessionOf, versionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
+import { addProduct, start, viewableUsers } from "../impersonation/support.js";
+import { addAccount, addUser } from "../lookup/fixtures.js";
 import { directoryRowsOf, startProductDirectory, type ProductDirectory } from "./productDirectory.js";
 
 /**
@@ -211,6 +213,56 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       const ctx = await request(h.app).get("/api/context").query({ email: q }).set("Authorization", `Bearer ${token}`);
       expect(ctx.status).toBe(200);
       expect(ctx.body).toMatchObject({ match: "exact", account: { status: "ok", source: product ? "product" : "steward" }, sources: { user: product ? "product" : "steward" } });
+    });
+
+    it("search finds by user id, account id, domain, name and email, ranked as the sidebar expects (exact above fuzzy)", async () => {
+      // Rows the directory has and Steward has not searched for yet: with http, only the product holds them.
+      const account = { id: "acc_dir_quill", name: "Quillfeather Labs", domain: "quillfeather.test", status: "active", plan: "team", seatsLicensed: 5, billingCustomerId: null, version: 1 };
+      const users = [
+        { id: "usr_dir_quill_1", email: "mara@quillfeather.test", name: "Mara Quillfeather" },
+        // Shares the name words of the first's address but not the address: the fuzzy rival of an exact email.
+        { id: "usr_dir_quill_2", email: "m.q@quillfeather.test", name: "Mara Quilfeather" },
+      ];
+      if (product) {
+        await product.store.load([account], users.map((u) => ({ ...u, accountId: account.id, role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 })));
+      } else {
+        await addAccount(h.deps.database.db, { id: account.id, name: account.name, domain: account.domain });
+        for (const u of users) await addUser(h.deps.database.db, { ...u, account_id: account.id });
+      }
+      const token = await sessionOf(h, "support_read_only");
+      const hits = async (q: string) => {
+        const res = await request(h.app).get("/api/search").query({ q }).set("Authorization", `Bearer ${token}`);
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        return res.body.hits as { kind: string; id: string; matchedOn: string; score: number }[];
+      };
+      expect((await hits("usr_dir_quill_1"))[0]).toMatchObject({ kind: "user", id: "usr_dir_quill_1", matchedOn: "user_id" });
+      expect((await hits("acc_dir_quill"))[0]).toMatchObject({ kind: "account", id: account.id, matchedOn: "account_id" });
+      expect((await hits("quillfeather.test"))[0]).toMatchObject({ kind: "account", id: account.id, matchedOn: "domain" });
+      const byEmail = await hits("Mara@Quillfeather.test");
+      expect(byEmail[0]).toMatchObject({ kind: "user", id: "usr_dir_quill_1", matchedOn: "email", score: 3 });
+      const rival = byEmail.find((x) => x.id === "usr_dir_quill_2");
+      if (rival) expect(rival.score).toBeLessThan(3);
+      const byName = await hits("Mara Quillfeather");
+      expect(byName[0]).toMatchObject({ kind: "user", id: "usr_dir_quill_1" });
+    });
+
+    it("impersonation refuses a user the directory marks protected, and one the product marks as its own staff, read fresh from the directory", async () => {
+      const impersonationProduct = await addProduct(h);
+      const [protectedUser, staffUser] = await viewableUsers(h, 2, 12);
+      // Marked after Steward last read them: with http, only the product's store says so.
+      if (product) {
+        await product.store.db.query(`update users set protected = true, version = version + 1 where id = $1`, [protectedUser!.id]);
+        await product.store.db.query(`update users set staff = true, version = version + 1 where id = $1`, [staffUser!.id]);
+      } else {
+        await h.deps.database.db.updateTable("users").set((eb) => ({ impersonation_protected: true, version: eb("version", "+", 1) })).where("id", "=", protectedUser!.id).execute();
+      }
+      const cases: [string, string][] = [[protectedUser!.id, "target_protected"], ...(product ? [[staffUser!.id, "target_is_staff"] as [string, string]] : [])];
+      for (const [id, code] of cases) {
+        const res = await start(h, "support_full", id, { productId: impersonationProduct.id });
+        expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([409, code]);
+        expect((await auditOf(h.deps, "impersonation.start", id)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining(code) });
+      }
+      expect(await h.deps.database.db.selectFrom("impersonation_sessions").select("id").where("user_id", "in", [protectedUser!.id, staffUser!.id]).execute()).toEqual([]);
     });
   });
 });
