@@ -114,6 +114,32 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       expect(await directoryAccount(SEATED)).toMatchObject({ seatsLicensed: seats });
     });
 
+    it("temporary seats reach the directory: expanding adds them, ending one and the sweep's expiry take them back", async () => {
+      // The product's count, or with builtin the open expansions in Steward's tables (which are the directory).
+      const temporary = async () => {
+        if (product) return (await product.store.account(SEATED))!.seatsTemporary;
+        const rows = await h.deps.database.db.selectFrom("seat_expansions").select("seats").where("account_id", "=", SEATED).where("reverted_at", "is", null).execute();
+        return rows.reduce((sum, r) => sum + r.seats, 0);
+      };
+      const target = { type: "account" as const, id: SEATED };
+      const licensed = (await directoryAccount(SEATED))!.seatsLicensed;
+      const first = await act(h, "support_full", "seats.expand_temporarily", { target, input: { seats: 3, days: 2 } });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect(await temporary()).toBe(3);
+      const second = await act(h, "support_full", "seats.expand_temporarily", { target, input: { seats: 2, days: 1 } });
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      expect(await temporary()).toBe(5);
+      const ended = await act(h, "support_full", "seats.expansion_end", { target, input: { expansionId: first.body.result.expansionId } });
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      expect(await temporary()).toBe(2);
+      h.deps.clock.advance(86_400_000 + 1);
+      expect(await runSweeps(h.deps)).toMatchObject({ reverted: 1, failed: 0 });
+      expect(await temporary()).toBe(0);
+      // The licence itself never moved.
+      expect((await directoryAccount(SEATED))!.seatsLicensed).toBe(licensed);
+      expect((await auditOf(h.deps, "seats.expansion_expire", SEATED)).map((e) => e.outcome)).toEqual(["succeeded"]);
+    });
+
     it("a write on a version the directory has moved past is refused 409 stale_version, audited failed, nothing changed", async () => {
       const target = { type: "user" as const, id: USER };
       const before = await directoryUser(USER);
@@ -306,6 +332,22 @@ describe("the product's directory down or slow", () => {
     expect(await product.store.user(USER)).toEqual(before);
     expect(await h.deps.database.db.selectFrom("users").select(["role", "version"]).where("id", "=", USER).executeTakeFirstOrThrow()).toEqual(cached);
     expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("provider_unavailable") });
+  });
+
+  it("temporary seats while the product is down: a clear 502, audited failed, nothing billed or recorded, the product unchanged", async () => {
+    const before = await product.store.account(SEATED);
+    const billed = async () => (await h.deps.billing.getBilling({ id: SEATED, billingCustomerId: before!.billingCustomerId }))?.seats;
+    const seatsBefore = await billed();
+    expect(seatsBefore).toEqual(expect.any(Number));
+    product.faults.status = 503;
+    const res = await act(h, "support_full", "seats.expand_temporarily", { target: { type: "account", id: SEATED }, input: { seats: 2, days: 3 } });
+    heal();
+    expect(res.status, JSON.stringify(res.body)).toBe(502);
+    expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "product" });
+    expect(await product.store.account(SEATED)).toEqual(before);
+    expect(await billed()).toBe(seatsBefore);
+    expect(await h.deps.database.db.selectFrom("seat_expansions").select("id").where("account_id", "=", SEATED).execute()).toEqual([]);
+    expect((await auditOf(h.deps, "seats.expand_temporarily", SEATED)).map((e) => e.outcome)).toEqual(["failed"]);
   });
 
   it("a write the product answers too late: 202 outcome unknown, audited unknown, then the reconciler settles it once", async () => {
