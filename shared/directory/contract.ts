@@ -28,6 +28,8 @@ export const DirectoryAccount = z
     status: AccountStatus,
     plan: z.string().min(1).max(100),
     seatsLicensed: z.number().int().min(0),
+    /** Seats support added for a while on top of seatsLicensed (seats.expand_temporarily); Steward sets them back as each expansion ends. Absent: not reported (the built-in directory keeps them in seat_expansions). */
+    seatsTemporary: z.number().int().min(0).optional(),
     /** The account's customer id at the billing provider (Stripe), when it has one. */
     billingCustomerId: z.string().max(200).nullable(),
     version: Version,
@@ -77,6 +79,8 @@ export const AccountChanges = z
   .object({
     status: AccountStatus.optional(),
     seatsLicensed: z.number().int().min(0).max(100_000).optional(),
+    /** The temporary seats now open on top of the licence (all of them, not a difference). */
+    seatsTemporary: z.number().int().min(0).max(100_000).optional(),
     /** The product's copy of the plan, after Steward changed the subscription's plan at the billing provider. */
     plan: z.string().min(1).max(100).optional(),
   })
@@ -159,6 +163,6 @@ export const directoryOperations = {
   search: { method: "get", path: "/search", summary: "Accounts and users matching a search box entry", query: DirectorySearchQuery, response: DirectorySearchResponse },
   getUser: { method: "get", path: "/users/{id}", summary: "One user", response: DirectoryUser },
   getAccount: { method: "get", path: "/accounts/{id}", summary: "An account with its users", response: AccountWithUsers },
-  updateAccount: { method: "patch", path: "/accounts/{id}", summary: "Change an account's status or seats (idempotent by the token's idem claim)", body: AccountWrite, response: DirectoryAccount },
+  updateAccount: { method: "patch", path: "/accounts/{id}", summary: "Change an account's status, plan, seats or temporary seats (idempotent by the token's idem claim)", body: AccountWrite, response: DirectoryAccount },
   updateUser: { method: "patch", path: "/users/{id}", summary: "Change a user's role, status, flags or settings (idempotent by the token's idem claim)", body: UserWrite, response: DirectoryUser },
 } as const;

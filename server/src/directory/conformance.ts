@@ -125,12 +125,34 @@ export async function runDirectoryChecks(target: CheckTarget): Promise<CheckRow[
     if (!answer.accounts.some((a) => a.id === u.accountId)) throw new CheckFailed("accounts does not include the user's account");
     return `${answer.users.length} user(s)`;
   });
+  // Steward resolves a ticket's requester by the Zendesk external id too, which names the product's user id.
+  await check("lookup by id and external id", async () => {
+    const u = known();
+    for (const by of ["id", "externalId"] as const) {
+      const answer = expectSchema(UserLookupResponse, await call("GET", `/users?${new URLSearchParams({ [by]: u.id })}`), `GET /users?${by}`);
+      if (!answer.users.some((x) => x.id === u.id)) throw new CheckFailed(`the lookup by ${by} does not find the user`);
+      if (!answer.accounts.some((a) => a.id === u.accountId)) throw new CheckFailed(`accounts does not include the user's account (lookup by ${by})`);
+    }
+    return "found both ways";
+  });
+  const search = async (q: string, what: string) => expectSchema(DirectorySearchResponse, await call("GET", `/search?${new URLSearchParams({ q, limit: "100" })}`), `GET /search (${what})`);
   await check("search", async () => {
     const u = known();
-    const answer = expectSchema(DirectorySearchResponse, await call("GET", `/search?${new URLSearchParams({ q: u.email, limit: "10" })}`), "GET /search");
+    const answer = await search(u.email, "email");
     if (!answer.users.some((x) => x.id === u.id)) throw new CheckFailed("searching the user's email does not find the user");
     if (!answer.accounts.some((a) => a.id === u.accountId)) throw new CheckFailed("accounts does not include the user's account");
     return `${answer.users.length} user(s), ${answer.accounts.length} account(s)`;
+  });
+  // The sidebar's search box takes any of these; Steward ranks what the product returns, so each must be a candidate.
+  await check("search by name, id and domain", async () => {
+    const u = known();
+    if (!(await search(u.name.toLowerCase(), "name in lower case")).users.some((x) => x.id === u.id)) throw new CheckFailed("searching the user's name (lower case) does not find the user");
+    if (!(await search(u.id, "user id")).users.some((x) => x.id === u.id)) throw new CheckFailed("searching the user's id does not find the user");
+    if (!(await search(u.accountId, "account id")).accounts.some((a) => a.id === u.accountId)) throw new CheckFailed("searching the account's id does not find the account");
+    const { account } = expectSchema(AccountWithUsers, await call("GET", `/accounts/${encodeURIComponent(u.accountId)}`), "GET account");
+    if (!account.domain) return "found by name and id (the account has no domain to search)";
+    if (!(await search(account.domain, "domain")).accounts.some((a) => a.id === account.id)) throw new CheckFailed("searching the account's domain does not find the account");
+    return "found by name, id and domain";
   });
   await check("unknown user → 404 problem", async () => {
     expectProblem(await call("GET", `/users/nobody-${randomUUID()}`), 404, "not_found", "an unknown id");

@@ -6,6 +6,8 @@ import { reconcileOnce } from "../../src/reconcile/reconciler.js";
 import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { databaseKinds, testConfig } from "../support/databases.js";
 import { act, auditOf, createHarness, sessionOf, versionOf, HARNESS_TIMEOUT_MS, type Harness } from "../actions/harness.js";
+import { addProduct, start, viewableUsers } from "../impersonation/support.js";
+import { addAccount, addUser } from "../lookup/fixtures.js";
 import { directoryRowsOf, startProductDirectory, type ProductDirectory } from "./productDirectory.js";
 
 /**
@@ -112,6 +114,32 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       expect(await directoryAccount(SEATED)).toMatchObject({ seatsLicensed: seats });
     });
 
+    it("temporary seats reach the directory: expanding adds them, ending one and the sweep's expiry take them back", async () => {
+      // The product's count, or with builtin the open expansions in Steward's tables (which are the directory).
+      const temporary = async () => {
+        if (product) return (await product.store.account(SEATED))!.seatsTemporary;
+        const rows = await h.deps.database.db.selectFrom("seat_expansions").select("seats").where("account_id", "=", SEATED).where("reverted_at", "is", null).execute();
+        return rows.reduce((sum, r) => sum + r.seats, 0);
+      };
+      const target = { type: "account" as const, id: SEATED };
+      const licensed = (await directoryAccount(SEATED))!.seatsLicensed;
+      const first = await act(h, "support_full", "seats.expand_temporarily", { target, input: { seats: 3, days: 2 } });
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      expect(await temporary()).toBe(3);
+      const second = await act(h, "support_full", "seats.expand_temporarily", { target, input: { seats: 2, days: 1 } });
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      expect(await temporary()).toBe(5);
+      const ended = await act(h, "support_full", "seats.expansion_end", { target, input: { expansionId: first.body.result.expansionId } });
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      expect(await temporary()).toBe(2);
+      h.deps.clock.advance(86_400_000 + 1);
+      expect(await runSweeps(h.deps)).toMatchObject({ reverted: 1, failed: 0 });
+      expect(await temporary()).toBe(0);
+      // The licence itself never moved.
+      expect((await directoryAccount(SEATED))!.seatsLicensed).toBe(licensed);
+      expect((await auditOf(h.deps, "seats.expansion_expire", SEATED)).map((e) => e.outcome)).toEqual(["succeeded"]);
+    });
+
     it("a write on a version the directory has moved past is refused 409 stale_version, audited failed, nothing changed", async () => {
       const target = { type: "user" as const, id: USER };
       const before = await directoryUser(USER);
@@ -212,6 +240,56 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       expect(ctx.status).toBe(200);
       expect(ctx.body).toMatchObject({ match: "exact", account: { status: "ok", source: product ? "product" : "steward" }, sources: { user: product ? "product" : "steward" } });
     });
+
+    it("search finds by user id, account id, domain, name and email, ranked as the sidebar expects (exact above fuzzy)", async () => {
+      // Rows the directory has and Steward has not searched for yet: with http, only the product holds them.
+      const account = { id: "acc_dir_quill", name: "Quillfeather Labs", domain: "quillfeather.test", status: "active", plan: "team", seatsLicensed: 5, billingCustomerId: null, version: 1 };
+      const users = [
+        { id: "usr_dir_quill_1", email: "mara@quillfeather.test", name: "Mara Quillfeather" },
+        // Shares the name words of the first's address but not the address: the fuzzy rival of an exact email.
+        { id: "usr_dir_quill_2", email: "m.q@quillfeather.test", name: "Mara Quilfeather" },
+      ];
+      if (product) {
+        await product.store.load([account], users.map((u) => ({ ...u, accountId: account.id, role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 })));
+      } else {
+        await addAccount(h.deps.database.db, { id: account.id, name: account.name, domain: account.domain });
+        for (const u of users) await addUser(h.deps.database.db, { ...u, account_id: account.id });
+      }
+      const token = await sessionOf(h, "support_read_only");
+      const hits = async (q: string) => {
+        const res = await request(h.app).get("/api/search").query({ q }).set("Authorization", `Bearer ${token}`);
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        return res.body.hits as { kind: string; id: string; matchedOn: string; score: number }[];
+      };
+      expect((await hits("usr_dir_quill_1"))[0]).toMatchObject({ kind: "user", id: "usr_dir_quill_1", matchedOn: "user_id" });
+      expect((await hits("acc_dir_quill"))[0]).toMatchObject({ kind: "account", id: account.id, matchedOn: "account_id" });
+      expect((await hits("quillfeather.test"))[0]).toMatchObject({ kind: "account", id: account.id, matchedOn: "domain" });
+      const byEmail = await hits("Mara@Quillfeather.test");
+      expect(byEmail[0]).toMatchObject({ kind: "user", id: "usr_dir_quill_1", matchedOn: "email", score: 3 });
+      const rival = byEmail.find((x) => x.id === "usr_dir_quill_2");
+      if (rival) expect(rival.score).toBeLessThan(3);
+      const byName = await hits("Mara Quillfeather");
+      expect(byName[0]).toMatchObject({ kind: "user", id: "usr_dir_quill_1" });
+    });
+
+    it("impersonation refuses a user the directory marks protected, and one the product marks as its own staff, read fresh from the directory", async () => {
+      const impersonationProduct = await addProduct(h);
+      const [protectedUser, staffUser] = await viewableUsers(h, 2, 12);
+      // Marked after Steward last read them: with http, only the product's store says so.
+      if (product) {
+        await product.store.db.query(`update users set protected = true, version = version + 1 where id = $1`, [protectedUser!.id]);
+        await product.store.db.query(`update users set staff = true, version = version + 1 where id = $1`, [staffUser!.id]);
+      } else {
+        await h.deps.database.db.updateTable("users").set((eb) => ({ impersonation_protected: true, version: eb("version", "+", 1) })).where("id", "=", protectedUser!.id).execute();
+      }
+      const cases: [string, string][] = [[protectedUser!.id, "target_protected"], ...(product ? [[staffUser!.id, "target_is_staff"] as [string, string]] : [])];
+      for (const [id, code] of cases) {
+        const res = await start(h, "support_full", id, { productId: impersonationProduct.id });
+        expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([409, code]);
+        expect((await auditOf(h.deps, "impersonation.start", id)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining(code) });
+      }
+      expect(await h.deps.database.db.selectFrom("impersonation_sessions").select("id").where("user_id", "in", [protectedUser!.id, staffUser!.id]).execute()).toEqual([]);
+    });
   });
 });
 
@@ -254,6 +332,22 @@ describe("the product's directory down or slow", () => {
     expect(await product.store.user(USER)).toEqual(before);
     expect(await h.deps.database.db.selectFrom("users").select(["role", "version"]).where("id", "=", USER).executeTakeFirstOrThrow()).toEqual(cached);
     expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("provider_unavailable") });
+  });
+
+  it("temporary seats while the product is down: a clear 502, audited failed, nothing billed or recorded, the product unchanged", async () => {
+    const before = await product.store.account(SEATED);
+    const billed = async () => (await h.deps.billing.getBilling({ id: SEATED, billingCustomerId: before!.billingCustomerId }))?.seats;
+    const seatsBefore = await billed();
+    expect(seatsBefore).toEqual(expect.any(Number));
+    product.faults.status = 503;
+    const res = await act(h, "support_full", "seats.expand_temporarily", { target: { type: "account", id: SEATED }, input: { seats: 2, days: 3 } });
+    heal();
+    expect(res.status, JSON.stringify(res.body)).toBe(502);
+    expect(res.body).toMatchObject({ code: "provider_unavailable", provider: "product" });
+    expect(await product.store.account(SEATED)).toEqual(before);
+    expect(await billed()).toBe(seatsBefore);
+    expect(await h.deps.database.db.selectFrom("seat_expansions").select("id").where("account_id", "=", SEATED).execute()).toEqual([]);
+    expect((await auditOf(h.deps, "seats.expand_temporarily", SEATED)).map((e) => e.outcome)).toEqual(["failed"]);
   });
 
   it("a write the product answers too late: 202 outcome unknown, audited unknown, then the reconciler settles it once", async () => {

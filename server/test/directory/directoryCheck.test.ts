@@ -1,4 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { execFile } from "node:child_process";
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import express, { type RequestHandler } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../src/actor.js";
@@ -90,6 +95,16 @@ const undeclaredSettings = (store: DirectoryStore): RequestHandler[] => [
   },
 ];
 
+/** Lookups and search by email only: an id, external id, name or domain finds nothing. */
+const emailOnly = (): RequestHandler[] => [
+  (req, res, next) => {
+    const q = req.query as Record<string, string | undefined>;
+    if (req.method === "GET" && req.path.endsWith("/users") && !q.email) return void res.json({ accounts: [], users: [] });
+    if (req.method === "GET" && req.path.endsWith("/search") && !q.q?.includes("@")) return void res.json({ accounts: [], users: [] });
+    next();
+  },
+];
+
 describe("directory-check", () => {
   const products: ProductDirectory[] = [];
   const start = async (before?: (store: DirectoryStore) => RequestHandler[]) => {
@@ -133,10 +148,40 @@ describe("directory-check", () => {
     expect(result.find((r) => !r.pass)?.detail).toMatch(/version/);
   });
 
+  it("fails the lookup and search checks on a product that finds users by email only", async () => {
+    const result = await check(await start(emailOnly));
+    expect(failed(result)).toEqual(["lookup by id and external id", "search by name, id and domain"]);
+    expect(result.find((r) => r.check === "lookup by id and external id")?.detail).toContain("by id");
+  });
+
   it("fails the settings check on a product that takes settings it does not declare", async () => {
     const result = await check(await start(undeclaredSettings));
     expect(failed(result)).toEqual(["undeclared setting or wrong type → 400 problem naming it, nothing changed"]);
   });
+
+  it("steward directory-check prints the table and exits 1 on a broken product", async () => {
+    // The CLI signs with a key file (here a PEM), which the product trusts through its JWKS.
+    const pem = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ type: "pkcs8", format: "pem" }).toString();
+    const dir = mkdtempSync(join(tmpdir(), "steward-directory-check-"));
+    const keyFile = join(dir, "key.pem");
+    writeFileSync(keyFile, pem);
+    const broken = await startProductDirectory({ keys: new GrantKeys({ kind: "env", pem }), issuer: ISSUER, audience: AUDIENCE, now, rows, before: notIdempotent });
+    products.push(broken);
+    const tsx = new URL("../../../node_modules/.bin/tsx", import.meta.url).pathname;
+    const args = ["server/src/cli/steward.ts", "directory-check", "--url", broken.url, "--key", keyFile, "--audience", AUDIENCE, "--user", "usr_1", "--issuer", ISSUER];
+    try {
+      const failure = await promisify(execFile)(tsx, args, { timeout: 120_000 }).then(
+        () => null,
+        (err: { code?: number; stdout?: string }) => err,
+      );
+      expect(failure?.code).toBe(1);
+      expect(failure?.stdout).toMatch(/FAIL {2}same idempotency key twice → applied once/);
+      expect(failure?.stdout).toMatch(/PASS {2}stale write → 409 stale_version/);
+      expect(failure?.stdout).toMatch(/1 of \d+ checks failed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 150_000);
 
   it("fails from the first check on when the product trusts another audience", async () => {
     const result = await check(demo, { audience: "prd_someone_else" });

@@ -52,6 +52,8 @@ describe("HttpDirectory", () => {
     expect(request).toMatchObject({ method: "PATCH", path: "/steward/directory/v1/users/usr_1", body: { expectedVersion: 3, changes: { role: "viewer" } } });
     const claims = await verifyDirectoryToken(request.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_test", now: clock.now() });
     expect(claims).toMatchObject({ sub: "stf_1", agent: { id: "stf_1", email: "agent@support.test" }, ticketId: "4242", idem: "key-1" });
+    // Short-lived: one request's life, retries included (the product refuses anything over 60 s).
+    expect(claims.exp - claims.iat).toBe(30);
     await expect(verifyDirectoryToken(request.authorization, createLocalJWKSet((await keys.jwks(clock.now())) as never), { issuer: "http://steward.test", audience: "prd_other", now: clock.now() })).rejects.toThrow(/rejected/);
     // A read names who reads and from which ticket too, without an idempotency key.
     await directory.getUser("usr_1", { actor: staff, ticketId: "77" });

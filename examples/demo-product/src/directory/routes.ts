@@ -28,7 +28,7 @@ const Settings = z.object(Object.fromEntries(SETTINGS.map((s) => [s.key, setting
 const nonEmpty = (c: object) => Object.keys(c).length > 0;
 const AccountWrite = z.object({
   expectedVersion: z.number().int().min(0),
-  changes: z.object({ status: z.enum(ACCOUNT_STATUSES).optional(), seatsLicensed: z.number().int().min(0).max(100_000).optional(), plan: z.string().min(1).max(100).optional() }).strict().refine(nonEmpty, "name at least one change"),
+  changes: z.object({ status: z.enum(ACCOUNT_STATUSES).optional(), seatsLicensed: z.number().int().min(0).max(100_000).optional(), seatsTemporary: z.number().int().min(0).max(100_000).optional(), plan: z.string().min(1).max(100).optional() }).strict().refine(nonEmpty, "name at least one change"),
 }).strict();
 const UserWrite = z.object({
   expectedVersion: z.number().int().min(0),
@@ -110,7 +110,10 @@ export function directoryRouter(options: DirectoryRouterOptions): Router {
       if (!account) return { status: 404, body: { code: "not_found", title: "No such account" } };
       if (account.version !== body.data.expectedVersion) return stale(account.version, body.data.expectedVersion);
       const c = body.data.changes;
-      await tx.query(`update accounts set status = coalesce($2, status), seats_licensed = coalesce($3, seats_licensed), plan = coalesce($4, plan), version = version + 1 where id = $1`, [id, c.status ?? null, c.seatsLicensed ?? null, c.plan ?? null]);
+      await tx.query(
+        `update accounts set status = coalesce($2, status), seats_licensed = coalesce($3, seats_licensed), plan = coalesce($4, plan), seats_temporary = coalesce($5, seats_temporary), version = version + 1 where id = $1`,
+        [id, c.status ?? null, c.seatsLicensed ?? null, c.plan ?? null, c.seatsTemporary ?? null],
+      );
       return { status: 200, body: await store.account(id, tx) };
     });
     send(res, answer);

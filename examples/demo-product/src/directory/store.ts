@@ -13,6 +13,8 @@ export interface AccountRow {
   status: string;
   plan: string;
   seatsLicensed: number;
+  /** Extra seats support granted for a while (Steward sets them back when the expansion ends). */
+  seatsTemporary?: number;
   billingCustomerId: string | null;
   version: number;
 }
@@ -34,7 +36,8 @@ export interface UserRow {
 const SCHEMA = `
 create table if not exists accounts (
   id text primary key, name text not null, domain text, status text not null, plan text not null,
-  seats_licensed int not null, billing_customer_id text, version int not null default 1);
+  seats_licensed int not null, seats_temporary int not null default 0, billing_customer_id text, version int not null default 1);
+alter table accounts add column if not exists seats_temporary int not null default 0;
 create table if not exists users (
   id text primary key, account_id text not null references accounts(id), email text not null, name text not null,
   role text not null, status text not null, idp_id text, staff boolean not null default false,
@@ -51,7 +54,7 @@ create index if not exists accounts_domain_trgm on accounts using gin (lower(coa
 create table if not exists write_keys (key text primary key, request text not null, status int not null, body jsonb not null);
 `;
 
-const ACCOUNT_COLUMNS = `id, name, domain, status, plan, seats_licensed as "seatsLicensed", billing_customer_id as "billingCustomerId", version`;
+const ACCOUNT_COLUMNS = `id, name, domain, status, plan, seats_licensed as "seatsLicensed", seats_temporary as "seatsTemporary", billing_customer_id as "billingCustomerId", version`;
 const USER_COLUMNS = `id, account_id as "accountId", email, name, role, status, idp_id as "idpId", staff, protected, settings, version`;
 
 type Queryable = Pick<PGlite, "query">;
@@ -74,9 +77,9 @@ export class DirectoryStore {
   async load(accounts: AccountRow[], users: UserRow[]): Promise<void> {
     await this.db.transaction(async (tx) => {
       await tx.query(
-        `insert into accounts (id, name, domain, status, plan, seats_licensed, billing_customer_id, version)
-         select id, name, domain, status, plan, "seatsLicensed", "billingCustomerId", version from jsonb_to_recordset($1::jsonb)
-           as x(id text, name text, domain text, status text, plan text, "seatsLicensed" int, "billingCustomerId" text, version int)
+        `insert into accounts (id, name, domain, status, plan, seats_licensed, seats_temporary, billing_customer_id, version)
+         select id, name, domain, status, plan, "seatsLicensed", coalesce("seatsTemporary", 0), "billingCustomerId", version from jsonb_to_recordset($1::jsonb)
+           as x(id text, name text, domain text, status text, plan text, "seatsLicensed" int, "seatsTemporary" int, "billingCustomerId" text, version int)
          on conflict (id) do nothing`,
         [JSON.stringify(accounts)],
       );

@@ -3,7 +3,11 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
-import { subscriptionReread } from "../billingReread.js";
+import { subscriptionReread, withBilling } from "../billingReread.js";
+import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { defineCommand } from "../command.js";
 import { temporarySeats } from "./seatHolders.js";
 import { actionEffects, formatMoney, said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
@@ -46,16 +50,32 @@ export const expandSeatsTemporarily = defineCommand({
       warnings: [said("estimates", {}, "Figures are estimates: the provider prorates the change on the next invoice")],
     });
   },
+  // Billing, then the product's count of temporary seats (keyed, last as in every action): the product
+  // owns the seats, so it lets the account use them. Neither is undone: a product refusal after billing
+  // changed is an unknown outcome the reconciler completes with the same keys.
   perform: async (target, input, ctx, call) => {
     const open = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id);
-    return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + open + input.seats, call);
+    let account: DirectoryAccount | undefined;
+    let billing: BillingSummary | undefined;
+    await runSteps(
+      [
+        { label: `bill ${input.seats} more seats`, run: async () => void (billing = await ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + open + input.seats, call)) },
+        ...directoryStep(ctx, `give ${target.id} ${open + input.seats} temporary seats in the directory`, async () => void (account = await writeAccount(target, { seatsTemporary: open + input.seats }, ctx, call))),
+      ],
+      ctx,
+      call,
+    );
+    return { account, billing: billing! };
   },
   // The expansion is recorded only by apply, so the open ones are still those the request counted.
+  // Only with the builtin directory: billing's re-read cannot see the product's write.
   verify: async (target, input, ctx) => {
+    if (ctx.deps.directory.name !== "builtin") return null;
     const quantity = target.account.seats_licensed + (await temporarySeats(ctx.deps.database.db, target.id)) + input.seats;
-    return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats });
+    return withBilling(await subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats }));
   },
-  apply: async (trx, target, input, ctx, billing) => {
+  apply: async (trx, target, input, ctx, { account, billing }) => {
+    await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     const id = `sx_${randomUUID()}`;
     const expiresAt = new Date(ctx.now.getTime() + input.days * DAY_MS);
     const grantedBy = ctx.actor.kind === "staff" ? ctx.actor.staffId : `system:${ctx.actor.component}`;

@@ -7,6 +7,9 @@ import type { AccountTarget, Executor } from "../targets.js";
 import type { CommandContext } from "../command.js";
 import { assertGrant, type GrantEnding } from "../temporaryGrant.js";
 import { temporarySeats } from "./seatHolders.js";
+import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
+import { mirrorWritten } from "../../directory/readThrough.js";
+import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 export const ExpansionExpireInput = z.object({ expansionId: z.string().min(1) }).strict();
 
@@ -33,18 +36,34 @@ export function expansionEnder<Name extends "seats.expansion_expire" | "seats.ex
       const billing = await currentBilling(ctx, target.account);
       return { expansion: { id: row.id, seats: row.seats, expiresAt: new Date(row.expires_at).toISOString(), grantedBy: row.granted_by_staff_id }, billing: billingSnapshot(billing) };
     },
+    // Billing (unless the subscription has ended), then the product's count of temporary seats, keyed
+    // and last as in seats.expand_temporarily.
     perform: async (target, input, ctx, call) => {
-      // An ended subscription bills nothing: only the bookkeeping is closed.
-      const billing = await earlierBilling(ctx);
-      if (!billing?.subscriptionId || billing.status === "canceled") return billing;
+      const earlier = await earlierBilling(ctx);
       const remaining = await temporarySeats(call.executor ?? ctx.deps.database.db, target.id, { except: input.expansionId });
-      return ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call);
+      let billing = earlier;
+      let account: DirectoryAccount | undefined;
+      // An ended subscription bills nothing: only the bookkeeping (and the product's count) is closed.
+      const billed = Boolean(earlier?.subscriptionId) && earlier?.status !== "canceled";
+      await runSteps(
+        [
+          ...(billed ? [{ label: `bill ${target.account.seats_licensed + remaining} seats`, run: async () => void (billing = await ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call)) }] : []),
+          ...directoryStep(ctx, `set ${target.id} to ${remaining} temporary seats in the directory`, async () => void (account = await writeAccount(target, { seatsTemporary: remaining }, ctx, call))),
+        ],
+        ctx,
+        call,
+      );
+      return { account, billing };
     },
+    // Only with the builtin directory: billing's re-read cannot see the product's write.
     verify: async (target, input, ctx) => {
+      if (ctx.deps.directory.name !== "builtin") return null;
       const remaining = await temporarySeats(ctx.deps.database.db, target.id, { except: input.expansionId });
-      return subscriptionReread(target.account, ctx, { intended: (now) => now.seats === target.account.seats_licensed + remaining, unchanged: (now, before) => now.seats === before.seats });
+      const reread = await subscriptionReread(target.account, ctx, { intended: (now) => now.seats === target.account.seats_licensed + remaining, unchanged: (now, before) => now.seats === before.seats });
+      return reread?.applied ? { applied: true, performed: { account: undefined, billing: reread.performed } } : reread;
     },
-    apply: async (trx, target, input, ctx, billing) => {
+    apply: async (trx, target, input, ctx, { account, billing }) => {
+      await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
       const row = await expansionToEnd(ending, trx, target.id, input.expansionId, ctx.now);
       await trx.updateTable("seat_expansions").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
       const by = ending === "end" ? ` ended${ctx.now < new Date(row.expires_at) ? " early" : ""} by support (ticket ${ctx.ticketId})` : "";
