@@ -4,6 +4,7 @@ import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type Reporter, type TestModule, type TestSpecification, type Vitest } from "vitest/node";
 import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js";
+import { testCostsFile, testKey } from "./scripts/mutation/testCosts.js";
 
 /**
  * The tests that guard the trust core (auth, audit, the write path, caps, the reconciler, grants), for
@@ -55,9 +56,15 @@ class DryRunCosts implements Reporter {
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     if (!this.vitest || (this.vitest.getProvidedContext() as { mode?: string }).mode !== "dry-run") return;
-    const costs = Object.fromEntries(modules.map((module) => [relative(this.vitest!.config.root, module.moduleId), module.diagnostic().duration]));
+    const root = this.vitest.config.root;
+    const costs = Object.fromEntries(modules.map((module) => [relative(root, module.moduleId), module.diagnostic().duration]));
+    // Each test's own duration, for its budget in the mutant runs (scripts/mutation/testBudgets.ts).
+    const testCosts = Object.fromEntries(
+      modules.flatMap((module) => [...module.children.allTests()].flatMap((test) => (test.result().state === "passed" ? [[testKey(relative(root, module.moduleId), test.fullName), test.diagnostic()?.duration ?? 0]] : []))),
+    );
     mkdirSync(dirname(costsFile), { recursive: true });
     writeFileSync(costsFile, JSON.stringify(costs));
+    writeFileSync(testCostsFile, JSON.stringify(testCosts));
   }
 }
 
@@ -109,6 +116,8 @@ export default defineConfig({
     testTimeout: 5_000,
     hookTimeout: 10_000,
     pool: "forks",
+    // Mutant runs only: each test fails at a budget taken from its duration in the dry run (see the file).
+    setupFiles: ["scripts/mutation/testBudgets.ts"],
     env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1", STEWARD_HARNESS_TIMEOUT_MS: "10000" },
     include: files,
     exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "server/test/reconcile/crashRecovery.test.ts", "**/node_modules/**"],
