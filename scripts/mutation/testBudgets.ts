@@ -32,7 +32,8 @@ function* testsOf(task: RunnerTask): Generator<RunnerTestCase> {
   else for (const child of task.tasks) yield* testsOf(child);
 }
 
-const mode = (inject as (key: string) => unknown)("mode");
+/** STEWARD_MUTATION_TEST_BUDGETS=0 turns the budgets off (every test waits the 5 s timeout), to compare. */
+const mode = process.env.STEWARD_MUTATION_TEST_BUDGETS === "0" ? "off" : (inject as (key: string) => unknown)("mode");
 const costs: Record<string, number> = mode === "mutant" && existsSync(testCostsFile) ? (JSON.parse(readFileSync(testCostsFile, "utf8")) as Record<string, number>) : {};
 
 if (mode === "mutant") {
