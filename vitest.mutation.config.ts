@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
@@ -69,6 +69,45 @@ class DryRunCosts implements Reporter {
 }
 
 /**
+ * STEWARD_MUTATION_RUN_LOG=<file>: one JSON line per run (mode, each file's set-up, collection and test time, its
+ * tests' states and durations), to see where a slow mutant run spends its time.
+ */
+class RunLog implements Reporter {
+  private vitest: Vitest | undefined;
+  private started = 0;
+
+  constructor(private readonly file: string) {}
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest;
+  }
+
+  onTestRunStart(): void {
+    this.started = performance.now();
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    if (!this.vitest) return;
+    const root = this.vitest.config.root;
+    const line = {
+      mode: (this.vitest.getProvidedContext() as { mode?: string }).mode,
+      ms: Math.round(performance.now() - this.started),
+      files: modules.map((module) => {
+        const d = module.diagnostic();
+        return {
+          file: relative(root, module.moduleId),
+          setup: Math.round(d.setupDuration),
+          collect: Math.round(d.collectDuration),
+          duration: Math.round(d.duration),
+          tests: [...module.children.allTests()].filter((t) => t.result().state !== "skipped" && t.result().state !== "pending").map((t) => `${t.result().state} ${Math.round(t.diagnostic()?.duration ?? 0)} ${t.name.slice(0, 50)}`),
+        };
+      }),
+    };
+    appendFileSync(this.file, `${JSON.stringify(line)}\n`);
+  }
+}
+
+/**
  * Cheapest files first. Stryker re-runs every file with a test that covers the mutant and stops at the first
  * failure (bail), so a mutant a cheap test kills should cost that test alone. Vitest's own order runs the
  * longest files first, which makes every such mutant pay for the database files too. A file's cost is its
@@ -122,6 +161,6 @@ export default defineConfig({
     include: files,
     exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "server/test/reconcile/crashRecovery.test.ts", "**/node_modules/**"],
     sequence: { sequencer: CheapFirst },
-    reporters: ["default", new DryRunCosts()],
+    reporters: ["default", new DryRunCosts(), ...(process.env.STEWARD_MUTATION_RUN_LOG ? [new RunLog(process.env.STEWARD_MUTATION_RUN_LOG)] : [])],
   },
 });
