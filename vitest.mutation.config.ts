@@ -1,9 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, relative } from "node:path";
 import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
 import { BaseSequencer, type Reporter, type TestModule, type TestSpecification, type Vitest } from "vitest/node";
 import { endKeptThread, keptThreads } from "./scripts/mutation/keptWorkerPool.js";
+import { testCostsFile, testKey } from "./scripts/mutation/testCosts.js";
 
 /**
  * The tests that guard the trust core (auth, audit, the write path, caps, the reconciler, grants), for
@@ -55,9 +56,54 @@ class DryRunCosts implements Reporter {
 
   onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
     if (!this.vitest || (this.vitest.getProvidedContext() as { mode?: string }).mode !== "dry-run") return;
-    const costs = Object.fromEntries(modules.map((module) => [relative(this.vitest!.config.root, module.moduleId), module.diagnostic().duration]));
+    const root = this.vitest.config.root;
+    const costs = Object.fromEntries(modules.map((module) => [relative(root, module.moduleId), module.diagnostic().duration]));
+    // Each test's own duration, for its budget in the mutant runs (scripts/mutation/testBudgets.ts).
+    const testCosts = Object.fromEntries(
+      modules.flatMap((module) => [...module.children.allTests()].flatMap((test) => (test.result().state === "passed" ? [[testKey(relative(root, module.moduleId), test.fullName), test.diagnostic()?.duration ?? 0]] : []))),
+    );
     mkdirSync(dirname(costsFile), { recursive: true });
     writeFileSync(costsFile, JSON.stringify(costs));
+    writeFileSync(testCostsFile, JSON.stringify(testCosts));
+  }
+}
+
+/**
+ * STEWARD_MUTATION_RUN_LOG=<file>: one JSON line per run (mode, each file's set-up, collection and test time, its
+ * tests' states and durations), to see where a slow mutant run spends its time.
+ */
+class RunLog implements Reporter {
+  private vitest: Vitest | undefined;
+  private started = 0;
+
+  constructor(private readonly file: string) {}
+
+  onInit(vitest: Vitest): void {
+    this.vitest = vitest;
+  }
+
+  onTestRunStart(): void {
+    this.started = performance.now();
+  }
+
+  onTestRunEnd(modules: ReadonlyArray<TestModule>): void {
+    if (!this.vitest) return;
+    const root = this.vitest.config.root;
+    const line = {
+      mode: (this.vitest.getProvidedContext() as { mode?: string }).mode,
+      ms: Math.round(performance.now() - this.started),
+      files: modules.map((module) => {
+        const d = module.diagnostic();
+        return {
+          file: relative(root, module.moduleId),
+          setup: Math.round(d.setupDuration),
+          collect: Math.round(d.collectDuration),
+          duration: Math.round(d.duration),
+          tests: [...module.children.allTests()].filter((t) => t.result().state !== "skipped" && t.result().state !== "pending").map((t) => `${t.result().state} ${Math.round(t.diagnostic()?.duration ?? 0)} ${t.name.slice(0, 50)}`),
+        };
+      }),
+    };
+    appendFileSync(this.file, `${JSON.stringify(line)}\n`);
   }
 }
 
@@ -103,16 +149,18 @@ export default defineConfig({
   test: {
     environment: "node",
     // A mutant that makes a request or a set-up hang fails at these limits, instead of holding the run until
-    // Stryker's own timeout ends the process (a restart costs seconds more). Hanging mutants were most of a run's
-    // time at 20 s (auditLog.ts: 23 of 117 runs, 580 of 651 s). A test that needs longer says so itself; the dry
-    // run, with no mutant, must pass within these or the run stops.
-    testTimeout: 5_000,
+    // Stryker's own timeout ends the process (a restart costs seconds more). In mutant runs a test fails sooner,
+    // at its budget (scripts/mutation/testBudgets.ts), so the test limit is for the dry run, which must pass
+    // within it or the run stops: at 5 s it failed twice on a machine at load 10+. A set-up has no budget.
+    testTimeout: 15_000,
     hookTimeout: 10_000,
     pool: "forks",
+    // Mutant runs only: each test fails at a budget taken from its duration in the dry run (see the file).
+    setupFiles: ["scripts/mutation/testBudgets.ts"],
     env: { STEWARD_TEST_DATABASES: "postgres", STEWARD_TEST_REUSE_DATABASES: "1", STEWARD_HARNESS_TIMEOUT_MS: "10000" },
     include: files,
     exclude: ["server/test/audit/cli.test.ts", "server/test/auth/devTokenCli.test.ts", "server/test/reconcile/crashRecovery.test.ts", "**/node_modules/**"],
     sequence: { sequencer: CheapFirst },
-    reporters: ["default", new DryRunCosts()],
+    reporters: ["default", new DryRunCosts(), ...(process.env.STEWARD_MUTATION_RUN_LOG ? [new RunLog(process.env.STEWARD_MUTATION_RUN_LOG)] : [])],
   },
 });

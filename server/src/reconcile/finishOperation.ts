@@ -36,10 +36,13 @@ export function inFlightWindowMs(config: AppDeps["config"]): number {
   return config.PROVIDER_TIMEOUT_MS * (config.PROVIDER_MAX_RETRIES + 1) + config.PROVIDER_MAX_RETRIES * DEFAULT_MAX_DELAY_MS;
 }
 
+function portsOf(command: AnyCommand): readonly string[] {
+  return typeof command.provider === "string" ? [command.provider] : command.provider;
+}
+
 /** The command writes to Auth0, which keeps no idempotency key: a retry is a new request. */
 function keylessProvider(command: AnyCommand, deps: AppDeps): boolean {
-  const ports = typeof command.provider === "string" ? [command.provider] : command.provider;
-  return ports.includes("identity") && deps.identity.name !== "builtin";
+  return portsOf(command).includes("identity") && deps.identity.name !== "builtin";
 }
 
 /** The provider answered and (Stripe) saved that answer under the key; a key still in use by a request in flight saved nothing. */
@@ -110,6 +113,14 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     const ctx: CommandContext = { deps, actor: request.actor, ticketId: request.ticketId, reason: request.reason, requestId: request.requestId, operationId: row.operation_id, now: new Date(request.now), customerLanguage: request.customerLanguage ?? "en" };
     const reading = (typeof row.provider_before === "string" ? JSON.parse(row.provider_before) : row.provider_before) as { billing?: BillingSummary | null } | null;
     if (reading && reading.billing !== undefined) useEarlierReading(ctx, reading.billing);
+    else if (portsOf(command).includes("billing")) {
+      // Billing commands derive the call's parameters (a trial end, a seat count) and their re-read's "before" from
+      // the request's reading. Without it (a row older than the stored reading) they fail inside the recording
+      // transaction on every pass, and a fresh reading, taken after the lost call may have landed, could repeat it
+      // with other parameters or misjudge it as not applied: a person decides.
+      await needsReview(deps, operation, row, `the request's billing reading was not stored with the operation, so its provider call cannot be repeated as it was made: check the provider, then resolve it (operation.resolve)`);
+      return "needs_review";
+    }
 
     let target: Awaited<ReturnType<typeof loadTarget>>;
     try {

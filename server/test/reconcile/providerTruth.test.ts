@@ -411,6 +411,33 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(stripe.customers.get(customer.id)!.balance).toBe(balance - 300);
   });
 
+  it("hands a billing operation without the request's stored billing reading to a person: the call is not repeated from a fresh reading, nor left unknown for ever", async () => {
+    // Rows written before the reading was stored with the operation have none; the reconciler cannot rebuild the request's parameters (a trial end, a seat count) without it.
+    const accountId = "acc_demo_011";
+    const { db } = h.deps.database;
+    const stripe = h.stripe!;
+    const operationId = newOperationId();
+    const ops = DEMO_AGENTS[2];
+    const opsActor: Actor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    const billingCustomerId = (await db.selectFrom("accounts").select("billing_customer_id").where("id", "=", accountId).executeTakeFirstOrThrow()).billing_customer_id as string;
+    const balance = stripe.customers.get(billingCustomerId)!.balance;
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: opsActor, action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, ticketId: "1006", reason: "older row", before: { version: 1 }, outcome: "pending", operationId, requestId: null }, h.deps.clock);
+      await insertOperation(trx, { operationId, action: "billing.credit_apply", targetType: "account", targetId: accountId, accountId, keyOwner: ops.id, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: opsActor, ticketId: "1006", reason: "older row", requestId: null, input: { amountCents: 400 }, now: h.deps.clock.now().toISOString() }, providerBefore: undefined, leaseMs: 0, createdAt: h.deps.clock.now() });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ needs_review: 1, succeeded: 0, unknown: 0 });
+    expect(await operation(h, operationId)).toMatchObject({ status: "needs_review", attempts: 1, last_error: expect.stringContaining("billing reading") });
+    expect(stripe.customers.get(billingCustomerId)!.balance).toBe(balance);
+    expect((await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId).map((e) => [e.outcome, e.error?.startsWith("needs_review: ") ?? false])).toEqual([
+      ["pending", false],
+      ["unknown", true],
+    ]);
+    // Waiting for a person, it is not taken again.
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ needs_review: 0, succeeded: 0, unknown: 0, skipped: 0 });
+  });
+
   it("keeps an operation record's states: nobody claims it while its request holds it, one worker at a time after, errors cut to 2,000 characters, a closed one never reopened", async () => {
     const { db } = h.deps.database;
     const accountId = "acc_records";

@@ -1,5 +1,5 @@
 import request from "supertest";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, onTestFinished } from "vitest";
 import { act, auditOf, sessionOf, useHarness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
 
@@ -7,6 +7,10 @@ import { databaseKinds } from "../support/databases.js";
 describe.each(databaseKinds)("caps over time on %s", (kind) => {
   const h = useHarness(kind);
   const account = (id: string) => ({ type: "account" as const, id });
+  // Each test on its own targets, and past the 24 h windows of the tests before it: none counts what another used.
+  beforeEach(() => {
+    h.deps.clock.advance(25 * 60 * 60 * 1000);
+  });
 
   it("5 parallel $50 credits against a $50 cap: exactly one succeeds", async () => {
     // An active account: billing writes on a deactivated one (acc_demo_005) are refused as account_closed.
@@ -42,10 +46,18 @@ describe.each(databaseKinds)("caps over time on %s", (kind) => {
       .set("Authorization", `Bearer ${admin}`)
       .send({ reason: "Holiday season: smaller daily credit budget", changes: [{ action: "billing.credit_apply", role: "support_full", limit: 6_000, scope: "day" }] });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
+    onTestFinished(async () => {
+      const back = await request(h.app)
+        .put("/api/caps")
+        .set("Authorization", `Bearer ${await sessionOf(h, "admin")}`)
+        .send({ reason: "Holiday season over", changes: [{ action: "billing.credit_apply", role: "support_full", limit: 20_000, scope: "day" }] });
+      expect(back.status, JSON.stringify(back.body)).toBe(200);
+    });
     const credit = put.body.caps.find((c: { action: string }) => c.action === "billing.credit_apply");
     expect(credit.perDay).toEqual({ limits: { support_read_only: null, support_full: 6_000, operations: 500_000, admin: 500_000 }, defaults: { support_read_only: null, support_full: 20_000, operations: 500_000, admin: 500_000 } });
 
-    // 5,000 were used on acc_demo_006 above: 1,000 left today in all.
+    // 5,000 used on one target: 1,000 left today in all.
+    expect((await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_001"), input: { amountCents: 5_000 } })).status).toBe(200);
     expect((await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_008"), input: { amountCents: 1_000 } })).status).toBe(200);
     const over = await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_009"), input: { amountCents: 100 } });
     expect(over.body).toMatchObject({ code: "over_cap", window: "day", cap: { limit: 6_000, used: 6_000, left: 0 } });

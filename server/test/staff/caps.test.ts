@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { actionNames, actionRules, type ActionName, type ActionRule } from "../../../shared/actions.js";
@@ -231,6 +232,43 @@ describe.each(databaseKinds)("caps on %s", (kind) => {
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
     for (const r of results.filter((x) => x.status === "rejected")) expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "over_cap", extra: { window: "target", cap: { used: 5_000, left: 0 } } });
     const rows = await db().selectFrom("cap_usage").select("amount").where("staff_id", "=", "stf_caps_parallel").execute();
+    expect(rows.map((r) => Number(r.amount))).toEqual([5_000]);
+  });
+
+  // PGlite has one connection and runs one transaction at a time, so two reservations cannot interleave there
+  // whatever capUsage does; the race the advisory lock prevents exists only with a pool (PostgreSQL).
+  it.runIf(kind === "postgres")("serialises reservations with its lock: two that both read before either inserts do not both fit", async () => {
+    const actor: StaffActor = { ...actorFor("support_full"), staffId: "stf_caps_paused" };
+    const reserve = () => reserveCapUsage(h.deps, { actor, action: "billing.credit_apply", targetId: "acc_paused", value: 5_000 });
+    const waitingOnLocks = async () =>
+      Number((await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db())).rows[0]!.n);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked!: () => void;
+    const tableLocked = new Promise<void>((resolve) => (locked = resolve));
+    // Another connection lets reads of cap_usage through but holds every insert: each reservation pauses between its read and its insert.
+    const holder = db().transaction().execute(async (trx) => {
+      await sql`lock table cap_usage in share mode`.execute(trx);
+      locked();
+      await released;
+    });
+    await tableLocked;
+    let settled = 0;
+    const results = Promise.allSettled([reserve(), reserve()].map((p) => p.finally(() => settled++)));
+    try {
+      // Both wait: the first on the insert, the second on the advisory lock (without it, on the insert after its own read).
+      const deadline = Date.now() + 3_000;
+      let waiting = 0;
+      while ((waiting = await waitingOnLocks()) < 2 && settled === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect([waiting, settled]).toEqual([2, 0]);
+    } finally {
+      release();
+      await holder;
+    }
+    const outcomes = await results;
+    expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"]);
+    expect(outcomes.find((o) => o.status === "rejected")).toMatchObject({ reason: { code: "over_cap", extra: { window: "target", cap: { used: 5_000, left: 0 } } } });
+    const rows = await db().selectFrom("cap_usage").select("amount").where("staff_id", "=", "stf_caps_paused").execute();
     expect(rows.map((r) => Number(r.amount))).toEqual([5_000]);
   });
 
