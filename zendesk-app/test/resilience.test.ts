@@ -21,9 +21,9 @@ const requesterOf = (ticketId: number) => ui.requesterOf(ticketId);
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
 describe.each([
-  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/ },
-  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/ },
-])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale }) => {
+  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/, changed: "Someone changed this since you loaded it" },
+  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/, changed: "Jemand hat das geändert, seit Sie es geladen haben" },
+])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale, changed }) => {
   it("shows Try again when Steward does not answer in time; the retry carries the same Idempotency-Key and the action runs once", async () => {
     const user = await requesterOf(lockTicket);
     const db = ui.steward.deps.database.db;
@@ -88,6 +88,9 @@ describe.each([
     await db.updateTable("accounts").set((eb) => ({ version: eb("version", "+", 1) })).where("id", "=", user.account_id).execute();
     await frame.click('[data-testid="submit-action"]');
     await frame.waitForSelector('[data-testid="refresh-context"]');
+    // The 409 is said in the agent's language (the server's title and detail are English).
+    expect(((await frame.textContent('[data-testid="action-form"] [data-testid="problem"] strong')) ?? "").trim()).toBe(changed);
+    if (locale === "de") expect(await text(frame, '[data-testid="action-form"] [data-testid="problem"]')).not.toMatch(/Conflict|changed/);
     expect(await axeViolations(frame), `resilience-conflict-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-conflict-${locale}-320`);
     const reread = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/context");

@@ -8,6 +8,8 @@ export interface FieldCap {
   field: string;
   unit: string;
   limit: number;
+  /** The panel roles whose caps allow more here (from the server's available actions), when known. */
+  canGoFurther?: readonly string[];
 }
 
 export function ActionField({ field, id, value, error, cap, currency, onInput }: { field: FieldSpec; id: string; value: string; error?: string; cap?: FieldCap; currency: string; onInput: (v: string) => void }) {

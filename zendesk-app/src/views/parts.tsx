@@ -1,6 +1,6 @@
 import type { ComponentChildren } from "preact";
 import type { ProblemDetails } from "../../../shared/problem";
-import { t } from "../i18n";
+import { currentLanguage, hasMessage, t, tOr } from "../i18n";
 
 /** Small building blocks shared by the cards: badges, a titled card with its source, notices. */
 export type Tone = "red" | "yellow" | "green" | "blue" | "grey";
@@ -54,13 +54,26 @@ export function Notice({ tone, children, testId, focus }: { tone: "error" | "war
   );
 }
 
-/** A problem+json error in place: its detail and every field error it names. */
+/**
+ * A problem's headline in the agent's language: the words for its code where the sidebar has them,
+ * else the server's title. The server's detail is English, so it is shown to English-speaking agents,
+ * and to others only when their language has no words for the code (better English than nothing).
+ */
+export function problemWords(problem: ProblemDetails): { title: string; detail: string | undefined } {
+  const key = `problem.${problem.code ?? ""}`;
+  if (!hasMessage(key)) return { title: problem.title, detail: problem.detail };
+  const words = tOr(key, problem.title);
+  return { title: words.charAt(0).toLocaleUpperCase() + words.slice(1), detail: currentLanguage() === "en" ? problem.detail : undefined };
+}
+
+/** A problem+json error in place: its headline, its detail and every field error it names. */
 export function ProblemNotice({ problem, skipFields = [] }: { problem: ProblemDetails; skipFields?: string[] }) {
   const errors = (problem.errors ?? []).filter((e) => !skipFields.includes(e.field));
+  const { title, detail } = problemWords(problem);
   return (
     <Notice tone="error" testId="problem">
-      <strong>{problem.title}</strong>
-      {problem.detail && <p>{problem.detail}</p>}
+      <strong data-code={problem.code}>{title}</strong>
+      {detail && <p>{detail}</p>}
       {errors.length > 0 && (
         <ul>
           {errors.map((e) => (
