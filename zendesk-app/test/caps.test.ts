@@ -39,6 +39,8 @@ describe.each([
     await frame.click(`${FORM} [data-testid="submit-action"]`);
     await frame.waitForSelector(`${FORM} [data-testid="problem"]`);
     expect(await said(frame, `${FORM} [data-testid="problem"] strong`)).toBe(title);
+    // The refusal is the action's result: focus is on it, not on the page body.
+    await expect.poll(() => frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("problem");
     expect(await said(frame, `${FORM} #${await frame.getAttribute(`${FORM} input[name="amountCents"]`, "id")}-error`)).toBe(overForm.replace(/\s+/g, " "));
     expect(await said(frame, `${FORM} [data-testid="ask-approval"]`)).toBe(ask);
     expect(sent).toEqual([]);
@@ -68,6 +70,8 @@ describe.each([
     await frame.waitForSelector(`${FORM} [data-testid="problem"]`);
     expect(sent).toHaveLength(1);
     expect(await said(frame, `${FORM} [data-testid="problem"] strong`)).toBe(title);
+    // The refusal is the action's result: focus is on it, not on the page body.
+    await expect.poll(() => frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("problem");
     expect(await said(frame, `${FORM} [data-testid="problem"]`)).not.toContain("billing.credit_apply");
     expect(await said(frame, `${FORM} #${await frame.getAttribute(`${FORM} input[name="amountCents"]`, "id")}-error`)).toBe(overServer.replace(/\s+/g, " "));
     expect(await frame.$(`${FORM} [data-testid="ask-approval"]`)).not.toBeNull();

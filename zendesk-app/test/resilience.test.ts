@@ -45,6 +45,7 @@ describe.each([
     const retry = await frame.waitForSelector('[data-testid="retry-action"]');
     expect(await text(frame, '[data-testid="action-form"] [data-testid="problem"]')).toContain(timedOut);
     expect(await retry.isEnabled()).toBe(true);
+    await expect.poll(() => frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("problem");
     expect(await axeViolations(frame), `resilience-timed-out-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-timed-out-${locale}-320`);
 

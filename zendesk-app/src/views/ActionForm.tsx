@@ -263,7 +263,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
           </div>
         )}
       </fieldset>
-      {problem && <ProblemNotice problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
+      {problem && <ProblemNotice focus problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
       {(retryable || problem?.code === "stale_version") && (
         <div class="form-buttons">
           {retryable ? (

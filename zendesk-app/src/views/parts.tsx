@@ -1,4 +1,5 @@
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, RefObject } from "preact";
+import { useEffect, useRef } from "preact/hooks";
 import type { ProblemDetails } from "../../../shared/problem";
 import { currentLanguage, hasMessage, t, tOr } from "../i18n";
 
@@ -46,9 +47,10 @@ export function Facts({ rows }: { rows: [label: string, value: ComponentChildren
 const focusOnMount = (el: HTMLDivElement | null) => el?.focus();
 
 /** `focus`: the notice takes focus when it appears (an action's result), so keyboard and screen-reader users land on it. */
-export function Notice({ tone, children, testId, focus }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string; focus?: boolean }) {
+/** `noticeRef`: its owner moves focus to it when it chooses (it can take focus then), not only on mount. */
+export function Notice({ tone, children, testId, focus, noticeRef }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string; focus?: boolean; noticeRef?: RefObject<HTMLDivElement | null> }) {
   return (
-    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId} tabIndex={focus ? -1 : undefined} ref={focus ? focusOnMount : undefined}>
+    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId} tabIndex={focus || noticeRef ? -1 : undefined} ref={noticeRef ?? (focus ? focusOnMount : undefined)}>
       {children}
     </div>
   );
@@ -66,12 +68,20 @@ export function problemWords(problem: ProblemDetails): { title: string; detail: 
   return { title: words.charAt(0).toLocaleUpperCase() + words.slice(1), detail: currentLanguage() === "en" ? problem.detail : undefined };
 }
 
-/** A problem+json error in place: its headline, its detail and every field error it names. */
-export function ProblemNotice({ problem, skipFields = [] }: { problem: ProblemDetails; skipFields?: string[] }) {
+/**
+ * A problem+json error in place: its headline, its detail and every field error it names. `focus`: an
+ * action's refusal is its result, so focus moves to it each time one arrives (the busy form had disabled
+ * the focused button, which drops focus to the page body).
+ */
+export function ProblemNotice({ problem, skipFields = [], focus }: { problem: ProblemDetails; skipFields?: string[]; focus?: boolean }) {
   const errors = (problem.errors ?? []).filter((e) => !skipFields.includes(e.field));
   const { title, detail } = problemWords(problem);
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (focus) box.current?.focus();
+  }, [problem, focus]);
   return (
-    <Notice tone="error" testId="problem">
+    <Notice tone="error" testId="problem" noticeRef={focus ? box : undefined}>
       <strong data-code={problem.code}>{title}</strong>
       {detail && <p>{detail}</p>}
       {errors.length > 0 && (
