@@ -199,7 +199,7 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
 
   it("every action that changes money or access shows its effects first, not only the destructive ones", async () => {
     // Money: seats and billing. Access: taking it away or changing what a user may do.
-    const moneyOrAccess = ["account.suspend", "account.deactivate", "account.delete", "seats.change", "seats.expand_temporarily", "seats.expansion_end", "seats.reclaim", "billing.trial_extend", "billing.credit_apply", "billing.plan_change", "billing.subscription_cancel", "user.suspend", "user.deactivate", "user.block", "user.delete", "user.role_change", "user.elevate_temporarily"];
+    const moneyOrAccess = ["account.suspend", "account.deactivate", "account.delete", "seats.change", "seats.expand_temporarily", "seats.expansion_end", "seats.reclaim", "billing.trial_extend", "billing.credit_apply", "billing.plan_change", "billing.subscription_cancel", "user.suspend", "user.deactivate", "user.block", "user.delete", "user.role_change", "user.promote_admin", "user.elevate_temporarily"];
     const listed = [...(await available(h, "admin", "account", "acc_demo_001")).actions, ...(await available(h, "admin", "user", "usr_demo_001_2")).actions];
     expect(listed.filter((a) => moneyOrAccess.includes(a.action)).map((a) => [a.action, a.preview])).toEqual(moneyOrAccess.map((a) => [a, true]).sort((x, y) => listed.findIndex((l) => l.action === x[0]) - listed.findIndex((l) => l.action === y[0])));
   });
