@@ -1,7 +1,7 @@
 import type { Frame, Route } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { axeViolations } from "./support/axe.js";
-import { screenshot } from "./support/browser.js";
+import { screenshot, sidebarFrame } from "./support/browser.js";
 import { sidebar320 } from "./support/sidebar320.js";
 
 /**
@@ -21,9 +21,9 @@ const requesterOf = (ticketId: number) => ui.requesterOf(ticketId);
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
 describe.each([
-  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/, changed: "Someone changed this since you loaded it" },
-  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/, changed: "Jemand hat das geändert, seit Sie es geladen haben" },
-])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale, changed }) => {
+  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/, changed: "Someone changed this since you loaded it", contextTimedOut: "Steward did not answer in time" },
+  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/, changed: "Jemand hat das geändert, seit Sie es geladen haben", contextTimedOut: "Steward hat nicht rechtzeitig geantwortet" },
+])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale, changed, contextTimedOut }) => {
   it("shows Try again when Steward does not answer in time; the retry carries the same Idempotency-Key and the action runs once", async () => {
     const user = await requesterOf(lockTicket);
     const db = ui.steward.deps.database.db;
@@ -60,6 +60,29 @@ describe.each([
     // The result shows before the context is read again; the badge goes with that re-read.
     await frame.waitForSelector('[data-testid="user"] [data-badge="locked"]', { state: "detached" });
     await held;
+    await page.close();
+  });
+
+  it("says in the agent's language when the customer's context does not come in time, with Try again", async () => {
+    const { page } = await openTicket(trialTicket, "9002", locale);
+    // From now on the sidebar's first /api/context is held past its timeout; the next one goes through.
+    let seen = 0;
+    await page.route((url) => url.pathname === "/api/context", async (route: Route) => {
+      if (seen++ > 0) return route.continue();
+      await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS + 2_000));
+      await route.abort().catch(() => undefined);
+    });
+    await page.reload();
+    await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
+    const frame = await sidebarFrame(page, WAIT_MS);
+    const problem = await frame.waitForSelector('#panel-customer [data-testid="problem"]', { timeout: TIMEOUT_MS + WAIT_MS });
+    expect(((await problem.$eval("strong", (s) => s.textContent)) ?? "").trim()).toBe(contextTimedOut);
+    if (locale === "de") expect((await problem.textContent()) ?? "").not.toMatch(/Timed out|no answer/);
+    expect(await axeViolations(frame), `resilience-context-timed-out-${locale}-320`).toEqual([]);
+    await screenshot(page, `resilience-context-timed-out-${locale}-320`);
+    // Try again (beside it) reads the context; this time it comes.
+    await frame.click(`button:has-text("${locale === "de" ? "Erneut versuchen" : "Try again"}")`);
+    await frame.waitForSelector('[data-testid="customer"] [data-testid="user"]');
     await page.close();
   });
 

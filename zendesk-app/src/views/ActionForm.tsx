@@ -43,7 +43,8 @@ function fieldOf(path: string): string {
 }
 
 function asProblem(err: unknown): ProblemDetails {
-  if (err instanceof StewardApiError && err.status === 0) return { ...err.problem, title: t(err.problem.code === "timeout" ? "retry.timed_out" : "retry.network"), detail: undefined };
+  // No answer: the form says what Try again does, in the agent's words (without a code, so ProblemNotice keeps this title).
+  if (err instanceof StewardApiError && err.status === 0) return { ...err.problem, code: undefined, title: t(err.problem.code === "timeout" ? "retry.timed_out" : "retry.network"), detail: undefined };
   if (err instanceof StewardApiError) return err.problem;
   return { type: "about:blank", title: t("common.error"), status: 0, detail: (err as Error).message };
 }
