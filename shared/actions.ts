@@ -43,7 +43,7 @@ export const actionRules = {
   "audit.search": { target: "audit", minRole: "support_read_only", kind: "read", summary: "Search the audit log" },
   "audit.export": { target: "audit", minRole: "support_read_only", kind: "read", summary: "Export the audit log (CSV, NDJSON)" },
   "audit.verify": { target: "audit", minRole: "admin", kind: "read", summary: "Verify the audit hash chain" },
-  "action.preview": { target: "account", minRole: "support_full", kind: "read", summary: "Preview the billing effects of a destructive action" },
+  "action.preview": { target: "account", minRole: "support_full", kind: "read", summary: "Preview the effects of an action that moves money or access" },
 
   // Panel administration
   "staff.list": { target: "staff", minRole: "admin", kind: "read", summary: "List panel staff" },

@@ -104,8 +104,8 @@ export const supportActionNames = Object.keys(actionInputs) as SupportActionName
 
 /**
  * A sentence as a code and its values, for clients that word it themselves (the sidebar, in the agent's
- * language): params ending in `Cents` are amounts in the effects' currency, in `Date` ISO timestamps;
- * `count` picks the plural. The English text beside it stays for API clients.
+ * language): params ending in `Cents` are amounts in the effects' currency, in `Date` ISO timestamps
+ * said as a date, in `Time` ISO timestamps said with their time, in `Role` a product role; `count` picks the plural. The English text beside it stays for API clients.
  */
 export const EffectPhrase = z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number()])) });
 export type EffectPhrase = z.infer<typeof EffectPhrase>;

@@ -66,6 +66,9 @@ describe.each(["en-US", "de"])("every view passes axe (%s, 320 px)", (locale) =>
 
     const readOnly = await openTicket(1001, "9001", locale);
     await readOnly.frame.waitForSelector('[data-testid="read-only"]');
+    // Told why, in the agent's language: their role, and the role the actions need.
+    const why = ((await readOnly.frame.textContent('[data-testid="read-only"]')) ?? "").replace(/\s+/g, " ");
+    expect(why).toContain(locale === "de" ? "Ihre Panel-Rolle (Nur lesen) darf nachschlagen, aber nichts ändern. Diese Aktionen brauchen mindestens Support" : "Your panel role (Read-only) can look things up but not change them. These actions need Support or above");
     await expectAccessible(readOnly.page, readOnly.frame, `read-only-${locale}`);
     await readOnly.page.close();
   });

@@ -80,4 +80,38 @@ describe.each([
     await screenshot(page, `preview-suspend-${locale}-320`);
     await page.close();
   });
+
+  it("shows a credit before it is applied: the credit after it and the lower next invoice, in the agent's language", async () => {
+    const { page, frame } = await ui.openTicket(ticket, "9003", locale);
+    await frame.click('[data-testid="all-actions"]');
+    await frame.click('[data-group="billing"] button[data-action="billing.credit_apply"]');
+    await frame.fill('[data-testid="action-form"] input[name="amountCents"]', "25.00");
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Goodwill for the outage");
+    const response = page.waitForResponse((r) => r.url().includes("/api/actions/billing.credit_apply/preview"));
+    await frame.click('[data-testid="submit-action"]');
+    const { effects } = (await (await response).json()) as ActionPreviewResponse;
+    await frame.waitForSelector('[data-testid="preview"]');
+    const money = (cents: number) => new Intl.NumberFormat(locale, { style: "currency", currency: effects.currency.toUpperCase() }).format(cents / 100);
+    const { params } = effects.summaryPhrase;
+    const name = String(params.name);
+    const expected =
+      effects.summaryPhrase.code === "credit_apply"
+        ? locale === "de"
+          ? `Gutschrift über ${money(2_500)} für ${name}: danach ${money(Number(params.creditCents))} Guthaben, das mit den nächsten Rechnungen verrechnet wird`
+          : `Credit ${money(2_500)} to ${name}: ${money(Number(params.creditCents))} in credit after it, taken off the next invoices`
+        : locale === "de"
+          ? `Gutschrift über ${money(2_500)} für ${name}: danach sind noch ${money(Number(params.owedCents))} offen`
+          : `Credit ${money(2_500)} to ${name}: ${money(Number(params.owedCents))} still owed after it`;
+    expect(await text(frame, '[data-testid="preview"] p strong')).toBe(expected.replace(/\s+/g, " "));
+    const items = await frame.$$eval('[data-testid="preview"] li', (lis) => lis.map((li) => (li.textContent ?? "").replace(/\s+/g, " ").trim()));
+    expect(items).toContain(locale === "de" ? "Eine Gutschrift ist keine Erstattung: nichts geht auf die Karte zurück" : "A credit is not a refund: nothing goes back to the card");
+    if (effects.nextInvoice) expect(items.join(" ")).toContain(money(effects.nextInvoice.amountCents).replace(/\s+/g, " "));
+    expect(items.join(" ")).not.toMatch(/-\s?\$|-\d/); // a credit is never said as a negative amount
+    expect(await text(frame, '[data-testid="preview"]')).not.toMatch(ISO_DATE);
+    expect(await axeViolations(frame), `preview-credit-${locale}`).toEqual([]);
+    await screenshot(page, `preview-credit-${locale}-320`);
+    await frame.click('[data-testid="confirm-action"]');
+    await frame.waitForSelector('[data-testid="action-result"]');
+    await page.close();
+  });
 });

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { approvalStatuses } from "../../shared/schemas/approval.js";
+import { tokenFailures } from "../../server/src/auth/tokenErrors.js";
 import de from "../translations/de.json";
 import en from "../translations/en.json";
 
@@ -25,20 +27,38 @@ const PATTERNS = [
   /code: "((?:provider|outcome)_[a-z_]+)"/g,
 ];
 
-function serverProblemCodes(): string[] {
+/** Codes built from a prefix and a value (`session_${this.code}`): the prefix as written in the source. */
+const BUILT = /(?:Problem\.(?:conflict|forbidden|unauthorized|unavailable)\(|new Problem\(\s*[^,()]+,)\s*`([a-z_]+)\$\{/g;
+
+/** Every value each built code's prefix is completed with (the failure and status types the server uses there). */
+const COMPLETIONS: Record<string, readonly string[]> = {
+  session_: [...tokenFailures, "missing", "too_old"], // SessionFailure
+  zaf_token_: tokenFailures.filter((f) => f !== "wrong_type"), // ZafTokenFailure
+  grant_: [...tokenFailures, "unknown_key", "replayed"], // GrantFailure
+  approval_: approvalStatuses.filter((s) => s !== "pending"), // a decided request (decided())
+};
+
+function serverProblemCodes(): { codes: string[]; prefixes: string[] } {
   const codes = new Set<string>();
+  const prefixes = new Set<string>();
   for (const file of sources(SERVER)) {
     const text = readFileSync(file, "utf8");
     for (const pattern of PATTERNS) for (const match of text.matchAll(pattern)) codes.add(match[1] as string);
+    for (const match of text.matchAll(BUILT)) prefixes.add(match[1] as string);
   }
-  return [...codes].sort();
+  for (const prefix of prefixes) for (const value of COMPLETIONS[prefix] ?? []) codes.add(`${prefix}${value}`);
+  return { codes: [...codes].sort(), prefixes: [...prefixes].sort() };
 }
 
 describe("problem codes", () => {
-  const codes = serverProblemCodes();
+  const { codes, prefixes } = serverProblemCodes();
+
+  it("knows how every code built from a prefix is completed (a new one fails here until it is listed)", () => {
+    expect(prefixes).toEqual(Object.keys(COMPLETIONS).sort());
+  });
 
   it("finds the server's codes (the scan itself works)", () => {
-    for (const known of ["invalid_transition", "over_cap", "stale_version", "outcome_unknown", "outcome_pending", "provider_timeout", "account_closed", "target_protected", "not_found", "invalid_request"]) expect(codes).toContain(known);
+    for (const known of ["invalid_transition", "over_cap", "stale_version", "outcome_unknown", "outcome_pending", "provider_timeout", "account_closed", "target_protected", "not_found", "invalid_request", "rate_limited", "session_expired", "zaf_token_bad_signature", "approval_rejected"]) expect(codes).toContain(known);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import type { Frame, Route } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { axeViolations } from "./support/axe.js";
-import { screenshot } from "./support/browser.js";
+import { screenshot, sidebarFrame } from "./support/browser.js";
 import { sidebar320 } from "./support/sidebar320.js";
 
 /**
@@ -21,9 +21,9 @@ const requesterOf = (ticketId: number) => ui.requesterOf(ticketId);
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
 describe.each([
-  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/ },
-  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/ },
-])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale }) => {
+  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/, changed: "Someone changed this since you loaded it", contextTimedOut: "Steward did not answer in time" },
+  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/, changed: "Jemand hat das geändert, seit Sie es geladen haben", contextTimedOut: "Steward hat nicht rechtzeitig geantwortet" },
+])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale, changed, contextTimedOut }) => {
   it("shows Try again when Steward does not answer in time; the retry carries the same Idempotency-Key and the action runs once", async () => {
     const user = await requesterOf(lockTicket);
     const db = ui.steward.deps.database.db;
@@ -45,6 +45,7 @@ describe.each([
     const retry = await frame.waitForSelector('[data-testid="retry-action"]');
     expect(await text(frame, '[data-testid="action-form"] [data-testid="problem"]')).toContain(timedOut);
     expect(await retry.isEnabled()).toBe(true);
+    await expect.poll(() => frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("problem");
     expect(await axeViolations(frame), `resilience-timed-out-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-timed-out-${locale}-320`);
 
@@ -59,6 +60,29 @@ describe.each([
     // The result shows before the context is read again; the badge goes with that re-read.
     await frame.waitForSelector('[data-testid="user"] [data-badge="locked"]', { state: "detached" });
     await held;
+    await page.close();
+  });
+
+  it("says in the agent's language when the customer's context does not come in time, with Try again", async () => {
+    const { page } = await openTicket(trialTicket, "9002", locale);
+    // From now on the sidebar's first /api/context is held past its timeout; the next one goes through.
+    let seen = 0;
+    await page.route((url) => url.pathname === "/api/context", async (route: Route) => {
+      if (seen++ > 0) return route.continue();
+      await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS + 2_000));
+      await route.abort().catch(() => undefined);
+    });
+    await page.reload();
+    await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
+    const frame = await sidebarFrame(page, WAIT_MS);
+    const problem = await frame.waitForSelector('#panel-customer [data-testid="problem"]', { timeout: TIMEOUT_MS + WAIT_MS });
+    expect(((await problem.$eval("strong", (s) => s.textContent)) ?? "").trim()).toBe(contextTimedOut);
+    if (locale === "de") expect((await problem.textContent()) ?? "").not.toMatch(/Timed out|no answer/);
+    expect(await axeViolations(frame), `resilience-context-timed-out-${locale}-320`).toEqual([]);
+    await screenshot(page, `resilience-context-timed-out-${locale}-320`);
+    // Try again (beside it) reads the context; this time it comes.
+    await frame.click(`button:has-text("${locale === "de" ? "Erneut versuchen" : "Try again"}")`);
+    await frame.waitForSelector('[data-testid="customer"] [data-testid="user"]');
     await page.close();
   });
 
@@ -88,6 +112,9 @@ describe.each([
     await db.updateTable("accounts").set((eb) => ({ version: eb("version", "+", 1) })).where("id", "=", user.account_id).execute();
     await frame.click('[data-testid="submit-action"]');
     await frame.waitForSelector('[data-testid="refresh-context"]');
+    // The 409 is said in the agent's language (the server's title and detail are English).
+    expect(((await frame.textContent('[data-testid="action-form"] [data-testid="problem"] strong')) ?? "").trim()).toBe(changed);
+    if (locale === "de") expect(await text(frame, '[data-testid="action-form"] [data-testid="problem"]')).not.toMatch(/Conflict|changed/);
     expect(await axeViolations(frame), `resilience-conflict-${locale}-320`).toEqual([]);
     await screenshot(page, `resilience-conflict-${locale}-320`);
     const reread = page.waitForRequest((r) => new URL(r.url()).pathname === "/api/context");

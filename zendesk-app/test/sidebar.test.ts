@@ -257,7 +257,11 @@ describe("the sidebar in the local Zendesk page", () => {
     // Extending a trial can tell the customer (issue 14: the email's text is shown with the choice).
     await expect.poll(focused).toMatchObject({ tag: "input", label: "Notify the customer by email" });
     await page.keyboard.press("Tab");
-    await expect.poll(focused).toMatchObject({ tag: "button", name: "Run" });
+    // It moves the first invoice, so its effects are shown first; focus goes to the confirmation.
+    await expect.poll(focused).toMatchObject({ tag: "button", name: "Preview effects" });
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="preview"]');
+    await expect.poll(focused).toMatchObject({ tag: "button", name: "Confirm: Extend trial" });
     await page.keyboard.press("Enter");
     await frame.waitForSelector('[data-testid="action-result"]');
     const after = await trialEnd();

@@ -146,13 +146,13 @@ export async function refuseWhileUnresolved(db: Executor, accountId: string): Pr
   );
 }
 
-/** The billing-aware preview of a destructive action, with its confirmation token. */
+/** The preview of an action that moves money or access (billing-aware), with its confirmation token (destructive ones need it). */
 export async function previewCommand(command: AnyCommand, req: CommandRequest, deps: AppDeps): Promise<ActionPreviewResponse> {
   const input = parseInput(command, req.input);
   assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
   await command.checkInput?.(input as never, deps);
-  if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it is not destructive`);
+  if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it moves no money and takes no access away`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
   await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);

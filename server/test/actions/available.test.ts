@@ -197,6 +197,87 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
     expect(await h.deps.database.db.selectFrom("seat_expansions").select("id").where("account_id", "=", accountId).execute()).toEqual([]);
   });
 
+  it("every action that changes money or access shows its effects first, not only the destructive ones", async () => {
+    // Money: seats and billing. Access: taking it away or changing what a user may do.
+    const moneyOrAccess = ["account.suspend", "account.deactivate", "account.delete", "seats.change", "seats.expand_temporarily", "seats.expansion_end", "seats.reclaim", "billing.trial_extend", "billing.credit_apply", "billing.plan_change", "billing.subscription_cancel", "user.suspend", "user.deactivate", "user.block", "user.delete", "user.role_change", "user.promote_admin", "user.elevate_temporarily"];
+    const listed = [...(await available(h, "admin", "account", "acc_demo_001")).actions, ...(await available(h, "admin", "user", "usr_demo_001_2")).actions];
+    expect(listed.filter((a) => moneyOrAccess.includes(a.action)).map((a) => [a.action, a.preview])).toEqual(moneyOrAccess.map((a) => [a, true]).sort((x, y) => listed.findIndex((l) => l.action === x[0]) - listed.findIndex((l) => l.action === y[0])));
+  });
+
+  it("a credit previews the balance after it and the lower next invoice, says it is no refund, and changes nothing until run", async () => {
+    const accountId = "acc_demo_001";
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: "cus_demo_001" });
+    const account = await h.deps.database.db.selectFrom("accounts").select("name").where("id", "=", accountId).executeTakeFirstOrThrow();
+    const previewed = await preview(h, "support_full", "billing.credit_apply", { target: { type: "account", id: accountId }, input: { amountCents: 2_500 } });
+    expect(previewed.status, JSON.stringify(previewed.body)).toBe(200);
+    const effects = previewed.body.effects;
+    const creditAfter = 2_500 - (billing?.balanceCents ?? 0);
+    expect(effects.summaryPhrase).toEqual(creditAfter >= 0 ? { code: "credit_apply", params: { name: account.name, amountCents: 2_500, creditCents: creditAfter } } : { code: "credit_apply_owing", params: { name: account.name, amountCents: 2_500, owedCents: -creditAfter } });
+    expect(effects.nextInvoice).toEqual({ amountCents: Math.max(0, (billing?.nextInvoice?.amountCents ?? 0) - 2_500), date: billing?.nextInvoice?.date });
+    expect(effects.mrrLostCents).toBe(0);
+    expect(effects.warningPhrases[0]).toEqual({ code: "credit_not_refund", params: {} });
+    const after = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: "cus_demo_001" });
+    expect(after?.balanceCents).toBe(billing?.balanceCents);
+    // It runs without a token (not destructive); the run records what was shown.
+    const done = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: accountId }, input: { amountCents: 2_500 } });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.before.effects.summaryPhrase.code).toMatch(/^credit_apply/);
+  });
+
+  it("a trial extension previews its new end and the first invoice moving with it", async () => {
+    const db = h.deps.database.db;
+    const trialing = await db
+      .selectFrom("billing_subscriptions as s")
+      .innerJoin("billing_customers as c", "c.id", "s.customer_id")
+      .innerJoin("accounts as a", "a.id", "c.account_id")
+      .select(["a.id", "c.id as customerId"])
+      .where("s.status", "=", "trialing")
+      .where("a.status", "in", ["trialing", "active"])
+      .orderBy("a.id")
+      .executeTakeFirstOrThrow();
+    expect(find(await available(h, "support_full", "account", trialing.id), "billing.trial_extend")).toMatchObject({ status: "available", preview: true });
+    const billing = await h.deps.billing.getBilling({ id: trialing.id, billingCustomerId: trialing.customerId });
+    const trialEnd = billing?.trialEnd as string;
+    const previewed = await preview(h, "support_full", "billing.trial_extend", { target: { type: "account", id: trialing.id }, input: { days: 3 } });
+    expect(previewed.status, JSON.stringify(previewed.body)).toBe(200);
+    const effects = previewed.body.effects;
+    const untilDate = new Date(Math.max(new Date(trialEnd).getTime(), h.deps.clock.now().getTime()) + 3 * 86_400_000).toISOString();
+    expect(effects.summaryPhrase).toEqual({ code: "trial_extend", params: { count: 3, fromDate: trialEnd, untilDate } });
+    if (billing?.nextInvoice) {
+      expect(effects.nextInvoice).toEqual({ amountCents: billing.nextInvoice.amountCents, date: untilDate });
+      expect(effects.warningPhrases).toEqual([{ code: "first_invoice_moves", params: { amountCents: billing.nextInvoice.amountCents, dueDate: untilDate } }]);
+    }
+    expect((await h.deps.billing.getBilling({ id: trialing.id, billingCustomerId: trialing.customerId }))?.trialEnd).toBe(trialEnd);
+  });
+
+  it("taking a user's access away or changing their role previews who and what first", async () => {
+    // An active member, signing in freely, of an active account (no admin rule in the way).
+    const user = await h.deps.database.db
+      .selectFrom("users")
+      .innerJoin("accounts", "accounts.id", "users.account_id")
+      .selectAll("users")
+      .where("users.status", "=", "active")
+      .where("users.blocked", "=", false)
+      .where("users.role", "=", "member")
+      .where("accounts.status", "=", "active")
+      .orderBy("users.id")
+      .executeTakeFirstOrThrow();
+    for (const [action, code] of [["user.suspend", "user_suspend"], ["user.deactivate", "user_deactivate"], ["user.block", "user_block"]] as const) {
+      const previewed = await preview(h, "support_full", action, { target: { type: "user", id: user.id } });
+      expect(previewed.status, `${action} ${JSON.stringify(previewed.body)}`).toBe(200);
+      expect(previewed.body.effects.summaryPhrase).toEqual({ code, params: { name: user.name, email: user.email } });
+      expect(previewed.body.effects.usersLosingAccess.map((u: { id: string }) => u.id)).toEqual(user.status === "active" && !user.blocked ? [user.id] : []);
+    }
+    const role = await preview(h, "support_full", "user.role_change", { target: { type: "user", id: user.id }, input: { role: "viewer" } });
+    expect(role.body.effects.summaryPhrase).toEqual({ code: "user_role_change", params: { name: user.name, email: user.email, fromRole: user.role, toRole: "viewer" } });
+    const raised = await preview(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: user.id }, input: { role: "owner", hours: 2 } });
+    expect(raised.status, JSON.stringify(raised.body)).toBe(200);
+    const untilTime = new Date(h.deps.clock.now().getTime() + 2 * 3_600_000).toISOString();
+    expect(raised.body.effects.summaryPhrase).toEqual({ code: "user_elevate", params: { name: user.name, email: user.email, fromRole: user.role, toRole: "owner", count: 2, untilTime } });
+    // Previews change nothing.
+    expect(await h.deps.database.db.selectFrom("users").select(["status", "blocked", "role", "version"]).where("id", "=", user.id).executeTakeFirstOrThrow()).toEqual({ status: user.status, blocked: user.blocked, role: user.role, version: user.version });
+  });
+
   it("a bad query is a 400 naming the field, and reads nothing into the audit log", async () => {
     const before = await auditCount(h.deps);
     const token = await sessionOf(h, "support_full");

@@ -203,11 +203,11 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
   });
 
   it("previews only actions that have a preview: another is 400 naming it, and no token is issued", async () => {
-    const block = commands.get("user.block") as AnyCommand;
-    expect(block.preview).toBeUndefined();
+    const unblock = commands.get("user.unblock") as AnyCommand;
+    expect(unblock.preview).toBeUndefined();
     const userId = "usr_demo_015_2";
     const req = { actor, ticketId: await ticketFor(deps, { type: "user", id: userId }), reason: "what would it do", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
-    await expect(previewCommand(block, req, deps)).rejects.toMatchObject({ status: 400, detail: "user.block has no preview: it is not destructive" });
+    await expect(previewCommand(unblock, req, deps)).rejects.toMatchObject({ status: 400, detail: "user.unblock has no preview: it moves no money and takes no access away" });
   });
 
   it("keeps an Idempotency-Key's state: in progress while its lease runs, taken over once it lapses, answered with its provider operation's outcome, replayed once completed", async () => {

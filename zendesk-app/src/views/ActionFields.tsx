@@ -1,6 +1,6 @@
 import type { ActionPreviewResponse, EffectPhrase } from "../../../shared/schemas/actions";
 import type { FieldSpec } from "../actions/catalog";
-import { date, money } from "../format";
+import { date, dateTime, money } from "../format";
 import { currentLocale, hasMessage, plural, t, tOr } from "../i18n";
 
 /** The pieces of an action form: one input per action field, and the preview's billing effects. */
@@ -8,6 +8,8 @@ export interface FieldCap {
   field: string;
   unit: string;
   limit: number;
+  /** The panel roles whose caps allow more here (from the server's available actions), when known. */
+  canGoFurther?: readonly string[];
 }
 
 export function ActionField({ field, id, value, error, cap, currency, onInput }: { field: FieldSpec; id: string; value: string; error?: string; cap?: FieldCap; currency: string; onInput: (v: string) => void }) {
@@ -57,13 +59,17 @@ export function ActionField({ field, id, value, error, cap, currency, onInput }:
   );
 }
 
-/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `count` plural); its English when the code is new to this build. */
+/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time, `...Role` a role, `count` plural); its English when the code is new to this build. */
 function say(p: EffectPhrase | undefined, english: string, currency: string): string {
   if (!p) return english;
   const key = `effect.${p.code}`;
   const vars: Record<string, string | number> = {};
   for (const [name, v] of Object.entries(p.params)) {
-    vars[name] = name.endsWith("Cents") ? money(Number(v), currency) : name.endsWith("Date") ? date(String(v)) : typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
+    if (name.endsWith("Cents")) vars[name] = money(Number(v), currency);
+    else if (name.endsWith("Date")) vars[name] = date(String(v));
+    else if (name.endsWith("Time")) vars[name] = dateTime(String(v));
+    else if (name.endsWith("Role")) vars[name] = tOr(`role.${v}`, String(v));
+    else vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
   }
   if (hasMessage(`${key}.one`) && typeof p.params.count === "number") return plural(key as Parameters<typeof plural>[0], p.params.count, vars);
   return tOr(key, english, vars);

@@ -43,7 +43,8 @@ function fieldOf(path: string): string {
 }
 
 function asProblem(err: unknown): ProblemDetails {
-  if (err instanceof StewardApiError && err.status === 0) return { ...err.problem, title: t(err.problem.code === "timeout" ? "retry.timed_out" : "retry.network"), detail: undefined };
+  // No answer: the form says what Try again does, in the agent's words (without a code, so ProblemNotice keeps this title).
+  if (err instanceof StewardApiError && err.status === 0) return { ...err.problem, code: undefined, title: t(err.problem.code === "timeout" ? "retry.timed_out" : "retry.network"), detail: undefined };
   if (err instanceof StewardApiError) return err.problem;
   return { type: "about:blank", title: t("common.error"), status: 0, detail: (err as Error).message };
 }
@@ -139,13 +140,34 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
     }
   }
 
-  /** Checked before sending: more than the agent has left is refused here, saying what is left. */
+  /** Checked before sending: more than the agent has left is refused here, saying what is left and who can go further. */
   function overCap(): ProblemDetails | null {
     if (!cap) return null;
     const asked = (inputFrom(spec.fields, values) as Record<string, unknown>)[cap.field];
     if (typeof asked !== "number" || asked <= cap.limit) return null;
-    const left = spec.fields.find((f) => f.name === cap.field)?.kind === "money" ? money(cap.limit, currency) : `${cap.limit} ${tOr(`unit.${cap.unit}`, cap.unit)}`;
-    return { type: "about:blank", title: t("problem.over_cap"), status: 0, code: "over_cap", errors: [{ field: `input.${cap.field}`, reason: t("field.over_cap", { left }) }] };
+    return overCapProblem(cap);
+  }
+
+  /** The over-cap refusal in the agent's words, whether this form or the server (its rolling 24 h totals) refused. */
+  function overCapProblem(over: FieldCap): ProblemDetails {
+    const left = spec.fields.find((f) => f.name === over.field)?.kind === "money" ? money(over.limit, currency) : `${over.limit} ${tOr(`unit.${over.unit}`, over.unit)}`;
+    const roles = (over.canGoFurther ?? []).map((r) => tOr(`panel_role.${r}`, r)).join(" / ");
+    const reason = roles ? t("field.over_cap_further", { left, roles }) : t("field.over_cap", { left });
+    return { type: "about:blank", title: t("problem.over_cap"), status: 0, code: "over_cap", approvalPossible: roles !== "", errors: [{ field: `input.${over.field}`, reason }] };
+  }
+
+  /**
+   * A server refusal of the cap says what is left (rolling 24 h: `cap.left`; one request: `cap.limit`)
+   * and who can go further (`canGoFurther`, or `canApprove`); said like the check above.
+   */
+  function refusalOf(err: unknown): ProblemDetails {
+    const problem = asProblem(err);
+    if (problem.code !== "over_cap") return problem;
+    const { cap: refused, canGoFurther, canApprove } = problem as { cap?: { field?: unknown; unit?: unknown; left?: unknown; limit?: unknown }; canGoFurther?: unknown; canApprove?: unknown };
+    const limit = typeof refused?.left === "number" ? refused.left : refused?.limit;
+    if (typeof refused?.field !== "string" || typeof refused.unit !== "string" || typeof limit !== "number") return problem;
+    const roles = [canGoFurther, canApprove].find(Array.isArray) ?? [];
+    return overCapProblem({ field: refused.field, unit: refused.unit, limit, canGoFurther: roles.filter((r): r is string => typeof r === "string") });
   }
 
   async function submit(event: Event) {
@@ -166,7 +188,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
         await execute(preview?.confirmationToken);
       }
     } catch (err) {
-      setProblem(asProblem(err));
+      setProblem(refusalOf(err));
       // Until a definite answer the same submission keeps its key, so a retry cannot act twice.
       const status = err instanceof StewardApiError ? err.status : 0;
       const code = err instanceof StewardApiError ? err.problem.code : undefined;
@@ -242,7 +264,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
           </div>
         )}
       </fieldset>
-      {problem && <ProblemNotice problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
+      {problem && <ProblemNotice focus problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
       {(retryable || problem?.code === "stale_version") && (
         <div class="form-buttons">
           {retryable ? (

@@ -56,7 +56,7 @@ function FormOrLoading(props: Parameters<typeof ActionFormView>[0]) {
 /** The cap to check before sending: what is left to this agent on this target, else the role's per-request cap. */
 function capOf(spec: ActionSpec, session: SessionInfo, state: ActionAvailability | undefined) {
   const left = state?.cap;
-  if (left) return { field: left.field, unit: left.unit, limit: left.left };
+  if (left) return { field: left.field, unit: left.unit, limit: left.left, canGoFurther: left.canGoFurther };
   return session.permissions[spec.action]?.cap;
 }
 

@@ -117,7 +117,7 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
   const past = (data?.sessions ?? []).filter((s) => s.status === "ended");
   return (
     <Card id="impersonation" title={t("imp.title")}>
-      {problem && <ProblemNotice problem={problem} />}
+      {problem && <ProblemNotice focus problem={problem} />}
       {live && live.ticket !== ticket.ticketId && <Notice tone="warning">{t("imp.live_elsewhere", { ticket: live.ticket })}</Notice>}
       {live ? (
         <div class="imp-live" data-testid="imp-live" data-sid={live.sid}>

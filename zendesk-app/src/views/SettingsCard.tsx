@@ -93,7 +93,7 @@ export function SettingsCard({ context, session, onChanged }: { context: Request
   const described = (key: string) => ({ "aria-invalid": errors.has(key), "aria-describedby": errors.has(key) ? `${id(key)}-error` : undefined });
   return (
     <Card id="settings" title={t("settings.title")} source={context.sources.user}>
-      {problem && <ProblemNotice problem={problem} skipFields={[...errors.keys()].map((k) => `body.input.settings.${k}`)} />}
+      {problem && <ProblemNotice focus problem={problem} skipFields={[...errors.keys()].map((k) => `body.input.settings.${k}`)} />}
       {saved && (
         <Notice tone="success" testId="settings-saved" focus>
           {t("settings.saved")}

@@ -1,6 +1,7 @@
-import type { ComponentChildren } from "preact";
+import type { ComponentChildren, RefObject } from "preact";
+import { useEffect, useRef } from "preact/hooks";
 import type { ProblemDetails } from "../../../shared/problem";
-import { t } from "../i18n";
+import { currentLanguage, hasMessage, t, tOr } from "../i18n";
 
 /** Small building blocks shared by the cards: badges, a titled card with its source, notices. */
 export type Tone = "red" | "yellow" | "green" | "blue" | "grey";
@@ -46,21 +47,43 @@ export function Facts({ rows }: { rows: [label: string, value: ComponentChildren
 const focusOnMount = (el: HTMLDivElement | null) => el?.focus();
 
 /** `focus`: the notice takes focus when it appears (an action's result), so keyboard and screen-reader users land on it. */
-export function Notice({ tone, children, testId, focus }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string; focus?: boolean }) {
+/** `noticeRef`: its owner moves focus to it when it chooses (it can take focus then), not only on mount. */
+export function Notice({ tone, children, testId, focus, noticeRef }: { tone: "error" | "warning" | "info" | "success"; children: ComponentChildren; testId?: string; focus?: boolean; noticeRef?: RefObject<HTMLDivElement | null> }) {
   return (
-    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId} tabIndex={focus ? -1 : undefined} ref={focus ? focusOnMount : undefined}>
+    <div class={`notice notice--${tone}`} role={tone === "error" ? "alert" : "status"} data-testid={testId} tabIndex={focus || noticeRef ? -1 : undefined} ref={noticeRef ?? (focus ? focusOnMount : undefined)}>
       {children}
     </div>
   );
 }
 
-/** A problem+json error in place: its detail and every field error it names. */
-export function ProblemNotice({ problem, skipFields = [] }: { problem: ProblemDetails; skipFields?: string[] }) {
+/**
+ * A problem's headline in the agent's language: the words for its code where the sidebar has them,
+ * else the server's title. The server's detail is English, so it is shown to English-speaking agents,
+ * and to others only when their language has no words for the code (better English than nothing).
+ */
+export function problemWords(problem: ProblemDetails): { title: string; detail: string | undefined } {
+  const key = `problem.${problem.code ?? ""}`;
+  if (!hasMessage(key)) return { title: problem.title, detail: problem.detail };
+  const words = tOr(key, problem.title);
+  return { title: words.charAt(0).toLocaleUpperCase() + words.slice(1), detail: currentLanguage() === "en" ? problem.detail : undefined };
+}
+
+/**
+ * A problem+json error in place: its headline, its detail and every field error it names. `focus`: an
+ * action's refusal is its result, so focus moves to it each time one arrives (the busy form had disabled
+ * the focused button, which drops focus to the page body).
+ */
+export function ProblemNotice({ problem, skipFields = [], focus }: { problem: ProblemDetails; skipFields?: string[]; focus?: boolean }) {
   const errors = (problem.errors ?? []).filter((e) => !skipFields.includes(e.field));
+  const { title, detail } = problemWords(problem);
+  const box = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (focus) box.current?.focus();
+  }, [problem, focus]);
   return (
-    <Notice tone="error" testId="problem">
-      <strong>{problem.title}</strong>
-      {problem.detail && <p>{problem.detail}</p>}
+    <Notice tone="error" testId="problem" noticeRef={focus ? box : undefined}>
+      <strong data-code={problem.code}>{title}</strong>
+      {detail && <p>{detail}</p>}
       {errors.length > 0 && (
         <ul>
           {errors.map((e) => (

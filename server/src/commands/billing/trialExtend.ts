@@ -3,6 +3,7 @@ import { Problem } from "../../http/problem.js";
 import { accountAfter } from "../accountAfter.js";
 import { sameSecond, subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
+import { actionEffects, formatMoney, said } from "../billingEffects.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "../billingState.js";
 
 const DAY_MS = 86_400_000;
@@ -25,6 +26,19 @@ export const extendTrial = defineCommand({
     assertBillingOpen("billing.trial_extend", target.account);
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     if (billing.status !== "trialing") throw Problem.conflict("invalid_transition", `Only a trialing subscription can be extended; this one is ${billing.status}`, { subscriptionStatus: billing.status });
+  },
+  // Not destructive, but it moves the first invoice: the new trial end and that invoice's date are shown first.
+  preview: async (target, input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    const untilDate = extendedTrialEnd(billing.trialEnd, input.days, ctx.now).toISOString();
+    const next = billing.nextInvoice;
+    return actionEffects(billing, {
+      summary: billing.trialEnd
+        ? said("trial_extend", { count: input.days, fromDate: billing.trialEnd, untilDate }, `Trial +${input.days} day(s): it ends ${untilDate.slice(0, 10)} instead of ${billing.trialEnd.slice(0, 10)}`)
+        : said("trial_extend_undated", { count: input.days, untilDate }, `Trial +${input.days} day(s): it ends ${untilDate.slice(0, 10)}`),
+      billingAfter: { mrrCents: billing.mrrCents, nextInvoice: next && { amountCents: next.amountCents, date: untilDate } },
+      warnings: next ? [said("first_invoice_moves", { amountCents: next.amountCents, dueDate: untilDate }, `The first invoice of ${formatMoney(next.amountCents, billing.currency)} moves to ${untilDate.slice(0, 10)}`)] : [],
+    });
   },
   perform: async (target, input, ctx, call) => {
     const billing = await earlierBilling(ctx);

@@ -1,6 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { assertKeepsAnAdmin } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { revokeAccess } from "./revokeAccess.js";
@@ -19,6 +20,13 @@ export const deactivateUser = defineCommand({
     assertUserTransition("user.deactivate", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },
+  // Not destructive, but it takes access away: who loses it is shown first (user actions read no billing).
+  preview: async (target) =>
+    actionEffects(null, {
+      summary: said("user_deactivate", { name: target.user.name, email: target.user.email }, `Deactivate ${target.user.name} <${target.user.email}>: they lose access until activated again`),
+      billingAfter: "unchanged",
+      usersLosingAccess: target.user.status === "active" && !target.user.blocked ? [target.user] : [],
+    }),
   perform: async (target, _input, ctx, call) => {
     let user: DirectoryUser | undefined;
     const statusStep = directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (user = await writeUser(target, { status: "deactivated" }, ctx, call)));

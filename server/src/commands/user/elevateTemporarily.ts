@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { defineCommand } from "../command.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import { openElevation, roleRank } from "./roleElevations.js";
 import { writeUser } from "../directoryWrite.js";
@@ -28,6 +29,14 @@ export const elevateTemporarily = defineCommand({
   validate: (target, input) => {
     const { user } = target;
     if (roleRank(input.role) <= roleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
+  },
+  // Not destructive, but it raises what the user may do: the role, for how long and until when are shown first.
+  preview: async (target, input, ctx) => {
+    const untilTime = new Date(ctx.now.getTime() + input.hours * HOUR_MS).toISOString();
+    return actionEffects(null, {
+      summary: said("user_elevate", { name: target.user.name, email: target.user.email, fromRole: target.user.role, toRole: input.role, count: input.hours, untilTime }, `Raise ${target.user.name} <${target.user.email}>'s role ${target.user.role} → ${input.role} for ${input.hours} hour(s), until ${untilTime}; then ${target.user.role} comes back`),
+      billingAfter: "unchanged",
+    });
   },
   perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
   apply: async (trx, target, input, ctx, written) => {

@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { activeAdmins, lockAccountAdmins } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { closeOpenElevation } from "./roleElevations.js";
@@ -27,6 +28,12 @@ export const promoteAdmin = defineCommand({
     if (target.user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be promoted; ${target.user.email} is ${target.user.status}`, { status: target.user.status });
     await assertNoActiveAdmin(ctx.deps.database.db, target.accountId);
   },
+  // Not destructive, but it gives the user the account's administration: the role before and after is shown first.
+  preview: async (target, input) =>
+    actionEffects(null, {
+      summary: said("user_role_change", { name: target.user.name, email: target.user.email, fromRole: target.user.role, toRole: input.role }, `Change ${target.user.name} <${target.user.email}>'s role: ${target.user.role} → ${input.role}`),
+      billingAfter: "unchanged",
+    }),
   perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
   apply: async (trx, target, input, ctx, written) => {
     await lockAccountAdmins(trx, target.accountId);

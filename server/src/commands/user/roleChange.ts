@@ -2,6 +2,7 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
 import { ADMIN_ROLES, assertKeepsAnAdmin, lockAccountAdmins } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import { closeOpenElevation } from "./roleElevations.js";
 import { writeUser } from "../directoryWrite.js";
@@ -25,6 +26,12 @@ export const changeRole = defineCommand({
     }
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
   },
+  // Not destructive, but it changes what the user may do: the role before and after is shown first.
+  preview: async (target, input) =>
+    actionEffects(null, {
+      summary: said("user_role_change", { name: target.user.name, email: target.user.email, fromRole: target.user.role, toRole: input.role }, `Change ${target.user.name} <${target.user.email}>'s role: ${target.user.role} → ${input.role}`),
+      billingAfter: "unchanged",
+    }),
   perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
   apply: async (trx, target, input, ctx, written) => {
     // Checked again under the row lock: another admin may have been demoted meanwhile.

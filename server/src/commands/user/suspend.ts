@@ -1,6 +1,7 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { assertKeepsAnAdmin } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
+import { actionEffects, said } from "../billingEffects.js";
 import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { directoryStep, runSteps, writeUser } from "../directoryWrite.js";
@@ -18,6 +19,13 @@ export const suspendUser = defineCommand({
     assertUserTransition("user.suspend", target.user);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [target.user]);
   },
+  // Not destructive, but it takes access away: who loses it is shown first (user actions read no billing).
+  preview: async (target) =>
+    actionEffects(null, {
+      summary: said("user_suspend", { name: target.user.name, email: target.user.email }, `Suspend ${target.user.name} <${target.user.email}>: they cannot sign in until the suspension is lifted`),
+      billingAfter: "unchanged",
+      usersLosingAccess: target.user.status === "active" && !target.user.blocked ? [target.user] : [],
+    }),
   // The product's keyed write goes last, as in every action: what fails before it leaves nothing done.
   perform: async (target, _input, ctx, call) => {
     let user: DirectoryUser | undefined;

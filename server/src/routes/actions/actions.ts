@@ -27,7 +27,7 @@ const errorResponses = {
   504: "The provider timed out while Steward was reading from it, before any change; the attempt is audited as failed",
 } as const;
 
-/** `GET /api/actions/available`; `POST /api/actions/<action>` for every support command, and `/preview` for destructive ones. */
+/** `GET /api/actions/available`; `POST /api/actions/<action>` for every support command, and `/preview` for every one that moves money or access (destructive ones need its token). */
 export function actionRoutes(deps: AppDeps): Router {
   const router = Router();
   route(
