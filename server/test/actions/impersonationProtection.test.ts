@@ -95,6 +95,26 @@ describe.each(databaseKinds)("impersonation protection (%s)", (kind) => {
     expect(session).toMatchObject({ ended_at: expect.any(Date), end_reason: "target_changed" });
   });
 
+  it("tells the customer: protecting when the agent chooses to (in the ticket's language), lifting it always (a security notice that cannot be turned off)", async () => {
+    const [target] = await viewableUsers(h, 1, 31);
+    const id = target!.id;
+    const mails = () => h.deps.database.db.selectFrom("mail_outbox").select(["kind", "to_address", "subject"]).where("user_id", "=", id).orderBy("kind").execute();
+    expect((await act(h, "support_full", PROTECT, { target: user(id), notifyCustomer: true, customerLocale: "de" })).status).toBe(200);
+    const off = await act(h, "operations", UNPROTECT, { target: user(id), notifyCustomer: false });
+    expect(off.status).toBe(400);
+    expect(off.body.errors).toEqual([expect.objectContaining({ field: "body.notifyCustomer" })]);
+    const lifted = await act(h, "operations", UNPROTECT, { target: user(id) });
+    expect(lifted.status, JSON.stringify(lifted.body)).toBe(200);
+    expect(lifted.body.after).toMatchObject({ customerNotice: { to: [target!.email], mandatory: true } });
+    expect(await mails()).toEqual([
+      { kind: `notice:${PROTECT}`, to_address: target!.email, subject: "Der Support sieht Ihr Konto nicht mehr als Sie an" },
+      { kind: `notice:${UNPROTECT}`, to_address: target!.email, subject: "Security notice: support may view your account as you again" },
+    ]);
+    // Protecting without the agent's choice sends nothing.
+    expect((await act(h, "support_full", PROTECT, { target: user(id) })).status).toBe(200);
+    expect(await mails()).toHaveLength(2);
+  });
+
   it("refuses the wrong panel role with 403 naming the role needed, audited as denied with the ticket, nothing changed", async () => {
     const [target] = await viewableUsers(h, 1, 22);
     const id = target!.id;
