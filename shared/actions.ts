@@ -80,6 +80,9 @@ export const actionRules = {
     summary: "Raise a user's role for a limited time",
   },
   "user.settings_change": { target: "user", minRole: "support_full", kind: "write", summary: "Change a user's settings that the product lets support change" },
+  // Protecting opens no access, so support may do it; lifting it re-opens the customer to impersonation: operations.
+  "user.impersonation_protect": { target: "user", minRole: "support_full", kind: "write", summary: "Protect a user from impersonation (the customer asked that no one views their account as them)" },
+  "user.impersonation_unprotect": { target: "user", minRole: "operations", kind: "write", summary: "Lift a user's protection from impersonation" },
   "user.elevation_expire": { target: "user", minRole: "system", kind: "write", summary: "Restore a role after a temporary elevation" },
   "user.elevation_end": { target: "user", minRole: "support_full", kind: "write", summary: "End a temporary elevation now (the previous role comes back)" },
 

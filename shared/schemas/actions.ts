@@ -73,6 +73,8 @@ export const actionInputs = {
   "user.settings_change": z
     .object({ settings: z.record(SettingDeclaration.shape.key, SettingValue).refine((s) => Object.keys(s).length > 0, "name at least one setting") })
     .strict(),
+  "user.impersonation_protect": NoInput,
+  "user.impersonation_unprotect": NoInput,
   "user.elevation_end": z.object({ elevationId: z.string().min(1).max(100) }).strict(),
   "account.activate": NoInput,
   "account.suspend": NoInput,

@@ -28,6 +28,8 @@ export const UserSummary = z.object({
   idpId: z.string().nullable(),
   /** The settings support may change (the directory's declaration says which), as the directory has them. */
   settings: z.record(z.string(), SettingValue),
+  /** The product marks the user as never to be impersonated (user.impersonation_protect sets it). */
+  impersonationProtected: z.boolean(),
   createdAt: z.string(),
   updatedAt: z.string(),
   version: z.number().int(),

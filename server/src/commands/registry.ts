@@ -29,6 +29,8 @@ import { unblockUser } from "./user/unblock.js";
 import { promoteAdmin } from "./user/promoteAdmin.js";
 import { changeRole } from "./user/roleChange.js";
 import { changeSettings } from "./user/settingsChange.js";
+import { protectFromImpersonation } from "./user/impersonationProtect.js";
+import { unprotectFromImpersonation } from "./user/impersonationUnprotect.js";
 import { startImpersonation } from "./impersonation/start.js";
 import { stopImpersonation } from "./impersonation/stop.js";
 
@@ -55,6 +57,8 @@ const all = [
   promoteAdmin,
   elevateTemporarily,
   changeSettings,
+  protectFromImpersonation,
+  unprotectFromImpersonation,
   endElevation,
   changeSeats,
   expandSeatsTemporarily,

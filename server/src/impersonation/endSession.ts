@@ -13,7 +13,7 @@ const END_WORDS: Record<EndReason, string> = {
   admin_revoked: "revoked by operations/admin",
   idle_timeout: "ended after the idle timeout",
   absolute_timeout: "ended at its time limit",
-  target_changed: "ended because the customer's account or user changed (blocked, suspended or deleted)",
+  target_changed: "ended because the customer's account or user changed (blocked, suspended, deleted or protected from impersonation)",
   staff_deactivated: "ended because the agent's panel access was removed",
 };
 

@@ -40,7 +40,7 @@ export function agentOf(row: SessionRow): StaffActor {
 }
 
 /** Why a live session must end now, or null. A passed deadline comes first (the earlier of the two wins). */
-export function endReasonDue(row: SessionRow, now: Date, context: { staffActive: boolean; user: Pick<User, "status" | "blocked"> | undefined; account: Pick<Account, "status"> | undefined }): EndReason | null {
+export function endReasonDue(row: SessionRow, now: Date, context: { staffActive: boolean; user: Pick<User, "status" | "blocked" | "impersonation_protected"> | undefined; account: Pick<Account, "status"> | undefined }): EndReason | null {
   if (row.ended_at) return null;
   const idle = new Date(row.idle_deadline).getTime();
   const absolute = new Date(row.absolute_deadline).getTime();
@@ -48,7 +48,8 @@ export function endReasonDue(row: SessionRow, now: Date, context: { staffActive:
   if (t >= idle || t >= absolute) return absolute <= idle ? "absolute_timeout" : "idle_timeout";
   if (!context.staffActive) return "staff_deactivated";
   const { user, account } = context;
-  if (!user || !account || user.blocked || user.status !== "active" || !["active", "trialing", "past_due"].includes(account.status)) return "target_changed";
+  // A user protected from impersonation after the session began is no longer to be viewed either.
+  if (!user || !account || user.blocked || user.impersonation_protected || user.status !== "active" || !["active", "trialing", "past_due"].includes(account.status)) return "target_changed";
   return null;
 }
 
@@ -99,7 +100,7 @@ export async function statusesOf(db: Executor, rows: SessionRow[], now: Date, co
 /** Everything `endReasonDue` needs, read now. */
 export async function liveContextOf(db: Executor, row: SessionRow) {
   const staff = await db.selectFrom("staff").select("active").where("id", "=", row.staff_id).executeTakeFirst();
-  const user = await db.selectFrom("users").select(["status", "blocked"]).where("id", "=", row.user_id).executeTakeFirst();
+  const user = await db.selectFrom("users").select(["status", "blocked", "impersonation_protected"]).where("id", "=", row.user_id).executeTakeFirst();
   const account = await db.selectFrom("accounts").select("status").where("id", "=", row.account_id).executeTakeFirst();
   return { staffActive: Boolean(staff?.active), user, account };
 }

@@ -36,7 +36,7 @@ async function endForDeletedTarget(deps: AppDeps, row: SessionRow): Promise<EndO
 
 /**
  * Ends one session if it is due (deadline passed, agent deactivated, customer blocked/suspended/
- * deleted), through the one write path with an Idempotency-Key naming the session: two processes
+ * deleted or protected from impersonation), through the one write path with an Idempotency-Key naming the session: two processes
  * (or a sweep and a product's status check) racing on it end it once and write one entry.
  */
 export async function endIfDue(deps: AppDeps, row: SessionRow): Promise<EndOutcome> {
@@ -98,7 +98,7 @@ async function candidates(deps: AppDeps, limit: number): Promise<SessionRow[]> {
             .innerJoin("accounts as a", "a.id", "u.account_id")
             .select("u.id")
             .whereRef("u.id", "=", "s.user_id")
-            .where((w) => w.or([w("u.blocked", "=", true), w("u.status", "!=", "active"), w("a.status", "not in", ["active", "trialing", "past_due"])])),
+            .where((w) => w.or([w("u.blocked", "=", true), w("u.impersonation_protected", "=", true), w("u.status", "!=", "active"), w("a.status", "not in", ["active", "trialing", "past_due"])])),
         ),
       ]),
     )

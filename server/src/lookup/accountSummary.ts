@@ -16,6 +16,7 @@ export function toUserSummary(user: User): UserSummary {
     status: user.status,
     idpId: user.idp_id,
     settings: user.directory_settings,
+    impersonationProtected: user.impersonation_protected,
     createdAt: user.created_at.toISOString(),
     updatedAt: user.updated_at.toISOString(),
     version: user.version,

@@ -44,6 +44,9 @@ const notices: Partial<Record<ActionName, NoticeSpec>> = {
   "user.activate": { mandatory: false, subject: "Your account is active", line: "we activated your account in {account}; you can sign in" },
   "user.deactivate": { mandatory: false, subject: "Your account was deactivated", line: "we deactivated your account in {account}; you can no longer sign in" },
   "user.delete": { mandatory: false, subject: "Your account was deleted", line: "we deleted your account in {account}" },
+  "user.impersonation_protect": { mandatory: false, subject: "Support will not view your account as you", line: "we protected your account in {account}: our support team will no longer view it as you" },
+  // The customer asked for the protection, so its address learns when it is lifted, whoever asked for that.
+  "user.impersonation_unprotect": { mandatory: true, security: true, subject: "Security notice: support may view your account as you again", line: "we lifted the protection of your account in {account}: our support team may again view it as you while working on a ticket" },
   "account.suspend": { mandatory: false, subject: "Your workspace is suspended", line: "we suspended the workspace {account}: nobody can sign in until it is unsuspended; billing continues as before" },
   "account.unsuspend": { mandatory: false, subject: "Your workspace is no longer suspended", line: "we lifted the suspension of the workspace {account}: everyone can sign in again" },
   "account.activate": { mandatory: false, subject: "Your workspace is active again", line: "we reactivated the workspace {account}" },
@@ -66,6 +69,8 @@ const german: Partial<Record<ActionName, Pick<NoticeSpec, "subject" | "line">>> 
   "user.activate": { subject: "Ihr Konto ist aktiv", line: "haben wir Ihr Konto in {account} aktiviert; Sie können sich anmelden" },
   "user.deactivate": { subject: "Ihr Konto wurde deaktiviert", line: "haben wir Ihr Konto in {account} deaktiviert; Sie können sich nicht mehr anmelden" },
   "user.delete": { subject: "Ihr Konto wurde gelöscht", line: "haben wir Ihr Konto in {account} gelöscht" },
+  "user.impersonation_protect": { subject: "Der Support sieht Ihr Konto nicht mehr als Sie an", line: "haben wir Ihr Konto in {account} geschützt: Unser Support-Team sieht es nicht mehr als Sie an" },
+  "user.impersonation_unprotect": { subject: "Sicherheitshinweis: Der Support kann Ihr Konto wieder als Sie ansehen", line: "haben wir den Schutz Ihres Kontos in {account} aufgehoben: Unser Support-Team kann es bei der Arbeit an einem Ticket wieder als Sie ansehen" },
   "account.suspend": { subject: "Ihr Workspace ist suspendiert", line: "haben wir den Workspace {account} suspendiert: Niemand kann sich anmelden, bis die Suspendierung aufgehoben ist; die Abrechnung läuft wie bisher weiter" },
   "account.unsuspend": { subject: "Ihr Workspace ist nicht mehr suspendiert", line: "haben wir die Suspendierung des Workspace {account} aufgehoben: Alle können sich wieder anmelden" },
   "account.activate": { subject: "Ihr Workspace ist wieder aktiv", line: "haben wir den Workspace {account} wieder aktiviert" },

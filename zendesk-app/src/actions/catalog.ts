@@ -67,6 +67,9 @@ export const actionCatalog: ActionSpec[] = [
     ],
     applies: (c) => userStatus(c) === "active",
   },
+  // The customer asked that no one views their account as them (impersonation.start then refuses them).
+  { action: "user.impersonation_protect", target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === false && userStatus(c) !== "deleted" },
+  { action: "user.impersonation_unprotect", target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === true && userStatus(c) !== "deleted" },
   { action: "user.delete", target: "user", fields: [], applies: (c) => userStatus(c) !== "deleted" },
 
   { action: "account.unsuspend", target: "account", fields: [], applies: (c) => accountStatus(c) === "suspended" },
@@ -116,7 +119,7 @@ export function targetOf(spec: ActionSpec, context: RequesterContext): { type: "
 export const actionGroups = ["auth", "status", "roles", "seats", "billing"] as const;
 export type ActionGroup = (typeof actionGroups)[number];
 
-const authActions = new Set<string>(["user.lockout_clear", "user.unblock", "user.password_reset", "user.mfa_reset", "user.sessions_revoke", "user.block"]);
+const authActions = new Set<string>(["user.lockout_clear", "user.unblock", "user.password_reset", "user.mfa_reset", "user.sessions_revoke", "user.block", "user.impersonation_protect", "user.impersonation_unprotect"]);
 const roleActions = new Set<string>(["user.role_change", "user.promote_admin", "user.elevate_temporarily"]);
 
 export function groupOf(action: SupportActionName): ActionGroup {

@@ -131,6 +131,11 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
             {t("imp.end")}
           </button>
         </div>
+      ) : user.impersonationProtected ? (
+        // The server refuses them anyway (target_protected); say so instead of offering a form that cannot work.
+        <Notice tone="info" testId="imp-protected">
+          {t("imp.protected")}
+        </Notice>
       ) : (
         <form onSubmit={start} data-testid="imp-form">
           <div class="c-field">

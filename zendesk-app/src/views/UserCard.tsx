@@ -32,6 +32,11 @@ export function UserCard({ context, onChangeUser }: { context: RequesterContext;
             {t("badge.blocked")}
           </Badge>
         )}
+        {user.impersonationProtected && (
+          <Badge tone="blue" name="protected">
+            {t("badge.protected")}
+          </Badge>
+        )}
         {identity && (
           <Badge tone={identity.mfaEnrolled ? "green" : "yellow"} name={identity.mfaEnrolled ? "mfa-on" : "mfa-off"}>
             {identity.mfaEnrolled ? t("badge.mfa_on") : t("badge.mfa_off")}

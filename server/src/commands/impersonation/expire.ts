@@ -10,7 +10,7 @@ export const ExpireImpersonationInput = z.object({ sessionId: z.string().min(1),
 /**
  * impersonation.expire — Steward's own action (the sweep, or a product's status check that finds the
  * session due): ends a session past a deadline, or whose agent lost panel access, or whose customer
- * was blocked, suspended or deleted. The reason is re-checked under the session's lock.
+ * was blocked, suspended, deleted or protected from impersonation. The reason is re-checked under the session's lock.
  */
 export const expireImpersonation = defineCommand({
   action: "impersonation.expire",
