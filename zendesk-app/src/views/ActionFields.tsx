@@ -59,7 +59,7 @@ export function ActionField({ field, id, value, error, cap, currency, onInput }:
   );
 }
 
-/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time, `...Role` a role, `count` plural); its English when the code is new to this build. */
+/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time, `...Role` a role, `status` a status, `count` plural); its English when the code is new to this build. */
 function say(p: EffectPhrase | undefined, english: string, currency: string): string {
   if (!p) return english;
   const key = `effect.${p.code}`;
@@ -69,6 +69,7 @@ function say(p: EffectPhrase | undefined, english: string, currency: string): st
     else if (name.endsWith("Date")) vars[name] = date(String(v));
     else if (name.endsWith("Time")) vars[name] = dateTime(String(v));
     else if (name.endsWith("Role")) vars[name] = tOr(`role.${v}`, String(v));
+    else if (name === "status") vars[name] = tOr(`status.${v}`, String(v));
     else vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
   }
   if (hasMessage(`${key}.one`) && typeof p.params.count === "number") return plural(key as Parameters<typeof plural>[0], p.params.count, vars);
