@@ -152,7 +152,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
   await command.checkInput?.(input as never, deps);
-  if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it moves no money and takes no access away`);
+  if (!command.preview) throw Problem.badRequest(`${command.action} has no preview`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
   await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);
