@@ -57,7 +57,7 @@ export function assertNoticeChoice(action: string, notify: boolean | undefined):
 /** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
 function parseInput(command: AnyCommand, raw: unknown): unknown {
   const parsed = command.input.safeParse(raw);
-  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input"));
+  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input", raw));
   return parsed.data;
 }
 
