@@ -1,7 +1,8 @@
 import type { ActionPreviewResponse, EffectPhrase } from "../../../shared/schemas/actions";
 import type { FieldSpec } from "../actions/catalog";
 import { date, dateTime, money } from "../format";
-import { currentLocale, hasMessage, plural, t, tOr } from "../i18n";
+import type { FieldError } from "../../../shared/problem";
+import { currentLanguage, currentLocale, hasMessage, plural, t, tOr } from "../i18n";
 
 /** The pieces of an action form: one input per action field, and the preview's billing effects. */
 export interface FieldCap {
@@ -102,4 +103,19 @@ export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) 
       </ul>
     </div>
   );
+}
+
+/**
+ * Why a field was refused, in the agent's language: the words for its code and bounds (FieldError.code),
+ * numbers by Intl. A rule of the server's own (`custom`) or a code new to this build is said by the
+ * server's English reason to English-speaking agents, and in general words to the others. The words
+ * ship with the on-demand strings, loaded with every form a 400 can answer (until then: the English reason).
+ */
+export function fieldReason(e: FieldError): string {
+  const vars: Record<string, string | number> = {};
+  for (const [name, v] of Object.entries(e.params ?? {})) vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
+  const key = `field.invalid.${e.code ?? ""}`;
+  if (e.code && e.code !== "custom" && hasMessage(key)) return t(key as Parameters<typeof t>[0], vars);
+  if (currentLanguage() === "en") return e.reason;
+  return tOr(`field.invalid.${e.code === "custom" ? "custom" : "invalid"}`, e.reason);
 }

@@ -13,7 +13,7 @@ import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { customerLocaleOf } from "../state/useAvailability";
 import { approvalsChanged } from "../state/useTicketApprovals";
-import { ActionField, PreviewEffects, type FieldCap } from "./ActionFields";
+import { ActionField, PreviewEffects, fieldReason, type FieldCap } from "./ActionFields";
 import { Notice, ProblemNotice } from "./parts";
 
 export interface ActionOutcome {
@@ -99,7 +99,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   }, [previewOnOpen, target?.id, target?.version]);
   const currency = context.billing.status === "ok" && context.billing.data ? context.billing.data.currency : "usd";
 
-  const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), e.reason]));
+  const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), fieldReason(e)]));
   const customerLocale = customerLocaleOf(ticket.requester.locale);
   const shownFields = [...spec.fields.map((f) => f.name), "reason"];
 
@@ -295,7 +295,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
           </div>
         )}
       </fieldset>
-      {problem && <ProblemNotice focus problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
+      {problem && <ProblemNotice focus problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} reasonOf={fieldReason} />}
       {(retryable || problem?.code === "stale_version") && (
         <div class="form-buttons">
           {retryable ? (
