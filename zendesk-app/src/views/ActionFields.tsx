@@ -114,8 +114,10 @@ export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) 
 export function fieldReason(e: FieldError): string {
   const vars: Record<string, string | number> = {};
   for (const [name, v] of Object.entries(e.params ?? {})) vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
-  const key = `field.invalid.${e.code ?? ""}`;
-  if (e.code && e.code !== "custom" && hasMessage(key)) return t(key as Parameters<typeof t>[0], vars);
+  // No code: a reason written for this field by hand (the server's handler, or this sidebar's cap check).
+  if (!e.code) return e.reason;
+  const key = `field.invalid.${e.code}`;
+  if (e.code !== "custom" && hasMessage(key)) return t(key as Parameters<typeof t>[0], vars);
   if (currentLanguage() === "en") return e.reason;
   return tOr(`field.invalid.${e.code === "custom" ? "custom" : "invalid"}`, e.reason);
 }
