@@ -42,6 +42,14 @@ describe.each([
     await screenshot(page, `headline-locked-${locale}-320`);
 
     await frame.click('[data-testid="headline-actions"] button[data-action="user.lockout_clear"]');
+    // What it does is shown as the form opens, above Run, in the agent's words: no Preview step, no extra click.
+    const shownUntil = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(until);
+    await frame.waitForSelector('[data-testid="action-form"] [data-testid="preview"]');
+    const effect = ((await text(frame, '[data-testid="action-form"] [data-testid="preview"] strong')) ?? "").replace(/\s+/g, " ").trim();
+    expect(effect).toBe((locale === "de" ? `${user.name} <${user.email}> kann sich sofort wieder anmelden; die Sperre hätte sich um ${shownUntil} von selbst gelöst` : `${user.name} <${user.email}> can sign in again now; the lock would have lifted by itself at ${shownUntil}`).replace(/\s+/g, " "));
+    expect(await frame.$('[data-testid="action-form"] [data-testid="confirm-action"]')).toBeNull();
+    expect(await axeViolations(frame), `headline-unlock-preview-${locale}-320`).toEqual([]);
+    await screenshot(page, `headline-unlock-preview-${locale}-320`);
     await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Verified by reply from the requester's address");
     await frame.click('[data-testid="submit-action"]');
     await frame.waitForSelector('[data-testid="action-result"]');

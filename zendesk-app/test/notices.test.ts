@@ -86,6 +86,10 @@ describe.each([
     await frame.fill('[data-testid="action-form"] textarea[name="verificationNote"]', "Called back on the number on file");
     await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Lost phone, verified by callback");
     await frame.click('[data-testid="submit-action"]');
+    // A 2FA reset previews the factors it removes and the notice first (its input is typed before the preview).
+    await frame.waitForSelector('[data-testid="preview"]');
+    expect(await frame.textContent('[data-testid="preview"]')).toContain(requester.email);
+    await frame.click('[data-testid="confirm-action"]');
     await frame.waitForSelector('[data-testid="action-result"]');
     expect((await mailsOf(mfaTicket)).map((m) => [m.kind, m.to_address, m.subject])).toEqual([["notice:user.mfa_reset", requester.email, mfaSubject]]);
     await page.close();

@@ -114,4 +114,45 @@ describe.each([
     await frame.waitForSelector('[data-testid="action-result"]');
     await page.close();
   });
+  it("shows how many sessions a sign-out everywhere ends as the form opens, then runs with one click", async () => {
+    const user = await ui.requesterOf(ticket);
+    const db = ui.steward.deps.database.db;
+    await db.insertInto("user_sessions").values([0, 1].map((i) => ({ id: `ses_preview_${locale}_${i}`, user_id: user.id, ip: null, user_agent: null, revoked_at: null }))).execute();
+    const open = await db.selectFrom("user_sessions").select("id").where("user_id", "=", user.id).where("revoked_at", "is", null).execute();
+    const { page, frame } = await ui.openTicket(ticket, "9002", locale);
+    await frame.click('[data-testid="all-actions"]');
+    await frame.click('[data-testid="all-actions-list"] button[data-action="user.sessions_revoke"]');
+    await frame.waitForSelector('[data-testid="action-form"] [data-testid="preview"]');
+    const shown = await text(frame, '[data-testid="action-form"] [data-testid="preview"] strong');
+    const n = new Intl.NumberFormat(locale).format(open.length);
+    expect(shown).toBe(locale === "de" ? `${n} offene Sitzungen von ${user.name} <${user.email}> enden sofort; Anmelden wieder mit dem Passwort` : `${n} open sessions of ${user.name} <${user.email}> end now; they sign in again with their password`);
+    expect(await text(frame, '[data-testid="submit-action"]')).toBe(locale === "de" ? "Ausführen" : "Run");
+    expect(await axeViolations(frame), `preview-sessions-${locale}`).toEqual([]);
+    await screenshot(page, `preview-sessions-revoke-${locale}-320`);
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Laptop stolen");
+    await frame.click('[data-testid="submit-action"]');
+    await frame.waitForSelector('[data-testid="action-result"]');
+    expect(await db.selectFrom("user_sessions").select("id").where("user_id", "=", user.id).where("revoked_at", "is", null).execute()).toEqual([]);
+    await page.close();
+  });
+  it("says why a field was refused in the agent's language: the server's code and bounds, not its English", async () => {
+    const { page, frame } = await ui.openTicket(ticket, "9002", locale);
+    await frame.click('[data-testid="all-actions"]');
+    await frame.click('[data-testid="all-actions-list"] button[data-action="user.password_reset"]');
+    await frame.waitForSelector('[data-testid="action-form"] [data-testid="preview"]');
+    // Long enough for the browser's own check (minlength 3), too short once the server trims it.
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "  ab  ");
+    const response = page.waitForResponse((r) => r.url().endsWith("/api/actions/user.password_reset"));
+    await frame.click('[data-testid="submit-action"]');
+    const refused = await response;
+    expect(refused.status()).toBe(400);
+    const { errors } = (await refused.json()) as { errors: { field: string; reason: string; code?: string; params?: Record<string, unknown> }[] };
+    expect(errors).toContainEqual({ field: "body.reason", reason: "say why, in at least 3 characters", code: "too_small_string", params: { minimum: 3 } });
+    const said = ((await frame.textContent('[data-testid="action-form"] textarea[name="reason"] ~ .c-field__message')) ?? "").trim();
+    expect(said).toBe(locale === "de" ? "Mindestens 3 Zeichen" : "At least 3 characters");
+    expect(await frame.getAttribute('[data-testid="action-form"] textarea[name="reason"]', "aria-invalid")).toBe("true");
+    expect(await axeViolations(frame), `field-reason-${locale}`).toEqual([]);
+    await screenshot(page, `field-reason-${locale}-320`);
+    await page.close();
+  });
 });

@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { fieldReasonCode, fieldReasonCodes } from "../../shared/problem.js";
 import { approvalStatuses } from "../../shared/schemas/approval.js";
 import { tokenFailures } from "../../server/src/auth/tokenErrors.js";
 import de from "../translations/de.json";
@@ -67,6 +69,33 @@ describe("problem codes", () => {
   ])("has a %s translation for every code", (_lang, catalog) => {
     const missing = codes.filter((code) => !catalog[`problem.${code}`]);
     expect(missing).toEqual([]);
+  });
+
+  it.each([
+    ["en", en as Record<string, string>],
+    ["de", de as Record<string, string>],
+  ])("has %s words for every field error code (a 400's per-field reasons), with the bounds each code carries", (_lang, catalog) => {
+    expect(fieldReasonCodes.filter((code) => !catalog[`field.invalid.${code}`])).toEqual([]);
+    // The words use exactly the params the server sends with that code.
+    const schema = z.object({ s: z.string().min(3).max(5), n: z.number().int().min(1).max(9), p: z.number().positive(), l: z.number().lt(10), a: z.array(z.string()).min(1).max(2), e: z.enum(["x", "y"]), m: z.email(), r: z.string(), k: z.number().multipleOf(5) }).strict();
+    const inputs = [
+      { s: "ab", n: 0, p: 0, l: 10, a: [], e: "q", m: "no", k: 7, extra: 1 },
+      { s: "abcdef", n: 10, p: 1, l: 1, a: ["1", "2", "3"], e: "x", m: "a@b.co", r: 5, k: 5 },
+      { s: "abc", n: 1.5, p: 1, l: 1, a: ["1"], e: "x", m: "a@b.co", r: "", k: 5 },
+    ];
+    const seen = new Map<string, string[]>();
+    for (const input of inputs) {
+      for (const issue of schema.safeParse(input).error?.issues ?? []) {
+        const path = issue.path[0];
+        const { code, params } = fieldReasonCode(issue, path !== undefined && (input as Record<PropertyKey, unknown>)[path] === undefined);
+        seen.set(code, Object.keys(params).sort());
+      }
+    }
+    for (const [code, params] of seen) {
+      const words = catalog[`field.invalid.${code}`] ?? "";
+      expect([...words.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort(), `${code}: ${words}`).toEqual(params);
+    }
+    expect([...seen.keys()].sort()).toEqual(expect.arrayContaining(["required", "too_small_string", "too_big_string", "too_small_number", "too_big_number", "too_small_number_exclusive", "too_big_number_exclusive", "too_small_array", "too_big_array", "invalid_value", "invalid_format_email", "unrecognized_keys", "invalid_type_int", "invalid_type", "not_multiple_of"]));
   });
 
   it("says locked, blocked and suspended with different words in every language", () => {

@@ -57,7 +57,7 @@ export function assertNoticeChoice(action: string, notify: boolean | undefined):
 /** The command's own input checks (beyond the shared schema the route applied): 400 naming the body field, before any audit. */
 function parseInput(command: AnyCommand, raw: unknown): unknown {
   const parsed = command.input.safeParse(raw);
-  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input"));
+  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input", raw));
   return parsed.data;
 }
 
@@ -152,7 +152,7 @@ export async function previewCommand(command: AnyCommand, req: CommandRequest, d
   assertTargetType(command.action, req.target);
   await checkPermission(command, req, deps, input);
   await command.checkInput?.(input as never, deps);
-  if (!command.preview) throw Problem.badRequest(`${command.action} has no preview: it moves no money and takes no access away`);
+  if (!command.preview) throw Problem.badRequest(`${command.action} has no preview`);
   await verifyTicket(deps, { ...req, action: command.action as ActionName });
   await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
   const target = await loadTarget(deps.database.db, command.targetType, req.target.id);

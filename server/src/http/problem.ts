@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import { z } from "zod";
-import type { FieldError, ProblemDetails } from "../../../shared/problem.js";
+import { fieldReasonCode, type FieldError, type ProblemDetails } from "../../../shared/problem.js";
 import { databaseFault } from "../db/databaseFaults.js";
 
 /** Seconds a client should wait before retrying after a database fault (outages are usually short). */
@@ -45,12 +45,19 @@ export class Problem extends Error {
   }
 }
 
-/** Zod issues → one `{field, reason}` per bad field, with the location prefix (body, query…). */
-export function fieldErrors(error: z.ZodError, location?: string): FieldError[] {
+/** Zod issues → one `{field, reason, code, params}` per bad field, with the location prefix (body, query…); `input` is what was parsed. */
+export function fieldErrors(error: z.ZodError, location?: string, input?: unknown): FieldError[] {
   return error.issues.map((issue) => ({
     field: [location, ...issue.path.map(String)].filter(Boolean).join(".") || location || "(root)",
     reason: issue.message,
+    ...fieldReasonCode(issue, valueAt(input, issue.path) === undefined),
   }));
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) value = value !== null && typeof value === "object" ? (value as Record<PropertyKey, unknown>)[key] : undefined;
+  return value;
 }
 
 export function problemType(code: string): string {

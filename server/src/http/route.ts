@@ -46,7 +46,7 @@ export function registeredRoutes(): readonly RouteSpec<z.ZodType, z.ZodType, z.Z
 function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, location: string): z.infer<T> {
   if (!schema) return undefined as z.infer<T>;
   const result = schema.safeParse(value ?? {});
-  if (!result.success) throw Problem.badRequest(`The request has invalid ${location} fields`, fieldErrors(result.error, location));
+  if (!result.success) throw Problem.badRequest(`The request has invalid ${location} fields`, fieldErrors(result.error, location, value ?? {}));
   return result.data;
 }
 

@@ -4,7 +4,8 @@ import type { PanelRole } from "../../../shared/roles.js";
 import type { ActionAvailability, AvailableActions } from "../../../shared/schemas/availability.js";
 import { actionRules, type ActionName } from "../../../shared/actions.js";
 import { databaseKinds } from "../support/databases.js";
-import { putTicket } from "../support/tickets.js";
+import { commands } from "../../src/commands/registry.js";
+import { putTicket, ticketFor } from "../support/tickets.js";
 import { act, auditCount, localState, preview, sessionOf, useHarness, type Harness } from "./harness.js";
 
 /**
@@ -198,10 +199,95 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
   });
 
   it("every action that changes money or access shows its effects first, not only the destructive ones", async () => {
-    // Money: seats and billing. Access: taking it away or changing what a user may do.
-    const moneyOrAccess = ["account.suspend", "account.deactivate", "account.delete", "seats.change", "seats.expand_temporarily", "seats.expansion_end", "seats.reclaim", "billing.trial_extend", "billing.credit_apply", "billing.plan_change", "billing.subscription_cancel", "user.suspend", "user.deactivate", "user.block", "user.delete", "user.role_change", "user.promote_admin", "user.elevate_temporarily"];
+    // Derived from the commands: every support write on a user or an account previews, so a new action
+    // without a preview fails here. Exempt, and why: a setting the product lets support change (no money,
+    // no access); the agent's own view of the product (impersonation: its session, not the customer's
+    // access); recording a provider operation's outcome (changes nothing at the customer); ending early a
+    // temporary role whose return was previewed when it was granted (the grant list says which role comes back).
+    const exempt = new Set(["user.settings_change", "impersonation.start", "impersonation.stop", "operation.resolve", "user.elevation_end"]);
+    const moneyOrAccess = [...commands.values()].map((c) => c.action as string).filter((a) => actionRules[a as ActionName].kind === "write" && !exempt.has(a));
+    // Access given back is access changed too (item 3 of issue 14): these must be among them.
+    expect(moneyOrAccess).toEqual(expect.arrayContaining(["user.lockout_clear", "user.unblock", "user.activate", "account.unsuspend", "account.activate", "user.password_reset", "user.mfa_reset", "user.sessions_revoke"]));
     const listed = [...(await available(h, "admin", "account", "acc_demo_001")).actions, ...(await available(h, "admin", "user", "usr_demo_001_2")).actions];
-    expect(listed.filter((a) => moneyOrAccess.includes(a.action)).map((a) => [a.action, a.preview])).toEqual(moneyOrAccess.map((a) => [a, true]).sort((x, y) => listed.findIndex((l) => l.action === x[0]) - listed.findIndex((l) => l.action === y[0])));
+    expect(listed.filter((a) => moneyOrAccess.includes(a.action)).map((a) => [a.action, a.preview]).sort()).toEqual(moneyOrAccess.map((a) => [a, true]).sort());
+    expect(listed.filter((a) => exempt.has(a.action)).every((a) => !a.preview)).toBe(true);
+  });
+
+  it("giving sign-in back or changing how a user signs in previews who and what, from the state now", async () => {
+    const db = h.deps.database.db;
+    const user = await db
+      .selectFrom("users")
+      .innerJoin("accounts", "accounts.id", "users.account_id")
+      .selectAll("users")
+      .where("users.status", "=", "active")
+      .where("users.blocked", "=", false)
+      .where("accounts.status", "=", "active")
+      .orderBy("users.id")
+      .executeTakeFirstOrThrow();
+    const who = { name: user.name, email: user.email };
+    const target = { type: "user" as const, id: user.id };
+    // Locked by failed sign-ins until a known time: unlock says it lifts now, and when it would have lifted by itself.
+    const lockedUntil = new Date(h.deps.clock.now().getTime() + 44 * 60_000);
+    await db.updateTable("users").set({ locked_until: lockedUntil, failed_login_count: 7 }).where("id", "=", user.id).execute();
+    const unlock = await preview(h, "support_full", "user.lockout_clear", { target });
+    expect(unlock.status, JSON.stringify(unlock.body)).toBe(200);
+    expect(unlock.body.effects.summaryPhrase).toEqual({ code: "user_lockout_clear", params: { ...who, untilTime: lockedUntil.toISOString() } });
+    expect(unlock.body.effects.usersLosingAccess).toEqual([]);
+    expect(unlock.body.effects.warningPhrases).toEqual([]);
+    // A preview needs no reason (the form shows it as it opens) and changes nothing.
+    const token = await sessionOf(h, "support_full");
+    const row = await db.selectFrom("users").select("version").where("id", "=", user.id).executeTakeFirstOrThrow();
+    const noReason = await request(h.app).post("/api/actions/user.lockout_clear/preview").set("Authorization", `Bearer ${token}`).send({ ticketId: await ticketFor(h.deps, target), target, expectedVersion: row.version, input: {} });
+    expect(noReason.status, JSON.stringify(noReason.body)).toBe(200);
+    expect((await db.selectFrom("users").select("locked_until").where("id", "=", user.id).executeTakeFirstOrThrow()).locked_until).not.toBeNull();
+    // The run records what was shown.
+    const done = await act(h, "support_full", "user.lockout_clear", { target });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.before.effects.summaryPhrase.code).toBe("user_lockout_clear");
+
+    const reset = await preview(h, "support_full", "user.password_reset", { target });
+    expect(reset.body.effects.summaryPhrase).toEqual({ code: "user_password_reset", params: who });
+    expect(reset.body.effects.summary).toContain(`emailed to ${user.email}`);
+
+    const open = await h.deps.identity.getIdentity({ id: user.id, idpId: user.idp_id, email: user.email });
+    const revoke = await preview(h, "support_full", "user.sessions_revoke", { target });
+    expect(revoke.status, JSON.stringify(revoke.body)).toBe(200);
+    expect(revoke.body.effects.summaryPhrase).toEqual({ code: "user_sessions_revoke", params: { ...who, count: open.activeSessions } });
+
+    // Blocked, then unblocked: who can sign in again.
+    await db.updateTable("users").set({ blocked: true }).where("id", "=", user.id).execute();
+    const unblock = await preview(h, "support_full", "user.unblock", { target });
+    expect(unblock.status, JSON.stringify(unblock.body)).toBe(200);
+    expect(unblock.body.effects.summaryPhrase).toEqual({ code: "user_unblock", params: who });
+    await db.updateTable("users").set({ blocked: false }).where("id", "=", user.id).execute();
+    // Suspended through the action (the product owns the status with the http directory), then activation previewed and run.
+    expect((await act(h, "support_full", "user.suspend", { target })).status).toBe(200);
+    const activate = await preview(h, "support_full", "user.activate", { target });
+    expect(activate.status, JSON.stringify(activate.body)).toBe(200);
+    expect(activate.body.effects.summaryPhrase).toEqual({ code: "user_activate", params: { ...who, status: "suspended" } });
+    const activated = await act(h, "support_full", "user.activate", { target });
+    expect(activated.status, JSON.stringify(activated.body)).toBe(200);
+    expect(activated.body.before.effects.summaryPhrase.code).toBe("user_activate");
+    await db.updateTable("users").set({ mfa_enrolled: true, mfa_methods: ["totp", "sms"] }).where("id", "=", user.id).execute();
+    const mfa = await preview(h, "support_full", "user.mfa_reset", { target, input: SAMPLE_INPUT["user.mfa_reset"] });
+    expect(mfa.status, JSON.stringify(mfa.body)).toBe(200);
+    expect(mfa.body.effects.summaryPhrase).toEqual({ code: "user_mfa_reset", params: { ...who, count: 2, methods: "totp, sms" } });
+    expect(mfa.body.effects.warningPhrases).toEqual([{ code: "user_mfa_reenrol", params: {} }, { code: "security_notice_mandatory", params: { email: user.email } }]);
+  });
+
+  it("lifting an account's suspension previews who signs in again and that billing never paused", async () => {
+    // An active account with a billing customer, not suspended by the tests before.
+    const { id: accountId, billing_customer_id: customerId } = await h.deps.database.db.selectFrom("accounts").select(["id", "billing_customer_id"]).where("status", "=", "active").where("billing_customer_id", "is not", null).where("id", "!=", "acc_demo_001").orderBy("id").executeTakeFirstOrThrow();
+    const suspended = await act(h, "operations", "account.suspend", { target: { type: "account", id: accountId } });
+    expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
+    const blocked = (suspended.body.before.effects.usersLosingAccess as unknown[]).length;
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId: customerId });
+    const account = await h.deps.database.db.selectFrom("accounts").select("name").where("id", "=", accountId).executeTakeFirstOrThrow();
+    const lifted = await preview(h, "support_full", "account.unsuspend", { target: { type: "account", id: accountId } });
+    expect(lifted.status, JSON.stringify(lifted.body)).toBe(200);
+    expect(lifted.body.effects.summaryPhrase).toEqual({ code: "account_unsuspend", params: { name: account.name, count: blocked } });
+    expect(lifted.body.effects.usersLosingAccess).toEqual([]);
+    if (billing?.nextInvoice?.date) expect(lifted.body.effects.warningPhrases[0]).toEqual({ code: "billing_continues_invoice", params: { amountCents: billing.nextInvoice.amountCents, dueDate: billing.nextInvoice.date } });
   });
 
   it("a credit previews the balance after it and the lower next invoice, says it is no refund, and changes nothing until run", async () => {

@@ -203,11 +203,12 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
   });
 
   it("previews only actions that have a preview: another is 400 naming it, and no token is issued", async () => {
-    const unblock = commands.get("user.unblock") as AnyCommand;
-    expect(unblock.preview).toBeUndefined();
+    // Ending a temporary role early has none: its return was previewed when it was granted.
+    const end = commands.get("user.elevation_end") as AnyCommand;
+    expect(end.preview).toBeUndefined();
     const userId = "usr_demo_015_2";
-    const req = { actor, ticketId: await ticketFor(deps, { type: "user", id: userId }), reason: "what would it do", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
-    await expect(previewCommand(unblock, req, deps)).rejects.toMatchObject({ status: 400, detail: "user.unblock has no preview: it moves no money and takes no access away" });
+    const req = { actor, ticketId: await ticketFor(deps, { type: "user", id: userId }), reason: "what would it do", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: { elevationId: "rel_none" } };
+    await expect(previewCommand(end, req, deps)).rejects.toMatchObject({ status: 400, detail: "user.elevation_end has no preview" });
   });
 
   it("keeps an Idempotency-Key's state: in progress while its lease runs, taken over once it lapses, answered with its provider operation's outcome, replayed once completed", async () => {

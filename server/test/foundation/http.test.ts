@@ -36,13 +36,18 @@ describe("service skeleton", () => {
     const res = await request(app).post("/test/probe/nope").set("X-Request-Id", "req-123").send({ name: "x", count: -1 }).expect(400);
     expect(res.headers["content-type"]).toMatch(/^application\/problem\+json/);
     expect(res.body).toMatchObject({ type: expect.stringContaining("invalid-request"), title: "Invalid request", status: 400, requestId: "req-123" });
-    expect(res.body.errors).toEqual([{ field: "params.widgetId", reason: "expected w_ followed by digits" }]);
+    // Each field error says why in English and as a code with its bounds, for clients that word it themselves.
+    expect(res.body.errors).toEqual([{ field: "params.widgetId", reason: "expected w_ followed by digits", code: "invalid_format", params: {} }]);
 
     const body = await request(app).post("/test/probe/w_1").send({ name: "x", count: -1 }).expect(400);
     expect(body.body.errors).toEqual([
-      { field: "body.name", reason: "at least 2 characters" },
-      { field: "body.count", reason: expect.stringMatching(/>0|positive|greater/i) },
+      { field: "body.name", reason: "at least 2 characters", code: "too_small_string", params: { minimum: 2 } },
+      { field: "body.count", reason: expect.stringMatching(/>0|positive|greater/i), code: "too_small_number_exclusive", params: { minimum: 0 } },
     ]);
+    const missing = await request(app).post("/test/probe/w_1").send({ name: "ok", count: 1.5, extra: true }).expect(400);
+    expect(missing.body.errors).toEqual([{ field: "body.count", reason: expect.any(String), code: "invalid_type_int", params: {} }]);
+    const absent = await request(app).post("/test/probe/w_1").send({ count: 1 }).expect(400);
+    expect(absent.body.errors).toEqual([{ field: "body.name", reason: expect.any(String), code: "required", params: {} }]);
     await request(app).post("/test/probe/w_1").send({ name: "ok", count: 2 }).expect(200, { id: "w_1", name: "ok", count: 2 });
   });
 

@@ -58,7 +58,8 @@ export function newIdempotencyKey(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-export function previewAction(api: StewardApi, action: SupportActionName, body: ActionRequestBody): Promise<ActionPreviewResponse> {
+/** A preview records nothing, so it may come before the reason is typed (shown as the form opens). */
+export function previewAction(api: StewardApi, action: SupportActionName, body: Omit<ActionRequestBody, "reason"> & { reason?: string }): Promise<ActionPreviewResponse> {
   return api.post<ActionPreviewResponse>(`/api/actions/${action}/preview`, body);
 }
 

@@ -1,7 +1,8 @@
 import type { ActionPreviewResponse, EffectPhrase } from "../../../shared/schemas/actions";
 import type { FieldSpec } from "../actions/catalog";
 import { date, dateTime, money } from "../format";
-import { currentLocale, hasMessage, plural, t, tOr } from "../i18n";
+import type { FieldError } from "../../../shared/problem";
+import { currentLanguage, currentLocale, hasMessage, plural, t, tOr } from "../i18n";
 
 /** The pieces of an action form: one input per action field, and the preview's billing effects. */
 export interface FieldCap {
@@ -59,7 +60,7 @@ export function ActionField({ field, id, value, error, cap, currency, onInput }:
   );
 }
 
-/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time, `...Role` a role, `count` plural); its English when the code is new to this build. */
+/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time, `...Role` a role, `status` a status, `count` plural); its English when the code is new to this build. */
 function say(p: EffectPhrase | undefined, english: string, currency: string): string {
   if (!p) return english;
   const key = `effect.${p.code}`;
@@ -69,6 +70,7 @@ function say(p: EffectPhrase | undefined, english: string, currency: string): st
     else if (name.endsWith("Date")) vars[name] = date(String(v));
     else if (name.endsWith("Time")) vars[name] = dateTime(String(v));
     else if (name.endsWith("Role")) vars[name] = tOr(`role.${v}`, String(v));
+    else if (name === "status") vars[name] = tOr(`status.${v}`, String(v));
     else vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
   }
   if (hasMessage(`${key}.one`) && typeof p.params.count === "number") return plural(key as Parameters<typeof plural>[0], p.params.count, vars);
@@ -101,4 +103,21 @@ export function PreviewEffects({ preview }: { preview: ActionPreviewResponse }) 
       </ul>
     </div>
   );
+}
+
+/**
+ * Why a field was refused, in the agent's language: the words for its code and bounds (FieldError.code),
+ * numbers by Intl. A rule of the server's own (`custom`) or a code new to this build is said by the
+ * server's English reason to English-speaking agents, and in general words to the others. The words
+ * ship with the on-demand strings, loaded with every form a 400 can answer (until then: the English reason).
+ */
+export function fieldReason(e: FieldError): string {
+  const vars: Record<string, string | number> = {};
+  for (const [name, v] of Object.entries(e.params ?? {})) vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;
+  // No code: a reason written for this field by hand (the server's handler, or this sidebar's cap check).
+  if (!e.code) return e.reason;
+  const key = `field.invalid.${e.code}`;
+  if (e.code !== "custom" && hasMessage(key)) return t(key as Parameters<typeof t>[0], vars);
+  if (currentLanguage() === "en") return e.reason;
+  return tOr(`field.invalid.${e.code === "custom" ? "custom" : "invalid"}`, e.reason);
 }

@@ -13,7 +13,7 @@ import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { customerLocaleOf } from "../state/useAvailability";
 import { approvalsChanged } from "../state/useTicketApprovals";
-import { ActionField, PreviewEffects, type FieldCap } from "./ActionFields";
+import { ActionField, PreviewEffects, fieldReason, type FieldCap } from "./ActionFields";
 import { Notice, ProblemNotice } from "./parts";
 
 export interface ActionOutcome {
@@ -27,6 +27,11 @@ interface Props {
   destructive: boolean;
   /** Shows its effects before it runs (destructive ones, and every one that changes money or access). */
   previewFirst?: boolean;
+  /**
+   * Shows its effects as the form opens, above Run (a preview that reads no input): the agent sees them
+   * while typing the reason, and Run needs no second click (ticket open → lockout cleared stays 3 clicks).
+   */
+  previewOnOpen?: boolean;
   /** The agent's cap for this action, if it has one (e.g. 14 days for a trial extension). */
   cap?: FieldCap;
   /** The email the customer can be sent (from the server, with its text); mandatory ones cannot be unticked. */
@@ -50,7 +55,7 @@ function asProblem(err: unknown): ProblemDetails {
 }
 
 /** One action's short form: its fields, a reason, the internal-note choice; destructive ones preview first. */
-export function ActionForm({ spec, context, destructive, previewFirst = destructive, cap, notice = null, onDone, onCancel, onRefresh }: Props) {
+export function ActionForm({ spec, context, destructive, previewFirst = destructive, previewOnOpen = false, cap, notice = null, onDone, onCancel, onRefresh }: Props) {
   const { api, zendesk, ticket } = useServices();
   const prefix = `act-${spec.action.replace(/\W/g, "-")}`;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial?.(context) ?? f.options?.[0] ?? ""])));
@@ -60,6 +65,8 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<ProblemDetails | null>(null);
   const [preview, setPreview] = useState<ActionPreviewResponse | null>(null);
+  /** The effects shown as the form opens (previewOnOpen): loading, read, or not readable just now. */
+  const [opened, setOpened] = useState<ActionPreviewResponse | "loading" | "failed" | null>(previewOnOpen ? "loading" : null);
   const [asked, setAsked] = useState<ApprovalRequest | null>(null);
   /** The last answer was not definite (timeout, dropped, 5xx): Retry sends the same request with the same key. */
   const [retryable, setRetryable] = useState(false);
@@ -76,12 +83,36 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   const target = targetOf(spec, context);
   // After Refresh on a 409 the target comes back with its new version: the conflict is answered.
   useEffect(() => setProblem((p) => (p?.code === "stale_version" ? null : p)), [target?.version]);
+  // Read again when the target changes (its version): the effects are those of the state shown.
+  useEffect(() => {
+    if (!previewOnOpen || !target) return;
+    let live = true;
+    setOpened("loading");
+    const { reason: _unwritten, ...request } = bodyOf("");
+    previewAction(api, spec.action, request).then(
+      (answer) => live && setOpened(answer),
+      () => live && setOpened("failed"),
+    );
+    return () => {
+      live = false;
+    };
+  }, [previewOnOpen, target?.id, target?.version]);
   const currency = context.billing.status === "ok" && context.billing.data ? context.billing.data.currency : "usd";
 
-  const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), e.reason]));
+  const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), fieldReason(e)]));
   const customerLocale = customerLocaleOf(ticket.requester.locale);
   const shownFields = [...spec.fields.map((f) => f.name), "reason"];
 
+  const bodyOf = (why: string, confirmationToken?: string): ActionRequestBody => ({
+    ticketId: ticket.ticketId,
+    reason: why,
+    target: { type: target?.type ?? spec.target, id: target?.id ?? "" },
+    expectedVersion: target?.version ?? 0,
+    input: inputFrom(spec.fields, values),
+    ...(notice ? { notifyCustomer: notice.mandatory || notify } : {}),
+    ...(customerLocale ? { customerLocale } : {}),
+    ...(confirmationToken ? { confirmationToken } : {}),
+  });
   const body = (confirmationToken?: string): ActionRequestBody | null =>
     target && {
       ticketId: ticket.ticketId,
@@ -264,7 +295,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
           </div>
         )}
       </fieldset>
-      {problem && <ProblemNotice focus problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} />}
+      {problem && <ProblemNotice focus problem={problem} skipFields={(problem.errors ?? []).filter((e) => shownFields.includes(fieldOf(e.field))).map((e) => e.field)} reasonOf={fieldReason} />}
       {(retryable || problem?.code === "stale_version") && (
         <div class="form-buttons">
           {retryable ? (
@@ -290,6 +321,21 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
           {t("approvals.asked_done")}
         </Notice>
       )}
+      {opened === "loading" && (
+        <p class="muted" role="status">
+          {t("preview.loading")}
+        </p>
+      )}
+      {opened === "failed" && (
+        <p class="muted" role="status" data-testid="preview-unread">
+          {t("preview.unread")}
+        </p>
+      )}
+      {opened !== null && typeof opened === "object" && (
+        <Notice tone="info">
+          <PreviewEffects preview={opened} />
+        </Notice>
+      )}
       {preview && (
         <Notice tone="warning">
           <PreviewEffects preview={preview} />
@@ -302,7 +348,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
             {t("action.confirm", { action: label })}
           </button>
         ) : (
-          <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy || !target || asked !== null} data-testid="submit-action">
+          <button type="submit" class={`c-btn c-btn--primary c-btn--sm${destructive ? " c-btn--danger" : ""}`} disabled={busy || !target || asked !== null || opened === "loading"} data-testid="submit-action">
             {previewFirst ? t("action.preview") : t("action.run")}
           </button>
         )}

@@ -147,7 +147,8 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         spec={spec}
         context={context}
         destructive={isDestructive(spec)}
-        previewFirst={isDestructive(spec) || stateOf(spec)?.preview === true}
+        previewFirst={isDestructive(spec) || (stateOf(spec)?.preview === true && !spec.previewOnOpen)}
+        previewOnOpen={!isDestructive(spec) && stateOf(spec)?.preview === true && spec.previewOnOpen === true}
         cap={capOf(spec, session, stateOf(spec))}
         notice={stateOf(spec)?.notice ?? null}
         onDone={done}

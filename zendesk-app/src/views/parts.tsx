@@ -1,6 +1,6 @@
 import type { ComponentChildren, RefObject } from "preact";
 import { useEffect, useRef } from "preact/hooks";
-import type { ProblemDetails } from "../../../shared/problem";
+import type { FieldError, ProblemDetails } from "../../../shared/problem";
 import { currentLanguage, hasMessage, t, tOr } from "../i18n";
 
 /** Small building blocks shared by the cards: badges, a titled card with its source, notices. */
@@ -73,7 +73,8 @@ export function problemWords(problem: ProblemDetails): { title: string; detail: 
  * action's refusal is its result, so focus moves to it each time one arrives (the busy form had disabled
  * the focused button, which drops focus to the page body).
  */
-export function ProblemNotice({ problem, skipFields = [], focus }: { problem: ProblemDetails; skipFields?: string[]; focus?: boolean }) {
+/** `reasonOf`: a field error's reason in the agent's words (the action form's fieldReason); else the server's. */
+export function ProblemNotice({ problem, skipFields = [], focus, reasonOf = (e) => e.reason }: { problem: ProblemDetails; skipFields?: string[]; focus?: boolean; reasonOf?: (e: FieldError) => string }) {
   const errors = (problem.errors ?? []).filter((e) => !skipFields.includes(e.field));
   const { title, detail } = problemWords(problem);
   const box = useRef<HTMLDivElement>(null);
@@ -88,7 +89,7 @@ export function ProblemNotice({ problem, skipFields = [], focus }: { problem: Pr
         <ul>
           {errors.map((e) => (
             <li key={e.field}>
-              <code>{e.field}</code>: {e.reason}
+              <code>{e.field}</code>: {reasonOf(e)}
             </li>
           ))}
         </ul>

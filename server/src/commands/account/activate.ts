@@ -1,3 +1,4 @@
+import { activatePreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
@@ -22,6 +23,12 @@ export const activateAccount = defineCommand({
   precondition: async (target, ctx) => {
     assertAccountTransition("account.activate", target.account);
     await currentBilling(ctx, target.account);
+  },
+  // Gives access back and may resume billing: both shown first (billing was read by the precondition).
+  preview: async (target, _input, ctx) => {
+    const db = ctx.deps.database.db;
+    const users = await usersHeldBy(db, await openHolds(db, target.id, ["suspension", "deactivation"]));
+    return activatePreview(target, users, await currentBilling(ctx, target.account));
   },
   perform: async (target, _input, ctx, call) => {
     const db = call.executor ?? ctx.deps.database.db;

@@ -1,3 +1,5 @@
+import { unsuspendPreview } from "./restorePreviews.js";
+import { currentBilling } from "../billingState.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { accountAfter } from "../accountAfter.js";
 import { defineCommand } from "../command.js";
@@ -19,6 +21,12 @@ export const unsuspendAccount = defineCommand({
   input: actionInputs["account.unsuspend"],
   provider: ["identity", "directory"],
   precondition: (target) => assertAccountTransition("account.unsuspend", target.account),
+  // Gives access back: who can sign in again; billing never paused (read for the agent only: an outage must not stop it).
+  preview: async (target, _input, ctx) => {
+    const db = ctx.deps.database.db;
+    const users = await usersHeldBy(db, await openHolds(db, target.id, ["suspension"]));
+    return unsuspendPreview(target, users, await currentBilling(ctx, target.account).catch(() => undefined));
+  },
   perform: async (target, _input, ctx, call) => {
     const db = call.executor ?? ctx.deps.database.db;
     const holds = await openHolds(db, target.id, ["suspension"]);

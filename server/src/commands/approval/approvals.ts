@@ -75,7 +75,7 @@ export function toApproval(row: Row): ApprovalRequest {
 
 function parseInput(command: AnyCommand, raw: unknown): unknown {
   const parsed = command.input.safeParse(raw);
-  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input"));
+  if (!parsed.success) throw Problem.badRequest("The request has invalid fields", fieldErrors(parsed.error, "body.input", raw));
   return parsed.data;
 }
 

@@ -1,3 +1,4 @@
+import { activatePreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
@@ -21,6 +22,7 @@ export const activateUser = defineCommand({
     assertUserTransition("user.activate", target.user);
     assertAccountOpen("user.activate", target.account);
   },
+  preview: async (target, _input, ctx) => activatePreview(target, { used: await seatsUsed(ctx.deps.database.db, target.accountId), licensed: target.account.seats_licensed }),
   // The unblock can be undone, the product's keyed write cannot: it goes last.
   perform: async (target, _input, ctx, call) => {
     const unblock = target.user.status === "deactivated" && target.user.blocked;

@@ -1,3 +1,4 @@
+import { lockoutClearPreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand, type Reread } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
@@ -10,6 +11,8 @@ export const lockoutClear = defineCommand({
   input: actionInputs["user.lockout_clear"],
   provider: "identity",
   providerState: identityBefore,
+  // Gives access back: who can sign in now, and when the lock would have lifted by itself.
+  preview: (target, _input, ctx) => lockoutClearPreview(target, ctx),
   perform: (target, _input, ctx, call) => ctx.deps.identity.clearLockout(identityRef(target.user), call),
   // No brute-force block left: cleared (whether by this write or on its own, the product's copy should say so).
   verify: async (target, _input, ctx): Promise<Reread<void>> => ((await ctx.deps.identity.getIdentity(identityRef(target.user))).locked ? { applied: false } : { applied: true, performed: undefined }),

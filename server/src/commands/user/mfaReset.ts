@@ -1,3 +1,4 @@
+import { mfaResetPreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand, type Reread } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
@@ -20,6 +21,8 @@ export const mfaReset = defineCommand({
     const state = await signInState(target, ctx);
     if (!state.mfaEnrolled) throw invalidTransition(`${target.id} has no second factor to reset${state.source === "builtin" ? "" : ` at ${state.source}`}`, { mfaEnrolled: false });
   },
+  // The factors removed are the ones the action decides from (signInState); the security notice cannot be turned off.
+  preview: async (target, _input, ctx) => mfaResetPreview(target, (await signInState(target, ctx)).mfaMethods),
   perform: (target, _input, ctx, call) => ctx.deps.identity.resetMfa(identityRef(target.user), call),
   // Factors still enrolled: nothing was removed. None left: whether remembered browsers were forgotten
   // cannot be read, so the reset runs again (each of its deletes is safe to repeat).

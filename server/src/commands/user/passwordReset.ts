@@ -1,3 +1,4 @@
+import { passwordResetPreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { sealMailSecrets, secretPlaceholder } from "../../mail/mailSecrets.js";
 import { enqueueMail } from "../../mail/outbox.js";
@@ -21,6 +22,7 @@ export const passwordReset = defineCommand({
     assertCanSignIn("user.password_reset", target.user);
     assertAccountOpen("user.password_reset", target.account);
   },
+  preview: async (target) => passwordResetPreview(target),
   // No re-read: Auth0 cannot list tickets. A ticket whose answer was lost was never mailed (the mail is
   // queued by apply), so the reconciler issues another and the customer gets exactly one link.
   perform: (target, _input, ctx, call) => ctx.deps.identity.sendPasswordReset(identityRef(target.user), call),

@@ -1,3 +1,4 @@
+import { sessionsRevokePreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { identityRef, userAfter } from "../identityRef.js";
@@ -9,6 +10,7 @@ export const sessionsRevoke = defineCommand({
   targetType: "user",
   input: actionInputs["user.sessions_revoke"],
   provider: "identity",
+  preview: (target, _input, ctx) => sessionsRevokePreview(target, ctx),
   // No re-read: Auth0 accepts the session delete (202) and ends them asynchronously, and refresh tokens
   // cannot be listed, so neither "sessions left" nor "none left" settles it. Both deletes are safe to
   // repeat: the reconciler runs it again to the end.

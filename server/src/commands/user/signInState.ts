@@ -10,6 +10,8 @@ import type { UserTarget } from "../targets.js";
 export interface SignInState {
   blocked: boolean;
   locked: boolean;
+  /** When a brute-force lock lifts by itself (ISO), when locked and known. */
+  lockedUntil: string | null;
   mfaEnrolled: boolean;
   mfaMethods: string[];
   source: "builtin" | "auth0";
@@ -35,15 +37,15 @@ async function readSignInState(target: UserTarget, ctx: CommandContext): Promise
   const { user } = target;
   if (ctx.deps.identity.name === "builtin") {
     const locked = user.locked_until !== null && new Date(user.locked_until) > ctx.now;
-    return { blocked: user.blocked, locked, mfaEnrolled: user.mfa_enrolled || user.mfa_methods.length > 0, mfaMethods: user.mfa_methods, source: "builtin" };
+    return { blocked: user.blocked, locked, lockedUntil: locked && user.locked_until ? new Date(user.locked_until).toISOString() : null, mfaEnrolled: user.mfa_enrolled || user.mfa_methods.length > 0, mfaMethods: user.mfa_methods, source: "builtin" };
   }
   const identity = await ctx.deps.identity.getIdentity(identityRef(user));
-  return { blocked: identity.blocked, locked: identity.locked, mfaEnrolled: identity.mfaEnrolled, mfaMethods: identity.mfaMethods, source: ctx.deps.identity.name };
+  return { blocked: identity.blocked, locked: identity.locked, lockedUntil: identity.locked ? identity.lockedUntil : null, mfaEnrolled: identity.mfaEnrolled, mfaMethods: identity.mfaMethods, source: ctx.deps.identity.name };
 }
 
 /** `providerState` of identity actions: the provider's view next to the local snapshot, when the provider is external. */
 export async function identityBefore(target: UserTarget, _input: unknown, ctx: CommandContext): Promise<Record<string, unknown>> {
   if (ctx.deps.identity.name === "builtin") return {};
-  const { source, ...state } = await signInState(target, ctx);
-  return { identity: { provider: source, ...state } };
+  const { source, blocked, locked, mfaEnrolled, mfaMethods } = await signInState(target, ctx);
+  return { identity: { provider: source, blocked, locked, mfaEnrolled, mfaMethods } };
 }

@@ -1,3 +1,4 @@
+import { unblockPreview } from "./restorePreviews.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { defineCommand } from "../command.js";
 import { blockReread } from "../identityReread.js";
@@ -18,6 +19,7 @@ export const unblockUser = defineCommand({
     const state = await signInState(target, ctx);
     if (!state.blocked) throw invalidTransition(`${target.id} is not blocked${state.source === "builtin" ? "" : ` at ${state.source}`}`, { blocked: false });
   },
+  preview: async (target) => unblockPreview(target),
   perform: (target, _input, ctx, call) => ctx.deps.identity.setBlocked(identityRef(target.user), false, call),
   verify: (target, _input, ctx) => blockReread([target.user], false, ctx, undefined),
   apply: async (trx, target, _input, ctx) => {

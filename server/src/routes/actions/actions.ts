@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import { actionRules } from "../../../../shared/actions.js";
-import { ActionPreviewResponse, ActionResponse, actionInputs, actionRequest, type SupportActionName } from "../../../../shared/schemas/actions.js";
+import { ActionPreviewResponse, ActionResponse, Reason, actionInputs, actionRequest, type SupportActionName } from "../../../../shared/schemas/actions.js";
 import { requireActor } from "../../auth/requestActor.js";
 import { commands } from "../../commands/registry.js";
 import { requireTargetType } from "../../commands/targetType.js";
@@ -76,11 +76,12 @@ export function actionRoutes(deps: AppDeps): Router {
         path: `/api/actions/${name}/preview`,
         summary: `Preview: ${rule.summary} — effects and a confirmation token valid 5 minutes`,
         tags: ["actions"],
-        body: body.omit({ confirmationToken: true }),
+        // A preview writes and records nothing, so it needs no reason yet: the sidebar shows it as the form opens.
+        body: body.omit({ confirmationToken: true }).extend({ reason: Reason.optional() }),
         responses: { 200: ActionPreviewResponse, 403: errorResponses[403], 404: errorResponses[404], 409: errorResponses[409], 502: errorResponses[502] },
         before,
       },
-      async ({ body: request, req }) => previewCommand(command, { ...request, actor: requireActor(req), requestId: String(req.id ?? "") || null }, deps),
+      async ({ body: request, req }) => previewCommand(command, { ...request, reason: request.reason ?? "", actor: requireActor(req), requestId: String(req.id ?? "") || null }, deps),
     );
   }
   return router;
