@@ -15,8 +15,11 @@ const ui = sidebar320();
 const text = async (frame: Frame, selector: string) => ((await frame.textContent(selector)) ?? "").trim();
 const flagOf = async (userId: string) => (await ui.steward.deps.database.db.selectFrom("users").select("impersonation_protected").where("id", "=", userId).executeTakeFirstOrThrow()).impersonation_protected;
 
-async function run(frame: Frame, action: string, reason: string) {
+async function run(frame: Frame, action: string, reason: string, previewed: string) {
   await frame.click(`[data-testid="all-actions-list"] button[data-action="${action}"]`);
+  // What changes is shown as the form opens (no input to wait for), in the agent's language, before Run.
+  await frame.waitForSelector('[data-testid="action-form"] [data-testid="preview"]');
+  expect((await text(frame, '[data-testid="action-form"] [data-testid="preview"] strong')).replace(/\s+/g, " ")).toBe(previewed);
   await frame.fill(`[data-action="${action}"] textarea[name="reason"]`, reason);
   await frame.click('[data-testid="submit-action"]');
   await frame.waitForSelector('[data-testid="action-result"]');
@@ -32,7 +35,7 @@ describe("impersonation protection in the sidebar (320 px)", () => {
     expect(await text(frame, protect)).toBe("Protect from View as customer");
     expect(await frame.$('button[data-action="user.impersonation_unprotect"]')).toBeNull();
 
-    await run(frame, "user.impersonation_protect", "Customer asked that no one signs in to their account");
+    await run(frame, "user.impersonation_protect", "Customer asked that no one signs in to their account", `No agent can view the product as ${user.name} <${user.email}> from now on`);
     expect(await flagOf(user.id)).toBe(true);
     // The context now says protected: lifting it is offered, disabled for support, with the reason.
     const unprotect = await frame.waitForSelector('[data-testid="all-actions-list"] button[data-action="user.impersonation_unprotect"][data-available="false"]');
@@ -56,7 +59,7 @@ describe("impersonation protection in the sidebar (320 px)", () => {
     await frame.click('[data-testid="all-actions"]');
     const unprotect = '[data-testid="all-actions-list"] button[data-action="user.impersonation_unprotect"][data-available="true"]';
     expect(await text(frame, unprotect)).toBe("„Als Kunde ansehen“ wieder erlauben");
-    await run(frame, "user.impersonation_unprotect", "Kunde bittet uns, sein Dashboard anzusehen");
+    await run(frame, "user.impersonation_unprotect", "Kunde bittet uns, sein Dashboard anzusehen", `Agents dürfen das Produkt wieder als ${user.name} <${user.email}> ansehen (befristet, jede Aktion protokolliert)`);
     expect(await flagOf(user.id)).toBe(false);
     await frame.waitForSelector('[data-testid="imp-form"]');
     expect(await frame.$('[data-testid="user"] [data-badge="protected"]')).toBeNull();

@@ -7,7 +7,7 @@ import { reconcileOnce } from "../../src/reconcile/reconciler.js";
 import { databaseKinds } from "../support/databases.js";
 import { addProduct, endAllSessions, start, viewableUsers } from "../impersonation/support.js";
 import { ticketFor } from "../support/tickets.js";
-import { act, auditCount, auditOf, defaultDirectory, sessionOf, useHarness, versionOf, type Harness } from "./harness.js";
+import { act, auditCount, auditOf, defaultDirectory, preview, sessionOf, useHarness, versionOf, type Harness } from "./harness.js";
 
 /**
  * user.impersonation_protect and user.impersonation_unprotect through the HTTP API, on both databases
@@ -89,6 +89,12 @@ describe.each(databaseKinds)("impersonation protection (%s)", (kind) => {
     const started = await start(h, "support_full", id, { productId: product.id });
     expect(started.status, JSON.stringify(started.body)).toBe(200);
     expect((await sweepImpersonation(h.deps)).ended).toBe(0);
+    // The preview names the live session's agent before anything changes.
+    const shown = await preview(h, "support_full", PROTECT, { target: user(id) });
+    expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+    expect(shown.body.effects.summaryPhrase).toMatchObject({ code: "user_impersonation_protect" });
+    expect(shown.body.effects.warningPhrases).toEqual([expect.objectContaining({ code: "impersonation_sessions_end", params: expect.objectContaining({ count: 1, seconds: 5 }) })]);
+    expect(await directoryFlag(h, id)).toMatchObject({ protected: false });
     expect((await act(h, "support_full", PROTECT, { target: user(id) })).status).toBe(200);
     expect((await sweepImpersonation(h.deps)).ended).toBe(1);
     const session = await h.deps.database.db.selectFrom("impersonation_sessions").select(["ended_at", "end_reason"]).where("user_id", "=", id).executeTakeFirstOrThrow();
@@ -100,6 +106,10 @@ describe.each(databaseKinds)("impersonation protection (%s)", (kind) => {
     const id = target!.id;
     const mails = () => h.deps.database.db.selectFrom("mail_outbox").select(["kind", "to_address", "subject"]).where("user_id", "=", id).orderBy("kind").execute();
     expect((await act(h, "support_full", PROTECT, { target: user(id), notifyCustomer: true, customerLocale: "de" })).status).toBe(200);
+    const shown = await preview(h, "operations", UNPROTECT, { target: user(id) });
+    expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+    expect(shown.body.effects.summaryPhrase).toMatchObject({ code: "user_impersonation_unprotect" });
+    expect(shown.body.effects.warningPhrases).toEqual([expect.objectContaining({ code: "security_notice_mandatory" })]);
     const off = await act(h, "operations", UNPROTECT, { target: user(id), notifyCustomer: false });
     expect(off.status).toBe(400);
     expect(off.body.errors).toEqual([expect.objectContaining({ field: "body.notifyCustomer" })]);

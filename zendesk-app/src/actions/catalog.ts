@@ -70,8 +70,8 @@ export const actionCatalog: ActionSpec[] = [
     applies: (c) => userStatus(c) === "active",
   },
   // The customer asked that no one views their account as them (impersonation.start then refuses them).
-  { action: "user.impersonation_protect", target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === false && userStatus(c) !== "deleted" },
-  { action: "user.impersonation_unprotect", target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === true && userStatus(c) !== "deleted" },
+  { action: "user.impersonation_protect", previewOnOpen: true, target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === false && userStatus(c) !== "deleted" },
+  { action: "user.impersonation_unprotect", previewOnOpen: true, target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === true && userStatus(c) !== "deleted" },
   { action: "user.delete", target: "user", fields: [], applies: (c) => userStatus(c) !== "deleted" },
 
   { action: "account.unsuspend", previewOnOpen: true, target: "account", fields: [], applies: (c) => accountStatus(c) === "suspended" },

@@ -4,6 +4,10 @@ import { Problem } from "../../http/problem.js";
 import { defineCommand } from "../command.js";
 import { writeUser } from "../directoryWrite.js";
 import { userAfter } from "../identityRef.js";
+import { actionEffects, said, type Said } from "../billingEffects.js";
+import { isNoticeMandatory } from "../../mail/notices.js";
+import type { CommandContext } from "../command.js";
+import type { UserTarget } from "../targets.js";
 
 type Action = "user.impersonation_protect" | "user.impersonation_unprotect";
 
@@ -24,12 +28,45 @@ export function protectionCommand<A extends Action>(action: A, flag: boolean, al
     precondition: (target) => {
       if (target.user.impersonation_protected === flag) throw already(target.id);
     },
+    preview: (target, _input, ctx) => protectionPreview(action, flag, target, ctx),
     perform: (target, _input, ctx, call) => writeUser(target, { protected: flag }, ctx, call),
     apply: async (trx, target, _input, ctx, written) => {
       await trx.updateTable("users").set({ impersonation_protected: flag }).where("id", "=", target.id).execute();
       await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
       return { after: { ...(await userAfter(trx, target.id)), impersonationProtected: written.protected } };
     },
+  });
+}
+
+/**
+ * What protecting or lifting protection changes: who may view the product as the customer. Protecting also ends the
+ * user's live impersonation sessions at the next sweep, so the agents running them are named; lifting it always
+ * emails the customer a security notice.
+ */
+async function protectionPreview(action: Action, flag: boolean, target: UserTarget, ctx: CommandContext) {
+  const { name, email } = target.user;
+  if (!flag) {
+    const warnings: Said[] = isNoticeMandatory(action) ? [said("security_notice_mandatory", { email }, `A security notice is emailed to ${email}; it cannot be turned off`)] : [];
+    return actionEffects(null, {
+      summary: said("user_impersonation_unprotect", { name, email }, `Agents may view the product as ${name} <${email}> again (time-limited, every action logged)`),
+      billingAfter: "unchanged",
+      warnings,
+    });
+  }
+  const live = await ctx.deps.database.db
+    .selectFrom("impersonation_sessions")
+    .select(["agent_name", "agent_email"])
+    .where("user_id", "=", target.id)
+    .where("ended_at", "is", null)
+    .where("absolute_deadline", ">", ctx.now)
+    .execute();
+  const agents = live.map((s) => s.agent_name ?? s.agent_email ?? "").join(", ");
+  // The impersonation loop ends them (target_changed) on its next pass.
+  const seconds = Math.ceil(ctx.deps.config.IMPERSONATION_SWEEP_MS / 1000);
+  return actionEffects(null, {
+    summary: said("user_impersonation_protect", { name, email }, `No agent can view the product as ${name} <${email}> from now on`),
+    billingAfter: "unchanged",
+    warnings: live.length ? [said("impersonation_sessions_end", { count: live.length, agents, seconds }, `${live.length} live impersonation session(s) end within ${seconds} s: ${agents}`)] : [],
   });
 }
 
