@@ -307,7 +307,7 @@ describe("envelope", () => {
     for (const action of actions) expect(doc.paths, action).toHaveProperty([`/api/actions/${action}`]);
     const previews = Object.keys(doc.paths).filter((p) => /^\/api\/actions\/(user|account)\.[a-z_]+\/preview$/.test(p));
     expect(previews.sort()).toEqual(
-      [...actions, "user.elevate_temporarily", "user.promote_admin", "user.role_change"].sort().map((a) => `/api/actions/${a}/preview`),
+      [...actions, "user.elevate_temporarily", "user.promote_admin", "user.role_change", "user.impersonation_protect", "user.impersonation_unprotect"].sort().map((a) => `/api/actions/${a}/preview`),
     );
     expect(doc.paths).toHaveProperty(["/api/demo/outbox"]);
   });
