@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/contract.js";
 import type { Database } from "../../src/db/database.js";
 import { isMirrored, markMissingUsersDeleted, mergeAnswers, mirrorDirectory } from "../../src/directory/mirror.js";
@@ -18,8 +18,12 @@ describe.each(databaseKinds)("the directory cache on %s", (kind) => {
   let database: Database;
   beforeAll(async () => {
     database = await createTestDatabase(kind);
-    await mirrorDirectory(database.db, { accounts: [account], users: [ann, bob] }, { now: NOW });
   }, 120_000);
+  // Each test starts from the product's answer as just mirrored: the tests below mark Bob deleted and
+  // change Ann's settings, and mirroring the answer again puts both back, whichever test ran before.
+  beforeEach(async () => {
+    await mirrorDirectory(database.db, { accounts: [account], users: [ann, bob] }, { now: NOW });
+  });
   afterAll(() => database?.close());
 
   const complete = { accountId: account.id, userIds: [ann.id, bob.id] };
