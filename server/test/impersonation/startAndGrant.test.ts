@@ -24,6 +24,11 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
 
   it("starts a read-only session: grant with act/sid/ticket/mode, product URL, notice mail and ticket note queued, audited", async () => {
     const [user] = await viewableUsers(h, 1);
+    // Other tests start sessions on the same user: what this start added is what came after these.
+    const db = h.deps.database.db;
+    const auditBefore = (await auditOf(h.deps, "impersonation.start", user!.id)).length;
+    const startedMail = () => db.selectFrom("mail_outbox").selectAll().where("user_id", "=", user!.id).where("kind", "=", "impersonation_started").execute();
+    const mailBefore = new Set((await startedMail()).map((m) => m.id));
     const res = await start(h, "support_full", user!.id, { productId: product.id, ticketId: "1004" });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const result = res.body.result as { sessionId: string; grant: string; openUrl: string };
@@ -37,14 +42,16 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toContain(decodeProtectedHeader(result.grant).kid);
     expect(JSON.stringify(jwks.body)).not.toContain('"d"');
 
-    const [entry] = await auditOf(h.deps, "impersonation.start", user!.id);
+    const added = (await auditOf(h.deps, "impersonation.start", user!.id)).slice(auditBefore);
+    expect(added).toHaveLength(1);
+    const [entry] = added;
     expect(entry).toMatchObject({ outcome: "succeeded", ticketId: "1004", actor: { staffId: "stf_demo_full" } });
     expect(JSON.stringify(entry!.after)).not.toContain(result.grant);
-    const mail = await h.deps.database.db.selectFrom("mail_outbox").selectAll().where("user_id", "=", user!.id).where("kind", "=", "impersonation_started").execute();
+    const mail = (await startedMail()).filter((m) => !mailBefore.has(m.id));
     expect(mail).toHaveLength(1);
     expect(mail[0]!.body_text).toContain("#1004");
     expect(mail[0]!.body_text).toContain("Sam, a member of our support team");
-    const notes = await h.deps.database.db.selectFrom("ticket_notes").selectAll().where("session_id", "=", result.sessionId).execute();
+    const notes = await db.selectFrom("ticket_notes").selectAll().where("session_id", "=", result.sessionId).execute();
     expect(notes.map((n) => n.kind)).toEqual(["impersonation_started"]);
   });
 
