@@ -191,11 +191,13 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     const base = { actor, ticketId, reason: "checking the notice", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
     await expect(runCommand(commands.get("user.password_reset") as AnyCommand, { ...base, notifyCustomer: false }, deps)).rejects.toMatchObject({
       status: 400,
+      detail: "The request has invalid fields",
       extra: { errors: [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }] },
     });
     const accountBase = { ...base, target: { type: "account" as const, id: "acc_demo_015" }, expectedVersion: await versionOf(deps, { type: "account", id: "acc_demo_015" }), input: { seats: 40 } };
     await expect(runCommand(commands.get("seats.change") as AnyCommand, { ...accountBase, notifyCustomer: true }, deps)).rejects.toMatchObject({
       status: 400,
+      detail: "The request has invalid fields",
       extra: { errors: [{ field: "body.notifyCustomer", reason: "seats.change has no customer notice" }] },
     });
     expect(await auditOf(deps, "user.password_reset", userId)).toEqual([]);
@@ -307,7 +309,12 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
   it("refuses a missing target with 404 and bad input with 400, changing nothing", async () => {
     const credited = await creditsOn(deps, "acc_demo_011");
     await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), target: { type: "account", id: "acc_nope" } }, deps)).rejects.toMatchObject({ status: 404 });
-    await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), input: { amountCents: -1 } }, deps)).rejects.toMatchObject({ status: 400 });
+    await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), input: { amountCents: -1 } }, deps)).rejects.toMatchObject({
+      status: 400,
+      detail: "The request has invalid fields",
+      // The command's own schema names the field under the request body, as the route's schema would.
+      extra: { errors: [{ field: "body.input.amountCents" }] },
+    });
     const block = commands.get("user.block") as AnyCommand;
     await expect(runCommand(block, { ...(await request("acc_demo_011", 100)), target: { type: "user", id: "usr_nope" }, input: {} }, deps)).rejects.toMatchObject({ status: 404 });
     expect(await creditsOn(deps, "acc_demo_011")).toBe(credited);
