@@ -104,6 +104,7 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     const accountId = "acc_demo_014";
     const first = await runCommand(credit, await request(accountId, 700, { idempotencyKey: "retry-key-0001" }), deps);
     expect(first).toMatchObject({ outcome: "succeeded", replayed: false });
+    expect((await auditOf(deps, "billing.credit_apply", accountId)).map((e) => e.target)).toEqual([{ type: "account", id: accountId, accountId }]);
     // The retry carries the version the agent first sent; it must not be refused as stale.
     const again = await runCommand(credit, { ...(await request(accountId, 700, { idempotencyKey: "retry-key-0001" })), expectedVersion: (first.before as { version: number }).version }, deps);
     expect(again).toEqual({ ...first, replayed: true });
