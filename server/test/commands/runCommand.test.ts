@@ -104,6 +104,7 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     const accountId = "acc_demo_014";
     const first = await runCommand(credit, await request(accountId, 700, { idempotencyKey: "retry-key-0001" }), deps);
     expect(first).toMatchObject({ outcome: "succeeded", replayed: false });
+    expect((await auditOf(deps, "billing.credit_apply", accountId)).map((e) => e.target)).toEqual([{ type: "account", id: accountId, accountId }]);
     // The retry carries the version the agent first sent; it must not be refused as stale.
     const again = await runCommand(credit, { ...(await request(accountId, 700, { idempotencyKey: "retry-key-0001" })), expectedVersion: (first.before as { version: number }).version }, deps);
     expect(again).toEqual({ ...first, replayed: true });
@@ -191,11 +192,13 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     const base = { actor, ticketId, reason: "checking the notice", target: { type: "user" as const, id: userId }, expectedVersion: await versionOf(deps, { type: "user", id: userId }), input: {} };
     await expect(runCommand(commands.get("user.password_reset") as AnyCommand, { ...base, notifyCustomer: false }, deps)).rejects.toMatchObject({
       status: 400,
+      detail: "The request has invalid fields",
       extra: { errors: [{ field: "body.notifyCustomer", reason: "the security notice after this action is always sent; it cannot be turned off" }] },
     });
     const accountBase = { ...base, target: { type: "account" as const, id: "acc_demo_015" }, expectedVersion: await versionOf(deps, { type: "account", id: "acc_demo_015" }), input: { seats: 40 } };
     await expect(runCommand(commands.get("seats.change") as AnyCommand, { ...accountBase, notifyCustomer: true }, deps)).rejects.toMatchObject({
       status: 400,
+      detail: "The request has invalid fields",
       extra: { errors: [{ field: "body.notifyCustomer", reason: "seats.change has no customer notice" }] },
     });
     expect(await auditOf(deps, "user.password_reset", userId)).toEqual([]);
@@ -304,10 +307,46 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await claim("k-live")).toEqual({ kind: "claimed" });
   });
 
+  it("runs a destructive action only with the token its preview issued: without one it is 428 and changes nothing; with it the user is deleted, its version bumped, and the entry names the user's account and the request", async () => {
+    const ops: StaffActor = { kind: "staff", staffId: DEMO_AGENTS[2].id, zendeskUserId: DEMO_AGENTS[2].zendeskUserId, email: DEMO_AGENTS[2].email, name: DEMO_AGENTS[2].name, panelRole: DEMO_AGENTS[2].role };
+    const remove = commands.get("user.delete") as AnyCommand;
+    const userId = "usr_demo_013_3";
+    const userRow = () => deps.database.db.selectFrom("users").select(["status", "version", "account_id"]).where("id", "=", userId).executeTakeFirstOrThrow();
+    const before = await userRow();
+    const accountVersion = await versionOf(deps, { type: "account", id: before.account_id });
+    const req: CommandRequest = {
+      actor: ops,
+      ticketId: await ticketFor(deps, { type: "user", id: userId }),
+      reason: "the customer asked to remove this user",
+      requestId: "req-confirm-1",
+      target: { type: "user", id: userId },
+      expectedVersion: before.version,
+      input: {},
+    };
+    await expect(runCommand(remove, req, deps)).rejects.toMatchObject({ status: 428, code: "confirmation_required" });
+    expect(await userRow()).toEqual(before);
+    const refused = await auditOf(deps, "user.delete", userId);
+    expect(refused.map((e) => [e.outcome, e.requestId])).toEqual([["failed", "req-confirm-1"]]);
+
+    const { confirmationToken } = await previewCommand(remove, req, deps);
+    const done = await runCommand(remove, { ...req, confirmationToken }, deps);
+    expect(done.outcome).toBe("succeeded");
+    // The user's own version moves, not its account's: the product's write moves it once, the runner's bump once more.
+    expect(await userRow()).toEqual({ status: "deleted", version: before.version + 2, account_id: before.account_id });
+    expect(await versionOf(deps, { type: "account", id: before.account_id })).toBe(accountVersion);
+    const entry = (await auditOf(deps, "user.delete", userId)).at(-1);
+    expect(entry).toMatchObject({ outcome: "succeeded", requestId: "req-confirm-1", target: { type: "user", id: userId, accountId: before.account_id } });
+  });
+
   it("refuses a missing target with 404 and bad input with 400, changing nothing", async () => {
     const credited = await creditsOn(deps, "acc_demo_011");
     await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), target: { type: "account", id: "acc_nope" } }, deps)).rejects.toMatchObject({ status: 404 });
-    await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), input: { amountCents: -1 } }, deps)).rejects.toMatchObject({ status: 400 });
+    await expect(runCommand(credit, { ...(await request("acc_demo_011", 100)), input: { amountCents: -1 } }, deps)).rejects.toMatchObject({
+      status: 400,
+      detail: "The request has invalid fields",
+      // The command's own schema names the field under the request body, as the route's schema would.
+      extra: { errors: [{ field: "body.input.amountCents" }] },
+    });
     const block = commands.get("user.block") as AnyCommand;
     await expect(runCommand(block, { ...(await request("acc_demo_011", 100)), target: { type: "user", id: "usr_nope" }, input: {} }, deps)).rejects.toMatchObject({ status: 404 });
     expect(await creditsOn(deps, "acc_demo_011")).toBe(credited);

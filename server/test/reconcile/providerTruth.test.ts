@@ -162,6 +162,8 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect([again.status, again.body.code, again.body.operationId]).toEqual([202, "outcome_unknown", operationId]);
     const other = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "timeout-credit-other" });
     expect([other.status, other.body.code]).toEqual([409, "outcome_pending"]);
+    // The sidebar offers a retry and names what it waits for.
+    expect(other.body).toMatchObject({ operationIds: [operationId], retryable: true });
     const shown = await request(h.app).get("/api/context").query({ email: (await userRow(h.deps, "usr_demo_009_1")).email }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`).set("X-Ticket-Id", "1006");
     expect(shown.status, JSON.stringify(shown.body)).toBe(200);
     expect(shown.body.unresolvedOperations).toEqual([expect.objectContaining({ operationId, action: "billing.credit_apply", status: "unknown" })]);
