@@ -8,7 +8,7 @@ import { appendAudit } from "../../src/audit/auditLog.js";
 import { newOperationId, recordIntent } from "../../src/audit/operations.js";
 import { ManualClock } from "../../src/clock.js";
 import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
-import { backoffMs, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
+import { backoffMs, finishOperation, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
 import { claimOperation, closeOperation, countUnresolvedOperations, dueOperations, insertOperation, loadOperation, markNeedsReview, markUnknown, openOperationsOf, renewOperationLease } from "../../src/reconcile/providerOperations.js";
 import { reconcileOnce, RECONCILER_LEASE, startReconciler, type ReconcileReport } from "../../src/reconcile/reconciler.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
@@ -391,7 +391,16 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       await releaseLease(db, accountLeaseKey(accountId), "a-request");
     }
 
-    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    // Another reconciler claimed the operation after this one listed it: it is theirs, the credit is not applied twice.
+    // markUnknown ended the hold at the database's now(); the claim must see a later now() (PGlite's clock is coarse).
+    await new Promise((r) => setTimeout(r, 20));
+    const listed = await loadOperation(db, operationId);
+    expect(await claimOperation(db, operationId, 60_000)).toBe(true);
+    expect(await finishOperation(h.deps, listed)).toBe("skipped");
+    expect(stripe.balanceTransactions.filter((t) => t.customer === customer.id && t.amount === -300)).toHaveLength(0);
+    expect(await operation(h, operationId)).toMatchObject({ status: "unknown", attempts: 1 });
+
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(0), lease_expires_at: new Date(0) }).where("operation_id", "=", operationId).execute();
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await operation(h, operationId)).toMatchObject({ status: "succeeded" });
     const [intent, closing] = (await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId);
@@ -434,6 +443,9 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       ["pending", false],
       ["unknown", true],
     ]);
+    // The entry handing it over says where the operation stands: waiting for a person after its first attempt.
+    const handedOver = (await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId)[1];
+    expect(handedOver?.after).toEqual({ status: "needs_review", attempts: 1 });
     // Waiting for a person, it is not taken again.
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ needs_review: 0, succeeded: 0, unknown: 0, skipped: 0 });
   });
