@@ -674,4 +674,27 @@ describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (k
     expect(after.status, JSON.stringify(after.body)).toBe(200);
     expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
   });
+  it("an operation whose command has no re-read, past the horizon: handed to a person at once, the call not repeated (not left unknown for ever)", async () => {
+    // A password reset has no `verify`: once its key may be gone, nothing can tell whether the lost call landed.
+    const { db } = h.deps.database;
+    const user = await userRow(h.deps, "usr_demo_005_1");
+    const operationId = newOperationId();
+    const createdAt = new Date(h.deps.clock.now().getTime() - 2 * DAY);
+    const actor: Actor = { kind: "staff", staffId: DEMO_AGENTS[1].id, zendeskUserId: DEMO_AGENTS[1].zendeskUserId, email: DEMO_AGENTS[1].email, name: DEMO_AGENTS[1].name, panelRole: DEMO_AGENTS[1].role };
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor, action: "user.password_reset", target: { type: "user", id: user.id, accountId: user.account_id }, ticketId: "1006", reason: "locked out", outcome: "pending", operationId }, new ManualClock(createdAt));
+      await insertOperation(trx, { operationId, action: "user.password_reset", targetType: "user", targetId: user.id, accountId: user.account_id, keyOwner: actor.staffId, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor, ticketId: "1006", reason: "locked out", requestId: null, input: {}, now: createdAt.toISOString() }, providerBefore: undefined, leaseMs: 0, createdAt });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    const sent = h.auth0!.requests.length;
+    try {
+      expect(await finishOperation(h.deps, await loadOperation(db, operationId))).toBe("needs_review");
+      expect(await operation(h, operationId)).toMatchObject({ status: "needs_review", last_error: expect.stringContaining("user.password_reset has no re-read") });
+      expect((await operation(h, operationId)).last_error).toContain("Last error: no re-read can tell whether it was applied");
+      expect(h.auth0!.requests).toHaveLength(sent);
+      expect((await auditOf(h.deps, "user.password_reset", user.id)).filter((e) => e.operationId === operationId).map((e) => e.outcome)).toEqual(["pending", "unknown"]);
+    } finally {
+      await db.updateTable("provider_operations").set({ status: "failed", closed_at: createdAt }).where("operation_id", "=", operationId).execute();
+    }
+  });
 });
