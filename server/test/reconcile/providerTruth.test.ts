@@ -420,6 +420,36 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect(stripe.customers.get(customer.id)!.balance).toBe(balance - 300);
   });
 
+  it("a retry Stripe refuses for good while the subscription shows it not canceled: closed failed with Stripe's refusal, never recorded as done", async () => {
+    const accountId = "acc_demo_007";
+    const { db } = h.deps.database;
+    const stripe = h.stripe!;
+    const sub = [...stripe.subscriptions.values()].find((s) => s.customer === "cus_demo_007")!;
+    expect(sub.status).toBe("active");
+    const operationId = newOperationId();
+    const ops = DEMO_AGENTS[2];
+    const opsActor: Actor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    const billingCustomerId = (await db.selectFrom("accounts").select("billing_customer_id").where("id", "=", accountId).executeTakeFirstOrThrow()).billing_customer_id;
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId });
+    // A cancel whose first call was lost: the intent and an open operation nobody holds.
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: opsActor, action: "billing.subscription_cancel", target: { type: "account", id: accountId, accountId }, ticketId: "1006", reason: "customer asked", outcome: "pending", operationId }, h.deps.clock);
+      await insertOperation(trx, { operationId, action: "billing.subscription_cancel", targetType: "account", targetId: accountId, accountId, keyOwner: ops.id, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: opsActor, ticketId: "1006", reason: "customer asked", requestId: null, input: { mode: "now" }, now: h.deps.clock.now().toISOString() }, providerBefore: { billing }, leaseMs: 0, createdAt: h.deps.clock.now() });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    stripe.failNext(1, 400, { method: "DELETE", path: `/v1/subscriptions/${sub.id}` });
+    try {
+      expect(await finishOperation(h.deps, await loadOperation(db, operationId))).toBe("failed");
+    } finally {
+      stripe.clearFaults();
+    }
+    expect(stripe.subscriptions.get(sub.id)!.status).toBe("active");
+    expect(await operation(h, operationId)).toMatchObject({ status: "failed" });
+    const closing = (await auditOf(h.deps, "billing.subscription_cancel", accountId)).filter((e) => e.operationId === operationId);
+    expect(closing.map((e) => e.outcome)).toEqual(["pending", "failed"]);
+    expect(closing[1]?.error).toMatch(/^provider_rejected: .*\(settled by the reconciler\)$/);
+  });
+
   it("hands a billing operation without the request's stored billing reading to a person: the call is not repeated from a fresh reading, nor left unknown for ever", async () => {
     // Rows written before the reading was stored with the operation have none; the reconciler cannot rebuild the request's parameters (a trial end, a seat count) without it.
     const accountId = "acc_demo_011";
