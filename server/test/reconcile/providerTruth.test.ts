@@ -8,7 +8,7 @@ import { appendAudit } from "../../src/audit/auditLog.js";
 import { newOperationId, recordIntent } from "../../src/audit/operations.js";
 import { ManualClock } from "../../src/clock.js";
 import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
-import { backoffMs, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
+import { backoffMs, finishOperation, inFlightWindowMs } from "../../src/reconcile/finishOperation.js";
 import { claimOperation, closeOperation, countUnresolvedOperations, dueOperations, insertOperation, loadOperation, markNeedsReview, markUnknown, openOperationsOf, renewOperationLease } from "../../src/reconcile/providerOperations.js";
 import { reconcileOnce, RECONCILER_LEASE, startReconciler, type ReconcileReport } from "../../src/reconcile/reconciler.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
@@ -393,7 +393,16 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       await releaseLease(db, accountLeaseKey(accountId), "a-request");
     }
 
-    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    // Another reconciler claimed the operation after this one listed it: it is theirs, the credit is not applied twice.
+    // markUnknown ended the hold at the database's now(); the claim must see a later now() (PGlite's clock is coarse).
+    await new Promise((r) => setTimeout(r, 20));
+    const listed = await loadOperation(db, operationId);
+    expect(await claimOperation(db, operationId, 60_000)).toBe(true);
+    expect(await finishOperation(h.deps, listed)).toBe("skipped");
+    expect(stripe.balanceTransactions.filter((t) => t.customer === customer.id && t.amount === -300)).toHaveLength(0);
+    expect(await operation(h, operationId)).toMatchObject({ status: "unknown", attempts: 1 });
+
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(0), lease_expires_at: new Date(0) }).where("operation_id", "=", operationId).execute();
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await operation(h, operationId)).toMatchObject({ status: "succeeded" });
     const [intent, closing] = (await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId);
@@ -411,6 +420,36 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       after: { creditedCents: 300, balanceCents: balance - 300 },
     });
     expect(stripe.customers.get(customer.id)!.balance).toBe(balance - 300);
+  });
+
+  it("a retry Stripe refuses for good while the subscription shows it not canceled: closed failed with Stripe's refusal, never recorded as done", async () => {
+    const accountId = "acc_demo_007";
+    const { db } = h.deps.database;
+    const stripe = h.stripe!;
+    const sub = [...stripe.subscriptions.values()].find((s) => s.customer === "cus_demo_007")!;
+    expect(sub.status).toBe("active");
+    const operationId = newOperationId();
+    const ops = DEMO_AGENTS[2];
+    const opsActor: Actor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+    const billingCustomerId = (await db.selectFrom("accounts").select("billing_customer_id").where("id", "=", accountId).executeTakeFirstOrThrow()).billing_customer_id;
+    const billing = await h.deps.billing.getBilling({ id: accountId, billingCustomerId });
+    // A cancel whose first call was lost: the intent and an open operation nobody holds.
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor: opsActor, action: "billing.subscription_cancel", target: { type: "account", id: accountId, accountId }, ticketId: "1006", reason: "customer asked", outcome: "pending", operationId }, h.deps.clock);
+      await insertOperation(trx, { operationId, action: "billing.subscription_cancel", targetType: "account", targetId: accountId, accountId, keyOwner: ops.id, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor: opsActor, ticketId: "1006", reason: "customer asked", requestId: null, input: { mode: "now" }, now: h.deps.clock.now().toISOString() }, providerBefore: { billing }, leaseMs: 0, createdAt: h.deps.clock.now() });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    stripe.failNext(1, 400, { method: "DELETE", path: `/v1/subscriptions/${sub.id}` });
+    try {
+      expect(await finishOperation(h.deps, await loadOperation(db, operationId))).toBe("failed");
+    } finally {
+      stripe.clearFaults();
+    }
+    expect(stripe.subscriptions.get(sub.id)!.status).toBe("active");
+    expect(await operation(h, operationId)).toMatchObject({ status: "failed" });
+    const closing = (await auditOf(h.deps, "billing.subscription_cancel", accountId)).filter((e) => e.operationId === operationId);
+    expect(closing.map((e) => e.outcome)).toEqual(["pending", "failed"]);
+    expect(closing[1]?.error).toMatch(/^provider_rejected: .*\(settled by the reconciler\)$/);
   });
 
   it("hands a billing operation without the request's stored billing reading to a person: the call is not repeated from a fresh reading, nor left unknown for ever", async () => {
@@ -436,6 +475,9 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       ["pending", false],
       ["unknown", true],
     ]);
+    // The entry handing it over says where the operation stands: waiting for a person after its first attempt.
+    const handedOver = (await auditOf(h.deps, "billing.credit_apply", accountId)).filter((e) => e.operationId === operationId)[1];
+    expect(handedOver?.after).toEqual({ status: "needs_review", attempts: 1 });
     // Waiting for a person, it is not taken again.
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ needs_review: 0, succeeded: 0, unknown: 0, skipped: 0 });
   });
@@ -663,5 +705,28 @@ describe.each(databaseKinds)("Stripe 5xx and the key-retention horizon (%s)", (k
     const after = await act(h, "operations", "seats.change", call, { idempotencyKey: "seats-review" });
     expect(after.status, JSON.stringify(after.body)).toBe(200);
     expect((await sealAndVerify(h.deps.database.db)).ok).toBe(true);
+  });
+  it("an operation whose command has no re-read, past the horizon: handed to a person at once, the call not repeated (not left unknown for ever)", async () => {
+    // A password reset has no `verify`: once its key may be gone, nothing can tell whether the lost call landed.
+    const { db } = h.deps.database;
+    const user = await userRow(h.deps, "usr_demo_005_1");
+    const operationId = newOperationId();
+    const createdAt = new Date(h.deps.clock.now().getTime() - 2 * DAY);
+    const actor: Actor = { kind: "staff", staffId: DEMO_AGENTS[1].id, zendeskUserId: DEMO_AGENTS[1].zendeskUserId, email: DEMO_AGENTS[1].email, name: DEMO_AGENTS[1].name, panelRole: DEMO_AGENTS[1].role };
+    await db.transaction().execute(async (trx) => {
+      await appendAudit(trx, { actor, action: "user.password_reset", target: { type: "user", id: user.id, accountId: user.account_id }, ticketId: "1006", reason: "locked out", outcome: "pending", operationId }, new ManualClock(createdAt));
+      await insertOperation(trx, { operationId, action: "user.password_reset", targetType: "user", targetId: user.id, accountId: user.account_id, keyOwner: actor.staffId, idempotencyKey: null, providerKey: `steward:${operationId}`, request: { actor, ticketId: "1006", reason: "locked out", requestId: null, input: {}, now: createdAt.toISOString() }, providerBefore: undefined, leaseMs: 0, createdAt });
+    });
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+    const sent = h.auth0!.requests.length;
+    try {
+      expect(await finishOperation(h.deps, await loadOperation(db, operationId))).toBe("needs_review");
+      expect(await operation(h, operationId)).toMatchObject({ status: "needs_review", last_error: expect.stringContaining("user.password_reset has no re-read") });
+      expect((await operation(h, operationId)).last_error).toContain("Last error: no re-read can tell whether it was applied");
+      expect(h.auth0!.requests).toHaveLength(sent);
+      expect((await auditOf(h.deps, "user.password_reset", user.id)).filter((e) => e.operationId === operationId).map((e) => e.outcome)).toEqual(["pending", "unknown"]);
+    } finally {
+      await db.updateTable("provider_operations").set({ status: "failed", closed_at: createdAt }).where("operation_id", "=", operationId).execute();
+    }
   });
 });
