@@ -197,6 +197,16 @@ describe.each(databaseKinds)("the sealer loop's partitions on %s", (kind) => {
       await running.stop();
     }
   });
+
+  it("stopped while its first round runs, it seals nothing more afterwards", async () => {
+    await resetAuditLog(database.db);
+    // A 10 ms interval: were the loop still running after stop(), the entry below would be sealed at once.
+    await sealer(database, 10).stop();
+    await appendAudit(database.db, writeEntry({ reason: "after the stop" }), systemClock);
+    // A negative: nothing may happen within many intervals.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await sealCount(database.db)).toBe(0);
+  });
 });
 
 describe("two Steward processes on one PostgreSQL", () => {
