@@ -167,6 +167,35 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
       await new Promise((resolve) => sink.close(resolve));
     }
   });
+
+  it("after a round succeeds, the back-off starts over: the next failure counts as the first", { timeout: 30_000 }, async () => {
+    await resetAuditLog(database.db);
+    // The sink refuses, takes, refuses, takes: one failed round before each success.
+    const answers = [503, 204, 503, 204];
+    let received = 0;
+    const sink = createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        res.statusCode = answers[received++] ?? 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/checkpoints`;
+    const logs: { level: number; failures?: number }[] = [];
+    const logger = createLogger("debug", { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
+    const running = startAuditSealer({ db: database.db, keys, logger, clock: systemClock, intervalMs: 20, sinks: { url }, seal: { checkpointEvery: 1 } });
+    try {
+      await appendAudit(database.db, writeEntry({ reason: "first checkpoint" }), systemClock);
+      await expect.poll(() => received, { timeout: 10_000 }).toBe(2);
+      await appendAudit(database.db, writeEntry({ reason: "second checkpoint" }), systemClock);
+      await expect.poll(() => received, { timeout: 10_000 }).toBe(4);
+    } finally {
+      await running.stop();
+      await new Promise((resolve) => sink.close(resolve));
+    }
+    expect(logs.filter((l) => l.level === 50).map((l) => l.failures)).toEqual([1, 1]);
+  });
 });
 
 describe.each(databaseKinds)("the sealer loop's partitions on %s", (kind) => {
@@ -196,6 +225,16 @@ describe.each(databaseKinds)("the sealer loop's partitions on %s", (kind) => {
     } finally {
       await running.stop();
     }
+  });
+
+  it("stopped while its first round runs, it seals nothing more afterwards", async () => {
+    await resetAuditLog(database.db);
+    // A 10 ms interval: were the loop still running after stop(), the entry below would be sealed at once.
+    await sealer(database, 10).stop();
+    await appendAudit(database.db, writeEntry({ reason: "after the stop" }), systemClock);
+    // A negative: nothing may happen within many intervals.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await sealCount(database.db)).toBe(0);
   });
 });
 

@@ -82,6 +82,39 @@ describe.each(databaseKinds)("appends that arrive together, on %s", (kind) => {
         .sort(),
     );
   });
+
+  // The SQLSTATE decides (auditLog.ts, refusedWhole): a refused statement (22008 has "08" inside, not as its class)
+  // is tried again entry by entry; a connection, resource, system or internal class (08, 57, 53, 58, XX) may have
+  // committed, so every entry of that INSERT fails and none is tried again. Raised here on a live connection, so a
+  // retry would succeed and be seen.
+  it.each([
+    ["22008", "retried"],
+    ["08006", "failed whole"],
+    ["57P01", "failed whole"],
+    ["53300", "failed whole"],
+    ["58030", "failed whole"],
+    ["XX000", "failed whole"],
+  ])("a shared INSERT refused with SQLSTATE %s is %s", async (code, expected) => {
+    await sql
+      .raw(
+        `create or replace function test_refuse_some() returns trigger language plpgsql as $$ begin if new.reason = 'mark me' then raise exception 'marked for the test' using errcode = '${code}'; end if; return new; end $$`,
+      )
+      .execute(database.db);
+    await sql.raw("create trigger test_refuse_some before insert on audit_log for each row execute function test_refuse_some()").execute(database.db);
+    const results = await Promise.allSettled(
+      Array.from({ length: AT_ONCE }, (_, i) => appendAudit(database.db, writeEntry({ reason: i === AT_ONCE - 1 ? "mark me" : `entry ${i}` }), systemClock)),
+    );
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+    // The marked entry arrived last, behind the ones in flight, so it went in a shared INSERT with others.
+    if (expected === "retried") expect(failed).toEqual([AT_ONCE - 1]);
+    else {
+      expect(failed).toContain(AT_ONCE - 1);
+      expect(failed.length).toBeGreaterThan(1);
+    }
+    for (const i of failed) expect((results[i] as PromiseRejectedResult).reason).toBeInstanceOf(AuditWriteFailed);
+    const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.id] : []));
+    expect((await rowsByReason(database)).map((r) => r.id).sort()).toEqual(acknowledged.sort());
+  });
 });
 
 // A backend that ends itself exists only on a PostgreSQL server (PGlite has no second process to lose).

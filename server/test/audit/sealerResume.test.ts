@@ -38,6 +38,15 @@ describe.each(databaseKinds)("sealing a backlog in resumed rounds, on %s", (kind
     expect(chain.map((c) => c.entry_seq)).toEqual(seqs);
   });
 
+  it("seals a round larger than one INSERT of seals (1,000) in chunks, each seal once", async () => {
+    // Appended 100 at a time (they share INSERTs): 1,001 entries are more than one chunk of seals.
+    for (let from = 0; from < 1001; from += 100) {
+      await Promise.all(Array.from({ length: Math.min(100, 1001 - from) }, (_, i) => appendAudit(database.db, writeEntry({ reason: `chunk ${from + i}` }), systemClock)));
+    }
+    expect(await sealRound(database.db, keys)).toMatchObject({ leader: true, sealed: 1001, headSeq: 1001, more: false });
+    await expectSealedOnce(database, 1001);
+  });
+
   it("writes a checkpoint on the first round, then after checkpointEvery entries or checkpointIntervalMs if the chain grew since the last", async () => {
     const t0 = Date.parse("2026-11-24T12:00:00.000Z");
     const append = async (n: number) => {
