@@ -79,50 +79,63 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     await database.close();
   }, HOOK_TIMEOUT);
 
-  it("writes each entry with its MAC; the sealer chains them from the genesis hash, as read back", async () => {
-    const first = await appendAudit(database.db, writeEntry(), clock);
-    clock.advance(1);
-    const second = await appendAudit(database.db, writeEntry({ action: "user.unblock", ticketId: "1002" }), clock);
-    clock.advance(1);
-    const third = await appendAudit(database.db, writeEntry({ actor: systemActor("sweeper"), action: "seats.expansion_expire", ticketId: null, reason: null }), clock);
+  // The chain's first positions start at the genesis hash: on a database of its own, with a clock of its own,
+  // so the other tests' entries (in whatever order they run) are not in it.
+  describe("on an empty database", () => {
+    let empty: Database;
+    const ownClock = new ManualClock(new Date("2026-11-24T12:00:00.123Z"));
+    beforeAll(async () => {
+      empty = await createTestDatabase(kind);
+    }, HOOK_TIMEOUT);
+    afterAll(async () => {
+      await empty.close();
+    }, HOOK_TIMEOUT);
 
-    expect([first.seq, second.seq, third.seq]).toEqual([1, 2, 3]);
-    expect([first.seal, second.seal, third.seal]).toEqual([null, null, null]);
-    expect(third.actor).toEqual({ staffId: null, zendeskUserId: null, email: null, panelRole: null, system: "sweeper" });
-    expect(first.occurredAt).toBe("2026-11-24T12:00:00.123Z");
-    for (const entry of [first, second, third]) expect(entry.mac).toBe(entryMac(keys, entry));
+    it("writes each entry with its MAC; the sealer chains them from the genesis hash, as read back", async () => {
+      const first = await appendAudit(empty.db, writeEntry(), ownClock);
+      ownClock.advance(1);
+      const second = await appendAudit(empty.db, writeEntry({ action: "user.unblock", ticketId: "1002" }), ownClock);
+      ownClock.advance(1);
+      const third = await appendAudit(empty.db, writeEntry({ actor: systemActor("sweeper"), action: "seats.expansion_expire", ticketId: null, reason: null }), ownClock);
 
-    // What is stored reads back as exactly what was returned and MACed.
-    const rows = await database.db.selectFrom("audit_log").selectAll().orderBy("seq").execute();
-    expect(rows.map((row) => toAuditEntry(row))).toEqual([first, second, third]);
+      expect([first.seq, second.seq, third.seq]).toEqual([1, 2, 3]);
+      expect([first.seal, second.seal, third.seal]).toEqual([null, null, null]);
+      expect(third.actor).toEqual({ staffId: null, zendeskUserId: null, email: null, panelRole: null, system: "sweeper" });
+      expect(first.occurredAt).toBe("2026-11-24T12:00:00.123Z");
+      for (const entry of [first, second, third]) expect(entry.mac).toBe(entryMac(keys, entry));
 
-    const sealed = await sealPending(database.db, keys);
-    expect(sealed.sealed).toBe(3);
-    const seals = await database.db.selectFrom("audit_seal").selectAll().orderBy("chain_seq").execute();
-    expect(seals.map((s) => [s.chain_seq, s.entry_seq, s.entry_id])).toEqual([
-      [1, 1, first.id],
-      [2, 2, second.id],
-      [3, 3, third.id],
-    ]);
-    expect(seals[0]?.prev_hash).toBe(GENESIS_HASH);
-    expect(seals[1]?.prev_hash).toBe(seals[0]?.hash);
-    expect(seals[2]?.prev_hash).toBe(seals[1]?.hash);
-    expect(seals.map((s) => s.entry_hash)).toEqual(rows.map((row) => sealedEntryHash(toAuditEntry(row))));
-    // The first round writes a signed checkpoint an auditor can check with the public key alone.
-    expect(sealed.checkpoints).toHaveLength(1);
-    expect(sealed.checkpoints[0]).toMatchObject({ chainSeq: 3, headHash: seals[2]?.hash, entryCount: 3, keyId: keys.keyId });
-    expect(checkpointSignatureValid(keys.publicKey, sealed.checkpoints[0] ?? (undefined as never))).toBe(true);
-    expect(checkpointSignatureValid(keys.publicKey, { ...(sealed.checkpoints[0] ?? (undefined as never)), entryCount: 4 })).toBe(false);
-    // Sealing again seals nothing twice.
-    expect((await sealPending(database.db, keys)).sealed).toBe(0);
-    expect(await verifyAuditChain(database.db, keys, { mode: "full" })).toMatchObject({ ok: true, entries: 3, headSeq: 3, headHash: seals[2]?.hash, unsealed: 0 });
-    // Search shows each entry with its seal.
-    const page = await searchAudit(database.db, {}, { limit: 10 });
-    expect(page.entries.map((e) => [e.seq, e.seal?.chainSeq])).toEqual([
-      [3, 3],
-      [2, 2],
-      [1, 1],
-    ]);
+      // What is stored reads back as exactly what was returned and MACed.
+      const rows = await empty.db.selectFrom("audit_log").selectAll().orderBy("seq").execute();
+      expect(rows.map((row) => toAuditEntry(row))).toEqual([first, second, third]);
+
+      const sealed = await sealPending(empty.db, keys);
+      expect(sealed.sealed).toBe(3);
+      const seals = await empty.db.selectFrom("audit_seal").selectAll().orderBy("chain_seq").execute();
+      expect(seals.map((s) => [s.chain_seq, s.entry_seq, s.entry_id])).toEqual([
+        [1, 1, first.id],
+        [2, 2, second.id],
+        [3, 3, third.id],
+      ]);
+      expect(seals[0]?.prev_hash).toBe(GENESIS_HASH);
+      expect(seals[1]?.prev_hash).toBe(seals[0]?.hash);
+      expect(seals[2]?.prev_hash).toBe(seals[1]?.hash);
+      expect(seals.map((s) => s.entry_hash)).toEqual(rows.map((row) => sealedEntryHash(toAuditEntry(row))));
+      // The first round writes a signed checkpoint an auditor can check with the public key alone.
+      expect(sealed.checkpoints).toHaveLength(1);
+      expect(sealed.checkpoints[0]).toMatchObject({ chainSeq: 3, headHash: seals[2]?.hash, entryCount: 3, keyId: keys.keyId });
+      expect(checkpointSignatureValid(keys.publicKey, sealed.checkpoints[0] ?? (undefined as never))).toBe(true);
+      expect(checkpointSignatureValid(keys.publicKey, { ...(sealed.checkpoints[0] ?? (undefined as never)), entryCount: 4 })).toBe(false);
+      // Sealing again seals nothing twice.
+      expect((await sealPending(empty.db, keys)).sealed).toBe(0);
+      expect(await verifyAuditChain(empty.db, keys, { mode: "full" })).toMatchObject({ ok: true, entries: 3, headSeq: 3, headHash: seals[2]?.hash, unsealed: 0 });
+      // Search shows each entry with its seal.
+      const page = await searchAudit(empty.db, {}, { limit: 10 });
+      expect(page.entries.map((e) => [e.seq, e.seal?.chainSeq])).toEqual([
+        [3, 3],
+        [2, 2],
+        [1, 1],
+      ]);
+    });
   });
 
   it("stores before/after as jsonb whose MAC holds after the round trip", async () => {
