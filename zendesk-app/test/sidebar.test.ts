@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Frame, Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { BUDGET_GZIP_BYTES, measureAssets } from "../../scripts/bundle-budget.js";
 import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
 import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
@@ -74,8 +74,16 @@ it("keeps the sidebar's JS + CSS within the 40 KiB gzip budget, with the SDK bun
 
 describe("the sidebar in the local Zendesk page", () => {
   let steward: StewardUnderTest;
+  // Ticket 1001's requester is the demo's locked-out user, and one test here unlocks them: every test
+  // starts from the seeded lock, so none depends on running before that one.
+  let seededLock: { id: string; locked_until: Date | null; failed_login_count: number };
   beforeAll(async () => {
     steward = await startSteward({ appDir: app.dir });
+    const { user } = await requesterOf(steward, 1001);
+    seededLock = { id: user.id, locked_until: user.locked_until, failed_login_count: user.failed_login_count };
+  });
+  beforeEach(async () => {
+    await steward.deps.database.db.updateTable("users").set({ locked_until: seededLock.locked_until, failed_login_count: seededLock.failed_login_count }).where("id", "=", seededLock.id).execute();
   });
   afterAll(async () => {
     await steward?.close();
@@ -123,6 +131,8 @@ describe("the sidebar in the local Zendesk page", () => {
 
   it("tells a support_read_only agent why there are no actions, and the server refuses a forged action with 403", async () => {
     const { user } = await requesterOf(steward, 1001);
+    // Only this test's own entries count: the unlock test may have audited the same action before.
+    const seqBefore = (await steward.deps.database.db.selectFrom("audit_log").select("seq").orderBy("seq", "desc").limit(1).executeTakeFirst())?.seq ?? 0;
     const { page, frame } = await openTicket(steward, 1001, "9001");
     await frame.waitForSelector('[data-testid="agent"][data-role="support_read_only"]');
     const why = await text(frame, '[data-testid="actions"][data-read-only="true"] [data-testid="read-only"]');
@@ -149,7 +159,7 @@ describe("the sidebar in the local Zendesk page", () => {
     const after = await steward.deps.database.db.selectFrom("users").select(["locked_until", "version"]).where("id", "=", user.id).executeTakeFirstOrThrow();
     expect(after.locked_until?.getTime()).toBe(user.locked_until?.getTime());
     expect(after.version).toBe(user.version);
-    const denied = await steward.deps.database.db.selectFrom("audit_log").select(["outcome", "ticket_id", "actor_role"]).where("action", "=", "user.lockout_clear").execute();
+    const denied = await steward.deps.database.db.selectFrom("audit_log").select(["outcome", "ticket_id", "actor_role"]).where("action", "=", "user.lockout_clear").where("seq", ">", seqBefore).execute();
     expect(denied).toEqual([{ outcome: "denied", ticket_id: "1001", actor_role: "support_read_only" }]);
     await screenshot(page, "03-read-only-agent");
     await page.close();

@@ -276,8 +276,12 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
   });
 
   it("lifting an account's suspension previews who signs in again and that billing never paused", async () => {
-    // An active account with a billing customer, not suspended by the tests before.
-    const { id: accountId, billing_customer_id: customerId } = await h.deps.database.db.selectFrom("accounts").select(["id", "billing_customer_id"]).where("status", "=", "active").where("billing_customer_id", "is not", null).where("id", "!=", "acc_demo_001").orderBy("id").executeTakeFirstOrThrow();
+    // An active account with a billing customer that no other test here uses (this one leaves it suspended),
+    // so the order the tests run in does not matter.
+    const accountId = "acc_demo_007";
+    const { status, billing_customer_id: customerId } = await h.deps.database.db.selectFrom("accounts").select(["status", "billing_customer_id"]).where("id", "=", accountId).executeTakeFirstOrThrow();
+    expect(status).toBe("active");
+    expect(customerId).not.toBeNull();
     const suspended = await act(h, "operations", "account.suspend", { target: { type: "account", id: accountId } });
     expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
     const blocked = (suspended.body.before.effects.usersLosingAccess as unknown[]).length;

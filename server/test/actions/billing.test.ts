@@ -114,8 +114,9 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
       const after = await subscriptionOf(h.deps, target.id);
       expect(new Date(after.trial_end as Date).getTime() - new Date(before.trial_end as Date).getTime()).toBe(7 * DAY_MS);
       expect(after.status).toBe("trialing");
-      const [entry] = (await auditOf(h.deps, "billing.trial_extend", target.id)).filter((e) => e.outcome === "succeeded");
-      expect(entry).toMatchObject({ ticketId: "1002", reason: "Needs another week to evaluate", actor: { panelRole: "support_full" } });
+      // This request's own entry: the cap test may have extended the same trial before.
+      const entry = (await auditOf(h.deps, "billing.trial_extend", target.id)).find((e) => e.id === res.body.auditEntryId);
+      expect(entry).toMatchObject({ outcome: "succeeded", ticketId: "1002", reason: "Needs another week to evaluate", actor: { panelRole: "support_full" } });
       expect(entry?.before).toMatchObject({ status: "trialing", billing: { status: "trialing", trialEnd: new Date(before.trial_end as Date).toISOString() } });
       expect(entry?.after).toMatchObject({ billing: { trialEnd: new Date(after.trial_end as Date).toISOString() } });
       expect(res.body.result).toEqual({ trialEnd: new Date(after.trial_end as Date).toISOString() });
@@ -144,15 +145,16 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
     });
   });
 
+  // Each test its own account (no other test here touches them), so the seeded balance is what it starts from.
   describe("billing.credit_apply", () => {
-    const target = { type: "account" as const, id: "acc_demo_001" };
-
     it("credits the balance once, with the balance before and after in the audit entry", async () => {
+      // Seeded with a zero balance and no balance transactions.
+      const target = { type: "account" as const, id: "acc_demo_007" };
       const res = await act(h, "support_full", "billing.credit_apply", { target, input: { amountCents: 2_500, description: "Outage on 3 Nov" }, ticketId: await raisedBy(h.deps, target, "1001") });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(res.body.result).toEqual({ balanceCents: -2_500 });
       expect((await subscriptionOf(h.deps, target.id)).balance_cents).toBe(-2_500);
-      const txns = await h.deps.database.db.selectFrom("billing_balance_transactions").selectAll().where("customer_id", "=", "cus_demo_001").execute();
+      const txns = await h.deps.database.db.selectFrom("billing_balance_transactions").selectAll().where("customer_id", "=", "cus_demo_007").execute();
       expect(txns).toMatchObject([{ amount_cents: -2_500, description: "Outage on 3 Nov" }]);
       const [entry] = (await auditOf(h.deps, "billing.credit_apply", target.id)).filter((e) => e.outcome === "succeeded");
       expect(entry?.before).toMatchObject({ balanceCents: 0, currency: "usd" });
@@ -160,6 +162,8 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
     });
 
     it("caps support_full at 5,000 cents; more needs operations", async () => {
+      // Seeded with a balance of -2,500 cents.
+      const target = { type: "account" as const, id: "acc_demo_003" };
       const res = await act(h, "support_full", "billing.credit_apply", { target, input: { amountCents: 5_001 } });
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ code: "over_cap", cap: { field: "amountCents", limit: 5_000, unit: "cents" } });
@@ -197,10 +201,13 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
     });
 
     it("refuses a confirmation whose preview no longer matches (409) and the same plan (409)", async () => {
+      // Its own account, seeded on team (monthly, active), so the test above switching acc_demo_001 does not matter.
+      const target = { type: "account" as const, id: "acc_demo_025" };
+      expect((await subscriptionOf(h.deps, target.id)).plan).toBe("team");
       const shown = await preview(h, "operations", "billing.plan_change", { target, input: { plan: "starter" } });
       expect(shown.status).toBe(200);
       // Billing changes under the preview without touching the account's version: the next invoice differs now.
-      await h.deps.database.db.updateTable("billing_customers").set({ balance_cents: -999 }).where("id", "=", "cus_demo_001").execute();
+      await h.deps.database.db.updateTable("billing_customers").set({ balance_cents: -999 }).where("id", "=", "cus_demo_025").execute();
       const res = await act(h, "operations", "billing.plan_change", { target, input: { plan: "starter" }, confirmationToken: shown.body.confirmationToken });
       expect(res.status).toBe(409);
       expect(res.body.code).toBe("confirmation_stale");
