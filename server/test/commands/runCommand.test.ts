@@ -5,6 +5,7 @@ import type { AnyCommand } from "../../src/commands/command.js";
 import { commands } from "../../src/commands/registry.js";
 import { previewCommand, runCommand, type CommandRequest } from "../../src/commands/runCommand.js";
 import { attachOperation, claimIdempotencyKey, completeIdempotencyKey, releaseIdempotencyKey, renewIdempotencyKey, requestHash } from "../../src/commands/idempotency.js";
+import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
 import { insertOperation } from "../../src/reconcile/providerOperations.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
@@ -336,6 +337,67 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await versionOf(deps, { type: "account", id: before.account_id })).toBe(accountVersion);
     const entry = (await auditOf(deps, "user.delete", userId)).at(-1);
     expect(entry).toMatchObject({ outcome: "succeeded", requestId: "req-confirm-1", target: { type: "user", id: userId, accountId: before.account_id } });
+  });
+
+  it("releases the key of a request the ticket check refuses: the identical retry is refused the same way, not 409 request_in_progress, and the key runs once the ticket is right", async () => {
+    const accountId = "acc_demo_020";
+    const right = await request(accountId, 250, { idempotencyKey: "bad-ticket-0001" });
+    const wrong = { ...right, ticketId: "990001" };
+    const notFound = { status: 422, code: "ticket_not_found", extra: { ticketId: "990001" } };
+    await expect(runCommand(credit, wrong, deps)).rejects.toMatchObject(notFound);
+    expect(await deps.database.db.selectFrom("idempotency_keys").selectAll().where("key", "=", "bad-ticket-0001").execute()).toEqual([]);
+    await expect(runCommand(credit, wrong, deps)).rejects.toMatchObject(notFound);
+    expect(await creditsOn(deps, accountId)).toBe(0);
+    // The same key with the right ticket is a new request (the ticket is part of what the key stands for).
+    await expect(runCommand(credit, right, deps)).resolves.toMatchObject({ outcome: "succeeded", replayed: false });
+    expect(await creditsOn(deps, accountId)).toBe(1);
+  });
+
+  it("answers a failure before the account's lease with its own status, audited: a deleted user to Steward's own run is 404, a busy account past the wait 409 target_busy", async () => {
+    // Steward's own runs have no ticket to check, so the deleted user first meets the runner's account lookup.
+    const userId = "usr_demo_021_1";
+    const { db } = deps.database;
+    const version = await versionOf(deps, { type: "user", id: userId });
+    await db.updateTable("users").set({ status: "deleted" }).where("id", "=", userId).execute();
+    const block = commands.get("user.block") as AnyCommand;
+    const sweeper = { kind: "system" as const, component: "sweeper" };
+    await expect(runCommand(block, { actor: sweeper, ticketId: "", reason: "clean-up", target: { type: "user", id: userId }, expectedVersion: version, input: {} }, deps)).rejects.toMatchObject({ status: 404, detail: `No user ${userId}` });
+    const [gone] = await auditOf(deps, "user.block", userId);
+    expect(gone).toMatchObject({ outcome: "failed", actor: { system: "sweeper" }, target: { type: "user", id: userId, accountId: null } });
+    expect(gone?.error).toContain(`No user ${userId}`);
+
+    const accountId = "acc_demo_022";
+    const leaseKey = accountLeaseKey(accountId);
+    expect(await tryLease(db, leaseKey, "test-holder", 60_000)).toBe(true);
+    try {
+      const impatient = { ...deps, config: { ...deps.config, TARGET_LEASE_WAIT_MS: 50 } };
+      await expect(runCommand(credit, await request(accountId, 150), impatient)).rejects.toMatchObject({ status: 409, code: "target_busy" });
+    } finally {
+      await releaseLease(db, leaseKey, "test-holder");
+    }
+    expect(await creditsOn(deps, accountId)).toBe(0);
+    const [busy] = await auditOf(deps, "billing.credit_apply", accountId);
+    expect(busy).toMatchObject({ outcome: "failed", target: { type: "account", id: accountId, accountId } });
+    expect(busy?.error).toContain("target_busy");
+  });
+
+  it("previews: a stale version is 409 stale_version; a command with neither precondition nor validate (user.lockout_clear) previews and gets its token; a deleted user is 404 to Steward's own preview", async () => {
+    const clear = commands.get("user.lockout_clear") as AnyCommand;
+    expect([clear.precondition, clear.validate, typeof clear.preview]).toEqual([undefined, undefined, "function"]);
+    const userId = "usr_demo_023_1";
+    const version = await versionOf(deps, { type: "user", id: userId });
+    const req: CommandRequest = { actor, ticketId: await ticketFor(deps, { type: "user", id: userId }), reason: "locked out", target: { type: "user", id: userId }, expectedVersion: version, input: {} };
+    await expect(previewCommand(clear, { ...req, expectedVersion: version - 1 }, deps)).rejects.toMatchObject({ status: 409, code: "stale_version", extra: { expectedVersion: version - 1, currentVersion: version } });
+    const shown = await previewCommand(clear, req, deps);
+    expect(shown).toMatchObject({ action: "user.lockout_clear", target: { type: "user", id: userId }, confirmationToken: expect.any(String) });
+    // A preview changes nothing.
+    expect(await versionOf(deps, { type: "user", id: userId })).toBe(version);
+
+    // Steward's own preview skips the ticket check, so the target load is what refuses a deleted user.
+    const goneId = "usr_demo_023_2";
+    const goneVersion = await versionOf(deps, { type: "user", id: goneId });
+    await deps.database.db.updateTable("users").set({ status: "deleted" }).where("id", "=", goneId).execute();
+    await expect(previewCommand(clear, { actor: { kind: "system", component: "sweeper" }, ticketId: "", reason: "clean-up", target: { type: "user", id: goneId }, expectedVersion: goneVersion, input: {} }, deps)).rejects.toMatchObject({ status: 404, detail: `No user ${goneId}` });
   });
 
   it("refuses a missing target with 404 and bad input with 400, changing nothing", async () => {

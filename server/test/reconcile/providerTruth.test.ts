@@ -97,6 +97,49 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     expect((await auditOf(h.deps, "billing.credit_apply", "acc_demo_003")).filter((e) => e.outcome === "succeeded")).toHaveLength(1);
   });
 
+  it("a credit Stripe refuses for good after the operation was opened: answered as refused (not 202 unknown), the operation closed failed, audited failed; nothing credited", async () => {
+    const stripe = h.stripe!;
+    const customer = "cus_demo_013";
+    const before = stripe.customers.get(customer)!.balance;
+    stripe.failNext(1, 400, creditWrite(customer));
+    const call = { target: account("acc_demo_013"), input: { amountCents: 1_100 }, expectedVersion: await versionOf(h.deps, account("acc_demo_013")) };
+    const res = await act(h, "support_full", "billing.credit_apply", call, { idempotencyKey: "refused-credit" });
+    // The write reached Stripe (so the operation was opened) and was refused: nothing for the reconciler to find out.
+    expect(stripe.requestsTo("POST", creditWrite(customer).path)).toHaveLength(1);
+    // Stripe's 400 is a definite refusal: passed on as 422 provider_rejected, not 202 outcome_unknown.
+    expect([res.status, res.body.code, res.body.providerStatus], JSON.stringify(res.body)).toEqual([422, "provider_rejected", 400]);
+    const ops = await h.deps.database.db.selectFrom("provider_operations").select(["operation_id", "status"]).where("account_id", "=", "acc_demo_013").execute();
+    expect(ops.map((o) => o.status)).toEqual(["failed"]);
+    const entries = await auditOf(h.deps, "billing.credit_apply", "acc_demo_013");
+    expect(entries.map((e) => [e.outcome, e.operationId])).toEqual([
+      ["pending", ops[0]!.operation_id],
+      ["failed", ops[0]!.operation_id],
+    ]);
+    expect(stripe.customers.get(customer)!.balance).toBe(before);
+    // Closed, not open: the account takes the next write at once, and the key was released for it.
+    const again = await act(h, "support_full", "billing.credit_apply", { ...call, expectedVersion: await versionOf(h.deps, account("acc_demo_013")) }, { idempotencyKey: "refused-credit" });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(stripe.customers.get(customer)!.balance).toBe(before - 1_100);
+  });
+
+  it("two credits sent without an Idempotency-Key reach Stripe under different keys: both are applied, neither replays the other", async () => {
+    const stripe = h.stripe!;
+    const customer = "cus_demo_014";
+    const before = stripe.customers.get(customer)!.balance;
+    const first = await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_014"), input: { amountCents: 300 }, expectedVersion: await versionOf(h.deps, account("acc_demo_014")) });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    const second = await act(h, "support_full", "billing.credit_apply", { target: account("acc_demo_014"), input: { amountCents: 400 }, expectedVersion: await versionOf(h.deps, account("acc_demo_014")) });
+    expect(second.status, JSON.stringify(second.body)).toBe(200);
+    const writes = stripe.requestsTo("POST", creditWrite(customer).path);
+    expect(writes).toHaveLength(2);
+    const keys = writes.map((w) => w.headers["idempotency-key"]);
+    expect(keys.every((k) => typeof k === "string" && k.startsWith("steward:")), JSON.stringify(keys)).toBe(true);
+    expect(new Set(keys).size).toBe(2);
+    expect(writes.some((w) => w.replayed)).toBe(false);
+    expect(stripe.balanceTransactions.filter((t) => t.customer === customer).map((t) => -t.amount)).toEqual([300, 400]);
+    expect(stripe.customers.get(customer)!.balance).toBe(before - 700);
+  });
+
   it("8 agents crediting one account, each retrying until it gets through: Stripe holds exactly the 8 acknowledged credits", async () => {
     const stripe = h.stripe!;
     const before = stripe.customers.get("cus_demo_004")!.balance;
