@@ -1,4 +1,4 @@
-import { sql } from "kysely";
+import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StaffActor } from "../../src/actor.js";
 import type { AnyCommand } from "../../src/commands/command.js";
@@ -8,7 +8,8 @@ import { attachOperation, claimIdempotencyKey, completeIdempotencyKey, releaseId
 import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
 import { insertOperation } from "../../src/reconcile/providerOperations.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
-import { createTestDeps, databaseKinds } from "../support/databases.js";
+import type { Database } from "../../src/db/database.js";
+import { createTestDatabase, createTestDeps, databaseKinds } from "../support/databases.js";
 import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
 import { ticketFor } from "../support/tickets.js";
 
@@ -414,3 +415,87 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await creditsOn(deps, "acc_demo_011")).toBe(credited);
   });
 });
+
+/**
+ * Two claims of one key at once, interleaved on purpose. PostgreSQL only: each claim needs a connection of
+ * its own (PGlite has one), and the interleaving is held by the database (a row lock) or between two
+ * statements of one claim, while another connection acts.
+ */
+describe("Idempotency-Key claims racing, on postgres", () => {
+  let database: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+  }, HARNESS_TIMEOUT_MS);
+  afterAll(async () => {
+    await database.close();
+  });
+  const owner = "stf_race_owner";
+  const action = "billing.credit_apply";
+  const hash = requestHash({ amountCents: 5 });
+
+  it("a key released between a claim's conflicting insert and its read is claimed by that claim, not answered 500", async () => {
+    const { db } = database;
+    const key = "k-released-between";
+    // The first holder has the key; the second claim's insert meets it.
+    expect(await claimIdempotencyKey(db, owner, key, action, hash, 60_000)).toEqual({ kind: "claimed" });
+    let releasedBetween = 0;
+    const afterConflict = new PauseAfterEmptyInsert(async () => {
+      // The first holder fails and releases its key (another connection) before the second claim reads it.
+      releasedBetween++;
+      await releaseIdempotencyKey(db, owner, key);
+    });
+    expect(await claimIdempotencyKey(db.withPlugin(afterConflict), owner, key, action, hash, 60_000)).toEqual({ kind: "claimed" });
+    expect(releasedBetween).toBe(1);
+    const rows = await db.selectFrom("idempotency_keys").select(["status", "request_hash"]).select(sql<boolean>`lease_expires_at > now()`.as("leased")).where("staff_id", "=", owner).where("key", "=", key).execute();
+    expect(rows).toEqual([{ status: "in_progress", request_hash: hash, leased: true }]);
+  });
+
+  it("two retries taking over one lapsed key at once: exactly one claims it, the other is 409 request_in_progress", async () => {
+    const { db } = database;
+    const key = "k-lapsed-race";
+    expect(await claimIdempotencyKey(db, owner, key, action, hash, 60_000)).toEqual({ kind: "claimed" });
+    // The holder is gone: its lease lapsed.
+    await db.updateTable("idempotency_keys").set({ lease_expires_at: sql<Date>`now() - interval '1 second'` }).where("staff_id", "=", owner).where("key", "=", key).execute();
+    const { both } = await db.transaction().execute(async (trx) => {
+      // A third connection holds the key's row: both claims read the lapsed lease, then wait at their take-over UPDATE.
+      await trx.selectFrom("idempotency_keys").select("key").where("staff_id", "=", owner).where("key", "=", key).forUpdate().execute();
+      const both = Promise.allSettled([claimIdempotencyKey(db, owner, key, action, hash, 60_000), claimIdempotencyKey(db, owner, key, action, hash, 60_000)]);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const waiting = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'update "idempotency_keys"%'`.execute(db);
+        if (waiting.rows[0]!.n === 2) break;
+        if (Date.now() > deadline) throw new Error(`the two claims never both reached the take-over ${JSON.stringify((await sql`select pid, state, wait_event_type, wait_event, left(query, 80) as q from pg_stat_activity where datname = current_database()`.execute(db)).rows)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      // Wrapped: returning the promise itself would wait for it inside the transaction, which holds the lock it waits on.
+      return { both };
+    });
+    // The lock is gone (commit, nothing changed): one UPDATE takes the key, the other finds its lease renewed.
+    const results = await both;
+    const claimed = results.filter((r) => r.status === "fulfilled");
+    expect(claimed.map((r) => (r as PromiseFulfilledResult<unknown>).value)).toEqual([{ kind: "claimed" }]);
+    const refused = results.filter((r) => r.status === "rejected");
+    expect(refused.map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.objectContaining({ status: 409, code: "request_in_progress" })]);
+  });
+});
+
+/** Runs `between` once, after the first INSERT that stored nothing (a conflict) and before the next statement. */
+class PauseAfterEmptyInsert implements KyselyPlugin {
+  private readonly inserts = new Set<string>();
+  private done = false;
+
+  constructor(private readonly between: () => Promise<void>) {}
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind === "InsertQueryNode") this.inserts.add(args.queryId.queryId);
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.inserts.delete(args.queryId.queryId) && args.result.rows.length === 0 && !this.done) {
+      this.done = true;
+      await this.between();
+    }
+    return args.result;
+  }
+}
