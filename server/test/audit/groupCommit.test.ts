@@ -1,3 +1,4 @@
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -6,7 +7,7 @@ import { AuditWriteFailed } from "../../src/audit/failClosed.js";
 import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { systemClock } from "../../src/clock.js";
-import type { Database } from "../../src/db/database.js";
+import { openDatabase, type Database } from "../../src/db/database.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
 import { agent, HOOK_TIMEOUT, resetAuditLog, writeEntry } from "./fixtures.js";
@@ -156,5 +157,95 @@ describe("a connection lost during a shared INSERT, on postgres", () => {
     expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
     const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.id] : []));
     expect(rows.map((r) => r.id).sort()).toEqual(acknowledged.sort());
+  });
+});
+
+/**
+ * A loopback proxy in front of PostgreSQL that, the first time the client sends bytes containing `marker`,
+ * sends nothing on and resets the client's connection (TCP RST): the client sees a socket error
+ * (`ECONNRESET`, no SQLSTATE) in the middle of its statement, as after a network fault.
+ */
+async function resettingProxy(marker: string): Promise<{ port: number; resets: () => number; close: () => Promise<void> }> {
+  const needle = Buffer.from(marker);
+  const sockets = new Set<Socket>();
+  let resets = 0;
+  const server = createServer((client) => {
+    const upstream = connect(5432, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+      s.on("error", () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    // The marker may straddle two reads: the last bytes of the previous one are searched with the next.
+    let tail = Buffer.alloc(0);
+    client.on("data", (chunk: Buffer) => {
+      const seen = Buffer.concat([tail, chunk]);
+      if (resets === 0 && seen.includes(needle)) {
+        resets++;
+        upstream.destroy();
+        client.resetAndDestroy();
+        return;
+      }
+      tail = seen.subarray(Math.max(0, seen.length - needle.length + 1));
+      upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => client.write(chunk));
+    upstream.on("end", () => client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    resets: () => resets,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+// A connection reset is a socket error, which PGlite (in process) has no way to have.
+describe("a connection reset in the middle of a shared INSERT, on postgres", () => {
+  let database: Database;
+  let proxy: Awaited<ReturnType<typeof resettingProxy>>;
+  let viaProxy: Database;
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+    proxy = await resettingProxy("reset me");
+    const url = new URL(database.location);
+    url.port = String(proxy.port);
+    viaProxy = await openDatabase({ kind: "postgres", url: url.toString() });
+  }, HOOK_TIMEOUT);
+  afterAll(async () => {
+    await viaProxy.close();
+    await proxy.close();
+    await database.close();
+  }, HOOK_TIMEOUT);
+
+  it("fails every entry of that INSERT (503) and tries none again: an error without a SQLSTATE may have committed", async () => {
+    await resetAuditLog(database.db);
+    const results = await Promise.allSettled(
+      Array.from({ length: AT_ONCE }, (_, i) => appendAudit(viaProxy.db, writeEntry({ reason: i === AT_ONCE - 1 ? "reset me" : `entry ${i}` }), systemClock)),
+    );
+    expect(proxy.resets()).toBe(1);
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+    // The marked entry arrived last, behind the ones in flight, so it went in a shared INSERT with others; all of them fail.
+    expect(failed).toContain(AT_ONCE - 1);
+    expect(failed.length).toBeGreaterThan(1);
+    for (const i of failed) {
+      const reason = (results[i] as PromiseRejectedResult).reason as AuditWriteFailed;
+      expect(reason).toBeInstanceOf(AuditWriteFailed);
+      expect((reason.cause as { code?: string }).code).toBe("ECONNRESET");
+      expect(reason.toProblem().status).toBe(503);
+    }
+    // Nothing of the reset INSERT reached the database, and none of its entries was written again on its own.
+    const rows = await rowsByReason(database);
+    expect(rows.map((r) => r.reason)).not.toContain("reset me");
+    expect(new Set(rows.map((r) => r.id)).size).toBe(rows.length);
+    const acknowledged = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.id] : []));
+    expect(rows.map((r) => r.id).sort()).toEqual(acknowledged.sort());
+    expect(rows).toHaveLength(AT_ONCE - failed.length);
   });
 });
