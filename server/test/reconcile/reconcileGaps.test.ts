@@ -1,0 +1,153 @@
+import { sql } from "kysely";
+import { describe, expect, it } from "vitest";
+import type { ActionName } from "../../../shared/actions.js";
+import type { Actor } from "../../src/actor.js";
+import { appendAudit } from "../../src/audit/auditLog.js";
+import { newOperationId } from "../../src/audit/operations.js";
+import { ManualClock } from "../../src/clock.js";
+import { stripeIdempotencyKey } from "../../src/providers/stripe/stripeClient.js";
+import { backoffMs, finishOperation } from "../../src/reconcile/finishOperation.js";
+import { insertOperation, loadOperation } from "../../src/reconcile/providerOperations.js";
+import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { databaseKinds } from "../support/databases.js";
+import { auditOf, useHarness, type Harness } from "../actions/harness.js";
+
+/**
+ * The reconciler's less travelled paths (docs/mutation/survivors-auth-reconcile.md, gaps 2-7), each
+ * through finishOperation with the real command, the real Stripe and Auth0 SDKs against the fakes, and
+ * an operation left as runCommand leaves it when its answer was lost: the intent and an open record
+ * nobody holds, with the request's billing reading where runCommand stores one.
+ */
+const DAY = 24 * 3_600_000;
+const ops = DEMO_AGENTS[2];
+const opsActor: Actor = { kind: "staff", staffId: ops.id, zendeskUserId: ops.zendeskUserId, email: ops.email, name: ops.name, panelRole: ops.role };
+const creditPath = (customer: string) => `/v1/customers/${customer}/balance_transactions`;
+const userPath = (idpId: string) => `/api/v2/users/${encodeURIComponent(idpId)}`;
+
+interface Lost {
+  action: ActionName;
+  target: { type: "user" | "account"; id: string; accountId: string };
+  input: Record<string, unknown>;
+  /** The request's billing reading (runCommand stores one for billing commands), or none. */
+  billing?: boolean;
+  createdAt?: Date;
+}
+
+/** The intent and an open operation whose request died during the provider call, due now. */
+async function lostOperation(h: Harness, lost: Lost): Promise<string> {
+  const { db } = h.deps.database;
+  const operationId = newOperationId();
+  const createdAt = lost.createdAt ?? h.deps.clock.now();
+  let providerBefore: unknown;
+  if (lost.billing) {
+    const billingCustomerId = (await db.selectFrom("accounts").select("billing_customer_id").where("id", "=", lost.target.accountId).executeTakeFirstOrThrow()).billing_customer_id;
+    providerBefore = { billing: await h.deps.billing.getBilling({ id: lost.target.accountId, billingCustomerId }) };
+  }
+  await db.transaction().execute(async (trx) => {
+    await appendAudit(trx, { actor: opsActor, action: lost.action, target: lost.target, ticketId: "1006", reason: "lost answer", outcome: "pending", operationId }, new ManualClock(createdAt));
+    await insertOperation(trx, {
+      operationId,
+      action: lost.action,
+      targetType: lost.target.type,
+      targetId: lost.target.id,
+      accountId: lost.target.accountId,
+      keyOwner: ops.id,
+      idempotencyKey: null,
+      providerKey: `steward:${operationId}`,
+      request: { actor: opsActor, ticketId: "1006", reason: "lost answer", requestId: null, input: lost.input, now: createdAt.toISOString() },
+      providerBefore,
+      leaseMs: 0,
+      createdAt,
+    });
+  });
+  await dueNow(h, operationId);
+  return operationId;
+}
+
+async function dueNow(h: Harness, operationId: string): Promise<void> {
+  await h.deps.database.db.updateTable("provider_operations").set({ lease_expires_at: new Date(0), next_attempt_at: new Date(0) }).where("operation_id", "=", operationId).execute();
+}
+
+async function finish(h: Harness, operationId: string) {
+  return finishOperation(h.deps, await loadOperation(h.deps.database.db, operationId));
+}
+
+const outcomesOf = async (h: Harness, action: string, targetId: string, operationId: string) => (await auditOf(h.deps, action, targetId)).filter((e) => e.operationId === operationId).map((e) => e.outcome);
+
+async function customerOf(h: Harness, accountId: string): Promise<string> {
+  return (await h.deps.database.db.selectFrom("accounts").select("billing_customer_id").where("id", "=", accountId).executeTakeFirstOrThrow()).billing_customer_id as string;
+}
+
+/** Active, unblocked users of an account that Auth0 knows, in id order. */
+async function signInUsers(h: Harness, accountId: string) {
+  return h.deps.database.db.selectFrom("users").selectAll().where("account_id", "=", accountId).where("status", "=", "active").where("blocked", "=", false).where("idp_id", "is not", null).orderBy("id").execute();
+}
+
+describe.each(databaseKinds)("reconciler paths: answered retries, partly applied, failed recording, no re-read, several ports (%s)", { timeout: 60_000 }, (kind) => {
+  const h = useHarness(kind, {
+    auth0: true,
+    stripe: true,
+    env: { PROVIDER_TIMEOUT_MS: "4000", RECONCILE_INTERVAL_MS: "20", OPERATION_LEASE_MS: "3000", TARGET_LEASE_WAIT_MS: "10000" },
+  });
+
+  it("a retry Stripe answers 500 under the key while the credit shows not applied: closed failed at once (the answer is final), nothing credited", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_003";
+    const customer = await customerOf(h, accountId);
+    const balance = stripe.customers.get(customer)!.balance;
+    const operationId = await lostOperation(h, { action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, input: { amountCents: 700 }, billing: true });
+    // Every attempt of the retry is answered 500 before the endpoint runs.
+    stripe.failNext(10, 500, { method: "POST", path: creditPath(customer) });
+    try {
+      expect(await finish(h, operationId)).toBe("failed");
+    } finally {
+      stripe.clearFaults();
+    }
+    const op = await loadOperation(h.deps.database.db, operationId);
+    expect(op.status).toBe("failed");
+    expect(op.last_error).toMatch(/^the provider shows it was not applied \(re-read by the reconciler; the retry was answered: .+\)$/);
+    expect(stripe.customers.get(customer)!.balance).toBe(balance);
+    expect(stripe.requestsTo("GET", creditPath(customer)).length).toBeGreaterThan(0);
+    expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending", "failed"]);
+  });
+
+  it("a retry refused because the key is still in use at Stripe, the credit not there yet: waits (unknown, backed off); the next pass gets the first request's credit under the key, once", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_004";
+    const customer = await customerOf(h, accountId);
+    const balance = stripe.customers.get(customer)!.balance;
+    const operationId = await lostOperation(h, { action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, input: { amountCents: 800 }, billing: true });
+    // The lost request itself, still running at Stripe (held before it applies) with the operation's key.
+    stripe.delayNext(60_000, 1, { method: "POST", path: creditPath(customer) });
+    const marker = stripeIdempotencyKey(`steward:${operationId}`);
+    const letGo = new AbortController();
+    const held = fetch(`${stripe.url}${creditPath(customer)}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${stripe.secretKey}`, "content-type": "application/x-www-form-urlencoded", "idempotency-key": marker },
+      body: new URLSearchParams({ amount: "-800", currency: stripe.customers.get(customer)!.currency ?? "usd", description: "Support credit (ticket 1006)", "metadata[steward_key]": marker }).toString(),
+      signal: letGo.signal,
+    }).catch(() => null);
+    while (!stripe.arrivals.some((a) => a.method === "POST" && a.path === creditPath(customer))) await new Promise((r) => setTimeout(r, 5));
+    try {
+      const started = Date.now();
+      expect(await finish(h, operationId)).toBe("unknown");
+      const op = await loadOperation(h.deps.database.db, operationId);
+      expect(op.status).toBe("unknown");
+      expect(op.last_error).toContain("still in progress");
+      expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
+      expect(stripe.requestsTo("POST", creditPath(customer)).filter((r) => r.status === 409).length).toBeGreaterThan(0);
+      expect(stripe.customers.get(customer)!.balance).toBe(balance);
+      expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending"]);
+    } finally {
+      // The held request finishes (the fake applies it once its client gives up).
+      letGo.abort();
+      await held;
+      await stripe.idle();
+    }
+    expect(stripe.customers.get(customer)!.balance).toBe(balance - 800);
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("succeeded");
+    expect(stripe.balanceTransactions.filter((t) => t.customer === customer)).toHaveLength(1);
+    expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending", "succeeded"]);
+  });
+});
