@@ -150,4 +150,180 @@ describe.each(databaseKinds)("reconciler paths: answered retries, partly applied
     expect(stripe.balanceTransactions.filter((t) => t.customer === customer)).toHaveLength(1);
     expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending", "succeeded"]);
   });
+  it("an account suspension Auth0 shows in part whose retry stays unknown: waits with the retry's error, backed off, nothing recorded; the next pass completes it", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_006";
+    const users = await signInUsers(h, accountId);
+    expect(users.length).toBeGreaterThanOrEqual(3);
+    // The lost request blocked the first user only.
+    const first = users[0]!.idp_id as string;
+    auth0.users.set(first, { ...auth0.users.get(first), blocked: true });
+    const operationId = await lostOperation(h, { action: "account.suspend", target: { type: "account", id: accountId, accountId }, input: {} });
+    auth0.failNext(10, 500, { method: "PATCH", path: userPath(users[1]!.idp_id as string) });
+    const started = Date.now();
+    try {
+      expect(await finish(h, operationId)).toBe("unknown");
+    } finally {
+      auth0.clearFaults();
+    }
+    const op = await loadOperation(h.deps.database.db, operationId);
+    expect(op.status).toBe("unknown");
+    // The retry's own failure, naming the user it stopped at.
+    expect(op.last_error).toContain(users[1]!.id);
+    expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
+    expect(auth0.users.get(users[1]!.idp_id as string)?.blocked).not.toBe(true);
+    expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe("active");
+    expect(await outcomesOf(h, "account.suspend", accountId, operationId)).toEqual(["pending"]);
+
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("succeeded");
+    for (const u of users) expect(auth0.users.get(u.idp_id as string)?.blocked).toBe(true);
+    expect(await outcomesOf(h, "account.suspend", accountId, operationId)).toEqual(["pending", "succeeded"]);
+  });
+
+  it("an account suspension Auth0 shows in part, past the key horizon: handed to a person, no write repeated", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_008";
+    const users = await signInUsers(h, accountId);
+    expect(users.length).toBeGreaterThanOrEqual(2);
+    const first = users[0]!.idp_id as string;
+    auth0.users.set(first, { ...auth0.users.get(first), blocked: true });
+    const operationId = await lostOperation(h, { action: "account.suspend", target: { type: "account", id: accountId, accountId }, input: {}, createdAt: new Date(h.deps.clock.now().getTime() - 2 * DAY) });
+    const writes = auth0.requests.filter((r) => r.method === "PATCH").length;
+    try {
+      expect(await finish(h, operationId)).toBe("needs_review");
+      const op = await loadOperation(h.deps.database.db, operationId);
+      expect(op.status).toBe("needs_review");
+      expect(op.last_error).toBe("past the horizon after 1 attempts, and the re-read shows it only partly applied: check the provider, then resolve it (operation.resolve). Last error: none");
+      expect(auth0.requests.filter((r) => r.method === "PATCH")).toHaveLength(writes);
+      expect(users.slice(1).map((u) => auth0.users.get(u.idp_id as string)?.blocked === true)).toEqual(users.slice(1).map(() => false));
+      const entries = (await auditOf(h.deps, "account.suspend", accountId)).filter((e) => e.operationId === operationId);
+      expect(entries.map((e) => [e.outcome, e.error])).toEqual([
+        ["pending", null],
+        ["unknown", `needs_review: ${op.last_error}`],
+      ]);
+    } finally {
+      await h.deps.database.db.updateTable("provider_operations").set({ status: "failed", closed_at: h.deps.clock.now() }).where("operation_id", "=", operationId).execute();
+    }
+  });
+
+  it("an account suspension (identity and directory) Auth0 shows not applied: Auth0 is re-read first and nothing is written; unknown while the lost request may land, then failed", async () => {
+    const auth0 = h.auth0!;
+    const accountId = "acc_demo_001";
+    const users = await signInUsers(h, accountId);
+    expect(users.length).toBeGreaterThanOrEqual(1);
+    const operationId = await lostOperation(h, { action: "account.suspend", target: { type: "account", id: accountId, accountId }, input: {} });
+    const writes = auth0.requests.filter((r) => r.method === "PATCH").length;
+    expect(await finish(h, operationId)).toBe("unknown");
+    expect((await loadOperation(h.deps.database.db, operationId)).last_error).toBe("the provider shows it not applied yet; the lost request may still be in flight");
+    // Once the lost request can no longer land, "not applied" is final.
+    await h.deps.database.db.updateTable("provider_operations").set({ created_at: new Date(h.deps.clock.now().getTime() - 120_000) }).where("operation_id", "=", operationId).execute();
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("failed");
+    expect((await loadOperation(h.deps.database.db, operationId)).last_error).toBe("the provider shows it was not applied (re-read by the reconciler)");
+    expect(auth0.requests.filter((r) => r.method === "PATCH")).toHaveLength(writes);
+    for (const u of users) expect(auth0.users.get(u.idp_id as string)?.blocked).not.toBe(true);
+    expect(await outcomesOf(h, "account.suspend", accountId, operationId)).toEqual(["pending", "failed"]);
+  });
+
+  it("a seat change (billing and directory) stored without the request's billing reading: handed to a person, Stripe not called", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_005";
+    const seats = (await h.deps.database.db.selectFrom("accounts").select("seats_licensed").where("id", "=", accountId).executeTakeFirstOrThrow()).seats_licensed;
+    const operationId = await lostOperation(h, { action: "seats.change", target: { type: "account", id: accountId, accountId }, input: { seats: seats + 1 } });
+    const sent = stripe.requests.length;
+    try {
+      expect(await finish(h, operationId)).toBe("needs_review");
+      expect(await loadOperation(h.deps.database.db, operationId)).toMatchObject({ status: "needs_review", last_error: expect.stringContaining("billing reading was not stored") });
+      expect(stripe.requests).toHaveLength(sent);
+    } finally {
+      await h.deps.database.db.updateTable("provider_operations").set({ status: "failed", closed_at: h.deps.clock.now() }).where("operation_id", "=", operationId).execute();
+    }
+  });
+
+  it("the credit applied on the retry but its recording fails: left unknown with the reason and a backoff, nothing recorded; the next pass replays the key and records it, one credit", async () => {
+    const stripe = h.stripe!;
+    const { db } = h.deps.database;
+    const accountId = "acc_demo_009";
+    const customer = await customerOf(h, accountId);
+    const balance = stripe.customers.get(customer)!.balance;
+    const operationId = await lostOperation(h, { action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, input: { amountCents: 450 }, billing: true });
+    // The recording transaction closes the operation; for this one operation that update fails.
+    await sql
+      .raw(`create or replace function test_fail_recording() returns trigger language plpgsql as $$ begin if new.operation_id = '${operationId}' and new.status = 'succeeded' then raise exception 'injected recording failure'; end if; return new; end $$`)
+      .execute(db);
+    await sql.raw("create trigger test_fail_recording before update on provider_operations for each row execute function test_fail_recording()").execute(db);
+    const started = Date.now();
+    try {
+      expect(await finish(h, operationId)).toBe("unknown");
+    } finally {
+      await sql.raw("drop trigger if exists test_fail_recording on provider_operations").execute(db);
+    }
+    const op = await loadOperation(db, operationId);
+    expect(op.status).toBe("unknown");
+    expect(op.last_error).toMatch(/^the provider call succeeded, recording it failed \(.+\)$/);
+    // The first attempt's backoff, as for any unknown answer (the row was listed with no attempts yet).
+    expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
+    expect(new Date(op.next_attempt_at).getTime()).toBeLessThanOrEqual(Date.now() + backoffMs(1));
+    expect(stripe.customers.get(customer)!.balance).toBe(balance - 450);
+    expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending"]);
+    expect(await db.selectFrom("activity_events").select("id").where("account_id", "=", accountId).where("type", "=", "credit_applied").execute()).toEqual([]);
+
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("succeeded");
+    expect(stripe.balanceTransactions.filter((t) => t.customer === customer)).toHaveLength(1);
+    expect(stripe.requestsTo("POST", creditPath(customer)).at(-1)?.replayed).toBe(true);
+    expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending", "succeeded"]);
+  });
+
+  it("a password reset (no re-read) within the horizon whose retry stays unknown: waits with the retry's error, no mail; the next pass issues the link once", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_007"))[0]!;
+    const operationId = await lostOperation(h, { action: "user.password_reset", target: { type: "user", id: target.id, accountId: target.account_id }, input: {} });
+    const mails = () => h.deps.database.db.selectFrom("mail_outbox").select("kind").where("operation_id", "=", operationId).execute();
+    auth0.failNext(10, 500, { method: "POST", path: "/api/v2/tickets/password-change" });
+    const started = Date.now();
+    try {
+      expect(await finish(h, operationId)).toBe("unknown");
+    } finally {
+      auth0.clearFaults();
+    }
+    const op = await loadOperation(h.deps.database.db, operationId);
+    expect(op.status).toBe("unknown");
+    expect(op.last_error).not.toBe("no re-read can tell whether it was applied");
+    expect(op.last_error).toMatch(/500|password/i);
+    expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
+    expect(await mails()).toEqual([]);
+    expect(await outcomesOf(h, "user.password_reset", target.id, operationId)).toEqual(["pending"]);
+
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("succeeded");
+    expect((await mails()).map((m) => m.kind)).toEqual(["password_reset"]);
+  });
+
+  it("a credit past the key horizon whose re-read fails for now (Stripe 503): retried later, not handed to a person, and no write; once Stripe reads again it closes failed", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_010";
+    const customer = await customerOf(h, accountId);
+    const balance = stripe.customers.get(customer)!.balance;
+    const operationId = await lostOperation(h, { action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, input: { amountCents: 300 }, billing: true, createdAt: new Date(h.deps.clock.now().getTime() - 2 * DAY) });
+    stripe.failNext(10, 503, { method: "GET", path: creditPath(customer) });
+    const started = Date.now();
+    try {
+      expect(await finish(h, operationId)).toBe("unknown");
+    } finally {
+      stripe.clearFaults();
+    }
+    const op = await loadOperation(h.deps.database.db, operationId);
+    expect(op.status).toBe("unknown");
+    expect(op.last_error).toMatch(/^re-read failed: /);
+    expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
+    expect(stripe.requestsTo("POST", creditPath(customer))).toHaveLength(0);
+    expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending"]);
+
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("failed");
+    expect((await loadOperation(h.deps.database.db, operationId)).last_error).toBe("the provider shows it was not applied (re-read by the reconciler)");
+    expect(stripe.customers.get(customer)!.balance).toBe(balance);
+  });
 });
