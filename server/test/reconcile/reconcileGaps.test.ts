@@ -261,7 +261,8 @@ describe.each(databaseKinds)("reconciler paths: answered retries, partly applied
     }
     const op = await loadOperation(db, operationId);
     expect(op.status).toBe("unknown");
-    expect(op.last_error).toMatch(/^the provider call succeeded, recording it failed \(.+\)$/);
+    // The database's own message stays in the logs; the record says what happened in the problem's words.
+    expect(op.last_error).toBe("the provider call succeeded, recording it failed (Something went wrong; the request id identifies it in the logs)");
     // The first attempt's backoff, as for any unknown answer (the row was listed with no attempts yet).
     expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
     expect(new Date(op.next_attempt_at).getTime()).toBeLessThanOrEqual(Date.now() + backoffMs(1));
@@ -325,5 +326,22 @@ describe.each(databaseKinds)("reconciler paths: answered retries, partly applied
     expect(await finish(h, operationId)).toBe("failed");
     expect((await loadOperation(h.deps.database.db, operationId)).last_error).toBe("the provider shows it was not applied (re-read by the reconciler)");
     expect(stripe.customers.get(customer)!.balance).toBe(balance);
+  });
+
+  it("an operation whose action makes no provider call (none to repeat): closed failed, saying so", async () => {
+    const accountId = "acc_demo_011";
+    const operationId = await lostOperation(h, { action: "operation.resolve", target: { type: "account", id: accountId, accountId }, input: {} });
+    expect(await finish(h, operationId)).toBe("failed");
+    expect(await loadOperation(h.deps.database.db, operationId)).toMatchObject({ status: "failed", last_error: "reconcile: no command operation.resolve with a provider call" });
+    expect(await outcomesOf(h, "operation.resolve", accountId, operationId)).toEqual(["pending", "failed"]);
+  });
+
+  it("an operation whose action a later release removed: closed failed, saying so", async () => {
+    const accountId = "acc_demo_011";
+    const removed = "billing.refund_legacy" as ActionName;
+    const operationId = await lostOperation(h, { action: removed, target: { type: "account", id: accountId, accountId }, input: {} });
+    expect(await finish(h, operationId)).toBe("failed");
+    expect(await loadOperation(h.deps.database.db, operationId)).toMatchObject({ status: "failed", last_error: "reconcile: no command billing.refund_legacy with a provider call" });
+    expect(await outcomesOf(h, removed, accountId, operationId)).toEqual(["pending", "failed"]);
   });
 });
