@@ -5,11 +5,13 @@ import type { Actor } from "../../src/actor.js";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { newOperationId } from "../../src/audit/operations.js";
 import { ManualClock } from "../../src/clock.js";
+import { createStripeBilling } from "../../src/providers/index.js";
 import { stripeIdempotencyKey } from "../../src/providers/stripe/stripeClient.js";
 import { backoffMs, finishOperation } from "../../src/reconcile/finishOperation.js";
 import { insertOperation, loadOperation } from "../../src/reconcile/providerOperations.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { databaseKinds } from "../support/databases.js";
+import { testConfig } from "../support/testConfig.js";
 import { auditOf, useHarness, type Harness } from "../actions/harness.js";
 
 /**
@@ -150,6 +152,48 @@ describe.each(databaseKinds)("reconciler paths: answered retries, partly applied
     expect(stripe.balanceTransactions.filter((t) => t.customer === customer)).toHaveLength(1);
     expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending", "succeeded"]);
   });
+  it("a retry whose every attempt times out (Stripe never answered) while the credit shows not applied: waits, since the request may still land; not closed failed", async () => {
+    const stripe = h.stripe!;
+    const accountId = "acc_demo_012";
+    const customer = await customerOf(h, accountId);
+    const balance = stripe.customers.get(customer)!.balance;
+    const operationId = await lostOperation(h, { action: "billing.credit_apply", target: { type: "account", id: accountId, accountId }, input: { amountCents: 650 }, billing: true });
+    // The same Stripe SDK and adapter, with a short timeout so the test need not wait 4 s an attempt.
+    const billing = createStripeBilling({ config: testConfig({ ...stripe.env(), PROVIDER_TIMEOUT_MS: "300" }), policy: { baseDelayMs: 5, maxDelayMs: 20 } });
+    // Each attempt is held past the client's timeout; once it gives up, Stripe refuses it without running it.
+    stripe.delayNext(5_000, 10, { method: "POST", path: creditPath(customer) });
+    stripe.failNext(10, 500, { method: "POST", path: creditPath(customer) });
+    try {
+      expect(await finishOperation({ ...h.deps, billing }, await loadOperation(h.deps.database.db, operationId))).toBe("unknown");
+      await stripe.idle();
+    } finally {
+      stripe.clearFaults();
+    }
+    const op = await loadOperation(h.deps.database.db, operationId);
+    expect(op.status).toBe("unknown");
+    expect(stripe.requestsTo("POST", creditPath(customer)).length).toBeGreaterThan(0);
+    expect(stripe.customers.get(customer)!.balance).toBe(balance);
+    expect(await outcomesOf(h, "billing.credit_apply", accountId, operationId)).toEqual(["pending"]);
+    // Stripe answering again, the next pass credits it once.
+    await dueNow(h, operationId);
+    expect(await finish(h, operationId)).toBe("succeeded");
+    expect(stripe.customers.get(customer)!.balance).toBe(balance - 650);
+  });
+
+  it("a password reset (no re-read) whose retry Auth0 refuses for good: closed failed with the refusal (nothing to re-read)", async () => {
+    const auth0 = h.auth0!;
+    const target = (await signInUsers(h, "acc_demo_013"))[0]!;
+    const operationId = await lostOperation(h, { action: "user.password_reset", target: { type: "user", id: target.id, accountId: target.account_id }, input: {} });
+    auth0.failNext(1, 400, { method: "POST", path: "/api/v2/tickets/password-change" });
+    try {
+      expect(await finish(h, operationId)).toBe("failed");
+    } finally {
+      auth0.clearFaults();
+    }
+    expect((await loadOperation(h.deps.database.db, operationId)).last_error).toMatch(/^[a-z_]+: .+ \(settled by the reconciler\)$/);
+    expect(await outcomesOf(h, "user.password_reset", target.id, operationId)).toEqual(["pending", "failed"]);
+  });
+
   it("an account suspension Auth0 shows in part whose retry stays unknown: waits with the retry's error, backed off, nothing recorded; the next pass completes it", async () => {
     const auth0 = h.auth0!;
     const accountId = "acc_demo_006";
