@@ -151,7 +151,10 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
         return "succeeded";
       } catch (err) {
         const problem = toProblem(err);
-        await markUnknown(db, row.operation_id, `the provider call succeeded, recording it failed (${problem.detail ?? problem.title})`, new Date(Date.now() + backoffMs(row.attempts + 1)));
+        // An internal error's words point at a request id, which a reconcile has none of: log it under the operation id.
+        deps.logger.error({ err, operationId: row.operation_id }, "reconciler: the provider call succeeded, recording it failed");
+        const why = problem.code === "internal_error" ? `internal error, logged with operation id ${row.operation_id}` : (problem.detail ?? problem.title);
+        await markUnknown(db, row.operation_id, `the provider call succeeded, recording it failed (${why})`, new Date(Date.now() + backoffMs(row.attempts + 1)));
         return "unknown";
       }
     };

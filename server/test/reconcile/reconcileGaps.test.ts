@@ -305,8 +305,8 @@ describe.each(databaseKinds)("reconciler paths: answered retries, partly applied
     }
     const op = await loadOperation(db, operationId);
     expect(op.status).toBe("unknown");
-    // The database's own message stays in the logs; the record says what happened in the problem's words.
-    expect(op.last_error).toBe("the provider call succeeded, recording it failed (Something went wrong; the request id identifies it in the logs)");
+    // The database's own message stays in the logs, under the operation id the record names (a reconcile has no request id).
+    expect(op.last_error).toBe(`the provider call succeeded, recording it failed (internal error, logged with operation id ${operationId})`);
     // The first attempt's backoff, as for any unknown answer (the row was listed with no attempts yet).
     expect(new Date(op.next_attempt_at).getTime()).toBeGreaterThanOrEqual(started + backoffMs(1));
     expect(new Date(op.next_attempt_at).getTime()).toBeLessThanOrEqual(Date.now() + backoffMs(1));
