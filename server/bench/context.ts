@@ -6,7 +6,7 @@ import { DEMO_AGENTS } from "../src/seed/demo.js";
 import { Auth0Fake } from "../test/fakes/auth0Fake.js";
 import { StripeFake } from "../test/fakes/stripeFake.js";
 import { directoryArg, directoryKindOf, startAppWithDirectory } from "./productDirectory.js";
-import { dataSetArgs, dataSetOptionsOf, load, openDataSet, wholeNumberArg, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
+import { dataSetArgs, dataSetOptionsOf, load, openDataSet, threadCpuMs, wholeNumberArg, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
 
 const USAGE = `usage: npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N]
                                   [--duration S] [--connections N] [--requesters N] [--latency MS] [--directory builtin|http]
@@ -62,6 +62,8 @@ async function main(): Promise<void> {
   if (requesters.length === 0) throw new Error("no synthetic users found; seeding failed?");
 
   const results: [string, LoadResult][] = [];
+  /** The fakes' thread CPU during a scenario's measured load, by label. */
+  const fakesCpu = new Map<string, number>();
   const requestsFor = (tokens: string[]): LoadRequest[] =>
     requesters.map((r, i) => ({
       path: `/api/context?email=${encodeURIComponent(r.email)}&externalId=${encodeURIComponent(r.id)}`,
@@ -93,9 +95,15 @@ async function main(): Promise<void> {
   await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: 3 }); // warm-up, Auth0 token fetched once
   await fakes.ask({ cmd: "latency", ms: LATENCY });
   // One request at a time shows the fan-out itself: identity and billing in parallel cost one round trip, in series two.
-  const unloaded = await load(remote.baseUrl, remoteRequests, { connections: 1, durationSec: Math.min(DURATION, 8) });
-  results.push([`context, fakes at ${LATENCY} ms, 1 connection`, unloaded]);
-  results.push([`context, fakes at ${LATENCY} ms, ${CONNECTIONS} connections`, await load(remote.baseUrl, remoteRequests, { connections: CONNECTIONS, durationSec: DURATION })]);
+  const withFakes = async (label: string, connections: number, durationSec: number): Promise<LoadResult> => {
+    const before = (await fakes.ask({ cmd: "cpu" })).cpu;
+    const result = await load(remote.baseUrl, remoteRequests, { connections, durationSec });
+    fakesCpu.set(label, (await fakes.ask({ cmd: "cpu" })).cpu - before);
+    results.push([label, result]);
+    return result;
+  };
+  const unloaded = await withFakes(`context, fakes at ${LATENCY} ms, 1 connection`, 1, Math.min(DURATION, 8));
+  await withFakes(`context, fakes at ${LATENCY} ms, ${CONNECTIONS} connections`, CONNECTIONS, DURATION);
   const { failed, previews } = await fakes.ask({ cmd: "stats" });
   await remote.stop();
   await fakes.ask({ cmd: "close" });
@@ -116,6 +124,13 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${CONNECTIONS} connections, ${DURATION} s each, ${requesters.length} requesters, ${options.accounts} accounts × ${options.usersPerAccount} users\n`);
   process.stdout.write(`${"scenario".padEnd(46)} ${"req/s".padStart(8)} ${"p50 ms".padStart(6)} ${"p95 ms".padStart(6)} ${"p99 ms".padStart(6)} ${"requests".padStart(8)} ${"errors".padStart(7)}\n`);
   for (const [label, r] of results) process.stdout.write(`${row(label, r)}\n`);
+  // One process runs the app, the load generator and the fakes (each on its own thread): CPU per request by thread.
+  process.stdout.write(`\nCPU ms per request: ${"process".padStart(8)} ${"app".padStart(6)} ${"fakes".padStart(6)} ${"load".padStart(6)} ${"other".padStart(6)}  (other: GC and libuv threads)\n`);
+  for (const [label, r] of results) {
+    const fake = fakesCpu.get(label) ?? 0;
+    const per = (ms: number) => (ms / r.requests).toFixed(2).padStart(6);
+    process.stdout.write(`${label.padEnd(46)} ${per(r.cpu.process).padStart(8)} ${per(r.cpu.app)} ${per(fake)} ${per(r.cpu.load)} ${per(r.cpu.process - r.cpu.app - fake - r.cpu.load)}\n`);
+  }
   process.stdout.write(`provider calls answered with an error status: ${failed}\n`);
   if (previews) {
     process.stdout.write(`Stripe invoice previews with fakes at ${LATENCY} ms: ${previews.beside} asked beside the subscription list (one round), ${previews.after} after its answer (two rounds: no subscription hint, or a stale one)\n`);
@@ -125,8 +140,9 @@ async function main(): Promise<void> {
   await database.close();
 }
 
-type FakesCommand = { cmd: "latency"; ms: number } | { cmd: "stats" } | { cmd: "close" };
-type FakesReply = { env: Record<string, string>; failed: number; previews?: PreviewRounds };
+type FakesCommand = { cmd: "latency"; ms: number } | { cmd: "stats" } | { cmd: "cpu" } | { cmd: "close" };
+/** `cpu`: the fakes' thread CPU ms so far. */
+type FakesReply = { env: Record<string, string>; failed: number; cpu: number; previews?: PreviewRounds };
 /** Stripe's invoice previews since the latency was set: asked beside the subscription list (one round) or after its answer (two). */
 type PreviewRounds = { beside: number; after: number };
 
@@ -193,10 +209,10 @@ async function runFakes(requesters: Requester[]): Promise<void> {
         measuredFrom = Date.now();
       }
       if (command.cmd === "close") await Promise.all([auth0.close(), stripe.close()]);
-      parentPort?.postMessage({ env, failed: failed(), ...(command.cmd === "stats" ? { previews: previewRounds() } : {}) } satisfies FakesReply);
+      parentPort?.postMessage({ env, failed: failed(), cpu: threadCpuMs(), ...(command.cmd === "stats" ? { previews: previewRounds() } : {}) } satisfies FakesReply);
     })();
   });
-  parentPort?.postMessage({ env, failed: 0 } satisfies FakesReply);
+  parentPort?.postMessage({ env, failed: 0, cpu: threadCpuMs() } satisfies FakesReply);
 }
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === "provider-fakes") {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
@@ -103,16 +104,40 @@ export interface LoadResult {
   p99: number;
   non2xx: number;
   errors: number;
+  /** CPU ms during the measured load: the whole process, the calling thread (the app's event loop), the load generator's thread. */
+  cpu: { process: number; app: number; load: number };
 }
+
+/**
+ * CPU ms this thread has used (user + system), from /proc/thread-self; NaN where there is none.
+ * Everything a benchmark runs shares one process, so per-thread figures say whose CPU a request costs.
+ */
+export function threadCpuMs(): number {
+  try {
+    const fields = readFileSync("/proc/thread-self/stat", "utf8").split(") ")[1]?.split(" ") ?? [];
+    // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+const processCpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
 
 // Runs autocannon on a thread of its own so the load generator does not share the app's event loop.
 const LOAD_WORKER = `
 const { parentPort, workerData } = require("node:worker_threads");
+const { readFileSync } = require("node:fs");
 const autocannon = require("autocannon");
+const cpu = () => { try { const f = readFileSync("/proc/thread-self/stat", "utf8").split(") ")[1].split(" "); return (Number(f[11]) + Number(f[12])) * 10; } catch { return NaN; } };
 const latencies = [];
+const cpuAtStart = cpu();
 const instance = autocannon({ url: workerData.url, connections: workerData.connections, duration: workerData.duration, requests: workerData.requests }, (err, result) => {
   if (err) parentPort.postMessage({ error: String(err) });
-  else parentPort.postMessage({ latencies, requests: latencies.length, seconds: result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts });
+  else parentPort.postMessage({ latencies, requests: latencies.length, seconds: result.duration, non2xx: result.non2xx, errors: result.errors + result.timeouts, cpu: cpu() - cpuAtStart });
 });
 instance.on("response", (_client, _status, _bytes, ms) => latencies.push(ms));
 `;
@@ -127,10 +152,12 @@ export async function load(url: string, requests: LoadRequest[], options: { conn
     eval: true,
     workerData: { url, connections: options.connections, duration: options.durationSec, requests: requests.map((r) => ({ method: "GET", path: r.path, headers: r.headers })) },
   });
-  const message = await new Promise<{ error?: string; latencies: number[]; requests: number; seconds: number; non2xx: number; errors: number }>((resolve, reject) => {
+  const [app0, process0] = [threadCpuMs(), processCpuMs()];
+  const message = await new Promise<{ error?: string; latencies: number[]; requests: number; seconds: number; non2xx: number; errors: number; cpu: number }>((resolve, reject) => {
     worker.once("message", resolve);
     worker.once("error", reject);
   });
+  const cpu = { process: processCpuMs() - process0, app: threadCpuMs() - app0, load: message.cpu };
   await worker.terminate();
   if (message.error) throw new Error(message.error);
   const sorted = [...message.latencies].sort((a, b) => a - b);
@@ -142,6 +169,7 @@ export async function load(url: string, requests: LoadRequest[], options: { conn
     p99: percentile(sorted, 99),
     non2xx: message.non2xx,
     errors: message.errors,
+    cpu,
   };
 }
 

@@ -1,10 +1,10 @@
 import type Stripe from "stripe";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { priceLookupKey } from "../planCatalog.js";
-import type { ProviderCaller } from "../providerCall.js";
+import type { CallAttempt, ProviderCaller } from "../providerCall.js";
 import { ProviderError } from "../providerError.js";
 import type { BillingAccountRef, BillingPort, CancelMode, ProviderCallContext } from "../ports.js";
-import { stripeIdempotencyKey } from "./stripeClient.js";
+import { stripeIdempotencyKey, withoutCallSiteStack } from "./stripeClient.js";
 import { currentSubscription, planItem, summarizeStripeBilling } from "./stripeSummary.js";
 import { settle, unsettle } from "../../settled.js";
 import type { Logger } from "../../logger.js";
@@ -36,6 +36,11 @@ export class StripeBilling implements BillingPort {
     private readonly options: { hints?: SubscriptionHintStore; logger?: Logger } = {},
   ) {}
 
+  /** Every Stripe call: through the caller (timeout, retries, one error type), without the SDK's call-site stack. */
+  private call<T>(operation: string, fn: (attempt: CallAttempt) => Promise<T>, options?: { write?: boolean }): Promise<T> {
+    return this.caller.call(operation, (attempt) => withoutCallSiteStack(() => fn(attempt)), options);
+  }
+
   async getBilling(account: BillingAccountRef): Promise<BillingSummary | null> {
     if (!account.billingCustomerId) return null;
     const customerId = account.billingCustomerId;
@@ -58,7 +63,7 @@ export class StripeBilling implements BillingPort {
     const [customer, { subscriptions, upcoming }, invoices] = await Promise.all([
       this.customer(customerId),
       subscriptionsAndPreview,
-      this.caller.call("invoices.list", async ({ timeoutMs }) => (await this.stripe.invoices.list({ customer: customerId, limit: RECENT_INVOICES }, { timeout: timeoutMs })).data),
+      this.call("invoices.list", async ({ timeoutMs }) => (await this.stripe.invoices.list({ customer: customerId, limit: RECENT_INVOICES }, { timeout: timeoutMs })).data),
     ]);
     return summarizeStripeBilling({ customer, subscriptions, invoices, upcoming });
   }
@@ -105,7 +110,7 @@ export class StripeBilling implements BillingPort {
 
   async changeSeats(account: BillingAccountRef, quantity: number, ctx: ProviderCallContext): Promise<BillingSummary> {
     const { sub, item } = await this.liveSubscription(account, "subscriptionItems.update");
-    await this.caller.call("subscriptionItems.update", ({ timeoutMs }) =>
+    await this.call("subscriptionItems.update", ({ timeoutMs }) =>
       this.stripe.subscriptionItems.update(item.id, { quantity, proration_behavior: "create_prorations" }, this.writeOptions(ctx, timeoutMs)),
       { write: true },
     );
@@ -115,7 +120,7 @@ export class StripeBilling implements BillingPort {
   async extendTrial(account: BillingAccountRef, trialEnd: Date, ctx: ProviderCallContext): Promise<BillingSummary> {
     const { sub } = await this.liveSubscription(account, "subscriptions.update");
     if (sub.status !== "trialing") throw rejected("subscriptions.update", `the subscription is ${sub.status}, not trialing`);
-    await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
+    await this.call("subscriptions.update", ({ timeoutMs }) =>
       this.stripe.subscriptions.update(sub.id, { trial_end: Math.floor(trialEnd.getTime() / 1000), proration_behavior: "none" }, this.writeOptions(ctx, timeoutMs)),
       { write: true },
     );
@@ -127,10 +132,10 @@ export class StripeBilling implements BillingPort {
     const { sub, item } = await this.liveSubscription(account, "subscriptions.update");
     const interval = item.price.recurring?.interval === "year" ? "year" : "month";
     const lookupKey = priceLookupKey(plan, interval);
-    const prices = await this.caller.call("prices.list", async ({ timeoutMs }) => (await this.stripe.prices.list({ lookup_keys: [lookupKey], active: true, limit: 1 }, { timeout: timeoutMs })).data);
+    const prices = await this.call("prices.list", async ({ timeoutMs }) => (await this.stripe.prices.list({ lookup_keys: [lookupKey], active: true, limit: 1 }, { timeout: timeoutMs })).data);
     const price = prices[0];
     if (!price) throw rejected("prices.list", `no active Stripe price with lookup key ${lookupKey}`);
-    await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
+    await this.call("subscriptions.update", ({ timeoutMs }) =>
       this.stripe.subscriptions.update(sub.id, { items: [{ id: item.id, price: price.id }], proration_behavior: "create_prorations" }, this.writeOptions(ctx, timeoutMs)),
       { write: true },
     );
@@ -141,7 +146,7 @@ export class StripeBilling implements BillingPort {
     const { sub } = await this.liveSubscription(account, mode === "now" ? "subscriptions.cancel" : "subscriptions.update");
     if (mode === "now") {
       // Unused time is credited (prorate) and the final invoice is issued now (invoice_now): CancelMode says why.
-      const cancel = () => this.caller.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, { prorate: true, invoice_now: true }, { timeout: timeoutMs }), { write: true });
+      const cancel = () => this.call("subscriptions.cancel", ({ timeoutMs }) => this.stripe.subscriptions.cancel(sub.id, { prorate: true, invoice_now: true }, { timeout: timeoutMs }), { write: true });
       await cancel().catch(async (err: unknown) => {
         // A lost answer retried without a key is refused as "already canceled": the first attempt did it.
         // A failed check says nothing either way, so the cancel's own error stands (unknown after a 5xx or timeout).
@@ -154,7 +159,7 @@ export class StripeBilling implements BillingPort {
         if (!current || current.status !== "canceled") throw err;
       });
     } else {
-      await this.caller.call("subscriptions.update", ({ timeoutMs }) =>
+      await this.call("subscriptions.update", ({ timeoutMs }) =>
         this.stripe.subscriptions.update(sub.id, { cancel_at_period_end: true }, this.writeOptions(ctx, timeoutMs)),
         { write: true },
       );
@@ -167,7 +172,7 @@ export class StripeBilling implements BillingPort {
     const { sub } = await this.liveSubscription(account, "subscriptions.update");
     if (!sub.cancel_at_period_end && sub.cancel_at === null) throw rejected("subscriptions.update", "the subscription is not set to cancel");
     const params: Stripe.SubscriptionUpdateParams = sub.cancel_at_period_end ? { cancel_at_period_end: false } : { cancel_at: "" };
-    await this.caller.call("subscriptions.update", ({ timeoutMs }) => this.stripe.subscriptions.update(sub.id, params, this.writeOptions(ctx, timeoutMs)), { write: true });
+    await this.call("subscriptions.update", ({ timeoutMs }) => this.stripe.subscriptions.update(sub.id, params, this.writeOptions(ctx, timeoutMs)), { write: true });
     return this.summaryAfterWrite(account, sub);
   }
 
@@ -175,7 +180,7 @@ export class StripeBilling implements BillingPort {
   async applyCredit(account: BillingAccountRef, amountCents: number, description: string, ctx: ProviderCallContext): Promise<{ balanceCents: number }> {
     if (!Number.isInteger(amountCents) || amountCents <= 0) throw rejected("customers.createBalanceTransaction", "the credit must be a positive whole number of cents");
     const customer = await this.customer(this.customerIdOf(account, "customers.createBalanceTransaction"));
-    const txn = await this.caller.call("customers.createBalanceTransaction", ({ timeoutMs }) =>
+    const txn = await this.call("customers.createBalanceTransaction", ({ timeoutMs }) =>
       this.stripe.customers.createBalanceTransaction(
         customer.id,
         // The key in metadata lets the reconciler find this credit once the key itself is no help (a replayed 500, or pruned after 24 h).
@@ -194,7 +199,7 @@ export class StripeBilling implements BillingPort {
     let startingAfter: string | undefined;
     // Bounded: a credit older than the last 500 transactions is beyond what an open operation can be.
     for (let page = 0; page < 5; page++) {
-      const list = await this.caller.call("customers.listBalanceTransactions", ({ timeoutMs }) =>
+      const list = await this.call("customers.listBalanceTransactions", ({ timeoutMs }) =>
         this.stripe.customers.listBalanceTransactions(customerId, { limit: 100, ...(startingAfter ? { starting_after: startingAfter } : {}) }, { timeout: timeoutMs }),
       );
       if (list.data.some((t) => t.metadata?.steward_key === marker)) {
@@ -218,19 +223,19 @@ export class StripeBilling implements BillingPort {
   }
 
   private async customer(id: string): Promise<Stripe.Customer> {
-    const customer = await this.caller.call("customers.retrieve", ({ timeoutMs }) => this.stripe.customers.retrieve(id, {}, { timeout: timeoutMs }));
+    const customer = await this.call("customers.retrieve", ({ timeoutMs }) => this.stripe.customers.retrieve(id, {}, { timeout: timeoutMs }));
     if (customer.deleted) throw new ProviderError({ provider: "stripe", code: "not_found", status: 404, operation: "customers.retrieve", message: `Stripe customer ${id} was deleted` });
     return customer;
   }
 
   private subscriptions(customerId: string): Promise<Stripe.Subscription[]> {
-    return this.caller.call("subscriptions.list", async ({ timeoutMs }) => (await this.stripe.subscriptions.list({ customer: customerId, status: "all", limit: 10 }, { timeout: timeoutMs })).data);
+    return this.call("subscriptions.list", async ({ timeoutMs }) => (await this.stripe.subscriptions.list({ customer: customerId, status: "all", limit: 10 }, { timeout: timeoutMs })).data);
   }
 
   /** The subscription's next invoice; null when Stripe says none will come (the subscription is ending). */
   private async upcomingInvoice(customerId: string, subscriptionId: string): Promise<Stripe.Invoice | null> {
     try {
-      return await this.caller.call("invoices.createPreview", ({ timeoutMs }) => this.stripe.invoices.createPreview({ customer: customerId, subscription: subscriptionId }, { timeout: timeoutMs }));
+      return await this.call("invoices.createPreview", ({ timeoutMs }) => this.stripe.invoices.createPreview({ customer: customerId, subscription: subscriptionId }, { timeout: timeoutMs }));
     } catch (err) {
       if (err instanceof ProviderError && (err.cause as { code?: string } | undefined)?.code === "invoice_upcoming_none") return null;
       throw err;
