@@ -514,6 +514,8 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
     await markUnknown(db, id, "timeout", new Date(0));
     // markUnknown ends the hold at the database's now(); the next statement must see a later now() (PGlite's clock is coarse).
     await new Promise((r) => setTimeout(r, 20));
+    // A renewal from its request that lands after it was marked unknown does not take it back from the reconciler.
+    await renewOperationLease(db, id, 60_000);
     expect(await due()).toContain(id);
     expect(await claimOperation(db, id, 60_000)).toBe(true);
     expect(await claimOperation(db, id, 60_000)).toBe(false);
