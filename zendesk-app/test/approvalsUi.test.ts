@@ -16,6 +16,8 @@ let steward: StewardUnderTest;
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
 const WAIT_MS = 45_000;
 const TICKET = 1006;
+// The second test's requests are on another customer's ticket, so neither test sees the other's approvals, credits or notices.
+const OTHER_TICKET = 1001;
 const AMOUNT_CENTS = 7_500; // support_full may credit 50.00 per request; operations 1,000.00
 
 beforeAll(async () => {
@@ -39,9 +41,9 @@ async function consoleFrame(page: Page): Promise<Frame> {
   }
 }
 
-async function accountOfTicket(): Promise<string> {
+async function accountOfTicket(ticketId: number): Promise<string> {
   const db = steward.deps.database.db;
-  const ticket = await db.selectFrom("demo_tickets").select("requester_external_id").where("id", "=", TICKET).executeTakeFirstOrThrow();
+  const ticket = await db.selectFrom("demo_tickets").select("requester_external_id").where("id", "=", ticketId).executeTakeFirstOrThrow();
   const user = await db.selectFrom("users").select("account_id").where("id", "=", ticket.requester_external_id as string).executeTakeFirstOrThrow();
   return user.account_id;
 }
@@ -58,7 +60,7 @@ async function creditsOf(accountId: string): Promise<number> {
 }
 
 it("support_full asks for approval of an over-cap credit in the sidebar; operations approves it in the console; it runs once", async () => {
-  const accountId = await accountOfTicket();
+  const accountId = await accountOfTicket(TICKET);
   expect(await creditsOf(accountId)).toBe(0);
 
   // The sidebar, as Sam (support_full): 75.00 is over the cap, so the form offers to ask for approval.
@@ -85,7 +87,7 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
   await screenshot(sidebarPage, "approval-asked");
   expect(await creditsOf(accountId)).toBe(0);
 
-  const stored = await steward.deps.database.db.selectFrom("approval_requests").selectAll().execute();
+  const stored = await steward.deps.database.db.selectFrom("approval_requests").selectAll().where("ticket_id", "=", String(TICKET)).execute();
   expect(stored).toHaveLength(1);
   const approvalId = stored[0]?.id as string;
   expect(stored[0]).toMatchObject({ action: "billing.credit_apply", ticket_id: String(TICKET), target_id: accountId, status: "pending", requested_by_staff_id: "stf_demo_full", input: { amountCents: 7_500, notifyCustomer: true } });
@@ -162,10 +164,10 @@ it("support_full asks for approval of an over-cap credit in the sidebar; operati
 });
 
 it("rejects with a required reason, and an approve retried after a network failure carries the same Idempotency-Key and credits once", async () => {
-  const accountId = await accountOfTicket();
+  const accountId = await accountOfTicket(OTHER_TICKET);
   const sidebarPage = await browser.newPage();
   sidebarPage.setDefaultTimeout(WAIT_MS);
-  await sidebarPage.goto(`${steward.zendeskUrl}?ticket=${TICKET}&agent=9002&locale=en-US`);
+  await sidebarPage.goto(`${steward.zendeskUrl}?ticket=${OTHER_TICKET}&agent=9002&locale=en-US`);
   const sidebar = await sidebarFrame(sidebarPage, WAIT_MS);
   await sidebar.waitForSelector('[data-testid="user"]');
   // Two more requests as Sam, straight through the API the sidebar uses.
@@ -180,7 +182,7 @@ it("rejects with a required reason, and an approve retried after a network failu
         });
         return ((await res.json()) as { approval: { id: string } }).approval.id;
       },
-      { ticketId: String(TICKET), targetId: accountId, amountCents },
+      { ticketId: String(OTHER_TICKET), targetId: accountId, amountCents },
     );
   const toReject = await ask(6_000);
   const toApprove = await ask(6_500);

@@ -66,8 +66,12 @@ export async function insertOperation(trx: Transaction<DB>, op: NewOperation): P
     .execute();
 }
 
+/**
+ * The request holds its operation only while it is pending: once marked unknown it is the reconciler's, so a
+ * renewal still in flight (or ticking before the request stops renewing) must not take it back for another lease.
+ */
 export async function renewOperationLease(db: Kysely<DB>, operationId: string, leaseMs: number): Promise<void> {
-  await db.updateTable("provider_operations").set({ lease_expires_at: leaseUntil(leaseMs) }).where("operation_id", "=", operationId).where("status", "in", OPEN).execute();
+  await db.updateTable("provider_operations").set({ lease_expires_at: leaseUntil(leaseMs) }).where("operation_id", "=", operationId).where("status", "=", "pending").execute();
 }
 
 /** The outcome is not known: the reconciler takes it from `nextAttemptAt`, once nobody holds it. */

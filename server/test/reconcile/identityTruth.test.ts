@@ -178,9 +178,13 @@ describe.each(databaseKinds)("identity writes with unknown outcomes (%s)", { tim
     expect((await h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", accountId).executeTakeFirstOrThrow()).status).toBe("suspended");
   });
 
-  it("lifting that suspension, answered 500 on its second unblock after the first went through: the reconciler finds it in part, runs it again and closes it succeeded, every user unblocked", async () => {
+  it("lifting a suspension, answered 500 on its second unblock after the first went through: the reconciler finds it in part, runs it again and closes it succeeded, every user unblocked", async () => {
     const auth0 = h.auth0!;
-    const accountId = "acc_demo_006";
+    // Its own account, suspended here: no other test's suspension to lean on.
+    const accountId = "acc_demo_026";
+    expect((await signInUsers(h, accountId)).length).toBeGreaterThanOrEqual(2);
+    const suspended = await act(h, "support_full", "account.suspend", { target: account(accountId), input: {} });
+    expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
     const hold = await h.deps.database.db.selectFrom("account_access_holds").selectAll().where("account_id", "=", accountId).where("released_at", "is", null).executeTakeFirstOrThrow();
     const held = await h.deps.database.db.selectFrom("users").selectAll().where("id", "in", hold.blocked_user_ids).orderBy("id").execute();
     auth0.failNext(3, 500, { method: "PATCH", path: userPath(held[1]!.idp_id as string) });

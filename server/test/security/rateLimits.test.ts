@@ -6,12 +6,11 @@ import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
 import type { DB } from "../../src/db/schema.js";
 import { DEMO_AGENTS, seedDemoData } from "../../src/seed/demo.js";
-import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import { useHarness, type Harness } from "../actions/harness.js";
 import { createTestDatabase, databaseKinds, testConfig } from "../support/databases.js";
 import { spawnSteward, type StewardProcess } from "../support/stewardProcess.js";
 
 const LIMITS = { RATE_LIMIT_READS: "4", RATE_LIMIT_WRITES: "3", RATE_LIMIT_SEARCHES: "2", RATE_LIMIT_LOGINS: "3", RATE_LIMIT_PER_IP: "1000", RATE_LIMIT_WINDOW_SECONDS: "60" };
-const staffIdOf = (role: PanelRole) => DEMO_AGENTS.find((a) => a.role === role)?.id as string;
 
 async function limitAudits(h: Harness): Promise<{ staff_id: string | null; actor_system: string | null; outcome: string; error: string | null }[]> {
   return h.deps.database.db.selectFrom("audit_log").select(["actor_staff_id as staff_id", "actor_system", "outcome", "error"]).where("action", "=", "request.rate_limited").execute();
@@ -21,6 +20,16 @@ const syncCommit = async (db: Kysely<DB>) => (await sql<{ s: string }>`select cu
 
 describe.each(databaseKinds)("rate limits on %s", (kind) => {
   const h = useHarness(kind, { env: LIMITS });
+
+  /** A staff member of its own for one test: its per-agent windows start empty whatever other tests used. */
+  let agents = 0;
+  async function newAgent(role: PanelRole): Promise<{ id: string; token: string }> {
+    agents += 1;
+    const id = `stf_rl_${role}_${agents}`;
+    const zendeskUserId = String(770_000 + agents);
+    await h.deps.database.db.insertInto("staff").values({ id, zendesk_user_id: zendeskUserId, email: `${id}@steward.test`, name: id, panel_role: role }).execute();
+    return { id, token: (await issueSessionToken(h.deps, { staffId: id, zendeskUserId })).token };
+  }
 
   it("are counted on connections whose commits do not wait for the disk; everything else waits (PGlite counts in memory)", async () => {
     const { database } = h.deps;
@@ -34,7 +43,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
   });
 
   it("a flood of parallel reads gets exactly the limit through, then 429 problem+json with Retry-After, audited once; other agents are unaffected", async () => {
-    const token = await sessionOf(h, "support_read_only");
+    const { id, token } = await newAgent("support_read_only");
     const responses = await Promise.all(Array.from({ length: 12 }, () => request(h.app).get("/api/session").set("Authorization", `Bearer ${token}`)));
     const statuses = responses.map((r) => r.status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(4);
@@ -46,18 +55,18 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     expect(refused.body).toMatchObject({ status: 429, code: "rate_limited", scope: "agent", class: "reads", limit: 4, windowSeconds: 60 });
 
     // One entry for the window, not one per refused request.
-    const audits = (await limitAudits(h)).filter((a) => a.staff_id === staffIdOf("support_read_only"));
+    const audits = (await limitAudits(h)).filter((a) => a.staff_id === id);
     expect(audits).toHaveLength(1);
     expect(audits[0]).toMatchObject({ outcome: "denied" });
     expect(audits[0]!.error).toMatch(/^rate_limited/);
 
     // Another agent (same client address) still gets through.
-    const other = await request(h.app).get("/api/session").set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`);
+    const other = await request(h.app).get("/api/session").set("Authorization", `Bearer ${(await newAgent("support_full")).token}`);
     expect(other.status).toBe(200);
   });
 
   it("reads, writes and searches are counted apart: an agent over its search limit can still read", async () => {
-    const token = await sessionOf(h, "operations");
+    const { token } = await newAgent("operations");
     const searches = [];
     for (let i = 0; i < 4; i++) searches.push((await request(h.app).get("/api/search?q=acme").set("Authorization", `Bearer ${token}`)).status);
     expect(searches).toEqual([200, 200, 429, 429]);
@@ -65,19 +74,22 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
   });
 
   it("writes are counted per agent before validation: a burst of bad writes is limited like good ones", async () => {
-    const token = await sessionOf(h, "support_full");
+    const { token } = await newAgent("support_full");
     const statuses: number[] = [];
     for (let i = 0; i < 5; i++) statuses.push((await request(h.app).post("/api/actions/user.lockout_clear").set("Authorization", `Bearer ${token}`).send({ target: "nonsense" })).status);
     expect(statuses).toEqual([400, 400, 400, 429, 429]);
   });
 
   it("audit reads and exports are limited too: an admin reading the log, a read-only agent exporting it", async () => {
-    const token = await sessionOf(h, "admin");
+    const { token } = await newAgent("admin");
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push((await request(h.app).get("/api/audit?limit=1").set("Authorization", `Bearer ${token}`)).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
-    const readOnly = await sessionOf(h, "support_read_only");
-    // Already over its read limit in the first test: the audit export is refused too.
+    // A read-only agent that has used its reads on other pages: the audit export is refused too.
+    const readOnly = (await newAgent("support_read_only")).token;
+    const reads: number[] = [];
+    for (let i = 0; i < 4; i++) reads.push((await request(h.app).get("/api/session").set("Authorization", `Bearer ${readOnly}`)).status);
+    expect(reads).toEqual([200, 200, 200, 200]);
     expect((await request(h.app).get("/api/audit/export?format=ndjson").set("Authorization", `Bearer ${readOnly}`)).status).toBe(429);
   });
 

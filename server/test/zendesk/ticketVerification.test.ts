@@ -1,5 +1,5 @@
 import { createServer } from "node:net";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
@@ -150,10 +150,17 @@ describe.each(databaseKinds)("ticket verification (%s)", (kind) => {
     // The fake's port is known only once it listens, after the harness's config is built: set on it then.
     const h = useHarness(kind);
     let url = "";
+    beforeAll(async () => {
+      url = await zendesk.start();
+    });
+    afterAll(() => zendesk.close());
+    // Every test starts pointed at the fake (one of them points Steward at a closed port). The timeout is well
+    // under the fake's 2 s delay, and over what a loaded machine takes to answer.
+    beforeEach(() => {
+      Object.assign(h.deps.config, { ZENDESK_API_URL: `${url}/api/v2`, zendeskApiUrl: `${url}/api/v2`, ZENDESK_API_EMAIL: zendesk.email, ZENDESK_API_TOKEN: zendesk.token, PROVIDER_TIMEOUT_MS: 1_000 });
+    });
 
     it("reads the ticket with users and organizations sideloaded, with the API token", async () => {
-      url = await zendesk.start();
-      Object.assign(h.deps.config, { ZENDESK_API_URL: `${url}/api/v2`, zendeskApiUrl: `${url}/api/v2`, ZENDESK_API_EMAIL: zendesk.email, ZENDESK_API_TOKEN: zendesk.token, PROVIDER_TIMEOUT_MS: 300 });
       const user = await userRow(h.deps, USER);
       zendesk.tickets.set(424242, { id: 424242, subject: "Sign-in trouble", status: "pending", requester: { id: 71, name: user.name, email: null, external_id: USER, organization_id: null }, assignee_id: null });
       const res = await act(h, "support_full", "user.lockout_clear", { target: { type: "user", id: USER }, ticketId: "424242" });
@@ -190,7 +197,6 @@ describe.each(databaseKinds)("ticket verification (%s)", (kind) => {
       expect(down.status).toBe(503);
 
       expect({ state: await localState(h.deps, ACCOUNT), audit: await auditCount(h.deps) }).toEqual(before);
-      await zendesk.close();
     });
   });
 });
