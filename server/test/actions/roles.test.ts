@@ -38,8 +38,13 @@ const matrix: MatrixCase[] = [
 
 describe.each(databaseKinds)("product role actions (%s)", (kind) => {
   const h = useHarness(kind, {
-    // acc_demo_021 loses its admins (as acc_demo_007 did), so promote_admin applies there.
-    arrange: async (h) => void (await h.deps.database.db.updateTable("users").set({ role: "member" }).where("account_id", "=", "acc_demo_021").execute()),
+    arrange: async (h) => {
+      const { db } = h.deps.database;
+      // acc_demo_021 loses its admins (as acc_demo_007 did), so promote_admin applies there.
+      await db.updateTable("users").set({ role: "member" }).where("account_id", "=", "acc_demo_021").execute();
+      // acc_demo_018 keeps a single admin (its owner steps down), for the refusal that names who to ask.
+      await db.updateTable("users").set({ role: "member" }).where("id", "=", "usr_demo_018_1").execute();
+    },
   });
 
   describe.each(matrix)("$action", (c) => {
@@ -153,13 +158,13 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
     });
 
     it("refuses while the account has an active owner/admin (409 naming them)", async () => {
-      const before = await userState(h.deps, "usr_demo_007_4");
-      const res = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_007_4"), input: { role: "owner" } });
+      const before = await userState(h.deps, "usr_demo_018_4");
+      const res = await act(h, "support_full", "user.promote_admin", { target: userTarget("usr_demo_018_4"), input: { role: "owner" } });
       expect(res.status).toBe(409);
       expect(res.body.code).toBe("account_has_admin");
-      expect(res.body.admins).toEqual([expect.objectContaining({ id: "usr_demo_007_3", role: "admin" })]);
+      expect(res.body.admins).toEqual([expect.objectContaining({ id: "usr_demo_018_2", role: "admin" })]);
       expect(res.body.detail).toContain("ask them");
-      expect(await userState(h.deps, "usr_demo_007_4")).toEqual(before);
+      expect(await userState(h.deps, "usr_demo_018_4")).toEqual(before);
     });
   });
 

@@ -3,13 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
+import { sealPending } from "../../src/audit/sealer.js";
 import { ManualClock } from "../../src/clock.js";
 import { openDatabase, type Database, type DatabaseKind } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { TEST_AUDIT_SECRET } from "../support/auditKeys.js";
+import { TEST_AUDIT_KEYS, TEST_AUDIT_SECRET } from "../support/auditKeys.js";
 import { asSuperuser, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
 
 interface Run {
@@ -43,14 +44,15 @@ async function target(kind: DatabaseKind): Promise<{ args: string[]; open(): Pro
 describe.each(databaseKinds)("npm run steward -- audit verify on %s", (kind) => {
   let t: Awaited<ReturnType<typeof target>>;
   let ids: string[] = [];
-  beforeAll(async () => {
+  // A fresh database of five unsealed entries for each test: one seals them, another edits two of them.
+  beforeEach(async () => {
     t = await target(kind);
     const database = await t.open();
     const clock = new ManualClock();
     for (let i = 0; i < 5; i++) ids.push((await appendAudit(database.db, writeEntry({ reason: `entry ${i + 1}` }), clock)).id);
     await database.close();
   }, HOOK_TIMEOUT);
-  afterAll(async () => {
+  afterEach(async () => {
     await t.dispose();
     ids = [];
   }, HOOK_TIMEOUT);
@@ -76,6 +78,8 @@ describe.each(databaseKinds)("npm run steward -- audit verify on %s", (kind) => 
 
   it("exits 1 listing every broken entry", { timeout: 120_000 }, async () => {
     const database = await t.open();
+    // Sealed first, as the server's sealer would have done: the edits below then break a sealed chain.
+    expect((await sealPending(database.db, TEST_AUDIT_KEYS)).sealed).toBe(5);
     await asSuperuser(database.db, async (db) => {
       await sql`update audit_log set reason = 'edited' where seq = 3`.execute(db);
       await sql`update audit_log set ticket_id = '77' where seq = 5`.execute(db);
