@@ -75,6 +75,9 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
     };
 
     it("user.role_change changes the role in the directory, once for a retried key, audited", async () => {
+      // The agent loads the user first: another test may have moved the product's copy past Steward's cache.
+      const email = (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
+      expect((await request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`)).status).toBe(200);
       const before = await directoryUser(USER);
       const role = before!.role === "billing" ? "viewer" : "billing";
       const first = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role } }, { idempotencyKey: `dir-role-${mode}` });

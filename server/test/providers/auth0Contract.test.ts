@@ -3,6 +3,7 @@ import { ManualClock } from "../../src/clock.js";
 import { createAuth0Identity } from "../../src/providers/index.js";
 import type { IdentityPort } from "../../src/providers/ports.js";
 import { Auth0Fake, ROUTE_QUERY, ROUTE_SCOPES, STEWARD_AUTH0_SCOPES } from "../fakes/auth0Fake.js";
+import type { RecordedRequest } from "../fakes/httpFake.js";
 import { testConfig } from "../support/databases.js";
 import { seedAuth0Users } from "./auth0Seed.js";
 import { AUTH0_CONTRACT_PATH, loadContract, matchTemplate, validate, type OpenApiDocument, type Schema } from "./openApiContract.js";
@@ -16,6 +17,7 @@ import { AUTH0_CONTRACT_PATH, loadContract, matchTemplate, validate, type OpenAp
 const fake = new Auth0Fake();
 let spec: OpenApiDocument;
 let identity: IdentityPort;
+let adapterCalls: RecordedRequest[] = [];
 
 beforeAll(async () => {
   spec = loadContract(AUTH0_CONTRACT_PATH);
@@ -37,10 +39,13 @@ beforeAll(async () => {
   await identity.revokeSessions(locked, ctx);
   await identity.setBlocked(byEmail, true, ctx);
   await identity.setBlocked(byEmail, false, ctx);
+  await fake.idle();
+  // Taken now: later tests send their own raw requests to the same fake, and those must not count as the adapter's.
+  adapterCalls = fake.requests.filter((r) => r.path.startsWith("/api/v2/"));
 });
 afterAll(() => fake.close());
 
-const managementCalls = () => fake.requests.filter((r) => r.path.startsWith("/api/v2/"));
+const managementCalls = () => adapterCalls;
 
 describe("Auth0 fake and adapter against the Management API contract", () => {
   it("finds the contract file inside the repository (server/test/contracts), and fails loudly without it", () => {

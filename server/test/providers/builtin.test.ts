@@ -81,30 +81,34 @@ describe.each(databaseKinds)("built-in providers on %s", (kind: DatabaseKind) =>
     });
 
     it("writes commit or roll back with the caller's transaction", async () => {
+      // A locked user of its own: the read tests above look at usr_demo_001_3 and must find it still locked.
       await rolledBack(deps, async (trx) => {
-        await deps.identity.clearLockout(user("usr_demo_001_3"), { idempotencyKey: "op-1", executor: trx });
-        const inside = await trx.selectFrom("users").select(["failed_login_count", "locked_until"]).where("id", "=", "usr_demo_001_3").executeTakeFirstOrThrow();
+        await deps.identity.clearLockout(user("usr_demo_014_2"), { idempotencyKey: "op-1", executor: trx });
+        const inside = await trx.selectFrom("users").select(["failed_login_count", "locked_until"]).where("id", "=", "usr_demo_014_2").executeTakeFirstOrThrow();
         expect(inside).toEqual({ failed_login_count: 0, locked_until: null });
       });
-      expect(await deps.identity.getIdentity(user("usr_demo_001_3"))).toMatchObject({ locked: true, failedLoginCount: 7 });
+      expect(await deps.identity.getIdentity(user("usr_demo_014_2"))).toMatchObject({ locked: true, failedLoginCount: 7 });
 
-      const before = await deps.database.db.selectFrom("users").select(["version"]).where("id", "=", "usr_demo_001_3").executeTakeFirstOrThrow();
-      await deps.database.db.transaction().execute((trx) => deps.identity.clearLockout(user("usr_demo_001_3"), { idempotencyKey: "op-2", executor: trx }));
-      expect(await deps.identity.getIdentity(user("usr_demo_001_3"))).toMatchObject({ locked: false, lockedUntil: null, failedLoginCount: 0 });
-      const after = await deps.database.db.selectFrom("users").select(["version", "updated_at"]).where("id", "=", "usr_demo_001_3").executeTakeFirstOrThrow();
+      const before = await deps.database.db.selectFrom("users").select(["version"]).where("id", "=", "usr_demo_014_2").executeTakeFirstOrThrow();
+      await deps.database.db.transaction().execute((trx) => deps.identity.clearLockout(user("usr_demo_014_2"), { idempotencyKey: "op-2", executor: trx }));
+      expect(await deps.identity.getIdentity(user("usr_demo_014_2"))).toMatchObject({ locked: false, lockedUntil: null, failedLoginCount: 0 });
+      const after = await deps.database.db.selectFrom("users").select(["version", "updated_at"]).where("id", "=", "usr_demo_014_2").executeTakeFirstOrThrow();
       expect(after.version).toBe(before.version + 1);
       expect(after.updated_at.getTime()).toBe(deps.clock.now().getTime());
     });
 
     it("resetMfa, setBlocked and revokeSessions change the user's rows", async () => {
       const ctx = { idempotencyKey: "op-3" };
-      await deps.identity.resetMfa(user("usr_demo_shared_1"), ctx);
-      expect(await deps.identity.getIdentity(user("usr_demo_shared_1"))).toMatchObject({ mfaEnrolled: false, mfaMethods: [] });
+      // Users no other test reads: the read tests expect usr_demo_shared_1 enrolled and usr_demo_009_2 blocked.
+      expect(await deps.identity.getIdentity(user("usr_demo_012_1"))).toMatchObject({ mfaEnrolled: true, mfaMethods: ["totp"] });
+      await deps.identity.resetMfa(user("usr_demo_012_1"), ctx);
+      expect(await deps.identity.getIdentity(user("usr_demo_012_1"))).toMatchObject({ mfaEnrolled: false, mfaMethods: [] });
 
-      await deps.identity.setBlocked(user("usr_demo_009_2"), false, ctx);
-      expect((await deps.identity.getIdentity(user("usr_demo_009_2"))).blocked).toBe(false);
-      await deps.identity.setBlocked(user("usr_demo_009_2"), true, ctx);
-      expect((await deps.identity.getIdentity(user("usr_demo_009_2"))).blocked).toBe(true);
+      expect((await deps.identity.getIdentity(user("usr_demo_012_2"))).blocked).toBe(false);
+      await deps.identity.setBlocked(user("usr_demo_012_2"), true, ctx);
+      expect((await deps.identity.getIdentity(user("usr_demo_012_2"))).blocked).toBe(true);
+      await deps.identity.setBlocked(user("usr_demo_012_2"), false, ctx);
+      expect((await deps.identity.getIdentity(user("usr_demo_012_2"))).blocked).toBe(false);
 
       await deps.database.db.insertInto("user_sessions").values({ id: "ses_extra_1", user_id: "usr_demo_002_1", ip: "192.0.2.1", user_agent: "test" }).execute();
       expect((await deps.identity.getIdentity(user("usr_demo_002_1"))).activeSessions).toBe(2);
@@ -147,13 +151,14 @@ describe.each(databaseKinds)("built-in providers on %s", (kind: DatabaseKind) =>
     });
 
     it("changeSeats and changePlan write through the caller's transaction", async () => {
-      await rolledBack(deps, (trx) => deps.billing.changeSeats(account("001"), 30, { idempotencyKey: "op-b1", executor: trx }));
-      expect((await deps.billing.getBilling(account("001")))?.seats).toBe(25);
-      const seats = await deps.billing.changeSeats(account("001"), 30, { idempotencyKey: "op-b2" });
+      // An account of its own (business, 20 seats, monthly): the read tests expect acc_demo_001 unchanged.
+      await rolledBack(deps, (trx) => deps.billing.changeSeats(account("012"), 30, { idempotencyKey: "op-b1", executor: trx }));
+      expect((await deps.billing.getBilling(account("012")))?.seats).toBe(20);
+      const seats = await deps.billing.changeSeats(account("012"), 30, { idempotencyKey: "op-b2" });
       expect(seats).toMatchObject({ seats: 30, mrrCents: 4_900 * 30 });
-      const plan = await deps.billing.changePlan(account("001"), "enterprise", { idempotencyKey: "op-b3" });
+      const plan = await deps.billing.changePlan(account("012"), "enterprise", { idempotencyKey: "op-b3" });
       expect(plan).toMatchObject({ plan: "enterprise", mrrCents: 8_900 * 30 });
-      expect(await failure(deps.billing.changePlan(account("001"), "platinum", { idempotencyKey: "op-b4" }))).toMatchObject({ code: "rejected" });
+      expect(await failure(deps.billing.changePlan(account("012"), "platinum", { idempotencyKey: "op-b4" }))).toMatchObject({ code: "rejected" });
     });
 
     it("extendTrial moves the trial end of a trial only", async () => {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createStripeBilling } from "../../src/providers/index.js";
 import type { BillingPort } from "../../src/providers/ports.js";
 import { STRIPE_API_VERSION } from "../../src/providers/stripe/stripeClient.js";
@@ -95,6 +95,9 @@ describe("Stripe adapter against Stripe's rules at the pinned API version", () =
 });
 
 describe("the Stripe fake refuses what Stripe refuses", () => {
+  // Some of these change sub_past_due (a stored key, a cancel); each starts from the seeded account.
+  beforeEach(() => seedStripe(fake));
+
   it("an unknown parameter, top-level or nested: 400 parameter_unknown naming it", async () => {
     expect(await send("POST", "/v1/subscription_items/si_past_due", "quantity=3&prorate=true")).toMatchObject({ status: 400, error: { type: "invalid_request_error", code: "parameter_unknown", param: "prorate", message: "Received unknown parameter: prorate" } });
     expect(await send("POST", "/v1/subscriptions/sub_past_due", "items[0][id]=si_past_due&items[0][seats]=3")).toMatchObject({ status: 400, error: { code: "parameter_unknown", param: "items[0][seats]" } });
