@@ -1,4 +1,4 @@
-import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from "kysely";
+import { sql, TableNode, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StaffActor } from "../../src/actor.js";
 import type { AnyCommand } from "../../src/commands/command.js";
@@ -8,6 +8,7 @@ import { attachOperation, claimIdempotencyKey, completeIdempotencyKey, releaseId
 import { accountLeaseKey, releaseLease, tryLease } from "../../src/commands/targetLease.js";
 import { insertOperation } from "../../src/reconcile/providerOperations.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
+import { toProblem } from "../../src/http/problem.js";
 import type { Database } from "../../src/db/database.js";
 import { createTestDatabase, createTestDeps, databaseKinds } from "../support/databases.js";
 import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
@@ -330,7 +331,8 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     const refused = await auditOf(deps, "user.delete", userId);
     expect(refused.map((e) => [e.outcome, e.requestId])).toEqual([["failed", "req-confirm-1"]]);
 
-    const { confirmationToken } = await previewCommand(remove, req, deps);
+    const { confirmationToken, effects } = await previewCommand(remove, req, deps);
+    expect(effects.summary).toMatch(/^Delete /);
     const done = await runCommand(remove, { ...req, confirmationToken }, deps);
     expect(done.outcome).toBe("succeeded");
     // The user's own version moves, not its account's: the product's write moves it once, the runner's bump once more.
@@ -338,6 +340,8 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await versionOf(deps, { type: "account", id: before.account_id })).toBe(accountVersion);
     const entry = (await auditOf(deps, "user.delete", userId)).at(-1);
     expect(entry).toMatchObject({ outcome: "succeeded", requestId: "req-confirm-1", target: { type: "user", id: userId, accountId: before.account_id } });
+    // What the agent was shown is recorded with the state it was decided on.
+    expect(entry?.before).toMatchObject({ version: before.version, status: before.status, effects });
   });
 
   it("releases the key of a request the ticket check refuses: the identical retry is refused the same way, not 409 request_in_progress, and the key runs once the ticket is right", async () => {
@@ -414,6 +418,32 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     await expect(runCommand(block, { ...(await request("acc_demo_011", 100)), target: { type: "user", id: "usr_nope" }, input: {} }, deps)).rejects.toMatchObject({ status: 404 });
     expect(await creditsOn(deps, "acc_demo_011")).toBe(credited);
   });
+
+  it("a database fault while checking the cap is the database's failure (503), not a refusal: nothing is audited as denied", async () => {
+    const accountId = "acc_demo_016";
+    const fault = new FaultOn("SelectQueryNode", "panel_caps");
+    const faulty = { ...deps, database: { ...deps.database, db: deps.database.db.withPlugin(fault) } };
+    const err = await runCommand(credit, await request(accountId, 500), faulty).catch((e: unknown) => e);
+    expect(fault.hits).toBe(1);
+    expect(toProblem(err)).toMatchObject({ status: 503, code: "database_timeout" });
+    // Refused before anything is held or written, like bad input: no entry at all, and above all no `denied`.
+    expect(await auditOf(deps, "billing.credit_apply", accountId)).toEqual([]);
+    expect(await creditsOn(deps, accountId)).toBe(0);
+  });
+
+  it("a database fault while reserving the cap is audited failed with the fault (503), not also as denied, and the credit is not applied", async () => {
+    const accountId = "acc_demo_017";
+    const fault = new FaultOn("InsertQueryNode", "cap_usage");
+    const faulty = { ...deps, database: { ...deps.database, db: deps.database.db.withPlugin(fault) } };
+    const err = await runCommand(credit, await request(accountId, 500), faulty).catch((e: unknown) => e);
+    expect(fault.hits).toBe(1);
+    expect(toProblem(err)).toMatchObject({ status: 503, code: "database_timeout" });
+    const entries = await auditOf(deps, "billing.credit_apply", accountId);
+    expect(entries.map((e) => e.outcome)).toEqual(["failed"]);
+    expect(entries[0]?.error).toContain("database_timeout");
+    expect(await creditsOn(deps, accountId)).toBe(0);
+    expect(await deps.database.db.selectFrom("cap_usage").select("id").where("target_id", "=", accountId).execute()).toEqual([]);
+  });
 });
 
 /**
@@ -478,6 +508,32 @@ describe("Idempotency-Key claims racing, on postgres", () => {
     expect(refused.map((r) => (r as PromiseRejectedResult).reason)).toEqual([expect.objectContaining({ status: 409, code: "request_in_progress" })]);
   });
 });
+
+/**
+ * A database fault on one table: every query of that kind on it fails as PostgreSQL fails a statement that
+ * ran out of time (SQLSTATE 57014), before it reaches the database.
+ */
+class FaultOn implements KyselyPlugin {
+  hits = 0;
+
+  constructor(
+    private readonly kind: "SelectQueryNode" | "InsertQueryNode",
+    private readonly table: string,
+  ) {}
+
+  transformQuery({ node }: PluginTransformQueryArgs): RootOperationNode {
+    const tables = node.kind === "SelectQueryNode" ? (node.from?.froms ?? []) : node.kind === "InsertQueryNode" ? [node.into] : [];
+    if (node.kind === this.kind && tables.some((t) => t && TableNode.is(t) && t.table.identifier.name === this.table)) {
+      this.hits++;
+      throw Object.assign(new Error(`canceling statement due to statement timeout (on ${this.table})`), { code: "57014" });
+    }
+    return node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
+}
 
 /** Runs `between` once, after the first INSERT that stored nothing (a conflict) and before the next statement. */
 class PauseAfterEmptyInsert implements KyselyPlugin {
