@@ -116,6 +116,10 @@ describe.each(databaseKinds)("provider truth (%s)", (kind) => {
       ["pending", ops[0]!.operation_id],
       ["failed", ops[0]!.operation_id],
     ]);
+    // The operation keeps the HTTP request's id: the reconciler's entry for it names the same request.
+    const { request: stored } = await h.deps.database.db.selectFrom("provider_operations").select("request").where("operation_id", "=", ops[0]!.operation_id).executeTakeFirstOrThrow();
+    expect(entries[0]?.requestId).toEqual(expect.any(String));
+    expect(stored).toMatchObject({ requestId: entries[0]!.requestId });
     expect(stripe.customers.get(customer)!.balance).toBe(before);
     // Closed, not open: the account takes the next write at once, and the key was released for it.
     const again = await act(h, "support_full", "billing.credit_apply", { ...call, expectedVersion: await versionOf(h.deps, account("acc_demo_013")) }, { idempotencyKey: "refused-credit" });
