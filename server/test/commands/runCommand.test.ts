@@ -419,6 +419,22 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(await creditsOn(deps, "acc_demo_011")).toBe(credited);
   });
 
+  it("a command working past its lease keeps renewing it: meanwhile another write on the account is 409 target_busy and a retry of its key 409 request_in_progress; it then completes once", async () => {
+    const accountId = "acc_demo_025";
+    // Leases of 0.9 s, renewed every 0.3 s; the command is held for more than two of them.
+    const shortLeases = { ...deps, config: { ...deps.config, OPERATION_LEASE_MS: 900, TARGET_LEASE_WAIT_MS: 200 } };
+    const held = heldUntilReleased();
+    const body = await request(accountId, 1_000, { idempotencyKey: "past-lease-0001" });
+    const first = runCommand(held.command, body, shortLeases);
+    await held.arrived;
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    await expect(runCommand(credit, await request(accountId, 2_000), shortLeases)).rejects.toMatchObject({ status: 409, code: "target_busy" });
+    await expect(runCommand(credit, body, shortLeases)).rejects.toMatchObject({ status: 409, code: "request_in_progress" });
+    held.release();
+    await expect(first).resolves.toMatchObject({ outcome: "succeeded", replayed: false });
+    expect(await creditsOn(deps, accountId)).toBe(1);
+  });
+
   it("a database fault while checking the cap is the database's failure (503), not a refusal: nothing is audited as denied", async () => {
     const accountId = "acc_demo_016";
     const fault = new FaultOn("SelectQueryNode", "panel_caps");
