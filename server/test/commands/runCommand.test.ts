@@ -1,4 +1,5 @@
 import { sql, TableNode, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from "kysely";
+import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StaffActor } from "../../src/actor.js";
 import type { AnyCommand } from "../../src/commands/command.js";
@@ -11,7 +12,7 @@ import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { toProblem } from "../../src/http/problem.js";
 import type { Database } from "../../src/db/database.js";
 import { createTestDatabase, createTestDeps, databaseKinds } from "../support/databases.js";
-import { auditOf, HARNESS_TIMEOUT_MS, versionOf, type TestDeps } from "../actions/harness.js";
+import { auditOf, HARNESS_TIMEOUT_MS, useHarness, versionOf, type TestDeps } from "../actions/harness.js";
 import { ticketFor } from "../support/tickets.js";
 
 const support = DEMO_AGENTS[1];
@@ -459,6 +460,36 @@ describe.each(databaseKinds)("runCommand on %s", (kind) => {
     expect(entries[0]?.error).toContain("database_timeout");
     expect(await creditsOn(deps, accountId)).toBe(0);
     expect(await deps.database.db.selectFrom("cap_usage").select("id").where("target_id", "=", accountId).execute()).toEqual([]);
+  });
+});
+
+/** With DIRECTORY_PROVIDER=http the runner refreshes the target from the product first, as the agent on the ticket. */
+describe.each(databaseKinds)("runCommand with the product's directory on %s", (kind) => {
+  const h = useHarness(kind, { directory: "http" });
+
+  it("reads the target's account from the product naming the agent and the ticket, for the preview and for the run", async () => {
+    const accountId = "acc_demo_030";
+    const target = { type: "account" as const, id: accountId };
+    const req: CommandRequest = { actor, ticketId: await ticketFor(h.deps, target), reason: "goodwill credit", target, expectedVersion: await versionOf(h.deps, target), input: { amountCents: 300 } };
+    /** Who each read of the account said it was for (the claims of Steward's token; the product verified it). */
+    const readsOfAccount = () =>
+      h.product!.requests.filter((r) => r.method === "GET" && r.url.endsWith(`/accounts/${accountId}`)).map((r) => {
+        const claims = decodeJwt(r.authorization!.replace(/^Bearer /, ""));
+        return { sub: claims.sub, ticketId: claims.ticketId };
+      });
+    const asked = { sub: actor.staffId, ticketId: req.ticketId };
+
+    h.product!.requests.length = 0;
+    await previewCommand(credit, req, h.deps);
+    const previewReads = readsOfAccount();
+    expect(previewReads.length).toBeGreaterThan(0);
+    expect(previewReads).toEqual(previewReads.map(() => asked));
+
+    h.product!.requests.length = 0;
+    await expect(runCommand(credit, req, h.deps)).resolves.toMatchObject({ outcome: "succeeded" });
+    const runReads = readsOfAccount();
+    expect(runReads.length).toBeGreaterThan(0);
+    expect(runReads).toEqual(runReads.map(() => asked));
   });
 });
 

@@ -33,6 +33,8 @@ export interface ProductRequest {
   url: string;
   /** Steward's end of the TCP connection: the same port again means a reused connection. */
   clientPort: number | undefined;
+  /** Steward's token for the request (who asks, from which ticket). */
+  authorization: string | undefined;
   arrivedAt: number;
   /** When the answer was sent (undefined while pending). */
   answeredAt?: number;
@@ -45,7 +47,7 @@ export async function startProductDirectory(options: { keys: GrantKeys; issuer: 
   const requests: ProductRequest[] = [];
   const app = express();
   app.use((req, res, next) => {
-    const seen: ProductRequest = { method: req.method, url: req.originalUrl, clientPort: req.socket.remotePort, arrivedAt: performance.now() };
+    const seen: ProductRequest = { method: req.method, url: req.originalUrl, clientPort: req.socket.remotePort, authorization: req.headers.authorization, arrivedAt: performance.now() };
     requests.push(seen);
     res.on("finish", () => void (seen.answeredAt = performance.now()));
     next();
