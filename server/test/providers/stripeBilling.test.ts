@@ -187,7 +187,12 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
   it("a wrong API key is misconfigured and not retried", async () => {
     const err = await failure(portFor({ STRIPE_SECRET_KEY: "sk_test_wrong" }).getBilling(account("cus_active")));
     expect(err).toMatchObject({ provider: "stripe", code: "misconfigured", status: 401, retryable: false });
-    expect(fake.requestsTo("GET", "/v1/customers/cus_active")).toHaveLength(1);
+    // The reads go out together and the first 401 answers the call: let the others land, and any retry (10 ms
+    // base backoff, 2 retries) come and go, before counting.
+    await fake.idle();
+    await new Promise((r) => setTimeout(r, 200));
+    await fake.idle();
+    expect(fake.requestsTo("GET", "/v1/customers/cus_active").map((r) => r.status)).toEqual([401]);
   });
 });
 
