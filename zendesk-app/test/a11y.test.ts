@@ -23,7 +23,10 @@ const openTicket = (ticketId: number, agent: string, locale: string) =>
 const dropped = [...new Set(droppedGardenSelectors().map((s) => s.replace(/::?[\w-]+(\([^)]*\))?/g, "").trim()).filter(Boolean))];
 
 async function expectAccessible(page: Page, frame: Frame, view: string): Promise<void> {
-  expect(await axeViolations(frame), view).toEqual([]);
+  // The pointer off the sidebar: a control left under it from the last click is judged in its resting colours.
+  await page.mouse.move(0, 0);
+  // As text, so a failure names the rule's elements and not only its id.
+  expect(JSON.stringify(await axeViolations(frame)), view).toBe("[]");
   // None of the Garden rules the build drops would style anything on this view (or the selector is unreadable).
   expect(dropped.length).toBeGreaterThan(50);
   const matching = await frame.evaluate((patterns) => patterns.filter((p) => { try { return document.querySelector(p) !== null; } catch { return true; } }), dropped);

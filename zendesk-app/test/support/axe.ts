@@ -20,7 +20,9 @@ export async function axeViolations(frame: Frame): Promise<AxeViolation[]> {
   // Evaluated through the debugging protocol, so the page's CSP (script-src 'self') does not apply.
   if (!(await frame.evaluate(() => "axe" in window))) await frame.evaluate(AXE_SOURCE);
   return frame.evaluate(async () => {
-    // Colours are judged once Garden's hover/focus transitions have finished, not half-way through one.
+    // Colours are judged once Garden's hover/focus transitions have finished, not half-way through one. Two frames
+    // first: a transition set off by the last click or focus move starts only when the next style pass runs.
+    await new Promise((frame) => requestAnimationFrame(() => requestAnimationFrame(frame)));
     await Promise.all(document.getAnimations().map((a) => a.finished.catch(() => undefined)));
     const axe = (window as unknown as { axe: { run(context: Document, options: object): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[] }> } }).axe;
     const result = await axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }, resultTypes: ["violations"] });
