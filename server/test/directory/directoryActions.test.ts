@@ -74,10 +74,15 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       return { status: row.status, seatsLicensed: row.seats_licensed, version: row.version };
     };
 
+    /** What the agent's sidebar does on opening a user: read their context, which refreshes Steward's copy from the directory. */
+    const loadAsAgent = async (userId: string) => {
+      const email = (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", userId).executeTakeFirstOrThrow()).email;
+      expect((await request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`)).status).toBe(200);
+    };
+
     it("user.role_change changes the role in the directory, once for a retried key, audited", async () => {
       // The agent loads the user first: another test may have moved the product's copy past Steward's cache.
-      const email = (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", USER).executeTakeFirstOrThrow()).email;
-      expect((await request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`)).status).toBe(200);
+      await loadAsAgent(USER);
       const before = await directoryUser(USER);
       const role = before!.role === "billing" ? "viewer" : "billing";
       const first = await act(h, "support_full", "user.role_change", { target: { type: "user", id: USER }, input: { role } }, { idempotencyKey: `dir-role-${mode}` });
@@ -156,6 +161,9 @@ describe.each(databaseKinds)("directory actions on %s", (kind) => {
       expect(res.body.code).toBe("stale_version");
       expect((await directoryUser(USER))?.role).toBe(before!.role);
       expect((await auditOf(h.deps, "user.role_change", USER)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("stale_version") });
+      // Reloading, as the 409 asks, takes the directory's version: the next write from this screen is not stale.
+      await loadAsAgent(USER);
+      expect(await versionOf(h.deps, target)).toBe((await directoryUser(USER))!.version);
     });
 
     it("GET /api/directory/settings gives the settings support may change, as the directory declares them", async () => {
