@@ -41,7 +41,7 @@ async function claimDue(deps: NoteDeps, limit: number, status: "queued" | "unkno
   return deps.database.db.transaction().execute(async (trx) => {
     const due = await trx.selectFrom("ticket_notes").select("id").where("status", "=", status).where("next_attempt_at", "<=", now).orderBy("next_attempt_at").limit(limit).forUpdate().skipLocked().execute();
     if (due.length === 0) return [];
-    return trx
+    const claimed = await trx
       .updateTable("ticket_notes")
       .set({ attempts: sql`attempts + 1`, next_attempt_at: new Date(now.getTime() + CLAIM_LEASE_MS) })
       .where(
@@ -51,6 +51,9 @@ async function claimDue(deps: NoteDeps, limit: number, status: "queued" | "unkno
       )
       .returningAll()
       .execute();
+    // RETURNING keeps no order: sent in the order they fell due, so a ticket shows a session's start before its end.
+    const rank = new Map(due.map((d, i) => [d.id, i]));
+    return claimed.sort((a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0));
   });
 }
 
