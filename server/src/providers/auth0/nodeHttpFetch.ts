@@ -56,10 +56,10 @@ export function nodeHttpFetch(): typeof fetch & { agents: { http: HttpAgent; htt
 function headersOf(init: HeadersInit | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   if (!init) return out;
-  if (init instanceof Headers || Array.isArray(init)) {
-    for (const [name, value] of init instanceof Headers ? init.entries() : init) out[name] = name in out ? `${out[name]}, ${value}` : value;
-    return out;
-  }
+  // forEach, not entries(): the build's ES-only lib types Headers without its iterators.
+  const add = (value: string, name: string) => { out[name] = name in out ? `${out[name]}, ${value}` : value; };
+  if (init instanceof Headers) { init.forEach(add); return out; }
+  if (Array.isArray(init)) { for (const [name, value] of init) add(value, name); return out; }
   for (const [name, value] of Object.entries(init)) if (value !== undefined && value !== null) out[name] = String(value);
   return out;
 }
