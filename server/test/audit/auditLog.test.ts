@@ -15,7 +15,7 @@ import { ManualClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
 import { createTestDatabase, databaseKinds } from "../support/databases.js";
-import { HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
+import { asSuperuser, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
 
 describe("the audit MACs (known answers, checked against an independent HMAC/HKDF implementation)", () => {
   const fixed = auditKeysFromSecret("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff");
@@ -199,6 +199,28 @@ describe.each(databaseKinds)("appendAudit on %s", (kind) => {
     const rest = await searchAudit(database.db, { ticketId: "5001" }, { limit: 2, cursor: page.nextCursor ?? "" });
     expect(rest.entries.map((e) => e.id)).toEqual([behind.id]);
     expect(rest.nextCursor).toBeNull();
+  });
+
+  it("a page that holds the last match exactly has no next cursor", async () => {
+    const ticketId = "5002";
+    for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry({ ticketId }), clock);
+    const all = await searchAudit(database.db, { ticketId }, { limit: 3 });
+    expect(all.entries).toHaveLength(3);
+    expect(all.nextCursor).toBeNull();
+    const first = await searchAudit(database.db, { ticketId }, { limit: 2 });
+    expect(first.nextCursor).not.toBeNull();
+  });
+
+  it("shows a seal with the entry it names only: a seal whose entry id was changed is not this entry's", async () => {
+    const ticketId = "5003";
+    const entry = await appendAudit(database.db, writeEntry({ ticketId }), clock);
+    await sealPending(database.db, keys);
+    const [sealed] = (await searchAudit(database.db, { ticketId }, { limit: 1 })).entries;
+    expect(sealed?.seal).not.toBeNull();
+    await asSuperuser(database.db, (su) => sql`update audit_seal set entry_id = ${"00000000-0000-4000-8000-000000000000"} where entry_seq = ${entry.seq}`.execute(su));
+    const [shown] = (await searchAudit(database.db, { ticketId }, { limit: 1 })).entries;
+    expect(shown?.id).toBe(entry.id);
+    expect(shown?.seal).toBeNull();
   });
 
   it("refuses an entry the database would store other than as MACed, naming the field (the read-back tripwire)", async () => {
