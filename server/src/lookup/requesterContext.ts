@@ -13,7 +13,7 @@ import { settle, unsettle } from "../settled.js";
 import { loadAccountAuditLines, loadRecentActivity, toActivityEvent, toAuditLine } from "./accountHistory.js";
 import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSummary.js";
 import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContext.js";
-import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
+import { candidateHits, resolveRequester, type RequesterUser, type Resolution } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
 import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
 import { isCached, mirrorAnswers, refreshAccount } from "../directory/readThrough.js";
@@ -233,9 +233,24 @@ async function readRequesterFromProduct(sources: ContextSources, query: ContextQ
   return accountId ? { accountId, failure } : undefined;
 }
 
-export async function buildRequesterContext(sources: ContextSources, query: ContextQuery): Promise<ContextResult> {
+/**
+ * The user a ticket's agent picked, when the query names none: read beside the requester's statement, so
+ * the usual case (no pick) costs no round trip of its own; a pick (several users share the email) costs a
+ * second read of the requester by the picked id.
+ */
+export type PickedUser = Promise<string | null>;
+
+async function resolveWithPick(sources: ContextSources, query: ContextQuery, picked: PickedUser): Promise<Resolution> {
+  const [userId, byQuery] = await Promise.all([picked, resolveRequester(sources.db, query)]);
+  return userId ? resolveRequester(sources.db, { ...query, userId }) : byQuery;
+}
+
+export async function buildRequesterContext(sources: ContextSources, asked: ContextQuery, picked: PickedUser = Promise.resolve(null)): Promise<ContextResult> {
+  // With the product's directory its round trip dominates: the pick is awaited first, as its lookups use it.
+  const pickFirst = isCached(sources) ? await picked : null;
+  const query = pickFirst ? { ...asked, userId: pickFirst } : asked;
   const accountRead = isCached(sources) ? await readRequesterFromProduct(sources, query) : undefined;
-  const resolution = await resolveRequester(sources.db, query);
+  const resolution = isCached(sources) || asked.userId ? await resolveRequester(sources.db, query) : await resolveWithPick(sources, query, picked);
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
   if (resolution.match === "unknown") {
     const closest = await searchDirectory(sources.db, { q: query.email.slice(0, 200), limit: 10 });
