@@ -13,7 +13,8 @@ import type { AccountSummaryRow } from "./accountSummary.js";
  * customer with its current subscription and invoices, and the account's open provider operations.
  * Each part is the same query the per-part readers run (accountSummary.ts, accountHistory.ts,
  * builtinIdentity.ts, builtinBilling.ts, providerOperations.ts), and the rows go through the same
- * functions, so the response is the same either way.
+ * functions, so the response is the same either way. With other providers (Auth0, Stripe) the parts
+ * Steward keeps still come in one statement of their own (loadStewardContextRows), beside the provider calls.
  */
 export interface BuiltinContextRows {
   account: AccountSummaryRow | null;
@@ -42,27 +43,11 @@ function withDates<T>(row: Json | null, columns: readonly string[]): T | null {
 }
 const allWithDates = <T>(rows: Json[] | null, columns: readonly string[]): T[] => (rows ?? []).map((r) => withDates<T>(r, columns) as T);
 
-export async function loadBuiltinContextRows(db: Kysely<DB>, user: { id: string; account_id: string; billing_customer_id: string | null }, now: Date): Promise<BuiltinContextRows> {
-  // Fixed parameter count (lists as arrays), so the named statement is one and the same for every request.
-  const { rows } = await sql<{
-    account: Json | null;
-    activity: Json[] | null;
-    audit: Json[] | null;
-    identity: Json | null;
-    active_sessions: number | string;
-    auth_events: Json[] | null;
-    customer: Json | null;
-    subscription: Json | null;
-    invoices: Json[] | null;
-    open_operations: Json[] | null;
-  }>`${preparedStatement("requester_context_builtin")}
-with cust as (
-  select c.* from billing_customers c where c.id = ${user.billing_customer_id}::text
-  union all
-  select c.* from billing_customers c where ${user.billing_customer_id}::text is null and c.account_id = ${user.account_id}::text
-  limit 1
-)
-select
+type UserRef = { id: string; account_id: string; billing_customer_id: string | null };
+
+/** The parts Steward keeps whatever the providers: the account with its counts, its activity and audit lines, its open operations. */
+function stewardParts(user: UserRef, now: Date) {
+  return sql`
   (select row_to_json(x) from (
      select a.*,
        (select count(*) from users u where u.account_id = a.id and u.status in ('active', 'invited')) as seats_used,
@@ -79,6 +64,54 @@ select
      select id, seq, occurred_at, action, actor_email, (select name from staff where staff.id = audit_log.actor_staff_id) as actor_name, ticket_id, outcome, reason
      from audit_log where target_account_id = ${user.account_id}::text and action <> all(${[...READ_ACTIONS]}::text[])
      order by seq desc limit ${HISTORY_LIMIT}) x) as audit,
+  (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
+     select operation_id, action, target_type, target_id, status, last_error, attempts, created_at, row_number() over (order by created_at desc) as n
+     from provider_operations where account_id = ${user.account_id}::text and status in ('pending', 'unknown', 'needs_review')
+     order by created_at desc limit ${OPEN_OPERATIONS_LIMIT}) x) as open_operations`;
+}
+
+type StewardJson = { account: Json | null; activity: Json[] | null; audit: Json[] | null; open_operations: Json[] | null };
+export type StewardRows = Pick<BuiltinContextRows, "account" | "activity" | "audit" | "openOperations">;
+
+function stewardRowsOf(r: StewardJson): StewardRows {
+  return {
+    account: withDates<AccountSummaryRow>(r.account, ["created_at", "updated_at", "retention_until"]),
+    activity: allWithDates(r.activity, ["occurred_at"]),
+    audit: allWithDates(r.audit, ["occurred_at"]),
+    openOperations: allWithDates(r.open_operations, ["created_at"]),
+  };
+}
+
+/**
+ * With Auth0 and Stripe (or any provider not in our tables) the parts Steward keeps are still read in one
+ * statement, beside the provider calls: one round trip instead of four.
+ */
+export async function loadStewardContextRows(db: Kysely<DB>, user: UserRef, now: Date): Promise<StewardRows> {
+  const { rows } = await sql<StewardJson>`${preparedStatement("requester_context_steward")} select ${stewardParts(user, now)}`.execute(db);
+  const r = rows[0];
+  if (!r) throw new Error("the requester context statement returned no row");
+  return stewardRowsOf(r);
+}
+
+export async function loadBuiltinContextRows(db: Kysely<DB>, user: UserRef, now: Date): Promise<BuiltinContextRows> {
+  // Fixed parameter count (lists as arrays), so the named statement is one and the same for every request.
+  const { rows } = await sql<
+    StewardJson & {
+      identity: Json | null;
+      active_sessions: number | string;
+      auth_events: Json[] | null;
+      customer: Json | null;
+      subscription: Json | null;
+      invoices: Json[] | null;
+    }
+  >`${preparedStatement("requester_context_builtin")}
+with cust as (
+  select c.* from billing_customers c where c.id = ${user.billing_customer_id}::text
+  union all
+  select c.* from billing_customers c where ${user.billing_customer_id}::text is null and c.account_id = ${user.account_id}::text
+  limit 1
+)
+select ${stewardParts(user, now)},
   (select row_to_json(x) from (
      select id, email, blocked, failed_login_count, locked_until, mfa_enrolled, mfa_methods, last_login_at from users where id = ${user.id}::text) x) as identity,
   (select count(*) from user_sessions where user_id = ${user.id}::text and revoked_at is null) as active_sessions,
@@ -93,25 +126,18 @@ select
      select id, number, status, amount_due_cents, amount_remaining_cents, attempt_count, next_payment_attempt, created_at,
        row_number() over (order by created_at desc, id desc) as n
      from billing_invoices where customer_id = (select id from cust)
-     order by created_at desc, id desc limit ${RECENT_INVOICES}) x) as invoices,
-  (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
-     select operation_id, action, target_type, target_id, status, last_error, attempts, created_at, row_number() over (order by created_at desc) as n
-     from provider_operations where account_id = ${user.account_id}::text and status in ('pending', 'unknown', 'needs_review')
-     order by created_at desc limit ${OPEN_OPERATIONS_LIMIT}) x) as open_operations
+     order by created_at desc, id desc limit ${RECENT_INVOICES}) x) as invoices
 `.execute(db);
   const r = rows[0];
   if (!r) throw new Error("the requester context statement returned no row");
   const stamps = ["created_at", "updated_at"] as const;
   return {
-    account: withDates<AccountSummaryRow>(r.account, [...stamps, "retention_until"]),
-    activity: allWithDates(r.activity, ["occurred_at"]),
-    audit: allWithDates(r.audit, ["occurred_at"]),
+    ...stewardRowsOf(r),
     identity: withDates<IdentityRow>(r.identity, ["locked_until", "last_login_at"]),
     activeSessions: Number(r.active_sessions),
     authEvents: allWithDates(r.auth_events, ["occurred_at"]),
     customer: withDates(r.customer, ["created_at"]),
     subscription: withDates(r.subscription, [...stamps, "trial_end", "current_period_end", "canceled_at"]),
     invoices: allWithDates(r.invoices, ["next_payment_attempt", "created_at"]),
-    openOperations: allWithDates(r.open_operations, ["created_at"]),
   };
 }

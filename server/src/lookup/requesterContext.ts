@@ -12,8 +12,8 @@ import { openOperationsOf } from "../reconcile/providerOperations.js";
 import { settle, unsettle } from "../settled.js";
 import { loadAccountAuditLines, loadRecentActivity, toActivityEvent, toAuditLine } from "./accountHistory.js";
 import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSummary.js";
-import { loadBuiltinContextRows, type BuiltinContextRows } from "./builtinContext.js";
-import { candidateHits, resolveRequester, type RequesterUser } from "./resolveRequester.js";
+import { loadBuiltinContextRows, loadStewardContextRows, type BuiltinContextRows, type StewardRows } from "./builtinContext.js";
+import { candidateHits, resolveRequester, type RequesterUser, type Resolution } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
 import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
 import { isCached, mirrorAnswers, refreshAccount } from "../directory/readThrough.js";
@@ -164,24 +164,48 @@ async function fetchParts(sources: ContextSources, user: RequesterUser, accountR
   }
   const { db, identity, billing, partTimeoutMs } = sources;
   const origin = originOf(sources);
-  const account = async () => {
-    if (accountRead?.failure) throw accountRead.failure.error;
-    // The product's account with all its users (seats, admins), into the cache the summary reads (unless read with the lookups).
-    if (!accountRead) await refreshAccount(sources, user.account_id);
-    const summary = await loadAccountSummary(db, user.account_id, sources.clock.now());
-    if (!summary) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
-    return summary;
+  // Steward's own parts in one statement, beside the provider calls (with the product's directory, once
+  // its account is in the cache). Too slow: those parts time out together. Any other failure: the
+  // per-part readers below say which parts fail and why.
+  const stewardRows: Promise<StewardRows | null> =
+    !isCached(sources) || accountRead
+      ? withDeadline(loadStewardContextRows(db, user, sources.clock.now()), partTimeoutMs).catch((err: unknown) => {
+          if (err instanceof PartTimeout) throw err;
+          sources.logger.warn({ err }, "requester context statement failed; reading the parts one by one");
+          return null;
+        })
+      : Promise.resolve(null);
+  const fromRows = <T>(read: (rows: StewardRows) => T, alone: () => Promise<T>) => async () => {
+    const rows = await stewardRows;
+    return rows ? read(rows) : alone();
   };
+  const account = fromRows(
+    (rows) => {
+      if (accountRead?.failure) throw accountRead.failure.error;
+      if (!rows.account) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
+      return accountSummaryOf(rows.account);
+    },
+    async () => {
+      if (accountRead?.failure) throw accountRead.failure.error;
+      // The product's account with all its users (seats, admins), into the cache the summary reads (unless read with the lookups).
+      if (!accountRead) await refreshAccount(sources, user.account_id);
+      const summary = await loadAccountSummary(db, user.account_id, sources.clock.now());
+      if (!summary) throw new Error(`account ${user.account_id} of user ${user.id} is missing`);
+      return summary;
+    },
+  );
   const start = <T>(work: () => Promise<T>) => withDeadline(Promise.resolve().then(work), partTimeoutMs);
   // The account's unsettled provider operations, read while the providers answer (not after them).
-  const openOperations = settle(openOperationsOf(db, user.account_id));
+  // Not a part: the statement too slow, they are read on their own (and a failure fails the request, as before).
+  const alone = () => openOperationsOf(db, user.account_id);
+  const openOperations = settle(stewardRows.then((rows) => rows?.openOperations ?? alone(), alone));
   // Started together: the slowest provider, not the sum of them, sets the response time.
   const [identityResult, accountResult, billingResult, activityResult, auditResult] = await Promise.allSettled([
     start(() => identity.getIdentity({ id: user.id, idpId: user.idp_id, email: user.email })),
     start(account),
     start(() => billing.getBilling({ id: user.account_id, billingCustomerId: user.billing_customer_id, subscriptionHint: user.billing_subscription_hint })),
-    start(() => loadRecentActivity(db, user.account_id)),
-    start(() => loadAccountAuditLines(db, user.account_id)),
+    start(fromRows((rows) => rows.activity.map(toActivityEvent), () => loadRecentActivity(db, user.account_id))),
+    start(fromRows((rows) => rows.audit.map(toAuditLine), () => loadAccountAuditLines(db, user.account_id))),
   ]);
   const failed: PartName[] = [];
   const toPart = <T>(name: PartName, result: PromiseSettledResult<T>) => {
@@ -233,9 +257,24 @@ async function readRequesterFromProduct(sources: ContextSources, query: ContextQ
   return accountId ? { accountId, failure } : undefined;
 }
 
-export async function buildRequesterContext(sources: ContextSources, query: ContextQuery): Promise<ContextResult> {
+/**
+ * The user a ticket's agent picked, when the query names none: read beside the requester's statement, so
+ * the usual case (no pick) costs no round trip of its own; a pick (several users share the email) costs a
+ * second read of the requester by the picked id.
+ */
+export type PickedUser = Promise<string | null>;
+
+async function resolveWithPick(sources: ContextSources, query: ContextQuery, picked: PickedUser): Promise<Resolution> {
+  const [userId, byQuery] = await Promise.all([picked, resolveRequester(sources.db, query)]);
+  return userId ? resolveRequester(sources.db, { ...query, userId }) : byQuery;
+}
+
+export async function buildRequesterContext(sources: ContextSources, asked: ContextQuery, picked: PickedUser = Promise.resolve(null)): Promise<ContextResult> {
+  // With the product's directory its round trip dominates: the pick is awaited first, as its lookups use it.
+  const pickFirst = isCached(sources) ? await picked : null;
+  const query = pickFirst ? { ...asked, userId: pickFirst } : asked;
   const accountRead = isCached(sources) ? await readRequesterFromProduct(sources, query) : undefined;
-  const resolution = await resolveRequester(sources.db, query);
+  const resolution = isCached(sources) || asked.userId ? await resolveRequester(sources.db, query) : await resolveWithPick(sources, query, picked);
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
   if (resolution.match === "unknown") {
     const closest = await searchDirectory(sources.db, { q: query.email.slice(0, 200), limit: 10 });

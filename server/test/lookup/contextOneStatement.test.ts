@@ -9,17 +9,27 @@ import { buildRequesterContext, type ContextSources } from "../../src/lookup/req
 import { BuiltinBilling } from "../../src/providers/builtin/builtinBilling.js";
 import { BuiltinIdentity } from "../../src/providers/builtin/builtinIdentity.js";
 import { insertOperation, openOperationsOf } from "../../src/reconcile/providerOperations.js";
+import { loadAccountAuditLines, loadRecentActivity } from "../../src/lookup/accountHistory.js";
+import { loadAccountSummary } from "../../src/lookup/accountSummary.js";
+import type { BillingPort, IdentityPort } from "../../src/providers/ports.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, lookupTestDeps, sessionFor, SETUP_TIMEOUT_MS, type TestDeps } from "./fixtures.js";
 
 /** Counts the statements the app sends (transaction begin/commit aside): the round trips a request costs. */
 class StatementCounter implements KyselyPlugin {
   count = 0;
+  /** Makes the statement named so fail (a thrown error) or answer late (ms), to see what the parts do then. */
+  trouble: { statement: string; fail?: Error; delayMs?: number } | null = null;
+  private readonly late = new WeakSet<object>();
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     this.count++;
+    const named = this.trouble && JSON.stringify(args.node).includes(`prepared:${this.trouble.statement} `);
+    if (named && this.trouble?.fail) throw this.trouble.fail;
+    if (named) this.late.add(args.queryId);
     return args.node;
   }
   async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.late.has(args.queryId)) await new Promise((resolve) => setTimeout(resolve, this.trouble?.delayMs ?? 0));
     return args.result;
   }
 }
@@ -105,5 +115,81 @@ describe.each(databaseKinds)("requester context in one statement on %s", (kind) 
     expect(res.body.billing.status).toBe("ok");
     // Part by part it was 13: staff, requester, account, activity, audit lines, 3 identity, 3 billing, audit entry, open operations.
     expect(counter.count).toBe(3);
+  });
+
+  /** Identity and billing answered from memory, as a remote provider would (no statement of ours): what the builtin adapters say for the user. */
+  async function remotePorts(userId: string, accountId: string) {
+    const user = await deps.database.db.selectFrom("users").innerJoin("accounts", "accounts.id", "users.account_id").select(["users.id", "users.idp_id", "users.email", "accounts.billing_customer_id"]).where("users.id", "=", userId).executeTakeFirstOrThrow();
+    const identitySummary = await deps.identity.getIdentity({ id: user.id, idpId: user.idp_id, email: user.email });
+    const billingSummary = await deps.billing.getBilling({ id: accountId, billingCustomerId: user.billing_customer_id });
+    // Only the reads are called here; a write would fail on the missing method.
+    const identity = { name: "auth0", getIdentity: async () => identitySummary } as Pick<IdentityPort, "name" | "getIdentity"> as IdentityPort;
+    const billing = { name: "stripe", getBilling: async () => billingSummary } as Pick<BillingPort, "name" | "getBilling"> as BillingPort;
+    return { identity, billing };
+  }
+
+  it("with remote providers, reads Steward's own parts in one statement that answers as the per-part readers do, for every demo user", async () => {
+    const users = await deps.database.db.selectFrom("users").select(["id", "email", "account_id"]).orderBy("id").execute();
+    for (const u of users) {
+      const remote = { ...sources(false), ...(await remotePorts(u.id, u.account_id)) };
+      const result = await buildRequesterContext(remote, { email: u.email, userId: u.id });
+      if (result.match !== "exact") throw new Error(`user ${u.id}: ${result.match}`);
+      expect(result.failedParts, u.id).toEqual([]);
+      const { account, activity, audit } = result.context;
+      expect(account, u.id).toEqual({ status: "ok", source: "steward", data: await loadAccountSummary(deps.database.db, u.account_id, deps.clock.now()) });
+      expect(activity, u.id).toEqual({ status: "ok", source: "steward", data: await loadRecentActivity(deps.database.db, u.account_id) });
+      expect(audit, u.id).toEqual({ status: "ok", source: "steward", data: await loadAccountAuditLines(deps.database.db, u.account_id) });
+      expect(result.openOperations, u.id).toEqual(await openOperationsOf(deps.database.db, u.account_id));
+    }
+  });
+
+  describe("with remote providers", () => {
+    let remoteApp: Express;
+    let remoteToken: string;
+    beforeAll(async () => {
+      remoteApp = createApp({ ...deps, ...(await remotePorts("usr_demo_001_1", "acc_demo_001")) });
+      remoteToken = await sessionFor(remoteApp, deps, AGENT.readOnly.zendeskUserId);
+    });
+    const get = () => request(remoteApp).get("/api/context").query({ email: "x@example.test", userId: "usr_demo_001_1" }).set("Authorization", `Bearer ${remoteToken}`).set("X-Ticket-Id", "1003");
+
+    it("costs three statements per request: requester, Steward's parts at once, audit entry", async () => {
+      expect((await get()).status).toBe(200);
+      counter.count = 0;
+      const res = await get();
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect([res.body.identity.source, res.body.billing.source, res.body.account.status, res.body.activity.status, res.body.audit.status]).toEqual(["auth0", "stripe", "ok", "ok", "ok"]);
+      // Part by part it was 7: requester, account, activity, audit lines, open operations, audit entry (and the pick when no user is named).
+      expect(counter.count).toBe(3);
+    });
+
+    it("when the statement fails, reads the parts one by one and answers the same", async () => {
+      const before = (await get()).body;
+      counter.trouble = { statement: "requester_context_steward", fail: new Error("injected statement failure") };
+      try {
+        const res = await get();
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        for (const part of ["identity", "account", "billing", "activity", "audit"] as const) expect(res.body[part], part).toEqual(before[part]);
+        expect(res.body.unresolvedOperations).toEqual(before.unresolvedOperations);
+        expect(res.body.unresolvedOperations).toEqual([expect.objectContaining({ operationId: "op_one_statement" })]);
+      } finally {
+        counter.trouble = null;
+      }
+    });
+
+    it("when the statement is too slow, Steward's parts say timeout and the providers' parts still answer", async () => {
+      const slowApp = createApp({ ...deps, ...(await remotePorts("usr_demo_001_1", "acc_demo_001")), config: { ...deps.config, CONTEXT_PART_TIMEOUT_MS: 150 } });
+      const slowToken = await sessionFor(slowApp, deps, AGENT.readOnly.zendeskUserId);
+      counter.trouble = { statement: "requester_context_steward", delayMs: 600 };
+      try {
+        const res = await request(slowApp).get("/api/context").query({ email: "x@example.test", userId: "usr_demo_001_1" }).set("Authorization", `Bearer ${slowToken}`).set("X-Ticket-Id", "1004");
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        expect([res.body.identity.status, res.body.billing.status]).toEqual(["ok", "ok"]);
+        for (const part of ["account", "activity", "audit"] as const) expect(res.body[part], part).toMatchObject({ status: "error", source: "steward", error: { code: "timeout" } });
+        // The open operations are not a part: read on their own when the statement is late.
+        expect(res.body.unresolvedOperations).toEqual([expect.objectContaining({ operationId: "op_one_statement" })]);
+      } finally {
+        counter.trouble = null;
+      }
+    });
   });
 });

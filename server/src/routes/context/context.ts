@@ -78,13 +78,16 @@ export function contextRoutes(deps: AppDeps): Router {
       before: guard(deps, "context.view", { cachedStaff: true }),
     },
     async ({ query: asked, req }) => {
-      // A pick made on this ticket (by anyone) applies unless the request names a user itself.
-      const pick = asked.userId ? null : await pickFor(deps.database.db, ticketIdOf(req), asked.email);
-      const query = pick ? { ...asked, userId: pick.userId } : asked;
+      // A pick made on this ticket (by anyone) applies unless the request names a user itself; it is read
+      // beside the requester (buildRequesterContext), not before.
+      const pickRead = asked.userId ? Promise.resolve(null) : pickFor(deps.database.db, ticketIdOf(req), asked.email);
       const result = await buildRequesterContext(
         { db: deps.database.db, identity: deps.identity, billing: deps.billing, directory: deps.directory, reader: { actor: requireActor(req), ticketId: ticketIdOf(req) }, clock: deps.clock, partTimeoutMs: deps.config.CONTEXT_PART_TIMEOUT_MS, logger: req.log ?? deps.logger },
-        query,
+        asked,
+        pickRead.then((p) => p?.userId ?? null),
       );
+      const pick = await pickRead;
+      const query = pick ? { ...asked, userId: pick.userId } : asked;
       await appendAudit(
         deps.database.db,
         { actor: requireActor(req), action: "context.view", ticketId: ticketIdOf(req), requestId: String(req.id ?? "") || null, ...lookupEntry(result, query) },
