@@ -104,7 +104,7 @@ async function main(): Promise<void> {
   };
   const unloaded = await withFakes(`context, fakes at ${LATENCY} ms, 1 connection`, 1, Math.min(DURATION, 8));
   await withFakes(`context, fakes at ${LATENCY} ms, ${CONNECTIONS} connections`, CONNECTIONS, DURATION);
-  const { failed, previews } = await fakes.ask({ cmd: "stats" });
+  const { failed, previews, late } = await fakes.ask({ cmd: "stats" });
   await remote.stop();
   await fakes.ask({ cmd: "close" });
   await fakes.worker.terminate();
@@ -132,6 +132,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${label.padEnd(46)} ${per(r.cpu.process).padStart(8)} ${per(r.cpu.app)} ${per(fake)} ${per(r.cpu.load)} ${per(r.cpu.process - r.cpu.app - fake - r.cpu.load)}\n`);
   }
   process.stdout.write(`provider calls answered with an error status: ${failed}\n`);
+  if (late) {
+    process.stdout.write(`fakes' answers sent after the ${LATENCY} ms set: p50 +${late.p50} ms, p99 +${late.p99} ms, max +${late.max} ms (${late.answers} answers; their thread's own queueing, which remote providers would not add)\n`);
+  }
   if (previews) {
     process.stdout.write(`Stripe invoice previews with fakes at ${LATENCY} ms: ${previews.beside} asked beside the subscription list (one round), ${previews.after} after its answer (two rounds: no subscription hint, or a stale one)\n`);
   }
@@ -142,7 +145,9 @@ async function main(): Promise<void> {
 
 type FakesCommand = { cmd: "latency"; ms: number } | { cmd: "stats" } | { cmd: "cpu" } | { cmd: "close" };
 /** `cpu`: the fakes' thread CPU ms so far. */
-type FakesReply = { env: Record<string, string>; failed: number; cpu: number; previews?: PreviewRounds };
+type FakesReply = { env: Record<string, string>; failed: number; cpu: number; previews?: PreviewRounds; late?: Lateness };
+/** How long after the set latency the fakes' answers went out (their one thread's queueing), ms. */
+type Lateness = { p50: number; p99: number; max: number; answers: number };
 /** Stripe's invoice previews since the latency was set: asked beside the subscription list (one round) or after its answer (two). */
 type PreviewRounds = { beside: number; after: number };
 
@@ -201,6 +206,14 @@ async function runFakes(requesters: Requester[]): Promise<void> {
     }
     return rounds;
   };
+  const lateness = (): Lateness => {
+    const late = [...auth0.requests, ...stripe.requests]
+      .filter((r) => r.at >= measuredFrom && r.sentAt !== undefined)
+      .map((r) => (r.sentAt ?? 0) - r.at - stripe.latencyMs)
+      .sort((a, b) => a - b);
+    const at = (p: number) => late[Math.min(late.length - 1, Math.floor(p * late.length))] ?? 0;
+    return { p50: at(0.5), p99: at(0.99), max: late.at(-1) ?? 0, answers: late.length };
+  };
   parentPort?.on("message", (command: FakesCommand) => {
     void (async () => {
       if (command.cmd === "latency") {
@@ -209,7 +222,7 @@ async function runFakes(requesters: Requester[]): Promise<void> {
         measuredFrom = Date.now();
       }
       if (command.cmd === "close") await Promise.all([auth0.close(), stripe.close()]);
-      parentPort?.postMessage({ env, failed: failed(), cpu: threadCpuMs(), ...(command.cmd === "stats" ? { previews: previewRounds() } : {}) } satisfies FakesReply);
+      parentPort?.postMessage({ env, failed: failed(), cpu: threadCpuMs(), ...(command.cmd === "stats" ? { previews: previewRounds(), late: lateness() } : {}) } satisfies FakesReply);
     })();
   });
   parentPort?.postMessage({ env, failed: 0, cpu: threadCpuMs() } satisfies FakesReply);

@@ -14,6 +14,8 @@ export interface RecordedRequest {
   body: unknown;
   status: number;
   responseBody: unknown;
+  /** When the answer was handed to the socket (ms since epoch); absent for a dropped request. */
+  sentAt?: number;
   /** How the fault injection changed this request, if it did. */
   fault?: "failed" | "delayed" | "dropped" | "applied-then-delayed" | "applied-then-failed";
   /** Stripe: answered from the idempotency store without doing anything. */
@@ -67,7 +69,11 @@ function take<T>(queue: Fault<T>[], req: FakeRequest): Fault<T> | undefined {
  * dropped responses) and a latency setting. Subclasses implement the provider's endpoints.
  */
 export abstract class HttpFake {
-  /** Added to every response, e.g. 100 ms to model a provider across the internet. */
+  /**
+   * Every answer is sent this long after its request arrived, e.g. 100 ms to model a provider across the
+   * internet. The request is handled on arrival and its answer held until then, so the fake's own work
+   * (one thread for every call) is inside the latency, as a remote service's servers are, not added to it.
+   */
   latencyMs = 0;
   readonly requests: RecordedRequest[] = [];
   /** Every request as it arrived, before any fault or answer (to see what is in flight). */
@@ -211,8 +217,6 @@ export abstract class HttpFake {
   }
 
   private async answer(request: FakeRequest, req: IncomingMessage, res: ServerResponse, at: number): Promise<void> {
-    if (this.latencyMs > 0) await sleep(this.latencyMs);
-
     let fault: RecordedRequest["fault"];
     let reply: FakeReply;
     let drop = false;
@@ -254,12 +258,16 @@ export abstract class HttpFake {
       reply = await this.route(request);
     }
 
-    this.requests.push({ at, ...request, status: drop ? 0 : reply.status, responseBody: reply.body, ...(fault ? { fault } : {}), ...(reply.replayed ? { replayed: true } : {}) });
+    const recorded: RecordedRequest = { at, ...request, status: drop ? 0 : reply.status, responseBody: reply.body, ...(fault ? { fault } : {}), ...(reply.replayed ? { replayed: true } : {}) };
+    this.requests.push(recorded);
+    const due = at + this.latencyMs - Date.now();
+    if (due > 0) await sleep(due);
     if (drop || res.destroyed) {
       req.socket.destroy();
       return;
     }
     const payload = reply.body === undefined ? "" : JSON.stringify(reply.body);
+    recorded.sentAt = Date.now();
     res.writeHead(reply.status, { ...(payload ? { "content-type": "application/json" } : {}), ...reply.headers });
     res.end(payload);
   }
