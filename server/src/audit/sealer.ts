@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { DB } from "../db/schema.js";
 import { chainLink, GENESIS_HASH, sealedEntryHash } from "./auditHash.js";
 import { toAuditEntry } from "./auditRow.js";
@@ -67,9 +67,10 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
       select pg_snapshot_xmin(pg_current_snapshot())::text as xmin,
         -- The new entries are few and found through the tx index; without fresh statistics on the month's
         -- partition (autovacuum off, or behind) the planner would scan the whole month and hash every
-        -- seal instead; and starting parallel workers would cost more than the few rows. Both for this
+        -- seal instead; and starting parallel workers, or compiling the plan (JIT, which a catch-up's
+        -- estimates would trigger: ~70 ms a round), would cost more than the few rows. All for this
         -- transaction only.
-        set_config('enable_seqscan', 'off', true) || set_config('max_parallel_workers_per_gather', '0', true) as plan,
+        set_config('enable_seqscan', 'off', true) || set_config('max_parallel_workers_per_gather', '0', true) || set_config('jit', 'off', true) as plan,
         (select horizon::text from audit_seal_state where id = 1) as horizon,
         h.chain_seq as head_seq, h.hash as head_hash, c.chain_seq as checkpoint_seq, c.created_at as checkpoint_at
       from (select 1) as one
@@ -81,38 +82,8 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
     const state = { horizon: first.horizon };
     const head = first.head_seq !== null && first.head_hash !== null ? { chain_seq: Number(first.head_seq), hash: first.head_hash } : undefined;
     const lastCheckpoint = first.checkpoint_seq !== null && first.checkpoint_at !== null ? { chain_seq: Number(first.checkpoint_seq), created_at: new Date(first.checkpoint_at) } : undefined;
-    const base = trx.selectFrom("audit_log as a").selectAll("a").where(sql<boolean>`a.tx >= ${state.horizon}::xid8`);
-    const unsealed = (from: typeof base) =>
-      from.where(({ not, exists, selectFrom }) => not(exists(selectFrom("audit_seal as s").select("s.chain_seq").whereRef("s.entry_seq", "=", "a.seq")))).orderBy("a.seq").limit(batchSize);
-    const resume = options.resume;
-    // In a catch-up the horizon stays put until the backlog is gone, so the plain query would step over every
-    // entry already sealed since, on every round (quadratic: hours for a 10M backlog). Resumed, it reads on
-    // from the last round's seq, plus whatever committed since that round's snapshot.
-    const rows = resume
-      ? await trx
-          .selectFrom(
-            // Each range ordered and limited on its own (a subquery each: a UNION's ORDER BY/LIMIT would apply to the whole).
-            trx
-              .selectFrom(
-                // Read on in seq order, each row checked on its own (a LATERAL with LIMIT is not turned into a
-                // join): as an anti-join the planner walked every seal, or the whole backlog, on each round.
-                base
-                  .leftJoinLateral((eb) => eb.selectFrom("audit_seal as s").select(sql<number>`1`.as("one")).whereRef("s.entry_seq", "=", "a.seq").limit(1).as("sealed"), (join) => join.onTrue())
-                  .where("sealed.one", "is", null)
-                  .where("a.seq", ">", resume.afterSeq)
-                  .orderBy("a.seq")
-                  .limit(batchSize)
-                  .as("later"),
-              )
-              .selectAll("later")
-              .unionAll(trx.selectFrom(unsealed(base.where("a.seq", "<=", resume.afterSeq).where(sql<boolean>`a.tx >= ${resume.xmin}::xid8`)).as("since")).selectAll("since"))
-              .as("a"),
-          )
-          .selectAll("a")
-          .orderBy("a.seq")
-          .limit(batchSize)
-          .execute()
-      : await unsealed(base).execute();
+    const read = options.resume ? await resumedRead(trx, state.horizon, options.resume, batchSize) : { rows: await unsealed(trx, state.horizon, batchSize), more: undefined, afterSeq: undefined };
+    const rows = read.rows;
 
     let chainSeq = head?.chain_seq ?? 0;
     let prevHash = head?.hash ?? GENESIS_HASH;
@@ -126,13 +97,57 @@ export async function sealRound(db: Kysely<DB>, keys: AuditKeys, options: SealOp
       return seal;
     });
     for (let i = 0; i < seals.length; i += INSERT_CHUNK) await trx.insertInto("audit_seal").values(seals.slice(i, i + INSERT_CHUNK)).execute();
-    const more = rows.length === batchSize;
+    const more = read.more ?? rows.length === batchSize;
     // A full batch may have left visible rows behind: keep the old horizon until a round takes them all.
     if (!more && horizonNow !== state.horizon) await trx.updateTable("audit_seal_state").set({ horizon: horizonNow }).where("id", "=", 1).execute();
     const checkpoint = chainSeq > 0 ? await maybeCheckpoint(trx, keys, lastCheckpoint, { chainSeq, headHash: prevHash }, now(), options) : null;
-    const last = rows.at(-1);
-    return { leader: true, sealed: seals.length, headSeq: chainSeq, more, checkpoint, ...(more && last ? { resume: { afterSeq: last.seq, xmin: horizonNow } } : {}) };
+    const afterSeq = read.afterSeq ?? rows.at(-1)?.seq;
+    return { leader: true, sealed: seals.length, headSeq: chainSeq, more, checkpoint, ...(more && afterSeq !== undefined ? { resume: { afterSeq, xmin: horizonNow } } : {}) };
   });
+}
+
+type AuditLogRow = Selectable<DB["audit_log"]>;
+
+/** Unsealed entries at or above the horizon (found through the tx index), in seq order; `upTo`: only those with seq at most `seq` and tx at or above `xmin`. */
+function unsealed(trx: Transaction<DB>, horizon: string, batchSize: number, upTo?: { seq: number; xmin: string }): Promise<AuditLogRow[]> {
+  let query = trx.selectFrom("audit_log as a").selectAll("a").where(sql<boolean>`a.tx >= ${horizon}::xid8`);
+  if (upTo) query = query.where("a.seq", "<=", upTo.seq).where(sql<boolean>`a.tx >= ${upTo.xmin}::xid8`);
+  return query
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom("audit_seal as s").select("s.chain_seq").whereRef("s.entry_seq", "=", "a.seq"))))
+    .orderBy("a.seq")
+    .limit(batchSize)
+    .execute();
+}
+
+/**
+ * A catch-up round's read. The horizon stays put until the backlog is gone, so "unsealed at or above the
+ * horizon" would step over every entry already sealed since, on every round (quadratic: hours for a 10M
+ * backlog). It reads on instead:
+ * - the next batchSize entries by seq after the last round's, each marked whether it still needs a seal
+ *   (a plain ordered index read, whatever the statistics say: with the check inside the LIMIT, a backlog
+ *   without fresh statistics was planned as a scan and sort of every entry, 30 s a round at 10M);
+ * - the entries committed since the last round's snapshot with a seq at or below where it stopped.
+ * `more` is true while the window was full, even if everything in it was sealed already, and the next
+ * round goes on after the last entry read, or taken when the batch filled first.
+ */
+async function resumedRead(trx: Transaction<DB>, horizon: string, resume: SealResume, batchSize: number): Promise<{ rows: AuditLogRow[]; more: boolean; afterSeq: number }> {
+  const window = await trx
+    .selectFrom(trx.selectFrom("audit_log as a").selectAll("a").where("a.seq", ">", resume.afterSeq).orderBy("a.seq").limit(batchSize).as("c"))
+    .selectAll("c")
+    .select(sql<boolean>`c.tx >= ${horizon}::xid8 and not exists (select 1 from audit_seal s where s.entry_seq = c.seq)`.as("pending"))
+    .orderBy("c.seq")
+    .execute();
+  const since = await unsealed(trx, horizon, batchSize, { seq: resume.afterSeq, xmin: resume.xmin });
+  const later = window.filter((r) => r.pending).map(({ pending: _, ...row }) => row as AuditLogRow);
+  // Late commits first: every one of them has a lower seq than the window's.
+  const all = [...since, ...later];
+  if (all.length >= batchSize) {
+    const rows = all.slice(0, batchSize);
+    // Possibly below where the last round stopped (late commits filled the batch): the window then reads
+    // those left over again, as it reads every entry after afterSeq.
+    return { rows, more: true, afterSeq: rows.at(-1)?.seq ?? resume.afterSeq };
+  }
+  return { rows: all, more: window.length === batchSize, afterSeq: window.at(-1)?.seq ?? resume.afterSeq };
 }
 
 /** `last` is the newest checkpoint, read with the round's start (only the lock holder writes checkpoints). */

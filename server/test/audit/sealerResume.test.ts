@@ -73,6 +73,18 @@ describe.each(databaseKinds)("sealing a backlog in resumed rounds, on %s", (kind
     expect(stored).toEqual([3, 8, 9, 10].map((n) => ({ chain_seq: n, entry_count: n })));
   });
 
+  it("a resumed round whose window holds only sealed entries says more and reads on after them, and the new ones further on are sealed once", async () => {
+    for (let i = 0; i < 12; i++) await appendAudit(database.db, writeEntry({ reason: `sealed already ${i}` }), systemClock);
+    const done = await sealRound(database.db, keys, { batchSize: 50 });
+    const seqs = (await database.db.selectFrom("audit_log").select("seq").orderBy("seq").execute()).map((r) => r.seq);
+    for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry({ reason: `new ${i}` }), systemClock);
+    // As if the last round had stopped at the first entry: the next five are all sealed.
+    const round = await sealRound(database.db, keys, { batchSize: 5, resume: { afterSeq: seqs[0] ?? 0, xmin: done.resume?.xmin ?? "0" } });
+    expect(round).toMatchObject({ leader: true, sealed: 0, more: true, resume: { afterSeq: seqs[5] } });
+    expect((await sealPending(database.db, keys, { batchSize: 5, resume: round.resume })).sealed).toBe(3);
+    await expectSealedOnce(database, 15);
+  });
+
   it("a resumed round still finds an entry written after the last round's snapshot with a lower seq than where it stopped", async () => {
     for (let i = 0; i < 20; i++) await appendAudit(database.db, writeEntry({ reason: `backlog ${i}` }), systemClock);
     const first = await sealRound(database.db, keys, { batchSize: 5 });
@@ -142,5 +154,28 @@ describe("an entry committed between two rounds of a catch-up, on postgres", () 
     // It became visible after the first round: chained after the ten that round took.
     const chain = await database.db.selectFrom("audit_seal").select(["chain_seq", "entry_seq"]).where("entry_seq", "=", openSeq).executeTakeFirstOrThrow();
     expect(chain.chain_seq).toBeGreaterThan(10);
+  });
+
+  it("more late entries than a batch: the round takes a batch of them, the next reads on from there, and every entry is sealed once", async () => {
+    await resetAuditLog(database.db);
+    let releaseOpen!: () => void;
+    let written!: () => void;
+    const wrote = new Promise<void>((resolve) => (written = resolve));
+    const open = database.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 7; i++) await appendAudit(trx, writeEntry({ reason: `late ${i}` }), systemClock);
+      written();
+      await new Promise<void>((resolve) => (releaseOpen = resolve));
+    });
+    await wrote;
+    for (let i = 0; i < 30; i++) await appendAudit(database.db, writeEntry({ reason: `backlog ${i}` }), systemClock);
+    const first = await sealRound(database.db, keys, { batchSize: 10 });
+    releaseOpen();
+    await open;
+    const next = await sealRound(database.db, keys, { batchSize: 5, resume: first.resume });
+    expect(next).toMatchObject({ sealed: 5, more: true });
+    // Five of the seven late ones, all below where the first round stopped: the next round reads on from the fifth.
+    expect(next.resume!.afterSeq).toBeLessThan(first.resume!.afterSeq);
+    await sealPending(database.db, keys, { batchSize: 5, resume: next.resume });
+    await expectSealedOnce(database, 37);
   });
 });
