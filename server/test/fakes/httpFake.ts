@@ -260,8 +260,8 @@ export abstract class HttpFake {
 
     const recorded: RecordedRequest = { at, ...request, status: drop ? 0 : reply.status, responseBody: reply.body, ...(fault ? { fault } : {}), ...(reply.replayed ? { replayed: true } : {}) };
     this.requests.push(recorded);
-    const due = at + this.latencyMs - Date.now();
-    if (due > 0) await sleep(due);
+    // A timer can fire a millisecond early by the wall clock: wait until the latency has surely passed.
+    while (Date.now() < at + this.latencyMs) await sleep(at + this.latencyMs - Date.now());
     if (drop || res.destroyed) {
       req.socket.destroy();
       return;
