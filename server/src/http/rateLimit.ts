@@ -6,6 +6,7 @@ import { systemActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { auditWriteFailed } from "../audit/failClosed.js";
 import { recordDenial } from "../auth/recordDenial.js";
+import { bearerToken, verifySessionToken } from "../auth/sessionToken.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "./problem.js";
 
@@ -90,7 +91,9 @@ function tooMany(kind: string, scope: "agent" | "ip", points: number, windowSeco
  * window: the counter is shared and incremented atomically, so exactly one request in all processes
  * sees `points + 1`, and only that one is audited.
  */
-async function take(rl: RateLimiterAbstract, key: string): Promise<{ res: RateLimiterRes; first: boolean } | null> {
+type Hit = { res: RateLimiterRes; first: boolean } | null;
+
+async function take(rl: RateLimiterAbstract, key: string): Promise<Hit> {
   try {
     await rl.consume(key);
     return null;
@@ -113,12 +116,39 @@ export function createRateLimits(deps: AppDeps): RateLimits {
   };
   const window = c.RATE_LIMIT_WINDOW_SECONDS;
   const counted = new WeakSet<Request>();
+  /** An agent's count started beside the client's (byIp), for checkAgent to take up. */
+  const early = new WeakMap<Request, Promise<{ staffId: string; hit: Hit }>>();
+
+  /**
+   * A request with a session token counts against its agent's limit in the same round trip as its client's:
+   * the token is verified here only to learn whose request it is (authenticate verifies it again and
+   * decides), so two counters cost one database round trip on every signed-in request, not two in series.
+   */
+  const startAgentCount = (req: Request): void => {
+    if (!req.headers.authorization) return;
+    let token: string;
+    try {
+      token = bearerToken(req.headers.authorization);
+    } catch {
+      return;
+    }
+    const kind = agentLimitOf(req);
+    const counting = verifySessionToken(token, deps).then(
+      async (session) => ({ staffId: session.staffId, hit: await take(agent[kind], session.staffId) }),
+      // Not a valid session: nothing counted here; authenticate refuses it.
+      () => ({ staffId: "", hit: null }),
+    );
+    // Awaited by checkAgent; a request that never gets there must not leave a rejection unhandled.
+    counting.catch(() => undefined);
+    early.set(req, counting);
+  };
 
   const byIp: RequestHandler = async (req, res, next) => {
     try {
       if (UNLIMITED.has(req.path)) return next();
       const client = req.ip ?? req.socket.remoteAddress ?? "unknown";
       const classes: IpLimit[] = isLogin(req) ? ["all", "logins"] : ["all"];
+      if (classes.length === 1) startAgentCount(req);
       for (const kind of classes) {
         const hit = await take(ip[kind], client);
         if (!hit) continue;
@@ -160,7 +190,9 @@ export function createRateLimits(deps: AppDeps): RateLimits {
       if (counted.has(req)) return;
       counted.add(req);
       const kind = agentLimitOf(req);
-      const hit = await take(agent[kind], actor.staffId);
+      const started = await early.get(req);
+      early.delete(req);
+      const hit = started?.staffId === actor.staffId ? started.hit : await take(agent[kind], actor.staffId);
       if (!hit) return;
       const problem = tooMany(kind, "agent", agent[kind].points, window, hit.res);
       req.log?.warn({ limit: kind, staffId: actor.staffId }, "rate limit reached");

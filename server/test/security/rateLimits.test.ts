@@ -1,10 +1,14 @@
-import { sql, type Kysely } from "kysely";
+import express from "express";
+import { sql, type CompiledQuery, type Kysely } from "kysely";
 import request from "supertest";
 import { afterAll, describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
 import type { DB } from "../../src/db/schema.js";
+import { authenticate } from "../../src/auth/authenticate.js";
+import { createRateLimits } from "../../src/http/rateLimit.js";
+import { problemMiddleware } from "../../src/http/problem.js";
 import { DEMO_AGENTS, seedDemoData } from "../../src/seed/demo.js";
 import { useHarness, type Harness } from "../actions/harness.js";
 import { createTestDatabase, databaseKinds, testConfig } from "../support/databases.js";
@@ -92,6 +96,52 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     expect(reads).toEqual([200, 200, 200, 200]);
     expect((await request(h.app).get("/api/audit/export?format=ndjson").set("Authorization", `Bearer ${readOnly}`)).status).toBe(429);
   });
+
+  // PostgreSQL only: PGlite counts in memory, with no round trip to overlap.
+  if (kind === "postgres") {
+    it("a signed-in request's agent count goes beside its client count: the agent's statement starts before the client's is answered", async () => {
+      const { id, token } = await newAgent("support_full");
+      const counters = h.deps.database.counters!;
+      const started: string[] = [];
+      let agentStarted = () => {};
+      const agentStart = new Promise<void>((resolve) => (agentStarted = resolve));
+      let overlapped: boolean | undefined;
+      // The client's counter is held after it ran until the agent's has started (5 s at most): in series, it never would.
+      const gated = new Proxy(counters, {
+        get(target, prop, receiver) {
+          if (prop !== "executeQuery") return Reflect.get(target, prop, receiver) as unknown;
+          return async (query: CompiledQuery) => {
+            const key = String(query.parameters[0]);
+            started.push(key);
+            if (key.startsWith(`steward:agent:reads:${id}`)) agentStarted();
+            const result = await target.executeQuery(query);
+            if (key.startsWith("steward:ip:all:") && overlapped === undefined) {
+              overlapped = await Promise.race([agentStart.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5_000))]);
+            }
+            return result;
+          };
+        },
+      });
+      const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters: gated } });
+      const app = express();
+      app.use(limits.byIp);
+      app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
+        res.json({ ok: true });
+      });
+      app.use(problemMiddleware);
+
+      expect((await request(app).get("/api/session").set("Authorization", `Bearer ${token}`)).status).toBe(200);
+      expect(overlapped).toBe(true);
+      // Counted once each, though the token was read twice (here and by checkAgent).
+      expect(started.filter((k) => k.startsWith(`steward:agent:reads:${id}`))).toHaveLength(1);
+      expect(started.filter((k) => k.startsWith("steward:ip:all:"))).toHaveLength(1);
+      // No valid session: the client is counted, no agent is.
+      started.length = 0;
+      const forged = `${token.slice(0, -4)}AAAA`;
+      expect((await request(app).get("/api/session").set("Authorization", `Bearer ${forged}`)).status).toBe(401);
+      expect(started).toEqual([expect.stringMatching(/^steward:ip:all:/)]);
+    });
+  }
 
   it("bad sign-ins are limited per client address, audited once per window by Steward itself", async () => {
     const before = (await limitAudits(h)).filter((a) => a.actor_system === "rate_limiter").length;
