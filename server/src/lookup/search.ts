@@ -105,10 +105,34 @@ export async function similarTerms(db: Kysely<DB>, words: string[]): Promise<Sim
 const KNOWN_WORD_SIMILARITY = "0.6";
 const UNKNOWN_WORD_SIMILARITY = "0.3";
 
-/** Folded with the same function the indexes use, so "Zoë" and "ZOE" meet "zoe". */
+/**
+ * Folded with the same function the indexes use, so "Zoë" and "ZOE" meet "zoe". Most queries are plain
+ * ASCII, which folds to its lower case: those are folded here, without a round trip, once this database
+ * has been seen to fold every printable ASCII character that way (its ctype decides; checked once).
+ */
 export async function foldQuery(db: Kysely<DB>, q: string): Promise<string> {
+  if (PRINTABLE_ASCII_ONLY.test(q) && (await asciiFoldsToLowerCase(db))) return q.toLowerCase();
+  return sqlFold(db, q);
+}
+
+async function sqlFold(db: Kysely<DB>, q: string): Promise<string> {
   const row = (await sql<{ f: string | null }>`${preparedStatement("search_fold")} select steward_fold(${q}) as f`.execute(db)).rows[0];
   return row?.f ?? "";
+}
+
+const PRINTABLE_ASCII_ONLY = /^[\x20-\x7e]*$/;
+const PRINTABLE_ASCII = Array.from({ length: 0x7f - 0x20 }, (_, i) => String.fromCharCode(0x20 + i)).join("");
+const asciiChecks = new WeakMap<Kysely<DB>, Promise<boolean>>();
+
+/** Whether steward_fold is toLowerCase on printable ASCII in this database; a failed check is tried again next time. */
+export function asciiFoldsToLowerCase(db: Kysely<DB>): Promise<boolean> {
+  let check = asciiChecks.get(db);
+  if (!check) {
+    check = sqlFold(db, PRINTABLE_ASCII).then((folded) => folded === PRINTABLE_ASCII.toLowerCase());
+    check.catch(() => asciiChecks.delete(db));
+    asciiChecks.set(db, check);
+  }
+  return check;
 }
 
 export async function searchDirectory(db: Kysely<DB>, query: SearchQuery): Promise<SearchResults> {

@@ -1,10 +1,12 @@
-import { sql } from "kysely";
+import fc from "fast-check";
+import { sql, type Kysely } from "kysely";
 import type { Express } from "express";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SearchHit } from "../../../shared/schemas/context.js";
 import { createApp } from "../../src/app.js";
-import { foldQuery, searchDirectory, searchStatement, similarTerms } from "../../src/lookup/search.js";
+import type { DB } from "../../src/db/schema.js";
+import { asciiFoldsToLowerCase, foldQuery, searchDirectory, searchStatement, similarTerms } from "../../src/lookup/search.js";
 import { allBranches, fuzzyWords } from "../../src/lookup/searchBranches.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, addAccount, addUser, lookupTestDeps, sessionFor, SETUP_TIMEOUT_MS, type TestDeps } from "./fixtures.js";
@@ -48,6 +50,36 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
     const rival = byName.find((h) => h.id === "usr_t_mara_name");
     expect(rival?.matchedOn).toBe("name_fuzzy");
     expect(rival?.score).toBeLessThan(3);
+  });
+
+  it("folds a plain-ASCII query as the database's steward_fold does, without asking it; anything else is folded by the database", async () => {
+    const db = deps.database.db;
+    const dbFold = async (q: string) => (await sql<{ f: string }>`select steward_fold(${q}) as f`.execute(db)).rows[0]!.f;
+    expect(await asciiFoldsToLowerCase(db)).toBe(true);
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: fc.constantFrom(...Array.from({ length: 95 }, (_, i) => String.fromCharCode(32 + i))), maxLength: 40 }), async (q) => {
+        expect(await foldQuery(db, q)).toBe(await dbFold(q));
+      }),
+      { numRuns: 150 },
+    );
+    // Not plain ASCII: the database folds (accents, and characters whose lower case differs by locale).
+    for (const q of ["Zoë MÜLLER", "ÆSIR", "İstanbul", "tab\there"]) expect(await foldQuery(db, q)).toBe(await dbFold(q));
+    expect(await foldQuery(db, "Zoë")).toBe("zoe");
+  });
+
+  it("folds in the database when its steward_fold is not lower case on ASCII (checked once per connection pool)", async () => {
+    const rollback = new Error("rollback");
+    await expect(
+      deps.database.db.transaction().execute(async (tx) => {
+        const schema = (await sql<{ s: string }>`select n.nspname as s from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.proname = 'steward_fold'`.execute(tx)).rows[0]!.s;
+        await sql`create or replace function ${sql.id(schema)}.steward_fold(text) returns text language sql immutable as $$ select pg_catalog.upper($1) $$`.execute(tx);
+        const folds = tx as unknown as Kysely<DB>;
+        expect(await asciiFoldsToLowerCase(folds)).toBe(false);
+        expect(await foldQuery(folds, "John Carter")).toBe("JOHN CARTER");
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
+    expect(await foldQuery(deps.database.db, "John Carter")).toBe("john carter");
   });
 
   it("finds john@ when the agent types jhon@", async () => {
