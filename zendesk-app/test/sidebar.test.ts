@@ -115,6 +115,28 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("signs in once per sidebar load when the agent moves between tickets (the desk page's outbox keeps its own session)", async () => {
+    const page = await newPage();
+    const signIns: string[] = [];
+    page.on("request", (r) => {
+      const path = new URL(r.url()).pathname;
+      if (r.method() === "POST" && ["/app", "/api/session", "/zendesk/api/zaf-token"].includes(path)) signIns.push(path);
+    });
+    await page.goto(`${steward.zendeskUrl}?ticket=1001&agent=9002&locale=en-US`);
+    for (const [load, ticket] of [[1, 1001], [2, 1002], [3, 1003]] as const) {
+      if (load > 1) await page.click(`#tickets button[data-ticket="${ticket}"]`);
+      await page.waitForSelector(`body[data-sidebar-loads="${load}"]`);
+      await (await sidebarFrame(page, WAIT_MS)).waitForSelector('[data-testid="user"], [data-testid="candidates"], [role="alert"]');
+      await page.waitForSelector("#outbox li");
+    }
+    const count = (path: string) => signIns.filter((p) => p === path).length;
+    expect(count("/app")).toBe(3);
+    // The outbox's session: one exchange, on the first ticket only.
+    expect(count("/api/session")).toBe(1);
+    expect(count("/zendesk/api/zaf-token")).toBe(4);
+    await page.close();
+  });
+
   it("re-fetches the context when the requester's email changes on the ticket", async () => {
     const other = await requesterOf(steward, 1002);
     const { page, frame } = await openTicket(steward, 1001, "9002");

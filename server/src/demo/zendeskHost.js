@@ -202,19 +202,42 @@
     list.replaceChildren(...(notes.length ? notes.map((/** @type {any} */ n) => el("li", { class: "note", "data-note": String(n.id) }, [n.body])) : [el("li", { class: "muted" }, ["No internal notes yet."])]));
   }
 
+  /**
+   * The outbox needs a Steward session: the page signs in as the chosen agent, as the sidebar does, once per
+   * agent and not on every ticket view (each sign-in counts against the client's sign-in limit).
+   * @type {Map<string, Promise<string>>}
+   */
+  const outboxSessions = new Map();
+  function outboxSession() {
+    const agentId = state.agentId;
+    let session = outboxSessions.get(agentId);
+    if (!session) {
+      session = (async () => {
+        const { token } = await json("/zendesk/api/zaf-token", {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ zendeskUserId: agentId, ticketId: state.ticket.id }),
+        });
+        return (await json("/api/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) })).sessionToken;
+      })();
+      session.catch(() => outboxSessions.delete(agentId));
+      outboxSessions.set(agentId, session);
+    }
+    return session;
+  }
+
   // The demo outbox: the customer mail Steward queued (GET /api/demo/outbox, demo mode only).
   async function showOutbox() {
     const list = document.getElementById("outbox");
     if (!list) return;
     try {
-      // The outbox needs a Steward session: the page signs in as the chosen agent, as the sidebar does.
-      const { token } = await json("/zendesk/api/zaf-token", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ zendeskUserId: state.agentId, ticketId: state.ticket.id }),
+      const read = async () => json("/api/demo/outbox?limit=20", { headers: { Authorization: `Bearer ${await outboxSession()}` } });
+      // A kept session that has expired (or whose agent changed role) is dropped and signed in again, once.
+      const { mail } = await read().catch((/** @type {any} */ err) => {
+        if (err.status !== 401) throw err;
+        outboxSessions.delete(state.agentId);
+        return read();
       });
-      const { sessionToken } = await json("/api/session", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
-      const { mail } = await json("/api/demo/outbox?limit=20", { headers: { Authorization: `Bearer ${sessionToken}` } });
       list.replaceChildren(
         ...(mail.length
           ? mail.map((/** @type {any} */ m) => el("li", { class: "mail", "data-mail": m.id }, [el("strong", {}, [m.subject]), ` → ${m.to} (${m.status}${m.ticketId ? `, ticket #${m.ticketId}` : ""})\n`, m.bodyText]))
