@@ -232,7 +232,7 @@
     if (!list) return;
     try {
       const read = async () => json("/api/demo/outbox?limit=20", { headers: { Authorization: `Bearer ${await outboxSession()}` } });
-      // A kept session that has expired (or whose agent changed role) is dropped and signed in again, once.
+      // A kept session that has expired is dropped and signed in again, once.
       const { mail } = await read().catch((/** @type {any} */ err) => {
         if (err.status !== 401) throw err;
         outboxSessions.delete(state.agentId);
