@@ -4,7 +4,7 @@ import type { AppDeps } from "../deps.js";
 import type { Staff } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 import { findStaffById, toStaffActor } from "../staff/staffQueries.js";
-import { bearerToken, SessionTokenError, verifySessionToken, type SessionClaims } from "./sessionToken.js";
+import { bearerToken, SessionTokenError, verifyRequestSession, type SessionClaims } from "./sessionToken.js";
 import "./requestActor.js";
 
 export interface AuthenticateOptions {
@@ -24,7 +24,7 @@ export interface AuthenticateOptions {
 export function authenticate(deps: AppDeps, options: AuthenticateOptions = {}): RequestHandler {
   return async (req, _res, next) => {
     try {
-      const session = await verifySessionToken(bearerToken(req.headers.authorization), deps);
+      const session = await verifyRequestSession(req, bearerToken(req.headers.authorization), deps);
       const cached = options.cachedStaff ? deps.staffCache?.get(session.staffId) : undefined;
       const actor = setActor(req, session, cached ?? (await freshStaff(deps, session)), cached !== undefined);
       if (options.cachedStaff && deps.staffCache) {

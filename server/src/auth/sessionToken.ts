@@ -35,8 +35,21 @@ export interface SessionClaims {
   expiresAt: Date;
 }
 
-function secretOf(config: Config): Uint8Array {
-  return new TextEncoder().encode(config.SESSION_SECRET);
+/** One imported HMAC key per secret: given raw bytes, jose imports the key again on every sign and verify. */
+const keys = new Map<string, Promise<CryptoKey>>();
+
+function secretOf(config: Config): Promise<CryptoKey> {
+  const secret = config.SESSION_SECRET ?? "";
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    // A failed import is not kept: the next call tries again.
+    key.catch(() => keys.delete(secret));
+    // A process has one secret; only tests hold many, and a few dozen keys are plenty to keep.
+    if (keys.size >= 32) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
 }
 
 /** Signs a session (HS256, SESSION_SECRET) bound to the Zendesk account, the installation and the staff member. */
@@ -56,14 +69,14 @@ export async function issueSessionToken(
     .setJti(randomUUID())
     .setIssuedAt(now)
     .setExpirationTime(exp)
-    .sign(secretOf(deps.config));
+    .sign(await secretOf(deps.config));
   return { token, expiresAt: new Date(exp * 1000) };
 }
 
 export async function verifySessionToken(token: string, deps: { config: Config; clock: Clock }): Promise<SessionClaims> {
   const trust = zafBinding(deps.config);
   try {
-    const { payload } = await jwtVerify(token, secretOf(deps.config), {
+    const { payload } = await jwtVerify(token, await secretOf(deps.config), {
       algorithms: ["HS256"],
       typ: SESSION_TYP,
       issuer: trust.issuer,
@@ -81,6 +94,20 @@ export async function verifySessionToken(token: string, deps: { config: Config; 
     if (err instanceof SessionTokenError) throw err;
     throw new SessionTokenError(tokenFailureOf(err), { cause: err });
   }
+}
+
+const verifiedFor = new WeakMap<object, { token: string; claims: Promise<SessionClaims> }>();
+
+/**
+ * verifySessionToken, once per request and token: the rate limiter reads the session to count the agent
+ * and authenticate reads it to decide, and both get this one verification (its result or its error).
+ */
+export function verifyRequestSession(req: object, token: string, deps: { config: Config; clock: Clock }): Promise<SessionClaims> {
+  const seen = verifiedFor.get(req);
+  if (seen?.token === token) return seen.claims;
+  const claims = verifySessionToken(token, deps);
+  verifiedFor.set(req, { token, claims });
+  return claims;
 }
 
 /** The bearer token of a request, or a `missing` error. */

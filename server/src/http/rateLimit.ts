@@ -6,7 +6,7 @@ import { systemActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { auditWriteFailed } from "../audit/failClosed.js";
 import { recordDenial } from "../auth/recordDenial.js";
-import { bearerToken, verifySessionToken } from "../auth/sessionToken.js";
+import { bearerToken, verifyRequestSession } from "../auth/sessionToken.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "./problem.js";
 
@@ -121,8 +121,8 @@ export function createRateLimits(deps: AppDeps): RateLimits {
 
   /**
    * A request with a session token counts against its agent's limit in the same round trip as its client's:
-   * the token is verified here only to learn whose request it is (authenticate verifies it again and
-   * decides), so two counters cost one database round trip on every signed-in request, not two in series.
+   * the token is verified here to learn whose request it is (authenticate takes up the same verification
+   * and decides), so two counters cost one database round trip on every signed-in request, not two in series.
    */
   const startAgentCount = (req: Request): void => {
     if (!req.headers.authorization) return;
@@ -133,7 +133,7 @@ export function createRateLimits(deps: AppDeps): RateLimits {
       return;
     }
     const kind = agentLimitOf(req);
-    const counting = verifySessionToken(token, deps).then(
+    const counting = verifyRequestSession(req, token, deps).then(
       async (session) => ({ staffId: session.staffId, hit: await take(agent[kind], session.staffId) }),
       // Not a valid session: nothing counted here; authenticate refuses it.
       () => ({ staffId: "", hit: null }),

@@ -1,7 +1,7 @@
 import type { Request } from "express";
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, SessionTokenError, verifySessionToken } from "../../src/auth/sessionToken.js";
+import { bearerToken, issueSessionToken, SESSION_MAX_AGE_HOURS, SessionTokenError, verifyRequestSession, verifySessionToken } from "../../src/auth/sessionToken.js";
 import { requireActor } from "../../src/auth/requestActor.js";
 import { tokenFailureOf } from "../../src/auth/tokenErrors.js";
 import { ManualClock } from "../../src/clock.js";
@@ -105,6 +105,34 @@ describe("session token checks", () => {
     for (const header of [undefined, "", "Bearer", "Bearer ", "Basic abc", "Bearerabc", "Bearer abc def", "Bearer a\u00e9b", "xBearer abc"]) {
       expect(() => bearerToken(header), String(header)).toThrow(expect.objectContaining({ code: "missing" }));
     }
+  });
+});
+
+describe("one verification per request", () => {
+  it("the rate limiter and authenticate share one verification of a request's token, its result or its error", async () => {
+    const deps = { config, clock: clockAt(T0 + 60) };
+    const req = {};
+    const first = verifyRequestSession(req, FIXED_SESSION, deps);
+    expect(verifyRequestSession(req, FIXED_SESSION, deps)).toBe(first);
+    await expect(first).resolves.toMatchObject({ staffId: "stf_demo_full" });
+    // Another request, or another token on the same request, is verified on its own.
+    expect(verifyRequestSession({}, FIXED_SESSION, deps)).not.toBe(first);
+    const tampered = `${FIXED_SESSION.slice(0, -2)}AA`;
+    const refused = verifyRequestSession(req, tampered, deps);
+    expect(refused).not.toBe(first);
+    await expect(refused).rejects.toMatchObject({ code: "bad_signature" });
+    await expect(verifyRequestSession(req, tampered, deps)).rejects.toMatchObject({ code: "bad_signature" });
+  });
+
+  it("a key imported for one secret never verifies a token signed with another", async () => {
+    const other = testConfig({ SESSION_SECRET: "another-session-secret-0123456789abcdefgh", ZENDESK_SUBDOMAIN: "acme", ZAF_INSTALLATION_ID: "123456" });
+    const mine = await issueSessionToken({ config, clock: clockAt(T0) }, { staffId: "stf_demo_full", zendeskUserId: "9002" });
+    const theirs = await issueSessionToken({ config: other, clock: clockAt(T0) }, { staffId: "stf_demo_full", zendeskUserId: "9002" });
+    // Both keys imported and cached by now; each secret still verifies only its own tokens.
+    await expect(verifySessionToken(mine.token, { config, clock: clockAt(T0 + 60) })).resolves.toMatchObject({ staffId: "stf_demo_full" });
+    await expect(verifySessionToken(theirs.token, { config: other, clock: clockAt(T0 + 60) })).resolves.toMatchObject({ staffId: "stf_demo_full" });
+    await expect(verifySessionToken(theirs.token, { config, clock: clockAt(T0 + 60) })).rejects.toMatchObject({ code: "bad_signature" });
+    await expect(verifySessionToken(mine.token, { config: other, clock: clockAt(T0 + 60) })).rejects.toMatchObject({ code: "bad_signature" });
   });
 });
 
