@@ -1,5 +1,6 @@
 import { sql, type Kysely } from "kysely";
 import type { ContextQuery, SearchHit } from "../../../shared/schemas/context.js";
+import { preparedStatement } from "../db/database.js";
 import type { DB, User } from "../db/schema.js";
 import { userHit } from "./search.js";
 
@@ -24,22 +25,36 @@ export type Resolution =
 /** More than this many users behind one email is a data problem; the agent gets the first ones. */
 const MAX_CANDIDATES = 20;
 
-function usersQuery(db: Kysely<DB>) {
+/**
+ * The users columns by name, not `u.*`: the requester is read by a named statement (planned once per
+ * connection), and a column a later migration adds must not change its result type under it. The build
+ * fails while one is missing here: the rows are typed as RequesterUser, which has every column of User.
+ */
+const USER_COLUMNS = [
+  "u.id", "u.account_id", "u.email", "u.name", "u.role", "u.status", "u.idp_id", "u.last_login_at", "u.failed_login_count",
+  "u.locked_until", "u.blocked", "u.mfa_enrolled", "u.mfa_methods", "u.impersonation_protected", "u.created_at", "u.updated_at",
+  "u.version", "u.directory_version", "u.directory_staff", "u.directory_settings",
+] as const;
+
+function usersQuery(db: Kysely<DB>, statement: string) {
   return db
     .selectFrom("users as u")
+    .modifyFront(preparedStatement(statement))
     .innerJoin("accounts as a", "a.id", "u.account_id")
     // No round trip of its own: the billing part can ask Stripe's invoice preview beside the subscription list.
     .leftJoin("billing_subscription_hints as h", "h.customer_id", "a.billing_customer_id")
-    .selectAll("u")
+    .select(USER_COLUMNS)
     .select(["a.name as account_name", "a.billing_customer_id", "h.subscription_id as billing_subscription_hint"]);
 }
 
 export async function resolveRequester(db: Kysely<DB>, requester: ContextQuery): Promise<Resolution> {
   const email = requester.email.toLowerCase();
-  // One statement: the users with the requester's email, and the picked user (first) when there is one.
-  const rows = await usersQuery(db)
-    .where((eb) => eb.or([eb(eb.fn("lower", ["u.email"]), "=", email), ...(requester.userId ? [eb("u.id", "=", requester.userId)] : [])]))
-    .$if(requester.userId !== undefined, (q) => q.orderBy(sql`u.id = ${requester.userId ?? ""}`, "desc"))
+  // One statement: the users with the requester's email, and the picked user (first) when there is one;
+  // two shapes, so two named statements (a named statement's text never varies).
+  const userId = requester.userId || undefined;
+  const rows: RequesterUser[] = await usersQuery(db, userId ? "requester_by_email_or_user" : "requester_by_email")
+    .where((eb) => eb.or([eb(eb.fn("lower", ["u.email"]), "=", email), ...(userId ? [eb("u.id", "=", userId)] : [])]))
+    .$if(userId !== undefined, (q) => q.orderBy(sql`u.id = ${userId ?? ""}`, "desc"))
     .orderBy("u.account_id", "asc")
     .orderBy("u.id", "asc")
     .limit(MAX_CANDIDATES + 1)

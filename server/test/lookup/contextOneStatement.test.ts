@@ -1,5 +1,5 @@
 import type { Express } from "express";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import { sql, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from "kysely";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ContextQuery } from "../../../shared/schemas/context.js";
@@ -115,6 +115,25 @@ describe.each(databaseKinds)("requester context in one statement on %s", (kind) 
     expect(res.body.billing.status).toBe("ok");
     // Part by part it was 13: staff, requester, account, activity, audit lines, 3 identity, 3 billing, audit entry, open operations.
     expect(counter.count).toBe(3);
+  });
+
+  // PostgreSQL keeps a named statement per connection and refuses to run it once its result type has changed.
+  it.runIf(kind === "postgres")("the requester and the ticket's pick are named statements that a column added to users does not break", async () => {
+    const view = (userId?: string) =>
+      request(app)
+        .get("/api/context")
+        .query({ email: "ana.almeida@acme.example", ...(userId ? { userId } : {}) })
+        .set("Authorization", `Bearer ${token}`)
+        .set("X-Ticket-Id", "1005");
+    const shapes = async () => [(await view()).status, (await view("usr_demo_001_1")).status];
+    // Each shape runs (and is prepared) on the pool's connections before the table changes under them.
+    for (let i = 0; i < 4; i++) expect(await shapes()).toEqual([200, 200]);
+    await sql`alter table users add column zz_added_later integer`.execute(deps.database.db);
+    try {
+      for (let i = 0; i < 4; i++) expect(await shapes()).toEqual([200, 200]);
+    } finally {
+      await sql`alter table users drop column zz_added_later`.execute(deps.database.db);
+    }
   });
 
   /** Identity and billing answered from memory, as a remote provider would (no statement of ours): what the builtin adapters say for the user. */

@@ -3,6 +3,7 @@ import { ContextQuery, RequesterContext, RequesterPickBody } from "../../../../s
 import type { Kysely } from "kysely";
 import type { DB } from "../../db/schema.js";
 import { appendAudit, type AuditInput } from "../../audit/auditLog.js";
+import { preparedStatement } from "../../db/database.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
@@ -50,6 +51,8 @@ async function pickFor(db: Kysely<DB>, ticketId: string | null, email: string) {
   if (!ticketId) return null;
   const row = await db
     .selectFrom("ticket_requester_picks as p")
+    // Read on every ticket view: a named statement, planned once per connection.
+    .modifyFront(preparedStatement("ticket_requester_pick"))
     .leftJoin("staff as s", "s.id", "p.picked_by_staff_id")
     .select(["p.user_id", "p.picked_at", "p.requester_email", "s.name", "s.email"])
     .where("p.ticket_id", "=", ticketId)
