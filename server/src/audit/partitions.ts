@@ -29,8 +29,44 @@ export async function ensureMonthPartition(executor: Kysely<DB> | Transaction<DB
   const months = monthsOf(executor);
   const month = monthOf(occurredAt);
   if (months.has(month)) return;
-  await sql`select audit_log_add_month(${`${month}-01`}::date)`.execute(executor);
-  months.add(month);
+  const create = () => sql`select audit_log_add_month(${`${month}-01`}::date)`.execute(executor);
+  if (executor.isTransaction) {
+    // Created in this transaction, and gone if it rolls back: not something to share with other appenders.
+    await create();
+    months.add(month);
+    return;
+  }
+  // An autocommit statement: appenders that arrive while it runs wait for it rather than each asking again,
+  // so a burst of entries reaches the shared INSERT (auditLog.ts) together instead of one by one.
+  const creating = creatingOf(executor);
+  let pending = creating.get(month);
+  if (!pending) {
+    pending = create().then(
+      () => {
+        months.add(month);
+        creating.delete(month);
+      },
+      (err: unknown) => {
+        creating.delete(month);
+        throw err;
+      },
+    );
+    creating.set(month, pending);
+  }
+  await pending;
+}
+
+/** Month creations under way outside any transaction, per database (same key as knownMonths). */
+const creatingMonths = new WeakMap<DialectAdapter, Map<string, Promise<void>>>();
+
+function creatingOf(executor: Kysely<DB>): Map<string, Promise<void>> {
+  const adapter = executor.getExecutor().adapter;
+  let creating = creatingMonths.get(adapter);
+  if (!creating) {
+    creating = new Map();
+    creatingMonths.set(adapter, creating);
+  }
+  return creating;
 }
 
 /**

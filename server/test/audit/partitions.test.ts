@@ -1,4 +1,4 @@
-import { Migrator, sql, type Kysely } from "kysely";
+import { Migrator, sql, type Kysely, type KyselyPlugin } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { entryMac } from "../../src/audit/auditHash.js";
@@ -93,6 +93,28 @@ describe.each(databaseKinds)("audit_log partitions on %s", (kind) => {
     expect(rows.map((r) => r.part)).toEqual(["audit_log_y2031m07"]);
     await sealPending(database.db, keys);
     expect((await verifyAuditChain(database.db, keys, { mode: "full" })).ok).toBe(true);
+  });
+
+  it("appends that arrive together outside a transaction ask for a new month once, and then share INSERTs", async () => {
+    const statements = { addMonth: 0, inserts: 0 };
+    const counting: KyselyPlugin = {
+      transformQuery: ({ node }) => {
+        if (JSON.stringify(node).includes("audit_log_add_month")) statements.addMonth++;
+        if (node.kind === "InsertQueryNode") statements.inserts++;
+        return node;
+      },
+      transformResult: async ({ result }) => result,
+    };
+    // Same database, so the same months known and the same appenders, with its statements counted.
+    const db = database.db.withPlugin(counting);
+    clock.set("2032-05-05T05:00:00.000Z");
+    const entries = await Promise.all(Array.from({ length: 20 }, (_, i) => appendAudit(db, writeEntry({ reason: `burst ${i}` }), clock)));
+    expect(new Set(entries.map((e) => e.id)).size).toBe(20);
+    // One after another, each of the twenty asked for the month itself and reached the INSERTs one by one.
+    expect(statements.addMonth).toBe(1);
+    // The first two go at once, alone (two INSERTs in flight at most); the other eighteen share the next.
+    expect(statements.inserts).toBeLessThanOrEqual(3);
+    expect(await partitionsOf(database.db)).toContain("audit_log_y2032m05");
   });
 
   it("the sealer keeps the month of the time given and the next one ready, across a year's end", async () => {
