@@ -25,6 +25,7 @@ import * as m032 from "./migrations/032_console_cap_index.js";
 import * as m033 from "./migrations/033_requester_picks.js";
 import * as m035 from "./migrations/035_audit_flags.js";
 import * as m036 from "./migrations/036_subscription_hints.js";
+import * as m037 from "./migrations/037_account_changes_index.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -54,6 +55,7 @@ export const migrations: Record<string, Migration> = {
   "033_requester_picks": m033,
   "035_audit_flags": m035,
   "036_subscription_hints": m036,
+  "037_account_changes_index": m037,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -3,7 +3,7 @@ import type { DB, BillingCustomersTable, BillingSubscriptionsTable, ProviderOper
 import { preparedStatement } from "../db/database.js";
 import { AUTH_EVENT_TYPES, RECENT_AUTH_EVENTS, type AuthEventRow, type IdentityRow } from "../providers/builtin/builtinIdentity.js";
 import { RECENT_INVOICES, type InvoiceRow } from "../providers/builtin/builtinBilling.js";
-import { HISTORY_LIMIT, READ_ACTIONS } from "./accountHistory.js";
+import { accountChangesSql, HISTORY_LIMIT } from "./accountHistory.js";
 import type { AccountSummaryRow } from "./accountSummary.js";
 
 /**
@@ -60,10 +60,7 @@ function stewardParts(user: UserRef, now: Date) {
        row_number() over (order by occurred_at desc, id desc) as n
      from activity_events where account_id = ${user.account_id}::text
      order by occurred_at desc, id desc limit ${HISTORY_LIMIT}) x) as activity,
-  (select json_agg(x order by x.seq desc) from (
-     select id, seq, occurred_at, action, actor_email, (select name from staff where staff.id = audit_log.actor_staff_id) as actor_name, ticket_id, outcome, reason
-     from audit_log where target_account_id = ${user.account_id}::text and action <> all(${[...READ_ACTIONS]}::text[])
-     order by seq desc limit ${HISTORY_LIMIT}) x) as audit,
+  (select json_agg(x order by x.seq desc) from (${accountChangesSql(user.account_id, HISTORY_LIMIT)}) x) as audit,
   (select json_agg(to_jsonb(x) - 'n' order by x.n) from (
      select operation_id, action, target_type, target_id, status, last_error, attempts, created_at, row_number() over (order by created_at desc) as n
      from provider_operations where account_id = ${user.account_id}::text and status in ('pending', 'unknown', 'needs_review')
