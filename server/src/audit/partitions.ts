@@ -14,15 +14,23 @@ const knownMonths = new WeakMap<DialectAdapter, Set<string>>();
 
 const monthOf = (occurredAt: string) => occurredAt.slice(0, 7);
 
-function monthsOf(executor: Kysely<DB> | Transaction<DB>): Set<string> {
+/** This database's entry of a per-database map, made on first use. */
+function perDatabase<T>(map: WeakMap<DialectAdapter, T>, executor: Kysely<DB> | Transaction<DB>, make: () => T): T {
   const adapter = executor.getExecutor().adapter;
-  let months = knownMonths.get(adapter);
-  if (!months) {
-    months = new Set();
-    knownMonths.set(adapter, months);
+  let value = map.get(adapter);
+  if (value === undefined) {
+    value = make();
+    map.set(adapter, value);
   }
-  return months;
+  return value;
 }
+
+const monthsOf = (executor: Kysely<DB> | Transaction<DB>) => perDatabase(knownMonths, executor, () => new Set<string>());
+
+/** Month creations under way outside any transaction, per database (same key as knownMonths). */
+const creatingMonths = new WeakMap<DialectAdapter, Map<string, Promise<void>>>();
+
+const creatingOf = (executor: Kysely<DB>) => perDatabase(creatingMonths, executor, () => new Map<string, Promise<void>>());
 
 /** Makes sure the month of `occurredAt` (ISO, UTC) has its partition; one round trip the first time per month, none after. */
 export async function ensureMonthPartition(executor: Kysely<DB> | Transaction<DB>, occurredAt: string): Promise<void> {
@@ -54,19 +62,6 @@ export async function ensureMonthPartition(executor: Kysely<DB> | Transaction<DB
     creating.set(month, pending);
   }
   await pending;
-}
-
-/** Month creations under way outside any transaction, per database (same key as knownMonths). */
-const creatingMonths = new WeakMap<DialectAdapter, Map<string, Promise<void>>>();
-
-function creatingOf(executor: Kysely<DB>): Map<string, Promise<void>> {
-  const adapter = executor.getExecutor().adapter;
-  let creating = creatingMonths.get(adapter);
-  if (!creating) {
-    creating = new Map();
-    creatingMonths.set(adapter, creating);
-  }
-  return creating;
 }
 
 /**
