@@ -112,6 +112,7 @@ export class ProviderCaller {
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         reject(new ProviderError({ provider: this.provider, code: "timeout", operation, message: `${operation} took longer than ${timeoutMs} ms` }));
+        // Made here if not yet, so a call that asks for its signal only after the timeout gets it aborted.
         (controller ??= new AbortController()).abort();
       }, timeoutMs);
     });
