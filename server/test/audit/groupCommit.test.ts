@@ -3,7 +3,6 @@ import { sql } from "kysely";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appendAudit, type AppendedAuditEntry } from "../../src/audit/auditLog.js";
-import { ensureMonthPartition } from "../../src/audit/partitions.js";
 import { AuditWriteFailed } from "../../src/audit/failClosed.js";
 import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
@@ -25,20 +24,10 @@ async function rowsByReason(database: Database) {
   return database.db.selectFrom("audit_log").select(["seq", "id", "reason", sql<string>`tx::text`.as("tx")]).orderBy("seq").execute();
 }
 
-/**
- * This process learns the month's partition before the burst: otherwise each of the burst's appends asks the
- * database for it first, their answers come back one by one, and the entries reach the shared INSERT at
- * different moments (the marked entry could then go alone, by timing).
- */
-async function knowThisMonth(database: Database): Promise<void> {
-  await ensureMonthPartition(database.db, systemClock.now().toISOString());
-}
-
 describe.each(databaseKinds)("appends that arrive together, on %s", (kind) => {
   let database: Database;
   beforeAll(async () => {
     database = await createTestDatabase(kind);
-    await knowThisMonth(database);
   }, HOOK_TIMEOUT);
   afterAll(async () => {
     await database.close();
@@ -134,7 +123,6 @@ describe("a connection lost during a shared INSERT, on postgres", () => {
   let database: Database;
   beforeAll(async () => {
     database = await createTestDatabase("postgres");
-    await knowThisMonth(database);
   }, HOOK_TIMEOUT);
   afterAll(async () => {
     await database.close();
