@@ -72,8 +72,13 @@ const PREPARED_MARK = /^(?:select )?\/\* prepared:([a-z0-9_]+) \*\//;
  */
 export function preparedStatement(name: string): RawBuilder<unknown> {
   // Used in front of a raw statement, or as a select builder's modifyFront(preparedStatement(…)).
+  return sql.raw(preparedMark(name));
+}
+
+/** The mark itself, for SQL text that does not go through a query builder (see preparedStatement). */
+export function preparedMark(name: string): string {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`prepared statement name ${name}: use a-z, 0-9 and _`);
-  return sql.raw(`/* prepared:${name} */`);
+  return `/* prepared:${name} */`;
 }
 
 /** Statements that change nothing: run again on another connection, they cannot apply twice. */

@@ -6,6 +6,7 @@ import { systemActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { auditWriteFailed } from "../audit/failClosed.js";
 import { recordDenial } from "../auth/recordDenial.js";
+import { preparedMark } from "../db/database.js";
 import { bearerToken, verifyRequestSession } from "../auth/sessionToken.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "./problem.js";
@@ -38,13 +39,15 @@ export function agentLimitOf(req: Request): AgentLimit {
 }
 
 /**
- * rate-limiter-flexible's PostgreSQL store speaks node-postgres' `query({text, values})`; this runs it
- * through Kysely, so it gets the same pool, timeouts and fault handling as every other query.
+ * rate-limiter-flexible's PostgreSQL store speaks node-postgres' `query({name, text, values})`; this runs it
+ * through Kysely, so it gets the same pool, timeouts and fault handling as every other query. The names it
+ * gives its fixed statements (the upsert every request makes) are kept: planned once per connection.
  */
 function kyselyStoreClient(db: AppDeps["database"]["db"]) {
   return {
-    query: async (q: { text: string; values?: unknown[] }) => {
-      const result = await db.executeQuery(CompiledQuery.raw(q.text, q.values ?? []));
+    query: async (q: { name?: string; text: string; values?: unknown[] }) => {
+      const text = q.name ? `${preparedMark(q.name.toLowerCase().replace(/[^a-z0-9_]/g, "_"))} ${q.text.trimStart()}` : q.text;
+      const result = await db.executeQuery(CompiledQuery.raw(text, q.values ?? []));
       return { rows: result.rows, rowCount: result.rows.length || Number(result.numAffectedRows ?? 0) };
     },
   };

@@ -1,7 +1,8 @@
 import express from "express";
+import pg from "pg";
 import { sql, type CompiledQuery, type Kysely } from "kysely";
 import request from "supertest";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
@@ -142,6 +143,26 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
       expect(started).toEqual([expect.stringMatching(/^steward:ip:all:/)]);
     });
   }
+
+  // PostgreSQL only: PGlite counts in memory.
+  it.runIf(kind === "postgres")("the counter's upsert goes to the driver as the named statement rate-limiter-flexible gives it: planned once per connection, not parsed on every request", async () => {
+    const { token } = await newAgent("support_read_only");
+    const sent: unknown[] = [];
+    const original = pg.Client.prototype.query;
+    const query = vi.spyOn(pg.Client.prototype, "query").mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      sent.push(args[0]);
+      return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      expect((await request(h.app).get("/api/search?q=x").set("Authorization", `Bearer ${token}`)).status).toBe(200);
+    } finally {
+      query.mockRestore();
+    }
+    const upserts = sent.filter((q) => JSON.stringify(q).includes('INSERT INTO \\"rate_limits\\"'));
+    // The client's count and the agent's.
+    expect(upserts).toHaveLength(2);
+    for (const q of upserts) expect(q).toMatchObject({ name: "rate_limits_rlflx_upsert" });
+  });
 
   it("bad sign-ins are limited per client address, audited once per window by Steward itself", async () => {
     const before = (await limitAudits(h)).filter((a) => a.actor_system === "rate_limiter").length;
