@@ -26,7 +26,8 @@ import { benchArgs, wholeNumberArg } from "./benchArgs.js";
 const HELP = `usage: npm run bench:audit -- [options]
 
 Fills the audit log and times what matters: appends from concurrent writers (the real appendAudit, with the
-sealer running as the server runs it), the sealing lag (commit → sealed), a bulk load written exactly as
+sealer running as the server runs it) beside the same writers committing a bare one-row INSERT (this machine's
+ceiling for the pattern, same run), the sealing lag (commit → sealed), a bulk load written exactly as
 appendAudit writes (same MAC, sealed by the same sealer), a full verify, and every search filter.
 
   --database URL   PostgreSQL server to use (a scratch database is created there and dropped); default PGlite in a temp dir
@@ -158,6 +159,36 @@ async function timeAppends(database: Database, count: number, writers: number): 
   latencies.sort((a, b) => a - b);
   const lags = [...committedAt].map(([seq, t]) => Math.max(0, (sealedAt.get(seq) ?? Infinity) - t)).sort((a, b) => a - b);
   return { rate: latencies.length / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95), lagP50: percentile(lags, 50), lagP99: percentile(lags, 99), lagMax: lags.at(-1) ?? 0 };
+}
+
+/**
+ * The database's own ceiling for this write pattern, in the same run: the same writers on the same pool, each
+ * committing a one-row INSERT of the entry's size into a table with only a primary key (no MAC, no trigger, no
+ * search indexes). What a machine's disk and database can commit moves from machine to machine; appendAudit's
+ * rate is read against this, as the HTTP benchmarks' figures are read against bare Express.
+ */
+async function timeBareCommits(database: Database, count: number, writers: number): Promise<{ rate: number; p50: number; p95: number }> {
+  const { db } = database;
+  await sql`create table if not exists bench_bare_commit (id bigserial primary key, body jsonb not null)`.execute(db);
+  const body = JSON.stringify(syntheticInput());
+  const latencies: number[] = [];
+  try {
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        for (let i = 0; i < Math.ceil(count / writers); i++) {
+          const t = performance.now();
+          await sql`insert into bench_bare_commit (body) values (${body}::jsonb)`.execute(db);
+          latencies.push(performance.now() - t);
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    latencies.sort((a, b) => a - b);
+    return { rate: latencies.length / seconds, p50: percentile(latencies, 50), p95: percentile(latencies, 95) };
+  } finally {
+    await sql`drop table if exists bench_bare_commit`.execute(db);
+  }
 }
 
 /**
@@ -319,14 +350,19 @@ async function main(): Promise<void> {
     // A reused database has entries already: its append figures would not be comparable, so none are taken.
     const single = values.reuse ? undefined : await timeAppends(database, Math.min(2000, APPENDS), 1);
     const concurrent = values.reuse ? undefined : await timeAppends(database, APPENDS, WRITERS);
+    const bareSingle = values.reuse ? undefined : await timeBareCommits(database, Math.min(2000, APPENDS), 1);
+    const bareConcurrent = values.reuse ? undefined : await timeBareCommits(database, APPENDS, WRITERS);
     const appended = Number((await database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll().as("n")).executeTakeFirst())?.n ?? 0);
     const bulk = appended < ENTRIES ? await bulkLoad(database, ENTRIES - appended) : { loadRate: 0, sealRate: await finishLoad(database) };
+    const bare = (name: string, f: { rate: number; p50: number; p95: number } | undefined) => (f ? [name, f.rate.toFixed(0), ms(f.p50), ms(f.p95), "-", "-", "-"] : [name, "-", "-", "-", "-", "-", "-"]);
     const row = (name: string, f: AppendFigures | undefined) => (f ? [name, f.rate.toFixed(0), ms(f.p50), ms(f.p95), ms(f.lagP50), ms(f.lagP99), ms(f.lagMax)] : [name, "-", "-", "-", "-", "-", "-"]);
     printTable(
       ["write path", "entries/s", "p50 ms", "p95 ms", "seal lag p50 ms", "p99 ms", "max ms"],
       [
         row("appendAudit, 1 writer", single),
         row(`appendAudit, ${WRITERS} writers`, concurrent),
+        bare("bare INSERT + commit, 1 writer (ceiling)", bareSingle),
+        bare(`bare INSERT + commit, ${WRITERS} writers (ceiling)`, bareConcurrent),
         ["bulk load (same rows and MACs as appendAudit)", bulk.loadRate.toFixed(0), "-", "-", "-", "-", "-"],
         ["sealer catching up on the bulk load", bulk.sealRate.toFixed(0), "-", "-", "-", "-", "-"],
       ],
