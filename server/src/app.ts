@@ -63,7 +63,7 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
   );
   app.use(securityHeaders(deps.config));
   app.use(noStore);
-  // Before the body is read: a flood costs one counter update per request, nothing more.
+  // Before the body is read: a flood costs one counter update per request, and none once this process has seen the limit reached.
   if (deps.rateLimits) app.use(deps.rateLimits.byIp);
   app.use(express.json({ limit: "64kb" }));
   app.use(express.urlencoded({ extended: false, limit: "64kb" }));

@@ -70,6 +70,9 @@ function limiter(deps: AppDeps, name: string, points: number): RateLimiterAbstra
     duration,
     // A database fault must not turn every request into a 500: this process counts alone until it is back.
     insuranceLimiter: new RateLimiterMemory({ keyPrefix, points, duration }),
+    // Once the shared count says a key is over, this process refuses it until the window ends without asking
+    // again: a flood past the limit costs the database nothing more. Other processes still count in the table.
+    inMemoryBlockOnConsumed: points + 1,
   });
 }
 

@@ -164,6 +164,50 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     for (const q of upserts) expect(q).toMatchObject({ name: "rate_limits_rlflx_upsert" });
   });
 
+  it.runIf(kind === "postgres")("once this process has seen an agent over the limit it refuses them for the rest of the window without asking the database; another process still counts in the table", async () => {
+    const { id, token } = await newAgent("support_full");
+    const key = `steward:agent:reads:${id}`;
+    /** A limiter as one Steward process has it, with the counter statements it sends noted by key. */
+    const processLimits = () => {
+      const sent: string[] = [];
+      const counters = h.deps.database.counters!;
+      const watched = new Proxy(counters, {
+        get(target, prop, receiver) {
+          if (prop !== "executeQuery") return Reflect.get(target, prop, receiver) as unknown;
+          return (query: CompiledQuery) => {
+            sent.push(String(query.parameters[0]));
+            return target.executeQuery(query);
+          };
+        },
+      });
+      const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters: watched } });
+      const app = express();
+      app.use(limits.byIp);
+      app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
+        res.json({ ok: true });
+      });
+      app.use(problemMiddleware);
+      return { app, sent };
+    };
+    const one = processLimits();
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await request(one.app).get("/api/session").set("Authorization", `Bearer ${token}`)).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429, 429, 429]);
+    // Four counted, and the fifth learnt the limit was reached; the last three never reached the database.
+    expect(one.sent.filter((k) => k === key)).toHaveLength(5);
+    const refused = await request(one.app).get("/api/session").set("Authorization", `Bearer ${token}`);
+    expect(refused.body).toMatchObject({ status: 429, code: "rate_limited", scope: "agent" });
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(60);
+    // Still one audit entry for the window.
+    expect((await limitAudits(h)).filter((a) => a.staff_id === id)).toHaveLength(1);
+    // A second process has not seen it yet: it asks the shared count, which refuses.
+    const two = processLimits();
+    expect((await request(two.app).get("/api/session").set("Authorization", `Bearer ${token}`)).status).toBe(429);
+    expect(two.sent.filter((k) => k === key)).toHaveLength(1);
+    expect((await limitAudits(h)).filter((a) => a.staff_id === id)).toHaveLength(1);
+  });
+
   it("bad sign-ins are limited per client address, audited once per window by Steward itself", async () => {
     const before = (await limitAudits(h)).filter((a) => a.actor_system === "rate_limiter").length;
     const statuses: number[] = [];
