@@ -95,7 +95,7 @@ describe("the console in the local Zendesk page", () => {
     await frame.fill('input[name="ticketId"]', "1001");
     await frame.fill('input[name="from"]', "2026-01-14T11:00");
     await frame.click('[data-testid="filters"] button[type="submit"]');
-    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length === 2);
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"]');
     const reasons = await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.map((r) => r.getAttribute("data-seq")));
     expect(reasons).toHaveLength(2);
     const times = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => [t.getAttribute("datetime"), t.textContent]));
@@ -126,13 +126,16 @@ describe("the console in the local Zendesk page", () => {
     await frame.waitForSelector('[data-testid="entries"] tbody tr');
     await frame.fill('input[name="ticketId"]', "3333");
     await frame.click('[data-testid="filters"] button[type="submit"]');
-    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length === 3);
+    // The rows are read once the table answers the query now asked (until then it shows the last one's, busy).
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"]');
+    expect(await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.length)).toBe(3);
     const newestFirst = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => t.getAttribute("datetime") ?? ""));
     expect(newestFirst).toEqual([...newestFirst].sort().reverse());
     await frame.click('[data-testid="entries"] tbody tr:first-child');
     await frame.click('[data-testid="ticket-timeline"]');
     await frame.waitForSelector('[data-testid="timeline"]');
-    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length === 3);
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"]');
+    expect(await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.length)).toBe(3);
     const isoTimes = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => t.getAttribute("datetime") ?? ""));
     expect(isoTimes).toEqual([...isoTimes].sort());
 
@@ -142,6 +145,36 @@ describe("the console in the local Zendesk page", () => {
     expect(await frame.getAttribute('[data-testid="export-progress"]', "data-total")).toBe("3");
     const file = await download;
     expect(file.suggestedFilename()).toMatch(/^steward-audit-.*\.csv$/);
+    await page.close();
+  });
+
+  it("keeps the table busy until the page for the filters now asked is in, and drops a page that comes back for filters since changed", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    // Ticket 1001's page is held back 1.5 s; ticket 3333's answers at once.
+    let held = 0;
+    await page.route(
+      (url) => url.pathname.endsWith("/api/console/entries") && url.searchParams.get("ticketId") === "1001",
+      async (route) => {
+        held += 1;
+        await new Promise((r) => setTimeout(r, 1_500));
+        await route.continue();
+      },
+    );
+    await frame.fill('input[name="ticketId"]', "1001");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    expect(await frame.getAttribute('[data-testid="entries"]', "aria-busy")).toBe("true");
+    await frame.fill('input[name="ticketId"]', "3333");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"]');
+    const tickets = () => frame.$$eval('[data-testid="entries"] tbody td[data-col="ticket"]', (cells) => cells.map((c) => c.textContent));
+    expect(await tickets()).toEqual(["#3333", "#3333", "#3333"]);
+    // Ticket 1001's page arrives after: it is not shown over the filters now asked.
+    await frame.waitForTimeout(2_000);
+    expect(held).toBe(1);
+    expect(await tickets()).toEqual(["#3333", "#3333", "#3333"]);
+    expect(await frame.getAttribute('[data-testid="entries"]', "aria-busy")).toBe("false");
     await page.close();
   });
 

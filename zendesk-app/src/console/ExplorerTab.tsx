@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { actionNames } from "../../../shared/actions";
 import type { AuditOutcome } from "../../../shared/audit";
 import { actionGroupOf, flagRules } from "../../../shared/flags";
@@ -67,6 +67,10 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
+  /** The query the rows on screen answer; until the new one's page is in, the table says it is busy. */
+  const [shown, setShown] = useState<ExplorerQuery | null>(null);
+  /** The query asked last: a page that comes back for an earlier one (filters changed meanwhile) is dropped. */
+  const latest = useRef(query);
 
   useEffect(() => {
     setQuery(ctx.explorerQuery);
@@ -74,22 +78,27 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
   }, [ctx.explorerQuery]);
 
   const load = async (more: boolean) => {
+    const asked = query;
     setLoading(true);
     setError(null);
     try {
       const page = await ctx.api.get<ConsolePage>("/api/console/entries", { ...query, limit: PAGE, ...(more && cursor ? { cursor } : {}) });
+      if (latest.current !== asked) return;
       setEntries(more ? [...entries, ...page.entries] : page.entries);
       setCursor(page.nextCursor);
+      setShown(asked);
     } catch (err) {
-      setError((err as Error).message);
+      if (latest.current === asked) setError((err as Error).message);
     } finally {
-      setLoading(false);
+      if (latest.current === asked) setLoading(false);
     }
   };
   useEffect(() => {
+    latest.current = query;
     setSelected(null);
     void load(false);
   }, [query]);
+  const busy = loading || (shown !== query && !error);
 
   const set = (name: string) => (value: string) => setForm({ ...form, [name]: value });
   const apply = (e: Event) => {
@@ -140,7 +149,7 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       )}
       <ExportButtons ctx={ctx} query={query} />
       {error && <p role="alert">{ct("error", { detail: error })}</p>}
-      <table class="entries" data-testid="entries">
+      <table class="entries" data-testid="entries" aria-busy={busy ? "true" : "false"}>
         <thead>
           <tr>
             {(["col.time", "col.agent", "col.action", "col.target", "col.ticket", "col.outcome", "col.flags"] as const).map((k) => (
@@ -172,7 +181,7 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
           ))}
         </tbody>
       </table>
-      {!loading && entries.length === 0 && !error && <p class="muted">{ct("table.empty")}</p>}
+      {!busy && entries.length === 0 && !error && <p class="muted">{ct("table.empty")}</p>}
       {loading && <p class="muted">{ct("loading")}</p>}
       {cursor && !loading && (
         <button class="c-btn c-btn--sm" data-testid="more" onClick={() => void load(true)}>
