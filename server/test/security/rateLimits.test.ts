@@ -36,6 +36,18 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     return { id, token: (await issueSessionToken(h.deps, { staffId: id, zendeskUserId })).token };
   }
 
+  /** An app with only the limiter, counting on `counters`, and one signed-in route: as one Steward process has them. */
+  function limitedApp(counters: Kysely<DB>): express.Express {
+    const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters } });
+    const app = express();
+    app.use(limits.byIp);
+    app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.use(problemMiddleware);
+    return app;
+  }
+
   it("are counted on connections whose commits do not wait for the disk; everything else waits (PGlite counts in memory)", async () => {
     const { database } = h.deps;
     expect(await syncCommit(database.db)).toBe("on");
@@ -123,13 +135,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
           };
         },
       });
-      const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters: gated } });
-      const app = express();
-      app.use(limits.byIp);
-      app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
-        res.json({ ok: true });
-      });
-      app.use(problemMiddleware);
+      const app = limitedApp(gated);
 
       expect((await request(app).get("/api/session").set("Authorization", `Bearer ${token}`)).status).toBe(200);
       expect(overlapped).toBe(true);
@@ -180,14 +186,7 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
           };
         },
       });
-      const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters: watched } });
-      const app = express();
-      app.use(limits.byIp);
-      app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
-        res.json({ ok: true });
-      });
-      app.use(problemMiddleware);
-      return { app, sent };
+      return { app: limitedApp(watched), sent };
     };
     const one = processLimits();
     const statuses: number[] = [];
