@@ -6,26 +6,31 @@ const shared = {
   hookTimeout: 60_000,
   // PGlite instances are heavy (WASM); two workers match the 2-core machines we run on.
   pool: "forks" as const,
+  // One module graph per worker, not per file: loading the server, the SDKs and PGlite again for each of
+  // ~180 files cost about a quarter of the run. Each file still builds its own databases, apps and
+  // servers and closes them; the setup file runs again before every file.
+  isolate: false,
   // Installs the test audit key appendAudit MACs with (the server installs its configured one at start-up).
   setupFiles: ["server/test/support/auditKeys.ts"],
 };
+
+/** Files that replace a module (vi.mock) run in a worker of their own, so the replacement reaches no other file. */
+const ownWorker = ["server/test/auth/demoZafKeyRace.test.ts"];
 
 export default defineConfig({
   test: {
     maxWorkers: 2,
     projects: [
       {
-        // Start-up time is part of what this test asserts (/healthz within 20 s), so it runs first, alone.
-        test: { ...shared, name: "start-up", include: ["server/test/foundation/start.test.ts"], sequence: { groupOrder: 0 } },
-      },
-      {
         test: {
           ...shared,
           name: "suite",
           include: ["server/test/**/*.test.ts", "shared/**/*.test.ts", "zendesk-app/test/**/*.test.ts", "kit/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
-          exclude: ["server/test/foundation/start.test.ts", "**/node_modules/**"],
-          sequence: { groupOrder: 1 },
+          exclude: [...ownWorker, "**/node_modules/**"],
         },
+      },
+      {
+        test: { ...shared, name: "isolated", include: ownWorker, isolate: true },
       },
       {
         // The action suite again with the demo product as the directory (DIRECTORY_PROVIDER=http), same
@@ -35,7 +40,6 @@ export default defineConfig({
           name: "actions (http directory)",
           include: ["server/test/actions/**/*.test.ts", "server/test/sweeps/**/*.test.ts"],
           env: { STEWARD_TEST_DIRECTORY: "http", STEWARD_TEST_DATABASES: process.env.STEWARD_TEST_DATABASES ?? "pglite" },
-          sequence: { groupOrder: 1 },
         },
       },
     ],
