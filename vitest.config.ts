@@ -6,8 +6,8 @@ const shared = {
   hookTimeout: 60_000,
   // PGlite instances are heavy (WASM); two workers match the 2-core machines we run on.
   pool: "forks" as const,
-  // One module graph per worker, not per file: loading the server, the SDKs and PGlite again for each of
-  // ~180 files cost about a quarter of the run. Each file still builds its own databases, apps and
+  // One module graph per worker, not per file: loading the server, the SDKs and PGlite again for each of the
+  // 157 file runs cost about a quarter of the run. Each file still builds its own databases, apps and
   // servers and closes them; the setup file runs again before every file.
   isolate: false,
   // Installs the test audit key appendAudit MACs with (the server installs its configured one at start-up).
