@@ -76,6 +76,12 @@ function limiter(deps: AppDeps, name: string, points: number): RateLimiterAbstra
   });
 }
 
+/** Whether this process refuses the key without asking the database (inMemoryBlockOnConsumed; the memory store has no such block). */
+function blockedHere(rl: RateLimiterAbstract, key: string): boolean {
+  const store = rl as RateLimiterAbstract & { getInMemoryBlockMsBeforeExpire?: (rlKey: string) => number };
+  return (store.getInMemoryBlockMsBeforeExpire?.(rl.getKey(key)) ?? 0) > 0;
+}
+
 function retryAfterSeconds(res: RateLimiterRes): number {
   return Math.max(1, Math.ceil(res.msBeforeNext / 1000));
 }
@@ -149,17 +155,35 @@ export function createRateLimits(deps: AppDeps): RateLimits {
     early.set(req, counting);
   };
 
+  /**
+   * A request its client's limit refuses never reaches its agent: the point its early count took is given
+   * back, so agents behind a busy shared address (an office's NAT) are not charged for requests never served.
+   * Not when that count was itself over the limit: the agent is refused for the rest of the window anyway
+   * (this process now blocks the key in memory), and a point given back would let a later refusal count as
+   * the window's first again.
+   */
+  const giveBackEarly = async (req: Request): Promise<void> => {
+    const counting = early.get(req);
+    if (!counting) return;
+    early.delete(req);
+    const started = await counting.catch(() => undefined);
+    if (!started?.staffId || started.hit) return;
+    await agent[agentLimitOf(req)].reward(started.staffId, 1).catch((err: unknown) => req.log?.warn({ err }, "could not give back an agent's point for a request its client's limit refused"));
+  };
+
   const byIp: RequestHandler = async (req, res, next) => {
     try {
       if (UNLIMITED.has(req.path)) return next();
       const client = req.ip ?? req.socket.remoteAddress ?? "unknown";
       const classes: IpLimit[] = isLogin(req) ? ["all", "logins"] : ["all"];
-      if (classes.length === 1) startAgentCount(req);
+      // A client this process already refuses without asking the database costs nothing, its agent included.
+      if (classes.length === 1 && !blockedHere(ip.all, client)) startAgentCount(req);
       for (const kind of classes) {
         const hit = await take(ip[kind], client);
         if (!hit) continue;
         const problem = tooMany(kind, "ip", ip[kind].points, window, hit.res);
         req.log?.warn({ limit: kind, client }, "rate limit reached");
+        await giveBackEarly(req);
         if (hit.first) {
           // No agent is known here (this runs before authentication and body parsing): Steward itself records it.
           try {
