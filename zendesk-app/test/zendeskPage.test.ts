@@ -22,6 +22,9 @@ describe.each(databaseKinds)("the local Zendesk page on %s", (kind) => {
     expect(page.headers["content-type"]).toContain("text/html");
     expect(page.text).toContain('<iframe id="sidebar" name="steward-sidebar"');
     expect(page.text).toContain('<script src="/zendesk/host.js">');
+    // Its own icon, so the browser asks for no /favicon.ico (a 404 in the console on every load).
+    expect(page.text).toContain('<link rel="icon" type="image/svg+xml" href="/zendesk/icon_nav_bar.svg">');
+    expect((await request(app).get("/zendesk/icon_nav_bar.svg").expect(200)).headers["content-type"]).toContain("image/svg+xml");
     const script = await request(app).get("/zendesk/host.js").expect(200);
     expect(script.headers["content-type"]).toContain("javascript");
     expect(script.text).toContain("zaf.app.registered");

@@ -58,7 +58,7 @@ export function createDemoProduct(options: { stewardUrl: string; credential: str
   const layout = (req: Request, res: Response, title: string, body: string) => {
     const me = sessionOf(req);
     const nav = ["projects", "members", "settings", "billing"].map((p) => `<a href="/${p}">${p[0]!.toUpperCase()}${p.slice(1)}</a>`).join(" · ");
-    res.type("html").send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)} — Demo product</title>
+    res.type("html").send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)} — Demo product</title><link rel="icon" href="data:,">
 <style>body{font:15px/1.5 system-ui,sans-serif;margin:0}main,nav{max-width:48rem;margin:1rem auto;padding:0 1rem}form{margin:.5rem 0}</style></head>
 <body>${bannerHtml(req)}<nav>${nav}${me ? ` · signed in as ${escape(me.name)} (${escape(me.accountName)})` : ""}</nav><main><h1>${escape(title)}</h1>${body}</main></body></html>`);
   };

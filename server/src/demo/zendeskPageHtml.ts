@@ -6,6 +6,7 @@ export function renderZendeskPage(): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Steward demo · local Zendesk</title>
+<link rel="icon" type="image/svg+xml" href="/zendesk/icon_nav_bar.svg">
 <style>
   * { box-sizing: border-box; }
   body { margin: 0; font: 14px/20px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #2f3941; background: #f8f9f9; }

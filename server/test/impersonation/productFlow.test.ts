@@ -86,6 +86,8 @@ describe("the kit in the demo product (real processes)", () => {
     const html = await projects.text();
     expect(html).toContain("<steward-banner>");
     expect(html).toContain(`signed in as ${user.name}`);
+    // An empty icon: the browser asks for no /favicon.ico, which the product does not serve.
+    expect(html).toContain('<link rel="icon" href="data:,">');
 
     const again = await new Browser().go(new URL(openUrl).pathname + new URL(openUrl).search);
     expect(again.status).toBe(401);
