@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     };
     const direct = async (q: string) => {
       const started = performance.now();
-      await searchDirectory(database.db, { q, limit: 20 });
+      await searchDirectory(database.db, { q, limit: 20 }, { similarTermsBeside: database.kind === "postgres" });
       return performance.now() - started;
     };
 

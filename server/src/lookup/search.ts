@@ -135,19 +135,34 @@ export function asciiFoldsToLowerCase(db: Kysely<DB>): Promise<boolean> {
   return check;
 }
 
-export async function searchDirectory(db: Kysely<DB>, query: SearchQuery): Promise<SearchResults> {
+export interface SearchOptions {
+  /**
+   * Look up the similar words beside the strong statement rather than after it (PostgreSQL, whose pool
+   * runs both at once): a search the strong matches do not answer (typos, rare fragments: the slow
+   * ones) then waits for one statement less; the others throw the words away. Not on PGlite's one connection.
+   */
+  similarTermsBeside?: boolean;
+}
+
+export async function searchDirectory(db: Kysely<DB>, query: SearchQuery, options: SearchOptions = {}): Promise<SearchResults> {
   const after = query.cursor ? decodeSearchCursor(query.cursor) : undefined;
   const f = await foldQuery(db, query.q);
   if (f === "") return { hits: [], nextCursor: null };
   // Weaker matches always rank below strong ones: while strong matches fill the page, the costlier branches need not run.
   let rows: HitRow[] = [];
+  let similar: Promise<SimilarTerms> | undefined;
   if (!after || Number(after.score) >= STRONG_SCORE) {
+    if (options.similarTermsBeside) {
+      similar = similarTerms(db, fuzzyWords(f));
+      // Awaited below only if the strong matches leave room; a failure it then has is thrown there.
+      similar.catch(() => undefined);
+    }
     rows = (await runPrepared(db, searchStatement(strongBranches(f), query.limit, after))).rows;
   }
   // An exact id or email is what the agent meant: near misses would only bury it.
   const exactOnly = after ? after.exactOnly : rows[0]?.score === EXACT_SCORE;
   if (rows.length <= query.limit && !exactOnly) {
-    const terms = await similarTerms(db, fuzzyWords(f));
+    const terms = await (similar ?? similarTerms(db, fuzzyWords(f)));
     if (after) {
       // A later page: its cursor may sit among strong or weak matches, so rank them together.
       rows = (await runPrepared(db, searchStatement(allBranches(f, terms), query.limit, after))).rows;

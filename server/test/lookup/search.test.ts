@@ -173,11 +173,30 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
         const f = await foldQuery(db, q);
         const whole = (await searchStatement(allBranches(f, await similarTerms(db, fuzzyWords(f))), limit).execute(db)).rows;
         const expected = whole.slice(0, limit).map((r) => `${r.kind}:${r.id}:${r.score}:${r.matched_on}`);
-        const page = await searchDirectory(db, { q, limit });
-        expect(page.hits.map((h) => `${h.kind}:${h.id}:${h.score}:${h.matchedOn}`), `${q} (limit ${limit})`).toEqual(expected);
-        expect(page.nextCursor !== null, `${q} (limit ${limit}) has a next page`).toBe(whole.length > limit);
+        // The same page whether the similar words are looked up after the strong statement or beside it.
+        for (const similarTermsBeside of [false, true]) {
+          const page = await searchDirectory(db, { q, limit }, { similarTermsBeside });
+          expect(page.hits.map((h) => `${h.kind}:${h.id}:${h.score}:${h.matchedOn}`), `${q} (limit ${limit}, beside: ${similarTermsBeside})`).toEqual(expected);
+          expect(page.nextCursor !== null, `${q} (limit ${limit}) has a next page`).toBe(whole.length > limit);
+        }
       }
     }
+  });
+
+  it("with the similar words looked up beside the strong statement, their failure fails only a search that needs them", async () => {
+    const db = deps.database.db;
+    // The vocabulary is gone for a moment, so the similar-words statement fails; the strong branches do not read it.
+    await sql`alter table search_terms rename to search_terms_away`.execute(db);
+    try {
+      // An exact email: the strong statement answers; the failed lookup is left unawaited, and handled (no unhandled rejection).
+      const exact = await searchDirectory(db, { q: "john@northwind.example", limit: 5 }, { similarTermsBeside: true });
+      expect(exact.hits.map((h) => h.id)).toEqual(["usr_t_john"]);
+      // A misspelling needs the similar words: the failure is the search's.
+      await expect(searchDirectory(db, { q: "nrothwind", limit: 5 }, { similarTermsBeside: true })).rejects.toThrow(/search_terms/);
+    } finally {
+      await sql`alter table search_terms_away rename to search_terms`.execute(db);
+    }
+    expect((await searchDirectory(db, { q: "nrothwind", limit: 5 }, { similarTermsBeside: true })).hits.length).toBeGreaterThan(0);
   });
 
   it("takes a word the vocabulary holds nearly as typed, a word it lacks broadly, and leaves the session's threshold alone", async () => {

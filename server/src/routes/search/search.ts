@@ -14,6 +14,7 @@ import { ticketHeader } from "../audit/schema.js";
 export function searchRoutes(deps: AppDeps): Router {
   const router = Router();
   const { db } = deps.database;
+  const searchOptions = { similarTermsBeside: deps.database.kind === "postgres" };
   route(
     router,
     {
@@ -30,7 +31,7 @@ export function searchRoutes(deps: AppDeps): Router {
     async ({ query, req }) => {
       // DIRECTORY_PROVIDER=http: the product's candidates into the cache (first page), ranked here as always.
       // The cache is searched meanwhile; that answer stands unless the product's candidates changed the cache.
-      const early = searchDirectory(db, query).then(
+      const early = searchDirectory(db, query, searchOptions).then(
         (results) => ({ results }),
         (err: unknown) => ({ err }),
       );
@@ -42,7 +43,7 @@ export function searchRoutes(deps: AppDeps): Router {
           });
       const first = await early;
       if (!changed && "err" in first) throw first.err;
-      const results = changed || !("results" in first) ? await searchDirectory(db, query) : first.results;
+      const results = changed || !("results" in first) ? await searchDirectory(db, query, searchOptions) : first.results;
       await appendAudit(
         db,
         {
