@@ -3,7 +3,7 @@ import { sql, type Kysely, type RawBuilder } from "kysely";
 import { preparedStatement } from "../db/database.js";
 import type { SearchHit, SearchQuery, SearchResults } from "../../../shared/schemas/context.js";
 import type { DB } from "../db/schema.js";
-import { EXACT_SCORE, MATCH_PREFERENCE, STRONG_SCORE, TERMS_PER_WORD, allBranches, fuzzyWords, strongBranches, weakBranches, type SimilarTerms } from "./searchBranches.js";
+import { EXACT_SCORE, MATCH_PREFERENCE, MAX_CHAR, STRONG_SCORE, TERMS_PER_WORD, allBranches, fuzzyWords, strongBranches, weakBranches, type SimilarTerms } from "./searchBranches.js";
 import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from "./searchCursor.js";
 
 /**
@@ -90,16 +90,40 @@ export function searchStatement(branches: ReturnType<typeof allBranches>, limit:
  * (OFFSET 0 keeps the per-word row, and its set_config, apart from the lookup that reads it).
  */
 export async function similarTerms(db: Kysely<DB>, words: string[]): Promise<SimilarTerms> {
-  if (words.length === 0) return new Map();
-  const { rows } = await sql<{ word: string; terms: string[] }>`${preparedStatement("search_similar_terms")}
-    select v.word, array(
+  return (await lookUpSimilar(db, words, false)).terms;
+}
+
+/**
+ * similarTerms for the words that do not start many vocabulary words; those are listed in `common` instead.
+ * Looked up beside the strong statement (SearchOptions), before anyone knows whether the words are needed:
+ * a word that starts thousands of others (a company-name word such as "harbo", "silv", in every domain)
+ * costs 15–20 ms of trigram rechecks, and its strong matches nearly always fill the page anyway, while a
+ * misspelling, which needs the words, starts none and costs well under a millisecond. A common word still
+ * needed is looked up afterwards.
+ */
+export async function similarTermsOfUncommonWords(db: Kysely<DB>, words: string[]): Promise<{ terms: SimilarTerms; common: string[] }> {
+  return lookUpSimilar(db, words, true);
+}
+
+/** Vocabulary words starting with a word, counted up to this: as many, and the word is common. */
+const COMMON_PREFIX_TERMS = 50;
+
+async function lookUpSimilar(db: Kysely<DB>, words: string[], skipCommon: boolean): Promise<{ terms: SimilarTerms; common: string[] }> {
+  if (words.length === 0) return { terms: new Map(), common: [] };
+  const common = skipCommon
+    ? // `word || MAX_CHAR` bounds the words that start with it (approximately, where the collation is not C: a hint only).
+      sql`(select count(*) from (select 1 from search_terms p where p.term >= w.word and p.term < w.word || ${MAX_CHAR} limit ${sql.lit(COMMON_PREFIX_TERMS)}) c) >= ${sql.lit(COMMON_PREFIX_TERMS)}`
+    : sql`false`;
+  const { rows } = await sql<{ word: string; common: boolean; terms: string[] | null }>`${preparedStatement(skipCommon ? "search_similar_uncommon_terms" : "search_similar_terms")}
+    select v.word, v.common, case when v.common then null else array(
       select term from search_terms where term % v.word
-      order by similarity(term, v.word) desc, term limit ${sql.lit(TERMS_PER_WORD)}) as terms
+      order by similarity(term, v.word) desc, term limit ${sql.lit(TERMS_PER_WORD)}) end as terms
     from (
       select w.word, set_config('pg_trgm.similarity_threshold',
-        case when exists (select 1 from search_terms k where k.term = w.word) then ${sql.lit(KNOWN_WORD_SIMILARITY)} else ${sql.lit(UNKNOWN_WORD_SIMILARITY)} end, true)
-      from unnest(${words}::text[]) as w(word) offset 0) as v(word, threshold)`.execute(db);
-  return new Map(rows.map((r) => [r.word, r.terms]));
+        case when exists (select 1 from search_terms k where k.term = w.word) then ${sql.lit(KNOWN_WORD_SIMILARITY)} else ${sql.lit(UNKNOWN_WORD_SIMILARITY)} end, true),
+        ${common} as common
+      from unnest(${words}::text[]) as w(word) offset 0) as v(word, threshold, common)`.execute(db);
+  return { terms: new Map(rows.flatMap((r) => (r.terms ? [[r.word, r.terms] as const] : []))), common: rows.filter((r) => r.common).map((r) => r.word) };
 }
 
 const KNOWN_WORD_SIMILARITY = "0.6";
@@ -139,7 +163,8 @@ export interface SearchOptions {
   /**
    * Look up the similar words beside the strong statement rather than after it (PostgreSQL, whose pool
    * runs both at once): a search the strong matches do not answer (typos, rare fragments: the slow
-   * ones) then waits for one statement less; the others throw the words away. Not on PGlite's one connection.
+   * ones) then waits for one statement less; the others throw the words away, which is why words that
+   * start many others are left to afterwards (similarTermsOfUncommonWords). Not on PGlite's one connection.
    */
   similarTermsBeside?: boolean;
 }
@@ -150,19 +175,19 @@ export async function searchDirectory(db: Kysely<DB>, query: SearchQuery, option
   if (f === "") return { hits: [], nextCursor: null };
   // Weaker matches always rank below strong ones: while strong matches fill the page, the costlier branches need not run.
   let rows: HitRow[] = [];
-  let similar: Promise<SimilarTerms> | undefined;
+  let early: Promise<{ terms: SimilarTerms; common: string[] }> | undefined;
   if (!after || Number(after.score) >= STRONG_SCORE) {
     if (options.similarTermsBeside) {
-      similar = similarTerms(db, fuzzyWords(f));
+      early = similarTermsOfUncommonWords(db, fuzzyWords(f));
       // Awaited below only if the strong matches leave room; a failure it then has is thrown there.
-      similar.catch(() => undefined);
+      early.catch(() => undefined);
     }
     rows = (await runPrepared(db, searchStatement(strongBranches(f), query.limit, after))).rows;
   }
   // An exact id or email is what the agent meant: near misses would only bury it.
   const exactOnly = after ? after.exactOnly : rows[0]?.score === EXACT_SCORE;
   if (rows.length <= query.limit && !exactOnly) {
-    const terms = await (similar ?? similarTerms(db, fuzzyWords(f)));
+    const terms = await (early ? withCommonWords(db, early) : similarTerms(db, fuzzyWords(f)));
     if (after) {
       // A later page: its cursor may sit among strong or weak matches, so rank them together.
       rows = (await runPrepared(db, searchStatement(allBranches(f, terms), query.limit, after))).rows;
@@ -182,6 +207,12 @@ export async function searchDirectory(db: Kysely<DB>, query: SearchQuery, option
     hits: page.map(toHit),
     nextCursor: rows.length > query.limit && last ? encodeSearchCursor({ score: last.score_text, kind: last.kind, id: last.id, exactOnly }) : null,
   };
+}
+
+/** The early lookup's words, and those it left out looked up now. */
+async function withCommonWords(db: Kysely<DB>, early: Promise<{ terms: SimilarTerms; common: string[] }>): Promise<SimilarTerms> {
+  const { terms, common } = await early;
+  return common.length === 0 ? terms : new Map([...terms, ...(await similarTerms(db, common))]);
 }
 
 /**

@@ -23,7 +23,7 @@ export const TERMS_PER_WORD = 8;
 /** Whole-word lookups take at most this many words of the query. */
 const MAX_WORDS = 4;
 /** Highest code point: `prefix || MAX_CHAR` bounds a prefix range in byte (text_pattern_ops) order. */
-const MAX_CHAR = String.fromCodePoint(0x10ffff);
+export const MAX_CHAR = String.fromCodePoint(0x10ffff);
 
 type Kind = SearchHit["kind"];
 type Branch = RawBuilder<unknown>;

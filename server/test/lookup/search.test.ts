@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SearchHit } from "../../../shared/schemas/context.js";
 import { createApp } from "../../src/app.js";
 import type { DB } from "../../src/db/schema.js";
-import { asciiFoldsToLowerCase, foldQuery, searchDirectory, searchStatement, similarTerms } from "../../src/lookup/search.js";
+import { asciiFoldsToLowerCase, foldQuery, searchDirectory, searchStatement, similarTerms, similarTermsOfUncommonWords } from "../../src/lookup/search.js";
 import { allBranches, fuzzyWords } from "../../src/lookup/searchBranches.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, addAccount, addUser, lookupTestDeps, sessionFor, SETUP_TIMEOUT_MS, type TestDeps } from "./fixtures.js";
@@ -180,6 +180,26 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
           expect(page.nextCursor !== null, `${q} (limit ${limit}) has a next page`).toBe(whole.length > limit);
         }
       }
+    }
+  });
+
+  it("beside the strong statement, a word that starts many vocabulary words is left out, and looked up after if the search needs it", async () => {
+    const db = deps.database.db;
+    // Fifty more words starting with "northwi": it is now a common start, as a company-name word is.
+    const many = Array.from({ length: 50 }, (_, i) => `northwix${String(i).padStart(2, "0")}`);
+    await sql`insert into search_terms (term) select unnest(${many}::text[])`.execute(db);
+    try {
+      const early = await similarTermsOfUncommonWords(db, ["northwi", "jhon"]);
+      expect(early.common).toEqual(["northwi"]);
+      expect([...early.terms.keys()]).toEqual(["jhon"]);
+      expect(early.terms.get("jhon")).toEqual((await similarTerms(db, ["jhon"])).get("jhon"));
+      // The three Northwind accounts start with it, which leaves room on a page of five: the similar words
+      // are needed (their users), looked up afterwards, and the page is the one a search in series gives.
+      const serial = await searchDirectory(db, { q: "northwi", limit: 5 });
+      expect(serial.hits.some((h) => h.kind === "user")).toBe(true);
+      expect(await searchDirectory(db, { q: "northwi", limit: 5 }, { similarTermsBeside: true })).toEqual(serial);
+    } finally {
+      await sql`delete from search_terms where term like 'northwix%'`.execute(db);
     }
   });
 
