@@ -152,8 +152,6 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
 
   it("a request its client's limit refuses costs its agent nothing: the agent's early point is given back", async () => {
     const { id, token } = await newAgent("support_full");
-    // One process's limiter with a client limit of 3; the client address is taken from X-Forwarded-For so
-    // the agent can come from a second, fresh address afterwards.
     // PostgreSQL: the agent's counter statements are noted, to see what a refused client still costs.
     const agentStatements: string[] = [];
     const counters = h.deps.database.counters;
@@ -168,6 +166,8 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
           },
         })
       : undefined;
+    // One process's limiter with a client limit of 3; the client address is taken from X-Forwarded-For so
+    // the agent can come from a second, fresh address afterwards.
     const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters: watched }, config: { ...h.deps.config, RATE_LIMIT_PER_IP: 3 } });
     const app = express();
     app.set("trust proxy", true);
