@@ -130,6 +130,13 @@ export function createRateLimits(deps: AppDeps): RateLimits {
   const counted = new WeakSet<Request>();
   /** An agent's count started beside the client's (byIp), for checkAgent to take up. */
   const early = new WeakMap<Request, Promise<{ staffId: string; hit: Hit }>>();
+  /**
+   * Agents (per limit) whose first refusal of a window fell on a request their client's limit refused, so it
+   * never reached checkAgent: this process records their next refusal in that window instead, and only it
+   * (the others see the shared count past the first). Until the window ends.
+   */
+  const owed = new Map<string, number>();
+  const owedKey = (kind: AgentLimit, staffId: string) => `${kind}:${staffId}`;
 
   /**
    * A request with a session token counts against its agent's limit in the same round trip as its client's:
@@ -160,14 +167,16 @@ export function createRateLimits(deps: AppDeps): RateLimits {
    * back, so agents behind a busy shared address (an office's NAT) are not charged for requests never served.
    * Not when that count was itself over the limit: the agent is refused for the rest of the window anyway
    * (this process now blocks the key in memory), and a point given back would let a later refusal count as
-   * the window's first again.
+   * the window's first again. Was it the first, the record of it is owed (above).
    */
   const giveBackEarly = async (req: Request): Promise<void> => {
     const counting = early.get(req);
     if (!counting) return;
     early.delete(req);
     const started = await counting.catch(() => undefined);
-    if (!started?.staffId || started.hit) return;
+    if (!started?.staffId) return;
+    if (started.hit?.first) owed.set(owedKey(agentLimitOf(req), started.staffId), Date.now() + started.hit.res.msBeforeNext);
+    if (started.hit) return;
     await agent[agentLimitOf(req)].reward(started.staffId, 1).catch((err: unknown) => req.log?.warn({ err }, "could not give back an agent's point for a request its client's limit refused"));
   };
 
@@ -223,10 +232,13 @@ export function createRateLimits(deps: AppDeps): RateLimits {
       const started = await early.get(req);
       early.delete(req);
       const hit = started?.staffId === actor.staffId ? started.hit : await take(agent[kind], actor.staffId);
+      const key = owedKey(kind, actor.staffId);
+      const owedUntil = owed.get(key) ?? 0;
+      owed.delete(key);
       if (!hit) return;
       const problem = tooMany(kind, "agent", agent[kind].points, window, hit.res);
       req.log?.warn({ limit: kind, staffId: actor.staffId }, "rate limit reached");
-      if (hit.first) await recordDenial(deps, { actor, action: "request.rate_limited", problem, req, target: { type: "system", id: null, accountId: null } });
+      if (hit.first || Date.now() < owedUntil) await recordDenial(deps, { actor, action: "request.rate_limited", problem, req, target: { type: "system", id: null, accountId: null } });
       throw problem;
     },
   };

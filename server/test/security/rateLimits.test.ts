@@ -36,10 +36,15 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     return { id, token: (await issueSessionToken(h.deps, { staffId: id, zendeskUserId })).token };
   }
 
-  /** An app with only the limiter, counting on `counters`, and one signed-in route: as one Steward process has them. */
-  function limitedApp(counters: Kysely<DB>): express.Express {
-    const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters } });
+  /**
+   * An app with only the limiter, counting on `counters`, and one signed-in route: as one Steward process has
+   * them. With `perIp`, that client limit, and the client address taken from X-Forwarded-For (so a test can change it).
+   */
+  function limitedApp(counters: Kysely<DB> | undefined, options: { perIp?: number } = {}): express.Express {
+    const config = options.perIp ? { ...h.deps.config, RATE_LIMIT_PER_IP: options.perIp } : h.deps.config;
+    const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters }, config });
     const app = express();
+    if (options.perIp) app.set("trust proxy", true);
     app.use(limits.byIp);
     app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
       res.json({ ok: true });
@@ -166,16 +171,8 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
           },
         })
       : undefined;
-    // One process's limiter with a client limit of 3; the client address is taken from X-Forwarded-For so
-    // the agent can come from a second, fresh address afterwards.
-    const limits = createRateLimits({ ...h.deps, database: { ...h.deps.database, counters: watched }, config: { ...h.deps.config, RATE_LIMIT_PER_IP: 3 } });
-    const app = express();
-    app.set("trust proxy", true);
-    app.use(limits.byIp);
-    app.get("/api/session", authenticate({ ...h.deps, rateLimits: limits }), (_req, res) => {
-      res.json({ ok: true });
-    });
-    app.use(problemMiddleware);
+    // A client limit of 3, so the agent can come from a second, fresh address afterwards.
+    const app = limitedApp(watched, { perIp: 3 });
     const from = (address: string) => request(app).get("/api/session").set("Authorization", `Bearer ${token}`).set("X-Forwarded-For", address);
     const busy = `203.0.113.${agents}`;
     const statuses: number[] = [];
@@ -191,6 +188,27 @@ describe.each(databaseKinds)("rate limits on %s", (kind) => {
     expect((await from(fresh)).status).toBe(200);
     const own = await from(fresh);
     expect(own.body).toMatchObject({ status: 429, scope: "agent" });
+    expect((await limitAudits(h)).filter((a) => a.staff_id === id)).toHaveLength(1);
+  });
+
+  it("an agent's first refusal that falls on a request its client's limit refused is recorded with the agent's next refusal", async () => {
+    const { id, token } = await newAgent("support_full");
+    const app = limitedApp(h.deps.database.counters, { perIp: 3 });
+    const from = (address: string, auth = true) => {
+      const r = request(app).get("/api/session").set("X-Forwarded-For", address);
+      return auth ? r.set("Authorization", `Bearer ${token}`) : r;
+    };
+    const busy = `203.0.113.${100 + agents}`;
+    // The agent uses its 4 reads, each from an address of its own; the busy address uses its 3 requests without signing in.
+    for (let i = 0; i < 4; i++) expect((await from(`198.51.${agents}.${i}`)).status).toBe(200);
+    for (let i = 0; i < 3; i++) expect((await from(busy, false)).status).toBe(401);
+    // The agent's fifth read, from the busy address: over both limits, refused for the address.
+    expect((await from(busy)).body).toMatchObject({ status: 429, scope: "ip" });
+    expect((await limitAudits(h)).filter((a) => a.staff_id === id)).toHaveLength(0);
+    // Its next read, from a fresh address: refused for the agent, and now recorded, once.
+    expect((await from(`192.0.2.${100 + agents}`)).body).toMatchObject({ status: 429, scope: "agent" });
+    expect((await limitAudits(h)).filter((a) => a.staff_id === id)).toHaveLength(1);
+    expect((await from(`192.0.2.${100 + agents}`)).body).toMatchObject({ status: 429, scope: "agent" });
     expect((await limitAudits(h)).filter((a) => a.staff_id === id)).toHaveLength(1);
   });
 
