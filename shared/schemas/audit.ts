@@ -2,8 +2,11 @@ import { z } from "zod";
 import { ActionNameSchema } from "../actions.js";
 import { AuditEntry, AuditOutcome, TicketId } from "../audit.js";
 
-/** Search filters for the audit log; the same ones apply to export. All optional, combined with AND. */
-const filterFields = z.object({
+/**
+ * Search filters for the audit log; the same ones apply to export. All optional, combined with AND.
+ * Strict: a misspelt or unknown filter is refused, not dropped (dropped, it would silently widen the answer).
+ */
+const filterFields = z.strictObject({
     actor: z.string().trim().min(1).max(320).optional().describe("Staff id, or staff email (contains @)"),
     action: ActionNameSchema.optional(),
     targetAccountId: z.string().trim().min(1).max(200).optional(),

@@ -7,8 +7,8 @@ import { AUDIT_PAGE_MAX, AuditExportFormat } from "./audit.js";
 export const actionGroups = [...new Set(actionNames.map(actionGroupOf))] as [string, ...string[]];
 export const FlagIdSchema = z.enum(flagIds);
 
-/** The explorer's filters (all optional, combined with AND); dates are UTC instants. */
-const consoleFilterFields = z.object({
+/** The explorer's filters (all optional, combined with AND); dates are UTC instants. Strict, as the audit search's. */
+const consoleFilterFields = z.strictObject({
   actor: z.string().trim().min(1).max(320).optional().describe("Staff id, or staff email (contains @)"),
   action: ActionNameSchema.optional(),
   group: z.enum(actionGroups).optional().describe("Action group: the action name's prefix (user, billing…)"),
@@ -82,4 +82,4 @@ export const ConsoleOverview = z.object({
   byGroup: z.array(ActivitySeries),
 });
 export type ConsoleOverview = z.infer<typeof ConsoleOverview>;
-export const ConsoleOverviewQuery = z.object({ days: z.coerce.number({ message: "expected a number" }).int().min(1).max(90).default(30) });
+export const ConsoleOverviewQuery = z.strictObject({ days: z.coerce.number({ message: "expected a number" }).int().min(1).max(90).default(30) });

@@ -159,6 +159,22 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     }
   });
 
+  it("refuses a filter it does not know (a misspelling, a bracketed name) instead of answering unfiltered, and records nothing", async () => {
+    const before = await deps.database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
+    for (const [path, key] of [
+      ["/api/audit?ticket=2001", "ticket"],
+      ["/api/audit?actor%5Bid%5D=stf_demo_full", "actor[id]"],
+      ["/api/audit/export?format=csv&account=acc_t_1", "account"],
+      ["/api/audit/verify?ful=true", "ful"],
+    ] as const) {
+      const res = await request(app).get(path).set("Authorization", admin).expect(400);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.body.errors, path).toEqual([expect.objectContaining({ field: "query", code: "unrecognized_keys", params: { keys: key } })]);
+    }
+    const after = await deps.database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
+    expect(Number(after.n)).toBe(Number(before.n));
+  });
+
   it("shows support agents their own entries and those of tickets they acted on; operations and admins see all", async () => {
     // An admin's entry on a ticket no support agent touched (no dataset filter above matches it).
     const elsewhere = await appendAudit(

@@ -112,6 +112,18 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     }
   });
 
+  it("refuses a filter it does not know instead of answering unfiltered", async () => {
+    for (const [path, key] of [
+      ["/api/console/entries?ticket=3001", "ticket"],
+      ["/api/console/entries?flags=cap_edge", "flags"],
+      ["/api/console/export?format=ndjson&agent=stf_demo_full", "agent"],
+      ["/api/console/overview?day=7", "day"],
+    ] as const) {
+      const res = await request(app).get(path).set("Authorization", admin).expect(400);
+      expect(res.body.errors, path).toEqual([expect.objectContaining({ field: "query", code: "unrecognized_keys", params: { keys: key } })]);
+    }
+  });
+
   it("pages by keyset, newest first or oldest first (timelines), never repeating or skipping while others write", async () => {
     let writing = true;
     const writer = (async () => {

@@ -3,8 +3,9 @@ import { z } from "zod";
 /** The audit routes' request and response schemas live in shared/ so the app uses the same ones. */
 export { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification } from "../../../../shared/schemas/audit.js";
 
+// Strict: a misspelt `full` would otherwise run an incremental verify while the caller believes it full.
 export const AuditVerifyQuery = z
-  .object({
+  .strictObject({
     full: z.enum(["true", "false"], { message: "expected true or false" }).optional().describe("true: check every entry from the first, not only those since the last intact verify"),
     anchorSeq: z.coerce.number({ message: "expected a number" }).int().positive().optional().describe("chain position of a head recorded earlier (a verify's headSeq or a checkpoint's chainSeq)"),
     anchorHash: z.string().regex(/^[0-9a-f]{64}$/, "expected a SHA-256 hex hash").optional().describe("hash recorded with anchorSeq"),
