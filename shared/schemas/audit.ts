@@ -2,6 +2,15 @@ import { z } from "zod";
 import { ActionNameSchema } from "../actions.js";
 import { AuditEntry, AuditOutcome, TicketId } from "../audit.js";
 
+const EARLIEST = Date.parse("0001-01-01T00:00:00.000Z");
+const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
+/** An instant both databases take as a timestamp: PGlite refuses one outside years 0001–9999 UTC (an offset can move 0000 or 9999 there). */
+export const storableInstant = (ms: number) => ms >= EARLIEST && ms <= LATEST;
+export const FilterInstant = z.iso
+  .datetime({ offset: true, message: "expected an ISO 8601 date-time" })
+  // (Text that is no date at all is the format check's to name.)
+  .refine((v) => Number.isNaN(Date.parse(v)) || storableInstant(Date.parse(v)), "must fall within the years 0001 to 9999 (UTC)");
+
 /**
  * Search filters for the audit log; the same ones apply to export. All optional, combined with AND.
  * Strict: a misspelt or unknown filter is refused, not dropped (dropped, it would silently widen the answer).
@@ -13,8 +22,8 @@ const filterFields = z.strictObject({
     targetUserId: z.string().trim().min(1).max(200).optional(),
     ticketId: TicketId.optional(),
     outcome: AuditOutcome.optional(),
-    from: z.iso.datetime({ offset: true, message: "expected an ISO 8601 date-time" }).optional().describe("Inclusive lower bound on occurredAt"),
-    to: z.iso.datetime({ offset: true, message: "expected an ISO 8601 date-time" }).optional().describe("Exclusive upper bound on occurredAt"),
+    from: FilterInstant.optional().describe("Inclusive lower bound on occurredAt"),
+    to: FilterInstant.optional().describe("Exclusive upper bound on occurredAt"),
 });
 const rangeIsOrdered = (f: { from?: string; to?: string }) => !f.from || !f.to || Date.parse(f.from) <= Date.parse(f.to);
 const orderedRange = [rangeIsOrdered, { message: "must not be after to", path: ["from"] }] as [typeof rangeIsOrdered, { message: string; path: string[] }];

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ActionNameSchema, actionNames } from "../actions.js";
 import { AuditEntry, AuditOutcome, TicketId } from "../audit.js";
 import { actionGroupOf, flagIds } from "../flags.js";
-import { AUDIT_PAGE_MAX, AuditExportFormat } from "./audit.js";
+import { AUDIT_PAGE_MAX, AuditExportFormat, FilterInstant } from "./audit.js";
 
 export const actionGroups = [...new Set(actionNames.map(actionGroupOf))] as [string, ...string[]];
 export const FlagIdSchema = z.enum(flagIds);
@@ -16,8 +16,8 @@ const consoleFilterFields = z.strictObject({
   ticketId: TicketId.optional(),
   targetAccountId: z.string().trim().min(1).max(200).optional(),
   targetUserId: z.string().trim().min(1).max(200).optional(),
-  from: z.iso.datetime({ offset: true, message: "expected an ISO 8601 date-time" }).optional().describe("Inclusive lower bound on occurredAt"),
-  to: z.iso.datetime({ offset: true, message: "expected an ISO 8601 date-time" }).optional().describe("Exclusive upper bound on occurredAt"),
+  from: FilterInstant.optional().describe("Inclusive lower bound on occurredAt"),
+  to: FilterInstant.optional().describe("Exclusive upper bound on occurredAt"),
   flag: FlagIdSchema.optional(),
 });
 const ordered = (f: { from?: string; to?: string }) => !f.from || !f.to || Date.parse(f.from) <= Date.parse(f.to);

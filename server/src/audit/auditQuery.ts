@@ -1,7 +1,7 @@
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
-import type { AuditFilters } from "../../../shared/schemas/audit.js";
+import { storableInstant, type AuditFilters } from "../../../shared/schemas/audit.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
@@ -71,7 +71,7 @@ export function decodeCursor(cursor: string): { occurredAt: Date; seq: number } 
   const [at, seqText] = text.slice(CURSOR_PREFIX.length).split("|");
   const seq = Number(seqText);
   const occurredAt = new Date(at ?? "");
-  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1 || Number.isNaN(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
+  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1 || !storableInstant(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
     throw Problem.badRequest("The cursor is not one this API returned", [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }]);
   }
   return { occurredAt, seq };

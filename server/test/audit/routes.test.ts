@@ -152,10 +152,21 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
       [{ ticketId: "abc" }, "query.ticketId"],
       [{ from: "yesterday" }, "query.from"],
       [{ from: "2026-02-01T00:00:00Z", to: "2026-01-01T00:00:00Z" }, "query.from"],
+      // Valid ISO text whose instant lies outside years 0001–9999 UTC (PGlite refused it: a 500).
+      [{ from: "0000-01-01T00:00:00+01:00" }, "query.from"],
+      [{ to: "9999-12-31T23:59:59-12:00" }, "query.to"],
+      // Cursors well-formed but for an instant no database stores (refused by the database: a 500).
+      [{ cursor: Buffer.from("at:-271821-04-20T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
+      [{ cursor: Buffer.from("at:+275760-09-13T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
+      [{ cursor: Buffer.from("at:-000100-01-01T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
     ];
     for (const [query, field] of bad) {
       const res = await request(app).get("/api/audit").query(query).set("Authorization", admin).expect(400);
       expect(res.body.errors.map((e: { field: string }) => e.field), JSON.stringify(query)).toContain(field);
+    }
+    for (const query of [{ from: "0001-01-01T00:30:00+01:00" }, { to: "9999-12-31T23:30:00-01:00" }]) {
+      const res = await request(app).get("/api/audit/export").query({ format: "csv", ...query }).set("Authorization", admin).expect(400);
+      expect(res.headers["content-type"], JSON.stringify(query)).toContain("application/problem+json");
     }
   });
 

@@ -105,6 +105,12 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
       [{ outcome: "maybe" }, "query.outcome"],
       [{ order: "sideways" }, "query.order"],
       [{ from: "yesterday" }, "query.from"],
+      // Instants outside years 0001–9999 UTC, as a date or in a cursor, newest or oldest first, through a flag's index too (were 500s).
+      [{ from: "0000-01-01T00:00:00+01:00" }, "query.from"],
+      [{ to: "9999-12-31T23:59:59-12:00" }, "query.to"],
+      [{ cursor: Buffer.from("at:-271821-04-20T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
+      [{ order: "asc", cursor: Buffer.from("at:+275760-09-13T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
+      [{ flag: "ticket_mismatch", order: "asc", cursor: Buffer.from("at:-000100-01-01T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
     ] as const) {
       const res = await request(app).get("/api/console/entries").query(query).set("Authorization", admin).expect(400);
       expect(res.headers["content-type"]).toContain("application/problem+json");
