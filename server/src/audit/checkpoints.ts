@@ -72,7 +72,9 @@ export async function exportCheckpoint(sinks: CheckpointSinks, cp: AuditCheckpoi
     renameSync(`${path}.tmp`, path);
   }
   if (sinks.url) {
-    const res = await fetch(sinks.url, { method: "POST", headers: { "content-type": "application/json" }, body: document, signal: AbortSignal.timeout(sinks.timeoutMs ?? 5000) });
+    // Redirects are not followed: a 301-303 would resend the POST as a body-less GET whose 200 reads as taken.
+    const res = await fetch(sinks.url, { method: "POST", headers: { "content-type": "application/json" }, body: document, redirect: "manual", signal: AbortSignal.timeout(sinks.timeoutMs ?? 5000) });
+    await res.body?.cancel();
     if (!res.ok) throw new Error(`checkpoint sink ${new URL(sinks.url).origin} answered ${res.status}`);
   }
 }

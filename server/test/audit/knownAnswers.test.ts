@@ -258,4 +258,32 @@ describe("the signed checkpoint", () => {
       await new Promise((resolve) => sink.close(resolve));
     }
   });
+
+  it("a sink that answers with a redirect has not taken the checkpoint: the export throws, so the sealer retries it", async () => {
+    // A 302/303 would turn the POST into a body-less GET that the new address can answer 200 to.
+    const seen: { method: string | undefined; url: string | undefined; bytes: number }[] = [];
+    const sink = createServer((req, res) => {
+      let bytes = 0;
+      req.on("data", (chunk: Buffer) => (bytes += chunk.length));
+      req.on("end", () => {
+        seen.push({ method: req.method, url: req.url, bytes });
+        if (req.url?.startsWith("/moved")) {
+          res.statusCode = Number(req.url.slice("/moved/".length));
+          res.setHeader("Location", "/elsewhere");
+        } else res.statusCode = 200;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
+    const origin = `http://127.0.0.1:${(sink.address() as AddressInfo).port}`;
+    try {
+      for (const status of [301, 302, 303, 307, 308]) {
+        await expect(exportCheckpoint({ url: `${origin}/moved/${status}` }, cp, keys.publicKeyPem), String(status)).rejects.toThrow(new Error(`checkpoint sink ${origin} answered ${status}`));
+      }
+      // Nothing was followed: only the configured address was asked.
+      expect(seen.map((s) => s.url)).toEqual(["/moved/301", "/moved/302", "/moved/303", "/moved/307", "/moved/308"]);
+    } finally {
+      await new Promise((resolve) => sink.close(resolve));
+    }
+  });
 });
