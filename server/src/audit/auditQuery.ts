@@ -16,7 +16,7 @@ import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
  */
 /**
  * Which entries a reader may see: operations and admin see all; support agents (read-only and full)
- * see entries of their own actions and of tickets they acted on.
+ * see entries of their own actions and of tickets they acted on (any entry of theirs but a read of the log).
  */
 export type AuditVisibility = { kind: "all" } | { kind: "own"; staffId: string };
 
@@ -26,7 +26,13 @@ export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRol
 
 export function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
   if (visibility.kind === "all") return [];
-  const myTickets = eb.selectFrom("audit_log as mine").select("mine.ticket_id").where("mine.actor_staff_id", "=", visibility.staffId).where("mine.ticket_id", "is not", null);
+  // Reads of the log itself (target audit) record the ticket the reader named (X-Ticket-Id): counted, that header alone would open any ticket.
+  const myTickets = eb
+    .selectFrom("audit_log as mine")
+    .select("mine.ticket_id")
+    .where("mine.actor_staff_id", "=", visibility.staffId)
+    .where("mine.ticket_id", "is not", null)
+    .where("mine.target_type", "<>", "audit");
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
 }
 

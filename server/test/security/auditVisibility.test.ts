@@ -50,6 +50,19 @@ describe.each(databaseKinds)("audit visibility by role on %s", (kind) => {
     }
   });
 
+  it("reading the log for a ticket (X-Ticket-Id) does not make it a ticket the reader acted on", async () => {
+    // The read's own entry carries the ticket it was made for; counted as acting on it, any header would open that ticket's entries.
+    const token = `Bearer ${await sessionOf(h, "support_read_only")}`;
+    for (const path of ["/api/audit?ticketId=2002", "/api/audit/export?format=csv&ticketId=2002", "/api/console/entries?ticketId=2002", "/api/console/export?format=csv&ticketId=2002"]) {
+      expect((await request(h.app).get(path).set("Authorization", token).set("X-Ticket-Id", "2002")).status, path).toBe(200);
+    }
+    for (const entries of [await search("support_read_only"), await exported("support_read_only")]) {
+      expect(entries.filter((e) => e.actor.staffId !== staffIdOf("support_read_only")).map((e) => [e.action, e.actor.staffId, e.ticketId])).toEqual([]);
+    }
+    const console = await request(h.app).get("/api/console/entries?ticketId=2002&limit=200").set("Authorization", token).expect(200);
+    expect((console.body.entries as AuditEntry[]).filter((e) => e.actor.staffId !== staffIdOf("support_read_only"))).toEqual([]);
+  });
+
   it.each(["operations", "admin"] as const)("%s sees every entry, in search and export", async (role) => {
     for (const entries of [await search(role), await exported(role)]) {
       expect(ticketsOf(entries).has("2002")).toBe(true);
