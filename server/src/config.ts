@@ -173,6 +173,11 @@ const EnvSchema = z.object({
         return false;
       }
     }, "expected an IANA time zone such as Europe/Berlin or UTC")
+    // The flag tests minute >= end or < start: a range past midnight (22:00-06:00) would flag every write.
+    .refine((v) => {
+      const [start = "", end = ""] = (v.split(" ")[1] ?? "").split("-");
+      return start < end && end <= "24:00";
+    }, "expected the hours to end after they start, within one day (00:00-24:00)")
     .default("mon-fri 08:00-18:00 UTC"),
 
   /** Demo mode: the port of the demo product `npm start` runs beside Steward. */

@@ -52,6 +52,14 @@ describe("configuration", () => {
     expect(problemsOf({ BILLING_PROVIDER: "paypal" })[0]?.variable).toBe("BILLING_PROVIDER");
   });
 
+  it("refuses console working hours that do not end after they start within one day", () => {
+    // Read as outside when minute >= end or < start, a range past midnight made every write "outside hours".
+    for (const hours of ["mon-fri 22:00-06:00 UTC", "mon-fri 08:00-08:00 UTC", "mon-fri 08:00-24:30 UTC"]) {
+      expect(problemsOf({ CONSOLE_WORKING_HOURS: hours }), hours).toEqual([{ variable: "CONSOLE_WORKING_HOURS", reason: expect.stringContaining("end after they start") }]);
+    }
+    expect(loadConfig({ CONSOLE_WORKING_HOURS: "sat-sun 00:00-24:00 Europe/Berlin" }).CONSOLE_WORKING_HOURS).toBe("sat-sun 00:00-24:00 Europe/Berlin");
+  });
+
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
     expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY"]));
