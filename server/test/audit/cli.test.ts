@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { sql } from "kysely";
@@ -116,5 +116,24 @@ describe("npm run steward", () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--anchor: expected SEQ:HASH");
     expect(bad.stderr).toContain("usage: npm run steward -- audit verify");
+  });
+
+  it("exits 2 naming the place when --checkpoints gives no checkpoint to check against, before touching a database", { timeout: 120_000 }, async () => {
+    // Each used to pass the verify unchecked (an empty directory) or fail as "steward failed" with exit 1, which reads as a broken chain.
+    const dir = mkdtempSync(join(tmpdir(), "steward-audit-cps-"));
+    try {
+      // (A data directory of its own, so a run that went on to a database would touch nothing else.)
+      const db = ["--data-dir", join(dir, "db")];
+      const empty = await steward(["audit", "verify", "--checkpoints", dir, ...db]);
+      expect([empty.code, empty.stderr]).toEqual([2, expect.stringContaining(`--checkpoints: ${dir} holds no checkpoint-*.json files`)]);
+      const missing = await steward(["audit", "verify", "--checkpoints", join(dir, "nowhere"), ...db]);
+      expect([missing.code, missing.stderr]).toEqual([2, expect.stringContaining(`--checkpoints: cannot read ${join(dir, "nowhere")} (ENOENT)`)]);
+      const torn = join(dir, "checkpoint-000000000001.json");
+      writeFileSync(torn, "");
+      const garbled = await steward(["audit", "verify", "--checkpoints", dir, ...db]);
+      expect([garbled.code, garbled.stderr]).toEqual([2, expect.stringContaining(`--checkpoints: ${torn} is not a Steward audit checkpoint`)]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

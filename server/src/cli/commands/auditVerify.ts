@@ -12,13 +12,26 @@ import { openCliDatabase, UsageError, type CliCommand } from "./command.js";
 
 /** Checkpoint files an auditor kept (a file, or every checkpoint-*.json in a directory), each signature checked. */
 function readCheckpoints(path: string, keys: AuditKeys): { chainSeq: number; hash: string }[] {
-  const files = statSync(path).isDirectory()
-    ? readdirSync(path)
-        .filter((f) => /^checkpoint-\d+\.json$/.test(f))
-        .map((f) => join(path, f))
-    : [path];
+  let files: string[];
+  try {
+    files = statSync(path).isDirectory()
+      ? readdirSync(path)
+          .filter((f) => /^checkpoint-\d+\.json$/.test(f))
+          .map((f) => join(path, f))
+      : [path];
+  } catch (err) {
+    throw new UsageError(`--checkpoints: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+  // Else the verify would pass without the check the auditor asked for.
+  if (files.length === 0) throw new UsageError(`--checkpoints: ${path} holds no checkpoint-*.json files`);
   return files.map((file) => {
-    const parsed = AuditCheckpoint.safeParse(JSON.parse(readFileSync(file, "utf8")));
+    let document: unknown;
+    try {
+      document = JSON.parse(readFileSync(file, "utf8"));
+    } catch {
+      throw new UsageError(`--checkpoints: ${file} is not a Steward audit checkpoint (not readable JSON)`);
+    }
+    const parsed = AuditCheckpoint.safeParse(document);
     if (!parsed.success) throw new UsageError(`--checkpoints: ${file} is not a Steward audit checkpoint`);
     if (!checkpointSignatureValid(keys.publicKey, parsed.data)) throw new UsageError(`--checkpoints: ${file} does not carry a valid signature for this audit key`);
     return { chainSeq: parsed.data.chainSeq, hash: parsed.data.headHash };
