@@ -36,12 +36,12 @@ export function startAuditSealer(deps: { db: Kysely<DB>; keys: AuditKeys; logger
       partitionsCheckedAt = clock.now().getTime();
       await ensureAuditPartitions(db, clock.now()).catch((err: unknown) => logger.warn({ err }, "audit partitions for this and next month could not be created ahead; the first append of a month creates it"));
     }
-    const result = await sealPending(db, keys, { now: () => clock.now(), ...deps.seal });
+    // Queued as each round commits: a catch-up whose later round fails has still committed the earlier checkpoints.
+    const result = await sealPending(db, keys, { now: () => clock.now(), ...deps.seal, ...(hasSink ? { onCheckpoint: (cp) => unexported.push(cp) } : {}) });
     if (result.sealed) logger.debug({ sealed: result.sealed }, "audit entries sealed");
     // The console's stored flags follow the chain; a failure there never holds up sealing.
     await flagPending(db).catch((err: unknown) => logger.error({ err }, "console flags could not be computed for newly sealed entries; retrying with the next round"));
     if (!hasSink) return;
-    unexported.push(...result.checkpoints);
     while (unexported[0]) {
       await exportCheckpoint(deps.sinks, unexported[0], keys.publicKeyPem);
       unexported.shift();

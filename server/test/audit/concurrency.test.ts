@@ -3,7 +3,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sql } from "kysely";
+import { sql, type KyselyPlugin } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
 import { startAuditSealer, type AuditSealer } from "../../src/audit/sealerLoop.js";
@@ -165,6 +165,36 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
       await new Promise((resolve) => sink.close(resolve));
+    }
+  });
+
+  it("exports a checkpoint committed by a catch-up round even when a later round of the same catch-up fails", { timeout: 60_000 }, async () => {
+    await resetAuditLog(database.db);
+    for (let i = 0; i < 5; i++) await appendAudit(database.db, writeEntry({ reason: `catch-up ${i}` }), systemClock);
+    // The second sealing round's insert fails: the first round (2 entries, checkpoint 2) has committed by then.
+    let sealInserts = 0;
+    let armed = true;
+    const faults: KyselyPlugin = {
+      transformQuery: ({ node }) => {
+        if (armed && node.kind === "InsertQueryNode" && node.into?.table.identifier.name === "audit_seal" && ++sealInserts === 2) throw new Error("connection lost mid catch-up");
+        return node;
+      },
+      transformResult: ({ result }) => Promise.resolve(result),
+    };
+    const dir = mkdtempSync(join(tmpdir(), "steward-sealer-catch-up-"));
+    const running = startAuditSealer({ db: database.db.withPlugin(faults), keys, logger: createLogger("silent"), clock: systemClock, intervalMs: 60_000, sinks: { dir }, seal: { checkpointEvery: 1, batchSize: 2 } });
+    try {
+      await expect.poll(() => sealInserts, { timeout: 10_000 }).toBe(2);
+      armed = false;
+      await running.sealNow();
+      expect(await sealCount(database.db)).toBe(5);
+      const inDatabase = (await database.db.selectFrom("audit_checkpoint").select("chain_seq").orderBy("chain_seq").execute()).map((r) => Number(r.chain_seq));
+      expect(inDatabase).toEqual([2, 4, 5]);
+      // Every checkpoint the database holds reached the sink, the one before the failure included.
+      expect(readdirSync(dir).sort()).toEqual(inDatabase.map((n) => `checkpoint-${String(n).padStart(12, "0")}.json`));
+    } finally {
+      await running.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
