@@ -1,5 +1,5 @@
 import type { Server } from "node:http";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
+import { TableNode, type KyselyPlugin, type PluginTransformQueryArgs, type PluginTransformResultArgs, type QueryResult, type RootOperationNode, type UnknownRow } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
 import type { ManualClock } from "../../src/clock.js";
@@ -15,7 +15,7 @@ class SecondSealReadFails implements KyselyPlugin {
   private reads = 0;
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     const node = args.node;
-    const fromSeals = node.kind === "SelectQueryNode" && node.from?.froms.some((f) => f.kind === "TableNode" && f.table.identifier.name === "audit_seal");
+    const fromSeals = node.kind === "SelectQueryNode" && node.from?.froms.some((f) => TableNode.is(f) && f.table.identifier.name === "audit_seal");
     if (this.armed && fromSeals && ++this.reads > 1) throw new Error("the database went away mid-export");
     return node;
   }
