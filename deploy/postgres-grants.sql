@@ -16,3 +16,5 @@ end
 $$;
 -- The one audit row the service updates: the sealer's visibility horizon (tampering with it only delays sealing).
 grant update on audit_seal_state to steward_service;
+-- And how far each checkpoint sink has been given the checkpoints (tampering with it only re-sends or holds them back).
+grant update on audit_checkpoint_export to steward_service;

@@ -1,6 +1,6 @@
-import { sign, verify, type KeyObject } from "node:crypto";
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createHash, randomBytes, sign, verify, type KeyObject } from "node:crypto";
+import { mkdir, open, rename, rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Kysely, Selectable } from "kysely";
 import { z } from "zod";
 import type { AuditCheckpointTable, DB } from "../db/schema.js";
@@ -61,20 +61,66 @@ export function checkpointFileName(cp: Pick<AuditCheckpoint, "chainSeq">): strin
   return `checkpoint-${String(cp.chainSeq).padStart(12, "0")}.json`;
 }
 
-/** Hands one checkpoint to every sink; a failing sink throws (the sealer retries it on its next round). */
+/** One configured sink: `key` names it in audit_checkpoint_export (the directory's absolute path, or the endpoint). */
+export interface CheckpointSink {
+  key: string;
+  write(cp: AuditCheckpoint, publicKeyPem: string): Promise<void>;
+}
+
+export function checkpointSinksOf(sinks: CheckpointSinks): CheckpointSink[] {
+  const list: CheckpointSink[] = [];
+  const { dir, url } = sinks;
+  if (dir) list.push({ key: `dir:${resolve(dir)}`, write: (cp, pem) => writeCheckpointFile(dir, cp, pem) });
+  if (url) list.push({ key: urlSinkKey(url), write: (cp, pem) => postCheckpoint(url, cp, pem, sinks.timeoutMs) });
+  return list;
+}
+
+/** The endpoint's address without its query (which may carry a credential), told apart from others by a digest of the whole. */
+function urlSinkKey(url: string): string {
+  const { origin, pathname } = new URL(url);
+  return `url:${origin}${pathname}#${createHash("sha256").update(url).digest("hex").slice(0, 16)}`;
+}
+
+const checkpointDocument = (cp: AuditCheckpoint, publicKeyPem: string) => JSON.stringify({ ...cp, publicKeyPem }, null, 2);
+
+/**
+ * Written whole under a name of its own, flushed, then renamed and the directory flushed: an auditor's copy is
+ * never a half-written file, two processes writing the same checkpoint do not share a temporary file, and once
+ * this returns the file survives a power cut (the export is then recorded as done).
+ */
+async function writeCheckpointFile(dir: string, cp: AuditCheckpoint, publicKeyPem: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, checkpointFileName(cp));
+  const temporary = `${path}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  const file = await open(temporary, "w");
+  try {
+    await file.writeFile(`${checkpointDocument(cp, publicKeyPem)}\n`);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  try {
+    await rename(temporary, path);
+  } catch (err) {
+    await rm(temporary, { force: true });
+    throw err;
+  }
+  const directory = await open(dir, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
+  }
+}
+
+async function postCheckpoint(url: string, cp: AuditCheckpoint, publicKeyPem: string, timeoutMs = 5000): Promise<void> {
+  // Redirects are not followed: a 301-303 would resend the POST as a body-less GET whose 200 reads as taken.
+  const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: checkpointDocument(cp, publicKeyPem), redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+  await res.body?.cancel();
+  if (!res.ok) throw new Error(`checkpoint sink ${new URL(url).origin} answered ${res.status}`);
+}
+
+/** Hands one checkpoint to every sink; a failing sink throws. */
 export async function exportCheckpoint(sinks: CheckpointSinks, cp: AuditCheckpoint, publicKeyPem: string): Promise<void> {
-  const document = JSON.stringify({ ...cp, publicKeyPem }, null, 2);
-  if (sinks.dir) {
-    mkdirSync(sinks.dir, { recursive: true });
-    // Written whole, then renamed: an auditor's copy is never a half-written file.
-    const path = join(sinks.dir, checkpointFileName(cp));
-    writeFileSync(`${path}.tmp`, `${document}\n`);
-    renameSync(`${path}.tmp`, path);
-  }
-  if (sinks.url) {
-    // Redirects are not followed: a 301-303 would resend the POST as a body-less GET whose 200 reads as taken.
-    const res = await fetch(sinks.url, { method: "POST", headers: { "content-type": "application/json" }, body: document, redirect: "manual", signal: AbortSignal.timeout(sinks.timeoutMs ?? 5000) });
-    await res.body?.cancel();
-    if (!res.ok) throw new Error(`checkpoint sink ${new URL(sinks.url).origin} answered ${res.status}`);
-  }
+  for (const sink of checkpointSinksOf(sinks)) await sink.write(cp, publicKeyPem);
 }

@@ -18,8 +18,6 @@ export interface SealOptions {
   now?: () => Date;
   /** Where the previous round of a catch-up stopped (its SealRound.resume): see sealRound. */
   resume?: SealResume;
-  /** Called with each checkpoint as its round commits, so one is handed on even if a later round of the catch-up fails. */
-  onCheckpoint?: (cp: AuditCheckpoint) => void;
 }
 
 /**
@@ -181,10 +179,7 @@ export async function sealPending(db: Kysely<DB>, keys: AuditKeys, options: Seal
     const round = await sealRound(db, keys, { ...options, resume });
     resume = round.resume;
     sealed += round.sealed;
-    if (round.checkpoint) {
-      checkpoints.push(round.checkpoint);
-      options.onCheckpoint?.(round.checkpoint);
-    }
+    if (round.checkpoint) checkpoints.push(round.checkpoint);
     if (!round.leader || !round.more) return { sealed, checkpoints, leader: round.leader };
   }
 }

@@ -26,6 +26,7 @@ import * as m033 from "./migrations/033_requester_picks.js";
 import * as m035 from "./migrations/035_audit_flags.js";
 import * as m036 from "./migrations/036_subscription_hints.js";
 import * as m037 from "./migrations/037_account_changes_index.js";
+import * as m038 from "./migrations/038_checkpoint_exports.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -56,6 +57,7 @@ export const migrations: Record<string, Migration> = {
   "035_audit_flags": m035,
   "036_subscription_hints": m036,
   "037_account_changes_index": m037,
+  "038_checkpoint_exports": m038,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -220,6 +220,15 @@ export interface AuditSealStateTable {
   flagged_through: ColumnType<number, number | undefined, number>;
 }
 
+/** How far a checkpoint sink has been given the signed checkpoints, and who is exporting to it now (migration 038). */
+export interface AuditCheckpointExportTable {
+  sink: string;
+  exported_through: ColumnType<number, number, number>;
+  lease_until: Timestamp | null;
+  lease_token: string | null;
+  updated_at: Timestamp;
+}
+
 /** Entries per UTC day, agent ('' for none) and action, for the console's start screen (flagger.ts). */
 export interface AuditActivityDayTable {
   day: ColumnType<string, string, string>;
@@ -510,6 +519,7 @@ export interface DB {
   audit_activity_day: AuditActivityDayTable;
   audit_staff_writes_quarter: AuditStaffWritesQuarterTable;
   audit_checkpoint: AuditCheckpointTable;
+  audit_checkpoint_export: AuditCheckpointExportTable;
   audit_verified: AuditVerifiedTable;
   audit_legacy: AuditLegacyTable;
   idempotency_keys: IdempotencyKeysTable;

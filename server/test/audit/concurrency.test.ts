@@ -113,21 +113,29 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
     expect(lags[Math.floor(lags.length * 0.99)]).toBeLessThanOrEqual(1000);
     expect(lags.at(-1)).toBeLessThanOrEqual(2000);
   });
-  it("hands each round's checkpoint to the sinks, retries a failing sink with a backed-off round, and re-exports the newest at start", { timeout: 60_000 }, async () => {
-    await resetAuditLog(database.db);
-    const received: { chainSeq: number; at: number }[] = [];
-    let refuse = 2;
-    const sink = createServer((req, res) => {
+  /** An HTTP sink that refuses (503) until `accept` is set, and records every checkpoint it is sent. */
+  async function checkpointEndpoint(delayMs = 0) {
+    const state = { accept: false, received: [] as { chainSeq: number; at: number; taken: boolean }[] };
+    const server = createServer((req, res) => {
       let body = "";
       req.on("data", (chunk: Buffer) => (body += chunk.toString()));
       req.on("end", () => {
-        received.push({ chainSeq: (JSON.parse(body) as { chainSeq: number }).chainSeq, at: performance.now() });
-        res.statusCode = refuse-- > 0 ? 503 : 204;
-        res.end();
+        const taken = state.accept;
+        state.received.push({ chainSeq: (JSON.parse(body) as { chainSeq: number }).chainSeq, at: performance.now(), taken });
+        setTimeout(() => {
+          res.statusCode = taken ? 204 : 503;
+          res.end();
+        }, delayMs);
       });
     });
-    await new Promise<void>((resolve) => sink.listen(0, "127.0.0.1", resolve));
-    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/checkpoints`;
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/checkpoints?token=secret`;
+    return { state, url, taken: () => state.received.filter((r) => r.taken).map((r) => r.chainSeq), close: () => new Promise((resolve) => server.close(resolve)) };
+  }
+
+  it("sends each checkpoint to the sinks; a refusing sink is retried with its own back-off while sealing goes on every interval", { timeout: 60_000 }, async () => {
+    await resetAuditLog(database.db);
+    const endpoint = await checkpointEndpoint();
     const dir = mkdtempSync(join(tmpdir(), "steward-sealer-sinks-"));
     const logs: { level: number; msg: string; sealed?: number; failures?: number }[] = [];
     const logger = createLogger("debug", { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
@@ -135,36 +143,93 @@ describe.each(databaseKinds)("concurrent appends on %s", (kind) => {
       startAuditSealer({ db: database.db, keys, logger, clock: systemClock, intervalMs, sinks, seal: { checkpointEvery: 1 } });
     try {
       for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry({ reason: `sink ${i}` }), systemClock);
-      // An HTTP sink alone: refused twice, each retry waits the interval doubled per failure, then it takes the checkpoint.
-      const first = withSinks({ url }, 100);
-      await expect.poll(() => received.length, { timeout: 20_000 }).toBe(3);
-      expect(received.map((r) => r.chainSeq)).toEqual([3, 3, 3]);
-      expect(received[1]!.at - received[0]!.at).toBeGreaterThanOrEqual(195);
-      expect(received[2]!.at - received[1]!.at).toBeGreaterThanOrEqual(395);
-      // Each refusal is logged as an error with the count of failures in a row; the sealing itself at debug.
-      expect(logs.filter((l) => l.level === 50).map((l) => [l.msg, l.failures])).toEqual([
-        ["audit sealing round failed; retrying", 1],
-        ["audit sealing round failed; retrying", 2],
+      const first = withSinks({ url: endpoint.url }, 100);
+      await expect.poll(() => endpoint.state.received.length, { timeout: 20_000 }).toBeGreaterThanOrEqual(3);
+      // Refused: the same checkpoint again, each retry after the interval doubled per failure.
+      const [r0, r1, r2] = endpoint.state.received;
+      expect([r0?.chainSeq, r1?.chainSeq, r2?.chainSeq]).toEqual([3, 3, 3]);
+      expect(r1!.at - r0!.at).toBeGreaterThanOrEqual(195);
+      expect(r2!.at - r1!.at).toBeGreaterThanOrEqual(395);
+      // Meanwhile entries are sealed at the sealer's own pace, not the sink's.
+      await appendAudit(database.db, writeEntry({ reason: "sink 3" }), systemClock);
+      await expect.poll(() => sealCount(database.db), { timeout: 2_000 }).toBe(4);
+      expect(endpoint.taken()).toEqual([]);
+      const errors = logs.filter((l) => l.level === 50).map((l) => [l.msg, l.failures]);
+      expect(errors.slice(0, 2)).toEqual([
+        ["audit checkpoint export failed; retrying", 1],
+        ["audit checkpoint export failed; retrying", 2],
       ]);
-      expect(logs.filter((l) => l.level === 20).map((l) => [l.msg, l.sealed])).toEqual([["audit entries sealed", 3]]);
-      for (let i = 0; i < 2; i++) await appendAudit(database.db, writeEntry({ reason: `sink ${3 + i}` }), systemClock);
-      // Stopping seals what is left (a round in progress first) and exports its checkpoint.
+      expect(errors.every(([msg]) => msg === "audit checkpoint export failed; retrying")).toBe(true);
+      // Taken at last: every checkpoint it had not had, in order.
+      endpoint.state.accept = true;
+      await expect.poll(() => endpoint.taken(), { timeout: 40_000 }).toEqual([3, 4]);
+      for (let i = 0; i < 2; i++) await appendAudit(database.db, writeEntry({ reason: `sink ${4 + i}` }), systemClock);
+      // Stopping seals what is left (a round in progress first) and sends its checkpoint.
       await first.stop();
-      expect(received.map((r) => r.chainSeq)).toEqual([3, 3, 3, 5]);
-      // A directory sink alone, in a new process: nothing new to seal, and the newest checkpoint is written again at start.
+      expect(endpoint.taken().at(-1)).toBe(6);
+      // The sink's progress is in the database: the endpoint's query (a credential) is not.
+      const progress = await database.db.selectFrom("audit_checkpoint_export").selectAll().execute();
+      expect(progress.map((p) => [p.sink.replace(/#[0-9a-f]{16}$/, "#"), Number(p.exported_through), p.lease_until])).toEqual([[`url:${new URL(endpoint.url).origin}/checkpoints#`, 6, null]]);
+      // A directory sink, new to this database, in a new process: it starts with the newest checkpoint.
       const second = withSinks({ dir }, 60_000);
       await second.sealNow();
-      expect(readdirSync(dir)).toEqual(["checkpoint-000000000005.json"]);
-      expect(JSON.parse(readFileSync(join(dir, "checkpoint-000000000005.json"), "utf8"))).toMatchObject({ chainSeq: 5, entryCount: 5, keyId: keys.keyId, publicKeyPem: keys.publicKeyPem });
+      expect(readdirSync(dir)).toEqual(["checkpoint-000000000006.json"]);
+      expect(JSON.parse(readFileSync(join(dir, "checkpoint-000000000006.json"), "utf8"))).toMatchObject({ chainSeq: 6, entryCount: 6, keyId: keys.keyId, publicKeyPem: keys.publicKeyPem });
       // With its timer a minute away, only sealNow seals the next entry.
-      await appendAudit(database.db, writeEntry({ reason: "sink 5" }), systemClock);
+      await appendAudit(database.db, writeEntry({ reason: "sink 6" }), systemClock);
       await second.sealNow();
-      expect(readdirSync(dir)).toEqual(["checkpoint-000000000005.json", "checkpoint-000000000006.json"]);
+      expect(readdirSync(dir)).toEqual(["checkpoint-000000000006.json", "checkpoint-000000000007.json"]);
       await second.stop();
-      expect(received).toHaveLength(4);
     } finally {
       rmSync(dir, { recursive: true, force: true });
-      await new Promise((resolve) => sink.close(resolve));
+      await endpoint.close();
+    }
+  });
+
+  it("a process that stops before its sink took its checkpoints leaves them to the next start, which sends them all, oldest first", { timeout: 60_000 }, async () => {
+    await resetAuditLog(database.db);
+    const endpoint = await checkpointEndpoint();
+    try {
+      const first = startAuditSealer({ db: database.db, keys, logger: createLogger("silent"), clock: systemClock, intervalMs: 20, sinks: { url: endpoint.url }, seal: { checkpointEvery: 1 } });
+      for (let i = 1; i <= 3; i++) {
+        await appendAudit(database.db, writeEntry({ reason: `down ${i}` }), systemClock);
+        await expect.poll(() => sealCount(database.db), { timeout: 10_000 }).toBe(i);
+      }
+      await expect.poll(() => endpoint.state.received.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      await first.stop();
+      expect(endpoint.taken()).toEqual([]);
+      endpoint.state.accept = true;
+      const next = startAuditSealer({ db: database.db, keys, logger: createLogger("silent"), clock: systemClock, intervalMs: 60_000, sinks: { url: endpoint.url }, seal: { checkpointEvery: 1 } });
+      await next.sealNow();
+      await next.stop();
+      expect(endpoint.taken()).toEqual([1, 2, 3]);
+    } finally {
+      await endpoint.close();
+    }
+  });
+
+  it("two processes sealing one database send each checkpoint to a shared sink once, in order", { timeout: 120_000 }, async () => {
+    await resetAuditLog(database.db);
+    const endpoint = await checkpointEndpoint(15);
+    endpoint.state.accept = true;
+    try {
+      const start = () => startAuditSealer({ db: database.db, keys, logger: createLogger("silent"), clock: systemClock, intervalMs: 10, sinks: { url: endpoint.url }, seal: { checkpointEvery: 2 } });
+      // The sink's first checkpoint, by one process: from there on, it is owed every one.
+      await appendAudit(database.db, writeEntry({ reason: "shared sink first" }), systemClock);
+      const setup = start();
+      await setup.sealNow();
+      await setup.stop();
+      const [a, b] = [start(), start()];
+      for (let i = 1; i < 40; i++) {
+        await appendAudit(database.db, writeEntry({ reason: `shared sink ${i}` }), systemClock);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await Promise.all([a.stop(), b.stop()]);
+      const checkpoints = (await database.db.selectFrom("audit_checkpoint").select("chain_seq").orderBy("chain_seq").execute()).map((r) => Number(r.chain_seq));
+      expect(checkpoints.length).toBeGreaterThan(3);
+      expect(endpoint.taken()).toEqual(checkpoints);
+    } finally {
+      await endpoint.close();
     }
   });
 

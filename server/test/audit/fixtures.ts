@@ -55,6 +55,8 @@ export async function resetAuditLog(db: Kysely<DB>): Promise<void> {
   await sql`delete from audit_flag`.execute(db);
   await sql`delete from audit_activity_day`.execute(db);
   await sql`delete from audit_staff_writes_quarter`.execute(db);
+  // How far each checkpoint sink has got (migration 038): the checkpoints it counted are gone.
+  await sql`delete from audit_checkpoint_export`.execute(db);
 }
 
 export async function sealCount(db: Kysely<DB>): Promise<number> {

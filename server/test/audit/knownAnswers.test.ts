@@ -235,6 +235,18 @@ describe("the signed checkpoint", () => {
     expect(checkpointFileName({ chainSeq: 123456789012 })).toBe("checkpoint-123456789012.json");
   });
 
+  it("a directory sink: whole files only, also when writers race on one checkpoint (two processes at a catch-up)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-checkpoint-dir-"));
+    try {
+      await Promise.all(Array.from({ length: 8 }, () => exportCheckpoint({ dir: join(dir, "nested") }, cp, keys.publicKeyPem)));
+      // One file, no temporary left behind, the document whole.
+      expect(readdirSync(join(dir, "nested"))).toEqual([checkpointFileName(cp)]);
+      expect(JSON.parse(readFileSync(join(dir, "nested", checkpointFileName(cp)), "utf8"))).toEqual({ ...cp, publicKeyPem: keys.publicKeyPem });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("an HTTP sink gets it as JSON with the public key; a refusal throws naming the sink's origin and status", async () => {
     const bodies: { contentType: string | undefined; method: string | undefined; body: unknown }[] = [];
     let status = 200;
