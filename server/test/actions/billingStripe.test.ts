@@ -183,6 +183,17 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
     expect(Math.abs(credited - statedCents)).toBeLessThanOrEqual(Math.ceil(statedCents / 20));
   });
 
+  it("a credit whose description is blank is refused with 400 naming it; nothing reaches Stripe (which refuses an empty description)", async () => {
+    const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_004\/balance_transactions$/ };
+    const before = customer(fake, "cus_demo_004");
+    const res = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_004" }, input: { amountCents: 300, description: "   " } });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.input.description"]);
+    expect(fake.requestsTo(write.method, write.path)).toHaveLength(0);
+    expect(customer(fake, "cus_demo_004")).toEqual(before);
+    expect(await auditOf(h.deps, "billing.credit_apply", "acc_demo_004")).toEqual([]);
+  });
+
   it("a lost Stripe response is retried by the adapter with the same key: Stripe replays it, one credit", async () => {
     const before = customer(fake, "cus_demo_003");
     const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_003\/balance_transactions$/ };

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
  * removed endpoints and idempotency-key lengths are refused with Stripe's error shapes.
  */
 export type ParamRule =
-  | { type: "string"; maxLength?: number; pattern?: string }
+  | { type: "string"; maxLength?: number; pattern?: string; emptyable?: boolean }
   | { type: "integer"; minimum?: number; maximum?: number }
   | { type: "boolean" }
   | { type: "enum"; values: string[] }
@@ -37,7 +37,7 @@ interface ErrorTemplate {
 
 export interface StripeRules {
   apiVersion: string;
-  errors: Record<"unknownParameter" | "missingParameter" | "invalidInteger" | "invalidBoolean" | "invalidEnum" | "invalidTimestamp" | "tooLong" | "outOfRange" | "removedEndpoint", ErrorTemplate>;
+  errors: Record<"unknownParameter" | "missingParameter" | "invalidInteger" | "invalidBoolean" | "invalidEnum" | "invalidTimestamp" | "tooLong" | "outOfRange" | "removedEndpoint" | "emptyString", ErrorTemplate>;
   idempotency: { maxKeyLength: number; keyTooLong: ErrorTemplate; reusedWithOtherParameters: ErrorTemplate; keyInUse: ErrorTemplate; honouredOn: string[]; retentionHours: number };
   removed: Record<string, { since: string; source: string }>;
   endpoints: Record<string, EndpointRule>;
@@ -86,6 +86,8 @@ function checkValue(rules: StripeRules, rule: ParamRule, value: unknown, at: str
       return null;
     case "string":
       if (typeof value !== "string") return refusal(e.invalidEnum, { param: at, values: "a string" }, at);
+      // Stripe reads "" as "unset", which only the parameters its API marks emptyable allow.
+      if (value === "" && !rule.emptyable) return refusal(e.emptyString, { param: at }, at);
       if (rule.maxLength !== undefined && [...value].length > rule.maxLength) return refusal(e.tooLong, { value, max: rule.maxLength }, at);
       if (rule.pattern && !new RegExp(rule.pattern).test(value)) return refusal(e.invalidEnum, { param: at, values: `a value matching ${rule.pattern}` }, at);
       return null;

@@ -128,6 +128,9 @@ describe("the Stripe fake refuses what Stripe refuses", () => {
     const keys = Array.from({ length: 11 }, (_, i) => `lookup_keys[${i}]=k${i}`).join("&");
     expect(await send("GET", "/v1/prices", keys)).toMatchObject({ status: 400, error: { param: "lookup_keys" } });
     expect(await send("POST", "/v1/customers/cus_trial/balance_transactions", `amount=-1&currency=usd&description=${"d".repeat(351)}`)).toMatchObject({ status: 400, error: { param: "description" } });
+    // "" means "unset" to Stripe, and a new balance transaction's description cannot be unset; a subscription's can.
+    expect(await send("POST", "/v1/customers/cus_trial/balance_transactions", "amount=-1&currency=usd&description=")).toMatchObject({ status: 400, error: { code: "parameter_invalid_empty", param: "description" } });
+    expect(await send("POST", "/v1/subscriptions/sub_past_due", "description=")).toMatchObject({ status: 200 });
   });
 
   it("idempotency: keys over 255 characters refused; a key reused with other parameters refused; a refused request stores nothing", async () => {
