@@ -17,7 +17,7 @@ async function bearer(h: Harness, who: PanelRole | "second_full"): Promise<strin
   return `Bearer ${await sessionOf(h, who)}`;
 }
 
-async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean; customerLocale?: string }) {
+async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean; customerLocale?: string; ticketOverrideReason?: string }) {
   const ticketId = body.ticketId ?? (await ticketFor(h.deps, { type: body.targetType, id: body.targetId }));
   return request(h.app).post("/api/approvals").set("Authorization", await bearer(h, who)).send({ reason: "Customer was double charged last month", ...body, ticketId });
 }
@@ -207,6 +207,10 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     const noNotice = await ask(h, "operations", { action: "seats.expand_temporarily", targetType: "account", targetId: ACCOUNT, input: { seats: 500, days: 5 }, notifyCustomer: true });
     expect(noNotice.status).toBe(400);
     expect(noNotice.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.notifyCustomer"]);
+    // An override reason is held to the action's own rule (at least 10 characters once trimmed), not recorded as "x".
+    const thinOverride = await ask(h, "operations", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_000 }, ticketOverrideReason: "   x   " });
+    expect(thinOverride.status).toBe(400);
+    expect(thinOverride.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.ticketOverrideReason"]);
     expect(await h.deps.database.db.selectFrom("approval_requests").select("id").execute()).toEqual(before);
   });
 });
