@@ -144,7 +144,8 @@ export class Auth0Fake extends HttpFake {
     const [provider, bareId] = seed.user_id.includes("|") ? (seed.user_id.split("|", 2) as [string, string]) : ["auth0", seed.user_id];
     const user: Management.GetUserResponseContent = {
       user_id: seed.user_id,
-      email: seed.email,
+      // Auth0 saves the address of a user of its own database connections in lower case; other IdPs' as they give it.
+      email: provider === "auth0" ? seed.email.toLowerCase() : seed.email,
       email_verified: true,
       name: seed.name ?? seed.email,
       nickname: seed.email.split("@")[0] ?? seed.email,
@@ -254,9 +255,10 @@ export class Auth0Fake extends HttpFake {
     const anyUser = (fn: (id: string, req: FakeRequest) => FakeReply): Handler => (req, params) => fn(params.id ?? params.user_id ?? "", req);
 
     on("GET", "/users/{id}", withUser((id) => ({ status: 200, body: this.user(id) })));
+    // An exact match, case included (Auth0's "make sure you search using the correct case").
     on("GET", "/users-by-email", (req) => {
-      const email = (req.query.get("email") ?? "").toLowerCase();
-      return { status: 200, body: [...this.users.values()].filter((u) => u.email?.toLowerCase() === email) };
+      const email = req.query.get("email") ?? "";
+      return { status: 200, body: [...this.users.values()].filter((u) => u.email === email) };
     });
     on(
       "PATCH",

@@ -178,9 +178,15 @@ export class Auth0Identity implements IdentityPort {
     return ref.idpId ?? userIdOf(await this.findByEmail(ref.email));
   }
 
-  /** One email can have several Auth0 identities (database, social); the database connection's wins. */
+  /**
+   * One email can have several Auth0 identities (database, social); the database connection's wins.
+   * Auth0 matches the address exactly, case included, and keeps its database users' in lower case
+   * (other IdPs' as they sent it): a product address in mixed case is asked for both ways.
+   */
   private async findByEmail(email: string): Promise<Auth0User> {
-    const users = await this.caller.call("users.listUsersByEmail", ({ signal }) => this.client.users.listUsersByEmail({ email }, { abortSignal: signal }));
+    const spellings = [...new Set([email.toLowerCase(), email])];
+    const found = await Promise.all(spellings.map((address) => this.caller.call("users.listUsersByEmail", ({ signal }) => this.client.users.listUsersByEmail({ email: address }, { abortSignal: signal }))));
+    const users = [...new Map(found.flat().map((u) => [u.user_id, u])).values()];
     const chosen = users.find((u) => u.identities?.some((i) => i.connection === this.options.connection)) ?? users[0];
     if (!chosen) throw new ProviderError({ provider: "auth0", code: "not_found", status: 404, operation: "users.listUsersByEmail", message: `no Auth0 user with email ${email}` });
     return chosen;
