@@ -125,6 +125,29 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     expect(await creditsOf(h, 5_555)).toBe(0);
   });
 
+  it("a run whose decision was never recorded (the approver's process died between the two) is not run again by the next approver", async () => {
+    const asked = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 6_789 } });
+    const id = asked.body.approval.id as string;
+    // A key spelled like the run's, used by someone else for an action of their own, is not taken for the run.
+    const decoy = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: ACCOUNT }, input: { amountCents: 111 } }, { idempotencyKey: `approval:${id}` });
+    expect(decoy.status, JSON.stringify(decoy.body)).toBe(200);
+    const ran = await decide(h, await bearer(h, "operations"), id, "approve");
+    expect(ran.status, JSON.stringify(ran.body)).toBe(200);
+    expect(await creditsOf(h, 6_789)).toBe(1);
+    // The state a crash after the action's commit and before the decision's leaves: pending, its claim lapsed.
+    await h.deps.database.db
+      .updateTable("approval_requests")
+      .set({ status: "pending", decided_by_staff_id: null, decided_by_email: null, decided_by_name: null, decided_at: null, result: null, claimed_by: "stf_demo_ops", claimed_until: new Date(Date.now() - 1_000) })
+      .where("id", "=", id)
+      .execute();
+    const again = await decide(h, await bearer(h, "admin"), id, "approve");
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.approval.status).toBe("approved");
+    expect(again.body.result).toMatchObject({ replayed: true, auditEntryId: ran.body.result.auditEntryId });
+    expect(await creditsOf(h, 6_789)).toBe(1);
+    expect((await auditOf(h.deps, "billing.credit_apply", ACCOUNT)).filter((e) => e.approval?.requestId === id && e.outcome === "succeeded")).toHaveLength(1);
+  });
+
   it("an action the admin marks needs a second person (403 approval_required), then runs through approval; the policy change is audited", async () => {
     const notAdmin = await request(h.app).put("/api/approvals/policy").set("Authorization", await bearer(h, "operations")).send({ action: "user.lockout_clear", requiresApproval: true, reason: "Lockouts are a takeover vector" });
     expect(notAdmin.status).toBe(403);
