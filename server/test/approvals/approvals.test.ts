@@ -171,6 +171,12 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     const approved = await decide(h, await bearer(h, "second_full"), asked.body.approval.id as string, "approve");
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect((await auditOf(h.deps, "user.lockout_clear", USER)).at(-1)).toMatchObject({ outcome: "succeeded", actor: { staffId: SECOND_FULL.id }, approval: { requestedBy: { staffId: "stf_demo_full" }, approvedBy: { staffId: SECOND_FULL.id } } });
+    // Each step of a request about a user is filed under the user's account, as the action itself is.
+    const steps = [...(await auditOf(h.deps, "approval.request", USER)), ...(await auditOf(h.deps, "approval.approve", USER))].filter((e) => ((e.after as { approvalId?: string } | null)?.approvalId ?? null) === asked.body.approval.id);
+    expect(steps.map((e) => [e.action, e.target.accountId])).toEqual([
+      ["approval.request", "acc_demo_002"],
+      ["approval.approve", "acc_demo_002"],
+    ]);
     await request(h.app).put("/api/approvals/policy").set("Authorization", await bearer(h, "admin")).send({ action: "user.lockout_clear", requiresApproval: false, reason: "Back to normal" }).expect(200);
   });
 

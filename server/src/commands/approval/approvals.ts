@@ -127,7 +127,8 @@ export async function requestApproval(deps: AppDeps, actor: StaffActor, body: Ap
   }
   const snapshot = await verifyTicket(deps, { actor, action: "approval.request", ticketId: body.ticketId, reason: body.reason, target, ticketOverrideReason: body.ticketOverrideReason, requestId: null });
   const loaded = await loadTarget(db, command.targetType, target.id);
-  const accountId = target.type === "account" ? target.id : ((loaded as unknown as { account_id?: string }).account_id ?? null);
+  // A user's account too: the request and its decision are filed under it, as the action is.
+  const accountId = loaded.accountId;
   let preview: unknown = null;
   if (command.preview) {
     try {
