@@ -305,7 +305,19 @@ export class Auth0Fake extends HttpFake {
         return { status: 204 };
       }),
     );
-    on("GET", "/users/{user_id}/sessions", withUser((id, req) => ({ status: 200, body: { sessions: (this.sessions.get(id) ?? []).slice(0, Number(req.query.get("take") ?? 50)) } })));
+    // A page of at most `take`, and a `next` cursor while more are left (an opaque string at Auth0).
+    on(
+      "GET",
+      "/users/{user_id}/sessions",
+      withUser((id, req) => {
+        const all = this.sessions.get(id) ?? [];
+        const cursor = req.query.get("from");
+        const start = cursor === null ? 0 : Number(/^cur_(\d+)$/.exec(cursor)?.[1] ?? Number.NaN);
+        if (!Number.isInteger(start)) return auth0Error(400, "Bad Request", "Invalid from parameter", "invalid_query_string");
+        const end = start + Number(req.query.get("take") ?? 50);
+        return { status: 200, body: { sessions: all.slice(start, end), ...(end < all.length ? { next: `cur_${end}` } : {}) } };
+      }),
+    );
     on(
       "DELETE",
       "/users/{user_id}/sessions",

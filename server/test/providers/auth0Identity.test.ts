@@ -191,6 +191,14 @@ describe("Auth0 identity writes", () => {
     expect(fake.requestsTo("DELETE", "/api/v2/users/auth0%7Clocked/refresh-tokens")[0]?.status).toBe(202);
   });
 
+  it("counts every session, past Auth0's 100 a page, when reading and when revoking", async () => {
+    fake.addUser({ user_id: "auth0|busy", email: "bo.busy@acme.example", sessions: 130 });
+    const busy: IdentityUserRef = { id: "usr_busy", idpId: "auth0|busy", email: "bo.busy@acme.example" };
+    expect((await identity.getIdentity(busy)).activeSessions).toBe(130);
+    expect(await identity.revokeSessions(busy, ctx)).toEqual({ revoked: 130 });
+    expect(fake.sessions.get("auth0|busy")).toEqual([]);
+  });
+
   it("setBlocked patches blocked both ways, also for a user found by email", async () => {
     await identity.setBlocked(byEmail, true, ctx);
     expect(fake.users.get("auth0|eli-db")?.blocked).toBe(true);
