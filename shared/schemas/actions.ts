@@ -93,7 +93,8 @@ export const actionInputs = {
     })
     .strict(),
   "billing.trial_extend": z.object({ days: z.number().int().min(1).max(365) }).strict(),
-  "billing.credit_apply": z.object({ amountCents: z.number().int().min(1).max(10_000_000), description: z.string().trim().max(200).optional() }).strict(),
+  // A blank description would reach the billing provider as "" (Stripe refuses it): leave it out for the standard one.
+  "billing.credit_apply": z.object({ amountCents: z.number().int().min(1).max(10_000_000), description: z.string().trim().min(1, "leave it out for the standard description").max(200).optional() }).strict(),
   // Which plans exist is configuration (the plan catalog): the server checks the name against it.
   "billing.plan_change": z.object({ plan: z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, "expected a plan name from the plan catalog") }).strict(),
   "billing.subscription_cancel": z.object({ mode: z.enum(["at_period_end", "now"]).default("at_period_end") }).strict(),

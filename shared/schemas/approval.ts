@@ -2,6 +2,7 @@ import { z } from "zod";
 import { TicketId } from "../audit.js";
 import { PanelRole } from "../roles.js";
 import { ActionTarget, CustomerLocale, Reason } from "./actions.js";
+import { TicketOverrideReason } from "./ticket.js";
 
 export const approvalStatuses = ["pending", "approved", "rejected", "expired", "failed"] as const;
 export const ApprovalStatus = z.enum(approvalStatuses);
@@ -43,7 +44,8 @@ export const ApprovalCreate = z.object({
   ticketId: TicketId,
   reason: Reason,
   input: z.record(z.string(), z.unknown()).default({}),
-  ticketOverrideReason: z.string().max(500).optional(),
+  // The same rule as on the action: the reason is recorded and flagged, so "x" is not one.
+  ticketOverrideReason: TicketOverrideReason.optional(),
   /** As on the action: whether the customer gets the action's notice when it runs (kept until an approver runs it). */
   notifyCustomer: z.boolean().optional(),
   /** As on the action: the language of the customer's notice (the ticket requester's locale). */

@@ -56,7 +56,8 @@ async function availabilityOf(command: AnyCommand, target: CommandTarget, actor:
       requiredRole: requiredRole === "system" ? null : requiredRole,
     });
   }
-  if (pending) return refused(action, "pending", pending);
+  // As the runner: an open operation holds every action back except the one that settles it.
+  if (pending && !command.runsWhileUnresolved) return refused(action, "pending", pending);
   try {
     // The same state checks the runner makes before every attempt (SupportCommand.precondition).
     await command.precondition?.(target as never, ctx);

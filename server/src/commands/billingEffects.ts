@@ -1,5 +1,6 @@
 import type { ActionEffects, EffectPhrase } from "../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../shared/schemas/context.js";
+import { fromMinorUnits, minorUnitsPerUnit } from "../../../shared/money.js";
 import type { User } from "../db/schema.js";
 import { isPlanName, monthlyRecurringCents, unitPriceCents, unusedTimeCents, type BillingInterval } from "../providers/planCatalog.js";
 import { isLiveSubscription } from "./billingState.js";
@@ -14,10 +15,12 @@ import { isLiveSubscription } from "./billingState.js";
 const EARNING = new Set(["active", "past_due"]);
 
 export function formatMoney(cents: number, currency: string): string {
+  // "cents" are the currency's minor unit: a yen amount is already in yen.
+  const units = fromMinorUnits(cents, currency);
   try {
-    return new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
+    return new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() }).format(units);
   } catch {
-    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
+    return `${units.toFixed(Math.log10(minorUnitsPerUnit(currency)))} ${currency.toUpperCase()}`;
   }
 }
 

@@ -7,6 +7,8 @@ import { databaseKinds } from "../support/databases.js";
 import { commands } from "../../src/commands/registry.js";
 import { putTicket, ticketFor } from "../support/tickets.js";
 import { act, auditCount, localState, preview, sessionOf, useHarness, type Harness } from "./harness.js";
+import { newOperationId } from "../../src/audit/operations.js";
+import { insertOperation, markNeedsReview } from "../../src/reconcile/providerOperations.js";
 
 /**
  * GET /api/actions/available through the HTTP API on both databases: what it marks unavailable is
@@ -366,6 +368,34 @@ describe.each(databaseKinds)("available actions (%s)", (kind) => {
     expect(raised.body.effects.summaryPhrase).toEqual({ code: "user_elevate", params: { name: user.name, email: user.email, fromRole: user.role, toRole: "owner", count: 2, untilTime } });
     // Previews change nothing.
     expect(await h.deps.database.db.selectFrom("users").select(["status", "blocked", "role", "version"]).where("id", "=", user.id).executeTakeFirstOrThrow()).toEqual({ status: user.status, blocked: user.blocked, role: user.role, version: user.version });
+  });
+
+  it("while an operation awaits review, every action on the account waits except operation.resolve, which settles it", async () => {
+    const accountId = "acc_demo_019";
+    const operationId = newOperationId();
+    const now = h.deps.clock.now();
+    await h.deps.database.db.transaction().execute(async (trx) => {
+      await insertOperation(trx, {
+        operationId,
+        action: "billing.credit_apply",
+        targetType: "account",
+        targetId: accountId,
+        accountId,
+        keyOwner: "stf_demo_full",
+        idempotencyKey: null,
+        providerKey: `steward:${operationId}`,
+        request: { actor: { kind: "staff", staffId: "stf_demo_full", zendeskUserId: "9002", email: "sam.support@steward-demo.test", name: "Sam Support", panelRole: "support_full" }, ticketId: "1006", reason: "lost answer", requestId: null, input: { amountCents: 100 }, now: now.toISOString() },
+        providerBefore: undefined,
+        leaseMs: 0,
+        createdAt: now,
+      });
+      await markNeedsReview(trx, operationId, "a re-read could not tell");
+    });
+    const listed = await available(h, "operations", "account", accountId);
+    expect(find(listed, "billing.credit_apply")).toMatchObject({ status: "unavailable", reason: "pending" });
+    expect(find(listed, "operation.resolve")).toMatchObject({ status: "available" });
+    const resolved = await act(h, "operations", "operation.resolve", { target: { type: "account", id: accountId }, input: { operationId, resolution: "not_applied" } });
+    expect(resolved.status, JSON.stringify(resolved.body)).toBe(200);
   });
 
   it("a bad query is a 400 naming the field, and reads nothing into the audit log", async () => {

@@ -161,6 +161,18 @@ describe.each(databaseKinds)("billing actions on the built-in adapter (%s)", (ki
       expect(entry?.after).toMatchObject({ balanceCents: -2_500, creditedCents: 2_500 });
     });
 
+    it("states amounts in the customer's currency's own minor unit: 5,000 for a yen customer is ¥5,000, not ¥50", async () => {
+      const target = { type: "account" as const, id: "acc_demo_014" };
+      await h.deps.database.db.updateTable("billing_customers").set({ currency: "jpy" }).where("account_id", "=", target.id).execute();
+      const shown = await preview(h, "support_full", "billing.credit_apply", { target, input: { amountCents: 5_000 } });
+      expect(shown.status, JSON.stringify(shown.body)).toBe(200);
+      expect(shown.body.effects.summary).toContain("Credit ¥5,000 to");
+      const res = await act(h, "support_full", "billing.credit_apply", { target, input: { amountCents: 5_000 } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const activity = await h.deps.database.db.selectFrom("activity_events").select("detail").where("account_id", "=", target.id).where("type", "=", "credit_applied").execute();
+      expect(activity.map((a) => a.detail)).toEqual([expect.stringMatching(/^¥5,000 credit by support/)]);
+    });
+
     it("caps support_full at 5,000 cents; more needs operations", async () => {
       // Seeded with a balance of -2,500 cents.
       const target = { type: "account" as const, id: "acc_demo_003" };

@@ -183,6 +183,36 @@ describe.each(databaseKinds)("seats and billing actions through Stripe (%s)", (k
     expect(Math.abs(credited - statedCents)).toBeLessThanOrEqual(Math.ceil(statedCents / 20));
   });
 
+  it("a trial extension past Stripe's two-year limit is refused with 409 saying how many days are left; nothing reaches Stripe", async () => {
+    const target = { type: "account" as const, id: "acc_demo_020" };
+    const sub = [...fake.subscriptions.values()].find((s) => s.customer === "cus_demo_020" && s.status === "trialing");
+    if (!sub) throw new Error("no trialing subscription for cus_demo_020");
+    // Extended before, now 700 days out (time as Steward's clock has it).
+    const trialEnd = Math.floor(h.deps.clock.now().getTime() / 1000) + 700 * 86_400;
+    fake.subscriptions.set(sub.id, { ...sub, trial_end: trialEnd, items: { ...sub.items, data: sub.items.data.map((i) => ({ ...i, current_period_end: trialEnd })) } });
+    const write = { method: "POST", path: new RegExp(`^/v1/subscriptions/${sub.id}$`) };
+    const res = await act(h, "operations", "billing.trial_extend", { target, input: { days: 40 } });
+    expect(res.status, JSON.stringify(res.body)).toBe(409);
+    expect(res.body).toMatchObject({ code: "trial_too_long", maxDays: 30 });
+    expect(fake.requestsTo(write.method, write.path)).toHaveLength(0);
+    expect(fake.subscriptions.get(sub.id)?.trial_end).toBe(trialEnd);
+    // Within the limit it goes through.
+    const within = await act(h, "operations", "billing.trial_extend", { target, input: { days: 30 } });
+    expect(within.status, JSON.stringify(within.body)).toBe(200);
+    expect(fake.subscriptions.get(sub.id)?.trial_end).toBe(trialEnd + 30 * 86_400);
+  });
+
+  it("a credit whose description is blank is refused with 400 naming it; nothing reaches Stripe (which refuses an empty description)", async () => {
+    const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_004\/balance_transactions$/ };
+    const before = customer(fake, "cus_demo_004");
+    const res = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: "acc_demo_004" }, input: { amountCents: 300, description: "   " } });
+    expect(res.status, JSON.stringify(res.body)).toBe(400);
+    expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.input.description"]);
+    expect(fake.requestsTo(write.method, write.path)).toHaveLength(0);
+    expect(customer(fake, "cus_demo_004")).toEqual(before);
+    expect(await auditOf(h.deps, "billing.credit_apply", "acc_demo_004")).toEqual([]);
+  });
+
   it("a lost Stripe response is retried by the adapter with the same key: Stripe replays it, one credit", async () => {
     const before = customer(fake, "cus_demo_003");
     const write = { method: "POST", path: /^\/v1\/customers\/cus_demo_003\/balance_transactions$/ };

@@ -17,7 +17,7 @@ async function bearer(h: Harness, who: PanelRole | "second_full"): Promise<strin
   return `Bearer ${await sessionOf(h, who)}`;
 }
 
-async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean; customerLocale?: string }) {
+async function ask(h: Harness, who: PanelRole, body: { action: string; targetType: "user" | "account"; targetId: string; input: Record<string, unknown>; ticketId?: string; notifyCustomer?: boolean; customerLocale?: string; ticketOverrideReason?: string }) {
   const ticketId = body.ticketId ?? (await ticketFor(h.deps, { type: body.targetType, id: body.targetId }));
   return request(h.app).post("/api/approvals").set("Authorization", await bearer(h, who)).send({ reason: "Customer was double charged last month", ...body, ticketId });
 }
@@ -125,6 +125,29 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     expect(await creditsOf(h, 5_555)).toBe(0);
   });
 
+  it("a run whose decision was never recorded (the approver's process died between the two) is not run again by the next approver", async () => {
+    const asked = await ask(h, "support_full", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 6_789 } });
+    const id = asked.body.approval.id as string;
+    // A key spelled like the run's, used by someone else for an action of their own, is not taken for the run.
+    const decoy = await act(h, "support_full", "billing.credit_apply", { target: { type: "account", id: ACCOUNT }, input: { amountCents: 111 } }, { idempotencyKey: `approval:${id}` });
+    expect(decoy.status, JSON.stringify(decoy.body)).toBe(200);
+    const ran = await decide(h, await bearer(h, "operations"), id, "approve");
+    expect(ran.status, JSON.stringify(ran.body)).toBe(200);
+    expect(await creditsOf(h, 6_789)).toBe(1);
+    // The state a crash after the action's commit and before the decision's leaves: pending, its claim lapsed.
+    await h.deps.database.db
+      .updateTable("approval_requests")
+      .set({ status: "pending", decided_by_staff_id: null, decided_by_email: null, decided_by_name: null, decided_at: null, result: null, claimed_by: "stf_demo_ops", claimed_until: new Date(Date.now() - 1_000) })
+      .where("id", "=", id)
+      .execute();
+    const again = await decide(h, await bearer(h, "admin"), id, "approve");
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body.approval.status).toBe("approved");
+    expect(again.body.result).toMatchObject({ replayed: true, auditEntryId: ran.body.result.auditEntryId });
+    expect(await creditsOf(h, 6_789)).toBe(1);
+    expect((await auditOf(h.deps, "billing.credit_apply", ACCOUNT)).filter((e) => e.approval?.requestId === id && e.outcome === "succeeded")).toHaveLength(1);
+  });
+
   it("an action the admin marks needs a second person (403 approval_required), then runs through approval; the policy change is audited", async () => {
     const notAdmin = await request(h.app).put("/api/approvals/policy").set("Authorization", await bearer(h, "operations")).send({ action: "user.lockout_clear", requiresApproval: true, reason: "Lockouts are a takeover vector" });
     expect(notAdmin.status).toBe(403);
@@ -148,6 +171,12 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     const approved = await decide(h, await bearer(h, "second_full"), asked.body.approval.id as string, "approve");
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     expect((await auditOf(h.deps, "user.lockout_clear", USER)).at(-1)).toMatchObject({ outcome: "succeeded", actor: { staffId: SECOND_FULL.id }, approval: { requestedBy: { staffId: "stf_demo_full" }, approvedBy: { staffId: SECOND_FULL.id } } });
+    // Each step of a request about a user is filed under the user's account, as the action itself is.
+    const steps = [...(await auditOf(h.deps, "approval.request", USER)), ...(await auditOf(h.deps, "approval.approve", USER))].filter((e) => ((e.after as { approvalId?: string } | null)?.approvalId ?? null) === asked.body.approval.id);
+    expect(steps.map((e) => [e.action, e.target.accountId])).toEqual([
+      ["approval.request", "acc_demo_002"],
+      ["approval.approve", "acc_demo_002"],
+    ]);
     await request(h.app).put("/api/approvals/policy").set("Authorization", await bearer(h, "admin")).send({ action: "user.lockout_clear", requiresApproval: false, reason: "Back to normal" }).expect(200);
   });
 
@@ -207,6 +236,10 @@ describe.each(databaseKinds)("two-person approval (%s)", (kind) => {
     const noNotice = await ask(h, "operations", { action: "seats.expand_temporarily", targetType: "account", targetId: ACCOUNT, input: { seats: 500, days: 5 }, notifyCustomer: true });
     expect(noNotice.status).toBe(400);
     expect(noNotice.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.notifyCustomer"]);
+    // An override reason is held to the action's own rule (at least 10 characters once trimmed), not recorded as "x".
+    const thinOverride = await ask(h, "operations", { action: "billing.credit_apply", targetType: "account", targetId: ACCOUNT, input: { amountCents: 7_000 }, ticketOverrideReason: "   x   " });
+    expect(thinOverride.status).toBe(400);
+    expect(thinOverride.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.ticketOverrideReason"]);
     expect(await h.deps.database.db.selectFrom("approval_requests").select("id").execute()).toEqual(before);
   });
 });

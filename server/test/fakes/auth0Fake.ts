@@ -144,7 +144,8 @@ export class Auth0Fake extends HttpFake {
     const [provider, bareId] = seed.user_id.includes("|") ? (seed.user_id.split("|", 2) as [string, string]) : ["auth0", seed.user_id];
     const user: Management.GetUserResponseContent = {
       user_id: seed.user_id,
-      email: seed.email,
+      // Auth0 saves the address of a user of its own database connections in lower case; other IdPs' as they give it.
+      email: provider === "auth0" ? seed.email.toLowerCase() : seed.email,
       email_verified: true,
       name: seed.name ?? seed.email,
       nickname: seed.email.split("@")[0] ?? seed.email,
@@ -254,9 +255,10 @@ export class Auth0Fake extends HttpFake {
     const anyUser = (fn: (id: string, req: FakeRequest) => FakeReply): Handler => (req, params) => fn(params.id ?? params.user_id ?? "", req);
 
     on("GET", "/users/{id}", withUser((id) => ({ status: 200, body: this.user(id) })));
+    // An exact match, case included (Auth0's "make sure you search using the correct case").
     on("GET", "/users-by-email", (req) => {
-      const email = (req.query.get("email") ?? "").toLowerCase();
-      return { status: 200, body: [...this.users.values()].filter((u) => u.email?.toLowerCase() === email) };
+      const email = req.query.get("email") ?? "";
+      return { status: 200, body: [...this.users.values()].filter((u) => u.email === email) };
     });
     on(
       "PATCH",
@@ -303,7 +305,19 @@ export class Auth0Fake extends HttpFake {
         return { status: 204 };
       }),
     );
-    on("GET", "/users/{user_id}/sessions", withUser((id, req) => ({ status: 200, body: { sessions: (this.sessions.get(id) ?? []).slice(0, Number(req.query.get("take") ?? 50)) } })));
+    // A page of at most `take`, and a `next` cursor while more are left (an opaque string at Auth0).
+    on(
+      "GET",
+      "/users/{user_id}/sessions",
+      withUser((id, req) => {
+        const all = this.sessions.get(id) ?? [];
+        const cursor = req.query.get("from");
+        const start = cursor === null ? 0 : Number(/^cur_(\d+)$/.exec(cursor)?.[1] ?? Number.NaN);
+        if (!Number.isInteger(start)) return auth0Error(400, "Bad Request", "Invalid from parameter", "invalid_query_string");
+        const end = start + Number(req.query.get("take") ?? 50);
+        return { status: 200, body: { sessions: all.slice(start, end), ...(end < all.length ? { next: `cur_${end}` } : {}) } };
+      }),
+    );
     on(
       "DELETE",
       "/users/{user_id}/sessions",

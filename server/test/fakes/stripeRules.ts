@@ -9,11 +9,11 @@ import { fileURLToPath } from "node:url";
  * removed endpoints and idempotency-key lengths are refused with Stripe's error shapes.
  */
 export type ParamRule =
-  | { type: "string"; maxLength?: number; pattern?: string }
+  | { type: "string"; maxLength?: number; pattern?: string; emptyable?: boolean }
   | { type: "integer"; minimum?: number; maximum?: number }
   | { type: "boolean" }
   | { type: "enum"; values: string[] }
-  | { type: "timestamp"; future?: boolean }
+  | { type: "timestamp"; future?: boolean; maxDaysAhead?: number }
   | { type: "anyOf"; of: ParamRule[] }
   | { type: "array"; items: ParamRule; maxItems?: number }
   | { type: "object"; params?: Record<string, ParamRule>; unchecked?: boolean }
@@ -37,7 +37,7 @@ interface ErrorTemplate {
 
 export interface StripeRules {
   apiVersion: string;
-  errors: Record<"unknownParameter" | "missingParameter" | "invalidInteger" | "invalidBoolean" | "invalidEnum" | "invalidTimestamp" | "tooLong" | "outOfRange" | "removedEndpoint", ErrorTemplate>;
+  errors: Record<"unknownParameter" | "missingParameter" | "invalidInteger" | "invalidBoolean" | "invalidEnum" | "invalidTimestamp" | "tooLong" | "outOfRange" | "removedEndpoint" | "emptyString" | "timestampTooFar", ErrorTemplate>;
   idempotency: { maxKeyLength: number; keyTooLong: ErrorTemplate; reusedWithOtherParameters: ErrorTemplate; keyInUse: ErrorTemplate; honouredOn: string[]; retentionHours: number };
   removed: Record<string, { since: string; source: string }>;
   endpoints: Record<string, EndpointRule>;
@@ -86,6 +86,8 @@ function checkValue(rules: StripeRules, rule: ParamRule, value: unknown, at: str
       return null;
     case "string":
       if (typeof value !== "string") return refusal(e.invalidEnum, { param: at, values: "a string" }, at);
+      // Stripe reads "" as "unset", which only the parameters its API marks emptyable allow.
+      if (value === "" && !rule.emptyable) return refusal(e.emptyString, { param: at }, at);
       if (rule.maxLength !== undefined && [...value].length > rule.maxLength) return refusal(e.tooLong, { value, max: rule.maxLength }, at);
       if (rule.pattern && !new RegExp(rule.pattern).test(value)) return refusal(e.invalidEnum, { param: at, values: `a value matching ${rule.pattern}` }, at);
       return null;
@@ -101,10 +103,15 @@ function checkValue(rules: StripeRules, rule: ParamRule, value: unknown, at: str
       return typeof value === "string" && rule.values.includes(value) ? null : refusal(e.invalidEnum, { param: at, values: rule.values.map((v) => (v === "" ? '"" (to unset)' : v)).join(", ") }, at);
     case "timestamp":
       if (typeof value !== "string" || !/^\d+$/.test(value)) return refusal(e.invalidInteger, { value: String(value) }, at);
-      return rule.future && Number(value) <= nowUnix ? refusal(e.invalidTimestamp, {}, at) : null;
+      if (rule.future && Number(value) <= nowUnix) return refusal(e.invalidTimestamp, {}, at);
+      if (rule.maxDaysAhead !== undefined && Number(value) > nowUnix + rule.maxDaysAhead * 86_400) return refusal(e.timestampTooFar, { days: rule.maxDaysAhead, years: rule.maxDaysAhead / 365 }, at);
+      return null;
     case "anyOf": {
       const results = rule.of.map((r) => checkValue(rules, r, value, at, nowUnix));
-      return results.some((r) => r === null) ? null : (results.find((r) => r?.error.message.startsWith("Invalid timestamp")) ?? results[results.length - 1] ?? null);
+      if (results.some((r) => r === null)) return null;
+      // A number is answered by the timestamp rule it breaks (past, too far); anything else by the last rule.
+      const timestamp = rule.of.findIndex((r) => r.type === "timestamp");
+      return (timestamp >= 0 && typeof value === "string" && /^\d+$/.test(value) ? results[timestamp] : results[results.length - 1]) ?? null;
     }
     case "array": {
       if (!isForm(value) && !Array.isArray(value)) return refusal(e.invalidEnum, { param: at, values: "an array" }, at);

@@ -23,6 +23,12 @@ function portFor(env: Record<string, string>, policy = { baseDelayMs: 10 }): Ide
 
 const failure = providerFailure;
 
+/** A Management API token from the fake, for calling it directly. */
+async function tokenOf(): Promise<string> {
+  const res = await fetch(`${fake.url}/oauth/token`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ grant_type: "client_credentials", client_id: fake.clientId, client_secret: fake.clientSecret }) });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
 beforeAll(async () => {
   await fake.start();
   identity = portFor({});
@@ -79,6 +85,17 @@ describe("Auth0 identity adapter (auth0 SDK against the local Auth0 fake)", () =
     const byEmailCall = fake.requestsTo("GET", "/api/v2/users-by-email")[0];
     expect(byEmailCall?.query.get("email")).toBe("eli.email@acme.example");
     expect(fake.requestsTo("GET", /\/users\/auth0%7Celi-db\/sessions$/)).toHaveLength(1);
+  });
+
+  it("finds a user by email whatever the case the product wrote it in: Auth0 matches exactly and keeps its database users in lower case", async () => {
+    // The fake, like Auth0, does not find the database user by the mixed-case address.
+    const exact = await fetch(`${fake.url}/api/v2/users-by-email?email=${encodeURIComponent("Eli.Email@ACME.example")}`, { headers: { authorization: `Bearer ${await tokenOf()}` } });
+    expect(await exact.json()).toEqual([]);
+    const summary = await identity.getIdentity({ id: "usr_email_only", idpId: null, email: "Eli.Email@ACME.example" });
+    expect(summary.providerUserId).toBe("auth0|eli-db");
+    // An enterprise IdP keeps the case it was given: found as written.
+    fake.addUser({ user_id: "samlp|mia", email: "Mia.Mixed@acme.example", connection: "acme-saml" });
+    expect((await identity.getIdentity({ id: "usr_mia", idpId: null, email: "Mia.Mixed@acme.example" })).providerUserId).toBe("samlp|mia");
   });
 
   it("not found: unknown idpId and unknown email become ProviderError not_found", async () => {
@@ -172,6 +189,14 @@ describe("Auth0 identity writes", () => {
     expect(fake.refreshTokens.get("auth0|locked")).toBe(0);
     expect(fake.requestsTo("DELETE", "/api/v2/users/auth0%7Clocked/sessions")[0]?.status).toBe(202);
     expect(fake.requestsTo("DELETE", "/api/v2/users/auth0%7Clocked/refresh-tokens")[0]?.status).toBe(202);
+  });
+
+  it("counts every session, past Auth0's 100 a page, when reading and when revoking", async () => {
+    fake.addUser({ user_id: "auth0|busy", email: "bo.busy@acme.example", sessions: 130 });
+    const busy: IdentityUserRef = { id: "usr_busy", idpId: "auth0|busy", email: "bo.busy@acme.example" };
+    expect((await identity.getIdentity(busy)).activeSessions).toBe(130);
+    expect(await identity.revokeSessions(busy, ctx)).toEqual({ revoked: 130 });
+    expect(fake.sessions.get("auth0|busy")).toEqual([]);
   });
 
   it("setBlocked patches blocked both ways, also for a user found by email", async () => {

@@ -125,9 +125,16 @@ describe("the Stripe fake refuses what Stripe refuses", () => {
     expect(await send("POST", "/v1/subscription_items/si_past_due", "proration_behavior=sometimes")).toMatchObject({ status: 400, error: { param: "proration_behavior" } });
     expect(await send("GET", "/v1/invoices", "customer=cus_past_due&limit=101")).toMatchObject({ status: 400, error: { param: "limit" } });
     expect(await send("POST", "/v1/subscriptions/sub_trial", `trial_end=${Math.floor(Date.now() / 1000) - 60}`)).toMatchObject({ status: 400, error: { param: "trial_end" } });
+    // At most two years of trial, counted from now.
+    const nowUnix = Math.floor(Date.now() / 1000);
+    expect(await send("POST", "/v1/subscriptions/sub_trial", `trial_end=${nowUnix + 731 * 86_400}`)).toMatchObject({ status: 400, error: { param: "trial_end", message: "The maximum number of trial period days is 730 (2 years)." } });
+    expect(await send("POST", "/v1/subscriptions/sub_trial", `trial_end=${nowUnix + 729 * 86_400}`)).toMatchObject({ status: 200 });
     const keys = Array.from({ length: 11 }, (_, i) => `lookup_keys[${i}]=k${i}`).join("&");
     expect(await send("GET", "/v1/prices", keys)).toMatchObject({ status: 400, error: { param: "lookup_keys" } });
     expect(await send("POST", "/v1/customers/cus_trial/balance_transactions", `amount=-1&currency=usd&description=${"d".repeat(351)}`)).toMatchObject({ status: 400, error: { param: "description" } });
+    // "" means "unset" to Stripe, and a new balance transaction's description cannot be unset; a subscription's can.
+    expect(await send("POST", "/v1/customers/cus_trial/balance_transactions", "amount=-1&currency=usd&description=")).toMatchObject({ status: 400, error: { code: "parameter_invalid_empty", param: "description" } });
+    expect(await send("POST", "/v1/subscriptions/sub_past_due", "description=")).toMatchObject({ status: 200 });
   });
 
   it("idempotency: keys over 255 characters refused; a key reused with other parameters refused; a refused request stores nothing", async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Kysely, Selectable, Transaction } from "kysely";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import { actionRules, type ActionName, type ActionRule } from "../../../../shared/actions.js";
 import { roleAtLeast, type PanelRole } from "../../../../shared/roles.js";
 import type { ApprovalCreate, ApprovalRequest } from "../../../../shared/schemas/approval.js";
@@ -127,7 +127,8 @@ export async function requestApproval(deps: AppDeps, actor: StaffActor, body: Ap
   }
   const snapshot = await verifyTicket(deps, { actor, action: "approval.request", ticketId: body.ticketId, reason: body.reason, target, ticketOverrideReason: body.ticketOverrideReason, requestId: null });
   const loaded = await loadTarget(db, command.targetType, target.id);
-  const accountId = target.type === "account" ? target.id : ((loaded as unknown as { account_id?: string }).account_id ?? null);
+  // A user's account too: the request and its decision are filed under it, as the action is.
+  const accountId = loaded.accountId;
   let preview: unknown = null;
   if (command.preview) {
     try {
@@ -224,6 +225,36 @@ function decided(row: Row): Problem {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** The Idempotency-Key an approval's run goes under (its owner is whoever approved). */
+const runKey = (id: string) => `approval:${id}`;
+
+/**
+ * The answer of a run an earlier approver finished without recording the decision (their process died,
+ * or the database failed, between the action's commit and the decision's): that approver's key holds it.
+ */
+async function earlierRun(db: Executor, id: string): Promise<ActionResponse | null> {
+  const rows = await db
+    .selectFrom("idempotency_keys")
+    .select("response")
+    .where("staff_id", "in", db.selectFrom("staff").select("id"))
+    .where("key", "=", runKey(id))
+    .where("status", "=", "completed")
+    .execute();
+  for (const row of rows) {
+    const response = (typeof row.response === "string" ? JSON.parse(row.response) : row.response) as ActionResponse;
+    // Only a run of this request counts: anyone can send a key spelled like this with an action of their own.
+    const ours = await db
+      .selectFrom("audit_log")
+      .select("id")
+      .where("operation_id", "=", response.operationId)
+      .where(sql<string>`approval->>'requestId'`, "=", id)
+      .limit(1)
+      .executeTakeFirst();
+    if (ours) return { ...response, replayed: true };
+  }
+  return null;
+}
+
 /**
  * Approve: claim the request (one approver at a time; a double click finds its own claim and waits
  * for the first click's answer), run the action as the approver, record the decision. The action's
@@ -269,12 +300,16 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
   let result: ActionResponse | null = null;
   let problem: Problem | null = null;
   try {
-    const expectedVersion = (await loadTarget(db, command.targetType, target.id)).version;
-    let confirmationToken: string | undefined;
-    if (command.preview && (actionRules[command.action as ActionName] as ActionRule).destructive) {
-      confirmationToken = (await previewCommand(command, { ...base, expectedVersion }, deps)).confirmationToken;
+    // Run at most once, whoever approves: a run already done is recorded, not repeated.
+    result = await earlierRun(db, row.id);
+    if (!result) {
+      const expectedVersion = (await loadTarget(db, command.targetType, target.id)).version;
+      let confirmationToken: string | undefined;
+      if (command.preview && (actionRules[command.action as ActionName] as ActionRule).destructive) {
+        confirmationToken = (await previewCommand(command, { ...base, expectedVersion }, deps)).confirmationToken;
+      }
+      result = await runCommand(command, { ...base, expectedVersion, confirmationToken, idempotencyKey: runKey(row.id) }, deps);
     }
-    result = await runCommand(command, { ...base, expectedVersion, confirmationToken, idempotencyKey: `approval:${row.id}` }, deps);
   } catch (err) {
     problem = toProblem(err);
   }

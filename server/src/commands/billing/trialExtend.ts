@@ -7,6 +7,8 @@ import { actionEffects, formatMoney, said } from "../billingEffects.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, earlierBilling, liveSubscription } from "../billingState.js";
 
 const DAY_MS = 86_400_000;
+/** Stripe refuses a trial ending more than 730 days from now; the built-in billing keeps the same limit, so both answer alike. */
+export const MAX_TRIAL_DAYS_AHEAD = 730;
 
 /** The new trial end: `days` after the current one (or after now, if the provider has none). */
 function extendedTrialEnd(trialEnd: string | null, days: number, now: Date): Date {
@@ -26,6 +28,20 @@ export const extendTrial = defineCommand({
     assertBillingOpen("billing.trial_extend", target.account);
     const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
     if (billing.status !== "trialing") throw Problem.conflict("invalid_transition", `Only a trialing subscription can be extended; this one is ${billing.status}`, { subscriptionStatus: billing.status });
+  },
+  validate: async (target, input, ctx) => {
+    const billing = liveSubscription(await currentBilling(ctx, target.account), target.id);
+    const until = extendedTrialEnd(billing.trialEnd, input.days, ctx.now);
+    const latest = new Date(ctx.now.getTime() + MAX_TRIAL_DAYS_AHEAD * DAY_MS);
+    if (until.getTime() > latest.getTime()) {
+      const room = Math.max(0, input.days - Math.ceil((until.getTime() - latest.getTime()) / DAY_MS));
+      throw Problem.conflict("trial_too_long", `A trial can end at most ${MAX_TRIAL_DAYS_AHEAD} days from now (${latest.toISOString().slice(0, 10)}); +${input.days} day(s) would end it ${until.toISOString().slice(0, 10)}. At most ${room} more day(s) are possible`, {
+        trialEnd: billing.trialEnd,
+        requestedTrialEnd: until.toISOString(),
+        latestTrialEnd: latest.toISOString(),
+        maxDays: room,
+      });
+    }
   },
   // Not destructive, but it moves the first invoice: the new trial end and that invoice's date are shown first.
   preview: async (target, input, ctx) => {

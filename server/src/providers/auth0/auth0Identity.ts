@@ -25,6 +25,8 @@ const NOT_MFA = new Set<string>(["password", "passkey", "email-verification"]);
 const RECENT_LOGS = 20;
 const RECENT_AUTH_EVENTS = 10;
 const RESET_TICKET_TTL_SEC = 24 * 3600;
+/** Pages of sessions read to count them (100 each): a bound on calls for a user with thousands. */
+const MAX_SESSION_PAGES = 10;
 /**
  * Auth0 takes no idempotency key: a write answered 5xx (or not at all) may have been applied, so its
  * outcome is unknown and the reconciler re-reads the user to settle it (every write here is safe to repeat).
@@ -70,7 +72,7 @@ export class Auth0Identity implements IdentityPort {
       userRead,
       this.caller.call("userBlocks.list", ({ signal }) => this.client.userBlocks.list(id, {}, { abortSignal: signal })),
       this.caller.call("users.authenticationMethods.list", async ({ signal }) => (await this.client.users.authenticationMethods.list(id, { page: 0, per_page: 50 }, { abortSignal: signal })).data),
-      this.caller.call("users.sessions.list", async ({ signal }) => (await this.client.users.sessions.list(id, { take: 100 }, { abortSignal: signal })).data),
+      this.countSessions(id),
       this.caller.call("users.logs.list", async ({ signal }) => (await this.client.users.logs.list(id, { page: 0, per_page: RECENT_LOGS, sort: "date:-1" }, { abortSignal: signal })).data),
     ]);
 
@@ -93,7 +95,7 @@ export class Auth0Identity implements IdentityPort {
       mfaEnrolled: mfaMethods.length > 0,
       mfaMethods,
       lastLoginAt: isoDate(user.last_login),
-      activeSessions: sessions.length,
+      activeSessions: sessions,
       recentAuthEvents: events.slice(0, RECENT_AUTH_EVENTS),
     };
   }
@@ -127,12 +129,25 @@ export class Auth0Identity implements IdentityPort {
   /** Counts the sessions first (Auth0's delete returns nothing), then ends them and their refresh tokens. */
   async revokeSessions(ref: IdentityUserRef): Promise<{ revoked: number }> {
     const id = await this.userId(ref);
-    const sessions = await this.caller.call("users.sessions.list", async ({ signal }) => (await this.client.users.sessions.list(id, { take: 100 }, { abortSignal: signal })).data);
+    const sessions = await this.countSessions(id);
     await this.inOrder("revoke sessions", [
       ["sessions ended", () => this.caller.call("users.sessions.delete", ({ signal }) => this.client.users.sessions.delete(id, { abortSignal: signal }), WRITE)],
       ["refresh tokens revoked", () => this.caller.call("users.refreshToken.delete", ({ signal }) => this.client.users.refreshToken.delete(id, { abortSignal: signal }), WRITE)],
     ]);
-    return { revoked: sessions.length };
+    return { revoked: sessions };
+  }
+
+  /** Auth0 lists at most 100 sessions a page: the `next` cursors are followed (bounded) to count them all. */
+  private async countSessions(id: string): Promise<number> {
+    let count = 0;
+    let from: string | undefined;
+    for (let page = 0; page < MAX_SESSION_PAGES; page++) {
+      const { sessions, next } = await this.caller.call("users.sessions.list", async ({ signal }) => (await this.client.users.sessions.list(id, { take: 100, ...(from ? { from } : {}) }, { abortSignal: signal })).response);
+      count += sessions?.length ?? 0;
+      if (!next || !sessions?.length) break;
+      from = next;
+    }
+    return count;
   }
 
   /**
@@ -178,9 +193,15 @@ export class Auth0Identity implements IdentityPort {
     return ref.idpId ?? userIdOf(await this.findByEmail(ref.email));
   }
 
-  /** One email can have several Auth0 identities (database, social); the database connection's wins. */
+  /**
+   * One email can have several Auth0 identities (database, social); the database connection's wins.
+   * Auth0 matches the address exactly, case included, and keeps its database users' in lower case
+   * (other IdPs' as they sent it): a product address in mixed case is asked for both ways.
+   */
   private async findByEmail(email: string): Promise<Auth0User> {
-    const users = await this.caller.call("users.listUsersByEmail", ({ signal }) => this.client.users.listUsersByEmail({ email }, { abortSignal: signal }));
+    const spellings = [...new Set([email.toLowerCase(), email])];
+    const found = await Promise.all(spellings.map((address) => this.caller.call("users.listUsersByEmail", ({ signal }) => this.client.users.listUsersByEmail({ email: address }, { abortSignal: signal }))));
+    const users = [...new Map(found.flat().map((u) => [u.user_id, u])).values()];
     const chosen = users.find((u) => u.identities?.some((i) => i.connection === this.options.connection)) ?? users[0];
     if (!chosen) throw new ProviderError({ provider: "auth0", code: "not_found", status: 404, operation: "users.listUsersByEmail", message: `no Auth0 user with email ${email}` });
     return chosen;
