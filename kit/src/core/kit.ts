@@ -2,7 +2,7 @@ import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import type { JWTVerifyGetKey } from "jose";
 import { EventBuffer, type EventBufferOptions } from "./eventBuffer.js";
 import { decide, type GuardDecision, type RouteRule } from "./guard.js";
-import { StewardClient } from "./stewardClient.js";
+import { StewardApiError, StewardClient } from "./stewardClient.js";
 import type { Impersonation, KitEvent, SessionStatus } from "./types.js";
 import { remoteKeys, verifyGrant } from "./verifyGrant.js";
 
@@ -31,6 +31,12 @@ export interface KitOptions {
 interface Tracked {
   status: SessionStatus;
   active: boolean;
+  /** When the session ends on this machine's clock: Steward's remainingSeconds counted from when it answered, so clock skew does not matter. */
+  deadline: number;
+}
+
+function trackedFrom(status: SessionStatus): Tracked {
+  return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000 };
 }
 
 export class ImpersonationKit {
@@ -60,7 +66,7 @@ export class ImpersonationKit {
   async begin(grant: string): Promise<Impersonation> {
     const claims = await verifyGrant(grant, this.keys, { issuer: this.options.stewardUrl, productId: this.productId });
     const status = await this.client.redeem(grant);
-    this.sessions.set(status.sid, { status, active: false });
+    this.sessions.set(status.sid, trackedFrom(status));
     return this.toImpersonation(status, claims.sub);
   }
 
@@ -68,21 +74,33 @@ export class ImpersonationKit {
     return { sid: status.sid, mode: status.mode, ticket: status.ticket, userId, agent: status.agent, status };
   }
 
-  /** The session behind a cookie value, or null; ended sessions are returned (with status "ended"). */
+  /**
+   * The session behind a cookie value, or null when Steward does not know it; ended sessions are
+   * returned (with status "ended"). Throws a StewardApiError when Steward cannot say (unreachable):
+   * the caller refuses the request rather than let it through unchecked.
+   */
   async lookup(sid: string): Promise<Impersonation | null> {
-    let tracked = this.sessions.get(sid);
-    if (!tracked) {
+    let known = this.sessions.get(sid);
+    if (!known) {
       // Another process of the product redeemed it, or this one restarted: ask Steward.
-      const status = await this.client.status(sid, false).catch(() => null);
-      if (!status) return null;
-      tracked = { status, active: false };
-      this.sessions.set(sid, tracked);
+      let status: SessionStatus;
+      try {
+        status = await this.client.status(sid, false);
+      } catch (err) {
+        if (err instanceof StewardApiError && err.status === 404) return null;
+        throw err;
+      }
+      known = trackedFrom(status);
+      this.sessions.set(sid, known);
     }
-    return this.toImpersonation(tracked.status);
+    // The time limit holds here too, even if Steward cannot be reached to say so.
+    if (known.status.status === "live" && Date.now() >= known.deadline) this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
+    return this.toImpersonation(this.sessions.get(sid)?.status ?? known.status);
   }
 
   isLive(sid: string): boolean {
-    return this.sessions.get(sid)?.status.status === "live";
+    const known = this.sessions.get(sid);
+    return known?.status.status === "live" && Date.now() < known.deadline;
   }
 
   /** The agent did something: the next status check moves the idle deadline. */
@@ -125,7 +143,7 @@ export class ImpersonationKit {
             try {
               const status = await this.client.status(sid, heartbeat);
               if (status.status === "ended") this.markEnded(status);
-              else tracked.status = status;
+              else Object.assign(tracked, trackedFrom(status), { active: tracked.active });
             } catch (err) {
               if (heartbeat) tracked.active = true;
               this.options.onError?.(err);
@@ -140,7 +158,7 @@ export class ImpersonationKit {
   private markEnded(status: SessionStatus): void {
     const tracked = this.sessions.get(status.sid);
     const wasLive = tracked?.status.status !== "ended";
-    this.sessions.set(status.sid, { status, active: false });
+    this.sessions.set(status.sid, trackedFrom(status));
     if (wasLive) {
       void this.buffer.flush(status.sid);
       for (const listener of this.endListeners) listener(status);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Router, type NextFunction, type Request, type Response } from "express";
 import type { ImpersonationKit } from "../core/kit.js";
+import { StewardApiError } from "../core/stewardClient.js";
 import type { Impersonation } from "../core/types.js";
 import { endedPage, refusedPage } from "./pages.js";
 
@@ -78,12 +79,18 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
     try {
       const sid = kit.unseal(cookieOf(req));
       if (!sid) return next();
-      const impersonation = await kit.lookup(sid);
-      if (!impersonation) {
-        clearCookie(res);
-        return next();
+      let impersonation;
+      try {
+        impersonation = await kit.lookup(sid);
+      } catch (err) {
+        if (!(err instanceof StewardApiError)) throw err;
+        // Steward cannot say whether the session still stands: refuse rather than let the request through unguarded.
+        kit.options.onError?.(err);
+        const message = "The support session cannot be checked right now. Try again in a moment.";
+        return wantsHtml(req) ? res.status(503).type("html").send(refusedPage(message)) : res.status(503).json({ error: "impersonation_unavailable", message });
       }
-      if (impersonation.status.status === "ended") {
+      // Unknown to Steward or ended: the product session it opened ends too (else it would go on unguarded).
+      if (!impersonation || impersonation.status.status === "ended") {
         await hooks.endSession(req, res);
         clearCookie(res);
         if (req.path === "/steward/impersonation/status") return res.json({ live: false });

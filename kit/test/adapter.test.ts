@@ -1,0 +1,130 @@
+import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
+import { createLocalJWKSet, exportJWK, SignJWT } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { COOKIE, ImpersonationKit, impersonationRouter } from "../src/index.js";
+
+/**
+ * The Express adapter in a product whose Steward misbehaves: a fake Steward over HTTP that answers
+ * redeem, then status checks as told (live, 503, 404). The product keeps its sessions in a store two
+ * of its processes share, as a real product would.
+ */
+const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+const MIN = 60_000;
+
+describe("the Express adapter when Steward cannot vouch for a session", () => {
+  let steward: Server;
+  let stewardUrl = "";
+  let answer: "live" | 503 | 404 = "live";
+  /** What Steward says is left; its own clock runs an hour ahead of the product's. */
+  let remainingSeconds = 1800;
+  const productSessions = new Map<string, string>();
+  let keys: ReturnType<typeof createLocalJWKSet>;
+  const kits: ImpersonationKit[] = [];
+
+  const statusOf = (sid: string) => {
+    const stewardNow = Date.now() + 60 * MIN;
+    const endsAt = new Date(stewardNow + remainingSeconds * 1000).toISOString();
+    return { sid, status: "live", mode: "read_only", ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline: endsAt, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
+  };
+
+  beforeAll(async () => {
+    keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] });
+    steward = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        const sid = /sessions\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "imp_fake-session-1";
+        if (req.url === "/api/impersonation/redeem") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
+        if (req.url?.endsWith("/events")) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accepted: 1, duplicates: 0, afterEnd: 0, status: "live" }));
+        if (answer !== "live") return void res.writeHead(answer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: answer === 404 ? "not_found" : "unavailable" }));
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
+      });
+    }).listen(0, "127.0.0.1");
+    await new Promise((r) => steward.once("listening", r));
+    stewardUrl = `http://127.0.0.1:${(steward.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    for (const kit of kits) await kit.close();
+    steward.close();
+  });
+
+  /** One product process: its own kit, the shared session store, a customer page and a write. */
+  async function productProcess() {
+    const kit = new ImpersonationKit({ stewardUrl, credential: "prd_demo.sps_secret", keys, pollMs: 60 * MIN });
+    kits.push(kit);
+    const app = express();
+    app.use(
+      impersonationRouter(kit, {
+        startSession: (_req, res, imp) => {
+          const id = randomUUID();
+          productSessions.set(id, imp.userId);
+          res.cookie("app_session", id, { path: "/" });
+        },
+        endSession: (req) => {
+          const id = /app_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];
+          if (id) productSessions.delete(id);
+        },
+      }),
+    );
+    const signedIn = (req: express.Request) => productSessions.get(/app_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1] ?? "");
+    app.get("/page", (req, res) => (signedIn(req) ? res.send("customer page") : res.status(401).send("sign in")));
+    const server = app.listen(0, "127.0.0.1");
+    await new Promise((r) => server.once("listening", r));
+    return { kit, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
+  }
+
+  async function enter(product: Awaited<ReturnType<typeof productProcess>>): Promise<string> {
+    const grant = await new SignJWT({ sid: `imp_${randomUUID()}`, ticket: "1001", mode: "read_only", act: { sub: "9002", email: "sam@example.test", name: "Sam" } })
+      .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "steward-impersonation+jwt" })
+      .setIssuer(stewardUrl)
+      .setSubject("usr_1")
+      .setAudience("prd_demo")
+      .setJti(randomUUID())
+      .setIssuedAt()
+      .setExpirationTime("60s")
+      .sign(privateKey);
+    const entry = await fetch(`${product.url()}/steward/impersonate?grant=${grant}`, { redirect: "manual" });
+    expect(entry.status).toBe(303);
+    return entry.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+  }
+
+  const get = (product: Awaited<ReturnType<typeof productProcess>>, cookie: string) => fetch(`${product.url()}/page`, { redirect: "manual", headers: { cookie, accept: "text/html" } });
+
+  it("ends the session at its time limit on the product's clock, from Steward's remainingSeconds, though Steward is unreachable and its clock an hour ahead", async () => {
+    answer = "live";
+    remainingSeconds = 2;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    answer = 503;
+    expect((await get(product, cookie)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 2100));
+    const after = await get(product, cookie);
+    expect(after.status).toBe(303);
+    expect(after.headers.get("location")).toBe("/steward/ended");
+    // The product session went with it: the customer's page needs a sign-in again.
+    expect((await get(product, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
+    product.close();
+  });
+
+  it("a product process that does not know the session refuses while Steward is unreachable (503, cookie kept), and signs the browser out when Steward does not know it", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const first = await productProcess();
+    const cookie = await enter(first);
+    const second = await productProcess();
+    answer = 503;
+    const refused = await get(second, cookie);
+    expect(refused.status).toBe(503);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+    answer = 404;
+    const unknown = await get(second, cookie);
+    expect(unknown.status).toBe(303);
+    expect(unknown.headers.get("location")).toBe("/steward/ended");
+    expect((await get(second, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
+    first.close();
+    second.close();
+  });
+});
