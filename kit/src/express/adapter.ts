@@ -18,7 +18,11 @@ declare module "express-serve-static-core" {
  * event for every request). The product supplies how it signs a browser in and out.
  */
 export interface ExpressHooks {
-  /** Sign this browser in as the customer (`impersonation.userId`), flagged as impersonated. */
+  /**
+   * Sign this browser in as the customer (`impersonation.userId`), flagged as impersonated. Honour that
+   * product session only on requests whose `req.impersonation.sid` is this one's: without the kit's
+   * cookie the guard, the time limit and the events would not apply.
+   */
   startSession(req: Request, res: Response, impersonation: Impersonation): void | Promise<void>;
   /** Destroy the product session of this browser. */
   endSession(req: Request, res: Response): void | Promise<void>;

@@ -18,7 +18,7 @@ const PRODUCT_PORT = 41711;
 const productUrl = `http://127.0.0.1:${PRODUCT_PORT}`;
 
 class Browser {
-  private cookies = new Map<string, string>();
+  readonly cookies = new Map<string, string>();
   async go(path: string, init: RequestInit = {}): Promise<Response> {
     const response = await fetch(`${productUrl}${path}`, { ...init, redirect: "manual", headers: { accept: "text/html", cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "), ...(init.headers ?? {}) } });
     for (const set of response.headers.getSetCookie()) {
@@ -107,6 +107,15 @@ describe("the kit in the demo product (real processes)", () => {
     const refused = events.filter((e) => e.outcome === "denied");
     expect(refused.map((e) => (e.after as { route: string }).route).sort()).toEqual(["POST /projects", "POST /settings/password"]);
     for (const e of events) expect(e).toMatchObject({ actor: { staffId: "stf_demo_full" }, ticketId: "1002" });
+  });
+
+  it("the product session is only good with the kit's cookie: deleting it signs the browser out instead of lifting the guard", async () => {
+    const { browser } = await openSession("support_full", 32);
+    expect((await browser.go("/projects")).status).toBe(200);
+    browser.cookies.delete("steward_imp");
+    expect((await browser.go("/projects")).status).toBe(401);
+    expect((await browser.go("/settings/password", { method: "POST" })).status).toBe(401);
+    expect(await (await browser.go("/billing")).text()).not.toContain("Card:");
   });
 
   it("revocation on Steward reaches the product within 5 s; the agent then sees the ended page", async () => {
