@@ -138,6 +138,34 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     }
   });
 
+  it("an agent demoted below the session's mode loses it: by the sweep, and at once on the product's status check", async () => {
+    // Operations opens full access, then is demoted to support_full (which may only view read-only).
+    const [user] = await viewableUsers(h, 1, 7);
+    const res = await start(h, "operations", user!.id, { mode: "full", productId: product.id, ticketId: "1003" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const { sessionId: sid, grant } = res.body.result as { sessionId: string; grant: string };
+    expect((await redeem(h, product, grant)).status).toBe(200);
+    await h.deps.database.db.updateTable("staff").set({ panel_role: "support_full" }).where("id", "=", "stf_demo_ops").execute();
+    try {
+      expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "staff_deactivated" });
+    } finally {
+      await h.deps.database.db.updateTable("staff").set({ panel_role: "operations" }).where("id", "=", "stf_demo_ops").execute();
+    }
+    // A read-only session of an agent demoted to support_read_only: the sweep finds it with no product asking.
+    const b = await opened("support_full", 30, 8);
+    await h.deps.database.db.updateTable("staff").set({ panel_role: "support_read_only" }).where("id", "=", "stf_demo_full").execute();
+    try {
+      expect((await sweepImpersonation(h.deps)).ended).toBe(1);
+    } finally {
+      await h.deps.database.db.updateTable("staff").set({ panel_role: "support_full" }).where("id", "=", "stf_demo_full").execute();
+    }
+    expect((await status(h, product, b.sid)).body).toMatchObject({ status: "ended", endReason: "staff_deactivated" });
+    // A session whose agent keeps a role that allows its mode goes on.
+    const c = await opened("admin", 30, 9);
+    expect((await sweepImpersonation(h.deps)).ended).toBe(0);
+    expect((await status(h, product, c.sid)).body.status).toBe("live");
+  });
+
   it("customer mail: start and end notices over real SMTP exactly once each; admins turn notices off (audited)", async () => {
     const transport = createMailTransport({ SMTP_URL: smtp.url });
     const { sid, user } = await opened("support_full", 30, 4);
