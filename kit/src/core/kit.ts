@@ -39,6 +39,14 @@ function trackedFrom(status: SessionStatus): Tracked {
   return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000 };
 }
 
+/** At most `max` UTF-16 units, ending in "…" when cut (never between the halves of a surrogate pair). */
+function clip(text: string, max: number): string {
+  const trimmed = text.trim();
+  if (trimmed.length <= max) return trimmed;
+  const cut = /[\uD800-\uDBFF]/.test(trimmed[max - 2] ?? "") ? max - 2 : max - 1;
+  return `${trimmed.slice(0, cut)}…`;
+}
+
 export class ImpersonationKit {
   readonly productId: string;
   private readonly client: StewardClient;
@@ -114,7 +122,9 @@ export class ImpersonationKit {
   }
 
   record(sid: string, event: Omit<KitEvent, "id" | "occurredAt"> & { occurredAt?: string }): void {
-    this.buffer.add(sid, { id: randomUUID(), occurredAt: new Date().toISOString(), ...event });
+    // Kept within Steward's limits: one over-long field would have its whole batch refused, and lost.
+    const { route, object, detail } = event;
+    this.buffer.add(sid, { id: randomUUID(), occurredAt: new Date().toISOString(), ...event, route: clip(route, 300), object: object === null ? null : clip(object, 300), detail: detail === null ? null : clip(detail, 500) });
   }
 
   onEnded(listener: (status: SessionStatus) => void): void {

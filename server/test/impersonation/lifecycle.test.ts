@@ -91,7 +91,7 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(stored.after_end).toBe(true);
     expect((await auditOf(h.deps, "impersonation.event", user.id)).at(-1)!.after).toMatchObject({ afterEnd: true });
     expect(await sealAndVerify(h.deps.database.db)).toMatchObject({ ok: true });
-    const bad = await postEvents(h, product, sid, [{ id: "x", method: "BREW", route: "", outcome: "maybe", occurredAt: "yesterday" }]);
+    const bad = await postEvents(h, product, sid, [{ id: "x", method: "GET /projects", route: "", outcome: "maybe", occurredAt: "yesterday" }]);
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(["body.events.0.method", "body.events.0.outcome"]));
   });

@@ -109,6 +109,21 @@ describe("the kit in the demo product (real processes)", () => {
     for (const e of events) expect(e).toMatchObject({ actor: { staffId: "stf_demo_full" }, ticketId: "1002" });
   });
 
+  it("a request the contract did not foresee (a long path, another method) is audited with the rest of its batch, not lost with it", async () => {
+    const { browser, sid, user } = await openSession("support_full", 33);
+    // Within one flush of the kit: a plain page, a 404 on a very long path, and a WebDAV method (refused in read-only).
+    expect((await browser.go("/projects")).status).toBe(200);
+    expect((await browser.go(`/projects/${"x".repeat(400)}`)).status).toBe(404);
+    expect((await browser.go("/projects", { method: "PROPFIND" })).status).toBe(403);
+    const mine = async () => (await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid);
+    await waitFor(async () => (await mine()).length >= 3, 10_000);
+    const after = (await mine()).map((e) => e.after as { method: string; route: string });
+    expect(after.map((a) => a.method).sort()).toEqual(["GET", "GET", "PROPFIND"]);
+    const long = after.find((a) => a.route.startsWith("GET /projects/x"))!;
+    expect(long.route.length).toBeLessThanOrEqual(300);
+    expect(long.route.endsWith("…")).toBe(true);
+  });
+
   it("the product session is only good with the kit's cookie: deleting it signs the browser out instead of lifting the guard", async () => {
     const { browser } = await openSession("support_full", 32);
     expect((await browser.go("/projects")).status).toBe(200);
