@@ -57,6 +57,14 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(entry).toMatchObject({ outcome: "succeeded", actor: { system: "impersonation-sweep" }, ticketId: "1003" });
   });
 
+  it("events reported after the idle deadline passed do not revive the session", async () => {
+    const { sid } = await opened("support_full", 30, 10);
+    h.deps.clock.advance(16 * MIN);
+    // The sweep has not run yet: the product reports a request; the session is still due.
+    expect((await postEvents(h, product, sid, [event()])).body).toMatchObject({ accepted: 1 });
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "idle_timeout" });
+  });
+
   it("absolute timeout wins over heartbeats; the nearer deadline is the one the banner shows", async () => {
     const { sid } = await opened("support_full", 20);
     h.deps.clock.advance(10 * MIN);
