@@ -20,6 +20,7 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
   let answer: "live" | 503 | 404 = "live";
   /** What Steward says is left; its own clock runs an hour ahead of the product's. */
   let remainingSeconds = 1800;
+  let mode: "read_only" | "full" = "read_only";
   const productSessions = new Map<string, string>();
   let keys: ReturnType<typeof createLocalJWKSet>;
   const kits: ImpersonationKit[] = [];
@@ -27,7 +28,7 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
   const statusOf = (sid: string) => {
     const stewardNow = Date.now() + 60 * MIN;
     const endsAt = new Date(stewardNow + remainingSeconds * 1000).toISOString();
-    return { sid, status: "live", mode: "read_only", ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline: endsAt, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
+    return { sid, status: "live", mode, ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline: endsAt, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
   };
 
   beforeAll(async () => {
@@ -71,13 +72,15 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
     );
     const signedIn = (req: express.Request) => productSessions.get(/app_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1] ?? "");
     app.get("/page", (req, res) => (signedIn(req) ? res.send("customer page") : res.status(401).send("sign in")));
+    // A product whose routes take the setting as a parameter (Express decodes parameters, not literal paths).
+    app.post("/account/:field", (req, res) => (signedIn(req) ? res.send(`changed ${req.params.field}`) : res.status(401).send("sign in")));
     const server = app.listen(0, "127.0.0.1");
     await new Promise((r) => server.once("listening", r));
     return { kit, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
   }
 
   async function enter(product: Awaited<ReturnType<typeof productProcess>>): Promise<string> {
-    const grant = await new SignJWT({ sid: `imp_${randomUUID()}`, ticket: "1001", mode: "read_only", act: { sub: "9002", email: "sam@example.test", name: "Sam" } })
+    const grant = await new SignJWT({ sid: `imp_${randomUUID()}`, ticket: "1001", mode, act: { sub: "9002", email: "sam@example.test", name: "Sam" } })
       .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "steward-impersonation+jwt" })
       .setIssuer(stewardUrl)
       .setSubject("usr_1")
@@ -92,6 +95,20 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
   }
 
   const get = (product: Awaited<ReturnType<typeof productProcess>>, cookie: string) => fetch(`${product.url()}/page`, { redirect: "manual", headers: { cookie, accept: "text/html" } });
+
+  it("full access still refuses the always-deny list when the path is percent-encoded", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    mode = "full";
+    const product = await productProcess();
+    const cookie = await enter(product);
+    mode = "read_only";
+    for (const path of ["/account/email", "/account/%65mail", "/account/%70assword", "/account/%32fa"]) {
+      const res = await fetch(`${product.url()}${path}`, { method: "POST", headers: { cookie, accept: "application/json" } });
+      expect(res.status, path).toBe(403);
+    }
+    product.close();
+  });
 
   it("ends the session at its time limit on the product's clock, from Steward's remainingSeconds, though Steward is unreachable and its clock an hour ahead", async () => {
     answer = "live";
