@@ -4,7 +4,8 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import { createLocalJWKSet, exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { COOKIE, ImpersonationKit, impersonationRouter } from "../src/index.js";
+import { launchChromium } from "../../zendesk-app/test/support/browser.js";
+import { bannerHtml, COOKIE, ImpersonationKit, impersonationRouter } from "../src/index.js";
 
 /**
  * The Express adapter in a product whose Steward misbehaves: a fake Steward over HTTP that answers
@@ -72,6 +73,7 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
     );
     const signedIn = (req: express.Request) => productSessions.get(/app_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1] ?? "");
     app.get("/page", (req, res) => (signedIn(req) ? res.send("customer page") : res.status(401).send("sign in")));
+    app.get("/banner-page", (req, res) => res.type("html").send(`<!doctype html><html><head><title>Product</title></head><body>${bannerHtml(req)}<main>Projects</main></body></html>`));
     // A product whose routes take the setting as a parameter (Express decodes parameters, not literal paths).
     app.post("/account/:field", (req, res) => (signedIn(req) ? res.send(`changed ${req.params.field}`) : res.status(401).send("sign in")));
     const server = app.listen(0, "127.0.0.1");
@@ -108,6 +110,28 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
       expect(res.status, path).toBe(403);
     }
     product.close();
+  });
+
+  it("the banner counts down what is left, though Steward's clock runs an hour ahead of the product's and the browser's", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const status = (await (await fetch(`${product.url()}/steward/impersonation/status`, { headers: { cookie } })).json()) as { endsInSeconds: number };
+    expect(status.endsInSeconds).toBeGreaterThanOrEqual(1795);
+    expect(status.endsInSeconds).toBeLessThanOrEqual(1800);
+    const browser = await launchChromium();
+    try {
+      await browser.context.addCookies(cookie.split("; ").map((pair) => ({ name: pair.split("=")[0]!, value: pair.slice(pair.indexOf("=") + 1), url: product.url() })));
+      const page = await browser.newPage();
+      await page.goto(`${product.url()}/banner-page`);
+      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
+      const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
+      expect(time).toMatch(/^Ends in (29:[0-5]\d|30:00)$/);
+    } finally {
+      await browser.close();
+      product.close();
+    }
   });
 
   it("ends the session at its time limit on the product's clock, from Steward's remainingSeconds, though Steward is unreachable and its clock an hour ahead", async () => {

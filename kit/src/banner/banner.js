@@ -35,6 +35,8 @@
         if (!s.live) return this.gone();
         const first = !this.s;
         this.s = s;
+        // Counted from now on this browser's clock: Steward's, the product's and the browser's may differ.
+        this.until = Date.now() + s.endsInSeconds * 1000;
         this.render();
         if (first) this.$("say").textContent = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
       } catch {
@@ -44,7 +46,7 @@
     render() {
       const s = this.s;
       if (!s) return;
-      const ms = Date.parse(s.endsAt) - Date.now();
+      const ms = this.until - Date.now();
       this.$("who").innerHTML = "";
       this.$("who").append("Viewing as ", Object.assign(document.createElement("b"), { textContent: s.customer }), ` · agent ${s.agent} · ticket #${s.ticket}`);
       this.$("mode").textContent = s.mode === "read_only" ? "Read-only" : "Full access";

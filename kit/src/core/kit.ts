@@ -106,6 +106,12 @@ export class ImpersonationKit {
     return this.toImpersonation(this.sessions.get(sid)?.status ?? known.status);
   }
 
+  /** Seconds left on this machine's clock (0 when ended or unknown): what the banner counts down, whatever the browser's clock says. */
+  secondsLeft(sid: string): number {
+    const known = this.sessions.get(sid);
+    return known?.status.status === "live" ? Math.max(0, Math.floor((known.deadline - Date.now()) / 1000)) : 0;
+  }
+
   isLive(sid: string): boolean {
     const known = this.sessions.get(sid);
     return known?.status.status === "live" && Date.now() < known.deadline;

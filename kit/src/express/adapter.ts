@@ -103,7 +103,7 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
       req.impersonation = impersonation;
       if (req.path === "/steward/impersonation/status") {
         const s = impersonation.status;
-        return res.json({ live: true, customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, actions: s.actionCount });
+        return res.json({ live: true, customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds: kit.secondsLeft(sid), actions: s.actionCount });
       }
       if (req.path === "/steward/impersonation/end" && req.method === "POST") {
         await kit.end(sid);
