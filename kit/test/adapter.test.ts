@@ -8,14 +8,15 @@ import { launchChromium } from "../../zendesk-app/test/support/browser.js";
 import { bannerHtml, COOKIE, ImpersonationKit, impersonationRouter } from "../src/index.js";
 
 /**
- * The Express adapter in a product whose Steward misbehaves: a fake Steward over HTTP that answers
- * redeem, then status checks as told (live, 503, 404). The product keeps its sessions in a store two
- * of its processes share, as a real product would.
+ * The Express adapter and the banner in a product whose Steward misbehaves: a fake Steward over HTTP
+ * that answers redeem, then status checks as told (live, 503, 404), its clock an hour ahead. The
+ * product keeps its sessions in a store two of its processes share, as a real product would; the
+ * banner runs in Chromium.
  */
 const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
 const MIN = 60_000;
 
-describe("the Express adapter when Steward cannot vouch for a session", () => {
+describe("the Express adapter and the banner in a product", () => {
   let steward: Server;
   let stewardUrl = "";
   let answer: "live" | 503 | 404 = "live";
@@ -74,6 +75,10 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
     const signedIn = (req: express.Request) => productSessions.get(/app_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1] ?? "");
     app.get("/page", (req, res) => (signedIn(req) ? res.send("customer page") : res.status(401).send("sign in")));
     app.get("/banner-page", (req, res) => res.type("html").send(`<!doctype html><html><head><title>Product</title></head><body>${bannerHtml(req)}<main>Projects</main></body></html>`));
+    // A product with a modern CSS reset (everything unset) and a long page.
+    app.get("/reset-page", (req, res) =>
+      res.type("html").send(`<!doctype html><html><head><title>Product</title><style>*:where(:not(html,iframe,canvas,img,svg,video,audio)){all:unset;display:revert}</style></head><body>${bannerHtml(req)}<main style="display:block;height:4000px">Projects</main></body></html>`),
+    );
     // A product whose routes take the setting as a parameter (Express decodes parameters, not literal paths).
     app.post("/account/:field", (req, res) => (signedIn(req) ? res.send(`changed ${req.params.field}`) : res.status(401).send("sign in")));
     const server = app.listen(0, "127.0.0.1");
@@ -128,6 +133,32 @@ describe("the Express adapter when Steward cannot vouch for a session", () => {
       await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
       const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
       expect(time).toMatch(/^Ends in (29:[0-5]\d|30:00)$/);
+    } finally {
+      await browser.close();
+      product.close();
+    }
+  });
+
+  it("the product's CSS reset does not take the banner out of view: it stays fixed on top as the page scrolls", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const browser = await launchChromium();
+    try {
+      await browser.context.addCookies(cookie.split("; ").map((pair) => ({ name: pair.split("=")[0]!, value: pair.slice(pair.indexOf("=") + 1), url: product.url() })));
+      const page = await browser.newPage();
+      await page.goto(`${product.url()}/reset-page`);
+      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
+      await page.evaluate(() => window.scrollTo(0, 2000));
+      const seen = await page.evaluate(() => {
+        const banner = document.querySelector("steward-banner")!;
+        const box = banner.getBoundingClientRect();
+        return { top: box.top, height: box.height, width: box.width, onTop: document.elementFromPoint(box.left + 5, box.top + box.height / 2) === banner };
+      });
+      expect(seen).toMatchObject({ top: 0, onTop: true });
+      expect(seen.height).toBeGreaterThan(20);
+      expect(seen.width).toBeGreaterThan(600);
     } finally {
       await browser.close();
       product.close();

@@ -2,8 +2,9 @@
 // No framework; cannot be dismissed (it puts itself back if removed); announced to screen readers.
 (() => {
   if (customElements.get("steward-banner")) return;
+  // !important on the host: the page's own rules (a CSS reset) win over normal :host rules, not over important ones.
   const css =
-    ":host{all:initial;position:fixed;top:0;left:0;right:0;z-index:2147483647;font:14px/1.4 system-ui,sans-serif}" +
+    ":host{all:initial!important;display:block!important;position:fixed!important;top:0!important;left:0!important;right:0!important;z-index:2147483647!important;font:14px/1.4 system-ui,sans-serif!important}" +
     "div{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.5rem 1rem;background:#7a1f00;color:#fff}" +
     "b{font-weight:600}button{margin-left:auto;font:inherit;padding:.2rem .8rem;border:1px solid #fff;border-radius:4px;background:#fff;color:#7a1f00;cursor:pointer}" +
     "button:focus-visible{outline:3px solid #ffd166}";
