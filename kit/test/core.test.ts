@@ -104,6 +104,27 @@ describe("grant verification", () => {
   });
 });
 
+describe("grant verification with clocks apart", () => {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const issuer = "http://127.0.0.1:41712";
+  it("accepts a grant from a Steward whose clock runs 20 s ahead (Steward allows products 30 s of skew), and still refuses one living longer than 60 s", async () => {
+    const keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] });
+    const grant = (iat: number, exp: number) =>
+      new SignJWT({ sid: "imp_1", ticket: "1001", mode: "read_only", act: { sub: "9002", email: null, name: null } })
+        .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "steward-impersonation+jwt" })
+        .setIssuer(issuer)
+        .setSubject("usr_1")
+        .setAudience("prd_demo")
+        .setJti("abcdefghijklmnopqrstuvwxyz")
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .sign(privateKey);
+    const stewardNow = Math.floor(Date.now() / 1000) + 20;
+    expect((await verifyGrant(await grant(stewardNow, stewardNow + 60), keys, { issuer, productId: "prd_demo" })).sub).toBe("usr_1");
+    await expect(verifyGrant(await grant(stewardNow - 30, stewardNow + 60), keys, { issuer, productId: "prd_demo" })).rejects.toThrow(/malformed/);
+  });
+});
+
 describe("banner", () => {
   it(`stays within ${BANNER_BUDGET_BYTES} bytes gzipped`, () => {
     expect(bannerSize().gzip).toBeLessThanOrEqual(BANNER_BUDGET_BYTES);
