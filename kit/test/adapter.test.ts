@@ -56,7 +56,7 @@ describe("the Express adapter and the banner in a product", () => {
 
   /** One product process: its own kit, the shared session store, a customer page and a write. */
   async function productProcess() {
-    const kit = new ImpersonationKit({ stewardUrl, credential: "prd_demo.sps_secret", keys, pollMs: 60 * MIN });
+    const kit = new ImpersonationKit({ stewardUrl, credential: "prd_demo.sps_abcdefghijklmnopqrstuvwxyz", keys, pollMs: 60 * MIN });
     kits.push(kit);
     const app = express();
     app.use(

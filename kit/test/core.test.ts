@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { generateKeyPairSync } from "node:crypto";
 import { createLocalJWKSet, exportJWK, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
+import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, ImpersonationKit, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
 
 /** The kit's framework-neutral core: guard decisions, event batching against a real HTTP endpoint, grant checks, banner budget. */
 const event = (i: number): KitEvent => ({ id: `e${i}`, method: "GET", route: "GET /x", object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
@@ -122,6 +122,32 @@ describe("grant verification with clocks apart", () => {
     const stewardNow = Math.floor(Date.now() / 1000) + 20;
     expect((await verifyGrant(await grant(stewardNow, stewardNow + 60), keys, { issuer, productId: "prd_demo" })).sub).toBe("usr_1");
     await expect(verifyGrant(await grant(stewardNow - 30, stewardNow + 60), keys, { issuer, productId: "prd_demo" })).rejects.toThrow(/malformed/);
+  });
+});
+
+describe("misconfiguration", () => {
+  const secret = "sps_abcdefghijklmnopqrstuvwxyz0123456789";
+  it("is refused when the kit is created, naming the option and never echoing the secret", () => {
+    const attempts: [Partial<{ stewardUrl: string; credential: string }>, RegExp][] = [
+      [{ stewardUrl: "steward.example.test" }, /^stewardUrl: /],
+      [{ stewardUrl: "ftp://steward.example.test" }, /^stewardUrl: /],
+      [{ credential: `prd_demo.${secret}\n` }, /^credential: /],
+      [{ credential: ` prd_demo.${secret}` }, /^credential: /],
+      [{ credential: secret }, /^credential: /],
+    ];
+    for (const [options, message] of attempts) {
+      let error: unknown = null;
+      try {
+        new ImpersonationKit({ stewardUrl: "http://127.0.0.1:41712", credential: `prd_demo.${secret}`, ...options }).close();
+      } catch (err) {
+        error = err;
+      }
+      expect((error as Error | null)?.message, JSON.stringify(options)).toMatch(message);
+      expect((error as Error).message).not.toContain(secret);
+    }
+    const kit = new ImpersonationKit({ stewardUrl: "https://steward.example.test/", credential: `prd_demo.${secret}` });
+    expect(kit.productId).toBe("prd_demo");
+    void kit.close();
   });
 });
 

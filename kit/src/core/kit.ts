@@ -59,8 +59,17 @@ export class ImpersonationKit {
   private polling = false;
 
   constructor(readonly options: KitOptions) {
-    const [productId, secret] = options.credential.split(".");
-    if (!productId || !secret) throw new Error("credential: expected <product id>.<secret>");
+    // Checked here, so a mistake shows at start-up rather than as "Steward is unreachable" on the first grant.
+    let url: URL | null = null;
+    try {
+      url = new URL(options.stewardUrl);
+    } catch {
+      /* reported below */
+    }
+    if (!url || !["http:", "https:"].includes(url.protocol)) throw new Error(`stewardUrl: expected Steward's public URL (http:// or https://), got ${JSON.stringify(String(options.stewardUrl))}`);
+    // The shape Steward issues (npm run steward -- products add); the message never repeats the secret.
+    const [, productId, secret] = /^(prd_[A-Za-z0-9_-]{1,60})\.(sps_[A-Za-z0-9_-]{20,100})$/.exec(String(options.credential)) ?? [];
+    if (!productId || !secret) throw new Error("credential: expected <product id>.<secret> exactly as printed by `npm run steward -- products add` (no spaces or line breaks)");
     this.productId = productId;
     this.secret = secret;
     this.client = new StewardClient({ stewardUrl: options.stewardUrl, credential: options.credential });
