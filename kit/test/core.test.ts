@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { generateKeyPairSync } from "node:crypto";
 import { createLocalJWKSet, exportJWK, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, ImpersonationKit, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
+import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, ImpersonationKit, StewardApiError, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
 
 /** The kit's framework-neutral core: guard decisions, event batching against a real HTTP endpoint, grant checks, banner budget. */
 const event = (i: number): KitEvent => ({ id: `e${i}`, method: "GET", route: "GET /x", object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
@@ -33,6 +33,10 @@ describe("event buffer against a real HTTP endpoint", () => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
+        if (req.url?.startsWith("/api/impersonation/sessions/imp_proxy")) {
+          res.writeHead(502, { "content-type": "text/html" }).end("<html><body>Bad gateway</body></html>");
+          return;
+        }
         if (failuresLeft > 0) {
           failuresLeft--;
           res.writeHead(503).end(JSON.stringify({ code: "unavailable" }));
@@ -58,6 +62,13 @@ describe("event buffer against a real HTTP endpoint", () => {
     expect(received.every((b) => b.length <= 50)).toBe(true);
     expect(received.flat().map((e) => e.id)).toEqual(Array.from({ length: 120 }, (_, i) => `e${i}`));
     buffer.close();
+  });
+
+  it("a proxy's HTML error page is a retryable StewardApiError, not a crash", async () => {
+    const client = new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" });
+    const error = await client.status("imp_proxy-1", false).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(StewardApiError);
+    expect(error).toMatchObject({ status: 502, code: "invalid_response", retryable: true });
   });
 
   it("is bounded: past the limit the oldest go and the loss is reported with the next batch", async () => {
