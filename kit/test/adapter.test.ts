@@ -23,6 +23,9 @@ describe("the Express adapter and the banner in a product", () => {
   /** What Steward says is left; its own clock runs an hour ahead of the product's. */
   let remainingSeconds = 1800;
   let mode: "read_only" | "full" = "read_only";
+  /** How Steward answers the banner's End, and the ends it confirmed. */
+  let endAnswer: "ok" | 503 = "ok";
+  const ended: string[] = [];
   const productSessions = new Map<string, string>();
   let keys: ReturnType<typeof createLocalJWKSet>;
   const kits: ImpersonationKit[] = [];
@@ -41,6 +44,11 @@ describe("the Express adapter and the banner in a product", () => {
       req.on("end", () => {
         const sid = /sessions\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "imp_fake-session-1";
         if (req.url === "/api/impersonation/redeem") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
+        if (req.url?.endsWith("/end")) {
+          if (endAnswer !== "ok") return void res.writeHead(endAnswer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: "unavailable" }));
+          ended.push(sid);
+          return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...statusOf(sid), status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString(), endReason: "agent" }));
+        }
         if (req.url?.endsWith("/events")) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accepted: 1, duplicates: 0, afterEnd: 0, status: "live" }));
         if (answer !== "live") return void res.writeHead(answer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: answer === 404 ? "not_found" : "unavailable" }));
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
@@ -163,6 +171,26 @@ describe("the Express adapter and the banner in a product", () => {
       await browser.close();
       product.close();
     }
+  });
+
+  it("End while Steward is failing: the session ends in the product at once, and the end reaches Steward when it is back", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const sid = product.kit.unseal(decodeURIComponent(new RegExp(`${COOKIE}=([^;]+)`).exec(cookie)![1]!))!;
+    answer = 503;
+    endAnswer = 503;
+    const end = await fetch(`${product.url()}/steward/impersonation/end`, { method: "POST", headers: { cookie } });
+    expect(end.status).toBe(200);
+    expect((await get(product, cookie)).status).toBe(303);
+    expect(ended).not.toContain(sid);
+    endAnswer = "ok";
+    await product.kit.poll();
+    expect(ended.filter((s) => s === sid)).toHaveLength(1);
+    await product.kit.poll();
+    expect(ended.filter((s) => s === sid)).toHaveLength(1);
+    product.close();
   });
 
   it("ends the session at its time limit on the product's clock, from Steward's remainingSeconds, though Steward is unreachable and its clock an hour ahead", async () => {

@@ -57,6 +57,7 @@ export class ImpersonationKit {
   private readonly secret: string;
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
+  private readonly endsPending = new Set<string>();
 
   constructor(readonly options: KitOptions) {
     // Checked here, so a mistake shows at start-up rather than as "Steward is unreachable" on the first grant.
@@ -146,12 +147,38 @@ export class ImpersonationKit {
     this.endListeners.push(listener);
   }
 
-  /** The End button: ends the session on Steward, then locally. */
+  /**
+   * The End button: ends the session on Steward, then locally. When Steward does not confirm (unreachable,
+   * failing), the session ends here at once and the end is sent again at each poll until Steward answers.
+   */
   async end(sid: string): Promise<SessionStatus> {
     await this.buffer.flush(sid);
-    const status = await this.client.end(sid).catch(async () => this.client.status(sid, false));
-    this.markEnded(status);
-    return status;
+    try {
+      const status = await this.client.end(sid);
+      this.endsPending.delete(sid);
+      this.markEnded(status);
+      return status;
+    } catch (err) {
+      const known = this.sessions.get(sid);
+      if (!known || !(err instanceof StewardApiError) || !err.retryable) throw err;
+      this.options.onError?.(err);
+      this.endsPending.add(sid);
+      if (known.status.status === "live") this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
+      return this.sessions.get(sid)?.status ?? known.status;
+    }
+  }
+
+  /** Ends Steward did not confirm yet: sent again until it answers (a 4xx means there is nothing left to end). */
+  private async retryEnds(): Promise<void> {
+    for (const sid of [...this.endsPending]) {
+      try {
+        this.markEnded(await this.client.end(sid));
+        this.endsPending.delete(sid);
+      } catch (err) {
+        if (!(err instanceof StewardApiError) || !err.retryable) this.endsPending.delete(sid);
+        this.options.onError?.(err);
+      }
+    }
   }
 
   /** Checks every live session now (the poller calls this). */
@@ -159,6 +186,7 @@ export class ImpersonationKit {
     if (this.polling) return;
     this.polling = true;
     try {
+      await this.retryEnds();
       await Promise.all(
         [...this.sessions.entries()]
           .filter(([, t]) => t.status.status === "live")
