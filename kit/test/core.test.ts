@@ -26,6 +26,7 @@ describe("guard", () => {
 describe("event buffer against a real HTTP endpoint", () => {
   let server: Server;
   let failuresLeft = 0;
+  let lostAnswers = 0;
   const received: KitEvent[][] = [];
   let url = "";
   beforeAll(async () => {
@@ -39,6 +40,13 @@ describe("event buffer against a real HTTP endpoint", () => {
         }
         if (failuresLeft > 0) {
           failuresLeft--;
+          res.writeHead(503).end(JSON.stringify({ code: "unavailable" }));
+          return;
+        }
+        if (lostAnswers > 0) {
+          // Stored, but the answer never reaches the kit (a timeout, a proxy): the kit must send the same events again.
+          lostAnswers--;
+          received.push((JSON.parse(body) as { events: KitEvent[] }).events);
           res.writeHead(503).end(JSON.stringify({ code: "unavailable" }));
           return;
         }
@@ -61,6 +69,24 @@ describe("event buffer against a real HTTP endpoint", () => {
     expect(buffer.pending()).toBe(0);
     expect(received.every((b) => b.length <= 50)).toBe(true);
     expect(received.flat().map((e) => e.id)).toEqual(Array.from({ length: 120 }, (_, i) => `e${i}`));
+    buffer.close();
+  });
+
+  it("a loss report retried after a lost answer keeps its id, so Steward records it once", async () => {
+    received.length = 0;
+    failuresLeft = 1_000_000;
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { maxBuffered: 10, baseBackoffMs: 10_000, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 15; i++) buffer.add("imp_s3", event(i));
+    failuresLeft = 0;
+    lostAnswers = 1;
+    await buffer.flush("imp_s3");
+    await new Promise((r) => setTimeout(r, 5));
+    await buffer.flush("imp_s3");
+    expect(received).toHaveLength(2);
+    const reports = received.flat().filter((e) => e.detail?.includes("dropped"));
+    expect(reports).toHaveLength(2);
+    expect(new Set(reports.map((e) => e.id)).size).toBe(1);
+    expect(buffer.pending("imp_s3")).toBe(0);
     buffer.close();
   });
 
