@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
+import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { createLocalJWKSet, exportJWK, SignJWT } from "jose";
@@ -26,6 +27,8 @@ describe("the Express adapter and the banner in a product", () => {
   /** How Steward answers the banner's End, and the ends it confirmed. */
   let endAnswer: "ok" | 503 = "ok";
   const ended: string[] = [];
+  /** The events the kit reported. */
+  const reported: { route: string; outcome: string; status: number | null }[] = [];
   const productSessions = new Map<string, string>();
   let keys: ReturnType<typeof createLocalJWKSet>;
   const kits: ImpersonationKit[] = [];
@@ -49,6 +52,7 @@ describe("the Express adapter and the banner in a product", () => {
           ended.push(sid);
           return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...statusOf(sid), status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString(), endReason: "agent" }));
         }
+        if (req.url?.endsWith("/events")) reported.push(...(JSON.parse(body) as { events: { route: string; outcome: string; status: number | null }[] }).events);
         if (req.url?.endsWith("/events")) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accepted: 1, duplicates: 0, afterEnd: 0, status: "live" }));
         if (answer !== "live") return void res.writeHead(answer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: answer === 404 ? "not_found" : "unavailable" }));
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
@@ -87,6 +91,10 @@ describe("the Express adapter and the banner in a product", () => {
     app.get("/reset-page", (req, res) =>
       res.type("html").send(`<!doctype html><html><head><title>Product</title><style>*:where(:not(html,iframe,canvas,img,svg,video,audio)){all:unset;display:revert}</style></head><body>${bannerHtml(req)}<main style="display:block;height:4000px">Projects</main></body></html>`),
     );
+    // A slow write: it completes whether or not the browser is still waiting for the answer.
+    app.post("/projects/:id/delete", (req, res) => {
+      setTimeout(() => res.redirect(303, "/page"), 200);
+    });
     // A product whose routes take the setting as a parameter (Express decodes parameters, not literal paths).
     app.post("/account/:field", (req, res) => (signedIn(req) ? res.send(`changed ${req.params.field}`) : res.status(401).send("sign in")));
     const server = app.listen(0, "127.0.0.1");
@@ -190,6 +198,29 @@ describe("the Express adapter and the banner in a product", () => {
     expect(ended.filter((s) => s === sid)).toHaveLength(1);
     await product.kit.poll();
     expect(ended.filter((s) => s === sid)).toHaveLength(1);
+    product.close();
+  });
+
+  it("a write whose browser leaves before the answer is still reported, with the product's answer", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    mode = "full";
+    const product = await productProcess();
+    const cookie = await enter(product);
+    mode = "read_only";
+    const port = Number(new URL(product.url()).port);
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, "127.0.0.1", () => {
+        socket.write(`POST /projects/7/delete HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${cookie}\r\nContent-Length: 0\r\n\r\n`);
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 50);
+      });
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    await product.kit.flush();
+    expect(reported.filter((e) => e.route === "POST /projects/:id/delete")).toEqual([expect.objectContaining({ outcome: "succeeded", status: 303 })]);
     product.close();
   });
 

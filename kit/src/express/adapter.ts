@@ -118,9 +118,19 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
         const message = decision.reason ?? "Not allowed during a support session.";
         return (req.get("accept") ?? "").includes("text/html") ? res.status(403).type("html").send(refusedPage(message)) : res.status(403).json({ error: "impersonation_refused", message });
       }
-      res.on("finish", () => {
+      let recorded = false;
+      const record = () => {
+        if (recorded) return;
+        recorded = true;
         kit.record(sid, { method: req.method, route: routeOf(req), object: null, outcome: res.statusCode < 400 ? "succeeded" : "failed", status: res.statusCode, detail: null });
-      });
+      };
+      // Recorded when the product answers: if the browser has already left, "finish" never comes, though the handler did its work.
+      const end = res.end.bind(res);
+      res.end = ((...args: Parameters<typeof end>) => {
+        record();
+        return end(...args);
+      }) as typeof res.end;
+      res.on("finish", record);
       next();
     } catch (err) {
       next(err);
