@@ -3,7 +3,7 @@ import { createServer, type Server } from "node:http";
 import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { createLocalJWKSet, exportJWK, SignJWT } from "jose";
+import { createLocalJWKSet, decodeJwt, exportJWK, SignJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchChromium } from "../../zendesk-app/test/support/browser.js";
 import { bannerHtml, COOKIE, ImpersonationKit, impersonationRouter } from "../src/index.js";
@@ -45,8 +45,8 @@ describe("the Express adapter and the banner in a product", () => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
-        const sid = /sessions\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "imp_fake-session-1";
-        if (req.url === "/api/impersonation/redeem") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
+        if (req.url === "/api/impersonation/redeem") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(decodeJwt((JSON.parse(body) as { grant: string }).grant).sid as string)));
+        const sid = /sessions\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "";
         if (req.url?.endsWith("/end")) {
           if (endAnswer !== "ok") return void res.writeHead(endAnswer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: "unavailable" }));
           ended.push(sid);
@@ -71,6 +71,8 @@ describe("the Express adapter and the banner in a product", () => {
     const kit = new ImpersonationKit({ stewardUrl, credential: "prd_demo.sps_abcdefghijklmnopqrstuvwxyz", keys, pollMs: 60 * MIN });
     kits.push(kit);
     const app = express();
+    // Behind a TLS-terminating proxy, as products run in production.
+    app.set("trust proxy", "loopback");
     app.use(
       impersonationRouter(kit, {
         startSession: (_req, res, imp) => {
@@ -102,7 +104,7 @@ describe("the Express adapter and the banner in a product", () => {
     return { kit, url: () => `http://127.0.0.1:${(server.address() as AddressInfo).port}`, close: () => server.close() };
   }
 
-  async function enter(product: Awaited<ReturnType<typeof productProcess>>): Promise<string> {
+  async function enter(product: Awaited<ReturnType<typeof productProcess>>, headers: Record<string, string> = {}): Promise<string> {
     const grant = await new SignJWT({ sid: `imp_${randomUUID()}`, ticket: "1001", mode, act: { sub: "9002", email: "sam@example.test", name: "Sam" } })
       .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "steward-impersonation+jwt" })
       .setIssuer(stewardUrl)
@@ -112,11 +114,13 @@ describe("the Express adapter and the banner in a product", () => {
       .setIssuedAt()
       .setExpirationTime("60s")
       .sign(privateKey);
-    const entry = await fetch(`${product.url()}/steward/impersonate?grant=${grant}`, { redirect: "manual" });
+    const entry = await fetch(`${product.url()}/steward/impersonate?grant=${grant}`, { redirect: "manual", headers });
     expect(entry.status).toBe(303);
+    lastSetCookie = entry.headers.getSetCookie();
     return entry.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
   }
 
+  let lastSetCookie: string[] = [];
   const get = (product: Awaited<ReturnType<typeof productProcess>>, cookie: string) => fetch(`${product.url()}/page`, { redirect: "manual", headers: { cookie, accept: "text/html" } });
 
   it("full access still refuses the always-deny list when the path is percent-encoded", async () => {
@@ -221,6 +225,19 @@ describe("the Express adapter and the banner in a product", () => {
     await new Promise((r) => setTimeout(r, 400));
     await product.kit.flush();
     expect(reported.filter((e) => e.route === "POST /projects/:id/delete")).toEqual([expect.objectContaining({ outcome: "succeeded", status: 303 })]);
+    product.close();
+  });
+
+  it("the session cookie is Secure when the product is reached over HTTPS, so it never travels in the clear", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    await enter(product, { "x-forwarded-proto": "https" });
+    const kitCookie = lastSetCookie.find((c) => c.startsWith(`${COOKIE}=`))!;
+    expect(kitCookie).toMatch(/; Secure/i);
+    expect(kitCookie).toMatch(/; HttpOnly/i);
+    await enter(product);
+    expect(lastSetCookie.find((c) => c.startsWith(`${COOKIE}=`))).not.toMatch(/; Secure/i);
     product.close();
   });
 

@@ -44,11 +44,11 @@ export function createDemoProduct(options: { stewardUrl: string; credential: str
 
   app.use(
     impersonationRouter(kit, {
-      startSession: (_req, res, imp) => {
+      startSession: (req, res, imp) => {
         const id = randomUUID();
         const s = imp.status;
         sessions.set(id, { userId: imp.userId, name: s.user.name, email: s.user.email, accountId: s.account.id, accountName: s.account.name, impersonatedBy: imp.agent, sid: imp.sid });
-        res.cookie(COOKIE, id, { httpOnly: true, sameSite: "lax", path: "/" });
+        res.cookie(COOKIE, id, { httpOnly: true, sameSite: "lax", path: "/", secure: req.secure });
       },
       endSession: (req, res) => {
         const id = /(?:^|;\s*)demo_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];

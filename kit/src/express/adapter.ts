@@ -60,7 +60,8 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
     try {
       const impersonation = await kit.begin(grant);
       await hooks.startSession(req, res, impersonation);
-      res.cookie(COOKIE, kit.seal(impersonation.sid), { httpOnly: true, sameSite: "lax", path: "/" });
+      // Secure over HTTPS (req.secure follows the product's trust proxy setting behind a TLS proxy).
+      res.cookie(COOKIE, kit.seal(impersonation.sid), { httpOnly: true, sameSite: "lax", path: "/", secure: req.secure });
       res.redirect(303, hooks.landingPath ?? "/");
     } catch (err) {
       kit.options.onError?.(err);
