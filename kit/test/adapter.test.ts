@@ -25,7 +25,7 @@ describe("the Express adapter and the banner in a product", () => {
   let remainingSeconds = 1800;
   let mode: "read_only" | "full" = "read_only";
   /** How Steward answers the banner's End, and the ends it confirmed. */
-  let endAnswer: "ok" | 503 = "ok";
+  let endAnswer: "ok" | 503 | 409 = "ok";
   const ended: string[] = [];
   /** The events the kit reported. */
   const reported: { route: string; outcome: string; status: number | null }[] = [];
@@ -48,7 +48,7 @@ describe("the Express adapter and the banner in a product", () => {
         if (req.url === "/api/impersonation/redeem") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(decodeJwt((JSON.parse(body) as { grant: string }).grant).sid as string)));
         const sid = /sessions\/([^/?]+)/.exec(req.url ?? "")?.[1] ?? "";
         if (req.url?.endsWith("/end")) {
-          if (endAnswer !== "ok") return void res.writeHead(endAnswer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: "unavailable" }));
+          if (endAnswer !== "ok") return void res.writeHead(endAnswer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: endAnswer === 409 ? "stale_version" : "unavailable" }));
           ended.push(sid);
           return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...statusOf(sid), status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString(), endReason: "agent" }));
         }
@@ -238,6 +238,21 @@ describe("the Express adapter and the banner in a product", () => {
     expect(kitCookie).toMatch(/; HttpOnly/i);
     await enter(product);
     expect(lastSetCookie.find((c) => c.startsWith(`${COOKIE}=`))).not.toMatch(/; Secure/i);
+    product.close();
+  });
+
+  it("End answered with a conflict (the customer changed meanwhile): the product session still ends, and the end is sent again", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const sid = product.kit.unseal(decodeURIComponent(new RegExp(`${COOKIE}=([^;]+)`).exec(cookie)![1]!))!;
+    endAnswer = 409;
+    expect((await fetch(`${product.url()}/steward/impersonation/end`, { method: "POST", headers: { cookie } })).status).toBe(200);
+    expect((await get(product, cookie)).status).toBe(303);
+    endAnswer = "ok";
+    await product.kit.poll();
+    expect(ended.filter((s) => s === sid)).toHaveLength(1);
     product.close();
   });
 

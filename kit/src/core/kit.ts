@@ -35,6 +35,11 @@ interface Tracked {
   deadline: number;
 }
 
+/** A failed End worth sending again: Steward unreachable or failing, or a conflict (the customer changed meanwhile). */
+function endWorthRetrying(err: StewardApiError): boolean {
+  return err.retryable || err.status === 409;
+}
+
 function trackedFrom(status: SessionStatus): Tracked {
   return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000 };
 }
@@ -160,22 +165,22 @@ export class ImpersonationKit {
       return status;
     } catch (err) {
       const known = this.sessions.get(sid);
-      if (!known || !(err instanceof StewardApiError) || !err.retryable) throw err;
+      if (!known || !(err instanceof StewardApiError)) throw err;
       this.options.onError?.(err);
-      this.endsPending.add(sid);
+      if (endWorthRetrying(err)) this.endsPending.add(sid);
       if (known.status.status === "live") this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
       return this.sessions.get(sid)?.status ?? known.status;
     }
   }
 
-  /** Ends Steward did not confirm yet: sent again until it answers (a 4xx means there is nothing left to end). */
+  /** Ends Steward did not confirm yet: sent again until it answers (another 4xx than a conflict: nothing left to end). */
   private async retryEnds(): Promise<void> {
     for (const sid of [...this.endsPending]) {
       try {
         this.markEnded(await this.client.end(sid));
         this.endsPending.delete(sid);
       } catch (err) {
-        if (!(err instanceof StewardApiError) || !err.retryable) this.endsPending.delete(sid);
+        if (!(err instanceof StewardApiError) || !endWorthRetrying(err)) this.endsPending.delete(sid);
         this.options.onError?.(err);
       }
     }
