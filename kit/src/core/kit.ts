@@ -35,9 +35,12 @@ interface Tracked {
   deadline: number;
 }
 
-/** A failed End worth sending again: Steward unreachable or failing, or a conflict (the customer changed meanwhile). */
+/**
+ * A failed End worth sending again: Steward unreachable or failing. A refusal (4xx: the ticket closed, say)
+ * would be refused again, and audited again, at every poll; the session then ends on Steward at its idle deadline.
+ */
 function endWorthRetrying(err: StewardApiError): boolean {
-  return err.retryable || err.status === 409;
+  return err.retryable;
 }
 
 function trackedFrom(status: SessionStatus): Tracked {
@@ -173,7 +176,7 @@ export class ImpersonationKit {
     }
   }
 
-  /** Ends Steward did not confirm yet: sent again until it answers (another 4xx than a conflict: nothing left to end). */
+  /** Ends Steward did not confirm yet: sent again until it answers. */
   private async retryEnds(): Promise<void> {
     for (const sid of [...this.endsPending]) {
       try {
