@@ -18,6 +18,21 @@ export interface EventBufferOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Steward takes request bodies up to 64 KiB: batches stay well under it (non-Latin text is 3 bytes a character). */
+const BATCH_BYTES = 48 * 1024;
+
+/** The first events of the queue, at most `count` and about `bytes` of JSON (always at least one). */
+function takeWithin(queue: KitEvent[], count: number, bytes: number): KitEvent[] {
+  let size = 0;
+  let n = 0;
+  while (n < Math.min(count, queue.length)) {
+    size += Buffer.byteLength(JSON.stringify(queue[n])) + 1;
+    if (n > 0 && size > bytes) break;
+    n++;
+  }
+  return queue.slice(0, n);
+}
+
 export class EventBuffer {
   private readonly queues = new Map<string, KitEvent[]>();
   private readonly dropped = new Map<string, number>();
@@ -82,7 +97,7 @@ export class EventBuffer {
           this.reports.set(sid, reports);
           this.dropped.delete(sid);
         }
-        const batch = queue.slice(0, this.o.batchSize);
+        const batch = takeWithin(queue, this.o.batchSize, BATCH_BYTES);
         const withLoss: KitEvent[] = [...batch, ...reports];
         try {
           await this.sink.postEvents(sid, withLoss);

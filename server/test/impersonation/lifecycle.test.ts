@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealAndVerify } from "../support/auditKeys.js";
+import { EventBuffer, StewardClient } from "../../../kit/src/index.js";
 import { createApp } from "../../src/app.js";
 import { sweepImpersonation } from "../../src/impersonation/sweep.js";
 import { deliverDueMail } from "../../src/mail/delivery.js";
@@ -193,6 +194,22 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(await h.deps.database.db.selectFrom("mail_outbox").select("id").where("user_id", "=", quiet.user.id).where("kind", "like", "impersonation_%").execute()).toHaveLength(0);
     await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "admin")}`).send({ customerNotices: true, reason: "Notices back on" });
     transport?.close();
+  });
+
+  it("the kit's batches stay under Steward's body limit: 50 events naming long non-Latin objects all become audit entries", async () => {
+    const server = createApp(h.deps).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      const { sid, user } = await opened("support_full", 30, 11);
+      const buffer = new EventBuffer(new StewardClient({ stewardUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: product.credential }), { flushIntervalMs: 60_000 });
+      // Within the field limits, but Japanese: 3 bytes a character in UTF-8, so 50 such events pass 64 KiB.
+      for (let i = 0; i < 50; i++) buffer.add(sid, { id: `big-${i}`, method: "GET", route: `GET /projects/:id/${"文書".repeat(140)}`, object: `project:${"名前".repeat(145)}${i}`, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
+      await buffer.flush(sid);
+      buffer.close();
+      expect((await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid)).toHaveLength(50);
+    } finally {
+      server.close();
+    }
   });
 
   it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {
