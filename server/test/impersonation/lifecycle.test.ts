@@ -175,6 +175,23 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect((await status(h, product, c.sid)).body.status).toBe("live");
   });
 
+  it("a provider operation of unknown outcome on the customer's account does not keep a session open: revoke and the sweep still end it", async () => {
+    const a = await opened("support_full", 30, 13);
+    const b = await opened("operations", 30, 14);
+    const now = h.deps.clock.now();
+    const open = [a, b].map((s, i) => ({ operation_id: `op_qa_open_${kind}_${i}`, action: "billing.credit_apply", target_type: "account" as const, target_id: s.user.account_id, account_id: s.user.account_id, key_owner: "stf_demo_full", idempotency_key: null, provider_key: `qa-open-${kind}-${i}`, request: JSON.stringify({}), provider_before: null, status: "needs_review" as const, lease_expires_at: now, next_attempt_at: now, last_error: "timed out", created_at: now, closed_at: null }));
+    await h.deps.database.db.insertInto("provider_operations").values(open).execute();
+    try {
+      const revoked = await stop(h, "operations", a.user.id, a.sid);
+      expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+      h.deps.clock.advance(31 * MIN);
+      await sweepImpersonation(h.deps);
+      expect((await status(h, product, b.sid)).body).toMatchObject({ status: "ended", endReason: "idle_timeout" });
+    } finally {
+      await h.deps.database.db.deleteFrom("provider_operations").where("operation_id", "in", open.map((o) => o.operation_id)).execute();
+    }
+  });
+
   it("customer mail: start and end notices over real SMTP exactly once each; admins turn notices off (audited)", async () => {
     const transport = createMailTransport({ SMTP_URL: smtp.url });
     const { sid, user } = await opened("support_full", 30, 4);
