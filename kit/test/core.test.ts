@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { generateKeyPairSync } from "node:crypto";
 import { createLocalJWKSet, exportJWK, SignJWT, UnsecuredJWT } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
+import { BANNER_BUDGET_BYTES, bannerSize, decide, EventBuffer, GrantRejected, ImpersonationKit, StewardApiError, StewardClient, verifyGrant, type KitEvent } from "../src/index.js";
 
 /** The kit's framework-neutral core: guard decisions, event batching against a real HTTP endpoint, grant checks, banner budget. */
 const event = (i: number): KitEvent => ({ id: `e${i}`, method: "GET", route: "GET /x", object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
@@ -26,6 +26,7 @@ describe("guard", () => {
 describe("event buffer against a real HTTP endpoint", () => {
   let server: Server;
   let failuresLeft = 0;
+  let lostAnswers = 0;
   const received: KitEvent[][] = [];
   let url = "";
   beforeAll(async () => {
@@ -33,8 +34,19 @@ describe("event buffer against a real HTTP endpoint", () => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
+        if (req.url?.startsWith("/api/impersonation/sessions/imp_proxy")) {
+          res.writeHead(502, { "content-type": "text/html" }).end("<html><body>Bad gateway</body></html>");
+          return;
+        }
         if (failuresLeft > 0) {
           failuresLeft--;
+          res.writeHead(503).end(JSON.stringify({ code: "unavailable" }));
+          return;
+        }
+        if (lostAnswers > 0) {
+          // Stored, but the answer never reaches the kit (a timeout, a proxy): the kit must send the same events again.
+          lostAnswers--;
+          received.push((JSON.parse(body) as { events: KitEvent[] }).events);
           res.writeHead(503).end(JSON.stringify({ code: "unavailable" }));
           return;
         }
@@ -58,6 +70,31 @@ describe("event buffer against a real HTTP endpoint", () => {
     expect(received.every((b) => b.length <= 50)).toBe(true);
     expect(received.flat().map((e) => e.id)).toEqual(Array.from({ length: 120 }, (_, i) => `e${i}`));
     buffer.close();
+  });
+
+  it("a loss report retried after a lost answer keeps its id, so Steward records it once", async () => {
+    received.length = 0;
+    failuresLeft = 1_000_000;
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { maxBuffered: 10, baseBackoffMs: 10_000, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 15; i++) buffer.add("imp_s3", event(i));
+    failuresLeft = 0;
+    lostAnswers = 1;
+    await buffer.flush("imp_s3");
+    await new Promise((r) => setTimeout(r, 5));
+    await buffer.flush("imp_s3");
+    expect(received).toHaveLength(2);
+    const reports = received.flat().filter((e) => e.detail?.includes("dropped"));
+    expect(reports).toHaveLength(2);
+    expect(new Set(reports.map((e) => e.id)).size).toBe(1);
+    expect(buffer.pending("imp_s3")).toBe(0);
+    buffer.close();
+  });
+
+  it("a proxy's HTML error page is a retryable StewardApiError, not a crash", async () => {
+    const client = new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" });
+    const error = await client.status("imp_proxy-1", false).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(StewardApiError);
+    expect(error).toMatchObject({ status: 502, code: "invalid_response", retryable: true });
   });
 
   it("is bounded: past the limit the oldest go and the loss is reported with the next batch", async () => {
@@ -101,6 +138,53 @@ describe("grant verification", () => {
     await expect(verifyGrant(await sign({ exp: Math.floor(Date.now() / 1000) - 10 }), keys, expected)).rejects.toThrow(/expired/);
     await expect(verifyGrant(await sign({ typ: "JWT" }), keys, expected)).rejects.toBeInstanceOf(GrantRejected);
     await expect(verifyGrant(new UnsecuredJWT({ ...claims, sub: "usr_1", aud: "prd_demo", iss: issuer }).encode(), keys, expected)).rejects.toBeInstanceOf(GrantRejected);
+  });
+});
+
+describe("grant verification with clocks apart", () => {
+  const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const issuer = "http://127.0.0.1:41712";
+  it("accepts a grant from a Steward whose clock runs 20 s ahead (Steward allows products 30 s of skew), and still refuses one living longer than 60 s", async () => {
+    const keys = createLocalJWKSet({ keys: [{ ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" }] });
+    const grant = (iat: number, exp: number) =>
+      new SignJWT({ sid: "imp_1", ticket: "1001", mode: "read_only", act: { sub: "9002", email: null, name: null } })
+        .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "steward-impersonation+jwt" })
+        .setIssuer(issuer)
+        .setSubject("usr_1")
+        .setAudience("prd_demo")
+        .setJti("abcdefghijklmnopqrstuvwxyz")
+        .setIssuedAt(iat)
+        .setExpirationTime(exp)
+        .sign(privateKey);
+    const stewardNow = Math.floor(Date.now() / 1000) + 20;
+    expect((await verifyGrant(await grant(stewardNow, stewardNow + 60), keys, { issuer, productId: "prd_demo" })).sub).toBe("usr_1");
+    await expect(verifyGrant(await grant(stewardNow - 30, stewardNow + 60), keys, { issuer, productId: "prd_demo" })).rejects.toThrow(/malformed/);
+  });
+});
+
+describe("misconfiguration", () => {
+  const secret = "sps_abcdefghijklmnopqrstuvwxyz0123456789";
+  it("is refused when the kit is created, naming the option and never echoing the secret", () => {
+    const attempts: [Partial<{ stewardUrl: string; credential: string }>, RegExp][] = [
+      [{ stewardUrl: "steward.example.test" }, /^stewardUrl: /],
+      [{ stewardUrl: "ftp://steward.example.test" }, /^stewardUrl: /],
+      [{ credential: `prd_demo.${secret}\n` }, /^credential: /],
+      [{ credential: ` prd_demo.${secret}` }, /^credential: /],
+      [{ credential: secret }, /^credential: /],
+    ];
+    for (const [options, message] of attempts) {
+      let error: unknown = null;
+      try {
+        new ImpersonationKit({ stewardUrl: "http://127.0.0.1:41712", credential: `prd_demo.${secret}`, ...options }).close();
+      } catch (err) {
+        error = err;
+      }
+      expect((error as Error | null)?.message, JSON.stringify(options)).toMatch(message);
+      expect((error as Error).message).not.toContain(secret);
+    }
+    const kit = new ImpersonationKit({ stewardUrl: "https://steward.example.test/", credential: `prd_demo.${secret}` });
+    expect(kit.productId).toBe("prd_demo");
+    void kit.close();
   });
 });
 

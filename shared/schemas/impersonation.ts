@@ -98,7 +98,8 @@ export const ImpersonationEvent = z
   .object({
     /** Unique per session, chosen by the product: a retried batch is not counted twice. */
     id: z.string().min(1).max(100),
-    method: z.string().trim().toUpperCase().pipe(z.enum(["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"])),
+    /** Any HTTP method (a token): a product may serve WebDAV, PURGE…, and what the agent sent is what is recorded. */
+    method: z.string().trim().toUpperCase().pipe(z.string().regex(/^[A-Z0-9!#$%&'*+.^_`|~-]{1,20}$/, "expected an HTTP method")),
     /** The route pattern or action name, e.g. `POST /projects/:id` or `project.rename`. */
     route: z.string().trim().min(1).max(300),
     /** The object acted on, e.g. `project:42`. */

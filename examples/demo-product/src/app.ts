@@ -16,6 +16,8 @@ interface ProductSession {
   accountName: string;
   /** Flagged so the product never mistakes an agent for the customer. */
   impersonatedBy: Impersonation["agent"];
+  /** The Steward session it belongs to: valid only while the kit vouches for that session on the request. */
+  sid: string;
 }
 
 const COOKIE = "demo_session";
@@ -35,16 +37,18 @@ export function createDemoProduct(options: { stewardUrl: string; credential: str
 
   const sessionOf = (req: Request) => {
     const id = /(?:^|;\s*)demo_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];
-    return id ? sessions.get(id) : undefined;
+    const session = id ? sessions.get(id) : undefined;
+    // Without the kit's cookie (deleted, or another session's) the guard, the time limit and the events would not apply.
+    return session && req.impersonation?.sid === session.sid ? session : undefined;
   };
 
   app.use(
     impersonationRouter(kit, {
-      startSession: (_req, res, imp) => {
+      startSession: (req, res, imp) => {
         const id = randomUUID();
         const s = imp.status;
-        sessions.set(id, { userId: imp.userId, name: s.user.name, email: s.user.email, accountId: s.account.id, accountName: s.account.name, impersonatedBy: imp.agent });
-        res.cookie(COOKIE, id, { httpOnly: true, sameSite: "lax", path: "/" });
+        sessions.set(id, { userId: imp.userId, name: s.user.name, email: s.user.email, accountId: s.account.id, accountName: s.account.name, impersonatedBy: imp.agent, sid: imp.sid });
+        res.cookie(COOKIE, id, { httpOnly: true, sameSite: "lax", path: "/", secure: req.secure });
       },
       endSession: (req, res) => {
         const id = /(?:^|;\s*)demo_session=([^;]+)/.exec(req.headers.cookie ?? "")?.[1];

@@ -2,8 +2,9 @@
 // No framework; cannot be dismissed (it puts itself back if removed); announced to screen readers.
 (() => {
   if (customElements.get("steward-banner")) return;
+  // !important on the host: the page's own rules (a CSS reset) win over normal :host rules, not over important ones.
   const css =
-    ":host{all:initial;position:fixed;top:0;left:0;right:0;z-index:2147483647;font:14px/1.4 system-ui,sans-serif}" +
+    ":host{all:initial!important;display:block!important;position:fixed!important;top:0!important;left:0!important;right:0!important;z-index:2147483647!important;font:14px/1.4 system-ui,sans-serif!important}" +
     "div{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.5rem 1rem;background:#7a1f00;color:#fff}" +
     "b{font-weight:600}button{margin-left:auto;font:inherit;padding:.2rem .8rem;border:1px solid #fff;border-radius:4px;background:#fff;color:#7a1f00;cursor:pointer}" +
     "button:focus-visible{outline:3px solid #ffd166}";
@@ -35,6 +36,8 @@
         if (!s.live) return this.gone();
         const first = !this.s;
         this.s = s;
+        // Counted from now on this browser's clock: Steward's, the product's and the browser's may differ.
+        this.until = Date.now() + s.endsInSeconds * 1000;
         this.render();
         if (first) this.$("say").textContent = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
       } catch {
@@ -44,7 +47,7 @@
     render() {
       const s = this.s;
       if (!s) return;
-      const ms = Date.parse(s.endsAt) - Date.now();
+      const ms = this.until - Date.now();
       this.$("who").innerHTML = "";
       this.$("who").append("Viewing as ", Object.assign(document.createElement("b"), { textContent: s.customer }), ` · agent ${s.agent} · ticket #${s.ticket}`);
       this.$("mode").textContent = s.mode === "read_only" ? "Read-only" : "Full access";

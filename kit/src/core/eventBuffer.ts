@@ -18,9 +18,26 @@ export interface EventBufferOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Steward takes request bodies up to 64 KiB: batches stay well under it (non-Latin text is 3 bytes a character). */
+const BATCH_BYTES = 48 * 1024;
+
+/** The first events of the queue, at most `count` and about `bytes` of JSON (always at least one). */
+function takeWithin(queue: KitEvent[], count: number, bytes: number): KitEvent[] {
+  let size = 0;
+  let n = 0;
+  while (n < Math.min(count, queue.length)) {
+    size += Buffer.byteLength(JSON.stringify(queue[n])) + 1;
+    if (n > 0 && size > bytes) break;
+    n++;
+  }
+  return queue.slice(0, n);
+}
+
 export class EventBuffer {
   private readonly queues = new Map<string, KitEvent[]>();
   private readonly dropped = new Map<string, number>();
+  /** Loss reports made but not yet confirmed: sent again as they are (same id), so a retry is not a second report. */
+  private readonly reports = new Map<string, KitEvent[]>();
   private failures = 0;
   private nextAttemptAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -73,14 +90,19 @@ export class EventBuffer {
       if (only && sid !== only) continue;
       while (queue.length > 0) {
         const lost = this.dropped.get(sid) ?? 0;
-        const batch = queue.slice(0, this.o.batchSize);
-        const withLoss: KitEvent[] = lost
-          ? [...batch, { id: `dropped-${Date.now()}-${lost}`, method: "GET", route: "kit: events dropped (buffer full)", object: null, outcome: "failed", status: null, detail: `${lost} events were dropped while Steward was unreachable`, occurredAt: new Date().toISOString() }]
-          : batch;
+        const reports = this.reports.get(sid) ?? [];
+        // A few reports at most wait at once (each may already be stored); later losses add to the count meanwhile.
+        if (lost && reports.length < 5) {
+          reports.push({ id: `dropped-${Date.now()}-${lost}`, method: "GET", route: "kit: events dropped (buffer full)", object: null, outcome: "failed", status: null, detail: `${lost} events were dropped while Steward was unreachable`, occurredAt: new Date().toISOString() });
+          this.reports.set(sid, reports);
+          this.dropped.delete(sid);
+        }
+        const batch = takeWithin(queue, this.o.batchSize, BATCH_BYTES);
+        const withLoss: KitEvent[] = [...batch, ...reports];
         try {
           await this.sink.postEvents(sid, withLoss);
           queue.splice(0, batch.length);
-          this.dropped.delete(sid);
+          this.reports.delete(sid);
           this.failures = 0;
           this.nextAttemptAt = 0;
         } catch (err) {
@@ -89,6 +111,7 @@ export class EventBuffer {
           if (!retryable) {
             // Steward refused the batch (e.g. an unknown session): retrying cannot help.
             queue.splice(0, batch.length);
+            this.reports.delete(sid);
             continue;
           }
           this.failures++;

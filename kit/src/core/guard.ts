@@ -31,9 +31,19 @@ export interface GuardDecision {
   reason?: string;
 }
 
+/** The path as sent and percent-decoded: frameworks decode route parameters, so `/account/%65mail` may reach an `email` handler. */
+function pathForms(path: string): string[] {
+  try {
+    const decoded = decodeURIComponent(path);
+    return decoded === path ? [path] : [path, decoded];
+  } catch {
+    return [path];
+  }
+}
+
 function matches(rule: RouteRule, method: string, path: string): boolean {
   const methodOk = rule.methods === undefined || rule.methods === "*" || rule.methods.includes(method);
-  return methodOk && rule.path.test(path);
+  return methodOk && pathForms(path).some((p) => rule.path.test(p));
 }
 
 export function decide(mode: Mode, method: string, path: string, lists: { readOnlyDeny?: RouteRule[]; alwaysDeny?: RouteRule[] } = {}): GuardDecision {

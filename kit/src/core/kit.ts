@@ -2,7 +2,7 @@ import { createHmac, randomUUID, timingSafeEqual } from "node:crypto";
 import type { JWTVerifyGetKey } from "jose";
 import { EventBuffer, type EventBufferOptions } from "./eventBuffer.js";
 import { decide, type GuardDecision, type RouteRule } from "./guard.js";
-import { StewardClient } from "./stewardClient.js";
+import { StewardApiError, StewardClient } from "./stewardClient.js";
 import type { Impersonation, KitEvent, SessionStatus } from "./types.js";
 import { remoteKeys, verifyGrant } from "./verifyGrant.js";
 
@@ -31,6 +31,28 @@ export interface KitOptions {
 interface Tracked {
   status: SessionStatus;
   active: boolean;
+  /** When the session ends on this machine's clock: Steward's remainingSeconds counted from when it answered, so clock skew does not matter. */
+  deadline: number;
+}
+
+/**
+ * A failed End worth sending again: Steward unreachable or failing. A refusal (4xx: the ticket closed, say)
+ * would be refused again, and audited again, at every poll; the session then ends on Steward at its idle deadline.
+ */
+function endWorthRetrying(err: StewardApiError): boolean {
+  return err.retryable;
+}
+
+function trackedFrom(status: SessionStatus): Tracked {
+  return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000 };
+}
+
+/** At most `max` UTF-16 units, ending in "…" when cut (never between the halves of a surrogate pair). */
+function clip(text: string, max: number): string {
+  const trimmed = text.trim();
+  if (trimmed.length <= max) return trimmed;
+  const cut = /[\uD800-\uDBFF]/.test(trimmed[max - 2] ?? "") ? max - 2 : max - 1;
+  return `${trimmed.slice(0, cut)}…`;
 }
 
 export class ImpersonationKit {
@@ -43,10 +65,20 @@ export class ImpersonationKit {
   private readonly secret: string;
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
+  private readonly endsPending = new Set<string>();
 
   constructor(readonly options: KitOptions) {
-    const [productId, secret] = options.credential.split(".");
-    if (!productId || !secret) throw new Error("credential: expected <product id>.<secret>");
+    // Checked here, so a mistake shows at start-up rather than as "Steward is unreachable" on the first grant.
+    let url: URL | null = null;
+    try {
+      url = new URL(options.stewardUrl);
+    } catch {
+      /* reported below */
+    }
+    if (!url || !["http:", "https:"].includes(url.protocol)) throw new Error(`stewardUrl: expected Steward's public URL (http:// or https://), got ${JSON.stringify(String(options.stewardUrl))}`);
+    // The shape Steward issues (npm run steward -- products add); the message never repeats the secret.
+    const [, productId, secret] = /^(prd_[A-Za-z0-9_-]{1,60})\.(sps_[A-Za-z0-9_-]{20,100})$/.exec(String(options.credential)) ?? [];
+    if (!productId || !secret) throw new Error("credential: expected <product id>.<secret> exactly as printed by `npm run steward -- products add` (no spaces or line breaks)");
     this.productId = productId;
     this.secret = secret;
     this.client = new StewardClient({ stewardUrl: options.stewardUrl, credential: options.credential });
@@ -60,7 +92,7 @@ export class ImpersonationKit {
   async begin(grant: string): Promise<Impersonation> {
     const claims = await verifyGrant(grant, this.keys, { issuer: this.options.stewardUrl, productId: this.productId });
     const status = await this.client.redeem(grant);
-    this.sessions.set(status.sid, { status, active: false });
+    this.sessions.set(status.sid, trackedFrom(status));
     return this.toImpersonation(status, claims.sub);
   }
 
@@ -68,21 +100,39 @@ export class ImpersonationKit {
     return { sid: status.sid, mode: status.mode, ticket: status.ticket, userId, agent: status.agent, status };
   }
 
-  /** The session behind a cookie value, or null; ended sessions are returned (with status "ended"). */
+  /**
+   * The session behind a cookie value, or null when Steward does not know it; ended sessions are
+   * returned (with status "ended"). Throws a StewardApiError when Steward cannot say (unreachable):
+   * the caller refuses the request rather than let it through unchecked.
+   */
   async lookup(sid: string): Promise<Impersonation | null> {
-    let tracked = this.sessions.get(sid);
-    if (!tracked) {
+    let known = this.sessions.get(sid);
+    if (!known) {
       // Another process of the product redeemed it, or this one restarted: ask Steward.
-      const status = await this.client.status(sid, false).catch(() => null);
-      if (!status) return null;
-      tracked = { status, active: false };
-      this.sessions.set(sid, tracked);
+      let status: SessionStatus;
+      try {
+        status = await this.client.status(sid, false);
+      } catch (err) {
+        if (err instanceof StewardApiError && err.status === 404) return null;
+        throw err;
+      }
+      known = trackedFrom(status);
+      this.sessions.set(sid, known);
     }
-    return this.toImpersonation(tracked.status);
+    // The time limit holds here too, even if Steward cannot be reached to say so.
+    if (known.status.status === "live" && Date.now() >= known.deadline) this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
+    return this.toImpersonation(this.sessions.get(sid)?.status ?? known.status);
+  }
+
+  /** Seconds left on this machine's clock (0 when ended or unknown): what the banner counts down, whatever the browser's clock says. */
+  secondsLeft(sid: string): number {
+    const known = this.sessions.get(sid);
+    return known?.status.status === "live" ? Math.max(0, Math.floor((known.deadline - Date.now()) / 1000)) : 0;
   }
 
   isLive(sid: string): boolean {
-    return this.sessions.get(sid)?.status.status === "live";
+    const known = this.sessions.get(sid);
+    return known?.status.status === "live" && Date.now() < known.deadline;
   }
 
   /** The agent did something: the next status check moves the idle deadline. */
@@ -96,19 +146,47 @@ export class ImpersonationKit {
   }
 
   record(sid: string, event: Omit<KitEvent, "id" | "occurredAt"> & { occurredAt?: string }): void {
-    this.buffer.add(sid, { id: randomUUID(), occurredAt: new Date().toISOString(), ...event });
+    // Kept within Steward's limits: one over-long field would have its whole batch refused, and lost.
+    const { route, object, detail } = event;
+    this.buffer.add(sid, { id: randomUUID(), occurredAt: new Date().toISOString(), ...event, route: clip(route, 300), object: object === null ? null : clip(object, 300), detail: detail === null ? null : clip(detail, 500) });
   }
 
   onEnded(listener: (status: SessionStatus) => void): void {
     this.endListeners.push(listener);
   }
 
-  /** The End button: ends the session on Steward, then locally. */
+  /**
+   * The End button: ends the session on Steward, then locally. When Steward does not confirm (unreachable,
+   * failing), the session ends here at once and the end is sent again at each poll until Steward answers.
+   */
   async end(sid: string): Promise<SessionStatus> {
     await this.buffer.flush(sid);
-    const status = await this.client.end(sid).catch(async () => this.client.status(sid, false));
-    this.markEnded(status);
-    return status;
+    try {
+      const status = await this.client.end(sid);
+      this.endsPending.delete(sid);
+      this.markEnded(status);
+      return status;
+    } catch (err) {
+      const known = this.sessions.get(sid);
+      if (!known || !(err instanceof StewardApiError)) throw err;
+      this.options.onError?.(err);
+      if (endWorthRetrying(err)) this.endsPending.add(sid);
+      if (known.status.status === "live") this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
+      return this.sessions.get(sid)?.status ?? known.status;
+    }
+  }
+
+  /** Ends Steward did not confirm yet: sent again until it answers. */
+  private async retryEnds(): Promise<void> {
+    for (const sid of [...this.endsPending]) {
+      try {
+        this.markEnded(await this.client.end(sid));
+        this.endsPending.delete(sid);
+      } catch (err) {
+        if (!(err instanceof StewardApiError) || !endWorthRetrying(err)) this.endsPending.delete(sid);
+        this.options.onError?.(err);
+      }
+    }
   }
 
   /** Checks every live session now (the poller calls this). */
@@ -116,6 +194,7 @@ export class ImpersonationKit {
     if (this.polling) return;
     this.polling = true;
     try {
+      await this.retryEnds();
       await Promise.all(
         [...this.sessions.entries()]
           .filter(([, t]) => t.status.status === "live")
@@ -125,7 +204,7 @@ export class ImpersonationKit {
             try {
               const status = await this.client.status(sid, heartbeat);
               if (status.status === "ended") this.markEnded(status);
-              else tracked.status = status;
+              else Object.assign(tracked, trackedFrom(status), { active: tracked.active });
             } catch (err) {
               if (heartbeat) tracked.active = true;
               this.options.onError?.(err);
@@ -140,7 +219,7 @@ export class ImpersonationKit {
   private markEnded(status: SessionStatus): void {
     const tracked = this.sessions.get(status.sid);
     const wasLive = tracked?.status.status !== "ended";
-    this.sessions.set(status.sid, { status, active: false });
+    this.sessions.set(status.sid, trackedFrom(status));
     if (wasLive) {
       void this.buffer.flush(status.sid);
       for (const listener of this.endListeners) listener(status);

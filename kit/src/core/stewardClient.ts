@@ -43,8 +43,14 @@ export class StewardClient {
     } catch (err) {
       throw new StewardApiError(0, "unreachable", `Steward is unreachable: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : null;
+    const text = await response.text().catch(() => "");
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // A proxy's error page, say: a failure worth retrying, never a crash of the caller.
+      throw new StewardApiError(response.ok ? 502 : response.status, "invalid_response", `Steward answered ${response.status} with a body that is not JSON`);
+    }
     if (!response.ok) {
       const problem = (parsed ?? {}) as { code?: string; detail?: string; title?: string };
       throw new StewardApiError(response.status, problem.code ?? "error", problem.detail ?? problem.title ?? `Steward answered ${response.status}`);

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Router, type NextFunction, type Request, type Response } from "express";
 import type { ImpersonationKit } from "../core/kit.js";
+import { StewardApiError } from "../core/stewardClient.js";
 import type { Impersonation } from "../core/types.js";
 import { endedPage, refusedPage } from "./pages.js";
 
@@ -17,7 +18,11 @@ declare module "express-serve-static-core" {
  * event for every request). The product supplies how it signs a browser in and out.
  */
 export interface ExpressHooks {
-  /** Sign this browser in as the customer (`impersonation.userId`), flagged as impersonated. */
+  /**
+   * Sign this browser in as the customer (`impersonation.userId`), flagged as impersonated. Honour that
+   * product session only on requests whose `req.impersonation.sid` is this one's: without the kit's
+   * cookie the guard, the time limit and the events would not apply.
+   */
   startSession(req: Request, res: Response, impersonation: Impersonation): void | Promise<void>;
   /** Destroy the product session of this browser. */
   endSession(req: Request, res: Response): void | Promise<void>;
@@ -55,7 +60,8 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
     try {
       const impersonation = await kit.begin(grant);
       await hooks.startSession(req, res, impersonation);
-      res.cookie(COOKIE, kit.seal(impersonation.sid), { httpOnly: true, sameSite: "lax", path: "/" });
+      // Secure over HTTPS (req.secure follows the product's trust proxy setting behind a TLS proxy).
+      res.cookie(COOKIE, kit.seal(impersonation.sid), { httpOnly: true, sameSite: "lax", path: "/", secure: req.secure });
       res.redirect(303, hooks.landingPath ?? "/");
     } catch (err) {
       kit.options.onError?.(err);
@@ -78,12 +84,18 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
     try {
       const sid = kit.unseal(cookieOf(req));
       if (!sid) return next();
-      const impersonation = await kit.lookup(sid);
-      if (!impersonation) {
-        clearCookie(res);
-        return next();
+      let impersonation;
+      try {
+        impersonation = await kit.lookup(sid);
+      } catch (err) {
+        if (!(err instanceof StewardApiError)) throw err;
+        // Steward cannot say whether the session still stands: refuse rather than let the request through unguarded.
+        kit.options.onError?.(err);
+        const message = "The support session cannot be checked right now. Try again in a moment.";
+        return wantsHtml(req) ? res.status(503).type("html").send(refusedPage(message)) : res.status(503).json({ error: "impersonation_unavailable", message });
       }
-      if (impersonation.status.status === "ended") {
+      // Unknown to Steward or ended: the product session it opened ends too (else it would go on unguarded).
+      if (!impersonation || impersonation.status.status === "ended") {
         await hooks.endSession(req, res);
         clearCookie(res);
         if (req.path === "/steward/impersonation/status") return res.json({ live: false });
@@ -92,7 +104,7 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
       req.impersonation = impersonation;
       if (req.path === "/steward/impersonation/status") {
         const s = impersonation.status;
-        return res.json({ live: true, customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, actions: s.actionCount });
+        return res.json({ live: true, customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds: kit.secondsLeft(sid), actions: s.actionCount });
       }
       if (req.path === "/steward/impersonation/end" && req.method === "POST") {
         await kit.end(sid);
@@ -107,9 +119,19 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
         const message = decision.reason ?? "Not allowed during a support session.";
         return (req.get("accept") ?? "").includes("text/html") ? res.status(403).type("html").send(refusedPage(message)) : res.status(403).json({ error: "impersonation_refused", message });
       }
-      res.on("finish", () => {
+      let recorded = false;
+      const record = () => {
+        if (recorded) return;
+        recorded = true;
         kit.record(sid, { method: req.method, route: routeOf(req), object: null, outcome: res.statusCode < 400 ? "succeeded" : "failed", status: res.statusCode, detail: null });
-      });
+      };
+      // Recorded when the product answers: if the browser has already left, "finish" never comes, though the handler did its work.
+      const end = res.end.bind(res);
+      res.end = ((...args: Parameters<typeof end>) => {
+        record();
+        return end(...args);
+      }) as typeof res.end;
+      res.on("finish", record);
       next();
     } catch (err) {
       next(err);

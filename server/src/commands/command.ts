@@ -87,7 +87,7 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
    * Used when a retry with the provider key cannot settle it, and past the key-retention horizon.
    */
   verify?: (target: TargetFor<T>, input: I, ctx: CommandContext, call: ProviderCallContext) => Promise<Reread<P>>;
-  /** Runs while the account has an operation whose outcome is open (resolving that operation is the point). */
+  /** Runs while the account has an operation whose outcome is open (resolving that operation is the point, or ending access). */
   runsWhileUnresolved?: boolean;
   /**
    * A sweep's revert whose open grant row is itself the lasting intent: a refusal, a lost answer or a

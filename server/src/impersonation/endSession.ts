@@ -14,7 +14,7 @@ const END_WORDS: Record<EndReason, string> = {
   idle_timeout: "ended after the idle timeout",
   absolute_timeout: "ended at its time limit",
   target_changed: "ended because the customer's account or user changed (blocked, suspended, deleted or protected from impersonation)",
-  staff_deactivated: "ended because the agent's panel access was removed",
+  staff_deactivated: "ended because the agent's panel access was removed or lowered below this session's mode",
 };
 
 export function startNote(row: SessionRow, userEmail: string): string {

@@ -11,7 +11,7 @@ const OUTCOME = { succeeded: "succeeded", refused: "denied", failed: "failed" } 
  * Records a batch of what the agent did inside the product: each event becomes an audit entry
  * `impersonation.event` credited to the real agent, with the ticket and session ids. A retried batch
  * is not counted twice (event ids are unique per session). Events for an ended session are kept and
- * flagged `afterEnd`, never dropped. Live sessions count events as activity (the idle deadline moves).
+ * flagged `afterEnd`, never dropped. Live sessions count events as activity (the idle deadline moves, unless it has passed).
  */
 export async function recordEvents(deps: AppDeps, product: Product, sid: string, batch: EventBatch) {
   return deps.database.db.transaction().execute(async (trx) => {
@@ -21,6 +21,8 @@ export async function recordEvents(deps: AppDeps, product: Product, sid: string,
     const seen = new Set((await trx.selectFrom("impersonation_events").select("event_id").where("session_id", "=", sid).where("event_id", "in", ids).execute()).map((r) => r.event_id));
     const now = deps.clock.now();
     const afterEnd = session.ended_at !== null;
+    // Past its idle deadline a session is due to end (the sweep or the next status check ends it): late events do not revive it.
+    const movesIdle = !afterEnd && now.getTime() < new Date(session.idle_deadline).getTime();
     const agent = agentOf(session);
     let accepted = 0;
     let duplicates = 0;
@@ -60,7 +62,7 @@ export async function recordEvents(deps: AppDeps, product: Product, sid: string,
         .set((eb) => ({
           action_count: eb(eb.ref("action_count"), "+", done),
           refused_count: eb(eb.ref("refused_count"), "+", refused),
-          ...(afterEnd ? {} : { last_activity_at: now, idle_deadline: idleDeadlineAfter(now, new Date(session.absolute_deadline), deps.config) }),
+          ...(movesIdle ? { last_activity_at: now, idle_deadline: idleDeadlineAfter(now, new Date(session.absolute_deadline), deps.config) } : {}),
         }))
         .where("id", "=", sid)
         .execute();

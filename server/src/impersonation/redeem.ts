@@ -1,7 +1,7 @@
 import { systemActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import type { AppDeps } from "../deps.js";
-import { toProblem } from "../http/problem.js";
+import { Problem, toProblem } from "../http/problem.js";
 import { GrantError, verifyGrant } from "./grant.js";
 import type { Product } from "./products.js";
 import { grantKeysFor } from "./signingKeys.js";
@@ -38,7 +38,12 @@ export async function redeemGrant(deps: AppDeps, product: Product, token: string
         .where("ended_at", "is", null)
         .returningAll()
         .executeTakeFirst();
-      if (!redeemed) throw new GrantError("replayed");
+      if (!redeemed) {
+        // Ended before anyone used the grant (stopped, revoked, expired): say so, rather than record a replay.
+        const unused = await trx.selectFrom("impersonation_sessions").select(["ended_at", "end_reason"]).where("id", "=", claims.sid).where("grant_jti", "=", claims.jti).where("redeemed_at", "is", null).executeTakeFirst();
+        if (unused?.ended_at) throw Problem.conflict("session_ended", `Session ${claims.sid} ended (${unused.end_reason}) before its grant was used; start a new session from the ticket`);
+        throw new GrantError("replayed");
+      }
       // Opening the product is activity: the idle clock starts now.
       const session = await trx
         .updateTable("impersonation_sessions")

@@ -1,4 +1,6 @@
 import type { Selectable } from "kysely";
+import { actionRules } from "../../../shared/actions.js";
+import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
 import type { EndReason, SessionStatus } from "../../../shared/schemas/impersonation.js";
 import type { StaffActor } from "../actor.js";
 import type { Config } from "../config.js";
@@ -39,14 +41,18 @@ export function agentOf(row: SessionRow): StaffActor {
   return { kind: "staff", staffId: row.staff_id, zendeskUserId: row.agent_zendesk_user_id, email: row.agent_email, name: row.agent_name, panelRole: row.agent_panel_role };
 }
 
+/** The lowest panel role that may hold a session in each mode (the start's mode table). */
+export const MODE_MIN_ROLES = actionRules["impersonation.start"].modes.minRoles as Record<SessionRow["mode"], PanelRole>;
+
 /** Why a live session must end now, or null. A passed deadline comes first (the earlier of the two wins). */
-export function endReasonDue(row: SessionRow, now: Date, context: { staffActive: boolean; user: Pick<User, "status" | "blocked" | "impersonation_protected"> | undefined; account: Pick<Account, "status"> | undefined }): EndReason | null {
+export function endReasonDue(row: SessionRow, now: Date, context: { staffActive: boolean; staffRole: PanelRole | undefined; user: Pick<User, "status" | "blocked" | "impersonation_protected"> | undefined; account: Pick<Account, "status"> | undefined }): EndReason | null {
   if (row.ended_at) return null;
   const idle = new Date(row.idle_deadline).getTime();
   const absolute = new Date(row.absolute_deadline).getTime();
   const t = now.getTime();
   if (t >= idle || t >= absolute) return absolute <= idle ? "absolute_timeout" : "idle_timeout";
-  if (!context.staffActive) return "staff_deactivated";
+  // An agent demoted below the session's mode has lost the panel access it needs, as if deactivated.
+  if (!context.staffActive || !context.staffRole || !roleAtLeast(context.staffRole, MODE_MIN_ROLES[row.mode])) return "staff_deactivated";
   const { user, account } = context;
   // A user protected from impersonation after the session began is no longer to be viewed either.
   if (!user || !account || user.blocked || user.impersonation_protected || user.status !== "active" || !["active", "trialing", "past_due"].includes(account.status)) return "target_changed";
@@ -99,8 +105,8 @@ export async function statusesOf(db: Executor, rows: SessionRow[], now: Date, co
 
 /** Everything `endReasonDue` needs, read now. */
 export async function liveContextOf(db: Executor, row: SessionRow) {
-  const staff = await db.selectFrom("staff").select("active").where("id", "=", row.staff_id).executeTakeFirst();
+  const staff = await db.selectFrom("staff").select(["active", "panel_role"]).where("id", "=", row.staff_id).executeTakeFirst();
   const user = await db.selectFrom("users").select(["status", "blocked", "impersonation_protected"]).where("id", "=", row.user_id).executeTakeFirst();
   const account = await db.selectFrom("accounts").select("status").where("id", "=", row.account_id).executeTakeFirst();
-  return { staffActive: Boolean(staff?.active), user, account };
+  return { staffActive: Boolean(staff?.active), staffRole: staff?.panel_role, user, account };
 }

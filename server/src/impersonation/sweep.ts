@@ -8,7 +8,8 @@ import { runCommand } from "../commands/runCommand.js";
 import type { AppDeps } from "../deps.js";
 import { toProblem } from "../http/problem.js";
 import { endSessionIn, sessionSummary } from "./endSession.js";
-import { endReasonDue, liveContextOf, type SessionRow } from "./sessions.js";
+import { panelRoles, roleAtLeast } from "../../../shared/roles.js";
+import { endReasonDue, liveContextOf, MODE_MIN_ROLES, type SessionRow } from "./sessions.js";
 
 /** Steward itself, as the audit log names it when it ends a session. */
 export const IMPERSONATION_SWEEPER = systemActor("impersonation-sweep");
@@ -80,7 +81,7 @@ export interface ImpersonationSweepReport {
   failed: number;
 }
 
-/** Live sessions that may be due: a deadline passed, the agent is inactive, or the customer changed. */
+/** Live sessions that may be due: a deadline passed, the agent is inactive or demoted below the mode, or the customer changed. */
 async function candidates(deps: AppDeps, limit: number): Promise<SessionRow[]> {
   const now = deps.clock.now();
   return deps.database.db
@@ -91,7 +92,13 @@ async function candidates(deps: AppDeps, limit: number): Promise<SessionRow[]> {
       eb.or([
         eb("s.idle_deadline", "<=", now),
         eb("s.absolute_deadline", "<=", now),
-        eb.exists(eb.selectFrom("staff").select("staff.id").whereRef("staff.id", "=", "s.staff_id").where("staff.active", "=", false)),
+        eb.exists(
+          eb
+            .selectFrom("staff")
+            .select("staff.id")
+            .whereRef("staff.id", "=", "s.staff_id")
+            .where((w) => w.or([w("staff.active", "=", false), ...Object.entries(MODE_MIN_ROLES).map(([mode, min]) => w.and([w("s.mode", "=", mode as SessionRow["mode"]), w("staff.panel_role", "in", panelRoles.filter((r) => !roleAtLeast(r, min)))]))])),
+        ),
         eb.exists(
           eb
             .selectFrom("users as u")

@@ -2,6 +2,7 @@ import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealAndVerify } from "../support/auditKeys.js";
+import { EventBuffer, StewardClient } from "../../../kit/src/index.js";
 import { createApp } from "../../src/app.js";
 import { sweepImpersonation } from "../../src/impersonation/sweep.js";
 import { deliverDueMail } from "../../src/mail/delivery.js";
@@ -57,6 +58,14 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(entry).toMatchObject({ outcome: "succeeded", actor: { system: "impersonation-sweep" }, ticketId: "1003" });
   });
 
+  it("events reported after the idle deadline passed do not revive the session", async () => {
+    const { sid } = await opened("support_full", 30, 10);
+    h.deps.clock.advance(16 * MIN);
+    // The sweep has not run yet: the product reports a request; the session is still due.
+    expect((await postEvents(h, product, sid, [event()])).body).toMatchObject({ accepted: 1 });
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "idle_timeout" });
+  });
+
   it("absolute timeout wins over heartbeats; the nearer deadline is the one the banner shows", async () => {
     const { sid } = await opened("support_full", 20);
     h.deps.clock.advance(10 * MIN);
@@ -91,7 +100,7 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(stored.after_end).toBe(true);
     expect((await auditOf(h.deps, "impersonation.event", user.id)).at(-1)!.after).toMatchObject({ afterEnd: true });
     expect(await sealAndVerify(h.deps.database.db)).toMatchObject({ ok: true });
-    const bad = await postEvents(h, product, sid, [{ id: "x", method: "BREW", route: "", outcome: "maybe", occurredAt: "yesterday" }]);
+    const bad = await postEvents(h, product, sid, [{ id: "x", method: "GET /projects", route: "", outcome: "maybe", occurredAt: "yesterday" }]);
     expect(bad.status).toBe(400);
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(["body.events.0.method", "body.events.0.outcome"]));
   });
@@ -138,6 +147,51 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     }
   });
 
+  it("an agent demoted below the session's mode loses it: by the sweep, and at once on the product's status check", async () => {
+    // Operations opens full access, then is demoted to support_full (which may only view read-only).
+    const [user] = await viewableUsers(h, 1, 7);
+    const res = await start(h, "operations", user!.id, { mode: "full", productId: product.id, ticketId: "1003" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const { sessionId: sid, grant } = res.body.result as { sessionId: string; grant: string };
+    expect((await redeem(h, product, grant)).status).toBe(200);
+    await h.deps.database.db.updateTable("staff").set({ panel_role: "support_full" }).where("id", "=", "stf_demo_ops").execute();
+    try {
+      expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "staff_deactivated" });
+    } finally {
+      await h.deps.database.db.updateTable("staff").set({ panel_role: "operations" }).where("id", "=", "stf_demo_ops").execute();
+    }
+    // A read-only session of an agent demoted to support_read_only: the sweep finds it with no product asking.
+    const b = await opened("support_full", 30, 8);
+    await h.deps.database.db.updateTable("staff").set({ panel_role: "support_read_only" }).where("id", "=", "stf_demo_full").execute();
+    try {
+      expect((await sweepImpersonation(h.deps)).ended).toBe(1);
+    } finally {
+      await h.deps.database.db.updateTable("staff").set({ panel_role: "support_full" }).where("id", "=", "stf_demo_full").execute();
+    }
+    expect((await status(h, product, b.sid)).body).toMatchObject({ status: "ended", endReason: "staff_deactivated" });
+    // A session whose agent keeps a role that allows its mode goes on.
+    const c = await opened("admin", 30, 9);
+    expect((await sweepImpersonation(h.deps)).ended).toBe(0);
+    expect((await status(h, product, c.sid)).body.status).toBe("live");
+  });
+
+  it("a provider operation of unknown outcome on the customer's account does not keep a session open: revoke and the sweep still end it", async () => {
+    const a = await opened("support_full", 30, 13);
+    const b = await opened("operations", 30, 14);
+    const now = h.deps.clock.now();
+    const open = [a, b].map((s, i) => ({ operation_id: `op_qa_open_${kind}_${i}`, action: "billing.credit_apply", target_type: "account" as const, target_id: s.user.account_id, account_id: s.user.account_id, key_owner: "stf_demo_full", idempotency_key: null, provider_key: `qa-open-${kind}-${i}`, request: JSON.stringify({}), provider_before: null, status: "needs_review" as const, lease_expires_at: now, next_attempt_at: now, last_error: "timed out", created_at: now, closed_at: null }));
+    await h.deps.database.db.insertInto("provider_operations").values(open).execute();
+    try {
+      const revoked = await stop(h, "operations", a.user.id, a.sid);
+      expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+      h.deps.clock.advance(31 * MIN);
+      await sweepImpersonation(h.deps);
+      expect((await status(h, product, b.sid)).body).toMatchObject({ status: "ended", endReason: "idle_timeout" });
+    } finally {
+      await h.deps.database.db.deleteFrom("provider_operations").where("operation_id", "in", open.map((o) => o.operation_id)).execute();
+    }
+  });
+
   it("customer mail: start and end notices over real SMTP exactly once each; admins turn notices off (audited)", async () => {
     const transport = createMailTransport({ SMTP_URL: smtp.url });
     const { sid, user } = await opened("support_full", 30, 4);
@@ -157,6 +211,22 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(await h.deps.database.db.selectFrom("mail_outbox").select("id").where("user_id", "=", quiet.user.id).where("kind", "like", "impersonation_%").execute()).toHaveLength(0);
     await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "admin")}`).send({ customerNotices: true, reason: "Notices back on" });
     transport?.close();
+  });
+
+  it("the kit's batches stay under Steward's body limit: 50 events naming long non-Latin objects all become audit entries", async () => {
+    const server = createApp(h.deps).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    try {
+      const { sid, user } = await opened("support_full", 30, 11);
+      const buffer = new EventBuffer(new StewardClient({ stewardUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: product.credential }), { flushIntervalMs: 60_000 });
+      // Within the field limits, but Japanese: 3 bytes a character in UTF-8, so 50 such events pass 64 KiB.
+      for (let i = 0; i < 50; i++) buffer.add(sid, { id: `big-${i}`, method: "GET", route: `GET /projects/:id/${"文書".repeat(140)}`, object: `project:${"名前".repeat(145)}${i}`, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
+      await buffer.flush(sid);
+      buffer.close();
+      expect((await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid)).toHaveLength(50);
+    } finally {
+      server.close();
+    }
   });
 
   it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {

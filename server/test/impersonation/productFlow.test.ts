@@ -18,7 +18,7 @@ const PRODUCT_PORT = 41711;
 const productUrl = `http://127.0.0.1:${PRODUCT_PORT}`;
 
 class Browser {
-  private cookies = new Map<string, string>();
+  readonly cookies = new Map<string, string>();
   async go(path: string, init: RequestInit = {}): Promise<Response> {
     const response = await fetch(`${productUrl}${path}`, { ...init, redirect: "manual", headers: { accept: "text/html", cookie: [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; "), ...(init.headers ?? {}) } });
     for (const set of response.headers.getSetCookie()) {
@@ -107,6 +107,30 @@ describe("the kit in the demo product (real processes)", () => {
     const refused = events.filter((e) => e.outcome === "denied");
     expect(refused.map((e) => (e.after as { route: string }).route).sort()).toEqual(["POST /projects", "POST /settings/password"]);
     for (const e of events) expect(e).toMatchObject({ actor: { staffId: "stf_demo_full" }, ticketId: "1002" });
+  });
+
+  it("a request the contract did not foresee (a long path, another method) is audited with the rest of its batch, not lost with it", async () => {
+    const { browser, sid, user } = await openSession("support_full", 33);
+    // Within one flush of the kit: a plain page, a 404 on a very long path, and a WebDAV method (refused in read-only).
+    expect((await browser.go("/projects")).status).toBe(200);
+    expect((await browser.go(`/projects/${"x".repeat(400)}`)).status).toBe(404);
+    expect((await browser.go("/projects", { method: "PROPFIND" })).status).toBe(403);
+    const mine = async () => (await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid);
+    await waitFor(async () => (await mine()).length >= 3, 10_000);
+    const after = (await mine()).map((e) => e.after as { method: string; route: string });
+    expect(after.map((a) => a.method).sort()).toEqual(["GET", "GET", "PROPFIND"]);
+    const long = after.find((a) => a.route.startsWith("GET /projects/x"))!;
+    expect(long.route.length).toBeLessThanOrEqual(300);
+    expect(long.route.endsWith("…")).toBe(true);
+  });
+
+  it("the product session is only good with the kit's cookie: deleting it signs the browser out instead of lifting the guard", async () => {
+    const { browser } = await openSession("support_full", 32);
+    expect((await browser.go("/projects")).status).toBe(200);
+    browser.cookies.delete("steward_imp");
+    expect((await browser.go("/projects")).status).toBe(401);
+    expect((await browser.go("/settings/password", { method: "POST" })).status).toBe(401);
+    expect(await (await browser.go("/billing")).text()).not.toContain("Card:");
   });
 
   it("revocation on Steward reaches the product within 5 s; the agent then sees the ended page", async () => {

@@ -5,7 +5,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { grantKeysFor } from "../../src/impersonation/signingKeys.js";
 import { auditOf, useHarness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
-import { addProduct, endAllSessions, redeem, start, viewableUsers, type TestProduct } from "./support.js";
+import { addProduct, endAllSessions, redeem, start, stop, viewableUsers, type TestProduct } from "./support.js";
 
 /**
  * impersonation.start through the one write path (caps, modes, refusals, all audited) and the
@@ -182,6 +182,15 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
       await refused(grant, "grant_replayed");
       const entries = (await auditOf(h.deps, "impersonation.redeem")).filter((e) => (e.after as { sessionId?: string }).sessionId === sessionId);
       expect(entries.map((e) => e.outcome).sort()).toEqual(["denied", "denied", "succeeded"]);
+    });
+
+    it("a grant whose session ended before it was used is refused as ended, not recorded as a replay", async () => {
+      const { grant, sessionId } = await fresh();
+      const [user] = await viewableUsers(h, 1);
+      expect((await stop(h, "support_full", user!.id, sessionId)).status).toBe(200);
+      await refused(grant, "session_ended");
+      const [entry] = (await auditOf(h.deps, "impersonation.redeem")).filter((e) => (e.after as { sessionId?: string }).sessionId === sessionId);
+      expect(entry).toMatchObject({ outcome: "denied", error: expect.stringMatching(/^session_ended: .*ended \(agent\)/) });
     });
 
     it("refuses expired, wrong audience, edited mode/sub/act, alg none, HS256 with the public key, a foreign key", async () => {

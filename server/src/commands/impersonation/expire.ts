@@ -17,6 +17,8 @@ export const expireImpersonation = defineCommand({
   targetType: "user",
   input: ExpireImpersonationInput,
   provider: "none",
+  // Ending a session only takes access away and reads nothing an open billing operation concerns: it must not wait for one.
+  runsWhileUnresolved: true,
   apply: async (trx, _target, input, ctx) => {
     const row = await loadSession(trx, input.sessionId, { lock: true });
     const due = endReasonDue(row, ctx.now, await liveContextOf(trx, row));

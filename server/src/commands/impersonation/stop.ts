@@ -14,6 +14,8 @@ export const stopImpersonation = defineCommand({
   targetType: "user",
   input: actionInputs["impersonation.stop"],
   provider: "none",
+  // Ending a session only takes access away and reads nothing an open billing operation concerns: it must not wait for one.
+  runsWhileUnresolved: true,
   permit: async (actor, input, deps) => {
     if (actor.kind !== "staff") return;
     const session = await deps.database.db.selectFrom("impersonation_sessions").select("staff_id").where("id", "=", input.sessionId).executeTakeFirst();

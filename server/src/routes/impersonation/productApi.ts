@@ -37,7 +37,7 @@ export function impersonationProductRoutes(deps: AppDeps): Router {
       body: RedeemRequest,
       before,
       authenticated: false,
-      responses: { 200: RedeemResponse, 401: "The grant or the product credential is not valid (expired, wrong key, audience, type…)", 409: "The grant was already redeemed" },
+      responses: { 200: RedeemResponse, 401: "The grant or the product credential is not valid (expired, wrong key, audience, type…)", 409: "The grant was already redeemed (grant_replayed), or its session ended before it was used (session_ended)" },
     },
     async ({ body, req }) => {
       const session = await redeemGrant(deps, productOf(req), body.grant);
