@@ -15,3 +15,13 @@ export function minorUnitsPerUnit(currency: string): number {
 export function fromMinorUnits(amount: number, currency: string): number {
   return amount / minorUnitsPerUnit(currency);
 }
+
+/** An amount in minor units, worded in `locale` (the server words previews and audit text in en-US, the sidebar in the agent's locale). */
+export function formatMoney(minor: number, currency: string, locale: string): string {
+  const units = fromMinorUnits(minor, currency);
+  try {
+    return new Intl.NumberFormat(locale, { style: "currency", currency: currency.toUpperCase() }).format(units);
+  } catch {
+    return `${units.toFixed(Math.log10(minorUnitsPerUnit(currency)))} ${currency.toUpperCase()}`;
+  }
+}

@@ -1,12 +1,12 @@
+import { formatMoney } from "../../shared/money";
 import { currentLocale } from "./i18n";
 
-/** Money comes in cents with an ISO currency; dates as ISO strings. Shown in the agent's locale. */
-export function money(cents: number, currency: string): string {
-  try {
-    return new Intl.NumberFormat(currentLocale(), { style: "currency", currency: currency.toUpperCase() }).format(cents / 100);
-  } catch {
-    return `${(cents / 100).toFixed(2)} ${currency.toUpperCase()}`;
-  }
+/**
+ * Money comes in the currency's minor unit (as Stripe counts it: ¥5,000 is 5000, $12.50 is 1250) with an ISO
+ * currency; dates as ISO strings. Shown in the agent's locale.
+ */
+export function money(minor: number, currency: string): string {
+  return formatMoney(minor, currency, currentLocale());
 }
 
 export function date(iso: string | null | undefined): string {

@@ -1,6 +1,6 @@
 import type { ActionEffects, EffectPhrase } from "../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../shared/schemas/context.js";
-import { fromMinorUnits, minorUnitsPerUnit } from "../../../shared/money.js";
+import { formatMoney as formatSharedMoney } from "../../../shared/money.js";
 import type { User } from "../db/schema.js";
 import { isPlanName, monthlyRecurringCents, unitPriceCents, unusedTimeCents, type BillingInterval } from "../providers/planCatalog.js";
 import { isLiveSubscription } from "./billingState.js";
@@ -16,12 +16,7 @@ const EARNING = new Set(["active", "past_due"]);
 
 export function formatMoney(cents: number, currency: string): string {
   // "cents" are the currency's minor unit: a yen amount is already in yen.
-  const units = fromMinorUnits(cents, currency);
-  try {
-    return new Intl.NumberFormat("en-US", { style: "currency", currency: currency.toUpperCase() }).format(units);
-  } catch {
-    return `${units.toFixed(Math.log10(minorUnitsPerUnit(currency)))} ${currency.toUpperCase()}`;
-  }
+  return formatSharedMoney(cents, currency, "en-US");
 }
 
 /** Price of one seat for one billing interval, from the catalogue, else from what is charged now. */
