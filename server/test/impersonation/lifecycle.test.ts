@@ -1,4 +1,4 @@
-import type { AddressInfo } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealAndVerify } from "../support/auditKeys.js";
@@ -9,9 +9,11 @@ import { deliverDueMail } from "../../src/mail/delivery.js";
 import { createMailTransport } from "../../src/mail/transport.js";
 import { deliverDueNotes } from "../../src/zendesk/ticketNotes.js";
 import { createZendeskClient } from "../../src/zendesk/zendeskClient.js";
-import { auditOf, sessionOf, useHarness } from "../actions/harness.js";
+import { act, auditOf, sessionOf, useHarness } from "../actions/harness.js";
 import { SmtpSink } from "../mail/smtpSink.js";
 import { databaseKinds } from "../support/databases.js";
+import { putTicket } from "../support/tickets.js";
+import { forgetCachedTickets } from "../../src/zendesk/ticketVerification.js";
 import { addProduct, endAllSessions, event, postEvents, redeem, start, status, stop, viewableUsers, type TestProduct } from "./support.js";
 
 /**
@@ -21,6 +23,14 @@ import { addProduct, endAllSessions, event, postEvents, redeem, start, status, s
  * on the local Zendesk page's API.
  */
 const MIN = 60_000;
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
   let product: TestProduct;
@@ -116,6 +126,48 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
     expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "admin_revoked" });
     expect((await stop(h, "operations", user.id, sid)).body.code).toBe("session_already_ended");
+  });
+
+  it("ending never depends on the ticket check: a closed ticket, a requester who no longer matches, Zendesk down; each end is audited with the ticket and the check's result", async () => {
+    const checkOf = async (userId: string) => (await auditOf(h.deps, "impersonation.stop", userId)).map((e) => ({ outcome: e.outcome, ticketId: e.ticketId, check: (e.before as { ticketCheck?: unknown }).ticketCheck, match: e.ticketSnapshot?.match ?? null }));
+
+    // The sidebar's stop, naming a ticket closed since (merging closes tickets).
+    const a = await opened("support_full", 30, 15);
+    const closed = await putTicket(h.deps, { status: "closed", requester: { email: a.user.email } });
+    const stopped = await act(h, "support_full", "impersonation.stop", { target: { type: "user", id: a.user.id }, ticketId: closed, input: { sessionId: a.sid } });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    expect((await status(h, product, a.sid)).body).toMatchObject({ status: "ended", endReason: "agent" });
+    expect(await checkOf(a.user.id)).toEqual([{ outcome: "succeeded", ticketId: closed, check: { passed: false, code: "ticket_closed", detail: expect.stringContaining("closed") }, match: "email" }]);
+
+    // Operations revoke on a ticket whose requester is someone else now, with no override reason.
+    const b = await opened("support_full", 30, 16);
+    const other = await putTicket(h.deps, { requester: { email: "someone.else@elsewhere.test" } });
+    const revoked = await act(h, "operations", "impersonation.stop", { target: { type: "user", id: b.user.id }, ticketId: other, input: { sessionId: b.sid } });
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect((await status(h, product, b.sid)).body).toMatchObject({ status: "ended", endReason: "admin_revoked" });
+    expect(await checkOf(b.user.id)).toEqual([{ outcome: "succeeded", ticketId: other, check: { passed: false, code: "ticket_mismatch", detail: expect.stringContaining("someone.else@elsewhere.test") }, match: "unverified" }]);
+
+    // The banner's End while Zendesk does not answer: credited to the agent, on the session's ticket.
+    const c = await opened("support_full", 30, 17);
+    const saved = { ZENDESK_API_URL: h.deps.config.ZENDESK_API_URL, zendeskApiUrl: h.deps.config.zendeskApiUrl };
+    const nobody = `http://127.0.0.1:${await closedPort()}/api/v2`;
+    Object.assign(h.deps.config, { ZENDESK_API_URL: nobody, zendeskApiUrl: nobody });
+    forgetCachedTickets(h.deps.database);
+    try {
+      const ended = await request(h.app).post(`/api/impersonation/sessions/${c.sid}/end`).set("Authorization", `Bearer ${product.credential}`);
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      expect(ended.body).toMatchObject({ status: "ended", endReason: "agent" });
+    } finally {
+      Object.assign(h.deps.config, saved);
+    }
+    expect(await checkOf(c.user.id)).toEqual([{ outcome: "succeeded", ticketId: "1003", check: { passed: false, code: "zendesk_unavailable", detail: expect.stringContaining("could not read ticket 1003") }, match: null }]);
+    expect((await auditOf(h.deps, "impersonation.stop", c.user.id)).at(-1)!.actor).toMatchObject({ staffId: "stf_demo_full" });
+
+    // A check that passes is recorded as such.
+    const d = await opened("support_full", 30, 18);
+    expect((await stop(h, "support_full", d.user.id, d.sid)).status).toBe(200);
+    expect(await checkOf(d.user.id)).toEqual([{ outcome: "succeeded", ticketId: expect.any(String), check: { passed: true }, match: "email" }]);
+    expect(await sealAndVerify(h.deps.database.db)).toMatchObject({ ok: true });
   });
 
   it("the sweep ends a due session once even with two runners; agent deactivation and customer blocking end sessions", async () => {
