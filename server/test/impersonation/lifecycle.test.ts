@@ -115,6 +115,40 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(["body.events.0.method", "body.events.0.outcome"]));
   });
 
+  it("event times outside the session's lifetime (30 s of clock skew) are refused: 400 naming the field, nothing written", async () => {
+    const { sid } = await opened("support_full", 30, 19);
+    const db = h.deps.database.db;
+    const row = await db.selectFrom("impersonation_sessions").selectAll().where("id", "=", sid).executeTakeFirstOrThrow();
+    const started = new Date(row.started_at).getTime();
+    const absolute = new Date(row.absolute_deadline).getTime();
+    const stateOf = async () => ({
+      audit: (await auditOf(h.deps, "impersonation.event")).length,
+      events: (await db.selectFrom("impersonation_events").select("event_id").where("session_id", "=", sid).execute()).length,
+      session: await db.selectFrom("impersonation_sessions").select(["action_count", "refused_count", "idle_deadline"]).where("id", "=", sid).executeTakeFirstOrThrow(),
+    });
+    const before = await stateOf();
+    const iso = (t: number) => new Date(t).toISOString();
+    h.deps.clock.advance(MIN);
+    const now = h.deps.clock.now().getTime();
+    for (const occurredAt of ["9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z", iso(now + 31_000), iso(started - 31_000)]) {
+      const res = await postEvents(h, product, sid, [event(), event({ occurredAt })]);
+      expect(res.status, occurredAt).toBe(400);
+      expect(res.headers["content-type"]).toMatch(/application\/problem\+json/);
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: "body.events.1.occurredAt" })]);
+    }
+    expect(await stateOf()).toEqual(before);
+    // Within the skew either side: kept.
+    expect((await postEvents(h, product, sid, [event({ occurredAt: iso(now + 29_000) }), event({ occurredAt: iso(started - 29_000) })])).body).toMatchObject({ accepted: 2 });
+
+    // Ended (both deadlines passed): late reports are kept, but nothing after the absolute deadline the kit ends at.
+    h.deps.clock.set(new Date(absolute + 5 * MIN));
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended" });
+    const late = await postEvents(h, product, sid, [event({ occurredAt: iso(absolute + 31_000) })]);
+    expect(late.status).toBe(400);
+    expect(late.body.errors).toEqual([expect.objectContaining({ field: "body.events.0.occurredAt" })]);
+    expect((await postEvents(h, product, sid, [event({ occurredAt: iso(absolute - MIN) })])).body).toMatchObject({ accepted: 1, afterEnd: 1 });
+  });
+
   it("stop: the agent ends their own; another support agent is refused (audited); operations revoke anyone's", async () => {
     const { sid, user } = await opened("support_full");
     await h.deps.database.db.updateTable("impersonation_sessions").set({ staff_id: "stf_demo_read" }).where("id", "=", sid).execute();
@@ -272,7 +306,7 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
       const { sid, user } = await opened("support_full", 30, 11);
       const buffer = new EventBuffer(new StewardClient({ stewardUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: product.credential }), { flushIntervalMs: 60_000 });
       // Within the field limits, but Japanese: 3 bytes a character in UTF-8, so 50 such events pass 64 KiB.
-      for (let i = 0; i < 50; i++) buffer.add(sid, { id: `big-${i}`, method: "GET", route: `GET /projects/:id/${"文書".repeat(140)}`, object: `project:${"名前".repeat(145)}${i}`, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
+      for (let i = 0; i < 50; i++) buffer.add(sid, { id: `big-${i}`, method: "GET", route: `GET /projects/:id/${"文書".repeat(140)}`, object: `project:${"名前".repeat(145)}${i}`, outcome: "succeeded", status: 200, detail: null, occurredAt: h.deps.clock.now().toISOString() });
       await buffer.flush(sid);
       buffer.close();
       expect((await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid)).toHaveLength(50);
