@@ -286,7 +286,7 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     await deliverDueMail(h.deps, { transport });
     const mine = smtp.received.filter((m) => m.to.includes(user.email));
     expect(mine.map((m) => m.subject).sort()).toEqual(["Our support team has finished viewing your account (ticket #1003)", "Our support team is viewing your account (ticket #1003)"]);
-    expect(mine.find((m) => m.subject.includes("finished"))!.text).toMatch(/0 actions recorded/);
+    expect(mine.find((m) => m.subject.includes("finished"))!.text).toMatch(/No changes were made in your account; 0 pages or items were viewed\./);
 
     const denied = await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "operations")}`).send({ customerNotices: false, reason: "trying" });
     expect(denied.status).toBe(403);
@@ -297,6 +297,26 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(await h.deps.database.db.selectFrom("mail_outbox").select("id").where("user_id", "=", quiet.user.id).where("kind", "like", "impersonation_%").execute()).toHaveLength(0);
     await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "admin")}`).send({ customerNotices: true, reason: "Notices back on" });
     transport?.close();
+  });
+
+  it("the end mail says what was changed apart from what was viewed: a view-only session does not sound like changes", async () => {
+    const endMail = async (userId: string) => (await h.deps.database.db.selectFrom("mail_outbox").select("body_text").where("user_id", "=", userId).where("kind", "=", "impersonation_ended").executeTakeFirstOrThrow()).body_text;
+    const viewed = await opened("support_full", 30, 20);
+    const views = [event(), event({ route: "GET /projects/:id" }), event({ method: "HEAD" }), event({ outcome: "failed", status: 404 }), event({ method: "POST", route: "POST /projects", outcome: "refused", status: 403, detail: "read-only session" })];
+    expect((await postEvents(h, product, viewed.sid, views)).body).toMatchObject({ accepted: 5 });
+    expect((await stop(h, "support_full", viewed.user.id, viewed.sid)).status).toBe(200);
+    const quiet = await endMail(viewed.user.id);
+    expect(quiet).toContain("No changes were made in your account; 4 pages or items were viewed.");
+    expect(quiet).toContain("1 other attempt was refused or did not succeed.");
+    expect(quiet).not.toMatch(/actions? recorded/);
+
+    const changed = await opened("operations", 30, 21);
+    const writes = [event(), event({ method: "POST", route: "POST /projects", status: 201 }), event({ method: "PATCH", route: "PATCH /projects/:id" }), event({ method: "DELETE", route: "DELETE /projects/:id", outcome: "failed", status: 500 })];
+    expect((await postEvents(h, product, changed.sid, writes)).body).toMatchObject({ accepted: 4 });
+    expect((await stop(h, "operations", changed.user.id, changed.sid)).status).toBe(200);
+    const busy = await endMail(changed.user.id);
+    expect(busy).toContain("2 changes were made in your account, and 1 page or item was viewed.");
+    expect(busy).toContain("1 other attempt was refused or did not succeed.");
   });
 
   it("the kit's batches stay under Steward's body limit: 50 events naming long non-Latin objects all become audit entries", async () => {
