@@ -3,7 +3,8 @@ import { z } from "zod";
 /**
  * How a write's ticket was checked against its target: the requester is the target user (email,
  * external id), or belongs to the target's account (organization, email domain); `override` = it did
- * not match and an operations+ agent went ahead with a reason; `unverified` = verification was off.
+ * not match and an operations+ agent went ahead with a reason; `unverified` = verification was off, or
+ * the requester did not match an action that only ends access (impersonation.stop), which goes ahead.
  */
 export const ticketMatches = ["email", "external_id", "organization", "domain", "override", "unverified"] as const;
 export const TicketMatch = z.enum(ticketMatches);

@@ -35,7 +35,8 @@ function takeWithin(queue: KitEvent[], count: number, bytes: number): KitEvent[]
 
 export class EventBuffer {
   private readonly queues = new Map<string, KitEvent[]>();
-  private readonly dropped = new Map<string, number>();
+  /** Events dropped per session, and when the latest of them happened (the report's time: within the session). */
+  private readonly dropped = new Map<string, { count: number; lastAt: string }>();
   /** Loss reports made but not yet confirmed: sent again as they are (same id), so a retry is not a second report. */
   private readonly reports = new Map<string, KitEvent[]>();
   private failures = 0;
@@ -55,8 +56,8 @@ export class EventBuffer {
     const queue = this.queues.get(sid) ?? [];
     queue.push(event);
     if (queue.length > this.o.maxBuffered) {
-      queue.splice(0, queue.length - this.o.maxBuffered);
-      this.dropped.set(sid, (this.dropped.get(sid) ?? 0) + 1);
+      const gone = queue.splice(0, queue.length - this.o.maxBuffered);
+      this.dropped.set(sid, { count: (this.dropped.get(sid)?.count ?? 0) + 1, lastAt: gone.at(-1)?.occurredAt ?? event.occurredAt });
     }
     this.queues.set(sid, queue);
     this.schedule(queue.length >= this.o.batchSize ? 0 : this.o.flushIntervalMs);
@@ -89,11 +90,12 @@ export class EventBuffer {
     for (const [sid, queue] of this.queues) {
       if (only && sid !== only) continue;
       while (queue.length > 0) {
-        const lost = this.dropped.get(sid) ?? 0;
+        const lost = this.dropped.get(sid);
         const reports = this.reports.get(sid) ?? [];
         // A few reports at most wait at once (each may already be stored); later losses add to the count meanwhile.
+        // Dated when the last loss happened: Steward refuses times outside the session, which may have ended since.
         if (lost && reports.length < 5) {
-          reports.push({ id: `dropped-${Date.now()}-${lost}`, method: "GET", route: "kit: events dropped (buffer full)", object: null, outcome: "failed", status: null, detail: `${lost} events were dropped while Steward was unreachable`, occurredAt: new Date().toISOString() });
+          reports.push({ id: `dropped-${Date.now()}-${lost.count}`, method: "GET", route: "kit: events dropped (buffer full)", object: null, outcome: "failed", status: null, detail: `${lost.count} events were dropped while Steward was unreachable`, occurredAt: lost.lastAt });
           this.reports.set(sid, reports);
           this.dropped.delete(sid);
         }

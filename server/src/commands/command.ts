@@ -90,6 +90,12 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   /** Runs while the account has an operation whose outcome is open (resolving that operation is the point, or ending access). */
   runsWhileUnresolved?: boolean;
   /**
+   * Only takes access away (ending an impersonation): removing access must always be possible, so the
+   * ticket check is run and recorded (snapshot, and `before.ticketCheck`) but a closed or mismatching
+   * ticket, or Zendesk not answering, does not refuse it.
+   */
+  endsAccess?: boolean;
+  /**
    * A sweep's revert whose open grant row is itself the lasting intent: a refusal, a lost answer or a
    * crash leaves the grant due, and the next sweep repeats the write under the same key (the product
    * answers a repeat with its first answer). So an external write needs no pending bracket: the revert

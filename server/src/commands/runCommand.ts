@@ -21,7 +21,7 @@ import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease }
 import { assertTargetType } from "./targetType.js";
 import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./targets.js";
 import type { AuditApproval } from "../../../shared/audit.js";
-import { verifyTicket } from "../zendesk/ticketVerification.js";
+import { recordTicketCheck, verifyTicket, type TicketCheckResult } from "../zendesk/ticketVerification.js";
 import { approvalRequired, rolesThatCan } from "./approval/policy.js";
 import { readDepsOf, refreshTarget } from "../directory/readThrough.js";
 import { mailLanguageOf } from "../mail/templates.js";
@@ -189,8 +189,10 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   }
   // A read of Zendesk, before anything is written: refused or unreadable, the request ends here.
   let ticketSnapshot;
+  let ticketCheck: TicketCheckResult | null = null;
   try {
-    ticketSnapshot = await verifyTicket(deps, { ...req, action });
+    if (command.endsAccess) ({ snapshot: ticketSnapshot, check: ticketCheck } = await recordTicketCheck(deps, { ...req, action }));
+    else ticketSnapshot = await verifyTicket(deps, { ...req, action });
   } catch (err) {
     if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
     throw err;
@@ -242,6 +244,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       before = { ...(before as object), effects: preview.effects };
     }
     if (capRecord) before = { ...(before as object), cap: capRecord };
+    if (ticketCheck) before = { ...(before as object), ticketCheck };
     const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, ...recorded };
     const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey, notify: req.notifyCustomer };
 

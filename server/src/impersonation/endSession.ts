@@ -5,7 +5,7 @@ import type { Config } from "../config.js";
 import { Problem } from "../http/problem.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { enqueueTicketNote } from "../zendesk/ticketNotes.js";
-import { customerNoticesOn, sessionEndMail } from "./notices.js";
+import { customerNoticesOn, sessionActivityOf, sessionEndMail } from "./notices.js";
 import { loadSession, type SessionRow } from "./sessions.js";
 
 const END_WORDS: Record<EndReason, string> = {
@@ -46,7 +46,7 @@ export async function endSessionIn(
   const durationSeconds = Math.max(0, Math.round((end.now.getTime() - new Date(session.started_at).getTime()) / 1000));
   const user = await trx.selectFrom("users").select(["id", "name", "email"]).where("id", "=", session.user_id).executeTakeFirstOrThrow();
   if (await customerNoticesOn(trx)) {
-    const mail = sessionEndMail(session, user.name, { durationSeconds, actionCount: session.action_count });
+    const mail = sessionEndMail(session, user.name, { durationSeconds, ...(await sessionActivityOf(trx, session.id)) });
     await enqueueMail(trx, { to: user.email, ...mail, kind: "impersonation_ended", accountId: session.account_id, userId: session.user_id, ticketId: session.ticket_id, operationId: end.operationId }, end.now);
   }
   const minutes = Math.round(durationSeconds / 60);

@@ -3,9 +3,28 @@ import { appendAudit } from "../audit/auditLog.js";
 import type { AppDeps } from "../deps.js";
 import { Problem } from "../http/problem.js";
 import type { Product } from "./products.js";
-import { agentOf, idleDeadlineAfter, loadSession } from "./sessions.js";
+import { agentOf, idleDeadlineAfter, loadSession, type SessionRow } from "./sessions.js";
 
 const OUTCOME = { succeeded: "succeeded", refused: "denied", failed: "failed" } as const;
+
+/** Clock skew a product may have (as for grants and Zendesk tokens). */
+const SKEW_MS = 30_000;
+
+/**
+ * An event happened while the session could run: not before it started, not after its absolute
+ * deadline (the kit ends there on its own clock) nor in the future. After an earlier end (a revoke the
+ * product had not seen yet) an event is real and is kept, flagged `afterEnd`. Otherwise 400 naming the field.
+ */
+function assertEventTimes(session: SessionRow, batch: EventBatch, now: Date): void {
+  const earliest = new Date(session.started_at).getTime() - SKEW_MS;
+  const latest = Math.min(now.getTime(), new Date(session.absolute_deadline).getTime()) + SKEW_MS;
+  const errors = batch.events.flatMap((event, i) => {
+    const at = new Date(event.occurredAt).getTime();
+    if (at >= earliest && at <= latest) return [];
+    return [{ field: `body.events.${i}.occurredAt`, reason: `must fall within the session's lifetime (${new Date(earliest).toISOString()} to ${new Date(latest).toISOString()}, with 30 s of clock skew)` }];
+  });
+  if (errors.length) throw Problem.badRequest("The request has invalid fields", errors);
+}
 
 /**
  * Records a batch of what the agent did inside the product: each event becomes an audit entry
@@ -17,9 +36,10 @@ export async function recordEvents(deps: AppDeps, product: Product, sid: string,
   return deps.database.db.transaction().execute(async (trx) => {
     const session = await loadSession(trx, sid, { lock: true });
     if (session.product_id !== product.id) throw Problem.notFound(`No impersonation session ${sid}`);
+    const now = deps.clock.now();
+    assertEventTimes(session, batch, now);
     const ids = batch.events.map((e) => e.id);
     const seen = new Set((await trx.selectFrom("impersonation_events").select("event_id").where("session_id", "=", sid).where("event_id", "in", ids).execute()).map((r) => r.event_id));
-    const now = deps.clock.now();
     const afterEnd = session.ended_at !== null;
     // Past its idle deadline a session is due to end (the sweep or the next status check ends it): late events do not revive it.
     const movesIdle = !afterEnd && now.getTime() < new Date(session.idle_deadline).getTime();

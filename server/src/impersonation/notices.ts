@@ -61,15 +61,51 @@ export function sessionStartMail(row: SessionRow, customerName: string, config: 
   };
 }
 
-export function sessionEndMail(row: SessionRow, customerName: string, summary: { durationSeconds: number; actionCount: number }): MailContent {
+/** What the agent did in the product, as the customer's end mail tells it: changes apart from views. */
+export interface SessionActivity {
+  /** Requests that change something (any method but GET, HEAD, OPTIONS) that succeeded. */
+  changes: number;
+  /** Pages and items looked at (GET, HEAD, OPTIONS), found or not. */
+  views: number;
+  /** Refused by the kit, or changes that did not succeed. */
+  notDone: number;
+}
+
+/** Methods that only look, as the kit's read-only guard has them. */
+const VIEW_METHODS = ["GET", "HEAD", "OPTIONS"];
+
+/** Counted from the session's recorded events (inside the ending transaction). */
+export async function sessionActivityOf(trx: Transaction<DB>, sessionId: string): Promise<SessionActivity> {
+  const rows = await trx
+    .selectFrom("impersonation_events")
+    .select((eb) => ["method", "outcome", eb.fn.countAll<number | string>().as("n")])
+    .where("session_id", "=", sessionId)
+    .groupBy(["method", "outcome"])
+    .execute();
+  const activity: SessionActivity = { changes: 0, views: 0, notDone: 0 };
+  for (const row of rows) {
+    const n = Number(row.n);
+    if (row.outcome === "refused") activity.notDone += n;
+    else if (VIEW_METHODS.includes(row.method)) activity.views += n;
+    else if (row.outcome === "succeeded") activity.changes += n;
+    else activity.notDone += n;
+  }
+  return activity;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+export function sessionEndMail(row: SessionRow, customerName: string, summary: { durationSeconds: number } & SessionActivity): MailContent {
   const minutes = Math.max(1, Math.round(summary.durationSeconds / 60));
+  const viewed = `${plural(summary.views, "page or item was", "pages or items were")} viewed`;
   return {
     subject: `Our support team has finished viewing your account (ticket #${row.ticket_id})`,
     bodyText: [
       `Hello ${customerName},`,
       "",
-      `The support session for ticket #${row.ticket_id} has ended.`,
-      `It lasted about ${minutes} minute${minutes === 1 ? "" : "s"}, with ${summary.actionCount} action${summary.actionCount === 1 ? "" : "s"} recorded in your account.`,
+      `The support session for ticket #${row.ticket_id} has ended. It lasted about ${plural(minutes, "minute", "minutes")}.`,
+      summary.changes === 0 ? `No changes were made in your account; ${viewed}.` : `${plural(summary.changes, "change was", "changes were")} made in your account, and ${viewed}.`,
+      ...(summary.notDone > 0 ? [`${plural(summary.notDone, "other attempt was", "other attempts were")} refused or did not succeed.`] : []),
       "",
       `Questions about what was done? Reply to ticket #${row.ticket_id}.`,
     ].join("\n"),

@@ -8,8 +8,9 @@ import { ConfigError, type Config } from "../config.js";
 
 /**
  * The keys that sign impersonation grants (ES256, `kid` = JWK thumbprint). A key set is a JSON file
- * every Steward process and `keys rotate` share: the newest key signs; a retired key stays in the
- * JWKS until every grant it signed has expired (grants live ≤ 60 s), then it is dropped from it.
+ * every Steward process and `keys rotate` share. A rotated-in key is published first and signs only
+ * from `activeFrom` (products may cache the JWKS for its max-age); the key it replaces signs until
+ * then (`retiredAt`) and stays in the JWKS until every grant it signed has expired (grants live ≤ 60 s).
  * Demo: the file lives under DATA_DIR and is created on first use. Production: IMPERSONATION_KEYS_FILE
  * (created by `npm run steward -- keys rotate`) or one key in IMPERSONATION_SIGNING_KEY; start-up is
  * refused without either.
@@ -17,8 +18,13 @@ import { ConfigError, type Config } from "../config.js";
 export const ALG = "ES256";
 /** Clock skew a product may have: a retired key is published this much longer. */
 const SKEW_SECONDS = 30;
+/** How long products may cache the JWKS (its Cache-Control max-age). */
+export const JWKS_MAX_AGE_SECONDS = 30;
+/** A new key is in the JWKS this long before it signs: a cached JWKS has been fetched again meanwhile, even on a skewed clock. */
+const PUBLISH_AHEAD_SECONDS = JWKS_MAX_AGE_SECONDS + SKEW_SECONDS;
 
-const StoredKey = z.object({ kid: z.string(), privateJwk: z.record(z.string(), z.unknown()), createdAt: z.string(), retiredAt: z.string().nullable() });
+/** `activeFrom`: when it starts signing (absent in sets written before keys were published ahead: createdAt). `retiredAt`: when it stops. */
+const StoredKey = z.object({ kid: z.string(), privateJwk: z.record(z.string(), z.unknown()), createdAt: z.string(), activeFrom: z.string().optional(), retiredAt: z.string().nullable() });
 const StoredSet = z.object({ keys: z.array(StoredKey).min(1) });
 type StoredKey = z.infer<typeof StoredKey>;
 
@@ -29,11 +35,15 @@ export interface SigningKey {
 
 export type KeySource = { kind: "file"; path: string; create: boolean } | { kind: "env"; pem: string } | { kind: "memory" };
 
-async function newKey(now: Date): Promise<StoredKey> {
+async function newKey(now: Date, activeFrom = now): Promise<StoredKey> {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
   const privateJwk = privateKey.export({ format: "jwk" }) as Record<string, unknown>;
   const kid = await calculateJwkThumbprint(publicJwkOf(privateJwk) as JWK);
-  return { kid, privateJwk, createdAt: now.toISOString(), retiredAt: null };
+  return { kid, privateJwk, createdAt: now.toISOString(), activeFrom: activeFrom.toISOString(), retiredAt: null };
+}
+
+function activeFromOf(key: StoredKey): number {
+  return new Date(key.activeFrom ?? key.createdAt).getTime();
 }
 
 function publicJwkOf(privateJwk: Record<string, unknown>): Record<string, unknown> {
@@ -98,16 +108,16 @@ export class GrantKeys {
     return keys;
   }
 
-  /** The key that signs new grants. */
+  /** The key that signs new grants: the newest one whose time to sign has come (one only published yet does not). */
   async current(now: Date): Promise<SigningKey> {
     const keys = await this.load(now);
-    const active = keys.filter((k) => k.retiredAt === null).at(-1) ?? keys.at(-1);
+    const active = keys.filter((k) => activeFromOf(k) <= now.getTime()).at(-1) ?? keys[0];
     if (!active) throw new Error("the impersonation key set is empty");
     if (this.signing?.kid !== active.kid) this.signing = { kid: active.kid, privateKey: createPrivateKey({ key: active.privateJwk as JsonWebKey, format: "jwk" }) };
     return this.signing;
   }
 
-  /** The public keys products should trust now: the current one and those retired less than a grant's life ago. */
+  /** The public keys products should trust now: those about to sign, the current one, and those retired less than a grant's life ago. */
   async jwks(now: Date): Promise<{ keys: Record<string, unknown>[] }> {
     const keys = await this.load(now);
     const horizon = now.getTime() - (GRANT_MAX_SECONDS + SKEW_SECONDS) * 1000;
@@ -124,22 +134,27 @@ export class GrantKeys {
     return published ? createPublicKey({ key: published as JsonWebKey, format: "jwk" }) : null;
   }
 
-  /** Retires the current key and makes a new one; keys retired long enough ago are dropped from the file. */
-  async rotate(now: Date): Promise<{ kid: string; retired: string[] }> {
+  /**
+   * Makes a new key that signs from `activeFrom` (at once for the first key: nothing to be ahead of); the
+   * key(s) not yet retired sign until then. Keys no longer published are dropped from the file.
+   */
+  async rotate(now: Date): Promise<{ kid: string; activeFrom: string; retired: string[] }> {
     if (this.source.kind === "env") throw new ConfigError([{ variable: "IMPERSONATION_SIGNING_KEY", reason: "a key from the environment is rotated by replacing it (or use IMPERSONATION_KEYS_FILE)" }]);
     const existing = this.source.kind === "file" ? this.readForRotation() : await this.load(now);
     const horizon = now.getTime() - (GRANT_MAX_SECONDS + SKEW_SECONDS) * 1000;
+    const activeFrom = new Date(now.getTime() + (existing.length ? PUBLISH_AHEAD_SECONDS * 1000 : 0));
     const retired = existing.filter((k) => k.retiredAt === null).map((k) => k.kid);
+    // A key retired by an earlier rotation still within its grants' life (or not yet retired) is kept.
     const kept = existing
-      .map((k) => (k.retiredAt === null ? { ...k, retiredAt: now.toISOString() } : k))
-      .filter((k) => new Date(k.retiredAt ?? now.toISOString()).getTime() > horizon);
-    const fresh = await newKey(now);
+      .filter((k) => k.retiredAt === null || new Date(k.retiredAt).getTime() > horizon)
+      .map((k) => (k.retiredAt === null ? { ...k, retiredAt: activeFrom.toISOString() } : k));
+    const fresh = await newKey(now, activeFrom);
     const keys = [...kept, fresh];
     if (this.source.kind === "file") {
       writeAtomically(this.source.path, JSON.stringify({ keys }, null, 2));
       this.cached = null;
     } else this.memory = keys;
-    return { kid: fresh.kid, retired };
+    return { kid: fresh.kid, activeFrom: activeFrom.toISOString(), retired };
   }
 
   private readForRotation(): StoredKey[] {

@@ -3,13 +3,13 @@ import type { ActionName } from "../../../shared/actions.js";
 import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
 import type { ActionTarget } from "../../../shared/schemas/actions.js";
 import type { TicketMatch, TicketSnapshot } from "../../../shared/schemas/ticket.js";
-import type { Actor } from "../actor.js";
+import type { Actor, StaffActor } from "../actor.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { auditWriteFailed } from "../audit/failClosed.js";
 import type { Database } from "../db/database.js";
 import { demoTicketPayload } from "../demo/demoTickets.js";
 import type { AppDeps } from "../deps.js";
-import { Problem } from "../http/problem.js";
+import { Problem, toProblem } from "../http/problem.js";
 import { createZendeskClient, type ZendeskTicketRead } from "./zendeskClient.js";
 
 /**
@@ -217,14 +217,12 @@ function describeTarget(target: TargetFacts): string {
   return `${who}${target.domain ? `, domain ${target.domain}` : ""}`;
 }
 
-/**
- * The check itself; returns the snapshot to store with the audit entry (null for Steward's own
- * actions, whose ticket was checked when the agent started them). Refusals are audited as denied.
- */
-export async function verifyTicket(deps: Deps, req: TicketCheckRequest, options: { reader?: TicketReader } = {}): Promise<TicketSnapshot | null> {
-  if (req.actor.kind === "system") return null;
+/** What the check found: a pass with its snapshot, or the refusal (with the ticket as read, where it was). */
+type TicketCheck = { snapshot: TicketSnapshot; refusal: null } | { snapshot: TicketSnapshot | null; refusal: Problem; target: TargetFacts };
+
+async function checkTicket(deps: Deps, req: TicketCheckRequest & { actor: StaffActor }, reader: TicketReader): Promise<TicketCheck> {
   const target = await targetFacts(deps, req.target);
-  const { ticket, fetchedAt } = await readTicket(deps, req.ticketId, options.reader ?? ticketReaderOf(deps));
+  const { ticket, fetchedAt } = await readTicket(deps, req.ticketId, reader);
   const snapshotWith = (match: TicketMatch, overrideReason: string | null): TicketSnapshot => ({
     id: ticket.id,
     subject: ticket.subject,
@@ -235,17 +233,16 @@ export async function verifyTicket(deps: Deps, req: TicketCheckRequest, options:
     overrideReason,
     fetchedAt: fetchedAt.toISOString(),
   });
+  const match = await matchOf(deps, ticket, target);
   if (ticket.status === "closed") {
     const problem = Problem.conflict("ticket_closed", `Ticket ${ticket.id} is closed; a write needs an open ticket (a follow-up ticket, if the customer asked again)`, { ticketId: ticket.id, ticketStatus: ticket.status });
-    await auditRefusal(deps, req, target, problem, null);
-    throw problem;
+    return { snapshot: snapshotWith(match ?? "unverified", null), refusal: problem, target };
   }
-  const match = await matchOf(deps, ticket, target);
-  if (match) return snapshotWith(match, null);
+  if (match) return { snapshot: snapshotWith(match, null), refusal: null };
 
   const overrideRole = overrideRoleFor(req.action);
   const mayOverride = roleAtLeast(req.actor.panelRole, overrideRole);
-  if (mayOverride && req.ticketOverrideReason) return snapshotWith("override", req.ticketOverrideReason);
+  if (mayOverride && req.ticketOverrideReason) return { snapshot: snapshotWith("override", req.ticketOverrideReason), refusal: null };
   const how = mayOverride ? "; to go ahead anyway, give ticketOverrideReason (it is recorded and flagged)" : `; only ${overrideRole}${overrideRole === "admin" ? "" : " or admin"} may go ahead with an override reason`;
   const problem = Problem.forbidden("ticket_mismatch", `Ticket ${ticket.id}'s requester (${describeRequester(ticket)}) is not ${describeTarget(target)} nor in that account${how}`, {
     ticket: { id: ticket.id, subject: ticket.subject, status: ticket.status, requester: ticket.requester },
@@ -253,6 +250,39 @@ export async function verifyTicket(deps: Deps, req: TicketCheckRequest, options:
     overrideAllowed: mayOverride,
     overrideRole,
   });
-  await auditRefusal(deps, req, target, problem, null);
-  throw problem;
+  return { snapshot: snapshotWith("unverified", null), refusal: problem, target };
+}
+
+/**
+ * The check itself; returns the snapshot to store with the audit entry (null for Steward's own
+ * actions, whose ticket was checked when the agent started them). Refusals are audited as denied.
+ */
+export async function verifyTicket(deps: Deps, req: TicketCheckRequest, options: { reader?: TicketReader } = {}): Promise<TicketSnapshot | null> {
+  if (req.actor.kind === "system") return null;
+  const check = await checkTicket(deps, { ...req, actor: req.actor }, options.reader ?? ticketReaderOf(deps));
+  if (!check.refusal) return check.snapshot;
+  await auditRefusal(deps, req, check.target, check.refusal, null);
+  throw check.refusal;
+}
+
+/** The check's result as an entry records it next to the snapshot: passed, or why not (refused or not known). */
+export type TicketCheckResult = { passed: true } | { passed: false; code: string; detail: string };
+
+/**
+ * For actions that only take access away (ending an impersonation): removing access must always be
+ * possible, so the check runs and is recorded but never refuses. A closed or mismatching ticket keeps
+ * its snapshot (match `unverified` when the requester does not match); Zendesk not answering leaves none.
+ */
+export async function recordTicketCheck(deps: Deps, req: TicketCheckRequest, options: { reader?: TicketReader } = {}): Promise<{ snapshot: TicketSnapshot | null; check: TicketCheckResult | null }> {
+  if (req.actor.kind === "system") return { snapshot: null, check: null };
+  try {
+    const check = await checkTicket(deps, { ...req, actor: req.actor }, options.reader ?? ticketReaderOf(deps));
+    if (!check.refusal) return { snapshot: check.snapshot, check: { passed: true } };
+    return { snapshot: check.snapshot, check: { passed: false, code: check.refusal.code, detail: check.refusal.detail ?? check.refusal.title } };
+  } catch (err) {
+    // Zendesk down or unreadable, the ticket gone, the target gone: still not a reason to keep access open.
+    const problem = toProblem(err);
+    deps.logger.warn({ err, action: req.action, ticketId: req.ticketId }, "ticket check failed for an action that ends access; going ahead");
+    return { snapshot: null, check: { passed: false, code: problem.code, detail: problem.detail ?? problem.title } };
+  }
 }

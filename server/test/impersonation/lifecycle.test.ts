@@ -1,4 +1,4 @@
-import type { AddressInfo } from "node:net";
+import { createServer, type AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealAndVerify } from "../support/auditKeys.js";
@@ -9,9 +9,11 @@ import { deliverDueMail } from "../../src/mail/delivery.js";
 import { createMailTransport } from "../../src/mail/transport.js";
 import { deliverDueNotes } from "../../src/zendesk/ticketNotes.js";
 import { createZendeskClient } from "../../src/zendesk/zendeskClient.js";
-import { auditOf, sessionOf, useHarness } from "../actions/harness.js";
+import { act, auditOf, sessionOf, useHarness } from "../actions/harness.js";
 import { SmtpSink } from "../mail/smtpSink.js";
 import { databaseKinds } from "../support/databases.js";
+import { putTicket } from "../support/tickets.js";
+import { forgetCachedTickets } from "../../src/zendesk/ticketVerification.js";
 import { addProduct, endAllSessions, event, postEvents, redeem, start, status, stop, viewableUsers, type TestProduct } from "./support.js";
 
 /**
@@ -21,6 +23,14 @@ import { addProduct, endAllSessions, event, postEvents, redeem, start, status, s
  * on the local Zendesk page's API.
  */
 const MIN = 60_000;
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
   let product: TestProduct;
@@ -105,6 +115,40 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(["body.events.0.method", "body.events.0.outcome"]));
   });
 
+  it("event times outside the session's lifetime (30 s of clock skew) are refused: 400 naming the field, nothing written", async () => {
+    const { sid } = await opened("support_full", 30, 19);
+    const db = h.deps.database.db;
+    const row = await db.selectFrom("impersonation_sessions").selectAll().where("id", "=", sid).executeTakeFirstOrThrow();
+    const started = new Date(row.started_at).getTime();
+    const absolute = new Date(row.absolute_deadline).getTime();
+    const stateOf = async () => ({
+      audit: (await auditOf(h.deps, "impersonation.event")).length,
+      events: (await db.selectFrom("impersonation_events").select("event_id").where("session_id", "=", sid).execute()).length,
+      session: await db.selectFrom("impersonation_sessions").select(["action_count", "refused_count", "idle_deadline"]).where("id", "=", sid).executeTakeFirstOrThrow(),
+    });
+    const before = await stateOf();
+    const iso = (t: number) => new Date(t).toISOString();
+    h.deps.clock.advance(MIN);
+    const now = h.deps.clock.now().getTime();
+    for (const occurredAt of ["9999-12-31T23:59:59Z", "1970-01-01T00:00:00Z", iso(now + 31_000), iso(started - 31_000)]) {
+      const res = await postEvents(h, product, sid, [event(), event({ occurredAt })]);
+      expect(res.status, occurredAt).toBe(400);
+      expect(res.headers["content-type"]).toMatch(/application\/problem\+json/);
+      expect(res.body.errors).toEqual([expect.objectContaining({ field: "body.events.1.occurredAt" })]);
+    }
+    expect(await stateOf()).toEqual(before);
+    // Within the skew either side: kept.
+    expect((await postEvents(h, product, sid, [event({ occurredAt: iso(now + 29_000) }), event({ occurredAt: iso(started - 29_000) })])).body).toMatchObject({ accepted: 2 });
+
+    // Ended (both deadlines passed): late reports are kept, but nothing after the absolute deadline the kit ends at.
+    h.deps.clock.set(new Date(absolute + 5 * MIN));
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended" });
+    const late = await postEvents(h, product, sid, [event({ occurredAt: iso(absolute + 31_000) })]);
+    expect(late.status).toBe(400);
+    expect(late.body.errors).toEqual([expect.objectContaining({ field: "body.events.0.occurredAt" })]);
+    expect((await postEvents(h, product, sid, [event({ occurredAt: iso(absolute - MIN) })])).body).toMatchObject({ accepted: 1, afterEnd: 1 });
+  });
+
   it("stop: the agent ends their own; another support agent is refused (audited); operations revoke anyone's", async () => {
     const { sid, user } = await opened("support_full");
     await h.deps.database.db.updateTable("impersonation_sessions").set({ staff_id: "stf_demo_read" }).where("id", "=", sid).execute();
@@ -116,6 +160,48 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
     expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "admin_revoked" });
     expect((await stop(h, "operations", user.id, sid)).body.code).toBe("session_already_ended");
+  });
+
+  it("ending never depends on the ticket check: a closed ticket, a requester who no longer matches, Zendesk down; each end is audited with the ticket and the check's result", async () => {
+    const checkOf = async (userId: string) => (await auditOf(h.deps, "impersonation.stop", userId)).map((e) => ({ outcome: e.outcome, ticketId: e.ticketId, check: (e.before as { ticketCheck?: unknown }).ticketCheck, match: e.ticketSnapshot?.match ?? null }));
+
+    // The sidebar's stop, naming a ticket closed since (merging closes tickets).
+    const a = await opened("support_full", 30, 15);
+    const closed = await putTicket(h.deps, { status: "closed", requester: { email: a.user.email } });
+    const stopped = await act(h, "support_full", "impersonation.stop", { target: { type: "user", id: a.user.id }, ticketId: closed, input: { sessionId: a.sid } });
+    expect(stopped.status, JSON.stringify(stopped.body)).toBe(200);
+    expect((await status(h, product, a.sid)).body).toMatchObject({ status: "ended", endReason: "agent" });
+    expect(await checkOf(a.user.id)).toEqual([{ outcome: "succeeded", ticketId: closed, check: { passed: false, code: "ticket_closed", detail: expect.stringContaining("closed") }, match: "email" }]);
+
+    // Operations revoke on a ticket whose requester is someone else now, with no override reason.
+    const b = await opened("support_full", 30, 16);
+    const other = await putTicket(h.deps, { requester: { email: "someone.else@elsewhere.test" } });
+    const revoked = await act(h, "operations", "impersonation.stop", { target: { type: "user", id: b.user.id }, ticketId: other, input: { sessionId: b.sid } });
+    expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
+    expect((await status(h, product, b.sid)).body).toMatchObject({ status: "ended", endReason: "admin_revoked" });
+    expect(await checkOf(b.user.id)).toEqual([{ outcome: "succeeded", ticketId: other, check: { passed: false, code: "ticket_mismatch", detail: expect.stringContaining("someone.else@elsewhere.test") }, match: "unverified" }]);
+
+    // The banner's End while Zendesk does not answer: credited to the agent, on the session's ticket.
+    const c = await opened("support_full", 30, 17);
+    const saved = { ZENDESK_API_URL: h.deps.config.ZENDESK_API_URL, zendeskApiUrl: h.deps.config.zendeskApiUrl };
+    const nobody = `http://127.0.0.1:${await closedPort()}/api/v2`;
+    Object.assign(h.deps.config, { ZENDESK_API_URL: nobody, zendeskApiUrl: nobody });
+    forgetCachedTickets(h.deps.database);
+    try {
+      const ended = await request(h.app).post(`/api/impersonation/sessions/${c.sid}/end`).set("Authorization", `Bearer ${product.credential}`);
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      expect(ended.body).toMatchObject({ status: "ended", endReason: "agent" });
+    } finally {
+      Object.assign(h.deps.config, saved);
+    }
+    expect(await checkOf(c.user.id)).toEqual([{ outcome: "succeeded", ticketId: "1003", check: { passed: false, code: "zendesk_unavailable", detail: expect.stringContaining("could not read ticket 1003") }, match: null }]);
+    expect((await auditOf(h.deps, "impersonation.stop", c.user.id)).at(-1)!.actor).toMatchObject({ staffId: "stf_demo_full" });
+
+    // A check that passes is recorded as such.
+    const d = await opened("support_full", 30, 18);
+    expect((await stop(h, "support_full", d.user.id, d.sid)).status).toBe(200);
+    expect(await checkOf(d.user.id)).toEqual([{ outcome: "succeeded", ticketId: expect.any(String), check: { passed: true }, match: "email" }]);
+    expect(await sealAndVerify(h.deps.database.db)).toMatchObject({ ok: true });
   });
 
   it("the sweep ends a due session once even with two runners; agent deactivation and customer blocking end sessions", async () => {
@@ -200,7 +286,7 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     await deliverDueMail(h.deps, { transport });
     const mine = smtp.received.filter((m) => m.to.includes(user.email));
     expect(mine.map((m) => m.subject).sort()).toEqual(["Our support team has finished viewing your account (ticket #1003)", "Our support team is viewing your account (ticket #1003)"]);
-    expect(mine.find((m) => m.subject.includes("finished"))!.text).toMatch(/0 actions recorded/);
+    expect(mine.find((m) => m.subject.includes("finished"))!.text).toMatch(/No changes were made in your account; 0 pages or items were viewed\./);
 
     const denied = await request(h.app).put("/api/impersonation/settings").set("Authorization", `Bearer ${await sessionOf(h, "operations")}`).send({ customerNotices: false, reason: "trying" });
     expect(denied.status).toBe(403);
@@ -213,6 +299,26 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     transport?.close();
   });
 
+  it("the end mail says what was changed apart from what was viewed: a view-only session does not sound like changes", async () => {
+    const endMail = async (userId: string) => (await h.deps.database.db.selectFrom("mail_outbox").select("body_text").where("user_id", "=", userId).where("kind", "=", "impersonation_ended").executeTakeFirstOrThrow()).body_text;
+    const viewed = await opened("support_full", 30, 20);
+    const views = [event(), event({ route: "GET /projects/:id" }), event({ method: "HEAD" }), event({ outcome: "failed", status: 404 }), event({ method: "POST", route: "POST /projects", outcome: "refused", status: 403, detail: "read-only session" })];
+    expect((await postEvents(h, product, viewed.sid, views)).body).toMatchObject({ accepted: 5 });
+    expect((await stop(h, "support_full", viewed.user.id, viewed.sid)).status).toBe(200);
+    const quiet = await endMail(viewed.user.id);
+    expect(quiet).toContain("No changes were made in your account; 4 pages or items were viewed.");
+    expect(quiet).toContain("1 other attempt was refused or did not succeed.");
+    expect(quiet).not.toMatch(/actions? recorded/);
+
+    const changed = await opened("operations", 30, 21);
+    const writes = [event(), event({ method: "POST", route: "POST /projects", status: 201 }), event({ method: "PATCH", route: "PATCH /projects/:id" }), event({ method: "DELETE", route: "DELETE /projects/:id", outcome: "failed", status: 500 })];
+    expect((await postEvents(h, product, changed.sid, writes)).body).toMatchObject({ accepted: 4 });
+    expect((await stop(h, "operations", changed.user.id, changed.sid)).status).toBe(200);
+    const busy = await endMail(changed.user.id);
+    expect(busy).toContain("2 changes were made in your account, and 1 page or item was viewed.");
+    expect(busy).toContain("1 other attempt was refused or did not succeed.");
+  });
+
   it("the kit's batches stay under Steward's body limit: 50 events naming long non-Latin objects all become audit entries", async () => {
     const server = createApp(h.deps).listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
@@ -220,7 +326,7 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
       const { sid, user } = await opened("support_full", 30, 11);
       const buffer = new EventBuffer(new StewardClient({ stewardUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: product.credential }), { flushIntervalMs: 60_000 });
       // Within the field limits, but Japanese: 3 bytes a character in UTF-8, so 50 such events pass 64 KiB.
-      for (let i = 0; i < 50; i++) buffer.add(sid, { id: `big-${i}`, method: "GET", route: `GET /projects/:id/${"文書".repeat(140)}`, object: `project:${"名前".repeat(145)}${i}`, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date().toISOString() });
+      for (let i = 0; i < 50; i++) buffer.add(sid, { id: `big-${i}`, method: "GET", route: `GET /projects/:id/${"文書".repeat(140)}`, object: `project:${"名前".repeat(145)}${i}`, outcome: "succeeded", status: 200, detail: null, occurredAt: h.deps.clock.now().toISOString() });
       await buffer.flush(sid);
       buffer.close();
       expect((await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid)).toHaveLength(50);

@@ -222,12 +222,16 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
       const { grant } = await fresh();
       const oldKid = decodeProtectedHeader(grant).kid;
       const keys = grantKeysFor(h.deps.config);
-      await keys.rotate(h.deps.clock.now());
+      const { kid: newKid, activeFrom } = await keys.rotate(h.deps.clock.now());
       const published = async () => (await request(h.app).get("/.well-known/jwks.json")).body.keys.map((k: { kid: string }) => k.kid) as string[];
-      expect(await published()).toContain(oldKid);
+      expect(await published()).toEqual(expect.arrayContaining([oldKid, newKid]));
+      // The new key is only published until products' cached JWKS have it: the old one signs meanwhile.
+      await endAllSessions(h);
+      expect(decodeProtectedHeader((await fresh()).grant).kid).toBe(oldKid);
+      h.deps.clock.set(new Date(activeFrom));
       await endAllSessions(h);
       const next = await fresh();
-      expect(decodeProtectedHeader(next.grant).kid).not.toBe(oldKid);
+      expect(decodeProtectedHeader(next.grant).kid).toBe(newKid);
       h.deps.clock.advance(120_000);
       expect(await published()).not.toContain(oldKid);
       await refused(grant, /grant_(unknown_key|expired)/);

@@ -65,14 +65,19 @@ export function status(h: Harness, product: TestProduct, sid: string, heartbeat 
   return request(h.app).get(`/api/impersonation/sessions/${sid}${heartbeat ? "?heartbeat=true" : ""}`).set("Authorization", `Bearer ${product.credential}`);
 }
 
+/** Events without their own time happened now on the harness's (manual) clock, as the product would report them. */
 export function postEvents(h: Harness, product: TestProduct, sid: string, events: Record<string, unknown>[]) {
-  return request(h.app).post(`/api/impersonation/sessions/${sid}/events`).set("Authorization", `Bearer ${product.credential}`).send({ events });
+  const occurredAt = h.deps.clock.now().toISOString();
+  return request(h.app)
+    .post(`/api/impersonation/sessions/${sid}/events`)
+    .set("Authorization", `Bearer ${product.credential}`)
+    .send({ events: events.map((e) => ({ occurredAt, ...e })) });
 }
 
 let eventSeq = 0;
 export function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   eventSeq++;
-  return { id: `ev-${eventSeq}`, method: "GET", route: "GET /projects", object: null, outcome: "succeeded", status: 200, occurredAt: new Date().toISOString(), ...overrides };
+  return { id: `ev-${eventSeq}`, method: "GET", route: "GET /projects", object: null, outcome: "succeeded", status: 200, ...overrides };
 }
 
 export async function endAllSessions(h: Harness): Promise<void> {

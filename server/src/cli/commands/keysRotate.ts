@@ -41,13 +41,13 @@ export const command: CliCommand = {
       }
       await appendAudit(
         database.db,
-        { actor: systemActor(`cli:${operator}`), action: "impersonation.keys_rotate", target: { type: "system", id: rotated.kid, accountId: null }, ticketId: null, reason: "keys rotated from the command line", before: { kids: rotated.retired }, after: { kid: rotated.kid }, outcome: "succeeded" },
+        { actor: systemActor(`cli:${operator}`), action: "impersonation.keys_rotate", target: { type: "system", id: rotated.kid, accountId: null }, ticketId: null, reason: "keys rotated from the command line", before: { kids: rotated.retired }, after: { kid: rotated.kid, activeFrom: rotated.activeFrom }, outcome: "succeeded" },
         systemClock,
       );
     } finally {
       await database.close();
     }
-    process.stdout.write(`new signing key ${rotated.kid}${rotated.retired.length ? `; ${rotated.retired.join(", ")} stays in the JWKS until its grants expired` : ""}\n`);
+    process.stdout.write(`new signing key ${rotated.kid}, published now, signing from ${rotated.activeFrom}${rotated.retired.length ? `; ${rotated.retired.join(", ")} signs until then and stays in the JWKS until its grants expired` : ""}\n`);
     return 0;
   },
 };

@@ -16,6 +16,8 @@ export const stopImpersonation = defineCommand({
   provider: "none",
   // Ending a session only takes access away and reads nothing an open billing operation concerns: it must not wait for one.
   runsWhileUnresolved: true,
+  // Nor on the ticket: a closed ticket (merged), a changed requester or Zendesk down must not keep a session running.
+  endsAccess: true,
   permit: async (actor, input, deps) => {
     if (actor.kind !== "staff") return;
     const session = await deps.database.db.selectFrom("impersonation_sessions").select("staff_id").where("id", "=", input.sessionId).executeTakeFirst();

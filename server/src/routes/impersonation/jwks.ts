@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { z } from "zod";
 import type { AppDeps } from "../../deps.js";
-import { grantKeysFor } from "../../impersonation/signingKeys.js";
+import { grantKeysFor, JWKS_MAX_AGE_SECONDS } from "../../impersonation/signingKeys.js";
 import { route } from "../../http/route.js";
 
 const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) });
@@ -10,8 +10,8 @@ const Jwks = z.object({ keys: z.array(z.record(z.string(), z.unknown())) });
 export function jwksRoutes(deps: AppDeps): Router {
   const router = Router();
   route(router, { method: "get", path: "/.well-known/jwks.json", summary: "Public keys of the impersonation grants (JWKS)", tags: ["impersonation"], authenticated: false, responses: { 200: Jwks } }, async ({ res }) => {
-    // Short cache: a rotated key must reach products well before the old one's grants expire.
-    res.setHeader("Cache-Control", "public, max-age=30");
+    // Short cache; a rotated-in key is published this long (and more) before it signs.
+    res.setHeader("Cache-Control", `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
     return grantKeysFor(deps.config).jwks(deps.clock.now());
   });
   return router;
