@@ -4,6 +4,7 @@ import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { AuditPage } from "../../../shared/schemas/audit.js";
+import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
 import { createApp } from "../../src/app.js";
 import { entryMac } from "../../src/audit/auditHash.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
@@ -19,6 +20,12 @@ const ACTIONS = ["user.suspend", "billing.credit_apply", "account.suspend", "use
 const START = Date.parse("2026-03-01T00:00:00.000Z");
 const MINUTE = 60_000;
 
+/** The ticket snapshot the write path records once Zendesk confirmed the ticket's requester is the target. */
+function checkedSnapshot(ticketId: string): TicketSnapshot {
+  const requester = { id: "1", email: "owner@example.test", externalId: null, organizationId: null, name: "Owner" };
+  return { id: ticketId, subject: "Help", status: "open", requester, assigneeId: null, match: "email", overrideReason: null, fetchedAt: "2026-03-01T00:00:00.000Z" };
+}
+
 /** Entry i of the dataset: each attribute cycles with its own period, so filters cut it differently. */
 function datasetEntry(i: number): AuditInput {
   const odd = i === 13 ? 'He said "refund, now"\nthen hung up' : i === 14 ? '=HYPERLINK("http://evil.test")' : `case ${i}`;
@@ -27,6 +34,7 @@ function datasetEntry(i: number): AuditInput {
     action: ACTIONS[i % 4] ?? "user.suspend",
     target: i % 2 === 0 ? { type: "user", id: `usr_t_${i % 6}`, accountId: `acc_t_${i % 5}` } : { type: "account", id: `acc_t_${i % 5}`, accountId: `acc_t_${i % 5}` },
     ticketId: String(2000 + (i % 7)),
+    ticketSnapshot: checkedSnapshot(String(2000 + (i % 7))),
     reason: odd,
     before: { n: i },
     after: { n: i + 1 },

@@ -43,7 +43,7 @@ export function auditRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/api/audit",
-      summary: "Search the audit log, newest first (keyset pages); support roles see their own actions and tickets they acted on",
+      summary: "Search the audit log, newest first (keyset pages); support roles see their own actions and tickets of their checked writes",
       tags: ["audit"],
       query: AuditSearchQuery,
       headers: [ticketHeader],
