@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
-import { storableInstant, type AuditFilters } from "../../../shared/schemas/audit.js";
+import { AuditFilters, storableInstant } from "../../../shared/schemas/audit.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
@@ -76,19 +77,33 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilter
   return where;
 }
 
-const CURSOR_PREFIX = "at:";
+/** "at2": bound to its query (at: cursors, from before binding, are refused as unknown). */
+const CURSOR_PREFIX = "at2:";
 
-export function encodeCursor(entry: { occurredAt: string; seq: number }): string {
-  return Buffer.from(`${CURSOR_PREFIX}${entry.occurredAt}|${entry.seq}`).toString("base64url");
+/**
+ * What a cursor is bound to: the route, the sort order and the filters it was issued for (not the page
+ * size). A position in one answer means nothing in another, so a cursor reused with other filters or
+ * another order is refused rather than answering "entries after this position" of a different list.
+ */
+export function cursorBinding(route: "audit" | "console", order: "asc" | "desc", filters: Record<string, unknown>, filterKeys: readonly string[]): string {
+  const given = [...filterKeys].sort().flatMap((key) => (filters[key] === undefined ? [] : [[key, filters[key]]]));
+  return createHash("sha256").update(JSON.stringify([route, order, given])).digest("base64url").slice(0, 16);
 }
 
-export function decodeCursor(cursor: string): { occurredAt: Date; seq: number } {
+export function encodeCursor(entry: { occurredAt: string; seq: number }, binding: string): string {
+  return Buffer.from(`${CURSOR_PREFIX}${entry.occurredAt}|${entry.seq}|${binding}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string, binding: string): { occurredAt: Date; seq: number } {
   const text = Buffer.from(cursor, "base64url").toString();
-  const [at, seqText] = text.slice(CURSOR_PREFIX.length).split("|");
+  const [at, seqText, bound, ...rest] = text.slice(CURSOR_PREFIX.length).split("|");
   const seq = Number(seqText);
   const occurredAt = new Date(at ?? "");
-  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1 || !storableInstant(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
+  if (!text.startsWith(CURSOR_PREFIX) || rest.length > 0 || !bound || !Number.isSafeInteger(seq) || seq < 1 || !storableInstant(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
     throw Problem.badRequest("The cursor is not one this API returned", [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }]);
+  }
+  if (bound !== binding) {
+    throw Problem.badRequest("The cursor was issued for other filters or another order", [{ field: "query.cursor", reason: "belongs to another query; repeat the filters and order it came with, or start again without a cursor" }]);
   }
   return { occurredAt, seq };
 }
@@ -122,11 +137,12 @@ export async function searchAudit(
   options: { cursor?: string; limit: number },
   visibility: AuditVisibility = { kind: "all" },
 ): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
-  const below = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const binding = cursorBinding("audit", "desc", filters, Object.keys(AuditFilters.shape));
+  const below = options.cursor === undefined ? undefined : decodeCursor(options.cursor, binding);
   const rows = await page(db, filters, { below }, options.limit + 1, visibility);
   const entries = await withSeals(db, rows.slice(0, options.limit));
   const last = entries.at(-1);
-  return { entries, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
+  return { entries, nextCursor: rows.length > options.limit && last ? encodeCursor(last, binding) : null };
 }
 
 /** The matching entries at or below `throughSeq`, newest first, one keyset batch at a time (for streaming export). */
