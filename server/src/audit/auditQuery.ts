@@ -47,6 +47,14 @@ export function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: Audi
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
 }
 
+/**
+ * The `pending` filter means still open: an intent (written before a provider call) whose outcome entry,
+ * same operation id, is not in the log yet. Once that entry exists the intent is history, not pending.
+ */
+export function stillOpen(eb: ExpressionBuilder<DB, "audit_log">): Expression<SqlBool> {
+  return eb.not(eb.exists(eb.selectFrom("audit_log as settled").select("settled.seq").whereRef("settled.operation_id", "=", "audit_log.operation_id").where("settled.outcome", "<>", "pending")));
+}
+
 interface Keyset {
   below?: { occurredAt: Date; seq: number };
   throughSeq?: number;
@@ -66,6 +74,7 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilter
   if (filters.targetUserId) where.push(eb("target_id", "=", filters.targetUserId), eb("target_type", "=", "user"));
   if (filters.ticketId) where.push(eb("ticket_id", "=", filters.ticketId));
   if (filters.outcome) where.push(eb("outcome", "=", filters.outcome));
+  if (filters.outcome === "pending") where.push(stillOpen(eb));
   if (filters.from) where.push(eb("occurred_at", ">=", new Date(filters.from)));
   if (filters.to) where.push(eb("occurred_at", "<", new Date(filters.to)));
   if (keyset.below) {

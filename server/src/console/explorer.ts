@@ -4,7 +4,7 @@ import type { AuditEntry } from "../../../shared/audit.js";
 import { actionGroupOf, flagIds, type FlagId } from "../../../shared/flags.js";
 import { ConsoleFilters, type ActivitySeries, type ConsoleEntryView, type ConsoleOverview, type ConsolePage, type FlaggedEntry } from "../../../shared/schemas/console.js";
 import { contentOf, entryMac, verifiedMac } from "../audit/auditHash.js";
-import { cursorBinding, decodeCursor, encodeCursor, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
+import { cursorBinding, decodeCursor, encodeCursor, stillOpen, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
 import type { AuditKeys } from "../audit/sealKey.js";
 import type { DB } from "../db/schema.js";
 import { diffEntry } from "./diff.js";
@@ -33,6 +33,7 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, s
   if (f.action) where.push(eb("action", "=", f.action));
   if (f.group) where.push(eb("action", "in", actionNames.filter((a) => actionGroupOf(a) === f.group)));
   if (f.outcome) where.push(eb("outcome", "=", f.outcome));
+  if (f.outcome === "pending") where.push(stillOpen(eb));
   if (f.ticketId) where.push(eb("ticket_id", "=", f.ticketId));
   if (f.targetAccountId) where.push(eb("target_account_id", "=", f.targetAccountId));
   if (f.targetUserId) where.push(eb("target_id", "=", f.targetUserId), eb("target_type", "=", "user"));

@@ -9,6 +9,7 @@ import { createApp } from "../../src/app.js";
 import { entryMac } from "../../src/audit/auditHash.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
 import { cursorBinding } from "../../src/audit/auditQuery.js";
+import { recordIntent, recordOutcome } from "../../src/audit/operations.js";
 import type { AppDeps } from "../../src/deps.js";
 import type { ManualClock } from "../../src/clock.js";
 import { TEST_AUDIT_KEYS } from "../support/auditKeys.js";
@@ -149,6 +150,21 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     // The newest first page shows the entries written meanwhile.
     const fresh = await search({ action: "account.suspend", limit: "1" });
     expect(fresh.entries[0]?.seq).toBeGreaterThan(60);
+  });
+
+  it("lists as pending only intents whose outcome is not recorded yet, in the audit search and the console", async () => {
+    const intent = (id: string) => recordIntent(deps.database.db, { actor: demoActor("operations"), action: "user.block", target: { type: "user", id, accountId: "acc_pending" }, ticketId: "2100", reason: "pending filter" }, deps.clock);
+    const settled = await intent("usr_p_1");
+    await recordOutcome(deps.database.db, settled, { outcome: "succeeded" }, deps.clock);
+    const open = await intent("usr_p_2");
+    const seqs = (body: unknown) => AuditPage.parse(body).entries.map((e) => e.seq);
+    for (const path of ["/api/audit", "/api/console/entries"]) {
+      const pending = await request(app).get(path).query({ targetAccountId: "acc_pending", outcome: "pending" }).set("Authorization", admin).expect(200);
+      expect(seqs(pending.body), path).toEqual([open.entry.seq]);
+      // The settled intent is still in the log, under no filter.
+      const all = await request(app).get(path).query({ targetAccountId: "acc_pending" }).set("Authorization", admin).expect(200);
+      expect(seqs(all.body), path).toContain(settled.entry.seq);
+    }
   });
 
   it("refuses a cursor reused with other filters, and records nothing", async () => {
