@@ -21,7 +21,7 @@ const filterFields = z.strictObject({
     targetAccountId: z.string().trim().min(1).max(200).optional(),
     targetUserId: z.string().trim().min(1).max(200).optional(),
     ticketId: TicketId.optional(),
-    outcome: AuditOutcome.optional(),
+    outcome: AuditOutcome.optional().describe("pending: intents whose outcome entry is not in the log yet"),
     from: FilterInstant.optional().describe("Inclusive lower bound on occurredAt"),
     to: FilterInstant.optional().describe("Exclusive upper bound on occurredAt"),
 });

@@ -12,7 +12,7 @@ const consoleFilterFields = z.strictObject({
   actor: z.string().trim().min(1).max(320).optional().describe("Staff id, or staff email (contains @)"),
   action: ActionNameSchema.optional(),
   group: z.enum(actionGroups).optional().describe("Action group: the action name's prefix (user, billing…)"),
-  outcome: AuditOutcome.optional(),
+  outcome: AuditOutcome.optional().describe("pending: intents whose outcome entry is not in the log yet"),
   ticketId: TicketId.optional(),
   targetAccountId: z.string().trim().min(1).max(200).optional(),
   targetUserId: z.string().trim().min(1).max(200).optional(),

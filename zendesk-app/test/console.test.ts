@@ -148,6 +148,20 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("shows why an export was refused (the problem's detail and field), not only its status", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"] tbody tr');
+    // A range the server refuses: from after to.
+    await frame.fill('input[name="from"]', "2026-02-01T00:00");
+    await frame.fill('input[name="to"]', "2026-01-01T00:00");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.click('[data-testid="export"] button:first-child');
+    const alert = await frame.waitForSelector('[data-testid="export"] [role="alert"]');
+    expect(await alert.textContent()).toMatch(/invalid query fields.*query\.from: must not be after to/);
+    await page.close();
+  });
+
   it("keeps the table busy until the page for the filters now asked is in, and drops a page that comes back for filters since changed", async () => {
     const { page, frame } = await openConsole("9004", "UTC");
     await frame.click('[data-tab="explorer"]');

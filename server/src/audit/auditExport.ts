@@ -1,5 +1,7 @@
+import type { Response } from "express";
 import type { AuditEntry } from "../../../shared/audit.js";
 import type { AuditExportFormat } from "../../../shared/schemas/audit.js";
+import { writable } from "../http/writable.js";
 
 /** CSV columns, one per stored field; before/after are their JSON text. */
 const columns: [string, (e: AuditEntry) => string | number | null][] = [
@@ -59,4 +61,42 @@ export function exportLine(format: AuditExportFormat, entry: AuditEntry): string
 
 export function exportFilename(format: AuditExportFormat, at: Date): string {
   return `steward-audit-${at.toISOString().replace(/[:.]/g, "-")}.${format}`;
+}
+
+/** How a streamed export ended; `rows` = entries handed to the connection by then. */
+export type ExportEnd = { complete: true; rows: number } | { complete: false; rows: number; cause: "client_closed" | "failed"; error?: unknown };
+
+/**
+ * Streams the batches as the file, one batch in memory at a time. It is complete only once every entry
+ * was written and the response finished; a client leaving first or a failure mid-stream (the stream is
+ * then cut, so the client sees an incomplete download, not a short file that ends normally) is not.
+ */
+export async function streamExport(res: Response, format: AuditExportFormat, batches: AsyncIterable<AuditEntry[]>): Promise<ExportEnd> {
+  let closed = false;
+  res.once("close", () => (closed = true));
+  let rows = 0;
+  try {
+    if (!res.write(exportPreamble(format))) await writable(res);
+    for await (const batch of batches) {
+      if (closed) break;
+      const text = batch.map((entry) => exportLine(format, entry)).join("");
+      rows += batch.length;
+      if (!res.write(text)) await writable(res);
+    }
+    if (closed) return { complete: false, rows, cause: "client_closed" };
+    res.end();
+    // 'finish': all of it went out; 'close' without it: the client left before the end.
+    if (!res.writableFinished) await new Promise((done) => (res.once("finish", done), res.once("close", done)));
+    return res.writableFinished ? { complete: true, rows } : { complete: false, rows, cause: "client_closed" };
+  } catch (error) {
+    res.destroy(error as Error);
+    return { complete: false, rows, cause: "failed", error };
+  }
+}
+
+/** The follow-up entry's error text for an export that did not complete (fixed wording: no provider or database text). */
+export function incompleteExportError(end: Extract<ExportEnd, { complete: false }>): string {
+  return end.cause === "failed"
+    ? `export_incomplete: the export failed after ${end.rows} entries were sent; the file is incomplete`
+    : `export_incomplete: the client went away after ${end.rows} entries were sent; the file is incomplete`;
 }

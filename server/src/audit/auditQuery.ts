@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import { sql, type Expression, type ExpressionBuilder, type Kysely, type SqlBool } from "kysely";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
-import { storableInstant, type AuditFilters } from "../../../shared/schemas/audit.js";
+import { AuditFilters, storableInstant } from "../../../shared/schemas/audit.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
@@ -16,9 +17,18 @@ import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
  */
 /**
  * Which entries a reader may see: operations and admin see all; support agents (read-only and full)
- * see entries of their own actions and of tickets they acted on (any entry of theirs but a read of the log).
+ * see entries of their own actions and of tickets they acted on. "Acted on" counts only a ticket Steward
+ * itself read from Zendesk for one of their writes (the entry's ticket snapshot, see ACTED_ON_MATCHES):
+ * a lookup's, a refusal's or a log read's ticket is whatever the client sent (X-Ticket-Id), unchecked,
+ * so counting it would open any ticket's history to one lookup naming it.
  */
 export type AuditVisibility = { kind: "all" } | { kind: "own"; staffId: string };
+
+/**
+ * Snapshot matches that come from a Zendesk read of the ticket (`unverified`, verification off, does not).
+ * Migration 040 spells this list out in its index predicate: change both together (security/auditVisibility.test.ts).
+ */
+export const ACTED_ON_MATCHES = ["email", "external_id", "organization", "domain", "override"] as const;
 
 export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRole }): AuditVisibility {
   return roleAtLeast(actor.panelRole, "operations") ? { kind: "all" } : { kind: "own", staffId: actor.staffId };
@@ -26,14 +36,23 @@ export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRol
 
 export function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
   if (visibility.kind === "all") return [];
-  // Reads of the log itself (target audit) record the ticket the reader named (X-Ticket-Id): counted, that header alone would open any ticket.
+  // The reader's checked tickets, read from the small partial index of migration 040 (writes with a checked snapshot).
   const myTickets = eb
     .selectFrom("audit_log as mine")
     .select("mine.ticket_id")
     .where("mine.actor_staff_id", "=", visibility.staffId)
     .where("mine.ticket_id", "is not", null)
-    .where("mine.target_type", "<>", "audit");
+    // Literals, not parameters: the planner matches them against the index predicate.
+    .where(sql<SqlBool>`(mine.ticket_snapshot ->> 'match') in (${sql.join(ACTED_ON_MATCHES.map((m) => sql.lit(m)))})`);
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
+}
+
+/**
+ * The `pending` filter means still open: an intent (written before a provider call) whose outcome entry,
+ * same operation id, is not in the log yet. Once that entry exists the intent is history, not pending.
+ */
+export function stillOpen(eb: ExpressionBuilder<DB, "audit_log">): Expression<SqlBool> {
+  return eb.not(eb.exists(eb.selectFrom("audit_log as settled").select("settled.seq").whereRef("settled.operation_id", "=", "audit_log.operation_id").where("settled.outcome", "<>", "pending")));
 }
 
 interface Keyset {
@@ -55,6 +74,7 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilter
   if (filters.targetUserId) where.push(eb("target_id", "=", filters.targetUserId), eb("target_type", "=", "user"));
   if (filters.ticketId) where.push(eb("ticket_id", "=", filters.ticketId));
   if (filters.outcome) where.push(eb("outcome", "=", filters.outcome));
+  if (filters.outcome === "pending") where.push(stillOpen(eb));
   if (filters.from) where.push(eb("occurred_at", ">=", new Date(filters.from)));
   if (filters.to) where.push(eb("occurred_at", "<", new Date(filters.to)));
   if (keyset.below) {
@@ -66,19 +86,33 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilter
   return where;
 }
 
-const CURSOR_PREFIX = "at:";
+/** "at2": bound to its query (at: cursors, from before binding, are refused as unknown). */
+const CURSOR_PREFIX = "at2:";
 
-export function encodeCursor(entry: { occurredAt: string; seq: number }): string {
-  return Buffer.from(`${CURSOR_PREFIX}${entry.occurredAt}|${entry.seq}`).toString("base64url");
+/**
+ * What a cursor is bound to: the route, the sort order and the filters it was issued for (not the page
+ * size). A position in one answer means nothing in another, so a cursor reused with other filters or
+ * another order is refused rather than answering "entries after this position" of a different list.
+ */
+export function cursorBinding(route: "audit" | "console", order: "asc" | "desc", filters: Record<string, unknown>, filterKeys: readonly string[]): string {
+  const given = [...filterKeys].sort().flatMap((key) => (filters[key] === undefined ? [] : [[key, filters[key]]]));
+  return createHash("sha256").update(JSON.stringify([route, order, given])).digest("base64url").slice(0, 16);
 }
 
-export function decodeCursor(cursor: string): { occurredAt: Date; seq: number } {
+export function encodeCursor(entry: { occurredAt: string; seq: number }, binding: string): string {
+  return Buffer.from(`${CURSOR_PREFIX}${entry.occurredAt}|${entry.seq}|${binding}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string, binding: string): { occurredAt: Date; seq: number } {
   const text = Buffer.from(cursor, "base64url").toString();
-  const [at, seqText] = text.slice(CURSOR_PREFIX.length).split("|");
+  const [at, seqText, bound, ...rest] = text.slice(CURSOR_PREFIX.length).split("|");
   const seq = Number(seqText);
   const occurredAt = new Date(at ?? "");
-  if (!text.startsWith(CURSOR_PREFIX) || !Number.isSafeInteger(seq) || seq < 1 || !storableInstant(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
+  if (!text.startsWith(CURSOR_PREFIX) || rest.length > 0 || !bound || !Number.isSafeInteger(seq) || seq < 1 || !storableInstant(occurredAt.getTime()) || occurredAt.toISOString() !== at) {
     throw Problem.badRequest("The cursor is not one this API returned", [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }]);
+  }
+  if (bound !== binding) {
+    throw Problem.badRequest("The cursor was issued for other filters or another order", [{ field: "query.cursor", reason: "belongs to another query; repeat the filters and order it came with, or start again without a cursor" }]);
   }
   return { occurredAt, seq };
 }
@@ -112,11 +146,12 @@ export async function searchAudit(
   options: { cursor?: string; limit: number },
   visibility: AuditVisibility = { kind: "all" },
 ): Promise<{ entries: AuditEntry[]; nextCursor: string | null }> {
-  const below = options.cursor === undefined ? undefined : decodeCursor(options.cursor);
+  const binding = cursorBinding("audit", "desc", filters, Object.keys(AuditFilters.shape));
+  const below = options.cursor === undefined ? undefined : decodeCursor(options.cursor, binding);
   const rows = await page(db, filters, { below }, options.limit + 1, visibility);
   const entries = await withSeals(db, rows.slice(0, options.limit));
   const last = entries.at(-1);
-  return { entries, nextCursor: rows.length > options.limit && last ? encodeCursor(last) : null };
+  return { entries, nextCursor: rows.length > options.limit && last ? encodeCursor(last, binding) : null };
 }
 
 /** The matching entries at or below `throughSeq`, newest first, one keyset batch at a time (for streaming export). */

@@ -2,9 +2,9 @@ import { sql, type Expression, type ExpressionBuilder, type Kysely, type SelectQ
 import { actionNames } from "../../../shared/actions.js";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { actionGroupOf, flagIds, type FlagId } from "../../../shared/flags.js";
-import type { ActivitySeries, ConsoleEntryView, ConsoleFilters, ConsoleOverview, ConsolePage, FlaggedEntry } from "../../../shared/schemas/console.js";
+import { ConsoleFilters, type ActivitySeries, type ConsoleEntryView, type ConsoleOverview, type ConsolePage, type FlaggedEntry } from "../../../shared/schemas/console.js";
 import { contentOf, entryMac, verifiedMac } from "../audit/auditHash.js";
-import { decodeCursor, encodeCursor, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
+import { cursorBinding, decodeCursor, encodeCursor, stillOpen, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
 import type { AuditKeys } from "../audit/sealKey.js";
 import type { DB } from "../db/schema.js";
 import { diffEntry } from "./diff.js";
@@ -33,6 +33,7 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, s
   if (f.action) where.push(eb("action", "=", f.action));
   if (f.group) where.push(eb("action", "in", actionNames.filter((a) => actionGroupOf(a) === f.group)));
   if (f.outcome) where.push(eb("outcome", "=", f.outcome));
+  if (f.outcome === "pending") where.push(stillOpen(eb));
   if (f.ticketId) where.push(eb("ticket_id", "=", f.ticketId));
   if (f.targetAccountId) where.push(eb("target_account_id", "=", f.targetAccountId));
   if (f.targetUserId) where.push(eb("target_id", "=", f.targetUserId), eb("target_type", "=", "user"));
@@ -106,11 +107,12 @@ async function flagged(db: Kysely<DB>, entries: AuditEntry[], hours: WorkingHour
 }
 
 export async function explorerPage(db: Kysely<DB>, f: ConsoleFilters, options: { order: "asc" | "desc"; cursor?: string; limit: number }, scope: ExplorerScope): Promise<ConsolePage> {
-  const keyset: Keyset = options.cursor === undefined ? null : { after: decodeCursor(options.cursor), order: options.order };
+  const binding = cursorBinding("console", options.order, f, Object.keys(ConsoleFilters.shape));
+  const keyset: Keyset = options.cursor === undefined ? null : { after: decodeCursor(options.cursor, binding), order: options.order };
   const found = await rows(db, f, scope, options.order, keyset, options.limit + 1);
   const entries = await flagged(db, await withSeals(db, found.slice(0, options.limit)), scope.hours);
   const last = entries.at(-1);
-  return { entries, nextCursor: found.length > options.limit && last ? encodeCursor(last) : null };
+  return { entries, nextCursor: found.length > options.limit && last ? encodeCursor(last, binding) : null };
 }
 
 /** Matching entries at or below `throughSeq`, newest first, a keyset batch at a time (streamed export). */

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { canonicalJson, entryMac, jsonValue, sealedEntryHash, verifiedMac, type EntryContent } from "../../src/audit/auditHash.js";
-import { decodeCursor, encodeCursor } from "../../src/audit/auditQuery.js";
+import { cursorBinding, decodeCursor, encodeCursor } from "../../src/audit/auditQuery.js";
 import { AuditCheckpoint, checkpointFileName, checkpointSignatureValid, exportCheckpoint, signCheckpoint } from "../../src/audit/checkpoints.js";
 import { AuditKeyError, auditKeys, auditKeysFromSecret, auditKeysOf, demoAuditKeyPath, demoAuditSecret, loadAuditKeys } from "../../src/audit/sealKey.js";
 import { ConfigError, type Config } from "../../src/config.js";
@@ -192,16 +192,38 @@ describe("the audit key from the configuration", () => {
 
 describe("the audit search cursor", () => {
   const cursorOf = (text: string) => Buffer.from(text).toString("base64url");
+  const unknown = { status: 400, code: "invalid_request", detail: "The cursor is not one this API returned", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } };
 
-  it("is the entry's time and seq behind a prefix, base64url, and reads back exactly", () => {
-    expect(encodeCursor({ occurredAt: "2026-11-24T12:00:00.123Z", seq: 7 })).toBe(cursorOf("at:2026-11-24T12:00:00.123Z|7"));
-    expect(decodeCursor(cursorOf("at:2026-11-24T12:00:00.123Z|7"))).toEqual({ occurredAt: new Date("2026-11-24T12:00:00.123Z"), seq: 7 });
-    expect(decodeCursor(cursorOf("at:2026-11-24T12:00:00.000Z|1")).seq).toBe(1);
+  it("is the entry's time and seq and its query's binding behind a prefix, base64url, and reads back exactly", () => {
+    expect(encodeCursor({ occurredAt: "2026-11-24T12:00:00.123Z", seq: 7 }, "b1")).toBe(cursorOf("at2:2026-11-24T12:00:00.123Z|7|b1"));
+    expect(decodeCursor(cursorOf("at2:2026-11-24T12:00:00.123Z|7|b1"), "b1")).toEqual({ occurredAt: new Date("2026-11-24T12:00:00.123Z"), seq: 7 });
+    expect(decodeCursor(cursorOf("at2:2026-11-24T12:00:00.000Z|1|b1"), "b1").seq).toBe(1);
   });
 
-  it("refuses anything else as a bad request naming query.cursor", () => {
-    for (const text of ["xx:2026-11-24T12:00:00.123Z|7", "2026-11-24T12:00:00.123Z|7", "at:2026-11-24T12:00:00.123Z|0", "at:2026-11-24T12:00:00.123Z|-1", "at:2026-11-24T12:00:00.123Z|1.5", "at:2026-11-24T12:00:00.123Z|9007199254740993", "at:2026-11-24T12:00:00.123Z|", "at:yesterday|7", "at:2026-11-24T12:00:00Z|7", "at:|7"]) {
-      expect(() => decodeCursor(cursorOf(text)), text).toThrow(expect.objectContaining({ status: 400, code: "invalid_request", detail: "The cursor is not one this API returned", extra: { errors: [{ field: "query.cursor", reason: "unknown cursor; pass nextCursor from the previous page" }] } }));
+  it("refuses anything else, old unbound cursors included, as a bad request naming query.cursor", () => {
+    for (const text of ["at:2026-11-24T12:00:00.123Z|7", "xx:2026-11-24T12:00:00.123Z|7|b1", "2026-11-24T12:00:00.123Z|7|b1", "at2:2026-11-24T12:00:00.123Z|0|b1", "at2:2026-11-24T12:00:00.123Z|-1|b1", "at2:2026-11-24T12:00:00.123Z|1.5|b1", "at2:2026-11-24T12:00:00.123Z|9007199254740993|b1", "at2:2026-11-24T12:00:00.123Z||b1", "at2:yesterday|7|b1", "at2:2026-11-24T12:00:00Z|7|b1", "at2:|7|b1", "at2:2026-11-24T12:00:00.123Z|7", "at2:2026-11-24T12:00:00.123Z|7|", "at2:2026-11-24T12:00:00.123Z|7|b1|b1"]) {
+      expect(() => decodeCursor(cursorOf(text), "b1"), text).toThrow(expect.objectContaining(unknown));
+    }
+  });
+
+  it("refuses a cursor issued for another query, naming query.cursor", () => {
+    expect(() => decodeCursor(cursorOf("at2:2026-11-24T12:00:00.123Z|7|b1"), "b2")).toThrow(
+      expect.objectContaining({ status: 400, code: "invalid_request", extra: { errors: [{ field: "query.cursor", reason: expect.stringContaining("another query") }] } }),
+    );
+  });
+
+  it("binds the route, the order and the given filters, in any key order, and nothing else", () => {
+    const keys = ["actor", "action", "ticketId"];
+    const base = cursorBinding("audit", "desc", { action: "user.suspend", ticketId: "7" }, keys);
+    expect(cursorBinding("audit", "desc", { ticketId: "7", action: "user.suspend", actor: undefined, limit: 4, cursor: "c" }, keys)).toBe(base);
+    for (const other of [
+      cursorBinding("audit", "desc", { action: "user.suspend" }, keys),
+      cursorBinding("audit", "desc", { action: "user.suspend", ticketId: "8" }, keys),
+      cursorBinding("audit", "desc", { action: "user.suspend", ticketId: "7", actor: "stf_1" }, keys),
+      cursorBinding("audit", "asc", { action: "user.suspend", ticketId: "7" }, keys),
+      cursorBinding("console", "desc", { action: "user.suspend", ticketId: "7" }, keys),
+    ]) {
+      expect(other).not.toBe(base);
     }
   });
 });

@@ -3,10 +3,13 @@ import { sql } from "kysely";
 import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
-import { AuditPage } from "../../../shared/schemas/audit.js";
+import { AuditFilters, AuditPage } from "../../../shared/schemas/audit.js";
+import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
 import { createApp } from "../../src/app.js";
 import { entryMac } from "../../src/audit/auditHash.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
+import { cursorBinding } from "../../src/audit/auditQuery.js";
+import { recordIntent, recordOutcome } from "../../src/audit/operations.js";
 import type { AppDeps } from "../../src/deps.js";
 import type { ManualClock } from "../../src/clock.js";
 import { TEST_AUDIT_KEYS } from "../support/auditKeys.js";
@@ -19,6 +22,12 @@ const ACTIONS = ["user.suspend", "billing.credit_apply", "account.suspend", "use
 const START = Date.parse("2026-03-01T00:00:00.000Z");
 const MINUTE = 60_000;
 
+/** The ticket snapshot the write path records once Zendesk confirmed the ticket's requester is the target. */
+function checkedSnapshot(ticketId: string): TicketSnapshot {
+  const requester = { id: "1", email: "owner@example.test", externalId: null, organizationId: null, name: "Owner" };
+  return { id: ticketId, subject: "Help", status: "open", requester, assigneeId: null, match: "email", overrideReason: null, fetchedAt: "2026-03-01T00:00:00.000Z" };
+}
+
 /** Entry i of the dataset: each attribute cycles with its own period, so filters cut it differently. */
 function datasetEntry(i: number): AuditInput {
   const odd = i === 13 ? 'He said "refund, now"\nthen hung up' : i === 14 ? '=HYPERLINK("http://evil.test")' : `case ${i}`;
@@ -27,6 +36,7 @@ function datasetEntry(i: number): AuditInput {
     action: ACTIONS[i % 4] ?? "user.suspend",
     target: i % 2 === 0 ? { type: "user", id: `usr_t_${i % 6}`, accountId: `acc_t_${i % 5}` } : { type: "account", id: `acc_t_${i % 5}`, accountId: `acc_t_${i % 5}` },
     ticketId: String(2000 + (i % 7)),
+    ticketSnapshot: checkedSnapshot(String(2000 + (i % 7))),
     reason: odd,
     before: { n: i },
     after: { n: i + 1 },
@@ -142,7 +152,42 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(fresh.entries[0]?.seq).toBeGreaterThan(60);
   });
 
+  it("lists as pending only intents whose outcome is not recorded yet, in the audit search and the console", async () => {
+    const intent = (id: string) => recordIntent(deps.database.db, { actor: demoActor("operations"), action: "user.block", target: { type: "user", id, accountId: "acc_pending" }, ticketId: "2100", reason: "pending filter" }, deps.clock);
+    const settled = await intent("usr_p_1");
+    await recordOutcome(deps.database.db, settled, { outcome: "succeeded" }, deps.clock);
+    const open = await intent("usr_p_2");
+    const seqs = (body: unknown) => AuditPage.parse(body).entries.map((e) => e.seq);
+    for (const path of ["/api/audit", "/api/console/entries"]) {
+      const pending = await request(app).get(path).query({ targetAccountId: "acc_pending", outcome: "pending" }).set("Authorization", admin).expect(200);
+      expect(seqs(pending.body), path).toEqual([open.entry.seq]);
+      // The settled intent is still in the log, under no filter.
+      const all = await request(app).get(path).query({ targetAccountId: "acc_pending" }).set("Authorization", admin).expect(200);
+      expect(seqs(all.body), path).toContain(settled.entry.seq);
+    }
+  });
+
+  it("refuses a cursor reused with other filters, and records nothing", async () => {
+    const first = await search({ action: "account.suspend", limit: "4" });
+    const cursor = first.nextCursor ?? "";
+    expect(cursor).not.toBe("");
+    const count = async () => Number((await deps.database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n);
+    const before = await count();
+    for (const query of [{ action: "user.suspend" }, {}, { action: "account.suspend", ticketId: "2001" }, { action: "account.suspend", to: "2030-01-01T00:00:00.000Z" }]) {
+      const res = await request(app).get("/api/audit").query({ ...query, cursor }).set("Authorization", admin).expect(400);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.body.errors, JSON.stringify(query)).toEqual([{ field: "query.cursor", reason: expect.stringContaining("another query") }]);
+    }
+    // Nor does the console take the audit search's cursor.
+    expect((await request(app).get("/api/console/entries").query({ cursor }).set("Authorization", admin).expect(400)).body.errors[0].field).toBe("query.cursor");
+    expect(await count()).toBe(before);
+    // The same filters with another page size go on below the first page.
+    const next = await search({ action: "account.suspend", limit: "2", cursor });
+    expect(next.entries[0]?.seq).toBeLessThan(first.entries.at(-1)?.seq ?? 0);
+  });
+
   it("rejects bad queries naming the field", async () => {
+    const unfiltered = cursorBinding("audit", "desc", {}, Object.keys(AuditFilters.shape));
     const bad: [Record<string, string>, string][] = [
       [{ limit: "201" }, "query.limit"],
       [{ limit: "0" }, "query.limit"],
@@ -155,10 +200,10 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
       // Valid ISO text whose instant lies outside years 0001–9999 UTC (PGlite refused it: a 500).
       [{ from: "0000-01-01T00:00:00+01:00" }, "query.from"],
       [{ to: "9999-12-31T23:59:59-12:00" }, "query.to"],
-      // Cursors well-formed but for an instant no database stores (refused by the database: a 500).
-      [{ cursor: Buffer.from("at:-271821-04-20T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
-      [{ cursor: Buffer.from("at:+275760-09-13T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
-      [{ cursor: Buffer.from("at:-000100-01-01T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
+      // Cursors well-formed, bound to this query, but for an instant no database stores (refused by the database: a 500).
+      [{ cursor: Buffer.from(`at2:-271821-04-20T00:00:00.000Z|1|${unfiltered}`).toString("base64url") }, "query.cursor"],
+      [{ cursor: Buffer.from(`at2:+275760-09-13T00:00:00.000Z|1|${unfiltered}`).toString("base64url") }, "query.cursor"],
+      [{ cursor: Buffer.from(`at2:-000100-01-01T00:00:00.000Z|1|${unfiltered}`).toString("base64url") }, "query.cursor"],
     ];
     for (const [query, field] of bad) {
       const res = await request(app).get("/api/audit").query(query).set("Authorization", admin).expect(400);

@@ -3,10 +3,11 @@ import request from "supertest";
 import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FlagId } from "../../../shared/flags.js";
-import { ConsoleEntryView, ConsoleOverview, ConsolePage, type FlaggedEntry } from "../../../shared/schemas/console.js";
+import { ConsoleEntryView, ConsoleFilters, ConsoleOverview, ConsolePage, type FlaggedEntry } from "../../../shared/schemas/console.js";
 import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
 import { createApp } from "../../src/app.js";
 import { appendAudit, type AuditInput } from "../../src/audit/auditLog.js";
+import { cursorBinding } from "../../src/audit/auditQuery.js";
 import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
 import type { ManualClock } from "../../src/clock.js";
@@ -24,12 +25,20 @@ const OUTCOMES = ["succeeded", "failed", "denied", "unknown", "pending"] as cons
 const START = Date.parse("2026-03-02T09:00:00.000Z"); // a Monday, inside the default working hours
 const MINUTE = 60_000;
 
+/** The ticket snapshot the write path records once Zendesk confirmed the ticket's requester is the target. */
+function checkedSnapshot(ticketId: string): TicketSnapshot {
+  const requester = { id: "1", email: "owner@example.test", externalId: null, organizationId: null, name: "Owner" };
+  return { id: ticketId, subject: "Help", status: "open", requester, assigneeId: null, match: "email", overrideReason: null, fetchedAt: "2026-03-01T00:00:00.000Z" };
+}
+
 function datasetEntry(i: number): AuditInput {
   return {
     actor: demoActor(ACTORS[i % 3] ?? "support_full"),
     action: ACTIONS[i % 5] ?? "user.suspend",
     target: i % 2 === 0 ? { type: "user", id: `usr_c_${i % 6}`, accountId: `acc_c_${i % 4}` } : { type: "account", id: `acc_c_${i % 4}`, accountId: `acc_c_${i % 4}` },
     ticketId: String(3000 + (i % 7)),
+    // Writes carry the snapshot of their checked ticket; lookups only the ticket id the client sent.
+    ...(ACTIONS[i % 5] === "context.view" ? {} : { ticketSnapshot: checkedSnapshot(String(3000 + (i % 7))) }),
     reason: `case ${i}`,
     before: { status: "active", n: i, nested: { keep: 1, gone: true } },
     after: { status: "suspended", n: i, nested: { keep: 1, added: "x" } },
@@ -99,6 +108,8 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
   });
 
   it("answers bad filters with a 400 naming the field", async () => {
+    // Cursors bound to their query, so only their instant is wrong.
+    const bound = (order: "asc" | "desc", f: Record<string, string>) => cursorBinding("console", order, f, Object.keys(ConsoleFilters.shape));
     for (const [query, field] of [
       [{ group: "nope" }, "query.group"],
       [{ flag: "nope" }, "query.flag"],
@@ -108,9 +119,9 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
       // Instants outside years 0001–9999 UTC, as a date or in a cursor, newest or oldest first, through a flag's index too (were 500s).
       [{ from: "0000-01-01T00:00:00+01:00" }, "query.from"],
       [{ to: "9999-12-31T23:59:59-12:00" }, "query.to"],
-      [{ cursor: Buffer.from("at:-271821-04-20T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
-      [{ order: "asc", cursor: Buffer.from("at:+275760-09-13T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
-      [{ flag: "ticket_mismatch", order: "asc", cursor: Buffer.from("at:-000100-01-01T00:00:00.000Z|1").toString("base64url") }, "query.cursor"],
+      [{ cursor: Buffer.from(`at2:-271821-04-20T00:00:00.000Z|1|${bound("desc", {})}`).toString("base64url") }, "query.cursor"],
+      [{ order: "asc", cursor: Buffer.from(`at2:+275760-09-13T00:00:00.000Z|1|${bound("asc", {})}`).toString("base64url") }, "query.cursor"],
+      [{ flag: "ticket_mismatch", order: "asc", cursor: Buffer.from(`at2:-000100-01-01T00:00:00.000Z|1|${bound("asc", { flag: "ticket_mismatch" })}`).toString("base64url") }, "query.cursor"],
     ] as const) {
       const res = await request(app).get("/api/console/entries").query(query).set("Authorization", admin).expect(400);
       expect(res.headers["content-type"]).toContain("application/problem+json");
@@ -154,9 +165,29 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     expect(await writer).toBeGreaterThan(0);
   });
 
+  it("refuses a cursor reused with other filters or the other order, and records nothing", async () => {
+    const first = await list({ group: "user", order: "desc", limit: "3" });
+    const cursor = first.nextCursor ?? "";
+    expect(cursor).not.toBe("");
+    const count = async () => Number((await deps.database.db.selectFrom("audit_log").select(({ fn }) => fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n);
+    const before = await count();
+    for (const query of [{ group: "billing", order: "desc" }, { group: "user", order: "asc" }, { group: "user", order: "desc", flag: "ticket_mismatch" }, { order: "desc" }]) {
+      const res = await request(app).get("/api/console/entries").query({ ...query, cursor }).set("Authorization", admin).expect(400);
+      expect(res.headers["content-type"]).toContain("application/problem+json");
+      expect(res.body.errors, JSON.stringify(query)).toEqual([{ field: "query.cursor", reason: expect.stringContaining("another query") }]);
+    }
+    // Nor does the audit search take the console's cursor.
+    expect((await request(app).get("/api/audit").query({ cursor }).set("Authorization", admin).expect(400)).body.errors[0].field).toBe("query.cursor");
+    expect(await count()).toBe(before);
+    // The same query with another page size goes on.
+    const next = await list({ group: "user", order: "desc", limit: "5", cursor });
+    expect(next.entries[0]?.seq).toBeLessThan(first.entries.at(-1)?.seq ?? 0);
+  });
+
   it("shows support roles only their own entries and their tickets', and refuses other entries", async () => {
     const me = demoActor("support_read_only").staffId;
-    const myTickets = new Set(dataset.filter((e) => e.actor.staffId === me).map((e) => e.ticketId));
+    // Only tickets checked for one of the reader's writes count; a lookup's ticket is whatever the client sent.
+    const myTickets = new Set(dataset.filter((e) => e.actor.staffId === me && e.ticketSnapshot).map((e) => e.ticketId));
     const page = await listAll({}, reader);
     const expected = newestFirst(dataset.filter((e) => e.actor.staffId === me || myTickets.has(e.ticketId)));
     expect(inDataset(page)).toEqual(expected);
@@ -172,7 +203,7 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
 
   it("shows one entry with the before → after diff, its ticket and its chain status", async () => {
     // An entry of its own, unsealed whatever ran before (the data set's may have been sealed already).
-    const target = await appendAudit(deps.database.db, datasetEntry(7), deps.clock);
+    const target = await appendAudit(deps.database.db, { ...datasetEntry(7), ticketSnapshot: null }, deps.clock);
     const view = async () => ConsoleEntryView.parse((await request(app).get(`/api/console/entries/${target.seq}`).set("Authorization", admin).expect(200)).body);
     const first = await view();
     expect(first.diff).toEqual([

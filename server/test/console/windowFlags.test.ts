@@ -91,6 +91,23 @@ describe.each(databaseKinds)("stored window flags on %s", (kind) => {
       // Small rounds: one batch of entries is flagged over several rounds.
       await flagPending(deps.database.db, { batchSize: 7 });
     }
+    // Agent 0's checked write on 5001 (its lookups and refusals there do not count): their view takes in agent 2's entries on it.
+    deps.clock.set(new Date(edge + 86_400_000));
+    const requester = { id: "1", email: "w@example.test", externalId: null, organizationId: null, name: null };
+    await appendAudit(
+      deps.database.db,
+      {
+        actor: { kind: "staff", staffId: "stf_w_0", zendeskUserId: "70000", email: null, name: null, panelRole: "support_full" },
+        action: "user.suspend",
+        target: { type: "user", id: "usr_w", accountId: "acc_w" },
+        ticketId: "5001",
+        ticketSnapshot: { id: "5001", subject: "w", status: "open", requester, assigneeId: null, match: "email", overrideReason: null, fetchedAt: new Date(edge).toISOString() },
+        outcome: "succeeded",
+      },
+      deps.clock,
+    );
+    await sealPending(deps.database.db, deps.auditKeys, { now: () => deps.clock.now() });
+    await flagPending(deps.database.db, { batchSize: 7 });
     deps.clock.set(NOW);
   }, 180_000);
   afterAll(async () => {
@@ -98,7 +115,10 @@ describe.each(databaseKinds)("stored window flags on %s", (kind) => {
   });
 
   const shownSql = (scope: ExplorerScope) =>
-    scope.visibility.kind === "all" ? sql`true` : sql`(actor_staff_id = ${scope.visibility.staffId} or ticket_id in (select ticket_id from audit_log mine where mine.actor_staff_id = ${scope.visibility.staffId} and mine.ticket_id is not null))`;
+    scope.visibility.kind === "all"
+      ? sql`true`
+      : sql`(actor_staff_id = ${scope.visibility.staffId} or ticket_id in (select ticket_id from audit_log mine where mine.actor_staff_id = ${scope.visibility.staffId}
+          and mine.ticket_id is not null and mine.ticket_snapshot ->> 'match' in ('email', 'external_id', 'organization', 'domain', 'override')))`;
   const oracle = async (flag: "lookup_burst" | "repeated_denials", scope: ExplorerScope, range?: { from: Date; to: Date }) => {
     const inRange = range ? sql`occurred_at >= ${range.from} and occurred_at < ${range.to}` : sql`true`;
     const { rows } = await sql<{ seq: number }>`select seq from audit_log where ${inRange} and ${shownSql(scope)} and ${ruleHolds(flag)} order by occurred_at desc, seq desc`.execute(deps.database.db);

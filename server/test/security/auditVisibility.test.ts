@@ -1,11 +1,17 @@
 import request from "supertest";
+import { CompiledQuery, sql } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
+import { AuditPage } from "../../../shared/schemas/audit.js";
+import { ConsolePage } from "../../../shared/schemas/console.js";
+import { appendAudit } from "../../src/audit/auditLog.js";
+import { ACTED_ON_MATCHES, visible } from "../../src/audit/auditQuery.js";
 import type { PanelRole } from "../../../shared/roles.js";
 import { DEMO_AGENTS } from "../../src/seed/demo.js";
 import { act, sessionOf, useHarness } from "../actions/harness.js";
 import { raisedBy } from "../support/tickets.js";
 import { databaseKinds } from "../support/databases.js";
+import { demoActor } from "../audit/http.js";
 
 const staffIdOf = (role: PanelRole) => DEMO_AGENTS.find((a) => a.role === role)?.id as string;
 
@@ -70,5 +76,71 @@ describe.each(databaseKinds)("audit visibility by role on %s", (kind) => {
     }
     const all = await h.deps.database.db.selectFrom("audit_log").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow();
     expect((await exported(role)).length).toBeGreaterThanOrEqual(Number(all.n) - 1);
+  });
+
+  // Someone else's work on a ticket (an admin's write).
+  const elsewhere = (ticketId: string) =>
+    appendAudit(
+      h.deps.database.db,
+      { actor: demoActor("admin"), action: "user.unblock", target: { type: "user", id: "usr_x_1", accountId: "acc_x_1" }, ticketId, reason: "admin's work", outcome: "succeeded" },
+      h.deps.clock,
+    );
+  const auditSeqs = async (auth: string, ticketId: string) =>
+    AuditPage.parse((await request(h.app).get("/api/audit").query({ ticketId, limit: "200" }).set("Authorization", auth).expect(200)).body).entries.map((e) => e.seq);
+  const consoleSeqs = async (auth: string, ticketId: string) =>
+    ConsolePage.parse((await request(h.app).get("/api/console/entries").query({ ticketId, limit: "200" }).set("Authorization", auth).expect(200)).body).entries.map((e) => e.seq);
+
+  // "Acted on" counts only tickets Steward checked against Zendesk for the reader's own writes.
+  it("a lookup or a refused write naming a ticket does not open its history; a checked write does", async () => {
+    const auth = `Bearer ${await sessionOf(h, "support_full")}`;
+    const forged = await elsewhere("5001");
+    const refused = await elsewhere("5003");
+    const genuine = await elsewhere("5002");
+
+    // Lookups carrying the ticket id the client chose (nobody checks X-Ticket-Id), and a read of the log.
+    await request(h.app).get("/api/search").query({ q: "acme" }).set("Authorization", auth).set("X-Ticket-Id", "5001").expect(200);
+    await request(h.app).get("/api/audit").set("Authorization", auth).set("X-Ticket-Id", "5001").expect(200);
+    // A write refused because ticket 5003's requester is someone else: recorded with that ticket, but not checked in.
+    await raisedBy(h.deps, { type: "user", id: "usr_demo_007_2" }, "5003");
+    const mismatch = await act(h, "support_full", "user.suspend", { target: { type: "user", id: "usr_demo_026_1" }, ticketId: "5003" });
+    expect(mismatch.status, JSON.stringify(mismatch.body)).toBe(403);
+
+    for (const ticketId of ["5001", "5003"]) {
+      const seen = [...(await auditSeqs(auth, ticketId)), ...(await consoleSeqs(auth, ticketId))];
+      expect(seen).not.toContain(ticketId === "5001" ? forged.seq : refused.seq);
+    }
+    await request(h.app).get(`/api/console/entries/${forged.seq}`).set("Authorization", auth).expect(404);
+
+    // A write on a ticket the target raised: checked against Zendesk, so the ticket's history opens.
+    const ticketId = await raisedBy(h.deps, { type: "user", id: "usr_demo_026_1" }, "5002");
+    const write = await act(h, "support_full", "user.suspend", { target: { type: "user", id: "usr_demo_026_1" }, ticketId });
+    expect(write.status, JSON.stringify(write.body)).toBe(200);
+    expect(await auditSeqs(auth, "5002")).toContain(genuine.seq);
+    expect(await consoleSeqs(auth, "5002")).toContain(genuine.seq);
+    await request(h.app).get(`/api/console/entries/${genuine.seq}`).set("Authorization", auth).expect(200);
+    // Operations see every ticket regardless.
+    const ops = `Bearer ${await sessionOf(h, "operations")}`;
+    expect(await auditSeqs(ops, "5001")).toContain(forged.seq);
+  });
+
+  it("migration 040's index holds exactly the checked matches, and the acted-on lookup reads it", async () => {
+    const { db } = h.deps.database;
+    const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where indexname = 'audit_log_acted_on_idx'`.execute(db);
+    expect(rows).toHaveLength(1);
+    const named = [...(rows[0]?.indexdef ?? "").matchAll(/'([a-z_]+)'/g)].map((m) => m[1]).filter((m) => m !== "match");
+    expect(named.sort()).toEqual([...ACTED_ON_MATCHES].sort());
+
+    const compiled = db
+      .selectFrom("audit_log")
+      .select("seq")
+      .where((eb) => eb.and(visible(eb, { kind: "own", staffId: "stf_demo_full" })))
+      .compile();
+    const plan = await db.transaction().execute(async (trx) => {
+      await sql`set local enable_seqscan = off`.execute(trx);
+      return trx.executeQuery<{ "QUERY PLAN": string }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]));
+    });
+    const text = plan.rows.map((r) => r["QUERY PLAN"]).join("\n");
+    const copies = await sql<{ relname: string }>`select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'audit_log_acted_on_idx'::regclass`.execute(db);
+    expect(copies.rows.some((c) => text.includes(c.relname)), text).toBe(true);
   });
 });

@@ -20,7 +20,8 @@ export interface StewardApi {
   post<T>(path: string, body: unknown, headers?: Record<string, string>): Promise<T>;
 }
 
-async function readProblem(response: Response): Promise<ProblemDetails> {
+/** The problem+json body of a refused response (title and status alone when there is none). */
+export async function readProblem(response: Response): Promise<ProblemDetails> {
   const fallback: ProblemDetails = { type: "about:blank", title: response.statusText || "Request failed", status: response.status };
   try {
     const body = (await response.json()) as Partial<ProblemDetails>;

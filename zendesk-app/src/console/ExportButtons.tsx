@@ -1,4 +1,5 @@
 import { useState } from "preact/hooks";
+import { readProblem } from "../api/steward";
 import type { ConsoleContext, ExplorerQuery } from "./context";
 import { ct } from "./i18n";
 
@@ -15,7 +16,12 @@ export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: Expl
     for (const [k, v] of Object.entries(query)) if (k !== "order" && v) params.set(k, v);
     try {
       const res = await fetch(`/api/console/export?${params}`, { headers: { Authorization: `Bearer ${ctx.session.token}` } });
-      if (!res.ok || !res.body) throw new Error(`${res.status} ${res.statusText}`);
+      if (!res.ok || !res.body) {
+        // A refusal is problem+json: show its detail and which filter was refused, why.
+        const problem = await readProblem(res);
+        const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.reason}`).join("; ");
+        throw new Error(fields ? `${problem.detail ?? problem.title} (${fields})` : (problem.detail ?? problem.title));
+      }
       const total = Number(res.headers.get("X-Export-Total") ?? 0);
       const reader = res.body.getReader();
       const parts: Uint8Array[] = [];

@@ -2,7 +2,7 @@ import type { Request } from "express";
 import { Router } from "express";
 import type { AuditFilters } from "../../../../shared/schemas/audit.js";
 import { appendAudit } from "../../audit/auditLog.js";
-import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../audit/auditExport.js";
+import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
 import { auditBatches, auditHeadSeq, auditVisibilityFor, searchAudit } from "../../audit/auditQuery.js";
 import { sealPending } from "../../audit/sealer.js";
 import { verifyAuditChain } from "../../audit/verifyChain.js";
@@ -11,7 +11,6 @@ import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
 import { route } from "../../http/route.js";
-import { writable } from "../../http/writable.js";
 import { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification, AuditVerifyQuery, ticketHeader } from "./schema.js";
 
 /** Only the filters actually given, as recorded in the reader's own audit entry. */
@@ -23,7 +22,7 @@ function givenFilters(query: AuditFilters): AuditFilters {
 export function auditRoutes(deps: AppDeps): Router {
   const router = Router();
   const { db } = deps.database;
-  const readerEntry = (req: Request, action: "audit.search" | "audit.export" | "audit.verify", filters: AuditFilters, after: Record<string, unknown>) =>
+  const readerEntry = (req: Request, action: "audit.search" | "audit.export" | "audit.verify", filters: AuditFilters, after: Record<string, unknown>, failed?: { error: string }) =>
     appendAudit(
       db,
       {
@@ -32,7 +31,8 @@ export function auditRoutes(deps: AppDeps): Router {
         target: { type: "audit", id: null, accountId: filters.targetAccountId ?? null },
         ticketId: ticketIdOf(req),
         after: { filters: givenFilters(filters), ...after },
-        outcome: "succeeded",
+        outcome: failed ? "failed" : "succeeded",
+        error: failed?.error ?? null,
         requestId: String(req.id ?? "") || null,
       },
       deps.clock,
@@ -43,7 +43,7 @@ export function auditRoutes(deps: AppDeps): Router {
     {
       method: "get",
       path: "/api/audit",
-      summary: "Search the audit log, newest first (keyset pages); support roles see their own actions and tickets they acted on",
+      summary: "Search the audit log, newest first (keyset pages); support roles see their own actions and tickets of their checked writes",
       tags: ["audit"],
       query: AuditSearchQuery,
       headers: [ticketHeader],
@@ -74,25 +74,18 @@ export function auditRoutes(deps: AppDeps): Router {
     async ({ query, req, res }) => {
       // The export is a snapshot up to the current head; its own entry (written first, so an aborted export is still on record) falls outside it.
       const throughSeq = await auditHeadSeq(db);
-      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq });
+      const started = await readerEntry(req, "audit.export", query, { format: query.format, throughSeq });
       res.status(200);
       res.setHeader("Content-Type", exportContentTypes[query.format]);
       res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
       res.setHeader("Cache-Control", "no-store");
-      let closed = false;
-      res.once("close", () => (closed = true));
-      try {
-        if (!res.write(exportPreamble(query.format))) await writable(res);
-        for await (const batch of auditBatches(db, query, { throughSeq, visibility: auditVisibilityFor(requireActor(req)) })) {
-          if (closed) break;
-          if (!res.write(batch.map((entry) => exportLine(query.format, entry)).join(""))) await writable(res);
-        }
-        res.end();
-      } catch (err) {
-        // Headers are gone: cut the stream so the client sees an incomplete download, not a short file.
-        req.log?.error({ err }, "audit export failed mid-stream");
-        res.destroy(err as Error);
-      }
+      const end = await streamExport(res, query.format, auditBatches(db, query, { throughSeq, visibility: auditVisibilityFor(requireActor(req)) }));
+      if (end.complete) return;
+      if (end.cause === "failed") req.log?.error({ err: end.error }, "audit export failed mid-stream");
+      // The log is append-only: the started entry stays, and this one says the export did not complete.
+      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) }).catch((err: unknown) =>
+        req.log?.error({ err }, "could not record an incomplete audit export"),
+      );
     },
   );
 

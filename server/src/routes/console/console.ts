@@ -5,7 +5,7 @@ import { Router } from "express";
 import { z } from "zod";
 import { ConsoleEntriesQuery, ConsoleEntryView, ConsoleExportQuery, ConsoleOverview, ConsoleOverviewQuery, ConsolePage, type ConsoleFilters } from "../../../../shared/schemas/console.js";
 import { appendAudit } from "../../audit/auditLog.js";
-import { exportContentTypes, exportFilename, exportLine, exportPreamble } from "../../audit/auditExport.js";
+import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
 import { auditHeadSeq, auditVisibilityFor } from "../../audit/auditQuery.js";
 import { guard } from "../../auth/authorize.js";
 import { grantSession, verifyAgent } from "../../auth/openSession.js";
@@ -16,7 +16,6 @@ import { parseWorkingHours } from "../../console/workingHours.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
-import { writable } from "../../http/writable.js";
 import { staffForAgent } from "../../staff/firstVisit.js";
 import { appDistDir, embedSession } from "../session/sidebarPage.js";
 import { ticketHeader } from "../audit/schema.js";
@@ -41,7 +40,7 @@ export function consoleRoutes(deps: AppDeps): Router {
   const { db } = deps.database;
   const hours = parseWorkingHours(deps.config.CONSOLE_WORKING_HOURS);
   const scopeOf = (req: Request): ExplorerScope => ({ visibility: auditVisibilityFor(requireActor(req)), hours });
-  const readerEntry = (req: Request, action: "audit.search" | "audit.export", filters: ConsoleFilters, after: Record<string, unknown>) =>
+  const readerEntry = (req: Request, action: "audit.search" | "audit.export", filters: ConsoleFilters, after: Record<string, unknown>, failed?: { error: string }) =>
     appendAudit(
       db,
       {
@@ -50,7 +49,8 @@ export function consoleRoutes(deps: AppDeps): Router {
         target: { type: "audit", id: null, accountId: filters.targetAccountId ?? null },
         ticketId: ticketIdOf(req),
         after: { console: true, filters: givenFilters(filters), ...after },
-        outcome: "succeeded",
+        outcome: failed ? "failed" : "succeeded",
+        error: failed?.error ?? null,
         requestId: String(req.id ?? "") || null,
       },
       deps.clock,
@@ -169,26 +169,19 @@ export function consoleRoutes(deps: AppDeps): Router {
       // A snapshot up to the current head; the export's own entry (written first) falls outside it.
       const throughSeq = await auditHeadSeq(db);
       const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
-      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, total });
+      const started = await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, total });
       res.status(200);
       res.setHeader("Content-Type", exportContentTypes[query.format]);
       res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
       res.setHeader("X-Export-Total", String(total));
       res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
-      let closed = false;
-      res.once("close", () => (closed = true));
-      try {
-        if (!res.write(exportPreamble(query.format))) await writable(res);
-        for await (const batch of explorerBatches(db, query, scope, { throughSeq })) {
-          if (closed) break;
-          if (!res.write(batch.map((entry) => exportLine(query.format, entry)).join(""))) await writable(res);
-        }
-        res.end();
-      } catch (err) {
-        // Headers are gone: cut the stream so the client sees an incomplete download, not a short file.
-        req.log?.error({ err }, "console export failed mid-stream");
-        res.destroy(err as Error);
-      }
+      const end = await streamExport(res, query.format, explorerBatches(db, query, scope, { throughSeq }));
+      if (end.complete) return;
+      if (end.cause === "failed") req.log?.error({ err: end.error }, "console export failed mid-stream");
+      // The log is append-only: the started entry stays, and this one says the export did not complete.
+      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, total, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) }).catch(
+        (err: unknown) => req.log?.error({ err }, "could not record an incomplete console export"),
+      );
     },
   );
   return router;
