@@ -17,6 +17,7 @@ import { commands } from "../registry.js";
 import { assertNoticeChoice, previewCommand, runCommand } from "../runCommand.js";
 import { loadTarget, type Executor } from "../targets.js";
 import { keepRenewing } from "../targetLease.js";
+import { settledRun } from "../../reconcile/providerOperations.js";
 import { assertTargetType } from "../targetType.js";
 import { approvalRequired, policyActions, rolesThatCan } from "./policy.js";
 
@@ -329,9 +330,17 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
     throw problem;
   }
   const unknown = problem?.code === "outcome_unknown";
-  const status = problem && !unknown ? "failed" : "approved";
-  const outcome = problem ? { problem: { status: problem.status, code: problem.code, detail: problem.detail ?? problem.title, ...problem.extra } } : result;
+  let status: "failed" | "approved" = problem && !unknown ? "failed" : "approved";
+  let outcome: unknown = problem ? { problem: { status: problem.status, code: problem.code, detail: problem.detail ?? problem.title, ...problem.extra } } : result;
   const final = await db.transaction().execute(async (trx) => {
+    // The reconciler may have settled the unknown run already: record how it ended. Locked, so a close racing this
+    // write either comes first (seen here) or after (its settleApproval finds this row).
+    const operationId = unknown ? problem?.extra?.operationId : undefined;
+    const settled = typeof operationId === "string" ? await trx.selectFrom("provider_operations").select(["status", "last_error"]).where("operation_id", "=", operationId).forUpdate().executeTakeFirst() : undefined;
+    if (typeof operationId === "string" && (settled?.status === "succeeded" || settled?.status === "failed")) {
+      status = settled.status === "failed" ? "failed" : "approved";
+      outcome = settledRun(operationId, settled.status, settled.last_error);
+    }
     const updated = await trx
       .updateTable("approval_requests")
       .set({ status, decided_by_staff_id: actor.staffId, decided_by_email: actor.email ?? "", decided_by_name: actor.name, decided_at: now, result: JSON.stringify(outcome), claimed_by: null, claimed_until: null })
