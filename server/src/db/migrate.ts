@@ -27,6 +27,7 @@ import * as m035 from "./migrations/035_audit_flags.js";
 import * as m036 from "./migrations/036_subscription_hints.js";
 import * as m037 from "./migrations/037_account_changes_index.js";
 import * as m038 from "./migrations/038_checkpoint_exports.js";
+import * as m039 from "./migrations/039_deactivation_billing.js";
 import * as m040 from "./migrations/040_acted_on_index.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
@@ -59,6 +60,7 @@ export const migrations: Record<string, Migration> = {
   "036_subscription_hints": m036,
   "037_account_changes_index": m037,
   "038_checkpoint_exports": m038,
+  "039_deactivation_billing": m039,
   "040_acted_on_index": m040,
 };
 

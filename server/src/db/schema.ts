@@ -402,6 +402,10 @@ export interface AccountAccessHoldsTable {
   operation_id: string | null;
   created_at: CreatedAt;
   released_at: Timestamp | null;
+  /** Migration 039: the subscription this deactivation set to end (null: it set none, or the customer's own cancel replaced it). */
+  subscription_set_to_end: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Migration 039 (jsonb): the billing snapshot the deactivation worked from; written as a JSON string. */
+  subscription_before: ColumnType<unknown, string | null | undefined, never>;
 }
 
 /** Built-in identity: one-time password reset links (only the hash is stored). */

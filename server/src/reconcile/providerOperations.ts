@@ -97,6 +97,26 @@ export async function markNeedsReview(trx: Transaction<DB> | Kysely<DB>, operati
 /** Closes the operation in the transaction that writes its outcome entry. */
 export async function closeOperation(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", now: Date, error: string | null = null): Promise<void> {
   await trx.updateTable("provider_operations").set({ status: outcome, closed_at: now, last_error: error?.slice(0, 2000) ?? null }).where("operation_id", "=", operationId).execute();
+  await settleApproval(trx, operationId, outcome, error);
+}
+
+/** What an approval whose run ended unknown records once its operation is settled. */
+export function settledRun(operationId: string, outcome: "succeeded" | "failed", error: string | null): Record<string, unknown> {
+  return { operationId, outcome, ...(error ? { error: error.slice(0, 2000) } : {}), settledLater: true };
+}
+
+/**
+ * An approval whose run ended unknown was recorded `approved`: it follows the operation's final outcome
+ * (failed stays failed), so the approvals list does not show a run that never happened as done.
+ */
+async function settleApproval(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", error: string | null): Promise<void> {
+  await trx
+    .updateTable("approval_requests")
+    .set({ status: outcome === "failed" ? "failed" : "approved", result: JSON.stringify(settledRun(operationId, outcome, error)) })
+    .where("status", "=", "approved")
+    .where(sql<string>`result->'problem'->>'code'`, "=", "outcome_unknown")
+    .where(sql<string>`result->'problem'->>'operationId'`, "=", operationId)
+    .execute();
 }
 
 export type OperationRow = Awaited<ReturnType<typeof loadOperation>>;

@@ -50,13 +50,44 @@ export async function mirrorBlocked(trx: Transaction<DB>, userIds: readonly stri
     .execute();
 }
 
-export async function recordHold(trx: Transaction<DB>, account: Account, kind: HoldKind, blockedUserIds: readonly string[], ctx: CommandContext): Promise<string> {
+/** What a deactivation did to billing: the subscription it set to end itself (if any), and the snapshot it saw. */
+export interface HoldBilling {
+  setToEnd: string | null;
+  before: Record<string, unknown> | null;
+}
+
+export async function recordHold(trx: Transaction<DB>, account: Account, kind: HoldKind, blockedUserIds: readonly string[], ctx: CommandContext, billing?: HoldBilling): Promise<string> {
   const id = `hold_${randomUUID()}`;
   await trx
     .insertInto("account_access_holds")
-    .values({ id, account_id: account.id, kind, previous_status: account.status, blocked_user_ids: [...blockedUserIds], ticket_id: ctx.ticketId, operation_id: ctx.operationId, created_at: ctx.now, released_at: null })
+    .values({
+      id,
+      account_id: account.id,
+      kind,
+      previous_status: account.status,
+      blocked_user_ids: [...blockedUserIds],
+      ticket_id: ctx.ticketId,
+      operation_id: ctx.operationId,
+      created_at: ctx.now,
+      released_at: null,
+      subscription_set_to_end: billing?.setToEnd ?? null,
+      subscription_before: billing?.before ? JSON.stringify(billing.before) : null,
+    })
     .execute();
   return id;
+}
+
+/**
+ * The subscription an open deactivation set to end, if it still owns that cancel: activation resumes only
+ * this one. A cancel the customer asked for (before the deactivation, or since) is theirs and stays.
+ */
+export function subscriptionHeldToEnd(holds: readonly AccessHold[]): string | null {
+  return holds.find((h) => h.kind === "deactivation" && h.subscription_set_to_end !== null)?.subscription_set_to_end ?? null;
+}
+
+/** The customer's own cancellation replaces a deactivation's: activating the account must not resume it. */
+export async function handCancelToCustomer(trx: Transaction<DB>, accountId: string): Promise<void> {
+  await trx.updateTable("account_access_holds").set({ subscription_set_to_end: null }).where("account_id", "=", accountId).where("kind", "=", "deactivation").where("released_at", "is", null).execute();
 }
 
 export async function releaseHolds(trx: Transaction<DB>, holds: readonly AccessHold[], now: Date): Promise<void> {

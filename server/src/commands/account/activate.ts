@@ -5,7 +5,7 @@ import { accountAfter } from "../accountAfter.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
-import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
+import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, subscriptionHeldToEnd, usersHeldBy } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -13,7 +13,8 @@ import type { DirectoryAccount } from "../../../../shared/directory/contract.js"
 
 /**
  * account.activate — the reverse of account.deactivate: unblocks the users the deactivation (and
- * any suspension before it) blocked, and resumes the subscription if it has not ended yet.
+ * any suspension before it) blocked, and resumes the subscription if the deactivation set it to end and
+ * it has not ended yet. A cancellation the customer asked for themselves stays: resuming it would bill them again.
  */
 export const activateAccount = defineCommand({
   action: "account.activate",
@@ -27,8 +28,10 @@ export const activateAccount = defineCommand({
   // Gives access back and may resume billing: both shown first (billing was read by the precondition).
   preview: async (target, _input, ctx) => {
     const db = ctx.deps.database.db;
-    const users = await usersHeldBy(db, await openHolds(db, target.id, ["suspension", "deactivation"]));
-    return activatePreview(target, users, await currentBilling(ctx, target.account));
+    const holds = await openHolds(db, target.id, ["suspension", "deactivation"]);
+    const users = await usersHeldBy(db, holds);
+    const billing = await currentBilling(ctx, target.account);
+    return activatePreview(target, users, billing, resumes(billing, subscriptionHeldToEnd(holds)));
   },
   perform: async (target, _input, ctx, call) => {
     const db = call.executor ?? ctx.deps.database.db;
@@ -39,15 +42,21 @@ export const activateAccount = defineCommand({
     let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, false, ctx, call);
     let subscription: BillingSummary | null = billing;
-    const resumable = isLiveSubscription(billing) && billing.cancelAtPeriodEnd;
+    const resumable = resumes(billing, subscriptionHeldToEnd(holds));
+    // Set to end, but not by this deactivation: the customer's own cancellation, left in place.
+    const keptUntil = isLiveSubscription(billing) && billing.cancelAtPeriodEnd && !resumable ? (billing.cancelAt ?? billing.currentPeriodEnd ?? "the period end") : null;
     if (resumable) {
       steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(billingRef(target.account), { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
     }
     // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
     steps.push(...directoryStep(ctx, `activate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    const billingNote = resumable ? "subscription resumed" : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
-    return { holds, unblockedUserIds: users.map((u) => u.id), status, account, subscriptionResumed: resumable, billingNote, subscription: billingSnapshot(subscription) };
+    const billingNote = resumable
+      ? "subscription resumed"
+      : keptUntil
+        ? `subscription not resumed: it was set to end by the customer, not by the deactivation, and still ends on ${keptUntil}`
+        : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
+    return { holds, unblockedUserIds: users.map((u) => u.id), status, account, subscriptionResumed: resumable, cancellationKept: keptUntil !== null, billingNote, subscription: billingSnapshot(subscription) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);
@@ -57,7 +66,12 @@ export const activateAccount = defineCommand({
     await recordAccountActivity(trx, target.id, "account_activated", ctx, `activated (${performed.unblockedUserIds.length} user(s) unblocked; ${performed.billingNote})`);
     return {
       after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id), subscription: performed.subscription },
-      result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status, subscriptionResumed: performed.subscriptionResumed, billing: performed.billingNote },
+      result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status, subscriptionResumed: performed.subscriptionResumed, cancellationKept: performed.cancellationKept, billing: performed.billingNote },
     };
   },
 });
+
+/** Resumed only when the subscription set to end is the one the deactivation set to end itself. */
+function resumes(billing: BillingSummary | null, heldToEnd: string | null): boolean {
+  return isLiveSubscription(billing) && billing.cancelAtPeriodEnd && heldToEnd !== null && billing.subscriptionId === heldToEnd;
+}

@@ -48,17 +48,20 @@ export const deactivateAccount = defineCommand({
     let subscription: BillingSummary | null = billing;
     let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
+    // Only a cancel this deactivation sets is its own to undo; one already in place is the customer's.
+    let setToEnd: string | null = null;
     if (isLiveSubscription(billing) && !billing.cancelAtPeriodEnd) {
+      setToEnd = billing.subscriptionId;
       steps.push({ label: "end the subscription at period end", run: async () => (subscription = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "at_period_end", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
     // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
     steps.push(...directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deactivated" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account };
+    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account, billingHold: { setToEnd, before: billingSnapshot(billing) } };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
-    const holdId = await recordHold(trx, target.account, "deactivation", performed.blockedUserIds, ctx);
+    const holdId = await recordHold(trx, target.account, "deactivation", performed.blockedUserIds, ctx, performed.billingHold);
     await trx.updateTable("accounts").set({ status: "deactivated" }).where("id", "=", target.id).execute();
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_deactivated", ctx, `deactivated (${performed.blockedUserIds.length} user(s) blocked, subscription ends at period end)`);

@@ -7,8 +7,8 @@ import type { User } from "../../db/schema.js";
 
 /**
  * Previews of the account actions that give access back (unsuspend, activate): who can sign in again,
- * and what billing does then — a suspension never paused it; an activation resumes a subscription set to
- * end, or finds none to resume.
+ * and what billing does then — a suspension never paused it; an activation resumes a subscription the
+ * deactivation set to end, keeps one the customer cancelled, or finds none to resume.
  */
 function billingGoesOn(billing: BillingSummary | null | undefined): Said[] {
   if (billing === undefined) return [said("billing_unread", {}, "Billing could not be read; it continues unchanged")];
@@ -27,12 +27,18 @@ export function unsuspendPreview(target: AccountTarget, users: readonly User[], 
   });
 }
 
-export function activatePreview(target: AccountTarget, users: readonly User[], billing: BillingSummary | null): ActionEffects {
+export function activatePreview(target: AccountTarget, users: readonly User[], billing: BillingSummary | null, resumesHeld: boolean): ActionEffects {
   const summary = said("account_activate", { name: target.account.name, count: users.length }, `Activate ${target.account.name}: ${users.length} user(s) can sign in again`);
   if (!isLiveSubscription(billing)) {
     return actionEffects(billing, { summary, billingAfter: "unchanged", warnings: [said("no_subscription_resumes", {}, "There is no subscription to resume: nothing is billed until a new one is set up")] });
   }
   if (!billing.cancelAtPeriodEnd) return actionEffects(billing, { summary, billingAfter: "unchanged", warnings: billingGoesOn(billing) });
+  if (!resumesHeld) {
+    // Set to end by the customer, not by the deactivation: their cancellation stays.
+    const endDate = billing.cancelAt ?? billing.currentPeriodEnd;
+    const text = `The subscription stays set to end${endDate ? ` on ${endDate}` : ""}: the customer cancelled it, not the deactivation, so it is not resumed`;
+    return actionEffects(billing, { summary, billingAfter: "unchanged", warnings: [endDate ? said("customer_cancel_kept", { endDate }, text) : said("customer_cancel_kept_undated", {}, text)] });
+  }
   // Set to end with the period: activation resumes it, so it renews and invoices again at the period end.
   const perPeriod = billing.interval === "year" ? billing.mrrCents * 12 : billing.mrrCents;
   const date = billing.currentPeriodEnd;

@@ -16,6 +16,8 @@ import type { AnyCommand } from "../command.js";
 import { commands } from "../registry.js";
 import { assertNoticeChoice, previewCommand, runCommand } from "../runCommand.js";
 import { loadTarget, type Executor } from "../targets.js";
+import { keepRenewing } from "../targetLease.js";
+import { settledRun } from "../../reconcile/providerOperations.js";
 import { assertTargetType } from "../targetType.js";
 import { approvalRequired, policyActions, rolesThatCan } from "./policy.js";
 
@@ -28,7 +30,6 @@ export { approvalRequired, policyActions, rolesThatCan };
  * a reason. Undecided requests expire after 24 h. Every step is audited in the transaction that makes it.
  */
 export const APPROVAL_TTL_MS = 24 * 60 * 60 * 1000;
-const CLAIM_MS = 60_000;
 export const APPROVAL_SWEEPER = systemActor("approvals");
 type Row = Selectable<ApprovalRequestsTable>;
 
@@ -269,9 +270,11 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
   await checkDecider(deps, actor, row, "approval.approve");
 
   const now = deps.clock.now();
+  // A lease like the account's: renewed while the run works, so a long run near the 24 h end is not expired under it.
+  const claimMs = deps.config.OPERATION_LEASE_MS;
   const claimed = await db
     .updateTable("approval_requests")
-    .set({ claimed_by: actor.staffId, claimed_until: new Date(Date.now() + CLAIM_MS) })
+    .set({ claimed_by: actor.staffId, claimed_until: new Date(Date.now() + claimMs) })
     .where("id", "=", id)
     .where("status", "=", "pending")
     .where((eb) => eb.or([eb("claimed_until", "is", null), eb("claimed_until", "<", new Date())]))
@@ -299,6 +302,11 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
   const base = { actor, ticketId: row.ticket_id, reason, target, input, ticketOverrideReason, notifyCustomer, customerLocale, approval, requestId: null };
   let result: ActionResponse | null = null;
   let problem: Problem | null = null;
+  const renewal = keepRenewing(
+    () => db.updateTable("approval_requests").set({ claimed_until: new Date(Date.now() + claimMs) }).where("id", "=", id).where("status", "=", "pending").where("claimed_by", "=", actor.staffId).execute(),
+    claimMs,
+    (err) => deps.logger.warn({ err, approvalId: id }, "could not renew an approval claim"),
+  );
   try {
     // Run at most once, whoever approves: a run already done is recorded, not repeated.
     result = await earlierRun(db, row.id);
@@ -312,6 +320,8 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
     }
   } catch (err) {
     problem = toProblem(err);
+  } finally {
+    renewal.stop();
   }
 
   // Refusals that say "not now / not you" leave the request pending for a later try or another approver.
@@ -320,14 +330,23 @@ export async function approve(deps: AppDeps, actor: StaffActor, id: string): Pro
     throw problem;
   }
   const unknown = problem?.code === "outcome_unknown";
-  const status = problem && !unknown ? "failed" : "approved";
-  const outcome = problem ? { problem: { status: problem.status, code: problem.code, detail: problem.detail ?? problem.title, ...problem.extra } } : result;
+  let status: "failed" | "approved" = problem && !unknown ? "failed" : "approved";
+  let outcome: unknown = problem ? { problem: { status: problem.status, code: problem.code, detail: problem.detail ?? problem.title, ...problem.extra } } : result;
   const final = await db.transaction().execute(async (trx) => {
+    // The reconciler may have settled the unknown run already: record how it ended. Locked, so a close racing this
+    // write either comes first (seen here) or after (its settleApproval finds this row).
+    const operationId = unknown ? problem?.extra?.operationId : undefined;
+    const settled = typeof operationId === "string" ? await trx.selectFrom("provider_operations").select(["status", "last_error"]).where("operation_id", "=", operationId).forUpdate().executeTakeFirst() : undefined;
+    if (typeof operationId === "string" && (settled?.status === "succeeded" || settled?.status === "failed")) {
+      status = settled.status === "failed" ? "failed" : "approved";
+      outcome = settledRun(operationId, settled.status, settled.last_error);
+    }
     const updated = await trx
       .updateTable("approval_requests")
       .set({ status, decided_by_staff_id: actor.staffId, decided_by_email: actor.email ?? "", decided_by_name: actor.name, decided_at: now, result: JSON.stringify(outcome), claimed_by: null, claimed_until: null })
       .where("id", "=", id)
-      .where("status", "=", "pending")
+      // Expired by the sweep during the run (its claim lapsed, say the process stalled): the run happened, so its outcome is recorded all the same.
+      .where((eb) => eb.or([eb("status", "=", "pending"), eb.and([eb("status", "=", "expired"), eb("decided_by_staff_id", "is", null)])]))
       .returningAll()
       .executeTakeFirstOrThrow();
     await auditStep(trx, deps, row, { actor, action: "approval.approve", outcome: status === "failed" ? "failed" : "succeeded", reason: row.reason, after: { approvalId: row.id, status, requestedBy: approval.requestedBy }, error: problem && !unknown ? `${problem.code}: ${problem.detail ?? problem.title}` : null });

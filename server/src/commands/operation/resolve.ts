@@ -4,13 +4,21 @@ import { appendAudit } from "../../audit/auditLog.js";
 import { Problem } from "../../http/problem.js";
 import { closeOperation, parseRequest } from "../../reconcile/providerOperations.js";
 import { defineCommand } from "../command.js";
+import type { Selectable, Transaction } from "kysely";
+import type { DB, ProviderOperationsTable } from "../../db/schema.js";
+import type { OperationRequest } from "../../reconcile/providerOperations.js";
+import type { ProductRole } from "../../../../shared/roles.js";
+import { recordExpansion } from "../seats/expandTemporarily.js";
+import { recordElevation } from "../user/elevateTemporarily.js";
+import { roleRank } from "../user/roleElevations.js";
 import { completeIdempotencyKey, releaseIdempotencyKey } from "../idempotency.js";
 
 /**
  * operation.resolve — closes a provider operation the reconciler gave up on (`needs_review`: past
  * the provider's key retention and a re-read could not tell), after someone from operations checked
  * the provider. `applied`: it happened (closed succeeded; the agent's Idempotency-Key answers so, and
- * Steward's copy follows the provider on its next read); `not_applied`: it did not (closed failed; the
+ * Steward's copy follows the provider on its next read; a temporary grant gets the record its sweep
+ * reverts, as the successful path writes it); `not_applied`: it did not (closed failed; the
  * key is freed so the agent can ask again). Either way the account takes writes again. The
  * operation gets its closing audit entry, credited to the resolver, next to this action's own.
  */
@@ -38,6 +46,7 @@ export const resolveOperation = defineCommand({
     const note = `resolved by ${resolver} (ticket ${ctx.ticketId}): ${applied ? "applied at the provider" : "not applied at the provider"}`;
     await closeOperation(trx, op.operation_id, applied ? "succeeded" : "failed", ctx.now, note);
     const request = parseRequest(op.request);
+    const grant = applied ? await recordAppliedGrant(trx, op, request) : null;
     const closing = await appendAudit(
       trx,
       {
@@ -46,7 +55,7 @@ export const resolveOperation = defineCommand({
         target: { type: op.target_type, id: op.target_id, accountId: op.account_id },
         ticketId: request.ticketId,
         reason: ctx.reason,
-        after: { resolution: input.resolution, resolvedBy: resolver, resolvedForTicket: ctx.ticketId, lastError: op.last_error },
+        after: { resolution: input.resolution, resolvedBy: resolver, resolvedForTicket: ctx.ticketId, lastError: op.last_error, ...grant },
         outcome: applied ? "succeeded" : "failed",
         error: applied ? null : note,
         operationId: op.operation_id,
@@ -65,3 +74,32 @@ export const resolveOperation = defineCommand({
     return { after, result: { ...after.operation, accountId: target.id } };
   },
 });
+
+/**
+ * A temporary expansion or elevation confirmed applied is recorded as its own apply would have, dated
+ * from the request, so the sweep reverts it; without the record the temporary change would stay for good.
+ */
+async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, request: OperationRequest): Promise<Record<string, unknown> | null> {
+  const grant = { actor: request.actor, ticketId: request.ticketId, now: new Date(request.now) };
+  if (op.action === "seats.expand_temporarily") {
+    return { expansion: await recordExpansion(trx, op.account_id, actionInputs["seats.expand_temporarily"].parse(request.input), grant) };
+  }
+  if (op.action === "user.elevate_temporarily") {
+    const input = actionInputs["user.elevate_temporarily"].parse(request.input);
+    return { elevation: await recordElevation(trx, { id: op.target_id, accountId: op.account_id }, await roleBefore(trx, op, input.role), input, grant) };
+  }
+  return null;
+}
+
+/**
+ * The role to restore: the one the request saw (its intent entry's `before`), not the local row's, which
+ * may already show the elevated role read back from the product. No writes ran on the account meanwhile
+ * (an operation in review blocks them), so nothing later is overridden.
+ */
+async function roleBefore(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, elevated: ProductRole): Promise<ProductRole> {
+  const intent = await trx.selectFrom("audit_log").select("before").where("operation_id", "=", op.operation_id).where("outcome", "=", "pending").orderBy("seq").limit(1).executeTakeFirst();
+  const before = (typeof intent?.before === "string" ? JSON.parse(intent.before) : intent?.before) as { role?: ProductRole } | null | undefined;
+  const role = before?.role;
+  if (role && roleRank(role) >= 0 && roleRank(role) < roleRank(elevated)) return role;
+  throw Problem.conflict("previous_role_unknown", `The role ${op.target_id} had before operation ${op.operation_id} is not recorded, so the elevation could not be reverted; change the role by hand (user.role_change) instead`, { operationId: op.operation_id });
+}

@@ -8,7 +8,9 @@ import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type CommandContext } from "../command.js";
+import type { Transaction } from "kysely";
+import type { DB } from "../../db/schema.js";
 import { temporarySeats } from "./seatHolders.js";
 import { actionEffects, formatMoney, said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 
@@ -76,15 +78,24 @@ export const expandSeatsTemporarily = defineCommand({
   },
   apply: async (trx, target, input, ctx, { account, billing }) => {
     await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
-    const id = `sx_${randomUUID()}`;
-    const expiresAt = new Date(ctx.now.getTime() + input.days * DAY_MS);
-    const grantedBy = ctx.actor.kind === "staff" ? ctx.actor.staffId : `system:${ctx.actor.component}`;
-    await trx.insertInto("seat_expansions").values({ id, account_id: target.id, seats: input.seats, expires_at: expiresAt, ticket_id: ctx.ticketId, granted_by_staff_id: grantedBy, created_at: ctx.now }).execute();
-    await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expanded", detail: `+${input.seats} seats until ${expiresAt.toISOString()} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    const expansion = { id, seats: input.seats, expiresAt: expiresAt.toISOString() };
+    const expansion = await recordExpansion(trx, target.id, input, ctx);
+    const { id } = expansion;
     return {
       after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), expansion, billing: billingSnapshot(billing) },
       result: { expansionId: id, expiresAt: expansion.expiresAt },
     };
   },
 });
+
+/**
+ * The expansion the sweep reverts, dated from the request (`grant.now`): written by apply, and by
+ * operation.resolve when a person confirms a lost expansion did reach the provider.
+ */
+export async function recordExpansion(trx: Transaction<DB>, accountId: string, input: { seats: number; days: number }, grant: Pick<CommandContext, "actor" | "ticketId" | "now">): Promise<{ id: string; seats: number; expiresAt: string }> {
+  const id = `sx_${randomUUID()}`;
+  const expiresAt = new Date(grant.now.getTime() + input.days * DAY_MS);
+  const grantedBy = grant.actor.kind === "staff" ? grant.actor.staffId : `system:${grant.actor.component}`;
+  await trx.insertInto("seat_expansions").values({ id, account_id: accountId, seats: input.seats, expires_at: expiresAt, ticket_id: grant.ticketId, granted_by_staff_id: grantedBy, created_at: grant.now }).execute();
+  await trx.insertInto("activity_events").values({ account_id: accountId, user_id: null, type: "seats_expanded", detail: `+${input.seats} seats until ${expiresAt.toISOString()} by support (ticket ${grant.ticketId})`, ip: null, occurred_at: grant.now }).execute();
+  return { id, seats: input.seats, expiresAt: expiresAt.toISOString() };
+}

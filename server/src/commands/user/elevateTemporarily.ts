@@ -1,7 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type CommandContext } from "../command.js";
+import type { Transaction } from "kysely";
+import type { DB } from "../../db/schema.js";
+import type { ProductRole } from "../../../../shared/roles.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import { openElevation, roleRank } from "./roleElevations.js";
@@ -40,17 +43,31 @@ export const elevateTemporarily = defineCommand({
   },
   perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
   apply: async (trx, target, input, ctx, written) => {
-    const id = `rel_${randomUUID()}`;
-    const expiresAt = new Date(ctx.now.getTime() + input.hours * HOUR_MS);
-    const grantedBy = ctx.actor.kind === "staff" ? ctx.actor.staffId : `system:${ctx.actor.component}`;
-    await trx
-      .insertInto("role_elevations")
-      .values({ id, user_id: target.id, account_id: target.accountId, previous_role: target.user.role, elevated_role: input.role, expires_at: expiresAt, ticket_id: ctx.ticketId, granted_by_staff_id: grantedBy, created_at: ctx.now })
-      .execute();
-    await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    const elevation = await recordElevation(trx, { id: target.id, accountId: target.accountId }, target.user.role, input, ctx);
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
-    await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_elevated", detail: `${target.user.role} → ${input.role} until ${expiresAt.toISOString()} (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    const elevation = { id, previousRole: target.user.role, role: input.role, expiresAt: expiresAt.toISOString() };
-    return { after: { ...(await userAfter(trx, target.id)), elevation }, result: { elevationId: id, expiresAt: elevation.expiresAt } };
+    return { after: { ...(await userAfter(trx, target.id)), elevation }, result: { elevationId: elevation.id, expiresAt: elevation.expiresAt } };
   },
 });
+
+/**
+ * The elevation the sweep reverts to `previousRole`, dated from the request (`grant.now`): written by
+ * apply, and by operation.resolve when a person confirms a lost elevation did reach the product.
+ */
+export async function recordElevation(
+  trx: Transaction<DB>,
+  user: { id: string; accountId: string },
+  previousRole: ProductRole,
+  input: { role: ProductRole; hours: number },
+  grant: Pick<CommandContext, "actor" | "ticketId" | "now">,
+): Promise<{ id: string; previousRole: ProductRole; role: ProductRole; expiresAt: string }> {
+  const id = `rel_${randomUUID()}`;
+  const expiresAt = new Date(grant.now.getTime() + input.hours * HOUR_MS);
+  const grantedBy = grant.actor.kind === "staff" ? grant.actor.staffId : `system:${grant.actor.component}`;
+  await trx
+    .insertInto("role_elevations")
+    .values({ id, user_id: user.id, account_id: user.accountId, previous_role: previousRole, elevated_role: input.role, expires_at: expiresAt, ticket_id: grant.ticketId, granted_by_staff_id: grantedBy, created_at: grant.now })
+    .execute();
+  await trx.updateTable("users").set({ role: input.role }).where("id", "=", user.id).execute();
+  await trx.insertInto("activity_events").values({ account_id: user.accountId, user_id: user.id, type: "role_elevated", detail: `${previousRole} → ${input.role} until ${expiresAt.toISOString()} (ticket ${grant.ticketId})`, ip: null, occurred_at: grant.now }).execute();
+  return { id, previousRole, role: input.role, expiresAt: expiresAt.toISOString() };
+}
