@@ -260,6 +260,25 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
     const forged = await search({ q: "john", cursor: Buffer.from('["9","user","x"]').toString("base64url") });
     expect(forged.status).toBe(400);
     expect(forged.body.errors[0].field).toBe("query.cursor");
+    // An id the database cannot take (NUL), inside an otherwise well-formed cursor: 400, not 500.
+    const page = await search({ q: "northwind", limit: 1 });
+    const position = JSON.parse(Buffer.from(page.body.nextCursor as string, "base64url").toString("utf8")) as unknown[];
+    position[2] = "usr\u0000x";
+    const nul = await search({ q: "northwind", limit: 1, cursor: Buffer.from(JSON.stringify(position)).toString("base64url") });
+    expect(nul.status, JSON.stringify(nul.body)).toBe(400);
+    expect(nul.body.errors[0].field).toBe("query.cursor");
+  });
+
+  it("refuses a cursor another search returned (400 naming query.cursor); the same words typed differently page on", async () => {
+    const first = await search({ q: "northwind", limit: 1 });
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const other = await search({ q: "john", limit: 1, cursor: first.body.nextCursor as string });
+    expect(other.status).toBe(400);
+    expect(other.headers["content-type"]).toContain("application/problem+json");
+    expect(other.body.errors).toEqual([expect.objectContaining({ field: "query.cursor" })]);
+    const same = await search({ q: "  NorthWind ", limit: 1, cursor: first.body.nextCursor as string });
+    expect(same.status).toBe(200);
+    expect(same.body.hits[0].id).not.toBe(first.body.hits[0].id);
   });
 
   it("treats LIKE wildcards as plain text", async () => {
