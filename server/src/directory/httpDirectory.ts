@@ -33,6 +33,21 @@ export interface HttpDirectoryOptions {
   keys: GrantKeys;
   clock: Clock;
   caller: ProviderCaller;
+  /** The largest answer read (bytes); a longer one is cut off and refused as misconfigured. */
+  maxAnswerBytes?: number;
+}
+
+/** Far more than any contract answer (an account of 10 000 users is about 5 MiB), far less than what would exhaust the process. */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The product's answer ran past the limit: reading it was stopped. */
+class AnswerTooLarge extends Error {
+  constructor(
+    readonly status: number,
+    readonly limit: number,
+  ) {
+    super(`the answer is larger than ${limit} bytes`);
+  }
 }
 
 function codeForStatus(status: number, body: DirectoryProblem | null): ProviderErrorCode {
@@ -61,12 +76,23 @@ interface Answer {
  * One request over node:http(s) with kept-alive connections: a context read makes three calls, and
  * fetch cost several times more CPU per call than the request itself on both ends of loopback.
  */
-function send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; agent: HttpAgent }): Promise<Answer> {
+function send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; agent: HttpAgent; maxBytes: number }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const options = { method: init.method, headers: init.body === undefined ? init.headers : { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) }, signal: init.signal, agent: init.agent };
     const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let size = 0;
+      // Buffered whole before parsing: a runaway answer is stopped at the limit, not read into memory.
+      const tooLarge = () => {
+        reject(new AnswerTooLarge(res.statusCode ?? 0, init.maxBytes));
+        res.destroy();
+      };
+      if (Number(res.headers["content-length"]) > init.maxBytes) return tooLarge();
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > init.maxBytes) return tooLarge();
+        chunks.push(chunk);
+      });
       res.on("end", () => {
         const retryAfter = res.headers["retry-after"];
         resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, text: Buffer.concat(chunks).toString("utf8") });
@@ -140,8 +166,14 @@ export class HttpDirectory implements DirectoryPort {
           method,
           signal,
           agent: this.agent,
+          maxBytes: this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
           headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(write ? { "content-type": "application/json" } : {}) },
           ...(write ? { body: JSON.stringify(write.body) } : {}),
+        }).catch((err: unknown) => {
+          if (!(err instanceof AnswerTooLarge)) throw err;
+          const applied = err.status >= 200 && err.status <= 299;
+          // As for an answer off the contract: a write answered 2xx did happen, and its outcome is for the reconciler.
+          throw new ProviderError({ provider: "product", code: "misconfigured", status: err.status, operation, partlyApplied: Boolean(write) && applied, message: `${operation}: ${err.message} (HTTP ${err.status})` });
         });
         const text = res.text;
         let json: unknown = null;
