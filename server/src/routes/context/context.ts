@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { ContextQuery, RequesterContext, RequesterPickBody } from "../../../../shared/schemas/context.js";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { DB } from "../../db/schema.js";
 import { appendAudit, type AuditInput } from "../../audit/auditLog.js";
 import { preparedStatement } from "../../db/database.js";
@@ -139,6 +139,9 @@ export function contextRoutes(deps: AppDeps): Router {
       const email = body.email.toLowerCase();
       // The pick and its audit entry in one transaction: no pick that every agent then sees without a record of who made it.
       await db.transaction().execute(async (tx) => {
+        // Picks on one ticket queue: a row lock cannot hold a ticket without a pick yet, and two first picks
+        // at once would each record "before: none" while the second replaced the first.
+        await sql`select pg_advisory_xact_lock(hashtext(${`steward:pick:${body.ticketId}`}))`.execute(tx);
         const previous = await tx.selectFrom("ticket_requester_picks").select(["user_id", "requester_email"]).where("ticket_id", "=", body.ticketId).forUpdate().executeTakeFirst();
         if (user) {
           const row = { ticket_id: body.ticketId, requester_email: email, user_id: user.id, picked_by_staff_id: actor.staffId, picked_at: deps.clock.now() };
