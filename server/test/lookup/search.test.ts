@@ -286,6 +286,25 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
     expect(await hitsFor("_____")).toEqual([]);
   });
 
+  it("refuses a malformed X-Ticket-Id (400 naming the header) rather than recording the read without its ticket", async () => {
+    const db = deps.database.db;
+    const entries = async () => Number((await db.selectFrom("audit_log").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const before = await entries();
+    for (const ticket of ["12ab", "0", "-1", "1".repeat(20)]) {
+      for (const res of [
+        await search({ q: "john" }, { "X-Ticket-Id": ticket }),
+        await request(app).get("/api/context").query({ email: "john@northwind.example" }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
+        await request(app).get("/api/accounts/acc_t_north/users").set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
+      ]) {
+        expect(res.status, `${ticket} ${res.req.path}`).toBe(400);
+        expect(res.headers["content-type"]).toContain("application/problem+json");
+        expect(res.body.errors).toEqual([expect.objectContaining({ field: "headers.X-Ticket-Id" })]);
+      }
+    }
+    expect(await entries()).toBe(before);
+    expect((await search({ q: "john" }, { "X-Ticket-Id": "1003" })).status).toBe(200);
+  });
+
   it("needs a session, and audits each search with the ticket it was for", async () => {
     expect((await request(app).get("/api/search").query({ q: "john" })).status).toBe(401);
     const res = await search({ q: "cus_NwTraders42" }, { "X-Ticket-Id": "1003", "X-Request-Id": "req-search-audit-1" });
