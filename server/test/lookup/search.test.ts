@@ -291,12 +291,13 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
     const entries = async () => Number((await db.selectFrom("audit_log").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
     const before = await entries();
     for (const ticket of ["12ab", "0", "-1", "1".repeat(20)]) {
-      for (const res of [
-        await search({ q: "john" }, { "X-Ticket-Id": ticket }),
-        await request(app).get("/api/context").query({ email: "john@northwind.example" }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
-        await request(app).get("/api/accounts/acc_t_north/users").set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
-      ]) {
-        expect(res.status, `${ticket} ${res.req.path}`).toBe(400);
+      const answers = {
+        search: await search({ q: "john" }, { "X-Ticket-Id": ticket }),
+        context: await request(app).get("/api/context").query({ email: "john@northwind.example" }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
+        users: await request(app).get("/api/accounts/acc_t_north/users").set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
+      };
+      for (const [route, res] of Object.entries(answers)) {
+        expect(res.status, `${ticket} ${route}`).toBe(400);
         expect(res.headers["content-type"]).toContain("application/problem+json");
         expect(res.body.errors).toEqual([expect.objectContaining({ field: "headers.X-Ticket-Id" })]);
       }
