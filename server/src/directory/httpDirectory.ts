@@ -17,6 +17,7 @@ import type { Clock } from "../clock.js";
 import type { GrantKeys } from "../impersonation/signingKeys.js";
 import { parseRetryAfter, type ProviderCaller } from "../providers/providerCall.js";
 import { ProviderError, type ProviderErrorCode } from "../providers/providerError.js";
+import { textFaults } from "../http/textGuard.js";
 import { signDirectoryToken, type DirectoryTokenBody } from "./directoryToken.js";
 import type { DirectoryCall, DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
@@ -200,6 +201,11 @@ export class HttpDirectory implements DirectoryPort {
           const where = parsed.error.issues[0];
           // A write answered 2xx did happen, whatever the body says: its outcome is for the reconciler.
           throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${where ? `${where.path.join(".") || "body"}: ${where.message}` : "invalid"})` });
+        }
+        // Text Steward cannot store as sent (NUL, unpaired surrogates) would fail in the cache or be changed by it: off the contract too.
+        const [fault] = textFaults(parsed.data, ["body"]);
+        if (fault) {
+          throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${fault.field}: ${fault.reason})` });
         }
         return parsed.data as z.infer<T>;
       },

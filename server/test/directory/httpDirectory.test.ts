@@ -153,6 +153,17 @@ describe("HttpDirectory", () => {
     expect(await small.getUser("usr_1")).toMatchObject({ id: "usr_1" });
   });
 
+  it("an answer carrying text Steward cannot store (NUL, an unpaired surrogate) is misconfigured, naming the field; for a write its effect is unknown", async () => {
+    for (const [field, value] of [["name", "A\u0000B"], ["email", "a\ud800@b.test"]] as const) {
+      script = [{ status: 200, body: { ...user, [field]: value } }];
+      const read = (await directory.getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
+      expect(read, field).toMatchObject({ code: "misconfigured", provider: "product" });
+      expect(read.message).toContain(`body.${field}`);
+    }
+    script = [{ status: 200, body: { ...user, settings: { display_name: "x\u0000" } } }];
+    expect(((await write().catch((e: unknown) => e)) as ProviderError).effectUnknown).toBe(true);
+  });
+
   it("an answer that does not match the contract is misconfigured; for a write its effect is unknown", async () => {
     script = [{ status: 200, body: { id: "usr_1" } }];
     const read = (await directory.getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
