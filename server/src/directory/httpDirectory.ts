@@ -155,6 +155,11 @@ export class HttpDirectory implements DirectoryPort {
   ): Promise<z.infer<T>> {
     const { baseUrl, audience, issuer, keys, clock, caller } = this.options;
     const url = new URL(`${baseUrl.replace(/\/$/, "")}${DIRECTORY_BASE_PATH}${path}`);
+    // An id "." or ".." (even percent-encoded) is read by URL parsing as a step up the path: the request
+    // would name another resource, whose answer would stand for the object's. No object is reachable so.
+    if (/\/(?:\.|%2e){1,2}(?=[/?]|$)/i.test(path)) {
+      throw new ProviderError({ provider: "product", code: "not_found", operation, message: `${operation}: an id of only dots cannot be asked for in a URL path (${path})` });
+    }
     const { write, reader } = by;
     const tokenBody: DirectoryTokenBody = write
       ? { actor: write.call.actor, ticketId: write.call.ticketId, idempotencyKey: write.call.idempotencyKey }

@@ -164,6 +164,18 @@ describe("HttpDirectory", () => {
     expect(((await write().catch((e: unknown) => e)) as ProviderError).effectUnknown).toBe(true);
   });
 
+  it("an id of only dots is not found without asking: URL parsing would turn it into another path, whose answer would stand for the object", async () => {
+    const before = seen.length;
+    await expect(directory.getUser("..")).rejects.toMatchObject({ code: "not_found", provider: "product" });
+    await expect(directory.getAccount(".")).rejects.toMatchObject({ code: "not_found", provider: "product" });
+    await expect(directory.updateUser("..", { expectedVersion: 1, changes: { role: "viewer" } }, { idempotencyKey: "key-dots", actor: staff, ticketId: null })).rejects.toMatchObject({ code: "not_found" });
+    expect(seen.length).toBe(before);
+    // Dots within an id are ordinary characters.
+    script = [{ status: 200, body: { ...user, id: "usr.1..x" } }];
+    expect(await directory.getUser("usr.1..x")).toMatchObject({ id: "usr.1..x" });
+    expect(seen.at(-1)?.path).toMatch(/\/users\/usr\.1\.\.x$/);
+  });
+
   it("an answer that does not match the contract is misconfigured; for a write its effect is unknown", async () => {
     script = [{ status: 200, body: { id: "usr_1" } }];
     const read = (await directory.getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
