@@ -36,7 +36,7 @@ export interface ZafAgent {
 /** A verified token: the agent, and what replay protection needs (its id and expiry). */
 export interface VerifiedZafToken {
   agent: ZafAgent;
-  /** The token's `jti`, or the SHA-256 of the whole token when it carries none. */
+  /** The SHA-256 of the token's `jti`, or of its signed part (header.payload) when it carries none. */
   tokenKey: string;
   expiresAt: Date;
 }
@@ -152,7 +152,9 @@ export async function verifyZafTokenFully(token: string, trust: ZafTrust, clock:
   const nowSeconds = Math.floor(clock.now().getTime() / 1000);
   if (typeof payload.iat === "number" && payload.iat > nowSeconds + ZAF_CLOCK_TOLERANCE_SECONDS) throw new ZafTokenError("not_yet_valid");
   const agent = zafAgentOf(payload, new URL(trust.issuer).host);
-  // Hashed either way: the key is fixed-length text whatever the token carries.
-  const tokenKey = typeof payload.jti === "string" && payload.jti.length > 0 ? `jti:${sha256(payload.jti)}` : `token:${sha256(token)}`;
+  // Hashed either way: the key is fixed-length text whatever the token carries. Without a jti, the signed
+  // part (header.payload) names the token: the signature's text is not unique (its last base64url character
+  // has unused bits a decoder ignores), so keying on the whole token let a respelt copy through.
+  const tokenKey = typeof payload.jti === "string" && payload.jti.length > 0 ? `jti:${sha256(payload.jti)}` : `token:${sha256(token.slice(0, token.lastIndexOf(".")))}`;
   return { agent, tokenKey, expiresAt: new Date(((payload.exp as number) + ZAF_CLOCK_TOLERANCE_SECONDS) * 1000) };
 }

@@ -17,6 +17,7 @@ import type { Clock } from "../clock.js";
 import type { GrantKeys } from "../impersonation/signingKeys.js";
 import { parseRetryAfter, type ProviderCaller } from "../providers/providerCall.js";
 import { ProviderError, type ProviderErrorCode } from "../providers/providerError.js";
+import { textFaults } from "../http/textGuard.js";
 import { signDirectoryToken, type DirectoryTokenBody } from "./directoryToken.js";
 import type { DirectoryCall, DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
@@ -33,6 +34,21 @@ export interface HttpDirectoryOptions {
   keys: GrantKeys;
   clock: Clock;
   caller: ProviderCaller;
+  /** The largest answer read (bytes); a longer one is cut off and refused as misconfigured. */
+  maxAnswerBytes?: number;
+}
+
+/** Far more than any contract answer (an account of 10 000 users is about 5 MiB), far less than what would exhaust the process. */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
+
+/** The product's answer ran past the limit: reading it was stopped. */
+class AnswerTooLarge extends Error {
+  constructor(
+    readonly status: number,
+    readonly limit: number,
+  ) {
+    super(`the answer is larger than ${limit} bytes`);
+  }
 }
 
 function codeForStatus(status: number, body: DirectoryProblem | null): ProviderErrorCode {
@@ -61,12 +77,23 @@ interface Answer {
  * One request over node:http(s) with kept-alive connections: a context read makes three calls, and
  * fetch cost several times more CPU per call than the request itself on both ends of loopback.
  */
-function send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; agent: HttpAgent }): Promise<Answer> {
+function send(url: URL, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal; agent: HttpAgent; maxBytes: number }): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const options = { method: init.method, headers: init.body === undefined ? init.headers : { ...init.headers, "content-length": String(Buffer.byteLength(init.body)) }, signal: init.signal, agent: init.agent };
     const req = (url.protocol === "https:" ? httpsRequest : httpRequest)(url, options, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      let size = 0;
+      // Buffered whole before parsing: a runaway answer is stopped at the limit, not read into memory.
+      const tooLarge = () => {
+        reject(new AnswerTooLarge(res.statusCode ?? 0, init.maxBytes));
+        res.destroy();
+      };
+      if (Number(res.headers["content-length"]) > init.maxBytes) return tooLarge();
+      res.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > init.maxBytes) return tooLarge();
+        chunks.push(chunk);
+      });
       res.on("end", () => {
         const retryAfter = res.headers["retry-after"];
         resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter, text: Buffer.concat(chunks).toString("utf8") });
@@ -128,6 +155,11 @@ export class HttpDirectory implements DirectoryPort {
   ): Promise<z.infer<T>> {
     const { baseUrl, audience, issuer, keys, clock, caller } = this.options;
     const url = new URL(`${baseUrl.replace(/\/$/, "")}${DIRECTORY_BASE_PATH}${path}`);
+    // An id "." or ".." (even percent-encoded) is read by URL parsing as a step up the path: the request
+    // would name another resource, whose answer would stand for the object's. No object is reachable so.
+    if (/\/(?:\.|%2e){1,2}(?=[/?]|$)/i.test(path)) {
+      throw new ProviderError({ provider: "product", code: "not_found", operation, message: `${operation}: an id of only dots cannot be asked for in a URL path (${path})` });
+    }
     const { write, reader } = by;
     const tokenBody: DirectoryTokenBody = write
       ? { actor: write.call.actor, ticketId: write.call.ticketId, idempotencyKey: write.call.idempotencyKey }
@@ -140,8 +172,14 @@ export class HttpDirectory implements DirectoryPort {
           method,
           signal,
           agent: this.agent,
+          maxBytes: this.options.maxAnswerBytes ?? MAX_ANSWER_BYTES,
           headers: { authorization: `Bearer ${token}`, accept: "application/json", ...(write ? { "content-type": "application/json" } : {}) },
           ...(write ? { body: JSON.stringify(write.body) } : {}),
+        }).catch((err: unknown) => {
+          if (!(err instanceof AnswerTooLarge)) throw err;
+          const applied = err.status >= 200 && err.status <= 299;
+          // As for an answer off the contract: a write answered 2xx did happen, and its outcome is for the reconciler.
+          throw new ProviderError({ provider: "product", code: "misconfigured", status: err.status, operation, partlyApplied: Boolean(write) && applied, message: `${operation}: ${err.message} (HTTP ${err.status})` });
         });
         const text = res.text;
         let json: unknown = null;
@@ -168,6 +206,11 @@ export class HttpDirectory implements DirectoryPort {
           const where = parsed.error.issues[0];
           // A write answered 2xx did happen, whatever the body says: its outcome is for the reconciler.
           throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${where ? `${where.path.join(".") || "body"}: ${where.message}` : "invalid"})` });
+        }
+        // Text Steward cannot store as sent (NUL, unpaired surrogates) would fail in the cache or be changed by it: off the contract too.
+        const [fault] = textFaults(parsed.data, ["body"]);
+        if (fault) {
+          throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${fault.field}: ${fault.reason})` });
         }
         return parsed.data as z.infer<T>;
       },

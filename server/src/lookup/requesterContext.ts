@@ -7,7 +7,7 @@ import type { BillingPort, IdentityPort } from "../providers/ports.js";
 import { billingSummaryOf, BuiltinBilling } from "../providers/builtin/builtinBilling.js";
 import { builtinNotFound } from "../providers/builtin/builtinCall.js";
 import { BuiltinIdentity, identitySummaryOf } from "../providers/builtin/builtinIdentity.js";
-import { isProviderError } from "../providers/providerError.js";
+import { isProviderError, ProviderError } from "../providers/providerError.js";
 import { openOperationsOf } from "../reconcile/providerOperations.js";
 import { settle, unsettle } from "../settled.js";
 import { loadAccountAuditLines, loadRecentActivity, toActivityEvent, toAuditLine } from "./accountHistory.js";
@@ -54,7 +54,8 @@ export type ContextResult =
       /** The account's unsettled provider operations, read with the parts (none for an ambiguous requester). */
       openOperations: OpenOperationRow[];
     }
-  | { match: "unknown"; candidates: SearchHit[] };
+  /** unanswered: the product's directory did not answer the lookups, so "no such user" is not known. */
+  | { match: "unknown"; candidates: SearchHit[]; unanswered: ProviderError | null };
 
 class PartTimeout extends Error {}
 
@@ -236,7 +237,7 @@ function unpickedParts(): Parts {
  * the cache together (nothing written when it holds them already). The product down or slow leaves what
  * the cache held: the account part then says the product did not answer, the other parts come back as usual.
  */
-async function readRequesterFromProduct(sources: ContextSources, query: ContextQuery): Promise<AccountRead | undefined> {
+async function readRequesterFromProduct(sources: ContextSources, query: ContextQuery): Promise<{ accountRead: AccountRead | undefined; unanswered: ProviderError | null }> {
   const { directory, reader } = sources;
   const lookups = [{ email: query.email }, ...(query.externalId ? [{ externalId: query.externalId }] : [])];
   const asked = settle(withDeadline(Promise.all(lookups.map((lookup) => directory.lookupUsers(lookup, reader))), sources.partTimeoutMs));
@@ -247,14 +248,23 @@ async function readRequesterFromProduct(sources: ContextSources, query: ContextQ
   if (!found.ok) sources.logger.warn({ err: found.error }, "the product's directory did not answer the requester lookup");
   const answers: DirectoryAnswer[] = [...(found.ok ? found.value : []), ...(read?.ok ? [{ accounts: [read.value.account], users: read.value.users }] : [])];
   let failure = read && !read.ok ? { error: read.error } : null;
+  let unanswered = found.ok ? null : asDirectoryError(found.error, "directory.lookup");
   try {
     if (answers.length) await mirrorAnswers(sources, answers, read?.ok ? { accountId: read.value.account.id, userIds: read.value.users.map((u) => u.id) } : undefined);
   } catch (err) {
     // The cache could not take the answers: what it held stands, and the account part says it is not fresh.
     sources.logger.warn({ err }, "the product's answers could not be cached");
     failure ??= { error: err };
+    unanswered ??= asDirectoryError(err, "directory.lookup");
   }
-  return accountId ? { accountId, failure } : undefined;
+  return { accountRead: accountId ? { accountId, failure } : undefined, unanswered };
+}
+
+/** A lookup the product did not answer (or whose answer could not be cached), as the provider error a client sees. */
+function asDirectoryError(err: unknown, operation: string): ProviderError {
+  if (err instanceof ProviderError) return err;
+  if (err instanceof PartTimeout) return new ProviderError({ provider: "product", code: "timeout", operation, message: `${operation}: ${err.message}` });
+  return new ProviderError({ provider: "product", code: "unavailable", operation, message: `${operation}: the answer could not be read into Steward's cache`, cause: err });
 }
 
 /**
@@ -273,12 +283,12 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
   // With the product's directory its round trip dominates: the pick is awaited first, as its lookups use it.
   const pickFirst = isCached(sources) ? await picked : null;
   const query = pickFirst ? { ...asked, userId: pickFirst } : asked;
-  const accountRead = isCached(sources) ? await readRequesterFromProduct(sources, query) : undefined;
+  const { accountRead, unanswered } = isCached(sources) ? await readRequesterFromProduct(sources, query) : { accountRead: undefined, unanswered: null };
   const resolution = isCached(sources) || asked.userId ? await resolveRequester(sources.db, query) : await resolveWithPick(sources, query, picked);
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
   if (resolution.match === "unknown") {
     const closest = await searchDirectory(sources.db, { q: query.email.slice(0, 200), limit: 10 });
-    return { match: "unknown", candidates: closest.hits };
+    return { match: "unknown", candidates: closest.hits, unanswered };
   }
   if (resolution.match === "ambiguous") {
     const context: RequesterContext = {

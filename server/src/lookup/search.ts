@@ -4,7 +4,7 @@ import { preparedStatement } from "../db/database.js";
 import type { SearchHit, SearchQuery, SearchResults } from "../../../shared/schemas/context.js";
 import type { DB } from "../db/schema.js";
 import { EXACT_SCORE, MATCH_PREFERENCE, MAX_CHAR, STRONG_SCORE, TERMS_PER_WORD, allBranches, fuzzyWords, strongBranches, weakBranches, type SimilarTerms } from "./searchBranches.js";
-import { decodeSearchCursor, encodeSearchCursor, type SearchPosition } from "./searchCursor.js";
+import { assertCursorOf, decodeSearchCursor, encodeSearchCursor, searchTag, type SearchPosition } from "./searchCursor.js";
 
 /**
  * One search box over users and accounts. Each way of matching is its own small, index-backed,
@@ -173,6 +173,7 @@ export async function searchDirectory(db: Kysely<DB>, query: SearchQuery, option
   const after = query.cursor ? decodeSearchCursor(query.cursor) : undefined;
   const f = await foldQuery(db, query.q);
   if (f === "") return { hits: [], nextCursor: null };
+  if (after) assertCursorOf(after, f);
   // Weaker matches always rank below strong ones: while strong matches fill the page, the costlier branches need not run.
   let rows: HitRow[] = [];
   let early: Promise<{ terms: SimilarTerms; common: string[] }> | undefined;
@@ -205,7 +206,7 @@ export async function searchDirectory(db: Kysely<DB>, query: SearchQuery, option
   const last = page.at(-1);
   return {
     hits: page.map(toHit),
-    nextCursor: rows.length > query.limit && last ? encodeSearchCursor({ score: last.score_text, kind: last.kind, id: last.id, exactOnly }) : null,
+    nextCursor: rows.length > query.limit && last ? encodeSearchCursor({ score: last.score_text, kind: last.kind, id: last.id, exactOnly, search: searchTag(f) }) : null,
   };
 }
 

@@ -30,18 +30,13 @@ export function newStaffId(): string {
  */
 export async function changeStaffRole(trx: Transaction<DB>, clock: Clock, change: StaffRoleChange): Promise<{ staff: Staff; changed: boolean }> {
   assertAllowed(change.actor, "staff.grant");
-  const { admins, staff: existing } = await lockForStaffChange(trx, change.target);
+  const { admins, staff: found } = await lockForStaffChange(trx, change.target);
   assertActorStillAdmin(admins, change.actor);
-  let before: Staff | null = existing ?? null;
-  let after: Staff;
-  if (existing) {
-    if (existing.panel_role === change.panelRole) return { staff: existing, changed: false };
-    assertAdminRemains(admins, existing, { panelRole: change.panelRole, active: existing.active });
-    after = await trx.updateTable("staff").set({ panel_role: change.panelRole, updated_at: clock.now() }).where("id", "=", existing.id).returningAll().executeTakeFirstOrThrow();
-  } else if ("zendeskUserId" in change.target) {
+  let existing = found;
+  let created: Staff | undefined;
+  if (!existing && "zendeskUserId" in change.target) {
     const now = clock.now();
-    before = null;
-    after = await trx
+    created = await trx
       .insertInto("staff")
       .values({
         id: newStaffId(),
@@ -52,10 +47,23 @@ export async function changeStaffRole(trx: Transaction<DB>, clock: Clock, change
         created_at: now,
         updated_at: now,
       })
+      // The agent's first visit (staff/firstVisit.ts) may commit their row meanwhile: then it is that row's role that changes.
+      .onConflict((oc) => oc.column("zendesk_user_id").doNothing())
       .returningAll()
-      .executeTakeFirstOrThrow();
+      .executeTakeFirst();
+    if (!created) existing = (await lockForStaffChange(trx, change.target)).staff;
+  }
+  const before: Staff | null = existing ?? null;
+  let after: Staff;
+  if (created) {
+    after = created;
+  } else if (existing) {
+    if (existing.panel_role === change.panelRole) return { staff: existing, changed: false };
+    assertAdminRemains(admins, existing, { panelRole: change.panelRole, active: existing.active });
+    after = await trx.updateTable("staff").set({ panel_role: change.panelRole, updated_at: clock.now() }).where("id", "=", existing.id).returningAll().executeTakeFirstOrThrow();
   } else {
-    throw Problem.notFound(`No staff member ${change.target.staffId}`, { staffId: change.target.staffId });
+    const id = "staffId" in change.target ? change.target.staffId : change.target.zendeskUserId;
+    throw Problem.notFound(`No staff member ${id}`, "staffId" in change.target ? { staffId: id } : { zendeskUserId: id });
   }
   await appendAudit(
     trx,

@@ -27,7 +27,7 @@ describe("ZAF token verifier (unit, fixed clock)", () => {
     new SignJWT({ iss: ISSUER_HOST, aud: INSTALLATION, sub: "9002", iat: T0, exp: T0 + 300, ...claims }).setProtectedHeader({ alg: "RS256" }).sign(key);
   const userUrl = (id: string, host = ISSUER_HOST) => `https://${host}/api/v2/users/${id}.json`;
 
-  it("returns the agent, the replay key (sha256 of jti, else of the token) and exp plus the skew", async () => {
+  it("returns the agent, the replay key (sha256 of jti, else of the signed header.payload) and exp plus the skew", async () => {
     const withJti = await verifyZafTokenFully(await sign({ jti: "abc" }), trustWith(), clock);
     // sha256("abc"), the FIPS 180-2 test vector.
     expect(withJti).toEqual({
@@ -38,7 +38,7 @@ describe("ZAF token verifier (unit, fixed clock)", () => {
     for (const jti of [undefined, "", ["abc"], 7]) {
       const signed = await sign({ jti });
       const { tokenKey } = await verifyZafTokenFully(signed, trustWith(), clock);
-      expect(tokenKey, JSON.stringify(jti)).toBe(`token:${createHash("sha256").update(signed).digest("hex")}`);
+      expect(tokenKey, JSON.stringify(jti)).toBe(`token:${createHash("sha256").update(signed.slice(0, signed.lastIndexOf("."))).digest("hex")}`);
     }
   });
 

@@ -76,6 +76,43 @@ describe.each(databaseKinds)("context over the product's directory on %s", (kind
     expect(again.body.hits).toEqual(renamed.body.hits);
   });
 
+  it("the product down for a requester, account or search only it knows: 502 naming the product and audited failed, never \"not found\"", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const db = h.deps.database.db;
+    await product.store.load(
+      [{ id: `acc_only_product_${kind}`, name: "Zanzibar Only", domain: null, status: "active", plan: "team", seatsLicensed: 5, billingCustomerId: null, version: 1 }],
+      [{ id: `usr_only_product_${kind}`, accountId: `acc_only_product_${kind}`, email: `zanzibar.${kind}@product-only.test`, name: "Zanzibar Only", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 }],
+    );
+    const get = (path: string, query: Record<string, string>, requestId: string) =>
+      request(h.app).get(path).query(query).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242").set("X-Request-Id", requestId);
+    const entryOf = (requestId: string) => db.selectFrom("audit_log").select(["action", "outcome", "error"]).where("request_id", "=", requestId).executeTakeFirst();
+    product.faults.status = 503;
+    try {
+      const context = await get("/api/context", { email: `zanzibar.${kind}@product-only.test` }, `req-down-context-${kind}`);
+      expect(context.status, JSON.stringify(context.body)).toBe(502);
+      expect(context.body).toMatchObject({ code: "provider_unavailable", provider: "product" });
+      expect(await entryOf(`req-down-context-${kind}`)).toEqual({ action: "context.view", outcome: "failed", error: "directory: unavailable" });
+      const users = await get(`/api/accounts/acc_only_product_${kind}/users`, {}, `req-down-users-${kind}`);
+      expect(users.status, JSON.stringify(users.body)).toBe(502);
+      expect(await entryOf(`req-down-users-${kind}`)).toEqual({ action: "account.view", outcome: "failed", error: "directory: unavailable" });
+      const search = await get("/api/search", { q: `zanzibar.${kind}@product-only.test` }, `req-down-search-${kind}`);
+      expect(search.status, JSON.stringify(search.body)).toBe(502);
+      expect(await entryOf(`req-down-search-${kind}`)).toEqual({ action: "search.run", outcome: "failed", error: "directory: unavailable" });
+      // What the cache does hold is still answered (the account part says the product did not answer).
+      expect((await readContext(h, token)).status).toBe(200);
+    } finally {
+      product.faults.status = null;
+    }
+    // Up again: the same reads find them, and a requester no one has is still plainly not found.
+    expect((await get("/api/context", { email: `zanzibar.${kind}@product-only.test` }, `req-up-context-${kind}`)).body.user).toMatchObject({ id: `usr_only_product_${kind}` });
+    expect((await get(`/api/accounts/acc_only_product_${kind}/users`, {}, `req-up-users-${kind}`)).status).toBe(200);
+    const nobody = await get("/api/context", { email: `nobody.${kind}@product-only.test` }, `req-up-nobody-${kind}`);
+    expect(nobody.status).toBe(404);
+    expect(nobody.body.code).toBe("requester_not_found");
+    expect((await get("/api/accounts/acc_nobody_anywhere/users", {}, `req-up-nobody-users-${kind}`)).status).toBe(404);
+  });
+
   it("a requester the product moved to another account: the account part is the new one, read after the lookups showed the move", async () => {
     const product = h.product!;
     const token = await sessionOf(h, "support_full");

@@ -5,7 +5,7 @@ import { createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyDirectoryToken } from "@steward/impersonation-kit";
 import { ManualClock } from "../../src/clock.js";
-import { classifyDirectoryError, HttpDirectory } from "../../src/directory/httpDirectory.js";
+import { classifyDirectoryError, HttpDirectory, type HttpDirectoryOptions } from "../../src/directory/httpDirectory.js";
 import { GrantKeys } from "../../src/impersonation/signingKeys.js";
 import { ProviderCaller } from "../../src/providers/providerCall.js";
 import { ProviderError } from "../../src/providers/providerError.js";
@@ -19,10 +19,11 @@ const clock = new ManualClock(new Date());
 const user = { id: "usr_1", accountId: "acc_1", email: "a@b.test", name: "A", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 3 };
 const problem = (status: number, code: string, extra: object = {}) => ({ status, type: "application/problem+json", body: { type: "about:blank", title: code, status, code, ...extra } });
 
-let script: { status: number; type?: string; body: unknown; headers?: Record<string, string> }[] = [];
+let script: { status: number; type?: string; body: unknown; headers?: Record<string, string>; chunked?: boolean }[] = [];
 const seen: { method: string; path: string; authorization: string | undefined; body: unknown }[] = [];
 let server: Server;
 let directory: HttpDirectory;
+let options: HttpDirectoryOptions;
 
 beforeAll(async () => {
   const app = express();
@@ -30,13 +31,19 @@ beforeAll(async () => {
   app.use((req, res) => {
     seen.push({ method: req.method, path: req.path, authorization: req.headers.authorization, body: req.body });
     const next = script.shift() ?? { status: 200, body: user };
-    res.status(next.status).set(next.headers ?? {}).type(next.type ?? "application/json").send(JSON.stringify(next.body));
+    res.status(next.status).set(next.headers ?? {}).type(next.type ?? "application/json");
+    if (!next.chunked) return void res.send(JSON.stringify(next.body));
+    // No Content-Length: the answer's size is known only as it arrives.
+    const text = JSON.stringify(next.body);
+    for (let at = 0; at < text.length; at += 1024) res.write(text.slice(at, at + 1024));
+    res.end();
   });
   server = await new Promise((resolve) => {
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   const caller = new ProviderCaller("product", { timeoutMs: 2_000, maxRetries: 2, baseDelayMs: 1, maxDelayMs: 5 }, classifyDirectoryError);
-  directory = new HttpDirectory({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, audience: "prd_test", issuer: "http://steward.test", keys, clock, caller });
+  options = { baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, audience: "prd_test", issuer: "http://steward.test", keys, clock, caller };
+  directory = new HttpDirectory(options);
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -122,6 +129,51 @@ describe("HttpDirectory", () => {
     } finally {
       await new Promise<void>((resolve) => dropper.close(() => resolve()));
     }
+  });
+
+  it("an answer larger than the limit is cut off and misconfigured, with or without a Content-Length; for a write answered 2xx its effect is unknown", async () => {
+    const small = new HttpDirectory({ ...options, maxAnswerBytes: 4096 });
+    const padded = { ...user, padding: "x".repeat(20_000) };
+    for (const chunked of [false, true]) {
+      script = [{ status: 200, body: padded, chunked }];
+      const read = (await small.getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
+      expect(read, String(chunked)).toBeInstanceOf(ProviderError);
+      expect(read).toMatchObject({ code: "misconfigured", provider: "product", status: 200 });
+      expect(read.message).toMatch(/larger than 4096 bytes/);
+      expect(read.effectUnknown).toBe(false);
+    }
+    script = [{ status: 200, body: padded, chunked: true }];
+    const written = (await small.updateUser("usr_1", { expectedVersion: 3, changes: { role: "viewer" } }, { idempotencyKey: "key-big", actor: staff, ticketId: "4242" }).catch((e: unknown) => e)) as ProviderError;
+    expect(written).toMatchObject({ code: "misconfigured", effectUnknown: true });
+    script = [{ status: 422, body: { ...problem(422, "refused").body, padding: "x".repeat(20_000) } }];
+    const refused = (await small.updateUser("usr_1", { expectedVersion: 3, changes: { role: "viewer" } }, { idempotencyKey: "key-big-2", actor: staff, ticketId: "4242" }).catch((e: unknown) => e)) as ProviderError;
+    expect(refused).toMatchObject({ code: "misconfigured", effectUnknown: false });
+    // Within the limit, the same adapter reads answers as usual.
+    script = [{ status: 200, body: user }];
+    expect(await small.getUser("usr_1")).toMatchObject({ id: "usr_1" });
+  });
+
+  it("an answer carrying text Steward cannot store (NUL, an unpaired surrogate) is misconfigured, naming the field; for a write its effect is unknown", async () => {
+    for (const [field, value] of [["name", "A\u0000B"], ["email", "a\ud800@b.test"]] as const) {
+      script = [{ status: 200, body: { ...user, [field]: value } }];
+      const read = (await directory.getUser("usr_1").catch((e: unknown) => e)) as ProviderError;
+      expect(read, field).toMatchObject({ code: "misconfigured", provider: "product" });
+      expect(read.message).toContain(`body.${field}`);
+    }
+    script = [{ status: 200, body: { ...user, settings: { display_name: "x\u0000" } } }];
+    expect(((await write().catch((e: unknown) => e)) as ProviderError).effectUnknown).toBe(true);
+  });
+
+  it("an id of only dots is not found without asking: URL parsing would turn it into another path, whose answer would stand for the object", async () => {
+    const before = seen.length;
+    await expect(directory.getUser("..")).rejects.toMatchObject({ code: "not_found", provider: "product" });
+    await expect(directory.getAccount(".")).rejects.toMatchObject({ code: "not_found", provider: "product" });
+    await expect(directory.updateUser("..", { expectedVersion: 1, changes: { role: "viewer" } }, { idempotencyKey: "key-dots", actor: staff, ticketId: null })).rejects.toMatchObject({ code: "not_found" });
+    expect(seen.length).toBe(before);
+    // Dots within an id are ordinary characters.
+    script = [{ status: 200, body: { ...user, id: "usr.1..x" } }];
+    expect(await directory.getUser("usr.1..x")).toMatchObject({ id: "usr.1..x" });
+    expect(seen.at(-1)?.path).toMatch(/\/users\/usr\.1\.\.x$/);
   });
 
   it("an answer that does not match the contract is misconfigured; for a write its effect is unknown", async () => {

@@ -92,4 +92,25 @@ describe.each(databaseKinds)("requester pick per ticket (%s)", (kind) => {
     expect(await picks(h)).toEqual([]);
     expect(await pickEntries(h, since)).toEqual([]);
   });
+
+  it("two agents picking on one ticket at once: each entry's before is the pick it replaced, so the entries chain", async () => {
+    const db = h.deps.database.db;
+    const [full, ops] = [await sessionOf(h, "support_full"), await sessionOf(h, "operations")];
+    const send = (token: string, ticketId: string, userId: string) => request(h.app).post("/api/context/pick").set("Authorization", `Bearer ${token}`).send({ ticketId, email: EMAIL, userId });
+    const tickets = Array.from({ length: 8 }, (_, i) => String(2100 + i));
+    const since = await lastSeq(h);
+    for (const ticketId of tickets) {
+      const answers = await Promise.all([send(full, ticketId, "usr_demo_shared_1"), send(ops, ticketId, "usr_demo_shared_2")]);
+      expect(answers.map((a) => a.status)).toEqual([200, 200]);
+    }
+    for (const ticketId of tickets) {
+      const entries = await db.selectFrom("audit_log").select(["before", "after"]).where("action", "=", "context.pick").where("ticket_id", "=", ticketId).where("seq", ">", since).orderBy("seq").execute();
+      const stored = await db.selectFrom("ticket_requester_picks").select("user_id").where("ticket_id", "=", ticketId).executeTakeFirstOrThrow();
+      expect(entries, ticketId).toHaveLength(2);
+      expect(entries[0]?.before, ticketId).toBeNull();
+      expect(entries[1]?.before, ticketId).toEqual(entries[0]?.after);
+      // The pick that stands is the one the last entry records.
+      expect((entries[1]?.after as { userId: string }).userId).toBe(stored.user_id);
+    }
+  });
 });

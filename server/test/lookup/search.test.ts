@@ -260,11 +260,50 @@ describe.each(databaseKinds)("GET /api/search on %s", (kind) => {
     const forged = await search({ q: "john", cursor: Buffer.from('["9","user","x"]').toString("base64url") });
     expect(forged.status).toBe(400);
     expect(forged.body.errors[0].field).toBe("query.cursor");
+    // An id the database cannot take (NUL), inside an otherwise well-formed cursor: 400, not 500.
+    const page = await search({ q: "northwind", limit: 1 });
+    const position = JSON.parse(Buffer.from(page.body.nextCursor as string, "base64url").toString("utf8")) as unknown[];
+    position[2] = "usr\u0000x";
+    const nul = await search({ q: "northwind", limit: 1, cursor: Buffer.from(JSON.stringify(position)).toString("base64url") });
+    expect(nul.status, JSON.stringify(nul.body)).toBe(400);
+    expect(nul.body.errors[0].field).toBe("query.cursor");
+  });
+
+  it("refuses a cursor another search returned (400 naming query.cursor); the same words typed differently page on", async () => {
+    const first = await search({ q: "northwind", limit: 1 });
+    expect(first.body.nextCursor).toEqual(expect.any(String));
+    const other = await search({ q: "john", limit: 1, cursor: first.body.nextCursor as string });
+    expect(other.status).toBe(400);
+    expect(other.headers["content-type"]).toContain("application/problem+json");
+    expect(other.body.errors).toEqual([expect.objectContaining({ field: "query.cursor" })]);
+    const same = await search({ q: "  NorthWind ", limit: 1, cursor: first.body.nextCursor as string });
+    expect(same.status).toBe(200);
+    expect(same.body.hits[0].id).not.toBe(first.body.hits[0].id);
   });
 
   it("treats LIKE wildcards as plain text", async () => {
     expect(await hitsFor("%")).toEqual([]);
     expect(await hitsFor("_____")).toEqual([]);
+  });
+
+  it("refuses a malformed X-Ticket-Id (400 naming the header) rather than recording the read without its ticket", async () => {
+    const db = deps.database.db;
+    const entries = async () => Number((await db.selectFrom("audit_log").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    const before = await entries();
+    for (const ticket of ["12ab", "0", "-1", "1".repeat(20)]) {
+      const answers = {
+        search: await search({ q: "john" }, { "X-Ticket-Id": ticket }),
+        context: await request(app).get("/api/context").query({ email: "john@northwind.example" }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
+        users: await request(app).get("/api/accounts/acc_t_north/users").set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", ticket),
+      };
+      for (const [route, res] of Object.entries(answers)) {
+        expect(res.status, `${ticket} ${route}`).toBe(400);
+        expect(res.headers["content-type"]).toContain("application/problem+json");
+        expect(res.body.errors).toEqual([expect.objectContaining({ field: "headers.X-Ticket-Id" })]);
+      }
+    }
+    expect(await entries()).toBe(before);
+    expect((await search({ q: "john" }, { "X-Ticket-Id": "1003" })).status).toBe(200);
   });
 
   it("needs a session, and audits each search with the ticket it was for", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { queryWords } from "../../src/lookup/searchBranches.js";
-import { decodeSearchCursor, encodeSearchCursor } from "../../src/lookup/searchCursor.js";
+import { assertCursorOf, decodeSearchCursor, encodeSearchCursor, searchTag } from "../../src/lookup/searchCursor.js";
 import { typoVariants } from "../../src/lookup/typoVariants.js";
 
 describe("typoVariants", () => {
@@ -27,10 +27,25 @@ describe("search helpers", () => {
     expect(queryWords("a b c d e f")).toHaveLength(4);
   });
   it("round-trips a cursor and refuses anything else", () => {
-    const position = { score: "2.4735", kind: "user" as const, id: "usr_1", exactOnly: false };
+    const position = { score: "2.4735", kind: "user" as const, id: "usr_1", exactOnly: false, search: searchTag("john") };
     expect(decodeSearchCursor(encodeSearchCursor(position))).toEqual(position);
-    for (const bad of ["", "not-base64-json", Buffer.from('["x","user","id",0]').toString("base64url"), Buffer.from('["1","group","id",0]').toString("base64url")]) {
-      expect(() => decodeSearchCursor(bad), bad).toThrow(expect.objectContaining({ status: 400 }));
+    const tag = searchTag("john");
+    const bad = [
+      "",
+      "not-base64-json",
+      Buffer.from(JSON.stringify(["x", "user", "id", 0, tag])).toString("base64url"),
+      Buffer.from(JSON.stringify(["1", "group", "id", 0, tag])).toString("base64url"),
+      // No search named (a cursor of the earlier format), or a damaged one.
+      Buffer.from('["1","user","id",0]').toString("base64url"),
+      Buffer.from(JSON.stringify(["1", "user", "id", 0, "short"])).toString("base64url"),
+      // An id the database cannot take as text.
+      Buffer.from(JSON.stringify(["1", "user", "a\u0000b", 0, tag])).toString("base64url"),
+      Buffer.from(JSON.stringify(["1", "user", "a\ud800b", 0, tag])).toString("base64url"),
+    ];
+    for (const cursor of bad) {
+      expect(() => decodeSearchCursor(cursor), cursor).toThrow(expect.objectContaining({ status: 400 }));
     }
+    expect(() => assertCursorOf(position, "jane")).toThrow(expect.objectContaining({ status: 400 }));
+    expect(() => assertCursorOf(position, "john")).not.toThrow();
   });
 });

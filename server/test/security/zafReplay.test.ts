@@ -99,6 +99,19 @@ describe.each(databaseKinds)("ZAF tokens on %s", (kind) => {
     expect((await request(app).post("/api/session").send({ token })).body.code).toBe("zaf_token_replayed");
   });
 
+  it("refuses a token without jti sent again with its signature spelt differently (base64url's unused last bits)", async () => {
+    const token = await craft({ context: { ticket_id: 1003 } }, []);
+    expect((await request(app).post("/api/session").send({ token })).status).toBe(200);
+    // A 256-byte RS256 signature ends in a base64url character with 4 unused bits: 16 spellings decode to the same bytes.
+    const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(token.at(-1)!);
+    for (const other of [1, 2, 3].map((d) => alphabet[(last & ~3) | ((last + d) & 3)])) {
+      const res = await request(app).post("/api/session").send({ token: `${token.slice(0, -1)}${other}` });
+      expect(res.status, other).toBe(401);
+      expect(res.body.code).toBe("zaf_token_replayed");
+    }
+  });
+
   it("lets only one of several parallel uses of one token through", async () => {
     const token = await zafToken(deps, { zendeskUserId: AGENT.operations.zendeskUserId });
     const results = await Promise.all(Array.from({ length: 5 }, () => request(app).post("/api/session").send({ token })));

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../src/app.js";
@@ -120,6 +121,39 @@ describe.each(databaseKinds)("staff administration on %s", (kind) => {
       ),
     ).rejects.toMatchObject({ status: 403, code: "action_not_allowed" });
     expect(await rowCounts(deps)).toEqual(before);
+  });
+
+  it("an agent's first visit committing while an admin adds them: the grant applies to the row the visit made, not a 500", async () => {
+    // PGlite runs one transaction at a time, so the two cannot interleave there.
+    if (kind !== "postgres") return;
+    const { db } = deps.database;
+    const now = deps.clock.now();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let inserted!: () => void;
+    const rowMade = new Promise<void>((resolve) => (inserted = resolve));
+    // What staffForAgent does on a first visit: the row, then its audit entry, then commit.
+    const firstVisit = db.transaction().execute(async (trx) => {
+      await trx.insertInto("staff").values({ id: "stf_first_visit_race", zendesk_user_id: "550077", email: null, name: "Racer", panel_role: "support_read_only", created_at: now, updated_at: now }).execute();
+      inserted();
+      await held;
+    });
+    await rowMade;
+    const grant = as(admin).post("/api/staff", { zendeskUserId: "550077", panelRole: "support_full", reason: "promote on arrival" }).then((res) => res);
+    // The admin's insert waits on the visit's uncommitted row (same Zendesk user) before the visit commits.
+    for (let waited = 0; ; waited += 20) {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`.execute(db);
+      if ((rows[0]?.n ?? 0) > 0) break;
+      if (waited > 10_000) throw new Error("the grant never waited on the first visit");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    release();
+    await firstVisit;
+    const res = await grant;
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ id: "stf_first_visit_race", zendeskUserId: "550077", panelRole: "support_full" });
+    const [entry] = await auditOf(requestIdOf(res));
+    expect(entry).toMatchObject({ action: "staff.grant", target_id: "stf_first_visit_race", before: expect.objectContaining({ panelRole: "support_read_only" }), after: expect.objectContaining({ panelRole: "support_full" }) });
   });
 
   it("two admins removing each other at the same time leave one admin", async () => {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TicketId } from "../../../../shared/audit.js";
 
 /** The audit routes' request and response schemas live in shared/ so the app uses the same ones. */
 export { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification } from "../../../../shared/schemas/audit.js";
@@ -12,4 +13,4 @@ export const AuditVerifyQuery = z
   })
   .refine((q) => (q.anchorSeq === undefined) === (q.anchorHash === undefined), { message: "give anchorSeq and anchorHash together", path: ["anchorHash"] });
 
-export const ticketHeader = { name: "X-Ticket-Id", required: false, description: "The Zendesk ticket the agent is working on (recorded in the audit entry)" };
+export const ticketHeader = { name: "X-Ticket-Id", required: false, description: "The Zendesk ticket the agent is working on (recorded in the audit entry)", schema: TicketId };

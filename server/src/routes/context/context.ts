@@ -1,6 +1,6 @@
 import { Router } from "express";
 import { ContextQuery, RequesterContext, RequesterPickBody } from "../../../../shared/schemas/context.js";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { DB } from "../../db/schema.js";
 import { appendAudit, type AuditInput } from "../../audit/auditLog.js";
 import { preparedStatement } from "../../db/database.js";
@@ -21,7 +21,8 @@ function lookupEntry(result: ContextResult, query: ContextQuery): Pick<AuditInpu
       target: { type: "user", id: null, accountId: null },
       after: { requester, match: "unknown", candidates: result.candidates.map((c) => c.id) },
       outcome: "failed",
-      error: "requester_not_found",
+      // The product did not answer: whether such a user exists is not known, so it is not "not found".
+      error: result.unanswered ? `directory: ${result.unanswered.code}` : "requester_not_found",
     };
   }
   if (result.match === "ambiguous") {
@@ -76,6 +77,7 @@ export function contextRoutes(deps: AppDeps): Router {
         200: RequesterContext,
         403: "Panel role too low",
         404: "No user has this email: problem+json `requester_not_found` with the closest search matches in `candidates`",
+        502: "DIRECTORY_PROVIDER=http: the product did not answer and the cache holds no user with this email (not known either way)",
       },
       // Answered only after its audit entry, which checks the cached staff row (auth/staffCache.ts).
       before: guard(deps, "context.view", { cachedStaff: true }),
@@ -97,6 +99,7 @@ export function contextRoutes(deps: AppDeps): Router {
         deps.clock,
       );
       if (result.match === "unknown") {
+        if (result.unanswered) throw result.unanswered;
         throw new Problem(404, "requester_not_found", "Not found", `No user has the email ${query.email}; the closest matches are in candidates`, { candidates: result.candidates });
       }
       const accountId = result.user?.account_id;
@@ -136,6 +139,9 @@ export function contextRoutes(deps: AppDeps): Router {
       const email = body.email.toLowerCase();
       // The pick and its audit entry in one transaction: no pick that every agent then sees without a record of who made it.
       await db.transaction().execute(async (tx) => {
+        // Picks on one ticket queue: a row lock cannot hold a ticket without a pick yet, and two first picks
+        // at once would each record "before: none" while the second replaced the first.
+        await sql`select pg_advisory_xact_lock(hashtext(${`steward:pick:${body.ticketId}`}))`.execute(tx);
         const previous = await tx.selectFrom("ticket_requester_picks").select(["user_id", "requester_email"]).where("ticket_id", "=", body.ticketId).forUpdate().executeTakeFirst();
         if (user) {
           const row = { ticket_id: body.ticketId, requester_email: email, user_id: user.id, picked_by_staff_id: actor.staffId, picked_at: deps.clock.now() };
