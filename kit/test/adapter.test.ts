@@ -125,6 +125,21 @@ describe("the Express adapter and the banner in a product", () => {
   let lastSetCookie: string[] = [];
   const get = (product: Awaited<ReturnType<typeof productProcess>>, cookie: string) => fetch(`${product.url()}/page`, { redirect: "manual", headers: { cookie, accept: "text/html" } });
 
+  /** The product's page at `path` in Chromium with the session's cookies, once its banner shows the time left. */
+  async function bannerPage(product: Awaited<ReturnType<typeof productProcess>>, cookie: string, path: string) {
+    const browser = await launchChromium();
+    try {
+      await browser.context.addCookies(cookie.split("; ").map((pair) => ({ name: pair.split("=")[0]!, value: pair.slice(pair.indexOf("=") + 1), url: product.url() })));
+      const page = await browser.newPage();
+      await page.goto(`${product.url()}${path}`);
+      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
+      return { page, close: () => browser.close() };
+    } catch (err) {
+      await browser.close();
+      throw err;
+    }
+  }
+
   it("full access still refuses the always-deny list when the path is percent-encoded", async () => {
     answer = "live";
     remainingSeconds = 1800;
@@ -147,16 +162,12 @@ describe("the Express adapter and the banner in a product", () => {
     const status = (await (await fetch(`${product.url()}/steward/impersonation/status`, { headers: { cookie } })).json()) as { endsInSeconds: number };
     expect(status.endsInSeconds).toBeGreaterThanOrEqual(1795);
     expect(status.endsInSeconds).toBeLessThanOrEqual(1800);
-    const browser = await launchChromium();
+    const { page, close } = await bannerPage(product, cookie, "/banner-page");
     try {
-      await browser.context.addCookies(cookie.split("; ").map((pair) => ({ name: pair.split("=")[0]!, value: pair.slice(pair.indexOf("=") + 1), url: product.url() })));
-      const page = await browser.newPage();
-      await page.goto(`${product.url()}/banner-page`);
-      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
       const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
       expect(time).toMatch(/^Ends in (29:[0-5]\d|30:00)$/);
     } finally {
-      await browser.close();
+      await close();
       product.close();
     }
   });
@@ -166,12 +177,8 @@ describe("the Express adapter and the banner in a product", () => {
     remainingSeconds = 1800;
     const product = await productProcess();
     const cookie = await enter(product);
-    const browser = await launchChromium();
+    const { page, close } = await bannerPage(product, cookie, "/reset-page");
     try {
-      await browser.context.addCookies(cookie.split("; ").map((pair) => ({ name: pair.split("=")[0]!, value: pair.slice(pair.indexOf("=") + 1), url: product.url() })));
-      const page = await browser.newPage();
-      await page.goto(`${product.url()}/reset-page`);
-      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
       await page.evaluate(() => window.scrollTo(0, 2000));
       const seen = await page.evaluate(() => {
         const banner = document.querySelector("steward-banner")!;
@@ -182,7 +189,7 @@ describe("the Express adapter and the banner in a product", () => {
       expect(seen.height).toBeGreaterThan(20);
       expect(seen.width).toBeGreaterThan(600);
     } finally {
-      await browser.close();
+      await close();
       product.close();
     }
   });
