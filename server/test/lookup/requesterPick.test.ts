@@ -24,7 +24,8 @@ async function context(h: Harness, role: PanelRole, email: string, ticketId?: st
   return res.body as { match: string; user: { id: string } | null; pick?: { userId: string; pickedBy: string; pickedAt: string } | null };
 }
 
-const picks = (h: Harness) => h.deps.database.db.selectFrom("ticket_requester_picks").selectAll().execute();
+/** The picks on the tickets these tests pick for one by one (the concurrent test keeps to tickets of its own). */
+const picks = (h: Harness) => h.deps.database.db.selectFrom("ticket_requester_picks").selectAll().where("ticket_id", "in", ["1010", "1011"]).execute();
 /** The log is kept across a file's tests: each test reads the entries after the last one before it. */
 const lastSeq = async (h: Harness) => Number((await h.deps.database.db.selectFrom("audit_log").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst())?.seq ?? 0);
 const pickEntries = (h: Harness, after: number) =>
