@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
+import { CompiledQuery, type Insertable, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AuditApproval, AuditEntry, AuditOutcome, TargetType } from "../../../shared/audit.js";
 import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
-import type { Actor, StaffActor } from "../actor.js";
+import type { Actor } from "../actor.js";
 import type { Clock } from "../clock.js";
+import { preparedMark } from "../db/database.js";
 import type { DB } from "../db/schema.js";
 import { canonicalJson, contentOf, entryMac, jsonValue, type EntryContent } from "./auditHash.js";
 import { toAuditEntry, toAuditRow } from "./auditRow.js";
@@ -68,8 +69,7 @@ async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditI
   const content = entryContent(input, { id: randomUUID(), occurredAt: clock.now().toISOString() });
   const mac = entryMac(auditKeys(), content);
   await ensureMonthPartition(executor, content.occurredAt);
-  const plain = toAuditRow(content, mac);
-  const row: AuditRowValues = input.actor.kind === "staff" && input.actor.cachedAsOf ? { ...plain, actor_role: staffGuarded(input.actor, input.actor.cachedAsOf) } : plain;
+  const row: PendingRow = { values: toAuditRow(content, mac), guard: input.actor.kind === "staff" && input.actor.cachedAsOf ? { staffId: input.actor.staffId, asOf: input.actor.cachedAsOf } : null };
   // Inside a transaction the entry commits with the change; on its own it joins the next shared INSERT.
   const stored = executor.isTransaction ? await insertOne(executor, row, content.occurredAt) : await appendBatcher(executor).add(row, content.occurredAt);
   // Every text is canonical before it is MACed (entryContent), so the row stores exactly what was MACed
@@ -81,11 +81,62 @@ async function appendMaced(executor: Kysely<DB> | Transaction<DB>, input: AuditI
   return { ...entry, seal: null };
 }
 
-type AuditRowValues = Insertable<DB["audit_log"]> | (Omit<Insertable<DB["audit_log"]>, "actor_role"> & { actor_role: RawBuilder<string> });
+/**
+ * An entry's column values, and for an actor authorised from the cached staff row, that row's version: the
+ * role is then written only if the staff row is still that one (steward_staff_as_of raises otherwise).
+ */
+interface PendingRow {
+  values: Insertable<DB["audit_log"]>;
+  guard: { staffId: string; asOf: Date } | null;
+}
 type AuditRowRead = Selectable<DB["audit_log"]>;
 
-async function insertOne(executor: Kysely<DB> | Transaction<DB>, row: AuditRowValues, occurredAt: string): Promise<AuditRowRead> {
-  const insert = () => executor.insertInto("audit_log").values(row).returningAll().executeTakeFirstOrThrow();
+/** Every column an entry is written with, always all of them and in this order: the statement's text depends only on the row count. */
+const WRITTEN = [
+  "id", "occurred_at", "actor_staff_id", "actor_zendesk_user_id", "actor_email", "actor_role", "actor_system", "action", "target_type", "target_id",
+  "target_account_id", "ticket_id", "reason", "before", "after", "outcome", "error", "request_id", "operation_id", "mac", "ticket_snapshot", "approval",
+] as const satisfies readonly (keyof Insertable<DB["audit_log"]>)[];
+/** Listed, not `*`: a named statement whose result shape a later migration changed would fail on every connection that prepared it. */
+const READ_BACK = [...WRITTEN, "seq", "tx"] as const satisfies readonly (keyof AuditRowRead)[];
+/**
+ * Statements of up to this many rows are named (parsed and planned once per connection): planning an INSERT
+ * into the partitioned table was about a third of an append's database time. Larger bursts are rare and go unnamed.
+ */
+const NAMED_UP_TO = 32;
+
+/** Per row count: the statement's text, built once (it depends on nothing else). */
+const appendTexts = new Map<number, string>();
+
+function appendText(count: number): string {
+  let text = appendTexts.get(count);
+  if (text) return text;
+  const perRow = WRITTEN.length + 1;
+  const tuples = Array.from({ length: count }, (_, r) => {
+    const p = (column: (typeof WRITTEN)[number]) => `$${r * perRow + WRITTEN.indexOf(column) + 1}`;
+    const asOf = `$${r * perRow + perRow}::timestamptz`;
+    const role = `${p("actor_role")}::text`;
+    // One expression for both kinds of row, so the text does not depend on which rows are guarded.
+    const cells = WRITTEN.map((column) => (column === "actor_role" ? `case when ${asOf} is null then ${role} else steward_staff_as_of(${role}, ${p("actor_staff_id")}::text, ${asOf}) end` : p(column)));
+    return `(${cells.join(", ")})`;
+  });
+  const quoted = (columns: readonly string[]) => columns.map((c) => `"${c}"`).join(", ");
+  text = `${count <= NAMED_UP_TO ? preparedMark(`audit_append_${count}`) : ""}insert into audit_log (${quoted(WRITTEN)}) values ${tuples.join(", ")} returning ${quoted(READ_BACK)}`;
+  if (count <= NAMED_UP_TO) appendTexts.set(count, text);
+  return text;
+}
+
+/** The shared statement for these rows; compiled by hand, since only its parameters differ from one append to the next. */
+async function insertRows(executor: Kysely<DB> | Transaction<DB>, rows: PendingRow[]): Promise<AuditRowRead[]> {
+  const parameters = rows.flatMap(({ values, guard }) => [...WRITTEN.map((column) => values[column] ?? null), guard?.asOf ?? null]);
+  return (await executor.executeQuery(CompiledQuery.raw(appendText(rows.length), parameters))).rows as AuditRowRead[];
+}
+
+async function insertOne(executor: Kysely<DB> | Transaction<DB>, row: PendingRow, occurredAt: string): Promise<AuditRowRead> {
+  const insert = async () => {
+    const [stored] = await insertRows(executor, [row]);
+    if (!stored) throw new Error(`the audit INSERT returned no row for entry ${String(row.values.id)}`);
+    return stored;
+  };
   return insert().catch(async (err: unknown) => {
     if (!isMissingPartition(err)) throw err;
     // A month this process wrongly thought was there: forget it, create it, insert once more (outside a
@@ -108,12 +159,12 @@ async function insertOne(executor: Kysely<DB> | Transaction<DB>, row: AuditRowVa
  * happened is unknown, and trying again could store them twice.
  */
 class AppendBatcher {
-  private queue: { row: AuditRowValues; occurredAt: string; resolve: (row: AuditRowRead) => void; reject: (err: unknown) => void }[] = [];
+  private queue: { row: PendingRow; occurredAt: string; resolve: (row: AuditRowRead) => void; reject: (err: unknown) => void }[] = [];
   private inFlight = 0;
 
   constructor(private readonly db: Kysely<DB>) {}
 
-  add(row: AuditRowValues, occurredAt: string): Promise<AuditRowRead> {
+  add(row: PendingRow, occurredAt: string): Promise<AuditRowRead> {
     return new Promise((resolve, reject) => {
       this.queue.push({ row, occurredAt, resolve, reject });
       if (this.inFlight < MAX_INSERTS_IN_FLIGHT) void this.drain();
@@ -140,7 +191,7 @@ class AppendBatcher {
     }
     let rows: AuditRowRead[];
     try {
-      rows = await this.db.insertInto("audit_log").values(batch.map((b) => b.row)).returningAll().execute();
+      rows = await insertRows(this.db, batch.map((b) => b.row));
     } catch (err) {
       if (!refusedWhole(err)) {
         for (const b of batch) b.reject(err);
@@ -151,16 +202,16 @@ class AppendBatcher {
     }
     const byId = new Map(rows.map((r) => [r.id, r]));
     for (const b of batch) {
-      const stored = byId.get(b.row.id as string);
+      const stored = byId.get(b.row.values.id as string);
       if (stored) b.resolve(stored);
-      else b.reject(new Error(`the shared audit INSERT returned no row for entry ${String(b.row.id)}`));
+      else b.reject(new Error(`the shared audit INSERT returned no row for entry ${String(b.row.values.id)}`));
     }
   }
 }
 
 /** Two INSERTs at once keep the pool busy without queueing every lookup behind one commit. */
 const MAX_INSERTS_IN_FLIGHT = 2;
-/** 22 columns × 500 rows stays well under PostgreSQL's 65,535 bind parameters. */
+/** 23 bind parameters × 500 rows stays well under PostgreSQL's 65,535. */
 const MAX_ROWS_PER_INSERT = 500;
 
 const batchers = new WeakMap<Kysely<DB>, AppendBatcher>();
@@ -179,11 +230,6 @@ function appendBatcher(db: Kysely<DB>): AppendBatcher {
 function refusedWhole(err: unknown): boolean {
   const code = err instanceof Error && "code" in err && typeof err.code === "string" ? err.code : undefined;
   return code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57|53|58|XX)/.test(code);
-}
-
-/** The actor's role, written only if their staff row is still the one the request was authorised from. */
-function staffGuarded(actor: StaffActor, asOf: Date) {
-  return sql<string>`steward_staff_as_of(${actor.panelRole}, ${actor.staffId}, ${asOf})`;
 }
 
 /** The entry's content as it is MACed and stored; exported for the benchmark's bulk loader, which must write identically. */

@@ -84,6 +84,43 @@ describe.each(databaseKinds)("appends that arrive together, on %s", (kind) => {
     );
   });
 
+  // Every shared INSERT has one text per row count (a named statement), so guarded rows (an actor authorised from
+  // the cached staff row) and plain ones share it; the guard must still apply to its own row only.
+  it("guarded and plain entries in one INSERT: each guard checks its own staff row, a changed one fails that caller only", async () => {
+    const ids = Array.from({ length: AT_ONCE }, (_, i) => `stf_test_${i}`);
+    await database.db.deleteFrom("staff").where("id", "in", ids).execute();
+    await database.db
+      .insertInto("staff")
+      .values(ids.map((id, i) => ({ id, zendesk_user_id: String(7000 + i), email: `agent${i}@example.test`, name: `Agent ${i}`, panel_role: "support_full" as const })))
+      .execute();
+    const versions = new Map((await database.db.selectFrom("staff").select(["id", "updated_at"]).where("id", "in", ids).execute()).map((s) => [s.id, new Date(s.updated_at)]));
+    const CHANGED = 7;
+    const guarded = (i: number) => i % 2 === 1;
+    const burst = () =>
+      Promise.allSettled(
+        ids.map((id, i) => appendAudit(database.db, writeEntry({ actor: { ...agent(i), ...(guarded(i) ? { cachedAsOf: versions.get(id) as Date } : {}) }, reason: `entry ${i}` }), systemClock)),
+      );
+    try {
+      // Every guard holds: all stored, guarded and plain rows sharing INSERTs.
+      expect((await burst()).filter((r) => r.status === "rejected")).toEqual([]);
+      const first = await database.db.selectFrom("audit_log").select(["actor_role", "tx"]).execute();
+      expect(first).toHaveLength(AT_ONCE);
+      expect(first.every((r) => r.actor_role === "support_full")).toBe(true);
+      expect(new Set(first.map((r) => String(r.tx))).size).toBeLessThan(AT_ONCE);
+      // Agent 7 is demoted after their request was authorised from the cache: their entry alone is refused.
+      await database.db.updateTable("staff").set({ panel_role: "support_read_only", updated_at: new Date(Date.now() + 1000) }).where("id", "=", ids[CHANGED] as string).execute();
+      const results = await burst();
+      const failed = results.flatMap((r, i) => (r.status === "rejected" ? [i] : []));
+      expect(failed).toEqual([CHANGED]);
+      expect((results[CHANGED] as PromiseRejectedResult).reason).toBeInstanceOf(AuditWriteFailed);
+      const rows = await database.db.selectFrom("audit_log").select(["actor_staff_id", "actor_role"]).execute();
+      expect(rows).toHaveLength(2 * AT_ONCE - 1);
+      expect(rows.every((r) => r.actor_role === "support_full")).toBe(true);
+    } finally {
+      await database.db.deleteFrom("staff").where("id", "in", ids).execute();
+    }
+  });
+
   // The SQLSTATE decides (auditLog.ts, refusedWhole): a refused statement (22008 has "08" inside, not as its class)
   // is tried again entry by entry; a connection, resource, system or internal class (08, 57, 53, 58, XX) may have
   // committed, so every entry of that INSERT fails and none is tried again. Raised here on a live connection, so a
