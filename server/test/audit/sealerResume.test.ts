@@ -1,7 +1,7 @@
 import { sql } from "kysely";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appendAudit } from "../../src/audit/auditLog.js";
-import { AUDIT_SEALER_LOCK, sealPending, sealRound } from "../../src/audit/sealer.js";
+import { AUDIT_SEALER_LOCK, sealPending, sealRound, unsealedQuery } from "../../src/audit/sealer.js";
 import { systemClock } from "../../src/clock.js";
 import type { Database } from "../../src/db/database.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
@@ -109,6 +109,57 @@ describe("an entry committed between two rounds of a catch-up, on postgres", () 
   afterAll(async () => {
     await database.close();
   }, HOOK_TIMEOUT);
+
+  // tx order differs from seq order when a transaction that started first writes its entry last; a round that
+  // reads its entries through the tx index must still chain them by seq.
+  it("entries whose transaction ids run against their seqs are chained in seq order within a round", async () => {
+    await resetAuditLog(database.db);
+    await sealPending(database.db, keys);
+    let written!: () => void;
+    let go!: () => void;
+    const hasXid = new Promise<void>((resolve) => (written = resolve));
+    const proceed = new Promise<void>((resolve) => (go = resolve));
+    const older = database.db.transaction().execute(async (trx) => {
+      await sql`select pg_current_xact_id()`.execute(trx);
+      written();
+      await proceed;
+      return appendAudit(trx, writeEntry({ reason: "older transaction, later seq" }), systemClock);
+    });
+    await hasXid;
+    const younger = await appendAudit(database.db, writeEntry({ reason: "younger transaction, earlier seq" }), systemClock);
+    go();
+    const late = await older;
+    expect(late.seq).toBeGreaterThan(younger.seq);
+    const round = await sealRound(database.db, keys);
+    expect(round.sealed).toBe(2);
+    const chain = await database.db.selectFrom("audit_seal").select(["entry_seq"]).orderBy("chain_seq").execute();
+    expect(chain.map((c) => c.entry_seq)).toEqual([younger.seq, late.seq]);
+  });
+
+  // Below ~150,000 the planner already picks the tx index for this read in either order; at 200,000 the seq order walks the month.
+  const OLDER = 200_000;
+  it("a month never analyzed: the round's read of new entries goes through the tx index, not a walk of the month", { timeout: 60_000 }, async () => {
+    await resetAuditLog(database.db);
+    // Older entries, all sealed (not MACed: only the read's plan is looked at), then the horizon, then three new ones.
+    await sql`insert into audit_log (id, occurred_at, actor_system, action, target_type, outcome, mac)
+      select gen_random_uuid(), now(), 'test', 'audit.verify', 'account', 'succeeded', repeat('a', 64) from generate_series(1, ${OLDER})`.execute(database.db);
+    await sql`insert into audit_seal (chain_seq, entry_seq, entry_id, occurred_at, entry_hash, prev_hash, hash)
+      select row_number() over (order by seq), seq, id, occurred_at, repeat('b', 64), repeat('b', 64), repeat('b', 64) from audit_log`.execute(database.db);
+    const { rows } = await sql<{ horizon: string }>`select pg_snapshot_xmin(pg_current_snapshot())::text as horizon`.execute(database.db);
+    for (let i = 0; i < 3; i++) await appendAudit(database.db, writeEntry({ reason: `new ${i}` }), systemClock);
+    const stats = await sql<{ n: number }>`select count(*)::int as n from pg_stats where tablename like 'audit_log%'`.execute(database.db);
+    expect(stats.rows[0]?.n).toBe(0);
+    const plan = await database.db.transaction().execute(async (trx) => {
+      // As the round sets them (sealer.ts).
+      await sql`select set_config('enable_seqscan', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)`.execute(trx);
+      const compiled = unsealedQuery(trx, { horizon: rows[0]!.horizon, batchSize: 5000, order: "tx" }).compile();
+      const explained = await trx.executeQuery<{ "QUERY PLAN": unknown }>({ ...compiled, sql: `explain (analyze, format json) ${compiled.sql}` });
+      return JSON.stringify(explained.rows[0]?.["QUERY PLAN"]);
+    });
+    const removed = [...plan.matchAll(/"Rows Removed by Filter":(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    expect(removed).toBeLessThan(100);
+    expect(plan).toMatch(/_tx_idx/);
+  });
 
   it("a round while another sealer holds the lock does nothing, and says it was not the leader", async () => {
     await resetAuditLog(database.db);
