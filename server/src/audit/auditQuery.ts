@@ -60,23 +60,32 @@ interface Keyset {
   throughSeq?: number;
 }
 
+/** The actor filter as compared: a staff email (contains @) against lower(actor_email), a staff id exactly. */
+export function actorCondition(eb: ExpressionBuilder<DB, "audit_log">, actor: string): Expression<SqlBool>[] {
+  return actor.includes("@") ? [eb("actor_email", "is not", null), eb(sql<string>`lower(actor_email)`, "=", comparedActor(actor))] : [eb("actor_staff_id", "=", actor)];
+}
+
+/** (Lowercasing keeps the @, so an email never comes to equal a staff id.) */
+function comparedActor(actor: string): string {
+  return actor.includes("@") ? actor.toLowerCase() : actor;
+}
+
+/** A from/to bound as compared: the instant (the same instant in another offset or precision is the same bound). */
+export function comparedInstant(text: string): Date {
+  return new Date(text);
+}
+
 function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilters, keyset: Keyset): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
-  if (filters.actor) {
-    if (filters.actor.includes("@")) {
-      where.push(eb("actor_email", "is not", null), eb(sql<string>`lower(actor_email)`, "=", filters.actor.toLowerCase()));
-    } else {
-      where.push(eb("actor_staff_id", "=", filters.actor));
-    }
-  }
+  if (filters.actor) where.push(...actorCondition(eb, filters.actor));
   if (filters.action) where.push(eb("action", "=", filters.action));
   if (filters.targetAccountId) where.push(eb("target_account_id", "=", filters.targetAccountId));
   if (filters.targetUserId) where.push(eb("target_id", "=", filters.targetUserId), eb("target_type", "=", "user"));
   if (filters.ticketId) where.push(eb("ticket_id", "=", filters.ticketId));
   if (filters.outcome) where.push(eb("outcome", "=", filters.outcome));
   if (filters.outcome === "pending") where.push(stillOpen(eb));
-  if (filters.from) where.push(eb("occurred_at", ">=", new Date(filters.from)));
-  if (filters.to) where.push(eb("occurred_at", "<", new Date(filters.to)));
+  if (filters.from) where.push(eb("occurred_at", ">=", comparedInstant(filters.from)));
+  if (filters.to) where.push(eb("occurred_at", "<", comparedInstant(filters.to)));
   if (keyset.below) {
     const { occurredAt, seq } = keyset.below;
     // The row comparison matches the index order; the plain bound lets the planner skip newer partitions.
@@ -95,8 +104,24 @@ const CURSOR_PREFIX = "at2:";
  * another order is refused rather than answering "entries after this position" of a different list.
  */
 export function cursorBinding(route: "audit" | "console", order: "asc" | "desc", filters: Record<string, unknown>, filterKeys: readonly string[]): string {
-  const given = [...filterKeys].sort().flatMap((key) => (filters[key] === undefined ? [] : [[key, filters[key]]]));
+  const given = [...filterKeys].sort().flatMap((key) => (filters[key] === undefined ? [] : [[key, compared(key, filters[key])]]));
   return createHash("sha256").update(JSON.stringify([route, order, given])).digest("base64url").slice(0, 16);
+}
+
+/**
+ * A filter in the form the search compares it (both searches read actor, from and to alike), so that
+ * spellings the search treats as one filter (an email in another case, an instant in another offset)
+ * bind alike, and ones it tells apart do not: an email and a staff id stay distinct, as do two instants.
+ */
+function compared(key: string, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  if (key === "actor") return comparedActor(value);
+  if (key === "from" || key === "to") {
+    const at = comparedInstant(value);
+    // (Text that is no instant never reaches a search: the filter schema refuses it.)
+    return Number.isNaN(at.getTime()) ? value : at.toISOString();
+  }
+  return value;
 }
 
 export function encodeCursor(entry: { occurredAt: string; seq: number }, binding: string): string {
