@@ -18,7 +18,7 @@ import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
 /**
  * Which entries a reader may see: operations and admin see all; support agents (read-only and full)
  * see entries of their own actions and of tickets they acted on. "Acted on" counts only a ticket Steward
- * itself read from Zendesk for one of their writes (the entry's ticket snapshot, see ACTED_ON_MATCHES):
+ * itself read from Zendesk for one of their writes (the entry's ticket snapshot, of that same ticket, see ACTED_ON_MATCHES):
  * a lookup's, a refusal's or a log read's ticket is whatever the client sent (X-Ticket-Id), unchecked,
  * so counting it would open any ticket's history to one lookup naming it.
  */
@@ -26,9 +26,16 @@ export type AuditVisibility = { kind: "all" } | { kind: "own"; staffId: string }
 
 /**
  * Snapshot matches that come from a Zendesk read of the ticket (`unverified`, verification off, does not).
- * Migration 040 spells this list out in its index predicate: change both together (security/auditVisibility.test.ts).
+ * Migration 041 spells this list out in its index predicate: change both together (security/auditVisibility.test.ts).
  */
 export const ACTED_ON_MATCHES = ["email", "external_id", "organization", "domain", "override"] as const;
+
+/**
+ * The snapshot must be of the entry's own ticket: the write path takes both from one request today, but a
+ * snapshot of another ticket confirms neither. Spelled as in migration 041's index predicate, so the planner
+ * matches it there.
+ */
+const SNAPSHOT_OF_OWN_TICKET = sql<SqlBool>`(mine.ticket_snapshot ->> 'id') = mine.ticket_id`;
 
 export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRole }): AuditVisibility {
   return roleAtLeast(actor.panelRole, "operations") ? { kind: "all" } : { kind: "own", staffId: actor.staffId };
@@ -36,14 +43,15 @@ export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRol
 
 export function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
   if (visibility.kind === "all") return [];
-  // The reader's checked tickets, read from the small partial index of migration 040 (writes with a checked snapshot).
+  // The reader's checked tickets, read from the small partial index of migration 041 (writes with a checked snapshot of their ticket).
   const myTickets = eb
     .selectFrom("audit_log as mine")
     .select("mine.ticket_id")
     .where("mine.actor_staff_id", "=", visibility.staffId)
     .where("mine.ticket_id", "is not", null)
     // Literals, not parameters: the planner matches them against the index predicate.
-    .where(sql<SqlBool>`(mine.ticket_snapshot ->> 'match') in (${sql.join(ACTED_ON_MATCHES.map((m) => sql.lit(m)))})`);
+    .where(sql<SqlBool>`(mine.ticket_snapshot ->> 'match') in (${sql.join(ACTED_ON_MATCHES.map((m) => sql.lit(m)))})`)
+    .where(SNAPSHOT_OF_OWN_TICKET);
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
 }
 
