@@ -18,7 +18,7 @@ import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
 /**
  * Which entries a reader may see: operations and admin see all; support agents (read-only and full)
  * see entries of their own actions and of tickets they acted on. "Acted on" counts only a ticket Steward
- * itself read from Zendesk for one of their writes (the entry's ticket snapshot, see ACTED_ON_MATCHES):
+ * itself read from Zendesk for one of their writes (the entry's ticket snapshot, of that same ticket, see ACTED_ON_MATCHES):
  * a lookup's, a refusal's or a log read's ticket is whatever the client sent (X-Ticket-Id), unchecked,
  * so counting it would open any ticket's history to one lookup naming it.
  */
@@ -26,9 +26,16 @@ export type AuditVisibility = { kind: "all" } | { kind: "own"; staffId: string }
 
 /**
  * Snapshot matches that come from a Zendesk read of the ticket (`unverified`, verification off, does not).
- * Migration 040 spells this list out in its index predicate: change both together (security/auditVisibility.test.ts).
+ * Migration 041 spells this list out in its index predicate: change both together (security/auditVisibility.test.ts).
  */
 export const ACTED_ON_MATCHES = ["email", "external_id", "organization", "domain", "override"] as const;
+
+/**
+ * The snapshot must be of the entry's own ticket: the write path takes both from one request today, but a
+ * snapshot of another ticket confirms neither. Spelled as in migration 041's index predicate, so the planner
+ * matches it there.
+ */
+const SNAPSHOT_OF_OWN_TICKET = sql<SqlBool>`(mine.ticket_snapshot ->> 'id') = mine.ticket_id`;
 
 export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRole }): AuditVisibility {
   return roleAtLeast(actor.panelRole, "operations") ? { kind: "all" } : { kind: "own", staffId: actor.staffId };
@@ -36,14 +43,15 @@ export function auditVisibilityFor(actor: { staffId: string; panelRole: PanelRol
 
 export function visible(eb: ExpressionBuilder<DB, "audit_log">, visibility: AuditVisibility): Expression<SqlBool>[] {
   if (visibility.kind === "all") return [];
-  // The reader's checked tickets, read from the small partial index of migration 040 (writes with a checked snapshot).
+  // The reader's checked tickets, read from the small partial index of migration 041 (writes with a checked snapshot of their ticket).
   const myTickets = eb
     .selectFrom("audit_log as mine")
     .select("mine.ticket_id")
     .where("mine.actor_staff_id", "=", visibility.staffId)
     .where("mine.ticket_id", "is not", null)
     // Literals, not parameters: the planner matches them against the index predicate.
-    .where(sql<SqlBool>`(mine.ticket_snapshot ->> 'match') in (${sql.join(ACTED_ON_MATCHES.map((m) => sql.lit(m)))})`);
+    .where(sql<SqlBool>`(mine.ticket_snapshot ->> 'match') in (${sql.join(ACTED_ON_MATCHES.map((m) => sql.lit(m)))})`)
+    .where(SNAPSHOT_OF_OWN_TICKET);
   return [eb.or([eb("actor_staff_id", "=", visibility.staffId), eb("ticket_id", "in", myTickets)])];
 }
 
@@ -60,23 +68,32 @@ interface Keyset {
   throughSeq?: number;
 }
 
+/** The actor filter as compared: a staff email (contains @) against lower(actor_email), a staff id exactly. */
+export function actorCondition(eb: ExpressionBuilder<DB, "audit_log">, actor: string): Expression<SqlBool>[] {
+  return actor.includes("@") ? [eb("actor_email", "is not", null), eb(sql<string>`lower(actor_email)`, "=", comparedActor(actor))] : [eb("actor_staff_id", "=", actor)];
+}
+
+/** (Lowercasing keeps the @, so an email never comes to equal a staff id.) */
+function comparedActor(actor: string): string {
+  return actor.includes("@") ? actor.toLowerCase() : actor;
+}
+
+/** A from/to bound as compared: the instant (the same instant in another offset or precision is the same bound). */
+export function comparedInstant(text: string): Date {
+  return new Date(text);
+}
+
 function conditions(eb: ExpressionBuilder<DB, "audit_log">, filters: AuditFilters, keyset: Keyset): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [];
-  if (filters.actor) {
-    if (filters.actor.includes("@")) {
-      where.push(eb("actor_email", "is not", null), eb(sql<string>`lower(actor_email)`, "=", filters.actor.toLowerCase()));
-    } else {
-      where.push(eb("actor_staff_id", "=", filters.actor));
-    }
-  }
+  if (filters.actor) where.push(...actorCondition(eb, filters.actor));
   if (filters.action) where.push(eb("action", "=", filters.action));
   if (filters.targetAccountId) where.push(eb("target_account_id", "=", filters.targetAccountId));
   if (filters.targetUserId) where.push(eb("target_id", "=", filters.targetUserId), eb("target_type", "=", "user"));
   if (filters.ticketId) where.push(eb("ticket_id", "=", filters.ticketId));
   if (filters.outcome) where.push(eb("outcome", "=", filters.outcome));
   if (filters.outcome === "pending") where.push(stillOpen(eb));
-  if (filters.from) where.push(eb("occurred_at", ">=", new Date(filters.from)));
-  if (filters.to) where.push(eb("occurred_at", "<", new Date(filters.to)));
+  if (filters.from) where.push(eb("occurred_at", ">=", comparedInstant(filters.from)));
+  if (filters.to) where.push(eb("occurred_at", "<", comparedInstant(filters.to)));
   if (keyset.below) {
     const { occurredAt, seq } = keyset.below;
     // The row comparison matches the index order; the plain bound lets the planner skip newer partitions.
@@ -95,8 +112,24 @@ const CURSOR_PREFIX = "at2:";
  * another order is refused rather than answering "entries after this position" of a different list.
  */
 export function cursorBinding(route: "audit" | "console", order: "asc" | "desc", filters: Record<string, unknown>, filterKeys: readonly string[]): string {
-  const given = [...filterKeys].sort().flatMap((key) => (filters[key] === undefined ? [] : [[key, filters[key]]]));
+  const given = [...filterKeys].sort().flatMap((key) => (filters[key] === undefined ? [] : [[key, compared(key, filters[key])]]));
   return createHash("sha256").update(JSON.stringify([route, order, given])).digest("base64url").slice(0, 16);
+}
+
+/**
+ * A filter in the form the search compares it (both searches read actor, from and to alike), so that
+ * spellings the search treats as one filter (an email in another case, an instant in another offset)
+ * bind alike, and ones it tells apart do not: an email and a staff id stay distinct, as do two instants.
+ */
+function compared(key: string, value: unknown): unknown {
+  if (typeof value !== "string") return value;
+  if (key === "actor") return comparedActor(value);
+  if (key === "from" || key === "to") {
+    const at = comparedInstant(value);
+    // (Text that is no instant never reaches a search: the filter schema refuses it.)
+    return Number.isNaN(at.getTime()) ? value : at.toISOString();
+  }
+  return value;
 }
 
 export function encodeCursor(entry: { occurredAt: string; seq: number }, binding: string): string {

@@ -4,7 +4,7 @@ import type { AuditEntry } from "../../../shared/audit.js";
 import { actionGroupOf, flagIds, type FlagId } from "../../../shared/flags.js";
 import { ConsoleFilters, type ActivitySeries, type ConsoleEntryView, type ConsoleOverview, type ConsolePage, type FlaggedEntry } from "../../../shared/schemas/console.js";
 import { contentOf, entryMac, verifiedMac } from "../audit/auditHash.js";
-import { cursorBinding, decodeCursor, encodeCursor, stillOpen, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
+import { actorCondition, comparedInstant, cursorBinding, decodeCursor, encodeCursor, stillOpen, visible, withSeals, type AuditVisibility } from "../audit/auditQuery.js";
 import type { AuditKeys } from "../audit/sealKey.js";
 import type { DB } from "../db/schema.js";
 import { diffEntry } from "./diff.js";
@@ -26,10 +26,7 @@ export type Keyset = { after: { occurredAt: Date; seq: number }; order: "asc" | 
 
 function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, scope: ExplorerScope, keyset: Keyset, throughSeq?: number): Expression<SqlBool>[] {
   const where: Expression<SqlBool>[] = [...visible(eb, scope.visibility)];
-  if (f.actor) {
-    if (f.actor.includes("@")) where.push(eb("actor_email", "is not", null), eb(sql<string>`lower(actor_email)`, "=", f.actor.toLowerCase()));
-    else where.push(eb("actor_staff_id", "=", f.actor));
-  }
+  if (f.actor) where.push(...actorCondition(eb, f.actor));
   if (f.action) where.push(eb("action", "=", f.action));
   if (f.group) where.push(eb("action", "in", actionNames.filter((a) => actionGroupOf(a) === f.group)));
   if (f.outcome) where.push(eb("outcome", "=", f.outcome));
@@ -37,8 +34,8 @@ function conditions(eb: ExpressionBuilder<DB, "audit_log">, f: ConsoleFilters, s
   if (f.ticketId) where.push(eb("ticket_id", "=", f.ticketId));
   if (f.targetAccountId) where.push(eb("target_account_id", "=", f.targetAccountId));
   if (f.targetUserId) where.push(eb("target_id", "=", f.targetUserId), eb("target_type", "=", "user"));
-  if (f.from) where.push(eb("occurred_at", ">=", new Date(f.from)));
-  if (f.to) where.push(eb("occurred_at", "<", new Date(f.to)));
+  if (f.from) where.push(eb("occurred_at", ">=", comparedInstant(f.from)));
+  if (f.to) where.push(eb("occurred_at", "<", comparedInstant(f.to)));
   // A stored flag is the join in matching() instead.
   if (f.flag && !isStoredFlag(f.flag)) where.push(flagCondition(f.flag, scope.hours));
   if (keyset) {

@@ -212,6 +212,22 @@ describe("the audit search cursor", () => {
     );
   });
 
+  it("binds each filter in the form the search compares it: an email in any case, an instant in any offset", () => {
+    const keys = ["actor", "from", "to", "ticketId"];
+    const base = cursorBinding("audit", "desc", { actor: "agent@example.test", from: "2026-03-01T00:00:00.000Z", to: "2026-03-02T00:00:00.000Z" }, keys);
+    expect(cursorBinding("audit", "desc", { actor: "Agent@Example.TEST", from: "2026-03-01T01:00:00+01:00", to: "2026-03-01T23:00:00-01:00" }, keys)).toBe(base);
+    expect(cursorBinding("audit", "desc", { actor: "AGENT@example.test", from: "2026-03-01T00:00:00Z", to: "2026-03-02T00:00:00.000000Z" }, keys)).toBe(base);
+    for (const other of [
+      cursorBinding("audit", "desc", { actor: "agent2@example.test", from: "2026-03-01T00:00:00.000Z", to: "2026-03-02T00:00:00.000Z" }, keys),
+      cursorBinding("audit", "desc", { actor: "agent@example.test", from: "2026-03-01T00:00:00.001Z", to: "2026-03-02T00:00:00.000Z" }, keys),
+      cursorBinding("audit", "desc", { actor: "agent@example.test", from: "2026-03-02T00:00:00.000Z", to: "2026-03-01T00:00:00.000Z" }, keys),
+    ]) {
+      expect(other).not.toBe(base);
+    }
+    // A staff id (no @) is compared exactly: its case is part of it.
+    expect(cursorBinding("audit", "desc", { actor: "stf_Demo" }, keys)).not.toBe(cursorBinding("audit", "desc", { actor: "stf_demo" }, keys));
+  });
+
   it("binds the route, the order and the given filters, in any key order, and nothing else", () => {
     const keys = ["actor", "action", "ticketId"];
     const base = cursorBinding("audit", "desc", { action: "user.suspend", ticketId: "7" }, keys);

@@ -186,6 +186,26 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(next.entries[0]?.seq).toBeLessThan(first.entries.at(-1)?.seq ?? 0);
   });
 
+  it("goes on with a cursor when the next page spells the filters differently but compares the same", async () => {
+    // The email matches case-insensitively and the window bounds as instants: the cursor must agree with that.
+    const email = demoActor("operations").email ?? "";
+    const window = { from: new Date(START).toISOString(), to: new Date(START + 60 * MINUTE).toISOString() };
+    const expected = newestFirst(dataset.filter((e) => e.actor.email === email));
+    const first = await search({ actor: email.toLowerCase(), ...window, limit: "4" });
+    expect(first.entries.map((e) => e.seq)).toEqual(expected.slice(0, 4));
+    const cursor = first.nextCursor ?? "";
+    expect(cursor).not.toBe("");
+    // Same instants in another offset, email in other case: the next page, not a refusal.
+    const next = await search({ actor: email.toUpperCase(), from: "2026-03-01T01:00:00+01:00", to: "2026-03-01T00:00:00.000-01:00", limit: "4", cursor });
+    expect(next.entries.map((e) => e.seq)).toEqual(expected.slice(4, 8));
+    // A staff id is compared exactly, so another case is another query; so is another instant.
+    const staffId = demoActor("operations").staffId;
+    for (const query of [{ actor: staffId.toUpperCase(), ...window }, { actor: staffId, ...window }, { actor: email, ...window, from: new Date(START + 1).toISOString() }]) {
+      const res = await request(app).get("/api/audit").query({ ...query, cursor }).set("Authorization", admin).expect(400);
+      expect(res.body.errors, JSON.stringify(query)).toEqual([{ field: "query.cursor", reason: expect.stringContaining("another query") }]);
+    }
+  });
+
   it("rejects bad queries naming the field", async () => {
     const unfiltered = cursorBinding("audit", "desc", {}, Object.keys(AuditFilters.shape));
     const bad: [Record<string, string>, string][] = [

@@ -186,6 +186,26 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     expect(last && head && (head.occurredAt < last.occurredAt || (head.occurredAt === last.occurredAt && head.seq < last.seq)), JSON.stringify({ last, head })).toBe(true);
   });
 
+  it("goes on with a cursor when the next page spells the filters differently but compares the same, either order", async () => {
+    // The email matches case-insensitively and the window bounds as instants: the cursor must agree with that.
+    const email = demoActor("operations").email ?? "";
+    const window = { from: new Date(START).toISOString(), to: new Date(START + 50 * MINUTE).toISOString() };
+    const same = { from: "2026-03-02T10:00:00+01:00", to: "2026-03-02T09:50:00.000+00:00" };
+    for (const order of ["desc", "asc"] as const) {
+      const mine = newestFirst(dataset.filter((e) => e.actor.email === email));
+      const expected = order === "desc" ? mine : [...mine].reverse();
+      const first = await list({ actor: email.toLowerCase(), ...window, order, limit: "3" });
+      expect(first.entries.map((e) => e.seq), order).toEqual(expected.slice(0, 3));
+      const cursor = first.nextCursor ?? "";
+      expect(cursor).not.toBe("");
+      const next = await list({ actor: email.toUpperCase(), ...same, order, limit: "3", cursor });
+      expect(next.entries.map((e) => e.seq), order).toEqual(expected.slice(3, 6));
+      // A staff id is compared exactly, so another case is another query.
+      const res = await request(app).get("/api/console/entries").query({ actor: demoActor("operations").staffId.toUpperCase(), ...window, order, cursor }).set("Authorization", admin).expect(400);
+      expect(res.body.errors).toEqual([{ field: "query.cursor", reason: expect.stringContaining("another query") }]);
+    }
+  });
+
   it("shows support roles only their own entries and their tickets', and refuses other entries", async () => {
     const me = demoActor("support_read_only").staffId;
     // Only tickets checked for one of the reader's writes count; a lookup's ticket is whatever the client sent.

@@ -118,7 +118,8 @@ describe.each(databaseKinds)("stored window flags on %s", (kind) => {
     scope.visibility.kind === "all"
       ? sql`true`
       : sql`(actor_staff_id = ${scope.visibility.staffId} or ticket_id in (select ticket_id from audit_log mine where mine.actor_staff_id = ${scope.visibility.staffId}
-          and mine.ticket_id is not null and mine.ticket_snapshot ->> 'match' in ('email', 'external_id', 'organization', 'domain', 'override')))`;
+          and mine.ticket_id is not null and mine.ticket_snapshot ->> 'match' in ('email', 'external_id', 'organization', 'domain', 'override')
+          and mine.ticket_snapshot ->> 'id' = mine.ticket_id))`;
   const oracle = async (flag: "lookup_burst" | "repeated_denials", scope: ExplorerScope, range?: { from: Date; to: Date }) => {
     const inRange = range ? sql`occurred_at >= ${range.from} and occurred_at < ${range.to}` : sql`true`;
     const { rows } = await sql<{ seq: number }>`select seq from audit_log where ${inRange} and ${shownSql(scope)} and ${ruleHolds(flag)} order by occurred_at desc, seq desc`.execute(deps.database.db);

@@ -1,5 +1,5 @@
 import request from "supertest";
-import { CompiledQuery, sql } from "kysely";
+import { CompiledQuery, sql, type SqlBool } from "kysely";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../../shared/audit.js";
 import { AuditPage } from "../../../shared/schemas/audit.js";
@@ -56,6 +56,7 @@ describe.each(databaseKinds)("audit visibility by role on %s", (kind) => {
       .distinct()
       .where("actor_staff_id", "=", staffIdOf("support_full"))
       .where(sql<string>`ticket_snapshot ->> 'match'`, "in", [...ACTED_ON_MATCHES])
+      .where(sql<SqlBool>`(ticket_snapshot ->> 'id') = ticket_id`)
       .execute();
     const tickets = new Set(actedOn.map((r) => r.ticket_id));
     expect(tickets.has("2001") && !tickets.has("2002")).toBe(true);
@@ -133,11 +134,37 @@ describe.each(databaseKinds)("audit visibility by role on %s", (kind) => {
     expect(await auditSeqs(ops, "5001")).toContain(forged.seq);
   });
 
-  it("migration 040's index holds exactly the checked matches, and the acted-on lookup reads it", async () => {
+  it("a write whose ticket snapshot names another ticket opens neither ticket's history", async () => {
+    const auth = `Bearer ${await sessionOf(h, "support_full")}`;
+    const [onEntry, onSnapshot] = [await elsewhere("5101"), await elsewhere("5102")];
+    // The reader's own write on 5101, carrying a confirmed snapshot of ticket 5102.
+    const requester = { id: "1", email: "owner@example.test", externalId: null, organizationId: null, name: "Owner" };
+    const ticketSnapshot = { id: "5102", subject: "Help", status: "open", requester, assigneeId: null, match: "email" as const, overrideReason: null, fetchedAt: new Date(0).toISOString() };
+    const own = await appendAudit(
+      h.deps.database.db,
+      { actor: demoActor("support_full"), action: "user.suspend", target: { type: "user", id: "usr_x_2", accountId: "acc_x_2" }, ticketId: "5101", ticketSnapshot, reason: "mismatched", outcome: "succeeded" },
+      h.deps.clock,
+    );
+    for (const [ticketId, other] of [["5101", onEntry], ["5102", onSnapshot]] as const) {
+      expect(await auditSeqs(auth, ticketId), ticketId).not.toContain(other.seq);
+      expect(await consoleSeqs(auth, ticketId), ticketId).not.toContain(other.seq);
+      await request(h.app).get(`/api/console/entries/${other.seq}`).set("Authorization", auth).expect(404);
+    }
+    const exportedSeqs = (await exported("support_full")).map((e) => e.seq);
+    expect(exportedSeqs).not.toContain(onEntry.seq);
+    expect(exportedSeqs).not.toContain(onSnapshot.seq);
+    // Its own entry it still sees, and operations see all three.
+    expect(await auditSeqs(auth, "5101")).toContain(own.seq);
+    const ops = `Bearer ${await sessionOf(h, "operations")}`;
+    expect([...(await auditSeqs(ops, "5101")), ...(await auditSeqs(ops, "5102"))]).toEqual(expect.arrayContaining([own.seq, onEntry.seq, onSnapshot.seq]));
+  });
+
+  it("migration 041's index holds exactly the checked matches of the entry's own ticket, and the acted-on lookup reads it", async () => {
     const { db } = h.deps.database;
     const { rows } = await sql<{ indexdef: string }>`select indexdef from pg_indexes where indexname = 'audit_log_acted_on_idx'`.execute(db);
     expect(rows).toHaveLength(1);
-    const named = [...(rows[0]?.indexdef ?? "").matchAll(/'([a-z_]+)'/g)].map((m) => m[1]).filter((m) => m !== "match");
+    const indexdef = rows[0]?.indexdef ?? "";
+    const named = [...indexdef.matchAll(/'([a-z_]+)'/g)].map((m) => m[1]).filter((m) => m !== "match" && m !== "id");
     expect(named.sort()).toEqual([...ACTED_ON_MATCHES].sort());
 
     const compiled = db
@@ -145,6 +172,9 @@ describe.each(databaseKinds)("audit visibility by role on %s", (kind) => {
       .select("seq")
       .where((eb) => eb.and(visible(eb, { kind: "own", staffId: "stf_demo_full" })))
       .compile();
+    // Both require the snapshot to be of the entry's own ticket.
+    expect(indexdef).toMatch(/\(ticket_snapshot ->> 'id'::text\) = ticket_id/);
+    expect(compiled.sql).toContain(`(mine.ticket_snapshot ->> 'id') = mine.ticket_id`);
     const plan = await db.transaction().execute(async (trx) => {
       await sql`set local enable_seqscan = off`.execute(trx);
       return trx.executeQuery<{ "QUERY PLAN": string }>(CompiledQuery.raw(`explain ${compiled.sql}`, [...compiled.parameters]));
