@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { CompiledQuery, type Insertable, type Kysely, type Selectable, type Transaction } from "kysely";
+import { sql, type Insertable, type Kysely, type Selectable, type Transaction } from "kysely";
 import type { ActionName } from "../../../shared/actions.js";
 import type { AuditApproval, AuditEntry, AuditOutcome, TargetType } from "../../../shared/audit.js";
 import type { TicketSnapshot } from "../../../shared/schemas/ticket.js";
@@ -104,31 +104,44 @@ const READ_BACK = [...WRITTEN, "seq", "tx"] as const satisfies readonly (keyof A
  */
 const NAMED_UP_TO = 32;
 
-/** Per row count: the statement's text, built once (it depends on nothing else). */
-const appendTexts = new Map<number, string>();
+/**
+ * Per row count: the statement's text around its parameters, built once (it depends on nothing else). Each
+ * row's parameters are its columns in WRITTEN's order, the role and staff id again and the guard's time
+ * twice (rowParameters): one `case` expression serves guarded and plain rows alike.
+ */
+const appendFragments = new Map<number, string[]>();
 
-function appendText(count: number): string {
-  let text = appendTexts.get(count);
-  if (text) return text;
-  const perRow = WRITTEN.length + 1;
-  const tuples = Array.from({ length: count }, (_, r) => {
-    const p = (column: (typeof WRITTEN)[number]) => `$${r * perRow + WRITTEN.indexOf(column) + 1}`;
-    const asOf = `$${r * perRow + perRow}::timestamptz`;
-    const role = `${p("actor_role")}::text`;
-    // One expression for both kinds of row, so the text does not depend on which rows are guarded.
-    const cells = WRITTEN.map((column) => (column === "actor_role" ? `case when ${asOf} is null then ${role} else steward_staff_as_of(${role}, ${p("actor_staff_id")}::text, ${asOf}) end` : p(column)));
-    return `(${cells.join(", ")})`;
-  });
+function appendStatementFragments(count: number): string[] {
+  const known = appendFragments.get(count);
+  if (known) return known;
   const quoted = (columns: readonly string[]) => columns.map((c) => `"${c}"`).join(", ");
-  text = `${count <= NAMED_UP_TO ? preparedMark(`audit_append_${count}`) : ""}insert into audit_log (${quoted(WRITTEN)}) values ${tuples.join(", ")} returning ${quoted(READ_BACK)}`;
-  if (count <= NAMED_UP_TO) appendTexts.set(count, text);
-  return text;
+  const fragments: string[] = [`${count <= NAMED_UP_TO ? preparedMark(`audit_append_${count}`) : ""}insert into audit_log (${quoted(WRITTEN)}) values (`];
+  for (let r = 0; r < count; r++) {
+    if (r > 0) fragments[fragments.length - 1] += "), (";
+    WRITTEN.forEach((column, c) => {
+      if (c > 0) fragments[fragments.length - 1] += ", ";
+      if (column === "actor_role") {
+        // case when $asOf is null then $role else steward_staff_as_of($role, $staffId, $asOf) end
+        fragments[fragments.length - 1] += "case when ";
+        fragments.push("::timestamptz is null then ", "::text else steward_staff_as_of(", "::text, ", "::text, ", "::timestamptz) end");
+      } else fragments.push("");
+    });
+  }
+  fragments[fragments.length - 1] += `) returning ${quoted(READ_BACK)}`;
+  if (count <= NAMED_UP_TO) appendFragments.set(count, fragments);
+  return fragments;
 }
 
-/** The shared statement for these rows; compiled by hand, since only its parameters differ from one append to the next. */
+function rowParameters({ values, guard }: PendingRow): unknown[] {
+  const asOf = guard?.asOf ?? null;
+  return WRITTEN.flatMap((column) => (column === "actor_role" ? [asOf, values.actor_role ?? null, values.actor_role ?? null, values.actor_staff_id ?? null, asOf] : [values[column] ?? null]));
+}
+
+/** The shared statement for these rows: its text is fixed per row count, so only the parameters are new (one node to compile, plugins still see it). */
 async function insertRows(executor: Kysely<DB> | Transaction<DB>, rows: PendingRow[]): Promise<AuditRowRead[]> {
-  const parameters = rows.flatMap(({ values, guard }) => [...WRITTEN.map((column) => values[column] ?? null), guard?.asOf ?? null]);
-  return (await executor.executeQuery(CompiledQuery.raw(appendText(rows.length), parameters))).rows as AuditRowRead[];
+  const fragments = appendStatementFragments(rows.length);
+  const statement = sql<AuditRowRead>(fragments as unknown as TemplateStringsArray, ...rows.flatMap(rowParameters));
+  return (await statement.execute(executor)).rows;
 }
 
 async function insertOne(executor: Kysely<DB> | Transaction<DB>, row: PendingRow, occurredAt: string): Promise<AuditRowRead> {
@@ -211,7 +224,7 @@ class AppendBatcher {
 
 /** Two INSERTs at once keep the pool busy without queueing every lookup behind one commit. */
 const MAX_INSERTS_IN_FLIGHT = 2;
-/** 23 bind parameters × 500 rows stays well under PostgreSQL's 65,535. */
+/** 26 bind parameters × 500 rows stays well under PostgreSQL's 65,535. */
 const MAX_ROWS_PER_INSERT = 500;
 
 const batchers = new WeakMap<Kysely<DB>, AppendBatcher>();
