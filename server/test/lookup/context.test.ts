@@ -175,6 +175,46 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
     }
   });
 
+  it("finds internationalised (RFC 6531) requesters: NFC and NFD, either case, stored either way; an accent still tells two addresses apart", async () => {
+    const db = deps.database.db;
+    // Stored as the product wrote them: mixed case, composed (NFC) or decomposed (NFD).
+    await addUser(db, { id: "usr_t_jose", account_id: "acc_demo_001", email: "José@Example.com", name: "José Núñez" });
+    await addUser(db, { id: "usr_t_zoe", account_id: "acc_demo_001", email: "zoe\u0308@example.org".normalize("NFD"), name: "Zoë Adler" });
+    await addUser(db, { id: "usr_t_han", account_id: "acc_demo_001", email: "用户@例子.广告", name: "Yonghu" });
+    await addUser(db, { id: "usr_t_dima", account_id: "acc_demo_001", email: "ДМИТРИЙ@пример.рф", name: "Dmitri" });
+    const found = async (email: string, requestId?: string) => {
+      const res = await context({ email }, requestId ? { "X-Request-Id": requestId } : {});
+      expect(res.status, `${email}: ${JSON.stringify(res.body)}`).toBe(200);
+      return res.body as RequesterContext;
+    };
+    for (const email of ["josé@example.com", "JOSÉ@EXAMPLE.COM", "jose\u0301@example.com", "José@Example.com"]) {
+      expect((await found(email)).user?.id, email).toBe("usr_t_jose");
+    }
+    for (const email of ["zoë@example.org", "ZOË@Example.org", "zoe\u0308@example.org"]) {
+      expect((await found(email)).user?.id, email).toBe("usr_t_zoe");
+    }
+    expect((await found("用户@例子.广告")).user?.id).toBe("usr_t_han");
+    expect((await found("дмитрий@пример.рф")).user?.id).toBe("usr_t_dima");
+    // Another mailbox, not another spelling: no user has it.
+    expect((await context({ email: "jose@example.com" })).status).toBe(404);
+
+    // The audit entry keeps the email as the ticket gave it (clean text: stored and hashed the same).
+    const asked = "JOSE\u0301@example.com";
+    expect((await found(asked, "req-ctx-idn")).match).toBe("exact");
+    expect((await auditByRequest("req-ctx-idn"))[0]).toMatchObject({ action: "context.view", outcome: "succeeded", target_id: "usr_t_jose", after: { requester: { email: asked } } });
+  });
+
+  it("refuses an email carrying NUL or a lone surrogate, or that is no address, with 400 naming the field", async () => {
+    // Raw: NUL, and a surrogate alone (which encodeURIComponent refuses to write) as its bytes.
+    const raw = ["jos%C3%A9%00@example.com", "jos%ED%A0%80@example.com"];
+    const sent = ["josé example.com", "josé@localhost", "jo sé@example.com", "josé@@example.com", "<josé@example.com>"].map(encodeURIComponent);
+    for (const email of [...raw, ...sent]) {
+      const res = await request(app).get(`/api/context?email=${email}`).set("Authorization", `Bearer ${token}`);
+      expect(res.status, email).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field), email).toEqual(["query.email"]);
+    }
+  });
+
   it("needs a session, and is described in the OpenAPI document", async () => {
     expect((await request(app).get("/api/context").query({ email: "a@b.example" })).status).toBe(401);
     const doc = (await request(app).get("/api/openapi.json")).body as { paths: Record<string, { get?: { parameters: { name: string }[]; responses: Record<string, unknown> } }> };
