@@ -7,7 +7,8 @@ import { userHit } from "./search.js";
 /**
  * Which product user a ticket's requester is. An explicit pick (`userId`) wins; then the Zendesk
  * external id when it names a user with the requester's email; then the email itself, which can
- * belong to several users (one person in several accounts) — the agent then picks.
+ * belong to several users (one person in several accounts) — the agent then picks. Deleted users are
+ * none of these.
  */
 export interface RequesterUser extends User {
   account_name: string;
@@ -76,6 +77,8 @@ export async function resolveRequester(db: Kysely<DB>, requester: ContextQuery):
         ...(userId ? [eb("u.id", "=", userId)] : []),
       ]),
     )
+    // A deleted user is no one's requester: not matched, not a candidate, not picked (as the pick route refuses).
+    .where("u.status", "<>", "deleted")
     .$if(userId !== undefined, (q) => q.orderBy(sql`u.id = ${userId ?? ""}`, "desc"))
     .orderBy("u.account_id", "asc")
     .orderBy("u.id", "asc")

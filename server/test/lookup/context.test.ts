@@ -151,6 +151,25 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
     expect(mismatch.match).toBe("ambiguous");
   });
 
+  it("never matches or offers a deleted user: not by email, external id or pick, nor among the closest matches", async () => {
+    const db = deps.database.db;
+    await addUser(db, { id: "usr_t_live", account_id: "acc_demo_001", email: "pat.morrow@deleted.example", name: "Pat Morrow" });
+    await addUser(db, { id: "usr_t_dead", account_id: "acc_demo_008", email: "Pat.Morrow@deleted.example", name: "Pat Morrow", status: "deleted" });
+    await addUser(db, { id: "usr_t_gone", account_id: "acc_demo_008", email: "quinn.gone@deleted.example", name: "Quinn Gone", status: "deleted" });
+
+    const shared = await context({ email: "pat.morrow@deleted.example" });
+    expect(shared.status, JSON.stringify(shared.body)).toBe(200);
+    expect(shared.body).toMatchObject({ match: "exact", user: { id: "usr_t_live" }, candidates: [] });
+    // An external id naming the deleted one does not decide; the email does.
+    expect((await context({ email: "pat.morrow@deleted.example", externalId: "usr_t_dead" })).body).toMatchObject({ match: "exact", user: { id: "usr_t_live" }, candidates: [] });
+    expect((await context({ email: "pat.morrow@deleted.example", userId: "usr_t_dead" })).status).toBe(404);
+
+    const gone = await context({ email: "quinn.gone@deleted.example" });
+    expect(gone.status).toBe(404);
+    expect(gone.body.code).toBe("requester_not_found");
+    expect((gone.body.candidates as { id: string }[]).map((c) => c.id)).not.toContain("usr_t_gone");
+  });
+
   it("answers 404 with the closest matches for an unknown requester, and audits it as failed", async () => {
     await addUser(deps.database.db, { id: "usr_t_ana", account_id: "acc_demo_001", email: "ana.limberg@acme.example", name: "Ana Limberg" });
     const res = await context({ email: "ana.limburg@acme.example" }, { "X-Request-Id": "req-ctx-unknown" });
