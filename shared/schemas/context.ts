@@ -204,11 +204,23 @@ export const AccountUsers = z.object({
 });
 export type AccountUsers = z.infer<typeof AccountUsers>;
 
+/**
+ * A requester email as Zendesk accepts it: ASCII or internationalised (RFC 6531: UTF-8 in the local part
+ * and the domain, e.g. `josé@example.com`, `用户@例子.广告`), which zod's default (ASCII) pattern refused.
+ * One @, no whitespace or control characters, none of the characters that delimit an address in a
+ * header, and a domain with a dot. NUL and lone surrogates are refused before this, naming the field
+ * (server/src/http/textGuard.ts). How two spellings are compared: server/src/lookup/resolveRequester.ts.
+ */
+const ADDRESS_CHAR = String.raw`[^\s@"<>()\[\]\\,;:\p{Cc}]`;
+const LABEL_CHAR = String.raw`[^\s@"<>()\[\]\\,;:.\p{Cc}]`;
+export const REQUESTER_EMAIL = new RegExp(`^${ADDRESS_CHAR}{1,64}@(?:${LABEL_CHAR}+\\.)+${LABEL_CHAR}{2,}$`, "u");
+const RequesterEmail = z.email({ pattern: REQUESTER_EMAIL, message: "must be an email address" }).max(320);
+
 /** `POST /api/context/pick`: the user this ticket is about, picked by the agent (null forgets the pick). */
 export const RequesterPickBody = z
   .object({
     ticketId: z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendesk ticket id"),
-    email: z.email({ message: "must be an email address" }).max(320).describe("The requester email the pick is for"),
+    email: RequesterEmail.describe("The requester email the pick is for"),
     userId: z.string().trim().min(1).max(255).nullable(),
   })
   .strict();
@@ -216,7 +228,7 @@ export type RequesterPickBody = z.infer<typeof RequesterPickBody>;
 
 /** `GET /api/context`: who the ticket requester is, as Zendesk knows them. */
 export const ContextQuery = z.object({
-  email: z.email({ message: "must be an email address" }).max(320).describe("The ticket requester's email"),
+  email: RequesterEmail.describe("The ticket requester's email"),
   zendeskUserId: z.string().regex(/^[1-9][0-9]{0,18}$/, "must be a Zendesk user id").optional(),
   externalId: z.string().trim().min(1).max(255).optional().describe("The requester's external id in Zendesk (the product user id when synced)"),
   userId: z.string().trim().min(1).max(255).optional().describe("The user the agent picked among candidates"),

@@ -288,7 +288,9 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
   const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
   if (resolution.match === "unknown") {
     const closest = await searchDirectory(sources.db, { q: query.email.slice(0, 200), limit: 10 });
-    return { match: "unknown", candidates: closest.hits, unanswered };
+    // Offered to pick from: a deleted user cannot be picked (the pick route refuses it), so it is not offered.
+    const candidates = closest.hits.filter((hit) => !(hit.kind === "user" && hit.status === "deleted"));
+    return { match: "unknown", candidates, unanswered };
   }
   if (resolution.match === "ambiguous") {
     const context: RequesterContext = {

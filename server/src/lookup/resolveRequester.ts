@@ -7,7 +7,8 @@ import { userHit } from "./search.js";
 /**
  * Which product user a ticket's requester is. An explicit pick (`userId`) wins; then the Zendesk
  * external id when it names a user with the requester's email; then the email itself, which can
- * belong to several users (one person in several accounts) — the agent then picks.
+ * belong to several users (one person in several accounts) — the agent then picks. Deleted users are
+ * none of these.
  */
 export interface RequesterUser extends User {
   account_name: string;
@@ -47,19 +48,43 @@ function usersQuery(db: Kysely<DB>, statement: string) {
     .select(["a.name as account_name", "a.billing_customer_id", "h.subscription_id as billing_subscription_hint"]);
 }
 
+/**
+ * The one spelling two emails are compared in: NFC, then lower case (full Unicode, locale-independent).
+ * The users table keeps emails as the product wrote them (any case, composed or decomposed, e.g.
+ * `José@Example.com`), Zendesk sends the ticket's as typed, and a local part is case-insensitive in
+ * practice as everywhere else in Steward (lower()), so `josé@example.com`, `JOSÉ@EXAMPLE.COM` and
+ * `jose\u0301@example.com` are one address. Lower case, not full case folding: folding would also make
+ * `ß` and `ss` one address, which they are not, and lower() is what the users and search indexes use.
+ * Accents are kept (`jose@` is another mailbox than `josé@`), unlike search's steward_fold().
+ */
+export function emailKey(email: string): string {
+  return email.normalize("NFC").toLowerCase();
+}
+
 export async function resolveRequester(db: Kysely<DB>, requester: ContextQuery): Promise<Resolution> {
-  const email = requester.email.toLowerCase();
+  const email = emailKey(requester.email);
   // One statement: the users with the requester's email, and the picked user (first) when there is one;
   // two shapes, so two named statements (a named statement's text never varies).
   const userId = requester.userId || undefined;
   const rows: RequesterUser[] = await usersQuery(db, userId ? "requester_by_email_or_user" : "requester_by_email")
-    .where((eb) => eb.or([eb(eb.fn("lower", ["u.email"]), "=", email), ...(userId ? [eb("u.id", "=", userId)] : [])]))
+    // steward_fold (lower case without accents, search's index) finds every spelling of the address,
+    // stored composed or decomposed, and a few accent variants besides: emailKey below decides. The
+    // spelling as sent too, so an address spelt as stored is found where the database's ctype lowers
+    // ASCII alone (as search: other scripts' case is then told apart).
+    .where((eb) =>
+      eb.or([
+        eb(eb.fn("steward_fold", ["u.email"]), "in", [eb.fn<string>("steward_fold", [eb.val(email)]), eb.fn<string>("steward_fold", [eb.val(requester.email)])]),
+        ...(userId ? [eb("u.id", "=", userId)] : []),
+      ]),
+    )
+    // A deleted user is no one's requester: not matched, not a candidate, not picked (as the pick route refuses).
+    .where("u.status", "<>", "deleted")
     .$if(userId !== undefined, (q) => q.orderBy(sql`u.id = ${userId ?? ""}`, "desc"))
     .orderBy("u.account_id", "asc")
     .orderBy("u.id", "asc")
     .limit(MAX_CANDIDATES + 1)
     .execute();
-  const byEmail = rows.filter((u) => u.email.toLowerCase() === email).slice(0, MAX_CANDIDATES);
+  const byEmail = rows.filter((u) => emailKey(u.email) === email).slice(0, MAX_CANDIDATES);
   const othersThan = (user: RequesterUser) => byEmail.filter((u) => u.id !== user.id);
   if (requester.userId) {
     const picked = rows.find((u) => u.id === requester.userId);

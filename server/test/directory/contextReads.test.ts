@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { DIRECTORY_BASE_PATH } from "../../../shared/directory/contract.js";
 import { databaseKinds } from "../support/databases.js";
 import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import { addUser } from "../lookup/fixtures.js";
 import type { ProductDirectory, ProductRequest } from "./productDirectory.js";
 
 /**
@@ -111,6 +112,16 @@ describe.each(databaseKinds)("context over the product's directory on %s", (kind
     expect(nobody.status).toBe(404);
     expect(nobody.body.code).toBe("requester_not_found");
     expect((await get("/api/accounts/acc_nobody_anywhere/users", {}, `req-up-nobody-users-${kind}`)).status).toBe(404);
+  });
+
+  it("a user deleted through Steward (kept in the cache as deleted) sharing the requester's email is not matched nor a candidate", async () => {
+    const token = await sessionOf(h, "support_full");
+    const email = await emailOf(h, USER);
+    // What the mirror keeps from the product's answer to a delete: the user, status deleted (the product's lookups no longer return it).
+    await addUser(h.deps.database.db, { id: "usr_t_deleted_twin", account_id: OTHER_ACCOUNT, email: email.toUpperCase(), name: "Deleted Twin", status: "deleted" });
+    const res = await request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242");
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ match: "exact", user: { id: USER }, candidates: [] });
   });
 
   it("a requester the product moved to another account: the account part is the new one, read after the lookups showed the move", async () => {

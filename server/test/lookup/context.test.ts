@@ -151,6 +151,25 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
     expect(mismatch.match).toBe("ambiguous");
   });
 
+  it("never matches or offers a deleted user: not by email, external id or pick, nor among the closest matches", async () => {
+    const db = deps.database.db;
+    await addUser(db, { id: "usr_t_live", account_id: "acc_demo_001", email: "pat.morrow@deleted.example", name: "Pat Morrow" });
+    await addUser(db, { id: "usr_t_dead", account_id: "acc_demo_008", email: "Pat.Morrow@deleted.example", name: "Pat Morrow", status: "deleted" });
+    await addUser(db, { id: "usr_t_gone", account_id: "acc_demo_008", email: "quinn.gone@deleted.example", name: "Quinn Gone", status: "deleted" });
+
+    const shared = await context({ email: "pat.morrow@deleted.example" });
+    expect(shared.status, JSON.stringify(shared.body)).toBe(200);
+    expect(shared.body).toMatchObject({ match: "exact", user: { id: "usr_t_live" }, candidates: [] });
+    // An external id naming the deleted one does not decide; the email does.
+    expect((await context({ email: "pat.morrow@deleted.example", externalId: "usr_t_dead" })).body).toMatchObject({ match: "exact", user: { id: "usr_t_live" }, candidates: [] });
+    expect((await context({ email: "pat.morrow@deleted.example", userId: "usr_t_dead" })).status).toBe(404);
+
+    const gone = await context({ email: "quinn.gone@deleted.example" });
+    expect(gone.status).toBe(404);
+    expect(gone.body.code).toBe("requester_not_found");
+    expect((gone.body.candidates as { id: string }[]).map((c) => c.id)).not.toContain("usr_t_gone");
+  });
+
   it("answers 404 with the closest matches for an unknown requester, and audits it as failed", async () => {
     await addUser(deps.database.db, { id: "usr_t_ana", account_id: "acc_demo_001", email: "ana.limberg@acme.example", name: "Ana Limberg" });
     const res = await context({ email: "ana.limburg@acme.example" }, { "X-Request-Id": "req-ctx-unknown" });
@@ -172,6 +191,46 @@ describe.each(databaseKinds)("GET /api/context on %s (built-in providers)", (kin
       const res = await context(query as Record<string, string>);
       expect(res.status, JSON.stringify(query)).toBe(400);
       expect(res.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining([expect.stringMatching(/^query\.(email|zendeskUserId)$/)]));
+    }
+  });
+
+  it("finds internationalised (RFC 6531) requesters: NFC and NFD, either case, stored either way; an accent still tells two addresses apart", async () => {
+    const db = deps.database.db;
+    // Stored as the product wrote them: mixed case, composed (NFC) or decomposed (NFD).
+    await addUser(db, { id: "usr_t_jose", account_id: "acc_demo_001", email: "José@Example.com", name: "José Núñez" });
+    await addUser(db, { id: "usr_t_zoe", account_id: "acc_demo_001", email: "zoe\u0308@example.org".normalize("NFD"), name: "Zoë Adler" });
+    await addUser(db, { id: "usr_t_han", account_id: "acc_demo_001", email: "用户@例子.广告", name: "Yonghu" });
+    await addUser(db, { id: "usr_t_dima", account_id: "acc_demo_001", email: "ДМИТРИЙ@пример.рф", name: "Dmitri" });
+    const found = async (email: string, requestId?: string) => {
+      const res = await context({ email }, requestId ? { "X-Request-Id": requestId } : {});
+      expect(res.status, `${email}: ${JSON.stringify(res.body)}`).toBe(200);
+      return res.body as RequesterContext;
+    };
+    for (const email of ["josé@example.com", "JOSÉ@EXAMPLE.COM", "jose\u0301@example.com", "José@Example.com"]) {
+      expect((await found(email)).user?.id, email).toBe("usr_t_jose");
+    }
+    for (const email of ["zoë@example.org", "ZOË@Example.org", "zoe\u0308@example.org"]) {
+      expect((await found(email)).user?.id, email).toBe("usr_t_zoe");
+    }
+    expect((await found("用户@例子.广告")).user?.id).toBe("usr_t_han");
+    expect((await found("дмитрий@пример.рф")).user?.id).toBe("usr_t_dima");
+    // Another mailbox, not another spelling: no user has it.
+    expect((await context({ email: "jose@example.com" })).status).toBe(404);
+
+    // The audit entry keeps the email as the ticket gave it (clean text: stored and hashed the same).
+    const asked = "JOSE\u0301@example.com";
+    expect((await found(asked, "req-ctx-idn")).match).toBe("exact");
+    expect((await auditByRequest("req-ctx-idn"))[0]).toMatchObject({ action: "context.view", outcome: "succeeded", target_id: "usr_t_jose", after: { requester: { email: asked } } });
+  });
+
+  it("refuses an email carrying NUL or a lone surrogate, or that is no address, with 400 naming the field", async () => {
+    // Raw: NUL, and a surrogate alone (which encodeURIComponent refuses to write) as its bytes.
+    const raw = ["jos%C3%A9%00@example.com", "jos%ED%A0%80@example.com"];
+    const sent = ["josé example.com", "josé@localhost", "jo sé@example.com", "josé@@example.com", "<josé@example.com>"].map(encodeURIComponent);
+    for (const email of [...raw, ...sent]) {
+      const res = await request(app).get(`/api/context?email=${email}`).set("Authorization", `Bearer ${token}`);
+      expect(res.status, email).toBe(400);
+      expect(res.body.errors.map((e: { field: string }) => e.field), email).toEqual(["query.email"]);
     }
   });
 

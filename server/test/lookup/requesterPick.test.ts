@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { databaseKinds } from "../support/databases.js";
 import { sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import { addUser } from "./fixtures.js";
 
 /**
  * The requester pick kept on the server per ticket (migration 033), on both databases: made by one
@@ -92,6 +93,28 @@ describe.each(databaseKinds)("requester pick per ticket (%s)", (kind) => {
     expect(unknown.status).toBe(404);
     expect(await picks(h)).toEqual([]);
     expect(await pickEntries(h, since)).toEqual([]);
+  });
+
+  it("picks for an internationalised requester email: kept in one spelling (NFC, lower case), applied to any spelling of it; NUL or a lone surrogate refused", async () => {
+    const db = h.deps.database.db;
+    for (const [id, account] of [["usr_t_idn_1", "acc_demo_001"], ["usr_t_idn_2", "acc_demo_008"]] as const) {
+      await addUser(db, { id, account_id: account, email: "Ünal.Öztürk@Bücher.example", name: "Ünal Öztürk" });
+    }
+    const made = await pick(h, "support_full", { ticketId: "1011", email: "u\u0308nal.o\u0308ztu\u0308rk@bu\u0308cher.example", userId: "usr_t_idn_2" });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect(made.body.pick).toMatchObject({ userId: "usr_t_idn_2" });
+    expect((await picks(h)).map((p) => p.requester_email)).toEqual(["ünal.öztürk@bücher.example"]);
+    expect((await context(h, "operations", "ÜNAL.ÖZTÜRK@BÜCHER.EXAMPLE", "1011")).user?.id).toBe("usr_t_idn_2");
+    expect((await context(h, "operations", "ünal.öztürk@bücher.example")).match).toBe("ambiguous");
+
+    const since = await lastSeq(h);
+    for (const email of ["ünal\u0000@bücher.example", "ünal\ud800@bücher.example"]) {
+      const bad = await pick(h, "support_full", { ticketId: "1011", email, userId: "usr_t_idn_1" });
+      expect(bad.status).toBe(400);
+      expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(["body.email"]);
+    }
+    expect(await pickEntries(h, since)).toEqual([]);
+    expect((await pick(h, "support_full", { ticketId: "1011", email: "x@y.example", userId: null })).status).toBe(200);
   });
 
   it("two agents picking on one ticket at once: each entry's before is the pick it replaced, so the entries chain", async () => {

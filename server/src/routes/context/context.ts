@@ -10,6 +10,7 @@ import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
+import { emailKey } from "../../lookup/resolveRequester.js";
 import { PART_NAMES, buildRequesterContext, type ContextResult, type PartName } from "../../lookup/requesterContext.js";
 import { ticketHeader } from "../audit/schema.js";
 
@@ -58,7 +59,7 @@ async function pickFor(db: Kysely<DB>, ticketId: string | null, email: string) {
     .select(["p.user_id", "p.picked_at", "p.requester_email", "s.name", "s.email"])
     .where("p.ticket_id", "=", ticketId)
     .executeTakeFirst();
-  if (!row || row.requester_email !== email.toLowerCase()) return null;
+  if (!row || row.requester_email !== emailKey(email)) return null;
   return { userId: row.user_id, pickedBy: row.name ?? row.email ?? "", pickedAt: new Date(row.picked_at).toISOString() };
 }
 
@@ -136,7 +137,8 @@ export function contextRoutes(deps: AppDeps): Router {
       if (actor.kind !== "staff") throw Problem.forbidden("action_not_allowed", "Only staff pick a requester");
       const user = body.userId === null ? null : await db.selectFrom("users").select(["id", "account_id"]).where("id", "=", body.userId).where("status", "!=", "deleted").executeTakeFirst();
       if (body.userId !== null && !user) throw Problem.notFound(`No user ${body.userId}`);
-      const email = body.email.toLowerCase();
+      // Kept in one spelling (emailKey), so the pick holds however the ticket spells the address.
+      const email = emailKey(body.email);
       // The pick and its audit entry in one transaction: no pick that every agent then sees without a record of who made it.
       await db.transaction().execute(async (tx) => {
         // Picks on one ticket queue: a row lock cannot hold a ticket without a pick yet, and two first picks
