@@ -27,13 +27,16 @@ describe("event buffer against a real HTTP endpoint", () => {
   let server: Server;
   let failuresLeft = 0;
   let lostAnswers = 0;
+  /** While set, Steward's answer waits for it (a slow Steward): the kit keeps buffering meanwhile. */
+  let answerAfter: Promise<void> | null = null;
   const received: KitEvent[][] = [];
   let url = "";
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
+      req.on("end", async () => {
+        if (answerAfter) await answerAfter;
         if (req.url?.startsWith("/api/impersonation/sessions/imp_proxy")) {
           res.writeHead(502, { "content-type": "text/html" }).end("<html><body>Bad gateway</body></html>");
           return;
@@ -130,6 +133,26 @@ describe("event buffer against a real HTTP endpoint", () => {
       ["e3", "2026-11-27T12:00:03.000Z"],
       ["dropped", "2026-11-27T12:00:03.000Z"],
     ]);
+    buffer.close();
+  });
+
+  it("events dropped from a full buffer while a batch is on its way do not take unsent ones with the batch when it is stored", async () => {
+    received.length = 0;
+    let answer = () => {};
+    answerAfter = new Promise<void>((resolve) => (answer = resolve));
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { maxBuffered: 10, batchSize: 5, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 10; i++) buffer.add("imp_s4", event(i));
+    const flushed = buffer.flush("imp_s4");
+    await new Promise((r) => setTimeout(r, 50));
+    // e0…e4 are on their way; three more push the oldest three out of the full buffer meanwhile.
+    for (let i = 10; i < 13; i++) buffer.add("imp_s4", event(i));
+    answerAfter = null;
+    answer();
+    await flushed;
+    await buffer.flush("imp_s4");
+    const sent = new Set(received.flat().map((e) => e.id));
+    for (let i = 0; i < 13; i++) expect(sent.has(`e${i}`), `e${i}`).toBe(true);
+    expect(buffer.pending("imp_s4")).toBe(0);
     buffer.close();
   });
 

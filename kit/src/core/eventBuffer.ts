@@ -40,6 +40,17 @@ function takeWithin(queue: KitEvent[], count: number, bytes: number): KitEvent[]
   return queue.slice(0, n);
 }
 
+/**
+ * Takes a sent batch's events out of the queue, by identity: while it was on its way, a full buffer may have
+ * dropped the oldest (some of the batch), and cutting the batch's length off the front would take unsent ones.
+ */
+function removeSent(queue: KitEvent[], batch: KitEvent[]): void {
+  const sent = new Set(batch);
+  let kept = 0;
+  for (const event of queue) if (!sent.has(event)) queue[kept++] = event;
+  queue.length = kept;
+}
+
 /** The batch index a refusal names (`body.events.3.occurredAt` → 3), or null for a field that is not one event's. */
 function eventIndexOf(field: string): number | null {
   const match = /^body\.events\.(\d+)(?:\.|$)/.exec(field);
@@ -157,7 +168,7 @@ export class EventBuffer {
         const withLoss: KitEvent[] = [...batch, ...reports];
         try {
           await this.sink.postEvents(sid, withLoss);
-          queue.splice(0, batch.length);
+          removeSent(queue, batch);
           this.reports.delete(sid);
           const latest = latestOf(withLoss);
           if (latest && !(Date.parse(this.storedAt.get(sid) ?? "") >= Date.parse(latest))) this.storedAt.set(sid, latest);
@@ -169,7 +180,7 @@ export class EventBuffer {
           if (this.takeOutRefused(sid, queue, batch, reports, err)) continue;
           if (!retryable) {
             // Steward refused the batch (e.g. an unknown session): retrying cannot help.
-            queue.splice(0, batch.length);
+            removeSent(queue, batch);
             this.reports.delete(sid);
             continue;
           }
