@@ -27,16 +27,28 @@ describe("event buffer against a real HTTP endpoint", () => {
   let server: Server;
   let failuresLeft = 0;
   let lostAnswers = 0;
+  /** While set, Steward's answer waits for it (a slow Steward): the kit keeps buffering meanwhile. */
+  let answerAfter: Promise<void> | null = null;
   const received: KitEvent[][] = [];
   let url = "";
   beforeAll(async () => {
     server = createServer((req, res) => {
       let body = "";
       req.on("data", (c: Buffer) => (body += c.toString()));
-      req.on("end", () => {
+      req.on("end", async () => {
+        if (answerAfter) await answerAfter;
         if (req.url?.startsWith("/api/impersonation/sessions/imp_proxy")) {
           res.writeHead(502, { "content-type": "text/html" }).end("<html><body>Bad gateway</body></html>");
           return;
+        }
+        if (req.url?.startsWith("/api/impersonation/sessions/imp_refuse")) {
+          // As Steward: a batch with an event dated before 2000 is refused whole, naming each such event's time.
+          const events = (JSON.parse(body) as { events: KitEvent[] }).events;
+          const errors = events.flatMap((e, i) => (e.occurredAt < "2000" ? [{ field: `body.events.${i}.occurredAt`, reason: "must fall within the session's lifetime" }] : []));
+          if (errors.length) {
+            res.writeHead(400, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: 400, code: "invalid_request", errors }));
+            return;
+          }
         }
         if (failuresLeft > 0) {
           failuresLeft--;
@@ -87,6 +99,60 @@ describe("event buffer against a real HTTP endpoint", () => {
     expect(reports).toHaveLength(2);
     expect(new Set(reports.map((e) => e.id)).size).toBe(1);
     expect(buffer.pending("imp_s3")).toBe(0);
+    buffer.close();
+  });
+
+  it("an event Steward refuses alone is taken out and reported, dated at the session's start when no other time is known", async () => {
+    received.length = 0;
+    const errors: unknown[] = [];
+    const start = "2026-11-27T12:00:00.000Z";
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { flushIntervalMs: 10_000, sessionStart: () => start, onError: (err) => errors.push(err) });
+    buffer.add("imp_refuse1", { ...event(1), occurredAt: "1970-01-01T00:00:00.000Z" });
+    await buffer.flush("imp_refuse1");
+    expect(received).toHaveLength(1);
+    expect(received[0]).toEqual([expect.objectContaining({ route: "kit: events refused by Steward", occurredAt: start })]);
+    expect(received[0]![0]!.detail).toContain("e1 GET GET /x at 1970-01-01T00:00:00.000Z");
+    expect(errors).toEqual([expect.objectContaining({ status: 400, errors: [expect.objectContaining({ field: "body.events.0.occurredAt" })] })]);
+    expect(buffer.pending()).toBe(0);
+    buffer.close();
+  });
+
+  it("a loss report Steward refuses for its time is dated again at an event of the batch it took", async () => {
+    received.length = 0;
+    failuresLeft = 1_000_000;
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { maxBuffered: 2, baseBackoffMs: 10_000, flushIntervalMs: 10_000 });
+    // The dropped event's own time was bad (a skewed clock), so its "events dropped" report is dated there too.
+    buffer.add("imp_refuse2", { ...event(1), occurredAt: "1970-01-01T00:00:00.000Z" });
+    buffer.add("imp_refuse2", { ...event(2), occurredAt: "2026-11-27T12:00:02.000Z" });
+    buffer.add("imp_refuse2", { ...event(3), occurredAt: "2026-11-27T12:00:03.000Z" });
+    failuresLeft = 0;
+    await buffer.flush("imp_refuse2");
+    expect(received).toHaveLength(1);
+    expect(received[0]!.map((e) => [e.id.replace(/-.*/, ""), e.occurredAt])).toEqual([
+      ["e2", "2026-11-27T12:00:02.000Z"],
+      ["e3", "2026-11-27T12:00:03.000Z"],
+      ["dropped", "2026-11-27T12:00:03.000Z"],
+    ]);
+    buffer.close();
+  });
+
+  it("events dropped from a full buffer while a batch is on its way do not take unsent ones with the batch when it is stored", async () => {
+    received.length = 0;
+    let answer = () => {};
+    answerAfter = new Promise<void>((resolve) => (answer = resolve));
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { maxBuffered: 10, batchSize: 5, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 10; i++) buffer.add("imp_s4", event(i));
+    const flushed = buffer.flush("imp_s4");
+    await new Promise((r) => setTimeout(r, 50));
+    // e0…e4 are on their way; three more push the oldest three out of the full buffer meanwhile.
+    for (let i = 10; i < 13; i++) buffer.add("imp_s4", event(i));
+    answerAfter = null;
+    answer();
+    await flushed;
+    await buffer.flush("imp_s4");
+    const sent = new Set(received.flat().map((e) => e.id));
+    for (let i = 0; i < 13; i++) expect(sent.has(`e${i}`), `e${i}`).toBe(true);
+    expect(buffer.pending("imp_s4")).toBe(0);
     buffer.close();
   });
 

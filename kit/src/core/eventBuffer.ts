@@ -1,9 +1,12 @@
+import { clip } from "./text.js";
 import type { KitEvent } from "./types.js";
 
 /**
  * Events waiting to reach Steward, per session: sent in batches (at most `batchSize`), retried with
  * exponential backoff when Steward is unreachable or failing, bounded (the oldest are dropped past
  * `maxBuffered`, and the count of dropped events is reported with the next batch), flushed on end.
+ * When Steward refuses a batch naming some of its events (400 `body.events.N…`, e.g. a time outside the
+ * session), those are taken out, the rest is sent again, and what was taken out is reported the same way.
  */
 export interface EventSink {
   postEvents(sid: string, events: KitEvent[]): Promise<void>;
@@ -16,7 +19,11 @@ export interface EventBufferOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (err: unknown) => void;
+  /** The session's start as Steward reported it: a time Steward always accepts, for a loss report when no other is known. */
+  sessionStart?: (sid: string) => string | undefined;
 }
+
+type Optional = "onError" | "sessionStart";
 
 /** Steward takes request bodies up to 64 KiB: batches stay well under it (non-Latin text is 3 bytes a character). */
 const BATCH_BYTES = 48 * 1024;
@@ -33,17 +40,68 @@ function takeWithin(queue: KitEvent[], count: number, bytes: number): KitEvent[]
   return queue.slice(0, n);
 }
 
+/**
+ * Takes a sent batch's events out of the queue, by identity: while it was on its way, a full buffer may have
+ * dropped the oldest (some of the batch), and cutting the batch's length off the front would take unsent ones.
+ */
+function removeSent(queue: KitEvent[], batch: KitEvent[]): void {
+  const sent = new Set(batch);
+  let kept = 0;
+  for (const event of queue) if (!sent.has(event)) queue[kept++] = event;
+  queue.length = kept;
+}
+
+/** The batch index a refusal names (`body.events.3.occurredAt` → 3), or null for a field that is not one event's. */
+function eventIndexOf(field: string): number | null {
+  const match = /^body\.events\.(\d+)(?:\.|$)/.exec(field);
+  return match ? Number(match[1]) : null;
+}
+
+/** The latest time among events (null for none). */
+function latestOf(events: KitEvent[]): string | null {
+  let latest: string | null = null;
+  for (const e of events) if (latest === null || Date.parse(e.occurredAt) > Date.parse(latest)) latest = e.occurredAt;
+  return latest;
+}
+
+interface Refused {
+  events: { event: KitEvent; why: string }[];
+  /** A time Steward accepts for the session (an event it did not refuse, one it stored, or the session's start). */
+  at: string;
+}
+
+/** The loss report for events Steward refused: names each (id, request, time) and why, within Steward's 500 characters. */
+function refusalReport(refused: Refused): KitEvent {
+  const { events } = refused;
+  const named = events.map(({ event }) => `${event.id} ${event.method} ${clip(event.route, 80)} at ${event.occurredAt}`).join("; ");
+  const why = [...new Set(events.map((e) => e.why))].join("; ");
+  return {
+    id: clip(`refused-${Date.now()}-${events[0]?.event.id ?? ""}`, 100),
+    method: "GET",
+    route: "kit: events refused by Steward",
+    object: null,
+    outcome: "failed",
+    status: 400,
+    detail: clip(`Steward refused ${events.length === 1 ? "1 event" : `${events.length} events`}, taken out of their batch: ${named}. Why: ${why}`, 500),
+    occurredAt: refused.at,
+  };
+}
+
 export class EventBuffer {
   private readonly queues = new Map<string, KitEvent[]>();
   /** Events dropped per session, and when the latest of them happened (the report's time: within the session). */
   private readonly dropped = new Map<string, { count: number; lastAt: string }>();
   /** Loss reports made but not yet confirmed: sent again as they are (same id), so a retry is not a second report. */
   private readonly reports = new Map<string, KitEvent[]>();
+  /** Events Steward refused (named in a 400), not yet in a report. */
+  private readonly refused = new Map<string, Refused>();
+  /** The latest event time Steward stored per session: it will accept that time again. */
+  private readonly storedAt = new Map<string, string>();
   private failures = 0;
   private nextAttemptAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | null = null;
-  private readonly o: Required<Omit<EventBufferOptions, "onError">> & Pick<EventBufferOptions, "onError">;
+  private readonly o: Required<Omit<EventBufferOptions, Optional>> & Pick<EventBufferOptions, Optional>;
 
   constructor(
     private readonly sink: EventSink,
@@ -89,7 +147,8 @@ export class EventBuffer {
   private async drain(only?: string): Promise<void> {
     for (const [sid, queue] of this.queues) {
       if (only && sid !== only) continue;
-      while (queue.length > 0) {
+      // Also with nothing else left: a report of refused events still goes out.
+      while (queue.length > 0 || this.refused.has(sid) || (this.reports.get(sid)?.length ?? 0) > 0) {
         const lost = this.dropped.get(sid);
         const reports = this.reports.get(sid) ?? [];
         // A few reports at most wait at once (each may already be stored); later losses add to the count meanwhile.
@@ -99,20 +158,29 @@ export class EventBuffer {
           this.reports.set(sid, reports);
           this.dropped.delete(sid);
         }
+        const refused = this.refused.get(sid);
+        if (refused && reports.length < 5) {
+          reports.push(refusalReport(refused));
+          this.reports.set(sid, reports);
+          this.refused.delete(sid);
+        }
         const batch = takeWithin(queue, this.o.batchSize, BATCH_BYTES);
         const withLoss: KitEvent[] = [...batch, ...reports];
         try {
           await this.sink.postEvents(sid, withLoss);
-          queue.splice(0, batch.length);
+          removeSent(queue, batch);
           this.reports.delete(sid);
+          const latest = latestOf(withLoss);
+          if (latest && !(Date.parse(this.storedAt.get(sid) ?? "") >= Date.parse(latest))) this.storedAt.set(sid, latest);
           this.failures = 0;
           this.nextAttemptAt = 0;
         } catch (err) {
           const retryable = (err as { retryable?: boolean }).retryable !== false;
           this.o.onError?.(err);
+          if (this.takeOutRefused(sid, queue, batch, reports, err)) continue;
           if (!retryable) {
             // Steward refused the batch (e.g. an unknown session): retrying cannot help.
-            queue.splice(0, batch.length);
+            removeSent(queue, batch);
             this.reports.delete(sid);
             continue;
           }
@@ -124,6 +192,43 @@ export class EventBuffer {
       }
       this.queues.delete(sid);
     }
+  }
+
+  /**
+   * A 400 naming only single events (Steward stored nothing of the batch): those events leave the queue for
+   * a report, a report it names is dated again, and the rest is sent again. False when that does not apply.
+   */
+  private takeOutRefused(sid: string, queue: KitEvent[], batch: KitEvent[], reports: KitEvent[], err: unknown): boolean {
+    const { status, errors } = err as { status?: number; errors?: { field: string; reason: string }[] };
+    if (status !== 400 || !errors?.length) return false;
+    const why = new Map<number, string>();
+    for (const { field, reason } of errors) {
+      const i = eventIndexOf(field);
+      if (i === null || i >= batch.length + reports.length) return false;
+      why.set(i, [why.get(i), `${field.replace(/^body\.events\.\d+\.?/, "") || "event"}: ${reason}`].filter(Boolean).join(", "));
+    }
+    // The report's time: an event of this batch Steward did not name, else one it stored before, else the session's start.
+    const at = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? new Date().toISOString();
+    const taken: Refused["events"] = [];
+    for (const i of [...why.keys()].sort((a, b) => b - a)) {
+      if (i < batch.length) {
+        const event = batch[i]!;
+        taken.unshift({ event, why: why.get(i)! });
+        // Found by identity: an overflow meanwhile (add) may have moved the queue.
+        const at = queue.indexOf(event);
+        if (at >= 0) queue.splice(at, 1);
+        continue;
+      }
+      const report = reports[i - batch.length]!;
+      // Refused for its time: dated again; if no other time is known it cannot be sent (onError has the refusal).
+      if (report.occurredAt !== at) report.occurredAt = at;
+      else reports.splice(i - batch.length, 1);
+    }
+    if (taken.length) {
+      const before = this.refused.get(sid);
+      this.refused.set(sid, { events: [...(before?.events ?? []), ...taken], at });
+    }
+    return true;
   }
 
   close(): void {

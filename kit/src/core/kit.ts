@@ -4,6 +4,7 @@ import { EventBuffer, type EventBufferOptions } from "./eventBuffer.js";
 import { decide, type GuardDecision, type RouteRule } from "./guard.js";
 import { StewardApiError, StewardClient } from "./stewardClient.js";
 import type { Impersonation, KitEvent, SessionStatus } from "./types.js";
+import { clip } from "./text.js";
 import { remoteKeys, verifyGrant } from "./verifyGrant.js";
 
 /**
@@ -47,14 +48,6 @@ function trackedFrom(status: SessionStatus): Tracked {
   return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000 };
 }
 
-/** At most `max` UTF-16 units, ending in "…" when cut (never between the halves of a surrogate pair). */
-function clip(text: string, max: number): string {
-  const trimmed = text.trim();
-  if (trimmed.length <= max) return trimmed;
-  const cut = /[\uD800-\uDBFF]/.test(trimmed[max - 2] ?? "") ? max - 2 : max - 1;
-  return `${trimmed.slice(0, cut)}…`;
-}
-
 export class ImpersonationKit {
   readonly productId: string;
   private readonly client: StewardClient;
@@ -83,7 +76,8 @@ export class ImpersonationKit {
     this.secret = secret;
     this.client = new StewardClient({ stewardUrl: options.stewardUrl, credential: options.credential });
     this.keys = options.keys ?? remoteKeys(options.stewardUrl);
-    this.buffer = new EventBuffer(this.client, { ...options.events, onError: options.onError });
+    // A report of events Steward refused needs a time it accepts: the session's start as Steward gave it always is one.
+    this.buffer = new EventBuffer(this.client, { ...options.events, onError: options.onError, sessionStart: (sid) => this.sessions.get(sid)?.status.startedAt });
     this.poller = setInterval(() => void this.poll(), options.pollMs ?? 2000);
     this.poller.unref?.();
   }

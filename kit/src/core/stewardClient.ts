@@ -10,6 +10,8 @@ export class StewardApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** The fields a 400 names (problem+json `errors`), e.g. `body.events.3.occurredAt`: what the caller could take out. */
+    readonly errors: { field: string; reason: string }[] = [],
   ) {
     super(message);
     this.name = "StewardApiError";
@@ -52,8 +54,9 @@ export class StewardClient {
       throw new StewardApiError(response.ok ? 502 : response.status, "invalid_response", `Steward answered ${response.status} with a body that is not JSON`);
     }
     if (!response.ok) {
-      const problem = (parsed ?? {}) as { code?: string; detail?: string; title?: string };
-      throw new StewardApiError(response.status, problem.code ?? "error", problem.detail ?? problem.title ?? `Steward answered ${response.status}`);
+      const problem = (parsed ?? {}) as { code?: string; detail?: string; title?: string; errors?: unknown };
+      const errors = Array.isArray(problem.errors) ? (problem.errors as { field?: unknown; reason?: unknown }[]).filter((e) => typeof e?.field === "string").map((e) => ({ field: String(e.field), reason: String(e.reason ?? "") })) : [];
+      throw new StewardApiError(response.status, problem.code ?? "error", problem.detail ?? problem.title ?? `Steward answered ${response.status}`, errors);
     }
     return parsed;
   }

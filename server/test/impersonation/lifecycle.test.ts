@@ -2,7 +2,7 @@ import { createServer, type AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealAndVerify } from "../support/auditKeys.js";
-import { EventBuffer, StewardClient } from "../../../kit/src/index.js";
+import { EventBuffer, ImpersonationKit, StewardApiError, StewardClient } from "../../../kit/src/index.js";
 import { createApp } from "../../src/app.js";
 import { sweepImpersonation } from "../../src/impersonation/sweep.js";
 import { deliverDueMail } from "../../src/mail/delivery.js";
@@ -331,6 +331,65 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
       buffer.close();
       expect((await auditOf(h.deps, "impersonation.event", user.id)).filter((e) => (e.after as { sessionId: string }).sessionId === sid)).toHaveLength(50);
     } finally {
+      server.close();
+    }
+  });
+
+  it("the kit takes an event Steward refuses for its time out of the batch: the others are recorded, one loss report names it, nothing twice", async () => {
+    const server = createApp(h.deps).listen(0, "127.0.0.1");
+    await new Promise((resolve) => server.once("listening", resolve));
+    const errors: unknown[] = [];
+    const kit = new ImpersonationKit({ stewardUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: product.credential, events: { flushIntervalMs: 60_000 }, onError: (err) => errors.push(err) });
+    try {
+      const db = h.deps.database.db;
+      const recorded = async (sid: string, userId: string) => {
+        const audit = (await auditOf(h.deps, "impersonation.event", userId)).map((e) => e.after as { sessionId: string; eventId: string; route: string; detail: string | null; occurredAt: string }).filter((a) => a.sessionId === sid);
+        const rows = await db.selectFrom("impersonation_events").select("event_id").where("session_id", "=", sid).execute();
+        expect(rows.map((r) => r.event_id).sort()).toEqual(audit.map((a) => a.eventId).sort());
+        expect(new Set(audit.map((a) => a.eventId)).size).toBe(audit.length);
+        return { audit, reports: audit.filter((a) => a.route.startsWith("kit: ")) };
+      };
+      const record = (sid: string, route: string, occurredAt: string) => kit.record(sid, { method: "GET", route, object: null, outcome: "succeeded", status: 200, detail: null, occurredAt });
+      const iso = (t: number) => new Date(t).toISOString();
+
+      // One event of five dated 10 minutes ahead (the product's clock jumped).
+      const one = await opened("support_full", 30, 22);
+      const now = h.deps.clock.now().getTime();
+      for (let i = 0; i < 5; i++) record(one.sid, `GET /one/${i}`, iso(i === 2 ? now + 10 * MIN : now));
+      await kit.flush();
+      const first = await recorded(one.sid, one.user.id);
+      expect(first.audit.filter((a) => !a.route.startsWith("kit: ")).map((a) => a.route).sort()).toEqual(["GET /one/0", "GET /one/1", "GET /one/3", "GET /one/4"]);
+      expect(first.reports).toHaveLength(1);
+      expect(first.reports[0]!.detail).toContain("GET /one/2");
+      expect(first.reports[0]!.detail).toContain(iso(now + 10 * MIN));
+      expect(errors).toEqual([expect.objectContaining({ status: 400 })]);
+      expect(errors[0]).toBeInstanceOf(StewardApiError);
+
+      // Two bad events in one batch (before the start, and ahead): both named by one report.
+      await endAllSessions(h);
+      const two = await opened("support_full", 30, 23);
+      const started = new Date((await db.selectFrom("impersonation_sessions").select("started_at").where("id", "=", two.sid).executeTakeFirstOrThrow()).started_at).getTime();
+      for (let i = 0; i < 6; i++) record(two.sid, `GET /two/${i}`, iso(i === 1 ? started - 5 * MIN : i === 4 ? now + 5 * MIN : now));
+      await kit.flush();
+      const second = await recorded(two.sid, two.user.id);
+      expect(second.audit.filter((a) => !a.route.startsWith("kit: ")).map((a) => a.route).sort()).toEqual(["GET /two/0", "GET /two/2", "GET /two/3", "GET /two/5"]);
+      expect(second.reports).toHaveLength(1);
+      expect(second.reports[0]!.detail).toContain("GET /two/1");
+      expect(second.reports[0]!.detail).toContain("GET /two/4");
+
+      // A batch of only the bad event, from a kit that never had one stored: the report still needs a time
+      // Steward accepts (the session's start, as Steward told the kit).
+      const other = new ImpersonationKit({ stewardUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, credential: product.credential, events: { flushIntervalMs: 60_000 } });
+      await other.lookup(two.sid);
+      other.record(two.sid, { method: "GET", route: "GET /two/alone", object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: iso(now + 20 * MIN) });
+      await other.close();
+      const third = await recorded(two.sid, two.user.id);
+      expect(third.reports).toHaveLength(2);
+      expect(third.reports.filter((r) => r.detail?.includes("GET /two/alone"))).toHaveLength(1);
+      expect(third.audit.some((a) => a.route === "GET /two/alone")).toBe(false);
+      expect(third.reports.find((r) => r.detail?.includes("GET /two/alone"))?.occurredAt).toBe(iso(started));
+    } finally {
+      await kit.close();
       server.close();
     }
   });
