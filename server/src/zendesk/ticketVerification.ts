@@ -11,6 +11,7 @@ import { demoTicketPayload } from "../demo/demoTickets.js";
 import type { AppDeps } from "../deps.js";
 import { Problem, toProblem } from "../http/problem.js";
 import { createZendeskClient, type ZendeskTicketRead } from "./zendeskClient.js";
+import { emailKey } from "../lookup/resolveRequester.js";
 
 /**
  * Every write names a Zendesk ticket; this checks it against Zendesk before anything is written: the
@@ -145,22 +146,26 @@ function domainOf(email: string | null): string | null {
 
 /** How the requester relates to the target, or null when not at all. */
 async function matchOf(deps: Deps, ticket: ZendeskTicket, target: TargetFacts): Promise<Exclude<TicketMatch, "override" | "unverified"> | null> {
-  const email = ticket.requester.email?.toLowerCase() ?? null;
+  // One spelling for both sides (NFC, lower case), as the requester lookup compares them.
+  const email = ticket.requester.email ? emailKey(ticket.requester.email) : null;
   const externalId = ticket.requester.externalId;
   if (target.type === "user") {
-    if (email && target.email?.toLowerCase() === email) return "email";
+    if (email && target.email && emailKey(target.email) === email) return "email";
     if (externalId && externalId === target.id) return "external_id";
   }
   // The requester is any user of the target's account.
   if (email || externalId) {
-    const member = await deps.database.db
+    // steward_fold finds every spelling of the address (stored composed or decomposed, any case) and a few
+    // accent variants besides; emailKey decides, as in the requester lookup.
+    const members = await deps.database.db
       .selectFrom("users")
       .select(["id", "email"])
       .where("account_id", "=", target.accountId)
-      .where((eb) => eb.or([...(email ? [eb(eb.fn("lower", ["email"]), "=", email)] : []), ...(externalId ? [eb("id", "=", externalId)] : [])]))
-      .limit(1)
-      .executeTakeFirst();
-    if (member) return email && member.email.toLowerCase() === email ? "email" : "external_id";
+      .where((eb) => eb.or([...(email ? [eb(eb.fn("steward_fold", ["email"]), "=", eb.fn<string>("steward_fold", [eb.val(email)]))] : []), ...(externalId ? [eb("id", "=", externalId)] : [])]))
+      .limit(50)
+      .execute();
+    if (email && members.some((m) => emailKey(m.email) === email)) return "email";
+    if (externalId && members.some((m) => m.id === externalId)) return "external_id";
   }
   if (ticket.organization?.externalId && ticket.organization.externalId === target.accountId) return "organization";
   const domain = target.domain?.toLowerCase() ?? null;

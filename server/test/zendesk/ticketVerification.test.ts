@@ -55,6 +55,27 @@ describe.each(databaseKinds)("ticket verification (%s)", (kind) => {
       });
     });
 
+    it("matches an internationalised requester email however either side spells it (case, composed or decomposed)", async () => {
+      const original = (await userRow(h.deps, USER)).email;
+      // The product stored the address composed and capitalised; Zendesk sends it decomposed, in another case.
+      await h.deps.database.db.updateTable("users").set({ email: "Jos\u00e9.Ng@Elsewhere-Mail.test" }).where("id", "=", USER).execute();
+      try {
+        const ticketId = await putTicket(h.deps, { requester: { email: "jose\u0301.ng@elsewhere-mail.test" } });
+        const res = await act(h, "support_full", "user.sessions_revoke", { target: { type: "user", id: USER }, ticketId });
+        expect(res.status, JSON.stringify(res.body)).toBe(200);
+        expect((await lastSnapshot(h, "user.sessions_revoke", USER))?.match).toBe("email");
+        // The account as target: the requester is one of its users, by the same address.
+        const onAccount = await putTicket(h.deps, { requester: { email: "JOSE\u0301.NG@ELSEWHERE-MAIL.TEST" } });
+        const suspended = await act(h, "support_full", "account.suspend", { target: { type: "account", id: ACCOUNT }, ticketId: onAccount });
+        expect(suspended.status, JSON.stringify(suspended.body)).toBe(200);
+        expect((await lastSnapshot(h, "account.suspend", ACCOUNT))?.match).toBe("email");
+        const lifted = await act(h, "support_full", "account.unsuspend", { target: { type: "account", id: ACCOUNT }, ticketId: onAccount });
+        expect(lifted.status, JSON.stringify(lifted.body)).toBe(200);
+      } finally {
+        await h.deps.database.db.updateTable("users").set({ email: original }).where("id", "=", USER).execute();
+      }
+    });
+
     it("matches by external id when the requester wrote from another address", async () => {
       const ticketId = await putTicket(h.deps, { requester: { email: "private.person@elsewhere.test", externalId: USER } });
       const res = await act(h, "support_full", "user.sessions_revoke", { target: { type: "user", id: USER }, ticketId });
