@@ -142,6 +142,22 @@ describe.each(databaseKinds)("operation.resolve on account status actions, Auth0
     expect(await unversioned(h, accountId)).toEqual(before);
   });
 
+  it("activate and delete, not applied: the holds stay open and the rows are as the failed path leaves them", async () => {
+    const deactivated = await confirmAndAct(h, "operations", "account.deactivate", { target: account("acc_demo_014") });
+    expect(deactivated.status, JSON.stringify(deactivated.body)).toBe(200);
+    const beforeActivate = await unversioned(h, "acc_demo_014");
+    h.stripe!.failNext(3, 502, { method: "POST", path: subscriptions });
+    const activation = await inReview(h, await act(h, "operations", "account.activate", { target: account("acc_demo_014") }));
+    expect((await resolve(h, "acc_demo_014", activation, "not_applied")).status).toBe(200);
+    expect(await unversioned(h, "acc_demo_014")).toEqual(beforeActivate);
+
+    const beforeDelete = await unversioned(h, "acc_demo_015");
+    h.auth0!.failNext(3, 502, { method: "DELETE", path: /\/sessions$/ });
+    const deletion = await inReview(h, await confirmAndAct(h, "operations", "account.delete", { target: account("acc_demo_015") }));
+    expect((await resolve(h, "acc_demo_015", deletion, "not_applied")).status).toBe(200);
+    expect(await unversioned(h, "acc_demo_015")).toEqual(beforeDelete);
+  });
+
   it("two agents resolve the same deactivation at once: one wins, one hold, one closing entry", async () => {
     const accountId = "acc_demo_013";
     h.stripe!.failAfterApply(3, 502, { method: "POST", path: subscriptions });
