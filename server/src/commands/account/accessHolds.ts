@@ -56,7 +56,10 @@ export interface HoldBilling {
   before: Record<string, unknown> | null;
 }
 
-export async function recordHold(trx: Transaction<DB>, account: Account, kind: HoldKind, blockedUserIds: readonly string[], ctx: CommandContext, billing?: HoldBilling): Promise<string> {
+/** What a hold and its activity entry record of the request: operation.resolve passes the original request's. */
+export type HoldRequest = Pick<CommandContext, "ticketId" | "operationId" | "now">;
+
+export async function recordHold(trx: Transaction<DB>, account: Account, kind: HoldKind, blockedUserIds: readonly string[], ctx: HoldRequest, billing?: HoldBilling): Promise<string> {
   const id = `hold_${randomUUID()}`;
   await trx
     .insertInto("account_access_holds")
@@ -103,6 +106,6 @@ export async function releaseHolds(trx: Transaction<DB>, holds: readonly AccessH
     .execute();
 }
 
-export async function recordAccountActivity(trx: Transaction<DB>, accountId: string, type: string, ctx: CommandContext, detail: string): Promise<void> {
+export async function recordAccountActivity(trx: Transaction<DB>, accountId: string, type: string, ctx: Pick<CommandContext, "ticketId" | "now">, detail: string): Promise<void> {
   await trx.insertInto("activity_events").values({ account_id: accountId, user_id: null, type, detail: `${detail} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
 }

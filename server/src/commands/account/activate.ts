@@ -3,9 +3,12 @@ import { actionInputs } from "../../../../shared/schemas/actions.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type CommandContext } from "../command.js";
+import type { Transaction } from "kysely";
+import type { DB } from "../../db/schema.js";
+import type { AccountStatus } from "../../../../shared/roles.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
-import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, subscriptionHeldToEnd, usersHeldBy } from "./accessHolds.js";
+import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, subscriptionHeldToEnd, usersHeldBy, type AccessHold } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -42,28 +45,18 @@ export const activateAccount = defineCommand({
     let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, false, ctx, call);
     let subscription: BillingSummary | null = billing;
-    const resumable = resumes(billing, subscriptionHeldToEnd(holds));
-    // Set to end, but not by this deactivation: the customer's own cancellation, left in place.
-    const keptUntil = isLiveSubscription(billing) && billing.cancelAtPeriodEnd && !resumable ? (billing.cancelAt ?? billing.currentPeriodEnd ?? "the period end") : null;
+    const { resumable, keptUntil, billingNote } = activationBilling(billing, holds);
     if (resumable) {
       steps.push({ label: "resume the subscription", run: async () => (subscription = await ctx.deps.billing.resumeSubscription(billingRef(target.account), { ...call, idempotencyKey: `${call.idempotencyKey}:resume` })) });
     }
     // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
     steps.push(...directoryStep(ctx, `activate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    const billingNote = resumable
-      ? "subscription resumed"
-      : keptUntil
-        ? `subscription not resumed: it was set to end by the customer, not by the deactivation, and still ends on ${keptUntil}`
-        : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
     return { holds, unblockedUserIds: users.map((u) => u.id), status, account, subscriptionResumed: resumable, cancellationKept: keptUntil !== null, billingNote, subscription: billingSnapshot(subscription) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);
-    await releaseHolds(trx, performed.holds, ctx.now);
-    await trx.updateTable("accounts").set({ status: performed.status, retention_until: null }).where("id", "=", target.id).execute();
+    await recordActivation(trx, target.id, performed, ctx);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
-    await recordAccountActivity(trx, target.id, "account_activated", ctx, `activated (${performed.unblockedUserIds.length} user(s) unblocked; ${performed.billingNote})`);
     return {
       after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id), subscription: performed.subscription },
       result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status, subscriptionResumed: performed.subscriptionResumed, cancellationKept: performed.cancellationKept, billing: performed.billingNote },
@@ -74,4 +67,33 @@ export const activateAccount = defineCommand({
 /** Resumed only when the subscription set to end is the one the deactivation set to end itself. */
 function resumes(billing: BillingSummary | null, heldToEnd: string | null): boolean {
   return isLiveSubscription(billing) && billing.cancelAtPeriodEnd && heldToEnd !== null && billing.subscriptionId === heldToEnd;
+}
+
+/** What activating does to billing, from the reading the request took and the holds it lifts. */
+export function activationBilling(billing: BillingSummary | null, holds: readonly AccessHold[]): { resumable: boolean; keptUntil: string | null; billingNote: string } {
+  const resumable = resumes(billing, subscriptionHeldToEnd(holds));
+  // Set to end, but not by this deactivation: the customer's own cancellation, left in place.
+  const keptUntil = isLiveSubscription(billing) && billing.cancelAtPeriodEnd && !resumable ? (billing.cancelAt ?? billing.currentPeriodEnd ?? "the period end") : null;
+  const billingNote = resumable
+    ? "subscription resumed"
+    : keptUntil
+      ? `subscription not resumed: it was set to end by the customer, not by the deactivation, and still ends on ${keptUntil}`
+      : billing?.subscriptionId ? `subscription not resumed: it is ${billing.status}${billing.cancelAtPeriodEnd ? "" : " and not set to end"}` : "no subscription";
+  return { resumable, keptUntil, billingNote };
+}
+
+/**
+ * The local record of an activation: the unblocked copy, the lifted holds, the restored status. Written by
+ * apply, and by operation.resolve when a person confirms a lost activation did happen.
+ */
+export async function recordActivation(
+  trx: Transaction<DB>,
+  accountId: string,
+  activation: { holds: readonly AccessHold[]; unblockedUserIds: readonly string[]; status: AccountStatus; billingNote: string },
+  ctx: Pick<CommandContext, "ticketId" | "now">,
+): Promise<void> {
+  await mirrorBlocked(trx, activation.unblockedUserIds, false, ctx.now);
+  await releaseHolds(trx, activation.holds, ctx.now);
+  await trx.updateTable("accounts").set({ status: activation.status, retention_until: null }).where("id", "=", accountId).execute();
+  await recordAccountActivity(trx, accountId, "account_activated", ctx, `activated (${activation.unblockedUserIds.length} user(s) unblocked; ${activation.billingNote})`);
 }

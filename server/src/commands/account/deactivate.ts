@@ -5,7 +5,9 @@ import { actionEffects, formatMoney, said, type Said } from "../billingEffects.j
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
-import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
+import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock, type HoldBilling, type HoldRequest } from "./accessHolds.js";
+import type { Transaction } from "kysely";
+import type { Account, DB } from "../../db/schema.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -48,26 +50,39 @@ export const deactivateAccount = defineCommand({
     let subscription: BillingSummary | null = billing;
     let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
-    // Only a cancel this deactivation sets is its own to undo; one already in place is the customer's.
-    let setToEnd: string | null = null;
-    if (isLiveSubscription(billing) && !billing.cancelAtPeriodEnd) {
-      setToEnd = billing.subscriptionId;
+    const billingHold = deactivationBilling(billing);
+    if (billingHold.setToEnd) {
       steps.push({ label: "end the subscription at period end", run: async () => (subscription = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "at_period_end", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
     // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
     steps.push(...directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deactivated" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account, billingHold: { setToEnd, before: billingSnapshot(billing) } };
+    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account, billingHold };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
-    const holdId = await recordHold(trx, target.account, "deactivation", performed.blockedUserIds, ctx, performed.billingHold);
-    await trx.updateTable("accounts").set({ status: "deactivated" }).where("id", "=", target.id).execute();
+    const holdId = await recordDeactivation(trx, target.account, performed.blockedUserIds, performed.billingHold, ctx);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
-    await recordAccountActivity(trx, target.id, "account_deactivated", ctx, `deactivated (${performed.blockedUserIds.length} user(s) blocked, subscription ends at period end)`);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscription: performed.subscription },
       result: { blockedUsers: performed.blockedUserIds.length, subscription: performed.subscription },
     };
   },
 });
+
+/** Only a cancel this deactivation sets is its own to undo; one already in place is the customer's. */
+export function deactivationBilling(billing: BillingSummary | null): HoldBilling {
+  return { setToEnd: isLiveSubscription(billing) && !billing.cancelAtPeriodEnd ? billing.subscriptionId : null, before: billingSnapshot(billing) };
+}
+
+/**
+ * The local record of a deactivation: the blocked copy, the hold that remembers whom it blocked (and the
+ * status it replaced: `account` as the request saw it), the status. Written by apply, and by
+ * operation.resolve when a person confirms a lost deactivation did happen.
+ */
+export async function recordDeactivation(trx: Transaction<DB>, account: Account, blockedUserIds: readonly string[], billingHold: HoldBilling, ctx: HoldRequest): Promise<string> {
+  await mirrorBlocked(trx, blockedUserIds, true, ctx.now);
+  const holdId = await recordHold(trx, account, "deactivation", blockedUserIds, ctx, billingHold);
+  await trx.updateTable("accounts").set({ status: "deactivated" }).where("id", "=", account.id).execute();
+  await recordAccountActivity(trx, account.id, "account_deactivated", ctx, `deactivated (${blockedUserIds.length} user(s) blocked, subscription ends at period end)`);
+  return holdId;
+}

@@ -6,7 +6,9 @@ import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubs
 import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { identityRef } from "../identityRef.js";
-import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock } from "./accessHolds.js";
+import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock, type HoldRequest } from "./accessHolds.js";
+import type { Transaction } from "kysely";
+import type { Account, DB } from "../../db/schema.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -68,16 +70,26 @@ export const deleteAccount = defineCommand({
     return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled), sessionsRevoked, account };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    const retentionUntil = retentionDate(ctx.now);
-    await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
-    const holdId = await recordHold(trx, target.account, "deletion", performed.blockedUserIds, ctx);
-    await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", target.id).execute();
+    const { holdId, retentionUntil } = await recordDeletion(trx, target.account, performed.blockedUserIds, ctx);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
-    await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("revoked_at", "is", null).where("user_id", "in", trx.selectFrom("users").select("id").where("account_id", "=", target.id)).execute();
-    await recordAccountActivity(trx, target.id, "account_deleted", ctx, `deleted, data kept until ${retentionUntil.toISOString().slice(0, 10)}`);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscriptionCancelled: performed.subscriptionCancelled },
       result: { retentionUntil: retentionUntil.toISOString(), blockedUsers: performed.blockedUserIds.length, subscriptionCancelled: performed.subscriptionCancelled !== null, sessionsRevoked: performed.sessionsRevoked },
     };
   },
 });
+
+/**
+ * The local record of a deletion: the blocked copy, the hold (with the status it replaced: `account` as the
+ * request saw it), the status and retention date (from the request's `now`), the ended sessions. Written by
+ * apply, and by operation.resolve when a person confirms a lost deletion did happen.
+ */
+export async function recordDeletion(trx: Transaction<DB>, account: Account, blockedUserIds: readonly string[], ctx: HoldRequest): Promise<{ holdId: string; retentionUntil: Date }> {
+  const retentionUntil = retentionDate(ctx.now);
+  await mirrorBlocked(trx, blockedUserIds, true, ctx.now);
+  const holdId = await recordHold(trx, account, "deletion", blockedUserIds, ctx);
+  await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", account.id).execute();
+  await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("revoked_at", "is", null).where("user_id", "in", trx.selectFrom("users").select("id").where("account_id", "=", account.id)).execute();
+  await recordAccountActivity(trx, account.id, "account_deleted", ctx, `deleted, data kept until ${retentionUntil.toISOString().slice(0, 10)}`);
+  return { holdId, retentionUntil };
+}

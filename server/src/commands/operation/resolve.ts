@@ -11,6 +11,14 @@ import type { ProductRole } from "../../../../shared/roles.js";
 import { recordExpansion } from "../seats/expandTemporarily.js";
 import { recordElevation } from "../user/elevateTemporarily.js";
 import { roleRank } from "../user/roleElevations.js";
+import type { Account } from "../../db/schema.js";
+import type { AccountStatus } from "../../../../shared/roles.js";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
+import { openHolds, usersHeldBy } from "../account/accessHolds.js";
+import { accountTransitions, restoredStatus, type AccountStatusAction } from "../account/accountTransitions.js";
+import { activationBilling, recordActivation } from "../account/activate.js";
+import { deactivationBilling, recordDeactivation } from "../account/deactivate.js";
+import { recordDeletion } from "../account/delete.js";
 import { completeIdempotencyKey, releaseIdempotencyKey } from "../idempotency.js";
 
 /**
@@ -18,7 +26,8 @@ import { completeIdempotencyKey, releaseIdempotencyKey } from "../idempotency.js
  * the provider's key retention and a re-read could not tell), after someone from operations checked
  * the provider. `applied`: it happened (closed succeeded; the agent's Idempotency-Key answers so, and
  * Steward's copy follows the provider on its next read; a temporary grant gets the record its sweep
- * reverts, as the successful path writes it); `not_applied`: it did not (closed failed; the
+ * reverts, and an account deactivation, activation or deletion its hold, status and blocked copy, as
+ * the successful path writes them); `not_applied`: it did not (closed failed; the
  * key is freed so the agent can ask again). Either way the account takes writes again. The
  * operation gets its closing audit entry, credited to the resolver, next to this action's own.
  */
@@ -88,7 +97,74 @@ async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderO
     const input = actionInputs["user.elevate_temporarily"].parse(request.input);
     return { elevation: await recordElevation(trx, { id: op.target_id, accountId: op.account_id }, await roleBefore(trx, op, input.role), input, grant) };
   }
+  return recordAppliedAccountChange(trx, op, { ticketId: request.ticketId, operationId: op.operation_id, now: grant.now });
+}
+
+/**
+ * A deactivation, activation or deletion confirmed applied gets the local record its apply writes (hold,
+ * status, blocked copy), dated from the request. Without it the account would stay blocked in the product
+ * with no hold to lift (activation unblocks only whom a hold recorded) and a status Steward does not know.
+ */
+async function recordAppliedAccountChange(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, req: { ticketId: string; operationId: string; now: Date }): Promise<Record<string, unknown> | null> {
+  if (op.action === "account.deactivate") {
+    const seen = await accountBefore(trx, op, op.action);
+    const billing = requestBilling(op);
+    if (billing === undefined) throw stateUnknown(op, "the billing reading it worked from (whether it set the subscription to end)");
+    const holdId = await recordDeactivation(trx, seen.account, seen.blockedUserIds, deactivationBilling(billing), req);
+    return { deactivation: { holdId, previousStatus: seen.account.status, blockedUserIds: seen.blockedUserIds } };
+  }
+  if (op.action === "account.delete") {
+    const seen = await accountBefore(trx, op, op.action);
+    const { holdId, retentionUntil } = await recordDeletion(trx, seen.account, seen.blockedUserIds, req);
+    return { deletion: { holdId, previousStatus: seen.account.status, blockedUserIds: seen.blockedUserIds, retentionUntil: retentionUntil.toISOString() } };
+  }
+  if (op.action === "account.activate") {
+    // The holds the request lifted are still the open ones: only account actions write holds, and an operation in review blocks them.
+    const holds = await openHolds(trx, op.account_id, ["suspension", "deactivation"]);
+    const unblockedUserIds = (await usersHeldBy(trx, holds)).map((u) => u.id);
+    const status = restoredStatus(holds[0]?.previous_status);
+    const billing = requestBilling(op);
+    const billingNote = billing === undefined ? "billing as the request read it is not recorded" : activationBilling(billing, holds).billingNote;
+    await recordActivation(trx, op.account_id, { holds, unblockedUserIds, status, billingNote }, req);
+    return { activation: { releasedHoldIds: holds.map((h) => h.id), unblockedUserIds, status } };
+  }
   return null;
+}
+
+/** The intent entry's `before`: what the request saw when it decided. */
+async function intentBefore(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>): Promise<Record<string, unknown> | null | undefined> {
+  const intent = await trx.selectFrom("audit_log").select("before").where("operation_id", "=", op.operation_id).where("outcome", "=", "pending").orderBy("seq").limit(1).executeTakeFirst();
+  return (typeof intent?.before === "string" ? JSON.parse(intent.before) : intent?.before) as Record<string, unknown> | null | undefined;
+}
+
+/**
+ * The status the account had and the users the request blocked, from its intent entry's `before` (the
+ * account snapshot and the preview's usersLosingAccess, read under the lease perform held): the local
+ * rows may have moved on since (a lookup copies the product's status back).
+ */
+async function accountBefore(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, action: AccountStatusAction): Promise<{ account: Account; blockedUserIds: string[] }> {
+  const before = await intentBefore(trx, op);
+  const status = before?.status as AccountStatus | undefined;
+  const users = (before?.effects as { usersLosingAccess?: unknown } | undefined)?.usersLosingAccess;
+  const from: readonly AccountStatus[] = accountTransitions[action].from;
+  if (!status || !from.includes(status) || !Array.isArray(users) || !users.every((u) => typeof (u as { id?: unknown })?.id === "string")) {
+    throw stateUnknown(op, "the account's status and the users it blocked");
+  }
+  const account = await trx.selectFrom("accounts").selectAll().where("id", "=", op.account_id).executeTakeFirstOrThrow();
+  return { account: { ...account, status }, blockedUserIds: users.map((u) => (u as { id: string }).id) };
+}
+
+/** The billing reading the request worked from (null: no billing customer); undefined when it was not stored. */
+function requestBilling(op: Selectable<ProviderOperationsTable>): BillingSummary | null | undefined {
+  const stored = (typeof op.provider_before === "string" ? JSON.parse(op.provider_before) : op.provider_before) as { billing?: BillingSummary | null } | null;
+  return stored && "billing" in stored ? (stored.billing ?? null) : undefined;
+}
+
+function stateUnknown(op: Selectable<ProviderOperationsTable>, what: string): Problem {
+  return Problem.conflict("request_state_unknown", `Operation ${op.operation_id} (${op.action}) did not record ${what}, so its local record cannot be written as the request would have; it stays in review: have the account's state recorded by hand instead of guessing`, {
+    operationId: op.operation_id,
+    action: op.action,
+  });
 }
 
 /**
@@ -97,9 +173,7 @@ async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderO
  * (an operation in review blocks them), so nothing later is overridden.
  */
 async function roleBefore(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, elevated: ProductRole): Promise<ProductRole> {
-  const intent = await trx.selectFrom("audit_log").select("before").where("operation_id", "=", op.operation_id).where("outcome", "=", "pending").orderBy("seq").limit(1).executeTakeFirst();
-  const before = (typeof intent?.before === "string" ? JSON.parse(intent.before) : intent?.before) as { role?: ProductRole } | null | undefined;
-  const role = before?.role;
+  const role = (await intentBefore(trx, op))?.role as ProductRole | undefined;
   if (role && roleRank(role) >= 0 && roleRank(role) < roleRank(elevated)) return role;
   throw Problem.conflict("previous_role_unknown", `The role ${op.target_id} had before operation ${op.operation_id} is not recorded, so the elevation could not be reverted; change the role by hand (user.role_change) instead`, { operationId: op.operation_id });
 }
