@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { databaseKinds } from "../support/databases.js";
 import { StripeFake } from "../fakes/stripeFake.js";
-import { act, confirmAndAct, preview, useHarness, type Harness } from "./harness.js";
+import { act, confirmAndAct, preview, useHarness, versionOf, type Harness } from "./harness.js";
 
 /**
  * account.activate resumes only the cancel its deactivation set. A cancellation the customer asked for
@@ -69,9 +69,11 @@ for (const kind of databaseKinds) {
       it("two agents at once, one cancelling and one activating: the cancellation stands whichever goes first", async () => {
         await run(h, "account.deactivate", "acc_demo_021");
         const cancelToken = (await preview(h, "operations", "billing.subscription_cancel", { target: account("acc_demo_021"), input: { mode: "at_period_end" } })).body.confirmationToken as string;
+        // Both agents saw the account as it was before either acted (read once: read per request, a slow start could see the other's change).
+        const expectedVersion = await versionOf(h.deps, account("acc_demo_021"));
         const [cancelled, activated] = await Promise.all([
-          act(h, "operations", "billing.subscription_cancel", { target: account("acc_demo_021"), input: { mode: "at_period_end" }, confirmationToken: cancelToken }),
-          act(h, "operations", "account.activate", { target: account("acc_demo_021") }),
+          act(h, "operations", "billing.subscription_cancel", { target: account("acc_demo_021"), input: { mode: "at_period_end" }, confirmationToken: cancelToken, expectedVersion }),
+          act(h, "operations", "account.activate", { target: account("acc_demo_021"), expectedVersion }),
         ]);
         // The account lease runs them one after the other; the second finds the account changed and is refused.
         expect([cancelled.status, activated.status].sort()).toEqual([200, 409]);
