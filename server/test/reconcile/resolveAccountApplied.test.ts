@@ -102,6 +102,9 @@ describe.each(databaseKinds)("operation.resolve on account status actions, Auth0
     // The last provider step, ending the sessions at Auth0, happens; its answer is lost.
     h.auth0!.failAfterApply(3, 502, { method: "DELETE", path: /\/sessions$/ });
     const operationId = await inReview(h, await confirmAndAct(h, "operations", "account.delete", { target: account(accountId) }));
+    // A session the local copy got after the request (a sync, say): ended too, but never before it began.
+    h.deps.clock.advance(3_600_000);
+    await h.deps.database.db.insertInto("user_sessions").values({ id: "ses_after_delete_request", user_id: blocked[0]!, created_at: h.deps.clock.now(), last_seen_at: h.deps.clock.now(), ip: null, user_agent: null, revoked_at: null }).execute();
 
     const resolved = await resolve(h, accountId, operationId, "applied");
     expect(resolved.status, JSON.stringify(resolved.body)).toBe(200);
@@ -111,6 +114,8 @@ describe.each(databaseKinds)("operation.resolve on account status actions, Auth0
     expect((await usersOf(h, accountId)).filter((u) => blocked.includes(u.id)).every((u) => u.blocked)).toBe(true);
     const open = await h.deps.database.db.selectFrom("user_sessions").select("id").where("revoked_at", "is", null).where("user_id", "in", blocked).execute();
     expect(open).toEqual([]);
+    const later = await h.deps.database.db.selectFrom("user_sessions").select(["created_at", "revoked_at"]).where("id", "=", "ses_after_delete_request").executeTakeFirstOrThrow();
+    expect(new Date(later.revoked_at!).getTime()).toBeGreaterThanOrEqual(new Date(later.created_at).getTime());
   });
 
   it("activate, applied: the holds are lifted, the status the deactivation replaced comes back, the blocked copy is cleared", async () => {

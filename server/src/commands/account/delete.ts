@@ -7,7 +7,7 @@ import { defineCommand } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { identityRef } from "../identityRef.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock, type HoldRequest } from "./accessHolds.js";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { Account, DB } from "../../db/schema.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
@@ -89,7 +89,14 @@ export async function recordDeletion(trx: Transaction<DB>, account: Account, blo
   await mirrorBlocked(trx, blockedUserIds, true, ctx.now);
   const holdId = await recordHold(trx, account, "deletion", blockedUserIds, ctx);
   await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", account.id).execute();
-  await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("revoked_at", "is", null).where("user_id", "in", trx.selectFrom("users").select("id").where("account_id", "=", account.id)).execute();
+  // Ended at the request's time, or when it began if later (a session the local copy got after a request that
+  // operation.resolve now records): never ended before it started.
+  await trx
+    .updateTable("user_sessions")
+    .set({ revoked_at: sql<Date>`greatest(${ctx.now}::timestamptz, created_at)` })
+    .where("revoked_at", "is", null)
+    .where("user_id", "in", trx.selectFrom("users").select("id").where("account_id", "=", account.id))
+    .execute();
   await recordAccountActivity(trx, account.id, "account_deleted", ctx, `deleted, data kept until ${retentionUntil.toISOString().slice(0, 10)}`);
   return { holdId, retentionUntil };
 }
