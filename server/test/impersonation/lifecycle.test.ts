@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealAndVerify } from "../support/auditKeys.js";
@@ -15,6 +15,7 @@ import { databaseKinds } from "../support/databases.js";
 import { putTicket } from "../support/tickets.js";
 import { forgetCachedTickets } from "../../src/zendesk/ticketVerification.js";
 import { addProduct, endAllSessions, event, postEvents, redeem, start, status, stop, viewableUsers, type TestProduct } from "./support.js";
+import { closedPort } from "../support/ports.js";
 
 /**
  * A session's life after the start: status and heartbeat, idle and absolute timeouts on a manual
@@ -23,14 +24,6 @@ import { addProduct, endAllSessions, event, postEvents, redeem, start, status, s
  * on the local Zendesk page's API.
  */
 const MIN = 60_000;
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
   let product: TestProduct;

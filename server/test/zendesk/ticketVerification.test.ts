@@ -1,4 +1,3 @@
-import { createServer } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { sealPending } from "../../src/audit/sealer.js";
 import { verifyAuditChain } from "../../src/audit/verifyChain.js";
@@ -9,6 +8,7 @@ import { ZendeskFake } from "../fakes/zendeskFake.js";
 import { TEST_AUDIT_KEYS } from "../support/auditKeys.js";
 import { databaseKinds } from "../support/databases.js";
 import { putTicket } from "../support/tickets.js";
+import { closedPort } from "../support/ports.js";
 
 /**
  * Every write is checked against the ticket it names (issue 13, item 3): in demo mode against the local
@@ -24,14 +24,6 @@ async function accountDomain(h: Harness): Promise<string> {
 
 async function lastSnapshot(h: Harness, action: string, targetId: string) {
   return (await auditOf(h.deps, action, targetId)).filter((e) => e.outcome === "succeeded").at(-1)?.ticketSnapshot;
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 describe.each(databaseKinds)("ticket verification (%s)", (kind) => {
