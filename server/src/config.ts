@@ -91,6 +91,8 @@ const EnvSchema = z.object({
   DIRECTORY_AUDIENCE: optionalText,
 
   PROVIDER_TIMEOUT_MS: positiveInt.default(5000),
+  // Ending access (an impersonation) reads the ticket only to record it: Zendesk is waited for this long, not the provider timeout.
+  ENDS_ACCESS_TICKET_WAIT_MS: positiveInt.default(1500),
   PROVIDER_MAX_RETRIES: z.coerce.number({ message: "expected a number" }).int().min(0).max(10).default(2),
   // The sidebar stops waiting for one provider after this; that part then shows a timeout, the rest still comes back.
   CONTEXT_PART_TIMEOUT_MS: positiveInt.default(8000),

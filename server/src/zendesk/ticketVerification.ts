@@ -280,8 +280,14 @@ export type TicketCheckResult = { passed: true } | { passed: false; code: string
  */
 export async function recordTicketCheck(deps: Deps, req: TicketCheckRequest, options: { reader?: TicketReader } = {}): Promise<{ snapshot: TicketSnapshot | null; check: TicketCheckResult | null }> {
   if (req.actor.kind === "system") return { snapshot: null, check: null };
+  const waitMs = deps.config.ENDS_ACCESS_TICKET_WAIT_MS;
+  let timer: NodeJS.Timeout | undefined;
+  // A Zendesk that hangs must not hold the end for the provider timeout: the read is a record, not a condition.
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Problem.unavailable("zendesk_unavailable", `Zendesk did not answer within ${waitMs} ms; access was ended without waiting for the ticket`)), waitMs);
+  });
   try {
-    const check = await checkTicket(deps, { ...req, actor: req.actor }, options.reader ?? ticketReaderOf(deps));
+    const check = await Promise.race([checkTicket(deps, { ...req, actor: req.actor }, options.reader ?? ticketReaderOf(deps)), gaveUp]);
     if (!check.refusal) return { snapshot: check.snapshot, check: { passed: true } };
     return { snapshot: check.snapshot, check: { passed: false, code: check.refusal.code, detail: check.refusal.detail ?? check.refusal.title } };
   } catch (err) {
@@ -289,5 +295,7 @@ export async function recordTicketCheck(deps: Deps, req: TicketCheckRequest, opt
     const problem = toProblem(err);
     deps.logger.warn({ err, action: req.action, ticketId: req.ticketId }, "ticket check failed for an action that ends access; going ahead");
     return { snapshot: null, check: { passed: false, code: problem.code, detail: problem.detail ?? problem.title } };
+  } finally {
+    clearTimeout(timer);
   }
 }

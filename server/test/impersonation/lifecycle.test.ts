@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -189,6 +190,28 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     }
     expect(await checkOf(c.user.id)).toEqual([{ outcome: "succeeded", ticketId: "1003", check: { passed: false, code: "zendesk_unavailable", detail: expect.stringContaining("could not read ticket 1003") }, match: null }]);
     expect((await auditOf(h.deps, "impersonation.stop", c.user.id)).at(-1)!.actor).toMatchObject({ staffId: "stf_demo_full" });
+
+    // Zendesk that accepts the connection and never answers: the end waits ENDS_ACCESS_TICKET_WAIT_MS, not the provider timeout.
+    const e = await opened("support_full", 30, 12);
+    const hanging = createServer(() => undefined);
+    await new Promise<void>((ready) => hanging.listen(0, "127.0.0.1", ready));
+    const silent = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/api/v2`;
+    const kept = { ZENDESK_API_URL: h.deps.config.ZENDESK_API_URL, zendeskApiUrl: h.deps.config.zendeskApiUrl, PROVIDER_TIMEOUT_MS: h.deps.config.PROVIDER_TIMEOUT_MS, ENDS_ACCESS_TICKET_WAIT_MS: h.deps.config.ENDS_ACCESS_TICKET_WAIT_MS };
+    Object.assign(h.deps.config, { ZENDESK_API_URL: silent, zendeskApiUrl: silent, PROVIDER_TIMEOUT_MS: 10_000, ENDS_ACCESS_TICKET_WAIT_MS: 300 });
+    forgetCachedTickets(h.deps.database);
+    try {
+      const began = Date.now();
+      const ended = await stop(h, "support_full", e.user.id, e.sid);
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      // Well under the 10 s provider timeout the read alone would have waited.
+      expect(Date.now() - began).toBeLessThan(4_000);
+    } finally {
+      Object.assign(h.deps.config, kept);
+      hanging.closeAllConnections();
+      hanging.close();
+    }
+    expect((await status(h, product, e.sid)).body).toMatchObject({ status: "ended", endReason: "agent" });
+    expect(await checkOf(e.user.id)).toEqual([{ outcome: "succeeded", ticketId: expect.any(String), check: { passed: false, code: "zendesk_unavailable", detail: expect.stringContaining("did not answer within 300 ms") }, match: null }]);
 
     // A check that passes is recorded as such.
     const d = await opened("support_full", 30, 18);
