@@ -1,8 +1,10 @@
-import { describe, expect, it } from "vitest";
-import type { PanelRole } from "../../../shared/roles.js";
+import request from "supertest";
+import { describe, expect, it, vi } from "vitest";
+import type { AccountStatus, PanelRole } from "../../../shared/roles.js";
+import type { AvailableActions } from "../../../shared/schemas/availability.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditCount, auditOf, useHarness, type ActionCall } from "./harness.js";
+import { act, auditCount, auditOf, fillProductDirectory, sessionOf, useHarness, type ActionCall, type Harness } from "./harness.js";
 import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /**
@@ -21,6 +23,23 @@ async function userState(deps: AppDeps, userId: string) {
 }
 
 const userTarget = (id: string) => ({ type: "user" as const, id });
+
+async function availableOn(h: Harness, userId: string): Promise<AvailableActions> {
+  const res = await request(h.app).get("/api/actions/available").query({ targetType: "user", targetId: userId }).set("Authorization", `Bearer ${await sessionOf(h, "support_full")}`);
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res.body as AvailableActions;
+}
+
+/** Every call that would change the user at the directory (the product, or Steward's own tables), while `run` runs. */
+async function directoryWrites(h: Harness, run: () => Promise<void>): Promise<unknown[][]> {
+  const spy = vi.spyOn(h.deps.directory, "updateUser");
+  try {
+    await run();
+    return spy.mock.calls;
+  } finally {
+    spy.mockRestore();
+  }
+}
 
 interface MatrixCase {
   action: string;
@@ -44,6 +63,11 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       await db.updateTable("users").set({ role: "member" }).where("account_id", "=", "acc_demo_021").execute();
       // acc_demo_018 keeps a single admin (its owner steps down), for the refusal that names who to ask.
       await db.updateTable("users").set({ role: "member" }).where("id", "=", "usr_demo_018_1").execute();
+      // A deactivated admin, a deactivated and a suspended viewer on an open account; viewers on acc_demo_012 (whose status the tests set; usr_demo_012_6 is invited).
+      await db.updateTable("users").set({ status: "deactivated", role: "viewer" }).where("id", "=", "usr_demo_011_3").execute();
+      await db.updateTable("users").set({ status: "deactivated" }).where("id", "=", "usr_demo_011_2").execute();
+      await db.updateTable("users").set({ status: "suspended", role: "viewer" }).where("id", "=", "usr_demo_011_4").execute();
+      await db.updateTable("users").set({ role: "viewer" }).where("id", "in", ["usr_demo_012_4", "usr_demo_012_6"]).execute();
     },
   });
 
@@ -212,6 +236,117 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(inactive.status).toBe(409);
       expect(inactive.body.code).toBe("invalid_transition");
       expect((await userState(h.deps, "usr_demo_005_2")).elevations).toHaveLength(0);
+    });
+  });
+  describe("on a user who cannot use the access", () => {
+    // Set in Steward's tables and passed on to the product (DIRECTORY_PROVIDER=http), as if changed there.
+    const setAccount = async (status: AccountStatus) => {
+      await h.deps.database.db.updateTable("accounts").set({ status }).where("id", "=", "acc_demo_012").execute();
+      await fillProductDirectory(h);
+    };
+
+    it("refuses a higher role for a deactivated or suspended user (409 naming the state), audited as failed, nothing written, no directory call", async () => {
+      for (const userId of ["usr_demo_011_3", "usr_demo_011_4"]) {
+        const before = await userState(h.deps, userId);
+        let res!: Awaited<ReturnType<typeof act>>;
+        const writes = await directoryWrites(h, async () => {
+          res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role: "member" } });
+        });
+        expect(res.status, JSON.stringify(res.body)).toBe(409);
+        expect(res.body).toMatchObject({ code: "invalid_transition", status: before.status, allowedFrom: ["active", "invited"] });
+        expect(res.body.detail).toContain(`while ${before.status}`);
+        expect(res.body.detail).toContain("activate the user first");
+        expect(writes).toEqual([]);
+        expect(await userState(h.deps, userId)).toEqual(before);
+        // As the runner records every other refusal of the action (a stale version, the last admin): failed, with the ticket.
+        expect((await auditOf(h.deps, "user.role_change", userId)).at(-1)).toMatchObject({
+          outcome: "failed",
+          ticketId: await ticketFor(h.deps, userTarget(userId)),
+          before: { status: before.status, role: "viewer" },
+          error: expect.stringContaining("invalid_transition"),
+        });
+      }
+    });
+
+    it("refuses a higher role, an elevation and admin promotion while the user's account is suspended, deactivated or deleted (409 account_not_active)", async () => {
+      const userId = "usr_demo_012_4";
+      const attempts = [
+        { action: "user.role_change", input: { role: "member" } },
+        { action: "user.elevate_temporarily", input: { role: "admin", hours: 2 } },
+        { action: "user.promote_admin", input: { role: "admin" } },
+      ];
+      try {
+        for (const status of ["suspended", "deactivated", "deleted"] as const) {
+          await setAccount(status);
+          for (const { action, input } of attempts) {
+            const before = await userState(h.deps, userId);
+            let res!: Awaited<ReturnType<typeof act>>;
+            const writes = await directoryWrites(h, async () => {
+              res = await act(h, "support_full", action, { target: userTarget(userId), input });
+            });
+            expect(res.status, `${action} on a ${status} account: ${JSON.stringify(res.body)}`).toBe(409);
+            expect(res.body, `${action} on a ${status} account`).toMatchObject({ code: "account_not_active", accountStatus: status });
+            expect(writes).toEqual([]);
+            expect(await userState(h.deps, userId)).toEqual(before);
+            expect((await auditOf(h.deps, action, userId)).at(-1)).toMatchObject({ outcome: "failed", error: expect.stringContaining("account_not_active") });
+          }
+        }
+      } finally {
+        await setAccount("active");
+      }
+    });
+
+    it("the available actions show the elevation and admin promotion as unavailable for the account's state; a role change stays (it may lower)", async () => {
+      try {
+        await setAccount("deactivated");
+        const result = await availableOn(h, "usr_demo_012_4");
+        for (const action of ["user.elevate_temporarily", "user.promote_admin"]) {
+          expect(result.actions.find((a) => a.action === action), action).toMatchObject({ status: "unavailable", reason: "state", code: "account_not_active", detail: expect.stringContaining("deactivated") });
+        }
+        expect(result.actions.find((a) => a.action === "user.role_change")).toMatchObject({ status: "available" });
+      } finally {
+        await setAccount("active");
+      }
+      const deactivated = await availableOn(h, "usr_demo_011_3");
+      expect(deactivated.actions.find((a) => a.action === "user.elevate_temporarily")).toMatchObject({ status: "unavailable", reason: "state", code: "invalid_transition", detail: expect.stringContaining("activate the user first") });
+    });
+
+    it("still lowers the role of a deactivated admin and of a user on a deactivated account (it takes access away)", async () => {
+      try {
+        await setAccount("deactivated");
+        for (const [userId, role] of [["usr_demo_011_2", "member"], ["usr_demo_012_3", "viewer"]] as const) {
+          const before = await userState(h.deps, userId);
+          let res!: Awaited<ReturnType<typeof act>>;
+          const writes = await directoryWrites(h, async () => {
+            res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role } });
+          });
+          expect(res.status, JSON.stringify(res.body)).toBe(200);
+          expect(writes).toHaveLength(1);
+          expect(await userState(h.deps, userId)).toMatchObject({ role, status: before.status, version: before.version + 1 });
+        }
+      } finally {
+        await setAccount("active");
+      }
+    });
+
+    it("gives an invited user a higher role: the role they get when they accept", async () => {
+      const userId = "usr_demo_012_6";
+      expect((await userState(h.deps, userId)).status).toBe("invited");
+      const res = await act(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role: "member" } });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(await userState(h.deps, userId)).toMatchObject({ role: "member", status: "invited" });
+    });
+
+    it("still ends a temporary elevation of a user deactivated since, putting the previous role back", async () => {
+      const userId = "usr_demo_012_5";
+      const before = await userState(h.deps, userId);
+      const elevated = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 8 } });
+      expect(elevated.status, JSON.stringify(elevated.body)).toBe(200);
+      await h.deps.database.db.updateTable("users").set({ status: "deactivated" }).where("id", "=", userId).execute();
+      await fillProductDirectory(h);
+      const ended = await act(h, "support_full", "user.elevation_end", { target: userTarget(userId), input: { elevationId: elevated.body.result.elevationId } });
+      expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+      expect(await userState(h.deps, userId)).toMatchObject({ role: before.role, status: "deactivated" });
     });
   });
 });

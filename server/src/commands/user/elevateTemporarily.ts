@@ -8,6 +8,7 @@ import type { ProductRole } from "../../../../shared/roles.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import { openElevation, roleRank } from "./roleElevations.js";
+import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
 
@@ -16,6 +17,7 @@ const HOUR_MS = 3_600_000;
 /**
  * user.elevate_temporarily — raises an active user's role for `hours` (capped per panel role);
  * role_elevations remembers the previous role, which the sweep restores (user.elevation_expire).
+ * Only active users on an open account: hours of a role nobody can use would run out unused.
  */
 export const elevateTemporarily = defineCommand({
   action: "user.elevate_temporarily",
@@ -25,7 +27,7 @@ export const elevateTemporarily = defineCommand({
   capValue: (input) => input.hours,
   precondition: async (target, ctx) => {
     const { user } = target;
-    if (user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be elevated; ${user.email} is ${user.status}`, { status: user.status });
+    assertCanGainAccess("user.elevate_temporarily", target, ["active"]);
     const open = await openElevation(ctx.deps.database.db, user.id);
     if (open) throw Problem.conflict("already_elevated", `${user.email} is already elevated to ${open.elevated_role} until ${new Date(open.expires_at).toISOString()}`, { elevationId: open.id });
   },

@@ -6,6 +6,7 @@ import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { closeOpenElevation } from "./roleElevations.js";
+import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
 
@@ -18,14 +19,17 @@ async function assertNoActiveAdmin(db: Executor, accountId: string): Promise<voi
   });
 }
 
-/** user.promote_admin — makes an active user owner or admin, only when the account has no active owner/admin left. */
+/**
+ * user.promote_admin — makes an active user owner or admin, only when the account has no active
+ * owner/admin left. Not an invited one: the account needs someone who can manage it now.
+ */
 export const promoteAdmin = defineCommand({
   action: "user.promote_admin",
   targetType: "user",
   input: actionInputs["user.promote_admin"],
   provider: "directory",
   precondition: async (target, ctx) => {
-    if (target.user.status !== "active") throw Problem.conflict("invalid_transition", `Only an active user can be promoted; ${target.user.email} is ${target.user.status}`, { status: target.user.status });
+    assertCanGainAccess("user.promote_admin", target, ["active"]);
     await assertNoActiveAdmin(ctx.deps.database.db, target.accountId);
   },
   // Not destructive, but it gives the user the account's administration: the role before and after is shown first.

@@ -4,14 +4,17 @@ import { ADMIN_ROLES, assertKeepsAnAdmin, lockAccountAdmins } from "../accountAd
 import { defineCommand } from "../command.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
-import { closeOpenElevation } from "./roleElevations.js";
+import { closeOpenElevation, roleRank } from "./roleElevations.js";
+import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
 
 /**
  * user.role_change — changes a user's product role. Owner and admin rights are the customer's to
  * grant: support grants them only when the account has none (user.promote_admin) or for a limited
- * time (user.elevate_temporarily). The last active owner/admin cannot be demoted.
+ * time (user.elevate_temporarily). The last active owner/admin cannot be demoted. A higher role needs
+ * a user who can use it (active, or invited: the role they get on accepting); a lower one is always
+ * possible, whatever the user's or account's state, since it takes access away.
  */
 export const changeRole = defineCommand({
   action: "user.role_change",
@@ -24,6 +27,7 @@ export const changeRole = defineCommand({
     if (ADMIN_ROLES.has(input.role)) {
       throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, { role: input.role });
     }
+    if (roleRank(input.role) > roleRank(user.role)) assertCanGainAccess("user.role_change", target);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
   },
   // Not destructive, but it changes what the user may do: the role before and after is shown first.

@@ -28,6 +28,21 @@ export function assertCanSignIn(action: string, user: User): void {
   throw invalidTransition(`${action} is for active or invited users; ${user.id} is ${user.status}`, { status: user.status });
 }
 
+/**
+ * Raising a user's rights (a higher role, a temporary elevation, admin) only means something when the
+ * user can use them: granted to a suspended or deactivated user, or on a closed account, it would look
+ * done while the person still has no access. So it is refused, naming the state and what to do first.
+ * Lowering rights is never refused here: it takes access away, whatever the state.
+ */
+export function assertCanGainAccess(action: string, target: { user: User; account: Account }, statuses: readonly UserStatus[] = ["active", "invited"]): void {
+  const { user, account } = target;
+  if (!statuses.includes(user.status)) {
+    const first = user.status === "invited" ? "the invitation has to be accepted first" : "activate the user first (user.activate)";
+    throw invalidTransition(`${action} raises ${user.email}'s access, which they cannot use while ${user.status}; ${first}`, { status: user.status, allowedFrom: statuses });
+  }
+  assertAccountOpen(action, account);
+}
+
 /** While the account is suspended, deactivated or deleted, a user's access follows the account. */
 export function assertAccountOpen(action: string, account: Account): void {
   if (account.status === "active" || account.status === "trialing" || account.status === "past_due") return;
