@@ -1,10 +1,11 @@
-import { clip } from "./text.js";
+import { droppedReport, latestOf, refusalReport, type Dropped, type Refused, type Taken } from "./lossReports.js";
 import type { KitEvent } from "./types.js";
 
 /**
  * Events waiting to reach Steward, per session: sent in batches (at most `batchSize`), retried with
  * exponential backoff when Steward is unreachable or failing, bounded (the oldest are dropped past
- * `maxBuffered`, and the count of dropped events is reported with the next batch), flushed on end.
+ * `maxBuffered`, and the count of dropped events is reported with the next batch; one of a batch on its way
+ * counts only if Steward does not store that batch), flushed on end.
  * When Steward refuses a batch naming some of its events (400 `body.events.N…`, e.g. a time outside the
  * session), those are taken out, the rest is sent again, and what was taken out is reported the same way.
  * A batch too large (413) or refused without naming one event (any other 400) is split in halves until each
@@ -31,9 +32,6 @@ type Optional = "onError" | "sessionStart";
 
 /** Steward takes request bodies up to 64 KiB: batches stay well under it (non-Latin text is 3 bytes a character). */
 const BATCH_BYTES = 48 * 1024;
-
-/** Events Steward took out of the audit log's reach (refused, or too large alone), with why and the answer's status. */
-type Taken = { event: KitEvent; why: string; status: number }[];
 
 /** The first events of the queue, at most `count` and about `bytes` of JSON (always at least one). */
 function takeWithin(queue: KitEvent[], count: number, bytes: number): KitEvent[] {
@@ -64,40 +62,16 @@ function eventIndexOf(field: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** The latest time among events (null for none). */
-function latestOf(events: KitEvent[]): string | null {
-  let latest: string | null = null;
-  for (const e of events) if (latest === null || Date.parse(e.occurredAt) > Date.parse(latest)) latest = e.occurredAt;
-  return latest;
-}
-
-interface Refused {
-  events: Taken;
-  /** A time Steward accepts for the session (an event it did not refuse, one it stored, or the session's start). */
-  at: string;
-}
-
-/** The loss report for events Steward refused: names each (id, request, time) and why, within Steward's 500 characters. */
-function refusalReport(refused: Refused): KitEvent {
-  const { events } = refused;
-  const named = events.map(({ event }) => `${event.id} ${clip(event.method, 20)} ${clip(event.route, 80)} at ${event.occurredAt}`).join("; ");
-  const why = [...new Set(events.map((e) => e.why))].join("; ");
-  return {
-    id: clip(`refused-${Date.now()}-${events[0]?.event.id ?? ""}`, 100),
-    method: "GET",
-    route: "kit: events refused by Steward",
-    object: null,
-    outcome: "failed",
-    status: events.every((e) => e.status === 413) ? 413 : 400,
-    detail: clip(`Steward refused ${events.length === 1 ? "1 event" : `${events.length} events`}, taken out of their batch: ${named}. Why: ${why}`, 500),
-    occurredAt: refused.at,
-  };
-}
-
 export class EventBuffer {
   private readonly queues = new Map<string, KitEvent[]>();
-  /** Events dropped per session, and when the latest of them happened (the report's time: within the session). */
-  private readonly dropped = new Map<string, { count: number; lastAt: string }>();
+  /** Events dropped per session, not yet in a report. */
+  private readonly dropped = new Map<string, Dropped>();
+  /** The batch on its way, per session: an overflow meanwhile does not make its events dropped. */
+  private readonly inFlight = new Map<string, Set<KitEvent>>();
+  /** Events of the batch on its way pushed out of a full queue: dropped only if Steward does not store the batch. */
+  private readonly evicted = new Map<string, KitEvent[]>();
+  /** Events sent in a batch that got no answer (Steward unreachable, a timeout): Steward may hold them. */
+  private readonly unanswered = new WeakSet<KitEvent>();
   /** Loss reports made but not yet confirmed: sent again as they are (same id), so a retry is not a second report. */
   private readonly reports = new Map<string, KitEvent[]>();
   /** Events Steward refused (named in a 400), not yet in a report. */
@@ -124,7 +98,10 @@ export class EventBuffer {
     queue.push(event);
     if (queue.length > this.o.maxBuffered) {
       const gone = queue.splice(0, queue.length - this.o.maxBuffered);
-      this.dropped.set(sid, { count: (this.dropped.get(sid)?.count ?? 0) + 1, lastAt: gone.at(-1)?.occurredAt ?? event.occurredAt });
+      const flying = this.inFlight.get(sid);
+      const held = gone.filter((e) => flying?.has(e));
+      if (held.length) this.evicted.set(sid, [...(this.evicted.get(sid) ?? []), ...held]);
+      this.countDropped(sid, gone.filter((e) => !flying?.has(e)));
     }
     this.queues.set(sid, queue);
     this.schedule(queue.length >= this.o.batchSize ? 0 : this.o.flushIntervalMs);
@@ -163,7 +140,7 @@ export class EventBuffer {
         // A few reports at most wait at once (each may already be stored); later losses add to the count meanwhile.
         // Dated when the last loss happened: Steward refuses times outside the session, which may have ended since.
         if (lost && reports.length < 5) {
-          reports.push({ id: `dropped-${Date.now()}-${lost.count}`, method: "GET", route: "kit: events dropped (buffer full)", object: null, outcome: "failed", status: null, detail: `${lost.count} events were dropped while Steward was unreachable`, occurredAt: lost.lastAt });
+          reports.push(droppedReport(lost));
           this.reports.set(sid, reports);
           this.dropped.delete(sid);
         }
@@ -178,8 +155,10 @@ export class EventBuffer {
         const batch = takeWithin(queue, Math.min(this.o.batchSize, part), this.o.batchBytes);
         const sentReports = reports.slice(0, Math.max(0, part - batch.length));
         const withLoss: KitEvent[] = [...batch, ...sentReports];
+        this.inFlight.set(sid, new Set(batch));
         try {
           await this.sink.postEvents(sid, withLoss);
+          this.settle(sid, "stored");
           removeSent(queue, batch);
           this.forgetReports(sid, sentReports);
           this.partDone(sid, withLoss.length);
@@ -192,17 +171,24 @@ export class EventBuffer {
           this.o.onError?.(err);
           const taken = this.takeOutRefused(sid, queue, batch, sentReports, err);
           if (taken !== null) {
+            this.settle(sid, "not_stored");
             this.partDone(sid, taken);
             continue;
           }
-          if (this.splitOrTakeOut(sid, queue, batch, sentReports, err)) continue;
+          if (this.splitOrTakeOut(sid, queue, batch, sentReports, err)) {
+            this.settle(sid, "not_stored");
+            continue;
+          }
           if (!retryable) {
             // Steward refused the batch (e.g. an unknown session): retrying cannot help.
+            this.settle(sid, "refused");
             removeSent(queue, batch);
             this.forgetReports(sid, sentReports);
             this.parts.delete(sid);
             continue;
           }
+          for (const e of batch) this.unanswered.add(e);
+          this.settle(sid, "unanswered");
           this.failures++;
           this.nextAttemptAt = Date.now() + Math.min(this.o.baseBackoffMs * 2 ** (this.failures - 1), this.o.maxBackoffMs);
           this.schedule(0);
@@ -267,6 +253,28 @@ export class EventBuffer {
     else this.forgetReports(sid, reports);
     this.partDone(sid, n);
     return true;
+  }
+
+  /** Counts events that left a full queue unstored: those sent without an answer apart (Steward may hold them). */
+  private countDropped(sid: string, events: KitEvent[], unanswered = false): void {
+    if (!events.length) return;
+    const before = this.dropped.get(sid) ?? { count: 0, unconfirmed: 0, lastAt: events[0]!.occurredAt };
+    const unconfirmed = events.filter((e) => unanswered || this.unanswered.has(e)).length;
+    const latest = latestOf([...events, { occurredAt: before.lastAt } as KitEvent])!;
+    this.dropped.set(sid, { count: before.count + events.length - unconfirmed, unconfirmed: before.unconfirmed + unconfirmed, lastAt: latest });
+  }
+
+  /**
+   * The batch's answer came: its events pushed out of the queue meanwhile were stored, or (not stored, no answer)
+   * are dropped now, except those in a refusal report; a batch refused whole (unknown session) takes them with it.
+   */
+  private settle(sid: string, outcome: "stored" | "not_stored" | "unanswered" | "refused"): void {
+    this.inFlight.delete(sid);
+    const evicted = this.evicted.get(sid);
+    this.evicted.delete(sid);
+    if (!evicted || outcome === "stored" || outcome === "refused") return;
+    const reported = new Set(this.refused.get(sid)?.events.map((t) => t.event));
+    this.countDropped(sid, evicted.filter((e) => !reported.has(e)), outcome === "unanswered");
   }
 
   /** Takes events out of the queue (by identity: an overflow meanwhile may have moved it) into the next refusal report. */

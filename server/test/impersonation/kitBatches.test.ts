@@ -32,6 +32,8 @@ describe.each(databaseKinds)("kit event batches on %s", (kind) => {
   let filterUrl = "";
   /** Request bodies the filter refuses with its own HTML 400 (no problem+json, no field named). */
   let refusedByFilter: (body: string) => boolean = () => false;
+  /** While set, the filter holds Steward's answer (a slow link), or answers 503 without passing the request on. */
+  let held: { answer: Promise<void>; arrived: () => void; fail: boolean } | null = null;
   beforeAll(async () => {
     app = createApp(h.deps).listen(0, "127.0.0.1");
     await new Promise((resolve) => app.once("listening", resolve));
@@ -45,9 +47,18 @@ describe.each(databaseKinds)("kit event batches on %s", (kind) => {
           res.writeHead(400, { "content-type": "text/html" }).end("<html><body><h1>400 Bad Request</h1>Request blocked</body></html>");
           return;
         }
+        const hold = held;
+        held = null;
+        hold?.arrived();
+        if (hold?.fail) {
+          await hold.answer;
+          res.writeHead(503, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: 503, code: "unavailable" }));
+          return;
+        }
         const headers: Record<string, string> = {};
         for (const name of ["authorization", "content-type"]) if (req.headers[name]) headers[name] = String(req.headers[name]);
         const answer = await fetch(`${appUrl}${req.url}`, { method: req.method, headers, ...(body ? { body } : {}) });
+        await hold?.answer;
         res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" }).end(await answer.text());
       });
     }).listen(0, "127.0.0.1");
@@ -145,6 +156,59 @@ describe.each(databaseKinds)("kit event batches on %s", (kind) => {
       expect(errors.every((e) => (e as { status?: number; errors?: unknown[] }).status === 400 && (e as { errors: unknown[] }).errors.length === 0)).toBe(true);
     } finally {
       refusedByFilter = () => false;
+      await kit.close();
+    }
+  });
+
+  /** Holds the next request at the filter: resolves once it arrived, with a function that lets its answer go. */
+  function holdNext(fail = false) {
+    let release = () => {};
+    let arrived = () => {};
+    const reached = new Promise<void>((resolve) => (arrived = resolve));
+    held = { answer: new Promise<void>((resolve) => (release = resolve)), arrived, fail };
+    return { reached, release };
+  }
+
+  it("events pushed out of a full buffer while their batch is on its way are not dropped when Steward stores it; unsent ones pushed out are", async () => {
+    const kit = kitFor(filterUrl, { maxBuffered: 10, batchSize: 5 }, []);
+    try {
+      const { sid, user } = await opened(33);
+      const record = (i: number) => kit.record(sid, { method: "GET", route: `GET /full/${String(i).padStart(3, "0")}`, object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: at() });
+      for (let i = 0; i < 10; i++) record(i);
+      const hold = holdNext();
+      const flushed = kit.flush();
+      await hold.reached;
+      // 0…4 are on their way; eight more push 0…4 (on their way) and 5…7 (never sent) out of the full buffer.
+      for (let i = 10; i < 18; i++) record(i);
+      hold.release();
+      await flushed;
+      await kit.flush();
+      const stored = await recorded(sid, user.id);
+      expect(stored.routes).toEqual(routes("full", 18).filter((r) => !["GET /full/005", "GET /full/006", "GET /full/007"].includes(r)));
+      expect(stored.reports.map((r) => r.detail)).toEqual(["3 events were dropped while Steward was unreachable"]);
+      expect(kit.pendingEvents()).toBe(0);
+    } finally {
+      await kit.close();
+    }
+  });
+
+  it("events pushed out while their batch is on its way count as dropped when it gets no answer: as ones Steward may hold", async () => {
+    const kit = kitFor(filterUrl, { maxBuffered: 10, batchSize: 5, baseBackoffMs: 60_000 }, []);
+    try {
+      const { sid, user } = await opened(34);
+      const record = (i: number) => kit.record(sid, { method: "GET", route: `GET /lost/${String(i).padStart(3, "0")}`, object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: at() });
+      for (let i = 0; i < 10; i++) record(i);
+      const hold = holdNext(true);
+      const flushed = kit.flush();
+      await hold.reached;
+      for (let i = 10; i < 13; i++) record(i);
+      hold.release();
+      await flushed;
+      await kit.flush();
+      const stored = await recorded(sid, user.id);
+      expect(stored.routes).toEqual(routes("lost", 13).slice(3));
+      expect(stored.reports.map((r) => r.detail)).toEqual(["3 events sent without an answer were dropped (Steward may hold them)"]);
+    } finally {
       await kit.close();
     }
   });
