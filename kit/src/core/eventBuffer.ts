@@ -1,12 +1,15 @@
-import { clip } from "./text.js";
+import { droppedReport, latestOf, refusalReport, type Dropped, type Refused, type Taken } from "./lossReports.js";
 import type { KitEvent } from "./types.js";
 
 /**
  * Events waiting to reach Steward, per session: sent in batches (at most `batchSize`), retried with
  * exponential backoff when Steward is unreachable or failing, bounded (the oldest are dropped past
- * `maxBuffered`, and the count of dropped events is reported with the next batch), flushed on end.
+ * `maxBuffered`, and the count of dropped events is reported with the next batch; one of a batch on its way
+ * counts only if Steward does not store that batch), flushed on end.
  * When Steward refuses a batch naming some of its events (400 `body.events.N…`, e.g. a time outside the
  * session), those are taken out, the rest is sent again, and what was taken out is reported the same way.
+ * A batch too large (413) or refused without naming one event (any other 400) is split in halves until each
+ * part is stored or is one event, which is taken out and reported the same way.
  */
 export interface EventSink {
   postEvents(sid: string, events: KitEvent[]): Promise<void>;
@@ -16,6 +19,8 @@ export interface EventBufferOptions {
   batchSize?: number;
   maxBuffered?: number;
   flushIntervalMs?: number;
+  /** About how many bytes of JSON a batch may carry: Steward takes bodies up to 64 KiB; a proxy in front may take less. */
+  batchBytes?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
   onError?: (err: unknown) => void;
@@ -57,46 +62,24 @@ function eventIndexOf(field: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-/** The latest time among events (null for none). */
-function latestOf(events: KitEvent[]): string | null {
-  let latest: string | null = null;
-  for (const e of events) if (latest === null || Date.parse(e.occurredAt) > Date.parse(latest)) latest = e.occurredAt;
-  return latest;
-}
-
-interface Refused {
-  events: { event: KitEvent; why: string }[];
-  /** A time Steward accepts for the session (an event it did not refuse, one it stored, or the session's start). */
-  at: string;
-}
-
-/** The loss report for events Steward refused: names each (id, request, time) and why, within Steward's 500 characters. */
-function refusalReport(refused: Refused): KitEvent {
-  const { events } = refused;
-  const named = events.map(({ event }) => `${event.id} ${event.method} ${clip(event.route, 80)} at ${event.occurredAt}`).join("; ");
-  const why = [...new Set(events.map((e) => e.why))].join("; ");
-  return {
-    id: clip(`refused-${Date.now()}-${events[0]?.event.id ?? ""}`, 100),
-    method: "GET",
-    route: "kit: events refused by Steward",
-    object: null,
-    outcome: "failed",
-    status: 400,
-    detail: clip(`Steward refused ${events.length === 1 ? "1 event" : `${events.length} events`}, taken out of their batch: ${named}. Why: ${why}`, 500),
-    occurredAt: refused.at,
-  };
-}
-
 export class EventBuffer {
   private readonly queues = new Map<string, KitEvent[]>();
-  /** Events dropped per session, and when the latest of them happened (the report's time: within the session). */
-  private readonly dropped = new Map<string, { count: number; lastAt: string }>();
+  /** Events dropped per session, not yet in a report. */
+  private readonly dropped = new Map<string, Dropped>();
+  /** The batch on its way, per session: an overflow meanwhile does not make its events dropped. */
+  private readonly inFlight = new Map<string, Set<KitEvent>>();
+  /** Events of the batch on its way pushed out of a full queue: dropped only if Steward does not store the batch. */
+  private readonly evicted = new Map<string, KitEvent[]>();
+  /** Events sent in a batch that got no answer (Steward unreachable, a timeout): Steward may hold them. */
+  private readonly unanswered = new WeakSet<KitEvent>();
   /** Loss reports made but not yet confirmed: sent again as they are (same id), so a retry is not a second report. */
   private readonly reports = new Map<string, KitEvent[]>();
   /** Events Steward refused (named in a 400), not yet in a report. */
   private readonly refused = new Map<string, Refused>();
   /** The latest event time Steward stored per session: it will accept that time again. */
   private readonly storedAt = new Map<string, string>();
+  /** After a batch too large or refused as a whole: the sizes of the parts still to send, in order (halves of halves). */
+  private readonly parts = new Map<string, number[]>();
   private failures = 0;
   private nextAttemptAt = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -107,7 +90,7 @@ export class EventBuffer {
     private readonly sink: EventSink,
     options: EventBufferOptions = {},
   ) {
-    this.o = { batchSize: 50, maxBuffered: 1000, flushIntervalMs: 1000, baseBackoffMs: 250, maxBackoffMs: 8000, ...options };
+    this.o = { batchSize: 50, maxBuffered: 1000, flushIntervalMs: 1000, batchBytes: BATCH_BYTES, baseBackoffMs: 250, maxBackoffMs: 8000, ...options };
   }
 
   add(sid: string, event: KitEvent): void {
@@ -115,7 +98,10 @@ export class EventBuffer {
     queue.push(event);
     if (queue.length > this.o.maxBuffered) {
       const gone = queue.splice(0, queue.length - this.o.maxBuffered);
-      this.dropped.set(sid, { count: (this.dropped.get(sid)?.count ?? 0) + 1, lastAt: gone.at(-1)?.occurredAt ?? event.occurredAt });
+      const flying = this.inFlight.get(sid);
+      const held = gone.filter((e) => flying?.has(e));
+      if (held.length) this.evicted.set(sid, [...(this.evicted.get(sid) ?? []), ...held]);
+      this.countDropped(sid, gone.filter((e) => !flying?.has(e)));
     }
     this.queues.set(sid, queue);
     this.schedule(queue.length >= this.o.batchSize ? 0 : this.o.flushIntervalMs);
@@ -154,7 +140,7 @@ export class EventBuffer {
         // A few reports at most wait at once (each may already be stored); later losses add to the count meanwhile.
         // Dated when the last loss happened: Steward refuses times outside the session, which may have ended since.
         if (lost && reports.length < 5) {
-          reports.push({ id: `dropped-${Date.now()}-${lost.count}`, method: "GET", route: "kit: events dropped (buffer full)", object: null, outcome: "failed", status: null, detail: `${lost.count} events were dropped while Steward was unreachable`, occurredAt: lost.lastAt });
+          reports.push(droppedReport(lost));
           this.reports.set(sid, reports);
           this.dropped.delete(sid);
         }
@@ -164,12 +150,18 @@ export class EventBuffer {
           this.reports.set(sid, reports);
           this.refused.delete(sid);
         }
-        const batch = takeWithin(queue, this.o.batchSize, BATCH_BYTES);
-        const withLoss: KitEvent[] = [...batch, ...reports];
+        // While a split is under way, the next part is at most its size (events first, then reports).
+        const part = this.parts.get(sid)?.[0] ?? Infinity;
+        const batch = takeWithin(queue, Math.min(this.o.batchSize, part), this.o.batchBytes);
+        const sentReports = reports.slice(0, Math.max(0, part - batch.length));
+        const withLoss: KitEvent[] = [...batch, ...sentReports];
+        this.inFlight.set(sid, new Set(batch));
         try {
           await this.sink.postEvents(sid, withLoss);
+          this.settle(sid, "stored");
           removeSent(queue, batch);
-          this.reports.delete(sid);
+          this.forgetReports(sid, sentReports);
+          this.partDone(sid, withLoss.length);
           const latest = latestOf(withLoss);
           if (latest && !(Date.parse(this.storedAt.get(sid) ?? "") >= Date.parse(latest))) this.storedAt.set(sid, latest);
           this.failures = 0;
@@ -177,13 +169,26 @@ export class EventBuffer {
         } catch (err) {
           const retryable = (err as { retryable?: boolean }).retryable !== false;
           this.o.onError?.(err);
-          if (this.takeOutRefused(sid, queue, batch, reports, err)) continue;
-          if (!retryable) {
-            // Steward refused the batch (e.g. an unknown session): retrying cannot help.
-            removeSent(queue, batch);
-            this.reports.delete(sid);
+          const taken = this.takeOutRefused(sid, queue, batch, sentReports, err);
+          if (taken !== null) {
+            this.settle(sid, "not_stored");
+            this.partDone(sid, taken);
             continue;
           }
+          if (this.splitOrTakeOut(sid, queue, batch, sentReports, err)) {
+            this.settle(sid, "not_stored");
+            continue;
+          }
+          if (!retryable) {
+            // Steward refused the batch (e.g. an unknown session): retrying cannot help.
+            this.settle(sid, "refused");
+            removeSent(queue, batch);
+            this.forgetReports(sid, sentReports);
+            this.parts.delete(sid);
+            continue;
+          }
+          for (const e of batch) this.unanswered.add(e);
+          this.settle(sid, "unanswered");
           this.failures++;
           this.nextAttemptAt = Date.now() + Math.min(this.o.baseBackoffMs * 2 ** (this.failures - 1), this.o.maxBackoffMs);
           this.schedule(0);
@@ -196,39 +201,110 @@ export class EventBuffer {
 
   /**
    * A 400 naming only single events (Steward stored nothing of the batch): those events leave the queue for
-   * a report, a report it names is dated again, and the rest is sent again. False when that does not apply.
+   * a report, a report it names is dated again, and the rest is sent again. Returns how many items left the
+   * batch, or null when that does not apply.
    */
-  private takeOutRefused(sid: string, queue: KitEvent[], batch: KitEvent[], reports: KitEvent[], err: unknown): boolean {
+  private takeOutRefused(sid: string, queue: KitEvent[], batch: KitEvent[], reports: KitEvent[], err: unknown): number | null {
     const { status, errors } = err as { status?: number; errors?: { field: string; reason: string }[] };
-    if (status !== 400 || !errors?.length) return false;
+    if (status !== 400 || !errors?.length) return null;
     const why = new Map<number, string>();
     for (const { field, reason } of errors) {
       const i = eventIndexOf(field);
-      if (i === null || i >= batch.length + reports.length) return false;
+      if (i === null || i >= batch.length + reports.length) return null;
       why.set(i, [why.get(i), `${field.replace(/^body\.events\.\d+\.?/, "") || "event"}: ${reason}`].filter(Boolean).join(", "));
     }
     // The report's time: an event of this batch Steward did not name, else one it stored before, else the session's start.
-    const at = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? new Date().toISOString();
-    const taken: Refused["events"] = [];
+    const at = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.acceptedTime(sid);
+    const taken: Taken = [];
+    let gone = 0;
     for (const i of [...why.keys()].sort((a, b) => b - a)) {
       if (i < batch.length) {
-        const event = batch[i]!;
-        taken.unshift({ event, why: why.get(i)! });
-        // Found by identity: an overflow meanwhile (add) may have moved the queue.
-        const at = queue.indexOf(event);
-        if (at >= 0) queue.splice(at, 1);
+        taken.unshift({ event: batch[i]!, why: why.get(i)!, status: 400 });
         continue;
       }
       const report = reports[i - batch.length]!;
       // Refused for its time: dated again; if no other time is known it cannot be sent (onError has the refusal).
       if (report.occurredAt !== at) report.occurredAt = at;
-      else reports.splice(i - batch.length, 1);
+      else {
+        this.forgetReports(sid, [report]);
+        gone++;
+      }
     }
-    if (taken.length) {
-      const before = this.refused.get(sid);
-      this.refused.set(sid, { events: [...(before?.events ?? []), ...taken], at });
+    this.takeOut(sid, queue, taken, at);
+    return taken.length + gone;
+  }
+
+  /**
+   * A 413, or a 400 that names no single event (Steward stored nothing): a batch of several is split in halves,
+   * sent in turn; one alone is taken out and reported (a report alone is let go: onError has the refusal).
+   * False when that does not apply.
+   */
+  private splitOrTakeOut(sid: string, queue: KitEvent[], batch: KitEvent[], reports: KitEvent[], err: unknown): boolean {
+    const { status, message } = err as { status?: number; message?: string };
+    if (status !== 413 && status !== 400) return false;
+    const n = batch.length + reports.length;
+    if (n > 1) {
+      const rest = this.parts.get(sid)?.slice(1) ?? [];
+      this.parts.set(sid, [Math.ceil(n / 2), Math.floor(n / 2), ...rest]);
+      return true;
     }
+    const why = status === 413 ? `too large for Steward alone (413: ${message ?? "payload too large"})` : `refused by Steward (400: ${message ?? "invalid request"})`;
+    if (batch[0]) this.takeOut(sid, queue, [{ event: batch[0], why, status }], this.acceptedTime(sid));
+    else this.forgetReports(sid, reports);
+    this.partDone(sid, n);
     return true;
+  }
+
+  /** Counts events that left a full queue unstored: those sent without an answer apart (Steward may hold them). */
+  private countDropped(sid: string, events: KitEvent[], unanswered = false): void {
+    if (!events.length) return;
+    const before = this.dropped.get(sid) ?? { count: 0, unconfirmed: 0, lastAt: events[0]!.occurredAt };
+    const unconfirmed = events.filter((e) => unanswered || this.unanswered.has(e)).length;
+    const latest = latestOf([...events, { occurredAt: before.lastAt } as KitEvent])!;
+    this.dropped.set(sid, { count: before.count + events.length - unconfirmed, unconfirmed: before.unconfirmed + unconfirmed, lastAt: latest });
+  }
+
+  /**
+   * The batch's answer came: its events pushed out of the queue meanwhile were stored, or (not stored, no answer)
+   * are dropped now, except those in a refusal report; a batch refused whole (unknown session) takes them with it.
+   */
+  private settle(sid: string, outcome: "stored" | "not_stored" | "unanswered" | "refused"): void {
+    this.inFlight.delete(sid);
+    const evicted = this.evicted.get(sid);
+    this.evicted.delete(sid);
+    if (!evicted || outcome === "stored" || outcome === "refused") return;
+    const reported = new Set(this.refused.get(sid)?.events.map((t) => t.event));
+    this.countDropped(sid, evicted.filter((e) => !reported.has(e)), outcome === "unanswered");
+  }
+
+  /** Takes events out of the queue (by identity: an overflow meanwhile may have moved it) into the next refusal report. */
+  private takeOut(sid: string, queue: KitEvent[], taken: Taken, at: string): void {
+    if (!taken.length) return;
+    removeSent(queue, taken.map((t) => t.event));
+    const before = this.refused.get(sid);
+    this.refused.set(sid, { events: [...(before?.events ?? []), ...taken], at });
+  }
+
+  /** A time Steward accepts for a report when no event of the batch gives one: one it stored, else the session's start. */
+  private acceptedTime(sid: string): string {
+    return this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? new Date().toISOString();
+  }
+
+  /** Reports confirmed (or given up) leave the list of those resent until confirmed. */
+  private forgetReports(sid: string, done: KitEvent[]): void {
+    const reports = this.reports.get(sid);
+    if (!reports || !done.length) return;
+    removeSent(reports, done);
+    if (!reports.length) this.reports.delete(sid);
+  }
+
+  /** `count` items of the current part are settled: the part shrinks, and goes when none is left. */
+  private partDone(sid: string, count: number): void {
+    const parts = this.parts.get(sid);
+    if (!parts) return;
+    parts[0] = parts[0]! - count;
+    if (parts[0] <= 0) parts.shift();
+    if (!parts.length) this.parts.delete(sid);
   }
 
   close(): void {
