@@ -4,6 +4,7 @@ import { settingsErrors } from "../../../shared/directory/settings.js";
 import type { DB } from "../db/schema.js";
 import { builtinCall, builtinNotFound, builtinRejected } from "../providers/builtin/builtinCall.js";
 import { ProviderError } from "../providers/providerError.js";
+import { emailKey } from "../lookup/resolveRequester.js";
 import { searchDirectory } from "../lookup/search.js";
 import type { DirectoryCall, DirectoryPort, UserLookup } from "./port.js";
 import { accountFromRow, userFromRow } from "./rows.js";
@@ -18,6 +19,9 @@ export const BUILTIN_SETTINGS: readonly SettingDeclaration[] = [
   { key: "display_name", label: "Display name", type: "string", maxLength: 80 },
 ];
 
+/** At most this many users answer one lookup (one email in many workspaces is a data problem). */
+const LOOKUP_LIMIT = 50;
+
 /**
  * DIRECTORY_PROVIDER=builtin (the zero-setup default): Steward's own tables are the directory. A write
  * here changes nothing by itself: the command's `apply` writes these same tables in the transaction
@@ -31,11 +35,16 @@ export class BuiltinDirectory implements DirectoryPort {
 
   lookupUsers(query: UserLookup): Promise<UserLookupResponse> {
     return builtinCall("directory.lookup", async () => {
+      const asked = query.email;
       let q = this.db.selectFrom("users").selectAll().where("status", "<>", "deleted");
-      if (query.email) q = q.where((eb) => eb(eb.fn("lower", ["email"]), "=", query.email!.toLowerCase()));
+      // Compared as the requester lookup compares (emailKey): steward_fold (search's index) finds every
+      // spelling of the address, composed or decomposed, any case, and a few accent variants; emailKey decides.
+      if (asked) q = q.where((eb) => eb(eb.fn("steward_fold", ["email"]), "in", [eb.fn<string>("steward_fold", [eb.val(emailKey(asked))]), eb.fn<string>("steward_fold", [eb.val(asked)])]));
       // Steward's user ids are the product's, so an external id names the same row.
       if (query.id ?? query.externalId) q = q.where("id", "=", (query.id ?? query.externalId)!);
-      const users = await q.orderBy("id").limit(50).execute();
+      // Room for the accent variants the filter below drops.
+      const rows = await q.orderBy("id").limit(asked ? LOOKUP_LIMIT * 4 : LOOKUP_LIMIT).execute();
+      const users = (asked ? rows.filter((u) => emailKey(u.email) === emailKey(asked)) : rows).slice(0, LOOKUP_LIMIT);
       const accountIds = [...new Set(users.map((u) => u.account_id))];
       const accounts = accountIds.length ? await this.db.selectFrom("accounts").selectAll().where("id", "in", accountIds).execute() : [];
       return { accounts: accounts.map(accountFromRow), users: users.map(userFromRow) };

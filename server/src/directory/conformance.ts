@@ -118,12 +118,19 @@ export async function runDirectoryChecks(target: CheckTarget): Promise<CheckRow[
     if (!answer.users.some((x) => x.id === u.id)) throw new CheckFailed("the account's users do not include the user");
     return `${answer.account.name}, ${answer.users.length} user(s)`;
   });
+  // An email is one address in any case and either Unicode form (Steward's emailKey: NFC, then lower case):
+  // a ticket may spell `José@…` decomposed. An ASCII email has one such spelling.
   await check("lookup by email", async () => {
     const u = known();
-    const answer = expectSchema(UserLookupResponse, await call("GET", `/users?${new URLSearchParams({ email: u.email.toUpperCase() })}`), "GET /users?email");
-    if (!answer.users.some((x) => x.id === u.id)) throw new CheckFailed("the lookup (email in other case) does not find the user");
-    if (!answer.accounts.some((a) => a.id === u.accountId)) throw new CheckFailed("accounts does not include the user's account");
-    return `${answer.users.length} user(s)`;
+    const upper = u.email.toUpperCase();
+    const decomposed = u.email.normalize("NFD").toUpperCase();
+    let answer: UserLookupResponse | null = null;
+    for (const [email, spelling] of [[upper, "in other case"], ...(decomposed === upper ? [] : [[decomposed, "decomposed (NFD), in other case"] as const])] as const) {
+      answer = expectSchema(UserLookupResponse, await call("GET", `/users?${new URLSearchParams({ email })}`), "GET /users?email");
+      if (!answer.users.some((x) => x.id === u.id)) throw new CheckFailed(`the lookup (email ${spelling}) does not find the user`);
+      if (!answer.accounts.some((a) => a.id === u.accountId)) throw new CheckFailed("accounts does not include the user's account");
+    }
+    return `${answer?.users.length ?? 0} user(s)`;
   });
   // Steward resolves a ticket's requester by the Zendesk external id too, which names the product's user id.
   await check("lookup by id and external id", async () => {

@@ -53,6 +53,8 @@ export type ContextResult =
       failedParts: PartName[];
       /** The account's unsettled provider operations, read with the parts (none for an ambiguous requester). */
       openOperations: OpenOperationRow[];
+      /** The stored pick decided the user (false without one, or when it named a user since deleted: the email decided). */
+      pickApplied: boolean;
     }
   /** unanswered: the product's directory did not answer the lookups, so "no such user" is not known. */
   | { match: "unknown"; candidates: SearchHit[]; unanswered: ProviderError | null };
@@ -237,11 +239,11 @@ function unpickedParts(): Parts {
  * the cache together (nothing written when it holds them already). The product down or slow leaves what
  * the cache held: the account part then says the product did not answer, the other parts come back as usual.
  */
-async function readRequesterFromProduct(sources: ContextSources, query: ContextQuery): Promise<{ accountRead: AccountRead | undefined; unanswered: ProviderError | null }> {
+async function readRequesterFromProduct(sources: ContextSources, query: ContextQuery, pickedUserId: string | null): Promise<{ accountRead: AccountRead | undefined; unanswered: ProviderError | null }> {
   const { directory, reader } = sources;
   const lookups = [{ email: query.email }, ...(query.externalId ? [{ externalId: query.externalId }] : [])];
   const asked = settle(withDeadline(Promise.all(lookups.map((lookup) => directory.lookupUsers(lookup, reader))), sources.partTimeoutMs));
-  const guess = await resolveRequester(sources.db, query).catch(() => null);
+  const guess = await resolvePicked(sources.db, query, pickedUserId).then((r) => r.resolution, () => null);
   const accountId = guess?.match === "exact" ? guess.user.account_id : null;
   const account = accountId ? settle(withDeadline(directory.getAccount(accountId, reader), sources.partTimeoutMs)) : null;
   const [found, read] = await Promise.all([asked, account]);
@@ -274,20 +276,42 @@ function asDirectoryError(err: unknown, operation: string): ProviderError {
  */
 export type PickedUser = Promise<string | null>;
 
-async function resolveWithPick(sources: ContextSources, query: ContextQuery, picked: PickedUser): Promise<Resolution> {
+async function resolveWithPick(sources: ContextSources, query: ContextQuery, picked: PickedUser): Promise<PickedResolution> {
   const [userId, byQuery] = await Promise.all([picked, resolveRequester(sources.db, query)]);
-  return userId ? resolveRequester(sources.db, { ...query, userId }) : byQuery;
+  return resolvePicked(sources.db, query, userId, byQuery);
+}
+
+interface PickedResolution {
+  resolution: Resolution;
+  pickApplied: boolean;
+}
+
+/**
+ * The requester by the stored pick when it names a live user. A pick to a user since deleted (or gone)
+ * names no one, as a deleted user is never the requester: the email decides, as if there were no pick.
+ * The pick itself stays stored (a read changes nothing); an agent replaces or forgets it.
+ */
+async function resolvePicked(db: Kysely<DB>, query: ContextQuery, pickedUserId: string | null, byQuery?: Resolution): Promise<PickedResolution> {
+  if (pickedUserId) {
+    const byPick = await resolveRequester(db, { ...query, userId: pickedUserId });
+    if (byPick.match !== "unknown") return { resolution: byPick, pickApplied: true };
+  }
+  return { resolution: byQuery ?? (await resolveRequester(db, query)), pickApplied: false };
 }
 
 export async function buildRequesterContext(sources: ContextSources, asked: ContextQuery, picked: PickedUser = Promise.resolve(null)): Promise<ContextResult> {
   // With the product's directory its round trip dominates: the pick is awaited first, as its lookups use it.
   const pickFirst = isCached(sources) ? await picked : null;
-  const query = pickFirst ? { ...asked, userId: pickFirst } : asked;
-  const { accountRead, unanswered } = isCached(sources) ? await readRequesterFromProduct(sources, query) : { accountRead: undefined, unanswered: null };
-  const resolution = isCached(sources) || asked.userId ? await resolveRequester(sources.db, query) : await resolveWithPick(sources, query, picked);
-  const requester = { email: query.email, zendeskUserId: query.zendeskUserId ?? null, externalId: query.externalId ?? null };
+  const { accountRead, unanswered } = isCached(sources) ? await readRequesterFromProduct(sources, asked, pickFirst) : { accountRead: undefined, unanswered: null };
+  // A user the request names itself wins over the ticket's pick.
+  const { resolution, pickApplied } = asked.userId
+    ? { resolution: await resolveRequester(sources.db, asked), pickApplied: false }
+    : isCached(sources)
+      ? await resolvePicked(sources.db, asked, pickFirst)
+      : await resolveWithPick(sources, asked, picked);
+  const requester = { email: asked.email, zendeskUserId: asked.zendeskUserId ?? null, externalId: asked.externalId ?? null };
   if (resolution.match === "unknown") {
-    const closest = await searchDirectory(sources.db, { q: query.email.slice(0, 200), limit: 10 });
+    const closest = await searchDirectory(sources.db, { q: asked.email.slice(0, 200), limit: 10 });
     // Offered to pick from: a deleted user cannot be picked (the pick route refuses it), so it is not offered.
     const candidates = closest.hits.filter((hit) => !(hit.kind === "user" && hit.status === "deleted"));
     return { match: "unknown", candidates, unanswered };
@@ -301,7 +325,7 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
       ...unpickedParts(),
       sources: {},
     };
-    return { match: "ambiguous", context, user: null, failedParts: [], openOperations: [] };
+    return { match: "ambiguous", context, user: null, failedParts: [], openOperations: [], pickApplied };
   }
   const { user } = resolution;
   // The account read with the lookups is the requester's unless the product moved them meanwhile (then it is read now).
@@ -315,5 +339,5 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
     ...parts,
     sources: { user: directorySource(sources), identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" },
   };
-  return { match: "exact", context, user, failedParts: failed, openOperations };
+  return { match: "exact", context, user, failedParts: failed, openOperations, pickApplied };
 }

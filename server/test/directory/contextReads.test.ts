@@ -124,6 +124,30 @@ describe.each(databaseKinds)("context over the product's directory on %s", (kind
     expect(res.body).toMatchObject({ match: "exact", user: { id: USER }, candidates: [] });
   });
 
+  it("a pick whose user the product deleted since is passed over: the email decides, the response has no pick, and the stored pick stays", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const db = h.deps.database.db;
+    const email = `robin.${kind}@stale-pick.test`;
+    const account = (id: string) => ({ id, name: "Stale Pick", domain: null, status: "active", plan: "team", seatsLicensed: 5, billingCustomerId: null, version: 1 });
+    const user = (id: string, accountId: string) => ({ id, accountId, email, name: "Robin Stale", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 });
+    const [live, picked] = [`usr_stale_live_${kind}`, `usr_stale_picked_${kind}`];
+    await product.store.load([account(`acc_stale_1_${kind}`), account(`acc_stale_2_${kind}`)], [user(live, `acc_stale_1_${kind}`), user(picked, `acc_stale_2_${kind}`)]);
+    const view = (requestId: string) => request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4343").set("X-Request-Id", requestId);
+    // Both found (and cached) through the product; the agent picks one.
+    expect((await view(`req-stale-ambiguous-${kind}`)).body.match).toBe("ambiguous");
+    const made = await request(h.app).post("/api/context/pick").set("Authorization", `Bearer ${token}`).send({ ticketId: "4343", email, userId: picked });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    expect((await view(`req-stale-picked-${kind}`)).body).toMatchObject({ match: "exact", user: { id: picked }, pick: { userId: picked } });
+
+    await product.store.db.query(`update users set status = 'deleted', version = version + 1 where id = $1`, [picked]);
+    const res = await view(`req-stale-${kind}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ match: "exact", user: { id: live }, candidates: [], pick: null });
+    expect(await db.selectFrom("audit_log").select(["target_id", "after"]).where("request_id", "=", `req-stale-${kind}`).executeTakeFirstOrThrow()).toMatchObject({ target_id: live, after: { requester: { userId: null } } });
+    expect(await db.selectFrom("ticket_requester_picks").select("user_id").where("ticket_id", "=", "4343").execute()).toEqual([{ user_id: picked }]);
+  });
+
   it("a requester the product moved to another account: the account part is the new one, read after the lookups showed the move", async () => {
     const product = h.product!;
     const token = await sessionOf(h, "support_full");

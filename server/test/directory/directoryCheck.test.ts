@@ -28,13 +28,15 @@ const rows: { accounts: AccountRow[]; users: UserRow[] } = {
   users: [
     { id: "usr_1", accountId: "acc_1", email: "ana@acme.test", name: "Ana Almeida", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 },
     { id: "usr_2", accountId: "acc_1", email: "ben@acme.test", name: "Ben Brandt", role: "owner", status: "active", idpId: null, staff: false, protected: false, settings: { language: "de" }, version: 3 },
+    // An internationalised address, stored composed and in mixed case.
+    { id: "usr_3", accountId: "acc_1", email: "José.Núñez@Acme.test", name: "José Núñez", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 },
   ],
 };
 
-function check(product: ProductDirectory, options: { audience?: string } = {}): Promise<CheckRow[]> {
+function check(product: ProductDirectory, options: { audience?: string; userId?: string } = {}): Promise<CheckRow[]> {
   return runDirectoryChecks({
     url: product.url,
-    userId: "usr_1",
+    userId: options.userId ?? "usr_1",
     sign: (o) => signDirectoryToken(keys, { actor: systemActor("directory-check"), ticketId: null, ...(o.idempotencyKey ? { idempotencyKey: o.idempotencyKey } : {}) }, { issuer: ISSUER, audience: o.audience ?? options.audience ?? AUDIENCE }, now()),
   });
 }
@@ -105,6 +107,17 @@ const emailOnly = (): RequestHandler[] => [
   },
 ];
 
+/** Lookups by email compared with SQL lower(): case is ignored, but a decomposed spelling is another address. */
+const sqlLowerEmails = (store: DirectoryStore): RequestHandler[] => [
+  async (req, res, next) => {
+    const email = (req.query as Record<string, string | undefined>).email;
+    if (req.method !== "GET" || !req.path.endsWith("/users") || !email) return next();
+    const { rows } = await store.db.query<{ id: string }>(`select id from users where status <> 'deleted' and lower(email) = lower($1) order by id`, [email]);
+    const answers = await Promise.all(rows.map((r) => store.lookupWithAccounts({ id: r.id })));
+    res.json({ accounts: answers.flatMap((a) => a.accounts), users: answers.flatMap((a) => a.users) });
+  },
+];
+
 describe("directory-check", () => {
   const products: ProductDirectory[] = [];
   const start = async (before?: (store: DirectoryStore) => RequestHandler[]) => {
@@ -152,6 +165,18 @@ describe("directory-check", () => {
     const result = await check(await start(emailOnly));
     expect(failed(result)).toEqual(["lookup by id and external id", "search by name, id and domain"]);
     expect(result.find((r) => r.check === "lookup by id and external id")?.detail).toContain("by id");
+  });
+
+  it("passes every check for a user whose email is not ASCII on the demo product: found in any case, composed or decomposed", async () => {
+    const result = await check(demo, { userId: "usr_3" });
+    expect(failed(result), formatCheckTable(result)).toEqual([]);
+    expect(await demo.store.user("usr_3")).toMatchObject({ role: "member" });
+  });
+
+  it("fails the email lookup check on a product that compares emails with SQL lower(), naming the decomposed spelling", async () => {
+    const result = await check(await start(sqlLowerEmails), { userId: "usr_3" });
+    expect(failed(result)).toEqual(["lookup by email"]);
+    expect(result.find((r) => r.check === "lookup by email")?.detail).toContain("decomposed (NFD)");
   });
 
   it("fails the settings check on a product that takes settings it does not declare", async () => {

@@ -4,7 +4,7 @@ import express, { type RequestHandler } from "express";
 import { createLocalJWKSet } from "jose";
 import { sql, type Kysely } from "kysely";
 import { directoryRouter } from "../../../examples/demo-product/src/directory/routes.js";
-import { DirectoryStore, type AccountRow, type UserRow } from "../../../examples/demo-product/src/directory/store.js";
+import { DirectoryStore, emailKey, type AccountRow, type UserRow } from "../../../examples/demo-product/src/directory/store.js";
 import type { DB } from "../../src/db/schema.js";
 import { accountFromRow, userFromRow } from "../../src/directory/rows.js";
 import type { GrantKeys } from "../../src/impersonation/signingKeys.js";
@@ -114,14 +114,15 @@ export async function syncProductDirectory(db: Kysely<DB>, store: DirectoryStore
     [JSON.stringify(rows.accounts)],
   );
   await pg.query(
-    `insert into users (id, account_id, email, name, role, status, idp_id, protected, version)
-     select id, "accountId", email, name, role, status, "idpId", protected, 1 from jsonb_to_recordset($1::jsonb)
-       as x(id text, "accountId" text, email text, name text, role text, status text, "idpId" text, protected boolean)
-     on conflict (id) do update set account_id = excluded.account_id, email = excluded.email, name = excluded.name, role = excluded.role,
+    `insert into users (id, account_id, email, email_key, name, role, status, idp_id, protected, version)
+     select id, "accountId", email, "emailKey", name, role, status, "idpId", protected, 1 from jsonb_to_recordset($1::jsonb)
+       as x(id text, "accountId" text, email text, "emailKey" text, name text, role text, status text, "idpId" text, protected boolean)
+     on conflict (id) do update set account_id = excluded.account_id, email = excluded.email, email_key = excluded.email_key, name = excluded.name, role = excluded.role,
        status = excluded.status, idp_id = excluded.idp_id, protected = excluded.protected, version = users.version + 1
      where (users.account_id, users.email, users.name, users.role, users.status, users.idp_id, users.protected)
        is distinct from (excluded.account_id, excluded.email, excluded.name, excluded.role, excluded.status, excluded.idp_id, excluded.protected)`,
-    [JSON.stringify(rows.users)],
+    // The product keys emails in its own code (emailKey), not in SQL: a row written here needs its key too.
+    [JSON.stringify(rows.users.map((u) => ({ ...u, emailKey: emailKey(u.email) })))],
   );
   const versions = async (table: "accounts" | "users") => (await pg.query<{ id: string; version: number }>(`select id, version from ${table}`)).rows;
   for (const table of ["accounts", "users"] as const) {

@@ -117,6 +117,32 @@ describe.each(databaseKinds)("requester pick per ticket (%s)", (kind) => {
     expect((await pick(h, "support_full", { ticketId: "1011", email: "x@y.example", userId: null })).status).toBe(200);
   });
 
+  it("a pick whose user was deleted since is passed over: the email decides as if there were none, the response has no pick, and the stored pick stays", async () => {
+    const db = h.deps.database.db;
+    const email = "robin.stale@pick.example";
+    await addUser(db, { id: "usr_t_stale_live", account_id: "acc_demo_001", email, name: "Robin Stale" });
+    await addUser(db, { id: "usr_t_stale_picked", account_id: "acc_demo_008", email: email.toUpperCase(), name: "Robin Stale" });
+    expect((await pick(h, "support_full", { ticketId: "1012", email, userId: "usr_t_stale_picked" })).status).toBe(200);
+    expect((await context(h, "operations", email, "1012")).user?.id).toBe("usr_t_stale_picked");
+    const stored = await db.selectFrom("ticket_requester_picks").selectAll().where("ticket_id", "=", "1012").execute();
+
+    // Deleted since (as a deletion leaves the row: status deleted): never the requester, so the one left with the email is.
+    await db.updateTable("users").set({ status: "deleted" }).where("id", "=", "usr_t_stale_picked").execute();
+    const res = await request(h.app).get("/api/context").query({ email }).set("Authorization", `Bearer ${await sessionOf(h, "operations")}`).set("X-Ticket-Id", "1012").set("X-Request-Id", `req-stale-pick-${kind}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ match: "exact", user: { id: "usr_t_stale_live" }, candidates: [], pick: null });
+    // The view's entry is about the user shown, found by email (no pick applied).
+    const entry = await db.selectFrom("audit_log").select(["target_id", "after", "outcome"]).where("request_id", "=", `req-stale-pick-${kind}`).executeTakeFirstOrThrow();
+    expect(entry).toMatchObject({ target_id: "usr_t_stale_live", after: { requester: { email, userId: null }, match: "exact" }, outcome: "succeeded" });
+    // A read changes nothing: the pick is still stored, for an agent to replace or forget.
+    expect(await db.selectFrom("ticket_requester_picks").selectAll().where("ticket_id", "=", "1012").execute()).toEqual(stored);
+
+    // A pick naming a user that is not there at all: the same.
+    await db.updateTable("ticket_requester_picks").set({ user_id: "usr_t_never_was" }).where("ticket_id", "=", "1012").execute();
+    expect(await context(h, "operations", email, "1012")).toMatchObject({ match: "exact", user: { id: "usr_t_stale_live" }, pick: null });
+    await db.deleteFrom("ticket_requester_picks").where("ticket_id", "=", "1012").execute();
+  });
+
   it("two agents picking on one ticket at once: each entry's before is the pick it replaced, so the entries chain", async () => {
     const db = h.deps.database.db;
     const [full, ops] = [await sessionOf(h, "support_full"), await sessionOf(h, "operations")];

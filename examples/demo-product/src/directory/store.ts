@@ -42,7 +42,9 @@ create table if not exists users (
   id text primary key, account_id text not null references accounts(id), email text not null, name text not null,
   role text not null, status text not null, idp_id text, staff boolean not null default false,
   protected boolean not null default false, settings jsonb not null default '{}', version int not null default 1);
-create index if not exists users_email on users (lower(email));
+alter table users add column if not exists email_key text;
+drop index if exists users_email;
+create index if not exists users_email_key on users (email_key);
 create index if not exists users_account on users (account_id);
 create extension if not exists pg_trgm;
 create index if not exists users_id_trgm on users using gin (lower(id) gin_trgm_ops);
@@ -59,6 +61,16 @@ const USER_COLUMNS = `id, account_id as "accountId", email, name, role, status, 
 
 type Queryable = Pick<PGlite, "query">;
 
+/**
+ * The one spelling two emails are compared in, as Steward compares them: NFC, then lower case (full
+ * Unicode, locale-independent), so `José@…`, `JOSÉ@…` and `Jose\u0301@…` are one address while `jose@`
+ * stays another. Computed here rather than by SQL lower(), which leaves ASCII alone under some ctypes
+ * and differs from JavaScript's on a few letters (a final sigma); kept in users.email_key, indexed.
+ */
+export function emailKey(email: string): string {
+  return email.normalize("NFC").toLowerCase();
+}
+
 export class DirectoryStore {
   private constructor(readonly db: PGlite) {}
 
@@ -67,6 +79,11 @@ export class DirectoryStore {
     // Trigram indexes: search matches inside ids, emails and names (like '%q%'), which no b-tree serves.
     const db = await PGlite.create(dataDir, { extensions: { pg_trgm } });
     await db.exec(SCHEMA);
+    // Rows a data directory kept from before email_key existed.
+    const unkeyed = (await db.query<{ id: string; email: string }>(`select id, email from users where email_key is null`)).rows;
+    if (unkeyed.length) {
+      await db.query(`update users u set email_key = k.key from jsonb_to_recordset($1::jsonb) as k(id text, key text) where u.id = k.id`, [JSON.stringify(unkeyed.map((u) => ({ id: u.id, key: emailKey(u.email) })))]);
+    }
     // PGlite runs no autovacuum: without statistics the planner guesses, and guessed a full walk of the
     // primary key for a search that matches nothing.
     await db.exec("analyze accounts; analyze users");
@@ -84,11 +101,11 @@ export class DirectoryStore {
         [JSON.stringify(accounts)],
       );
       await tx.query(
-        `insert into users (id, account_id, email, name, role, status, idp_id, staff, protected, settings, version)
-         select id, "accountId", email, name, role, status, "idpId", staff, protected, settings, version from jsonb_to_recordset($1::jsonb)
-           as x(id text, "accountId" text, email text, name text, role text, status text, "idpId" text, staff boolean, protected boolean, settings jsonb, version int)
+        `insert into users (id, account_id, email, email_key, name, role, status, idp_id, staff, protected, settings, version)
+         select id, "accountId", email, "emailKey", name, role, status, "idpId", staff, protected, settings, version from jsonb_to_recordset($1::jsonb)
+           as x(id text, "accountId" text, email text, "emailKey" text, name text, role text, status text, "idpId" text, staff boolean, protected boolean, settings jsonb, version int)
          on conflict (id) do nothing`,
-        [JSON.stringify(users)],
+        [JSON.stringify(users.map((u) => ({ ...u, emailKey: emailKey(u.email) })))],
       );
     });
     await this.db.exec("analyze accounts; analyze users");
@@ -114,10 +131,10 @@ export class DirectoryStore {
     const id = q.id ?? q.externalId ?? null;
     const { rows } = await this.db.query<{ accounts: AccountRow[]; users: UserRow[] }>(
       `with u as (
-         select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or lower(email) = lower($1)) and ($2::text is null or id = $2) order by id limit 50)
+         select ${USER_COLUMNS} from users where status <> 'deleted' and ($1::text is null or email_key = $1) and ($2::text is null or id = $2) order by id limit 50)
        select coalesce((select json_agg(u order by u.id) from u), '[]') as users,
               coalesce((select json_agg(a order by a.id) from (select ${ACCOUNT_COLUMNS} from accounts where id in (select "accountId" from u)) a), '[]') as accounts`,
-      [q.email ?? null, id],
+      [q.email === undefined ? null : emailKey(q.email), id],
     );
     return rows[0] ?? { accounts: [], users: [] };
   }

@@ -92,7 +92,8 @@ export function contextRoutes(deps: AppDeps): Router {
         asked,
         pickRead.then((p) => p?.userId ?? null),
       );
-      const pick = await pickRead;
+      // A pick to a user since deleted was passed over (the email decided): it is not this context's pick.
+      const pick = result.match !== "unknown" && result.pickApplied ? await pickRead : null;
       const query = pick ? { ...asked, userId: pick.userId } : asked;
       await appendAudit(
         deps.database.db,
