@@ -111,8 +111,11 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
   });
 
   it("refuses inactive, blocked, staff and protected targets, deleted accounts, short reasons and a second live session — each audited", async () => {
-    const [a, b, c, d, e] = await viewableUsers(h, 5, 20);
+    const [a, b, c, d, e, f] = await viewableUsers(h, 6, 20);
     const db = h.deps.database.db;
+    // A staff address with an accent, and a product user spelling it decomposed and in capitals: the same address.
+    await db.updateTable("staff").set({ email: "zoë.reader@steward-demo.test" }).where("id", "=", "stf_demo_read").execute();
+    await db.updateTable("users").set({ email: "ZOE\u0308.READER@steward-demo.test" }).where("id", "=", f!.id).execute();
     await db.updateTable("users").set({ blocked: true }).where("id", "=", a!.id).execute();
     await db.updateTable("users").set({ email: "olive.ops@steward-demo.test" }).where("id", "=", b!.id).execute();
     await db.updateTable("users").set({ impersonation_protected: true }).where("id", "=", c!.id).execute();
@@ -120,6 +123,7 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
       [a!.id, "target_not_active"],
       [b!.id, "target_is_staff"],
       [c!.id, "target_protected"],
+      [f!.id, "target_is_staff"],
     ];
     for (const [id, code] of cases) {
       const res = await start(h, "support_full", id, { productId: product.id });

@@ -13,6 +13,7 @@ import { Problem } from "../../http/problem.js";
 import { enqueueMail } from "../../mail/outbox.js";
 import { enqueueTicketNote } from "../../zendesk/ticketNotes.js";
 import { defineCommand } from "../command.js";
+import { emailKey } from "../../lookup/resolveRequester.js";
 
 const rule = actionRules["impersonation.start"];
 
@@ -55,7 +56,10 @@ export const startImpersonation = defineCommand({
     if (!["active", "trialing", "past_due"].includes(account.status)) throw refused("target_not_active", `Account ${account.id} is ${account.status}: its users cannot sign in`, { accountStatus: account.status });
     if (user.impersonation_protected) throw refused("target_protected", `The product marks ${user.id} as never to be impersonated`);
     const db = ctx.deps.database.db;
-    const staff = await db.selectFrom("staff").select("id").where("active", "=", true).where((eb) => eb(eb.fn("lower", ["email"]), "=", user.email.toLowerCase())).executeTakeFirst();
+    // One address in any case and either Unicode form (emailKey), as requesters are matched: a product user
+    // spelled `Zoe\u0308@…` is the staff member `zoë@…`. The active staff list is small: compared here.
+    const key = emailKey(user.email);
+    const staff = (await db.selectFrom("staff").select(["id", "email"]).where("active", "=", true).execute()).find((s) => s.email !== null && emailKey(s.email) === key);
     if (staff) throw refused("target_is_staff", `${user.id} is panel staff; staff accounts are not impersonated`);
     // The product's own staff flag (DIRECTORY_PROVIDER=http) counts the same as Steward's staff list.
     if (user.directory_staff) throw refused("target_is_staff", `The product marks ${user.id} as its own staff; staff accounts are not impersonated`);
