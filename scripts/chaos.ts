@@ -1,22 +1,11 @@
 import type { ChildProcess } from "node:child_process";
+import type { Client } from "pg";
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import pg from "pg";
-import { issueSessionToken } from "../server/src/auth/sessionToken.js";
-import { systemClock } from "../server/src/clock.js";
-import { loadConfig } from "../server/src/config.js";
-import { openDatabase, type Database } from "../server/src/db/database.js";
-import { migrateToLatest } from "../server/src/db/migrate.js";
-import { messageIdFor } from "../server/src/mail/delivery.js";
-import { enqueueMail } from "../server/src/mail/outbox.js";
-import { SmtpSink } from "../server/test/mail/smtpSink.js";
+import type { Database } from "../server/src/db/database.js";
 import type { AppDeps } from "../server/src/deps.js";
-import { seedDemoData } from "../server/src/seed/demo.js";
-import { mirrorDemoBillingInto, mirrorDemoUsersInto } from "../server/test/actions/demoProviders.js";
-import { Auth0Fake } from "../server/test/fakes/auth0Fake.js";
-import { StripeFake } from "../server/test/fakes/stripeFake.js";
-import { runLoad, sleep, type Answer } from "../server/test/support/load.js";
-import { freePort, spawnSteward, type StewardProcess } from "../server/test/support/stewardProcess.js";
+import type { Answer } from "../server/test/support/load.js";
+import type { StewardProcess } from "../server/test/support/stewardProcess.js";
 
 /**
  * The fault table: starts real Steward processes on loopback against a PostgreSQL server on
@@ -81,6 +70,23 @@ const ports = { from: Number(portRange?.[1]), to: Number(portRange?.[2]) };
 if (!/^[a-z_][a-z0-9_]{0,30}$/.test(values["db-prefix"] ?? "")) fail("--db-prefix: lower-case letters, digits, _");
 const deadline = Date.now() + maxSeconds * 1000;
 
+// What it drives loads once the options checked out, so --help needs none of it.
+const { default: pg } = await import("pg");
+const { issueSessionToken } = await import("../server/src/auth/sessionToken.js");
+const { systemClock } = await import("../server/src/clock.js");
+const { loadConfig } = await import("../server/src/config.js");
+const { openDatabase } = await import("../server/src/db/database.js");
+const { migrateToLatest } = await import("../server/src/db/migrate.js");
+const { messageIdFor } = await import("../server/src/mail/delivery.js");
+const { enqueueMail } = await import("../server/src/mail/outbox.js");
+const { SmtpSink } = await import("../server/test/mail/smtpSink.js");
+const { seedDemoData } = await import("../server/src/seed/demo.js");
+const { mirrorDemoBillingInto, mirrorDemoUsersInto } = await import("../server/test/actions/demoProviders.js");
+const { Auth0Fake } = await import("../server/test/fakes/auth0Fake.js");
+const { StripeFake } = await import("../server/test/fakes/stripeFake.js");
+const { runLoad, sleep } = await import("../server/test/support/load.js");
+const { freePort, spawnSteward } = await import("../server/test/support/stewardProcess.js");
+
 interface Row {
   fault: string;
   injected: number;
@@ -89,7 +95,7 @@ interface Row {
   notes: string[];
 }
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+async function admin<T>(fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: adminUrl.toString() });
   await client.connect();
   try {

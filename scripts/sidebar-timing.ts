@@ -1,6 +1,4 @@
 import { benchArgs, wholeNumberArg } from "../server/bench/benchArgs.js";
-import { launchChromium, sidebarFrame } from "../zendesk-app/test/support/browser.js";
-import { buildSidebar, startSteward } from "../zendesk-app/test/support/steward.js";
 
 /**
  * `npm run bench:sidebar`: time from the sidebar iframe's load (Zendesk's form POST to /app) to the
@@ -18,6 +16,11 @@ as an agent does it: the headline's Clear sign-in lockout, a reason typed, Run.`
 const values = benchArgs(USAGE, { loads: { type: "string", default: process.env.LOADS ?? "20" }, lockouts: { type: "string", default: "5" } });
 const LOADS = wholeNumberArg("loads", values.loads);
 const LOCKOUTS = wholeNumberArg("lockouts", values.lockouts);
+
+// What it measures loads once the arguments parsed, so --help needs none of it.
+const { launchChromium, sidebarFrame } = await import("../zendesk-app/test/support/browser.js");
+const { buildSidebar, startSteward } = await import("../zendesk-app/test/support/steward.js");
+
 const WARMUP = 2;
 const TICKETS = [1001, 1002, 1003, 1004, 1006, 1007, 1008, 1009, 1011];
 

@@ -2,24 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import cliProgress from "cli-progress";
-import { sql } from "kysely";
-import pg from "pg";
-import { actionNames } from "../../shared/actions.js";
 import type { AuditFilters } from "../../shared/schemas/audit.js";
 import type { StaffActor } from "../src/actor.js";
-import { entryMac } from "../src/audit/auditHash.js";
-import { appendAudit, entryContent, type AuditInput } from "../src/audit/auditLog.js";
-import { searchAudit } from "../src/audit/auditQuery.js";
-import { toAuditRow } from "../src/audit/auditRow.js";
-import { sealPending } from "../src/audit/sealer.js";
-import { startAuditSealer } from "../src/audit/sealerLoop.js";
-import { auditKeysFromSecret, installAuditKeys, type AuditKeys } from "../src/audit/sealKey.js";
-import { verifyAuditChain } from "../src/audit/verifyChain.js";
-import { createLogger } from "../src/logger.js";
-import { systemClock } from "../src/clock.js";
-import { openDatabase, redactUrl, type Database } from "../src/db/database.js";
-import { migrateToLatest } from "../src/db/migrate.js";
+import type { AuditInput } from "../src/audit/auditLog.js";
+import type { AuditKeys } from "../src/audit/sealKey.js";
+import type { Database } from "../src/db/database.js";
 import { prng } from "../src/seed/prng.js";
 import { benchArgs, wholeNumberArg } from "./benchArgs.js";
 
@@ -61,6 +48,25 @@ const ENTRIES = wholeNumberArg("entries", values.entries);
 const APPENDS = wholeNumberArg("appends", values.appends);
 const WRITERS = wholeNumberArg("writers", values.writers);
 const QUERIES = wholeNumberArg("queries", values.queries);
+
+// What it measures loads once the arguments parsed, so --help needs none of it.
+const { default: cliProgress } = await import("cli-progress");
+const { sql } = await import("kysely");
+const { default: pg } = await import("pg");
+const { actionNames } = await import("../../shared/actions.js");
+const { entryMac } = await import("../src/audit/auditHash.js");
+const { appendAudit, entryContent } = await import("../src/audit/auditLog.js");
+const { searchAudit } = await import("../src/audit/auditQuery.js");
+const { toAuditRow } = await import("../src/audit/auditRow.js");
+const { sealPending } = await import("../src/audit/sealer.js");
+const { startAuditSealer } = await import("../src/audit/sealerLoop.js");
+const { auditKeysFromSecret, installAuditKeys } = await import("../src/audit/sealKey.js");
+const { verifyAuditChain } = await import("../src/audit/verifyChain.js");
+const { createLogger } = await import("../src/logger.js");
+const { systemClock } = await import("../src/clock.js");
+const { openDatabase, redactUrl } = await import("../src/db/database.js");
+const { migrateToLatest } = await import("../src/db/migrate.js");
+
 // Set once the database is known: a run's entries are MACed with a key kept beside it (keyFor), so a
 // --reuse run verifies them with the same key.
 let keys: AuditKeys;

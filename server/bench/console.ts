@@ -1,15 +1,7 @@
 import { randomBytes } from "node:crypto";
-import express from "express";
-import pg from "pg";
-import { sql } from "kysely";
-import { redactUrl, openDatabase, type Database } from "../src/db/database.js";
-import { migrateToLatest } from "../src/db/migrate.js";
-import { seedDemoData } from "../src/seed/demo.js";
-import { sealPending } from "../src/audit/sealer.js";
-import { flagPending } from "../src/console/flagger.js";
-import { fillAuditLog, fillFlagPatterns } from "../test/support/auditFill.js";
+import type { Database } from "../src/db/database.js";
 import { benchArgs, wholeNumberArg } from "./benchArgs.js";
-import { load, startApp, type LoadRequest } from "./lookupSetup.js";
+import type { LoadRequest } from "./lookupSetup.js";
 
 const USAGE = `usage: npm run bench:console -- [--database postgres://…] [--entries N] [--duration S] [--connections N] [--keep]
 
@@ -37,6 +29,18 @@ const values = benchArgs(USAGE, {
 const ENTRIES = wholeNumberArg("entries", values.entries);
 const DURATION = wholeNumberArg("duration", values.duration);
 const CONNECTIONS = wholeNumberArg("connections", values.connections);
+
+// What it measures loads once the arguments parsed, so --help needs none of it.
+const { default: express } = await import("express");
+const { default: pg } = await import("pg");
+const { sql } = await import("kysely");
+const { redactUrl, openDatabase } = await import("../src/db/database.js");
+const { migrateToLatest } = await import("../src/db/migrate.js");
+const { seedDemoData } = await import("../src/seed/demo.js");
+const { sealPending } = await import("../src/audit/sealer.js");
+const { flagPending } = await import("../src/console/flagger.js");
+const { fillAuditLog, fillFlagPatterns } = await import("../test/support/auditFill.js");
+const { load, startApp } = await import("./lookupSetup.js");
 
 async function admin(url: string, text: string): Promise<void> {
   const client = new pg.Client({ connectionString: url });

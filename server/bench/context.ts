@@ -1,12 +1,7 @@
-import { benchArgs } from "./benchArgs.js";
+import { benchArgs, dataSetArgs, dataSetOptionsOf, directoryArg, directoryKindOf, wholeNumberArg, type DataSetOptions } from "./benchArgs.js";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import express from "express";
-import { redactUrl } from "../src/db/database.js";
-import { DEMO_AGENTS } from "../src/seed/demo.js";
-import { Auth0Fake } from "../test/fakes/auth0Fake.js";
-import { StripeFake } from "../test/fakes/stripeFake.js";
-import { directoryArg, directoryKindOf, startAppWithDirectory } from "./productDirectory.js";
-import { dataSetArgs, dataSetOptionsOf, load, openDataSet, threadCpuMs, wholeNumberArg, startApp, type DataSetOptions, type LoadRequest, type LoadResult } from "./lookupSetup.js";
+import { DEMO_AGENTS } from "../src/seed/demoAgents.js";
+import type { LoadRequest, LoadResult } from "./lookupSetup.js";
 
 const USAGE = `usage: npm run bench:context -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N]
                                   [--duration S] [--connections N] [--requesters N] [--latency MS] [--directory builtin|http]
@@ -33,6 +28,14 @@ const CONNECTIONS = whole("connections", values.connections);
 const REQUESTERS = whole("requesters", values.requesters);
 const LATENCY = whole("latency", values.latency);
 const DIRECTORY = directoryKindOf(values.directory);
+
+// What it measures loads once the arguments parsed, so --help needs none of it.
+const { default: express } = await import("express");
+const { redactUrl } = await import("../src/db/database.js");
+const { Auth0Fake } = await import("../test/fakes/auth0Fake.js");
+const { StripeFake } = await import("../test/fakes/stripeFake.js");
+const { startAppWithDirectory } = await import("./productDirectory.js");
+const { load, openDataSet, threadCpuMs, startApp } = await import("./lookupSetup.js");
 
 interface Requester {
   id: string;

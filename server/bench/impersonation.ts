@@ -1,20 +1,10 @@
 import type { AddressInfo } from "node:net";
 import type { Server } from "node:http";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import express, { type Express } from "express";
-import { bannerHtml, ImpersonationKit, impersonationRouter } from "@steward/impersonation-kit";
-import { createApp } from "../src/app.js";
+import type { Express } from "express";
 import { benchArgs, wholeNumberArg } from "./benchArgs.js";
 import type { AnyCommand } from "../src/commands/command.js";
-import { startImpersonation } from "../src/commands/impersonation/start.js";
-import { runCommand } from "../src/commands/runCommand.js";
-import { loadConfig } from "../src/config.js";
-import { TEST_RATE_LIMITS } from "../test/support/rateLimits.js";
-import { redactUrl } from "../src/db/database.js";
-import { registerProduct } from "../src/impersonation/products.js";
-import { systemActor } from "../src/actor.js";
-import { DEMO_AGENTS } from "../src/seed/demo.js";
-import { buildDeps } from "../src/server.js";
+import { DEMO_AGENTS } from "../src/seed/demoAgents.js";
 
 /**
  * `npm run bench:impersonation -- [--database postgres://…] [--batches N] [--requests N]`
@@ -33,6 +23,19 @@ sequential requests), with a bare Express JSON route as this machine's ceiling, 
 const values = isMainThread ? benchArgs(USAGE, { database: { type: "string" }, batches: { type: "string", default: "40" }, requests: { type: "string", default: "2000" } }) : { database: undefined, batches: "1", requests: "1" };
 const BATCHES = wholeNumberArg("batches", values.batches);
 const REQUESTS = isMainThread ? wholeNumberArg("requests", values.requests) : (workerData as { requests: number }).requests;
+
+// What it measures loads once the arguments parsed, so --help needs none of it.
+const { default: express } = await import("express");
+const { bannerHtml, ImpersonationKit, impersonationRouter } = await import("@steward/impersonation-kit");
+const { createApp } = await import("../src/app.js");
+const { startImpersonation } = await import("../src/commands/impersonation/start.js");
+const { runCommand } = await import("../src/commands/runCommand.js");
+const { loadConfig } = await import("../src/config.js");
+const { TEST_RATE_LIMITS } = await import("../test/support/rateLimits.js");
+const { redactUrl } = await import("../src/db/database.js");
+const { registerProduct } = await import("../src/impersonation/products.js");
+const { systemActor } = await import("../src/actor.js");
+const { buildDeps } = await import("../src/server.js");
 
 function listen(app: Express): Promise<{ server: Server; url: string }> {
   return new Promise((resolve) => {

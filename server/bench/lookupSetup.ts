@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import { Worker } from "node:worker_threads";
 import cliProgress from "cli-progress";
-import { wholeNumberArg } from "./benchArgs.js";
+import type { DataSetOptions } from "./benchArgs.js";
 import { sql } from "kysely";
 import { mintDemoZafToken } from "../src/auth/mintDemoZafToken.js";
 import { loadConfig } from "../src/config.js";
@@ -18,13 +17,6 @@ import { buildDeps, startServer, type RunningServer } from "../src/server.js";
  * What the lookup benchmarks share: the large synthetic data set (seeded when missing), the real app
  * started in-process on 127.0.0.1:0, real session tokens, and a load generator on its own thread.
  */
-export interface DataSetOptions {
-  /** postgres://… or undefined for PGlite in `dataDir`. */
-  databaseUrl?: string;
-  dataDir: string;
-  accounts: number;
-  usersPerAccount: number;
-}
 
 export function benchEnv(options: DataSetOptions, extra: Record<string, string> = {}): Record<string, string> {
   return {
@@ -174,22 +166,3 @@ export async function load(url: string, requests: LoadRequest[], options: { conn
 }
 
 export { percentile };
-
-/** The options every lookup benchmark takes; `extra` adds the benchmark's own (all whole numbers). */
-export const dataSetArgs = {
-  database: { type: "string" },
-  "data-dir": { type: "string", default: "./data/bench-pglite" },
-  accounts: { type: "string", default: "100000" },
-  "users-per-account": { type: "string", default: "10" },
-} as const;
-
-export function dataSetOptionsOf(values: { database?: string; "data-dir"?: string; accounts?: string; "users-per-account"?: string }): DataSetOptions {
-  return {
-    databaseUrl: values.database,
-    dataDir: resolve(values["data-dir"] ?? "./data/bench-pglite"),
-    accounts: wholeNumberArg("accounts", values.accounts),
-    usersPerAccount: wholeNumberArg("users-per-account", values["users-per-account"]),
-  };
-}
-
-export { wholeNumberArg };

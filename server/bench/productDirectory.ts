@@ -7,22 +7,14 @@ import type { Database } from "../src/db/database.js";
 import { DEMO_PRODUCT_ID } from "../src/demo/demoProduct.js";
 import { accountFromRow, userFromRow } from "../src/directory/rows.js";
 import { registerProduct } from "../src/impersonation/products.js";
-import { startApp, type DataSetOptions, type RunningApp } from "./lookupSetup.js";
+import type { DataSetOptions, DirectoryKind } from "./benchArgs.js";
+import { startApp, type RunningApp } from "./lookupSetup.js";
 
 /**
  * `--directory http` for the lookup benchmarks: the demo product (examples/demo-product) as the
  * directory, in a process of its own on loopback, over its own PGlite beside --data-dir (filled once
  * from the synthetic set, later runs reuse it), and Steward started with DIRECTORY_PROVIDER=http.
  */
-export type DirectoryKind = "builtin" | "http";
-
-export const directoryArg = { directory: { type: "string", default: "builtin" } } as const;
-
-export function directoryKindOf(raw: string | undefined): DirectoryKind {
-  if (raw === "builtin" || raw === "http") return raw;
-  process.stderr.write(`--directory: expected builtin or http (got "${String(raw)}"); see --help\n`);
-  process.exit(2);
-}
 
 const PAGE = 5_000;
 

@@ -1,9 +1,5 @@
-import { benchArgs } from "./benchArgs.js";
-import { redactUrl } from "../src/db/database.js";
-import { searchDirectory } from "../src/lookup/search.js";
-import { DEMO_AGENTS } from "../src/seed/demo.js";
-import { dataSetArgs, dataSetOptionsOf, wholeNumberArg, openDataSet, percentile, type DataSetOptions } from "./lookupSetup.js";
-import { directoryArg, directoryKindOf, startAppWithDirectory, type DirectoryKind } from "./productDirectory.js";
+import { benchArgs, dataSetArgs, dataSetOptionsOf, directoryArg, directoryKindOf, wholeNumberArg, type DataSetOptions, type DirectoryKind } from "./benchArgs.js";
+import { DEMO_AGENTS } from "../src/seed/demoAgents.js";
 import { prng } from "../src/seed/prng.js";
 
 const USAGE = `usage: npm run bench:search -- [--database postgres://…] [--data-dir DIR] [--accounts N] [--users-per-account N] [--queries N]
@@ -24,6 +20,12 @@ const whole = wholeNumberArg;
 const options: DataSetOptions = dataSetOptionsOf(values);
 const QUERIES = whole("queries", values.queries);
 const DIRECTORIES: DirectoryKind[] = directoryKindOf(values.directory) === "http" ? ["builtin", "http"] : ["builtin"];
+
+// What it measures loads once the arguments parsed, so --help needs none of it.
+const { redactUrl } = await import("../src/db/database.js");
+const { searchDirectory } = await import("../src/lookup/search.js");
+const { openDataSet, percentile } = await import("./lookupSetup.js");
+const { startAppWithDirectory } = await import("./productDirectory.js");
 
 const random = prng(7);
 const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)] as T;

@@ -1,7 +1,3 @@
-import { loadConfigOrExit } from "../config.js";
-import { openDatabase } from "../db/database.js";
-import { migrateToLatest } from "../db/migrate.js";
-
 /** `npm run db:migrate` — applies the same migrations `npm start` applies, and lists what ran. */
 async function main(): Promise<void> {
   if (process.argv.includes("--help")) {
@@ -10,6 +6,10 @@ async function main(): Promise<void> {
     );
     return;
   }
+  // Loaded only now, so --help needs none of the database modules.
+  const { loadConfigOrExit } = await import("../config.js");
+  const { openDatabase } = await import("../db/database.js");
+  const { migrateToLatest } = await import("../db/migrate.js");
   // Migrating neither serves nor seeds: DATABASE_URL alone is enough, without STEWARD_MODE.
   const config = loadConfigOrExit(process.env, { modeGuessMatters: false });
   const database = await openDatabase(config.database);

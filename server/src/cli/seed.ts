@@ -1,10 +1,4 @@
 import { parseArgs } from "node:util";
-import cliProgress from "cli-progress";
-import { loadConfigOrExit } from "../config.js";
-import { openDatabase } from "../db/database.js";
-import { migrateToLatest } from "../db/migrate.js";
-import { seedDemoData } from "../seed/demo.js";
-import { seedSynthetic } from "../seed/synthetic.js";
 
 /**
  * `npm run seed` — demo data (idempotent); with `--accounts N --users-per-account M` a large synthetic
@@ -40,6 +34,13 @@ async function main(): Promise<void> {
   const accounts = positive("accounts", values.accounts);
   const usersPerAccount = positive("users-per-account", values["users-per-account"]) ?? 10;
   const batchSize = positive("batch-size", values["batch-size"]) ?? 2000;
+  // Loaded only now, so --help and a bad option need none of the database modules.
+  const { default: cliProgress } = await import("cli-progress");
+  const { loadConfigOrExit } = await import("../config.js");
+  const { openDatabase } = await import("../db/database.js");
+  const { migrateToLatest } = await import("../db/migrate.js");
+  const { seedDemoData } = await import("../seed/demo.js");
+  const { seedSynthetic } = await import("../seed/synthetic.js");
   const config = loadConfigOrExit({ ...process.env, ...(values.database ? { DATABASE_URL: values.database } : {}), ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
   const database = await openDatabase(config.database);
   const started = Date.now();

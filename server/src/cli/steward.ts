@@ -1,4 +1,3 @@
-import { loadEnvFile } from "../config.js";
 import { UsageError } from "./commands/command.js";
 import { subcommands } from "./subcommands.js";
 
@@ -13,20 +12,24 @@ async function main(argv: string[]): Promise<number> {
   const name = Object.keys(subcommands)
     .sort((a, b) => b.split(" ").length - a.split(" ").length)
     .find((candidate) => candidate.split(" ").every((word, i) => argv[i] === word));
-  const load = name ? subcommands[name] : undefined;
-  if (!name || !load) {
+  const command = name ? subcommands[name] : undefined;
+  if (!name || !command) {
     const asked = argv.filter((a) => !a.startsWith("-")).join(" ");
     process.stderr.write(`${asked && !["help", "--help"].includes(argv[0] ?? "") ? `unknown subcommand: ${asked}\n\n` : ""}${help()}`);
     return asked && argv[0] !== "help" ? 2 : 0;
   }
-  const { command } = await load();
   const rest = argv.slice(name.split(" ").length);
   if (rest.includes("--help") || rest.includes("-h")) {
     process.stdout.write(`${command.summary}\n\nusage: npm run steward -- ${command.usage}\n`);
     return 0;
   }
+  // Only now the command's own modules (and the config's): the usage above needed none of them.
+  const { loadEnvFile } = await import("../config.js");
+  // Same settings as the server: ./.env (or ENV_FILE) when present; the environment wins.
+  loadEnvFile();
+  const { run } = await command.load();
   try {
-    return await command.run(rest);
+    return await run(rest);
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS");
     if (!usage) throw err;
@@ -35,8 +38,6 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Same settings as the server: ./.env (or ENV_FILE) when present; the environment wins.
-loadEnvFile();
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err) => {

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Transaction } from "kysely";
 import type { Insertable } from "kysely";
 import type { BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB, NewAccount, NewUser } from "../db/schema.js";
 import { unitPriceCents } from "../providers/planCatalog.js";
+import { DEMO_AGENTS } from "./demoAgents.js";
 import { prng } from "./prng.js";
 
 /**
@@ -10,12 +11,7 @@ import { prng } from "./prng.js";
  * Names and ids never change between runs; dates are relative to the seeding time.
  */
 
-export const DEMO_AGENTS = [
-  { id: "stf_demo_read", zendeskUserId: "9001", email: "riley.reader@steward-demo.test", name: "Riley Reader", role: "support_read_only" },
-  { id: "stf_demo_full", zendeskUserId: "9002", email: "sam.support@steward-demo.test", name: "Sam Support", role: "support_full" },
-  { id: "stf_demo_ops", zendeskUserId: "9003", email: "olive.ops@steward-demo.test", name: "Olive Ops", role: "operations" },
-  { id: "stf_demo_admin", zendeskUserId: "9004", email: "ada.admin@steward-demo.test", name: "Ada Admin", role: "admin" },
-] as const;
+export { DEMO_AGENTS };
 
 const DAY = 86_400_000;
 

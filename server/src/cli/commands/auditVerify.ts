@@ -8,7 +8,8 @@ import { sealPending } from "../../audit/sealer.js";
 import { AuditKeyError, loadAuditKeys, type AuditKeys } from "../../audit/sealKey.js";
 import { verifyAuditChain } from "../../audit/verifyChain.js";
 import { ConfigError, loadConfig } from "../../config.js";
-import { openCliDatabase, UsageError, type CliCommand } from "./command.js";
+import { openCliDatabase } from "./cliDatabase.js";
+import { UsageError } from "./command.js";
 
 /** Checkpoint files an auditor kept (a file, or every checkpoint-*.json in a directory), each signature checked. */
 function readCheckpoints(path: string, keys: AuditKeys): { chainSeq: number; hash: string }[] {
@@ -46,84 +47,80 @@ function readCheckpoints(path: string, keys: AuditKeys): { chainSeq: number; has
  * server on PostgreSQL and this command never both seal). With --no-seal it only reads, and counts
  * entries not sealed yet as such rather than as breaks.
  */
-export const command: CliCommand = {
-  summary: "Verify the sealed audit log (MACs, chain, checkpoints)",
-  usage: "audit verify [--database postgres://…] [--data-dir DIR] [--full] [--checkpoints FILE|DIR] [--anchor SEQ:HASH] [--no-seal] [--batch-size N] [--quiet]",
-  async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: {
-        database: { type: "string" },
-        "data-dir": { type: "string" },
-        full: { type: "boolean", default: false },
-        checkpoints: { type: "string" },
-        anchor: { type: "string" },
-        "no-seal": { type: "boolean", default: false },
-        "batch-size": { type: "string" },
-        quiet: { type: "boolean", default: false },
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      database: { type: "string" },
+      "data-dir": { type: "string" },
+      full: { type: "boolean", default: false },
+      checkpoints: { type: "string" },
+      anchor: { type: "string" },
+      "no-seal": { type: "boolean", default: false },
+      "batch-size": { type: "string" },
+      quiet: { type: "boolean", default: false },
+    },
+  });
+  const anchors: { chainSeq: number; hash: string }[] = [];
+  if (values.anchor !== undefined) {
+    const match = /^([1-9][0-9]*):([0-9a-f]{64})$/.exec(values.anchor);
+    if (!match?.[1] || !match[2]) throw new UsageError(`--anchor: expected SEQ:HASH as printed by an earlier verify (got "${values.anchor.slice(0, 80)}")`);
+    anchors.push({ chainSeq: Number(match[1]), hash: match[2] });
+  }
+  const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
+  if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new UsageError("--batch-size: expected a positive whole number");
+
+  let keys: AuditKeys;
+  try {
+    const config = loadConfig({ ...process.env, ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
+    keys = loadAuditKeys(config);
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof AuditKeyError) throw new UsageError(err instanceof ConfigError ? err.line : `audit key: ${err.message}`);
+    throw err;
+  }
+  if (values.checkpoints !== undefined) anchors.push(...readCheckpoints(values.checkpoints, keys));
+
+  const database = await openCliDatabase({ database: values.database, dataDir: values["data-dir"] });
+  try {
+    const table = await sql<{ found: string | null }>`select to_regclass('audit_seal')::text as found`.execute(database.db);
+    if (!table.rows[0]?.found) {
+      process.stderr.write(`no sealed audit log in ${database.kind} ${database.location}: run npm run db:migrate first\n`);
+      return 1;
+    }
+    if (!values["no-seal"]) {
+      const sealed = await sealPending(database.db, keys);
+      if (sealed.sealed && !values.quiet) process.stderr.write(`sealed ${sealed.sealed} entries committed since the last round\n`);
+    }
+    const bar = values.quiet
+      ? null
+      : new cliProgress.SingleBar({ format: "verifying |{bar}| {value}/{total} entries", hideCursor: true, stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
+    bar?.start(0, 0);
+    const started = Date.now();
+    const result = await verifyAuditChain(database.db, keys, {
+      mode: values.full ? "full" : "incremental",
+      anchors,
+      batchSize,
+      onProgress: (checked, total) => {
+        bar?.setTotal(total);
+        bar?.update(checked);
       },
     });
-    const anchors: { chainSeq: number; hash: string }[] = [];
-    if (values.anchor !== undefined) {
-      const match = /^([1-9][0-9]*):([0-9a-f]{64})$/.exec(values.anchor);
-      if (!match?.[1] || !match[2]) throw new UsageError(`--anchor: expected SEQ:HASH as printed by an earlier verify (got "${values.anchor.slice(0, 80)}")`);
-      anchors.push({ chainSeq: Number(match[1]), hash: match[2] });
+    bar?.stop();
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const scope = result.mode === "full" ? "from the first entry" : `from chain position ${result.fromSeq} (the last intact verify; --full checks everything)`;
+    const pending = result.unsealed ? `; ${result.unsealed} entries committed but not sealed yet` : "";
+    if (result.ok) {
+      process.stdout.write(`audit chain intact: ${result.entries} entries checked ${scope} in ${seconds} s${pending} (${database.kind} ${database.location})\n`);
+      process.stdout.write(`head: ${result.headSeq ?? 0}:${result.headHash} (keep it, or the exported checkpoints, to anchor a later verify)\n`);
+      return 0;
     }
-    const batchSize = values["batch-size"] === undefined ? undefined : Number(values["batch-size"]);
-    if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1)) throw new UsageError("--batch-size: expected a positive whole number");
-
-    let keys: AuditKeys;
-    try {
-      const config = loadConfig({ ...process.env, ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
-      keys = loadAuditKeys(config);
-    } catch (err) {
-      if (err instanceof ConfigError || err instanceof AuditKeyError) throw new UsageError(err instanceof ConfigError ? err.line : `audit key: ${err.message}`);
-      throw err;
+    process.stdout.write(`audit chain BROKEN: ${result.breaks.length}${result.truncated ? "+" : ""} breaks in ${result.entries} entries checked ${scope}${pending}\n`);
+    for (const b of result.breaks) {
+      const where = b.brokenAt !== null ? `entry ${b.brokenAt}${b.entryId ? ` (id ${b.entryId})` : ""}` : `chain position ${b.chainSeq}`;
+      process.stdout.write(`  ${where}: ${b.reason} — ${b.detail}\n`);
     }
-    if (values.checkpoints !== undefined) anchors.push(...readCheckpoints(values.checkpoints, keys));
-
-    const database = await openCliDatabase({ database: values.database, dataDir: values["data-dir"] });
-    try {
-      const table = await sql<{ found: string | null }>`select to_regclass('audit_seal')::text as found`.execute(database.db);
-      if (!table.rows[0]?.found) {
-        process.stderr.write(`no sealed audit log in ${database.kind} ${database.location}: run npm run db:migrate first\n`);
-        return 1;
-      }
-      if (!values["no-seal"]) {
-        const sealed = await sealPending(database.db, keys);
-        if (sealed.sealed && !values.quiet) process.stderr.write(`sealed ${sealed.sealed} entries committed since the last round\n`);
-      }
-      const bar = values.quiet
-        ? null
-        : new cliProgress.SingleBar({ format: "verifying |{bar}| {value}/{total} entries", hideCursor: true, stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
-      bar?.start(0, 0);
-      const started = Date.now();
-      const result = await verifyAuditChain(database.db, keys, {
-        mode: values.full ? "full" : "incremental",
-        anchors,
-        batchSize,
-        onProgress: (checked, total) => {
-          bar?.setTotal(total);
-          bar?.update(checked);
-        },
-      });
-      bar?.stop();
-      const seconds = ((Date.now() - started) / 1000).toFixed(1);
-      const scope = result.mode === "full" ? "from the first entry" : `from chain position ${result.fromSeq} (the last intact verify; --full checks everything)`;
-      const pending = result.unsealed ? `; ${result.unsealed} entries committed but not sealed yet` : "";
-      if (result.ok) {
-        process.stdout.write(`audit chain intact: ${result.entries} entries checked ${scope} in ${seconds} s${pending} (${database.kind} ${database.location})\n`);
-        process.stdout.write(`head: ${result.headSeq ?? 0}:${result.headHash} (keep it, or the exported checkpoints, to anchor a later verify)\n`);
-        return 0;
-      }
-      process.stdout.write(`audit chain BROKEN: ${result.breaks.length}${result.truncated ? "+" : ""} breaks in ${result.entries} entries checked ${scope}${pending}\n`);
-      for (const b of result.breaks) {
-        const where = b.brokenAt !== null ? `entry ${b.brokenAt}${b.entryId ? ` (id ${b.entryId})` : ""}` : `chain position ${b.chainSeq}`;
-        process.stdout.write(`  ${where}: ${b.reason} — ${b.detail}\n`);
-      }
-      return 1;
-    } finally {
-      await database.close();
-    }
-  },
-};
+    return 1;
+  } finally {
+    await database.close();
+  }
+}

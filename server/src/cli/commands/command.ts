@@ -1,33 +1,15 @@
-import { auditKeysOf } from "../../audit/sealKey.js";
-import { ConfigError, loadConfig } from "../../config.js";
-import { openDatabase, type Database } from "../../db/database.js";
-
-/** One `npm run steward -- <name> …` subcommand: its module exports `command`. */
+/**
+ * One `npm run steward -- <name> …` subcommand as the registry (../subcommands.ts) lists it: what --help
+ * prints, and its module, imported only when the command runs.
+ */
 export interface CliCommand {
   summary: string;
   usage: string;
-  /** Returns the process exit code. */
-  run(args: string[]): Promise<number>;
+  /** The module under ./commands that does the work; `run` returns the process exit code. */
+  load(): Promise<{ run(args: string[]): Promise<number> }>;
 }
 
 /** A usage mistake: printed with the command's usage line, exit code 2. */
 export class UsageError extends Error {
   override name = "UsageError";
-}
-
-/** The configured database, or the one given by `--database postgres://…` / `--data-dir DIR`; the audit key installed for writes. */
-export async function openCliDatabase(overrides: { database?: string; dataDir?: string }): Promise<Database> {
-  try {
-    const config = loadConfig({
-      ...process.env,
-      ...(overrides.database ? { DATABASE_URL: overrides.database } : {}),
-      ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
-    });
-    // Commands that write (staff grant) append audit entries, MACed with the same key the server uses.
-    auditKeysOf(config);
-    return await openDatabase(config.database);
-  } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
-    throw err;
-  }
 }
