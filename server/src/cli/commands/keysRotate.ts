@@ -1,7 +1,10 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
 import { systemActor } from "../../actor.js";
+import { sql } from "kysely";
 import { appendAudit } from "../../audit/auditLog.js";
+import { newOperationId } from "../../audit/operations.js";
+import { auditKeysOf } from "../../audit/sealKey.js";
 import { systemClock } from "../../clock.js";
 import { ConfigError, loadConfig } from "../../config.js";
 import { openDatabase } from "../../db/database.js";
@@ -26,9 +29,10 @@ export async function run(args: string[]): Promise<number> {
   const source = keySourceOf(config);
   if (source.kind === "file") source.create = true;
   if (source.kind === "memory") throw new UsageError("DATA_DIR=memory keeps keys in the server's memory: nothing to rotate from here");
-  const now = systemClock.now();
-  const rotated = await new GrantKeys(source).rotate(now);
+  // The database and the audit key first: a rotation that could not be recorded must not happen at all.
+  auditKeysOf(config);
   const database = await openDatabase(config.database);
+  let rotated: Awaited<ReturnType<GrantKeys["rotate"]>>;
   try {
     let operator = "unknown";
     try {
@@ -36,11 +40,27 @@ export async function run(args: string[]): Promise<number> {
     } catch {
       operator = "unknown";
     }
-    await appendAudit(
-      database.db,
-      { actor: systemActor(`cli:${operator}`), action: "impersonation.keys_rotate", target: { type: "system", id: rotated.kid, accountId: null }, ticketId: null, reason: "keys rotated from the command line", before: { kids: rotated.retired }, after: { kid: rotated.kid, activeFrom: rotated.activeFrom }, outcome: "succeeded" },
-      systemClock,
-    );
+    const base = { actor: systemActor(`cli:${operator}`), action: "impersonation.keys_rotate" as const, ticketId: null, reason: "keys rotated from the command line", operationId: newOperationId() };
+    // One rotation at a time (two operators at once would each read the file and one's key would be lost),
+    // on one connection holding the lock across the file write.
+    rotated = await database.db.connection().execute(async (conn) => {
+      await sql`select pg_advisory_lock(hashtext('steward:keys_rotate'))`.execute(conn);
+      try {
+        // The intent is committed before the file changes: a crash between leaves a pending entry, never a silent rotation.
+        await appendAudit(conn, { ...base, target: { type: "system", id: null, accountId: null }, outcome: "pending" }, systemClock);
+        let done;
+        try {
+          done = await new GrantKeys(source).rotate(systemClock.now());
+        } catch (err) {
+          await appendAudit(conn, { ...base, target: { type: "system", id: null, accountId: null }, outcome: "failed", error: err instanceof Error ? err.message.slice(0, 500) : String(err) }, systemClock);
+          throw err;
+        }
+        await appendAudit(conn, { ...base, target: { type: "system", id: done.kid, accountId: null }, before: { kids: done.retired }, after: { kid: done.kid, activeFrom: done.activeFrom }, outcome: "succeeded" }, systemClock);
+        return done;
+      } finally {
+        await sql`select pg_advisory_unlock(hashtext('steward:keys_rotate'))`.execute(conn);
+      }
+    });
   } finally {
     await database.close();
   }
