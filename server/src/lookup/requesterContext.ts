@@ -250,7 +250,7 @@ async function readRequesterFromProduct(sources: ContextSources, query: ContextQ
   let failure = read && !read.ok ? { error: read.error } : null;
   let unanswered = found.ok ? null : asDirectoryError(found.error, "directory.lookup");
   try {
-    if (answers.length) await mirrorAnswers(sources, answers, read?.ok ? { accountId: read.value.account.id, userIds: read.value.users.map((u) => u.id) } : undefined);
+    if (answers.length) await mirrorAnswers(sources, answers, read?.ok ? { accountId: read.value.account.id, userIds: read.value.users.map((u) => u.id) } : undefined, [...(found.ok ? found.value : []), ...(read?.ok ? [read.value] : [])]);
   } catch (err) {
     // The cache could not take the answers: what it held stands, and the account part says it is not fresh.
     sources.logger.warn({ err }, "the product's answers could not be cached");
