@@ -1,4 +1,5 @@
 import type { ActionTarget } from "../../../shared/schemas/actions.js";
+import type { SearchHit } from "../../../shared/schemas/context.js";
 import type { Kysely, Transaction } from "kysely";
 import type { Clock } from "../clock.js";
 import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/contract.js";
@@ -83,4 +84,19 @@ export async function mirrorWritten(trx: Transaction<DB>, deps: { directory: Dir
   if (!isCached(deps)) return;
   if (answer.account) await mirrorAccounts(trx, [answer.account], { now, askedAt: askedAtOf([answer.account], now), bump: false });
   if (answer.user) await mirrorUsers(trx, [answer.user], { now, askedAt: askedAtOf([answer.user], now), bump: false });
+}
+
+/**
+ * Hits a read served from the cache because the product did not answer it, each marked with when the
+ * answer that last changed its row was asked (SearchHit.asOf): the agent sees it may be out of date.
+ */
+export async function markServedFromCache(db: Kysely<DB>, hits: readonly SearchHit[]): Promise<SearchHit[]> {
+  const idsOf = (kind: SearchHit["kind"]) => [...new Set(hits.filter((h) => h.kind === kind).map((h) => h.id))];
+  const [users, accounts] = [idsOf("user"), idsOf("account")];
+  const [userRows, accountRows] = await Promise.all([
+    users.length ? db.selectFrom("users").select(["id", "directory_asked_at"]).where("id", "in", users).execute() : [],
+    accounts.length ? db.selectFrom("accounts").select(["id", "directory_asked_at"]).where("id", "in", accounts).execute() : [],
+  ]);
+  const asOf = { user: new Map(userRows.map((r) => [r.id, r.directory_asked_at])), account: new Map(accountRows.map((r) => [r.id, r.directory_asked_at])) };
+  return hits.map((hit) => ({ ...hit, asOf: asOf[hit.kind].get(hit.id)?.toISOString() ?? null }));
 }
