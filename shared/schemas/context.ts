@@ -17,6 +17,13 @@ export function part<T extends z.ZodType>(data: T) {
   ]);
 }
 
+/**
+ * DIRECTORY_PROVIDER=http, only on what a read served from Steward's cache because the product did not
+ * answer it: when the product's answer that last changed the cached copy was asked (null: no answer of
+ * the product wrote it). The product's state may be newer; a read that found it unchanged does not move it.
+ */
+export const CachedAsOf = z.string().nullable().optional();
+
 /** The user as the product knows them (membership, product role, status). */
 export const UserSummary = z.object({
   id: z.string(),
@@ -33,6 +40,7 @@ export const UserSummary = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   version: z.number().int(),
+  asOf: CachedAsOf,
 });
 export type UserSummary = z.infer<typeof UserSummary>;
 
@@ -138,6 +146,7 @@ export const SearchHit = z.object({
   /** Why it matched: exact id/email, prefix, fuzzy… and a score for ranking. */
   matchedOn: z.string(),
   score: z.number(),
+  asOf: CachedAsOf,
 });
 export type SearchHit = z.infer<typeof SearchHit>;
 

@@ -21,9 +21,9 @@ const requesterOf = (ticketId: number) => ui.requesterOf(ticketId);
 const text = async (frame: Frame, selector: string) => (await frame.textContent(selector)) ?? "";
 
 describe.each([
-  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/, changed: "Someone changed this since you loaded it", contextTimedOut: "Steward did not answer in time" },
-  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/, changed: "Jemand hat das geändert, seit Sie es geladen haben", contextTimedOut: "Steward hat nicht rechtzeitig geantwortet" },
-])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale, changed, contextTimedOut }) => {
+  { locale: "en-US", lockTicket: 1001, trialTicket: 1002, timedOut: "did not answer in time", stale: /^Loaded \d+ seconds ago/, changed: "Someone changed this since you loaded it", contextTimedOut: "Steward did not answer in time", cached: /^The product did not answer: this is Steward's copy, last updated from it on Mar 2, 2026, \d+:\d\d\s?[AP]M\.$/ },
+  { locale: "de", lockTicket: 1008, trialTicket: 1002, timedOut: "nicht rechtzeitig geantwortet", stale: /^Geladen vor \d+ Sekunden/, changed: "Jemand hat das geändert, seit Sie es geladen haben", contextTimedOut: "Steward hat nicht rechtzeitig geantwortet", cached: /^Das Produkt hat nicht geantwortet: Das ist Stewards Kopie, zuletzt am 02\.03\.2026, \d\d:\d\d von dort aktualisiert\.$/ },
+])("resilience ($locale, 320 px)", ({ locale, lockTicket, trialTicket, timedOut, stale, changed, contextTimedOut, cached }) => {
   it("shows Try again when Steward does not answer in time; the retry carries the same Idempotency-Key and the action runs once", async () => {
     const user = await requesterOf(lockTicket);
     const db = ui.steward.deps.database.db;
@@ -83,6 +83,25 @@ describe.each([
     // Try again (beside it) reads the context; this time it comes.
     await frame.click(`button:has-text("${locale === "de" ? "Erneut versuchen" : "Try again"}")`);
     await frame.waitForSelector('[data-testid="customer"] [data-testid="user"]');
+    await page.close();
+  });
+
+  it("says when the user shown is Steward's copy because the product did not answer (asOf)", async () => {
+    const { page } = await openTicket(trialTicket, "9002", locale);
+    expect(await (await sidebarFrame(page, WAIT_MS)).$('[data-testid="user-cached"]')).toBeNull();
+    // What the server sends with the product's directory down (server/test/directory/contextReads.test.ts): the cached user with asOf.
+    await page.route((url) => url.pathname === "/api/context", async (route: Route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { user: Record<string, unknown> };
+      await route.fulfill({ response, json: { ...body, user: { ...body.user, asOf: "2026-03-02T10:00:00.000Z" } } });
+    });
+    await page.reload();
+    await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
+    const frame = await sidebarFrame(page, WAIT_MS);
+    const notice = await frame.waitForSelector('[data-testid="user"] [data-testid="user-cached"]');
+    expect(((await notice.textContent()) ?? "").trim()).toMatch(cached);
+    expect(await axeViolations(frame), `resilience-user-cached-${locale}-320`).toEqual([]);
+    await screenshot(page, `resilience-user-cached-${locale}-320`);
     await page.close();
   });
 

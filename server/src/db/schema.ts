@@ -19,6 +19,8 @@ export interface AccountsTable {
   version: Generated<number>;
   /** DIRECTORY_PROVIDER=http: the product's version of the account (migration 024). */
   directory_version: Generated<number | null>;
+  /** DIRECTORY_PROVIDER=http: when the product's answer that last wrote the row was asked (migration 042). */
+  directory_asked_at: Timestamp | null;
 }
 
 export interface UsersTable {
@@ -44,6 +46,8 @@ export interface UsersTable {
   directory_version: Generated<number | null>;
   directory_staff: Generated<boolean>;
   directory_settings: Generated<Record<string, string | number | boolean>>;
+  /** DIRECTORY_PROVIDER=http: when the product's answer that last wrote the row was asked (migration 042). */
+  directory_asked_at: Timestamp | null;
 }
 
 export interface UserSessionsTable {

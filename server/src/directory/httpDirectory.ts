@@ -18,6 +18,7 @@ import type { GrantKeys } from "../impersonation/signingKeys.js";
 import { parseRetryAfter, type ProviderCaller } from "../providers/providerCall.js";
 import { ProviderError, type ProviderErrorCode } from "../providers/providerError.js";
 import { textFaults } from "../http/textGuard.js";
+import { noteAsked } from "./askedAt.js";
 import { signDirectoryToken, type DirectoryTokenBody } from "./directoryToken.js";
 import type { DirectoryCall, DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
@@ -167,7 +168,8 @@ export class HttpDirectory implements DirectoryPort {
     return caller.call(
       operation,
       async ({ signal }) => {
-        const token = await signDirectoryToken(keys, tokenBody, { issuer, audience }, clock.now());
+        const sentAt = clock.now();
+        const token = await signDirectoryToken(keys, tokenBody, { issuer, audience }, sentAt);
         const res = await send(url, {
           method,
           signal,
@@ -212,6 +214,7 @@ export class HttpDirectory implements DirectoryPort {
         if (fault) {
           throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${fault.field}: ${fault.reason})` });
         }
+        noteAsked(parsed.data as object, sentAt);
         return parsed.data as z.infer<T>;
       },
       { write: Boolean(write) },

@@ -10,20 +10,29 @@ import type { Logger } from "../logger.js";
  * when the product's copy changed, so an agent who saw the old one gets stale_version from Steward
  * too (not at the first sight of a row Steward held before, whose version nobody saw from the product).
  * A row whose values did not change is not rewritten (no search-word reindex).
+ * Answers can land out of order (two reads in flight, two Steward processes): a row records when the
+ * answer that wrote it was asked (`directory_asked_at`), and an answer asked before that changes nothing
+ * there (ties write). Compared inside the upsert, so it holds across processes; Steward's clock, not the
+ * product's versions, orders them (those may go backwards, and a cache ordered by them would stick).
  * `bump: false` is for a command's apply, where the runner has bumped the version already.
  */
 export interface MirrorOptions {
   now: Date;
+  /** When the request whose answer this is was sent (askedAt.ts). */
+  askedAt: Date;
   bump?: boolean;
 }
 
+/** The upsert's guard: the row was last written by an answer asked no later than this one (or by none). */
+const askedNoLater = (table: "accounts" | "users") => sql<boolean>`(${sql.ref(`${table}.directory_asked_at`)} is null or ${sql.ref(`${table}.directory_asked_at`)} <= excluded.directory_asked_at)`;
+
 export async function mirrorAccounts(db: Executor, accounts: readonly DirectoryAccount[], options: MirrorOptions): Promise<void> {
   if (accounts.length === 0) return;
-  const { now } = options;
+  const { now, askedAt } = options;
   await db
     .insertInto("accounts")
     .values(
-      accounts.map((a) => ({ id: a.id, name: a.name, domain: a.domain, status: a.status, plan: a.plan, seats_licensed: a.seatsLicensed, billing_customer_id: a.billingCustomerId, directory_version: a.version, created_at: now, updated_at: now })),
+      accounts.map((a) => ({ id: a.id, name: a.name, domain: a.domain, status: a.status, plan: a.plan, seats_licensed: a.seatsLicensed, billing_customer_id: a.billingCustomerId, directory_version: a.version, directory_asked_at: askedAt, created_at: now, updated_at: now })),
     )
     .onConflict((oc) =>
       oc
@@ -36,12 +45,14 @@ export async function mirrorAccounts(db: Executor, accounts: readonly DirectoryA
           seats_licensed: eb.ref("excluded.seats_licensed"),
           billing_customer_id: eb.ref("excluded.billing_customer_id"),
           directory_version: eb.ref("excluded.directory_version"),
+          directory_asked_at: eb.ref("excluded.directory_asked_at"),
           ...(options.bump === false ? {} : { version: sql<number>`case when accounts.directory_version is null then accounts.version else accounts.version + 1 end` }),
           updated_at: now,
         }))
         .where(
           sql<boolean>`(accounts.name, accounts.domain, accounts.status, accounts.plan, accounts.seats_licensed, accounts.billing_customer_id, accounts.directory_version)
-            is distinct from (excluded.name, excluded.domain, excluded.status, excluded.plan, excluded.seats_licensed, excluded.billing_customer_id, excluded.directory_version)`,
+            is distinct from (excluded.name, excluded.domain, excluded.status, excluded.plan, excluded.seats_licensed, excluded.billing_customer_id, excluded.directory_version)
+            and ${askedNoLater("accounts")}`,
         ),
     )
     .execute();
@@ -49,7 +60,7 @@ export async function mirrorAccounts(db: Executor, accounts: readonly DirectoryA
 
 export async function mirrorUsers(db: Executor, users: readonly DirectoryUser[], options: MirrorOptions): Promise<void> {
   if (users.length === 0) return;
-  const { now } = options;
+  const { now, askedAt } = options;
   await db
     .insertInto("users")
     .values(
@@ -65,6 +76,7 @@ export async function mirrorUsers(db: Executor, users: readonly DirectoryUser[],
         directory_version: u.version,
         directory_staff: u.staff,
         directory_settings: JSON.stringify(u.settings) as never,
+        directory_asked_at: askedAt,
         created_at: now,
         updated_at: now,
       })),
@@ -83,12 +95,14 @@ export async function mirrorUsers(db: Executor, users: readonly DirectoryUser[],
           directory_version: eb.ref("excluded.directory_version"),
           directory_staff: eb.ref("excluded.directory_staff"),
           directory_settings: eb.ref("excluded.directory_settings"),
+          directory_asked_at: eb.ref("excluded.directory_asked_at"),
           ...(options.bump === false ? {} : { version: sql<number>`case when users.directory_version is null then users.version else users.version + 1 end` }),
           updated_at: now,
         }))
         .where(
           sql<boolean>`(users.account_id, users.email, users.name, users.role, users.status, users.idp_id, users.impersonation_protected, users.directory_version, users.directory_staff, users.directory_settings)
-            is distinct from (excluded.account_id, excluded.email, excluded.name, excluded.role, excluded.status, excluded.idp_id, excluded.impersonation_protected, excluded.directory_version, excluded.directory_staff, excluded.directory_settings)`,
+            is distinct from (excluded.account_id, excluded.email, excluded.name, excluded.role, excluded.status, excluded.idp_id, excluded.impersonation_protected, excluded.directory_version, excluded.directory_staff, excluded.directory_settings)
+            and ${askedNoLater("users")}`,
         ),
     )
     .execute();
@@ -105,9 +119,18 @@ export async function mirrorDirectory(db: Executor, answer: { accounts: readonly
   await mirrorUsers(db, users, options);
 }
 
-/** Users the cache holds for an account that the product no longer lists are gone there: marked deleted here. */
-export async function markMissingUsersDeleted(db: Executor, accountId: string, listed: readonly string[], now: Date): Promise<void> {
-  let q = db.updateTable("users").set({ status: "deleted", version: sql<number>`version + 1`, updated_at: now }).where("account_id", "=", accountId).where("status", "<>", "deleted");
+/**
+ * Users the cache holds for an account that the product no longer lists are gone there: marked deleted
+ * here, unless an answer asked after this list wrote the user (one created or moved there since).
+ */
+export async function markMissingUsersDeleted(db: Executor, accountId: string, listed: readonly string[], options: { now: Date; askedAt: Date }): Promise<void> {
+  const { now, askedAt } = options;
+  let q = db
+    .updateTable("users")
+    .set({ status: "deleted", version: sql<number>`version + 1`, directory_asked_at: askedAt, updated_at: now })
+    .where("account_id", "=", accountId)
+    .where("status", "<>", "deleted")
+    .where((eb) => eb.or([eb("directory_asked_at", "is", null), eb("directory_asked_at", "<=", askedAt)]));
   if (listed.length) q = q.where("id", "not in", [...listed]);
   await q.execute();
 }

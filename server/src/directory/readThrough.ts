@@ -1,10 +1,12 @@
 import type { ActionTarget } from "../../../shared/schemas/actions.js";
+import type { SearchHit } from "../../../shared/schemas/context.js";
 import type { Kysely, Transaction } from "kysely";
 import type { Clock } from "../clock.js";
 import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/contract.js";
 import type { DB } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
+import { askedAtOf } from "./askedAt.js";
 import { isMirrored, markMissingUsersDeleted, mergeAnswers, mirrorAccounts, mirrorDirectory, mirrorUsers, type DirectoryAnswer } from "./mirror.js";
 import type { DirectoryPort, DirectoryReader, UserLookup } from "./port.js";
 
@@ -30,15 +32,18 @@ export const isCached = (deps: { directory: DirectoryPort }) => deps.directory.n
  * The product's answers of one read into the cache, together: nothing is written when the cache holds
  * them already (one read), else one transaction. `complete`: the answer lists every user of that
  * account, so a user the cache holds there and the product no longer lists is marked deleted.
+ * `asked`: the product's answers as returned (or objects they were noted on); the earliest one's send
+ * time is what the rows record, and a row written by an answer asked later keeps its values.
  * Resolves to whether the cache was written (false: it held the answers already).
  */
-export async function mirrorAnswers(deps: ReadDeps, answers: readonly DirectoryAnswer[], complete?: { accountId: string; userIds: readonly string[] }): Promise<boolean> {
+export async function mirrorAnswers(deps: ReadDeps, answers: readonly DirectoryAnswer[], complete?: { accountId: string; userIds: readonly string[] }, asked: readonly object[] = answers): Promise<boolean> {
   const merged = mergeAnswers(answers);
   if (await isMirrored(deps.db, merged, complete)) return false;
   const now = deps.clock.now();
+  const askedAt = askedAtOf(asked, now);
   await deps.db.transaction().execute(async (trx) => {
-    await mirrorDirectory(trx, merged, { now, ...(deps.logger ? { logger: deps.logger } : {}) });
-    if (complete) await markMissingUsersDeleted(trx, complete.accountId, complete.userIds, now);
+    await mirrorDirectory(trx, merged, { now, askedAt, ...(deps.logger ? { logger: deps.logger } : {}) });
+    if (complete) await markMissingUsersDeleted(trx, complete.accountId, complete.userIds, { now, askedAt });
   });
   return true;
 }
@@ -46,8 +51,9 @@ export async function mirrorAnswers(deps: ReadDeps, answers: readonly DirectoryA
 /** An account with all its users, as the product has them now (what a write is decided on). */
 export async function refreshAccount(deps: ReadDeps, accountId: string): Promise<void> {
   if (!isCached(deps)) return;
-  const { account, users } = await deps.directory.getAccount(accountId, deps.reader);
-  await mirrorAnswers(deps, [{ accounts: [account], users }], { accountId: account.id, userIds: users.map((u) => u.id) });
+  const answer = await deps.directory.getAccount(accountId, deps.reader);
+  const { account, users } = answer;
+  await mirrorAnswers(deps, [{ accounts: [account], users }], { accountId: account.id, userIds: users.map((u) => u.id) }, [answer]);
 }
 
 /** The target of a write and everything on its account, fresh from the product. */
@@ -70,9 +76,27 @@ export async function refreshSearch(deps: ReadDeps, q: string, limit: number): P
   return mirrorAnswers(deps, [await deps.directory.search(q, limit, deps.reader)]);
 }
 
-/** In a command's apply: the product's answer to the write, into the cache (the runner has bumped the version). */
+/**
+ * In a command's apply: the product's answer to the write, into the cache (the runner has bumped the
+ * version), ordered by when the write was sent like any answer: a read asked after it and cached first stands.
+ */
 export async function mirrorWritten(trx: Transaction<DB>, deps: { directory: DirectoryPort }, answer: { user?: DirectoryUser; account?: DirectoryAccount }, now: Date): Promise<void> {
   if (!isCached(deps)) return;
-  if (answer.account) await mirrorAccounts(trx, [answer.account], { now, bump: false });
-  if (answer.user) await mirrorUsers(trx, [answer.user], { now, bump: false });
+  if (answer.account) await mirrorAccounts(trx, [answer.account], { now, askedAt: askedAtOf([answer.account], now), bump: false });
+  if (answer.user) await mirrorUsers(trx, [answer.user], { now, askedAt: askedAtOf([answer.user], now), bump: false });
+}
+
+/**
+ * Hits a read served from the cache because the product did not answer it, each marked with when the
+ * answer that last changed its row was asked (SearchHit.asOf): the agent sees it may be out of date.
+ */
+export async function markServedFromCache(db: Kysely<DB>, hits: readonly SearchHit[]): Promise<SearchHit[]> {
+  const idsOf = (kind: SearchHit["kind"]) => [...new Set(hits.filter((h) => h.kind === kind).map((h) => h.id))];
+  const [users, accounts] = [idsOf("user"), idsOf("account")];
+  const [userRows, accountRows] = await Promise.all([
+    users.length ? db.selectFrom("users").select(["id", "directory_asked_at"]).where("id", "in", users).execute() : [],
+    accounts.length ? db.selectFrom("accounts").select(["id", "directory_asked_at"]).where("id", "in", accounts).execute() : [],
+  ]);
+  const asOf = { user: new Map(userRows.map((r) => [r.id, r.directory_asked_at])), account: new Map(accountRows.map((r) => [r.id, r.directory_asked_at])) };
+  return hits.map((hit) => ({ ...hit, asOf: asOf[hit.kind].get(hit.id)?.toISOString() ?? null }));
 }

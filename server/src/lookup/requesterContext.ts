@@ -16,7 +16,7 @@ import { loadBuiltinContextRows, loadStewardContextRows, type BuiltinContextRows
 import { candidateHits, resolveRequester, type RequesterUser, type Resolution } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
 import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
-import { isCached, mirrorAnswers, refreshAccount } from "../directory/readThrough.js";
+import { isCached, markServedFromCache, mirrorAnswers, refreshAccount } from "../directory/readThrough.js";
 import type { DirectoryAnswer } from "../directory/mirror.js";
 
 /**
@@ -252,7 +252,7 @@ async function readRequesterFromProduct(sources: ContextSources, query: ContextQ
   let failure = read && !read.ok ? { error: read.error } : null;
   let unanswered = found.ok ? null : asDirectoryError(found.error, "directory.lookup");
   try {
-    if (answers.length) await mirrorAnswers(sources, answers, read?.ok ? { accountId: read.value.account.id, userIds: read.value.users.map((u) => u.id) } : undefined);
+    if (answers.length) await mirrorAnswers(sources, answers, read?.ok ? { accountId: read.value.account.id, userIds: read.value.users.map((u) => u.id) } : undefined, [...(found.ok ? found.value : []), ...(read?.ok ? [read.value] : [])]);
   } catch (err) {
     // The cache could not take the answers: what it held stands, and the account part says it is not fresh.
     sources.logger.warn({ err }, "the product's answers could not be cached");
@@ -316,11 +316,13 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
     const candidates = closest.hits.filter((hit) => !(hit.kind === "user" && hit.status === "deleted"));
     return { match: "unknown", candidates, unanswered };
   }
+  // The product did not answer the lookups: the users shown are the cache's, marked with their age.
+  const candidatesOf = (users: RequesterUser[]) => (unanswered ? markServedFromCache(sources.db, candidateHits(users)) : candidateHits(users));
   if (resolution.match === "ambiguous") {
     const context: RequesterContext = {
       requester,
       match: "ambiguous",
-      candidates: candidateHits(resolution.users),
+      candidates: await candidatesOf(resolution.users),
       user: null,
       ...unpickedParts(),
       sources: {},
@@ -329,13 +331,16 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
   }
   const { user } = resolution;
   // The account read with the lookups is the requester's unless the product moved them meanwhile (then it is read now).
-  const { parts, failed, openOperations } = await fetchParts(sources, user, accountRead?.accountId === user.account_id ? accountRead : undefined);
+  const ownAccountRead = accountRead?.accountId === user.account_id ? accountRead : undefined;
+  const { parts, failed, openOperations } = await fetchParts(sources, user, ownAccountRead);
+  // Neither the lookups nor the account's read (which lists its users) brought the user: it is the cache's.
+  const userUnanswered = unanswered !== null && !(ownAccountRead && !ownAccountRead.failure);
   const context: RequesterContext = {
     requester,
     match: "exact",
     // Others with the requester's email (other workspaces): the sidebar warns that this may not be the one.
-    candidates: candidateHits(resolution.others),
-    user: toUserSummary(user),
+    candidates: await candidatesOf(resolution.others),
+    user: userUnanswered ? { ...toUserSummary(user), asOf: user.directory_asked_at?.toISOString() ?? null } : toUserSummary(user),
     ...parts,
     sources: { user: directorySource(sources), identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" },
   };

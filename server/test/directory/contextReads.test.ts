@@ -114,6 +114,38 @@ describe.each(databaseKinds)("context over the product's directory on %s", (kind
     expect((await get("/api/accounts/acc_nobody_anywhere/users", {}, `req-up-nobody-users-${kind}`)).status).toBe(404);
   });
 
+  it("the product down: the user, search hits and account users served from the cache say since when (asOf), and only then", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_006_4";
+    const email = await emailOf(h, user);
+    const get = (path: string, query: Record<string, string>) => request(h.app).get(path).query(query).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242");
+    // A change at the product, read: the cache's row is written from an answer asked now.
+    await product.store.db.query(`update users set name = 'Lena Okafor-Asof', version = version + 1 where id = $1`, [user]);
+    const askedAt = h.deps.clock.now().toISOString();
+    const up = await readContext(h, token, user);
+    expect(up.body.user).toMatchObject({ id: user, name: "Lena Okafor-Asof" });
+    expect(up.body.user).not.toHaveProperty("asOf");
+    expect((await get("/api/search", { q: email })).body.hits.every((hit: object) => !("asOf" in hit))).toBe(true);
+    h.deps.clock.advance(60_000);
+    product.faults.status = 503;
+    try {
+      const down = await readContext(h, token, user);
+      expect(down.status).toBe(200);
+      expect(down.body.account).toMatchObject({ status: "error", source: "product" });
+      expect(down.body.user).toMatchObject({ id: user, asOf: askedAt });
+      const search = await get("/api/search", { q: email });
+      expect(search.status).toBe(200);
+      expect(search.body.hits.find((hit: { id: string }) => hit.id === user)).toMatchObject({ kind: "user", asOf: askedAt });
+      const listed = await get(`/api/accounts/${ACCOUNT}/users`, {});
+      expect(listed.status).toBe(200);
+      expect(listed.body.account).toHaveProperty("asOf");
+      expect(listed.body.users.find((u: { id: string }) => u.id === user)).toMatchObject({ asOf: askedAt });
+    } finally {
+      product.faults.status = null;
+    }
+  });
+
   it("a user deleted through Steward (kept in the cache as deleted) sharing the requester's email is not matched nor a candidate", async () => {
     const token = await sessionOf(h, "support_full");
     const email = await emailOf(h, USER);

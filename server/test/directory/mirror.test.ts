@@ -22,7 +22,7 @@ describe.each(databaseKinds)("the directory cache on %s", (kind) => {
   // Each test starts from the product's answer as just mirrored: the tests below mark Bob deleted and
   // change Ann's settings, and mirroring the answer again puts both back, whichever test ran before.
   beforeEach(async () => {
-    await mirrorDirectory(database.db, { accounts: [account], users: [ann, bob] }, { now: NOW });
+    await mirrorDirectory(database.db, { accounts: [account], users: [ann, bob] }, { now: NOW, askedAt: NOW });
   });
   afterAll(() => database?.close());
 
@@ -52,16 +52,31 @@ describe.each(databaseKinds)("the directory cache on %s", (kind) => {
   it("for an account's full list: not held while the cache has a live user there the product no longer lists, held once it is marked deleted", async () => {
     const onlyAnn = { accountId: account.id, userIds: [ann.id] };
     expect(await isMirrored(database.db, { accounts: [account], users: [ann] }, onlyAnn)).toBe(false);
-    await markMissingUsersDeleted(database.db, account.id, onlyAnn.userIds, NOW);
+    await markMissingUsersDeleted(database.db, account.id, onlyAnn.userIds, { now: NOW, askedAt: NOW });
     expect(await isMirrored(database.db, { accounts: [account], users: [ann] }, onlyAnn)).toBe(true);
   });
 
   it("a settings change at the same version reaches the cache (the upsert compares what the check compares)", async () => {
     const changed = { ...ann, settings: { language: "es" } };
-    await mirrorDirectory(database.db, { accounts: [], users: [changed] }, { now: NOW });
+    await mirrorDirectory(database.db, { accounts: [], users: [changed] }, { now: NOW, askedAt: NOW });
     const row = await database.db.selectFrom("users").select(["directory_settings"]).where("id", "=", ann.id).executeTakeFirstOrThrow();
     expect(row.directory_settings).toEqual({ language: "es" });
     expect(await isMirrored(database.db, { accounts: [], users: [changed] })).toBe(true);
+  });
+
+  it("orders answers by when they were asked: an earlier one changes nothing, a tie or a later one writes, and a row no answer wrote takes any", async () => {
+    const later = new Date(NOW.getTime() + 1_000);
+    const nameOf = async () => (await database.db.selectFrom("users").select("name").where("id", "=", ann.id).executeTakeFirstOrThrow()).name;
+    await mirrorDirectory(database.db, { accounts: [], users: [{ ...ann, name: "Ann Later" }] }, { now: later, askedAt: later });
+    await mirrorDirectory(database.db, { accounts: [], users: [{ ...ann, name: "Ann Earlier", version: 99 }] }, { now: later, askedAt: NOW });
+    expect(await nameOf()).toBe("Ann Later");
+    await markMissingUsersDeleted(database.db, account.id, [bob.id], { now: later, askedAt: NOW });
+    expect(await database.db.selectFrom("users").select("status").where("id", "=", ann.id).executeTakeFirstOrThrow()).toEqual({ status: "active" });
+    await mirrorDirectory(database.db, { accounts: [], users: [{ ...ann, name: "Ann Same Time", version: 1 }] }, { now: later, askedAt: later });
+    expect(await nameOf()).toBe("Ann Same Time");
+    await database.db.updateTable("users").set({ directory_asked_at: null }).where("id", "=", ann.id).execute();
+    await mirrorDirectory(database.db, { accounts: [], users: [ann] }, { now: NOW, askedAt: new Date(0) });
+    expect(await nameOf()).toBe("Ann");
   });
 });
 

@@ -22,6 +22,11 @@ export interface ProductDirectory {
    * once but answered that much later (the answer lost on the way back, as Steward sees it).
    */
   faults: { delayMs: number; status: number | null; writesOnly: boolean; answerDelayMs: number };
+  /**
+   * Set: called with each answer once the product has it ready (read as the objects were then); an
+   * answer it returns a promise for is sent only once that settles (answers released in a chosen order).
+   */
+  holdAnswer: ((request: ProductRequest) => Promise<void> | undefined) | null;
   /** Every request as it reached the product (before any fault): what Steward asked, when, over which connection. */
   requests: ProductRequest[];
   close(): Promise<void>;
@@ -45,11 +50,24 @@ export async function startProductDirectory(options: { keys: GrantKeys; issuer: 
   if (options.rows) await store.load(options.rows.accounts, options.rows.users);
   const faults: ProductDirectory["faults"] = { delayMs: 0, status: null, writesOnly: false, answerDelayMs: 0 };
   const requests: ProductRequest[] = [];
+  const directory: ProductDirectory = { url: "", store, faults, holdAnswer: null, requests, close: async () => undefined };
   const app = express();
   app.use((req, res, next) => {
     const seen: ProductRequest = { method: req.method, url: req.originalUrl, clientPort: req.socket.remotePort, authorization: req.headers.authorization, arrivedAt: performance.now() };
     requests.push(seen);
+    res.locals.seen = seen;
     res.on("finish", () => void (seen.answeredAt = performance.now()));
+    next();
+  });
+  app.use((_req, res, next) => {
+    const send = res.send.bind(res);
+    // Asked when the answer is ready (the product has read the objects), not when the request arrives.
+    res.send = (body: unknown) => {
+      const held = directory.holdAnswer?.(res.locals.seen as ProductRequest);
+      if (held) void held.then(() => send(body as never));
+      else send(body as never);
+      return res;
+    };
     next();
   });
   app.use((req, res, next) => {
@@ -76,17 +94,13 @@ export async function startProductDirectory(options: { keys: GrantKeys; issuer: 
     const s = app.listen(0, "127.0.0.1", () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    store,
-    faults,
-    requests,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await store.close();
-    },
+  directory.url = `http://127.0.0.1:${port}`;
+  directory.close = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await store.close();
   };
+  return directory;
 }
 
 /** Steward's seeded accounts and users as the product's own rows (the product starts with the same customers). */

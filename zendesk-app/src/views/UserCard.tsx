@@ -58,6 +58,12 @@ export function UserCard({ context, onChangeUser }: { context: RequesterContext;
           [t("user.created"), date(user.createdAt), "created"],
         ]}
       />
+      {user.asOf !== undefined && (
+        // The product did not answer: what is shown is Steward's cache, possibly out of date.
+        <Notice tone="warning" testId="user-cached">
+          {user.asOf ? t("user.cached_as_of", { asOf: dateTime(user.asOf) }) : t("user.cached_never")}
+        </Notice>
+      )}
       {context.identity.status === "error" && (
         <Notice tone="warning" testId="identity-error">
           {t("part.failed", { part: t("part.identity"), provider: context.identity.error.provider, message: context.identity.error.message })}

@@ -9,7 +9,7 @@ import { Problem } from "../../http/problem.js";
 import { isProviderError } from "../../providers/providerError.js";
 import { route } from "../../http/route.js";
 import { accountHit, searchDirectory, userHit } from "../../lookup/search.js";
-import { readDepsOf, refreshAccount, refreshSearch } from "../../directory/readThrough.js";
+import { markServedFromCache, readDepsOf, refreshAccount, refreshSearch } from "../../directory/readThrough.js";
 import { ticketHeader } from "../audit/schema.js";
 
 export function searchRoutes(deps: AppDeps): Router {
@@ -64,7 +64,7 @@ export function searchRoutes(deps: AppDeps): Router {
         deps.clock,
       );
       if (unknown) throw unanswered;
-      return results;
+      return unanswered === null ? results : { ...results, hits: await markServedFromCache(db, results.hits) };
     },
   );
   route(
@@ -111,7 +111,9 @@ export function searchRoutes(deps: AppDeps): Router {
       if (!account && unanswered) throw unanswered;
       if (!account) throw Problem.notFound(`No account ${params.accountId}`);
       const users = rows.slice(0, query.limit).map((u) => userHit({ id: u.id, accountId: account.id, name: u.name, email: u.email, status: u.status, accountName: account.name }, "account", 1));
-      return { account: accountHit(account, "account", 1), users, more: rows.length > query.limit };
+      if (unanswered === null) return { account: accountHit(account, "account", 1), users, more: rows.length > query.limit };
+      const [cachedAccount, ...cachedUsers] = await markServedFromCache(db, [accountHit(account, "account", 1), ...users]);
+      return { account: cachedAccount!, users: cachedUsers, more: rows.length > query.limit };
     },
   );
   return router;

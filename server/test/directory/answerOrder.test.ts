@@ -1,0 +1,185 @@
+import request from "supertest";
+import { afterEach, describe, expect, it } from "vitest";
+import { DIRECTORY_BASE_PATH } from "../../../shared/directory/contract.js";
+import { createApp } from "../../src/app.js";
+import { openDatabase } from "../../src/db/database.js";
+import { createDirectoryPort } from "../../src/directory/index.js";
+import { databaseKinds } from "../support/databases.js";
+import { act, sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import type { ProductDirectory, ProductRequest } from "./productDirectory.js";
+
+/**
+ * DIRECTORY_PROVIDER=http: two reads of the same object in flight at once may land out of order. The
+ * cache keeps the answer asked last (Steward's clock, when the request was sent): an answer asked
+ * earlier and landing later changes nothing, whatever the product's versions say; one asked later
+ * always lands, even when the product's versions went backwards (restored from a backup).
+ */
+const pathOf = (r: ProductRequest) => decodeURIComponent(r.url.slice(DIRECTORY_BASE_PATH.length));
+
+/**
+ * The product answers the next `count` requests `matching` as it has the objects then, but sends those
+ * answers only on `release()`; `held` resolves once all are ready. What Steward asked first lands last.
+ */
+function holdAnswers(product: ProductDirectory, count: number, matching: (path: string) => boolean = () => true) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let allHeld!: () => void;
+  const held = new Promise<void>((resolve) => (allHeld = resolve));
+  let seen = 0;
+  product.holdAnswer = (r) => {
+    if (!matching(pathOf(r))) return undefined;
+    if (++seen === count) {
+      product.holdAnswer = null;
+      allHeld();
+    }
+    return gate;
+  };
+  return { held, release };
+}
+
+const cachedUser = (h: Harness, id: string) => h.deps.database.db.selectFrom("users").select(["status", "name", "directory_version"]).where("id", "=", id).executeTakeFirstOrThrow();
+const emailOf = async (h: Harness, id: string) => (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", id).executeTakeFirstOrThrow()).email;
+
+async function readContext(app: Harness["app"], token: string, email: string) {
+  const res = await request(app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242");
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return res;
+}
+
+describe.each(databaseKinds)("the product's answers landing out of order on %s", (kind) => {
+  const h = useHarness(kind, { directory: "http" });
+  // A test that failed while answers were held leaves none held for the next.
+  afterEach(() => void (h.product!.holdAnswer = null));
+
+  it("a user the product deactivated between two context reads stays deactivated when the first read's (older) answer is cached last", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_002_4";
+    const email = await emailOf(h, user);
+    await readContext(h.app, token, email);
+    // The first read: its lookup and account answers (the user active) held on the way back.
+    const first = holdAnswers(product, 2);
+    const older = readContext(h.app, token, email);
+    await first.held;
+    await product.store.db.query(`update users set status = 'deactivated', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+    first.release();
+    await older;
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+  });
+
+  it("orders by when Steward asked, not by the product's versions: a restored product (versions back) still updates, an earlier answer with a higher version does not", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_002_3";
+    const email = await emailOf(h, user);
+    await product.store.db.query(`update users set name = 'Rosa Before', version = 40 where id = $1`, [user]);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toEqual({ status: "active", name: "Rosa Before", directory_version: 40 });
+    const first = holdAnswers(product, 2);
+    const older = readContext(h.app, token, email);
+    await first.held;
+    // Restored from a backup: another name at a lower version than the cache has seen.
+    await product.store.db.query(`update users set name = 'Rosa Restored', version = 3 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toEqual({ status: "active", name: "Rosa Restored", directory_version: 3 });
+    first.release();
+    await older;
+    expect(await cachedUser(h, user)).toEqual({ status: "active", name: "Rosa Restored", directory_version: 3 });
+    // Later reads keep following the product, lower versions included: nothing sticks.
+    await product.store.db.query(`update users set name = 'Rosa Again', version = 2 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toEqual({ status: "active", name: "Rosa Again", directory_version: 2 });
+  });
+
+  it("an account's user list asked before a user joined does not mark that user (cached by a later read) deleted", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const member = "usr_demo_003_4";
+    const email = await emailOf(h, member);
+    await readContext(h.app, token, email);
+    // The first read's account answer (its users listed as they were) held on the way back.
+    const first = holdAnswers(product, 1, (path) => path === "/accounts/acc_demo_003");
+    const older = readContext(h.app, token, email);
+    await first.held;
+    const joined = `usr_joined_${kind}`;
+    await product.store.load([], [{ id: joined, accountId: "acc_demo_003", email: `joined.${kind}@initech.example`, name: "Jo Ined", role: "member", status: "active", idpId: null, staff: false, protected: false, settings: {}, version: 1 }]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, `joined.${kind}@initech.example`);
+    expect(await cachedUser(h, joined)).toMatchObject({ status: "active" });
+    first.release();
+    await older;
+    expect(await cachedUser(h, joined)).toMatchObject({ status: "active" });
+  });
+
+  it("search: an older answer cached last does not bring back the name the product changed", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_003_5";
+    // Sent at once (a supertest request goes out when awaited).
+    const search = async (q: string) => request(h.app).get("/api/search").query({ q }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "4242");
+    const first = holdAnswers(product, 1, (path) => path.startsWith("/search"));
+    const older = search("Costa");
+    await first.held;
+    await product.store.db.query(`update users set name = 'Jonas Costa-Renamed', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    expect((await search("Costa")).status).toBe(200);
+    expect(await cachedUser(h, user)).toMatchObject({ name: "Jonas Costa-Renamed" });
+    first.release();
+    expect((await older).status).toBe(200);
+    expect(await cachedUser(h, user)).toMatchObject({ name: "Jonas Costa-Renamed" });
+  });
+
+  it("a read asked before an agent's deactivation and cached after it does not undo the deactivation in the cache", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_006_5";
+    const email = await emailOf(h, user);
+    await readContext(h.app, token, email);
+    const first = holdAnswers(product, 2);
+    const older = readContext(h.app, token, email);
+    await first.held;
+    h.deps.clock.advance(1_000);
+    const res = await act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+    first.release();
+    await older;
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+  });
+});
+
+describe("the product's answers landing out of order across two Steward processes on one postgres", () => {
+  if (!databaseKinds.includes("postgres")) return;
+  const h = useHarness("postgres", { directory: "http" });
+
+  it("the other instance's older answer cached last does not overwrite this one's newer", async () => {
+    const product = h.product!;
+    // A second Steward on the same database: its own pool, its own client of the product, its own app.
+    const database = await openDatabase({ kind: "postgres", url: h.deps.database.location, poolSize: 2 });
+    try {
+      const other = { ...h.deps, database, directory: createDirectoryPort({ config: h.deps.config, db: database.db, clock: h.deps.clock, logger: h.deps.logger }) };
+      const otherApp = createApp(other);
+      const token = await sessionOf(h, "support_full");
+      const user = "usr_demo_006_6";
+      const email = await emailOf(h, user);
+      await readContext(h.app, token, email);
+      const first = holdAnswers(product, 2);
+      const older = readContext(otherApp, token, email);
+      await first.held;
+      await product.store.db.query(`update users set status = 'suspended', version = version + 1 where id = $1`, [user]);
+      h.deps.clock.advance(1_000);
+      await readContext(h.app, token, email);
+      expect(await cachedUser(h, user)).toMatchObject({ status: "suspended" });
+      first.release();
+      await older;
+      expect(await cachedUser(h, user)).toMatchObject({ status: "suspended" });
+    } finally {
+      await database.close();
+    }
+  });
+});
