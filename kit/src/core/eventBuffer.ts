@@ -267,7 +267,9 @@ export class EventBuffer {
       why.set(i, [why.get(i), `${field.replace(/^body\.events\.\d+\.?/, "") || "event"}: ${reason}`].filter(Boolean).join(", "));
     }
     // The report's time: an event of this batch Steward did not name, else one it stored before, else the session's start.
-    const at = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.acceptedTime(sid);
+    const known = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.acceptedTime(sid);
+    // With no accepted time known, now is the report's first guess; a refused "now" is not re-dated to a later now, endlessly.
+    const at = known ?? new Date().toISOString();
     const taken: Taken = [];
     let gone = 0;
     for (const i of [...why.keys()].sort((a, b) => b - a)) {
@@ -277,7 +279,7 @@ export class EventBuffer {
       }
       const report = reports[i - batch.length]!;
       // Refused for its time: dated again; if no other time is known it cannot be sent (onError has the refusal).
-      if (report.occurredAt !== at) report.occurredAt = at;
+      if (known !== null && report.occurredAt !== known) report.occurredAt = known;
       else {
         this.forgetReports(sid, [report]);
         gone++;
@@ -302,7 +304,7 @@ export class EventBuffer {
       return true;
     }
     const why = status === 413 ? `too large for Steward alone (413: ${message ?? "payload too large"})` : `refused by Steward (400: ${message ?? "invalid request"})`;
-    if (batch[0]) this.takeOut(sid, queue, [{ event: batch[0], why, status }], this.acceptedTime(sid));
+    if (batch[0]) this.takeOut(sid, queue, [{ event: batch[0], why, status }], this.acceptedTime(sid) ?? new Date().toISOString());
     else this.forgetReports(sid, reports);
     this.partDone(sid, n);
     return true;
@@ -341,9 +343,9 @@ export class EventBuffer {
     this.refused.set(sid, { events: [...(before?.events ?? []), ...taken], at });
   }
 
-  /** A time Steward accepts for a report when no event of the batch gives one: one it stored, else the session's start. */
-  private acceptedTime(sid: string): string {
-    return this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? this.restoredStarts.get(sid) ?? new Date().toISOString();
+  /** A time Steward accepts for a report when no event of the batch gives one: one it stored, else the session's start (kept in the store across a restart); null when none is known. */
+  private acceptedTime(sid: string): string | null {
+    return this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? this.restoredStarts.get(sid) ?? null;
   }
 
   /** Reports confirmed (or given up) leave the list of those resent until confirmed. */
