@@ -30,6 +30,8 @@ describe("event buffer against a real HTTP endpoint", () => {
   /** While set, Steward's answer waits for it (a slow Steward): the kit keeps buffering meanwhile. */
   let answerAfter: Promise<void> | null = null;
   const received: KitEvent[][] = [];
+  /** Batches for imp_past*: a session that ran before 2000, so Steward refuses any time after it, naming each event. */
+  let pastAttempts = 0;
   let url = "";
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -39,6 +41,13 @@ describe("event buffer against a real HTTP endpoint", () => {
         if (answerAfter) await answerAfter;
         if (req.url?.startsWith("/api/impersonation/sessions/imp_proxy")) {
           res.writeHead(502, { "content-type": "text/html" }).end("<html><body>Bad gateway</body></html>");
+          return;
+        }
+        if (req.url?.startsWith("/api/impersonation/sessions/imp_past")) {
+          pastAttempts++;
+          const events = (JSON.parse(body) as { events: KitEvent[] }).events;
+          const errors = events.map((_, i) => ({ field: `body.events.${i}.occurredAt`, reason: "must fall within the session's lifetime" }));
+          res.writeHead(400, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: 400, code: "invalid_request", errors }));
           return;
         }
         if (req.url?.startsWith("/api/impersonation/sessions/imp_refuse")) {
@@ -113,6 +122,19 @@ describe("event buffer against a real HTTP endpoint", () => {
     expect(received[0]).toEqual([expect.objectContaining({ route: "kit: events refused by Steward", occurredAt: start })]);
     expect(received[0]![0]!.detail).toContain("e1 GET GET /x at 1970-01-01T00:00:00.000Z");
     expect(errors).toEqual([expect.objectContaining({ status: 400, errors: [expect.objectContaining({ field: "body.events.0.occurredAt" })] })]);
+    expect(buffer.pending()).toBe(0);
+    buffer.close();
+  });
+
+  it("a loss report Steward refuses for its time, with no time it accepts known, is given up (onError has it), not re-dated to now and resent in a loop", async () => {
+    pastAttempts = 0;
+    const errors: unknown[] = [];
+    const buffer = new EventBuffer(new StewardClient({ stewardUrl: url, credential: "prd_x.sps_y" }), { flushIntervalMs: 10_000, onError: (err) => errors.push(err) });
+    buffer.add("imp_past1", event(1));
+    await buffer.flush("imp_past1");
+    // The event, then its refusal report (dated now: all that is known); nothing more.
+    expect(pastAttempts).toBe(2);
+    expect(errors).toHaveLength(2);
     expect(buffer.pending()).toBe(0);
     buffer.close();
   });

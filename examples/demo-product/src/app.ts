@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import express, { type Express, type Request, type Response } from "express";
-import { bannerHtml, ImpersonationKit, impersonationRouter, type Impersonation } from "@steward/impersonation-kit";
+import { bannerHtml, FileEventStore, ImpersonationKit, impersonationRouter, type Impersonation } from "@steward/impersonation-kit";
 import { membersOf, planOf, projectsOf } from "./catalog.js";
 import { directoryRouter, type DirectoryRouterOptions } from "./directory/routes.js";
 
@@ -26,8 +26,10 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function createDemoProduct(options: { stewardUrl: string; credential: string; pollMs?: number; directory?: DirectoryRouterOptions }): { app: Express; kit: ImpersonationKit } {
-  const kit = new ImpersonationKit({ stewardUrl: options.stewardUrl, credential: options.credential, pollMs: options.pollMs ?? 1000, onError: () => undefined });
+export function createDemoProduct(options: { stewardUrl: string; credential: string; pollMs?: number; directory?: DirectoryRouterOptions; eventsDir?: string }): { app: Express; kit: ImpersonationKit } {
+  // Events Steward has not stored yet are kept on disk: a restart of the product does not take them from the audit log.
+  const events = options.eventsDir ? { store: new FileEventStore(options.eventsDir) } : undefined;
+  const kit = new ImpersonationKit({ stewardUrl: options.stewardUrl, credential: options.credential, pollMs: options.pollMs ?? 1000, events, onError: () => undefined });
   const sessions = new Map<string, ProductSession>();
   const app = express();
   app.disable("x-powered-by");

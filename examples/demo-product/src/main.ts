@@ -21,7 +21,9 @@ if (store && process.env.DIRECTORY_SEED_FILE) {
   await store.load(seed.accounts, seed.users);
 }
 const productId = credential.split(".")[0] ?? "prd_demo";
-const { app, kit } = createDemoProduct({ stewardUrl, credential, ...(store ? { directory: { store, keys: remoteKeys(stewardUrl), issuer: stewardUrl, audience: productId } } : {}) });
+// The kit's unsent events (KIT_EVENTS_DIR, beside Steward's DATA_DIR; in memory when unset).
+const eventsDir = process.env.KIT_EVENTS_DIR || undefined;
+const { app, kit } = createDemoProduct({ stewardUrl, credential, eventsDir, ...(store ? { directory: { store, keys: remoteKeys(stewardUrl), issuer: stewardUrl, audience: productId } } : {}) });
 const server = app.listen(port, host, () => process.stdout.write(`demo product listening on http://localhost:${port}\n`));
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {

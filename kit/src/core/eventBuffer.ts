@@ -1,3 +1,4 @@
+import type { EventStore, EventStoreChange } from "./eventStore.js";
 import { droppedReport, latestOf, refusalReport, type Dropped, type Refused, type Taken } from "./lossReports.js";
 import type { KitEvent } from "./types.js";
 
@@ -10,6 +11,9 @@ import type { KitEvent } from "./types.js";
  * session), those are taken out, the rest is sent again, and what was taken out is reported the same way.
  * A batch too large (413) or refused without naming one event (any other 400) is split in halves until each
  * part is stored or is one event, which is taken out and reported the same way.
+ * With a `store`, every event is in it before `add` returns and leaves it only once Steward stored it, it was
+ * reported lost (dropped or refused: the report is in the store meanwhile) or Steward refused its session; what
+ * the store holds at start is sent again (Steward stores an event id once per session).
  */
 export interface EventSink {
   postEvents(sid: string, events: KitEvent[]): Promise<void>;
@@ -26,9 +30,11 @@ export interface EventBufferOptions {
   onError?: (err: unknown) => void;
   /** The session's start as Steward reported it: a time Steward always accepts, for a loss report when no other is known. */
   sessionStart?: (sid: string) => string | undefined;
+  /** Keeps unsent events across restarts of the product (e.g. FileEventStore); without it they live in memory only. */
+  store?: EventStore;
 }
 
-type Optional = "onError" | "sessionStart";
+type Optional = "onError" | "sessionStart" | "store";
 
 /** Steward takes request bodies up to 64 KiB: batches stay well under it (non-Latin text is 3 bytes a character). */
 const BATCH_BYTES = 48 * 1024;
@@ -78,6 +84,10 @@ export class EventBuffer {
   private readonly refused = new Map<string, Refused>();
   /** The latest event time Steward stored per session: it will accept that time again. */
   private readonly storedAt = new Map<string, string>();
+  /** Sessions' starts kept in the store by a previous process: what `sessionStart` said then. */
+  private readonly restoredStarts = new Map<string, string>();
+  /** Sessions whose start is in the store with their queued events. */
+  private readonly startsSaved = new Set<string>();
   /** After a batch too large or refused as a whole: the sizes of the parts still to send, in order (halves of halves). */
   private readonly parts = new Map<string, number[]>();
   private failures = 0;
@@ -91,9 +101,43 @@ export class EventBuffer {
     options: EventBufferOptions = {},
   ) {
     this.o = { batchSize: 50, maxBuffered: 1000, flushIntervalMs: 1000, batchBytes: BATCH_BYTES, baseBackoffMs: 250, maxBackoffMs: 8000, ...options };
+    if (this.o.store) this.restore(this.o.store);
+  }
+
+  /** What a previous process left unsent: queued again, within the bound, and sent at the next flush. */
+  private restore(store: EventStore): void {
+    for (const [sid, { events, reports, dropped, startedAt }] of store.load()) {
+      if (startedAt) {
+        this.restoredStarts.set(sid, startedAt);
+        this.startsSaved.add(sid);
+      }
+      // It may have been sent without an answer before the restart: if dropped now, Steward may hold it.
+      for (const e of events) this.unanswered.add(e);
+      if (dropped) this.dropped.set(sid, dropped);
+      if (reports.length) this.reports.set(sid, reports);
+      const queue = [...events];
+      this.countDropped(sid, queue.splice(0, Math.max(0, queue.length - this.o.maxBuffered)));
+      this.queues.set(sid, queue);
+    }
+    if (this.queues.size) this.schedule(this.o.flushIntervalMs);
+  }
+
+  /** A store that fails (disk full) does not fail the product's request: the event stays in memory, onError says so. */
+  private persist(sid: string, change: EventStoreChange): void {
+    if (!this.o.store) return;
+    if (!change.events?.length && !change.reports?.length && !change.forget?.length && change.dropped === undefined) return;
+    try {
+      this.o.store.save(sid, change);
+    } catch (err) {
+      this.o.onError?.(err);
+    }
   }
 
   add(sid: string, event: KitEvent): void {
+    // The session's start goes with its first event in the store: after a restart, the time a loss report can take.
+    const startedAt = this.startsSaved.has(sid) ? undefined : this.o.sessionStart?.(sid);
+    if (startedAt) this.startsSaved.add(sid);
+    this.persist(sid, { events: [event], ...(startedAt ? { startedAt } : {}) });
     const queue = this.queues.get(sid) ?? [];
     queue.push(event);
     if (queue.length > this.o.maxBuffered) {
@@ -134,21 +178,26 @@ export class EventBuffer {
     for (const [sid, queue] of this.queues) {
       if (only && sid !== only) continue;
       // Also with nothing else left: a report of refused events still goes out.
-      while (queue.length > 0 || this.refused.has(sid) || (this.reports.get(sid)?.length ?? 0) > 0) {
+      while (queue.length > 0 || this.refused.has(sid) || this.dropped.has(sid) || (this.reports.get(sid)?.length ?? 0) > 0) {
         const lost = this.dropped.get(sid);
         const reports = this.reports.get(sid) ?? [];
         // A few reports at most wait at once (each may already be stored); later losses add to the count meanwhile.
         // Dated when the last loss happened: Steward refuses times outside the session, which may have ended since.
         if (lost && reports.length < 5) {
-          reports.push(droppedReport(lost));
+          const report = droppedReport(lost);
+          reports.push(report);
           this.reports.set(sid, reports);
           this.dropped.delete(sid);
+          this.persist(sid, { reports: [report], dropped: null });
         }
         const refused = this.refused.get(sid);
         if (refused && reports.length < 5) {
-          reports.push(refusalReport(refused));
+          const report = refusalReport(refused);
+          reports.push(report);
           this.reports.set(sid, reports);
           this.refused.delete(sid);
+          // The refused events stay in the store until their report is: a restart meanwhile sends them again.
+          this.persist(sid, { reports: [report], forget: refused.events.map((t) => t.event.id) });
         }
         // While a split is under way, the next part is at most its size (events first, then reports).
         const part = this.parts.get(sid)?.[0] ?? Infinity;
@@ -160,6 +209,7 @@ export class EventBuffer {
           await this.sink.postEvents(sid, withLoss);
           this.settle(sid, "stored");
           removeSent(queue, batch);
+          this.persist(sid, { forget: batch.map((e) => e.id) });
           this.forgetReports(sid, sentReports);
           this.partDone(sid, withLoss.length);
           const latest = latestOf(withLoss);
@@ -183,6 +233,7 @@ export class EventBuffer {
             // Steward refused the batch (e.g. an unknown session): retrying cannot help.
             this.settle(sid, "refused");
             removeSent(queue, batch);
+            this.persist(sid, { forget: batch.map((e) => e.id) });
             this.forgetReports(sid, sentReports);
             this.parts.delete(sid);
             continue;
@@ -196,6 +247,8 @@ export class EventBuffer {
         }
       }
       this.queues.delete(sid);
+      this.restoredStarts.delete(sid);
+      this.startsSaved.delete(sid);
     }
   }
 
@@ -214,7 +267,9 @@ export class EventBuffer {
       why.set(i, [why.get(i), `${field.replace(/^body\.events\.\d+\.?/, "") || "event"}: ${reason}`].filter(Boolean).join(", "));
     }
     // The report's time: an event of this batch Steward did not name, else one it stored before, else the session's start.
-    const at = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.acceptedTime(sid);
+    const known = latestOf(batch.filter((_, i) => !why.has(i))) ?? this.acceptedTime(sid);
+    // With no accepted time known, now is the report's first guess; a refused "now" is not re-dated to a later now, endlessly.
+    const at = known ?? new Date().toISOString();
     const taken: Taken = [];
     let gone = 0;
     for (const i of [...why.keys()].sort((a, b) => b - a)) {
@@ -224,7 +279,7 @@ export class EventBuffer {
       }
       const report = reports[i - batch.length]!;
       // Refused for its time: dated again; if no other time is known it cannot be sent (onError has the refusal).
-      if (report.occurredAt !== at) report.occurredAt = at;
+      if (known !== null && report.occurredAt !== known) report.occurredAt = known;
       else {
         this.forgetReports(sid, [report]);
         gone++;
@@ -249,7 +304,7 @@ export class EventBuffer {
       return true;
     }
     const why = status === 413 ? `too large for Steward alone (413: ${message ?? "payload too large"})` : `refused by Steward (400: ${message ?? "invalid request"})`;
-    if (batch[0]) this.takeOut(sid, queue, [{ event: batch[0], why, status }], this.acceptedTime(sid));
+    if (batch[0]) this.takeOut(sid, queue, [{ event: batch[0], why, status }], this.acceptedTime(sid) ?? new Date().toISOString());
     else this.forgetReports(sid, reports);
     this.partDone(sid, n);
     return true;
@@ -261,7 +316,10 @@ export class EventBuffer {
     const before = this.dropped.get(sid) ?? { count: 0, unconfirmed: 0, lastAt: events[0]!.occurredAt };
     const unconfirmed = events.filter((e) => unanswered || this.unanswered.has(e)).length;
     const latest = latestOf([...events, { occurredAt: before.lastAt } as KitEvent])!;
-    this.dropped.set(sid, { count: before.count + events.length - unconfirmed, unconfirmed: before.unconfirmed + unconfirmed, lastAt: latest });
+    const dropped = { count: before.count + events.length - unconfirmed, unconfirmed: before.unconfirmed + unconfirmed, lastAt: latest };
+    this.dropped.set(sid, dropped);
+    // Out of the store and into the count at once: a crash between the two would lose them or count them twice.
+    this.persist(sid, { forget: events.map((e) => e.id), dropped });
   }
 
   /**
@@ -285,9 +343,9 @@ export class EventBuffer {
     this.refused.set(sid, { events: [...(before?.events ?? []), ...taken], at });
   }
 
-  /** A time Steward accepts for a report when no event of the batch gives one: one it stored, else the session's start. */
-  private acceptedTime(sid: string): string {
-    return this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? new Date().toISOString();
+  /** A time Steward accepts for a report when no event of the batch gives one: one it stored, else the session's start (kept in the store across a restart); null when none is known. */
+  private acceptedTime(sid: string): string | null {
+    return this.storedAt.get(sid) ?? this.o.sessionStart?.(sid) ?? this.restoredStarts.get(sid) ?? null;
   }
 
   /** Reports confirmed (or given up) leave the list of those resent until confirmed. */
@@ -296,6 +354,7 @@ export class EventBuffer {
     if (!reports || !done.length) return;
     removeSent(reports, done);
     if (!reports.length) this.reports.delete(sid);
+    this.persist(sid, { forget: done.map((r) => r.id) });
   }
 
   /** `count` items of the current part are settled: the part shrinks, and goes when none is left. */
@@ -310,5 +369,6 @@ export class EventBuffer {
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.o.store?.close?.();
   }
 }

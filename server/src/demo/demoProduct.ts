@@ -20,6 +20,17 @@ export interface DemoProduct {
   stop(): Promise<void>;
 }
 
+/** The demo product's own data, beside DATA_DIR (Steward's own PGlite lives in it); none when Steward keeps its data in memory. */
+function productDataDir(deps: AppDeps): string | null {
+  return deps.config.DATA_DIR === "memory" ? null : `${resolve(deps.config.DATA_DIR)}-demo-product`;
+}
+
+/** The kit's events Steward has not stored yet survive a restart of the demo product (its sessions survive Steward's). */
+function kitEnv(deps: AppDeps): Record<string, string> {
+  const dir = productDataDir(deps);
+  return dir ? { KIT_EVENTS_DIR: join(dir, "kit-events") } : {};
+}
+
 /**
  * DIRECTORY_PROVIDER=http: the demo product owns the demo's accounts and users in its own PGlite
  * (beside DATA_DIR), filled on its first start from a copy of the seeded demo.
@@ -30,7 +41,7 @@ async function directoryEnv(deps: AppDeps): Promise<Record<string, string>> {
   const [accounts, users] = await Promise.all([db.selectFrom("accounts").selectAll().orderBy("id").execute(), db.selectFrom("users").selectAll().orderBy("id").execute()]);
   const memory = deps.config.DATA_DIR === "memory";
   // Beside DATA_DIR (Steward's own PGlite lives in it): the product's data is the product's.
-  const dir = memory ? mkdtempSync(join(tmpdir(), "steward-demo-directory-")) : `${resolve(deps.config.DATA_DIR)}-demo-product`;
+  const dir = productDataDir(deps) ?? mkdtempSync(join(tmpdir(), "steward-demo-directory-"));
   mkdirSync(dir, { recursive: true });
   const seedFile = join(dir, "demo-directory-seed.json");
   writeFileSync(seedFile, JSON.stringify({ accounts: accounts.map(accountFromRow), users: users.map(userFromRow) }));
@@ -49,7 +60,7 @@ export async function startDemoProduct(deps: AppDeps, stewardPort: number): Prom
     return null;
   }
   const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", entry], {
-    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", STEWARD_URL: deps.config.publicUrl.replace(/:\d+$/, `:${stewardPort}`), STEWARD_PRODUCT_CREDENTIAL: `${id}.${secret}`, ...(await directoryEnv(deps)) },
+    env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", STEWARD_URL: deps.config.publicUrl.replace(/:\d+$/, `:${stewardPort}`), STEWARD_PRODUCT_CREDENTIAL: `${id}.${secret}`, ...kitEnv(deps), ...(await directoryEnv(deps)) },
     stdio: ["ignore", "ignore", "inherit"],
   });
   child.on("exit", (code) => {
