@@ -107,6 +107,12 @@ export const BillingSummary = z.object({
   cancelAtPeriodEnd: z.boolean(),
   /** When a subscription set to end will end (Stripe's cancel_at); null when it renews. */
   cancelAt: z.string().nullable(),
+  /**
+   * When the cancellation in place was last asked for (Stripe's canceled_at: the latest update that set it to
+   * end, or the cancel-now); null when none is. Tells one request to end it from a later one: the customer's,
+   * after renewing in the portal. Absent in readings stored before it existed: read as null.
+   */
+  cancelRequestedAt: z.string().nullable().optional(),
   /** The earliest period end among the subscription's items: the next renewal. */
   currentPeriodEnd: z.string().nullable(),
   /** What the subscription's other items (add-ons beside the plan's seats) cost per interval; 0 when there are none. */

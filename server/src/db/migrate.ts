@@ -31,6 +31,7 @@ import * as m039 from "./migrations/039_deactivation_billing.js";
 import * as m040 from "./migrations/040_acted_on_index.js";
 import * as m041 from "./migrations/041_acted_on_own_ticket.js";
 import * as m042 from "./migrations/042_directory_asked_at.js";
+import * as m043 from "./migrations/043_deactivation_cancel_requested.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -66,6 +67,7 @@ export const migrations: Record<string, Migration> = {
   "040_acted_on_index": m040,
   "041_acted_on_own_ticket": m041,
   "042_directory_asked_at": m042,
+  "043_deactivation_cancel_requested": m043,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

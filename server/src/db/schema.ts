@@ -410,6 +410,8 @@ export interface AccountAccessHoldsTable {
   subscription_set_to_end: ColumnType<string | null, string | null | undefined, string | null>;
   /** Migration 039 (jsonb): the billing snapshot the deactivation worked from; written as a JSON string. */
   subscription_before: ColumnType<unknown, string | null | undefined, never>;
+  /** Migration 043: when the provider says that cancel was asked for (Stripe's canceled_at); null on older holds. */
+  subscription_cancel_requested_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 /** Built-in identity: one-time password reset links (only the hash is stored). */

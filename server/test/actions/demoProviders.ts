@@ -111,6 +111,7 @@ export async function mirrorDemoBillingInto(stripe: StripeFake, deps: AppDeps): 
       ...(s.trial_end ? { trialEnd: new Date(s.trial_end) } : {}),
       periodEnd: new Date(s.current_period_end),
       cancelAtPeriodEnd: s.cancel_at_period_end,
+      ...(s.canceled_at ? { canceledAt: new Date(s.canceled_at) } : {}),
       created: new Date(s.created_at),
     });
   }

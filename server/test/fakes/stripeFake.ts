@@ -78,6 +78,8 @@ export class StripeFake extends HttpFake {
   private readonly keysInFlight = new Map<string, FakeRequest>();
   /** How far the fake's idempotency store is ahead of real time (to model keys reaching Stripe's retention). */
   private keyClockOffsetMs = 0;
+  /** How far the times the fake stamps on what it changes (canceled_at) are ahead of real time. */
+  private clockOffsetMs = 0;
   private readonly routes: { method: string; pattern: RegExp; handler: (req: FakeRequest, params: Params, form: Form) => FakeReply }[] = [];
 
   constructor(options: { secretKey?: string; mountPath?: string } = {}) {
@@ -90,6 +92,15 @@ export class StripeFake extends HttpFake {
   /** Moves the idempotency store's clock on: keys older than Stripe's retention (24 h) are pruned, and a reused one runs again. */
   ageIdempotencyKeys(ms: number): void {
     this.keyClockOffsetMs += ms;
+  }
+
+  /** Moves the fake's own clock on, so a later request is stamped later (Stripe's times are whole seconds). */
+  advanceClock(ms: number): void {
+    this.clockOffsetMs += ms;
+  }
+
+  private now(): number {
+    return unix(Date.now() + this.clockOffsetMs);
   }
 
   private storedUnder(key: string): { fingerprint: string; reply: FakeReply } | undefined {
@@ -130,11 +141,12 @@ export class StripeFake extends HttpFake {
     return { BILLING_PROVIDER: "stripe", STRIPE_SECRET_KEY: this.secretKey, STRIPE_BASE_URL: `${this.url}${this.mountPath}` };
   }
 
-  /** Clears every customer, price, subscription, invoice, transaction and stored idempotency key. */
+  /** Clears every customer, price, subscription, invoice, transaction and stored idempotency key, and sets the fake's clock back. */
   reset(): void {
     for (const map of [this.customers, this.prices, this.subscriptions, this.invoices, this.idempotency]) map.clear();
     this.balanceTransactions.length = 0;
     this.pendingItems.length = 0;
+    this.clockOffsetMs = 0;
   }
 
   addPrice(init: { plan: string; interval: "month" | "year"; unitAmount: number }): Stripe.Price {
@@ -161,6 +173,8 @@ export class StripeFake extends HttpFake {
     cancelAtPeriodEnd?: boolean;
     /** Set to end at this date (Stripe's cancel_at) rather than at the period end. */
     cancelAt?: Date;
+    /** When the cancellation was asked for (Stripe's canceled_at); by default a day after `created` for one set to end or canceled. */
+    canceledAt?: Date;
     /** Further items billed beside the plan's seats; listed before the plan's item, so nothing may assume the plan comes first. */
     addOns?: { price: string; quantity: number }[];
     created?: Date;
@@ -185,7 +199,8 @@ export class StripeFake extends HttpFake {
       created,
       trialEnd: init.trialEnd ? unix(init.trialEnd) : null,
       cancelAtPeriodEnd: init.cancelAtPeriodEnd,
-      canceledAt: init.status === "canceled" ? created + DAY : null,
+      // Stripe stamps canceled_at on every subscription set to end or canceled, and on no other.
+      canceledAt: init.status === "canceled" || init.cancelAtPeriodEnd || init.cancelAt ? (init.canceledAt ? unix(init.canceledAt) : created + DAY) : null,
     });
     const withItems: Stripe.Subscription = { ...sub, items: { ...sub.items, data: [...addOns, item] }, ...(init.cancelAt ? { cancel_at: unix(init.cancelAt) } : {}) };
     this.subscriptions.set(sub.id, withItems);
@@ -325,13 +340,14 @@ export class StripeFake extends HttpFake {
     if (!sub) return missing("subscription", sid);
     if (ended(sub)) return stripeError(400, "invalid_request_error", "A canceled subscription can only update its cancellation_details and metadata.");
     let next: Stripe.Subscription = { ...sub };
+    // canceled_at: "the time of the most recent update request" that set the subscription to end; cleared with the cancellation.
     if (form.cancel_at_period_end !== undefined) {
       const cancel = form.cancel_at_period_end === "true";
-      next = { ...next, cancel_at_period_end: cancel, cancel_at: cancel ? Math.min(...periodEnds(sub)) : null };
+      next = { ...next, cancel_at_period_end: cancel, cancel_at: cancel ? Math.min(...periodEnds(sub)) : null, canceled_at: cancel ? this.now() : null };
     }
     if (form.cancel_at !== undefined) {
       const at = form.cancel_at === "" ? null : form.cancel_at === "min_period_end" ? Math.min(...periodEnds(sub)) : form.cancel_at === "max_period_end" ? Math.max(...periodEnds(sub)) : Number(form.cancel_at);
-      next = { ...next, cancel_at: at, cancel_at_period_end: false };
+      next = { ...next, cancel_at: at, cancel_at_period_end: false, canceled_at: at === null ? null : this.now() };
     }
     if (form.trial_end !== undefined) {
       const trialEnd = form.trial_end === "now" ? unix() : Number(form.trial_end);
@@ -355,7 +371,7 @@ export class StripeFake extends HttpFake {
     const sub = this.subscriptions.get(sid);
     if (!sub) return missing("subscription", sid);
     if (ended(sub)) return stripeError(400, "invalid_request_error", "A canceled subscription can only update its cancellation_details and metadata.");
-    const now = unix();
+    const now = this.now();
     const prorate = form.prorate === "true";
     const invoiceNow = form.invoice_now === "true";
     if (prorate && (sub.status === "active" || sub.status === "past_due")) {

@@ -3,7 +3,7 @@ import { BillingSummary } from "../../../shared/schemas/context.js";
 import { createStripeBilling } from "../../src/providers/index.js";
 import type { BillingPort } from "../../src/providers/ports.js";
 import { providerFailure } from "./providerFailure.js";
-import { STRIPE_API_VERSION } from "../../src/providers/stripe/stripeClient.js";
+import { createStripeClient, STRIPE_API_VERSION } from "../../src/providers/stripe/stripeClient.js";
 import { StripeFake } from "../fakes/stripeFake.js";
 import { testConfig } from "../support/databases.js";
 import { seedStripe } from "./stripeSeed.js";
@@ -51,6 +51,7 @@ describe("Stripe billing adapter reads (stripe SDK against the local Stripe fake
       mrrCents: 14_500,
       cancelAtPeriodEnd: false,
       cancelAt: null,
+      cancelRequestedAt: null,
       currentPeriodEnd: isoAt(12),
       addOnCents: 0,
       nextInvoice: { amountCents: 14_500, date: isoAt(12) },
@@ -295,6 +296,41 @@ describe("Stripe billing writes", () => {
     const again = await failure(billing.cancelSubscription(account("cus_active"), "now", ctx("op-cancel-3")));
     expect(again).toMatchObject({ code: "rejected" });
     expect(await failure(billing.resumeSubscription(account("cus_trial"), ctx("op-resume-2")))).toMatchObject({ code: "rejected" });
+  });
+
+  it("canceled_at as Stripe documents it: the time of the latest request that set the subscription to end, cleared by a resume, kept once canceled", async () => {
+    const secs = (iso: string | null | undefined) => (iso ? Date.parse(iso) / 1000 : null);
+    // Seeded: one set to end and one canceled carry it, a renewing one does not.
+    expect((await billing.getBilling(account("cus_active")))?.cancelRequestedAt).toBeNull();
+    expect((await billing.getBilling(account("cus_yearly")))?.cancelRequestedAt).toEqual(expect.any(String));
+    expect((await billing.getBilling(account("cus_gone")))?.cancelRequestedAt).toEqual(expect.any(String));
+
+    const first = await billing.cancelSubscription(account("cus_active"), "at_period_end", ctx("op-requested-1"));
+    const firstAt = fake.subscriptions.get("sub_active")?.canceled_at;
+    expect(firstAt).toEqual(expect.any(Number));
+    expect(secs(first.cancelRequestedAt)).toBe(firstAt);
+    // The customer renews in the portal: the cancellation and its time are gone.
+    fake.advanceClock(60_000);
+    expect((await billing.resumeSubscription(account("cus_active"), ctx("op-requested-2"))).cancelRequestedAt).toBeNull();
+    expect(fake.subscriptions.get("sub_active")?.canceled_at).toBeNull();
+    // ...and cancels again: the same subscription, a later request.
+    const again = await billing.cancelSubscription(account("cus_active"), "at_period_end", ctx("op-requested-3"));
+    expect(secs(again.cancelRequestedAt)).toBeGreaterThanOrEqual((firstAt as number) + 60);
+    // A cancel_at date is a request to end it too (set here as the merchant's dashboard would), and clearing it clears the time.
+    fake.advanceClock(60_000);
+    const dashboard = createStripeClient({ secretKey: fake.secretKey, baseUrl: fake.url, timeoutMs: 5_000 });
+    const dated = await dashboard.subscriptions.update("sub_addons", { cancel_at: Math.floor(now / 1000) + 5 * 86_400 });
+    expect(dated.canceled_at).toBeGreaterThanOrEqual((firstAt as number) + 120);
+    expect((await billing.getBilling(account("cus_addons")))?.cancelRequestedAt).toBe(new Date((dated.canceled_at as number) * 1000).toISOString());
+    const undated = await billing.resumeSubscription(account("cus_addons"), ctx("op-requested-4"));
+    expect(undated.cancelRequestedAt).toBeNull();
+    expect(fake.subscriptions.get("sub_addons")?.canceled_at).toBeNull();
+    // Cancelled now: stamped with that request, and kept on the canceled subscription.
+    fake.advanceClock(60_000);
+    const ended = await billing.cancelSubscription(account("cus_active"), "now", ctx("op-requested-5"));
+    expect(ended.status).toBe("canceled");
+    expect(secs(ended.cancelRequestedAt)).toBeGreaterThanOrEqual((firstAt as number) + 180);
+    expect(fake.subscriptions.get("sub_active")?.canceled_at).toBe(secs(ended.cancelRequestedAt));
   });
 
   it("writes for an account without a Stripe customer are not_found", async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { sql, type Selectable, type Transaction } from "kysely";
+import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import type { AccountAccessHoldsTable, Account, DB, User } from "../../db/schema.js";
 import type { ProviderCallContext } from "../../providers/ports.js";
 import type { CommandContext } from "../command.js";
@@ -50,9 +51,13 @@ export async function mirrorBlocked(trx: Transaction<DB>, userIds: readonly stri
     .execute();
 }
 
-/** What a deactivation did to billing: the subscription it set to end itself (if any), and the snapshot it saw. */
+/**
+ * What a deactivation did to billing: the subscription it set to end itself (if any), when the provider says that
+ * cancel was asked for (null: not known), and the snapshot it saw.
+ */
 export interface HoldBilling {
   setToEnd: string | null;
+  cancelRequestedAt: string | null;
   before: Record<string, unknown> | null;
 }
 
@@ -74,6 +79,7 @@ export async function recordHold(trx: Transaction<DB>, account: Account, kind: H
       created_at: ctx.now,
       released_at: null,
       subscription_set_to_end: billing?.setToEnd ?? null,
+      subscription_cancel_requested_at: billing?.setToEnd ? billing.cancelRequestedAt : null,
       subscription_before: billing?.before ? JSON.stringify(billing.before) : null,
     })
     .execute();
@@ -81,16 +87,30 @@ export async function recordHold(trx: Transaction<DB>, account: Account, kind: H
 }
 
 /**
- * The subscription an open deactivation set to end, if it still owns that cancel: activation resumes only
- * this one. A cancel the customer asked for (before the deactivation, or since) is theirs and stays.
+ * Whether the subscription's cancellation in `billing` is still the one an open deactivation set: activation
+ * resumes only that. A cancel the customer asked for (before the deactivation, or since) is theirs and stays,
+ * also on the same subscription: renewed and cancelled again in the provider's portal, it was asked for later
+ * than the hold recorded. A hold without a recorded time (written before migration 043, or confirmed by
+ * operation.resolve, which never saw the provider's answer) goes by the subscription id alone, as it always did.
  */
-export function subscriptionHeldToEnd(holds: readonly AccessHold[]): string | null {
-  return holds.find((h) => h.kind === "deactivation" && h.subscription_set_to_end !== null)?.subscription_set_to_end ?? null;
+export function cancelHeldByDeactivation(billing: BillingSummary | null, holds: readonly AccessHold[]): boolean {
+  const hold = holds.find((h) => h.kind === "deactivation" && h.subscription_set_to_end !== null);
+  if (!hold || !billing?.cancelAtPeriodEnd || billing.subscriptionId !== hold.subscription_set_to_end) return false;
+  const recorded = hold.subscription_cancel_requested_at;
+  if (recorded === null) return true;
+  const requested = billing.cancelRequestedAt ?? null;
+  return requested !== null && new Date(requested).getTime() === new Date(recorded).getTime();
 }
 
 /** The customer's own cancellation replaces a deactivation's: activating the account must not resume it. */
 export async function handCancelToCustomer(trx: Transaction<DB>, accountId: string): Promise<void> {
-  await trx.updateTable("account_access_holds").set({ subscription_set_to_end: null }).where("account_id", "=", accountId).where("kind", "=", "deactivation").where("released_at", "is", null).execute();
+  await trx
+    .updateTable("account_access_holds")
+    .set({ subscription_set_to_end: null, subscription_cancel_requested_at: null })
+    .where("account_id", "=", accountId)
+    .where("kind", "=", "deactivation")
+    .where("released_at", "is", null)
+    .execute();
 }
 
 export async function releaseHolds(trx: Transaction<DB>, holds: readonly AccessHold[], now: Date): Promise<void> {

@@ -8,7 +8,7 @@ import type { Transaction } from "kysely";
 import type { DB } from "../../db/schema.js";
 import type { AccountStatus } from "../../../../shared/roles.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
-import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, subscriptionHeldToEnd, usersHeldBy, type AccessHold } from "./accessHolds.js";
+import { blockSteps, cancelHeldByDeactivation, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy, type AccessHold } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -34,7 +34,7 @@ export const activateAccount = defineCommand({
     const holds = await openHolds(db, target.id, ["suspension", "deactivation"]);
     const users = await usersHeldBy(db, holds);
     const billing = await currentBilling(ctx, target.account);
-    return activatePreview(target, users, billing, resumes(billing, subscriptionHeldToEnd(holds)));
+    return activatePreview(target, users, billing, resumes(billing, holds));
   },
   perform: async (target, _input, ctx, call) => {
     const db = call.executor ?? ctx.deps.database.db;
@@ -58,20 +58,27 @@ export const activateAccount = defineCommand({
     await recordActivation(trx, target.id, performed, ctx);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
-      after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id), subscription: performed.subscription },
+      after: {
+        ...(await accountAfter(trx, target.id)),
+        unblockedUserIds: performed.unblockedUserIds,
+        releasedHoldIds: performed.holds.map((h) => h.id),
+        subscription: performed.subscription,
+        subscriptionResumed: performed.subscriptionResumed,
+        cancellationKept: performed.cancellationKept,
+      },
       result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status, subscriptionResumed: performed.subscriptionResumed, cancellationKept: performed.cancellationKept, billing: performed.billingNote },
     };
   },
 });
 
-/** Resumed only when the subscription set to end is the one the deactivation set to end itself. */
-function resumes(billing: BillingSummary | null, heldToEnd: string | null): boolean {
-  return isLiveSubscription(billing) && billing.cancelAtPeriodEnd && heldToEnd !== null && billing.subscriptionId === heldToEnd;
+/** Resumed only when the cancellation in place is the one the deactivation asked for itself (same subscription, same request). */
+function resumes(billing: BillingSummary | null, holds: readonly AccessHold[]): boolean {
+  return isLiveSubscription(billing) && cancelHeldByDeactivation(billing, holds);
 }
 
 /** What activating does to billing, from the reading the request took and the holds it lifts. */
 export function activationBilling(billing: BillingSummary | null, holds: readonly AccessHold[]): { resumable: boolean; keptUntil: string | null; billingNote: string } {
-  const resumable = resumes(billing, subscriptionHeldToEnd(holds));
+  const resumable = resumes(billing, holds);
   // Set to end, but not by this deactivation: the customer's own cancellation, left in place.
   const keptUntil = isLiveSubscription(billing) && billing.cancelAtPeriodEnd && !resumable ? (billing.cancelAt ?? billing.currentPeriodEnd ?? "the period end") : null;
   const billingNote = resumable

@@ -50,14 +50,15 @@ export const deactivateAccount = defineCommand({
     let subscription: BillingSummary | null = billing;
     let account: DirectoryAccount | undefined;
     const steps: ProviderStep[] = blockSteps(users, true, ctx, call);
-    const billingHold = deactivationBilling(billing);
-    if (billingHold.setToEnd) {
-      steps.push({ label: "end the subscription at period end", run: async () => (subscription = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "at_period_end", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
+    const setsToEnd = deactivationBilling(billing).setToEnd !== null;
+    let answer: BillingSummary | null = null;
+    if (setsToEnd) {
+      steps.push({ label: "end the subscription at period end", run: async () => (subscription = answer = await ctx.deps.billing.cancelSubscription(billingRef(target.account), "at_period_end", { ...call, idempotencyKey: `${call.idempotencyKey}:cancel` })) });
     }
     // The product's keyed write goes last, as in every action: what fails before it is undone or left unknown, never half-recorded.
     steps.push(...directoryStep(ctx, `deactivate ${target.id} in the directory`, async () => void (account = await writeAccount(target, { status: "deactivated" }, ctx, call))));
     await runCompensated(steps, { logger: ctx.deps.logger, transactional: Boolean(call.executor) });
-    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account, billingHold };
+    return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account, billingHold: deactivationBilling(billing, answer) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
     const holdId = await recordDeactivation(trx, target.account, performed.blockedUserIds, performed.billingHold, ctx);
@@ -69,9 +70,15 @@ export const deactivateAccount = defineCommand({
   },
 });
 
-/** Only a cancel this deactivation sets is its own to undo; one already in place is the customer's. */
-export function deactivationBilling(billing: BillingSummary | null): HoldBilling {
-  return { setToEnd: isLiveSubscription(billing) && !billing.cancelAtPeriodEnd ? billing.subscriptionId : null, before: billingSnapshot(billing) };
+/**
+ * Only a cancel this deactivation sets is its own to undo; one already in place is the customer's. `answer`: the
+ * provider's reading after setting it to end, which dates the request (without it, e.g. operation.resolve, the
+ * time is not known and activation goes by the subscription id alone).
+ */
+export function deactivationBilling(billing: BillingSummary | null, answer: BillingSummary | null = null): HoldBilling {
+  const setToEnd = isLiveSubscription(billing) && !billing.cancelAtPeriodEnd ? billing.subscriptionId : null;
+  const answered = setToEnd !== null && answer !== null && answer.subscriptionId === setToEnd && answer.cancelAtPeriodEnd;
+  return { setToEnd, cancelRequestedAt: answered ? (answer.cancelRequestedAt ?? null) : null, before: billingSnapshot(billing) };
 }
 
 /**

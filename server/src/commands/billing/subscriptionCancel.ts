@@ -5,13 +5,13 @@ import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, cancelNowTerms, formatMoney, said, type Said } from "../billingEffects.js";
 import { billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription, type LiveSubscription } from "../billingState.js";
-import { handCancelToCustomer, openHolds, subscriptionHeldToEnd } from "../account/accessHolds.js";
+import { cancelHeldByDeactivation, handCancelToCustomer, openHolds } from "../account/accessHolds.js";
 import type { CommandContext } from "../command.js";
 import type { AccountTarget } from "../targets.js";
 
 /** Set to end by the account's deactivation, not by the customer: cancelling at period end makes it theirs. */
 async function endingForDeactivation(target: AccountTarget, billing: LiveSubscription, ctx: CommandContext): Promise<boolean> {
-  return billing.cancelAtPeriodEnd && subscriptionHeldToEnd(await openHolds(ctx.deps.database.db, target.id, ["deactivation"])) === billing.subscriptionId;
+  return billing.cancelAtPeriodEnd && cancelHeldByDeactivation(billing, await openHolds(ctx.deps.database.db, target.id, ["deactivation"]));
 }
 
 /**

@@ -110,6 +110,8 @@ async function recordAppliedAccountChange(trx: Transaction<DB>, op: Selectable<P
     const seen = await accountBefore(trx, op, op.action);
     const billing = requestBilling(op);
     if (billing === undefined) throw stateUnknown(op, "the billing reading it worked from (whether it set the subscription to end)");
+    // The provider's answer was lost, so when it dates the cancel is not known: the hold records no time, and
+    // activation resumes that subscription by its id alone (as for holds older than migration 043).
     const holdId = await recordDeactivation(trx, seen.account, seen.blockedUserIds, deactivationBilling(billing), req);
     return { deactivation: { holdId, previousStatus: seen.account.status, blockedUserIds: seen.blockedUserIds } };
   }

@@ -67,7 +67,8 @@ export class BuiltinBilling implements BillingPort {
     let unused: { customerId: string; cents: number; currency: string } | null = null;
     const summary = await this.changeSubscription("billing.cancel", account, ctx, (sub, customer) => {
       if (sub.status === "canceled") throw builtinRejected("billing.cancel", "the subscription is already canceled");
-      if (mode !== "now") return { cancel_at_period_end: true };
+      // canceled_at as Stripe keeps it: when the cancellation in place was asked for, set anew by each request.
+      if (mode !== "now") return { cancel_at_period_end: true, canceled_at: this.clock.now() };
       const paid = EARNING.has(sub.status) ? unusedTimeCents(sub.unit_amount_cents * sub.quantity, sub.current_period_end, sub.interval, this.clock.now()) : 0;
       if (paid > 0) unused = { customerId: customer.id, cents: paid, currency: customer.currency };
       return { status: "canceled", canceled_at: this.clock.now(), cancel_at_period_end: false };
@@ -87,7 +88,7 @@ export class BuiltinBilling implements BillingPort {
     return this.changeSubscription("billing.resume", account, ctx, (sub) => {
       if (sub.status === "canceled") throw builtinRejected("billing.resume", "the subscription has already ended");
       if (!sub.cancel_at_period_end) throw builtinRejected("billing.resume", "the subscription is not set to cancel");
-      return { cancel_at_period_end: false };
+      return { cancel_at_period_end: false, canceled_at: null };
     });
   }
 
@@ -202,6 +203,7 @@ export function billingSummaryOf(customer: Customer, sub: Subscription | undefin
     mrrCents: sub && EARNING.has(sub.status) ? monthlyRecurringCents(amount, sub.interval) : 0,
     cancelAtPeriodEnd: sub?.cancel_at_period_end ?? false,
     cancelAt: sub && sub.status !== "canceled" && sub.cancel_at_period_end ? sub.current_period_end.toISOString() : null,
+    cancelRequestedAt: sub?.canceled_at?.toISOString() ?? null,
     currentPeriodEnd: sub?.current_period_end.toISOString() ?? null,
     // The built-in tables hold one item per subscription: the plan's seats.
     addOnCents: 0,

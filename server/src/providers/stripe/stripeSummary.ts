@@ -82,6 +82,8 @@ export function summarizeStripeBilling(parts: {
     mrrCents: status && EARNING.has(status) ? monthlyCents(items) : 0,
     cancelAtPeriodEnd: ending,
     cancelAt: ending ? iso(sub.cancel_at ?? periodEnd) : null,
+    // Stripe clears canceled_at when the cancellation is removed and sets it anew on each request that sets one.
+    cancelRequestedAt: iso(sub?.canceled_at),
     currentPeriodEnd: iso(periodEnd),
     addOnCents: items.filter((i) => i !== item && intervalOf(i.price) === interval).reduce((sum, i) => sum + itemAmount(i), 0),
     nextInvoice: upcoming ? { amountCents: upcoming.amount_due, date: iso(upcoming.next_payment_attempt ?? upcoming.due_date) } : null,
