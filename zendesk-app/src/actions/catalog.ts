@@ -1,3 +1,4 @@
+import { gainAccessBlock, roleChangeChoices } from "../../../shared/productAccess";
 import type { ProductRole } from "../../../shared/roles";
 import type { SupportActionName } from "../../../shared/schemas/actions";
 import type { RequesterContext } from "../../../shared/schemas/context";
@@ -19,6 +20,14 @@ export interface FieldSpec {
   max?: number;
   optional?: boolean;
   initial?: (context: RequesterContext) => string;
+  /** Fewer options for this requester, when the server would refuse the others, and why (said under the field). */
+  narrow?: (context: RequesterContext) => NarrowedChoices | null;
+}
+
+export interface NarrowedChoices {
+  options: readonly string[];
+  /** Why, said by the form (`field.<code>`, its `{status}` the status in the way). */
+  why: { code: "role_lower_only_user" | "role_lower_only_account"; status: string };
 }
 
 export interface ActionSpec {
@@ -39,6 +48,17 @@ const billing = (c: RequesterContext) => (c.billing.status === "ok" ? c.billing.
 const userStatus = (c: RequesterContext) => c.user?.status;
 const accountStatus = (c: RequesterContext) => account(c)?.status;
 
+/**
+ * A role change may always lower a role; a higher one only for a user who can use it (the rule the
+ * server checks, shared/productAccess.ts). The current role stays shown: it is where the form starts.
+ */
+function roleChoices(c: RequesterContext): NarrowedChoices | null {
+  if (!c.user) return null;
+  const block = gainAccessBlock(c.user.status, accountStatus(c));
+  if (!block) return null;
+  return { options: roleChangeChoices(productRoles, c.user.role, block), why: { code: block.by === "user" ? "role_lower_only_user" : "role_lower_only_account", status: block.status } };
+}
+
 export const actionCatalog: ActionSpec[] = [
   // Sign-in help first: the most common tickets.
   { action: "user.lockout_clear", previewOnOpen: true, target: "user", fields: [], applies: (c) => identity(c)?.locked === true },
@@ -58,7 +78,7 @@ export const actionCatalog: ActionSpec[] = [
   { action: "user.activate", previewOnOpen: true, target: "user", fields: [], applies: (c) => ["suspended", "deactivated", "invited"].includes(userStatus(c) ?? "") },
   { action: "user.suspend", target: "user", fields: [], applies: (c) => userStatus(c) === "active" },
   { action: "user.deactivate", target: "user", fields: [], applies: (c) => ["active", "suspended", "invited"].includes(userStatus(c) ?? "") },
-  { action: "user.role_change", target: "user", fields: [{ name: "role", kind: "select", options: productRoles, initial: (c) => c.user?.role ?? "member" }], applies: (c) => userStatus(c) !== "deleted" },
+  { action: "user.role_change", target: "user", fields: [{ name: "role", kind: "select", options: productRoles, initial: (c) => c.user?.role ?? "member", narrow: roleChoices }], applies: (c) => userStatus(c) !== "deleted" },
   { action: "user.promote_admin", target: "user", fields: [{ name: "role", kind: "select", options: ["admin", "owner"] }], applies: (c) => account(c)?.activeAdminCount === 0 },
   {
     action: "user.elevate_temporarily",

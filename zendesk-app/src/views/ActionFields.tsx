@@ -13,18 +13,25 @@ export interface FieldCap {
   canGoFurther?: readonly string[];
 }
 
-export function ActionField({ field, id, value, error, cap, currency, onInput }: { field: FieldSpec; id: string; value: string; error?: string; cap?: FieldCap; currency: string; onInput: (v: string) => void }) {
+/** `note`: why the field offers fewer choices than usual, said under its label. */
+export function ActionField({ field, id, value, error, cap, note, currency, onInput }: { field: FieldSpec; id: string; value: string; error?: string; cap?: FieldCap; note?: string; currency: string; onInput: (v: string) => void }) {
   // Fixed by what opened the form (which grant "End now" ends): sent, not shown.
   if (field.kind === "hidden") return null;
   const label = tOr(`field.${field.name}`, field.name);
   const hint = cap && cap.field === field.name ? t("field.cap_hint", { limit: field.kind === "money" ? money(cap.limit, currency) : cap.limit, unit: tOr(`unit.${cap.unit}`, cap.unit) }) : null;
-  const common = { id, name: field.name, "aria-invalid": error ? true : undefined, "aria-describedby": error ? `${id}-error` : undefined };
+  const describedBy = [note ? `${id}-note` : "", error ? `${id}-error` : ""].filter(Boolean).join(" ");
+  const common = { id, name: field.name, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy || undefined };
   return (
     <div class={error ? "c-field c-field--error" : "c-field"}>
       <label class="c-field__label" for={id}>
         {label}
       </label>
       {hint && <div class="c-field__hint">{hint}</div>}
+      {note && (
+        <div class="c-field__hint" id={`${id}-note`} data-testid="field-note">
+          {note}
+        </div>
+      )}
       {field.kind === "select" ? (
         <select {...common} class="c-field__input c-field__input--select" value={value} onChange={(e) => onInput(e.currentTarget.value)}>
           {(field.options ?? []).map((option) => (

@@ -99,6 +99,18 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   }, [previewOnOpen, target?.id, target?.version]);
   const currency = context.billing.status === "ok" && context.billing.data ? context.billing.data.currency : "usd";
 
+  // Choices narrowed for this requester (no higher role for a deactivated user), and why, as the server would refuse the rest.
+  const offeredFields = spec.fields.map((field) => {
+    const narrowed = field.narrow?.(context);
+    if (!narrowed) return { field };
+    return { field: { ...field, options: narrowed.options }, note: t(`field.${narrowed.why.code}`, { status: tOr(`status.${narrowed.why.status}`, narrowed.why.status).toLocaleLowerCase() }) };
+  });
+  // A refresh may take a picked choice away (the user was deactivated meanwhile): the field starts over.
+  useEffect(() => {
+    const gone = offeredFields.filter(({ field, note }) => note && !field.options?.includes(values[field.name] ?? ""));
+    if (gone.length) setValues((v) => ({ ...v, ...Object.fromEntries(gone.map(({ field }) => [field.name, field.initial?.(context) ?? field.options?.[0] ?? ""])) }));
+  }, [target?.version]);
+
   const fieldErrors = new Map((problem?.errors ?? []).map((e) => [fieldOf(e.field), fieldReason(e)]));
   const customerLocale = customerLocaleOf(ticket.requester.locale);
   const shownFields = [...spec.fields.map((f) => f.name), "reason"];
@@ -239,8 +251,8 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
       <h3 id={`${prefix}-title`}>{label}</h3>
       <p class="muted">{t("action.target", { target: spec.target === "user" ? (context.user?.email ?? "") : (target?.id ?? "") })}</p>
       <fieldset disabled={busy || preview !== null || asked !== null}>
-        {spec.fields.map((field) => (
-          <ActionField key={field.name} field={field} id={`${prefix}-${field.name}`} value={values[field.name] ?? ""} error={fieldErrors.get(field.name)} cap={cap} currency={currency} onInput={(v) => setValues({ ...values, [field.name]: v })} />
+        {offeredFields.map(({ field, note }) => (
+          <ActionField key={field.name} field={field} id={`${prefix}-${field.name}`} value={values[field.name] ?? ""} error={fieldErrors.get(field.name)} cap={cap} note={note} currency={currency} onInput={(v) => setValues({ ...values, [field.name]: v })} />
         ))}
         <div class={fieldErrors.has("reason") ? "c-field c-field--error" : "c-field"}>
           <label class="c-field__label" for={`${prefix}-reason`}>

@@ -10,7 +10,7 @@ import type { OperationRequest } from "../../reconcile/providerOperations.js";
 import type { ProductRole } from "../../../../shared/roles.js";
 import { recordExpansion } from "../seats/expandTemporarily.js";
 import { recordElevation } from "../user/elevateTemporarily.js";
-import { roleRank } from "../user/roleElevations.js";
+import { productRoleRank } from "../../../../shared/productAccess.js";
 import type { Account } from "../../db/schema.js";
 import type { AccountStatus } from "../../../../shared/roles.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
@@ -176,6 +176,6 @@ function stateUnknown(op: Selectable<ProviderOperationsTable>, what: string): Pr
  */
 async function roleBefore(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, elevated: ProductRole): Promise<ProductRole> {
   const role = (await intentBefore(trx, op))?.role as ProductRole | undefined;
-  if (role && roleRank(role) >= 0 && roleRank(role) < roleRank(elevated)) return role;
+  if (role && productRoleRank(role) >= 0 && productRoleRank(role) < productRoleRank(elevated)) return role;
   throw Problem.conflict("previous_role_unknown", `The role ${op.target_id} had before operation ${op.operation_id} is not recorded, so the elevation could not be reverted; change the role by hand (user.role_change) instead`, { operationId: op.operation_id });
 }

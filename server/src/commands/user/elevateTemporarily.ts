@@ -7,7 +7,8 @@ import type { DB } from "../../db/schema.js";
 import type { ProductRole } from "../../../../shared/roles.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
-import { openElevation, roleRank } from "./roleElevations.js";
+import { productRoleRank } from "../../../../shared/productAccess.js";
+import { openElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -33,7 +34,7 @@ export const elevateTemporarily = defineCommand({
   },
   validate: (target, input) => {
     const { user } = target;
-    if (roleRank(input.role) <= roleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
+    if (productRoleRank(input.role) <= productRoleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
   },
   // Not destructive, but it raises what the user may do: the role, for how long and until when are shown first.
   preview: async (target, input, ctx) => {

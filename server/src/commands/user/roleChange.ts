@@ -4,7 +4,8 @@ import { ADMIN_ROLES, assertKeepsAnAdmin, lockAccountAdmins } from "../accountAd
 import { defineCommand } from "../command.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
-import { closeOpenElevation, roleRank } from "./roleElevations.js";
+import { productRoleRank } from "../../../../shared/productAccess.js";
+import { closeOpenElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -27,7 +28,7 @@ export const changeRole = defineCommand({
     if (ADMIN_ROLES.has(input.role)) {
       throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, { role: input.role });
     }
-    if (roleRank(input.role) > roleRank(user.role)) assertCanGainAccess("user.role_change", target);
+    if (productRoleRank(input.role) > productRoleRank(user.role)) assertCanGainAccess("user.role_change", target);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
   },
   // Not destructive, but it changes what the user may do: the role before and after is shown first.

@@ -1,4 +1,3 @@
-import type { ProductRole } from "../../../../shared/roles.js";
 import type { Executor } from "../targets.js";
 
 /**
@@ -6,13 +5,6 @@ import type { Executor } from "../targets.js";
  * previous role when it expires (user.elevation_expire). A manual role change closes the open one,
  * so the sweep never undoes a later decision.
  */
-
-/** Product roles from least to most rights; an elevation must go up this list. */
-const RIGHTS: readonly ProductRole[] = ["viewer", "member", "billing", "admin", "owner"];
-
-export function roleRank(role: ProductRole): number {
-  return RIGHTS.indexOf(role);
-}
 
 export function openElevation(db: Executor, userId: string) {
   return db.selectFrom("role_elevations").selectAll().where("user_id", "=", userId).where("reverted_at", "is", null).orderBy("created_at", "desc").executeTakeFirst();

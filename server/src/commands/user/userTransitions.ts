@@ -1,3 +1,4 @@
+import { accountOpen, gainAccessBlock, gainAccessStatuses } from "../../../../shared/productAccess.js";
 import type { UserStatus } from "../../../../shared/roles.js";
 import type { Account, User } from "../../db/schema.js";
 import { Problem } from "../../http/problem.js";
@@ -32,19 +33,24 @@ export function assertCanSignIn(action: string, user: User): void {
  * Raising a user's rights (a higher role, a temporary elevation, admin) only means something when the
  * user can use them: granted to a suspended or deactivated user, or on a closed account, it would look
  * done while the person still has no access. So it is refused, naming the state and what to do first.
- * Lowering rights is never refused here: it takes access away, whatever the state.
+ * Lowering rights is never refused here: it takes access away, whatever the state. The rule is shared
+ * (shared/productAccess.ts): the sidebar offers only the roles it lets through.
  */
-export function assertCanGainAccess(action: string, target: { user: User; account: Account }, statuses: readonly UserStatus[] = ["active", "invited"]): void {
+export function assertCanGainAccess(action: string, target: { user: User; account: Account }, statuses: readonly UserStatus[] = gainAccessStatuses): void {
   const { user, account } = target;
-  if (!statuses.includes(user.status)) {
+  const block = gainAccessBlock(user.status, account.status, statuses);
+  if (block?.by === "user") {
     const first = user.status === "invited" ? "the invitation has to be accepted first" : "activate the user first (user.activate)";
     throw invalidTransition(`${action} raises ${user.email}'s access, which they cannot use while ${user.status}; ${first}`, { status: user.status, allowedFrom: statuses });
   }
-  assertAccountOpen(action, account);
+  if (block?.by === "account") throw accountNotActive(action, account);
 }
 
 /** While the account is suspended, deactivated or deleted, a user's access follows the account. */
 export function assertAccountOpen(action: string, account: Account): void {
-  if (account.status === "active" || account.status === "trialing" || account.status === "past_due") return;
-  throw Problem.conflict("account_not_active", `${action} is not possible while account ${account.id} is ${account.status}; change the account's status first`, { accountStatus: account.status });
+  if (!accountOpen(account.status)) throw accountNotActive(action, account);
+}
+
+function accountNotActive(action: string, account: Account): Problem {
+  return Problem.conflict("account_not_active", `${action} is not possible while account ${account.id} is ${account.status}; change the account's status first`, { accountStatus: account.status });
 }
