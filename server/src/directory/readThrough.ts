@@ -1,9 +1,9 @@
 import type { ActionTarget } from "../../../shared/schemas/actions.js";
 import type { SearchHit } from "../../../shared/schemas/context.js";
-import type { Kysely, Transaction } from "kysely";
+import type { Kysely, Transaction, Updateable } from "kysely";
 import type { Clock } from "../clock.js";
 import type { DirectoryAccount, DirectoryUser } from "../../../shared/directory/contract.js";
-import type { DB } from "../db/schema.js";
+import type { AccountsTable, DB, UsersTable } from "../db/schema.js";
 import type { AppDeps } from "../deps.js";
 import type { Logger } from "../logger.js";
 import { askedAtOf } from "./askedAt.js";
@@ -84,6 +84,47 @@ export async function mirrorWritten(trx: Transaction<DB>, deps: { directory: Dir
   if (!isCached(deps)) return;
   if (answer.account) await mirrorAccounts(trx, [answer.account], { now, askedAt: askedAtOf([answer.account], now), bump: false });
   if (answer.user) await mirrorUsers(trx, [answer.user], { now, askedAt: askedAtOf([answer.user], now), bump: false });
+}
+
+/** What the directory owns in Steward's rows, as a command changes it (the rest, e.g. `blocked`, is Steward's own). */
+export type DirectoryUserChanges = Pick<Updateable<UsersTable>, "status" | "role" | "impersonation_protected" | "directory_settings">;
+export type DirectoryAccountChanges = Pick<Updateable<AccountsTable>, "status" | "plan" | "seats_licensed">;
+
+/** The write a change records: the product's answer to it (its send time orders it), or without one (operation.resolve) `now`. */
+export interface WrittenAt {
+  answer?: object | undefined;
+  now: Date;
+}
+
+const askedAtOfWrite = (written: WrittenAt) => askedAtOf(written.answer ? [written.answer] : [], written.now);
+
+/**
+ * In a command's apply (or operation.resolve's record of one): the command's change to what the directory
+ * owns in Steward's row. Built-in directory: the row is the directory and takes it. http: the row caches the
+ * product, and this is the product's state when the write was sent, so like any answer it changes nothing
+ * where one asked later was cached first (mirror.ts); it records its time for the answers after it.
+ */
+export async function recordUserWrite(trx: Transaction<DB>, deps: { directory: DirectoryPort }, id: string, changes: DirectoryUserChanges, written: WrittenAt): Promise<void> {
+  if (!isCached(deps)) return void (await trx.updateTable("users").set(changes).where("id", "=", id).execute());
+  const askedAt = askedAtOfWrite(written);
+  await trx
+    .updateTable("users")
+    .set({ ...changes, directory_asked_at: askedAt })
+    .where("id", "=", id)
+    .where((eb) => eb.or([eb("directory_asked_at", "is", null), eb("directory_asked_at", "<=", askedAt)]))
+    .execute();
+}
+
+/** As recordUserWrite, for an account. */
+export async function recordAccountWrite(trx: Transaction<DB>, deps: { directory: DirectoryPort }, id: string, changes: DirectoryAccountChanges, written: WrittenAt): Promise<void> {
+  if (!isCached(deps)) return void (await trx.updateTable("accounts").set(changes).where("id", "=", id).execute());
+  const askedAt = askedAtOfWrite(written);
+  await trx
+    .updateTable("accounts")
+    .set({ ...changes, directory_asked_at: askedAt })
+    .where("id", "=", id)
+    .where((eb) => eb.or([eb("directory_asked_at", "is", null), eb("directory_asked_at", "<=", askedAt)]))
+    .execute();
 }
 
 /**

@@ -5,7 +5,8 @@ import { createApp } from "../../src/app.js";
 import { openDatabase } from "../../src/db/database.js";
 import { createDirectoryPort } from "../../src/directory/index.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, sessionOf, useHarness, type Harness } from "../actions/harness.js";
+import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { act, auditOf, sessionOf, useHarness, type Harness } from "../actions/harness.js";
 import type { ProductDirectory, ProductRequest } from "./productDirectory.js";
 
 /**
@@ -20,14 +21,14 @@ const pathOf = (r: ProductRequest) => decodeURIComponent(r.url.slice(DIRECTORY_B
  * The product answers the next `count` requests `matching` as it has the objects then, but sends those
  * answers only on `release()`; `held` resolves once all are ready. What Steward asked first lands last.
  */
-function holdAnswers(product: ProductDirectory, count: number, matching: (path: string) => boolean = () => true) {
+function holdAnswers(product: ProductDirectory, count: number, matching: (path: string, r: ProductRequest) => boolean = () => true) {
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   let allHeld!: () => void;
   const held = new Promise<void>((resolve) => (allHeld = resolve));
   let seen = 0;
   product.holdAnswer = (r) => {
-    if (!matching(pathOf(r))) return undefined;
+    if (!matching(pathOf(r), r)) return undefined;
     if (++seen === count) {
       product.holdAnswer = null;
       allHeld();
@@ -37,6 +38,10 @@ function holdAnswers(product: ProductDirectory, count: number, matching: (path: 
   return { held, release };
 }
 
+/** The product's answer to a command's write of the user. */
+const userWrite = (id: string) => (path: string, r: ProductRequest) => r.method === "PATCH" && path === `/users/${id}`;
+/** The customer's own admin, in the product, activates the user again (after the command's write landed there). */
+const activatedInProduct = (product: ProductDirectory, id: string) => product.store.db.query(`update users set status = 'active', version = version + 1 where id = $1`, [id]);
 const cachedUser = (h: Harness, id: string) => h.deps.database.db.selectFrom("users").select(["status", "name", "directory_version"]).where("id", "=", id).executeTakeFirstOrThrow();
 const emailOf = async (h: Harness, id: string) => (await h.deps.database.db.selectFrom("users").select("email").where("id", "=", id).executeTakeFirstOrThrow()).email;
 
@@ -150,6 +155,89 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     first.release();
     await older;
     expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+  });
+  it("a read asked after seats.reclaim's write and cached before the command records it keeps its newer state: the command's own status write waits its turn like the answer", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const account = "acc_demo_011";
+    const user = "usr_demo_011_4";
+    const email = await emailOf(h, user);
+    // The product deactivates the user; its answer is held on the way back.
+    const write = holdAnswers(product, 1, userWrite(user));
+    const reclaim = act(h, "support_full", "seats.reclaim", { target: { type: "account", id: account }, input: { userIds: [user] } });
+    await write.held;
+    await activatedInProduct(product, user);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    write.release();
+    const res = await reclaim;
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+  });
+});
+
+/**
+ * The same through the reconciler: it records a write whose first answer was lost on the current row
+ * (no version check), so a read that landed before its record must still win when asked later.
+ */
+describe.each(databaseKinds)("a command's write recorded by the reconciler after a newer read on %s", (kind) => {
+  const h = useHarness(kind, { directory: "http", env: { PROVIDER_TIMEOUT_MS: "700", PROVIDER_MAX_RETRIES: "0", RECONCILE_INTERVAL_MS: "100" } });
+  afterEach(() => {
+    h.product!.holdAnswer = null;
+    h.product!.faults.answerDelayMs = 0;
+  });
+
+  it("user.deactivate: the retry's answer (asked before the read) does not put back the status the customer changed since", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_012_4";
+    const email = await emailOf(h, user);
+    // Applied at the product, its answer lost: 202, settled later.
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    // The reconciler's retry is answered from the product's record; that answer is held on the way back.
+    const retry = holdAnswers(product, 1, userWrite(user));
+    const settled = reconcileOnce(h.deps, "test-reconciler");
+    await retry.held;
+    await activatedInProduct(product, user);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    retry.release();
+    expect(await settled).toMatchObject({ succeeded: 1 });
+    expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded" });
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+  });
+
+  it("account.suspend: the retry's answer (asked before the read) does not put back the status the product changed since", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const account = "acc_demo_018";
+    const email = await emailOf(h, "usr_demo_018_1");
+    const cachedAccount = () => h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", account).executeTakeFirstOrThrow();
+    expect(await cachedAccount()).toEqual({ status: "active" });
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "account.suspend", { target: { type: "account", id: account } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    const retry = holdAnswers(product, 1, (path, r) => r.method === "PATCH" && path === `/accounts/${account}`);
+    const settled = reconcileOnce(h.deps, "test-reconciler");
+    await retry.held;
+    // The product's own staff lift the suspension.
+    await product.store.db.query(`update accounts set status = 'active', version = version + 1 where id = $1`, [account]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedAccount()).toEqual({ status: "active" });
+    retry.release();
+    expect(await settled).toMatchObject({ succeeded: 1 });
+    expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded" });
+    expect(await cachedAccount()).toEqual({ status: "active" });
   });
 });
 

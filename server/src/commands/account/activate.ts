@@ -11,7 +11,7 @@ import { runCompensated, type ProviderStep } from "../compensation.js";
 import { blockSteps, cancelHeldByDeactivation, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy, type AccessHold } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
@@ -55,7 +55,7 @@ export const activateAccount = defineCommand({
     return { holds, unblockedUserIds: users.map((u) => u.id), status, account, subscriptionResumed: resumable, cancellationKept: keptUntil !== null, billingNote, subscription: billingSnapshot(subscription) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await recordActivation(trx, target.id, performed, ctx);
+    await recordActivation(trx, target.id, performed, ctx, performed.account);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
       after: {
@@ -91,16 +91,19 @@ export function activationBilling(billing: BillingSummary | null, holds: readonl
 
 /**
  * The local record of an activation: the unblocked copy, the lifted holds, the restored status. Written by
- * apply, and by operation.resolve when a person confirms a lost activation did happen.
+ * apply (`answer`: the product's to the write, with the http directory), and by operation.resolve when a
+ * person confirms a lost activation did happen.
  */
 export async function recordActivation(
   trx: Transaction<DB>,
   accountId: string,
   activation: { holds: readonly AccessHold[]; unblockedUserIds: readonly string[]; status: AccountStatus; billingNote: string },
-  ctx: Pick<CommandContext, "ticketId" | "now">,
+  ctx: Pick<CommandContext, "deps" | "ticketId" | "now">,
+  answer?: DirectoryAccount,
 ): Promise<void> {
   await mirrorBlocked(trx, activation.unblockedUserIds, false, ctx.now);
   await releaseHolds(trx, activation.holds, ctx.now);
-  await trx.updateTable("accounts").set({ status: activation.status, retention_until: null }).where("id", "=", accountId).execute();
+  await trx.updateTable("accounts").set({ retention_until: null }).where("id", "=", accountId).execute();
+  await recordAccountWrite(trx, ctx.deps, accountId, { status: activation.status }, { answer, now: ctx.now });
   await recordAccountActivity(trx, accountId, "account_activated", ctx, `activated (${activation.unblockedUserIds.length} user(s) unblocked; ${activation.billingNote})`);
 }

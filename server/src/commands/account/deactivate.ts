@@ -3,14 +3,14 @@ import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
 import { actionEffects, formatMoney, said, type Said } from "../billingEffects.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type CommandContext } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock, type HoldBilling, type HoldRequest } from "./accessHolds.js";
 import type { Transaction } from "kysely";
 import type { Account, DB } from "../../db/schema.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
@@ -61,7 +61,7 @@ export const deactivateAccount = defineCommand({
     return { blockedUserIds: users.map((u) => u.id), subscription: billingSnapshot(subscription), account, billingHold: deactivationBilling(billing, answer) };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    const holdId = await recordDeactivation(trx, target.account, performed.blockedUserIds, performed.billingHold, ctx);
+    const holdId = await recordDeactivation(trx, target.account, performed.blockedUserIds, performed.billingHold, ctx, performed.account);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscription: performed.subscription },
@@ -83,13 +83,13 @@ export function deactivationBilling(billing: BillingSummary | null, answer: Bill
 
 /**
  * The local record of a deactivation: the blocked copy, the hold that remembers whom it blocked (and the
- * status it replaced: `account` as the request saw it), the status. Written by apply, and by
- * operation.resolve when a person confirms a lost deactivation did happen.
+ * status it replaced: `account` as the request saw it), the status. Written by apply (`answer`: the product's
+ * to the write, with the http directory), and by operation.resolve when a person confirms a lost deactivation did happen.
  */
-export async function recordDeactivation(trx: Transaction<DB>, account: Account, blockedUserIds: readonly string[], billingHold: HoldBilling, ctx: HoldRequest): Promise<string> {
+export async function recordDeactivation(trx: Transaction<DB>, account: Account, blockedUserIds: readonly string[], billingHold: HoldBilling, ctx: HoldRequest & Pick<CommandContext, "deps">, answer?: DirectoryAccount): Promise<string> {
   await mirrorBlocked(trx, blockedUserIds, true, ctx.now);
   const holdId = await recordHold(trx, account, "deactivation", blockedUserIds, ctx, billingHold);
-  await trx.updateTable("accounts").set({ status: "deactivated" }).where("id", "=", account.id).execute();
+  await recordAccountWrite(trx, ctx.deps, account.id, { status: "deactivated" }, { answer, now: ctx.now });
   await recordAccountActivity(trx, account.id, "account_deactivated", ctx, `deactivated (${blockedUserIds.length} user(s) blocked, subscription ends at period end)`);
   return holdId;
 }

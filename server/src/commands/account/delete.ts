@@ -3,7 +3,7 @@ import type { BillingSummary } from "../../../../shared/schemas/context.js";
 import { accountAfter } from "../accountAfter.js";
 import { actionEffects, cancelNowTerms, formatMoney, said } from "../billingEffects.js";
 import { billingRef, billingSnapshot, currentBilling, earlierBilling, isLiveSubscription } from "../billingState.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type CommandContext } from "../command.js";
 import { runCompensated, type ProviderStep } from "../compensation.js";
 import { identityRef } from "../identityRef.js";
 import { blockSteps, mirrorBlocked, recordAccountActivity, recordHold, usersToBlock, type HoldRequest } from "./accessHolds.js";
@@ -11,7 +11,7 @@ import { sql, type Transaction } from "kysely";
 import type { Account, DB } from "../../db/schema.js";
 import { assertAccountTransition } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /** How long a deleted account's data is kept before it may be purged. */
@@ -70,7 +70,7 @@ export const deleteAccount = defineCommand({
     return { blockedUserIds: users.map((u) => u.id), subscriptionCancelled: billingSnapshot(cancelled), sessionsRevoked, account };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    const { holdId, retentionUntil } = await recordDeletion(trx, target.account, performed.blockedUserIds, ctx);
+    const { holdId, retentionUntil } = await recordDeletion(trx, target.account, performed.blockedUserIds, ctx, performed.account);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
       after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscriptionCancelled: performed.subscriptionCancelled },
@@ -82,13 +82,15 @@ export const deleteAccount = defineCommand({
 /**
  * The local record of a deletion: the blocked copy, the hold (with the status it replaced: `account` as the
  * request saw it), the status and retention date (from the request's `now`), the ended sessions. Written by
- * apply, and by operation.resolve when a person confirms a lost deletion did happen.
+ * apply (`answer`: the product's to the write, with the http directory), and by operation.resolve when a
+ * person confirms a lost deletion did happen.
  */
-export async function recordDeletion(trx: Transaction<DB>, account: Account, blockedUserIds: readonly string[], ctx: HoldRequest): Promise<{ holdId: string; retentionUntil: Date }> {
+export async function recordDeletion(trx: Transaction<DB>, account: Account, blockedUserIds: readonly string[], ctx: HoldRequest & Pick<CommandContext, "deps">, answer?: DirectoryAccount): Promise<{ holdId: string; retentionUntil: Date }> {
   const retentionUntil = retentionDate(ctx.now);
   await mirrorBlocked(trx, blockedUserIds, true, ctx.now);
   const holdId = await recordHold(trx, account, "deletion", blockedUserIds, ctx);
-  await trx.updateTable("accounts").set({ status: "deleted", retention_until: retentionUntil }).where("id", "=", account.id).execute();
+  await trx.updateTable("accounts").set({ retention_until: retentionUntil }).where("id", "=", account.id).execute();
+  await recordAccountWrite(trx, ctx.deps, account.id, { status: "deleted" }, { answer, now: ctx.now });
   // Ended at the request's time, or when it began if later (a session the local copy got after a request that
   // operation.resolve now records): never ended before it started.
   await trx

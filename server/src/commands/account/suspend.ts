@@ -8,7 +8,7 @@ import { assertAccountTransition } from "./accountTransitions.js";
 import { actionEffects, formatMoney, said, type Said } from "../billingEffects.js";
 import { currentBilling, isLiveSubscription } from "../billingState.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
@@ -59,7 +59,7 @@ export const suspendAccount = defineCommand({
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.blockedUserIds, true, ctx.now);
     const holdId = await recordHold(trx, target.account, "suspension", performed.blockedUserIds, ctx);
-    await trx.updateTable("accounts").set({ status: "suspended" }).where("id", "=", target.id).execute();
+    await recordAccountWrite(trx, ctx.deps, target.id, { status: "suspended" }, { answer: performed.account, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_suspended", ctx, `suspended (${performed.blockedUserIds.length} user(s) blocked)`);
     return {

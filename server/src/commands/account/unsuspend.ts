@@ -8,7 +8,7 @@ import { blockReread } from "../identityReread.js";
 import { blockSteps, mirrorBlocked, openHolds, recordAccountActivity, releaseHolds, usersHeldBy } from "./accessHolds.js";
 import { assertAccountTransition, restoredStatus } from "./accountTransitions.js";
 import { directoryStep, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 
 /**
@@ -49,7 +49,7 @@ export const unsuspendAccount = defineCommand({
   apply: async (trx, target, _input, ctx, performed) => {
     await mirrorBlocked(trx, performed.unblockedUserIds, false, ctx.now);
     await releaseHolds(trx, performed.holds, ctx.now);
-    await trx.updateTable("accounts").set({ status: performed.status }).where("id", "=", target.id).execute();
+    await recordAccountWrite(trx, ctx.deps, target.id, { status: performed.status }, { answer: performed.account, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_unsuspended", ctx, `suspension lifted (${performed.unblockedUserIds.length} user(s) unblocked)`);
     return {

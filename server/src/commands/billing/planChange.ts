@@ -7,7 +7,7 @@ import { defineCommand } from "../command.js";
 import { actionEffects, formatMoney, said, projectedMrrCents, projectedNextInvoice } from "../billingEffects.js";
 import { assertBillingOpen, billingBefore, billingRef, billingSnapshot, currentBilling, liveSubscription } from "../billingState.js";
 import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 
@@ -71,7 +71,7 @@ export const changePlan = defineCommand({
       : withBilling(await subscriptionReread(target.account, ctx, { intended: (now) => now.plan === input.plan, unchanged: (now, before) => now.plan === before.plan })),
   apply: async (trx, target, input, ctx, { billing, account }) => {
     // The product's own copy of the plan follows the provider.
-    await trx.updateTable("accounts").set({ plan: input.plan }).where("id", "=", target.id).execute();
+    await recordAccountWrite(trx, ctx.deps, target.id, { plan: input.plan }, { answer: account, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "plan_changed", detail: `${target.account.plan} → ${input.plan} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) } };

@@ -3,7 +3,7 @@ import type { ActionResponse } from "../../../../shared/schemas/actions.js";
 import { appendAudit } from "../../audit/auditLog.js";
 import { Problem } from "../../http/problem.js";
 import { closeOperation, parseRequest } from "../../reconcile/providerOperations.js";
-import { defineCommand } from "../command.js";
+import { defineCommand, type CommandContext } from "../command.js";
 import type { Selectable, Transaction } from "kysely";
 import type { DB, ProviderOperationsTable } from "../../db/schema.js";
 import type { OperationRequest } from "../../reconcile/providerOperations.js";
@@ -55,7 +55,7 @@ export const resolveOperation = defineCommand({
     const note = `resolved by ${resolver} (ticket ${ctx.ticketId}): ${applied ? "applied at the provider" : "not applied at the provider"}`;
     await closeOperation(trx, op.operation_id, applied ? "succeeded" : "failed", ctx.now, note);
     const request = parseRequest(op.request);
-    const grant = applied ? await recordAppliedGrant(trx, op, request) : null;
+    const grant = applied ? await recordAppliedGrant(trx, op, request, ctx.deps) : null;
     const closing = await appendAudit(
       trx,
       {
@@ -88,8 +88,9 @@ export const resolveOperation = defineCommand({
  * A temporary expansion or elevation confirmed applied is recorded as its own apply would have, dated
  * from the request, so the sweep reverts it; without the record the temporary change would stay for good.
  */
-async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, request: OperationRequest): Promise<Record<string, unknown> | null> {
-  const grant = { actor: request.actor, ticketId: request.ticketId, now: new Date(request.now) };
+async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, request: OperationRequest, deps: CommandContext["deps"]): Promise<Record<string, unknown> | null> {
+  // The product's answer was lost: with the http directory the change counts as of the request, so a read asked since stands.
+  const grant = { deps, actor: request.actor, ticketId: request.ticketId, now: new Date(request.now) };
   if (op.action === "seats.expand_temporarily") {
     return { expansion: await recordExpansion(trx, op.account_id, actionInputs["seats.expand_temporarily"].parse(request.input), grant) };
   }
@@ -97,7 +98,7 @@ async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderO
     const input = actionInputs["user.elevate_temporarily"].parse(request.input);
     return { elevation: await recordElevation(trx, { id: op.target_id, accountId: op.account_id }, await roleBefore(trx, op, input.role), input, grant) };
   }
-  return recordAppliedAccountChange(trx, op, { ticketId: request.ticketId, operationId: op.operation_id, now: grant.now });
+  return recordAppliedAccountChange(trx, op, { deps, ticketId: request.ticketId, operationId: op.operation_id, now: grant.now });
 }
 
 /**
@@ -105,7 +106,7 @@ async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderO
  * status, blocked copy), dated from the request. Without it the account would stay blocked in the product
  * with no hold to lift (activation unblocks only whom a hold recorded) and a status Steward does not know.
  */
-async function recordAppliedAccountChange(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, req: { ticketId: string; operationId: string; now: Date }): Promise<Record<string, unknown> | null> {
+async function recordAppliedAccountChange(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, req: { deps: CommandContext["deps"]; ticketId: string; operationId: string; now: Date }): Promise<Record<string, unknown> | null> {
   if (op.action === "account.deactivate") {
     const seen = await accountBefore(trx, op, op.action);
     const billing = requestBilling(op);

@@ -7,7 +7,7 @@ import { subscriptionReread, withBilling } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import { billedSeats, seatHolders, temporarySeats, userRef } from "./seatHolders.js";
 import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordAccountWrite } from "../../directory/readThrough.js";
 import type { DirectoryAccount } from "../../../../shared/directory/contract.js";
 import type { BillingSummary } from "../../../../shared/schemas/context.js";
 
@@ -85,7 +85,7 @@ export const changeSeats = defineCommand({
     return withBilling(await subscriptionReread(target.account, ctx, { intended: (now) => now.seats === quantity, unchanged: (now, before) => now.seats === before.seats }));
   },
   apply: async (trx, target, input, ctx, { account, billing }) => {
-    await trx.updateTable("accounts").set({ seats_licensed: input.seats }).where("id", "=", target.id).execute();
+    await recordAccountWrite(trx, ctx.deps, target.id, { seats_licensed: input.seats }, { answer: account, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_changed", detail: `${target.account.seats_licensed} → ${input.seats} seats by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
     const after = await accountAfter(trx, target.id);

@@ -11,7 +11,7 @@ import { identityRef } from "../identityRef.js";
 import type { Executor } from "../targets.js";
 import { seatHolders, userRef, type SeatHolder } from "./seatHolders.js";
 import { directoryStep, writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 
 const DAY_MS = 86_400_000;
@@ -96,7 +96,8 @@ export const reclaimSeats = defineCommand({
     const users = await chosenHolders(trx, target.account, input.userIds);
     await assertKeepsAnAdmin(trx, target.id, users);
     const ids = users.map((u) => u.id);
-    await trx.updateTable("users").set((eb) => ({ status: "deactivated", blocked: true, version: eb("version", "+", 1), updated_at: ctx.now })).where("id", "in", ids).execute();
+    await trx.updateTable("users").set((eb) => ({ blocked: true, version: eb("version", "+", 1), updated_at: ctx.now })).where("id", "in", ids).execute();
+    for (const id of ids) await recordUserWrite(trx, ctx.deps, id, { status: "deactivated" }, { answer: performed.written.find((u) => u.id === id), now: ctx.now });
     await trx.updateTable("user_sessions").set({ revoked_at: ctx.now }).where("user_id", "in", ids).where("revoked_at", "is", null).execute();
     for (const user of performed.written) await mirrorWritten(trx, ctx.deps, { user }, ctx.now);
     await trx

@@ -5,7 +5,7 @@ import { identityRef, userAfter } from "../identityRef.js";
 import { seatsUsed } from "../targets.js";
 import { recordUserActivity } from "./activityNote.js";
 import { directoryStep, runSteps, writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 import { assertAccountOpen, assertUserTransition } from "./userTransitions.js";
 
@@ -39,11 +39,8 @@ export const activateUser = defineCommand({
     return { unblocked: unblock, user };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await trx
-      .updateTable("users")
-      .set({ status: "active", ...(performed.unblocked ? { blocked: false } : {}) })
-      .where("id", "=", target.id)
-      .execute();
+    if (performed.unblocked) await trx.updateTable("users").set({ blocked: false }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { status: "active" }, { answer: performed.user, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_activated", ctx, `from ${target.user.status}`);
     const used = await seatsUsed(trx, target.accountId);

@@ -6,7 +6,7 @@ import { userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { revokeAccess } from "./revokeAccess.js";
 import { directoryStep, writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 import { assertUserTransition } from "./userTransitions.js";
 
@@ -33,7 +33,8 @@ export const deactivateUser = defineCommand({
     return { ...(await revokeAccess(target.user, ctx, call, statusStep)), user };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await trx.updateTable("users").set({ status: "deactivated", blocked: true }).where("id", "=", target.id).execute();
+    await trx.updateTable("users").set({ blocked: true }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { status: "deactivated" }, { answer: performed.user, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_deactivated", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
     const seatFreed = target.user.status === "active" || target.user.status === "invited";

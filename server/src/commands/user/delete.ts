@@ -7,7 +7,7 @@ import { seatsUsed } from "../targets.js";
 import { recordUserActivity } from "./activityNote.js";
 import { revokeAccess } from "./revokeAccess.js";
 import { directoryStep, writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 import { assertUserTransition } from "./userTransitions.js";
 
@@ -49,7 +49,8 @@ export const deleteUser = defineCommand({
     return { ...(await revokeAccess(target.user, ctx, call, statusStep)), user };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await trx.updateTable("users").set({ status: "deleted", blocked: true }).where("id", "=", target.id).execute();
+    await trx.updateTable("users").set({ blocked: true }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { status: "deleted" }, { answer: performed.user, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_deleted", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
     const row = await trx.selectFrom("users").select(["status", "blocked", "version"]).where("id", "=", target.id).executeTakeFirstOrThrow();

@@ -11,7 +11,8 @@ import { productRoleRank } from "../../../../shared/productAccess.js";
 import { openElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
+import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 
 const HOUR_MS = 3_600_000;
 
@@ -46,7 +47,7 @@ export const elevateTemporarily = defineCommand({
   },
   perform: (target, input, ctx, call) => writeUser(target, { role: input.role }, ctx, call),
   apply: async (trx, target, input, ctx, written) => {
-    const elevation = await recordElevation(trx, { id: target.id, accountId: target.accountId }, target.user.role, input, ctx);
+    const elevation = await recordElevation(trx, { id: target.id, accountId: target.accountId }, target.user.role, input, ctx, written);
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     return { after: { ...(await userAfter(trx, target.id)), elevation }, result: { elevationId: elevation.id, expiresAt: elevation.expiresAt } };
   },
@@ -54,14 +55,16 @@ export const elevateTemporarily = defineCommand({
 
 /**
  * The elevation the sweep reverts to `previousRole`, dated from the request (`grant.now`): written by
- * apply, and by operation.resolve when a person confirms a lost elevation did reach the product.
+ * apply (`answer`: the product's to the write, with the http directory), and by operation.resolve when a
+ * person confirms a lost elevation did reach the product.
  */
 export async function recordElevation(
   trx: Transaction<DB>,
   user: { id: string; accountId: string },
   previousRole: ProductRole,
   input: { role: ProductRole; hours: number },
-  grant: Pick<CommandContext, "actor" | "ticketId" | "now">,
+  grant: Pick<CommandContext, "deps" | "actor" | "ticketId" | "now">,
+  answer?: DirectoryUser,
 ): Promise<{ id: string; previousRole: ProductRole; role: ProductRole; expiresAt: string }> {
   const id = `rel_${randomUUID()}`;
   const expiresAt = new Date(grant.now.getTime() + input.hours * HOUR_MS);
@@ -70,7 +73,7 @@ export async function recordElevation(
     .insertInto("role_elevations")
     .values({ id, user_id: user.id, account_id: user.accountId, previous_role: previousRole, elevated_role: input.role, expires_at: expiresAt, ticket_id: grant.ticketId, granted_by_staff_id: grantedBy, created_at: grant.now })
     .execute();
-  await trx.updateTable("users").set({ role: input.role }).where("id", "=", user.id).execute();
+  await recordUserWrite(trx, grant.deps, user.id, { role: input.role }, { answer, now: grant.now });
   await trx.insertInto("activity_events").values({ account_id: user.accountId, user_id: user.id, type: "role_elevated", detail: `${previousRole} → ${input.role} until ${expiresAt.toISOString()} (ticket ${grant.ticketId})`, ip: null, occurred_at: grant.now }).execute();
   return { id, previousRole, role: input.role, expiresAt: expiresAt.toISOString() };
 }

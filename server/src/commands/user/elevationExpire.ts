@@ -8,7 +8,7 @@ import type { UserTarget, Executor } from "../targets.js";
 import type { CommandContext } from "../command.js";
 import { assertGrant, type GrantEnding } from "../temporaryGrant.js";
 import { writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { Transaction } from "kysely";
 import type { DB } from "../../db/schema.js";
 
@@ -61,7 +61,7 @@ export function elevationEnder<Name extends "user.elevation_expire" | "user.elev
     },
     apply: async (trx, target, input, ctx, { kept, user }) => {
       const row = await elevationToEnd(ending, trx, target.id, input.elevationId, ctx.now);
-      if (!kept) await trx.updateTable("users").set({ role: row.previous_role }).where("id", "=", target.id).execute();
+      if (!kept) await recordUserWrite(trx, ctx.deps, target.id, { role: row.previous_role }, { answer: user, now: ctx.now });
       await mirrorWritten(trx, ctx.deps, { user }, ctx.now);
       await trx.updateTable("role_elevations").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
       const early = ending === "end" ? `${ctx.now < new Date(row.expires_at) ? " early" : ""} by support (ticket ${ctx.ticketId})` : "";

@@ -1,5 +1,5 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import { Problem } from "../../http/problem.js";
 import { defineCommand } from "../command.js";
 import { writeUser } from "../directoryWrite.js";
@@ -31,7 +31,7 @@ export function protectionCommand<A extends Action>(action: A, flag: boolean, al
     preview: (target, _input, ctx) => protectionPreview(action, flag, target, ctx),
     perform: (target, _input, ctx, call) => writeUser(target, { protected: flag }, ctx, call),
     apply: async (trx, target, _input, ctx, written) => {
-      await trx.updateTable("users").set({ impersonation_protected: flag }).where("id", "=", target.id).execute();
+      await recordUserWrite(trx, ctx.deps, target.id, { impersonation_protected: flag }, { answer: written, now: ctx.now });
       await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
       return { after: { ...(await userAfter(trx, target.id)), impersonationProtected: written.protected } };
     },

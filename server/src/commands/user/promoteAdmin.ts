@@ -8,7 +8,7 @@ import type { Executor } from "../targets.js";
 import { closeOpenElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 
 /** 409 while someone at the customer can still grant the role themselves. */
 async function assertNoActiveAdmin(db: Executor, accountId: string): Promise<void> {
@@ -42,7 +42,7 @@ export const promoteAdmin = defineCommand({
   apply: async (trx, target, input, ctx, written) => {
     await lockAccountAdmins(trx, target.accountId);
     await assertNoActiveAdmin(trx, target.accountId);
-    await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { role: input.role }, { answer: written, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role}: promoted by support, the account had no admin (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();

@@ -8,7 +8,7 @@ import { productRoleRank } from "../../../../shared/productAccess.js";
 import { closeOpenElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 
 /**
  * user.role_change — changes a user's product role. Owner and admin rights are the customer's to
@@ -42,7 +42,7 @@ export const changeRole = defineCommand({
     // Checked again under the row lock: another admin may have been demoted meanwhile.
     await lockAccountAdmins(trx, target.accountId);
     await assertKeepsAnAdmin(trx, target.accountId, [target.user]);
-    await trx.updateTable("users").set({ role: input.role }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { role: input.role }, { answer: written, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();

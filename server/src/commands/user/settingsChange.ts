@@ -1,6 +1,6 @@
 import { settingsErrors } from "../../../../shared/directory/settings.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import { Problem } from "../../http/problem.js";
 import { defineCommand } from "../command.js";
 import { writeUser } from "../directoryWrite.js";
@@ -35,7 +35,7 @@ export const changeSettings = defineCommand({
   perform: (target, input, ctx, call) => writeUser(target, { settings: input.settings }, ctx, call),
   apply: async (trx, target, input, ctx, written) => {
     // The directory's answer is the whole settings object after the write (the product's, or the built-in one's).
-    await trx.updateTable("users").set({ directory_settings: JSON.stringify(written.settings) as never }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { directory_settings: JSON.stringify(written.settings) as never }, { answer: written, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const changed = Object.keys(input.settings).sort().join(", ");
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "settings_changed", detail: `${changed} changed by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();

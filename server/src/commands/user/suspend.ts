@@ -6,7 +6,7 @@ import { identityRef, userAfter } from "../identityRef.js";
 import { recordUserActivity } from "./activityNote.js";
 import { directoryStep, runSteps, writeUser } from "../directoryWrite.js";
 import type { DirectoryUser } from "../../../../shared/directory/contract.js";
-import { mirrorWritten } from "../../directory/readThrough.js";
+import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import { assertUserTransition } from "./userTransitions.js";
 
 /** user.suspend — a pause: the product refuses sign-in for a suspended user, and current sessions end now. */
@@ -41,7 +41,7 @@ export const suspendUser = defineCommand({
     return { user, revoked };
   },
   apply: async (trx, target, _input, ctx, performed) => {
-    await trx.updateTable("users").set({ status: "suspended" }).where("id", "=", target.id).execute();
+    await recordUserWrite(trx, ctx.deps, target.id, { status: "suspended" }, { answer: performed.user, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_suspended", ctx);
     return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.revoked }, result: { sessionsRevoked: performed.revoked } };
