@@ -190,20 +190,26 @@ describe.each(databaseKinds)("built-in providers on %s", (kind: DatabaseKind) =>
     });
 
     it("cancelRequestedAt follows Stripe's canceled_at: set by each request to end it, cleared by a resume, kept once canceled", async () => {
-      const ctx = { idempotencyKey: "op-b8" };
-      expect(await deps.billing.getBilling(account("011"))).toMatchObject({ cancelAtPeriodEnd: false, cancelRequestedAt: null });
-      const first = deps.clock.now().toISOString();
-      expect(await deps.billing.cancelSubscription(account("011"), "at_period_end", ctx)).toMatchObject({ cancelAtPeriodEnd: true, cancelRequestedAt: first });
-      deps.clock.advance(60_000);
-      expect(await deps.billing.resumeSubscription(account("011"), ctx)).toMatchObject({ cancelAtPeriodEnd: false, cancelRequestedAt: null });
-      deps.clock.advance(60_000);
-      const second = deps.clock.now().toISOString();
-      expect(await deps.billing.cancelSubscription(account("011"), "at_period_end", ctx)).toMatchObject({ cancelAtPeriodEnd: true, cancelRequestedAt: second });
-      deps.clock.advance(60_000);
-      const ended = deps.clock.now().toISOString();
-      expect(await deps.billing.cancelSubscription(account("011"), "now", ctx)).toMatchObject({ status: "canceled", cancelRequestedAt: ended });
-      deps.clock.advance(60_000);
-      expect(await deps.billing.getBilling(account("011"))).toMatchObject({ status: "canceled", cancelRequestedAt: ended });
+      // The clock is shared by the file's tests (seeded dates, dunning's next retry): put back when done.
+      const began = deps.clock.now();
+      try {
+        const ctx = { idempotencyKey: "op-b8" };
+        expect(await deps.billing.getBilling(account("011"))).toMatchObject({ cancelAtPeriodEnd: false, cancelRequestedAt: null });
+        const first = deps.clock.now().toISOString();
+        expect(await deps.billing.cancelSubscription(account("011"), "at_period_end", ctx)).toMatchObject({ cancelAtPeriodEnd: true, cancelRequestedAt: first });
+        deps.clock.advance(60_000);
+        expect(await deps.billing.resumeSubscription(account("011"), ctx)).toMatchObject({ cancelAtPeriodEnd: false, cancelRequestedAt: null });
+        deps.clock.advance(60_000);
+        const second = deps.clock.now().toISOString();
+        expect(await deps.billing.cancelSubscription(account("011"), "at_period_end", ctx)).toMatchObject({ cancelAtPeriodEnd: true, cancelRequestedAt: second });
+        deps.clock.advance(60_000);
+        const ended = deps.clock.now().toISOString();
+        expect(await deps.billing.cancelSubscription(account("011"), "now", ctx)).toMatchObject({ status: "canceled", cancelRequestedAt: ended });
+        deps.clock.advance(60_000);
+        expect(await deps.billing.getBilling(account("011"))).toMatchObject({ status: "canceled", cancelRequestedAt: ended });
+      } finally {
+        deps.clock.set(began);
+      }
     });
   });
 });
