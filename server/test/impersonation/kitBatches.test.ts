@@ -1,11 +1,8 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { ImpersonationKit, type EventBufferOptions } from "../../../kit/src/index.js";
-import { createApp } from "../../src/app.js";
 import { auditOf, useHarness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
-import { addProduct, endAllSessions, redeem, start, viewableUsers, type TestProduct } from "./support.js";
+import { addProduct, endAllSessions, openedSession, startLinkedApp, STEWARD_UNAVAILABLE, type TestProduct } from "./support.js";
 
 /**
  * The real kit sending its events to the real app: batches Steward cannot take whole (413 past its 64 KiB body
@@ -26,58 +23,33 @@ describe.each(databaseKinds)("kit event batches on %s", (kind) => {
   });
   beforeEach(() => endAllSessions(h));
 
-  let app: Server;
   let appUrl = "";
-  let filter: Server;
   let filterUrl = "";
+  let closeLink = () => {};
   /** Request bodies the filter refuses with its own HTML 400 (no problem+json, no field named). */
   let refusedByFilter: (body: string) => boolean = () => false;
   /** While set, the filter holds Steward's answer (a slow link), or answers 503 without passing the request on. */
   let held: { answer: Promise<void>; arrived: () => void; fail: boolean } | null = null;
   beforeAll(async () => {
-    app = createApp(h.deps).listen(0, "127.0.0.1");
-    await new Promise((resolve) => app.once("listening", resolve));
-    appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    filter = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", async () => {
-        const body = Buffer.concat(chunks).toString();
-        if (refusedByFilter(body)) {
-          res.writeHead(400, { "content-type": "text/html" }).end("<html><body><h1>400 Bad Request</h1>Request blocked</body></html>");
-          return;
-        }
-        const hold = held;
-        held = null;
-        hold?.arrived();
-        if (hold?.fail) {
-          await hold.answer;
-          res.writeHead(503, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: 503, code: "unavailable" }));
-          return;
-        }
-        const headers: Record<string, string> = {};
-        for (const name of ["authorization", "content-type"]) if (req.headers[name]) headers[name] = String(req.headers[name]);
-        const answer = await fetch(`${appUrl}${req.url}`, { method: req.method, headers, ...(body ? { body } : {}) });
-        await hold?.answer;
-        res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" }).end(await answer.text());
-      });
-    }).listen(0, "127.0.0.1");
-    await new Promise((resolve) => filter.once("listening", resolve));
-    filterUrl = `http://127.0.0.1:${(filter.address() as AddressInfo).port}`;
+    const linked = await startLinkedApp(h, async (req, forward) => {
+      if (refusedByFilter(req.body)) return { status: 400, contentType: "text/html", body: "<html><body><h1>400 Bad Request</h1>Request blocked</body></html>" };
+      const hold = held;
+      held = null;
+      hold?.arrived();
+      if (hold?.fail) {
+        await hold.answer;
+        return STEWARD_UNAVAILABLE;
+      }
+      const answer = await forward();
+      await hold?.answer;
+      return answer;
+    });
+    ({ url: filterUrl, appUrl } = linked);
+    closeLink = linked.close;
   });
-  afterAll(() => {
-    app.close();
-    filter.close();
-  });
+  afterAll(() => closeLink());
 
-  async function opened(offset: number) {
-    const [user] = await viewableUsers(h, 1, offset);
-    const res = await start(h, "support_full", user!.id, { minutes: 30, productId: product.id, ticketId: "1003" });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const { sessionId, grant } = res.body.result as { sessionId: string; grant: string };
-    expect((await redeem(h, product, grant)).status).toBe(200);
-    return { sid: sessionId, user: user! };
-  }
+  const opened = (offset: number) => openedSession(h, product, offset, "1003");
 
   function kitFor(url: string, events: EventBufferOptions, errors: unknown[]) {
     return new ImpersonationKit({ stewardUrl: url, credential: product.credential, events: { flushIntervalMs: 60_000, ...events }, onError: (err) => errors.push(err) });

@@ -1,14 +1,11 @@
 import { readFileSync, mkdtempSync, truncateSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FileEventStore, ImpersonationKit, type EventBufferOptions } from "../../../kit/src/index.js";
-import { createApp } from "../../src/app.js";
 import { auditOf, useHarness } from "../actions/harness.js";
 import { databaseKinds } from "../support/databases.js";
-import { addProduct, endAllSessions, redeem, start, viewableUsers, type TestProduct } from "./support.js";
+import { addProduct, endAllSessions, openedSession, startLinkedApp, STEWARD_UNAVAILABLE, type TestProduct } from "./support.js";
 
 /**
  * The real kit against the real app across a restart of the product: events it recorded and Steward did not
@@ -25,49 +22,25 @@ describe.each(databaseKinds)("kit events across a product restart on %s", (kind)
   });
   beforeEach(() => endAllSessions(h));
 
-  let app: Server;
-  let link: Server;
   let linkUrl = "";
+  let closeLink = () => {};
   /** The link between product and Steward: passes, is down (503 without passing on), or loses Steward's answer (stored, then 503). */
   let mode: "pass" | "down" | "lose" = "pass";
   beforeAll(async () => {
-    app = createApp(h.deps).listen(0, "127.0.0.1");
-    await new Promise((resolve) => app.once("listening", resolve));
-    const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
-    link = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", async () => {
-        const unavailable = () => res.writeHead(503, { "content-type": "application/problem+json" }).end(JSON.stringify({ status: 503, code: "unavailable" }));
-        if (mode === "down") return unavailable();
-        const body = Buffer.concat(chunks).toString();
-        const headers: Record<string, string> = {};
-        for (const name of ["authorization", "content-type"]) if (req.headers[name]) headers[name] = String(req.headers[name]);
-        const answer = await fetch(`${appUrl}${req.url}`, { method: req.method, headers, ...(body ? { body } : {}) });
-        const text = await answer.text();
-        if (mode === "lose" && req.method === "POST") return unavailable();
-        res.writeHead(answer.status, { "content-type": answer.headers.get("content-type") ?? "application/json" }).end(text);
-      });
-    }).listen(0, "127.0.0.1");
-    await new Promise((resolve) => link.once("listening", resolve));
-    linkUrl = `http://127.0.0.1:${(link.address() as AddressInfo).port}`;
+    const linked = await startLinkedApp(h, async (req, forward) => {
+      if (mode === "down") return STEWARD_UNAVAILABLE;
+      const answer = await forward();
+      return mode === "lose" && req.method === "POST" ? STEWARD_UNAVAILABLE : answer;
+    });
+    linkUrl = linked.url;
+    closeLink = linked.close;
   });
-  afterAll(() => {
-    app.close();
-    link.close();
-  });
+  afterAll(() => closeLink());
   beforeEach(() => {
     mode = "pass";
   });
 
-  async function opened(offset: number) {
-    const [user] = await viewableUsers(h, 1, offset);
-    const res = await start(h, "support_full", user!.id, { minutes: 30, productId: product.id, ticketId: "1004" });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const { sessionId, grant } = res.body.result as { sessionId: string; grant: string };
-    expect((await redeem(h, product, grant)).status).toBe(200);
-    return { sid: sessionId, user: user! };
-  }
+  const opened = (offset: number) => openedSession(h, product, offset, "1004");
 
   /** A kit of the product's process: its events in the file store under `dir`. */
   function kitOn(dir: string, events: EventBufferOptions = {}, errors: unknown[] = []) {

@@ -1,6 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import request from "supertest";
 import type { PanelRole } from "../../../shared/roles.js";
 import { systemActor } from "../../src/actor.js";
+import { createApp } from "../../src/app.js";
 import { registerProduct } from "../../src/impersonation/products.js";
 import { act, type Harness } from "../actions/harness.js";
 import { raisedBy, ticketFor } from "../support/tickets.js";
@@ -82,4 +85,65 @@ export function event(overrides: Record<string, unknown> = {}): Record<string, u
 
 export async function endAllSessions(h: Harness): Promise<void> {
   await h.deps.database.db.updateTable("impersonation_sessions").set({ ended_at: h.deps.clock.now(), end_reason: "agent", ended_by: "test" }).where("ended_at", "is", null).execute();
+}
+
+/** An answer as the link in front of Steward sends it. */
+export interface LinkReply {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/** What the link answers when Steward is down (nothing passed on) or its answer was lost. */
+export const STEWARD_UNAVAILABLE: LinkReply = { status: 503, contentType: "application/problem+json", body: JSON.stringify({ status: 503, code: "unavailable" }) };
+
+/**
+ * The real app on a port of its own, and a link in front of it the test controls (a proxy, a filter, a flaky
+ * network): `handle` gets each request and `forward`, which passes it to Steward and resolves to its answer.
+ * The kit under test talks to `url`; `appUrl` reaches Steward directly.
+ */
+export async function startLinkedApp(
+  h: Harness,
+  handle: (req: { method: string; url: string; body: string }, forward: () => Promise<LinkReply>) => Promise<LinkReply>,
+): Promise<{ url: string; appUrl: string; close(): void }> {
+  const app = createApp(h.deps).listen(0, "127.0.0.1");
+  await new Promise((resolve) => app.once("listening", resolve));
+  const appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  const link = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", async () => {
+      const body = Buffer.concat(chunks).toString();
+      const method = req.method ?? "GET";
+      const url = req.url ?? "/";
+      const forward = async (): Promise<LinkReply> => {
+        const headers: Record<string, string> = {};
+        for (const name of ["authorization", "content-type"]) if (req.headers[name]) headers[name] = String(req.headers[name]);
+        const answer = await fetch(`${appUrl}${url}`, { method, headers, ...(body ? { body } : {}) });
+        return { status: answer.status, contentType: answer.headers.get("content-type") ?? "application/json", body: await answer.text() };
+      };
+      const reply = await handle({ method, url, body }, forward);
+      res.writeHead(reply.status, { "content-type": reply.contentType }).end(reply.body);
+    });
+  }).listen(0, "127.0.0.1");
+  await new Promise((resolve) => link.once("listening", resolve));
+  return {
+    url: `http://127.0.0.1:${(link.address() as AddressInfo).port}`,
+    appUrl,
+    close() {
+      app.close();
+      link.close();
+    },
+  };
+}
+
+/** A live session of support_full's on the `offset`th viewable user, its grant redeemed by the product. */
+export async function openedSession(h: Harness, product: TestProduct, offset: number, ticketId: string): Promise<{ sid: string; user: { id: string; email: string; name: string; account_id: string } }> {
+  const [user] = await viewableUsers(h, 1, offset);
+  const res = await start(h, "support_full", user!.id, { minutes: 30, productId: product.id, ticketId });
+  if (res.status !== 200) throw new Error(`start answered ${res.status}: ${JSON.stringify(res.body)}`);
+  const { sessionId, grant } = res.body.result as { sessionId: string; grant: string };
+  const redeemed = await redeem(h, product, grant);
+  if (redeemed.status !== 200) throw new Error(`redeem answered ${redeemed.status}: ${JSON.stringify(redeemed.body)}`);
+  return { sid: sessionId, user: user! };
 }
