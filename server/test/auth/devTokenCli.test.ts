@@ -1,26 +1,13 @@
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { rmSync } from "node:fs";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CLI_TIMEOUT, runSteward } from "../support/cli.js";
 import { createApp } from "../../src/app.js";
 import { verifyZafToken } from "../../src/auth/zafToken.js";
 import { zafTrust } from "../../src/auth/zafTrust.js";
 import { AGENT, authTestDeps, type TestDeps } from "./helpers.js";
 
-const run = promisify(execFile);
-/** Each call starts tsx, which takes seconds on a loaded machine. */
-const CLI_TIMEOUT = 180_000;
-const TSX = "node_modules/.bin/tsx";
-
-async function steward(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(TSX, ["server/src/cli/steward.ts", ...args], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "silent", ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const steward = runSteward;
 
 describe("npm run steward -- dev-token", () => {
   let deps: TestDeps;
@@ -48,7 +35,7 @@ describe("npm run steward -- dev-token", () => {
     deps.clock.set(new Date());
     const agent = await verifyZafToken(stdout.trim(), zafTrust(config), deps.clock);
     expect(agent).toMatchObject({ zendeskUserId: AGENT.admin.zendeskUserId, ticketId: "1001", email: AGENT.admin.email });
-    await run("rm", ["-rf", dir]);
+    rmSync(dir, { recursive: true, force: true });
   }, CLI_TIMEOUT);
 
   it("refuses outside demo mode and for agents that are not demo agents", async () => {

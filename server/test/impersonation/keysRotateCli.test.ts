@@ -1,30 +1,15 @@
-import { execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
+import { CLI_TIMEOUT, runSteward } from "../support/cli.js";
 import { openDatabase } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import { createTestDatabase } from "../support/databases.js";
 import { closedPort } from "../support/ports.js";
 
-const run = promisify(execFile);
-/** Each call starts tsx, which takes seconds on a loaded machine. */
-const CLI_TIMEOUT = 180_000;
-
-async function keysRotate(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run("node_modules/.bin/tsx", ["server/src/cli/steward.ts", "keys", "rotate", ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "silent", STEWARD_MODE: "demo" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const keysRotate = (args: string[]) => runSteward(["keys", "rotate", ...args], { STEWARD_MODE: "demo" });
 
 const kidsIn = (path: string) => (JSON.parse(readFileSync(path, "utf8")) as { keys: { kid: string }[] }).keys.map((k) => k.kid);
 

@@ -1,28 +1,13 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { CLI_TIMEOUT, runSteward } from "../support/cli.js";
 import { openDatabase, type Database } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import { createTestDatabase } from "../support/databases.js";
 
-const run = promisify(execFile);
-/** Each call starts tsx, which takes seconds on a loaded machine. */
-const CLI_TIMEOUT = 180_000;
-
-async function staffGrant(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run("node_modules/.bin/tsx", ["server/src/cli/steward.ts", "staff", "grant", ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "silent", STEWARD_MODE: "demo" },
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const staffGrant = (args: string[]) => runSteward(["staff", "grant", ...args], { STEWARD_MODE: "demo" });
 
 async function check(db: Database, zendeskUserId: string) {
   const staff = await db.db.selectFrom("staff").selectAll().where("zendesk_user_id", "=", zendeskUserId).executeTakeFirstOrThrow();
