@@ -312,11 +312,11 @@ async function providerKill(row: Row): Promise<void> {
       await mirrorDemoBillingInto(stripe, deps);
       await mirrorDemoUsersInto(auth0, deps);
       const version = async (table: "accounts" | "users", id: string) => (await db.database.db.selectFrom(table).select("version").where("id", "=", id).executeTakeFirstOrThrow()).version;
-      const idp = (await db.database.db.selectFrom("users").select("idp_id").where("id", "=", "usr_demo_011_1").executeTakeFirstOrThrow()).idp_id as string;
+      const idp = (await db.database.db.selectFrom("users").select("idp_id").where("id", "=", "usr_demo_006_1").executeTakeFirstOrThrow()).idp_id as string;
       const requests = [
-        { key: `kill-credit-applied-${i}`, action: "billing.credit_apply", body: { ticketId: "1006", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_001" }, expectedVersion: await version("accounts", "acc_demo_001"), input: { amountCents: 1_100 } } },
-        { key: `kill-credit-not-yet-${i}`, action: "billing.credit_apply", body: { ticketId: "1006", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_003" }, expectedVersion: await version("accounts", "acc_demo_003"), input: { amountCents: 1_300 } } },
-        { key: `kill-block-applied-${i}`, action: "user.block", body: { ticketId: "1006", reason: "Reported compromised", target: { type: "user", id: "usr_demo_011_1" }, expectedVersion: await version("users", "usr_demo_011_1"), input: {} } },
+        { key: `kill-credit-applied-${i}`, action: "billing.credit_apply", body: { ticketId: "1001", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_001" }, expectedVersion: await version("accounts", "acc_demo_001"), input: { amountCents: 1_100 } } },
+        { key: `kill-credit-not-yet-${i}`, action: "billing.credit_apply", body: { ticketId: "1003", reason: "Goodwill credit", target: { type: "account", id: "acc_demo_003" }, expectedVersion: await version("accounts", "acc_demo_003"), input: { amountCents: 1_300 } } },
+        { key: `kill-block-applied-${i}`, action: "user.block", body: { ticketId: "1006", reason: "Reported compromised", target: { type: "user", id: "usr_demo_006_1" }, expectedVersion: await version("users", "usr_demo_006_1"), input: {} } },
       ];
       const bearer = (await issueSessionToken({ config: loadConfig({}), clock: systemClock }, { staffId: "stf_demo_full", zendeskUserId: "9002" })).token;
       const env = { DATABASE_URL: db.url, ...stripe.env(), ...auth0.env(), PROVIDER_TIMEOUT_MS: "30000", OPERATION_LEASE_MS: "1500", RECONCILE_INTERVAL_MS: "200" };
