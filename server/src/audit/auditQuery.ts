@@ -5,6 +5,7 @@ import { roleAtLeast, type PanelRole } from "../../../shared/roles.js";
 import { AuditFilters, storableInstant } from "../../../shared/schemas/audit.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
+import { emailKey } from "../lookup/resolveRequester.js";
 import { toAuditSeal, toSealedAuditEntry, type AuditRow } from "./auditRow.js";
 
 /**
@@ -68,14 +69,20 @@ interface Keyset {
   throughSeq?: number;
 }
 
-/** The actor filter as compared: a staff email (contains @) against lower(actor_email), a staff id exactly. */
+/**
+ * The actor filter as compared: a staff email (contains @) as one address in any case and either Unicode
+ * form, a staff id exactly. actor_email is stored as the token spelled it (composed or decomposed, any
+ * case) and is MACed so, so both sides go through the same SQL, NFC then lower case (emailKey's steps),
+ * which is also migration 044's index expression: the planner matches it there.
+ */
 export function actorCondition(eb: ExpressionBuilder<DB, "audit_log">, actor: string): Expression<SqlBool>[] {
-  return actor.includes("@") ? [eb("actor_email", "is not", null), eb(sql<string>`lower(actor_email)`, "=", comparedActor(actor))] : [eb("actor_staff_id", "=", actor)];
+  if (!actor.includes("@")) return [eb("actor_staff_id", "=", actor)];
+  return [eb("actor_email", "is not", null), eb(sql<string>`lower(normalize(actor_email, NFC))`, "=", sql<string>`lower(normalize(${actor}, NFC))`)];
 }
 
-/** (Lowercasing keeps the @, so an email never comes to equal a staff id.) */
+/** (emailKey keeps the @, so an email never comes to equal a staff id.) */
 function comparedActor(actor: string): string {
-  return actor.includes("@") ? actor.toLowerCase() : actor;
+  return actor.includes("@") ? emailKey(actor) : actor;
 }
 
 /** A from/to bound as compared: the instant (the same instant in another offset or precision is the same bound). */
@@ -118,7 +125,7 @@ export function cursorBinding(route: "audit" | "console", order: "asc" | "desc",
 
 /**
  * A filter in the form the search compares it (both searches read actor, from and to alike), so that
- * spellings the search treats as one filter (an email in another case, an instant in another offset)
+ * spellings the search treats as one filter (an email in another case or Unicode form, an instant in another offset)
  * bind alike, and ones it tells apart do not: an email and a staff id stay distinct, as do two instants.
  */
 function compared(key: string, value: unknown): unknown {

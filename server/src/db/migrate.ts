@@ -32,6 +32,7 @@ import * as m040 from "./migrations/040_acted_on_index.js";
 import * as m041 from "./migrations/041_acted_on_own_ticket.js";
 import * as m042 from "./migrations/042_directory_asked_at.js";
 import * as m043 from "./migrations/043_deactivation_cancel_requested.js";
+import * as m044 from "./migrations/044_audit_actor_email_key.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -68,6 +69,7 @@ export const migrations: Record<string, Migration> = {
   "041_acted_on_own_ticket": m041,
   "042_directory_asked_at": m042,
   "043_deactivation_cancel_requested": m043,
+  "044_audit_actor_email_key": m044,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { DirectoryStore, type AccountRow, type UserRow } from "../../../examples/demo-product/src/directory/store.js";
 
 /**
@@ -43,6 +43,45 @@ describe("the demo product's directory store", () => {
       // Answered as stored: the key is the product's own column, never part of the contract's user.
       expect((await store.lookupWithAccounts({ email: "jose\u0301@example.com" })).users[0]).toEqual(expect.objectContaining({ email: "José@Example.com" }));
       expect(Object.keys((await store.lookupWithAccounts({ email: "josé@example.com" })).users[0] ?? {})).not.toContain("email_key");
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("search finds a user by their email, or a part of it, in any case, composed or decomposed, stored either way", async () => {
+    const store = await DirectoryStore.open();
+    try {
+      await store.load([account], [user("usr_jose", "José@Example.com"), user("usr_zoe", "Zoe\u0308@example.org"), user("usr_jose_plain", "jose@example.com")]);
+      const idsFor = async (q: string) => (await store.search(q, 20)).users.map((u) => u.id);
+      for (const q of ["josé@example.com", "JOSÉ@EXAMPLE", "jose\u0301@example.com", "JOSE\u0301@"]) {
+        expect(await idsFor(q), spelt(q)).toEqual(["usr_jose"]);
+      }
+      for (const q of ["zoë@example.org", "ZOË@Example", "zoe\u0308@", "ZOE\u0308"]) {
+        expect(await idsFor(q), spelt(q)).toEqual(["usr_zoe"]);
+      }
+      expect(await idsFor("JOSE@example")).toEqual(["usr_jose_plain"]);
+      expect(await idsFor("@example.com")).toEqual(["usr_jose", "usr_jose_plain"]);
+      expect((await store.search("zoe\u0308@example.org", 20)).accounts.map((a) => a.id)).toEqual(["acc_1"]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("search reads the email key's trigram index", async () => {
+    const store = await DirectoryStore.open();
+    try {
+      await store.load([account], [user("usr_zoe", "Zoë@example.org")]);
+      const asked = vi.spyOn(store.db, "query");
+      await store.search("ZOE\u0308@", 20);
+      const [text, params] = asked.mock.calls.find(([q]) => /from users/.test(q)) ?? ["", []];
+      asked.mockRestore();
+      // A handful of rows is planned as a scan of them all, or a walk of the primary key in id order; without
+      // those the planner shows the indexes it would use for the condition.
+      const plan = await store.db.transaction(async (tx) => {
+        await tx.exec("set local enable_seqscan = off; set local enable_indexscan = off");
+        return (await tx.query<{ "QUERY PLAN": string }>(`explain ${text}`, params)).rows.map((r) => r["QUERY PLAN"]).join("\n");
+      });
+      expect(plan).toMatch(/Bitmap Index Scan on users_email_key_trgm/);
     } finally {
       await store.close();
     }

@@ -48,7 +48,8 @@ create index if not exists users_email_key on users (email_key);
 create index if not exists users_account on users (account_id);
 create extension if not exists pg_trgm;
 create index if not exists users_id_trgm on users using gin (lower(id) gin_trgm_ops);
-create index if not exists users_email_trgm on users using gin (lower(email) gin_trgm_ops);
+drop index if exists users_email_trgm;
+create index if not exists users_email_key_trgm on users using gin (email_key gin_trgm_ops);
 create index if not exists users_name_trgm on users using gin (lower(name) gin_trgm_ops);
 create index if not exists accounts_id_trgm on accounts using gin (lower(id) gin_trgm_ops);
 create index if not exists accounts_name_trgm on accounts using gin (lower(name) gin_trgm_ops);
@@ -150,12 +151,13 @@ export class DirectoryStore {
     return rows[0] ?? null;
   }
 
-  /** Candidates only; Steward ranks them. */
+  /** Candidates only; Steward ranks them. Emails match by email_key: the text in any case and either Unicode form. */
   async search(q: string, limit: number): Promise<{ accounts: AccountRow[]; users: UserRow[] }> {
-    const like = `%${q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const contains = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    const like = contains(q.toLowerCase());
     const [accounts, users] = await Promise.all([
       this.db.query<AccountRow>(`select ${ACCOUNT_COLUMNS} from accounts where lower(id) like $1 or lower(name) like $1 or lower(coalesce(domain, '')) like $1 order by id limit $2`, [like, limit]),
-      this.db.query<UserRow>(`select ${USER_COLUMNS} from users where status <> 'deleted' and (lower(id) like $1 or lower(email) like $1 or lower(name) like $1) order by id limit $2`, [like, limit]),
+      this.db.query<UserRow>(`select ${USER_COLUMNS} from users where status <> 'deleted' and (lower(id) like $1 or email_key like $3 or lower(name) like $1) order by id limit $2`, [like, limit, contains(emailKey(q))]),
     ]);
     return { accounts: await this.accountsOf(users.rows, accounts.rows), users: users.rows };
   }
