@@ -145,11 +145,16 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(await userState(h.deps, "usr_demo_014_1")).toEqual(before);
     });
 
-    it("does not grant owner or admin (409 pointing to promote_admin / elevate_temporarily), nor the role the user has", async () => {
-      const grant = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_4"), input: { role: "admin" } });
-      expect(grant.status).toBe(409);
-      expect(grant.body.code).toBe("admin_grant_not_allowed");
-      expect(grant.body.detail).toContain("user.promote_admin");
+    it("does not grant owner or admin (409 pointing to promote_admin / elevate_temporarily, naming the field), nor the role the user has", async () => {
+      const before = await userState(h.deps, "usr_demo_001_4");
+      for (const role of ["admin", "owner"]) {
+        const grant = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_4"), input: { role } });
+        expect(grant.status).toBe(409);
+        expect(grant.body.code).toBe("admin_grant_not_allowed");
+        expect(grant.body.detail).toContain("user.promote_admin");
+        expect(grant.body.errors).toEqual([{ field: "body.input.role", reason: expect.stringContaining("user.promote_admin") }]);
+      }
+      expect(await userState(h.deps, "usr_demo_001_4")).toEqual(before);
       const same = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_3"), input: { role: "billing" } });
       expect(same.status).toBe(409);
       expect(same.body.code).toBe("invalid_transition");
@@ -228,10 +233,16 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(new Date((await userState(h.deps, userId)).elevations[0]!.expires_at).getTime()).toBe(h.deps.clock.now().getTime() + 100 * HOUR_MS);
     });
 
-    it("only raises (409 for the same or a lower role) and only active users (409)", async () => {
-      const lower = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_008_2"), input: { role: "member", hours: 2 } });
-      expect(lower.status).toBe(409);
-      expect(lower.body.code).toBe("invalid_transition");
+    it("only raises (409 for the same or a lower role, naming the field, nothing written) and only active users (409)", async () => {
+      const userId = "usr_demo_008_2";
+      const before = await userState(h.deps, userId);
+      expect(before.role).toBe("admin");
+      for (const role of ["admin", "member"]) {
+        const lower = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role, hours: 2 } });
+        expect(lower.status).toBe(409);
+        expect(lower.body).toMatchObject({ code: "invalid_transition", role: "admin", requested: role, errors: [{ field: "body.input.role", reason: expect.stringContaining("not above") }] });
+      }
+      expect(await userState(h.deps, userId)).toEqual(before);
       const inactive = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_005_2"), input: { role: "admin", hours: 2 } });
       expect(inactive.status).toBe(409);
       expect(inactive.body.code).toBe("invalid_transition");

@@ -35,7 +35,13 @@ export const elevateTemporarily = defineCommand({
   },
   validate: (target, input) => {
     const { user } = target;
-    if (productRoleRank(input.role) <= productRoleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
+    if (productRoleRank(input.role) <= productRoleRank(user.role)) {
+      throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, {
+        role: user.role,
+        requested: input.role,
+        errors: [{ field: "body.input.role", reason: `not above the user's role (${user.role}): an elevation raises the role` }],
+      });
+    }
   },
   // Not destructive, but it raises what the user may do: the role, for how long and until when are shown first.
   preview: async (target, input, ctx) => {

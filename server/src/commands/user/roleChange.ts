@@ -26,7 +26,10 @@ export const changeRole = defineCommand({
     const { user } = target;
     if (user.role === input.role) throw Problem.conflict("invalid_transition", `${user.email} is already ${input.role}`, { role: input.role });
     if (ADMIN_ROLES.has(input.role)) {
-      throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, { role: input.role });
+      throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, {
+        role: input.role,
+        errors: [{ field: "body.input.role", reason: `${input.role} is granted by the account's owners and admins: use user.promote_admin when the account has none, or user.elevate_temporarily` }],
+      });
     }
     if (productRoleRank(input.role) > productRoleRank(user.role)) assertCanGainAccess("user.role_change", target);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
