@@ -1,10 +1,11 @@
 import request from "supertest";
 import { describe, expect, it, vi } from "vitest";
-import type { AccountStatus, PanelRole } from "../../../shared/roles.js";
+import { elevationChoices, gainAccessBlock, roleChangeChoices } from "../../../shared/productAccess.js";
+import { productRoles, type AccountStatus, type PanelRole, type ProductRole } from "../../../shared/roles.js";
 import type { AvailableActions } from "../../../shared/schemas/availability.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditCount, auditOf, fillProductDirectory, sessionOf, useHarness, type ActionCall, type Harness } from "./harness.js";
+import { act, auditCount, auditOf, fillProductDirectory, preview, sessionOf, useHarness, type ActionCall, type Harness } from "./harness.js";
 import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /**
@@ -160,6 +161,19 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(same.body.code).toBe("invalid_transition");
     });
 
+    it("accepts every role the sidebar's picker offers (shared/productAccess.ts) and refuses every other one", async () => {
+      // An owner, an admin, a billing user and a member or viewer of one open account (two admins: neither is the last), and a deactivated viewer.
+      for (const userId of ["usr_demo_001_1", "usr_demo_001_2", "usr_demo_001_3", "usr_demo_001_4", "usr_demo_011_3"]) {
+        const { role, status } = await userState(h.deps, userId);
+        const offered = roleChangeChoices(productRoles, role, gainAccessBlock(status, "active"));
+        expect(offered, userId).toContain(role);
+        for (const asked of productRoles.filter((r) => r !== role)) {
+          const res = await preview(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role: asked } });
+          expect(res.status, `${userId} (${status} ${role}) → ${asked}: ${JSON.stringify(res.body)}`).toBe(offered.includes(asked) ? 200 : 409);
+        }
+      }
+    });
+
     it("closes an open temporary elevation, so the sweep will not undo this change", async () => {
       const userId = "usr_demo_003_4";
       expect((await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "admin", hours: 4 } })).status).toBe(200);
@@ -217,6 +231,18 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       const again = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: "owner", hours: 1 } });
       expect(again.status).toBe(409);
       expect(again.body.code).toBe("already_elevated");
+    });
+
+    it("accepts every role the sidebar's elevation form offers (those above the current one) and refuses the rest; an owner has none", async () => {
+      for (const userId of ["usr_demo_001_1", "usr_demo_001_2", "usr_demo_001_3", "usr_demo_001_4"]) {
+        const { role } = await userState(h.deps, userId);
+        const offered: ProductRole[] = elevationChoices(productRoles, role);
+        if (role === "owner") expect(offered).toEqual([]);
+        for (const asked of productRoles) {
+          const res = await preview(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: asked, hours: 2 } });
+          expect(res.status, `${userId} (${role}) → ${asked}: ${JSON.stringify(res.body)}`).toBe(offered.includes(asked) ? 200 : 409);
+        }
+      }
     });
 
     it("caps support_full at 72 hours (403 naming the cap, audited); operations may grant 100", async () => {
