@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { gainAccessBlock, productRoleRank, roleChangeChoices } from "./productAccess.js";
+import { elevationChoices, gainAccessBlock, productRoleRank, roleChangeChoices } from "./productAccess.js";
 import { productRoles } from "./roles.js";
 
 describe("who can be given more access (the server's check and the sidebar's role choices)", () => {
@@ -17,9 +17,18 @@ describe("who can be given more access (the server's check and the sidebar's rol
     expect(gainAccessBlock("invited", "active", ["active"])).toEqual({ by: "user", status: "invited" });
   });
 
-  it("offers every role when nothing blocks; otherwise the current one and those below it", () => {
-    expect(roleChangeChoices(productRoles, "billing", null)).toEqual([...productRoles]);
+  it("offers the current role and every role support grants (never owner or admin) when nothing blocks; otherwise only those not above the current one", () => {
+    expect(roleChangeChoices(productRoles, "viewer", null)).toEqual(["billing", "member", "viewer"]);
+    expect(roleChangeChoices(productRoles, "admin", null)).toEqual(["admin", "billing", "member", "viewer"]);
+    expect(roleChangeChoices(productRoles, "owner", null)).toEqual(["owner", "billing", "member", "viewer"]);
     expect(roleChangeChoices(productRoles, "billing", { by: "user", status: "deactivated" })).toEqual(["billing", "member", "viewer"]);
     expect(roleChangeChoices(productRoles, "viewer", { by: "account", status: "suspended" })).toEqual(["viewer"]);
+    expect(roleChangeChoices(productRoles, "owner", { by: "user", status: "deactivated" })).toEqual(["owner", "billing", "member", "viewer"]);
+  });
+
+  it("offers an elevation only to roles above the current one: none for an owner", () => {
+    expect(elevationChoices(productRoles, "viewer")).toEqual(["owner", "admin", "billing", "member"]);
+    expect(elevationChoices(productRoles, "admin")).toEqual(["owner"]);
+    expect(elevationChoices(productRoles, "owner")).toEqual([]);
   });
 });

@@ -1,9 +1,11 @@
 import type { AccountStatus, ProductRole, UserStatus } from "./roles.js";
 
 /**
- * Who can be given more access in the product: the server refuses a higher role, an elevation or admin
- * to a user who could not use it (server/src/commands/user/userTransitions.ts), and the sidebar offers
- * only what it would accept. One rule, read by both.
+ * Who can be given more access in the product, and which roles each role action can give: the server
+ * refuses a higher role, an elevation or admin to a user who could not use it
+ * (server/src/commands/user/userTransitions.ts), owner or admin as a role change, and an elevation that
+ * does not raise (server/src/commands/user/roleChange.ts, elevateTemporarily.ts); the sidebar offers only
+ * what it would accept. One rule, read by both.
  */
 
 /** Product roles from least to most rights; raising a role goes up this list. */
@@ -33,7 +35,30 @@ export function gainAccessBlock(userStatus: UserStatus, accountStatus: AccountSt
   return null;
 }
 
-/** The roles a role change may pick from: all of them, or, when more access is blocked, the current one and those below it. */
+/**
+ * Roles only the account's owners and admins grant: support's role change never sets them
+ * (user.promote_admin does when the account has none left; user.elevate_temporarily for a while).
+ */
+const CUSTOMER_GRANTED: readonly ProductRole[] = ["owner", "admin"];
+
+export function roleChangeGrants(role: ProductRole): boolean {
+  return !CUSTOMER_GRANTED.includes(role);
+}
+
+/**
+ * The roles a role change may pick from: the current one (where the form starts) and those it can grant,
+ * only those not above the current one when more access is blocked.
+ */
 export function roleChangeChoices(roles: readonly ProductRole[], current: ProductRole, block: GainAccessBlock): ProductRole[] {
-  return block ? roles.filter((role) => productRoleRank(role) <= productRoleRank(current)) : [...roles];
+  return roles.filter((role) => role === current || (roleChangeGrants(role) && (!block || productRoleRank(role) <= productRoleRank(current))));
+}
+
+/** An elevation raises the role: one not above the current one would grant nothing, then "restore" it when it ends. */
+export function elevationRaises(current: ProductRole, role: ProductRole): boolean {
+  return productRoleRank(role) > productRoleRank(current);
+}
+
+/** The roles a temporary elevation may pick from: those above the current one (none for an owner). */
+export function elevationChoices(roles: readonly ProductRole[], current: ProductRole): ProductRole[] {
+  return roles.filter((role) => elevationRaises(current, role));
 }

@@ -1,10 +1,11 @@
 import request from "supertest";
 import { describe, expect, it, vi } from "vitest";
-import type { AccountStatus, PanelRole } from "../../../shared/roles.js";
+import { elevationChoices, gainAccessBlock, roleChangeChoices } from "../../../shared/productAccess.js";
+import { productRoles, type AccountStatus, type PanelRole, type ProductRole } from "../../../shared/roles.js";
 import type { AvailableActions } from "../../../shared/schemas/availability.js";
 import type { AppDeps } from "../../src/deps.js";
 import { databaseKinds } from "../support/databases.js";
-import { act, auditCount, auditOf, fillProductDirectory, sessionOf, useHarness, type ActionCall, type Harness } from "./harness.js";
+import { act, auditCount, auditOf, fillProductDirectory, preview, sessionOf, useHarness, type ActionCall, type Harness } from "./harness.js";
 import { raisedBy, ticketFor } from "../support/tickets.js";
 
 /**
@@ -145,14 +146,32 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(await userState(h.deps, "usr_demo_014_1")).toEqual(before);
     });
 
-    it("does not grant owner or admin (409 pointing to promote_admin / elevate_temporarily), nor the role the user has", async () => {
-      const grant = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_4"), input: { role: "admin" } });
-      expect(grant.status).toBe(409);
-      expect(grant.body.code).toBe("admin_grant_not_allowed");
-      expect(grant.body.detail).toContain("user.promote_admin");
+    it("does not grant owner or admin (409 pointing to promote_admin / elevate_temporarily, naming the field), nor the role the user has", async () => {
+      const before = await userState(h.deps, "usr_demo_001_4");
+      for (const role of ["admin", "owner"]) {
+        const grant = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_4"), input: { role } });
+        expect(grant.status).toBe(409);
+        expect(grant.body.code).toBe("admin_grant_not_allowed");
+        expect(grant.body.detail).toContain("user.promote_admin");
+        expect(grant.body.errors).toEqual([{ field: "body.input.role", reason: expect.stringContaining("user.promote_admin") }]);
+      }
+      expect(await userState(h.deps, "usr_demo_001_4")).toEqual(before);
       const same = await act(h, "support_full", "user.role_change", { target: userTarget("usr_demo_001_3"), input: { role: "billing" } });
       expect(same.status).toBe(409);
       expect(same.body.code).toBe("invalid_transition");
+    });
+
+    it("accepts every role the sidebar's picker offers (shared/productAccess.ts) and refuses every other one", async () => {
+      // An owner, an admin, a billing user and a member or viewer of one open account (two admins: neither is the last), and a deactivated viewer.
+      for (const userId of ["usr_demo_001_1", "usr_demo_001_2", "usr_demo_001_3", "usr_demo_001_4", "usr_demo_011_3"]) {
+        const { role, status } = await userState(h.deps, userId);
+        const offered = roleChangeChoices(productRoles, role, gainAccessBlock(status, "active"));
+        expect(offered, userId).toContain(role);
+        for (const asked of productRoles.filter((r) => r !== role)) {
+          const res = await preview(h, "support_full", "user.role_change", { target: userTarget(userId), input: { role: asked } });
+          expect(res.status, `${userId} (${status} ${role}) → ${asked}: ${JSON.stringify(res.body)}`).toBe(offered.includes(asked) ? 200 : 409);
+        }
+      }
     });
 
     it("closes an open temporary elevation, so the sweep will not undo this change", async () => {
@@ -214,6 +233,18 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(again.body.code).toBe("already_elevated");
     });
 
+    it("accepts every role the sidebar's elevation form offers (those above the current one) and refuses the rest; an owner has none", async () => {
+      for (const userId of ["usr_demo_001_1", "usr_demo_001_2", "usr_demo_001_3", "usr_demo_001_4"]) {
+        const { role } = await userState(h.deps, userId);
+        const offered: ProductRole[] = elevationChoices(productRoles, role);
+        if (role === "owner") expect(offered).toEqual([]);
+        for (const asked of productRoles) {
+          const res = await preview(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role: asked, hours: 2 } });
+          expect(res.status, `${userId} (${role}) → ${asked}: ${JSON.stringify(res.body)}`).toBe(offered.includes(asked) ? 200 : 409);
+        }
+      }
+    });
+
     it("caps support_full at 72 hours (403 naming the cap, audited); operations may grant 100", async () => {
       const userId = "usr_demo_008_6";
       const before = await userState(h.deps, userId);
@@ -228,10 +259,16 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
       expect(new Date((await userState(h.deps, userId)).elevations[0]!.expires_at).getTime()).toBe(h.deps.clock.now().getTime() + 100 * HOUR_MS);
     });
 
-    it("only raises (409 for the same or a lower role) and only active users (409)", async () => {
-      const lower = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_008_2"), input: { role: "member", hours: 2 } });
-      expect(lower.status).toBe(409);
-      expect(lower.body.code).toBe("invalid_transition");
+    it("only raises (409 for the same or a lower role, naming the field, nothing written) and only active users (409)", async () => {
+      const userId = "usr_demo_008_2";
+      const before = await userState(h.deps, userId);
+      expect(before.role).toBe("admin");
+      for (const role of ["admin", "member"]) {
+        const lower = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget(userId), input: { role, hours: 2 } });
+        expect(lower.status).toBe(409);
+        expect(lower.body).toMatchObject({ code: "invalid_transition", role: "admin", requested: role, errors: [{ field: "body.input.role", reason: expect.stringContaining("not above") }] });
+      }
+      expect(await userState(h.deps, userId)).toEqual(before);
       const inactive = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_005_2"), input: { role: "admin", hours: 2 } });
       expect(inactive.status).toBe(409);
       expect(inactive.body.code).toBe("invalid_transition");

@@ -1,4 +1,4 @@
-import { gainAccessBlock, roleChangeChoices } from "../../../shared/productAccess";
+import { elevationChoices, gainAccessBlock, productRoleRank, roleChangeChoices, roleChangeGrants } from "../../../shared/productAccess";
 import type { ProductRole } from "../../../shared/roles";
 import type { SupportActionName } from "../../../shared/schemas/actions";
 import type { RequesterContext } from "../../../shared/schemas/context";
@@ -26,9 +26,18 @@ export interface FieldSpec {
 
 export interface NarrowedChoices {
   options: readonly string[];
-  /** Why, said by the form (`field.<code>`, its `{status}` the status in the way). */
-  why: { code: "role_lower_only_user" | "role_lower_only_account"; status: string };
+  /** Why, said under the field, one sentence each; none when the choices left out are plainly meaningless. */
+  why: FieldNote[];
 }
+
+/**
+ * One reason, said by the form as `field.<code>`: `{status}` the status in the way; `{action}` the action
+ * that does what this field does not, which the form also offers to open when the panel lists it.
+ */
+export type FieldNote =
+  | { code: "role_lower_only_user" | "role_lower_only_account"; status: string }
+  | { code: "role_admin_customer" }
+  | { code: "role_admin_promote" | "role_admin_elevate"; action: SupportActionName };
 
 export interface ActionSpec {
   action: SupportActionName;
@@ -49,14 +58,29 @@ const userStatus = (c: RequesterContext) => c.user?.status;
 const accountStatus = (c: RequesterContext) => account(c)?.status;
 
 /**
- * A role change may always lower a role; a higher one only for a user who can use it (the rule the
- * server checks, shared/productAccess.ts). The current role stays shown: it is where the form starts.
+ * A role change may always lower a role; a higher one only for a user who can use it; owner and admin
+ * never (the rules the server checks, shared/productAccess.ts). The current role stays shown: it is where
+ * the form starts. Where owner or admin is left out, the note says which action gives it instead.
  */
 function roleChoices(c: RequesterContext): NarrowedChoices | null {
   if (!c.user) return null;
-  const block = gainAccessBlock(c.user.status, accountStatus(c));
-  if (!block) return null;
-  return { options: roleChangeChoices(productRoles, c.user.role, block), why: { code: block.by === "user" ? "role_lower_only_user" : "role_lower_only_account", status: block.status } };
+  const { role, status } = c.user;
+  const block = gainAccessBlock(status, accountStatus(c));
+  const why: FieldNote[] = block ? [{ code: block.by === "user" ? "role_lower_only_user" : "role_lower_only_account", status: block.status }] : [];
+  // Left out for being owner or admin, not (only) for being above a blocked user's role.
+  const adminLeftOut = productRoles.some((r) => r !== role && !roleChangeGrants(r) && !(block && productRoleRank(r) > productRoleRank(role)));
+  if (adminLeftOut) {
+    // As the server's promote_admin and elevation allow: an active user with nothing in the way.
+    if (status === "active" && !block && account(c)?.activeAdminCount === 0) why.push({ code: "role_admin_promote", action: "user.promote_admin" });
+    else if (status === "active" && !block && elevationChoices(productRoles, role).length > 0) why.push({ code: "role_admin_elevate", action: "user.elevate_temporarily" });
+    else why.push({ code: "role_admin_customer" });
+  }
+  return { options: roleChangeChoices(productRoles, role, block), why };
+}
+
+/** An elevation only raises (the server refuses the same or a lower role): the roles above the current one. */
+function elevationRoles(c: RequesterContext): ProductRole[] {
+  return c.user ? elevationChoices(productRoles, c.user.role) : [];
 }
 
 export const actionCatalog: ActionSpec[] = [
@@ -84,10 +108,17 @@ export const actionCatalog: ActionSpec[] = [
     action: "user.elevate_temporarily",
     target: "user",
     fields: [
-      { name: "role", kind: "select", options: productRoles, initial: () => "admin" },
+      {
+        name: "role",
+        kind: "select",
+        options: productRoles,
+        initial: (c) => (elevationRoles(c).includes("admin") ? "admin" : (elevationRoles(c)[0] ?? "")),
+        narrow: (c) => ({ options: elevationRoles(c), why: [] }),
+      },
       { name: "hours", kind: "number", min: 1, max: 720, initial: () => "24" },
     ],
-    applies: (c) => userStatus(c) === "active",
+    // Nothing is above an owner.
+    applies: (c) => userStatus(c) === "active" && elevationRoles(c).length > 0,
   },
   // The customer asked that no one views their account as them (impersonation.start then refuses them).
   { action: "user.impersonation_protect", previewOnOpen: true, target: "user", fields: [], applies: (c) => c.user?.impersonationProtected === false && userStatus(c) !== "deleted" },

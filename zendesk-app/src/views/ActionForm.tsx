@@ -1,10 +1,11 @@
+import { Fragment } from "preact";
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { ProblemDetails } from "../../../shared/problem";
 import type { ApprovalRequest } from "../../../shared/schemas/approval";
-import type { ActionPreviewResponse, ActionResponse } from "../../../shared/schemas/actions";
+import type { ActionPreviewResponse, ActionResponse, SupportActionName } from "../../../shared/schemas/actions";
 import type { RequesterContext } from "../../../shared/schemas/context";
 import type { CustomerNotice } from "../../../shared/schemas/availability";
-import type { ActionSpec } from "../actions/catalog";
+import type { ActionSpec, FieldNote } from "../actions/catalog";
 import { targetOf } from "../actions/catalog";
 import { IntentKeys, inputFrom, previewAction, runAction, settlesIntent, type ActionRequestBody } from "../actions/runAction";
 import { StewardApiError } from "../api/steward";
@@ -40,6 +41,15 @@ interface Props {
   onCancel(): void;
   /** Reads the requester again (after a 409: someone changed the target since it was loaded). */
   onRefresh(): void;
+  /** Opens another action's form instead (the one a field's note points to), when the panel lists it for this requester. */
+  opener?: (action: SupportActionName) => (() => void) | null;
+}
+
+/** A field's note in the agent's words: `{status}` lower-cased, `{action}` the action's label. */
+function noteText(note: FieldNote): string {
+  const status = "status" in note ? tOr(`status.${note.status}`, note.status).toLocaleLowerCase() : "";
+  const action = "action" in note ? tOr(`action.${note.action}`, note.action) : "";
+  return t(`field.${note.code}`, { status, action });
 }
 
 /** `body.input.days` and `input.days` both belong to the `days` field. */
@@ -55,7 +65,7 @@ function asProblem(err: unknown): ProblemDetails {
 }
 
 /** One action's short form: its fields, a reason, the internal-note choice; destructive ones preview first. */
-export function ActionForm({ spec, context, destructive, previewFirst = destructive, previewOnOpen = false, cap, notice = null, onDone, onCancel, onRefresh }: Props) {
+export function ActionForm({ spec, context, destructive, previewFirst = destructive, previewOnOpen = false, cap, notice = null, onDone, onCancel, onRefresh, opener }: Props) {
   const { api, zendesk, ticket } = useServices();
   const prefix = `act-${spec.action.replace(/\W/g, "-")}`;
   const [values, setValues] = useState<Record<string, string>>(() => Object.fromEntries(spec.fields.map((f) => [f.name, f.initial?.(context) ?? f.options?.[0] ?? ""])));
@@ -99,15 +109,18 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   }, [previewOnOpen, target?.id, target?.version]);
   const currency = context.billing.status === "ok" && context.billing.data ? context.billing.data.currency : "usd";
 
-  // Choices narrowed for this requester (no higher role for a deactivated user), and why, as the server would refuse the rest.
+  // Choices narrowed for this requester (no owner or admin, no higher role for a deactivated user), and why, as the server would refuse the rest.
   const offeredFields = spec.fields.map((field) => {
     const narrowed = field.narrow?.(context);
-    if (!narrowed) return { field };
-    return { field: { ...field, options: narrowed.options }, note: t(`field.${narrowed.why.code}`, { status: tOr(`status.${narrowed.why.status}`, narrowed.why.status).toLocaleLowerCase() }) };
+    if (!narrowed) return { field, narrowed: false };
+    const note = narrowed.why.map(noteText).join(" ") || undefined;
+    // The actions the note names, as buttons, when this panel can open them.
+    const instead = narrowed.why.flatMap((w) => ("action" in w ? [{ action: w.action, open: opener?.(w.action) ?? null }] : [])).filter((o) => o.open !== null);
+    return { field: { ...field, options: narrowed.options }, note, narrowed: true, instead };
   });
   // A refresh may take a picked choice away (the user was deactivated meanwhile): the field starts over.
   useEffect(() => {
-    const gone = offeredFields.filter(({ field, note }) => note && !field.options?.includes(values[field.name] ?? ""));
+    const gone = offeredFields.filter(({ field, narrowed }) => narrowed && !field.options?.includes(values[field.name] ?? ""));
     if (gone.length) setValues((v) => ({ ...v, ...Object.fromEntries(gone.map(({ field }) => [field.name, field.initial?.(context) ?? field.options?.[0] ?? ""])) }));
   }, [target?.version]);
 
@@ -251,8 +264,15 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
       <h3 id={`${prefix}-title`}>{label}</h3>
       <p class="muted">{t("action.target", { target: spec.target === "user" ? (context.user?.email ?? "") : (target?.id ?? "") })}</p>
       <fieldset disabled={busy || preview !== null || asked !== null}>
-        {offeredFields.map(({ field, note }) => (
-          <ActionField key={field.name} field={field} id={`${prefix}-${field.name}`} value={values[field.name] ?? ""} error={fieldErrors.get(field.name)} cap={cap} note={note} currency={currency} onInput={(v) => setValues({ ...values, [field.name]: v })} />
+        {offeredFields.map(({ field, note, instead }) => (
+          <Fragment key={field.name}>
+            <ActionField field={field} id={`${prefix}-${field.name}`} value={values[field.name] ?? ""} error={fieldErrors.get(field.name)} cap={cap} note={note} currency={currency} onInput={(v) => setValues({ ...values, [field.name]: v })} />
+            {instead?.map(({ action, open }) => (
+              <button key={action} type="button" class="c-btn c-btn--basic c-btn--sm" data-testid="open-instead" data-opens={action} onClick={open ?? undefined}>
+                {t("field.open_instead", { action: tOr(`action.${action}`, action) })}
+              </button>
+            ))}
+          </Fragment>
         ))}
         <div class={fieldErrors.has("reason") ? "c-field c-field--error" : "c-field"}>
           <label class="c-field__label" for={`${prefix}-reason`}>

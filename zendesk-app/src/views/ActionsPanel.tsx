@@ -154,6 +154,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         onDone={done}
         onCancel={() => setOpen(null)}
         onRefresh={onChanged}
+        opener={(action) => (among.some((s) => s.action === action && stateOf(s)?.status !== "unavailable") ? () => toggle(place)(action) : null)}
       />
     );
   };

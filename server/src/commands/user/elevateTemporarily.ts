@@ -7,7 +7,7 @@ import type { DB } from "../../db/schema.js";
 import type { ProductRole } from "../../../../shared/roles.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
-import { productRoleRank } from "../../../../shared/productAccess.js";
+import { elevationRaises } from "../../../../shared/productAccess.js";
 import { openElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
@@ -35,7 +35,14 @@ export const elevateTemporarily = defineCommand({
   },
   validate: (target, input) => {
     const { user } = target;
-    if (productRoleRank(input.role) <= productRoleRank(user.role)) throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, { role: user.role, requested: input.role });
+    // The sidebar offers only roles above the current one (shared/productAccess.ts): the same rule.
+    if (!elevationRaises(user.role, input.role)) {
+      throw Problem.conflict("invalid_transition", `${input.role} is not above ${user.email}'s role (${user.role})`, {
+        role: user.role,
+        requested: input.role,
+        errors: [{ field: "body.input.role", reason: `not above the user's role (${user.role}): an elevation raises the role` }],
+      });
+    }
   },
   // Not destructive, but it raises what the user may do: the role, for how long and until when are shown first.
   preview: async (target, input, ctx) => {

@@ -1,10 +1,10 @@
 import { actionInputs } from "../../../../shared/schemas/actions.js";
 import { Problem } from "../../http/problem.js";
-import { ADMIN_ROLES, assertKeepsAnAdmin, lockAccountAdmins } from "../accountAdmins.js";
+import { assertKeepsAnAdmin, lockAccountAdmins } from "../accountAdmins.js";
 import { defineCommand } from "../command.js";
 import { actionEffects, said } from "../billingEffects.js";
 import { userAfter } from "../identityRef.js";
-import { productRoleRank } from "../../../../shared/productAccess.js";
+import { productRoleRank, roleChangeGrants } from "../../../../shared/productAccess.js";
 import { closeOpenElevation } from "./roleElevations.js";
 import { assertCanGainAccess } from "./userTransitions.js";
 import { writeUser } from "../directoryWrite.js";
@@ -25,8 +25,12 @@ export const changeRole = defineCommand({
   validate: async (target, input, ctx) => {
     const { user } = target;
     if (user.role === input.role) throw Problem.conflict("invalid_transition", `${user.email} is already ${input.role}`, { role: input.role });
-    if (ADMIN_ROLES.has(input.role)) {
-      throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, { role: input.role });
+    // The sidebar's picker offers only what this allows (shared/productAccess.ts).
+    if (!roleChangeGrants(input.role)) {
+      throw Problem.conflict("admin_grant_not_allowed", `Support does not grant the ${input.role} role: the account's owners and admins do. Use user.promote_admin when the account has none, or user.elevate_temporarily`, {
+        role: input.role,
+        errors: [{ field: "body.input.role", reason: `${input.role} is granted by the account's owners and admins: use user.promote_admin when the account has none, or user.elevate_temporarily` }],
+      });
     }
     if (productRoleRank(input.role) > productRoleRank(user.role)) assertCanGainAccess("user.role_change", target);
     await assertKeepsAnAdmin(ctx.deps.database.db, target.accountId, [user]);
