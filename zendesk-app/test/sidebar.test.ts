@@ -115,6 +115,17 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("opens an agent= the desk does not have (an old link, a typo) as its first agent, not a blank page", async () => {
+    const { page, frame } = await openTicket(steward, 1001, "12345");
+    const first = await page.$eval("#agent", (select) => {
+      const s = select as HTMLSelectElement;
+      return { value: s.value, firstOption: s.options[0]?.value };
+    });
+    expect(first.value).toBe(first.firstOption);
+    expect(await frame.textContent('[data-testid="user"]')).toContain((await requesterOf(steward, 1001)).user.email);
+    await page.close();
+  });
+
   it("signs in once per sidebar load when the agent moves between tickets (the desk page's outbox keeps its own session)", async () => {
     const page = await newPage();
     const signIns: string[] = [];

@@ -303,6 +303,8 @@
     const desk = await json("/zendesk/api/desk");
     state.tickets = desk.tickets;
     state.agents = desk.agents;
+    // An agent= the desk does not have (a typo, an old link): the first agent, as the select then shows, not a blank page.
+    if (!state.agents.some((a) => a.zendeskUserId === state.agentId)) state.agentId = state.agents[0].zendeskUserId;
     const agentSelect = /** @type {HTMLSelectElement} */ (document.getElementById("agent"));
     agentSelect.replaceChildren(...state.agents.map((a) => el("option", { value: a.zendeskUserId }, [`${a.name} (${a.role})`])));
     agentSelect.value = state.agentId;

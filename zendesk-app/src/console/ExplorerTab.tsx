@@ -43,9 +43,9 @@ function toQuery(form: Form, zone: string, keep: ExplorerQuery): ExplorerQuery {
 
 function Select(props: { name: string; label: string; value: string; options: [string, string][]; onChange: (v: string) => void }) {
   return (
-    <label class="c-txt field">
-      <span class="c-txt__label">{props.label}</span>
-      <select class="c-txt__input" name={props.name} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
+    <label class="field">
+      <span class="c-field__label">{props.label}</span>
+      <select class="c-field__input c-field__input--select" name={props.name} value={props.value} onChange={(e) => props.onChange((e.target as HTMLSelectElement).value)}>
         <option value="">{ct("filter.any")}</option>
         {props.options.map(([v, l]) => (
           <option key={v} value={v}>
@@ -120,9 +120,9 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       ) : (
         <form class="filters" data-testid="filters" onSubmit={apply} aria-label={ct("filter.title")}>
           {TEXT_FIELDS.filter(([name]) => ctx.seesAll || name !== "actor").map(([name, label]) => (
-            <label class="c-txt field" key={name}>
-              <span class="c-txt__label">{ct(label)}</span>
-              <input class="c-txt__input" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
+            <label class="field" key={name}>
+              <span class="c-field__label">{ct(label)}</span>
+              <input class="c-field__input" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
             </label>
           ))}
           <Select name="group" label={ct("filter.group")} value={form.group ?? ""} options={groups.map((g) => [g, g])} onChange={set("group")} />
@@ -130,11 +130,11 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
           <Select name="outcome" label={ct("filter.outcome")} value={form.outcome ?? ""} options={auditOutcomes.map((o) => [o, ct(`outcome.${o}` as ConsoleKey)])} onChange={set("outcome")} />
           <Select name="flag" label={ct("filter.flag")} value={form.flag ?? ""} options={flagRules.map((r) => [r.id, r.explain[lang]])} onChange={set("flag")} />
           {(["from", "to"] as const).map((name) => (
-            <label class="c-txt field" key={name}>
-              <span class="c-txt__label">
+            <label class="field" key={name}>
+              <span class="c-field__label">
                 {ct(name === "from" ? "filter.from" : "filter.to")} ({zone})
               </span>
-              <input class="c-txt__input" type="datetime-local" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
+              <input class="c-field__input" type="datetime-local" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
             </label>
           ))}
           <div class="filter-buttons">

@@ -142,7 +142,7 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
             <label class="c-field__label" for="imp-mode">
               {t("imp.mode")}
             </label>
-            <select id="imp-mode" class="c-txt__input c-txt__input--select" value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
+            <select id="imp-mode" class="c-field__input c-field__input--select" value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
               {modes.map((m) => (
                 <option key={m} value={m}>
                   {tOr(`imp.mode.${m}`, m)}
@@ -154,13 +154,13 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
             <label class="c-field__label" for="imp-minutes">
               {t("imp.minutes", { max: cap })}
             </label>
-            <input id="imp-minutes" class="c-txt__input" type="number" min={1} max={cap} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
+            <input id="imp-minutes" class="c-field__input" type="number" min={1} max={cap} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
           </div>
           <div class="c-field">
             <label class="c-field__label" for="imp-reason">
               {t("imp.reason")}
             </label>
-            <textarea id="imp-reason" class="c-txt__input c-txt__input--area" minLength={10} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+            <textarea id="imp-reason" class="c-field__input c-field__input--area" minLength={10} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
           </div>
           <p class="muted">{t("imp.notice")}</p>
           <button type="submit" class="c-btn c-btn--sm c-btn--primary" disabled={busy} data-testid="imp-start">

@@ -113,7 +113,7 @@ export function SettingsCard({ context, session, onChanged }: { context: Request
                     {d.label}
                   </label>
                   {d.type === "enum" ? (
-                    <select id={id(d.key)} name={d.key} class="c-txt__input c-txt__input--select" value={String(draft[d.key] ?? "")} onChange={(e) => setDraft({ ...draft, [d.key]: e.currentTarget.value })} {...described(d.key)}>
+                    <select id={id(d.key)} name={d.key} class="c-field__input c-field__input--select" value={String(draft[d.key] ?? "")} onChange={(e) => setDraft({ ...draft, [d.key]: e.currentTarget.value })} {...described(d.key)}>
                       {draft[d.key] === "" && <option value="">{t("settings.unset")}</option>}
                       {(d.values ?? []).map((v) => (
                         <option key={v} value={v}>
@@ -122,7 +122,7 @@ export function SettingsCard({ context, session, onChanged }: { context: Request
                       ))}
                     </select>
                   ) : (
-                    <input id={id(d.key)} name={d.key} class="c-txt__input" type={d.type === "number" ? "number" : "text"} maxLength={d.maxLength} value={String(draft[d.key] ?? "")} onInput={(e) => setDraft({ ...draft, [d.key]: e.currentTarget.value })} {...described(d.key)} list={undefined} />
+                    <input id={id(d.key)} name={d.key} class="c-field__input" type={d.type === "number" ? "number" : "text"} maxLength={d.maxLength} value={String(draft[d.key] ?? "")} onInput={(e) => setDraft({ ...draft, [d.key]: e.currentTarget.value })} {...described(d.key)} list={undefined} />
                   )}
                 </>
               )}
@@ -137,7 +137,7 @@ export function SettingsCard({ context, session, onChanged }: { context: Request
             <label class="c-field__label" for="settings-reason">
               {t("settings.reason")}
             </label>
-            <textarea id="settings-reason" class="c-txt__input c-txt__input--area" minLength={3} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
+            <textarea id="settings-reason" class="c-field__input c-field__input--area" minLength={3} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
           </div>
           <button type="submit" class="c-btn c-btn--sm c-btn--primary" disabled={busy || Object.keys(changes).length === 0} data-testid="settings-save">
             {busy ? t("settings.saving") : t("settings.save")}
