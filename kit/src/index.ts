@@ -4,6 +4,7 @@ export { ALWAYS_DENY, decide, type GuardDecision, type RouteRule } from "./core/
 export { EventBuffer, type EventBufferOptions, type EventSink } from "./core/eventBuffer.js";
 export type { EventStore, EventStoreChange, PendingEvents } from "./core/eventStore.js";
 export { FileEventStore } from "./node/fileEventStore.js";
+export { DirectoryLocked } from "./node/directoryLock.js";
 export { StewardApiError, StewardClient } from "./core/stewardClient.js";
 export { GrantRejected, verifyGrant, remoteKeys } from "./core/verifyGrant.js";
 export type { Impersonation, KitEvent, Mode, SessionStatus } from "./core/types.js";

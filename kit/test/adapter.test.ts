@@ -4,13 +4,13 @@ import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { createLocalJWKSet, decodeJwt, exportJWK, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { launchChromium } from "../../zendesk-app/test/support/browser.js";
 import { bannerHtml, COOKIE, ImpersonationKit, impersonationRouter } from "../src/index.js";
 
 /**
  * The Express adapter and the banner in a product whose Steward misbehaves: a fake Steward over HTTP
- * that answers redeem, then status checks as told (live, 503, 404), its clock an hour ahead. The
+ * that answers redeem, then status checks as told (live, ended, 503, 404), its clock an hour ahead. The
  * product keeps its sessions in a store two of its processes share, as a real product would; the
  * banner runs in Chromium.
  */
@@ -20,7 +20,8 @@ const MIN = 60_000;
 describe("the Express adapter and the banner in a product", () => {
   let steward: Server;
   let stewardUrl = "";
-  let answer: "live" | 503 | 404 = "live";
+  /** "ended": the session was revoked on Steward. */
+  let answer: "live" | "ended" | 503 | 404 = "live";
   /** What Steward says is left; its own clock runs an hour ahead of the product's. */
   let remainingSeconds = 1800;
   let mode: "read_only" | "full" = "read_only";
@@ -56,6 +57,7 @@ describe("the Express adapter and the banner in a product", () => {
         }
         if (req.url?.endsWith("/events")) reported.push(...(JSON.parse(body) as { events: { route: string; outcome: string; status: number | null }[] }).events);
         if (req.url?.endsWith("/events")) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ accepted: 1, duplicates: 0, afterEnd: 0, status: "live" }));
+        if (answer === "ended") return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ ...statusOf(sid), status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString(), endReason: "admin_revoked" }));
         if (answer !== "live") return void res.writeHead(answer, { "content-type": "application/problem+json" }).end(JSON.stringify({ code: answer === 404 ? "not_found" : "unavailable" }));
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(statusOf(sid)));
       });
@@ -68,9 +70,9 @@ describe("the Express adapter and the banner in a product", () => {
     steward.close();
   });
 
-  /** One product process: its own kit, the shared session store, a customer page and a write. */
-  async function productProcess() {
-    const kit = new ImpersonationKit({ stewardUrl, credential: "prd_demo.sps_abcdefghijklmnopqrstuvwxyz", keys, pollMs: 60 * MIN });
+  /** One product process: its own kit, the shared session store, a customer page and a write. No status checks but the test's own unless it says. */
+  async function productProcess(options: { pollMs?: number; confirmWithinMs?: number; stewardUrl?: string } = {}) {
+    const kit = new ImpersonationKit({ stewardUrl, credential: "prd_demo.sps_abcdefghijklmnopqrstuvwxyz", keys, pollMs: 60 * MIN, confirmWithinMs: 61 * MIN, ...options });
     kits.push(kit);
     const app = express();
     // Behind a TLS-terminating proxy, as products run in production.
@@ -280,6 +282,92 @@ describe("the Express adapter and the banner in a product", () => {
     // The product session went with it: the customer's page needs a sign-in again.
     expect((await get(product, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
     product.close();
+  });
+
+  it("Steward unreachable for longer than confirmWithinMs: the agent's requests are refused (503) but the session is not ended; a confirmation resumes it, a revocation seen after the outage ends it", async () => {
+    answer = "live";
+    // Long enough that the time limit plays no part here.
+    remainingSeconds = 4 * 3600;
+    mode = "full";
+    // This process's clock only (Steward's answers and the sockets keep real time); put back below.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const product = await productProcess({ pollMs: 60 * MIN, confirmWithinMs: 90 * MIN });
+    try {
+      const cookie = await enter(product);
+      const json = (path: string, method = "GET") => fetch(`${product.url()}${path}`, { method, headers: { cookie, accept: "application/json" } });
+      answer = 503;
+      await product.kit.poll();
+      vi.setSystemTime(Date.now() + 90 * MIN);
+      // Confirmed 90 minutes ago (the redeem), the bound: still allowed.
+      expect((await get(product, cookie)).status).toBe(200);
+      vi.setSystemTime(Date.now() + 1);
+      for (const [path, method] of [["/page", "GET"], ["/account/name", "POST"]] as const) {
+        const refused = await json(path, method);
+        expect(refused.status, path).toBe(503);
+        expect(refused.headers.get("retry-after")).toBe("2");
+        expect(await refused.json()).toEqual({ error: "impersonation_unconfirmed", message: expect.stringMatching(/^Steward cannot be reached to confirm that this support session is still allowed/) });
+        // Not ended: neither cookie is cleared.
+        expect(refused.headers.getSetCookie()).toEqual([]);
+      }
+      const page = await get(product, cookie);
+      expect(page.status).toBe(503);
+      expect(await page.text()).toContain("Steward cannot be reached");
+      expect(await (await json("/steward/impersonation/status")).json()).toMatchObject({ live: true, confirmed: false });
+      // Steward answers again: the same session carries on, the product's sign-in with it.
+      answer = "live";
+      await product.kit.poll();
+      expect((await get(product, cookie)).status).toBe(200);
+      expect(await (await json("/steward/impersonation/status")).json()).toMatchObject({ live: true, confirmed: true });
+      // Out of reach again, and the session revoked meanwhile: refused until the revocation is seen, then ended.
+      answer = 503;
+      await product.kit.poll();
+      vi.setSystemTime(Date.now() + 90 * MIN + 1);
+      expect((await json("/page")).status).toBe(503);
+      answer = "ended";
+      await product.kit.poll();
+      const ended = await get(product, cookie);
+      expect(ended.status).toBe(303);
+      expect(ended.headers.get("location")).toBe("/steward/ended");
+      expect((await get(product, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
+    } finally {
+      vi.useRealTimers();
+      answer = "live";
+      mode = "read_only";
+      product.close();
+    }
+  });
+
+  it("the banner says Steward cannot be reached while the session is unconfirmed (or cannot be checked at all), without ending it, and carries on once it is confirmed", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess({ pollMs: 100, confirmWithinMs: 600 });
+    const cookie = await enter(product);
+    const { page, close } = await bannerPage(product, cookie, "/banner-page");
+    const offText = () => page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("off")!.textContent);
+    try {
+      expect(await offText()).toBe("");
+      answer = 503;
+      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("off")?.textContent?.startsWith("Steward cannot be reached"));
+      expect(new URL(page.url()).pathname).toBe("/banner-page");
+      answer = "live";
+      await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("off")?.textContent === "");
+      expect(await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent)).toMatch(/^Ends in /);
+      // The banner's checks reach another process of the product (a load balancer), one that does not know the
+      // session and cannot reach Steward to check it at all (503): paused too, not ended.
+      const second = await productProcess({ stewardUrl: "http://127.0.0.1:9" });
+      await page.route("**/steward/impersonation/status", (route) => route.continue({ url: `${second.url()}/steward/impersonation/status` }));
+      try {
+        await page.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("off")?.textContent?.startsWith("Steward cannot be reached"));
+        await new Promise((r) => setTimeout(r, 1500));
+        expect(new URL(page.url()).pathname).toBe("/banner-page");
+      } finally {
+        second.close();
+      }
+    } finally {
+      answer = "live";
+      await close();
+      product.close();
+    }
   });
 
   it("a product process that does not know the session refuses while Steward is unreachable (503, cookie kept), and signs the browser out when Steward does not know it", async () => {

@@ -255,12 +255,15 @@ describe("grant verification with clocks apart", () => {
 describe("misconfiguration", () => {
   const secret = "sps_abcdefghijklmnopqrstuvwxyz0123456789";
   it("is refused when the kit is created, naming the option and never echoing the secret", () => {
-    const attempts: [Partial<{ stewardUrl: string; credential: string }>, RegExp][] = [
+    const attempts: [Partial<{ stewardUrl: string; credential: string; pollMs: number; confirmWithinMs: number }>, RegExp][] = [
       [{ stewardUrl: "steward.example.test" }, /^stewardUrl: /],
       [{ stewardUrl: "ftp://steward.example.test" }, /^stewardUrl: /],
       [{ credential: `prd_demo.${secret}\n` }, /^credential: /],
       [{ credential: ` prd_demo.${secret}` }, /^credential: /],
       [{ credential: secret }, /^credential: /],
+      // A bound the status checks cannot meet would refuse every request; the default bound is 5000 ms.
+      [{ pollMs: 2000, confirmWithinMs: 2000 }, /^confirmWithinMs: must be more than pollMs \(2000 ms\)/],
+      [{ pollMs: 5000 }, /^confirmWithinMs: must be more than pollMs \(5000 ms\), got 5000/],
     ];
     for (const [options, message] of attempts) {
       let error: unknown = null;
@@ -275,6 +278,7 @@ describe("misconfiguration", () => {
     const kit = new ImpersonationKit({ stewardUrl: "https://steward.example.test/", credential: `prd_demo.${secret}` });
     expect(kit.productId).toBe("prd_demo");
     void kit.close();
+    void new ImpersonationKit({ stewardUrl: "https://steward.example.test/", credential: `prd_demo.${secret}`, pollMs: 4999 }).close();
   });
 });
 

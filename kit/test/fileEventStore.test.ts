@@ -1,12 +1,23 @@
-import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { EventBuffer, FileEventStore, type EventSink, type KitEvent } from "../src/index.js";
+import { DirectoryLocked, EventBuffer, FileEventStore, type EventSink, type KitEvent } from "../src/index.js";
 
 /** The event buffer's file store: what it acknowledged survives a restart, a line cut short is skipped, the journal stays small. */
 const event = (i: number): KitEvent => ({ id: `e${i}`, method: "GET", route: `GET /x/${i}`, object: null, outcome: "succeeded", status: 200, detail: null, occurredAt: new Date(Date.UTC(2026, 10, 28, 12, 0, i)).toISOString() });
 const dirOf = () => mkdtempSync(join(tmpdir(), "kit-store-"));
+
+/** What a store on `dir` holds, read as the next process would at start; the directory is let go again. */
+function pendingIn(dir: string) {
+  const store = new FileEventStore(dir);
+  try {
+    return store.load();
+  } finally {
+    store.close();
+  }
+}
 
 /** Like Steward: stores an event id once per session; `down` answers as an unreachable Steward. */
 function fakeSteward() {
@@ -35,7 +46,7 @@ describe("FileEventStore", () => {
     store.save("imp_b", { forget: ["e9"], dropped: { count: 2, unconfirmed: 1, lastAt: event(9).occurredAt } });
     store.close();
 
-    const again = new FileEventStore(dir).load();
+    const again = pendingIn(dir);
     expect(again.get("imp_a")).toEqual({ events: [event(0), event(2), event(4)], reports: [{ ...event(7), id: "dropped-1" }], dropped: null, startedAt: null });
     expect(again.get("imp_b")).toEqual({ events: [], reports: [], dropped: { count: 2, unconfirmed: 1, lastAt: event(9).occurredAt }, startedAt: event(0).occurredAt });
   });
@@ -80,7 +91,7 @@ describe("FileEventStore", () => {
     // 550 lines written; at most 50 since the last rewrite (which wrote one line for the session).
     expect(readFileSync(store.path, "utf8").split("\n").filter(Boolean).length).toBeLessThanOrEqual(51);
     store.close();
-    expect(new FileEventStore(dir).load().get("imp_a")?.events.map((e) => e.id)).toEqual(["kept"]);
+    expect(pendingIn(dir).get("imp_a")?.events.map((e) => e.id)).toEqual(["kept"]);
   });
 
   it("a save before load keeps what a previous process left", () => {
@@ -91,7 +102,7 @@ describe("FileEventStore", () => {
     const second = new FileEventStore(dir);
     second.save("imp_a", { events: [event(1)] });
     second.close();
-    expect(new FileEventStore(dir).load().get("imp_a")?.events).toEqual([event(0), event(1)]);
+    expect(pendingIn(dir).get("imp_a")?.events).toEqual([event(0), event(1)]);
   });
 });
 
@@ -111,7 +122,7 @@ describe("event buffer with a file store", () => {
     await after.flush();
     after.close();
     expect(held.get("imp_a")?.map((e) => e.id)).toEqual(Array.from({ length: 7 }, (_, i) => `e${i}`));
-    expect(new FileEventStore(dir).load().size).toBe(0);
+    expect(pendingIn(dir).size).toBe(0);
   });
 
   it("past maxBuffered the dropped events leave the store and their count survives a restart into the report", async () => {
@@ -121,7 +132,7 @@ describe("event buffer with a file store", () => {
     const before = new EventBuffer(sink, { store: new FileEventStore(dir), maxBuffered: 4, flushIntervalMs: 60_000 });
     for (let i = 0; i < 7; i++) before.add("imp_a", event(i));
     before.close();
-    const stored = new FileEventStore(dir).load().get("imp_a");
+    const stored = pendingIn(dir).get("imp_a");
     expect(stored?.events.map((e) => e.id)).toEqual(["e3", "e4", "e5", "e6"]);
     expect(stored?.dropped).toMatchObject({ count: 3, unconfirmed: 0 });
 
@@ -132,7 +143,7 @@ describe("event buffer with a file store", () => {
     const got = held.get("imp_a") ?? [];
     expect(got.filter((e) => !e.route.startsWith("kit: ")).map((e) => e.id)).toEqual(["e3", "e4", "e5", "e6"]);
     expect(got.filter((e) => e.route.startsWith("kit: ")).map((e) => e.detail)).toEqual(["3 events were dropped while Steward was unreachable"]);
-    expect(new FileEventStore(dir).load().size).toBe(0);
+    expect(pendingIn(dir).size).toBe(0);
   });
 
   it("restored past a smaller bound: the oldest are dropped as events Steward may hold (they may have been sent before the restart)", async () => {
@@ -158,7 +169,7 @@ describe("event buffer with a file store", () => {
     for (let i = 0; i < 3; i++) before.add("imp_a", event(i));
     await before.flush();
     before.close();
-    const stored = new FileEventStore(dir).load().get("imp_a");
+    const stored = pendingIn(dir).get("imp_a");
     expect(stored?.reports).toHaveLength(1);
     expect(stored?.dropped).toBeNull();
 
@@ -167,5 +178,79 @@ describe("event buffer with a file store", () => {
     await after.flush();
     after.close();
     expect((held.get("imp_a") ?? []).filter((e) => e.route.startsWith("kit: ")).map((e) => e.id)).toEqual([stored!.reports[0]!.id]);
+  });
+});
+
+describe("FileEventStore: one process per directory", () => {
+  /** Another product process with its store on `dir`, once it has recorded an event there. */
+  async function otherProcess(dir: string): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ["--import", "tsx", new URL("./support/holdStore.ts", import.meta.url).pathname, dir], { stdio: ["ignore", "pipe", "inherit"] });
+    const said = await new Promise<string>((resolve) => {
+      let out = "";
+      child.stdout!.on("data", (c: Buffer) => {
+        out += c.toString();
+        if (out.includes("\n")) resolve(out.trim());
+      });
+      child.once("exit", () => resolve(out.trim()));
+    });
+    if (said !== "ready") throw new Error(`the other process did not start: ${said}`);
+    return child;
+  }
+  const exited = (child: ChildProcess) => new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once("exit", () => resolve())));
+
+  it("a directory in use by another live process is refused, naming the directory and its pid, and its journal is left alone; once that process stops it can be used", async () => {
+    const dir = dirOf();
+    const child = await otherProcess(dir);
+    try {
+      const journal = readFileSync(join(dir, "events.jsonl"), "utf8");
+      let error: unknown = null;
+      try {
+        new FileEventStore(dir).close();
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(DirectoryLocked);
+      expect((error as DirectoryLocked).message).toContain(dir);
+      expect((error as DirectoryLocked).message).toContain(`process ${child.pid}`);
+      expect(error).toMatchObject({ code: "directory_locked", pid: child.pid, dir });
+      // Not compacted nor appended to behind the other process's back.
+      expect(readFileSync(join(dir, "events.jsonl"), "utf8")).toBe(journal);
+    } finally {
+      child.kill("SIGTERM");
+      await exited(child);
+    }
+    expect(existsSync(join(dir, "events.lock"))).toBe(false);
+    expect(pendingIn(dir).get("imp_other")?.events.map((e) => e.id)).toEqual(["held"]);
+  });
+
+  it("the lock of a process that died without closing its store (killed) is taken over, and what it recorded is there", async () => {
+    const dir = dirOf();
+    const child = await otherProcess(dir);
+    child.kill("SIGKILL");
+    await exited(child);
+    expect(readFileSync(join(dir, "events.lock"), "utf8").trim()).toBe(String(child.pid));
+    const store = new FileEventStore(dir);
+    try {
+      expect(readFileSync(join(dir, "events.lock"), "utf8").trim()).toBe(String(process.pid));
+      expect(store.load().get("imp_other")?.events.map((e) => e.id)).toEqual(["held"]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it("a second store on the directory in this process is refused until the first is closed; a lock left with this pid by an earlier process (pid reuse) or unreadable is taken over", () => {
+    const dir = dirOf();
+    const first = new FileEventStore(dir);
+    expect(() => new FileEventStore(dir)).toThrow(DirectoryLocked);
+    expect(() => new FileEventStore(dir)).toThrow(/another FileEventStore of this process/);
+    first.save("imp_a", { events: [event(1)] });
+    first.close();
+    expect(existsSync(join(dir, "events.lock"))).toBe(false);
+    for (const leftover of [`${process.pid}\n`, "not a pid"]) {
+      writeFileSync(join(dir, "events.lock"), leftover);
+      const store = new FileEventStore(dir);
+      expect(store.load().get("imp_a")?.events).toEqual([event(1)]);
+      store.close();
+    }
   });
 });

@@ -8,6 +8,7 @@
     "div{display:flex;flex-wrap:wrap;gap:.4rem 1rem;align-items:center;padding:.5rem 1rem;background:#7a1f00;color:#fff}" +
     "b{font-weight:600}button{margin-left:auto;font:inherit;padding:.2rem .8rem;border:1px solid #fff;border-radius:4px;background:#fff;color:#7a1f00;cursor:pointer}" +
     "button:focus-visible{outline:3px solid #ffd166}";
+  const OFF = "Steward cannot be reached: actions are paused until it confirms this session.";
   const pad = (n) => String(n).padStart(2, "0");
   const left = (ms) => {
     const s = Math.max(0, Math.floor(ms / 1000));
@@ -17,7 +18,7 @@
     connectedCallback() {
       if (this.shadowRoot) return;
       const root = this.attachShadow({ mode: "open" });
-      root.innerHTML = `<style>${css}</style><div role="region" aria-label="Support session"><span id="who"></span><span id="mode"></span><span id="time" aria-live="off"></span><button type="button" id="end">End session</button><span id="say" role="status" aria-live="polite" style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)"></span></div>`;
+      root.innerHTML = `<style>${css}</style><div role="region" aria-label="Support session"><span id="who"></span><span id="mode"></span><span id="time" aria-live="off"></span><b id="off"></b><button type="button" id="end">End session</button><span id="say" role="status" aria-live="polite" style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)"></span></div>`;
       this.$ = (id) => root.getElementById(id);
       this.$("end").addEventListener("click", () => this.end());
       document.documentElement.style.setProperty("padding-top", "3rem");
@@ -33,7 +34,15 @@
       try {
         const r = await fetch("/steward/impersonation/status", { credentials: "same-origin", headers: { accept: "application/json" } });
         const s = await r.json();
-        if (!s.live) return this.gone();
+        if (s.live === false) return this.gone();
+        // Not confirmed by Steward lately, or not checkable at all (503): paused, not over.
+        const off = !s.live || s.confirmed === false;
+        if (off !== Boolean(this.off)) {
+          this.off = off;
+          this.$("off").textContent = off ? OFF : "";
+          this.$("say").textContent = off ? OFF : "Steward confirmed the session again: actions resume.";
+        }
+        if (!s.live) return;
         const first = !this.s;
         this.s = s;
         // Counted from now on this browser's clock: Steward's, the product's and the browser's may differ.

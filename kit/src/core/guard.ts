@@ -29,6 +29,8 @@ const SAFE = new Set(["GET", "HEAD", "OPTIONS"]);
 export interface GuardDecision {
   allowed: boolean;
   reason?: string;
+  /** Refused only until Steward confirms the session again (it could not be reached): not a rule the agent broke. */
+  unconfirmed?: boolean;
 }
 
 /** The path as sent and percent-decoded: frameworks decode route parameters, so `/account/%65mail` may reach an `email` handler. */

@@ -10,7 +10,8 @@ import { remoteKeys, verifyGrant } from "./verifyGrant.js";
 /**
  * The framework-neutral core: starts sessions from grants, keeps each session's status fresh (a poll
  * every `pollMs`, so an end or revocation on Steward is seen within 5 s), reports what the agent does,
- * and says what the guard allows. Adapters (Express) map requests and responses onto it.
+ * and says what the guard allows: nothing while Steward has not confirmed the session within
+ * `confirmWithinMs`. Adapters (Express) map requests and responses onto it.
  */
 export interface KitOptions {
   /** Steward's public URL: the grant's issuer, its JWKS and its API. */
@@ -19,6 +20,12 @@ export interface KitOptions {
   credential: string;
   /** How often live sessions are checked (≤ 2500 ms keeps the 5 s promise). */
   pollMs?: number;
+  /**
+   * How long a session may go without Steward confirming it is still live (default 5000 ms; more than `pollMs`).
+   * Past that (Steward unreachable, say) the guard refuses the agent's requests until a check answers again:
+   * a revocation made meanwhile would otherwise not be enforced. The session is not ended for it.
+   */
+  confirmWithinMs?: number;
   /** Routes refused in read-only mode on top of every unsafe method. */
   readOnlyDeny?: RouteRule[];
   /** Replaces the built-in always-deny list (password, email, 2FA, payment methods, API keys, admins). */
@@ -34,6 +41,8 @@ interface Tracked {
   active: boolean;
   /** When the session ends on this machine's clock: Steward's remainingSeconds counted from when it answered, so clock skew does not matter. */
   deadline: number;
+  /** When the check whose answer this is was sent (this machine's clock): Steward's status held at least then. */
+  confirmedAt: number;
 }
 
 /**
@@ -44,9 +53,12 @@ function endWorthRetrying(err: StewardApiError): boolean {
   return err.retryable;
 }
 
-function trackedFrom(status: SessionStatus): Tracked {
-  return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000 };
+/** `askedAt`: when the request that brought `status` was sent; a revocation after it is not in this answer. */
+function trackedFrom(status: SessionStatus, askedAt: number): Tracked {
+  return { status, active: false, deadline: Date.now() + status.remainingSeconds * 1000, confirmedAt: askedAt };
 }
+
+const UNCONFIRMED_REASON = "Steward cannot be reached to confirm that this support session is still allowed, so nothing can be done in it for now. It resumes by itself once Steward answers.";
 
 export class ImpersonationKit {
   readonly productId: string;
@@ -59,6 +71,7 @@ export class ImpersonationKit {
   private poller: NodeJS.Timeout | undefined;
   private polling = false;
   private readonly endsPending = new Set<string>();
+  private readonly confirmWithinMs: number;
 
   constructor(readonly options: KitOptions) {
     // Checked here, so a mistake shows at start-up rather than as "Steward is unreachable" on the first grant.
@@ -78,15 +91,20 @@ export class ImpersonationKit {
     this.keys = options.keys ?? remoteKeys(options.stewardUrl);
     // A report of events Steward refused needs a time it accepts: the session's start as Steward gave it always is one.
     this.buffer = new EventBuffer(this.client, { ...options.events, onError: options.onError, sessionStart: (sid) => this.sessions.get(sid)?.status.startedAt });
-    this.poller = setInterval(() => void this.poll(), options.pollMs ?? 2000);
+    const pollMs = options.pollMs ?? 2000;
+    this.confirmWithinMs = options.confirmWithinMs ?? 5000;
+    // A bound the poller cannot meet would refuse every request of a healthy session.
+    if (!(this.confirmWithinMs > pollMs)) throw new Error(`confirmWithinMs: must be more than pollMs (${pollMs} ms), got ${JSON.stringify(options.confirmWithinMs ?? this.confirmWithinMs)}`);
+    this.poller = setInterval(() => void this.poll(), pollMs);
     this.poller.unref?.();
   }
 
   /** Verifies the grant, redeems it (once) and starts tracking the session. */
   async begin(grant: string): Promise<Impersonation> {
     const claims = await verifyGrant(grant, this.keys, { issuer: this.options.stewardUrl, productId: this.productId });
+    const askedAt = Date.now();
     const status = await this.client.redeem(grant);
-    this.sessions.set(status.sid, trackedFrom(status));
+    this.sessions.set(status.sid, trackedFrom(status, askedAt));
     return this.toImpersonation(status, claims.sub);
   }
 
@@ -104,13 +122,14 @@ export class ImpersonationKit {
     if (!known) {
       // Another process of the product redeemed it, or this one restarted: ask Steward.
       let status: SessionStatus;
+      const askedAt = Date.now();
       try {
         status = await this.client.status(sid, false);
       } catch (err) {
         if (err instanceof StewardApiError && err.status === 404) return null;
         throw err;
       }
-      known = trackedFrom(status);
+      known = trackedFrom(status, askedAt);
       this.sessions.set(sid, known);
     }
     // The time limit holds here too, even if Steward cannot be reached to say so.
@@ -129,6 +148,15 @@ export class ImpersonationKit {
     return known?.status.status === "live" && Date.now() < known.deadline;
   }
 
+  /**
+   * Whether Steward confirmed the live session within `confirmWithinMs`. When it has not, the session is
+   * neither ended nor allowed to act: a revocation made while Steward was out of reach would not be seen.
+   */
+  isConfirmed(sid: string): boolean {
+    const known = this.sessions.get(sid);
+    return known !== undefined && Date.now() - known.confirmedAt <= this.confirmWithinMs;
+  }
+
   /** The agent did something: the next status check moves the idle deadline. */
   touch(sid: string): void {
     const tracked = this.sessions.get(sid);
@@ -136,6 +164,7 @@ export class ImpersonationKit {
   }
 
   guard(impersonation: Impersonation, method: string, path: string): GuardDecision {
+    if (impersonation.status.status === "live" && !this.isConfirmed(impersonation.sid)) return { allowed: false, reason: UNCONFIRMED_REASON, unconfirmed: true };
     return decide(impersonation.mode, method, path, { readOnlyDeny: this.options.readOnlyDeny, alwaysDeny: this.options.alwaysDeny });
   }
 
@@ -195,10 +224,11 @@ export class ImpersonationKit {
           .map(async ([sid, tracked]) => {
             const heartbeat = tracked.active;
             tracked.active = false;
+            const askedAt = Date.now();
             try {
               const status = await this.client.status(sid, heartbeat);
               if (status.status === "ended") this.markEnded(status);
-              else Object.assign(tracked, trackedFrom(status), { active: tracked.active });
+              else Object.assign(tracked, trackedFrom(status, askedAt), { active: tracked.active });
             } catch (err) {
               if (heartbeat) tracked.active = true;
               this.options.onError?.(err);
@@ -213,7 +243,7 @@ export class ImpersonationKit {
   private markEnded(status: SessionStatus): void {
     const tracked = this.sessions.get(status.sid);
     const wasLive = tracked?.status.status !== "ended";
-    this.sessions.set(status.sid, trackedFrom(status));
+    this.sessions.set(status.sid, trackedFrom(status, Date.now()));
     if (wasLive) {
       void this.buffer.flush(status.sid);
       for (const listener of this.endListeners) listener(status);

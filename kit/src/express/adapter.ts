@@ -14,8 +14,8 @@ declare module "express-serve-static-core" {
 
 /**
  * The Express adapter: the entry route that redeems a grant, the banner's status and End routes, the
- * "ended" page, and a guard on every other request (read-only and always-deny refusals with 403, an
- * event for every request). The product supplies how it signs a browser in and out.
+ * "ended" page, and a guard on every other request (read-only and always-deny refusals with 403, a
+ * session Steward has not confirmed lately with 503, an event for every request). The product supplies how it signs a browser in and out.
  */
 export interface ExpressHooks {
   /**
@@ -104,7 +104,7 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
       req.impersonation = impersonation;
       if (req.path === "/steward/impersonation/status") {
         const s = impersonation.status;
-        return res.json({ live: true, customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds: kit.secondsLeft(sid), actions: s.actionCount });
+        return res.json({ live: true, confirmed: kit.isConfirmed(sid), customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds: kit.secondsLeft(sid), actions: s.actionCount });
       }
       if (req.path === "/steward/impersonation/end" && req.method === "POST") {
         await kit.end(sid);
@@ -115,9 +115,13 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
       kit.touch(sid);
       const decision = kit.guard(impersonation, req.method, req.path);
       if (!decision.allowed) {
-        kit.record(sid, { method: req.method, route: `${req.method} ${req.path}`, object: null, outcome: "refused", status: 403, detail: decision.reason ?? "refused" });
+        // Unconfirmed: refused until Steward answers again (503, worth retrying), the product session kept.
+        const status = decision.unconfirmed ? 503 : 403;
+        kit.record(sid, { method: req.method, route: `${req.method} ${req.path}`, object: null, outcome: "refused", status, detail: decision.reason ?? "refused" });
         const message = decision.reason ?? "Not allowed during a support session.";
-        return (req.get("accept") ?? "").includes("text/html") ? res.status(403).type("html").send(refusedPage(message)) : res.status(403).json({ error: "impersonation_refused", message });
+        if (decision.unconfirmed) res.setHeader("Retry-After", "2");
+        const error = decision.unconfirmed ? "impersonation_unconfirmed" : "impersonation_refused";
+        return (req.get("accept") ?? "").includes("text/html") ? res.status(status).type("html").send(refusedPage(message)) : res.status(status).json({ error, message });
       }
       let recorded = false;
       const record = () => {

@@ -1,24 +1,29 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { EventStore, EventStoreChange, PendingEvents } from "../core/eventStore.js";
 import type { Dropped } from "../core/lossReports.js";
 import type { KitEvent } from "../core/types.js";
+import { lockDirectory, unlockDirectory } from "./directoryLock.js";
 
 /**
  * The event buffer's store in a directory of the product's: one append-only journal of JSON lines
  * (`events.jsonl`), each change a line fsync'd before `save` returns. Rewritten to what is still pending
  * at open and whenever the journal holds several times more lines than that (a new file, fsync'd, renamed
  * over the old), so it does not grow forever. A line a crash cut short is skipped, not fatal: it was never
- * acknowledged. One process per directory: each of several product processes needs its own.
+ * acknowledged. One process per directory: each of several product processes needs its own. That is enforced
+ * with a lock file (`events.lock`, the owner's pid) taken when the store is made and let go by `close()`; a
+ * directory in use by a live process is refused (DirectoryLocked), a dead one's lock is taken over.
  */
 export class FileEventStore implements EventStore {
   readonly path: string;
+  readonly lockPath: string;
   /** Lines of the journal that could not be read at open (a crash in the middle of a write): skipped. */
   skipped = 0;
   private readonly pending = new Map<string, { events: Map<string, KitEvent>; reports: Map<string, KitEvent>; dropped: Dropped | null; startedAt: string | null }>();
   private fd: number | null = null;
   private lines = 0;
   private loaded = false;
+  private locked = false;
 
   constructor(
     readonly dir: string,
@@ -26,9 +31,19 @@ export class FileEventStore implements EventStore {
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.path = join(dir, "events.jsonl");
+    this.lockPath = resolve(dir, "events.lock");
+    this.lock();
+  }
+
+  /** Two processes on one journal would interleave their lines and compact each other's away. */
+  private lock(): void {
+    if (this.locked) return;
+    lockDirectory(this.dir, this.lockPath);
+    this.locked = true;
   }
 
   load(): Map<string, PendingEvents> {
+    this.lock();
     let text = "";
     try {
       text = readFileSync(this.path, "utf8");
@@ -52,6 +67,7 @@ export class FileEventStore implements EventStore {
   }
 
   save(sid: string, change: EventStoreChange): void {
+    this.lock();
     // Never a fresh journal over one not read yet: what a previous process left stays for the next start.
     if (!this.loaded) this.load();
     if (this.fd === null) this.compact();
@@ -64,6 +80,12 @@ export class FileEventStore implements EventStore {
   }
 
   close(): void {
+    this.closeJournal();
+    if (this.locked) unlockDirectory(this.lockPath);
+    this.locked = false;
+  }
+
+  private closeJournal(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
   }
@@ -98,7 +120,7 @@ export class FileEventStore implements EventStore {
     }
     renameSync(next, this.path);
     syncDir(this.dir);
-    this.close();
+    this.closeJournal();
     this.fd = openSync(this.path, "a", 0o600);
     this.lines = lines;
   }
