@@ -174,6 +174,9 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     const res = await reclaim;
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    // The command's own result: the user it deactivated no longer holds a seat, whatever the newer read says.
+    expect(res.body.result).toMatchObject({ seatsUsed: 3 });
+    expect((await auditOf(h.deps, "seats.reclaim", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { seatsUsed: 3 } });
   });
 });
 
@@ -210,7 +213,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
     retry.release();
     expect(await settled).toMatchObject({ succeeded: 1 });
-    expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded" });
+    expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "deactivated" } });
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
   });
 
@@ -236,7 +239,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect(await cachedAccount()).toEqual({ status: "active" });
     retry.release();
     expect(await settled).toMatchObject({ succeeded: 1 });
-    expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded" });
+    expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "suspended" } });
     expect(await cachedAccount()).toEqual({ status: "active" });
   });
 });

@@ -45,6 +45,6 @@ export const activateUser = defineCommand({
     await recordUserActivity(trx, target, "user_activated", ctx, `from ${target.user.status}`);
     const used = await seatsUsed(trx, target.accountId);
     const seats = { used, licensed: target.account.seats_licensed, over: used > target.account.seats_licensed };
-    return { after: { ...(await userAfter(trx, target.id)), seats }, result: { unblocked: performed.unblocked, seats } };
+    return { after: { ...(await userAfter(trx, target.id, performed.user)), seats }, result: { unblocked: performed.unblocked, seats } };
   },
 });
