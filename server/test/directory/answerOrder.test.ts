@@ -268,6 +268,29 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "deactivated" } });
   });
 
+  it("user.activate: the entry's seat count counts the user as the product answered the activation, not as a newer read left the cache", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_033_4";
+    const email = await emailOf(h, user);
+    // Six seat holders; this one deactivated at the product, then activated by the agent (its answer lost).
+    await product.store.db.query(`update users set status = 'deactivated', version = version + 1 where id = $1`, [user]);
+    await readContext(h.app, token, email);
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "user.activate", { target: { type: "user", id: user } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    // The customer's admin suspends the user afterwards; a read caches that.
+    await product.store.db.query(`update users set status = 'suspended', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    h.deps.clock.advance(1_000);
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await cachedUser(h, user)).toMatchObject({ status: "suspended" });
+    expect((await auditOf(h.deps, "user.activate", user)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "active", seats: { used: 6 } } });
+  });
+
   it("account.suspend: a retry the product answers from its record of the first attempt does not outrank a read asked between the two", async () => {
     const product = h.product!;
     const token = await sessionOf(h, "support_full");
