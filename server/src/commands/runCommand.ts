@@ -256,6 +256,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     }
 
     // Auth0/Stripe cannot join our transaction: commit the intent and the operation record first, so a crash leaves both.
+    const providerBefore = await providerReading(ctx);
     operation = await openOperation(deps, auditBase, before, {
       operationId: ctx.operationId,
       action,
@@ -266,8 +267,10 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       idempotencyKey,
       providerKey,
       request: { actor: req.actor, ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, input, now: ctx.now.toISOString(), ...(req.notifyCustomer !== undefined ? { notifyCustomer: req.notifyCustomer } : {}), customerLanguage: ctx.customerLanguage ?? "en" },
-      providerBefore: await providerReading(ctx),
-      createdAt: ctx.now,
+      providerBefore,
+      // Read now, after this request's reads and just before its first provider call: the reconciler dates a
+      // replayed answer by it (keyOpenedAt), which a read this request asked before the call must not outrank.
+      createdAt: deps.clock.now(),
     });
     let performed: unknown;
     try {

@@ -87,12 +87,13 @@ export async function bumpVersion(trx: Transaction<DB>, target: CommandTarget, n
 }
 
 /** Users who hold a seat: active and invited. */
-export async function seatsUsed(db: Executor, accountId: string): Promise<number> {
-  const row = await db
+export async function seatsUsed(db: Executor, accountId: string, options: { except?: string } = {}): Promise<number> {
+  let query = db
     .selectFrom("users")
     .select((eb) => eb.fn.countAll<number>().as("n"))
     .where("account_id", "=", accountId)
-    .where("status", "in", ["active", "invited"])
-    .executeTakeFirstOrThrow();
+    .where("status", "in", ["active", "invited"]);
+  if (options.except) query = query.where("id", "!=", options.except);
+  const row = await query.executeTakeFirstOrThrow();
   return Number(row.n);
 }

@@ -1,6 +1,7 @@
 /**
  * For each answer of the product: when Steward sent its request (Steward's clock; with retries, the
- * attempt that was answered). The cache orders answers by it (mirror.ts). The answer is the contract's
+ * attempt that was answered, except for a write: the first attempt under its key, whose answer a later
+ * one may get replayed). The cache orders answers by it (mirror.ts). The answer is the contract's
  * object, with no field for it, so the HTTP directory notes it here beside the object.
  */
 const askedAt = new WeakMap<object, Date>();

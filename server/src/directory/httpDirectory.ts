@@ -165,10 +165,14 @@ export class HttpDirectory implements DirectoryPort {
     const tokenBody: DirectoryTokenBody = write
       ? { actor: write.call.actor, ticketId: write.call.ticketId, idempotencyKey: write.call.idempotencyKey }
       : { actor: reader?.actor ?? null, ticketId: reader?.ticketId ?? null };
+    // A write's answer may be an earlier attempt's under the same key, replayed (the contract gives no sign of it),
+    // so it is dated by the key's first use: it stands for no newer state than that (askedAt.ts orders by it).
+    let firstSentAt: Date | undefined;
     return caller.call(
       operation,
       async ({ signal }) => {
         const sentAt = clock.now();
+        firstSentAt ??= write?.call.keyOpenedAt && write.call.keyOpenedAt < sentAt ? write.call.keyOpenedAt : sentAt;
         const token = await signDirectoryToken(keys, tokenBody, { issuer, audience }, sentAt);
         const res = await send(url, {
           method,
@@ -214,7 +218,7 @@ export class HttpDirectory implements DirectoryPort {
         if (fault) {
           throw new ProviderError({ provider: "product", code: "misconfigured", status: res.status, operation, partlyApplied: Boolean(write), message: `${operation}: the answer does not match the directory contract (${fault.field}: ${fault.reason})` });
         }
-        noteAsked(parsed.data as object, sentAt);
+        noteAsked(parsed.data as object, write ? firstSentAt : sentAt);
         return parsed.data as z.infer<T>;
       },
       { write: Boolean(write) },

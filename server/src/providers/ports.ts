@@ -14,6 +14,11 @@ export interface ProviderCallContext {
   idempotencyKey: string;
   /** Built-in adapters write through this so their change commits with the caller's audit entry. */
   executor?: Kysely<DB> | Transaction<DB>;
+  /**
+   * A retry of a call first made earlier with this key (the reconciler's): when that first attempt was about
+   * to be sent. The provider may answer with that attempt's answer, replayed, which is no newer than this.
+   */
+  keyOpenedAt?: Date;
 }
 
 /** The product user whose sign-in state is read or changed. `idpId` is the identity provider's user id. */

@@ -130,7 +130,8 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       await recordFailed(deps, operation, `${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`, now, key);
       return "failed";
     }
-    const call = { idempotencyKey: row.provider_key };
+    // The request's attempt used this key first: an answer the provider replays from it is no newer than that.
+    const call = { idempotencyKey: row.provider_key, keyOpenedAt: new Date(row.created_at) };
     const commit = async (performed: unknown): Promise<FinishOutcome> => {
       try {
         await commitSucceeded(deps, {

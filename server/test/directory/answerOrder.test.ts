@@ -174,12 +174,17 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     const res = await reclaim;
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    // The command's own result: the user it deactivated no longer holds a seat, whatever the newer read says.
+    expect(res.body.result).toMatchObject({ seatsUsed: 3 });
+    expect((await auditOf(h.deps, "seats.reclaim", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { seatsUsed: 3 } });
   });
 });
 
 /**
  * The same through the reconciler: it records a write whose first answer was lost on the current row
- * (no version check), so a read that landed before its record must still win when asked later.
+ * (no version check), so a read that landed before its record must still win when asked later. Its retry
+ * may be answered from the product's record of the first attempt (same key), so that answer is dated by
+ * the first attempt: a read asked between the two wins too. The entry's `after` is the command's answer.
  */
 describe.each(databaseKinds)("a command's write recorded by the reconciler after a newer read on %s", (kind) => {
   const h = useHarness(kind, { directory: "http", env: { PROVIDER_TIMEOUT_MS: "700", PROVIDER_MAX_RETRIES: "0", RECONCILE_INTERVAL_MS: "100" } });
@@ -210,7 +215,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
     retry.release();
     expect(await settled).toMatchObject({ succeeded: 1 });
-    expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded" });
+    expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "deactivated" } });
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
   });
 
@@ -236,8 +241,75 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect(await cachedAccount()).toEqual({ status: "active" });
     retry.release();
     expect(await settled).toMatchObject({ succeeded: 1 });
-    expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded" });
+    expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "suspended" } });
     expect(await cachedAccount()).toEqual({ status: "active" });
+  });
+
+  it("user.deactivate: a retry the product answers from its record of the first attempt does not outrank a read asked between the two", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_026_4";
+    const email = await emailOf(h, user);
+    // Applied at the product, its answer lost: 202, settled later.
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    // After the first attempt: the customer's admin activates the user again, and a read sees it.
+    await activatedInProduct(product, user);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    // The retry, sent after that read, gets the first attempt's answer (deactivated) replayed.
+    h.deps.clock.advance(1_000);
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
+    expect((await auditOf(h.deps, "user.deactivate", user)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "deactivated" } });
+  });
+
+  it("user.activate: the entry's seat count counts the user as the product answered the activation, not as a newer read left the cache", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_033_4";
+    const email = await emailOf(h, user);
+    // Six seat holders; this one deactivated at the product, then activated by the agent (its answer lost).
+    await product.store.db.query(`update users set status = 'deactivated', version = version + 1 where id = $1`, [user]);
+    await readContext(h.app, token, email);
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "user.activate", { target: { type: "user", id: user } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    // The customer's admin suspends the user afterwards; a read caches that.
+    await product.store.db.query(`update users set status = 'suspended', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    h.deps.clock.advance(1_000);
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await cachedUser(h, user)).toMatchObject({ status: "suspended" });
+    expect((await auditOf(h.deps, "user.activate", user)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "active", seats: { used: 6 } } });
+  });
+
+  it("account.suspend: a retry the product answers from its record of the first attempt does not outrank a read asked between the two", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const account = "acc_demo_032";
+    const email = await emailOf(h, "usr_demo_032_1");
+    const cachedAccount = () => h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", account).executeTakeFirstOrThrow();
+    product.faults.answerDelayMs = 1_500;
+    const res = await act(h, "support_full", "account.suspend", { target: { type: "account", id: account } });
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    await product.store.db.query(`update accounts set status = 'active', version = version + 1 where id = $1`, [account]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await cachedAccount()).toEqual({ status: "active" });
+    h.deps.clock.advance(1_000);
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await cachedAccount()).toEqual({ status: "active" });
+    expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "suspended" } });
   });
 });
 

@@ -5,6 +5,7 @@ import { createLocalJWKSet } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyDirectoryToken } from "@steward/impersonation-kit";
 import { ManualClock } from "../../src/clock.js";
+import { askedAtOf } from "../../src/directory/askedAt.js";
 import { classifyDirectoryError, HttpDirectory, type HttpDirectoryOptions } from "../../src/directory/httpDirectory.js";
 import { GrantKeys } from "../../src/impersonation/signingKeys.js";
 import { ProviderCaller } from "../../src/providers/providerCall.js";
@@ -87,6 +88,26 @@ describe("HttpDirectory", () => {
     script = [problem(500, "boom"), problem(500, "boom"), problem(500, "boom")];
     const failed = (await write().catch((e: unknown) => e)) as ProviderError;
     expect(failed.effectUnknown).toBe(true);
+  });
+
+  it("an answer is dated by when it was asked: a read by the attempt answered, a write by the first attempt under its key (a later one may get that answer replayed)", async () => {
+    // Its own clock, a second on per backoff wait: each attempt is sent at another time.
+    const own = new ManualClock(new Date("2026-11-24T12:00:00.000Z"));
+    const caller = new ProviderCaller("product", { timeoutMs: 2_000, maxRetries: 1, baseDelayMs: 1, maxDelayMs: 5 }, classifyDirectoryError, { sleep: async () => own.advance(1_000) });
+    const timed = new HttpDirectory({ ...options, clock: own, caller });
+    const first = own.now();
+    const dated = (answer: object) => askedAtOf([answer], new Date(0)).toISOString();
+    script = [problem(502, "gateway"), { status: 200, body: user }];
+    expect(dated(await timed.getUser("usr_1"))).toBe(new Date(first.getTime() + 1_000).toISOString());
+    // A gateway's 502 after the product applied the write: the retry is answered from its record of the first.
+    const second = own.now();
+    script = [problem(502, "gateway"), { status: 200, body: { ...user, role: "viewer", version: 4 } }];
+    const call = { idempotencyKey: "key-dated", actor: staff, ticketId: "4242" };
+    expect(dated(await timed.updateUser("usr_1", { expectedVersion: 3, changes: { role: "viewer" } }, call))).toBe(second.toISOString());
+    // The reconciler's retry: dated by when the request's first attempt was about to be sent.
+    const opened = new Date(own.now().getTime() - 60_000);
+    script = [{ status: 200, body: { ...user, role: "viewer", version: 4 } }];
+    expect(dated(await timed.updateUser("usr_1", { expectedVersion: 3, changes: { role: "viewer" } }, { ...call, keyOpenedAt: opened }))).toBe(opened.toISOString());
   });
 
   it("429 with Retry-After: waited out and retried when short, failed as rate_limited (with the wait) when longer than a retry may wait", async () => {

@@ -59,7 +59,7 @@ export const activateAccount = defineCommand({
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
       after: {
-        ...(await accountAfter(trx, target.id)),
+        ...(await accountAfter(trx, target.id, performed.account)),
         unblockedUserIds: performed.unblockedUserIds,
         releasedHoldIds: performed.holds.map((h) => h.id),
         subscription: performed.subscription,

@@ -64,7 +64,7 @@ export const deactivateAccount = defineCommand({
     const holdId = await recordDeactivation(trx, target.account, performed.blockedUserIds, performed.billingHold, ctx, performed.account);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
-      after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscription: performed.subscription },
+      after: { ...(await accountAfter(trx, target.id, performed.account)), blockedUserIds: performed.blockedUserIds, holdId, subscription: performed.subscription },
       result: { blockedUsers: performed.blockedUserIds.length, subscription: performed.subscription },
     };
   },

@@ -73,7 +73,7 @@ export const deleteAccount = defineCommand({
     const { holdId, retentionUntil } = await recordDeletion(trx, target.account, performed.blockedUserIds, ctx, performed.account);
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     return {
-      after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId, subscriptionCancelled: performed.subscriptionCancelled },
+      after: { ...(await accountAfter(trx, target.id, performed.account)), blockedUserIds: performed.blockedUserIds, holdId, subscriptionCancelled: performed.subscriptionCancelled },
       result: { retentionUntil: retentionUntil.toISOString(), blockedUsers: performed.blockedUserIds.length, subscriptionCancelled: performed.subscriptionCancelled !== null, sessionsRevoked: performed.sessionsRevoked },
     };
   },

@@ -63,7 +63,7 @@ export const suspendAccount = defineCommand({
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_suspended", ctx, `suspended (${performed.blockedUserIds.length} user(s) blocked)`);
     return {
-      after: { ...(await accountAfter(trx, target.id)), blockedUserIds: performed.blockedUserIds, holdId },
+      after: { ...(await accountAfter(trx, target.id, performed.account)), blockedUserIds: performed.blockedUserIds, holdId },
       result: { blockedUsers: performed.blockedUserIds.length, previousStatus: target.account.status },
     };
   },

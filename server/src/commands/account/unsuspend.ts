@@ -53,7 +53,7 @@ export const unsuspendAccount = defineCommand({
     await mirrorWritten(trx, ctx.deps, { account: performed.account }, ctx.now);
     await recordAccountActivity(trx, target.id, "account_unsuspended", ctx, `suspension lifted (${performed.unblockedUserIds.length} user(s) unblocked)`);
     return {
-      after: { ...(await accountAfter(trx, target.id)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id) },
+      after: { ...(await accountAfter(trx, target.id, performed.account)), unblockedUserIds: performed.unblockedUserIds, releasedHoldIds: performed.holds.map((h) => h.id) },
       result: { unblockedUsers: performed.unblockedUserIds.length, status: performed.status },
     };
   },

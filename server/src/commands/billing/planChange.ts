@@ -74,6 +74,6 @@ export const changePlan = defineCommand({
     await recordAccountWrite(trx, ctx.deps, target.id, { plan: input.plan }, { answer: account, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "plan_changed", detail: `${target.account.plan} → ${input.plan} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await accountAfter(trx, target.id)), billing: billingSnapshot(billing) } };
+    return { after: { ...(await accountAfter(trx, target.id, account)), billing: billingSnapshot(billing) } };
   },
 });

@@ -88,7 +88,7 @@ export const changeSeats = defineCommand({
     await recordAccountWrite(trx, ctx.deps, target.id, { seats_licensed: input.seats }, { answer: account, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { account }, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_changed", detail: `${target.account.seats_licensed} → ${input.seats} seats by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    const after = await accountAfter(trx, target.id);
+    const after = await accountAfter(trx, target.id, account);
     return { after: { ...after, billedSeats: await billedSeats(trx, { ...target.account, seats_licensed: input.seats }), billing: billingSnapshot(billing) } };
   },
 });

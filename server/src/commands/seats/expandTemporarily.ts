@@ -81,7 +81,7 @@ export const expandSeatsTemporarily = defineCommand({
     const expansion = await recordExpansion(trx, target.id, input, ctx);
     const { id } = expansion;
     return {
-      after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), expansion, billing: billingSnapshot(billing) },
+      after: { ...(await accountAfter(trx, target.id, account)), temporarySeats: await temporarySeats(trx, target.id), expansion, billing: billingSnapshot(billing) },
       result: { expansionId: id, expiresAt: expansion.expiresAt },
     };
   },

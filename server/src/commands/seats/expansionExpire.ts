@@ -68,7 +68,7 @@ export function expansionEnder<Name extends "seats.expansion_expire" | "seats.ex
       await trx.updateTable("seat_expansions").set({ reverted_at: ctx.now }).where("id", "=", row.id).execute();
       const by = ending === "end" ? ` ended${ctx.now < new Date(row.expires_at) ? " early" : ""} by support (ticket ${ctx.ticketId})` : "";
       await trx.insertInto("activity_events").values({ account_id: target.id, user_id: null, type: "seats_expansion_ended", detail: `-${row.seats} temporary seats${by} (granted for ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();
-      return { after: { ...(await accountAfter(trx, target.id)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, billing: billingSnapshot(billing) } };
+      return { after: { ...(await accountAfter(trx, target.id, account)), temporarySeats: await temporarySeats(trx, target.id), revertedExpansion: { id: row.id, seats: row.seats }, billing: billingSnapshot(billing) } };
     },
   });
 }

@@ -15,6 +15,8 @@ import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { DirectoryUser } from "../../../../shared/directory/contract.js";
 
 const DAY_MS = 86_400_000;
+/** The statuses that hold a seat (seatHolders). */
+const SEAT_STATUSES = new Set<string>(["active", "invited"]);
 
 /** Seat holders with no sign-in for `inactiveDays` (invitations never accepted in that time count too). */
 function inactiveSince(holders: SeatHolder[], cutoff: Date): SeatHolder[] {
@@ -104,7 +106,9 @@ export const reclaimSeats = defineCommand({
       .insertInto("activity_events")
       .values(users.map((u) => ({ account_id: target.id, user_id: u.id, type: "user_deactivated", detail: `seat reclaimed by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now })))
       .execute();
-    const remaining = await seatHolders(trx, target.id);
+    // The users this command wrote count as the product answered it, not as a newer read the cache may keep (mirror.ts).
+    const answered = new Map(performed.written.map((u) => [u.id, u.status]));
+    const remaining = (await seatHolders(trx, target.id)).filter((u) => SEAT_STATUSES.has(answered.get(u.id) ?? u.status));
     return {
       after: { ...(await accountAfter(trx, target.id)), seatsUsed: remaining.length, deactivated: users.map((u) => ({ ...userRef(u), previousStatus: u.status })) },
       result: { deactivated: ids, seatsUsed: remaining.length, sessionsRevoked: performed.sessionsRevoked },

@@ -43,8 +43,10 @@ export const activateUser = defineCommand({
     await recordUserWrite(trx, ctx.deps, target.id, { status: "active" }, { answer: performed.user, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_activated", ctx, `from ${target.user.status}`);
-    const used = await seatsUsed(trx, target.accountId);
+    const after = await userAfter(trx, target.id, performed.user);
+    // The user counts as the product answered this activation, not as a newer read the cache may keep (mirror.ts).
+    const used = (await seatsUsed(trx, target.accountId, { except: target.id })) + (after.status === "active" || after.status === "invited" ? 1 : 0);
     const seats = { used, licensed: target.account.seats_licensed, over: used > target.account.seats_licensed };
-    return { after: { ...(await userAfter(trx, target.id)), seats }, result: { unblocked: performed.unblocked, seats } };
+    return { after: { ...after, seats }, result: { unblocked: performed.unblocked, seats } };
   },
 });

@@ -38,6 +38,6 @@ export const deactivateUser = defineCommand({
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_deactivated", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
     const seatFreed = target.user.status === "active" || target.user.status === "invited";
-    return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.sessionsRevoked }, result: { blocked: performed.blocked, sessionsRevoked: performed.sessionsRevoked, seatFreed } };
+    return { after: { ...(await userAfter(trx, target.id, performed.user)), sessionsRevoked: performed.sessionsRevoked }, result: { blocked: performed.blocked, sessionsRevoked: performed.sessionsRevoked, seatFreed } };
   },
 });

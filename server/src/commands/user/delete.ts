@@ -55,6 +55,7 @@ export const deleteUser = defineCommand({
     await recordUserActivity(trx, target, "user_deleted", ctx, `access revoked (${performed.sessionsRevoked} session(s) ended)`);
     const row = await trx.selectFrom("users").select(["status", "blocked", "version"]).where("id", "=", target.id).executeTakeFirstOrThrow();
     const seatFreed = HOLDS_SEAT.has(target.user.status);
-    return { after: { status: row.status, blocked: row.blocked, version: row.version, sessionsRevoked: performed.sessionsRevoked, seatFreed }, result: { blocked: performed.blocked, sessionsRevoked: performed.sessionsRevoked, seatFreed } };
+    // The product's answer to this delete, not a newer read the cache may keep instead (mirror.ts).
+    return { after: { status: performed.user?.status ?? row.status, blocked: row.blocked, version: row.version, sessionsRevoked: performed.sessionsRevoked, seatFreed }, result: { blocked: performed.blocked, sessionsRevoked: performed.sessionsRevoked, seatFreed } };
   },
 });

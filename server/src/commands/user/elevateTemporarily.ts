@@ -56,7 +56,7 @@ export const elevateTemporarily = defineCommand({
   apply: async (trx, target, input, ctx, written) => {
     const elevation = await recordElevation(trx, { id: target.id, accountId: target.accountId }, target.user.role, input, ctx, written);
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
-    return { after: { ...(await userAfter(trx, target.id)), elevation }, result: { elevationId: elevation.id, expiresAt: elevation.expiresAt } };
+    return { after: { ...(await userAfter(trx, target.id, written)), elevation }, result: { elevationId: elevation.id, expiresAt: elevation.expiresAt } };
   },
 });
 

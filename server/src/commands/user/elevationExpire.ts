@@ -67,7 +67,7 @@ export function elevationEnder<Name extends "user.elevation_expire" | "user.elev
       const early = ending === "end" ? `${ctx.now < new Date(row.expires_at) ? " early" : ""} by support (ticket ${ctx.ticketId})` : "";
       const detail = kept ? `temporary ${row.elevated_role} role ended${early}; role kept: ${kept}` : `temporary ${row.elevated_role} role ended${early}; back to ${row.previous_role}`;
       await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_elevation_ended", detail: `${detail} (granted for ticket ${row.ticket_id})`, ip: null, occurred_at: ctx.now }).execute();
-      return { after: { ...(await userAfter(trx, target.id)), roleRestored: !kept, ...(kept ? { roleKeptBecause: kept } : {}), endedElevation: { id: row.id, expiresAt: new Date(row.expires_at).toISOString() } } };
+      return { after: { ...(await userAfter(trx, target.id, user)), roleRestored: !kept, ...(kept ? { roleKeptBecause: kept } : {}), endedElevation: { id: row.id, expiresAt: new Date(row.expires_at).toISOString() } } };
     },
   });
 }

@@ -33,7 +33,7 @@ export function protectionCommand<A extends Action>(action: A, flag: boolean, al
     apply: async (trx, target, _input, ctx, written) => {
       await recordUserWrite(trx, ctx.deps, target.id, { impersonation_protected: flag }, { answer: written, now: ctx.now });
       await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
-      return { after: { ...(await userAfter(trx, target.id)), impersonationProtected: written.protected } };
+      return { after: { ...(await userAfter(trx, target.id, written)), impersonationProtected: written.protected } };
     },
   });
 }

@@ -46,6 +46,6 @@ export const promoteAdmin = defineCommand({
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role}: promoted by support, the account had no admin (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await userAfter(trx, target.id)), ...(closedElevation ? { closedElevation } : {}) } };
+    return { after: { ...(await userAfter(trx, target.id, written)), ...(closedElevation ? { closedElevation } : {}) } };
   },
 });

@@ -50,6 +50,6 @@ export const changeRole = defineCommand({
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const closedElevation = await closeOpenElevation(trx, target.id, ctx.now);
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "role_changed", detail: `${target.user.role} → ${input.role} by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await userAfter(trx, target.id)), ...(closedElevation ? { closedElevation } : {}) } };
+    return { after: { ...(await userAfter(trx, target.id, written)), ...(closedElevation ? { closedElevation } : {}) } };
   },
 });

@@ -39,6 +39,6 @@ export const changeSettings = defineCommand({
     await mirrorWritten(trx, ctx.deps, { user: written }, ctx.now);
     const changed = Object.keys(input.settings).sort().join(", ");
     await trx.insertInto("activity_events").values({ account_id: target.accountId, user_id: target.id, type: "settings_changed", detail: `${changed} changed by support (ticket ${ctx.ticketId})`, ip: null, occurred_at: ctx.now }).execute();
-    return { after: { ...(await userAfter(trx, target.id)), settings: written.settings } };
+    return { after: { ...(await userAfter(trx, target.id, written)), settings: written.settings } };
   },
 });

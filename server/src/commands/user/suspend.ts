@@ -44,6 +44,6 @@ export const suspendUser = defineCommand({
     await recordUserWrite(trx, ctx.deps, target.id, { status: "suspended" }, { answer: performed.user, now: ctx.now });
     await mirrorWritten(trx, ctx.deps, { user: performed.user }, ctx.now);
     await recordUserActivity(trx, target, "user_suspended", ctx);
-    return { after: { ...(await userAfter(trx, target.id)), sessionsRevoked: performed.revoked }, result: { sessionsRevoked: performed.revoked } };
+    return { after: { ...(await userAfter(trx, target.id, performed.user)), sessionsRevoked: performed.revoked }, result: { sessionsRevoked: performed.revoked } };
   },
 });
