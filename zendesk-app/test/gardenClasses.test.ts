@@ -17,7 +17,7 @@ function sources(dir: string): string[] {
 
 /** The Garden stylesheets an entry imports (`import "@zendeskgarden/…/dist/index.css"`), as text. */
 function gardenCss(entry: string): string {
-  const imports = [...readFileSync(join(SRC, entry), "utf8").matchAll(/^import "(@zendeskgarden\/[^"]+\.css)";/gm)].map((m) => m[1]);
+  const imports = [...readFileSync(join(SRC, entry), "utf8").matchAll(/^import "(@zendeskgarden\/[^"]+\.css)";/gm)].map((m) => m[1] as string);
   expect(imports.length).toBeGreaterThan(0);
   return imports.map((name) => readFileSync(require.resolve(name), "utf8")).join("\n");
 }
