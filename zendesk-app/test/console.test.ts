@@ -192,6 +192,65 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("drops the rows of the filters before when the first page for new ones fails, so neither they nor their cursor pass for the new answer; Try again loads it", async () => {
+    const db = steward.deps.database.db;
+    // More than a page on ticket 4444, so its first page comes with a cursor and "Load more".
+    for (let i = 0; i < 55; i++) await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_many", accountId: "acc_many" }, ticketId: "4444", reason: `many ${i}`, outcome: "succeeded" }, { now: () => new Date(T0 - (i + 1) * 60_000) });
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    await frame.fill('input[name="ticketId"]', "4444");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForSelector('[data-testid="more"]');
+    expect(await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.length)).toBe(50);
+
+    // The server is away for ticket 3333's first page.
+    let down = true;
+    const cursors: (string | null)[] = [];
+    await page.route(
+      (url) => url.pathname.endsWith("/api/console/entries"),
+      async (route) => {
+        const url = new URL(route.request().url());
+        cursors.push(url.searchParams.get("cursor"));
+        if (down && url.searchParams.get("ticketId") === "3333") await route.abort("connectionrefused");
+        else await route.continue();
+      },
+    );
+    await frame.fill('input[name="ticketId"]', "3333");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForSelector('.explorer > [role="alert"]');
+    expect(await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.length)).toBe(0);
+    expect(await frame.$('[data-testid="more"]')).toBeNull();
+
+    down = false;
+    await frame.click('[data-testid="entries-error"] button');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    expect(await frame.$$eval('[data-testid="entries"] tbody td[data-col="ticket"]', (cells) => cells.map((c) => c.textContent))).toEqual(["#3333", "#3333", "#3333"]);
+    expect(await frame.$('[data-testid="entries-error"]')).toBeNull();
+    // No request ever sent ticket 4444's cursor with ticket 3333.
+    expect(cursors).toEqual([null, null]);
+    await page.close();
+  });
+
+  it("opens an entry from the keyboard with the focus in it, and Escape gives the focus back to its row", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    const seq = await frame.getAttribute('[data-testid="entries"] tbody tr:nth-child(2)', "data-seq");
+    await frame.focus('[data-testid="entries"] tbody tr:nth-child(2)');
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="chain"]');
+    expect(await frame.evaluate(() => document.activeElement?.closest('[data-testid="entry"]') !== null)).toBe(true);
+    await page.keyboard.press("Escape");
+    await frame.waitForSelector('[data-testid="entry"]', { state: "detached" });
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-seq"))).toBe(seq);
+    // Space opens it too, as on a button.
+    await page.keyboard.press(" ");
+    await frame.waitForSelector('[data-testid="chain"]');
+    expect(await frame.getAttribute('[data-testid="entry"]', "aria-label")).toContain(String(seq));
+    await page.close();
+  });
+
   it("shows a support agent only what they may open: no agent filter, no per-agent chart, no one else's entries", async () => {
     const { page, frame } = await openConsole("9002", "Europe/Berlin");
     expect(await frame.$('[data-testid="chart-agents"]')).toBeNull();
