@@ -251,6 +251,40 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("keeps the applied filters: a timeline's Back returns to them, and so does coming back from another tab", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    const ticketsShown = async () => {
+      await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+      return frame.$$eval('[data-testid="entries"] tbody td[data-col="ticket"]', (cells) => [...new Set(cells.map((c) => c.textContent))]);
+    };
+    await frame.fill('input[name="ticketId"]', "1001");
+    await frame.selectOption('select[name="action"]', "user.suspend");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => [...document.querySelectorAll('[data-testid="entries"] td[data-col="ticket"]')].every((c) => c.textContent === "#1001"));
+    expect(await ticketsShown()).toEqual(["#1001"]);
+
+    // Into the agent timeline of the first entry, and back.
+    await frame.click('[data-testid="entries"] tbody tr:first-child');
+    await frame.click('[data-testid="agent-timeline"]');
+    await frame.waitForSelector('[data-testid="timeline"]');
+    await frame.click('[data-testid="timeline-back"]');
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await frame.inputValue('input[name="ticketId"]')).toBe("1001");
+    expect(await frame.inputValue('select[name="action"]')).toBe("user.suspend");
+    expect(await ticketsShown()).toEqual(["#1001"]);
+
+    // To Start and back to the explorer.
+    await frame.click('[data-tab="overview"]');
+    await frame.waitForSelector('[data-testid="flag-counts"]');
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await frame.inputValue('input[name="ticketId"]')).toBe("1001");
+    expect(await ticketsShown()).toEqual(["#1001"]);
+    await page.close();
+  });
+
   it("shows a support agent only what they may open: no agent filter, no per-agent chart, no one else's entries", async () => {
     const { page, frame } = await openConsole("9002", "Europe/Berlin");
     expect(await frame.$('[data-testid="chart-agents"]')).toBeNull();

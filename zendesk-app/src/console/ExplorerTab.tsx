@@ -125,7 +125,8 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
   const set = (name: string) => (value: string) => setForm({ ...form, [name]: value });
   const apply = (e: Event) => {
     e.preventDefault();
-    setQuery(toQuery(form, zone, query));
+    // Through the console, so the filters outlive a switch to another tab and a timeline's Back returns to them.
+    ctx.goTo("explorer", toQuery(form, zone, query));
   };
   const lang = consoleLanguage();
   const timeline = query.order === "asc" ? (query.ticketId ? ct("timeline.ticket", { ticket: query.ticketId }) : query.actor ? ct("timeline.agent", { agent: query.actor }) : null) : null;
@@ -135,7 +136,7 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       {timeline ? (
         <div class="timeline-head" data-testid="timeline">
           <h2>{timeline}</h2>
-          <button class="c-btn c-btn--sm" onClick={() => ctx.goTo("explorer", {})}>
+          <button class="c-btn c-btn--sm" data-testid="timeline-back" onClick={() => ctx.goTo("explorer", ctx.explorerReturn)}>
             {ct("timeline.back")}
           </button>
         </div>
