@@ -69,6 +69,8 @@ describe("the console in the local Zendesk page", () => {
       const at = { now: () => new Date(T0 + (3 - i) * 60_000) };
       await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_tl", accountId: "acc_tl" }, ticketId: "3333", reason: `timeline ${i}`, outcome: "succeeded" }, at);
     }
+    // More than a page on ticket 4444, so its first page comes with a cursor and "Load more".
+    for (let i = 0; i < 55; i++) await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_many", accountId: "acc_many" }, ticketId: "4444", reason: `many ${i}`, outcome: "succeeded" }, { now: () => new Date(T0 - (i + 1) * 60_000) });
     await appendAudit(db, { actor: actor("operations"), action: "billing.credit_apply", target: { type: "account", id: "acc_ops", accountId: "acc_ops" }, ticketId: "1002", reason: "ops only", after: { creditedCents: 100 }, outcome: "succeeded" }, clock);
   });
   afterAll(async () => {
@@ -226,9 +228,6 @@ describe("the console in the local Zendesk page", () => {
   });
 
   it("drops the rows of the filters before when the first page for new ones fails, so neither they nor their cursor pass for the new answer; Try again loads it", async () => {
-    const db = steward.deps.database.db;
-    // More than a page on ticket 4444, so its first page comes with a cursor and "Load more".
-    for (let i = 0; i < 55; i++) await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_many", accountId: "acc_many" }, ticketId: "4444", reason: `many ${i}`, outcome: "succeeded" }, { now: () => new Date(T0 - (i + 1) * 60_000) });
     const { page, frame } = await openConsole("9004", "UTC");
     await frame.click('[data-tab="explorer"]');
     await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
@@ -265,7 +264,7 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
-  it("opens an entry from the keyboard with the focus in it, and Escape gives the focus back to its row", async () => {
+  it("works from the keyboard: an entry opens with the focus in it, Escape gives it back to its row, Load more goes on at the first row it brought", async () => {
     const { page, frame } = await openConsole("9004", "UTC");
     await frame.click('[data-tab="explorer"]');
     await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
@@ -281,6 +280,19 @@ describe("the console in the local Zendesk page", () => {
     await page.keyboard.press(" ");
     await frame.waitForSelector('[data-testid="chain"]');
     expect(await frame.getAttribute('[data-testid="entry"]', "aria-label")).toContain(String(seq));
+    await page.keyboard.press("Escape");
+
+    // "Load more" from the keyboard: the focus goes on to the first row it brought, not back to the top.
+    await frame.fill('input[name="ticketId"]', "4444");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="entries"][aria-busy="false"] td[data-col="ticket"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent === "#4444");
+    });
+    await frame.focus('[data-testid="more"]');
+    await page.keyboard.press("Enter");
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length > 50);
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-seq"))).toBe(await frame.getAttribute('[data-testid="entries"] tbody tr:nth-child(51)', "data-seq"));
     await page.close();
   });
 
@@ -295,7 +307,10 @@ describe("the console in the local Zendesk page", () => {
     await frame.fill('input[name="ticketId"]', "1001");
     await frame.selectOption('select[name="action"]', "user.suspend");
     await frame.click('[data-testid="filters"] button[type="submit"]');
-    await frame.waitForFunction(() => [...document.querySelectorAll('[data-testid="entries"] td[data-col="ticket"]')].every((c) => c.textContent === "#1001"));
+    await frame.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="entries"][aria-busy="false"] td[data-col="ticket"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent === "#1001");
+    });
     expect(await ticketsShown()).toEqual(["#1001"]);
 
     // Into the agent timeline of the first entry, and back.

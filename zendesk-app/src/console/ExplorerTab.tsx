@@ -73,6 +73,13 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
   /** The query asked last: a page that comes back for an earlier one (filters changed meanwhile) is dropped. */
   const latest = useRef(query);
   const table = useRef<HTMLTableSectionElement>(null);
+  /** After "Load more": the first row it brought, to take the focus once drawn. */
+  const focusSeq = useRef<number | null>(null);
+  useEffect(() => {
+    if (focusSeq.current === null) return;
+    table.current?.querySelector<HTMLElement>(`tr[data-seq="${focusSeq.current}"]`)?.focus();
+    focusSeq.current = null;
+  }, [entries]);
 
   useEffect(() => {
     setQuery(ctx.explorerQuery);
@@ -87,6 +94,8 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       const page = await ctx.api.get<ConsolePage>("/api/console/entries", { ...query, limit: PAGE, ...(more && cursor ? { cursor } : {}) });
       if (latest.current !== asked) return;
       setEntries(more ? [...entries, ...page.entries] : page.entries);
+      // The keyboard goes on where the list does, not back to the top of the page (the button may be gone).
+      if (more) focusSeq.current = page.entries[0]?.seq ?? null;
       setCursor(page.nextCursor);
       setShown(asked);
     } catch (err) {
@@ -213,8 +222,9 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       </table>
       {!busy && entries.length === 0 && !error && <p class="muted">{ct("table.empty")}</p>}
       {loading && <p class="muted">{ct("loading")}</p>}
-      {cursor && !loading && (
-        <button class="c-btn c-btn--sm" data-testid="more" onClick={() => void load(true)}>
+      {cursor && (
+        // Kept while the next page loads, so the focus stays on it.
+        <button class="c-btn c-btn--sm" data-testid="more" aria-disabled={loading ? "true" : "false"} onClick={() => !loading && void load(true)}>
           {ct("table.more")}
         </button>
       )}
