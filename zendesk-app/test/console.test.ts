@@ -77,10 +77,10 @@ describe("the console in the local Zendesk page", () => {
     await steward?.close();
   });
 
-  async function openConsole(agent: string, tz: string): Promise<{ page: Page; frame: Frame }> {
+  async function openConsole(agent: string, tz: string, locale = "en-US"): Promise<{ page: Page; frame: Frame }> {
     const page = await browser.newPage();
     page.setDefaultTimeout(WAIT_MS);
-    await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=en-US`);
+    await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=${locale}`);
     const frame = await consoleFrame(page);
     await frame.waitForSelector('[data-testid="flag-counts"]');
     return { page, frame };
@@ -180,6 +180,26 @@ describe("the console in the local Zendesk page", () => {
     expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe("2");
     expect(await frame.textContent('[data-testid="export-progress"]')).toContain("Exported 2 entries");
     expect(exports).toBe(1);
+    await page.close();
+  });
+
+  it("in German: says the activity charts count UTC days (not the agent's), and one exported entry in the singular", async () => {
+    const { page, frame } = await openConsole("9004", "Europe/Berlin", "de");
+    expect(await frame.textContent('[data-testid="chart-agents"] h2')).toBe("Aktivität pro Agent (30 Tage, UTC)");
+    expect(await frame.textContent('[data-testid="chart-groups"] h2')).toBe("Aktivität pro Aktionsgruppe (30 Tage, UTC)");
+    await frame.click('[data-tab="explorer"]');
+    await frame.fill('input[name="ticketId"]', "1002");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="entries"][aria-busy="false"] td[data-col="ticket"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent === "#1002");
+    });
+    const download = page.waitForEvent("download");
+    await frame.click('[data-testid="export"] button:first-child');
+    await frame.waitForSelector('[data-testid="export-progress"][data-finished="true"]');
+    await download;
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe("1");
+    expect((await frame.textContent('[data-testid="export-progress"]'))?.trim()).toBe("1 Eintrag exportiert.");
     await page.close();
   });
 

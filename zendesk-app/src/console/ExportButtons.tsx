@@ -88,7 +88,7 @@ export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: Expl
       </button>
       {progress && (
         <span data-testid="export-progress" data-done={progress.done} data-total={progress.total} data-finished={String(progress.finished)}>
-          <progress max={Math.max(1, progress.total)} value={progress.done} /> {progress.finished ? ct("export.done", { done: progress.done }) : ct("export.progress", { done: progress.done, total: progress.total })}
+          <progress max={Math.max(1, progress.total)} value={progress.done} /> {progress.finished ? ct(progress.done === 1 ? "export.done_one" : "export.done", { done: progress.done }) : ct("export.progress", { done: progress.done, total: progress.total })}
         </span>
       )}
       {error && <span role="alert">{ct("error", { detail: error })}</span>}
