@@ -102,9 +102,9 @@ describe("the console in the local Zendesk page", () => {
     expect(reasons).toHaveLength(2);
     const times = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => [t.getAttribute("datetime"), t.textContent]));
     expect(times.map(([iso]) => iso)).toEqual([new Date(T0 + 2 * 3_600_000).toISOString(), new Date(T0 + 3_600_000).toISOString()]);
-    const shown = new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", dateStyle: "medium", timeStyle: "medium" }).format(new Date(T0 + 2 * 3_600_000));
+    const shown = new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", dateStyle: "medium", timeStyle: "long" }).format(new Date(T0 + 2 * 3_600_000));
     expect(times[0]?.[1]).toBe(shown);
-    expect(shown).toContain("12:30:00"); // 17:30 UTC shown as New York time
+    expect(shown).toContain("12:30:00 PM EST"); // 17:30 UTC shown as New York time
 
     // The entry view: exactly what changed, and the chain status.
     await frame.click('[data-testid="entries"] tbody tr:first-child');

@@ -51,5 +51,9 @@ describe("times in the agent's zone, stored in UTC", () => {
     }
     expect(utcToZoned("2026-01-14T16:00:00.000Z", "America/New_York")).toBe("2026-01-14T11:00");
     expect(formatInZone("2026-01-14T16:00:00.000Z", "en-US", "Europe/Berlin")).toContain("5:00:00 PM");
+    // The hour clocks go back in repeats: its two 02:30s are told apart by the zone's abbreviation.
+    const [summer, winter] = ["2026-10-25T00:30:00.000Z", "2026-10-25T01:30:00.000Z"].map((iso) => formatInZone(iso, "de", "Europe/Berlin"));
+    expect(summer).toContain("02:30:00 MESZ");
+    expect(winter).toContain("02:30:00 MEZ");
   });
 });

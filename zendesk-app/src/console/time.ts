@@ -32,8 +32,9 @@ export function utcToZoned(iso: string, timeZone: string): string {
   return new Date(instant + offsetAt(instant, timeZone)).toISOString().slice(0, 16);
 }
 
+/** With the zone's abbreviation (timeStyle long): the hour a daylight-saving change repeats reads twice otherwise. */
 export function formatInZone(iso: string, locale: string, timeZone: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(locale, { timeZone, dateStyle: "medium", timeStyle: "medium" }).format(d);
+  return new Intl.DateTimeFormat(locale, { timeZone, dateStyle: "medium", timeStyle: "long" }).format(d);
 }
