@@ -6,6 +6,13 @@ const EARLIEST = Date.parse("0001-01-01T00:00:00.000Z");
 const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
 /** An instant both databases take as a timestamp: PGlite refuses one outside years 0001–9999 UTC (an offset can move 0000 or 9999 there). */
 export const storableInstant = (ms: number) => ms >= EARLIEST && ms <= LATEST;
+
+/**
+ * A whole number given as text (query string, path). Only text that is no number reads "expected a number";
+ * one out of range keeps its bound's message (a schema-wide message would give limit=0 "expected a number" too).
+ */
+export const wholeNumberText = (noun = "a number") =>
+  z.coerce.number({ error: (issue) => (issue.code !== "invalid_type" ? undefined : issue.expected === "int" ? "expected a whole number" : `expected ${noun}`) }).int();
 export const FilterInstant = z.iso
   .datetime({ offset: true, message: "expected an ISO 8601 date-time" })
   // (Text that is no date at all is the format check's to name.)
@@ -36,7 +43,7 @@ export const AUDIT_PAGE_MAX = 200;
 export const AuditSearchQuery = filterFields
   .extend({
     cursor: z.string().max(100).optional().describe("nextCursor of the previous page"),
-    limit: z.coerce.number({ message: "expected a number" }).int().min(1).max(AUDIT_PAGE_MAX).default(50),
+    limit: wholeNumberText().min(1).max(AUDIT_PAGE_MAX).default(50),
   })
   .refine(...orderedRange);
 export type AuditSearchQuery = z.infer<typeof AuditSearchQuery>;

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { ActionNameSchema, actionNames } from "../actions.js";
 import { AuditEntry, AuditOutcome, TicketId } from "../audit.js";
 import { actionGroupOf, flagIds } from "../flags.js";
-import { AUDIT_PAGE_MAX, AuditExportFormat, FilterInstant } from "./audit.js";
+import { AUDIT_PAGE_MAX, AuditExportFormat, FilterInstant, wholeNumberText } from "./audit.js";
 
 export const actionGroups = [...new Set(actionNames.map(actionGroupOf))] as [string, ...string[]];
 export const FlagIdSchema = z.enum(flagIds);
@@ -31,7 +31,7 @@ export const ConsoleEntriesQuery = consoleFilterFields
     /** desc: newest first (the explorer); asc: oldest first (ticket and agent timelines). */
     order: z.enum(["desc", "asc"]).default("desc"),
     cursor: z.string().max(100).optional().describe("nextCursor of the previous page"),
-    limit: z.coerce.number({ message: "expected a number" }).int().min(1).max(AUDIT_PAGE_MAX).default(50),
+    limit: wholeNumberText().min(1).max(AUDIT_PAGE_MAX).default(50),
   })
   .refine(...orderedRange);
 export type ConsoleEntriesQuery = z.infer<typeof ConsoleEntriesQuery>;
@@ -82,4 +82,4 @@ export const ConsoleOverview = z.object({
   byGroup: z.array(ActivitySeries),
 });
 export type ConsoleOverview = z.infer<typeof ConsoleOverview>;
-export const ConsoleOverviewQuery = z.strictObject({ days: z.coerce.number({ message: "expected a number" }).int().min(1).max(90).default(30) });
+export const ConsoleOverviewQuery = z.strictObject({ days: wholeNumberText().min(1).max(90).default(30) });

@@ -69,16 +69,18 @@ describe("the console in the local Zendesk page", () => {
       const at = { now: () => new Date(T0 + (3 - i) * 60_000) };
       await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_tl", accountId: "acc_tl" }, ticketId: "3333", reason: `timeline ${i}`, outcome: "succeeded" }, at);
     }
+    // More than a page on ticket 4444, so its first page comes with a cursor and "Load more".
+    for (let i = 0; i < 55; i++) await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_many", accountId: "acc_many" }, ticketId: "4444", reason: `many ${i}`, outcome: "succeeded" }, { now: () => new Date(T0 - (i + 1) * 60_000) });
     await appendAudit(db, { actor: actor("operations"), action: "billing.credit_apply", target: { type: "account", id: "acc_ops", accountId: "acc_ops" }, ticketId: "1002", reason: "ops only", after: { creditedCents: 100 }, outcome: "succeeded" }, clock);
   });
   afterAll(async () => {
     await steward?.close();
   });
 
-  async function openConsole(agent: string, tz: string): Promise<{ page: Page; frame: Frame }> {
+  async function openConsole(agent: string, tz: string, locale = "en-US"): Promise<{ page: Page; frame: Frame }> {
     const page = await browser.newPage();
     page.setDefaultTimeout(WAIT_MS);
-    await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=en-US`);
+    await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=${locale}`);
     const frame = await consoleFrame(page);
     await frame.waitForSelector('[data-testid="flag-counts"]');
     return { page, frame };
@@ -100,9 +102,9 @@ describe("the console in the local Zendesk page", () => {
     expect(reasons).toHaveLength(2);
     const times = await frame.$$eval('[data-testid="entries"] tbody time', (ts) => ts.map((t) => [t.getAttribute("datetime"), t.textContent]));
     expect(times.map(([iso]) => iso)).toEqual([new Date(T0 + 2 * 3_600_000).toISOString(), new Date(T0 + 3_600_000).toISOString()]);
-    const shown = new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", dateStyle: "medium", timeStyle: "medium" }).format(new Date(T0 + 2 * 3_600_000));
+    const shown = new Intl.DateTimeFormat("en-US", { timeZone: "America/New_York", dateStyle: "medium", timeStyle: "long" }).format(new Date(T0 + 2 * 3_600_000));
     expect(times[0]?.[1]).toBe(shown);
-    expect(shown).toContain("12:30:00"); // 17:30 UTC shown as New York time
+    expect(shown).toContain("12:30:00 PM EST"); // 17:30 UTC shown as New York time
 
     // The entry view: exactly what changed, and the chain status.
     await frame.click('[data-testid="entries"] tbody tr:first-child');
@@ -148,6 +150,59 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("says how many entries the exported file holds, counting CSV records (not line breaks), and runs one export at a time", async () => {
+    const db = steward.deps.database.db;
+    for (const reason of ["first line\nsecond line", "one\r\ntwo\r\nthree"]) {
+      await appendAudit(db, { actor: actor("operations"), action: "account.suspend", target: { type: "account", id: "acc_lines", accountId: "acc_lines" }, ticketId: "5555", reason, outcome: "succeeded" }, { now: () => new Date(T0) });
+    }
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.fill('input[name="ticketId"]', "5555");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"][aria-busy="false"] tbody tr').length === 2);
+    // X-Export-Total is counted before the stream: here it says 3 where the file will hold 2, as when an intent
+    // settles or an entry is flagged in between.
+    let exports = 0;
+    await page.route(
+      (url) => url.pathname.endsWith("/api/console/export"),
+      async (route) => {
+        exports += 1;
+        const response = await route.fetch();
+        await route.fulfill({ response, headers: { ...response.headers(), "x-export-total": "3" } });
+      },
+    );
+    const download = page.waitForEvent("download");
+    // Both buttons at once (a double click): one export.
+    await frame.evaluate(() => document.querySelectorAll<HTMLButtonElement>('[data-testid="export"] button').forEach((b) => b.click()));
+    await frame.waitForSelector('[data-testid="export-progress"][data-finished="true"]');
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/\.csv$/);
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe("2");
+    expect(await frame.textContent('[data-testid="export-progress"]')).toContain("Exported 2 entries");
+    expect(exports).toBe(1);
+    await page.close();
+  });
+
+  it("in German: says the activity charts count UTC days (not the agent's), and one exported entry in the singular", async () => {
+    const { page, frame } = await openConsole("9004", "Europe/Berlin", "de");
+    expect(await frame.textContent('[data-testid="chart-agents"] h2')).toBe("Aktivität pro Agent (30 Tage, UTC)");
+    expect(await frame.textContent('[data-testid="chart-groups"] h2')).toBe("Aktivität pro Aktionsgruppe (30 Tage, UTC)");
+    await frame.click('[data-tab="explorer"]');
+    await frame.fill('input[name="ticketId"]', "1002");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="entries"][aria-busy="false"] td[data-col="ticket"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent === "#1002");
+    });
+    const download = page.waitForEvent("download");
+    await frame.click('[data-testid="export"] button:first-child');
+    await frame.waitForSelector('[data-testid="export-progress"][data-finished="true"]');
+    await download;
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe("1");
+    expect((await frame.textContent('[data-testid="export-progress"]'))?.trim()).toBe("1 Eintrag exportiert.");
+    await page.close();
+  });
+
   it("shows why an export was refused (the problem's detail and field), not only its status", async () => {
     const { page, frame } = await openConsole("9004", "UTC");
     await frame.click('[data-tab="explorer"]');
@@ -189,6 +244,112 @@ describe("the console in the local Zendesk page", () => {
     expect(held).toBe(1);
     expect(await tickets()).toEqual(["#3333", "#3333", "#3333"]);
     expect(await frame.getAttribute('[data-testid="entries"]', "aria-busy")).toBe("false");
+    await page.close();
+  });
+
+  it("drops the rows of the filters before when the first page for new ones fails, so neither they nor their cursor pass for the new answer; Try again loads it", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    await frame.fill('input[name="ticketId"]', "4444");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForSelector('[data-testid="more"]');
+    expect(await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.length)).toBe(50);
+
+    // The server is away for ticket 3333's first page.
+    let down = true;
+    const cursors: (string | null)[] = [];
+    await page.route(
+      (url) => url.pathname.endsWith("/api/console/entries"),
+      async (route) => {
+        const url = new URL(route.request().url());
+        cursors.push(url.searchParams.get("cursor"));
+        if (down && url.searchParams.get("ticketId") === "3333") await route.abort("connectionrefused");
+        else await route.continue();
+      },
+    );
+    await frame.fill('input[name="ticketId"]', "3333");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForSelector('.explorer > [role="alert"]');
+    expect(await frame.$$eval('[data-testid="entries"] tbody tr', (rows) => rows.length)).toBe(0);
+    expect(await frame.$('[data-testid="more"]')).toBeNull();
+
+    down = false;
+    await frame.click('[data-testid="entries-error"] button');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    expect(await frame.$$eval('[data-testid="entries"] tbody td[data-col="ticket"]', (cells) => cells.map((c) => c.textContent))).toEqual(["#3333", "#3333", "#3333"]);
+    expect(await frame.$('[data-testid="entries-error"]')).toBeNull();
+    // No request ever sent ticket 4444's cursor with ticket 3333.
+    expect(cursors).toEqual([null, null]);
+    await page.close();
+  });
+
+  it("works from the keyboard: an entry opens with the focus in it, Escape gives it back to its row, Load more goes on at the first row it brought", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    const seq = await frame.getAttribute('[data-testid="entries"] tbody tr:nth-child(2)', "data-seq");
+    await frame.focus('[data-testid="entries"] tbody tr:nth-child(2)');
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="chain"]');
+    expect(await frame.evaluate(() => document.activeElement?.closest('[data-testid="entry"]') !== null)).toBe(true);
+    await page.keyboard.press("Escape");
+    await frame.waitForSelector('[data-testid="entry"]', { state: "detached" });
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-seq"))).toBe(seq);
+    // Space opens it too, as on a button.
+    await page.keyboard.press(" ");
+    await frame.waitForSelector('[data-testid="chain"]');
+    expect(await frame.getAttribute('[data-testid="entry"]', "aria-label")).toContain(String(seq));
+    await page.keyboard.press("Escape");
+
+    // "Load more" from the keyboard: the focus goes on to the first row it brought, not back to the top.
+    await frame.fill('input[name="ticketId"]', "4444");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="entries"][aria-busy="false"] td[data-col="ticket"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent === "#4444");
+    });
+    await frame.focus('[data-testid="more"]');
+    await page.keyboard.press("Enter");
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"] tbody tr').length > 50);
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-seq"))).toBe(await frame.getAttribute('[data-testid="entries"] tbody tr:nth-child(51)', "data-seq"));
+    await page.close();
+  });
+
+  it("keeps the applied filters: a timeline's Back returns to them, and so does coming back from another tab", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    const ticketsShown = async () => {
+      await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+      return frame.$$eval('[data-testid="entries"] tbody td[data-col="ticket"]', (cells) => [...new Set(cells.map((c) => c.textContent))]);
+    };
+    await frame.fill('input[name="ticketId"]', "1001");
+    await frame.selectOption('select[name="action"]', "user.suspend");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => {
+      const cells = [...document.querySelectorAll('[data-testid="entries"][aria-busy="false"] td[data-col="ticket"]')];
+      return cells.length > 0 && cells.every((c) => c.textContent === "#1001");
+    });
+    expect(await ticketsShown()).toEqual(["#1001"]);
+
+    // Into the agent timeline of the first entry, and back.
+    await frame.click('[data-testid="entries"] tbody tr:first-child');
+    await frame.click('[data-testid="agent-timeline"]');
+    await frame.waitForSelector('[data-testid="timeline"]');
+    await frame.click('[data-testid="timeline-back"]');
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await frame.inputValue('input[name="ticketId"]')).toBe("1001");
+    expect(await frame.inputValue('select[name="action"]')).toBe("user.suspend");
+    expect(await ticketsShown()).toEqual(["#1001"]);
+
+    // To Start and back to the explorer.
+    await frame.click('[data-tab="overview"]');
+    await frame.waitForSelector('[data-testid="flag-counts"]');
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await frame.inputValue('input[name="ticketId"]')).toBe("1001");
+    expect(await ticketsShown()).toEqual(["#1001"]);
     await page.close();
   });
 

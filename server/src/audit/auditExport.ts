@@ -40,7 +40,9 @@ function csvField(value: string | number | null): string {
   // Stryker disable next-line ConditionalExpression,StringLiteral: the numbers (seq, chain position) are positive, so the text path gives the same digits
   if (typeof value === "number") return String(value);
   const safe = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+  // Also ; and tab: Excel in a locale whose list separator is ; (German, French…) splits an unquoted field there,
+  // and the text after it (x;=HYPERLINK(…)) would start a cell of its own, undefused.
+  return /[",;\t\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
 export const exportContentTypes: Record<AuditExportFormat, string> = {

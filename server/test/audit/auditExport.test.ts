@@ -48,12 +48,43 @@ describe("audit export (CSV)", () => {
 
   it("defuses every character a spreadsheet starts a formula with, and quotes every character that would split a field", () => {
     const reasonOf = (reason: string) => exportLine("csv", { ...ENTRY, reason }).split(",")[13];
-    expect(["=1", "+1", "-1", "@1", "\t1", "x=1"].map(reasonOf)).toEqual(["'=1", "'+1", "'-1", "'@1", "'\t1", "x=1"]);
+    expect(["=1", "+1", "-1", "@1", "x=1"].map(reasonOf)).toEqual(["'=1", "'+1", "'-1", "'@1", "x=1"]);
+    // A leading tab is defused, and quoted as any tab is (a spreadsheet may split fields there).
+    expect(reasonOf("\t1")).toBe('"\'\t1"');
     // A leading carriage return is both defused and quoted; so is any field with a quote or a line break.
     expect(exportLine("csv", { ...ENTRY, reason: "\r1" })).toContain(',"\'\r1",');
     expect(exportLine("csv", { ...ENTRY, reason: 'say "hi"' })).toContain(',"say ""hi""",');
     expect(exportLine("csv", { ...ENTRY, reason: "line\nbreak" })).toContain(',"line\nbreak",');
     expect(exportLine("csv", { ...ENTRY, reason: "a\rb" })).toContain(',"a\rb",');
+  });
+
+  it("quotes a field with ; or a tab, so a spreadsheet splitting there (Excel's list separator in German) starts no cell with a formula", () => {
+    /** The fields of one CSV line as a spreadsheet with this separator reads them (quotes honoured, doubled quotes kept). */
+    const cells = (line: string, separator: string) => {
+      const out: string[] = [];
+      let cell = "";
+      let quoted = false;
+      for (let i = 0; i < line.length; i++) {
+        const c = line[i];
+        if (quoted && c === '"' && line[i + 1] === '"') {
+          cell += '"';
+          i++;
+        } else if (c === '"') quoted = !quoted;
+        else if (!quoted && c === separator) {
+          out.push(cell);
+          cell = "";
+        } else cell += c;
+      }
+      return [...out, cell.replace(/\r\n$/, "")];
+    };
+    for (const text of ["refund agreed;=HYPERLINK(CHAR(104)&A2)", "x;@SUM(1+1)*cmd|' /C calc'!A0", "a\t=1+1", "ok;-2+3"]) {
+      const line = exportLine("csv", { ...ENTRY, reason: text, target: { type: "user", id: text, accountId: "acc_demo_001" } });
+      for (const separator of [",", ";", "\t"]) {
+        const formulas = cells(line, separator).filter((cell) => /^[=+\-@]/.test(cell));
+        expect(formulas, `${JSON.stringify(text)} split on ${JSON.stringify(separator)}`).toEqual([]);
+      }
+      expect(cells(line, ",")[13]).toBe(text);
+    }
   });
 
   it("names the header's columns in order, and the file by format and time with no character a file system refuses", () => {

@@ -129,6 +129,24 @@ describe.each(databaseKinds)("console explorer API on %s", (kind) => {
     }
   });
 
+  it("says a number's bound when it is out of range, and 'expected a number' only of text that is none", async () => {
+    // (A schema-wide message once answered limit=0, limit=500 and days=91 with "expected a number".)
+    for (const [path, query, field, reason] of [
+      ["/api/console/entries", { limit: "0" }, "query.limit", />=\s*1\b/],
+      ["/api/console/entries", { limit: "500" }, "query.limit", /<=\s*200\b/],
+      ["/api/console/entries", { limit: "2.5" }, "query.limit", /^expected a whole number$/],
+      ["/api/console/entries", { limit: "ten" }, "query.limit", /^expected a number$/],
+      ["/api/console/overview", { days: "91" }, "query.days", /<=\s*90\b/],
+      ["/api/audit", { limit: "0" }, "query.limit", />=\s*1\b/],
+      ["/api/console/entries/0", {}, "params.seq", />\s*0\b/],
+      ["/api/console/entries/abc", {}, "params.seq", /^expected an entry number$/],
+    ] as const) {
+      const res = await request(app).get(path).query(query).set("Authorization", admin).expect(400);
+      const error = (res.body.errors as { field: string; reason: string }[]).find((e) => e.field === field);
+      expect(error?.reason, `${path} ${JSON.stringify(query)}`).toMatch(reason);
+    }
+  });
+
   it("refuses a filter it does not know instead of answering unfiltered", async () => {
     for (const [path, key] of [
       ["/api/console/entries?ticket=3001", "ticket"],

@@ -15,6 +15,7 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
   const [error, setError] = useState<string | null>(null);
   const [tab, setTab] = useState("overview");
   const [explorerQuery, setExplorerQuery] = useState<ExplorerQuery>({});
+  const [explorerReturn, setExplorerReturn] = useState<ExplorerQuery>({});
   useEffect(() => {
     props.session.keepFresh();
     api.get<SessionInfo>("/api/session").then(setInfo, (err: Error) => setError(err.message));
@@ -32,8 +33,13 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
     me: { staffId: info.staff.id, email: info.staff.email, panelRole: role },
     seesAll: roleAtLeast(role, "operations"),
     explorerQuery,
+    explorerReturn,
     goTo: (id, query) => {
-      if (query) setExplorerQuery(query);
+      if (query) {
+        // A timeline (oldest first) keeps the explorer's filters it was opened from, for its Back button.
+        if (query.order === "asc" && explorerQuery.order !== "asc") setExplorerReturn(explorerQuery);
+        setExplorerQuery(query);
+      }
       setTab(id);
     },
   };

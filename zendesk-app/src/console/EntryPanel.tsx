@@ -1,4 +1,4 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { ConsoleEntryView } from "../../../shared/schemas/console";
 import type { ConsoleContext } from "./context";
 import { actionLabel, consoleLocale, ct, type ConsoleKey } from "./i18n";
@@ -10,13 +10,16 @@ const show = (v: unknown) => (v === null || v === undefined ? "—" : typeof v =
 export function EntryPanel({ ctx, seq, onClose }: { ctx: ConsoleContext; seq: number; onClose: () => void }) {
   const [view, setView] = useState<ConsoleEntryView | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const panel = useRef<HTMLElement>(null);
+  // Focus moves into the panel as it opens (it is drawn over the table, after every row in tab order).
+  useEffect(() => panel.current?.focus(), [seq]);
   useEffect(() => {
     setView(null);
     setError(null);
     ctx.api.get<ConsoleEntryView>(`/api/console/entries/${seq}`).then(setView, (err: Error) => setError(err.message));
   }, [seq]);
   return (
-    <aside class="entry-panel" data-testid="entry" aria-label={ct("entry.title", { seq })}>
+    <aside class="entry-panel" data-testid="entry" aria-label={ct("entry.title", { seq })} tabIndex={-1} ref={panel} onKeyDown={(k) => k.key === "Escape" && onClose()}>
       <header>
         <h2>{ct("entry.title", { seq })}</h2>
         <button class="c-btn c-btn--sm" onClick={onClose}>

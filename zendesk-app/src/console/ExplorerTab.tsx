@@ -65,12 +65,21 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
   const [entries, setEntries] = useState<FlaggedEntry[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  /** What failed and whether it was a next page (retried with the cursor) or the first. */
+  const [error, setError] = useState<{ detail: string; more: boolean } | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   /** The query the rows on screen answer; until the new one's page is in, the table says it is busy. */
   const [shown, setShown] = useState<ExplorerQuery | null>(null);
   /** The query asked last: a page that comes back for an earlier one (filters changed meanwhile) is dropped. */
   const latest = useRef(query);
+  const table = useRef<HTMLTableSectionElement>(null);
+  /** After "Load more": the first row it brought, to take the focus once drawn. */
+  const focusSeq = useRef<number | null>(null);
+  useEffect(() => {
+    if (focusSeq.current === null) return;
+    table.current?.querySelector<HTMLElement>(`tr[data-seq="${focusSeq.current}"]`)?.focus();
+    focusSeq.current = null;
+  }, [entries]);
 
   useEffect(() => {
     setQuery(ctx.explorerQuery);
@@ -85,10 +94,20 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       const page = await ctx.api.get<ConsolePage>("/api/console/entries", { ...query, limit: PAGE, ...(more && cursor ? { cursor } : {}) });
       if (latest.current !== asked) return;
       setEntries(more ? [...entries, ...page.entries] : page.entries);
+      // The keyboard goes on where the list does, not back to the top of the page (the button may be gone).
+      if (more) focusSeq.current = page.entries[0]?.seq ?? null;
       setCursor(page.nextCursor);
       setShown(asked);
     } catch (err) {
-      if (latest.current === asked) setError((err as Error).message);
+      if (latest.current !== asked) return;
+      setError({ detail: (err as Error).message, more });
+      // The rows on screen answer the filters asked before: without this they would read as this query's
+      // answer, and "Load more" would send their cursor with these filters.
+      if (!more) {
+        setEntries([]);
+        setCursor(null);
+        setShown(asked);
+      }
     } finally {
       if (latest.current === asked) setLoading(false);
     }
@@ -100,10 +119,23 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
   }, [query]);
   const busy = loading || (shown !== query && !error);
 
+  // Keyboard: Enter or Space opens a row's entry (the panel takes focus); closing it gives focus back to the row.
+  const open = (k: KeyboardEvent, seq: number) => {
+    if (k.key !== "Enter" && k.key !== " ") return;
+    k.preventDefault();
+    setSelected(seq);
+  };
+  const close = () => {
+    const seq = selected;
+    setSelected(null);
+    table.current?.querySelector<HTMLElement>(`tr[data-seq="${seq}"]`)?.focus();
+  };
+
   const set = (name: string) => (value: string) => setForm({ ...form, [name]: value });
   const apply = (e: Event) => {
     e.preventDefault();
-    setQuery(toQuery(form, zone, query));
+    // Through the console, so the filters outlive a switch to another tab and a timeline's Back returns to them.
+    ctx.goTo("explorer", toQuery(form, zone, query));
   };
   const lang = consoleLanguage();
   const timeline = query.order === "asc" ? (query.ticketId ? ct("timeline.ticket", { ticket: query.ticketId }) : query.actor ? ct("timeline.agent", { agent: query.actor }) : null) : null;
@@ -113,7 +145,7 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       {timeline ? (
         <div class="timeline-head" data-testid="timeline">
           <h2>{timeline}</h2>
-          <button class="c-btn c-btn--sm" onClick={() => ctx.goTo("explorer", {})}>
+          <button class="c-btn c-btn--sm" data-testid="timeline-back" onClick={() => ctx.goTo("explorer", ctx.explorerReturn)}>
             {ct("timeline.back")}
           </button>
         </div>
@@ -148,7 +180,14 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
         </form>
       )}
       <ExportButtons ctx={ctx} query={query} />
-      {error && <p role="alert">{ct("error", { detail: error })}</p>}
+      {error && (
+        <p role="alert" data-testid="entries-error">
+          {ct("error", { detail: error.detail })}{" "}
+          <button class="c-btn c-btn--sm" onClick={() => void load(error.more)}>
+            {ct("retry")}
+          </button>
+        </p>
+      )}
       <table class="entries" data-testid="entries" aria-busy={busy ? "true" : "false"}>
         <thead>
           <tr>
@@ -157,9 +196,9 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
             ))}
           </tr>
         </thead>
-        <tbody>
+        <tbody ref={table}>
           {entries.map((e) => (
-            <tr key={e.seq} data-seq={e.seq} aria-selected={selected === e.seq} onClick={() => setSelected(e.seq)} tabIndex={0} onKeyDown={(k) => k.key === "Enter" && setSelected(e.seq)}>
+            <tr key={e.seq} data-seq={e.seq} aria-selected={selected === e.seq} onClick={() => setSelected(e.seq)} tabIndex={0} onKeyDown={(k) => open(k, e.seq)}>
               <td data-col="time">
                 <time dateTime={e.occurredAt}>{formatInZone(e.occurredAt, consoleLocale(), zone)}</time>
               </td>
@@ -183,12 +222,13 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
       </table>
       {!busy && entries.length === 0 && !error && <p class="muted">{ct("table.empty")}</p>}
       {loading && <p class="muted">{ct("loading")}</p>}
-      {cursor && !loading && (
-        <button class="c-btn c-btn--sm" data-testid="more" onClick={() => void load(true)}>
+      {cursor && (
+        // Kept while the next page loads, so the focus stays on it.
+        <button class="c-btn c-btn--sm" data-testid="more" aria-disabled={loading ? "true" : "false"} onClick={() => !loading && void load(true)}>
           {ct("table.more")}
         </button>
       )}
-      {selected !== null && <EntryPanel ctx={ctx} seq={selected} onClose={() => setSelected(null)} />}
+      {selected !== null && <EntryPanel ctx={ctx} seq={selected} onClose={close} />}
     </div>
   );
 }

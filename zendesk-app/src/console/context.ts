@@ -18,7 +18,10 @@ export interface ConsoleContext {
   seesAll: boolean;
   /** Switches tab, optionally opening the explorer on a query (a flag, a timeline). */
   goTo(tab: string, query?: ExplorerQuery): void;
+  /** The explorer's filters as last applied or opened (kept while another tab shows). */
   explorerQuery: ExplorerQuery;
+  /** The filters a timeline was opened from: where its Back button returns. */
+  explorerReturn: ExplorerQuery;
 }
 
 export interface ConsoleTab {

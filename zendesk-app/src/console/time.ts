@@ -7,15 +7,23 @@ function offsetAt(instant: number, timeZone: string): number {
   return Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second")) - Math.floor(instant / 1000) * 1000;
 }
 
-/** A `datetime-local` value read as wall time in `timeZone` → the UTC ISO instant (null when empty or invalid). */
+const DAY_MS = 86_400_000;
+
+/**
+ * A `datetime-local` value read as wall time in `timeZone` → the UTC ISO instant (null when empty or invalid).
+ * Next to a daylight-saving change it resolves as JavaScript and Temporal do ("compatible"), in every zone alike:
+ * a wall time that happens twice (clocks go back) is its first occurrence; one that never happens (clocks go
+ * forward) is read with the offset in force before the change, so it lands just after the gap.
+ */
 export function zonedToUtc(local: string, timeZone: string): string | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(local);
   if (!m) return null;
   const wall = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? 0));
-  // Twice, so an instant next to a daylight-saving change lands on the offset in force then.
-  let instant = wall - offsetAt(wall, timeZone);
-  instant = wall - offsetAt(instant, timeZone);
-  return new Date(instant).toISOString();
+  // The offsets a day either side cover any change near this wall time; each that this wall time really has is a reading.
+  const before = offsetAt(wall - DAY_MS, timeZone);
+  const after = offsetAt(wall + DAY_MS, timeZone);
+  const readings = [...new Set([before, after])].map((offset) => wall - offset).filter((instant) => offsetAt(instant, timeZone) === wall - instant);
+  return new Date(readings.length > 0 ? Math.min(...readings) : wall - before).toISOString();
 }
 
 /** A UTC ISO instant → the `datetime-local` value of that instant in `timeZone`. */
@@ -24,8 +32,9 @@ export function utcToZoned(iso: string, timeZone: string): string {
   return new Date(instant + offsetAt(instant, timeZone)).toISOString().slice(0, 16);
 }
 
+/** With the zone's abbreviation (timeStyle long): the hour a daylight-saving change repeats reads twice otherwise. */
 export function formatInZone(iso: string, locale: string, timeZone: string): string {
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return new Intl.DateTimeFormat(locale, { timeZone, dateStyle: "medium", timeStyle: "medium" }).format(d);
+  return new Intl.DateTimeFormat(locale, { timeZone, dateStyle: "medium", timeStyle: "long" }).format(d);
 }

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Request, Response } from "express";
 import { Router } from "express";
 import { z } from "zod";
+import { wholeNumberText } from "../../../../shared/schemas/audit.js";
 import { ConsoleEntriesQuery, ConsoleEntryView, ConsoleExportQuery, ConsoleOverview, ConsoleOverviewQuery, ConsolePage, type ConsoleFilters } from "../../../../shared/schemas/console.js";
 import { appendAudit } from "../../audit/auditLog.js";
 import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
@@ -28,7 +29,7 @@ function givenFilters(f: ConsoleFilters): Record<string, unknown> {
   return Object.fromEntries(Object.entries({ actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag }).filter(([, v]) => v !== undefined));
 }
 
-const EntryParams = z.object({ seq: z.coerce.number({ message: "expected an entry number" }).int().positive() });
+const EntryParams = z.object({ seq: wholeNumberText("an entry number").positive() });
 
 /**
  * The team-lead console (Zendesk nav_bar): its signed page at /console, and the explorer API under
