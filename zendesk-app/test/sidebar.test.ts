@@ -115,13 +115,16 @@ describe("the sidebar in the local Zendesk page", () => {
     await page.close();
   });
 
-  it("opens an agent= the desk does not have (an old link, a typo) as its first agent, not a blank page", async () => {
-    const { page, frame } = await openTicket(steward, 1001, "12345");
+  it("opens an agent= the desk does not have (an old link, a typo) as its first agent, and a regional locale= as its language, not blank", async () => {
+    const { page, frame } = await openTicket(steward, 1001, "12345", "de-DE");
     const first = await page.$eval("#agent", (select) => {
       const s = select as HTMLSelectElement;
       return { value: s.value, firstOption: s.options[0]?.value };
     });
     expect(first.value).toBe(first.firstOption);
+    expect(await page.$eval("#locale", (select) => (select as HTMLSelectElement).value)).toBe("de");
+    // The locale itself is what the sidebar is given: German.
+    expect(await frame.textContent('[data-testid="user"]')).toContain("Rolle");
     expect(await frame.textContent('[data-testid="user"]')).toContain((await requesterOf(steward, 1001)).user.email);
     await page.close();
   });

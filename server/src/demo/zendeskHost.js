@@ -314,6 +314,8 @@
     });
     const localeSelect = /** @type {HTMLSelectElement} */ (document.getElementById("locale"));
     localeSelect.value = state.locale;
+    // A regional locale (de-DE) the list does not name: its language's entry shows, the locale itself is kept.
+    if (localeSelect.value !== state.locale) localeSelect.value = [...localeSelect.options].find((o) => o.value.split("-")[0] === state.locale.split("-")[0])?.value ?? "en-US";
     localeSelect.addEventListener("change", () => {
       state.locale = localeSelect.value;
       open(state.ticket.id);
