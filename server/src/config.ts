@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { z } from "zod";
+import { wholeNumberText } from "../../shared/schemas/audit.js";
 import type { DatabaseLimits } from "./db/database.js";
 import { DEFAULT_PLAN_CATALOG, readPlanCatalog, type PlanCatalog } from "./providers/planCatalog.js";
 
@@ -93,7 +94,7 @@ const EnvSchema = z.object({
   PROVIDER_TIMEOUT_MS: positiveInt.default(5000),
   // Ending access (an impersonation) reads the ticket only to record it: Zendesk is waited for this long, not the provider timeout.
   ENDS_ACCESS_TICKET_WAIT_MS: positiveInt.default(1500),
-  PROVIDER_MAX_RETRIES: z.coerce.number({ message: "expected a number" }).int().min(0).max(10).default(2),
+  PROVIDER_MAX_RETRIES: wholeNumberText().min(0).max(10).default(2),
   // The sidebar stops waiting for one provider after this; that part then shows a timeout, the rest still comes back.
   CONTEXT_PART_TIMEOUT_MS: positiveInt.default(8000),
   // The sidebar gives up on a request after this and offers Retry (a write keeps its Idempotency-Key).
@@ -119,7 +120,7 @@ const EnvSchema = z.object({
   /** How long a lease (an account being written, an Idempotency-Key in progress, a provider operation) outlives a holder that stopped renewing it. */
   OPERATION_LEASE_MS: positiveInt.default(30_000),
   /** How long a write waits for another write on the same account to finish before answering 409 target_busy. */
-  TARGET_LEASE_WAIT_MS: z.coerce.number({ message: "expected a number" }).int().min(0).default(5_000),
+  TARGET_LEASE_WAIT_MS: wholeNumberText().min(0).default(5_000),
   /** How often the reconciler looks for provider operations whose outcome is not known. */
   RECONCILE_INTERVAL_MS: positiveInt.default(5_000),
   /**
@@ -157,7 +158,7 @@ const EnvSchema = z.object({
   ZENDESK_API_TOKEN: optionalText,
   ZENDESK_API_URL: url.optional(),
   /** How long a ticket read for verification is reused (0: read Zendesk on every write). */
-  TICKET_CACHE_SECONDS: z.coerce.number({ message: "expected a number" }).int().min(0).max(600).default(30),
+  TICKET_CACHE_SECONDS: wholeNumberText().min(0).max(600).default(30),
 
   /**
    * Working hours for the console's "outside working hours" flag: ISO weekdays, a time range and an

@@ -47,6 +47,11 @@ describe("configuration", () => {
   it("names the variable and what it expects", () => {
     expect(problemsOf({ PORT: "abc" })).toEqual([{ variable: "PORT", reason: 'expected a port number (got "abc")' }]);
     expect(problemsOf({ PORT: "70000" })[0]?.variable).toBe("PORT");
+    // A number out of range names its bound; only text that is no number reads "expected a number".
+    expect(problemsOf({ PROVIDER_MAX_RETRIES: "11" })).toEqual([{ variable: "PROVIDER_MAX_RETRIES", reason: expect.stringMatching(/<=\s*10 \(got "11"\)$/) }]);
+    expect(problemsOf({ TICKET_CACHE_SECONDS: "-1" })).toEqual([{ variable: "TICKET_CACHE_SECONDS", reason: expect.stringMatching(/>=\s*0 \(got "-1"\)$/) }]);
+    expect(problemsOf({ TARGET_LEASE_WAIT_MS: "1.5" })).toEqual([{ variable: "TARGET_LEASE_WAIT_MS", reason: 'expected a whole number (got "1.5")' }]);
+    expect(problemsOf({ PROVIDER_MAX_RETRIES: "two" })).toEqual([{ variable: "PROVIDER_MAX_RETRIES", reason: 'expected a number (got "two")' }]);
     expect(problemsOf({ DATABASE_URL: "mysql://x" })[0]).toMatchObject({ variable: "DATABASE_URL", reason: expect.stringContaining("postgres://") });
     expect(problemsOf({ IDENTITY_PROVIDER: "auth0" }).map((p) => p.variable)).toEqual(["AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"]);
     expect(problemsOf({ BILLING_PROVIDER: "paypal" })[0]?.variable).toBe("BILLING_PROVIDER");
