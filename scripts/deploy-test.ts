@@ -184,6 +184,9 @@ async function main(): Promise<void> {
     AUDIT_SEAL_KEY: auditKey,
     IMPERSONATION_SIGNING_KEY: grantKey.replace(/\n/g, "\\n"),
     PUBLIC_URL: `https://steward.deploy-test.invalid`,
+    // Required in production; this test makes no writes, so Zendesk is never asked.
+    ZENDESK_API_EMAIL: "steward@deploy-test.invalid",
+    ZENDESK_API_TOKEN: "deploy-test-token",
     TRUST_PROXY: "127.0.0.1",
     LOG_LEVEL: "debug",
     DATA_DIR: join(work, "data"),

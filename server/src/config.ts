@@ -264,6 +264,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
     if (!e.AUDIT_SEAL_KEY && !e.AUDIT_SEAL_KEY_FILE) problems.push({ variable: "AUDIT_SEAL_KEY", reason: "required in production mode (or AUDIT_SEAL_KEY_FILE): the audit log's MAC key, kept out of the database" });
     if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
+    // Without them every agent write would fail later with 503: each one reads its ticket from Zendesk first.
+    if (!e.ZENDESK_API_TOKEN) problems.push({ variable: "ZENDESK_API_TOKEN", reason: "required in production mode (with ZENDESK_API_EMAIL): every write checks its ticket through the Zendesk API, and internal notes are written with it" });
   }
   if (e.IDENTITY_PROVIDER === "auth0") {
     for (const v of ["AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"] as const) {
@@ -271,7 +273,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     }
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
-  if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
+  if ((e.ZENDESK_API_TOKEN || !demo) && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
   // Demo mode defaults to the demo product beside Steward (examples/demo-product implements the contract).
   if (e.DIRECTORY_PROVIDER === "http" && !demo) {
     if (!e.DIRECTORY_URL) problems.push({ variable: "DIRECTORY_URL", reason: "required when DIRECTORY_PROVIDER=http" });

@@ -151,6 +151,8 @@ describe("production trust anchors", () => {
       PUBLIC_URL: "https://steward.example.com",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
       AUDIT_SEAL_KEY: "ab".repeat(32),
+      ZENDESK_API_EMAIL: "steward@acme.test",
+      ZENDESK_API_TOKEN: "zendesk-api-token",
       ...env,
     });
 

@@ -62,7 +62,7 @@ describe("configuration", () => {
 
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
-    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY"]));
+    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY", "ZENDESK_API_EMAIL", "ZENDESK_API_TOKEN"]));
     const ok = loadConfig({
       STEWARD_MODE: "production",
       DATABASE_URL: "postgres://steward@db/steward",
@@ -73,6 +73,8 @@ describe("configuration", () => {
       PUBLIC_URL: "https://steward.acme.test",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
       AUDIT_SEAL_KEY: "ab".repeat(32),
+      ZENDESK_API_EMAIL: "steward@acme.test",
+      ZENDESK_API_TOKEN: "zendesk-api-token",
     });
     expect(ok.demo).toBe(false);
     expect(ok.DEMO_SEED).toBe(false);
