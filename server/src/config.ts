@@ -262,6 +262,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     if (!e.ZAF_INSTALLATION_ID) problems.push({ variable: "ZAF_INSTALLATION_ID", reason: "required in production mode" });
     if (!e.MAIL_SECRET_KEY) problems.push({ variable: "MAIL_SECRET_KEY", reason: "required in production mode (openssl rand -base64 32): seals reset links in the mail outbox" });
     if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
+    // Plain http would drop HSTS and put sessions and impersonation grants on the wire unencrypted.
+    else if (!/^https:\/\//i.test(e.PUBLIC_URL)) problems.push({ variable: "PUBLIC_URL", reason: `expected an https:// URL in production mode (got "${e.PUBLIC_URL.slice(0, 40)}"); terminate TLS at your proxy (docs/deploy.md)` });
     if (!e.AUDIT_SEAL_KEY && !e.AUDIT_SEAL_KEY_FILE) problems.push({ variable: "AUDIT_SEAL_KEY", reason: "required in production mode (or AUDIT_SEAL_KEY_FILE): the audit log's MAC key, kept out of the database" });
     if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
     // Without them every agent write would fail later with 503: each one reads its ticket from Zendesk first.

@@ -63,7 +63,7 @@ describe("configuration", () => {
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
     expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY", "ZENDESK_API_EMAIL", "ZENDESK_API_TOKEN"]));
-    const ok = loadConfig({
+    const okEnv = {
       STEWARD_MODE: "production",
       DATABASE_URL: "postgres://steward@db/steward",
       SESSION_SECRET: "x".repeat(40),
@@ -75,9 +75,12 @@ describe("configuration", () => {
       AUDIT_SEAL_KEY: "ab".repeat(32),
       ZENDESK_API_EMAIL: "steward@acme.test",
       ZENDESK_API_TOKEN: "zendesk-api-token",
-    });
+    };
+    const ok = loadConfig(okEnv);
     expect(ok.demo).toBe(false);
     expect(ok.DEMO_SEED).toBe(false);
+    // Production serves Zendesk over https only: a plain http PUBLIC_URL is refused, naming it.
+    expect(problemsOf({ ...okEnv, PUBLIC_URL: "http://steward.acme.test" })).toEqual([{ variable: "PUBLIC_URL", reason: expect.stringContaining("expected an https:// URL") }]);
     expect(ok.zendeskIssuer).toBe("https://acme.zendesk.com");
   });
 
