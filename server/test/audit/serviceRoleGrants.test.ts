@@ -77,4 +77,13 @@ describe.runIf(databaseKinds.includes("postgres"))("the least-privilege roles of
     );
     expect(refused).toMatch(/permission denied/);
   });
+
+  it("keeps a partition the sealer makes after the grants SELECT/INSERT only for the service role", async () => {
+    // Months ahead: made now by the service role, as the sealer makes next month's once a month.
+    await ensureAuditPartitions(service.db, new Date(Date.UTC(2031, 4, 10)));
+    const privileges = await sql<{ privilege: string; held: boolean }>`
+      select p as privilege, has_table_privilege('steward_service', 'audit_log_y2031m05', p) as held
+      from unnest(array['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p`.execute(service.db);
+    expect(Object.fromEntries(privileges.rows.map((r) => [r.privilege, r.held]))).toEqual({ SELECT: true, INSERT: true, UPDATE: false, DELETE: false, TRUNCATE: false });
+  });
 });
