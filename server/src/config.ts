@@ -275,7 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     }
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
-  if ((e.ZENDESK_API_TOKEN || !demo) && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
+  if ((e.ZENDESK_API_TOKEN || !demo) && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: `required ${demo ? "with ZENDESK_API_TOKEN" : "in production mode"} (the agent the API token belongs to)` });
   // Demo mode defaults to the demo product beside Steward (examples/demo-product implements the contract).
   if (e.DIRECTORY_PROVIDER === "http" && !demo) {
     if (!e.DIRECTORY_URL) problems.push({ variable: "DIRECTORY_URL", reason: "required when DIRECTORY_PROVIDER=http" });
