@@ -187,6 +187,7 @@ async function main(): Promise<void> {
     // Required in production; this test makes no writes, so Zendesk is never asked.
     ZENDESK_API_EMAIL: "steward@deploy-test.invalid",
     ZENDESK_API_TOKEN: "deploy-test-token",
+    PRODUCT_RESET_URL: "https://app.deploy-test.invalid/reset-password",
     TRUST_PROXY: "127.0.0.1",
     LOG_LEVEL: "debug",
     DATA_DIR: join(work, "data"),

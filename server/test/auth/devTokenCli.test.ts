@@ -51,6 +51,7 @@ describe("npm run steward -- dev-token", () => {
       AUDIT_SEAL_KEY: "ab".repeat(32),
       ZENDESK_API_EMAIL: "steward@acme.test",
       ZENDESK_API_TOKEN: "zendesk-api-token",
+      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
     });
     expect(production.code).toBe(1);
     expect(production.stderr).toContain("only in demo mode");

@@ -153,6 +153,7 @@ describe("production trust anchors", () => {
       AUDIT_SEAL_KEY: "ab".repeat(32),
       ZENDESK_API_EMAIL: "steward@acme.test",
       ZENDESK_API_TOKEN: "zendesk-api-token",
+      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
       ...env,
     });
 
