@@ -151,8 +151,10 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
         drain.abort();
       }
       await Promise.all(loopsStopped);
-      // The sealer last of the loops: it chains what they wrote, in one final round.
-      await sealer.stop();
+      // The sealer last of the loops: it chains what they wrote, in one final round. A checkpoint sink that does
+      // not answer (a hung mount, a silent endpoint) must not hold the exit: its progress is recorded per checkpoint.
+      const sealerStopped = await within(sealer.stop(), deadline - Date.now()).catch((err: unknown) => deps.logger.error({ err }, "stopping the audit sealer failed"));
+      if (sealerStopped === "timeout") deps.logger.warn("the audit sealer did not stop within the grace period (a checkpoint sink not answering?); the next start seals and sends the rest");
       // The database last: nothing above uses it any more (or has given up).
       const closed = await within(deps.database.close(), Math.max(deadline + CLOSE_RESERVE_MS - Date.now() - 200, 200)).catch((err: unknown) => {
         deps.logger.error({ err }, "closing the database failed");
