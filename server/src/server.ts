@@ -64,9 +64,21 @@ async function migrateWithoutLimits(config: Config, database: Database): Promise
   const unbounded = await openDatabase({ ...config.database, poolSize: 1 });
   try {
     await migrateToLatest(unbounded.db);
+  } catch (err) {
+    throw withOwnerHint(err);
   } finally {
     await unbounded.close();
   }
+}
+
+/** The service role may not change the schema (deploy/postgres-roles.sql): say who must, rather than only "permission denied". */
+function withOwnerHint(err: unknown): unknown {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  if ((cause as { code?: unknown } | null)?.code !== "42501") return err;
+  return new Error(
+    `${err instanceof Error ? err.message : String(err)}: the database needs migrations this role may not run; run them as the owner role (DATABASE_URL=postgres://steward_owner@… node dist/server/src/cli/migrate.js), then deploy/postgres-grants.sql (docs/deploy.md, section 2)`,
+    { cause: err },
+  );
 }
 
 /** Work started beside the HTTP server (mail, sweeps…): stopped before the database closes. */

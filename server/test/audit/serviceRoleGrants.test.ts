@@ -10,8 +10,9 @@ import { systemClock } from "../../src/clock.js";
 import { flagPending } from "../../src/console/flagger.js";
 import { openDatabase, type Database } from "../../src/db/database.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
+import { buildDeps } from "../../src/server.js";
 import { TEST_AUDIT_KEYS as keys } from "../support/auditKeys.js";
-import { databaseKinds, TEST_POSTGRES_URL } from "../support/databases.js";
+import { databaseKinds, testConfig, TEST_POSTGRES_URL } from "../support/databases.js";
 import { agent, HOOK_TIMEOUT, writeEntry } from "./fixtures.js";
 
 /**
@@ -36,8 +37,14 @@ const psql = (user: string, database: string, args: string[]) =>
 
 describe.runIf(databaseKinds.includes("postgres"))("the least-privilege roles of docs/deploy.md", () => {
   let service: Database;
+  let refusedStart: unknown;
   beforeAll(async () => {
     psql(decodeURIComponent(admin.username) || "postgres", admin.pathname.slice(1) || "postgres", ["-v", `db=${name}`, "-f", "deploy/postgres-roles.sql"]);
+    // Started as the service role before anyone migrated: refused, saying who must migrate.
+    refusedStart = await buildDeps(testConfig({ DATABASE_URL: urlAs("steward_service") })).then(
+      (deps) => deps.database.close().then(() => null),
+      (err: unknown) => err,
+    );
     const owner = await openDatabase({ kind: "postgres", url: urlAs("steward_owner"), poolSize: 1 });
     try {
       await migrateToLatest(owner.db);
@@ -54,6 +61,11 @@ describe.runIf(databaseKinds.includes("postgres"))("the least-privilege roles of
     await client.query(`drop database if exists ${name} with (force)`);
     await client.end();
   }, HOOK_TIMEOUT);
+
+  it("refuses to start as the service role on a database it may not migrate, naming the owner's step", () => {
+    expect(refusedStart).toBeInstanceOf(Error);
+    expect((refusedStart as Error).message).toMatch(/permission denied.*run them as the owner role.*migrate\.js.*postgres-grants\.sql/);
+  });
 
   it("lets the service role append, seal, flag, count and verify", async () => {
     await ensureAuditPartitions(service.db, new Date());
