@@ -18,3 +18,6 @@ $$;
 grant update on audit_seal_state to steward_service;
 -- And how far each checkpoint sink has been given the checkpoints (tampering with it only re-sends or holds them back).
 grant update on audit_checkpoint_export to steward_service;
+-- And the console's running counts the flagger adds to as entries are sealed (migration 035; tampering
+-- with them only misstates the start screen's counts, never the log).
+grant update on audit_activity_day, audit_staff_writes_quarter to steward_service;

@@ -21,6 +21,8 @@ const url = z.url({ message: "expected a URL" });
 const optionalText = z.string().trim().min(1).optional();
 
 export const DEMO_SESSION_SECRET = "steward-demo-session-secret-not-for-production";
+/** The example reset page (also in .env.example): fine for the demo, never a real customer's link. */
+const EXAMPLE_RESET_URL = "https://app.example.com/reset-password";
 
 const EnvSchema = z.object({
   STEWARD_MODE: z.enum(["demo", "production"], { message: "expected demo or production" }).optional(),
@@ -111,7 +113,7 @@ const EnvSchema = z.object({
   /** How often expired temporary grants (role elevations, seat expansions) are reverted. */
   SWEEP_INTERVAL_MS: positiveInt.default(60_000),
   /** The product's reset page; built-in identity reset links are this URL with `?token=`. */
-  PRODUCT_RESET_URL: url.default("https://app.example.com/reset-password"),
+  PRODUCT_RESET_URL: url.default(EXAMPLE_RESET_URL),
   SHUTDOWN_GRACE_MS: positiveInt.default(10_000),
   /** A mail being delivered is leased to one process this long (renewed while it sends); a crash frees it after. */
   MAIL_LEASE_MS: positiveInt.default(30_000),
@@ -263,8 +265,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     if (!e.ZAF_INSTALLATION_ID) problems.push({ variable: "ZAF_INSTALLATION_ID", reason: "required in production mode" });
     if (!e.MAIL_SECRET_KEY) problems.push({ variable: "MAIL_SECRET_KEY", reason: "required in production mode (openssl rand -base64 32): seals reset links in the mail outbox" });
     if (!e.PUBLIC_URL) problems.push({ variable: "PUBLIC_URL", reason: "required in production mode (https URL Zendesk loads the sidebar from)" });
+    // Plain http would drop HSTS and put sessions and impersonation grants on the wire unencrypted.
+    else if (!/^https:\/\//i.test(e.PUBLIC_URL)) problems.push({ variable: "PUBLIC_URL", reason: `expected an https:// URL in production mode (got "${e.PUBLIC_URL.slice(0, 40)}"); terminate TLS at your proxy (docs/deploy.md)` });
     if (!e.AUDIT_SEAL_KEY && !e.AUDIT_SEAL_KEY_FILE) problems.push({ variable: "AUDIT_SEAL_KEY", reason: "required in production mode (or AUDIT_SEAL_KEY_FILE): the audit log's MAC key, kept out of the database" });
     if (e.DEMO_SEED && env.DEMO_SEED !== undefined) problems.push({ variable: "DEMO_SEED", reason: "demo data is refused in production mode" });
+    // Built-in identity mails reset links to this page: the example's would hand customers' reset tokens to another host.
+    if (e.IDENTITY_PROVIDER === "builtin" && new URL(e.PRODUCT_RESET_URL).hostname === new URL(EXAMPLE_RESET_URL).hostname) {
+      problems.push({ variable: "PRODUCT_RESET_URL", reason: "set your product's reset page in production mode with IDENTITY_PROVIDER=builtin (reset links are mailed to it with their token); app.example.com is only the example" });
+    } else if (e.IDENTITY_PROVIDER === "builtin" && !e.PRODUCT_RESET_URL.startsWith("https://")) {
+      problems.push({ variable: "PRODUCT_RESET_URL", reason: `expected an https:// URL in production mode (reset links carry their token; got "${e.PRODUCT_RESET_URL.slice(0, 40)}")` });
+    }
+    // Without them every agent write would fail later with 503: each one reads its ticket from Zendesk first.
+    if (!e.ZENDESK_API_TOKEN) problems.push({ variable: "ZENDESK_API_TOKEN", reason: "required in production mode (with ZENDESK_API_EMAIL): every write checks its ticket through the Zendesk API, and internal notes are written with it" });
   }
   if (e.IDENTITY_PROVIDER === "auth0") {
     for (const v of ["AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"] as const) {
@@ -272,7 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
     }
     if (e.AUTH0_DOMAIN && !/^[a-z0-9.-]+$/i.test(e.AUTH0_DOMAIN)) problems.push({ variable: "AUTH0_DOMAIN", reason: "expected a bare host name such as tenant.eu.auth0.com" });
   }
-  if (e.ZENDESK_API_TOKEN && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: "required with ZENDESK_API_TOKEN (the agent the token belongs to)" });
+  if ((e.ZENDESK_API_TOKEN || !demo) && !e.ZENDESK_API_EMAIL) problems.push({ variable: "ZENDESK_API_EMAIL", reason: `required ${demo ? "with ZENDESK_API_TOKEN" : "in production mode"} (the agent the API token belongs to)` });
   // Demo mode defaults to the demo product beside Steward (examples/demo-product implements the contract).
   if (e.DIRECTORY_PROVIDER === "http" && !demo) {
     if (!e.DIRECTORY_URL) problems.push({ variable: "DIRECTORY_URL", reason: "required when DIRECTORY_PROVIDER=http" });

@@ -64,9 +64,21 @@ async function migrateWithoutLimits(config: Config, database: Database): Promise
   const unbounded = await openDatabase({ ...config.database, poolSize: 1 });
   try {
     await migrateToLatest(unbounded.db);
+  } catch (err) {
+    throw withOwnerHint(err);
   } finally {
     await unbounded.close();
   }
+}
+
+/** The service role may not change the schema (deploy/postgres-roles.sql): say who must, rather than only "permission denied". */
+function withOwnerHint(err: unknown): unknown {
+  const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+  if ((cause as { code?: unknown } | null)?.code !== "42501") return err;
+  return new Error(
+    `${err instanceof Error ? err.message : String(err)}: the database needs migrations this role may not run; run them as the owner role (DATABASE_URL=postgres://steward_owner@… node dist/server/src/cli/migrate.js), then deploy/postgres-grants.sql (docs/deploy.md, section 2)`,
+    { cause: err },
+  );
 }
 
 /** Work started beside the HTTP server (mail, sweeps…): stopped before the database closes. */
@@ -151,8 +163,10 @@ export async function startServer(deps: AppDeps, options: AppOptions & { port?: 
         drain.abort();
       }
       await Promise.all(loopsStopped);
-      // The sealer last of the loops: it chains what they wrote, in one final round.
-      await sealer.stop();
+      // The sealer last of the loops: it chains what they wrote, in one final round. A checkpoint sink that does
+      // not answer (a hung mount, a silent endpoint) must not hold the exit: its progress is recorded per checkpoint.
+      const sealerStopped = await within(sealer.stop(), deadline - Date.now()).catch((err: unknown) => deps.logger.error({ err }, "stopping the audit sealer failed"));
+      if (sealerStopped === "timeout") deps.logger.warn("the audit sealer did not stop within the grace period (a checkpoint sink not answering?); the next start seals and sends the rest");
       // The database last: nothing above uses it any more (or has given up).
       const closed = await within(deps.database.close(), Math.max(deadline + CLOSE_RESERVE_MS - Date.now() - 200, 200)).catch((err: unknown) => {
         deps.logger.error({ err }, "closing the database failed");

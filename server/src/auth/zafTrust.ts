@@ -31,8 +31,17 @@ export function zafBinding(config: Config): ZafBinding {
 
 const cache = new WeakMap<Config, ZafTrust>();
 
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (err) {
+    // A missing or unreadable file is a setting to fix: the same one line naming it, not a bare ENOENT.
+    throw new ConfigError([{ variable: "ZAF_APP_PUBLIC_KEY_FILE", reason: `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }]);
+  }
+}
+
 function configuredKey(config: Config): KeyObject | null {
-  const pem = config.ZAF_APP_PUBLIC_KEY ?? (config.ZAF_APP_PUBLIC_KEY_FILE ? readFileSync(config.ZAF_APP_PUBLIC_KEY_FILE, "utf8") : undefined);
+  const pem = config.ZAF_APP_PUBLIC_KEY ?? (config.ZAF_APP_PUBLIC_KEY_FILE ? readKeyFile(config.ZAF_APP_PUBLIC_KEY_FILE) : undefined);
   if (!pem) return null;
   try {
     // Operators paste PEMs into env files with literal "\n"s.

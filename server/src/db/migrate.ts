@@ -33,6 +33,7 @@ import * as m041 from "./migrations/041_acted_on_own_ticket.js";
 import * as m042 from "./migrations/042_directory_asked_at.js";
 import * as m043 from "./migrations/043_deactivation_cancel_requested.js";
 import * as m044 from "./migrations/044_audit_actor_email_key.js";
+import * as m045 from "./migrations/045_audit_partition_grants.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -70,6 +71,7 @@ export const migrations: Record<string, Migration> = {
   "042_directory_asked_at": m042,
   "043_deactivation_cancel_requested": m043,
   "044_audit_actor_email_key": m044,
+  "045_audit_partition_grants": m045,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

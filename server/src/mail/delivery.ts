@@ -220,6 +220,8 @@ export interface MailDeliveryLoop {
 /** Runs `deliverDueMail` every MAIL_POLL_MS until stopped; a failing pass is logged and the loop goes on. */
 export function startMailDelivery(deps: DeliveryDeps, options: { intervalMs?: number } = {}): MailDeliveryLoop {
   const transport = createMailTransport(deps.config);
+  // Said once at start: otherwise the first sign is a customer whose reset link never came.
+  if (!transport && !deps.config.demo) deps.logger.warn("SMTP_URL is not set: customer mail (password reset links, impersonation notices) stays in the outbox unsent, each one audited as failed");
   const intervalMs = options.intervalMs ?? deps.config.MAIL_POLL_MS;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

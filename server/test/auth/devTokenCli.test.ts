@@ -49,6 +49,9 @@ describe("npm run steward -- dev-token", () => {
       PUBLIC_URL: "https://steward.example.com",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
       AUDIT_SEAL_KEY: "ab".repeat(32),
+      ZENDESK_API_EMAIL: "steward@acme.test",
+      ZENDESK_API_TOKEN: "zendesk-api-token",
+      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
     });
     expect(production.code).toBe(1);
     expect(production.stderr).toContain("only in demo mode");

@@ -151,6 +151,9 @@ describe("production trust anchors", () => {
       PUBLIC_URL: "https://steward.example.com",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
       AUDIT_SEAL_KEY: "ab".repeat(32),
+      ZENDESK_API_EMAIL: "steward@acme.test",
+      ZENDESK_API_TOKEN: "zendesk-api-token",
+      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
       ...env,
     });
 
@@ -187,8 +190,12 @@ describe("production trust anchors", () => {
     }
   });
 
-  it("refuses a public key that is not PEM", () => {
+  it("refuses a public key that is not PEM, or a key file it cannot read", () => {
     expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY: "not a key", DATA_DIR: "memory" }))).toThrow(/ZAF_APP_PUBLIC_KEY: not a PEM public key/);
+    // A file that is not there stops start-up with the variable's name, not a bare ENOENT.
+    expect(() => zafTrust(production({ ZAF_APP_PUBLIC_KEY_FILE: "/nonexistent/zaf.pem", DATA_DIR: "memory" }))).toThrow(
+      expect.objectContaining({ problems: [{ variable: "ZAF_APP_PUBLIC_KEY_FILE", reason: "cannot read /nonexistent/zaf.pem (ENOENT)" }] }),
+    );
   });
 
   it("keeps the demo key across restarts in DATA_DIR", () => {

@@ -4,7 +4,9 @@ import { afterAll, describe, expect, it } from "vitest";
 import { issueSessionToken } from "../../src/auth/sessionToken.js";
 import { systemClock } from "../../src/clock.js";
 import { loadConfig } from "../../src/config.js";
+import { appendAudit } from "../../src/audit/auditLog.js";
 import { enqueueMail } from "../../src/mail/outbox.js";
+import { agent, writeEntry } from "../audit/fixtures.js";
 import { createTestDatabase } from "../support/databases.js";
 import { runLoad, sleep } from "../support/load.js";
 import { spawnSteward } from "../support/stewardProcess.js";
@@ -91,5 +93,34 @@ describe("shutdown on SIGTERM", () => {
     expect(late.filter((a) => a.status === 200)).toEqual([]);
     for (const a of late) expect(a.status === 0 || (a.status === 503 && a.code === "shutting_down")).toBe(true);
     expect(steward.log()).not.toContain("grace period over");
+  }, 180_000);
+
+  it("exits within the grace period while an audit checkpoint endpoint never answers", async () => {
+    const target = await createTestDatabase("postgres");
+    cleanups.push(() => target.close());
+    // One committed entry: the first seal round makes a checkpoint (every entry), and its export hangs.
+    await appendAudit(target.db, writeEntry({ actor: agent(1) }), systemClock);
+    const endpoint = await silentSmtp();
+    cleanups.push(async () => {
+      for (const s of endpoint.sockets) s.destroy();
+      await new Promise((r) => endpoint.server.close(r));
+    });
+    const grace = 2_500;
+    const steward = await spawnSteward({
+      DATABASE_URL: target.location,
+      DEMO_SEED: "false",
+      SHUTDOWN_GRACE_MS: String(grace),
+      AUDIT_CHECKPOINT_EVERY: "1",
+      AUDIT_CHECKPOINT_URL: endpoint.url.replace("smtp:", "http:") + "/checkpoints",
+    });
+    cleanups.push(async () => steward.child.kill("SIGKILL"));
+    for (let waited = 0; endpoint.sockets.size === 0 && waited < 20_000; waited += 50) await sleep(50);
+    expect(endpoint.sockets.size, steward.log().slice(-2000)).toBeGreaterThan(0);
+    // The POST is under way (it gives up only after 5 s): the stop must not wait for it.
+    const signalledAt = Date.now();
+    steward.child.kill("SIGTERM");
+    const exit = await steward.exited;
+    expect(exit.code, steward.log().slice(-2000)).toBe(0);
+    expect(exit.at - signalledAt, steward.log().slice(-2000)).toBeLessThan(grace);
   }, 180_000);
 });

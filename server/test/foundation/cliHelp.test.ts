@@ -13,7 +13,7 @@ const tsx = `${root}node_modules/.bin/tsx`;
 /** The scripts an operator runs by hand: every one must answer --help without starting any work. */
 const manifest = JSON.parse(readFileSync(`${root}package.json`, "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string> };
 const scripts = manifest.scripts;
-const helpScripts = Object.keys(scripts).filter((name) => /^(bench:|seed$|db:migrate$|chaos$|build$|package:app$)/.test(name));
+const helpScripts = Object.keys(scripts).filter((name) => /^(bench:|seed$|db:migrate$|chaos$|build$|package:app$|contract:directory$)/.test(name));
 
 /** What --help must not load: the server's runtime dependencies (Express, Kysely, pg, PGlite, the SDKs…). */
 const runtimeDependencies = new Set(Object.keys(manifest.dependencies));

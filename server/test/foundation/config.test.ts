@@ -67,8 +67,8 @@ describe("configuration", () => {
 
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
-    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY"]));
-    const ok = loadConfig({
+    expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY", "ZENDESK_API_EMAIL", "ZENDESK_API_TOKEN"]));
+    const okEnv = {
       STEWARD_MODE: "production",
       DATABASE_URL: "postgres://steward@db/steward",
       SESSION_SECRET: "x".repeat(40),
@@ -78,9 +78,23 @@ describe("configuration", () => {
       PUBLIC_URL: "https://steward.acme.test",
       MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
       AUDIT_SEAL_KEY: "ab".repeat(32),
-    });
+      ZENDESK_API_EMAIL: "steward@acme.test",
+      ZENDESK_API_TOKEN: "zendesk-api-token",
+      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
+    };
+    const ok = loadConfig(okEnv);
     expect(ok.demo).toBe(false);
     expect(ok.DEMO_SEED).toBe(false);
+    // Production serves Zendesk over https only: a plain http PUBLIC_URL is refused, naming it.
+    expect(problemsOf({ ...okEnv, PUBLIC_URL: "http://steward.acme.test" })).toEqual([{ variable: "PUBLIC_URL", reason: expect.stringContaining("expected an https:// URL") }]);
+    // Built-in identity mails reset links (with their token) to PRODUCT_RESET_URL: never the example's page
+    // (the default, and the value .env.example writes), never plain http.
+    const { PRODUCT_RESET_URL: _, ...withoutResetPage } = okEnv;
+    expect(problemsOf(withoutResetPage)).toEqual([{ variable: "PRODUCT_RESET_URL", reason: expect.stringContaining("app.example.com is only the example") }]);
+    expect(problemsOf({ ...okEnv, PRODUCT_RESET_URL: "https://app.example.com/reset-password" }).map((p) => p.variable)).toEqual(["PRODUCT_RESET_URL"]);
+    expect(problemsOf({ ...okEnv, PRODUCT_RESET_URL: "http://app.acme.test/reset" })).toEqual([{ variable: "PRODUCT_RESET_URL", reason: expect.stringContaining("expected an https:// URL") }]);
+    // With Auth0 the page is Auth0's: the setting is not read.
+    expect(loadConfig({ ...withoutResetPage, IDENTITY_PROVIDER: "auth0", AUTH0_DOMAIN: "acme.eu.auth0.com", AUTH0_CLIENT_ID: "id", AUTH0_CLIENT_SECRET: "secret" }).demo).toBe(false);
     expect(ok.zendeskIssuer).toBe("https://acme.zendesk.com");
   });
 
