@@ -380,6 +380,8 @@ export interface RoleElevationsTable {
   /** Failed sweep reverts so far and the last one's time: the sweep backs off (migration 007). */
   revert_failures: Generated<number>;
   revert_failed_at: Timestamp | null;
+  /** When the sweep first sent its keyed revert: a replayed answer is no newer (migration 046). */
+  revert_key_opened_at: Timestamp | null;
 }
 
 export interface SeatExpansionsTable {
@@ -393,6 +395,8 @@ export interface SeatExpansionsTable {
   reverted_at: Timestamp | null;
   revert_failures: Generated<number>;
   revert_failed_at: Timestamp | null;
+  /** When the sweep first sent its keyed revert: a replayed answer is no newer (migration 046). */
+  revert_key_opened_at: Timestamp | null;
 }
 
 /** An account-level suspension/deactivation/deletion: what it replaced and exactly whom it blocked. */

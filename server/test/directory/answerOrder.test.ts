@@ -6,6 +6,7 @@ import { openDatabase } from "../../src/db/database.js";
 import { createDirectoryPort } from "../../src/directory/index.js";
 import { databaseKinds } from "../support/databases.js";
 import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { act, auditOf, sessionOf, useHarness, type Harness } from "../actions/harness.js";
 import type { ProductDirectory, ProductRequest } from "./productDirectory.js";
 
@@ -310,6 +311,39 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await cachedAccount()).toEqual({ status: "active" });
     expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "suspended" } });
+  });
+});
+
+/**
+ * The sweep's grant reverts repeat a keyed write (`grant:<id>`) in a fresh run, with no operation record: the
+ * product may answer a repeat from its record of the first attempt, so that answer is dated by the first attempt.
+ */
+describe.each(databaseKinds)("a grant's revert repeated by a later sweep on %s", (kind) => {
+  const h = useHarness(kind, { directory: "http", env: { PROVIDER_TIMEOUT_MS: "700", PROVIDER_MAX_RETRIES: "0" } });
+  afterEach(() => void (h.product!.faults.answerDelayMs = 0));
+  const MINUTE_MS = 60_000;
+
+  it("user.elevation_expire: the repeat's replayed answer (the role put back) does not overwrite the role the customer set since, as the sweep's own read cached it", async () => {
+    const product = h.product!;
+    const user = "usr_demo_019_4";
+    const previous = (await product.store.user(user))!.role;
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: user }, input: { role: "admin", hours: 1 } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    h.deps.clock.advance(60 * MINUTE_MS + 1);
+    // The first sweep's revert is applied at the product, its answer lost.
+    product.faults.answerDelayMs = 1_500;
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await product.store.user(user)).toMatchObject({ role: previous });
+    // The customer's admin makes the user an admin again at the product.
+    await product.store.db.query(`update users set role = 'admin', version = version + 1 where id = $1`, [user]);
+    // After the backoff: the next sweep reads the product (admin, as elevated) and repeats the write, answered from the first attempt's record.
+    h.deps.clock.advance(2 * MINUTE_MS);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    expect(await product.store.user(user)).toMatchObject({ role: "admin" });
+    expect(await h.deps.database.db.selectFrom("users").select("role").where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ role: "admin" });
+    expect((await auditOf(h.deps, "user.elevation_expire", user)).map((e) => e.outcome)).toEqual(["unknown", "succeeded"]);
   });
 });
 
