@@ -179,6 +179,50 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     expect(res.body.result).toMatchObject({ seatsUsed: 3 });
     expect((await auditOf(h.deps, "seats.reclaim", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { seatsUsed: 3 } });
   });
+  it("a read that changed the target while the command's write was out bumps Steward's version, yet the command, holding the product's answer, records success (200), not outcome unknown", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_025_4";
+    const email = await emailOf(h, user);
+    await readContext(h.app, token, email);
+    const { version } = await h.deps.database.db.selectFrom("users").select("version").where("id", "=", user).executeTakeFirstOrThrow();
+    const write = holdAnswers(product, 1, userWrite(user));
+    const deactivate = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await write.held;
+    // Meanwhile the customer's admin renames the user at the product, and a read caches it (Steward's version moves).
+    await product.store.db.query(`update users set name = 'Renamed Meanwhile', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await h.deps.database.db.selectFrom("users").select("version").where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ version: version + 1 });
+    write.release();
+    const res = await deactivate;
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ outcome: "succeeded", after: { status: "deactivated" } });
+    expect((await auditOf(h.deps, "user.deactivate", user)).map((e) => e.outcome)).toEqual(["pending", "succeeded"]);
+    expect(await h.deps.database.db.selectFrom("provider_operations").select("status").where("target_id", "=", user).execute()).toEqual([{ status: "succeeded" }]);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated", name: "Renamed Meanwhile" });
+  });
+
+  it("a Steward write to the target while the command's write was out (the reconciler took over its lapsed operation and recorded it) is still a conflict: the request does not record it twice", async () => {
+    const product = h.product!;
+    const user = "usr_demo_026_5";
+    const write = holdAnswers(product, 1, userWrite(user));
+    const deactivate = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await write.held;
+    // The request looks dead: its operation's and the account's leases lapse, and the reconciler records the write (same key, the product's record).
+    const { db } = h.deps.database;
+    const op = await db.selectFrom("provider_operations").select(["operation_id", "account_id"]).where("target_id", "=", user).executeTakeFirstOrThrow();
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(Date.now() - 60_000), next_attempt_at: new Date(Date.now() - 60_000) }).where("operation_id", "=", op.operation_id).execute();
+    await db.updateTable("target_leases").set({ expires_at: new Date(Date.now() - 60_000) }).execute();
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    write.release();
+    const res = await deactivate;
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.code).toBe("outcome_unknown");
+    expect((await auditOf(h.deps, "user.deactivate", user)).filter((e) => e.outcome === "succeeded")).toHaveLength(1);
+    expect(await db.selectFrom("provider_operations").select("status").where("operation_id", "=", op.operation_id).executeTakeFirstOrThrow()).toEqual({ status: "succeeded" });
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+  });
 });
 
 /**
