@@ -389,6 +389,29 @@ describe.each(databaseKinds)("a grant's revert repeated by a later sweep on %s",
     expect(await h.deps.database.db.selectFrom("users").select("role").where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ role: "admin" });
     expect((await auditOf(h.deps, "user.elevation_expire", user)).map((e) => e.outcome)).toEqual(["unknown", "succeeded"]);
   });
+
+  it("user.elevation_expire: a first attempt the product refused keeps nothing under the key, so the next sweep's answer is dated by its own attempt and lands in the cache", async () => {
+    const product = h.product!;
+    const user = "usr_demo_019_5";
+    const previous = (await product.store.user(user))!.role;
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: user }, input: { role: "admin", hours: 1 } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    h.deps.clock.advance(60 * MINUTE_MS + 1);
+    // The product refuses the write itself for sure (a 4xx; its reads answer).
+    Object.assign(product.faults, { status: 429, writesOnly: true });
+    try {
+      expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    } finally {
+      Object.assign(product.faults, { status: null, writesOnly: false });
+    }
+    expect((await auditOf(h.deps, "user.elevation_expire", user)).map((e) => [e.outcome, e.error])).toEqual([["failed", expect.any(String)]]);
+    // The customer renames the user meanwhile: the next sweep's own read caches that before it writes.
+    await product.store.db.query(`update users set name = 'Renamed Between Sweeps', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(2 * MINUTE_MS);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    expect(await product.store.user(user)).toMatchObject({ role: previous });
+    expect(await h.deps.database.db.selectFrom("users").select(["role", "name"]).where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ role: previous, name: "Renamed Between Sweeps" });
+  });
 });
 
 describe("the product's answers landing out of order across two Steward processes on one postgres", () => {
