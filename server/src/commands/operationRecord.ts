@@ -4,7 +4,7 @@ import type { AppDeps } from "../deps.js";
 import { closeOperation, insertOperation, markUnknown, type NewOperation } from "../reconcile/providerOperations.js";
 import type { AnyCommand, CommandContext } from "./command.js";
 import { attachOperation, completeIdempotencyKey, releaseIdempotencyKey } from "./idempotency.js";
-import { bumpVersion, loadTarget, type CommandTarget } from "./targets.js";
+import { bumpVersion, loadTarget, stewardWritesOf, type CommandTarget } from "./targets.js";
 import { Problem } from "../http/problem.js";
 import type { Transaction } from "kysely";
 import type { DB } from "../db/schema.js";
@@ -58,6 +58,8 @@ export interface CommitRequest {
   before: unknown;
   /** The version the request checked; the reconciler, holding the lease, applies to the current row. */
   expectedVersion: number | null;
+  /** Steward's own writes to the target when the request checked its version (targets.ts stewardWritesOf). */
+  expectedStewardWrites?: number;
   /** The provider's result, for external commands (built-in ones perform inside the transaction). */
   performed?: { value: unknown };
   providerKey: string;
@@ -87,7 +89,10 @@ export async function commitSucceeded(deps: AppDeps, req: CommitRequest): Promis
   const { command, ctx } = req;
   return deps.database.db.transaction().execute(async (trx) => {
     const locked: CommandTarget = await loadTarget(trx, command.targetType, req.target.id, { lock: true });
-    if (req.expectedVersion !== null && locked.version !== req.expectedVersion) {
+    // With the provider's answer in hand the outcome is known: a version moved only by a newer directory read is
+    // no conflict (the cache's ordering keeps the newer state); another Steward write since still is.
+    const onlyReadSince = req.performed !== undefined && req.expectedStewardWrites !== undefined && stewardWritesOf(locked) === req.expectedStewardWrites;
+    if (req.expectedVersion !== null && locked.version !== req.expectedVersion && !onlyReadSince) {
       throw Problem.conflict("stale_version", `The ${locked.type} changed since you loaded it (version ${req.expectedVersion}, now ${locked.version}); reload and try again`, {
         expectedVersion: req.expectedVersion,
         currentVersion: locked.version,

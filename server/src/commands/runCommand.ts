@@ -19,7 +19,7 @@ import { commitSucceeded, openOperation, recordFailed, recordUnknown, type Opene
 import { outcomeUnknown } from "./outcomeUnknown.js";
 import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease } from "./targetLease.js";
 import { assertTargetType } from "./targetType.js";
-import { loadTarget, snapshotOf, type CommandTarget, type Executor } from "./targets.js";
+import { loadTarget, snapshotOf, stewardWritesOf, type CommandTarget, type Executor } from "./targets.js";
 import type { AuditApproval } from "../../../shared/audit.js";
 import { recordTicketCheck, verifyTicket, type TicketCheckResult } from "../zendesk/ticketVerification.js";
 import { approvalRequired, rolesThatCan } from "./approval/policy.js";
@@ -246,7 +246,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     if (capRecord) before = { ...(before as object), cap: capRecord };
     if (ticketCheck) before = { ...(before as object), ticketCheck };
     const auditBase = { actor: req.actor, action, target: auditTarget(target, accountId), ticketId: req.ticketId, reason: req.reason, requestId: req.requestId ?? null, ...recorded };
-    const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, providerKey, keyOwner, idempotencyKey, notify: req.notifyCustomer };
+    const commit = { command, target: req.target, input, ctx, auditBase, before, expectedVersion: target.version, expectedStewardWrites: stewardWritesOf(target), providerKey, keyOwner, idempotencyKey, notify: req.notifyCustomer };
 
     // Before the provider call: everything that may refuse the action has run; nothing has left Steward yet.
     if (!(command.perform && isExternal(command, deps))) return await commitSucceeded(deps, { ...commit, operationId: null });

@@ -77,12 +77,17 @@ export function snapshotOf(target: CommandTarget): Record<string, unknown> {
   return target.type === "user" ? userSnapshot(target.user) : accountSnapshot(target.account);
 }
 
+/** How many of Steward's own writes the target has had: unlike `version`, a directory read leaves it alone. */
+export function stewardWritesOf(target: CommandTarget): number {
+  return target.type === "user" ? target.user.steward_writes : target.account.steward_writes;
+}
+
 /** Every command ends by bumping its target's version (inside its transaction). */
 export async function bumpVersion(trx: Transaction<DB>, target: CommandTarget, now: Date): Promise<void> {
   if (target.type === "user") {
-    await trx.updateTable("users").set({ version: sql`version + 1`, updated_at: now }).where("id", "=", target.id).execute();
+    await trx.updateTable("users").set({ version: sql`version + 1`, steward_writes: sql`steward_writes + 1`, updated_at: now }).where("id", "=", target.id).execute();
   } else {
-    await trx.updateTable("accounts").set({ version: sql`version + 1`, updated_at: now }).where("id", "=", target.id).execute();
+    await trx.updateTable("accounts").set({ version: sql`version + 1`, steward_writes: sql`steward_writes + 1`, updated_at: now }).where("id", "=", target.id).execute();
   }
 }
 

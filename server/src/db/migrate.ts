@@ -34,6 +34,8 @@ import * as m042 from "./migrations/042_directory_asked_at.js";
 import * as m043 from "./migrations/043_deactivation_cancel_requested.js";
 import * as m044 from "./migrations/044_audit_actor_email_key.js";
 import * as m045 from "./migrations/045_audit_partition_grants.js";
+import * as m046 from "./migrations/046_grant_revert_key_opened.js";
+import * as m047 from "./migrations/047_steward_writes.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -72,6 +74,8 @@ export const migrations: Record<string, Migration> = {
   "043_deactivation_cancel_requested": m043,
   "044_audit_actor_email_key": m044,
   "045_audit_partition_grants": m045,
+  "046_grant_revert_key_opened": m046,
+  "047_steward_writes": m047,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

@@ -17,6 +17,8 @@ export interface AccountsTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   version: Generated<number>;
+  /** Steward's own writes only (a read from the directory bumps `version`, not this): migration 047. */
+  steward_writes: Generated<number>;
   /** DIRECTORY_PROVIDER=http: the product's version of the account (migration 024). */
   directory_version: Generated<number | null>;
   /** DIRECTORY_PROVIDER=http: when the product's answer that last wrote the row was asked (migration 042). */
@@ -42,6 +44,8 @@ export interface UsersTable {
   created_at: CreatedAt;
   updated_at: UpdatedAt;
   version: Generated<number>;
+  /** Steward's own writes only (a read from the directory bumps `version`, not this): migration 047. */
+  steward_writes: Generated<number>;
   /** DIRECTORY_PROVIDER=http: the product's version of the user, its staff flag and support-editable settings (migration 024). */
   directory_version: Generated<number | null>;
   directory_staff: Generated<boolean>;
@@ -380,6 +384,8 @@ export interface RoleElevationsTable {
   /** Failed sweep reverts so far and the last one's time: the sweep backs off (migration 007). */
   revert_failures: Generated<number>;
   revert_failed_at: Timestamp | null;
+  /** When the sweep first sent its keyed revert: a replayed answer is no newer (migration 046). */
+  revert_key_opened_at: Timestamp | null;
 }
 
 export interface SeatExpansionsTable {
@@ -393,6 +399,8 @@ export interface SeatExpansionsTable {
   reverted_at: Timestamp | null;
   revert_failures: Generated<number>;
   revert_failed_at: Timestamp | null;
+  /** When the sweep first sent its keyed revert: a replayed answer is no newer (migration 046). */
+  revert_key_opened_at: Timestamp | null;
 }
 
 /** An account-level suspension/deactivation/deletion: what it replaced and exactly whom it blocked. */

@@ -34,7 +34,7 @@ const MAX_CANDIDATES = 20;
 const USER_COLUMNS = [
   "u.id", "u.account_id", "u.email", "u.name", "u.role", "u.status", "u.idp_id", "u.last_login_at", "u.failed_login_count",
   "u.locked_until", "u.blocked", "u.mfa_enrolled", "u.mfa_methods", "u.impersonation_protected", "u.created_at", "u.updated_at",
-  "u.version", "u.directory_version", "u.directory_staff", "u.directory_settings", "u.directory_asked_at",
+  "u.version", "u.steward_writes", "u.directory_version", "u.directory_staff", "u.directory_settings", "u.directory_asked_at",
 ] as const;
 
 function usersQuery(db: Kysely<DB>, statement: string) {

@@ -6,6 +6,7 @@ import { openDatabase } from "../../src/db/database.js";
 import { createDirectoryPort } from "../../src/directory/index.js";
 import { databaseKinds } from "../support/databases.js";
 import { reconcileOnce } from "../../src/reconcile/reconciler.js";
+import { runSweeps } from "../../src/sweeps/runSweeps.js";
 import { act, auditOf, sessionOf, useHarness, type Harness } from "../actions/harness.js";
 import type { ProductDirectory, ProductRequest } from "./productDirectory.js";
 
@@ -178,6 +179,50 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     expect(res.body.result).toMatchObject({ seatsUsed: 3 });
     expect((await auditOf(h.deps, "seats.reclaim", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { seatsUsed: 3 } });
   });
+  it("a read that changed the target while the command's write was out bumps Steward's version, yet the command, holding the product's answer, records success (200), not outcome unknown", async () => {
+    const product = h.product!;
+    const token = await sessionOf(h, "support_full");
+    const user = "usr_demo_025_4";
+    const email = await emailOf(h, user);
+    await readContext(h.app, token, email);
+    const { version } = await h.deps.database.db.selectFrom("users").select("version").where("id", "=", user).executeTakeFirstOrThrow();
+    const write = holdAnswers(product, 1, userWrite(user));
+    const deactivate = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await write.held;
+    // Meanwhile the customer's admin renames the user at the product, and a read caches it (Steward's version moves).
+    await product.store.db.query(`update users set name = 'Renamed Meanwhile', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(1_000);
+    await readContext(h.app, token, email);
+    expect(await h.deps.database.db.selectFrom("users").select("version").where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ version: version + 1 });
+    write.release();
+    const res = await deactivate;
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ outcome: "succeeded", after: { status: "deactivated" } });
+    expect((await auditOf(h.deps, "user.deactivate", user)).map((e) => e.outcome)).toEqual(["pending", "succeeded"]);
+    expect(await h.deps.database.db.selectFrom("provider_operations").select("status").where("target_id", "=", user).execute()).toEqual([{ status: "succeeded" }]);
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated", name: "Renamed Meanwhile" });
+  });
+
+  it("a Steward write to the target while the command's write was out (the reconciler took over its lapsed operation and recorded it) is still a conflict: the request does not record it twice", async () => {
+    const product = h.product!;
+    const user = "usr_demo_026_5";
+    const write = holdAnswers(product, 1, userWrite(user));
+    const deactivate = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await write.held;
+    // The request looks dead: its operation's and the account's leases lapse, and the reconciler records the write (same key, the product's record).
+    const { db } = h.deps.database;
+    const op = await db.selectFrom("provider_operations").select(["operation_id", "account_id"]).where("target_id", "=", user).executeTakeFirstOrThrow();
+    await db.updateTable("provider_operations").set({ lease_expires_at: new Date(Date.now() - 60_000), next_attempt_at: new Date(Date.now() - 60_000) }).where("operation_id", "=", op.operation_id).execute();
+    await db.updateTable("target_leases").set({ expires_at: new Date(Date.now() - 60_000) }).execute();
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    write.release();
+    const res = await deactivate;
+    expect(res.status, JSON.stringify(res.body)).toBe(202);
+    expect(res.body.code).toBe("outcome_unknown");
+    expect((await auditOf(h.deps, "user.deactivate", user)).filter((e) => e.outcome === "succeeded")).toHaveLength(1);
+    expect(await db.selectFrom("provider_operations").select("status").where("operation_id", "=", op.operation_id).executeTakeFirstOrThrow()).toEqual({ status: "succeeded" });
+    expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
+  });
 });
 
 /**
@@ -310,6 +355,62 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await cachedAccount()).toEqual({ status: "active" });
     expect((await auditOf(h.deps, "account.suspend", account)).at(-1)).toMatchObject({ outcome: "succeeded", after: { status: "suspended" } });
+  });
+});
+
+/**
+ * The sweep's grant reverts repeat a keyed write (`grant:<id>`) in a fresh run, with no operation record: the
+ * product may answer a repeat from its record of the first attempt, so that answer is dated by the first attempt.
+ */
+describe.each(databaseKinds)("a grant's revert repeated by a later sweep on %s", (kind) => {
+  const h = useHarness(kind, { directory: "http", env: { PROVIDER_TIMEOUT_MS: "700", PROVIDER_MAX_RETRIES: "0" } });
+  afterEach(() => void (h.product!.faults.answerDelayMs = 0));
+  const MINUTE_MS = 60_000;
+
+  it("user.elevation_expire: the repeat's replayed answer (the role put back) does not overwrite the role the customer set since, as the sweep's own read cached it", async () => {
+    const product = h.product!;
+    const user = "usr_demo_019_4";
+    const previous = (await product.store.user(user))!.role;
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: user }, input: { role: "admin", hours: 1 } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    h.deps.clock.advance(60 * MINUTE_MS + 1);
+    // The first sweep's revert is applied at the product, its answer lost.
+    product.faults.answerDelayMs = 1_500;
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    product.faults.answerDelayMs = 0;
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await product.store.user(user)).toMatchObject({ role: previous });
+    // The customer's admin makes the user an admin again at the product.
+    await product.store.db.query(`update users set role = 'admin', version = version + 1 where id = $1`, [user]);
+    // After the backoff: the next sweep reads the product (admin, as elevated) and repeats the write, answered from the first attempt's record.
+    h.deps.clock.advance(2 * MINUTE_MS);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    expect(await product.store.user(user)).toMatchObject({ role: "admin" });
+    expect(await h.deps.database.db.selectFrom("users").select("role").where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ role: "admin" });
+    expect((await auditOf(h.deps, "user.elevation_expire", user)).map((e) => e.outcome)).toEqual(["unknown", "succeeded"]);
+  });
+
+  it("user.elevation_expire: a first attempt the product refused keeps nothing under the key, so the next sweep's answer is dated by its own attempt and lands in the cache", async () => {
+    const product = h.product!;
+    const user = "usr_demo_019_5";
+    const previous = (await product.store.user(user))!.role;
+    const granted = await act(h, "support_full", "user.elevate_temporarily", { target: { type: "user", id: user }, input: { role: "admin", hours: 1 } });
+    expect(granted.status, JSON.stringify(granted.body)).toBe(200);
+    h.deps.clock.advance(60 * MINUTE_MS + 1);
+    // The product refuses the write itself for sure (a 4xx; its reads answer).
+    Object.assign(product.faults, { status: 429, writesOnly: true });
+    try {
+      expect(await runSweeps(h.deps)).toEqual({ reverted: 0, skipped: 0, failed: 1 });
+    } finally {
+      Object.assign(product.faults, { status: null, writesOnly: false });
+    }
+    expect((await auditOf(h.deps, "user.elevation_expire", user)).map((e) => [e.outcome, e.error])).toEqual([["failed", expect.any(String)]]);
+    // The customer renames the user meanwhile: the next sweep's own read caches that before it writes.
+    await product.store.db.query(`update users set name = 'Renamed Between Sweeps', version = version + 1 where id = $1`, [user]);
+    h.deps.clock.advance(2 * MINUTE_MS);
+    expect(await runSweeps(h.deps)).toEqual({ reverted: 1, skipped: 0, failed: 0 });
+    expect(await product.store.user(user)).toMatchObject({ role: previous });
+    expect(await h.deps.database.db.selectFrom("users").select(["role", "name"]).where("id", "=", user).executeTakeFirstOrThrow()).toEqual({ role: previous, name: "Renamed Between Sweeps" });
   });
 });
 

@@ -46,7 +46,7 @@ export async function mirrorBlocked(trx: Transaction<DB>, userIds: readonly stri
   if (userIds.length === 0) return;
   await trx
     .updateTable("users")
-    .set({ blocked, version: sql`version + 1`, updated_at: now })
+    .set({ blocked, version: sql`version + 1`, steward_writes: sql`steward_writes + 1`, updated_at: now })
     .where("id", "in", [...userIds])
     .execute();
 }

@@ -5,7 +5,7 @@ import { subscriptionReread } from "../billingReread.js";
 import { defineCommand } from "../command.js";
 import type { AccountTarget, Executor } from "../targets.js";
 import type { CommandContext } from "../command.js";
-import { assertGrant, type GrantEnding } from "../temporaryGrant.js";
+import { assertGrant, sendRevertKeyed, type GrantEnding } from "../temporaryGrant.js";
 import { temporarySeats } from "./seatHolders.js";
 import { directoryStep, runSteps, writeAccount } from "../directoryWrite.js";
 import { mirrorWritten } from "../../directory/readThrough.js";
@@ -48,7 +48,10 @@ export function expansionEnder<Name extends "seats.expansion_expire" | "seats.ex
       await runSteps(
         [
           ...(billed ? [{ label: `bill ${target.account.seats_licensed + remaining} seats`, run: async () => void (billing = await ctx.deps.billing.changeSeats(billingRef(target.account), target.account.seats_licensed + remaining, call)) }] : []),
-          ...directoryStep(ctx, `set ${target.id} to ${remaining} temporary seats in the directory`, async () => void (account = await writeAccount(target, { seatsTemporary: remaining }, ctx, call))),
+          ...directoryStep(ctx, `set ${target.id} to ${remaining} temporary seats in the directory`, async () => {
+            const put = (sent: typeof call) => writeAccount(target, { seatsTemporary: remaining }, ctx, sent);
+            account = ending === "expire" ? await sendRevertKeyed(call.executor ?? ctx.deps.database.db, "seat_expansions", input.expansionId, call, ctx.deps.clock.now(), put) : await put(call);
+          }),
         ],
         ctx,
         call,

@@ -6,7 +6,7 @@ import { defineCommand } from "../command.js";
 import { userAfter } from "../identityRef.js";
 import type { UserTarget, Executor } from "../targets.js";
 import type { CommandContext } from "../command.js";
-import { assertGrant, type GrantEnding } from "../temporaryGrant.js";
+import { assertGrant, sendRevertKeyed, type GrantEnding } from "../temporaryGrant.js";
 import { writeUser } from "../directoryWrite.js";
 import { mirrorWritten, recordUserWrite } from "../../directory/readThrough.js";
 import type { Transaction } from "kysely";
@@ -56,7 +56,8 @@ export function elevationEnder<Name extends "user.elevation_expire" | "user.elev
       // Already back: the product applied an earlier try whose answer was lost (the next sweep repeats it).
       if (target.user.role === row.previous_role) return { kept: null, user: undefined };
       const kept = await keepReason(db, target.user, row);
-      const user = kept ? undefined : await writeUser(target, { role: row.previous_role }, ctx, call);
+      const put = (sent: typeof call) => writeUser(target, { role: row.previous_role }, ctx, sent);
+      const user = kept ? undefined : ending === "expire" ? await sendRevertKeyed(db, "role_elevations", row.id, call, ctx.deps.clock.now(), put) : await put(call);
       return { kept, user };
     },
     apply: async (trx, target, input, ctx, { kept, user }) => {
