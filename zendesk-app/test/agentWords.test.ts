@@ -1,0 +1,58 @@
+import type { Frame } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { screenshot } from "./support/browser.js";
+import { sidebar320 } from "./support/sidebar320.js";
+
+/**
+ * What an agent reads in the sidebar says things in their words, not Steward's internals: no bare dash
+ * for "nothing scheduled", no outbox kinds in the history, the workspace named in an account form.
+ * Real server (PGlite, demo data), real ZAF SDK, the local Zendesk page, at Zendesk's 320 px.
+ */
+const ui = sidebar320();
+const text = async (frame: Frame, selector: string) => ((await frame.textContent(selector)) ?? "").replace(/\s+/g, " ").trim();
+
+describe.each([
+  { locale: "en-US", noRetry: "Payment failed 4 times · next retry none scheduled", mailAbout: (to: string) => `Clear sign-in lockout · to ${to}`, target: "For Globex Labs (acc_demo_002)" },
+  { locale: "de", noRetry: "Zahlung 4-mal fehlgeschlagen · nächster Versuch keiner geplant", mailAbout: (to: string) => `Anmeldesperre aufheben · an ${to}`, target: "Für Globex Labs (acc_demo_002)" },
+])("the sidebar's words ($locale)", ({ locale, noRetry, mailAbout, target }) => {
+  it("says a failing payment with no retry scheduled has none, as the billing card does (not 'next retry —')", async () => {
+    // Ticket 1011: the demo's unpaid subscription, 4 failed attempts, the provider has stopped retrying.
+    const { page, frame } = await ui.openTicket(1011, "9002", locale);
+    expect(await frame.getAttribute('[data-testid="actions"]', "data-headline")).toBe("past-due");
+    expect(await text(frame, '[data-testid="headline"]')).toBe(noRetry);
+    await screenshot(page, `words-no-retry-${locale}-320`);
+    await page.close();
+  });
+
+  it("names the workspace an account action is for, not only its id", async () => {
+    const { page, frame } = await ui.openTicket(1002, "9002", locale);
+    await frame.click('[data-testid="headline-actions"] button[data-action="billing.trial_extend"]');
+    await frame.waitForSelector('[data-testid="action-form"][data-action="billing.trial_extend"]');
+    expect(await text(frame, '[data-testid="action-form"] h3 + p')).toBe(target);
+    await page.close();
+  });
+
+  it("shows the customer email a lockout clear sent as what it was about and to whom, not its outbox kind", async () => {
+    const user = await ui.requesterOf(1001);
+    const db = ui.steward.deps.database.db;
+    await db.updateTable("users").set({ locked_until: new Date(Date.now() + 30 * 60_000), failed_login_count: 7 }).where("id", "=", user.id).execute();
+    const deliveries = () => db.selectFrom("audit_log").select("id").where("action", "=", "mail.deliver").where("ticket_id", "=", "1001").execute().then((rows) => rows.length);
+    const deliveredBefore = await deliveries();
+    const { page, frame } = await ui.openTicket(1001, "9002", locale);
+    await frame.click('[data-testid="headline-actions"] button[data-action="user.lockout_clear"]');
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Verified by reply from the requester's address");
+    await frame.click('[data-testid="submit-action"]');
+    await frame.waitForSelector('[data-testid="action-result"]');
+    // The notice leaves through the outbox (the server's delivery loop); its delivery is the entry the agent sees.
+    await expect.poll(deliveries, { timeout: 30_000 }).toBeGreaterThan(deliveredBefore);
+    await frame.click("#tab-history");
+    const entry = '[data-testid="ticket-entries"] li[data-action="mail.deliver"]';
+    await frame.waitForSelector(entry);
+    const shown = await frame.$$eval(`${entry} .entry-reason`, (els) => els.map((e) => (e.textContent ?? "").trim()));
+    expect(shown.length).toBeGreaterThan(0);
+    for (const line of shown) expect(line).toBe(mailAbout(user.email));
+    expect(await text(frame, '[data-testid="ticket-entries"]')).not.toContain("notice:");
+    await screenshot(page, `words-history-mail-${locale}-320`);
+    await page.close();
+  });
+});
