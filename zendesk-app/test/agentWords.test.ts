@@ -56,3 +56,33 @@ describe.each([
     await page.close();
   });
 });
+
+describe("the suggested reply after lifting a workspace's suspension", () => {
+  it("is not offered while the requester still cannot sign in: it would tell them everyone can", async () => {
+    // Ticket 1004: the workspace is suspended and its owner, the requester, is suspended on their own account too.
+    const { page, frame } = await ui.openTicket(1004, "9002", "en-US");
+    expect(await frame.getAttribute('[data-testid="actions"]', "data-headline")).toBe("account-suspended");
+    await frame.click('[data-testid="headline-actions"] button[data-action="account.unsuspend"]');
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Billing confirmed the suspension was a mistake");
+    await frame.click('[data-testid="submit-action"]');
+    await frame.waitForSelector('[data-testid="action-result"]');
+    // The context is read again: the workspace is active, the requester is still suspended.
+    await frame.waitForSelector('[data-testid="actions"][data-headline="user-suspended"]');
+    await frame.waitForSelector('[data-testid="headline-actions"] button[data-action="user.activate"]');
+    // The reply is a lazily loaded view: give it the time it takes to appear where it is offered (next test).
+    await page.waitForTimeout(2_000);
+    expect(await frame.$('[data-testid="suggested-reply"]')).toBeNull();
+    await screenshot(page, "words-unsuspend-no-reply-en-320");
+    await page.close();
+  });
+
+  it("is offered once the action leaves the requester free to sign in", async () => {
+    const { page, frame } = await ui.openTicket(1009, "9002", "en-US");
+    await frame.click('[data-testid="headline-actions"] button[data-action="user.unblock"]');
+    await frame.fill('[data-testid="action-form"] textarea[name="reason"]', "Admin asked us to lift the block");
+    await frame.click('[data-testid="submit-action"]');
+    await frame.waitForSelector('[data-testid="actions"][data-headline="ok"]');
+    expect(await text(frame, '[data-testid="suggested-reply"] .reply-text')).toMatch(/^Hi \S+, we have lifted the block on your account: you can sign in again now\.$/);
+    await page.close();
+  });
+});

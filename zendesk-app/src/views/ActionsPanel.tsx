@@ -16,6 +16,13 @@ import { Notice } from "./parts";
 import { GrantList, endSpecOf } from "./GrantList";
 
 /** Shown after an action only: its own chunk, with the on-demand strings. */
+/**
+ * Replies that tell the customer they can sign in again, and the headlines that say the requester still
+ * cannot (lifting a workspace's suspension leaves a user suspended on their own suspended): no such reply then.
+ */
+const promisesSignIn = new Set(["user.lockout_clear", "user.unblock", "account.unsuspend"]);
+const cannotSignIn = new Set(["account-deleted", "account-suspended", "account-deactivated", "user-deleted", "user-suspended", "locked", "blocked", "user-deactivated", "user-invited"]);
+
 const SuggestedReply = lazyView(() => Promise.all([import("./SuggestedReply"), loadMoreStrings()]).then(([m]) => m.SuggestedReply));
 
 export { unavailableText } from "./ActionButtons";
@@ -170,7 +177,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
           {outcome.note === "failed" && ` ${t("actions.note_failed")}`}
         </Notice>
       )}
-      {outcome && <SuggestedReply key={outcome.response.auditEntryId} action={outcome.response.action} />}
+      {outcome && !(promisesSignIn.has(outcome.response.action) && cannotSignIn.has(headline.kind)) && <SuggestedReply key={outcome.response.auditEntryId} action={outcome.response.action} />}
       {fitting.length > 0 && (
         <div data-testid="headline-actions">
           <ActionButtons specs={fitting} context={context} open={open?.place === "headline" ? open.action : null} stateOf={stateOf} onToggle={toggle("headline")} place="headline" primary />
