@@ -86,3 +86,25 @@ describe("the suggested reply after lifting a workspace's suspension", () => {
     await page.close();
   });
 });
+
+describe("closing an action form without running it", () => {
+  it("puts focus back on the button that opened it, from the headline and from the full list", async () => {
+    const { page, frame } = await ui.openTicket(1002, "9002", "en-US");
+    const focused = () => frame.evaluate(() => `${document.activeElement?.closest("[data-testid]")?.getAttribute("data-testid")}:${document.activeElement?.getAttribute("data-action")}`);
+    await frame.focus('[data-testid="headline-actions"] button[data-action="billing.trial_extend"]');
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="action-form"][data-action="billing.trial_extend"]');
+    await frame.click('[data-testid="action-form"] button:has-text("Cancel")');
+    await frame.waitForSelector('[data-testid="action-form"]', { state: "detached" });
+    expect(await focused()).toBe("headline-actions:billing.trial_extend");
+
+    await frame.click('[data-testid="all-actions"]');
+    await frame.focus('[data-testid="all-actions-list"] button[data-action="billing.credit_apply"]');
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="action-form"][data-action="billing.credit_apply"]');
+    await frame.click('[data-testid="action-form"] button:has-text("Cancel")');
+    await frame.waitForSelector('[data-testid="action-form"]', { state: "detached" });
+    expect(await focused()).toBe("all-actions-list:billing.credit_apply");
+    await page.close();
+  });
+});
