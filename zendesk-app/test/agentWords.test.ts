@@ -1,5 +1,7 @@
 import type { Frame } from "playwright-core";
 import { describe, expect, it } from "vitest";
+import { systemActor } from "../../server/src/actor.js";
+import { registerProduct } from "../../server/src/impersonation/products.js";
 import { screenshot } from "./support/browser.js";
 import { sidebar320 } from "./support/sidebar320.js";
 
@@ -105,6 +107,35 @@ describe("closing an action form without running it", () => {
     await frame.click('[data-testid="action-form"] button:has-text("Cancel")');
     await frame.waitForSelector('[data-testid="action-form"]', { state: "detached" });
     expect(await focused()).toBe("all-actions-list:billing.credit_apply");
+    await page.close();
+  });
+});
+
+describe("a live View as customer session in the sidebar", () => {
+  it("says its countdown is the idle limit, which activity moves on, and when it ends at the latest", async () => {
+    // Ticket 1007's requester; 30 minutes asked, so the idle limit (15 minutes) comes first. The product
+    // only has to be registered: the sidebar's countdown is what is checked, not the product's tab.
+    await registerProduct(ui.steward.deps.database.db, ui.steward.deps.clock, { id: "prd_words", name: "Demo product", url: "http://localhost:9", actor: systemActor("test") });
+    const { page, frame } = await ui.openTicket(1007, "9002", "en-US");
+    await frame.waitForSelector('[data-testid="imp-form"]');
+    expect(await frame.inputValue("#imp-minutes")).toBe("30");
+    await frame.fill("#imp-reason", "Customer says the billing page is empty");
+    const opened = page.context().waitForEvent("page");
+    await frame.click('[data-testid="imp-start"]');
+    const tab = await opened;
+    await frame.waitForSelector('[data-testid="imp-live"]');
+    const db = ui.steward.deps.database.db;
+    const row = await db.selectFrom("impersonation_sessions").selectAll().where("ticket_id", "=", "1007").where("ended_at", "is", null).executeTakeFirstOrThrow();
+    const deadline = new Date(row.absolute_deadline);
+    // Said as a time today, with its date when it falls past midnight.
+    const latest = new Intl.DateTimeFormat("en-US", deadline.toDateString() === new Date().toDateString() ? { timeStyle: "short" } : { dateStyle: "medium", timeStyle: "short" }).format(deadline);
+    const countdown = await text(frame, '[data-testid="imp-countdown"]');
+    expect(countdown).toMatch(/^Ends in 1[45]:\d\d without activity in the product \(at the latest at .+\)$/);
+    expect(countdown.endsWith(`(at the latest at ${latest})`.replace(/\s+/g, " "))).toBe(true);
+    await screenshot(page, "words-impersonation-countdown-en-320");
+    await frame.click('[data-testid="imp-end"]');
+    await frame.waitForSelector('[data-testid="imp-live"]', { state: "detached" });
+    await tab.close();
     await page.close();
   });
 });
