@@ -14,9 +14,18 @@ const ui = sidebar320();
 const text = async (frame: Frame, selector: string) => ((await frame.textContent(selector)) ?? "").replace(/\s+/g, " ").trim();
 
 describe.each([
-  { locale: "en-US", noRetry: "Payment failed 4 times · next retry none scheduled", mailAbout: (to: string) => `Clear sign-in lockout · to ${to}`, target: "For Globex Labs (acc_demo_002)" },
-  { locale: "de", noRetry: "Zahlung 4-mal fehlgeschlagen · nächster Versuch keiner geplant", mailAbout: (to: string) => `Anmeldesperre aufheben · an ${to}`, target: "Für Globex Labs (acc_demo_002)" },
-])("the sidebar's words ($locale)", ({ locale, noRetry, mailAbout, target }) => {
+  { locale: "en-US", totp: "Authenticator app", noRetry: "Payment failed 4 times · next retry none scheduled", mailAbout: (to: string) => `Clear sign-in lockout · to ${to}`, target: "For Globex Labs (acc_demo_002)" },
+  { locale: "de", totp: "Authenticator-App", noRetry: "Zahlung 4-mal fehlgeschlagen · nächster Versuch keiner geplant", mailAbout: (to: string) => `Anmeldesperre aufheben · an ${to}`, target: "Für Globex Labs (acc_demo_002)" },
+])("the sidebar's words ($locale)", ({ locale, totp, noRetry, mailAbout, target }) => {
+  it("names a user's 2FA methods in words, not the identity provider's codes ('totp')", async () => {
+    // Ticket 1002's requester signs in with an authenticator app (totp in the demo identity data).
+    const user = await ui.requesterOf(1002);
+    expect(user.mfa_methods).toEqual(["totp"]);
+    const { page, frame } = await ui.openTicket(1002, "9002", locale);
+    expect(await text(frame, '[data-testid="user"] [data-fact="mfa-methods"] dd')).toBe(totp);
+    await page.close();
+  });
+
   it("says a failing payment with no retry scheduled has none, as the billing card does (not 'next retry —')", async () => {
     // Ticket 1011: the demo's unpaid subscription, 4 failed attempts, the provider has stopped retrying.
     const { page, frame } = await ui.openTicket(1011, "9002", locale);
