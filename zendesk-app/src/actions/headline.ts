@@ -49,7 +49,7 @@ export function headlineOf(context: RequesterContext, now = Date.now()): Headlin
   if (identity?.blocked) return { kind: "blocked", tone: "red", text: byWhom(lastDone(context, ["user.block"]), "headline.blocked_by", "headline.blocked"), actions: ["user.unblock"] };
   if (user?.status === "deactivated" || user?.status === "invited") return { kind: `user-${user.status}`, tone: "yellow", text: t(`headline.user_${user.status}`), actions: ["user.activate"] };
   if (billing?.dunning)
-    return { kind: "past-due", tone: "red", text: plural("headline.payment_failed", billing.dunning.failedAttempts, { retry: date(billing.dunning.nextRetryAt) }), actions: [] };
+    return { kind: "past-due", tone: "red", text: plural("headline.payment_failed", billing.dunning.failedAttempts, { retry: billing.dunning.nextRetryAt ? date(billing.dunning.nextRetryAt) : t("billing.no_retry") }), actions: [] };
   if (account && account.activeAdminCount === 0) return { kind: "no-admin", tone: "yellow", text: t("headline.no_admin"), actions: ["user.promote_admin"] };
   if (account?.overSeatLimit)
     return { kind: "over-seats", tone: "yellow", text: t("headline.over_seats", { used: account.seatsUsed, licensed: account.seatsLicensed }), actions: ["seats.expand_temporarily", "seats.reclaim"] };

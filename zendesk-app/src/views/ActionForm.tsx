@@ -46,6 +46,12 @@ interface Props {
 }
 
 /** A field's note in the agent's words: `{status}` lower-cased, `{action}` the action's label. */
+/** An account action names the workspace as agents know it (a user may belong to several), its id after. */
+function accountTarget(context: RequesterContext, id: string): string {
+  const name = context.account.status === "ok" ? context.account.data.name : "";
+  return name && id ? `${name} (${id})` : id;
+}
+
 function noteText(note: FieldNote): string {
   const status = "status" in note ? tOr(`status.${note.status}`, note.status).toLocaleLowerCase() : "";
   const action = "action" in note ? tOr(`action.${note.action}`, note.action) : "";
@@ -262,7 +268,7 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
   return (
     <form ref={form} class="action-form" onSubmit={submit} aria-labelledby={`${prefix}-title`} data-testid="action-form" data-action={spec.action}>
       <h3 id={`${prefix}-title`}>{label}</h3>
-      <p class="muted">{t("action.target", { target: spec.target === "user" ? (context.user?.email ?? "") : (target?.id ?? "") })}</p>
+      <p class="muted">{t("action.target", { target: spec.target === "user" ? (context.user?.email ?? "") : accountTarget(context, target?.id ?? "") })}</p>
       <fieldset disabled={busy || preview !== null || asked !== null}>
         {offeredFields.map(({ field, note, instead }) => (
           <Fragment key={field.name}>

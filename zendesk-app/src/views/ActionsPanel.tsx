@@ -16,6 +16,13 @@ import { Notice } from "./parts";
 import { GrantList, endSpecOf } from "./GrantList";
 
 /** Shown after an action only: its own chunk, with the on-demand strings. */
+/**
+ * Replies that tell the customer they can sign in again, and the headlines that say the requester still
+ * cannot (lifting a workspace's suspension leaves a user suspended on their own suspended): no such reply then.
+ */
+const promisesSignIn = new Set(["user.lockout_clear", "user.unblock", "account.unsuspend"]);
+const cannotSignIn = new Set(["account-deleted", "account-suspended", "account-deactivated", "user-deleted", "user-suspended", "locked", "blocked", "user-deactivated", "user-invited"]);
+
 const SuggestedReply = lazyView(() => Promise.all([import("./SuggestedReply"), loadMoreStrings()]).then(([m]) => m.SuggestedReply));
 
 export { unavailableText } from "./ActionButtons";
@@ -102,6 +109,18 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
     setOutcome(result);
     onChanged();
   };
+  const section = useRef<HTMLElement>(null);
+  // Closing a form without running it puts focus back on the button that opened it (not on the page's body).
+  const cancel = () => {
+    const opened = open;
+    setOpen(null);
+    if (!opened) return;
+    const opener =
+      opened.place === "grants"
+        ? section.current?.querySelector<HTMLElement>(`li[data-grant="${CSS.escape(opened.action)}"] [data-testid="grant-end"]`)
+        : section.current?.querySelector<HTMLElement>(`[data-testid="${opened.place === "headline" ? "headline-actions" : "all-actions-list"}"] button[data-action="${CSS.escape(opened.action)}"]`);
+    opener?.focus();
+  };
   const toggle = (place: "headline" | "list" | "grants") => (action: string) => {
     forms.load();
     setOutcome(null);
@@ -117,14 +136,14 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
       onToggle={toggle("grants")}
       form={(grant) => {
         const spec = endSpecOf(grant);
-        return <Form key={grant.id} spec={spec} context={context} destructive={false} previewFirst={availability?.get(grant.endAction)?.preview === true} onDone={done} onCancel={() => setOpen(null)} onRefresh={onChanged} />;
+        return <Form key={grant.id} spec={spec} context={context} destructive={false} previewFirst={availability?.get(grant.endAction)?.preview === true} onDone={done} onCancel={cancel} onRefresh={onChanged} />;
       }}
     />
   );
   if (relevant.length > 0 && relevant.every((spec) => !allowed(spec, session))) {
     const needed = relevant.map((spec) => actionRules[spec.action].minRole).sort((a, b) => (roleAtLeast(a as never, b as never) ? 1 : -1))[0] ?? "support_full";
     return (
-      <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-read-only="true" onPointerEnter={forms.load} onFocusIn={forms.load}>
+      <section ref={section} class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-read-only="true" onPointerEnter={forms.load} onFocusIn={forms.load}>
         {head}
         <Notice tone="info" testId="read-only">
           {t("actions.read_only", { role: roleName(session.staff.panelRole), needed: roleName(needed) })}
@@ -152,7 +171,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
         cap={capOf(spec, session, stateOf(spec))}
         notice={stateOf(spec)?.notice ?? null}
         onDone={done}
-        onCancel={() => setOpen(null)}
+        onCancel={cancel}
         onRefresh={onChanged}
         opener={(action) => (among.some((s) => s.action === action && stateOf(s)?.status !== "unavailable") ? () => toggle(place)(action) : null)}
       />
@@ -160,7 +179,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
   };
 
   return (
-    <section class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-availability={availability ? "server" : "role"} data-forms={forms.ready ? "ready" : "on-demand"} onPointerEnter={forms.load} onFocusIn={forms.load}>
+    <section ref={section} class={card} aria-labelledby="actions-title" data-testid="actions" data-headline={headline.kind} data-availability={availability ? "server" : "role"} data-forms={forms.ready ? "ready" : "on-demand"} onPointerEnter={forms.load} onFocusIn={forms.load}>
       {head}
       {outcome && (
         <Notice tone="success" testId="action-result" focus>
@@ -170,7 +189,7 @@ export function ActionsPanel({ context, session, onChanged }: { context: Request
           {outcome.note === "failed" && ` ${t("actions.note_failed")}`}
         </Notice>
       )}
-      {outcome && <SuggestedReply key={outcome.response.auditEntryId} action={outcome.response.action} />}
+      {outcome && !(promisesSignIn.has(outcome.response.action) && cannotSignIn.has(headline.kind)) && <SuggestedReply key={outcome.response.auditEntryId} action={outcome.response.action} />}
       {fitting.length > 0 && (
         <div data-testid="headline-actions">
           <ActionButtons specs={fitting} context={context} open={open?.place === "headline" ? open.action : null} stateOf={stateOf} onToggle={toggle("headline")} place="headline" primary />

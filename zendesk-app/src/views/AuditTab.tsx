@@ -34,6 +34,15 @@ function useAuditPage(query: Record<string, string> | null, version: number): Lo
 
 const isLookup = (entry: AuditEntry) => actionRules[entry.action as ActionName]?.kind === "read";
 
+/** Which mail a delivery entry is about, in words: its stored reason is the outbox's kind ("notice:user.lockout_clear mail"). */
+function mailAbout(entry: AuditEntry): string | null {
+  if (entry.action !== "mail.deliver" || !entry.after || typeof entry.after !== "object") return null;
+  const { kind, to } = entry.after as { kind?: unknown; to?: unknown };
+  if (typeof kind !== "string") return null;
+  const about = kind.startsWith("notice:") ? tOr(`action.${kind.slice("notice:".length)}`, kind) : tOr(`audit.mail_kind.${kind}`, kind);
+  return typeof to === "string" ? t("audit.mail_about_to", { about, to }) : about;
+}
+
 function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; testId: string; showTicket: boolean; lookups: boolean }) {
   if (!loaded) return <p class="muted">{t("common.loading")}</p>;
   if ("problem" in loaded) return <ProblemNotice problem={loaded.problem} />;
@@ -54,7 +63,7 @@ function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; te
             {showTicket && entry.ticketId && ` · ${t("audit.ticket", { id: entry.ticketId })}`}
             {entry.target.id && ` · ${entry.target.id}`}
           </div>
-          {entry.reason && <div class="entry-reason">“{entry.reason}”</div>}
+          {mailAbout(entry) !== null ? <div class="entry-reason" data-testid="mail-about">{mailAbout(entry)}</div> : entry.reason && <div class="entry-reason">“{entry.reason}”</div>}
           {entry.error && <div class="entry-error">{entry.error}</div>}
         </li>
       ))}

@@ -6,7 +6,7 @@ import type { RequesterContext } from "../../../shared/schemas/context";
 import type { SessionStatus } from "../../../shared/schemas/impersonation";
 import type { SessionInfo } from "../../../shared/schemas/session";
 import { StewardApiError } from "../api/steward";
-import { dateTime } from "../format";
+import { dateOrTime, dateTime } from "../format";
 import { t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { Card, Notice, ProblemNotice } from "./parts";
@@ -125,7 +125,12 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
             <strong>{t("imp.live", { name: live.user.name })}</strong> · {t(`imp.mode.${live.mode}`)}
           </p>
           <p>
-            <span data-testid="imp-countdown">{t("imp.ends_in", { time: left(Date.parse(live.endsAt) - now) })}</span> · <span data-testid="imp-actions">{t("imp.actions", { count: live.actionCount })}</span>
+            <span data-testid="imp-countdown">
+              {/* The nearer deadline is often the idle one, which activity in the product moves on: say so, and the latest end. */}
+              {live.endsAt === live.absoluteDeadline
+                ? t("imp.ends_in", { time: left(Date.parse(live.endsAt) - now) })
+                : t("imp.ends_in_idle", { time: left(Date.parse(live.endsAt) - now), latest: dateOrTime(live.absoluteDeadline, now) })}
+            </span> · <span data-testid="imp-actions">{t("imp.actions", { count: live.actionCount })}</span>
           </p>
           <button type="button" class="c-btn c-btn--sm c-btn--danger" disabled={busy} onClick={end} data-testid="imp-end">
             {t("imp.end")}

@@ -51,7 +51,7 @@ export function UserCard({ context, onChangeUser }: { context: RequesterContext;
             ? ([
                 [t("user.last_login"), dateTime(identity.lastLoginAt), "last-login"],
                 [t("user.failed_logins"), identity.locked && identity.lockedUntil ? t("user.failed_locked_until", { count: identity.failedLoginCount, until: dateTime(identity.lockedUntil) }) : String(identity.failedLoginCount), "failed-logins"],
-                [t("user.mfa_methods"), identity.mfaMethods.join(", ") || "—", "mfa-methods"],
+                [t("user.mfa_methods"), identity.mfaMethods.map((m) => tOr(`mfa_method.${m}`, m)).join(", ") || "—", "mfa-methods"],
                 [t("user.sessions"), String(identity.activeSessions), "sessions"],
               ] as [string, string, string][])
             : []),
