@@ -48,7 +48,7 @@ const notices: Partial<Record<ActionName, NoticeSpec>> = {
   // The customer asked for the protection, so its address learns when it is lifted, whoever asked for that.
   "user.impersonation_unprotect": { mandatory: true, security: true, subject: "Security notice: support may view your account as you again", line: "we lifted the protection of your account in {account}: our support team may again view it as you while working on a ticket" },
   "account.suspend": { mandatory: false, subject: "Your workspace is suspended", line: "we suspended the workspace {account}: nobody can sign in until it is unsuspended; billing continues as before" },
-  "account.unsuspend": { mandatory: false, subject: "Your workspace is no longer suspended", line: "we lifted the suspension of the workspace {account}: everyone can sign in again" },
+  "account.unsuspend": { mandatory: false, subject: "Your workspace is no longer suspended", line: "we lifted the suspension of the workspace {account}: it is open for sign-in again" },
   "account.activate": { mandatory: false, subject: "Your workspace is active again", line: "we reactivated the workspace {account}" },
   "account.deactivate": { mandatory: false, subject: "Your workspace was deactivated", line: "we deactivated the workspace {account}: access is removed and the subscription ends at the end of the period" },
   "account.delete": { mandatory: false, subject: "Your workspace was deleted", line: "we deleted the workspace {account}; its data is kept for a while before it is removed for good" },
@@ -72,7 +72,7 @@ const german: Partial<Record<ActionName, Pick<NoticeSpec, "subject" | "line">>> 
   "user.impersonation_protect": { subject: "Der Support sieht Ihr Konto nicht mehr als Sie an", line: "haben wir Ihr Konto in {account} geschützt: Unser Support-Team sieht es nicht mehr als Sie an" },
   "user.impersonation_unprotect": { subject: "Sicherheitshinweis: Der Support kann Ihr Konto wieder als Sie ansehen", line: "haben wir den Schutz Ihres Kontos in {account} aufgehoben: Unser Support-Team kann es bei der Arbeit an einem Ticket wieder als Sie ansehen" },
   "account.suspend": { subject: "Ihr Workspace ist suspendiert", line: "haben wir den Workspace {account} suspendiert: Niemand kann sich anmelden, bis die Suspendierung aufgehoben ist; die Abrechnung läuft wie bisher weiter" },
-  "account.unsuspend": { subject: "Ihr Workspace ist nicht mehr suspendiert", line: "haben wir die Suspendierung des Workspace {account} aufgehoben: Alle können sich wieder anmelden" },
+  "account.unsuspend": { subject: "Ihr Workspace ist nicht mehr suspendiert", line: "haben wir die Suspendierung des Workspace {account} aufgehoben: Die Anmeldung beim Workspace ist wieder möglich" },
   "account.activate": { subject: "Ihr Workspace ist wieder aktiv", line: "haben wir den Workspace {account} wieder aktiviert" },
   "account.deactivate": { subject: "Ihr Workspace wurde deaktiviert", line: "haben wir den Workspace {account} deaktiviert: Der Zugang ist entfernt und das Abonnement endet zum Ende des Zeitraums" },
   "account.delete": { subject: "Ihr Workspace wurde gelöscht", line: "haben wir den Workspace {account} gelöscht; seine Daten werden noch eine Weile aufbewahrt und dann endgültig entfernt" },
