@@ -21,6 +21,12 @@ export function dateTime(iso: string | null | undefined): string {
   return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(currentLocale(), { dateStyle: "medium", timeStyle: "short" }).format(d);
 }
 
+/** The time of day alone ("7:46 AM"), for sentences that say the date apart: "on Nov 28, 2026 at 7:46 AM". */
+export function timeOfDay(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : new Intl.DateTimeFormat(currentLocale(), { timeStyle: "short" }).format(d);
+}
+
 /** Today's moments as a time ("11:34 PM"), others with their date: "unlocks by itself at 11:34 PM". */
 export function dateOrTime(iso: string, now = Date.now()): string {
   const d = new Date(iso);

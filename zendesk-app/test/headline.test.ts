@@ -43,10 +43,12 @@ describe.each([
 
     await frame.click('[data-testid="headline-actions"] button[data-action="user.lockout_clear"]');
     // What it does is shown as the form opens, above Run, in the agent's words: no Preview step, no extra click.
-    const shownUntil = new Intl.DateTimeFormat(locale, { dateStyle: "medium", timeStyle: "short" }).format(until);
+    // Its date and its time of day apart, each with its own word ("on Nov 28, 2026 at 7:46 AM"), not "at Nov 28, 2026, 7:46 AM".
+    const day = new Intl.DateTimeFormat(locale, { dateStyle: "medium" }).format(until);
+    const clock = new Intl.DateTimeFormat(locale, { timeStyle: "short" }).format(until);
     await frame.waitForSelector('[data-testid="action-form"] [data-testid="preview"]');
     const effect = ((await text(frame, '[data-testid="action-form"] [data-testid="preview"] strong')) ?? "").replace(/\s+/g, " ").trim();
-    expect(effect).toBe((locale === "de" ? `${user.name} <${user.email}> kann sich sofort wieder anmelden; die Sperre hätte sich um ${shownUntil} von selbst gelöst` : `${user.name} <${user.email}> can sign in again now; the lock would have lifted by itself at ${shownUntil}`).replace(/\s+/g, " "));
+    expect(effect).toBe((locale === "de" ? `${user.name} <${user.email}> kann sich sofort wieder anmelden; die Sperre hätte sich am ${day} um ${clock} von selbst gelöst` : `${user.name} <${user.email}> can sign in again now; the lock would have lifted by itself on ${day} at ${clock}`).replace(/\s+/g, " "));
     expect(await frame.$('[data-testid="action-form"] [data-testid="confirm-action"]')).toBeNull();
     expect(await axeViolations(frame), `headline-unlock-preview-${locale}-320`).toEqual([]);
     await screenshot(page, `headline-unlock-preview-${locale}-320`);

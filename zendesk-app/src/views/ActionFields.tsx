@@ -1,6 +1,6 @@
 import type { ActionPreviewResponse, EffectPhrase } from "../../../shared/schemas/actions";
 import type { FieldSpec } from "../actions/catalog";
-import { date, dateTime, money } from "../format";
+import { date, dateTime, money, timeOfDay } from "../format";
 import type { FieldError } from "../../../shared/problem";
 import { currentLanguage, currentLocale, hasMessage, plural, t, tOr } from "../i18n";
 
@@ -67,7 +67,7 @@ export function ActionField({ field, id, value, error, cap, note, currency, onIn
   );
 }
 
-/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time, `...Role` a role, `status` a status, `count` plural); its English when the code is new to this build. */
+/** A preview sentence in the agent's language (EffectPhrase: `...Cents` money, `...Date` dates, `...Time` date and time (`..._day` and `..._clock` apart), `...Role` a role, `status` a status, `count` plural); its English when the code is new to this build. */
 function say(p: EffectPhrase | undefined, english: string, currency: string): string {
   if (!p) return english;
   const key = `effect.${p.code}`;
@@ -75,7 +75,12 @@ function say(p: EffectPhrase | undefined, english: string, currency: string): st
   for (const [name, v] of Object.entries(p.params)) {
     if (name.endsWith("Cents")) vars[name] = money(Number(v), currency);
     else if (name.endsWith("Date")) vars[name] = date(String(v));
-    else if (name.endsWith("Time")) vars[name] = dateTime(String(v));
+    else if (name.endsWith("Time")) {
+      vars[name] = dateTime(String(v));
+      // Its date and its time of day apart, so a sentence can put its own words between them.
+      vars[`${name}_day`] = date(String(v));
+      vars[`${name}_clock`] = timeOfDay(String(v));
+    }
     else if (name.endsWith("Role")) vars[name] = tOr(`role.${v}`, String(v));
     else if (name === "status") vars[name] = tOr(`status.${v}`, String(v));
     else vars[name] = typeof v === "number" ? new Intl.NumberFormat(currentLocale()).format(v) : v;

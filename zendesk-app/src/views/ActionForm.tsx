@@ -265,8 +265,15 @@ export function ActionForm({ spec, context, destructive, previewFirst = destruct
     }
   }
 
+  // Escape closes the form as Cancel does (focus back on its opener); an open <select> keeps Escape to itself.
+  const closeOnEscape = (e: KeyboardEvent) => {
+    if (e.key !== "Escape" || e.defaultPrevented || e.isComposing) return;
+    e.preventDefault();
+    onCancel();
+  };
+
   return (
-    <form ref={form} class="action-form" onSubmit={submit} aria-labelledby={`${prefix}-title`} data-testid="action-form" data-action={spec.action}>
+    <form ref={form} class="action-form" onSubmit={submit} onKeyDown={closeOnEscape} aria-labelledby={`${prefix}-title`} data-testid="action-form" data-action={spec.action}>
       <h3 id={`${prefix}-title`}>{label}</h3>
       <p class="muted">{t("action.target", { target: spec.target === "user" ? (context.user?.email ?? "") : accountTarget(context, target?.id ?? "") })}</p>
       <fieldset disabled={busy || preview !== null || asked !== null}>

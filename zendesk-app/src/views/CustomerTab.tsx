@@ -62,7 +62,7 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
     case "loaded": {
       const { context } = state;
       if (picking || (context.match === "ambiguous" && !context.user)) {
-        return <RequesterPicker reason={picking ? "change" : "ambiguous"} candidates={context.candidates} onPick={pick} onCancel={picking ? () => setPicking(false) : undefined} />;
+        return <RequesterPicker reason={picking ? "change" : "ambiguous"} candidates={context.candidates} onPick={pick} onCancel={picking ? () => setPicking(false) : undefined} currentId={context.user?.id} />;
       }
       return (
         <div aria-busy={refreshing} data-testid="customer" data-refreshing={refreshing}>

@@ -10,11 +10,15 @@ interface SearchPage {
   nextCursor: string | null;
 }
 
-function HitButton({ hit, onPick }: { hit: SearchHit; onPick: (userId: string) => void }) {
+/** `current`: the user the sidebar shows now, marked in words so the agent does not pick them again. */
+function HitButton({ hit, onPick, current }: { hit: SearchHit; onPick: (userId: string) => void; current: boolean }) {
   return (
     <li>
-      <button type="button" class="hit" onClick={() => onPick(hit.id)} data-testid="pick-user" data-user-id={hit.id}>
-        <span class="hit-title">{hit.title}</span>
+      <button type="button" class="hit" onClick={() => onPick(hit.id)} data-testid="pick-user" data-user-id={hit.id} data-current={current || undefined} aria-current={current || undefined}>
+        <span class="hit-title">
+          {hit.title}
+          {current && <span class="hit-kind">{t("picker.current")}</span>}
+        </span>
         <span class="hit-sub">
           {hit.subtitle} · {tOr(`status.${hit.status}`, hit.status)}
         </span>
@@ -46,7 +50,7 @@ const focusOnMount = (el: HTMLElement | null) => el?.focus();
  * email, name or id; accounts by name, id, domain or billing customer id, whose users then open to pick
  * from); the pick is remembered for this ticket.
  */
-export function RequesterPicker(props: { reason: "unmatched" | "ambiguous" | "no_email" | "change"; candidates: SearchHit[]; onPick: (userId: string) => void; onCancel?: () => void }) {
+export function RequesterPicker(props: { reason: "unmatched" | "ambiguous" | "no_email" | "change"; candidates: SearchHit[]; onPick: (userId: string) => void; onCancel?: () => void; currentId?: string }) {
   const { api, ticket } = useServices();
   const [query, setQuery] = useState("");
   const [hits, setHits] = useState<SearchHit[] | null>(null);
@@ -96,7 +100,7 @@ export function RequesterPicker(props: { reason: "unmatched" | "ambiguous" | "no
           <h3>{t("picker.candidates")}</h3>
           <ul class="hits" data-testid="candidates">
             {users.map((hit) => (
-              <HitButton key={hit.id} hit={hit} onPick={props.onPick} />
+              <HitButton key={hit.id} hit={hit} onPick={props.onPick} current={hit.id === props.currentId} />
             ))}
           </ul>
         </>
@@ -114,7 +118,7 @@ export function RequesterPicker(props: { reason: "unmatched" | "ambiguous" | "no
             {t("picker.account_users", { account: account.account.title })}
           </h3>
           <ul class="hits">
-            {account.users.length === 0 ? <li class="muted">{t("picker.account_empty")}</li> : account.users.map((hit) => <HitButton key={hit.id} hit={hit} onPick={props.onPick} />)}
+            {account.users.length === 0 ? <li class="muted">{t("picker.account_empty")}</li> : account.users.map((hit) => <HitButton key={hit.id} hit={hit} onPick={props.onPick} current={hit.id === props.currentId} />)}
           </ul>
           {account.more && <p class="muted">{t("picker.account_more", { count: account.users.length })}</p>}
           <button type="button" class="c-btn c-btn--basic c-btn--sm" data-testid="account-back" onClick={() => setAccount(null)}>
@@ -127,7 +131,7 @@ export function RequesterPicker(props: { reason: "unmatched" | "ambiguous" | "no
             {hits.length === 0 ? (
               <li class="muted">{t("picker.no_hits")}</li>
             ) : (
-              hits.map((hit) => (hit.kind === "account" ? <AccountButton key={`a:${hit.id}`} hit={hit} onOpen={(h) => void openAccount(h)} /> : <HitButton key={hit.id} hit={hit} onPick={props.onPick} />))
+              hits.map((hit) => (hit.kind === "account" ? <AccountButton key={`a:${hit.id}`} hit={hit} onOpen={(h) => void openAccount(h)} /> : <HitButton key={hit.id} hit={hit} onPick={props.onPick} current={hit.id === props.currentId} />))
             )}
           </ul>
         )

@@ -1,16 +1,25 @@
 import { auditKeysOf } from "../../audit/sealKey.js";
-import { ConfigError, loadConfig } from "../../config.js";
+import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { openDatabase, type Database } from "../../db/database.js";
 import { UsageError } from "./command.js";
 
-/** The configured database, or the one given by `--database postgres://…` / `--data-dir DIR`; the audit key installed for writes. */
-export async function openCliDatabase(overrides: { database?: string; dataDir?: string }): Promise<Database> {
+/** The configuration with `--database postgres://…` / `--data-dir DIR` applied; a bad setting is a usage error. */
+export function loadCliConfig(overrides: { database?: string; dataDir?: string }): Config {
   try {
-    const config = loadConfig({
+    return loadConfig({
       ...process.env,
       ...(overrides.database ? { DATABASE_URL: overrides.database } : {}),
       ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
     });
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.line);
+    throw err;
+  }
+}
+
+/** The configured database, or the one given by `--database postgres://…` / `--data-dir DIR`; the audit key installed for writes. */
+export async function openCliDatabase(overrides: { database?: string; dataDir?: string }, config: Config = loadCliConfig(overrides)): Promise<Database> {
+  try {
     // Commands that write (staff grant) append audit entries, MACed with the same key the server uses.
     auditKeysOf(config);
     return await openDatabase(config.database);

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { systemActor } from "../../actor.js";
 import { systemClock } from "../../clock.js";
 import { registerProduct } from "../../impersonation/products.js";
-import { openCliDatabase } from "./cliDatabase.js";
+import { loadCliConfig, openCliDatabase } from "./cliDatabase.js";
 import { UsageError } from "./command.js";
 
 /** `products add`: registers a product for impersonation and prints its credential once (only a hash is kept). */
@@ -15,7 +15,11 @@ export async function run(args: string[]): Promise<number> {
   const url = z.url().safeParse(values.url);
   if (!url.success || !/^https?:/.test(url.data)) throw new UsageError("--url: expected the product's http(s) URL");
   if (values.id !== undefined && !/^prd_[A-Za-z0-9_-]{1,60}$/.test(values.id)) throw new UsageError("--id: expected prd_ followed by letters, digits, _ or -");
-  const database = await openCliDatabase({ database: values.database, dataDir: values["data-dir"] });
+  const overrides = { database: values.database, dataDir: values["data-dir"] };
+  const config = loadCliConfig(overrides);
+  // Grants travel to the product in its URL: over plain http anyone on the path could read and replay them.
+  if (!config.demo && url.data.startsWith("http:")) throw new UsageError("--url: production mode (STEWARD_MODE=production) needs the product's https:// URL; http:// is accepted only in demo mode");
+  const database = await openCliDatabase(overrides, config);
   try {
     let operator = "unknown";
     try {
