@@ -70,7 +70,10 @@ describe.each([
 
 describe("the suggested reply after lifting a workspace's suspension", () => {
   it("is not offered while the requester still cannot sign in: it would tell them everyone can", async () => {
-    // Ticket 1004: the workspace is suspended and its owner, the requester, is suspended on their own account too.
+    // Ticket 1004: the workspace is suspended, and here its owner, the requester, is suspended on their own too
+    // (as user.suspend leaves them): lifting the workspace's suspension does not let them in.
+    const user = await ui.requesterOf(1004);
+    await ui.steward.deps.database.db.updateTable("users").set({ status: "suspended" }).where("id", "=", user.id).execute();
     const { page, frame } = await ui.openTicket(1004, "9002", "en-US");
     expect(await frame.getAttribute('[data-testid="actions"]', "data-headline")).toBe("account-suspended");
     await frame.click('[data-testid="headline-actions"] button[data-action="account.unsuspend"]');

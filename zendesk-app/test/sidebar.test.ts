@@ -316,10 +316,10 @@ describe("the sidebar in the local Zendesk page", () => {
   });
 
   it.each([
-    ["en-US", "the user is suspended", "needs Operations"],
-    ["de", "der Benutzer ist suspendiert", "braucht Operations"],
+    ["en-US", "the account is not active", "needs Operations"],
+    ["de", "das Konto ist nicht aktiv", "braucht Operations"],
   ])("shows actions the server refuses disabled, with the reason (%s)", async (locale, stateReason, roleReason) => {
-    // Ticket 1004: the account and its users are suspended, so sign-in help cannot work; seat changes need Operations.
+    // Ticket 1004: the account is suspended (its users blocked by the hold), so sign-in help cannot work; seat changes need Operations.
     const { page, frame } = await openTicket(steward, 1004, "9002", locale);
     await page.setViewportSize({ width: 320, height: 1400 });
     await frame.waitForSelector('[data-testid="actions"][data-availability="server"]');

@@ -1,6 +1,6 @@
 import { sql, type Kysely, type Transaction } from "kysely";
 import type { Insertable } from "kysely";
-import type { BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB, NewAccount, NewUser } from "../db/schema.js";
+import type { AccountAccessHoldsTable, BillingCustomersTable, BillingInvoicesTable, BillingSubscriptionsTable, DB, NewAccount, NewUser } from "../db/schema.js";
 import { unitPriceCents } from "../providers/planCatalog.js";
 import { DEMO_AGENTS } from "./demoAgents.js";
 import { prng } from "./prng.js";
@@ -109,6 +109,7 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
   const invoices: Insertable<BillingInvoicesTable>[] = [];
   const events: { account_id: string; user_id: string | null; type: string; detail: string | null; ip: string | null; occurred_at: Date }[] = [];
   const sessions: { id: string; user_id: string; created_at: Date; last_seen_at: Date; ip: string; user_agent: string }[] = [];
+  const holds: Insertable<AccountAccessHoldsTable>[] = [];
   const usedEmails = new Set<string>();
 
   scenarios.forEach((sc, index) => {
@@ -118,6 +119,11 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
     const accountId = `acc_demo_${n}`;
     const customerId = `cus_demo_${n}`;
     const createdAt = at(-(400 - index * 7) * DAY);
+    // The named suspended/deactivated accounts (tickets 1004, 1005) were closed by Steward as account.suspend and
+    // account.deactivate do it: users blocked and a hold naming them, user statuses untouched. The others in the
+    // spread stay as if closed outside Steward (statuses set in the product, no hold).
+    const holdKind = index < SCENARIOS.length && (sc.status === "suspended" || sc.status === "deactivated") ? (sc.status === "suspended" ? "suspension" : "deactivation") : null;
+    const heldUserIds: string[] = [];
     accounts.push({ id: accountId, name: company, domain, status: sc.status, plan: sc.plan, seats_licensed: sc.seats, billing_customer_id: customerId, created_at: createdAt, updated_at: createdAt });
 
     for (let u = 0; u < sc.users; u++) {
@@ -128,11 +134,13 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
       usedEmails.add(email);
       const userId = `usr_demo_${n}_${u + 1}`;
       let role: NewUser["role"] = u === 0 ? "owner" : u === 1 ? "admin" : u === 2 ? "billing" : pick(["member", "member", "viewer"] as const);
-      let status: NewUser["status"] = sc.status === "deactivated" ? "deactivated" : sc.status === "suspended" ? "suspended" : u === sc.users - 1 && u > 3 ? "invited" : "active";
+      let status: NewUser["status"] = !holdKind && sc.status === "deactivated" ? "deactivated" : !holdKind && sc.status === "suspended" ? "suspended" : u === sc.users - 1 && u > 3 ? "invited" : "active";
       if (sc.note === "admin_left" && (u === 0 || u === 1)) status = "deactivated"; // the only owner/admin has left
       if (sc.note === "admin_left" && u === 1) role = "member";
       const locked = (sc.note === "locked_user" && u === 2) || (index % 9 === 4 && u === 1);
-      const mfa = sc.note === "no_mfa" ? false : (index + u) % 3 !== 0;
+      // The no-MFA account's one enrolled user is ticket 1008's requester, who lost the phone with the authenticator.
+      const lostPhone = sc.note === "no_mfa" && u === 1;
+      const mfa = sc.note === "no_mfa" ? lostPhone : (index + u) % 3 !== 0;
       users.push({
         id: userId,
         account_id: accountId,
@@ -144,13 +152,14 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
         last_login_at: status === "invited" ? null : at(-((index + u) % 20) * DAY - u * 3_600_000),
         failed_login_count: locked ? 7 : u % 4 === 3 ? 1 : 0,
         locked_until: locked ? at(45 * 60_000) : null,
-        blocked: sc.note === "blocked_user" && u === 1,
+        blocked: (sc.note === "blocked_user" && u === 1) || (holdKind !== null && status === "active"),
         mfa_enrolled: mfa,
-        mfa_methods: mfa ? [u % 2 === 0 ? "totp" : "webauthn"] : [],
+        mfa_methods: mfa ? [lostPhone || u % 2 === 0 ? "totp" : "webauthn"] : [],
         created_at: at(-(380 - index * 7 - u) * DAY),
         updated_at: at(-(10 + u) * DAY),
       });
-      if (status === "active") {
+      if (holdKind && status === "active") heldUserIds.push(userId);
+      else if (status === "active") {
         sessions.push({ id: `ses_demo_${n}_${u + 1}`, user_id: userId, created_at: at(-2 * DAY), last_seen_at: at(-(u + 1) * 3_600_000), ip: `203.0.113.${(index * 7 + u) % 250}`, user_agent: "Mozilla/5.0 (Macintosh) Demo" });
       }
       for (let e = 0; e < 4; e++) {
@@ -159,6 +168,15 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
       }
     }
     events.push({ account_id: accountId, user_id: null, type: sc.subscription === "past_due" ? "payment_failed" : "invoice_paid", detail: null, ip: null, occurred_at: at(-(index % 5) * DAY) });
+    if (holdKind) {
+      // An earlier ticket, not one of the demo set; the subscription was already canceled by the customer, so a deactivation set none to end.
+      const ticketId = `98${n}`;
+      const heldAt = at(-(6 + index) * DAY);
+      holds.push({ id: `hold_demo_${n}`, account_id: accountId, kind: holdKind, previous_status: "active", blocked_user_ids: heldUserIds, ticket_id: ticketId, operation_id: null, created_at: heldAt, released_at: null, subscription_set_to_end: null, subscription_before: null });
+      const type = holdKind === "suspension" ? "account_suspended" : "account_deactivated";
+      const what = holdKind === "suspension" ? "suspended" : "deactivated";
+      events.push({ account_id: accountId, user_id: null, type, detail: `${what} (${heldUserIds.length} user(s) blocked) by support (ticket ${ticketId})`, ip: null, occurred_at: heldAt });
+    }
 
     const interval = index % 4 === 1 ? "year" : "month";
     const unit = unitPriceCents(sc.plan, interval);
@@ -194,6 +212,7 @@ async function insertDemo(trx: Transaction<DB>, now: Date): Promise<void> {
   await trx.insertInto("accounts").values(accounts).execute();
   for (let i = 0; i < users.length; i += 200) await trx.insertInto("users").values(users.slice(i, i + 200)).execute();
   await trx.insertInto("user_sessions").values(sessions).execute();
+  await trx.insertInto("account_access_holds").values(holds).execute();
   await trx.insertInto("billing_customers").values(customers).execute();
   await trx.insertInto("billing_subscriptions").values(subscriptions).execute();
   await trx.insertInto("billing_invoices").values(invoices).execute();

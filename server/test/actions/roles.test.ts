@@ -269,10 +269,10 @@ describe.each(databaseKinds)("product role actions (%s)", (kind) => {
         expect(lower.body).toMatchObject({ code: "invalid_transition", role: "admin", requested: role, errors: [{ field: "body.input.role", reason: expect.stringContaining("not above") }] });
       }
       expect(await userState(h.deps, userId)).toEqual(before);
-      const inactive = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_005_2"), input: { role: "admin", hours: 2 } });
+      const inactive = await act(h, "support_full", "user.elevate_temporarily", { target: userTarget("usr_demo_017_2"), input: { role: "admin", hours: 2 } });
       expect(inactive.status).toBe(409);
       expect(inactive.body.code).toBe("invalid_transition");
-      expect((await userState(h.deps, "usr_demo_005_2")).elevations).toHaveLength(0);
+      expect((await userState(h.deps, "usr_demo_017_2")).elevations).toHaveLength(0);
     });
   });
   describe("on a user who cannot use the access", () => {

@@ -39,7 +39,7 @@ const cases: StatusCase[] = [
     users: { success: "usr_demo_026_5", retry: "usr_demo_026_4", other: "usr_demo_007_2", fail: "usr_demo_026_6" },
     invalid: [
       { userId: "usr_demo_026_1", code: "invalid_transition", because: "the user is already active" },
-      { userId: "usr_demo_004_1", code: "account_not_active", because: "the account is suspended" },
+      { userId: "usr_demo_023_1", code: "account_not_active", because: "the account is suspended" },
     ],
     arrange: async (h) => {
       await setUser(h, "usr_demo_026_5", { status: "deactivated", blocked: true });

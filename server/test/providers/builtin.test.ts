@@ -71,7 +71,7 @@ describe.each(databaseKinds)("built-in providers on %s", (kind: DatabaseKind) =>
 
     it("an admin-blocked user, and a user without MFA", async () => {
       expect(await deps.identity.getIdentity(user("usr_demo_009_2"))).toMatchObject({ blocked: true, locked: false });
-      expect(await deps.identity.getIdentity(user("usr_demo_008_2"))).toMatchObject({ mfaEnrolled: false, mfaMethods: [] });
+      expect(await deps.identity.getIdentity(user("usr_demo_008_3"))).toMatchObject({ mfaEnrolled: false, mfaMethods: [] });
       expect(await deps.identity.getIdentity(user("usr_demo_shared_1"))).toMatchObject({ mfaEnrolled: true, mfaMethods: ["totp"] });
     });
 
