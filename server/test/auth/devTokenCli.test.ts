@@ -6,6 +6,7 @@ import { createApp } from "../../src/app.js";
 import { verifyZafToken } from "../../src/auth/zafToken.js";
 import { zafTrust } from "../../src/auth/zafTrust.js";
 import { AGENT, authTestDeps, type TestDeps } from "./helpers.js";
+import { PRODUCTION_SETTINGS } from "../support/testConfig.js";
 
 const steward = runSteward;
 
@@ -40,18 +41,9 @@ describe("npm run steward -- dev-token", () => {
 
   it("refuses outside demo mode and for agents that are not demo agents", async () => {
     const production = await steward(["dev-token", "--agent", "9002"], {
-      STEWARD_MODE: "production",
+      ...PRODUCTION_SETTINGS,
       DATABASE_URL: "postgres://x@127.0.0.1/x",
-      SESSION_SECRET: "s".repeat(40),
-      ZENDESK_SUBDOMAIN: "acme",
       ZAF_APP_PUBLIC_KEY: "unused",
-      ZAF_INSTALLATION_ID: "1",
-      PUBLIC_URL: "https://steward.example.com",
-      MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
-      AUDIT_SEAL_KEY: "ab".repeat(32),
-      ZENDESK_API_EMAIL: "steward@acme.test",
-      ZENDESK_API_TOKEN: "zendesk-api-token",
-      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
     });
     expect(production.code).toBe(1);
     expect(production.stderr).toContain("only in demo mode");

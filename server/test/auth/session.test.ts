@@ -15,6 +15,7 @@ import { ManualClock } from "../../src/clock.js";
 import { ConfigError, loadConfig } from "../../src/config.js";
 import { databaseKinds } from "../support/databases.js";
 import { AGENT, authTestDeps, capturingLogger, sessionFor, zafToken, type TestDeps } from "./helpers.js";
+import { PRODUCTION_SETTINGS } from "../support/testConfig.js";
 
 const MINUTE = 60_000;
 
@@ -143,17 +144,8 @@ describe.each(databaseKinds)("Steward sessions on %s", (kind) => {
 describe("production trust anchors", () => {
   const production = (env: Record<string, string>) =>
     loadConfig({
-      STEWARD_MODE: "production",
+      ...PRODUCTION_SETTINGS,
       DATABASE_URL: "postgres://steward@127.0.0.1:5432/steward",
-      SESSION_SECRET: "s".repeat(48),
-      ZENDESK_SUBDOMAIN: "acme",
-      ZAF_INSTALLATION_ID: "123456",
-      PUBLIC_URL: "https://steward.example.com",
-      MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
-      AUDIT_SEAL_KEY: "ab".repeat(32),
-      ZENDESK_API_EMAIL: "steward@acme.test",
-      ZENDESK_API_TOKEN: "zendesk-api-token",
-      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
       ...env,
     });
 

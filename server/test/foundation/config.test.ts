@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEMO_SESSION_SECRET, loadConfig } from "../../src/config.js";
+import { PRODUCTION_SETTINGS } from "../support/testConfig.js";
 
 function problemsOf(env: Record<string, string>): { variable: string; reason: string }[] {
   try {
@@ -68,20 +69,7 @@ describe("configuration", () => {
   it("production mode refuses demo-only settings and requires its trust anchors", () => {
     const vars = problemsOf({ STEWARD_MODE: "production", DEMO_SEED: "true", SESSION_SECRET: DEMO_SESSION_SECRET }).map((p) => p.variable);
     expect(vars).toEqual(expect.arrayContaining(["DATABASE_URL", "SESSION_SECRET", "ZENDESK_SUBDOMAIN", "ZAF_APP_PUBLIC_KEY", "ZAF_INSTALLATION_ID", "PUBLIC_URL", "MAIL_SECRET_KEY", "DEMO_SEED", "AUDIT_SEAL_KEY", "ZENDESK_API_EMAIL", "ZENDESK_API_TOKEN"]));
-    const okEnv = {
-      STEWARD_MODE: "production",
-      DATABASE_URL: "postgres://steward@db/steward",
-      SESSION_SECRET: "x".repeat(40),
-      ZENDESK_SUBDOMAIN: "acme",
-      ZAF_APP_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----",
-      ZAF_INSTALLATION_ID: "123",
-      PUBLIC_URL: "https://steward.acme.test",
-      MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
-      AUDIT_SEAL_KEY: "ab".repeat(32),
-      ZENDESK_API_EMAIL: "steward@acme.test",
-      ZENDESK_API_TOKEN: "zendesk-api-token",
-      PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
-    };
+    const okEnv = { ...PRODUCTION_SETTINGS, DATABASE_URL: "postgres://steward@db/steward", ZAF_APP_PUBLIC_KEY: "-----BEGIN PUBLIC KEY-----" };
     const ok = loadConfig(okEnv);
     expect(ok.demo).toBe(false);
     expect(ok.DEMO_SEED).toBe(false);

@@ -1,21 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { CLI_TIMEOUT, runSteward } from "../support/cli.js";
 import { createTestDatabase } from "../support/databases.js";
+import { PRODUCTION_SETTINGS } from "../support/testConfig.js";
 
 /** A production installation's settings (as an operator's shell holds them); the database is the one given. */
-const PRODUCTION = {
-  STEWARD_MODE: "production",
-  SESSION_SECRET: "s".repeat(40),
-  ZENDESK_SUBDOMAIN: "acme",
-  ZAF_APP_PUBLIC_KEY: "unused",
-  ZAF_INSTALLATION_ID: "1",
-  PUBLIC_URL: "https://steward.example.com",
-  MAIL_SECRET_KEY: "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
-  AUDIT_SEAL_KEY: "ab".repeat(32),
-  ZENDESK_API_EMAIL: "steward@acme.test",
-  ZENDESK_API_TOKEN: "zendesk-api-token",
-  PRODUCT_RESET_URL: "https://app.acme.test/reset-password",
-};
+const PRODUCTION = { ...PRODUCTION_SETTINGS, ZAF_APP_PUBLIC_KEY: "unused" };
 
 describe("npm run steward -- products add", () => {
   it("in production mode refuses a plain http product URL, naming --url, and registers nothing; https is registered (PostgreSQL)", async () => {
