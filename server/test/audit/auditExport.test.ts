@@ -49,7 +49,7 @@ describe("audit export (CSV)", () => {
   it("defuses every character a spreadsheet starts a formula with, and quotes every character that would split a field", () => {
     const reasonOf = (reason: string) => exportLine("csv", { ...ENTRY, reason }).split(",")[13];
     expect(["=1", "+1", "-1", "@1", "x=1"].map(reasonOf)).toEqual(["'=1", "'+1", "'-1", "'@1", "x=1"]);
-    // A leading tab is defused, and quoted as any tab is (a spreadsheet may split fields there).
+    // A leading tab is defused, and quoted like every field with a tab (a spreadsheet may split fields there).
     expect(reasonOf("\t1")).toBe('"\'\t1"');
     // A leading carriage return is both defused and quoted; so is any field with a quote or a line break.
     expect(exportLine("csv", { ...ENTRY, reason: "\r1" })).toContain(',"\'\r1",');
