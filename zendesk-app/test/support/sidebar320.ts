@@ -44,9 +44,11 @@ export function sidebar320(env: Record<string, string> = {}): Sidebar320 {
       await page.goto(`${steward.zendeskUrl}?ticket=${ticketId}&agent=${agent}&locale=${locale}&requesterLocale=${options.requesterLocale ?? "en-US"}`);
       // Zendesk's sidebar width. (A 320 px page viewport would not narrow the app's frame, only scroll the
       // host page, and clicks right after a full-page screenshot of a scrolled page can miss.)
-      await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
       const frame = await sidebarFrame(page, WAIT_MS);
-      expect(await frame.evaluate(() => window.innerWidth)).toBe(320);
+      // Set once the page has put the sidebar in place (it replaces the iframe as the ticket opens, and a width set
+      // on the one before is lost), then seen from inside the app.
+      await page.evaluate(() => ((document.getElementById("sidebar") as HTMLIFrameElement).style.width = "320px"));
+      await expect.poll(() => frame.evaluate(() => window.innerWidth), { timeout: WAIT_MS }).toBe(320);
       await frame.waitForSelector(options.ready ?? '[data-testid="actions"][data-availability="server"]');
       return { page, frame };
     },
