@@ -225,6 +225,15 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
   });
 });
 
+/** The write applied at the product, its answer lost on the way back: 202, left for the reconciler (and the answer's delay over). */
+async function appliedAnswerLost(h: Harness, action: string, target: { type: "user" | "account"; id: string }): Promise<void> {
+  h.product!.faults.answerDelayMs = 1_500;
+  const res = await act(h, "support_full", action, { target });
+  expect(res.status, JSON.stringify(res.body)).toBe(202);
+  h.product!.faults.answerDelayMs = 0;
+  await new Promise((r) => setTimeout(r, 1_500));
+}
+
 /**
  * The same through the reconciler: it records a write whose first answer was lost on the current row
  * (no version check), so a read that landed before its record must still win when asked later. Its retry
@@ -244,11 +253,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     const user = "usr_demo_012_4";
     const email = await emailOf(h, user);
     // Applied at the product, its answer lost: 202, settled later.
-    product.faults.answerDelayMs = 1_500;
-    const res = await act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    product.faults.answerDelayMs = 0;
-    await new Promise((r) => setTimeout(r, 1_500));
+    await appliedAnswerLost(h, "user.deactivate", { type: "user", id: user });
     expect(await cachedUser(h, user)).toMatchObject({ status: "active" });
     // The reconciler's retry is answered from the product's record; that answer is held on the way back.
     const retry = holdAnswers(product, 1, userWrite(user));
@@ -271,11 +276,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     const email = await emailOf(h, "usr_demo_018_1");
     const cachedAccount = () => h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", account).executeTakeFirstOrThrow();
     expect(await cachedAccount()).toEqual({ status: "active" });
-    product.faults.answerDelayMs = 1_500;
-    const res = await act(h, "support_full", "account.suspend", { target: { type: "account", id: account } });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    product.faults.answerDelayMs = 0;
-    await new Promise((r) => setTimeout(r, 1_500));
+    await appliedAnswerLost(h, "account.suspend", { type: "account", id: account });
     const retry = holdAnswers(product, 1, (path, r) => r.method === "PATCH" && path === `/accounts/${account}`);
     const settled = reconcileOnce(h.deps, "test-reconciler");
     await retry.held;
@@ -296,11 +297,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     const user = "usr_demo_026_4";
     const email = await emailOf(h, user);
     // Applied at the product, its answer lost: 202, settled later.
-    product.faults.answerDelayMs = 1_500;
-    const res = await act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    product.faults.answerDelayMs = 0;
-    await new Promise((r) => setTimeout(r, 1_500));
+    await appliedAnswerLost(h, "user.deactivate", { type: "user", id: user });
     // After the first attempt: the customer's admin activates the user again, and a read sees it.
     await activatedInProduct(product, user);
     h.deps.clock.advance(1_000);
@@ -321,11 +318,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     // Six seat holders; this one deactivated at the product, then activated by the agent (its answer lost).
     await product.store.db.query(`update users set status = 'deactivated', version = version + 1 where id = $1`, [user]);
     await readContext(h.app, token, email);
-    product.faults.answerDelayMs = 1_500;
-    const res = await act(h, "support_full", "user.activate", { target: { type: "user", id: user } });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    product.faults.answerDelayMs = 0;
-    await new Promise((r) => setTimeout(r, 1_500));
+    await appliedAnswerLost(h, "user.activate", { type: "user", id: user });
     // The customer's admin suspends the user afterwards; a read caches that.
     await product.store.db.query(`update users set status = 'suspended', version = version + 1 where id = $1`, [user]);
     h.deps.clock.advance(1_000);
@@ -342,11 +335,7 @@ describe.each(databaseKinds)("a command's write recorded by the reconciler after
     const account = "acc_demo_032";
     const email = await emailOf(h, "usr_demo_032_1");
     const cachedAccount = () => h.deps.database.db.selectFrom("accounts").select("status").where("id", "=", account).executeTakeFirstOrThrow();
-    product.faults.answerDelayMs = 1_500;
-    const res = await act(h, "support_full", "account.suspend", { target: { type: "account", id: account } });
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    product.faults.answerDelayMs = 0;
-    await new Promise((r) => setTimeout(r, 1_500));
+    await appliedAnswerLost(h, "account.suspend", { type: "account", id: account });
     await product.store.db.query(`update accounts set status = 'active', version = version + 1 where id = $1`, [account]);
     h.deps.clock.advance(1_000);
     await readContext(h.app, token, email);
