@@ -110,6 +110,9 @@ ${REPLICA_PORTS.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5
   }
   server {
     listen 127.0.0.1:${PROXY_PORT};
+    # Which replica answered, for the tally only: the shipped proxy file does not tell clients its upstreams.
+    # (Inherited by the included location, which sets no add_header of its own.)
+    add_header X-Upstream $upstream_addr always;
     include ${join(root, "deploy/nginx-proxy.conf")};
   }
 }
@@ -282,6 +285,8 @@ async function main(): Promise<void> {
       `      requests sent ${tally.sent}, succeeded ${tally.ok}, failed ${tally.failed} (of which on the killed replica ${tally.failedOnKilled}; by status ${JSON.stringify(Object.fromEntries(tally.byStatus))}); by upstream ${JSON.stringify(Object.fromEntries(tally.byUpstream))}\n`,
     );
     check(killedAt > 0, `replica on port ${REPLICA_PORTS[0]} killed with SIGKILL mid-load`);
+    // The tally below reads X-Upstream, which the test's own server block adds: without it every failure would count as on the killed replica.
+    check(tally.ok === 0 || [...tally.byUpstream.keys()].some((u) => u !== "(none)"), "answers name the replica that gave them (X-Upstream, test proxy only)");
     check(tally.failed - tally.failedOnKilled === 0, "no failed requests beyond those in flight on the killed replica");
     check(tally.failedOnKilled <= CONNECTIONS, `failures on the killed replica bounded by the connections in flight (${tally.failedOnKilled} ≤ ${CONNECTIONS})`);
 

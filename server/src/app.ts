@@ -58,7 +58,11 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
       },
       customProps: (req) => ({ ip: (req as express.Request).ip }),
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
-      serializers: { req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }) },
+      // Method and path, and the status: not the headers either way (a session's Set-Cookie, the CSP, every 4xx at info).
+      serializers: {
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
     }),
   );
   app.use(securityHeaders(deps.config));

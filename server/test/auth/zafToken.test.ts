@@ -117,6 +117,16 @@ describe.each(databaseKinds)("ZAF token → session on %s", (kind) => {
     expect(JSON.stringify(log.lines())).not.toContain(token);
   });
 
+  it("logs a request's status without its response headers", async () => {
+    const token = await zafToken(deps, { zendeskUserId: AGENT.support.zendeskUserId, ticketId: "1001" });
+    const { sessionToken } = (await request(app).post("/api/session").send({ token }).expect(200)).body as { sessionToken: string };
+    // A 4xx is logged at info: its line names the status, not the headers sent back (CSP, request id, …).
+    await request(app).get("/api/search?q=%00").set("Authorization", `Bearer ${sessionToken}`).set("X-Request-Id", "req-logged-400").expect(400);
+    const line = log.lines().find((l) => (l.req as { id?: string } | undefined)?.id === "req-logged-400" && l.res);
+    expect(line?.res).toEqual({ statusCode: 400 });
+    expect(JSON.stringify(log.lines())).not.toMatch(/content-security-policy/i);
+  });
+
   it("logs what was expected and what arrived for a wrong issuer or audience, so a set-up mistake can be fixed", async () => {
     const token = await craft({ claims: { aud: "installation-from-another-account" } });
     await request(app).post("/api/session").send({ token }).expect(401);
