@@ -181,6 +181,13 @@ describe("event buffer with a file store", () => {
   });
 });
 
+/** Field 22 of /proc/<pid>/stat (the process's start time), counted after the command name in parentheses. */
+function startTimeOf(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const afterName = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return afterName[22 - 3]!;
+}
+
 describe("FileEventStore: one process per directory", () => {
   /** Another product process with its store on `dir`, once it has recorded an event there. */
   async function otherProcess(dir: string): Promise<ChildProcess> {
@@ -228,13 +235,39 @@ describe("FileEventStore: one process per directory", () => {
     const child = await otherProcess(dir);
     child.kill("SIGKILL");
     await exited(child);
-    expect(readFileSync(join(dir, "events.lock"), "utf8").trim()).toBe(String(child.pid));
+    expect(readFileSync(join(dir, "events.lock"), "utf8").trim().split(" ")[0]).toBe(String(child.pid));
     const store = new FileEventStore(dir);
     try {
-      expect(readFileSync(join(dir, "events.lock"), "utf8").trim()).toBe(String(process.pid));
+      expect(readFileSync(join(dir, "events.lock"), "utf8").trim().split(" ")[0]).toBe(String(process.pid));
       expect(store.load().get("imp_other")?.events.map((e) => e.id)).toEqual(["held"]);
     } finally {
       store.close();
+    }
+  });
+
+  it.runIf(process.platform === "linux")("the lock records the holder's start time; a dead holder's pid now used by a process started later (pid reuse) is taken over, the live holder is refused", async () => {
+    const dir = dirOf();
+    const child = await otherProcess(dir);
+    try {
+      const lock = join(dir, "events.lock");
+      const start = startTimeOf(child.pid!);
+      expect(readFileSync(lock, "utf8")).toBe(`${child.pid} ${start}\n`);
+      expect(() => new FileEventStore(dir).close()).toThrow(DirectoryLocked);
+      // As written before start times were recorded (pid alone): a live pid is taken at its word.
+      writeFileSync(lock, `${child.pid}\n`);
+      expect(() => new FileEventStore(dir).close()).toThrow(DirectoryLocked);
+      // The same live pid with another start time: the holder is gone and this is another process, so the lock is stale.
+      writeFileSync(lock, `${child.pid} ${Number(start) + 1}\n`);
+      const store = new FileEventStore(dir);
+      try {
+        expect(readFileSync(lock, "utf8")).toBe(`${process.pid} ${startTimeOf(process.pid)}\n`);
+        expect(store.load().get("imp_other")?.events.map((e) => e.id)).toEqual(["held"]);
+      } finally {
+        store.close();
+      }
+    } finally {
+      child.kill("SIGKILL");
+      await exited(child);
     }
   });
 

@@ -2,8 +2,9 @@ import { randomUUID } from "node:crypto";
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 
 /**
- * One process per directory, enforced: a lock file holding the owner's pid. A lock whose process is gone (a
- * crash, a kill) is taken over; one of a live process is refused with an error naming the directory and pid.
+ * One process per directory, enforced: a lock file holding the owner's pid and, on Linux, its start time. A lock
+ * whose process is gone (a crash, a kill) is taken over, also when its pid now belongs to a process started later
+ * (pid reuse); one of a live process is refused with an error naming the directory and pid.
  */
 export class DirectoryLocked extends Error {
   readonly code = "directory_locked";
@@ -24,8 +25,28 @@ export class DirectoryLocked extends Error {
 /** Lock files held by stores of this process: a file with this pid and not in here is a leftover (pid 1 again after a container restart). */
 const heldHere = new Set<string>();
 
-/** The pid in a lock file; NaN when it is not one (never written by a lock: taken over); null when there is no lock file. */
-function holderOf(path: string): { pid: number; text: string } | null {
+/**
+ * A process's start time (Linux: field 22 of /proc/<pid>/stat, in clock ticks since boot), so a pid reused by a
+ * later process is told apart from the one that took the lock; null where there is no /proc (pid alone then).
+ */
+function processStart(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Counted after the command name, which may itself hold spaces and parentheses: field 3 is the first after ") ".
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+    return start && /^[0-9]+$/.test(start) ? start : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What a lock file says: `<pid> <start time>`, or `<pid>` alone (no /proc, or written before start times were). */
+function lockText(pid: number, start: string | null): string {
+  return start === null ? `${pid}\n` : `${pid} ${start}\n`;
+}
+
+/** The holder in a lock file; pid NaN when it is not one (never written by a lock: taken over); null when there is no lock file. */
+function holderOf(path: string): { pid: number; start: string | null; text: string } | null {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
@@ -33,20 +54,23 @@ function holderOf(path: string): { pid: number; text: string } | null {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
   }
-  const pid = /^[1-9][0-9]*\n?$/.test(text) ? Number(text) : NaN;
-  return { pid, text };
+  const match = /^([1-9][0-9]*)(?: ([0-9]+))?\n?$/.exec(text);
+  return match ? { pid: Number(match[1]), start: match[2] ?? null, text } : { pid: NaN, start: null, text };
 }
 
-function isRunning(pid: number, path: string): boolean {
+function isRunning(holder: { pid: number; start: string | null }, path: string): boolean {
+  const { pid } = holder;
   if (Number.isNaN(pid)) return false;
   if (pid === process.pid) return heldHere.has(path);
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     // EPERM: it runs, as another user.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
+    if ((err as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  // Alive, but started at another time than the holder: the holder died and its pid was given to another process.
+  const now = holder.start === null ? null : processStart(pid);
+  return !(now !== null && now !== holder.start);
 }
 
 /** Creates the lock whole or not at all: written aside, then linked in place (fails if a lock exists), so no reader sees it half-written. */
@@ -54,7 +78,7 @@ function tryCreate(path: string): boolean {
   const aside = `${path}.${process.pid}.${randomUUID()}`;
   const fd = openSync(aside, "wx", 0o600);
   try {
-    writeSync(fd, `${process.pid}\n`);
+    writeSync(fd, lockText(process.pid, processStart(process.pid)));
     fsyncSync(fd);
   } finally {
     closeSync(fd);
@@ -97,7 +121,7 @@ export function lockDirectory(dir: string, path: string): void {
     }
     const holder = holderOf(path);
     if (!holder) continue;
-    if (isRunning(holder.pid, path)) throw new DirectoryLocked(dir, holder.pid, path);
+    if (isRunning(holder, path)) throw new DirectoryLocked(dir, holder.pid, path);
     removeStale(path, holder.text);
   }
   throw new Error(`${dir}: could not take the lock file ${path} (other processes keep taking it over)`);

@@ -11,7 +11,7 @@ import { lockDirectory, unlockDirectory } from "./directoryLock.js";
  * at open and whenever the journal holds several times more lines than that (a new file, fsync'd, renamed
  * over the old), so it does not grow forever. A line a crash cut short is skipped, not fatal: it was never
  * acknowledged. One process per directory: each of several product processes needs its own. That is enforced
- * with a lock file (`events.lock`, the owner's pid) taken when the store is made and let go by `close()`; a
+ * with a lock file (`events.lock`, the owner's pid and start time) taken when the store is made and let go by `close()`; a
  * directory in use by a live process is refused (DirectoryLocked), a dead one's lock is taken over.
  */
 export class FileEventStore implements EventStore {

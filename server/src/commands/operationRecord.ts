@@ -6,7 +6,8 @@ import type { AnyCommand, CommandContext } from "./command.js";
 import { attachOperation, completeIdempotencyKey, releaseIdempotencyKey } from "./idempotency.js";
 import { bumpVersion, loadTarget, stewardWritesOf, type CommandTarget } from "./targets.js";
 import { Problem } from "../http/problem.js";
-import type { Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
+import { toAuditEntry } from "../audit/auditRow.js";
 import type { DB } from "../db/schema.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { isNoticeMandatory, noticeRecipients, queuesNotice, renderNotice, type NoticeRecipient } from "../mail/notices.js";
@@ -33,20 +34,63 @@ export async function openOperation(deps: AppDeps, auditBase: AuditBase, before:
   return { operationId: op.operationId, auditBase, before };
 }
 
-/** The provider's answer is not known: say so in the log and hand the operation to the reconciler. */
-export async function recordUnknown(deps: AppDeps, op: OpenedOperation, reason: string, retryInMs: number): Promise<void> {
-  await markUnknown(deps.database.db, op.operationId, reason, new Date(Date.now() + retryInMs));
-  await appendAudit(deps.database.db, { ...op.auditBase, before: op.before, outcome: "unknown", error: reason, operationId: op.operationId }, deps.clock);
+/** Where an operation stands once no longer open: closed (by the reconciler or a person), or waiting for a person. */
+export interface SettledOperation {
+  status: "succeeded" | "failed" | "needs_review";
+  lastError: string | null;
 }
 
-/** The definite failure closes the operation with its entry, in one transaction. */
-export async function recordFailed(deps: AppDeps, op: OpenedOperation, error: string, now: Date, key?: { owner: string; key: string }): Promise<void> {
-  await deps.database.db.transaction().execute(async (trx) => {
-    await closeOperation(trx, op.operationId, "failed", now, error);
+async function settledState(trx: Transaction<DB>, operationId: string): Promise<SettledOperation> {
+  const row = await trx.selectFrom("provider_operations").select(["status", "last_error"]).where("operation_id", "=", operationId).executeTakeFirstOrThrow();
+  if (row.status === "pending" || row.status === "unknown") throw new Error(`operation ${operationId} is still ${row.status}`);
+  return { status: row.status, lastError: row.last_error };
+}
+
+/**
+ * The provider's answer is not known: say so in the log and hand the operation to the reconciler. When the
+ * reconciler has settled it already (it took over a request that looked dead), nothing is written: an
+ * `unknown` after the closing entry would read as if the outcome became unknown again. Returns where it stands then.
+ */
+export async function recordUnknown(deps: AppDeps, op: OpenedOperation, reason: string, retryInMs: number): Promise<SettledOperation | null> {
+  return deps.database.db.transaction().execute(async (trx) => {
+    // The update locks the row until commit: a closing entry written concurrently comes after this one.
+    if (!(await markUnknown(trx, op.operationId, reason, new Date(Date.now() + retryInMs)))) return settledState(trx, op.operationId);
+    await appendAudit(trx, { ...op.auditBase, before: op.before, outcome: "unknown", error: reason, operationId: op.operationId }, deps.clock);
+    return null;
+  });
+}
+
+/**
+ * The definite failure closes the operation with its entry, in one transaction. Nothing is written when it
+ * was closed already (its closing entry exists): returns where it stands then, null when closed here.
+ */
+export async function recordFailed(deps: AppDeps, op: OpenedOperation, error: string, now: Date, key?: { owner: string; key: string }): Promise<SettledOperation | null> {
+  return deps.database.db.transaction().execute(async (trx) => {
+    if (!(await closeOperation(trx, op.operationId, "failed", now, error))) return settledState(trx, op.operationId);
     // The agent may try again with the same key: it gets a fresh attempt, not "in progress".
     if (key) await releaseIdempotencyKey(trx, key.owner, key.key);
     await appendAudit(trx, { ...op.auditBase, before: op.before, outcome: "failed", error, operationId: op.operationId }, deps.clock);
+    return null;
   });
+}
+
+/**
+ * The response of an operation someone else closed as succeeded: the one stored under the agent's
+ * Idempotency-Key (what a retry with it replays), else one made from the closing audit entry.
+ */
+export async function settledResponse(db: Kysely<DB>, operationId: string, key: { owner: string; key: string } | null): Promise<ActionResponse> {
+  if (key) {
+    const stored = await db.selectFrom("idempotency_keys").select("response").where("staff_id", "=", key.owner).where("key", "=", key.key).where("status", "=", "completed").executeTakeFirst();
+    if (stored?.response) return (typeof stored.response === "string" ? JSON.parse(stored.response) : stored.response) as ActionResponse;
+  }
+  const op = await db.selectFrom("provider_operations").select(["action", "target_type", "target_id"]).where("operation_id", "=", operationId).executeTakeFirstOrThrow();
+  const closing = toAuditEntry(await db.selectFrom("audit_log").selectAll().where("operation_id", "=", operationId).where("outcome", "=", "succeeded").orderBy("seq", "desc").limit(1).executeTakeFirstOrThrow());
+  return { action: op.action, outcome: "succeeded", auditEntryId: closing.id, operationId, target: { type: op.target_type, id: op.target_id }, before: closing.before, after: closing.after, replayed: false };
+}
+
+/** Thrown (rolling the commit back) when the operation was closed meanwhile: it has its closing entry already. */
+export function operationSettled(operationId: string): Problem {
+  return Problem.conflict("operation_settled", `Operation ${operationId} was settled meanwhile (the reconciler or a person closed it)`, { operationId });
 }
 
 export interface CommitRequest {
@@ -106,7 +150,7 @@ export async function commitSucceeded(deps: AppDeps, req: CommitRequest): Promis
     const applied = await command.apply(trx, locked as never, req.input as never, ctx, performed as never);
     const notice = await queueNotices(trx, command.action, locked, noticeTo, ctx);
     if (notice) applied.after = { ...(applied.after as object), customerNotice: notice };
-    if (req.operationId) await closeOperation(trx, req.operationId, "succeeded", ctx.now);
+    if (req.operationId && !(await closeOperation(trx, req.operationId, "succeeded", ctx.now))) throw operationSettled(req.operationId);
     const entry = await appendAudit(trx, { ...req.auditBase, before: req.before, after: applied.after, outcome: "succeeded", operationId: ctx.operationId }, deps.clock);
     const response: ActionResponse = {
       action: command.action,

@@ -15,7 +15,7 @@ import { issueConfirmationToken, previewFingerprint, verifyConfirmationToken } f
 import { releaseCapUsage, reserveCommandCaps, type CapReservation } from "../staff/capUsage.js";
 import { unknownEffectOf } from "./effectUnknown.js";
 import { claimIdempotencyKey, releaseIdempotencyKey, renewIdempotencyKey, requestHash } from "./idempotency.js";
-import { commitSucceeded, openOperation, recordFailed, recordUnknown, type OpenedOperation } from "./operationRecord.js";
+import { commitSucceeded, openOperation, recordFailed, recordUnknown, settledResponse, type OpenedOperation, type SettledOperation } from "./operationRecord.js";
 import { outcomeUnknown } from "./outcomeUnknown.js";
 import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease } from "./targetLease.js";
 import { assertTargetType } from "./targetType.js";
@@ -277,36 +277,41 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
       performed = await command.perform(target as never, input as never, ctx, { idempotencyKey: providerKey });
     } catch (err) {
       const unknown = unknownEffectOf(err);
-      if (unknown) throw await settleLater(deps, operation, unknown);
+      if (unknown) return await settleLater(deps, operation, unknown, idempotencyKey ? { owner: keyOwner, key: idempotencyKey } : null);
       throw err;
     }
     try {
       return await commitSucceeded(deps, { ...commit, performed: { value: performed }, operationId: operation.operationId });
     } catch (err) {
       // The provider did it; our record of it failed. Not "nothing changed": the reconciler mirrors it.
-      throw await settleLater(deps, operation, `the provider call succeeded, recording it failed (${toProblem(err).detail ?? String(err)})`);
+      return await settleLater(deps, operation, `the provider call succeeded, recording it failed (${toProblem(err).detail ?? String(err)})`, idempotencyKey ? { owner: keyOwner, key: idempotencyKey } : null);
     }
   } catch (err) {
     const problem = toProblem(err);
     // An outcome not known yet keeps its cap reservation (the cap errs on the strict side) and its key.
     if (problem.code === "outcome_unknown") throw problem;
-    await releaseCapUsage(deps, capReservation);
-    if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
     const error = `${problem.code}: ${problem.detail ?? problem.title}`;
+    let settled: SettledOperation | null = null;
     try {
       if (operation) {
-        // Closes the bracket: the provider refused, so nothing changed there.
-        await recordFailed(deps, operation, error, ctx.now);
+        // Closes the bracket: the provider refused, so nothing changed there (unless the reconciler settled it meanwhile).
+        settled = await recordFailed(deps, operation, error, ctx.now);
       } else if (problem.status !== 403) {
         // Denials were audited where they happened. A grant's revert has no bracket: a lost answer is its one `unknown` entry.
         const outcome = command.intentIsTheGrant && unknownEffectOf(err) ? "unknown" : "failed";
         await appendAudit(db, { actor: req.actor, action, target: auditTarget(req.target, accountId), ticketId: req.ticketId, reason: req.reason, before, outcome, error, requestId: req.requestId ?? null, operationId: ctx.operationId, ...recorded }, deps.clock);
       }
     } catch (auditErr) {
+      await releaseCapUsage(deps, capReservation);
+      if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
       deps.logger.error({ err: auditErr, action }, "could not audit a failed action");
       // Fail closed: a failure that cannot be audited is answered 503, not with its own status.
       throw auditWriteFailed(auditErr);
     }
+    // Refused here, yet the reconciler's retry (it took over this request's lapsed operation) settled it otherwise: that is the answer.
+    if (settled && settled.status !== "failed") return await answerSettled(deps, operation!.operationId, settled, idempotencyKey ? { owner: keyOwner, key: idempotencyKey } : null);
+    await releaseCapUsage(deps, capReservation);
+    if (idempotencyKey) await releaseIdempotencyKey(db, keyOwner, idempotencyKey).catch(() => undefined);
     throw err;
   } finally {
     renewal?.stop();
@@ -320,14 +325,30 @@ async function providerReading(ctx: CommandContext): Promise<{ billing: unknown 
   return billing === undefined ? undefined : { billing };
 }
 
-/** Records the unknown outcome (entry + operation handed to the reconciler) and returns the 202 answer. */
-async function settleLater(deps: AppDeps, operation: OpenedOperation, reason: string): Promise<Problem> {
+/**
+ * Records the unknown outcome (entry + operation handed to the reconciler) and throws the 202 answer; or, when
+ * the reconciler settled the operation before this request got here, answers with what it found instead.
+ */
+async function settleLater(deps: AppDeps, operation: OpenedOperation, reason: string, key: { owner: string; key: string } | null): Promise<ActionResponse> {
+  let settled: SettledOperation | null = null;
   try {
     // The reconciler's next pass looks at it.
-    await recordUnknown(deps, operation, reason, deps.config.RECONCILE_INTERVAL_MS);
+    settled = await recordUnknown(deps, operation, reason, deps.config.RECONCILE_INTERVAL_MS);
   } catch (err) {
     // The operation stays `pending`; once its lease lapses the reconciler takes it all the same.
     deps.logger.error({ err, operationId: operation.operationId }, "could not record an unknown outcome");
   }
-  return outcomeUnknown(operation.operationId, `The provider's answer is not known (${reason})`);
+  if (settled) return answerSettled(deps, operation.operationId, settled, key);
+  throw outcomeUnknown(operation.operationId, `The provider's answer is not known (${reason})`);
+}
+
+/** The answer for an operation settled before this request could record its own outcome: the outcome known, not this request's view. */
+async function answerSettled(deps: AppDeps, operationId: string, settled: SettledOperation, key: { owner: string; key: string } | null): Promise<ActionResponse> {
+  if (settled.status === "needs_review") {
+    throw outcomeUnknown(operationId, `Steward could not settle it with the provider and operations must review it (${settled.lastError ?? "no answer"})`, { status: "needs_review" });
+  }
+  if (settled.status === "failed") {
+    throw new Problem(502, "provider_failed", "Not applied at the provider", `Steward settled this action meanwhile: it was not applied (${settled.lastError ?? "no detail"})`, { operationId });
+  }
+  return settledResponse(deps.database.db, operationId, key);
 }

@@ -74,14 +74,15 @@ export async function renewOperationLease(db: Kysely<DB>, operationId: string, l
   await db.updateTable("provider_operations").set({ lease_expires_at: leaseUntil(leaseMs) }).where("operation_id", "=", operationId).where("status", "=", "pending").execute();
 }
 
-/** The outcome is not known: the reconciler takes it from `nextAttemptAt`, once nobody holds it. */
-export async function markUnknown(db: Kysely<DB>, operationId: string, error: string, nextAttemptAt: Date): Promise<void> {
-  await db
+/** The outcome is not known: the reconciler takes it from `nextAttemptAt`, once nobody holds it. False: it is no longer open. */
+export async function markUnknown(db: Kysely<DB> | Transaction<DB>, operationId: string, error: string, nextAttemptAt: Date): Promise<boolean> {
+  const marked = await db
     .updateTable("provider_operations")
     .set((eb) => ({ status: "unknown", last_error: error.slice(0, 2000), next_attempt_at: nextAttemptAt, attempts: eb("attempts", "+", 1), lease_expires_at: sql<Date>`now()` }))
     .where("operation_id", "=", operationId)
     .where("status", "in", OPEN)
-    .execute();
+    .executeTakeFirst();
+  return Number(marked.numUpdatedRows) > 0;
 }
 
 /** The reconciler gave up: it stays visible and blocks its account until someone from operations resolves it. */
@@ -94,10 +95,20 @@ export async function markNeedsReview(trx: Transaction<DB> | Kysely<DB>, operati
     .execute();
 }
 
-/** Closes the operation in the transaction that writes its outcome entry. */
-export async function closeOperation(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", now: Date, error: string | null = null): Promise<void> {
-  await trx.updateTable("provider_operations").set({ status: outcome, closed_at: now, last_error: error?.slice(0, 2000) ?? null }).where("operation_id", "=", operationId).execute();
+/**
+ * Closes the operation in the transaction that writes its outcome entry. False when it was closed already
+ * (the reconciler took over a request that looked dead): its one closing entry exists, none may follow it.
+ */
+export async function closeOperation(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", now: Date, error: string | null = null): Promise<boolean> {
+  const closed = await trx
+    .updateTable("provider_operations")
+    .set({ status: outcome, closed_at: now, last_error: error?.slice(0, 2000) ?? null })
+    .where("operation_id", "=", operationId)
+    .where("status", "in", UNSETTLED)
+    .executeTakeFirst();
+  if (Number(closed.numUpdatedRows) === 0) return false;
   await settleApproval(trx, operationId, outcome, error);
+  return true;
 }
 
 /** What an approval whose run ended unknown records once its operation is settled. */

@@ -203,7 +203,7 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated", name: "Renamed Meanwhile" });
   });
 
-  it("a Steward write to the target while the command's write was out (the reconciler took over its lapsed operation and recorded it) is still a conflict: the request does not record it twice", async () => {
+  it("a Steward write to the target while the command's write was out (the reconciler took over its lapsed operation and recorded it) is still a conflict: the request does not record it twice, adds no `unknown` after it, and answers with the reconciler's record", async () => {
     const product = h.product!;
     const user = "usr_demo_026_5";
     const write = holdAnswers(product, 1, userWrite(user));
@@ -217,9 +217,9 @@ describe.each(databaseKinds)("the product's answers landing out of order on %s",
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     write.release();
     const res = await deactivate;
-    expect(res.status, JSON.stringify(res.body)).toBe(202);
-    expect(res.body.code).toBe("outcome_unknown");
-    expect((await auditOf(h.deps, "user.deactivate", user)).filter((e) => e.outcome === "succeeded")).toHaveLength(1);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ outcome: "succeeded", operationId: op.operation_id, after: { status: "deactivated" } });
+    expect((await auditOf(h.deps, "user.deactivate", user)).filter((e) => e.operationId === op.operation_id).map((e) => e.outcome)).toEqual(["pending", "succeeded"]);
     expect(await db.selectFrom("provider_operations").select("status").where("operation_id", "=", op.operation_id).executeTakeFirstOrThrow()).toEqual({ status: "succeeded" });
     expect(await cachedUser(h, user)).toMatchObject({ status: "deactivated" });
   });

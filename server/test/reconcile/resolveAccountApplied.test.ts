@@ -7,6 +7,7 @@ import { reconcileOnce } from "../../src/reconcile/reconciler.js";
 import { databaseKinds } from "../support/databases.js";
 import { accountRow, act, confirmAndAct, localState, sessionOf, useHarness, type Harness } from "../actions/harness.js";
 import { retentionDate } from "../../src/commands/account/delete.js";
+import { createStripeClient } from "../../src/providers/stripe/stripeClient.js";
 
 /**
  * An account deactivation, activation or deletion whose provider outcome was lost past the key horizon
@@ -80,9 +81,11 @@ describe.each(databaseKinds)("operation.resolve on account status actions, Auth0
     const resolved = await resolve(h, accountId, operationId, "applied");
     expect(resolved.status, JSON.stringify(resolved.body)).toBe(200);
     const holds = await holdsOf(h, accountId);
-    // Stripe's answer (when the cancel was asked for) never reached Steward: no time, so activation goes by the subscription id.
-    expect(holds.map((x) => ({ ...x, created_at: new Date(x.created_at).toISOString() }))).toEqual([
-      expect.objectContaining({ kind: "deactivation", previous_status: "past_due", blocked_user_ids: blocked, operation_id: operationId, created_at: requestedAt.toISOString(), released_at: null, subscription_set_to_end: "sub_demo_003", subscription_cancel_requested_at: null }),
+    // Stripe's answer never reached Steward; the resolve reads Stripe instead and records when the cancel was asked for, as the answer would have.
+    const canceledAt = h.stripe!.subscriptions.get("sub_demo_003")!.canceled_at;
+    expect(canceledAt).not.toBeNull();
+    expect(holds.map((x) => ({ ...x, created_at: new Date(x.created_at).toISOString(), subscription_cancel_requested_at: x.subscription_cancel_requested_at && new Date(x.subscription_cancel_requested_at).toISOString() }))).toEqual([
+      expect.objectContaining({ kind: "deactivation", previous_status: "past_due", blocked_user_ids: blocked, operation_id: operationId, created_at: requestedAt.toISOString(), released_at: null, subscription_set_to_end: "sub_demo_003", subscription_cancel_requested_at: new Date(canceledAt! * 1000).toISOString() }),
     ]);
     expect((await accountRow(h.deps, accountId)).status).toBe("deactivated");
     expect((await usersOf(h, accountId)).filter((u) => blocked.includes(u.id)).every((u) => u.blocked)).toBe(true);
@@ -93,6 +96,37 @@ describe.each(databaseKinds)("operation.resolve on account status actions, Auth0
     expect(activated.body.result).toMatchObject({ unblockedUsers: blocked.length, status: "past_due", subscriptionResumed: true });
     expect((await usersOf(h, accountId)).filter((u) => blocked.includes(u.id)).some((u) => u.blocked)).toBe(false);
     expect(h.stripe!.subscriptions.get("sub_demo_003")!.cancel_at_period_end).toBe(false);
+  });
+
+  it("deactivate, applied, then the customer renews and cancels again themselves: activation keeps the customer's cancel (the hold dates its own)", async () => {
+    const accountId = "acc_demo_018";
+    const subId = "sub_demo_018";
+    const before = h.stripe!.subscriptions.get(subId)!;
+    expect([before.status, before.cancel_at_period_end], "a live subscription the deactivation sets to end").toEqual(["active", false]);
+    h.stripe!.failAfterApply(3, 502, { method: "POST", path: subscriptions });
+    const operationId = await inReview(h, await confirmAndAct(h, "operations", "account.deactivate", { target: account(accountId) }));
+    expect((await resolve(h, accountId, operationId, "applied")).status).toBe(200);
+    // In Stripe's portal, a minute later: renewed, then cancelled again.
+    const stripe = createStripeClient({ secretKey: h.stripe!.secretKey, baseUrl: `${h.stripe!.url}${h.stripe!.mountPath}`, timeoutMs: 5_000 });
+    await stripe.subscriptions.update(subId, { cancel_at_period_end: false });
+    h.stripe!.advanceClock(60_000);
+    await stripe.subscriptions.update(subId, { cancel_at_period_end: true });
+
+    const activated = await act(h, "operations", "account.activate", { target: account(accountId) });
+    expect(activated.status, JSON.stringify(activated.body)).toBe(200);
+    expect(activated.body.result).toMatchObject({ subscriptionResumed: false, cancellationKept: true });
+    expect(h.stripe!.subscriptions.get(subId)!.cancel_at_period_end).toBe(true);
+  });
+
+  it("deactivate, applied while Stripe cannot be read: resolved all the same, the hold without a time (activation goes by the subscription id)", async () => {
+    const accountId = "acc_demo_019";
+    h.stripe!.failAfterApply(3, 502, { method: "POST", path: subscriptions });
+    const operationId = await inReview(h, await confirmAndAct(h, "operations", "account.deactivate", { target: account(accountId) }));
+    h.stripe!.failNext(30, 503, { method: "GET" });
+    const resolved = await resolve(h, accountId, operationId, "applied");
+    h.stripe!.clearFaults();
+    expect(resolved.status, JSON.stringify(resolved.body)).toBe(200);
+    expect(await holdsOf(h, accountId)).toEqual([expect.objectContaining({ kind: "deactivation", subscription_set_to_end: "sub_demo_019", subscription_cancel_requested_at: null })]);
   });
 
   it("delete, applied: the deletion hold, the status with the request's retention date, the blocked copy and the ended sessions", async () => {
@@ -199,6 +233,10 @@ describe.each(databaseKinds)("operation.resolve on account status actions, built
     const resolved = await resolve(h, accountId, operationId, "applied");
     expect(resolved.status, JSON.stringify(resolved.body)).toBe(200);
     expect(await holdsOf(h, accountId)).toEqual([expect.objectContaining({ kind: "deactivation", previous_status: "trialing", blocked_user_ids: blocked, subscription_set_to_end: "sub_demo_020" })]);
+    // Built-in billing dates the cancel too (canceled_at), and the resolve records it as the answer would have.
+    const { canceled_at } = await h.deps.database.db.selectFrom("billing_subscriptions").select("canceled_at").where("id", "=", "sub_demo_020").executeTakeFirstOrThrow();
+    expect(canceled_at).not.toBeNull();
+    expect(new Date((await holdsOf(h, accountId))[0]!.subscription_cancel_requested_at!).getTime()).toBe(new Date(canceled_at!).getTime());
     expect((await usersOf(h, accountId)).filter((u) => blocked.includes(u.id)).every((u) => u.blocked)).toBe(true);
 
     const activated = await act(h, "operations", "account.activate", { target: account(accountId) });

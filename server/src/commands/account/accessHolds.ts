@@ -91,7 +91,7 @@ export async function recordHold(trx: Transaction<DB>, account: Account, kind: H
  * resumes only that. A cancel the customer asked for (before the deactivation, or since) is theirs and stays,
  * also on the same subscription: renewed and cancelled again in the provider's portal, it was asked for later
  * than the hold recorded. A hold without a recorded time (written before migration 043, or confirmed by
- * operation.resolve, which never saw the provider's answer) goes by the subscription id alone, as it always did.
+ * operation.resolve when the provider could not be read) goes by the subscription id alone, as it always did.
  */
 export function cancelHeldByDeactivation(billing: BillingSummary | null, holds: readonly AccessHold[]): boolean {
   const hold = holds.find((h) => h.kind === "deactivation" && h.subscription_set_to_end !== null);

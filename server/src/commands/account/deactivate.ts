@@ -72,8 +72,8 @@ export const deactivateAccount = defineCommand({
 
 /**
  * Only a cancel this deactivation sets is its own to undo; one already in place is the customer's. `answer`: the
- * provider's reading after setting it to end, which dates the request (without it, e.g. operation.resolve, the
- * time is not known and activation goes by the subscription id alone).
+ * provider's reading after setting it to end, which dates the request (operation.resolve passes its own reading of
+ * the provider; without one the time is not known and activation goes by the subscription id alone).
  */
 export function deactivationBilling(billing: BillingSummary | null, answer: BillingSummary | null = null): HoldBilling {
   const setToEnd = isLiveSubscription(billing) && !billing.cancelAtPeriodEnd ? billing.subscriptionId : null;

@@ -20,6 +20,7 @@ import { activationBilling, recordActivation } from "../account/activate.js";
 import { deactivationBilling, recordDeactivation } from "../account/deactivate.js";
 import { recordDeletion } from "../account/delete.js";
 import { completeIdempotencyKey, releaseIdempotencyKey } from "../idempotency.js";
+import { billingReadingOf, currentBilling } from "../billingState.js";
 
 /**
  * operation.resolve — closes a provider operation the reconciler gave up on (`needs_review`: past
@@ -38,13 +39,16 @@ export const resolveOperation = defineCommand({
   provider: "none",
   runsWhileUnresolved: true,
   validate: async (target, input, ctx) => {
-    const op = await ctx.deps.database.db.selectFrom("provider_operations").select(["account_id", "status"]).where("operation_id", "=", input.operationId).executeTakeFirst();
+    const op = await ctx.deps.database.db.selectFrom("provider_operations").select(["account_id", "status", "action"]).where("operation_id", "=", input.operationId).executeTakeFirst();
     if (!op || op.account_id !== target.id) {
       throw Problem.badRequest(`No operation ${input.operationId} on account ${target.id}`, [{ field: "body.input.operationId", reason: `no such operation on ${target.id}` }]);
     }
     if (op.status !== "needs_review") {
       throw Problem.conflict("operation_not_in_review", `Operation ${input.operationId} is ${op.status}: only operations waiting for review are resolved by hand`, { status: op.status });
     }
+    // A deactivation confirmed applied dates its cancel from the provider's reading, as its own apply does from the
+    // provider's answer. Read here, before the transaction; a failed read leaves the time unrecorded, not the resolve refused.
+    if (input.resolution === "applied" && op.action === "account.deactivate") await currentBilling(ctx, target.account).catch(() => undefined);
   },
   apply: async (trx, target, input, ctx) => {
     const op = await trx.selectFrom("provider_operations").selectAll().where("operation_id", "=", input.operationId).forUpdate().executeTakeFirstOrThrow();
@@ -55,7 +59,7 @@ export const resolveOperation = defineCommand({
     const note = `resolved by ${resolver} (ticket ${ctx.ticketId}): ${applied ? "applied at the provider" : "not applied at the provider"}`;
     await closeOperation(trx, op.operation_id, applied ? "succeeded" : "failed", ctx.now, note);
     const request = parseRequest(op.request);
-    const grant = applied ? await recordAppliedGrant(trx, op, request, ctx.deps) : null;
+    const grant = applied ? await recordAppliedGrant(trx, op, request, ctx) : null;
     const closing = await appendAudit(
       trx,
       {
@@ -88,7 +92,8 @@ export const resolveOperation = defineCommand({
  * A temporary expansion or elevation confirmed applied is recorded as its own apply would have, dated
  * from the request, so the sweep reverts it; without the record the temporary change would stay for good.
  */
-async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, request: OperationRequest, deps: CommandContext["deps"]): Promise<Record<string, unknown> | null> {
+async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, request: OperationRequest, ctx: CommandContext): Promise<Record<string, unknown> | null> {
+  const { deps } = ctx;
   // The product's answer was lost: with the http directory the change counts as of the request, so a read asked since stands.
   const grant = { deps, actor: request.actor, ticketId: request.ticketId, now: new Date(request.now) };
   if (op.action === "seats.expand_temporarily") {
@@ -98,7 +103,7 @@ async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderO
     const input = actionInputs["user.elevate_temporarily"].parse(request.input);
     return { elevation: await recordElevation(trx, { id: op.target_id, accountId: op.account_id }, await roleBefore(trx, op, input.role), input, grant) };
   }
-  return recordAppliedAccountChange(trx, op, { deps, ticketId: request.ticketId, operationId: op.operation_id, now: grant.now });
+  return recordAppliedAccountChange(trx, op, { deps, ticketId: request.ticketId, operationId: op.operation_id, now: grant.now }, (await billingReadingOf(ctx)) ?? null);
 }
 
 /**
@@ -106,15 +111,16 @@ async function recordAppliedGrant(trx: Transaction<DB>, op: Selectable<ProviderO
  * status, blocked copy), dated from the request. Without it the account would stay blocked in the product
  * with no hold to lift (activation unblocks only whom a hold recorded) and a status Steward does not know.
  */
-async function recordAppliedAccountChange(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, req: { deps: CommandContext["deps"]; ticketId: string; operationId: string; now: Date }): Promise<Record<string, unknown> | null> {
+async function recordAppliedAccountChange(trx: Transaction<DB>, op: Selectable<ProviderOperationsTable>, req: { deps: CommandContext["deps"]; ticketId: string; operationId: string; now: Date }, billingNow: BillingSummary | null): Promise<Record<string, unknown> | null> {
   if (op.action === "account.deactivate") {
     const seen = await accountBefore(trx, op, op.action);
     const billing = requestBilling(op);
     if (billing === undefined) throw stateUnknown(op, "the billing reading it worked from (whether it set the subscription to end)");
-    // The provider's answer was lost, so when it dates the cancel is not known: the hold records no time, and
-    // activation resumes that subscription by its id alone (as for holds older than migration 043).
-    const holdId = await recordDeactivation(trx, seen.account, seen.blockedUserIds, deactivationBilling(billing), req);
-    return { deactivation: { holdId, previousStatus: seen.account.status, blockedUserIds: seen.blockedUserIds } };
+    // The provider's answer was lost: its reading now (validate) dates the cancel, as the answer does on the normal path,
+    // so activation resumes only that cancel. No reading (the read failed): no time, and activation goes by the id alone.
+    const hold = deactivationBilling(billing, billingNow);
+    const holdId = await recordDeactivation(trx, seen.account, seen.blockedUserIds, hold, req);
+    return { deactivation: { holdId, previousStatus: seen.account.status, blockedUserIds: seen.blockedUserIds, subscriptionCancelRequestedAt: hold.cancelRequestedAt } };
   }
   if (op.action === "account.delete") {
     const seen = await accountBefore(trx, op, op.action);
