@@ -46,7 +46,8 @@ describe.each(databaseKinds)("console export links on %s", (kind) => {
   const lastExportEntry = () => deps.database.db.selectFrom("audit_log").selectAll().where("action", "=", "audit.export").orderBy("seq", "desc").limit(1).executeTakeFirst();
 
   it("downloads the file once, without a session header, audited as the header export is, and says how it went", async () => {
-    const link = await issue(ops, { format: "csv", ticketId: "7001" }, "7001");
+    // X-Ticket-Id names the ticket the export is made for; the body's ticketId is a filter.
+    const link = await issue(ops, { format: "csv", ticketId: "7001" }, "7002");
     expect(link.url).toMatch(/^\/api\/console\/export-downloads\/[A-Za-z0-9_-]{43}$/);
     expect(Date.parse(link.expiresAt)).toBe(deps.clock.now().getTime() + EXPORT_LINK_TTL_MS);
     expect(await status(ops, link.id)).toEqual({ state: "waiting", total: null, rowsSent: 0, error: null });
@@ -61,7 +62,7 @@ describe.each(databaseKinds)("console export links on %s", (kind) => {
     expect(rows.map((r) => r[reason])).toEqual(["ops only", "second", "'=HYPERLINK(1)"]);
 
     // The same entry the header route writes (console, filters, format, snapshot head, total), for the staff member who asked.
-    expect(await lastExportEntry()).toMatchObject({ seq: head.seq + 1, actor_staff_id: "stf_demo_ops", actor_role: "operations", ticket_id: "7001", outcome: "succeeded", after: { console: true, filters: { ticketId: "7001" }, format: "csv", throughSeq: head.seq, total: 3 } });
+    expect(await lastExportEntry()).toMatchObject({ seq: head.seq + 1, actor_staff_id: "stf_demo_ops", actor_role: "operations", ticket_id: "7002", outcome: "succeeded", after: { console: true, filters: { ticketId: "7001" }, format: "csv", throughSeq: head.seq, total: 3 } });
     expect(await status(ops, link.id)).toEqual({ state: "complete", total: 3, rowsSent: 3, error: null });
 
     // Used: a second visit is refused, and nothing more is exported or audited.
@@ -108,7 +109,7 @@ describe.each(databaseKinds)("console export links on %s", (kind) => {
       expect(rows.length).toBeGreaterThan(0);
       expect(new Set(rows.map((r) => r[col("actor_staff_id")]))).toEqual(new Set(["stf_demo_ops"]));
       expect(rows.map((r) => r[col("reason")])).toContain("ops only");
-      expect(await lastExportEntry()).toMatchObject({ actor_staff_id: "stf_demo_ops", actor_role: "support_full", after: { total: rows.length } });
+      expect(await lastExportEntry()).toMatchObject({ actor_staff_id: "stf_demo_ops", actor_role: "support_full", ticket_id: null, after: { total: rows.length } });
     } finally {
       await deps.database.db.updateTable("staff").set({ panel_role: "operations", updated_at: new Date() }).where("id", "=", "stf_demo_ops").execute();
     }

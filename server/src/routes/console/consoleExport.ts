@@ -1,6 +1,7 @@
 import type { Request, Response, Router } from "express";
 import { z } from "zod";
 import { ConsoleExportQuery, ExportLinkIssued, ExportLinkStatusView, type ConsoleFilters } from "../../../../shared/schemas/console.js";
+import { TicketId } from "../../../../shared/audit.js";
 import type { StaffActor } from "../../actor.js";
 import { appendAudit } from "../../audit/auditLog.js";
 import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
@@ -113,7 +114,9 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
       before: guard(deps, "audit.export"),
     },
     async ({ body, req, res }) => {
-      const link = await issueExportLink(db, { actor: requireActor(req), ticketId: ticketIdOf(req), query: body, now: deps.clock.now() });
+      // The ticket the console names in X-Ticket-Id, as for the header export; the body's ticketId is a filter, not that.
+      const ticketId = TicketId.safeParse(req.get("x-ticket-id")).data ?? null;
+      const link = await issueExportLink(db, { actor: requireActor(req), ticketId, query: body, now: deps.clock.now() });
       res.status(201);
       return { id: link.id, url: `/api/console/export-downloads/${link.token}`, expiresAt: link.expiresAt.toISOString() } satisfies ExportLinkIssued;
     },
