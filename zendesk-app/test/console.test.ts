@@ -364,6 +364,38 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("moves between tabs with the arrow keys, Home and End (WAI-ARIA tabs: roving tabindex, selection follows focus)", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    const state = () =>
+      frame.$$eval('[role="tablist"] [role="tab"]', (tabs) => ({
+        selected: tabs.filter((t) => t.getAttribute("aria-selected") === "true").map((t) => t.getAttribute("data-tab")),
+        tabbable: tabs.filter((t) => t.getAttribute("tabindex") === "0").map((t) => t.getAttribute("data-tab")),
+        focused: document.activeElement?.getAttribute("data-tab") ?? null,
+        panel: document.getElementById("console-tabpanel")?.getAttribute("aria-labelledby"),
+      }));
+    const ids = await frame.$$eval('[role="tab"]', (tabs) => tabs.map((t) => t.getAttribute("data-tab")));
+    expect(ids).toEqual(["overview", "explorer", "approvals"]);
+    expect(await frame.$$eval('[role="tab"]', (tabs) => tabs.map((t) => t.getAttribute("tabindex")))).toEqual(["0", "-1", "-1"]);
+    await frame.focus('[data-tab="overview"]');
+    await page.keyboard.press("ArrowRight");
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await state()).toEqual({ selected: ["explorer"], tabbable: ["explorer"], focused: "explorer", panel: "tab-explorer" });
+    await page.keyboard.press("End");
+    expect(await state()).toEqual({ selected: ["approvals"], tabbable: ["approvals"], focused: "approvals", panel: "tab-approvals" });
+    // Past the last tab the arrow wraps to the first, and back.
+    await page.keyboard.press("ArrowRight");
+    expect(await state()).toEqual({ selected: ["overview"], tabbable: ["overview"], focused: "overview", panel: "tab-overview" });
+    await page.keyboard.press("ArrowLeft");
+    expect(await state()).toEqual({ selected: ["approvals"], tabbable: ["approvals"], focused: "approvals", panel: "tab-approvals" });
+    await page.keyboard.press("Home");
+    await frame.waitForSelector('[data-testid="flag-counts"]');
+    expect(await state()).toEqual({ selected: ["overview"], tabbable: ["overview"], focused: "overview", panel: "tab-overview" });
+    // Tab leaves the tab list for the panel rather than visiting every tab.
+    await page.keyboard.press("Tab");
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("role"))).not.toBe("tab");
+    await page.close();
+  });
+
   it("lets the browser download a large export to disk: the file arrives whole and the console's JS heap never holds it", async () => {
     const ROWS = 25_000;
     // Far in the past (2020), where no other test's filters, pages or charts look.
