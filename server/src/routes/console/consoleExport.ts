@@ -72,7 +72,8 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
     res.setHeader("X-Export-Total", String(total));
     res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
     const batches = explorerBatches(db, query, scope, { throughSeq });
-    const end = await streamExport(res, query.format, linkId ? withProgress(batches, (rowsSent) => recordExportProgress(db, linkId, { rowsSent })) : batches);
+    // A progress write that fails costs the console its progress bar, never the file.
+    const end = await streamExport(res, query.format, linkId ? withProgress(batches, (rowsSent) => recordExportProgress(db, linkId, { rowsSent }).catch((err: unknown) => req.log?.warn({ err }, "could not record a console export's progress"))) : batches);
     if (linkId) {
       const error = end.complete ? undefined : incompleteExportError(end);
       await recordExportProgress(db, linkId, { rowsSent: end.rows, finished: { at: deps.clock.now(), complete: end.complete, error } }).catch((err: unknown) => req.log?.error({ err }, "could not record a console export's end"));
