@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 import request from "supertest";
 import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +10,7 @@ import { EXPORT_LINK_TTL_MS } from "../../src/console/exportLinks.js";
 import type { AppDeps } from "../../src/deps.js";
 import { HOOK_TIMEOUT } from "../audit/fixtures.js";
 import { bearerFor, demoActor, parseCsv } from "../audit/http.js";
+import { fillAuditLog } from "../support/auditFill.js";
 import { createTestDeps, databaseKinds } from "../support/databases.js";
 
 /**
@@ -127,6 +129,32 @@ describe.each(databaseKinds)("console export links on %s", (kind) => {
       await deps.database.db.updateTable("staff").set({ active: true, updated_at: new Date() }).where("id", "=", "stf_demo_full").execute();
     }
     expect(await status(support, link.id)).toMatchObject({ state: "incomplete", rowsSent: 0, error: expect.stringMatching(/^staff_inactive: /) });
+  });
+
+  it("says on the link's status that a download the browser dropped midway is incomplete, with how many entries went out", async () => {
+    await fillAuditLog(deps.database.db, 20_000, { start: new Date(deps.clock.now().getTime() - 86_400_000), stepMs: 1_000, offset: 1_000_000 });
+    const server: Server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((ready) => server.once("listening", () => ready()));
+    try {
+      const address = server.address();
+      const base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+      const link = await issue(ops, { format: "ndjson" });
+      const abort = new AbortController();
+      const res = await fetch(`${base}${link.url}`, { signal: abort.signal });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      for (let bytes = 0; bytes < 100_000; ) bytes += (await reader.read()).value?.length ?? Infinity;
+      abort.abort();
+      let seen = await status(ops, link.id);
+      for (let i = 0; i < 100 && seen.state === "streaming"; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        seen = await status(ops, link.id);
+      }
+      expect(seen).toMatchObject({ state: "incomplete", error: expect.stringMatching(/^export_incomplete: the client went away after \d+ entries/) });
+      expect(seen.rowsSent).toBeLessThan(seen.total ?? 0);
+    } finally {
+      await new Promise<void>((done) => server.close(() => done()));
+    }
   });
 
   it("refuses bad filters naming the field, links without a session, and another staff member's link status", async () => {
