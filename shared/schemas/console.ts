@@ -39,6 +39,21 @@ export type ConsoleEntriesQuery = z.infer<typeof ConsoleEntriesQuery>;
 export const ConsoleExportQuery = consoleFilterFields.extend({ format: AuditExportFormat }).refine(...orderedRange);
 export type ConsoleExportQuery = z.infer<typeof ConsoleExportQuery>;
 
+/** A single-use export link: `url` is relative to Steward, for the browser to download once before `expiresAt`. */
+export const ExportLinkIssued = z.object({ id: z.string(), url: z.string(), expiresAt: z.string() });
+export type ExportLinkIssued = z.infer<typeof ExportLinkIssued>;
+
+/** How far a link's download got, as the server sent it (the browser's download manager holds the file). */
+export const ExportLinkStatusView = z.object({
+  state: z.enum(["waiting", "expired", "streaming", "complete", "incomplete"]),
+  /** Entries matching when the download started (counted up to 1,000,000); null until then. */
+  total: z.number().int().nullable(),
+  rowsSent: z.number().int(),
+  /** Why the link gave no file, or why the file is incomplete. */
+  error: z.string().nullable(),
+});
+export type ExportLinkStatusView = z.infer<typeof ExportLinkStatusView>;
+
 export const FlaggedEntry = AuditEntry.extend({ flags: z.array(FlagIdSchema) });
 export type FlaggedEntry = z.infer<typeof FlaggedEntry>;
 export const ConsolePage = z.object({ entries: z.array(FlaggedEntry), nextCursor: z.string().nullable() });

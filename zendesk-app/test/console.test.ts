@@ -1,9 +1,11 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { sql } from "kysely";
 import type { Frame, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { BUDGET_GZIP_BYTES, measureAssets } from "../../scripts/bundle-budget.js";
 import { appendAudit } from "../../server/src/audit/auditLog.js";
+import { fillAuditLog } from "../../server/test/support/auditFill.js";
 import type { StaffActor } from "../../server/src/actor.js";
 import { DEMO_AGENTS } from "../../server/src/seed/demo.js";
 import { launchChromium, screenshot, type TestBrowser } from "./support/browser.js";
@@ -77,8 +79,9 @@ describe("the console in the local Zendesk page", () => {
     await steward?.close();
   });
 
-  async function openConsole(agent: string, tz: string, locale = "en-US"): Promise<{ page: Page; frame: Frame }> {
+  async function openConsole(agent: string, tz: string, locale = "en-US", initScript?: () => void): Promise<{ page: Page; frame: Frame }> {
     const page = await browser.newPage();
+    if (initScript) await page.addInitScript(initScript);
     page.setDefaultTimeout(WAIT_MS);
     await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=${locale}`);
     const frame = await consoleFrame(page);
@@ -160,15 +163,22 @@ describe("the console in the local Zendesk page", () => {
     await frame.fill('input[name="ticketId"]', "5555");
     await frame.click('[data-testid="filters"] button[type="submit"]');
     await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"][aria-busy="false"] tbody tr').length === 2);
-    // X-Export-Total is counted before the stream: here it says 3 where the file will hold 2, as when an intent
-    // settles or an entry is flagged in between.
+    // The total is counted before the stream: here the link's status says 3 where the file holds 2, as when an
+    // intent settles or an entry is flagged in between. "Exported N" is what was sent.
     let exports = 0;
     await page.route(
-      (url) => url.pathname.endsWith("/api/console/export"),
+      (url) => url.pathname.endsWith("/api/console/export-links"),
       async (route) => {
         exports += 1;
+        await route.continue();
+      },
+    );
+    await page.route(
+      (url) => /\/api\/console\/export-links\/[0-9a-f-]{36}$/.test(url.pathname),
+      async (route) => {
         const response = await route.fetch();
-        await route.fulfill({ response, headers: { ...response.headers(), "x-export-total": "3" } });
+        const status = (await response.json()) as { total: number | null };
+        await route.fulfill({ response, json: { ...status, total: status.total === null ? null : 3 } });
       },
     );
     const download = page.waitForEvent("download");
@@ -179,6 +189,7 @@ describe("the console in the local Zendesk page", () => {
     expect(file.suggestedFilename()).toMatch(/\.csv$/);
     expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe("2");
     expect(await frame.textContent('[data-testid="export-progress"]')).toContain("Exported 2 entries");
+    expect(await frame.textContent('[data-testid="export-note"]')).toBe("Your browser saves the file: see its downloads.");
     expect(exports).toBe(1);
     await page.close();
   });
@@ -213,7 +224,7 @@ describe("the console in the local Zendesk page", () => {
     await frame.click('[data-testid="filters"] button[type="submit"]');
     await frame.click('[data-testid="export"] button:first-child');
     const alert = await frame.waitForSelector('[data-testid="export"] [role="alert"]');
-    expect(await alert.textContent()).toMatch(/invalid query fields.*query\.from: must not be after to/);
+    expect(await alert.textContent()).toMatch(/invalid body fields.*body\.from: must not be after to/);
     await page.close();
   });
 
@@ -350,6 +361,103 @@ describe("the console in the local Zendesk page", () => {
     await frame.waitForSelector('[data-testid="filters"]');
     expect(await frame.inputValue('input[name="ticketId"]')).toBe("1001");
     expect(await ticketsShown()).toEqual(["#1001"]);
+    await page.close();
+  });
+
+  it("moves between tabs with the arrow keys, Home and End (WAI-ARIA tabs: roving tabindex, selection follows focus)", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    const state = () =>
+      frame.$$eval('[role="tablist"] [role="tab"]', (tabs) => ({
+        selected: tabs.filter((t) => t.getAttribute("aria-selected") === "true").map((t) => t.getAttribute("data-tab")),
+        tabbable: tabs.filter((t) => t.getAttribute("tabindex") === "0").map((t) => t.getAttribute("data-tab")),
+        focused: document.activeElement?.getAttribute("data-tab") ?? null,
+        panel: document.getElementById("console-tabpanel")?.getAttribute("aria-labelledby"),
+      }));
+    const ids = await frame.$$eval('[role="tab"]', (tabs) => tabs.map((t) => t.getAttribute("data-tab")));
+    expect(ids).toEqual(["overview", "explorer", "approvals"]);
+    expect(await frame.$$eval('[role="tab"]', (tabs) => tabs.map((t) => t.getAttribute("tabindex")))).toEqual(["0", "-1", "-1"]);
+    await frame.focus('[data-tab="overview"]');
+    await page.keyboard.press("ArrowRight");
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await state()).toEqual({ selected: ["explorer"], tabbable: ["explorer"], focused: "explorer", panel: "tab-explorer" });
+    await page.keyboard.press("End");
+    expect(await state()).toEqual({ selected: ["approvals"], tabbable: ["approvals"], focused: "approvals", panel: "tab-approvals" });
+    // Past the last tab the arrow wraps to the first, and back.
+    await page.keyboard.press("ArrowRight");
+    expect(await state()).toEqual({ selected: ["overview"], tabbable: ["overview"], focused: "overview", panel: "tab-overview" });
+    await page.keyboard.press("ArrowLeft");
+    expect(await state()).toEqual({ selected: ["approvals"], tabbable: ["approvals"], focused: "approvals", panel: "tab-approvals" });
+    await page.keyboard.press("Home");
+    await frame.waitForSelector('[data-testid="flag-counts"]');
+    expect(await state()).toEqual({ selected: ["overview"], tabbable: ["overview"], focused: "overview", panel: "tab-overview" });
+    // Tab leaves the tab list for the panel rather than visiting every tab.
+    await page.keyboard.press("Tab");
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("role"))).not.toBe("tab");
+    await page.close();
+  });
+
+  it("lets the browser download a large export to disk: the file arrives whole and the console's JS heap never holds it", async () => {
+    const ROWS = 25_000;
+    // Far in the past (2020), where no other test's filters, pages or charts look.
+    await sql`select audit_log_add_month('2020-01-01'::date)`.execute(steward.deps.database.db);
+    await fillAuditLog(steward.deps.database.db, ROWS, { start: new Date("2020-01-01T00:00:00.000Z"), stepMs: 60_000 });
+    // Counts every response body byte the page's scripts read (streamed or whole): holding the file means reading it.
+    const countBodyBytes = () => {
+      let bytes = 0;
+      const read = ReadableStreamDefaultReader.prototype.read;
+      ReadableStreamDefaultReader.prototype.read = async function (this: ReadableStreamDefaultReader) {
+        const chunk = await read.call(this);
+        bytes += chunk.value instanceof Uint8Array ? chunk.value.byteLength : 0;
+        return chunk;
+      };
+      for (const name of ["arrayBuffer", "blob", "bytes", "text", "json"] as const) {
+        const whole = Response.prototype[name] as ((this: Response) => Promise<unknown>) | undefined;
+        if (!whole) continue;
+        Object.defineProperty(Response.prototype, name, {
+          value: async function (this: Response) {
+            const body = await whole.call(this);
+            bytes += typeof body === "string" ? body.length : body instanceof Blob ? body.size : body instanceof ArrayBuffer || body instanceof Uint8Array ? body.byteLength : (JSON.stringify(body)?.length ?? 0);
+            return body;
+          },
+        });
+      }
+      Object.defineProperty(window, "bodyBytesRead", { get: () => bytes });
+    };
+    const { page, frame } = await openConsole("9004", "UTC", "en-US", countBodyBytes);
+    await frame.click('[data-tab="explorer"]');
+    await frame.waitForSelector('[data-testid="filters"]');
+    await frame.fill('input[name="from"]', "2020-01-01T00:00");
+    await frame.fill('input[name="to"]', "2020-02-01T00:00");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+
+    // The console runs in its own renderer (another site than the Zendesk page): its heap, ArrayBuffers included.
+    const cdp = await page.context().newCDPSession(frame);
+    const heap = async () => {
+      await cdp.send("HeapProfiler.collectGarbage");
+      const usage = (await cdp.send("Runtime.getHeapUsage")) as { usedSize: number; backingStorageSize?: number };
+      return usage.usedSize + (usage.backingStorageSize ?? 0);
+    };
+    const bodyBytesRead = () => frame.evaluate(() => (window as unknown as { bodyBytesRead: number }).bodyBytesRead);
+    const heapBefore = await heap();
+    const readBefore = await bodyBytesRead();
+    const download = page.waitForEvent("download");
+    await frame.click('[data-testid="export"] button:first-child');
+    const file = await download;
+    await frame.waitForSelector('[data-testid="export-progress"][data-finished="true"]', { timeout: 110_000 });
+
+    const path = await file.path();
+    const size = statSync(path).size;
+    const text = readFileSync(path, "utf8");
+    expect(text.match(/bulk entry \d+/g)).toHaveLength(ROWS);
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe(String(ROWS));
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-total")).toBe(String(ROWS));
+    expect(size).toBeGreaterThan(5_000_000);
+    // The page read only the link and the progress polls, a few kilobytes, never the file's bytes.
+    const read = (await bodyBytesRead()) - readBefore;
+    expect(read, `the page's scripts read ${read} bytes for a ${size}-byte file`).toBeLessThan(50_000);
+    expect((await heap()) - heapBefore).toBeLessThan(size / 4);
+    await cdp.detach();
     await page.close();
   });
 

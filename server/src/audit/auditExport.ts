@@ -31,6 +31,8 @@ const columns: [string, (e: AuditEntry) => string | number | null][] = [
   ["chain_seq", (e) => e.seal?.chainSeq ?? null],
   ["chain_prev_hash", (e) => e.seal?.prevHash ?? null],
   ["chain_hash", (e) => e.seal?.hash ?? null],
+  // The hash a verify recomputes from the entry's fields: with chain_seq it matches a row to the verify's answer. Last, so older readers' columns keep their places.
+  ["chain_entry_hash", (e) => e.seal?.entryHash ?? null],
 ];
 
 /** RFC 4180 quoting; text a spreadsheet would run as a formula gets a leading ' (OWASP CSV injection advice). */

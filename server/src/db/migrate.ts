@@ -36,6 +36,7 @@ import * as m044 from "./migrations/044_audit_actor_email_key.js";
 import * as m045 from "./migrations/045_audit_partition_grants.js";
 import * as m046 from "./migrations/046_grant_revert_key_opened.js";
 import * as m047 from "./migrations/047_steward_writes.js";
+import * as m048 from "./migrations/048_console_export_links.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -76,6 +77,7 @@ export const migrations: Record<string, Migration> = {
   "045_audit_partition_grants": m045,
   "046_grant_revert_key_opened": m046,
   "047_steward_writes": m047,
+  "048_console_export_links": m048,
 };
 
 export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {

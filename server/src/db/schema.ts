@@ -516,7 +516,27 @@ export interface TicketRequesterPicksTable {
   picked_at: Timestamp;
 }
 
+/** Migration 048: single-use console export links (console/exportLinks.ts). */
+export interface ConsoleExportLinksTable {
+  id: string;
+  token_hash: string;
+  staff_id: string;
+  zendesk_user_id: string;
+  ticket_id: string | null;
+  query: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+  total: number | null;
+  rows_sent: Generated<number>;
+  finished_at: Timestamp | null;
+  complete: boolean | null;
+  /** Why a used link gave no file, or why its file is incomplete (fixed wording, shown in the console). */
+  error: string | null;
+}
+
 export interface DB {
+  console_export_links: ConsoleExportLinksTable;
   ticket_requester_picks: TicketRequesterPicksTable;
   accounts: AccountsTable;
   users: UsersTable;

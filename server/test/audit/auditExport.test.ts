@@ -30,16 +30,18 @@ const ENTRY: AuditEntry = {
 
 describe("audit export (CSV)", () => {
   it("writes empty fields for absent values, defuses formulas and quotes per RFC 4180", () => {
-    expect(exportPreamble("csv").split(",")).toHaveLength(26);
+    expect(exportPreamble("csv").split(",")).toHaveLength(27);
     expect(exportLine("csv", ENTRY)).toBe(
       '7,2f0c5a6e-8d7b-4c1e-9f3a-1b2c3d4e5f60,2026-11-24T12:00:00.123Z,,,,,reconciler,billing.credit_apply,account,acc_demo_001,acc_demo_001,,' +
-        '"\'=HYPERLINK(""x""), said the customer",succeeded,,,op-7,,"{""balanceCents"":-2500}",,,,,,\r\n',
+        '"\'=HYPERLINK(""x""), said the customer",succeeded,,,op-7,,"{""balanceCents"":-2500}",,,,,,,\r\n',
     );
   });
 
-  it("writes a sealed entry's place in the chain, and an absent after as an empty field", () => {
+  it("writes a sealed entry's place in the chain and its entry hash (what a verify recomputes), and an absent after as an empty field", () => {
     const sealed: AuditEntry = { ...ENTRY, before: { balanceCents: 0 }, after: null, mac: "m4c", seal: { chainSeq: 12, entryHash: "e1", prevHash: "p0", hash: "h2" } };
-    expect(exportLine("csv", sealed).split(",").slice(-8)).toEqual(['"{""balanceCents"":0}"', "", "", "", "m4c", "12", "p0", "h2\r\n"]);
+    expect(exportLine("csv", sealed).split(",").slice(-9)).toEqual(['"{""balanceCents"":0}"', "", "", "", "m4c", "12", "p0", "h2", "e1\r\n"]);
+    // Unsealed (not chained yet): the four chain fields are empty, not "null".
+    expect(exportLine("csv", { ...sealed, seal: null }).split(",").slice(-4)).toEqual(["", "", "", "\r\n"]);
   });
 
   it("keeps every value exactly in NDJSON", () => {
@@ -90,7 +92,7 @@ describe("audit export (CSV)", () => {
   it("names the header's columns in order, and the file by format and time with no character a file system refuses", () => {
     expect(exportPreamble("csv")).toBe(
       "seq,id,occurred_at,actor_staff_id,actor_zendesk_user_id,actor_email,actor_role,actor_system,action,target_type,target_id,target_account_id,ticket_id," +
-        "reason,outcome,error,request_id,operation_id,before,after,ticket_snapshot,approval,mac,chain_seq,chain_prev_hash,chain_hash\r\n",
+        "reason,outcome,error,request_id,operation_id,before,after,ticket_snapshot,approval,mac,chain_seq,chain_prev_hash,chain_hash,chain_entry_hash\r\n",
     );
     expect(exportPreamble("ndjson")).toBe("");
     expect(exportFilename("csv", new Date("2026-11-24T12:00:00.123Z"))).toBe("steward-audit-2026-11-24T12-00-00-123Z.csv");

@@ -307,7 +307,7 @@ describe.each(databaseKinds)("audit API on %s", (kind) => {
     expect(header).toEqual([
       ...["seq", "id", "occurred_at", "actor_staff_id", "actor_zendesk_user_id", "actor_email", "actor_role", "actor_system", "action"],
       ...["target_type", "target_id", "target_account_id", "ticket_id", "reason", "outcome", "error", "request_id", "operation_id"],
-      ...["before", "after", "ticket_snapshot", "approval", "mac", "chain_seq", "chain_prev_hash", "chain_hash"],
+      ...["before", "after", "ticket_snapshot", "approval", "mac", "chain_seq", "chain_prev_hash", "chain_hash", "chain_entry_hash"],
     ]);
     expect(rows.map((r) => Number(r[0]))).toEqual(newestFirst(dataset));
     const col = (name: string) => header?.indexOf(name) ?? -1;

@@ -43,7 +43,19 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
       setTab(id);
     },
   };
-  const Active = (tabs.find((t) => t.id === tab) ?? tabs[0])?.component;
+  const active = tabs.find((t) => t.id === tab) ?? tabs[0];
+  const Active = active?.component;
+  // WAI-ARIA tabs with automatic activation: arrows (wrapping), Home and End select the tab and focus it.
+  const onTabKey = (event: KeyboardEvent) => {
+    const at = tabs.findIndex((t) => t.id === active?.id);
+    const to = { ArrowRight: at + 1, ArrowLeft: at - 1 + tabs.length, Home: 0, End: tabs.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const next = tabs[to % tabs.length];
+    if (!next) return;
+    setTab(next.id);
+    (event.currentTarget as HTMLElement).querySelector<HTMLElement>(`[data-tab="${next.id}"]`)?.focus();
+  };
   return (
     <div class="console">
       <header class="console-head">
@@ -55,14 +67,29 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
           {ct("times_in", { zone: props.agent.timeZone })}
         </span>
       </header>
-      <nav class="tab-bar" role="tablist">
+      <nav class="tab-bar" role="tablist" aria-label={ct("title")} onKeyDown={onTabKey}>
         {tabs.map((t) => (
-          <button key={t.id} role="tab" data-tab={t.id} aria-selected={t.id === tab} class={t.id === tab ? "tab active" : "tab"} onClick={() => setTab(t.id)}>
+          <button
+            key={t.id}
+            id={`tab-${t.id}`}
+            role="tab"
+            data-tab={t.id}
+            aria-selected={t.id === active?.id}
+            aria-controls="console-tabpanel"
+            // Roving tabindex: Tab reaches the selected tab only; the arrows move between them.
+            tabIndex={t.id === active?.id ? 0 : -1}
+            class={t.id === active?.id ? "tab active" : "tab"}
+            onClick={() => setTab(t.id)}
+          >
             {t.label()}
           </button>
         ))}
       </nav>
-      <main>{Active && <Active ctx={ctx} />}</main>
+      <main>
+        <div id="console-tabpanel" role="tabpanel" aria-labelledby={active ? `tab-${active.id}` : undefined}>
+          {Active && <Active ctx={ctx} />}
+        </div>
+      </main>
     </div>
   );
 }

@@ -1,77 +1,77 @@
-import { useRef, useState } from "preact/hooks";
-import { readProblem } from "../api/steward";
+import { useEffect, useRef, useState } from "preact/hooks";
+import type { ExportLinkIssued, ExportLinkStatusView } from "../../../shared/schemas/console";
+import { StewardApiError } from "../api/steward";
 import type { ConsoleContext, ExplorerQuery } from "./context";
 import { ct } from "./i18n";
 
-/**
- * Counts the entries in an export's bytes as they arrive: NDJSON lines, or CSV records, where a line break
- * inside a quoted field (a reason written on two lines) ends no record. The CSV header is not an entry.
- */
-export function exportRecordCounter(format: "csv" | "ndjson"): { add(chunk: Uint8Array): number } {
-  let breaks = 0;
-  let quoted = false;
-  return {
-    add(chunk) {
-      for (const byte of chunk) {
-        // (NDJSON's quotes are JSON's and escaped inside strings; JSON text holds no raw line break.)
-        if (byte === 34 && format === "csv") quoted = !quoted;
-        else if (byte === 10 && !quoted) breaks++;
-      }
-      return format === "csv" ? Math.max(0, breaks - 1) : breaks;
-    },
-  };
-}
+/** How often the console asks how far the browser's download got. */
+const STATUS_POLL_MS = 500;
 
 /**
- * Exports the current filter: the server streams it; the page reads the stream to show progress
- * (entries so far of X-Export-Total) and hands the file to the browser at the end.
+ * Hands a link to the browser's download manager, which streams the file to disk: the page never holds it.
+ * `download` keeps a refused link (used, expired) from replacing the console with its problem text.
+ */
+function downloadInBrowser(url: string): void {
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = "";
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+}
+
+const problemText = (err: unknown) => {
+  if (!(err instanceof StewardApiError)) return (err as Error).message;
+  // A refusal is problem+json: show its detail and which filter was refused, why.
+  const fields = (err.problem.errors ?? []).map((e) => `${e.field}: ${e.reason}`).join("; ");
+  const detail = err.problem.detail ?? err.problem.title;
+  return fields ? `${detail} (${fields})` : detail;
+};
+
+/**
+ * Exports the current filter: the server makes a single-use link (the session stays in the page), the
+ * browser downloads it, and the page follows the download's progress (entries sent of the total) on the
+ * server's record of that link.
  */
 export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: ExplorerQuery }) {
   const [progress, setProgress] = useState<{ done: number; total: number; finished: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
-  // One export at a time: a second click while one streams would download and audit it twice.
+  // One export at a time: a second click while one runs would download and audit it twice.
   const running = useRef(false);
+  const mounted = useRef(true);
+  useEffect(() => () => void (mounted.current = false), []);
   const [busy, setBusy] = useState(false);
   const run = async (format: "csv" | "ndjson") => {
     if (running.current) return;
     running.current = true;
     setBusy(true);
     setError(null);
-    const params = new URLSearchParams({ format });
-    for (const [k, v] of Object.entries(query)) if (k !== "order" && v) params.set(k, v);
+    setProgress(null);
+    const body: Record<string, string> = { format };
+    for (const [k, v] of Object.entries(query)) if (k !== "order" && v) body[k] = v;
+    let started = false;
     try {
-      const res = await fetch(`/api/console/export?${params}`, { headers: { Authorization: `Bearer ${ctx.session.token}` } });
-      if (!res.ok || !res.body) {
-        // A refusal is problem+json: show its detail and which filter was refused, why.
-        const problem = await readProblem(res);
-        const fields = (problem.errors ?? []).map((e) => `${e.field}: ${e.reason}`).join("; ");
-        throw new Error(fields ? `${problem.detail ?? problem.title} (${fields})` : (problem.detail ?? problem.title));
+      const link = await ctx.api.post<ExportLinkIssued>("/api/console/export-links", body);
+      downloadInBrowser(link.url);
+      started = true;
+      setProgress({ done: 0, total: 0, finished: false });
+      while (mounted.current) {
+        await new Promise((next) => setTimeout(next, STATUS_POLL_MS));
+        const status = await ctx.api.get<ExportLinkStatusView>(`/api/console/export-links/${link.id}`);
+        const total = status.total ?? 0;
+        if (status.state === "expired") throw new Error(ct("export.not_started"));
+        if (status.state === "incomplete") throw new Error(ct("export.incomplete", { detail: status.error ?? "", done: status.rowsSent }));
+        // What the file holds, once complete: the total was counted before the stream, and entries can settle or be flagged in between.
+        if (status.state === "complete") {
+          setProgress({ done: status.rowsSent, total, finished: true });
+          break;
+        }
+        if (status.state === "streaming") setProgress({ done: Math.min(total, status.rowsSent), total, finished: false });
       }
-      const total = Number(res.headers.get("X-Export-Total") ?? 0);
-      const reader = res.body.getReader();
-      const parts: Uint8Array[] = [];
-      const counter = exportRecordCounter(format);
-      let received = 0;
-      setProgress({ done: 0, total, finished: false });
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        parts.push(value);
-        received = counter.add(value);
-        setProgress({ done: Math.min(total, received), total, finished: false });
-      }
-      // What the file holds: the total was counted before the stream, and entries can settle or be flagged in between.
-      setProgress({ done: received, total, finished: true });
-      const url = URL.createObjectURL(new Blob(parts as BlobPart[], { type: res.headers.get("Content-Type") ?? "text/plain" }));
-      const a = document.createElement("a");
-      a.href = url;
-      a.download = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "")?.[1] ?? `steward-audit.${format}`;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10_000);
     } catch (err) {
-      setError((err as Error).message);
+      // Once the browser has the link, a failed status read says nothing about the download itself.
+      setError(started && err instanceof StewardApiError ? ct("export.status_unknown", { detail: problemText(err) }) : problemText(err));
       setProgress(null);
     } finally {
       running.current = false;
@@ -89,6 +89,11 @@ export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: Expl
       {progress && (
         <span data-testid="export-progress" data-done={progress.done} data-total={progress.total} data-finished={String(progress.finished)}>
           <progress max={Math.max(1, progress.total)} value={progress.done} /> {progress.finished ? ct(progress.done === 1 ? "export.done_one" : "export.done", { done: progress.done }) : ct("export.progress", { done: progress.done, total: progress.total })}
+        </span>
+      )}
+      {progress && (
+        <span class="muted" data-testid="export-note">
+          {ct("export.in_downloads")}
         </span>
       )}
       {error && <span role="alert">{ct("error", { detail: error })}</span>}

@@ -4,15 +4,14 @@ import type { Request, Response } from "express";
 import { Router } from "express";
 import { z } from "zod";
 import { wholeNumberText } from "../../../../shared/schemas/audit.js";
-import { ConsoleEntriesQuery, ConsoleEntryView, ConsoleExportQuery, ConsoleOverview, ConsoleOverviewQuery, ConsolePage, type ConsoleFilters } from "../../../../shared/schemas/console.js";
+import { ConsoleEntriesQuery, ConsoleEntryView, ConsoleOverview, ConsoleOverviewQuery, ConsolePage, type ConsoleFilters } from "../../../../shared/schemas/console.js";
 import { appendAudit } from "../../audit/auditLog.js";
-import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
-import { auditHeadSeq, auditVisibilityFor } from "../../audit/auditQuery.js";
+import { auditVisibilityFor } from "../../audit/auditQuery.js";
 import { guard } from "../../auth/authorize.js";
 import { grantSession, verifyAgent } from "../../auth/openSession.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
-import { countMatching, entryView, explorerBatches, explorerPage, overview, type ExplorerScope } from "../../console/explorer.js";
+import { entryView, explorerPage, overview, type ExplorerScope } from "../../console/explorer.js";
 import { parseWorkingHours } from "../../console/workingHours.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
@@ -20,14 +19,7 @@ import { route } from "../../http/route.js";
 import { staffForAgent } from "../../staff/firstVisit.js";
 import { appDistDir, embedSession } from "../session/sidebarPage.js";
 import { ticketHeader } from "../audit/schema.js";
-
-/** Counting an export's size for its progress bar stops here; the bar then shows entries so far. */
-const EXPORT_COUNT_CAP = 1_000_000;
-
-function givenFilters(f: ConsoleFilters): Record<string, unknown> {
-  const { actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag } = f;
-  return Object.fromEntries(Object.entries({ actor, action, group, outcome, ticketId, targetAccountId, targetUserId, from, to, flag }).filter(([, v]) => v !== undefined));
-}
+import { consoleExportRoutes, givenFilters } from "./consoleExport.js";
 
 const EntryParams = z.object({ seq: wholeNumberText("an entry number").positive() });
 
@@ -41,7 +33,7 @@ export function consoleRoutes(deps: AppDeps): Router {
   const { db } = deps.database;
   const hours = parseWorkingHours(deps.config.CONSOLE_WORKING_HOURS);
   const scopeOf = (req: Request): ExplorerScope => ({ visibility: auditVisibilityFor(requireActor(req)), hours });
-  const readerEntry = (req: Request, action: "audit.search" | "audit.export", filters: ConsoleFilters, after: Record<string, unknown>, failed?: { error: string }) =>
+  const readerEntry = (req: Request, action: "audit.search", filters: ConsoleFilters, after: Record<string, unknown>, failed?: { error: string }) =>
     appendAudit(
       db,
       {
@@ -152,38 +144,6 @@ export function consoleRoutes(deps: AppDeps): Router {
     },
   );
 
-  route(
-    router,
-    {
-      method: "get",
-      path: "/api/console/export",
-      summary: "Export the explorer's current filter (CSV or NDJSON), streamed newest first; X-Export-Total says how many entries",
-      tags: ["console"],
-      query: ConsoleExportQuery,
-      headers: [ticketHeader],
-      produces: ["text/csv", "application/x-ndjson"],
-      responses: { 200: "The entries as a file", 403: "Panel role too low" },
-      before: guard(deps, "audit.export"),
-    },
-    async ({ query, req, res }) => {
-      const scope = scopeOf(req);
-      // A snapshot up to the current head; the export's own entry (written first) falls outside it.
-      const throughSeq = await auditHeadSeq(db);
-      const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
-      const started = await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, total });
-      res.status(200);
-      res.setHeader("Content-Type", exportContentTypes[query.format]);
-      res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
-      res.setHeader("X-Export-Total", String(total));
-      res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
-      const end = await streamExport(res, query.format, explorerBatches(db, query, scope, { throughSeq }));
-      if (end.complete) return;
-      if (end.cause === "failed") req.log?.error({ err: end.error }, "console export failed mid-stream");
-      // The log is append-only: the started entry stays, and this one says the export did not complete.
-      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, total, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) }).catch(
-        (err: unknown) => req.log?.error({ err }, "could not record an incomplete console export"),
-      );
-    },
-  );
+  consoleExportRoutes(router, deps, hours);
   return router;
 }
