@@ -1,0 +1,47 @@
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { DatabaseKind } from "../../src/db/database.js";
+import { CLI_TIMEOUT, runSteward } from "../support/cli.js";
+import { createTestDatabase, databaseKinds } from "../support/databases.js";
+
+/** An operator at a terminal: what each mistake prints, where, and with which exit code. */
+
+/** An empty database as the operator names it: a PostgreSQL URL, or a fresh PGlite directory (also where the keys go). */
+async function emptyDatabase(kind: DatabaseKind): Promise<{ args: string[]; dir: string; dispose(): Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), "steward-cli-unmigrated-"));
+  if (kind === "pglite") return { args: ["--data-dir", dir], dir, dispose: async () => rmSync(dir, { recursive: true, force: true }) };
+  const database = await createTestDatabase("postgres", { migrate: false });
+  return {
+    args: ["--database", database.location, "--data-dir", dir],
+    dir,
+    dispose: async () => {
+      await database.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+describe.each(databaseKinds)("the steward commands on a database not migrated yet (%s)", (kind) => {
+  it("each says the database is not migrated and what to run (exit 1), changes nothing, and keys rotate makes no key", async () => {
+    const target = await emptyDatabase(kind);
+    try {
+      const commands = [
+        ["keys", "rotate", ...target.args],
+        ["products", "add", "--name", "Acme app", "--url", "http://127.0.0.1:4100", ...target.args],
+        ["staff", "grant", "--zendesk-user", "123", "--role", "admin", ...target.args],
+        ["audit", "verify", ...target.args],
+      ];
+      for (const args of commands) {
+        const run = await runSteward(args, { STEWARD_MODE: "demo" });
+        expect({ args: args.slice(0, 2), code: run.code }).toEqual({ args: args.slice(0, 2), code: 1 });
+        expect(run.stdout).toBe("");
+        expect(run.stderr).toMatch(/^the database in (pglite|postgres) .* is not migrated \(\d+ migrations not applied, from 001_domain\): run npm run db:migrate first\n$/);
+      }
+      expect(readdirSync(target.dir).filter((f) => f.includes("impersonation"))).toEqual([]);
+    } finally {
+      await target.dispose();
+    }
+  }, CLI_TIMEOUT * 4);
+});
