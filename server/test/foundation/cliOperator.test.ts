@@ -8,6 +8,35 @@ import { createTestDatabase, databaseKinds } from "../support/databases.js";
 
 /** An operator at a terminal: what each mistake prints, where, and with which exit code. */
 
+describe("npm run steward -- (no subcommand, help, a group name)", () => {
+  it("help goes to stdout with each subcommand's summary, exit 0; nothing or a half command is a usage mistake on stderr, exit 2", async () => {
+    const asked = await runSteward(["--help"]);
+    expect(asked.code).toBe(0);
+    expect(asked.stderr).toBe("");
+    expect(asked.stdout).toMatch(/^ {2}staff grant +Give a Zendesk agent a panel role/m);
+
+    const nothing = await runSteward([]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stdout).toBe("");
+    expect(nothing.stderr).toMatch(/^no subcommand given\n/);
+
+    const group = await runSteward(["staff"]);
+    expect(group.code).toBe(2);
+    expect(group.stderr).toMatch(/^staff: which one\? staff grant\n/);
+  }, CLI_TIMEOUT);
+
+  it("staff grant without --zendesk-user or --role says which is required, not the validator's words", async () => {
+    const noUser = await runSteward(["staff", "grant", "--role", "admin"], { STEWARD_MODE: "demo" });
+    expect(noUser.code).toBe(2);
+    expect(noUser.stderr).toMatch(/^--zendesk-user: required/);
+    expect(noUser.stderr).not.toMatch(/Invalid input|undefined/);
+
+    const noRole = await runSteward(["staff", "grant", "--zendesk-user", "123"], { STEWARD_MODE: "demo" });
+    expect(noRole.code).toBe(2);
+    expect(noRole.stderr).toMatch(/^--role: required \(one of support_read_only, support_full, operations, admin\)/);
+  }, CLI_TIMEOUT);
+});
+
 /** An empty database as the operator names it: a PostgreSQL URL, or a fresh PGlite directory (also where the keys go). */
 async function emptyDatabase(kind: DatabaseKind): Promise<{ args: string[]; dir: string; dispose(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), "steward-cli-unmigrated-"));

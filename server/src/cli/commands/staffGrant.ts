@@ -31,8 +31,10 @@ export async function run(args: string[]): Promise<number> {
       "data-dir": { type: "string" },
     },
   });
+  if (values["zendesk-user"] === undefined) throw new UsageError("--zendesk-user: required (the agent's Zendesk user id)");
   const zendeskUserId = ZendeskUserId.safeParse(values["zendesk-user"]);
   if (!zendeskUserId.success) throw new UsageError(`--zendesk-user: ${zendeskUserId.error.issues[0]?.message ?? "required"}`);
+  if (values.role === undefined) throw new UsageError(`--role: required (one of ${PanelRole.options.join(", ")})`);
   const role = PanelRole.safeParse(values.role);
   if (!role.success) throw new UsageError(`--role: expected one of ${PanelRole.options.join(", ")}`);
 
