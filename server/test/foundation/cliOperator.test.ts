@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -73,4 +74,24 @@ describe.each(databaseKinds)("the steward commands on a database not migrated ye
       await target.dispose();
     }
   }, CLI_TIMEOUT * 4);
+});
+
+describe("npm run db:migrate", () => {
+  it("refuses an argument it would otherwise ignore (exit 2) and migrates nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "steward-migrate-args-"));
+    try {
+      const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+        execFile("node_modules/.bin/tsx", ["server/src/cli/migrate.ts", "--database", "postgres://postgres@127.0.0.1:5432/elsewhere"], { env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "silent", DATA_DIR: join(dir, "data") } }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+        );
+      });
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(/^db:migrate takes no arguments \(got --database postgres:\/\/postgres@127.0.0.1:5432\/elsewhere\)/);
+      // The PGlite directory it would have migrated instead was never created.
+      expect(existsSync(join(dir, "data"))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, CLI_TIMEOUT);
 });
