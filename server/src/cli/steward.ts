@@ -22,7 +22,7 @@ async function main(argv: string[]): Promise<number> {
     }
     const asked = argv.filter((a) => !a.startsWith("-")).join(" ");
     const group = Object.keys(subcommands).filter((candidate) => candidate.startsWith(`${argv[0] ?? ""} `));
-    const mistake = !asked ? "no subcommand given" : group.length ? `${argv[0]}: which one? ${group.join(", ")}` : `unknown subcommand: ${asked}`;
+    const mistake = !asked ? "no subcommand given" : group.length && asked === argv[0] ? `${asked}: which one? ${group.join(", ")}` : `unknown subcommand: ${asked}`;
     process.stderr.write(`${mistake}\n\n${help()}`);
     return 2;
   }
