@@ -36,6 +36,13 @@ describe("npm run steward -- (no subcommand, help, a group name)", () => {
     expect(noRole.code).toBe(2);
     expect(noRole.stderr).toMatch(/^--role: required \(one of support_read_only, support_full, operations, admin\)/);
   }, CLI_TIMEOUT);
+
+  it("a bad setting reads as the command's mistake (exit 2), not as 'Steward cannot start'", async () => {
+    const run = await runSteward(["audit", "verify", "--database", "postgres://postgres@127.0.0.1:5432/unused"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/^invalid configuration: STEWARD_MODE: not set, but DATABASE_URL is/);
+    expect(run.stderr).not.toContain("cannot start");
+  }, CLI_TIMEOUT);
 });
 
 /** An empty database as the operator names it: a PostgreSQL URL, or a fresh PGlite directory (also where the keys go). */

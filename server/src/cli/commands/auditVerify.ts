@@ -74,7 +74,7 @@ export async function run(args: string[]): Promise<number> {
     const config = loadConfig({ ...process.env, ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
     keys = loadAuditKeys(config);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof AuditKeyError) throw new UsageError(err instanceof ConfigError ? err.line : `audit key: ${err.message}`);
+    if (err instanceof ConfigError || err instanceof AuditKeyError) throw new UsageError(err instanceof ConfigError ? err.commandLine : `audit key: ${err.message}`);
     throw err;
   }
   if (values.checkpoints !== undefined) anchors.push(...readCheckpoints(values.checkpoints, keys));

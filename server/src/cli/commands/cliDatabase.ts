@@ -13,7 +13,7 @@ export function loadCliConfig(overrides: { database?: string; dataDir?: string }
       ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
 }
@@ -25,7 +25,7 @@ export async function openCliDatabase(overrides: { database?: string; dataDir?: 
     auditKeysOf(config);
     return await openDatabase(config.database);
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
 }

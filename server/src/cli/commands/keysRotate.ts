@@ -24,7 +24,7 @@ export async function run(args: string[]): Promise<number> {
       ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}),
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
   const source = keySourceOf(config);
