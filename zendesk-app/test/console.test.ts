@@ -317,6 +317,21 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("moves between its tabs with the arrow keys, one tab stop for the tab bar (the tabs pattern, as in the sidebar)", async () => {
+    const { page, frame } = await openConsole("9004", "UTC");
+    expect(await frame.$$eval('[role="tab"]', (tabs) => tabs.map((t) => t.getAttribute("tabindex")))).toEqual(["0", "-1", "-1"]);
+    await frame.focus('[data-tab="overview"]');
+    await page.keyboard.press("ArrowRight");
+    await frame.waitForSelector('[data-testid="filters"]');
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-tab"))).toBe("explorer");
+    expect(await frame.getAttribute('[role="tabpanel"]', "aria-labelledby")).toBe("console-tab-explorer");
+    await page.keyboard.press("ArrowLeft");
+    await page.keyboard.press("ArrowLeft");
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-tab"))).toBe("approvals");
+    expect(await frame.$$eval('[role="tab"]', (tabs) => tabs.map((t) => t.getAttribute("aria-selected")))).toEqual(["false", "false", "true"]);
+    await page.close();
+  });
+
   it("keeps the applied filters: a timeline's Back returns to them, and so does coming back from another tab", async () => {
     const { page, frame } = await openConsole("9004", "UTC");
     await frame.click('[data-tab="explorer"]');

@@ -43,7 +43,17 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
       setTab(id);
     },
   };
-  const Active = (tabs.find((t) => t.id === tab) ?? tabs[0])?.component;
+  const current = (tabs.find((t) => t.id === tab) ?? tabs[0])?.id;
+  const Active = tabs.find((t) => t.id === current)?.component;
+  // Arrow keys move between tabs (the WAI-ARIA tabs pattern, as in the sidebar); Tab goes on into the panel.
+  const onTabKey = (event: KeyboardEvent) => {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    const index = tabs.findIndex((t) => t.id === current);
+    const next = tabs[(index + (event.key === "ArrowRight" ? 1 : tabs.length - 1)) % tabs.length];
+    if (!next) return;
+    setTab(next.id);
+    document.getElementById(`console-tab-${next.id}`)?.focus();
+  };
   return (
     <div class="console">
       <header class="console-head">
@@ -55,14 +65,29 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
           {ct("times_in", { zone: props.agent.timeZone })}
         </span>
       </header>
-      <nav class="tab-bar" role="tablist">
+      <nav class="tab-bar" role="tablist" onKeyDown={onTabKey}>
         {tabs.map((t) => (
-          <button key={t.id} role="tab" data-tab={t.id} aria-selected={t.id === tab} class={t.id === tab ? "tab active" : "tab"} onClick={() => setTab(t.id)}>
+          <button
+            key={t.id}
+            type="button"
+            role="tab"
+            id={`console-tab-${t.id}`}
+            aria-controls={`console-panel-${t.id}`}
+            data-tab={t.id}
+            aria-selected={t.id === current}
+            tabIndex={t.id === current ? 0 : -1}
+            class={t.id === current ? "tab active" : "tab"}
+            onClick={() => setTab(t.id)}
+          >
             {t.label()}
           </button>
         ))}
       </nav>
-      <main>{Active && <Active ctx={ctx} />}</main>
+      <main>
+        <div role="tabpanel" id={`console-panel-${current}`} aria-labelledby={`console-tab-${current}`}>
+          {Active && <Active ctx={ctx} />}
+        </div>
+      </main>
     </div>
   );
 }
