@@ -225,6 +225,10 @@ export class ConfigError extends Error {
   get line(): string {
     return `Steward cannot start: invalid configuration: ${this.message}`;
   }
+  /** The same for a command-line tool (audit verify, staff grant…): it is not Steward starting. */
+  get commandLine(): string {
+    return `invalid configuration: ${this.message}`;
+  }
 }
 
 /** `modeGuessMatters: false` for tools that neither serve nor seed (db:migrate): the mode changes nothing they do. */

@@ -196,6 +196,7 @@ describe("the console in the local Zendesk page", () => {
 
   it("in German: says the activity charts count UTC days (not the agent's), and one exported entry in the singular", async () => {
     const { page, frame } = await openConsole("9004", "Europe/Berlin", "de");
+    expect(await frame.textContent('[data-testid="who"]')).toBe("ada.admin@steward-demo.test · Admin");
     expect(await frame.textContent('[data-testid="chart-agents"] h2')).toBe("Aktivität pro Agent (30 Tage, UTC)");
     expect(await frame.textContent('[data-testid="chart-groups"] h2')).toBe("Aktivität pro Aktionsgruppe (30 Tage, UTC)");
     await frame.click('[data-tab="explorer"]');
@@ -463,6 +464,8 @@ describe("the console in the local Zendesk page", () => {
 
   it("shows a support agent only what they may open: no agent filter, no per-agent chart, no one else's entries", async () => {
     const { page, frame } = await openConsole("9002", "Europe/Berlin");
+    // The role as the sidebar names it, not its key (support_full).
+    expect(await frame.textContent('[data-testid="who"]')).toBe("sam.support@steward-demo.test · Support");
     expect(await frame.$('[data-testid="chart-agents"]')).toBeNull();
     await frame.click('[data-tab="explorer"]');
     await frame.waitForSelector('[data-testid="entries"] tbody tr');

@@ -1,8 +1,18 @@
+const USAGE = "usage: npm run db:migrate";
+
 /** `npm run db:migrate` — applies the same migrations `npm start` applies, and lists what ran. */
 async function main(): Promise<void> {
-  if (process.argv.includes("--help")) {
+  // It takes no arguments: one it ignored (say --database postgres://…, as the steward commands take) would
+  // leave the operator's database as it was and migrate the configured one instead.
+  const unexpected = process.argv.slice(2).filter((a) => a !== "--help" && a !== "-h");
+  if (unexpected.length) {
+    process.stderr.write(`db:migrate takes no arguments (got ${unexpected.join(" ")}): it migrates DATABASE_URL, or PGlite under DATA_DIR\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
     process.stdout.write(
-      "usage: npm run db:migrate\n\nApplies Steward's migrations to the configured database: PostgreSQL when DATABASE_URL is set\n(e.g. DATABASE_URL=postgres://steward_owner@127.0.0.1:5432/steward npm run db:migrate), otherwise PGlite under DATA_DIR.\nReads ./.env (or ENV_FILE) like the server. The server applies the same migrations on start.\n",
+      `${USAGE}\n\nApplies Steward's migrations to the configured database: PostgreSQL when DATABASE_URL is set\n(e.g. DATABASE_URL=postgres://steward_owner@127.0.0.1:5432/steward npm run db:migrate), otherwise PGlite under DATA_DIR.\nReads ./.env (or ENV_FILE) like the server. The server applies the same migrations on start.\n`,
     );
     return;
   }
@@ -24,6 +34,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`migration failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  const message = err instanceof Error ? err.message : String(err);
+  // migrateToLatest's own errors already say "migration failed (name): …".
+  process.stderr.write(`${message.startsWith("migration failed") ? message : `migration failed: ${message}`}\n`);
   process.exit(1);
 });

@@ -2,8 +2,9 @@ import { UsageError } from "./commands/command.js";
 import { subcommands } from "./subcommands.js";
 
 function help(): string {
-  return `usage: npm run steward -- <subcommand> [options]   (npm run steward -- <subcommand> --help for its options)\n\nsubcommands:\n${Object.keys(subcommands)
-    .map((name) => `  ${name}`)
+  const width = Math.max(...Object.keys(subcommands).map((name) => name.length));
+  return `usage: npm run steward -- <subcommand> [options]   (npm run steward -- <subcommand> --help for its options)\n\nsubcommands:\n${Object.entries(subcommands)
+    .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
     .join("\n")}\n`;
 }
 
@@ -14,9 +15,16 @@ async function main(argv: string[]): Promise<number> {
     .find((candidate) => candidate.split(" ").every((word, i) => argv[i] === word));
   const command = name ? subcommands[name] : undefined;
   if (!name || !command) {
+    // Asked for: the list on stdout (it can be piped), exit 0. Anything else is a usage mistake: stderr, exit 2.
+    if (["help", "--help", "-h"].includes(argv[0] ?? "")) {
+      process.stdout.write(help());
+      return 0;
+    }
     const asked = argv.filter((a) => !a.startsWith("-")).join(" ");
-    process.stderr.write(`${asked && !["help", "--help"].includes(argv[0] ?? "") ? `unknown subcommand: ${asked}\n\n` : ""}${help()}`);
-    return asked && argv[0] !== "help" ? 2 : 0;
+    const group = Object.keys(subcommands).filter((candidate) => candidate.startsWith(`${argv[0] ?? ""} `));
+    const mistake = !asked ? "no subcommand given" : group.length && asked === argv[0] ? `${asked}: which one? ${group.join(", ")}` : `unknown subcommand: ${asked}`;
+    process.stderr.write(`${mistake}\n\n${help()}`);
+    return 2;
   }
   const rest = argv.slice(name.split(" ").length);
   if (rest.includes("--help") || rest.includes("-h")) {

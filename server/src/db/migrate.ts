@@ -80,13 +80,22 @@ export const migrations: Record<string, Migration> = {
   "048_console_export_links": m048,
 };
 
-export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
-  const migrator = new Migrator({
+function migratorFor<T>(db: Kysely<T>): Migrator {
+  return new Migrator({
     db: db as unknown as Kysely<unknown>,
     provider: { getMigrations: async () => migrations },
     migrationTableName: "steward_migrations",
     migrationLockTableName: "steward_migrations_lock",
   });
+}
+
+/** The names of the migrations not applied to this database yet, in order (all of them on an empty one); changes nothing. */
+export async function pendingMigrations<T>(db: Kysely<T>): Promise<string[]> {
+  return (await migratorFor(db).getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
+export async function migrateToLatest<T>(db: Kysely<T>): Promise<MigrationResultSet> {
+  const migrator = migratorFor(db);
   const result = await migrator.migrateToLatest();
   if (result.error) {
     const failed = result.results?.find((r) => r.status === "Error");

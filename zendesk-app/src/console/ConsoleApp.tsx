@@ -71,6 +71,7 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
         {tabs.map((t) => (
           <button
             key={t.id}
+            type="button"
             id={`tab-${t.id}`}
             role="tab"
             data-tab={t.id}

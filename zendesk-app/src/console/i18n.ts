@@ -42,6 +42,11 @@ export function ct(key: ConsoleKey, vars: Record<string, string | number> = {}):
   return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? String(vars[name]) : whole));
 }
 
+/** A panel role as the sidebar names it ("Read-only", "Nur lesen"), never its key. */
+export function roleLabel(role: string): string {
+  return actionCatalogs[language]?.[`panel_role.${role}`] ?? sidebarEn[`panel_role.${role}` as keyof typeof sidebarEn] ?? role;
+}
+
 export function actionLabel(action: string): string {
   return actionCatalogs[language]?.[`action.${action}`] ?? sidebarEn[`action.${action}` as keyof typeof sidebarEn] ?? action;
 }

@@ -2,13 +2,12 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
-import { sql } from "kysely";
 import { AuditCheckpoint, checkpointSignatureValid } from "../../audit/checkpoints.js";
 import { sealPending } from "../../audit/sealer.js";
 import { AuditKeyError, loadAuditKeys, type AuditKeys } from "../../audit/sealKey.js";
 import { verifyAuditChain } from "../../audit/verifyChain.js";
 import { ConfigError, loadConfig } from "../../config.js";
-import { openCliDatabase } from "./cliDatabase.js";
+import { openCliDatabase, requireMigrated } from "./cliDatabase.js";
 import { UsageError } from "./command.js";
 
 /** Checkpoint files an auditor kept (a file, or every checkpoint-*.json in a directory), each signature checked. */
@@ -75,18 +74,14 @@ export async function run(args: string[]): Promise<number> {
     const config = loadConfig({ ...process.env, ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
     keys = loadAuditKeys(config);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof AuditKeyError) throw new UsageError(err instanceof ConfigError ? err.line : `audit key: ${err.message}`);
+    if (err instanceof ConfigError || err instanceof AuditKeyError) throw new UsageError(err instanceof ConfigError ? err.commandLine : `audit key: ${err.message}`);
     throw err;
   }
   if (values.checkpoints !== undefined) anchors.push(...readCheckpoints(values.checkpoints, keys));
 
   const database = await openCliDatabase({ database: values.database, dataDir: values["data-dir"] });
   try {
-    const table = await sql<{ found: string | null }>`select to_regclass('audit_seal')::text as found`.execute(database.db);
-    if (!table.rows[0]?.found) {
-      process.stderr.write(`no sealed audit log in ${database.kind} ${database.location}: run npm run db:migrate first\n`);
-      return 1;
-    }
+    if (!(await requireMigrated(database))) return 1;
     if (!values["no-seal"]) {
       const sealed = await sealPending(database.db, keys);
       if (sealed.sealed && !values.quiet) process.stderr.write(`sealed ${sealed.sealed} entries committed since the last round\n`);

@@ -1,6 +1,7 @@
 import { auditKeysOf } from "../../audit/sealKey.js";
 import { ConfigError, loadConfig, type Config } from "../../config.js";
 import { openDatabase, type Database } from "../../db/database.js";
+import { pendingMigrations } from "../../db/migrate.js";
 import { UsageError } from "./command.js";
 
 /** The configuration with `--database postgres://…` / `--data-dir DIR` applied; a bad setting is a usage error. */
@@ -12,7 +13,7 @@ export function loadCliConfig(overrides: { database?: string; dataDir?: string }
       ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
 }
@@ -24,7 +25,18 @@ export async function openCliDatabase(overrides: { database?: string; dataDir?: 
     auditKeysOf(config);
     return await openDatabase(config.database);
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
+}
+
+/**
+ * Whether every migration this build knows is applied; if not, says so on stderr (with what to run), for the
+ * command to exit 1 instead of failing on a missing table or function in PostgreSQL's own words.
+ */
+export async function requireMigrated(database: Database): Promise<boolean> {
+  const pending = await pendingMigrations(database.db);
+  if (pending.length === 0) return true;
+  process.stderr.write(`the database in ${database.kind} ${database.location} is not migrated (${pending.length} migration${pending.length === 1 ? "" : "s"} not applied, from ${pending[0]}): run npm run db:migrate first\n`);
+  return false;
 }

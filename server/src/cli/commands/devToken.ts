@@ -16,7 +16,7 @@ export async function run(args: string[]): Promise<number> {
   try {
     config = loadConfig();
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
   if (!config.demo) {

@@ -9,6 +9,7 @@ import { systemClock } from "../../clock.js";
 import { ConfigError, loadConfig } from "../../config.js";
 import { openDatabase } from "../../db/database.js";
 import { GrantKeys, keySourceOf } from "../../impersonation/signingKeys.js";
+import { requireMigrated } from "./cliDatabase.js";
 import { UsageError } from "./command.js";
 
 /** `keys rotate`: a new grant signing key; the previous one stays published until its grants expired. Audited. */
@@ -23,7 +24,7 @@ export async function run(args: string[]): Promise<number> {
       ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}),
     });
   } catch (err) {
-    if (err instanceof ConfigError) throw new UsageError(err.line);
+    if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
   }
   const source = keySourceOf(config);
@@ -34,6 +35,7 @@ export async function run(args: string[]): Promise<number> {
   const database = await openDatabase(config.database);
   let rotated: Awaited<ReturnType<GrantKeys["rotate"]>>;
   try {
+    if (!(await requireMigrated(database))) return 1;
     let operator = "unknown";
     try {
       operator = userInfo().username;

@@ -4,7 +4,7 @@ import { z } from "zod";
 import { systemActor } from "../../actor.js";
 import { systemClock } from "../../clock.js";
 import { registerProduct } from "../../impersonation/products.js";
-import { loadCliConfig, openCliDatabase } from "./cliDatabase.js";
+import { loadCliConfig, openCliDatabase, requireMigrated } from "./cliDatabase.js";
 import { UsageError } from "./command.js";
 
 /** `products add`: registers a product for impersonation and prints its credential once (only a hash is kept). */
@@ -21,6 +21,7 @@ export async function run(args: string[]): Promise<number> {
   if (!config.demo && url.data.startsWith("http:")) throw new UsageError("--url: production mode (STEWARD_MODE=production) needs the product's https:// URL; http:// is accepted only in demo mode");
   const database = await openCliDatabase(overrides, config);
   try {
+    if (!(await requireMigrated(database))) return 1;
     let operator = "unknown";
     try {
       operator = userInfo().username;

@@ -1,13 +1,12 @@
 import { userInfo } from "node:os";
 import { parseArgs } from "node:util";
-import { sql } from "kysely";
 import { PanelRole } from "../../../../shared/roles.js";
 import { ZendeskUserId } from "../../../../shared/schemas/staff.js";
 import { systemActor } from "../../actor.js";
 import { systemClock } from "../../clock.js";
 import { changeStaffAccess } from "../../staff/changeStaffAccess.js";
 import { changeStaffRole } from "../../staff/changeStaffRole.js";
-import { openCliDatabase } from "./cliDatabase.js";
+import { openCliDatabase, requireMigrated } from "./cliDatabase.js";
 import { UsageError } from "./command.js";
 
 function operator(): string {
@@ -32,18 +31,16 @@ export async function run(args: string[]): Promise<number> {
       "data-dir": { type: "string" },
     },
   });
+  if (values["zendesk-user"] === undefined) throw new UsageError("--zendesk-user: required (the agent's Zendesk user id)");
   const zendeskUserId = ZendeskUserId.safeParse(values["zendesk-user"]);
   if (!zendeskUserId.success) throw new UsageError(`--zendesk-user: ${zendeskUserId.error.issues[0]?.message ?? "required"}`);
+  if (values.role === undefined) throw new UsageError(`--role: required (one of ${PanelRole.options.join(", ")})`);
   const role = PanelRole.safeParse(values.role);
   if (!role.success) throw new UsageError(`--role: expected one of ${PanelRole.options.join(", ")}`);
 
   const database = await openCliDatabase({ database: values.database, dataDir: values["data-dir"] });
   try {
-    const table = await sql<{ found: string | null }>`select to_regclass('panel_caps')::text as found`.execute(database.db);
-    if (!table.rows[0]?.found) {
-      process.stderr.write(`the database in ${database.kind} ${database.location} is not migrated: run npm run db:migrate first\n`);
-      return 1;
-    }
+    if (!(await requireMigrated(database))) return 1;
     const actor = systemActor(`cli:${operator()}`);
     const reason = values.reason ?? "Granted from the command line (npm run steward -- staff grant)";
     const result = await database.db.transaction().execute(async (trx) => {
