@@ -5,7 +5,7 @@ import type { Session } from "../api/session";
 import { createStewardApi } from "../api/steward";
 import type { ConsoleContext, ExplorerQuery } from "./context";
 import type { ConsoleAgent, ConsoleHost } from "./host";
-import { ct } from "./i18n";
+import { ct, roleLabel } from "./i18n";
 import { consoleTabs } from "./tabs";
 
 /** The console shell: who is signed in, the time zone times are shown in, and the tab bar. */
@@ -61,7 +61,7 @@ export function ConsoleApp(props: { host: ConsoleHost; session: Session; agent: 
       <header class="console-head">
         <h1>{ct("title")}</h1>
         <span data-testid="who">
-          {info.staff.email} · {role}
+          {info.staff.email} · {roleLabel(role)}
         </span>
         <span data-testid="time-zone" data-zone={props.agent.timeZone}>
           {ct("times_in", { zone: props.agent.timeZone })}
