@@ -73,7 +73,15 @@ describe.each(databaseKinds)("npm run steward -- audit verify on %s", (kind) => 
     // The next verify starts from that head.
     const incremental = await steward(["audit", "verify", "--quiet", "--anchor", anchor, ...t.args]);
     expect(incremental.code).toBe(0);
-    expect(incremental.stdout).toContain("0 entries checked from chain position 5");
+    // "Intact" from an incremental verify says what it did not check, and counts in the singular for one.
+    expect(incremental.stdout).toContain("audit chain intact: 0 new entries checked after chain position 5 (the last intact verify; entries up to it were not checked again, --full checks everything)");
+    const database = await t.open();
+    await appendAudit(database.db, writeEntry({ reason: "entry 6" }), new ManualClock());
+    await database.close();
+    const next = await steward(["audit", "verify", "--anchor", anchor, ...t.args]);
+    expect(next.code).toBe(0);
+    expect(next.stderr).toContain("sealed 1 entry committed");
+    expect(next.stdout).toContain("audit chain intact: 1 new entry checked after chain position 5");
   });
 
   it("exits 1 listing every broken entry", { timeout: 120_000 }, async () => {

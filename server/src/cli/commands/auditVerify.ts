@@ -84,32 +84,41 @@ export async function run(args: string[]): Promise<number> {
     if (!(await requireMigrated(database))) return 1;
     if (!values["no-seal"]) {
       const sealed = await sealPending(database.db, keys);
-      if (sealed.sealed && !values.quiet) process.stderr.write(`sealed ${sealed.sealed} entries committed since the last round\n`);
+      if (sealed.sealed && !values.quiet) process.stderr.write(`sealed ${count(sealed.sealed, "entry", "entries")} committed since the last round\n`);
     }
     const bar = values.quiet
       ? null
       : new cliProgress.SingleBar({ format: "verifying |{bar}| {value}/{total} entries", hideCursor: true, stream: process.stderr, noTTYOutput: false }, cliProgress.Presets.shades_classic);
-    bar?.start(0, 0);
+    // Started at the first progress report: begun at 0/0, the bar drew full before anything was checked.
+    let barStarted = false;
     const started = Date.now();
     const result = await verifyAuditChain(database.db, keys, {
       mode: values.full ? "full" : "incremental",
       anchors,
       batchSize,
       onProgress: (checked, total) => {
-        bar?.setTotal(total);
-        bar?.update(checked);
+        if (!bar) return;
+        if (!barStarted) {
+          bar.start(total, checked);
+          barStarted = true;
+        } else {
+          bar.setTotal(total);
+          bar.update(checked);
+        }
       },
     });
-    bar?.stop();
+    if (barStarted) bar?.stop();
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    const scope = result.mode === "full" ? "from the first entry" : `from chain position ${result.fromSeq} (the last intact verify; --full checks everything)`;
-    const pending = result.unsealed ? `; ${result.unsealed} entries committed but not sealed yet` : "";
+    // An incremental verify checks only what came after the last intact one: it says so, so that "intact" is not read as a check of older entries.
+    const scope = result.mode === "full" ? "from the first entry" : `after chain position ${result.fromSeq} (the last intact verify; entries up to it were not checked again, --full checks everything)`;
+    const pending = result.unsealed ? `; ${count(result.unsealed, "entry", "entries")} committed but not sealed yet` : "";
+    const checked = result.mode === "full" ? count(result.entries, "entry", "entries") : count(result.entries, "new entry", "new entries");
     if (result.ok) {
-      process.stdout.write(`audit chain intact: ${result.entries} entries checked ${scope} in ${seconds} s${pending} (${database.kind} ${database.location})\n`);
+      process.stdout.write(`audit chain intact: ${checked} checked ${scope} in ${seconds} s${pending} (${database.kind} ${database.location})\n`);
       process.stdout.write(`head: ${result.headSeq ?? 0}:${result.headHash} (keep it, or the exported checkpoints, to anchor a later verify)\n`);
       return 0;
     }
-    process.stdout.write(`audit chain BROKEN: ${result.breaks.length}${result.truncated ? "+" : ""} breaks in ${result.entries} entries checked ${scope}${pending}\n`);
+    process.stdout.write(`audit chain BROKEN: ${result.breaks.length}${result.truncated ? "+" : ""} ${result.breaks.length === 1 && !result.truncated ? "break" : "breaks"} in ${checked} checked ${scope}${pending}\n`);
     for (const b of result.breaks) {
       const where = b.brokenAt !== null ? `entry ${b.brokenAt}${b.entryId ? ` (id ${b.entryId})` : ""}` : `chain position ${b.chainSeq}`;
       process.stdout.write(`  ${where}: ${b.reason} — ${b.detail}\n`);
@@ -118,4 +127,9 @@ export async function run(args: string[]): Promise<number> {
   } finally {
     await database.close();
   }
+}
+
+/** "1 entry", "2 entries". */
+function count(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
