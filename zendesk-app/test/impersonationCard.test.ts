@@ -1,0 +1,98 @@
+import type { Frame, Page } from "playwright-core";
+import { beforeAll, describe, expect, it } from "vitest";
+import { systemActor } from "../../server/src/actor.js";
+import { registerProduct } from "../../server/src/impersonation/products.js";
+import { axeViolations } from "./support/axe.js";
+import { screenshot } from "./support/browser.js";
+import { sidebar320 } from "./support/sidebar320.js";
+
+/**
+ * The View as customer card as an agent meets it, at Zendesk's 320 px: a requester who cannot be viewed
+ * is said so instead of offered a form the server refuses; a second session from the same sidebar
+ * starts (the first one's start and end changed the user); End by keyboard leaves focus on the form;
+ * another agent's live session on the ticket is shown; counts use the language's plural.
+ * Real server (PGlite, demo data), real ZAF SDK, the local Zendesk page; the product is not running
+ * (the tab it opens is not looked at here).
+ */
+const ui = sidebar320();
+const text = async (frame: Frame, selector: string) => ((await frame.textContent(selector)) ?? "").trim().replace(/\s+/g, " ");
+
+beforeAll(async () => {
+  await registerProduct(ui.steward.deps.database.db, ui.steward.deps.clock, { id: "prd_card", name: "Card product", url: "http://localhost:9", actor: systemActor("test") });
+});
+
+async function startFrom(page: Page, frame: Frame, reason: string): Promise<string> {
+  await frame.fill("#imp-reason", reason);
+  const opened = page.context().waitForEvent("page");
+  await frame.click('[data-testid="imp-start"]');
+  await (await opened).close();
+  const live = await frame.waitForSelector('[data-testid="imp-live"]');
+  return (await live.getAttribute("data-sid")) ?? "";
+}
+
+describe("View as customer card (320 px)", () => {
+  it("en: a blocked requester gets the reason instead of a form; de says it in German", async () => {
+    const user = await ui.requesterOf(1009);
+    expect(user.blocked).toBe(true);
+    const { page, frame } = await ui.openTicket(1009, "9002", "en-US");
+    await frame.waitForSelector('[data-testid="imp-unavailable"]');
+    expect(await text(frame, '[data-testid="imp-unavailable"]')).toBe("View as customer is not possible here: the user cannot sign in, so there is nothing to view.");
+    expect(await frame.$('[data-testid="imp-form"]')).toBeNull();
+    expect(await axeViolations(frame), "imp-unavailable-en-320").toEqual([]);
+    await screenshot(page, "imp-card-unavailable-en-320");
+    await page.close();
+    const de = await ui.openTicket(1009, "9002", "de");
+    await de.frame.waitForSelector('[data-testid="imp-unavailable"]');
+    expect(await text(de.frame, '[data-testid="imp-unavailable"]')).toBe("„Als Kunde ansehen“ ist hier nicht möglich: der Benutzer kann sich nicht anmelden, daher gibt es nichts anzusehen.");
+    await de.page.close();
+  });
+
+  it("en: start, End by keyboard (focus back on the form), start again from the same sidebar; one action is '1 action'", async () => {
+    const { page, frame } = await ui.openTicket(1006, "9002", "en-US");
+    await frame.waitForSelector('[data-testid="imp-form"]');
+    // The duration is required: emptied, the browser says so and nothing starts.
+    await frame.fill("#imp-minutes", "");
+    await frame.fill("#imp-reason", "Customer says the projects page is empty");
+    await frame.click('[data-testid="imp-start"]');
+    expect(await frame.$eval("#imp-minutes", (input) => (input as HTMLInputElement).validity.valueMissing)).toBe(true);
+    expect(await frame.$('[data-testid="imp-live"]')).toBeNull();
+    await frame.fill("#imp-minutes", "10");
+
+    const first = await startFrom(page, frame, "Customer says the projects page is empty");
+    // Focus follows to the live session (the Start button it was on is gone).
+    expect(await frame.evaluate(() => document.activeElement?.getAttribute("data-testid"))).toBe("imp-live");
+    await ui.steward.deps.database.db.updateTable("impersonation_sessions").set({ action_count: 1 }).where("id", "=", first).execute();
+    await frame.waitForFunction(() => document.querySelector('[data-testid="imp-actions"]')?.textContent === "1 action", undefined, { timeout: 15_000 });
+    await screenshot(page, "imp-card-live-en-320");
+
+    await frame.focus('[data-testid="imp-end"]');
+    await page.keyboard.press("Enter");
+    await frame.waitForSelector('[data-testid="imp-form"]');
+    await expect.poll(() => frame.evaluate(() => document.activeElement?.id)).toBe("imp-mode");
+    expect(await text(frame, `[data-testid="imp-past"] li[data-sid="${first}"]`)).toContain("· 1 action ·");
+
+    // The first session's start and end changed the user: the second start must not be refused as stale.
+    const second = await startFrom(page, frame, "Customer says the projects page is empty again");
+    expect(second).not.toBe(first);
+    expect(await frame.$('[data-testid="problem"]')).toBeNull();
+    await frame.click('[data-testid="imp-end"]');
+    await frame.waitForSelector('[data-testid="imp-form"]');
+    await page.close();
+  });
+
+  it("en: another agent viewing the customer from this ticket is shown, and gone once they end", async () => {
+    const ops = await ui.openTicket(1007, "9003", "en-US");
+    await ops.frame.waitForSelector('[data-testid="imp-form"]');
+    await startFrom(ops.page, ops.frame, "Checking the billing page the customer sees");
+    const { page, frame } = await ui.openTicket(1007, "9002", "en-US");
+    await frame.waitForSelector('[data-testid="imp-other-live"]');
+    expect(await text(frame, '[data-testid="imp-other-live"]')).toMatch(/^Olive Ops is viewing this customer from this ticket now \(Read-only, since .+\)\.$/);
+    expect(await axeViolations(frame), "imp-other-live-en-320").toEqual([]);
+    await screenshot(page, "imp-card-other-live-en-320");
+    await ops.frame.click('[data-testid="imp-end"]');
+    await ops.frame.waitForSelector('[data-testid="imp-form"]');
+    await ops.page.close();
+    await frame.waitForSelector('[data-testid="imp-other-live"]', { state: "detached", timeout: 15_000 });
+    await page.close();
+  });
+});
