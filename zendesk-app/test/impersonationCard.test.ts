@@ -1,6 +1,7 @@
 import type { Frame, Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../server/src/actor.js";
+import { recordEvents } from "../../server/src/impersonation/events.js";
 import { registerProduct } from "../../server/src/impersonation/products.js";
 import { axeViolations } from "./support/axe.js";
 import { screenshot } from "./support/browser.js";
@@ -10,7 +11,8 @@ import { sidebar320 } from "./support/sidebar320.js";
  * The View as customer card as an agent meets it, at Zendesk's 320 px: a requester who cannot be viewed
  * is said so instead of offered a form the server refuses; a second session from the same sidebar
  * starts (the first one's start and end changed the user); End by keyboard leaves focus on the form;
- * another agent's live session on the ticket is shown; counts use the language's plural.
+ * another agent's live session on the ticket is shown; counts use the language's plural; the ticket's
+ * history says what the agent did in the product.
  * Real server (PGlite, demo data), real ZAF SDK, the local Zendesk page; the product is not running
  * (the tab it opens is not looked at here).
  */
@@ -93,6 +95,27 @@ describe("View as customer card (320 px)", () => {
     await ops.frame.waitForSelector('[data-testid="imp-form"]');
     await ops.page.close();
     await frame.waitForSelector('[data-testid="imp-other-live"]', { state: "detached", timeout: 15_000 });
+    await page.close();
+  });
+
+  it("en: the ticket's history says what the agent did in the product, request by request", async () => {
+    const { page, frame } = await ui.openTicket(1008, "9002", "en-US");
+    await frame.waitForSelector('[data-testid="imp-form"]');
+    const sid = await startFrom(page, frame, "Customer cannot find the billing page");
+    const db = ui.steward.deps.database.db;
+    const product = await db.selectFrom("impersonation_products").selectAll().where("id", "=", "prd_card").executeTakeFirstOrThrow();
+    const occurredAt = ui.steward.deps.clock.now().toISOString();
+    const event = (id: string, method: string, route: string, outcome: "succeeded" | "refused", detail: string | null = null) => ({ id, method, route, object: null, outcome, status: outcome === "succeeded" ? 200 : 403, detail, occurredAt });
+    await recordEvents(ui.steward.deps, product, sid, {
+      events: [event("ev-billing", "GET", "GET /billing", "succeeded"), event("ev-card", "POST", "POST /billing/payment-methods", "refused", "Support agents can never change payment methods")],
+    });
+    await frame.click('[data-testid="imp-end"]');
+    await frame.waitForSelector('[data-testid="imp-form"]');
+    await frame.click("#tab-history");
+    await frame.waitForSelector('[data-testid="ticket-entries"] [data-action="impersonation.event"]');
+    const events = await frame.$$eval('[data-testid="ticket-entries"] [data-action="impersonation.event"] [data-testid="product-event"]', (items) => items.map((i) => i.textContent));
+    expect(events).toEqual(["POST /billing/payment-methods", "GET /billing"]);
+    await screenshot(page, "imp-card-history-en-320");
     await page.close();
   });
 });

@@ -43,6 +43,18 @@ function mailAbout(entry: AuditEntry): string | null {
   return typeof to === "string" ? t("audit.mail_about_to", { about, to }) : about;
 }
 
+/**
+ * What the agent did inside the product, for an event the kit reported ("POST /projects"): the session's
+ * reason is on its start entry, so each event says its own request instead of repeating it.
+ */
+function productEventAbout(entry: AuditEntry): string | null {
+  if (entry.action !== "impersonation.event" || !entry.after || typeof entry.after !== "object") return null;
+  const { route, object, afterEnd } = entry.after as { route?: unknown; object?: unknown; afterEnd?: unknown };
+  if (typeof route !== "string") return null;
+  const what = typeof object === "string" && object ? t("audit.product_event_object", { route, object }) : route;
+  return afterEnd === true ? t("audit.product_event_after_end", { what }) : what;
+}
+
 function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; testId: string; showTicket: boolean; lookups: boolean }) {
   if (!loaded) return <p class="muted">{t("common.loading")}</p>;
   if ("problem" in loaded) return <ProblemNotice problem={loaded.problem} />;
@@ -63,7 +75,17 @@ function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; te
             {showTicket && entry.ticketId && ` · ${t("audit.ticket", { id: entry.ticketId })}`}
             {entry.target.id && ` · ${entry.target.id}`}
           </div>
-          {mailAbout(entry) !== null ? <div class="entry-reason" data-testid="mail-about">{mailAbout(entry)}</div> : entry.reason && <div class="entry-reason">“{entry.reason}”</div>}
+          {mailAbout(entry) !== null ? (
+            <div class="entry-reason" data-testid="mail-about">
+              {mailAbout(entry)}
+            </div>
+          ) : productEventAbout(entry) !== null ? (
+            <div class="entry-reason" data-testid="product-event">
+              {productEventAbout(entry)}
+            </div>
+          ) : (
+            entry.reason && <div class="entry-reason">“{entry.reason}”</div>
+          )}
           {entry.error && <div class="entry-error">{entry.error}</div>}
         </li>
       ))}
