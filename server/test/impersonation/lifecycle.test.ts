@@ -424,6 +424,18 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     }
   });
 
+  it("the start note names the idle limit as configured, and no idle limit when the session is shorter than it", async () => {
+    const noteOf = async (sid: string) => (await h.deps.database.db.selectFrom("ticket_notes").select("body").where("session_id", "=", sid).where("kind", "=", "impersonation_started").executeTakeFirstOrThrow()).body;
+    const long = await opened("support_full", 30, 7);
+    expect(await noteOf(long.sid)).toMatch(/ends at \S+ at the latest, or after 15 minutes without activity in the product\.$/);
+    await stop(h, "support_full", long.user.id, long.sid);
+    // 5 minutes: the idle deadline at the start is the time limit; "after 5 idle minutes" would misstate the idle rule.
+    const short = await opened("support_full", 5, 7);
+    const note = await noteOf(short.sid);
+    expect(note).toMatch(/ends at \S+ at the latest\.$/);
+    expect(note).not.toContain("idle");
+  });
+
   it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {
     const server = createApp(h.deps).listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
