@@ -2,6 +2,7 @@ import type { Frame, Page } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../server/src/actor.js";
 import { recordEvents } from "../../server/src/impersonation/events.js";
+import { setCustomerNotices } from "../../server/src/impersonation/notices.js";
 import { registerProduct } from "../../server/src/impersonation/products.js";
 import { axeViolations } from "./support/axe.js";
 import { screenshot } from "./support/browser.js";
@@ -117,5 +118,22 @@ describe("View as customer card (320 px)", () => {
     expect(events).toEqual(["POST /billing/payment-methods", "GET /billing"]);
     await screenshot(page, "imp-card-history-en-320");
     await page.close();
+  });
+
+  it("en: the form says whether the customer is mailed, as the admin's setting has it", async () => {
+    const { page, frame } = await ui.openTicket(1011, "9002", "en-US");
+    await frame.waitForSelector('[data-testid="imp-notice"]');
+    expect(await text(frame, '[data-testid="imp-notice"]')).toBe("The customer is told by email when you start and when you end.");
+    await page.close();
+    const { deps } = ui.steward;
+    await setCustomerNotices(deps.database.db, deps.clock, { actor: systemActor("test"), on: false, reason: "Notices go out from the product itself" });
+    try {
+      const off = await ui.openTicket(1011, "9002", "en-US");
+      await off.frame.waitForSelector('[data-testid="imp-notice"]');
+      expect(await text(off.frame, '[data-testid="imp-notice"]')).toBe("The customer is not told by email: customer notices are turned off.");
+      await off.page.close();
+    } finally {
+      await setCustomerNotices(deps.database.db, deps.clock, { actor: systemActor("test"), on: true, reason: "Back to the default" });
+    }
   });
 });

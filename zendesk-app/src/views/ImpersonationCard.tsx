@@ -47,6 +47,8 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
   const [busy, setBusy] = useState(false);
   const [now, setNow] = useState(Date.now());
   const [reload, setReload] = useState(0);
+  // Whether the customer is mailed at start and end (an admin may turn it off): the form says which; unknown says neither.
+  const [notices, setNotices] = useState<boolean | null>(null);
   const modes = Object.entries(rule.modes.minRoles)
     .filter(([, min]) => roleAtLeast(session.staff.panelRole, min))
     .map(([mode]) => mode);
@@ -68,6 +70,17 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
       cancelled = true;
     };
   }, [api, ticket.ticketId, reload]);
+
+  useEffect(() => {
+    let cancelled = false;
+    api.get<{ customerNotices: boolean }>("/api/impersonation/settings").then(
+      (body) => !cancelled && setNotices(body.customerNotices),
+      () => undefined,
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
 
   const live = data?.live ?? null;
   // Another agent viewing this customer from this ticket right now: said, so two agents do not act unawares.
@@ -202,7 +215,11 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
             </label>
             <textarea id="imp-reason" class="c-field__input c-field__input--area" minLength={10} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
           </div>
-          <p class="muted">{t("imp.notice")}</p>
+          {notices !== null && (
+            <p class="muted" data-testid="imp-notice">
+              {t(notices ? "imp.notice" : "imp.notice_off")}
+            </p>
+          )}
           <button type="submit" class="c-btn c-btn--sm c-btn--primary" disabled={busy} data-testid="imp-start">
             {busy ? t("imp.starting") : t("imp.start")}
           </button>
