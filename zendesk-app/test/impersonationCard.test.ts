@@ -4,6 +4,8 @@ import { systemActor } from "../../server/src/actor.js";
 import { recordEvents } from "../../server/src/impersonation/events.js";
 import { setCustomerNotices } from "../../server/src/impersonation/notices.js";
 import { registerProduct } from "../../server/src/impersonation/products.js";
+import { deliverDueNotes } from "../../server/src/zendesk/ticketNotes.js";
+import { createZendeskClient } from "../../server/src/zendesk/zendeskClient.js";
 import { axeViolations } from "./support/axe.js";
 import { screenshot } from "./support/browser.js";
 import { sidebar320 } from "./support/sidebar320.js";
@@ -99,7 +101,7 @@ describe("View as customer card (320 px)", () => {
     await page.close();
   });
 
-  it("en: the ticket's history says what the agent did in the product, request by request", async () => {
+  it("en: the ticket's history says what the agent did in the product, request by request, and which note each note entry is", async () => {
     const { page, frame } = await ui.openTicket(1008, "9002", "en-US");
     await frame.waitForSelector('[data-testid="imp-form"]');
     const sid = await startFrom(page, frame, "Customer cannot find the billing page");
@@ -112,10 +114,16 @@ describe("View as customer card (320 px)", () => {
     });
     await frame.click('[data-testid="imp-end"]');
     await frame.waitForSelector('[data-testid="imp-form"]');
+    // The internal notes of the start and the end, sent to the local Zendesk page as the note loop would.
+    const client = createZendeskClient({ ...ui.steward.deps.config, zendeskApiUrl: `${ui.steward.appOrigin}/zendesk/api/v2` });
+    await deliverDueNotes(ui.steward.deps, { client });
     await frame.click("#tab-history");
     await frame.waitForSelector('[data-testid="ticket-entries"] [data-action="impersonation.event"]');
     const events = await frame.$$eval('[data-testid="ticket-entries"] [data-action="impersonation.event"] [data-testid="product-event"]', (items) => items.map((i) => i.textContent));
     expect(events).toEqual(["POST /billing/payment-methods", "GET /billing"]);
+    // Each note entry says which note it was, not its stored kind ("impersonation_ended note").
+    const noteLines = await frame.$$eval('[data-testid="ticket-entries"] [data-action="zendesk.note_add"] .entry-reason', (items) => items.map((i) => i.textContent));
+    expect(noteLines).toEqual(["Note: View as customer ended", "Note: View as customer started"]);
     await screenshot(page, "imp-card-history-en-320");
     await page.close();
   });
