@@ -196,6 +196,50 @@ describe("the Express adapter and the banner in a product", () => {
     }
   });
 
+  it("in a narrow window the banner wraps to more lines and the page starts below it, not under it", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const { page, close } = await bannerPage(product, cookie, "/banner-page");
+    try {
+      await page.setViewportSize({ width: 320, height: 640 });
+      const layout = () =>
+        page.evaluate(() => {
+          const banner = document.querySelector("steward-banner")!.getBoundingClientRect();
+          return { bannerHeight: Math.round(banner.height), contentTop: Math.round(document.querySelector("main")!.getBoundingClientRect().top), bannerBottom: Math.round(banner.bottom) };
+        });
+      // Two lines or more at 320 px (who, mode, time, End), and the product's first line still in view.
+      await expect.poll(async () => (await layout()).bannerHeight).toBeGreaterThan(60);
+      await expect.poll(async () => { const seen = await layout(); return seen.contentTop >= seen.bannerBottom; }).toBe(true);
+    } finally {
+      await close();
+      product.close();
+    }
+  });
+
+  it("a refused page asks the browser for no favicon: the refusal is the one event reported, not also a failed GET /favicon.ico", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    reported.length = 0;
+    const browser = await launchChromium();
+    try {
+      await browser.context.addCookies(cookie.split("; ").map((pair) => ({ name: pair.split("=")[0]!, value: pair.slice(pair.indexOf("=") + 1), url: product.url() })));
+      const page = await browser.newPage();
+      const refused = await page.goto(`${product.url()}/billing/payment-methods`);
+      expect(refused?.status()).toBe(403);
+      await page.waitForSelector("#steward-refused");
+      await page.waitForLoadState("networkidle");
+      await product.kit.flush();
+      expect(reported.map((e) => `${e.route} ${e.outcome}`)).toEqual(["GET /billing/payment-methods refused"]);
+    } finally {
+      await browser.close();
+      product.close();
+    }
+  });
+
   it("End while Steward is failing: the session ends in the product at once, and the end reaches Steward when it is back", async () => {
     answer = "live";
     remainingSeconds = 1800;

@@ -21,7 +21,11 @@
       root.innerHTML = `<style>${css}</style><div role="region" aria-label="Support session"><span id="who"></span><span id="mode"></span><span id="time" aria-live="off"></span><b id="off"></b><button type="button" id="end">End session</button><span id="say" role="status" aria-live="polite" style="position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)"></span></div>`;
       this.$ = (id) => root.getElementById(id);
       this.$("end").addEventListener("click", () => this.end());
-      document.documentElement.style.setProperty("padding-top", "3rem");
+      // The page starts below the banner at whatever height it wraps to (a narrow window takes two or three lines).
+      const bar = root.querySelector("div");
+      const fit = () => document.documentElement.style.setProperty("padding-top", `${bar.offsetHeight}px`);
+      new ResizeObserver(fit).observe(bar);
+      fit();
       this.refresh();
       this.poll = setInterval(() => this.refresh(), 1000);
       this.tick = setInterval(() => this.render(), 1000);

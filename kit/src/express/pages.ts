@@ -1,6 +1,9 @@
-/** The kit's two pages: plain HTML, no scripts, readable by a screen reader. */
+/**
+ * The kit's two pages: plain HTML, no scripts, readable by a screen reader. An empty icon, so the browser
+ * asks for no /favicon.ico: in a live session that request would be audited as a failed action of the agent.
+ */
 function page(title: string, body: string): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title>
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>${title}</title><link rel="icon" href="data:,">
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2933}h1{font-size:1.4rem}</style></head>
 <body><main><h1>${title}</h1>${body}</main></body></html>`;
 }

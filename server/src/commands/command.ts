@@ -92,7 +92,7 @@ export interface SupportCommand<Name extends CommandName = CommandName, T extend
   /**
    * Only takes access away (ending an impersonation): removing access must always be possible, so the
    * ticket check is run and recorded (snapshot, and `before.ticketCheck`) but a closed or mismatching
-   * ticket, or Zendesk not answering, does not refuse it.
+   * ticket, or Zendesk not answering, does not refuse it; nor does a target version changed since the agent loaded it.
    */
   endsAccess?: boolean;
   /**

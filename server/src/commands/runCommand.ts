@@ -232,7 +232,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
 
     const target = await loadTarget(db, command.targetType, req.target.id);
     before = snapshotOf(target);
-    if (target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
+    // Ending access names exactly what it ends (a session): a change to the customer since the agent loaded it must not keep it running.
+    if (!command.endsAccess && target.version !== req.expectedVersion) throw staleVersion(target, req.expectedVersion);
     if (command.providerState) before = { ...(before as object), ...(await command.providerState(target as never, input as never, ctx)) };
     await command.precondition?.(target as never, ctx);
     await command.validate?.(target as never, input as never, ctx);

@@ -17,11 +17,14 @@ const END_WORDS: Record<EndReason, string> = {
   staff_deactivated: "ended because the agent's panel access was removed or lowered below this session's mode",
 };
 
-export function startNote(row: SessionRow, userEmail: string): string {
+export function startNote(row: SessionRow, userEmail: string, config: Config): string {
+  // The idle limit as configured: the idle deadline at the start is capped by the time limit, so it may be shorter.
+  const idle = config.IMPERSONATION_IDLE_MINUTES;
+  const shorterThanIdle = new Date(row.absolute_deadline).getTime() - new Date(row.started_at).getTime() <= idle * 60_000;
   return [
     `Steward: ${row.agent_name ?? row.agent_email ?? row.agent_zendesk_user_id} started viewing the product as ${userEmail} (${row.mode === "read_only" ? "read-only" : "full access"}).`,
     `Reason: ${row.reason}`,
-    `Session ${row.id}; ends at ${new Date(row.absolute_deadline).toISOString()} at the latest, or after ${Math.round((new Date(row.idle_deadline).getTime() - new Date(row.started_at).getTime()) / 60_000)} idle minutes.`,
+    `Session ${row.id}; ends at ${new Date(row.absolute_deadline).toISOString()} at the latest${shorterThanIdle ? "" : `, or after ${idle} minutes without activity in the product`}.`,
   ].join("\n");
 }
 

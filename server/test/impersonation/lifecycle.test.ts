@@ -10,7 +10,7 @@ import { deliverDueMail } from "../../src/mail/delivery.js";
 import { createMailTransport } from "../../src/mail/transport.js";
 import { deliverDueNotes } from "../../src/zendesk/ticketNotes.js";
 import { createZendeskClient } from "../../src/zendesk/zendeskClient.js";
-import { act, auditOf, sessionOf, useHarness } from "../actions/harness.js";
+import { act, auditOf, sessionOf, useHarness, versionOf } from "../actions/harness.js";
 import { SmtpSink } from "../mail/smtpSink.js";
 import { databaseKinds } from "../support/databases.js";
 import { putTicket } from "../support/tickets.js";
@@ -154,6 +154,20 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(revoked.status, JSON.stringify(revoked.body)).toBe(200);
     expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "admin_revoked" });
     expect((await stop(h, "operations", user.id, sid)).body.code).toBe("session_already_ended");
+  });
+
+  it("ending is never refused for a stale version: another agent's session on the same customer changed it since the sidebar loaded", async () => {
+    const { sid, user } = await opened("support_full");
+    const loaded = await versionOf(h.deps, { type: "user", id: user.id });
+    // A second agent starts and ends a session on the same customer: each bumps the user's version.
+    const other = await start(h, "operations", user.id, { productId: product.id, ticketId: "1003" });
+    expect(other.status, JSON.stringify(other.body)).toBe(200);
+    expect((await stop(h, "operations", user.id, (other.body.result as { sessionId: string }).sessionId)).status).toBe(200);
+    expect(await versionOf(h.deps, { type: "user", id: user.id })).toBeGreaterThan(loaded);
+    const ended = await act(h, "support_full", "impersonation.stop", { target: { type: "user", id: user.id }, expectedVersion: loaded, reason: "Ended from the sidebar", input: { sessionId: sid } });
+    expect(ended.status, JSON.stringify(ended.body)).toBe(200);
+    expect((await status(h, product, sid)).body).toMatchObject({ status: "ended", endReason: "agent" });
+    expect((await auditOf(h.deps, "impersonation.stop", user.id)).at(-1)).toMatchObject({ outcome: "succeeded" });
   });
 
   it("ending never depends on the ticket check: a closed ticket, a requester who no longer matches, Zendesk down; each end is audited with the ticket and the check's result", async () => {
@@ -408,6 +422,18 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
       await kit.close();
       server.close();
     }
+  });
+
+  it("the start note names the idle limit as configured, and no idle limit when the session is shorter than it", async () => {
+    const noteOf = async (sid: string) => (await h.deps.database.db.selectFrom("ticket_notes").select("body").where("session_id", "=", sid).where("kind", "=", "impersonation_started").executeTakeFirstOrThrow()).body;
+    const long = await opened("support_full", 30, 7);
+    expect(await noteOf(long.sid)).toMatch(/ends at \S+ at the latest, or after 15 minutes without activity in the product\.$/);
+    await stop(h, "support_full", long.user.id, long.sid);
+    // 5 minutes: the idle deadline at the start is the time limit; "after 5 idle minutes" would misstate the idle rule.
+    const short = await opened("support_full", 5, 7);
+    const note = await noteOf(short.sid);
+    expect(note).toMatch(/ends at \S+ at the latest\.$/);
+    expect(note).not.toContain("idle");
   });
 
   it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {

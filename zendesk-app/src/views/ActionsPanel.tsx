@@ -7,8 +7,7 @@ import type { SessionInfo } from "../../../shared/schemas/session";
 import { actionCatalog, actionGroups, groupOf, targetOf, type ActionSpec } from "../actions/catalog";
 import { headlineOf } from "../actions/headline";
 import { loadMoreStrings, t, tOr } from "../i18n";
-import { useServices } from "../state/services";
-import { customerLocaleOf, useAvailability } from "../state/useAvailability";
+import type { AvailabilityAnswer } from "../state/useAvailability";
 import { ActionButtons, isDestructive } from "./ActionButtons";
 import type { ActionForm as ActionFormView, ActionOutcome } from "./ActionForm";
 import { lazyView } from "./lazyView";
@@ -82,14 +81,10 @@ const roleName = (role: string | null) => tOr(`panel_role.${role ?? ""}`, role ?
  * grouped. Unavailable ones stay visible, disabled, with the reason; a read-only agent is told why
  * there is nothing to do instead of seeing the actions vanish.
  */
-export function ActionsPanel({ context, session, onChanged }: { context: RequesterContext; session: SessionInfo | null; onChanged: () => void }) {
-  const { api, ticket } = useServices();
+export function ActionsPanel({ context, session, answer, onChanged }: { context: RequesterContext; session: SessionInfo | null; answer: AvailabilityAnswer | null; onChanged: () => void }) {
   const [open, setOpen] = useState<{ action: string; place: "headline" | "list" | "grants" } | null>(null);
   const [showAll, setShowAll] = useState(false);
   const [outcome, setOutcome] = useState<ActionOutcome | null>(null);
-  const userTarget = context.user ? { type: "user" as const, id: context.user.id, version: context.user.version } : null;
-  const accountTarget = context.account.status === "ok" ? { type: "account" as const, id: context.account.data.id, version: context.account.data.version } : null;
-  const answer = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId, customerLocaleOf(ticket.requester.locale));
   const availability = answer?.actions ?? null;
   const forms = useForms();
   const headline = headlineOf(context);

@@ -43,6 +43,36 @@ function mailAbout(entry: AuditEntry): string | null {
   return typeof to === "string" ? t("audit.mail_about_to", { about, to }) : about;
 }
 
+/** Which internal note a note entry is about, in words: its stored reason is the note's kind ("impersonation_ended note"). */
+function noteAbout(entry: AuditEntry): string | null {
+  if (entry.action !== "zendesk.note_add" || !entry.after || typeof entry.after !== "object") return null;
+  const { kind } = entry.after as { kind?: unknown };
+  return typeof kind === "string" ? tOr(`audit.note_kind.${kind}`, kind) : null;
+}
+
+/**
+ * What the agent did inside the product, for an event the kit reported ("POST /projects"): the session's
+ * reason is on its start entry, so each event says its own request instead of repeating it.
+ */
+function productEventAbout(entry: AuditEntry): string | null {
+  if (entry.action !== "impersonation.event" || !entry.after || typeof entry.after !== "object") return null;
+  const { route, object, afterEnd } = entry.after as { route?: unknown; object?: unknown; afterEnd?: unknown };
+  if (typeof route !== "string") return null;
+  const what = typeof object === "string" && object ? t("audit.product_event_object", { route, object }) : route;
+  return afterEnd === true ? t("audit.product_event_after_end", { what }) : what;
+}
+
+/** The line under an entry that says what it was about: the mail, the note, the product request, else the agent's reason in quotes. */
+function aboutOf(entry: AuditEntry): { text: string; testId: string } | null {
+  const mail = mailAbout(entry);
+  if (mail !== null) return { text: mail, testId: "mail-about" };
+  const note = noteAbout(entry);
+  if (note !== null) return { text: note, testId: "note-about" };
+  const event = productEventAbout(entry);
+  if (event !== null) return { text: event, testId: "product-event" };
+  return entry.reason ? { text: `“${entry.reason}”`, testId: "reason" } : null;
+}
+
 function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; testId: string; showTicket: boolean; lookups: boolean }) {
   if (!loaded) return <p class="muted">{t("common.loading")}</p>;
   if ("problem" in loaded) return <ProblemNotice problem={loaded.problem} />;
@@ -63,7 +93,11 @@ function EntryList({ loaded, testId, showTicket, lookups }: { loaded: Loaded; te
             {showTicket && entry.ticketId && ` · ${t("audit.ticket", { id: entry.ticketId })}`}
             {entry.target.id && ` · ${entry.target.id}`}
           </div>
-          {mailAbout(entry) !== null ? <div class="entry-reason" data-testid="mail-about">{mailAbout(entry)}</div> : entry.reason && <div class="entry-reason">“{entry.reason}”</div>}
+          {aboutOf(entry) && (
+            <div class="entry-reason" data-testid={aboutOf(entry)?.testId}>
+              {aboutOf(entry)?.text}
+            </div>
+          )}
           {entry.error && <div class="entry-error">{entry.error}</div>}
         </li>
       ))}

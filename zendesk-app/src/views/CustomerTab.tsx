@@ -1,6 +1,8 @@
 import { useEffect, useState } from "preact/hooks";
 import type { SessionInfo } from "../../../shared/schemas/session";
 import { plural, t } from "../i18n";
+import { useServices } from "../state/services";
+import { customerLocaleOf, useAvailability } from "../state/useAvailability";
 import type { RequesterContextControl } from "../state/useRequesterContext";
 import { AccountCard } from "./AccountCard";
 import { ActionsPanel } from "./ActionsPanel";
@@ -30,6 +32,12 @@ function markPainted(): void {
 export function CustomerTab({ control, session }: { control: RequesterContextControl; session: SessionInfo | null }) {
   const { state, refreshing } = control;
   const [picking, setPicking] = useState(false);
+  const { api, ticket } = useServices();
+  // What the server says the agent can do on the requester: read once here for the actions and the View as customer card.
+  const loaded = state.kind === "loaded" ? state.context : null;
+  const userTarget = loaded?.user ? { type: "user" as const, id: loaded.user.id, version: loaded.user.version } : null;
+  const accountTarget = loaded?.account.status === "ok" ? { type: "account" as const, id: loaded.account.data.id, version: loaded.account.data.version } : null;
+  const availability = useAvailability(api, session ? userTarget : null, session ? accountTarget : null, ticket.ticketId, customerLocaleOf(ticket.requester.locale));
   useEffect(() => {
     if (state.kind === "loaded") markPainted();
   }, [state]);
@@ -85,13 +93,13 @@ export function CustomerTab({ control, session }: { control: RequesterContextCon
               </button>
             </Notice>
           )}
-          <ActionsPanel context={context} session={session} onChanged={control.refresh} />
+          <ActionsPanel context={context} session={session} answer={availability} onChanged={control.refresh} />
           <UserCard context={context} onChangeUser={() => setPicking(true)} />
           {session && <SettingsCard context={context} session={session} onChanged={control.refresh} />}
           <AccountCard context={context} />
           <BillingCard context={context} />
           {session && <ApprovalsCard />}
-          {session && <ImpersonationCard context={context} session={session} />}
+          {session && <ImpersonationCard context={context} session={session} availability={availability?.actions.get("impersonation.start")} onChanged={control.refresh} />}
           <ActivityList context={context} />
           {state.chosen && (
             <button type="button" class="c-btn c-btn--basic c-btn--sm" onClick={() => control.pickUser(null)}>

@@ -1,14 +1,16 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { actionRules } from "../../../shared/actions";
 import type { ProblemDetails } from "../../../shared/problem";
+import type { ActionAvailability } from "../../../shared/schemas/availability";
 import { roleAtLeast } from "../../../shared/roles";
 import type { RequesterContext } from "../../../shared/schemas/context";
 import type { SessionStatus } from "../../../shared/schemas/impersonation";
 import type { SessionInfo } from "../../../shared/schemas/session";
 import { StewardApiError } from "../api/steward";
 import { dateOrTime, dateTime } from "../format";
-import { t, tOr } from "../i18n";
+import { plural, t, tOr } from "../i18n";
 import { useServices } from "../state/services";
+import { unavailableText } from "./ActionButtons";
 import { Card, Notice, ProblemNotice } from "./parts";
 
 /**
@@ -33,13 +35,20 @@ function problemOf(err: unknown): ProblemDetails {
   return err instanceof StewardApiError ? err.problem : { type: "about:blank", title: String(err), status: 0 };
 }
 
-export function ImpersonationCard({ context, session }: { context: RequesterContext; session: SessionInfo }) {
+/**
+ * `availability`: the server's word on impersonation.start for this requester (blocked, account closed,
+ * staff, cap used up): said instead of a form it would refuse. `onChanged`: starting and ending change
+ * the user's version, so the context is read again (else the next start would be refused as stale).
+ */
+export function ImpersonationCard({ context, session, availability, onChanged }: { context: RequesterContext; session: SessionInfo; availability?: ActionAvailability; onChanged: () => void }) {
   const { api, ticket } = useServices();
   const [data, setData] = useState<TicketSessions | null>(null);
   const [problem, setProblem] = useState<ProblemDetails | null>(null);
   const [busy, setBusy] = useState(false);
   const [now, setNow] = useState(Date.now());
   const [reload, setReload] = useState(0);
+  // Whether the customer is mailed at start and end (an admin may turn it off): the form says which; unknown says neither.
+  const [notices, setNotices] = useState<boolean | null>(null);
   const modes = Object.entries(rule.modes.minRoles)
     .filter(([, min]) => roleAtLeast(session.staff.panelRole, min))
     .map(([mode]) => mode);
@@ -47,6 +56,9 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
   const [mode, setMode] = useState(modes[0] ?? "read_only");
   const [minutes, setMinutes] = useState(String(Math.min(30, cap)));
   const [reason, setReason] = useState("");
+  // Where focus goes once the card changes under it (the Start or End button it was on is gone).
+  const focusNext = useRef<"live" | "form" | null>(null);
+  const liveBox = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
     let cancelled = false;
@@ -59,16 +71,37 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
     };
   }, [api, ticket.ticketId, reload]);
 
-  const live = data?.live ?? null;
   useEffect(() => {
-    if (!live) return;
+    let cancelled = false;
+    api.get<{ customerNotices: boolean }>("/api/impersonation/settings").then(
+      (body) => !cancelled && setNotices(body.customerNotices),
+      () => undefined,
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [api]);
+
+  const live = data?.live ?? null;
+  // Another agent viewing this customer from this ticket right now: said, so two agents do not act unawares.
+  const othersLive = (data?.sessions ?? []).filter((s) => s.status === "live" && !s.mine);
+  // Any live session here is watched (its countdown, its count, its end), the agent's own or another's.
+  const watched = [live?.sid, ...othersLive.map((s) => s.sid)].filter(Boolean).join(" ");
+  useEffect(() => {
+    if (focusNext.current === "live" && live) liveBox.current?.focus();
+    else if (focusNext.current === "form" && !live) document.getElementById("imp-mode")?.focus();
+    else return;
+    focusNext.current = null;
+  }, [live?.sid]);
+  useEffect(() => {
+    if (!watched) return;
     const tick = setInterval(() => setNow(Date.now()), 1000);
     const poll = setInterval(() => setReload((n) => n + 1), 5000);
     return () => {
       clearInterval(tick);
       clearInterval(poll);
     };
-  }, [live?.sid]);
+  }, [watched]);
 
   const user = context.user;
   if (!user || !session.permissions["impersonation.start"]?.allowed) return null;
@@ -92,6 +125,8 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
         tab.location.href = response.result.openUrl;
       } else setProblem({ type: "about:blank", title: t("imp.popup_blocked"), status: 0 });
       setReason("");
+      focusNext.current = "live";
+      onChanged();
     } catch (err) {
       tab?.close();
       setProblem(problemOf(err));
@@ -106,6 +141,8 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
     setBusy(true);
     try {
       await api.post("/api/actions/impersonation.stop", { ticketId: ticket.ticketId, reason: "Ended from the sidebar", target: { type: "user", id: live.user.id }, expectedVersion: live.targetVersion, input: { sessionId: live.sid } });
+      focusNext.current = "form";
+      onChanged();
     } catch (err) {
       setProblem(problemOf(err));
     } finally {
@@ -115,12 +152,19 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
   };
 
   const past = (data?.sessions ?? []).filter((s) => s.status === "ended");
+  // The agent's own live session is this card's to show (its own reading is fresher than the availability's).
+  const unavailable = availability?.status === "unavailable" && availability.code !== "session_already_live" ? availability : null;
   return (
     <Card id="impersonation" title={t("imp.title")}>
       {problem && <ProblemNotice focus problem={problem} />}
       {live && live.ticket !== ticket.ticketId && <Notice tone="warning">{t("imp.live_elsewhere", { ticket: live.ticket })}</Notice>}
+      {othersLive.map((s) => (
+        <Notice key={s.sid} tone="warning" testId="imp-other-live">
+          {t("imp.other_live", { agent: s.agent.name ?? s.agent.email ?? s.agent.zendeskUserId, mode: t(`imp.mode.${s.mode}`), since: dateOrTime(s.startedAt, now) })}
+        </Notice>
+      ))}
       {live ? (
-        <div class="imp-live" data-testid="imp-live" data-sid={live.sid}>
+        <div class="imp-live" data-testid="imp-live" data-sid={live.sid} tabIndex={-1} ref={liveBox}>
           <p>
             <strong>{t("imp.live", { name: live.user.name })}</strong> · {t(`imp.mode.${live.mode}`)}
           </p>
@@ -130,7 +174,7 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
               {live.endsAt === live.absoluteDeadline
                 ? t("imp.ends_in", { time: left(Date.parse(live.endsAt) - now) })
                 : t("imp.ends_in_idle", { time: left(Date.parse(live.endsAt) - now), latest: dateOrTime(live.absoluteDeadline, now) })}
-            </span> · <span data-testid="imp-actions">{t("imp.actions", { count: live.actionCount })}</span>
+            </span> · <span data-testid="imp-actions">{plural("imp.actions", live.actionCount)}</span>
           </p>
           <button type="button" class="c-btn c-btn--sm c-btn--danger" disabled={busy} onClick={end} data-testid="imp-end">
             {t("imp.end")}
@@ -140,6 +184,10 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
         // The server refuses them anyway (target_protected); say so instead of offering a form that cannot work.
         <Notice tone="info" testId="imp-protected">
           {t("imp.protected")}
+        </Notice>
+      ) : unavailable ? (
+        <Notice tone="info" testId="imp-unavailable">
+          {t("imp.unavailable", { why: unavailableText(unavailable, context) })}
         </Notice>
       ) : (
         <form onSubmit={start} data-testid="imp-form">
@@ -159,7 +207,7 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
             <label class="c-field__label" for="imp-minutes">
               {t("imp.minutes", { max: cap })}
             </label>
-            <input id="imp-minutes" class="c-field__input" type="number" min={1} max={cap} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
+            <input id="imp-minutes" class="c-field__input" type="number" required min={1} max={cap} step={1} value={minutes} onInput={(e) => setMinutes(e.currentTarget.value)} />
           </div>
           <div class="c-field">
             <label class="c-field__label" for="imp-reason">
@@ -167,7 +215,11 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
             </label>
             <textarea id="imp-reason" class="c-field__input c-field__input--area" minLength={10} required value={reason} onInput={(e) => setReason(e.currentTarget.value)} />
           </div>
-          <p class="muted">{t("imp.notice")}</p>
+          {notices !== null && (
+            <p class="muted" data-testid="imp-notice">
+              {t(notices ? "imp.notice" : "imp.notice_off")}
+            </p>
+          )}
           <button type="submit" class="c-btn c-btn--sm c-btn--primary" disabled={busy} data-testid="imp-start">
             {busy ? t("imp.starting") : t("imp.start")}
           </button>
@@ -179,7 +231,7 @@ export function ImpersonationCard({ context, session }: { context: RequesterCont
           <ul class="imp-past" data-testid="imp-past">
             {past.map((s) => (
               <li key={s.sid} data-sid={s.sid} data-end-reason={s.endReason ?? ""}>
-                {t("imp.past_row", { agent: s.agent.name ?? s.agent.email ?? s.agent.zendeskUserId, mode: t(`imp.mode.${s.mode}`), when: dateTime(s.startedAt), count: s.actionCount, reason: tOr(`imp.end_reason.${s.endReason ?? ""}`, s.endReason ?? "") })}
+                {t("imp.past_row", { agent: s.agent.name ?? s.agent.email ?? s.agent.zendeskUserId, mode: t(`imp.mode.${s.mode}`), when: dateTime(s.startedAt), actions: plural("imp.actions", s.actionCount), reason: tOr(`imp.end_reason.${s.endReason ?? ""}`, s.endReason ?? "") })}
               </li>
             ))}
           </ul>

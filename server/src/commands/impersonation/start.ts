@@ -118,7 +118,7 @@ export const startImpersonation = defineCommand({
       const mail = sessionStartMail(session, target.user.name, deps.config);
       await enqueueMail(trx, { to: target.user.email, ...mail, kind: "impersonation_started", accountId: target.accountId, userId: target.id, ticketId: ctx.ticketId, operationId: ctx.operationId }, now);
     }
-    await enqueueTicketNote(trx, { ticketId: ctx.ticketId, body: startNote(session, target.user.email), kind: "impersonation_started", sessionId: sid, operationId: ctx.operationId }, now);
+    await enqueueTicketNote(trx, { ticketId: ctx.ticketId, body: startNote(session, target.user.email, deps.config), kind: "impersonation_started", sessionId: sid, operationId: ctx.operationId }, now);
     const openUrl = `${product.url}/steward/impersonate?grant=${encodeURIComponent(grant.token)}`;
     return {
       after: { impersonation: { ...sessionSummary(session), productUrl: product.url, customerNotified: notices } },
