@@ -60,7 +60,8 @@ export function createApp(appDeps: AppDeps, options: AppOptions = {}): Express {
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : res.statusCode >= 400 ? "info" : "debug"),
       // Method and path, and the status: not the headers either way (a session's Set-Cookie, the CSP, every 4xx at info).
       serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0] }),
+        // An export link's token is a bearer secret for its 60 s: the path is logged without it.
+        req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url.split("?")[0]?.replace(/(\/export-downloads\/)[^/]+/, "$1[redacted]") }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
     }),

@@ -125,6 +125,11 @@ describe.each(databaseKinds)("ZAF token → session on %s", (kind) => {
     const line = log.lines().find((l) => (l.req as { id?: string } | undefined)?.id === "req-logged-400" && l.res);
     expect(line?.res).toEqual({ statusCode: 400 });
     expect(JSON.stringify(log.lines())).not.toMatch(/content-security-policy/i);
+    // A console export link's token (a bearer secret while it lives) stays out of the logged path.
+    const linkToken = "A".repeat(20) + "b".repeat(23);
+    await request(app).get(`/api/console/export-downloads/${linkToken}`).set("X-Request-Id", "req-logged-404").expect(404);
+    expect(log.lines().find((l) => (l.req as { id?: string } | undefined)?.id === "req-logged-404" && l.res)?.req).toMatchObject({ url: "/api/console/export-downloads/[redacted]" });
+    expect(JSON.stringify(log.lines())).not.toContain(linkToken);
   });
 
   it("logs what was expected and what arrived for a wrong issuer or audience, so a set-up mistake can be fixed", async () => {
