@@ -26,6 +26,18 @@ describe("npm run steward -- (no subcommand, help, a group name)", () => {
     expect(group.stderr).toMatch(/^staff: which one\? staff grant\n/);
   }, CLI_TIMEOUT);
 
+  it("a group name with --help (or -h) lists that group's subcommands on stdout, exit 0", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const asked = await runSteward(["staff", flag]);
+      expect(asked.code, flag).toBe(0);
+      expect(asked.stderr, flag).toBe("");
+      expect(asked.stdout, flag).toMatch(/^usage: npm run steward -- staff <subcommand>/);
+      expect(asked.stdout, flag).toMatch(/^ {2}staff grant +Give a Zendesk agent a panel role/m);
+      // Only the group's own subcommands.
+      expect(asked.stdout, flag).not.toMatch(/^ {2}audit /m);
+    }
+  }, CLI_TIMEOUT);
+
   it("staff grant without --zendesk-user or --role says which is required, not the validator's words", async () => {
     const noUser = await runSteward(["staff", "grant", "--role", "admin"], { STEWARD_MODE: "demo" });
     expect(noUser.code).toBe(2);
