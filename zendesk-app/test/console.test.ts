@@ -79,7 +79,7 @@ describe("the console in the local Zendesk page", () => {
     await steward?.close();
   });
 
-  async function openConsole(agent: string, tz: string, locale = "en-US", initScript?: () => void, routes?: (page: Page) => Promise<void>): Promise<{ page: Page; frame: Frame }> {
+  async function openConsole(agent: string, tz: string, locale = "en-US", initScript?: () => void, routes?: (page: Page) => Promise<unknown>): Promise<{ page: Page; frame: Frame }> {
     const page = await browser.newPage();
     if (initScript) await page.addInitScript(initScript);
     if (routes) await routes(page);
@@ -215,7 +215,7 @@ describe("the console in the local Zendesk page", () => {
     const rows = await frame.$$eval('[data-testid="chart-groups"] .chart-row', (els) => els.map((r) => [r.getAttribute("data-series"), r.querySelector(".chart-label")?.textContent]));
     expect(rows).toEqual([["context", "Kundensuche"], ["audit", "Audit-Log"]]);
     await frame.click('[data-tab="explorer"]');
-    const groupOptions = await frame.$$eval('select[name="group"] option', (os) => os.map((o) => [o.value, o.textContent]));
+    const groupOptions = await frame.$$eval('select[name="group"] option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
     expect(groupOptions).toEqual(expect.arrayContaining([["context", "Kundensuche"], ["audit", "Audit-Log"], ["billing", "Abrechnung"]]));
     for (const [value, text] of groupOptions) if (value) expect(text, value).not.toBe(value);
     await frame.fill('input[name="ticketId"]', "1002");
