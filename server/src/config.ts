@@ -231,8 +231,15 @@ export class ConfigError extends Error {
   }
 }
 
-/** `modeGuessMatters: false` for tools that neither serve nor seed (db:migrate): the mode changes nothing they do. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { modeGuessMatters?: boolean } = {}): Config {
+/**
+ * `modeGuessMatters: false` for tools that neither serve nor seed (db:migrate): the mode changes nothing they do.
+ * `givenAs` names the command-line option a variable came from (DATABASE_URL → --database), so a mistake names
+ * what the operator typed.
+ */
+export type LoadConfigOptions = { modeGuessMatters?: boolean; givenAs?: Partial<Record<string, string>> };
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  const named = (variable: string): string => options.givenAs?.[variable] ?? variable;
   // Empty strings mean "not set", as in most .env tooling.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const parsed = EnvSchema.safeParse(cleaned);
@@ -241,7 +248,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
       parsed.error.issues.map((issue) => {
         const variable = String(issue.path[0] ?? "environment");
         const given = cleaned[variable];
-        return { variable, reason: `${issue.message}${given !== undefined ? ` (got "${String(given).slice(0, 40)}")` : ""}` };
+        return { variable: named(variable), reason: `${issue.message}${given !== undefined ? ` (got "${String(given).slice(0, 40)}")` : ""}` };
       }),
     );
   }
@@ -251,7 +258,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: { mode
   const productionLike = PRODUCTION_SIGNS.filter((v) => cleaned[v] !== undefined);
   if (!e.STEWARD_MODE && productionLike.length && options.modeGuessMatters !== false) {
     throw new ConfigError([
-      { variable: "STEWARD_MODE", reason: `not set, but ${productionLike.join(", ")} ${productionLike.length > 1 ? "are" : "is"}: set STEWARD_MODE=production (or STEWARD_MODE=demo to try the demo on them)` },
+      { variable: "STEWARD_MODE", reason: `not set, but ${productionLike.map(named).join(", ")} ${productionLike.length > 1 ? "are" : "is"}: set STEWARD_MODE=production (or STEWARD_MODE=demo to try the demo on them)` },
     ]);
   }
   const mode = e.STEWARD_MODE ?? "demo";
@@ -346,7 +353,7 @@ export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | null
 }
 
 /** For entry points (server, CLI): loads .env, then a bad configuration prints its one line and exits 1. */
-export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env, options: { modeGuessMatters?: boolean } = {}): Config {
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
   try {
     if (env === process.env) loadEnvFile(env);
     return loadConfig(env, options);

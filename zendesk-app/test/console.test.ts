@@ -79,9 +79,10 @@ describe("the console in the local Zendesk page", () => {
     await steward?.close();
   });
 
-  async function openConsole(agent: string, tz: string, locale = "en-US", initScript?: () => void): Promise<{ page: Page; frame: Frame }> {
+  async function openConsole(agent: string, tz: string, locale = "en-US", initScript?: () => void, routes?: (page: Page) => Promise<unknown>): Promise<{ page: Page; frame: Frame }> {
     const page = await browser.newPage();
     if (initScript) await page.addInitScript(initScript);
+    if (routes) await routes(page);
     page.setDefaultTimeout(WAIT_MS);
     await page.goto(`${steward.zendeskUrl}?view=console&agent=${agent}&tz=${encodeURIComponent(tz)}&locale=${locale}`);
     const frame = await consoleFrame(page);
@@ -195,11 +196,28 @@ describe("the console in the local Zendesk page", () => {
   });
 
   it("in German: says the activity charts count UTC days (not the agent's), and one exported entry in the singular", async () => {
-    const { page, frame } = await openConsole("9004", "Europe/Berlin", "de");
+    // The seeded entries are older than the charts' 30 days: the overview gets two groups' activity as the server sends it (label = key).
+    const { page, frame } = await openConsole("9004", "Europe/Berlin", "de", undefined, (p) =>
+      p.route(
+        (url) => url.pathname.endsWith("/api/console/overview"),
+        async (route) => {
+          const response = await route.fetch();
+          const overview = (await response.json()) as { days: string[] };
+          const counts = overview.days.map((_, i) => (i === overview.days.length - 1 ? 2 : 0));
+          await route.fulfill({ response, json: { ...overview, byGroup: [{ key: "context", label: "context", counts }, { key: "audit", label: "audit", counts }] } });
+        },
+      ),
+    );
     expect(await frame.textContent('[data-testid="who"]')).toBe("ada.admin@steward-demo.test · Admin");
     expect(await frame.textContent('[data-testid="chart-agents"] h2')).toBe("Aktivität pro Agent (30 Tage, UTC)");
     expect(await frame.textContent('[data-testid="chart-groups"] h2')).toBe("Aktivität pro Aktionsgruppe (30 Tage, UTC)");
+    // Action groups by name, not by key, in the chart and in the group filter.
+    const rows = await frame.$$eval('[data-testid="chart-groups"] .chart-row', (els) => els.map((r) => [r.getAttribute("data-series"), r.querySelector(".chart-label")?.textContent]));
+    expect(rows).toEqual([["context", "Kundensuche"], ["audit", "Audit-Log"]]);
     await frame.click('[data-tab="explorer"]');
+    const groupOptions = await frame.$$eval('select[name="group"] option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+    expect(groupOptions).toEqual(expect.arrayContaining([["context", "Kundensuche"], ["audit", "Audit-Log"], ["billing", "Abrechnung"]]));
+    for (const [value, text] of groupOptions) if (value) expect(text, value).not.toBe(value);
     await frame.fill('input[name="ticketId"]', "1002");
     await frame.click('[data-testid="filters"] button[type="submit"]');
     await frame.waitForFunction(() => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { flagRules } from "../../shared/flags.js";
+import { actionNames } from "../../shared/actions.js";
+import { actionGroupOf, flagRules } from "../../shared/flags.js";
 import { formatInZone, utcToZoned, zonedToUtc } from "../src/console/time.js";
 import de from "../src/console/translations/de.json";
 import en from "../src/console/translations/en.json";
@@ -14,6 +15,13 @@ describe("console translations", () => {
       expect(rule.explain.en.length, rule.id).toBeGreaterThan(10);
       expect(rule.explain.de.length, rule.id).toBeGreaterThan(10);
       expect(rule.explain.de).not.toBe(rule.explain.en);
+    }
+  });
+
+  it("names every action group in both languages (the overview chart and the explorer's group filter show them)", () => {
+    for (const group of new Set(actionNames.map(actionGroupOf))) {
+      expect(en, group).toHaveProperty([`group.${group}`]);
+      expect(de, group).toHaveProperty([`group.${group}`]);
     }
   });
 });

@@ -41,7 +41,10 @@ async function main(): Promise<void> {
   const { migrateToLatest } = await import("../db/migrate.js");
   const { seedDemoData } = await import("../seed/demo.js");
   const { seedSynthetic } = await import("../seed/synthetic.js");
-  const config = loadConfigOrExit({ ...process.env, ...(values.database ? { DATABASE_URL: values.database } : {}), ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) });
+  const config = loadConfigOrExit(
+    { ...process.env, ...(values.database ? { DATABASE_URL: values.database } : {}), ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}) },
+    { givenAs: { ...(values.database ? { DATABASE_URL: "--database" } : {}), ...(values["data-dir"] ? { DATA_DIR: "--data-dir" } : {}) } },
+  );
   const database = await openDatabase(config.database);
   const started = Date.now();
   try {

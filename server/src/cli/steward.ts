@@ -1,11 +1,18 @@
 import { UsageError } from "./commands/command.js";
 import { subcommands } from "./subcommands.js";
 
+function list(names: string[]): string {
+  const width = Math.max(...names.map((name) => name.length));
+  return names.map((name) => `  ${name.padEnd(width)}  ${subcommands[name]?.summary ?? ""}`).join("\n");
+}
+
 function help(): string {
-  const width = Math.max(...Object.keys(subcommands).map((name) => name.length));
-  return `usage: npm run steward -- <subcommand> [options]   (npm run steward -- <subcommand> --help for its options)\n\nsubcommands:\n${Object.entries(subcommands)
-    .map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`)
-    .join("\n")}\n`;
+  return `usage: npm run steward -- <subcommand> [options]   (npm run steward -- <subcommand> --help for its options)\n\nsubcommands:\n${list(Object.keys(subcommands))}\n`;
+}
+
+/** A group's own help ("staff --help"): its subcommands only. */
+function groupHelp(group: string, names: string[]): string {
+  return `usage: npm run steward -- ${group} <subcommand> [options]   (npm run steward -- ${group} <subcommand> --help for its options)\n\n${group} subcommands:\n${list(names)}\n`;
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -22,6 +29,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const asked = argv.filter((a) => !a.startsWith("-")).join(" ");
     const group = Object.keys(subcommands).filter((candidate) => candidate.startsWith(`${argv[0] ?? ""} `));
+    // A group name asking for help is asked-for help too, not a half command.
+    if (group.length && asked === argv[0] && (argv.includes("--help") || argv.includes("-h"))) {
+      process.stdout.write(groupHelp(asked, group));
+      return 0;
+    }
     const mistake = !asked ? "no subcommand given" : group.length && asked === argv[0] ? `${asked}: which one? ${group.join(", ")}` : `unknown subcommand: ${asked}`;
     process.stderr.write(`${mistake}\n\n${help()}`);
     return 2;

@@ -26,6 +26,18 @@ describe("npm run steward -- (no subcommand, help, a group name)", () => {
     expect(group.stderr).toMatch(/^staff: which one\? staff grant\n/);
   }, CLI_TIMEOUT);
 
+  it("a group name with --help (or -h) lists that group's subcommands on stdout, exit 0", async () => {
+    for (const flag of ["--help", "-h"]) {
+      const asked = await runSteward(["staff", flag]);
+      expect(asked.code, flag).toBe(0);
+      expect(asked.stderr, flag).toBe("");
+      expect(asked.stdout, flag).toMatch(/^usage: npm run steward -- staff <subcommand>/);
+      expect(asked.stdout, flag).toMatch(/^ {2}staff grant +Give a Zendesk agent a panel role/m);
+      // Only the group's own subcommands.
+      expect(asked.stdout, flag).not.toMatch(/^ {2}audit /m);
+    }
+  }, CLI_TIMEOUT);
+
   it("staff grant without --zendesk-user or --role says which is required, not the validator's words", async () => {
     const noUser = await runSteward(["staff", "grant", "--role", "admin"], { STEWARD_MODE: "demo" });
     expect(noUser.code).toBe(2);
@@ -40,8 +52,18 @@ describe("npm run steward -- (no subcommand, help, a group name)", () => {
   it("a bad setting reads as the command's mistake (exit 2), not as 'Steward cannot start'", async () => {
     const run = await runSteward(["audit", "verify", "--database", "postgres://postgres@127.0.0.1:5432/unused"]);
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/^invalid configuration: STEWARD_MODE: not set, but DATABASE_URL is/);
+    // The operator typed --database, not DATABASE_URL: the mistake names what they typed.
+    expect(run.stderr).toMatch(/^invalid configuration: STEWARD_MODE: not set, but --database is: set STEWARD_MODE=production/);
+    expect(run.stderr).not.toContain("DATABASE_URL");
     expect(run.stderr).not.toContain("cannot start");
+    // Set in the environment, it is named as the variable.
+    const fromEnv = await runSteward(["audit", "verify"], { DATABASE_URL: "postgres://postgres@127.0.0.1:5432/unused" });
+    expect(fromEnv.code).toBe(2);
+    expect(fromEnv.stderr).toMatch(/^invalid configuration: STEWARD_MODE: not set, but DATABASE_URL is/);
+    // A malformed --database is named as the option too.
+    const malformed = await runSteward(["audit", "verify", "--database", "mysql://x"], { STEWARD_MODE: "demo" });
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/^invalid configuration: --database: expected a postgres:\/\/ URL/);
   }, CLI_TIMEOUT);
 });
 

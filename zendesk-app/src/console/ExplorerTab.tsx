@@ -6,7 +6,7 @@ import type { ConsolePage, FlaggedEntry } from "../../../shared/schemas/console"
 import type { ConsoleContext, ExplorerQuery } from "./context";
 import { EntryPanel } from "./EntryPanel";
 import { ExportButtons } from "./ExportButtons";
-import { actionLabel, consoleLanguage, consoleLocale, ct, type ConsoleKey } from "./i18n";
+import { actionLabel, consoleLanguage, consoleLocale, ct, groupLabel, type ConsoleKey } from "./i18n";
 import { formatInZone, utcToZoned, zonedToUtc } from "./time";
 
 const groups = [...new Set(actionNames.map(actionGroupOf))];
@@ -157,7 +157,7 @@ export function ExplorerTab({ ctx }: { ctx: ConsoleContext }) {
               <input class="c-field__input" name={name} value={form[name] ?? ""} onInput={(e) => set(name)((e.target as HTMLInputElement).value)} />
             </label>
           ))}
-          <Select name="group" label={ct("filter.group")} value={form.group ?? ""} options={groups.map((g) => [g, g])} onChange={set("group")} />
+          <Select name="group" label={ct("filter.group")} value={form.group ?? ""} options={groups.map((g) => [g, groupLabel(g)])} onChange={set("group")} />
           <Select name="action" label={ct("filter.action")} value={form.action ?? ""} options={actionNames.map((a) => [a, actionLabel(a)])} onChange={set("action")} />
           <Select name="outcome" label={ct("filter.outcome")} value={form.outcome ?? ""} options={auditOutcomes.map((o) => [o, ct(`outcome.${o}` as ConsoleKey)])} onChange={set("outcome")} />
           <Select name="flag" label={ct("filter.flag")} value={form.flag ?? ""} options={flagRules.map((r) => [r.id, r.explain[lang]])} onChange={set("flag")} />

@@ -3,7 +3,7 @@ import { flagRules } from "../../../shared/flags";
 import type { ConsoleOverview } from "../../../shared/schemas/console";
 import { ActivityChart } from "./ActivityChart";
 import type { ConsoleContext } from "./context";
-import { consoleLanguage, ct } from "./i18n";
+import { consoleLanguage, ct, groupLabel } from "./i18n";
 
 /** The start screen: flag counts (each opens the explorer on that flag) and the 30-day activity charts. */
 export function OverviewTab({ ctx }: { ctx: ConsoleContext }) {
@@ -44,7 +44,7 @@ export function OverviewTab({ ctx }: { ctx: ConsoleContext }) {
         </ul>
       </section>
       {ctx.seesAll && <ActivityChart testId="chart-agents" title={ct("chart.by_agent")} days={data.days} series={data.byAgent} />}
-      <ActivityChart testId="chart-groups" title={ct("chart.by_group")} days={data.days} series={data.byGroup} />
+      <ActivityChart testId="chart-groups" title={ct("chart.by_group")} days={data.days} series={data.byGroup.map((s) => ({ ...s, label: groupLabel(s.key) }))} />
     </div>
   );
 }

@@ -50,3 +50,8 @@ export function roleLabel(role: string): string {
 export function actionLabel(action: string): string {
   return actionCatalogs[language]?.[`action.${action}`] ?? sidebarEn[`action.${action}` as keyof typeof sidebarEn] ?? action;
 }
+
+/** An action group as people name it ("Customer lookup", "Kundensuche"); the raw key only for a group the catalog lacks. */
+export function groupLabel(group: string): string {
+  return catalogs[language]?.[`group.${group}` as ConsoleKey] ?? en[`group.${group}` as ConsoleKey] ?? group;
+}

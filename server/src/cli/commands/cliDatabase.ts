@@ -7,11 +7,14 @@ import { UsageError } from "./command.js";
 /** The configuration with `--database postgres://…` / `--data-dir DIR` applied; a bad setting is a usage error. */
 export function loadCliConfig(overrides: { database?: string; dataDir?: string }): Config {
   try {
-    return loadConfig({
-      ...process.env,
-      ...(overrides.database ? { DATABASE_URL: overrides.database } : {}),
-      ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
-    });
+    return loadConfig(
+      {
+        ...process.env,
+        ...(overrides.database ? { DATABASE_URL: overrides.database } : {}),
+        ...(overrides.dataDir ? { DATA_DIR: overrides.dataDir } : {}),
+      },
+      { givenAs: { ...(overrides.database ? { DATABASE_URL: "--database" } : {}), ...(overrides.dataDir ? { DATA_DIR: "--data-dir" } : {}) } },
+    );
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;

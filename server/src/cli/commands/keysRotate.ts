@@ -17,12 +17,21 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { "keys-file": { type: "string" }, database: { type: "string" }, "data-dir": { type: "string" } } });
   let config;
   try {
-    config = loadConfig({
-      ...process.env,
-      ...(values["keys-file"] ? { IMPERSONATION_KEYS_FILE: values["keys-file"] } : {}),
-      ...(values.database ? { DATABASE_URL: values.database } : {}),
-      ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}),
-    });
+    config = loadConfig(
+      {
+        ...process.env,
+        ...(values["keys-file"] ? { IMPERSONATION_KEYS_FILE: values["keys-file"] } : {}),
+        ...(values.database ? { DATABASE_URL: values.database } : {}),
+        ...(values["data-dir"] ? { DATA_DIR: values["data-dir"] } : {}),
+      },
+      {
+        givenAs: {
+          ...(values["keys-file"] ? { IMPERSONATION_KEYS_FILE: "--keys-file" } : {}),
+          ...(values.database ? { DATABASE_URL: "--database" } : {}),
+          ...(values["data-dir"] ? { DATA_DIR: "--data-dir" } : {}),
+        },
+      },
+    );
   } catch (err) {
     if (err instanceof ConfigError) throw new UsageError(err.commandLine);
     throw err;
