@@ -5,7 +5,7 @@ import type { Config } from "../config.js";
 import { Problem } from "../http/problem.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { enqueueTicketNote } from "../zendesk/ticketNotes.js";
-import { customerNoticesOn, sessionActivityOf, sessionEndMail } from "./notices.js";
+import { customerNoticesOn, sessionActivityOf, sessionEndMail, sessionMinutes } from "./notices.js";
 import { loadSession, type SessionRow } from "./sessions.js";
 
 const END_WORDS: Record<EndReason, string> = {
@@ -52,12 +52,12 @@ export async function endSessionIn(
     const mail = sessionEndMail(session, user.name, { durationSeconds, ...(await sessionActivityOf(trx, session.id)) });
     await enqueueMail(trx, { to: user.email, ...mail, kind: "impersonation_ended", accountId: session.account_id, userId: session.user_id, ticketId: session.ticket_id, operationId: end.operationId }, end.now);
   }
-  const minutes = Math.round(durationSeconds / 60);
+  const minutes = sessionMinutes(durationSeconds);
   await enqueueTicketNote(
     trx,
     {
       ticketId: session.ticket_id,
-      body: `Steward: the session viewing the product as ${user.email} was ${END_WORDS[end.reason]}.\nDuration: ${minutes} min; actions: ${session.action_count} (refused: ${session.refused_count}). Session ${session.id}.`,
+      body: `Steward: the session viewing the product as ${user.email} was ${END_WORDS[end.reason]}.\nDuration: about ${minutes} min; actions: ${session.action_count} (refused: ${session.refused_count}). Session ${session.id}.`,
       kind: "impersonation_ended",
       sessionId: session.id,
       operationId: end.operationId,

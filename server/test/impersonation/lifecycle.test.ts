@@ -436,6 +436,20 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
     expect(note).not.toContain("idle");
   });
 
+  it("a session of seconds reads about 1 minute in both the ticket's end note and the customer's mail", async () => {
+    const db = h.deps.database.db;
+    const { sid, user } = await opened("support_full", 30, 7);
+    const endedMail = () => db.selectFrom("mail_outbox").select(["id", "body_text"]).where("user_id", "=", user.id).where("kind", "=", "impersonation_ended").execute();
+    const mailBefore = new Set((await endedMail()).map((m) => m.id));
+    h.deps.clock.advance(20_000);
+    expect((await stop(h, "support_full", user.id, sid)).status).toBe(200);
+    const note = await db.selectFrom("ticket_notes").select("body").where("session_id", "=", sid).where("kind", "=", "impersonation_ended").executeTakeFirstOrThrow();
+    expect(note.body).toContain("Duration: about 1 min;");
+    const mail = (await endedMail()).filter((m) => !mailBefore.has(m.id));
+    expect(mail).toHaveLength(1);
+    expect(mail[0]!.body_text).toContain("It lasted about 1 minute.");
+  });
+
   it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {
     const server = createApp(h.deps).listen(0, "127.0.0.1");
     await new Promise((resolve) => server.once("listening", resolve));
