@@ -38,7 +38,7 @@
       try {
         const r = await fetch("/steward/impersonation/status", { credentials: "same-origin", headers: { accept: "application/json" } });
         const s = await r.json();
-        if (s.live === false) return this.gone();
+        if (s.live === false) return this.gone(s.ended);
         // Not confirmed by Steward lately, or not checkable at all (503): paused, not over.
         const off = !s.live || s.confirmed === false;
         if (off !== Boolean(this.off)) {
@@ -72,14 +72,16 @@
     }
     async end() {
       this.$("end").disabled = true;
-      await fetch("/steward/impersonation/end", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
-      this.gone();
+      const r = await fetch("/steward/impersonation/end", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
+      const answer = r ? await r.json().catch(() => undefined) : undefined;
+      this.gone(answer?.ended);
     }
-    gone() {
+    // `ended`: the ended page's address with why, from the kit (only ever a /steward/ended path).
+    gone(ended) {
       this.ending = true;
       clearInterval(this.poll);
       clearInterval(this.tick);
-      location.assign("/steward/ended");
+      location.assign(typeof ended === "string" && ended.startsWith("/steward/ended") ? ended : "/steward/ended");
     }
   }
   customElements.define("steward-banner", StewardBanner);
