@@ -24,6 +24,8 @@ describe("the Express adapter and the banner in a product", () => {
   let answer: "live" | "ended" | 503 | 404 = "live";
   /** What Steward says is left; its own clock runs an hour ahead of the product's. */
   let remainingSeconds = 1800;
+  /** How much later than the nearer (idle) deadline the time limit falls; 0: the time limit is the nearer. */
+  let absoluteLaterSeconds = 0;
   let mode: "read_only" | "full" = "read_only";
   /** How Steward answers the banner's End, and the ends it confirmed. */
   let endAnswer: "ok" | 503 | 409 = "ok";
@@ -38,7 +40,8 @@ describe("the Express adapter and the banner in a product", () => {
   const statusOf = (sid: string) => {
     const stewardNow = Date.now() + 60 * MIN;
     const endsAt = new Date(stewardNow + remainingSeconds * 1000).toISOString();
-    return { sid, status: "live", mode, ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline: endsAt, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
+    const absoluteDeadline = new Date(stewardNow + (remainingSeconds + absoluteLaterSeconds) * 1000).toISOString();
+    return { sid, status: "live", mode, ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
   };
 
   beforeAll(async () => {
@@ -204,6 +207,31 @@ describe("the Express adapter and the banner in a product", () => {
       const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
       expect(time).toMatch(/^Ends in (29:[0-5]\d|30:00)$/);
     } finally {
+      await close();
+      product.close();
+    }
+  });
+
+  it("the banner says when it counts the idle limit, and when the time limit falls, as the sidebar does", async () => {
+    answer = "live";
+    // Just over a minute: the one-minute warning comes after the first announcement, not under it.
+    remainingSeconds = 64;
+    absoluteLaterSeconds = 1200;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const status = (await (await fetch(`${product.url()}/steward/impersonation/status`, { headers: { cookie } })).json()) as { idle: boolean; latestInSeconds: number; endsInSeconds: number };
+    expect(status).toMatchObject({ idle: true });
+    expect(status.latestInSeconds - status.endsInSeconds).toBe(1200);
+    const { page, close } = await bannerPage(product, cookie, "/banner-page");
+    try {
+      const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
+      expect(time).toMatch(/^Ends in 1:0[0-4] without activity in the product \(at the latest in 21:0[0-4]\)$/);
+      // Within the last minute: the screen reader hears which limit it is too.
+      await page.waitForFunction(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("say")!.textContent!.includes("one minute"));
+      expect(await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("say")!.textContent)).toBe("The support session ends in one minute without activity in the product.");
+    } finally {
+      absoluteLaterSeconds = 0;
+      remainingSeconds = 1800;
       await close();
       product.close();
     }

@@ -51,6 +51,7 @@
         this.s = s;
         // Counted from now on this browser's clock: Steward's, the product's and the browser's may differ.
         this.until = Date.now() + s.endsInSeconds * 1000;
+        this.latest = s.idle ? Date.now() + s.latestInSeconds * 1000 : undefined;
         this.render();
         if (first) this.$("say").textContent = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
       } catch {
@@ -64,10 +65,12 @@
       this.$("who").innerHTML = "";
       this.$("who").append("Viewing as ", Object.assign(document.createElement("b"), { textContent: s.customer }), ` · agent ${s.agent} · ticket #${s.ticket}`);
       this.$("mode").textContent = s.mode === "read_only" ? "Read-only" : "Full access";
-      this.$("time").textContent = `Ends in ${left(ms)}`;
+      // The idle limit, as the sidebar says it: activity in the product moves it on.
+      const idle = this.latest === undefined ? "" : " without activity in the product";
+      this.$("time").textContent = `Ends in ${left(ms)}${idle}${this.latest === undefined ? "" : ` (at the latest in ${left(this.latest - Date.now())})`}`;
       if (ms <= 60000 && !this.warned) {
         this.warned = true;
-        this.$("say").textContent = "The support session ends in one minute.";
+        this.$("say").textContent = `The support session ends in one minute${idle}.`;
       }
     }
     async end() {

@@ -106,7 +106,10 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
       req.impersonation = impersonation;
       if (req.path === "/steward/impersonation/status") {
         const s = impersonation.status;
-        return res.json({ live: true, confirmed: kit.isConfirmed(sid), customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds: kit.secondsLeft(sid), actions: s.actionCount });
+        const endsInSeconds = kit.secondsLeft(sid);
+        // Counting the idle limit (activity moves it on): the banner says so, and when the time limit falls (both on Steward's clock, so their gap has no skew).
+        const idle = s.endsAt !== s.absoluteDeadline ? { idle: true, latestInSeconds: endsInSeconds + Math.max(0, Math.round((Date.parse(s.absoluteDeadline) - Date.parse(s.endsAt)) / 1000)) } : { idle: false };
+        return res.json({ live: true, confirmed: kit.isConfirmed(sid), customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds, ...idle, actions: s.actionCount });
       }
       if (req.path === "/steward/impersonation/end" && req.method === "POST") {
         const status = await kit.end(sid);
