@@ -24,6 +24,8 @@ describe("the Express adapter and the banner in a product", () => {
   let answer: "live" | "ended" | 503 | 404 = "live";
   /** What Steward says is left; its own clock runs an hour ahead of the product's. */
   let remainingSeconds = 1800;
+  /** How much later than the nearer (idle) deadline the time limit falls; 0: the time limit is the nearer. */
+  let absoluteLaterSeconds = 0;
   let mode: "read_only" | "full" = "read_only";
   /** How Steward answers the banner's End, and the ends it confirmed. */
   let endAnswer: "ok" | 503 | 409 = "ok";
@@ -38,7 +40,8 @@ describe("the Express adapter and the banner in a product", () => {
   const statusOf = (sid: string) => {
     const stewardNow = Date.now() + 60 * MIN;
     const endsAt = new Date(stewardNow + remainingSeconds * 1000).toISOString();
-    return { sid, status: "live", mode, ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline: endsAt, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
+    const absoluteDeadline = new Date(stewardNow + (remainingSeconds + absoluteLaterSeconds) * 1000).toISOString();
+    return { sid, status: "live", mode, ticket: "1001", reason: "Customer cannot see projects", user: { id: "usr_1", name: "Cora Customer", email: "cora@example.test" }, account: { id: "acc_1", name: "Acme" }, agent: { zendeskUserId: "9002", name: "Sam", email: "sam@example.test" }, startedAt: new Date(stewardNow).toISOString(), idleDeadline: endsAt, absoluteDeadline, endsAt, remainingSeconds, endedAt: null, endReason: null, actionCount: 0, refusedCount: 0 };
   };
 
   beforeAll(async () => {
@@ -142,6 +145,41 @@ describe("the Express adapter and the banner in a product", () => {
     }
   }
 
+  it("the ended page says why for each reason Steward gives, and nothing for one it cannot word", async () => {
+    const product = await productProcess();
+    const page = async (query: string) => (await (await fetch(`${product.url()}/steward/ended${query}`)).text()).replace(/\s+/g, " ");
+    expect(await page("?reason=idle_timeout")).toContain("It reached the idle limit: there was no activity in the product for too long.");
+    expect(await page("?reason=absolute_timeout")).toContain("It reached its time limit.");
+    expect(await page("?reason=admin_revoked")).toContain("Operations or an admin revoked it.");
+    expect(await page("?reason=agent")).toContain("It was ended with End session");
+    expect(await page("?reason=staff_deactivated")).toContain("Your panel access was removed");
+    expect(await page("?reason=target_changed")).toContain("The customer's account or user changed");
+    const plain = "You are no longer viewing this customer's account. You can close this tab and go back to the ticket.";
+    expect(await page("")).toContain(plain);
+    expect(await page("?reason=%3Cscript%3E")).toContain(plain);
+    expect(await page("?reason=toString")).toContain(plain);
+    product.close();
+  });
+
+  it("the banner opens the ended page saying why, when the session is revoked on Steward", async () => {
+    answer = "live";
+    remainingSeconds = 1800;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const { page, close } = await bannerPage(product, cookie, "/banner-page");
+    try {
+      answer = "ended";
+      await product.kit.poll();
+      await page.waitForURL(/\/steward\/ended/);
+      expect(new URL(page.url()).search).toBe("?reason=admin_revoked");
+      expect(await page.textContent("#steward-ended")).toContain("Operations or an admin revoked it.");
+    } finally {
+      answer = "live";
+      await close();
+      product.close();
+    }
+  });
+
   it("full access still refuses the always-deny list when the path is percent-encoded", async () => {
     answer = "live";
     remainingSeconds = 1800;
@@ -169,6 +207,31 @@ describe("the Express adapter and the banner in a product", () => {
       const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
       expect(time).toMatch(/^Ends in (29:[0-5]\d|30:00)$/);
     } finally {
+      await close();
+      product.close();
+    }
+  });
+
+  it("the banner says when it counts the idle limit, and when the time limit falls, as the sidebar does", async () => {
+    answer = "live";
+    // Just over a minute: the one-minute warning comes after the first announcement, not under it.
+    remainingSeconds = 64;
+    absoluteLaterSeconds = 1200;
+    const product = await productProcess();
+    const cookie = await enter(product);
+    const status = (await (await fetch(`${product.url()}/steward/impersonation/status`, { headers: { cookie } })).json()) as { idle: boolean; latestInSeconds: number; endsInSeconds: number };
+    expect(status).toMatchObject({ idle: true });
+    expect(status.latestInSeconds - status.endsInSeconds).toBe(1200);
+    const { page, close } = await bannerPage(product, cookie, "/banner-page");
+    try {
+      const time = await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("time")!.textContent);
+      expect(time).toMatch(/^Ends in 1:0[0-4] without activity in the product \(at the latest in 21:0[0-4]\)$/);
+      // Within the last minute: the screen reader hears which limit it is too.
+      await page.waitForFunction(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("say")!.textContent!.includes("one minute"));
+      expect(await page.evaluate(() => document.querySelector("steward-banner")!.shadowRoot!.getElementById("say")!.textContent)).toBe("The support session ends in one minute without activity in the product.");
+    } finally {
+      absoluteLaterSeconds = 0;
+      remainingSeconds = 1800;
       await close();
       product.close();
     }
@@ -250,6 +313,8 @@ describe("the Express adapter and the banner in a product", () => {
     endAnswer = 503;
     const end = await fetch(`${product.url()}/steward/impersonation/end`, { method: "POST", headers: { cookie } });
     expect(end.status).toBe(200);
+    // The banner opens the ended page saying why, though Steward did not confirm the end yet.
+    expect(await end.json()).toEqual({ ended: "/steward/ended?reason=agent" });
     expect((await get(product, cookie)).status).toBe(303);
     expect(ended).not.toContain(sid);
     endAnswer = "ok";
@@ -322,7 +387,9 @@ describe("the Express adapter and the banner in a product", () => {
     await new Promise((r) => setTimeout(r, 2100));
     const after = await get(product, cookie);
     expect(after.status).toBe(303);
-    expect(after.headers.get("location")).toBe("/steward/ended");
+    // The kit counted the time limit down itself: the ended page says that is why.
+    expect(after.headers.get("location")).toBe("/steward/ended?reason=absolute_timeout");
+    expect(await (await fetch(`${product.url()}/steward/ended?reason=absolute_timeout`)).text()).toContain("It reached its time limit.");
     // The product session went with it: the customer's page needs a sign-in again.
     expect((await get(product, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
     product.close();
@@ -371,7 +438,8 @@ describe("the Express adapter and the banner in a product", () => {
       await product.kit.poll();
       const ended = await get(product, cookie);
       expect(ended.status).toBe(303);
-      expect(ended.headers.get("location")).toBe("/steward/ended");
+      expect(ended.headers.get("location")).toBe("/steward/ended?reason=admin_revoked");
+      expect(await (await json("/steward/impersonation/status")).json()).toEqual({ live: false, ended: "/steward/ended?reason=admin_revoked" });
       expect((await get(product, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
     } finally {
       vi.useRealTimers();
@@ -427,6 +495,7 @@ describe("the Express adapter and the banner in a product", () => {
     answer = 404;
     const unknown = await get(second, cookie);
     expect(unknown.status).toBe(303);
+    // Unknown to Steward: no reason to give, none guessed.
     expect(unknown.headers.get("location")).toBe("/steward/ended");
     expect((await get(second, cookie.replace(new RegExp(`${COOKIE}=[^;]+;? ?`), ""))).status).toBe(401);
     first.close();

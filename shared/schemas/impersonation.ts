@@ -37,12 +37,22 @@ export const GrantClaims = z.object({
 });
 export type GrantClaims = z.infer<typeof GrantClaims>;
 
+/** The bounds of a session's length (the role caps in shared/actions.ts lower the top). */
+export const IMPERSONATION_MINUTES_MIN = 1;
+export const IMPERSONATION_MINUTES_MAX = 24 * 60;
+
 /** `impersonation.start` input (inside the usual action envelope: ticketId, reason ≥ 10 chars, target user). */
 export const StartImpersonationInput = z
   .object({
     mode: ImpersonationMode.default("read_only"),
     /** How long the session may last at most; capped per panel role (shared/actions.ts). */
-    minutes: z.number().int().min(1).max(24 * 60).default(30),
+    minutes: z
+      .number({ error: (issue) => (issue.code === "invalid_type" && issue.expected === "int" ? "expected a whole number of minutes" : issue.code === "invalid_type" ? "expected a number of minutes" : undefined) })
+      .int("expected a whole number of minutes")
+      // Words naming both bounds (as config's "expected 0-65535"), not zod's "Too small: expected number to be >=1".
+      .min(IMPERSONATION_MINUTES_MIN, `expected ${IMPERSONATION_MINUTES_MIN} to ${IMPERSONATION_MINUTES_MAX} minutes`)
+      .max(IMPERSONATION_MINUTES_MAX, `expected ${IMPERSONATION_MINUTES_MIN} to ${IMPERSONATION_MINUTES_MAX} minutes`)
+      .default(30),
     /** Which registered product to open; optional when only one is registered. */
     productId: z.string().min(1).max(100).optional(),
   })

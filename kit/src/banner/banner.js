@@ -38,7 +38,7 @@
       try {
         const r = await fetch("/steward/impersonation/status", { credentials: "same-origin", headers: { accept: "application/json" } });
         const s = await r.json();
-        if (s.live === false) return this.gone();
+        if (s.live === false) return this.gone(s.ended);
         // Not confirmed by Steward lately, or not checkable at all (503): paused, not over.
         const off = !s.live || s.confirmed === false;
         if (off !== Boolean(this.off)) {
@@ -51,6 +51,7 @@
         this.s = s;
         // Counted from now on this browser's clock: Steward's, the product's and the browser's may differ.
         this.until = Date.now() + s.endsInSeconds * 1000;
+        this.latest = s.idle ? Date.now() + s.latestInSeconds * 1000 : undefined;
         this.render();
         if (first) this.$("say").textContent = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
       } catch {
@@ -64,22 +65,26 @@
       this.$("who").innerHTML = "";
       this.$("who").append("Viewing as ", Object.assign(document.createElement("b"), { textContent: s.customer }), ` · agent ${s.agent} · ticket #${s.ticket}`);
       this.$("mode").textContent = s.mode === "read_only" ? "Read-only" : "Full access";
-      this.$("time").textContent = `Ends in ${left(ms)}`;
+      // The idle limit, as the sidebar says it: activity in the product moves it on.
+      const idle = this.latest === undefined ? "" : " without activity in the product";
+      this.$("time").textContent = `Ends in ${left(ms)}${idle}${this.latest === undefined ? "" : ` (at the latest in ${left(this.latest - Date.now())})`}`;
       if (ms <= 60000 && !this.warned) {
         this.warned = true;
-        this.$("say").textContent = "The support session ends in one minute.";
+        this.$("say").textContent = `The support session ends in one minute${idle}.`;
       }
     }
     async end() {
       this.$("end").disabled = true;
-      await fetch("/steward/impersonation/end", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
-      this.gone();
+      const r = await fetch("/steward/impersonation/end", { method: "POST", credentials: "same-origin" }).catch(() => undefined);
+      const answer = r ? await r.json().catch(() => undefined) : undefined;
+      this.gone(answer?.ended);
     }
-    gone() {
+    // `ended`: the ended page's address with why, from the kit (only ever a /steward/ended path).
+    gone(ended) {
       this.ending = true;
       clearInterval(this.poll);
       clearInterval(this.tick);
-      location.assign("/steward/ended");
+      location.assign(typeof ended === "string" && ended.startsWith("/steward/ended") ? ended : "/steward/ended");
     }
   }
   customElements.define("steward-banner", StewardBanner);

@@ -133,7 +133,11 @@ export class ImpersonationKit {
       this.sessions.set(sid, known);
     }
     // The time limit holds here too, even if Steward cannot be reached to say so.
-    if (known.status.status === "live" && Date.now() >= known.deadline) this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
+    if (known.status.status === "live" && Date.now() >= known.deadline) {
+      // Which limit it was is known here: the nearer deadline counted down was the time limit or the idle limit.
+      const endReason = known.status.endsAt === known.status.absoluteDeadline ? "absolute_timeout" : "idle_timeout";
+      this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString(), endReason });
+    }
     return this.toImpersonation(this.sessions.get(sid)?.status ?? known.status);
   }
 
@@ -194,7 +198,7 @@ export class ImpersonationKit {
       if (!known || !(err instanceof StewardApiError)) throw err;
       this.options.onError?.(err);
       if (endWorthRetrying(err)) this.endsPending.add(sid);
-      if (known.status.status === "live") this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString() });
+      if (known.status.status === "live") this.markEnded({ ...known.status, status: "ended", remainingSeconds: 0, endedAt: new Date().toISOString(), endReason: "agent" });
       return this.sessions.get(sid)?.status ?? known.status;
     }
   }

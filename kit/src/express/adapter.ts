@@ -3,7 +3,7 @@ import { Router, type NextFunction, type Request, type Response } from "express"
 import type { ImpersonationKit } from "../core/kit.js";
 import { StewardApiError } from "../core/stewardClient.js";
 import type { Impersonation } from "../core/types.js";
-import { endedPage, refusedPage } from "./pages.js";
+import { endedPage, endedQuery, refusedPage } from "./pages.js";
 
 declare module "express-serve-static-core" {
   interface Request {
@@ -77,7 +77,7 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
   router.get("/steward/ended", async (req, res) => {
     await hooks.endSession(req, res);
     clearCookie(res);
-    res.type("html").send(endedPage());
+    res.type("html").send(endedPage(typeof req.query.reason === "string" ? req.query.reason : undefined));
   });
 
   router.use(async (req: Request, res: Response, next: NextFunction) => {
@@ -98,19 +98,24 @@ export function impersonationRouter(kit: ImpersonationKit, hooks: ExpressHooks):
       if (!impersonation || impersonation.status.status === "ended") {
         await hooks.endSession(req, res);
         clearCookie(res);
-        if (req.path === "/steward/impersonation/status") return res.json({ live: false });
-        return wantsHtml(req) ? res.redirect(303, "/steward/ended") : res.status(401).json({ error: "impersonation_ended", message: "The support session has ended." });
+        // Why, when known, for the ended page the banner or this redirect opens.
+        const ended = `/steward/ended${endedQuery(impersonation?.status.endReason)}`;
+        if (req.path === "/steward/impersonation/status") return res.json({ live: false, ended });
+        return wantsHtml(req) ? res.redirect(303, ended) : res.status(401).json({ error: "impersonation_ended", message: "The support session has ended." });
       }
       req.impersonation = impersonation;
       if (req.path === "/steward/impersonation/status") {
         const s = impersonation.status;
-        return res.json({ live: true, confirmed: kit.isConfirmed(sid), customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds: kit.secondsLeft(sid), actions: s.actionCount });
+        const endsInSeconds = kit.secondsLeft(sid);
+        // Counting the idle limit (activity moves it on): the banner says so, and when the time limit falls (both on Steward's clock, so their gap has no skew).
+        const idle = s.endsAt !== s.absoluteDeadline ? { idle: true, latestInSeconds: endsInSeconds + Math.max(0, Math.round((Date.parse(s.absoluteDeadline) - Date.parse(s.endsAt)) / 1000)) } : { idle: false };
+        return res.json({ live: true, confirmed: kit.isConfirmed(sid), customer: s.user.name, account: s.account.name, agent: s.agent.name ?? s.agent.email, ticket: s.ticket, mode: s.mode, endsAt: s.endsAt, endsInSeconds, ...idle, actions: s.actionCount });
       }
       if (req.path === "/steward/impersonation/end" && req.method === "POST") {
-        await kit.end(sid);
+        const status = await kit.end(sid);
         await hooks.endSession(req, res);
         clearCookie(res);
-        return res.json({ ended: true });
+        return res.json({ ended: `/steward/ended${endedQuery(status.endReason)}` });
       }
       kit.touch(sid);
       const decision = kit.guard(impersonation, req.method, req.path);

@@ -12,8 +12,25 @@ function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function endedPage(): string {
-  return page("Support session ended", "<p id=\"steward-ended\">You are no longer viewing this customer's account. You can close this tab and go back to the ticket.</p>");
+/** Why the session ended, for the agent who reads the page; keyed by Steward's end reasons (the sidebar's words). */
+const ENDED_WHY: Record<string, string> = {
+  agent: "It was ended with End session, here or in the ticket's sidebar.",
+  admin_revoked: "Operations or an admin revoked it.",
+  idle_timeout: "It reached the idle limit: there was no activity in the product for too long.",
+  absolute_timeout: "It reached its time limit.",
+  target_changed: "The customer's account or user changed (blocked, suspended, deleted or protected from impersonation).",
+  staff_deactivated: "Your panel access was removed or lowered below this session's mode.",
+};
+
+/** The reason as a query for the ended page's address; empty when it is none the page can word. */
+export function endedQuery(reason: string | null | undefined): string {
+  return reason && Object.hasOwn(ENDED_WHY, reason) ? `?reason=${reason}` : "";
+}
+
+/** `reason`: Steward's end reason when the kit knows it; an unknown one is left unsaid rather than guessed. */
+export function endedPage(reason?: string): string {
+  const why = reason && Object.hasOwn(ENDED_WHY, reason) ? ` ${ENDED_WHY[reason]}` : "";
+  return page("Support session ended", `<p id="steward-ended">You are no longer viewing this customer's account.${why} You can close this tab and go back to the ticket.</p>`);
 }
 
 export function refusedPage(message: string): string {

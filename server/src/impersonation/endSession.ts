@@ -5,7 +5,7 @@ import type { Config } from "../config.js";
 import { Problem } from "../http/problem.js";
 import { enqueueMail } from "../mail/outbox.js";
 import { enqueueTicketNote } from "../zendesk/ticketNotes.js";
-import { customerNoticesOn, sessionActivityOf, sessionEndMail } from "./notices.js";
+import { customerNoticesOn, sessionActivityOf, sessionEndMail, sessionMinutes } from "./notices.js";
 import { loadSession, type SessionRow } from "./sessions.js";
 
 const END_WORDS: Record<EndReason, string> = {
@@ -17,6 +17,10 @@ const END_WORDS: Record<EndReason, string> = {
   staff_deactivated: "ended because the agent's panel access was removed or lowered below this session's mode",
 };
 
+const NOTE_TIME = new Intl.DateTimeFormat("en-GB", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+/** A time an agent reads on the ticket: "28 Nov 2026, 11:30 UTC", not raw ISO; the zone said, as the mails do. */
+export const noteTime = (at: Date | string) => `${NOTE_TIME.format(new Date(at))} UTC`;
+
 export function startNote(row: SessionRow, userEmail: string, config: Config): string {
   // The idle limit as configured: the idle deadline at the start is capped by the time limit, so it may be shorter.
   const idle = config.IMPERSONATION_IDLE_MINUTES;
@@ -24,7 +28,7 @@ export function startNote(row: SessionRow, userEmail: string, config: Config): s
   return [
     `Steward: ${row.agent_name ?? row.agent_email ?? row.agent_zendesk_user_id} started viewing the product as ${userEmail} (${row.mode === "read_only" ? "read-only" : "full access"}).`,
     `Reason: ${row.reason}`,
-    `Session ${row.id}; ends at ${new Date(row.absolute_deadline).toISOString()} at the latest${shorterThanIdle ? "" : `, or after ${idle} minutes without activity in the product`}.`,
+    `Session ${row.id}; ends at ${noteTime(row.absolute_deadline)} at the latest${shorterThanIdle ? "" : `, or after ${idle} minutes without activity in the product`}.`,
   ].join("\n");
 }
 
@@ -52,12 +56,12 @@ export async function endSessionIn(
     const mail = sessionEndMail(session, user.name, { durationSeconds, ...(await sessionActivityOf(trx, session.id)) });
     await enqueueMail(trx, { to: user.email, ...mail, kind: "impersonation_ended", accountId: session.account_id, userId: session.user_id, ticketId: session.ticket_id, operationId: end.operationId }, end.now);
   }
-  const minutes = Math.round(durationSeconds / 60);
+  const minutes = sessionMinutes(durationSeconds);
   await enqueueTicketNote(
     trx,
     {
       ticketId: session.ticket_id,
-      body: `Steward: the session viewing the product as ${user.email} was ${END_WORDS[end.reason]}.\nDuration: ${minutes} min; actions: ${session.action_count} (refused: ${session.refused_count}). Session ${session.id}.`,
+      body: `Steward: the session viewing the product as ${user.email} was ${END_WORDS[end.reason]}.\nDuration: about ${minutes} min; actions: ${session.action_count} (refused: ${session.refused_count}). Session ${session.id}.`,
       kind: "impersonation_ended",
       sessionId: session.id,
       operationId: end.operationId,

@@ -95,8 +95,14 @@ export async function sessionActivityOf(trx: Transaction<DB>, sessionId: string)
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
+/**
+ * A session's length in whole minutes, the one rounding both the customer's mail and the ticket's note use
+ * (they once read "about 1 minute" and "0 min" for the same session). At least 1: a session did take place.
+ */
+export const sessionMinutes = (durationSeconds: number) => Math.max(1, Math.round(durationSeconds / 60));
+
 export function sessionEndMail(row: SessionRow, customerName: string, summary: { durationSeconds: number } & SessionActivity): MailContent {
-  const minutes = Math.max(1, Math.round(summary.durationSeconds / 60));
+  const minutes = sessionMinutes(summary.durationSeconds);
   const viewed = `${plural(summary.views, "page or item was", "pages or items were")} viewed`;
   return {
     subject: `Our support team has finished viewing your account (ticket #${row.ticket_id})`,

@@ -427,13 +427,31 @@ describe.each(databaseKinds)("impersonation lifecycle on %s", (kind) => {
   it("the start note names the idle limit as configured, and no idle limit when the session is shorter than it", async () => {
     const noteOf = async (sid: string) => (await h.deps.database.db.selectFrom("ticket_notes").select("body").where("session_id", "=", sid).where("kind", "=", "impersonation_started").executeTakeFirstOrThrow()).body;
     const long = await opened("support_full", 30, 7);
-    expect(await noteOf(long.sid)).toMatch(/ends at \S+ at the latest, or after 15 minutes without activity in the product\.$/);
+    expect(await noteOf(long.sid)).toMatch(/ends at \d{1,2} \w{3,4} \d{4}, \d{2}:\d{2} UTC at the latest, or after 15 minutes without activity in the product\.$/);
+    // Readable, in the zone it names: the session's time limit, 30 minutes after the start, at minute precision.
+    const deadline = new Date(h.deps.clock.now().getTime() + 30 * MIN);
+    const hhmm = `${String(deadline.getUTCHours()).padStart(2, "0")}:${String(deadline.getUTCMinutes()).padStart(2, "0")}`;
+    expect(await noteOf(long.sid)).toContain(`ends at ${deadline.getUTCDate()} ${deadline.toLocaleString("en-GB", { month: "short", timeZone: "UTC" })} ${deadline.getUTCFullYear()}, ${hhmm} UTC`);
     await stop(h, "support_full", long.user.id, long.sid);
     // 5 minutes: the idle deadline at the start is the time limit; "after 5 idle minutes" would misstate the idle rule.
     const short = await opened("support_full", 5, 7);
     const note = await noteOf(short.sid);
-    expect(note).toMatch(/ends at \S+ at the latest\.$/);
+    expect(note).toMatch(/ends at \d{1,2} \w{3,4} \d{4}, \d{2}:\d{2} UTC at the latest\.$/);
     expect(note).not.toContain("idle");
+  });
+
+  it("a session of seconds reads about 1 minute in both the ticket's end note and the customer's mail", async () => {
+    const db = h.deps.database.db;
+    const { sid, user } = await opened("support_full", 30, 7);
+    const endedMail = () => db.selectFrom("mail_outbox").select(["id", "body_text"]).where("user_id", "=", user.id).where("kind", "=", "impersonation_ended").execute();
+    const mailBefore = new Set((await endedMail()).map((m) => m.id));
+    h.deps.clock.advance(20_000);
+    expect((await stop(h, "support_full", user.id, sid)).status).toBe(200);
+    const note = await db.selectFrom("ticket_notes").select("body").where("session_id", "=", sid).where("kind", "=", "impersonation_ended").executeTakeFirstOrThrow();
+    expect(note.body).toContain("Duration: about 1 min;");
+    const mail = (await endedMail()).filter((m) => !mailBefore.has(m.id));
+    expect(mail).toHaveLength(1);
+    expect(mail[0]!.body_text).toContain("It lasted about 1 minute.");
   });
 
   it("internal notes on start and end (also on timeout) reach the ticket through the Zendesk API", async () => {

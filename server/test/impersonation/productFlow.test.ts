@@ -150,9 +150,12 @@ describe("the kit in the demo product (real processes)", () => {
       return r.status === 303;
     }, 5_000);
     expect(Date.now() - revokedAt).toBeLessThan(5_000);
-    expect(endedResponse!.headers.get("location")).toBe("/steward/ended");
-    const ended = await browser.go("/steward/ended");
-    expect(await ended.text()).toContain("Support session ended");
+    // Revoked by operations: the ended page says so (the reason Steward's status gives).
+    expect(endedResponse!.headers.get("location")).toBe("/steward/ended?reason=admin_revoked");
+    const ended = await browser.go("/steward/ended?reason=admin_revoked");
+    const text = await ended.text();
+    expect(text).toContain("Support session ended");
+    expect(text).toContain("Operations or an admin revoked it.");
     // The product session is gone: the customer's pages need a sign-in again.
     expect((await browser.go("/projects")).status).toBe(401);
   });

@@ -55,6 +55,17 @@ describe.each(databaseKinds)("impersonation start and grant on %s", (kind) => {
     expect(notes.map((n) => n.kind)).toEqual(["impersonation_started"]);
   });
 
+  it("refuses a duration out of range or not whole with words naming the bounds and the field", async () => {
+    const [user] = await viewableUsers(h, 1);
+    for (const minutes of [0, 1441, 2.5]) {
+      const res = await start(h, "admin", user!.id, { minutes, productId: product.id });
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      const error = (res.body.errors as { field: string; reason: string }[]).find((e) => e.field.endsWith("minutes"));
+      expect(error?.field).toBe("body.input.minutes");
+      expect(error?.reason).toBe(minutes === 2.5 ? "expected a whole number of minutes" : "expected 1 to 1440 minutes");
+    }
+  });
+
   it("refuses full mode below operations and durations over the role's cap, audited as denied", async () => {
     const [user] = await viewableUsers(h, 1);
     const full = await start(h, "support_full", user!.id, { mode: "full", productId: product.id });
