@@ -50,10 +50,17 @@
         const first = !this.s;
         this.s = s;
         // Counted from now on this browser's clock: Steward's, the product's and the browser's may differ.
-        this.until = Date.now() + s.endsInSeconds * 1000;
-        this.latest = s.idle ? Date.now() + s.latestInSeconds * 1000 : undefined;
+        // One instant for both: read apart, they could fall either side of a second and show a gap a second off.
+        const now = Date.now();
+        this.until = now + s.endsInSeconds * 1000;
+        this.latest = s.idle ? now + s.latestInSeconds * 1000 : undefined;
+        const warnedBefore = this.warned;
         this.render();
-        if (first) this.$("say").textContent = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
+        if (first) {
+          const viewing = `You are viewing ${s.customer}'s account as ${s.agent}, ${s.mode === "read_only" ? "read-only" : "with full access"}, for ticket ${s.ticket}.`;
+          // Opened within the last minute: the warning render just gave is said after this, not replaced by it.
+          this.$("say").textContent = this.warned && !warnedBefore ? `${viewing} ${this.$("say").textContent}` : viewing;
+        }
       } catch {
         /* the next poll tries again */
       }
@@ -61,13 +68,14 @@
     render() {
       const s = this.s;
       if (!s) return;
-      const ms = this.until - Date.now();
+      const now = Date.now();
+      const ms = this.until - now;
       this.$("who").innerHTML = "";
       this.$("who").append("Viewing as ", Object.assign(document.createElement("b"), { textContent: s.customer }), ` · agent ${s.agent} · ticket #${s.ticket}`);
       this.$("mode").textContent = s.mode === "read_only" ? "Read-only" : "Full access";
       // The idle limit, as the sidebar says it: activity in the product moves it on.
       const idle = this.latest === undefined ? "" : " without activity in the product";
-      this.$("time").textContent = `Ends in ${left(ms)}${idle}${this.latest === undefined ? "" : ` (at the latest in ${left(this.latest - Date.now())})`}`;
+      this.$("time").textContent = `Ends in ${left(ms)}${idle}${this.latest === undefined ? "" : ` (at the latest in ${left(this.latest - now)})`}`;
       if (ms <= 60000 && !this.warned) {
         this.warned = true;
         this.$("say").textContent = `The support session ends in one minute${idle}.`;
