@@ -62,7 +62,8 @@ it("sidebar → Start → product tab with banner → refused write → End → 
   });
   expect(banner.who).toMatch(/Viewing as .+ · agent Sam Support · ticket #1002/);
   expect(banner.mode).toBe("Read-only");
-  expect(banner.time).toMatch(/^Ends in (29|30|14|15):\d\d$/);
+  // A 30-minute session with a 15-minute idle limit: the banner counts the idle limit and says so, with the latest end.
+  expect(banner.time).toMatch(/^Ends in (?:(29|30):\d\d|(14|15):\d\d without activity in the product \(at the latest in (29|30):\d\d\))$/);
   expect(banner.region).toBe("Support session");
   expect(banner.live).toContain("ticket 1002");
   await screenshot(tab, "impersonation-01-product-with-banner");
@@ -80,7 +81,8 @@ it("sidebar → Start → product tab with banner → refused write → End → 
   await tab.goto(`http://localhost:${PRODUCT_PORT}/members`);
   await tab.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("end"));
   await tab.evaluate(() => (document.querySelector("steward-banner")!.shadowRoot!.getElementById("end") as HTMLButtonElement).click());
-  await tab.waitForURL(/\/steward\/ended$/);
+  // The ended page is told why: the agent ended it with End.
+  await tab.waitForURL(/\/steward\/ended\?reason=agent$/);
   expect(await tab.textContent("#steward-ended")).toContain("no longer viewing");
   await screenshot(tab, "impersonation-03-ended");
 
