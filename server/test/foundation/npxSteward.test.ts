@@ -21,7 +21,8 @@ describe("npx steward", { timeout: 150_000 }, () => {
     const { out, code } = await npx(["--help"]);
     expect(code).toBe(0);
     expect(out).toMatch(/^subcommands:$/m);
-    expect(out).toMatch(/^ {2}directory-check$/m);
+    // Each subcommand on its own line with its summary.
+    expect(out).toMatch(/^ {2}directory-check {2,}Check a product.s implementation of the directory contract/m);
   });
 
   it("directory-check --help names its options", async () => {
