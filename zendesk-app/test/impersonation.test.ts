@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { systemActor } from "../../server/src/actor.js";
 import { registerProduct } from "../../server/src/impersonation/products.js";
+import { freePort } from "../../server/test/support/stewardProcess.js";
 import { launchChromium, screenshot, sidebarFrame, type TestBrowser } from "./support/browser.js";
 import { buildSidebar, startSteward, type StewardUnderTest } from "./support/steward.js";
 
@@ -12,8 +13,9 @@ import { buildSidebar, startSteward, type StewardUnderTest } from "./support/ste
  * sidebar's ticket history shows the start, the events and the end.
  */
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
-const STEWARD_PORT = 41730;
-const PRODUCT_PORT = 41731;
+// Ports the OS picks at start (fixed ones in the ephemeral range can be held by any outgoing connection).
+let STEWARD_PORT = 0;
+let PRODUCT_PORT = 0;
 const WAIT_MS = 45_000;
 
 let app: Awaited<ReturnType<typeof buildSidebar>>;
@@ -22,6 +24,8 @@ let steward: StewardUnderTest;
 let product: ChildProcess;
 
 beforeAll(async () => {
+  STEWARD_PORT = await freePort();
+  PRODUCT_PORT = await freePort();
   browser = await launchChromium();
   app = await buildSidebar();
   steward = await startSteward({ appDir: app.dir, port: STEWARD_PORT, env: { PUBLIC_URL: `http://127.0.0.1:${STEWARD_PORT}`, DEMO_PRODUCT_PORT: "0" } });
@@ -54,7 +58,7 @@ it("sidebar → Start → product tab with banner → refused write → End → 
   await frame.click('[data-testid="imp-start"]');
   const tab = await opened;
   tab.setDefaultTimeout(WAIT_MS);
-  await tab.waitForURL(/localhost:41731\/projects$/);
+  await tab.waitForURL(new RegExp(`localhost:${PRODUCT_PORT}/projects$`));
   await tab.waitForFunction(() => document.querySelector("steward-banner")?.shadowRoot?.getElementById("time")?.textContent?.startsWith("Ends in"));
   const banner = await tab.evaluate(() => {
     const root = document.querySelector("steward-banner")!.shadowRoot!;

@@ -6,6 +6,7 @@ import { createApp } from "../../src/app.js";
 import { auditOf, createHarness, HARNESS_TIMEOUT_MS, sessionOf, type Harness } from "../actions/harness.js";
 import { addProduct, endAllSessions, viewableUsers, type TestProduct } from "./support.js";
 import { raisedBy } from "../support/tickets.js";
+import { freePort } from "../support/stewardProcess.js";
 
 /**
  * The kit in a real product: Steward listening on a port, the demo product (examples/demo-product, the
@@ -13,9 +14,11 @@ import { raisedBy } from "../support/tickets.js";
  * refused a write in read-only mode (audited as a refused event credited to the agent), and sees the
  * session end within 5 s (real time) of an operations agent revoking it on Steward.
  */
-const STEWARD_PORT = 41710;
-const PRODUCT_PORT = 41711;
-const productUrl = `http://127.0.0.1:${PRODUCT_PORT}`;
+// Ports the OS picks at start: fixed ones sit in the ephemeral range, where any test's outgoing
+// connection may hold them (CI once failed with EADDRINUSE on a fixed port).
+let STEWARD_PORT = 0;
+let PRODUCT_PORT = 0;
+let productUrl = "";
 
 class Browser {
   readonly cookies = new Map<string, string>();
@@ -47,9 +50,15 @@ describe("the kit in the demo product (real processes)", () => {
   let steward: Server;
   let child: ChildProcess;
   beforeAll(async () => {
+    STEWARD_PORT = await freePort();
+    PRODUCT_PORT = await freePort();
+    productUrl = `http://127.0.0.1:${PRODUCT_PORT}`;
     h = await createHarness("pglite", { env: { PUBLIC_URL: `http://127.0.0.1:${STEWARD_PORT}` } });
     product = await addProduct(h, "prd_kit", productUrl);
-    steward = createApp(h.deps).listen(STEWARD_PORT, "127.0.0.1");
+    steward = await new Promise<Server>((resolve, reject) => {
+      const server = createApp(h.deps).listen(STEWARD_PORT, "127.0.0.1", () => resolve(server));
+      server.once("error", reject);
+    });
     child = spawn(process.execPath, ["--import", "tsx", "examples/demo-product/src/main.ts"], {
       env: { ...process.env, PORT: String(PRODUCT_PORT), STEWARD_URL: `http://127.0.0.1:${STEWARD_PORT}`, STEWARD_PRODUCT_CREDENTIAL: product.credential },
       stdio: ["ignore", "pipe", "inherit"],
