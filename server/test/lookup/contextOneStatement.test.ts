@@ -117,6 +117,27 @@ describe.each(databaseKinds)("requester context in one statement on %s", (kind) 
     expect(counter.count).toBe(3);
   });
 
+  it("costs three statements on a ticket too: the ticket's pick is read in the requester's statement, also when it names a user with another email", async () => {
+    const email = "ana.almeida@acme.example";
+    const view = () => request(app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "1077");
+    expect((await view()).status).toBe(200);
+    counter.count = 0;
+    const plain = await view();
+    expect(plain.status, JSON.stringify(plain.body)).toBe(200);
+    expect(plain.body.pick ?? null).toBeNull();
+    expect(counter.count).toBe(3);
+    const other = await deps.database.db.selectFrom("users").select(["id", "email"]).where("email", "<>", email).where("status", "=", "active").orderBy("id").executeTakeFirstOrThrow();
+    const made = await request(app).post("/api/context/pick").set("Authorization", `Bearer ${token}`).send({ ticketId: "1077", email, userId: other.id });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    counter.count = 0;
+    const picked = await view();
+    expect(picked.status, JSON.stringify(picked.body)).toBe(200);
+    expect(picked.body.user.id).toBe(other.id);
+    expect(picked.body.pick).toEqual(made.body.pick);
+    expect(counter.count).toBe(3);
+    expect((await request(app).post("/api/context/pick").set("Authorization", `Bearer ${token}`).send({ ticketId: "1077", email, userId: null })).status).toBe(200);
+  });
+
   // PostgreSQL keeps a named statement per connection and refuses to run it once its result type has changed.
   it.runIf(kind === "postgres")("the requester and the ticket's pick are named statements that a column added to users does not break", async () => {
     const view = (userId?: string) =>
