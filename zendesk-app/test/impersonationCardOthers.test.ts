@@ -121,6 +121,13 @@ describe("View as customer card: other agents' sessions (320 px)", () => {
     expect(await text(adminDe.frame, `[data-testid="imp-elsewhere"] li[data-sid="${opsSid}"] [data-testid="imp-end-other"]`)).toBe("Sitzung von Olive Ops beenden");
     await adminDe.page.close();
 
+    // Olive, on the first ticket, sees her own session from the follow-up as hers, on this customer (not "another customer").
+    const opsHere = await ui.openTicket(1003, "9003", "en-US");
+    await opsHere.frame.waitForSelector(`[data-testid="imp-live"][data-sid="${opsSid}"]`);
+    expect(await text(opsHere.frame, '[data-testid="imp-live-elsewhere"]')).toBe("You are viewing this customer from ticket #1093; the session below is that one.");
+    expect(await opsHere.frame.$(`[data-testid="imp-elsewhere"] li[data-sid="${opsSid}"]`)).toBeNull();
+    await opsHere.page.close();
+
     for (const { frame: f, page: p } of [ops, admin]) {
       await f.click('[data-testid="imp-end"]');
       await f.waitForSelector('[data-testid="imp-form"]');

@@ -177,7 +177,12 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
   return (
     <Card id="impersonation" title={t("imp.title")}>
       {problem && <ProblemNotice focus problem={problem} />}
-      {live && live.ticket !== ticket.ticketId && <Notice tone="warning">{t("imp.live_elsewhere", { ticket: live.ticket })}</Notice>}
+      {live && live.ticket !== ticket.ticketId && (
+        // The agent's own session from another ticket may be on this very customer: not "another customer" then.
+        <Notice tone="warning" testId="imp-live-elsewhere">
+          {t(live.user.id === user.id ? "imp.live_other_ticket" : "imp.live_elsewhere", { ticket: live.ticket })}
+        </Notice>
+      )}
       {endedOther && (
         <Notice tone="success" testId="imp-ended-other" focus>
           {t("imp.ended_other", { agent: agentName(endedOther), ticket: endedOther.ticket })}
