@@ -4,13 +4,14 @@ import type { ProblemDetails } from "../../../shared/problem";
 import type { ActionAvailability } from "../../../shared/schemas/availability";
 import { roleAtLeast } from "../../../shared/roles";
 import type { RequesterContext } from "../../../shared/schemas/context";
-import type { SessionStatus } from "../../../shared/schemas/impersonation";
+import { END_OTHERS_SESSION_MIN_ROLE } from "../../../shared/schemas/impersonation";
 import type { SessionInfo } from "../../../shared/schemas/session";
 import { StewardApiError } from "../api/steward";
 import { dateOrTime, dateTime } from "../format";
 import { plural, t, tOr } from "../i18n";
 import { useServices } from "../state/services";
 import { unavailableText } from "./ActionButtons";
+import { OtherSessions, agentName, type OtherSession } from "./ImpersonationOthers";
 import { Card, Notice, ProblemNotice } from "./parts";
 
 /**
@@ -18,10 +19,12 @@ import { Card, Notice, ProblemNotice } from "./parts";
  * live card with the countdown, the action count and End; the ticket's past sessions below. The
  * product opens in a new tab; the server enforces modes, caps and every refusal.
  */
-type AgentSession = SessionStatus & { targetVersion: number; mine: boolean };
+type AgentSession = OtherSession;
 interface TicketSessions {
   live: AgentSession | null;
   sessions: AgentSession[];
+  /** The customer's live sessions from any ticket (asked with userId). */
+  customerLive: AgentSession[];
 }
 
 const rule = actionRules["impersonation.start"];
@@ -59,17 +62,21 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
   // Where focus goes once the card changes under it (the Start or End button it was on is gone).
   const focusNext = useRef<"live" | "form" | null>(null);
   const liveBox = useRef<HTMLDivElement>(null);
+  // Another agent's session this agent just ended: said until the card changes again.
+  const [endedOther, setEndedOther] = useState<AgentSession | null>(null);
+  const userId = context.user?.id;
 
   useEffect(() => {
     let cancelled = false;
-    api.get<TicketSessions>(`/api/impersonation/tickets/${ticket.ticketId}/sessions`).then(
+    const customer = userId ? `?userId=${encodeURIComponent(userId)}` : "";
+    api.get<TicketSessions>(`/api/impersonation/tickets/${ticket.ticketId}/sessions${customer}`).then(
       (body) => !cancelled && setData(body),
       (err: unknown) => !cancelled && setProblem(problemOf(err)),
     );
     return () => {
       cancelled = true;
     };
-  }, [api, ticket.ticketId, reload]);
+  }, [api, ticket.ticketId, userId, reload]);
 
   useEffect(() => {
     let cancelled = false;
@@ -85,8 +92,11 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
   const live = data?.live ?? null;
   // Another agent viewing this customer from this ticket right now: said, so two agents do not act unawares.
   const othersLive = (data?.sessions ?? []).filter((s) => s.status === "live" && !s.mine);
+  // And from other tickets: the card would not know of them otherwise.
+  const othersElsewhere = (data?.customerLive ?? []).filter((s) => !s.mine && s.ticket !== ticket.ticketId);
+  const canEndOthers = roleAtLeast(session.staff.panelRole, END_OTHERS_SESSION_MIN_ROLE);
   // Any live session here is watched (its countdown, its count, its end), the agent's own or another's.
-  const watched = [live?.sid, ...othersLive.map((s) => s.sid)].filter(Boolean).join(" ");
+  const watched = [live?.sid, ...othersLive.map((s) => s.sid), ...othersElsewhere.map((s) => s.sid)].filter(Boolean).join(" ");
   useEffect(() => {
     if (focusNext.current === "live" && live) liveBox.current?.focus();
     else if (focusNext.current === "form" && !live) document.getElementById("imp-mode")?.focus();
@@ -112,6 +122,7 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
     const tab = window.open("", "_blank");
     setBusy(true);
     setProblem(null);
+    setEndedOther(null);
     try {
       const response = await api.post<{ result: { openUrl: string } }>("/api/actions/impersonation.start", {
         ticketId: ticket.ticketId,
@@ -139,6 +150,7 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
   const end = async () => {
     if (!live) return;
     setBusy(true);
+    setEndedOther(null);
     try {
       await api.post("/api/actions/impersonation.stop", { ticketId: ticket.ticketId, reason: "Ended from the sidebar", target: { type: "user", id: live.user.id }, expectedVersion: live.targetVersion, input: { sessionId: live.sid } });
       focusNext.current = "form";
@@ -151,18 +163,32 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
     }
   };
 
+  const endedOtherSession = (ended: AgentSession) => {
+    setProblem(null);
+    setEndedOther(ended);
+    // Ending changed the user's version (the next start must not be refused as stale).
+    onChanged();
+    setReload((n) => n + 1);
+  };
+
   const past = (data?.sessions ?? []).filter((s) => s.status === "ended");
   // The agent's own live session is this card's to show (its own reading is fresher than the availability's).
   const unavailable = availability?.status === "unavailable" && availability.code !== "session_already_live" ? availability : null;
   return (
     <Card id="impersonation" title={t("imp.title")}>
       {problem && <ProblemNotice focus problem={problem} />}
-      {live && live.ticket !== ticket.ticketId && <Notice tone="warning">{t("imp.live_elsewhere", { ticket: live.ticket })}</Notice>}
-      {othersLive.map((s) => (
-        <Notice key={s.sid} tone="warning" testId="imp-other-live">
-          {t("imp.other_live", { agent: s.agent.name ?? s.agent.email ?? s.agent.zendeskUserId, mode: t(`imp.mode.${s.mode}`), since: dateOrTime(s.startedAt, now) })}
+      {live && live.ticket !== ticket.ticketId && (
+        // The agent's own session from another ticket may be on this very customer: not "another customer" then.
+        <Notice tone="warning" testId="imp-live-elsewhere">
+          {t(live.user.id === user.id ? "imp.live_other_ticket" : "imp.live_elsewhere", { ticket: live.ticket })}
         </Notice>
-      ))}
+      )}
+      {endedOther && (
+        <Notice tone="success" testId="imp-ended-other" focus>
+          {t("imp.ended_other", { agent: agentName(endedOther), ticket: endedOther.ticket })}
+        </Notice>
+      )}
+      <OtherSessions here={othersLive} elsewhere={othersElsewhere} now={now} canEnd={canEndOthers} onEnded={endedOtherSession} />
       {live ? (
         <div class="imp-live" data-testid="imp-live" data-sid={live.sid} tabIndex={-1} ref={liveBox}>
           <p>
@@ -231,7 +257,7 @@ export function ImpersonationCard({ context, session, availability, onChanged }:
           <ul class="imp-past" data-testid="imp-past">
             {past.map((s) => (
               <li key={s.sid} data-sid={s.sid} data-end-reason={s.endReason ?? ""}>
-                {t("imp.past_row", { agent: s.agent.name ?? s.agent.email ?? s.agent.zendeskUserId, mode: t(`imp.mode.${s.mode}`), when: dateTime(s.startedAt), actions: plural("imp.actions", s.actionCount), reason: tOr(`imp.end_reason.${s.endReason ?? ""}`, s.endReason ?? "") })}
+                {t("imp.past_row", { agent: agentName(s), mode: t(`imp.mode.${s.mode}`), when: dateTime(s.startedAt), actions: plural("imp.actions", s.actionCount), reason: tOr(`imp.end_reason.${s.endReason ?? ""}`, s.endReason ?? "") })}
               </li>
             ))}
           </ul>

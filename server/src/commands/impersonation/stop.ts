@@ -1,5 +1,6 @@
 import { roleAtLeast } from "../../../../shared/roles.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
+import { END_OTHERS_SESSION_MIN_ROLE } from "../../../../shared/schemas/impersonation.js";
 import { endSessionIn, sessionSummary } from "../../impersonation/endSession.js";
 import { loadSession } from "../../impersonation/sessions.js";
 import { Problem } from "../../http/problem.js";
@@ -21,8 +22,8 @@ export const stopImpersonation = defineCommand({
   permit: async (actor, input, deps) => {
     if (actor.kind !== "staff") return;
     const session = await deps.database.db.selectFrom("impersonation_sessions").select("staff_id").where("id", "=", input.sessionId).executeTakeFirst();
-    if (session && session.staff_id !== actor.staffId && !roleAtLeast(actor.panelRole, "operations")) {
-      throw Problem.forbidden("not_your_session", "Only operations and admin may end another agent's session", { requiredRole: "operations", panelRole: actor.panelRole });
+    if (session && session.staff_id !== actor.staffId && !roleAtLeast(actor.panelRole, END_OTHERS_SESSION_MIN_ROLE)) {
+      throw Problem.forbidden("not_your_session", "Only operations and admin may end another agent's session", { requiredRole: END_OTHERS_SESSION_MIN_ROLE, panelRole: actor.panelRole });
     }
   },
   validate: async (target, input, ctx) => {
