@@ -16,6 +16,7 @@ export const EXPORT_PROGRESS_EVERY_MS = 1_000;
 /**
  * A used link whose last progress write is older than this stopped without an end (its process was killed or
  * lost the database): thirty missed heartbeats, and twice the default statement timeout a slow write may take.
+ * Processes compare their own clocks with the heartbeat: their skew must stay well below this.
  */
 export const EXPORT_STALLED_AFTER_MS = 30_000;
 
@@ -72,9 +73,19 @@ export async function redeemExportLink(db: Kysely<DB>, token: string, now: Date)
   throw gone("export_link_expired", `This export link expired unused (links last ${EXPORT_LINK_TTL_MS / 1000} s). Start the export again from the console.`);
 }
 
-/** Marks a link's export started, in the transaction of its audit entry: the size counted and which entry that is. */
-export async function recordExportStart(executor: Kysely<DB> | Transaction<DB>, id: string, start: { total: number; exportEntrySeq: number; at: Date }): Promise<void> {
-  await executor.updateTable("console_export_links").set({ total: start.total, export_entry_seq: start.exportEntrySeq, rows_sent: 0, progress_at: start.at }).where("id", "=", id).execute();
+/**
+ * Marks a link's export started, in the transaction of its audit entry: the size counted and which entry that is.
+ * False when the link was settled meanwhile (its heartbeat went stale while counting): the export must not start.
+ */
+export async function recordExportStart(executor: Kysely<DB> | Transaction<DB>, id: string, start: { total: number; exportEntrySeq: number; at: Date }): Promise<boolean> {
+  const row = await executor
+    .updateTable("console_export_links")
+    .set({ total: start.total, export_entry_seq: start.exportEntrySeq, rows_sent: 0, progress_at: start.at })
+    .where("id", "=", id)
+    .where("finished_at", "is", null)
+    .returning("id")
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

@@ -139,10 +139,12 @@ describe.each(databaseKinds)("console export link heartbeat on %s", (kind) => {
       error: seen.error,
     });
 
-    // Asked again, swept, or a late heartbeat from a process that was only stalled: still one entry, still interrupted.
+    // Asked again, swept, or a late write from a process that was only stalled: still one entry, still interrupted.
     expect(await status(dead.id)).toEqual(seen);
     await runSweeps(deps);
     expect(await recordExportProgress(deps.database.db, dead.id, { rowsSent: 2000, at: deps.clock.now() })).toBe(false);
+    // Nor does a process that was still counting start the export (its entry would roll back with this answer).
+    expect(await recordExportStart(deps.database.db, dead.id, { total: 5000, exportEntrySeq: dead.started.seq, at: deps.clock.now() })).toBe(false);
     expect(await status(dead.id)).toEqual(seen);
     expect(await followUpsOf(dead.started.id)).toHaveLength(1);
   });
@@ -157,8 +159,11 @@ describe.each(databaseKinds)("console export link heartbeat on %s", (kind) => {
   });
 
   it("cuts a live stream another process settled as interrupted, and does not audit its end twice", async () => {
+    // A server of its own, so its connection count is this download's alone (others' keep-alive sockets stay open).
+    const own: Server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((ready) => own.once("listening", () => ready()));
     const link = await issue({ format: "ndjson" });
-    const res = await fetch(`${base}${link.url}`);
+    const res = await fetch(`http://127.0.0.1:${(own.address() as { port: number }).port}${link.url}`);
     const reader = (res.body as ReadableStream<Uint8Array>).getReader();
     try {
       await readBytes(reader, 100_000);
@@ -166,7 +171,9 @@ describe.each(databaseKinds)("console export link heartbeat on %s", (kind) => {
       // Another process whose clock reads past the bound (this one stalled, as far as it can tell) settles it.
       const later = { now: () => new Date(deps.clock.now().getTime() + EXPORT_STALLED_AFTER_MS + 60_000) };
       expect(await settleStalledExports(deps.database.db, later, { id: link.id })).toBe(1);
-      // This process's next heartbeat finds the link settled and cuts the stream: the download does not end normally.
+      // This process's next heartbeat finds the link settled and cuts the stream (it waits on this client, which
+      // reads nothing meanwhile); the download then does not end normally.
+      await until("the connection closed", () => new Promise<number>((done) => own.getConnections((_, n) => done(n))), (n) => n === 0);
       await expect(
         (async () => {
           for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
@@ -175,13 +182,13 @@ describe.each(databaseKinds)("console export link heartbeat on %s", (kind) => {
       const started = (await exportEntries()).find((e) => e.seq === row.export_entry_seq) as { id: string };
       // Its own end finds the link settled and records nothing more. That end runs right after the socket closes;
       // a heartbeat period past that is ample for a second entry to show, were one written.
-      await until("the connection closed", () => new Promise<number>((done) => server.getConnections((_, n) => done(n))), (n) => n === 0);
       await new Promise((r) => setTimeout(r, 1_500));
       expect(await finishExportLink(deps.database.db, link.id, { rowsSent: 1, at: deps.clock.now(), complete: false, error: "late" })).toBe(false);
       expect((await followUpsOf(started.id)).map((e) => [e.outcome, (e.after as { cause: string }).cause])).toEqual([["unknown", "interrupted"]]);
       expect(await status(link.id)).toMatchObject({ state: "interrupted" });
     } finally {
       await reader.cancel().catch(() => undefined);
+      await new Promise<void>((done) => own.close(() => done()));
     }
   }, 60_000);
 });

@@ -79,12 +79,20 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
       const startedAfter = { format: query.format, throughSeq, total };
       // A link names its export's entry in the same transaction, for the entry that would say it was interrupted.
       const started = linkId
-        ? await db.transaction().execute(async (trx) => {
-            const appended = await entry(trx, startedAfter);
-            await recordExportStart(trx, linkId, { total, exportEntrySeq: appended.seq, at: deps.clock.now() });
-            return appended;
-          })
+        ? await db
+            .transaction()
+            .execute(async (trx) => {
+              const appended = await entry(trx, startedAfter);
+              // Settled as interrupted while counting (the response is cut): the entry rolls back, no export starts.
+              if (!(await recordExportStart(trx, linkId, { total, exportEntrySeq: appended.seq, at: deps.clock.now() }))) throw new LinkSettledElsewhere();
+              return appended;
+            })
+            .catch((err: unknown) => {
+              if (err instanceof LinkSettledElsewhere) return undefined;
+              throw err;
+            })
         : await entry(db, startedAfter);
+      if (!started) return;
       res.status(200);
       res.setHeader("Content-Type", exportContentTypes[query.format]);
       res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
@@ -210,6 +218,11 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
       await runExport(req, res, query, { actor, ticketId: link.ticketId, linkId: link.id });
     },
   );
+}
+
+/** Rolls back an export's start when its link was settled as interrupted by another process meanwhile. */
+class LinkSettledElsewhere extends Error {
+  override name = "LinkSettledElsewhere";
 }
 
 /** Passes the batches on, telling `count` the rows handed on so far (the heartbeat writes them). */
