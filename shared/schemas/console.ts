@@ -43,9 +43,13 @@ export type ConsoleExportQuery = z.infer<typeof ConsoleExportQuery>;
 export const ExportLinkIssued = z.object({ id: z.string(), url: z.string(), expiresAt: z.string() });
 export type ExportLinkIssued = z.infer<typeof ExportLinkIssued>;
 
-/** How far a link's download got, as the server sent it (the browser's download manager holds the file). */
+/**
+ * How far a link's download got, as the server sent it (the browser's download manager holds the file).
+ * `interrupted`: the stream stopped with no end recorded (its process was killed, or lost the database) and no
+ * progress for 30 s; rowsSent is what had been sent by its last progress write.
+ */
 export const ExportLinkStatusView = z.object({
-  state: z.enum(["waiting", "expired", "streaming", "complete", "incomplete"]),
+  state: z.enum(["waiting", "expired", "streaming", "complete", "incomplete", "interrupted"]),
   /** Entries matching when the download started (counted up to 1,000,000); null until then. */
   total: z.number().int().nullable(),
   rowsSent: z.number().int(),

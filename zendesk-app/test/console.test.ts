@@ -233,6 +233,49 @@ describe("the console in the local Zendesk page", () => {
     await page.close();
   });
 
+  it("says when an export stopped before it finished (its server process died), in English and German, and starts it again", async () => {
+    // The first link's status answers as after a kill -9 mid-stream (the server's side is tested in exportKill.test.ts).
+    let interruptedId: string | undefined;
+    const links: string[] = [];
+    const routes = (p: Page) =>
+      p.route(
+        (url) => /\/api\/console\/export-links\/[0-9a-f-]{36}$/.test(url.pathname),
+        async (route) => {
+          const id = new URL(route.request().url()).pathname.split("/").at(-1) as string;
+          if (!links.includes(id)) links.push(id);
+          interruptedId ??= id;
+          const response = await route.fetch();
+          const status = (await response.json()) as Record<string, unknown>;
+          await route.fulfill({ response, json: id === interruptedId ? { ...status, state: "interrupted", rowsSent: 2, error: "export_interrupted: …" } : status });
+        },
+      );
+    const { page, frame } = await openConsole("9003", "UTC", "en-US", undefined, routes);
+    await frame.click('[data-tab="explorer"]');
+    await frame.fill('input[name="ticketId"]', "1001");
+    await frame.click('[data-testid="filters"] button[type="submit"]');
+    await frame.waitForFunction(() => document.querySelectorAll('[data-testid="entries"][aria-busy="false"] tbody tr').length === 3);
+    await frame.click('[data-testid="export"] button:first-child');
+    const stopped = await frame.waitForSelector('[data-testid="export-interrupted"]');
+    expect((await stopped.textContent())?.trim()).toBe("The export stopped before it finished: 2 entries were sent. Make a new export. Export again");
+    expect(await frame.$('[data-testid="export-progress"]')).toBeNull();
+    // Export again: a new link, followed to the end; the message goes.
+    await frame.click('[data-testid="export-interrupted"] button');
+    await frame.waitForSelector('[data-testid="export-progress"][data-finished="true"]');
+    expect(await frame.getAttribute('[data-testid="export-progress"]', "data-done")).toBe("3");
+    expect(await frame.$('[data-testid="export-interrupted"]')).toBeNull();
+    expect(links).toHaveLength(2);
+    await page.close();
+
+    interruptedId = undefined;
+    const de = await openConsole("9003", "UTC", "de", undefined, routes);
+    await de.frame.click('[data-tab="explorer"]');
+    await de.frame.waitForSelector('[data-testid="entries"][aria-busy="false"] tbody tr');
+    await de.frame.click('[data-testid="export"] button:first-child');
+    const gestoppt = await de.frame.waitForSelector('[data-testid="export-interrupted"]');
+    expect((await gestoppt.textContent())?.trim()).toBe("Der Export wurde abgebrochen, bevor er fertig war: 2 Einträge wurden gesendet. Bitte einen neuen Export starten. Erneut exportieren");
+    await de.page.close();
+  });
+
   it("shows why an export was refused (the problem's detail and field), not only its status", async () => {
     const { page, frame } = await openConsole("9004", "UTC");
     await frame.click('[data-tab="explorer"]');

@@ -1,6 +1,9 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { StaffActor } from "../actor.js";
+import { appendAudit } from "../audit/auditLog.js";
+import { toAuditEntry } from "../audit/auditRow.js";
+import type { Clock } from "../clock.js";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
 
@@ -8,8 +11,14 @@ import { Problem } from "../http/problem.js";
 export const EXPORT_LINK_TTL_MS = 60_000;
 /** Links (used or not) are kept this long for the console's progress, then removed when a new one is made. */
 const EXPORT_LINK_KEEP_MS = 24 * 3_600_000;
-/** A streaming export writes its progress at most this often (a 1M-row export: a few hundred updates, not thousands). */
+/** A streaming export writes its progress (rows so far, and its heartbeat) this often, whether rows move or not. */
 export const EXPORT_PROGRESS_EVERY_MS = 1_000;
+/**
+ * A used link whose last progress write is older than this stopped without an end (its process was killed or
+ * lost the database): thirty missed heartbeats, and twice the default statement timeout a slow write may take.
+ * Processes compare their own clocks with the heartbeat: their skew must stay well below this.
+ */
+export const EXPORT_STALLED_AFTER_MS = 30_000;
 
 const hashOf = (token: string) => createHash("sha256").update(token).digest("hex");
 
@@ -51,7 +60,7 @@ export async function redeemExportLink(db: Kysely<DB>, token: string, now: Date)
   const tokenHash = hashOf(token);
   const row = await db
     .updateTable("console_export_links")
-    .set({ used_at: now })
+    .set({ used_at: now, progress_at: now })
     .where("token_hash", "=", tokenHash)
     .where("used_at", "is", null)
     .where("expires_at", ">", now)
@@ -64,17 +73,133 @@ export async function redeemExportLink(db: Kysely<DB>, token: string, now: Date)
   throw gone("export_link_expired", `This export link expired unused (links last ${EXPORT_LINK_TTL_MS / 1000} s). Start the export again from the console.`);
 }
 
-/** Records how far a link's export got: while streaming (rows so far) and once it ended. */
-export async function recordExportProgress(db: Kysely<DB>, id: string, progress: { total?: number; rowsSent: number; finished?: { at: Date; complete: boolean; error?: string } }): Promise<void> {
-  const finished = progress.finished ? { finished_at: progress.finished.at, complete: progress.finished.complete, error: progress.finished.error ?? null } : {};
-  await db
+/**
+ * Marks a link's export started, in the transaction of its audit entry: the size counted and which entry that is.
+ * False when the link was settled meanwhile (its heartbeat went stale while counting): the export must not start.
+ */
+export async function recordExportStart(executor: Kysely<DB> | Transaction<DB>, id: string, start: { total: number; exportEntrySeq: number; at: Date }): Promise<boolean> {
+  const row = await executor
     .updateTable("console_export_links")
-    .set({ rows_sent: progress.rowsSent, ...(progress.total !== undefined ? { total: progress.total } : {}), ...finished })
+    .set({ total: start.total, export_entry_seq: start.exportEntrySeq, rows_sent: 0, progress_at: start.at })
     .where("id", "=", id)
-    .execute();
+    .where("finished_at", "is", null)
+    .returning("id")
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
-export type ExportLinkState = "waiting" | "expired" | "streaming" | "complete" | "incomplete";
+/**
+ * Records the rows sent so far and the heartbeat. False when the link was settled meanwhile (by another
+ * process that found its heartbeat stale): the stream must stop, its end is already on record.
+ */
+export async function recordExportProgress(db: Kysely<DB>, id: string, progress: { rowsSent: number; at: Date }): Promise<boolean> {
+  const row = await db.updateTable("console_export_links").set({ rows_sent: progress.rowsSent, progress_at: progress.at }).where("id", "=", id).where("finished_at", "is", null).returning("id").executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Records how a link's export ended; false when it had ended already (settled as interrupted by another process). */
+export async function finishExportLink(executor: Kysely<DB> | Transaction<DB>, id: string, end: { rowsSent: number; at: Date; complete: boolean; error?: string }): Promise<boolean> {
+  const row = await executor
+    .updateTable("console_export_links")
+    .set({ rows_sent: end.rowsSent, progress_at: end.at, finished_at: end.at, complete: end.complete, error: end.error ?? null })
+    .where("id", "=", id)
+    .where("finished_at", "is", null)
+    .returning("id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Writes a link's progress every EXPORT_PROGRESS_EVERY_MS from the moment it is used until stop(), whether rows
+ * move or not (a slow client, a long count): a heartbeat older than EXPORT_STALLED_AFTER_MS means the stream stopped.
+ */
+export function startExportHeartbeat(db: Kysely<DB>, clock: Clock, id: string, on: { settledElsewhere: () => void; writeFailed: (err: unknown) => void }): { rows: number; stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let writing: Promise<void> | undefined;
+  const state = {
+    rows: 0,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await writing;
+    },
+  };
+  const schedule = () => {
+    if (stopped) return;
+    timer = setTimeout(beat, EXPORT_PROGRESS_EVERY_MS);
+    // The response in flight keeps the process alive, not this timer.
+    timer.unref();
+  };
+  const beat = () => {
+    writing = recordExportProgress(db, id, { rowsSent: state.rows, at: clock.now() })
+      .then((open) => {
+        if (open || stopped) return;
+        stopped = true;
+        on.settledElsewhere();
+      }, on.writeFailed)
+      .finally(() => {
+        writing = undefined;
+        schedule();
+      });
+  };
+  schedule();
+  return state;
+}
+
+/** The follow-up entry's error text for an export whose stream stopped with no end recorded (fixed wording). */
+export function interruptedExportError(rowsSent: number): string {
+  return `export_interrupted: the export stopped with no end recorded (no progress for ${EXPORT_STALLED_AFTER_MS / 1000} s; Steward was stopped or lost its database) after at least ${rowsSent} entries were sent; the file is most likely incomplete`;
+}
+
+/**
+ * Settles used links whose heartbeat is older than EXPORT_STALLED_AFTER_MS as interrupted (all, or the one `id`),
+ * each with an audit.export entry (outcome unknown, cause interrupted) naming the export's entry, in the same
+ * transaction: the log then no longer reads as if that export completed. Once per link, whichever process finds it.
+ */
+export async function settleStalledExports(db: Kysely<DB>, clock: Clock, options: { id?: string } = {}): Promise<number> {
+  const now = clock.now();
+  const stalledBefore = new Date(now.getTime() - EXPORT_STALLED_AFTER_MS);
+  return db.transaction().execute(async (trx) => {
+    let query = trx
+      .updateTable("console_export_links")
+      .set({ finished_at: now, complete: false, interrupted: true })
+      .where("used_at", "is not", null)
+      .where("finished_at", "is", null)
+      // A link used before migration 049 has no heartbeat: its use is the last sign of life.
+      .where((eb) => eb(eb.fn.coalesce("progress_at", "used_at"), "<", stalledBefore));
+    if (options.id) query = query.where("id", "=", options.id);
+    const links = await query.returning(["id", "rows_sent", "export_entry_seq"]).execute();
+    for (const link of links) {
+      const error = interruptedExportError(link.rows_sent);
+      await trx.updateTable("console_export_links").set({ error }).where("id", "=", link.id).execute();
+      // No entry yet: the export stopped before it started streaming, and the log claims nothing.
+      if (link.export_entry_seq === null) continue;
+      const row = await trx.selectFrom("audit_log").selectAll().where("seq", "=", link.export_entry_seq).executeTakeFirst();
+      if (!row) continue;
+      const started = toAuditEntry(row);
+      const actor: StaffActor = { kind: "staff", staffId: started.actor.staffId ?? "", zendeskUserId: started.actor.zendeskUserId ?? "", email: started.actor.email, name: null, panelRole: started.actor.panelRole ?? "support_read_only" };
+      await appendAudit(
+        trx,
+        {
+          actor,
+          action: "audit.export",
+          target: started.target,
+          ticketId: started.ticketId,
+          after: { ...(started.after as Record<string, unknown>), exportEntryId: started.id, rowsSent: link.rows_sent, cause: "interrupted" },
+          // How much reached the client is not known: at least rowsSent, most likely not all.
+          outcome: "unknown",
+          error,
+          requestId: null,
+        },
+        clock,
+      );
+    }
+    return links.length;
+  });
+}
+
+export type ExportLinkState = "waiting" | "expired" | "streaming" | "complete" | "incomplete" | "interrupted";
 
 export interface ExportLinkStatus {
   state: ExportLinkState;
@@ -83,10 +208,22 @@ export interface ExportLinkStatus {
   error: string | null;
 }
 
-/** A link's progress, for the staff member it was made for only (undefined otherwise: not found). */
-export async function exportLinkStatus(db: Kysely<DB>, id: string, staffId: string, now: Date): Promise<ExportLinkStatus | undefined> {
-  const row = await db.selectFrom("console_export_links").select(["expires_at", "used_at", "total", "rows_sent", "finished_at", "complete", "error"]).where("id", "=", id).where("staff_id", "=", staffId).executeTakeFirst();
+const statusColumns = ["expires_at", "used_at", "progress_at", "total", "rows_sent", "finished_at", "complete", "interrupted", "error"] as const;
+
+/**
+ * A link's progress, for the staff member it was made for only (undefined otherwise: not found). A stream whose
+ * heartbeat is stale is settled as interrupted first (settleStalledExports), whichever process is asked.
+ */
+export async function exportLinkStatus(db: Kysely<DB>, clock: Clock, id: string, staffId: string): Promise<ExportLinkStatus | undefined> {
+  const read = () => db.selectFrom("console_export_links").select(statusColumns).where("id", "=", id).where("staff_id", "=", staffId).executeTakeFirst();
+  let row = await read();
   if (!row) return undefined;
-  const state: ExportLinkState = row.finished_at ? (row.complete ? "complete" : "incomplete") : row.used_at ? "streaming" : row.expires_at.getTime() <= now.getTime() ? "expired" : "waiting";
+  const now = clock.now().getTime();
+  const lastSign = row.progress_at ?? row.used_at;
+  if (!row.finished_at && lastSign && lastSign.getTime() < now - EXPORT_STALLED_AFTER_MS) {
+    await settleStalledExports(db, clock, { id });
+    row = (await read()) ?? row;
+  }
+  const state: ExportLinkState = row.interrupted ? "interrupted" : row.finished_at ? (row.complete ? "complete" : "incomplete") : row.used_at ? "streaming" : row.expires_at.getTime() <= now ? "expired" : "waiting";
   return { state, total: row.total, rowsSent: row.rows_sent, error: row.error };
 }

@@ -37,6 +37,7 @@ import * as m045 from "./migrations/045_audit_partition_grants.js";
 import * as m046 from "./migrations/046_grant_revert_key_opened.js";
 import * as m047 from "./migrations/047_steward_writes.js";
 import * as m048 from "./migrations/048_console_export_links.js";
+import * as m049 from "./migrations/049_export_link_heartbeat.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -78,6 +79,7 @@ export const migrations: Record<string, Migration> = {
   "046_grant_revert_key_opened": m046,
   "047_steward_writes": m047,
   "048_console_export_links": m048,
+  "049_export_link_heartbeat": m049,
 };
 
 function migratorFor<T>(db: Kysely<T>): Migrator {

@@ -533,6 +533,12 @@ export interface ConsoleExportLinksTable {
   complete: boolean | null;
   /** Why a used link gave no file, or why its file is incomplete (fixed wording, shown in the console). */
   error: string | null;
+  /** Migration 049: the last progress write of a streaming export (its heartbeat). */
+  progress_at: Timestamp | null;
+  /** The export's audit.export entry, once it started. */
+  export_entry_seq: ColumnType<number | null, number | null, number | null>;
+  /** Settled as stopped: its process died or stalled mid-stream (no progress within EXPORT_STALLED_AFTER_MS). */
+  interrupted: Generated<boolean>;
 }
 
 export interface DB {

@@ -3,6 +3,7 @@ import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AnyCommand } from "../commands/command.js";
 import type { AppDeps } from "../deps.js";
 import { expireApprovals } from "../commands/approval/approvals.js";
+import { settleStalledExports } from "../console/exportLinks.js";
 import { dueElevations, dueSeatExpansions, recordRevertFailure, releaseAbandonedClaims, type DueElevation, type DueSeatExpansion } from "./dueGrants.js";
 import { closeOrphanedElevation, revertGrant, SWEEPER_KEY_OWNER, type RevertOutcome } from "./revertGrant.js";
 
@@ -56,7 +57,8 @@ async function backOffOnFailure(deps: AppDeps, table: "role_elevations" | "seat_
 /**
  * Ends the temporary grants whose time is up: role elevations (user.elevation_expire) and seat
  * expansions (seats.expansion_expire), each through the runner as the system actor, audited against
- * the ticket it was granted for. Grants whose revert failed recently wait (dueGrants backoff).
+ * the ticket it was granted for. Grants whose revert failed recently wait (dueGrants backoff). Also
+ * expires undecided approvals and settles console exports whose stream stopped (exportLinks.ts).
  * Safe to run twice or from two processes at once.
  */
 export async function runSweeps(deps: AppDeps, options: { stopping?: () => boolean } = {}): Promise<SweepReport> {
@@ -76,5 +78,7 @@ export async function runSweeps(deps: AppDeps, options: { stopping?: () => boole
   }
   // Approval requests nobody decided within 24 h (each expired and audited once, whichever process gets it).
   if (!stopping()) await expireApprovals(deps);
+  // Console exports whose process died mid-stream, found even when nobody asks their link's status.
+  if (!stopping()) await settleStalledExports(deps.database.db, deps.clock);
   return report;
 }

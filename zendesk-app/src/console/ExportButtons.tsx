@@ -37,6 +37,8 @@ const problemText = (err: unknown) => {
 export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: ExplorerQuery }) {
   const [progress, setProgress] = useState<{ done: number; total: number; finished: boolean } | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // The server found the stream stopped with no end (its process died): how far it got, and the format to start again.
+  const [stopped, setStopped] = useState<{ done: number; format: "csv" | "ndjson" } | null>(null);
   // One export at a time: a second click while one runs would download and audit it twice.
   const running = useRef(false);
   const mounted = useRef(true);
@@ -47,6 +49,7 @@ export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: Expl
     running.current = true;
     setBusy(true);
     setError(null);
+    setStopped(null);
     setProgress(null);
     const body: Record<string, string> = { format };
     for (const [k, v] of Object.entries(query)) if (k !== "order" && v) body[k] = v;
@@ -61,6 +64,11 @@ export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: Expl
         const status = await ctx.api.get<ExportLinkStatusView>(`/api/console/export-links/${link.id}`);
         const total = status.total ?? 0;
         if (status.state === "expired") throw new Error(ct("export.not_started"));
+        if (status.state === "interrupted") {
+          setStopped({ done: status.rowsSent, format });
+          setProgress(null);
+          break;
+        }
         if (status.state === "incomplete") throw new Error(ct("export.incomplete", { detail: status.error ?? "", done: status.rowsSent }));
         // What the file holds, once complete: the total was counted before the stream, and entries can settle or be flagged in between.
         if (status.state === "complete") {
@@ -97,6 +105,14 @@ export function ExportButtons({ ctx, query }: { ctx: ConsoleContext; query: Expl
         </span>
       )}
       {error && <span role="alert">{ct("error", { detail: error })}</span>}
+      {stopped && (
+        <span role="alert" data-testid="export-interrupted" data-done={stopped.done}>
+          {ct(stopped.done === 1 ? "export.interrupted_one" : "export.interrupted", { done: stopped.done })}{" "}
+          <button class="c-btn c-btn--sm" disabled={busy} onClick={() => void run(stopped.format)}>
+            {ct("export.again")}
+          </button>
+        </span>
+      )}
     </div>
   );
 }

@@ -1,4 +1,5 @@
 import type { Request, Response, Router } from "express";
+import type { Kysely, Transaction } from "kysely";
 import { z } from "zod";
 import { ConsoleExportQuery, ExportLinkIssued, ExportLinkStatusView, type ConsoleFilters } from "../../../../shared/schemas/console.js";
 import { TicketId } from "../../../../shared/audit.js";
@@ -12,8 +13,9 @@ import { recordDenial, ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
 import { SessionTokenError } from "../../auth/sessionToken.js";
 import { countMatching, explorerBatches, type ExplorerScope } from "../../console/explorer.js";
-import { EXPORT_PROGRESS_EVERY_MS, exportLinkStatus, issueExportLink, recordExportProgress, redeemExportLink } from "../../console/exportLinks.js";
+import { exportLinkStatus, finishExportLink, issueExportLink, recordExportStart, redeemExportLink, startExportHeartbeat } from "../../console/exportLinks.js";
 import type { WorkingHours } from "../../console/workingHours.js";
+import type { DB } from "../../db/schema.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem, toProblem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
@@ -42,12 +44,12 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 export function consoleExportRoutes(router: Router, deps: AppDeps, hours: WorkingHours): void {
   const { db } = deps.database;
 
-  /** Streams one export exactly as audited before links existed; `linkId` also records its progress there. */
+  /** Streams one export exactly as audited before links existed; `linkId` also records its progress and heartbeat there. */
   const runExport = async (req: Request, res: Response, query: ConsoleExportQuery, who: { actor: StaffActor; ticketId: string | null; linkId?: string }) => {
     const scope: ExplorerScope = { visibility: auditVisibilityFor(who.actor), hours };
-    const entry = (after: Record<string, unknown>, failed?: { error: string }) =>
+    const entry = (executor: Kysely<DB> | Transaction<DB>, after: Record<string, unknown>, failed?: { error: string }) =>
       appendAudit(
-        db,
+        executor,
         {
           actor: who.actor,
           action: "audit.export",
@@ -60,30 +62,65 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
         },
         deps.clock,
       );
-    // A snapshot up to the current head; the export's own entry (written first) falls outside it.
-    const throughSeq = await auditHeadSeq(db);
-    const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
-    const started = await entry({ format: query.format, throughSeq, total });
     const linkId = who.linkId;
-    if (linkId) await recordExportProgress(db, linkId, { total, rowsSent: 0 });
-    res.status(200);
-    res.setHeader("Content-Type", exportContentTypes[query.format]);
-    res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
-    res.setHeader("X-Export-Total", String(total));
-    res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
-    const batches = explorerBatches(db, query, scope, { throughSeq });
-    // A progress write that fails costs the console its progress bar, never the file.
-    const end = await streamExport(res, query.format, linkId ? withProgress(batches, (rowsSent) => recordExportProgress(db, linkId, { rowsSent }).catch((err: unknown) => req.log?.warn({ err }, "could not record a console export's progress"))) : batches);
-    if (linkId) {
+    // From the link's use on, even while counting: a process that dies at any point leaves a heartbeat going stale.
+    const heartbeat = linkId
+      ? startExportHeartbeat(db, deps.clock, linkId, {
+          // Another process settled this stream as interrupted (and audited it): cut it, so the file is incomplete as recorded.
+          settledElsewhere: () => res.destroy(new Error("export link settled as interrupted")),
+          // A progress write that fails costs the console its progress bar, never the file.
+          writeFailed: (err: unknown) => req.log?.warn({ err }, "could not record a console export's progress"),
+        })
+      : undefined;
+    try {
+      // A snapshot up to the current head; the export's own entry (written first) falls outside it.
+      const throughSeq = await auditHeadSeq(db);
+      const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
+      const startedAfter = { format: query.format, throughSeq, total };
+      // A link names its export's entry in the same transaction, for the entry that would say it was interrupted.
+      const started = linkId
+        ? await db
+            .transaction()
+            .execute(async (trx) => {
+              const appended = await entry(trx, startedAfter);
+              // Settled as interrupted while counting (the response is cut): the entry rolls back, no export starts.
+              if (!(await recordExportStart(trx, linkId, { total, exportEntrySeq: appended.seq, at: deps.clock.now() }))) throw new LinkSettledElsewhere();
+              return appended;
+            })
+            .catch((err: unknown) => {
+              if (err instanceof LinkSettledElsewhere) return undefined;
+              throw err;
+            })
+        : await entry(db, startedAfter);
+      if (!started) return;
+      res.status(200);
+      res.setHeader("Content-Type", exportContentTypes[query.format]);
+      res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
+      res.setHeader("X-Export-Total", String(total));
+      res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
+      const batches = explorerBatches(db, query, scope, { throughSeq });
+      const end = await streamExport(res, query.format, heartbeat ? counted(batches, (rows) => (heartbeat.rows = rows)) : batches);
+      await heartbeat?.stop();
+      if (!end.complete && end.cause === "failed") req.log?.error({ err: end.error }, "console export failed mid-stream");
       const error = end.complete ? undefined : incompleteExportError(end);
-      await recordExportProgress(db, linkId, { rowsSent: end.rows, finished: { at: deps.clock.now(), complete: end.complete, error } }).catch((err: unknown) => req.log?.error({ err }, "could not record a console export's end"));
+      // The log is append-only: the started entry stays, and a second one says the export did not complete.
+      const followUp = end.complete ? undefined : (executor: Kysely<DB> | Transaction<DB>) => entry(executor, { ...startedAfter, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) });
+      if (!linkId) {
+        await followUp?.(db).catch((err: unknown) => req.log?.error({ err }, "could not record an incomplete console export"));
+        return;
+      }
+      // The end and its entry together; a link settled meanwhile as interrupted has both already.
+      await db
+        .transaction()
+        .execute(async (trx) => {
+          const mine = await finishExportLink(trx, linkId, { rowsSent: end.rows, at: deps.clock.now(), complete: end.complete, error });
+          if (mine) await followUp?.(trx);
+        })
+        // Unrecorded, the heartbeat goes stale and the link is settled as interrupted, with its entry.
+        .catch((err: unknown) => req.log?.error({ err }, "could not record a console export's end"));
+    } finally {
+      await heartbeat?.stop();
     }
-    if (end.complete) return;
-    if (end.cause === "failed") req.log?.error({ err: end.error }, "console export failed mid-stream");
-    // The log is append-only: the started entry stays, and this one says the export did not complete.
-    await entry({ format: query.format, throughSeq, total, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) }).catch((err: unknown) =>
-      req.log?.error({ err }, "could not record an incomplete console export"),
-    );
   };
 
   route(
@@ -128,14 +165,14 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
     {
       method: "get",
       path: "/api/console/export-links/:id",
-      summary: "How far the download of one of your export links got (waiting, streaming, complete, incomplete, expired)",
+      summary: "How far the download of one of your export links got (waiting, streaming, complete, incomplete, interrupted, expired)",
       tags: ["console"],
       params: LinkIdParams,
       responses: { 200: ExportLinkStatusView, 404: "No such link of yours" },
       before: guard(deps, "audit.export"),
     },
     async ({ params, req }) => {
-      const status = await exportLinkStatus(db, params.id, requireActor(req).staffId, deps.clock.now());
+      const status = await exportLinkStatus(db, deps.clock, params.id, requireActor(req).staffId);
       if (!status) throw Problem.notFound("No export link of yours has this id");
       return status satisfies ExportLinkStatusView;
     },
@@ -173,7 +210,7 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
       } catch (err) {
         // The link is used up: the console shows why it gave no file.
         const problem = toProblem(err);
-        await recordExportProgress(db, link.id, { rowsSent: 0, finished: { at: deps.clock.now(), complete: false, error: `${problem.code}: ${problem.detail ?? problem.title}` } });
+        await finishExportLink(db, link.id, { rowsSent: 0, at: deps.clock.now(), complete: false, error: `${problem.code}: ${problem.detail ?? problem.title}` });
         throw err;
       }
       const query = ConsoleExportQuery.parse(link.query);
@@ -183,16 +220,17 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
   );
 }
 
-/** Passes the batches on, recording the rows handed on so far at most once per EXPORT_PROGRESS_EVERY_MS. */
-async function* withProgress<T>(batches: AsyncIterable<T[]>, record: (rows: number) => Promise<void>): AsyncGenerator<T[]> {
+/** Rolls back an export's start when its link was settled as interrupted by another process meanwhile. */
+class LinkSettledElsewhere extends Error {
+  override name = "LinkSettledElsewhere";
+}
+
+/** Passes the batches on, telling `count` the rows handed on so far (the heartbeat writes them). */
+async function* counted<T>(batches: AsyncIterable<T[]>, count: (rows: number) => void): AsyncGenerator<T[]> {
   let rows = 0;
-  let last = performance.now();
   for await (const batch of batches) {
     yield batch;
     rows += batch.length;
-    if (performance.now() - last >= EXPORT_PROGRESS_EVERY_MS) {
-      last = performance.now();
-      await record(rows);
-    }
+    count(rows);
   }
 }
