@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { accountLeaseKey } from "../../src/commands/targetLease.js";
 import type { DirectoryPort } from "../../src/directory/port.js";
@@ -161,7 +162,8 @@ describe.each(databaseKinds)("a request's late outcome after the reconciler took
     const request = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
     await stall.stalled;
     const operationId = await leasesLapse(h, user);
-    const settling = reconcileOnce(h.deps, "test-reconciler");
+    // A reconciler on a longer lease: its own renewal does not tick within the request's first renewal interval.
+    const settling = reconcileOnce({ ...h.deps, config: { ...h.deps.config, OPERATION_LEASE_MS: 3 * h.deps.config.OPERATION_LEASE_MS } }, "test-reconciler");
     await stall.retryStalled;
     // The account's lease as the reconciler took it (the request's had lapsed).
     const reconcilers = await leaseOf(h, account);
@@ -169,9 +171,9 @@ describe.each(databaseKinds)("a request's late outcome after the reconciler took
 
     // The late request's renewal ticks (seen by its operation lease moving) while the reconciler holds the account.
     const operationLease = await operationLeaseOf(h, operationId);
-    vi.advanceTimersByTime(h.deps.config.OPERATION_LEASE_MS);
+    vi.advanceTimersByTime(Math.ceil(h.deps.config.OPERATION_LEASE_MS / 3));
     for (let i = 0; i < 100 && (await operationLeaseOf(h, operationId)) === operationLease; i++) await sleep(20);
-    expect(await operationLeaseOf(h, operationId)).toBeGreaterThan(operationLease);
+    expect(await operationLeaseOf(h, operationId)).not.toBe(operationLease);
     // Its account-lease renewal went out in the same tick.
     await sleep(100);
     stall.release("lost");
@@ -218,5 +220,39 @@ describe.each(databaseKinds)("a request's late outcome after the reconciler took
     await db.updateTable("provider_operations").set({ lease_expires_at: past, next_attempt_at: past }).where("operation_id", "=", op.operation_id).execute();
     expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
     expect(await statusOf(h, op.operation_id)).toBe("succeeded");
+  });
+
+  it("the reconciler keeps the account's lease while its retry outlasts the lease, so another write on the account waits until it is done", async () => {
+    const account = "acc_demo_027";
+    const user = "usr_demo_027_3";
+    const stall = stallWrite(h, user, { applies: true, holdRetry: true });
+    restore = stall.restore;
+    const request = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await stall.stalled;
+    stall.release("lost");
+    const res = await request;
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    // Due now (the request has already let its leases go).
+    const { db } = h.deps.database;
+    const { operation_id: operationId } = await db.selectFrom("provider_operations").select("operation_id").where("target_id", "=", user).where("status", "=", "unknown").executeTakeFirstOrThrow();
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(Date.now() - 60_000) }).where("operation_id", "=", operationId).execute();
+    const leaseMs = 400;
+    const settling = reconcileOnce({ ...h.deps, config: { ...h.deps.config, OPERATION_LEASE_MS: leaseMs } }, "test-reconciler");
+    await stall.retryStalled;
+    const taken = await leaseOf(h, account);
+    expect(taken).toBeDefined();
+    await sleep(3 * leaseMs);
+    const held = await db.selectFrom("target_leases").select(["holder", sql<boolean>`expires_at > now()`.as("live")]).where("lease_key", "=", accountLeaseKey(account)).executeTakeFirst();
+    expect(held).toEqual({ holder: taken!.holder, live: true });
+
+    let answered = false;
+    const second = act(h, "support_full", "user.deactivate", { target: { type: "user", id: "usr_demo_027_2" } }).finally(() => (answered = true));
+    await sleep(3 * leaseMs);
+    expect(answered).toBe(false);
+    stall.releaseRetry();
+    expect(await settling).toMatchObject({ succeeded: 1 });
+    const after = await second;
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect(await outcomes(h, operationId)).toEqual(["pending", "unknown", "succeeded"]);
   });
 });
