@@ -17,7 +17,7 @@ import { unknownEffectOf } from "./effectUnknown.js";
 import { claimIdempotencyKey, releaseIdempotencyKey, renewIdempotencyKey, requestHash } from "./idempotency.js";
 import { commitSucceeded, openOperation, recordFailed, recordUnknown, settledResponse, type OpenedOperation, type SettledOperation } from "./operationRecord.js";
 import { outcomeUnknown } from "./outcomeUnknown.js";
-import { accountLeaseKey, acquireLease, keepRenewing, releaseLease, renewLease } from "./targetLease.js";
+import { accountLeaseKey, acquireLease, keepRenewing, leaseHolderFor, releaseLease, renewLease } from "./targetLease.js";
 import { assertTargetType } from "./targetType.js";
 import { loadTarget, snapshotOf, stewardWritesOf, type CommandTarget, type Executor } from "./targets.js";
 import type { AuditApproval } from "../../../shared/audit.js";
@@ -200,6 +200,8 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
   const recorded = { ticketSnapshot, approval: req.approval ?? null };
 
   const ctx = contextFor(req, deps, newOperationId());
+  // Ours alone: should our lease lapse mid-call, the reconciler takes the operation over under a holder id of its own.
+  const leaseHolder = leaseHolderFor(ctx.operationId, "request");
   // Derived from the agent's key when there is one, so a retried request reaches Stripe with the same key.
   const providerKey = idempotencyKey ? `steward:${keyOwner}:${action}:${idempotencyKey}` : `steward:${ctx.operationId}`;
   let accountId: string | null = null;
@@ -212,14 +214,14 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     // DIRECTORY_PROVIDER=http: the target and its account as the product has them now (the cache is refreshed, never trusted).
     await refreshTarget(readDepsOf(deps, { actor: req.actor, ticketId: req.ticketId }), req.target);
     accountId = await accountOf(db, req.target);
-    await acquireLease(db, accountLeaseKey(accountId), ctx.operationId, { ttlMs: leaseMs, waitMs });
+    await acquireLease(db, accountLeaseKey(accountId), leaseHolder, { ttlMs: leaseMs, waitMs });
     leaseKey = accountLeaseKey(accountId);
     const heldKey = leaseKey;
     // The holder renews everything it holds while it works; a crashed holder's leases lapse on their own.
     renewal = keepRenewing(
       () =>
         Promise.all([
-          renewLease(db, heldKey, ctx.operationId, leaseMs),
+          renewLease(db, heldKey, leaseHolder, leaseMs),
           idempotencyKey ? renewIdempotencyKey(db, keyOwner, idempotencyKey, leaseMs) : null,
           operation ? renewOperationLease(db, operation.operationId, leaseMs) : null,
         ]),
@@ -316,7 +318,7 @@ export async function runCommand(command: AnyCommand, req: CommandRequest, deps:
     throw err;
   } finally {
     renewal?.stop();
-    if (leaseKey) await releaseLease(db, leaseKey, ctx.operationId).catch((err: unknown) => deps.logger.warn({ err, action }, "could not release a lease; it lapses on its own"));
+    if (leaseKey) await releaseLease(db, leaseKey, leaseHolder).catch((err: unknown) => deps.logger.warn({ err, action }, "could not release a lease; it lapses on its own"));
   }
 }
 

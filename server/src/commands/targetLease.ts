@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { sql, type Kysely } from "kysely";
 import type { DB } from "../db/schema.js";
 import { Problem } from "../http/problem.js";
@@ -11,6 +12,15 @@ import { Problem } from "../http/problem.js";
  */
 export function accountLeaseKey(accountId: string): string {
   return `account:${accountId}`;
+}
+
+/**
+ * A holder id of its own for each party working on an operation: a request that outlived its lease and the
+ * reconciler that took the operation over must never renew or release each other's lease (one holder at a time).
+ * The operation id is kept in it only to show whose lease it is.
+ */
+export function leaseHolderFor(operationId: string, party: "request" | "reconciler"): string {
+  return `${operationId}:${party}:${randomUUID()}`;
 }
 
 /** Takes the lease if it is free, expired, or already ours; true when we hold it now. */

@@ -8,7 +8,7 @@ import { unknownEffectOf } from "../commands/effectUnknown.js";
 import { commitSucceeded, recordFailed, type OpenedOperation } from "../commands/operationRecord.js";
 import { commands } from "../commands/registry.js";
 import { expireSeatExpansion } from "../commands/seats/expansionExpire.js";
-import { accountLeaseKey, releaseLease, tryLease } from "../commands/targetLease.js";
+import { accountLeaseKey, keepRenewing, leaseHolderFor, releaseLease, renewLease, tryLease } from "../commands/targetLease.js";
 import { loadTarget } from "../commands/targets.js";
 import { expireElevation } from "../commands/user/elevationExpire.js";
 import type { AppDeps } from "../deps.js";
@@ -84,10 +84,14 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
   const leaseMs = deps.config.OPERATION_LEASE_MS;
   if (!(await claimOperation(db, row.operation_id, leaseMs))) return "skipped";
   const leaseKey = accountLeaseKey(row.account_id);
-  if (!(await tryLease(db, leaseKey, row.operation_id, leaseMs))) {
+  // Not the request's holder id: a request still running (or late) keeps its lease, and cannot renew or release ours.
+  const leaseHolder = leaseHolderFor(row.operation_id, "reconciler");
+  if (!(await tryLease(db, leaseKey, leaseHolder, leaseMs))) {
     await markUnknown(db, row.operation_id, row.last_error ?? "waiting for the account to be free", new Date(Date.now() + backoffMs(0)));
     return "skipped";
   }
+  // Its provider calls (retries, re-reads) may outlast one lease: held until done, as a request holds it.
+  const renewal = keepRenewing(() => renewLease(db, leaseKey, leaseHolder, leaseMs), leaseMs, (err) => deps.logger.warn({ err, operationId: row.operation_id }, "reconciler: could not renew the account lease"));
   try {
     const request = parseRequest(row.request);
     const intent = await intentEntry(deps, row.operation_id);
@@ -239,6 +243,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     await needsReview(deps, operation, row, `past the provider key's retention after ${row.attempts + 1} attempts, and ${command.verify ? "the re-read could not tell" : `${row.action} has no re-read`}: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? why}`);
     return "needs_review";
   } finally {
-    await releaseLease(db, leaseKey, row.operation_id).catch(() => undefined);
+    renewal.stop();
+    await releaseLease(db, leaseKey, leaseHolder).catch(() => undefined);
   }
 }

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { sql } from "kysely";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { accountLeaseKey } from "../../src/commands/targetLease.js";
 import type { DirectoryPort } from "../../src/directory/port.js";
 import { ProviderError } from "../../src/providers/providerError.js";
 import { reconcileOnce } from "../../src/reconcile/reconciler.js";
@@ -62,13 +64,22 @@ async function leasesLapse(h: Harness, userId: string): Promise<string> {
   return op.operation_id;
 }
 
+/** The account's lease row as it stands: who holds it, until when. */
+const leaseOf = (h: Harness, accountId: string) => h.deps.database.db.selectFrom("target_leases").select(["holder", "expires_at"]).where("lease_key", "=", accountLeaseKey(accountId)).executeTakeFirst();
+const operationLeaseOf = async (h: Harness, operationId: string) =>
+  new Date((await h.deps.database.db.selectFrom("provider_operations").select("lease_expires_at").where("operation_id", "=", operationId).executeTakeFirstOrThrow()).lease_expires_at).getTime();
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 const outcomes = async (h: Harness, operationId: string, action = "user.deactivate") => (await auditOf(h.deps, action)).filter((e) => e.operationId === operationId).map((e) => e.outcome);
 const statusOf = async (h: Harness, operationId: string) => (await h.deps.database.db.selectFrom("provider_operations").select("status").where("operation_id", "=", operationId).executeTakeFirstOrThrow()).status;
 
 describe.each(databaseKinds)("a request's late outcome after the reconciler took its operation over, on %s", (kind) => {
   const h = useHarness(kind, { directory: "http" });
   let restore = () => undefined as void;
-  afterEach(() => restore());
+  afterEach(() => {
+    vi.useRealTimers();
+    restore();
+  });
 
   it("reconciler first (succeeded), then the request's answer is lost: no `unknown` after the closing entry, and the request answers 200 with what the reconciler recorded (as its key replays it)", async () => {
     const user = "usr_demo_025_4";
@@ -139,5 +150,109 @@ describe.each(databaseKinds)("a request's late outcome after the reconciler took
     expect(res.body).toMatchObject({ outcome: "succeeded", operationId, replayed: false });
     expect(await outcomes(h, operationId)).toEqual(["pending", "succeeded"]);
     expect(await statusOf(h, operationId)).toBe("succeeded");
+  });
+
+  it("a late request does not renew or release the lease of the reconciler that took its operation over, and another write on the account waits for the reconciler", async () => {
+    const account = "acc_demo_032";
+    const user = "usr_demo_032_4";
+    const stall = stallWrite(h, user, { applies: true, holdRetry: true });
+    restore = stall.restore;
+    // The request's renewals tick only when the test advances them; timeouts, dates and the databases stay real.
+    vi.useFakeTimers({ toFake: ["setInterval", "clearInterval"] });
+    const request = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await stall.stalled;
+    const operationId = await leasesLapse(h, user);
+    // A reconciler on a longer lease: its own renewal does not tick within the request's first renewal interval.
+    const settling = reconcileOnce({ ...h.deps, config: { ...h.deps.config, OPERATION_LEASE_MS: 3 * h.deps.config.OPERATION_LEASE_MS } }, "test-reconciler");
+    await stall.retryStalled;
+    // The account's lease as the reconciler took it (the request's had lapsed).
+    const reconcilers = await leaseOf(h, account);
+    expect(reconcilers).toBeDefined();
+
+    // The late request's renewal ticks (seen by its operation lease moving) while the reconciler holds the account.
+    const operationLease = await operationLeaseOf(h, operationId);
+    vi.advanceTimersByTime(Math.ceil(h.deps.config.OPERATION_LEASE_MS / 3));
+    for (let i = 0; i < 100 && (await operationLeaseOf(h, operationId)) === operationLease; i++) await sleep(20);
+    expect(await operationLeaseOf(h, operationId)).not.toBe(operationLease);
+    // Its account-lease renewal went out in the same tick.
+    await sleep(100);
+    stall.release("lost");
+    const res = await request;
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(await leaseOf(h, account)).toEqual(reconcilers);
+
+    // Another user of the same account: its write waits for the lease until the reconciler is done, then runs.
+    let answered = false;
+    const second = act(h, "support_full", "user.deactivate", { target: { type: "user", id: "usr_demo_032_3" } }).finally(() => (answered = true));
+    await sleep(300);
+    expect(answered).toBe(false);
+    expect(await leaseOf(h, account)).toEqual(reconcilers);
+    stall.releaseRetry();
+    expect(await settling).toMatchObject({ succeeded: 1 });
+    const after = await second;
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect(await outcomes(h, operationId)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(await leaseOf(h, account)).toBeUndefined();
+  });
+
+  it("the reconciler neither takes over nor releases the account lease of a request still working (only its operation lease lapsed)", async () => {
+    const account = "acc_demo_029";
+    const user = "usr_demo_029_3";
+    const stall = stallWrite(h, user, { applies: true });
+    restore = stall.restore;
+    const request = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await stall.stalled;
+    const { db } = h.deps.database;
+    const op = await db.selectFrom("provider_operations").select("operation_id").where("target_id", "=", user).where("status", "=", "pending").executeTakeFirstOrThrow();
+    const past = new Date(Date.now() - 60_000);
+    await db.updateTable("provider_operations").set({ lease_expires_at: past, next_attempt_at: past }).where("operation_id", "=", op.operation_id).execute();
+    const requests = await leaseOf(h, account);
+    expect(requests).toBeDefined();
+
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ skipped: 1, succeeded: 0 });
+    expect(await leaseOf(h, account)).toEqual(requests);
+
+    stall.release("lost");
+    const res = await request;
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    expect(await leaseOf(h, account)).toBeUndefined();
+    // Free now: the next pass takes it over and settles it.
+    await db.updateTable("provider_operations").set({ lease_expires_at: past, next_attempt_at: past }).where("operation_id", "=", op.operation_id).execute();
+    expect(await reconcileOnce(h.deps, "test-reconciler")).toMatchObject({ succeeded: 1 });
+    expect(await statusOf(h, op.operation_id)).toBe("succeeded");
+  });
+
+  it("the reconciler keeps the account's lease while its retry outlasts the lease, so another write on the account waits until it is done", async () => {
+    const account = "acc_demo_027";
+    const user = "usr_demo_027_3";
+    const stall = stallWrite(h, user, { applies: true, holdRetry: true });
+    restore = stall.restore;
+    const request = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await stall.stalled;
+    stall.release("lost");
+    const res = await request;
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    // Due now (the request has already let its leases go).
+    const { db } = h.deps.database;
+    const { operation_id: operationId } = await db.selectFrom("provider_operations").select("operation_id").where("target_id", "=", user).where("status", "=", "unknown").executeTakeFirstOrThrow();
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(Date.now() - 60_000) }).where("operation_id", "=", operationId).execute();
+    const leaseMs = 400;
+    const settling = reconcileOnce({ ...h.deps, config: { ...h.deps.config, OPERATION_LEASE_MS: leaseMs } }, "test-reconciler");
+    await stall.retryStalled;
+    const taken = await leaseOf(h, account);
+    expect(taken).toBeDefined();
+    await sleep(3 * leaseMs);
+    const held = await db.selectFrom("target_leases").select(["holder", sql<boolean>`expires_at > now()`.as("live")]).where("lease_key", "=", accountLeaseKey(account)).executeTakeFirst();
+    expect(held).toEqual({ holder: taken!.holder, live: true });
+
+    let answered = false;
+    const second = act(h, "support_full", "user.deactivate", { target: { type: "user", id: "usr_demo_027_2" } }).finally(() => (answered = true));
+    await sleep(3 * leaseMs);
+    expect(answered).toBe(false);
+    stall.releaseRetry();
+    expect(await settling).toMatchObject({ succeeded: 1 });
+    const after = await second;
+    expect(after.status, JSON.stringify(after.body)).toBe(200);
+    expect(await outcomes(h, operationId)).toEqual(["pending", "unknown", "succeeded"]);
   });
 });
