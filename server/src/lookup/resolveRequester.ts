@@ -104,13 +104,13 @@ export async function readPick(db: Kysely<DB>, ticketId: string | null, email: s
 
 type PickColumns = { pick_user_id: string | null; pick_picked_at: Date | string | null; pick_by: string | null };
 
-async function readRequester(db: Kysely<DB>, requester: ContextQuery, ticketId: string | null): Promise<{ resolution: Resolution; pick: RequesterPick | null; pickApplied: boolean }> {
+/** The requester's one statement (exported for its plan's test): by email, by the named user, or with the ticket's pick. */
+export function requesterStatement(db: Kysely<DB>, requester: ContextQuery, ticketId: string | null) {
   const email = emailKey(requester.email);
-  // One statement: the users with the requester's email, and the picked user (first) when there is one;
-  // three shapes, so three named statements (a named statement's text never varies).
   const userId = requester.userId || undefined;
+  // Three shapes, so three named statements (a named statement's text never varies).
   const statement = userId ? "requester_by_email_or_user" : ticketId !== null ? "requester_by_email_or_pick" : "requester_by_email";
-  const rows: (RequesterUser & Partial<PickColumns>)[] = await usersQuery(db, statement)
+  return usersQuery(db, statement)
     .$if(ticketId !== null && !userId, (q) =>
       q
         .leftJoinLateral(
@@ -135,7 +135,11 @@ async function readRequester(db: Kysely<DB>, requester: ContextQuery, ticketId: 
       eb.or([
         eb(eb.fn("steward_fold", ["u.email"]), "in", [eb.fn<string>("steward_fold", [eb.val(email)]), eb.fn<string>("steward_fold", [eb.val(requester.email)])]),
         ...(userId ? [eb("u.id", "=", userId)] : []),
-        ...(ticketId !== null && !userId ? [sql<SqlBool>`u.id = pk.pick_user_id`] : []),
+        // The pick as a subquery of its own, not the joined column: an OR on a joined column cannot use
+        // the users' indexes (every user would be read), an OR on a value found first can.
+        ...(ticketId !== null && !userId
+          ? [sql<SqlBool>`u.id = (select p.user_id from ticket_requester_picks p where p.ticket_id = ${ticketId} and p.requester_email = ${email})`]
+          : []),
       ]),
     )
     // A deleted user is no one's requester: not matched, not a candidate, not picked (as the pick route refuses).
@@ -145,7 +149,13 @@ async function readRequester(db: Kysely<DB>, requester: ContextQuery, ticketId: 
     .orderBy("u.account_id", "asc")
     .orderBy("u.id", "asc")
     .limit(MAX_CANDIDATES + 1)
-    .execute();
+}
+
+async function readRequester(db: Kysely<DB>, requester: ContextQuery, ticketId: string | null): Promise<{ resolution: Resolution; pick: RequesterPick | null; pickApplied: boolean }> {
+  const email = emailKey(requester.email);
+  // One statement: the users with the requester's email, and the picked user (first) when there is one.
+  const userId = requester.userId || undefined;
+  const rows: (RequesterUser & Partial<PickColumns>)[] = await requesterStatement(db, requester, ticketId)    .execute();
   const first = rows[0];
   const pick: RequesterPick | null =
     first?.pick_user_id && first.pick_picked_at ? { userId: first.pick_user_id, pickedBy: first.pick_by ?? "", pickedAt: new Date(first.pick_picked_at).toISOString() } : null;
