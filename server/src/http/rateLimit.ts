@@ -41,87 +41,16 @@ export function agentLimitOf(req: Request): AgentLimit {
 /**
  * rate-limiter-flexible's PostgreSQL store speaks node-postgres' `query({name, text, values})`; this runs it
  * through Kysely, so it gets the same pool, timeouts and fault handling as every other query. The names it
- * gives its fixed statements are kept: planned once per connection. Its per-consume upsert (every request
- * makes two: the client's and the agent's) goes through upsertBatcher instead.
+ * gives its fixed statements (the upsert every request makes) are kept: planned once per connection.
  */
 function kyselyStoreClient(db: AppDeps["database"]["db"]) {
-  const upsert = upsertBatcher(db);
   return {
     query: async (q: { name?: string; text: string; values?: unknown[] }) => {
-      // The library names it `<table>:rlflx-upsert`.
-      if (q.name?.endsWith(":rlflx-upsert") && q.values?.length === 4) return upsert(q.values as UpsertValues);
       const text = q.name ? `${preparedMark(q.name.toLowerCase().replace(/[^a-z0-9_]/g, "_"))} ${q.text.trimStart()}` : q.text;
       const result = await db.executeQuery(CompiledQuery.raw(text, q.values ?? []));
       return { rows: result.rows, rowCount: result.rows.length || Number(result.numAffectedRows ?? 0) };
     },
   };
-}
-
-/** The library's upsert values: key, points to add, the expiry a new window gets (ms, or null), now (ms). */
-type UpsertValues = [key: string, points: number, newExpire: number | null, now: number];
-type UpsertAnswer = { rows: { points: number; expire: string | null }[]; rowCount: number };
-
-/** More keys than this in one turn go as several statements. */
-const MAX_UPSERT_BATCH = 500;
-
-/**
- * The same upsert as the library's (a window that ran out starts again from these points, else they are
- * added), for every key of a batch in one statement. Keys sorted, so two processes' batches lock rows
- * in one order and cannot deadlock.
- */
-const BATCH_UPSERT = `${preparedMark("rate_limits_upsert_batch")}
-insert into rate_limits (key, points, expire)
-  select key, points, expire from unnest($1::varchar[], $2::int[], $3::bigint[]) as t(key, points, expire)
-on conflict (key) do update set
-  points = case when rate_limits.expire <= $4 then excluded.points else rate_limits.points + excluded.points end,
-  expire = case when rate_limits.expire <= $4 then excluded.expire else rate_limits.expire end
-returning key, points, expire`;
-
-/**
- * Counter upserts asked for in one turn of the event loop go to the database as ONE statement: under load
- * they were most of a request's round trips. Each caller still gets the count its own upsert made, as if
- * the batch's upserts for its key had run one after another in the order they were asked, so exactly one
- * request in all processes still sees `points + 1` (and only it is audited). A failed statement fails
- * every caller in it, as the single upserts would have (the library then falls back to its insurance limiter).
- */
-export function upsertBatcher(db: AppDeps["database"]["db"]): (values: UpsertValues) => Promise<UpsertAnswer> {
-  type Waiting = { values: UpsertValues; resolve: (a: UpsertAnswer) => void; reject: (e: unknown) => void };
-  let waiting: Waiting[] = [];
-  const flush = async (batch: Waiting[]) => {
-    const byKey = new Map<string, Waiting[]>();
-    for (const w of batch) byKey.set(w.values[0], [...(byKey.get(w.values[0]) ?? []), w]);
-    const keys = [...byKey.keys()].sort();
-    // The first asker's expiry is the one a new window gets, as when its upsert ran first.
-    const firsts = keys.map((k) => byKey.get(k)![0]!.values);
-    const sums = keys.map((k) => byKey.get(k)!.reduce((n, w) => n + w.values[1], 0));
-    try {
-      const { rows } = await db.executeQuery<{ key: string; points: number; expire: string | null }>(
-        CompiledQuery.raw(BATCH_UPSERT, [keys, sums, firsts.map((v) => v[2]), Date.now()]),
-      );
-      for (const row of rows) {
-        let after = Number(row.points);
-        // Later askers' points come off the total, from the last back: each sees the count its own upsert made.
-        for (const w of [...byKey.get(row.key)!].reverse()) {
-          w.resolve({ rows: [{ points: after, expire: row.expire }], rowCount: 1 });
-          after -= w.values[1];
-        }
-        byKey.delete(row.key);
-      }
-      for (const rest of byKey.values()) for (const w of rest) w.reject(new Error("the rate-limit upsert returned no row for its key"));
-    } catch (err) {
-      for (const w of batch) w.reject(err);
-    }
-  };
-  return (values) =>
-    new Promise<UpsertAnswer>((resolve, reject) => {
-      if (waiting.length === 0)
-        setImmediate(() => {
-          const all = waiting;
-          waiting = [];
-          for (let i = 0; i < all.length; i += MAX_UPSERT_BATCH) void flush(all.slice(i, i + MAX_UPSERT_BATCH));
-        });
-      waiting.push({ values, resolve, reject });
-    });
 }
 
 function limiter(deps: AppDeps, name: string, points: number): RateLimiterAbstract {

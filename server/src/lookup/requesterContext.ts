@@ -13,7 +13,7 @@ import { settle, unsettle } from "../settled.js";
 import { loadAccountAuditLines, loadRecentActivity, toActivityEvent, toAuditLine } from "./accountHistory.js";
 import { accountSummaryOf, loadAccountSummary, toUserSummary } from "./accountSummary.js";
 import { loadBuiltinContextRows, loadStewardContextRows, type BuiltinContextRows, type StewardRows } from "./builtinContext.js";
-import { candidateHits, readPick, resolveRequester, resolveRequesterWithPick, type RequesterPick, type RequesterUser, type Resolution } from "./resolveRequester.js";
+import { candidateHits, resolveRequester, type RequesterUser, type Resolution } from "./resolveRequester.js";
 import { searchDirectory } from "./search.js";
 import type { DirectoryPort, DirectoryReader } from "../directory/port.js";
 import { isCached, markServedFromCache, mirrorAnswers, refreshAccount } from "../directory/readThrough.js";
@@ -55,8 +55,6 @@ export type ContextResult =
       openOperations: OpenOperationRow[];
       /** The stored pick decided the user (false without one, or when it named a user since deleted: the email decided). */
       pickApplied: boolean;
-      /** That pick, when it decided. */
-      pick: RequesterPick | null;
     }
   /** unanswered: the product's directory did not answer the lookups, so "no such user" is not known. */
   | { match: "unknown"; candidates: SearchHit[]; unanswered: ProviderError | null };
@@ -271,6 +269,18 @@ function asDirectoryError(err: unknown, operation: string): ProviderError {
   return new ProviderError({ provider: "product", code: "unavailable", operation, message: `${operation}: the answer could not be read into Steward's cache`, cause: err });
 }
 
+/**
+ * The user a ticket's agent picked, when the query names none: read beside the requester's statement, so
+ * the usual case (no pick) costs no round trip of its own; a pick (several users share the email) costs a
+ * second read of the requester by the picked id.
+ */
+export type PickedUser = Promise<string | null>;
+
+async function resolveWithPick(sources: ContextSources, query: ContextQuery, picked: PickedUser): Promise<PickedResolution> {
+  const [userId, byQuery] = await Promise.all([picked, resolveRequester(sources.db, query)]);
+  return resolvePicked(sources.db, query, userId, byQuery);
+}
+
 interface PickedResolution {
   resolution: Resolution;
   pickApplied: boolean;
@@ -289,20 +299,16 @@ async function resolvePicked(db: Kysely<DB>, query: ContextQuery, pickedUserId: 
   return { resolution: byQuery ?? (await resolveRequester(db, query)), pickApplied: false };
 }
 
-/**
- * `pickTicket`: the ticket whose stored pick (POST /api/context/pick, by anyone) names the requester when the
- * query names no user itself. With our own directory it is read in the requester's statement; with the
- * product's, first, as the product's lookups use it.
- */
-export async function buildRequesterContext(sources: ContextSources, asked: ContextQuery, pickTicket: string | null = null): Promise<ContextResult> {
-  const storedPick = isCached(sources) && !asked.userId ? await readPick(sources.db, pickTicket, asked.email) : null;
-  const { accountRead, unanswered } = isCached(sources) ? await readRequesterFromProduct(sources, asked, storedPick?.userId ?? null) : { accountRead: undefined, unanswered: null };
+export async function buildRequesterContext(sources: ContextSources, asked: ContextQuery, picked: PickedUser = Promise.resolve(null)): Promise<ContextResult> {
+  // With the product's directory its round trip dominates: the pick is awaited first, as its lookups use it.
+  const pickFirst = isCached(sources) ? await picked : null;
+  const { accountRead, unanswered } = isCached(sources) ? await readRequesterFromProduct(sources, asked, pickFirst) : { accountRead: undefined, unanswered: null };
   // A user the request names itself wins over the ticket's pick.
-  const { resolution, pickApplied, pick } = asked.userId
-    ? { resolution: await resolveRequester(sources.db, asked), pickApplied: false, pick: null }
+  const { resolution, pickApplied } = asked.userId
+    ? { resolution: await resolveRequester(sources.db, asked), pickApplied: false }
     : isCached(sources)
-      ? { ...(await resolvePicked(sources.db, asked, storedPick?.userId ?? null)), pick: storedPick }
-      : await resolveRequesterWithPick(sources.db, asked, pickTicket);
+      ? await resolvePicked(sources.db, asked, pickFirst)
+      : await resolveWithPick(sources, asked, picked);
   const requester = { email: asked.email, zendeskUserId: asked.zendeskUserId ?? null, externalId: asked.externalId ?? null };
   if (resolution.match === "unknown") {
     const closest = await searchDirectory(sources.db, { q: asked.email.slice(0, 200), limit: 10 });
@@ -321,7 +327,7 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
       ...unpickedParts(),
       sources: {},
     };
-    return { match: "ambiguous", context, user: null, failedParts: [], openOperations: [], pickApplied, pick: pickApplied ? pick : null };
+    return { match: "ambiguous", context, user: null, failedParts: [], openOperations: [], pickApplied };
   }
   const { user } = resolution;
   // The account read with the lookups is the requester's unless the product moved them meanwhile (then it is read now).
@@ -338,5 +344,5 @@ export async function buildRequesterContext(sources: ContextSources, asked: Cont
     ...parts,
     sources: { user: directorySource(sources), identity: sources.identity.name, account: directorySource(sources), billing: sources.billing.name, activity: "steward", audit: "steward" },
   };
-  return { match: "exact", context, user, failedParts: failed, openOperations, pickApplied, pick: pickApplied ? pick : null };
+  return { match: "exact", context, user, failedParts: failed, openOperations, pickApplied };
 }

@@ -1,4 +1,4 @@
-import { sql, type Kysely, type SqlBool } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { ContextQuery, SearchHit } from "../../../shared/schemas/context.js";
 import { preparedStatement } from "../db/database.js";
 import type { DB, User } from "../db/schema.js";
@@ -61,72 +61,12 @@ export function emailKey(email: string): string {
   return email.normalize("NFC").toLowerCase();
 }
 
-/** A ticket's pick of its requester (POST /api/context/pick), for the email it was made for. */
-export interface RequesterPick {
-  userId: string;
-  pickedBy: string;
-  pickedAt: string;
-}
-
 export async function resolveRequester(db: Kysely<DB>, requester: ContextQuery): Promise<Resolution> {
-  return (await readRequester(db, requester, null)).resolution;
-}
-
-/**
- * The requester as resolveRequester finds them, with the ticket's pick read in the same statement: a pick
- * made on this ticket for this email names the user (unless the query names one itself, or the picked user
- * was since deleted: then the email decides, as if there were no pick). One round trip on every ticket view
- * instead of two; a pick to a user with another email is found by the same statement.
- */
-export async function resolveRequesterWithPick(
-  db: Kysely<DB>,
-  requester: ContextQuery,
-  ticketId: string | null,
-): Promise<{ resolution: Resolution; pick: RequesterPick | null; pickApplied: boolean }> {
-  if (requester.userId || !ticketId) return { resolution: await resolveRequester(db, requester), pick: null, pickApplied: false };
-  return readRequester(db, requester, ticketId);
-}
-
-/** The ticket's pick as stored, when it was made for this requester email (a changed requester drops it). */
-export async function readPick(db: Kysely<DB>, ticketId: string | null, email: string): Promise<RequesterPick | null> {
-  if (!ticketId) return null;
-  const row = await db
-    .selectFrom("ticket_requester_picks as p")
-    // Read on every ticket view with the product's directory: a named statement, planned once per connection.
-    .modifyFront(preparedStatement("ticket_requester_pick"))
-    .leftJoin("staff as s", "s.id", "p.picked_by_staff_id")
-    .select(["p.user_id", "p.picked_at", "p.requester_email", "s.name", "s.email"])
-    .where("p.ticket_id", "=", ticketId)
-    .executeTakeFirst();
-  if (!row || row.requester_email !== emailKey(email)) return null;
-  return { userId: row.user_id, pickedBy: row.name ?? row.email ?? "", pickedAt: new Date(row.picked_at).toISOString() };
-}
-
-type PickColumns = { pick_user_id: string | null; pick_picked_at: Date | string | null; pick_by: string | null };
-
-/** The requester's one statement (exported for its plan's test): by email, by the named user, or with the ticket's pick. */
-export function requesterStatement(db: Kysely<DB>, requester: ContextQuery, ticketId: string | null) {
   const email = emailKey(requester.email);
+  // One statement: the users with the requester's email, and the picked user (first) when there is one;
+  // two shapes, so two named statements (a named statement's text never varies).
   const userId = requester.userId || undefined;
-  // Three shapes, so three named statements (a named statement's text never varies).
-  const statement = userId ? "requester_by_email_or_user" : ticketId !== null ? "requester_by_email_or_pick" : "requester_by_email";
-  return usersQuery(db, statement)
-    .$if(ticketId !== null && !userId, (q) =>
-      q
-        .leftJoinLateral(
-          (eb) =>
-            eb
-              .selectFrom("ticket_requester_picks as p")
-              .leftJoin("staff as s", "s.id", "p.picked_by_staff_id")
-              .select(["p.user_id as pick_user_id", "p.picked_at as pick_picked_at", sql<string | null>`coalesce(s.name, s.email)`.as("pick_by")])
-              // Made for this requester's email: a ticket whose requester changed drops its pick.
-              .where("p.ticket_id", "=", ticketId ?? "")
-              .where("p.requester_email", "=", email)
-              .as("pk"),
-          (join) => join.onTrue(),
-        )
-        .select(["pk.pick_user_id", "pk.pick_picked_at", "pk.pick_by"]),
-    )
+  const rows: RequesterUser[] = await usersQuery(db, userId ? "requester_by_email_or_user" : "requester_by_email")
     // steward_fold (lower case without accents, search's index) finds every spelling of the address,
     // stored composed or decomposed, and a few accent variants besides: emailKey below decides. The
     // spelling as sent too, so an address spelt as stored is found where the database's ctype lowers
@@ -135,46 +75,26 @@ export function requesterStatement(db: Kysely<DB>, requester: ContextQuery, tick
       eb.or([
         eb(eb.fn("steward_fold", ["u.email"]), "in", [eb.fn<string>("steward_fold", [eb.val(email)]), eb.fn<string>("steward_fold", [eb.val(requester.email)])]),
         ...(userId ? [eb("u.id", "=", userId)] : []),
-        // The pick as a subquery of its own, not the joined column: an OR on a joined column cannot use
-        // the users' indexes (every user would be read), an OR on a value found first can.
-        ...(ticketId !== null && !userId
-          ? [sql<SqlBool>`u.id = (select p.user_id from ticket_requester_picks p where p.ticket_id = ${ticketId} and p.requester_email = ${email})`]
-          : []),
       ]),
     )
     // A deleted user is no one's requester: not matched, not a candidate, not picked (as the pick route refuses).
     .where("u.status", "<>", "deleted")
     .$if(userId !== undefined, (q) => q.orderBy(sql`u.id = ${userId ?? ""}`, "desc"))
-    .$if(ticketId !== null && !userId, (q) => q.orderBy(sql`coalesce(u.id = pk.pick_user_id, false)`, "desc"))
     .orderBy("u.account_id", "asc")
     .orderBy("u.id", "asc")
     .limit(MAX_CANDIDATES + 1)
-}
-
-async function readRequester(db: Kysely<DB>, requester: ContextQuery, ticketId: string | null): Promise<{ resolution: Resolution; pick: RequesterPick | null; pickApplied: boolean }> {
-  const email = emailKey(requester.email);
-  // One statement: the users with the requester's email, and the picked user (first) when there is one.
-  const userId = requester.userId || undefined;
-  const rows: (RequesterUser & Partial<PickColumns>)[] = await requesterStatement(db, requester, ticketId)    .execute();
-  const first = rows[0];
-  const pick: RequesterPick | null =
-    first?.pick_user_id && first.pick_picked_at ? { userId: first.pick_user_id, pickedBy: first.pick_by ?? "", pickedAt: new Date(first.pick_picked_at).toISOString() } : null;
+    .execute();
   const byEmail = rows.filter((u) => emailKey(u.email) === email).slice(0, MAX_CANDIDATES);
   const othersThan = (user: RequesterUser) => byEmail.filter((u) => u.id !== user.id);
-  const chosenId = userId ?? pick?.userId;
-  if (chosenId) {
-    const picked = rows.find((u) => u.id === chosenId);
-    if (picked) return { resolution: { match: "exact", user: picked, via: "user_id", others: othersThan(picked) }, pick, pickApplied: !userId };
-    if (userId) return { resolution: { match: "unknown" }, pick: null, pickApplied: false };
+  if (requester.userId) {
+    const picked = rows.find((u) => u.id === requester.userId);
+    return picked ? { match: "exact", user: picked, via: "user_id", others: othersThan(picked) } : { match: "unknown" };
   }
-  const byEmailResolution = (): Resolution => {
-    const external = requester.externalId ? byEmail.find((u) => u.id === requester.externalId) : undefined;
-    if (external) return { match: "exact", user: external, via: "external_id", others: othersThan(external) };
-    const [only] = byEmail;
-    if (byEmail.length === 1 && only) return { match: "exact", user: only, via: "email", others: [] };
-    return byEmail.length > 1 ? { match: "ambiguous", users: byEmail } : { match: "unknown" };
-  };
-  return { resolution: byEmailResolution(), pick, pickApplied: false };
+  const external = requester.externalId ? byEmail.find((u) => u.id === requester.externalId) : undefined;
+  if (external) return { match: "exact", user: external, via: "external_id", others: othersThan(external) };
+  const [only] = byEmail;
+  if (byEmail.length === 1 && only) return { match: "exact", user: only, via: "email", others: [] };
+  return byEmail.length > 1 ? { match: "ambiguous", users: byEmail } : { match: "unknown" };
 }
 
 export function candidateHits(users: RequesterUser[]): SearchHit[] {

@@ -6,7 +6,6 @@ import type { ContextQuery } from "../../../shared/schemas/context.js";
 import { createApp } from "../../src/app.js";
 import { createLogger } from "../../src/logger.js";
 import { buildRequesterContext, type ContextSources } from "../../src/lookup/requesterContext.js";
-import { requesterStatement } from "../../src/lookup/resolveRequester.js";
 import { BuiltinBilling } from "../../src/providers/builtin/builtinBilling.js";
 import { BuiltinIdentity } from "../../src/providers/builtin/builtinIdentity.js";
 import { insertOperation, openOperationsOf } from "../../src/reconcile/providerOperations.js";
@@ -116,45 +115,6 @@ describe.each(databaseKinds)("requester context in one statement on %s", (kind) 
     expect(res.body.billing.status).toBe("ok");
     // Part by part it was 13: staff, requester, account, activity, audit lines, 3 identity, 3 billing, audit entry, open operations.
     expect(counter.count).toBe(3);
-  });
-
-  it("costs three statements on a ticket too: the ticket's pick is read in the requester's statement, also when it names a user with another email", async () => {
-    const email = "ana.almeida@acme.example";
-    const view = () => request(app).get("/api/context").query({ email }).set("Authorization", `Bearer ${token}`).set("X-Ticket-Id", "1077");
-    expect((await view()).status).toBe(200);
-    counter.count = 0;
-    const plain = await view();
-    expect(plain.status, JSON.stringify(plain.body)).toBe(200);
-    expect(plain.body.pick ?? null).toBeNull();
-    expect(counter.count).toBe(3);
-    const other = await deps.database.db.selectFrom("users").select(["id", "email"]).where("email", "<>", email).where("status", "=", "active").orderBy("id").executeTakeFirstOrThrow();
-    const made = await request(app).post("/api/context/pick").set("Authorization", `Bearer ${token}`).send({ ticketId: "1077", email, userId: other.id });
-    expect(made.status, JSON.stringify(made.body)).toBe(200);
-    counter.count = 0;
-    const picked = await view();
-    expect(picked.status, JSON.stringify(picked.body)).toBe(200);
-    expect(picked.body.user.id).toBe(other.id);
-    expect(picked.body.pick).toEqual(made.body.pick);
-    expect(counter.count).toBe(3);
-    expect((await request(app).post("/api/context/pick").set("Authorization", `Bearer ${token}`).send({ ticketId: "1077", email, userId: null })).status).toBe(200);
-  });
-
-  // An OR on the lateral join's column once read every user on every ticket view (14 req/s in bench:context at 50k users).
-  it("finds the requester with the ticket's pick through the users' indexes, not by reading every user", async () => {
-    const plan = async (ticketId: string | null) =>
-      deps.database.db.transaction().execute(async (tx) => {
-        // The demo data is small enough that reading it all is cheapest; the question is whether it has to be.
-        await sql`set local enable_seqscan = off`.execute(tx);
-        const compiled = requesterStatement(tx, { email: "ana.almeida@acme.example" }, ticketId).compile();
-        const { rows } = await tx.executeQuery<{ "QUERY PLAN": string }>({ ...compiled, sql: `explain ${compiled.sql.replace(/^\/\*[^*]*\*\/\s*/, "")}` });
-        return rows.map((r) => r["QUERY PLAN"]).join("\n");
-      });
-    for (const ticketId of [null, "1077"]) {
-      const text = await plan(ticketId);
-      // Users are found through the email index (beside the picked id's), not filtered from all of them.
-      expect(text, text).not.toMatch(/Seq Scan on users/);
-      expect(text, text).toMatch(/Index Cond: \(lower\(steward_unaccent\(email\)\)/);
-    }
   });
 
   // PostgreSQL keeps a named statement per connection and refuses to run it once its result type has changed.

@@ -1,14 +1,16 @@
 import { Router } from "express";
 import { ContextQuery, RequesterContext, RequesterPickBody } from "../../../../shared/schemas/context.js";
-import { sql } from "kysely";
+import { sql, type Kysely } from "kysely";
+import type { DB } from "../../db/schema.js";
 import { appendAudit, type AuditInput } from "../../audit/auditLog.js";
+import { preparedStatement } from "../../db/database.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
-import { emailKey, readPick } from "../../lookup/resolveRequester.js";
+import { emailKey } from "../../lookup/resolveRequester.js";
 import { PART_NAMES, buildRequesterContext, type ContextResult, type PartName } from "../../lookup/requesterContext.js";
 import { ticketHeader } from "../audit/schema.js";
 
@@ -46,6 +48,21 @@ function errorCode(part: RequesterContext[PartName]): string {
   return part.status === "error" ? part.error.code : "ok";
 }
 
+/** The agent's pick for this ticket, when it was made for this requester email (a changed requester drops it). */
+async function pickFor(db: Kysely<DB>, ticketId: string | null, email: string) {
+  if (!ticketId) return null;
+  const row = await db
+    .selectFrom("ticket_requester_picks as p")
+    // Read on every ticket view: a named statement, planned once per connection.
+    .modifyFront(preparedStatement("ticket_requester_pick"))
+    .leftJoin("staff as s", "s.id", "p.picked_by_staff_id")
+    .select(["p.user_id", "p.picked_at", "p.requester_email", "s.name", "s.email"])
+    .where("p.ticket_id", "=", ticketId)
+    .executeTakeFirst();
+  if (!row || row.requester_email !== emailKey(email)) return null;
+  return { userId: row.user_id, pickedBy: row.name ?? row.email ?? "", pickedAt: new Date(row.picked_at).toISOString() };
+}
+
 export function contextRoutes(deps: AppDeps): Router {
   const router = Router();
   route(
@@ -68,14 +85,15 @@ export function contextRoutes(deps: AppDeps): Router {
     },
     async ({ query: asked, req }) => {
       // A pick made on this ticket (by anyone) applies unless the request names a user itself; it is read
-      // with the requester (buildRequesterContext). A pick to a user since deleted was passed over (the email
-      // decided): it is not this context's pick.
+      // beside the requester (buildRequesterContext), not before.
+      const pickRead = asked.userId ? Promise.resolve(null) : pickFor(deps.database.db, ticketIdOf(req), asked.email);
       const result = await buildRequesterContext(
         { db: deps.database.db, identity: deps.identity, billing: deps.billing, directory: deps.directory, reader: { actor: requireActor(req), ticketId: ticketIdOf(req) }, clock: deps.clock, partTimeoutMs: deps.config.CONTEXT_PART_TIMEOUT_MS, logger: req.log ?? deps.logger },
         asked,
-        ticketIdOf(req),
+        pickRead.then((p) => p?.userId ?? null),
       );
-      const pick = result.match !== "unknown" ? result.pick : null;
+      // A pick to a user since deleted was passed over (the email decided): it is not this context's pick.
+      const pick = result.match !== "unknown" && result.pickApplied ? await pickRead : null;
       const query = pick ? { ...asked, userId: pick.userId } : asked;
       await appendAudit(
         deps.database.db,
@@ -156,7 +174,7 @@ export function contextRoutes(deps: AppDeps): Router {
           deps.clock,
         );
       });
-      return { pick: user ? await readPick(db, body.ticketId, body.email) : null };
+      return { pick: user ? await pickFor(db, body.ticketId, body.email) : null };
     },
   );
   return router;
