@@ -189,3 +189,9 @@ export const ActionNameSchema = z.enum(actionNames as [ActionName, ...ActionName
 export function ruleFor(action: ActionName): ActionRule {
   return actionRules[action];
 }
+
+/**
+ * The lowest role that may end another agent's session (impersonation.stop enforces it; the sidebar offers it from
+ * here). Kept here, not beside the impersonation schemas: the sidebar would bundle zod's schemas with it.
+ */
+export const END_OTHERS_SESSION_MIN_ROLE: PanelRole = "operations";

@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { TicketId } from "../audit.js";
-import type { PanelRole } from "../roles.js";
 
 /**
  * The contract between Steward and a product that accepts impersonation: the handoff grant's claims
@@ -62,9 +61,6 @@ export type StartImpersonationInput = z.infer<typeof StartImpersonationInput>;
 
 export const StopImpersonationInput = z.object({ sessionId: z.string().min(1).max(100) }).strict();
 export type StopImpersonationInput = z.infer<typeof StopImpersonationInput>;
-
-/** The lowest role that may end another agent's session (impersonation.stop enforces it; the sidebar offers it from here). */
-export const END_OTHERS_SESSION_MIN_ROLE: PanelRole = "operations";
 
 export const IMPERSONATION_REASON_MIN = 10;
 

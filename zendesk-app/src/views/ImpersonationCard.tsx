@@ -1,10 +1,9 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { actionRules } from "../../../shared/actions";
+import { actionRules, END_OTHERS_SESSION_MIN_ROLE } from "../../../shared/actions";
 import type { ProblemDetails } from "../../../shared/problem";
 import type { ActionAvailability } from "../../../shared/schemas/availability";
 import { roleAtLeast } from "../../../shared/roles";
 import type { RequesterContext } from "../../../shared/schemas/context";
-import { END_OTHERS_SESSION_MIN_ROLE } from "../../../shared/schemas/impersonation";
 import type { SessionInfo } from "../../../shared/schemas/session";
 import { StewardApiError } from "../api/steward";
 import { dateOrTime, dateTime } from "../format";

@@ -1,6 +1,6 @@
 import { roleAtLeast } from "../../../../shared/roles.js";
 import { actionInputs } from "../../../../shared/schemas/actions.js";
-import { END_OTHERS_SESSION_MIN_ROLE } from "../../../../shared/schemas/impersonation.js";
+import { END_OTHERS_SESSION_MIN_ROLE } from "../../../../shared/actions.js";
 import { endSessionIn, sessionSummary } from "../../impersonation/endSession.js";
 import { loadSession } from "../../impersonation/sessions.js";
 import { Problem } from "../../http/problem.js";
