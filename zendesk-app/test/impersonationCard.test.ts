@@ -1,4 +1,4 @@
-import type { Frame, Page } from "playwright-core";
+import type { Frame } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../server/src/actor.js";
 import { recordEvents } from "../../server/src/impersonation/events.js";
@@ -9,6 +9,7 @@ import { createZendeskClient } from "../../server/src/zendesk/zendeskClient.js";
 import { axeViolations } from "./support/axe.js";
 import { screenshot } from "./support/browser.js";
 import { sidebar320 } from "./support/sidebar320.js";
+import { startFrom } from "./support/impersonation.js";
 
 /**
  * The View as customer card as an agent meets it, at Zendesk's 320 px: a requester who cannot be viewed
@@ -26,14 +27,6 @@ beforeAll(async () => {
   await registerProduct(ui.steward.deps.database.db, ui.steward.deps.clock, { id: "prd_card", name: "Card product", url: "http://localhost:9", actor: systemActor("test") });
 });
 
-async function startFrom(page: Page, frame: Frame, reason: string): Promise<string> {
-  await frame.fill("#imp-reason", reason);
-  const opened = page.context().waitForEvent("page");
-  await frame.click('[data-testid="imp-start"]');
-  await (await opened).close();
-  const live = await frame.waitForSelector('[data-testid="imp-live"]');
-  return (await live.getAttribute("data-sid")) ?? "";
-}
 
 describe("View as customer card (320 px)", () => {
   it("en: a blocked requester gets the reason instead of a form; de says it in German", async () => {

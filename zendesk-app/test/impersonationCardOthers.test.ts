@@ -1,10 +1,11 @@
-import type { Frame, Page } from "playwright-core";
+import type { Frame } from "playwright-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { systemActor } from "../../server/src/actor.js";
 import { registerProduct } from "../../server/src/impersonation/products.js";
 import { axeViolations } from "./support/axe.js";
 import { screenshot } from "./support/browser.js";
 import { sidebar320 } from "./support/sidebar320.js";
+import { startFrom } from "./support/impersonation.js";
 
 /**
  * The View as customer card and other agents' sessions on the same customer, at Zendesk's 320 px: those
@@ -24,15 +25,6 @@ async function sameRequester(ticketId: number, newId: number): Promise<void> {
   await db.insertInto("demo_tickets").values({ ...requester, id: newId, subject: `${subject} (follow-up)` }).execute();
 }
 
-async function startFrom(page: Page, frame: Frame, reason: string): Promise<string> {
-  await frame.waitForSelector('[data-testid="imp-form"]');
-  await frame.fill("#imp-reason", reason);
-  const opened = page.context().waitForEvent("page");
-  await frame.click('[data-testid="imp-start"]');
-  await (await opened).close();
-  const live = await frame.waitForSelector('[data-testid="imp-live"]');
-  return (await live.getAttribute("data-sid")) ?? "";
-}
 
 beforeAll(async () => {
   await registerProduct(ui.steward.deps.database.db, ui.steward.deps.clock, { id: "prd_others", name: "Others product", url: "http://localhost:9", actor: systemActor("test") });
