@@ -9,7 +9,7 @@ import { Problem } from "../http/problem.js";
 
 /** An unused link stops working after this: long enough for the browser to follow it, too short to pass around. */
 export const EXPORT_LINK_TTL_MS = 60_000;
-/** Links (used or not) are kept this long for the console's progress, then removed when a new one is made. */
+/** Links (used or not) and header exports' rows are kept this long for the console's progress, then removed when a new one is made. */
 const EXPORT_LINK_KEEP_MS = 24 * 3_600_000;
 /** A streaming export writes its progress (rows so far, and its heartbeat) this often, whether rows move or not. */
 export const EXPORT_PROGRESS_EVERY_MS = 1_000;
@@ -29,12 +29,14 @@ export interface IssuedExportLink {
   expiresAt: Date;
 }
 
+const removeOldExportRows = (db: Kysely<DB>, now: Date) => db.deleteFrom("console_export_links").where("expires_at", "<", new Date(now.getTime() - EXPORT_LINK_KEEP_MS)).execute();
+
 /** Makes a link for one export of `query` by `actor`; the filters were validated by the caller. */
 export async function issueExportLink(db: Kysely<DB>, input: { actor: StaffActor; ticketId: string | null; query: unknown; now: Date }): Promise<IssuedExportLink> {
   const token = randomBytes(32).toString("base64url");
   const id = randomUUID();
   const expiresAt = new Date(input.now.getTime() + EXPORT_LINK_TTL_MS);
-  await db.deleteFrom("console_export_links").where("expires_at", "<", new Date(input.now.getTime() - EXPORT_LINK_KEEP_MS)).execute();
+  await removeOldExportRows(db, input.now);
   await db
     .insertInto("console_export_links")
     .values({ id, token_hash: hashOf(token), staff_id: input.actor.staffId, zendesk_user_id: input.actor.zendeskUserId, ticket_id: input.ticketId, query: JSON.stringify(input.query), created_at: input.now, expires_at: expiresAt })
@@ -74,10 +76,25 @@ export async function redeemExportLink(db: Kysely<DB>, token: string, now: Date)
 }
 
 /**
+ * A header export's stream (no link: the client sent the session header): a row made already used, bound to the
+ * staff member, with no token, so its stream gets a link's heartbeat and is settled as interrupted if it dies.
+ */
+export async function openHeaderExport(db: Kysely<DB>, input: { actor: StaffActor; ticketId: string | null; query: unknown; now: Date }): Promise<string> {
+  const id = randomUUID();
+  // API clients may export without ever making a link: their rows are kept as long, and removed here.
+  await removeOldExportRows(db, input.now);
+  await db
+    .insertInto("console_export_links")
+    .values({ id, token_hash: null, staff_id: input.actor.staffId, zendesk_user_id: input.actor.zendeskUserId, ticket_id: input.ticketId, query: JSON.stringify(input.query), created_at: input.now, expires_at: input.now, used_at: input.now, progress_at: input.now })
+    .execute();
+  return id;
+}
+
+/**
  * Marks a link's export started, in the transaction of its audit entry: the size counted and which entry that is.
  * False when the link was settled meanwhile (its heartbeat went stale while counting): the export must not start.
  */
-export async function recordExportStart(executor: Kysely<DB> | Transaction<DB>, id: string, start: { total: number; exportEntrySeq: number; at: Date }): Promise<boolean> {
+export async function recordExportStart(executor: Kysely<DB> | Transaction<DB>, id: string, start: { total: number | null; exportEntrySeq: number; at: Date }): Promise<boolean> {
   const row = await executor
     .updateTable("console_export_links")
     .set({ total: start.total, export_entry_seq: start.exportEntrySeq, rows_sent: 0, progress_at: start.at })

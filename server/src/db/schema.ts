@@ -519,7 +519,8 @@ export interface TicketRequesterPicksTable {
 /** Migration 048: single-use console export links (console/exportLinks.ts). */
 export interface ConsoleExportLinksTable {
   id: string;
-  token_hash: string;
+  /** Null for a header export's stream (migration 050): no link, only its progress and heartbeat. */
+  token_hash: string | null;
   staff_id: string;
   zendesk_user_id: string;
   ticket_id: string | null;

@@ -191,4 +191,63 @@ describe.each(databaseKinds)("console export link heartbeat on %s", (kind) => {
       await new Promise<void>((done) => own.close(() => done()));
     }
   }, 60_000);
+
+  /** A header export (no link): its row, found through the started entry of the request. */
+  const headerExportOf = async (requestId: string) => {
+    const started = (await exportEntries()).find((e) => e.requestId === requestId && (e.after as { exportEntryId?: string }).exportEntryId === undefined);
+    const row = await deps.database.db.selectFrom("console_export_links").selectAll().where("export_entry_seq", "=", started?.seq ?? -1).executeTakeFirst();
+    return { started, row };
+  };
+  const headerPaths = [
+    ["/api/console/export?format=ndjson&ticketId=100007", { console: true, filters: { ticketId: "100007" }, format: "ndjson" }],
+    ["/api/audit/export?format=ndjson&ticketId=100007", { filters: { ticketId: "100007" }, format: "ndjson" }],
+  ] as const;
+  let headerRequests = 0;
+
+  it.each(headerPaths)("%s: a clean header export records its started entry alone, as before, and its row complete", async (path, after) => {
+    const requestId = `header-clean-${kind}-${++headerRequests}`;
+    const res = await fetch(`${base}${path}`, { headers: { Authorization: ops, "X-Ticket-Id": "7009", "X-Request-Id": requestId } });
+    expect(res.status).toBe(200);
+    const lines = (await res.text()).split("\n").filter(Boolean).length;
+    expect(lines).toBeGreaterThan(0);
+    const { started, row } = await until("its end recorded", () => headerExportOf(requestId), (r) => r.row?.finished_at != null);
+    // What the started entry said before header exports had a row: unchanged, and nothing follows it.
+    expect(started).toMatchObject({ outcome: "succeeded", error: null, ticketId: "7009", actor: { staffId: "stf_demo_ops" } });
+    expect(Object.keys(started?.after as object).sort()).toEqual([...Object.keys(after), "throughSeq", ...("console" in after ? ["total"] : [])].sort());
+    expect(started?.after).toMatchObject(after);
+    expect(await followUpsOf(started?.id ?? "")).toEqual([]);
+    expect(row).toMatchObject({ token_hash: null, staff_id: "stf_demo_ops", ticket_id: "7009", complete: true, interrupted: false, error: null, rows_sent: lines });
+    // No token: nothing redeems it, and settling leaves a finished export alone.
+    deps.clock.advance(EXPORT_STALLED_AFTER_MS + 1_000);
+    await runSweeps(deps);
+    expect((await headerExportOf(requestId)).row).toMatchObject({ complete: true, interrupted: false });
+    expect(await followUpsOf(started?.id ?? "")).toEqual([]);
+  }, 60_000);
+
+  it.each(["/api/console/export?format=ndjson", "/api/audit/export?format=ndjson"])("%s: a header export whose heartbeat another process finds stale is settled as interrupted, cut, and audited once", async (path) => {
+    const requestId = `header-stalled-${kind}-${++headerRequests}`;
+    // A server of its own, so its connection count is this download's alone.
+    const own: Server = app.listen(0, "127.0.0.1");
+    await new Promise<void>((ready) => own.once("listening", () => ready()));
+    const res = await fetch(`http://127.0.0.1:${(own.address() as { port: number }).port}${path}`, { headers: { Authorization: ops, "X-Request-Id": requestId } });
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    try {
+      await readBytes(reader, 100_000);
+      const { started, row } = await until("streaming with rows sent", () => headerExportOf(requestId), (r) => (r.row?.rows_sent ?? 0) > 0);
+      expect(row).toMatchObject({ finished_at: null, interrupted: false });
+      // What a process that died would leave to the others: a heartbeat past the bound, seen from a later clock.
+      const later = { now: () => new Date(deps.clock.now().getTime() + EXPORT_STALLED_AFTER_MS + 60_000) };
+      expect(await settleStalledExports(deps.database.db, later, { id: row?.id })).toBe(1);
+      await until("the connection closed", () => new Promise<number>((done) => own.getConnections((_, n) => done(n))), (n) => n === 0);
+      await new Promise((r) => setTimeout(r, 1_500));
+      const [followUp, ...more] = await followUpsOf(started?.id ?? "");
+      expect(more).toEqual([]);
+      expect(followUp).toMatchObject({ outcome: "unknown", actor: { staffId: "stf_demo_ops" }, after: { ...(started?.after as object), exportEntryId: started?.id, cause: "interrupted" }, error: expect.stringMatching(/^export_interrupted: /) });
+      expect((await headerExportOf(requestId)).row).toMatchObject({ interrupted: true, complete: false });
+    } finally {
+      await reader.cancel().catch(() => undefined);
+      await new Promise<void>((done) => own.close(() => done()));
+    }
+  }, 60_000);
 });

@@ -87,4 +87,65 @@ describe("kill -9 during a console export download", () => {
     second.child.kill("SIGTERM");
     await second.exited;
   }, 180_000);
+
+  it("a header export (console and audit API) killed mid-stream is settled as interrupted by another process, once", async () => {
+    const target = await createTestDatabase("postgres");
+    cleanups.push(() => target.close());
+    const first = await spawnSteward({ DATABASE_URL: target.location });
+    cleanups.push(async () => first.child.kill("SIGKILL"));
+    await fillAuditLog(target.db, 20_000, { start: new Date(Date.now() - 86_400_000), stepMs: 1_000 });
+    const { token } = await issueSessionToken({ config: loadConfig({}), clock: systemClock }, { staffId: "stf_demo_ops", zendeskUserId: "9003" });
+    const headers = { Authorization: `Bearer ${token}` };
+    const streamRows = () => target.db.selectFrom("console_export_links").selectAll().where("token_hash", "is", null).orderBy("created_at").execute();
+
+    // Both header routes at once in the same process; the client reads some of each and then holds back.
+    const readers: ReadableStreamDefaultReader<Uint8Array>[] = [];
+    for (const path of ["/api/console/export?format=ndjson", "/api/audit/export?format=csv"]) {
+      const res = await fetch(`${first.url}${path}`, { headers });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      for (let bytes = 0; bytes < 100_000; ) bytes += (await reader.read()).value?.length ?? Infinity;
+      readers.push(reader);
+    }
+    const deadline = Date.now() + 20_000;
+    while (!((await streamRows()).length === 2 && (await streamRows()).every((r) => r.rows_sent > 0 && r.export_entry_seq !== null))) {
+      if (Date.now() > deadline) throw new Error(`header exports not streaming: ${JSON.stringify(await streamRows())}`);
+      await sleep(100);
+    }
+
+    first.child.kill("SIGKILL");
+    expect((await first.exited).signal).toBe("SIGKILL");
+    for (const reader of readers) await reader.read().then(() => reader.cancel(), () => undefined);
+    const lastBeats = await streamRows();
+    expect(lastBeats.map((r) => [r.staff_id, r.finished_at, r.interrupted])).toEqual([
+      ["stf_demo_ops", null, false],
+      ["stf_demo_ops", null, false],
+    ]);
+
+    // The second process's sweep finds them (nobody asks a header export's status); the heartbeat moved back past the bound.
+    const second = await spawnSteward({ DATABASE_URL: target.location, SWEEP_INTERVAL_MS: "200" });
+    cleanups.push(async () => second.child.kill("SIGKILL"));
+    await sql`update console_export_links set progress_at = progress_at - ${`${EXPORT_STALLED_AFTER_MS + 1_000} milliseconds`}::interval where token_hash is null`.execute(target.db);
+    for (const settleBy = Date.now() + 20_000; !(await streamRows()).every((r) => r.interrupted); await sleep(100)) {
+      if (Date.now() > settleBy) throw new Error(`not settled: ${JSON.stringify(await streamRows())}`);
+    }
+    // A few more sweeps: still one follow-up each.
+    await sleep(1_000);
+    const entries = (await target.db.selectFrom("audit_log").selectAll().where("action", "=", "audit.export").orderBy("seq").execute()).map(toAuditEntry);
+    for (const row of lastBeats) {
+      const started = entries.find((e) => e.seq === row.export_entry_seq);
+      expect(started).toMatchObject({ outcome: "succeeded", actor: { staffId: "stf_demo_ops" } });
+      expect(entries.filter((e) => (e.after as { exportEntryId?: string }).exportEntryId === started?.id)).toEqual([
+        expect.objectContaining({
+          outcome: "unknown",
+          after: expect.objectContaining({ exportEntryId: started?.id, rowsSent: row.rows_sent, cause: "interrupted" }),
+          error: expect.stringMatching(new RegExp(`^export_interrupted: .* after at least ${row.rows_sent} entries were sent`)),
+        }),
+      ]);
+    }
+    // One of each route: the console's entry says so, the audit API's does not.
+    expect(lastBeats.map((r) => (entries.find((e) => e.seq === r.export_entry_seq)?.after as { console?: boolean }).console ?? false).sort()).toEqual([false, true]);
+    second.child.kill("SIGTERM");
+    await second.exited;
+  }, 180_000);
 });

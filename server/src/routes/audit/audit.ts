@@ -1,14 +1,17 @@
 import type { Request } from "express";
 import { Router } from "express";
+import type { Kysely, Transaction } from "kysely";
 import type { AuditFilters } from "../../../../shared/schemas/audit.js";
 import { appendAudit } from "../../audit/auditLog.js";
-import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
 import { auditBatches, auditHeadSeq, auditVisibilityFor, searchAudit } from "../../audit/auditQuery.js";
 import { sealPending } from "../../audit/sealer.js";
 import { verifyAuditChain } from "../../audit/verifyChain.js";
 import { guard } from "../../auth/authorize.js";
 import { ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
+import { openHeaderExport } from "../../console/exportLinks.js";
+import { runTrackedExport } from "../../console/trackedExport.js";
+import type { DB } from "../../db/schema.js";
 import type { AppDeps } from "../../deps.js";
 import { route } from "../../http/route.js";
 import { AuditExportQuery, AuditPage, AuditSearchQuery, AuditVerification, AuditVerifyQuery, ticketHeader } from "./schema.js";
@@ -22,9 +25,9 @@ function givenFilters(query: AuditFilters): AuditFilters {
 export function auditRoutes(deps: AppDeps): Router {
   const router = Router();
   const { db } = deps.database;
-  const readerEntry = (req: Request, action: "audit.search" | "audit.export" | "audit.verify", filters: AuditFilters, after: Record<string, unknown>, failed?: { error: string }) =>
+  const readerEntry = (req: Request, action: "audit.search" | "audit.export" | "audit.verify", filters: AuditFilters, after: Record<string, unknown>, failed?: { error: string }, executor: Kysely<DB> | Transaction<DB> = db) =>
     appendAudit(
-      db,
+      executor,
       {
         actor: requireActor(req),
         action,
@@ -72,20 +75,20 @@ export function auditRoutes(deps: AppDeps): Router {
       before: guard(deps, "audit.export"),
     },
     async ({ query, req, res }) => {
-      // The export is a snapshot up to the current head; its own entry (written first, so an aborted export is still on record) falls outside it.
-      const throughSeq = await auditHeadSeq(db);
-      const started = await readerEntry(req, "audit.export", query, { format: query.format, throughSeq });
-      res.status(200);
-      res.setHeader("Content-Type", exportContentTypes[query.format]);
-      res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
-      res.setHeader("Cache-Control", "no-store");
-      const end = await streamExport(res, query.format, auditBatches(db, query, { throughSeq, visibility: auditVisibilityFor(requireActor(req)) }));
-      if (end.complete) return;
-      if (end.cause === "failed") req.log?.error({ err: end.error }, "audit export failed mid-stream");
-      // The log is append-only: the started entry stays, and this one says the export did not complete.
-      await readerEntry(req, "audit.export", query, { format: query.format, throughSeq, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) }).catch((err: unknown) =>
-        req.log?.error({ err }, "could not record an incomplete audit export"),
-      );
+      const actor = requireActor(req);
+      // A row for its stream, as for a console export: a process killed mid-way is settled as interrupted.
+      const rowId = await openHeaderExport(db, { actor, ticketId: ticketIdOf(req), query, now: deps.clock.now() });
+      await runTrackedExport(db, deps.clock, req, res, {
+        rowId,
+        format: query.format,
+        what: "an audit export",
+        entry: (executor, after, failed) => readerEntry(req, "audit.export", query, after, failed, executor),
+        prepare: async () => {
+          // The export is a snapshot up to the current head; its own entry (written first, so an aborted export is still on record) falls outside it.
+          const throughSeq = await auditHeadSeq(db);
+          return { after: { format: query.format, throughSeq }, total: null, headers: { "Cache-Control": "no-store" }, batches: () => auditBatches(db, query, { throughSeq, visibility: auditVisibilityFor(actor) }) };
+        },
+      });
     },
   );
 

@@ -1,11 +1,9 @@
 import type { Request, Response, Router } from "express";
-import type { Kysely, Transaction } from "kysely";
 import { z } from "zod";
 import { ConsoleExportQuery, ExportLinkIssued, ExportLinkStatusView, type ConsoleFilters } from "../../../../shared/schemas/console.js";
 import { TicketId } from "../../../../shared/audit.js";
 import type { StaffActor } from "../../actor.js";
 import { appendAudit } from "../../audit/auditLog.js";
-import { exportContentTypes, exportFilename, incompleteExportError, streamExport } from "../../audit/auditExport.js";
 import { auditHeadSeq, auditVisibilityFor } from "../../audit/auditQuery.js";
 import { guard } from "../../auth/authorize.js";
 import { actionDenied, roleAllows } from "../../auth/permissions.js";
@@ -13,9 +11,9 @@ import { recordDenial, ticketIdOf } from "../../auth/recordDenial.js";
 import { requireActor } from "../../auth/requestActor.js";
 import { SessionTokenError } from "../../auth/sessionToken.js";
 import { countMatching, explorerBatches, type ExplorerScope } from "../../console/explorer.js";
-import { exportLinkStatus, finishExportLink, issueExportLink, recordExportStart, redeemExportLink, startExportHeartbeat } from "../../console/exportLinks.js";
+import { exportLinkStatus, finishExportLink, issueExportLink, openHeaderExport, redeemExportLink } from "../../console/exportLinks.js";
+import { runTrackedExport } from "../../console/trackedExport.js";
 import type { WorkingHours } from "../../console/workingHours.js";
-import type { DB } from "../../db/schema.js";
 import type { AppDeps } from "../../deps.js";
 import { Problem, toProblem } from "../../http/problem.js";
 import { route } from "../../http/route.js";
@@ -44,83 +42,40 @@ const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
 export function consoleExportRoutes(router: Router, deps: AppDeps, hours: WorkingHours): void {
   const { db } = deps.database;
 
-  /** Streams one export exactly as audited before links existed; `linkId` also records its progress and heartbeat there. */
-  const runExport = async (req: Request, res: Response, query: ConsoleExportQuery, who: { actor: StaffActor; ticketId: string | null; linkId?: string }) => {
+  /** Streams one export, audited as before links existed, recorded on its row (`rowId`: its link's, or a header export's). */
+  const runExport = (req: Request, res: Response, query: ConsoleExportQuery, who: { actor: StaffActor; ticketId: string | null; rowId: string }) => {
     const scope: ExplorerScope = { visibility: auditVisibilityFor(who.actor), hours };
-    const entry = (executor: Kysely<DB> | Transaction<DB>, after: Record<string, unknown>, failed?: { error: string }) =>
-      appendAudit(
-        executor,
-        {
-          actor: who.actor,
-          action: "audit.export",
-          target: { type: "audit", id: null, accountId: query.targetAccountId ?? null },
-          ticketId: who.ticketId,
-          after: { console: true, filters: givenFilters(query), ...after },
-          outcome: failed ? "failed" : "succeeded",
-          error: failed?.error ?? null,
-          requestId: String(req.id ?? "") || null,
-        },
-        deps.clock,
-      );
-    const linkId = who.linkId;
-    // From the link's use on, even while counting: a process that dies at any point leaves a heartbeat going stale.
-    const heartbeat = linkId
-      ? startExportHeartbeat(db, deps.clock, linkId, {
-          // Another process settled this stream as interrupted (and audited it): cut it, so the file is incomplete as recorded.
-          settledElsewhere: () => res.destroy(new Error("export link settled as interrupted")),
-          // A progress write that fails costs the console its progress bar, never the file.
-          writeFailed: (err: unknown) => req.log?.warn({ err }, "could not record a console export's progress"),
-        })
-      : undefined;
-    try {
-      // A snapshot up to the current head; the export's own entry (written first) falls outside it.
-      const throughSeq = await auditHeadSeq(db);
-      const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
-      const startedAfter = { format: query.format, throughSeq, total };
-      // A link names its export's entry in the same transaction, for the entry that would say it was interrupted.
-      const started = linkId
-        ? await db
-            .transaction()
-            .execute(async (trx) => {
-              const appended = await entry(trx, startedAfter);
-              // Settled as interrupted while counting (the response is cut): the entry rolls back, no export starts.
-              if (!(await recordExportStart(trx, linkId, { total, exportEntrySeq: appended.seq, at: deps.clock.now() }))) throw new LinkSettledElsewhere();
-              return appended;
-            })
-            .catch((err: unknown) => {
-              if (err instanceof LinkSettledElsewhere) return undefined;
-              throw err;
-            })
-        : await entry(db, startedAfter);
-      if (!started) return;
-      res.status(200);
-      res.setHeader("Content-Type", exportContentTypes[query.format]);
-      res.setHeader("Content-Disposition", `attachment; filename="${exportFilename(query.format, deps.clock.now())}"`);
-      res.setHeader("X-Export-Total", String(total));
-      res.setHeader("Access-Control-Expose-Headers", "X-Export-Total");
-      const batches = explorerBatches(db, query, scope, { throughSeq });
-      const end = await streamExport(res, query.format, heartbeat ? counted(batches, (rows) => (heartbeat.rows = rows)) : batches);
-      await heartbeat?.stop();
-      if (!end.complete && end.cause === "failed") req.log?.error({ err: end.error }, "console export failed mid-stream");
-      const error = end.complete ? undefined : incompleteExportError(end);
-      // The log is append-only: the started entry stays, and a second one says the export did not complete.
-      const followUp = end.complete ? undefined : (executor: Kysely<DB> | Transaction<DB>) => entry(executor, { ...startedAfter, exportEntryId: started.id, rowsSent: end.rows, cause: end.cause }, { error: incompleteExportError(end) });
-      if (!linkId) {
-        await followUp?.(db).catch((err: unknown) => req.log?.error({ err }, "could not record an incomplete console export"));
-        return;
-      }
-      // The end and its entry together; a link settled meanwhile as interrupted has both already.
-      await db
-        .transaction()
-        .execute(async (trx) => {
-          const mine = await finishExportLink(trx, linkId, { rowsSent: end.rows, at: deps.clock.now(), complete: end.complete, error });
-          if (mine) await followUp?.(trx);
-        })
-        // Unrecorded, the heartbeat goes stale and the link is settled as interrupted, with its entry.
-        .catch((err: unknown) => req.log?.error({ err }, "could not record a console export's end"));
-    } finally {
-      await heartbeat?.stop();
-    }
+    return runTrackedExport(db, deps.clock, req, res, {
+      rowId: who.rowId,
+      format: query.format,
+      what: "a console export",
+      entry: (executor, after, failed) =>
+        appendAudit(
+          executor,
+          {
+            actor: who.actor,
+            action: "audit.export",
+            target: { type: "audit", id: null, accountId: query.targetAccountId ?? null },
+            ticketId: who.ticketId,
+            after: { console: true, filters: givenFilters(query), ...after },
+            outcome: failed ? "failed" : "succeeded",
+            error: failed?.error ?? null,
+            requestId: String(req.id ?? "") || null,
+          },
+          deps.clock,
+        ),
+      prepare: async () => {
+        // A snapshot up to the current head; the export's own entry (written first) falls outside it.
+        const throughSeq = await auditHeadSeq(db);
+        const total = await countMatching(db, query, scope, throughSeq, EXPORT_COUNT_CAP);
+        return {
+          after: { format: query.format, throughSeq, total },
+          total,
+          headers: { "X-Export-Total": String(total), "Access-Control-Expose-Headers": "X-Export-Total" },
+          batches: () => explorerBatches(db, query, scope, { throughSeq }),
+        };
+      },
+    });
   };
 
   route(
@@ -136,7 +91,13 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
       responses: { 200: "The entries as a file", 403: "Panel role too low" },
       before: guard(deps, "audit.export"),
     },
-    ({ query, req, res }) => runExport(req, res, query, { actor: requireActor(req), ticketId: ticketIdOf(req) }),
+    async ({ query, req, res }) => {
+      const actor = requireActor(req);
+      const ticketId = ticketIdOf(req);
+      // No link, but a row all the same: the stream's heartbeat, so a process killed mid-way is settled as interrupted.
+      const rowId = await openHeaderExport(db, { actor, ticketId, query, now: deps.clock.now() });
+      await runExport(req, res, query, { actor, ticketId, rowId });
+    },
   );
 
   route(
@@ -215,22 +176,7 @@ export function consoleExportRoutes(router: Router, deps: AppDeps, hours: Workin
       }
       const query = ConsoleExportQuery.parse(link.query);
       res.setHeader("Cache-Control", "no-store");
-      await runExport(req, res, query, { actor, ticketId: link.ticketId, linkId: link.id });
+      await runExport(req, res, query, { actor, ticketId: link.ticketId, rowId: link.id });
     },
   );
-}
-
-/** Rolls back an export's start when its link was settled as interrupted by another process meanwhile. */
-class LinkSettledElsewhere extends Error {
-  override name = "LinkSettledElsewhere";
-}
-
-/** Passes the batches on, telling `count` the rows handed on so far (the heartbeat writes them). */
-async function* counted<T>(batches: AsyncIterable<T[]>, count: (rows: number) => void): AsyncGenerator<T[]> {
-  let rows = 0;
-  for await (const batch of batches) {
-    yield batch;
-    rows += batch.length;
-    count(rows);
-  }
 }
