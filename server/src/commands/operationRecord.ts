@@ -40,8 +40,19 @@ export interface SettledOperation {
   lastError: string | null;
 }
 
-async function settledState(trx: Transaction<DB>, operationId: string): Promise<SettledOperation> {
+/**
+ * A reconciler's claim on the operation was taken over by another (this one stalled past its lease): thrown out of
+ * the transaction, so this one writes nothing; the operation's outcome is the other's to record.
+ */
+export class OperationClaimLost extends Error {
+  constructor(readonly operationId: string) {
+    super(`operation ${operationId} is no longer held by this reconciler`);
+  }
+}
+
+async function settledState(trx: Transaction<DB>, operationId: string, claimedBy: string | null = null): Promise<SettledOperation> {
   const row = await trx.selectFrom("provider_operations").select(["status", "last_error"]).where("operation_id", "=", operationId).executeTakeFirstOrThrow();
+  if ((row.status === "pending" || row.status === "unknown") && claimedBy !== null) throw new OperationClaimLost(operationId);
   if (row.status === "pending" || row.status === "unknown") throw new Error(`operation ${operationId} is still ${row.status}`);
   return { status: row.status, lastError: row.last_error };
 }
@@ -63,10 +74,11 @@ export async function recordUnknown(deps: AppDeps, op: OpenedOperation, reason: 
 /**
  * The definite failure closes the operation with its entry, in one transaction. Nothing is written when it
  * was closed already (its closing entry exists): returns where it stands then, null when closed here.
+ * The reconciler passes its claim (`claimedBy`): OperationClaimLost when another reconciler holds it now.
  */
-export async function recordFailed(deps: AppDeps, op: OpenedOperation, error: string, now: Date, key?: { owner: string; key: string }): Promise<SettledOperation | null> {
+export async function recordFailed(deps: AppDeps, op: OpenedOperation, error: string, now: Date, key?: { owner: string; key: string }, claimedBy: string | null = null): Promise<SettledOperation | null> {
   return deps.database.db.transaction().execute(async (trx) => {
-    if (!(await closeOperation(trx, op.operationId, "failed", now, error))) return settledState(trx, op.operationId);
+    if (!(await closeOperation(trx, op.operationId, "failed", now, error, claimedBy))) return settledState(trx, op.operationId, claimedBy);
     // The agent may try again with the same key: it gets a fresh attempt, not "in progress".
     if (key) await releaseIdempotencyKey(trx, key.owner, key.key);
     await appendAudit(trx, { ...op.auditBase, before: op.before, outcome: "failed", error, operationId: op.operationId }, deps.clock);
@@ -111,6 +123,8 @@ export interface CommitRequest {
   idempotencyKey: string | null;
   /** Set for operations bracketed by an intent: closed in this transaction. */
   operationId: string | null;
+  /** The reconciler's claim on the operation: closed only while it still holds it (else OperationClaimLost). */
+  claimedBy?: string;
   /** The agent chose to notify the customer (mandatory notices are sent whatever this says). */
   notify?: boolean | undefined;
 }
@@ -150,7 +164,10 @@ export async function commitSucceeded(deps: AppDeps, req: CommitRequest): Promis
     const applied = await command.apply(trx, locked as never, req.input as never, ctx, performed as never);
     const notice = await queueNotices(trx, command.action, locked, noticeTo, ctx);
     if (notice) applied.after = { ...(applied.after as object), customerNotice: notice };
-    if (req.operationId && !(await closeOperation(trx, req.operationId, "succeeded", ctx.now))) throw operationSettled(req.operationId);
+    if (req.operationId && !(await closeOperation(trx, req.operationId, "succeeded", ctx.now, null, req.claimedBy ?? null))) {
+      if (req.claimedBy) await settledState(trx, req.operationId, req.claimedBy);
+      throw operationSettled(req.operationId);
+    }
     const entry = await appendAudit(trx, { ...req.auditBase, before: req.before, after: applied.after, outcome: "succeeded", operationId: ctx.operationId }, deps.clock);
     const response: ActionResponse = {
       action: command.action,

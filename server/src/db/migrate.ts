@@ -39,6 +39,7 @@ import * as m047 from "./migrations/047_steward_writes.js";
 import * as m048 from "./migrations/048_console_export_links.js";
 import * as m049 from "./migrations/049_export_link_heartbeat.js";
 import * as m050 from "./migrations/050_header_export_streams.js";
+import * as m051 from "./migrations/051_operation_claims.js";
 
 /** The one ordered migration set, applied identically on PGlite and PostgreSQL. Add new ones at the end. */
 export const migrations: Record<string, Migration> = {
@@ -82,6 +83,7 @@ export const migrations: Record<string, Migration> = {
   "048_console_export_links": m048,
   "049_export_link_heartbeat": m049,
   "050_header_export_streams": m050,
+  "051_operation_claims": m051,
 };
 
 function migratorFor<T>(db: Kysely<T>): Migrator {

@@ -318,6 +318,8 @@ export interface ProviderOperationsTable {
   provider_before: unknown;
   status: ProviderOperationStatus;
   lease_expires_at: Timestamp;
+  /** The reconciler holding the lease (its claim); null while only the request holds it. */
+  claimed_by: Generated<string | null>;
   attempts: Generated<number>;
   next_attempt_at: Timestamp;
   last_error: string | null;

@@ -5,7 +5,7 @@ import { toAuditEntry } from "../audit/auditRow.js";
 import { useEarlierReading } from "../commands/billingState.js";
 import type { AnyCommand, CommandContext } from "../commands/command.js";
 import { unknownEffectOf } from "../commands/effectUnknown.js";
-import { commitSucceeded, recordFailed, type OpenedOperation } from "../commands/operationRecord.js";
+import { commitSucceeded, OperationClaimLost, recordFailed, type OpenedOperation } from "../commands/operationRecord.js";
 import { commands } from "../commands/registry.js";
 import { expireSeatExpansion } from "../commands/seats/expansionExpire.js";
 import { accountLeaseKey, keepRenewing, leaseHolderFor, releaseLease, renewLease, tryLease } from "../commands/targetLease.js";
@@ -16,7 +16,7 @@ import { toProblem } from "../http/problem.js";
 import { appendAudit } from "../audit/auditLog.js";
 import { DEFAULT_MAX_DELAY_MS } from "../providers/providerCall.js";
 import { isProviderError } from "../providers/providerError.js";
-import { claimOperation, markNeedsReview, markUnknown, parseRequest, type OperationRow } from "./providerOperations.js";
+import { claimOperation, markNeedsReview, markUnknown, parseRequest, renewOperationClaim, type OperationRow } from "./providerOperations.js";
 
 /** Every command an operation can belong to: the support actions and Steward's own (sweeps). */
 const allCommands = new Map<string, AnyCommand>([...commands.entries(), [expireSeatExpansion.action, expireSeatExpansion as unknown as AnyCommand], [expireElevation.action, expireElevation as unknown as AnyCommand]]);
@@ -60,9 +60,9 @@ async function intentEntry(deps: AppDeps, operationId: string): Promise<AuditEnt
 }
 
 /** Gives up on the operation, with an audit entry saying so: it now waits for a person (operation.resolve). */
-async function needsReview(deps: AppDeps, operation: OpenedOperation, row: OperationRow, reason: string): Promise<void> {
+async function needsReview(deps: AppDeps, operation: OpenedOperation, row: OperationRow, claim: string, reason: string): Promise<void> {
   await deps.database.db.transaction().execute(async (trx) => {
-    await markNeedsReview(trx, row.operation_id, reason);
+    if (!(await markNeedsReview(trx, row.operation_id, reason, claim))) throw new OperationClaimLost(row.operation_id);
     await appendAudit(trx, { ...operation.auditBase, before: operation.before, after: { status: "needs_review", attempts: row.attempts + 1 }, outcome: "unknown", error: `needs_review: ${reason}`, operationId: row.operation_id }, deps.clock);
   });
 }
@@ -82,16 +82,27 @@ async function needsReview(deps: AppDeps, operation: OpenedOperation, row: Opera
 export async function finishOperation(deps: AppDeps, row: OperationRow): Promise<FinishOutcome> {
   const { db } = deps.database;
   const leaseMs = deps.config.OPERATION_LEASE_MS;
-  if (!(await claimOperation(db, row.operation_id, leaseMs))) return "skipped";
+  // This process's claim: renewed while it works, and every outcome it writes requires it still.
+  const claim = leaseHolderFor(row.operation_id, "reconciler");
+  if (!(await claimOperation(db, row.operation_id, leaseMs, claim))) return "skipped";
   const leaseKey = accountLeaseKey(row.account_id);
   // Not the request's holder id: a request still running (or late) keeps its lease, and cannot renew or release ours.
   const leaseHolder = leaseHolderFor(row.operation_id, "reconciler");
   if (!(await tryLease(db, leaseKey, leaseHolder, leaseMs))) {
-    await markUnknown(db, row.operation_id, row.last_error ?? "waiting for the account to be free", new Date(Date.now() + backoffMs(0)));
+    await markUnknown(db, row.operation_id, row.last_error ?? "waiting for the account to be free", new Date(Date.now() + backoffMs(0)), claim);
     return "skipped";
   }
   // Its provider calls (retries, re-reads) may outlast one lease: held until done, as a request holds it.
   const renewal = keepRenewing(() => renewLease(db, leaseKey, leaseHolder, leaseMs), leaseMs, (err) => deps.logger.warn({ err, operationId: row.operation_id }, "reconciler: could not renew the account lease"));
+  // The operation's claim too, or a second process's reconciler takes it as abandoned and records a false `unknown`.
+  let claimLost = false;
+  const claimRenewal = keepRenewing(
+    async () => {
+      if (!claimLost && !(await renewOperationClaim(db, row.operation_id, claim, leaseMs))) claimLost = true;
+    },
+    leaseMs,
+    (err) => deps.logger.warn({ err, operationId: row.operation_id }, "reconciler: could not renew its claim on the operation"),
+  );
   try {
     const request = parseRequest(row.request);
     const intent = await intentEntry(deps, row.operation_id);
@@ -111,7 +122,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     const now = deps.clock.now();
     const command = allCommands.get(row.action);
     if (!command?.perform) {
-      await recordFailed(deps, operation, `reconcile: no command ${row.action} with a provider call`, now, key);
+      await recordFailed(deps, operation, `reconcile: no command ${row.action} with a provider call`, now, key, claim);
       return "failed";
     }
     const ctx: CommandContext = { deps, actor: request.actor, ticketId: request.ticketId, reason: request.reason, requestId: request.requestId, operationId: row.operation_id, now: new Date(request.now), customerLanguage: request.customerLanguage ?? "en" };
@@ -122,7 +133,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       // the request's reading. Without it (a row older than the stored reading) they fail inside the recording
       // transaction on every pass, and a fresh reading, taken after the lost call may have landed, could repeat it
       // with other parameters or misjudge it as not applied: a person decides.
-      await needsReview(deps, operation, row, `the request's billing reading was not stored with the operation, so its provider call cannot be repeated as it was made: check the provider, then resolve it (operation.resolve)`);
+      await needsReview(deps, operation, row, claim, `the request's billing reading was not stored with the operation, so its provider call cannot be repeated as it was made: check the provider, then resolve it (operation.resolve)`);
       return "needs_review";
     }
 
@@ -131,7 +142,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
       target = await loadTarget(db, command.targetType, row.target_id);
     } catch (err) {
       const problem = toProblem(err);
-      await recordFailed(deps, operation, `${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`, now, key);
+      await recordFailed(deps, operation, `${problem.code}: ${problem.detail ?? problem.title} (settled by the reconciler)`, now, key, claim);
       return "failed";
     }
     // The request's attempt used this key first: an answer the provider replays from it is no newer than that.
@@ -151,15 +162,17 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
           keyOwner: row.key_owner,
           idempotencyKey: row.idempotency_key,
           operationId: row.operation_id,
+          claimedBy: claim,
           notify: request.notifyCustomer,
         });
         return "succeeded";
       } catch (err) {
+        if (err instanceof OperationClaimLost) throw err;
         const problem = toProblem(err);
         // An internal error's words point at a request id, which a reconcile has none of: log it under the operation id.
         deps.logger.error({ err, operationId: row.operation_id }, "reconciler: the provider call succeeded, recording it failed");
         const why = problem.code === "internal_error" ? `internal error, logged with operation id ${row.operation_id}` : (problem.detail ?? problem.title);
-        await markUnknown(db, row.operation_id, `the provider call succeeded, recording it failed (${why})`, new Date(Date.now() + backoffMs(row.attempts + 1)));
+        if (!(await markUnknown(db, row.operation_id, `the provider call succeeded, recording it failed (${why})`, new Date(Date.now() + backoffMs(row.attempts + 1)), claim))) return "skipped";
         return "unknown";
       }
     };
@@ -178,15 +191,16 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     };
     const rereadFailed = async (readError: string): Promise<FinishOutcome> => {
       if (!(pastHorizon && readRefused)) return await later(`re-read failed: ${readError}`);
-      await needsReview(deps, operation, row, `past the horizon, and the provider refuses the re-read (${readError}): check the provider, then resolve it (operation.resolve)`);
+      await needsReview(deps, operation, row, claim, `past the horizon, and the provider refuses the re-read (${readError}): check the provider, then resolve it (operation.resolve)`);
       return "needs_review";
     };
     const later = async (why: string): Promise<FinishOutcome> => {
-      await markUnknown(db, row.operation_id, why, new Date(Date.now() + backoffMs(row.attempts + 1)));
+      // Not ours any more (another reconciler took it over, or it was closed meanwhile): nothing to record.
+      if (!(await markUnknown(db, row.operation_id, why, new Date(Date.now() + backoffMs(row.attempts + 1)), claim))) return "skipped";
       return "unknown";
     };
     const failed = async (why: string): Promise<FinishOutcome> => {
-      await recordFailed(deps, operation, why, now, key);
+      await recordFailed(deps, operation, why, now, key, claim);
       return "failed";
     };
 
@@ -208,6 +222,8 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     // Within the key's retention a retry with the same key is safe: the provider replays or finishes it.
     let retryFailure: { reason: string; answered: boolean } | null = null;
     if (!pastHorizon) {
+      // Lost while it prepared (a stall): the provider call is the new holder's to make.
+      if (claimLost) throw new OperationClaimLost(row.operation_id);
       try {
         return await commit(await command.perform(target as never, request.input as never, ctx, call));
       } catch (err) {
@@ -226,7 +242,7 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     if (keylessProvider(command, deps) && command.verify) {
       // Already re-read above; what the retry left is for the next pass (or a person, past the horizon).
       if (!pastHorizon) return await later(retryFailure?.reason ?? "retry not settled");
-      await needsReview(deps, operation, row, `past the horizon after ${row.attempts + 1} attempts, and the re-read shows it only partly applied: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? "none"}`);
+      await needsReview(deps, operation, row, claim, `past the horizon after ${row.attempts + 1} attempts, and the re-read shows it only partly applied: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? "none"}`);
       return "needs_review";
     }
 
@@ -240,9 +256,14 @@ export async function finishOperation(deps: AppDeps, row: OperationRow): Promise
     if (!pastHorizon) return await later(why);
     // The re-read itself failed: try it again later, it may settle it (unless the provider refuses it for good).
     if (readError) return await rereadFailed(readError);
-    await needsReview(deps, operation, row, `past the provider key's retention after ${row.attempts + 1} attempts, and ${command.verify ? "the re-read could not tell" : `${row.action} has no re-read`}: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? why}`);
+    await needsReview(deps, operation, row, claim, `past the provider key's retention after ${row.attempts + 1} attempts, and ${command.verify ? "the re-read could not tell" : `${row.action} has no re-read`}: check the provider, then resolve it (operation.resolve). Last error: ${row.last_error ?? why}`);
     return "needs_review";
+  } catch (err) {
+    if (!(err instanceof OperationClaimLost)) throw err;
+    deps.logger.warn({ operationId: row.operation_id }, "reconciler: another reconciler took the operation over while this one worked on it; nothing recorded");
+    return "skipped";
   } finally {
+    claimRenewal.stop();
     renewal.stop();
     await releaseLease(db, leaseKey, leaseHolder).catch(() => undefined);
   }

@@ -74,37 +74,55 @@ export async function renewOperationLease(db: Kysely<DB>, operationId: string, l
   await db.updateTable("provider_operations").set({ lease_expires_at: leaseUntil(leaseMs) }).where("operation_id", "=", operationId).where("status", "=", "pending").execute();
 }
 
-/** The outcome is not known: the reconciler takes it from `nextAttemptAt`, once nobody holds it. False: it is no longer open. */
-export async function markUnknown(db: Kysely<DB> | Transaction<DB>, operationId: string, error: string, nextAttemptAt: Date): Promise<boolean> {
+/**
+ * The outcome is not known: the reconciler takes it from `nextAttemptAt`, once nobody holds it. False: it is no
+ * longer open, or (`claimedBy`, the reconciler's claim) another reconciler has taken it over.
+ */
+export async function markUnknown(db: Kysely<DB> | Transaction<DB>, operationId: string, error: string, nextAttemptAt: Date, claimedBy: string | null = null): Promise<boolean> {
   const marked = await db
     .updateTable("provider_operations")
-    .set((eb) => ({ status: "unknown", last_error: error.slice(0, 2000), next_attempt_at: nextAttemptAt, attempts: eb("attempts", "+", 1), lease_expires_at: sql<Date>`now()` }))
+    .set((eb) => ({
+      status: "unknown",
+      last_error: error.slice(0, 2000),
+      next_attempt_at: nextAttemptAt,
+      attempts: eb("attempts", "+", 1),
+      // A late request does not end the lease of a reconciler working on it (that one ends it when done).
+      lease_expires_at: claimedBy === null ? sql<Date>`case when claimed_by is null then now() else lease_expires_at end` : sql<Date>`now()`,
+    }))
     .where("operation_id", "=", operationId)
     .where("status", "in", OPEN)
+    .$if(claimedBy !== null, (qb) => qb.where("claimed_by", "=", claimedBy))
     .executeTakeFirst();
   return Number(marked.numUpdatedRows) > 0;
 }
 
-/** The reconciler gave up: it stays visible and blocks its account until someone from operations resolves it. */
-export async function markNeedsReview(trx: Transaction<DB> | Kysely<DB>, operationId: string, error: string): Promise<void> {
-  await trx
+/**
+ * The reconciler gave up: it stays visible and blocks its account until someone from operations resolves it.
+ * False when it is no longer open or no longer held by `claimedBy`.
+ */
+export async function markNeedsReview(trx: Transaction<DB> | Kysely<DB>, operationId: string, error: string, claimedBy: string | null = null): Promise<boolean> {
+  const marked = await trx
     .updateTable("provider_operations")
     .set((eb) => ({ status: "needs_review", last_error: error.slice(0, 2000), attempts: eb("attempts", "+", 1), lease_expires_at: sql<Date>`now()` }))
     .where("operation_id", "=", operationId)
     .where("status", "in", OPEN)
-    .execute();
+    .$if(claimedBy !== null, (qb) => qb.where("claimed_by", "=", claimedBy))
+    .executeTakeFirst();
+  return Number(marked.numUpdatedRows) > 0;
 }
 
 /**
  * Closes the operation in the transaction that writes its outcome entry. False when it was closed already
  * (the reconciler took over a request that looked dead): its one closing entry exists, none may follow it.
+ * A reconciler passes its claim: false too when another reconciler has taken the operation over since.
  */
-export async function closeOperation(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", now: Date, error: string | null = null): Promise<boolean> {
+export async function closeOperation(trx: Transaction<DB> | Kysely<DB>, operationId: string, outcome: "succeeded" | "failed", now: Date, error: string | null = null, claimedBy: string | null = null): Promise<boolean> {
   const closed = await trx
     .updateTable("provider_operations")
     .set({ status: outcome, closed_at: now, last_error: error?.slice(0, 2000) ?? null })
     .where("operation_id", "=", operationId)
     .where("status", "in", UNSETTLED)
+    .$if(claimedBy !== null, (qb) => qb.where("claimed_by", "=", claimedBy))
     .executeTakeFirst();
   if (Number(closed.numUpdatedRows) === 0) return false;
   await settleApproval(trx, operationId, outcome, error);
@@ -151,13 +169,29 @@ export function dueOperations(db: Kysely<DB>, limit: number) {
 }
 
 /** Takes an open operation for this worker (the reconciler) until the lease runs out; false when someone else has it. */
-export async function claimOperation(db: Kysely<DB>, operationId: string, leaseMs: number): Promise<boolean> {
+export async function claimOperation(db: Kysely<DB>, operationId: string, leaseMs: number, claimedBy: string | null = null): Promise<boolean> {
+  const row = await db
+    .updateTable("provider_operations")
+    .set({ lease_expires_at: leaseUntil(leaseMs), claimed_by: claimedBy })
+    .where("operation_id", "=", operationId)
+    .where("status", "in", OPEN)
+    .where("lease_expires_at", "<", sql<Date>`now()`)
+    .returning("operation_id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * Extends the reconciler's claim while it works (its provider calls may outlast one lease); false once the
+ * operation is closed or another reconciler claimed it after this one's lease had lapsed (a stall).
+ */
+export async function renewOperationClaim(db: Kysely<DB>, operationId: string, claimedBy: string, leaseMs: number): Promise<boolean> {
   const row = await db
     .updateTable("provider_operations")
     .set({ lease_expires_at: leaseUntil(leaseMs) })
     .where("operation_id", "=", operationId)
     .where("status", "in", OPEN)
-    .where("lease_expires_at", "<", sql<Date>`now()`)
+    .where("claimed_by", "=", claimedBy)
     .returning("operation_id")
     .executeTakeFirst();
   return row !== undefined;

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { appendAudit } from "../audit/auditLog.js";
 import { listUnresolvedIntents } from "../audit/operations.js";
-import { releaseLease, tryLease } from "../commands/targetLease.js";
+import { keepRenewing, releaseLease, renewLease, tryLease } from "../commands/targetLease.js";
 import type { AppDeps } from "../deps.js";
 import { finishOperation, type FinishOutcome } from "./finishOperation.js";
 import { dueOperations } from "./providerOperations.js";
@@ -50,10 +50,26 @@ export async function reconcileOnce(deps: AppDeps, instanceId: string): Promise<
   const leaseMs = deps.config.OPERATION_LEASE_MS;
   if (!(await tryLease(db, RECONCILER_LEASE, instanceId, leaseMs))) return report;
   report.leader = true;
-  for (const row of await dueOperations(db, BATCH)) report[await finishOperation(deps, row)]++;
-  // The injected clock, as the intents' own times are: "older than a lease" is measured on one clock.
-  report.orphanedIntents = await closeOrphanedIntents(deps, new Date(deps.clock.now().getTime() - leaseMs));
-  return report;
+  // A pass of many slow operations outlasts one lease: renewed while it runs, and re-checked before each step,
+  // so a process that lost it (a stall) stops rather than working beside the new leader.
+  let leaderLost = false;
+  const stillLeader = async (): Promise<boolean> => {
+    if (!leaderLost && !(await renewLease(db, RECONCILER_LEASE, instanceId, leaseMs))) leaderLost = true;
+    return !leaderLost;
+  };
+  const renewal = keepRenewing(stillLeader, leaseMs, (err) => deps.logger.warn({ err }, "reconciler: could not renew its leadership"));
+  try {
+    for (const row of await dueOperations(db, BATCH)) {
+      if (!(await stillLeader())) return report;
+      report[await finishOperation(deps, row)]++;
+    }
+    if (!(await stillLeader())) return report;
+    // The injected clock, as the intents' own times are: "older than a lease" is measured on one clock.
+    report.orphanedIntents = await closeOrphanedIntents(deps, new Date(deps.clock.now().getTime() - leaseMs));
+    return report;
+  } finally {
+    renewal.stop();
+  }
 }
 
 export interface Reconciler {
