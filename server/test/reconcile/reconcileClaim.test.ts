@@ -17,10 +17,17 @@ type UpdateUser = DirectoryPort["updateUser"];
 const lost = () => new ProviderError({ provider: "product", code: "timeout", message: "no answer in time (staged)", operation: "users.update", wasWrite: true });
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The request's write reaches the product and its answer is lost; the reconciler's retry is held until `releaseRetry`. */
-function holdRetry(h: Harness, userId: string) {
+/**
+ * The request's write reaches the product and its answer is lost (held until `releaseFirst` with `holdFirst`);
+ * the reconciler's retry is held until `releaseRetry`.
+ */
+function holdRetry(h: Harness, userId: string, options: { holdFirst?: boolean } = {}) {
   const directory = h.deps.directory;
   const original: UpdateUser = directory.updateUser.bind(directory);
+  let firstArrived!: () => void;
+  const firstStalled = new Promise<void>((resolve) => (firstArrived = resolve));
+  let releaseFirst: () => void = () => undefined;
+  const firstGate = options.holdFirst ? new Promise<void>((resolve) => (releaseFirst = resolve)) : Promise.resolve();
   let retryArrived!: () => void;
   const retryStalled = new Promise<void>((resolve) => (retryArrived = resolve));
   let releaseRetry!: () => void;
@@ -30,13 +37,15 @@ function holdRetry(h: Harness, userId: string) {
     if (id !== userId) return original(id, write, call);
     if (++calls === 1) {
       await original(id, write, call);
+      firstArrived();
+      await firstGate;
       throw lost();
     }
     retryArrived();
     await retryGate;
     return original(id, write, call);
   };
-  return { retryStalled, releaseRetry, restore: () => void (directory.updateUser = original) };
+  return { firstStalled, releaseFirst, retryStalled, releaseRetry, restore: () => void (directory.updateUser = original) };
 }
 
 /** An operation left `unknown` by its request (one attempt counted), due now. */
@@ -118,5 +127,60 @@ describe.each(databaseKinds)("two reconcilers on one database, a retry longer th
     expect(await first).toMatchObject({ succeeded: 0, unknown: 0, failed: 0, needs_review: 0, skipped: 1 });
     expect(await recordOf(h, operationId)).toEqual(before);
     expect(await outcomes(h, operationId)).toEqual(["pending", "unknown"]);
+  });
+
+  it("a request whose late answer is recorded unknown while the reconciler retries leaves the reconciler's claim in place: a second process takes nothing", async () => {
+    const user = "usr_demo_026_5";
+    const hold = holdRetry(h, user, { holdFirst: true });
+    restore = hold.restore;
+    const request = act(h, "support_full", "user.deactivate", { target: { type: "user", id: user } });
+    await hold.firstStalled;
+    const { db } = h.deps.database;
+    // The request looks dead: its operation's and the account's leases lapse.
+    const { operation_id: operationId } = await db.selectFrom("provider_operations").select("operation_id").where("target_id", "=", user).where("status", "=", "pending").executeTakeFirstOrThrow();
+    const past = new Date(Date.now() - 60_000);
+    await db.updateTable("provider_operations").set({ lease_expires_at: past, next_attempt_at: past }).where("operation_id", "=", operationId).execute();
+    await db.updateTable("target_leases").set({ expires_at: past }).execute();
+    const first = reconcileOnce(withLease(60_000), "reconciler-a");
+    await hold.retryStalled;
+    hold.releaseFirst();
+    const res = await request;
+    expect([res.status, res.body.code], JSON.stringify(res.body)).toEqual([202, "outcome_unknown"]);
+    // The request's back-off has passed too (the reconciler's retry is slower still).
+    await db.updateTable("provider_operations").set({ next_attempt_at: past }).where("operation_id", "=", operationId).execute();
+    const before = await recordOf(h, operationId);
+    await db.deleteFrom("target_leases").where("lease_key", "=", RECONCILER_LEASE).execute();
+    expect(await reconcileOnce(withLease(60_000), "reconciler-b")).toMatchObject({ leader: true, unknown: 0, skipped: 0 });
+    expect(await recordOf(h, operationId)).toEqual(before);
+    hold.releaseRetry();
+    expect(await first).toMatchObject({ succeeded: 1 });
+    expect(await outcomes(h, operationId)).toEqual(["pending", "unknown", "succeeded"]);
+    expect(await recordOf(h, operationId)).toMatchObject({ status: "succeeded", attempts: before.attempts });
+  });
+
+  it("a pass that lost the leadership while it worked stops before its next operation, leaving it to the new leader", async () => {
+    const firstUser = "usr_demo_029_3";
+    const nextUser = "usr_demo_025_3";
+    const hold = holdRetry(h, firstUser);
+    const passes = holdRetry(h, nextUser);
+    passes.releaseRetry();
+    restore = () => {
+      passes.restore();
+      hold.restore();
+    };
+    const held = await unknownOperation(h, firstUser);
+    const next = await unknownOperation(h, nextUser);
+    const { db } = h.deps.database;
+    // The held one first.
+    await db.updateTable("provider_operations").set({ next_attempt_at: new Date(Date.now() - 120_000) }).where("operation_id", "=", held).execute();
+    const nextBefore = await recordOf(h, next);
+    const first = reconcileOnce(withLease(60_000), "reconciler-a");
+    await hold.retryStalled;
+    // Another process took the leadership (this one's had lapsed in a stall).
+    await db.updateTable("target_leases").set({ holder: "reconciler-b" }).where("lease_key", "=", RECONCILER_LEASE).execute();
+    hold.releaseRetry();
+    expect(await first).toMatchObject({ succeeded: 1, skipped: 0 });
+    expect(await recordOf(h, held)).toMatchObject({ status: "succeeded" });
+    expect(await recordOf(h, next)).toEqual(nextBefore);
   });
 });
