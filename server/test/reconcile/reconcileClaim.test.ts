@@ -66,8 +66,12 @@ describe.each(databaseKinds)("two reconcilers on one database, a retry longer th
   let restore = () => undefined as void;
   afterEach(async () => {
     restore();
-    // The last pass's leadership (the second process's, kept until it lapses) is no part of the next test.
-    await h.deps.database.db.deleteFrom("target_leases").where("lease_key", "=", RECONCILER_LEASE).execute();
+    const { db } = h.deps.database;
+    // No test's operations or leases are part of the next (tests run in any order, some on one account): an
+    // operation left open would block its account (409 outcome_pending) or be settled by the next test's pass.
+    await db.updateTable("provider_operations").set({ status: "failed", last_error: "closed by the test's clean-up" }).where("status", "in", ["pending", "unknown", "needs_review"]).execute();
+    // The account leases, and the last pass's leadership (the second process's, kept until it lapses).
+    await db.deleteFrom("target_leases").execute();
   });
   const withLease = (leaseMs: number) => ({ ...h.deps, config: { ...h.deps.config, OPERATION_LEASE_MS: leaseMs } });
 
