@@ -81,10 +81,11 @@ describe.each(databaseKinds)("two reconcilers on one database, a retry longer th
     restore = hold.restore;
     const operationId = await unknownOperation(h, user);
     const before = await recordOf(h, operationId);
-    const leaseMs = 400;
+    // Renewed every third of it: long enough that a loaded machine's event-loop delays do not let it lapse.
+    const leaseMs = 1500;
     const first = reconcileOnce(withLease(leaseMs), "reconciler-a");
     await hold.retryStalled;
-    await sleep(3 * leaseMs);
+    await sleep(2 * leaseMs);
     const second = await reconcileOnce(withLease(leaseMs), "reconciler-b");
     expect(second).toMatchObject({ unknown: 0, skipped: 0, succeeded: 0 });
     expect(await recordOf(h, operationId)).toEqual(before);
@@ -100,10 +101,11 @@ describe.each(databaseKinds)("two reconcilers on one database, a retry longer th
     restore = hold.restore;
     const operationId = await unknownOperation(h, user);
     const before = await recordOf(h, operationId);
-    const leaseMs = 400;
+    // Renewed every third of it: long enough that a loaded machine's event-loop delays do not let it lapse.
+    const leaseMs = 1500;
     const first = reconcileOnce(withLease(leaseMs), "reconciler-a");
     await hold.retryStalled;
-    await sleep(3 * leaseMs);
+    await sleep(2 * leaseMs);
     const { db } = h.deps.database;
     await db.updateTable("target_leases").set({ expires_at: new Date(Date.now() - 60_000) }).where("lease_key", "=", RECONCILER_LEASE).execute();
     const second = await reconcileOnce(withLease(leaseMs), "reconciler-b");
