@@ -107,7 +107,8 @@ describe.each(databaseKinds)("two reconcilers on one database, a retry longer th
     await hold.retryStalled;
     await sleep(2 * leaseMs);
     const { db } = h.deps.database;
-    await db.updateTable("target_leases").set({ expires_at: new Date(Date.now() - 60_000) }).where("lease_key", "=", RECONCILER_LEASE).execute();
+    // Lapsed, and not the first's to renew any more: a renewal of its own in the gap would otherwise keep it leader.
+    await db.updateTable("target_leases").set({ holder: "reconciler-lapsed", expires_at: new Date(Date.now() - 60_000) }).where("lease_key", "=", RECONCILER_LEASE).execute();
     const second = await reconcileOnce(withLease(leaseMs), "reconciler-b");
     expect(second).toMatchObject({ leader: true, unknown: 0, skipped: 0, succeeded: 0 });
     expect(await recordOf(h, operationId)).toEqual(before);
